@@ -1,0 +1,233 @@
+//! The configuration schema: sessions, journey facts, channel rules, the stage
+//! model, touchpoints, hand-written personas and map options, read from TOML.
+//!
+//! The documented default file (`default_config.toml`, written by
+//! `wayfarer config init`) *is* the default: [`Config::default`] parses it, so
+//! the two can never disagree. Unknown keys are rejected. Conditions are
+//! parsed and checked by [`Config::validate`], which names the offending key.
+
+use serde::{Deserialize, Serialize};
+
+use crate::predicate::Predicate;
+
+/// The commented default configuration, written by `wayfarer config init`.
+pub const DEFAULT_TOML: &str = include_str!("default_config.toml");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub sessions: SessionConfig,
+    pub journey: JourneyConfig,
+    pub channels: ChannelConfig,
+    #[serde(default)]
+    pub stages: Vec<StageDef>,
+    #[serde(default)]
+    pub touchpoints: Vec<TouchpointDef>,
+    #[serde(default)]
+    pub personas: Vec<PersonaDef>,
+    pub map: MapConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    pub timeout_minutes: f64,
+    pub engaged_seconds: f64,
+    pub conversion_events: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JourneyConfig {
+    pub churn_after_days: f64,
+    pub purchase_event: String,
+    pub friction_events: Vec<String>,
+    pub support_events: Vec<String>,
+    pub retry_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub own_domains: Vec<String>,
+    pub inherit_session_channel: bool,
+    #[serde(default)]
+    pub rules: Vec<ChannelRuleDef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelRuleDef {
+    pub name: String,
+    pub when: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageDef {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub rules: Vec<RuleDef>,
+}
+
+/// One way of matching an event: name glob, optional channel glob, optional condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDef {
+    #[serde(default = "any_event")]
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+fn any_event() -> String {
+    "*".to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TouchpointDef {
+    pub name: String,
+    #[serde(default = "any_event")]
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonaDef {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub when: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapConfig {
+    pub top: usize,
+    pub verbatims: usize,
+    pub significance: f64,
+    pub min_customers: u64,
+}
+
+/// A configuration problem, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    Toml { path: String, message: String },
+    #[error("{path}: {key}: {message}")]
+    Invalid { path: String, key: String, message: String },
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The default file is part of the crate and checked by a unit test.
+        match toml::from_str(DEFAULT_TOML) {
+            Ok(c) => c,
+            Err(e) => panic!("built-in default_config.toml is invalid: {e}"),
+        }
+    }
+}
+
+impl Config {
+    /// Parses and validates a TOML configuration; `path` names it in errors.
+    pub fn from_toml(text: &str, path: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Toml {
+            path: path.to_string(),
+            message: e.to_string(),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// Checks every condition parses and every list that must not be empty isn't.
+    pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            path: path.to_string(),
+            key,
+            message,
+        };
+        if self.stages.is_empty() {
+            return Err(invalid("stages".into(), "at least one stage is required".into()));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, s) in self.stages.iter().enumerate() {
+            if !names.insert(s.name.as_str()) {
+                return Err(invalid(format!("stages[{i}].name"), format!("duplicate stage '{}'", s.name)));
+            }
+            if s.rules.is_empty() {
+                return Err(invalid(format!("stages[{i}].rules"), format!("stage '{}' has no rules", s.name)));
+            }
+            for (j, r) in s.rules.iter().enumerate() {
+                if let Some(w) = &r.when {
+                    Predicate::parse(w).map_err(|e| invalid(format!("stages[{i}].rules[{j}].when"), e))?;
+                }
+            }
+        }
+        for (i, t) in self.touchpoints.iter().enumerate() {
+            if let Some(w) = &t.when {
+                Predicate::parse(w).map_err(|e| invalid(format!("touchpoints[{i}].when"), e))?;
+            }
+        }
+        for (i, p) in self.personas.iter().enumerate() {
+            Predicate::parse(&p.when).map_err(|e| invalid(format!("personas[{i}].when"), e))?;
+        }
+        for (i, r) in self.channels.rules.iter().enumerate() {
+            Predicate::parse(&r.when).map_err(|e| invalid(format!("channels.rules[{i}].when"), e))?;
+        }
+        if !(self.sessions.timeout_minutes > 0.0) {
+            return Err(invalid("sessions.timeout_minutes".into(), "must be greater than 0".into()));
+        }
+        if !(self.map.significance > 0.0 && self.map.significance < 1.0) {
+            return Err(invalid("map.significance".into(), "must be between 0 and 1".into()));
+        }
+        Ok(())
+    }
+
+    pub fn stage_names(&self) -> Vec<&str> {
+        self.stages.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// Serialises the configuration (without comments).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_file_is_the_default() {
+        let c = Config::from_toml(DEFAULT_TOML, "default").unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(
+            c.stage_names(),
+            ["Awareness", "Consideration", "Decision", "Purchase", "Retention", "Advocacy"]
+        );
+        assert_eq!(c.sessions.timeout_minutes, 30.0);
+        assert_eq!(c.journey.churn_after_days, 90.0);
+        // Round trip through serialisation.
+        let again = Config::from_toml(&c.to_toml(), "roundtrip").unwrap();
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_conditions_name_the_key() {
+        let bad = DEFAULT_TOML.replace("timeout_minutes = 30", "timeout_minutes = 30\ntimeout_mins = 5");
+        let e = Config::from_toml(&bad, "w.toml").unwrap_err().to_string();
+        assert!(e.contains("timeout_mins"), "{e}");
+
+        let bad = DEFAULT_TOML.replace("nth_purchase >= 2", "nth_purchase >=");
+        let e = Config::from_toml(&bad, "w.toml").unwrap_err().to_string();
+        assert!(e.contains("stages[4].rules[0].when"), "{e}");
+    }
+}

@@ -1,0 +1,136 @@
+//! One table of error codes for the CLI and the HTTP API: each code has a
+//! stable name, an HTTP status, a hint for the user, and says who is at fault
+//! (the caller's input, or Wayfarer itself).
+
+use serde::Serialize;
+
+/// Stable error codes. The string form (`code()`) is part of the API contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidJson,
+    InvalidField,
+    MissingField,
+    MissingIdentity,
+    InvalidTimestamp,
+    PayloadTooLarge,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    UnreadableFile,
+    UnknownFormat,
+    DataDirLocked,
+    DataDirInvalid,
+    ConfigInvalid,
+    InvalidQuery,
+    QueryTimeout,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidField,
+        ErrorCode::MissingField,
+        ErrorCode::MissingIdentity,
+        ErrorCode::InvalidTimestamp,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::UnreadableFile,
+        ErrorCode::UnknownFormat,
+        ErrorCode::DataDirLocked,
+        ErrorCode::DataDirInvalid,
+        ErrorCode::ConfigInvalid,
+        ErrorCode::InvalidQuery,
+        ErrorCode::QueryTimeout,
+        ErrorCode::Internal,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::MissingIdentity => "missing_identity",
+            ErrorCode::InvalidTimestamp => "invalid_timestamp",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::UnreadableFile => "unreadable_file",
+            ErrorCode::UnknownFormat => "unknown_format",
+            ErrorCode::DataDirLocked => "data_dir_locked",
+            ErrorCode::DataDirInvalid => "data_dir_invalid",
+            ErrorCode::ConfigInvalid => "config_invalid",
+            ErrorCode::InvalidQuery => "invalid_query",
+            ErrorCode::QueryTimeout => "query_timeout",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidJson
+            | ErrorCode::InvalidField
+            | ErrorCode::MissingField
+            | ErrorCode::MissingIdentity
+            | ErrorCode::InvalidTimestamp
+            | ErrorCode::UnreadableFile
+            | ErrorCode::UnknownFormat
+            | ErrorCode::ConfigInvalid
+            | ErrorCode::InvalidQuery => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::DataDirLocked => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::QueryTimeout => 504,
+            ErrorCode::DataDirInvalid | ErrorCode::Internal => 500,
+        }
+    }
+
+    /// Whether the caller can fix it (true) or it is Wayfarer's fault (false).
+    pub fn is_user_error(self) -> bool {
+        !matches!(self, ErrorCode::Internal | ErrorCode::DataDirInvalid)
+    }
+
+    pub fn hint(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "Send a JSON object (or one JSON object per line for NDJSON files).",
+            ErrorCode::InvalidField => "Check the field's type against the Segment spec or the flat schema in the README.",
+            ErrorCode::MissingField => "Add the field; flat rows need customer_id (or user_id/anonymous_id), timestamp and event.",
+            ErrorCode::MissingIdentity => "Every message needs a userId or an anonymousId.",
+            ErrorCode::InvalidTimestamp => "Use RFC 3339 (2026-05-01T12:00:00Z, offsets allowed), a date, or epoch seconds/milliseconds.",
+            ErrorCode::PayloadTooLarge => "Messages are limited to 32 KB and batches to 500 KB; split the batch.",
+            ErrorCode::Unauthorized => "Send a write key as the HTTP Basic user name, or a read token as 'Authorization: Bearer <token>'.",
+            ErrorCode::Forbidden => "This key cannot do that: write keys ingest, read tokens query. Create one with `wayfarer keys create`.",
+            ErrorCode::NotFound => "Check the path; `wayfarer --help` and /api/openapi.json list what exists.",
+            ErrorCode::UnreadableFile => "Check the file exists, is complete, and is CSV, NDJSON or Parquet (use --format if the extension is unusual).",
+            ErrorCode::UnknownFormat => "Name the format with --format csv|ndjson|parquet.",
+            ErrorCode::DataDirLocked => "Another Wayfarer process is writing to this data directory; wait for it or stop it.",
+            ErrorCode::DataDirInvalid => "The data directory's manifest is damaged; restore it from a backup or re-import.",
+            ErrorCode::ConfigInvalid => "Fix the named key; `wayfarer config init` writes a documented default.",
+            ErrorCode::InvalidQuery => "Check the query's arguments; `wayfarer <command> --help` lists them.",
+            ErrorCode::QueryTimeout => "Narrow the query (a shorter date range, fewer steps) or raise the timeout.",
+            ErrorCode::Internal => "This is a bug in Wayfarer; please report it with the message.",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn codes_are_unique_and_statuses_sane() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.code()), "duplicate code {}", c.code());
+            assert!((400..600).contains(&c.http_status()));
+            assert!(!c.hint().is_empty());
+            assert_eq!(c.is_user_error(), c.http_status() < 500 || c == ErrorCode::QueryTimeout);
+        }
+    }
+}

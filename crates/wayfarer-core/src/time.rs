@@ -1,0 +1,239 @@
+//! Timestamps: parsing the forms real exports contain into microseconds since
+//! the Unix epoch (UTC), and formatting them back.
+//!
+//! Accepted: RFC 3339 / ISO 8601 with `Z` or an offset (`+02:00`, `+0200`),
+//! with `T` or a space, with or without fractional seconds; date-times without
+//! an offset (taken as UTC); plain dates (midnight UTC); and epoch numbers,
+//! whose unit is inferred from the magnitude (seconds, milliseconds,
+//! microseconds or nanoseconds), with an optional fraction for seconds.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+pub const MICROS_PER_SECOND: i64 = 1_000_000;
+pub const MICROS_PER_MINUTE: i64 = 60 * MICROS_PER_SECOND;
+pub const MICROS_PER_HOUR: i64 = 60 * MICROS_PER_MINUTE;
+pub const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
+
+/// Earliest and latest accepted instants (1970-01-01 .. 2200-01-01), so a
+/// number in the wrong unit is an error rather than a date in year 50000.
+const MIN_MICROS: i64 = 0;
+const MAX_MICROS: i64 = 7_258_118_400 * MICROS_PER_SECOND;
+
+/// What a timestamp field is expected to hold, for error messages.
+pub const EXPECTED: &str = "an RFC 3339 timestamp (e.g. 2026-05-01T12:00:00Z or 2026-05-01 14:00:00+02:00), a date (2026-05-01), or epoch seconds/milliseconds";
+
+/// Parses a timestamp string into microseconds since the epoch (UTC).
+pub fn parse_timestamp(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty timestamp".to_string());
+    }
+    let micros = if s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') && !s[1..].contains('-') {
+        parse_epoch(s)?
+    } else {
+        parse_text(s)?
+    };
+    check_range(micros)
+}
+
+/// Interprets a JSON/CSV number as an epoch timestamp.
+pub fn from_epoch_number(n: f64) -> Result<i64, String> {
+    if !n.is_finite() {
+        return Err("timestamp is not a finite number".to_string());
+    }
+    let abs = n.abs();
+    let micros = if abs < 1e11 {
+        n * 1e6
+    } else if abs < 1e14 {
+        n * 1e3
+    } else if abs < 1e17 {
+        n
+    } else {
+        n / 1e3
+    };
+    check_range(micros.round() as i64)
+}
+
+fn parse_epoch(s: &str) -> Result<i64, String> {
+    let n: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if s.contains('.') {
+        // Fractional epoch values are seconds (Unix time with a fraction).
+        if n.abs() >= 1e11 {
+            return Err(format!("'{s}': fractional epoch values must be seconds"));
+        }
+        return check_range((n * 1e6).round() as i64);
+    }
+    from_epoch_number(n)
+}
+
+fn parse_text(s: &str) -> Result<i64, String> {
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Ok(dt.timestamp_micros());
+    }
+    // Space instead of T, or an offset without a colon.
+    const WITH_OFFSET: [&str; 6] = [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f %z",
+        "%Y-%m-%d %H:%M:%S%.f %:z",
+        "%Y-%m-%dT%H:%M%:z",
+    ];
+    for f in WITH_OFFSET {
+        if let Ok(dt) = DateTime::parse_from_str(s, f) {
+            return Ok(dt.timestamp_micros());
+        }
+    }
+    let (body, utc_suffix) = match s.strip_suffix(" UTC").or_else(|| s.strip_suffix('Z')) {
+        Some(b) => (b, true),
+        None => (s, false),
+    };
+    let _ = utc_suffix;
+    const NAIVE: [&str; 6] = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+        "%Y/%m/%d %H:%M:%S%.f",
+        "%Y/%m/%d %H:%M",
+    ];
+    for f in NAIVE {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(body, f) {
+            return Ok(Utc.from_utc_datetime(&dt).timestamp_micros());
+        }
+    }
+    for f in ["%Y-%m-%d", "%Y/%m/%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(body, f) {
+            if let Some(dt) = d.and_hms_opt(0, 0, 0) {
+                return Ok(Utc.from_utc_datetime(&dt).timestamp_micros());
+            }
+        }
+    }
+    Err(format!("'{}' is not a recognised timestamp", truncate(s, 60)))
+}
+
+fn check_range(micros: i64) -> Result<i64, String> {
+    if (MIN_MICROS..MAX_MICROS).contains(&micros) {
+        Ok(micros)
+    } else {
+        Err("timestamp is outside 1970-01-01 .. 2200-01-01 (wrong unit?)".to_string())
+    }
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Formats microseconds as RFC 3339 UTC with millisecond precision.
+pub fn format_rfc3339(micros: i64) -> String {
+    match Utc.timestamp_micros(micros).single() {
+        Some(dt) => dt.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        None => micros.to_string(),
+    }
+}
+
+/// Formats microseconds as a calendar date (YYYY-MM-DD, UTC).
+pub fn format_date(micros: i64) -> String {
+    match Utc.timestamp_micros(micros).single() {
+        Some(dt) => dt.format("%Y-%m-%d").to_string(),
+        None => micros.to_string(),
+    }
+}
+
+/// Parses a `--from`/`--to` date or timestamp.
+pub fn parse_date_arg(s: &str) -> Result<i64, String> {
+    parse_timestamp(s).map_err(|e| format!("{e}; expected {EXPECTED}"))
+}
+
+/// A human duration: "42s", "17m", "3.5h", "2.1d".
+pub fn format_duration_seconds(secs: f64) -> String {
+    if !secs.is_finite() {
+        return "–".to_string();
+    }
+    if secs < 60.0 {
+        format!("{secs:.0}s")
+    } else if secs < 3600.0 {
+        format!("{:.0}m", secs / 60.0)
+    } else if secs < 86_400.0 {
+        format!("{:.1}h", secs / 3600.0)
+    } else {
+        format!("{:.1}d", secs / 86_400.0)
+    }
+}
+
+/// Parses a duration such as `7d`, `12h`, `30m`, `45s` or a bare number of
+/// seconds, into microseconds.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (expected e.g. 7d, 12h, 30m, 3600)"))?;
+    let mult = match unit {
+        "s" | "sec" | "secs" => MICROS_PER_SECOND,
+        "m" | "min" | "mins" => MICROS_PER_MINUTE,
+        "h" | "hour" | "hours" => MICROS_PER_HOUR,
+        "d" | "day" | "days" => MICROS_PER_DAY,
+        "w" | "week" | "weeks" => 7 * MICROS_PER_DAY,
+        _ => return Err(format!("'{s}': unknown duration unit '{unit}' (use s, m, h, d or w)")),
+    };
+    if !(n.is_finite() && n >= 0.0) {
+        return Err(format!("'{s}' is not a non-negative duration"));
+    }
+    Ok((n * mult as f64).round() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: i64 = 1_767_225_600 * MICROS_PER_SECOND; // 2026-01-01T00:00:00Z
+
+    #[test]
+    fn rfc3339_with_offsets() {
+        assert_eq!(parse_timestamp("2026-01-01T00:00:00Z"), Ok(T));
+        assert_eq!(parse_timestamp("2026-01-01T02:00:00+02:00"), Ok(T));
+        assert_eq!(parse_timestamp("2025-12-31T19:00:00-05:00"), Ok(T));
+        assert_eq!(parse_timestamp("2026-01-01 02:00:00+0200"), Ok(T));
+        assert_eq!(parse_timestamp("2026-01-01T00:00:00.250Z"), Ok(T + 250_000));
+        assert_eq!(parse_timestamp("2026-01-01 00:00:00"), Ok(T));
+        assert_eq!(parse_timestamp("2026-01-01T00:00"), Ok(T));
+        assert_eq!(parse_timestamp("2026-01-01"), Ok(T));
+        assert_eq!(parse_timestamp("2026-01-01 00:00:00 UTC"), Ok(T));
+    }
+
+    #[test]
+    fn epoch_units_by_magnitude() {
+        assert_eq!(parse_timestamp("1767225600"), Ok(T));
+        assert_eq!(parse_timestamp("1767225600000"), Ok(T));
+        assert_eq!(parse_timestamp("1767225600000000"), Ok(T));
+        assert_eq!(parse_timestamp("1767225600.5"), Ok(T + 500_000));
+        assert_eq!(from_epoch_number(1_767_225_600_000.0), Ok(T));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(parse_timestamp("").is_err());
+        assert!(parse_timestamp("yesterday").is_err());
+        assert!(parse_timestamp("2026-13-01").is_err());
+        assert!(parse_timestamp("-5").is_err());
+        assert!(parse_timestamp("99999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7d"), Ok(7 * MICROS_PER_DAY));
+        assert_eq!(parse_duration("3600"), Ok(MICROS_PER_HOUR));
+        assert_eq!(parse_duration("30m"), Ok(30 * MICROS_PER_MINUTE));
+        assert!(parse_duration("7x").is_err());
+        assert_eq!(format_rfc3339(T), "2026-01-01T00:00:00.000Z");
+        assert_eq!(format_date(T), "2026-01-01");
+    }
+}
