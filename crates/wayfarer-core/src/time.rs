@@ -28,7 +28,11 @@ pub fn parse_timestamp(s: &str) -> Result<i64, String> {
     if s.is_empty() {
         return Err("empty timestamp".to_string());
     }
-    let micros = if s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') && !s[1..].contains('-') {
+    let micros = if s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+        && !s[1..].contains('-')
+    {
         parse_epoch(s)?
     } else {
         parse_text(s)?
@@ -109,7 +113,10 @@ fn parse_text(s: &str) -> Result<i64, String> {
             }
         }
     }
-    Err(format!("'{}' is not a recognised timestamp", truncate(s, 60)))
+    Err(format!(
+        "'{}' is not a recognised timestamp",
+        truncate(s, 60)
+    ))
 }
 
 fn check_range(micros: i64) -> Result<i64, String> {
@@ -182,7 +189,11 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         "h" | "hour" | "hours" => MICROS_PER_HOUR,
         "d" | "day" | "days" => MICROS_PER_DAY,
         "w" | "week" | "weeks" => 7 * MICROS_PER_DAY,
-        _ => return Err(format!("'{s}': unknown duration unit '{unit}' (use s, m, h, d or w)")),
+        _ => {
+            return Err(format!(
+                "'{s}': unknown duration unit '{unit}' (use s, m, h, d or w)"
+            ));
+        }
     };
     if !(n.is_finite() && n >= 0.0) {
         return Err(format!("'{s}' is not a non-negative duration"));

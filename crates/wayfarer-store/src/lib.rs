@@ -1,1 +1,364 @@
-//! placeholder until written
+//! The data directory: the only state Wayfarer keeps.
+//!
+//! ```text
+//!  DIR/
+//!    manifest.json            what is committed (replaced atomically)
+//!    LOCK                     held by the one writer
+//!    segments/pNNN/sNNNNNNNN.parquet   events of partition NNN, sorted by (customer, timestamp, seq)
+//!    identity/ids-G.parquet   raw identities of generation G
+//!    identity/links-G.parquet identity links of generation G
+//!    rejects/                 rejected records of imports (NDJSON)
+//!    wayfarer.toml            optional configuration
+//! ```
+//!
+//! Customers are partitioned by their canonical ident, so a partition holds
+//! whole timelines and partitions are read and folded in parallel. Writes
+//! ([`Writer`]) go to new files first; a commit replaces the manifest
+//! atomically, so a crash at any moment leaves the previous state. Files not
+//! named by the manifest are removed by the next writer.
+//!
+//! The write-ahead staging of the HTTP server will sit beside `segments/`
+//! and be folded in through the same [`Writer`].
+
+pub mod identity;
+pub mod manifest;
+pub mod read;
+pub mod segment;
+pub mod writer;
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    StringBuilder, TimestampMicrosecondBuilder, UInt8Builder, UInt32Builder, UInt64Builder,
+};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{TimestampMicrosecondType, UInt8Type, UInt32Type, UInt64Type};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use wayfarer_core::ErrorCode;
+
+pub use identity::IdentityGraph;
+pub use manifest::{Manifest, SegmentMeta};
+pub use read::{NO_CHANNEL, Rows};
+pub use segment::Col;
+pub use writer::{CommitStats, Writer};
+
+/// Default number of customer partitions of a new data directory.
+pub const DEFAULT_PARTITIONS: u32 = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "the data directory {0} holds no Wayfarer data yet; import events first (wayfarer import --data DIR FILE)"
+    )]
+    Empty(String),
+    #[error("another Wayfarer process is writing to {0}; wait for it to finish")]
+    Locked(String),
+    #[error("damaged data directory: {0}")]
+    Corrupt(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    pub fn io(path: &Path, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            StoreError::Io { .. } | StoreError::Internal(_) => ErrorCode::Internal,
+            StoreError::Empty(_) => ErrorCode::NotFound,
+            StoreError::Locked(_) => ErrorCode::DataDirLocked,
+            StoreError::Corrupt(_) => ErrorCode::DataDirInvalid,
+        }
+    }
+}
+
+/// A committed state of the data directory, for reading.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+    manifest: Manifest,
+}
+
+impl Store {
+    /// Opens the committed state; an error if nothing was ever imported.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        match Manifest::load(dir)? {
+            Some(manifest) => Ok(Store {
+                dir: dir.to_path_buf(),
+                manifest,
+            }),
+            None => Err(StoreError::Empty(dir.display().to_string())),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn partitions(&self) -> u32 {
+        self.manifest.partitions
+    }
+
+    pub fn event_names(&self) -> &[String] {
+        &self.manifest.event_names
+    }
+
+    pub fn channels(&self) -> &[String] {
+        &self.manifest.channels
+    }
+
+    pub fn events_total(&self) -> u64 {
+        self.manifest.events_total
+    }
+
+    /// The code of an event name, if it occurs in the data.
+    pub fn event_code(&self, name: &str) -> Option<u32> {
+        self.manifest
+            .event_names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i as u32)
+    }
+
+    /// Loads the identity graph of the committed generation.
+    pub fn identity(&self) -> Result<IdentityGraph, StoreError> {
+        match self.manifest.identity_file.as_deref() {
+            Some(g) => load_identity(&self.dir, g),
+            None => Ok(IdentityGraph::new()),
+        }
+    }
+}
+
+/// The exclusive writer lock of a data directory.
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    pub(crate) fn acquire(dir: &Path) -> Result<DirLock, StoreError> {
+        fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        let path = dir.join("LOCK");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DirLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked(dir.display().to_string())),
+            Err(fs::TryLockError::Error(e)) => Err(StoreError::io(&path, e)),
+        }
+    }
+}
+
+fn ids_path(dir: &Path, generation: &str) -> PathBuf {
+    dir.join("identity")
+        .join(format!("ids-{generation}.parquet"))
+}
+
+fn links_path(dir: &Path, generation: &str) -> PathBuf {
+    dir.join("identity")
+        .join(format!("links-{generation}.parquet"))
+}
+
+/// Writes the identity graph as two Parquet files named by `generation`.
+pub(crate) fn store_identity(
+    dir: &Path,
+    generation: &str,
+    g: &IdentityGraph,
+) -> Result<(), StoreError> {
+    let idir = dir.join("identity");
+    fs::create_dir_all(&idir).map_err(|e| StoreError::io(&idir, e))?;
+    let ts_type = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+
+    let mut key = StringBuilder::new();
+    let mut first_ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut first_seq = UInt64Builder::new();
+    let mut canonical = UInt32Builder::new();
+    let mut resolved = g.clone();
+    let canon = resolved.canonical_map().to_vec();
+    for (i, k) in g.keys().iter().enumerate() {
+        key.append_value(k);
+        let (t, s) = g.first_seen_all()[i];
+        first_ts.append_value(t);
+        first_seq.append_value(s);
+        canonical.append_value(canon[i]);
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("first_seen", ts_type.clone(), false),
+        Field::new("first_seq", DataType::UInt64, false),
+        Field::new("canonical", DataType::UInt32, false),
+    ]));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(key.finish()),
+        Arc::new(first_ts.finish()),
+        Arc::new(first_seq.finish()),
+        Arc::new(canonical.finish()),
+    ];
+    write_parquet_atomic(&ids_path(dir, generation), schema, cols)?;
+
+    let mut kind = UInt8Builder::new();
+    let mut a = UInt32Builder::new();
+    let mut b = UInt32Builder::new();
+    let mut prev = StringBuilder::new();
+    let mut ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut seq = UInt64Builder::new();
+    for l in g.links() {
+        kind.append_value(l.kind as u8);
+        a.append_value(l.a);
+        b.append_value(l.b);
+        prev.append_option(l.previous.as_deref());
+        ts.append_value(l.ts);
+        seq.append_value(l.seq);
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("kind", DataType::UInt8, false),
+        Field::new("a", DataType::UInt32, false),
+        Field::new("b", DataType::UInt32, false),
+        Field::new("previous", DataType::Utf8, true),
+        Field::new("ts", ts_type, false),
+        Field::new("seq", DataType::UInt64, false),
+    ]));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(kind.finish()),
+        Arc::new(a.finish()),
+        Arc::new(b.finish()),
+        Arc::new(prev.finish()),
+        Arc::new(ts.finish()),
+        Arc::new(seq.finish()),
+    ];
+    write_parquet_atomic(&links_path(dir, generation), schema, cols)
+}
+
+fn write_parquet_atomic(
+    path: &Path,
+    schema: Arc<Schema>,
+    cols: Vec<ArrayRef>,
+) -> Result<(), StoreError> {
+    let batch = RecordBatch::try_new(schema.clone(), cols)
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let part = path.with_extension("parquet.part");
+    let file = File::create(&part).map_err(|e| StoreError::io(&part, e))?;
+    let mut w = ArrowWriter::try_new(file, schema, None)
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    w.write(&batch)
+        .map_err(|e| StoreError::io(&part, std::io::Error::other(e)))?;
+    let file = w
+        .into_inner()
+        .map_err(|e| StoreError::io(&part, std::io::Error::other(e)))?;
+    file.sync_all().map_err(|e| StoreError::io(&part, e))?;
+    fs::rename(&part, path).map_err(|e| StoreError::io(path, e))
+}
+
+fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
+    let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.with_batch_size(1 << 20).build())
+        .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
+    reader
+        .map(|b| b.map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display()))))
+        .collect()
+}
+
+pub(crate) fn load_identity(dir: &Path, generation: &str) -> Result<IdentityGraph, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("identity {generation}: {what}"));
+    let mut keys = Vec::new();
+    let mut first = Vec::new();
+    for b in read_parquet(&ids_path(dir, generation))? {
+        let k = b
+            .column(0)
+            .as_string_opt::<i32>()
+            .ok_or_else(|| corrupt("key column"))?;
+        let t = b
+            .column(1)
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .ok_or_else(|| corrupt("first_seen"))?;
+        let s = b
+            .column(2)
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(|| corrupt("first_seq"))?;
+        for i in 0..b.num_rows() {
+            keys.push(k.value(i).to_string());
+            first.push((t.value(i), s.value(i)));
+        }
+    }
+    let mut links = Vec::new();
+    for b in read_parquet(&links_path(dir, generation))? {
+        let kind = b
+            .column(0)
+            .as_primitive_opt::<UInt8Type>()
+            .ok_or_else(|| corrupt("kind"))?;
+        let a = b
+            .column(1)
+            .as_primitive_opt::<UInt32Type>()
+            .ok_or_else(|| corrupt("a"))?;
+        let bb = b
+            .column(2)
+            .as_primitive_opt::<UInt32Type>()
+            .ok_or_else(|| corrupt("b"))?;
+        let prev = b
+            .column(3)
+            .as_string_opt::<i32>()
+            .ok_or_else(|| corrupt("previous"))?;
+        let ts = b
+            .column(4)
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .ok_or_else(|| corrupt("ts"))?;
+        let seq = b
+            .column(5)
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(|| corrupt("seq"))?;
+        for i in 0..b.num_rows() {
+            links.push(identity::Link {
+                kind: if kind.value(i) == 0 {
+                    identity::LinkKind::AnonUser
+                } else {
+                    identity::LinkKind::Alias
+                },
+                a: a.value(i),
+                b: bb.value(i),
+                previous: if arrow_array::Array::is_null(prev, i) {
+                    None
+                } else {
+                    Some(prev.value(i).to_string())
+                },
+                ts: ts.value(i),
+                seq: seq.value(i),
+            });
+        }
+    }
+    if keys
+        .iter()
+        .any(|k| !(k.starts_with(identity::USER_PREFIX) || k.starts_with(identity::ANON_PREFIX)))
+    {
+        return Err(corrupt("identity keys without a namespace"));
+    }
+    Ok(IdentityGraph::from_parts(keys, first, links))
+}
+
+/// The partition of a customer.
+pub fn partition_of(customer: u32, partitions: u32) -> u32 {
+    customer % partitions.max(1)
+}

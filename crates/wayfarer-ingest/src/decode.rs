@@ -1,0 +1,885 @@
+//! Decoding one record into a canonical [`Event`]: a raw Segment message
+//! (track, identify, page, screen, group, alias) or a flat row (CSV, NDJSON
+//! object, Parquet row) whose columns are recognised by name.
+//!
+//! Every failure is a [`FieldError`] naming the field and what was expected;
+//! the caller adds the file and line.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+use wayfarer_core::event::{ALIAS, GROUP, IDENTIFY, PAGE_VIEWED, SCREEN_VIEWED};
+use wayfarer_core::time::{EXPECTED, from_epoch_number, parse_timestamp};
+use wayfarer_core::{Event, Kind};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::derive::ChannelDeriver;
+
+/// What was wrong with a record: the field at fault and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+/// Turns records into events; holds what decoding needs to know.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    pub channels: ChannelDeriver,
+    /// The acceptance time stamped on events that do not carry one.
+    pub received_at: i64,
+}
+
+/// The meaning of a flat column, recognised by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    EventId,
+    UserId,
+    AnonymousId,
+    PreviousId,
+    Timestamp,
+    ReceivedAt,
+    Kind,
+    Event,
+    Channel,
+    Source,
+    Medium,
+    Campaign,
+    Url,
+    Referrer,
+    Revenue,
+    Score,
+    Survey,
+    Text,
+    Properties,
+    /// Any other column: becomes a property.
+    Extra,
+}
+
+impl Role {
+    /// Recognises a column name (case-insensitive, `_`, `-` and spaces ignored).
+    pub fn of(name: &str) -> Role {
+        let n: String = name
+            .chars()
+            .filter(|c| !matches!(c, '_' | '-' | ' '))
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        match n.as_str() {
+            "eventid" | "messageid" => Role::EventId,
+            "customerid" | "userid" | "customer" => Role::UserId,
+            "anonymousid" => Role::AnonymousId,
+            "previousid" => Role::PreviousId,
+            "timestamp" | "time" | "ts" | "eventtime" | "occurredat" | "datetime" => {
+                Role::Timestamp
+            }
+            "receivedat" => Role::ReceivedAt,
+            "type" | "kind" => Role::Kind,
+            "event" | "eventname" => Role::Event,
+            "channel" => Role::Channel,
+            "source" | "utmsource" => Role::Source,
+            "medium" | "utmmedium" => Role::Medium,
+            "campaign" | "utmcampaign" => Role::Campaign,
+            "url" | "pageurl" => Role::Url,
+            "referrer" | "referer" => Role::Referrer,
+            "revenue" => Role::Revenue,
+            "score" => Role::Score,
+            "survey" => Role::Survey,
+            "text" | "comment" => Role::Text,
+            "properties" => Role::Properties,
+            _ => Role::Extra,
+        }
+    }
+
+    /// The columns a flat file must have (one of the identity columns).
+    pub fn missing_required(roles: &[Role]) -> Option<&'static str> {
+        if !roles
+            .iter()
+            .any(|r| matches!(r, Role::UserId | Role::AnonymousId))
+        {
+            return Some("customer_id");
+        }
+        if !roles.contains(&Role::Timestamp) {
+            return Some("timestamp");
+        }
+        if !roles.contains(&Role::Event) && !roles.contains(&Role::Kind) {
+            return Some("event");
+        }
+        None
+    }
+}
+
+/// One value of a flat row, whatever the file format.
+#[derive(Debug, Clone)]
+pub enum Cell<'a> {
+    Null,
+    Text(Cow<'a, str>),
+    Num(f64),
+    Int(i64),
+    Bool(bool),
+    /// Microseconds since the epoch (a typed timestamp column).
+    Time(i64),
+    Json(&'a Value),
+}
+
+impl Cell<'_> {
+    fn is_null(&self) -> bool {
+        match self {
+            Cell::Null => true,
+            Cell::Text(s) => s.trim().is_empty(),
+            Cell::Json(v) => v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()),
+            _ => false,
+        }
+    }
+
+    fn text(&self, field: &str) -> Result<Option<String>, FieldError> {
+        if self.is_null() {
+            return Ok(None);
+        }
+        Ok(Some(match self {
+            Cell::Text(s) => s.trim().to_string(),
+            Cell::Num(n) => n.to_string(),
+            Cell::Int(i) => i.to_string(),
+            Cell::Bool(b) => b.to_string(),
+            Cell::Time(t) => wayfarer_core::time::format_rfc3339(*t),
+            Cell::Json(Value::String(s)) => s.trim().to_string(),
+            Cell::Json(Value::Number(n)) => n.to_string(),
+            Cell::Json(Value::Bool(b)) => b.to_string(),
+            Cell::Json(other) => {
+                return Err(FieldError::new(
+                    field,
+                    format!("expected text, found {}", json_type(other)),
+                ));
+            }
+            Cell::Null => return Ok(None),
+        }))
+    }
+
+    fn number(&self, field: &str) -> Result<Option<f64>, FieldError> {
+        if self.is_null() {
+            return Ok(None);
+        }
+        let n = match self {
+            Cell::Num(n) => *n,
+            Cell::Int(i) => *i as f64,
+            Cell::Text(s) => parse_number(s, field)?,
+            Cell::Json(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+            Cell::Json(Value::String(s)) => parse_number(s, field)?,
+            Cell::Json(other) => {
+                return Err(FieldError::new(
+                    field,
+                    format!("expected a number, found {}", json_type(other)),
+                ));
+            }
+            Cell::Bool(_) | Cell::Time(_) => {
+                return Err(FieldError::new(field, "expected a number"));
+            }
+            Cell::Null => return Ok(None),
+        };
+        if !n.is_finite() {
+            return Err(FieldError::new(field, "expected a finite number"));
+        }
+        Ok(Some(n))
+    }
+
+    fn time(&self, field: &str) -> Result<Option<i64>, FieldError> {
+        if self.is_null() {
+            return Ok(None);
+        }
+        let r = match self {
+            Cell::Time(t) => Ok(*t),
+            Cell::Num(n) => from_epoch_number(*n),
+            Cell::Int(i) => from_epoch_number(*i as f64),
+            Cell::Text(s) => parse_timestamp(s),
+            Cell::Json(Value::String(s)) => parse_timestamp(s),
+            Cell::Json(Value::Number(n)) => from_epoch_number(n.as_f64().unwrap_or(f64::NAN)),
+            _ => Err("not a timestamp".to_string()),
+        };
+        r.map(Some)
+            .map_err(|e| FieldError::new(field, format!("{e}; expected {EXPECTED}")))
+    }
+
+    /// The value as JSON, for properties. Text that is a plain number (no
+    /// leading zeros, so codes like 02134 stay text) becomes a number.
+    fn to_json(&self) -> Value {
+        match self {
+            Cell::Null => Value::Null,
+            Cell::Text(s) => text_to_json(s),
+            Cell::Num(n) => serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number),
+            Cell::Int(i) => Value::from(*i),
+            Cell::Bool(b) => Value::Bool(*b),
+            Cell::Time(t) => Value::String(wayfarer_core::time::format_rfc3339(*t)),
+            Cell::Json(v) => (*v).clone(),
+        }
+    }
+}
+
+fn text_to_json(s: &str) -> Value {
+    let t = s.trim();
+    if t.is_empty() {
+        return Value::Null;
+    }
+    let numeric_shape = t
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+        && !(t.len() > 1 && t.starts_with('0') && !t.starts_with("0."));
+    if numeric_shape {
+        if let Ok(i) = t.parse::<i64>() {
+            return Value::from(i);
+        }
+        if let Ok(f) = t.parse::<f64>() {
+            if let Some(n) = serde_json::Number::from_f64(f) {
+                return Value::Number(n);
+            }
+        }
+    }
+    match t {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => Value::String(t.to_string()),
+    }
+}
+
+fn parse_number(s: &str, field: &str) -> Result<f64, FieldError> {
+    let t = s.trim();
+    t.parse::<f64>()
+        .map_err(|_| FieldError::new(field, format!("expected a number, found '{}'", clip(t, 40))))
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Shortens a value for an error message.
+pub fn clip(s: &str, n: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => Cow::Owned(format!("{}…", &s[..i])),
+        None => Cow::Borrowed(s),
+    }
+}
+
+/// Checks a survey answer against its scale.
+pub fn check_score(survey: Option<&str>, score: f64) -> Result<(), FieldError> {
+    let (lo, hi, name) = match survey {
+        Some("nps") => (0.0, 10.0, "an NPS answer"),
+        Some("csat") => (1.0, 5.0, "a CSAT answer"),
+        Some("ces") => (1.0, 7.0, "a CES answer"),
+        _ => return Ok(()),
+    };
+    if score < lo || score > hi {
+        return Err(FieldError::new(
+            "score",
+            format!("expected {lo}–{hi} for {name}, found {score}"),
+        ));
+    }
+    Ok(())
+}
+
+impl Decoder {
+    pub fn new(channels: ChannelDeriver, received_at: i64) -> Decoder {
+        Decoder {
+            channels,
+            received_at,
+        }
+    }
+
+    /// Decodes a flat row given its columns' roles and names.
+    pub fn decode_flat(
+        &self,
+        roles: &[Role],
+        names: &[String],
+        cells: &[Cell<'_>],
+    ) -> Result<Event, FieldError> {
+        let mut e = Event::new(String::new(), 0, String::new());
+        e.received_at = self.received_at;
+        let mut timestamp = None;
+        let mut kind = None;
+        let mut props = Map::new();
+        let mut given_props: Option<Map<String, Value>> = None;
+        for ((role, name), cell) in roles.iter().zip(names).zip(cells) {
+            let name = name.as_str();
+            match role {
+                Role::EventId => e.event_id = cell.text(name)?.unwrap_or_default(),
+                Role::UserId => e.user_id = cell.text(name)?,
+                Role::AnonymousId => e.anonymous_id = cell.text(name)?,
+                Role::PreviousId => e.previous_id = cell.text(name)?,
+                Role::Timestamp => timestamp = cell.time(name)?,
+                Role::ReceivedAt => {
+                    if let Some(t) = cell.time(name)? {
+                        e.received_at = t;
+                    }
+                }
+                Role::Kind => {
+                    if let Some(k) = cell.text(name)? {
+                        kind = Some(Kind::parse(&k).ok_or_else(|| {
+                            FieldError::new(
+                                name,
+                                format!("expected one of track, page, screen, identify, group, alias; found '{}'", clip(&k, 30)),
+                            )
+                        })?);
+                    }
+                }
+                Role::Event => e.event = cell.text(name)?.unwrap_or_default(),
+                Role::Channel => e.channel = cell.text(name)?,
+                Role::Source => e.source = cell.text(name)?,
+                Role::Medium => e.medium = cell.text(name)?,
+                Role::Campaign => e.campaign = cell.text(name)?,
+                Role::Url => e.url = cell.text(name)?,
+                Role::Referrer => e.referrer = cell.text(name)?,
+                Role::Revenue => e.revenue = cell.number(name)?,
+                Role::Score => e.score = cell.number(name)?,
+                Role::Survey => e.survey = cell.text(name)?.map(|s| s.to_ascii_lowercase()),
+                Role::Text => e.text = cell.text(name)?,
+                Role::Properties => {
+                    if !cell.is_null() {
+                        given_props = Some(parse_properties(cell, name)?);
+                    }
+                }
+                Role::Extra => {
+                    if !cell.is_null() {
+                        props.insert(name.to_string(), cell.to_json());
+                    }
+                }
+            }
+        }
+        if e.user_id.is_none() && e.anonymous_id.is_none() {
+            return Err(FieldError::new(
+                "customer_id",
+                "missing: every row needs customer_id (or user_id / anonymous_id)",
+            ));
+        }
+        e.timestamp = timestamp
+            .ok_or_else(|| FieldError::new("timestamp", format!("missing; expected {EXPECTED}")))?;
+        let kind = kind.unwrap_or(Kind::Track);
+        e.kind = kind;
+        if e.event.is_empty() {
+            e.event = match kind {
+                Kind::Track => {
+                    return Err(FieldError::new(
+                        "event",
+                        "missing: every row needs an event name",
+                    ));
+                }
+                Kind::Page => PAGE_VIEWED.to_string(),
+                Kind::Screen => SCREEN_VIEWED.to_string(),
+                Kind::Identify => IDENTIFY.to_string(),
+                Kind::Group => GROUP.to_string(),
+                Kind::Alias => ALIAS.to_string(),
+            };
+        }
+        if kind == Kind::Alias && (e.previous_id.is_none() || e.user_id.is_none()) {
+            return Err(FieldError::new(
+                "previous_id",
+                "an alias row needs previous_id and customer_id",
+            ));
+        }
+        if let Some(s) = e.score {
+            check_score(e.survey.as_deref(), s)?;
+        }
+        let mut all = given_props.unwrap_or_default();
+        all.extend(props);
+        e.properties = if all.is_empty() {
+            "{}".to_string()
+        } else {
+            Value::Object(all).to_string()
+        };
+        self.finish(e)
+    }
+
+    /// Decodes a raw Segment message (one element of a batch, or one line).
+    pub fn decode_segment(&self, msg: &Map<String, Value>) -> Result<Event, FieldError> {
+        let kind_text = msg.get("type").and_then(Value::as_str).unwrap_or("");
+        let kind = Kind::parse(kind_text).ok_or_else(|| {
+            FieldError::new(
+                "type",
+                format!(
+                    "expected one of track, identify, page, screen, group, alias; found {}",
+                    msg.get("type").map_or("nothing".to_string(), |v| format!(
+                        "'{}'",
+                        clip(&v.to_string(), 30)
+                    ))
+                ),
+            )
+        })?;
+        let mut e = Event::new(String::new(), 0, String::new());
+        e.kind = kind;
+        e.user_id = identity(msg, "userId")?;
+        e.anonymous_id = identity(msg, "anonymousId")?;
+        if kind == Kind::Alias {
+            e.previous_id = identity(msg, "previousId")?;
+            if e.previous_id.is_none() {
+                return Err(FieldError::new(
+                    "previousId",
+                    "missing: an alias needs the previousId it merges",
+                ));
+            }
+            if e.user_id.is_none() {
+                return Err(FieldError::new(
+                    "userId",
+                    "missing: an alias needs the userId it merges into",
+                ));
+            }
+        }
+        if e.user_id.is_none() && e.anonymous_id.is_none() {
+            return Err(FieldError::new(
+                "userId",
+                "missing: a message needs a userId or an anonymousId",
+            ));
+        }
+        e.event_id = match msg.get("messageId") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.trim().to_string(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(other) => {
+                return Err(FieldError::new(
+                    "messageId",
+                    format!("expected text, found {}", json_type(other)),
+                ));
+            }
+        };
+        e.received_at = match msg.get("receivedAt") {
+            Some(v) if !v.is_null() => Cell::Json(v)
+                .time("receivedAt")?
+                .unwrap_or(self.received_at),
+            _ => self.received_at,
+        };
+        e.timestamp = match ["timestamp", "originalTimestamp"]
+            .iter()
+            .find_map(|k| msg.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)))
+        {
+            Some((k, v)) => Cell::Json(v).time(k)?.unwrap_or(e.received_at),
+            None => e.received_at,
+        };
+        let context = object_field(msg, "context")?;
+        let mut props = match kind {
+            Kind::Identify => match object_field(msg, "traits")? {
+                Some(t) => t.clone(),
+                None => context
+                    .and_then(|c| c.get("traits"))
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default(),
+            },
+            Kind::Group => {
+                let mut p = object_field(msg, "traits")?.cloned().unwrap_or_default();
+                if let Some(g) = msg.get("groupId") {
+                    p.insert("groupId".to_string(), g.clone());
+                }
+                p
+            }
+            Kind::Alias => {
+                let mut p = Map::new();
+                if let Some(prev) = &e.previous_id {
+                    p.insert("previousId".to_string(), Value::String(prev.clone()));
+                }
+                p
+            }
+            _ => object_field(msg, "properties")?
+                .cloned()
+                .unwrap_or_default(),
+        };
+        e.event = match kind {
+            Kind::Track => match msg.get("event") {
+                Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+                Some(Value::String(_)) | None | Some(Value::Null) => {
+                    return Err(FieldError::new(
+                        "event",
+                        "missing: a track call needs an event name",
+                    ));
+                }
+                Some(other) => {
+                    return Err(FieldError::new(
+                        "event",
+                        format!("expected text, found {}", json_type(other)),
+                    ));
+                }
+            },
+            Kind::Page | Kind::Screen => {
+                for key in ["name", "category"] {
+                    if let Some(Value::String(s)) = msg.get(key) {
+                        props
+                            .entry(key.to_string())
+                            .or_insert_with(|| Value::String(s.clone()));
+                    }
+                }
+                if kind == Kind::Page {
+                    PAGE_VIEWED
+                } else {
+                    SCREEN_VIEWED
+                }
+                .to_string()
+            }
+            Kind::Identify => IDENTIFY.to_string(),
+            Kind::Group => GROUP.to_string(),
+            Kind::Alias => ALIAS.to_string(),
+        };
+        // Traffic: context.campaign (UTM), page URL and referrer.
+        if let Some(c) = context {
+            if let Some(camp) = c.get("campaign") {
+                let camp = camp
+                    .as_object()
+                    .ok_or_else(|| FieldError::new("context.campaign", "expected an object"))?;
+                e.source = str_field(camp, "source");
+                e.medium = str_field(camp, "medium");
+                e.campaign = str_field(camp, "name");
+            }
+            if let Some(Value::Object(page)) = c.get("page") {
+                e.url = str_field(page, "url");
+                e.referrer = str_field(page, "referrer");
+            }
+        }
+        if matches!(kind, Kind::Page | Kind::Screen | Kind::Track) {
+            if let Some(u) = str_field(&props, "url") {
+                e.url = Some(u);
+            }
+            if let Some(r) = str_field(&props, "referrer") {
+                e.referrer = Some(r);
+            }
+        }
+        if let Some(v) = props.get("channel") {
+            e.channel = Cell::Json(v).text("properties.channel")?;
+        }
+        for key in ["revenue", "total", "value"] {
+            if let Some(v) = props.get(key) {
+                if let Some(n) = Cell::Json(v).number(&format!("properties.{key}"))? {
+                    e.revenue = Some(n);
+                    break;
+                }
+            }
+        }
+        if let Some(v) = props.get("survey") {
+            e.survey = Cell::Json(v)
+                .text("properties.survey")?
+                .map(|s| s.to_ascii_lowercase());
+        }
+        if let Some(v) = props.get("score") {
+            e.score = Cell::Json(v).number("properties.score")?;
+        }
+        if let Some(s) = e.score {
+            check_score(e.survey.as_deref(), s).map_err(|mut fe| {
+                fe.field = "properties.score".to_string();
+                fe
+            })?;
+        }
+        for key in ["text", "comment", "review_body", "body", "message"] {
+            if let Some(Value::String(s)) = props.get(key) {
+                if !s.trim().is_empty() {
+                    e.text = Some(s.clone());
+                    break;
+                }
+            }
+        }
+        e.properties = Value::Object(props).to_string();
+        self.finish(e)
+    }
+
+    /// Decodes any JSON record: a Segment message when it has a Segment
+    /// `type` and an identity, otherwise a flat row.
+    pub fn decode_json(&self, v: &Value) -> Result<Event, FieldError> {
+        let Some(obj) = v.as_object() else {
+            return Err(FieldError::new(
+                "(record)",
+                format!("expected a JSON object, found {}", json_type(v)),
+            ));
+        };
+        if is_segment_message(obj) {
+            return self.decode_segment(obj);
+        }
+        let names: Vec<String> = obj.keys().cloned().collect();
+        let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
+        let cells: Vec<Cell<'_>> = obj.values().map(Cell::Json).collect();
+        self.decode_flat(&roles, &names, &cells)
+    }
+
+    /// Fills the event id (a stable content hash when absent) and the channel.
+    fn finish(&self, mut e: Event) -> Result<Event, FieldError> {
+        if e.event_id.is_empty() {
+            e.event_id = content_id(&e);
+        }
+        e.channel = self.channels.derive(&e);
+        Ok(e)
+    }
+}
+
+/// Whether a JSON object is a Segment message rather than a flat row.
+pub fn is_segment_message(obj: &Map<String, Value>) -> bool {
+    let typed = obj
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| Kind::parse(t).is_some());
+    let flat_identity = obj
+        .keys()
+        .any(|k| matches!(Role::of(k), Role::UserId) && k != "userId");
+    typed && !flat_identity
+}
+
+fn identity(msg: &Map<String, Value>, key: &str) -> Result<Option<String>, FieldError> {
+    match msg.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(FieldError::new(
+            key,
+            format!("expected text, found {}", json_type(other)),
+        )),
+    }
+}
+
+fn object_field<'m>(
+    msg: &'m Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'m Map<String, Value>>, FieldError> {
+    match msg.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(other) => Err(FieldError::new(
+            key,
+            format!("expected an object, found {}", json_type(other)),
+        )),
+    }
+}
+
+fn str_field(obj: &Map<String, Value>, key: &str) -> Option<String> {
+    match obj.get(key)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    }
+}
+
+fn parse_properties(cell: &Cell<'_>, field: &str) -> Result<Map<String, Value>, FieldError> {
+    let parsed;
+    let v = match cell {
+        Cell::Json(v) => *v,
+        Cell::Text(s) => {
+            parsed = serde_json::from_str::<Value>(s)
+                .map_err(|e| FieldError::new(field, format!("expected a JSON object: {e}")))?;
+            &parsed
+        }
+        _ => return Err(FieldError::new(field, "expected a JSON object")),
+    };
+    v.as_object().cloned().ok_or_else(|| {
+        FieldError::new(
+            field,
+            format!("expected a JSON object, found {}", json_type(v)),
+        )
+    })
+}
+
+/// A stable id for an event without one: a hash of its content, so that
+/// re-importing the same rows adds nothing.
+pub fn content_id(e: &Event) -> String {
+    let mut h = Xxh3::new();
+    let mut put = |s: &str| {
+        h.update(s.as_bytes());
+        h.update(&[0x1f]);
+    };
+    put(e.kind.as_str());
+    put(&e.event);
+    put(e.user_id.as_deref().unwrap_or("\u{0}"));
+    put(e.anonymous_id.as_deref().unwrap_or("\u{0}"));
+    put(e.previous_id.as_deref().unwrap_or("\u{0}"));
+    put(&e.timestamp.to_string());
+    put(e.channel.as_deref().unwrap_or("\u{0}"));
+    put(e.source.as_deref().unwrap_or("\u{0}"));
+    put(e.medium.as_deref().unwrap_or("\u{0}"));
+    put(e.campaign.as_deref().unwrap_or("\u{0}"));
+    put(e.url.as_deref().unwrap_or("\u{0}"));
+    put(e.referrer.as_deref().unwrap_or("\u{0}"));
+    put(&e.revenue.map_or("\u{0}".to_string(), |r| r.to_string()));
+    put(&e.score.map_or("\u{0}".to_string(), |r| r.to_string()));
+    put(e.survey.as_deref().unwrap_or("\u{0}"));
+    put(e.text.as_deref().unwrap_or("\u{0}"));
+    put(&e.properties);
+    format!("h{:032x}", h.digest128())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decoder() -> Decoder {
+        Decoder::new(ChannelDeriver::default(), 1_767_225_600_000_000)
+    }
+
+    fn flat(pairs: &[(&str, &str)]) -> Result<Event, FieldError> {
+        let names: Vec<String> = pairs.iter().map(|(k, _)| k.to_string()).collect();
+        let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
+        let cells: Vec<Cell<'_>> = pairs
+            .iter()
+            .map(|(_, v)| Cell::Text(Cow::Borrowed(*v)))
+            .collect();
+        decoder().decode_flat(&roles, &names, &cells)
+    }
+
+    #[test]
+    fn flat_minimal_schema_with_extras() {
+        let e = flat(&[
+            ("customer_id", "c1"),
+            ("timestamp", "2026-01-01T00:00:00Z"),
+            ("event", "Order Completed"),
+            ("channel", "Phone"),
+            ("revenue", "19.90"),
+            ("plan", "pro"),
+            ("zip", "02134"),
+            ("qty", "3"),
+        ])
+        .unwrap();
+        assert_eq!(e.user_id.as_deref(), Some("c1"));
+        assert_eq!(e.timestamp, 1_767_225_600_000_000);
+        assert_eq!(e.channel.as_deref(), Some("Phone"));
+        assert_eq!(e.revenue, Some(19.9));
+        let p: Value = serde_json::from_str(&e.properties).unwrap();
+        assert_eq!(p, json!({"plan": "pro", "zip": "02134", "qty": 3}));
+        assert!(e.event_id.starts_with('h'));
+        // The same row hashes the same; a different row differently.
+        let again = flat(&[
+            ("customer_id", "c1"),
+            ("timestamp", "2026-01-01T01:00:00+01:00"),
+            ("event", "Order Completed"),
+            ("channel", "Phone"),
+            ("revenue", "19.9"),
+            ("plan", "pro"),
+            ("zip", "02134"),
+            ("qty", "3"),
+        ])
+        .unwrap();
+        assert_eq!(again.event_id, e.event_id);
+    }
+
+    #[test]
+    fn flat_errors_name_the_field() {
+        let e = flat(&[("customer_id", "c1"), ("timestamp", "soon"), ("event", "x")]).unwrap_err();
+        assert_eq!(e.field, "timestamp");
+        let e = flat(&[
+            ("customer_id", "c1"),
+            ("timestamp", "2026-01-01"),
+            ("event", "x"),
+            ("revenue", "abc"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.field, "revenue");
+        assert!(e.reason.contains("'abc'"), "{}", e.reason);
+        let e = flat(&[
+            ("customer_id", ""),
+            ("timestamp", "2026-01-01"),
+            ("event", "x"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.field, "customer_id");
+        let e = flat(&[
+            ("customer_id", "c"),
+            ("timestamp", "2026-01-01"),
+            ("event", ""),
+        ])
+        .unwrap_err();
+        assert_eq!(e.field, "event");
+        let e = flat(&[
+            ("customer_id", "c"),
+            ("timestamp", "2026-01-01"),
+            ("event", "Survey Responded"),
+            ("survey", "NPS"),
+            ("score", "11"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.field, "score");
+    }
+
+    #[test]
+    fn segment_track_page_identify_alias() {
+        let d = decoder();
+        let e = d
+            .decode_json(&json!({
+                "type": "track", "event": "Order Completed", "userId": "u1", "anonymousId": "a1",
+                "messageId": "m-1", "timestamp": "2026-01-01T00:00:00.000Z",
+                "properties": {"total": 30.5, "channel": "Store"},
+                "context": {"campaign": {"source": "newsletter", "medium": "email", "name": "jan"}}
+            }))
+            .unwrap();
+        assert_eq!(e.event_id, "m-1");
+        assert_eq!(e.revenue, Some(30.5));
+        assert_eq!(e.channel.as_deref(), Some("Store"));
+        assert_eq!(e.source.as_deref(), Some("newsletter"));
+
+        let p = d
+            .decode_json(&json!({"type": "page", "anonymousId": "a1", "name": "Home",
+                "originalTimestamp": 1767225600000i64,
+                "properties": {"url": "https://shop.example/?utm_source=google&utm_medium=cpc"}}))
+            .unwrap();
+        assert_eq!(p.event, "Page Viewed");
+        assert_eq!(p.timestamp, 1_767_225_600_000_000);
+        assert_eq!(
+            p.url.as_deref(),
+            Some("https://shop.example/?utm_source=google&utm_medium=cpc")
+        );
+
+        let i = d
+            .decode_json(&json!({"type": "identify", "userId": "u1", "traits": {"plan": "pro"}, "timestamp": "2026-01-02"}))
+            .unwrap();
+        assert_eq!(i.kind, Kind::Identify);
+        assert_eq!(i.properties, r#"{"plan":"pro"}"#);
+
+        let a = d.decode_json(&json!({"type": "alias", "userId": "u2", "previousId": "u1", "timestamp": "2026-01-02"})).unwrap();
+        assert_eq!(a.previous_id.as_deref(), Some("u1"));
+    }
+
+    #[test]
+    fn segment_errors() {
+        let d = decoder();
+        let err = |v: Value| d.decode_json(&v).unwrap_err();
+        assert_eq!(
+            err(json!({"type": "track", "event": "x", "timestamp": "2026-01-01"})).field,
+            "userId"
+        );
+        assert_eq!(
+            err(json!({"type": "click", "userId": "u", "event": "x"})).field,
+            "type"
+        );
+        assert_eq!(
+            err(json!({"type": "track", "userId": "u", "timestamp": "2026-01-01"})).field,
+            "event"
+        );
+        assert_eq!(
+            err(json!({"type": "track", "userId": {"a": 1}, "event": "x"})).field,
+            "userId"
+        );
+        assert_eq!(
+            err(json!({"type": "track", "userId": "u", "event": "x", "timestamp": "nope"})).field,
+            "timestamp"
+        );
+        assert_eq!(
+            err(json!({"type": "track", "userId": "u", "event": "x", "properties": [1]})).field,
+            "properties"
+        );
+        assert_eq!(
+            err(json!({"type": "track", "userId": "u", "event": "x", "properties": {"revenue": "lots"}})).field,
+            "properties.revenue"
+        );
+        assert_eq!(
+            err(json!({"type": "alias", "userId": "u"})).field,
+            "previousId"
+        );
+        assert_eq!(err(json!([1, 2])).field, "(record)");
+    }
+}

@@ -1,0 +1,118 @@
+//! Channel derivation for one event: an explicit channel is kept verbatim;
+//! otherwise the config's custom rules are tried in order; otherwise GA4's
+//! default channel grouping over UTM values, click ids and the referrer.
+//! `None` means the event carries no traffic information and inherits its
+//! session's channel (the engine does that, since sessions span imports).
+
+use std::borrow::Cow;
+
+use wayfarer_core::Event;
+use wayfarer_core::config::ChannelConfig;
+use wayfarer_core::predicate::{Facts, Field, Predicate, Value};
+
+use crate::channels::{self, Traffic};
+
+#[derive(Debug, Clone)]
+pub struct ChannelDeriver {
+    rules: Vec<(String, Predicate)>,
+    own_domains: Vec<String>,
+}
+
+impl ChannelDeriver {
+    /// Builds the deriver; the config must have been validated.
+    pub fn new(config: &ChannelConfig) -> Result<ChannelDeriver, String> {
+        let rules = config
+            .rules
+            .iter()
+            .map(|r| Predicate::parse(&r.when).map(|p| (r.name.clone(), p)))
+            .collect::<Result<_, _>>()?;
+        Ok(ChannelDeriver {
+            rules,
+            own_domains: config
+                .own_domains
+                .iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
+        })
+    }
+
+    /// The channel for an event, or None to inherit the session's.
+    pub fn derive(&self, e: &Event) -> Option<String> {
+        if let Some(c) = &e.channel {
+            return Some(c.clone());
+        }
+        if !self.rules.is_empty() {
+            let props: Option<serde_json::Value> = serde_json::from_str(&e.properties).ok();
+            let facts = EventFacts {
+                e,
+                props: props.as_ref(),
+            };
+            for (name, p) in &self.rules {
+                if p.eval(&facts) {
+                    return Some(name.clone());
+                }
+            }
+        }
+        let t = Traffic {
+            source: e.source.as_deref(),
+            medium: e.medium.as_deref(),
+            campaign: e.campaign.as_deref(),
+            url: e.url.as_deref(),
+            referrer: e.referrer.as_deref(),
+        };
+        channels::classify(&t, &self.own_domains).map(str::to_string)
+    }
+}
+
+impl Default for ChannelDeriver {
+    fn default() -> Self {
+        ChannelDeriver {
+            rules: Vec::new(),
+            own_domains: Vec::new(),
+        }
+    }
+}
+
+/// Predicate facts over one event (used by channel rules).
+pub struct EventFacts<'a> {
+    pub e: &'a Event,
+    pub props: Option<&'a serde_json::Value>,
+}
+
+impl Facts for EventFacts<'_> {
+    fn get(&self, field: &Field) -> Value<'_> {
+        fn s(o: &Option<String>) -> Value<'_> {
+            o.as_deref()
+                .map_or(Value::Null, |v| Value::Str(Cow::Borrowed(v)))
+        }
+        let n = |o: Option<f64>| o.map_or(Value::Null, Value::Num);
+        match field {
+            Field::Event => Value::Str(Cow::Borrowed(&self.e.event)),
+            Field::Kind => Value::Str(Cow::Borrowed(self.e.kind.as_str())),
+            Field::Channel => s(&self.e.channel),
+            Field::Source => s(&self.e.source),
+            Field::Medium => s(&self.e.medium),
+            Field::Campaign => s(&self.e.campaign),
+            Field::Url => s(&self.e.url),
+            Field::Referrer => s(&self.e.referrer),
+            Field::Revenue => n(self.e.revenue),
+            Field::Score => n(self.e.score),
+            Field::Survey => s(&self.e.survey),
+            Field::Text => s(&self.e.text),
+            Field::Property(p) => self
+                .props
+                .and_then(|v| lookup_path(v, p))
+                .map_or(Value::Null, Value::from_json),
+            Field::NthPurchase | Field::Trait(_) | Field::Other(_) => Value::Null,
+        }
+    }
+}
+
+/// Looks up a dotted path (`a.b.c`) in a JSON object.
+pub fn lookup_path<'v>(v: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.as_object()?.get(part)?;
+    }
+    Some(cur)
+}

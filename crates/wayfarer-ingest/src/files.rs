@@ -1,0 +1,786 @@
+//! Reading files: format detection (by extension or `--format`), CSV, NDJSON
+//! (Segment messages, Segment batches, or flat objects, one per line; or a
+//! JSON array) and Parquet, decoded in parallel chunks that keep file order.
+//!
+//! A malformed record becomes a [`Reject`] naming the file, line, field and
+//! reason, and reading goes on. A file that cannot be read at all (missing,
+//! binary, truncated Parquet, no required columns) is an [`ImportError`].
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+use wayfarer_core::{ErrorCode, Event};
+
+use crate::decode::{Cell, Decoder, FieldError, Role, clip};
+
+/// Rows decoded per chunk handed to the sink.
+pub const CHUNK_ROWS: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+impl Format {
+    /// The format implied by a file name's extension.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "csv" | "tsv" | "txt" => Format::Csv,
+            "ndjson" | "jsonl" | "json" => Format::Ndjson,
+            "parquet" | "pq" => Format::Parquet,
+            _ => return None,
+        })
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "csv" | "tsv" => Format::Csv,
+            "ndjson" | "jsonl" | "json" => Format::Ndjson,
+            "parquet" => Format::Parquet,
+            _ => return None,
+        })
+    }
+}
+
+/// One rejected record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reject {
+    pub file: String,
+    /// 1-based line (CSV/NDJSON; the CSV header is line 1) or row (Parquet).
+    pub line: u64,
+    /// Position inside a Segment batch on that line, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub field: String,
+    pub reason: String,
+    /// The record as read (clipped), so it can be fixed and re-imported.
+    pub raw: String,
+}
+
+impl std::fmt::Display for Reject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)?;
+        if let Some(i) = self.index {
+            write!(f, " [message {i}]")?;
+        }
+        write!(f, ": {}: {}", self.field, self.reason)
+    }
+}
+
+/// Decoded records in file order.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    pub events: Vec<Event>,
+    pub rejects: Vec<Reject>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct FileStats {
+    pub records: u64,
+    pub decoded: u64,
+    pub rejected: u64,
+}
+
+/// A file that cannot be imported at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{file}: cannot read: {reason}")]
+    Unreadable { file: String, reason: String },
+    #[error(
+        "{file}: unknown format (extension not .csv, .ndjson, .jsonl, .json or .parquet); name it with --format"
+    )]
+    UnknownFormat { file: String },
+    #[error(
+        "{file}: missing required column '{column}' (columns found: {found}); flat files need customer_id, timestamp and event"
+    )]
+    MissingColumn {
+        file: String,
+        column: String,
+        found: String,
+    },
+    #[error("{0}")]
+    Sink(String),
+}
+
+impl ImportError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ImportError::Unreadable { .. } | ImportError::MissingColumn { .. } => {
+                ErrorCode::UnreadableFile
+            }
+            ImportError::UnknownFormat { .. } => ErrorCode::UnknownFormat,
+            ImportError::Sink(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+fn unreadable(file: &str, reason: impl std::fmt::Display) -> ImportError {
+    ImportError::Unreadable {
+        file: file.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Checks a file can be read as the given format without decoding it all:
+/// it exists, is not binary (for text formats), has a readable header or
+/// footer and the required columns. Used to refuse an import before anything
+/// is written.
+pub fn check_file(path: &Path, format: Format) -> Result<(), ImportError> {
+    let name = path.display().to_string();
+    match format {
+        Format::Csv => {
+            let head = read_head(path, &name)?;
+            let delim = detect_delimiter(&head);
+            let names = csv_header(&head, delim);
+            if names.is_empty() {
+                return Err(unreadable(&name, "empty file (no header line)"));
+            }
+            let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
+            if let Some(col) = Role::missing_required(&roles) {
+                return Err(ImportError::MissingColumn {
+                    file: name,
+                    column: col.into(),
+                    found: names.join(", "),
+                });
+            }
+            Ok(())
+        }
+        Format::Ndjson => {
+            let head = read_head(path, &name)?;
+            if head.iter().all(|b| b.is_ascii_whitespace()) {
+                return Err(unreadable(&name, "empty file"));
+            }
+            Ok(())
+        }
+        Format::Parquet => {
+            let file = File::open(path).map_err(|e| unreadable(&name, e))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(|e| unreadable(&name, format!("not a readable Parquet file: {e}")))?;
+            let names: Vec<String> = builder
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
+            if let Some(col) = Role::missing_required(&roles) {
+                return Err(ImportError::MissingColumn {
+                    file: name,
+                    column: col.into(),
+                    found: names.join(", "),
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Reads and decodes a whole file, handing chunks to `sink` in file order.
+pub fn read_file<F>(
+    path: &Path,
+    format: Format,
+    decoder: &Decoder,
+    mut sink: F,
+) -> Result<FileStats, ImportError>
+where
+    F: FnMut(Chunk) -> Result<(), String>,
+{
+    check_file(path, format)?;
+    let name = path.display().to_string();
+    let mut stats = FileStats::default();
+    let mut emit = |chunk: Chunk, records: u64| -> Result<(), ImportError> {
+        stats.records += records;
+        stats.decoded += chunk.events.len() as u64;
+        stats.rejected += chunk.rejects.len() as u64;
+        sink(chunk).map_err(ImportError::Sink)
+    };
+    match format {
+        Format::Csv => read_csv(path, &name, decoder, &mut emit)?,
+        Format::Ndjson => read_ndjson(path, &name, decoder, &mut emit)?,
+        Format::Parquet => read_parquet(path, &name, decoder, &mut emit)?,
+    }
+    Ok(stats)
+}
+
+type Emit<'a> = dyn FnMut(Chunk, u64) -> Result<(), ImportError> + 'a;
+
+fn read_head(path: &Path, name: &str) -> Result<Vec<u8>, ImportError> {
+    let mut file = File::open(path).map_err(|e| unreadable(name, e))?;
+    let mut head = vec![0u8; 16 * 1024];
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(unreadable(name, e)),
+        }
+    }
+    head.truncate(n);
+    if head.contains(&0) {
+        return Err(unreadable(name, "binary data (NUL bytes); expected text"));
+    }
+    if let Err(e) = std::str::from_utf8(&head) {
+        // An incomplete character at the end of the sample is fine.
+        if e.error_len().is_some() {
+            return Err(unreadable(
+                name,
+                format!(
+                    "not UTF-8 text (invalid byte at offset {})",
+                    e.valid_up_to()
+                ),
+            ));
+        }
+    }
+    Ok(head)
+}
+
+fn detect_delimiter(head: &[u8]) -> u8 {
+    let first = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    [b',', b'\t', b';', b'|']
+        .into_iter()
+        .max_by_key(|d| first.iter().filter(|b| *b == d).count())
+        .unwrap_or(b',')
+}
+
+fn csv_header(head: &[u8], delim: u8) -> Vec<String> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delim)
+        .has_headers(false)
+        .from_reader(head);
+    let mut rec = csv::ByteRecord::new();
+    match rdr.read_byte_record(&mut rec) {
+        Ok(true) => rec
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let s = String::from_utf8_lossy(f);
+                let s = if i == 0 {
+                    s.trim_start_matches('\u{feff}').to_string()
+                } else {
+                    s.to_string()
+                };
+                s.trim().to_string()
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn read_csv(
+    path: &Path,
+    name: &str,
+    decoder: &Decoder,
+    emit: &mut Emit<'_>,
+) -> Result<(), ImportError> {
+    let head = read_head(path, name)?;
+    let delim = detect_delimiter(&head);
+    let names = csv_header(&head, delim);
+    let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
+    let file = File::open(path).map_err(|e| unreadable(name, e))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delim)
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(BufReader::with_capacity(1 << 20, file));
+    let mut batch: Vec<(u64, csv::ByteRecord)> = Vec::with_capacity(CHUNK_ROWS);
+    loop {
+        let mut rec = csv::ByteRecord::new();
+        let more = rdr
+            .read_byte_record(&mut rec)
+            .map_err(|e| unreadable(name, e))?;
+        if more {
+            let line = rec.position().map_or(0, |p| p.line());
+            batch.push((line, rec));
+        }
+        if batch.len() >= CHUNK_ROWS || (!more && !batch.is_empty()) {
+            let rows = std::mem::take(&mut batch);
+            let n = rows.len() as u64;
+            let decoded: Vec<Result<Event, Reject>> = rows
+                .par_iter()
+                .map(|(line, rec)| decode_csv_row(decoder, name, &roles, &names, *line, rec, delim))
+                .collect();
+            emit(split(decoded), n)?;
+        }
+        if !more {
+            return Ok(());
+        }
+    }
+}
+
+fn decode_csv_row(
+    decoder: &Decoder,
+    file: &str,
+    roles: &[Role],
+    names: &[String],
+    line: u64,
+    rec: &csv::ByteRecord,
+    delim: u8,
+) -> Result<Event, Reject> {
+    let reject = |field: &str, reason: String| Reject {
+        file: file.to_string(),
+        line,
+        index: None,
+        field: field.to_string(),
+        reason,
+        raw: clip(&raw_csv(rec, delim), 1000).into_owned(),
+    };
+    if rec.len() != names.len() {
+        return Err(reject(
+            "(row)",
+            format!(
+                "expected {} fields ({}), found {}",
+                names.len(),
+                names.join(","),
+                rec.len()
+            ),
+        ));
+    }
+    let mut cells = Vec::with_capacity(rec.len());
+    for (i, f) in rec.iter().enumerate() {
+        match std::str::from_utf8(f) {
+            Ok(s) => cells.push(Cell::Text(Cow::Borrowed(s))),
+            Err(_) => return Err(reject(&names[i], "not valid UTF-8 text".to_string())),
+        }
+    }
+    decoder
+        .decode_flat(roles, names, &cells)
+        .map_err(|FieldError { field, reason }| reject(&field, reason))
+}
+
+fn raw_csv(rec: &csv::ByteRecord, delim: u8) -> String {
+    let parts: Vec<Cow<'_, str>> = rec.iter().map(String::from_utf8_lossy).collect();
+    parts.join(&(delim as char).to_string())
+}
+
+fn split(decoded: Vec<Result<Event, Reject>>) -> Chunk {
+    let mut chunk = Chunk {
+        events: Vec::with_capacity(decoded.len()),
+        rejects: Vec::new(),
+    };
+    for d in decoded {
+        match d {
+            Ok(e) => chunk.events.push(e),
+            Err(r) => chunk.rejects.push(r),
+        }
+    }
+    chunk
+}
+
+fn read_ndjson(
+    path: &Path,
+    name: &str,
+    decoder: &Decoder,
+    emit: &mut Emit<'_>,
+) -> Result<(), ImportError> {
+    let head = read_head(path, name)?;
+    let file = File::open(path).map_err(|e| unreadable(name, e))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    if head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        // A JSON array of records.
+        let all: Vec<Value> = serde_json::from_reader(reader)
+            .map_err(|e| unreadable(name, format!("a JSON array that does not parse: {e}")))?;
+        let n = all.len() as u64;
+        let decoded: Vec<Vec<Result<Event, Reject>>> = all
+            .par_iter()
+            .enumerate()
+            .map(|(i, v)| vec![decode_json_record(decoder, name, (i + 1) as u64, None, v)])
+            .collect();
+        emit(split(decoded.into_iter().flatten().collect()), n)?;
+        return Ok(());
+    }
+    let mut line_no = 0u64;
+    let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_ROWS);
+    loop {
+        let mut buf = Vec::new();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| unreadable(name, e))?;
+        let more = n > 0;
+        if more {
+            line_no += 1;
+            if !buf.iter().all(u8::is_ascii_whitespace) {
+                batch.push((line_no, buf));
+            }
+        }
+        if batch.len() >= CHUNK_ROWS || (!more && !batch.is_empty()) {
+            let lines = std::mem::take(&mut batch);
+            let count = lines.len() as u64;
+            let decoded: Vec<Vec<Result<Event, Reject>>> = lines
+                .par_iter()
+                .map(|(line, bytes)| decode_ndjson_line(decoder, name, *line, bytes))
+                .collect();
+            emit(split(decoded.into_iter().flatten().collect()), count)?;
+        }
+        if !more {
+            return Ok(());
+        }
+    }
+}
+
+fn decode_ndjson_line(
+    decoder: &Decoder,
+    file: &str,
+    line: u64,
+    bytes: &[u8],
+) -> Vec<Result<Event, Reject>> {
+    let v: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![Err(Reject {
+                file: file.to_string(),
+                line,
+                index: None,
+                field: "(json)".to_string(),
+                reason: format!("invalid JSON: {e}"),
+                raw: clip(String::from_utf8_lossy(bytes).trim_end(), 1000).into_owned(),
+            })];
+        }
+    };
+    if let Some(batch) = v.get("batch").and_then(Value::as_array) {
+        // A Segment batch envelope: context and integrations apply to each message.
+        return batch
+            .iter()
+            .enumerate()
+            .map(|(i, m)| decode_json_record(decoder, file, line, Some(i), m))
+            .collect();
+    }
+    vec![decode_json_record(decoder, file, line, None, &v)]
+}
+
+fn decode_json_record(
+    decoder: &Decoder,
+    file: &str,
+    line: u64,
+    index: Option<usize>,
+    v: &Value,
+) -> Result<Event, Reject> {
+    decoder
+        .decode_json(v)
+        .map_err(|FieldError { field, reason }| Reject {
+            file: file.to_string(),
+            line,
+            index,
+            field,
+            reason,
+            raw: clip(&v.to_string(), 1000).into_owned(),
+        })
+}
+
+fn read_parquet(
+    path: &Path,
+    name: &str,
+    decoder: &Decoder,
+    emit: &mut Emit<'_>,
+) -> Result<(), ImportError> {
+    let file = File::open(path).map_err(|e| unreadable(name, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| unreadable(name, format!("not a readable Parquet file: {e}")))?
+        .with_batch_size(CHUNK_ROWS)
+        .build()
+        .map_err(|e| unreadable(name, e))?;
+    let mut row0 = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| unreadable(name, format!("corrupt Parquet data: {e}")))?;
+        let n = batch.num_rows();
+        let decoded = decode_record_batch(decoder, name, row0, &batch);
+        row0 += n as u64;
+        emit(split(decoded), n as u64)?;
+    }
+    Ok(())
+}
+
+/// Decodes the rows of an Arrow record batch (flat columns recognised by
+/// name); `row0` is the 0-based index of its first row in the file.
+pub fn decode_record_batch(
+    decoder: &Decoder,
+    file: &str,
+    row0: u64,
+    batch: &RecordBatch,
+) -> Vec<Result<Event, Reject>> {
+    let schema = batch.schema();
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
+    let cols: Vec<ColumnView<'_>> = batch.columns().iter().map(ColumnView::new).collect();
+    (0..batch.num_rows())
+        .into_par_iter()
+        .map(|row| {
+            let cells: Vec<Cell<'_>> = cols.iter().map(|c| c.cell(row)).collect();
+            decoder
+                .decode_flat(&roles, &names, &cells)
+                .map_err(|FieldError { field, reason }| Reject {
+                    file: file.to_string(),
+                    line: row0 + row as u64 + 1,
+                    index: None,
+                    field,
+                    reason,
+                    raw: clip(&raw_row(&names, &cells), 1000).into_owned(),
+                })
+        })
+        .collect()
+}
+
+fn raw_row(names: &[String], cells: &[Cell<'_>]) -> String {
+    let mut m = serde_json::Map::new();
+    for (n, c) in names.iter().zip(cells) {
+        let v = match c {
+            Cell::Null => Value::Null,
+            Cell::Text(s) => Value::String(s.to_string()),
+            Cell::Num(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Cell::Int(i) => Value::from(*i),
+            Cell::Bool(b) => Value::Bool(*b),
+            Cell::Time(t) => Value::String(wayfarer_core::time::format_rfc3339(*t)),
+            Cell::Json(v) => (*v).clone(),
+        };
+        m.insert(n.clone(), v);
+    }
+    Value::Object(m).to_string()
+}
+
+/// A typed view of one Arrow column, resolved once per batch.
+enum ColumnView<'a> {
+    Str(&'a dyn Array, Box<dyn Fn(usize) -> &'a str + Sync + 'a>),
+    Int(&'a dyn Array, Vec<i64>),
+    Float(&'a dyn Array, Vec<f64>),
+    Bool(&'a arrow_array::BooleanArray),
+    Time(&'a dyn Array, Vec<i64>),
+    Unsupported,
+}
+
+impl<'a> ColumnView<'a> {
+    fn new(a: &'a ArrayRef) -> ColumnView<'a> {
+        let arr: &'a dyn Array = a.as_ref();
+        macro_rules! ints {
+            ($t:ty) => {
+                ColumnView::Int(
+                    arr,
+                    arr.as_primitive::<$t>()
+                        .values()
+                        .iter()
+                        .map(|v| *v as i64)
+                        .collect(),
+                )
+            };
+        }
+        match a.data_type() {
+            DataType::Utf8 => {
+                let s = arr.as_string::<i32>();
+                ColumnView::Str(arr, Box::new(move |i| s.value(i)))
+            }
+            DataType::LargeUtf8 => {
+                let s = arr.as_string::<i64>();
+                ColumnView::Str(arr, Box::new(move |i| s.value(i)))
+            }
+            DataType::Utf8View => {
+                let s = arr.as_string_view();
+                ColumnView::Str(arr, Box::new(move |i| s.value(i)))
+            }
+            DataType::Dictionary(_, v) if matches!(v.as_ref(), DataType::Utf8) => {
+                let Some(d) = arr.as_any_dictionary_opt() else {
+                    return ColumnView::Unsupported;
+                };
+                let keys = d.normalized_keys();
+                let values: &'a arrow_array::StringArray = d.values().as_string::<i32>();
+                ColumnView::Str(arr, Box::new(move |i| values.value(keys[i])))
+            }
+            DataType::Int8 => ints!(Int8Type),
+            DataType::Int16 => ints!(Int16Type),
+            DataType::Int32 => ints!(Int32Type),
+            DataType::Int64 => ints!(Int64Type),
+            DataType::UInt8 => ints!(UInt8Type),
+            DataType::UInt16 => ints!(UInt16Type),
+            DataType::UInt32 => ints!(UInt32Type),
+            DataType::UInt64 => ints!(UInt64Type),
+            DataType::Float32 => ColumnView::Float(
+                arr,
+                arr.as_primitive::<Float32Type>()
+                    .values()
+                    .iter()
+                    .map(|v| *v as f64)
+                    .collect(),
+            ),
+            DataType::Float64 => {
+                ColumnView::Float(arr, arr.as_primitive::<Float64Type>().values().to_vec())
+            }
+            DataType::Boolean => ColumnView::Bool(arr.as_boolean()),
+            DataType::Timestamp(unit, _) => {
+                let per = match unit {
+                    TimeUnit::Second => 1_000_000i64,
+                    TimeUnit::Millisecond => 1_000,
+                    TimeUnit::Microsecond => 1,
+                    TimeUnit::Nanosecond => -1_000,
+                };
+                let raw = arr.to_data();
+                let values = raw
+                    .buffers()
+                    .first()
+                    .map(|b| b.typed_data::<i64>().to_vec())
+                    .unwrap_or_default();
+                let values = values
+                    .iter()
+                    .skip(raw.offset())
+                    .take(arr.len())
+                    .map(|v| {
+                        if per > 0 {
+                            v.saturating_mul(per)
+                        } else {
+                            v / -per
+                        }
+                    })
+                    .collect();
+                ColumnView::Time(arr, values)
+            }
+            DataType::Date32 => ColumnView::Time(
+                arr,
+                arr.as_primitive::<arrow_array::types::Date32Type>()
+                    .values()
+                    .iter()
+                    .map(|d| *d as i64 * wayfarer_core::time::MICROS_PER_DAY)
+                    .collect(),
+            ),
+            _ => ColumnView::Unsupported,
+        }
+    }
+
+    fn cell(&self, i: usize) -> Cell<'a> {
+        match self {
+            ColumnView::Str(a, f) if a.is_valid(i) => Cell::Text(Cow::Borrowed(f(i))),
+            ColumnView::Int(a, v) if a.is_valid(i) => Cell::Int(v[i]),
+            ColumnView::Float(a, v) if a.is_valid(i) => Cell::Num(v[i]),
+            ColumnView::Bool(a) if a.is_valid(i) => Cell::Bool(a.value(i)),
+            ColumnView::Time(a, v) if a.is_valid(i) => Cell::Time(v[i]),
+            _ => Cell::Null,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::derive::ChannelDeriver;
+    use std::io::Write;
+
+    fn decoder() -> Decoder {
+        Decoder::new(ChannelDeriver::default(), 1_767_225_600_000_000)
+    }
+
+    fn collect(path: &Path, format: Format) -> Result<(Vec<Event>, Vec<Reject>), ImportError> {
+        let mut events = Vec::new();
+        let mut rejects = Vec::new();
+        read_file(path, format, &decoder(), |c| {
+            events.extend(c.events);
+            rejects.extend(c.rejects);
+            Ok(())
+        })?;
+        Ok((events, rejects))
+    }
+
+    #[test]
+    fn csv_with_rejects_and_line_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.csv");
+        let mut f = File::create(&p).unwrap();
+        writeln!(f, "customer_id,timestamp,event,channel,revenue").unwrap();
+        writeln!(f, "c1,2026-01-01T00:00:00Z,Page Viewed,,").unwrap();
+        writeln!(f, "c1,not-a-time,Product Viewed,,").unwrap();
+        writeln!(f, "c2,1767225600,Order Completed,Phone,12.5").unwrap();
+        writeln!(f, "c2,1767225600,Order Completed").unwrap();
+        writeln!(f, "c3,2026-01-01,Order Completed,,ten").unwrap();
+        drop(f);
+        let (events, rejects) = collect(&p, Format::Csv).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(rejects.len(), 3);
+        assert_eq!(
+            (rejects[0].line, rejects[0].field.as_str()),
+            (3, "timestamp")
+        );
+        assert_eq!((rejects[1].line, rejects[1].field.as_str()), (5, "(row)"));
+        assert_eq!((rejects[2].line, rejects[2].field.as_str()), (6, "revenue"));
+        assert!(
+            rejects[2]
+                .to_string()
+                .contains("e.csv:6: revenue: expected a number, found 'ten'")
+        );
+    }
+
+    #[test]
+    fn csv_missing_column_and_binary_are_file_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.csv");
+        std::fs::write(&p, "customer_id,event\nc1,x\n").unwrap();
+        let e = collect(&p, Format::Csv).unwrap_err();
+        assert!(
+            matches!(e, ImportError::MissingColumn { ref column, .. } if column == "timestamp"),
+            "{e}"
+        );
+        let b = dir.path().join("b.csv");
+        std::fs::write(&b, [0x50u8, 0x4b, 0x03, 0x04, 0, 0, 0xff, 0xfe]).unwrap();
+        assert!(matches!(
+            collect(&b, Format::Csv).unwrap_err(),
+            ImportError::Unreadable { .. }
+        ));
+        let pq = dir.path().join("b.parquet");
+        std::fs::write(&pq, b"PAR1 this is not parquet").unwrap();
+        assert!(matches!(
+            collect(&pq, Format::Parquet).unwrap_err(),
+            ImportError::Unreadable { .. }
+        ));
+    }
+
+    #[test]
+    fn ndjson_segment_batches_and_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.ndjson");
+        let text = concat!(
+            r#"{"type":"track","event":"Signed Up","userId":"u1","messageId":"m1","timestamp":"2026-01-01T00:00:00Z"}"#,
+            "\n\n",
+            r#"{"batch":[{"type":"page","anonymousId":"a1","messageId":"m2","timestamp":"2026-01-01T00:00:01Z"},{"type":"track","userId":"u2"}]}"#,
+            "\n",
+            r#"{"customer_id":"c9","timestamp":"2026-01-02","event":"Order Completed","revenue":5}"#,
+            "\n",
+            r#"{"type":"track","event":"Order Compl"#,
+        );
+        std::fs::write(&p, text).unwrap();
+        let (events, rejects) = collect(&p, Format::Ndjson).unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(),
+            ["Signed Up", "Page Viewed", "Order Completed"]
+        );
+        assert_eq!(rejects.len(), 2);
+        assert_eq!(
+            (rejects[0].line, rejects[0].index, rejects[0].field.as_str()),
+            (3, Some(1), "event")
+        );
+        assert_eq!((rejects[1].line, rejects[1].field.as_str()), (5, "(json)"));
+    }
+
+    #[test]
+    fn formats_by_extension() {
+        assert_eq!(Format::from_path(Path::new("a/b.CSV")), Some(Format::Csv));
+        assert_eq!(
+            Format::from_path(Path::new("x.jsonl")),
+            Some(Format::Ndjson)
+        );
+        assert_eq!(
+            Format::from_path(Path::new("x.parquet")),
+            Some(Format::Parquet)
+        );
+        assert_eq!(Format::from_path(Path::new("x.xls")), None);
+    }
+}

@@ -1,0 +1,568 @@
+//! The writer: accepts events, drops duplicates (by event id), resolves
+//! identities, and commits new segments with one atomic manifest swap.
+//!
+//! ```text
+//!  add(events) ─> dedupe ─> seq ─> identity links ─> pending
+//!                                                      │ (spill every SPILL_ROWS)
+//!  commit() ─> resolve identities ─> write segments per partition
+//!          ─> move rows of customers merged since they were written
+//!          ─> compact partitions with many segments
+//!          ─> identity files ─> manifest (atomic)
+//! ```
+//!
+//! Until `commit` nothing is visible; dropping a writer removes the files it
+//! wrote. Files the committed manifest no longer names are removed the next
+//! time a writer opens the directory.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{TimestampMicrosecondType, UInt32Type, UInt64Type};
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use rayon::prelude::*;
+use serde::Serialize;
+use wayfarer_core::{Event, Kind};
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::identity::{ANON_PREFIX, USER_PREFIX};
+use crate::manifest::{Manifest, SegmentMeta};
+use crate::segment::{self, Col, RowRef};
+use crate::{DirLock, IdentityGraph, StoreError, partition_of};
+
+/// Pending rows are written out as segments when this many accumulate.
+pub const SPILL_ROWS: usize = 4_000_000;
+/// A partition with more segments than this is compacted into one.
+pub const MAX_SEGMENTS_PER_PARTITION: usize = 4;
+
+/// What a commit did.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct CommitStats {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub segments_written: u64,
+    pub rows_moved: u64,
+    pub partitions_compacted: u64,
+    pub events_total: u64,
+    pub generation: u64,
+}
+
+struct Pending {
+    event: Event,
+    seq: u64,
+    ident: u32,
+}
+
+/// The single writer of a data directory.
+pub struct Writer {
+    dir: PathBuf,
+    _lock: DirLock,
+    manifest: Manifest,
+    identity: IdentityGraph,
+    event_dict: HashMap<String, u32>,
+    channel_dict: HashMap<String, u32>,
+    seen: HashSet<u128>,
+    pending: Vec<Pending>,
+    /// Segments written by this writer, not yet committed.
+    new_segments: Vec<SegmentMeta>,
+    /// Idents that were canonical when some segment was written.
+    was_canonical: Vec<bool>,
+    stats: CommitStats,
+    committed: bool,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("dir", &self.dir)
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}
+
+impl Writer {
+    /// Opens (creating if needed) the data directory for writing: takes the
+    /// lock, removes files left by interrupted writers, loads the dedupe set
+    /// and the identity graph.
+    pub fn open(dir: &Path, now: i64) -> Result<Writer, StoreError> {
+        let lock = DirLock::acquire(dir)?;
+        let manifest =
+            Manifest::load(dir)?.unwrap_or_else(|| Manifest::new(crate::DEFAULT_PARTITIONS, now));
+        collect_garbage(dir, &manifest)?;
+        let mut identity = match manifest.identity_file.as_deref() {
+            Some(g) => crate::load_identity(dir, g)?,
+            None => IdentityGraph::new(),
+        };
+        let canon = identity.canonical_map();
+        let was_canonical = canon
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| c as usize == i)
+            .collect();
+        let seen = load_event_keys(dir, &manifest)?;
+        let event_dict = manifest
+            .event_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
+        let channel_dict = manifest
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
+        Ok(Writer {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+            manifest,
+            identity,
+            event_dict,
+            channel_dict,
+            seen,
+            pending: Vec::new(),
+            new_segments: Vec::new(),
+            was_canonical,
+            stats: CommitStats::default(),
+            committed: false,
+        })
+    }
+
+    /// Accepts events in arrival order; returns (accepted, duplicates).
+    pub fn add(&mut self, events: Vec<Event>) -> Result<(u64, u64), StoreError> {
+        let (mut acc, mut dup) = (0, 0);
+        for e in events {
+            if !self.seen.insert(event_key(&e.event_id)) {
+                dup += 1;
+                continue;
+            }
+            let seq = self.manifest.next_seq;
+            self.manifest.next_seq += 1;
+            let user = e.user_id.as_deref().map(|u| {
+                self.identity
+                    .intern(&format!("{USER_PREFIX}{u}"), e.timestamp, seq)
+            });
+            let anon = e.anonymous_id.as_deref().map(|a| {
+                self.identity
+                    .intern(&format!("{ANON_PREFIX}{a}"), e.timestamp, seq)
+            });
+            if let (Some(a), Some(u)) = (anon, user) {
+                self.identity.link_anon_user(a, u, e.timestamp, seq);
+            }
+            if e.kind == Kind::Alias {
+                if let (Some(prev), Some(u)) = (e.previous_id.as_deref(), user) {
+                    self.identity.link_alias(prev, u, e.timestamp, seq);
+                }
+            }
+            let Some(ident) = user.or(anon) else {
+                // The decoder guarantees an identity; refuse rather than guess.
+                return Err(StoreError::Internal(format!(
+                    "event {} has no identity",
+                    e.event_id
+                )));
+            };
+            self.was_canonical.resize(self.identity.len(), false);
+            self.pending.push(Pending {
+                event: e,
+                seq,
+                ident,
+            });
+            acc += 1;
+        }
+        self.stats.accepted += acc;
+        self.stats.duplicates += dup;
+        if self.pending.len() >= SPILL_ROWS {
+            self.flush()?;
+        }
+        Ok((acc, dup))
+    }
+
+    /// Events accepted so far (not yet committed).
+    pub fn accepted(&self) -> u64 {
+        self.stats.accepted
+    }
+
+    fn code(dict: &mut HashMap<String, u32>, names: &mut Vec<String>, name: &str) -> u32 {
+        if let Some(&c) = dict.get(name) {
+            return c;
+        }
+        let c = names.len() as u32;
+        names.push(name.to_string());
+        dict.insert(name.to_string(), c);
+        c
+    }
+
+    /// Writes pending rows as segments, one per partition.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let canon = self.identity.canonical_map().to_vec();
+        for (i, &c) in canon.iter().enumerate() {
+            if c as usize == i {
+                self.was_canonical[i] = true;
+            }
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let parts = self.manifest.partitions;
+        let mut by_part: Vec<Vec<RowRef<'_>>> = (0..parts).map(|_| Vec::new()).collect();
+        for p in &pending {
+            let customer = canon[p.ident as usize];
+            let event_code = Self::code(
+                &mut self.event_dict,
+                &mut self.manifest.event_names,
+                &p.event.event,
+            );
+            let channel_code = p
+                .event
+                .channel
+                .as_deref()
+                .map(|c| Self::code(&mut self.channel_dict, &mut self.manifest.channels, c));
+            by_part[partition_of(customer, parts) as usize].push(RowRef {
+                customer,
+                seq: p.seq,
+                event_code,
+                channel_code,
+                event: &p.event,
+            });
+        }
+        let first_id = self.manifest.next_segment;
+        self.manifest.next_segment += parts as u64;
+        let dir = self.dir.clone();
+        let metas: Vec<Option<SegmentMeta>> = by_part
+            .into_par_iter()
+            .enumerate()
+            .map(|(p, mut rows)| {
+                if rows.is_empty() {
+                    return Ok(None);
+                }
+                rows.sort_by_key(|r| (r.customer, r.event.timestamp, r.seq));
+                let batch = segment::batch_from_rows(&rows)?;
+                write_new_segment(&dir, p as u32, first_id + p as u64, &[batch]).map(Some)
+            })
+            .collect::<Result<_, StoreError>>()?;
+        for m in metas.into_iter().flatten() {
+            self.stats.segments_written += 1;
+            self.new_segments.push(m);
+        }
+        Ok(())
+    }
+
+    /// Makes everything added visible, atomically.
+    pub fn commit(mut self) -> Result<CommitStats, StoreError> {
+        self.flush()?;
+        let canon = self.identity.canonical_map().to_vec();
+        // Customers that were canonical when rows were written but are no
+        // longer (merged by later links): their rows move to the new customer.
+        let demoted: HashSet<u32> = (0..canon.len())
+            .filter(|&i| {
+                self.was_canonical.get(i).copied().unwrap_or(false) && canon[i] as usize != i
+            })
+            .map(|i| i as u32)
+            .collect();
+        let mut segments: Vec<SegmentMeta> = self.manifest.segments.clone();
+        segments.extend(self.new_segments.iter().cloned());
+        if !demoted.is_empty() {
+            segments = self.move_merged_rows(segments, &demoted, &canon)?;
+        }
+        segments = self.compact(segments)?;
+        self.manifest.segments = segments;
+        self.manifest.generation += 1;
+        self.manifest.events_total += self.stats.accepted;
+        self.manifest.updated_at = now_micros();
+        let generation = format!("{:08}", self.manifest.generation);
+        if !self.identity.is_empty() {
+            crate::store_identity(&self.dir, &generation, &self.identity)?;
+            self.manifest.identity_file = Some(generation);
+        }
+        self.manifest.store(&self.dir)?;
+        self.committed = true;
+        self.stats.events_total = self.manifest.events_total;
+        self.stats.generation = self.manifest.generation;
+        Ok(self.stats)
+    }
+
+    fn move_merged_rows(
+        &mut self,
+        segments: Vec<SegmentMeta>,
+        demoted: &HashSet<u32>,
+        canon: &[u32],
+    ) -> Result<Vec<SegmentMeta>, StoreError> {
+        let (min_d, max_d) = (
+            demoted.iter().min().copied().unwrap_or(0),
+            demoted.iter().max().copied().unwrap_or(0),
+        );
+        let parts = self.manifest.partitions;
+        let mut keep = Vec::new();
+        let mut moved: Vec<Vec<RecordBatch>> = (0..parts).map(|_| Vec::new()).collect();
+        for s in segments {
+            let candidate = s.max_customer >= min_d && s.min_customer <= max_d;
+            let path = self.dir.join(&s.file);
+            let hit = candidate && {
+                let b = segment::read_segment(&path, &[Col::Customer])?;
+                customers(&b)?.values().iter().any(|c| demoted.contains(c))
+            };
+            if !hit {
+                keep.push(s);
+                continue;
+            }
+            let batch = segment::read_segment(&path, &Col::ALL)?;
+            let old = customers(&batch)?;
+            let new: Vec<u32> = old.values().iter().map(|&c| canon[c as usize]).collect();
+            self.stats.rows_moved += old
+                .values()
+                .iter()
+                .zip(&new)
+                .filter(|(a, b)| a != b)
+                .count() as u64;
+            let mut by_part: Vec<Vec<u32>> = (0..parts).map(|_| Vec::new()).collect();
+            for (row, &c) in new.iter().enumerate() {
+                by_part[partition_of(c, parts) as usize].push(row as u32);
+            }
+            let mut cols = batch.columns().to_vec();
+            cols[Col::Customer.index()] = Arc::new(UInt32Array::from(new));
+            let remapped = RecordBatch::try_new(batch.schema(), cols)
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            for (p, rows) in by_part.into_iter().enumerate() {
+                if !rows.is_empty() {
+                    moved[p].push(take_rows(&remapped, &UInt32Array::from(rows))?);
+                }
+            }
+            self.track_new_segment_removal(&s);
+        }
+        for (p, batches) in moved.into_iter().enumerate() {
+            if batches.is_empty() {
+                continue;
+            }
+            let merged = sort_batches(&batches)?;
+            let id = self.manifest.next_segment;
+            self.manifest.next_segment += 1;
+            let meta = write_new_segment(&self.dir, p as u32, id, &[merged])?;
+            self.new_segments.push(meta.clone());
+            self.stats.segments_written += 1;
+            keep.push(meta);
+        }
+        Ok(keep)
+    }
+
+    /// Segments written by this writer and then superseded before commit are
+    /// deleted now (they were never visible).
+    fn track_new_segment_removal(&mut self, s: &SegmentMeta) {
+        if let Some(pos) = self.new_segments.iter().position(|n| n.id == s.id) {
+            let n = self.new_segments.remove(pos);
+            let _ = fs::remove_file(self.dir.join(&n.file));
+        }
+    }
+
+    fn compact(&mut self, segments: Vec<SegmentMeta>) -> Result<Vec<SegmentMeta>, StoreError> {
+        let parts = self.manifest.partitions;
+        let mut by_part: Vec<Vec<SegmentMeta>> = (0..parts).map(|_| Vec::new()).collect();
+        for s in segments {
+            by_part[s.partition as usize].push(s);
+        }
+        let first_id = self.manifest.next_segment;
+        self.manifest.next_segment += parts as u64;
+        let dir = self.dir.clone();
+        let results: Vec<(Vec<SegmentMeta>, Option<Vec<SegmentMeta>>)> = by_part
+            .into_par_iter()
+            .enumerate()
+            .map(|(p, segs)| {
+                if segs.len() <= MAX_SEGMENTS_PER_PARTITION {
+                    return Ok((segs, None));
+                }
+                let batches: Vec<RecordBatch> = segs
+                    .iter()
+                    .map(|s| segment::read_segment(&dir.join(&s.file), &Col::ALL))
+                    .collect::<Result<_, _>>()?;
+                let merged = sort_batches(&batches)?;
+                let meta = write_new_segment(&dir, p as u32, first_id + p as u64, &[merged])?;
+                Ok((vec![meta], Some(segs)))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let mut out = Vec::new();
+        for (segs, replaced) in results {
+            if let Some(old) = replaced {
+                self.stats.partitions_compacted += 1;
+                self.stats.segments_written += 1;
+                for s in &old {
+                    self.track_new_segment_removal(s);
+                }
+                self.new_segments.extend(segs.iter().cloned());
+            }
+            out.extend(segs);
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Never visible: remove what this writer wrote.
+            for s in &self.new_segments {
+                let _ = fs::remove_file(self.dir.join(&s.file));
+            }
+        }
+    }
+}
+
+fn customers(b: &RecordBatch) -> Result<&arrow_array::PrimitiveArray<UInt32Type>, StoreError> {
+    b.column_by_name(Col::Customer.name())
+        .and_then(|c| c.as_primitive_opt::<UInt32Type>())
+        .ok_or_else(|| StoreError::Corrupt("segment without a customer column".into()))
+}
+
+pub(crate) fn take_rows(batch: &RecordBatch, idx: &UInt32Array) -> Result<RecordBatch, StoreError> {
+    let cols: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|c| arrow_select::take::take(c.as_ref(), idx, None))
+        .collect::<Result<_, _>>()
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    RecordBatch::try_new(batch.schema(), cols).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+/// Concatenates batches and sorts the rows by (customer, timestamp, seq).
+pub(crate) fn sort_batches(batches: &[RecordBatch]) -> Result<RecordBatch, StoreError> {
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .unwrap_or_else(segment::schema);
+    let all = arrow_select::concat::concat_batches(&schema, batches)
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let idx = sort_order(&all)?;
+    take_rows(&all, &idx)
+}
+
+/// The permutation that sorts a batch by (customer, timestamp, seq).
+pub(crate) fn sort_order(b: &RecordBatch) -> Result<UInt32Array, StoreError> {
+    let bad = || StoreError::Corrupt("segment core columns have unexpected types".into());
+    let c = b
+        .column_by_name("customer")
+        .and_then(|c| c.as_primitive_opt::<UInt32Type>())
+        .ok_or_else(bad)?;
+    let t = b
+        .column_by_name("timestamp")
+        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+        .ok_or_else(bad)?;
+    let s = b
+        .column_by_name("seq")
+        .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+        .ok_or_else(bad)?;
+    let (c, t, s) = (c.values(), t.values(), s.values());
+    let mut idx: Vec<u32> = (0..b.num_rows() as u32).collect();
+    idx.par_sort_unstable_by_key(|&i| (c[i as usize], t[i as usize], s[i as usize]));
+    Ok(UInt32Array::from(idx))
+}
+
+fn write_new_segment(
+    dir: &Path,
+    partition: u32,
+    id: u64,
+    batches: &[RecordBatch],
+) -> Result<SegmentMeta, StoreError> {
+    let rel = format!("segments/p{partition:03}/s{id:010}.parquet");
+    let path = dir.join(&rel);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+    }
+    let part = path.with_extension("parquet.part");
+    let rows = segment::write_segment(&part, batches)?;
+    fs::rename(&part, &path).map_err(|e| StoreError::io(&path, e))?;
+    let (mut min_ts, mut max_ts, mut min_c, mut max_c) = (i64::MAX, i64::MIN, u32::MAX, 0u32);
+    for b in batches {
+        let c = customers(b)?;
+        let t = b
+            .column_by_name("timestamp")
+            .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+            .ok_or_else(|| StoreError::Internal("timestamp column".into()))?;
+        for v in c.values() {
+            min_c = min_c.min(*v);
+            max_c = max_c.max(*v);
+        }
+        for v in t.values() {
+            min_ts = min_ts.min(*v);
+            max_ts = max_ts.max(*v);
+        }
+    }
+    Ok(SegmentMeta {
+        id,
+        partition,
+        file: rel,
+        rows,
+        min_ts,
+        max_ts,
+        min_customer: min_c,
+        max_customer: max_c,
+    })
+}
+
+/// The dedupe key of an event id.
+pub fn event_key(event_id: &str) -> u128 {
+    xxh3_128(event_id.as_bytes())
+}
+
+fn load_event_keys(dir: &Path, manifest: &Manifest) -> Result<HashSet<u128>, StoreError> {
+    let sets: Vec<Vec<u128>> = manifest
+        .segments
+        .par_iter()
+        .map(|s| {
+            let b = segment::read_segment(&dir.join(&s.file), &[Col::EventId])?;
+            let ids = b
+                .column(0)
+                .as_string_opt::<i32>()
+                .ok_or_else(|| StoreError::Corrupt(format!("{}: event_id column", s.file)))?;
+            Ok((0..ids.len()).map(|i| event_key(ids.value(i))).collect())
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let mut seen = HashSet::with_capacity(sets.iter().map(Vec::len).sum());
+    for s in sets {
+        seen.extend(s);
+    }
+    Ok(seen)
+}
+
+/// Removes files the committed manifest does not name (left by interrupted
+/// or superseded writes).
+fn collect_garbage(dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
+    let live: HashSet<PathBuf> = manifest
+        .segments
+        .iter()
+        .map(|s| dir.join(&s.file))
+        .collect();
+    let seg_root = dir.join("segments");
+    if let Ok(parts) = fs::read_dir(&seg_root) {
+        for p in parts.flatten() {
+            if let Ok(files) = fs::read_dir(p.path()) {
+                for f in files.flatten() {
+                    if !live.contains(&f.path()) {
+                        let _ = fs::remove_file(f.path());
+                    }
+                }
+            }
+        }
+    }
+    let idir = dir.join("identity");
+    if let Ok(files) = fs::read_dir(&idir) {
+        let keep = manifest.identity_file.as_deref().unwrap_or("");
+        for f in files.flatten() {
+            let name = f.file_name().to_string_lossy().to_string();
+            let live = !keep.is_empty()
+                && (name == format!("ids-{keep}.parquet")
+                    || name == format!("links-{keep}.parquet"));
+            if !live {
+                let _ = fs::remove_file(f.path());
+            }
+        }
+    }
+    let _ = fs::remove_file(dir.join("manifest.json.part"));
+    Ok(())
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
