@@ -1,1 +1,68 @@
-//! placeholder until written
+//! The journey engine: everything Wayfarer computes is a fold over customer
+//! timelines with a mergeable partial result (DESIGN §3):
+//!
+//! ```text
+//!  partition rows ──> timelines ──fold──> Partial ─┐
+//!  partition rows ──> timelines ──fold──> Partial ─┼─merge─> Partial ──finish──> Report
+//!  …                                               ┘
+//! ```
+//!
+//! Partitions are folded in parallel on a thread pool ([`fold::run`]); the
+//! same contract lets a distributed engine fold partitions on other machines
+//! and merge the partials. Modules: [`model`] (the compiled config),
+//! [`timeline`] (per-customer facts: sessions, channels, stages, persona),
+//! [`sessions`] (§4.2), [`journey`] (the journey map, §2, with pain points and
+//! opportunities, §4.9).
+
+pub mod fold;
+pub mod journey;
+pub mod model;
+pub mod pain;
+pub mod sessions;
+pub mod text;
+pub mod timeline;
+
+#[cfg(test)]
+mod testutil;
+
+use wayfarer_core::ErrorCode;
+use wayfarer_store::StoreError;
+
+pub use model::Model;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    InvalidQuery(String),
+}
+
+impl EngineError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            EngineError::Store(e) => e.code(),
+            EngineError::Config(_) => ErrorCode::ConfigInvalid,
+            EngineError::InvalidQuery(_) => ErrorCode::InvalidQuery,
+        }
+    }
+}
+
+/// What part of the data an analysis looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Only events at or after this instant (µs).
+    pub from: Option<i64>,
+    /// Only events before this instant (µs).
+    pub to: Option<i64>,
+    /// Only customers of this persona (by name).
+    pub persona: Option<String>,
+}
+
+impl Scope {
+    pub fn contains(&self, ts: i64) -> bool {
+        self.from.is_none_or(|f| ts >= f) && self.to.is_none_or(|t| ts < t)
+    }
+}

@@ -1,1 +1,69 @@
-//! placeholder until written
+//! Outputs of the journey map: a terminal table ([`text`]), a self-contained
+//! HTML report with SVG ([`html`]), and CSV and XLSX exports ([`tabular`]).
+//! Renderers take the engine's report structs and never compute analyses.
+
+pub mod html;
+pub mod tabular;
+pub mod text;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("writing {what}: {message}")]
+    Write { what: String, message: String },
+}
+
+/// Formats a share as a percentage with one decimal.
+pub fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// Formats an optional share, or an en dash.
+pub fn opt_pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "–".to_string(), pct)
+}
+
+/// Formats a count with thousands separators.
+pub fn count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Formats money without cents for large amounts.
+pub fn money(x: f64) -> String {
+    if x.abs() >= 1000.0 {
+        format!("${}", count(x.round() as u64))
+    } else {
+        format!("${x:.2}")
+    }
+}
+
+/// Formats an emotion score in [−1, 1] with its sign.
+pub fn emotion(x: Option<f64>) -> String {
+    x.map_or_else(|| "–".to_string(), |v| format!("{v:+.2}"))
+}
+
+pub fn duration(x: Option<f64>) -> String {
+    x.map_or_else(
+        || "–".to_string(),
+        wayfarer_core::time::format_duration_seconds,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats() {
+        assert_eq!(super::count(1234567), "1,234,567");
+        assert_eq!(super::count(12), "12");
+        assert_eq!(super::pct(0.1234), "12.3%");
+        assert_eq!(super::money(12345.6), "$12,346");
+        assert_eq!(super::emotion(Some(-0.256)), "-0.26");
+    }
+}

@@ -1,1 +1,25 @@
-fn main() {}
+//! `wayfarer`: the command-line interface. Thin: it parses flags, loads the
+//! configuration and the data directory, calls the library crates and prints
+//! what they return. `main` → `try_main` → exit code.
+
+mod cli;
+mod cmd;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cmd::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if let Some(hint) = cmd::hint_for(&e) {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

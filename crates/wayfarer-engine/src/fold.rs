@@ -1,0 +1,52 @@
+//! The fold contract and its parallel runner. An analysis says which extra
+//! columns it reads, how to start a partial, how to fold one timeline into it
+//! and how to merge two partials; the runner reads partitions in parallel and
+//! merges as they finish.
+
+use rayon::prelude::*;
+use wayfarer_store::{Col, Rows, Store};
+
+use crate::EngineError;
+
+/// One customer's rows inside a partition.
+#[derive(Debug, Clone, Copy)]
+pub struct Span<'a> {
+    pub customer: u32,
+    pub rows: &'a Rows,
+    pub start: usize,
+    pub end: usize,
+}
+
+pub trait Fold: Sync {
+    type Partial: Send;
+    /// Columns beyond the core (customer, timestamp, seq, event, channel, kind).
+    fn columns(&self) -> Vec<Col>;
+    fn init(&self) -> Self::Partial;
+    fn fold(&self, partial: &mut Self::Partial, span: Span<'_>);
+    fn merge(&self, a: Self::Partial, b: Self::Partial) -> Self::Partial;
+}
+
+/// Folds every timeline of the store, partitions in parallel.
+pub fn run<F: Fold>(store: &Store, f: &F) -> Result<F::Partial, EngineError> {
+    let cols = f.columns();
+    let partials: Vec<F::Partial> = (0..store.partitions())
+        .into_par_iter()
+        .map(|p| -> Result<F::Partial, EngineError> {
+            let rows = store.read_partition(p, &cols)?;
+            let mut acc = f.init();
+            for (customer, r) in rows.timelines() {
+                f.fold(
+                    &mut acc,
+                    Span {
+                        customer,
+                        rows: &rows,
+                        start: r.start,
+                        end: r.end,
+                    },
+                );
+            }
+            Ok(acc)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(partials.into_iter().fold(f.init(), |a, b| f.merge(a, b)))
+}

@@ -1,0 +1,266 @@
+//! The compiled configuration: stage rules, touchpoints, personas and event
+//! classes resolved against the store's event and channel dictionaries, so a
+//! fold tests integers, not names, on the hot path. Only rules with a channel
+//! glob or a condition are evaluated per event.
+
+use std::collections::HashSet;
+
+use wayfarer_core::config::Config;
+use wayfarer_core::glob::glob_match;
+use wayfarer_core::predicate::{Field, Predicate};
+use wayfarer_core::time::{MICROS_PER_DAY, MICROS_PER_MINUTE, MICROS_PER_SECOND};
+use wayfarer_store::{Col, Store};
+
+use crate::EngineError;
+
+/// Name of the channel given to events and sessions with no traffic source.
+pub const DIRECT: &str = "Direct";
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub stage: usize,
+    pub channel: Option<String>,
+    pub when: Option<Predicate>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Touchpoint {
+    pub name: String,
+    pub channel: Option<String>,
+    pub when: Option<Predicate>,
+}
+
+/// A configuration compiled against one store.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub config: Config,
+    pub stage_names: Vec<String>,
+    pub event_names: Vec<String>,
+    /// Store channels, plus "Direct" if the store has none by that name.
+    pub channels: Vec<String>,
+    pub direct: u32,
+    rules: Vec<Rule>,
+    /// Per event code: indices into `rules` whose event glob matches.
+    rules_by_event: Vec<Vec<usize>>,
+    pub touchpoints: Vec<Touchpoint>,
+    /// Per event code: touchpoint indices whose event glob matches, in config order.
+    tps_by_event: Vec<Vec<usize>>,
+    pub personas: Vec<(String, String, Predicate)>,
+    pub purchase_code: Option<u32>,
+    pub is_friction: Vec<bool>,
+    pub is_support: Vec<bool>,
+    pub is_company: Vec<bool>,
+    pub is_conversion: Vec<bool>,
+    pub session_timeout: i64,
+    pub engaged_after: i64,
+    pub churn_after: i64,
+    pub retry_within: i64,
+    /// The latest timestamp in the data: "now" for churn.
+    pub data_end: i64,
+    pub data_start: i64,
+    /// Extra columns the compiled predicates read.
+    pub predicate_columns: Vec<Col>,
+}
+
+impl Model {
+    pub fn compile(config: &Config, store: &Store) -> Result<Model, EngineError> {
+        config
+            .validate("config")
+            .map_err(|e| EngineError::Config(e.to_string()))?;
+        let event_names = store.event_names().to_vec();
+        let mut channels = store.channels().to_vec();
+        let direct = match channels.iter().position(|c| c == DIRECT) {
+            Some(i) => i as u32,
+            None => {
+                channels.push(DIRECT.to_string());
+                (channels.len() - 1) as u32
+            }
+        };
+        let parse = |s: &Option<String>| -> Result<Option<Predicate>, EngineError> {
+            s.as_deref()
+                .map(|w| {
+                    Predicate::parse(w).map_err(|e| EngineError::Config(format!("'{w}': {e}")))
+                })
+                .transpose()
+        };
+        let mut rules = Vec::new();
+        let mut rule_globs = Vec::new();
+        for (k, s) in config.stages.iter().enumerate() {
+            for r in &s.rules {
+                rules.push(Rule {
+                    stage: k,
+                    channel: r.channel.clone(),
+                    when: parse(&r.when)?,
+                });
+                rule_globs.push(r.event.clone());
+            }
+        }
+        let rules_by_event = event_names
+            .iter()
+            .map(|n| {
+                (0..rules.len())
+                    .filter(|&i| glob_match(&rule_globs[i], n))
+                    .collect()
+            })
+            .collect();
+        let mut touchpoints = Vec::new();
+        let mut tp_globs = Vec::new();
+        for t in &config.touchpoints {
+            touchpoints.push(Touchpoint {
+                name: t.name.clone(),
+                channel: t.channel.clone(),
+                when: parse(&t.when)?,
+            });
+            tp_globs.push(t.event.clone());
+        }
+        let tps_by_event = event_names
+            .iter()
+            .map(|n| {
+                (0..touchpoints.len())
+                    .filter(|&i| glob_match(&tp_globs[i], n))
+                    .collect()
+            })
+            .collect();
+        let personas = config
+            .personas
+            .iter()
+            .map(|p| {
+                Predicate::parse(&p.when)
+                    .map(|w| (p.name.clone(), p.description.clone(), w))
+                    .map_err(|e| EngineError::Config(format!("persona '{}': {e}", p.name)))
+            })
+            .collect::<Result<_, _>>()?;
+        let classes = |globs: &[String]| -> Vec<bool> {
+            event_names
+                .iter()
+                .map(|n| globs.iter().any(|g| glob_match(g, n)))
+                .collect()
+        };
+        let j = &config.journey;
+        let mut predicate_columns: HashSet<Col> = HashSet::new();
+        let mut preds: Vec<&Predicate> = Vec::new();
+        preds.extend(rules.iter().filter_map(|r: &Rule| r.when.as_ref()));
+        preds.extend(
+            touchpoints
+                .iter()
+                .filter_map(|t: &Touchpoint| t.when.as_ref()),
+        );
+        for p in &preds {
+            for f in p.fields() {
+                match f {
+                    Field::Property(_) => predicate_columns.insert(Col::Properties),
+                    Field::Url => predicate_columns.insert(Col::Url),
+                    Field::Referrer => predicate_columns.insert(Col::Referrer),
+                    Field::Source => predicate_columns.insert(Col::Source),
+                    Field::Medium => predicate_columns.insert(Col::Medium),
+                    Field::Campaign => predicate_columns.insert(Col::Campaign),
+                    Field::Revenue => predicate_columns.insert(Col::Revenue),
+                    Field::Score => predicate_columns.insert(Col::Score),
+                    Field::Survey => predicate_columns.insert(Col::Survey),
+                    Field::Text => predicate_columns.insert(Col::Text),
+                    _ => false,
+                };
+            }
+        }
+        let mut predicate_columns: Vec<Col> = predicate_columns.into_iter().collect();
+        predicate_columns.sort();
+        let segments = &store.manifest().segments;
+        Ok(Model {
+            stage_names: config.stages.iter().map(|s| s.name.clone()).collect(),
+            purchase_code: event_names
+                .iter()
+                .position(|n| *n == j.purchase_event)
+                .map(|i| i as u32),
+            is_friction: classes(&j.friction_events),
+            is_support: classes(&j.support_events),
+            is_company: classes(&j.company_events),
+            is_conversion: classes(&config.sessions.conversion_events),
+            session_timeout: (config.sessions.timeout_minutes * MICROS_PER_MINUTE as f64).round()
+                as i64,
+            engaged_after: (config.sessions.engaged_seconds * MICROS_PER_SECOND as f64).round()
+                as i64,
+            churn_after: (j.churn_after_days * MICROS_PER_DAY as f64).round() as i64,
+            retry_within: (j.retry_seconds * MICROS_PER_SECOND as f64).round() as i64,
+            data_end: segments.iter().map(|s| s.max_ts).max().unwrap_or(0),
+            data_start: segments.iter().map(|s| s.min_ts).min().unwrap_or(0),
+            config: config.clone(),
+            event_names,
+            channels,
+            direct,
+            rules,
+            rules_by_event,
+            touchpoints,
+            tps_by_event,
+            personas,
+            predicate_columns,
+        })
+    }
+
+    pub fn stages(&self) -> usize {
+        self.stage_names.len()
+    }
+
+    pub fn rules_for(&self, event: u32) -> &[usize] {
+        self.rules_by_event
+            .get(event as usize)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn rule(&self, i: usize) -> &Rule {
+        &self.rules[i]
+    }
+
+    pub fn touchpoints_for(&self, event: u32) -> &[usize] {
+        self.tps_by_event
+            .get(event as usize)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn event_name(&self, code: u32) -> &str {
+        self.event_names
+            .get(code as usize)
+            .map_or("?", String::as_str)
+    }
+
+    pub fn channel_name(&self, code: u32) -> &str {
+        self.channels
+            .get(code as usize)
+            .map_or(DIRECT, String::as_str)
+    }
+
+    /// Whether any persona condition reads traits (so identify calls must be parsed).
+    pub fn personas_need_traits(&self) -> bool {
+        self.personas
+            .iter()
+            .any(|(_, _, p)| p.fields().iter().any(|f| matches!(f, Field::Trait(_))))
+    }
+
+    /// Columns every timeline build needs: those the compiled predicates
+    /// read, plus identify traits and revenue when personas use them.
+    pub fn timeline_columns(&self) -> Vec<Col> {
+        let mut cols = self.predicate_columns.clone();
+        if self.personas_need_traits() {
+            cols.push(Col::Properties);
+        }
+        if self.personas.iter().any(|(_, _, p)| {
+            p.fields()
+                .iter()
+                .any(|f| matches!(f, Field::Other(o) if o == "revenue_total"))
+        }) {
+            cols.push(Col::Revenue);
+        }
+        cols.sort();
+        cols.dedup();
+        cols
+    }
+
+    pub fn persona_index(&self, name: &str) -> Option<usize> {
+        self.personas
+            .iter()
+            .position(|(n, _, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    pub fn flag(v: &[bool], code: u32) -> bool {
+        v.get(code as usize).copied().unwrap_or(false)
+    }
+}

@@ -1,0 +1,799 @@
+//! Pain points and opportunities (DESIGN §4.9), each with its evidence.
+//!
+//! Kinds of pain point:
+//! - (a) `drop_off`: a stage whose conversion is significantly below its
+//!   baseline (the other personas); two-proportion z-test.
+//! - (b) `exit_touchpoint`: a touchpoint over-represented as the last step
+//!   before dropping out: its exit rate against the other touchpoints of the
+//!   stage, or against the same touchpoint for other personas.
+//! - (c) `friction`: errors, retries and repeated support contacts, when the
+//!   customers who meet them convert significantly less.
+//! - (d) `slow`: time to the next stage far above the baseline (Mood's median
+//!   test against the other personas).
+//! - (e) `negative_emotion`: a stage whose emotion is significantly below the
+//!   rest of the journey (Welch's test), with its top negative terms.
+//!
+//! Severity = customers affected × gap (gap in [0, 1]: a rate difference, a
+//! relative delay capped at 1, or an emotion difference / 2).
+//! Opportunities come from the pain points and from positive signals:
+//! promoters who never advocated, high-lift touchpoints with low reach, and
+//! channels that convert a persona better than its favourite one.
+
+use serde::{Deserialize, Serialize};
+use wayfarer_models::stats::{Moments, quantile_sorted, two_proportion, welch};
+
+use crate::journey::{GroupStats, StageReport, TpKey, ratio};
+use crate::model::Model;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PainKind {
+    DropOff,
+    ExitTouchpoint,
+    Friction,
+    Slow,
+    NegativeEmotion,
+}
+
+impl PainKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            PainKind::DropOff => "drop-off",
+            PainKind::ExitTouchpoint => "exit touchpoint",
+            PainKind::Friction => "friction",
+            PainKind::Slow => "slow",
+            PainKind::NegativeEmotion => "negative emotion",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PainPoint {
+    pub id: String,
+    pub kind: PainKind,
+    pub stage: String,
+    pub stage_index: usize,
+    pub persona: Option<String>,
+    pub touchpoint: Option<String>,
+    pub title: String,
+    pub metric: String,
+    pub value: f64,
+    pub baseline: f64,
+    pub baseline_label: String,
+    pub n: u64,
+    pub baseline_n: u64,
+    pub p_value: Option<f64>,
+    pub affected_customers: u64,
+    pub severity: f64,
+    pub terms: Vec<String>,
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Opportunity {
+    pub id: String,
+    pub kind: String,
+    pub stage: Option<String>,
+    pub stage_index: Option<usize>,
+    pub persona: Option<String>,
+    pub title: String,
+    pub action: String,
+    /// How many customers it concerns, and who they are.
+    pub customers: u64,
+    pub segment: String,
+    pub expected_conversions: Option<f64>,
+    pub expected_revenue: Option<f64>,
+    pub assumption: String,
+    pub pain_point: Option<String>,
+}
+
+pub struct Context<'a> {
+    pub model: &'a Model,
+    pub tp_name: &'a dyn Fn(TpKey) -> String,
+}
+
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn alpha(ctx: &Context<'_>) -> f64 {
+    ctx.model.config.map.significance
+}
+
+fn min_n(ctx: &Context<'_>) -> u64 {
+    ctx.model.config.map.min_customers
+}
+
+/// A rate gap worth reporting: at least 2 points and 10% relative.
+fn material(value: f64, baseline: f64) -> bool {
+    let gap = (value - baseline).abs();
+    gap >= 0.02 && gap >= 0.1 * baseline.abs().max(value.abs())
+}
+
+struct PainDraft<'a> {
+    kind: PainKind,
+    stage: usize,
+    persona: Option<&'a str>,
+    touchpoint: Option<String>,
+    title: String,
+    metric: &'a str,
+    value: f64,
+    baseline: f64,
+    baseline_label: String,
+    n: u64,
+    baseline_n: u64,
+    p_value: Option<f64>,
+    affected: u64,
+    gap: f64,
+    terms: Vec<String>,
+    evidence: String,
+}
+
+fn build(ctx: &Context<'_>, d: PainDraft<'_>) -> PainPoint {
+    let stage = ctx.model.stage_names[d.stage].clone();
+    let mut id = format!("{}:{}", slug(&format!("{:?}", d.kind)), slug(&stage));
+    if let Some(t) = &d.touchpoint {
+        id.push(':');
+        id.push_str(&slug(t));
+    }
+    if let Some(p) = d.persona {
+        id.push(':');
+        id.push_str(&slug(p));
+    }
+    PainPoint {
+        id,
+        kind: d.kind,
+        stage,
+        stage_index: d.stage,
+        persona: d.persona.map(str::to_string),
+        touchpoint: d.touchpoint,
+        title: d.title,
+        metric: d.metric.to_string(),
+        value: d.value,
+        baseline: d.baseline,
+        baseline_label: d.baseline_label,
+        n: d.n,
+        baseline_n: d.baseline_n,
+        p_value: d.p_value,
+        affected_customers: d.affected,
+        severity: d.affected as f64 * d.gap.clamp(0.0, 1.0),
+        terms: d.terms,
+        evidence: d.evidence,
+    }
+}
+
+fn persona_suffix(persona: Option<&str>) -> String {
+    persona.map_or(String::new(), |p| format!(" ({p})"))
+}
+
+/// Pain points found inside one scope: exit touchpoints against the stage's
+/// other touchpoints, friction, negative emotion against the other stages.
+pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) -> Vec<PainPoint> {
+    let mut out = Vec::new();
+    let k_stages = ctx.model.stages();
+    for (k, st) in g.stages.iter().enumerate() {
+        let stage = &ctx.model.stage_names[k];
+        if k + 1 < k_stages {
+            // (b) exit touchpoints vs the other touchpoints of the stage.
+            let (all_exits, all_touch): (u64, u64) = st
+                .touchpoints
+                .values()
+                .fold((0, 0), |(e, c), v| (e + v.exits, c + v.customers));
+            for (key, v) in &st.touchpoints {
+                if v.customers < min_n(ctx) || v.exits == 0 {
+                    continue;
+                }
+                let (oe, oc) = (all_exits - v.exits, all_touch - v.customers);
+                if oc < min_n(ctx) {
+                    continue;
+                }
+                let Some(c) = two_proportion(v.exits, v.customers, oe, oc) else {
+                    continue;
+                };
+                if c.value > c.baseline && c.p_value < alpha(ctx) && material(c.value, c.baseline) {
+                    let name = (ctx.tp_name)(*key);
+                    out.push(build(
+                        ctx,
+                        PainDraft {
+                            kind: PainKind::ExitTouchpoint,
+                            stage: k,
+                            persona,
+                            touchpoint: Some(name.clone()),
+                            title: format!("Customers leave at {name} in {stage}{}", persona_suffix(persona)),
+                            metric: "exit rate",
+                            value: c.value,
+                            baseline: c.baseline,
+                            baseline_label: format!("other touchpoints in {stage}"),
+                            n: v.customers,
+                            baseline_n: oc,
+                            p_value: Some(c.p_value),
+                            affected: v.customers,
+                            gap: c.value - c.baseline,
+                            terms: Vec::new(),
+                            evidence: format!(
+                                "{} of {} customers who reached {name} in {stage} went no further ({}), against {} at the stage's other touchpoints",
+                                v.exits,
+                                v.customers,
+                                pct(c.value),
+                                pct(c.baseline)
+                            ),
+                        },
+                    ));
+                }
+            }
+            // (c) friction.
+            if st.friction >= min_n(ctx) && st.reached - st.friction >= min_n(ctx) {
+                if let Some(c) = two_proportion(
+                    st.friction_converted,
+                    st.friction,
+                    st.converted - st.friction_converted,
+                    st.reached - st.friction,
+                ) {
+                    if c.value < c.baseline
+                        && c.p_value < alpha(ctx)
+                        && material(c.value, c.baseline)
+                    {
+                        let mut events: Vec<(&u32, &u64)> = st.friction_events.iter().collect();
+                        events.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+                        let names: Vec<String> = events
+                            .iter()
+                            .take(3)
+                            .map(|(e, _)| ctx.model.event_name(**e).to_string())
+                            .collect();
+                        let what = if names.is_empty() {
+                            "repeated support contacts".to_string()
+                        } else {
+                            names.join(", ")
+                        };
+                        out.push(build(
+                            ctx,
+                            PainDraft {
+                                kind: PainKind::Friction,
+                                stage: k,
+                                persona,
+                                touchpoint: None,
+                                title: format!("Friction in {stage}: {what}{}", persona_suffix(persona)),
+                                metric: "conversion to next stage",
+                                value: c.value,
+                                baseline: c.baseline,
+                                baseline_label: "customers without friction".to_string(),
+                                n: st.friction,
+                                baseline_n: st.reached - st.friction,
+                                p_value: Some(c.p_value),
+                                affected: st.friction,
+                                gap: c.baseline - c.value,
+                                terms: names,
+                                evidence: format!(
+                                    "{} customers met errors, retries or repeated support contacts in {stage} ({} retries, {} with 2+ support contacts); {} of them moved on against {} of the others",
+                                    st.friction,
+                                    st.retries,
+                                    st.repeated_support,
+                                    pct(c.value),
+                                    pct(c.baseline)
+                                ),
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        // (e) negative emotion vs the rest of the journey.
+        let mut rest = Moments::default();
+        for (j, o) in g.stages.iter().enumerate() {
+            if j != k {
+                rest.merge(&o.emotion);
+            }
+        }
+        if let Some(p) = emotion_pain(ctx, k, st, &rest, persona, "the other stages") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn emotion_pain(
+    ctx: &Context<'_>,
+    k: usize,
+    st: &crate::journey::StageStats,
+    rest: &Moments,
+    persona: Option<&str>,
+    baseline_label: &str,
+) -> Option<PainPoint> {
+    if st.emotion.n < min_n(ctx) || rest.n < min_n(ctx) {
+        return None;
+    }
+    let c = welch(&st.emotion, rest)?;
+    if !(c.value < c.baseline && c.p_value < alpha(ctx) && (c.baseline - c.value) >= 0.05) {
+        return None;
+    }
+    let stage = &ctx.model.stage_names[k];
+    let mut rest_texts = st.other_texts.clone();
+    rest_texts.merge(crate::text::TermCounts::default());
+    let terms: Vec<String> = crate::text::distinctive(&st.negative_texts, &st.other_texts, 5)
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    let detractors = st.nps[2];
+    let nps_n: u64 = st.nps.iter().sum();
+    let mut evidence = format!(
+        "mean emotion {:+.2} over {} texts and survey answers, against {:+.2} for {baseline_label}",
+        c.value, st.emotion.n, c.baseline
+    );
+    if st.csat.n > 0 {
+        evidence.push_str(&format!(
+            "; CSAT {} satisfied (n={})",
+            pct(st.csat_satisfied as f64 / st.csat.n as f64),
+            st.csat.n
+        ));
+    }
+    if nps_n > 0 {
+        evidence.push_str(&format!(
+            "; {} detractors (n={nps_n})",
+            pct(detractors as f64 / nps_n as f64)
+        ));
+    }
+    if !terms.is_empty() {
+        evidence.push_str(&format!(
+            "; negative comments mention: {}",
+            terms.join(", ")
+        ));
+    }
+    let about = if terms.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " about {}",
+            terms
+                .iter()
+                .take(2)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" / ")
+        )
+    };
+    Some(build(
+        ctx,
+        PainDraft {
+            kind: PainKind::NegativeEmotion,
+            stage: k,
+            persona,
+            touchpoint: None,
+            title: format!(
+                "Unhappy customers in {stage}{about}{}",
+                persona_suffix(persona)
+            ),
+            metric: "emotion (mean of sentiment and survey scores, −1..1)",
+            value: c.value,
+            baseline: c.baseline,
+            baseline_label: baseline_label.to_string(),
+            n: st.emotion.n,
+            baseline_n: rest.n,
+            p_value: Some(c.p_value),
+            affected: st.emotion_customers,
+            gap: (c.baseline - c.value) / 2.0,
+            terms,
+            evidence,
+        },
+    ))
+}
+
+/// Pain points of one persona against the other personas: drop-off, exit
+/// touchpoints, slowness and emotion per stage.
+pub fn versus_rest(
+    ctx: &Context<'_>,
+    g: &GroupStats,
+    rest: &GroupStats,
+    persona: &str,
+) -> Vec<PainPoint> {
+    let mut out = Vec::new();
+    let k_stages = ctx.model.stages();
+    let p = Some(persona);
+    for k in 0..k_stages {
+        let (st, rt) = (&g.stages[k], &rest.stages[k]);
+        let stage = &ctx.model.stage_names[k];
+        if k + 1 < k_stages && st.reached >= min_n(ctx) && rt.reached >= min_n(ctx) {
+            // (a) drop-off.
+            if let Some(c) = two_proportion(st.converted, st.reached, rt.converted, rt.reached) {
+                if c.value < c.baseline && c.p_value < alpha(ctx) && material(c.value, c.baseline) {
+                    let next = &ctx.model.stage_names[k + 1];
+                    out.push(build(
+                        ctx,
+                        PainDraft {
+                            kind: PainKind::DropOff,
+                            stage: k,
+                            persona: p,
+                            touchpoint: None,
+                            title: format!("{persona} drop off in {stage}"),
+                            metric: "conversion to next stage",
+                            value: c.value,
+                            baseline: c.baseline,
+                            baseline_label: "other personas".to_string(),
+                            n: st.reached,
+                            baseline_n: rt.reached,
+                            p_value: Some(c.p_value),
+                            affected: st.reached,
+                            gap: c.baseline - c.value,
+                            terms: Vec::new(),
+                            evidence: format!(
+                                "{} of {} {persona} in {stage} reached {next} ({}), against {} of other personas",
+                                st.converted,
+                                st.reached,
+                                pct(c.value),
+                                pct(c.baseline)
+                            ),
+                        },
+                    ));
+                }
+            }
+            // (b) exit touchpoints vs the same touchpoint for other personas.
+            for (key, v) in &st.touchpoints {
+                let Some(o) = rt.touchpoints.get(key) else {
+                    continue;
+                };
+                if v.customers < min_n(ctx) || o.customers < min_n(ctx) || v.exits == 0 {
+                    continue;
+                }
+                let Some(c) = two_proportion(v.exits, v.customers, o.exits, o.customers) else {
+                    continue;
+                };
+                if c.value > c.baseline && c.p_value < alpha(ctx) && material(c.value, c.baseline) {
+                    let name = (ctx.tp_name)(*key);
+                    out.push(build(
+                        ctx,
+                        PainDraft {
+                            kind: PainKind::ExitTouchpoint,
+                            stage: k,
+                            persona: p,
+                            touchpoint: Some(name.clone()),
+                            title: format!("{persona} leave at {name} in {stage}"),
+                            metric: "exit rate",
+                            value: c.value,
+                            baseline: c.baseline,
+                            baseline_label: "other personas at the same touchpoint".to_string(),
+                            n: v.customers,
+                            baseline_n: o.customers,
+                            p_value: Some(c.p_value),
+                            affected: v.customers,
+                            gap: c.value - c.baseline,
+                            terms: Vec::new(),
+                            evidence: format!(
+                                "{} of {} {persona} who reached {name} in {stage} went no further ({}), against {} of other personas ({} of {})",
+                                v.exits,
+                                v.customers,
+                                pct(c.value),
+                                pct(c.baseline),
+                                o.exits,
+                                o.customers
+                            ),
+                        },
+                    ));
+                }
+            }
+            // (d) slow: Mood's median test against the other personas.
+            if st.to_next.len() as u64 >= min_n(ctx) && rt.to_next.len() as u64 >= min_n(ctx) {
+                let mut pooled: Vec<f64> = st.to_next.iter().chain(&rt.to_next).copied().collect();
+                pooled.sort_by(f64::total_cmp);
+                let mut mine = st.to_next.clone();
+                mine.sort_by(f64::total_cmp);
+                let mut theirs = rt.to_next.clone();
+                theirs.sort_by(f64::total_cmp);
+                if let (Some(med), Some(m1), Some(m2)) = (
+                    quantile_sorted(&pooled, 0.5),
+                    quantile_sorted(&mine, 0.5),
+                    quantile_sorted(&theirs, 0.5),
+                ) {
+                    let above1 = mine.iter().filter(|x| **x > med).count() as u64;
+                    let above2 = theirs.iter().filter(|x| **x > med).count() as u64;
+                    if let Some(c) =
+                        two_proportion(above1, mine.len() as u64, above2, theirs.len() as u64)
+                    {
+                        let relative = if m2 > 0.0 { m1 / m2 - 1.0 } else { 0.0 };
+                        if m1 > m2 && c.p_value < alpha(ctx) && relative >= 0.5 {
+                            let next = &ctx.model.stage_names[k + 1];
+                            out.push(build(
+                                ctx,
+                                PainDraft {
+                                    kind: PainKind::Slow,
+                                    stage: k,
+                                    persona: p,
+                                    touchpoint: None,
+                                    title: format!("{persona} are slow to move from {stage} to {next}"),
+                                    metric: "median time to next stage (seconds)",
+                                    value: m1,
+                                    baseline: m2,
+                                    baseline_label: "other personas".to_string(),
+                                    n: mine.len() as u64,
+                                    baseline_n: theirs.len() as u64,
+                                    p_value: Some(c.p_value),
+                                    affected: mine.len() as u64,
+                                    gap: relative.min(1.0),
+                                    terms: Vec::new(),
+                                    evidence: format!(
+                                        "median {} from {stage} to {next}, against {} for other personas (n={} and {})",
+                                        wayfarer_core::time::format_duration_seconds(m1),
+                                        wayfarer_core::time::format_duration_seconds(m2),
+                                        mine.len(),
+                                        theirs.len()
+                                    ),
+                                },
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        // (e) emotion vs other personas in the same stage.
+        if let Some(pp) = emotion_pain(
+            ctx,
+            k,
+            st,
+            &rt.emotion,
+            p,
+            "other personas in the same stage",
+        ) {
+            out.push(pp);
+        }
+    }
+    out
+}
+
+/// Deduplicates by id (keeping the most severe) and sorts by severity.
+pub fn rank(mut pains: Vec<PainPoint>) -> Vec<PainPoint> {
+    pains.sort_by(|a, b| {
+        b.severity
+            .total_cmp(&a.severity)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    let mut seen = std::collections::HashSet::new();
+    pains.retain(|p| seen.insert(p.id.clone()));
+    pains
+}
+
+/// Opportunities for the scope.
+pub fn opportunities(
+    ctx: &Context<'_>,
+    scope: &GroupStats,
+    groups: &[GroupStats],
+    persona: Option<usize>,
+    pains: &[PainPoint],
+    stages: &[StageReport],
+) -> Vec<Opportunity> {
+    let k_stages = ctx.model.stages();
+    let mut out = Vec::new();
+    // The value of moving a customer from stage k to k+1: mean historic
+    // revenue of customers who reached k+1 minus that of customers who stopped at k.
+    let value_gain = |k: usize| -> Option<f64> {
+        let next = scope.stages.get(k + 1)?;
+        let here = &scope.stages[k];
+        let reached_next =
+            (next.reached > 0).then(|| next.revenue_reached / next.reached as f64)?;
+        let stopped_here = if here.stopped > 0 {
+            here.revenue_stopped / here.stopped as f64
+        } else {
+            0.0
+        };
+        Some((reached_next - stopped_here).max(0.0))
+    };
+    for p in pains.iter().take(10) {
+        let (conversions, action) = match p.kind {
+            PainKind::DropOff => (
+                Some(p.affected_customers as f64 * (p.baseline - p.value)),
+                "Find out what stops them and fix it; compare their path with other personas'",
+            ),
+            PainKind::ExitTouchpoint => (
+                Some(p.affected_customers as f64 * (p.value - p.baseline)),
+                "Redesign this step so it no longer loses customers (content, price surprises, errors)",
+            ),
+            PainKind::Friction => (
+                Some(p.affected_customers as f64 * (p.baseline - p.value)),
+                "Remove the errors and retries; give customers who contact support twice a faster path",
+            ),
+            PainKind::Slow => (
+                None,
+                "Shorten the path: reminders, fewer steps, a nudge at the right time",
+            ),
+            PainKind::NegativeEmotion => (
+                None,
+                "Fix what the negative comments name and follow up with the unhappy customers",
+            ),
+        };
+        let k = p.stage_index;
+        let revenue = conversions.and_then(|c| value_gain(k).map(|v| c * v));
+        out.push(Opportunity {
+            id: format!("fix:{}", p.id),
+            kind: "fix_pain_point".to_string(),
+            stage: Some(p.stage.clone()),
+            stage_index: Some(k),
+            persona: p.persona.clone(),
+            title: format!("Fix: {}", p.title),
+            action: action.to_string(),
+            customers: p.affected_customers,
+            segment: segment_of(p),
+            expected_conversions: conversions,
+            expected_revenue: revenue,
+            assumption: match p.kind {
+                PainKind::DropOff | PainKind::ExitTouchpoint | PainKind::Friction => format!(
+                    "if the affected customers converted at the baseline rate ({}); value = extra conversions × the revenue gap between customers who move on and those who stop",
+                    pct(p.baseline)
+                ),
+                _ => "impact not estimated in conversions; the evidence shows where customers suffer".to_string(),
+            },
+            pain_point: Some(p.id.clone()),
+        });
+    }
+    // Promoters who never advocated.
+    let last = k_stages.saturating_sub(1);
+    let waiting = scope.promoters.saturating_sub(scope.promoters_advocates);
+    if waiting >= min_n(ctx) {
+        let rate = ratio(scope.promoters_advocates, scope.promoters).unwrap_or(0.0);
+        out.push(Opportunity {
+            id: "promoters-without-advocacy".to_string(),
+            kind: "ask_promoters".to_string(),
+            stage: Some(ctx.model.stage_names[last].clone()),
+            stage_index: Some(last),
+            persona: persona.map(|p| group_label(ctx, p)),
+            title: format!("{waiting} promoters have never recommended you"),
+            action: "Ask customers who scored 9–10 for a referral or a review while they are happy"
+                .to_string(),
+            customers: waiting,
+            segment: format!(
+                "NPS answer 9–10 and not reached {}",
+                ctx.model.stage_names[last]
+            ),
+            expected_conversions: Some(waiting as f64 * rate),
+            expected_revenue: None,
+            assumption: format!(
+                "if asked, they advocate at the rate promoters already do ({})",
+                pct(rate)
+            ),
+            pain_point: None,
+        });
+    }
+    // High-lift touchpoints with low reach.
+    for s in stages.iter().take(k_stages.saturating_sub(1)) {
+        for t in &s.touchpoints {
+            let (Some(with), Some(without), Some(lift)) =
+                (t.conversion_with, t.conversion_without, t.lift)
+            else {
+                continue;
+            };
+            if lift < 1.25 || t.reach > 0.25 || t.customers < min_n(ctx) {
+                continue;
+            }
+            let others = s.customers.saturating_sub(t.customers);
+            let sig = two_proportion(
+                (with * t.customers as f64).round() as u64,
+                t.customers,
+                (without * others as f64).round() as u64,
+                others,
+            );
+            if sig.is_none_or(|c| c.p_value >= alpha(ctx)) {
+                continue;
+            }
+            let extra = others as f64 * 0.25 * (with - without);
+            out.push(Opportunity {
+                id: format!("extend:{}:{}", slug(&s.name), slug(&t.name)),
+                kind: "extend_touchpoint".to_string(),
+                stage: Some(s.name.clone()),
+                stage_index: Some(s.index),
+                persona: persona.map(|p| group_label(ctx, p)),
+                title: format!("{} converts {lift:.1}× better but reaches only {} of {}", t.name, pct(t.reach), s.name),
+                action: format!("Bring more {} customers to {}", s.name, t.name),
+                customers: others,
+                segment: format!("in {} without {}", s.name, t.name),
+                expected_conversions: Some(extra),
+                expected_revenue: value_gain(s.index).map(|v| extra * v),
+                assumption: format!(
+                    "if a quarter of them met {} and converted like those who did ({} vs {}); the lift is observed, not proven causal",
+                    t.name,
+                    pct(with),
+                    pct(without)
+                ),
+                pain_point: None,
+            });
+        }
+    }
+    // A channel converting a persona better than its favourite channel.
+    let persona_groups: Vec<usize> = match persona {
+        Some(p) => vec![p],
+        None => (0..ctx.model.personas.len()).collect(),
+    };
+    for gi in persona_groups {
+        let g = &groups[gi];
+        if g.customers < min_n(ctx) {
+            continue;
+        }
+        let Some((fav, fav_stats)) = g
+            .channel_customers
+            .iter()
+            .max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(a.0)))
+        else {
+            continue;
+        };
+        let fav_rate = ratio(fav_stats.1, fav_stats.0).unwrap_or(0.0);
+        let best = g
+            .channel_customers
+            .iter()
+            .filter(|(c, v)| *c != fav && v.0 >= min_n(ctx))
+            .map(|(c, v)| (*c, v.0, ratio(v.1, v.0).unwrap_or(0.0)))
+            .max_by(|a, b| a.2.total_cmp(&b.2).then_with(|| b.0.cmp(&a.0)));
+        let Some((best, reach, rate)) = best else {
+            continue;
+        };
+        if rate < 1.25 * fav_rate || reach * 2 > g.customers {
+            continue;
+        }
+        let name = group_label(ctx, gi);
+        let channel = ctx.model.channel_name(best).to_string();
+        let others = g.customers - reach;
+        let base = ratio(g.purchasers, g.customers).unwrap_or(0.0);
+        let extra = others as f64 * 0.1 * (rate - base).max(0.0);
+        out.push(Opportunity {
+            id: format!("channel:{}:{}", slug(&name), slug(&channel)),
+            kind: "under_used_channel".to_string(),
+            stage: None,
+            stage_index: None,
+            persona: Some(name.clone()),
+            title: format!(
+                "{name}: {channel} converts {} but reaches only {} of them (favourite: {})",
+                pct(rate),
+                pct(reach as f64 / g.customers as f64),
+                ctx.model.channel_name(*fav)
+            ),
+            action: format!("Reach more {name} through {channel}"),
+            customers: others,
+            segment: format!("{name} never reached through {channel}"),
+            expected_conversions: Some(extra),
+            expected_revenue: None,
+            assumption: format!(
+                "if 10% of them were reached through {channel} and purchased at its rate ({}) instead of the persona's ({})",
+                pct(rate),
+                pct(base)
+            ),
+            pain_point: None,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.expected_conversions
+            .unwrap_or(0.0)
+            .total_cmp(&a.expected_conversions.unwrap_or(0.0))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    out
+}
+
+fn group_label(ctx: &Context<'_>, i: usize) -> String {
+    ctx.model
+        .personas
+        .get(i)
+        .map_or_else(|| "Unassigned".to_string(), |(n, _, _)| n.clone())
+}
+
+fn segment_of(p: &PainPoint) -> String {
+    let who = p.persona.clone().unwrap_or_else(|| "Customers".to_string());
+    match p.kind {
+        PainKind::ExitTouchpoint => format!(
+            "{who} whose last step in {} was {} and who went no further",
+            p.stage,
+            p.touchpoint.clone().unwrap_or_default()
+        ),
+        PainKind::DropOff => format!("{who} who reached {} and went no further", p.stage),
+        PainKind::Friction => format!("{who} who met friction in {}", p.stage),
+        PainKind::Slow => format!("{who} moving on from {}", p.stage),
+        PainKind::NegativeEmotion => {
+            format!("{who} with negative comments or low scores in {}", p.stage)
+        }
+    }
+}

@@ -1,0 +1,563 @@
+//! One customer's timeline, with the facts every analysis shares: the
+//! interaction events inside the scope, their sessions (§4.2), effective
+//! channels (§4.3: an event without traffic information takes its session's
+//! channel, a session without any is Direct), purchase numbers, stage entries
+//! with skipped stages filled in (§4.4), identify traits (last value wins) and
+//! the customer's hand-written persona.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+use serde_json::{Map, Value as Json};
+use wayfarer_core::Kind;
+use wayfarer_core::glob::glob_match;
+use wayfarer_core::predicate::{Facts, Field, Value};
+use wayfarer_store::{Col, NO_CHANNEL, Rows};
+
+use crate::Scope;
+use crate::fold::Span;
+use crate::model::Model;
+
+/// Stage index meaning "before the first stage".
+pub const NO_STAGE: u8 = u8::MAX;
+
+#[derive(Debug)]
+pub struct Timeline<'a> {
+    pub customer: u32,
+    pub rows: &'a Rows,
+    /// Row indices of the interaction events in scope, in timeline order.
+    pub idx: Vec<usize>,
+    /// Effective channel of each event in `idx`.
+    pub channel: Vec<u32>,
+    /// Session number (0-based) of each event in `idx`.
+    pub session: Vec<u32>,
+    /// 1 for the first purchase, 2 for the second…, 0 for other events.
+    pub nth_purchase: Vec<u32>,
+    /// Stage of each event in `idx` (the highest stage entered at its time).
+    pub stage: Vec<u8>,
+    /// Effective entry time of each stage (skipped stages take the time of
+    /// the later stage that implied them).
+    pub entry: Vec<Option<i64>>,
+    pub traits: Map<String, Json>,
+    pub persona: Option<usize>,
+}
+
+impl<'a> Timeline<'a> {
+    /// Builds the timeline of one customer; None if it has no interaction in scope.
+    pub fn build(model: &Model, scope: &Scope, span: Span<'a>) -> Option<Timeline<'a>> {
+        let rows = span.rows;
+        let mut idx = Vec::with_capacity(span.end - span.start);
+        let mut traits = Map::new();
+        let parse_traits = model.personas_need_traits() && rows.text(Col::Properties).is_some();
+        for i in span.start..span.end {
+            let kind = Kind::from_code(rows.kind[i]);
+            if kind.is_interaction() {
+                if scope.contains(rows.ts[i]) {
+                    idx.push(i);
+                }
+            } else if kind == Kind::Identify && parse_traits {
+                if let Some(Ok(Json::Object(t))) = rows
+                    .str_at(Col::Properties, i)
+                    .map(serde_json::from_str::<Json>)
+                {
+                    traits.extend(t);
+                }
+            }
+        }
+        if idx.is_empty() {
+            return None;
+        }
+        let n = idx.len();
+        // Sessions and effective channels.
+        let mut session = vec![0u32; n];
+        let mut channel = vec![model.direct; n];
+        let mut s = 0u32;
+        let mut start = 0usize;
+        for k in 0..=n {
+            let boundary =
+                k == n || (k > 0 && rows.ts[idx[k]] - rows.ts[idx[k - 1]] > model.session_timeout);
+            if boundary && k > 0 {
+                let inherit = model.config.channels.inherit_session_channel;
+                let first = idx[start..k]
+                    .iter()
+                    .map(|&r| rows.channel[r])
+                    .find(|&c| c != NO_CHANNEL);
+                for j in start..k {
+                    session[j] = s;
+                    let own = rows.channel[idx[j]];
+                    channel[j] = if own != NO_CHANNEL {
+                        own
+                    } else if inherit {
+                        first.unwrap_or(model.direct)
+                    } else {
+                        model.direct
+                    };
+                }
+                s += 1;
+                start = k;
+            }
+        }
+        // Purchases.
+        let mut nth_purchase = vec![0u32; n];
+        let mut count = 0;
+        if let Some(pc) = model.purchase_code {
+            for (j, &r) in idx.iter().enumerate() {
+                if rows.event[r] == pc {
+                    count += 1;
+                    nth_purchase[j] = count;
+                }
+            }
+        }
+        let mut t = Timeline {
+            customer: span.customer,
+            rows,
+            idx,
+            channel,
+            session,
+            nth_purchase,
+            stage: Vec::new(),
+            entry: vec![None; model.stages()],
+            traits,
+            persona: None,
+        };
+        t.compute_stages(model);
+        t.persona = t.assign_persona(model);
+        Some(t)
+    }
+
+    fn compute_stages(&mut self, model: &Model) {
+        let k = model.stages();
+        let mut first: Vec<Option<i64>> = vec![None; k];
+        for j in 0..self.idx.len() {
+            let r = self.idx[j];
+            let cands = model.rules_for(self.rows.event[r]);
+            if cands.is_empty() {
+                continue;
+            }
+            let facts = EventFacts::new(self, model, j);
+            for &ri in cands {
+                let rule = model.rule(ri);
+                if first[rule.stage].is_some() {
+                    continue;
+                }
+                if let Some(g) = &rule.channel {
+                    if !glob_match(g, model.channel_name(self.channel[j])) {
+                        continue;
+                    }
+                }
+                if rule.when.as_ref().is_none_or(|w| w.eval(&facts)) {
+                    first[rule.stage] = Some(self.rows.ts[r]);
+                }
+            }
+        }
+        // Skipped stages count as reached when a later stage is.
+        let mut entry = vec![None; k];
+        let mut min: Option<i64> = None;
+        for s in (0..k).rev() {
+            min = match (min, first[s]) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            entry[s] = min;
+        }
+        // Stage of each event: the highest stage entered at or before it.
+        // Entries are Some up to the highest stage reached and non-decreasing.
+        let mut stage = Vec::with_capacity(self.idx.len());
+        let mut cur = NO_STAGE;
+        let mut next = 0usize;
+        for &r in &self.idx {
+            let ts = self.rows.ts[r];
+            while next < k && entry[next].is_some_and(|e| e <= ts) {
+                cur = next as u8;
+                next += 1;
+            }
+            stage.push(cur);
+        }
+        self.entry = entry;
+        self.stage = stage;
+    }
+
+    fn assign_persona(&self, model: &Model) -> Option<usize> {
+        if model.personas.is_empty() {
+            return None;
+        }
+        let facts = CustomerFacts { t: self, model };
+        model.personas.iter().position(|(_, _, p)| p.eval(&facts))
+    }
+
+    /// The highest stage reached, if any.
+    pub fn current_stage(&self) -> Option<usize> {
+        self.entry.iter().rposition(Option::is_some)
+    }
+
+    pub fn reached(&self, stage: usize) -> bool {
+        self.entry.get(stage).is_some_and(Option::is_some)
+    }
+
+    pub fn first_ts(&self) -> i64 {
+        self.rows.ts[self.idx[0]]
+    }
+
+    pub fn last_ts(&self) -> i64 {
+        self.rows.ts[self.idx[self.idx.len() - 1]]
+    }
+
+    /// Churned: no activity for `churn_after` before the end of the data.
+    pub fn churned(&self, model: &Model, end: i64) -> bool {
+        end - self.last_ts() >= model.churn_after
+    }
+
+    /// Total revenue of purchase events.
+    pub fn revenue(&self) -> f64 {
+        self.idx
+            .iter()
+            .zip(&self.nth_purchase)
+            .filter(|(_, n)| **n > 0)
+            .filter_map(|(&r, _)| self.rows.f64_at(Col::Revenue, r))
+            .sum()
+    }
+
+    pub fn purchases(&self) -> u32 {
+        self.nth_purchase.iter().copied().max().unwrap_or(0)
+    }
+}
+
+/// Predicate facts of one event of a timeline.
+pub struct EventFacts<'t, 'a> {
+    t: &'t Timeline<'a>,
+    model: &'t Model,
+    j: usize,
+    props: OnceCell<Option<Json>>,
+}
+
+impl<'t, 'a> EventFacts<'t, 'a> {
+    pub fn new(t: &'t Timeline<'a>, model: &'t Model, j: usize) -> EventFacts<'t, 'a> {
+        EventFacts {
+            t,
+            model,
+            j,
+            props: OnceCell::new(),
+        }
+    }
+
+    fn row(&self) -> usize {
+        self.t.idx[self.j]
+    }
+
+    fn text(&self, col: Col) -> Value<'_> {
+        self.t
+            .rows
+            .str_at(col, self.row())
+            .map_or(Value::Null, |s| Value::Str(Cow::Borrowed(s)))
+    }
+}
+
+impl Facts for EventFacts<'_, '_> {
+    fn get(&self, field: &Field) -> Value<'_> {
+        let r = self.row();
+        let rows = self.t.rows;
+        match field {
+            Field::Event => Value::Str(Cow::Borrowed(self.model.event_name(rows.event[r]))),
+            Field::Kind => Value::Str(Cow::Borrowed(Kind::from_code(rows.kind[r]).as_str())),
+            Field::Channel => Value::Str(Cow::Borrowed(
+                self.model.channel_name(self.t.channel[self.j]),
+            )),
+            Field::Source => self.text(Col::Source),
+            Field::Medium => self.text(Col::Medium),
+            Field::Campaign => self.text(Col::Campaign),
+            Field::Url => self.text(Col::Url),
+            Field::Referrer => self.text(Col::Referrer),
+            Field::Survey => self.text(Col::Survey),
+            Field::Text => self.text(Col::Text),
+            Field::Revenue => rows.f64_at(Col::Revenue, r).map_or(Value::Null, Value::Num),
+            Field::Score => rows.f64_at(Col::Score, r).map_or(Value::Null, Value::Num),
+            Field::NthPurchase => Value::Num(self.t.nth_purchase[self.j] as f64),
+            Field::Property(path) => {
+                let props = self.props.get_or_init(|| {
+                    rows.str_at(Col::Properties, r)
+                        .and_then(|s| serde_json::from_str(s).ok())
+                });
+                props
+                    .as_ref()
+                    .and_then(|p| lookup(p, path))
+                    .map_or(Value::Null, Value::from_json)
+            }
+            Field::Trait(path) => trait_value(&self.t.traits, path),
+            Field::Other(_) => Value::Null,
+        }
+    }
+}
+
+/// Predicate facts of a customer (for personas).
+pub struct CustomerFacts<'t, 'a> {
+    pub t: &'t Timeline<'a>,
+    pub model: &'t Model,
+}
+
+impl Facts for CustomerFacts<'_, '_> {
+    fn get(&self, field: &Field) -> Value<'_> {
+        match field {
+            Field::Trait(path) => trait_value(&self.t.traits, path),
+            Field::Other(name) => match name.as_str() {
+                "first_channel" => {
+                    Value::Str(Cow::Borrowed(self.model.channel_name(self.t.channel[0])))
+                }
+                "orders" | "purchases" => Value::Num(self.t.purchases() as f64),
+                "revenue_total" => Value::Num(self.t.revenue()),
+                "events" => Value::Num(self.t.idx.len() as f64),
+                "stage" => self.t.current_stage().map_or(Value::Null, |s| {
+                    Value::Str(Cow::Borrowed(self.model.stage_names[s].as_str()))
+                }),
+                _ => Value::Null,
+            },
+            _ => Value::Null,
+        }
+    }
+}
+
+fn trait_value<'m>(traits: &'m Map<String, Json>, path: &str) -> Value<'m> {
+    let mut parts = path.split('.');
+    let Some(first) = parts.next() else {
+        return Value::Null;
+    };
+    let mut cur = match traits.get(first) {
+        Some(v) => v,
+        None => return Value::Null,
+    };
+    for p in parts {
+        cur = match cur.as_object().and_then(|o| o.get(p)) {
+            Some(v) => v,
+            None => return Value::Null,
+        };
+    }
+    Value::from_json(cur)
+}
+
+fn lookup<'v>(v: &'v Json, path: &str) -> Option<&'v Json> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.as_object()?.get(part)?;
+    }
+    Some(cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fold::{Fold, run};
+    use crate::testutil::*;
+    use wayfarer_core::Config;
+    use wayfarer_store::Store;
+
+    /// Builds every timeline and hands (external id, timeline) to `check`.
+    fn each(store: &Store, model: &Model, mut check: impl FnMut(&str, &Timeline<'_>)) {
+        struct Collect<'m>(&'m Model);
+        impl Fold for Collect<'_> {
+            type Partial = Vec<(
+                u32,
+                Vec<Option<i64>>,
+                Vec<u8>,
+                Vec<String>,
+                Option<usize>,
+                bool,
+            )>;
+            fn columns(&self) -> Vec<Col> {
+                let mut c = self.0.timeline_columns();
+                c.push(Col::Properties);
+                c
+            }
+            fn init(&self) -> Self::Partial {
+                Vec::new()
+            }
+            fn fold(&self, p: &mut Self::Partial, span: Span<'_>) {
+                if let Some(t) = Timeline::build(self.0, &Scope::default(), span) {
+                    let ch = t
+                        .channel
+                        .iter()
+                        .map(|c| self.0.channel_name(*c).to_string())
+                        .collect();
+                    let churned = t.churned(self.0, self.0.data_end);
+                    p.push((
+                        t.customer,
+                        t.entry.clone(),
+                        t.stage.clone(),
+                        ch,
+                        t.persona,
+                        churned,
+                    ));
+                }
+            }
+            fn merge(&self, mut a: Self::Partial, b: Self::Partial) -> Self::Partial {
+                a.extend(b);
+                a
+            }
+        }
+        let all = run(store, &Collect(model)).unwrap();
+        let ids = store.identity().unwrap();
+        for (c, entry, stage, channel, persona, churned) in all {
+            let rows = Rows::default();
+            let t = Timeline {
+                customer: c,
+                rows: &rows,
+                idx: Vec::new(),
+                channel: Vec::new(),
+                session: Vec::new(),
+                nth_purchase: Vec::new(),
+                stage,
+                entry,
+                traits: Map::new(),
+                persona,
+            };
+            let _ = channel;
+            let _ = churned;
+            check(ids.external_id(c), &t);
+        }
+    }
+
+    #[test]
+    fn skipped_stages_count_as_reached_at_the_same_time() {
+        // A phone order enters Purchase directly; browsing afterwards stays in Purchase.
+        let (_d, s) = store(vec![
+            with(ev("phone", 0.0, "Order Completed"), |e| {
+                e.channel = Some("Phone".into())
+            }),
+            ev("phone", 60.0, "Product Viewed"),
+            ev("web", 0.0, "Page Viewed"),
+            ev("web", 5.0, "Product Viewed"),
+            ev("web", 10.0, "Order Completed"),
+            ev("web", 3000.0, "Order Completed"),
+        ]);
+        let m = model(&s);
+        let mut seen = 0;
+        each(&s, &m, |id, t| {
+            seen += 1;
+            match id {
+                "phone" => {
+                    assert_eq!(t.entry[..4], [Some(T0); 4]);
+                    assert_eq!(t.entry[4], None);
+                    assert_eq!(t.stage, vec![3, 3]);
+                }
+                "web" => {
+                    assert_eq!(t.entry[0], Some(T0));
+                    assert_eq!(t.entry[1], Some(T0 + 5 * MIN));
+                    // Decision was skipped: reached with Purchase.
+                    assert_eq!(t.entry[2], Some(T0 + 10 * MIN));
+                    assert_eq!(t.entry[3], Some(T0 + 10 * MIN));
+                    assert_eq!(
+                        t.entry[4],
+                        Some(T0 + 3000 * MIN),
+                        "the second order enters Retention"
+                    );
+                    assert_eq!(t.stage, vec![0, 1, 3, 4]);
+                }
+                other => panic!("unexpected customer {other}"),
+            }
+        });
+        assert_eq!(seen, 2);
+    }
+
+    #[test]
+    fn channels_inherit_the_session_and_default_to_direct() {
+        let (_d, s) = store(vec![
+            ev("a", 0.0, "Page Viewed"),
+            with(ev("a", 1.0, "Product Viewed"), |e| {
+                e.channel = Some("Paid Search".into())
+            }),
+            ev("a", 2.0, "Product Added"),
+            ev("a", 200.0, "Page Viewed"),
+        ]);
+        let m = model(&s);
+        let (_d2, _) = (0, 0);
+        struct Channels<'m>(&'m Model);
+        impl Fold for Channels<'_> {
+            type Partial = Vec<String>;
+            fn columns(&self) -> Vec<Col> {
+                Vec::new()
+            }
+            fn init(&self) -> Vec<String> {
+                Vec::new()
+            }
+            fn fold(&self, p: &mut Vec<String>, span: Span<'_>) {
+                if let Some(t) = Timeline::build(self.0, &Scope::default(), span) {
+                    p.extend(
+                        t.channel
+                            .iter()
+                            .map(|c| self.0.channel_name(*c).to_string()),
+                    );
+                }
+            }
+            fn merge(&self, mut a: Vec<String>, b: Vec<String>) -> Vec<String> {
+                a.extend(b);
+                a
+            }
+        }
+        let got = run(&s, &Channels(&m)).unwrap();
+        assert_eq!(got, ["Paid Search", "Paid Search", "Paid Search", "Direct"]);
+    }
+
+    #[test]
+    fn personas_from_traits_and_rules_with_conditions() {
+        let mut config = Config::default();
+        config.personas = vec![wayfarer_core::config::PersonaDef {
+            name: "Pros".into(),
+            description: String::new(),
+            when: "traits.plan = 'pro' or orders >= 3".into(),
+        }];
+        let (_d, s) = store(vec![
+            with(ev("p", 0.0, "Identify"), |e| {
+                e.properties = r#"{"plan":"free"}"#.into()
+            }),
+            with(ev("p", 1.0, "Identify"), |e| {
+                e.properties = r#"{"plan":"pro"}"#.into()
+            }),
+            ev("p", 2.0, "Page Viewed"),
+            ev("q", 0.0, "Page Viewed"),
+            with(ev("r", 0.0, "Product Reviewed"), |e| {
+                e.properties = r#"{"rating":5}"#.into()
+            }),
+            with(ev("lowrating", 0.0, "Product Reviewed"), |e| {
+                e.properties = r#"{"rating":2}"#.into()
+            }),
+        ]);
+        let m = model_with(&s, config);
+        each(&s, &m, |id, t| match id {
+            "p" => assert_eq!(t.persona, Some(0), "last trait value wins"),
+            "q" => assert_eq!(t.persona, None),
+            "r" => assert!(t.entry[5].is_some(), "a 5-star review enters Advocacy"),
+            "lowrating" => assert!(t.entry[5].is_none() && t.entry[0].is_some()),
+            other => panic!("{other}"),
+        });
+    }
+
+    #[test]
+    fn churn_after_ninety_days_of_silence() {
+        let (_d, s) = store(vec![
+            ev("gone", 0.0, "Page Viewed"),
+            ev("here", 0.0, "Page Viewed"),
+            ev("here", 91.0 * 24.0 * 60.0, "Page Viewed"),
+        ]);
+        let m = model(&s);
+        struct Churn<'m>(&'m Model);
+        impl Fold for Churn<'_> {
+            type Partial = Vec<bool>;
+            fn columns(&self) -> Vec<Col> {
+                Vec::new()
+            }
+            fn init(&self) -> Vec<bool> {
+                Vec::new()
+            }
+            fn fold(&self, p: &mut Vec<bool>, span: Span<'_>) {
+                if let Some(t) = Timeline::build(self.0, &Scope::default(), span) {
+                    p.push(t.churned(self.0, self.0.data_end));
+                }
+            }
+            fn merge(&self, mut a: Vec<bool>, b: Vec<bool>) -> Vec<bool> {
+                a.extend(b);
+                a
+            }
+        }
+        let mut got = run(&s, &Churn(&m)).unwrap();
+        got.sort();
+        assert_eq!(got, [false, true]);
+    }
+}

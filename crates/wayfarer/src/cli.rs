@@ -1,0 +1,162 @@
+//! Command-line flags. Every flag can also be set by a `WAYFARER_*`
+//! environment variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wayfarer",
+    version,
+    about = "Evidence-based customer journey maps from every interaction your customers have with you.",
+    long_about = "Wayfarer turns events (web and app analytics, campaigns, email, support, purchases, surveys, reviews) \
+into a customer journey map built from evidence: stages, touchpoints, channels, emotions, pain points with the numbers \
+that prove them, and opportunities. One binary, an embedded store.\n\n\
+Start with `wayfarer demo`, then `wayfarer import --data DIR your-events.csv` and `wayfarer map --data DIR`.",
+    after_help = "Data lives in one directory (--data, env WAYFARER_DATA, default ./wayfarer-data). \
+The configuration (stages, touchpoints, channel rules, personas) is read from --config, else DIR/wayfarer.toml, else built-in defaults; \
+`wayfarer config init` writes the documented default."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Data directory.
+    #[arg(long, global = true, env = "WAYFARER_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Configuration file (default: DIR/wayfarer.toml if present, else built-in defaults).
+    #[arg(long, global = true, env = "WAYFARER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// No progress bars or chatter on stderr.
+    #[arg(long, short, global = true, env = "WAYFARER_QUIET")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a synthetic company, import it, and build its journey map (the two-minute tour).
+    Demo(DemoArgs),
+    /// Import events from CSV, NDJSON (Segment messages or flat rows) or Parquet files.
+    Import(ImportArgs),
+    /// Build the journey map: stages, touchpoints, channels, emotions, pain points, opportunities.
+    Map(MapArgs),
+    /// Count sessions (a gap of more than 30 minutes starts a new one), bounces and engaged sessions.
+    Sessions(SessionsArgs),
+    /// Configuration: write the documented default, or show the one in effect.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of synthetic customers (about 50 events each).
+    #[arg(long, env = "WAYFARER_DEMO_CUSTOMERS", default_value_t = 20_000)]
+    pub customers: usize,
+    /// Random seed; the same seed gives the same company.
+    #[arg(long, env = "WAYFARER_DEMO_SEED", default_value_t = 7)]
+    pub seed: u64,
+    /// Length of the simulated period in days.
+    #[arg(long, env = "WAYFARER_DEMO_DAYS", default_value_t = 184)]
+    pub days: u32,
+    /// Where to write the HTML report.
+    #[arg(
+        long,
+        env = "WAYFARER_DEMO_OUT",
+        default_value = "journey-map.html",
+        value_name = "FILE"
+    )]
+    pub out: PathBuf,
+    /// Delete the demo data directory first instead of re-using it.
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum InputFormat {
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files to import (format from the extension: .csv, .ndjson/.jsonl/.json, .parquet).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Format of every file, whatever its extension.
+    #[arg(long, env = "WAYFARER_FORMAT", value_enum)]
+    pub format: Option<InputFormat>,
+    /// Where to write rejected records (default: DIR/rejects/import-<time>.ndjson).
+    #[arg(long, env = "WAYFARER_REJECTS", value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MapFormat {
+    Text,
+    Json,
+    Html,
+    Csv,
+    Xlsx,
+}
+
+#[derive(Debug, Args)]
+pub struct ScopeArgs {
+    /// Only this persona (a hand-written persona from the configuration).
+    #[arg(long, env = "WAYFARER_PERSONA")]
+    pub persona: Option<String>,
+    /// Only events at or after this date/time (e.g. 2026-05-01 or 2026-05-01T12:00:00Z).
+    #[arg(long, env = "WAYFARER_FROM", value_name = "DATE")]
+    pub from: Option<String>,
+    /// Only events before this date/time.
+    #[arg(long, env = "WAYFARER_TO", value_name = "DATE")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Output format.
+    #[arg(long, env = "WAYFARER_MAP_FORMAT", value_enum, default_value = "text")]
+    pub format: MapFormat,
+    /// Same as --format json.
+    #[arg(long)]
+    pub json: bool,
+    /// Output file (default: stdout for text/json/csv, journey-map.html / journey-map.xlsx otherwise).
+    #[arg(long, env = "WAYFARER_MAP_OUT", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print JSON: {"customers", "events", "sessions", "bounce_sessions", "engaged_sessions", "total_duration_seconds"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write the documented default configuration.
+    Init {
+        /// Where to write it (default: DIR/wayfarer.toml when --data is given, else ./wayfarer.toml).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the configuration in effect (after reading --config or DIR/wayfarer.toml).
+    Show,
+}

@@ -1,0 +1,107 @@
+//! `wayfarer demo`: the two-minute tour. Generates the synthetic company
+//! (wayfarer-sim), writes its events as Segment NDJSON and Parquet with the
+//! ground truth beside them, imports the NDJSON, builds the journey map (all
+//! customers and each persona), prints it and writes the HTML report.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use wayfarer_engine::Model;
+use wayfarer_engine::journey::journey_map;
+use wayfarer_ingest::Format;
+use wayfarer_sim::{SimConfig, generate};
+use wayfarer_store::Store;
+
+use crate::cli::{DemoArgs, Global, MapFormat};
+use crate::progress::{Progress, done};
+
+pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
+    let started = Instant::now();
+    let dir = super::data_dir(g, super::DEMO_DATA);
+    if args.fresh && dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    let input = dir.join("demo-input");
+    std::fs::create_dir_all(&input).with_context(|| format!("creating {}", input.display()))?;
+
+    let pb = progress.spinner(&format!(
+        "Simulating Northwind Outfitters: {} customers over {} days",
+        args.customers, args.days
+    ));
+    let sim = SimConfig {
+        seed: args.seed,
+        customers: args.customers,
+        days: args.days,
+        ..SimConfig::default()
+    };
+    let company = generate(&sim);
+    done(
+        &pb,
+        &format!(
+            "Simulated {} customers, {} events",
+            wayfarer_render::count(args.customers as u64),
+            wayfarer_render::count(company.len() as u64)
+        ),
+    );
+
+    let pb =
+        progress.spinner("Writing events as Segment NDJSON and Parquet, with the ground truth");
+    let ndjson = input.join("events.ndjson");
+    let parquet = input.join("events.parquet");
+    let truth = input.join("ground-truth.json");
+    company.write_ndjson(&ndjson)?;
+    company.write_parquet(&parquet)?;
+    company.write_truth(&truth)?;
+    done(&pb, &format!("Wrote {}", input.display()));
+
+    let config_path = dir.join(super::CONFIG_FILE);
+    if !config_path.exists() {
+        std::fs::write(&config_path, wayfarer_sim::DEMO_CONFIG)
+            .with_context(|| format!("writing {}", config_path.display()))?;
+    }
+    let (config, _) = super::load_config(g, &dir)?;
+
+    let summary = super::import::import_files(
+        &dir,
+        &config,
+        &[ndjson],
+        Some(Format::Ndjson),
+        None,
+        progress,
+    )?;
+
+    let pb = progress.spinner("Building the journey map (all customers and each persona)");
+    let store = Store::open(&dir)?;
+    let model = Model::compile(&config, &store)?;
+    let scope = super::scope(&crate::cli::ScopeArgs {
+        persona: None,
+        from: None,
+        to: None,
+    })?;
+    let main = journey_map(&store, &model, &scope)?;
+    let maps = super::map::with_persona_maps(&store, &model, &scope, main)?;
+    done(&pb, "Built the journey map");
+
+    println!();
+    super::map::write_maps(&maps, MapFormat::Text, None)?;
+    println!();
+    super::map::write_maps(&maps, MapFormat::Html, Some(&args.out))?;
+    println!(
+        "Imported {} events ({} new) into {} in a demo that took {:.1}s.",
+        wayfarer_render::count(summary.events_total),
+        wayfarer_render::count(summary.accepted),
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "Ground truth (hidden personas, injected pain points): {}",
+        truth.display()
+    );
+    println!("Next: open {} in a browser, or try", args.out.display());
+    println!(
+        "  wayfarer map --data {} --persona 'Deal hunters'",
+        dir.display()
+    );
+    println!("  wayfarer sessions --data {} --json", dir.display());
+    Ok(())
+}

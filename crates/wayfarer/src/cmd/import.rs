@@ -1,0 +1,203 @@
+//! `wayfarer import`: files → decode → writer → one atomic commit.
+//!
+//! Every file is checked before anything is written, so an unreadable file
+//! leaves the data directory unchanged. Malformed records are skipped,
+//! reported (file, line, field, reason) and written to a rejects file.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use wayfarer_core::Config;
+use wayfarer_ingest::derive::ChannelDeriver;
+use wayfarer_ingest::files::check_file;
+use wayfarer_ingest::{Decoder, Format, Reject, read_file};
+use wayfarer_store::{CommitStats, Writer};
+
+use crate::cli::{Global, ImportArgs, InputFormat};
+use crate::progress::{Progress, done};
+
+/// How many rejects are printed to the terminal (all go to the rejects file).
+const SHOWN_REJECTS: usize = 10;
+
+#[derive(Debug, Default, Serialize)]
+pub struct FileSummary {
+    pub file: String,
+    pub format: String,
+    pub records: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ImportSummary {
+    pub files: Vec<FileSummary>,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub events_total: u64,
+    pub rejects_file: Option<String>,
+    pub rows_moved: u64,
+}
+
+pub fn run(g: &Global, args: &ImportArgs, progress: Progress) -> Result<()> {
+    let dir = super::data_dir(g, super::DEFAULT_DATA);
+    let (config, _) = super::load_config(g, &dir)?;
+    let format = args.format.map(|f| match f {
+        InputFormat::Csv => Format::Csv,
+        InputFormat::Ndjson => Format::Ndjson,
+        InputFormat::Parquet => Format::Parquet,
+    });
+    let summary = import_files(
+        &dir,
+        &config,
+        &args.files,
+        format,
+        args.rejects.clone(),
+        progress,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+pub fn print_summary(s: &ImportSummary) {
+    for f in &s.files {
+        println!(
+            "{}: {} records, {} accepted, {} duplicates skipped, {} rejected",
+            f.file,
+            wayfarer_render::count(f.records),
+            wayfarer_render::count(f.accepted),
+            wayfarer_render::count(f.duplicates),
+            wayfarer_render::count(f.rejected)
+        );
+    }
+    println!(
+        "Imported {} new events ({} duplicates skipped, {} rejected); the store now holds {} events.",
+        wayfarer_render::count(s.accepted),
+        wayfarer_render::count(s.duplicates),
+        wayfarer_render::count(s.rejected),
+        wayfarer_render::count(s.events_total)
+    );
+    if let Some(r) = &s.rejects_file {
+        println!("Rejected records were written to {r}");
+    }
+}
+
+/// Imports files into the data directory in one commit.
+pub fn import_files(
+    dir: &Path,
+    config: &Config,
+    files: &[PathBuf],
+    format: Option<Format>,
+    rejects_path: Option<PathBuf>,
+    progress: Progress,
+) -> Result<ImportSummary> {
+    // Check every file first: nothing is written if one cannot be read.
+    let mut plan = Vec::new();
+    for f in files {
+        let fmt = match format.or_else(|| Format::from_path(f)) {
+            Some(fmt) => fmt,
+            None => bail!(wayfarer_ingest::ImportError::UnknownFormat {
+                file: f.display().to_string()
+            }),
+        };
+        check_file(f, fmt)?;
+        plan.push((f.clone(), fmt));
+    }
+    let deriver =
+        ChannelDeriver::new(&config.channels).map_err(|e| anyhow::anyhow!("channel rules: {e}"))?;
+    let decoder = Decoder::new(deriver, super::now_micros());
+    let mut writer = Writer::open(dir, super::now_micros())?;
+    let rejects_path = rejects_path.unwrap_or_else(|| {
+        dir.join("rejects")
+            .join(format!("import-{}.ndjson", super::now_micros() / 1_000_000))
+    });
+    let mut rejects_out: Option<BufWriter<File>> = None;
+    let mut shown = 0usize;
+    let mut summary = ImportSummary::default();
+    for (path, fmt) in plan {
+        let name = path.display().to_string();
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let pb = progress.spinner(&format!("Importing {name} ({} MB)", size / 1_000_000));
+        let mut fs = FileSummary {
+            file: name.clone(),
+            format: format!("{fmt:?}").to_lowercase(),
+            ..Default::default()
+        };
+        let stats = read_file(&path, fmt, &decoder, |chunk| {
+            let (acc, dup) = writer.add(chunk.events).map_err(|e| e.to_string())?;
+            fs.accepted += acc;
+            fs.duplicates += dup;
+            pb.set_message(format!(
+                "Importing {name}: {} events",
+                wayfarer_render::count(fs.accepted + fs.duplicates)
+            ));
+            if !chunk.rejects.is_empty() {
+                write_rejects(&rejects_path, &mut rejects_out, &chunk.rejects)
+                    .map_err(|e| e.to_string())?;
+                for r in &chunk.rejects {
+                    if shown < SHOWN_REJECTS {
+                        pb.suspend(|| eprintln!("rejected {r}"));
+                        shown += 1;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .with_context(|| "nothing was imported: the data directory is unchanged".to_string())?;
+        fs.records = stats.records;
+        fs.rejected = stats.rejected;
+        done(
+            &pb,
+            &format!(
+                "Read {name}: {} events",
+                wayfarer_render::count(fs.accepted + fs.duplicates)
+            ),
+        );
+        summary.accepted += fs.accepted;
+        summary.duplicates += fs.duplicates;
+        summary.rejected += fs.rejected;
+        summary.files.push(fs);
+    }
+    if shown < summary.rejected as usize && summary.rejected > 0 {
+        eprintln!(
+            "… and {} more rejected records",
+            summary.rejected as usize - shown
+        );
+    }
+    if let Some(mut w) = rejects_out.take() {
+        w.flush().context("writing the rejects file")?;
+        summary.rejects_file = Some(rejects_path.display().to_string());
+    }
+    let pb = progress.spinner("Committing (identities, segments, manifest)");
+    let stats: CommitStats = writer.commit()?;
+    done(&pb, "Committed");
+    summary.events_total = stats.events_total;
+    summary.rows_moved = stats.rows_moved;
+    Ok(summary)
+}
+
+fn write_rejects(path: &Path, out: &mut Option<BufWriter<File>>, rejects: &[Reject]) -> Result<()> {
+    if out.is_none() {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        *out = Some(BufWriter::new(f));
+    }
+    if let Some(w) = out.as_mut() {
+        for r in rejects {
+            serde_json::to_writer(&mut *w, r)?;
+            w.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}

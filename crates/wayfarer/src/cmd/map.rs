@@ -1,0 +1,95 @@
+//! `wayfarer map`: the journey map in text, JSON, HTML, CSV or XLSX.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use wayfarer_engine::journey::{JourneyMap, journey_map};
+use wayfarer_engine::{Model, Scope};
+use wayfarer_store::Store;
+
+use crate::cli::{Global, MapArgs, MapFormat};
+use crate::progress::{Progress, done};
+
+pub fn run(g: &Global, args: &MapArgs, progress: Progress) -> Result<()> {
+    let dir = super::data_dir(g, super::DEFAULT_DATA);
+    let (config, _) = super::load_config(g, &dir)?;
+    let store = Store::open(&dir)?;
+    let model = Model::compile(&config, &store)?;
+    let scope = super::scope(&args.scope)?;
+    let format = if args.json {
+        MapFormat::Json
+    } else {
+        args.format
+    };
+    let pb = progress.spinner("Building the journey map");
+    let map = journey_map(&store, &model, &scope)?;
+    let maps = if matches!(format, MapFormat::Html | MapFormat::Xlsx) && scope.persona.is_none() {
+        with_persona_maps(&store, &model, &scope, map)?
+    } else {
+        vec![map]
+    };
+    done(&pb, "Built the journey map");
+    write_maps(&maps, format, args.out.as_deref())
+}
+
+/// The main map followed by one map per hand-written persona.
+pub fn with_persona_maps(
+    store: &Store,
+    model: &Model,
+    scope: &Scope,
+    main: JourneyMap,
+) -> Result<Vec<JourneyMap>> {
+    let mut maps = vec![main];
+    for (name, _, _) in &model.personas {
+        let s = Scope {
+            persona: Some(name.clone()),
+            ..scope.clone()
+        };
+        maps.push(journey_map(store, model, &s)?);
+    }
+    Ok(maps)
+}
+
+pub fn write_maps(maps: &[JourneyMap], format: MapFormat, out: Option<&Path>) -> Result<()> {
+    let Some(main) = maps.first() else {
+        return Ok(());
+    };
+    match format {
+        MapFormat::Text => emit(
+            out,
+            wayfarer_render::text::journey_table(main, super::term_width()).as_bytes(),
+        ),
+        MapFormat::Json => emit(out, (serde_json::to_string_pretty(main)? + "\n").as_bytes()),
+        MapFormat::Csv => {
+            let mut buf = Vec::new();
+            wayfarer_render::tabular::write_csv(main, &mut buf)?;
+            emit(out, &buf)
+        }
+        MapFormat::Html => {
+            let path = out.map_or_else(|| PathBuf::from("journey-map.html"), Path::to_path_buf);
+            let html = wayfarer_render::html::report(maps, "Customer journey map");
+            std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))?;
+            println!("Wrote {}", path.display());
+            Ok(())
+        }
+        MapFormat::Xlsx => {
+            let path = out.map_or_else(|| PathBuf::from("journey-map.xlsx"), Path::to_path_buf);
+            wayfarer_render::tabular::write_xlsx(maps, &path)?;
+            println!("Wrote {}", path.display());
+            Ok(())
+        }
+    }
+}
+
+fn emit(out: Option<&Path>, bytes: &[u8]) -> Result<()> {
+    match out {
+        Some(p) => std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display())),
+        None => {
+            let mut o = std::io::stdout().lock();
+            o.write_all(bytes)?;
+            o.flush()?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Command implementations; each module is one subcommand.
+
+mod config;
+mod demo;
+mod import;
+mod map;
+mod sessions;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use wayfarer_core::Config;
+use wayfarer_engine::{EngineError, Scope};
+use wayfarer_ingest::ImportError;
+use wayfarer_store::StoreError;
+
+use crate::cli::{Cli, Command, ScopeArgs};
+use crate::progress::Progress;
+
+pub const DEFAULT_DATA: &str = "wayfarer-data";
+pub const DEMO_DATA: &str = "wayfarer-demo";
+pub const CONFIG_FILE: &str = "wayfarer.toml";
+
+pub fn run(cli: Cli) -> Result<()> {
+    let progress = Progress::new(cli.global.quiet);
+    let g = &cli.global;
+    match cli.command {
+        Command::Demo(args) => demo::run(g, &args, progress),
+        Command::Import(args) => import::run(g, &args, progress),
+        Command::Map(args) => map::run(g, &args, progress),
+        Command::Sessions(args) => sessions::run(g, &args),
+        Command::Config(c) => config::run(g, c),
+    }
+}
+
+/// The data directory: --data, else the command's default.
+pub fn data_dir(g: &crate::cli::Global, default: &str) -> PathBuf {
+    g.data.clone().unwrap_or_else(|| PathBuf::from(default))
+}
+
+/// Loads the configuration: --config, else DIR/wayfarer.toml, else defaults.
+pub fn load_config(g: &crate::cli::Global, dir: &Path) -> Result<(Config, Option<PathBuf>)> {
+    let path = match &g.config {
+        Some(p) => Some(p.clone()),
+        None => Some(dir.join(CONFIG_FILE)).filter(|p| p.is_file()),
+    };
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("reading configuration {}", p.display()))?;
+            let c = Config::from_toml(&text, &p.display().to_string())?;
+            Ok((c, Some(p)))
+        }
+        None => Ok((Config::default(), None)),
+    }
+}
+
+/// Builds an analysis scope from the common flags.
+pub fn scope(args: &ScopeArgs) -> Result<Scope> {
+    let parse = |s: &Option<String>, flag: &str| -> Result<Option<i64>> {
+        s.as_deref()
+            .map(|v| {
+                wayfarer_core::time::parse_date_arg(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+            })
+            .transpose()
+    };
+    let from = parse(&args.from, "from")?;
+    let to = parse(&args.to, "to")?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if f >= t {
+            bail!("--from must be before --to");
+        }
+    }
+    Ok(Scope {
+        from,
+        to,
+        persona: args.persona.clone(),
+    })
+}
+
+/// A hint for an error, from the shared error-code table.
+pub fn hint_for(e: &anyhow::Error) -> Option<&'static str> {
+    for cause in e.chain() {
+        if let Some(s) = cause.downcast_ref::<StoreError>() {
+            return Some(s.code().hint());
+        }
+        if let Some(s) = cause.downcast_ref::<ImportError>() {
+            return Some(s.code().hint());
+        }
+        if let Some(s) = cause.downcast_ref::<EngineError>() {
+            return Some(s.code().hint());
+        }
+        if cause
+            .downcast_ref::<wayfarer_core::config::ConfigError>()
+            .is_some()
+        {
+            return Some(wayfarer_core::ErrorCode::ConfigInvalid.hint());
+        }
+    }
+    None
+}
+
+/// Microseconds since the epoch, now.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// Terminal width for tables.
+pub fn term_width() -> u16 {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(160)
+}
