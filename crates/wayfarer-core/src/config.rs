@@ -198,13 +198,16 @@ impl Config {
             Predicate::parse(&r.when)
                 .map_err(|e| invalid(format!("channels.rules[{i}].when"), e))?;
         }
-        if !(self.sessions.timeout_minutes > 0.0) {
+        if self.sessions.timeout_minutes.is_nan() || self.sessions.timeout_minutes <= 0.0 {
             return Err(invalid(
                 "sessions.timeout_minutes".into(),
                 "must be greater than 0".into(),
             ));
         }
-        if !(self.map.significance > 0.0 && self.map.significance < 1.0) {
+        if self.map.significance.is_nan()
+            || self.map.significance <= 0.0
+            || self.map.significance >= 1.0
+        {
             return Err(invalid(
                 "map.significance".into(),
                 "must be between 0 and 1".into(),

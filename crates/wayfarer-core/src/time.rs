@@ -107,10 +107,10 @@ fn parse_text(s: &str) -> Result<i64, String> {
         }
     }
     for f in ["%Y-%m-%d", "%Y/%m/%d"] {
-        if let Ok(d) = NaiveDate::parse_from_str(body, f) {
-            if let Some(dt) = d.and_hms_opt(0, 0, 0) {
-                return Ok(Utc.from_utc_datetime(&dt).timestamp_micros());
-            }
+        if let Ok(d) = NaiveDate::parse_from_str(body, f)
+            && let Some(dt) = d.and_hms_opt(0, 0, 0)
+        {
+            return Ok(Utc.from_utc_datetime(&dt).timestamp_micros());
         }
     }
     Err(format!(

@@ -238,10 +238,10 @@ impl JourneyFold<'_> {
         let facts = EventFacts::new(t, self.model, j);
         for &i in self.model.touchpoints_for(event) {
             let tp = &self.model.touchpoints[i];
-            if let Some(g) = &tp.channel {
-                if !glob_match(g, self.model.channel_name(channel)) {
-                    continue;
-                }
+            if let Some(g) = &tp.channel
+                && !glob_match(g, self.model.channel_name(channel))
+            {
+                continue;
             }
             if tp.when.as_ref().is_none_or(|w| w.eval(&facts)) {
                 return TpKey::Defined(i as u32);
@@ -395,38 +395,39 @@ impl Fold for JourneyFold<'_> {
                     _ => {}
                 }
             }
-            if let Some(text) = rows.str_at(Col::Text, r) {
-                if !text.trim().is_empty() {
-                    let c = self.vader.polarity_scores(text).compound;
-                    st.sentiment.add(c);
-                    st.emotion.add(c);
-                    emotion_seen[su] = true;
-                    let cand = Candidate {
-                        score: c,
-                        text: text.to_string(),
-                        touchpoint: tp,
-                        customer: t.customer,
-                    };
-                    if c <= NEGATIVE {
-                        st.negative_texts.add(text);
-                        st.negative.push(cand);
-                        prune(&mut st.negative, false);
-                    } else {
-                        st.other_texts.add(text);
-                        if c >= POSITIVE {
-                            st.positive.push(cand);
-                            prune(&mut st.positive, true);
-                        }
+            if let Some(text) = rows.str_at(Col::Text, r)
+                && !text.trim().is_empty()
+            {
+                let c = self.vader.polarity_scores(text).compound;
+                st.sentiment.add(c);
+                st.emotion.add(c);
+                emotion_seen[su] = true;
+                let cand = Candidate {
+                    score: c,
+                    text: text.to_string(),
+                    touchpoint: tp,
+                    customer: t.customer,
+                };
+                if c <= NEGATIVE {
+                    st.negative_texts.add(text);
+                    st.negative.push(cand);
+                    prune(&mut st.negative, false);
+                } else {
+                    st.other_texts.add(text);
+                    if c >= POSITIVE {
+                        st.positive.push(cand);
+                        prune(&mut st.positive, true);
                     }
                 }
             }
         }
         // Exits: the last customer-initiated touchpoint of a stage the customer did not leave forward.
         for k in 0..k_stages.saturating_sub(1) {
-            if reached[k] && !reached[k + 1] {
-                if let Some(tp) = last_touch[k] {
-                    g.stages[k].touchpoints.entry(tp).or_default().exits += 1;
-                }
+            if reached[k]
+                && !reached[k + 1]
+                && let Some(tp) = last_touch[k]
+            {
+                g.stages[k].touchpoints.entry(tp).or_default().exits += 1;
             }
         }
         let converted = |s: u8| (s as usize + 1) < k_stages && reached[s as usize + 1];

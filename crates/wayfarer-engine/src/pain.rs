@@ -234,30 +234,31 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
                 }
             }
             // (c) friction.
-            if st.friction >= min_n(ctx) && st.reached - st.friction >= min_n(ctx) {
-                if let Some(c) = two_proportion(
+            if st.friction >= min_n(ctx)
+                && st.reached - st.friction >= min_n(ctx)
+                && let Some(c) = two_proportion(
                     st.friction_converted,
                     st.friction,
                     st.converted - st.friction_converted,
                     st.reached - st.friction,
-                ) {
-                    if c.value < c.baseline
-                        && c.p_value < alpha(ctx)
-                        && material(c.value, c.baseline)
-                    {
-                        let mut events: Vec<(&u32, &u64)> = st.friction_events.iter().collect();
-                        events.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-                        let names: Vec<String> = events
-                            .iter()
-                            .take(3)
-                            .map(|(e, _)| ctx.model.event_name(**e).to_string())
-                            .collect();
-                        let what = if names.is_empty() {
-                            "repeated support contacts".to_string()
-                        } else {
-                            names.join(", ")
-                        };
-                        out.push(build(
+                )
+                && c.value < c.baseline
+                && c.p_value < alpha(ctx)
+                && material(c.value, c.baseline)
+            {
+                let mut events: Vec<(&u32, &u64)> = st.friction_events.iter().collect();
+                events.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+                let names: Vec<String> = events
+                    .iter()
+                    .take(3)
+                    .map(|(e, _)| ctx.model.event_name(**e).to_string())
+                    .collect();
+                let what = if names.is_empty() {
+                    "repeated support contacts".to_string()
+                } else {
+                    names.join(", ")
+                };
+                out.push(build(
                             ctx,
                             PainDraft {
                                 kind: PainKind::Friction,
@@ -285,8 +286,6 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
                                 ),
                             },
                         ));
-                    }
-                }
             }
         }
         // (e) negative emotion vs the rest of the journey.
@@ -405,10 +404,13 @@ pub fn versus_rest(
         let stage = &ctx.model.stage_names[k];
         if k + 1 < k_stages && st.reached >= min_n(ctx) && rt.reached >= min_n(ctx) {
             // (a) drop-off.
-            if let Some(c) = two_proportion(st.converted, st.reached, rt.converted, rt.reached) {
-                if c.value < c.baseline && c.p_value < alpha(ctx) && material(c.value, c.baseline) {
-                    let next = &ctx.model.stage_names[k + 1];
-                    out.push(build(
+            if let Some(c) = two_proportion(st.converted, st.reached, rt.converted, rt.reached)
+                && c.value < c.baseline
+                && c.p_value < alpha(ctx)
+                && material(c.value, c.baseline)
+            {
+                let next = &ctx.model.stage_names[k + 1];
+                out.push(build(
                         ctx,
                         PainDraft {
                             kind: PainKind::DropOff,
@@ -435,7 +437,6 @@ pub fn versus_rest(
                             ),
                         },
                     ));
-                }
             }
             // (b) exit touchpoints vs the same touchpoint for other personas.
             for (key, v) in &st.touchpoints {

@@ -51,10 +51,10 @@ impl Fold for SessionsFold<'_> {
         let Some(t) = Timeline::build(self.model, self.scope, span) else {
             return;
         };
-        if let Some(want) = self.scope.persona.as_deref() {
-            if t.persona.map(|i| self.model.personas[i].0.as_str()) != Some(want) {
-                return;
-            }
+        if let Some(want) = self.scope.persona.as_deref()
+            && t.persona.map(|i| self.model.personas[i].0.as_str()) != Some(want)
+        {
+            return;
         }
         p.report.customers += 1;
         p.report.events += t.idx.len() as u64;

@@ -49,9 +49,9 @@ pub fn store(events: Vec<Event>) -> (tempfile::TempDir, Store) {
 }
 
 pub fn model(store: &Store) -> Model {
-    model_with(store, Config::default())
+    model_with(store, &Config::default())
 }
 
-pub fn model_with(store: &Store, config: Config) -> Model {
-    Model::compile(&config, store).expect("model")
+pub fn model_with(store: &Store, config: &Config) -> Model {
+    Model::compile(config, store).expect("model")
 }

@@ -55,13 +55,13 @@ impl<'a> Timeline<'a> {
                 if scope.contains(rows.ts[i]) {
                     idx.push(i);
                 }
-            } else if kind == Kind::Identify && parse_traits {
-                if let Some(Ok(Json::Object(t))) = rows
+            } else if kind == Kind::Identify
+                && parse_traits
+                && let Some(Ok(Json::Object(t))) = rows
                     .str_at(Col::Properties, i)
                     .map(serde_json::from_str::<Json>)
-                {
-                    traits.extend(t);
-                }
+            {
+                traits.extend(t);
             }
         }
         if idx.is_empty() {
@@ -140,10 +140,10 @@ impl<'a> Timeline<'a> {
                 if first[rule.stage].is_some() {
                     continue;
                 }
-                if let Some(g) = &rule.channel {
-                    if !glob_match(g, model.channel_name(self.channel[j])) {
-                        continue;
-                    }
+                if let Some(g) = &rule.channel
+                    && !glob_match(g, model.channel_name(self.channel[j]))
+                {
+                    continue;
                 }
                 if rule.when.as_ref().is_none_or(|w| w.eval(&facts)) {
                     first[rule.stage] = Some(self.rows.ts[r]);
@@ -320,9 +320,8 @@ fn trait_value<'m>(traits: &'m Map<String, Json>, path: &str) -> Value<'m> {
     let Some(first) = parts.next() else {
         return Value::Null;
     };
-    let mut cur = match traits.get(first) {
-        Some(v) => v,
-        None => return Value::Null,
+    let Some(mut cur) = traits.get(first) else {
+        return Value::Null;
     };
     for p in parts {
         cur = match cur.as_object().and_then(|o| o.get(p)) {
@@ -419,7 +418,7 @@ mod tests {
         // A phone order enters Purchase directly; browsing afterwards stays in Purchase.
         let (_d, s) = store(vec![
             with(ev("phone", 0.0, "Order Completed"), |e| {
-                e.channel = Some("Phone".into())
+                e.channel = Some("Phone".into());
             }),
             ev("phone", 60.0, "Product Viewed"),
             ev("web", 0.0, "Page Viewed"),
@@ -461,7 +460,7 @@ mod tests {
         let (_d, s) = store(vec![
             ev("a", 0.0, "Page Viewed"),
             with(ev("a", 1.0, "Product Viewed"), |e| {
-                e.channel = Some("Paid Search".into())
+                e.channel = Some("Paid Search".into());
             }),
             ev("a", 2.0, "Product Added"),
             ev("a", 200.0, "Page Viewed"),
@@ -505,21 +504,21 @@ mod tests {
         }];
         let (_d, s) = store(vec![
             with(ev("p", 0.0, "Identify"), |e| {
-                e.properties = r#"{"plan":"free"}"#.into()
+                e.properties = r#"{"plan":"free"}"#.into();
             }),
             with(ev("p", 1.0, "Identify"), |e| {
-                e.properties = r#"{"plan":"pro"}"#.into()
+                e.properties = r#"{"plan":"pro"}"#.into();
             }),
             ev("p", 2.0, "Page Viewed"),
             ev("q", 0.0, "Page Viewed"),
             with(ev("r", 0.0, "Product Reviewed"), |e| {
-                e.properties = r#"{"rating":5}"#.into()
+                e.properties = r#"{"rating":5}"#.into();
             }),
             with(ev("lowrating", 0.0, "Product Reviewed"), |e| {
-                e.properties = r#"{"rating":2}"#.into()
+                e.properties = r#"{"rating":2}"#.into();
             }),
         ]);
-        let m = model_with(&s, config);
+        let m = model_with(&s, &config);
         each(&s, &m, |id, t| match id {
             "p" => assert_eq!(t.persona, Some(0), "last trait value wins"),
             "q" => assert_eq!(t.persona, None),

@@ -241,10 +241,10 @@ fn text_to_json(s: &str) -> Value {
         if let Ok(i) = t.parse::<i64>() {
             return Value::from(i);
         }
-        if let Ok(f) = t.parse::<f64>() {
-            if let Some(n) = serde_json::Number::from_f64(f) {
-                return Value::Number(n);
-            }
+        if let Ok(f) = t.parse::<f64>()
+            && let Some(n) = serde_json::Number::from_f64(f)
+        {
+            return Value::Number(n);
         }
     }
     match t {
@@ -561,11 +561,11 @@ impl Decoder {
             e.channel = Cell::Json(v).text("properties.channel")?;
         }
         for key in ["revenue", "total", "value"] {
-            if let Some(v) = props.get(key) {
-                if let Some(n) = Cell::Json(v).number(&format!("properties.{key}"))? {
-                    e.revenue = Some(n);
-                    break;
-                }
+            if let Some(v) = props.get(key)
+                && let Some(n) = Cell::Json(v).number(&format!("properties.{key}"))?
+            {
+                e.revenue = Some(n);
+                break;
             }
         }
         if let Some(v) = props.get("survey") {
@@ -583,11 +583,11 @@ impl Decoder {
             })?;
         }
         for key in ["text", "comment", "review_body", "body", "message"] {
-            if let Some(Value::String(s)) = props.get(key) {
-                if !s.trim().is_empty() {
-                    e.text = Some(s.clone());
-                    break;
-                }
+            if let Some(Value::String(s)) = props.get(key)
+                && !s.trim().is_empty()
+            {
+                e.text = Some(s.clone());
+                break;
             }
         }
         e.properties = Value::Object(props).to_string();

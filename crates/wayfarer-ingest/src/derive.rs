@@ -12,7 +12,7 @@ use wayfarer_core::predicate::{Facts, Field, Predicate, Value};
 
 use crate::channels::{self, Traffic};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ChannelDeriver {
     rules: Vec<(String, Predicate)>,
     own_domains: Vec<String>,
@@ -61,15 +61,6 @@ impl ChannelDeriver {
             referrer: e.referrer.as_deref(),
         };
         channels::classify(&t, &self.own_domains).map(str::to_string)
-    }
-}
-
-impl Default for ChannelDeriver {
-    fn default() -> Self {
-        ChannelDeriver {
-            rules: Vec::new(),
-            own_domains: Vec::new(),
-        }
     }
 }
 

@@ -488,11 +488,10 @@ fn sentiment_valence(tokens: &[Token<'_>], i: usize, is_cap_diff: bool) -> f64 {
 fn negation_check(valence: f64, tokens: &[Token<'_>], start_i: usize, i: usize) -> f64 {
     let mut valence = valence;
     match start_i {
-        0 => {
-            if negated(lw(tokens, i - 1)) {
-                valence *= N_SCALAR;
-            }
+        0 if negated(lw(tokens, i - 1)) => {
+            valence *= N_SCALAR;
         }
+        0 => {}
         1 => {
             let (w2, w1) = (lw(tokens, i - 2), lw(tokens, i - 1));
             if w2 == "never" && (w1 == "so" || w1 == "this") {

@@ -129,11 +129,11 @@ impl Store {
         } else {
             crate::writer::sort_batches(&batches)?
         };
-        rows_from_batch(batch, extra)
+        rows_from_batch(&batch, extra)
     }
 }
 
-fn rows_from_batch(batch: RecordBatch, extra: &[Col]) -> Result<Rows, StoreError> {
+fn rows_from_batch(batch: &RecordBatch, extra: &[Col]) -> Result<Rows, StoreError> {
     let bad = |c: Col| {
         StoreError::Corrupt(format!(
             "segment column {} has an unexpected type",

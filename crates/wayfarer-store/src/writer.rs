@@ -151,10 +151,10 @@ impl Writer {
             if let (Some(a), Some(u)) = (anon, user) {
                 self.identity.link_anon_user(a, u, e.timestamp, seq);
             }
-            if e.kind == Kind::Alias {
-                if let (Some(prev), Some(u)) = (e.previous_id.as_deref(), user) {
-                    self.identity.link_alias(prev, u, e.timestamp, seq);
-                }
+            if e.kind == Kind::Alias
+                && let (Some(prev), Some(u)) = (e.previous_id.as_deref(), user)
+            {
+                self.identity.link_alias(prev, u, e.timestamp, seq);
             }
             let Some(ident) = user.or(anon) else {
                 // The decoder guarantees an identity; refuse rather than guess.
