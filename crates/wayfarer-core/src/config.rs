@@ -44,7 +44,7 @@ pub struct JourneyConfig {
     pub friction_events: Vec<String>,
     pub support_events: Vec<String>,
     pub retry_seconds: f64,
-    pub company_events: Vec<String>,
+    pub passive_events: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ use wayfarer_core::glob::glob_match;
 use wayfarer_core::time::format_rfc3339;
 use wayfarer_models::sentiment::Vader;
 use wayfarer_models::stats::{Moments, nps, quantile_sorted};
-use wayfarer_store::{Col, Store};
+use wayfarer_store::{Col, NO_CHANNEL, Store};
 
 use crate::fold::{self, Fold, Span};
 use crate::model::Model;
@@ -87,6 +87,8 @@ pub struct StageStats {
     pub emotion: Moments,
     pub sentiment: Moments,
     pub emotion_customers: u64,
+    /// Customers whose mean emotion in the stage is below zero.
+    pub unhappy: u64,
     pub nps: [u64; 3],
     pub csat: Moments,
     pub csat_satisfied: u64,
@@ -136,6 +138,7 @@ impl StageStats {
         self.emotion.merge(&o.emotion);
         self.sentiment.merge(&o.sentiment);
         self.emotion_customers += o.emotion_customers;
+        self.unhappy += o.unhappy;
         for i in 0..3 {
             self.nps[i] += o.nps[i];
         }
@@ -324,7 +327,7 @@ impl Fold for JourneyFold<'_> {
         let mut seen_channel: Vec<(u8, u32)> = Vec::with_capacity(n);
         let mut friction = vec![false; k_stages];
         let mut support = vec![0u32; k_stages];
-        let mut emotion_seen = vec![false; k_stages];
+        let mut emotion_seen = vec![Moments::default(); k_stages];
         let mut last_touch: Vec<Option<TpKey>> = vec![None; k_stages];
         let mut max_nps: Option<f64> = None;
         for j in 0..n {
@@ -341,9 +344,12 @@ impl Fold for JourneyFold<'_> {
             seen_tp.push((s, tp));
             st.actions.entry(event).or_default().events += 1;
             seen_action.push((s, event));
-            st.channels.entry(t.channel[j]).or_default().events += 1;
-            seen_channel.push((s, t.channel[j]));
-            if !Model::flag(&m.is_company, event) {
+            let passive = Model::flag(&m.is_passive, event);
+            if !passive && t.channel[j] != NO_CHANNEL {
+                st.channels.entry(t.channel[j]).or_default().events += 1;
+                seen_channel.push((s, t.channel[j]));
+            }
+            if !passive {
                 last_touch[su] = Some(tp);
             }
             if Model::flag(&m.is_friction, event) {
@@ -353,7 +359,7 @@ impl Fold for JourneyFold<'_> {
             if j > 0
                 && t.stage[j - 1] == s
                 && rows.event[t.idx[j - 1]] == event
-                && !Model::flag(&m.is_company, event)
+                && !Model::flag(&m.is_passive, event)
             {
                 let gap = rows.ts[r] - rows.ts[t.idx[j - 1]];
                 if gap <= m.retry_within && Model::flag(&m.is_friction, event) {
@@ -371,7 +377,7 @@ impl Fold for JourneyFold<'_> {
             {
                 if let Some(e) = survey_emotion(survey, score) {
                     st.emotion.add(e);
-                    emotion_seen[su] = true;
+                    emotion_seen[su].add(e);
                 }
                 match survey {
                     "nps" => {
@@ -401,7 +407,7 @@ impl Fold for JourneyFold<'_> {
                 let c = self.vader.polarity_scores(text).compound;
                 st.sentiment.add(c);
                 st.emotion.add(c);
-                emotion_seen[su] = true;
+                emotion_seen[su].add(c);
                 let cand = Candidate {
                     score: c,
                     text: text.to_string(),
@@ -421,7 +427,8 @@ impl Fold for JourneyFold<'_> {
                 }
             }
         }
-        // Exits: the last customer-initiated touchpoint of a stage the customer did not leave forward.
+        // Exits: the last customer-initiated touchpoint of a stage the
+        // customer went no further from.
         for k in 0..k_stages.saturating_sub(1) {
             if reached[k]
                 && !reached[k + 1]
@@ -481,8 +488,11 @@ impl Fold for JourneyFold<'_> {
                     st.friction_converted += 1;
                 }
             }
-            if emotion_seen[k] {
+            if let Some(mean) = emotion_seen[k].mean() {
                 st.emotion_customers += 1;
+                if mean < 0.0 {
+                    st.unhappy += 1;
+                }
             }
         }
         if max_nps.is_some_and(|s| s >= 9.0) {
@@ -555,6 +565,8 @@ pub struct StageReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TouchpointReport {
     pub name: String,
+    /// Defined in the configuration (as opposed to `event @ channel`).
+    pub configured: bool,
     pub customers: u64,
     pub events: u64,
     /// Share of the stage's customers who touched it.
@@ -736,6 +748,7 @@ fn finish(
                 .touchpoints
                 .get(i as usize)
                 .map_or("?".into(), |t| t.name.clone()),
+            TpKey::Fallback(e, c) if c == NO_CHANNEL => model.event_name(e).to_string(),
             TpKey::Fallback(e, c) => format!("{} @ {}", model.event_name(e), model.channel_name(c)),
         }
     };
@@ -769,6 +782,7 @@ fn finish(
                 };
                 TouchpointReport {
                     name: tp_name(*key),
+                    configured: matches!(key, TpKey::Defined(_)),
                     customers: v.customers,
                     events: v.events,
                     reach: ratio(v.customers, st.reached).unwrap_or(0.0),
@@ -838,10 +852,11 @@ fn finish(
                 rest_texts.merge(o.other_texts.clone());
             }
         }
-        let negative_terms = crate::text::distinctive(&st.negative_texts, &rest_texts, 5)
-            .into_iter()
-            .map(|(term, share)| Term { term, share })
-            .collect();
+        let negative_terms: Vec<Term> =
+            crate::text::distinctive(&st.negative_texts, &rest_texts, 5)
+                .into_iter()
+                .map(|(term, share)| Term { term, share })
+                .collect();
         let nps_report = nps(st.nps[0], st.nps[1], st.nps[2]).map(|(score, moe)| NpsReport {
             score,
             margin_of_error: moe,
@@ -850,7 +865,17 @@ fn finish(
             passives: st.nps[1],
             detractors: st.nps[2],
         });
-        let verbatims = pick_verbatims(st, model.config.map.verbatims, &tp_name, identity);
+        let top_terms: Vec<String> = negative_terms
+            .iter()
+            .map(|t: &Term| t.term.clone())
+            .collect();
+        let verbatims = pick_verbatims(
+            st,
+            model.config.map.verbatims,
+            &top_terms,
+            &tp_name,
+            identity,
+        );
         stages.push(StageReport {
             index: k,
             name: model.stage_names[k].clone(),
@@ -924,14 +949,16 @@ fn finish(
         tp_name: &tp_name,
     };
     let mut pains = pain::within_scope(&ctx, &scope_stats, persona.map(group_name).as_deref());
+    // Each persona against the other personas ("Unassigned" customers are
+    // mostly anonymous visitors and make no fair baseline).
+    let named = model.personas.len();
     let comparisons: Vec<usize> = match persona {
         Some(p) => vec![p],
-        None if !model.personas.is_empty() => (0..groups.len()).collect(),
-        None => Vec::new(),
+        None => (0..named).collect(),
     };
     for gi in comparisons {
         let mut rest = GroupStats::new(k_stages);
-        for (j, g) in groups.iter().enumerate() {
+        for (j, g) in groups.iter().enumerate().take(named) {
             if j != gi {
                 rest.merge(g.clone());
             }
@@ -955,8 +982,9 @@ fn finish(
     let personas = groups
         .iter()
         .enumerate()
-        .filter(|(i, g)| *i < model.personas.len() || g.customers > 0)
-        .filter(|(i, _)| !model.personas.is_empty() || *i == usize::MAX)
+        .filter(|(i, g)| {
+            !model.personas.is_empty() && (*i < model.personas.len() || g.customers > 0)
+        })
         .map(|(i, g)| {
             let fav = g
                 .channel_customers
@@ -996,14 +1024,23 @@ fn finish(
     }
 }
 
+/// Representative comments: negative ones that use the stage's most
+/// distinctive negative terms (most terms first, then most negative), and the
+/// most positive one.
 fn pick_verbatims(
     st: &StageStats,
     n: usize,
+    terms: &[String],
     tp_name: &dyn Fn(TpKey) -> String,
     identity: &wayfarer_store::IdentityGraph,
 ) -> Vec<Verbatim> {
     let mut neg = st.negative.clone();
     sort_candidates(&mut neg, false);
+    let hits = |c: &Candidate| -> usize {
+        let words: Vec<String> = crate::text::terms(&c.text).collect();
+        terms.iter().take(3).filter(|t| words.contains(t)).count()
+    };
+    neg.sort_by_key(|c| std::cmp::Reverse(hits(c)));
     let mut pos = st.positive.clone();
     sort_candidates(&mut pos, true);
     let mut out = Vec::new();

@@ -15,6 +15,8 @@ use crate::EngineError;
 
 /// Name of the channel given to events and sessions with no traffic source.
 pub const DIRECT: &str = "Direct";
+/// Name shown for events without any channel (server-side events outside web sessions).
+pub const NONE: &str = "(none)";
 
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -49,7 +51,7 @@ pub struct Model {
     pub purchase_code: Option<u32>,
     pub is_friction: Vec<bool>,
     pub is_support: Vec<bool>,
-    pub is_company: Vec<bool>,
+    pub is_passive: Vec<bool>,
     pub is_conversion: Vec<bool>,
     pub session_timeout: i64,
     pub engaged_after: i64,
@@ -173,7 +175,7 @@ impl Model {
                 .map(|i| i as u32),
             is_friction: classes(&j.friction_events),
             is_support: classes(&j.support_events),
-            is_company: classes(&j.company_events),
+            is_passive: classes(&j.passive_events),
             is_conversion: classes(&config.sessions.conversion_events),
             session_timeout: (config.sessions.timeout_minutes * MICROS_PER_MINUTE as f64).round()
                 as i64,

@@ -4,23 +4,28 @@
 //! - (a) `drop_off`: a stage whose conversion is significantly below its
 //!   baseline (the other personas); two-proportion z-test.
 //! - (b) `exit_touchpoint`: a touchpoint over-represented as the last step
-//!   before dropping out: its exit rate against the other touchpoints of the
-//!   stage, or against the same touchpoint for other personas.
+//!   before dropping out: its exit rate (customers for whom it was the last
+//!   step in the stage and who went no further / customers who met it)
+//!   against the stage's other touchpoints (at least twice as high), or
+//!   against the same touchpoint for the other personas.
 //! - (c) `friction`: errors, retries and repeated support contacts, when the
 //!   customers who meet them convert significantly less.
 //! - (d) `slow`: time to the next stage far above the baseline (Mood's median
 //!   test against the other personas).
-//! - (e) `negative_emotion`: a stage whose emotion is significantly below the
-//!   rest of the journey (Welch's test), with its top negative terms.
+//! - (e) `negative_emotion`: a stage where significantly more customers are
+//!   unhappy (their mean emotion there is below zero) than in the rest of the
+//!   journey or than other personas in the same stage, with its top negative
+//!   terms.
 //!
-//! Severity = customers affected × gap (gap in [0, 1]: a rate difference, a
-//! relative delay capped at 1, or an emotion difference / 2).
+//! Severity = customers affected × gap, expressed as *excess customers*: how
+//! many more customers dropped out, left at the touchpoint, were slow or were
+//! unhappy than the baseline rate predicts. Every kind is thus on one scale.
 //! Opportunities come from the pain points and from positive signals:
 //! promoters who never advocated, high-lift touchpoints with low reach, and
 //! channels that convert a persona better than its favourite one.
 
 use serde::{Deserialize, Serialize};
-use wayfarer_models::stats::{Moments, quantile_sorted, two_proportion, welch};
+use wayfarer_models::stats::{Moments, quantile_sorted, two_proportion};
 
 use crate::journey::{GroupStats, StageReport, TpKey, ratio};
 use crate::model::Model;
@@ -186,7 +191,7 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
     for (k, st) in g.stages.iter().enumerate() {
         let stage = &ctx.model.stage_names[k];
         if k + 1 < k_stages {
-            // (b) exit touchpoints vs the other touchpoints of the stage.
+            // (b) exit touchpoints: exit rate against the stage's other touchpoints.
             let (all_exits, all_touch): (u64, u64) = st
                 .touchpoints
                 .values()
@@ -202,36 +207,41 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
                 let Some(c) = two_proportion(v.exits, v.customers, oe, oc) else {
                     continue;
                 };
-                if c.value > c.baseline && c.p_value < alpha(ctx) && material(c.value, c.baseline) {
-                    let name = (ctx.tp_name)(*key);
-                    out.push(build(
-                        ctx,
-                        PainDraft {
-                            kind: PainKind::ExitTouchpoint,
-                            stage: k,
-                            persona,
-                            touchpoint: Some(name.clone()),
-                            title: format!("Customers leave at {name} in {stage}{}", persona_suffix(persona)),
-                            metric: "exit rate",
-                            value: c.value,
-                            baseline: c.baseline,
-                            baseline_label: format!("other touchpoints in {stage}"),
-                            n: v.customers,
-                            baseline_n: oc,
-                            p_value: Some(c.p_value),
-                            affected: v.customers,
-                            gap: c.value - c.baseline,
-                            terms: Vec::new(),
-                            evidence: format!(
-                                "{} of {} customers who reached {name} in {stage} went no further ({}), against {} at the stage's other touchpoints",
-                                v.exits,
-                                v.customers,
-                                pct(c.value),
-                                pct(c.baseline)
-                            ),
-                        },
-                    ));
+                // Some touchpoint is always somebody's last step: ask for a clear excess.
+                if !(c.value > 2.0 * c.baseline
+                    && c.p_value < alpha(ctx)
+                    && c.value - c.baseline >= 0.05)
+                {
+                    continue;
                 }
+                let name = (ctx.tp_name)(*key);
+                out.push(build(
+                    ctx,
+                    PainDraft {
+                        kind: PainKind::ExitTouchpoint,
+                        stage: k,
+                        persona,
+                        touchpoint: Some(name.clone()),
+                        title: format!("Customers leave at {name} in {stage}{}", persona_suffix(persona)),
+                        metric: "exit rate",
+                        value: c.value,
+                        baseline: c.baseline,
+                        baseline_label: format!("other touchpoints in {stage}"),
+                        n: v.customers,
+                        baseline_n: oc,
+                        p_value: Some(c.p_value),
+                        affected: v.customers,
+                        gap: c.value - c.baseline,
+                        terms: Vec::new(),
+                        evidence: format!(
+                            "{} of {} customers who reached {name} in {stage} went no further ({}), against {} at the stage's other touchpoints",
+                            v.exits,
+                            v.customers,
+                            pct(c.value),
+                            pct(c.baseline)
+                        ),
+                    },
+                ));
             }
             // (c) friction.
             if st.friction >= min_n(ctx)
@@ -290,36 +300,57 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
         }
         // (e) negative emotion vs the rest of the journey.
         let mut rest = Moments::default();
+        let (mut ru, mut rc) = (0, 0);
         for (j, o) in g.stages.iter().enumerate() {
             if j != k {
                 rest.merge(&o.emotion);
+                ru += o.unhappy;
+                rc += o.emotion_customers;
             }
         }
-        if let Some(p) = emotion_pain(ctx, k, st, &rest, persona, "the other stages") {
+        let base = EmotionBaseline {
+            unhappy: ru,
+            customers: rc,
+            emotion: &rest,
+            label: "the other stages",
+        };
+        if let Some(p) = emotion_pain(ctx, k, st, &base, persona) {
             out.push(p);
         }
     }
     out
 }
 
+/// The emotion baseline a stage is compared with.
+struct EmotionBaseline<'a> {
+    unhappy: u64,
+    customers: u64,
+    emotion: &'a Moments,
+    label: &'a str,
+}
+
 fn emotion_pain(
     ctx: &Context<'_>,
     k: usize,
     st: &crate::journey::StageStats,
-    rest: &Moments,
+    base: &EmotionBaseline<'_>,
     persona: Option<&str>,
-    baseline_label: &str,
 ) -> Option<PainPoint> {
-    if st.emotion.n < min_n(ctx) || rest.n < min_n(ctx) {
+    let (rest_unhappy, rest_customers, rest_emotion, baseline_label) =
+        (base.unhappy, base.customers, base.emotion, base.label);
+    if st.emotion_customers < min_n(ctx) || rest_customers < min_n(ctx) {
         return None;
     }
-    let c = welch(&st.emotion, rest)?;
-    if !(c.value < c.baseline && c.p_value < alpha(ctx) && (c.baseline - c.value) >= 0.05) {
+    let c = two_proportion(
+        st.unhappy,
+        st.emotion_customers,
+        rest_unhappy,
+        rest_customers,
+    )?;
+    if !(c.value > c.baseline && c.p_value < alpha(ctx) && material(c.value, c.baseline)) {
         return None;
     }
     let stage = &ctx.model.stage_names[k];
-    let mut rest_texts = st.other_texts.clone();
-    rest_texts.merge(crate::text::TermCounts::default());
     let terms: Vec<String> = crate::text::distinctive(&st.negative_texts, &st.other_texts, 5)
         .into_iter()
         .map(|(t, _)| t)
@@ -327,8 +358,13 @@ fn emotion_pain(
     let detractors = st.nps[2];
     let nps_n: u64 = st.nps.iter().sum();
     let mut evidence = format!(
-        "mean emotion {:+.2} over {} texts and survey answers, against {:+.2} for {baseline_label}",
-        c.value, st.emotion.n, c.baseline
+        "{} of {} customers with comments or survey answers in {stage} were unhappy ({}), against {} for {baseline_label}; mean emotion {:+.2} against {:+.2}",
+        st.unhappy,
+        st.emotion_customers,
+        pct(c.value),
+        pct(c.baseline),
+        st.emotion.mean().unwrap_or(0.0),
+        rest_emotion.mean().unwrap_or(0.0)
     );
     if st.csat.n > 0 {
         evidence.push_str(&format!(
@@ -352,15 +388,8 @@ fn emotion_pain(
     let about = if terms.is_empty() {
         String::new()
     } else {
-        format!(
-            " about {}",
-            terms
-                .iter()
-                .take(2)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" / ")
-        )
+        let quoted: Vec<String> = terms.iter().take(3).map(|t| format!("“{t}”")).collect();
+        format!(": comments say {}", quoted.join(", "))
     };
     Some(build(
         ctx,
@@ -373,15 +402,15 @@ fn emotion_pain(
                 "Unhappy customers in {stage}{about}{}",
                 persona_suffix(persona)
             ),
-            metric: "emotion (mean of sentiment and survey scores, −1..1)",
+            metric: "share of customers unhappy (mean emotion below 0)",
             value: c.value,
             baseline: c.baseline,
             baseline_label: baseline_label.to_string(),
-            n: st.emotion.n,
-            baseline_n: rest.n,
+            n: st.emotion_customers,
+            baseline_n: rest_customers,
             p_value: Some(c.p_value),
             affected: st.emotion_customers,
-            gap: (c.baseline - c.value) / 2.0,
+            gap: c.value - c.baseline,
             terms,
             evidence,
         },
@@ -501,7 +530,11 @@ pub fn versus_rest(
                         two_proportion(above1, mine.len() as u64, above2, theirs.len() as u64)
                     {
                         let relative = if m2 > 0.0 { m1 / m2 - 1.0 } else { 0.0 };
-                        if m1 > m2 && c.p_value < alpha(ctx) && relative >= 0.5 {
+                        if m1 > m2
+                            && c.value > c.baseline
+                            && c.p_value < alpha(ctx)
+                            && relative >= 0.5
+                        {
                             let next = &ctx.model.stage_names[k + 1];
                             out.push(build(
                                 ctx,
@@ -519,12 +552,14 @@ pub fn versus_rest(
                                     baseline_n: theirs.len() as u64,
                                     p_value: Some(c.p_value),
                                     affected: mine.len() as u64,
-                                    gap: relative.min(1.0),
+                                    gap: c.value - c.baseline,
                                     terms: Vec::new(),
                                     evidence: format!(
-                                        "median {} from {stage} to {next}, against {} for other personas (n={} and {})",
+                                        "median {} from {stage} to {next}, against {} for other personas; {} of them took longer than the overall median, against {} of others (n={} and {})",
                                         wayfarer_core::time::format_duration_seconds(m1),
                                         wayfarer_core::time::format_duration_seconds(m2),
+                                        pct(c.value),
+                                        pct(c.baseline),
                                         mine.len(),
                                         theirs.len()
                                     ),
@@ -536,14 +571,13 @@ pub fn versus_rest(
             }
         }
         // (e) emotion vs other personas in the same stage.
-        if let Some(pp) = emotion_pain(
-            ctx,
-            k,
-            st,
-            &rt.emotion,
-            p,
-            "other personas in the same stage",
-        ) {
+        let base = EmotionBaseline {
+            unhappy: rt.unhappy,
+            customers: rt.emotion_customers,
+            emotion: &rt.emotion,
+            label: "other personas in the same stage",
+        };
+        if let Some(pp) = emotion_pain(ctx, k, st, &base, p) {
             out.push(pp);
         }
     }
@@ -670,7 +704,12 @@ pub fn opportunities(
             else {
                 continue;
             };
-            if lift < 1.25 || t.reach > 0.25 || t.customers < min_n(ctx) {
+            if !t.configured
+                || lift < 1.25
+                || t.reach > 0.25
+                || t.reach < 0.02
+                || t.customers < min_n(ctx)
+            {
                 continue;
             }
             let others = s.customers.saturating_sub(t.customers);

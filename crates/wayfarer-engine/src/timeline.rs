@@ -68,29 +68,38 @@ impl<'a> Timeline<'a> {
             return None;
         }
         let n = idx.len();
-        // Sessions and effective channels.
+        // Sessions and effective channels: an event's own channel, else its
+        // session's first channel, else Direct for a session with page or
+        // screen views, else none (server-side events with no traffic facts).
         let mut session = vec![0u32; n];
-        let mut channel = vec![model.direct; n];
+        let mut channel = vec![NO_CHANNEL; n];
+        let inherit = model.config.channels.inherit_session_channel;
         let mut s = 0u32;
         let mut start = 0usize;
         for k in 0..=n {
             let boundary =
                 k == n || (k > 0 && rows.ts[idx[k]] - rows.ts[idx[k - 1]] > model.session_timeout);
             if boundary && k > 0 {
-                let inherit = model.config.channels.inherit_session_channel;
                 let first = idx[start..k]
                     .iter()
                     .map(|&r| rows.channel[r])
                     .find(|&c| c != NO_CHANNEL);
+                let has_view = idx[start..k]
+                    .iter()
+                    .any(|&r| Kind::from_code(rows.kind[r]).is_view());
+                let fallback = first.unwrap_or(if has_view { model.direct } else { NO_CHANNEL });
                 for j in start..k {
                     session[j] = s;
-                    let own = rows.channel[idx[j]];
+                    let r = idx[j];
+                    let own = rows.channel[r];
                     channel[j] = if own != NO_CHANNEL {
                         own
                     } else if inherit {
-                        first.unwrap_or(model.direct)
-                    } else {
+                        fallback
+                    } else if Kind::from_code(rows.kind[r]).is_view() {
                         model.direct
+                    } else {
+                        NO_CHANNEL
                     };
                 }
                 s += 1;

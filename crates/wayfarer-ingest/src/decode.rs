@@ -371,7 +371,12 @@ impl Decoder {
         }
         e.timestamp = timestamp
             .ok_or_else(|| FieldError::new("timestamp", format!("missing; expected {EXPECTED}")))?;
-        let kind = kind.unwrap_or(Kind::Track);
+        // Without a type column, the event name tells page and screen views apart.
+        let kind = kind.unwrap_or(match e.event.as_str() {
+            PAGE_VIEWED => Kind::Page,
+            SCREEN_VIEWED => Kind::Screen,
+            _ => Kind::Track,
+        });
         e.kind = kind;
         if e.event.is_empty() {
             e.event = match kind {

@@ -89,6 +89,8 @@ impl std::fmt::Display for Reject {
 pub struct Chunk {
     pub events: Vec<Event>,
     pub rejects: Vec<Reject>,
+    /// How far into the file reading has got, in bytes (for progress).
+    pub position: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]
@@ -316,7 +318,9 @@ fn read_csv(
                 .par_iter()
                 .map(|(line, rec)| decode_csv_row(decoder, name, &roles, &names, *line, rec, delim))
                 .collect();
-            emit(split(decoded), n)?;
+            let mut chunk = split(decoded);
+            chunk.position = rdr.position().byte();
+            emit(chunk, n)?;
         }
         if !more {
             return Ok(());
@@ -373,6 +377,7 @@ fn split(decoded: Vec<Result<Event, Reject>>) -> Chunk {
     let mut chunk = Chunk {
         events: Vec::with_capacity(decoded.len()),
         rejects: Vec::new(),
+        position: 0,
     };
     for d in decoded {
         match d {
@@ -402,10 +407,13 @@ fn read_ndjson(
             .enumerate()
             .map(|(i, v)| vec![decode_json_record(decoder, name, (i + 1) as u64, None, v)])
             .collect();
-        emit(split(decoded.into_iter().flatten().collect()), n)?;
+        let mut chunk = split(decoded.into_iter().flatten().collect());
+        chunk.position = std::fs::metadata(path).map_or(0, |m| m.len());
+        emit(chunk, n)?;
         return Ok(());
     }
     let mut line_no = 0u64;
+    let mut position = 0u64;
     let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_ROWS);
     loop {
         let mut buf = Vec::new();
@@ -413,6 +421,7 @@ fn read_ndjson(
             .read_until(b'\n', &mut buf)
             .map_err(|e| unreadable(name, e))?;
         let more = n > 0;
+        position += n as u64;
         if more {
             line_no += 1;
             if !buf.iter().all(u8::is_ascii_whitespace) {
@@ -426,7 +435,9 @@ fn read_ndjson(
                 .par_iter()
                 .map(|(line, bytes)| decode_ndjson_line(decoder, name, *line, bytes))
                 .collect();
-            emit(split(decoded.into_iter().flatten().collect()), count)?;
+            let mut chunk = split(decoded.into_iter().flatten().collect());
+            chunk.position = position;
+            emit(chunk, count)?;
         }
         if !more {
             return Ok(());
@@ -490,8 +501,11 @@ fn read_parquet(
     emit: &mut Emit<'_>,
 ) -> Result<(), ImportError> {
     let file = File::open(path).map_err(|e| unreadable(name, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| unreadable(name, format!("not a readable Parquet file: {e}")))?
+    let size = file.metadata().map_or(0, |m| m.len());
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| unreadable(name, format!("not a readable Parquet file: {e}")))?;
+    let total_rows = builder.metadata().file_metadata().num_rows().max(1) as u64;
+    let reader = builder
         .with_batch_size(CHUNK_ROWS)
         .build()
         .map_err(|e| unreadable(name, e))?;
@@ -501,7 +515,9 @@ fn read_parquet(
         let n = batch.num_rows();
         let decoded = decode_record_batch(decoder, name, row0, &batch);
         row0 += n as u64;
-        emit(split(decoded), n as u64)?;
+        let mut chunk = split(decoded);
+        chunk.position = size * row0 / total_rows;
+        emit(chunk, n as u64)?;
     }
     Ok(())
 }

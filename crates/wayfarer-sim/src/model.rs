@@ -127,10 +127,8 @@ impl Platform {
 
 /// Index of each persona in [`PERSONAS`].
 pub(crate) const DEAL_HUNTER: usize = 0;
-pub(crate) const LOYAL_REGULAR: usize = 1;
 pub(crate) const SOCIAL_BROWSER: usize = 2;
 pub(crate) const BUSINESS_BUYER: usize = 3;
-pub(crate) const GIFT_SHOPPER: usize = 4;
 
 /// One hidden persona: who they are and how they behave.
 #[derive(Debug)]
@@ -205,7 +203,7 @@ pub(crate) static PERSONAS: [Persona; 5] = [
         signup_reason: "deals",
         platforms: [0.60, 0.34, 0.04, 0.02],
         aw_visits: [0.30, 0.30, 0.25, 0.15],
-        pages: 3.0,
+        pages: 3.5,
         cons_visits: 3.0,
         cons_to_dec_days: 2.0,
         signup: 0.50,
@@ -214,7 +212,9 @@ pub(crate) static PERSONAS: [Persona; 5] = [
         click_rate: 0.07,
         chat: 0.06,
         coupon: 0.75,
-        nps: [0.01, 0.01, 0.02, 0.03, 0.05, 0.08, 0.22, 0.30, 0.20, 0.05, 0.03],
+        nps: [
+            0.01, 0.01, 0.02, 0.03, 0.05, 0.08, 0.22, 0.30, 0.20, 0.05, 0.03,
+        ],
         ces: [0.05, 0.12, 0.20, 0.25, 0.20, 0.12, 0.06],
         categories: [1.0, 1.0, 1.0, 1.0, 1.6, 1.0],
         browse_after: 1.0,
@@ -239,7 +239,7 @@ pub(crate) static PERSONAS: [Persona; 5] = [
         signup_reason: "favourite_brand",
         platforms: [0.50, 0.25, 0.15, 0.10],
         aw_visits: [0.40, 0.30, 0.20, 0.10],
-        pages: 3.0,
+        pages: 3.5,
         cons_visits: 2.5,
         cons_to_dec_days: 2.0,
         signup: 0.70,
@@ -273,7 +273,7 @@ pub(crate) static PERSONAS: [Persona; 5] = [
         signup_reason: "saw_on_social",
         platforms: [0.08, 0.32, 0.33, 0.27],
         aw_visits: [0.20, 0.30, 0.30, 0.20],
-        pages: 4.5,
+        pages: 5.0,
         cons_visits: 2.5,
         cons_to_dec_days: 3.0,
         signup: 0.35,
@@ -282,7 +282,9 @@ pub(crate) static PERSONAS: [Persona; 5] = [
         click_rate: 0.03,
         chat: 0.05,
         coupon: 0.15,
-        nps: [0.0, 0.0, 0.01, 0.02, 0.03, 0.06, 0.10, 0.25, 0.28, 0.15, 0.10],
+        nps: [
+            0.0, 0.0, 0.01, 0.02, 0.03, 0.06, 0.10, 0.25, 0.28, 0.15, 0.10,
+        ],
         ces: [0.01, 0.02, 0.05, 0.10, 0.22, 0.30, 0.30],
         categories: [0.8, 1.2, 1.6, 1.2, 0.5, 0.7],
         browse_after: 1.5,
@@ -307,7 +309,7 @@ pub(crate) static PERSONAS: [Persona; 5] = [
         signup_reason: "for_my_company",
         platforms: [0.85, 0.13, 0.01, 0.01],
         aw_visits: [0.30, 0.30, 0.25, 0.15],
-        pages: 3.5,
+        pages: 4.0,
         cons_visits: 4.0,
         cons_to_dec_days: 10.0,
         signup: 0.55,
@@ -316,7 +318,9 @@ pub(crate) static PERSONAS: [Persona; 5] = [
         click_rate: 0.04,
         chat: 0.40,
         coupon: 0.05,
-        nps: [0.0, 0.0, 0.01, 0.01, 0.02, 0.05, 0.08, 0.22, 0.30, 0.18, 0.13],
+        nps: [
+            0.0, 0.0, 0.01, 0.01, 0.02, 0.05, 0.08, 0.22, 0.30, 0.18, 0.13,
+        ],
         ces: [0.01, 0.02, 0.05, 0.10, 0.22, 0.30, 0.30],
         categories: [1.5, 1.2, 0.8, 0.8, 1.2, 1.3],
         browse_after: 1.0,
@@ -341,7 +345,7 @@ pub(crate) static PERSONAS: [Persona; 5] = [
         signup_reason: "gift",
         platforms: [0.45, 0.50, 0.03, 0.02],
         aw_visits: [0.45, 0.30, 0.15, 0.10],
-        pages: 2.5,
+        pages: 3.0,
         cons_visits: 2.0,
         cons_to_dec_days: 2.5,
         signup: 0.30,
@@ -350,7 +354,9 @@ pub(crate) static PERSONAS: [Persona; 5] = [
         click_rate: 0.03,
         chat: 0.10,
         coupon: 0.12,
-        nps: [0.0, 0.0, 0.0, 0.01, 0.02, 0.04, 0.08, 0.15, 0.30, 0.22, 0.18],
+        nps: [
+            0.0, 0.0, 0.0, 0.01, 0.02, 0.04, 0.08, 0.15, 0.30, 0.22, 0.18,
+        ],
         ces: [0.01, 0.02, 0.05, 0.10, 0.22, 0.30, 0.30],
         categories: [0.6, 1.0, 1.5, 0.8, 1.0, 1.0],
         browse_after: 0.3,

@@ -48,7 +48,9 @@ impl Rng {
 
     /// The independent stream number `stream` of a simulation seed.
     pub(crate) fn stream(seed: u64, stream: u64) -> Rng {
-        Rng::from_seed(mix64(seed ^ 0x5EED_0F_C0FFEE) ^ mix64(stream.wrapping_add(0x632B_E59B_D9B4_E019)))
+        Rng::from_seed(
+            mix64(seed ^ 0x5EED_0FC0_FFEE) ^ mix64(stream.wrapping_add(0x632B_E59B_D9B4_E019)),
+        )
     }
 
     pub(crate) fn next_u64(&mut self) -> u64 {
@@ -158,6 +160,21 @@ impl Rng {
                 return d * v * scale;
             }
         }
+    }
+
+    /// Poisson with a small mean (Knuth's method; capped at 64).
+    pub(crate) fn poisson(&mut self, mean: f64) -> u32 {
+        if mean.is_nan() || mean <= 0.0 {
+            return 0;
+        }
+        let limit = (-mean).exp();
+        let mut k = 0u32;
+        let mut prod = self.f64();
+        while prod > limit && k < 64 {
+            k += 1;
+            prod *= self.f64();
+        }
+        k
     }
 
     /// Beta(a, b) from two gammas.

@@ -18,13 +18,15 @@ impl Progress {
         }
     }
 
-    /// A bar counting `len` units of `unit`.
-    pub fn bar(&self, len: u64, message: &str) -> ProgressBar {
+    /// A bar over `len` bytes of a file.
+    pub fn bytes(&self, len: u64, message: &str) -> ProgressBar {
         let pb = ProgressBar::with_draw_target(Some(len), self.target());
         pb.set_style(
-            ProgressStyle::with_template("{spinner:.cyan} {msg:<34} [{bar:30.cyan/blue}] {human_pos}/{human_len} ({per_sec}, {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("█▉▊▋▌▍▎▏ "),
+            ProgressStyle::with_template(
+                "{spinner:.cyan} {msg:<28} [{bar:32.cyan/blue}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("█▉▊▋▌▍▎▏ "),
         );
         pb.set_message(message.to_string());
         pb.enable_steady_tick(Duration::from_millis(120));
@@ -41,11 +43,6 @@ impl Progress {
         pb.set_message(message.to_string());
         pb.enable_steady_tick(Duration::from_millis(120));
         pb
-    }
-
-    /// Whether chatter should be printed.
-    pub fn chatty(&self) -> bool {
-        self.enabled
     }
 
     fn target(&self) -> ProgressDrawTarget {

@@ -102,11 +102,10 @@ pub fn import_files(
     // Check every file first: nothing is written if one cannot be read.
     let mut plan = Vec::new();
     for f in files {
-        let fmt = match format.or_else(|| Format::from_path(f)) {
-            Some(fmt) => fmt,
-            None => bail!(wayfarer_ingest::ImportError::UnknownFormat {
+        let Some(fmt) = format.or_else(|| Format::from_path(f)) else {
+            bail!(wayfarer_ingest::ImportError::UnknownFormat {
                 file: f.display().to_string()
-            }),
+            })
         };
         check_file(f, fmt)?;
         plan.push((f.clone(), fmt));
@@ -125,7 +124,7 @@ pub fn import_files(
     for (path, fmt) in plan {
         let name = path.display().to_string();
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let pb = progress.spinner(&format!("Importing {name} ({} MB)", size / 1_000_000));
+        let pb = progress.bytes(size, &format!("Importing {}", short_name(&path)));
         let mut fs = FileSummary {
             file: name.clone(),
             format: format!("{fmt:?}").to_lowercase(),
@@ -135,10 +134,7 @@ pub fn import_files(
             let (acc, dup) = writer.add(chunk.events).map_err(|e| e.to_string())?;
             fs.accepted += acc;
             fs.duplicates += dup;
-            pb.set_message(format!(
-                "Importing {name}: {} events",
-                wayfarer_render::count(fs.accepted + fs.duplicates)
-            ));
+            pb.set_position(chunk.position);
             if !chunk.rejects.is_empty() {
                 write_rejects(&rejects_path, &mut rejects_out, &chunk.rejects)
                     .map_err(|e| e.to_string())?;
@@ -182,6 +178,13 @@ pub fn import_files(
     summary.events_total = stats.events_total;
     summary.rows_moved = stats.rows_moved;
     Ok(summary)
+}
+
+fn short_name(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 fn write_rejects(path: &Path, out: &mut Option<BufWriter<File>>, rejects: &[Reject]) -> Result<()> {

@@ -66,10 +66,10 @@ pub fn scope(args: &ScopeArgs) -> Result<Scope> {
     };
     let from = parse(&args.from, "from")?;
     let to = parse(&args.to, "to")?;
-    if let (Some(f), Some(t)) = (from, to) {
-        if f >= t {
-            bail!("--from must be before --to");
-        }
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        bail!("--from must be before --to");
     }
     Ok(Scope {
         from,

@@ -1,0 +1,332 @@
+//! The ground truth written beside the synthetic data: the hidden model
+//! (personas with their shares, transition probabilities, channel mixes,
+//! purchase processes and order values; the true channel effects), the
+//! injected pain points with the values measured in the simulation, what the
+//! customers actually reached (overall and per persona), and every customer's
+//! persona and identities, so tests can check that Wayfarer recovers them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::customer::CustomerOut;
+use crate::event::format_ts;
+use crate::model::{Channel, DEAL_HUNTER, PERSONAS, STAGES};
+
+/// Everything the simulation knows and the data only shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroundTruth {
+    pub company: String,
+    pub seed: u64,
+    /// Number of simulated customers (identified or not).
+    pub customers: u64,
+    /// Number of events generated.
+    pub events: u64,
+    /// The simulated window, RFC 3339.
+    pub start: String,
+    pub end: String,
+    /// The stage names, in order.
+    pub stages: Vec<String>,
+    pub personas: Vec<PersonaTruth>,
+    /// True additive effect of each channel on the log-odds of the
+    /// Decision→Purchase transition (once per distinct channel touched
+    /// before deciding).
+    pub channel_effects: BTreeMap<String, f64>,
+    /// Channels sorted by effect, descending.
+    pub channel_ranking: Vec<String>,
+    pub pain_points: Vec<PainPoint>,
+    pub realized: Realized,
+    pub customer_list: Vec<CustomerTruth>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PersonaTruth {
+    pub key: String,
+    pub name: String,
+    pub share: f64,
+    /// Awareness→Consideration, →Decision, →Purchase, →Retention, →Advocacy
+    /// (before channel effects and the window's end).
+    pub transition_probabilities: [f64; 5],
+    /// Acquisition channel mix.
+    pub channel_mix: BTreeMap<String, f64>,
+    pub purchase: PurchaseProcess,
+    /// Mean order value the baskets are drawn around (USD).
+    pub mean_order_value: f64,
+    /// The `signup_reason` trait that reveals the persona (85% of the time).
+    pub signup_reason: String,
+}
+
+/// The repeat-purchase process: λ ~ Gamma(r, α) purchases per day (α a
+/// rate), dropout after each repeat purchase with p ~ Beta(a, b).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PurchaseProcess {
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PainPoint {
+    pub id: String,
+    /// "exit_touchpoint" or "negative_emotion".
+    pub kind: String,
+    pub stage: String,
+    /// Persona key, when the pain point concerns one persona.
+    pub persona: Option<String>,
+    pub touchpoint: Option<String>,
+    pub url_pattern: Option<String>,
+    /// Terms the negative texts mention.
+    pub terms: Vec<String>,
+    pub description: String,
+    pub affected_customers: u64,
+    /// Values measured in the simulated data.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Realized {
+    pub overall: StageCounts,
+    /// By persona key.
+    pub by_persona: BTreeMap<String, StageCounts>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StageCounts {
+    pub customers: u64,
+    /// Customers who reached stage k or a later one (skipped stages count).
+    pub reached: [u64; 6],
+    /// reached[k+1] / reached[k].
+    pub conversion: [f64; 5],
+    pub identified: u64,
+    /// Customers who reached Purchase without a Consideration or Decision
+    /// event (phone orders: the stage-skipping case).
+    pub skipped_to_purchase: u64,
+    pub orders: u64,
+    pub revenue: f64,
+    pub mean_order_value: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomerTruth {
+    /// Persona key.
+    pub persona: String,
+    pub user_ids: Vec<String>,
+    pub anonymous_ids: Vec<String>,
+    /// Index of the furthest stage reached (0 = Awareness).
+    pub stage_reached: usize,
+    pub identified: bool,
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+impl StageCounts {
+    fn add(&mut self, c: &CustomerOut) {
+        self.customers += 1;
+        for r in self
+            .reached
+            .iter_mut()
+            .take(c.facts.stage_reached.min(5) + 1)
+        {
+            *r += 1;
+        }
+        if c.facts.identified {
+            self.identified += 1;
+        }
+        if c.facts.phone_skip {
+            self.skipped_to_purchase += 1;
+        }
+        self.orders += c.facts.orders;
+        self.revenue += c.facts.revenue;
+    }
+
+    fn finish(&mut self) {
+        for k in 0..5 {
+            self.conversion[k] = ratio(self.reached[k + 1] as f64, self.reached[k] as f64);
+        }
+        self.revenue = (self.revenue * 100.0).round() / 100.0;
+        self.mean_order_value = (ratio(self.revenue, self.orders as f64) * 100.0).round() / 100.0;
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Builds the ground truth from the finished customers.
+pub(crate) fn build(
+    seed: u64,
+    start: i64,
+    end: i64,
+    customers: &[CustomerOut],
+    events: u64,
+) -> GroundTruth {
+    let personas = PERSONAS
+        .iter()
+        .map(|p| PersonaTruth {
+            key: p.key.to_string(),
+            name: p.name.to_string(),
+            share: p.share,
+            transition_probabilities: p.transitions,
+            channel_mix: p
+                .channels
+                .iter()
+                .map(|(c, s)| (c.name().to_string(), *s))
+                .collect(),
+            purchase: PurchaseProcess {
+                r: p.r,
+                alpha: p.alpha,
+                a: p.a,
+                b: p.b,
+            },
+            mean_order_value: p.mean_order_value,
+            signup_reason: p.signup_reason.to_string(),
+        })
+        .collect();
+    let channel_effects: BTreeMap<String, f64> = Channel::ALL
+        .iter()
+        .map(|c| (c.name().to_string(), c.effect()))
+        .collect();
+    let mut ranking: Vec<Channel> = Channel::ALL.to_vec();
+    ranking.sort_by(|a, b| {
+        b.effect()
+            .total_cmp(&a.effect())
+            .then_with(|| a.name().cmp(b.name()))
+    });
+
+    let mut overall = StageCounts::default();
+    let mut by_persona: BTreeMap<String, StageCounts> = PERSONAS
+        .iter()
+        .map(|p| (p.key.to_string(), StageCounts::default()))
+        .collect();
+    // Pain point 1: exits at the shipping page among Decision drop-outs.
+    let (mut dh_drop, mut dh_exit, mut other_drop, mut other_exit) = (0u64, 0u64, 0u64, 0u64);
+    // Pain point 2: late deliveries.
+    let mut deliveries = [0u64; 4];
+    let (mut csat_late, mut csat_on_time) = ((0.0, 0u64), (0.0, 0u64));
+    let mut late_repeat_customers = 0u64;
+    let mut customer_list = Vec::with_capacity(customers.len());
+    for c in customers {
+        let persona = PERSONAS.get(c.meta.persona).map_or("unknown", |p| p.key);
+        overall.add(c);
+        if let Some(s) = by_persona.get_mut(persona) {
+            s.add(c);
+        }
+        if let Some(shipping) = c.facts.exit_at_shipping {
+            if c.meta.persona == DEAL_HUNTER {
+                dh_drop += 1;
+                dh_exit += u64::from(shipping);
+            } else {
+                other_drop += 1;
+                other_exit += u64::from(shipping);
+            }
+        }
+        for (d, x) in deliveries.iter_mut().zip(c.facts.deliveries) {
+            *d += x;
+        }
+        if c.facts.deliveries[3] > 0 {
+            late_repeat_customers += 1;
+        }
+        csat_late.0 += c.facts.csat_late.0;
+        csat_late.1 += c.facts.csat_late.1;
+        csat_on_time.0 += c.facts.csat_on_time.0;
+        csat_on_time.1 += c.facts.csat_on_time.1;
+        customer_list.push(CustomerTruth {
+            persona: persona.to_string(),
+            user_ids: c.facts.user_ids.clone(),
+            anonymous_ids: c.facts.anonymous_ids.clone(),
+            stage_reached: c.facts.stage_reached,
+            identified: c.facts.identified,
+        });
+    }
+    overall.finish();
+    for s in by_persona.values_mut() {
+        s.finish();
+    }
+
+    let dh_rate = ratio(dh_exit as f64, dh_drop as f64);
+    let other_rate = ratio(other_exit as f64, other_drop as f64);
+    let shipping = PainPoint {
+        id: "shipping-costs-exit".to_string(),
+        kind: "exit_touchpoint".to_string(),
+        stage: "Decision".to_string(),
+        persona: Some(PERSONAS[DEAL_HUNTER].key.to_string()),
+        touchpoint: Some("Shipping costs page".to_string()),
+        url_pattern: Some("*/checkout/shipping*".to_string()),
+        terms: vec!["shipping".to_string(), "costs".to_string()],
+        description: "Deal hunters who drop out of Decision leave right after the shipping costs \
+                      page (/checkout/shipping): it is their last interaction in the stage far \
+                      more often than for the other personas, who leave at the cart, the start \
+                      of checkout or the payment page."
+            .to_string(),
+        affected_customers: dh_exit,
+        metrics: BTreeMap::from([
+            ("exit_rate_persona".to_string(), round4(dh_rate)),
+            ("exit_rate_others".to_string(), round4(other_rate)),
+            ("dropouts_persona".to_string(), dh_drop as f64),
+            ("dropouts_others".to_string(), other_drop as f64),
+            ("exits_persona".to_string(), dh_exit as f64),
+            ("exits_others".to_string(), other_exit as f64),
+        ]),
+    };
+    let first = deliveries[0] + deliveries[1];
+    let repeat = deliveries[2] + deliveries[3];
+    let late = PainPoint {
+        id: "late-repeat-deliveries".to_string(),
+        kind: "negative_emotion".to_string(),
+        stage: "Retention".to_string(),
+        persona: None,
+        touchpoint: None,
+        url_pattern: None,
+        terms: vec!["delivery".to_string(), "late".to_string()],
+        description: "Deliveries of repeat orders are often late (5–12 days), far more than \
+                      first orders; late deliveries bring low CSAT scores, negative comments \
+                      about the late delivery and support tickets, so the Retention stage's \
+                      emotion is negative."
+            .to_string(),
+        affected_customers: late_repeat_customers,
+        metrics: BTreeMap::from([
+            (
+                "late_share_retention".to_string(),
+                round4(ratio(deliveries[3] as f64, repeat as f64)),
+            ),
+            (
+                "late_share_purchase".to_string(),
+                round4(ratio(deliveries[1] as f64, first as f64)),
+            ),
+            ("deliveries_retention".to_string(), repeat as f64),
+            ("deliveries_purchase".to_string(), first as f64),
+            (
+                "csat_mean_late".to_string(),
+                round4(ratio(csat_late.0, csat_late.1 as f64)),
+            ),
+            (
+                "csat_mean_on_time".to_string(),
+                round4(ratio(csat_on_time.0, csat_on_time.1 as f64)),
+            ),
+            ("csat_responses_late".to_string(), csat_late.1 as f64),
+            ("csat_responses_on_time".to_string(), csat_on_time.1 as f64),
+        ]),
+    };
+
+    GroundTruth {
+        company: "Northwind Outfitters".to_string(),
+        seed,
+        customers: customers.len() as u64,
+        events,
+        start: format_ts(start, 0),
+        end: format_ts(end, 0),
+        stages: STAGES.iter().map(|s| (*s).to_string()).collect(),
+        personas,
+        channel_effects,
+        channel_ranking: ranking.iter().map(|c| c.name().to_string()).collect(),
+        pain_points: vec![shipping, late],
+        realized: Realized {
+            overall,
+            by_persona,
+        },
+        customer_list,
+    }
+}
