@@ -124,11 +124,7 @@ pub enum ConfigError {
     #[error("{path}: {message}")]
     Toml { path: String, message: String },
     #[error("{path}: {key}: {message}")]
-    Invalid {
-        path: String,
-        key: String,
-        message: String,
-    },
+    Invalid { path: String, key: String, message: String },
 }
 
 impl Default for Config {
@@ -144,45 +140,29 @@ impl Default for Config {
 impl Config {
     /// Parses and validates a TOML configuration; `path` names it in errors.
     pub fn from_toml(text: &str, path: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Toml {
-            path: path.to_string(),
-            message: e.to_string(),
-        })?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Toml { path: path.to_string(), message: e.to_string() })?;
         config.validate(path)?;
         Ok(config)
     }
 
     /// Checks every condition parses and every list that must not be empty isn't.
     pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
-        let invalid = |key: String, message: String| ConfigError::Invalid {
-            path: path.to_string(),
-            key,
-            message,
-        };
+        let invalid = |key: String, message: String| ConfigError::Invalid { path: path.to_string(), key, message };
         if self.stages.is_empty() {
-            return Err(invalid(
-                "stages".into(),
-                "at least one stage is required".into(),
-            ));
+            return Err(invalid("stages".into(), "at least one stage is required".into()));
         }
         let mut names = std::collections::HashSet::new();
         for (i, s) in self.stages.iter().enumerate() {
             if !names.insert(s.name.as_str()) {
-                return Err(invalid(
-                    format!("stages[{i}].name"),
-                    format!("duplicate stage '{}'", s.name),
-                ));
+                return Err(invalid(format!("stages[{i}].name"), format!("duplicate stage '{}'", s.name)));
             }
             if s.rules.is_empty() {
-                return Err(invalid(
-                    format!("stages[{i}].rules"),
-                    format!("stage '{}' has no rules", s.name),
-                ));
+                return Err(invalid(format!("stages[{i}].rules"), format!("stage '{}' has no rules", s.name)));
             }
             for (j, r) in s.rules.iter().enumerate() {
                 if let Some(w) = &r.when {
-                    Predicate::parse(w)
-                        .map_err(|e| invalid(format!("stages[{i}].rules[{j}].when"), e))?;
+                    Predicate::parse(w).map_err(|e| invalid(format!("stages[{i}].rules[{j}].when"), e))?;
                 }
             }
         }
@@ -195,23 +175,13 @@ impl Config {
             Predicate::parse(&p.when).map_err(|e| invalid(format!("personas[{i}].when"), e))?;
         }
         for (i, r) in self.channels.rules.iter().enumerate() {
-            Predicate::parse(&r.when)
-                .map_err(|e| invalid(format!("channels.rules[{i}].when"), e))?;
+            Predicate::parse(&r.when).map_err(|e| invalid(format!("channels.rules[{i}].when"), e))?;
         }
         if self.sessions.timeout_minutes.is_nan() || self.sessions.timeout_minutes <= 0.0 {
-            return Err(invalid(
-                "sessions.timeout_minutes".into(),
-                "must be greater than 0".into(),
-            ));
+            return Err(invalid("sessions.timeout_minutes".into(), "must be greater than 0".into()));
         }
-        if self.map.significance.is_nan()
-            || self.map.significance <= 0.0
-            || self.map.significance >= 1.0
-        {
-            return Err(invalid(
-                "map.significance".into(),
-                "must be between 0 and 1".into(),
-            ));
+        if self.map.significance.is_nan() || self.map.significance <= 0.0 || self.map.significance >= 1.0 {
+            return Err(invalid("map.significance".into(), "must be between 0 and 1".into()));
         }
         Ok(())
     }
@@ -234,17 +204,7 @@ mod tests {
     fn default_file_is_the_default() {
         let c = Config::from_toml(DEFAULT_TOML, "default").unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(
-            c.stage_names(),
-            [
-                "Awareness",
-                "Consideration",
-                "Decision",
-                "Purchase",
-                "Retention",
-                "Advocacy"
-            ]
-        );
+        assert_eq!(c.stage_names(), ["Awareness", "Consideration", "Decision", "Purchase", "Retention", "Advocacy"]);
         assert_eq!(c.sessions.timeout_minutes, 30.0);
         assert_eq!(c.journey.churn_after_days, 90.0);
         // Round trip through serialisation.
@@ -254,10 +214,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_conditions_name_the_key() {
-        let bad = DEFAULT_TOML.replace(
-            "timeout_minutes = 30",
-            "timeout_minutes = 30\ntimeout_mins = 5",
-        );
+        let bad = DEFAULT_TOML.replace("timeout_minutes = 30", "timeout_minutes = 30\ntimeout_mins = 5");
         let e = Config::from_toml(&bad, "w.toml").unwrap_err().to_string();
         assert!(e.contains("timeout_mins"), "{e}");
 

@@ -98,9 +98,7 @@ impl ErrorCode {
 
     pub fn hint(self) -> &'static str {
         match self {
-            ErrorCode::InvalidJson => {
-                "Send a JSON object (or one JSON object per line for NDJSON files)."
-            }
+            ErrorCode::InvalidJson => "Send a JSON object (or one JSON object per line for NDJSON files).",
             ErrorCode::InvalidField => {
                 "Check the field's type against the Segment spec or the flat schema in the README."
             }
@@ -111,18 +109,14 @@ impl ErrorCode {
             ErrorCode::InvalidTimestamp => {
                 "Use RFC 3339 (2026-05-01T12:00:00Z, offsets allowed), a date, or epoch seconds/milliseconds."
             }
-            ErrorCode::PayloadTooLarge => {
-                "Messages are limited to 32 KB and batches to 500 KB; split the batch."
-            }
+            ErrorCode::PayloadTooLarge => "Messages are limited to 32 KB and batches to 500 KB; split the batch.",
             ErrorCode::Unauthorized => {
                 "Send a write key as the HTTP Basic user name, or a read token as 'Authorization: Bearer <token>'."
             }
             ErrorCode::Forbidden => {
                 "This key cannot do that: write keys ingest, read tokens query. Create one with `wayfarer keys create`."
             }
-            ErrorCode::NotFound => {
-                "Check the path; `wayfarer --help` and /api/openapi.json list what exists."
-            }
+            ErrorCode::NotFound => "Check the path; `wayfarer --help` and /api/openapi.json list what exists.",
             ErrorCode::UnreadableFile => {
                 "Check the file exists, is complete, and is CSV, NDJSON or Parquet (use --format if the extension is unusual)."
             }
@@ -133,15 +127,9 @@ impl ErrorCode {
             ErrorCode::DataDirInvalid => {
                 "The data directory's manifest is damaged; restore it from a backup or re-import."
             }
-            ErrorCode::ConfigInvalid => {
-                "Fix the named key; `wayfarer config init` writes a documented default."
-            }
-            ErrorCode::InvalidQuery => {
-                "Check the query's arguments; `wayfarer <command> --help` lists them."
-            }
-            ErrorCode::QueryTimeout => {
-                "Narrow the query (a shorter date range, fewer steps) or raise the timeout."
-            }
+            ErrorCode::ConfigInvalid => "Fix the named key; `wayfarer config init` writes a documented default.",
+            ErrorCode::InvalidQuery => "Check the query's arguments; `wayfarer <command> --help` lists them.",
+            ErrorCode::QueryTimeout => "Narrow the query (a shorter date range, fewer steps) or raise the timeout.",
             ErrorCode::Internal => "This is a bug in Wayfarer; please report it with the message.",
         }
     }
@@ -158,10 +146,7 @@ mod tests {
             assert!(seen.insert(c.code()), "duplicate code {}", c.code());
             assert!((400..600).contains(&c.http_status()));
             assert!(!c.hint().is_empty());
-            assert_eq!(
-                c.is_user_error(),
-                c.http_status() < 500 || c == ErrorCode::QueryTimeout
-            );
+            assert_eq!(c.is_user_error(), c.http_status() < 500 || c == ErrorCode::QueryTimeout);
         }
     }
 }

@@ -16,14 +16,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
-        Kind::Track,
-        Kind::Page,
-        Kind::Screen,
-        Kind::Identify,
-        Kind::Group,
-        Kind::Alias,
-    ];
+    pub const ALL: [Kind; 6] = [Kind::Track, Kind::Page, Kind::Screen, Kind::Identify, Kind::Group, Kind::Alias];
 
     pub fn as_str(self) -> &'static str {
         match self {

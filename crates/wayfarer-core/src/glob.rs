@@ -51,10 +51,7 @@ mod tests {
         assert!(glob_match("Product *", "Product Viewed"));
         assert!(!glob_match("Product *", "Products Searched"));
         assert!(glob_match("*Failed*", "Payment Failed"));
-        assert!(glob_match(
-            "*/checkout/*",
-            "https://shop.example/checkout/shipping"
-        ));
+        assert!(glob_match("*/checkout/*", "https://shop.example/checkout/shipping"));
         assert!(glob_match("a?c", "abc"));
         assert!(!glob_match("a?c", "ac"));
         assert!(glob_match("*a*b*c", "xxaxxbxxc"));

@@ -68,11 +68,7 @@ impl Value<'_> {
 }
 
 fn format_num(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
-    }
+    if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { format!("{n}") }
 }
 
 /// A field a predicate can read. Well-known fields are resolved once, at
@@ -206,10 +202,7 @@ impl Predicate {
         let mut p = Parser { tokens, pos: 0 };
         let e = p.expr()?;
         if p.pos < p.tokens.len() {
-            return Err(format!(
-                "unexpected '{}' after a complete condition in '{src}'",
-                p.tokens[p.pos]
-            ));
+            return Err(format!("unexpected '{}' after a complete condition in '{src}'", p.tokens[p.pos]));
         }
         Ok(e)
     }
@@ -256,9 +249,7 @@ fn compare(left: &Value<'_>, op: Op, right: &Value<'_>) -> bool {
         Op::Contains => left.text().contains(right.text().as_ref()),
         _ => {
             let ord = match (left.as_num(), right.as_num()) {
-                (Some(a), Some(b))
-                    if !matches!(right, Value::Str(_)) || !matches!(left, Value::Str(_)) =>
-                {
+                (Some(a), Some(b)) if !matches!(right, Value::Str(_)) || !matches!(left, Value::Str(_)) => {
                     a.partial_cmp(&b)
                 }
                 _ => Some(left.text().as_ref().cmp(right.text().as_ref())),
@@ -287,13 +278,7 @@ impl fmt::Display for Predicate {
             Predicate::Not(p) => write!(f, "not ({p})"),
             Predicate::Present(field) => write!(f, "{}", field.name()),
             Predicate::Cmp(field, op, v) => match v {
-                Value::Str(s) => write!(
-                    f,
-                    "{} {} '{}'",
-                    field.name(),
-                    op.as_str(),
-                    s.replace('\'', "\\'")
-                ),
+                Value::Str(s) => write!(f, "{} {} '{}'", field.name(), op.as_str(), s.replace('\'', "\\'")),
                 other => write!(f, "{} {} {}", field.name(), op.as_str(), other.text()),
             },
         }
@@ -393,27 +378,19 @@ fn lex(src: &str) -> Result<Vec<Token>, String> {
                 out.push(Token::Op(op));
                 i += len;
             }
-            c if c.is_ascii_digit()
-                || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) =>
-            {
+            c if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) => {
                 let start = i;
                 i += 1;
-                while i < chars.len()
-                    && (chars[i].is_ascii_digit() || chars[i] == '.' || chars[i] == 'e')
-                {
+                while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.' || chars[i] == 'e') {
                     i += 1;
                 }
                 let s: String = chars[start..i].iter().collect();
-                let n = s
-                    .parse()
-                    .map_err(|_| format!("'{s}' is not a number in '{src}'"))?;
+                let n = s.parse().map_err(|_| format!("'{s}' is not a number in '{src}'"))?;
                 out.push(Token::Num(n));
             }
             c if c.is_alphanumeric() || c == '_' || c == '$' => {
                 let start = i;
-                while i < chars.len()
-                    && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.' | '$' | '-'))
-                {
+                while i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.' | '$' | '-')) {
                     i += 1;
                 }
                 let s: String = chars[start..i].iter().collect();
@@ -449,11 +426,7 @@ impl Parser {
             self.pos += 1;
             parts.push(self.and()?);
         }
-        Ok(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Predicate::Or(parts)
-        })
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Predicate::Or(parts) })
     }
 
     fn and(&mut self) -> Result<Predicate, String> {
@@ -462,11 +435,7 @@ impl Parser {
             self.pos += 1;
             parts.push(self.unary()?);
         }
-        Ok(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Predicate::And(parts)
-        })
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Predicate::And(parts) })
     }
 
     fn unary(&mut self) -> Result<Predicate, String> {
@@ -501,10 +470,7 @@ impl Parser {
                         _ => Value::Str(Cow::Owned(s)),
                     },
                     Some(other) => {
-                        return Err(format!(
-                            "expected a value after '{}', found '{other}'",
-                            op.as_str()
-                        ));
+                        return Err(format!("expected a value after '{}', found '{other}'", op.as_str()));
                     }
                     None => return Err(format!("expected a value after '{}'", op.as_str())),
                 };
@@ -525,56 +491,30 @@ mod tests {
     struct Map(HashMap<String, Value<'static>>);
     impl Facts for Map {
         fn get(&self, field: &Field) -> Value<'_> {
-            self.0
-                .get(field.name().as_ref())
-                .cloned()
-                .unwrap_or(Value::Null)
+            self.0.get(field.name().as_ref()).cloned().unwrap_or(Value::Null)
         }
     }
 
     fn facts(pairs: &[(&str, Value<'static>)]) -> Map {
-        Map(pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect())
+        Map(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
     }
 
     #[test]
     fn parses_and_evaluates() {
         let p = Predicate::parse("survey = nps and score >= 9").unwrap();
-        assert!(p.eval(&facts(&[
-            ("survey", Value::Str("nps".into())),
-            ("score", Value::Num(9.0))
-        ])));
-        assert!(!p.eval(&facts(&[
-            ("survey", Value::Str("nps".into())),
-            ("score", Value::Num(8.0))
-        ])));
-        assert!(!p.eval(&facts(&[
-            ("survey", Value::Str("csat".into())),
-            ("score", Value::Num(10.0))
-        ])));
+        assert!(p.eval(&facts(&[("survey", Value::Str("nps".into())), ("score", Value::Num(9.0))])));
+        assert!(!p.eval(&facts(&[("survey", Value::Str("nps".into())), ("score", Value::Num(8.0))])));
+        assert!(!p.eval(&facts(&[("survey", Value::Str("csat".into())), ("score", Value::Num(10.0))])));
 
         let p = Predicate::parse("properties.rating >= 4").unwrap();
         assert!(p.eval(&facts(&[("properties.rating", Value::Str("5".into()))])));
         assert!(!p.eval(&facts(&[])));
 
-        let p =
-            Predicate::parse("url ~ '*/checkout/shipping*' or (channel = 'Phone' and not text)")
-                .unwrap();
-        assert!(p.eval(&facts(&[(
-            "url",
-            Value::Str("https://x/checkout/shipping?a".into())
-        )])));
+        let p = Predicate::parse("url ~ '*/checkout/shipping*' or (channel = 'Phone' and not text)").unwrap();
+        assert!(p.eval(&facts(&[("url", Value::Str("https://x/checkout/shipping?a".into()))])));
         assert!(p.eval(&facts(&[("channel", Value::Str("Phone".into()))])));
-        assert!(!p.eval(&facts(&[
-            ("channel", Value::Str("Phone".into())),
-            ("text", Value::Str("hi".into()))
-        ])));
-        assert_eq!(
-            p.to_string(),
-            "url ~ '*/checkout/shipping*' or (channel = 'Phone' and not (text))"
-        );
+        assert!(!p.eval(&facts(&[("channel", Value::Str("Phone".into())), ("text", Value::Str("hi".into()))])));
+        assert_eq!(p.to_string(), "url ~ '*/checkout/shipping*' or (channel = 'Phone' and not (text))");
     }
 
     #[test]

@@ -28,11 +28,7 @@ pub fn parse_timestamp(s: &str) -> Result<i64, String> {
     if s.is_empty() {
         return Err("empty timestamp".to_string());
     }
-    let micros = if s
-        .bytes()
-        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-        && !s[1..].contains('-')
-    {
+    let micros = if s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') && !s[1..].contains('-') {
         parse_epoch(s)?
     } else {
         parse_text(s)?
@@ -113,10 +109,7 @@ fn parse_text(s: &str) -> Result<i64, String> {
             return Ok(Utc.from_utc_datetime(&dt).timestamp_micros());
         }
     }
-    Err(format!(
-        "'{}' is not a recognised timestamp",
-        truncate(s, 60)
-    ))
+    Err(format!("'{}' is not a recognised timestamp", truncate(s, 60)))
 }
 
 fn check_range(micros: i64) -> Result<i64, String> {
@@ -179,10 +172,8 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         Some(i) => (&s[..i], &s[i..]),
         None => (s, "s"),
     };
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration (expected e.g. 7d, 12h, 30m, 3600)"))?;
+    let n: f64 =
+        num.trim().parse().map_err(|_| format!("'{s}' is not a duration (expected e.g. 7d, 12h, 30m, 3600)"))?;
     let mult = match unit {
         "s" | "sec" | "secs" => MICROS_PER_SECOND,
         "m" | "min" | "mins" => MICROS_PER_MINUTE,
@@ -190,9 +181,7 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         "d" | "day" | "days" => MICROS_PER_DAY,
         "w" | "week" | "weeks" => 7 * MICROS_PER_DAY,
         _ => {
-            return Err(format!(
-                "'{s}': unknown duration unit '{unit}' (use s, m, h, d or w)"
-            ));
+            return Err(format!("'{s}': unknown duration unit '{unit}' (use s, m, h, d or w)"));
         }
     };
     if !(n.is_finite() && n >= 0.0) {

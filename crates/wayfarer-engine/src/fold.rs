@@ -35,15 +35,7 @@ pub fn run<F: Fold>(store: &Store, f: &F) -> Result<F::Partial, EngineError> {
             let rows = store.read_partition(p, &cols)?;
             let mut acc = f.init();
             for (customer, r) in rows.timelines() {
-                f.fold(
-                    &mut acc,
-                    Span {
-                        customer,
-                        rows: &rows,
-                        start: r.start,
-                        end: r.end,
-                    },
-                );
+                f.fold(&mut acc, Span { customer, rows: &rows, start: r.start, end: r.end });
             }
             Ok(acc)
         })

@@ -118,10 +118,7 @@ impl StageStats {
             e.converted += v.converted;
             e.exits += v.exits;
         }
-        for (map, other) in [
-            (&mut self.actions, o.actions),
-            (&mut self.channels, o.channels),
-        ] {
+        for (map, other) in [(&mut self.actions, o.actions), (&mut self.channels, o.channels)] {
             for (k, v) in other {
                 let e = map.entry(k).or_default();
                 e.customers += v.customers;
@@ -168,13 +165,8 @@ fn prune(v: &mut Vec<Candidate>, positive: bool) {
 
 fn sort_candidates(v: &mut [Candidate], positive: bool) {
     v.sort_by(|a, b| {
-        let o = if positive {
-            b.score.total_cmp(&a.score)
-        } else {
-            a.score.total_cmp(&b.score)
-        };
-        o.then_with(|| a.customer.cmp(&b.customer))
-            .then_with(|| a.text.cmp(&b.text))
+        let o = if positive { b.score.total_cmp(&a.score) } else { a.score.total_cmp(&b.score) };
+        o.then_with(|| a.customer.cmp(&b.customer)).then_with(|| a.text.cmp(&b.text))
     });
 }
 
@@ -195,10 +187,7 @@ pub struct GroupStats {
 
 impl GroupStats {
     fn new(stages: usize) -> GroupStats {
-        GroupStats {
-            stages: vec![StageStats::default(); stages],
-            ..GroupStats::default()
-        }
+        GroupStats { stages: vec![StageStats::default(); stages], ..GroupStats::default() }
     }
 
     pub fn merge(&mut self, o: GroupStats) {
@@ -275,11 +264,7 @@ impl Fold for JourneyFold<'_> {
 
     fn init(&self) -> JourneyPartial {
         let groups = self.model.personas.len() + 1;
-        JourneyPartial {
-            groups: (0..groups)
-                .map(|_| GroupStats::new(self.model.stages()))
-                .collect(),
-        }
+        JourneyPartial { groups: (0..groups).map(|_| GroupStats::new(self.model.stages())).collect() }
     }
 
     fn fold(&self, p: &mut JourneyPartial, span: Span<'_>) {
@@ -356,11 +341,7 @@ impl Fold for JourneyFold<'_> {
                 friction[su] = true;
                 *st.friction_events.entry(event).or_insert(0) += 1;
             }
-            if j > 0
-                && t.stage[j - 1] == s
-                && rows.event[t.idx[j - 1]] == event
-                && !Model::flag(&m.is_passive, event)
-            {
+            if j > 0 && t.stage[j - 1] == s && rows.event[t.idx[j - 1]] == event && !Model::flag(&m.is_passive, event) {
                 let gap = rows.ts[r] - rows.ts[t.idx[j - 1]];
                 if gap <= m.retry_within && Model::flag(&m.is_friction, event) {
                     st.retries += 1;
@@ -372,9 +353,7 @@ impl Fold for JourneyFold<'_> {
             if t.nth_purchase[j] > 0 {
                 st.revenue += rows.f64_at(Col::Revenue, r).unwrap_or(0.0);
             }
-            if let (Some(score), Some(survey)) =
-                (rows.f64_at(Col::Score, r), rows.str_at(Col::Survey, r))
-            {
+            if let (Some(score), Some(survey)) = (rows.f64_at(Col::Score, r), rows.str_at(Col::Survey, r)) {
                 if let Some(e) = survey_emotion(survey, score) {
                     st.emotion.add(e);
                     emotion_seen[su].add(e);
@@ -408,12 +387,7 @@ impl Fold for JourneyFold<'_> {
                 st.sentiment.add(c);
                 st.emotion.add(c);
                 emotion_seen[su].add(c);
-                let cand = Candidate {
-                    score: c,
-                    text: text.to_string(),
-                    touchpoint: tp,
-                    customer: t.customer,
-                };
+                let cand = Candidate { score: c, text: text.to_string(), touchpoint: tp, customer: t.customer };
                 if c <= NEGATIVE {
                     st.negative_texts.add(text);
                     st.negative.push(cand);
@@ -457,11 +431,7 @@ impl Fold for JourneyFold<'_> {
         let purchased = self.purchase_stage.is_some_and(|ps| reached[ps]);
         let mut channels_touched: Vec<u32> = Vec::new();
         for (s, c) in seen_channel {
-            g.stages[s as usize]
-                .channels
-                .entry(c)
-                .or_default()
-                .customers += 1;
+            g.stages[s as usize].channels.entry(c).or_default().customers += 1;
             channels_touched.push(c);
         }
         channels_touched.sort_unstable();
@@ -683,49 +653,49 @@ pub(crate) fn ratio(a: u64, b: u64) -> Option<f64> {
 
 /// Computes the journey map of a scope.
 pub fn journey_map(store: &Store, model: &Model, scope: &Scope) -> Result<JourneyMap, EngineError> {
-    let persona = match scope.persona.as_deref() {
-        Some(name) => Some(model.persona_index(name).ok_or_else(|| {
-            let known: Vec<&str> = model.personas.iter().map(|(n, _, _)| n.as_str()).collect();
-            EngineError::InvalidQuery(if known.is_empty() {
-                format!("no persona '{name}': the configuration defines no personas ([[personas]] in wayfarer.toml)")
-            } else {
-                format!("no persona '{name}'; known personas: {}", known.join(", "))
-            })
-        })?),
-        None => None,
-    };
+    let persona = model.resolve_persona(scope.persona.as_deref())?;
     let vader = Vader::new();
     let purchase_stage = purchase_stage(model);
-    let f = JourneyFold {
-        model,
-        scope,
-        vader: &vader,
-        purchase_stage,
-    };
+    let f = JourneyFold { model, scope, vader: &vader, purchase_stage };
     let partial = fold::run(store, &f)?;
     let identity = store.identity()?;
-    Ok(finish(model, scope, persona, partial, &identity))
+    Ok(finish(model, scope, persona, &partial, &identity))
+}
+
+/// The map of the scope followed by one map per hand-written persona, from
+/// a single pass over the data (the fold keeps every persona's statistics).
+pub fn journey_maps(store: &Store, model: &Model, scope: &Scope) -> Result<Vec<JourneyMap>, EngineError> {
+    let vader = Vader::new();
+    let f = JourneyFold { model, scope, vader: &vader, purchase_stage: purchase_stage(model) };
+    let partial = fold::run(store, &f)?;
+    let identity = store.identity()?;
+    let mut maps = vec![finish(model, scope, None, &partial, &identity)];
+    for (i, (name, _, _)) in model.personas.iter().enumerate() {
+        let s = Scope { persona: Some(name.clone()), ..scope.clone() };
+        maps.push(finish(model, &s, Some(i), &partial, &identity));
+    }
+    Ok(maps)
 }
 
 /// The stage a purchase event enters (the first stage with a rule on it
 /// without a condition), if any.
 pub fn purchase_stage(model: &Model) -> Option<usize> {
     let pe = &model.config.journey.purchase_event;
-    model.config.stages.iter().position(|s| {
-        s.rules
-            .iter()
-            .any(|r| glob_match(&r.event, pe) && r.event != "*" && r.when.is_none())
-    })
+    model
+        .config
+        .stages
+        .iter()
+        .position(|s| s.rules.iter().any(|r| glob_match(&r.event, pe) && r.event != "*" && r.when.is_none()))
 }
 
 fn finish(
     model: &Model,
     scope: &Scope,
     persona: Option<usize>,
-    partial: JourneyPartial,
+    partial: &JourneyPartial,
     identity: &wayfarer_store::IdentityGraph,
 ) -> JourneyMap {
-    let groups = partial.groups;
+    let groups = &partial.groups;
     let k_stages = model.stages();
     let mut scope_stats = GroupStats::new(k_stages);
     let mut rest_stats = GroupStats::new(k_stages);
@@ -736,18 +706,11 @@ fn finish(
             rest_stats.merge(g.clone());
         }
     }
-    let group_name = |i: usize| -> String {
-        model
-            .personas
-            .get(i)
-            .map_or_else(|| "Unassigned".to_string(), |(n, _, _)| n.clone())
-    };
+    let group_name =
+        |i: usize| -> String { model.personas.get(i).map_or_else(|| "Unassigned".to_string(), |(n, _, _)| n.clone()) };
     let tp_name = |k: TpKey| -> String {
         match k {
-            TpKey::Defined(i) => model
-                .touchpoints
-                .get(i as usize)
-                .map_or("?".into(), |t| t.name.clone()),
+            TpKey::Defined(i) => model.touchpoints.get(i as usize).map_or("?".into(), |t| t.name.clone()),
             TpKey::Fallback(e, c) if c == NO_CHANNEL => model.event_name(e).to_string(),
             TpKey::Fallback(e, c) => format!("{} @ {}", model.event_name(e), model.channel_name(c)),
         }
@@ -756,29 +719,18 @@ fn finish(
     let mut stages: Vec<StageReport> = Vec::with_capacity(k_stages);
     for (k, st) in scope_stats.stages.iter().enumerate() {
         let last = k + 1 == k_stages;
-        let conversion = if last {
-            None
-        } else {
-            ratio(st.converted, st.reached)
-        };
+        let conversion = if last { None } else { ratio(st.converted, st.reached) };
         let mut times = st.to_next.clone();
         times.sort_by(f64::total_cmp);
         let mut tps: Vec<TouchpointReport> = st
             .touchpoints
             .iter()
             .map(|(key, v)| {
-                let with = if last {
-                    None
-                } else {
-                    ratio(v.converted, v.customers)
-                };
+                let with = if last { None } else { ratio(v.converted, v.customers) };
                 let without = if last {
                     None
                 } else {
-                    ratio(
-                        st.converted.saturating_sub(v.converted),
-                        st.reached.saturating_sub(v.customers),
-                    )
+                    ratio(st.converted.saturating_sub(v.converted), st.reached.saturating_sub(v.customers))
                 };
                 TouchpointReport {
                     name: tp_name(*key),
@@ -797,11 +749,7 @@ fn finish(
                 }
             })
             .collect();
-        tps.sort_by(|a, b| {
-            b.customers
-                .cmp(&a.customers)
-                .then_with(|| a.name.cmp(&b.name))
-        });
+        tps.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| a.name.cmp(&b.name)));
         tps.truncate(top.max(1) * 3);
         let mut actions: Vec<ActionReport> = st
             .actions
@@ -812,11 +760,7 @@ fn finish(
                 events: c.events,
             })
             .collect();
-        actions.sort_by(|a, b| {
-            b.customers
-                .cmp(&a.customers)
-                .then_with(|| a.event.cmp(&b.event))
-        });
+        actions.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| a.event.cmp(&b.event)));
         actions.truncate(top);
         let mut channels: Vec<ChannelReport> = st
             .channels
@@ -828,20 +772,12 @@ fn finish(
                 share: ratio(v.customers, st.reached).unwrap_or(0.0),
             })
             .collect();
-        channels.sort_by(|a, b| {
-            b.customers
-                .cmp(&a.customers)
-                .then_with(|| a.channel.cmp(&b.channel))
-        });
+        channels.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| a.channel.cmp(&b.channel)));
         let favourite_channel = channels.first().map(|c| c.channel.clone());
         let mut friction_events: Vec<ActionReport> = st
             .friction_events
             .iter()
-            .map(|(e, n)| ActionReport {
-                event: model.event_name(*e).to_string(),
-                customers: 0,
-                events: *n,
-            })
+            .map(|(e, n)| ActionReport { event: model.event_name(*e).to_string(), customers: 0, events: *n })
             .collect();
         friction_events.sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.event.cmp(&b.event)));
         friction_events.truncate(top);
@@ -852,11 +788,10 @@ fn finish(
                 rest_texts.merge(o.other_texts.clone());
             }
         }
-        let negative_terms: Vec<Term> =
-            crate::text::distinctive(&st.negative_texts, &rest_texts, 5)
-                .into_iter()
-                .map(|(term, share)| Term { term, share })
-                .collect();
+        let negative_terms: Vec<Term> = crate::text::distinctive(&st.negative_texts, &rest_texts, 5)
+            .into_iter()
+            .map(|(term, share)| Term { term, share })
+            .collect();
         let nps_report = nps(st.nps[0], st.nps[1], st.nps[2]).map(|(score, moe)| NpsReport {
             score,
             margin_of_error: moe,
@@ -865,17 +800,8 @@ fn finish(
             passives: st.nps[1],
             detractors: st.nps[2],
         });
-        let top_terms: Vec<String> = negative_terms
-            .iter()
-            .map(|t: &Term| t.term.clone())
-            .collect();
-        let verbatims = pick_verbatims(
-            st,
-            model.config.map.verbatims,
-            &top_terms,
-            &tp_name,
-            identity,
-        );
+        let top_terms: Vec<String> = negative_terms.iter().map(|t: &Term| t.term.clone()).collect();
+        let verbatims = pick_verbatims(st, model.config.map.verbatims, &top_terms, &tp_name, identity);
         stages.push(StageReport {
             index: k,
             name: model.stage_names[k].clone(),
@@ -912,18 +838,11 @@ fn finish(
             friction: FrictionReport {
                 customers: st.friction,
                 share: ratio(st.friction, st.reached).unwrap_or(0.0),
-                conversion_with: if last {
-                    None
-                } else {
-                    ratio(st.friction_converted, st.friction)
-                },
+                conversion_with: if last { None } else { ratio(st.friction_converted, st.friction) },
                 conversion_without: if last {
                     None
                 } else {
-                    ratio(
-                        st.converted.saturating_sub(st.friction_converted),
-                        st.reached.saturating_sub(st.friction),
-                    )
+                    ratio(st.converted.saturating_sub(st.friction_converted), st.reached.saturating_sub(st.friction))
                 },
                 retries: st.retries,
                 repeated_support: st.repeated_support,
@@ -934,20 +853,11 @@ fn finish(
             verbatims,
         });
     }
-    let emotion_curve = stages
-        .iter()
-        .map(|s| EmotionPoint {
-            stage: s.name.clone(),
-            score: s.emotion.score,
-            n: s.emotion.n,
-        })
-        .collect();
+    let emotion_curve =
+        stages.iter().map(|s| EmotionPoint { stage: s.name.clone(), score: s.emotion.score, n: s.emotion.n }).collect();
 
     // Pain points and opportunities.
-    let ctx = pain::Context {
-        model,
-        tp_name: &tp_name,
-    };
+    let ctx = pain::Context { model, tp_name: &tp_name };
     let mut pains = pain::within_scope(&ctx, &scope_stats, persona.map(group_name).as_deref());
     // Each persona against the other personas ("Unassigned" customers are
     // mostly anonymous visitors and make no fair baseline).
@@ -966,37 +876,21 @@ fn finish(
         pains.extend(pain::versus_rest(&ctx, &groups[gi], &rest, &group_name(gi)));
     }
     let pains = pain::rank(pains);
-    let opportunities = pain::opportunities(&ctx, &scope_stats, &groups, persona, &pains, &stages);
+    let opportunities = pain::opportunities(&ctx, &scope_stats, groups, persona, &pains, &stages);
     for s in &mut stages {
-        s.pain_points = pains
-            .iter()
-            .filter(|p| p.stage_index == s.index)
-            .cloned()
-            .collect();
-        s.opportunities = opportunities
-            .iter()
-            .filter(|o| o.stage_index == Some(s.index))
-            .cloned()
-            .collect();
+        s.pain_points = pains.iter().filter(|p| p.stage_index == s.index).cloned().collect();
+        s.opportunities = opportunities.iter().filter(|o| o.stage_index == Some(s.index)).cloned().collect();
     }
     let personas = groups
         .iter()
         .enumerate()
-        .filter(|(i, g)| {
-            !model.personas.is_empty() && (*i < model.personas.len() || g.customers > 0)
-        })
+        .filter(|(i, g)| !model.personas.is_empty() && (*i < model.personas.len() || g.customers > 0))
         .map(|(i, g)| {
-            let fav = g
-                .channel_customers
-                .iter()
-                .max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(a.0)));
+            let fav = g.channel_customers.iter().max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(a.0)));
             let total: u64 = groups.iter().map(|g| g.customers).sum();
             PersonaSummary {
                 name: group_name(i),
-                description: model
-                    .personas
-                    .get(i)
-                    .map_or(String::new(), |(_, d, _)| d.clone()),
+                description: model.personas.get(i).map_or(String::new(), |(_, d, _)| d.clone()),
                 customers: g.customers,
                 share: ratio(g.customers, total).unwrap_or(0.0),
                 favourite_channel: fav.map(|(c, _)| model.channel_name(*c).to_string()),

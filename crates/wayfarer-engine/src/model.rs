@@ -66,9 +66,7 @@ pub struct Model {
 
 impl Model {
     pub fn compile(config: &Config, store: &Store) -> Result<Model, EngineError> {
-        config
-            .validate("config")
-            .map_err(|e| EngineError::Config(e.to_string()))?;
+        config.validate("config").map_err(|e| EngineError::Config(e.to_string()))?;
         let event_names = store.event_names().to_vec();
         let mut channels = store.channels().to_vec();
         let direct = match channels.iter().position(|c| c == DIRECT) {
@@ -80,48 +78,28 @@ impl Model {
         };
         let parse = |s: &Option<String>| -> Result<Option<Predicate>, EngineError> {
             s.as_deref()
-                .map(|w| {
-                    Predicate::parse(w).map_err(|e| EngineError::Config(format!("'{w}': {e}")))
-                })
+                .map(|w| Predicate::parse(w).map_err(|e| EngineError::Config(format!("'{w}': {e}"))))
                 .transpose()
         };
         let mut rules = Vec::new();
         let mut rule_globs = Vec::new();
         for (k, s) in config.stages.iter().enumerate() {
             for r in &s.rules {
-                rules.push(Rule {
-                    stage: k,
-                    channel: r.channel.clone(),
-                    when: parse(&r.when)?,
-                });
+                rules.push(Rule { stage: k, channel: r.channel.clone(), when: parse(&r.when)? });
                 rule_globs.push(r.event.clone());
             }
         }
-        let rules_by_event = event_names
-            .iter()
-            .map(|n| {
-                (0..rules.len())
-                    .filter(|&i| glob_match(&rule_globs[i], n))
-                    .collect()
-            })
-            .collect();
+        let rules_by_event =
+            event_names.iter().map(|n| (0..rules.len()).filter(|&i| glob_match(&rule_globs[i], n)).collect()).collect();
         let mut touchpoints = Vec::new();
         let mut tp_globs = Vec::new();
         for t in &config.touchpoints {
-            touchpoints.push(Touchpoint {
-                name: t.name.clone(),
-                channel: t.channel.clone(),
-                when: parse(&t.when)?,
-            });
+            touchpoints.push(Touchpoint { name: t.name.clone(), channel: t.channel.clone(), when: parse(&t.when)? });
             tp_globs.push(t.event.clone());
         }
         let tps_by_event = event_names
             .iter()
-            .map(|n| {
-                (0..touchpoints.len())
-                    .filter(|&i| glob_match(&tp_globs[i], n))
-                    .collect()
-            })
+            .map(|n| (0..touchpoints.len()).filter(|&i| glob_match(&tp_globs[i], n)).collect())
             .collect();
         let personas = config
             .personas
@@ -133,20 +111,13 @@ impl Model {
             })
             .collect::<Result<_, _>>()?;
         let classes = |globs: &[String]| -> Vec<bool> {
-            event_names
-                .iter()
-                .map(|n| globs.iter().any(|g| glob_match(g, n)))
-                .collect()
+            event_names.iter().map(|n| globs.iter().any(|g| glob_match(g, n))).collect()
         };
         let j = &config.journey;
         let mut predicate_columns: HashSet<Col> = HashSet::new();
         let mut preds: Vec<&Predicate> = Vec::new();
         preds.extend(rules.iter().filter_map(|r: &Rule| r.when.as_ref()));
-        preds.extend(
-            touchpoints
-                .iter()
-                .filter_map(|t: &Touchpoint| t.when.as_ref()),
-        );
+        preds.extend(touchpoints.iter().filter_map(|t: &Touchpoint| t.when.as_ref()));
         for p in &preds {
             for f in p.fields() {
                 match f {
@@ -169,18 +140,13 @@ impl Model {
         let segments = &store.manifest().segments;
         Ok(Model {
             stage_names: config.stages.iter().map(|s| s.name.clone()).collect(),
-            purchase_code: event_names
-                .iter()
-                .position(|n| *n == j.purchase_event)
-                .map(|i| i as u32),
+            purchase_code: event_names.iter().position(|n| *n == j.purchase_event).map(|i| i as u32),
             is_friction: classes(&j.friction_events),
             is_support: classes(&j.support_events),
             is_passive: classes(&j.passive_events),
             is_conversion: classes(&config.sessions.conversion_events),
-            session_timeout: (config.sessions.timeout_minutes * MICROS_PER_MINUTE as f64).round()
-                as i64,
-            engaged_after: (config.sessions.engaged_seconds * MICROS_PER_SECOND as f64).round()
-                as i64,
+            session_timeout: (config.sessions.timeout_minutes * MICROS_PER_MINUTE as f64).round() as i64,
+            engaged_after: (config.sessions.engaged_seconds * MICROS_PER_SECOND as f64).round() as i64,
             churn_after: (j.churn_after_days * MICROS_PER_DAY as f64).round() as i64,
             retry_within: (j.retry_seconds * MICROS_PER_SECOND as f64).round() as i64,
             data_end: segments.iter().map(|s| s.max_ts).max().unwrap_or(0),
@@ -203,9 +169,7 @@ impl Model {
     }
 
     pub fn rules_for(&self, event: u32) -> &[usize] {
-        self.rules_by_event
-            .get(event as usize)
-            .map_or(&[], Vec::as_slice)
+        self.rules_by_event.get(event as usize).map_or(&[], Vec::as_slice)
     }
 
     pub fn rule(&self, i: usize) -> &Rule {
@@ -213,28 +177,20 @@ impl Model {
     }
 
     pub fn touchpoints_for(&self, event: u32) -> &[usize] {
-        self.tps_by_event
-            .get(event as usize)
-            .map_or(&[], Vec::as_slice)
+        self.tps_by_event.get(event as usize).map_or(&[], Vec::as_slice)
     }
 
     pub fn event_name(&self, code: u32) -> &str {
-        self.event_names
-            .get(code as usize)
-            .map_or("?", String::as_str)
+        self.event_names.get(code as usize).map_or("?", String::as_str)
     }
 
     pub fn channel_name(&self, code: u32) -> &str {
-        self.channels
-            .get(code as usize)
-            .map_or(DIRECT, String::as_str)
+        self.channels.get(code as usize).map_or(DIRECT, String::as_str)
     }
 
     /// Whether any persona condition reads traits (so identify calls must be parsed).
     pub fn personas_need_traits(&self) -> bool {
-        self.personas
-            .iter()
-            .any(|(_, _, p)| p.fields().iter().any(|f| matches!(f, Field::Trait(_))))
+        self.personas.iter().any(|(_, _, p)| p.fields().iter().any(|f| matches!(f, Field::Trait(_))))
     }
 
     /// Columns every timeline build needs: those the compiled predicates
@@ -244,11 +200,11 @@ impl Model {
         if self.personas_need_traits() {
             cols.push(Col::Properties);
         }
-        if self.personas.iter().any(|(_, _, p)| {
-            p.fields()
-                .iter()
-                .any(|f| matches!(f, Field::Other(o) if o == "revenue_total"))
-        }) {
+        if self
+            .personas
+            .iter()
+            .any(|(_, _, p)| p.fields().iter().any(|f| matches!(f, Field::Other(o) if o == "revenue_total")))
+        {
             cols.push(Col::Revenue);
         }
         cols.sort();
@@ -256,10 +212,21 @@ impl Model {
         cols
     }
 
+    /// The index of a persona named by the user, or an error listing the known ones.
+    pub fn resolve_persona(&self, name: Option<&str>) -> Result<Option<usize>, EngineError> {
+        let Some(name) = name else { return Ok(None) };
+        self.persona_index(name).map(Some).ok_or_else(|| {
+            let known: Vec<&str> = self.personas.iter().map(|(n, _, _)| n.as_str()).collect();
+            EngineError::InvalidQuery(if known.is_empty() {
+                format!("no persona '{name}': the configuration defines no personas ([[personas]] in wayfarer.toml)")
+            } else {
+                format!("no persona '{name}'; known personas: {}", known.join(", "))
+            })
+        })
+    }
+
     pub fn persona_index(&self, name: &str) -> Option<usize> {
-        self.personas
-            .iter()
-            .position(|(n, _, _)| n.eq_ignore_ascii_case(name))
+        self.personas.iter().position(|(n, _, _)| n.eq_ignore_ascii_case(name))
     }
 
     pub fn flag(v: &[bool], code: u32) -> bool {

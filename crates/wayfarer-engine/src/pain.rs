@@ -192,10 +192,8 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
         let stage = &ctx.model.stage_names[k];
         if k + 1 < k_stages {
             // (b) exit touchpoints: exit rate against the stage's other touchpoints.
-            let (all_exits, all_touch): (u64, u64) = st
-                .touchpoints
-                .values()
-                .fold((0, 0), |(e, c), v| (e + v.exits, c + v.customers));
+            let (all_exits, all_touch): (u64, u64) =
+                st.touchpoints.values().fold((0, 0), |(e, c), v| (e + v.exits, c + v.customers));
             for (key, v) in &st.touchpoints {
                 if v.customers < min_n(ctx) || v.exits == 0 {
                     continue;
@@ -208,10 +206,7 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
                     continue;
                 };
                 // Some touchpoint is always somebody's last step: ask for a clear excess.
-                if !(c.value > 2.0 * c.baseline
-                    && c.p_value < alpha(ctx)
-                    && c.value - c.baseline >= 0.05)
-                {
+                if !(c.value > 2.0 * c.baseline && c.p_value < alpha(ctx) && c.value - c.baseline >= 0.05) {
                     continue;
                 }
                 let name = (ctx.tp_name)(*key);
@@ -258,16 +253,9 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
             {
                 let mut events: Vec<(&u32, &u64)> = st.friction_events.iter().collect();
                 events.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-                let names: Vec<String> = events
-                    .iter()
-                    .take(3)
-                    .map(|(e, _)| ctx.model.event_name(**e).to_string())
-                    .collect();
-                let what = if names.is_empty() {
-                    "repeated support contacts".to_string()
-                } else {
-                    names.join(", ")
-                };
+                let names: Vec<String> =
+                    events.iter().take(3).map(|(e, _)| ctx.model.event_name(**e).to_string()).collect();
+                let what = if names.is_empty() { "repeated support contacts".to_string() } else { names.join(", ") };
                 out.push(build(
                             ctx,
                             PainDraft {
@@ -308,12 +296,7 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
                 rc += o.emotion_customers;
             }
         }
-        let base = EmotionBaseline {
-            unhappy: ru,
-            customers: rc,
-            emotion: &rest,
-            label: "the other stages",
-        };
+        let base = EmotionBaseline { unhappy: ru, customers: rc, emotion: &rest, label: "the other stages" };
         if let Some(p) = emotion_pain(ctx, k, st, &base, persona) {
             out.push(p);
         }
@@ -341,20 +324,13 @@ fn emotion_pain(
     if st.emotion_customers < min_n(ctx) || rest_customers < min_n(ctx) {
         return None;
     }
-    let c = two_proportion(
-        st.unhappy,
-        st.emotion_customers,
-        rest_unhappy,
-        rest_customers,
-    )?;
+    let c = two_proportion(st.unhappy, st.emotion_customers, rest_unhappy, rest_customers)?;
     if !(c.value > c.baseline && c.p_value < alpha(ctx) && material(c.value, c.baseline)) {
         return None;
     }
     let stage = &ctx.model.stage_names[k];
-    let terms: Vec<String> = crate::text::distinctive(&st.negative_texts, &st.other_texts, 5)
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
+    let terms: Vec<String> =
+        crate::text::distinctive(&st.negative_texts, &st.other_texts, 5).into_iter().map(|(t, _)| t).collect();
     let detractors = st.nps[2];
     let nps_n: u64 = st.nps.iter().sum();
     let mut evidence = format!(
@@ -374,16 +350,10 @@ fn emotion_pain(
         ));
     }
     if nps_n > 0 {
-        evidence.push_str(&format!(
-            "; {} detractors (n={nps_n})",
-            pct(detractors as f64 / nps_n as f64)
-        ));
+        evidence.push_str(&format!("; {} detractors (n={nps_n})", pct(detractors as f64 / nps_n as f64)));
     }
     if !terms.is_empty() {
-        evidence.push_str(&format!(
-            "; negative comments mention: {}",
-            terms.join(", ")
-        ));
+        evidence.push_str(&format!("; negative comments mention: {}", terms.join(", ")));
     }
     let about = if terms.is_empty() {
         String::new()
@@ -398,10 +368,7 @@ fn emotion_pain(
             stage: k,
             persona,
             touchpoint: None,
-            title: format!(
-                "Unhappy customers in {stage}{about}{}",
-                persona_suffix(persona)
-            ),
+            title: format!("Unhappy customers in {stage}{about}{}", persona_suffix(persona)),
             metric: "share of customers unhappy (mean emotion below 0)",
             value: c.value,
             baseline: c.baseline,
@@ -419,12 +386,7 @@ fn emotion_pain(
 
 /// Pain points of one persona against the other personas: drop-off, exit
 /// touchpoints, slowness and emotion per stage.
-pub fn versus_rest(
-    ctx: &Context<'_>,
-    g: &GroupStats,
-    rest: &GroupStats,
-    persona: &str,
-) -> Vec<PainPoint> {
+pub fn versus_rest(ctx: &Context<'_>, g: &GroupStats, rest: &GroupStats, persona: &str) -> Vec<PainPoint> {
     let mut out = Vec::new();
     let k_stages = ctx.model.stages();
     let p = Some(persona);
@@ -440,32 +402,32 @@ pub fn versus_rest(
             {
                 let next = &ctx.model.stage_names[k + 1];
                 out.push(build(
-                        ctx,
-                        PainDraft {
-                            kind: PainKind::DropOff,
-                            stage: k,
-                            persona: p,
-                            touchpoint: None,
-                            title: format!("{persona} drop off in {stage}"),
-                            metric: "conversion to next stage",
-                            value: c.value,
-                            baseline: c.baseline,
-                            baseline_label: "other personas".to_string(),
-                            n: st.reached,
-                            baseline_n: rt.reached,
-                            p_value: Some(c.p_value),
-                            affected: st.reached,
-                            gap: c.baseline - c.value,
-                            terms: Vec::new(),
-                            evidence: format!(
-                                "{} of {} {persona} in {stage} reached {next} ({}), against {} of other personas",
-                                st.converted,
-                                st.reached,
-                                pct(c.value),
-                                pct(c.baseline)
-                            ),
-                        },
-                    ));
+                    ctx,
+                    PainDraft {
+                        kind: PainKind::DropOff,
+                        stage: k,
+                        persona: p,
+                        touchpoint: None,
+                        title: format!("{persona} drop off in {stage}"),
+                        metric: "conversion to next stage",
+                        value: c.value,
+                        baseline: c.baseline,
+                        baseline_label: "other personas".to_string(),
+                        n: st.reached,
+                        baseline_n: rt.reached,
+                        p_value: Some(c.p_value),
+                        affected: st.reached,
+                        gap: c.baseline - c.value,
+                        terms: Vec::new(),
+                        evidence: format!(
+                            "{} of {} {persona} in {stage} reached {next} ({}), against {} of other personas",
+                            st.converted,
+                            st.reached,
+                            pct(c.value),
+                            pct(c.baseline)
+                        ),
+                    },
+                ));
             }
             // (b) exit touchpoints vs the same touchpoint for other personas.
             for (key, v) in &st.touchpoints {
@@ -519,22 +481,14 @@ pub fn versus_rest(
                 mine.sort_by(f64::total_cmp);
                 let mut theirs = rt.to_next.clone();
                 theirs.sort_by(f64::total_cmp);
-                if let (Some(med), Some(m1), Some(m2)) = (
-                    quantile_sorted(&pooled, 0.5),
-                    quantile_sorted(&mine, 0.5),
-                    quantile_sorted(&theirs, 0.5),
-                ) {
+                if let (Some(med), Some(m1), Some(m2)) =
+                    (quantile_sorted(&pooled, 0.5), quantile_sorted(&mine, 0.5), quantile_sorted(&theirs, 0.5))
+                {
                     let above1 = mine.iter().filter(|x| **x > med).count() as u64;
                     let above2 = theirs.iter().filter(|x| **x > med).count() as u64;
-                    if let Some(c) =
-                        two_proportion(above1, mine.len() as u64, above2, theirs.len() as u64)
-                    {
+                    if let Some(c) = two_proportion(above1, mine.len() as u64, above2, theirs.len() as u64) {
                         let relative = if m2 > 0.0 { m1 / m2 - 1.0 } else { 0.0 };
-                        if m1 > m2
-                            && c.value > c.baseline
-                            && c.p_value < alpha(ctx)
-                            && relative >= 0.5
-                        {
+                        if m1 > m2 && c.value > c.baseline && c.p_value < alpha(ctx) && relative >= 0.5 {
                             let next = &ctx.model.stage_names[k + 1];
                             out.push(build(
                                 ctx,
@@ -586,11 +540,7 @@ pub fn versus_rest(
 
 /// Deduplicates by id (keeping the most severe) and sorts by severity.
 pub fn rank(mut pains: Vec<PainPoint>) -> Vec<PainPoint> {
-    pains.sort_by(|a, b| {
-        b.severity
-            .total_cmp(&a.severity)
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    pains.sort_by(|a, b| b.severity.total_cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
     let mut seen = std::collections::HashSet::new();
     pains.retain(|p| seen.insert(p.id.clone()));
     pains
@@ -612,13 +562,8 @@ pub fn opportunities(
     let value_gain = |k: usize| -> Option<f64> {
         let next = scope.stages.get(k + 1)?;
         let here = &scope.stages[k];
-        let reached_next =
-            (next.reached > 0).then(|| next.revenue_reached / next.reached as f64)?;
-        let stopped_here = if here.stopped > 0 {
-            here.revenue_stopped / here.stopped as f64
-        } else {
-            0.0
-        };
+        let reached_next = (next.reached > 0).then(|| next.revenue_reached / next.reached as f64)?;
+        let stopped_here = if here.stopped > 0 { here.revenue_stopped / here.stopped as f64 } else { 0.0 };
         Some((reached_next - stopped_here).max(0.0))
     };
     for p in pains.iter().take(10) {
@@ -635,14 +580,10 @@ pub fn opportunities(
                 Some(p.affected_customers as f64 * (p.baseline - p.value)),
                 "Remove the errors and retries; give customers who contact support twice a faster path",
             ),
-            PainKind::Slow => (
-                None,
-                "Shorten the path: reminders, fewer steps, a nudge at the right time",
-            ),
-            PainKind::NegativeEmotion => (
-                None,
-                "Fix what the negative comments name and follow up with the unhappy customers",
-            ),
+            PainKind::Slow => (None, "Shorten the path: reminders, fewer steps, a nudge at the right time"),
+            PainKind::NegativeEmotion => {
+                (None, "Fix what the negative comments name and follow up with the unhappy customers")
+            }
         };
         let k = p.stage_index;
         let revenue = conversions.and_then(|c| value_gain(k).map(|v| c * v));
@@ -680,36 +621,22 @@ pub fn opportunities(
             stage_index: Some(last),
             persona: persona.map(|p| group_label(ctx, p)),
             title: format!("{waiting} promoters have never recommended you"),
-            action: "Ask customers who scored 9–10 for a referral or a review while they are happy"
-                .to_string(),
+            action: "Ask customers who scored 9–10 for a referral or a review while they are happy".to_string(),
             customers: waiting,
-            segment: format!(
-                "NPS answer 9–10 and not reached {}",
-                ctx.model.stage_names[last]
-            ),
+            segment: format!("NPS answer 9–10 and not reached {}", ctx.model.stage_names[last]),
             expected_conversions: Some(waiting as f64 * rate),
             expected_revenue: None,
-            assumption: format!(
-                "if asked, they advocate at the rate promoters already do ({})",
-                pct(rate)
-            ),
+            assumption: format!("if asked, they advocate at the rate promoters already do ({})", pct(rate)),
             pain_point: None,
         });
     }
     // High-lift touchpoints with low reach.
     for s in stages.iter().take(k_stages.saturating_sub(1)) {
         for t in &s.touchpoints {
-            let (Some(with), Some(without), Some(lift)) =
-                (t.conversion_with, t.conversion_without, t.lift)
-            else {
+            let (Some(with), Some(without), Some(lift)) = (t.conversion_with, t.conversion_without, t.lift) else {
                 continue;
             };
-            if !t.configured
-                || lift < 1.25
-                || t.reach > 0.25
-                || t.reach < 0.02
-                || t.customers < min_n(ctx)
-            {
+            if !t.configured || lift < 1.25 || t.reach > 0.25 || t.reach < 0.02 || t.customers < min_n(ctx) {
                 continue;
             }
             let others = s.customers.saturating_sub(t.customers);
@@ -755,10 +682,8 @@ pub fn opportunities(
         if g.customers < min_n(ctx) {
             continue;
         }
-        let Some((fav, fav_stats)) = g
-            .channel_customers
-            .iter()
-            .max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(a.0)))
+        let Some((fav, fav_stats)) =
+            g.channel_customers.iter().max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(a.0)))
         else {
             continue;
         };
@@ -815,10 +740,7 @@ pub fn opportunities(
 }
 
 fn group_label(ctx: &Context<'_>, i: usize) -> String {
-    ctx.model
-        .personas
-        .get(i)
-        .map_or_else(|| "Unassigned".to_string(), |(n, _, _)| n.clone())
+    ctx.model.personas.get(i).map_or_else(|| "Unassigned".to_string(), |(n, _, _)| n.clone())
 }
 
 fn segment_of(p: &PainPoint) -> String {

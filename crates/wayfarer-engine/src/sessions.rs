@@ -28,6 +28,7 @@ pub struct SessionsReport {
 struct SessionsFold<'m> {
     model: &'m Model,
     scope: &'m Scope,
+    persona: Option<usize>,
 }
 
 #[derive(Default)]
@@ -51,9 +52,7 @@ impl Fold for SessionsFold<'_> {
         let Some(t) = Timeline::build(self.model, self.scope, span) else {
             return;
         };
-        if let Some(want) = self.scope.persona.as_deref()
-            && t.persona.map(|i| self.model.personas[i].0.as_str()) != Some(want)
-        {
+        if self.persona.is_some() && t.persona != self.persona {
             return;
         }
         p.report.customers += 1;
@@ -66,13 +65,8 @@ impl Fold for SessionsFold<'_> {
             }
             let events = &t.idx[start..k];
             let duration = rows.ts[events[events.len() - 1]] - rows.ts[events[0]];
-            let views = events
-                .iter()
-                .filter(|&&r| Kind::from_code(rows.kind[r]).is_view())
-                .count();
-            let conversion = events
-                .iter()
-                .any(|&r| Model::flag(&self.model.is_conversion, rows.event[r]));
+            let views = events.iter().filter(|&&r| Kind::from_code(rows.kind[r]).is_view()).count();
+            let conversion = events.iter().any(|&r| Model::flag(&self.model.is_conversion, rows.event[r]));
             p.report.sessions += 1;
             if events.len() == 1 && Kind::from_code(rows.kind[events[0]]) == Kind::Page {
                 p.report.bounce_sessions += 1;
@@ -97,12 +91,9 @@ impl Fold for SessionsFold<'_> {
 }
 
 /// Counts sessions over the store.
-pub fn sessions(
-    store: &Store,
-    model: &Model,
-    scope: &Scope,
-) -> Result<SessionsReport, EngineError> {
-    let p = fold::run(store, &SessionsFold { model, scope })?;
+pub fn sessions(store: &Store, model: &Model, scope: &Scope) -> Result<SessionsReport, EngineError> {
+    let persona = model.resolve_persona(scope.persona.as_deref())?;
+    let p = fold::run(store, &SessionsFold { model, scope, persona })?;
     let mut r = p.report;
     r.total_duration_seconds = p.duration_micros as f64 / 1e6;
     Ok(r)
@@ -120,20 +111,11 @@ mod tests {
 
     #[test]
     fn exactly_thirty_minutes_stays_in_the_session() {
-        let r = run(vec![
-            ev("a", 0.0, "Page Viewed"),
-            ev("a", 30.0, "Product Viewed"),
-        ]);
+        let r = run(vec![ev("a", 0.0, "Page Viewed"), ev("a", 30.0, "Product Viewed")]);
         assert_eq!((r.sessions, r.bounce_sessions), (1, 0));
         assert_eq!(r.total_duration_seconds, 1800.0);
-        let r = run(vec![
-            ev("a", 0.0, "Page Viewed"),
-            ev("a", 30.0 + 1.0 / 60e6, "Product Viewed"),
-        ]);
-        assert_eq!(
-            r.sessions, 2,
-            "one microsecond more than 30 minutes starts a new session"
-        );
+        let r = run(vec![ev("a", 0.0, "Page Viewed"), ev("a", 30.0 + 1.0 / 60e6, "Product Viewed")]);
+        assert_eq!(r.sessions, 2, "one microsecond more than 30 minutes starts a new session");
         assert_eq!(r.bounce_sessions, 1);
     }
 

@@ -12,11 +12,7 @@ pub const MIN: i64 = MICROS_PER_MINUTE;
 /// A tiny event builder.
 pub fn ev(user: &str, minutes: f64, name: &str) -> Event {
     let ts = T0 + (minutes * MIN as f64) as i64;
-    let mut e = Event::new(
-        format!("{user}-{name}-{ts}-{}", rand_suffix(name, ts)),
-        ts,
-        name,
-    );
+    let mut e = Event::new(format!("{user}-{name}-{ts}-{}", rand_suffix(name, ts)), ts, name);
     e.user_id = Some(user.to_string());
     e.kind = match name {
         "Page Viewed" => Kind::Page,

@@ -5,17 +5,15 @@ use std::collections::HashMap;
 
 /// Common English words that carry no topic.
 const STOP_WORDS: &[&str] = &[
-    "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at",
-    "be", "been", "before", "being", "but", "by", "can", "could", "did", "do", "does", "doing",
-    "for", "from", "get", "got", "had", "has", "have", "having", "he", "her", "here", "him", "his",
-    "how", "i", "if", "in", "into", "is", "it", "its", "just", "me", "more", "most", "my", "no",
-    "nor", "not", "now", "of", "on", "once", "only", "or", "other", "our", "out", "over", "own",
-    "really", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their",
-    "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under",
-    "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who",
-    "why", "will", "with", "would", "you", "your", "it's", "i'm", "i've", "don't", "didn't",
-    "wasn't", "isn't", "can't", "won't", "us", "one", "even", "still", "much", "way", "thing",
-    "things", "time", "ever", "every", "because", "went", "made", "make", "like", "know",
+    "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "before",
+    "being", "but", "by", "can", "could", "did", "do", "does", "doing", "for", "from", "get", "got", "had", "has",
+    "have", "having", "he", "her", "here", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just",
+    "me", "more", "most", "my", "no", "nor", "not", "now", "of", "on", "once", "only", "or", "other", "our", "out",
+    "over", "own", "really", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "them",
+    "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was",
+    "we", "were", "what", "when", "where", "which", "while", "who", "why", "will", "with", "would", "you", "your",
+    "it's", "i'm", "i've", "don't", "didn't", "wasn't", "isn't", "can't", "won't", "us", "one", "even", "still",
+    "much", "way", "thing", "things", "time", "ever", "every", "because", "went", "made", "make", "like", "know",
 ];
 
 /// Lower-case words of at least three letters, without stop words.
@@ -76,11 +74,7 @@ pub fn distinctive(focus: &TermCounts, rest: &TermCounts, n: usize) -> Vec<(Stri
         })
         .collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    scored
-        .into_iter()
-        .take(n)
-        .map(|(t, _, share)| (t, share))
-        .collect()
+    scored.into_iter().take(n).map(|(t, _, share)| (t, share)).collect()
 }
 
 #[cfg(test)]
@@ -101,9 +95,6 @@ mod tests {
         let names: Vec<&str> = top.iter().map(|(t, _)| t.as_str()).collect();
         assert!(names.contains(&"late"), "{names:?}");
         assert!(!names.contains(&"the"));
-        assert_eq!(
-            terms("It's the BEST tent!!").collect::<Vec<_>>(),
-            vec!["best", "tent"]
-        );
+        assert_eq!(terms("It's the BEST tent!!").collect::<Vec<_>>(), vec!["best", "tent"]);
     }
 }

@@ -57,9 +57,7 @@ impl<'a> Timeline<'a> {
                 }
             } else if kind == Kind::Identify
                 && parse_traits
-                && let Some(Ok(Json::Object(t))) = rows
-                    .str_at(Col::Properties, i)
-                    .map(serde_json::from_str::<Json>)
+                && let Some(Ok(Json::Object(t))) = rows.str_at(Col::Properties, i).map(serde_json::from_str::<Json>)
             {
                 traits.extend(t);
             }
@@ -77,16 +75,10 @@ impl<'a> Timeline<'a> {
         let mut s = 0u32;
         let mut start = 0usize;
         for k in 0..=n {
-            let boundary =
-                k == n || (k > 0 && rows.ts[idx[k]] - rows.ts[idx[k - 1]] > model.session_timeout);
+            let boundary = k == n || (k > 0 && rows.ts[idx[k]] - rows.ts[idx[k - 1]] > model.session_timeout);
             if boundary && k > 0 {
-                let first = idx[start..k]
-                    .iter()
-                    .map(|&r| rows.channel[r])
-                    .find(|&c| c != NO_CHANNEL);
-                let has_view = idx[start..k]
-                    .iter()
-                    .any(|&r| Kind::from_code(rows.kind[r]).is_view());
+                let first = idx[start..k].iter().map(|&r| rows.channel[r]).find(|&c| c != NO_CHANNEL);
+                let has_view = idx[start..k].iter().any(|&r| Kind::from_code(rows.kind[r]).is_view());
                 let fallback = first.unwrap_or(if has_view { model.direct } else { NO_CHANNEL });
                 for j in start..k {
                     session[j] = s;
@@ -241,12 +233,7 @@ pub struct EventFacts<'t, 'a> {
 
 impl<'t, 'a> EventFacts<'t, 'a> {
     pub fn new(t: &'t Timeline<'a>, model: &'t Model, j: usize) -> EventFacts<'t, 'a> {
-        EventFacts {
-            t,
-            model,
-            j,
-            props: OnceCell::new(),
-        }
+        EventFacts { t, model, j, props: OnceCell::new() }
     }
 
     fn row(&self) -> usize {
@@ -254,10 +241,7 @@ impl<'t, 'a> EventFacts<'t, 'a> {
     }
 
     fn text(&self, col: Col) -> Value<'_> {
-        self.t
-            .rows
-            .str_at(col, self.row())
-            .map_or(Value::Null, |s| Value::Str(Cow::Borrowed(s)))
+        self.t.rows.str_at(col, self.row()).map_or(Value::Null, |s| Value::Str(Cow::Borrowed(s)))
     }
 }
 
@@ -268,9 +252,7 @@ impl Facts for EventFacts<'_, '_> {
         match field {
             Field::Event => Value::Str(Cow::Borrowed(self.model.event_name(rows.event[r]))),
             Field::Kind => Value::Str(Cow::Borrowed(Kind::from_code(rows.kind[r]).as_str())),
-            Field::Channel => Value::Str(Cow::Borrowed(
-                self.model.channel_name(self.t.channel[self.j]),
-            )),
+            Field::Channel => Value::Str(Cow::Borrowed(self.model.channel_name(self.t.channel[self.j]))),
             Field::Source => self.text(Col::Source),
             Field::Medium => self.text(Col::Medium),
             Field::Campaign => self.text(Col::Campaign),
@@ -282,14 +264,10 @@ impl Facts for EventFacts<'_, '_> {
             Field::Score => rows.f64_at(Col::Score, r).map_or(Value::Null, Value::Num),
             Field::NthPurchase => Value::Num(self.t.nth_purchase[self.j] as f64),
             Field::Property(path) => {
-                let props = self.props.get_or_init(|| {
-                    rows.str_at(Col::Properties, r)
-                        .and_then(|s| serde_json::from_str(s).ok())
-                });
-                props
-                    .as_ref()
-                    .and_then(|p| lookup(p, path))
-                    .map_or(Value::Null, Value::from_json)
+                let props = self
+                    .props
+                    .get_or_init(|| rows.str_at(Col::Properties, r).and_then(|s| serde_json::from_str(s).ok()));
+                props.as_ref().and_then(|p| lookup(p, path)).map_or(Value::Null, Value::from_json)
             }
             Field::Trait(path) => trait_value(&self.t.traits, path),
             Field::Other(_) => Value::Null,
@@ -308,15 +286,14 @@ impl Facts for CustomerFacts<'_, '_> {
         match field {
             Field::Trait(path) => trait_value(&self.t.traits, path),
             Field::Other(name) => match name.as_str() {
-                "first_channel" => {
-                    Value::Str(Cow::Borrowed(self.model.channel_name(self.t.channel[0])))
-                }
+                "first_channel" => Value::Str(Cow::Borrowed(self.model.channel_name(self.t.channel[0]))),
                 "orders" | "purchases" => Value::Num(self.t.purchases() as f64),
                 "revenue_total" => Value::Num(self.t.revenue()),
                 "events" => Value::Num(self.t.idx.len() as f64),
-                "stage" => self.t.current_stage().map_or(Value::Null, |s| {
-                    Value::Str(Cow::Borrowed(self.model.stage_names[s].as_str()))
-                }),
+                "stage" => self
+                    .t
+                    .current_stage()
+                    .map_or(Value::Null, |s| Value::Str(Cow::Borrowed(self.model.stage_names[s].as_str()))),
                 _ => Value::Null,
             },
             _ => Value::Null,
@@ -361,14 +338,7 @@ mod tests {
     fn each(store: &Store, model: &Model, mut check: impl FnMut(&str, &Timeline<'_>)) {
         struct Collect<'m>(&'m Model);
         impl Fold for Collect<'_> {
-            type Partial = Vec<(
-                u32,
-                Vec<Option<i64>>,
-                Vec<u8>,
-                Vec<String>,
-                Option<usize>,
-                bool,
-            )>;
+            type Partial = Vec<(u32, Vec<Option<i64>>, Vec<u8>, Vec<String>, Option<usize>, bool)>;
             fn columns(&self) -> Vec<Col> {
                 let mut c = self.0.timeline_columns();
                 c.push(Col::Properties);
@@ -379,20 +349,9 @@ mod tests {
             }
             fn fold(&self, p: &mut Self::Partial, span: Span<'_>) {
                 if let Some(t) = Timeline::build(self.0, &Scope::default(), span) {
-                    let ch = t
-                        .channel
-                        .iter()
-                        .map(|c| self.0.channel_name(*c).to_string())
-                        .collect();
+                    let ch = t.channel.iter().map(|c| self.0.channel_name(*c).to_string()).collect();
                     let churned = t.churned(self.0, self.0.data_end);
-                    p.push((
-                        t.customer,
-                        t.entry.clone(),
-                        t.stage.clone(),
-                        ch,
-                        t.persona,
-                        churned,
-                    ));
+                    p.push((t.customer, t.entry.clone(), t.stage.clone(), ch, t.persona, churned));
                 }
             }
             fn merge(&self, mut a: Self::Partial, b: Self::Partial) -> Self::Partial {
@@ -451,11 +410,7 @@ mod tests {
                     // Decision was skipped: reached with Purchase.
                     assert_eq!(t.entry[2], Some(T0 + 10 * MIN));
                     assert_eq!(t.entry[3], Some(T0 + 10 * MIN));
-                    assert_eq!(
-                        t.entry[4],
-                        Some(T0 + 3000 * MIN),
-                        "the second order enters Retention"
-                    );
+                    assert_eq!(t.entry[4], Some(T0 + 3000 * MIN), "the second order enters Retention");
                     assert_eq!(t.stage, vec![0, 1, 3, 4]);
                 }
                 other => panic!("unexpected customer {other}"),
@@ -487,11 +442,7 @@ mod tests {
             }
             fn fold(&self, p: &mut Vec<String>, span: Span<'_>) {
                 if let Some(t) = Timeline::build(self.0, &Scope::default(), span) {
-                    p.extend(
-                        t.channel
-                            .iter()
-                            .map(|c| self.0.channel_name(*c).to_string()),
-                    );
+                    p.extend(t.channel.iter().map(|c| self.0.channel_name(*c).to_string()));
                 }
             }
             fn merge(&self, mut a: Vec<String>, b: Vec<String>) -> Vec<String> {

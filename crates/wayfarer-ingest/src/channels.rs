@@ -151,8 +151,7 @@ pub const GA4_CHANNELS: &[&str] = &[
 
 /// Wayfarer's offline channels. They never come out of the GA4 rules, only
 /// from an explicit `channel` property on the event.
-pub const OFFLINE_CHANNELS: &[&str] =
-    &["Phone", "Chat", "Store", "Support", "Direct Mail", "Events"];
+pub const OFFLINE_CHANNELS: &[&str] = &["Phone", "Chat", "Store", "Support", "Direct Mail", "Events"];
 
 /// Values of source or medium that make a visit Email (rule 14).
 const EMAIL_VALUES: &[&str] = &["email", "e-mail", "e_mail", "e mail"];
@@ -206,20 +205,11 @@ const GOOGLE_CLICK_IDS: &[&str] = &["gclid", "wbraid", "gbraid", "dclid"];
 /// caller should not let a direct event replace a known session channel.
 pub fn source_medium(t: &Traffic<'_>, own_domains: &[String]) -> Option<SourceMedium> {
     let url = non_empty(t.url);
-    let url_value = |key: &str| {
-        url.and_then(|u| query_param(u, key))
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    let source = non_empty(t.source)
-        .map(str::to_owned)
-        .or_else(|| url_value("utm_source"));
-    let medium = non_empty(t.medium)
-        .map(str::to_owned)
-        .or_else(|| url_value("utm_medium"));
-    let campaign = non_empty(t.campaign)
-        .map(str::to_owned)
-        .or_else(|| url_value("utm_campaign"));
+    let url_value =
+        |key: &str| url.and_then(|u| query_param(u, key)).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let source = non_empty(t.source).map(str::to_owned).or_else(|| url_value("utm_source"));
+    let medium = non_empty(t.medium).map(str::to_owned).or_else(|| url_value("utm_medium"));
+    let campaign = non_empty(t.campaign).map(str::to_owned).or_else(|| url_value("utm_campaign"));
 
     // 1. UTM values.
     if source.is_some() || medium.is_some() {
@@ -241,9 +231,7 @@ pub fn source_medium(t: &Traffic<'_>, own_domains: &[String]) -> Option<SourceMe
 
     // 3. External referrer.
     let referrer_host = non_empty(t.referrer).and_then(url_host);
-    let internal = referrer_host
-        .as_deref()
-        .is_some_and(|h| is_internal(h, own_domains));
+    let internal = referrer_host.as_deref().is_some_and(|h| is_internal(h, own_domains));
     if let Some(host) = referrer_host.as_deref().filter(|_| !internal) {
         return Some(from_referrer(host, campaign));
     }
@@ -273,16 +261,8 @@ pub fn default_channel_group(source: &str, medium: &str, campaign: Option<&str>)
     let source_norm = normalize(source);
     let medium_norm = normalize(medium);
     let campaign = campaign.map(normalize).unwrap_or_default();
-    let src = if source_norm.is_empty() {
-        DIRECT_SOURCE
-    } else {
-        source_norm.as_str()
-    };
-    let med = if medium_norm.is_empty() {
-        NOT_SET
-    } else {
-        medium_norm.as_str()
-    };
+    let src = if source_norm.is_empty() { DIRECT_SOURCE } else { source_norm.as_str() };
+    let med = if medium_norm.is_empty() { NOT_SET } else { medium_norm.as_str() };
 
     let category = source_category(src);
     let is = |c: SourceCategory| category == Some(c);
@@ -318,10 +298,7 @@ pub fn default_channel_group(source: &str, medium: &str, campaign: Option<&str>)
     }
     // 7. Display: Medium is one of ("display", "banner", "expandable",
     //    "interstitial", "cpm").
-    if one_of(
-        med,
-        &["display", "banner", "expandable", "interstitial", "cpm"],
-    ) {
+    if one_of(med, &["display", "banner", "expandable", "interstitial", "cpm"]) {
         return DISPLAY;
     }
     // 8. Paid Other: Medium matches regex ^(.*cp.*|ppc|retargeting|paid.*)$.
@@ -337,17 +314,7 @@ pub fn default_channel_group(source: &str, medium: &str, campaign: Option<&str>)
     //     Medium is one of ("social", "social-network", "social-media", "sm",
     //     "social network", "social media").
     if is(SourceCategory::Social)
-        || one_of(
-            med,
-            &[
-                "social",
-                "social-network",
-                "social-media",
-                "sm",
-                "social network",
-                "social media",
-            ],
-        )
+        || one_of(med, &["social", "social-network", "social-media", "sm", "social network", "social media"])
     {
         return ORGANIC_SOCIAL;
     }
@@ -384,11 +351,7 @@ pub fn default_channel_group(source: &str, medium: &str, campaign: Option<&str>)
     // 18. Mobile Push Notifications: Medium ends with "push" OR Medium
     //     contains "mobile" or "notification" OR Source exactly matches
     //     "firebase".
-    if med.ends_with("push")
-        || med.contains("mobile")
-        || med.contains("notification")
-        || src == "firebase"
-    {
+    if med.ends_with("push") || med.contains("mobile") || med.contains("notification") || src == "firebase" {
         return MOBILE_PUSH;
     }
     // 19. Unassigned: no other rule matched.
@@ -399,11 +362,7 @@ pub fn default_channel_group(source: &str, medium: &str, campaign: Option<&str>)
 /// the event carries no traffic information.
 pub fn classify(t: &Traffic<'_>, own_domains: &[String]) -> Option<&'static str> {
     let sm = source_medium(t, own_domains)?;
-    Some(default_channel_group(
-        &sm.source,
-        &sm.medium,
-        sm.campaign.as_deref(),
-    ))
+    Some(default_channel_group(&sm.source, &sm.medium, sm.campaign.as_deref()))
 }
 
 // ---------------------------------------------------------------------------
@@ -423,22 +382,14 @@ fn one_of(value: &str, options: &[&str]) -> bool {
 }
 
 fn derived(source: &str, medium: &str, campaign: Option<String>) -> SourceMedium {
-    SourceMedium {
-        source: source.to_owned(),
-        medium: medium.to_owned(),
-        campaign,
-    }
+    SourceMedium { source: source.to_owned(), medium: medium.to_owned(), campaign }
 }
 
 /// Source / medium for an external referrer host (already lower-cased).
 fn from_referrer(host: &str, campaign: Option<String>) -> SourceMedium {
     let bare = host.strip_prefix("www.").unwrap_or(host);
     match search_engine_source(bare) {
-        Some(engine) => SourceMedium {
-            source: engine,
-            medium: "organic".to_owned(),
-            campaign,
-        },
+        Some(engine) => SourceMedium { source: engine, medium: "organic".to_owned(), campaign },
         None => derived(bare, "referral", campaign),
     }
 }
@@ -504,10 +455,7 @@ fn host_within(host: &str, domain: &str) -> bool {
 
 /// `^(.*cp.*|ppc|retargeting|paid.*)$`
 fn is_paid_medium(medium: &str) -> bool {
-    medium.contains("cp")
-        || medium == "ppc"
-        || medium == "retargeting"
-        || medium.starts_with("paid")
+    medium.contains("cp") || medium == "ppc" || medium == "retargeting" || medium.starts_with("paid")
 }
 
 /// `^(.*(([^a-df-z]|^)shop|shopping).*)$`: "shopping" anywhere, or "shop" at
@@ -518,12 +466,9 @@ fn is_shopping_campaign(campaign: &str) -> bool {
     if campaign.contains("shopping") {
         return true;
     }
-    campaign.match_indices("shop").any(|(i, _)| {
-        campaign[..i]
-            .chars()
-            .next_back()
-            .is_none_or(|p| !matches!(p, 'a'..='d' | 'f'..='z'))
-    })
+    campaign
+        .match_indices("shop")
+        .any(|(i, _)| campaign[..i].chars().next_back().is_none_or(|p| !matches!(p, 'a'..='d' | 'f'..='z')))
 }
 
 // ---------------------------------------------------------------------------
@@ -582,11 +527,7 @@ fn category_of_host(host: &str) -> Option<SourceCategory> {
     }
     let reg = split_registrable(bare)?;
     let front_end = reg.sub.is_empty() || is_search_surface(reg.sub);
-    let domain_category = if reg.sub.is_empty() {
-        None
-    } else {
-        exact_category(reg.domain)
-    };
+    let domain_category = if reg.sub.is_empty() { None } else { exact_category(reg.domain) };
     if let Some(c) = domain_category.filter(|&c| c != SourceCategory::Search || front_end) {
         return Some(c);
     }
@@ -601,10 +542,7 @@ fn category_of_host(host: &str) -> Option<SourceCategory> {
 /// `uk.search`, `images`, `html`/`lite` for DuckDuckGo's plain pages).
 fn is_search_surface(sub: &str) -> bool {
     let nearest = sub.rsplit('.').next().unwrap_or(sub);
-    one_of(
-        nearest,
-        &["www", "m", "mobile", "search", "images", "html", "lite"],
-    )
+    one_of(nearest, &["www", "m", "mobile", "search", "images", "html", "lite"])
 }
 
 /// Brand names, each listed bare on Google's list in this category, whose
@@ -612,18 +550,12 @@ fn is_search_surface(sub: &str) -> bool {
 /// only (`google.co.uk`, `www.bing.com`, `ebay.fr`, `pinterest.dk`).
 fn family_category(name: &str) -> Option<SourceCategory> {
     match name {
-        "baidu" | "bing" | "daum" | "dogpile" | "duckduckgo" | "google" | "naver" | "qwant"
-        | "rambler" | "seznam" | "sogou" | "yahoo" | "yandex" => Some(SourceCategory::Search),
-        "facebook" | "instagram" | "linkedin" | "pinterest" | "quora" | "reddit" | "snapchat"
-        | "tiktok" | "tripadvisor" | "tumblr" | "twitter" | "whatsapp" | "yelp" => {
-            Some(SourceCategory::Social)
-        }
-        "dailymotion" | "hulu" | "netflix" | "twitch" | "vimeo" | "youtube" => {
-            Some(SourceCategory::Video)
-        }
-        "alibaba" | "amazon" | "ebay" | "etsy" | "mercadolibre" | "walmart" => {
-            Some(SourceCategory::Shopping)
-        }
+        "baidu" | "bing" | "daum" | "dogpile" | "duckduckgo" | "google" | "naver" | "qwant" | "rambler" | "seznam"
+        | "sogou" | "yahoo" | "yandex" => Some(SourceCategory::Search),
+        "facebook" | "instagram" | "linkedin" | "pinterest" | "quora" | "reddit" | "snapchat" | "tiktok"
+        | "tripadvisor" | "tumblr" | "twitter" | "whatsapp" | "yelp" => Some(SourceCategory::Social),
+        "dailymotion" | "hulu" | "netflix" | "twitch" | "vimeo" | "youtube" => Some(SourceCategory::Video),
+        "alibaba" | "amazon" | "ebay" | "etsy" | "mercadolibre" | "walmart" => Some(SourceCategory::Shopping),
         _ => None,
     }
 }
@@ -660,9 +592,8 @@ struct Registrable<'a> {
 /// suffix (`co.uk`, `com.au`, `ne.jp`, `com.br`, `gob.mx`, …). A heuristic
 /// in place of the full Public Suffix List, enough for the sites on
 /// Google's list.
-const SECOND_LEVEL_LABELS: &[&str] = &[
-    "ac", "co", "com", "edu", "go", "gob", "gov", "mil", "ne", "net", "nic", "or", "org",
-];
+const SECOND_LEVEL_LABELS: &[&str] =
+    &["ac", "co", "com", "edu", "go", "gob", "gov", "mil", "ne", "net", "nic", "or", "org"];
 
 /// Split a lower-cased host at its registrable domain; `None` for a host
 /// without a dot or with an empty label.
@@ -672,22 +603,13 @@ fn split_registrable(host: &str) -> Option<Registrable<'_>> {
     if n < 2 || labels.iter().any(|l| l.is_empty()) {
         return None;
     }
-    let two_level_suffix =
-        n >= 3 && labels[n - 1].len() == 2 && one_of(labels[n - 2], SECOND_LEVEL_LABELS);
+    let two_level_suffix = n >= 3 && labels[n - 1].len() == 2 && one_of(labels[n - 2], SECOND_LEVEL_LABELS);
     let suffix_labels = if two_level_suffix { 2 } else { 1 };
     let name_index = n - 1 - suffix_labels;
     let start: usize = labels[..name_index].iter().map(|l| l.len() + 1).sum();
     let domain = host.get(start..)?;
-    let sub = if start == 0 {
-        ""
-    } else {
-        host.get(..start - 1)?
-    };
-    Some(Registrable {
-        sub,
-        name: labels[name_index],
-        domain,
-    })
+    let sub = if start == 0 { "" } else { host.get(..start - 1)? };
+    Some(Registrable { sub, name: labels[name_index], domain })
 }
 
 // ---------------------------------------------------------------------------
@@ -717,11 +639,7 @@ pub(crate) fn url_host(url: &str) -> Option<String> {
                 None if after.is_empty() => "",
                 None => return None,
             };
-            if inner.is_empty()
-                || !inner
-                    .chars()
-                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-            {
+            if inner.is_empty() || !inner.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
                 return None;
             }
             (format!("[{}]", inner.to_ascii_lowercase()), port)
@@ -730,8 +648,7 @@ pub(crate) fn url_host(url: &str) -> Option<String> {
             let (h, p) = host_port.split_once(':').unwrap_or((host_port, ""));
             let h = h.trim_end_matches('.').to_lowercase();
             let valid = !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_'))
+                && h.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_'))
                 && !h.split('.').any(str::is_empty);
             if !valid {
                 return None;
@@ -760,10 +677,7 @@ pub(crate) fn query_param(url: &str, key: &str) -> Option<String> {
     let (_, query) = without_fragment.split_once('?')?;
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        percent_decode(k)
-            .trim()
-            .eq_ignore_ascii_case(key)
-            .then(|| percent_decode(v))
+        percent_decode(k).trim().eq_ignore_ascii_case(key).then(|| percent_decode(v))
     })
 }
 
@@ -1013,51 +927,27 @@ mod tests {
         assert_eq!(dcg("(direct)", "(none)"), "Direct");
         assert_eq!(dcg("(direct)", "(not set)"), "Direct");
         assert_eq!(dcg("", ""), "Direct");
-        let t = Traffic {
-            url: Some("https://example.com/pricing"),
-            ..Traffic::default()
-        };
+        let t = Traffic { url: Some("https://example.com/pricing"), ..Traffic::default() };
         assert_eq!(source_medium(&t, &own()), sm("(direct)", "(none)", None));
         assert_eq!(classify(&t, &own()), Some("Direct"));
     }
 
     #[test]
     fn cross_network() {
-        assert_eq!(
-            default_channel_group("google", "cpc", Some("PMax Cross-Network Q3")),
-            "Cross-network"
-        );
-        assert_eq!(
-            default_channel_group("some-source", "some-medium", Some("cross-network")),
-            "Cross-network"
-        );
+        assert_eq!(default_channel_group("google", "cpc", Some("PMax Cross-Network Q3")), "Cross-network");
+        assert_eq!(default_channel_group("some-source", "some-medium", Some("cross-network")), "Cross-network");
     }
 
     #[test]
     fn paid_shopping() {
         assert_eq!(dcg("amazon", "cpc"), "Paid Shopping");
         assert_eq!(dcg("Google Shopping", "paid"), "Paid Shopping");
-        assert_eq!(
-            default_channel_group("some-source", "retargeting", Some("shopping")),
-            "Paid Shopping"
-        );
-        assert_eq!(
-            default_channel_group("some-source", "cpc", Some("shop-2024")),
-            "Paid Shopping"
-        );
-        assert_eq!(
-            default_channel_group("some-source", "cpc", Some("spring_shop")),
-            "Paid Shopping"
-        );
-        assert_eq!(
-            default_channel_group("some-source", "cpc", Some("eshop")),
-            "Paid Shopping"
-        );
+        assert_eq!(default_channel_group("some-source", "retargeting", Some("shopping")), "Paid Shopping");
+        assert_eq!(default_channel_group("some-source", "cpc", Some("shop-2024")), "Paid Shopping");
+        assert_eq!(default_channel_group("some-source", "cpc", Some("spring_shop")), "Paid Shopping");
+        assert_eq!(default_channel_group("some-source", "cpc", Some("eshop")), "Paid Shopping");
         // "shop" after a letter other than "e" is not a shopping campaign.
-        assert_eq!(
-            default_channel_group("some-source", "cpc", Some("workshop")),
-            "Paid Other"
-        );
+        assert_eq!(default_channel_group("some-source", "cpc", Some("workshop")), "Paid Other");
     }
 
     #[test]
@@ -1102,23 +992,14 @@ mod tests {
     fn organic_shopping() {
         assert_eq!(dcg("amazon.com", "referral"), "Organic Shopping");
         assert_eq!(dcg("ebay.fr", "referral"), "Organic Shopping");
-        assert_eq!(
-            default_channel_group("some-source", "", Some("some-shopping-campaign")),
-            "Organic Shopping"
-        );
-        assert_eq!(
-            default_channel_group("partner", "referral", Some("black-friday-shop")),
-            "Organic Shopping"
-        );
+        assert_eq!(default_channel_group("some-source", "", Some("some-shopping-campaign")), "Organic Shopping");
+        assert_eq!(default_channel_group("partner", "referral", Some("black-friday-shop")), "Organic Shopping");
     }
 
     #[test]
     fn organic_social() {
-        let t = Traffic {
-            url: Some("https://example.com/"),
-            referrer: Some("https://t.co/AbCd123"),
-            ..Traffic::default()
-        };
+        let t =
+            Traffic { url: Some("https://example.com/"), referrer: Some("https://t.co/AbCd123"), ..Traffic::default() };
         assert_eq!(source_medium(&t, &own()), sm("t.co", "referral", None));
         assert_eq!(classify(&t, &own()), Some("Organic Social"));
         assert_eq!(dcg("some-source", "social"), "Organic Social");
@@ -1175,19 +1056,13 @@ mod tests {
         assert_eq!(dcg("app", "push"), "Mobile Push Notifications");
         assert_eq!(dcg("braze", "web-push"), "Mobile Push Notifications");
         assert_eq!(dcg("braze", "mobile"), "Mobile Push Notifications");
-        assert_eq!(
-            dcg("braze", "notification_daily"),
-            "Mobile Push Notifications"
-        );
+        assert_eq!(dcg("braze", "notification_daily"), "Mobile Push Notifications");
         assert_eq!(dcg("firebase", "(not set)"), "Mobile Push Notifications");
     }
 
     #[test]
     fn unassigned() {
-        assert_eq!(
-            default_channel_group("some-source", "some-medium", Some("some-campaign")),
-            "Unassigned"
-        );
+        assert_eq!(default_channel_group("some-source", "some-medium", Some("some-campaign")), "Unassigned");
         assert_eq!(dcg("(not set)", "(not set)"), "Unassigned");
     }
 
@@ -1196,20 +1071,11 @@ mod tests {
     #[test]
     fn evaluation_order() {
         // Direct comes before Cross-network.
-        assert_eq!(
-            default_channel_group("(direct)", "(none)", Some("cross-network")),
-            "Direct"
-        );
+        assert_eq!(default_channel_group("(direct)", "(none)", Some("cross-network")), "Direct");
         // Cross-network wins over everything after Direct.
-        assert_eq!(
-            default_channel_group("facebook", "paid_social", Some("x-cross-network-y")),
-            "Cross-network"
-        );
+        assert_eq!(default_channel_group("facebook", "paid_social", Some("x-cross-network-y")), "Cross-network");
         // A shopping campaign with a paid medium is Paid Shopping, even from google.
-        assert_eq!(
-            default_channel_group("google", "cpc", Some("Summer Shopping")),
-            "Paid Shopping"
-        );
+        assert_eq!(default_channel_group("google", "cpc", Some("Summer Shopping")), "Paid Shopping");
         // "cpm" is a paid medium: Paid Search from a search source, Display otherwise.
         assert_eq!(dcg("google", "cpm"), "Paid Search");
         // Source categories come before Referral and Email.
@@ -1219,10 +1085,7 @@ mod tests {
         assert_eq!(dcg("email", "referral"), "Referral");
         assert_eq!(dcg("sms", "referral"), "Referral");
         // Paid Other before the organic rules.
-        assert_eq!(
-            default_channel_group("newsletter", "cpc", Some("email")),
-            "Paid Other"
-        );
+        assert_eq!(default_channel_group("newsletter", "cpc", Some("email")), "Paid Other");
         // The list order is Google's order.
         assert_eq!(GA4_CHANNELS.len(), 19);
         assert_eq!(GA4_CHANNELS.first(), Some(&"Direct"));
@@ -1237,14 +1100,8 @@ mod tests {
         assert_eq!(dcg("(DIRECT)", "(NONE)"), "Direct");
         assert_eq!(dcg("  YouTube ", " CPV "), "Paid Video");
         assert_eq!(dcg("Google Shopping", "Referral"), "Organic Shopping");
-        assert_eq!(
-            default_channel_group("x", "y", Some("CROSS-NETWORK")),
-            "Cross-network"
-        );
-        let t = Traffic {
-            referrer: Some("HTTPS://WWW.BING.COM/search?q=x"),
-            ..Traffic::default()
-        };
+        assert_eq!(default_channel_group("x", "y", Some("CROSS-NETWORK")), "Cross-network");
+        let t = Traffic { referrer: Some("HTTPS://WWW.BING.COM/search?q=x"), ..Traffic::default() };
         assert_eq!(source_medium(&t, &own()), sm("bing", "organic", None));
     }
 
@@ -1259,20 +1116,14 @@ mod tests {
             referrer: Some("https://mail.google.com/"),
             ..Traffic::default()
         };
-        assert_eq!(
-            source_medium(&t, &own()),
-            sm("Newsletter", "email", Some("spring sale"))
-        );
+        assert_eq!(source_medium(&t, &own()), sm("Newsletter", "email", Some("spring sale")));
         assert_eq!(classify(&t, &own()), Some("Email"));
 
         let plus = Traffic {
             url: Some("/landing?utm_campaign=spring+sale&UTM_SOURCE=fb&utm_medium=paid_social"),
             ..Traffic::default()
         };
-        assert_eq!(
-            source_medium(&plus, &[]),
-            sm("fb", "paid_social", Some("spring sale"))
-        );
+        assert_eq!(source_medium(&plus, &[]), sm("fb", "paid_social", Some("spring sale")));
         assert_eq!(classify(&plus, &[]), Some("Paid Social"));
     }
 
@@ -1281,32 +1132,15 @@ mod tests {
         let t = Traffic {
             source: Some("facebook"),
             medium: Some("paid_social"),
-            url: Some(
-                "https://example.com/?utm_source=google&utm_medium=cpc&utm_campaign=from-url&gclid=abc",
-            ),
+            url: Some("https://example.com/?utm_source=google&utm_medium=cpc&utm_campaign=from-url&gclid=abc"),
             ..Traffic::default()
         };
-        assert_eq!(
-            source_medium(&t, &own()),
-            sm("facebook", "paid_social", Some("from-url"))
-        );
+        assert_eq!(source_medium(&t, &own()), sm("facebook", "paid_social", Some("from-url")));
 
-        let only_source = Traffic {
-            source: Some("partner-site"),
-            ..Traffic::default()
-        };
-        assert_eq!(
-            source_medium(&only_source, &[]),
-            sm("partner-site", "(not set)", None)
-        );
-        let only_medium = Traffic {
-            url: Some("https://example.com/?utm_medium=cpc"),
-            ..Traffic::default()
-        };
-        assert_eq!(
-            source_medium(&only_medium, &[]),
-            sm("(not set)", "cpc", None)
-        );
+        let only_source = Traffic { source: Some("partner-site"), ..Traffic::default() };
+        assert_eq!(source_medium(&only_source, &[]), sm("partner-site", "(not set)", None));
+        let only_medium = Traffic { url: Some("https://example.com/?utm_medium=cpc"), ..Traffic::default() };
+        assert_eq!(source_medium(&only_medium, &[]), sm("(not set)", "cpc", None));
         assert_eq!(classify(&only_medium, &[]), Some("Paid Other"));
     }
 
@@ -1321,35 +1155,20 @@ mod tests {
         assert_eq!(classify(&gclid, &own()), Some("Paid Search"));
         for id in ["wbraid", "gbraid", "dclid"] {
             let url = format!("https://example.com/?{id}=x");
-            let t = Traffic {
-                url: Some(url.as_str()),
-                ..Traffic::default()
-            };
+            let t = Traffic { url: Some(url.as_str()), ..Traffic::default() };
             assert_eq!(classify(&t, &own()), Some("Paid Search"), "{id}");
         }
-        let msclkid = Traffic {
-            url: Some("https://example.com/?msclkid=abc"),
-            ..Traffic::default()
-        };
+        let msclkid = Traffic { url: Some("https://example.com/?msclkid=abc"), ..Traffic::default() };
         assert_eq!(source_medium(&msclkid, &own()), sm("bing", "cpc", None));
         // An empty click id is no click id.
-        let empty = Traffic {
-            url: Some("https://example.com/?gclid="),
-            ..Traffic::default()
-        };
+        let empty = Traffic { url: Some("https://example.com/?gclid="), ..Traffic::default() };
         assert_eq!(classify(&empty, &own()), Some("Direct"));
     }
 
     #[test]
     fn fbclid() {
-        let bare = Traffic {
-            url: Some("https://example.com/?fbclid=IwAR0"),
-            ..Traffic::default()
-        };
-        assert_eq!(
-            source_medium(&bare, &own()),
-            sm("facebook.com", "referral", None)
-        );
+        let bare = Traffic { url: Some("https://example.com/?fbclid=IwAR0"), ..Traffic::default() };
+        assert_eq!(source_medium(&bare, &own()), sm("facebook.com", "referral", None));
         assert_eq!(classify(&bare, &own()), Some("Organic Social"));
         // An external referrer is more specific than fbclid.
         let insta = Traffic {
@@ -1357,10 +1176,7 @@ mod tests {
             referrer: Some("https://l.instagram.com/"),
             ..Traffic::default()
         };
-        assert_eq!(
-            source_medium(&insta, &own()),
-            sm("l.instagram.com", "referral", None)
-        );
+        assert_eq!(source_medium(&insta, &own()), sm("l.instagram.com", "referral", None));
         // UTM says otherwise: UTM wins.
         let paid = Traffic {
             url: Some("https://example.com/?fbclid=IwAR0&utm_source=facebook&utm_medium=cpc"),
@@ -1378,38 +1194,20 @@ mod tests {
             "http://shop.example.com:8080/cart",
             "https://EXAMPLE.com.",
         ] {
-            let t = Traffic {
-                url: Some("https://example.com/checkout"),
-                referrer: Some(referrer),
-                ..Traffic::default()
-            };
+            let t =
+                Traffic { url: Some("https://example.com/checkout"), referrer: Some(referrer), ..Traffic::default() };
             assert_eq!(source_medium(&t, &own), None, "{referrer}");
             assert_eq!(classify(&t, &own), None, "{referrer}");
         }
         // Own domains written in other forms.
-        let forms = vec![
-            "https://www.example.com/".to_string(),
-            "*.other.org".to_string(),
-        ];
-        let t = Traffic {
-            referrer: Some("https://example.com/a"),
-            ..Traffic::default()
-        };
+        let forms = vec!["https://www.example.com/".to_string(), "*.other.org".to_string()];
+        let t = Traffic { referrer: Some("https://example.com/a"), ..Traffic::default() };
         assert_eq!(source_medium(&t, &forms), None);
-        let t = Traffic {
-            referrer: Some("https://a.other.org/a"),
-            ..Traffic::default()
-        };
+        let t = Traffic { referrer: Some("https://a.other.org/a"), ..Traffic::default() };
         assert_eq!(source_medium(&t, &forms), None);
         // A look-alike domain is external.
-        let t = Traffic {
-            referrer: Some("https://notexample.com/"),
-            ..Traffic::default()
-        };
-        assert_eq!(
-            source_medium(&t, &own),
-            sm("notexample.com", "referral", None)
-        );
+        let t = Traffic { referrer: Some("https://notexample.com/"), ..Traffic::default() };
+        assert_eq!(source_medium(&t, &own), sm("notexample.com", "referral", None));
     }
 
     #[test]
@@ -1419,16 +1217,10 @@ mod tests {
             referrer: Some("https://www.someblog.org/post?id=3"),
             ..Traffic::default()
         };
-        assert_eq!(
-            source_medium(&t, &own()),
-            sm("someblog.org", "referral", None)
-        );
+        assert_eq!(source_medium(&t, &own()), sm("someblog.org", "referral", None));
         assert_eq!(classify(&t, &own()), Some("Referral"));
 
-        let hn = Traffic {
-            referrer: Some("https://news.ycombinator.com/item?id=1"),
-            ..Traffic::default()
-        };
+        let hn = Traffic { referrer: Some("https://news.ycombinator.com/item?id=1"), ..Traffic::default() };
         assert_eq!(classify(&hn, &own()), Some("Organic Social"));
 
         // A UTM campaign alone is kept with the derived source.
@@ -1437,10 +1229,7 @@ mod tests {
             referrer: Some("https://someblog.org/"),
             ..Traffic::default()
         };
-        assert_eq!(
-            source_medium(&t, &own()),
-            sm("someblog.org", "referral", Some("launch"))
-        );
+        assert_eq!(source_medium(&t, &own()), sm("someblog.org", "referral", Some("launch")));
     }
 
     #[test]
@@ -1457,40 +1246,19 @@ mod tests {
             ("https://www.ecosia.org/search?q=x", "ecosia.org", "organic"),
             ("https://m.baidu.com/s?wd=x", "baidu", "organic"),
             ("https://go.mail.ru/search?q=x", "mail.ru", "organic"),
-            (
-                "https://docs.google.com/document/d/1",
-                "docs.google.com",
-                "referral",
-            ),
+            ("https://docs.google.com/document/d/1", "docs.google.com", "referral"),
             ("https://news.yahoo.com/a", "news.yahoo.com", "referral"),
-            (
-                "https://mail.google.com/mail/u/0/",
-                "mail.google.com",
-                "referral",
-            ),
+            ("https://mail.google.com/mail/u/0/", "mail.google.com", "referral"),
             ("https://edition.cnn.com/", "edition.cnn.com", "referral"),
         ];
         for (referrer, source, medium) in cases {
-            let t = Traffic {
-                referrer: Some(referrer),
-                ..Traffic::default()
-            };
-            assert_eq!(
-                source_medium(&t, &own()),
-                sm(source, medium, None),
-                "{referrer}"
-            );
+            let t = Traffic { referrer: Some(referrer), ..Traffic::default() };
+            assert_eq!(source_medium(&t, &own()), sm(source, medium, None), "{referrer}");
         }
         // Google lists mail.google.com under search: a referral, yet Organic Search.
-        let t = Traffic {
-            referrer: Some("https://mail.google.com/"),
-            ..Traffic::default()
-        };
+        let t = Traffic { referrer: Some("https://mail.google.com/"), ..Traffic::default() };
         assert_eq!(classify(&t, &own()), Some("Organic Search"));
-        let t = Traffic {
-            referrer: Some("https://docs.google.com/"),
-            ..Traffic::default()
-        };
+        let t = Traffic { referrer: Some("https://docs.google.com/"), ..Traffic::default() };
         assert_eq!(classify(&t, &own()), Some("Referral"));
     }
 
@@ -1498,25 +1266,13 @@ mod tests {
     fn no_traffic_information() {
         assert_eq!(source_medium(&Traffic::default(), &own()), None);
         assert_eq!(classify(&Traffic::default(), &own()), None);
-        let blank = Traffic {
-            source: Some("  "),
-            medium: Some(""),
-            url: Some(" "),
-            referrer: Some(""),
-            campaign: None,
-        };
+        let blank =
+            Traffic { source: Some("  "), medium: Some(""), url: Some(" "), referrer: Some(""), campaign: None };
         assert_eq!(classify(&blank, &own()), None);
         // An unparsable referrer counts as absent.
-        let t = Traffic {
-            referrer: Some("not a url at all"),
-            ..Traffic::default()
-        };
+        let t = Traffic { referrer: Some("not a url at all"), ..Traffic::default() };
         assert_eq!(classify(&t, &own()), None);
-        let t = Traffic {
-            url: Some("https://example.com/"),
-            referrer: Some("(direct)"),
-            ..Traffic::default()
-        };
+        let t = Traffic { url: Some("https://example.com/"), referrer: Some("(direct)"), ..Traffic::default() };
         assert_eq!(classify(&t, &own()), Some("Direct"));
     }
 
@@ -1567,48 +1323,18 @@ mod tests {
     #[test]
     fn registrable_split() {
         let r = split_registrable("a.b.google.co.uk");
-        assert_eq!(
-            r,
-            Some(Registrable {
-                sub: "a.b",
-                name: "google",
-                domain: "google.co.uk"
-            })
-        );
+        assert_eq!(r, Some(Registrable { sub: "a.b", name: "google", domain: "google.co.uk" }));
         let r = split_registrable("t.co");
-        assert_eq!(
-            r,
-            Some(Registrable {
-                sub: "",
-                name: "t",
-                domain: "t.co"
-            })
-        );
+        assert_eq!(r, Some(Registrable { sub: "", name: "t", domain: "t.co" }));
         let r = split_registrable("m.baidu.com");
-        assert_eq!(
-            r,
-            Some(Registrable {
-                sub: "m",
-                name: "baidu",
-                domain: "baidu.com"
-            })
-        );
+        assert_eq!(r, Some(Registrable { sub: "m", name: "baidu", domain: "baidu.com" }));
         assert_eq!(split_registrable("localhost"), None);
         assert_eq!(split_registrable("a..b"), None);
     }
 
     #[test]
     fn shopping_campaign_regex() {
-        for yes in [
-            "shop",
-            "shopping",
-            "eshop",
-            "summer_shop",
-            "2024shop",
-            "myshopping",
-            "shop now",
-            "café·shop",
-        ] {
+        for yes in ["shop", "shopping", "eshop", "summer_shop", "2024shop", "myshopping", "shop now", "café·shop"] {
             assert!(is_shopping_campaign(yes), "{yes}");
         }
         for no in ["", "workshop", "bishop", "shp", "sho p"] {
@@ -1618,52 +1344,23 @@ mod tests {
 
     #[test]
     fn paid_medium_regex() {
-        for yes in [
-            "cpc",
-            "cpm",
-            "cpv",
-            "ppc",
-            "retargeting",
-            "paid",
-            "paid_social",
-            "paidsearch",
-            "xcpx",
-        ] {
+        for yes in ["cpc", "cpm", "cpv", "ppc", "retargeting", "paid", "paid_social", "paidsearch", "xcpx"] {
             assert!(is_paid_medium(yes), "{yes}");
         }
-        for no in [
-            "",
-            "pc",
-            "ppcx",
-            "retargeting2",
-            "social-paid",
-            "organic",
-            "display",
-        ] {
+        for no in ["", "pc", "ppcx", "retargeting2", "social-paid", "organic", "display"] {
             assert!(!is_paid_medium(no), "{no}");
         }
     }
 
     #[test]
     fn source_lists_sorted_lowercase_disjoint() {
-        let lists: [&[&str]; 5] = [
-            SEARCH_SOURCES,
-            SOCIAL_SOURCES,
-            VIDEO_SOURCES,
-            SHOPPING_SOURCES,
-            EXTRA_SOCIAL_SOURCES,
-        ];
+        let lists: [&[&str]; 5] =
+            [SEARCH_SOURCES, SOCIAL_SOURCES, VIDEO_SOURCES, SHOPPING_SOURCES, EXTRA_SOCIAL_SOURCES];
         for list in lists {
             assert!(list.windows(2).all(|w| w[0] < w[1]), "not sorted: {list:?}");
-            assert!(
-                list.iter().all(|s| *s == s.to_lowercase().trim()),
-                "not lower-case: {list:?}"
-            );
+            assert!(list.iter().all(|s| *s == s.to_lowercase().trim()), "not lower-case: {list:?}");
         }
-        let google_total = SEARCH_SOURCES.len()
-            + SOCIAL_SOURCES.len()
-            + VIDEO_SOURCES.len()
-            + SHOPPING_SOURCES.len();
+        let google_total = SEARCH_SOURCES.len() + SOCIAL_SOURCES.len() + VIDEO_SOURCES.len() + SHOPPING_SOURCES.len();
         assert_eq!(google_total, 819);
         for (i, a) in lists.iter().enumerate() {
             for b in lists.iter().skip(i + 1) {
@@ -1676,29 +1373,14 @@ mod tests {
 
     #[test]
     fn url_host_parsing() {
-        assert_eq!(
-            url_host("https://user:pw@Example.COM:8443/x?y#z").as_deref(),
-            Some("example.com")
-        );
-        assert_eq!(
-            url_host("//cdn.example.com/a").as_deref(),
-            Some("cdn.example.com")
-        );
+        assert_eq!(url_host("https://user:pw@Example.COM:8443/x?y#z").as_deref(), Some("example.com"));
+        assert_eq!(url_host("//cdn.example.com/a").as_deref(), Some("cdn.example.com"));
         assert_eq!(url_host("example.com/path").as_deref(), Some("example.com"));
-        assert_eq!(
-            url_host("https://www.example.com./").as_deref(),
-            Some("www.example.com")
-        );
+        assert_eq!(url_host("https://www.example.com./").as_deref(), Some("www.example.com"));
         assert_eq!(url_host("https://[::1]:80/").as_deref(), Some("[::1]"));
-        assert_eq!(
-            url_host("android-app://com.google.android.gm/").as_deref(),
-            Some("com.google.android.gm")
-        );
+        assert_eq!(url_host("android-app://com.google.android.gm/").as_deref(), Some("com.google.android.gm"));
         assert_eq!(url_host("https://bücher.de/").as_deref(), Some("bücher.de"));
-        assert_eq!(
-            url_host("https://example.com?q=http://other.com/").as_deref(),
-            Some("example.com")
-        );
+        assert_eq!(url_host("https://example.com?q=http://other.com/").as_deref(), Some("example.com"));
         for bad in [
             "",
             "   ",
@@ -1719,10 +1401,7 @@ mod tests {
     #[test]
     fn query_param_decoding() {
         let url = "https://e.com/p?a=1&utm_source=News%20Letter&utm_campaign=a+b%2Bc&empty=&flag#utm_medium=x";
-        assert_eq!(
-            query_param(url, "utm_source").as_deref(),
-            Some("News Letter")
-        );
+        assert_eq!(query_param(url, "utm_source").as_deref(), Some("News Letter"));
         assert_eq!(query_param(url, "utm_campaign").as_deref(), Some("a b+c"));
         assert_eq!(query_param(url, "empty").as_deref(), Some(""));
         assert_eq!(query_param(url, "flag").as_deref(), Some(""));
@@ -1764,12 +1443,7 @@ mod tests {
             "@@@",
             "a:b:c",
         ];
-        let own = vec![
-            "".to_string(),
-            "  ".to_string(),
-            "://".to_string(),
-            "example.com".to_string(),
-        ];
+        let own = vec!["".to_string(), "  ".to_string(), "://".to_string(), "example.com".to_string()];
         for a in junk {
             let _ = source_category(a);
             let _ = url_host(a);
@@ -1777,23 +1451,11 @@ mod tests {
             let channel = default_channel_group(a, a, Some(a));
             assert!(GA4_CHANNELS.contains(&channel));
             for b in junk {
-                let t = Traffic {
-                    source: None,
-                    medium: None,
-                    campaign: Some(b),
-                    url: Some(a),
-                    referrer: Some(b),
-                };
+                let t = Traffic { source: None, medium: None, campaign: Some(b), url: Some(a), referrer: Some(b) };
                 if let Some(c) = classify(&t, &own) {
                     assert!(GA4_CHANNELS.contains(&c), "{c}");
                 }
-                let t = Traffic {
-                    source: Some(a),
-                    medium: Some(b),
-                    campaign: None,
-                    url: Some(b),
-                    referrer: Some(a),
-                };
+                let t = Traffic { source: Some(a), medium: Some(b), campaign: None, url: Some(b), referrer: Some(a) };
                 if let Some(c) = classify(&t, &own) {
                     assert!(GA4_CHANNELS.contains(&c), "{c}");
                 }

@@ -24,10 +24,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> FieldError {
-        FieldError {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        FieldError { field: field.into(), reason: reason.into() }
     }
 }
 
@@ -74,19 +71,14 @@ pub enum Role {
 impl Role {
     /// Recognises a column name (case-insensitive, `_`, `-` and spaces ignored).
     pub fn of(name: &str) -> Role {
-        let n: String = name
-            .chars()
-            .filter(|c| !matches!(c, '_' | '-' | ' '))
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
+        let n: String =
+            name.chars().filter(|c| !matches!(c, '_' | '-' | ' ')).map(|c| c.to_ascii_lowercase()).collect();
         match n.as_str() {
             "eventid" | "messageid" => Role::EventId,
             "customerid" | "userid" | "customer" => Role::UserId,
             "anonymousid" => Role::AnonymousId,
             "previousid" => Role::PreviousId,
-            "timestamp" | "time" | "ts" | "eventtime" | "occurredat" | "datetime" => {
-                Role::Timestamp
-            }
+            "timestamp" | "time" | "ts" | "eventtime" | "occurredat" | "datetime" => Role::Timestamp,
             "receivedat" => Role::ReceivedAt,
             "type" | "kind" => Role::Kind,
             "event" | "eventname" => Role::Event,
@@ -107,10 +99,7 @@ impl Role {
 
     /// The columns a flat file must have (one of the identity columns).
     pub fn missing_required(roles: &[Role]) -> Option<&'static str> {
-        if !roles
-            .iter()
-            .any(|r| matches!(r, Role::UserId | Role::AnonymousId))
-        {
+        if !roles.iter().any(|r| matches!(r, Role::UserId | Role::AnonymousId)) {
             return Some("customer_id");
         }
         if !roles.contains(&Role::Timestamp) {
@@ -160,10 +149,7 @@ impl Cell<'_> {
             Cell::Json(Value::Number(n)) => n.to_string(),
             Cell::Json(Value::Bool(b)) => b.to_string(),
             Cell::Json(other) => {
-                return Err(FieldError::new(
-                    field,
-                    format!("expected text, found {}", json_type(other)),
-                ));
+                return Err(FieldError::new(field, format!("expected text, found {}", json_type(other))));
             }
             Cell::Null => return Ok(None),
         }))
@@ -180,10 +166,7 @@ impl Cell<'_> {
             Cell::Json(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
             Cell::Json(Value::String(s)) => parse_number(s, field)?,
             Cell::Json(other) => {
-                return Err(FieldError::new(
-                    field,
-                    format!("expected a number, found {}", json_type(other)),
-                ));
+                return Err(FieldError::new(field, format!("expected a number, found {}", json_type(other))));
             }
             Cell::Bool(_) | Cell::Time(_) => {
                 return Err(FieldError::new(field, "expected a number"));
@@ -209,8 +192,7 @@ impl Cell<'_> {
             Cell::Json(Value::Number(n)) => from_epoch_number(n.as_f64().unwrap_or(f64::NAN)),
             _ => Err("not a timestamp".to_string()),
         };
-        r.map(Some)
-            .map_err(|e| FieldError::new(field, format!("{e}; expected {EXPECTED}")))
+        r.map(Some).map_err(|e| FieldError::new(field, format!("{e}; expected {EXPECTED}")))
     }
 
     /// The value as JSON, for properties. Text that is a plain number (no
@@ -233,9 +215,7 @@ fn text_to_json(s: &str) -> Value {
     if t.is_empty() {
         return Value::Null;
     }
-    let numeric_shape = t
-        .bytes()
-        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+    let numeric_shape = t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
         && !(t.len() > 1 && t.starts_with('0') && !t.starts_with("0."));
     if numeric_shape {
         if let Ok(i) = t.parse::<i64>() {
@@ -256,8 +236,7 @@ fn text_to_json(s: &str) -> Value {
 
 fn parse_number(s: &str, field: &str) -> Result<f64, FieldError> {
     let t = s.trim();
-    t.parse::<f64>()
-        .map_err(|_| FieldError::new(field, format!("expected a number, found '{}'", clip(t, 40))))
+    t.parse::<f64>().map_err(|_| FieldError::new(field, format!("expected a number, found '{}'", clip(t, 40))))
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -288,29 +267,18 @@ pub fn check_score(survey: Option<&str>, score: f64) -> Result<(), FieldError> {
         _ => return Ok(()),
     };
     if score < lo || score > hi {
-        return Err(FieldError::new(
-            "score",
-            format!("expected {lo}–{hi} for {name}, found {score}"),
-        ));
+        return Err(FieldError::new("score", format!("expected {lo}–{hi} for {name}, found {score}")));
     }
     Ok(())
 }
 
 impl Decoder {
     pub fn new(channels: ChannelDeriver, received_at: i64) -> Decoder {
-        Decoder {
-            channels,
-            received_at,
-        }
+        Decoder { channels, received_at }
     }
 
     /// Decodes a flat row given its columns' roles and names.
-    pub fn decode_flat(
-        &self,
-        roles: &[Role],
-        names: &[String],
-        cells: &[Cell<'_>],
-    ) -> Result<Event, FieldError> {
+    pub fn decode_flat(&self, roles: &[Role], names: &[String], cells: &[Cell<'_>]) -> Result<Event, FieldError> {
         let mut e = Event::new(String::new(), 0, String::new());
         e.received_at = self.received_at;
         let mut timestamp = None;
@@ -335,7 +303,10 @@ impl Decoder {
                         kind = Some(Kind::parse(&k).ok_or_else(|| {
                             FieldError::new(
                                 name,
-                                format!("expected one of track, page, screen, identify, group, alias; found '{}'", clip(&k, 30)),
+                                format!(
+                                    "expected one of track, page, screen, identify, group, alias; found '{}'",
+                                    clip(&k, 30)
+                                ),
                             )
                         })?);
                     }
@@ -369,8 +340,7 @@ impl Decoder {
                 "missing: every row needs customer_id (or user_id / anonymous_id)",
             ));
         }
-        e.timestamp = timestamp
-            .ok_or_else(|| FieldError::new("timestamp", format!("missing; expected {EXPECTED}")))?;
+        e.timestamp = timestamp.ok_or_else(|| FieldError::new("timestamp", format!("missing; expected {EXPECTED}")))?;
         // Without a type column, the event name tells page and screen views apart.
         let kind = kind.unwrap_or(match e.event.as_str() {
             PAGE_VIEWED => Kind::Page,
@@ -381,10 +351,7 @@ impl Decoder {
         if e.event.is_empty() {
             e.event = match kind {
                 Kind::Track => {
-                    return Err(FieldError::new(
-                        "event",
-                        "missing: every row needs an event name",
-                    ));
+                    return Err(FieldError::new("event", "missing: every row needs an event name"));
                 }
                 Kind::Page => PAGE_VIEWED.to_string(),
                 Kind::Screen => SCREEN_VIEWED.to_string(),
@@ -394,21 +361,14 @@ impl Decoder {
             };
         }
         if kind == Kind::Alias && (e.previous_id.is_none() || e.user_id.is_none()) {
-            return Err(FieldError::new(
-                "previous_id",
-                "an alias row needs previous_id and customer_id",
-            ));
+            return Err(FieldError::new("previous_id", "an alias row needs previous_id and customer_id"));
         }
         if let Some(s) = e.score {
             check_score(e.survey.as_deref(), s)?;
         }
         let mut all = given_props.unwrap_or_default();
         all.extend(props);
-        e.properties = if all.is_empty() {
-            "{}".to_string()
-        } else {
-            Value::Object(all).to_string()
-        };
+        e.properties = if all.is_empty() { "{}".to_string() } else { Value::Object(all).to_string() };
         self.finish(e)
     }
 
@@ -420,10 +380,7 @@ impl Decoder {
                 "type",
                 format!(
                     "expected one of track, identify, page, screen, group, alias; found {}",
-                    msg.get("type").map_or("nothing".to_string(), |v| format!(
-                        "'{}'",
-                        clip(&v.to_string(), 30)
-                    ))
+                    msg.get("type").map_or("nothing".to_string(), |v| format!("'{}'", clip(&v.to_string(), 30)))
                 ),
             )
         })?;
@@ -434,39 +391,25 @@ impl Decoder {
         if kind == Kind::Alias {
             e.previous_id = identity(msg, "previousId")?;
             if e.previous_id.is_none() {
-                return Err(FieldError::new(
-                    "previousId",
-                    "missing: an alias needs the previousId it merges",
-                ));
+                return Err(FieldError::new("previousId", "missing: an alias needs the previousId it merges"));
             }
             if e.user_id.is_none() {
-                return Err(FieldError::new(
-                    "userId",
-                    "missing: an alias needs the userId it merges into",
-                ));
+                return Err(FieldError::new("userId", "missing: an alias needs the userId it merges into"));
             }
         }
         if e.user_id.is_none() && e.anonymous_id.is_none() {
-            return Err(FieldError::new(
-                "userId",
-                "missing: a message needs a userId or an anonymousId",
-            ));
+            return Err(FieldError::new("userId", "missing: a message needs a userId or an anonymousId"));
         }
         e.event_id = match msg.get("messageId") {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.trim().to_string(),
             Some(Value::Number(n)) => n.to_string(),
             Some(other) => {
-                return Err(FieldError::new(
-                    "messageId",
-                    format!("expected text, found {}", json_type(other)),
-                ));
+                return Err(FieldError::new("messageId", format!("expected text, found {}", json_type(other))));
             }
         };
         e.received_at = match msg.get("receivedAt") {
-            Some(v) if !v.is_null() => Cell::Json(v)
-                .time("receivedAt")?
-                .unwrap_or(self.received_at),
+            Some(v) if !v.is_null() => Cell::Json(v).time("receivedAt")?.unwrap_or(self.received_at),
             _ => self.received_at,
         };
         e.timestamp = match ["timestamp", "originalTimestamp"]
@@ -480,11 +423,7 @@ impl Decoder {
         let mut props = match kind {
             Kind::Identify => match object_field(msg, "traits")? {
                 Some(t) => t.clone(),
-                None => context
-                    .and_then(|c| c.get("traits"))
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default(),
+                None => context.and_then(|c| c.get("traits")).and_then(Value::as_object).cloned().unwrap_or_default(),
             },
             Kind::Group => {
                 let mut p = object_field(msg, "traits")?.cloned().unwrap_or_default();
@@ -500,40 +439,25 @@ impl Decoder {
                 }
                 p
             }
-            _ => object_field(msg, "properties")?
-                .cloned()
-                .unwrap_or_default(),
+            _ => object_field(msg, "properties")?.cloned().unwrap_or_default(),
         };
         e.event = match kind {
             Kind::Track => match msg.get("event") {
                 Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
                 Some(Value::String(_)) | None | Some(Value::Null) => {
-                    return Err(FieldError::new(
-                        "event",
-                        "missing: a track call needs an event name",
-                    ));
+                    return Err(FieldError::new("event", "missing: a track call needs an event name"));
                 }
                 Some(other) => {
-                    return Err(FieldError::new(
-                        "event",
-                        format!("expected text, found {}", json_type(other)),
-                    ));
+                    return Err(FieldError::new("event", format!("expected text, found {}", json_type(other))));
                 }
             },
             Kind::Page | Kind::Screen => {
                 for key in ["name", "category"] {
                     if let Some(Value::String(s)) = msg.get(key) {
-                        props
-                            .entry(key.to_string())
-                            .or_insert_with(|| Value::String(s.clone()));
+                        props.entry(key.to_string()).or_insert_with(|| Value::String(s.clone()));
                     }
                 }
-                if kind == Kind::Page {
-                    PAGE_VIEWED
-                } else {
-                    SCREEN_VIEWED
-                }
-                .to_string()
+                if kind == Kind::Page { PAGE_VIEWED } else { SCREEN_VIEWED }.to_string()
             }
             Kind::Identify => IDENTIFY.to_string(),
             Kind::Group => GROUP.to_string(),
@@ -542,9 +466,7 @@ impl Decoder {
         // Traffic: context.campaign (UTM), page URL and referrer.
         if let Some(c) = context {
             if let Some(camp) = c.get("campaign") {
-                let camp = camp
-                    .as_object()
-                    .ok_or_else(|| FieldError::new("context.campaign", "expected an object"))?;
+                let camp = camp.as_object().ok_or_else(|| FieldError::new("context.campaign", "expected an object"))?;
                 e.source = str_field(camp, "source");
                 e.medium = str_field(camp, "medium");
                 e.campaign = str_field(camp, "name");
@@ -574,9 +496,7 @@ impl Decoder {
             }
         }
         if let Some(v) = props.get("survey") {
-            e.survey = Cell::Json(v)
-                .text("properties.survey")?
-                .map(|s| s.to_ascii_lowercase());
+            e.survey = Cell::Json(v).text("properties.survey")?.map(|s| s.to_ascii_lowercase());
         }
         if let Some(v) = props.get("score") {
             e.score = Cell::Json(v).number("properties.score")?;
@@ -603,10 +523,7 @@ impl Decoder {
     /// `type` and an identity, otherwise a flat row.
     pub fn decode_json(&self, v: &Value) -> Result<Event, FieldError> {
         let Some(obj) = v.as_object() else {
-            return Err(FieldError::new(
-                "(record)",
-                format!("expected a JSON object, found {}", json_type(v)),
-            ));
+            return Err(FieldError::new("(record)", format!("expected a JSON object, found {}", json_type(v))));
         };
         if is_segment_message(obj) {
             return self.decode_segment(obj);
@@ -629,13 +546,8 @@ impl Decoder {
 
 /// Whether a JSON object is a Segment message rather than a flat row.
 pub fn is_segment_message(obj: &Map<String, Value>) -> bool {
-    let typed = obj
-        .get("type")
-        .and_then(Value::as_str)
-        .is_some_and(|t| Kind::parse(t).is_some());
-    let flat_identity = obj
-        .keys()
-        .any(|k| matches!(Role::of(k), Role::UserId) && k != "userId");
+    let typed = obj.get("type").and_then(Value::as_str).is_some_and(|t| Kind::parse(t).is_some());
+    let flat_identity = obj.keys().any(|k| matches!(Role::of(k), Role::UserId) && k != "userId");
     typed && !flat_identity
 }
 
@@ -644,24 +556,15 @@ fn identity(msg: &Map<String, Value>, key: &str) -> Result<Option<String>, Field
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(FieldError::new(
-            key,
-            format!("expected text, found {}", json_type(other)),
-        )),
+        Some(other) => Err(FieldError::new(key, format!("expected text, found {}", json_type(other)))),
     }
 }
 
-fn object_field<'m>(
-    msg: &'m Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'m Map<String, Value>>, FieldError> {
+fn object_field<'m>(msg: &'m Map<String, Value>, key: &str) -> Result<Option<&'m Map<String, Value>>, FieldError> {
     match msg.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(o)) => Ok(Some(o)),
-        Some(other) => Err(FieldError::new(
-            key,
-            format!("expected an object, found {}", json_type(other)),
-        )),
+        Some(other) => Err(FieldError::new(key, format!("expected an object, found {}", json_type(other)))),
     }
 }
 
@@ -683,12 +586,9 @@ fn parse_properties(cell: &Cell<'_>, field: &str) -> Result<Map<String, Value>, 
         }
         _ => return Err(FieldError::new(field, "expected a JSON object")),
     };
-    v.as_object().cloned().ok_or_else(|| {
-        FieldError::new(
-            field,
-            format!("expected a JSON object, found {}", json_type(v)),
-        )
-    })
+    v.as_object()
+        .cloned()
+        .ok_or_else(|| FieldError::new(field, format!("expected a JSON object, found {}", json_type(v))))
 }
 
 /// A stable id for an event without one: a hash of its content, so that
@@ -731,10 +631,7 @@ mod tests {
     fn flat(pairs: &[(&str, &str)]) -> Result<Event, FieldError> {
         let names: Vec<String> = pairs.iter().map(|(k, _)| k.to_string()).collect();
         let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
-        let cells: Vec<Cell<'_>> = pairs
-            .iter()
-            .map(|(_, v)| Cell::Text(Cow::Borrowed(*v)))
-            .collect();
+        let cells: Vec<Cell<'_>> = pairs.iter().map(|(_, v)| Cell::Text(Cow::Borrowed(*v))).collect();
         decoder().decode_flat(&roles, &names, &cells)
     }
 
@@ -777,28 +674,13 @@ mod tests {
     fn flat_errors_name_the_field() {
         let e = flat(&[("customer_id", "c1"), ("timestamp", "soon"), ("event", "x")]).unwrap_err();
         assert_eq!(e.field, "timestamp");
-        let e = flat(&[
-            ("customer_id", "c1"),
-            ("timestamp", "2026-01-01"),
-            ("event", "x"),
-            ("revenue", "abc"),
-        ])
-        .unwrap_err();
+        let e = flat(&[("customer_id", "c1"), ("timestamp", "2026-01-01"), ("event", "x"), ("revenue", "abc")])
+            .unwrap_err();
         assert_eq!(e.field, "revenue");
         assert!(e.reason.contains("'abc'"), "{}", e.reason);
-        let e = flat(&[
-            ("customer_id", ""),
-            ("timestamp", "2026-01-01"),
-            ("event", "x"),
-        ])
-        .unwrap_err();
+        let e = flat(&[("customer_id", ""), ("timestamp", "2026-01-01"), ("event", "x")]).unwrap_err();
         assert_eq!(e.field, "customer_id");
-        let e = flat(&[
-            ("customer_id", "c"),
-            ("timestamp", "2026-01-01"),
-            ("event", ""),
-        ])
-        .unwrap_err();
+        let e = flat(&[("customer_id", "c"), ("timestamp", "2026-01-01"), ("event", "")]).unwrap_err();
         assert_eq!(e.field, "event");
         let e = flat(&[
             ("customer_id", "c"),
@@ -834,18 +716,19 @@ mod tests {
             .unwrap();
         assert_eq!(p.event, "Page Viewed");
         assert_eq!(p.timestamp, 1_767_225_600_000_000);
-        assert_eq!(
-            p.url.as_deref(),
-            Some("https://shop.example/?utm_source=google&utm_medium=cpc")
-        );
+        assert_eq!(p.url.as_deref(), Some("https://shop.example/?utm_source=google&utm_medium=cpc"));
 
         let i = d
-            .decode_json(&json!({"type": "identify", "userId": "u1", "traits": {"plan": "pro"}, "timestamp": "2026-01-02"}))
+            .decode_json(
+                &json!({"type": "identify", "userId": "u1", "traits": {"plan": "pro"}, "timestamp": "2026-01-02"}),
+            )
             .unwrap();
         assert_eq!(i.kind, Kind::Identify);
         assert_eq!(i.properties, r#"{"plan":"pro"}"#);
 
-        let a = d.decode_json(&json!({"type": "alias", "userId": "u2", "previousId": "u1", "timestamp": "2026-01-02"})).unwrap();
+        let a = d
+            .decode_json(&json!({"type": "alias", "userId": "u2", "previousId": "u1", "timestamp": "2026-01-02"}))
+            .unwrap();
         assert_eq!(a.previous_id.as_deref(), Some("u1"));
     }
 
@@ -853,38 +736,17 @@ mod tests {
     fn segment_errors() {
         let d = decoder();
         let err = |v: Value| d.decode_json(&v).unwrap_err();
-        assert_eq!(
-            err(json!({"type": "track", "event": "x", "timestamp": "2026-01-01"})).field,
-            "userId"
-        );
-        assert_eq!(
-            err(json!({"type": "click", "userId": "u", "event": "x"})).field,
-            "type"
-        );
-        assert_eq!(
-            err(json!({"type": "track", "userId": "u", "timestamp": "2026-01-01"})).field,
-            "event"
-        );
-        assert_eq!(
-            err(json!({"type": "track", "userId": {"a": 1}, "event": "x"})).field,
-            "userId"
-        );
-        assert_eq!(
-            err(json!({"type": "track", "userId": "u", "event": "x", "timestamp": "nope"})).field,
-            "timestamp"
-        );
-        assert_eq!(
-            err(json!({"type": "track", "userId": "u", "event": "x", "properties": [1]})).field,
-            "properties"
-        );
+        assert_eq!(err(json!({"type": "track", "event": "x", "timestamp": "2026-01-01"})).field, "userId");
+        assert_eq!(err(json!({"type": "click", "userId": "u", "event": "x"})).field, "type");
+        assert_eq!(err(json!({"type": "track", "userId": "u", "timestamp": "2026-01-01"})).field, "event");
+        assert_eq!(err(json!({"type": "track", "userId": {"a": 1}, "event": "x"})).field, "userId");
+        assert_eq!(err(json!({"type": "track", "userId": "u", "event": "x", "timestamp": "nope"})).field, "timestamp");
+        assert_eq!(err(json!({"type": "track", "userId": "u", "event": "x", "properties": [1]})).field, "properties");
         assert_eq!(
             err(json!({"type": "track", "userId": "u", "event": "x", "properties": {"revenue": "lots"}})).field,
             "properties.revenue"
         );
-        assert_eq!(
-            err(json!({"type": "alias", "userId": "u"})).field,
-            "previousId"
-        );
+        assert_eq!(err(json!({"type": "alias", "userId": "u"})).field, "previousId");
         assert_eq!(err(json!([1, 2])).field, "(record)");
     }
 }

@@ -26,14 +26,7 @@ impl ChannelDeriver {
             .iter()
             .map(|r| Predicate::parse(&r.when).map(|p| (r.name.clone(), p)))
             .collect::<Result<_, _>>()?;
-        Ok(ChannelDeriver {
-            rules,
-            own_domains: config
-                .own_domains
-                .iter()
-                .map(|d| d.to_ascii_lowercase())
-                .collect(),
-        })
+        Ok(ChannelDeriver { rules, own_domains: config.own_domains.iter().map(|d| d.to_ascii_lowercase()).collect() })
     }
 
     /// The channel for an event, or None to inherit the session's.
@@ -43,10 +36,7 @@ impl ChannelDeriver {
         }
         if !self.rules.is_empty() {
             let props: Option<serde_json::Value> = serde_json::from_str(&e.properties).ok();
-            let facts = EventFacts {
-                e,
-                props: props.as_ref(),
-            };
+            let facts = EventFacts { e, props: props.as_ref() };
             for (name, p) in &self.rules {
                 if p.eval(&facts) {
                     return Some(name.clone());
@@ -73,8 +63,7 @@ pub struct EventFacts<'a> {
 impl Facts for EventFacts<'_> {
     fn get(&self, field: &Field) -> Value<'_> {
         fn s(o: &Option<String>) -> Value<'_> {
-            o.as_deref()
-                .map_or(Value::Null, |v| Value::Str(Cow::Borrowed(v)))
+            o.as_deref().map_or(Value::Null, |v| Value::Str(Cow::Borrowed(v)))
         }
         let n = |o: Option<f64>| o.map_or(Value::Null, Value::Num);
         match field {
@@ -90,10 +79,7 @@ impl Facts for EventFacts<'_> {
             Field::Score => n(self.e.score),
             Field::Survey => s(&self.e.survey),
             Field::Text => s(&self.e.text),
-            Field::Property(p) => self
-                .props
-                .and_then(|v| lookup_path(v, p))
-                .map_or(Value::Null, Value::from_json),
+            Field::Property(p) => self.props.and_then(|v| lookup_path(v, p)).map_or(Value::Null, Value::from_json),
             Field::NthPurchase | Field::Trait(_) | Field::Other(_) => Value::Null,
         }
     }

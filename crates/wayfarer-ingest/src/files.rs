@@ -13,8 +13,7 @@ use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
-    UInt32Type, UInt64Type,
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
@@ -105,18 +104,12 @@ pub struct FileStats {
 pub enum ImportError {
     #[error("{file}: cannot read: {reason}")]
     Unreadable { file: String, reason: String },
-    #[error(
-        "{file}: unknown format (extension not .csv, .ndjson, .jsonl, .json or .parquet); name it with --format"
-    )]
+    #[error("{file}: unknown format (extension not .csv, .ndjson, .jsonl, .json or .parquet); name it with --format")]
     UnknownFormat { file: String },
     #[error(
         "{file}: missing required column '{column}' (columns found: {found}); flat files need customer_id, timestamp and event"
     )]
-    MissingColumn {
-        file: String,
-        column: String,
-        found: String,
-    },
+    MissingColumn { file: String, column: String, found: String },
     #[error("{0}")]
     Sink(String),
 }
@@ -124,9 +117,7 @@ pub enum ImportError {
 impl ImportError {
     pub fn code(&self) -> ErrorCode {
         match self {
-            ImportError::Unreadable { .. } | ImportError::MissingColumn { .. } => {
-                ErrorCode::UnreadableFile
-            }
+            ImportError::Unreadable { .. } | ImportError::MissingColumn { .. } => ErrorCode::UnreadableFile,
             ImportError::UnknownFormat { .. } => ErrorCode::UnknownFormat,
             ImportError::Sink(_) => ErrorCode::Internal,
         }
@@ -134,10 +125,7 @@ impl ImportError {
 }
 
 fn unreadable(file: &str, reason: impl std::fmt::Display) -> ImportError {
-    ImportError::Unreadable {
-        file: file.to_string(),
-        reason: reason.to_string(),
-    }
+    ImportError::Unreadable { file: file.to_string(), reason: reason.to_string() }
 }
 
 /// Checks a file can be read as the given format without decoding it all:
@@ -156,11 +144,7 @@ pub fn check_file(path: &Path, format: Format) -> Result<(), ImportError> {
             }
             let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
             if let Some(col) = Role::missing_required(&roles) {
-                return Err(ImportError::MissingColumn {
-                    file: name,
-                    column: col.into(),
-                    found: names.join(", "),
-                });
+                return Err(ImportError::MissingColumn { file: name, column: col.into(), found: names.join(", ") });
             }
             Ok(())
         }
@@ -175,19 +159,10 @@ pub fn check_file(path: &Path, format: Format) -> Result<(), ImportError> {
             let file = File::open(path).map_err(|e| unreadable(&name, e))?;
             let builder = ParquetRecordBatchReaderBuilder::try_new(file)
                 .map_err(|e| unreadable(&name, format!("not a readable Parquet file: {e}")))?;
-            let names: Vec<String> = builder
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect();
+            let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
             let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
             if let Some(col) = Role::missing_required(&roles) {
-                return Err(ImportError::MissingColumn {
-                    file: name,
-                    column: col.into(),
-                    found: names.join(", "),
-                });
+                return Err(ImportError::MissingColumn { file: name, column: col.into(), found: names.join(", ") });
             }
             Ok(())
         }
@@ -195,12 +170,7 @@ pub fn check_file(path: &Path, format: Format) -> Result<(), ImportError> {
 }
 
 /// Reads and decodes a whole file, handing chunks to `sink` in file order.
-pub fn read_file<F>(
-    path: &Path,
-    format: Format,
-    decoder: &Decoder,
-    mut sink: F,
-) -> Result<FileStats, ImportError>
+pub fn read_file<F>(path: &Path, format: Format, decoder: &Decoder, mut sink: F) -> Result<FileStats, ImportError>
 where
     F: FnMut(Chunk) -> Result<(), String>,
 {
@@ -241,13 +211,7 @@ fn read_head(path: &Path, name: &str) -> Result<Vec<u8>, ImportError> {
     if let Err(e) = std::str::from_utf8(&head) {
         // An incomplete character at the end of the sample is fine.
         if e.error_len().is_some() {
-            return Err(unreadable(
-                name,
-                format!(
-                    "not UTF-8 text (invalid byte at offset {})",
-                    e.valid_up_to()
-                ),
-            ));
+            return Err(unreadable(name, format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to())));
         }
     }
     Ok(head)
@@ -255,17 +219,11 @@ fn read_head(path: &Path, name: &str) -> Result<Vec<u8>, ImportError> {
 
 fn detect_delimiter(head: &[u8]) -> u8 {
     let first = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    [b',', b'\t', b';', b'|']
-        .into_iter()
-        .max_by_key(|d| first.iter().filter(|b| *b == d).count())
-        .unwrap_or(b',')
+    [b',', b'\t', b';', b'|'].into_iter().max_by_key(|d| first.iter().filter(|b| *b == d).count()).unwrap_or(b',')
 }
 
 fn csv_header(head: &[u8], delim: u8) -> Vec<String> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(delim)
-        .has_headers(false)
-        .from_reader(head);
+    let mut rdr = csv::ReaderBuilder::new().delimiter(delim).has_headers(false).from_reader(head);
     let mut rec = csv::ByteRecord::new();
     match rdr.read_byte_record(&mut rec) {
         Ok(true) => rec
@@ -273,11 +231,7 @@ fn csv_header(head: &[u8], delim: u8) -> Vec<String> {
             .enumerate()
             .map(|(i, f)| {
                 let s = String::from_utf8_lossy(f);
-                let s = if i == 0 {
-                    s.trim_start_matches('\u{feff}').to_string()
-                } else {
-                    s.to_string()
-                };
+                let s = if i == 0 { s.trim_start_matches('\u{feff}').to_string() } else { s.to_string() };
                 s.trim().to_string()
             })
             .collect(),
@@ -285,12 +239,7 @@ fn csv_header(head: &[u8], delim: u8) -> Vec<String> {
     }
 }
 
-fn read_csv(
-    path: &Path,
-    name: &str,
-    decoder: &Decoder,
-    emit: &mut Emit<'_>,
-) -> Result<(), ImportError> {
+fn read_csv(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) -> Result<(), ImportError> {
     let head = read_head(path, name)?;
     let delim = detect_delimiter(&head);
     let names = csv_header(&head, delim);
@@ -304,9 +253,7 @@ fn read_csv(
     let mut batch: Vec<(u64, csv::ByteRecord)> = Vec::with_capacity(CHUNK_ROWS);
     loop {
         let mut rec = csv::ByteRecord::new();
-        let more = rdr
-            .read_byte_record(&mut rec)
-            .map_err(|e| unreadable(name, e))?;
+        let more = rdr.read_byte_record(&mut rec).map_err(|e| unreadable(name, e))?;
         if more {
             let line = rec.position().map_or(0, |p| p.line());
             batch.push((line, rec));
@@ -348,12 +295,7 @@ fn decode_csv_row(
     if rec.len() != names.len() {
         return Err(reject(
             "(row)",
-            format!(
-                "expected {} fields ({}), found {}",
-                names.len(),
-                names.join(","),
-                rec.len()
-            ),
+            format!("expected {} fields ({}), found {}", names.len(), names.join(","), rec.len()),
         ));
     }
     let mut cells = Vec::with_capacity(rec.len());
@@ -363,9 +305,7 @@ fn decode_csv_row(
             Err(_) => return Err(reject(&names[i], "not valid UTF-8 text".to_string())),
         }
     }
-    decoder
-        .decode_flat(roles, names, &cells)
-        .map_err(|FieldError { field, reason }| reject(&field, reason))
+    decoder.decode_flat(roles, names, &cells).map_err(|FieldError { field, reason }| reject(&field, reason))
 }
 
 fn raw_csv(rec: &csv::ByteRecord, delim: u8) -> String {
@@ -374,11 +314,7 @@ fn raw_csv(rec: &csv::ByteRecord, delim: u8) -> String {
 }
 
 fn split(decoded: Vec<Result<Event, Reject>>) -> Chunk {
-    let mut chunk = Chunk {
-        events: Vec::with_capacity(decoded.len()),
-        rejects: Vec::new(),
-        position: 0,
-    };
+    let mut chunk = Chunk { events: Vec::with_capacity(decoded.len()), rejects: Vec::new(), position: 0 };
     for d in decoded {
         match d {
             Ok(e) => chunk.events.push(e),
@@ -388,12 +324,7 @@ fn split(decoded: Vec<Result<Event, Reject>>) -> Chunk {
     chunk
 }
 
-fn read_ndjson(
-    path: &Path,
-    name: &str,
-    decoder: &Decoder,
-    emit: &mut Emit<'_>,
-) -> Result<(), ImportError> {
+fn read_ndjson(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) -> Result<(), ImportError> {
     let head = read_head(path, name)?;
     let file = File::open(path).map_err(|e| unreadable(name, e))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
@@ -417,9 +348,7 @@ fn read_ndjson(
     let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_ROWS);
     loop {
         let mut buf = Vec::new();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| unreadable(name, e))?;
+        let n = reader.read_until(b'\n', &mut buf).map_err(|e| unreadable(name, e))?;
         let more = n > 0;
         position += n as u64;
         if more {
@@ -431,10 +360,8 @@ fn read_ndjson(
         if batch.len() >= CHUNK_ROWS || (!more && !batch.is_empty()) {
             let lines = std::mem::take(&mut batch);
             let count = lines.len() as u64;
-            let decoded: Vec<Vec<Result<Event, Reject>>> = lines
-                .par_iter()
-                .map(|(line, bytes)| decode_ndjson_line(decoder, name, *line, bytes))
-                .collect();
+            let decoded: Vec<Vec<Result<Event, Reject>>> =
+                lines.par_iter().map(|(line, bytes)| decode_ndjson_line(decoder, name, *line, bytes)).collect();
             let mut chunk = split(decoded.into_iter().flatten().collect());
             chunk.position = position;
             emit(chunk, count)?;
@@ -445,12 +372,7 @@ fn read_ndjson(
     }
 }
 
-fn decode_ndjson_line(
-    decoder: &Decoder,
-    file: &str,
-    line: u64,
-    bytes: &[u8],
-) -> Vec<Result<Event, Reject>> {
+fn decode_ndjson_line(decoder: &Decoder, file: &str, line: u64, bytes: &[u8]) -> Vec<Result<Event, Reject>> {
     let v: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
@@ -466,11 +388,7 @@ fn decode_ndjson_line(
     };
     if let Some(batch) = v.get("batch").and_then(Value::as_array) {
         // A Segment batch envelope: context and integrations apply to each message.
-        return batch
-            .iter()
-            .enumerate()
-            .map(|(i, m)| decode_json_record(decoder, file, line, Some(i), m))
-            .collect();
+        return batch.iter().enumerate().map(|(i, m)| decode_json_record(decoder, file, line, Some(i), m)).collect();
     }
     vec![decode_json_record(decoder, file, line, None, &v)]
 }
@@ -482,33 +400,23 @@ fn decode_json_record(
     index: Option<usize>,
     v: &Value,
 ) -> Result<Event, Reject> {
-    decoder
-        .decode_json(v)
-        .map_err(|FieldError { field, reason }| Reject {
-            file: file.to_string(),
-            line,
-            index,
-            field,
-            reason,
-            raw: clip(&v.to_string(), 1000).into_owned(),
-        })
+    decoder.decode_json(v).map_err(|FieldError { field, reason }| Reject {
+        file: file.to_string(),
+        line,
+        index,
+        field,
+        reason,
+        raw: clip(&v.to_string(), 1000).into_owned(),
+    })
 }
 
-fn read_parquet(
-    path: &Path,
-    name: &str,
-    decoder: &Decoder,
-    emit: &mut Emit<'_>,
-) -> Result<(), ImportError> {
+fn read_parquet(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) -> Result<(), ImportError> {
     let file = File::open(path).map_err(|e| unreadable(name, e))?;
     let size = file.metadata().map_or(0, |m| m.len());
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| unreadable(name, format!("not a readable Parquet file: {e}")))?;
     let total_rows = builder.metadata().file_metadata().num_rows().max(1) as u64;
-    let reader = builder
-        .with_batch_size(CHUNK_ROWS)
-        .build()
-        .map_err(|e| unreadable(name, e))?;
+    let reader = builder.with_batch_size(CHUNK_ROWS).build().map_err(|e| unreadable(name, e))?;
     let mut row0 = 0u64;
     for batch in reader {
         let batch = batch.map_err(|e| unreadable(name, format!("corrupt Parquet data: {e}")))?;
@@ -538,16 +446,14 @@ pub fn decode_record_batch(
         .into_par_iter()
         .map(|row| {
             let cells: Vec<Cell<'_>> = cols.iter().map(|c| c.cell(row)).collect();
-            decoder
-                .decode_flat(&roles, &names, &cells)
-                .map_err(|FieldError { field, reason }| Reject {
-                    file: file.to_string(),
-                    line: row0 + row as u64 + 1,
-                    index: None,
-                    field,
-                    reason,
-                    raw: clip(&raw_row(&names, &cells), 1000).into_owned(),
-                })
+            decoder.decode_flat(&roles, &names, &cells).map_err(|FieldError { field, reason }| Reject {
+                file: file.to_string(),
+                line: row0 + row as u64 + 1,
+                index: None,
+                field,
+                reason,
+                raw: clip(&raw_row(&names, &cells), 1000).into_owned(),
+            })
         })
         .collect()
 }
@@ -584,14 +490,7 @@ impl<'a> ColumnView<'a> {
         let arr: &'a dyn Array = a.as_ref();
         macro_rules! ints {
             ($t:ty) => {
-                ColumnView::Int(
-                    arr,
-                    arr.as_primitive::<$t>()
-                        .values()
-                        .iter()
-                        .map(|v| *v as i64)
-                        .collect(),
-                )
+                ColumnView::Int(arr, arr.as_primitive::<$t>().values().iter().map(|v| *v as i64).collect())
             };
         }
         match a.data_type() {
@@ -623,17 +522,10 @@ impl<'a> ColumnView<'a> {
             DataType::UInt16 => ints!(UInt16Type),
             DataType::UInt32 => ints!(UInt32Type),
             DataType::UInt64 => ints!(UInt64Type),
-            DataType::Float32 => ColumnView::Float(
-                arr,
-                arr.as_primitive::<Float32Type>()
-                    .values()
-                    .iter()
-                    .map(|v| *v as f64)
-                    .collect(),
-            ),
-            DataType::Float64 => {
-                ColumnView::Float(arr, arr.as_primitive::<Float64Type>().values().to_vec())
+            DataType::Float32 => {
+                ColumnView::Float(arr, arr.as_primitive::<Float32Type>().values().iter().map(|v| *v as f64).collect())
             }
+            DataType::Float64 => ColumnView::Float(arr, arr.as_primitive::<Float64Type>().values().to_vec()),
             DataType::Boolean => ColumnView::Bool(arr.as_boolean()),
             DataType::Timestamp(unit, _) => {
                 let per = match unit {
@@ -643,22 +535,12 @@ impl<'a> ColumnView<'a> {
                     TimeUnit::Nanosecond => -1_000,
                 };
                 let raw = arr.to_data();
-                let values = raw
-                    .buffers()
-                    .first()
-                    .map(|b| b.typed_data::<i64>().to_vec())
-                    .unwrap_or_default();
+                let values = raw.buffers().first().map(|b| b.typed_data::<i64>().to_vec()).unwrap_or_default();
                 let values = values
                     .iter()
                     .skip(raw.offset())
                     .take(arr.len())
-                    .map(|v| {
-                        if per > 0 {
-                            v.saturating_mul(per)
-                        } else {
-                            v / -per
-                        }
-                    })
+                    .map(|v| if per > 0 { v.saturating_mul(per) } else { v / -per })
                     .collect();
                 ColumnView::Time(arr, values)
             }
@@ -722,17 +604,10 @@ mod tests {
         let (events, rejects) = collect(&p, Format::Csv).unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(rejects.len(), 3);
-        assert_eq!(
-            (rejects[0].line, rejects[0].field.as_str()),
-            (3, "timestamp")
-        );
+        assert_eq!((rejects[0].line, rejects[0].field.as_str()), (3, "timestamp"));
         assert_eq!((rejects[1].line, rejects[1].field.as_str()), (5, "(row)"));
         assert_eq!((rejects[2].line, rejects[2].field.as_str()), (6, "revenue"));
-        assert!(
-            rejects[2]
-                .to_string()
-                .contains("e.csv:6: revenue: expected a number, found 'ten'")
-        );
+        assert!(rejects[2].to_string().contains("e.csv:6: revenue: expected a number, found 'ten'"));
     }
 
     #[test]
@@ -741,22 +616,13 @@ mod tests {
         let p = dir.path().join("m.csv");
         std::fs::write(&p, "customer_id,event\nc1,x\n").unwrap();
         let e = collect(&p, Format::Csv).unwrap_err();
-        assert!(
-            matches!(e, ImportError::MissingColumn { ref column, .. } if column == "timestamp"),
-            "{e}"
-        );
+        assert!(matches!(e, ImportError::MissingColumn { ref column, .. } if column == "timestamp"), "{e}");
         let b = dir.path().join("b.csv");
         std::fs::write(&b, [0x50u8, 0x4b, 0x03, 0x04, 0, 0, 0xff, 0xfe]).unwrap();
-        assert!(matches!(
-            collect(&b, Format::Csv).unwrap_err(),
-            ImportError::Unreadable { .. }
-        ));
+        assert!(matches!(collect(&b, Format::Csv).unwrap_err(), ImportError::Unreadable { .. }));
         let pq = dir.path().join("b.parquet");
         std::fs::write(&pq, b"PAR1 this is not parquet").unwrap();
-        assert!(matches!(
-            collect(&pq, Format::Parquet).unwrap_err(),
-            ImportError::Unreadable { .. }
-        ));
+        assert!(matches!(collect(&pq, Format::Parquet).unwrap_err(), ImportError::Unreadable { .. }));
     }
 
     #[test]
@@ -779,24 +645,15 @@ mod tests {
             ["Signed Up", "Page Viewed", "Order Completed"]
         );
         assert_eq!(rejects.len(), 2);
-        assert_eq!(
-            (rejects[0].line, rejects[0].index, rejects[0].field.as_str()),
-            (3, Some(1), "event")
-        );
+        assert_eq!((rejects[0].line, rejects[0].index, rejects[0].field.as_str()), (3, Some(1), "event"));
         assert_eq!((rejects[1].line, rejects[1].field.as_str()), (5, "(json)"));
     }
 
     #[test]
     fn formats_by_extension() {
         assert_eq!(Format::from_path(Path::new("a/b.CSV")), Some(Format::Csv));
-        assert_eq!(
-            Format::from_path(Path::new("x.jsonl")),
-            Some(Format::Ndjson)
-        );
-        assert_eq!(
-            Format::from_path(Path::new("x.parquet")),
-            Some(Format::Parquet)
-        );
+        assert_eq!(Format::from_path(Path::new("x.jsonl")), Some(Format::Ndjson));
+        assert_eq!(Format::from_path(Path::new("x.parquet")), Some(Format::Parquet));
         assert_eq!(Format::from_path(Path::new("x.xls")), None);
     }
 }

@@ -98,12 +98,7 @@ pub struct Polarity {
 }
 
 impl Polarity {
-    const ZERO: Polarity = Polarity {
-        neg: 0.0,
-        neu: 0.0,
-        pos: 0.0,
-        compound: 0.0,
-    };
+    const ZERO: Polarity = Polarity { neg: 0.0, neu: 0.0, pos: 0.0, compound: 0.0 };
 }
 
 /// The VADER analyser. Build it once (it parses ~7,500 lexicon entries) and
@@ -125,9 +120,7 @@ impl Default for Vader {
 
 impl fmt::Debug for Vader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Vader")
-            .field("lexicon_len", &self.lexicon.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Vader").field("lexicon_len", &self.lexicon.len()).finish_non_exhaustive()
     }
 }
 
@@ -174,11 +167,7 @@ impl Vader {
         }
         let min_emoji = emojis.keys().copied().min().unwrap_or(char::MAX);
 
-        Self {
-            lexicon,
-            emojis,
-            min_emoji,
-        }
+        Self { lexicon, emojis, min_emoji }
     }
 
     /// Lexicon valence of a single lowercase word, if any (used to find negative terms).
@@ -199,11 +188,7 @@ impl Vader {
                 let word = strip_punc_if_word(raw);
                 let lowered = py_lower(word);
                 let valence = self.lexicon.get(&*lowered).copied();
-                Token {
-                    lowered,
-                    is_upper: py_is_upper(word),
-                    valence,
-                }
+                Token { lowered, is_upper: py_is_upper(word), valence }
             })
             .collect();
         let n = tokens.len();
@@ -306,11 +291,7 @@ fn is_py_whitespace(c: char) -> bool {
 /// remain (then it was likely an emoticon: keep the token as it is).
 fn strip_punc_if_word(token: &str) -> &str {
     let stripped = token.trim_matches(|c: char| c.is_ascii_punctuation());
-    if stripped.chars().count() <= 2 {
-        token
-    } else {
-        stripped
-    }
+    if stripped.chars().count() <= 2 { token } else { stripped }
 }
 
 /// Python's `str.lower()`.
@@ -362,20 +343,17 @@ fn is_titlecase(c: char) -> bool {
 /// can only match the bigrams built in [`special_idioms_check`].
 fn booster(word: &str) -> Option<f64> {
     match word {
-        "absolutely" | "amazingly" | "awfully" | "completely" | "considerable" | "considerably"
-        | "decidedly" | "deeply" | "effing" | "enormous" | "enormously" | "entirely"
-        | "especially" | "exceptional" | "exceptionally" | "extreme" | "extremely"
-        | "fabulously" | "flipping" | "flippin" | "frackin" | "fracking" | "fricking"
-        | "frickin" | "frigging" | "friggin" | "fully" | "fuckin" | "fucking" | "fuggin"
-        | "fugging" | "greatly" | "hella" | "highly" | "hugely" | "incredible" | "incredibly"
-        | "intensely" | "major" | "majorly" | "more" | "most" | "particularly" | "purely"
-        | "quite" | "really" | "remarkably" | "so" | "substantially" | "thoroughly" | "total"
-        | "totally" | "tremendous" | "tremendously" | "uber" | "unbelievably" | "unusually"
-        | "utter" | "utterly" | "very" => Some(B_INCR),
-        "almost" | "barely" | "hardly" | "just enough" | "kind of" | "kinda" | "kindof"
-        | "kind-of" | "less" | "little" | "marginal" | "marginally" | "occasional"
-        | "occasionally" | "partly" | "scarce" | "scarcely" | "slight" | "slightly"
-        | "somewhat" | "sort of" | "sorta" | "sortof" | "sort-of" => Some(B_DECR),
+        "absolutely" | "amazingly" | "awfully" | "completely" | "considerable" | "considerably" | "decidedly"
+        | "deeply" | "effing" | "enormous" | "enormously" | "entirely" | "especially" | "exceptional"
+        | "exceptionally" | "extreme" | "extremely" | "fabulously" | "flipping" | "flippin" | "frackin"
+        | "fracking" | "fricking" | "frickin" | "frigging" | "friggin" | "fully" | "fuckin" | "fucking" | "fuggin"
+        | "fugging" | "greatly" | "hella" | "highly" | "hugely" | "incredible" | "incredibly" | "intensely"
+        | "major" | "majorly" | "more" | "most" | "particularly" | "purely" | "quite" | "really" | "remarkably"
+        | "so" | "substantially" | "thoroughly" | "total" | "totally" | "tremendous" | "tremendously" | "uber"
+        | "unbelievably" | "unusually" | "utter" | "utterly" | "very" => Some(B_INCR),
+        "almost" | "barely" | "hardly" | "just enough" | "kind of" | "kinda" | "kindof" | "kind-of" | "less"
+        | "little" | "marginal" | "marginally" | "occasional" | "occasionally" | "partly" | "scarce" | "scarcely"
+        | "slight" | "slightly" | "somewhat" | "sort of" | "sorta" | "sortof" | "sort-of" => Some(B_DECR),
         _ => None,
     }
 }
@@ -521,12 +499,7 @@ fn negation_check(valence: f64, tokens: &[Token<'_>], start_i: usize, i: usize) 
 /// `_special_idioms_check` (callers guarantee `i >= 3`).
 fn special_idioms_check(valence: f64, tokens: &[Token<'_>], i: usize) -> f64 {
     let mut valence = valence;
-    let (w3, w2, w1, w0) = (
-        lw(tokens, i - 3),
-        lw(tokens, i - 2),
-        lw(tokens, i - 1),
-        lw(tokens, i),
-    );
+    let (w3, w2, w1, w0) = (lw(tokens, i - 3), lw(tokens, i - 2), lw(tokens, i - 1), lw(tokens, i));
 
     // first match of [onezero, twoonezero, twoone, threetwoone, threetwo]
     let first = special_case2(w1, w0)
@@ -714,12 +687,7 @@ mod tests {
     fn check(cases: &[Case]) {
         let v = Vader::new();
         for &(text, [neg, neu, pos, compound]) in cases {
-            let want = Polarity {
-                neg,
-                neu,
-                pos,
-                compound,
-            };
+            let want = Polarity { neg, neu, pos, compound };
             assert_eq!(v.polarity_scores(text), want, "scores of {text:?}");
         }
     }

@@ -20,8 +20,7 @@ pub fn erfc(x: f64) -> f64 {
                         + t * (-0.186_288_06
                             + t * (0.278_868_07
                                 + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+                                    + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
             .exp();
     if x >= 0.0 { r } else { 2.0 - r }
 }
@@ -53,12 +52,7 @@ pub fn two_proportion(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<Comparison> 
     let pooled = (x1 + x2) as f64 / (n1 + n2) as f64;
     let se = (pooled * (1.0 - pooled) * (1.0 / n1 as f64 + 1.0 / n2 as f64)).sqrt();
     let z = if se > 0.0 { (p1 - p2) / se } else { 0.0 };
-    Some(Comparison {
-        value: p1,
-        baseline: p2,
-        z,
-        p_value: two_sided_p(z),
-    })
+    Some(Comparison { value: p1, baseline: p2, z, p_value: two_sided_p(z) })
 }
 
 /// Running moments of a sample, mergeable.
@@ -103,12 +97,7 @@ pub fn welch(a: &Moments, b: &Moments) -> Option<Comparison> {
     let (va, vb) = (a.variance()?, b.variance()?);
     let se = (va / a.n as f64 + vb / b.n as f64).sqrt();
     let z = if se > 0.0 { (ma - mb) / se } else { 0.0 };
-    Some(Comparison {
-        value: ma,
-        baseline: mb,
-        z,
-        p_value: two_sided_p(z),
-    })
+    Some(Comparison { value: ma, baseline: mb, z, p_value: two_sided_p(z) })
 }
 
 /// Quantile of a sorted slice by linear interpolation (numpy's default);

@@ -66,10 +66,7 @@ fn matches_reference_vader_3_3_2() {
         let got = vader.polarity_scores(&case.text);
         if !within(got, case.expected) {
             mismatches += 1;
-            eprintln!(
-                "MISMATCH text={:?}\n  expected {:?}\n  got      {:?}",
-                case.text, case.expected, got
-            );
+            eprintln!("MISMATCH text={:?}\n  expected {:?}\n  got      {:?}", case.text, case.expected, got);
         } else if got != case.expected {
             // Within tolerance but not identical: the port should reproduce
             // Python's rounding exactly, so report it (without failing).
@@ -80,16 +77,6 @@ fn matches_reference_vader_3_3_2() {
             );
         }
     }
-    eprintln!(
-        "{} cases, {} mismatches, {} within tolerance but not identical",
-        cases.len(),
-        mismatches,
-        inexact
-    );
-    assert_eq!(
-        mismatches,
-        0,
-        "{mismatches} of {} fixture cases differ from the reference",
-        cases.len()
-    );
+    eprintln!("{} cases, {} mismatches, {} within tolerance but not identical", cases.len(), mismatches, inexact);
+    assert_eq!(mismatches, 0, "{mismatches} of {} fixture cases differ from the reference", cases.len());
 }

@@ -15,10 +15,8 @@ use crate::{count, duration, emotion, money, opt_pct, pct};
 const CSS: &str = include_str!("report.css");
 
 /// Palette for channels (stable by position in the stage's list).
-const PALETTE: [&str; 10] = [
-    "#3b6ea8", "#e0803a", "#4e9f6e", "#c4515b", "#8a6bb8", "#b38a3c", "#4aa3b5", "#d46fa5",
-    "#7a8a99", "#9bb04a",
-];
+const PALETTE: [&str; 10] =
+    ["#3b6ea8", "#e0803a", "#4e9f6e", "#c4515b", "#8a6bb8", "#b38a3c", "#4aa3b5", "#d46fa5", "#7a8a99", "#9bb04a"];
 
 /// Renders the report; `maps[0]` is the main map, others are tabs.
 pub fn report(maps: &[JourneyMap], title: &str) -> String {
@@ -293,10 +291,7 @@ fn opportunity_card(o: &Opportunity) -> Markup {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn emotion_color(v: f64) -> String {
@@ -325,10 +320,7 @@ pub fn emotion_svg(m: &JourneyMap) -> String {
         s,
         r##"<rect x="0" y="15" width="{w}" height="60" fill="#eef7f0"/><rect x="0" y="75" width="{w}" height="60" fill="#fbeeee"/>"##
     );
-    let _ = write!(
-        s,
-        r##"<line x1="0" y1="75" x2="{w}" y2="75" stroke="#bbb" stroke-dasharray="4 4"/>"##
-    );
+    let _ = write!(s, r##"<line x1="0" y1="75" x2="{w}" y2="75" stroke="#bbb" stroke-dasharray="4 4"/>"##);
     let _ = write!(
         s,
         r##"<text x="6" y="28" font-size="11" fill="#4e9f6e">positive</text><text x="6" y="130" font-size="11" fill="#c4515b">negative</text>"##
@@ -344,10 +336,7 @@ pub fn emotion_svg(m: &JourneyMap) -> String {
         for (i, (x, v, _)) in pts.iter().enumerate() {
             let _ = write!(d, "{}{x:.1},{:.1}", if i == 0 { "M" } else { " L" }, y(*v));
         }
-        let _ = write!(
-            s,
-            r##"<path d="{d}" fill="none" stroke="#445" stroke-width="2.5"/>"##
-        );
+        let _ = write!(s, r##"<path d="{d}" fill="none" stroke="#445" stroke-width="2.5"/>"##);
     }
     for (x, v, p) in &pts {
         let _ = write!(
@@ -359,21 +348,14 @@ pub fn emotion_svg(m: &JourneyMap) -> String {
             v,
             p.n
         );
-        let ty = if *v >= 0.0 {
-            y(*v) - 15.0
-        } else {
-            y(*v) + 24.0
-        };
+        let ty = if *v >= 0.0 { y(*v) - 15.0 } else { y(*v) + 24.0 };
         let _ = write!(
             s,
             r##"<text x="{x:.1}" y="{ty:.1}" font-size="14" font-weight="600" text-anchor="middle" fill="#333">{:+.2}</text>"##,
             v
         );
-        let _ = write!(
-            s,
-            r##"<text x="{x:.1}" y="147" font-size="10" text-anchor="middle" fill="#888">n={}</text>"##,
-            p.n
-        );
+        let _ =
+            write!(s, r##"<text x="{x:.1}" y="147" font-size="10" text-anchor="middle" fill="#888">n={}</text>"##, p.n);
     }
     for (i, p) in m.emotion_curve.iter().enumerate() {
         if p.score.is_none() {

@@ -37,11 +37,7 @@ pub fn count(n: u64) -> String {
 
 /// Formats money without cents for large amounts.
 pub fn money(x: f64) -> String {
-    if x.abs() >= 1000.0 {
-        format!("${}", count(x.round() as u64))
-    } else {
-        format!("${x:.2}")
-    }
+    if x.abs() >= 1000.0 { format!("${}", count(x.round() as u64)) } else { format!("${x:.2}") }
 }
 
 /// Formats an emotion score in [−1, 1] with its sign.
@@ -50,10 +46,7 @@ pub fn emotion(x: Option<f64>) -> String {
 }
 
 pub fn duration(x: Option<f64>) -> String {
-    x.map_or_else(
-        || "–".to_string(),
-        wayfarer_core::time::format_duration_seconds,
-    )
+    x.map_or_else(|| "–".to_string(), wayfarer_core::time::format_duration_seconds)
 }
 
 #[cfg(test)]

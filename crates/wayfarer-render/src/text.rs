@@ -21,47 +21,28 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
     );
     let from = scope.from.as_deref().unwrap_or(&scope.data_start);
     let to = scope.to.as_deref().unwrap_or(&scope.data_end);
-    header.push_str(&format!(
-        "\n{} .. {}\n",
-        &from[..from.len().min(10)],
-        &to[..to.len().min(10)]
-    ));
+    header.push_str(&format!("\n{} .. {}\n", &from[..from.len().min(10)], &to[..to.len().min(10)]));
     out.push_str(&header);
 
     let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(width);
+    table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(width);
     let mut head = vec![Cell::new("")];
-    head.extend(
-        map.stages
-            .iter()
-            .map(|s| Cell::new(&s.name).set_alignment(CellAlignment::Center)),
-    );
+    head.extend(map.stages.iter().map(|s| Cell::new(&s.name).set_alignment(CellAlignment::Center)));
     table.set_header(head);
     let row = |label: &str, f: &dyn Fn(&wayfarer_engine::journey::StageReport) -> String| {
         let mut r = vec![Cell::new(label)];
         r.extend(map.stages.iter().map(|s| Cell::new(f(s))));
         r
     };
-    table.add_row(row("Customers reached", &|s| {
-        format!("{}\n{}", count(s.customers), pct(s.share))
-    }));
+    table.add_row(row("Customers reached", &|s| format!("{}\n{}", count(s.customers), pct(s.share))));
     table.add_row(row("Conversion to next", &|s| {
-        s.conversion_to_next.map_or("–".into(), |c| {
-            format!("{}\n({} drop)", pct(c), count(s.dropped))
-        })
+        s.conversion_to_next.map_or("–".into(), |c| format!("{}\n({} drop)", pct(c), count(s.dropped)))
     }));
     table.add_row(row("Time to next\nmedian (p90)", &|s| {
         if s.median_time_to_next_seconds.is_none() {
             "–".into()
         } else {
-            format!(
-                "{}\n({})",
-                duration(s.median_time_to_next_seconds),
-                duration(s.p90_time_to_next_seconds)
-            )
+            format!("{}\n({})", duration(s.median_time_to_next_seconds), duration(s.p90_time_to_next_seconds))
         }
     }));
     table.add_row(row("Top touchpoints\n(lift)", &|s| {
@@ -76,9 +57,7 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
             .join("\n")
     }));
     table.add_row(row("Favourite channel", &|s| {
-        s.channels
-            .first()
-            .map_or("–".into(), |c| format!("{}\n{}", c.channel, pct(c.share)))
+        s.channels.first().map_or("–".into(), |c| format!("{}\n{}", c.channel, pct(c.share)))
     }));
     table.add_row(row("Emotion (n)", &|s| {
         let mut v = format!("{} ({})", emotion(s.emotion.score), count(s.emotion.n));
@@ -87,11 +66,7 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
         }
         v
     }));
-    table.add_row(row("Top pain point", &|s| {
-        s.pain_points
-            .first()
-            .map_or("–".into(), |p| p.title.clone())
-    }));
+    table.add_row(row("Top pain point", &|s| s.pain_points.first().map_or("–".into(), |p| p.title.clone())));
     out.push_str(&table.to_string());
     out.push('\n');
 
@@ -108,8 +83,7 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
                 fmt_value(&p.metric, p.value),
                 fmt_value(&p.metric, p.baseline),
                 p.baseline_label,
-                p.p_value
-                    .map_or(String::new(), |v| format!(", p={}", fmt_p(v))),
+                p.p_value.map_or(String::new(), |v| format!(", p={}", fmt_p(v))),
                 p.severity
             ));
         }
@@ -146,31 +120,15 @@ fn fmt_value(metric: &str, v: f64) -> String {
 
 /// Formats a p-value compactly.
 pub fn fmt_p(p: f64) -> String {
-    if p < 1e-4 {
-        "<0.0001".to_string()
-    } else {
-        format!("{p:.4}")
-    }
+    if p < 1e-4 { "<0.0001".to_string() } else { format!("{p:.4}") }
 }
 
 /// The sessions summary as a small table.
 pub fn sessions_table(r: &SessionsReport) -> String {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
-    t.set_header(vec![
-        "customers",
-        "events",
-        "sessions",
-        "bounce",
-        "engaged",
-        "total duration",
-        "mean duration",
-    ]);
-    let mean = if r.sessions > 0 {
-        r.total_duration_seconds / r.sessions as f64
-    } else {
-        0.0
-    };
+    t.set_header(vec!["customers", "events", "sessions", "bounce", "engaged", "total duration", "mean duration"]);
+    let mean = if r.sessions > 0 { r.total_duration_seconds / r.sessions as f64 } else { 0.0 };
     t.add_row(vec![
         count(r.customers),
         count(r.events),

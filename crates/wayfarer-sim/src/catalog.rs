@@ -8,22 +8,8 @@
 pub(crate) const BASE: &str = "https://shop.northwind.example";
 pub(crate) const SHOP_NAME: &str = "Northwind Outfitters";
 
-pub(crate) const CATEGORIES: [&str; 6] = [
-    "tents",
-    "backpacks",
-    "jackets",
-    "boots",
-    "stoves",
-    "sleeping-bags",
-];
-pub(crate) const CATEGORY_TITLES: [&str; 6] = [
-    "Tents",
-    "Backpacks",
-    "Jackets",
-    "Boots",
-    "Stoves",
-    "Sleeping bags",
-];
+pub(crate) const CATEGORIES: [&str; 6] = ["tents", "backpacks", "jackets", "boots", "stoves", "sleeping-bags"];
+pub(crate) const CATEGORY_TITLES: [&str; 6] = ["Tents", "Backpacks", "Jackets", "Boots", "Stoves", "Sleeping bags"];
 
 #[derive(Debug)]
 pub(crate) struct Product {
@@ -39,451 +25,59 @@ pub(crate) struct Product {
 
 macro_rules! p {
     ($id:expr, $sku:expr, $name:expr, $brand:expr, $cat:expr, $price:expr, $noun:expr) => {
-        Product {
-            id: $id,
-            sku: $sku,
-            name: $name,
-            brand: $brand,
-            cat: $cat,
-            price: $price,
-            noun: $noun,
-        }
+        Product { id: $id, sku: $sku, name: $name, brand: $brand, cat: $cat, price: $price, noun: $noun }
     };
 }
 
 pub(crate) static PRODUCTS: [Product; 48] = [
-    p!(
-        "1001",
-        "NW-TEN-01",
-        "Ridgeline 2P Backpacking Tent",
-        "Northwind",
-        0,
-        329.0,
-        "tent"
-    ),
-    p!(
-        "1002",
-        "NW-TEN-02",
-        "Ridgeline 3P Backpacking Tent",
-        "Northwind",
-        0,
-        399.0,
-        "tent"
-    ),
-    p!(
-        "1003",
-        "NW-TEN-03",
-        "Basecamp 6 Family Tent",
-        "Trailcraft",
-        0,
-        549.0,
-        "tent"
-    ),
-    p!(
-        "1004",
-        "NW-TEN-04",
-        "Solo Trekker 1P Tent",
-        "Alpenglow",
-        0,
-        229.0,
-        "tent"
-    ),
-    p!(
-        "1005",
-        "NW-TEN-05",
-        "Weekender 4 Dome Tent",
-        "Trailcraft",
-        0,
-        159.0,
-        "tent"
-    ),
-    p!(
-        "1006",
-        "NW-TEN-06",
-        "Summit Storm 2P Mountaineering Tent",
-        "Summitline",
-        0,
-        649.0,
-        "tent"
-    ),
-    p!(
-        "1007",
-        "NW-TEN-07",
-        "Tent Footprint 2P",
-        "Northwind",
-        0,
-        39.0,
-        "footprint"
-    ),
-    p!(
-        "1008",
-        "NW-TEN-08",
-        "Ultralight Tent Stakes (8-pack)",
-        "Northwind",
-        0,
-        19.0,
-        "stakes"
-    ),
-    p!(
-        "1101",
-        "NW-BAG-01",
-        "Trailhead 18L Daypack",
-        "Northwind",
-        1,
-        49.0,
-        "daypack"
-    ),
-    p!(
-        "1102",
-        "NW-BAG-02",
-        "Ridge 28L Hiking Pack",
-        "Northwind",
-        1,
-        89.0,
-        "backpack"
-    ),
-    p!(
-        "1103",
-        "NW-BAG-03",
-        "Traverse 45L Trekking Pack",
-        "Alpenglow",
-        1,
-        169.0,
-        "backpack"
-    ),
-    p!(
-        "1104",
-        "NW-BAG-04",
-        "Expedition 65L Backpack",
-        "Summitline",
-        1,
-        279.0,
-        "backpack"
-    ),
-    p!(
-        "1105",
-        "NW-BAG-05",
-        "Commuter 22L Pack",
-        "Trailcraft",
-        1,
-        69.0,
-        "backpack"
-    ),
-    p!(
-        "1106",
-        "NW-BAG-06",
-        "Kids Explorer 12L Pack",
-        "Trailcraft",
-        1,
-        35.0,
-        "backpack"
-    ),
-    p!(
-        "1107",
-        "NW-BAG-07",
-        "Pack Rain Cover",
-        "Northwind",
-        1,
-        15.0,
-        "rain cover"
-    ),
-    p!(
-        "1108",
-        "NW-BAG-08",
-        "Hydration Bladder 2L",
-        "Northwind",
-        1,
-        29.0,
-        "bladder"
-    ),
-    p!(
-        "1201",
-        "NW-JKT-01",
-        "Storm Shell Rain Jacket",
-        "Northwind",
-        2,
-        189.0,
-        "jacket"
-    ),
-    p!(
-        "1202",
-        "NW-JKT-02",
-        "Down Puffer Jacket",
-        "Alpenglow",
-        2,
-        229.0,
-        "jacket"
-    ),
-    p!(
-        "1203",
-        "NW-JKT-03",
-        "Fleece Midlayer",
-        "Northwind",
-        2,
-        69.0,
-        "fleece"
-    ),
-    p!(
-        "1204",
-        "NW-JKT-04",
-        "Softshell Hiking Jacket",
-        "Trailcraft",
-        2,
-        129.0,
-        "jacket"
-    ),
-    p!(
-        "1205",
-        "NW-JKT-05",
-        "Alpine Hardshell Jacket",
-        "Summitline",
-        2,
-        379.0,
-        "jacket"
-    ),
-    p!(
-        "1206",
-        "NW-JKT-06",
-        "Packable Wind Shirt",
-        "Northwind",
-        2,
-        59.0,
-        "wind shirt"
-    ),
-    p!(
-        "1207",
-        "NW-JKT-07",
-        "Insulated Vest",
-        "Alpenglow",
-        2,
-        99.0,
-        "vest"
-    ),
-    p!(
-        "1208",
-        "NW-JKT-08",
-        "Merino Beanie",
-        "Northwind",
-        2,
-        25.0,
-        "beanie"
-    ),
-    p!(
-        "1301",
-        "NW-BOT-01",
-        "Trailrunner Low Hiking Shoe",
-        "Trailcraft",
-        3,
-        119.0,
-        "shoes"
-    ),
-    p!(
-        "1302",
-        "NW-BOT-02",
-        "Ridgewalker Mid Waterproof Boot",
-        "Northwind",
-        3,
-        169.0,
-        "boots"
-    ),
-    p!(
-        "1303",
-        "NW-BOT-03",
-        "Summit Pro Mountaineering Boot",
-        "Summitline",
-        3,
-        329.0,
-        "boots"
-    ),
-    p!(
-        "1304",
-        "NW-BOT-04",
-        "Approach Shoe",
-        "Alpenglow",
-        3,
-        139.0,
-        "shoes"
-    ),
-    p!(
-        "1305",
-        "NW-BOT-05",
-        "Winter Snow Boot",
-        "Trailcraft",
-        3,
-        149.0,
-        "boots"
-    ),
-    p!(
-        "1306",
-        "NW-BOT-06",
-        "Camp Sandal",
-        "Northwind",
-        3,
-        45.0,
-        "sandals"
-    ),
-    p!(
-        "1307",
-        "NW-BOT-07",
-        "Merino Hiking Socks (3-pack)",
-        "Northwind",
-        3,
-        24.0,
-        "socks"
-    ),
-    p!(
-        "1308",
-        "NW-BOT-08",
-        "Trail Gaiters",
-        "Northwind",
-        3,
-        35.0,
-        "gaiters"
-    ),
-    p!(
-        "1401",
-        "NW-STV-01",
-        "Pocket Canister Stove",
-        "Northwind",
-        4,
-        39.0,
-        "stove"
-    ),
-    p!(
-        "1402",
-        "NW-STV-02",
-        "Jetflame Cooking System",
-        "Alpenglow",
-        4,
-        129.0,
-        "stove"
-    ),
-    p!(
-        "1403",
-        "NW-STV-03",
-        "Two-Burner Camp Stove",
-        "Trailcraft",
-        4,
-        149.0,
-        "stove"
-    ),
-    p!(
-        "1404",
-        "NW-STV-04",
-        "Titanium Pot Set",
-        "Summitline",
-        4,
-        79.0,
-        "pot set"
-    ),
-    p!(
-        "1405",
-        "NW-STV-05",
-        "Fuel Canister 230g",
-        "Northwind",
-        4,
-        8.0,
-        "fuel canister"
-    ),
-    p!(
-        "1406",
-        "NW-STV-06",
-        "Camp Kitchen Utensil Set",
-        "Northwind",
-        4,
-        19.0,
-        "utensil set"
-    ),
-    p!(
-        "1407",
-        "NW-STV-07",
-        "Insulated Camp Mug",
-        "Northwind",
-        4,
-        22.0,
-        "mug"
-    ),
-    p!(
-        "1408",
-        "NW-STV-08",
-        "Multi-Fuel Expedition Stove",
-        "Summitline",
-        4,
-        189.0,
-        "stove"
-    ),
-    p!(
-        "1501",
-        "NW-SLP-01",
-        "Downlight 20F Sleeping Bag",
-        "Northwind",
-        5,
-        279.0,
-        "sleeping bag"
-    ),
-    p!(
-        "1502",
-        "NW-SLP-02",
-        "Summer Breeze 40F Sleeping Bag",
-        "Trailcraft",
-        5,
-        89.0,
-        "sleeping bag"
-    ),
-    p!(
-        "1503",
-        "NW-SLP-03",
-        "Arctic 0F Expedition Bag",
-        "Summitline",
-        5,
-        449.0,
-        "sleeping bag"
-    ),
-    p!(
-        "1504",
-        "NW-SLP-04",
-        "Family Double Sleeping Bag",
-        "Trailcraft",
-        5,
-        129.0,
-        "sleeping bag"
-    ),
-    p!(
-        "1505",
-        "NW-SLP-05",
-        "Sleeping Bag Liner",
-        "Northwind",
-        5,
-        35.0,
-        "liner"
-    ),
-    p!(
-        "1506",
-        "NW-SLP-06",
-        "Inflatable Camp Pillow",
-        "Northwind",
-        5,
-        29.0,
-        "pillow"
-    ),
-    p!(
-        "1507",
-        "NW-SLP-07",
-        "Self-Inflating Sleeping Pad",
-        "Alpenglow",
-        5,
-        99.0,
-        "sleeping pad"
-    ),
-    p!(
-        "1508",
-        "NW-SLP-08",
-        "Kids Sleeping Bag",
-        "Trailcraft",
-        5,
-        59.0,
-        "sleeping bag"
-    ),
+    p!("1001", "NW-TEN-01", "Ridgeline 2P Backpacking Tent", "Northwind", 0, 329.0, "tent"),
+    p!("1002", "NW-TEN-02", "Ridgeline 3P Backpacking Tent", "Northwind", 0, 399.0, "tent"),
+    p!("1003", "NW-TEN-03", "Basecamp 6 Family Tent", "Trailcraft", 0, 549.0, "tent"),
+    p!("1004", "NW-TEN-04", "Solo Trekker 1P Tent", "Alpenglow", 0, 229.0, "tent"),
+    p!("1005", "NW-TEN-05", "Weekender 4 Dome Tent", "Trailcraft", 0, 159.0, "tent"),
+    p!("1006", "NW-TEN-06", "Summit Storm 2P Mountaineering Tent", "Summitline", 0, 649.0, "tent"),
+    p!("1007", "NW-TEN-07", "Tent Footprint 2P", "Northwind", 0, 39.0, "footprint"),
+    p!("1008", "NW-TEN-08", "Ultralight Tent Stakes (8-pack)", "Northwind", 0, 19.0, "stakes"),
+    p!("1101", "NW-BAG-01", "Trailhead 18L Daypack", "Northwind", 1, 49.0, "daypack"),
+    p!("1102", "NW-BAG-02", "Ridge 28L Hiking Pack", "Northwind", 1, 89.0, "backpack"),
+    p!("1103", "NW-BAG-03", "Traverse 45L Trekking Pack", "Alpenglow", 1, 169.0, "backpack"),
+    p!("1104", "NW-BAG-04", "Expedition 65L Backpack", "Summitline", 1, 279.0, "backpack"),
+    p!("1105", "NW-BAG-05", "Commuter 22L Pack", "Trailcraft", 1, 69.0, "backpack"),
+    p!("1106", "NW-BAG-06", "Kids Explorer 12L Pack", "Trailcraft", 1, 35.0, "backpack"),
+    p!("1107", "NW-BAG-07", "Pack Rain Cover", "Northwind", 1, 15.0, "rain cover"),
+    p!("1108", "NW-BAG-08", "Hydration Bladder 2L", "Northwind", 1, 29.0, "bladder"),
+    p!("1201", "NW-JKT-01", "Storm Shell Rain Jacket", "Northwind", 2, 189.0, "jacket"),
+    p!("1202", "NW-JKT-02", "Down Puffer Jacket", "Alpenglow", 2, 229.0, "jacket"),
+    p!("1203", "NW-JKT-03", "Fleece Midlayer", "Northwind", 2, 69.0, "fleece"),
+    p!("1204", "NW-JKT-04", "Softshell Hiking Jacket", "Trailcraft", 2, 129.0, "jacket"),
+    p!("1205", "NW-JKT-05", "Alpine Hardshell Jacket", "Summitline", 2, 379.0, "jacket"),
+    p!("1206", "NW-JKT-06", "Packable Wind Shirt", "Northwind", 2, 59.0, "wind shirt"),
+    p!("1207", "NW-JKT-07", "Insulated Vest", "Alpenglow", 2, 99.0, "vest"),
+    p!("1208", "NW-JKT-08", "Merino Beanie", "Northwind", 2, 25.0, "beanie"),
+    p!("1301", "NW-BOT-01", "Trailrunner Low Hiking Shoe", "Trailcraft", 3, 119.0, "shoes"),
+    p!("1302", "NW-BOT-02", "Ridgewalker Mid Waterproof Boot", "Northwind", 3, 169.0, "boots"),
+    p!("1303", "NW-BOT-03", "Summit Pro Mountaineering Boot", "Summitline", 3, 329.0, "boots"),
+    p!("1304", "NW-BOT-04", "Approach Shoe", "Alpenglow", 3, 139.0, "shoes"),
+    p!("1305", "NW-BOT-05", "Winter Snow Boot", "Trailcraft", 3, 149.0, "boots"),
+    p!("1306", "NW-BOT-06", "Camp Sandal", "Northwind", 3, 45.0, "sandals"),
+    p!("1307", "NW-BOT-07", "Merino Hiking Socks (3-pack)", "Northwind", 3, 24.0, "socks"),
+    p!("1308", "NW-BOT-08", "Trail Gaiters", "Northwind", 3, 35.0, "gaiters"),
+    p!("1401", "NW-STV-01", "Pocket Canister Stove", "Northwind", 4, 39.0, "stove"),
+    p!("1402", "NW-STV-02", "Jetflame Cooking System", "Alpenglow", 4, 129.0, "stove"),
+    p!("1403", "NW-STV-03", "Two-Burner Camp Stove", "Trailcraft", 4, 149.0, "stove"),
+    p!("1404", "NW-STV-04", "Titanium Pot Set", "Summitline", 4, 79.0, "pot set"),
+    p!("1405", "NW-STV-05", "Fuel Canister 230g", "Northwind", 4, 8.0, "fuel canister"),
+    p!("1406", "NW-STV-06", "Camp Kitchen Utensil Set", "Northwind", 4, 19.0, "utensil set"),
+    p!("1407", "NW-STV-07", "Insulated Camp Mug", "Northwind", 4, 22.0, "mug"),
+    p!("1408", "NW-STV-08", "Multi-Fuel Expedition Stove", "Summitline", 4, 189.0, "stove"),
+    p!("1501", "NW-SLP-01", "Downlight 20F Sleeping Bag", "Northwind", 5, 279.0, "sleeping bag"),
+    p!("1502", "NW-SLP-02", "Summer Breeze 40F Sleeping Bag", "Trailcraft", 5, 89.0, "sleeping bag"),
+    p!("1503", "NW-SLP-03", "Arctic 0F Expedition Bag", "Summitline", 5, 449.0, "sleeping bag"),
+    p!("1504", "NW-SLP-04", "Family Double Sleeping Bag", "Trailcraft", 5, 129.0, "sleeping bag"),
+    p!("1505", "NW-SLP-05", "Sleeping Bag Liner", "Northwind", 5, 35.0, "liner"),
+    p!("1506", "NW-SLP-06", "Inflatable Camp Pillow", "Northwind", 5, 29.0, "pillow"),
+    p!("1507", "NW-SLP-07", "Self-Inflating Sleeping Pad", "Alpenglow", 5, 99.0, "sleeping pad"),
+    p!("1508", "NW-SLP-08", "Kids Sleeping Bag", "Trailcraft", 5, 59.0, "sleeping bag"),
 ];
 
 /// Products of a category (8 per category, in catalogue order).
@@ -493,33 +87,18 @@ pub(crate) fn in_category(cat: usize) -> &'static [Product] {
 }
 
 pub(crate) const BLOG: [(&str, &str); 8] = [
-    (
-        "how-to-choose-a-backpacking-tent",
-        "How to choose a backpacking tent",
-    ),
+    ("how-to-choose-a-backpacking-tent", "How to choose a backpacking tent"),
     ("layering-for-cold-hikes", "Layering for cold hikes"),
-    (
-        "best-day-hikes-this-summer",
-        "The best day hikes this summer",
-    ),
+    ("best-day-hikes-this-summer", "The best day hikes this summer"),
     ("camp-cooking-101", "Camp cooking 101"),
     ("breaking-in-hiking-boots", "Breaking in hiking boots"),
-    (
-        "sleeping-warm-on-cold-nights",
-        "Sleeping warm on cold nights",
-    ),
+    ("sleeping-warm-on-cold-nights", "Sleeping warm on cold nights"),
     ("leave-no-trace-basics", "Leave no trace basics"),
-    (
-        "first-backpacking-trip-checklist",
-        "Your first backpacking trip: a checklist",
-    ),
+    ("first-backpacking-trip-checklist", "Your first backpacking trip: a checklist"),
 ];
 
-pub(crate) const HELP: [(&str, &str); 3] = [
-    ("shipping", "Shipping and delivery"),
-    ("returns", "Returns and exchanges"),
-    ("sizing", "Size guide"),
-];
+pub(crate) const HELP: [(&str, &str); 3] =
+    [("shipping", "Shipping and delivery"), ("returns", "Returns and exchanges"), ("sizing", "Size guide")];
 
 /// Site-search queries, with the category they lead to.
 pub(crate) const QUERIES: [(&str, usize); 12] = [
@@ -636,12 +215,8 @@ impl Pg {
 // Traffic sources
 // ---------------------------------------------------------------------------
 
-pub(crate) const SEARCH_REFERRERS: [&str; 4] = [
-    "https://www.google.com/",
-    "https://www.google.com/",
-    "https://www.bing.com/",
-    "https://duckduckgo.com/",
-];
+pub(crate) const SEARCH_REFERRERS: [&str; 4] =
+    ["https://www.google.com/", "https://www.google.com/", "https://www.bing.com/", "https://duckduckgo.com/"];
 pub(crate) const SOCIAL_REFERRERS: [&str; 5] = [
     "https://t.co/",
     "https://www.instagram.com/",
@@ -650,8 +225,7 @@ pub(crate) const SOCIAL_REFERRERS: [&str; 5] = [
     "https://www.facebook.com/",
 ];
 /// App deep links from social sites: (utm_source, utm_medium).
-pub(crate) const SOCIAL_APP_SOURCES: [&str; 4] =
-    ["instagram.com", "pinterest.com", "facebook.com", "t.co"];
+pub(crate) const SOCIAL_APP_SOURCES: [&str; 4] = ["instagram.com", "pinterest.com", "facebook.com", "t.co"];
 pub(crate) const VIDEO_REFERRER: &str = "https://www.youtube.com/";
 /// Outdoor industry and review sites that link to the shop.
 pub(crate) const REFERRAL_SITES: [&str; 6] = [
@@ -672,34 +246,15 @@ pub(crate) const PAID_SEARCH_CAMPAIGNS: [&str; 6] = [
     "generic-backpacks",
     "generic-sleeping-bags",
 ];
-pub(crate) const PAID_SEARCH_TERMS: [&str; 6] = [
-    "northwind outfitters",
-    "backpacking tent",
-    "hiking boots",
-    "rain jacket",
-    "hiking backpack",
-    "sleeping bag",
-];
-pub(crate) const SHOPPING_CAMPAIGNS: [&str; 3] = [
-    "shopping-feed-all",
-    "pmax-shopping-gear",
-    "shopping-feed-gifts",
-];
-pub(crate) const SOCIAL_CAMPAIGNS: [&str; 4] = [
-    "summer-adventures-carousel",
-    "new-jackets-reels",
-    "trail-ready-stories",
-    "lookalike-hikers",
-];
-pub(crate) const DISPLAY_CAMPAIGNS: [&str; 3] = [
-    "retargeting-viewed-products",
-    "prospecting-outdoor",
-    "autumn-gear-banners",
-];
-pub(crate) const AFFILIATE_CAMPAIGNS: [&str; 3] =
-    ["aff-promo-codes", "aff-weekly-deals", "aff-clearance"];
-pub(crate) const EMAIL_CAMPAIGNS: [&str; 3] =
-    ["welcome-series", "gear-guide", "partner-newsletter"];
+pub(crate) const PAID_SEARCH_TERMS: [&str; 6] =
+    ["northwind outfitters", "backpacking tent", "hiking boots", "rain jacket", "hiking backpack", "sleeping bag"];
+pub(crate) const SHOPPING_CAMPAIGNS: [&str; 3] = ["shopping-feed-all", "pmax-shopping-gear", "shopping-feed-gifts"];
+pub(crate) const SOCIAL_CAMPAIGNS: [&str; 4] =
+    ["summer-adventures-carousel", "new-jackets-reels", "trail-ready-stories", "lookalike-hikers"];
+pub(crate) const DISPLAY_CAMPAIGNS: [&str; 3] =
+    ["retargeting-viewed-products", "prospecting-outdoor", "autumn-gear-banners"];
+pub(crate) const AFFILIATE_CAMPAIGNS: [&str; 3] = ["aff-promo-codes", "aff-weekly-deals", "aff-clearance"];
+pub(crate) const EMAIL_CAMPAIGNS: [&str; 3] = ["welcome-series", "gear-guide", "partner-newsletter"];
 
 // ---------------------------------------------------------------------------
 // Devices
@@ -721,12 +276,8 @@ pub(crate) const ANDROID_UA: [&str; 2] = [
     "Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/135.0.0.0 Mobile Safari/537.36",
 ];
 /// (model, OS version) of iPhones.
-pub(crate) const IOS_MODELS: [(&str, &str); 4] = [
-    ("iPhone15,2", "18.3"),
-    ("iPhone16,1", "18.3"),
-    ("iPhone14,5", "17.6"),
-    ("iPhone17,3", "18.4"),
-];
+pub(crate) const IOS_MODELS: [(&str, &str); 4] =
+    [("iPhone15,2", "18.3"), ("iPhone16,1", "18.3"), ("iPhone14,5", "17.6"), ("iPhone17,3", "18.4")];
 /// (manufacturer, model, OS version) of Android phones.
 pub(crate) const ANDROID_MODELS: [(&str, &str, &str); 4] = [
     ("Google", "Pixel 8", "14"),
@@ -740,10 +291,10 @@ pub(crate) const ANDROID_MODELS: [(&str, &str, &str); 4] = [
 // ---------------------------------------------------------------------------
 
 pub(crate) const FIRST_NAMES: [&str; 40] = [
-    "Olivia", "Liam", "Emma", "Noah", "Ava", "Ethan", "Sophia", "Mason", "Isabella", "Lucas",
-    "Mia", "James", "Amelia", "Benjamin", "Harper", "Elijah", "Evelyn", "Logan", "Abigail", "Alex",
-    "Emily", "Jacob", "Ella", "Michael", "Grace", "Daniel", "Chloe", "Henry", "Zoe", "Jack",
-    "Lily", "Samuel", "Nora", "David", "Hannah", "Owen", "Aria", "Wyatt", "Layla", "Leo",
+    "Olivia", "Liam", "Emma", "Noah", "Ava", "Ethan", "Sophia", "Mason", "Isabella", "Lucas", "Mia", "James", "Amelia",
+    "Benjamin", "Harper", "Elijah", "Evelyn", "Logan", "Abigail", "Alex", "Emily", "Jacob", "Ella", "Michael", "Grace",
+    "Daniel", "Chloe", "Henry", "Zoe", "Jack", "Lily", "Samuel", "Nora", "David", "Hannah", "Owen", "Aria", "Wyatt",
+    "Layla", "Leo",
 ];
 
 /// (city, UTC offset in minutes during the simulated months).
@@ -774,16 +325,8 @@ pub(crate) const CITIES: [(&str, i32); 24] = [
     ("Berlin", 120),
 ];
 
-pub(crate) const SUPPORT_AGENTS: [&str; 8] = [
-    "Maya", "Tom", "Priya", "Jonas", "Carla", "Ben", "Aiko", "Sam",
-];
+pub(crate) const SUPPORT_AGENTS: [&str; 8] = ["Maya", "Tom", "Priya", "Jonas", "Carla", "Ben", "Aiko", "Sam"];
 
 pub(crate) const COMPANY_SIZES: [i64; 6] = [8, 15, 40, 120, 350, 1200];
 
-pub(crate) const OTHER_REASONS: [&str; 5] = [
-    "deals",
-    "favourite_brand",
-    "saw_on_social",
-    "for_my_company",
-    "gift",
-];
+pub(crate) const OTHER_REASONS: [&str; 5] = ["deals", "favourite_brand", "saw_on_social", "for_my_company", "gift"];

@@ -12,21 +12,19 @@ use std::sync::Arc;
 use wayfarer_core::Kind;
 
 use crate::catalog::{
-    AFFILIATE_CAMPAIGNS, AFFILIATES, ANDROID_MODELS, ANDROID_UA, BASE, CATEGORIES, CITIES,
-    COMPANY_SIZES, DESKTOP_UA, DISPLAY_CAMPAIGNS, DISPLAY_SOURCES, EMAIL_CAMPAIGNS, FIRST_NAMES,
-    IOS_MODELS, IOS_UA, OTHER_REASONS, PAID_SEARCH_CAMPAIGNS, PAID_SEARCH_TERMS, PRODUCTS, Pg,
-    QUERIES, REFERRAL_SITES, SEARCH_REFERRERS, SHOPPING_CAMPAIGNS, SOCIAL_APP_SOURCES,
-    SOCIAL_CAMPAIGNS, SOCIAL_REFERRERS, SUPPORT_AGENTS, VIDEO_REFERRER, in_category,
+    AFFILIATE_CAMPAIGNS, AFFILIATES, ANDROID_MODELS, ANDROID_UA, BASE, CATEGORIES, CITIES, COMPANY_SIZES, DESKTOP_UA,
+    DISPLAY_CAMPAIGNS, DISPLAY_SOURCES, EMAIL_CAMPAIGNS, FIRST_NAMES, IOS_MODELS, IOS_UA, OTHER_REASONS,
+    PAID_SEARCH_CAMPAIGNS, PAID_SEARCH_TERMS, PRODUCTS, Pg, QUERIES, REFERRAL_SITES, SEARCH_REFERRERS,
+    SHOPPING_CAMPAIGNS, SOCIAL_APP_SOURCES, SOCIAL_CAMPAIGNS, SOCIAL_REFERRERS, SUPPORT_AGENTS, VIDEO_REFERRER,
+    in_category,
 };
 use crate::event::{
-    CampaignCtx, DAY, Ev, HOUR, MINUTE, Obj, PageCtx, SECOND, SRC_DEVICE, SRC_SERVER, U_AUTO,
-    U_NONE, U_PHONE, U_WEB, anonymous_id, cents, crm_id, format_date, ms, tag, web_user_id,
-    weekday,
+    CampaignCtx, DAY, Ev, HOUR, MINUTE, Obj, PageCtx, SECOND, SRC_DEVICE, SRC_SERVER, U_AUTO, U_NONE, U_PHONE, U_WEB,
+    anonymous_id, cents, crm_id, format_date, ms, tag, web_user_id, weekday,
 };
 use crate::model::{
-    BUSINESS_BUYER, CRM_SHARE, Channel, DEAL_HUNTER, Exit, LATE_FIRST, LATE_REPEAT, PERSONAS,
-    PHONE_ORDER_SHARE, Persona, Platform, REASON_NOISE, SECOND_DEVICE, SOCIAL_BROWSER, effect_sum,
-    shift_logit,
+    BUSINESS_BUYER, CRM_SHARE, Channel, DEAL_HUNTER, Exit, LATE_FIRST, LATE_REPEAT, PERSONAS, PHONE_ORDER_SHARE,
+    Persona, Platform, REASON_NOISE, SECOND_DEVICE, SOCIAL_BROWSER, effect_sum, shift_logit,
 };
 use crate::rng::Rng;
 use crate::texts::{self, Fill, Topic};
@@ -114,13 +112,7 @@ pub(crate) fn generate(seed: u64, idx: u32, start: i64, end: i64) -> CustomerOut
 fn make_device(rng: &mut Rng, platform: Platform) -> Device {
     let ip = {
         const FIRST: [u8; 12] = [24, 50, 66, 68, 71, 73, 76, 98, 107, 108, 174, 184];
-        format!(
-            "{}.{}.{}.{}",
-            rng.pick(&FIRST),
-            rng.int(0, 255),
-            rng.int(0, 255),
-            rng.int(1, 254)
-        )
+        format!("{}.{}.{}.{}", rng.pick(&FIRST), rng.int(0, 255), rng.int(0, 255), rng.int(1, 254))
     };
     let (ua, manufacturer, model, os_version) = match platform {
         Platform::Desktop => (*rng.pick(&DESKTOP_UA), "", "", ""),
@@ -140,14 +132,7 @@ fn make_device(rng: &mut Rng, platform: Platform) -> Device {
             (*rng.pick(&ANDROID_UA), mf, m, v)
         }
     };
-    Device {
-        platform,
-        ua,
-        ip: ip.into_boxed_str(),
-        manufacturer,
-        model,
-        os_version,
-    }
+    Device { platform, ua, ip: ip.into_boxed_str(), manufacturer, model, os_version }
 }
 
 /// How a Decision visit ends.
@@ -186,12 +171,7 @@ struct Visit {
     login_after: Option<usize>,
 }
 
-const COUPONS: [(&str, f64); 4] = [
-    ("SAVE10", 0.10),
-    ("TRAIL15", 0.15),
-    ("WELCOME10", 0.10),
-    ("SUMMER20", 0.20),
-];
+const COUPONS: [(&str, f64); 4] = [("SAVE10", 0.10), ("TRAIL15", 0.15), ("WELCOME10", 0.10), ("SUMMER20", 0.20)];
 const SHARE_VIA: [&str; 5] = ["facebook", "pinterest", "whatsapp", "email", "copy_link"];
 const CARRIERS: [&str; 3] = ["UPS", "FedEx", "USPS"];
 const EMAIL_SUBJECTS: [&str; 6] = [
@@ -315,17 +295,9 @@ impl Gen {
         let main = Platform::ALL[rng.weighted(&p.platforms)];
         let has_second = rng.chance(SECOND_DEVICE);
         let second = if main.is_app() {
-            if rng.chance(0.5) {
-                Platform::Desktop
-            } else {
-                Platform::MobileWeb
-            }
+            if rng.chance(0.5) { Platform::Desktop } else { Platform::MobileWeb }
         } else if rng.chance(0.6) {
-            if rng.chance(0.55) {
-                Platform::Ios
-            } else {
-                Platform::Android
-            }
+            if rng.chance(0.55) { Platform::Ios } else { Platform::Android }
         } else if main == Platform::Desktop {
             Platform::MobileWeb
         } else {
@@ -334,25 +306,17 @@ impl Gen {
         let devices = [make_device(&mut rng, main), make_device(&mut rng, second)];
         let (city, tz) = *rng.pick(&CITIES);
         let reason = if rng.chance(REASON_NOISE) {
-            let others: Vec<&'static str> = OTHER_REASONS
-                .iter()
-                .copied()
-                .filter(|r| *r != p.signup_reason)
-                .collect();
+            let others: Vec<&'static str> = OTHER_REASONS.iter().copied().filter(|r| *r != p.signup_reason).collect();
             *rng.pick(&others)
         } else {
             p.signup_reason
         };
-        let primary =
-            p.channels[rng.weighted(&p.channels.iter().map(|c| c.1).collect::<Vec<_>>())].0;
+        let primary = p.channels[rng.weighted(&p.channels.iter().map(|c| c.1).collect::<Vec<_>>())].0;
         let meta = CustomerMeta {
             persona: pi,
             web_id: web_user_id(idx).into_boxed_str(),
             crm_id: None,
-            anon: [
-                anonymous_id(seed, idx, 1).into_boxed_str(),
-                anonymous_id(seed, idx, 2).into_boxed_str(),
-            ],
+            anon: [anonymous_id(seed, idx, 1).into_boxed_str(), anonymous_id(seed, idx, 2).into_boxed_str()],
             devices,
             tz_minutes: tz,
         };
@@ -390,13 +354,7 @@ impl Gen {
     // -----------------------------------------------------------------------
 
     fn run(&mut self, arrival: i64) {
-        let u = [
-            self.rng.f64(),
-            self.rng.f64(),
-            self.rng.f64(),
-            self.rng.f64(),
-            self.rng.f64(),
-        ];
+        let u = [self.rng.f64(), self.rng.f64(), self.rng.f64(), self.rng.f64(), self.rng.f64()];
         let phone_flag = self.pi == BUSINESS_BUYER && self.rng.chance(PHONE_ORDER_SHARE);
         // Awareness: 1–4 visits (or calls) through the customer's channels.
         let n_aw = 1 + self.rng.weighted(&self.p.aw_visits);
@@ -406,11 +364,7 @@ impl Gen {
             if t >= self.end {
                 break;
             }
-            let ch = if k == 0 {
-                self.primary
-            } else {
-                self.visit_channel(true)
-            };
+            let ch = if k == 0 { self.primary } else { self.visit_channel(true) };
             if ch == Channel::Phone {
                 self.phone_call(t, "product_inquiry");
             } else {
@@ -427,9 +381,7 @@ impl Gen {
             && let Some(first) = self.first_phone
         {
             let latest = stop.min(self.end) - 10 * MINUTE;
-            let t = (first + self.rng.int(HOUR, 5 * DAY))
-                .min(latest)
-                .max(first + MINUTE);
+            let t = (first + self.rng.int(HOUR, 5 * DAY)).min(latest).max(first + MINUTE);
             self.forced_login(t);
         }
         self.emails(stop);
@@ -449,10 +401,7 @@ impl Gen {
         let reaches_dec = u[1] < p.transitions[1];
         let t_dec = t_cons + days(self.rng.lognormal(p.cons_to_dec_days, 0.7)).max(3 * HOUR);
         if phone_flag && reaches_dec {
-            let p_buy = shift_logit(
-                p.transitions[2],
-                effect_sum(self.touched | Channel::Phone.bit()),
-            );
+            let p_buy = shift_logit(p.transitions[2], effect_sum(self.touched | Channel::Phone.bit()));
             if u[2] < p_buy {
                 self.phone_purchase(t_cons, t_dec, u);
                 return None;
@@ -493,16 +442,10 @@ impl Gen {
         }
         // Decision: maybe a first visit that leaves a full cart, then the
         // visit where the customer buys or drops out.
-        let abandon_first = self
-            .rng
-            .chance(if self.pi == BUSINESS_BUYER { 0.5 } else { 0.3 });
+        let abandon_first = self.rng.chance(if self.pi == BUSINESS_BUYER { 0.5 } else { 0.3 });
         let back_days = if self.pi == BUSINESS_BUYER { 3.0 } else { 1.0 };
         let ch1 = self.visit_channel(false);
-        let ch2 = if abandon_first {
-            self.visit_channel(false)
-        } else {
-            ch1
-        };
+        let ch2 = if abandon_first { self.visit_channel(false) } else { ch1 };
         let mut t_final = t_dec;
         if abandon_first {
             t_final = t_dec + days(self.rng.lognormal(back_days, 0.8)).max(HOUR);
@@ -526,11 +469,7 @@ impl Gen {
         if t_final >= self.end {
             return Some(t_final);
         }
-        let end = if buys {
-            DecEnd::Buy
-        } else {
-            DecEnd::Exit(exit)
-        };
+        let end = if buys { DecEnd::Buy } else { DecEnd::Exit(exit) };
         match self.decision_visit(t_final, ch2, end) {
             Some(order) => {
                 self.after_first_order(&order, u);
@@ -552,9 +491,7 @@ impl Gen {
         let t_phone = t_order + self.rng.int(5, 25) * MINUTE;
         let order = self.phone_order(t_phone);
         let latest = self.end - 10 * MINUTE;
-        let t_login = (order.t + self.rng.int(HOUR, 3 * DAY))
-            .min(latest)
-            .max(order.t + MINUTE);
+        let t_login = (order.t + self.rng.int(HOUR, 3 * DAY)).min(latest).max(order.t + MINUTE);
         self.forced_login(t_login);
         self.after_first_order(&order, u);
     }
@@ -625,11 +562,7 @@ impl Gen {
 
     fn start_visit(&mut self, t: i64, ch: Channel) -> Visit {
         let slot: u8 =
-            if self.has_second && self.web_ident.is_some_and(|w| w < t) && self.rng.chance(0.35) {
-                2
-            } else {
-                1
-            };
+            if self.has_second && self.web_ident.is_some_and(|w| w < t) && self.rng.chance(0.35) { 2 } else { 1 };
         let app = self.meta.devices[usize::from(slot - 1)].platform.is_app();
         let (query, referrer, campaign) = self.traffic(ch, app);
         if !matches!(ch, Channel::Phone | Channel::Chat) {
@@ -663,11 +596,7 @@ impl Gen {
     }
 
     /// Landing traffic for a channel: (UTM query, referrer, context.campaign).
-    fn traffic(
-        &mut self,
-        ch: Channel,
-        app: bool,
-    ) -> (Option<String>, String, Option<Arc<CampaignCtx>>) {
+    fn traffic(&mut self, ch: Channel, app: bool) -> (Option<String>, String, Option<Arc<CampaignCtx>>) {
         let none = (None, String::new(), None);
         let (source, medium, name, term, referrer): (
             String,
@@ -688,25 +617,13 @@ impl Gen {
                 if !app {
                     return (None, (*self.rng.pick(&SOCIAL_REFERRERS)).to_string(), None);
                 }
-                (
-                    (*self.rng.pick(&SOCIAL_APP_SOURCES)).to_string(),
-                    "social",
-                    None,
-                    None,
-                    String::new(),
-                )
+                ((*self.rng.pick(&SOCIAL_APP_SOURCES)).to_string(), "social", None, None, String::new())
             }
             Channel::OrganicVideo => {
                 if !app {
                     return (None, VIDEO_REFERRER.to_string(), None);
                 }
-                (
-                    "youtube.com".to_string(),
-                    "referral",
-                    None,
-                    None,
-                    String::new(),
-                )
+                ("youtube.com".to_string(), "referral", None, None, String::new())
             }
             Channel::Referral => {
                 let site = *self.rng.pick(&REFERRAL_SITES);
@@ -730,11 +647,7 @@ impl Gen {
                     "cpc",
                     Some(PAID_SEARCH_CAMPAIGNS[k].to_string()),
                     Some(PAID_SEARCH_TERMS[k]),
-                    if google {
-                        "https://www.google.com/".to_string()
-                    } else {
-                        "https://www.bing.com/".to_string()
-                    },
+                    if google { "https://www.google.com/".to_string() } else { "https://www.bing.com/".to_string() },
                 )
             }
             Channel::PaidShopping => (
@@ -753,21 +666,13 @@ impl Gen {
             ),
             Channel::PaidSocial => {
                 let fb = self.rng.chance(0.55);
-                let medium = if self.rng.chance(0.6) {
-                    "paid_social"
-                } else {
-                    "cpc"
-                };
+                let medium = if self.rng.chance(0.6) { "paid_social" } else { "cpc" };
                 (
                     if fb { "facebook" } else { "instagram" }.to_string(),
                     medium,
                     Some((*self.rng.pick(&SOCIAL_CAMPAIGNS)).to_string()),
                     None,
-                    if fb {
-                        "https://l.facebook.com/".to_string()
-                    } else {
-                        "https://l.instagram.com/".to_string()
-                    },
+                    if fb { "https://l.facebook.com/".to_string() } else { "https://l.instagram.com/".to_string() },
                 )
             }
             Channel::Affiliates => {
@@ -803,11 +708,7 @@ impl Gen {
             name: name.map(String::into_boxed_str),
             term,
         });
-        if app {
-            (None, String::new(), Some(campaign))
-        } else {
-            (Some(query), referrer, Some(campaign))
-        }
+        if app { (None, String::new(), Some(campaign)) } else { (Some(query), referrer, Some(campaign)) }
     }
 
     /// Views a page (web) or screen (app).
@@ -834,9 +735,7 @@ impl Gen {
             let referrer: Box<str> = if landing {
                 v.referrer.as_str().into()
             } else {
-                v.page
-                    .as_ref()
-                    .map_or_else(|| Box::from(""), |p| p.url.clone())
+                v.page.as_ref().map_or_else(|| Box::from(""), |p| p.url.clone())
             };
             let ctx = Arc::new(PageCtx {
                 url: url.into_boxed_str(),
@@ -901,11 +800,7 @@ impl Gen {
     }
 
     fn awareness_page(&mut self, landing: bool) -> Pg {
-        let w: [f64; 5] = if landing {
-            [0.30, 0.30, 0.20, 0.15, 0.05]
-        } else {
-            [0.15, 0.35, 0.15, 0.30, 0.05]
-        };
+        let w: [f64; 5] = if landing { [0.30, 0.30, 0.20, 0.15, 0.05] } else { [0.15, 0.35, 0.15, 0.30, 0.05] };
         match self.rng.weighted(&w) {
             0 => Pg::Home,
             1 => Pg::Category(self.pick_cat()),
@@ -968,11 +863,8 @@ impl Gen {
                     list = Some(QUERIES[q].1);
                 }
                 3 => {
-                    let pg = if self.rng.chance(0.5) {
-                        Pg::Help(self.rng.below(3))
-                    } else {
-                        Pg::Blog(self.rng.below(8))
-                    };
+                    let pg =
+                        if self.rng.chance(0.5) { Pg::Help(self.rng.below(3)) } else { Pg::Blog(self.rng.below(8)) };
                     self.view(v, pg);
                     list = None;
                 }
@@ -1005,14 +897,7 @@ impl Gen {
             self.natural_identify(v);
         }
         let props = Obj::new()
-            .s(
-                "method",
-                if self.rng.chance(0.8) {
-                    "email"
-                } else {
-                    "google"
-                },
-            )
+            .s("method", if self.rng.chance(0.8) { "email" } else { "google" })
             .b("newsletter", self.newsletter)
             .done();
         self.track(v, "Signed Up", props);
@@ -1047,9 +932,7 @@ impl Gen {
 
     fn login_second_device(&mut self, v: &mut Visit) {
         self.dev2_login = true;
-        let traits = Obj::new()
-            .s("email", &format!("{}@example.com", self.meta.web_id))
-            .done();
+        let traits = Obj::new().s("email", &format!("{}@example.com", self.meta.web_id)).done();
         self.identify(v, traits);
     }
 
@@ -1093,18 +976,12 @@ impl Gen {
         for &(pid, qty) in &lines {
             self.view(&mut v, Pg::Product(pid));
             self.product_viewed(&mut v, pid);
-            let props = product_obj(pid, None)
-                .s("cart_id", &cart_id)
-                .i("quantity", i64::from(qty))
-                .done();
+            let props = product_obj(pid, None).s("cart_id", &cart_id).i("quantity", i64::from(qty)).done();
             self.track(&mut v, "Product Added", props);
         }
         self.view(&mut v, Pg::Cart);
         let products = products_json(&lines);
-        let props = Obj::new()
-            .s("cart_id", &cart_id)
-            .raw("products", &products)
-            .done();
+        let props = Obj::new().s("cart_id", &cart_id).raw("products", &products).done();
         self.track(&mut v, "Cart Viewed", props);
         if matches!(end, DecEnd::Abandon | DecEnd::Exit(Exit::Cart)) {
             return None;
@@ -1140,58 +1017,27 @@ impl Gen {
         if end == DecEnd::Exit(Exit::Shipping) {
             return None;
         }
-        let method = if self.rng.chance(0.8) {
-            "standard"
-        } else {
-            "express"
-        };
-        self.track(
-            &mut v,
-            "Checkout Step Completed",
-            step(1).s("shipping_method", method).done(),
-        );
+        let method = if self.rng.chance(0.8) { "standard" } else { "express" };
+        self.track(&mut v, "Checkout Step Completed", step(1).s("shipping_method", method).done());
         self.track(&mut v, "Checkout Step Viewed", step(2).done());
         self.view(&mut v, Pg::Payment);
         let mut coupon: Option<(&'static str, f64)> = None;
         if self.rng.chance(self.p.coupon) {
             let c = *self.rng.pick(&COUPONS);
-            let entered = |code: &str| {
-                Obj::new()
-                    .s("cart_id", &cart_id)
-                    .s("order_id", &order_id)
-                    .s("coupon_id", code)
-            };
+            let entered = |code: &str| Obj::new().s("cart_id", &cart_id).s("order_id", &order_id).s("coupon_id", code);
             self.track(&mut v, "Coupon Entered", entered(c.0).done());
-            let denied = self
-                .rng
-                .chance(if self.pi == DEAL_HUNTER { 0.35 } else { 0.15 });
+            let denied = self.rng.chance(if self.pi == DEAL_HUNTER { 0.35 } else { 0.15 });
             if denied {
-                let reason = *self.rng.pick(&[
-                    "expired",
-                    "minimum order not met",
-                    "not valid on sale items",
-                ]);
-                self.track(
-                    &mut v,
-                    "Coupon Denied",
-                    entered(c.0).s("reason", reason).done(),
-                );
+                let reason = *self.rng.pick(&["expired", "minimum order not met", "not valid on sale items"]);
+                self.track(&mut v, "Coupon Denied", entered(c.0).s("reason", reason).done());
                 if self.rng.chance(0.5) {
                     let c2 = *self.rng.pick(&COUPONS);
                     self.track(&mut v, "Coupon Entered", entered(c2.0).done());
-                    self.track(
-                        &mut v,
-                        "Coupon Applied",
-                        entered(c2.0).s("coupon_name", c2.0).done(),
-                    );
+                    self.track(&mut v, "Coupon Applied", entered(c2.0).s("coupon_name", c2.0).done());
                     coupon = Some(c2);
                 }
             } else {
-                self.track(
-                    &mut v,
-                    "Coupon Applied",
-                    entered(c.0).s("coupon_name", c.0).done(),
-                );
+                self.track(&mut v, "Coupon Applied", entered(c.0).s("coupon_name", c.0).done());
                 coupon = Some(c);
             }
         }
@@ -1199,34 +1045,21 @@ impl Gen {
             .s("checkout_id", &cart_id)
             .s("order_id", &order_id)
             .i("step", 2)
-            .s(
-                "payment_method",
-                if self.rng.chance(0.75) {
-                    "card"
-                } else {
-                    "paypal"
-                },
-            )
+            .s("payment_method", if self.rng.chance(0.75) { "card" } else { "paypal" })
             .done();
         if end == DecEnd::Exit(Exit::Payment) {
             if self.rng.chance(0.3) {
                 self.track(&mut v, "Payment Info Entered", payment);
-                let failed = Obj::new()
-                    .s("checkout_id", &cart_id)
-                    .s("order_id", &order_id)
-                    .s("reason", "card_declined")
-                    .done();
+                let failed =
+                    Obj::new().s("checkout_id", &cart_id).s("order_id", &order_id).s("reason", "card_declined").done();
                 self.track(&mut v, "Payment Failed", failed);
             }
             return None;
         }
         self.track(&mut v, "Payment Info Entered", payment.clone());
         if self.rng.chance(0.04) {
-            let failed = Obj::new()
-                .s("checkout_id", &cart_id)
-                .s("order_id", &order_id)
-                .s("reason", "card_declined")
-                .done();
+            let failed =
+                Obj::new().s("checkout_id", &cart_id).s("order_id", &order_id).s("reason", "card_declined").done();
             self.track(&mut v, "Payment Failed", failed);
             self.track(&mut v, "Payment Info Entered", payment);
         }
@@ -1234,12 +1067,7 @@ impl Gen {
         let mut e = Ev::new(Kind::Track, 0, "Order Completed").with_props(props);
         e.extra_mut().revenue = Some(revenue);
         self.track_ev(&mut v, e);
-        let order = Order {
-            id: order_id,
-            t: v.t,
-            user: U_WEB,
-            lines,
-        };
+        let order = Order { id: order_id, t: v.t, user: U_WEB, lines };
         self.view(&mut v, Pg::Confirmation);
         if self.rng.chance(0.25) {
             let t = v.t + self.rng.int(5 * MINUTE, 2 * HOUR);
@@ -1258,12 +1086,7 @@ impl Gen {
             .with_tag(tag::PHONE_ORDER);
         e.extra_mut().revenue = Some(revenue);
         self.emit(e);
-        Order {
-            id,
-            t,
-            user: U_PHONE,
-            lines,
-        }
+        Order { id, t, user: U_PHONE, lines }
     }
 
     fn repeat_order(&mut self, t: i64) -> Option<Order> {
@@ -1321,9 +1144,7 @@ impl Gen {
     /// Delivery, support and surveys after an order; returns the delivery time.
     fn delivery(&mut self, order: &Order, first: bool) -> i64 {
         let p = self.p;
-        let late = self
-            .rng
-            .chance(if first { LATE_FIRST } else { LATE_REPEAT });
+        let late = self.rng.chance(if first { LATE_FIRST } else { LATE_REPEAT });
         let transit = self.rng.int(2, 4);
         let delay = if late { self.rng.int(5, 12) } else { 0 };
         let t_del = order.t + (transit + delay) * DAY + self.rng.int(0, 8 * HOUR);
@@ -1341,11 +1162,7 @@ impl Gen {
             (false, false) => tag::DELIVERY_REPEAT,
             (false, true) => tag::DELIVERY_REPEAT_LATE,
         };
-        self.emit(
-            Ev::server(t_del, "Order Delivered", order.user)
-                .with_props(props)
-                .with_tag(t),
-        );
+        self.emit(Ev::server(t_del, "Order Delivered", order.user).with_props(props).with_tag(t));
         let pid = order.lines.first().map_or(0, |l| l.0);
         if late {
             let waiting = order.t + transit * DAY + days(self.rng.uniform(0.3, delay as f64 - 0.5));
@@ -1356,10 +1173,7 @@ impl Gen {
                 let helpful = self.rng.chance(0.4);
                 let _ = self.chat(waiting + HOUR, Topic::TicketLate, helpful, pid);
             }
-            if self
-                .rng
-                .chance(if self.pi == BUSINESS_BUYER { 0.2 } else { 0.05 })
-            {
+            if self.rng.chance(if self.pi == BUSINESS_BUYER { 0.2 } else { 0.05 }) {
                 self.support_call(waiting + 2 * HOUR, "late_delivery", order);
             }
         }
@@ -1380,11 +1194,7 @@ impl Gen {
         }
         if self.rng.chance(p.tickets) {
             let t = t_del + days(self.rng.uniform(0.5, 10.0));
-            let topic = if self.pi == BUSINESS_BUYER {
-                Topic::TicketBusiness
-            } else {
-                Topic::TicketGeneral
-            };
+            let topic = if self.pi == BUSINESS_BUYER { Topic::TicketBusiness } else { Topic::TicketGeneral };
             self.ticket(t, topic, order, pid, delay);
         }
         // CSAT after each delivery.
@@ -1398,17 +1208,9 @@ impl Gen {
             };
             let score = 1 + self.rng.weighted(&weights) as i64;
             let topic = if late {
-                if self.rng.chance(0.85) {
-                    Topic::DeliveryLate
-                } else {
-                    Topic::SupportUnhelpful
-                }
+                if self.rng.chance(0.85) { Topic::DeliveryLate } else { Topic::SupportUnhelpful }
             } else if bad {
-                if self.rng.chance(0.7) {
-                    Topic::ProductBad
-                } else {
-                    Topic::SizingBad
-                }
+                if self.rng.chance(0.7) { Topic::ProductBad } else { Topic::SizingBad }
             } else if score >= 4 {
                 [
                     Topic::DeliveryOnTime,
@@ -1428,11 +1230,7 @@ impl Gen {
                 [Topic::ProductBad, Topic::PriceBad, Topic::SizingBad][self.rng.below(3)]
             };
             let t = t_del + self.rng.int(2 * HOUR, 3 * DAY);
-            let tg = if late {
-                tag::CSAT_LATE
-            } else {
-                tag::CSAT_ON_TIME
-            };
+            let tg = if late { tag::CSAT_LATE } else { tag::CSAT_ON_TIME };
             self.survey(t, order, "csat", score, topic, 0.6, pid, delay, tg);
         }
         // NPS after the first purchase.
@@ -1442,29 +1240,16 @@ impl Gen {
                 score = (score - 3).max(0);
             }
             let topic = if score >= 9 {
-                [
-                    Topic::NpsPromoter,
-                    Topic::NpsPromoter,
-                    Topic::ProductGood,
-                    Topic::DeliveryOnTime,
-                ][self.rng.below(4)]
+                [Topic::NpsPromoter, Topic::NpsPromoter, Topic::ProductGood, Topic::DeliveryOnTime][self.rng.below(4)]
             } else if score >= 7 {
                 Topic::NpsPassive
             } else if late {
                 Topic::DeliveryLate
             } else if self.pi == DEAL_HUNTER {
-                [
-                    Topic::PriceBad,
-                    Topic::CheckoutShipping,
-                    Topic::CheckoutShipping,
-                ][self.rng.below(3)]
+                [Topic::PriceBad, Topic::CheckoutShipping, Topic::CheckoutShipping][self.rng.below(3)]
             } else {
-                [
-                    Topic::PriceBad,
-                    Topic::ProductBad,
-                    Topic::SupportUnhelpful,
-                    Topic::CheckoutShipping,
-                ][self.rng.below(4)]
+                [Topic::PriceBad, Topic::ProductBad, Topic::SupportUnhelpful, Topic::CheckoutShipping]
+                    [self.rng.below(4)]
             };
             let t = t_del + days(self.rng.uniform(1.0, 7.0));
             self.survey(t, order, "nps", score, topic, 0.5, pid, delay, tag::NONE);
@@ -1477,10 +1262,7 @@ impl Gen {
         let score = 1 + self.rng.weighted(&self.p.ces) as i64;
         let topic = if score >= 5 {
             Topic::CheckoutEasy
-        } else if self
-            .rng
-            .chance(if self.pi == DEAL_HUNTER { 0.7 } else { 0.5 })
-        {
+        } else if self.rng.chance(if self.pi == DEAL_HUNTER { 0.7 } else { 0.5 }) {
             Topic::CheckoutShipping
         } else {
             Topic::PriceBad
@@ -1503,22 +1285,10 @@ impl Gen {
         tg: u8,
     ) {
         let props = Obj::new()
-            .s(
-                "survey_id",
-                &format!(
-                    "{survey}-{}",
-                    if survey == "ces" {
-                        "checkout"
-                    } else {
-                        "delivery"
-                    }
-                ),
-            )
+            .s("survey_id", &format!("{survey}-{}", if survey == "ces" { "checkout" } else { "delivery" }))
             .s("order_id", &order.id)
             .done();
-        let mut e = Ev::server(t, "Survey Responded", order.user)
-            .with_props(props)
-            .with_tag(tg);
+        let mut e = Ev::server(t, "Survey Responded", order.user).with_props(props).with_tag(tg);
         {
             let x = e.extra_mut();
             x.survey = Some(survey);
@@ -1537,11 +1307,7 @@ impl Gen {
         let fill = Fill {
             product: prod.name,
             noun: prod.noun,
-            days: if delay > 0 {
-                delay
-            } else {
-                self.rng.int(5, 12)
-            },
+            days: if delay > 0 { delay } else { self.rng.int(5, 12) },
             agent,
         };
         texts::write(&mut self.rng, topic, &fill)
@@ -1549,16 +1315,8 @@ impl Gen {
 
     fn ticket(&mut self, t: i64, topic: Topic, order: &Order, pid: usize, delay: i64) {
         let id = self.next_id("T");
-        let priority = if topic.is_negative() {
-            "high"
-        } else {
-            "normal"
-        };
-        let props = Obj::new()
-            .s("ticket_id", &id)
-            .s("order_id", &order.id)
-            .s("priority", priority)
-            .done();
+        let priority = if topic.is_negative() { "high" } else { "normal" };
+        let props = Obj::new().s("ticket_id", &id).s("order_id", &order.id).s("priority", priority).done();
         let text = self.text(topic, pid, delay);
         let e = Ev::server(t, "Support Ticket Created", order.user)
             .with_props(props)
@@ -1584,11 +1342,7 @@ impl Gen {
         let first = self.text(opener, pid, 0);
         self.emit(chat_ev(t, "Live Chat Conversation Started", &id).with_text("text", first));
         t += self.rng.int(60, 400) * SECOND;
-        let follow = if helpful {
-            Topic::SupportHelpful
-        } else {
-            Topic::SupportUnhelpful
-        };
+        let follow = if helpful { Topic::SupportHelpful } else { Topic::SupportUnhelpful };
         let second = self.text(follow, pid, 0);
         self.emit(chat_ev(t, "Live Chat Message Sent", &id).with_text("text", second));
         t += self.rng.int(20, 120) * SECOND;
@@ -1606,16 +1360,8 @@ impl Gen {
             .i("duration_seconds", self.rng.int(120, 1500))
             .s("reason", reason)
             .done();
-        let user = if self.phone_known {
-            U_PHONE
-        } else {
-            order.user
-        };
-        self.emit(
-            Ev::server(t, "Support Call Completed", user)
-                .with_props(props)
-                .with_channel("Phone"),
-        );
+        let user = if self.phone_known { U_PHONE } else { order.user };
+        self.emit(Ev::server(t, "Support Call Completed", user).with_props(props).with_channel("Phone"));
     }
 
     /// A sales call: the first one introduces the customer's phone identity.
@@ -1649,9 +1395,7 @@ impl Gen {
             .s("topic", topic)
             .s("sales_rep", self.rng.pick::<&str>(&SUPPORT_AGENTS))
             .done();
-        let e = Ev::server(t + SECOND, "Sales Call Completed", U_PHONE)
-            .with_props(props)
-            .with_channel("Phone");
+        let e = Ev::server(t + SECOND, "Sales Call Completed", U_PHONE).with_props(props).with_channel("Phone");
         self.emit(e);
         self.touched |= Channel::Phone.bit();
         if self.first_phone.is_none() {
@@ -1675,16 +1419,10 @@ impl Gen {
     fn review(&mut self, t: i64, pid: usize, rating: i64, topic: Topic, advocacy: bool) {
         let prod = &PRODUCTS[pid.min(PRODUCTS.len() - 1)];
         let id = self.next_id("rev");
-        let props = Obj::new()
-            .s("product_id", prod.id)
-            .s("sku", prod.sku)
-            .s("review_id", &id)
-            .i("rating", rating)
-            .done();
+        let props =
+            Obj::new().s("product_id", prod.id).s("sku", prod.sku).s("review_id", &id).i("rating", rating).done();
         let text = self.text(topic, pid, 0);
-        let mut e = Ev::server(t, "Product Reviewed", U_WEB)
-            .with_props(props)
-            .with_text("review_body", text);
+        let mut e = Ev::server(t, "Product Reviewed", U_WEB).with_props(props).with_text("review_body", text);
         if advocacy {
             e.tag = tag::ADVOCACY_REVIEW;
         }
@@ -1701,9 +1439,7 @@ impl Gen {
         }
         let pid = order.lines.first().map_or(0, |l| l.0);
         let mut review = self.rng.chance(0.7);
-        let share = self
-            .rng
-            .chance(if self.pi == SOCIAL_BROWSER { 0.8 } else { 0.45 });
+        let share = self.rng.chance(if self.pi == SOCIAL_BROWSER { 0.8 } else { 0.45 });
         let refer = self.rng.chance(0.35);
         if !review && !share && !refer {
             review = true;
@@ -1713,23 +1449,14 @@ impl Gen {
             if share {
                 self.view(&mut v, Pg::Product(pid));
                 self.product_viewed(&mut v, pid);
-                let props = product_obj(pid, None)
-                    .s("share_via", self.rng.pick::<&str>(&SHARE_VIA))
-                    .done();
+                let props = product_obj(pid, None).s("share_via", self.rng.pick::<&str>(&SHARE_VIA)).done();
                 self.track(&mut v, "Product Shared", props);
             }
             if refer {
                 self.view(&mut v, Pg::Account);
                 let props = Obj::new()
                     .s("referral_code", &format!("NW-FRIEND-{}", self.idx + 1))
-                    .s(
-                        "medium",
-                        if self.rng.chance(0.5) {
-                            "email"
-                        } else {
-                            "link"
-                        },
-                    )
+                    .s("medium", if self.rng.chance(0.5) { "email" } else { "link" })
                     .done();
                 self.track(&mut v, "Referral Sent", props);
             }
@@ -1776,14 +1503,9 @@ impl Gen {
                 term: None,
             });
             let subject = *self.rng.pick(&EMAIL_SUBJECTS);
-            let props = Obj::new()
-                .s("email_id", &email_id)
-                .s("email_subject", subject)
-                .s("campaign_name", "weekly")
-                .done();
-            let mut e = Ev::server(t, "Email Delivered", U_WEB)
-                .with_props(props)
-                .with_tag(tag::COMPANY);
+            let props =
+                Obj::new().s("email_id", &email_id).s("email_subject", subject).s("campaign_name", "weekly").done();
+            let mut e = Ev::server(t, "Email Delivered", U_WEB).with_props(props).with_tag(tag::COMPANY);
             e.campaign = Some(Arc::clone(&campaign));
             self.emit(e);
             if self.rng.chance(p.open_rate) {
@@ -1803,20 +1525,11 @@ impl Gen {
                                 "{BASE}/c/{}?utm_source=newsletter&utm_medium=email&utm_campaign={email_id}",
                                 CATEGORIES[cat]
                             );
-                            let props = Obj::new()
-                                .s("email_id", &email_id)
-                                .s("link_url", &link)
-                                .done();
-                            let mut e =
-                                Ev::server(t_click, "Email Link Clicked", U_WEB).with_props(props);
+                            let props = Obj::new().s("email_id", &email_id).s("link_url", &link).done();
+                            let mut e = Ev::server(t_click, "Email Link Clicked", U_WEB).with_props(props);
                             e.campaign = Some(Arc::clone(&campaign));
                             self.emit(e);
-                            self.email_visit(
-                                t_click + 2 * SECOND,
-                                cat,
-                                &email_id,
-                                Arc::clone(&campaign),
-                            );
+                            self.email_visit(t_click + 2 * SECOND, cat, &email_id, Arc::clone(&campaign));
                         }
                     }
                 }
@@ -1917,35 +1630,22 @@ impl Gen {
             }
         }
         let facts = measure(&ev, &self.meta, login1.map(|l| l.0));
-        CustomerOut {
-            events: ev,
-            meta: self.meta,
-            facts,
-        }
+        CustomerOut { events: ev, meta: self.meta, facts }
     }
 }
 
 /// A duration of `d` days in microseconds (clamped to 10,000 days).
 fn days(d: f64) -> i64 {
-    if d.is_finite() {
-        (d.clamp(0.0, 10_000.0) * DAY as f64) as i64
-    } else {
-        10_000 * DAY
-    }
+    if d.is_finite() { (d.clamp(0.0, 10_000.0) * DAY as f64) as i64 } else { 10_000 * DAY }
 }
 
 fn first_login(ev: &[Ev], slot: u8) -> Option<(i64, u32)> {
-    ev.iter()
-        .find(|e| e.kind == Kind::Identify && e.slot == slot && e.user == U_WEB)
-        .map(|e| (e.ts, e.seq))
+    ev.iter().find(|e| e.kind == Kind::Identify && e.slot == slot && e.user == U_WEB).map(|e| (e.ts, e.seq))
 }
 
 /// Measures the truth facts on a customer's final events.
 fn measure(ev: &[Ev], meta: &CustomerMeta, main_login: Option<i64>) -> Facts {
-    let mut f = Facts {
-        main_login,
-        ..Facts::default()
-    };
+    let mut f = Facts { main_login, ..Facts::default() };
     let mut purchases = 0u32;
     let mut seen = [false; 6];
     for e in ev.iter().filter(|e| e.is_interaction()) {
@@ -1974,10 +1674,7 @@ fn measure(ev: &[Ev], meta: &CustomerMeta, main_login: Option<i64>) -> Facts {
     }
     f.phone_skip = f.stage_reached >= 3 && (!seen[1] || !seen[2]);
     if f.stage_reached == 2 {
-        let last = ev
-            .iter()
-            .rev()
-            .find(|e| e.is_interaction() && !is_company_event(e.name));
+        let last = ev.iter().rev().find(|e| e.is_interaction() && !is_company_event(e.name));
         f.exit_at_shipping = Some(last.is_some_and(|e| e.tag == tag::SHIPPING_PAGE));
     }
     let mut users: Vec<String> = Vec::new();
@@ -2002,8 +1699,7 @@ fn measure(ev: &[Ev], meta: &CustomerMeta, main_login: Option<i64>) -> Facts {
     f.user_ids = users;
     for slot in [1u8, 2] {
         if ev.iter().any(|e| e.slot == slot) {
-            f.anonymous_ids
-                .push(meta.anon[usize::from(slot - 1)].to_string());
+            f.anonymous_ids.push(meta.anon[usize::from(slot - 1)].to_string());
         }
     }
     f
@@ -2035,12 +1731,7 @@ fn list_products(cat: usize) -> String {
             s.push(',');
         }
         s.push_str(
-            &Obj::new()
-                .s("product_id", p.id)
-                .s("sku", p.sku)
-                .n("price", p.price)
-                .i("position", j as i64 + 1)
-                .text(),
+            &Obj::new().s("product_id", p.id).s("sku", p.sku).n("price", p.price).i("position", j as i64 + 1).text(),
         );
     }
     s.push(']');
@@ -2066,17 +1757,9 @@ fn products_json(lines: &[(usize, u32)]) -> String {
 }
 
 /// `Order Completed` properties (without `revenue`, which is returned).
-fn order_props(
-    order_id: &str,
-    lines: &[(usize, u32)],
-    coupon: Option<(&str, f64)>,
-) -> (Box<str>, f64) {
-    let subtotal = cents(
-        lines
-            .iter()
-            .map(|&(pid, q)| PRODUCTS[pid.min(PRODUCTS.len() - 1)].price * f64::from(q))
-            .sum(),
-    );
+fn order_props(order_id: &str, lines: &[(usize, u32)], coupon: Option<(&str, f64)>) -> (Box<str>, f64) {
+    let subtotal =
+        cents(lines.iter().map(|&(pid, q)| PRODUCTS[pid.min(PRODUCTS.len() - 1)].price * f64::from(q)).sum());
     let discount = coupon.map_or(0.0, |c| cents(subtotal * c.1));
     let revenue = cents(subtotal - discount);
     let shipping = if revenue >= 99.0 { 0.0 } else { 8.95 };
@@ -2092,10 +1775,7 @@ fn order_props(
     if let Some(c) = coupon {
         o = o.s("coupon", c.0);
     }
-    let props = o
-        .s("currency", "USD")
-        .raw("products", &products_json(lines))
-        .done();
+    let props = o.s("currency", "USD").raw("products", &products_json(lines)).done();
     (props, revenue)
 }
 
@@ -2103,16 +1783,10 @@ fn screen_props(pg: Pg) -> Box<str> {
     match pg {
         Pg::Product(pid) => {
             let p = &PRODUCTS[pid.min(PRODUCTS.len() - 1)];
-            Obj::new()
-                .s("product_id", p.id)
-                .s("sku", p.sku)
-                .s("product_name", p.name)
-                .done()
+            Obj::new().s("product_id", p.id).s("sku", p.sku).s("product_name", p.name).done()
         }
         Pg::Category(c) => Obj::new().s("category", CATEGORIES[c.min(5)]).done(),
-        Pg::Search(q) => Obj::new()
-            .s("query", QUERIES[q.min(QUERIES.len() - 1)].0)
-            .done(),
+        Pg::Search(q) => Obj::new().s("query", QUERIES[q.min(QUERIES.len() - 1)].0).done(),
         _ => Box::from(""),
     }
 }
@@ -2149,11 +1823,7 @@ pub(crate) fn shared_laptop_events(
                 category: pg.category(),
             })
         });
-        let (kind, name) = if app {
-            (Kind::Screen, pg.screen())
-        } else {
-            (Kind::Page, pg.name())
-        };
+        let (kind, name) = if app { (Kind::Screen, pg.screen()) } else { (Kind::Page, pg.name()) };
         let mut e = Ev::new(kind, t, name);
         e.page = page.clone();
         if app {
@@ -2161,9 +1831,7 @@ pub(crate) fn shared_laptop_events(
         }
         let mut ev = vec![e];
         if i == 0 {
-            let traits = Obj::new()
-                .s("email", &format!("{}@example.com", web_user_id(cust)))
-                .done();
+            let traits = Obj::new().s("email", &format!("{}@example.com", web_user_id(cust))).done();
             let mut id = Ev::new(Kind::Identify, t + 2 * SECOND, "Identify").with_props(traits);
             id.page = page.clone();
             ev.push(id);

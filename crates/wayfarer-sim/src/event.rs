@@ -84,11 +84,7 @@ impl PageCtx {
     }
 
     pub(crate) fn referrer(&self) -> Option<&str> {
-        if self.referrer.is_empty() {
-            None
-        } else {
-            Some(&*self.referrer)
-        }
+        if self.referrer.is_empty() { None } else { Some(&*self.referrer) }
     }
 }
 
@@ -424,11 +420,7 @@ pub(crate) fn format_ts(micros: i64, offset_minutes: i32) -> String {
     } else {
         let sign = if offset_minutes < 0 { '-' } else { '+' };
         let off = offset_minutes.unsigned_abs();
-        format!(
-            "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}{sign}{:02}:{:02}",
-            off / 60,
-            off % 60
-        )
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}{sign}{:02}:{:02}", off / 60, off % 60)
     }
 }
 
@@ -481,12 +473,7 @@ mod tests {
 
     #[test]
     fn json_builder() {
-        let o = Obj::new()
-            .s("a", "x\"y")
-            .n("b", 12.5)
-            .i("c", 3)
-            .b("d", true)
-            .done();
+        let o = Obj::new().s("a", "x\"y").n("b", 12.5).i("c", 3).b("d", true).done();
         assert_eq!(&*o, r#"{"a":"x\"y","b":12.5,"c":3,"d":true}"#);
         assert_eq!(members(&o), r#""a":"x\"y","b":12.5,"c":3,"d":true"#);
         assert_eq!(&*Obj::new().done(), "");

@@ -79,25 +79,13 @@ impl SimConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error("{}: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{}: parquet: {source}", .path.display())]
-    Parquet {
-        path: PathBuf,
-        source: parquet::errors::ParquetError,
-    },
+    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
     #[error("{}: arrow: {source}", .path.display())]
-    Arrow {
-        path: PathBuf,
-        source: arrow_schema::ArrowError,
-    },
+    Arrow { path: PathBuf, source: arrow_schema::ArrowError },
     #[error("{}: json: {source}", .path.display())]
-    Json {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    Json { path: PathBuf, source: serde_json::Error },
 }
 
 /// The simulated company: its events (in time order) and the ground truth.
@@ -123,10 +111,8 @@ pub fn generate(cfg: &SimConfig) -> Company {
     let start = cfg.start_micros;
     let end = cfg.end_micros();
     let n = cfg.customers.min(u32::MAX as usize) as u32;
-    let mut outs: Vec<CustomerOut> = (0..n)
-        .into_par_iter()
-        .map(|i| customer::generate(cfg.seed, i, start, end))
-        .collect();
+    let mut outs: Vec<CustomerOut> =
+        (0..n).into_par_iter().map(|i| customer::generate(cfg.seed, i, start, end)).collect();
     shared_laptops(cfg.seed, &mut outs, end);
     let total: usize = outs.iter().map(|o| o.events.len()).sum();
     let truth = truth::build(cfg.seed, start, end, &outs, total as u64);
@@ -137,12 +123,7 @@ pub fn generate(cfg: &SimConfig) -> Company {
         customers.push(o.meta);
     }
     events.par_sort_unstable_by_key(|e| (e.ts, e.cust, e.seq));
-    Company {
-        seed: cfg.seed,
-        events,
-        customers,
-        truth,
-    }
+    Company { seed: cfg.seed, events, customers, truth }
 }
 
 /// About 1% of identified customers sign in once on another identified
@@ -150,12 +131,8 @@ pub fn generate(cfg: &SimConfig) -> Company {
 /// the first user keeps it and the second stays a separate customer.
 fn shared_laptops(seed: u64, outs: &mut [CustomerOut], end: i64) {
     let mut rng = Rng::stream(seed, u64::MAX);
-    let identified: Vec<usize> = outs
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.facts.main_login.is_some())
-        .map(|(i, _)| i)
-        .collect();
+    let identified: Vec<usize> =
+        outs.iter().enumerate().filter(|(_, o)| o.facts.main_login.is_some()).map(|(i, _)| i).collect();
     if identified.len() < 2 {
         return;
     }
@@ -177,8 +154,7 @@ fn shared_laptops(seed: u64, outs: &mut [CustomerOut], end: i64) {
         }
         let platform = outs[a].meta.devices[0].platform;
         let seq0 = outs[b].events.iter().map(|e| e.seq + 1).max().unwrap_or(0);
-        let extra =
-            customer::shared_laptop_events(&mut rng, a as u32, platform, b as u32, t0, seq0);
+        let extra = customer::shared_laptop_events(&mut rng, a as u32, platform, b as u32, t0, seq0);
         let ev = &mut outs[b].events;
         ev.extend(extra);
         ev.sort_unstable_by_key(|e| (e.ts, e.seq));
@@ -208,16 +184,11 @@ impl Company {
 
     /// Writes the ground truth as pretty JSON.
     pub fn write_truth(&self, path: &Path) -> Result<(), SimError> {
-        let io = |source: std::io::Error| SimError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = |source: std::io::Error| SimError::Io { path: path.to_path_buf(), source };
         let file = File::create(path).map_err(io)?;
         let mut w = BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut w, &self.truth).map_err(|source| SimError::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        serde_json::to_writer_pretty(&mut w, &self.truth)
+            .map_err(|source| SimError::Json { path: path.to_path_buf(), source })?;
         w.write_all(b"\n").map_err(io)?;
         w.flush().map_err(io)?;
         Ok(())

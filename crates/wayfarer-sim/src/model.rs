@@ -85,11 +85,7 @@ impl Channel {
 
 /// Sum of the effects of the channels in a bit set.
 pub(crate) fn effect_sum(touched: u16) -> f64 {
-    Channel::ALL
-        .iter()
-        .filter(|c| touched & c.bit() != 0)
-        .map(|c| c.effect())
-        .sum()
+    Channel::ALL.iter().filter(|c| touched & c.bit() != 0).map(|c| c.effect()).sum()
 }
 
 /// Base probability `p` shifted by `delta` on the log-odds scale.
@@ -109,12 +105,7 @@ pub(crate) enum Platform {
 }
 
 impl Platform {
-    pub(crate) const ALL: [Platform; 4] = [
-        Platform::Desktop,
-        Platform::MobileWeb,
-        Platform::Ios,
-        Platform::Android,
-    ];
+    pub(crate) const ALL: [Platform; 4] = [Platform::Desktop, Platform::MobileWeb, Platform::Ios, Platform::Android];
 
     pub(crate) fn is_app(self) -> bool {
         matches!(self, Platform::Ios | Platform::Android)
@@ -212,9 +203,7 @@ pub(crate) static PERSONAS: [Persona; 5] = [
         click_rate: 0.07,
         chat: 0.06,
         coupon: 0.75,
-        nps: [
-            0.01, 0.01, 0.02, 0.03, 0.05, 0.08, 0.22, 0.30, 0.20, 0.05, 0.03,
-        ],
+        nps: [0.01, 0.01, 0.02, 0.03, 0.05, 0.08, 0.22, 0.30, 0.20, 0.05, 0.03],
         ces: [0.05, 0.12, 0.20, 0.25, 0.20, 0.12, 0.06],
         categories: [1.0, 1.0, 1.0, 1.0, 1.6, 1.0],
         browse_after: 1.0,
@@ -282,9 +271,7 @@ pub(crate) static PERSONAS: [Persona; 5] = [
         click_rate: 0.03,
         chat: 0.05,
         coupon: 0.15,
-        nps: [
-            0.0, 0.0, 0.01, 0.02, 0.03, 0.06, 0.10, 0.25, 0.28, 0.15, 0.10,
-        ],
+        nps: [0.0, 0.0, 0.01, 0.02, 0.03, 0.06, 0.10, 0.25, 0.28, 0.15, 0.10],
         ces: [0.01, 0.02, 0.05, 0.10, 0.22, 0.30, 0.30],
         categories: [0.8, 1.2, 1.6, 1.2, 0.5, 0.7],
         browse_after: 1.5,
@@ -318,9 +305,7 @@ pub(crate) static PERSONAS: [Persona; 5] = [
         click_rate: 0.04,
         chat: 0.40,
         coupon: 0.05,
-        nps: [
-            0.0, 0.0, 0.01, 0.01, 0.02, 0.05, 0.08, 0.22, 0.30, 0.18, 0.13,
-        ],
+        nps: [0.0, 0.0, 0.01, 0.01, 0.02, 0.05, 0.08, 0.22, 0.30, 0.18, 0.13],
         ces: [0.01, 0.02, 0.05, 0.10, 0.22, 0.30, 0.30],
         categories: [1.5, 1.2, 0.8, 0.8, 1.2, 1.3],
         browse_after: 1.0,
@@ -354,9 +339,7 @@ pub(crate) static PERSONAS: [Persona; 5] = [
         click_rate: 0.03,
         chat: 0.10,
         coupon: 0.12,
-        nps: [
-            0.0, 0.0, 0.0, 0.01, 0.02, 0.04, 0.08, 0.15, 0.30, 0.22, 0.18,
-        ],
+        nps: [0.0, 0.0, 0.0, 0.01, 0.02, 0.04, 0.08, 0.15, 0.30, 0.22, 0.18],
         ces: [0.01, 0.02, 0.05, 0.10, 0.22, 0.30, 0.30],
         categories: [0.6, 1.0, 1.5, 0.8, 1.0, 1.0],
         browse_after: 0.3,
@@ -365,14 +348,7 @@ pub(crate) static PERSONAS: [Persona; 5] = [
 ];
 
 /// Stage names of the default stage model, in order.
-pub(crate) const STAGES: [&str; 6] = [
-    "Awareness",
-    "Consideration",
-    "Decision",
-    "Purchase",
-    "Retention",
-    "Advocacy",
-];
+pub(crate) const STAGES: [&str; 6] = ["Awareness", "Consideration", "Decision", "Purchase", "Retention", "Advocacy"];
 
 /// Exit points of a Decision drop-out: where the last interaction happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -386,11 +362,7 @@ pub(crate) enum Exit {
 impl Exit {
     /// Weights of (cart, checkout start, shipping page, payment) exits.
     pub(crate) fn weights(persona: usize) -> [f64; 4] {
-        if persona == DEAL_HUNTER {
-            [0.05, 0.04, 0.85, 0.06]
-        } else {
-            [0.36, 0.24, 0.08, 0.32]
-        }
+        if persona == DEAL_HUNTER { [0.05, 0.04, 0.85, 0.06] } else { [0.36, 0.24, 0.08, 0.32] }
     }
 
     pub(crate) fn from_index(i: usize) -> Exit {

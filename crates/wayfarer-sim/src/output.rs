@@ -121,22 +121,10 @@ struct OsOut {
     version: &'static str,
 }
 
-const WEB_LIB: Lib = Lib {
-    name: "analytics.js",
-    version: "next-1.70.0",
-};
-const SERVER_LIB: Lib = Lib {
-    name: "analytics-node",
-    version: "2.1.2",
-};
-const IOS_LIB: Lib = Lib {
-    name: "analytics-swift",
-    version: "1.6.2",
-};
-const ANDROID_LIB: Lib = Lib {
-    name: "analytics-kotlin",
-    version: "1.16.3",
-};
+const WEB_LIB: Lib = Lib { name: "analytics.js", version: "next-1.70.0" };
+const SERVER_LIB: Lib = Lib { name: "analytics-node", version: "2.1.2" };
+const IOS_LIB: Lib = Lib { name: "analytics-swift", version: "1.6.2" };
+const ANDROID_LIB: Lib = Lib { name: "analytics-kotlin", version: "1.16.3" };
 
 /// Appends JSON object members to a string, handling the commas.
 struct Members<'s> {
@@ -259,9 +247,7 @@ fn anonymous_id<'c>(e: &Ev, customers: &'c [CustomerMeta]) -> Option<&'c str> {
     if e.slot == 0 {
         return None;
     }
-    customers
-        .get(e.anon_owner as usize)
-        .map(|o| &*o.anon[usize::from(e.slot.min(2) - 1)])
+    customers.get(e.anon_owner as usize).map(|o| &*o.anon[usize::from(e.slot.min(2) - 1)])
 }
 
 /// Renders one event as a Segment message line.
@@ -281,9 +267,7 @@ fn write_message(
     let device = if e.src == SRC_SERVER || e.slot == 0 {
         None
     } else {
-        customers
-            .get(e.anon_owner as usize)
-            .map(|o| &o.devices[usize::from(e.slot.min(2) - 1)])
+        customers.get(e.anon_owner as usize).map(|o| &o.devices[usize::from(e.slot.min(2) - 1)])
     };
     let page = e.page.as_deref().map(|p| PageOut {
         path: p.path(),
@@ -318,22 +302,15 @@ fn write_message(
         } else {
             let ios = d.platform == Platform::Ios;
             ctx.library = if ios { IOS_LIB } else { ANDROID_LIB };
-            ctx.app = Some(AppOut {
-                name: "Northwind",
-                version: "3.4.1",
-                build: "341",
-                namespace: "example.northwind.app",
-            });
+            ctx.app =
+                Some(AppOut { name: "Northwind", version: "3.4.1", build: "341", namespace: "example.northwind.app" });
             ctx.device = Some(DeviceOut {
                 id: anon.unwrap_or(""),
                 manufacturer: d.manufacturer,
                 model: d.model,
                 kind: if ios { "ios" } else { "android" },
             });
-            ctx.os = Some(OsOut {
-                name: if ios { "iOS" } else { "Android" },
-                version: d.os_version,
-            });
+            ctx.os = Some(OsOut { name: if ios { "iOS" } else { "Android" }, version: d.os_version });
         }
     }
     let msg = Msg {
@@ -342,18 +319,10 @@ fn write_message(
         timestamp: &ts,
         user_id: cust.user_id(e.user),
         anonymous_id: anon,
-        previous_id: if e.kind == Kind::Alias {
-            cust.crm_id.as_deref()
-        } else {
-            None
-        },
+        previous_id: if e.kind == Kind::Alias { cust.crm_id.as_deref() } else { None },
         event: (e.kind == Kind::Track).then_some(e.name),
         name: matches!(e.kind, Kind::Page | Kind::Screen).then_some(e.name),
-        category: e
-            .page
-            .as_deref()
-            .filter(|_| e.kind == Kind::Page)
-            .map(|p| p.category),
+        category: e.page.as_deref().filter(|_| e.kind == Kind::Page).map(|p| p.category),
         context: ctx,
     };
     serde_json::to_writer(&mut *buf, &msg)?;
@@ -392,10 +361,7 @@ fn render_chunk(company: &Company, events: &[Ev]) -> Result<Vec<u8>, serde_json:
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> SimError {
-    SimError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    SimError::Io { path: path.to_path_buf(), source }
 }
 
 pub(crate) fn write_ndjson(company: &Company, path: &Path) -> Result<u64, SimError> {
@@ -406,10 +372,7 @@ pub(crate) fn write_ndjson(company: &Company, path: &Path) -> Result<u64, SimErr
         let rendered: Vec<Result<Vec<u8>, serde_json::Error>> =
             group.par_iter().map(|c| render_chunk(company, c)).collect();
         for r in rendered {
-            let bytes = r.map_err(|source| SimError::Json {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            let bytes = r.map_err(|source| SimError::Json { path: path.to_path_buf(), source })?;
             w.write_all(&bytes).map_err(|e| io_error(path, e))?;
         }
     }
@@ -444,10 +407,7 @@ pub(crate) fn parquet_schema() -> SchemaRef {
         .iter()
         .map(|&name| {
             let (data_type, nullable) = match name {
-                "timestamp" => (
-                    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                    false,
-                ),
+                "timestamp" => (DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
                 "revenue" | "score" => (DataType::Float64, true),
                 "event_id" | "type" | "event" | "properties" => (DataType::Utf8, false),
                 _ => (DataType::Utf8, true),
@@ -458,16 +418,10 @@ pub(crate) fn parquet_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-fn build_batch(
-    company: &Company,
-    events: &[Ev],
-    schema: &SchemaRef,
-) -> Result<RecordBatch, arrow_schema::ArrowError> {
+fn build_batch(company: &Company, events: &[Ev], schema: &SchemaRef) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let n = events.len();
     let customers = &company.customers;
-    let mut strings: Vec<StringBuilder> = (0..15)
-        .map(|_| StringBuilder::with_capacity(n, n * 16))
-        .collect();
+    let mut strings: Vec<StringBuilder> = (0..15).map(|_| StringBuilder::with_capacity(n, n * 16)).collect();
     let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut revenue = Float64Builder::with_capacity(n);
     let mut score = Float64Builder::with_capacity(n);
@@ -487,11 +441,7 @@ fn build_batch(
             Some(e.event_name()),
             cust.user_id(e.user),
             anonymous_id(e, customers),
-            if e.kind == Kind::Alias {
-                cust.crm_id.as_deref()
-            } else {
-                None
-            },
+            if e.kind == Kind::Alias { cust.crm_id.as_deref() } else { None },
             e.channel(),
             camp.map(|c| &*c.source),
             camp.map(|c| c.medium),
@@ -509,10 +459,7 @@ fn build_batch(
         revenue.append_option(e.revenue());
         score.append_option(e.score());
     }
-    let mut cols: Vec<ArrayRef> = strings
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as ArrayRef)
-        .collect();
+    let mut cols: Vec<ArrayRef> = strings.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef).collect();
     // cols: 0 event_id, 1 type, 2 event, 3 user_id, 4 anonymous_id,
     // 5 previous_id, 6 channel, 7 source, 8 medium, 9 campaign, 10 url,
     // 11 referrer, 12 survey, 13 text, 14 properties.
@@ -520,9 +467,7 @@ fn build_batch(
     let text = cols.pop();
     let survey = cols.pop();
     let (Some(properties), Some(text), Some(survey)) = (properties, text, survey) else {
-        return Err(arrow_schema::ArrowError::InvalidArgumentError(
-            "column count".into(),
-        ));
+        return Err(arrow_schema::ArrowError::InvalidArgumentError("column count".into()));
     };
     let ts: ArrayRef = Arc::new(ts.finish());
     let revenue: ArrayRef = Arc::new(revenue.finish());
@@ -540,29 +485,20 @@ fn build_batch(
 }
 
 pub(crate) fn write_parquet(company: &Company, path: &Path) -> Result<u64, SimError> {
-    let arrow_err = |source: arrow_schema::ArrowError| SimError::Arrow {
-        path: path.to_path_buf(),
-        source,
-    };
-    let parquet_err = |source: parquet::errors::ParquetError| SimError::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
+    let arrow_err = |source: arrow_schema::ArrowError| SimError::Arrow { path: path.to_path_buf(), source };
+    let parquet_err = |source: parquet::errors::ParquetError| SimError::Parquet { path: path.to_path_buf(), source };
     let schema = parquet_schema();
     let file = File::create(path).map_err(|e| io_error(path, e))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_created_by("wayfarer-sim".to_string())
         .build();
-    let mut writer =
-        ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(parquet_err)?;
+    let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(parquet_err)?;
     let chunks: Vec<&[Ev]> = company.events.chunks(BATCH).collect();
     let mut rows = 0u64;
     for group in chunks.chunks(4) {
-        let batches: Vec<Result<RecordBatch, arrow_schema::ArrowError>> = group
-            .par_iter()
-            .map(|c| build_batch(company, c, &schema))
-            .collect();
+        let batches: Vec<Result<RecordBatch, arrow_schema::ArrowError>> =
+            group.par_iter().map(|c| build_batch(company, c, &schema)).collect();
         for b in batches {
             let b = b.map_err(arrow_err)?;
             rows += b.num_rows() as u64;

@@ -48,9 +48,7 @@ impl Rng {
 
     /// The independent stream number `stream` of a simulation seed.
     pub(crate) fn stream(seed: u64, stream: u64) -> Rng {
-        Rng::from_seed(
-            mix64(seed ^ 0x5EED_0FC0_FFEE) ^ mix64(stream.wrapping_add(0x632B_E59B_D9B4_E019)),
-        )
+        Rng::from_seed(mix64(seed ^ 0x5EED_0FC0_FFEE) ^ mix64(stream.wrapping_add(0x632B_E59B_D9B4_E019)))
     }
 
     pub(crate) fn next_u64(&mut self) -> u64 {

@@ -15,11 +15,7 @@ use serde_json::Value;
 use crate::{Company, DEMO_CONFIG, SimConfig, generate};
 
 fn small(seed: u64, customers: usize) -> SimConfig {
-    SimConfig {
-        seed,
-        customers,
-        ..SimConfig::default()
-    }
+    SimConfig { seed, customers, ..SimConfig::default() }
 }
 
 /// A fresh directory under the system temp dir; removed on drop.
@@ -27,13 +23,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "wayfarer-sim-{name}-{}-{nanos}",
-            std::process::id()
-        ));
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!("wayfarer-sim-{name}-{}-{nanos}", std::process::id()));
         fs::create_dir_all(&dir).expect("create temp dir");
         TempDir(dir)
     }
@@ -58,17 +49,13 @@ fn ndjson(company: &Company, dir: &TempDir, name: &str) -> (Vec<u8>, Vec<Value>)
     let msgs: Vec<Value> = text
         .lines()
         .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("line {}: {e}: {l}", i + 1))
-        })
+        .map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {}: {e}: {l}", i + 1)))
         .collect();
     (bytes, msgs)
 }
 
 fn micros(ts: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(ts)
-        .unwrap_or_else(|e| panic!("timestamp {ts}: {e}"))
-        .timestamp_micros()
+    chrono::DateTime::parse_from_rfc3339(ts).unwrap_or_else(|e| panic!("timestamp {ts}: {e}")).timestamp_micros()
 }
 
 #[test]
@@ -109,10 +96,7 @@ fn every_line_is_a_segment_message_in_time_order() {
         let t = micros(ts);
         assert!(t >= last, "out of order at {id}");
         last = t;
-        assert!(
-            m.get("userId").is_some() || m.get("anonymousId").is_some(),
-            "no identity: {m}"
-        );
+        assert!(m.get("userId").is_some() || m.get("anonymousId").is_some(), "no identity: {m}");
         assert!(m["context"]["library"]["name"].is_string(), "{m}");
         match kind {
             "track" => assert!(m["event"].is_string() && m["properties"].is_object(), "{m}"),
@@ -120,10 +104,7 @@ fn every_line_is_a_segment_message_in_time_order() {
                 assert!(m["name"].is_string() && m["properties"].is_object(), "{m}");
             }
             "identify" => assert!(m["userId"].is_string() && m["traits"].is_object(), "{m}"),
-            "alias" => assert!(
-                m["userId"].is_string() && m["previousId"].is_string(),
-                "{m}"
-            ),
+            "alias" => assert!(m["userId"].is_string() && m["previousId"].is_string(), "{m}"),
             other => panic!("unexpected type {other}"),
         }
         if kind == "page" {
@@ -142,18 +123,12 @@ fn every_line_is_a_segment_message_in_time_order() {
         }
     }
     for k in ["track", "page", "identify"] {
-        assert!(
-            kinds.get(k).copied().unwrap_or(0) > 0,
-            "no {k} calls: {kinds:?}"
-        );
+        assert!(kinds.get(k).copied().unwrap_or(0) > 0, "no {k} calls: {kinds:?}");
     }
     assert!(offsets > 0, "no local-offset timestamps");
     // The shipping costs page is a page call.
     assert!(msgs.iter().any(|m| {
-        m["type"] == "page"
-            && m["context"]["page"]["url"]
-                .as_str()
-                .is_some_and(|u| u.contains("/checkout/shipping"))
+        m["type"] == "page" && m["context"]["page"]["url"].as_str().is_some_and(|u| u.contains("/checkout/shipping"))
     }));
 }
 
@@ -190,10 +165,7 @@ fn message_stage(m: &Value, purchases: &mut u32) -> Option<usize> {
             if *purchases >= 2 { 4 } else { 3 }
         }
         "Referral Sent" | "Product Shared" | "Cart Shared" => 5,
-        "Product Reviewed"
-            if m["properties"]["rating"].as_f64().is_some_and(|r| r >= 4.0) => {
-                5
-            }
+        "Product Reviewed" if m["properties"]["rating"].as_f64().is_some_and(|r| r >= 4.0) => 5,
         _ => 0,
     })
 }
@@ -201,16 +173,10 @@ fn message_stage(m: &Value, purchases: &mut u32) -> Option<usize> {
 /// Maps every message to its customer (by user id first, then anonymous id).
 fn customer_of(m: &Value, by_user: &HashMap<&str, usize>, by_anon: &HashMap<&str, usize>) -> usize {
     if let Some(u) = m["userId"].as_str() {
-        return *by_user
-            .get(u)
-            .unwrap_or_else(|| panic!("unknown user id: {m}"));
+        return *by_user.get(u).unwrap_or_else(|| panic!("unknown user id: {m}"));
     }
-    let a = m["anonymousId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no identity: {m}"));
-    *by_anon
-        .get(a)
-        .unwrap_or_else(|| panic!("unknown anonymous id: {m}"))
+    let a = m["anonymousId"].as_str().unwrap_or_else(|| panic!("no identity: {m}"));
+    *by_anon.get(a).unwrap_or_else(|| panic!("unknown anonymous id: {m}"))
 }
 
 #[test]
@@ -226,10 +192,7 @@ fn stages_in_the_data_match_the_truth() {
             assert!(by_user.insert(u.as_str(), i).is_none(), "user id {u} twice");
         }
         for a in &c.anonymous_ids {
-            assert!(
-                by_anon.insert(a.as_str(), i).is_none(),
-                "anonymous id {a} twice"
-            );
+            assert!(by_anon.insert(a.as_str(), i).is_none(), "anonymous id {a} twice");
         }
     }
     let n = truth.customer_list.len();
@@ -326,9 +289,7 @@ fn identities_resolve_to_the_true_customers() {
             let (p, q) = (ids.id(format!("u:{prev}")), ids.id(format!("u:{u}")));
             ids.union(p, q);
         } else if let (Some(u), Some(a)) = (user, anon) {
-            let owner = anon_user
-                .entry(a.to_string())
-                .or_insert_with(|| u.to_string());
+            let owner = anon_user.entry(a.to_string()).or_insert_with(|| u.to_string());
             if *owner == u {
                 let (p, q) = (ids.id(format!("a:{a}")), ids.id(format!("u:{u}")));
                 ids.union(p, q);
@@ -374,28 +335,18 @@ fn parquet_has_the_documented_columns_and_the_same_events() {
     let rows = co.write_parquet(&path).expect("write parquet");
     assert_eq!(rows as usize, co.len());
     let file = fs::File::open(&path).expect("open parquet");
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .expect("parquet")
-        .build()
-        .expect("reader");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).expect("parquet").build().expect("reader");
     let mut i = 0usize;
     for batch in reader {
         let batch = batch.expect("batch");
-        let names: Vec<String> = batch
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
         assert_eq!(names, crate::output::PARQUET_COLUMNS);
         let ids = batch.column(0).as_string::<i32>();
         let events = batch.column(2).as_string::<i32>();
         let users = batch.column(3).as_string::<i32>();
         let ts = batch.column(6).as_primitive::<TimestampMicrosecondType>();
         let channel = batch.column(7).as_string::<i32>();
-        let revenue = batch
-            .column(13)
-            .as_primitive::<arrow_array::types::Float64Type>();
+        let revenue = batch.column(13).as_primitive::<arrow_array::types::Float64Type>();
         let props = batch.column(17).as_string::<i32>();
         for r in 0..batch.num_rows() {
             let m = &msgs[i];
@@ -429,16 +380,7 @@ fn demo_config_parses() {
     assert_eq!(c.channels.own_domains, ["shop.northwind.example"]);
     assert_eq!(c.touchpoints[0].name, "Shipping costs page");
     let personas: Vec<&str> = c.personas.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(
-        personas,
-        [
-            "Deal hunters",
-            "Loyal regulars",
-            "Social browsers",
-            "Business buyers",
-            "Gift shoppers"
-        ]
-    );
+    assert_eq!(personas, ["Deal hunters", "Loyal regulars", "Social browsers", "Business buyers", "Gift shoppers"]);
     assert_eq!(c.stages, wayfarer_core::Config::default().stages);
 }
 
@@ -448,26 +390,12 @@ fn truth_shows_the_injected_pain_points_and_a_sensible_volume() {
     let co = generate(&small(7, 2500));
     let t = &co.truth;
     let per_customer = co.len() as f64 / 2500.0;
-    assert!(
-        (35.0..70.0).contains(&per_customer),
-        "{per_customer:.1} events per customer (target ≈ 50)"
-    );
-    let shipping = t
-        .pain_points
-        .iter()
-        .find(|p| p.kind == "exit_touchpoint")
-        .expect("exit pain point");
+    assert!((35.0..70.0).contains(&per_customer), "{per_customer:.1} events per customer (target ≈ 50)");
+    let shipping = t.pain_points.iter().find(|p| p.kind == "exit_touchpoint").expect("exit pain point");
     let persona = shipping.metrics["exit_rate_persona"];
     let others = shipping.metrics["exit_rate_others"];
-    assert!(
-        persona > 0.7 && others < 0.2,
-        "shipping exits {persona} vs {others}"
-    );
-    let late = t
-        .pain_points
-        .iter()
-        .find(|p| p.kind == "negative_emotion")
-        .expect("emotion pain point");
+    assert!(persona > 0.7 && others < 0.2, "shipping exits {persona} vs {others}");
+    let late = t.pain_points.iter().find(|p| p.kind == "negative_emotion").expect("emotion pain point");
     let ret = late.metrics["late_share_retention"];
     let first = late.metrics["late_share_purchase"];
     assert!(ret > 0.3 && first < 0.15, "late shares {ret} vs {first}");

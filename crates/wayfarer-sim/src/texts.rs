@@ -161,15 +161,8 @@ const NEGATIVE_CLOSERS: &[&str] = &[
     "Annoying.",
 ];
 
-const POSITIVE_CLOSERS: &[&str] = &[
-    "Thanks!",
-    "Great job.",
-    "Love it.",
-    "Very happy.",
-    "Highly recommend.",
-    "Thank you, Northwind!",
-    "Awesome.",
-];
+const POSITIVE_CLOSERS: &[&str] =
+    &["Thanks!", "Great job.", "Love it.", "Very happy.", "Highly recommend.", "Thank you, Northwind!", "Awesome."];
 
 const DELIVERY_LATE: &[&str] = &[
     "My delivery was late again and nobody told me. Really disappointing.",
@@ -647,20 +640,12 @@ mod tests {
     #[test]
     fn templates_render_and_vary() {
         let mut rng = Rng::from_seed(3);
-        let fill = Fill {
-            product: "Ridgeline 2P Backpacking Tent",
-            noun: "tent",
-            days: 7,
-            agent: "Maya",
-        };
+        let fill = Fill { product: "Ridgeline 2P Backpacking Tent", noun: "tent", days: 7, agent: "Maya" };
         let mut seen = std::collections::HashSet::new();
         for _ in 0..200 {
             let t = write(&mut rng, Topic::DeliveryLate, &fill);
             assert!(!t.contains('{'), "{t}");
-            assert!(
-                t.to_lowercase().contains("deliver") || t.contains("Late"),
-                "{t}"
-            );
+            assert!(t.to_lowercase().contains("deliver") || t.contains("Late"), "{t}");
             seen.insert(t);
         }
         assert!(seen.len() > 40, "only {} distinct texts", seen.len());

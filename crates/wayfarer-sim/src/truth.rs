@@ -125,11 +125,7 @@ fn ratio(a: f64, b: f64) -> f64 {
 impl StageCounts {
     fn add(&mut self, c: &CustomerOut) {
         self.customers += 1;
-        for r in self
-            .reached
-            .iter_mut()
-            .take(c.facts.stage_reached.min(5) + 1)
-        {
+        for r in self.reached.iter_mut().take(c.facts.stage_reached.min(5) + 1) {
             *r += 1;
         }
         if c.facts.identified {
@@ -156,13 +152,7 @@ fn round4(x: f64) -> f64 {
 }
 
 /// Builds the ground truth from the finished customers.
-pub(crate) fn build(
-    seed: u64,
-    start: i64,
-    end: i64,
-    customers: &[CustomerOut],
-    events: u64,
-) -> GroundTruth {
+pub(crate) fn build(seed: u64, start: i64, end: i64, customers: &[CustomerOut], events: u64) -> GroundTruth {
     let personas = PERSONAS
         .iter()
         .map(|p| PersonaTruth {
@@ -170,37 +160,20 @@ pub(crate) fn build(
             name: p.name.to_string(),
             share: p.share,
             transition_probabilities: p.transitions,
-            channel_mix: p
-                .channels
-                .iter()
-                .map(|(c, s)| (c.name().to_string(), *s))
-                .collect(),
-            purchase: PurchaseProcess {
-                r: p.r,
-                alpha: p.alpha,
-                a: p.a,
-                b: p.b,
-            },
+            channel_mix: p.channels.iter().map(|(c, s)| (c.name().to_string(), *s)).collect(),
+            purchase: PurchaseProcess { r: p.r, alpha: p.alpha, a: p.a, b: p.b },
             mean_order_value: p.mean_order_value,
             signup_reason: p.signup_reason.to_string(),
         })
         .collect();
-    let channel_effects: BTreeMap<String, f64> = Channel::ALL
-        .iter()
-        .map(|c| (c.name().to_string(), c.effect()))
-        .collect();
+    let channel_effects: BTreeMap<String, f64> =
+        Channel::ALL.iter().map(|c| (c.name().to_string(), c.effect())).collect();
     let mut ranking: Vec<Channel> = Channel::ALL.to_vec();
-    ranking.sort_by(|a, b| {
-        b.effect()
-            .total_cmp(&a.effect())
-            .then_with(|| a.name().cmp(b.name()))
-    });
+    ranking.sort_by(|a, b| b.effect().total_cmp(&a.effect()).then_with(|| a.name().cmp(b.name())));
 
     let mut overall = StageCounts::default();
-    let mut by_persona: BTreeMap<String, StageCounts> = PERSONAS
-        .iter()
-        .map(|p| (p.key.to_string(), StageCounts::default()))
-        .collect();
+    let mut by_persona: BTreeMap<String, StageCounts> =
+        PERSONAS.iter().map(|p| (p.key.to_string(), StageCounts::default())).collect();
     // Pain point 1: exits at the shipping page among Decision drop-outs.
     let (mut dh_drop, mut dh_exit, mut other_drop, mut other_exit) = (0u64, 0u64, 0u64, 0u64);
     // Pain point 2: late deliveries.
@@ -288,24 +261,12 @@ pub(crate) fn build(
             .to_string(),
         affected_customers: late_repeat_customers,
         metrics: BTreeMap::from([
-            (
-                "late_share_retention".to_string(),
-                round4(ratio(deliveries[3] as f64, repeat as f64)),
-            ),
-            (
-                "late_share_purchase".to_string(),
-                round4(ratio(deliveries[1] as f64, first as f64)),
-            ),
+            ("late_share_retention".to_string(), round4(ratio(deliveries[3] as f64, repeat as f64))),
+            ("late_share_purchase".to_string(), round4(ratio(deliveries[1] as f64, first as f64))),
             ("deliveries_retention".to_string(), repeat as f64),
             ("deliveries_purchase".to_string(), first as f64),
-            (
-                "csat_mean_late".to_string(),
-                round4(ratio(csat_late.0, csat_late.1 as f64)),
-            ),
-            (
-                "csat_mean_on_time".to_string(),
-                round4(ratio(csat_on_time.0, csat_on_time.1 as f64)),
-            ),
+            ("csat_mean_late".to_string(), round4(ratio(csat_late.0, csat_late.1 as f64))),
+            ("csat_mean_on_time".to_string(), round4(ratio(csat_on_time.0, csat_on_time.1 as f64))),
             ("csat_responses_late".to_string(), csat_late.1 as f64),
             ("csat_responses_on_time".to_string(), csat_on_time.1 as f64),
         ]),
@@ -323,10 +284,7 @@ pub(crate) fn build(
         channel_effects,
         channel_ranking: ranking.iter().map(|c| c.name().to_string()).collect(),
         pain_points: vec![shipping, late],
-        realized: Realized {
-            overall,
-            by_persona,
-        },
+        realized: Realized { overall, by_persona },
         customer_list,
     }
 }

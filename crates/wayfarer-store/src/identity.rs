@@ -87,10 +87,7 @@ impl IdentityGraph {
     }
 
     pub fn first_seen(&self, ident: u32) -> (i64, u64) {
-        self.first_seen
-            .get(ident as usize)
-            .copied()
-            .unwrap_or((i64::MAX, u64::MAX))
+        self.first_seen.get(ident as usize).copied().unwrap_or((i64::MAX, u64::MAX))
     }
 
     /// Registers a raw identity seen at (ts, seq); returns its ident.
@@ -114,14 +111,7 @@ impl IdentityGraph {
 
     /// Records that `anon` and `user` appeared on the same event.
     pub fn link_anon_user(&mut self, anon: u32, user: u32, ts: i64, seq: u64) {
-        self.add_link(Link {
-            kind: LinkKind::AnonUser,
-            a: anon,
-            b: user,
-            previous: None,
-            ts,
-            seq,
-        });
+        self.add_link(Link { kind: LinkKind::AnonUser, a: anon, b: user, previous: None, ts, seq });
     }
 
     /// Records `alias(previous → user)`.
@@ -180,20 +170,12 @@ impl IdentityGraph {
         let n = self.keys.len();
         let mut uf = UnionFind::new(n);
         // The user ident of each component root (if the component has one).
-        let mut user_of: Vec<Option<u32>> = (0..n as u32)
-            .map(|i| if self.is_user(i) { Some(i) } else { None })
-            .collect();
+        let mut user_of: Vec<Option<u32>> =
+            (0..n as u32).map(|i| if self.is_user(i) { Some(i) } else { None }).collect();
         let mut order: Vec<usize> = (0..self.links.len()).collect();
         order.sort_by(|&x, &y| {
             let (l, m) = (&self.links[x], &self.links[y]);
-            (l.ts, l.seq, l.kind, l.a, l.b, &l.previous).cmp(&(
-                m.ts,
-                m.seq,
-                m.kind,
-                m.a,
-                m.b,
-                &m.previous,
-            ))
+            (l.ts, l.seq, l.kind, l.a, l.b, &l.previous).cmp(&(m.ts, m.seq, m.kind, m.a, m.b, &m.previous))
         });
         for i in order {
             let link = &self.links[i];
@@ -249,17 +231,9 @@ impl IdentityGraph {
     }
 
     /// Rebuilds a graph from persisted parts.
-    pub fn from_parts(
-        keys: Vec<String>,
-        first_seen: Vec<(i64, u64)>,
-        links: Vec<Link>,
-    ) -> IdentityGraph {
+    pub fn from_parts(keys: Vec<String>, first_seen: Vec<(i64, u64)>, links: Vec<Link>) -> IdentityGraph {
         let mut g = IdentityGraph::new();
-        g.index = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.clone(), i as u32))
-            .collect();
+        g.index = keys.iter().enumerate().map(|(i, k)| (k.clone(), i as u32)).collect();
         g.canonical = (0..keys.len() as u32).collect();
         g.keys = keys;
         g.first_seen = first_seen;
@@ -287,10 +261,7 @@ struct UnionFind {
 
 impl UnionFind {
     fn new(n: usize) -> UnionFind {
-        UnionFind {
-            parent: (0..n as u32).collect(),
-            rank: vec![0; n],
-        }
+        UnionFind { parent: (0..n as u32).collect(), rank: vec![0; n] }
     }
 
     fn find(&mut self, mut x: u32) -> u32 {
@@ -393,11 +364,7 @@ mod tests {
         g.link_alias("legacy-42", u, 6, 6);
         assert_eq!(g.canonical(u), u);
         let legacy = user(&mut g, "legacy-42", 1);
-        assert_eq!(
-            g.canonical(u),
-            legacy,
-            "late events arrive; the earlier user id becomes canonical"
-        );
+        assert_eq!(g.canonical(u), legacy, "late events arrive; the earlier user id becomes canonical");
     }
 
     #[test]
@@ -407,11 +374,7 @@ mod tests {
         let u = user(&mut g, "x", 2);
         g.link_anon_user(a, u, 2, 2);
         g.link_alias("y", u, 3, 3);
-        let mut h = IdentityGraph::from_parts(
-            g.keys().to_vec(),
-            g.first_seen_all().to_vec(),
-            g.links().to_vec(),
-        );
+        let mut h = IdentityGraph::from_parts(g.keys().to_vec(), g.first_seen_all().to_vec(), g.links().to_vec());
         assert_eq!(h.canonical(a), u);
         assert_eq!(h.links().len(), 2);
     }

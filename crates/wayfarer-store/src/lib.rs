@@ -30,9 +30,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    StringBuilder, TimestampMicrosecondBuilder, UInt8Builder, UInt32Builder, UInt64Builder,
-};
+use arrow_array::builder::{StringBuilder, TimestampMicrosecondBuilder, UInt8Builder, UInt32Builder, UInt64Builder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampMicrosecondType, UInt8Type, UInt32Type, UInt64Type};
 use arrow_array::{ArrayRef, RecordBatch};
@@ -53,13 +51,8 @@ pub const DEFAULT_PARTITIONS: u32 = 16;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error(
-        "the data directory {0} holds no Wayfarer data yet; import events first (wayfarer import --data DIR FILE)"
-    )]
+    Io { path: String, source: std::io::Error },
+    #[error("the data directory {0} holds no Wayfarer data yet; import events first (wayfarer import --data DIR FILE)")]
     Empty(String),
     #[error("another Wayfarer process is writing to {0}; wait for it to finish")]
     Locked(String),
@@ -71,10 +64,7 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn io(path: &Path, source: std::io::Error) -> StoreError {
-        StoreError::Io {
-            path: path.display().to_string(),
-            source,
-        }
+        StoreError::Io { path: path.display().to_string(), source }
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -98,10 +88,7 @@ impl Store {
     /// Opens the committed state; an error if nothing was ever imported.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         match Manifest::load(dir)? {
-            Some(manifest) => Ok(Store {
-                dir: dir.to_path_buf(),
-                manifest,
-            }),
+            Some(manifest) => Ok(Store { dir: dir.to_path_buf(), manifest }),
             None => Err(StoreError::Empty(dir.display().to_string())),
         }
     }
@@ -132,11 +119,7 @@ impl Store {
 
     /// The code of an event name, if it occurs in the data.
     pub fn event_code(&self, name: &str) -> Option<u32> {
-        self.manifest
-            .event_names
-            .iter()
-            .position(|n| n == name)
-            .map(|i| i as u32)
+        self.manifest.event_names.iter().position(|n| n == name).map(|i| i as u32)
     }
 
     /// Loads the identity graph of the committed generation.
@@ -173,21 +156,15 @@ impl DirLock {
 }
 
 fn ids_path(dir: &Path, generation: &str) -> PathBuf {
-    dir.join("identity")
-        .join(format!("ids-{generation}.parquet"))
+    dir.join("identity").join(format!("ids-{generation}.parquet"))
 }
 
 fn links_path(dir: &Path, generation: &str) -> PathBuf {
-    dir.join("identity")
-        .join(format!("links-{generation}.parquet"))
+    dir.join("identity").join(format!("links-{generation}.parquet"))
 }
 
 /// Writes the identity graph as two Parquet files named by `generation`.
-pub(crate) fn store_identity(
-    dir: &Path,
-    generation: &str,
-    g: &IdentityGraph,
-) -> Result<(), StoreError> {
+pub(crate) fn store_identity(dir: &Path, generation: &str, g: &IdentityGraph) -> Result<(), StoreError> {
     let idir = dir.join("identity");
     fs::create_dir_all(&idir).map_err(|e| StoreError::io(&idir, e))?;
     let ts_type = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
@@ -252,22 +229,13 @@ pub(crate) fn store_identity(
     write_parquet_atomic(&links_path(dir, generation), schema, cols)
 }
 
-fn write_parquet_atomic(
-    path: &Path,
-    schema: Arc<Schema>,
-    cols: Vec<ArrayRef>,
-) -> Result<(), StoreError> {
-    let batch = RecordBatch::try_new(schema.clone(), cols)
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
+fn write_parquet_atomic(path: &Path, schema: Arc<Schema>, cols: Vec<ArrayRef>) -> Result<(), StoreError> {
+    let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| StoreError::Internal(e.to_string()))?;
     let part = path.with_extension("parquet.part");
     let file = File::create(&part).map_err(|e| StoreError::io(&part, e))?;
-    let mut w = ArrowWriter::try_new(file, schema, None)
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
-    w.write(&batch)
-        .map_err(|e| StoreError::io(&part, std::io::Error::other(e)))?;
-    let file = w
-        .into_inner()
-        .map_err(|e| StoreError::io(&part, std::io::Error::other(e)))?;
+    let mut w = ArrowWriter::try_new(file, schema, None).map_err(|e| StoreError::Internal(e.to_string()))?;
+    w.write(&batch).map_err(|e| StoreError::io(&part, std::io::Error::other(e)))?;
+    let file = w.into_inner().map_err(|e| StoreError::io(&part, std::io::Error::other(e)))?;
     file.sync_all().map_err(|e| StoreError::io(&part, e))?;
     fs::rename(&part, path).map_err(|e| StoreError::io(path, e))
 }
@@ -277,9 +245,7 @@ fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.with_batch_size(1 << 20).build())
         .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
-    reader
-        .map(|b| b.map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display()))))
-        .collect()
+    reader.map(|b| b.map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))).collect()
 }
 
 pub(crate) fn load_identity(dir: &Path, generation: &str) -> Result<IdentityGraph, StoreError> {
@@ -287,18 +253,9 @@ pub(crate) fn load_identity(dir: &Path, generation: &str) -> Result<IdentityGrap
     let mut keys = Vec::new();
     let mut first = Vec::new();
     for b in read_parquet(&ids_path(dir, generation))? {
-        let k = b
-            .column(0)
-            .as_string_opt::<i32>()
-            .ok_or_else(|| corrupt("key column"))?;
-        let t = b
-            .column(1)
-            .as_primitive_opt::<TimestampMicrosecondType>()
-            .ok_or_else(|| corrupt("first_seen"))?;
-        let s = b
-            .column(2)
-            .as_primitive_opt::<UInt64Type>()
-            .ok_or_else(|| corrupt("first_seq"))?;
+        let k = b.column(0).as_string_opt::<i32>().ok_or_else(|| corrupt("key column"))?;
+        let t = b.column(1).as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| corrupt("first_seen"))?;
+        let s = b.column(2).as_primitive_opt::<UInt64Type>().ok_or_else(|| corrupt("first_seq"))?;
         for i in 0..b.num_rows() {
             keys.push(k.value(i).to_string());
             first.push((t.value(i), s.value(i)));
@@ -306,53 +263,24 @@ pub(crate) fn load_identity(dir: &Path, generation: &str) -> Result<IdentityGrap
     }
     let mut links = Vec::new();
     for b in read_parquet(&links_path(dir, generation))? {
-        let kind = b
-            .column(0)
-            .as_primitive_opt::<UInt8Type>()
-            .ok_or_else(|| corrupt("kind"))?;
-        let a = b
-            .column(1)
-            .as_primitive_opt::<UInt32Type>()
-            .ok_or_else(|| corrupt("a"))?;
-        let bb = b
-            .column(2)
-            .as_primitive_opt::<UInt32Type>()
-            .ok_or_else(|| corrupt("b"))?;
-        let prev = b
-            .column(3)
-            .as_string_opt::<i32>()
-            .ok_or_else(|| corrupt("previous"))?;
-        let ts = b
-            .column(4)
-            .as_primitive_opt::<TimestampMicrosecondType>()
-            .ok_or_else(|| corrupt("ts"))?;
-        let seq = b
-            .column(5)
-            .as_primitive_opt::<UInt64Type>()
-            .ok_or_else(|| corrupt("seq"))?;
+        let kind = b.column(0).as_primitive_opt::<UInt8Type>().ok_or_else(|| corrupt("kind"))?;
+        let a = b.column(1).as_primitive_opt::<UInt32Type>().ok_or_else(|| corrupt("a"))?;
+        let bb = b.column(2).as_primitive_opt::<UInt32Type>().ok_or_else(|| corrupt("b"))?;
+        let prev = b.column(3).as_string_opt::<i32>().ok_or_else(|| corrupt("previous"))?;
+        let ts = b.column(4).as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| corrupt("ts"))?;
+        let seq = b.column(5).as_primitive_opt::<UInt64Type>().ok_or_else(|| corrupt("seq"))?;
         for i in 0..b.num_rows() {
             links.push(identity::Link {
-                kind: if kind.value(i) == 0 {
-                    identity::LinkKind::AnonUser
-                } else {
-                    identity::LinkKind::Alias
-                },
+                kind: if kind.value(i) == 0 { identity::LinkKind::AnonUser } else { identity::LinkKind::Alias },
                 a: a.value(i),
                 b: bb.value(i),
-                previous: if arrow_array::Array::is_null(prev, i) {
-                    None
-                } else {
-                    Some(prev.value(i).to_string())
-                },
+                previous: if arrow_array::Array::is_null(prev, i) { None } else { Some(prev.value(i).to_string()) },
                 ts: ts.value(i),
                 seq: seq.value(i),
             });
         }
     }
-    if keys
-        .iter()
-        .any(|k| !(k.starts_with(identity::USER_PREFIX) || k.starts_with(identity::ANON_PREFIX)))
-    {
+    if keys.iter().any(|k| !(k.starts_with(identity::USER_PREFIX) || k.starts_with(identity::ANON_PREFIX))) {
         return Err(corrupt("identity keys without a namespace"));
     }
     Ok(IdentityGraph::from_parts(keys, first, links))

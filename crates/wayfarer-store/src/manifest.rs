@@ -75,8 +75,8 @@ impl Manifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io(&path, e)),
         };
-        let m: Manifest = serde_json::from_str(&text)
-            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
+        let m: Manifest =
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
         if m.format != FORMAT {
             return Err(StoreError::Corrupt(format!(
                 "{}: format {} is not supported by this version (expects {FORMAT})",
@@ -89,15 +89,12 @@ impl Manifest {
 
     /// Writes the manifest atomically.
     pub fn store(&self, dir: &Path) -> Result<(), StoreError> {
-        let text =
-            serde_json::to_string_pretty(self).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let text = serde_json::to_string_pretty(self).map_err(|e| StoreError::Internal(e.to_string()))?;
         write_atomic(dir, MANIFEST, text.as_bytes())
     }
 
     pub fn segments_of(&self, partition: u32) -> impl Iterator<Item = &SegmentMeta> {
-        self.segments
-            .iter()
-            .filter(move |s| s.partition == partition)
+        self.segments.iter().filter(move |s| s.partition == partition)
     }
 }
 

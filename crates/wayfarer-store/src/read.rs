@@ -6,9 +6,7 @@
 use std::ops::Range;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Float64Type, TimestampMicrosecondType, UInt8Type, UInt32Type, UInt64Type,
-};
+use arrow_array::types::{Float64Type, TimestampMicrosecondType, UInt8Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, Float64Array, RecordBatch, StringArray};
 
 use crate::segment::{self, Col};
@@ -41,46 +39,29 @@ impl Rows {
 
     /// Each customer's row range, in customer order.
     pub fn timelines(&self) -> Timelines<'_> {
-        Timelines {
-            customer: &self.customer,
-            pos: 0,
-        }
+        Timelines { customer: &self.customer, pos: 0 }
     }
 
     /// A text column, if it was requested.
     pub fn text(&self, col: Col) -> Option<&StringArray> {
-        self.extra
-            .as_ref()?
-            .column_by_name(col.name())?
-            .as_string_opt::<i32>()
+        self.extra.as_ref()?.column_by_name(col.name())?.as_string_opt::<i32>()
     }
 
     /// A float column, if it was requested.
     pub fn float(&self, col: Col) -> Option<&Float64Array> {
-        self.extra
-            .as_ref()?
-            .column_by_name(col.name())?
-            .as_primitive_opt::<Float64Type>()
+        self.extra.as_ref()?.column_by_name(col.name())?.as_primitive_opt::<Float64Type>()
     }
 
     /// A text value (None when null or not requested).
     pub fn str_at(&self, col: Col, row: usize) -> Option<&str> {
         let a = self.text(col)?;
-        if a.is_null(row) {
-            None
-        } else {
-            Some(a.value(row))
-        }
+        if a.is_null(row) { None } else { Some(a.value(row)) }
     }
 
     /// A float value (None when null or not requested).
     pub fn f64_at(&self, col: Col, row: usize) -> Option<f64> {
         let a = self.float(col)?;
-        if a.is_null(row) {
-            None
-        } else {
-            Some(a.value(row))
-        }
+        if a.is_null(row) { None } else { Some(a.value(row)) }
     }
 }
 
@@ -122,10 +103,7 @@ impl Store {
             return Ok(Rows::default());
         }
         let batch = if batches.len() == 1 {
-            batches
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| RecordBatch::new_empty(segment::schema()))
+            batches.into_iter().next().unwrap_or_else(|| RecordBatch::new_empty(segment::schema()))
         } else {
             crate::writer::sort_batches(&batches)?
         };
@@ -134,52 +112,22 @@ impl Store {
 }
 
 fn rows_from_batch(batch: &RecordBatch, extra: &[Col]) -> Result<Rows, StoreError> {
-    let bad = |c: Col| {
-        StoreError::Corrupt(format!(
-            "segment column {} has an unexpected type",
-            c.name()
-        ))
-    };
+    let bad = |c: Col| StoreError::Corrupt(format!("segment column {} has an unexpected type", c.name()));
     let col = |c: Col| batch.column_by_name(c.name()).ok_or_else(|| bad(c));
-    let customer = col(Col::Customer)?
-        .as_primitive_opt::<UInt32Type>()
-        .ok_or_else(|| bad(Col::Customer))?;
-    let ts = col(Col::Timestamp)?
-        .as_primitive_opt::<TimestampMicrosecondType>()
-        .ok_or_else(|| bad(Col::Timestamp))?;
-    let seq = col(Col::Seq)?
-        .as_primitive_opt::<UInt64Type>()
-        .ok_or_else(|| bad(Col::Seq))?;
-    let event = col(Col::EventCode)?
-        .as_primitive_opt::<UInt32Type>()
-        .ok_or_else(|| bad(Col::EventCode))?;
-    let channel = col(Col::ChannelCode)?
-        .as_primitive_opt::<UInt32Type>()
-        .ok_or_else(|| bad(Col::ChannelCode))?;
-    let kind = col(Col::KindCode)?
-        .as_primitive_opt::<UInt8Type>()
-        .ok_or_else(|| bad(Col::KindCode))?;
+    let customer = col(Col::Customer)?.as_primitive_opt::<UInt32Type>().ok_or_else(|| bad(Col::Customer))?;
+    let ts = col(Col::Timestamp)?.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| bad(Col::Timestamp))?;
+    let seq = col(Col::Seq)?.as_primitive_opt::<UInt64Type>().ok_or_else(|| bad(Col::Seq))?;
+    let event = col(Col::EventCode)?.as_primitive_opt::<UInt32Type>().ok_or_else(|| bad(Col::EventCode))?;
+    let channel = col(Col::ChannelCode)?.as_primitive_opt::<UInt32Type>().ok_or_else(|| bad(Col::ChannelCode))?;
+    let kind = col(Col::KindCode)?.as_primitive_opt::<UInt8Type>().ok_or_else(|| bad(Col::KindCode))?;
     let channel_codes: Vec<u32> = (0..channel.len())
-        .map(|i| {
-            if channel.is_null(i) {
-                crate::read::NO_CHANNEL
-            } else {
-                channel.value(i)
-            }
-        })
+        .map(|i| if channel.is_null(i) { crate::read::NO_CHANNEL } else { channel.value(i) })
         .collect();
     let extra_batch = if extra.is_empty() {
         None
     } else {
-        let indices: Vec<usize> = extra
-            .iter()
-            .filter_map(|c| batch.schema().index_of(c.name()).ok())
-            .collect();
-        Some(
-            batch
-                .project(&indices)
-                .map_err(|e| StoreError::Internal(e.to_string()))?,
-        )
+        let indices: Vec<usize> = extra.iter().filter_map(|c| batch.schema().index_of(c.name()).ok()).collect();
+        Some(batch.project(&indices).map_err(|e| StoreError::Internal(e.to_string()))?)
     };
     Ok(Rows {
         customer: customer.values().to_vec(),
@@ -242,20 +190,13 @@ mod tests {
 
         // Re-adding the same ids adds nothing.
         let mut w = Writer::open(dir.path(), 0).unwrap();
-        assert_eq!(
-            w.add(vec![ev("2", Some("bob"), None, 5, "Page Viewed")])
-                .unwrap(),
-            (0, 1)
-        );
+        assert_eq!(w.add(vec![ev("2", Some("bob"), None, 5, "Page Viewed")]).unwrap(), (0, 1));
         w.commit().unwrap();
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.events_total(), 2);
         assert_eq!(
             all_rows(&store, &[]),
-            vec![
-                ("alice".into(), 10, "Signed Up".into()),
-                ("bob".into(), 5, "Page Viewed".into())
-            ]
+            vec![("alice".into(), 10, "Signed Up".into()), ("bob".into(), 5, "Page Viewed".into())]
         );
     }
 
@@ -266,26 +207,14 @@ mod tests {
         // Many anonymous devices so some land in other partitions than their user.
         let mut evs = Vec::new();
         for i in 0..40 {
-            evs.push(ev(
-                &format!("p{i}"),
-                None,
-                Some(&format!("dev{i}")),
-                100 + i,
-                "Page Viewed",
-            ));
+            evs.push(ev(&format!("p{i}"), None, Some(&format!("dev{i}")), 100 + i, "Page Viewed"));
         }
         w.add(evs).unwrap();
         w.commit().unwrap();
         let mut w = Writer::open(dir.path(), 0).unwrap();
         let mut evs = Vec::new();
         for i in 0..40 {
-            evs.push(ev(
-                &format!("s{i}"),
-                Some(&format!("user{i}")),
-                Some(&format!("dev{i}")),
-                200 + i,
-                "Signed Up",
-            ));
+            evs.push(ev(&format!("s{i}"), Some(&format!("user{i}")), Some(&format!("dev{i}")), 200 + i, "Signed Up"));
         }
         w.add(evs).unwrap();
         let stats = w.commit().unwrap();
@@ -303,10 +232,7 @@ mod tests {
         for p in 0..store.partitions() {
             let r = store.read_partition(p, &[]).unwrap();
             for (c, _) in r.timelines() {
-                assert!(
-                    seen.insert(c),
-                    "customer {c} split across partitions or runs"
-                );
+                assert!(seen.insert(c), "customer {c} split across partitions or runs");
             }
         }
     }
@@ -316,14 +242,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for k in 0..7 {
             let mut w = Writer::open(dir.path(), 0).unwrap();
-            w.add(vec![ev(
-                &format!("e{k}"),
-                Some("alice"),
-                None,
-                100 - k,
-                &format!("E{k}"),
-            )])
-            .unwrap();
+            w.add(vec![ev(&format!("e{k}"), Some("alice"), None, 100 - k, &format!("E{k}"))]).unwrap();
             w.commit().unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
@@ -334,9 +253,7 @@ mod tests {
         assert_eq!(rows.str_at(Col::EventId, 0), Some("e6"));
         // Garbage from superseded segments is removed by the next writer.
         drop(Writer::open(dir.path(), 0).unwrap());
-        let files = std::fs::read_dir(dir.path().join("segments").join(format!("p{p:03}")))
-            .unwrap()
-            .count();
+        let files = std::fs::read_dir(dir.path().join("segments").join(format!("p{p:03}"))).unwrap().count();
         assert_eq!(files, store.manifest().segments_of(p).count());
     }
 
@@ -344,10 +261,7 @@ mod tests {
     fn dropped_writer_leaves_nothing_visible_and_lock_is_exclusive() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = Writer::open(dir.path(), 0).unwrap();
-        assert!(matches!(
-            Writer::open(dir.path(), 0),
-            Err(StoreError::Locked(_))
-        ));
+        assert!(matches!(Writer::open(dir.path(), 0), Err(StoreError::Locked(_))));
         w.add(vec![ev("1", Some("a"), None, 1, "X")]).unwrap();
         drop(w);
         assert!(matches!(Store::open(dir.path()), Err(StoreError::Empty(_))));

@@ -18,8 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    Float64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt8Builder, UInt32Builder,
-    UInt64Builder,
+    Float64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt8Builder, UInt32Builder, UInt64Builder,
 };
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -87,14 +86,8 @@ impl Col {
     ];
 
     /// The columns every timeline read includes.
-    pub const CORE: [Col; 6] = [
-        Col::Customer,
-        Col::Timestamp,
-        Col::Seq,
-        Col::EventCode,
-        Col::ChannelCode,
-        Col::KindCode,
-    ];
+    pub const CORE: [Col; 6] =
+        [Col::Customer, Col::Timestamp, Col::Seq, Col::EventCode, Col::ChannelCode, Col::KindCode];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -133,9 +126,7 @@ impl Col {
             Col::Customer | Col::EventCode | Col::ChannelCode => DataType::UInt32,
             Col::Seq => DataType::UInt64,
             Col::KindCode => DataType::UInt8,
-            Col::Timestamp | Col::ReceivedAt => {
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-            }
+            Col::Timestamp | Col::ReceivedAt => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             Col::Revenue | Col::Score => DataType::Float64,
             _ => DataType::Utf8,
         }
@@ -161,10 +152,7 @@ impl Col {
 /// The Arrow schema of every segment.
 pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(
-        Col::ALL
-            .iter()
-            .map(|c| Field::new(c.name(), c.data_type(), c.nullable()))
-            .collect::<Vec<_>>(),
+        Col::ALL.iter().map(|c| Field::new(c.name(), c.data_type(), c.nullable())).collect::<Vec<_>>(),
     ))
 }
 
@@ -190,9 +178,7 @@ pub fn batch_from_rows(rows: &[RowRef<'_>]) -> Result<RecordBatch, StoreError> {
     let mut received = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut revenue = Float64Builder::with_capacity(n);
     let mut score = Float64Builder::with_capacity(n);
-    let mut strings: Vec<StringBuilder> = (0..14)
-        .map(|_| StringBuilder::with_capacity(n, n * 8))
-        .collect();
+    let mut strings: Vec<StringBuilder> = (0..14).map(|_| StringBuilder::with_capacity(n, n * 8)).collect();
     for r in rows {
         let e = r.event;
         customer.append_value(r.customer);
@@ -224,20 +210,14 @@ pub fn batch_from_rows(rows: &[RowRef<'_>]) -> Result<RecordBatch, StoreError> {
             b.append_option(t);
         }
     }
-    let mut s: Vec<ArrayRef> = strings
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as ArrayRef)
-        .collect();
+    let mut s: Vec<ArrayRef> = strings.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef).collect();
     // Order of `texts` above: event_id, kind, event, user_id, anonymous_id, channel, source,
     // medium, campaign, url, referrer, survey, text, properties.
     let properties = s.pop();
     let text = s.pop();
     let survey = s.pop();
     let mut it = s.into_iter();
-    let mut next = || {
-        it.next()
-            .ok_or_else(|| StoreError::Internal("column builder count".into()))
-    };
+    let mut next = || it.next().ok_or_else(|| StoreError::Internal("column builder count".into()));
     let event_id = next()?;
     let kind = next()?;
     let event = next()?;
@@ -275,8 +255,7 @@ pub fn batch_from_rows(rows: &[RowRef<'_>]) -> Result<RecordBatch, StoreError> {
         text.ok_or_else(missing)?,
         properties.ok_or_else(missing)?,
     ];
-    RecordBatch::try_new(schema(), columns)
-        .map_err(|e| StoreError::Internal(format!("segment batch: {e}")))
+    RecordBatch::try_new(schema(), columns).map_err(|e| StoreError::Internal(format!("segment batch: {e}")))
 }
 
 /// Rows per Parquet row group: large enough for fast scans, small enough
@@ -297,13 +276,9 @@ pub fn write_segment(path: &Path, batches: &[RecordBatch]) -> Result<u64, StoreE
     let mut rows = 0u64;
     for b in batches {
         rows += b.num_rows() as u64;
-        writer
-            .write(b)
-            .map_err(|e| StoreError::io(path, std::io::Error::other(e)))?;
+        writer.write(b).map_err(|e| StoreError::io(path, std::io::Error::other(e)))?;
     }
-    let file = writer
-        .into_inner()
-        .map_err(|e| StoreError::io(path, std::io::Error::other(e)))?;
+    let file = writer.into_inner().map_err(|e| StoreError::io(path, std::io::Error::other(e)))?;
     file.sync_all().map_err(|e| StoreError::io(path, e))?;
     Ok(rows)
 }
@@ -327,6 +302,5 @@ pub fn read_segment(path: &Path, cols: &[Col]) -> Result<RecordBatch, StoreError
     for b in reader {
         batches.push(b.map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?);
     }
-    arrow_select::concat::concat_batches(&schema, &batches)
-        .map_err(|e| StoreError::Internal(e.to_string()))
+    arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| StoreError::Internal(e.to_string()))
 }

@@ -75,10 +75,7 @@ pub struct Writer {
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writer")
-            .field("dir", &self.dir)
-            .field("pending", &self.pending.len())
-            .finish()
+        f.debug_struct("Writer").field("dir", &self.dir).field("pending", &self.pending.len()).finish()
     }
 }
 
@@ -88,32 +85,17 @@ impl Writer {
     /// and the identity graph.
     pub fn open(dir: &Path, now: i64) -> Result<Writer, StoreError> {
         let lock = DirLock::acquire(dir)?;
-        let manifest =
-            Manifest::load(dir)?.unwrap_or_else(|| Manifest::new(crate::DEFAULT_PARTITIONS, now));
+        let manifest = Manifest::load(dir)?.unwrap_or_else(|| Manifest::new(crate::DEFAULT_PARTITIONS, now));
         collect_garbage(dir, &manifest)?;
         let mut identity = match manifest.identity_file.as_deref() {
             Some(g) => crate::load_identity(dir, g)?,
             None => IdentityGraph::new(),
         };
         let canon = identity.canonical_map();
-        let was_canonical = canon
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| c as usize == i)
-            .collect();
+        let was_canonical = canon.iter().enumerate().map(|(i, &c)| c as usize == i).collect();
         let seen = load_event_keys(dir, &manifest)?;
-        let event_dict = manifest
-            .event_names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), i as u32))
-            .collect();
-        let channel_dict = manifest
-            .channels
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), i as u32))
-            .collect();
+        let event_dict = manifest.event_names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
+        let channel_dict = manifest.channels.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
         Ok(Writer {
             dir: dir.to_path_buf(),
             _lock: lock,
@@ -140,14 +122,10 @@ impl Writer {
             }
             let seq = self.manifest.next_seq;
             self.manifest.next_seq += 1;
-            let user = e.user_id.as_deref().map(|u| {
-                self.identity
-                    .intern(&format!("{USER_PREFIX}{u}"), e.timestamp, seq)
-            });
-            let anon = e.anonymous_id.as_deref().map(|a| {
-                self.identity
-                    .intern(&format!("{ANON_PREFIX}{a}"), e.timestamp, seq)
-            });
+            let user =
+                e.user_id.as_deref().map(|u| self.identity.intern(&format!("{USER_PREFIX}{u}"), e.timestamp, seq));
+            let anon =
+                e.anonymous_id.as_deref().map(|a| self.identity.intern(&format!("{ANON_PREFIX}{a}"), e.timestamp, seq));
             if let (Some(a), Some(u)) = (anon, user) {
                 self.identity.link_anon_user(a, u, e.timestamp, seq);
             }
@@ -158,17 +136,10 @@ impl Writer {
             }
             let Some(ident) = user.or(anon) else {
                 // The decoder guarantees an identity; refuse rather than guess.
-                return Err(StoreError::Internal(format!(
-                    "event {} has no identity",
-                    e.event_id
-                )));
+                return Err(StoreError::Internal(format!("event {} has no identity", e.event_id)));
             };
             self.was_canonical.resize(self.identity.len(), false);
-            self.pending.push(Pending {
-                event: e,
-                seq,
-                ident,
-            });
+            self.pending.push(Pending { event: e, seq, ident });
             acc += 1;
         }
         self.stats.accepted += acc;
@@ -210,16 +181,9 @@ impl Writer {
         let mut by_part: Vec<Vec<RowRef<'_>>> = (0..parts).map(|_| Vec::new()).collect();
         for p in &pending {
             let customer = canon[p.ident as usize];
-            let event_code = Self::code(
-                &mut self.event_dict,
-                &mut self.manifest.event_names,
-                &p.event.event,
-            );
-            let channel_code = p
-                .event
-                .channel
-                .as_deref()
-                .map(|c| Self::code(&mut self.channel_dict, &mut self.manifest.channels, c));
+            let event_code = Self::code(&mut self.event_dict, &mut self.manifest.event_names, &p.event.event);
+            let channel_code =
+                p.event.channel.as_deref().map(|c| Self::code(&mut self.channel_dict, &mut self.manifest.channels, c));
             by_part[partition_of(customer, parts) as usize].push(RowRef {
                 customer,
                 seq: p.seq,
@@ -257,9 +221,7 @@ impl Writer {
         // Customers that were canonical when rows were written but are no
         // longer (merged by later links): their rows move to the new customer.
         let demoted: HashSet<u32> = (0..canon.len())
-            .filter(|&i| {
-                self.was_canonical.get(i).copied().unwrap_or(false) && canon[i] as usize != i
-            })
+            .filter(|&i| self.was_canonical.get(i).copied().unwrap_or(false) && canon[i] as usize != i)
             .map(|i| i as u32)
             .collect();
         let mut segments: Vec<SegmentMeta> = self.manifest.segments.clone();
@@ -290,10 +252,7 @@ impl Writer {
         demoted: &HashSet<u32>,
         canon: &[u32],
     ) -> Result<Vec<SegmentMeta>, StoreError> {
-        let (min_d, max_d) = (
-            demoted.iter().min().copied().unwrap_or(0),
-            demoted.iter().max().copied().unwrap_or(0),
-        );
+        let (min_d, max_d) = (demoted.iter().min().copied().unwrap_or(0), demoted.iter().max().copied().unwrap_or(0));
         let parts = self.manifest.partitions;
         let mut keep = Vec::new();
         let mut moved: Vec<Vec<RecordBatch>> = (0..parts).map(|_| Vec::new()).collect();
@@ -311,20 +270,15 @@ impl Writer {
             let batch = segment::read_segment(&path, &Col::ALL)?;
             let old = customers(&batch)?;
             let new: Vec<u32> = old.values().iter().map(|&c| canon[c as usize]).collect();
-            self.stats.rows_moved += old
-                .values()
-                .iter()
-                .zip(&new)
-                .filter(|(a, b)| a != b)
-                .count() as u64;
+            self.stats.rows_moved += old.values().iter().zip(&new).filter(|(a, b)| a != b).count() as u64;
             let mut by_part: Vec<Vec<u32>> = (0..parts).map(|_| Vec::new()).collect();
             for (row, &c) in new.iter().enumerate() {
                 by_part[partition_of(c, parts) as usize].push(row as u32);
             }
             let mut cols = batch.columns().to_vec();
             cols[Col::Customer.index()] = Arc::new(UInt32Array::from(new));
-            let remapped = RecordBatch::try_new(batch.schema(), cols)
-                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let remapped =
+                RecordBatch::try_new(batch.schema(), cols).map_err(|e| StoreError::Internal(e.to_string()))?;
             for (p, rows) in by_part.into_iter().enumerate() {
                 if !rows.is_empty() {
                     moved[p].push(take_rows(&remapped, &UInt32Array::from(rows))?);
@@ -426,12 +380,9 @@ pub(crate) fn take_rows(batch: &RecordBatch, idx: &UInt32Array) -> Result<Record
 
 /// Concatenates batches and sorts the rows by (customer, timestamp, seq).
 pub(crate) fn sort_batches(batches: &[RecordBatch]) -> Result<RecordBatch, StoreError> {
-    let schema = batches
-        .first()
-        .map(|b| b.schema())
-        .unwrap_or_else(segment::schema);
-    let all = arrow_select::concat::concat_batches(&schema, batches)
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let schema = batches.first().map(|b| b.schema()).unwrap_or_else(segment::schema);
+    let all =
+        arrow_select::concat::concat_batches(&schema, batches).map_err(|e| StoreError::Internal(e.to_string()))?;
     let idx = sort_order(&all)?;
     take_rows(&all, &idx)
 }
@@ -439,30 +390,17 @@ pub(crate) fn sort_batches(batches: &[RecordBatch]) -> Result<RecordBatch, Store
 /// The permutation that sorts a batch by (customer, timestamp, seq).
 pub(crate) fn sort_order(b: &RecordBatch) -> Result<UInt32Array, StoreError> {
     let bad = || StoreError::Corrupt("segment core columns have unexpected types".into());
-    let c = b
-        .column_by_name("customer")
-        .and_then(|c| c.as_primitive_opt::<UInt32Type>())
-        .ok_or_else(bad)?;
-    let t = b
-        .column_by_name("timestamp")
-        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
-        .ok_or_else(bad)?;
-    let s = b
-        .column_by_name("seq")
-        .and_then(|c| c.as_primitive_opt::<UInt64Type>())
-        .ok_or_else(bad)?;
+    let c = b.column_by_name("customer").and_then(|c| c.as_primitive_opt::<UInt32Type>()).ok_or_else(bad)?;
+    let t =
+        b.column_by_name("timestamp").and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>()).ok_or_else(bad)?;
+    let s = b.column_by_name("seq").and_then(|c| c.as_primitive_opt::<UInt64Type>()).ok_or_else(bad)?;
     let (c, t, s) = (c.values(), t.values(), s.values());
     let mut idx: Vec<u32> = (0..b.num_rows() as u32).collect();
     idx.par_sort_unstable_by_key(|&i| (c[i as usize], t[i as usize], s[i as usize]));
     Ok(UInt32Array::from(idx))
 }
 
-fn write_new_segment(
-    dir: &Path,
-    partition: u32,
-    id: u64,
-    batches: &[RecordBatch],
-) -> Result<SegmentMeta, StoreError> {
+fn write_new_segment(dir: &Path, partition: u32, id: u64, batches: &[RecordBatch]) -> Result<SegmentMeta, StoreError> {
     let rel = format!("segments/p{partition:03}/s{id:010}.parquet");
     let path = dir.join(&rel);
     if let Some(parent) = path.parent() {
@@ -487,16 +425,7 @@ fn write_new_segment(
             max_ts = max_ts.max(*v);
         }
     }
-    Ok(SegmentMeta {
-        id,
-        partition,
-        file: rel,
-        rows,
-        min_ts,
-        max_ts,
-        min_customer: min_c,
-        max_customer: max_c,
-    })
+    Ok(SegmentMeta { id, partition, file: rel, rows, min_ts, max_ts, min_customer: min_c, max_customer: max_c })
 }
 
 /// The dedupe key of an event id.
@@ -527,11 +456,7 @@ fn load_event_keys(dir: &Path, manifest: &Manifest) -> Result<HashSet<u128>, Sto
 /// Removes files the committed manifest does not name (left by interrupted
 /// or superseded writes).
 fn collect_garbage(dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
-    let live: HashSet<PathBuf> = manifest
-        .segments
-        .iter()
-        .map(|s| dir.join(&s.file))
-        .collect();
+    let live: HashSet<PathBuf> = manifest.segments.iter().map(|s| dir.join(&s.file)).collect();
     let seg_root = dir.join("segments");
     if let Ok(parts) = fs::read_dir(&seg_root) {
         for p in parts.flatten() {
@@ -549,9 +474,8 @@ fn collect_garbage(dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
         let keep = manifest.identity_file.as_deref().unwrap_or("");
         for f in files.flatten() {
             let name = f.file_name().to_string_lossy().to_string();
-            let live = !keep.is_empty()
-                && (name == format!("ids-{keep}.parquet")
-                    || name == format!("links-{keep}.parquet"));
+            let live =
+                !keep.is_empty() && (name == format!("ids-{keep}.parquet") || name == format!("links-{keep}.parquet"));
             if !live {
                 let _ = fs::remove_file(f.path());
             }
@@ -562,7 +486,5 @@ fn collect_garbage(dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
 }
 
 fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }

@@ -65,12 +65,7 @@ pub struct DemoArgs {
     #[arg(long, env = "WAYFARER_DEMO_DAYS", default_value_t = 184)]
     pub days: u32,
     /// Where to write the HTML report.
-    #[arg(
-        long,
-        env = "WAYFARER_DEMO_OUT",
-        default_value = "journey-map.html",
-        value_name = "FILE"
-    )]
+    #[arg(long, env = "WAYFARER_DEMO_OUT", default_value = "journey-map.html", value_name = "FILE")]
     pub out: PathBuf,
     /// Delete the demo data directory first instead of re-using it.
     #[arg(long)]

@@ -13,9 +13,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(quiet: bool) -> Progress {
-        Progress {
-            enabled: !quiet && std::io::stderr().is_terminal(),
-        }
+        Progress { enabled: !quiet && std::io::stderr().is_terminal() }
     }
 
     /// A bar over `len` bytes of a file.
@@ -46,19 +44,13 @@ impl Progress {
     }
 
     fn target(&self) -> ProgressDrawTarget {
-        if self.enabled {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        }
+        if self.enabled { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() }
     }
 }
 
 /// Finishes a step with a check mark and its duration.
 pub fn done(pb: &ProgressBar, message: &str) {
     let secs = pb.elapsed().as_secs_f64();
-    pb.set_style(
-        ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
+    pb.set_style(ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
     pb.finish_with_message(format!("✔ {message} ({secs:.1}s)"));
 }

@@ -39,8 +39,7 @@ impl Run {
         self
     }
     fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout())
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout()))
+        serde_json::from_str(&self.stdout()).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout()))
     }
 }
 
@@ -52,10 +51,7 @@ fn wayfarer(dir: &Path, args: &[&str]) -> Run {
         .env_remove("WAYFARER_CONFIG")
         .output()
         .expect("run wayfarer");
-    Run {
-        out,
-        args: args.iter().map(|s| s.to_string()).collect(),
-    }
+    Run { out, args: args.iter().map(|s| s.to_string()).collect() }
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -83,11 +79,7 @@ carol,1772445000000,Page Viewed,,,
 fn import_csv_then_sessions_with_exact_rules() {
     let t = tempfile::tempdir().unwrap();
     let csv = write(t.path(), "events.csv", EVENTS);
-    let r = wayfarer(
-        t.path(),
-        &["import", "--data", "data", csv.to_str().unwrap(), "--json"],
-    )
-    .ok();
+    let r = wayfarer(t.path(), &["import", "--data", "data", csv.to_str().unwrap(), "--json"]).ok();
     let s = r.json();
     assert_eq!(s["accepted"], 7);
     assert_eq!(s["rejected"], 0);
@@ -101,10 +93,7 @@ fn import_csv_then_sessions_with_exact_rules() {
     assert_eq!(j["events"], 7);
     assert_eq!(j["sessions"], 5);
     assert_eq!(j["bounce_sessions"], 2, "bob's lone page view and carol's");
-    assert_eq!(
-        j["engaged_sessions"], 3,
-        "alice's first (35 min), alice's order, bob's order"
-    );
+    assert_eq!(j["engaged_sessions"], 3, "alice's first (35 min), alice's order, bob's order");
     assert_eq!(j["total_duration_seconds"], 2100.0);
 }
 
@@ -116,45 +105,25 @@ fn reimport_adds_nothing_and_rejects_are_reported() {
         "mixed.csv",
         "customer_id,timestamp,event,revenue\nc1,2026-01-01,Page Viewed,\nc1,yesterday,Page Viewed,\nc2,2026-01-02,Order Completed,ten\nc3,2026-01-03\nc4,2026-01-04,Order Completed,5\n",
     );
-    let r = wayfarer(
-        t.path(),
-        &["import", "--data", "data", csv.to_str().unwrap()],
-    )
-    .ok();
+    let r = wayfarer(t.path(), &["import", "--data", "data", csv.to_str().unwrap()]).ok();
     let err = r.stderr();
     assert!(err.contains("mixed.csv:3: timestamp:"), "{err}");
-    assert!(
-        err.contains("mixed.csv:4: revenue: expected a number, found 'ten'"),
-        "{err}"
-    );
-    assert!(
-        err.contains("mixed.csv:5: (row): expected 4 fields"),
-        "{err}"
-    );
+    assert!(err.contains("mixed.csv:4: revenue: expected a number, found 'ten'"), "{err}");
+    assert!(err.contains("mixed.csv:5: (row): expected 4 fields"), "{err}");
     let out = r.stdout();
-    assert!(
-        out.contains("2 accepted") && out.contains("3 rejected"),
-        "{out}"
-    );
+    assert!(out.contains("2 accepted") && out.contains("3 rejected"), "{out}");
     let rejects_dir = t.path().join("data").join("rejects");
     let rejects: Vec<_> = std::fs::read_dir(&rejects_dir).unwrap().collect();
     assert_eq!(rejects.len(), 1);
     let text = std::fs::read_to_string(rejects[0].as_ref().unwrap().path()).unwrap();
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[1]["field"], "revenue");
     assert_eq!(lines[1]["line"], 4);
     assert!(lines[1]["raw"].as_str().unwrap().contains("ten"));
 
     let before = manifest(t.path()).unwrap();
-    let r = wayfarer(
-        t.path(),
-        &["import", "--data", "data", csv.to_str().unwrap(), "--json"],
-    )
-    .ok();
+    let r = wayfarer(t.path(), &["import", "--data", "data", csv.to_str().unwrap(), "--json"]).ok();
     assert_eq!(r.json()["accepted"], 0);
     assert_eq!(r.json()["duplicates"], 2);
     assert_eq!(r.json()["events_total"], 2);
@@ -167,78 +136,28 @@ fn reimport_adds_nothing_and_rejects_are_reported() {
 fn unreadable_files_fail_and_leave_the_directory_unchanged() {
     let t = tempfile::tempdir().unwrap();
     let good = write(t.path(), "good.csv", EVENTS);
-    wayfarer(
-        t.path(),
-        &["import", "--data", "data", good.to_str().unwrap()],
-    )
-    .ok();
+    wayfarer(t.path(), &["import", "--data", "data", good.to_str().unwrap()]).ok();
     let before = manifest(t.path()).unwrap();
 
     let binary = t.path().join("photo.csv");
-    std::fs::write(
-        &binary,
-        [0x89u8, b'P', b'N', b'G', 0, 0, 0x1a, 0xff, 0xfe, 0],
-    )
-    .unwrap();
-    let r = wayfarer(
-        t.path(),
-        &[
-            "import",
-            "--data",
-            "data",
-            good.to_str().unwrap(),
-            binary.to_str().unwrap(),
-        ],
-    )
-    .fails();
-    assert!(
-        r.stderr().contains("photo.csv") && r.stderr().contains("binary"),
-        "{}",
-        r.stderr()
-    );
+    std::fs::write(&binary, [0x89u8, b'P', b'N', b'G', 0, 0, 0x1a, 0xff, 0xfe, 0]).unwrap();
+    let r = wayfarer(t.path(), &["import", "--data", "data", good.to_str().unwrap(), binary.to_str().unwrap()]).fails();
+    assert!(r.stderr().contains("photo.csv") && r.stderr().contains("binary"), "{}", r.stderr());
 
     let missing = write(t.path(), "nocol.csv", "customer_id,event\nc1,Page Viewed\n");
-    let r = wayfarer(
-        t.path(),
-        &["import", "--data", "data", missing.to_str().unwrap()],
-    )
-    .fails();
-    assert!(
-        r.stderr().contains("missing required column 'timestamp'"),
-        "{}",
-        r.stderr()
-    );
+    let r = wayfarer(t.path(), &["import", "--data", "data", missing.to_str().unwrap()]).fails();
+    assert!(r.stderr().contains("missing required column 'timestamp'"), "{}", r.stderr());
 
     let pq = write(t.path(), "cut.parquet", "PAR1 not really");
-    let r = wayfarer(
-        t.path(),
-        &["import", "--data", "data", pq.to_str().unwrap()],
-    )
-    .fails();
+    let r = wayfarer(t.path(), &["import", "--data", "data", pq.to_str().unwrap()]).fails();
     assert!(r.stderr().contains("cut.parquet"), "{}", r.stderr());
 
-    let r = wayfarer(
-        t.path(),
-        &["import", "--data", "data", "does-not-exist.ndjson"],
-    )
-    .fails();
-    assert!(
-        r.stderr().contains("does-not-exist.ndjson"),
-        "{}",
-        r.stderr()
-    );
+    let r = wayfarer(t.path(), &["import", "--data", "data", "does-not-exist.ndjson"]).fails();
+    assert!(r.stderr().contains("does-not-exist.ndjson"), "{}", r.stderr());
 
-    assert_eq!(
-        manifest(t.path()).unwrap(),
-        before,
-        "the data directory is unchanged"
-    );
+    assert_eq!(manifest(t.path()).unwrap(), before, "the data directory is unchanged");
     // A failed first import does not even create the directory.
-    let r = wayfarer(
-        t.path(),
-        &["import", "--data", "fresh", binary.to_str().unwrap()],
-    )
-    .fails();
+    let r = wayfarer(t.path(), &["import", "--data", "fresh", binary.to_str().unwrap()]).fails();
     drop(r);
     assert!(!t.path().join("fresh").exists());
 }
@@ -256,18 +175,10 @@ fn truncated_ndjson_keeps_the_complete_lines() {
         r#"{"type":"track","userId":"u1","event":"Order Comp"#
     );
     let f = write(t.path(), "cut.ndjson", text);
-    let r = wayfarer(
-        t.path(),
-        &["import", "--data", "data", f.to_str().unwrap(), "--json"],
-    )
-    .ok();
+    let r = wayfarer(t.path(), &["import", "--data", "data", f.to_str().unwrap(), "--json"]).ok();
     assert_eq!(r.json()["accepted"], 3);
     assert_eq!(r.json()["rejected"], 1);
-    assert!(
-        r.stderr().contains("cut.ndjson:4: (json): invalid JSON"),
-        "{}",
-        r.stderr()
-    );
+    assert!(r.stderr().contains("cut.ndjson:4: (json): invalid JSON"), "{}", r.stderr());
     // The anonymous page view and the identified order are one customer.
     let r = wayfarer(t.path(), &["sessions", "--data", "data", "--json"]).ok();
     assert_eq!(r.json()["customers"], 1);
@@ -278,58 +189,27 @@ fn truncated_ndjson_keeps_the_complete_lines() {
 fn map_in_every_format() {
     let t = tempfile::tempdir().unwrap();
     let csv = write(t.path(), "events.csv", EVENTS);
-    wayfarer(
-        t.path(),
-        &["import", "--data", "data", csv.to_str().unwrap()],
-    )
-    .ok();
-    let j = wayfarer(t.path(), &["map", "--data", "data", "--json"])
-        .ok()
-        .json();
+    wayfarer(t.path(), &["import", "--data", "data", csv.to_str().unwrap()]).ok();
+    let j = wayfarer(t.path(), &["map", "--data", "data", "--json"]).ok().json();
     let stages = j["stages"].as_array().unwrap();
     assert_eq!(stages.len(), 6);
     assert_eq!(stages[0]["name"], "Awareness");
     assert_eq!(stages[0]["customers"], 3);
     // alice and bob purchased (bob by phone, skipping stages); carol only looked.
     assert_eq!(stages[3]["customers"], 2);
-    assert_eq!(
-        stages[1]["customers"], 2,
-        "bob's phone order counts as having considered"
-    );
+    assert_eq!(stages[1]["customers"], 2, "bob's phone order counts as having considered");
     let text = wayfarer(t.path(), &["map", "--data", "data"]).ok().stdout();
-    assert!(
-        text.contains("Awareness") && text.contains("Customers reached"),
-        "{text}"
-    );
-    wayfarer(
-        t.path(),
-        &[
-            "map", "--data", "data", "--format", "html", "--out", "m.html",
-        ],
-    )
-    .ok();
+    assert!(text.contains("Awareness") && text.contains("Customers reached"), "{text}");
+    wayfarer(t.path(), &["map", "--data", "data", "--format", "html", "--out", "m.html"]).ok();
     let html = std::fs::read_to_string(t.path().join("m.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("Awareness") && !html.contains("<script src"));
-    let csv = wayfarer(t.path(), &["map", "--data", "data", "--format", "csv"])
-        .ok()
-        .stdout();
+    let csv = wayfarer(t.path(), &["map", "--data", "data", "--format", "csv"]).ok().stdout();
     assert!(csv.starts_with("stage,lane,item,metric,value"));
-    wayfarer(
-        t.path(),
-        &[
-            "map", "--data", "data", "--format", "xlsx", "--out", "m.xlsx",
-        ],
-    )
-    .ok();
+    wayfarer(t.path(), &["map", "--data", "data", "--format", "xlsx", "--out", "m.xlsx"]).ok();
     let x = std::fs::read(t.path().join("m.xlsx")).unwrap();
     assert_eq!(&x[..2], b"PK");
     // Date range: only March 2nd onwards.
-    let j = wayfarer(
-        t.path(),
-        &["map", "--data", "data", "--json", "--from", "2026-03-02"],
-    )
-    .ok()
-    .json();
+    let j = wayfarer(t.path(), &["map", "--data", "data", "--json", "--from", "2026-03-02"]).ok().json();
     assert_eq!(j["stages"][0]["customers"], 2);
     let r = wayfarer(t.path(), &["map", "--data", "data", "--persona", "Nobody"]).fails();
     assert!(r.stderr().contains("Nobody"));
@@ -342,14 +222,9 @@ fn config_init_and_bad_config() {
     let text = std::fs::read_to_string(t.path().join("wayfarer.toml")).unwrap();
     assert!(text.contains("timeout_minutes = 30"));
     wayfarer(t.path(), &["config", "init"]).fails();
-    let shown = wayfarer(t.path(), &["config", "show", "--config", "wayfarer.toml"])
-        .ok()
-        .stdout();
+    let shown = wayfarer(t.path(), &["config", "show", "--config", "wayfarer.toml"]).ok().stdout();
     assert!(shown.contains("Awareness"));
-    let bad = text.replace(
-        "churn_after_days = 90",
-        "churn_after_days = 90\nchurn_days = 3",
-    );
+    let bad = text.replace("churn_after_days = 90", "churn_after_days = 90\nchurn_days = 3");
     write(t.path(), "bad.toml", &bad);
     let r = wayfarer(t.path(), &["config", "show", "--config", "bad.toml"]).fails();
     assert!(r.stderr().contains("churn_days"), "{}", r.stderr());
@@ -359,9 +234,5 @@ fn config_init_and_bad_config() {
 fn reading_an_empty_directory_is_a_clear_error() {
     let t = tempfile::tempdir().unwrap();
     let r = wayfarer(t.path(), &["map", "--data", "nothing-here"]).fails();
-    assert!(
-        r.stderr().contains("holds no Wayfarer data"),
-        "{}",
-        r.stderr()
-    );
+    assert!(r.stderr().contains("holds no Wayfarer data"), "{}", r.stderr());
 }

@@ -8,11 +8,7 @@ use std::process::Command;
 use serde_json::Value;
 
 fn wayfarer(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_wayfarer"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run wayfarer");
+    let out = Command::new(env!("CARGO_BIN_EXE_wayfarer")).args(args).current_dir(dir).output().expect("run wayfarer");
     assert!(
         out.status.success(),
         "wayfarer {args:?} failed\n--- stdout\n{}\n--- stderr\n{}",
@@ -27,67 +23,36 @@ fn json(text: &str) -> Value {
 }
 
 fn titles(pains: &[Value]) -> Vec<String> {
-    pains
-        .iter()
-        .map(|p| format!("{} [{}]", p["title"], p["severity"]))
-        .collect()
+    pains.iter().map(|p| format!("{} [{}]", p["title"], p["severity"])).collect()
 }
 
 #[test]
 fn demo_recovers_the_simulated_truth() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path();
-    wayfarer(
-        dir,
-        &[
-            "demo",
-            "--customers",
-            "6000",
-            "--seed",
-            "11",
-            "--data",
-            "d",
-            "--out",
-            "map.html",
-            "--quiet",
-        ],
-    );
+    wayfarer(dir, &["demo", "--customers", "6000", "--seed", "11", "--data", "d", "--out", "map.html", "--quiet"]);
     let truth = json(&std::fs::read_to_string(dir.join("d/demo-input/ground-truth.json")).unwrap());
     let map = json(&wayfarer(dir, &["map", "--data", "d", "--json"]));
     let stages = map["stages"].as_array().unwrap();
 
     // Stage conversion rates within 2 percentage points of the simulated truth.
-    let realized = truth["realized"]["overall"]["conversion"]
-        .as_array()
-        .unwrap();
+    let realized = truth["realized"]["overall"]["conversion"].as_array().unwrap();
     for (k, want) in realized.iter().enumerate() {
         let want = want.as_f64().unwrap();
         let got = stages[k]["conversion_to_next"].as_f64().unwrap();
-        assert!(
-            (got - want).abs() <= 0.02,
-            "{} → next: Wayfarer {got:.4}, truth {want:.4}",
-            stages[k]["name"]
-        );
+        assert!((got - want).abs() <= 0.02, "{} → next: Wayfarer {got:.4}, truth {want:.4}", stages[k]["name"]);
     }
     // …and per hidden persona, the persona-level truth agrees with the sim's parameters
     // (a check on the simulator itself, so the comparison above is meaningful).
     for p in truth["personas"].as_array().unwrap() {
         let key = p["key"].as_str().unwrap();
-        let reached = truth["realized"]["by_persona"][key]["reached"]
-            .as_array()
-            .unwrap();
-        assert!(
-            reached[0].as_u64().unwrap() > 500,
-            "persona {key} too small to check"
-        );
+        let reached = truth["realized"]["by_persona"][key]["reached"].as_array().unwrap();
+        assert!(reached[0].as_u64().unwrap() > 500, "persona {key} too small to check");
     }
 
     // Injected pain point 1: an exit touchpoint in Decision for one persona.
     let pains = truth["pain_points"].as_array().unwrap();
-    let exit = pains
-        .iter()
-        .find(|p| p["kind"] == "exit_touchpoint")
-        .expect("exit pain point in truth");
+    let exit = pains.iter().find(|p| p["kind"] == "exit_touchpoint").expect("exit pain point in truth");
     let persona_key = exit["persona"].as_str().unwrap();
     let persona_name = truth["personas"]
         .as_array()
@@ -96,17 +61,8 @@ fn demo_recovers_the_simulated_truth() {
         .find(|p| p["key"] == persona_key)
         .map(|p| p["name"].as_str().unwrap().to_string())
         .unwrap();
-    let pmap = json(&wayfarer(
-        dir,
-        &["map", "--data", "d", "--json", "--persona", &persona_name],
-    ));
-    let top3: Vec<Value> = pmap["pain_points"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .take(3)
-        .cloned()
-        .collect();
+    let pmap = json(&wayfarer(dir, &["map", "--data", "d", "--json", "--persona", &persona_name]));
+    let top3: Vec<Value> = pmap["pain_points"].as_array().unwrap().iter().take(3).cloned().collect();
     assert!(
         top3.iter().any(|p| p["kind"] == "exit_touchpoint"
             && p["stage"] == exit["stage"]
@@ -117,83 +73,30 @@ fn demo_recovers_the_simulated_truth() {
     );
 
     // Injected pain point 2: negative emotion about delivery in Retention.
-    let emotion = pains
-        .iter()
-        .find(|p| p["kind"] == "negative_emotion")
-        .expect("emotion pain point in truth");
-    let stage = stages
-        .iter()
-        .find(|s| s["name"] == emotion["stage"])
-        .expect("stage of the emotion pain point");
-    let top3: Vec<Value> = stage["pain_points"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .take(3)
-        .cloned()
-        .collect();
-    let want_terms: Vec<&str> = emotion["terms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap())
-        .collect();
+    let emotion = pains.iter().find(|p| p["kind"] == "negative_emotion").expect("emotion pain point in truth");
+    let stage = stages.iter().find(|s| s["name"] == emotion["stage"]).expect("stage of the emotion pain point");
+    let top3: Vec<Value> = stage["pain_points"].as_array().unwrap().iter().take(3).cloned().collect();
+    let want_terms: Vec<&str> = emotion["terms"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
     assert!(
         top3.iter().any(|p| p["kind"] == "negative_emotion"
-            && p["terms"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|t| want_terms.contains(&t.as_str().unwrap()))),
+            && p["terms"].as_array().unwrap().iter().any(|t| want_terms.contains(&t.as_str().unwrap()))),
         "Retention: no negative-emotion pain point naming {want_terms:?} in the top 3: {:?}",
         titles(&top3)
     );
     // Its verbatims speak of it.
     let verbatims = stage["verbatims"].as_array().unwrap();
     assert!(
-        verbatims.iter().any(|v| want_terms.iter().any(|t| v["text"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .contains(t))),
+        verbatims.iter().any(|v| want_terms.iter().any(|t| v["text"].as_str().unwrap().to_lowercase().contains(t))),
         "Retention verbatims do not mention {want_terms:?}: {verbatims:?}"
     );
 
     // The same events as Parquet give the same answers.
-    wayfarer(
-        dir,
-        &[
-            "import",
-            "--data",
-            "p",
-            "d/demo-input/events.parquet",
-            "--quiet",
-        ],
-    );
+    wayfarer(dir, &["import", "--data", "p", "d/demo-input/events.parquet", "--quiet"]);
     let a = json(&wayfarer(dir, &["sessions", "--data", "d", "--json"]));
     let b = json(&wayfarer(dir, &["sessions", "--data", "p", "--json"]));
-    assert_eq!(
-        a, b,
-        "sessions differ between the NDJSON and the Parquet import"
-    );
-    let pm = json(&wayfarer(
-        dir,
-        &[
-            "map",
-            "--data",
-            "p",
-            "--json",
-            "--config",
-            "d/wayfarer.toml",
-        ],
-    ));
-    let reach = |m: &Value| -> Vec<Value> {
-        m["stages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["customers"].clone())
-            .collect()
-    };
+    assert_eq!(a, b, "sessions differ between the NDJSON and the Parquet import");
+    let pm = json(&wayfarer(dir, &["map", "--data", "p", "--json", "--config", "d/wayfarer.toml"]));
+    let reach =
+        |m: &Value| -> Vec<Value> { m["stages"].as_array().unwrap().iter().map(|s| s["customers"].clone()).collect() };
     assert_eq!(reach(&map), reach(&pm));
 }

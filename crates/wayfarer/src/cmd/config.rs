@@ -15,17 +15,12 @@ pub fn run(g: &Global, c: ConfigCommand) -> Result<()> {
                 None => PathBuf::from(super::CONFIG_FILE),
             });
             if path.exists() && !force {
-                bail!(
-                    "{} already exists (use --force to overwrite)",
-                    path.display()
-                );
+                bail!("{} already exists (use --force to overwrite)", path.display());
             }
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("creating {}", parent.display()))?;
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
             }
-            std::fs::write(&path, DEFAULT_TOML)
-                .with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(&path, DEFAULT_TOML).with_context(|| format!("writing {}", path.display()))?;
             println!("Wrote the default configuration to {}", path.display());
             Ok(())
         }

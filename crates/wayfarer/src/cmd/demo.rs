@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use wayfarer_engine::Model;
-use wayfarer_engine::journey::journey_map;
+use wayfarer_engine::journey::journey_maps;
 use wayfarer_ingest::Format;
 use wayfarer_sim::{SimConfig, generate};
 use wayfarer_store::Store;
@@ -24,16 +24,9 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
     let input = dir.join("demo-input");
     std::fs::create_dir_all(&input).with_context(|| format!("creating {}", input.display()))?;
 
-    let pb = progress.spinner(&format!(
-        "Simulating Northwind Outfitters: {} customers over {} days",
-        args.customers, args.days
-    ));
-    let sim = SimConfig {
-        seed: args.seed,
-        customers: args.customers,
-        days: args.days,
-        ..SimConfig::default()
-    };
+    let pb = progress
+        .spinner(&format!("Simulating Northwind Outfitters: {} customers over {} days", args.customers, args.days));
+    let sim = SimConfig { seed: args.seed, customers: args.customers, days: args.days, ..SimConfig::default() };
     let company = generate(&sim);
     done(
         &pb,
@@ -44,8 +37,7 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
         ),
     );
 
-    let pb =
-        progress.spinner("Writing events as Segment NDJSON and Parquet, with the ground truth");
+    let pb = progress.spinner("Writing events as Segment NDJSON and Parquet, with the ground truth");
     let ndjson = input.join("events.ndjson");
     let parquet = input.join("events.parquet");
     let truth = input.join("ground-truth.json");
@@ -61,25 +53,13 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
     }
     let (config, _) = super::load_config(g, &dir)?;
 
-    let summary = super::import::import_files(
-        &dir,
-        &config,
-        &[ndjson],
-        Some(Format::Ndjson),
-        None,
-        progress,
-    )?;
+    let summary = super::import::import_files(&dir, &config, &[ndjson], Some(Format::Ndjson), None, progress)?;
 
     let pb = progress.spinner("Building the journey map (all customers and each persona)");
     let store = Store::open(&dir)?;
     let model = Model::compile(&config, &store)?;
-    let scope = super::scope(&crate::cli::ScopeArgs {
-        persona: None,
-        from: None,
-        to: None,
-    })?;
-    let main = journey_map(&store, &model, &scope)?;
-    let maps = super::map::with_persona_maps(&store, &model, &scope, main)?;
+    let scope = super::scope(&crate::cli::ScopeArgs { persona: None, from: None, to: None })?;
+    let maps = journey_maps(&store, &model, &scope)?;
     done(&pb, "Built the journey map");
 
     println!();
@@ -93,15 +73,9 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
         dir.display(),
         started.elapsed().as_secs_f64()
     );
-    println!(
-        "Ground truth (hidden personas, injected pain points): {}",
-        truth.display()
-    );
+    println!("Ground truth (hidden personas, injected pain points): {}", truth.display());
     println!("Next: open {} in a browser, or try", args.out.display());
-    println!(
-        "  wayfarer map --data {} --persona 'Deal hunters'",
-        dir.display()
-    );
+    println!("  wayfarer map --data {} --persona 'Deal hunters'", dir.display());
     println!("  wayfarer sessions --data {} --json", dir.display());
     Ok(())
 }

@@ -51,14 +51,7 @@ pub fn run(g: &Global, args: &ImportArgs, progress: Progress) -> Result<()> {
         InputFormat::Ndjson => Format::Ndjson,
         InputFormat::Parquet => Format::Parquet,
     });
-    let summary = import_files(
-        &dir,
-        &config,
-        &args.files,
-        format,
-        args.rejects.clone(),
-        progress,
-    )?;
+    let summary = import_files(&dir, &config, &args.files, format, args.rejects.clone(), progress)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -103,21 +96,16 @@ pub fn import_files(
     let mut plan = Vec::new();
     for f in files {
         let Some(fmt) = format.or_else(|| Format::from_path(f)) else {
-            bail!(wayfarer_ingest::ImportError::UnknownFormat {
-                file: f.display().to_string()
-            })
+            bail!(wayfarer_ingest::ImportError::UnknownFormat { file: f.display().to_string() })
         };
         check_file(f, fmt)?;
         plan.push((f.clone(), fmt));
     }
-    let deriver =
-        ChannelDeriver::new(&config.channels).map_err(|e| anyhow::anyhow!("channel rules: {e}"))?;
+    let deriver = ChannelDeriver::new(&config.channels).map_err(|e| anyhow::anyhow!("channel rules: {e}"))?;
     let decoder = Decoder::new(deriver, super::now_micros());
     let mut writer = Writer::open(dir, super::now_micros())?;
-    let rejects_path = rejects_path.unwrap_or_else(|| {
-        dir.join("rejects")
-            .join(format!("import-{}.ndjson", super::now_micros() / 1_000_000))
-    });
+    let rejects_path = rejects_path
+        .unwrap_or_else(|| dir.join("rejects").join(format!("import-{}.ndjson", super::now_micros() / 1_000_000)));
     let mut rejects_out: Option<BufWriter<File>> = None;
     let mut shown = 0usize;
     let mut summary = ImportSummary::default();
@@ -125,19 +113,15 @@ pub fn import_files(
         let name = path.display().to_string();
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let pb = progress.bytes(size, &format!("Importing {}", short_name(&path)));
-        let mut fs = FileSummary {
-            file: name.clone(),
-            format: format!("{fmt:?}").to_lowercase(),
-            ..Default::default()
-        };
+        let mut fs =
+            FileSummary { file: name.clone(), format: format!("{fmt:?}").to_lowercase(), ..Default::default() };
         let stats = read_file(&path, fmt, &decoder, |chunk| {
             let (acc, dup) = writer.add(chunk.events).map_err(|e| e.to_string())?;
             fs.accepted += acc;
             fs.duplicates += dup;
             pb.set_position(chunk.position);
             if !chunk.rejects.is_empty() {
-                write_rejects(&rejects_path, &mut rejects_out, &chunk.rejects)
-                    .map_err(|e| e.to_string())?;
+                write_rejects(&rejects_path, &mut rejects_out, &chunk.rejects).map_err(|e| e.to_string())?;
                 for r in &chunk.rejects {
                     if shown < SHOWN_REJECTS {
                         pb.suspend(|| eprintln!("rejected {r}"));
@@ -150,23 +134,14 @@ pub fn import_files(
         .with_context(|| "nothing was imported: the data directory is unchanged".to_string())?;
         fs.records = stats.records;
         fs.rejected = stats.rejected;
-        done(
-            &pb,
-            &format!(
-                "Read {name}: {} events",
-                wayfarer_render::count(fs.accepted + fs.duplicates)
-            ),
-        );
+        done(&pb, &format!("Read {name}: {} events", wayfarer_render::count(fs.accepted + fs.duplicates)));
         summary.accepted += fs.accepted;
         summary.duplicates += fs.duplicates;
         summary.rejected += fs.rejected;
         summary.files.push(fs);
     }
     if shown < summary.rejected as usize && summary.rejected > 0 {
-        eprintln!(
-            "… and {} more rejected records",
-            summary.rejected as usize - shown
-        );
+        eprintln!("… and {} more rejected records", summary.rejected as usize - shown);
     }
     if let Some(mut w) = rejects_out.take() {
         w.flush().context("writing the rejects file")?;
@@ -181,17 +156,13 @@ pub fn import_files(
 }
 
 fn short_name(p: &Path) -> String {
-    p.file_name().map_or_else(
-        || p.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
+    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 fn write_rejects(path: &Path, out: &mut Option<BufWriter<File>>, rejects: &[Reject]) -> Result<()> {
     if out.is_none() {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
         let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
         *out = Some(BufWriter::new(f));

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use wayfarer_engine::journey::{JourneyMap, journey_map};
-use wayfarer_engine::{Model, Scope};
+use wayfarer_engine::Model;
+use wayfarer_engine::journey::{JourneyMap, journey_map, journey_maps};
 use wayfarer_store::Store;
 
 use crate::cli::{Global, MapArgs, MapFormat};
@@ -17,38 +17,15 @@ pub fn run(g: &Global, args: &MapArgs, progress: Progress) -> Result<()> {
     let store = Store::open(&dir)?;
     let model = Model::compile(&config, &store)?;
     let scope = super::scope(&args.scope)?;
-    let format = if args.json {
-        MapFormat::Json
-    } else {
-        args.format
-    };
+    let format = if args.json { MapFormat::Json } else { args.format };
     let pb = progress.spinner("Building the journey map");
-    let map = journey_map(&store, &model, &scope)?;
     let maps = if matches!(format, MapFormat::Html | MapFormat::Xlsx) && scope.persona.is_none() {
-        with_persona_maps(&store, &model, &scope, map)?
+        journey_maps(&store, &model, &scope)?
     } else {
-        vec![map]
+        vec![journey_map(&store, &model, &scope)?]
     };
     done(&pb, "Built the journey map");
     write_maps(&maps, format, args.out.as_deref())
-}
-
-/// The main map followed by one map per hand-written persona.
-pub fn with_persona_maps(
-    store: &Store,
-    model: &Model,
-    scope: &Scope,
-    main: JourneyMap,
-) -> Result<Vec<JourneyMap>> {
-    let mut maps = vec![main];
-    for (name, _, _) in &model.personas {
-        let s = Scope {
-            persona: Some(name.clone()),
-            ..scope.clone()
-        };
-        maps.push(journey_map(store, model, &s)?);
-    }
-    Ok(maps)
 }
 
 pub fn write_maps(maps: &[JourneyMap], format: MapFormat, out: Option<&Path>) -> Result<()> {
@@ -56,10 +33,7 @@ pub fn write_maps(maps: &[JourneyMap], format: MapFormat, out: Option<&Path>) ->
         return Ok(());
     };
     match format {
-        MapFormat::Text => emit(
-            out,
-            wayfarer_render::text::journey_table(main, super::term_width()).as_bytes(),
-        ),
+        MapFormat::Text => emit(out, wayfarer_render::text::journey_table(main, super::term_width()).as_bytes()),
         MapFormat::Json => emit(out, (serde_json::to_string_pretty(main)? + "\n").as_bytes()),
         MapFormat::Csv => {
             let mut buf = Vec::new();

@@ -46,8 +46,7 @@ pub fn load_config(g: &crate::cli::Global, dir: &Path) -> Result<(Config, Option
     };
     match path {
         Some(p) => {
-            let text = std::fs::read_to_string(&p)
-                .with_context(|| format!("reading configuration {}", p.display()))?;
+            let text = std::fs::read_to_string(&p).with_context(|| format!("reading configuration {}", p.display()))?;
             let c = Config::from_toml(&text, &p.display().to_string())?;
             Ok((c, Some(p)))
         }
@@ -59,9 +58,7 @@ pub fn load_config(g: &crate::cli::Global, dir: &Path) -> Result<(Config, Option
 pub fn scope(args: &ScopeArgs) -> Result<Scope> {
     let parse = |s: &Option<String>, flag: &str| -> Result<Option<i64>> {
         s.as_deref()
-            .map(|v| {
-                wayfarer_core::time::parse_date_arg(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
-            })
+            .map(|v| wayfarer_core::time::parse_date_arg(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
             .transpose()
     };
     let from = parse(&args.from, "from")?;
@@ -71,11 +68,7 @@ pub fn scope(args: &ScopeArgs) -> Result<Scope> {
     {
         bail!("--from must be before --to");
     }
-    Ok(Scope {
-        from,
-        to,
-        persona: args.persona.clone(),
-    })
+    Ok(Scope { from, to, persona: args.persona.clone() })
 }
 
 /// A hint for an error, from the shared error-code table.
@@ -90,10 +83,7 @@ pub fn hint_for(e: &anyhow::Error) -> Option<&'static str> {
         if let Some(s) = cause.downcast_ref::<EngineError>() {
             return Some(s.code().hint());
         }
-        if cause
-            .downcast_ref::<wayfarer_core::config::ConfigError>()
-            .is_some()
-        {
+        if cause.downcast_ref::<wayfarer_core::config::ConfigError>().is_some() {
             return Some(wayfarer_core::ErrorCode::ConfigInvalid.hint());
         }
     }
@@ -102,15 +92,10 @@ pub fn hint_for(e: &anyhow::Error) -> Option<&'static str> {
 
 /// Microseconds since the epoch, now.
 pub fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 /// Terminal width for tables.
 pub fn term_width() -> u16 {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(160)
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(160)
 }

@@ -12,11 +12,6 @@ pub fn run(g: &Global, args: &SessionsArgs) -> Result<()> {
     let store = Store::open(&dir)?;
     let model = Model::compile(&config, &store)?;
     let scope = super::scope(&args.scope)?;
-    if let Some(p) = scope.persona.as_deref()
-        && model.persona_index(p).is_none()
-    {
-        anyhow::bail!("no persona '{p}' in the configuration");
-    }
     let report = sessions::sessions(&store, &model, &scope)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
