@@ -13,6 +13,9 @@ use wayfarer_store::{Col, Store};
 
 use crate::EngineError;
 
+/// The integer columns every timeline build reads.
+pub const TIMELINE_CORE: [Col; 4] = [Col::Timestamp, Col::EventCode, Col::ChannelCode, Col::KindCode];
+
 /// Name of the channel given to events and sessions with no traffic source.
 pub const DIRECT: &str = "Direct";
 /// Name shown for events without any channel (server-side events outside web sessions).
@@ -197,6 +200,7 @@ impl Model {
     /// read, plus identify traits and revenue when personas use them.
     pub fn timeline_columns(&self) -> Vec<Col> {
         let mut cols = self.predicate_columns.clone();
+        cols.extend(TIMELINE_CORE);
         if self.personas_need_traits() {
             cols.push(Col::Properties);
         }

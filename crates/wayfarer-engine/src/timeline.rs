@@ -435,7 +435,7 @@ mod tests {
         impl Fold for Channels<'_> {
             type Partial = Vec<String>;
             fn columns(&self) -> Vec<Col> {
-                Vec::new()
+                self.0.timeline_columns()
             }
             fn init(&self) -> Vec<String> {
                 Vec::new()
@@ -500,7 +500,7 @@ mod tests {
         impl Fold for Churn<'_> {
             type Partial = Vec<bool>;
             fn columns(&self) -> Vec<Col> {
-                Vec::new()
+                self.0.timeline_columns()
             }
             fn init(&self) -> Vec<bool> {
                 Vec::new()

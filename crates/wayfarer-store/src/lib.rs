@@ -20,6 +20,7 @@
 //! The write-ahead staging of the HTTP server will sit beside `segments/`
 //! and be folded in through the same [`Writer`].
 
+pub mod hot;
 pub mod identity;
 pub mod manifest;
 pub mod read;

@@ -1,45 +1,54 @@
-//! Reading timelines: one partition at a time, its segments merged into rows
-//! sorted by (customer, timestamp, seq), with the integer core columns as
-//! plain vectors and the other columns on request. Partitions are independent,
-//! so callers fold them in parallel.
+//! Reading timelines: one partition at a time. The integer columns come from
+//! the segments' hot files ([`crate::hot`]); other columns are projected from
+//! the Parquet files. Several segments of a partition are merged into one
+//! order by (customer, timestamp, seq). Partitions are independent, so
+//! callers fold them in parallel.
 
 use std::ops::Range;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, TimestampMicrosecondType, UInt8Type, UInt32Type, UInt64Type};
-use arrow_array::{Array, Float64Array, RecordBatch, StringArray};
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, Float64Array, RecordBatch, StringArray, UInt32Array};
 
+use crate::hot::{self, HotSegment, HotWant};
 use crate::segment::{self, Col};
 use crate::{Store, StoreError};
 
 /// `channel` of an event that carries no traffic information.
 pub const NO_CHANNEL: u32 = u32::MAX;
 
-/// The rows of one partition, sorted by (customer, timestamp, seq).
+/// The rows of one partition, sorted by (customer, timestamp, seq). Only the
+/// columns that were asked for are filled.
 #[derive(Debug, Clone, Default)]
 pub struct Rows {
-    pub customer: Vec<u32>,
+    /// Canonical customer of each timeline.
+    pub customers: Vec<u32>,
+    /// First row of each timeline, then the number of rows.
+    pub starts: Vec<u32>,
     pub ts: Vec<i64>,
     pub seq: Vec<u64>,
     pub event: Vec<u32>,
     pub channel: Vec<u32>,
     pub kind: Vec<u8>,
-    /// The other requested columns, in the same row order.
+    /// Rows that carry revenue, ascending, and their values.
+    pub rev_rows: Vec<u32>,
+    pub rev_vals: Vec<f64>,
+    /// Columns read from Parquet, in the same row order.
     extra: Option<RecordBatch>,
 }
 
 impl Rows {
     pub fn len(&self) -> usize {
-        self.customer.len()
+        self.starts.last().copied().unwrap_or(0) as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.customer.is_empty()
+        self.len() == 0
     }
 
     /// Each customer's row range, in customer order.
-    pub fn timelines(&self) -> Timelines<'_> {
-        Timelines { customer: &self.customer, pos: 0 }
+    pub fn timelines(&self) -> impl Iterator<Item = (u32, Range<usize>)> + '_ {
+        self.customers.iter().enumerate().map(|(i, &c)| (c, self.starts[i] as usize..self.starts[i + 1] as usize))
     }
 
     /// A text column, if it was requested.
@@ -47,7 +56,7 @@ impl Rows {
         self.extra.as_ref()?.column_by_name(col.name())?.as_string_opt::<i32>()
     }
 
-    /// A float column, if it was requested.
+    /// A float column read from Parquet, if it was requested.
     pub fn float(&self, col: Col) -> Option<&Float64Array> {
         self.extra.as_ref()?.column_by_name(col.name())?.as_primitive_opt::<Float64Type>()
     }
@@ -58,85 +67,165 @@ impl Rows {
         if a.is_null(row) { None } else { Some(a.value(row)) }
     }
 
-    /// A float value (None when null or not requested).
+    /// A float value (None when null or not requested). Revenue comes from
+    /// the hot columns.
     pub fn f64_at(&self, col: Col, row: usize) -> Option<f64> {
+        if col == Col::Revenue {
+            return self.rev_rows.binary_search(&(row as u32)).ok().map(|i| self.rev_vals[i]);
+        }
         let a = self.float(col)?;
         if a.is_null(row) { None } else { Some(a.value(row)) }
     }
 }
 
-/// Iterator over (customer, row range).
-#[derive(Debug)]
-pub struct Timelines<'a> {
-    customer: &'a [u32],
-    pos: usize,
-}
-
-impl Iterator for Timelines<'_> {
-    type Item = (u32, Range<usize>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let start = self.pos;
-        let c = *self.customer.get(start)?;
-        let mut end = start + 1;
-        while end < self.customer.len() && self.customer[end] == c {
-            end += 1;
-        }
-        self.pos = end;
-        Some((c, start..end))
-    }
+/// Whether a column lives in the hot files.
+fn is_hot(c: Col) -> bool {
+    matches!(
+        c,
+        Col::Customer | Col::Timestamp | Col::Seq | Col::EventCode | Col::ChannelCode | Col::KindCode | Col::Revenue
+    )
 }
 
 impl Store {
-    /// Reads one partition with the core columns plus `extra` columns.
-    pub fn read_partition(&self, partition: u32, extra: &[Col]) -> Result<Rows, StoreError> {
-        let mut cols: Vec<Col> = Col::CORE.to_vec();
-        cols.extend_from_slice(extra);
-        cols.sort();
-        cols.dedup();
-        let batches: Vec<RecordBatch> = self
-            .manifest()
-            .segments_of(partition)
-            .map(|s| segment::read_segment(&self.dir().join(&s.file), &cols))
-            .collect::<Result<_, _>>()?;
-        if batches.is_empty() {
-            return Ok(Rows::default());
+    /// Reads one partition: the hot columns among `cols` and the others from Parquet.
+    pub fn read_partition(&self, partition: u32, cols: &[Col]) -> Result<Rows, StoreError> {
+        let segs: Vec<&crate::SegmentMeta> = self.manifest().segments_of(partition).collect();
+        if segs.is_empty() {
+            return Ok(Rows { starts: vec![0], ..Rows::default() });
         }
-        let batch = if batches.len() == 1 {
-            batches.into_iter().next().unwrap_or_else(|| RecordBatch::new_empty(segment::schema()))
-        } else {
-            crate::writer::sort_batches(&batches)?
-        };
-        rows_from_batch(&batch, extra)
+        let merge = segs.len() > 1;
+        let mut want = HotWant::default();
+        for c in cols {
+            match c {
+                Col::Timestamp => want.ts = true,
+                Col::Seq => want.seq = true,
+                Col::EventCode => want.event = true,
+                Col::ChannelCode => want.channel = true,
+                Col::KindCode => want.kind = true,
+                Col::Revenue => want.revenue = true,
+                _ => {}
+            }
+        }
+        if merge {
+            want.ts = true;
+            want.seq = true;
+        }
+        let mut extra_cols: Vec<Col> = cols.iter().copied().filter(|c| !is_hot(*c)).collect();
+        extra_cols.sort();
+        extra_cols.dedup();
+        let mut hots = Vec::with_capacity(segs.len());
+        let mut extras = Vec::new();
+        for s in &segs {
+            let path = self.dir().join(&s.file);
+            hots.push(hot::read(&hot::hot_path(&path), want)?);
+            if !extra_cols.is_empty() {
+                let b = segment::read_segment(&path, &extra_cols)?;
+                if b.num_rows() != hots.last().map_or(0, |h| h.rows) {
+                    return Err(StoreError::Corrupt(format!("{}: hot file and Parquet disagree on rows", s.file)));
+                }
+                extras.push(b);
+            }
+        }
+        if !merge {
+            let h = hots.pop().unwrap_or_default();
+            return Ok(rows_from(h, extras.pop()));
+        }
+        merge_segments(hots, extras)
     }
 }
 
-fn rows_from_batch(batch: &RecordBatch, extra: &[Col]) -> Result<Rows, StoreError> {
-    let bad = |c: Col| StoreError::Corrupt(format!("segment column {} has an unexpected type", c.name()));
-    let col = |c: Col| batch.column_by_name(c.name()).ok_or_else(|| bad(c));
-    let customer = col(Col::Customer)?.as_primitive_opt::<UInt32Type>().ok_or_else(|| bad(Col::Customer))?;
-    let ts = col(Col::Timestamp)?.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| bad(Col::Timestamp))?;
-    let seq = col(Col::Seq)?.as_primitive_opt::<UInt64Type>().ok_or_else(|| bad(Col::Seq))?;
-    let event = col(Col::EventCode)?.as_primitive_opt::<UInt32Type>().ok_or_else(|| bad(Col::EventCode))?;
-    let channel = col(Col::ChannelCode)?.as_primitive_opt::<UInt32Type>().ok_or_else(|| bad(Col::ChannelCode))?;
-    let kind = col(Col::KindCode)?.as_primitive_opt::<UInt8Type>().ok_or_else(|| bad(Col::KindCode))?;
-    let channel_codes: Vec<u32> = (0..channel.len())
-        .map(|i| if channel.is_null(i) { crate::read::NO_CHANNEL } else { channel.value(i) })
-        .collect();
-    let extra_batch = if extra.is_empty() {
+fn rows_from(h: HotSegment, extra: Option<RecordBatch>) -> Rows {
+    Rows {
+        customers: h.customers,
+        starts: h.starts,
+        ts: h.ts,
+        seq: h.seq,
+        event: h.event,
+        channel: h.channel,
+        kind: h.kind,
+        rev_rows: h.rev_rows,
+        rev_vals: h.rev_vals,
+        extra,
+    }
+}
+
+/// Merges several segments of one partition into (customer, timestamp, seq) order.
+fn merge_segments(hots: Vec<HotSegment>, extras: Vec<RecordBatch>) -> Result<Rows, StoreError> {
+    let total: usize = hots.iter().map(|h| h.rows).sum();
+    // (customer, ts, seq, global row) for every row, then sort.
+    let mut keys: Vec<(u32, i64, u64, u32)> = Vec::with_capacity(total);
+    let mut base = 0u32;
+    for h in &hots {
+        for (i, &c) in h.customers.iter().enumerate() {
+            for r in h.starts[i] as usize..h.starts[i + 1] as usize {
+                keys.push((c, h.ts[r], h.seq[r], base + r as u32));
+            }
+        }
+        base += h.rows as u32;
+    }
+    keys.sort_unstable();
+    let perm: Vec<u32> = keys.iter().map(|k| k.3).collect();
+    fn gather<T: Copy>(parts: Vec<Vec<T>>, perm: &[u32]) -> Vec<T> {
+        if parts.iter().all(Vec::is_empty) {
+            return Vec::new();
+        }
+        let all: Vec<T> = parts.into_iter().flatten().collect();
+        perm.iter().map(|&i| all[i as usize]).collect()
+    }
+    let mut customers = Vec::new();
+    let mut starts = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        if i == 0 || keys[i - 1].0 != k.0 {
+            customers.push(k.0);
+            starts.push(i as u32);
+        }
+    }
+    starts.push(total as u32);
+    // Sparse revenue: remap rows through the permutation.
+    let mut rev: Vec<(u32, f64)> = Vec::new();
+    let mut inverse = vec![0u32; total];
+    for (new, &old) in perm.iter().enumerate() {
+        inverse[old as usize] = new as u32;
+    }
+    let mut base = 0u32;
+    for h in &hots {
+        for (r, v) in h.rev_rows.iter().zip(&h.rev_vals) {
+            rev.push((inverse[(base + r) as usize], *v));
+        }
+        base += h.rows as u32;
+    }
+    rev.sort_unstable_by_key(|x| x.0);
+    let mut ts_parts = Vec::new();
+    let mut seq_parts = Vec::new();
+    let mut ev_parts = Vec::new();
+    let mut ch_parts = Vec::new();
+    let mut kind_parts = Vec::new();
+    for h in hots {
+        ts_parts.push(h.ts);
+        seq_parts.push(h.seq);
+        ev_parts.push(h.event);
+        ch_parts.push(h.channel);
+        kind_parts.push(h.kind);
+    }
+    let extra = if extras.is_empty() {
         None
     } else {
-        let indices: Vec<usize> = extra.iter().filter_map(|c| batch.schema().index_of(c.name()).ok()).collect();
-        Some(batch.project(&indices).map_err(|e| StoreError::Internal(e.to_string()))?)
+        let schema = extras[0].schema();
+        let all =
+            arrow_select::concat::concat_batches(&schema, &extras).map_err(|e| StoreError::Internal(e.to_string()))?;
+        Some(crate::writer::take_rows(&all, &UInt32Array::from(perm.clone()))?)
     };
     Ok(Rows {
-        customer: customer.values().to_vec(),
-        ts: ts.values().to_vec(),
-        seq: seq.values().to_vec(),
-        event: event.values().to_vec(),
-        channel: channel_codes,
-        kind: kind.values().to_vec(),
-        extra: extra_batch,
+        customers,
+        starts,
+        ts: gather(ts_parts, &perm),
+        seq: gather(seq_parts, &perm),
+        event: gather(ev_parts, &perm),
+        channel: gather(ch_parts, &perm),
+        kind: gather(kind_parts, &perm),
+        rev_rows: rev.iter().map(|x| x.0).collect(),
+        rev_vals: rev.iter().map(|x| x.1).collect(),
+        extra,
     })
 }
 
@@ -146,6 +235,8 @@ mod tests {
     use crate::Writer;
     use wayfarer_core::Event;
 
+    const CORE: [Col; 4] = [Col::Timestamp, Col::EventCode, Col::ChannelCode, Col::KindCode];
+
     fn ev(id: &str, user: Option<&str>, anon: Option<&str>, ts: i64, name: &str) -> Event {
         let mut e = Event::new(id, ts, name);
         e.user_id = user.map(str::to_string);
@@ -153,14 +244,13 @@ mod tests {
         e
     }
 
-    fn all_rows(store: &Store, extra: &[Col]) -> Vec<(String, i64, String)> {
-        let mut g = store.identity().unwrap();
+    fn all_rows(store: &Store) -> Vec<(String, i64, String)> {
+        let g = store.identity().unwrap();
         let mut out = Vec::new();
         for p in 0..store.partitions() {
-            let rows = store.read_partition(p, extra).unwrap();
+            let rows = store.read_partition(p, &CORE).unwrap();
             for (c, r) in rows.timelines() {
                 for i in r {
-                    let _ = g.canonical(c);
                     out.push((
                         g.external_id(c).to_string(),
                         rows.ts[i],
@@ -195,7 +285,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.events_total(), 2);
         assert_eq!(
-            all_rows(&store, &[]),
+            all_rows(&store),
             vec![("alice".into(), 10, "Signed Up".into()), ("bob".into(), 5, "Page Viewed".into())]
         );
     }
@@ -220,7 +310,7 @@ mod tests {
         let stats = w.commit().unwrap();
         assert!(stats.rows_moved > 0);
         let store = Store::open(dir.path()).unwrap();
-        let rows = all_rows(&store, &[]);
+        let rows = all_rows(&store);
         assert_eq!(rows.len(), 80);
         for i in 0..40 {
             let mine: Vec<_> = rows.iter().filter(|r| r.0 == format!("user{i}")).collect();
@@ -230,7 +320,7 @@ mod tests {
         // Each timeline sits wholly in one partition.
         let mut seen = std::collections::HashSet::new();
         for p in 0..store.partitions() {
-            let r = store.read_partition(p, &[]).unwrap();
+            let r = store.read_partition(p, &CORE).unwrap();
             for (c, _) in r.timelines() {
                 assert!(seen.insert(c), "customer {c} split across partitions or runs");
             }
@@ -238,23 +328,59 @@ mod tests {
     }
 
     #[test]
-    fn many_commits_compact_and_keep_order() {
+    fn many_commits_compact_and_keep_order_with_extras_and_revenue() {
         let dir = tempfile::tempdir().unwrap();
         for k in 0..7 {
             let mut w = Writer::open(dir.path(), 0).unwrap();
-            w.add(vec![ev(&format!("e{k}"), Some("alice"), None, 100 - k, &format!("E{k}"))]).unwrap();
+            let mut e = ev(&format!("e{k}"), Some("alice"), None, 100 - k, &format!("E{k}"));
+            if k % 2 == 0 {
+                e.revenue = Some(k as f64);
+            }
+            w.add(vec![e]).unwrap();
             w.commit().unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
         assert!(store.manifest().segments.len() <= crate::writer::MAX_SEGMENTS_PER_PARTITION);
         let p = crate::partition_of(0, store.partitions());
-        let rows = store.read_partition(p, &[Col::EventId]).unwrap();
+        let rows = store.read_partition(p, &[Col::Timestamp, Col::EventId, Col::Revenue]).unwrap();
         assert_eq!(rows.ts, vec![94, 95, 96, 97, 98, 99, 100]);
         assert_eq!(rows.str_at(Col::EventId, 0), Some("e6"));
+        assert_eq!(rows.f64_at(Col::Revenue, 0), Some(6.0));
+        assert_eq!(rows.f64_at(Col::Revenue, 1), None);
+        assert_eq!(rows.f64_at(Col::Revenue, 6), Some(0.0));
         // Garbage from superseded segments is removed by the next writer.
         drop(Writer::open(dir.path(), 0).unwrap());
         let files = std::fs::read_dir(dir.path().join("segments").join(format!("p{p:03}"))).unwrap().count();
-        assert_eq!(files, store.manifest().segments_of(p).count());
+        assert_eq!(files, 2 * store.manifest().segments_of(p).count(), "a Parquet and a hot file per segment");
+    }
+
+    #[test]
+    fn unmerged_partitions_with_several_segments_read_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        for k in 0..3 {
+            let mut w = Writer::open(dir.path(), 0).unwrap();
+            // Same timestamp in every commit: arrival order decides.
+            let mut e = ev(&format!("x{k}"), Some("bob"), None, 50, &format!("E{k}"));
+            e.revenue = Some(10.0 + k as f64);
+            w.add(vec![e, ev(&format!("y{k}"), Some("carol"), None, 60 - k, "Y")]).unwrap();
+            w.commit().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let names: Vec<String> = all_rows(&store).into_iter().filter(|r| r.0 == "bob").map(|r| r.2).collect();
+        assert_eq!(names, ["E0", "E1", "E2"]);
+        for p in 0..store.partitions() {
+            let rows = store.read_partition(p, &[Col::Timestamp, Col::EventCode, Col::Revenue]).unwrap();
+            for (_, r) in rows.timelines() {
+                let ts: Vec<i64> = r.clone().map(|i| rows.ts[i]).collect();
+                assert!(ts.windows(2).all(|w| w[0] <= w[1]));
+                for i in r {
+                    let name = &store.event_names()[rows.event[i] as usize];
+                    if let Some(k) = name.strip_prefix('E') {
+                        assert_eq!(rows.f64_at(Col::Revenue, i), Some(10.0 + k.parse::<f64>().unwrap()));
+                    }
+                }
+            }
+        }
     }
 
     #[test]

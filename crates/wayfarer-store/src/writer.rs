@@ -306,7 +306,9 @@ impl Writer {
     fn track_new_segment_removal(&mut self, s: &SegmentMeta) {
         if let Some(pos) = self.new_segments.iter().position(|n| n.id == s.id) {
             let n = self.new_segments.remove(pos);
-            let _ = fs::remove_file(self.dir.join(&n.file));
+            let p = self.dir.join(&n.file);
+            let _ = fs::remove_file(crate::hot::hot_path(&p));
+            let _ = fs::remove_file(p);
         }
     }
 
@@ -356,7 +358,9 @@ impl Drop for Writer {
         if !self.committed {
             // Never visible: remove what this writer wrote.
             for s in &self.new_segments {
-                let _ = fs::remove_file(self.dir.join(&s.file));
+                let p = self.dir.join(&s.file);
+                let _ = fs::remove_file(crate::hot::hot_path(&p));
+                let _ = fs::remove_file(p);
             }
         }
     }
@@ -408,6 +412,17 @@ fn write_new_segment(dir: &Path, partition: u32, id: u64, batches: &[RecordBatch
     }
     let part = path.with_extension("parquet.part");
     let rows = segment::write_segment(&part, batches)?;
+    // The hot columns first, so a visible Parquet segment always has them.
+    let batch = if batches.len() == 1 {
+        batches[0].clone()
+    } else {
+        arrow_select::concat::concat_batches(&segment::schema(), batches)
+            .map_err(|e| StoreError::Internal(e.to_string()))?
+    };
+    let hot_path = crate::hot::hot_path(&path);
+    let hot_part = hot_path.with_extension("hot.part");
+    crate::hot::write(&hot_part, &crate::hot::from_batch(&batch)?)?;
+    fs::rename(&hot_part, &hot_path).map_err(|e| StoreError::io(&hot_path, e))?;
     fs::rename(&part, &path).map_err(|e| StoreError::io(&path, e))?;
     let (mut min_ts, mut max_ts, mut min_c, mut max_c) = (i64::MAX, i64::MIN, u32::MAX, 0u32);
     for b in batches {
@@ -456,7 +471,14 @@ fn load_event_keys(dir: &Path, manifest: &Manifest) -> Result<HashSet<u128>, Sto
 /// Removes files the committed manifest does not name (left by interrupted
 /// or superseded writes).
 fn collect_garbage(dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
-    let live: HashSet<PathBuf> = manifest.segments.iter().map(|s| dir.join(&s.file)).collect();
+    let live: HashSet<PathBuf> = manifest
+        .segments
+        .iter()
+        .flat_map(|s| {
+            let p = dir.join(&s.file);
+            [crate::hot::hot_path(&p), p]
+        })
+        .collect();
     let seg_root = dir.join("segments");
     if let Ok(parts) = fs::read_dir(&seg_root) {
         for p in parts.flatten() {
