@@ -130,7 +130,7 @@ impl Store {
             let h = hots.pop().unwrap_or_default();
             return Ok(rows_from(h, extras.pop()));
         }
-        merge_segments(hots, extras)
+        merge_segments(hots, &extras)
     }
 }
 
@@ -150,7 +150,7 @@ fn rows_from(h: HotSegment, extra: Option<RecordBatch>) -> Rows {
 }
 
 /// Merges several segments of one partition into (customer, timestamp, seq) order.
-fn merge_segments(hots: Vec<HotSegment>, extras: Vec<RecordBatch>) -> Result<Rows, StoreError> {
+fn merge_segments(hots: Vec<HotSegment>, extras: &[RecordBatch]) -> Result<Rows, StoreError> {
     let total: usize = hots.iter().map(|h| h.rows).sum();
     // (customer, ts, seq, global row) for every row, then sort.
     let mut keys: Vec<(u32, i64, u64, u32)> = Vec::with_capacity(total);
