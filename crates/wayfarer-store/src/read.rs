@@ -212,7 +212,7 @@ fn merge_segments(hots: Vec<HotSegment>, extras: &[RecordBatch]) -> Result<Rows,
     } else {
         let schema = extras[0].schema();
         let all =
-            arrow_select::concat::concat_batches(&schema, &extras).map_err(|e| StoreError::Internal(e.to_string()))?;
+            arrow_select::concat::concat_batches(&schema, extras).map_err(|e| StoreError::Internal(e.to_string()))?;
         Some(crate::writer::take_rows(&all, &UInt32Array::from(perm.clone()))?)
     };
     Ok(Rows {
