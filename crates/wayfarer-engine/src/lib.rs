@@ -15,9 +15,13 @@
 //! opportunities, §4.9).
 
 pub mod fold;
+pub mod funnel;
 pub mod journey;
 pub mod model;
 pub mod pain;
+pub mod paths;
+pub mod period;
+pub mod retention;
 pub mod sessions;
 pub mod text;
 pub mod timeline;

@@ -148,3 +148,155 @@ pub fn sessions_table(r: &SessionsReport) -> String {
     ]);
     t.to_string()
 }
+
+/// A horizontal bar of `width` characters for a share in [0, 1].
+fn bar(share: f64, width: usize) -> String {
+    let filled = (share.clamp(0.0, 1.0) * width as f64).round() as usize;
+    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+/// The funnel as a table: one row per step, then the time to convert.
+pub fn funnel_table(r: &wayfarer_engine::funnel::FunnelReport) -> String {
+    let mut out = format!(
+        "Funnel over {} customers · window {} · mode {}\n",
+        count(r.customers),
+        duration(Some(r.window_seconds)),
+        serde_json::to_value(r.mode).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    );
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(vec!["#", "step", "customers", "", "from first", "from previous", "median time from previous"]);
+    for (i, s) in r.steps.iter().enumerate() {
+        t.add_row(vec![
+            (i + 1).to_string(),
+            s.name.clone(),
+            count(s.customers),
+            bar(s.conversion_from_first.unwrap_or(0.0), 24),
+            opt_pct(s.conversion_from_first),
+            opt_pct(s.conversion_from_previous),
+            duration(s.median_seconds_from_previous),
+        ]);
+    }
+    out.push_str(&t.to_string());
+    out.push('\n');
+    let levels: Vec<String> = r.level_counts.iter().enumerate().map(|(l, c)| format!("{l}: {}", count(*c))).collect();
+    out.push_str(&format!("Customers by furthest step — {}\n", levels.join(" · ")));
+    if r.time_to_convert.customers > 0 {
+        out.push_str(&format!("Time to convert (median {}):\n", duration(r.time_to_convert.median_seconds)));
+        let max = r.time_to_convert.buckets.iter().map(|b| b.customers).max().unwrap_or(1).max(1);
+        for b in &r.time_to_convert.buckets {
+            out.push_str(&format!(
+                "  {:<10} {} {}\n",
+                b.label,
+                bar(b.customers as f64 / max as f64, 30),
+                count(b.customers)
+            ));
+        }
+    }
+    if !r.breakdown.is_empty() {
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        let mut head = vec!["group".to_string(), "customers".to_string()];
+        head.extend(r.steps.iter().map(|s| s.name.clone()));
+        t.set_header(head);
+        for g in r.breakdown.iter().take(20) {
+            let mut row = vec![g.group.clone(), count(g.customers)];
+            row.extend(
+                g.steps.iter().map(|s| format!("{} ({})", count(s.customers), opt_pct(s.conversion_from_first))),
+            );
+            t.add_row(row);
+        }
+        out.push_str(&format!("\nBreakdown\n{t}\n"));
+    }
+    if !r.trend.is_empty() {
+        out.push_str("\nConversion by period of step 1\n");
+        for p in &r.trend {
+            out.push_str(&format!(
+                "  {}  {} {:>7} of {}\n",
+                p.period_start,
+                bar(p.conversion.unwrap_or(0.0), 24),
+                opt_pct(p.conversion),
+                count(p.entered)
+            ));
+        }
+    }
+    if let Some(prev) = &r.previous {
+        out.push_str("\nCompared with the previous period\n");
+        for (s, p) in r.steps.iter().zip(&prev.steps) {
+            let delta = match (s.conversion_from_first, p.conversion_from_first) {
+                (Some(a), Some(b)) => format!("{:+.1} pts", (a - b) * 100.0),
+                _ => "–".to_string(),
+            };
+            out.push_str(&format!(
+                "  {:<32} {:>8} now, {:>8} before ({delta})\n",
+                s.name,
+                opt_pct(s.conversion_from_first),
+                opt_pct(p.conversion_from_first)
+            ));
+        }
+    }
+    out
+}
+
+/// Paths: the top transitions and top paths.
+pub fn paths_table(r: &wayfarer_engine::paths::PathsReport) -> String {
+    let mut out = format!("Paths of {} customers\n\nTop transitions\n", count(r.customers));
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(vec!["from", "to", "count"]);
+    for tr in r.transitions.iter().take(15) {
+        t.add_row(vec![tr.from.clone(), tr.to.clone(), count(tr.count)]);
+    }
+    out.push_str(&t.to_string());
+    out.push_str(&format!("\n\nTop paths ({} customers have one)\n", count(r.customers_with_path)));
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(vec!["path", "customers", "share"]);
+    for p in &r.top_paths {
+        t.add_row(vec![p.path.join(" → "), count(p.customers), pct(p.share)]);
+    }
+    out.push_str(&t.to_string());
+    out
+}
+
+/// Retention: the cohort grid, then lifecycle and churn per period.
+pub fn retention_table(r: &wayfarer_engine::retention::RetentionReport) -> String {
+    let mut out = format!(
+        "Retention by {} cohort (share of the cohort active in each later {})\n",
+        r.period.as_str(),
+        r.period.as_str()
+    );
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    let mut head = vec!["cohort".to_string(), "size".to_string()];
+    head.extend((0..=r.periods).map(|i| format!("+{i}")));
+    t.set_header(head);
+    for c in &r.cohorts {
+        let mut row = vec![c.cohort_start.clone(), count(c.size)];
+        row.extend(
+            c.retention
+                .iter()
+                .enumerate()
+                .map(|(i, x)| if i < c.observed { format!("{:.0}%", x * 100.0) } else { String::new() }),
+        );
+        t.add_row(row);
+    }
+    out.push_str(&t.to_string());
+    out.push_str("\n\nLifecycle\n");
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(vec!["period", "active", "new", "returning", "resurrecting", "dormant", "churn rate"]);
+    for p in &r.lifecycle {
+        t.add_row(vec![
+            p.period_start.clone(),
+            count(p.active),
+            count(p.new),
+            count(p.returning),
+            count(p.resurrecting),
+            count(p.dormant),
+            opt_pct(p.churn_rate),
+        ]);
+    }
+    out.push_str(&t.to_string());
+    out
+}

@@ -51,8 +51,8 @@ pub const DEFAULT_PARTITIONS: u32 = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("the data directory {0} holds no Wayfarer data yet; import events first (wayfarer import --data DIR FILE)")]
     Empty(String),
     #[error("another Wayfarer process is writing to {0}; wait for it to finish")]
@@ -65,7 +65,7 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn io(path: &Path, source: std::io::Error) -> StoreError {
-        StoreError::Io { path: path.display().to_string(), source }
+        StoreError::Io { path: path.display().to_string(), error: source }
     }
 
     pub fn code(&self) -> ErrorCode {

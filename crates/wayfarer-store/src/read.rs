@@ -78,6 +78,10 @@ impl Rows {
     }
 }
 
+/// The Parquet columns the hot columns are derived from.
+const HOT_FROM_PARQUET: [Col; 7] =
+    [Col::Customer, Col::Timestamp, Col::Seq, Col::EventCode, Col::ChannelCode, Col::KindCode, Col::Revenue];
+
 /// Whether a column lives in the hot files.
 fn is_hot(c: Col) -> bool {
     matches!(
@@ -117,7 +121,13 @@ impl Store {
         let mut extras = Vec::new();
         for s in &segs {
             let path = self.dir().join(&s.file);
-            hots.push(hot::read(&hot::hot_path(&path), want)?);
+            let hp = hot::hot_path(&path);
+            hots.push(if hp.exists() {
+                hot::read(&hp, want)?
+            } else {
+                // Written before hot files existed: derive the columns from Parquet.
+                hot::from_batch(&segment::read_segment(&path, &HOT_FROM_PARQUET)?)?
+            });
             if !extra_cols.is_empty() {
                 let b = segment::read_segment(&path, &extra_cols)?;
                 if b.num_rows() != hots.last().map_or(0, |h| h.rows) {

@@ -48,6 +48,12 @@ pub enum Command {
     Map(MapArgs),
     /// Count sessions (a gap of more than 30 minutes starts a new one), bounces and engaged sessions.
     Sessions(SessionsArgs),
+    /// Funnel conversion with ClickHouse windowFunnel semantics, plus exclusions, breakdowns and trends.
+    Funnel(FunnelArgs),
+    /// Consecutive-event transitions, the most frequent paths, and a Sankey of them.
+    Paths(PathsArgs),
+    /// Cohort retention, lifecycle (new, returning, resurrecting, dormant) and churn per period.
+    Retention(RetentionArgs),
     /// Configuration: write the documented default, or show the one in effect.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -137,6 +143,92 @@ pub struct SessionsArgs {
     #[command(flatten)]
     pub scope: ScopeArgs,
     /// Print JSON: {"customers", "events", "sessions", "bounce_sessions", "engaged_sessions", "total_duration_seconds"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FunnelArgs {
+    /// Steps in order: an event name (globs allowed), optionally with a condition in brackets
+    /// ("Order Completed[revenue > 100]", "Page Viewed[url ~ '*/pricing*']"), or stage:NAME.
+    #[arg(required = true, value_name = "STEP")]
+    pub steps: Vec<String>,
+    /// Conversion window from step 1, inclusive: 7d, 12h, 30m, 45s or seconds.
+    #[arg(long, env = "WAYFARER_FUNNEL_WINDOW", default_value = "7d")]
+    pub window: String,
+    /// ClickHouse windowFunnel mode.
+    #[arg(long, env = "WAYFARER_FUNNEL_MODE", default_value = "default",
+          value_parser = ["default", "strict_order", "strict_deduplication", "strict_increase"])]
+    pub mode: String,
+    /// An event that breaks the chain when it happens between steps (repeatable).
+    #[arg(long, value_name = "EVENT")]
+    pub exclude: Vec<String>,
+    /// Longest time from the previous step to step K, as K=DURATION (e.g. 3=2h; repeatable).
+    #[arg(long, value_name = "K=DURATION")]
+    pub step_window: Vec<String>,
+    /// Split by channel (of the step-1 event), first_channel, persona or property:NAME (of the step-1 event).
+    #[arg(long)]
+    pub breakdown: Option<String>,
+    /// Conversion per period of the step-1 event: day, week or month.
+    #[arg(long, value_name = "PERIOD")]
+    pub trend: Option<String>,
+    /// Also run the funnel over the previous period of the same length (needs --from and --to).
+    #[arg(long)]
+    pub compare_previous: bool,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PathsArgs {
+    /// Paths start at each customer's first occurrence of this event.
+    #[arg(long, value_name = "EVENT", conflicts_with = "to_event")]
+    pub from_event: Option<String>,
+    /// Paths end at each customer's first occurrence of this event.
+    #[arg(long, value_name = "EVENT")]
+    pub to_event: Option<String>,
+    /// Events per path.
+    #[arg(long, default_value_t = 5)]
+    pub length: usize,
+    /// How many top paths to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Collapse repeated consecutive events into one.
+    #[arg(long)]
+    pub collapse_repeats: bool,
+    /// Rewrite labels with a regex, as REGEX=>REPLACEMENT (repeatable, applied in order).
+    #[arg(long, value_name = "REGEX=>REPLACEMENT")]
+    pub clean: Vec<String>,
+    /// Name nodes by event name, or by URL path for page and screen views.
+    #[arg(long, default_value = "event", value_parser = ["event", "url"])]
+    pub by: String,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Cohort and activity period: day, week (ISO, Monday, UTC) or month.
+    #[arg(long, default_value = "week", value_parser = ["day", "week", "month"])]
+    pub period: String,
+    /// Report offsets 0 to N.
+    #[arg(long, default_value_t = 8)]
+    pub periods: usize,
+    /// Cohorts by the first occurrence of this event (default: any event).
+    #[arg(long, value_name = "EVENT")]
+    pub start_event: Option<String>,
+    /// Count a customer active in a period when they do this event (default: any event).
+    #[arg(long, value_name = "EVENT")]
+    pub return_event: Option<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -1,5 +1,6 @@
 //! Command implementations; each module is one subcommand.
 
+mod analyses;
 mod config;
 mod demo;
 mod import;
@@ -29,6 +30,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(args) => import::run(g, &args, progress),
         Command::Map(args) => map::run(g, &args, progress),
         Command::Sessions(args) => sessions::run(g, &args),
+        Command::Funnel(args) => analyses::funnel(g, &args),
+        Command::Paths(args) => analyses::paths(g, &args),
+        Command::Retention(args) => analyses::retention(g, &args),
         Command::Config(c) => config::run(g, c),
     }
 }

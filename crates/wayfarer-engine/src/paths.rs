@@ -1,0 +1,385 @@
+//! Paths (DESIGN §4.6): consecutive-event transitions over every timeline
+//! (ties in arrival order, self-transitions counted), optionally with
+//! repeats collapsed and labels cleaned by regex rewrites; the most frequent
+//! first-N-event paths from a start event or up to an end event, with the
+//! share of customers on each; and Sankey nodes and links by step index.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use wayfarer_core::Kind;
+use wayfarer_core::glob::glob_match;
+use wayfarer_store::{Col, Store};
+
+use crate::fold::{self, Fold, Span};
+use crate::model::Model;
+use crate::{EngineError, Scope};
+
+/// What a path node is named after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeBy {
+    /// The event name.
+    Event,
+    /// The page's URL path for page and screen views, else the event name.
+    Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct PathSpec {
+    pub from_event: Option<String>,
+    pub to_event: Option<String>,
+    pub length: usize,
+    pub top: usize,
+    pub collapse_repeats: bool,
+    /// Rewrites applied in order to every label.
+    pub clean: Vec<(Regex, String)>,
+    pub by: NodeBy,
+}
+
+impl Default for PathSpec {
+    fn default() -> Self {
+        PathSpec {
+            from_event: None,
+            to_event: None,
+            length: 5,
+            top: 10,
+            collapse_repeats: false,
+            clean: Vec::new(),
+            by: NodeBy::Event,
+        }
+    }
+}
+
+/// Parses `REGEX=>REPLACEMENT` (the replacement may use `$1`).
+pub fn parse_clean(s: &str) -> Result<(Regex, String), EngineError> {
+    let (pat, rep) = s
+        .split_once("=>")
+        .ok_or_else(|| EngineError::InvalidQuery(format!("--clean '{s}': expected REGEX=>REPLACEMENT")))?;
+    let re = Regex::new(pat).map_err(|e| EngineError::InvalidQuery(format!("--clean '{s}': {e}")))?;
+    Ok((re, rep.to_string()))
+}
+
+/// Labels are interned per partial; merging maps them by name.
+#[derive(Debug, Clone, Default)]
+pub struct PathsPartial {
+    labels: Vec<String>,
+    index: HashMap<String, u32>,
+    transitions: HashMap<(u32, u32), u64>,
+    paths: HashMap<Vec<u32>, u64>,
+    /// (step, label) → customers; (step, from, to) → customers.
+    nodes: HashMap<(u16, u32), u64>,
+    links: HashMap<(u16, u32, u32), u64>,
+    customers: u64,
+    customers_with_path: u64,
+    /// Per event code, its label (the fast path when labels are event names).
+    code_labels: Vec<Option<u32>>,
+}
+
+impl PathsPartial {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.labels.len() as u32;
+        self.labels.push(s.to_string());
+        self.index.insert(s.to_string(), i);
+        i
+    }
+}
+
+struct PathsFold<'m> {
+    model: &'m Model,
+    scope: &'m Scope,
+    spec: &'m PathSpec,
+}
+
+impl PathsFold<'_> {
+    fn label(&self, p: &mut PathsPartial, rows: &wayfarer_store::Rows, r: usize) -> u32 {
+        let code = rows.event[r];
+        let by_url = self.spec.by == NodeBy::Url && Kind::from_code(rows.kind[r]).is_view();
+        if !by_url && self.spec.clean.is_empty() {
+            if let Some(Some(l)) = p.code_labels.get(code as usize) {
+                return *l;
+            }
+            let l = p.intern(self.model.event_name(code));
+            if p.code_labels.len() <= code as usize {
+                p.code_labels.resize(code as usize + 1, None);
+            }
+            p.code_labels[code as usize] = Some(l);
+            return l;
+        }
+        let mut label = if by_url {
+            rows.str_at(Col::Url, r).map_or_else(|| self.model.event_name(code).to_string(), url_path)
+        } else {
+            self.model.event_name(code).to_string()
+        };
+        for (re, rep) in &self.spec.clean {
+            label = re.replace_all(&label, rep.as_str()).into_owned();
+        }
+        p.intern(&label)
+    }
+}
+
+/// The path of a URL: no scheme, host, query or fragment.
+fn url_path(u: &str) -> String {
+    let rest = u.split_once("://").map_or(u, |(_, r)| r.split_once('/').map_or("", |(_, p)| p));
+    let path = rest.split(['?', '#']).next().unwrap_or("");
+    format!("/{}", path.trim_start_matches('/'))
+}
+
+impl Fold for PathsFold<'_> {
+    type Partial = PathsPartial;
+
+    fn columns(&self) -> Vec<Col> {
+        let mut c = vec![Col::Timestamp, Col::EventCode, Col::KindCode];
+        if self.spec.by == NodeBy::Url {
+            c.push(Col::Url);
+        }
+        c
+    }
+
+    fn init(&self) -> PathsPartial {
+        PathsPartial::default()
+    }
+
+    fn fold(&self, p: &mut PathsPartial, span: Span<'_>) {
+        let rows = span.rows;
+        let mut seq: Vec<u32> = Vec::with_capacity(span.end - span.start);
+        let mut codes: Vec<u32> = Vec::with_capacity(span.end - span.start);
+        for r in span.start..span.end {
+            if !Kind::from_code(rows.kind[r]).is_interaction() || !self.scope.contains(rows.ts[r]) {
+                continue;
+            }
+            let l = self.label(p, rows, r);
+            if self.spec.collapse_repeats && seq.last() == Some(&l) {
+                continue;
+            }
+            seq.push(l);
+            codes.push(rows.event[r]);
+        }
+        if seq.is_empty() {
+            return;
+        }
+        p.customers += 1;
+        for w in seq.windows(2) {
+            *p.transitions.entry((w[0], w[1])).or_insert(0) += 1;
+        }
+        // The path window.
+        let hit = |g: &str, i: usize| glob_match(g, self.model.event_name(codes[i]));
+        let path: &[u32] = match (&self.spec.from_event, &self.spec.to_event) {
+            (Some(f), _) => match (0..seq.len()).find(|&i| hit(f, i)) {
+                Some(i) => &seq[i..(i + self.spec.length).min(seq.len())],
+                None => return,
+            },
+            (None, Some(t)) => match (0..seq.len()).find(|&i| hit(t, i)) {
+                Some(i) => &seq[(i + 1).saturating_sub(self.spec.length)..=i],
+                None => return,
+            },
+            (None, None) => &seq[..self.spec.length.min(seq.len())],
+        };
+        p.customers_with_path += 1;
+        *p.paths.entry(path.to_vec()).or_insert(0) += 1;
+        for (i, &l) in path.iter().enumerate() {
+            *p.nodes.entry((i as u16, l)).or_insert(0) += 1;
+            if i + 1 < path.len() {
+                *p.links.entry((i as u16, l, path[i + 1])).or_insert(0) += 1;
+            }
+        }
+    }
+
+    fn merge(&self, mut a: PathsPartial, b: PathsPartial) -> PathsPartial {
+        let map: Vec<u32> = b.labels.iter().map(|l| a.intern(l)).collect();
+        for ((x, y), c) in b.transitions {
+            *a.transitions.entry((map[x as usize], map[y as usize])).or_insert(0) += c;
+        }
+        for (path, c) in b.paths {
+            let p: Vec<u32> = path.iter().map(|&l| map[l as usize]).collect();
+            *a.paths.entry(p).or_insert(0) += c;
+        }
+        for ((s, l), c) in b.nodes {
+            *a.nodes.entry((s, map[l as usize])).or_insert(0) += c;
+        }
+        for ((s, x, y), c) in b.links {
+            *a.links.entry((s, map[x as usize], map[y as usize])).or_insert(0) += c;
+        }
+        a.customers += b.customers;
+        a.customers_with_path += b.customers_with_path;
+        a.code_labels.clear();
+        a
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathsReport {
+    pub customers: u64,
+    pub customers_with_path: u64,
+    pub transitions: Vec<Transition>,
+    pub top_paths: Vec<TopPath>,
+    pub sankey: Sankey,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    pub from: String,
+    pub to: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopPath {
+    pub path: Vec<String>,
+    pub customers: u64,
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sankey {
+    pub nodes: Vec<SankeyNode>,
+    pub links: Vec<SankeyLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SankeyNode {
+    pub id: usize,
+    pub step: usize,
+    pub label: String,
+    pub customers: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SankeyLink {
+    pub source: usize,
+    pub target: usize,
+    pub customers: u64,
+}
+
+/// Labels kept per Sankey step; the rest become "(other)".
+const SANKEY_LABELS: usize = 12;
+
+pub fn paths(store: &Store, model: &Model, scope: &Scope, spec: &PathSpec) -> Result<PathsReport, EngineError> {
+    if spec.length == 0 {
+        return Err(EngineError::InvalidQuery("--length must be at least 1".into()));
+    }
+    if spec.from_event.is_some() && spec.to_event.is_some() {
+        return Err(EngineError::InvalidQuery("use either --from-event or --to-event, not both".into()));
+    }
+    if scope.persona.is_some() {
+        return Err(EngineError::InvalidQuery("paths do not take --persona yet".into()));
+    }
+    let p = fold::run(store, &PathsFold { model, scope, spec })?;
+    let name = |l: u32| p.labels[l as usize].clone();
+    let mut transitions: Vec<Transition> =
+        p.transitions.iter().map(|(&(a, b), &c)| Transition { from: name(a), to: name(b), count: c }).collect();
+    transitions.sort_by(|x, y| y.count.cmp(&x.count).then_with(|| x.from.cmp(&y.from)).then_with(|| x.to.cmp(&y.to)));
+    let mut top: Vec<(Vec<String>, u64)> =
+        p.paths.iter().map(|(path, c)| (path.iter().map(|&l| name(l)).collect(), *c)).collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    top.truncate(spec.top);
+    let total = p.customers_with_path.max(1) as f64;
+    let top_paths = top.into_iter().map(|(path, c)| TopPath { path, customers: c, share: c as f64 / total }).collect();
+
+    // Sankey: the most frequent labels per step, others folded together.
+    let steps = p.nodes.keys().map(|k| k.0).max().map_or(0, |m| m as usize + 1);
+    let mut nodes = Vec::new();
+    let mut id_of: HashMap<(u16, Option<u32>), usize> = HashMap::new();
+    for s in 0..steps as u16 {
+        let mut here: Vec<(u32, u64)> = p.nodes.iter().filter(|(k, _)| k.0 == s).map(|(k, c)| (k.1, *c)).collect();
+        here.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| name(a.0).cmp(&name(b.0))));
+        let mut other = 0u64;
+        for (i, (l, c)) in here.iter().enumerate() {
+            if i < SANKEY_LABELS {
+                id_of.insert((s, Some(*l)), nodes.len());
+                nodes.push(SankeyNode { id: nodes.len(), step: s as usize, label: name(*l), customers: *c });
+            } else {
+                other += c;
+            }
+        }
+        if other > 0 {
+            id_of.insert((s, None), nodes.len());
+            nodes.push(SankeyNode { id: nodes.len(), step: s as usize, label: "(other)".into(), customers: other });
+        }
+    }
+    let node = |s: u16, l: u32| id_of.get(&(s, Some(l))).or_else(|| id_of.get(&(s, None))).copied();
+    let mut links: HashMap<(usize, usize), u64> = HashMap::new();
+    for (&(s, a, b), &c) in &p.links {
+        if let (Some(x), Some(y)) = (node(s, a), node(s + 1, b)) {
+            *links.entry((x, y)).or_insert(0) += c;
+        }
+    }
+    let mut links: Vec<SankeyLink> =
+        links.into_iter().map(|((x, y), c)| SankeyLink { source: x, target: y, customers: c }).collect();
+    links.sort_by(|a, b| (a.source, a.target).cmp(&(b.source, b.target)));
+    Ok(PathsReport {
+        customers: p.customers,
+        customers_with_path: p.customers_with_path,
+        transitions,
+        top_paths,
+        sankey: Sankey { nodes, links },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    fn get(r: &PathsReport, from: &str, to: &str) -> u64 {
+        r.transitions.iter().find(|t| t.from == from && t.to == to).map_or(0, |t| t.count)
+    }
+
+    #[test]
+    fn transitions_keep_arrival_order_and_count_self_transitions() {
+        let (_d, s) = store(vec![
+            ev("a", 0.0, "A"),
+            ev("a", 1.0, "B"),
+            ev("a", 1.0, "C"), // same instant as B, arrived after it
+            ev("a", 2.0, "C"),
+            ev("b", 0.0, "A"),
+            ev("c", 5.0, "Identify"), // not an interaction
+        ]);
+        let m = model(&s);
+        let r = paths(&s, &m, &Scope::default(), &PathSpec::default()).unwrap();
+        assert_eq!(get(&r, "A", "B"), 1);
+        assert_eq!(get(&r, "B", "C"), 1);
+        assert_eq!(get(&r, "C", "C"), 1, "self-transitions count");
+        assert_eq!(r.transitions.iter().map(|t| t.count).sum::<u64>(), 3, "b has one event: no transition");
+        assert_eq!(r.customers, 2);
+        let collapsed =
+            paths(&s, &m, &Scope::default(), &PathSpec { collapse_repeats: true, ..PathSpec::default() }).unwrap();
+        assert_eq!(get(&collapsed, "C", "C"), 0);
+    }
+
+    #[test]
+    fn top_paths_from_and_to_an_event_with_cleaning() {
+        let (_d, s) = store(vec![
+            ev("a", 0.0, "Home"),
+            ev("a", 1.0, "Product 12"),
+            ev("a", 2.0, "Cart"),
+            ev("b", 0.0, "Blog"),
+            ev("b", 1.0, "Home"),
+            ev("b", 2.0, "Product 7"),
+            ev("b", 3.0, "Cart"),
+            ev("c", 0.0, "Home"),
+        ]);
+        let m = model(&s);
+        let spec = PathSpec {
+            from_event: Some("Home".into()),
+            length: 3,
+            clean: vec![parse_clean(r"Product \d+=>Product").unwrap()],
+            ..PathSpec::default()
+        };
+        let r = paths(&s, &m, &Scope::default(), &spec).unwrap();
+        assert_eq!(r.top_paths[0].path, ["Home", "Product", "Cart"]);
+        assert_eq!(r.top_paths[0].customers, 2);
+        assert!((r.top_paths[0].share - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(r.sankey.nodes.iter().filter(|n| n.step == 0).count(), 1);
+        let to = PathSpec { to_event: Some("Cart".into()), length: 2, ..PathSpec::default() };
+        let r = paths(&s, &m, &Scope::default(), &to).unwrap();
+        assert_eq!(r.customers_with_path, 2);
+        assert!(r.top_paths.iter().all(|p| p.path.len() == 2 && p.path[1] == "Cart"));
+        assert!(parse_clean("no arrow").is_err());
+        assert_eq!(url_path("https://shop.example/p/12?utm=x#top"), "/p/12");
+    }
+}

@@ -1,0 +1,328 @@
+//! Retention and churn (DESIGN §4.7): cohorts by the period of each
+//! customer's first event (or first start event), with the customers active
+//! (any event, or a return event) in each period offset; the lifecycle of
+//! every period (new, returning, resurrecting, dormant); and the churn rate
+//! of period p = customers active in p and not in p+1 / customers active in p.
+//! Periods are UTC days, ISO weeks starting Monday, or months. Activity means
+//! the customer's own interactions: passive events (deliveries, email opens;
+//! `journey.passive_events`) count only when named as start or return event.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use wayfarer_core::Kind;
+use wayfarer_core::glob::glob_match;
+use wayfarer_store::{Col, Store};
+
+use crate::fold::{self, Fold, Span};
+use crate::model::Model;
+use crate::period::Period;
+use crate::timeline::Timeline;
+use crate::{EngineError, Scope};
+
+#[derive(Debug, Clone)]
+pub struct RetentionSpec {
+    pub period: Period,
+    /// Offsets 0..=periods are reported.
+    pub periods: usize,
+    pub start_event: Option<String>,
+    pub return_event: Option<String>,
+}
+
+/// Mergeable state: cohorts and per-period lifecycle counts.
+#[derive(Debug, Clone, Default)]
+pub struct RetentionPartial {
+    /// Cohort period → (size, active per offset).
+    cohorts: BTreeMap<i64, (u64, Vec<u64>)>,
+    /// Period → [active, new, returning, resurrecting, dormant, churned].
+    life: BTreeMap<i64, [u64; 6]>,
+    first: Option<i64>,
+    last: Option<i64>,
+}
+
+const ACTIVE: usize = 0;
+const NEW: usize = 1;
+const RETURNING: usize = 2;
+const RESURRECTING: usize = 3;
+const DORMANT: usize = 4;
+const CHURNED: usize = 5;
+
+struct RetentionFold<'m> {
+    model: &'m Model,
+    scope: &'m Scope,
+    spec: &'m RetentionSpec,
+    start: Vec<bool>,
+    ret: Vec<bool>,
+    persona: Option<usize>,
+}
+
+impl Fold for RetentionFold<'_> {
+    type Partial = RetentionPartial;
+
+    fn columns(&self) -> Vec<Col> {
+        if self.persona.is_some() {
+            self.model.timeline_columns()
+        } else {
+            vec![Col::Timestamp, Col::EventCode, Col::KindCode]
+        }
+    }
+
+    fn init(&self) -> RetentionPartial {
+        RetentionPartial::default()
+    }
+
+    fn fold(&self, p: &mut RetentionPartial, span: Span<'_>) {
+        if self.persona.is_some() {
+            match Timeline::build(self.model, self.scope, span) {
+                Some(t) if t.persona == self.persona => {}
+                _ => return,
+            }
+        }
+        let rows = span.rows;
+        let per = self.spec.period;
+        let mut cohort: Option<i64> = None;
+        let mut offsets: Vec<usize> = Vec::new();
+        let mut active: Vec<i64> = Vec::new();
+        for r in span.start..span.end {
+            let ts = rows.ts[r];
+            if !Kind::from_code(rows.kind[r]).is_interaction() || !self.scope.contains(ts) {
+                continue;
+            }
+            let code = rows.event[r] as usize;
+            let n = per.number(ts);
+            if !Model::flag(&self.model.is_passive, code as u32) && active.last() != Some(&n) {
+                active.push(n);
+            }
+            if cohort.is_none() && self.start.get(code).copied().unwrap_or(false) {
+                cohort = Some(n);
+            }
+            if let Some(c) = cohort
+                && self.ret.get(code).copied().unwrap_or(false)
+                && n >= c
+            {
+                let off = (n - c) as usize;
+                if off <= self.spec.periods && offsets.last() != Some(&off) {
+                    offsets.push(off);
+                }
+            }
+        }
+        if active.is_empty() {
+            return;
+        }
+        if let Some(c) = cohort {
+            let e = p.cohorts.entry(c).or_insert_with(|| (0, vec![0; self.spec.periods + 1]));
+            e.0 += 1;
+            for o in offsets {
+                e.1[o] += 1;
+            }
+        }
+        // Lifecycle over activity periods (ascending, distinct).
+        for (i, &q) in active.iter().enumerate() {
+            let l = p.life.entry(q).or_insert([0; 6]);
+            l[ACTIVE] += 1;
+            if i == 0 {
+                l[NEW] += 1;
+            } else if active[i - 1] == q - 1 {
+                l[RETURNING] += 1;
+            } else {
+                l[RESURRECTING] += 1;
+            }
+            if active.get(i + 1) != Some(&(q + 1)) {
+                l[CHURNED] += 1;
+                p.life.entry(q + 1).or_insert([0; 6])[DORMANT] += 1;
+            }
+        }
+        p.first = Some(p.first.map_or(active[0], |f| f.min(active[0])));
+        let last = active[active.len() - 1];
+        p.last = Some(p.last.map_or(last, |l| l.max(last)));
+    }
+
+    fn merge(&self, mut a: RetentionPartial, b: RetentionPartial) -> RetentionPartial {
+        for (k, (s, v)) in b.cohorts {
+            let e = a.cohorts.entry(k).or_insert_with(|| (0, vec![0; v.len()]));
+            e.0 += s;
+            for (x, y) in e.1.iter_mut().zip(v) {
+                *x += y;
+            }
+        }
+        for (k, v) in b.life {
+            let e = a.life.entry(k).or_insert([0; 6]);
+            for i in 0..6 {
+                e[i] += v[i];
+            }
+        }
+        a.first = match (a.first, b.first) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        a.last = match (a.last, b.last) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        };
+        a
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetentionReport {
+    pub period: Period,
+    pub periods: usize,
+    pub cohorts: Vec<Cohort>,
+    pub lifecycle: Vec<LifecyclePoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cohort {
+    pub cohort_start: String,
+    pub size: u64,
+    /// Customers active in offsets 0..=periods (offsets after the data ends count 0).
+    pub active: Vec<u64>,
+    pub retention: Vec<f64>,
+    /// How many offsets have begun by the end of the data (the rest cannot be known yet).
+    pub observed: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecyclePoint {
+    pub period_start: String,
+    pub active: u64,
+    pub new: u64,
+    pub returning: u64,
+    pub resurrecting: u64,
+    pub dormant: u64,
+    /// Active in this period and not in the next.
+    pub churned: u64,
+    /// churned / active; none for the last period (its next is not over).
+    pub churn_rate: Option<f64>,
+}
+
+pub fn retention(
+    store: &Store,
+    model: &Model,
+    scope: &Scope,
+    spec: &RetentionSpec,
+) -> Result<RetentionReport, EngineError> {
+    let matches = |g: &Option<String>| -> Vec<bool> {
+        model
+            .event_names
+            .iter()
+            .enumerate()
+            .map(|(code, n)| match g {
+                Some(g) => glob_match(g, n),
+                None => !Model::flag(&model.is_passive, code as u32),
+            })
+            .collect()
+    };
+    if spec.periods > 10_000 {
+        return Err(EngineError::InvalidQuery("--periods must be at most 10000".into()));
+    }
+    let persona = model.resolve_persona(scope.persona.as_deref())?;
+    let f = RetentionFold {
+        model,
+        scope,
+        spec,
+        start: matches(&spec.start_event),
+        ret: matches(&spec.return_event),
+        persona,
+    };
+    let p = fold::run(store, &f)?;
+    let per = spec.period;
+    let end = scope.to.map_or(model.data_end, |t| t.min(model.data_end + 1) - 1);
+    let last_period = per.number(end);
+    let cohorts = p
+        .cohorts
+        .iter()
+        .map(|(&c, (size, active))| Cohort {
+            cohort_start: per.label(c),
+            size: *size,
+            active: active.clone(),
+            retention: active.iter().map(|a| if *size > 0 { *a as f64 / *size as f64 } else { 0.0 }).collect(),
+            observed: ((last_period - c + 1).max(0) as usize).min(active.len()),
+        })
+        .collect();
+    let mut lifecycle = Vec::new();
+    if let (Some(first), Some(last)) = (p.first, p.last) {
+        for q in first..=last {
+            let l = p.life.get(&q).copied().unwrap_or([0; 6]);
+            lifecycle.push(LifecyclePoint {
+                period_start: per.label(q),
+                active: l[ACTIVE],
+                new: l[NEW],
+                returning: l[RETURNING],
+                resurrecting: l[RESURRECTING],
+                dormant: l[DORMANT],
+                churned: l[CHURNED],
+                churn_rate: (q < last && l[ACTIVE] > 0).then(|| l[CHURNED] as f64 / l[ACTIVE] as f64),
+            });
+        }
+    }
+    Ok(RetentionReport { period: per, periods: spec.periods, cohorts, lifecycle })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+    use wayfarer_core::time::parse_timestamp;
+
+    fn at(user: &str, when: &str, name: &str) -> wayfarer_core::Event {
+        let mut e = ev(user, 0.0, name);
+        e.timestamp = parse_timestamp(when).unwrap();
+        e.event_id = format!("{user}{when}{name}");
+        e
+    }
+
+    fn spec(period: Period, periods: usize) -> RetentionSpec {
+        RetentionSpec { period, periods, start_event: None, return_event: None }
+    }
+
+    #[test]
+    fn weekly_cohorts_split_at_monday_midnight_and_cross_the_new_year() {
+        let (_d, s) = store(vec![
+            at("sun", "2026-01-04T23:59:59Z", "A"), // Sunday: the week of Mon 2025-12-29
+            at("sun", "2026-01-05T00:00:00Z", "A"), // Monday: next week
+            at("mon", "2026-01-05T00:00:00Z", "A"),
+            at("mon", "2026-01-19T10:00:00Z", "A"), // two weeks later
+        ]);
+        let m = model(&s);
+        let r = retention(&s, &m, &Scope::default(), &spec(Period::Week, 3)).unwrap();
+        assert_eq!(r.cohorts.len(), 2);
+        assert_eq!(r.cohorts[0].cohort_start, "2025-12-29");
+        assert_eq!((r.cohorts[0].size, r.cohorts[0].active.clone()), (1, vec![1, 1, 0, 0]));
+        assert_eq!(r.cohorts[1].cohort_start, "2026-01-05");
+        assert_eq!(r.cohorts[1].active, vec![1, 0, 1, 0]);
+        // Lifecycle: weeks 12-29, 01-05, 01-12, 01-19.
+        let l: Vec<(u64, u64, u64, u64, u64)> =
+            r.lifecycle.iter().map(|p| (p.active, p.new, p.returning, p.resurrecting, p.dormant)).collect();
+        assert_eq!(l, vec![(1, 1, 0, 0, 0), (2, 1, 1, 0, 0), (0, 0, 0, 0, 2), (1, 0, 0, 1, 0)]);
+        assert_eq!(r.lifecycle[1].churn_rate, Some(1.0));
+        assert_eq!(r.lifecycle[0].churn_rate, Some(0.0));
+        assert_eq!(r.lifecycle[3].churn_rate, None);
+    }
+
+    #[test]
+    fn start_and_return_events() {
+        let (_d, s) = store(vec![
+            at("a", "2026-03-02T10:00:00Z", "Page Viewed"),
+            at("a", "2026-03-03T10:00:00Z", "Order Completed"),
+            at("a", "2026-03-05T10:00:00Z", "Order Completed"),
+            at("b", "2026-03-03T10:00:00Z", "Page Viewed"),
+        ]);
+        let m = model(&s);
+        let r = retention(
+            &s,
+            &m,
+            &Scope::default(),
+            &RetentionSpec {
+                period: Period::Day,
+                periods: 3,
+                start_event: Some("Order Completed".into()),
+                return_event: Some("Order Completed".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(r.cohorts.len(), 1, "b never started");
+        assert_eq!(r.cohorts[0].cohort_start, "2026-03-03");
+        assert_eq!(r.cohorts[0].active, vec![1, 0, 1, 0]);
+    }
+}

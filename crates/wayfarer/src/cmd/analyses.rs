@@ -1,0 +1,101 @@
+//! `wayfarer funnel`, `paths` and `retention`: parse flags into a query,
+//! run it, print a table or JSON.
+
+use anyhow::{Context, Result, bail};
+use wayfarer_engine::funnel::{self, Breakdown, FunnelSpec, Mode, Step};
+use wayfarer_engine::paths::{self, NodeBy, PathSpec};
+use wayfarer_engine::period::Period;
+use wayfarer_engine::retention::{self, RetentionSpec};
+use wayfarer_engine::{Model, Scope};
+use wayfarer_render::text;
+use wayfarer_store::Store;
+
+use crate::cli::{FunnelArgs, Global, PathsArgs, RetentionArgs};
+
+fn open(g: &Global) -> Result<(Store, Model)> {
+    let dir = super::data_dir(g, super::DEFAULT_DATA);
+    let (config, _) = super::load_config(g, &dir)?;
+    let store = Store::open(&dir)?;
+    let model = Model::compile(&config, &store)?;
+    Ok((store, model))
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+pub fn funnel(g: &Global, a: &FunnelArgs) -> Result<()> {
+    let (store, model) = open(g)?;
+    let scope: Scope = super::scope(&a.scope)?;
+    let steps: Vec<Step> = a.steps.iter().map(|s| Step::parse(s, &model)).collect::<Result<_, _>>()?;
+    let window = wayfarer_core::time::parse_duration(&a.window).map_err(|e| anyhow::anyhow!("--window: {e}"))?;
+    let Some(mode) = Mode::parse(&a.mode) else { bail!("--mode: unknown mode '{}'", a.mode) };
+    let mut spec = FunnelSpec::new(steps, window, mode);
+    spec.exclude = a.exclude.clone();
+    for sw in &a.step_window {
+        let (k, d) = sw.split_once('=').with_context(|| format!("--step-window '{sw}': expected K=DURATION"))?;
+        let k: usize = k.trim().parse().with_context(|| format!("--step-window '{sw}': K is a step number"))?;
+        if k < 2 || k > spec.steps.len() {
+            bail!("--step-window '{sw}': K must be a step from 2 to {}", spec.steps.len());
+        }
+        let d = wayfarer_core::time::parse_duration(d).map_err(|e| anyhow::anyhow!("--step-window '{sw}': {e}"))?;
+        spec.step_windows[k - 1] = Some(d);
+    }
+    spec.breakdown = a.breakdown.as_deref().map(Breakdown::parse).transpose()?;
+    spec.trend = match a.trend.as_deref() {
+        Some(t) => Some(Period::parse(t).with_context(|| format!("--trend '{t}': expected day, week or month"))?),
+        None => None,
+    };
+    let report = if a.compare_previous {
+        funnel::funnel_with_previous(&store, &model, &scope, &spec)?
+    } else {
+        funnel::funnel(&store, &model, &scope, &spec)?
+    };
+    if a.json {
+        print_json(&report)
+    } else {
+        println!("{}", text::funnel_table(&report));
+        Ok(())
+    }
+}
+
+pub fn paths(g: &Global, a: &PathsArgs) -> Result<()> {
+    let (store, model) = open(g)?;
+    let scope = super::scope(&a.scope)?;
+    let spec = PathSpec {
+        from_event: a.from_event.clone(),
+        to_event: a.to_event.clone(),
+        length: a.length,
+        top: a.top,
+        collapse_repeats: a.collapse_repeats,
+        clean: a.clean.iter().map(|c| paths::parse_clean(c)).collect::<Result<_, _>>()?,
+        by: if a.by == "url" { NodeBy::Url } else { NodeBy::Event },
+    };
+    let report = paths::paths(&store, &model, &scope, &spec)?;
+    if a.json {
+        print_json(&report)
+    } else {
+        println!("{}", text::paths_table(&report));
+        Ok(())
+    }
+}
+
+pub fn retention(g: &Global, a: &RetentionArgs) -> Result<()> {
+    let (store, model) = open(g)?;
+    let scope = super::scope(&a.scope)?;
+    let Some(period) = Period::parse(&a.period) else { bail!("--period: expected day, week or month") };
+    let spec = RetentionSpec {
+        period,
+        periods: a.periods,
+        start_event: a.start_event.clone(),
+        return_event: a.return_event.clone(),
+    };
+    let report = retention::retention(&store, &model, &scope, &spec)?;
+    if a.json {
+        print_json(&report)
+    } else {
+        println!("{}", text::retention_table(&report));
+        Ok(())
+    }
+}
