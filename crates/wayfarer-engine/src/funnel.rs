@@ -132,9 +132,11 @@ impl Scanner {
                 if n == 1 {
                     return 1;
                 }
-            } else if self.mode == Mode::StrictDeduplication && self.set[k] {
-                break;
-            } else if strict_order && first_event && !self.set[k - 1] {
+            } else if (self.mode == Mode::StrictDeduplication && self.set[k])
+                || (strict_order && first_event && !self.set[k - 1])
+            {
+                // A repeated step (strict_deduplication) or a step before its
+                // predecessor (strict_order) ends the scan.
                 break;
             } else if self.set[k - 1] {
                 let (first, prev) = (self.first[k - 1], self.last[k - 1]);
@@ -214,7 +216,9 @@ impl Step {
                 (t[..i].trim().to_string(), Some(p))
             }
             Some(_) => {
-                return Err(EngineError::InvalidQuery(format!("step '{t}': a condition goes in [brackets] at the end")));
+                return Err(EngineError::InvalidQuery(format!(
+                    "step '{t}': a condition goes in [brackets] at the end"
+                )));
             }
             None => (t.to_string(), None),
         };
@@ -791,7 +795,8 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
     (b > 0).then(|| a as f64 / b as f64)
 }
 
-fn report(spec: &FunnelSpec, p: &FunnelPartial, scope: &Scope) -> FunnelReport {
+/// The report of a merged partial.
+pub fn report(spec: &FunnelSpec, p: &FunnelPartial, scope: &Scope) -> FunnelReport {
     let g = &p.all;
     let mut secs = g.convert_seconds.clone();
     secs.sort_by(f64::total_cmp);

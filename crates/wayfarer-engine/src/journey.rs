@@ -19,6 +19,7 @@ use wayfarer_models::stats::{Moments, nps, quantile_sorted};
 use wayfarer_store::{Col, NO_CHANNEL, Store};
 
 use crate::fold::{self, Fold, Span};
+use crate::funnel::{Mode, STEP0, Scanner};
 use crate::model::Model;
 use crate::pain;
 use crate::text::TermCounts;
@@ -281,7 +282,14 @@ impl Fold for JourneyFold<'_> {
         g.revenue += revenue;
         let current = t.current_stage();
         let churned = t.churned(m, m.data_end);
-        let reached: Vec<bool> = (0..k_stages).map(|k| t.reached(k)).collect();
+        // Stage reach and time to next come from the funnel engine: a funnel over
+        // stage entries with no window (the numbers `wayfarer funnel stage:…` gives).
+        let entries: Vec<(i64, u8)> =
+            t.entry.iter().enumerate().filter_map(|(k, e)| e.map(|ts| (ts, STEP0 + k as u8))).collect();
+        let mut scanner = Scanner::new(k_stages, i64::MAX, Mode::Default, vec![None; k_stages]);
+        let level = scanner.scan(&entries);
+        let times = scanner.best.clone();
+        let reached: Vec<bool> = (0..k_stages).map(|k| k < level).collect();
         for k in 0..k_stages {
             if !reached[k] {
                 continue;
@@ -291,9 +299,7 @@ impl Fold for JourneyFold<'_> {
             st.revenue_reached += revenue;
             if k + 1 < k_stages && reached[k + 1] {
                 st.converted += 1;
-                if let (Some(a), Some(b)) = (t.entry[k], t.entry[k + 1]) {
-                    st.to_next.push((b - a) as f64 / 1e6);
-                }
+                st.to_next.push((times[k + 1] - times[k]) as f64 / 1e6);
             }
             if current == Some(k) {
                 st.stopped += 1;

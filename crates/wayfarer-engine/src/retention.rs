@@ -47,7 +47,7 @@ const RESURRECTING: usize = 3;
 const DORMANT: usize = 4;
 const CHURNED: usize = 5;
 
-struct RetentionFold<'m> {
+pub struct RetentionFold<'m> {
     model: &'m Model,
     scope: &'m Scope,
     spec: &'m RetentionSpec,
@@ -163,6 +163,71 @@ impl Fold for RetentionFold<'_> {
     }
 }
 
+impl<'m> RetentionFold<'m> {
+    pub fn new(model: &'m Model, scope: &'m Scope, spec: &'m RetentionSpec) -> Result<RetentionFold<'m>, EngineError> {
+        let matches = |g: &Option<String>| -> Vec<bool> {
+            model
+                .event_names
+                .iter()
+                .enumerate()
+                .map(|(code, n)| match g {
+                    Some(g) => glob_match(g, n),
+                    None => !Model::flag(&model.is_passive, code as u32),
+                })
+                .collect()
+        };
+        if spec.periods > 10_000 {
+            return Err(EngineError::InvalidQuery("--periods must be at most 10000".into()));
+        }
+        let persona = model.resolve_persona(scope.persona.as_deref())?;
+        Ok(RetentionFold {
+            model,
+            scope,
+            spec,
+            start: matches(&spec.start_event),
+            ret: matches(&spec.return_event),
+            persona,
+        })
+    }
+}
+
+impl RetentionFold<'_> {
+    /// The report of a merged partial.
+    pub fn finish(&self, p: &RetentionPartial) -> RetentionReport {
+        let per = self.spec.period;
+        let end = self.scope.to.map_or(self.model.data_end, |t| t.min(self.model.data_end + 1) - 1);
+        let last_period = per.number(end);
+        let cohorts = p
+            .cohorts
+            .iter()
+            .map(|(&c, (size, active))| Cohort {
+                cohort_start: per.label(c),
+                size: *size,
+                active: active.clone(),
+                retention: active.iter().map(|a| if *size > 0 { *a as f64 / *size as f64 } else { 0.0 }).collect(),
+                observed: ((last_period - c + 1).max(0) as usize).min(active.len()),
+            })
+            .collect();
+        let mut lifecycle = Vec::new();
+        if let (Some(first), Some(last)) = (p.first, p.last) {
+            for q in first..=last {
+                let l = p.life.get(&q).copied().unwrap_or([0; 6]);
+                lifecycle.push(LifecyclePoint {
+                    period_start: per.label(q),
+                    active: l[ACTIVE],
+                    new: l[NEW],
+                    returning: l[RETURNING],
+                    resurrecting: l[RESURRECTING],
+                    dormant: l[DORMANT],
+                    churned: l[CHURNED],
+                    churn_rate: (q < last && l[ACTIVE] > 0).then(|| l[CHURNED] as f64 / l[ACTIVE] as f64),
+                });
+            }
+        }
+        RetentionReport { period: per, periods: self.spec.periods, cohorts, lifecycle }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetentionReport {
     pub period: Period,
@@ -202,61 +267,9 @@ pub fn retention(
     scope: &Scope,
     spec: &RetentionSpec,
 ) -> Result<RetentionReport, EngineError> {
-    let matches = |g: &Option<String>| -> Vec<bool> {
-        model
-            .event_names
-            .iter()
-            .enumerate()
-            .map(|(code, n)| match g {
-                Some(g) => glob_match(g, n),
-                None => !Model::flag(&model.is_passive, code as u32),
-            })
-            .collect()
-    };
-    if spec.periods > 10_000 {
-        return Err(EngineError::InvalidQuery("--periods must be at most 10000".into()));
-    }
-    let persona = model.resolve_persona(scope.persona.as_deref())?;
-    let f = RetentionFold {
-        model,
-        scope,
-        spec,
-        start: matches(&spec.start_event),
-        ret: matches(&spec.return_event),
-        persona,
-    };
+    let f = RetentionFold::new(model, scope, spec)?;
     let p = fold::run(store, &f)?;
-    let per = spec.period;
-    let end = scope.to.map_or(model.data_end, |t| t.min(model.data_end + 1) - 1);
-    let last_period = per.number(end);
-    let cohorts = p
-        .cohorts
-        .iter()
-        .map(|(&c, (size, active))| Cohort {
-            cohort_start: per.label(c),
-            size: *size,
-            active: active.clone(),
-            retention: active.iter().map(|a| if *size > 0 { *a as f64 / *size as f64 } else { 0.0 }).collect(),
-            observed: ((last_period - c + 1).max(0) as usize).min(active.len()),
-        })
-        .collect();
-    let mut lifecycle = Vec::new();
-    if let (Some(first), Some(last)) = (p.first, p.last) {
-        for q in first..=last {
-            let l = p.life.get(&q).copied().unwrap_or([0; 6]);
-            lifecycle.push(LifecyclePoint {
-                period_start: per.label(q),
-                active: l[ACTIVE],
-                new: l[NEW],
-                returning: l[RETURNING],
-                resurrecting: l[RESURRECTING],
-                dormant: l[DORMANT],
-                churned: l[CHURNED],
-                churn_rate: (q < last && l[ACTIVE] > 0).then(|| l[CHURNED] as f64 / l[ACTIVE] as f64),
-            });
-        }
-    }
-    Ok(RetentionReport { period: per, periods: spec.periods, cohorts, lifecycle })
+    Ok(f.finish(&p))
 }
 
 #[cfg(test)]

@@ -25,14 +25,14 @@ pub struct SessionsReport {
     pub total_duration_seconds: f64,
 }
 
-struct SessionsFold<'m> {
+pub struct SessionsFold<'m> {
     model: &'m Model,
     scope: &'m Scope,
     persona: Option<usize>,
 }
 
-#[derive(Default)]
-struct Partial {
+#[derive(Debug, Default)]
+pub struct Partial {
     report: SessionsReport,
     duration_micros: i128,
 }
@@ -90,13 +90,25 @@ impl Fold for SessionsFold<'_> {
     }
 }
 
+impl<'m> SessionsFold<'m> {
+    pub fn new(model: &'m Model, scope: &'m Scope) -> Result<SessionsFold<'m>, EngineError> {
+        let persona = model.resolve_persona(scope.persona.as_deref())?;
+        Ok(SessionsFold { model, scope, persona })
+    }
+
+    /// The report of a merged partial.
+    pub fn finish(&self, p: &Partial) -> SessionsReport {
+        let mut r = p.report;
+        r.total_duration_seconds = p.duration_micros as f64 / 1e6;
+        r
+    }
+}
+
 /// Counts sessions over the store.
 pub fn sessions(store: &Store, model: &Model, scope: &Scope) -> Result<SessionsReport, EngineError> {
-    let persona = model.resolve_persona(scope.persona.as_deref())?;
-    let p = fold::run(store, &SessionsFold { model, scope, persona })?;
-    let mut r = p.report;
-    r.total_duration_seconds = p.duration_micros as f64 / 1e6;
-    Ok(r)
+    let f = SessionsFold::new(model, scope)?;
+    let p = fold::run(store, &f)?;
+    Ok(f.finish(&p))
 }
 
 #[cfg(test)]

@@ -236,3 +236,79 @@ fn reading_an_empty_directory_is_a_clear_error() {
     let r = wayfarer(t.path(), &["map", "--data", "nothing-here"]).fails();
     assert!(r.stderr().contains("holds no Wayfarer data"), "{}", r.stderr());
 }
+
+#[test]
+fn funnel_paths_and_retention_commands() {
+    let t = tempfile::tempdir().unwrap();
+    let csv = write(t.path(), "events.csv", EVENTS);
+    wayfarer(t.path(), &["import", "--data", "data", csv.to_str().unwrap()]).ok();
+
+    // The journey map's stage numbers come from the funnel engine.
+    let map = wayfarer(t.path(), &["map", "--data", "data", "--json"]).ok().json();
+    let stages: Vec<String> =
+        map["stages"].as_array().unwrap().iter().map(|s| format!("stage:{}", s["name"].as_str().unwrap())).collect();
+    let mut args = vec!["funnel", "--data", "data", "--window", "36500d", "--json"];
+    args.extend(stages.iter().map(String::as_str));
+    let f = wayfarer(t.path(), &args).ok().json();
+    for (k, s) in map["stages"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(f["steps"][k]["customers"], s["customers"], "stage {}", s["name"]);
+    }
+
+    let f = wayfarer(
+        t.path(),
+        &[
+            "funnel",
+            "--data",
+            "data",
+            "Page Viewed",
+            "Product Viewed",
+            "Order Completed[revenue > 40]",
+            "--window",
+            "1h",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    // alice: page 10:00, product 10:05, order 11:05:01 (> 1h after the page view): level 2.
+    // bob: page, then an order without a product view: level 1. carol: page only: level 1.
+    assert_eq!(f["level_counts"], serde_json::json!([0, 2, 1, 0]));
+    assert_eq!(f["steps"][1]["median_seconds_from_previous"], 300.0);
+    let f = wayfarer(
+        t.path(),
+        &[
+            "funnel",
+            "--data",
+            "data",
+            "Page Viewed",
+            "Order Completed",
+            "--window",
+            "2h",
+            "--json",
+            "--breakdown",
+            "property:plan",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(f["level_counts"], serde_json::json!([0, 1, 2]));
+    assert!(f["breakdown"].as_array().unwrap().iter().any(|g| g["group"] == "pro" && g["customers"] == 1));
+    let r = wayfarer(t.path(), &["funnel", "--data", "data", "Page Viewed", "--mode", "sideways"]).fails();
+    assert!(r.stderr().contains("sideways"));
+    let r = wayfarer(t.path(), &["funnel", "--data", "data", "stage:Nowhere"]).fails();
+    assert!(r.stderr().contains("Nowhere"));
+
+    let p = wayfarer(t.path(), &["paths", "--data", "data", "--json"]).ok().json();
+    let total: u64 = p["transitions"].as_array().unwrap().iter().map(|t| t["count"].as_u64().unwrap()).sum();
+    assert_eq!(total, 4, "alice 3 transitions, bob 1, carol none");
+
+    let r =
+        wayfarer(t.path(), &["retention", "--data", "data", "--period", "day", "--periods", "2", "--json"]).ok().json();
+    let c = &r["cohorts"];
+    assert_eq!(c[0]["cohort_start"], "2026-03-01");
+    assert_eq!(c[0]["size"], 1);
+    assert_eq!(c[1]["cohort_start"], "2026-03-02");
+    assert_eq!(c[1]["active"], serde_json::json!([2, 0, 0]));
+    let text = wayfarer(t.path(), &["retention", "--data", "data"]).ok().stdout();
+    assert!(text.contains("Lifecycle"));
+}

@@ -1,0 +1,86 @@
+//! The fold contract: for any split of the customers into groups and any
+//! merge order, merging the partials gives exactly the single-pass result.
+
+use proptest::prelude::*;
+use wayfarer_core::{Config, Event, Kind};
+use wayfarer_engine::fold::{run, run_split};
+use wayfarer_engine::funnel::{self, FunnelFold, FunnelSpec, Mode, Step};
+use wayfarer_engine::paths::{PathSpec, PathsFold};
+use wayfarer_engine::period::Period;
+use wayfarer_engine::retention::{RetentionFold, RetentionSpec};
+use wayfarer_engine::sessions::SessionsFold;
+use wayfarer_engine::{Model, Scope};
+use wayfarer_store::{Store, Writer};
+
+const NAMES: [&str; 4] = ["A", "B", "C", "D"];
+
+fn build(events: &[(u8, u32, u8)]) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = Writer::open(dir.path(), 0).unwrap();
+    let evs: Vec<Event> = events
+        .iter()
+        .enumerate()
+        .map(|(i, &(c, minutes, e))| {
+            let ts = 1_767_225_600_000_000 + minutes as i64 * 60_000_000;
+            let mut ev = Event::new(format!("e{i}"), ts, NAMES[e as usize % 4]);
+            ev.user_id = Some(format!("c{c}"));
+            ev.kind = Kind::Track;
+            if e % 4 == 3 {
+                ev.revenue = Some(10.0);
+            }
+            ev
+        })
+        .collect();
+    w.add(evs).unwrap();
+    w.commit().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    (dir, s)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn merged_partials_equal_the_single_pass(
+        events in prop::collection::vec((0u8..12, 0u32..30_000, 0u8..4), 1..120),
+        groups in 1usize..5,
+        salt in 0u32..1000,
+        reverse in any::<bool>(),
+    ) {
+        let (_d, store) = build(&events);
+        let model = Model::compile(&Config::default(), &store).unwrap();
+        let scope = Scope::default();
+        let group_of = move |c: u32| (c.wrapping_mul(2_654_435_761).wrapping_add(salt) as usize) % groups;
+        let mut order: Vec<usize> = (0..groups).collect();
+        if reverse { order.reverse(); }
+
+        let steps: Vec<Step> = ["A", "B", "C"].iter().map(|s| Step::parse(s, &model).unwrap()).collect();
+        for mode in [Mode::Default, Mode::StrictOrder, Mode::StrictDeduplication, Mode::StrictIncrease] {
+            let mut spec = FunnelSpec::new(steps.clone(), 3 * 86_400_000_000, mode);
+            spec.trend = Some(Period::Week);
+            let f = FunnelFold::new(&model, &scope, &spec).unwrap();
+            let one = funnel::report(&spec, &run(&store, &f).unwrap().0, &scope);
+            let split = funnel::report(&spec, &run_split(&store, &f, groups, &group_of, &order).unwrap().0, &scope);
+            prop_assert_eq!(one, split);
+        }
+
+        let spec = PathSpec { length: 3, ..PathSpec::default() };
+        let f = PathsFold::new(&model, &scope, &spec);
+        let one = f.finish(&run(&store, &f).unwrap());
+        let split = f.finish(&run_split(&store, &f, groups, &group_of, &order).unwrap());
+        prop_assert_eq!(one.transitions, split.transitions);
+        prop_assert_eq!(one.top_paths, split.top_paths);
+        prop_assert_eq!(one.customers, split.customers);
+
+        let spec = RetentionSpec { period: Period::Week, periods: 4, start_event: None, return_event: Some("D".into()) };
+        let f = RetentionFold::new(&model, &scope, &spec).unwrap();
+        let one = f.finish(&run(&store, &f).unwrap());
+        let split = f.finish(&run_split(&store, &f, groups, &group_of, &order).unwrap());
+        prop_assert_eq!(one, split);
+
+        let f = SessionsFold::new(&model, &scope).unwrap();
+        let one = f.finish(&run(&store, &f).unwrap());
+        let split = f.finish(&run_split(&store, &f, groups, &group_of, &order).unwrap());
+        prop_assert_eq!(one, split);
+    }
+}
