@@ -56,6 +56,11 @@ impl Kind {
         matches!(self, Kind::Track | Kind::Page | Kind::Screen)
     }
 
+    /// `is_interaction` on a stored kind code (track, page and screen are 0–2).
+    pub fn code_is_interaction(code: u8) -> bool {
+        code <= Kind::Screen as u8
+    }
+
     pub fn is_view(self) -> bool {
         matches!(self, Kind::Page | Kind::Screen)
     }

@@ -381,6 +381,8 @@ pub struct FunnelFold<'m> {
     /// Per event code: bit k set when step k matches the name and has a condition.
     cond_mask: Vec<u32>,
     excluded: Vec<bool>,
+    /// Per event code: whether a row of it can matter (step, condition or exclusion).
+    relevant: Vec<bool>,
     extra_cols: Vec<Col>,
     persona: Option<usize>,
     /// Collect (customer, level) pairs instead of only counting (tests, exports).
@@ -404,7 +406,10 @@ impl<'m> FunnelFold<'m> {
                 }
             }
         }
-        let excluded = model.event_names.iter().map(|n| spec.exclude.iter().any(|g| glob_match(g, n))).collect();
+        let excluded: Vec<bool> =
+            model.event_names.iter().map(|n| spec.exclude.iter().any(|g| glob_match(g, n))).collect();
+        let relevant =
+            (0..model.event_names.len()).map(|c| name_mask[c] != 0 || cond_mask[c] != 0 || excluded[c]).collect();
         let mut extra_cols = Vec::new();
         for s in &spec.steps {
             if let Some(f) = &s.filter {
@@ -424,6 +429,7 @@ impl<'m> FunnelFold<'m> {
             name_mask,
             cond_mask,
             excluded,
+            relevant,
             extra_cols,
             persona,
             collect_levels: false,
@@ -433,6 +439,21 @@ impl<'m> FunnelFold<'m> {
     /// Builds the sorted entries of one customer from plain rows.
     fn entries_from_rows(&self, rows: &Rows, span: &Span<'_>, out: &mut Vec<(i64, u8)>) -> bool {
         let strict_order = self.spec.mode == Mode::StrictOrder;
+        if !strict_order && self.scope.from.is_none() && self.scope.to.is_none() {
+            // The hot path: only rows that are a step, a conditional step or
+            // an exclusion can change the result; skip the rest cheaply.
+            let kinds = &rows.kind[span.start..span.end];
+            if !kinds.iter().any(|&k| Kind::code_is_interaction(k)) {
+                return false;
+            }
+            for (i, &code) in rows.event[span.start..span.end].iter().enumerate() {
+                if self.relevant.get(code as usize).copied().unwrap_or(false) && Kind::code_is_interaction(kinds[i]) {
+                    let r = span.start + i;
+                    self.push_row(rows, r, rows.ts[r], false, out);
+                }
+            }
+            return true;
+        }
         let mut any = false;
         for r in span.start..span.end {
             if !Kind::from_code(rows.kind[r]).is_interaction() || !self.scope.contains(rows.ts[r]) {

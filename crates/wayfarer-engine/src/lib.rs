@@ -22,6 +22,7 @@ pub mod pain;
 pub mod paths;
 pub mod period;
 pub mod retention;
+pub mod rfm;
 pub mod sessions;
 pub mod text;
 pub mod timeline;

@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use wayfarer_core::Kind;
@@ -61,20 +63,27 @@ pub fn parse_clean(s: &str) -> Result<(Regex, String), EngineError> {
     Ok((re, rep.to_string()))
 }
 
-/// Labels are interned per partial; merging maps them by name.
+/// Event dictionaries up to this size count transitions in a dense matrix.
+const DENSE: usize = 256;
+
+/// Labels are interned per partial (every event name first, so an event's
+/// code is its label); merging maps them by name.
 #[derive(Debug, Clone, Default)]
 pub struct PathsPartial {
     labels: Vec<String>,
-    index: HashMap<String, u32>,
-    transitions: HashMap<(u32, u32), u64>,
-    paths: HashMap<Vec<u32>, u64>,
+    index: FxHashMap<String, u32>,
+    /// Transitions between event-name labels when there are few: [from * width + to].
+    dense: Vec<u64>,
+    width: usize,
+    transitions: FxHashMap<(u32, u32), u64>,
+    paths: FxHashMap<Vec<u32>, u64>,
     /// (step, label) → customers; (step, from, to) → customers.
-    nodes: HashMap<(u16, u32), u64>,
-    links: HashMap<(u16, u32, u32), u64>,
+    nodes: FxHashMap<(u16, u32), u64>,
+    links: FxHashMap<(u16, u32, u32), u64>,
     customers: u64,
     customers_with_path: u64,
-    /// Per event code, its label (the fast path when labels are event names).
-    code_labels: Vec<Option<u32>>,
+    scratch_seq: Vec<u32>,
+    scratch_codes: Vec<u32>,
 }
 
 impl PathsPartial {
@@ -100,15 +109,8 @@ impl PathsFold<'_> {
         let code = rows.event[r];
         let by_url = self.spec.by == NodeBy::Url && Kind::from_code(rows.kind[r]).is_view();
         if !by_url && self.spec.clean.is_empty() {
-            if let Some(Some(l)) = p.code_labels.get(code as usize) {
-                return *l;
-            }
-            let l = p.intern(self.model.event_name(code));
-            if p.code_labels.len() <= code as usize {
-                p.code_labels.resize(code as usize + 1, None);
-            }
-            p.code_labels[code as usize] = Some(l);
-            return l;
+            // Every event name was interned first: the code is the label.
+            return code;
         }
         let mut label = if by_url {
             rows.str_at(Col::Url, r).map_or_else(|| self.model.event_name(code).to_string(), url_path)
@@ -141,15 +143,26 @@ impl Fold for PathsFold<'_> {
     }
 
     fn init(&self) -> PathsPartial {
-        PathsPartial::default()
+        let mut p = PathsPartial::default();
+        for name in &self.model.event_names {
+            p.intern(name);
+        }
+        if p.labels.len() <= DENSE {
+            p.width = p.labels.len();
+            p.dense = vec![0; p.width * p.width];
+        }
+        p
     }
 
     fn fold(&self, p: &mut PathsPartial, span: Span<'_>) {
         let rows = span.rows;
-        let mut seq: Vec<u32> = Vec::with_capacity(span.end - span.start);
-        let mut codes: Vec<u32> = Vec::with_capacity(span.end - span.start);
+        let mut seq = std::mem::take(&mut p.scratch_seq);
+        let mut codes = std::mem::take(&mut p.scratch_codes);
+        seq.clear();
+        codes.clear();
+        let unbounded = self.scope.from.is_none() && self.scope.to.is_none();
         for r in span.start..span.end {
-            if !Kind::from_code(rows.kind[r]).is_interaction() || !self.scope.contains(rows.ts[r]) {
+            if !Kind::code_is_interaction(rows.kind[r]) || (!unbounded && !self.scope.contains(rows.ts[r])) {
                 continue;
             }
             let l = self.label(p, rows, r);
@@ -159,12 +172,29 @@ impl Fold for PathsFold<'_> {
             seq.push(l);
             codes.push(rows.event[r]);
         }
+        self.record(p, &seq, &codes);
+        p.scratch_seq = seq;
+        p.scratch_codes = codes;
+    }
+
+    fn merge(&self, a: PathsPartial, b: PathsPartial) -> PathsPartial {
+        self.merge_partials(a, b)
+    }
+}
+
+impl PathsFold<'_> {
+    fn record(&self, p: &mut PathsPartial, seq: &[u32], codes: &[u32]) {
         if seq.is_empty() {
             return;
         }
         p.customers += 1;
-        for w in seq.windows(2) {
-            *p.transitions.entry((w[0], w[1])).or_insert(0) += 1;
+        let w = p.width as u32;
+        for t in seq.windows(2) {
+            if t[0] < w && t[1] < w {
+                p.dense[(t[0] * w + t[1]) as usize] += 1;
+            } else {
+                *p.transitions.entry((t[0], t[1])).or_insert(0) += 1;
+            }
         }
         // The path window.
         let hit = |g: &str, i: usize| glob_match(g, self.model.event_name(codes[i]));
@@ -189,8 +219,12 @@ impl Fold for PathsFold<'_> {
         }
     }
 
-    fn merge(&self, mut a: PathsPartial, b: PathsPartial) -> PathsPartial {
+    fn merge_partials(&self, mut a: PathsPartial, b: PathsPartial) -> PathsPartial {
         let map: Vec<u32> = b.labels.iter().map(|l| a.intern(l)).collect();
+        // Both interned every event name first, so their dense matrices line up.
+        for (x, y) in a.dense.iter_mut().zip(&b.dense) {
+            *x += y;
+        }
         for ((x, y), c) in b.transitions {
             *a.transitions.entry((map[x as usize], map[y as usize])).or_insert(0) += c;
         }
@@ -206,7 +240,6 @@ impl Fold for PathsFold<'_> {
         }
         a.customers += b.customers;
         a.customers_with_path += b.customers_with_path;
-        a.code_labels.clear();
         a
     }
 }
@@ -263,8 +296,16 @@ impl<'m> PathsFold<'m> {
     /// The report of a merged partial.
     pub fn finish(&self, p: &PathsPartial) -> PathsReport {
         let name = |l: u32| p.labels[l as usize].clone();
-        let mut transitions: Vec<Transition> =
-            p.transitions.iter().map(|(&(a, b), &c)| Transition { from: name(a), to: name(b), count: c }).collect();
+        let w = p.width;
+        let dense =
+            p.dense.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, &c)| ((i / w) as u32, (i % w) as u32, c));
+        let mut transitions: Vec<Transition> = p
+            .transitions
+            .iter()
+            .map(|(&(a, b), &c)| (a, b, c))
+            .chain(dense)
+            .map(|(a, b, c)| Transition { from: name(a), to: name(b), count: c })
+            .collect();
         transitions
             .sort_by(|x, y| y.count.cmp(&x.count).then_with(|| x.from.cmp(&y.from)).then_with(|| x.to.cmp(&y.to)));
         let mut top: Vec<(Vec<String>, u64)> =

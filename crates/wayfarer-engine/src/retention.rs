@@ -7,8 +7,6 @@
 //! the customer's own interactions: passive events (deliveries, email opens;
 //! `journey.passive_events`) count only when named as start or return event.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use wayfarer_core::Kind;
 use wayfarer_core::glob::glob_match;
@@ -29,16 +27,36 @@ pub struct RetentionSpec {
     pub return_event: Option<String>,
 }
 
-/// Mergeable state: cohorts and per-period lifecycle counts.
+/// Mergeable state: cohorts and per-period lifecycle counts, in vectors
+/// indexed by period number − `base` (the data's first period).
 #[derive(Debug, Clone, Default)]
 pub struct RetentionPartial {
-    /// Cohort period → (size, active per offset).
-    cohorts: BTreeMap<i64, (u64, Vec<u64>)>,
+    base: i64,
+    /// Cohort → (size, active per offset).
+    cohorts: Vec<Option<(u64, Vec<u64>)>>,
     /// Period → [active, new, returning, resurrecting, dormant, churned].
-    life: BTreeMap<i64, [u64; 6]>,
+    life: Vec<[u64; 6]>,
     first: Option<i64>,
     last: Option<i64>,
+    /// Scratch buffers reused across customers (not part of the result).
+    scratch_active: Vec<i64>,
+    scratch_offsets: Vec<usize>,
 }
+
+impl RetentionPartial {
+    fn life_at(&mut self, q: i64) -> &mut [u64; 6] {
+        let i = (q - self.base).max(0) as usize;
+        if i >= self.life.len() {
+            self.life.resize(i + 1, [0; 6]);
+        }
+        &mut self.life[i]
+    }
+}
+
+/// Per event code: counts as activity / starts a cohort / counts as a return.
+const ACTIVITY: u8 = 1;
+const START: u8 = 2;
+const RETURN: u8 = 4;
 
 const ACTIVE: usize = 0;
 const NEW: usize = 1;
@@ -51,8 +69,8 @@ pub struct RetentionFold<'m> {
     model: &'m Model,
     scope: &'m Scope,
     spec: &'m RetentionSpec,
-    start: Vec<bool>,
-    ret: Vec<bool>,
+    flags: Vec<u8>,
+    base: i64,
     persona: Option<usize>,
 }
 
@@ -68,7 +86,7 @@ impl Fold for RetentionFold<'_> {
     }
 
     fn init(&self) -> RetentionPartial {
-        RetentionPartial::default()
+        RetentionPartial { base: self.base, ..RetentionPartial::default() }
     }
 
     fn fold(&self, p: &mut RetentionPartial, span: Span<'_>) {
@@ -81,24 +99,34 @@ impl Fold for RetentionFold<'_> {
         let rows = span.rows;
         let per = self.spec.period;
         let mut cohort: Option<i64> = None;
-        let mut offsets: Vec<usize> = Vec::new();
-        let mut active: Vec<i64> = Vec::new();
+        let mut offsets = std::mem::take(&mut p.scratch_offsets);
+        let mut active = std::mem::take(&mut p.scratch_active);
+        offsets.clear();
+        active.clear();
+        // Timelines are in time order: compute the period only when a row
+        // crosses into the next one.
+        let (mut n, mut next_start) = (i64::MIN, i64::MIN);
         for r in span.start..span.end {
             let ts = rows.ts[r];
-            if !Kind::from_code(rows.kind[r]).is_interaction() || !self.scope.contains(ts) {
+            if !Kind::code_is_interaction(rows.kind[r]) || !self.scope.contains(ts) {
                 continue;
             }
-            let code = rows.event[r] as usize;
-            let n = per.number(ts);
-            if !Model::flag(&self.model.is_passive, code as u32) && active.last() != Some(&n) {
+            let f = self.flags.get(rows.event[r] as usize).copied().unwrap_or(0);
+            if f == 0 {
+                continue;
+            }
+            if ts >= next_start {
+                n = per.number(ts);
+                next_start = per.start(n + 1);
+            }
+            if f & ACTIVITY != 0 && active.last() != Some(&n) {
                 active.push(n);
             }
-            if cohort.is_none() && self.start.get(code).copied().unwrap_or(false) {
+            if cohort.is_none() && f & START != 0 {
                 cohort = Some(n);
             }
             if let Some(c) = cohort
-                && self.ret.get(code).copied().unwrap_or(false)
-                && n >= c
+                && f & RETURN != 0
             {
                 let off = (n - c) as usize;
                 if off <= self.spec.periods && offsets.last() != Some(&off) {
@@ -106,49 +134,62 @@ impl Fold for RetentionFold<'_> {
                 }
             }
         }
-        if active.is_empty() {
-            return;
-        }
-        if let Some(c) = cohort {
-            let e = p.cohorts.entry(c).or_insert_with(|| (0, vec![0; self.spec.periods + 1]));
-            e.0 += 1;
-            for o in offsets {
-                e.1[o] += 1;
+        if !active.is_empty() {
+            if let Some(c) = cohort {
+                let i = (c - p.base).max(0) as usize;
+                if i >= p.cohorts.len() {
+                    p.cohorts.resize(i + 1, None);
+                }
+                let e = p.cohorts[i].get_or_insert_with(|| (0, vec![0; self.spec.periods + 1]));
+                e.0 += 1;
+                for &o in &offsets {
+                    e.1[o] += 1;
+                }
             }
-        }
-        // Lifecycle over activity periods (ascending, distinct).
-        for (i, &q) in active.iter().enumerate() {
-            let l = p.life.entry(q).or_insert([0; 6]);
-            l[ACTIVE] += 1;
-            if i == 0 {
-                l[NEW] += 1;
-            } else if active[i - 1] == q - 1 {
-                l[RETURNING] += 1;
-            } else {
-                l[RESURRECTING] += 1;
+            // Lifecycle over activity periods (ascending, distinct).
+            for (i, &q) in active.iter().enumerate() {
+                let prev_adjacent = i > 0 && active[i - 1] == q - 1;
+                let next_adjacent = active.get(i + 1) == Some(&(q + 1));
+                let l = p.life_at(q);
+                l[ACTIVE] += 1;
+                if i == 0 {
+                    l[NEW] += 1;
+                } else if prev_adjacent {
+                    l[RETURNING] += 1;
+                } else {
+                    l[RESURRECTING] += 1;
+                }
+                if !next_adjacent {
+                    l[CHURNED] += 1;
+                    p.life_at(q + 1)[DORMANT] += 1;
+                }
             }
-            if active.get(i + 1) != Some(&(q + 1)) {
-                l[CHURNED] += 1;
-                p.life.entry(q + 1).or_insert([0; 6])[DORMANT] += 1;
-            }
+            p.first = Some(p.first.map_or(active[0], |f| f.min(active[0])));
+            let last = active[active.len() - 1];
+            p.last = Some(p.last.map_or(last, |l| l.max(last)));
         }
-        p.first = Some(p.first.map_or(active[0], |f| f.min(active[0])));
-        let last = active[active.len() - 1];
-        p.last = Some(p.last.map_or(last, |l| l.max(last)));
+        p.scratch_offsets = offsets;
+        p.scratch_active = active;
     }
 
     fn merge(&self, mut a: RetentionPartial, b: RetentionPartial) -> RetentionPartial {
-        for (k, (s, v)) in b.cohorts {
-            let e = a.cohorts.entry(k).or_insert_with(|| (0, vec![0; v.len()]));
+        if a.cohorts.len() < b.cohorts.len() {
+            a.cohorts.resize(b.cohorts.len(), None);
+        }
+        for (i, c) in b.cohorts.into_iter().enumerate() {
+            let Some((s, v)) = c else { continue };
+            let e = a.cohorts[i].get_or_insert_with(|| (0, vec![0; v.len()]));
             e.0 += s;
             for (x, y) in e.1.iter_mut().zip(v) {
                 *x += y;
             }
         }
-        for (k, v) in b.life {
-            let e = a.life.entry(k).or_insert([0; 6]);
-            for i in 0..6 {
-                e[i] += v[i];
+        if a.life.len() < b.life.len() {
+            a.life.resize(b.life.len(), [0; 6]);
+        }
+        for (i, v) in b.life.into_iter().enumerate() {
+            for (x, y) in a.life[i].iter_mut().zip(v) {
+                *x += y;
             }
         }
         a.first = match (a.first, b.first) {
@@ -180,12 +221,20 @@ impl<'m> RetentionFold<'m> {
             return Err(EngineError::InvalidQuery("--periods must be at most 10000".into()));
         }
         let persona = model.resolve_persona(scope.persona.as_deref())?;
+        let (start, ret) = (matches(&spec.start_event), matches(&spec.return_event));
         Ok(RetentionFold {
             model,
             scope,
             spec,
-            start: matches(&spec.start_event),
-            ret: matches(&spec.return_event),
+            flags: (0..model.event_names.len())
+                .map(|c| {
+                    let active = !Model::flag(&model.is_passive, c as u32);
+                    (if active { ACTIVITY } else { 0 })
+                        | (if start[c] { START } else { 0 })
+                        | (if ret[c] { RETURN } else { 0 })
+                })
+                .collect(),
+            base: spec.period.number(model.data_start),
             persona,
         })
     }
@@ -200,7 +249,9 @@ impl RetentionFold<'_> {
         let cohorts = p
             .cohorts
             .iter()
-            .map(|(&c, (size, active))| Cohort {
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (p.base + i as i64, c)))
+            .map(|(c, (size, active))| Cohort {
                 cohort_start: per.label(c),
                 size: *size,
                 active: active.clone(),
@@ -211,7 +262,7 @@ impl RetentionFold<'_> {
         let mut lifecycle = Vec::new();
         if let (Some(first), Some(last)) = (p.first, p.last) {
             for q in first..=last {
-                let l = p.life.get(&q).copied().unwrap_or([0; 6]);
+                let l = p.life.get((q - p.base).max(0) as usize).copied().unwrap_or([0; 6]);
                 lifecycle.push(LifecyclePoint {
                     period_start: per.label(q),
                     active: l[ACTIVE],

@@ -182,6 +182,14 @@ impl Company {
         output::write_parquet(self, path)
     }
 
+    /// Writes the benchmark table: the interaction events (track, page,
+    /// screen) with identities already resolved, as every engine of the
+    /// benchmark reads it: `event_id` (Int64, file order, breaks ties),
+    /// `customer_id` (Int64), `timestamp` (µs, UTC), `event`, `revenue`.
+    pub fn write_bench_parquet(&self, path: &Path) -> Result<u64, SimError> {
+        output::write_bench_parquet(self, path)
+    }
+
     /// Writes the ground truth as pretty JSON.
     pub fn write_truth(&self, path: &Path) -> Result<(), SimError> {
         let io = |source: std::io::Error| SimError::Io { path: path.to_path_buf(), source };

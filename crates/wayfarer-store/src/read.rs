@@ -159,22 +159,63 @@ fn rows_from(h: HotSegment, extra: Option<RecordBatch>) -> Rows {
     }
 }
 
-/// Merges several segments of one partition into (customer, timestamp, seq) order.
+/// Merges several segments of one partition into (customer, timestamp, seq)
+/// order: a k-way merge over the segments' customer lists (each is sorted);
+/// only a customer found in several segments has its rows sorted.
 fn merge_segments(hots: Vec<HotSegment>, extras: &[RecordBatch]) -> Result<Rows, StoreError> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
     let total: usize = hots.iter().map(|h| h.rows).sum();
-    // (customer, ts, seq, global row) for every row, then sort.
-    let mut keys: Vec<(u32, i64, u64, u32)> = Vec::with_capacity(total);
-    let mut base = 0u32;
+    let mut bases = Vec::with_capacity(hots.len());
+    let mut b = 0u32;
     for h in &hots {
-        for (i, &c) in h.customers.iter().enumerate() {
-            for r in h.starts[i] as usize..h.starts[i + 1] as usize {
-                keys.push((c, h.ts[r], h.seq[r], base + r as u32));
+        bases.push(b);
+        b += h.rows as u32;
+    }
+    let mut perm: Vec<u32> = Vec::with_capacity(total);
+    let mut customers = Vec::new();
+    let mut starts = Vec::new();
+    let mut cursor = vec![0usize; hots.len()];
+    let mut heap: BinaryHeap<Reverse<(u32, usize)>> =
+        hots.iter().enumerate().filter_map(|(s, h)| h.customers.first().map(|&c| Reverse((c, s)))).collect();
+    let mut here: Vec<usize> = Vec::new();
+    let mut tmp: Vec<(i64, u64, u32)> = Vec::new();
+    while let Some(Reverse((c, s))) = heap.pop() {
+        here.clear();
+        here.push(s);
+        while let Some(&Reverse((c2, s2))) = heap.peek() {
+            if c2 != c {
+                break;
+            }
+            heap.pop();
+            here.push(s2);
+        }
+        customers.push(c);
+        starts.push(perm.len() as u32);
+        if here.len() == 1 {
+            let h = &hots[s];
+            let t = cursor[s];
+            perm.extend((h.starts[t] + bases[s])..(h.starts[t + 1] + bases[s]));
+        } else {
+            tmp.clear();
+            for &s in &here {
+                let h = &hots[s];
+                let t = cursor[s];
+                for r in h.starts[t] as usize..h.starts[t + 1] as usize {
+                    tmp.push((h.ts[r], h.seq[r], bases[s] + r as u32));
+                }
+            }
+            tmp.sort_unstable();
+            perm.extend(tmp.iter().map(|x| x.2));
+        }
+        for &s in &here {
+            cursor[s] += 1;
+            if let Some(&next) = hots[s].customers.get(cursor[s]) {
+                heap.push(Reverse((next, s)));
             }
         }
-        base += h.rows as u32;
     }
-    keys.sort_unstable();
-    let perm: Vec<u32> = keys.iter().map(|k| k.3).collect();
+    starts.push(total as u32);
     fn gather<T: Copy>(parts: Vec<Vec<T>>, perm: &[u32]) -> Vec<T> {
         if parts.iter().all(Vec::is_empty) {
             return Vec::new();
@@ -182,15 +223,6 @@ fn merge_segments(hots: Vec<HotSegment>, extras: &[RecordBatch]) -> Result<Rows,
         let all: Vec<T> = parts.into_iter().flatten().collect();
         perm.iter().map(|&i| all[i as usize]).collect()
     }
-    let mut customers = Vec::new();
-    let mut starts = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        if i == 0 || keys[i - 1].0 != k.0 {
-            customers.push(k.0);
-            starts.push(i as u32);
-        }
-    }
-    starts.push(total as u32);
     // Sparse revenue: remap rows through the permutation.
     let mut rev: Vec<(u32, f64)> = Vec::new();
     let mut inverse = vec![0u32; total];
@@ -391,6 +423,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_spilled_bulk_load_leaves_one_segment_per_partition() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::open(dir.path(), 0).unwrap().with_spill_rows(7);
+        for k in 0..6 {
+            let evs = (0..10)
+                .map(|i| ev(&format!("e{k}-{i}"), Some(&format!("u{i}")), None, 100 - k, &format!("E{k}")))
+                .collect();
+            w.add(evs).unwrap();
+        }
+        w.commit().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for p in 0..store.partitions() {
+            assert!(store.manifest().segments_of(p).count() <= 1);
+        }
+        let rows = all_rows(&store);
+        assert_eq!(rows.len(), 60);
+        let u3: Vec<i64> = rows.iter().filter(|r| r.0 == "u3").map(|r| r.1).collect();
+        assert_eq!(u3, vec![95, 96, 97, 98, 99, 100]);
     }
 
     #[test]

@@ -71,6 +71,7 @@ pub struct Writer {
     was_canonical: Vec<bool>,
     stats: CommitStats,
     committed: bool,
+    spill_rows: usize,
 }
 
 impl std::fmt::Debug for Writer {
@@ -109,7 +110,14 @@ impl Writer {
             was_canonical,
             stats: CommitStats::default(),
             committed: false,
+            spill_rows: SPILL_ROWS,
         })
+    }
+
+    /// Writes pending rows out every `rows` rows (default [`SPILL_ROWS`]).
+    pub fn with_spill_rows(mut self, rows: usize) -> Writer {
+        self.spill_rows = rows.max(1);
+        self
     }
 
     /// Accepts events in arrival order; returns (accepted, duplicates).
@@ -144,7 +152,7 @@ impl Writer {
         }
         self.stats.accepted += acc;
         self.stats.duplicates += dup;
-        if self.pending.len() >= SPILL_ROWS {
+        if self.pending.len() >= self.spill_rows {
             self.flush()?;
         }
         Ok((acc, dup))
@@ -321,20 +329,30 @@ impl Writer {
         let first_id = self.manifest.next_segment;
         self.manifest.next_segment += parts as u64;
         let dir = self.dir.clone();
+        let new_ids: HashSet<u64> = self.new_segments.iter().map(|s| s.id).collect();
         let results: Vec<(Vec<SegmentMeta>, Option<Vec<SegmentMeta>>)> = by_part
             .into_par_iter()
             .enumerate()
             .map(|(p, segs)| {
-                if segs.len() <= MAX_SEGMENTS_PER_PARTITION {
+                // Too many segments: merge them all. Several written by this
+                // writer (a large import spilled): merge those, so a bulk load
+                // leaves one segment per partition.
+                let (merge, mut keep): (Vec<SegmentMeta>, Vec<SegmentMeta>) = if segs.len() > MAX_SEGMENTS_PER_PARTITION
+                {
+                    (segs, Vec::new())
+                } else if segs.iter().filter(|s| new_ids.contains(&s.id)).count() > 1 {
+                    segs.into_iter().partition(|s| new_ids.contains(&s.id))
+                } else {
                     return Ok((segs, None));
-                }
-                let batches: Vec<RecordBatch> = segs
+                };
+                let batches: Vec<RecordBatch> = merge
                     .iter()
                     .map(|s| segment::read_segment(&dir.join(&s.file), &Col::ALL))
                     .collect::<Result<_, _>>()?;
                 let merged = sort_batches(&batches)?;
-                let meta = write_new_segment(&dir, p as u32, first_id + p as u64, &[merged])?;
-                Ok((vec![meta], Some(segs)))
+                drop(batches);
+                keep.push(write_new_segment(&dir, p as u32, first_id + p as u64, &[merged])?);
+                Ok((keep, Some(merge)))
             })
             .collect::<Result<_, StoreError>>()?;
         let mut out = Vec::new();
@@ -345,7 +363,9 @@ impl Writer {
                 for s in &old {
                     self.track_new_segment_removal(s);
                 }
-                self.new_segments.extend(segs.iter().cloned());
+                if let Some(m) = segs.last() {
+                    self.new_segments.push(m.clone());
+                }
             }
             out.extend(segs);
         }

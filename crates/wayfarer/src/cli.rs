@@ -54,6 +54,10 @@ pub enum Command {
     Paths(PathsArgs),
     /// Cohort retention, lifecycle (new, returning, resurrecting, dormant) and churn per period.
     Retention(RetentionArgs),
+    /// Per-customer RFM inputs (frequency, recency, T, monetary) as BG/NBD defines them.
+    Rfm(RfmArgs),
+    /// Generate the synthetic company's events without importing them (for tests and benchmarks).
+    Simulate(SimulateArgs),
     /// Configuration: write the documented default, or show the one in effect.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -231,6 +235,58 @@ pub struct RetentionArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RfmArgs {
+    /// The purchase event (default: journey.purchase_event of the configuration).
+    #[arg(long, value_name = "EVENT")]
+    pub event: Option<String>,
+    /// Ignore purchases after this date; T is measured to it (default: the end of the data).
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: Option<String>,
+    /// Unit of recency and T: day or week (days / 7).
+    #[arg(long, default_value = "day", value_parser = ["day", "week"])]
+    pub unit: String,
+    /// Include every customer's row in the JSON output.
+    #[arg(long)]
+    pub customers: bool,
+    /// Write every customer's row to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Number of customers (about 47 events each).
+    #[arg(long, conflicts_with = "events")]
+    pub customers: Option<usize>,
+    /// Aim for about this many events instead (e.g. 10M, 1.5M, 250k).
+    #[arg(long)]
+    pub events: Option<String>,
+    /// Random seed.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Length of the simulated period in days.
+    #[arg(long, default_value_t = 184)]
+    pub days: u32,
+    /// Write Segment messages as NDJSON here.
+    #[arg(long, value_name = "FILE")]
+    pub ndjson: Option<std::path::PathBuf>,
+    /// Write the same events as flat Parquet rows here.
+    #[arg(long, value_name = "FILE")]
+    pub parquet: Option<std::path::PathBuf>,
+    /// Write the benchmark table here (event_id, customer_id, timestamp, event, revenue; identities resolved).
+    #[arg(long, value_name = "FILE")]
+    pub bench: Option<std::path::PathBuf>,
+    /// Write the ground truth here.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -99,3 +99,80 @@ pub fn retention(g: &Global, a: &RetentionArgs) -> Result<()> {
         Ok(())
     }
 }
+
+pub fn rfm(g: &Global, a: &crate::cli::RfmArgs) -> Result<()> {
+    use wayfarer_engine::rfm::{RfmSpec, Unit};
+    let (store, model) = open(g)?;
+    let scope = super::scope(&a.scope)?;
+    let calibration_end = a
+        .calibration_end
+        .as_deref()
+        .map(|d| wayfarer_core::time::parse_date_arg(d).map_err(|e| anyhow::anyhow!("--calibration-end: {e}")))
+        .transpose()?;
+    let spec = RfmSpec {
+        event: a.event.clone().unwrap_or_else(|| model.config.journey.purchase_event.clone()),
+        calibration_end,
+        unit: if a.unit == "week" { Unit::Week } else { Unit::Day },
+        keep_customers: a.customers || a.out.is_some(),
+    };
+    let (summary, rows) = wayfarer_engine::rfm::rfm(&store, &model, &scope, &spec)?;
+    let ids = if a.customers || a.out.is_some() { Some(store.identity()?) } else { None };
+    if let (Some(path), Some(ids)) = (&a.out, &ids) {
+        let mut w = csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+        w.write_record([
+            "customer_id",
+            "frequency",
+            "recency",
+            "T",
+            "monetary",
+            "mean_order_value",
+            "orders",
+            "revenue",
+        ])?;
+        for r in &rows {
+            w.write_record([
+                ids.external_id(r.customer).to_string(),
+                r.frequency.to_string(),
+                r.recency.to_string(),
+                r.t.to_string(),
+                r.monetary.to_string(),
+                r.mean_order_value.to_string(),
+                r.orders.to_string(),
+                r.revenue.to_string(),
+            ])?;
+        }
+        w.flush()?;
+    }
+    if a.json {
+        let mut v = serde_json::to_value(&summary)?;
+        if let (true, Some(ids)) = (a.customers, &ids) {
+            let list: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "customer_id": ids.external_id(r.customer), "frequency": r.frequency, "recency": r.recency,
+                        "T": r.t, "monetary": r.monetary, "mean_order_value": r.mean_order_value,
+                        "orders": r.orders, "revenue": r.revenue,
+                    })
+                })
+                .collect();
+            v["customers_rfm"] = serde_json::Value::Array(list);
+        }
+        print_json(&v)
+    } else {
+        println!(
+            "{} purchasing customers ({} repeat); mean frequency {:.2}, recency {:.1}, T {:.1} {}s, mean order value {}",
+            wayfarer_render::count(summary.customers),
+            wayfarer_render::count(summary.repeat_customers),
+            summary.mean_frequency.unwrap_or(0.0),
+            summary.mean_recency.unwrap_or(0.0),
+            summary.mean_t.unwrap_or(0.0),
+            a.unit,
+            wayfarer_render::money(summary.mean_order_value.unwrap_or(0.0))
+        );
+        if let Some(p) = &a.out {
+            println!("Wrote {} rows to {}", rows.len(), p.display());
+        }
+        Ok(())
+    }
+}

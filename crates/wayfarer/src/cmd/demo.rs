@@ -79,3 +79,52 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
     println!("  wayfarer sessions --data {} --json", dir.display());
     Ok(())
 }
+
+/// Average events per simulated customer (measured at the default settings).
+const EVENTS_PER_CUSTOMER: f64 = 47.3;
+
+/// Parses 10M, 1.5M, 250k or a plain number.
+fn parse_count(s: &str) -> Result<usize> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1e3),
+        Some('m') => (&t[..t.len() - 1], 1e6),
+        Some('g' | 'b') => (&t[..t.len() - 1], 1e9),
+        _ => (t.as_str(), 1.0),
+    };
+    let n: f64 = num.parse().with_context(|| format!("'{s}' is not a count (e.g. 10M, 250k, 5000)"))?;
+    Ok((n * mult).round() as usize)
+}
+
+/// `wayfarer simulate`: the synthetic company's files, without a store.
+pub fn simulate(args: &crate::cli::SimulateArgs, progress: Progress) -> Result<()> {
+    let customers = match (&args.customers, &args.events) {
+        (Some(c), _) => *c,
+        (None, Some(e)) => ((parse_count(e)? as f64 / EVENTS_PER_CUSTOMER).round() as usize).max(1),
+        (None, None) => SimConfig::default().customers,
+    };
+    if args.ndjson.is_none() && args.parquet.is_none() && args.bench.is_none() && args.truth.is_none() {
+        anyhow::bail!("nothing to write: give --ndjson, --parquet, --bench or --truth");
+    }
+    let pb = progress.spinner(&format!("Simulating {customers} customers"));
+    let sim = SimConfig { seed: args.seed, customers, days: args.days, ..SimConfig::default() };
+    let company = generate(&sim);
+    done(&pb, &format!("Simulated {} events", wayfarer_render::count(company.len() as u64)));
+    if let Some(p) = &args.ndjson {
+        company.write_ndjson(p)?;
+        println!("Wrote {}", p.display());
+    }
+    if let Some(p) = &args.parquet {
+        company.write_parquet(p)?;
+        println!("Wrote {}", p.display());
+    }
+    if let Some(p) = &args.bench {
+        let rows = company.write_bench_parquet(p)?;
+        println!("Wrote {} ({} rows)", p.display(), wayfarer_render::count(rows));
+    }
+    if let Some(p) = &args.truth {
+        company.write_truth(p)?;
+        println!("Wrote {}", p.display());
+    }
+    Ok(())
+}

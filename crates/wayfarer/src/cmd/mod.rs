@@ -33,6 +33,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Funnel(args) => analyses::funnel(g, &args),
         Command::Paths(args) => analyses::paths(g, &args),
         Command::Retention(args) => analyses::retention(g, &args),
+        Command::Rfm(args) => analyses::rfm(g, &args),
+        Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),
     }
 }

@@ -1,0 +1,401 @@
+"""Wayfarer benchmark driver (run it through bench/run).
+
+Generates the synthetic company at each size, writes its interaction events
+as one Parquet file (event_id, customer_id, timestamp, event, revenue; the
+identities already resolved), imports that file into a Wayfarer store, then
+runs four journey queries on every engine:
+
+  Q1  4-step funnel, 7-day window, ClickHouse windowFunnel default mode
+      (Product Viewed -> Product Added -> Checkout Started -> Order Completed);
+      answer: customers per furthest level, every customer counted.
+  Q2  consecutive-event transitions over each customer's timeline (ties by
+      event_id, i.e. file order); answer: count per (from, to).
+  Q3  weekly cohort retention over 12 weeks: cohort = ISO week (Monday, UTC)
+      of the first event; answer: customers active in week offsets 0..12.
+  Q4  per-customer RFM summary over 'Order Completed': frequency = distinct
+      purchase days - 1, recency = last - first purchase day, T = data end day
+      - first purchase day, mean order value; answer: count and column sums.
+
+Wayfarer runs as the real CLI on its store (data already imported); DuckDB,
+chdb and Polars read the Parquet file. Each (engine, query) runs in a fresh
+process, REPS times; the table shows the median wall time, the peak resident
+memory of that process, and each peer's time as a multiple of Wayfarer's.
+All engines must return the same answers, or the run fails.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WAYFARER = ROOT / "target" / "release" / "wayfarer"
+DATA = ROOT / "bench" / "data"
+RESULTS = ROOT / "bench" / "results"
+STEPS = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed"]
+WEEK_OFFSETS = 12
+SIZES = {"1M": 1_000_000, "10M": 10_000_000, "50M": 50_000_000}
+QUERIES = ["Q1", "Q2", "Q3", "Q4"]
+ENGINES = ["wayfarer", "duckdb", "chdb", "polars"]
+
+
+# ----------------------------------------------------------------- data
+
+def ensure_data(label):
+    d = DATA / label
+    d.mkdir(parents=True, exist_ok=True)
+    parquet = d / "events.parquet"
+    store = d / "store"
+    if not parquet.exists():
+        print(f"[{label}] generating the synthetic company ...", flush=True)
+        subprocess.run([str(WAYFARER), "simulate", "--events", label, "--bench", str(parquet), "--quiet"], check=True)
+    if not (store / "manifest.json").exists():
+        print(f"[{label}] importing into Wayfarer ...", flush=True)
+        t = time.time()
+        subprocess.run([str(WAYFARER), "import", "--data", str(store), str(parquet), "--quiet"], check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f"[{label}] imported in {time.time() - t:.1f}s", flush=True)
+    config = store / "wayfarer.toml"
+    if not config.exists():
+        subprocess.run([str(WAYFARER), "config", "init", "--data", str(store)], check=True, stdout=subprocess.DEVNULL)
+        # Every event counts as activity, as in the peers' SQL.
+        text = config.read_text()
+        lines = [("passive_events = []" if l.startswith("passive_events") else l) for l in text.splitlines()]
+        config.write_text("\n".join(lines) + "\n")
+    return parquet, store
+
+
+# --------------------------------------------------------------- answers
+
+def norm_q1(levels):
+    return [int(x) for x in levels]
+
+
+def norm_q2(rows):
+    return {f"{a}\u2192{b}": int(n) for a, b, n in rows}
+
+
+def norm_q3(rows):
+    return {f"{c}+{int(o)}": int(n) for c, o, n in rows if int(n) > 0 and 0 <= int(o) <= WEEK_OFFSETS}
+
+
+def norm_q4(row):
+    n, f, rec, t, mov = row
+    return [int(n), int(f), int(rec), int(t), round(float(mov), 4)]
+
+
+# ---------------------------------------------------------------- engines
+
+def wayfarer_query(q, store):
+    base = [str(WAYFARER)]
+    if q == "Q1":
+        args = ["funnel", *STEPS, "--window", "7d"]
+    elif q == "Q2":
+        args = ["paths"]
+    elif q == "Q3":
+        args = ["retention", "--period", "week", "--periods", str(WEEK_OFFSETS)]
+    else:
+        args = ["rfm"]
+    cmd = base + args + ["--data", str(store), "--json", "--quiet"]
+
+    def run():
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        j = json.loads(out)
+        if q == "Q1":
+            return norm_q1(j["level_counts"])
+        if q == "Q2":
+            return norm_q2([(t["from"], t["to"], t["count"]) for t in j["transitions"]])
+        if q == "Q3":
+            rows = []
+            for c in j["cohorts"]:
+                rows += [(c["cohort_start"], o, n) for o, n in enumerate(c["active"])]
+            return norm_q3(rows)
+        return norm_q4([j["customers"], j["sum_frequency"], j["sum_recency"], j["sum_t"], j["sum_mean_order_value"]])
+    return run
+
+
+def duckdb_query(q, parquet):
+    import duckdb
+    con = duckdb.connect()
+    con.execute("SET threads = 2; SET TimeZone = 'UTC';")
+    src = f"read_parquet('{parquet}')"
+    w = "INTERVAL 7 DAY"
+    if q == "Q1":
+        s = STEPS
+        sql = f"""
+        WITH ev AS (SELECT customer_id c, timestamp ts, event FROM {src} WHERE event IN ('{s[0]}','{s[1]}','{s[2]}','{s[3]}')),
+        a AS (SELECT c, ts FROM ev WHERE event = '{s[0]}'),
+        b AS (SELECT c, ts FROM ev WHERE event = '{s[1]}'),
+        c3 AS (SELECT c, ts FROM ev WHERE event = '{s[2]}'),
+        d AS (SELECT c, ts FROM ev WHERE event = '{s[3]}'),
+        ab AS (SELECT a.c, a.ts t1, b.ts t2 FROM a ASOF LEFT JOIN b ON a.c = b.c AND a.ts <= b.ts),
+        abc AS (SELECT ab.c, t1, t2, c3.ts t3 FROM ab ASOF LEFT JOIN c3 ON ab.c = c3.c AND ab.t2 <= c3.ts),
+        abcd AS (SELECT abc.c, t1, t2, t3, d.ts t4 FROM abc ASOF LEFT JOIN d ON abc.c = d.c AND abc.t3 <= d.ts),
+        lv AS (SELECT c, max(CASE WHEN t2 IS NULL OR t2 > t1 + {w} THEN 1
+                                  WHEN t3 IS NULL OR t3 > t1 + {w} THEN 2
+                                  WHEN t4 IS NULL OR t4 > t1 + {w} THEN 3 ELSE 4 END) lvl FROM abcd GROUP BY c),
+        allc AS (SELECT DISTINCT customer_id c FROM {src})
+        SELECT coalesce(lvl, 0) l, count(*) FROM allc LEFT JOIN lv USING (c) GROUP BY l ORDER BY l"""
+
+        def run():
+            res = dict(con.execute(sql).fetchall())
+            return norm_q1([res.get(i, 0) for i in range(len(STEPS) + 1)])
+    elif q == "Q2":
+        sql = f"""SELECT prev, event, count(*) FROM (
+            SELECT event, lag(event) OVER (PARTITION BY customer_id ORDER BY timestamp, event_id) prev FROM {src})
+            WHERE prev IS NOT NULL GROUP BY ALL"""
+
+        def run():
+            return norm_q2(con.execute(sql).fetchall())
+    elif q == "Q3":
+        sql = f"""WITH w AS (SELECT DISTINCT customer_id c, date_trunc('week', timestamp)::DATE wk FROM {src}),
+            f AS (SELECT c, min(wk) cw FROM w GROUP BY c)
+            SELECT strftime(cw, '%Y-%m-%d'), (wk - cw) // 7 AS off, count(*) FROM w JOIN f USING (c)
+            WHERE (wk - cw) // 7 <= {WEEK_OFFSETS} GROUP BY ALL"""
+
+        def run():
+            return norm_q3(con.execute(sql).fetchall())
+    else:
+        sql = f"""WITH e AS (SELECT max(timestamp)::DATE d FROM {src}),
+            p AS (SELECT customer_id c, timestamp::DATE d, coalesce(revenue, 0) r FROM {src} WHERE event = 'Order Completed'),
+            per AS (SELECT c, count(DISTINCT d) - 1 f, max(d) - min(d) rec, (SELECT d FROM e) - min(d) t, avg(r) mov
+                    FROM p GROUP BY c)
+            SELECT count(*), sum(f), sum(rec), sum(t), sum(mov) FROM per"""
+
+        def run():
+            return norm_q4(con.execute(sql).fetchone())
+    return run
+
+
+def chdb_query(q, parquet):
+    from chdb import session
+    sess = session.Session()
+    src = f"file('{parquet}', Parquet)"
+    settings = " SETTINGS max_threads = 2"
+    if q == "Q1":
+        conds = ", ".join(f"event = '{s}'" for s in STEPS)
+        sql = f"""SELECT lvl, count() FROM (
+            SELECT customer_id, windowFunnel({7 * 86400 * 1_000_000})(toUInt64(toUnixTimestamp64Micro(timestamp)), {conds}) lvl
+            FROM {src} GROUP BY customer_id) GROUP BY lvl ORDER BY lvl""" + settings
+
+        def run():
+            res = {int(r[0]): int(r[1]) for r in rows(sess.query(sql, "JSONCompact"))}
+            return norm_q1([res.get(i, 0) for i in range(len(STEPS) + 1)])
+    elif q == "Q2":
+        sql = f"""SELECT p.1, p.2, count() FROM (
+            SELECT arraySort((e, k) -> k, groupArray(event), groupArray((timestamp, event_id))) AS evs
+            FROM {src} GROUP BY customer_id)
+            ARRAY JOIN arrayZip(arrayPopBack(evs), arrayPopFront(evs)) AS p GROUP BY p.1, p.2""" + settings
+
+        def run():
+            return norm_q2(rows(sess.query(sql, "JSONCompact")))
+    elif q == "Q3":
+        sql = f"""WITH w AS (SELECT DISTINCT customer_id c, toMonday(timestamp) wk FROM {src})
+            SELECT toString(cw), intDiv(dateDiff('day', cw, wk), 7) AS off, count()
+            FROM w JOIN (SELECT c, min(wk) cw FROM w GROUP BY c) f USING (c)
+            WHERE off <= {WEEK_OFFSETS} GROUP BY cw, off""" + settings
+
+        def run():
+            return norm_q3(rows(sess.query(sql, "JSONCompact")))
+    else:
+        sql = f"""WITH (SELECT toDate(max(timestamp)) FROM {src}) AS e
+            SELECT count(), sum(f), sum(rec), sum(t), sum(mov) FROM (
+              SELECT customer_id, uniqExact(toDate(timestamp)) - 1 f,
+                     dateDiff('day', min(toDate(timestamp)), max(toDate(timestamp))) rec,
+                     dateDiff('day', min(toDate(timestamp)), e) t, avg(ifNull(revenue, 0)) mov
+              FROM {src} WHERE event = 'Order Completed' GROUP BY customer_id)""" + settings
+
+        def run():
+            return norm_q4(rows(sess.query(sql, "JSONCompact"))[0])
+    return run
+
+
+def rows(res):
+    return json.loads(res.bytes() if hasattr(res, "bytes") else str(res))["data"]
+
+
+def polars_query(q, parquet):
+    import polars as pl
+    lf = pl.scan_parquet(parquet)
+    week = datetime.timedelta(days=7)
+    if q == "Q1":
+        def run():
+            ev = lf.filter(pl.col("event").is_in(STEPS)).select("customer_id", "timestamp", "event").collect()
+            frames = [ev.filter(pl.col("event") == s).select("customer_id", pl.col("timestamp").alias(f"t{i + 1}")).sort(f"t{i + 1}")
+                      for i, s in enumerate(STEPS)]
+            ab = frames[0].join_asof(frames[1], left_on="t1", right_on="t2", by="customer_id", strategy="forward")
+            abc = ab.filter(pl.col("t2").is_not_null()).sort("t2").join_asof(
+                frames[2], left_on="t2", right_on="t3", by="customer_id", strategy="forward")
+            abcd = abc.filter(pl.col("t3").is_not_null()).sort("t3").join_asof(
+                frames[3], left_on="t3", right_on="t4", by="customer_id", strategy="forward")
+            end = pl.col("t1") + week
+            l1 = ab.select("customer_id", lvl=pl.when(pl.col("t2").is_null() | (pl.col("t2") > end)).then(1).otherwise(2))
+            l2 = abc.select("customer_id", lvl=pl.when(pl.col("t2") > end).then(1)
+                            .when(pl.col("t3").is_null() | (pl.col("t3") > end)).then(2).otherwise(3))
+            l3 = abcd.select("customer_id", lvl=pl.when(pl.col("t2") > end).then(1).when(pl.col("t3") > end).then(2)
+                             .when(pl.col("t4").is_null() | (pl.col("t4") > end)).then(3).otherwise(4))
+            best = pl.concat([l1, l2, l3]).group_by("customer_id").agg(pl.col("lvl").max())
+            total = lf.select(pl.col("customer_id").n_unique()).collect().item()
+            counts = dict(best.group_by("lvl").len().iter_rows())
+            levels = [total - sum(counts.values())] + [counts.get(i, 0) for i in range(1, len(STEPS) + 1)]
+            return norm_q1(levels)
+    elif q == "Q2":
+        def run():
+            df = (lf.select("customer_id", "timestamp", "event_id", "event")
+                  .sort(["customer_id", "timestamp", "event_id"])
+                  .with_columns(prev=pl.col("event").shift(1).over("customer_id"))
+                  .filter(pl.col("prev").is_not_null())
+                  .group_by(["prev", "event"]).len().collect())
+            return norm_q2(df.iter_rows())
+    elif q == "Q3":
+        def run():
+            w = lf.select(c=pl.col("customer_id"), wk=pl.col("timestamp").dt.truncate("1w").dt.date()).unique()
+            f = w.group_by("c").agg(cw=pl.col("wk").min())
+            df = (w.join(f, on="c").with_columns(off=(pl.col("wk") - pl.col("cw")).dt.total_days() // 7)
+                  .filter(pl.col("off") <= WEEK_OFFSETS)
+                  .group_by(["cw", "off"]).len().collect())
+            return norm_q3((str(c), o, n) for c, o, n in df.iter_rows())
+    else:
+        def run():
+            end = lf.select(pl.col("timestamp").max().dt.date()).collect().item()
+            p = lf.filter(pl.col("event") == "Order Completed").with_columns(
+                d=pl.col("timestamp").dt.date(), r=pl.col("revenue").fill_null(0.0))
+            per = p.group_by("customer_id").agg(
+                f=pl.col("d").n_unique() - 1,
+                rec=(pl.col("d").max() - pl.col("d").min()).dt.total_days(),
+                t=(pl.lit(end) - pl.col("d").min()).dt.total_days(),
+                mov=pl.col("r").mean())
+            s = per.select(pl.len(), pl.col("f").sum(), pl.col("rec").sum(), pl.col("t").sum(), pl.col("mov").sum()).collect()
+            return norm_q4(s.row(0))
+    return run
+
+
+def worker(engine, q, target, reps):
+    """Runs one engine on one query in this (fresh) process."""
+    make = {"wayfarer": wayfarer_query, "duckdb": duckdb_query, "chdb": chdb_query, "polars": polars_query}[engine]
+    run = make(q, target)
+    times, answer = [], None
+    for _ in range(reps):
+        t = time.perf_counter()
+        answer = run()
+        times.append(time.perf_counter() - t)
+    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # Wayfarer runs as child processes: its peak is theirs, not this driver's.
+    peak_kb = child_kb if engine == "wayfarer" else self_kb
+    print(json.dumps({"times": times, "peak_kb": peak_kb, "answer": answer}))
+
+
+# ------------------------------------------------------------------ main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1M,10M")
+    ap.add_argument("--big", action="store_true", help="also run 50M events")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--worker", nargs=4, metavar=("ENGINE", "QUERY", "TARGET", "REPS"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        worker(a.worker[0], a.worker[1], a.worker[2], int(a.worker[3]))
+        return
+    sizes = [s.strip() for s in a.sizes.split(",") if s.strip()]
+    if a.big and "50M" not in sizes:
+        sizes.append("50M")
+    engines = [e.strip() for e in a.engines.split(",")]
+    results = []
+    failures = []
+    for label in sizes:
+        parquet, store = ensure_data(label)
+        rows_in = parquet_rows(parquet)
+        for q in QUERIES:
+            answers = {}
+            for engine in engines:
+                target = store if engine == "wayfarer" else parquet
+                out = subprocess.run([sys.executable, __file__, "--worker", engine, q, str(target), str(a.reps)],
+                                     capture_output=True, text=True)
+                if out.returncode != 0:
+                    failures.append(f"{label} {q} {engine}: failed\n{out.stderr[-2000:]}")
+                    print(f"[{label}] {q} {engine}: FAILED", flush=True)
+                    continue
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                med = statistics.median(r["times"])
+                answers[engine] = r["answer"]
+                results.append({"size": label, "rows": rows_in, "query": q, "engine": engine,
+                                "median_s": med, "min_s": min(r["times"]), "peak_mb": r["peak_kb"] / 1024})
+                print(f"[{label}] {q} {engine:9s} median {med:8.3f}s  peak {r['peak_kb'] / 1024:8.1f} MB", flush=True)
+            ref = answers.get("wayfarer")
+            for engine, ans in answers.items():
+                if ans != ref:
+                    failures.append(f"{label} {q}: {engine} disagrees with wayfarer\n  wayfarer: {short(ref)}\n  {engine}: {short(ans)}")
+    report = render(results, failures, a.reps)
+    print(report)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = RESULTS / f"{datetime.datetime.now().strftime('%Y-%m-%d-%H%M')}-{'-'.join(sizes)}.md"
+    name.write_text(report)
+    (RESULTS / "latest.md").write_text(report)
+    print(f"written to {name}")
+    if failures:
+        sys.exit(1)
+
+
+def short(x):
+    s = json.dumps(x, sort_keys=True)
+    return s if len(s) < 600 else s[:600] + "..."
+
+
+def parquet_rows(path):
+    try:
+        import polars as pl
+        return pl.scan_parquet(path).select(pl.len()).collect().item()
+    except Exception:  # noqa: BLE001 - only for the report
+        return None
+
+
+def render(results, failures, reps):
+    lines = ["# Wayfarer benchmark", ""]
+    lines.append(f"{datetime.datetime.now().isoformat(timespec='seconds')} · {platform.machine()} · "
+                 f"{os.cpu_count()} cores · median of {reps} runs · each engine limited to 2 threads")
+    versions = engine_versions()
+    lines.append("Engines: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    lines.append("")
+    lines.append("| events | query | engine | median s | peak MB | × Wayfarer time |")
+    lines.append("|---:|---|---|---:|---:|---:|")
+    for r in results:
+        base = next((x for x in results if x["size"] == r["size"] and x["query"] == r["query"] and x["engine"] == "wayfarer"), None)
+        ratio = r["median_s"] / base["median_s"] if base and base["median_s"] > 0 else float("nan")
+        rows = f"{r['rows']:,}" if r["rows"] else r["size"]
+        lines.append(f"| {rows} | {r['query']} | {r['engine']} | {r['median_s']:.3f} | {r['peak_mb']:.0f} | {ratio:.1f} |")
+    lines.append("")
+    lines.append("Answers: " + ("all engines agree." if not failures else "MISMATCHES OR FAILURES:"))
+    for f in failures:
+        lines.append("")
+        lines.append("    " + f.replace("\n", "\n    "))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def engine_versions():
+    v = {}
+    try:
+        v["wayfarer"] = subprocess.run([str(WAYFARER), "--version"], capture_output=True, text=True).stdout.strip().split()[-1]
+    except Exception:  # noqa: BLE001
+        pass
+    for mod in ["duckdb", "chdb", "polars"]:
+        try:
+            m = __import__(mod)
+            v[mod] = getattr(m, "__version__", "?")
+        except Exception:  # noqa: BLE001
+            v[mod] = "missing"
+    return v
+
+
+if __name__ == "__main__":
+    main()
