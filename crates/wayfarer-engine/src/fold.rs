@@ -26,6 +26,15 @@ pub trait Fold: Sync {
     fn merge(&self, a: Self::Partial, b: Self::Partial) -> Self::Partial;
 }
 
+/// Folds the timelines of one partition into `acc`.
+pub fn fold_partition<F: Fold>(store: &Store, f: &F, partition: u32, acc: &mut F::Partial) -> Result<(), EngineError> {
+    let rows = store.read_partition(partition, &f.columns())?;
+    for (customer, r) in rows.timelines() {
+        f.fold(acc, Span { customer, rows: &rows, start: r.start, end: r.end });
+    }
+    Ok(())
+}
+
 /// Folds every timeline of the store, partitions in parallel.
 pub fn run<F: Fold>(store: &Store, f: &F) -> Result<F::Partial, EngineError> {
     let cols = f.columns();
@@ -75,4 +84,41 @@ pub fn run_split<F: Fold>(
         out = f.merge(out, p);
     }
     Ok(out)
+}
+
+/// Walks postings lists merged in row order and calls `f(timeline, items)`
+/// once per timeline that has any, with its (row, timestamp, event code)
+/// items in timeline order. Timelines without items are skipped.
+pub fn walk_postings(post: &wayfarer_store::Postings, mut f: impl FnMut(usize, &[(u32, i64, u32)])) {
+    let lists = &post.lists;
+    let mut cursor = vec![0usize; lists.len()];
+    let mut items: Vec<(u32, i64, u32)> = Vec::new();
+    let mut timeline = 0usize;
+    loop {
+        // The list whose next row comes first.
+        let mut pick: Option<(usize, u32)> = None;
+        for (i, (_, rows, _)) in lists.iter().enumerate() {
+            if let Some(&r) = rows.get(cursor[i])
+                && pick.is_none_or(|(_, best)| r < best)
+            {
+                pick = Some((i, r));
+            }
+        }
+        let next = pick.map(|(_, r)| {
+            let mut t = timeline;
+            while post.starts.get(t + 1).is_some_and(|&s| s <= r) {
+                t += 1;
+            }
+            t
+        });
+        if next != Some(timeline) && !items.is_empty() {
+            f(timeline, &items);
+            items.clear();
+        }
+        let (Some((i, r)), Some(t)) = (pick, next) else { break };
+        timeline = t;
+        let (code, _, ts) = &lists[i];
+        items.push((r, ts[cursor[i]], *code));
+        cursor[i] += 1;
+    }
 }

@@ -169,11 +169,22 @@ impl Scanner {
     }
 }
 
-/// Sorts entries by (timestamp, code); they arrive in time order, so this
-/// only reorders ties.
+/// Sorts entries by (timestamp, code). They usually arrive in time order,
+/// so only ties need reordering: an insertion sort does that in one pass,
+/// and gives way to a full sort if the input turns out not to be ordered.
 pub fn sort_entries(entries: &mut [(i64, u8)]) {
-    if !entries.is_sorted() {
-        entries.sort_unstable();
+    let mut moves = 0usize;
+    for i in 1..entries.len() {
+        let mut j = i;
+        while j > 0 && entries[j - 1] > entries[j] {
+            entries.swap(j - 1, j);
+            j -= 1;
+            moves += 1;
+        }
+        if moves > entries.len() {
+            entries.sort_unstable();
+            return;
+        }
     }
 }
 
@@ -651,28 +662,9 @@ impl Fold for FunnelFold<'_> {
         if self.collect_levels {
             acc.1.push((span.customer, level as u8));
         }
-        let record = |g: &mut GroupPartial| {
-            g.levels[level] += 1;
-            for k in 1..level {
-                g.step_seconds[k].push((best[k] - best[k - 1]) as f64 / 1e6);
-            }
-            if level == n && n > 1 {
-                let secs = (best[n - 1] - best[0]) as f64 / 1e6;
-                let b = BUCKETS.iter().position(|(_, max)| secs < *max).unwrap_or(BUCKETS.len() - 1);
-                g.convert_buckets[b] += 1;
-                g.convert_seconds.push(secs);
-            }
-            if let (Some(p), true) = (self.spec.trend, level > 0) {
-                let e = g.trend.entry(p.number(best[0])).or_insert((0, 0));
-                e.0 += 1;
-                if level == n {
-                    e.1 += 1;
-                }
-            }
-        };
-        record(&mut acc.0.all);
+        self.record(&mut acc.0.all, level, best);
         if let Some(g) = group {
-            record(acc.0.groups.entry(g).or_insert_with(|| GroupPartial::new(n)));
+            self.record(acc.0.groups.entry(g).or_insert_with(|| GroupPartial::new(n)), level, best);
         }
     }
 
@@ -685,6 +677,100 @@ impl Fold for FunnelFold<'_> {
         a.1.extend(b.1);
         a
     }
+}
+
+impl FunnelFold<'_> {
+    /// Adds one customer's level and best chain times.
+    fn record(&self, g: &mut GroupPartial, level: usize, best: &[i64]) {
+        let n = self.spec.steps.len();
+        g.levels[level] += 1;
+        for k in 1..level {
+            g.step_seconds[k].push((best[k] - best[k - 1]) as f64 / 1e6);
+        }
+        if level == n && n > 1 {
+            let secs = (best[n - 1] - best[0]) as f64 / 1e6;
+            let b = BUCKETS.iter().position(|(_, max)| secs < *max).unwrap_or(BUCKETS.len() - 1);
+            g.convert_buckets[b] += 1;
+            g.convert_seconds.push(secs);
+        }
+        if let (Some(p), true) = (self.spec.trend, level > 0) {
+            let e = g.trend.entry(p.number(best[0])).or_insert((0, 0));
+            e.0 += 1;
+            if level == n {
+                e.1 += 1;
+            }
+        }
+    }
+
+    /// The event codes to read postings for, when the query can be answered
+    /// from postings alone: no conditions, breakdown, persona, time window or
+    /// strict_order (which needs every event), and no per-customer export.
+    fn postings_codes(&self) -> Option<Vec<u32>> {
+        let plain = self.spec.mode != Mode::StrictOrder
+            && !self.spec.needs_timeline()
+            && self.persona.is_none()
+            && self.scope.from.is_none()
+            && self.scope.to.is_none()
+            && !self.collect_levels
+            && self.cond_mask.iter().all(|&m| m == 0);
+        plain.then(|| (0..self.relevant.len() as u32).filter(|&c| self.relevant[c as usize]).collect())
+    }
+
+    /// Folds one partition from the postings of the step and exclusion
+    /// events: a merge of the lists by row gives each customer's relevant
+    /// events in timeline order.
+    fn fold_postings(&self, acc: &mut <Self as Fold>::Partial, post: &wayfarer_store::Postings) {
+        let n = self.spec.steps.len();
+        let scratch = acc.2.get_or_insert_with(|| {
+            Box::new(Scratch {
+                scanner: Scanner::new(n, self.spec.window, self.spec.mode, self.spec.step_windows.clone()),
+                entries: Vec::new(),
+                entry_rows: Vec::new(),
+            })
+        });
+        let mut processed = 0u64;
+        let (all, scratch) = (&mut acc.0.all, scratch);
+        fold::walk_postings(post, |_, items| {
+            scratch.entries.clear();
+            for &(_, ts, code) in items {
+                let mask = self.name_mask.get(code as usize).copied().unwrap_or(0);
+                if mask == 0 {
+                    scratch.entries.push((ts, EXCLUDED));
+                } else {
+                    let mut m = mask;
+                    while m != 0 {
+                        scratch.entries.push((ts, STEP0 + m.trailing_zeros() as u8));
+                        m &= m - 1;
+                    }
+                }
+            }
+            sort_entries(&mut scratch.entries);
+            let level = scratch.scanner.scan(&scratch.entries);
+            self.record(all, level, &scratch.scanner.best);
+            processed += 1;
+        });
+        // Customers who met none of these events stay at level 0.
+        all.levels[0] += post.interactive.saturating_sub(processed);
+    }
+}
+
+/// Runs the funnel fold: from postings where the query allows it and the
+/// partition has one segment, else from rows.
+fn run_funnel(store: &Store, f: &FunnelFold<'_>) -> Result<<FunnelFold<'static> as Fold>::Partial, EngineError> {
+    use rayon::prelude::*;
+    let Some(codes) = f.postings_codes() else { return fold::run(store, f) };
+    let partials: Vec<_> = (0..store.partitions())
+        .into_par_iter()
+        .map(|p| -> Result<_, EngineError> {
+            let mut acc = f.init();
+            match store.read_postings(p, &codes, false)? {
+                Some(post) => f.fold_postings(&mut acc, &post),
+                None => fold::fold_partition(store, f, p, &mut acc)?,
+            }
+            Ok(acc)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(partials.into_iter().fold(f.init(), |a, b| f.merge(a, b)))
 }
 
 /// Predicate facts of one row (for step conditions). Bare names that are not
@@ -877,7 +963,7 @@ pub fn report(spec: &FunnelSpec, p: &FunnelPartial, scope: &Scope) -> FunnelRepo
 /// Runs a funnel over the store.
 pub fn funnel(store: &Store, model: &Model, scope: &Scope, spec: &FunnelSpec) -> Result<FunnelReport, EngineError> {
     let f = FunnelFold::new(model, scope, spec)?;
-    let (p, _, _) = fold::run(store, &f)?;
+    let (p, _, _) = run_funnel(store, &f)?;
     Ok(report(spec, &p, scope))
 }
 

@@ -118,75 +118,25 @@ impl Fold for RfmFold<'_> {
             }
         }
         let rows = span.rows;
-        let cal_end = self.spec.calibration_end.unwrap_or(i64::MAX);
+        let mut acc = Purchases::default();
         // Walk the sparse revenue list alongside the rows.
         let mut rv = rows.rev_rows.partition_point(|&r| (r as usize) < span.start);
-        let (mut first_day, mut last_day, mut days) = (i64::MIN, i64::MIN, 0u32);
-        let (mut first_ts, mut orders, mut revenue) = (0i64, 0u32, 0.0f64);
-        let (mut day_total, mut repeat_total) = (0.0f64, 0.0f64);
         for r in span.start..span.end {
             let code = rows.event[r] as usize;
             let ts = rows.ts[r];
             if !self.is_purchase.get(code).copied().unwrap_or(false)
-                || !Kind::from_code(rows.kind[r]).is_interaction()
-                || !self.scope.contains(ts)
-                || ts > cal_end
+                || !Kind::code_is_interaction(rows.kind[r])
+                || !self.counts(ts)
             {
                 continue;
             }
             while rv < rows.rev_rows.len() && (rows.rev_rows[rv] as usize) < r {
                 rv += 1;
             }
-            let value =
-                if rv < rows.rev_rows.len() && rows.rev_rows[rv] as usize == r { rows.rev_vals[rv] } else { 0.0 };
-            let day = ts.div_euclid(MICROS_PER_DAY);
-            if orders == 0 {
-                first_day = day;
-                first_ts = ts;
-            }
-            if day != last_day {
-                if days > 1 {
-                    repeat_total += day_total;
-                }
-                days += 1;
-                day_total = 0.0;
-                last_day = day;
-            }
-            day_total += value;
-            orders += 1;
-            revenue += value;
+            let value = if rv < rows.rev_rows.len() && rows.rev_rows[rv] as usize == r { rows.rev_vals[rv] } else { 0.0 };
+            acc.add(ts, value);
         }
-        if orders == 0 {
-            return;
-        }
-        if days > 1 {
-            repeat_total += day_total;
-        }
-        let frequency = days - 1;
-        let (recency_days, t_days) = (last_day - first_day, self.end_day - first_day);
-        p.customers += 1;
-        p.frequency += frequency as u64;
-        p.recency_days += recency_days;
-        p.t_days += t_days;
-        let mov = revenue / orders as f64;
-        p.mean_order_value += mov;
-        if frequency > 0 {
-            p.repeat_customers += 1;
-        }
-        if self.spec.keep_customers {
-            let u = self.spec.unit.days();
-            p.rows.push(CustomerRfm {
-                customer: span.customer,
-                frequency,
-                recency: recency_days as f64 / u,
-                t: t_days as f64 / u,
-                monetary: if frequency > 0 { repeat_total / frequency as f64 } else { 0.0 },
-                mean_order_value: mov,
-                orders,
-                revenue,
-                first_purchase: first_ts,
-            });
-        }
+        self.finish_customer(p, span.customer, &acc);
     }
 
     fn merge(&self, mut a: RfmPartial, b: RfmPartial) -> RfmPartial {
@@ -199,6 +149,121 @@ impl Fold for RfmFold<'_> {
         a.rows.extend(b.rows);
         a
     }
+}
+
+/// One customer's purchases, accumulated in time order.
+#[derive(Debug, Default)]
+struct Purchases {
+    first_day: i64,
+    last_day: i64,
+    days: u32,
+    first_ts: i64,
+    orders: u32,
+    revenue: f64,
+    day_total: f64,
+    repeat_total: f64,
+}
+
+impl Purchases {
+    fn add(&mut self, ts: i64, value: f64) {
+        let day = ts.div_euclid(MICROS_PER_DAY);
+        if self.orders == 0 {
+            self.first_day = day;
+            self.first_ts = ts;
+            self.last_day = day;
+            self.days = 1;
+        } else if day != self.last_day {
+            if self.days > 1 {
+                self.repeat_total += self.day_total;
+            }
+            self.days += 1;
+            self.day_total = 0.0;
+            self.last_day = day;
+        }
+        self.day_total += value;
+        self.orders += 1;
+        self.revenue += value;
+    }
+}
+
+impl RfmFold<'_> {
+    /// Whether a purchase at `ts` counts (scope and calibration period).
+    fn counts(&self, ts: i64) -> bool {
+        self.scope.contains(ts) && self.spec.calibration_end.is_none_or(|e| ts <= e)
+    }
+
+    fn finish_customer(&self, p: &mut RfmPartial, customer: u32, a: &Purchases) {
+        if a.orders == 0 {
+            return;
+        }
+        let repeat_total = if a.days > 1 { a.repeat_total + a.day_total } else { 0.0 };
+        let frequency = a.days - 1;
+        let (recency_days, t_days) = (a.last_day - a.first_day, self.end_day - a.first_day);
+        p.customers += 1;
+        p.frequency += frequency as u64;
+        p.recency_days += recency_days;
+        p.t_days += t_days;
+        let mov = a.revenue / a.orders as f64;
+        p.mean_order_value += mov;
+        if frequency > 0 {
+            p.repeat_customers += 1;
+        }
+        if self.spec.keep_customers {
+            let u = self.spec.unit.days();
+            p.rows.push(CustomerRfm {
+                customer,
+                frequency,
+                recency: recency_days as f64 / u,
+                t: t_days as f64 / u,
+                monetary: if frequency > 0 { repeat_total / frequency as f64 } else { 0.0 },
+                mean_order_value: mov,
+                orders: a.orders,
+                revenue: a.revenue,
+                first_purchase: a.first_ts,
+            });
+        }
+    }
+
+    /// Folds one partition from the purchase events' postings.
+    fn fold_postings(&self, p: &mut RfmPartial, post: &wayfarer_store::Postings) {
+        let mut rv = 0usize;
+        fold::walk_postings(post, |t, items| {
+            let mut acc = Purchases::default();
+            for &(r, ts, _) in items {
+                if !self.counts(ts) {
+                    continue;
+                }
+                while rv < post.rev_rows.len() && post.rev_rows[rv] < r {
+                    rv += 1;
+                }
+                let value = if post.rev_rows.get(rv) == Some(&r) { post.rev_vals[rv] } else { 0.0 };
+                acc.add(ts, value);
+            }
+            self.finish_customer(p, post.customers[t], &acc);
+        });
+    }
+}
+
+/// Runs the RFM fold: from the purchase events' postings unless a persona
+/// is asked for or the partition has several segments.
+fn run_rfm(store: &Store, f: &RfmFold<'_>) -> Result<RfmPartial, EngineError> {
+    use rayon::prelude::*;
+    if f.persona.is_some() {
+        return fold::run(store, f);
+    }
+    let codes: Vec<u32> = (0..f.is_purchase.len() as u32).filter(|&c| f.is_purchase[c as usize]).collect();
+    let partials: Vec<RfmPartial> = (0..store.partitions())
+        .into_par_iter()
+        .map(|part| -> Result<RfmPartial, EngineError> {
+            let mut acc = f.init();
+            match store.read_postings(part, &codes, true)? {
+                Some(post) => f.fold_postings(&mut acc, &post),
+                None => fold::fold_partition(store, f, part, &mut acc)?,
+            }
+            Ok(acc)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(partials.into_iter().fold(f.init(), |a, b| f.merge(a, b)))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -247,7 +312,7 @@ pub fn rfm(
     spec: &RfmSpec,
 ) -> Result<(RfmSummary, Vec<CustomerRfm>), EngineError> {
     let f = RfmFold::new(model, scope, spec)?;
-    let mut p = fold::run(store, &f)?;
+    let mut p = run_rfm(store, &f)?;
     p.rows.sort_by_key(|r| r.customer);
     Ok((f.summary(&p), p.rows))
 }

@@ -8,6 +8,7 @@ use wayfarer_engine::funnel::{self, FunnelFold, FunnelSpec, Mode, Step};
 use wayfarer_engine::paths::{PathSpec, PathsFold};
 use wayfarer_engine::period::Period;
 use wayfarer_engine::retention::{RetentionFold, RetentionSpec};
+use wayfarer_engine::rfm::{RfmFold, RfmSpec, Unit, rfm};
 use wayfarer_engine::sessions::SessionsFold;
 use wayfarer_engine::{Model, Scope};
 use wayfarer_store::{Store, Writer};
@@ -61,7 +62,10 @@ proptest! {
             let f = FunnelFold::new(&model, &scope, &spec).unwrap();
             let one = funnel::report(&spec, &run(&store, &f).unwrap().0, &scope);
             let split = funnel::report(&spec, &run_split(&store, &f, groups, &group_of, &order).unwrap().0, &scope);
-            prop_assert_eq!(one, split);
+            prop_assert_eq!(&one, &split);
+            // The public entry point may read postings instead of rows: same answer.
+            let api = funnel::funnel(&store, &model, &scope, &spec).unwrap();
+            prop_assert_eq!(&one, &api);
         }
 
         let spec = PathSpec { length: 3, ..PathSpec::default() };
@@ -77,6 +81,14 @@ proptest! {
         let one = f.finish(&run(&store, &f).unwrap());
         let split = f.finish(&run_split(&store, &f, groups, &group_of, &order).unwrap());
         prop_assert_eq!(one, split);
+
+        let spec = RfmSpec { event: "D".into(), calibration_end: None, unit: Unit::Day, keep_customers: true };
+        let f = RfmFold::new(&model, &scope, &spec).unwrap();
+        let mut rows = run(&store, &f).unwrap();
+        rows.rows.sort_by_key(|r| r.customer);
+        let (summary, api_rows) = rfm(&store, &model, &scope, &spec).unwrap();
+        prop_assert_eq!(f.summary(&rows), summary);
+        prop_assert_eq!(rows.rows, api_rows);
 
         let f = SessionsFold::new(&model, &scope).unwrap();
         let one = f.finish(&run(&store, &f).unwrap());

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use wayfarer_core::{Config, Event, Kind};
-use wayfarer_engine::funnel::{FunnelSpec, INTERVENING, Mode, STEP0, Scanner, Step, funnel_levels, sort_entries};
+use wayfarer_engine::funnel::{FunnelSpec, INTERVENING, Mode, STEP0, Scanner, Step, funnel, funnel_levels, sort_entries};
 use wayfarer_engine::{Model, Scope};
 use wayfarer_store::{Store, Writer};
 
@@ -100,6 +100,16 @@ fn end_to_end_funnels_match_clickhouse() {
             if got != *want {
                 failures.push(format!("{} [{}] {customer}: expected {want}, got {got}", c.name, c.mode));
             }
+        }
+        // The aggregate report (read from postings where the query allows)
+        // counts the same levels; other cases' customers sit at level 0.
+        let report = funnel(&store, &model, &Scope::default(), &spec).unwrap();
+        let mut want = vec![0u64; c.steps.len() + 1];
+        for l in c.expected.values() {
+            want[*l as usize] += 1;
+        }
+        if report.level_counts[1..] != want[1..] {
+            failures.push(format!("{} [{}] report levels {:?}, expected {:?}", c.name, c.mode, report.level_counts, want));
         }
     }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));

@@ -42,7 +42,7 @@ use wayfarer_core::ErrorCode;
 
 pub use identity::IdentityGraph;
 pub use manifest::{Manifest, SegmentMeta};
-pub use read::{NO_CHANNEL, Rows};
+pub use read::{NO_CHANNEL, Postings, Rows};
 pub use segment::Col;
 pub use writer::{CommitStats, Writer};
 

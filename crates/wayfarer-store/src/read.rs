@@ -90,7 +90,48 @@ fn is_hot(c: Col) -> bool {
     )
 }
 
+/// One partition seen through the postings of some event codes: its
+/// timelines, and per code the interaction rows (ascending) and timestamps.
+#[derive(Debug, Clone, Default)]
+pub struct Postings {
+    pub customers: Vec<u32>,
+    pub starts: Vec<u32>,
+    /// Timelines with at least one interaction.
+    pub interactive: u64,
+    pub lists: Vec<(u32, Vec<u32>, Vec<i64>)>,
+    pub rev_rows: Vec<u32>,
+    pub rev_vals: Vec<f64>,
+}
+
 impl Store {
+    /// Reads the postings of `codes` in one partition; None when the
+    /// partition has several segments (the caller reads rows instead).
+    pub fn read_postings(&self, partition: u32, codes: &[u32], revenue: bool) -> Result<Option<Postings>, StoreError> {
+        let segs: Vec<&crate::SegmentMeta> = self.manifest().segments_of(partition).collect();
+        match segs.as_slice() {
+            [] => Ok(Some(Postings { starts: vec![0], ..Postings::default() })),
+            [s] => {
+                let path = self.dir().join(&s.file);
+                let hp = hot::hot_path(&path);
+                let want = HotWant { revenue, postings: codes.to_vec(), ..HotWant::default() };
+                let h = if hot::usable(&hp) {
+                    hot::read(&hp, &want)?
+                } else {
+                    hot::project(hot::from_batch(&segment::read_segment(&path, &HOT_FROM_PARQUET)?)?, &want)
+                };
+                Ok(Some(Postings {
+                    customers: h.customers,
+                    starts: h.starts,
+                    interactive: h.interactive,
+                    lists: h.postings,
+                    rev_rows: h.rev_rows,
+                    rev_vals: h.rev_vals,
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Reads one partition: the hot columns among `cols` and the others from Parquet.
     pub fn read_partition(&self, partition: u32, cols: &[Col]) -> Result<Rows, StoreError> {
         let segs: Vec<&crate::SegmentMeta> = self.manifest().segments_of(partition).collect();
@@ -122,11 +163,11 @@ impl Store {
         for s in &segs {
             let path = self.dir().join(&s.file);
             let hp = hot::hot_path(&path);
-            hots.push(if hp.exists() {
-                hot::read(&hp, want)?
+            hots.push(if hot::usable(&hp) {
+                hot::read(&hp, &want)?
             } else {
                 // Written before hot files existed: derive the columns from Parquet.
-                hot::from_batch(&segment::read_segment(&path, &HOT_FROM_PARQUET)?)?
+                hot::project(hot::from_batch(&segment::read_segment(&path, &HOT_FROM_PARQUET)?)?, &want)
             });
             if !extra_cols.is_empty() {
                 let b = segment::read_segment(&path, &extra_cols)?;
@@ -444,6 +485,42 @@ mod tests {
         assert_eq!(rows.len(), 60);
         let u3: Vec<i64> = rows.iter().filter(|r| r.0 == "u3").map(|r| r.1).collect();
         assert_eq!(u3, vec![95, 96, 97, 98, 99, 100]);
+    }
+
+    #[test]
+    fn postings_list_the_interaction_rows_of_each_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::open(dir.path(), 0).unwrap();
+        let mut evs = Vec::new();
+        for i in 0..30i64 {
+            let mut e = ev(&format!("e{i}"), Some(&format!("u{}", i % 4)), None, 1000 - i, ["A", "B", "C"][(i % 3) as usize]);
+            if i % 5 == 0 {
+                e.kind = wayfarer_core::Kind::Identify;
+            }
+            evs.push(e);
+        }
+        w.add(evs).unwrap();
+        w.commit().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let a = store.event_code("A").unwrap();
+        let c = store.event_code("C").unwrap();
+        let mut seen = 0;
+        for p in 0..store.partitions() {
+            let rows = store.read_partition(p, &[Col::Timestamp, Col::EventCode, Col::KindCode]).unwrap();
+            let post = store.read_postings(p, &[a, c], false).unwrap().expect("one segment");
+            assert_eq!(post.customers, rows.customers);
+            for (code, list_rows, list_ts) in &post.lists {
+                let want: Vec<u32> = (0..rows.len())
+                    .filter(|&r| rows.event[r] == *code && wayfarer_core::Kind::code_is_interaction(rows.kind[r]))
+                    .map(|r| r as u32)
+                    .collect();
+                assert_eq!(list_rows, &want);
+                assert!(list_rows.iter().zip(list_ts).all(|(&r, &t)| rows.ts[r as usize] == t));
+                seen += list_rows.len();
+            }
+            assert_eq!(post.interactive as usize, rows.customers.len());
+        }
+        assert_eq!(seen, 20 - 4, "A and C rows, minus the identify calls among them");
     }
 
     #[test]
