@@ -70,6 +70,8 @@ pub struct RetentionFold<'m> {
     scope: &'m Scope,
     spec: &'m RetentionSpec,
     flags: Vec<u8>,
+    any_activity: bool,
+    any_return: bool,
     base: i64,
     persona: Option<usize>,
 }
@@ -106,8 +108,11 @@ impl Fold for RetentionFold<'_> {
         // Timelines are in time order: compute the period only when a row
         // crosses into the next one.
         let (mut n, mut next_start) = (i64::MIN, i64::MIN);
-        for r in span.start..span.end {
-            let ts = rows.ts[r];
+        let ts_all = &rows.ts[span.start..span.end];
+        let mut i = 0usize;
+        while i < ts_all.len() {
+            let (ts, r) = (ts_all[i], span.start + i);
+            i += 1;
             if !Kind::code_is_interaction(rows.kind[r]) || !self.scope.contains(ts) {
                 continue;
             }
@@ -125,13 +130,17 @@ impl Fold for RetentionFold<'_> {
             if cohort.is_none() && f & START != 0 {
                 cohort = Some(n);
             }
-            if let Some(c) = cohort
-                && f & RETURN != 0
-            {
-                let off = (n - c) as usize;
-                if off <= self.spec.periods && offsets.last() != Some(&off) {
-                    offsets.push(off);
-                }
+            let Some(c) = cohort else { continue };
+            let off = (n - c) as usize;
+            if f & RETURN != 0 && off <= self.spec.periods && offsets.last() != Some(&off) {
+                offsets.push(off);
+            }
+            // Once this period has given all it can (activity and return
+            // recorded), jump to the first row of the next period.
+            let activity_done = !self.any_activity || active.last() == Some(&n);
+            let return_done = !self.any_return || off > self.spec.periods || offsets.last() == Some(&off);
+            if activity_done && return_done {
+                i += ts_all[i..].partition_point(|&t| t < next_start);
             }
         }
         if !active.is_empty() {
@@ -222,7 +231,11 @@ impl<'m> RetentionFold<'m> {
         }
         let persona = model.resolve_persona(scope.persona.as_deref())?;
         let (start, ret) = (matches(&spec.start_event), matches(&spec.return_event));
+        let any_activity = (0..model.event_names.len()).any(|c| !Model::flag(&model.is_passive, c as u32));
+        let any_return = ret.iter().any(|&r| r);
         Ok(RetentionFold {
+            any_activity,
+            any_return,
             model,
             scope,
             spec,
