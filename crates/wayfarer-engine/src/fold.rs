@@ -86,39 +86,29 @@ pub fn run_split<F: Fold>(
     Ok(out)
 }
 
-/// Walks postings lists merged in row order and calls `f(timeline, items)`
+/// Walks postings lists timeline by timeline and calls `f(timeline, items)`
 /// once per timeline that has any, with its (row, timestamp, event code)
-/// items in timeline order. Timelines without items are skipped.
+/// items grouped by list (each group in row order; sort across groups if
+/// order matters). Timelines without items are skipped.
 pub fn walk_postings(post: &wayfarer_store::Postings, mut f: impl FnMut(usize, &[(u32, i64, u32)])) {
     let lists = &post.lists;
     let mut cursor = vec![0usize; lists.len()];
     let mut items: Vec<(u32, i64, u32)> = Vec::new();
     let mut timeline = 0usize;
-    loop {
-        // The list whose next row comes first.
-        let mut pick: Option<(usize, u32)> = None;
-        for (i, (_, rows, _)) in lists.iter().enumerate() {
-            if let Some(&r) = rows.get(cursor[i])
-                && pick.is_none_or(|(_, best)| r < best)
-            {
-                pick = Some((i, r));
+    // The first row not yet walked, over all lists.
+    while let Some(first) = lists.iter().enumerate().filter_map(|(i, (_, rows, _))| rows.get(cursor[i])).min() {
+        // Its timeline: the last one starting at or before it.
+        timeline += post.starts[timeline + 1..].partition_point(|&s| s <= *first);
+        let end = post.starts.get(timeline + 1).copied().unwrap_or(u32::MAX);
+        items.clear();
+        for (i, (code, rows, ts)) in lists.iter().enumerate() {
+            let mut c = cursor[i];
+            while c < rows.len() && rows[c] < end {
+                items.push((rows[c], ts[c], *code));
+                c += 1;
             }
+            cursor[i] = c;
         }
-        let next = pick.map(|(_, r)| {
-            let mut t = timeline;
-            while post.starts.get(t + 1).is_some_and(|&s| s <= r) {
-                t += 1;
-            }
-            t
-        });
-        if next != Some(timeline) && !items.is_empty() {
-            f(timeline, &items);
-            items.clear();
-        }
-        let (Some((i, r)), Some(t)) = (pick, next) else { break };
-        timeline = t;
-        let (code, _, ts) = &lists[i];
-        items.push((r, ts[cursor[i]], *code));
-        cursor[i] += 1;
+        f(timeline, &items);
     }
 }

@@ -17,7 +17,7 @@ use wayfarer_core::Kind;
 use wayfarer_core::glob::glob_match;
 use wayfarer_core::predicate::{Facts, Field, Predicate, Value};
 use wayfarer_core::time::format_duration_seconds;
-use wayfarer_models::stats::quantile_sorted;
+use wayfarer_models::stats::quantile;
 use wayfarer_store::{Col, NO_CHANNEL, Rows, Store};
 
 use crate::fold::{self, Fold, Span};
@@ -744,7 +744,8 @@ impl FunnelFold<'_> {
                     }
                 }
             }
-            sort_entries(&mut scratch.entries);
+            // Grouped by event, not in time order: a small sort orders them.
+            scratch.entries.sort_unstable();
             let level = scratch.scanner.scan(&scratch.entries);
             self.record(all, level, &scratch.scanner.best);
             processed += 1;
@@ -886,13 +887,12 @@ fn steps_report(spec: &FunnelSpec, g: &GroupPartial) -> Vec<StepReport> {
     (0..n)
         .map(|k| {
             let mut secs = g.step_seconds[k].clone();
-            secs.sort_by(f64::total_cmp);
             StepReport {
                 name: spec.steps[k].label.clone(),
                 customers: reached[k],
                 conversion_from_previous: if k == 0 { None } else { ratio(reached[k], reached[k - 1]) },
                 conversion_from_first: ratio(reached[k], reached[0]),
-                median_seconds_from_previous: if k == 0 { None } else { quantile_sorted(&secs, 0.5) },
+                median_seconds_from_previous: if k == 0 { None } else { quantile(&mut secs, 0.5) },
             }
         })
         .collect()
@@ -906,7 +906,6 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
 pub fn report(spec: &FunnelSpec, p: &FunnelPartial, scope: &Scope) -> FunnelReport {
     let g = &p.all;
     let mut secs = g.convert_seconds.clone();
-    secs.sort_by(f64::total_cmp);
     let mut breakdown: Vec<GroupReport> = p
         .groups
         .iter()
@@ -928,7 +927,7 @@ pub fn report(spec: &FunnelSpec, p: &FunnelPartial, scope: &Scope) -> FunnelRepo
         mode: spec.mode,
         time_to_convert: TimeToConvert {
             customers: g.convert_seconds.len() as u64,
-            median_seconds: quantile_sorted(&secs, 0.5),
+            median_seconds: quantile(&mut secs, 0.5),
             buckets: BUCKETS
                 .iter()
                 .zip(&g.convert_buckets)

@@ -133,7 +133,8 @@ impl Fold for RfmFold<'_> {
             while rv < rows.rev_rows.len() && (rows.rev_rows[rv] as usize) < r {
                 rv += 1;
             }
-            let value = if rv < rows.rev_rows.len() && rows.rev_rows[rv] as usize == r { rows.rev_vals[rv] } else { 0.0 };
+            let value =
+                if rv < rows.rev_rows.len() && rows.rev_rows[rv] as usize == r { rows.rev_vals[rv] } else { 0.0 };
             acc.add(ts, value);
         }
         self.finish_customer(p, span.customer, &acc);
@@ -227,7 +228,17 @@ impl RfmFold<'_> {
     /// Folds one partition from the purchase events' postings.
     fn fold_postings(&self, p: &mut RfmPartial, post: &wayfarer_store::Postings) {
         let mut rv = 0usize;
+        let several = post.lists.len() > 1;
+        let mut sorted: Vec<(u32, i64, u32)> = Vec::new();
         fold::walk_postings(post, |t, items| {
+            let items = if several {
+                sorted.clear();
+                sorted.extend_from_slice(items);
+                sorted.sort_unstable();
+                &sorted[..]
+            } else {
+                items
+            };
             let mut acc = Purchases::default();
             for &(r, ts, _) in items {
                 if !self.counts(ts) {

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use wayfarer_core::{Config, Event, Kind};
-use wayfarer_engine::funnel::{FunnelSpec, INTERVENING, Mode, STEP0, Scanner, Step, funnel, funnel_levels, sort_entries};
+use wayfarer_engine::funnel::{
+    FunnelSpec, INTERVENING, Mode, STEP0, Scanner, Step, funnel, funnel_levels, sort_entries,
+};
 use wayfarer_engine::{Model, Scope};
 use wayfarer_store::{Store, Writer};
 
@@ -109,7 +111,8 @@ fn end_to_end_funnels_match_clickhouse() {
             want[*l as usize] += 1;
         }
         if report.level_counts[1..] != want[1..] {
-            failures.push(format!("{} [{}] report levels {:?}, expected {:?}", c.name, c.mode, report.level_counts, want));
+            failures
+                .push(format!("{} [{}] report levels {:?}, expected {:?}", c.name, c.mode, report.level_counts, want));
         }
     }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));

@@ -126,6 +126,28 @@ pub fn generate(cfg: &SimConfig) -> Company {
     Company { seed: cfg.seed, events, customers, truth }
 }
 
+/// Writes the benchmark table of a company too large to hold in memory:
+/// customers are simulated and written in chunks (each chunk in time order;
+/// a customer's events stay together and in order). The shared-laptop
+/// episodes, which only change anonymous ids, are left out.
+pub fn write_bench_streaming(cfg: &SimConfig, path: &Path) -> Result<u64, SimError> {
+    const CHUNK: u32 = 8_000;
+    let (start, end) = (cfg.start_micros, cfg.end_micros());
+    let n = cfg.customers.min(u32::MAX as usize) as u32;
+    let mut w = output::BenchWriter::create(path)?;
+    let mut a = 0u32;
+    while a < n {
+        let b = (a + CHUNK).min(n);
+        let outs: Vec<CustomerOut> =
+            (a..b).into_par_iter().map(|i| customer::generate(cfg.seed, i, start, end)).collect();
+        let mut events: Vec<Ev> = outs.into_iter().flat_map(|o| o.events).collect();
+        events.par_sort_unstable_by_key(|e| (e.ts, e.cust, e.seq));
+        w.write(&events)?;
+        a = b;
+    }
+    w.close()
+}
+
 /// About 1% of identified customers sign in once on another identified
 /// customer's laptop: the same anonymous id then appears with two user ids;
 /// the first user keeps it and the second stays a separate customer.

@@ -509,54 +509,83 @@ pub(crate) fn write_parquet(company: &Company, path: &Path) -> Result<u64, SimEr
     Ok(rows)
 }
 
-/// The flat benchmark table (see `Company::write_bench_parquet`).
-pub(crate) fn write_bench_parquet(company: &Company, path: &Path) -> Result<u64, SimError> {
-    use arrow_array::builder::Int64Builder;
-    let arrow_err = |source: arrow_schema::ArrowError| SimError::Arrow { path: path.to_path_buf(), source };
-    let parquet_err = |source: parquet::errors::ParquetError| SimError::Parquet { path: path.to_path_buf(), source };
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("event_id", DataType::Int64, false),
-        Field::new("customer_id", DataType::Int64, false),
-        Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
-        Field::new("event", DataType::Utf8, false),
-        Field::new("revenue", DataType::Float64, true),
-    ]));
-    let file = File::create(path).map_err(|e| io_error(path, e))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_created_by("wayfarer-sim".to_string())
-        .build();
-    let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(parquet_err)?;
-    let mut row = 0i64;
-    for chunk in company.events.chunks(BATCH * 4) {
-        let (mut id, mut cust, mut ts) = (
-            Int64Builder::with_capacity(chunk.len()),
-            Int64Builder::with_capacity(chunk.len()),
-            TimestampMicrosecondBuilder::with_capacity(chunk.len()).with_timezone("UTC"),
-        );
-        let mut event = StringBuilder::with_capacity(chunk.len(), chunk.len() * 14);
-        let mut revenue = Float64Builder::with_capacity(chunk.len());
-        for e in chunk {
-            if !matches!(e.kind, Kind::Track | Kind::Page | Kind::Screen) {
-                continue;
-            }
-            id.append_value(row);
-            row += 1;
-            cust.append_value(e.cust as i64);
-            ts.append_value(e.ts);
-            event.append_value(e.event_name());
-            revenue.append_option(e.revenue());
-        }
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(id.finish()),
-            Arc::new(cust.finish()),
-            Arc::new(ts.finish()),
-            Arc::new(event.finish()),
-            Arc::new(revenue.finish()),
-        ];
-        let batch = RecordBatch::try_new(Arc::clone(&schema), cols).map_err(arrow_err)?;
-        writer.write(&batch).map_err(parquet_err)?;
+/// The flat benchmark table (see `Company::write_bench_parquet`), written in
+/// chunks of events so that very large companies need not fit in memory.
+pub(crate) struct BenchWriter {
+    writer: ArrowWriter<File>,
+    schema: SchemaRef,
+    row: i64,
+    path: std::path::PathBuf,
+}
+
+impl BenchWriter {
+    pub(crate) fn create(path: &Path) -> Result<BenchWriter, SimError> {
+        let parquet_err =
+            |source: parquet::errors::ParquetError| SimError::Parquet { path: path.to_path_buf(), source };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("event_id", DataType::Int64, false),
+            Field::new("customer_id", DataType::Int64, false),
+            Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+            Field::new("event", DataType::Utf8, false),
+            Field::new("revenue", DataType::Float64, true),
+        ]));
+        let file = File::create(path).map_err(|e| io_error(path, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_created_by("wayfarer-sim".to_string())
+            .build();
+        let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(parquet_err)?;
+        Ok(BenchWriter { writer, schema, row: 0, path: path.to_path_buf() })
     }
-    writer.close().map_err(parquet_err)?;
-    Ok(row as u64)
+
+    /// Appends the interaction events (track, page, screen) in the given order.
+    pub(crate) fn write(&mut self, events: &[Ev]) -> Result<(), SimError> {
+        use arrow_array::builder::Int64Builder;
+        let path = self.path.clone();
+        let arrow_err = |source: arrow_schema::ArrowError| SimError::Arrow { path: path.clone(), source };
+        let parquet_err = |source: parquet::errors::ParquetError| SimError::Parquet { path: path.clone(), source };
+        for chunk in events.chunks(BATCH * 4) {
+            let (mut id, mut cust, mut ts) = (
+                Int64Builder::with_capacity(chunk.len()),
+                Int64Builder::with_capacity(chunk.len()),
+                TimestampMicrosecondBuilder::with_capacity(chunk.len()).with_timezone("UTC"),
+            );
+            let mut event = StringBuilder::with_capacity(chunk.len(), chunk.len() * 14);
+            let mut revenue = Float64Builder::with_capacity(chunk.len());
+            for e in chunk {
+                if !matches!(e.kind, Kind::Track | Kind::Page | Kind::Screen) {
+                    continue;
+                }
+                id.append_value(self.row);
+                self.row += 1;
+                cust.append_value(e.cust as i64);
+                ts.append_value(e.ts);
+                event.append_value(e.event_name());
+                revenue.append_option(e.revenue());
+            }
+            let cols: Vec<ArrayRef> = vec![
+                Arc::new(id.finish()),
+                Arc::new(cust.finish()),
+                Arc::new(ts.finish()),
+                Arc::new(event.finish()),
+                Arc::new(revenue.finish()),
+            ];
+            let batch = RecordBatch::try_new(Arc::clone(&self.schema), cols).map_err(arrow_err)?;
+            self.writer.write(&batch).map_err(parquet_err)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn close(self) -> Result<u64, SimError> {
+        let path = self.path.clone();
+        self.writer.close().map_err(|source| SimError::Parquet { path, source })?;
+        Ok(self.row as u64)
+    }
+}
+
+/// The flat benchmark table of a generated company.
+pub(crate) fn write_bench_parquet(company: &Company, path: &Path) -> Result<u64, SimError> {
+    let mut w = BenchWriter::create(path)?;
+    w.write(&company.events)?;
+    w.close()
 }

@@ -493,7 +493,8 @@ mod tests {
         let mut w = Writer::open(dir.path(), 0).unwrap();
         let mut evs = Vec::new();
         for i in 0..30i64 {
-            let mut e = ev(&format!("e{i}"), Some(&format!("u{}", i % 4)), None, 1000 - i, ["A", "B", "C"][(i % 3) as usize]);
+            let mut e =
+                ev(&format!("e{i}"), Some(&format!("u{}", i % 4)), None, 1000 - i, ["A", "B", "C"][(i % 3) as usize]);
             if i % 5 == 0 {
                 e.kind = wayfarer_core::Kind::Identify;
             }

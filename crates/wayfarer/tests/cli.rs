@@ -312,3 +312,52 @@ fn funnel_paths_and_retention_commands() {
     let text = wayfarer(t.path(), &["retention", "--data", "data"]).ok().stdout();
     assert!(text.contains("Lifecycle"));
 }
+
+#[test]
+fn funnel_options_beyond_clickhouse() {
+    let t = tempfile::tempdir().unwrap();
+    let csv = write(
+        t.path(),
+        "f.csv",
+        "customer_id,timestamp,event,channel\n\
+         a,2026-03-02T10:00:00Z,Page Viewed,Email\n\
+         a,2026-03-02T10:10:00Z,Product Viewed,\n\
+         a,2026-03-02T12:00:00Z,Order Completed,\n\
+         b,2026-03-03T10:00:00Z,Page Viewed,Paid Search\n\
+         b,2026-03-03T10:01:00Z,Coupon Denied,\n\
+         b,2026-03-03T10:02:00Z,Product Viewed,\n\
+         b,2026-03-03T10:03:00Z,Order Completed,\n\
+         c,2026-03-10T10:00:00Z,Page Viewed,Email\n\
+         c,2026-03-10T10:05:00Z,Product Viewed,\n",
+    );
+    wayfarer(t.path(), &["import", "--data", "d", csv.to_str().unwrap()]).ok();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["funnel", "--data", "d", "Page Viewed", "Product Viewed", "Order Completed", "--json"];
+        args.extend_from_slice(extra);
+        wayfarer(t.path(), &args).ok().json()
+    };
+    assert_eq!(run(&[])["level_counts"], serde_json::json!([0, 0, 1, 2]));
+    // An exclusion between steps breaks b's chain after step 1.
+    assert_eq!(run(&["--exclude", "Coupon Denied"])["level_counts"], serde_json::json!([0, 1, 1, 1]));
+    // Step 3 within 30 minutes of step 2: a took 1h50m.
+    assert_eq!(run(&["--step-window", "3=30m"])["level_counts"], serde_json::json!([0, 0, 2, 1]));
+    let by = run(&["--breakdown", "channel"]);
+    let email = by["breakdown"].as_array().unwrap().iter().find(|g| g["group"] == "Email").unwrap();
+    assert_eq!(email["level_counts"], serde_json::json!([0, 0, 1, 1]));
+    let trend = run(&["--trend", "week"]);
+    let weeks: Vec<&str> =
+        trend["trend"].as_array().unwrap().iter().map(|p| p["period_start"].as_str().unwrap()).collect();
+    assert_eq!(weeks, ["2026-03-02", "2026-03-09"]);
+    assert_eq!(trend["trend"][0]["conversion"], 1.0);
+    let hist = run(&[]);
+    assert_eq!(hist["time_to_convert"]["customers"], 2);
+    let cmp = run(&["--from", "2026-03-09", "--to", "2026-03-16", "--compare-previous"]);
+    assert_eq!(cmp["level_counts"], serde_json::json!([0, 0, 1, 0]));
+    assert_eq!(cmp["previous"]["level_counts"], serde_json::json!([0, 0, 0, 2]));
+    let r = wayfarer(t.path(), &["funnel", "--data", "d", "Page Viewed", "--compare-previous"]).fails();
+    assert!(r.stderr().contains("--from and --to"));
+    let text = wayfarer(t.path(), &["funnel", "--data", "d", "Page Viewed", "Order Completed", "--trend", "week"])
+        .ok()
+        .stdout();
+    assert!(text.contains("Conversion by period") && text.contains("Time to convert"), "{text}");
+}

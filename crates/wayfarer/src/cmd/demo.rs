@@ -106,8 +106,17 @@ pub fn simulate(args: &crate::cli::SimulateArgs, progress: Progress) -> Result<(
     if args.ndjson.is_none() && args.parquet.is_none() && args.bench.is_none() && args.truth.is_none() {
         anyhow::bail!("nothing to write: give --ndjson, --parquet, --bench or --truth");
     }
-    let pb = progress.spinner(&format!("Simulating {customers} customers"));
     let sim = SimConfig { seed: args.seed, customers, days: args.days, ..SimConfig::default() };
+    if args.ndjson.is_none() && args.parquet.is_none() && args.truth.is_none() {
+        // Only the benchmark table: stream it, so any size fits in memory.
+        if let Some(p) = &args.bench {
+            let pb = progress.spinner(&format!("Simulating {customers} customers into {}", p.display()));
+            let rows = wayfarer_sim::write_bench_streaming(&sim, p)?;
+            done(&pb, &format!("Wrote {} ({} rows)", p.display(), wayfarer_render::count(rows)));
+        }
+        return Ok(());
+    }
+    let pb = progress.spinner(&format!("Simulating {customers} customers"));
     let company = generate(&sim);
     done(&pb, &format!("Simulated {} events", wayfarer_render::count(company.len() as u64)));
     if let Some(p) = &args.ndjson {
