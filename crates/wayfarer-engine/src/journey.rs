@@ -23,7 +23,7 @@ use crate::funnel::{Mode, STEP0, Scanner};
 use crate::model::Model;
 use crate::pain;
 use crate::text::TermCounts;
-use crate::timeline::{EventFacts, NO_STAGE, Timeline};
+use crate::timeline::{NO_STAGE, Timeline};
 use crate::{EngineError, Scope};
 
 /// Texts with a VADER compound at or below this are negative, at or above
@@ -32,12 +32,7 @@ pub const NEGATIVE: f64 = -0.05;
 pub const POSITIVE: f64 = 0.05;
 const VERBATIM_POOL: usize = 40;
 
-/// A touchpoint as counted: a configured one, or `event @ channel`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TpKey {
-    Defined(u32),
-    Fallback(u32, u32),
-}
+pub use crate::timeline::TpKey;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TpStats {
@@ -61,12 +56,6 @@ pub struct Candidate {
     pub text: String,
     pub touchpoint: TpKey,
     pub customer: u32,
-}
-
-impl Default for TpKey {
-    fn default() -> Self {
-        TpKey::Defined(0)
-    }
 }
 
 /// Statistics of one stage for one persona group (mergeable).
@@ -223,27 +212,6 @@ struct JourneyFold<'m> {
     purchase_stage: Option<usize>,
 }
 
-impl JourneyFold<'_> {
-    fn touchpoint(&self, t: &Timeline<'_>, j: usize) -> TpKey {
-        let r = t.idx[j];
-        let event = t.rows.event[r];
-        let channel = t.channel[j];
-        let facts = EventFacts::new(t, self.model, j);
-        for &i in self.model.touchpoints_for(event) {
-            let tp = &self.model.touchpoints[i];
-            if let Some(g) = &tp.channel
-                && !glob_match(g, self.model.channel_name(channel))
-            {
-                continue;
-            }
-            if tp.when.as_ref().is_none_or(|w| w.eval(&facts)) {
-                return TpKey::Defined(i as u32);
-            }
-        }
-        TpKey::Fallback(event, channel)
-    }
-}
-
 /// Maps a survey answer to [−1, 1] by its scale.
 pub fn survey_emotion(survey: &str, score: f64) -> Option<f64> {
     match survey {
@@ -329,7 +297,7 @@ impl Fold for JourneyFold<'_> {
             let su = s as usize;
             let r = t.idx[j];
             let event = rows.event[r];
-            let tp = self.touchpoint(&t, j);
+            let tp = t.touchpoint(m, j);
             let st = &mut g.stages[su];
             st.touchpoints.entry(tp).or_default().events += 1;
             seen_tp.push((s, tp));
@@ -714,13 +682,7 @@ fn finish(
     }
     let group_name =
         |i: usize| -> String { model.personas.get(i).map_or_else(|| "Unassigned".to_string(), |(n, _, _)| n.clone()) };
-    let tp_name = |k: TpKey| -> String {
-        match k {
-            TpKey::Defined(i) => model.touchpoints.get(i as usize).map_or("?".into(), |t| t.name.clone()),
-            TpKey::Fallback(e, c) if c == NO_CHANNEL => model.event_name(e).to_string(),
-            TpKey::Fallback(e, c) => format!("{} @ {}", model.event_name(e), model.channel_name(c)),
-        }
-    };
+    let tp_name = |k: TpKey| -> String { model.touchpoint_name(k) };
     let top = model.config.map.top;
     let mut stages: Vec<StageReport> = Vec::with_capacity(k_stages);
     for (k, st) in scope_stats.stages.iter().enumerate() {

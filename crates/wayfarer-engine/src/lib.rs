@@ -24,6 +24,7 @@ pub mod period;
 pub mod retention;
 pub mod rfm;
 pub mod sessions;
+pub mod surveys;
 pub mod text;
 pub mod timeline;
 

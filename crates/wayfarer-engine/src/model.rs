@@ -183,6 +183,17 @@ impl Model {
         self.tps_by_event.get(event as usize).map_or(&[], Vec::as_slice)
     }
 
+    /// A touchpoint's display name.
+    pub fn touchpoint_name(&self, k: crate::timeline::TpKey) -> String {
+        use crate::timeline::TpKey;
+        match k {
+            TpKey::Defined(i) => self.touchpoints.get(i as usize).map_or("?".into(), |t| t.name.clone()),
+            TpKey::Fallback(e, c) if c == wayfarer_store::NO_CHANNEL => self.event_name(e).to_string(),
+            TpKey::Fallback(e, c) => format!("{} @ {}", self.event_name(e), self.channel_name(c)),
+            TpKey::None => "(none)".into(),
+        }
+    }
+
     pub fn event_name(&self, code: u32) -> &str {
         self.event_names.get(code as usize).map_or("?", String::as_str)
     }

@@ -223,6 +223,39 @@ impl<'a> Timeline<'a> {
     }
 }
 
+/// A touchpoint as counted: a configured one (index into the model's
+/// touchpoints), or `event @ channel` for events no touchpoint matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum TpKey {
+    Defined(u32),
+    #[default]
+    None,
+    Fallback(u32, u32),
+}
+
+impl Timeline<'_> {
+    /// The touchpoint of event `j`: the first configured touchpoint whose
+    /// event glob, channel glob and condition match.
+    pub fn touchpoint(&self, model: &Model, j: usize) -> TpKey {
+        let r = self.idx[j];
+        let event = self.rows.event[r];
+        let channel = self.channel[j];
+        let facts = EventFacts::new(self, model, j);
+        for &i in model.touchpoints_for(event) {
+            let tp = &model.touchpoints[i];
+            if let Some(g) = &tp.channel
+                && !glob_match(g, model.channel_name(channel))
+            {
+                continue;
+            }
+            if tp.when.as_ref().is_none_or(|w| w.eval(&facts)) {
+                return TpKey::Defined(i as u32);
+            }
+        }
+        TpKey::Fallback(event, channel)
+    }
+}
+
 /// Predicate facts of one event of a timeline.
 pub struct EventFacts<'t, 'a> {
     t: &'t Timeline<'a>,

@@ -1,7 +1,13 @@
 //! Statistical models over journey data, free of storage and I/O: VADER
-//! sentiment (with its lexicon shipped as data under its MIT licence) and the
-//! significance tests the pain-point finder uses. The engine builds the inputs
-//! (texts, counts, samples) from timelines and calls these.
+//! sentiment (with its lexicon shipped as data under its MIT licence), the
+//! significance tests the pain-point finder uses, customer lifetime value
+//! (BG/NBD and Gamma-Gamma), multi-touch attribution, and clustering. The
+//! engine builds the inputs (texts, counts, RFM, paths, feature matrices)
+//! from timelines and calls these.
 
+pub mod cluster;
+pub mod clv;
+pub mod optim;
 pub mod sentiment;
+pub mod special;
 pub mod stats;

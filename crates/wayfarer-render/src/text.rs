@@ -300,3 +300,50 @@ pub fn retention_table(r: &wayfarer_engine::retention::RetentionReport) -> Strin
     out.push_str(&t.to_string());
     out
 }
+
+/// Surveys: one table per dimension, then the terms per stage.
+pub fn surveys_table(r: &wayfarer_engine::surveys::SurveysReport) -> String {
+    use wayfarer_engine::surveys::Scores;
+    let table = |title: &str, rows: &[Scores]| -> String {
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        t.set_header(vec![title, "NPS (±moe, n)", "CSAT satisfied (mean, n)", "CES (n)", "sentiment (n)"]);
+        for s in rows {
+            t.add_row(vec![
+                s.group.clone(),
+                s.nps
+                    .as_ref()
+                    .map_or("–".into(), |n| format!("{:+.0} (±{:.0}, {})", n.score, n.margin_of_error, count(n.n))),
+                s.csat
+                    .as_ref()
+                    .map_or("–".into(), |c| format!("{} ({:.2}, {})", pct(c.satisfied_share), c.mean, count(c.n))),
+                s.ces.as_ref().map_or("–".into(), |c| format!("{:.2} ({})", c.mean, count(c.n))),
+                s.sentiment.as_ref().map_or("–".into(), |c| format!("{:+.2} ({})", c.mean, count(c.n))),
+            ]);
+        }
+        t.to_string()
+    };
+    let mut out = format!("Survey answers and comments of {} customers\n", count(r.respondents));
+    out.push_str(&table("overall", std::slice::from_ref(&r.overall)));
+    for (title, rows) in [
+        ("stage", &r.by_stage),
+        ("persona", &r.by_persona),
+        ("channel", &r.by_channel),
+        ("touchpoint", &r.by_touchpoint),
+        (r.period.as_str(), &r.by_period),
+    ] {
+        out.push_str(&format!("\n\nBy {title}\n"));
+        out.push_str(&table(title, &rows[..rows.len().min(15)]));
+    }
+    out.push_str("\n\nWhat comments say, by stage\n");
+    for t in &r.terms {
+        out.push_str(&format!(
+            "  {:<14} negative: {}\n  {:<14} positive: {}\n",
+            t.stage,
+            if t.negative.is_empty() { "–".to_string() } else { t.negative.join(", ") },
+            "",
+            if t.positive.is_empty() { "–".to_string() } else { t.positive.join(", ") }
+        ));
+    }
+    out
+}

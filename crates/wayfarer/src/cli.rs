@@ -56,6 +56,8 @@ pub enum Command {
     Retention(RetentionArgs),
     /// Per-customer RFM inputs (frequency, recency, T, monetary) as BG/NBD defines them.
     Rfm(RfmArgs),
+    /// NPS, CSAT, CES and text sentiment by stage, touchpoint, persona, channel and period.
+    Surveys(SurveysArgs),
     /// Generate the synthetic company's events without importing them (for tests and benchmarks).
     Simulate(SimulateArgs),
     /// Configuration: write the documented default, or show the one in effect.
@@ -287,6 +289,18 @@ pub struct SimulateArgs {
     /// Write the ground truth here.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SurveysArgs {
+    /// Period of the trend: day, week or month.
+    #[arg(long, default_value = "month", value_parser = ["day", "week", "month"])]
+    pub period: String,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

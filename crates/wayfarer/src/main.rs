@@ -3,6 +3,7 @@
 //! what they return. `main` → `try_main` → exit code.
 
 mod cli;
+#[macro_use]
 mod cmd;
 mod progress;
 
@@ -14,6 +15,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<cmd::Closed>().is_some() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             if let Some(hint) = cmd::hint_for(&e) {

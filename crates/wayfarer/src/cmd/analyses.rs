@@ -21,7 +21,7 @@ fn open(g: &Global) -> Result<(Store, Model)> {
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    say!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -55,7 +55,7 @@ pub fn funnel(g: &Global, a: &FunnelArgs) -> Result<()> {
     if a.json {
         print_json(&report)
     } else {
-        println!("{}", text::funnel_table(&report));
+        say!("{}", text::funnel_table(&report));
         Ok(())
     }
 }
@@ -76,7 +76,7 @@ pub fn paths(g: &Global, a: &PathsArgs) -> Result<()> {
     if a.json {
         print_json(&report)
     } else {
-        println!("{}", text::paths_table(&report));
+        say!("{}", text::paths_table(&report));
         Ok(())
     }
 }
@@ -95,7 +95,7 @@ pub fn retention(g: &Global, a: &RetentionArgs) -> Result<()> {
     if a.json {
         print_json(&report)
     } else {
-        println!("{}", text::retention_table(&report));
+        say!("{}", text::retention_table(&report));
         Ok(())
     }
 }
@@ -160,7 +160,7 @@ pub fn rfm(g: &Global, a: &crate::cli::RfmArgs) -> Result<()> {
         }
         print_json(&v)
     } else {
-        println!(
+        say!(
             "{} purchasing customers ({} repeat); mean frequency {:.2}, recency {:.1}, T {:.1} {}s, mean order value {}",
             wayfarer_render::count(summary.customers),
             wayfarer_render::count(summary.repeat_customers),
@@ -171,8 +171,21 @@ pub fn rfm(g: &Global, a: &crate::cli::RfmArgs) -> Result<()> {
             wayfarer_render::money(summary.mean_order_value.unwrap_or(0.0))
         );
         if let Some(p) = &a.out {
-            println!("Wrote {} rows to {}", rows.len(), p.display());
+            say!("Wrote {} rows to {}", rows.len(), p.display());
         }
+        Ok(())
+    }
+}
+
+pub fn surveys(g: &Global, a: &crate::cli::SurveysArgs) -> Result<()> {
+    let (store, model) = open(g)?;
+    let scope = super::scope(&a.scope)?;
+    let Some(period) = Period::parse(&a.period) else { bail!("--period: expected day, week or month") };
+    let report = wayfarer_engine::surveys::surveys(&store, &model, &scope, period)?;
+    if a.json {
+        print_json(&report)
+    } else {
+        say!("{}", text::surveys_table(&report));
         Ok(())
     }
 }

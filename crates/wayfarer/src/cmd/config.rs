@@ -21,7 +21,7 @@ pub fn run(g: &Global, c: ConfigCommand) -> Result<()> {
                 std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
             }
             std::fs::write(&path, DEFAULT_TOML).with_context(|| format!("writing {}", path.display()))?;
-            println!("Wrote the default configuration to {}", path.display());
+            say!("Wrote the default configuration to {}", path.display());
             Ok(())
         }
         ConfigCommand::Show => {

@@ -62,21 +62,21 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
     let maps = journey_maps(&store, &model, &scope)?;
     done(&pb, "Built the journey map");
 
-    println!();
+    say!();
     super::map::write_maps(&maps, MapFormat::Text, None)?;
-    println!();
+    say!();
     super::map::write_maps(&maps, MapFormat::Html, Some(&args.out))?;
-    println!(
+    say!(
         "Imported {} events ({} new) into {} in a demo that took {:.1}s.",
         wayfarer_render::count(summary.events_total),
         wayfarer_render::count(summary.accepted),
         dir.display(),
         started.elapsed().as_secs_f64()
     );
-    println!("Ground truth (hidden personas, injected pain points): {}", truth.display());
-    println!("Next: open {} in a browser, or try", args.out.display());
-    println!("  wayfarer map --data {} --persona 'Deal hunters'", dir.display());
-    println!("  wayfarer sessions --data {} --json", dir.display());
+    say!("Ground truth (hidden personas, injected pain points): {}", truth.display());
+    say!("Next: open {} in a browser, or try", args.out.display());
+    say!("  wayfarer map --data {} --persona 'Deal hunters'", dir.display());
+    say!("  wayfarer sessions --data {} --json", dir.display());
     Ok(())
 }
 
@@ -121,19 +121,19 @@ pub fn simulate(args: &crate::cli::SimulateArgs, progress: Progress) -> Result<(
     done(&pb, &format!("Simulated {} events", wayfarer_render::count(company.len() as u64)));
     if let Some(p) = &args.ndjson {
         company.write_ndjson(p)?;
-        println!("Wrote {}", p.display());
+        say!("Wrote {}", p.display());
     }
     if let Some(p) = &args.parquet {
         company.write_parquet(p)?;
-        println!("Wrote {}", p.display());
+        say!("Wrote {}", p.display());
     }
     if let Some(p) = &args.bench {
         let rows = company.write_bench_parquet(p)?;
-        println!("Wrote {} ({} rows)", p.display(), wayfarer_render::count(rows));
+        say!("Wrote {} ({} rows)", p.display(), wayfarer_render::count(rows));
     }
     if let Some(p) = &args.truth {
         company.write_truth(p)?;
-        println!("Wrote {}", p.display());
+        say!("Wrote {}", p.display());
     }
     Ok(())
 }

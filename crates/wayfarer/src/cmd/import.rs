@@ -53,16 +53,16 @@ pub fn run(g: &Global, args: &ImportArgs, progress: Progress) -> Result<()> {
     });
     let summary = import_files(&dir, &config, &args.files, format, args.rejects.clone(), progress)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        say!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print_summary(&summary);
+        print_summary(&summary)?;
     }
     Ok(())
 }
 
-pub fn print_summary(s: &ImportSummary) {
+pub fn print_summary(s: &ImportSummary) -> Result<()> {
     for f in &s.files {
-        println!(
+        say!(
             "{}: {} records, {} accepted, {} duplicates skipped, {} rejected",
             f.file,
             wayfarer_render::count(f.records),
@@ -71,7 +71,7 @@ pub fn print_summary(s: &ImportSummary) {
             wayfarer_render::count(f.rejected)
         );
     }
-    println!(
+    say!(
         "Imported {} new events ({} duplicates skipped, {} rejected); the store now holds {} events.",
         wayfarer_render::count(s.accepted),
         wayfarer_render::count(s.duplicates),
@@ -79,8 +79,9 @@ pub fn print_summary(s: &ImportSummary) {
         wayfarer_render::count(s.events_total)
     );
     if let Some(r) = &s.rejects_file {
-        println!("Rejected records were written to {r}");
+        say!("Rejected records were written to {r}");
     }
+    Ok(())
 }
 
 /// Imports files into the data directory in one commit.

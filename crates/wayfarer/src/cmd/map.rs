@@ -44,13 +44,13 @@ pub fn write_maps(maps: &[JourneyMap], format: MapFormat, out: Option<&Path>) ->
             let path = out.map_or_else(|| PathBuf::from("journey-map.html"), Path::to_path_buf);
             let html = wayfarer_render::html::report(maps, "Customer journey map");
             std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))?;
-            println!("Wrote {}", path.display());
+            say!("Wrote {}", path.display());
             Ok(())
         }
         MapFormat::Xlsx => {
             let path = out.map_or_else(|| PathBuf::from("journey-map.xlsx"), Path::to_path_buf);
             wayfarer_render::tabular::write_xlsx(maps, &path)?;
-            println!("Wrote {}", path.display());
+            say!("Wrote {}", path.display());
             Ok(())
         }
     }
@@ -61,9 +61,10 @@ fn emit(out: Option<&Path>, bytes: &[u8]) -> Result<()> {
         Some(p) => std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display())),
         None => {
             let mut o = std::io::stdout().lock();
-            o.write_all(bytes)?;
-            o.flush()?;
-            Ok(())
+            match o.write_all(bytes).and_then(|()| o.flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::new(super::Closed)),
+                other => Ok(other?),
+            }
         }
     }
 }

@@ -1,5 +1,12 @@
 //! Command implementations; each module is one subcommand.
 
+/// Prints a line to stdout. A closed pipe (`wayfarer … | head`) ends the
+/// command quietly instead of panicking.
+macro_rules! say {
+    () => { $crate::cmd::emit("")? };
+    ($($t:tt)*) => { $crate::cmd::emit(&format!($($t)*))? };
+}
+
 mod analyses;
 mod config;
 mod demo;
@@ -34,6 +41,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Paths(args) => analyses::paths(g, &args),
         Command::Retention(args) => analyses::retention(g, &args),
         Command::Rfm(args) => analyses::rfm(g, &args),
+        Command::Surveys(args) => analyses::surveys(g, &args),
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),
     }
@@ -76,6 +84,28 @@ pub fn scope(args: &ScopeArgs) -> Result<Scope> {
     }
     Ok(Scope { from, to, persona: args.persona.clone() })
 }
+
+/// Writes one line to stdout; a broken pipe becomes [`Closed`].
+pub fn emit(line: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::new(Closed)),
+        other => Ok(other?),
+    }
+}
+
+/// Stdout was closed by the reader: not a failure.
+#[derive(Debug)]
+pub struct Closed;
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("output closed")
+    }
+}
+
+impl std::error::Error for Closed {}
 
 /// A hint for an error, from the shared error-code table.
 pub fn hint_for(e: &anyhow::Error) -> Option<&'static str> {

@@ -14,9 +14,9 @@ pub fn run(g: &Global, args: &SessionsArgs) -> Result<()> {
     let scope = super::scope(&args.scope)?;
     let report = sessions::sessions(&store, &model, &scope)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        say!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{}", wayfarer_render::text::sessions_table(&report));
+        say!("{}", wayfarer_render::text::sessions_table(&report));
     }
     Ok(())
 }
