@@ -591,8 +591,12 @@ fn parse_properties(cell: &Cell<'_>, field: &str) -> Result<Map<String, Value>, 
         .ok_or_else(|| FieldError::new(field, format!("expected a JSON object, found {}", json_type(v))))
 }
 
+/// Prefix of the ids Wayfarer generates for events that have none.
+pub const GENERATED_ID_PREFIX: &str = "wfh:";
+
 /// A stable id for an event without one: a hash of its content, so that
-/// re-importing the same rows adds nothing.
+/// re-importing the same rows adds nothing. (Identical rows within one file
+/// are told apart by their occurrence; see `files::read_file`.)
 pub fn content_id(e: &Event) -> String {
     let mut h = Xxh3::new();
     let mut put = |s: &str| {
@@ -616,7 +620,7 @@ pub fn content_id(e: &Event) -> String {
     put(e.survey.as_deref().unwrap_or("\u{0}"));
     put(e.text.as_deref().unwrap_or("\u{0}"));
     put(&e.properties);
-    format!("h{:032x}", h.digest128())
+    format!("{GENERATED_ID_PREFIX}{:032x}", h.digest128())
 }
 
 #[cfg(test)]
@@ -654,7 +658,7 @@ mod tests {
         assert_eq!(e.revenue, Some(19.9));
         let p: Value = serde_json::from_str(&e.properties).unwrap();
         assert_eq!(p, json!({"plan": "pro", "zip": "02134", "qty": 3}));
-        assert!(e.event_id.starts_with('h'));
+        assert!(e.event_id.starts_with(GENERATED_ID_PREFIX));
         // The same row hashes the same; a different row differently.
         let again = flat(&[
             ("customer_id", "c1"),

@@ -177,7 +177,20 @@ where
     check_file(path, format)?;
     let name = path.display().to_string();
     let mut stats = FileStats::default();
-    let mut emit = |chunk: Chunk, records: u64| -> Result<(), ImportError> {
+    // Rows without an id get a hash of their content; identical rows in one
+    // file (two equal purchases on the same day) are distinct events, so the
+    // second gets ":1", the third ":2"… — the same on every re-import.
+    let mut seen: std::collections::HashMap<u128, u32> = std::collections::HashMap::new();
+    let mut emit = |mut chunk: Chunk, records: u64| -> Result<(), ImportError> {
+        for e in &mut chunk.events {
+            if e.event_id.starts_with(crate::decode::GENERATED_ID_PREFIX) {
+                let n = seen.entry(xxhash_rust::xxh3::xxh3_128(e.event_id.as_bytes())).or_insert(0);
+                if *n > 0 {
+                    e.event_id = format!("{}:{n}", e.event_id);
+                }
+                *n += 1;
+            }
+        }
         stats.records += records;
         stats.decoded += chunk.events.len() as u64;
         stats.rejected += chunk.rejects.len() as u64;
@@ -647,6 +660,20 @@ mod tests {
         assert_eq!(rejects.len(), 2);
         assert_eq!((rejects[0].line, rejects[0].index, rejects[0].field.as_str()), (3, Some(1), "event"));
         assert_eq!((rejects[1].line, rejects[1].field.as_str()), (5, "(json)"));
+    }
+
+    #[test]
+    fn identical_rows_in_a_file_are_distinct_events_but_reimports_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, "customer_id,timestamp,event,revenue\nc,1997-01-01,Order Completed,10\nc,1997-01-01,Order Completed,10\nc,1997-01-02,Order Completed,10\n").unwrap();
+        let (a, _) = collect(&p, Format::Csv).unwrap();
+        let (b, _) = collect(&p, Format::Csv).unwrap();
+        let ids: Vec<&str> = a.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids.len(), 3);
+        assert_ne!(ids[0], ids[1], "two equal purchases are two events");
+        assert!(ids[1].ends_with(":1"));
+        assert_eq!(ids, b.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), "stable across reads");
     }
 
     #[test]

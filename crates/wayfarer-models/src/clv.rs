@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::optim::nelder_mead;
 use crate::special::{hyp2f1, ln_beta, ln_gamma};
@@ -21,7 +21,7 @@ pub struct Rfm {
     pub t: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BgNbd {
     pub r: f64,
     pub alpha: f64,
@@ -184,7 +184,7 @@ impl BgNbd {
 }
 
 /// The Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV").
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GammaGamma {
     pub p: f64,
     pub q: f64,

@@ -347,3 +347,102 @@ pub fn surveys_table(r: &wayfarer_engine::surveys::SurveysReport) -> String {
     }
     out
 }
+
+/// CLV: the fitted models, historic value by group, and the top customers.
+pub fn clv_table(r: &wayfarer_engine::clv::ClvReport) -> String {
+    let unit = serde_json::to_value(r.unit).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let mut out = format!(
+        "Customer lifetime value · calibration to {} · {} purchasing customers ({} repeat)\n",
+        r.calibration_end,
+        count(r.customers),
+        count(r.repeat_customers)
+    );
+    if let Some(m) = &r.bgnbd {
+        out.push_str(&format!(
+            "BG/NBD: r={:.4} alpha={:.4} a={:.4} b={:.4} (log-likelihood {:.1}, time in {unit}s)\n",
+            m.r, m.alpha, m.a, m.b, m.log_likelihood
+        ));
+    }
+    if let Some(g) = &r.gamma_gamma {
+        out.push_str(&format!("Gamma-Gamma: p={:.4} q={:.4} v={:.4}\n", g.p, g.q, g.v));
+    }
+    for n in &r.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    if let Some(p) = &r.predicted {
+        out.push_str(&format!(
+            "Next {} {unit}s: {:.0} expected purchases, predicted CLV {} in total, {} mean, {} median (discount {:.1}%/month)\n",
+            r.horizon,
+            p.expected_purchases,
+            money(p.clv),
+            money(p.mean_clv),
+            money(p.median_clv.unwrap_or(0.0)),
+            r.discount_rate * 100.0
+        ));
+    }
+    out.push_str(&format!(
+        "Historic: {} revenue from {} customers ({} mean, {} median per purchaser)\n",
+        money(r.historic.revenue),
+        count(r.historic.customers),
+        money(r.historic.mean),
+        money(r.historic.median_purchaser.unwrap_or(0.0))
+    ));
+    let groups = |title: &str, gs: &[wayfarer_engine::clv::ValueGroup]| -> String {
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        t.set_header(vec![
+            title,
+            "customers",
+            "purchasers",
+            "revenue",
+            "mean",
+            "median purchaser",
+            "mean predicted CLV",
+        ]);
+        for g in gs {
+            t.add_row(vec![
+                g.group.clone(),
+                count(g.customers),
+                count(g.purchasers),
+                money(g.revenue),
+                money(g.mean),
+                g.median_purchaser.map_or("–".into(), money),
+                g.mean_predicted_clv.map_or("–".into(), money),
+            ]);
+        }
+        format!("\n{t}\n")
+    };
+    out.push_str(&groups("acquisition month", &r.historic.by_cohort));
+    out.push_str(&groups("first channel", &r.historic.by_first_channel));
+    if !r.historic.by_persona.is_empty() {
+        out.push_str(&groups("persona", &r.historic.by_persona));
+    }
+    if !r.customer_values.is_empty() {
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        t.set_header(vec![
+            "customer",
+            "frequency",
+            "recency",
+            "T",
+            "monetary",
+            "P(alive)",
+            "expected purchases",
+            "CLV",
+        ]);
+        for c in r.customer_values.iter().take(50) {
+            t.add_row(vec![
+                c.customer_id.clone(),
+                c.frequency.to_string(),
+                format!("{:.1}", c.recency),
+                format!("{:.1}", c.t),
+                money(c.monetary),
+                pct(c.p_alive),
+                format!("{:.2}", c.expected_purchases),
+                money(c.clv),
+            ]);
+        }
+        out.push_str(&format!("\n{t}\n"));
+    }
+    out
+}

@@ -58,6 +58,8 @@ pub enum Command {
     Rfm(RfmArgs),
     /// NPS, CSAT, CES and text sentiment by stage, touchpoint, persona, channel and period.
     Surveys(SurveysArgs),
+    /// Customer lifetime value: historic, and predicted with BG/NBD and Gamma-Gamma.
+    Clv(ClvArgs),
     /// Generate the synthetic company's events without importing them (for tests and benchmarks).
     Simulate(SimulateArgs),
     /// Configuration: write the documented default, or show the one in effect.
@@ -296,6 +298,36 @@ pub struct SurveysArgs {
     /// Period of the trend: day, week or month.
     #[arg(long, default_value = "month", value_parser = ["day", "week", "month"])]
     pub period: String,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ClvArgs {
+    /// The purchase event (default: journey.purchase_event of the configuration).
+    #[arg(long, value_name = "EVENT")]
+    pub event: Option<String>,
+    /// End of the calibration period (inclusive; a date means the whole day). Default: the end of the data.
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: Option<String>,
+    /// Time unit of recency, T and the horizon.
+    #[arg(long, default_value = "week", value_parser = ["day", "week"])]
+    pub unit: String,
+    /// Prediction horizon, in units (default: a year).
+    #[arg(long)]
+    pub horizon: Option<f64>,
+    /// Discount rate per month.
+    #[arg(long, default_value_t = 0.01)]
+    pub discount_rate: f64,
+    /// Include every purchasing customer's prediction.
+    #[arg(long)]
+    pub customers: bool,
+    /// Include the N customers with the highest predicted CLV.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
     #[command(flatten)]
     pub scope: ScopeArgs,
     /// Print JSON.

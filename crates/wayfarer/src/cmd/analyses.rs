@@ -104,14 +104,9 @@ pub fn rfm(g: &Global, a: &crate::cli::RfmArgs) -> Result<()> {
     use wayfarer_engine::rfm::{RfmSpec, Unit};
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
-    let calibration_end = a
-        .calibration_end
-        .as_deref()
-        .map(|d| wayfarer_core::time::parse_date_arg(d).map_err(|e| anyhow::anyhow!("--calibration-end: {e}")))
-        .transpose()?;
     let spec = RfmSpec {
         event: a.event.clone().unwrap_or_else(|| model.config.journey.purchase_event.clone()),
-        calibration_end,
+        calibration_end: calibration_end(&a.calibration_end)?,
         unit: if a.unit == "week" { Unit::Week } else { Unit::Day },
         keep_customers: a.customers || a.out.is_some(),
     };
@@ -186,6 +181,44 @@ pub fn surveys(g: &Global, a: &crate::cli::SurveysArgs) -> Result<()> {
         print_json(&report)
     } else {
         say!("{}", text::surveys_table(&report));
+        Ok(())
+    }
+}
+
+/// Parses a calibration end: a plain date covers its whole day.
+fn calibration_end(s: &Option<String>) -> Result<Option<i64>> {
+    let Some(s) = s.as_deref() else { return Ok(None) };
+    let t = wayfarer_core::time::parse_date_arg(s).map_err(|e| anyhow::anyhow!("--calibration-end: {e}"))?;
+    let date_only = s.trim().len() == 10;
+    Ok(Some(if date_only { t + wayfarer_core::time::MICROS_PER_DAY - 1 } else { t }))
+}
+
+pub fn clv(g: &Global, a: &crate::cli::ClvArgs) -> Result<()> {
+    use wayfarer_engine::clv::ClvSpec;
+    use wayfarer_engine::rfm::Unit;
+    let (store, model) = open(g)?;
+    let scope = super::scope(&a.scope)?;
+    let unit = if a.unit == "day" { Unit::Day } else { Unit::Week };
+    let spec = ClvSpec {
+        event: a.event.clone().unwrap_or_else(|| model.config.journey.purchase_event.clone()),
+        calibration_end: calibration_end(&a.calibration_end)?,
+        unit,
+        horizon: a.horizon.unwrap_or(match unit {
+            Unit::Day => 365.0,
+            Unit::Week => 52.0,
+        }),
+        discount_rate: a.discount_rate,
+        all_customers: a.customers,
+        top: a.top,
+    };
+    if spec.horizon.is_nan() || spec.horizon <= 0.0 {
+        bail!("--horizon must be positive");
+    }
+    let report = wayfarer_engine::clv::clv(&store, &model, &scope, &spec)?;
+    if a.json {
+        print_json(&report)
+    } else {
+        say!("{}", text::clv_table(&report));
         Ok(())
     }
 }

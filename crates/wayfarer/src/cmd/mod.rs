@@ -42,6 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Retention(args) => analyses::retention(g, &args),
         Command::Rfm(args) => analyses::rfm(g, &args),
         Command::Surveys(args) => analyses::surveys(g, &args),
+        Command::Clv(args) => analyses::clv(g, &args),
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),
     }
