@@ -25,8 +25,8 @@ array of datasets. Each dataset is
               "total_conversions", "total_value",
               "channels": {ch: {"conversions", "value",
                                 "removal_effect", "removal_effect_value",
-                                "conversions_se", "removal_effect_se",
-                                "z_conversions", "z_removal_effect"}}}
+                                "conversions_se", "value_se", "removal_effect_se",
+                                "z_conversions", "z_value", "z_removal_effect"}}}
 
 A STATE is a JSON list of channel names (the last k channels, fewer for a
 path shorter than k), or one of ["(start)"], ["(conversion)"], ["(null)"].

@@ -210,6 +210,49 @@ struct JourneyFold<'m> {
     scope: &'m Scope,
     vader: &'m Vader,
     purchase_stage: Option<usize>,
+    personas: &'m Personas,
+}
+
+/// How customers are split into personas for maps: the hand-written ones of
+/// the configuration, or ones discovered by clustering.
+#[derive(Debug, Clone)]
+pub struct Personas {
+    /// (name, description) of each persona; customers of none are "Unassigned".
+    pub names: Vec<(String, String)>,
+    /// Customer → persona, for discovered personas; None uses each
+    /// timeline's hand-written persona.
+    pub assignment: Option<std::sync::Arc<std::collections::HashMap<u32, usize>>>,
+}
+
+impl Personas {
+    pub fn hand_written(model: &Model) -> Personas {
+        Personas { names: model.personas.iter().map(|(n, d, _)| (n.clone(), d.clone())).collect(), assignment: None }
+    }
+
+    /// The persona of a timeline, if any.
+    pub fn of(&self, t: &Timeline<'_>) -> Option<usize> {
+        match &self.assignment {
+            Some(a) => a.get(&t.customer).copied(),
+            None => t.persona,
+        }
+    }
+
+    pub fn name(&self, i: usize) -> String {
+        self.names.get(i).map_or_else(|| "Unassigned".to_string(), |(n, _)| n.clone())
+    }
+
+    /// The index of a persona named by the user, or an error listing the known ones.
+    pub fn resolve(&self, name: Option<&str>) -> Result<Option<usize>, EngineError> {
+        let Some(name) = name else { return Ok(None) };
+        self.names.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)).map(Some).ok_or_else(|| {
+            let known: Vec<&str> = self.names.iter().map(|(n, _)| n.as_str()).collect();
+            EngineError::InvalidQuery(if known.is_empty() {
+                format!("no persona '{name}': the configuration defines no personas ([[personas]] in wayfarer.toml)")
+            } else {
+                format!("no persona '{name}'; known personas: {}", known.join(", "))
+            })
+        })
+    }
 }
 
 /// Maps a survey answer to [−1, 1] by its scale.
@@ -232,7 +275,7 @@ impl Fold for JourneyFold<'_> {
     }
 
     fn init(&self) -> JourneyPartial {
-        let groups = self.model.personas.len() + 1;
+        let groups = self.personas.names.len() + 1;
         JourneyPartial { groups: (0..groups).map(|_| GroupStats::new(self.model.stages())).collect() }
     }
 
@@ -242,7 +285,7 @@ impl Fold for JourneyFold<'_> {
         };
         let m = self.model;
         let k_stages = m.stages();
-        let g = &mut p.groups[t.persona.unwrap_or(m.personas.len())];
+        let g = &mut p.groups[self.personas.of(&t).unwrap_or(self.personas.names.len())];
         let rows = t.rows;
         let revenue = t.revenue();
         g.customers += 1;
@@ -625,28 +668,53 @@ pub(crate) fn ratio(a: u64, b: u64) -> Option<f64> {
     (b > 0).then(|| a as f64 / b as f64)
 }
 
-/// Computes the journey map of a scope.
+/// Computes the journey map of a scope (personas: the hand-written ones).
 pub fn journey_map(store: &Store, model: &Model, scope: &Scope) -> Result<JourneyMap, EngineError> {
-    let persona = model.resolve_persona(scope.persona.as_deref())?;
+    journey_map_with(store, model, scope, &Personas::hand_written(model))
+}
+
+/// Computes the journey map of a scope, with the given personas.
+pub fn journey_map_with(
+    store: &Store,
+    model: &Model,
+    scope: &Scope,
+    personas: &Personas,
+) -> Result<JourneyMap, EngineError> {
+    let persona = personas.resolve(scope.persona.as_deref())?;
     let vader = Vader::new();
-    let purchase_stage = purchase_stage(model);
-    let f = JourneyFold { model, scope, vader: &vader, purchase_stage };
+    let f = JourneyFold {
+        model,
+        scope: &scope.without_persona(),
+        vader: &vader,
+        purchase_stage: purchase_stage(model),
+        personas,
+    };
     let partial = fold::run(store, &f)?;
     let identity = store.identity()?;
-    Ok(finish(model, scope, persona, &partial, &identity))
+    Ok(finish(model, scope, persona, &partial, &identity, personas))
 }
 
 /// The map of the scope followed by one map per hand-written persona, from
 /// a single pass over the data (the fold keeps every persona's statistics).
 pub fn journey_maps(store: &Store, model: &Model, scope: &Scope) -> Result<Vec<JourneyMap>, EngineError> {
+    journey_maps_with(store, model, scope, &Personas::hand_written(model))
+}
+
+/// The map of the scope followed by one map per persona of `personas`.
+pub fn journey_maps_with(
+    store: &Store,
+    model: &Model,
+    scope: &Scope,
+    personas: &Personas,
+) -> Result<Vec<JourneyMap>, EngineError> {
     let vader = Vader::new();
-    let f = JourneyFold { model, scope, vader: &vader, purchase_stage: purchase_stage(model) };
+    let f = JourneyFold { model, scope, vader: &vader, purchase_stage: purchase_stage(model), personas };
     let partial = fold::run(store, &f)?;
     let identity = store.identity()?;
-    let mut maps = vec![finish(model, scope, None, &partial, &identity)];
-    for (i, (name, _, _)) in model.personas.iter().enumerate() {
+    let mut maps = vec![finish(model, scope, None, &partial, &identity, personas)];
+    for (i, (name, _)) in personas.names.iter().enumerate() {
         let s = Scope { persona: Some(name.clone()), ..scope.clone() };
-        maps.push(finish(model, &s, Some(i), &partial, &identity));
+        maps.push(finish(model, &s, Some(i), &partial, &identity, personas));
     }
     Ok(maps)
 }
@@ -668,6 +736,7 @@ fn finish(
     persona: Option<usize>,
     partial: &JourneyPartial,
     identity: &wayfarer_store::IdentityGraph,
+    personas: &Personas,
 ) -> JourneyMap {
     let groups = &partial.groups;
     let k_stages = model.stages();
@@ -680,8 +749,7 @@ fn finish(
             rest_stats.merge(g.clone());
         }
     }
-    let group_name =
-        |i: usize| -> String { model.personas.get(i).map_or_else(|| "Unassigned".to_string(), |(n, _, _)| n.clone()) };
+    let group_name = |i: usize| -> String { personas.name(i) };
     let tp_name = |k: TpKey| -> String { model.touchpoint_name(k) };
     let top = model.config.map.top;
     let mut stages: Vec<StageReport> = Vec::with_capacity(k_stages);
@@ -825,11 +893,11 @@ fn finish(
         stages.iter().map(|s| EmotionPoint { stage: s.name.clone(), score: s.emotion.score, n: s.emotion.n }).collect();
 
     // Pain points and opportunities.
-    let ctx = pain::Context { model, tp_name: &tp_name };
+    let ctx = pain::Context { model, tp_name: &tp_name, personas };
     let mut pains = pain::within_scope(&ctx, &scope_stats, persona.map(group_name).as_deref());
     // Each persona against the other personas ("Unassigned" customers are
     // mostly anonymous visitors and make no fair baseline).
-    let named = model.personas.len();
+    let named = personas.names.len();
     let comparisons: Vec<usize> = match persona {
         Some(p) => vec![p],
         None => (0..named).collect(),
@@ -852,13 +920,13 @@ fn finish(
     let personas = groups
         .iter()
         .enumerate()
-        .filter(|(i, g)| !model.personas.is_empty() && (*i < model.personas.len() || g.customers > 0))
+        .filter(|(i, g)| !personas.names.is_empty() && (*i < personas.names.len() || g.customers > 0))
         .map(|(i, g)| {
             let fav = g.channel_customers.iter().max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(a.0)));
             let total: u64 = groups.iter().map(|g| g.customers).sum();
             PersonaSummary {
                 name: group_name(i),
-                description: model.personas.get(i).map_or(String::new(), |(_, d, _)| d.clone()),
+                description: personas.names.get(i).map_or(String::new(), |(_, d)| d.clone()),
                 customers: g.customers,
                 share: ratio(g.customers, total).unwrap_or(0.0),
                 favourite_channel: fav.map(|(c, _)| model.channel_name(*c).to_string()),

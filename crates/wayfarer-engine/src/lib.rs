@@ -22,6 +22,7 @@ pub mod model;
 pub mod pain;
 pub mod paths;
 pub mod period;
+pub mod personas;
 pub mod retention;
 pub mod rfm;
 pub mod sessions;
@@ -69,6 +70,11 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// The same time window for every customer (the persona is applied by the caller).
+    pub fn without_persona(&self) -> Scope {
+        Scope { persona: None, ..self.clone() }
+    }
+
     pub fn contains(&self, ts: i64) -> bool {
         self.from.is_none_or(|f| ts >= f) && self.to.is_none_or(|t| ts < t)
     }

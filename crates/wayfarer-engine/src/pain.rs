@@ -95,6 +95,7 @@ pub struct Opportunity {
 pub struct Context<'a> {
     pub model: &'a Model,
     pub tp_name: &'a dyn Fn(TpKey) -> String,
+    pub personas: &'a crate::journey::Personas,
 }
 
 fn slug(s: &str) -> String {
@@ -675,7 +676,7 @@ pub fn opportunities(
     // A channel converting a persona better than its favourite channel.
     let persona_groups: Vec<usize> = match persona {
         Some(p) => vec![p],
-        None => (0..ctx.model.personas.len()).collect(),
+        None => (0..ctx.personas.names.len()).collect(),
     };
     for gi in persona_groups {
         let g = &groups[gi];
@@ -740,7 +741,7 @@ pub fn opportunities(
 }
 
 fn group_label(ctx: &Context<'_>, i: usize) -> String {
-    ctx.model.personas.get(i).map_or_else(|| "Unassigned".to_string(), |(n, _, _)| n.clone())
+    ctx.personas.name(i)
 }
 
 fn segment_of(p: &PainPoint) -> String {

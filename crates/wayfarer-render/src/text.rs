@@ -446,3 +446,64 @@ pub fn clv_table(r: &wayfarer_engine::clv::ClvReport) -> String {
     }
     out
 }
+
+/// Discovered personas and their comparison with the hand-written ones.
+pub fn personas_table(r: &wayfarer_engine::personas::DiscoveredReport) -> String {
+    let mut out = format!(
+        "{} personas discovered among {} customers (k by {}{})\n",
+        r.k,
+        count(r.customers),
+        r.chosen_by,
+        if r.silhouettes.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; silhouette {}",
+                r.silhouettes.iter().map(|(k, s)| format!("k={k}: {s:.3}")).collect::<Vec<_>>().join(", ")
+            )
+        }
+    );
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(160);
+    t.set_header(vec![
+        "persona",
+        "customers",
+        "favourite channel",
+        "typical path",
+        "buyers\nmedian value",
+        "NPS",
+        "top pain point",
+    ]);
+    for p in &r.personas {
+        t.add_row(vec![
+            format!("{}\n{}", p.name, p.description),
+            format!("{}\n{}", count(p.customers), pct(p.share)),
+            p.favourite_channel.clone().unwrap_or_else(|| "–".into()),
+            p.typical_path.join(" → "),
+            format!("{}\n{}", pct(p.buyers), p.median_revenue.map_or("–".into(), money)),
+            p.nps.map_or("–".into(), |n| format!("{n:+.0} (n={})", p.nps_responses)),
+            p.top_pain_point.clone().unwrap_or_else(|| "–".into()),
+        ]);
+    }
+    out.push_str(&t.to_string());
+    if let Some(c) = &r.compared_with_hand_written {
+        out.push_str(&format!(
+            "\n\nHand-written personas (rows) against discovered ones (columns); adjusted Rand index {:.3}\n",
+            c.adjusted_rand_index
+        ));
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        let mut head = vec!["".to_string()];
+        if let Some((_, cells)) = c.table.first() {
+            head.extend(cells.iter().map(|(n, _)| n.clone()));
+        }
+        t.set_header(head);
+        for (name, cells) in &c.table {
+            let mut row = vec![name.clone()];
+            row.extend(cells.iter().map(|(_, n)| count(*n)));
+            t.add_row(row);
+        }
+        out.push_str(&t.to_string());
+    }
+    out
+}

@@ -311,7 +311,9 @@ impl Gen {
         } else {
             p.signup_reason
         };
-        let primary = p.channels[rng.weighted(&p.channels.iter().map(|c| c.1).collect::<Vec<_>>())].0;
+        // The persona's favourite channel brings half of the visits; the rest
+        // come from its whole mix and from direct visits (see visit_channel).
+        let primary = p.channels[0].0;
         let meta = CustomerMeta {
             persona: pi,
             web_id: web_user_id(idx).into_boxed_str(),

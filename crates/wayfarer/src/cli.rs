@@ -60,6 +60,8 @@ pub enum Command {
     Surveys(SurveysArgs),
     /// Customer lifetime value: historic, and predicted with BG/NBD and Gamma-Gamma.
     Clv(ClvArgs),
+    /// Discover personas by clustering behaviour (k-means++, k by silhouette).
+    Personas(PersonasArgs),
     /// Generate the synthetic company's events without importing them (for tests and benchmarks).
     Simulate(SimulateArgs),
     /// Configuration: write the documented default, or show the one in effect.
@@ -328,6 +330,27 @@ pub struct ClvArgs {
     /// Include the N customers with the highest predicted CLV.
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PersonasArgs {
+    /// Number of personas (default: chosen by silhouette).
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// Largest number of personas tried.
+    #[arg(long, default_value_t = 8)]
+    pub max_k: usize,
+    /// Seed of the clustering (the same seed gives the same personas).
+    #[arg(long, default_value_t = 17)]
+    pub seed: u64,
+    /// Write each customer's persona to this CSV file (customer_id,persona).
+    #[arg(long, value_name = "FILE")]
+    pub assignments: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub scope: ScopeArgs,
     /// Print JSON.

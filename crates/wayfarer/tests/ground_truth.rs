@@ -90,6 +90,33 @@ fn demo_recovers_the_simulated_truth() {
         "Retention verbatims do not mention {want_terms:?}: {verbatims:?}"
     );
 
+    // Data-driven personas recover the hidden ones (k chosen by silhouette).
+    let report = json(&wayfarer(dir, &["personas", "--data", "d", "--json", "--assignments", "personas.csv"]));
+    assert_eq!(report["k"], 5, "silhouettes: {}", report["silhouettes"]);
+    let mut found: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut rd = csv::Reader::from_path(dir.join("personas.csv")).unwrap();
+    for r in rd.records() {
+        let r = r.unwrap();
+        found.insert(r[0].to_string(), r[1].to_string());
+    }
+    let (mut hidden, mut discovered) = (Vec::new(), Vec::new());
+    let mut names: Vec<String> = Vec::new();
+    let mut index = |s: &str| {
+        names.iter().position(|n| n == s).unwrap_or_else(|| {
+            names.push(s.to_string());
+            names.len() - 1
+        })
+    };
+    for c in truth["customer_list"].as_array().unwrap() {
+        let ids = c["user_ids"].as_array().unwrap().iter().chain(c["anonymous_ids"].as_array().unwrap());
+        let Some(p) = ids.filter_map(|i| found.get(i.as_str().unwrap())).next() else { continue };
+        hidden.push(index(c["persona"].as_str().unwrap()));
+        discovered.push(index(p));
+    }
+    assert!(hidden.len() as f64 >= 0.99 * truth["customer_list"].as_array().unwrap().len() as f64);
+    let ari = wayfarer_models::cluster::adjusted_rand_index(&hidden, &discovered);
+    assert!(ari >= 0.8, "adjusted Rand index of discovered vs hidden personas {ari:.3}");
+
     // The same events as Parquet give the same answers.
     wayfarer(dir, &["import", "--data", "p", "d/demo-input/events.parquet", "--quiet"]);
     let a = json(&wayfarer(dir, &["sessions", "--data", "d", "--json"]));

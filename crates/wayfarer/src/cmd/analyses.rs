@@ -222,3 +222,28 @@ pub fn clv(g: &Global, a: &crate::cli::ClvArgs) -> Result<()> {
         Ok(())
     }
 }
+
+pub fn personas(g: &Global, a: &crate::cli::PersonasArgs) -> Result<()> {
+    use wayfarer_engine::personas::{PersonaSpec, discover};
+    let (store, model) = open(g)?;
+    let scope = super::scope(&a.scope)?;
+    let spec = PersonaSpec { k: a.k, max_k: a.max_k, seed: a.seed, with_maps: true };
+    let report = discover(&store, &model, &scope, &spec)?;
+    if let Some(path) = &a.assignments {
+        let ids = store.identity()?;
+        let mut w = csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+        w.write_record(["customer_id", "persona"])?;
+        let mut rows: Vec<(&u32, &usize)> = report.assignment.iter().collect();
+        rows.sort();
+        for (c, p) in rows {
+            w.write_record([ids.external_id(*c), report.personas[*p].name.as_str()])?;
+        }
+        w.flush()?;
+    }
+    if a.json {
+        print_json(&report)
+    } else {
+        say!("{}", text::personas_table(&report));
+        Ok(())
+    }
+}

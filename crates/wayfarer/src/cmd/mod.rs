@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rfm(args) => analyses::rfm(g, &args),
         Command::Surveys(args) => analyses::surveys(g, &args),
         Command::Clv(args) => analyses::clv(g, &args),
+        Command::Personas(args) => analyses::personas(g, &args),
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),
     }
