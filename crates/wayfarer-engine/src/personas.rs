@@ -497,7 +497,7 @@ mod tests {
             let t = f64::from(i) * 600.0;
             for k in 0..3 {
                 events.push(with(ev(&u, t + f64::from(k) * 2000.0, "Page Viewed"), |e| {
-                    e.channel = Some("Paid Search".into())
+                    e.channel = Some("Paid Search".into());
                 }));
             }
             events.push(with(ev(&u, t + 4500.0, "Order Completed"), |e| {
@@ -510,7 +510,7 @@ mod tests {
             let t = f64::from(i) * 600.0;
             for k in 0..2 {
                 events.push(with(ev(&u, t + f64::from(k) * 3000.0, "Screen Viewed"), |e| {
-                    e.channel = Some("Paid Social".into())
+                    e.channel = Some("Paid Social".into());
                 }));
             }
         }
