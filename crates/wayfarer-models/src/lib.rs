@@ -5,6 +5,7 @@
 //! engine builds the inputs (texts, counts, RFM, paths, feature matrices)
 //! from timelines and calls these.
 
+pub mod attribution;
 pub mod cluster;
 pub mod clv;
 pub mod optim;
