@@ -14,6 +14,7 @@
 //! [`sessions`] (§4.2), [`journey`] (the journey map, §2, with pain points and
 //! opportunities, §4.9).
 
+pub mod attribution;
 pub mod clv;
 pub mod fold;
 pub mod funnel;

@@ -369,137 +369,66 @@ pub fn markov(paths: &[Path], channels: usize, order: usize) -> Markov {
 /// Shapley values over channel sets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shapley {
-    /// Each channel's Shapley value of the conversion rate (can be negative:
-    /// journeys with the channel convert less than those without).
-    pub rate: Vec<f64>,
     pub credit: Credit,
     pub total_conversions: f64,
     pub total_value: f64,
-    /// Exact over all coalitions, or estimated from sampled orderings.
-    pub exact: bool,
 }
 
-/// Largest number of channels for exact Shapley values (2^n coalitions).
-pub const SHAPLEY_EXACT_LIMIT: usize = 16;
-
-/// Shapley values of the channels in the cooperative game whose worth of a
-/// set S of channels is the conversion rate (and the value per journey) of
-/// the journeys that touched only channels of S (Dalessandro et al. 2012's
-/// causally motivated attribution). Conversions and value are then shared in
-/// proportion to the channels' Shapley values. Exact for up to
-/// [`SHAPLEY_EXACT_LIMIT`] channels present; beyond, estimated from 20,000
-/// orderings drawn with a fixed seed.
+/// Shapley values of the channels in the game whose worth of a set S of
+/// channels is the number of conversions (and their value) of the journeys
+/// that touched only channels of S — the "simplified Shapley value method"
+/// of Zhao, Mahboobi & Bagheri (2018) that Google's Ads Data Hub uses. The
+/// worth is a sum of unanimity games, one per set T of channels seen
+/// together, so the Shapley value has a closed form, exact for any number of
+/// channels: every converting journey's conversions and value are shared
+/// equally among the distinct channels it touched (order and repeats do not
+/// matter, unlike the linear model).
 pub fn shapley(paths: &[Path], channels: usize) -> Shapley {
-    // Present channels, compacted to bits.
+    let mut credit = Credit::new(channels);
+    let mut set: Vec<u32> = Vec::new();
+    for p in paths.iter().filter(|p| p.conversions > 0) {
+        set.clear();
+        set.extend(p.channels.iter().copied().filter(|&c| (c as usize) < channels));
+        set.sort_unstable();
+        set.dedup();
+        if set.is_empty() {
+            continue;
+        }
+        let share = p.conversions as f64 / set.len() as f64;
+        let per = p.value / p.conversions as f64;
+        for &c in &set {
+            credit.add(c, share, per);
+        }
+    }
+    let total_conversions: f64 = paths.iter().map(|p| p.conversions as f64).sum();
+    let total_value: f64 = paths.iter().filter(|p| p.conversions > 0).map(|p| p.value).sum();
+    Shapley { credit, total_conversions, total_value }
+}
+
+/// The Shapley value of one channel by enumerating every coalition of the
+/// channels present, from the worth function itself (for tests of the
+/// closed form, and small games only).
+pub fn shapley_by_enumeration(paths: &[Path], channel: u32) -> f64 {
     let mut present: Vec<u32> = paths.iter().flat_map(|p| p.channels.iter().copied()).collect();
     present.sort_unstable();
     present.dedup();
-    present.retain(|&c| (c as usize) < channels);
     let k = present.len();
-    let total_conversions: f64 = paths.iter().map(|p| p.conversions as f64).sum();
-    let total_value: f64 = paths.iter().filter(|p| p.conversions > 0).map(|p| p.value).sum();
-    let mut rate = vec![0.0; channels];
-    let mut value_rate = vec![0.0; channels];
-    if k == 0 {
-        return Shapley { rate, credit: Credit::new(channels), total_conversions, total_value, exact: true };
-    }
-    let bit: HashMap<u32, usize> = present.iter().enumerate().map(|(i, &c)| (c, i)).collect();
-    // Journeys, conversions and value by exact channel set.
-    let mut by_set: HashMap<u64, (f64, f64, f64)> = HashMap::new();
-    for p in paths {
-        let mut s = 0u64;
-        for c in &p.channels {
-            if let Some(&b) = bit.get(c) {
-                s |= 1 << b;
-            }
-        }
-        let e = by_set.entry(s).or_insert((0.0, 0.0, 0.0));
-        e.0 += (p.conversions + p.nulls) as f64;
-        e.1 += p.conversions as f64;
-        e.2 += if p.conversions > 0 { p.value } else { 0.0 };
-    }
-    let exact = k <= SHAPLEY_EXACT_LIMIT;
-    if exact {
-        // Sums over subsets (zeta transform), then the worth of each coalition.
-        let size = 1usize << k;
-        let (mut j, mut c, mut v) = (vec![0.0; size], vec![0.0; size], vec![0.0; size]);
-        for (&s, &(a, b, d)) in &by_set {
-            j[s as usize] += a;
-            c[s as usize] += b;
-            v[s as usize] += d;
-        }
-        for i in 0..k {
-            for s in 0..size {
-                if s & (1 << i) != 0 {
-                    j[s] += j[s ^ (1 << i)];
-                    c[s] += c[s ^ (1 << i)];
-                    v[s] += v[s ^ (1 << i)];
-                }
-            }
-        }
-        let worth = |s: usize| -> (f64, f64) { if j[s] > 0.0 { (c[s] / j[s], v[s] / j[s]) } else { (0.0, 0.0) } };
-        // weight(|S|) = |S|! (k − |S| − 1)! / k!
-        let mut weight = vec![0.0; k];
-        for (m, w) in weight.iter_mut().enumerate() {
-            *w = (ln_factorial(m) + ln_factorial(k - m - 1) - ln_factorial(k)).exp();
-        }
-        for s in 0..size {
-            let (ws, vs) = worth(s);
-            let m = (s as u64).count_ones() as usize;
-            for i in 0..k {
-                if s & (1 << i) == 0 {
-                    let (wt, vt) = worth(s | (1 << i));
-                    rate[present[i] as usize] += weight[m] * (wt - ws);
-                    value_rate[present[i] as usize] += weight[m] * (vt - vs);
-                }
-            }
-        }
-    } else {
-        // Sampled orderings: the marginal worth of each channel as it joins.
-        let sets: Vec<(u64, f64, f64, f64)> = by_set.iter().map(|(&s, &(a, b, d))| (s, a, b, d)).collect();
-        let worth = |mask: u64| -> (f64, f64) {
-            let (mut a, mut b, mut d) = (0.0, 0.0, 0.0);
-            for &(s, ja, cb, vd) in &sets {
-                if s & !mask == 0 {
-                    a += ja;
-                    b += cb;
-                    d += vd;
-                }
-            }
-            if a > 0.0 { (b / a, d / a) } else { (0.0, 0.0) }
-        };
-        let samples = 20_000;
-        let mut rng = 0x2545_F491_4F6C_DD1Du64;
-        let mut order: Vec<usize> = (0..k).collect();
-        for _ in 0..samples {
-            for i in (1..k).rev() {
-                rng ^= rng >> 12;
-                rng ^= rng << 25;
-                rng ^= rng >> 27;
-                let j = (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) % (i as u64 + 1)) as usize;
-                order.swap(i, j);
-            }
-            let mut mask = 0u64;
-            let mut prev = (0.0, 0.0);
-            for &i in &order {
-                mask |= 1 << i;
-                let now = worth(mask);
-                rate[present[i] as usize] += (now.0 - prev.0) / samples as f64;
-                value_rate[present[i] as usize] += (now.1 - prev.1) / samples as f64;
-                prev = now;
-            }
-        }
-    }
-    let (sr, sv): (f64, f64) = (rate.iter().sum(), value_rate.iter().sum());
-    let credit = Credit {
-        conversions: rate.iter().map(|r| if sr != 0.0 { total_conversions * r / sr } else { 0.0 }).collect(),
-        value: value_rate.iter().map(|r| if sv != 0.0 { total_value * r / sv } else { 0.0 }).collect(),
+    assert!(k <= 20, "enumeration is for small games");
+    let Some(me) = present.iter().position(|&c| c == channel) else { return 0.0 };
+    let mask_of = |p: &Path| -> u64 {
+        p.channels.iter().map(|c| 1u64 << present.iter().position(|x| x == c).unwrap_or(0)).fold(0, |a, b| a | b)
     };
-    Shapley { rate, credit, total_conversions, total_value, exact }
-}
-
-fn ln_factorial(n: usize) -> f64 {
-    (2..=n).map(|i| (i as f64).ln()).sum()
+    let sets: Vec<(u64, f64)> = paths.iter().map(|p| (mask_of(p), p.conversions as f64)).collect();
+    let worth = |s: u64| -> f64 { sets.iter().filter(|(m, _)| m & !s == 0).map(|x| x.1).sum() };
+    let fact = |n: usize| -> f64 { (2..=n).map(|i| i as f64).product() };
+    let mut phi = 0.0;
+    for s in 0..(1u64 << k) {
+        if s & (1 << me) == 0 {
+            let m = s.count_ones() as usize;
+            phi += fact(m) * fact(k - m - 1) / fact(k) * (worth(s | (1 << me)) - worth(s));
+        }
+    }
+    phi
 }
 
 #[cfg(test)]
@@ -517,8 +446,8 @@ mod tests {
         let m = markov(&paths, 3, 1);
         assert!((m.p_conversion - 1.0 / 3.0).abs() < 1e-12);
         let want = [0.5, 1.0, 1.0];
-        for c in 0..3 {
-            assert!((m.removal_effect[c] - want[c]).abs() < 1e-12, "{:?}", m.removal_effect);
+        for (got, want) in m.removal_effect.iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{:?}", m.removal_effect);
         }
         assert!((m.credit.conversions[0] - 0.2).abs() < 1e-12);
         assert!((m.credit.value[1] - 4.0).abs() < 1e-12);
@@ -543,44 +472,28 @@ mod tests {
     }
 
     #[test]
-    fn shapley_of_an_additive_game_is_each_channels_own_lift() {
-        // Journeys through A alone convert 20%, through B alone 10%, through
-        // both 30%: the worth is additive, so A gets 0.2 and B 0.1.
-        let paths = [path(&[0], 20, 20.0, 80), path(&[1], 10, 10.0, 90), path(&[0, 1], 30, 30.0, 70)];
-        let s = shapley(&paths, 2);
-        // Coalition worths: {A}: 20/100, {B}: 10/100, {A,B}: 60/300.
-        let (a, b, ab) = (0.2, 0.1, 0.2);
-        assert!((s.rate[0] - (0.5 * a + 0.5 * (ab - b))).abs() < 1e-12, "{:?}", s.rate);
-        assert!((s.rate[1] - (0.5 * b + 0.5 * (ab - a))).abs() < 1e-12);
-        assert!((s.credit.conversions.iter().sum::<f64>() - 60.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn sampled_shapley_approaches_the_exact_one() {
-        let mut paths = Vec::new();
-        for a in 0..6u32 {
-            for b in 0..6u32 {
-                paths.push(path(&[a, b], u64::from(a + b + 1), 10.0, 20));
-            }
+    fn shapley_closed_form_equals_the_enumerated_game() {
+        let paths = [
+            path(&[0], 20, 200.0, 80),
+            path(&[1, 1], 10, 100.0, 90),
+            path(&[0, 1], 30, 300.0, 70),
+            path(&[2, 0, 1, 0], 12, 120.0, 5),
+            path(&[3], 0, 0.0, 40),
+        ];
+        let s = shapley(&paths, 4);
+        for c in 0..4u32 {
+            let e = shapley_by_enumeration(&paths, c);
+            assert!(
+                (s.credit.conversions[c as usize] - e).abs() < 1e-9,
+                "channel {c}: {} vs {e}",
+                s.credit.conversions[c as usize]
+            );
         }
-        let exact = shapley(&paths, 6);
-        assert!(exact.exact);
-        // Force sampling by declaring the channels present beyond the limit:
-        // compare on the same game through the sampled path directly.
-        let mut many = paths.clone();
-        for c in 6..(SHAPLEY_EXACT_LIMIT as u32 + 2) {
-            many.push(path(&[c], 0, 0.0, 1));
-        }
-        let sampled = shapley(&many, SHAPLEY_EXACT_LIMIT + 2);
-        assert!(!sampled.exact);
-        // The extra channels never convert and barely change the big ones'
-        // ranking.
-        let rank = |v: &[f64]| {
-            let mut r: Vec<usize> = (0..6).collect();
-            r.sort_by(|&i, &j| v[j].total_cmp(&v[i]));
-            r
-        };
-        assert_eq!(rank(&exact.rate)[0], rank(&sampled.rate)[0]);
+        // A: 20 + 30/2 + 12/3; the total is every conversion.
+        assert!((s.credit.conversions[0] - 39.0).abs() < 1e-12);
+        assert!((s.credit.conversions.iter().sum::<f64>() - 72.0).abs() < 1e-9);
+        assert!((s.credit.value[0] - 390.0).abs() < 1e-9);
+        assert_eq!(s.credit.conversions[3], 0.0);
     }
 
     #[test]
@@ -599,10 +512,10 @@ mod tests {
         let mut p = 0.0;
         for _ in 0..50 {
             let mut next = vec![0.0; n];
-            for a in 0..n {
-                p += mass[a] * chain.conv[a];
+            for (a, &m) in mass.iter().enumerate() {
+                p += m * chain.conv[a];
                 for &(b, q) in &chain.trans[a] {
-                    next[b] += mass[a] * q;
+                    next[b] += m * q;
                 }
             }
             mass = next;

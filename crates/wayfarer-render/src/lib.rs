@@ -37,7 +37,9 @@ pub fn count(n: u64) -> String {
 
 /// Formats money without cents for large amounts.
 pub fn money(x: f64) -> String {
-    if x.abs() >= 1000.0 { format!("${}", count(x.round() as u64)) } else { format!("${x:.2}") }
+    let sign = if x < 0.0 && x.abs() >= 0.005 { "-" } else { "" };
+    let a = x.abs();
+    if a >= 1000.0 { format!("{sign}${}", count(a.round() as u64)) } else { format!("{sign}${a:.2}") }
 }
 
 /// Formats an emotion score in [−1, 1] with its sign.
@@ -57,6 +59,9 @@ mod tests {
         assert_eq!(super::count(12), "12");
         assert_eq!(super::pct(0.1234), "12.3%");
         assert_eq!(super::money(12345.6), "$12,346");
+        assert_eq!(super::money(-0.0001), "$0.00");
+        assert_eq!(super::money(-2500.0), "-$2,500");
+        assert_eq!(super::money(-3.5), "-$3.50");
         assert_eq!(super::emotion(Some(-0.256)), "-0.26");
     }
 }

@@ -507,3 +507,76 @@ pub fn personas_table(r: &wayfarer_engine::personas::DiscoveredReport) -> String
     }
     out
 }
+
+/// Attribution: channels as rows, each model's attributed conversions as
+/// columns (one model also shows value, share and removal effect).
+pub fn attribution_table(r: &wayfarer_engine::attribution::AttributionReport) -> String {
+    let mut out = format!(
+        "Attribution of {} {}'{}' conversions ({} value) from {} customers: {} converting paths, {} non-converting, {} distinct{}\n",
+        count(r.total_conversions as u64),
+        if r.first_conversion_only { "first " } else { "" },
+        r.conversion_event,
+        money(r.total_value),
+        count(r.customers),
+        count(r.converting_paths),
+        count(r.null_paths),
+        count(r.distinct_paths),
+        r.lookback_days.map_or(String::new(), |d| format!(", lookback {d:.0} days")),
+    );
+    if r.unattributed_conversions > 0 {
+        out.push_str(&format!(
+            "{} conversions had no channel touch and are not credited to any channel.\n",
+            count(r.unattributed_conversions)
+        ));
+    }
+    let Some(first) = r.models.first() else { return out };
+    let mut channels: Vec<&str> = first.channels.iter().map(|c| c.channel.as_str()).collect();
+    // Rows follow the data-driven model when there is one.
+    if let Some(m) = r.models.iter().find(|m| m.model == "markov").or_else(|| r.models.last()) {
+        channels = m.channels.iter().map(|c| c.channel.as_str()).collect();
+    }
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    let title = |m: &wayfarer_engine::attribution::ModelResult| match m.order {
+        Some(o) => format!("{} (order {o})", m.model),
+        None => m.model.clone(),
+    };
+    if let [m] = r.models.as_slice() {
+        let mut header = vec!["channel".to_string(), title(m), "share".into(), "value".into()];
+        let markov = m.channels.iter().any(|c| c.removal_effect.is_some());
+        if markov {
+            header.push("removal effect".into());
+        }
+        t.set_header(header);
+        for c in &m.channels {
+            let mut row = vec![
+                Cell::new(&c.channel),
+                Cell::new(format!("{:.1}", c.conversions)).set_alignment(CellAlignment::Right),
+                Cell::new(pct(c.share)).set_alignment(CellAlignment::Right),
+                Cell::new(money(c.value)).set_alignment(CellAlignment::Right),
+            ];
+            if markov {
+                row.push(Cell::new(opt_pct(c.removal_effect)).set_alignment(CellAlignment::Right));
+            }
+            t.add_row(row);
+        }
+    } else {
+        let mut header = vec!["channel".to_string()];
+        header.extend(r.models.iter().map(title));
+        t.set_header(header);
+        for ch in channels {
+            let mut row = vec![Cell::new(ch)];
+            for m in &r.models {
+                let v = m.channels.iter().find(|c| c.channel == ch);
+                row.push(
+                    Cell::new(v.map_or("–".into(), |c| format!("{:.1} ({})", c.conversions, pct(c.share))))
+                        .set_alignment(CellAlignment::Right),
+                );
+            }
+            t.add_row(row);
+        }
+    }
+    out.push_str(&t.to_string());
+    out.push_str("\nAttributed conversions (share). Markov: removal effects of the chain, exact; Shapley: the simplified Shapley value over channel sets (Zhao et al. 2018).\n");
+    out
+}

@@ -90,6 +90,9 @@ pub(crate) struct Facts {
     /// For customers whose furthest stage is Decision: whether their last
     /// customer-initiated interaction was the shipping costs page.
     pub exit_at_shipping: Option<bool>,
+    /// The first-purchase decision inside the window: its base probability
+    /// and the channels touched before it (the ground truth of attribution).
+    pub decision: Option<(f64, u16)>,
 }
 
 /// A generated customer.
@@ -266,6 +269,9 @@ struct Gen {
     primary: Channel,
     /// Channels touched so far (bit set).
     touched: u16,
+    /// The first-purchase decision: base probability, channels touched
+    /// before it, and when it fell.
+    decision: Option<(f64, u16, i64)>,
     /// Latest event time emitted by the main path.
     last: i64,
     /// When the main device was identified on the web.
@@ -337,6 +343,7 @@ impl Gen {
             has_second,
             primary,
             touched: 0,
+            decision: None,
             last: 0,
             web_ident: None,
             dev2_login: false,
@@ -403,7 +410,9 @@ impl Gen {
         let reaches_dec = u[1] < p.transitions[1];
         let t_dec = t_cons + days(self.rng.lognormal(p.cons_to_dec_days, 0.7)).max(3 * HOUR);
         if phone_flag && reaches_dec {
-            let p_buy = shift_logit(p.transitions[2], effect_sum(self.touched | Channel::Phone.bit()));
+            let touched = self.touched | Channel::Phone.bit();
+            let p_buy = shift_logit(p.transitions[2], effect_sum(touched));
+            self.decision = Some((p.transitions[2], touched, t_dec));
             if u[2] < p_buy {
                 self.phone_purchase(t_cons, t_dec, u);
                 return None;
@@ -463,6 +472,7 @@ impl Gen {
             touched |= Channel::Email.bit();
         }
         let buys = u[2] < shift_logit(p.transitions[2], effect_sum(touched));
+        self.decision = Some((p.transitions[2], touched, t_final));
         let exit = Exit::from_index(self.rng.weighted(&Exit::weights(self.pi)));
         if abandon_first {
             let _ = self.decision_visit(t_dec, ch1, DecEnd::Abandon);
@@ -1631,7 +1641,8 @@ impl Gen {
                 e.slot = 1;
             }
         }
-        let facts = measure(&ev, &self.meta, login1.map(|l| l.0));
+        let mut facts = measure(&ev, &self.meta, login1.map(|l| l.0));
+        facts.decision = self.decision.filter(|d| d.2 < end).map(|d| (d.0, d.1));
         CustomerOut { events: ev, meta: self.meta, facts }
     }
 }

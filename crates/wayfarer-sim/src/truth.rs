@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::customer::CustomerOut;
 use crate::event::format_ts;
-use crate::model::{Channel, DEAL_HUNTER, PERSONAS, STAGES};
+use crate::model::{Channel, DEAL_HUNTER, PERSONAS, STAGES, effect_sum, shift_logit};
 
 /// Everything the simulation knows and the data only shows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +34,23 @@ pub struct GroundTruth {
     pub channel_effects: BTreeMap<String, f64>,
     /// Channels sorted by effect, descending.
     pub channel_ranking: Vec<String>,
+    /// First purchases each channel caused, in expectation: for every
+    /// first-purchase decision inside the window, the Shapley value of each
+    /// touched channel in the true purchase probability (base probability
+    /// shifted by the effects of the channels present), summed. This is what
+    /// a data-driven attribution of first purchases estimates.
+    pub channel_contributions: BTreeMap<String, f64>,
+    /// Channels that took part in a decision, by contribution, descending.
+    pub contribution_ranking: Vec<String>,
+    /// Expected first purchases credited to each channel: the same Shapley
+    /// value, but of the whole purchase probability (no touch, no visit, no
+    /// purchase), so the credits add up to the expected first purchases.
+    /// This is what attribution models share out; compare their rankings.
+    pub channel_credit: BTreeMap<String, f64>,
+    /// Channels by credit, descending.
+    pub credit_ranking: Vec<String>,
+    /// First-purchase decisions inside the window.
+    pub decisions: u64,
     pub pain_points: Vec<PainPoint>,
     pub realized: Realized,
     pub customer_list: Vec<CustomerTruth>,
@@ -151,6 +168,49 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// Each channel's expected contribution to first purchases (see
+/// [`GroundTruth::channel_contributions`]), over the channels that took
+/// part in some decision; their credit (see [`GroundTruth::channel_credit`]);
+/// and the number of decisions.
+#[allow(clippy::type_complexity)]
+fn channel_contributions(customers: &[CustomerOut]) -> (Vec<(Channel, f64)>, Vec<(Channel, f64)>, u64) {
+    let mut total = [0.0f64; Channel::ALL.len()];
+    let mut credit = [0.0f64; Channel::ALL.len()];
+    let mut seen = [false; Channel::ALL.len()];
+    let mut decisions = 0;
+    for (base, touched) in customers.iter().filter_map(|c| c.facts.decision) {
+        decisions += 1;
+        let present: Vec<usize> = (0..Channel::ALL.len()).filter(|&i| touched & Channel::ALL[i].bit() != 0).collect();
+        let k = present.len();
+        let worth = |mask: u32| -> f64 {
+            let bits = present
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| mask & (1 << j) != 0)
+                .fold(0u16, |a, (_, &i)| a | Channel::ALL[i].bit());
+            shift_logit(base, effect_sum(bits))
+        };
+        let fact = |n: usize| -> f64 { (2..=n).map(|i| i as f64).product() };
+        for (j, &i) in present.iter().enumerate() {
+            seen[i] = true;
+            let (mut phi, mut whole) = (0.0, 0.0);
+            for s in 0..(1u32 << k) {
+                if s & (1 << j) == 0 {
+                    let m = s.count_ones() as usize;
+                    let w = fact(m) * fact(k - m - 1) / fact(k);
+                    let with = worth(s | (1 << j));
+                    phi += w * (with - worth(s));
+                    whole += w * (with - if s == 0 { 0.0 } else { worth(s) });
+                }
+            }
+            total[i] += phi;
+            credit[i] += whole;
+        }
+    }
+    let pick = |t: &[f64]| (0..Channel::ALL.len()).filter(|&i| seen[i]).map(|i| (Channel::ALL[i], t[i])).collect();
+    (pick(&total), pick(&credit), decisions)
+}
+
 /// Builds the ground truth from the finished customers.
 pub(crate) fn build(seed: u64, start: i64, end: i64, customers: &[CustomerOut], events: u64) -> GroundTruth {
     let personas = PERSONAS
@@ -170,6 +230,15 @@ pub(crate) fn build(seed: u64, start: i64, end: i64, customers: &[CustomerOut], 
         Channel::ALL.iter().map(|c| (c.name().to_string(), c.effect())).collect();
     let mut ranking: Vec<Channel> = Channel::ALL.to_vec();
     ranking.sort_by(|a, b| b.effect().total_cmp(&a.effect()).then_with(|| a.name().cmp(b.name())));
+
+    let (contributions, credit, decisions) = channel_contributions(customers);
+    let rank = |v: &[(Channel, f64)]| -> Vec<String> {
+        let mut r = v.to_vec();
+        r.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.name().cmp(b.0.name())));
+        r.iter().map(|c| c.0.name().to_string()).collect()
+    };
+    let contribution_ranking = rank(&contributions);
+    let credit_ranking = rank(&credit);
 
     let mut overall = StageCounts::default();
     let mut by_persona: BTreeMap<String, StageCounts> =
@@ -283,6 +352,11 @@ pub(crate) fn build(seed: u64, start: i64, end: i64, customers: &[CustomerOut], 
         personas,
         channel_effects,
         channel_ranking: ranking.iter().map(|c| c.name().to_string()).collect(),
+        contribution_ranking,
+        channel_contributions: contributions.iter().map(|(c, v)| (c.name().to_string(), round4(*v))).collect(),
+        channel_credit: credit.iter().map(|(c, v)| (c.name().to_string(), round4(*v))).collect(),
+        credit_ranking,
+        decisions,
         pain_points: vec![shipping, late],
         realized: Realized { overall, by_persona },
         customer_list,

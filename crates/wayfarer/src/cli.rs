@@ -62,6 +62,8 @@ pub enum Command {
     Clv(ClvArgs),
     /// Discover personas by clustering behaviour (k-means++, k by silhouette).
     Personas(PersonasArgs),
+    /// Multi-touch attribution of conversions to channels (heuristics, Markov, Shapley).
+    Attribution(AttributionArgs),
     /// Generate the synthetic company's events without importing them (for tests and benchmarks).
     Simulate(SimulateArgs),
     /// Configuration: write the documented default, or show the one in effect.
@@ -330,6 +332,33 @@ pub struct ClvArgs {
     /// Include the N customers with the highest predicted CLV.
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AttributionArgs {
+    /// Model: first, last, linear, time_decay, position, markov, shapley, a comma-separated list, or all.
+    #[arg(long, default_value = "all", value_name = "MODEL")]
+    pub model: String,
+    /// Order of the Markov chain (1–3): how many past channels a state remembers.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub order: u8,
+    /// The conversion event (default: journey.purchase_event of the configuration); its revenue is the value.
+    #[arg(long, value_name = "EVENT")]
+    pub conversion: Option<String>,
+    /// Leave out touches older than this before a conversion (e.g. 30d; default: no limit).
+    #[arg(long, value_name = "DURATION")]
+    pub lookback: Option<String>,
+    /// Half-life of the time-decay model.
+    #[arg(long, default_value = "7d", value_name = "DURATION")]
+    pub half_life: String,
+    /// Attribute only each customer's first conversion (acquisition), not repeat ones.
+    #[arg(long)]
+    pub first_only: bool,
     #[command(flatten)]
     pub scope: ScopeArgs,
     /// Print JSON.

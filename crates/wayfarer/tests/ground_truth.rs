@@ -22,6 +22,34 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
+/// Spearman's rank correlation (average ranks for ties).
+fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut o: Vec<usize> = (0..v.len()).collect();
+        o.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < o.len() {
+            let mut j = i;
+            while j + 1 < o.len() && v[o[j + 1]] == v[o[i]] {
+                j += 1;
+            }
+            for k in i..=j {
+                r[o[k]] = (i + j) as f64 / 2.0;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = a.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
 fn titles(pains: &[Value]) -> Vec<String> {
     pains.iter().map(|p| format!("{} [{}]", p["title"], p["severity"])).collect()
 }
@@ -116,6 +144,32 @@ fn demo_recovers_the_simulated_truth() {
     assert!(hidden.len() as f64 >= 0.99 * truth["customer_list"].as_array().unwrap().len() as f64);
     let ari = wayfarer_models::cluster::adjusted_rand_index(&hidden, &discovered);
     assert!(ari >= 0.8, "adjusted Rand index of discovered vs hidden personas {ari:.3}");
+
+    // Data-driven attribution of first purchases ranks the channels as the
+    // simulated truth credits them (Spearman's rank correlation).
+    let truth_credit = truth["channel_credit"].as_object().unwrap();
+    for (model, order) in [("markov", "1"), ("markov", "2"), ("shapley", "1")] {
+        let r = json(&wayfarer(
+            dir,
+            &["attribution", "--data", "d", "--json", "--first-only", "--model", model, "--order", order],
+        ));
+        let got: std::collections::HashMap<&str, f64> = r["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["channel"].as_str().unwrap(), c["conversions"].as_f64().unwrap()))
+            .collect();
+        let common: Vec<&str> = truth_credit.keys().map(String::as_str).filter(|c| got.contains_key(c)).collect();
+        assert!(common.len() >= 10, "{model}: channels {common:?}");
+        let a: Vec<f64> = common.iter().map(|c| truth_credit[*c].as_f64().unwrap()).collect();
+        let b: Vec<f64> = common.iter().map(|c| got[c]).collect();
+        let rho = spearman(&a, &b);
+        assert!(rho >= 0.85, "{model} order {order}: rank correlation with the true credit {rho:.3}; got {got:?}");
+        assert_eq!(
+            r["channels"][0]["channel"], truth["credit_ranking"][0],
+            "{model}: the top channel differs from the truth's"
+        );
+    }
 
     // The same events as Parquet give the same answers.
     wayfarer(dir, &["import", "--data", "p", "d/demo-input/events.parquet", "--quiet"]);

@@ -223,6 +223,38 @@ pub fn clv(g: &Global, a: &crate::cli::ClvArgs) -> Result<()> {
     }
 }
 
+pub fn attribution(g: &Global, a: &crate::cli::AttributionArgs) -> Result<()> {
+    use wayfarer_core::time::{MICROS_PER_DAY, parse_duration};
+    use wayfarer_engine::attribution::{AttributionSpec, ModelKind};
+    let (store, model) = open(g)?;
+    let scope = super::scope(&a.scope)?;
+    let models = ModelKind::parse(&a.model).map_err(anyhow::Error::msg)?;
+    let lookback = a.lookback.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg)?;
+    let half_life = parse_duration(&a.half_life).map_err(anyhow::Error::msg)?;
+    if half_life <= 0 {
+        bail!("--half-life must be positive");
+    }
+    let spec = AttributionSpec {
+        conversion: a.conversion.clone().unwrap_or_else(|| model.config.journey.purchase_event.clone()),
+        lookback,
+        models,
+        order: usize::from(a.order),
+        half_life_days: half_life as f64 / MICROS_PER_DAY as f64,
+        first_only: a.first_only,
+        ..AttributionSpec::default()
+    };
+    let report = wayfarer_engine::attribution::attribution(&store, &model, &scope, &spec)?;
+    if !a.json {
+        say!("{}", text::attribution_table(&report));
+        return Ok(());
+    }
+    // One model prints that model's object (with the totals); several print them all.
+    match report.models.as_slice() {
+        [one] => print_json(one),
+        _ => print_json(&report),
+    }
+}
+
 pub fn personas(g: &Global, a: &crate::cli::PersonasArgs) -> Result<()> {
     use wayfarer_engine::personas::{PersonaSpec, discover};
     let (store, model) = open(g)?;

@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Surveys(args) => analyses::surveys(g, &args),
         Command::Clv(args) => analyses::clv(g, &args),
         Command::Personas(args) => analyses::personas(g, &args),
+        Command::Attribution(args) => analyses::attribution(g, &args),
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),
     }
