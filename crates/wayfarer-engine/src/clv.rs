@@ -26,6 +26,22 @@ use crate::rfm::{self, RfmSpec, Unit};
 use crate::timeline::Timeline;
 use crate::{EngineError, Scope};
 
+impl ClvSpec {
+    /// The defaults of `wayfarer clv`: the configured purchase event, weeks,
+    /// a year's horizon, 1% discount a month, to the end of the data.
+    pub fn defaults(model: &Model) -> ClvSpec {
+        ClvSpec {
+            event: model.config.journey.purchase_event.clone(),
+            calibration_end: None,
+            unit: Unit::Week,
+            horizon: 52.0,
+            discount_rate: 0.01,
+            all_customers: false,
+            top: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ClvSpec {
     pub event: String,
@@ -166,6 +182,9 @@ pub struct ClvReport {
     pub predicted: Option<Predicted>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub customer_values: Vec<CustomerClv>,
+    /// Predicted CLV of every purchasing customer (for the journey map).
+    #[serde(skip)]
+    pub predicted_by_customer: std::sync::Arc<HashMap<u32, f64>>,
 }
 
 /// Months in one unit's worth of the `lifetimes` convention.
@@ -238,7 +257,6 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
     let vf = ValueFold { model, scope, is_purchase };
     let values = fold::run(store, &vf)?.customers;
     let ids = store.identity()?;
-    let by_customer: HashMap<u32, usize> = rows.iter().enumerate().map(|(i, r)| (r.customer, i)).collect();
 
     let mut predicted: Vec<(usize, CustomerClv)> = Vec::new();
     let mut clv_of: HashMap<u32, f64> = HashMap::new();
@@ -278,7 +296,6 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
             c.historic_revenue = revenue_of.get(&cust).copied().unwrap_or(0.0);
         }
     }
-    let _ = by_customer;
 
     let group = |name: String, members: &[&CustomerValue]| -> ValueGroup {
         let revenue: f64 = members.iter().map(|m| m.revenue).sum();
@@ -356,5 +373,6 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
         },
         predicted: predicted_totals,
         customer_values,
+        predicted_by_customer: std::sync::Arc::new(clv_of),
     })
 }

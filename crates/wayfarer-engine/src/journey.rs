@@ -92,6 +92,9 @@ pub struct StageStats {
     pub revenue_reached: f64,
     pub stopped: u64,
     pub revenue_stopped: f64,
+    /// Predicted CLV of the customers who stopped here (and how many had one).
+    pub clv_stopped: f64,
+    pub clv_stopped_n: u64,
 }
 
 impl StageStats {
@@ -100,6 +103,8 @@ impl StageStats {
         self.converted += o.converted;
         self.current_active += o.current_active;
         self.current_churned += o.current_churned;
+        self.clv_stopped += o.clv_stopped;
+        self.clv_stopped_n += o.clv_stopped_n;
         self.to_next.extend(o.to_next);
         for (k, v) in o.touchpoints {
             let e = self.touchpoints.entry(k).or_default();
@@ -173,6 +178,9 @@ pub struct GroupStats {
     /// purchase stage (the stage entered by the purchase event).
     pub channel_customers: HashMap<u32, (u64, u64)>,
     pub purchasers: u64,
+    /// Sum and count of predicted CLVs.
+    pub clv: f64,
+    pub clv_n: u64,
 }
 
 impl GroupStats {
@@ -195,6 +203,8 @@ impl GroupStats {
             e.1 += p;
         }
         self.purchasers += o.purchasers;
+        self.clv += o.clv;
+        self.clv_n += o.clv_n;
     }
 }
 
@@ -211,6 +221,39 @@ struct JourneyFold<'m> {
     vader: &'m Vader,
     purchase_stage: Option<usize>,
     personas: &'m Personas,
+    predicted_clv: Option<&'m HashMap<u32, f64>>,
+}
+
+/// What a map is built with beyond the data: how customers are split into
+/// personas, and each customer's predicted lifetime value (if fitted).
+#[derive(Debug, Clone)]
+pub struct MapInputs {
+    pub personas: Personas,
+    pub predicted_clv: Option<std::sync::Arc<HashMap<u32, f64>>>,
+}
+
+impl MapInputs {
+    pub fn hand_written(model: &Model) -> MapInputs {
+        MapInputs { personas: Personas::hand_written(model), predicted_clv: None }
+    }
+
+    /// The given personas, with CLV predicted by `wayfarer clv`'s defaults
+    /// (BG/NBD and Gamma-Gamma over the scope; none if the fit fails).
+    pub fn with_predicted_clv(
+        store: &Store,
+        model: &Model,
+        scope: &Scope,
+        personas: Personas,
+    ) -> Result<MapInputs, EngineError> {
+        let spec = crate::clv::ClvSpec::defaults(model);
+        let predicted = if model.purchase_code.is_some() {
+            let r = crate::clv::clv(store, model, &scope.without_persona(), &spec)?;
+            (!r.predicted_by_customer.is_empty()).then_some(r.predicted_by_customer)
+        } else {
+            None
+        };
+        Ok(MapInputs { personas, predicted_clv: predicted })
+    }
 }
 
 /// How customers are split into personas for maps: the hand-written ones of
@@ -225,6 +268,11 @@ pub struct Personas {
 }
 
 impl Personas {
+    /// No personas: every customer is "Unassigned".
+    pub fn none() -> Personas {
+        Personas { names: Vec::new(), assignment: Some(std::sync::Arc::new(std::collections::HashMap::new())) }
+    }
+
     pub fn hand_written(model: &Model) -> Personas {
         Personas { names: model.personas.iter().map(|(n, d, _)| (n.clone(), d.clone())).collect(), assignment: None }
     }
@@ -293,6 +341,11 @@ impl Fold for JourneyFold<'_> {
         g.revenue += revenue;
         let current = t.current_stage();
         let churned = t.churned(m, m.data_end);
+        let clv = self.predicted_clv.and_then(|p| p.get(&t.customer).copied());
+        if let Some(v) = clv {
+            g.clv += v;
+            g.clv_n += 1;
+        }
         // Stage reach and time to next come from the funnel engine: a funnel over
         // stage entries with no window (the numbers `wayfarer funnel stage:…` gives).
         let entries: Vec<(i64, u8)> =
@@ -315,6 +368,10 @@ impl Fold for JourneyFold<'_> {
             if current == Some(k) {
                 st.stopped += 1;
                 st.revenue_stopped += revenue;
+                if let Some(v) = clv {
+                    st.clv_stopped += v;
+                    st.clv_stopped_n += 1;
+                }
                 if churned {
                     st.current_churned += 1;
                 } else {
@@ -538,6 +595,8 @@ pub struct StageReport {
     pub current_active: u64,
     pub current_churned: u64,
     pub revenue: f64,
+    /// What the customers whose current stage this is are worth.
+    pub value: StageValue,
     pub touchpoints: Vec<TouchpointReport>,
     pub actions: Vec<ActionReport>,
     pub channels: Vec<ChannelReport>,
@@ -547,6 +606,17 @@ pub struct StageReport {
     pub pain_points: Vec<pain::PainPoint>,
     pub opportunities: Vec<pain::Opportunity>,
     pub verbatims: Vec<Verbatim>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageValue {
+    /// Customers whose current stage this is.
+    pub customers: u64,
+    /// Their mean historic revenue.
+    pub mean_revenue: Option<f64>,
+    /// Their mean predicted CLV (BG/NBD and Gamma-Gamma; purchasers only).
+    pub mean_predicted_clv: Option<f64>,
+    pub predicted_customers: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -662,6 +732,12 @@ pub struct PersonaSummary {
     pub favourite_channel: Option<String>,
     pub reached: Vec<u64>,
     pub revenue: f64,
+    pub mean_revenue: f64,
+    /// Mean predicted CLV of the persona's purchasers.
+    pub mean_predicted_clv: Option<f64>,
+    /// NPS over the persona's answers, in every stage.
+    pub nps: Option<f64>,
+    pub nps_responses: u64,
 }
 
 pub(crate) fn ratio(a: u64, b: u64) -> Option<f64> {
@@ -670,7 +746,7 @@ pub(crate) fn ratio(a: u64, b: u64) -> Option<f64> {
 
 /// Computes the journey map of a scope (personas: the hand-written ones).
 pub fn journey_map(store: &Store, model: &Model, scope: &Scope) -> Result<JourneyMap, EngineError> {
-    journey_map_with(store, model, scope, &Personas::hand_written(model))
+    journey_map_with(store, model, scope, &MapInputs::hand_written(model))
 }
 
 /// Computes the journey map of a scope, with the given personas.
@@ -678,8 +754,9 @@ pub fn journey_map_with(
     store: &Store,
     model: &Model,
     scope: &Scope,
-    personas: &Personas,
+    inputs: &MapInputs,
 ) -> Result<JourneyMap, EngineError> {
+    let personas = &inputs.personas;
     let persona = personas.resolve(scope.persona.as_deref())?;
     let vader = Vader::new();
     let f = JourneyFold {
@@ -688,6 +765,7 @@ pub fn journey_map_with(
         vader: &vader,
         purchase_stage: purchase_stage(model),
         personas,
+        predicted_clv: inputs.predicted_clv.as_deref(),
     };
     let partial = fold::run(store, &f)?;
     let identity = store.identity()?;
@@ -697,7 +775,7 @@ pub fn journey_map_with(
 /// The map of the scope followed by one map per hand-written persona, from
 /// a single pass over the data (the fold keeps every persona's statistics).
 pub fn journey_maps(store: &Store, model: &Model, scope: &Scope) -> Result<Vec<JourneyMap>, EngineError> {
-    journey_maps_with(store, model, scope, &Personas::hand_written(model))
+    journey_maps_with(store, model, scope, &MapInputs::hand_written(model))
 }
 
 /// The map of the scope followed by one map per persona of `personas`.
@@ -705,10 +783,18 @@ pub fn journey_maps_with(
     store: &Store,
     model: &Model,
     scope: &Scope,
-    personas: &Personas,
+    inputs: &MapInputs,
 ) -> Result<Vec<JourneyMap>, EngineError> {
+    let personas = &inputs.personas;
     let vader = Vader::new();
-    let f = JourneyFold { model, scope, vader: &vader, purchase_stage: purchase_stage(model), personas };
+    let f = JourneyFold {
+        model,
+        scope,
+        vader: &vader,
+        purchase_stage: purchase_stage(model),
+        personas,
+        predicted_clv: inputs.predicted_clv.as_deref(),
+    };
     let partial = fold::run(store, &f)?;
     let identity = store.identity()?;
     let mut maps = vec![finish(model, scope, None, &partial, &identity, personas)];
@@ -852,6 +938,12 @@ fn finish(
             current_active: st.current_active,
             current_churned: st.current_churned,
             revenue: st.revenue,
+            value: StageValue {
+                customers: st.stopped,
+                mean_revenue: (st.stopped > 0).then(|| st.revenue_stopped / st.stopped as f64),
+                mean_predicted_clv: (st.clv_stopped_n > 0).then(|| st.clv_stopped / st.clv_stopped_n as f64),
+                predicted_customers: st.clv_stopped_n,
+            },
             touchpoints: tps,
             actions,
             channels,
@@ -924,6 +1016,14 @@ fn finish(
         .map(|(i, g)| {
             let fav = g.channel_customers.iter().max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(a.0)));
             let total: u64 = groups.iter().map(|g| g.customers).sum();
+            let mut buckets = [0u64; 3];
+            for st in &g.stages {
+                for (b, n) in buckets.iter_mut().zip(st.nps) {
+                    *b += n;
+                }
+            }
+            let answers: u64 = buckets.iter().sum();
+            let nps_score = nps(buckets[0], buckets[1], buckets[2]);
             PersonaSummary {
                 name: group_name(i),
                 description: personas.names.get(i).map_or(String::new(), |(_, d)| d.clone()),
@@ -932,6 +1032,10 @@ fn finish(
                 favourite_channel: fav.map(|(c, _)| model.channel_name(*c).to_string()),
                 reached: g.stages.iter().map(|s| s.reached).collect(),
                 revenue: g.revenue,
+                mean_revenue: if g.customers > 0 { g.revenue / g.customers as f64 } else { 0.0 },
+                mean_predicted_clv: (g.clv_n > 0).then(|| g.clv / g.clv_n as f64),
+                nps: nps_score.map(|(s, _)| s),
+                nps_responses: answers,
             }
         })
         .collect();

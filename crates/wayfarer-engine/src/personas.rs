@@ -18,7 +18,7 @@ use wayfarer_models::stats::{nps, quantile};
 use wayfarer_store::{Col, NO_CHANNEL, Store};
 
 use crate::fold::{self, Fold, Span};
-use crate::journey::{Personas, journey_maps_with};
+use crate::journey::{MapInputs, Personas, journey_maps_with};
 use crate::model::Model;
 use crate::timeline::{Timeline, TpKey};
 use crate::{EngineError, Scope};
@@ -176,6 +176,8 @@ pub struct DiscoveredPersona {
     pub median_revenue: Option<f64>,
     /// Share of the persona's customers who bought.
     pub buyers: f64,
+    /// Mean predicted CLV of its purchasers (BG/NBD and Gamma-Gamma, a year).
+    pub mean_predicted_clv: Option<f64>,
     pub mean_revenue: f64,
     pub nps: Option<f64>,
     pub nps_responses: u64,
@@ -328,6 +330,7 @@ pub fn discover(
             typical_path: typical,
             median_revenue: quantile(&mut bought, 0.5),
             buyers,
+            mean_predicted_clv: None,
             mean_revenue,
             nps: nps(prom, scores.len() as u64 - prom - det, det).map(|(s, _)| s),
             nps_responses: scores.len() as u64,
@@ -364,15 +367,16 @@ pub fn discover(
         assignment: Arc::new(assignment),
     };
     if spec.with_maps {
-        let maps = journey_maps_with(store, model, &scope.without_persona(), &report.as_personas())?;
+        let inputs = MapInputs::with_predicted_clv(store, model, scope, report.as_personas())?;
+        let maps = journey_maps_with(store, model, &scope.without_persona(), &inputs)?;
         for (p, map) in report.personas.iter_mut().zip(maps.iter().skip(1)) {
             p.top_pain_point = map.pain_points.first().map(|x| x.title.clone());
+            p.mean_predicted_clv = map.personas.iter().find(|s| s.name == p.name).and_then(|s| s.mean_predicted_clv);
         }
     }
     Ok(report)
 }
 
-/// Weights of the standardised features: experiment hook while tuning.
 /// Weight of the lifecycle features (recency, purchases, revenue, stage,
 /// tenure, NPS, events): where a customer is in the journey, which the map's
 /// stages already show, matters less to who they are than their preferences.

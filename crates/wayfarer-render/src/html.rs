@@ -117,6 +117,15 @@ fn map_section(m: &JourneyMap) -> Markup {
                     div.muted { "last stage" }
                 }
             }))
+            (lane("Value", m, |s| html! {
+                @if s.value.customers > 0 {
+                    @if let Some(c) = s.value.mean_predicted_clv {
+                        div.mid { (money(c)) }
+                        div.muted { "mean predicted CLV, next year (" (count(s.value.predicted_customers)) " buyers)" }
+                    }
+                    div.muted { (money(s.value.mean_revenue.unwrap_or(0.0))) " to date, mean of " (count(s.value.customers)) " who stopped here" }
+                } @else { div.muted { "–" } }
+            }))
             (lane("Time to next", m, |s| html! {
                 @if s.median_time_to_next_seconds.is_some() {
                     div.mid { (duration(s.median_time_to_next_seconds)) }
@@ -208,7 +217,7 @@ fn map_section(m: &JourneyMap) -> Markup {
         @if !m.personas.is_empty() {
             h3 { "Personas" }
             table.list {
-                thead { tr { th { "Persona" } th.num { "Customers" } th.num { "Share" } th { "Favourite channel" } th.num { "Revenue" }
+                thead { tr { th { "Persona" } th.num { "Customers" } th.num { "Share" } th { "Favourite channel" } th.num { "Revenue" } th.num { "Predicted CLV" } th.num { "NPS" }
                     @for s in &m.stages { th.num { (s.name) } } } }
                 tbody {
                     @for p in &m.personas {
@@ -217,7 +226,9 @@ fn map_section(m: &JourneyMap) -> Markup {
                             td.num { (count(p.customers)) }
                             td.num { (pct(p.share)) }
                             td { (p.favourite_channel.as_deref().unwrap_or("–")) }
-                            td.num { (money(p.revenue)) }
+                            td.num { (money(p.revenue)) div.muted { (money(p.mean_revenue)) " each" } }
+                            td.num { (p.mean_predicted_clv.map_or("–".into(), money)) }
+                            td.num { (p.nps.map_or("–".into(), |n| format!("{n:+.0}"))) @if p.nps_responses > 0 { div.muted { "n=" (count(p.nps_responses)) } } }
                             @for r in &p.reached { td.num { (count(*r)) } }
                         }
                     }

@@ -66,6 +66,17 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
         }
         v
     }));
+    table.add_row(row("Value of those\nstopped here", &|s| {
+        let v = &s.value;
+        if v.customers == 0 {
+            return "–".into();
+        }
+        let mut t = format!("{} now\n{} to date", count(v.customers), v.mean_revenue.map_or("–".into(), money));
+        if let Some(c) = v.mean_predicted_clv {
+            t.push_str(&format!("\nCLV {}", money(c)));
+        }
+        t
+    }));
     table.add_row(row("Top pain point", &|s| s.pain_points.first().map_or("–".into(), |p| p.title.clone())));
     out.push_str(&table.to_string());
     out.push('\n');
@@ -470,7 +481,7 @@ pub fn personas_table(r: &wayfarer_engine::personas::DiscoveredReport) -> String
         "customers",
         "favourite channel",
         "typical path",
-        "buyers\nmedian value",
+        "buyers · median value\npredicted CLV",
         "NPS",
         "top pain point",
     ]);
@@ -480,7 +491,12 @@ pub fn personas_table(r: &wayfarer_engine::personas::DiscoveredReport) -> String
             format!("{}\n{}", count(p.customers), pct(p.share)),
             p.favourite_channel.clone().unwrap_or_else(|| "–".into()),
             p.typical_path.join(" → "),
-            format!("{}\n{}", pct(p.buyers), p.median_revenue.map_or("–".into(), money)),
+            format!(
+                "{} · {}\n{}",
+                pct(p.buyers),
+                p.median_revenue.map_or("–".into(), money),
+                p.mean_predicted_clv.map_or("–".into(), money)
+            ),
             p.nps.map_or("–".into(), |n| format!("{n:+.0} (n={})", p.nps_responses)),
             p.top_pain_point.clone().unwrap_or_else(|| "–".into()),
         ]);

@@ -113,6 +113,17 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
+/// Which personas the map is split by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PersonaSource {
+    /// The configuration's hand-written personas if it has any, else discovered ones.
+    Auto,
+    /// The hand-written personas of the configuration.
+    Configured,
+    /// Personas discovered by clustering (as `wayfarer personas` finds them).
+    Discovered,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MapFormat {
     Text,
@@ -124,7 +135,7 @@ pub enum MapFormat {
 
 #[derive(Debug, Args)]
 pub struct ScopeArgs {
-    /// Only this persona (a hand-written persona from the configuration).
+    /// Only this persona (a hand-written persona of the configuration; for the map, also a discovered one).
     #[arg(long, env = "WAYFARER_PERSONA")]
     pub persona: Option<String>,
     /// Only events at or after this date/time (e.g. 2026-05-01 or 2026-05-01T12:00:00Z).
@@ -145,6 +156,9 @@ pub struct MapArgs {
     /// Same as --format json.
     #[arg(long)]
     pub json: bool,
+    /// Personas of the per-persona maps (HTML and XLSX) and of --persona.
+    #[arg(long, env = "WAYFARER_MAP_PERSONAS", value_enum, default_value = "auto")]
+    pub personas: PersonaSource,
     /// Output file (default: stdout for text/json/csv, journey-map.html / journey-map.xlsx otherwise).
     #[arg(long, env = "WAYFARER_MAP_OUT", value_name = "FILE")]
     pub out: Option<PathBuf>,

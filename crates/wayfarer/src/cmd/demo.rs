@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use wayfarer_engine::Model;
-use wayfarer_engine::journey::journey_maps;
+use wayfarer_engine::journey::{MapInputs, journey_maps_with};
 use wayfarer_ingest::Format;
 use wayfarer_sim::{SimConfig, generate};
 use wayfarer_store::Store;
@@ -59,7 +59,9 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
     let store = Store::open(&dir)?;
     let model = Model::compile(&config, &store)?;
     let scope = super::scope(&crate::cli::ScopeArgs { persona: None, from: None, to: None })?;
-    let maps = journey_maps(&store, &model, &scope)?;
+    let personas = super::map::personas(&store, &model, &scope, crate::cli::PersonaSource::Auto)?;
+    let inputs = MapInputs::with_predicted_clv(&store, &model, &scope, personas)?;
+    let maps = journey_maps_with(&store, &model, &scope, &inputs)?;
     done(&pb, "Built the journey map");
 
     say!();

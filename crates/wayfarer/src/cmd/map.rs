@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use wayfarer_engine::Model;
-use wayfarer_engine::journey::{JourneyMap, journey_map, journey_maps};
+use wayfarer_engine::journey::{JourneyMap, MapInputs, Personas, journey_map_with, journey_maps_with};
+use wayfarer_engine::personas::{PersonaSpec, discover};
 use wayfarer_store::Store;
 
-use crate::cli::{Global, MapArgs, MapFormat};
+use crate::cli::{Global, MapArgs, MapFormat, PersonaSource};
 use crate::progress::{Progress, done};
 
 pub fn run(g: &Global, args: &MapArgs, progress: Progress) -> Result<()> {
@@ -19,13 +20,35 @@ pub fn run(g: &Global, args: &MapArgs, progress: Progress) -> Result<()> {
     let scope = super::scope(&args.scope)?;
     let format = if args.json { MapFormat::Json } else { args.format };
     let pb = progress.spinner("Building the journey map");
+    let personas = personas(&store, &model, &scope, args.personas)?;
+    let inputs = MapInputs::with_predicted_clv(&store, &model, &scope, personas)?;
     let maps = if matches!(format, MapFormat::Html | MapFormat::Xlsx) && scope.persona.is_none() {
-        journey_maps(&store, &model, &scope)?
+        journey_maps_with(&store, &model, &scope, &inputs)?
     } else {
-        vec![journey_map(&store, &model, &scope)?]
+        vec![journey_map_with(&store, &model, &scope, &inputs)?]
     };
     done(&pb, "Built the journey map");
     write_maps(&maps, format, args.out.as_deref())
+}
+
+/// The personas a map is split by.
+pub fn personas(
+    store: &Store,
+    model: &Model,
+    scope: &wayfarer_engine::Scope,
+    source: PersonaSource,
+) -> Result<Personas> {
+    let discovered = || -> Result<Personas> {
+        let spec = PersonaSpec { with_maps: false, ..PersonaSpec::default() };
+        Ok(discover(store, model, &scope.without_persona(), &spec)?.as_personas())
+    };
+    Ok(match source {
+        PersonaSource::Configured => Personas::hand_written(model),
+        PersonaSource::Discovered => discovered()?,
+        PersonaSource::Auto if !model.personas.is_empty() => Personas::hand_written(model),
+        // Too few customers to cluster: a map without personas.
+        PersonaSource::Auto => discovered().unwrap_or_else(|_| Personas::none()),
+    })
 }
 
 pub fn write_maps(maps: &[JourneyMap], format: MapFormat, out: Option<&Path>) -> Result<()> {
