@@ -17,7 +17,11 @@ runs four journey queries on every engine:
       - first purchase day, mean order value; answer: count and column sums.
 
 Wayfarer runs as the real CLI on its store (data already imported); DuckDB,
-chdb and Polars read the Parquet file. Each (engine, query) runs in a fresh
+chdb and Polars read the Parquet file. After the journey queries come the
+model benchmarks M1 (BG/NBD + Gamma-Gamma on 1M customers, against
+lifetimes) and M2 (Markov order-2 attribution on 1M paths, against
+ChannelAttribution); see bench/models.py (`--no-models` skips them).
+ Each (engine, query) runs in a fresh
 process, REPS times; the table shows the median wall time, the peak resident
 memory of that process, and each peer's time as a multiple of Wayfarer's.
 All engines must return the same answers, or the run fails.
@@ -45,8 +49,16 @@ SIZES = {"1M": 1_000_000, "10M": 10_000_000, "50M": 50_000_000}
 QUERIES = ["Q1", "Q2", "Q3", "Q4"]
 ENGINES = ["wayfarer", "duckdb", "chdb", "polars"]
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import models  # noqa: E402
+
 
 # ----------------------------------------------------------------- data
+
+def import_store(src, store):
+    subprocess.run([str(WAYFARER), "import", "--data", str(store), str(src), "--quiet"], check=True,
+                   stdout=subprocess.DEVNULL)
+
 
 def ensure_data(label):
     d = DATA / label
@@ -279,8 +291,11 @@ def polars_query(q, parquet):
 
 def worker(engine, q, target, reps):
     """Runs one engine on one query in this (fresh) process."""
-    make = {"wayfarer": wayfarer_query, "duckdb": duckdb_query, "chdb": chdb_query, "polars": polars_query}[engine]
-    run = make(q, target)
+    if q in models.MODEL_ENGINES:
+        run = models.make_model_worker(engine, q, target, WAYFARER)
+    else:
+        make = {"wayfarer": wayfarer_query, "duckdb": duckdb_query, "chdb": chdb_query, "polars": polars_query}[engine]
+        run = make(q, target)
     times, answer = [], None
     for _ in range(reps):
         t = time.perf_counter()
@@ -301,6 +316,8 @@ def main():
     ap.add_argument("--big", action="store_true", help="also run 50M events")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--no-models", action="store_true", help="skip the model benchmarks M1 and M2")
+    ap.add_argument("--model-reps", type=int, default=3)
     ap.add_argument("--worker", nargs=4, metavar=("ENGINE", "QUERY", "TARGET", "REPS"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
@@ -319,31 +336,63 @@ def main():
             answers = {}
             for engine in engines:
                 target = store if engine == "wayfarer" else parquet
-                out = subprocess.run([sys.executable, __file__, "--worker", engine, q, str(target), str(a.reps)],
-                                     capture_output=True, text=True)
-                if out.returncode != 0:
-                    failures.append(f"{label} {q} {engine}: failed\n{out.stderr[-2000:]}")
-                    print(f"[{label}] {q} {engine}: FAILED", flush=True)
+                r = run_worker(engine, q, target, a.reps, label, failures)
+                if r is None:
                     continue
-                r = json.loads(out.stdout.strip().splitlines()[-1])
-                med = statistics.median(r["times"])
                 answers[engine] = r["answer"]
                 results.append({"size": label, "rows": rows_in, "query": q, "engine": engine,
-                                "median_s": med, "min_s": min(r["times"]), "peak_mb": r["peak_kb"] / 1024})
-                print(f"[{label}] {q} {engine:9s} median {med:8.3f}s  peak {r['peak_kb'] / 1024:8.1f} MB", flush=True)
+                                "median_s": statistics.median(r["times"]), "min_s": min(r["times"]),
+                                "peak_mb": r["peak_kb"] / 1024})
             ref = answers.get("wayfarer")
             for engine, ans in answers.items():
                 if ans != ref:
                     failures.append(f"{label} {q}: {engine} disagrees with wayfarer\n  wayfarer: {short(ref)}\n  {engine}: {short(ans)}")
-    report = render(results, failures, a.reps)
+    if not a.no_models:
+        targets = models.ensure_models_data(WAYFARER, import_store)
+        for q, engines_q in models.MODEL_ENGINES.items():
+            answers = {}
+            for engine in engines_q:
+                r = run_worker(engine, q, targets[q][engine], a.model_reps, "1M", failures)
+                if r is None:
+                    continue
+                answers[engine] = r["answer"]
+                results.append({"size": "1M", "rows": None, "query": q, "engine": engine,
+                                "median_s": statistics.median(r["times"]), "min_s": min(r["times"]),
+                                "peak_mb": r["peak_kb"] / 1024, "model": True})
+            ref = answers.get("wayfarer")
+            for engine, ans in answers.items():
+                if engine == "wayfarer" or ref is None:
+                    continue
+                why = models.disagreement(q, ref, ans)
+                diff = models.max_difference(q, ref, ans)
+                for row in results:
+                    if row["query"] == q and row["engine"] == engine:
+                        row["difference"] = diff
+                if why:
+                    failures.append(f"{q}: {engine} disagrees with wayfarer: {why}")
+    report = render(results, failures, a.reps, a.model_reps)
     print(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = RESULTS / f"{datetime.datetime.now().strftime('%Y-%m-%d-%H%M')}-{'-'.join(sizes)}.md"
+    name = RESULTS / f"{datetime.datetime.now().strftime('%Y-%m-%d-%H%M')}-{'-'.join(sizes + ([] if a.no_models else ['models']))}.md"
     name.write_text(report)
     (RESULTS / "latest.md").write_text(report)
     print(f"written to {name}")
     if failures:
         sys.exit(1)
+
+
+def run_worker(engine, q, target, reps, label, failures):
+    """Runs one (engine, query) in a fresh process; None (and a failure noted) if it fails."""
+    out = subprocess.run([sys.executable, __file__, "--worker", engine, q, str(target), str(reps)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        failures.append(f"{label} {q} {engine}: failed\n{out.stderr[-2000:]}")
+        print(f"[{label}] {q} {engine}: FAILED", flush=True)
+        return None
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"[{label}] {q} {engine:9s} median {statistics.median(r['times']):8.3f}s  "
+          f"peak {r['peak_kb'] / 1024:8.1f} MB", flush=True)
+    return r
 
 
 def short(x):
@@ -359,7 +408,7 @@ def parquet_rows(path):
         return None
 
 
-def render(results, failures, reps):
+def render(results, failures, reps, model_reps):
     lines = ["# Wayfarer benchmark", ""]
     lines.append(f"{datetime.datetime.now().isoformat(timespec='seconds')} · {platform.machine()} · "
                  f"{os.cpu_count()} cores · median of {reps} runs · each engine limited to 2 threads")
@@ -368,11 +417,28 @@ def render(results, failures, reps):
     lines.append("")
     lines.append("| events | query | engine | median s | peak MB | × Wayfarer time |")
     lines.append("|---:|---|---|---:|---:|---:|")
-    for r in results:
+    journey = [r for r in results if not r.get("model")]
+    modelled = [r for r in results if r.get("model")]
+    for r in journey:
         base = next((x for x in results if x["size"] == r["size"] and x["query"] == r["query"] and x["engine"] == "wayfarer"), None)
         ratio = r["median_s"] / base["median_s"] if base and base["median_s"] > 0 else float("nan")
         rows = f"{r['rows']:,}" if r["rows"] else r["size"]
         lines.append(f"| {rows} | {r['query']} | {r['engine']} | {r['median_s']:.3f} | {r['peak_mb']:.0f} | {ratio:.1f} |")
+    if modelled:
+        lines.append("")
+        lines.append(f"Models (median of {model_reps} runs; see bench/models.py): M1 = BG/NBD + Gamma-Gamma fit on "
+                     f"1,000,000 customers (Wayfarer from raw purchases; lifetimes from Parquet, summary + fits), "
+                     f"M2 = Markov order-2 attribution on 1,000,000 paths (Wayfarer from raw touches, exact; "
+                     f"ChannelAttribution on the aggregated paths, simulated). Difference: largest relative "
+                     f"parameter difference (M1) or absolute conversion-share difference (M2) from Wayfarer.")
+        lines.append("")
+        lines.append("| query | engine | median s | peak MB | × Wayfarer time | difference |")
+        lines.append("|---|---|---:|---:|---:|---:|")
+        for r in modelled:
+            base = next(x for x in modelled if x["query"] == r["query"] and x["engine"] == "wayfarer")
+            ratio = r["median_s"] / base["median_s"] if base["median_s"] > 0 else float("nan")
+            diff = f"{r['difference']:.2g}" if "difference" in r else "–"
+            lines.append(f"| {r['query']} | {r['engine']} | {r['median_s']:.3f} | {r['peak_mb']:.0f} | {ratio:.1f} | {diff} |")
     lines.append("")
     lines.append("Answers: " + ("all engines agree." if not failures else "MISMATCHES OR FAILURES:"))
     for f in failures:
@@ -388,12 +454,12 @@ def engine_versions():
         v["wayfarer"] = subprocess.run([str(WAYFARER), "--version"], capture_output=True, text=True).stdout.strip().split()[-1]
     except Exception:  # noqa: BLE001
         pass
-    for mod in ["duckdb", "chdb", "polars"]:
+    from importlib.metadata import PackageNotFoundError, version
+    for pkg in ["duckdb", "chdb", "polars", "lifetimes", "ChannelAttribution"]:
         try:
-            m = __import__(mod)
-            v[mod] = getattr(m, "__version__", "?")
-        except Exception:  # noqa: BLE001
-            v[mod] = "missing"
+            v[pkg] = version(pkg)
+        except PackageNotFoundError:
+            v[pkg] = "missing"
     return v
 
 

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use wayfarer_core::Kind;
 use wayfarer_core::glob::glob_match;
@@ -197,16 +198,31 @@ fn units_per_month(unit: Unit) -> f64 {
 
 /// Predicted CLV of one customer (see the module documentation).
 pub fn predicted_clv(m: &BgNbd, spend: f64, c: &Rfm, horizon: f64, unit: Unit, discount_rate: f64) -> f64 {
+    spend * discounted_purchases(m, c, horizon, unit, discount_rate)
+}
+
+/// Σₖ (E[X(k months)] − E[X(k−1 months)]) / (1 + d)^k: the expected
+/// purchases over the horizon, each month's discounted (CLV = spend × this).
+pub fn discounted_purchases(m: &BgNbd, c: &Rfm, horizon: f64, unit: Unit, discount_rate: f64) -> f64 {
     let step = units_per_month(unit);
     let months = (horizon / step).round().max(1.0) as u32;
-    let mut clv = 0.0;
+    let mut total = 0.0;
     let mut prev = 0.0;
     for k in 1..=months {
         let cum = m.conditional_expected_purchases(k as f64 * step, c);
-        clv += spend * (cum - prev) / (1.0 + discount_rate).powi(k as i32);
+        total += (cum - prev) / (1.0 + discount_rate).powi(k as i32);
         prev = cum;
     }
-    clv
+    total
+}
+
+/// A purchasing customer's prediction (the row of `rows` it belongs to).
+struct Prediction {
+    row: usize,
+    expected_purchases: f64,
+    p_alive: f64,
+    spend: f64,
+    clv: f64,
 }
 
 pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Result<ClvReport, EngineError> {
@@ -258,44 +274,43 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
     let values = fold::run(store, &vf)?.customers;
     let ids = store.identity()?;
 
-    let mut predicted: Vec<(usize, CustomerClv)> = Vec::new();
+    let mut predicted: Vec<Prediction> = Vec::new();
     let mut clv_of: HashMap<u32, f64> = HashMap::new();
     if let Some(m) = &bgnbd {
         let pop_spend = spend_data.iter().map(|x| x.1).sum::<f64>() / spend_data.len().max(1) as f64;
-        for (i, r) in rows.iter().enumerate() {
-            let c = Rfm { x: r.frequency as f64, t_x: r.recency, t: r.t };
+        // The purchase forecasts depend on (x, t_x, T) alone: computed once
+        // per distinct triple, in parallel.
+        let key = |c: &Rfm| [c.x.to_bits(), c.t_x.to_bits(), c.t.to_bits()];
+        let mut distinct: Vec<Rfm> = data.clone();
+        distinct.sort_by_key(key);
+        distinct.dedup_by_key(|c| key(c));
+        let forecasts: Vec<(f64, f64, f64)> = distinct
+            .par_iter()
+            .map(|c| {
+                (
+                    discounted_purchases(m, c, spec.horizon, spec.unit, spec.discount_rate),
+                    m.conditional_expected_purchases(spec.horizon, c),
+                    m.p_alive(c),
+                )
+            })
+            .collect();
+        let forecast_of: HashMap<[u64; 3], (f64, f64, f64)> =
+            distinct.iter().map(key).zip(forecasts.iter().copied()).collect();
+        predicted.reserve(rows.len());
+        clv_of.reserve(rows.len());
+        for (row, (r, c)) in rows.iter().zip(&data).enumerate() {
             let spend = match &gamma_gamma {
                 Some(g) => g.expected_spend(c.x, r.monetary),
                 None if r.frequency > 0 => r.monetary,
                 None => pop_spend.max(r.mean_order_value),
             };
-            let value = predicted_clv(m, spend, &c, spec.horizon, spec.unit, spec.discount_rate);
-            clv_of.insert(r.customer, value);
-            predicted.push((
-                i,
-                CustomerClv {
-                    customer_id: ids.external_id(r.customer).to_string(),
-                    frequency: r.frequency,
-                    recency: r.recency,
-                    t: r.t,
-                    monetary: r.monetary,
-                    expected_purchases: m.conditional_expected_purchases(spec.horizon, &c),
-                    p_alive: m.p_alive(&c),
-                    expected_spend: spend,
-                    clv: value,
-                    historic_revenue: 0.0,
-                },
-            ));
+            let (discounted, expected_purchases, p_alive) = forecast_of[&key(c)];
+            let clv = spend * discounted;
+            clv_of.insert(r.customer, clv);
+            predicted.push(Prediction { row, expected_purchases, p_alive, spend, clv });
         }
     }
     let revenue_of: HashMap<u32, f64> = values.iter().map(|v| (v.customer, v.revenue)).collect();
-    for (_, c) in &mut predicted {
-        if let Some(cust) =
-            ids.lookup(&format!("u:{}", c.customer_id)).or_else(|| ids.lookup(&format!("a:{}", c.customer_id)))
-        {
-            c.historic_revenue = revenue_of.get(&cust).copied().unwrap_or(0.0);
-        }
-    }
 
     let group = |name: String, members: &[&CustomerValue]| -> ValueGroup {
         let revenue: f64 = members.iter().map(|m| m.revenue).sum();
@@ -332,11 +347,11 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
     let overall = group("all".into(), &all);
 
     let predicted_totals = (!predicted.is_empty()).then(|| {
-        let mut clvs: Vec<f64> = predicted.iter().map(|p| p.1.clv).collect();
+        let mut clvs: Vec<f64> = predicted.iter().map(|p| p.clv).collect();
         let total: f64 = clvs.iter().sum();
         Predicted {
             customers: predicted.len() as u64,
-            expected_purchases: predicted.iter().map(|p| p.1.expected_purchases).sum(),
+            expected_purchases: predicted.iter().map(|p| p.expected_purchases).sum(),
             clv: total,
             mean_clv: total / predicted.len() as f64,
             median_clv: quantile(&mut clvs, 0.5),
@@ -344,7 +359,24 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
     });
     let mut customer_values: Vec<CustomerClv> = Vec::new();
     if spec.all_customers || spec.top.is_some() {
-        customer_values = predicted.into_iter().map(|p| p.1).collect();
+        customer_values = predicted
+            .iter()
+            .map(|p| {
+                let r = &rows[p.row];
+                CustomerClv {
+                    customer_id: ids.external_id(r.customer).to_string(),
+                    frequency: r.frequency,
+                    recency: r.recency,
+                    t: r.t,
+                    monetary: r.monetary,
+                    expected_purchases: p.expected_purchases,
+                    p_alive: p.p_alive,
+                    expected_spend: p.spend,
+                    clv: p.clv,
+                    historic_revenue: revenue_of.get(&r.customer).copied().unwrap_or(0.0),
+                }
+            })
+            .collect();
         if let Some(n) = spec.top {
             customer_values.sort_by(|a, b| b.clv.total_cmp(&a.clv).then_with(|| a.customer_id.cmp(&b.customer_id)));
             customer_values.truncate(n);

@@ -1,5 +1,5 @@
-//! Special functions for the models: log-gamma (Lanczos), log-beta, and the
-//! Gaussian hypergeometric function 2F1 for |z| < 1.
+//! Special functions for the models: log-gamma (Lanczos), digamma, log-beta,
+//! and the Gaussian hypergeometric function 2F1 for |z| < 1.
 
 /// ln Γ(x) for x > 0 (Lanczos approximation, g = 7, n = 9; relative error
 /// below 1e-15 over the range the models use), with the reflection formula
@@ -29,6 +29,26 @@ pub fn ln_gamma(x: f64) -> f64 {
         a += c / (x + i as f64);
     }
     0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// ψ(x) = d/dx ln Γ(x) for x > 0: the recurrence ψ(x) = ψ(x+1) − 1/x up
+/// to x ≥ 10, then the asymptotic series (absolute error below 1e-15).
+pub fn digamma(x: f64) -> f64 {
+    let mut x = x;
+    let mut acc = 0.0;
+    while x < 10.0 {
+        acc -= 1.0 / x;
+        x += 1.0;
+    }
+    let inv = 1.0 / x;
+    let inv2 = inv * inv;
+    // ln x − 1/(2x) − Σ B₂ₖ / (2k x^{2k})
+    let series = inv2
+        * (1.0 / 12.0
+            - inv2
+                * (1.0 / 120.0
+                    - inv2 * (1.0 / 252.0 - inv2 * (1.0 / 240.0 - inv2 * (1.0 / 132.0 - inv2 * 691.0 / 32760.0)))));
+    acc + x.ln() - 0.5 * inv - series
 }
 
 /// ln B(a, b).
@@ -68,6 +88,19 @@ mod tests {
         assert!((ln_gamma(100.5) - 361.435_540_467_777_6).abs() < 1e-9);
         assert!((ln_gamma(0.243) - 1.318_043_584_699_669_9).abs() < 1e-12, "{}", ln_gamma(0.243));
         assert!((ln_beta(2.0, 3.0) - (1.0f64 / 12.0).ln()).abs() < 1e-13);
+    }
+
+    #[test]
+    fn digamma_known_values_and_derivative_of_log_gamma() {
+        const EULER: f64 = 0.577_215_664_901_532_9;
+        assert!((digamma(1.0) + EULER).abs() < 1e-14, "{}", digamma(1.0));
+        assert!((digamma(0.5) + EULER + 2.0 * 2f64.ln()).abs() < 1e-14);
+        assert!((digamma(10.0) - 2.251_752_589_066_721).abs() < 1e-14);
+        for x in [0.05, 0.243, 1.7, 4.4, 37.0, 1234.5] {
+            let h = 1e-5 * x;
+            let numeric = (ln_gamma(x + h) - ln_gamma(x - h)) / (2.0 * h);
+            assert!((digamma(x) - numeric).abs() < 1e-6 * (1.0 + numeric.abs()), "x={x}");
+        }
     }
 
     #[test]
