@@ -429,7 +429,7 @@ def render(results, failures, reps, model_reps):
         lines.append(f"Models (median of {model_reps} runs; see bench/models.py): M1 = BG/NBD + Gamma-Gamma fit on "
                      f"1,000,000 customers (Wayfarer from raw purchases; lifetimes from Parquet, summary + fits), "
                      f"M2 = Markov order-2 attribution on 1,000,000 paths (Wayfarer from raw touches, exact; "
-                     f"ChannelAttribution on the aggregated paths, simulated). Difference: largest relative "
+                     f"ChannelAttribution on the aggregated paths, simulated; ca+paths = the same after building the paths from the raw events with pandas). Difference: largest relative "
                      f"parameter difference (M1) or absolute conversion-share difference (M2) from Wayfarer.")
         lines.append("")
         lines.append("| query | engine | median s | peak MB | × Wayfarer time | difference |")

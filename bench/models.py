@@ -17,7 +17,8 @@
       `markov_model(order=2)` given the paths already aggregated (its usual
       input: one row per distinct path with conversion and null counts; the
       aggregation is not timed), which estimates removal effects by
-      simulation. Answer: each channel's share of the attributed
+      simulation; and again as `ca+paths`, building those paths from the
+      same raw events with pandas first (timed), like Wayfarer does. Answer: each channel's share of the attributed
       conversions; they must agree to 0.01 (the package's sampling error is
       a few thousandths).
 
@@ -153,7 +154,7 @@ def ensure_models_data(wayfarer, import_store):
             print(f"[models] imported in {time.time() - t:.1f}s", flush=True)
         stores[name] = store
     return {"M1": {"wayfarer": stores["clv"], "lifetimes": clv},
-            "M2": {"wayfarer": stores["paths"], "channelattribution": agg}}
+            "M2": {"wayfarer": stores["paths"], "channelattribution": agg, "ca+paths": paths}}
 
 
 # --------------------------------------------------------------- engines
@@ -197,7 +198,25 @@ def lifetimes_model(q, parquet):
     return run
 
 
-def channelattribution_model(q, parquet):
+def paths_from_events(parquet):
+    """The package's input built from the raw events with pandas: each
+    customer's touches in time order, converting or not."""
+    import pandas as pd
+    ev = pd.read_parquet(parquet, columns=["customer_id", "timestamp", "event_id", "channel", "revenue"])
+    ev = ev.sort_values(["customer_id", "timestamp", "event_id"])
+    touches = ev[ev["channel"].notna()]
+    paths = touches.groupby("customer_id", sort=False)["channel"].agg(" > ".join)
+    value = ev[ev["channel"].isna()].groupby("customer_id")["revenue"].sum()
+    df = pd.DataFrame({"path": paths})
+    df["value"] = value.reindex(df.index)
+    df["conv"] = df["value"].notna().astype("int64")
+    df["null"] = 1 - df["conv"]
+    df["value"] = df["value"].fillna(0.0)
+    return df.groupby("path", as_index=False).agg(total_conversions=("conv", "sum"), total_null=("null", "sum"),
+                                                  total_conversion_value=("value", "sum"))
+
+
+def channelattribution_model(q, parquet, from_events=False):
     import io
     import contextlib
     import pandas as pd
@@ -205,7 +224,7 @@ def channelattribution_model(q, parquet):
         import ChannelAttribution as ca  # prints a banner
 
     def run():
-        df = pd.read_parquet(parquet)
+        df = paths_from_events(parquet) if from_events else pd.read_parquet(parquet)
         with contextlib.redirect_stdout(io.StringIO()):
             res = ca.markov_model(df, "path", "total_conversions", var_value="total_conversion_value",
                                   var_null="total_null", order=2, sep=">", ncore=1, seed=1, verbose=False,
@@ -215,12 +234,14 @@ def channelattribution_model(q, parquet):
     return run
 
 
-MODEL_ENGINES = {"M1": ["wayfarer", "lifetimes"], "M2": ["wayfarer", "channelattribution"]}
+MODEL_ENGINES = {"M1": ["wayfarer", "lifetimes"], "M2": ["wayfarer", "channelattribution", "ca+paths"]}
 
 
 def make_model_worker(engine, q, target, wayfarer):
     if engine == "wayfarer":
         return wayfarer_model(q, target, wayfarer)
+    if engine == "ca+paths":
+        return channelattribution_model(q, target, from_events=True)
     return {"lifetimes": lifetimes_model, "channelattribution": channelattribution_model}[engine](q, target)
 
 
