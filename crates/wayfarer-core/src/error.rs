@@ -24,11 +24,12 @@ pub enum ErrorCode {
     ConfigInvalid,
     InvalidQuery,
     QueryTimeout,
+    Unavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidField,
         ErrorCode::MissingField,
@@ -45,6 +46,7 @@ impl ErrorCode {
         ErrorCode::ConfigInvalid,
         ErrorCode::InvalidQuery,
         ErrorCode::QueryTimeout,
+        ErrorCode::Unavailable,
         ErrorCode::Internal,
     ];
 
@@ -66,6 +68,7 @@ impl ErrorCode {
             ErrorCode::ConfigInvalid => "config_invalid",
             ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::QueryTimeout => "query_timeout",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -87,13 +90,14 @@ impl ErrorCode {
             ErrorCode::DataDirLocked => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::QueryTimeout => 504,
+            ErrorCode::Unavailable => 503,
             ErrorCode::DataDirInvalid | ErrorCode::Internal => 500,
         }
     }
 
     /// Whether the caller can fix it (true) or it is Wayfarer's fault (false).
     pub fn is_user_error(self) -> bool {
-        !matches!(self, ErrorCode::Internal | ErrorCode::DataDirInvalid)
+        !matches!(self, ErrorCode::Internal | ErrorCode::DataDirInvalid | ErrorCode::Unavailable)
     }
 
     pub fn hint(self) -> &'static str {
@@ -130,6 +134,9 @@ impl ErrorCode {
             ErrorCode::ConfigInvalid => "Fix the named key; `wayfarer config init` writes a documented default.",
             ErrorCode::InvalidQuery => "Check the query's arguments; `wayfarer <command> --help` lists them.",
             ErrorCode::QueryTimeout => "Narrow the query (a shorter date range, fewer steps) or raise the timeout.",
+            ErrorCode::Unavailable => {
+                "The server could not make the events durable (is the disk full or failing?); nothing was stored, retry later."
+            }
             ErrorCode::Internal => "This is a bug in Wayfarer; please report it with the message.",
         }
     }

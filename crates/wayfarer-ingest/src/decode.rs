@@ -374,6 +374,12 @@ impl Decoder {
 
     /// Decodes a raw Segment message (one element of a batch, or one line).
     pub fn decode_segment(&self, msg: &Map<String, Value>) -> Result<Event, FieldError> {
+        self.decode_segment_at(msg, self.received_at)
+    }
+
+    /// Decodes a raw Segment message received at `received_at` (µs), the
+    /// time stamped on it when it carries none.
+    pub fn decode_segment_at(&self, msg: &Map<String, Value>, received_at: i64) -> Result<Event, FieldError> {
         let kind_text = msg.get("type").and_then(Value::as_str).unwrap_or("");
         let kind = Kind::parse(kind_text).ok_or_else(|| {
             FieldError::new(
@@ -409,8 +415,8 @@ impl Decoder {
             }
         };
         e.received_at = match msg.get("receivedAt") {
-            Some(v) if !v.is_null() => Cell::Json(v).time("receivedAt")?.unwrap_or(self.received_at),
-            _ => self.received_at,
+            Some(v) if !v.is_null() => Cell::Json(v).time("receivedAt")?.unwrap_or(received_at),
+            _ => received_at,
         };
         e.timestamp = match ["timestamp", "originalTimestamp"]
             .iter()

@@ -7,6 +7,7 @@
 //!    segments/pNNN/sNNNNNNNN.parquet   events of partition NNN, sorted by (customer, timestamp, seq)
 //!    identity/ids-G.parquet   raw identities of generation G
 //!    identity/links-G.parquet identity links of generation G
+//!    staging/wal-N.log        the server's acknowledged, not yet folded events
 //!    rejects/                 rejected records of imports (NDJSON)
 //!    wayfarer.toml            optional configuration
 //! ```
@@ -17,14 +18,15 @@
 //! atomically, so a crash at any moment leaves the previous state. Files not
 //! named by the manifest are removed by the next writer.
 //!
-//! The write-ahead staging of the HTTP server will sit beside `segments/`
-//! and be folded in through the same [`Writer`].
+//! The write-ahead staging of the HTTP server ([`staging`]) sits beside
+//! `segments/` and is folded in through the same [`Writer`].
 
 pub mod hot;
 pub mod identity;
 pub mod manifest;
 pub mod read;
 pub mod segment;
+pub mod staging;
 pub mod writer;
 
 use std::fs::{self, File};
@@ -156,11 +158,11 @@ impl DirLock {
     }
 }
 
-fn ids_path(dir: &Path, generation: &str) -> PathBuf {
+pub(crate) fn ids_path(dir: &Path, generation: &str) -> PathBuf {
     dir.join("identity").join(format!("ids-{generation}.parquet"))
 }
 
-fn links_path(dir: &Path, generation: &str) -> PathBuf {
+pub(crate) fn links_path(dir: &Path, generation: &str) -> PathBuf {
     dir.join("identity").join(format!("links-{generation}.parquet"))
 }
 

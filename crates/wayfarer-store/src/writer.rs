@@ -12,7 +12,10 @@
 //!
 //! Until `commit` nothing is visible; dropping a writer removes the files it
 //! wrote. Files the committed manifest no longer names are removed the next
-//! time a writer opens the directory.
+//! time a writer opens the directory. A long-lived writer (the server's)
+//! commits again and again with `commit_open`; the segments a commit
+//! supersedes are retired and deleted by `delete_retired` once no reader can
+//! still be using them.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -72,6 +75,8 @@ pub struct Writer {
     stats: CommitStats,
     committed: bool,
     spill_rows: usize,
+    /// Segment files superseded by a commit of this writer, with when.
+    retired: Vec<(std::time::Instant, Vec<PathBuf>)>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -111,6 +116,7 @@ impl Writer {
             stats: CommitStats::default(),
             committed: false,
             spill_rows: SPILL_ROWS,
+            retired: Vec::new(),
         })
     }
 
@@ -224,6 +230,62 @@ impl Writer {
 
     /// Makes everything added visible, atomically.
     pub fn commit(mut self) -> Result<CommitStats, StoreError> {
+        let stats = self.commit_open()?;
+        self.committed = true;
+        Ok(stats)
+    }
+
+    /// Makes everything added so far visible, atomically, and keeps the
+    /// writer open for more; returns what this commit did.
+    pub fn commit_open(&mut self) -> Result<CommitStats, StoreError> {
+        let before: Vec<SegmentMeta> = self.manifest.segments.clone();
+        let identity_before = self.manifest.identity_file.clone();
+        let stats = self.commit_now()?;
+        let live: HashSet<u64> = self.manifest.segments.iter().map(|s| s.id).collect();
+        let mut gone: Vec<PathBuf> =
+            before.iter().filter(|s| !live.contains(&s.id)).map(|s| self.dir.join(&s.file)).collect();
+        if let Some(g) = identity_before
+            && self.manifest.identity_file.as_deref() != Some(g.as_str())
+        {
+            gone.push(crate::ids_path(&self.dir, &g));
+            gone.push(crate::links_path(&self.dir, &g));
+        }
+        if !gone.is_empty() {
+            self.retired.push((std::time::Instant::now(), gone));
+        }
+        // What was written is committed now: a later drop must keep it.
+        self.new_segments.clear();
+        self.stats = CommitStats::default();
+        Ok(stats)
+    }
+
+    /// Deletes segment files that commits superseded at least `grace` ago
+    /// (readers that opened an older manifest may still read them until then).
+    pub fn delete_retired(&mut self, grace: std::time::Duration) {
+        let now = std::time::Instant::now();
+        self.retired.retain(|(at, files)| {
+            if now.duration_since(*at) < grace {
+                return true;
+            }
+            for f in files {
+                let _ = fs::remove_file(crate::hot::hot_path(f));
+                let _ = fs::remove_file(f);
+            }
+            false
+        });
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Events in the store, committed.
+    pub fn events_total(&self) -> u64 {
+        self.manifest.events_total
+    }
+
+    fn commit_now(&mut self) -> Result<CommitStats, StoreError> {
         self.flush()?;
         let canon = self.identity.canonical_map().to_vec();
         // Customers that were canonical when rows were written but are no
@@ -248,7 +310,6 @@ impl Writer {
             self.manifest.identity_file = Some(generation);
         }
         self.manifest.store(&self.dir)?;
-        self.committed = true;
         self.stats.events_total = self.manifest.events_total;
         self.stats.generation = self.manifest.generation;
         Ok(self.stats)
@@ -339,7 +400,20 @@ impl Writer {
                 // leaves one segment per partition.
                 let (merge, mut keep): (Vec<SegmentMeta>, Vec<SegmentMeta>) = if segs.len() > MAX_SEGMENTS_PER_PARTITION
                 {
-                    (segs, Vec::new())
+                    // Size-tiered: a segment larger than all the others
+                    // together stays; the small ones (recent commits of a
+                    // live server) merge, so steady ingestion rewrites
+                    // recent data, not the whole partition each time.
+                    let mut segs = segs;
+                    segs.sort_by_key(|s| s.rows);
+                    let largest = segs.last().map_or(0, |s| s.rows);
+                    let rest: u64 = segs.iter().map(|s| s.rows).sum::<u64>() - largest;
+                    if largest > rest && segs.len() > 2 {
+                        let big = segs.pop().into_iter().collect();
+                        (segs, big)
+                    } else {
+                        (segs, Vec::new())
+                    }
                 } else if segs.iter().filter(|s| new_ids.contains(&s.id)).count() > 1 {
                     segs.into_iter().partition(|s| new_ids.contains(&s.id))
                 } else {

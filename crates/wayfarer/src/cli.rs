@@ -69,6 +69,49 @@ pub enum Command {
     /// Configuration: write the documented default, or show the one in effect.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run the HTTP server: Segment-compatible ingestion (/v1/*), health and metrics.
+    Serve(ServeArgs),
+    /// API keys: write keys for ingestion, read tokens for queries.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback by default; use 0.0.0.0:PORT to accept other machines).
+    #[arg(long, env = "WAYFARER_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// How often acknowledged events are folded into the store (milliseconds); queries see an
+    /// event within about this long after it was acknowledged.
+    #[arg(long, env = "WAYFARER_FOLD_MS", default_value_t = 500, value_name = "MS")]
+    pub fold_ms: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it (once: only its hash is stored).
+    Create {
+        /// A write key, for ingestion (/v1/*).
+        #[arg(long, conflicts_with = "read", required_unless_present = "read")]
+        write: bool,
+        /// A read token, for queries (/api/*, /metrics) and the dashboard.
+        #[arg(long)]
+        read: bool,
+        /// A name to recognise it by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List keys (ids, names, kinds, dates; never the keys).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id or name; the server refuses it from the next request on.
+    Revoke {
+        /// The key's id (as `keys list` shows it) or name.
+        key: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ mod config;
 mod demo;
 mod import;
 mod map;
+mod serve;
 mod sessions;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Attribution(args) => analyses::attribution(g, &args),
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),
+        Command::Serve(args) => serve::serve(g, &args),
+        Command::Keys(c) => serve::keys(g, c),
     }
 }
 

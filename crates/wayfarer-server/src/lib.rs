@@ -1,0 +1,198 @@
+//! `wayfarer serve`: the HTTP server (DESIGN §5–6).
+//!
+//! ```text
+//!  /v1/* (write key) ─> ingest: auth, limits, gunzip, decode every message
+//!        ─> pipeline: staging append + group fsync ─> {"success": true}
+//!        ─> folder: staging ─> Writer commit ─> visible to queries
+//!  /healthz (no auth), /metrics (Prometheus)
+//! ```
+//!
+//! Handlers are thin: they check and translate; the work lives in
+//! `wayfarer-ingest` (decoding), `wayfarer-store` (staging, segments) and
+//! the pipeline threads. All state is in [`App`], owned by the router.
+
+pub mod error;
+pub mod ingest;
+pub mod keys;
+pub mod metrics;
+pub mod pipeline;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::json;
+use wayfarer_core::{Config, ErrorCode, Kind};
+use wayfarer_ingest::Decoder;
+use wayfarer_ingest::derive::ChannelDeriver;
+
+use crate::error::ApiError;
+use crate::ingest::Endpoint;
+use crate::keys::KeyRing;
+use crate::metrics::Metrics;
+use crate::pipeline::{Pipeline, Stager};
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub data: PathBuf,
+    pub bind: SocketAddr,
+    pub config: Config,
+    /// How often staged events are folded into the store.
+    pub fold_every: Duration,
+}
+
+/// Everything the handlers share.
+pub struct App {
+    pub data: PathBuf,
+    pub keys: KeyRing,
+    pub decoder: Decoder,
+    pub pipeline: Stager,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] wayfarer_store::StoreError),
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    #[error("channel rules: {0}")]
+    Config(String),
+    #[error("binding {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A started server: its state and write path (stop it with [`Started::shutdown`]).
+pub struct Started {
+    pub app: Arc<App>,
+    pipeline: Pipeline,
+}
+
+impl Started {
+    /// Replays staging left by an earlier run and starts the write path.
+    pub fn start(data: &Path, config: &Config, fold_every: Duration) -> Result<Started, ServeError> {
+        let metrics = Arc::new(Metrics::default());
+        let pipeline = Pipeline::start(data, fold_every, metrics.clone())?;
+        let channels = ChannelDeriver::new(&config.channels).map_err(ServeError::Config)?;
+        let app = Arc::new(App {
+            data: data.to_path_buf(),
+            keys: KeyRing::open(data)?,
+            decoder: Decoder::new(channels, pipeline::now_micros()),
+            pipeline: pipeline.stager.clone(),
+            metrics,
+        });
+        Ok(Started { app, pipeline })
+    }
+
+    pub fn router(&self) -> Router {
+        router(self.app.clone())
+    }
+
+    /// Folds what is staged and stops the write path.
+    pub fn shutdown(self) {
+        drop(self.app);
+        self.pipeline.shutdown();
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM; `ready` is told the bound address.
+pub async fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    let started = Started::start(&opts.data, &opts.config, opts.fold_every)?;
+    let listener = tokio::net::TcpListener::bind(opts.bind)
+        .await
+        .map_err(|source| ServeError::Bind { addr: opts.bind, source })?;
+    ready(listener.local_addr()?);
+    axum::serve(listener, started.router()).with_graceful_shutdown(shutdown_signal()).await?;
+    tokio::task::spawn_blocking(move || started.shutdown()).await.ok();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// The routes.
+pub fn router(app: Arc<App>) -> Router {
+    let single = |kind: Kind| {
+        post(move |State(app): State<Arc<App>>, headers: HeaderMap, body: Body| {
+            ingest::handle(app, Endpoint::Single(kind), headers, body)
+        })
+    };
+    let batch = || {
+        post(|State(app): State<Arc<App>>, headers: HeaderMap, body: Body| {
+            ingest::handle(app, Endpoint::Batch, headers, body)
+        })
+    };
+    Router::new()
+        .route("/v1/track", single(Kind::Track))
+        .route("/v1/identify", single(Kind::Identify))
+        .route("/v1/page", single(Kind::Page))
+        .route("/v1/screen", single(Kind::Screen))
+        .route("/v1/group", single(Kind::Group))
+        .route("/v1/alias", single(Kind::Alias))
+        .route("/v1/batch", batch())
+        .route("/v1/import", batch())
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(app)
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({"status": "ok"}))
+}
+
+async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    require_read(&app, &headers)?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()))
+}
+
+/// Checks for a valid read token (`Authorization: Bearer <token>`).
+pub fn require_read(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_string());
+    let Some(token) = token else {
+        return Err(ApiError::new(ErrorCode::Unauthorized, "no read token: send 'Authorization: Bearer <token>'"));
+    };
+    match app.keys.check(&token) {
+        keys::Verdict::Valid(keys::KeyKind::Read) => Ok(()),
+        keys::Verdict::Valid(keys::KeyKind::Write) => {
+            Err(ApiError::new(ErrorCode::Forbidden, "this is a write key; queries need a read token"))
+        }
+        keys::Verdict::Revoked => Err(ApiError::new(ErrorCode::Unauthorized, "this read token has been revoked")),
+        keys::Verdict::Unknown => Err(ApiError::new(ErrorCode::Unauthorized, "unknown read token")),
+    }
+}
+
+async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
+    let e = ApiError::new(ErrorCode::NotFound, format!("no endpoint {}", uri.path()));
+    (StatusCode::NOT_FOUND, axum::Json(e.body()))
+}

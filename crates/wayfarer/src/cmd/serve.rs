@@ -1,0 +1,71 @@
+//! `wayfarer serve` and `wayfarer keys`.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use wayfarer_server::keys::{self, KeyKind};
+use wayfarer_server::{ServeOptions, serve as run_server};
+
+use crate::cli::{Global, KeysCommand, ServeArgs};
+
+pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
+    let dir = super::data_dir(g, super::DEFAULT_DATA);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let (config, _) = super::load_config(g, &dir)?;
+    let list = keys::list(&dir)?;
+    let usable = |k: KeyKind| list.iter().any(|e| e.kind == k && e.revoked_at.is_none());
+    let quiet = g.quiet;
+    if !quiet && !usable(KeyKind::Write) {
+        eprintln!("note: no write key yet, so ingestion refuses every request; create one with");
+        eprintln!("      wayfarer keys create --write --data {}", dir.display());
+    }
+    let opts =
+        ServeOptions { data: dir.clone(), bind: args.bind, config, fold_every: Duration::from_millis(args.fold_ms) };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(run_server(opts, |addr| {
+        if !quiet {
+            eprintln!("wayfarer: serving {} on http://{addr} (Ctrl-C to stop)", dir.display());
+        }
+    }))?;
+    Ok(())
+}
+
+pub fn keys(g: &Global, cmd: KeysCommand) -> Result<()> {
+    let dir = super::data_dir(g, super::DEFAULT_DATA);
+    match cmd {
+        KeysCommand::Create { write, read: _, name } => {
+            let kind = if write { KeyKind::Write } else { KeyKind::Read };
+            let (key, entry) = keys::create(&dir, kind, name.as_deref())?;
+            say!("{key}");
+            if !g.quiet {
+                eprintln!(
+                    "Created {} '{}' (id {}). This is the only time the key is shown; store it now.",
+                    if write { "write key" } else { "read token" },
+                    entry.name,
+                    entry.id
+                );
+            }
+        }
+        KeysCommand::List { json } => {
+            let list = keys::list(&dir)?;
+            if json {
+                say!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                say!("No keys. Create one with `wayfarer keys create --write` (ingestion) or `--read` (queries).");
+            } else {
+                say!("{:<14} {:<6} {:<24} {:<22} status", "id", "kind", "name", "created");
+                for k in list {
+                    let kind = if k.kind == KeyKind::Write { "write" } else { "read" };
+                    let status = k.revoked_at.map_or_else(|| "active".to_string(), |t| format!("revoked {t}"));
+                    say!("{:<14} {:<6} {:<24} {:<22} {status}", k.id, kind, k.name, k.created_at);
+                }
+            }
+        }
+        KeysCommand::Revoke { key } => {
+            for k in keys::revoke(&dir, &key)? {
+                say!("Revoked {} '{}'.", k.id, k.name);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,370 @@
+//! `wayfarer serve` end to end: the real binary on a temp data directory,
+//! spoken to over loopback with plain HTTP/1.1. Ingestion, limits, bad
+//! input, keys, and the crash test (SIGKILL at random moments while several
+//! clients send; every acknowledged event must be stored exactly once).
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn wayfarer(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_wayfarer")).args(args).arg("--data").arg(dir).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wayfarer"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--fold-ms", "200", "--data"])
+            .arg(dir)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("the server printed its address").unwrap();
+            if let Some(rest) = line.split("on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep draining stderr so the server never blocks on it.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, addr }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the server did not stop on SIGTERM");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request; returns (status, body). `None` if the connection failed.
+fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Option<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).ok()?;
+    let text_end = resp.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&resp[..text_end]).to_string();
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let mut body = resp[text_end + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = unchunk(&body);
+    }
+    Some((status, body))
+}
+
+fn unchunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(nl) = b.windows(2).position(|w| w == b"\r\n") else { return out };
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16).unwrap_or(0);
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[nl + 2..nl + 2 + n]);
+        b = &b[nl + 2 + n + 2..];
+    }
+}
+
+fn basic(key: &str) -> (&'static str, String) {
+    use base64::Engine;
+    ("Authorization", format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))))
+}
+
+fn bearer(token: &str) -> (&'static str, String) {
+    ("Authorization", format!("Bearer {token}"))
+}
+
+fn post(addr: SocketAddr, path: &str, auth: Option<(&str, String)>, body: &Value) -> (u16, Value) {
+    let headers: Vec<(&str, String)> = auth.into_iter().chain([("Content-Type", "application/json".into())]).collect();
+    let (status, body) = http(addr, "POST", path, &headers, body.to_string().as_bytes()).expect("request");
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+fn metric(addr: SocketAddr, read: &str, name: &str) -> u64 {
+    let (status, body) = http(addr, "GET", "/metrics", &[bearer(read)], b"").unwrap();
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")).map(|v| v.trim().parse::<f64>().unwrap() as u64))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// Every event id in the store, with how often it occurs.
+fn stored_ids(dir: &Path) -> HashMap<String, u32> {
+    let store = wayfarer_store::Store::open(dir).unwrap();
+    let mut ids = HashMap::new();
+    for p in 0..store.partitions() {
+        let rows = store.read_partition(p, &[wayfarer_store::segment::Col::EventId]).unwrap();
+        for r in 0..rows.len() {
+            *ids.entry(rows.str_at(wayfarer_store::segment::Col::EventId, r).unwrap().to_string()).or_insert(0) += 1;
+        }
+    }
+    ids
+}
+
+fn keys(dir: &Path) -> (String, String) {
+    let w = wayfarer(dir, &["keys", "create", "--write", "--name", "web", "--quiet"]).trim().to_string();
+    let r = wayfarer(dir, &["keys", "create", "--read", "--name", "dash", "--quiet"]).trim().to_string();
+    (w, r)
+}
+
+fn track(id: &str, user: &str) -> Value {
+    json!({"type": "track", "messageId": id, "userId": user, "event": "Order Completed",
+           "timestamp": "2026-05-01T10:00:00Z", "properties": {"revenue": 12.5, "sku": "tent"}})
+}
+
+#[test]
+fn ingestion_auth_limits_and_bad_input() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (write, read) = keys(&dir);
+    let server = Server::start(&dir);
+    let a = server.addr;
+
+    // Health needs no key; everything else does.
+    assert_eq!(http(a, "GET", "/healthz", &[], b"").unwrap().0, 200);
+    assert_eq!(http(a, "GET", "/metrics", &[], b"").unwrap().0, 401);
+    assert_eq!(http(a, "GET", "/metrics", &[bearer(&write)], b"").unwrap().0, 403, "a write key cannot read");
+
+    // Each single-message endpoint, key as the Basic user name.
+    let (s, b) = post(a, "/v1/track", Some(basic(&write)), &track("m1", "u1"));
+    assert_eq!((s, &b), (200, &json!({"success": true})));
+    for (path, msg) in [
+        ("/v1/identify", json!({"messageId": "m2", "userId": "u1", "traits": {"plan": "pro"}})),
+        (
+            "/v1/page",
+            json!({"messageId": "m3", "anonymousId": "a1", "name": "Home", "properties": {"url": "https://x.test/"}}),
+        ),
+        ("/v1/screen", json!({"messageId": "m4", "userId": "u1", "name": "Cart"})),
+        ("/v1/group", json!({"messageId": "m5", "userId": "u1", "groupId": "g1"})),
+        ("/v1/alias", json!({"messageId": "m6", "userId": "u1", "previousId": "a1"})),
+    ] {
+        let (s, b) = post(a, path, Some(basic(&write)), &msg);
+        assert_eq!(s, 200, "{path}: {b}");
+    }
+    // A batch with the key in the body, gzip-compressed; one bad message is reported, the rest kept.
+    let batch = json!({"writeKey": write, "batch": [
+        track("m7", "u2"),
+        {"type": "track", "messageId": "m8", "event": "Order Completed"},
+        track("m9", "u3"),
+    ]});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(batch.to_string().as_bytes()).unwrap();
+    let (s, body) = http(
+        a,
+        "POST",
+        "/v1/batch",
+        &[("Content-Encoding", "gzip".into()), ("Content-Type", "application/json".into())],
+        &gz.finish().unwrap(),
+    )
+    .unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["success"], true);
+    assert_eq!(body["accepted"], 2);
+    assert_eq!(body["rejected"][0]["index"], 1);
+    assert_eq!(body["rejected"][0]["code"], "missing_identity");
+    // /v1/import is the same as /v1/batch.
+    let (s, _) = post(a, "/v1/import", Some(basic(&write)), &json!({"batch": [track("m10", "u4")]}));
+    assert_eq!(s, 200);
+
+    // Bad input: the right status, a JSON error naming the problem, and the server keeps serving.
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("/v1/track", b"{not json".to_vec(), 400, "invalid_json"),
+        ("/v1/track", b"[1,2]".to_vec(), 400, "invalid_json"),
+        ("/v1/track", json!({"userId": "u", "event": 5}).to_string().into_bytes(), 400, "invalid_field"),
+        ("/v1/track", json!({"event": "X"}).to_string().into_bytes(), 400, "missing_identity"),
+        (
+            "/v1/track",
+            json!({"userId": "u", "event": "X", "timestamp": "yesterday"}).to_string().into_bytes(),
+            400,
+            "invalid_timestamp",
+        ),
+        (
+            "/v1/track",
+            json!({"type": "page", "userId": "u", "event": "X"}).to_string().into_bytes(),
+            400,
+            "invalid_field",
+        ),
+        ("/v1/batch", json!({"batch": "nope"}).to_string().into_bytes(), 400, "invalid_field"),
+        ("/v1/batch", json!({"messages": []}).to_string().into_bytes(), 400, "missing_field"),
+        (
+            "/v1/batch",
+            json!({"batch": [{"type": "track", "event": "X"}]}).to_string().into_bytes(),
+            400,
+            "invalid_field",
+        ),
+        ("/v1/track", format!("{}{}", "[".repeat(5000), "]".repeat(5000)).into_bytes(), 400, "invalid_json"),
+        (
+            "/v1/track",
+            json!({"userId": "u", "event": "X", "properties": {"pad": "x".repeat(40_000)}}).to_string().into_bytes(),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "/v1/batch",
+            json!({"batch": (0..4000).map(|i| track(&format!("big{i}"), "u")).collect::<Vec<_>>()})
+                .to_string()
+                .into_bytes(),
+            413,
+            "payload_too_large",
+        ),
+    ];
+    for (path, body, want, code) in cases {
+        let (s, b) = http(a, "POST", path, &[basic(&write)], &body).unwrap();
+        let b: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+        assert_eq!(s, want, "{path} {}: {b}", String::from_utf8_lossy(&body[..body.len().min(80)]));
+        assert_eq!(b["code"], code, "{b}");
+        assert!(b["message"].as_str().is_some_and(|m| !m.is_empty()) && b["hint"].is_string(), "{b}");
+    }
+    let (s, b) =
+        http(a, "POST", "/v1/batch", &[basic(&write), ("Content-Encoding", "gzip".into())], b"not gzip at all")
+            .unwrap();
+    assert_eq!(s, 400, "{}", String::from_utf8_lossy(&b));
+    let (s, b) = http(a, "GET", "/v1/nothing", &[basic(&write)], b"").unwrap();
+    assert_eq!(s, 404);
+    assert_eq!(serde_json::from_slice::<Value>(&b).unwrap()["code"], "not_found");
+
+    // Auth: no key, a wrong key, a read token on ingestion, a revoked key.
+    assert_eq!(post(a, "/v1/track", None, &track("x1", "u")).0, 401);
+    assert_eq!(post(a, "/v1/track", Some(basic("wfw_wrong")), &track("x2", "u")).0, 401);
+    assert_eq!(post(a, "/v1/track", Some(basic(&read)), &track("x3", "u")).0, 403);
+    let mut with_body_key = track("x4", "u");
+    with_body_key["writeKey"] = json!("wfw_wrong");
+    assert_eq!(post(a, "/v1/track", None, &with_body_key).0, 401);
+    wayfarer(&dir, &["keys", "revoke", "web"]);
+    let (s, b) = post(a, "/v1/track", Some(basic(&write)), &track("x5", "u"));
+    assert_eq!(s, 401, "{b}");
+    assert!(b["message"].as_str().unwrap().contains("revoked"));
+
+    // Everything acknowledged becomes visible within 2 seconds.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while metric(a, &read, "wayfarer_store_events") < 9 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(metric(a, &read, "wayfarer_store_events"), 9, "m1-m10 but the rejected m8");
+    assert_eq!(metric(a, &read, "wayfarer_ingested_events_total"), 9);
+    server.stop();
+    let ids = stored_ids(&dir);
+    let want: HashSet<String> = (1..=10).map(|i| format!("m{i}")).filter(|m| m != "m8").collect();
+    assert_eq!(ids.keys().cloned().collect::<HashSet<_>>(), want);
+    assert!(ids.values().all(|&n| n == 1));
+    // The data answers queries like an import.
+    let sessions: Value = serde_json::from_str(&wayfarer(&dir, &["sessions", "--json"])).unwrap();
+    assert!(sessions["sessions"].as_u64().unwrap() >= 3, "{sessions}");
+}
+
+#[test]
+fn every_acknowledged_event_survives_sigkill_exactly_once() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (write, read) = keys(&dir);
+    let acked: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut batch_no = 0u64;
+    for round in 0..8 {
+        let server = Server::start(&dir);
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..4)
+            .map(|c| {
+                let (stop, acked, write) = (stop.clone(), acked.clone(), write.clone());
+                let addr = server.addr;
+                let first = batch_no + c * 1_000_000;
+                std::thread::spawn(move || {
+                    let mut b = first;
+                    while !stop.load(Ordering::Relaxed) {
+                        b += 1;
+                        let ids: Vec<String> = (0..50).map(|i| format!("r{round}-b{b}-e{i}")).collect();
+                        let msgs: Vec<Value> = ids.iter().map(|id| track(id, &format!("u{}", b % 97))).collect();
+                        let body = json!({"batch": msgs}).to_string();
+                        match http(addr, "POST", "/v1/batch", &[basic(&write)], body.as_bytes()) {
+                            Some((200, resp))
+                                if serde_json::from_slice::<Value>(&resp).is_ok_and(|v| v["success"] == true) =>
+                            {
+                                acked.lock().unwrap().extend(ids);
+                            }
+                            _ => {} // killed mid-request: not acknowledged
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(150 + next() % 600));
+        server.kill();
+        stop.store(true, Ordering::Relaxed);
+        for c in clients {
+            c.join().unwrap();
+        }
+        batch_no += 10_000_000;
+        // The directory opens cleanly after every crash (once something was committed).
+        if dir.join("manifest.json").exists() {
+            wayfarer_store::Store::open(&dir).unwrap();
+        }
+    }
+    let acked: Vec<String> = acked.lock().unwrap().clone();
+    assert!(acked.len() > 1000, "the clients got few acknowledgements ({})", acked.len());
+    // Restart: staging left by the crashes is folded in before serving.
+    let server = Server::start(&dir);
+    let total = metric(server.addr, &read, "wayfarer_store_events");
+    server.stop();
+    let ids = stored_ids(&dir);
+    assert_eq!(ids.values().map(|&n| n as u64).sum::<u64>(), total);
+    let dups: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(dups.is_empty(), "duplicates after replay: {dups:?}");
+    let missing: Vec<_> = acked.iter().filter(|id| !ids.contains_key(*id)).take(5).collect();
+    assert!(missing.is_empty(), "acknowledged events lost: {missing:?} (of {})", acked.len());
+    // No partial segment is visible: every file the manifest names is whole, and no staging is left.
+    let staging: Vec<_> = std::fs::read_dir(dir.join("staging")).unwrap().collect();
+    assert!(staging.len() <= 1, "staging files left: {staging:?}");
+}
