@@ -368,3 +368,71 @@ fn every_acknowledged_event_survives_sigkill_exactly_once() {
     let staging: Vec<_> = std::fs::read_dir(dir.join("staging")).unwrap().collect();
     assert!(staging.len() <= 1, "staging files left: {staging:?}");
 }
+
+/// The Python interpreter with Segment's official library: WAYFARER_TEST_PYTHON
+/// (set by .ci/run), else `python3` if it has the library.
+fn segment_python() -> String {
+    let candidates = std::env::var("WAYFARER_TEST_PYTHON").into_iter().chain(["python3".to_string()]);
+    for py in candidates {
+        let ok = Command::new(&py).args(["-c", "import segment.analytics"]).output().is_ok_and(|o| o.status.success());
+        if ok {
+            return py;
+        }
+    }
+    panic!(
+        "this test needs Segment's official Python library: python3 -m venv /tmp/wf-py && \
+         /tmp/wf-py/bin/pip install segment-analytics-python, then WAYFARER_TEST_PYTHON=/tmp/wf-py/bin/python \
+         (.ci/run does this)"
+    );
+}
+
+#[test]
+fn the_official_segment_library_delivers_every_event_once() {
+    let python = segment_python();
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (write, read) = keys(&dir);
+    let server = Server::start(&dir);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/segment_client.py");
+    let out = Command::new(&python).args([script, &format!("http://{}", server.addr), &write, "40"]).output().unwrap();
+    assert!(out.status.success(), "the client failed: {}", String::from_utf8_lossy(&out.stderr));
+    let sent: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sent.len(), 40);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metric(server.addr, &read, "wayfarer_store_events") < 160 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.stop();
+    let ids = stored_ids(&dir);
+    assert_eq!(ids.len(), 160, "4 messages per customer");
+    assert!(ids.values().all(|&n| n == 1), "each exactly once");
+    // The properties arrived: revenue and the nested products of every order.
+    use wayfarer_store::segment::Col;
+    let store = wayfarer_store::Store::open(&dir).unwrap();
+    let mut orders = HashMap::new();
+    for p in 0..store.partitions() {
+        let rows = store.read_partition(p, &[Col::EventId, Col::Revenue, Col::Properties, Col::UserId]).unwrap();
+        for r in 0..rows.len() {
+            let id = rows.str_at(Col::EventId, r).unwrap();
+            if id.ends_with("-order") {
+                let props: Value = serde_json::from_str(rows.str_at(Col::Properties, r).unwrap()).unwrap();
+                orders.insert(
+                    id.to_string(),
+                    (rows.f64_at(Col::Revenue, r), props, rows.str_at(Col::UserId, r).map(str::to_string)),
+                );
+            }
+        }
+    }
+    for s in &sent {
+        let (revenue, props, user) = &orders[s["order"].as_str().unwrap()];
+        assert_eq!(*revenue, s["revenue"].as_f64());
+        assert_eq!(props["currency"], "EUR");
+        assert_eq!(props["products"][0]["qty"], s["qty"]);
+        assert_eq!(user.as_deref(), s["user"].as_str());
+    }
+    // And the data answers queries: every customer completed the 2-step funnel.
+    let funnel: Value =
+        serde_json::from_str(&wayfarer(&dir, &["funnel", "Product Viewed", "Order Completed", "--json"])).unwrap();
+    assert_eq!(funnel["level_counts"][2], 40, "{funnel}");
+}
