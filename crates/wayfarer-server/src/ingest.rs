@@ -24,7 +24,8 @@ use axum::body::Body;
 use axum::http::HeaderMap;
 use base64::Engine;
 use serde_json::{Map, Value, json};
-use wayfarer_core::{ErrorCode, Kind};
+use wayfarer_core::{ErrorCode, Event, Kind};
+use wayfarer_ingest::Decoder;
 
 use crate::App;
 use crate::error::{ApiError, field_code};
@@ -72,15 +73,10 @@ async fn accept(app: &App, endpoint: Endpoint, headers: &HeaderMap, body: Body) 
     if bytes.len() > limit {
         return Err(too_large(limit, "the request body"));
     }
-    let parsed: Result<Value, _> = serde_json::from_slice(&bytes);
-    let Ok(Value::Object(mut obj)) = parsed else {
-        if header_key.is_none() {
-            return Err(no_key());
-        }
-        return Err(match parsed {
-            Err(e) => ApiError::new(ErrorCode::InvalidJson, format!("the body is not valid JSON: {e}")),
-            Ok(v) => ApiError::new(ErrorCode::InvalidJson, format!("expected a JSON object, found {}", type_name(&v))),
-        });
+    let mut obj = match parse_object(&bytes) {
+        Ok(obj) => obj,
+        Err(_) if header_key.is_none() => return Err(no_key()),
+        Err(e) => return Err(e),
     };
     if header_key.is_none() {
         match obj.get("writeKey").and_then(Value::as_str) {
@@ -89,6 +85,38 @@ async fn accept(app: &App, endpoint: Endpoint, headers: &HeaderMap, body: Body) 
         }
     }
     obj.remove("writeKey");
+    let (events, rejected) = decode_messages(&app.decoder, endpoint, obj, crate::pipeline::now_micros())?;
+    app.metrics.rejected.fetch_add(rejected.len() as u64, Ordering::Relaxed);
+    let n = events.len() as u64;
+    let payload = serde_json::to_vec(&events).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    app.pipeline.append(payload).await.map_err(|e| ApiError::new(ErrorCode::Unavailable, e))?;
+    app.metrics.ingested.fetch_add(n, Ordering::Relaxed);
+    let mut answer = json!({"success": true});
+    if !rejected.is_empty() {
+        answer["accepted"] = json!(n);
+        answer["rejected"] = Value::Array(rejected);
+    }
+    Ok(Json(answer))
+}
+
+/// Parses a request body that must be one JSON object.
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(obj)) => Ok(obj),
+        Ok(v) => Err(ApiError::new(ErrorCode::InvalidJson, format!("expected a JSON object, found {}", type_name(&v)))),
+        Err(e) => Err(ApiError::new(ErrorCode::InvalidJson, format!("the body is not valid JSON: {e}"))),
+    }
+}
+
+/// Decodes the messages of a request body (the write key already removed):
+/// the events of the valid ones, and a report of each invalid one. At least
+/// one message must be valid.
+pub fn decode_messages(
+    decoder: &Decoder,
+    endpoint: Endpoint,
+    mut obj: Map<String, Value>,
+    now: i64,
+) -> Result<(Vec<Event>, Vec<Value>), ApiError> {
     let messages: Vec<Value> = match endpoint {
         Endpoint::Single(kind) => {
             match obj.get("type").and_then(Value::as_str) {
@@ -120,7 +148,6 @@ async fn accept(app: &App, endpoint: Endpoint, headers: &HeaderMap, body: Body) 
         },
     };
 
-    let now = crate::pipeline::now_micros();
     let mut events = Vec::with_capacity(messages.len());
     let mut rejected = Vec::new();
     for (index, m) in messages.iter().enumerate() {
@@ -133,7 +160,7 @@ async fn accept(app: &App, endpoint: Endpoint, headers: &HeaderMap, body: Body) 
                         format!("the message is {size} bytes; the limit is {MESSAGE_LIMIT}"),
                     ))
                 } else {
-                    app.decoder.decode_segment_at(msg, now).map_err(|e| (field_code(&e), e.to_string()))
+                    decoder.decode_segment_at(msg, now).map_err(|e| (field_code(&e), e.to_string()))
                 }
             }
             other => Err((ErrorCode::InvalidJson, format!("expected a message object, found {}", type_name(other)))),
@@ -143,7 +170,6 @@ async fn accept(app: &App, endpoint: Endpoint, headers: &HeaderMap, body: Body) 
             Err((code, message)) => rejected.push(json!({"index": index, "code": code.code(), "message": message})),
         }
     }
-    app.metrics.rejected.fetch_add(rejected.len() as u64, Ordering::Relaxed);
     if events.is_empty() {
         if let Endpoint::Single(_) = endpoint {
             let code = match rejected.first().and_then(|r| r["code"].as_str()) {
@@ -163,16 +189,7 @@ async fn accept(app: &App, endpoint: Endpoint, headers: &HeaderMap, body: Body) 
         )
         .with_details(Value::Array(rejected)));
     }
-    let n = events.len() as u64;
-    let payload = serde_json::to_vec(&events).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-    app.pipeline.append(payload).await.map_err(|e| ApiError::new(ErrorCode::Unavailable, e))?;
-    app.metrics.ingested.fetch_add(n, Ordering::Relaxed);
-    let mut answer = json!({"success": true});
-    if !rejected.is_empty() {
-        answer["accepted"] = json!(n);
-        answer["rejected"] = Value::Array(rejected);
-    }
-    Ok(Json(answer))
+    Ok((events, rejected))
 }
 
 fn with_batch_context(m: Value, shared: Option<&Map<String, Value>>) -> Value {
