@@ -16,6 +16,7 @@
 
 pub mod attribution;
 pub mod clv;
+pub mod customers;
 pub mod fold;
 pub mod funnel;
 pub mod journey;
@@ -47,6 +48,8 @@ pub enum EngineError {
     Config(String),
     #[error("{0}")]
     InvalidQuery(String),
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl EngineError {
@@ -55,6 +58,7 @@ impl EngineError {
             EngineError::Store(e) => e.code(),
             EngineError::Config(_) => ErrorCode::ConfigInvalid,
             EngineError::InvalidQuery(_) => ErrorCode::InvalidQuery,
+            EngineError::NotFound(_) => ErrorCode::NotFound,
         }
     }
 }

@@ -596,3 +596,55 @@ pub fn attribution_table(r: &wayfarer_engine::attribution::AttributionReport) ->
     out.push_str("\nAttributed conversions (share). Markov: removal effects of the chain, exact; Shapley: the simplified Shapley value over channel sets (Zhao et al. 2018).\n");
     out
 }
+
+fn clip60(s: &str) -> String {
+    if s.chars().count() <= 60 { s.to_string() } else { s.chars().take(59).collect::<String>() + "…" }
+}
+
+/// One customer's profile: a summary, then the timeline.
+pub fn customer_profile(p: &wayfarer_engine::customers::CustomerProfile) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k:<15} {v}\n"));
+    line(&mut out, "Customer", p.customer_id.clone());
+    line(&mut out, "Identities", p.identities.join(", "));
+    if !p.traits.is_empty() {
+        let traits: Vec<String> = p
+            .traits
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .collect();
+        line(&mut out, "Traits", traits.join(", "));
+    }
+    line(
+        &mut out,
+        "Seen",
+        format!("{} – {}", p.first_seen.as_deref().unwrap_or("–"), p.last_seen.as_deref().unwrap_or("–")),
+    );
+    line(&mut out, "Activity", format!("{} events in {} sessions", count(p.events), count(u64::from(p.sessions))));
+    line(&mut out, "Stage", p.current_stage.clone().unwrap_or_else(|| "–".into()));
+    if let Some(persona) = &p.persona {
+        line(&mut out, "Persona", persona.clone());
+    }
+    line(&mut out, "Purchases", format!("{} · {}", p.purchases, money(p.revenue)));
+    let ch: Vec<String> = p.channels.iter().map(|c| format!("{} {}", c.channel, c.events)).collect();
+    line(&mut out, "Channels", ch.join(", "));
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(vec!["time", "event", "channel", "session", "stage", "revenue", "text"]);
+    for e in &p.timeline {
+        t.add_row(vec![
+            Cell::new(&e.timestamp),
+            Cell::new(&e.event),
+            Cell::new(&e.channel),
+            Cell::new(e.session).set_alignment(CellAlignment::Right),
+            Cell::new(e.stage.as_deref().unwrap_or("")),
+            Cell::new(e.revenue.map(money).unwrap_or_default()).set_alignment(CellAlignment::Right),
+            Cell::new(e.text.as_deref().map(clip60).unwrap_or_default()),
+        ]);
+    }
+    if p.timeline_truncated {
+        out.push_str(&format!("(the latest {} events)\n", p.timeline.len()));
+    }
+    out.push_str(&t.to_string());
+    out
+}

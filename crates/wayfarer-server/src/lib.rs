@@ -4,7 +4,10 @@
 //!  /v1/* (write key) ─> ingest: auth, limits, gunzip, decode every message
 //!        ─> pipeline: staging append + group fsync ─> {"success": true}
 //!        ─> folder: staging ─> Writer commit ─> visible to queries
-//!  /healthz (no auth), /metrics (Prometheus)
+//!  /api/{command} (read token) ─> the binary's runner: the command's flags
+//!        from the query string, its `--json` answer (blocking thread, timeout)
+//!  /api/openapi.json (generated from the flag definitions), /healthz (no
+//!  auth), /metrics (Prometheus)
 //! ```
 //!
 //! Handlers are thin: they check and translate; the work lives in
@@ -15,7 +18,9 @@ pub mod error;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;
+pub mod openapi;
 pub mod pipeline;
+pub mod query;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -38,6 +43,7 @@ use crate::ingest::Endpoint;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, Stager};
+use crate::query::QueryApi;
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -47,6 +53,8 @@ pub struct ServeOptions {
     pub config: Config,
     /// How often staged events are folded into the store.
     pub fold_every: Duration,
+    /// The query API (`/api/*`), if the caller provides one.
+    pub queries: Option<QueryApi>,
 }
 
 /// Everything the handlers share.
@@ -56,6 +64,7 @@ pub struct App {
     pub decoder: Decoder,
     pub pipeline: Stager,
     pub metrics: Arc<Metrics>,
+    pub queries: Option<QueryApi>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +89,12 @@ pub struct Started {
 
 impl Started {
     /// Replays staging left by an earlier run and starts the write path.
-    pub fn start(data: &Path, config: &Config, fold_every: Duration) -> Result<Started, ServeError> {
+    pub fn start(
+        data: &Path,
+        config: &Config,
+        fold_every: Duration,
+        queries: Option<QueryApi>,
+    ) -> Result<Started, ServeError> {
         let metrics = Arc::new(Metrics::default());
         let pipeline = Pipeline::start(data, fold_every, metrics.clone())?;
         let channels = ChannelDeriver::new(&config.channels).map_err(ServeError::Config)?;
@@ -90,6 +104,7 @@ impl Started {
             decoder: Decoder::new(channels, pipeline::now_micros()),
             pipeline: pipeline.stager.clone(),
             metrics,
+            queries,
         });
         Ok(Started { app, pipeline })
     }
@@ -107,7 +122,7 @@ impl Started {
 
 /// Runs the server until Ctrl-C or SIGTERM; `ready` is told the bound address.
 pub async fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
-    let started = Started::start(&opts.data, &opts.config, opts.fold_every)?;
+    let started = Started::start(&opts.data, &opts.config, opts.fold_every, opts.queries)?;
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .map_err(|source| ServeError::Bind { addr: opts.bind, source })?;
@@ -156,10 +171,28 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/alias", single(Kind::Alias))
         .route("/v1/batch", batch())
         .route("/v1/import", batch())
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/api/customers/{id}", get(customer))
+        .route("/api/{command}", get(query::handle))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(app)
+}
+
+async fn openapi_json(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    require_read(&app, &headers)?;
+    let commands = app.queries.as_ref().map(|q| q.commands.clone()).unwrap_or_default();
+    Ok(axum::Json(openapi::document(&commands)))
+}
+
+async fn customer(
+    State(app): State<Arc<App>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let params = axum::extract::Query(vec![("id".to_string(), id)]);
+    query::handle(State(app), axum::extract::Path("customers".to_string()), headers, params).await
 }
 
 async fn healthz() -> impl IntoResponse {

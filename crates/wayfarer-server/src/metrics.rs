@@ -53,6 +53,7 @@ pub struct Metrics {
     pub replayed: AtomicU64,
     pub fold_errors: AtomicU64,
     pub events_total: AtomicU64,
+    pub queries: AtomicU64,
     pub fsync: Histogram,
     pub query: Histogram,
 }
@@ -74,6 +75,7 @@ impl Metrics {
         counter(&mut out, "wayfarer_folded_events_total", "Staged events folded into the store.", &self.folded);
         counter(&mut out, "wayfarer_replayed_events_total", "Staged events replayed at start.", &self.replayed);
         counter(&mut out, "wayfarer_fold_errors_total", "Failed folds (retried).", &self.fold_errors);
+        counter(&mut out, "wayfarer_queries_total", "Query API requests answered.", &self.queries);
         let _ = writeln!(
             out,
             "# HELP wayfarer_store_events Events committed in the store.\n# TYPE wayfarer_store_events gauge\nwayfarer_store_events {}",

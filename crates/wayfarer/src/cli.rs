@@ -64,12 +64,14 @@ pub enum Command {
     Personas(PersonasArgs),
     /// Multi-touch attribution of conversions to channels (heuristics, Markov, Shapley).
     Attribution(AttributionArgs),
+    /// One customer: identities, traits, current stage, persona, purchases, channels and timeline.
+    Customers(CustomersArgs),
     /// Generate the synthetic company's events without importing them (for tests and benchmarks).
     Simulate(SimulateArgs),
     /// Configuration: write the documented default, or show the one in effect.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Run the HTTP server: Segment-compatible ingestion (/v1/*), health and metrics.
+    /// Run the HTTP server: Segment-compatible ingestion (/v1/*), the query API (/api/*), metrics.
     Serve(ServeArgs),
     /// API keys: write keys for ingestion, read tokens for queries.
     #[command(subcommand)]
@@ -85,6 +87,9 @@ pub struct ServeArgs {
     /// event within about this long after it was acknowledged.
     #[arg(long, env = "WAYFARER_FOLD_MS", default_value_t = 500, value_name = "MS")]
     pub fold_ms: u64,
+    /// Longest a query API request may run (seconds) before it is answered with 504.
+    #[arg(long, env = "WAYFARER_QUERY_TIMEOUT", default_value_t = 60, value_name = "SECONDS")]
+    pub query_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,6 +217,21 @@ pub struct SessionsArgs {
     #[command(flatten)]
     pub scope: ScopeArgs,
     /// Print JSON: {"customers", "events", "sessions", "bounce_sessions", "engaged_sessions", "total_duration_seconds"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CustomersArgs {
+    /// The customer's user id or anonymous id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Show at most this many of the latest events.
+    #[arg(long, default_value_t = 200)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -436,3 +436,119 @@ fn the_official_segment_library_delivers_every_event_once() {
         serde_json::from_str(&wayfarer(&dir, &["funnel", "Product Viewed", "Order Completed", "--json"])).unwrap();
     assert_eq!(funnel["level_counts"][2], 40, "{funnel}");
 }
+
+fn get(addr: SocketAddr, path: &str, read: &str) -> (u16, Value) {
+    let (status, body) = http(addr, "GET", path, &[bearer(read)], b"").expect("request");
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn the_query_api_answers_exactly_like_the_cli() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("d");
+    let input = t.path().join("company.ndjson");
+    let out = Command::new(env!("CARGO_BIN_EXE_wayfarer"))
+        .args(["simulate", "--customers", "400", "--seed", "5", "--quiet", "--ndjson"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wayfarer(&dir, &["import", input.to_str().unwrap(), "--quiet"]);
+    let (write, read) = keys(&dir);
+    let server = Server::start(&dir);
+    let a = server.addr;
+    let cli = |args: &[&str]| -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&wayfarer(&dir, &all)).unwrap()
+    };
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "/api/funnel?step=Product%20Viewed&step=Product%20Added&step=Order%20Completed&window=7d&breakdown=channel",
+            vec![
+                "funnel",
+                "Product Viewed",
+                "Product Added",
+                "Order Completed",
+                "--window",
+                "7d",
+                "--breakdown",
+                "channel",
+            ],
+        ),
+        (
+            "/api/funnel?step=Product%20Viewed&step=Order%20Completed&compare_previous=true&from=2026-07-01&to=2026-08-01",
+            vec![
+                "funnel",
+                "Product Viewed",
+                "Order Completed",
+                "--compare-previous",
+                "--from",
+                "2026-07-01",
+                "--to",
+                "2026-08-01",
+            ],
+        ),
+        (
+            "/api/paths?from-event=Checkout%20Started&length=3",
+            vec!["paths", "--from-event", "Checkout Started", "--length", "3"],
+        ),
+        ("/api/retention?period=week&periods=6", vec!["retention", "--period", "week", "--periods", "6"]),
+        ("/api/sessions", vec!["sessions"]),
+        ("/api/rfm", vec!["rfm"]),
+        ("/api/surveys?period=month", vec!["surveys", "--period", "month"]),
+        ("/api/clv?top=5", vec!["clv", "--top", "5"]),
+        ("/api/attribution?model=all", vec!["attribution", "--model", "all"]),
+        ("/api/personas?k=3", vec!["personas", "--k", "3"]),
+        ("/api/map", vec!["map"]),
+    ];
+    for (path, args) in &cases {
+        let (status, body) = get(a, path, &read);
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(body, cli(args), "{path} differs from `wayfarer {}`", args.join(" "));
+    }
+    // A customer's profile, by user id.
+    let some_user = cli(&["clv", "--top", "1"])["customer_values"][0]["customer_id"].as_str().unwrap().to_string();
+    let (status, profile) = get(a, &format!("/api/customers/{some_user}"), &read);
+    assert_eq!(status, 200, "{profile}");
+    assert_eq!(profile, cli(&["customers", &some_user]));
+    assert!(profile["purchases"].as_u64().unwrap() >= 1 && !profile["timeline"].as_array().unwrap().is_empty());
+    assert_eq!(get(a, "/api/customers/nobody-at-all", &read).0, 404);
+
+    // Bad queries are 400 with the flag named; unknown ones 404; keys are checked.
+    let (s, b) = get(a, "/api/funnel?window=7d", &read);
+    assert_eq!((s, b["code"].as_str()), (400, Some("invalid_query")), "{b}");
+    let (s, b) = get(a, "/api/funnel?step=A&mode=sideways", &read);
+    assert_eq!(s, 400, "{b}");
+    assert!(b["message"].as_str().unwrap().contains("sideways"), "{b}");
+    let (s, b) = get(a, "/api/retention?bogus=1", &read);
+    assert!(s == 400 && b["message"].as_str().unwrap().contains("bogus"), "{b}");
+    assert_eq!(get(a, "/api/map?out=/tmp/x.html", &read).0, 400, "output files are not the API's business");
+    assert_eq!(get(a, "/api/map?data=/etc", &read).0, 400);
+    assert_eq!(get(a, "/api/import", &read).0, 404);
+    assert_eq!(get(a, "/api/sessions", &write).0, 403);
+    assert_eq!(http(a, "GET", "/api/sessions", &[], b"").unwrap().0, 401);
+    assert_eq!(get(a, "/api/sessions", "wfr_unknown").0, 401);
+
+    // The OpenAPI document lists every endpoint, with the flags as parameters.
+    let (s, doc) = get(a, "/api/openapi.json", &read);
+    assert_eq!(s, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for p in [
+        "/v1/track",
+        "/v1/batch",
+        "/v1/import",
+        "/api/funnel",
+        "/api/map",
+        "/api/customers/{id}",
+        "/metrics",
+        "/healthz",
+    ] {
+        assert!(doc["paths"][p].is_object(), "{p} missing");
+    }
+    let params = doc["paths"]["/api/funnel"]["get"]["parameters"].as_array().unwrap();
+    assert!(params.iter().any(|p| p["name"] == "step" && p["schema"]["type"] == "array" && p["required"] == true));
+    assert!(params.iter().any(|p| p["name"] == "mode"));
+    assert!(metric(a, &read, "wayfarer_queries_total") >= cases.len() as u64);
+    server.stop();
+}

@@ -10,6 +10,7 @@ use wayfarer_engine::{Model, Scope};
 use wayfarer_render::text;
 use wayfarer_store::Store;
 
+use super::Out;
 use crate::cli::{FunnelArgs, Global, PathsArgs, RetentionArgs};
 
 fn open(g: &Global) -> Result<(Store, Model)> {
@@ -20,12 +21,7 @@ fn open(g: &Global) -> Result<(Store, Model)> {
     Ok((store, model))
 }
 
-fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    say!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
-}
-
-pub fn funnel(g: &Global, a: &FunnelArgs) -> Result<()> {
+pub fn funnel(g: &Global, a: &FunnelArgs, out: &mut Out) -> Result<()> {
     let (store, model) = open(g)?;
     let scope: Scope = super::scope(&a.scope)?;
     let steps: Vec<Step> = a.steps.iter().map(|s| Step::parse(s, &model)).collect::<Result<_, _>>()?;
@@ -53,14 +49,14 @@ pub fn funnel(g: &Global, a: &FunnelArgs) -> Result<()> {
         funnel::funnel(&store, &model, &scope, &spec)?
     };
     if a.json {
-        print_json(&report)
+        out.json(&report)
     } else {
         say!("{}", text::funnel_table(&report));
         Ok(())
     }
 }
 
-pub fn paths(g: &Global, a: &PathsArgs) -> Result<()> {
+pub fn paths(g: &Global, a: &PathsArgs, out: &mut Out) -> Result<()> {
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
     let spec = PathSpec {
@@ -74,14 +70,14 @@ pub fn paths(g: &Global, a: &PathsArgs) -> Result<()> {
     };
     let report = paths::paths(&store, &model, &scope, &spec)?;
     if a.json {
-        print_json(&report)
+        out.json(&report)
     } else {
         say!("{}", text::paths_table(&report));
         Ok(())
     }
 }
 
-pub fn retention(g: &Global, a: &RetentionArgs) -> Result<()> {
+pub fn retention(g: &Global, a: &RetentionArgs, out: &mut Out) -> Result<()> {
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
     let Some(period) = Period::parse(&a.period) else { bail!("--period: expected day, week or month") };
@@ -93,14 +89,14 @@ pub fn retention(g: &Global, a: &RetentionArgs) -> Result<()> {
     };
     let report = retention::retention(&store, &model, &scope, &spec)?;
     if a.json {
-        print_json(&report)
+        out.json(&report)
     } else {
         say!("{}", text::retention_table(&report));
         Ok(())
     }
 }
 
-pub fn rfm(g: &Global, a: &crate::cli::RfmArgs) -> Result<()> {
+pub fn rfm(g: &Global, a: &crate::cli::RfmArgs, out: &mut Out) -> Result<()> {
     use wayfarer_engine::rfm::{RfmSpec, Unit};
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
@@ -153,7 +149,7 @@ pub fn rfm(g: &Global, a: &crate::cli::RfmArgs) -> Result<()> {
                 .collect();
             v["customers_rfm"] = serde_json::Value::Array(list);
         }
-        print_json(&v)
+        out.json(&v)
     } else {
         say!(
             "{} purchasing customers ({} repeat); mean frequency {:.2}, recency {:.1}, T {:.1} {}s, mean order value {}",
@@ -172,13 +168,13 @@ pub fn rfm(g: &Global, a: &crate::cli::RfmArgs) -> Result<()> {
     }
 }
 
-pub fn surveys(g: &Global, a: &crate::cli::SurveysArgs) -> Result<()> {
+pub fn surveys(g: &Global, a: &crate::cli::SurveysArgs, out: &mut Out) -> Result<()> {
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
     let Some(period) = Period::parse(&a.period) else { bail!("--period: expected day, week or month") };
     let report = wayfarer_engine::surveys::surveys(&store, &model, &scope, period)?;
     if a.json {
-        print_json(&report)
+        out.json(&report)
     } else {
         say!("{}", text::surveys_table(&report));
         Ok(())
@@ -193,7 +189,7 @@ fn calibration_end(s: &Option<String>) -> Result<Option<i64>> {
     Ok(Some(if date_only { t + wayfarer_core::time::MICROS_PER_DAY - 1 } else { t }))
 }
 
-pub fn clv(g: &Global, a: &crate::cli::ClvArgs) -> Result<()> {
+pub fn clv(g: &Global, a: &crate::cli::ClvArgs, out: &mut Out) -> Result<()> {
     use wayfarer_engine::clv::ClvSpec;
     use wayfarer_engine::rfm::Unit;
     let (store, model) = open(g)?;
@@ -216,14 +212,14 @@ pub fn clv(g: &Global, a: &crate::cli::ClvArgs) -> Result<()> {
     }
     let report = wayfarer_engine::clv::clv(&store, &model, &scope, &spec)?;
     if a.json {
-        print_json(&report)
+        out.json(&report)
     } else {
         say!("{}", text::clv_table(&report));
         Ok(())
     }
 }
 
-pub fn attribution(g: &Global, a: &crate::cli::AttributionArgs) -> Result<()> {
+pub fn attribution(g: &Global, a: &crate::cli::AttributionArgs, out: &mut Out) -> Result<()> {
     use wayfarer_core::time::{MICROS_PER_DAY, parse_duration};
     use wayfarer_engine::attribution::{AttributionSpec, ModelKind};
     let (store, model) = open(g)?;
@@ -250,12 +246,12 @@ pub fn attribution(g: &Global, a: &crate::cli::AttributionArgs) -> Result<()> {
     }
     // One model prints that model's object (with the totals); several print them all.
     match report.models.as_slice() {
-        [one] => print_json(one),
-        _ => print_json(&report),
+        [one] => out.json(one),
+        _ => out.json(&report),
     }
 }
 
-pub fn personas(g: &Global, a: &crate::cli::PersonasArgs) -> Result<()> {
+pub fn personas(g: &Global, a: &crate::cli::PersonasArgs, out: &mut Out) -> Result<()> {
     use wayfarer_engine::personas::{PersonaSpec, discover};
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
@@ -273,9 +269,25 @@ pub fn personas(g: &Global, a: &crate::cli::PersonasArgs) -> Result<()> {
         w.flush()?;
     }
     if a.json {
-        print_json(&report)
+        out.json(&report)
     } else {
         say!("{}", text::personas_table(&report));
         Ok(())
     }
+}
+
+pub fn customers(g: &Global, a: &crate::cli::CustomersArgs, out: &mut Out) -> Result<()> {
+    let (store, model) = open(g)?;
+    let scope = super::scope(&a.scope)?;
+    let Some(p) = wayfarer_engine::customers::customer_profile(&store, &model, &scope, &a.id, a.limit)? else {
+        return Err(anyhow::Error::new(wayfarer_engine::EngineError::NotFound(format!(
+            "no customer with user id or anonymous id '{}'",
+            a.id
+        ))));
+    };
+    if a.json {
+        return out.json(&p);
+    }
+    say!("{}", text::customer_profile(&p));
+    Ok(())
 }

@@ -12,7 +12,7 @@ use wayfarer_store::Store;
 use crate::cli::{Global, MapArgs, MapFormat, PersonaSource};
 use crate::progress::{Progress, done};
 
-pub fn run(g: &Global, args: &MapArgs, progress: Progress) -> Result<()> {
+pub fn run(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out) -> Result<()> {
     let dir = super::data_dir(g, super::DEFAULT_DATA);
     let (config, _) = super::load_config(g, &dir)?;
     let store = Store::open(&dir)?;
@@ -28,6 +28,9 @@ pub fn run(g: &Global, args: &MapArgs, progress: Progress) -> Result<()> {
         vec![journey_map_with(&store, &model, &scope, &inputs)?]
     };
     done(&pb, "Built the journey map");
+    if let (MapFormat::Json, None, super::Out::Capture(_)) = (format, &args.out, &out) {
+        return out.json(&maps[0]);
+    }
     write_maps(&maps, format, args.out.as_deref())
 }
 

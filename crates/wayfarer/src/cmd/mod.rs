@@ -8,6 +8,7 @@ macro_rules! say {
 }
 
 mod analyses;
+mod api;
 mod config;
 mod demo;
 mod import;
@@ -31,21 +32,45 @@ pub const DEMO_DATA: &str = "wayfarer-demo";
 pub const CONFIG_FILE: &str = "wayfarer.toml";
 
 pub fn run(cli: Cli) -> Result<()> {
+    run_with(cli, &mut Out::Print)
+}
+
+/// Where a command's JSON goes: printed (the CLI) or captured (the HTTP
+/// API, which answers with exactly what `--json` prints).
+pub enum Out {
+    Print,
+    Capture(Option<serde_json::Value>),
+}
+
+impl Out {
+    pub fn json<T: serde::Serialize>(&mut self, v: &T) -> Result<()> {
+        match self {
+            Out::Print => emit(&serde_json::to_string_pretty(v)?),
+            Out::Capture(slot) => {
+                *slot = Some(serde_json::to_value(v)?);
+                Ok(())
+            }
+        }
+    }
+}
+
+pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
     let progress = Progress::new(cli.global.quiet);
     let g = &cli.global;
     match cli.command {
         Command::Demo(args) => demo::run(g, &args, progress),
         Command::Import(args) => import::run(g, &args, progress),
-        Command::Map(args) => map::run(g, &args, progress),
-        Command::Sessions(args) => sessions::run(g, &args),
-        Command::Funnel(args) => analyses::funnel(g, &args),
-        Command::Paths(args) => analyses::paths(g, &args),
-        Command::Retention(args) => analyses::retention(g, &args),
-        Command::Rfm(args) => analyses::rfm(g, &args),
-        Command::Surveys(args) => analyses::surveys(g, &args),
-        Command::Clv(args) => analyses::clv(g, &args),
-        Command::Personas(args) => analyses::personas(g, &args),
-        Command::Attribution(args) => analyses::attribution(g, &args),
+        Command::Map(args) => map::run(g, &args, progress, out),
+        Command::Sessions(args) => sessions::run(g, &args, out),
+        Command::Funnel(args) => analyses::funnel(g, &args, out),
+        Command::Paths(args) => analyses::paths(g, &args, out),
+        Command::Retention(args) => analyses::retention(g, &args, out),
+        Command::Rfm(args) => analyses::rfm(g, &args, out),
+        Command::Surveys(args) => analyses::surveys(g, &args, out),
+        Command::Clv(args) => analyses::clv(g, &args, out),
+        Command::Personas(args) => analyses::personas(g, &args, out),
+        Command::Attribution(args) => analyses::attribution(g, &args, out),
+        Command::Customers(args) => analyses::customers(g, &args, out),
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),
         Command::Serve(args) => serve::serve(g, &args),
@@ -115,18 +140,23 @@ impl std::error::Error for Closed {}
 
 /// A hint for an error, from the shared error-code table.
 pub fn hint_for(e: &anyhow::Error) -> Option<&'static str> {
+    code_for(e).map(wayfarer_core::ErrorCode::hint)
+}
+
+/// The error's code in the shared table, when it has one.
+pub fn code_for(e: &anyhow::Error) -> Option<wayfarer_core::ErrorCode> {
     for cause in e.chain() {
         if let Some(s) = cause.downcast_ref::<StoreError>() {
-            return Some(s.code().hint());
+            return Some(s.code());
         }
         if let Some(s) = cause.downcast_ref::<ImportError>() {
-            return Some(s.code().hint());
+            return Some(s.code());
         }
         if let Some(s) = cause.downcast_ref::<EngineError>() {
-            return Some(s.code().hint());
+            return Some(s.code());
         }
         if cause.downcast_ref::<wayfarer_core::config::ConfigError>().is_some() {
-            return Some(wayfarer_core::ErrorCode::ConfigInvalid.hint());
+            return Some(wayfarer_core::ErrorCode::ConfigInvalid);
         }
     }
     None

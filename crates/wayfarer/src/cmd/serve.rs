@@ -19,8 +19,14 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
         eprintln!("note: no write key yet, so ingestion refuses every request; create one with");
         eprintln!("      wayfarer keys create --write --data {}", dir.display());
     }
-    let opts =
-        ServeOptions { data: dir.clone(), bind: args.bind, config, fold_every: Duration::from_millis(args.fold_ms) };
+    let queries = super::api::query_api(dir.clone(), g.config.clone(), Duration::from_secs(args.query_timeout));
+    let opts = ServeOptions {
+        data: dir.clone(),
+        bind: args.bind,
+        config,
+        fold_every: Duration::from_millis(args.fold_ms),
+        queries: Some(queries),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(run_server(opts, |addr| {
         if !quiet {

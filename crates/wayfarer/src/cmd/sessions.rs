@@ -6,7 +6,7 @@ use wayfarer_store::Store;
 
 use crate::cli::{Global, SessionsArgs};
 
-pub fn run(g: &Global, args: &SessionsArgs) -> Result<()> {
+pub fn run(g: &Global, args: &SessionsArgs, out: &mut super::Out) -> Result<()> {
     let dir = super::data_dir(g, super::DEFAULT_DATA);
     let (config, _) = super::load_config(g, &dir)?;
     let store = Store::open(&dir)?;
@@ -14,7 +14,7 @@ pub fn run(g: &Global, args: &SessionsArgs) -> Result<()> {
     let scope = super::scope(&args.scope)?;
     let report = sessions::sessions(&store, &model, &scope)?;
     if args.json {
-        say!("{}", serde_json::to_string_pretty(&report)?);
+        out.json(&report)?;
     } else {
         say!("{}", wayfarer_render::text::sessions_table(&report));
     }

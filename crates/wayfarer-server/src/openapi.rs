@@ -1,0 +1,150 @@
+//! `/api/openapi.json`: an OpenAPI 3.1 description generated from the code
+//! — the ingestion endpoints from their definitions here, every query
+//! endpoint from the CLI's own flag definitions (names, help, required,
+//! repeated, allowed values, defaults), so the document cannot drift from
+//! what the server accepts.
+
+use serde_json::{Map, Value, json};
+use wayfarer_core::ErrorCode;
+
+use crate::ingest::{BATCH_LIMIT, MESSAGE_LIMIT};
+use crate::query::{QueryCommand, QueryParam};
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn param(p: &QueryParam) -> Value {
+    let mut schema = if p.flag {
+        json!({"type": "boolean"})
+    } else if p.values.is_empty() {
+        json!({"type": "string"})
+    } else {
+        json!({"type": "string", "enum": p.values})
+    };
+    if let Some(d) = &p.default {
+        schema["default"] = if p.flag { json!(d == "true") } else { json!(d) };
+    }
+    if p.repeated {
+        schema = json!({"type": "array", "items": schema});
+    }
+    json!({
+        "name": p.name, "in": "query", "required": p.required, "description": p.help,
+        "schema": schema, "style": "form", "explode": true,
+    })
+}
+
+/// The whole document.
+pub fn document(commands: &[QueryCommand]) -> Value {
+    let mut paths = Map::new();
+    let ingest_kinds = [
+        ("track", "Record an action (Segment `track`)."),
+        ("identify", "Tie a user to their traits (Segment `identify`)."),
+        ("page", "Record a page view (Segment `page`)."),
+        ("screen", "Record an app screen view (Segment `screen`)."),
+        ("group", "Associate a user with a group (Segment `group`)."),
+        ("alias", "Merge two identities (Segment `alias`)."),
+        ("batch", "Several messages: `{\"batch\": [...]}`; accepted in part."),
+        ("import", "The same as /v1/batch."),
+    ];
+    for (kind, summary) in ingest_kinds {
+        let limit = if matches!(kind, "batch" | "import") { BATCH_LIMIT } else { MESSAGE_LIMIT };
+        paths.insert(
+            format!("/v1/{kind}"),
+            json!({"post": {
+                "summary": summary,
+                "tags": ["ingestion"],
+                "security": [{"writeKey": []}],
+                "description": format!(
+                    "A Segment-spec payload, unchanged; gzip bodies accepted (Content-Encoding: gzip). \
+                     At most {} KB per request and {} KB per message. Answered only after the events are durable.",
+                    limit / 1024, MESSAGE_LIMIT / 1024),
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {
+                    "200": {"description": "Durable. `rejected` lists invalid messages of a batch by index.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
+                    "400": error_response("Invalid JSON, or no valid message."),
+                    "401": error_response("No write key, or an unknown or revoked one."),
+                    "403": error_response("A read token was sent."),
+                    "413": error_response("Over Segment's size limits."),
+                    "503": error_response("The events could not be made durable; nothing was stored."),
+                }
+            }}),
+        );
+    }
+    for c in commands {
+        paths.insert(
+            format!("/api/{}", c.name),
+            json!({"get": {
+                "summary": c.summary,
+                "tags": ["queries"],
+                "security": [{"readToken": []}],
+                "description": format!("The JSON of `wayfarer {} --json`; parameters are its flags.", c.name),
+                "parameters": c.params.iter().map(param).collect::<Vec<_>>(),
+                "responses": {
+                    "200": {"description": "The report.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "400": error_response("An invalid parameter."),
+                    "401": error_response("No read token, or an unknown or revoked one."),
+                    "403": error_response("A write key was sent."),
+                    "504": error_response("The query took too long."),
+                }
+            }}),
+        );
+    }
+    paths.insert(
+        "/api/customers/{id}".into(),
+        json!({"get": {
+            "summary": "One customer: identities, traits, current stage, persona, purchases and timeline.",
+            "tags": ["queries"],
+            "security": [{"readToken": []}],
+            "parameters": [{"name": "id", "in": "path", "required": true, "description": "A user id or anonymous id.",
+                            "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "The profile.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "404": error_response("No such customer.")}
+        }}),
+    );
+    paths.insert(
+        "/api/openapi.json".into(),
+        json!({"get": {"summary": "This document.", "tags": ["meta"], "security": [{"readToken": []}],
+                       "responses": {"200": {"description": "OpenAPI 3.1"}}}}),
+    );
+    paths.insert(
+        "/healthz".into(),
+        json!({"get": {"summary": "Liveness; no key needed.", "tags": ["meta"], "security": [],
+                       "responses": {"200": {"description": "{\"status\": \"ok\"}"}}}}),
+    );
+    paths.insert(
+        "/metrics".into(),
+        json!({"get": {"summary": "Prometheus metrics: events ingested and rejected, fsync and query latency.",
+                       "tags": ["meta"], "security": [{"readToken": []}],
+                       "responses": {"200": {"description": "Prometheus text format"}}}}),
+    );
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.code()).collect();
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Wayfarer", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Segment-compatible ingestion and the journey analyses of Wayfarer."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "writeKey": {"type": "http", "scheme": "basic",
+                             "description": "The write key as the user name, empty password (as Segment's libraries send it); or a `writeKey` field in the body."},
+                "readToken": {"type": "http", "scheme": "bearer"},
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["code", "message", "hint"], "properties": {
+                    "code": {"type": "string", "enum": codes},
+                    "message": {"type": "string"},
+                    "hint": {"type": "string"},
+                    "errors": {"type": "array", "items": {"type": "object"}},
+                }},
+                "Accepted": {"type": "object", "required": ["success"], "properties": {
+                    "success": {"type": "boolean"},
+                    "accepted": {"type": "integer"},
+                    "rejected": {"type": "array", "items": {"type": "object", "properties": {
+                        "index": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"}}}},
+                }},
+            },
+        },
+    })
+}

@@ -1,0 +1,91 @@
+//! The query API: `GET /api/{command}?…` answers with exactly the JSON that
+//! `wayfarer <command> --json` prints — the binary hands the server a
+//! runner that parses the query parameters as the command's flags (same
+//! names, same validation) and captures the command's JSON. Read tokens
+//! only; every query runs on a blocking thread with a timeout.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde_json::Value;
+use wayfarer_core::ErrorCode;
+
+use crate::App;
+use crate::error::ApiError;
+
+/// One query parameter (a flag of the command).
+#[derive(Debug, Clone)]
+pub struct QueryParam {
+    pub name: String,
+    pub help: String,
+    pub required: bool,
+    /// May be given several times (`?step=A&step=B`).
+    pub repeated: bool,
+    /// A switch: `true` or `false`.
+    pub flag: bool,
+    /// The allowed values, when there is a fixed list.
+    pub values: Vec<String>,
+    pub default: Option<String>,
+}
+
+/// One command of the query API.
+#[derive(Debug, Clone)]
+pub struct QueryCommand {
+    pub name: String,
+    pub summary: String,
+    pub params: Vec<QueryParam>,
+}
+
+/// Runs a command with its query parameters; returns its JSON.
+pub type Runner = Arc<dyn Fn(&str, &[(String, String)]) -> Result<Value, ApiError> + Send + Sync>;
+
+/// What the binary gives the server so it can answer queries.
+#[derive(Clone)]
+pub struct QueryApi {
+    pub commands: Vec<QueryCommand>,
+    pub run: Runner,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for QueryApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryApi").field("commands", &self.commands.len()).field("timeout", &self.timeout).finish()
+    }
+}
+
+pub async fn handle(
+    State(app): State<Arc<App>>,
+    Path(command): Path<String>,
+    headers: HeaderMap,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    crate::require_read(&app, &headers)?;
+    let Some(api) = app.queries.clone() else {
+        return Err(ApiError::new(ErrorCode::NotFound, "this server has no query API"));
+    };
+    if !api.commands.iter().any(|c| c.name == command) {
+        let names: Vec<&str> = api.commands.iter().map(|c| c.name.as_str()).collect();
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("no query '{command}'; there are: {}", names.join(", ")),
+        ));
+    }
+    let started = Instant::now();
+    let run = api.run.clone();
+    let task = tokio::task::spawn_blocking(move || run(&command, &params));
+    let result = match tokio::time::timeout(api.timeout, task).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(ApiError::new(ErrorCode::Internal, format!("the query failed: {e}"))),
+        Err(_) => Err(ApiError::new(
+            ErrorCode::QueryTimeout,
+            format!("the query took longer than {} s", api.timeout.as_secs()),
+        )),
+    };
+    app.metrics.query.observe(started.elapsed());
+    app.metrics.queries.fetch_add(1, Ordering::Relaxed);
+    result.map(Json)
+}

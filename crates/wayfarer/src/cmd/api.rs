@@ -1,0 +1,160 @@
+//! The server's query API, served by the CLI's own commands: a query
+//! string becomes the command's flags (`?step=A&step=B&window=7d` is
+//! `funnel A B --window 7d`), parsed by the same clap definitions and run by
+//! the same code with its `--json` output captured. The same definitions
+//! describe the endpoints in the OpenAPI document.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{ArgAction, CommandFactory, Parser};
+use serde_json::Value;
+use wayfarer_core::ErrorCode;
+use wayfarer_server::error::ApiError;
+use wayfarer_server::query::{QueryApi, QueryCommand, QueryParam};
+
+use super::Out;
+use crate::cli::Cli;
+
+/// The commands the API serves (read-only analyses).
+const COMMANDS: [&str; 11] = [
+    "map",
+    "funnel",
+    "paths",
+    "retention",
+    "sessions",
+    "rfm",
+    "surveys",
+    "clv",
+    "personas",
+    "attribution",
+    "customers",
+];
+
+/// Flags the API never takes: where data lives and where output goes are
+/// the server's business, and the output is always JSON.
+const BLOCKED: [&str; 7] = ["data", "config", "out", "assignments", "format", "json", "quiet"];
+
+pub fn query_api(data: PathBuf, config: Option<PathBuf>, timeout: Duration) -> QueryApi {
+    let run = move |command: &str, params: &[(String, String)]| run(&data, config.as_deref(), command, params);
+    QueryApi { commands: commands(), run: Arc::new(run), timeout }
+}
+
+fn subcommand(name: &str) -> Option<clap::Command> {
+    Cli::command().get_subcommands().find(|c| c.get_name() == name).cloned()
+}
+
+fn takes_no_value(a: &clap::Arg) -> bool {
+    matches!(a.get_action(), ArgAction::SetTrue | ArgAction::SetFalse | ArgAction::Count)
+}
+
+/// The query API's endpoints, from the clap definitions.
+pub fn commands() -> Vec<QueryCommand> {
+    COMMANDS
+        .iter()
+        .filter_map(|name| subcommand(name))
+        .map(|c| QueryCommand {
+            name: c.get_name().to_string(),
+            summary: c.get_about().map(ToString::to_string).unwrap_or_default(),
+            params: c
+                .get_arguments()
+                .filter(|a| !a.is_global_set() && a.get_id() != "help")
+                .filter(|a| !BLOCKED.contains(&param_name(a).as_str()))
+                .map(|a| QueryParam {
+                    name: param_name(a),
+                    help: a.get_help().map(ToString::to_string).unwrap_or_default(),
+                    required: a.is_required_set(),
+                    repeated: matches!(a.get_action(), ArgAction::Append)
+                        || a.get_num_args().is_some_and(|n| n.max_values() > 1),
+                    flag: takes_no_value(a),
+                    values: a.get_possible_values().iter().map(|v| v.get_name().to_string()).collect(),
+                    default: a.get_default_values().first().map(|v| v.to_string_lossy().to_string()),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The query-string name of a flag: its long name, or for a positional
+/// argument its id (`step` for funnel steps, `id` for customers).
+fn param_name(a: &clap::Arg) -> String {
+    match a.get_long() {
+        Some(l) => l.to_string(),
+        None => match a.get_id().as_str() {
+            "steps" => "step".to_string(),
+            other => other.replace('_', "-"),
+        },
+    }
+}
+
+fn run(data: &Path, config: Option<&Path>, command: &str, params: &[(String, String)]) -> Result<Value, ApiError> {
+    let invalid = |m: String| ApiError::new(ErrorCode::InvalidQuery, m);
+    let sub = subcommand(command).ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no query '{command}'")))?;
+    let mut argv: Vec<String> = vec!["wayfarer".into(), command.into()];
+    let mut positionals: Vec<String> = Vec::new();
+    for (key, value) in params {
+        let key = key.replace('_', "-");
+        let arg = sub
+            .get_arguments()
+            .find(|a| !a.is_global_set() && param_name(a) == key && !BLOCKED.contains(&key.as_str()))
+            .ok_or_else(|| invalid(format!("unknown parameter '{key}' for {command}")))?;
+        if arg.get_long().is_none() {
+            positionals.push(value.clone());
+        } else if takes_no_value(arg) {
+            match value.as_str() {
+                "" | "true" | "1" | "yes" => argv.push(format!("--{key}")),
+                "false" | "0" | "no" => {}
+                other => return Err(invalid(format!("{key}: expected true or false, found '{other}'"))),
+            }
+        } else {
+            argv.push(format!("--{key}={value}"));
+        }
+    }
+    // `--` keeps positional values that start with '-' from being read as flags.
+    argv.extend(["--json".into(), "--quiet".into(), "--data".into(), data.display().to_string()]);
+    if let Some(c) = config {
+        argv.extend(["--config".into(), c.display().to_string()]);
+    }
+    if !positionals.is_empty() {
+        argv.push("--".into());
+        argv.extend(positionals);
+    }
+    let cli = Cli::try_parse_from(&argv).map_err(|e| {
+        let text = e.to_string();
+        let first =
+            text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid query").trim_start_matches("error: ");
+        invalid(first.replace("--", ""))
+    })?;
+    let mut out = Out::Capture(None);
+    super::run_with(cli, &mut out).map_err(|e| {
+        // Errors without a code are the commands' own checks of their flags.
+        let code = super::code_for(&e).unwrap_or(ErrorCode::InvalidQuery);
+        ApiError::new(code, format!("{e:#}"))
+    })?;
+    match out {
+        Out::Capture(Some(v)) => Ok(v),
+        _ => Err(ApiError::new(ErrorCode::Internal, format!("{command} produced no JSON"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_come_from_the_flag_definitions() {
+        let cmds = commands();
+        assert_eq!(cmds.len(), COMMANDS.len());
+        let funnel = cmds.iter().find(|c| c.name == "funnel").unwrap();
+        let step = funnel.params.iter().find(|p| p.name == "step").unwrap();
+        assert!(step.required && step.repeated && !step.flag);
+        let window = funnel.params.iter().find(|p| p.name == "window").unwrap();
+        assert_eq!(window.default.as_deref(), Some("7d"));
+        assert!(funnel.params.iter().any(|p| p.name == "compare-previous" && p.flag));
+        assert!(funnel.params.iter().all(|p| !BLOCKED.contains(&p.name.as_str())));
+        let map = cmds.iter().find(|c| c.name == "map").unwrap();
+        assert!(map.params.iter().all(|p| p.name != "out" && p.name != "format"));
+        assert!(map.params.iter().any(|p| p.name == "personas" && p.values.contains(&"discovered".to_string())));
+    }
+}
