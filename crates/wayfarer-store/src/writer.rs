@@ -400,20 +400,21 @@ impl Writer {
                 // leaves one segment per partition.
                 let (merge, mut keep): (Vec<SegmentMeta>, Vec<SegmentMeta>) = if segs.len() > MAX_SEGMENTS_PER_PARTITION
                 {
-                    // Size-tiered: a segment larger than all the others
-                    // together stays; the small ones (recent commits of a
-                    // live server) merge, so steady ingestion rewrites
-                    // recent data, not the whole partition each time.
+                    // Size-tiered: merge the smallest segments, taking the
+                    // next one only while it is at most twice what is
+                    // merged so far. Steady ingestion (a live server's small
+                    // commits) then rewrites each row O(log n) times, not
+                    // the whole partition every few commits.
                     let mut segs = segs;
-                    segs.sort_by_key(|s| s.rows);
-                    let largest = segs.last().map_or(0, |s| s.rows);
-                    let rest: u64 = segs.iter().map(|s| s.rows).sum::<u64>() - largest;
-                    if largest > rest && segs.len() > 2 {
-                        let big = segs.pop().into_iter().collect();
-                        (segs, big)
-                    } else {
-                        (segs, Vec::new())
+                    segs.sort_by_key(|s| (s.rows, s.id));
+                    let mut take = 1;
+                    let mut acc = segs[0].rows;
+                    while take < segs.len() && (take < 2 || segs[take].rows <= 2 * acc.max(1)) {
+                        acc += segs[take].rows;
+                        take += 1;
                     }
+                    let keep = segs.split_off(take);
+                    (segs, keep)
                 } else if segs.iter().filter(|s| new_ids.contains(&s.id)).count() > 1 {
                     segs.into_iter().partition(|s| new_ids.contains(&s.id))
                 } else {
