@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pipeline;
 pub mod query;
+pub mod sql;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -173,6 +174,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/import", batch())
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/customers/{id}", get(customer))
+        .route("/api/sql", post(sql::handle))
         .route("/api/{command}", get(query::handle))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

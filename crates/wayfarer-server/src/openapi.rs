@@ -104,6 +104,26 @@ pub fn document(commands: &[QueryCommand]) -> Value {
         }}),
     );
     paths.insert(
+        "/api/sql".into(),
+        json!({"post": {
+            "summary": "A read-only SQL query over the table `events` (Apache DataFusion; builds with the `sql` feature).",
+            "tags": ["queries"],
+            "security": [{"readToken": []}],
+            "requestBody": {"required": true, "content": {
+                "application/json": {"schema": {"type": "object", "required": ["sql"], "properties": {
+                    "sql": {"type": "string"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": crate::sql::MAX_ROWS, "default": crate::sql::DEFAULT_ROWS}}}},
+                "text/plain": {"schema": {"type": "string"}}}},
+            "responses": {
+                "200": {"description": "`columns`, `rows`, `row_limit`, `truncated`.",
+                        "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": error_response("Invalid SQL, or not read-only."),
+                "404": error_response("This build has no SQL, or there are no events yet."),
+                "504": error_response("The query took too long."),
+            }
+        }}),
+    );
+    paths.insert(
         "/api/openapi.json".into(),
         json!({"get": {"summary": "This document.", "tags": ["meta"], "security": [{"readToken": []}],
                        "responses": {"200": {"description": "OpenAPI 3.1"}}}}),

@@ -66,6 +66,8 @@ pub enum Command {
     Attribution(AttributionArgs),
     /// One customer: identities, traits, current stage, persona, purchases, channels and timeline.
     Customers(CustomersArgs),
+    /// Read-only SQL over the events (table `events`) with Apache DataFusion (needs --features sql).
+    Sql(SqlArgs),
     /// Generate the synthetic company's events without importing them (for tests and benchmarks).
     Simulate(SimulateArgs),
     /// Configuration: write the documented default, or show the one in effect.
@@ -217,6 +219,19 @@ pub struct SessionsArgs {
     #[command(flatten)]
     pub scope: ScopeArgs,
     /// Print JSON: {"customers", "events", "sessions", "bounce_sessions", "engaged_sessions", "total_duration_seconds"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The query, e.g. "SELECT event, count(*) FROM events GROUP BY event ORDER BY 2 DESC".
+    #[arg(value_name = "QUERY")]
+    pub query: String,
+    /// Return at most this many rows.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+    /// Print JSON: {"columns", "rows", "row_limit", "truncated"}.
     #[arg(long)]
     pub json: bool,
 }

@@ -552,3 +552,47 @@ fn the_query_api_answers_exactly_like_the_cli() {
     assert!(metric(a, &read, "wayfarer_queries_total") >= cases.len() as u64);
     server.stop();
 }
+
+#[cfg(feature = "sql")]
+#[test]
+fn sql_over_the_events_is_read_only_and_limited() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (write, read) = keys(&dir);
+    let server = Server::start(&dir);
+    let a = server.addr;
+    let msgs: Vec<Value> = (0..60).map(|i| track(&format!("s{i}"), &format!("u{}", i % 4))).collect();
+    assert_eq!(post(a, "/v1/batch", Some(basic(&write)), &json!({ "batch": msgs })).0, 200);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while metric(a, &read, "wayfarer_store_events") < 60 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sql = |body: Value, token: &str| post(a, "/api/sql", Some(bearer(token)), &body);
+    let (s, r) = sql(
+        json!({"sql": "SELECT user_id, count(*) AS n, sum(revenue) AS revenue FROM events GROUP BY user_id ORDER BY user_id"}),
+        &read,
+    );
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["columns"], json!(["user_id", "n", "revenue"]));
+    assert_eq!(r["rows"].as_array().unwrap().len(), 4);
+    assert_eq!(r["rows"][0], json!(["u0", 15, 187.5]));
+    // The same through the CLI.
+    let cli: Value =
+        serde_json::from_str(&wayfarer(&dir, &["sql", "SELECT count(*) AS n FROM events", "--json"])).unwrap();
+    assert_eq!(cli["rows"][0][0], 60);
+    let (s, r) = sql(json!({"sql": "SELECT event_id FROM events", "limit": 5}), &read);
+    assert_eq!((s, r["rows"].as_array().unwrap().len(), r["truncated"].as_bool()), (200, 5, Some(true)));
+    for refused in
+        ["CREATE TABLE x AS SELECT 1", "COPY (SELECT 1) TO '/tmp/wf-sql-api.csv'", "DROP TABLE events", "SELEC 1"]
+    {
+        let (s, r) = sql(json!({ "sql": refused }), &read);
+        assert_eq!((s, r["code"].as_str()), (400, Some("invalid_query")), "{refused}: {r}");
+    }
+    assert!(!Path::new("/tmp/wf-sql-api.csv").exists());
+    assert_eq!(sql(json!({"sql": "SELECT 1", "limit": 0}), &read).0, 400);
+    assert_eq!(sql(json!({"nothing": 1}), &read).0, 400);
+    assert_eq!(sql(json!({"sql": "SELECT 1"}), &write).0, 403);
+    assert_eq!(post(a, "/api/sql", None, &json!({"sql": "SELECT 1"})).0, 401);
+    server.stop();
+}

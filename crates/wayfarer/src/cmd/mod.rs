@@ -15,6 +15,7 @@ mod import;
 mod map;
 mod serve;
 mod sessions;
+mod sql;
 
 use std::path::{Path, PathBuf};
 
@@ -71,6 +72,7 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
         Command::Personas(args) => analyses::personas(g, &args, out),
         Command::Attribution(args) => analyses::attribution(g, &args, out),
         Command::Customers(args) => analyses::customers(g, &args, out),
+        Command::Sql(args) => sql::run(g, &args, out),
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),
         Command::Serve(args) => serve::serve(g, &args),

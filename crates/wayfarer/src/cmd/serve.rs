@@ -75,3 +75,21 @@ pub fn keys(g: &Global, cmd: KeysCommand) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn the_server_listens_on_loopback_unless_told_otherwise() {
+        // clap reads WAYFARER_BIND; the default is what this test is about.
+        if std::env::var_os("WAYFARER_BIND").is_some() {
+            return;
+        }
+        let Command::Serve(args) = Cli::parse_from(["wayfarer", "serve"]).command else { panic!("not serve") };
+        assert!(args.bind.ip().is_loopback(), "{}", args.bind);
+        assert_eq!(args.bind.to_string(), "127.0.0.1:8080");
+    }
+}

@@ -1,0 +1,72 @@
+//! `POST /api/sql`: a read-only SQL query over the events (DataFusion, the
+//! `sql` feature), with a row limit and the query timeout. The body is
+//! `{"sql": "...", "limit": N}` or the SQL itself as text.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde_json::Value;
+use wayfarer_core::ErrorCode;
+
+use crate::App;
+use crate::error::ApiError;
+
+/// Rows returned when the request names no limit, and the most it may ask for.
+pub const DEFAULT_ROWS: usize = 10_000;
+pub const MAX_ROWS: usize = 100_000;
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    crate::require_read(&app, &headers)?;
+    let (sql, limit) = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(o)) => {
+            let sql = o.get("sql").or_else(|| o.get("query")).and_then(Value::as_str).map(str::to_string);
+            let Some(sql) = sql else {
+                return Err(ApiError::new(ErrorCode::MissingField, "sql: missing: send {\"sql\": \"SELECT …\"}"));
+            };
+            let limit =
+                match o.get("limit") {
+                    None | Some(Value::Null) => DEFAULT_ROWS,
+                    Some(v) => v.as_u64().filter(|n| *n > 0 && *n as usize <= MAX_ROWS).ok_or_else(|| {
+                        ApiError::new(ErrorCode::InvalidField, format!("limit: expected 1–{MAX_ROWS}"))
+                    })? as usize,
+                };
+            (sql, limit)
+        }
+        _ => (String::from_utf8_lossy(&body).trim().to_string(), DEFAULT_ROWS),
+    };
+    if sql.is_empty() {
+        return Err(ApiError::new(ErrorCode::MissingField, "sql: missing: the body is empty"));
+    }
+    let timeout = app.queries.as_ref().map_or(DEFAULT_TIMEOUT, |q| q.timeout);
+    let started = Instant::now();
+    let result = run(&app, &sql, limit, timeout).await;
+    app.metrics.query.observe(started.elapsed());
+    result.map(Json)
+}
+
+#[cfg(feature = "sql")]
+async fn run(app: &App, sql: &str, limit: usize, timeout: Duration) -> Result<Value, ApiError> {
+    use wayfarer_sql::SqlError;
+    match tokio::time::timeout(timeout, wayfarer_sql::query(&app.data, sql, limit)).await {
+        Err(_) => {
+            Err(ApiError::new(ErrorCode::QueryTimeout, format!("the query took longer than {} s", timeout.as_secs())))
+        }
+        Ok(Err(SqlError::Query(m))) => Err(ApiError::new(ErrorCode::InvalidQuery, m)),
+        Ok(Err(SqlError::Empty)) => Err(ApiError::new(ErrorCode::NotFound, "the data directory has no events yet")),
+        Ok(Err(SqlError::Store(e))) => Err(ApiError::new(e.code(), e.to_string())),
+        Ok(Ok(r)) => serde_json::to_value(r).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string())),
+    }
+}
+
+#[cfg(not(feature = "sql"))]
+async fn run(_: &App, _: &str, _: usize, _: Duration) -> Result<Value, ApiError> {
+    Err(ApiError::new(
+        ErrorCode::NotFound,
+        "this build of Wayfarer has no SQL; build it with `cargo build --release --features sql`",
+    ))
+}
