@@ -317,6 +317,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--no-models", action="store_true", help="skip the model benchmarks M1 and M2")
+    ap.add_argument("--queries", default=",".join(QUERIES), help="journey queries to run (default: all)")
     ap.add_argument("--model-reps", type=int, default=3)
     ap.add_argument("--worker", nargs=4, metavar=("ENGINE", "QUERY", "TARGET", "REPS"), help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -332,7 +333,7 @@ def main():
     for label in sizes:
         parquet, store = ensure_data(label)
         rows_in = parquet_rows(parquet)
-        for q in QUERIES:
+        for q in [q.strip() for q in a.queries.split(",") if q.strip()]:
             answers = {}
             for engine in engines:
                 target = store if engine == "wayfarer" else parquet
