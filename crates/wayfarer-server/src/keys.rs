@@ -33,7 +33,7 @@ impl KeyKind {
 /// One key as stored (never the key itself).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyEntry {
-    /// Short public id: the key's prefix and first characters (`wfw_3f9a…`).
+    /// Short public id: the key's prefix and the start of its hash (`wfw_3f9a0c1e`).
     pub id: String,
     pub name: String,
     pub kind: KeyKind,
@@ -110,12 +110,14 @@ pub fn create(dir: &Path, kind: KeyKind, name: Option<&str>) -> Result<(String, 
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let key = format!("{}{secret}", kind.prefix());
     let mut file = load(dir)?;
-    let id = format!("{}{}", kind.prefix(), &secret[..8]);
+    let sha256 = hash(&key);
+    let id = format!("{}{}", kind.prefix(), &sha256[..8]);
+    let same_kind = file.keys.iter().filter(|k| k.kind == kind).count();
     let entry = KeyEntry {
-        name: name.map_or_else(|| format!("{} key {}", kind_word(kind), file.keys.len() + 1), str::to_string),
+        name: name.map_or_else(|| format!("{} {}", kind_word(kind), same_kind + 1), str::to_string),
         id,
         kind,
-        sha256: hash(&key),
+        sha256,
         created_at: now_text(),
         revoked_at: None,
     };
@@ -126,8 +128,8 @@ pub fn create(dir: &Path, kind: KeyKind, name: Option<&str>) -> Result<(String, 
 
 fn kind_word(kind: KeyKind) -> &'static str {
     match kind {
-        KeyKind::Write => "write",
-        KeyKind::Read => "read",
+        KeyKind::Write => "write key",
+        KeyKind::Read => "read token",
     }
 }
 

@@ -518,6 +518,7 @@ fn the_query_api_answers_exactly_like_the_cli() {
     // Bad queries are 400 with the flag named; unknown ones 404; keys are checked.
     let (s, b) = get(a, "/api/funnel?window=7d", &read);
     assert_eq!((s, b["code"].as_str()), (400, Some("invalid_query")), "{b}");
+    assert!(b["message"].as_str().unwrap().contains("step"), "the missing parameter is named: {b}");
     let (s, b) = get(a, "/api/funnel?step=A&mode=sideways", &read);
     assert_eq!(s, 400, "{b}");
     assert!(b["message"].as_str().unwrap().contains("sideways"), "{b}");

@@ -121,10 +121,16 @@ fn run(data: &Path, config: Option<&Path>, command: &str, params: &[(String, Str
         argv.extend(positionals);
     }
     let cli = Cli::try_parse_from(&argv).map_err(|e| {
+        // clap's message without its usage lines; flags named as parameters.
         let text = e.to_string();
-        let first =
-            text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid query").trim_start_matches("error: ");
-        invalid(first.replace("--", ""))
+        let message: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+            .filter(|l| !l.is_empty())
+            .collect();
+        let message = message.join(" ").trim_start_matches("error: ").replace("--", "").replace("<STEP>...", "step");
+        invalid(if message.is_empty() { "invalid query".to_string() } else { message })
     })?;
     let mut out = Out::Capture(None);
     super::run_with(cli, &mut out).map_err(|e| {
