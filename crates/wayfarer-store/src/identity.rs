@@ -51,6 +51,8 @@ pub struct IdentityGraph {
     link_index: HashMap<(LinkKind, u32, u32, Option<String>), usize>,
     canonical: Vec<u32>,
     dirty: bool,
+    /// Changed since it was last written to (or read from) the identity files.
+    unsaved: bool,
 }
 
 impl IdentityGraph {
@@ -97,6 +99,7 @@ impl IdentityGraph {
             if (ts, seq) < *fs {
                 *fs = (ts, seq);
                 self.dirty = true;
+                self.unsaved = true;
             }
             return i;
         }
@@ -106,6 +109,7 @@ impl IdentityGraph {
         self.first_seen.push((ts, seq));
         self.canonical.push(i);
         self.dirty = true;
+        self.unsaved = true;
         i
     }
 
@@ -135,12 +139,14 @@ impl IdentityGraph {
                     l.ts = link.ts;
                     l.seq = link.seq;
                     self.dirty = true;
+                    self.unsaved = true;
                 }
             }
             None => {
                 self.link_index.insert(key, self.links.len());
                 self.links.push(link);
                 self.dirty = true;
+                self.unsaved = true;
             }
         }
     }
@@ -243,6 +249,16 @@ impl IdentityGraph {
         g.dirty = true;
         g.resolve();
         g
+    }
+
+    /// Whether the graph changed since it was last written or read.
+    pub fn is_unsaved(&self) -> bool {
+        self.unsaved
+    }
+
+    /// Records that the graph was written.
+    pub fn mark_saved(&mut self) {
+        self.unsaved = false;
     }
 
     pub fn keys(&self) -> &[String] {

@@ -305,9 +305,12 @@ impl Writer {
         self.manifest.events_total += self.stats.accepted;
         self.manifest.updated_at = now_micros();
         let generation = format!("{:08}", self.manifest.generation);
-        if !self.identity.is_empty() {
+        // The identity files are rewritten only when the graph changed
+        // (a live server's commits mostly bring known customers).
+        if !self.identity.is_empty() && (self.identity.is_unsaved() || self.manifest.identity_file.is_none()) {
             crate::store_identity(&self.dir, &generation, &self.identity)?;
             self.manifest.identity_file = Some(generation);
+            self.identity.mark_saved();
         }
         self.manifest.store(&self.dir)?;
         self.stats.events_total = self.manifest.events_total;
