@@ -89,8 +89,7 @@ async fn accept(app: &App, endpoint: Endpoint, headers: &HeaderMap, body: Body) 
     app.metrics.rejected.fetch_add(rejected.len() as u64, Ordering::Relaxed);
     let n = events.len() as u64;
     let payload = serde_json::to_vec(&events).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-    app.pipeline.append(payload).await.map_err(|e| ApiError::new(ErrorCode::Unavailable, e))?;
-    app.metrics.ingested.fetch_add(n, Ordering::Relaxed);
+    app.pipeline.append(payload, n).await.map_err(|e| ApiError::new(ErrorCode::Unavailable, e))?;
     let mut answer = json!({"success": true});
     if !rejected.is_empty() {
         answer["accepted"] = json!(n);

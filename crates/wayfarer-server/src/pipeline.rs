@@ -33,7 +33,7 @@ const MAX_GROUP: usize = 4096;
 const RETIRE_GRACE: Duration = Duration::from_secs(120);
 
 enum Request {
-    Append { payload: Vec<u8>, done: tokio::sync::oneshot::Sender<Result<(), String>> },
+    Append { payload: Vec<u8>, events: u64, done: tokio::sync::oneshot::Sender<Result<(), String>> },
     Rotate { done: Sender<Result<Option<PathBuf>, String>> },
 }
 
@@ -44,10 +44,14 @@ pub struct Stager {
 }
 
 impl Stager {
-    /// Appends one record (a JSON array of events) and waits until it is durable.
-    pub async fn append(&self, payload: Vec<u8>) -> Result<(), String> {
+    /// Appends one record (a JSON array of `events` events) and waits until
+    /// it is durable. Durable events are counted even if the caller stops
+    /// waiting (a client that hung up).
+    pub async fn append(&self, payload: Vec<u8>, events: u64) -> Result<(), String> {
         let (done, wait) = tokio::sync::oneshot::channel();
-        self.tx.send(Request::Append { payload, done }).map_err(|_| "the staging writer has stopped".to_string())?;
+        self.tx
+            .send(Request::Append { payload, events, done })
+            .map_err(|_| "the staging writer has stopped".to_string())?;
         wait.await.map_err(|_| "the staging writer has stopped".to_string())?
     }
 
@@ -141,7 +145,10 @@ fn stage_loop(mut staging: Staging, rx: &Receiver<Request>, metrics: &Metrics) {
         };
         for r in group {
             match r {
-                Request::Append { done, .. } => {
+                Request::Append { done, events, .. } => {
+                    if durable.is_ok() {
+                        metrics.ingested.fetch_add(events, Ordering::Relaxed);
+                    }
                     let _ = done.send(durable.clone());
                 }
                 Request::Rotate { done } => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::Value;
@@ -20,8 +20,14 @@ pub const DEFAULT_ROWS: usize = 10_000;
 pub const MAX_ROWS: usize = 100_000;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+/// The largest request body (a query, not data).
+const BODY_LIMIT: usize = 256 * 1024;
+
+pub async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
     crate::require_read(&app, &headers)?;
+    let body = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+        ApiError::new(ErrorCode::PayloadTooLarge, format!("the query is larger than {} KB", BODY_LIMIT / 1024))
+    })?;
     let (sql, limit) = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(o)) => {
             let sql = o.get("sql").or_else(|| o.get("query")).and_then(Value::as_str).map(str::to_string);

@@ -593,6 +593,8 @@ fn sql_over_the_events_is_read_only_and_limited() {
     assert!(!Path::new("/tmp/wf-sql-api.csv").exists());
     assert_eq!(sql(json!({"sql": "SELECT 1", "limit": 0}), &read).0, 400);
     assert_eq!(sql(json!({"nothing": 1}), &read).0, 400);
+    let (s, r) = sql(json!({ "sql": format!("SELECT '{}'", "x".repeat(300_000)) }), &read);
+    assert_eq!((s, r["code"].as_str()), (413, Some("payload_too_large")), "{r}");
     assert_eq!(sql(json!({"sql": "SELECT 1"}), &write).0, 403);
     assert_eq!(post(a, "/api/sql", None, &json!({"sql": "SELECT 1"})).0, 401);
     server.stop();
