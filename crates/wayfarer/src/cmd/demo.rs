@@ -78,7 +78,10 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
     say!("Ground truth (hidden personas, injected pain points): {}", truth.display());
     say!("Next: open {} in a browser, or try", args.out.display());
     say!("  wayfarer map --data {} --persona 'Deal hunters'", dir.display());
-    say!("  wayfarer sessions --data {} --json", dir.display());
+    say!("  wayfarer attribution --data {} --model all", dir.display());
+    say!("  wayfarer clv --data {} --top 10", dir.display());
+    say!("  wayfarer personas --data {}", dir.display());
+    say!("  wayfarer keys create --read --data {0} && wayfarer serve --data {0}", dir.display());
     Ok(())
 }
 
