@@ -239,7 +239,8 @@ fn parse_number(s: &str, field: &str) -> Result<f64, FieldError> {
     t.parse::<f64>().map_err(|_| FieldError::new(field, format!("expected a number, found '{}'", clip(t, 40))))
 }
 
-fn json_type(v: &Value) -> &'static str {
+/// A JSON value's type in words, for error messages ("found an array").
+pub fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

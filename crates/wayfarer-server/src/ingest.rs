@@ -26,6 +26,7 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 use wayfarer_core::{ErrorCode, Event, Kind};
 use wayfarer_ingest::Decoder;
+use wayfarer_ingest::decode::json_type;
 
 use crate::App;
 use crate::error::{ApiError, field_code};
@@ -102,7 +103,7 @@ async fn accept(app: &App, endpoint: Endpoint, headers: &HeaderMap, body: Body) 
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice(bytes) {
         Ok(Value::Object(obj)) => Ok(obj),
-        Ok(v) => Err(ApiError::new(ErrorCode::InvalidJson, format!("expected a JSON object, found {}", type_name(&v)))),
+        Ok(v) => Err(ApiError::new(ErrorCode::InvalidJson, format!("expected a JSON object, found {}", json_type(&v)))),
         Err(e) => Err(ApiError::new(ErrorCode::InvalidJson, format!("the body is not valid JSON: {e}"))),
     }
 }
@@ -120,13 +121,13 @@ pub fn decode_messages(
         Endpoint::Single(kind) => {
             match obj.get("type").and_then(Value::as_str) {
                 None => {
-                    obj.insert("type".into(), Value::String(kind_name(kind).into()));
+                    obj.insert("type".into(), Value::String(kind.as_str().into()));
                 }
                 Some(t) if Kind::parse(t) == Some(kind) => {}
                 Some(t) => {
                     return Err(ApiError::new(
                         ErrorCode::InvalidField,
-                        format!("type: '{t}' sent to /v1/{}; send it to /v1/{t} or /v1/batch", kind_name(kind)),
+                        format!("type: '{t}' sent to /v1/{}; send it to /v1/{t} or /v1/batch", kind.as_str()),
                     ));
                 }
             }
@@ -140,7 +141,7 @@ pub fn decode_messages(
             Some(other) => {
                 return Err(ApiError::new(
                     ErrorCode::InvalidField,
-                    format!("batch: expected an array of messages, found {}", type_name(&other)),
+                    format!("batch: expected an array of messages, found {}", json_type(&other)),
                 ));
             }
             None => return Err(ApiError::new(ErrorCode::MissingField, "batch: missing: send {\"batch\": [messages]}")),
@@ -162,7 +163,7 @@ pub fn decode_messages(
                     decoder.decode_segment_at(msg, now).map_err(|e| (field_code(&e), e.to_string()))
                 }
             }
-            other => Err((ErrorCode::InvalidJson, format!("expected a message object, found {}", type_name(other)))),
+            other => Err((ErrorCode::InvalidJson, format!("expected a message object, found {}", json_type(other)))),
         };
         match outcome {
             Ok(e) => events.push(e),
@@ -205,21 +206,6 @@ fn with_batch_context(m: Value, shared: Option<&Map<String, Value>>) -> Value {
         Some(_) => {}
     }
     Value::Object(msg)
-}
-
-fn kind_name(kind: Kind) -> &'static str {
-    kind.as_str()
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "text",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn too_large(limit: usize, what: &str) -> ApiError {
