@@ -132,6 +132,14 @@ fn metric(addr: SocketAddr, read: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
+/// Waits until the store holds `n` events (what queries see), at most `limit`.
+fn wait_for_events(addr: SocketAddr, read: &str, n: u64, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while metric(addr, read, "wayfarer_store_events") < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Every event id in the store, with how often it occurs.
 fn stored_ids(dir: &Path) -> HashMap<String, u32> {
     let store = wayfarer_store::Store::open(dir).unwrap();
@@ -282,10 +290,7 @@ fn ingestion_auth_limits_and_bad_input() {
     assert!(b["message"].as_str().unwrap().contains("revoked"));
 
     // Everything acknowledged becomes visible within 2 seconds.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while metric(a, &read, "wayfarer_store_events") < 9 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_events(a, &read, 9, Duration::from_secs(2));
     assert_eq!(metric(a, &read, "wayfarer_store_events"), 9, "m1-m10 but the rejected m8");
     assert_eq!(metric(a, &read, "wayfarer_ingested_events_total"), 9);
     server.stop();
@@ -399,10 +404,7 @@ fn the_official_segment_library_delivers_every_event_once() {
     assert!(out.status.success(), "the client failed: {}", String::from_utf8_lossy(&out.stderr));
     let sent: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(sent.len(), 40);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while metric(server.addr, &read, "wayfarer_store_events") < 160 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_events(server.addr, &read, 160, Duration::from_secs(5));
     server.stop();
     let ids = stored_ids(&dir);
     assert_eq!(ids.len(), 160, "4 messages per customer");
@@ -565,10 +567,7 @@ fn sql_over_the_events_is_read_only_and_limited() {
     let a = server.addr;
     let msgs: Vec<Value> = (0..60).map(|i| track(&format!("s{i}"), &format!("u{}", i % 4))).collect();
     assert_eq!(post(a, "/v1/batch", Some(basic(&write)), &json!({ "batch": msgs })).0, 200);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while metric(a, &read, "wayfarer_store_events") < 60 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_events(a, &read, 60, Duration::from_secs(2));
     let sql = |body: Value, token: &str| post(a, "/api/sql", Some(bearer(token)), &body);
     let (s, r) = sql(
         json!({"sql": "SELECT user_id, count(*) AS n, sum(revenue) AS revenue FROM events GROUP BY user_id ORDER BY user_id"}),
