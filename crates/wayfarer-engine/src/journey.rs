@@ -689,6 +689,37 @@ pub struct CesReport {
     pub n: u64,
 }
 
+impl NpsReport {
+    /// NPS with its margin of error from (promoters, passives, detractors); None without answers.
+    pub fn from_counts(c: [u64; 3]) -> Option<NpsReport> {
+        nps(c[0], c[1], c[2]).map(|(score, margin_of_error)| NpsReport {
+            score,
+            margin_of_error,
+            n: c.iter().sum(),
+            promoters: c[0],
+            passives: c[1],
+            detractors: c[2],
+        })
+    }
+}
+
+impl CsatReport {
+    /// CSAT from the scores' moments and how many answered 4 or 5; None without answers.
+    pub fn from_answers(scores: &Moments, satisfied: u64) -> Option<CsatReport> {
+        scores.mean().map(|mean| CsatReport {
+            satisfied_share: ratio(satisfied, scores.n).unwrap_or(0.0),
+            mean,
+            n: scores.n,
+        })
+    }
+}
+
+impl CesReport {
+    pub fn from_answers(scores: &Moments) -> Option<CesReport> {
+        scores.mean().map(|mean| CesReport { mean, n: scores.n })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Term {
     pub term: String,
@@ -914,14 +945,7 @@ fn finish(
             .into_iter()
             .map(|(term, share)| Term { term, share })
             .collect();
-        let nps_report = nps(st.nps[0], st.nps[1], st.nps[2]).map(|(score, moe)| NpsReport {
-            score,
-            margin_of_error: moe,
-            n: st.nps.iter().sum(),
-            promoters: st.nps[0],
-            passives: st.nps[1],
-            detractors: st.nps[2],
-        });
+        let nps_report = NpsReport::from_counts(st.nps);
         let top_terms: Vec<String> = negative_terms.iter().map(|t: &Term| t.term.clone()).collect();
         let verbatims = pick_verbatims(st, model.config.map.verbatims, &top_terms, &tp_name, identity);
         stages.push(StageReport {
@@ -955,12 +979,8 @@ fn finish(
                 sentiment: st.sentiment.mean(),
                 texts: st.sentiment.n,
                 nps: nps_report,
-                csat: st.csat.mean().map(|mean| CsatReport {
-                    satisfied_share: ratio(st.csat_satisfied, st.csat.n).unwrap_or(0.0),
-                    mean,
-                    n: st.csat.n,
-                }),
-                ces: st.ces.mean().map(|mean| CesReport { mean, n: st.ces.n }),
+                csat: CsatReport::from_answers(&st.csat, st.csat_satisfied),
+                ces: CesReport::from_answers(&st.ces),
                 negative_terms,
             },
             friction: FrictionReport {

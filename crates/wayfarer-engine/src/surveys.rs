@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use wayfarer_models::sentiment::Vader;
-use wayfarer_models::stats::{Moments, nps};
+use wayfarer_models::stats::Moments;
 use wayfarer_store::{Col, NO_CHANNEL, Store};
 
 use crate::fold::{self, Fold, Span};
-use crate::journey::{NEGATIVE, POSITIVE};
+use crate::journey::{CesReport, CsatReport, NEGATIVE, NpsReport, POSITIVE};
 use crate::model::Model;
 use crate::period::Period;
 use crate::text::{TermCounts, distinctive};
@@ -188,33 +188,10 @@ impl Fold for SurveysFold<'_> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
     pub group: String,
-    pub nps: Option<NpsScore>,
-    pub csat: Option<CsatScore>,
-    pub ces: Option<CesScore>,
+    pub nps: Option<NpsReport>,
+    pub csat: Option<CsatReport>,
+    pub ces: Option<CesReport>,
     pub sentiment: Option<SentimentScore>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NpsScore {
-    pub score: f64,
-    pub margin_of_error: f64,
-    pub n: u64,
-    pub promoters: u64,
-    pub passives: u64,
-    pub detractors: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CsatScore {
-    pub satisfied_share: f64,
-    pub mean: f64,
-    pub n: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CesScore {
-    pub mean: f64,
-    pub n: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -247,20 +224,9 @@ pub struct SurveysReport {
 fn scores(group: &str, a: &Answers) -> Scores {
     Scores {
         group: group.to_string(),
-        nps: nps(a.nps[0], a.nps[1], a.nps[2]).map(|(score, moe)| NpsScore {
-            score,
-            margin_of_error: moe,
-            n: a.nps.iter().sum(),
-            promoters: a.nps[0],
-            passives: a.nps[1],
-            detractors: a.nps[2],
-        }),
-        csat: a.csat.mean().map(|mean| CsatScore {
-            satisfied_share: a.csat_satisfied as f64 / a.csat.n as f64,
-            mean,
-            n: a.csat.n,
-        }),
-        ces: a.ces.mean().map(|mean| CesScore { mean, n: a.ces.n }),
+        nps: NpsReport::from_counts(a.nps),
+        csat: CsatReport::from_answers(&a.csat, a.csat_satisfied),
+        ces: CesReport::from_answers(&a.ces),
         sentiment: a.sentiment.mean().map(|mean| SentimentScore { mean, n: a.sentiment.n }),
     }
 }

@@ -85,7 +85,8 @@ fn store(dir: &Path, file: &KeyFile) -> Result<(), KeyError> {
     let io = |source| KeyError::Io { path: path.clone(), source };
     fs::create_dir_all(dir).map_err(io)?;
     let part = path.with_extension("json.part");
-    let text = serde_json::to_string_pretty(file).expect("keys serialise");
+    let text = serde_json::to_string_pretty(file)
+        .map_err(|e| KeyError::Invalid { path: path.clone(), message: e.to_string() })?;
     {
         use std::io::Write;
         let mut f = fs::File::create(&part).map_err(io)?;
