@@ -159,6 +159,15 @@ fn keys(dir: &Path) -> (String, String) {
     (w, r)
 }
 
+/// A new data directory with a write key and a read token.
+fn fresh() -> (tempfile::TempDir, std::path::PathBuf, String, String) {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (write, read) = keys(&dir);
+    (t, dir, write, read)
+}
+
 fn track(id: &str, user: &str) -> Value {
     json!({"type": "track", "messageId": id, "userId": user, "event": "Order Completed",
            "timestamp": "2026-05-01T10:00:00Z", "properties": {"revenue": 12.5, "sku": "tent"}})
@@ -166,10 +175,7 @@ fn track(id: &str, user: &str) -> Value {
 
 #[test]
 fn ingestion_auth_limits_and_bad_input() {
-    let t = tempfile::tempdir().unwrap();
-    let dir = t.path().join("d");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (write, read) = keys(&dir);
+    let (_tmp, dir, write, read) = fresh();
     let server = Server::start(&dir);
     let a = server.addr;
 
@@ -305,10 +311,7 @@ fn ingestion_auth_limits_and_bad_input() {
 
 #[test]
 fn every_acknowledged_event_survives_sigkill_exactly_once() {
-    let t = tempfile::tempdir().unwrap();
-    let dir = t.path().join("d");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (write, read) = keys(&dir);
+    let (_tmp, dir, write, read) = fresh();
     let acked: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
@@ -394,10 +397,7 @@ fn segment_python() -> String {
 #[test]
 fn the_official_segment_library_delivers_every_event_once() {
     let python = segment_python();
-    let t = tempfile::tempdir().unwrap();
-    let dir = t.path().join("d");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (write, read) = keys(&dir);
+    let (_tmp, dir, write, read) = fresh();
     let server = Server::start(&dir);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/segment_client.py");
     let out = Command::new(&python).args([script, &format!("http://{}", server.addr), &write, "40"]).output().unwrap();
@@ -559,10 +559,7 @@ fn the_query_api_answers_exactly_like_the_cli() {
 #[cfg(feature = "sql")]
 #[test]
 fn sql_over_the_events_is_read_only_and_limited() {
-    let t = tempfile::tempdir().unwrap();
-    let dir = t.path().join("d");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (write, read) = keys(&dir);
+    let (_tmp, dir, write, read) = fresh();
     let server = Server::start(&dir);
     let a = server.addr;
     let msgs: Vec<Value> = (0..60).map(|i| track(&format!("s{i}"), &format!("u{}", i % 4))).collect();
