@@ -175,3 +175,85 @@ pub fn customer_profile(
 fn channel_label(model: &Model, code: u32) -> String {
     if code == NO_CHANNEL { "Direct".to_string() } else { model.channel_name(code).to_string() }
 }
+
+/// A customer found by [`search`], and what matched.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerMatch {
+    pub customer_id: String,
+    /// `user:…`/`anonymous:…` for an identity, `trait NAME = VALUE` for a trait.
+    pub matched: String,
+}
+
+/// Customers whose user or anonymous id, or one of whose identify traits
+/// (`NAME=VALUE` for one trait, or any value), contains `query`, ignoring
+/// case; ids first, at most `limit`.
+pub fn search(store: &Store, query: &str, limit: usize) -> Result<Vec<CustomerMatch>, EngineError> {
+    use rayon::prelude::*;
+    let q = query.trim().to_lowercase();
+    if q.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut ids = store.identity()?;
+    let canon = ids.canonical_map().to_vec();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (i, key) in ids.keys().iter().enumerate() {
+        let Some((kind, rest)) = key.split_once(':') else { continue };
+        if rest.to_lowercase().contains(&q) && seen.insert(canon[i]) {
+            let label = if kind == "u" { "user" } else { "anonymous" };
+            out.push(CustomerMatch {
+                customer_id: ids.external_id(canon[i]).to_string(),
+                matched: format!("{label}:{rest}"),
+            });
+            if out.len() >= limit {
+                return Ok(out);
+            }
+        }
+    }
+    // Traits: `name=value` looks in one trait, anything else in every value.
+    let (name, value) = match q.split_once('=') {
+        Some((n, v)) => (Some(n.trim().to_string()), v.trim().to_string()),
+        None => (None, q.clone()),
+    };
+    let found: Vec<Vec<(u32, String)>> = (0..store.partitions())
+        .into_par_iter()
+        .map(|p| -> Result<Vec<(u32, String)>, EngineError> {
+            let rows = store.read_partition(p, &[Col::Customer, Col::KindCode, Col::Properties])?;
+            let mut hits = Vec::new();
+            for (customer, range) in rows.timelines() {
+                for i in range {
+                    if Kind::from_code(rows.kind[i]) != Kind::Identify {
+                        continue;
+                    }
+                    let Some(text) = rows.str_at(Col::Properties, i) else { continue };
+                    if !text.to_lowercase().contains(&value) {
+                        continue;
+                    }
+                    let Ok(Json::Object(t)) = serde_json::from_str::<Json>(text) else { continue };
+                    let hit = t.iter().find(|(k, v)| {
+                        name.as_ref().is_none_or(|n| k.to_lowercase() == *n)
+                            && match v {
+                                Json::String(s) => s.to_lowercase().contains(&value),
+                                other => other.to_string().to_lowercase().contains(&value),
+                            }
+                    });
+                    if let Some((k, v)) = hit {
+                        let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                        hits.push((customer, format!("trait {k} = {v}")));
+                        break;
+                    }
+                }
+            }
+            Ok(hits)
+        })
+        .collect::<Result<_, _>>()?;
+    for (customer, matched) in found.into_iter().flatten() {
+        if out.len() >= limit {
+            break;
+        }
+        if seen.insert(customer) {
+            out.push(CustomerMatch { customer_id: ids.external_id(customer).to_string(), matched });
+        }
+    }
+    Ok(out)
+}

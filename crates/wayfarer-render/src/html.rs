@@ -52,11 +52,11 @@ pub fn report(maps: &[JourneyMap], title: &str) -> String {
                                 label for=(format!("tab{i}")) { (m.scope.persona.as_deref().unwrap_or("All customers")) " " span.n { (count(m.scope.customers)) } }
                             }
                             @for (i, m) in maps.iter().enumerate() {
-                                section.panel id=(format!("panel{i}")) { (map_section(m)) }
+                                section.panel id=(format!("panel{i}")) { (map_section(m, None)) }
                             }
                         }
                     } @else if let Some(m) = maps.first() {
-                        section.panel.single { (map_section(m)) }
+                        section.panel.single { (map_section(m, None)) }
                     }
                 }
                 footer {
@@ -73,7 +73,33 @@ pub fn report(maps: &[JourneyMap], title: &str) -> String {
     page.into_string()
 }
 
-fn map_section(m: &JourneyMap) -> Markup {
+/// What makes the map interactive on the dashboard: every cell links to its
+/// detail panel, shows how many notes it has, and the open one is marked.
+pub struct Interactive<'a> {
+    /// The link of a cell, from (stage, lane key).
+    pub href: &'a dyn Fn(&str, &str) -> String,
+    /// How many notes a cell has.
+    pub notes: &'a dyn Fn(&str, &str) -> usize,
+    pub selected: Option<(&'a str, &'a str)>,
+}
+
+/// The lanes of the map: (key used in links and notes, label).
+pub const LANES: [(&str, &str); 10] = [
+    ("customers", "Customers"),
+    ("conversion", "Conversion"),
+    ("value", "Value"),
+    ("time", "Time to next"),
+    ("touchpoints", "Touchpoints"),
+    ("actions", "Actions"),
+    ("channels", "Channels"),
+    ("pain", "Pain points"),
+    ("opportunities", "Opportunities"),
+    ("verbatims", "Verbatims"),
+];
+
+/// The map grid, KPIs and tables of one map (the dashboard's home page
+/// draws the same section with `ui`).
+pub fn map_section(m: &JourneyMap, ui: Option<&Interactive>) -> Markup {
     let k = m.stages.len().max(1);
     let grid = format!("grid-template-columns: 9.5rem repeat({k}, minmax(10rem, 1fr));");
     html! {
@@ -101,7 +127,7 @@ fn map_section(m: &JourneyMap) -> Markup {
                     div.stage-desc { (s.description) }
                 }
             }
-            (lane("Customers", m, |s| html! {
+            (lane("Customers", "customers", m, ui, |s| html! {
                 div.big { (count(s.customers)) }
                 div.bar { div.fill style=(format!("width:{:.1}%", s.share * 100.0)) {} }
                 div.muted { (pct(s.share)) " of customers" }
@@ -109,7 +135,7 @@ fn map_section(m: &JourneyMap) -> Markup {
                     div.muted { "here now: " (count(s.current_active)) " active, " (count(s.current_churned)) " churned" }
                 }
             }))
-            (lane("Conversion", m, |s| html! {
+            (lane("Conversion", "conversion", m, ui, |s| html! {
                 @if let Some(c) = s.conversion_to_next {
                     div.arrow { "→ " (pct(c)) }
                     div.muted { (count(s.dropped)) " dropped (" (opt_pct(s.drop_off)) ")" }
@@ -117,7 +143,7 @@ fn map_section(m: &JourneyMap) -> Markup {
                     div.muted { "last stage" }
                 }
             }))
-            (lane("Value", m, |s| html! {
+            (lane("Value", "value", m, ui, |s| html! {
                 @if s.value.customers > 0 {
                     @if let Some(c) = s.value.mean_predicted_clv {
                         div.mid { (money(c)) }
@@ -126,13 +152,13 @@ fn map_section(m: &JourneyMap) -> Markup {
                     div.muted { (money(s.value.mean_revenue.unwrap_or(0.0))) " to date, mean of " (count(s.value.customers)) " who stopped here" }
                 } @else { div.muted { "–" } }
             }))
-            (lane("Time to next", m, |s| html! {
+            (lane("Time to next", "time", m, ui, |s| html! {
                 @if s.median_time_to_next_seconds.is_some() {
                     div.mid { (duration(s.median_time_to_next_seconds)) }
                     div.muted { "median · p90 " (duration(s.p90_time_to_next_seconds)) }
                 } @else { div.muted { "–" } }
             }))
-            (lane("Touchpoints", m, |s| html! {
+            (lane("Touchpoints", "touchpoints", m, ui, |s| html! {
                 ul.tps {
                     @for t in s.touchpoints.iter().take(5) {
                         li title=(format!("{} customers, {} events; converted {} with vs {} without; exit rate {}", t.customers, t.events, opt_pct(t.conversion_with), opt_pct(t.conversion_without), pct(t.exit_rate))) {
@@ -148,14 +174,14 @@ fn map_section(m: &JourneyMap) -> Markup {
                     }
                 }
             }))
-            (lane("Actions", m, |s| html! {
+            (lane("Actions", "actions", m, ui, |s| html! {
                 ul.plain {
                     @for a in s.actions.iter().take(4) {
                         li { (a.event) " " span.muted { (count(a.customers)) } }
                     }
                 }
             }))
-            (lane("Channels", m, |s| html! {
+            (lane("Channels", "channels", m, ui, |s| html! {
                 (channel_bar(s))
                 @if let Some(f) = &s.favourite_channel {
                     div.muted { "favourite: " strong { (f) } }
@@ -163,14 +189,14 @@ fn map_section(m: &JourneyMap) -> Markup {
             }))
             div.lane-label { "Emotion" }
             div.emotion style=(format!("grid-column: 2 / span {k}")) { (PreEscaped(emotion_svg(m))) }
-            (lane("Pain points", m, |s| html! {
+            (lane("Pain points", "pain", m, ui, |s| html! {
                 @for p in s.pain_points.iter().take(3) { (pain_card(p)) }
                 @if s.pain_points.is_empty() { div.muted { "none significant" } }
             }))
-            (lane("Opportunities", m, |s| html! {
+            (lane("Opportunities", "opportunities", m, ui, |s| html! {
                 @for o in s.opportunities.iter().take(2) { (opportunity_card(o)) }
             }))
-            (lane("Verbatims", m, |s| html! {
+            (lane("Verbatims", "verbatims", m, ui, |s| html! {
                 @for v in s.verbatims.iter().take(3) {
                     blockquote class=(format!("verbatim {}", v.tone)) title=(format!("{} · {} · sentiment {:+.2}", v.customer, v.touchpoint, v.sentiment)) { "“" (v.text) "”" }
                 }
@@ -252,10 +278,28 @@ fn kpi(label: &str, value: &str) -> Markup {
     html! { div.kpi { div.label { (label) } div.value { (value) } } }
 }
 
-fn lane(label: &str, m: &JourneyMap, cell: impl Fn(&StageReport) -> Markup) -> Markup {
+fn lane(
+    label: &str,
+    key: &str,
+    m: &JourneyMap,
+    ui: Option<&Interactive>,
+    cell: impl Fn(&StageReport) -> Markup,
+) -> Markup {
     html! {
         div.lane-label { (label) }
-        @for s in &m.stages { div.cell { (cell(s)) } }
+        @for s in &m.stages {
+            @if let Some(ui) = ui {
+                @let notes = (ui.notes)(&s.name, key);
+                @let open = ui.selected == Some((s.name.as_str(), key));
+                a.cell.live class=[open.then_some("open")] href=((ui.href)(&s.name, key))
+                    aria-label=(format!("{label} at {}: numbers, links and notes", s.name)) {
+                    (cell(s))
+                    @if notes > 0 { span.note-badge title=(format!("{notes} note(s)")) { "✎ " (notes) } }
+                }
+            } @else {
+                div.cell { (cell(s)) }
+            }
+        }
     }
 }
 

@@ -2,9 +2,14 @@
 //! HTML report with SVG ([`html`]), and CSV and XLSX exports ([`tabular`]).
 //! Renderers take the engine's report structs and never compute analyses.
 
+pub mod chart;
+pub mod dashboard;
+pub mod export;
 pub mod html;
+pub mod mapsvg;
 pub mod tabular;
 pub mod text;
+pub mod views;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {

@@ -73,7 +73,14 @@ pub fn write_csv(map: &JourneyMap, out: &mut dyn std::io::Write) -> Result<(), R
 
 /// Writes the XLSX workbook.
 pub fn write_xlsx(maps: &[JourneyMap], path: &Path) -> Result<(), RenderError> {
-    let err = |e: XlsxError| RenderError::Write { what: path.display().to_string(), message: e.to_string() };
+    let bytes = xlsx_bytes(maps)?;
+    std::fs::write(path, bytes)
+        .map_err(|e| RenderError::Write { what: path.display().to_string(), message: e.to_string() })
+}
+
+/// The XLSX workbook in memory.
+pub fn xlsx_bytes(maps: &[JourneyMap]) -> Result<Vec<u8>, RenderError> {
+    let err = |e: XlsxError| RenderError::Write { what: "XLSX".into(), message: e.to_string() };
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
     let wrap = Format::new().set_text_wrap();
@@ -161,7 +168,7 @@ pub fn write_xlsx(maps: &[JourneyMap], path: &Path) -> Result<(), RenderError> {
             }
         }
     }
-    wb.save(path).map_err(err)
+    wb.save_to_buffer().map_err(err)
 }
 
 fn sheet_name(p: &str, i: usize) -> String {

@@ -8,12 +8,15 @@
 //!        from the query string, its `--json` answer (blocking thread, timeout)
 //!  /api/openapi.json (generated from the flag definitions), /healthz (no
 //!  auth), /metrics (Prometheus)
+//!  /, /funnels, … (read-token cookie; /login sets it) ─> the binary's page
+//!        runner: HTML pages and exports; POST /notes ─> DIR/notes.json
 //! ```
 //!
 //! Handlers are thin: they check and translate; the work lives in
 //! `wayfarer-ingest` (decoding), `wayfarer-store` (staging, segments) and
 //! the pipeline threads. All state is in [`App`], owned by the router.
 
+pub mod dashboard;
 pub mod error;
 pub mod ingest;
 pub mod keys;
@@ -39,6 +42,7 @@ use wayfarer_core::{Config, ErrorCode, Kind};
 use wayfarer_ingest::Decoder;
 use wayfarer_ingest::derive::ChannelDeriver;
 
+use crate::dashboard::Pages;
 use crate::error::ApiError;
 use crate::ingest::Endpoint;
 use crate::keys::KeyRing;
@@ -56,6 +60,8 @@ pub struct ServeOptions {
     pub fold_every: Duration,
     /// The query API (`/api/*`), if the caller provides one.
     pub queries: Option<QueryApi>,
+    /// The dashboard pages, if the caller provides them.
+    pub pages: Option<Pages>,
 }
 
 /// Everything the handlers share.
@@ -66,6 +72,9 @@ pub struct App {
     pub pipeline: Stager,
     pub metrics: Arc<Metrics>,
     pub queries: Option<QueryApi>,
+    pub pages: Option<Pages>,
+    /// Serialises edits of `notes.json`.
+    pub notes: Arc<std::sync::Mutex<()>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +104,7 @@ impl Started {
         config: &Config,
         fold_every: Duration,
         queries: Option<QueryApi>,
+        pages: Option<Pages>,
     ) -> Result<Started, ServeError> {
         let metrics = Arc::new(Metrics::default());
         let pipeline = Pipeline::start(data, fold_every, metrics.clone())?;
@@ -106,6 +116,8 @@ impl Started {
             pipeline: pipeline.stager.clone(),
             metrics,
             queries,
+            pages,
+            notes: Arc::default(),
         });
         Ok(Started { app, pipeline })
     }
@@ -123,7 +135,7 @@ impl Started {
 
 /// Runs the server until Ctrl-C or SIGTERM; `ready` is told the bound address.
 pub async fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
-    let started = Started::start(&opts.data, &opts.config, opts.fold_every, opts.queries)?;
+    let started = Started::start(&opts.data, &opts.config, opts.fold_every, opts.queries, opts.pages)?;
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .map_err(|source| ServeError::Bind { addr: opts.bind, source })?;
@@ -176,7 +188,18 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/customers/{id}", get(customer))
         .route("/api/sql", post(sql::handle))
         .route("/api/{command}", get(query::handle))
+        .route("/api/notes", get(dashboard::list_notes))
         .route("/healthz", get(healthz))
+        .route("/login", get(dashboard::login_page).post(dashboard::login))
+        .route("/logout", post(dashboard::logout))
+        .route("/assets/{name}", get(dashboard::asset))
+        .route("/notes", post(dashboard::add_note))
+        .route("/notes/{id}", post(dashboard::change_note))
+        .route("/", get(dashboard::page))
+        .route("/export", get(dashboard::page))
+        .route("/{page}", get(dashboard::page))
+        .route("/{page}/export", get(dashboard::page))
+        .route("/customers/{id}", get(dashboard::page))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(app)
@@ -206,15 +229,10 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<impl
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()))
 }
 
-/// Checks for a valid read token (`Authorization: Bearer <token>`).
+/// Checks for a valid read token (`Authorization: Bearer <token>`, or the
+/// dashboard's cookie).
 pub fn require_read(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_string());
-    let Some(token) = token else {
+    let Some(token) = dashboard::token(headers) else {
         return Err(ApiError::new(ErrorCode::Unauthorized, "no read token: send 'Authorization: Bearer <token>'"));
     };
     match app.keys.check(&token) {

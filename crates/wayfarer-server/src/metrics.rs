@@ -56,6 +56,8 @@ pub struct Metrics {
     pub queries: AtomicU64,
     pub fsync: Histogram,
     pub query: Histogram,
+    /// Dashboard page latency.
+    pub page: Histogram,
 }
 
 impl Metrics {
@@ -88,6 +90,7 @@ impl Metrics {
             "",
         );
         self.query.render(&mut out, "wayfarer_query_seconds", "Latency of query API requests.", "");
+        self.page.render(&mut out, "wayfarer_page_seconds", "Server time of dashboard pages and exports.", "");
         out
     }
 }

@@ -24,6 +24,7 @@
 pub mod hot;
 pub mod identity;
 pub mod manifest;
+pub mod notes;
 pub mod read;
 pub mod segment;
 pub mod staging;

@@ -21,7 +21,8 @@ fn open(g: &Global) -> Result<(Store, Model)> {
     Ok((store, model))
 }
 
-pub fn funnel(g: &Global, a: &FunnelArgs, out: &mut Out) -> Result<()> {
+/// The `funnel` command's report.
+pub fn funnel_report(g: &Global, a: &FunnelArgs) -> Result<funnel::FunnelReport> {
     let (store, model) = open(g)?;
     let scope: Scope = super::scope(&a.scope)?;
     let steps: Vec<Step> = a.steps.iter().map(|s| Step::parse(s, &model)).collect::<Result<_, _>>()?;
@@ -43,11 +44,16 @@ pub fn funnel(g: &Global, a: &FunnelArgs, out: &mut Out) -> Result<()> {
         Some(t) => Some(Period::parse(t).with_context(|| format!("--trend '{t}': expected day, week or month"))?),
         None => None,
     };
-    let report = if a.compare_previous {
+    Ok(if a.compare_previous {
         funnel::funnel_with_previous(&store, &model, &scope, &spec)?
     } else {
         funnel::funnel(&store, &model, &scope, &spec)?
-    };
+    })
+}
+
+pub fn funnel(g: &Global, a: &FunnelArgs, out: &mut Out) -> Result<()> {
+    let report = funnel_report(g, a)?;
+
     if a.json {
         out.json(&report)
     } else {
@@ -56,7 +62,8 @@ pub fn funnel(g: &Global, a: &FunnelArgs, out: &mut Out) -> Result<()> {
     }
 }
 
-pub fn paths(g: &Global, a: &PathsArgs, out: &mut Out) -> Result<()> {
+/// The `paths` command's report.
+pub fn paths_report(g: &Global, a: &PathsArgs) -> Result<paths::PathsReport> {
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
     let spec = PathSpec {
@@ -68,7 +75,12 @@ pub fn paths(g: &Global, a: &PathsArgs, out: &mut Out) -> Result<()> {
         clean: a.clean.iter().map(|c| paths::parse_clean(c)).collect::<Result<_, _>>()?,
         by: if a.by == "url" { NodeBy::Url } else { NodeBy::Event },
     };
-    let report = paths::paths(&store, &model, &scope, &spec)?;
+    Ok(paths::paths(&store, &model, &scope, &spec)?)
+}
+
+pub fn paths(g: &Global, a: &PathsArgs, out: &mut Out) -> Result<()> {
+    let report = paths_report(g, a)?;
+
     if a.json {
         out.json(&report)
     } else {
@@ -77,7 +89,8 @@ pub fn paths(g: &Global, a: &PathsArgs, out: &mut Out) -> Result<()> {
     }
 }
 
-pub fn retention(g: &Global, a: &RetentionArgs, out: &mut Out) -> Result<()> {
+/// The `retention` command's report.
+pub fn retention_report(g: &Global, a: &RetentionArgs) -> Result<retention::RetentionReport> {
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
     let Some(period) = Period::parse(&a.period) else { bail!("--period: expected day, week or month") };
@@ -87,7 +100,12 @@ pub fn retention(g: &Global, a: &RetentionArgs, out: &mut Out) -> Result<()> {
         start_event: a.start_event.clone(),
         return_event: a.return_event.clone(),
     };
-    let report = retention::retention(&store, &model, &scope, &spec)?;
+    Ok(retention::retention(&store, &model, &scope, &spec)?)
+}
+
+pub fn retention(g: &Global, a: &RetentionArgs, out: &mut Out) -> Result<()> {
+    let report = retention_report(g, a)?;
+
     if a.json {
         out.json(&report)
     } else {
@@ -168,11 +186,17 @@ pub fn rfm(g: &Global, a: &crate::cli::RfmArgs, out: &mut Out) -> Result<()> {
     }
 }
 
-pub fn surveys(g: &Global, a: &crate::cli::SurveysArgs, out: &mut Out) -> Result<()> {
+/// The `surveys` command's report.
+pub fn surveys_report(g: &Global, a: &crate::cli::SurveysArgs) -> Result<wayfarer_engine::surveys::SurveysReport> {
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
     let Some(period) = Period::parse(&a.period) else { bail!("--period: expected day, week or month") };
-    let report = wayfarer_engine::surveys::surveys(&store, &model, &scope, period)?;
+    Ok(wayfarer_engine::surveys::surveys(&store, &model, &scope, period)?)
+}
+
+pub fn surveys(g: &Global, a: &crate::cli::SurveysArgs, out: &mut Out) -> Result<()> {
+    let report = surveys_report(g, a)?;
+
     if a.json {
         out.json(&report)
     } else {
@@ -189,7 +213,8 @@ fn calibration_end(s: &Option<String>) -> Result<Option<i64>> {
     Ok(Some(if date_only { t + wayfarer_core::time::MICROS_PER_DAY - 1 } else { t }))
 }
 
-pub fn clv(g: &Global, a: &crate::cli::ClvArgs, out: &mut Out) -> Result<()> {
+/// The `clv` command's report.
+pub fn clv_report(g: &Global, a: &crate::cli::ClvArgs) -> Result<wayfarer_engine::clv::ClvReport> {
     use wayfarer_engine::clv::ClvSpec;
     use wayfarer_engine::rfm::Unit;
     let (store, model) = open(g)?;
@@ -210,7 +235,12 @@ pub fn clv(g: &Global, a: &crate::cli::ClvArgs, out: &mut Out) -> Result<()> {
     if spec.horizon.is_nan() || spec.horizon <= 0.0 {
         bail!("--horizon must be positive");
     }
-    let report = wayfarer_engine::clv::clv(&store, &model, &scope, &spec)?;
+    Ok(wayfarer_engine::clv::clv(&store, &model, &scope, &spec)?)
+}
+
+pub fn clv(g: &Global, a: &crate::cli::ClvArgs, out: &mut Out) -> Result<()> {
+    let report = clv_report(g, a)?;
+
     if a.json {
         out.json(&report)
     } else {
@@ -219,7 +249,11 @@ pub fn clv(g: &Global, a: &crate::cli::ClvArgs, out: &mut Out) -> Result<()> {
     }
 }
 
-pub fn attribution(g: &Global, a: &crate::cli::AttributionArgs, out: &mut Out) -> Result<()> {
+/// The `attribution` command's report.
+pub fn attribution_report(
+    g: &Global,
+    a: &crate::cli::AttributionArgs,
+) -> Result<wayfarer_engine::attribution::AttributionReport> {
     use wayfarer_core::time::{MICROS_PER_DAY, parse_duration};
     use wayfarer_engine::attribution::{AttributionSpec, ModelKind};
     let (store, model) = open(g)?;
@@ -239,7 +273,12 @@ pub fn attribution(g: &Global, a: &crate::cli::AttributionArgs, out: &mut Out) -
         first_only: a.first_only,
         ..AttributionSpec::default()
     };
-    let report = wayfarer_engine::attribution::attribution(&store, &model, &scope, &spec)?;
+    Ok(wayfarer_engine::attribution::attribution(&store, &model, &scope, &spec)?)
+}
+
+pub fn attribution(g: &Global, a: &crate::cli::AttributionArgs, out: &mut Out) -> Result<()> {
+    let report = attribution_report(g, a)?;
+
     if !a.json {
         say!("{}", text::attribution_table(&report));
         return Ok(());
@@ -251,12 +290,21 @@ pub fn attribution(g: &Global, a: &crate::cli::AttributionArgs, out: &mut Out) -
     }
 }
 
-pub fn personas(g: &Global, a: &crate::cli::PersonasArgs, out: &mut Out) -> Result<()> {
+/// The `personas` command's report, and the store it came from.
+pub fn personas_report(
+    g: &Global,
+    a: &crate::cli::PersonasArgs,
+) -> Result<(Store, wayfarer_engine::personas::DiscoveredReport)> {
     use wayfarer_engine::personas::{PersonaSpec, discover};
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
     let spec = PersonaSpec { k: a.k, max_k: a.max_k, seed: a.seed, with_maps: true };
     let report = discover(&store, &model, &scope, &spec)?;
+    Ok((store, report))
+}
+
+pub fn personas(g: &Global, a: &crate::cli::PersonasArgs, out: &mut Out) -> Result<()> {
+    let (store, report) = personas_report(g, a)?;
     if let Some(path) = &a.assignments {
         let ids = store.identity()?;
         let mut w = csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;

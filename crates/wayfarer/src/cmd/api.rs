@@ -89,6 +89,24 @@ fn param_name(a: &clap::Arg) -> String {
 }
 
 fn run(data: &Path, config: Option<&Path>, command: &str, params: &[(String, String)]) -> Result<Value, ApiError> {
+    let cli = parse(data, config, command, params)?;
+    let mut out = Out::Capture(None);
+    super::run_with(cli, &mut out).map_err(|e| api_error(&e))?;
+    match out {
+        Out::Capture(Some(v)) => Ok(v),
+        _ => Err(ApiError::new(ErrorCode::Internal, format!("{command} produced no JSON"))),
+    }
+}
+
+/// A command's error as the API reports it; errors without a code are the
+/// commands' own checks of their flags.
+pub fn api_error(e: &anyhow::Error) -> ApiError {
+    let code = super::code_for(e).unwrap_or(ErrorCode::InvalidQuery);
+    ApiError::new(code, format!("{e:#}"))
+}
+
+/// The command line a query string stands for, parsed by clap.
+pub fn parse(data: &Path, config: Option<&Path>, command: &str, params: &[(String, String)]) -> Result<Cli, ApiError> {
     let invalid = |m: String| ApiError::new(ErrorCode::InvalidQuery, m);
     let sub = subcommand(command).ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no query '{command}'")))?;
     let mut argv: Vec<String> = vec!["wayfarer".into(), command.into()];
@@ -120,7 +138,7 @@ fn run(data: &Path, config: Option<&Path>, command: &str, params: &[(String, Str
         argv.push("--".into());
         argv.extend(positionals);
     }
-    let cli = Cli::try_parse_from(&argv).map_err(|e| {
+    Cli::try_parse_from(&argv).map_err(|e| {
         // clap's message without its usage lines; flags named as parameters.
         let text = e.to_string();
         let message: Vec<&str> = text
@@ -131,17 +149,7 @@ fn run(data: &Path, config: Option<&Path>, command: &str, params: &[(String, Str
             .collect();
         let message = message.join(" ").trim_start_matches("error: ").replace("--", "").replace("<STEP>...", "step");
         invalid(if message.is_empty() { "invalid query".to_string() } else { message })
-    })?;
-    let mut out = Out::Capture(None);
-    super::run_with(cli, &mut out).map_err(|e| {
-        // Errors without a code are the commands' own checks of their flags.
-        let code = super::code_for(&e).unwrap_or(ErrorCode::InvalidQuery);
-        ApiError::new(code, format!("{e:#}"))
-    })?;
-    match out {
-        Out::Capture(Some(v)) => Ok(v),
-        _ => Err(ApiError::new(ErrorCode::Internal, format!("{command} produced no JSON"))),
-    }
+    })
 }
 
 #[cfg(test)]

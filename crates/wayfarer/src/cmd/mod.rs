@@ -13,6 +13,7 @@ mod config;
 mod demo;
 mod import;
 mod map;
+mod pages;
 mod serve;
 mod sessions;
 mod sql;

@@ -19,13 +19,16 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
         eprintln!("note: no write key yet, so ingestion refuses every request; create one with");
         eprintln!("      wayfarer keys create --write --data {}", dir.display());
     }
-    let queries = super::api::query_api(dir.clone(), g.config.clone(), Duration::from_secs(args.query_timeout));
+    let timeout = Duration::from_secs(args.query_timeout);
+    let queries = super::api::query_api(dir.clone(), g.config.clone(), timeout);
+    let pages = super::pages::pages(dir.clone(), g.config.clone(), timeout);
     let opts = ServeOptions {
         data: dir.clone(),
         bind: args.bind,
         config,
         fold_every: Duration::from_millis(args.fold_ms),
         queries: Some(queries),
+        pages: Some(pages),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(run_server(opts, |addr| {

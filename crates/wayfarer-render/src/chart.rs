@@ -1,0 +1,755 @@
+//! SVG charts drawn by our own code: bars with drop-off, histograms, trend
+//! lines, cohort heatmaps, lifecycle bars, horizontal bars and Sankey
+//! diagrams. Every chart carries the table of numbers it draws, so the same
+//! object exports as SVG, PNG, CSV and XLSX. Colours are the Okabe–Ito
+//! palette (distinguishable with every common colour-vision deficiency) and a
+//! single-hue blue ramp for heatmaps.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// Okabe–Ito, reordered so neighbours contrast; yellow last (weak on white).
+pub const PALETTE: [&str; 8] = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"];
+
+const FONT: &str = "Inter, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'Liberation Sans', 'DejaVu Sans', sans-serif";
+const INK: &str = "#1f2933";
+const MUTED: &str = "#6b7280";
+const GRID: &str = "#e5e7eb";
+
+/// One value of a data table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Cell {
+    Text(String),
+    Int(i64),
+    Num(f64),
+    Empty,
+}
+
+impl Cell {
+    pub fn text(s: impl Into<String>) -> Cell {
+        Cell::Text(s.into())
+    }
+    pub fn int(n: u64) -> Cell {
+        Cell::Int(n as i64)
+    }
+    pub fn num(x: f64) -> Cell {
+        if x.is_finite() { Cell::Num(x) } else { Cell::Empty }
+    }
+    pub fn opt(x: Option<f64>) -> Cell {
+        x.map_or(Cell::Empty, Cell::num)
+    }
+    /// The value as CSV text (numbers unformatted, full precision).
+    pub fn raw(&self) -> String {
+        match self {
+            Cell::Text(s) => s.clone(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Num(x) => format!("{x}"),
+            Cell::Empty => String::new(),
+        }
+    }
+}
+
+/// The numbers behind a chart (or a table on a page).
+#[derive(Debug, Clone, Serialize)]
+pub struct Table {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    pub fn new(name: &str, columns: &[&str]) -> Table {
+        Table { name: name.to_string(), columns: columns.iter().map(ToString::to_string).collect(), rows: Vec::new() }
+    }
+    pub fn push(&mut self, row: Vec<Cell>) {
+        self.rows.push(row);
+    }
+}
+
+/// A drawn chart and its data.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// Short name used in export links and file names (`funnel`, `trend`).
+    pub id: String,
+    pub title: String,
+    pub svg: String,
+    pub data: Table,
+}
+
+/// Escapes text for SVG and HTML.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// Shortens a label to `n` characters with an ellipsis.
+pub fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n.saturating_sub(1)).collect::<String>() + "…" }
+}
+
+/// An SVG document under construction.
+pub struct Svg {
+    w: f64,
+    h: f64,
+    body: String,
+}
+
+impl Svg {
+    pub fn new(w: f64, h: f64) -> Svg {
+        Svg { w, h, body: String::new() }
+    }
+    pub fn raw(&mut self, s: &str) {
+        self.body.push_str(s);
+    }
+    pub fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, tip: Option<&str>) {
+        let _ = write!(
+            self.body,
+            r#"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{fill}""#,
+            w.max(0.0),
+            h.max(0.0)
+        );
+        match tip {
+            Some(t) => {
+                let _ = write!(self.body, "><title>{}</title></rect>", esc(t));
+            }
+            None => self.body.push_str("/>"),
+        }
+    }
+    pub fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str, extra: &str) {
+        let _ = write!(
+            self.body,
+            r#"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{stroke}" {extra}/>"#
+        );
+    }
+    /// Text; `anchor` is start, middle or end. (A drawing primitive: every
+    /// argument is a property of the text element.)
+    #[allow(clippy::too_many_arguments)]
+    pub fn text(&mut self, x: f64, y: f64, s: &str, size: f64, fill: &str, anchor: &str, weight: u32) {
+        let _ = write!(
+            self.body,
+            r#"<text x="{x:.1}" y="{y:.1}" font-size="{size}" fill="{fill}" text-anchor="{anchor}" font-weight="{weight}">{}</text>"#,
+            esc(s)
+        );
+    }
+    pub fn finish(self, label: &str) -> String {
+        format!(
+            r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{l}" font-family="{f}" style="max-width:100%;height:auto"><rect width="{w}" height="{h}" fill="#ffffff"/>{b}</svg>"##,
+            w = self.w,
+            h = self.h,
+            l = esc(label),
+            f = esc(FONT),
+            b = self.body
+        )
+    }
+}
+
+/// A "nice" upper bound for an axis.
+fn nice_max(v: f64) -> f64 {
+    if v <= 0.0 || !v.is_finite() {
+        return 1.0;
+    }
+    let mag = 10f64.powf(v.log10().floor());
+    let f = v / mag;
+    let n = if f <= 1.0 {
+        1.0
+    } else if f <= 2.0 {
+        2.0
+    } else if f <= 2.5 {
+        2.5
+    } else if f <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
+    n * mag
+}
+
+/// Compact number for axes and labels: 950, 1.2k, 3.4M.
+pub fn short(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{:.1}B", v / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.0}k", v / 1e3)
+    } else if a >= 1e3 {
+        format!("{:.1}k", v / 1e3)
+    } else if a >= 10.0 || v == v.round() {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// One bar of a funnel: reached, and conversion from the previous and first step.
+pub struct FunnelBar {
+    pub label: String,
+    pub customers: u64,
+    pub from_previous: Option<f64>,
+    pub from_first: f64,
+    pub median_seconds: Option<f64>,
+}
+
+/// Funnel bars: each step's customers, the drop-off from the step before
+/// shaded, conversion percentages on top.
+pub fn funnel_bars(id: &str, title: &str, bars: &[FunnelBar]) -> Chart {
+    let n = bars.len().max(1) as f64;
+    let (w, h, left, top, bottom) = (880.0, 340.0, 56.0, 34.0, 62.0);
+    let plot_w = w - left - 16.0;
+    let plot_h = h - top - bottom;
+    let max = nice_max(bars.iter().map(|b| b.customers).max().unwrap_or(0) as f64);
+    let mut s = Svg::new(w, h);
+    axis_y(&mut s, left, top, plot_w, plot_h, max, short);
+    let slot = plot_w / n;
+    let bw = (slot * 0.62).min(120.0);
+    let mut prev: Option<u64> = None;
+    for (i, b) in bars.iter().enumerate() {
+        let x = left + slot * i as f64 + (slot - bw) / 2.0;
+        let bh = b.customers as f64 / max * plot_h;
+        if let Some(p) = prev {
+            let ph = p as f64 / max * plot_h;
+            let dropped = p.saturating_sub(b.customers);
+            s.rect(
+                x,
+                top + plot_h - ph,
+                bw,
+                ph - bh,
+                "#f3d3c4",
+                Some(&format!("{}: {} dropped before this step", b.label, crate::count(dropped))),
+            );
+        }
+        s.rect(
+            x,
+            top + plot_h - bh,
+            bw,
+            bh,
+            PALETTE[0],
+            Some(&format!(
+                "{}: {} customers ({} of step 1)",
+                b.label,
+                crate::count(b.customers),
+                crate::pct(b.from_first)
+            )),
+        );
+        let label = match b.from_previous {
+            Some(c) => crate::pct(c),
+            None => crate::count(b.customers),
+        };
+        s.text(x + bw / 2.0, top + plot_h - bh - 6.0, &label, 13.0, INK, "middle", 650);
+        s.text(x + bw / 2.0, h - bottom + 18.0, &clip(&b.label, 22), 12.0, INK, "middle", 600);
+        s.text(
+            x + bw / 2.0,
+            h - bottom + 34.0,
+            &format!("{} · {}", short(b.customers as f64), crate::pct(b.from_first)),
+            11.0,
+            MUTED,
+            "middle",
+            400,
+        );
+        prev = Some(b.customers);
+    }
+    s.text(
+        left,
+        18.0,
+        "Customers reaching each step; shaded: dropped since the step before",
+        12.0,
+        MUTED,
+        "start",
+        400,
+    );
+    let mut data = Table::new(
+        id,
+        &["step", "customers", "conversion_from_previous", "conversion_from_first", "median_seconds_from_previous"],
+    );
+    for b in bars {
+        data.push(vec![
+            Cell::text(&b.label),
+            Cell::int(b.customers),
+            Cell::opt(b.from_previous),
+            Cell::num(b.from_first),
+            Cell::opt(b.median_seconds),
+        ]);
+    }
+    Chart { id: id.into(), title: title.into(), svg: s.finish(title), data }
+}
+
+fn axis_y(s: &mut Svg, left: f64, top: f64, plot_w: f64, plot_h: f64, max: f64, fmt: impl Fn(f64) -> String) {
+    for k in 0..=4 {
+        let v = max * k as f64 / 4.0;
+        let y = top + plot_h - plot_h * k as f64 / 4.0;
+        s.line(left, y, left + plot_w, y, GRID, "");
+        s.text(left - 6.0, y + 4.0, &fmt(v), 11.0, MUTED, "end", 400);
+    }
+}
+
+/// Vertical bars of labelled counts (a histogram).
+pub fn histogram(id: &str, title: &str, value_name: &str, items: &[(String, u64)]) -> Chart {
+    let n = items.len().max(1) as f64;
+    let (w, h, left, top, bottom) = (880.0, 280.0, 56.0, 20.0, 48.0);
+    let plot_w = w - left - 16.0;
+    let plot_h = h - top - bottom;
+    let max = nice_max(items.iter().map(|i| i.1).max().unwrap_or(0) as f64);
+    let total: u64 = items.iter().map(|i| i.1).sum();
+    let mut s = Svg::new(w, h);
+    axis_y(&mut s, left, top, plot_w, plot_h, max, short);
+    let slot = plot_w / n;
+    for (i, (label, v)) in items.iter().enumerate() {
+        let x = left + slot * i as f64 + slot * 0.12;
+        let bh = *v as f64 / max * plot_h;
+        let share = if total > 0 { *v as f64 / total as f64 } else { 0.0 };
+        s.rect(
+            x,
+            top + plot_h - bh,
+            slot * 0.76,
+            bh,
+            PALETTE[5],
+            Some(&format!("{label}: {} {value_name} ({})", crate::count(*v), crate::pct(share))),
+        );
+        if *v > 0 {
+            s.text(x + slot * 0.38, top + plot_h - bh - 5.0, &short(*v as f64), 11.0, INK, "middle", 600);
+        }
+        s.text(x + slot * 0.38, h - bottom + 16.0, &clip(label, 12), 11.0, MUTED, "middle", 400);
+    }
+    let mut data = Table::new(id, &["bucket", value_name, "share"]);
+    for (label, v) in items {
+        let share = if total > 0 { *v as f64 / total as f64 } else { 0.0 };
+        data.push(vec![Cell::text(label), Cell::int(*v), Cell::num(share)]);
+    }
+    Chart { id: id.into(), title: title.into(), svg: s.finish(title), data }
+}
+
+/// One series of a line chart.
+pub struct Series {
+    pub name: String,
+    pub values: Vec<Option<f64>>,
+}
+
+/// Lines over labelled periods; `pct` formats the axis as percentages.
+pub fn lines(id: &str, title: &str, labels: &[String], series: &[Series], pct: bool) -> Chart {
+    let (w, h, left, top, bottom) = (880.0, 280.0, 56.0, 20.0, 56.0);
+    let plot_w = w - left - 20.0;
+    let plot_h = h - top - bottom;
+    let hi = series.iter().flat_map(|s| s.values.iter().flatten()).fold(0.0f64, |a, b| a.max(*b));
+    let max = if pct { nice_max(hi.max(0.01)).min(1.0).max(hi) } else { nice_max(hi) };
+    let fmt = |v: f64| if pct { format!("{:.0}%", v * 100.0) } else { short(v) };
+    let mut s = Svg::new(w, h);
+    axis_y(&mut s, left, top, plot_w, plot_h, max, fmt);
+    let n = labels.len().max(2) as f64 - 1.0;
+    let x = |i: usize| left + plot_w * i as f64 / n.max(1.0);
+    let y = |v: f64| top + plot_h - v / max * plot_h;
+    let every = (labels.len() / 10).max(1);
+    for (i, l) in labels.iter().enumerate() {
+        if i % every == 0 {
+            s.text(x(i), h - bottom + 16.0, &clip(l, 12), 11.0, MUTED, "middle", 400);
+        }
+    }
+    for (k, ser) in series.iter().enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
+        let mut d = String::new();
+        let mut pen = false;
+        for (i, v) in ser.values.iter().enumerate() {
+            match v {
+                Some(v) => {
+                    let _ = write!(d, "{}{:.1},{:.1} ", if pen { "L" } else { "M" }, x(i), y(*v));
+                    pen = true;
+                }
+                None => pen = false,
+            }
+        }
+        s.raw(&format!(r#"<path d="{d}" fill="none" stroke="{colour}" stroke-width="2.5" stroke-linejoin="round"/>"#));
+        for (i, v) in ser.values.iter().enumerate() {
+            if let Some(v) = v {
+                let tip = format!("{} · {}: {}", ser.name, labels.get(i).map_or("", String::as_str), fmt(*v));
+                s.raw(&format!(
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{colour}"><title>{}</title></circle>"#,
+                    x(i),
+                    y(*v),
+                    esc(&tip)
+                ));
+            }
+        }
+    }
+    if series.len() > 1 {
+        legend(&mut s, left, h - 14.0, &series.iter().map(|s| s.name.clone()).collect::<Vec<_>>());
+    }
+    let mut cols: Vec<&str> = vec!["period"];
+    cols.extend(series.iter().map(|s| s.name.as_str()));
+    let mut data = Table::new(id, &cols);
+    for (i, l) in labels.iter().enumerate() {
+        let mut row = vec![Cell::text(l)];
+        row.extend(series.iter().map(|s| Cell::opt(s.values.get(i).copied().flatten())));
+        data.push(row);
+    }
+    Chart { id: id.into(), title: title.into(), svg: s.finish(title), data }
+}
+
+fn legend(s: &mut Svg, mut x: f64, y: f64, names: &[String]) {
+    for (k, n) in names.iter().enumerate() {
+        s.rect(x, y - 9.0, 10.0, 10.0, PALETTE[k % PALETTE.len()], None);
+        let label = clip(n, 24);
+        s.text(x + 14.0, y, &label, 11.0, INK, "start", 400);
+        x += 24.0 + label.chars().count() as f64 * 6.4;
+    }
+}
+
+/// Blue ramp for a share in [0, 1] (light to dark; readable text colour).
+pub fn ramp(v: f64) -> (String, &'static str) {
+    let t = v.clamp(0.0, 1.0).powf(0.6);
+    let (r0, g0, b0) = (239.0, 246.0, 255.0);
+    let (r1, g1, b1) = (8.0, 48.0, 107.0);
+    let c = |a: f64, b: f64| a + (b - a) * t;
+    (format!("rgb({:.0},{:.0},{:.0})", c(r0, r1), c(g0, g1), c(b0, b1)), if t > 0.55 { "#ffffff" } else { INK })
+}
+
+/// A cohort heatmap: rows are cohorts, columns periods since the start.
+pub struct HeatRow {
+    pub label: String,
+    pub size: u64,
+    pub values: Vec<Option<f64>>,
+}
+
+pub fn heatmap(id: &str, title: &str, period: &str, rows: &[HeatRow], columns: usize) -> Chart {
+    let (cw, ch, left, top) = (64.0, 24.0, 150.0, 30.0);
+    let w = (left + cw * columns as f64 + 10.0).max(400.0);
+    let h = top + ch * rows.len() as f64 + 10.0;
+    let mut s = Svg::new(w, h);
+    s.text(8.0, top - 10.0, "Cohort", 11.0, MUTED, "start", 600);
+    s.text(left - 8.0, top - 10.0, "Size", 11.0, MUTED, "end", 600);
+    for c in 0..columns {
+        s.text(left + cw * c as f64 + cw / 2.0, top - 10.0, &format!("{period} {c}"), 11.0, MUTED, "middle", 600);
+    }
+    for (r, row) in rows.iter().enumerate() {
+        let y = top + ch * r as f64;
+        s.text(8.0, y + 16.0, &clip(&row.label, 14), 12.0, INK, "start", 500);
+        s.text(left - 8.0, y + 16.0, &crate::count(row.size), 11.0, MUTED, "end", 400);
+        for c in 0..columns {
+            let x = left + cw * c as f64;
+            match row.values.get(c).copied().flatten() {
+                Some(v) => {
+                    let (fill, text) = ramp(v);
+                    s.rect(
+                        x + 1.0,
+                        y + 1.0,
+                        cw - 2.0,
+                        ch - 2.0,
+                        &fill,
+                        Some(&format!("{} cohort, {period} {c}: {}", row.label, crate::pct(v))),
+                    );
+                    s.text(x + cw / 2.0, y + 16.0, &format!("{:.0}%", v * 100.0), 11.0, text, "middle", 500);
+                }
+                None => s.rect(x + 1.0, y + 1.0, cw - 2.0, ch - 2.0, "#f9fafb", None),
+            }
+        }
+    }
+    let mut cols: Vec<String> = vec!["cohort".into(), "size".into()];
+    cols.extend((0..columns).map(|c| format!("{period}_{c}")));
+    let mut data = Table { name: id.into(), columns: cols, rows: Vec::new() };
+    for row in rows {
+        let mut cells = vec![Cell::text(&row.label), Cell::int(row.size)];
+        cells.extend((0..columns).map(|c| Cell::opt(row.values.get(c).copied().flatten())));
+        data.push(cells);
+    }
+    Chart { id: id.into(), title: title.into(), svg: s.finish(title), data }
+}
+
+/// Stacked bars around zero: positive series above, negative below
+/// (lifecycle: new, returning, resurrecting up; dormant/churned down).
+pub fn diverging_bars(id: &str, title: &str, labels: &[String], up: &[Series], down: &[Series]) -> Chart {
+    let (w, h, left, top, bottom) = (880.0, 300.0, 56.0, 16.0, 60.0);
+    let plot_w = w - left - 16.0;
+    let plot_h = h - top - bottom;
+    let total =
+        |ss: &[Series], i: usize| ss.iter().map(|s| s.values.get(i).copied().flatten().unwrap_or(0.0)).sum::<f64>();
+    let hi = (0..labels.len()).map(|i| total(up, i)).fold(0.0, f64::max);
+    let lo = (0..labels.len()).map(|i| total(down, i)).fold(0.0, f64::max);
+    let span = (hi + lo).max(1.0);
+    let zero = top + plot_h * hi / span;
+    let scale = plot_h / span;
+    let mut s = Svg::new(w, h);
+    s.line(left, zero, left + plot_w, zero, "#9ca3af", "");
+    s.text(left - 6.0, top + 10.0, &short(hi), 11.0, MUTED, "end", 400);
+    s.text(left - 6.0, zero + 4.0, "0", 11.0, MUTED, "end", 400);
+    s.text(left - 6.0, top + plot_h, &format!("−{}", short(lo)), 11.0, MUTED, "end", 400);
+    let slot = plot_w / labels.len().max(1) as f64;
+    let every = (labels.len() / 10).max(1);
+    for (i, l) in labels.iter().enumerate() {
+        let x = left + slot * i as f64 + slot * 0.15;
+        let bw = slot * 0.7;
+        let mut y = zero;
+        for (k, ser) in up.iter().enumerate() {
+            let v = ser.values.get(i).copied().flatten().unwrap_or(0.0);
+            y -= v * scale;
+            s.rect(
+                x,
+                y,
+                bw,
+                v * scale,
+                PALETTE[k % PALETTE.len()],
+                Some(&format!("{l} · {}: {}", ser.name, crate::count(v as u64))),
+            );
+        }
+        let mut y = zero;
+        for (k, ser) in down.iter().enumerate() {
+            let v = ser.values.get(i).copied().flatten().unwrap_or(0.0);
+            let colour = PALETTE[(up.len() + k) % PALETTE.len()];
+            s.rect(x, y, bw, v * scale, colour, Some(&format!("{l} · {}: {}", ser.name, crate::count(v as u64))));
+            y += v * scale;
+        }
+        if i % every == 0 {
+            s.text(x + bw / 2.0, h - bottom + 16.0, &clip(l, 12), 11.0, MUTED, "middle", 400);
+        }
+    }
+    let names: Vec<String> = up.iter().chain(down).map(|s| s.name.clone()).collect();
+    legend(&mut s, left, h - 12.0, &names);
+    let mut cols: Vec<&str> = vec!["period"];
+    cols.extend(names.iter().map(String::as_str));
+    let mut data = Table::new(id, &cols);
+    for (i, l) in labels.iter().enumerate() {
+        let mut row = vec![Cell::text(l)];
+        row.extend(up.iter().chain(down).map(|s| Cell::opt(s.values.get(i).copied().flatten())));
+        data.push(row);
+    }
+    Chart { id: id.into(), title: title.into(), svg: s.finish(title), data }
+}
+
+/// Horizontal bars, one group of series per category (a grouped bar chart
+/// when there are several series).
+pub fn hbars(id: &str, title: &str, categories: &[String], series: &[Series], fmt: fn(f64) -> String) -> Chart {
+    let k = series.len().max(1) as f64;
+    let bar = if series.len() > 1 { 9.0 } else { 18.0 };
+    let group = bar * k + 10.0;
+    let (left, top) = (170.0, if series.len() > 1 { 30.0 } else { 10.0 });
+    let w = 880.0;
+    let plot_w = w - left - 90.0;
+    let h = top + group * categories.len() as f64 + 10.0;
+    let hi = series.iter().flat_map(|s| s.values.iter().flatten()).fold(0.0f64, |a, b| a.max(*b));
+    let max = nice_max(hi);
+    let mut s = Svg::new(w, h.max(60.0));
+    if series.len() > 1 {
+        legend(&mut s, left, 16.0, &series.iter().map(|s| s.name.clone()).collect::<Vec<_>>());
+    }
+    for (c, cat) in categories.iter().enumerate() {
+        let y0 = top + group * c as f64;
+        s.text(left - 8.0, y0 + group / 2.0 + 2.0, &clip(cat, 24), 12.0, INK, "end", 500);
+        for (j, ser) in series.iter().enumerate() {
+            let Some(v) = ser.values.get(c).copied().flatten() else { continue };
+            let y = y0 + 5.0 + bar * j as f64;
+            let bw = v.max(0.0) / max * plot_w;
+            s.rect(
+                left,
+                y,
+                bw,
+                bar - 1.0,
+                PALETTE[j % PALETTE.len()],
+                Some(&format!("{cat} · {}: {}", ser.name, fmt(v))),
+            );
+            if series.len() == 1 || bar >= 9.0 {
+                s.text(
+                    left + bw + 5.0,
+                    y + bar - 3.0,
+                    &fmt(v),
+                    if bar > 10.0 { 12.0 } else { 10.0 },
+                    INK,
+                    "start",
+                    500,
+                );
+            }
+        }
+    }
+    let mut cols: Vec<&str> = vec!["category"];
+    cols.extend(series.iter().map(|s| s.name.as_str()));
+    let mut data = Table::new(id, &cols);
+    for (c, cat) in categories.iter().enumerate() {
+        let mut row = vec![Cell::text(cat)];
+        row.extend(series.iter().map(|s| Cell::opt(s.values.get(c).copied().flatten())));
+        data.push(row);
+    }
+    Chart { id: id.into(), title: title.into(), svg: s.finish(title), data }
+}
+
+/// Sankey input: nodes in columns (`step`), links with customer counts.
+pub struct SankeyNode {
+    pub step: usize,
+    pub label: String,
+    pub customers: u64,
+}
+
+pub struct SankeyLink {
+    pub source: usize,
+    pub target: usize,
+    pub customers: u64,
+}
+
+/// A Sankey diagram: one column per step, node height by customers,
+/// links as ribbons whose width is the customers moving between nodes.
+pub fn sankey(id: &str, title: &str, nodes: &[SankeyNode], links: &[SankeyLink], total: u64) -> Chart {
+    let steps = nodes.iter().map(|n| n.step + 1).max().unwrap_or(1);
+    let (w, top, node_w, gap) = (1100.0, 16.0, 12.0, 10.0);
+    let h = 520.0;
+    let plot_h = h - top - 10.0;
+    let col_x = |step: usize| 10.0 + (w - 190.0) * step as f64 / (steps.max(2) - 1) as f64;
+    // The busiest column sets the scale.
+    let mut col_total = vec![0u64; steps];
+    let mut col_count = vec![0usize; steps];
+    for n in nodes {
+        col_total[n.step] += n.customers;
+        col_count[n.step] += 1;
+    }
+    let scale = (0..steps)
+        .map(|c| (plot_h - gap * col_count[c].saturating_sub(1) as f64) / col_total[c].max(1) as f64)
+        .fold(f64::INFINITY, f64::min);
+    let mut y_of = vec![0.0; nodes.len()];
+    let mut next_y = vec![top; steps];
+    for (i, n) in nodes.iter().enumerate() {
+        y_of[i] = next_y[n.step];
+        next_y[n.step] += n.customers as f64 * scale + gap;
+    }
+    let mut s = Svg::new(w, h);
+    let mut out_off = vec![0.0; nodes.len()];
+    let mut in_off = vec![0.0; nodes.len()];
+    for l in links {
+        let (Some(a), Some(b)) = (nodes.get(l.source), nodes.get(l.target)) else { continue };
+        let th = l.customers as f64 * scale;
+        let x0 = col_x(a.step) + node_w;
+        let x1 = col_x(b.step);
+        let y0 = y_of[l.source] + out_off[l.source] + th / 2.0;
+        let y1 = y_of[l.target] + in_off[l.target] + th / 2.0;
+        out_off[l.source] += th;
+        in_off[l.target] += th;
+        let mx = (x0 + x1) / 2.0;
+        let share = if total > 0 { l.customers as f64 / total as f64 } else { 0.0 };
+        let tip = format!(
+            "{} → {}: {} customers ({} of those who started)",
+            a.label,
+            b.label,
+            crate::count(l.customers),
+            crate::pct(share)
+        );
+        let colour = PALETTE[l.source % 6];
+        s.raw(&format!(
+            r#"<path d="M{x0:.1},{y0:.1} C{mx:.1},{y0:.1} {mx:.1},{y1:.1} {x1:.1},{y1:.1}" fill="none" stroke="{colour}" stroke-opacity="0.28" stroke-width="{:.1}"><title>{}</title></path>"#,
+            th.max(1.0),
+            esc(&tip)
+        ));
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        let x = col_x(n.step);
+        let nh = (n.customers as f64 * scale).max(1.5);
+        let share = if total > 0 { n.customers as f64 / total as f64 } else { 0.0 };
+        s.rect(
+            x,
+            y_of[i],
+            node_w,
+            nh,
+            PALETTE[i % 6],
+            Some(&format!(
+                "step {}: {} — {} customers ({})",
+                n.step + 1,
+                n.label,
+                crate::count(n.customers),
+                crate::pct(share)
+            )),
+        );
+        if nh >= 11.0 {
+            s.text(
+                x + node_w + 4.0,
+                y_of[i] + nh / 2.0 + 4.0,
+                &format!("{} {}", clip(&n.label, 22), crate::pct(share)),
+                11.0,
+                INK,
+                "start",
+                500,
+            );
+        }
+    }
+    let mut data = Table::new(id, &["from_step", "from", "to_step", "to", "customers", "share_of_start"]);
+    for l in links {
+        let (Some(a), Some(b)) = (nodes.get(l.source), nodes.get(l.target)) else { continue };
+        let share = if total > 0 { l.customers as f64 / total as f64 } else { 0.0 };
+        data.push(vec![
+            Cell::int(a.step as u64 + 1),
+            Cell::text(&a.label),
+            Cell::int(b.step as u64 + 1),
+            Cell::text(&b.label),
+            Cell::int(l.customers),
+            Cell::num(share),
+        ]);
+    }
+    Chart { id: id.into(), title: title.into(), svg: s.finish(title), data }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(label: &str, customers: u64, first: f64) -> FunnelBar {
+        FunnelBar {
+            label: label.into(),
+            customers,
+            from_previous: Some(first),
+            from_first: first,
+            median_seconds: None,
+        }
+    }
+
+    #[test]
+    fn funnel_bars_are_proportional_and_carry_their_numbers() {
+        let c = funnel_bars("funnel", "Checkout", &[bar("View", 1000, 1.0), bar("Buy", 250, 0.25)]);
+        assert!(c.svg.starts_with("<svg") && c.svg.ends_with("</svg>"));
+        // The plot is 244 px tall and the axis tops at 1000: 250 is a quarter.
+        assert!(c.svg.contains(r##"height="244.0" fill="#0072B2""##), "{}", c.svg);
+        assert!(c.svg.contains(r##"height="61.0" fill="#0072B2""##));
+        assert!(c.svg.contains("750 dropped"));
+        assert_eq!(c.data.rows.len(), 2);
+        assert_eq!(c.data.rows[1][1], Cell::Int(250));
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        let c = histogram("h", "t", "customers", &[("<script>".into(), 3)]);
+        assert!(!c.svg.contains("<script>"));
+        assert!(c.svg.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn sankey_ribbons_are_as_wide_as_their_customers() {
+        let nodes = [
+            SankeyNode { step: 0, label: "A".into(), customers: 100 },
+            SankeyNode { step: 1, label: "B".into(), customers: 60 },
+            SankeyNode { step: 1, label: "C".into(), customers: 40 },
+        ];
+        let links =
+            [SankeyLink { source: 0, target: 1, customers: 60 }, SankeyLink { source: 0, target: 2, customers: 40 }];
+        let c = sankey("s", "Paths", &nodes, &links, 100);
+        let widths: Vec<f64> = c
+            .svg
+            .match_indices("stroke-width=\"")
+            .map(|(i, _)| c.svg[i + 14..].split('"').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(widths.len(), 2);
+        assert!((widths[0] / widths[1] - 1.5).abs() < 0.01, "{widths:?}");
+        assert_eq!(c.data.rows[0][5], Cell::Num(0.6));
+    }
+
+    #[test]
+    fn nice_axes() {
+        assert_eq!(nice_max(730.0), 1000.0);
+        assert_eq!(nice_max(1200.0), 2000.0);
+        assert_eq!(nice_max(0.0), 1.0);
+        assert_eq!(short(12_345.0), "12k");
+        assert_eq!(short(1_500_000.0), "1.5M");
+    }
+}

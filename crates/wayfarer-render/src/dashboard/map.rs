@@ -1,0 +1,245 @@
+//! The home page: the journey map for a persona and date range, each cell
+//! a link to its detail panel — the numbers behind it, links to the
+//! analysis that produced it, and the analysts' notes on it.
+
+use maud::{Markup, html};
+use wayfarer_core::Config;
+use wayfarer_engine::journey::{JourneyMap, StageReport};
+use wayfarer_store::notes::{Note, NoteStatus};
+
+use super::{Chrome, layout, query};
+use crate::html::{Interactive, LANES, map_section};
+use crate::{count, duration, money, opt_pct, pct};
+
+#[derive(Debug)]
+pub struct MapPage<'a> {
+    pub chrome: Chrome,
+    pub map: &'a JourneyMap,
+    /// Personas to switch between (names).
+    pub personas: Vec<String>,
+    /// The request's persona, from, to.
+    pub persona: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub notes: &'a [Note],
+    /// The open cell: (stage, lane key).
+    pub selected: Option<(String, String)>,
+    pub config: &'a Config,
+}
+
+impl MapPage<'_> {
+    fn scope_params(&self) -> Vec<(String, String)> {
+        let mut p = Vec::new();
+        for (k, v) in [("persona", &self.persona), ("from", &self.from), ("to", &self.to)] {
+            if let Some(v) = v {
+                p.push((k.to_string(), v.clone()));
+            }
+        }
+        p
+    }
+    fn here(&self) -> String {
+        let q = query(&self.scope_params());
+        if q.is_empty() { "/".into() } else { format!("/?{q}") }
+    }
+    fn cell_href(&self, stage: &str, lane: &str) -> String {
+        let mut p = self.scope_params();
+        p.push(("cell".into(), format!("{stage}|{lane}")));
+        format!("/?{}#detail", query(&p))
+    }
+    fn notes_of(&self, stage: &str, lane: &str) -> impl Iterator<Item = &Note> {
+        self.notes
+            .iter()
+            .filter(move |n| n.cell.stage == stage && n.cell.lane == lane && n.cell.persona == self.persona)
+    }
+    /// A link to another page with this page's scope.
+    fn link(&self, path: &str, extra: &[(&str, &str)]) -> String {
+        let mut p: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        p.extend(self.scope_params().into_iter().filter(|(k, _)| k != "persona" || path != "/paths"));
+        format!("{path}?{}", query(&p))
+    }
+    fn funnel_link(&self, a: &str, b: &str) -> String {
+        let window = format!("{}d", self.config.journey.churn_after_days.round().max(1.0));
+        self.link("/funnels", &[("step", &format!("stage:{a}")), ("step", &format!("stage:{b}")), ("window", &window)])
+    }
+    fn touchpoint_event(&self, name: &str) -> String {
+        self.config.touchpoints.iter().find(|t| t.name == name).map_or_else(|| name.to_string(), |t| t.event.clone())
+    }
+}
+
+pub fn map_page(p: &MapPage) -> String {
+    let href = |stage: &str, lane: &str| p.cell_href(stage, lane);
+    let notes = |stage: &str, lane: &str| p.notes_of(stage, lane).count();
+    let ui = Interactive {
+        href: &href,
+        notes: &notes,
+        selected: p.selected.as_ref().map(|(s, l)| (s.as_str(), l.as_str())),
+    };
+    let stage =
+        p.selected.as_ref().and_then(|(s, l)| p.map.stages.iter().find(|x| &x.name == s).map(|x| (x, l.as_str())));
+    let with_detail = stage.is_some();
+    layout(
+        &p.chrome,
+        &html! {
+            form.filters method="get" action="/" aria-label="Scope of the map" {
+                div.field {
+                    label for="persona" { "Persona" }
+                    select id="persona" name="persona" data-autosubmit {
+                        option value="" selected[p.persona.is_none()] { "All customers" }
+                        @for name in &p.personas { option value=(name) selected[p.persona.as_deref() == Some(name.as_str())] { (name) } }
+                    }
+                }
+                div.field {
+                    label for="segment" { "Segment" }
+                    select id="segment" name="segment" disabled aria-describedby="segment-hint" { option { "All customers" } }
+                    div.hint id="segment-hint" { "Saved segments are not built yet; use persona and dates." }
+                }
+                div.field { label for="from" { "From" } input type="date" id="from" name="from" value=(p.from.as_deref().unwrap_or("")); }
+                div.field { label for="to" { "To (exclusive)" } input type="date" id="to" name="to" value=(p.to.as_deref().unwrap_or("")); }
+                div.field { button.btn.primary type="submit" { "Apply" } }
+                div.field { a.btn href="/" { "Reset" } }
+            }
+            @if p.map.scope.customers == 0 {
+                div.empty { strong { "No customers in this scope" } "Widen the date range or choose another persona; if the data directory is new, import events or send some to /v1/batch." }
+            } @else {
+                div.layout-map.with-detail[with_detail] {
+                    div style="min-width:0;overflow-x:auto" { (map_section(p.map, Some(&ui))) }
+                    @if let Some((s, lane)) = stage { (detail(p, s, lane)) }
+                }
+            }
+        },
+    )
+}
+
+fn lane_label(key: &str) -> &'static str {
+    LANES.iter().find(|(k, _)| *k == key).map_or("Cell", |(_, l)| l)
+}
+
+fn detail(p: &MapPage, s: &StageReport, lane: &str) -> Markup {
+    let next = p.map.stages.get(s.index + 1);
+    let first = p.map.stages.first();
+    html! {
+        aside.detail.card id="detail" aria-labelledby="detail-title" style="background:#fff;border:1px solid var(--line);border-radius:10px;padding:14px 16px" {
+            div style="display:flex;justify-content:space-between;align-items:baseline" {
+                h2 id="detail-title" style="margin:0;font-size:16px" { (lane_label(lane)) " " span.where { "· " (s.name) } }
+                a href=(p.here()) data-close-detail aria-label="Close the detail panel" { "Close ✕" }
+            }
+            @match lane {
+                "customers" => {
+                    dl.facts {
+                        dt { "Reached" } dd { (count(s.customers)) " (" (pct(s.share)) " of customers)" }
+                        dt { "Here now, active" } dd { (count(s.current_active)) }
+                        dt { "Here now, churned" } dd { (count(s.current_churned)) }
+                        dt { "Revenue" } dd { (money(s.revenue)) }
+                    }
+                    @if let Some(f) = first { @if f.name != s.name { p { a href=(p.funnel_link(&f.name, &s.name)) { "Funnel " (f.name) " → " (s.name) } } } }
+                }
+                "conversion" | "time" => {
+                    dl.facts {
+                        dt { "Conversion to next" } dd { (opt_pct(s.conversion_to_next)) }
+                        dt { "Dropped" } dd { (count(s.dropped)) " (" (opt_pct(s.drop_off)) ")" }
+                        dt { "Median time to next" } dd { (duration(s.median_time_to_next_seconds)) }
+                        dt { "p90 time to next" } dd { (duration(s.p90_time_to_next_seconds)) }
+                    }
+                    @if let Some(n) = next { p { a href=(p.funnel_link(&s.name, &n.name)) { "Open the funnel " (s.name) " → " (n.name) } } }
+                }
+                "value" => {
+                    dl.facts {
+                        dt { "Stopped here" } dd { (count(s.value.customers)) }
+                        dt { "Mean revenue to date" } dd { (s.value.mean_revenue.map_or("–".into(), money)) }
+                        dt { "Mean predicted CLV" } dd { (s.value.mean_predicted_clv.map_or("–".into(), money)) " (" (count(s.value.predicted_customers)) " buyers)" }
+                    }
+                    p { a href=(p.link("/clv", &[])) { "Lifetime value" } }
+                }
+                "touchpoints" => {
+                    table.data {
+                        thead { tr { th { "Touchpoint" } th.num { "Reach" } th.num { "Lift" } th.num { "Exit" } } }
+                        tbody {
+                            @for t in &s.touchpoints {
+                                tr title=(format!("{} customers, {} events; converted {} with vs {} without", t.customers, t.events, opt_pct(t.conversion_with), opt_pct(t.conversion_without))) {
+                                    td { a href=(p.link("/paths", &[("from-event", &p.touchpoint_event(&t.name))])) { (t.name) } }
+                                    td.num { (pct(t.reach)) }
+                                    td.num { (t.lift.map_or("–".into(), |l| format!("×{l:.2}"))) }
+                                    td.num { (pct(t.exit_rate)) }
+                                }
+                            }
+                        }
+                    }
+                    p.muted { "Each touchpoint opens the paths customers take from it." }
+                }
+                "actions" => {
+                    table.data {
+                        thead { tr { th { "Action" } th.num { "Customers" } th.num { "Events" } } }
+                        tbody { @for a in &s.actions { tr { td { a href=(p.link("/paths", &[("from-event", &a.event)])) { (a.event) } } td.num { (count(a.customers)) } td.num { (count(a.events)) } } } }
+                    }
+                }
+                "channels" => {
+                    table.data {
+                        thead { tr { th { "Channel" } th.num { "Customers" } th.num { "Events" } th.num { "Share" } } }
+                        tbody { @for c in &s.channels { tr { td { (c.channel) } td.num { (count(c.customers)) } td.num { (count(c.events)) } td.num { (pct(c.share)) } } } }
+                    }
+                    p { a href=(p.link("/attribution", &[])) { "Which channels earn the conversions" } }
+                }
+                "pain" => {
+                    @if s.pain_points.is_empty() { p.muted { "No significant pain point in this stage." } }
+                    @for pp in &s.pain_points {
+                        div.card.pain {
+                            div.card-kind { (pp.kind.label()) }
+                            div.card-title { (pp.title) }
+                            div { (pp.evidence) }
+                            div.card-num { "p " (pp.p_value.map_or("–".to_string(), crate::text::fmt_p)) " · " (count(pp.affected_customers)) " customers · severity " (format!("{:.0}", pp.severity)) }
+                            @match pp.kind {
+                                wayfarer_engine::pain::PainKind::NegativeEmotion => a href=(p.link("/surveys", &[])) { "Surveys and comments" },
+                                wayfarer_engine::pain::PainKind::ExitTouchpoint => @if let Some(t) = &pp.touchpoint { a href=(p.link("/paths", &[("from-event", &p.touchpoint_event(t))])) { "Paths from " (t) } },
+                                _ => @if let Some(n) = next { a href=(p.funnel_link(&s.name, &n.name)) { "Open the funnel " (s.name) " → " (n.name) } },
+                            }
+                        }
+                    }
+                }
+                "opportunities" => {
+                    @if s.opportunities.is_empty() { p.muted { "No opportunity derived for this stage." } }
+                    @for o in &s.opportunities {
+                        div.card.opp { div.card-title { (o.title) } div { (o.action) } div.card-num { (count(o.customers)) " customers · " (o.segment) } div.muted { (o.assumption) } }
+                    }
+                }
+                "verbatims" => {
+                    @for v in &s.verbatims { blockquote class=(format!("verbatim {}", v.tone)) { "“" (v.text) "” " span.muted { (v.touchpoint) " · " (format!("{:+.2}", v.sentiment)) } } }
+                    p { a href=(p.link("/surveys", &[])) { "All survey scores and terms" } }
+                }
+                _ => p.muted { "Unknown lane." },
+            }
+            h3 { "Notes" }
+            @let notes: Vec<&Note> = p.notes_of(&s.name, lane).collect();
+            @if notes.is_empty() { p.muted { "No notes on this cell yet." } }
+            ul.notes-list {
+                @for n in &notes {
+                    li {
+                        div { span class=(format!("status {}", n.status.as_str())) { (n.status.as_str()) } " " strong { (n.owner) } " " span.muted { (n.updated_at.get(..16).unwrap_or(&n.updated_at).replace('T', " ")) } }
+                        div.note-text { (n.hypothesis) }
+                        form method="post" action=(format!("/notes/{}", n.id)) style="display:flex;gap:6px;margin-top:6px" {
+                            input type="hidden" name="back" value=(p.cell_href(&s.name, lane));
+                            label.muted for=(format!("st-{}", n.id)) { "Status" }
+                            select id=(format!("st-{}", n.id)) name="status" {
+                                @for st in NoteStatus::ALL { option value=(st.as_str()) selected[st == n.status] { (st.as_str()) } }
+                            }
+                            button.btn type="submit" name="action" value="status" { "Update" }
+                            button.btn type="submit" name="action" value="delete" { "Delete" }
+                        }
+                    }
+                }
+            }
+            form.note-form method="post" action="/notes" aria-label="Add a note" {
+                input type="hidden" name="stage" value=(s.name);
+                input type="hidden" name="lane" value=(lane);
+                @if let Some(per) = &p.persona { input type="hidden" name="persona" value=(per); }
+                input type="hidden" name="back" value=(p.cell_href(&s.name, lane));
+                label for="note-hypothesis" { "Hypothesis or note" }
+                textarea id="note-hypothesis" name="hypothesis" required placeholder="e.g. The shipping cost appears too late; test showing it on the product page." {}
+                div.row {
+                    div { label for="note-owner" { "Owner" } input type="text" id="note-owner" name="owner" placeholder="name"; }
+                    div { label for="note-status" { "Status" } select id="note-status" name="status" { @for st in NoteStatus::ALL { option value=(st.as_str()) { (st.as_str()) } } } }
+                }
+                button.btn.primary type="submit" { "Add note" }
+            }
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! Each analysis report as a [`View`]: the charts and tables that show it.
+//! The dashboard pages draw views, and every export (SVG, PNG, CSV, XLSX,
+//! HTML) — from a page or from the CLI — is made from the same view.
+
+use wayfarer_engine::attribution::AttributionReport;
+use wayfarer_engine::clv::{ClvReport, ValueGroup};
+use wayfarer_engine::funnel::FunnelReport;
+use wayfarer_engine::paths::PathsReport;
+use wayfarer_engine::personas::DiscoveredReport;
+use wayfarer_engine::retention::RetentionReport;
+use wayfarer_engine::surveys::{Scores, SurveysReport};
+
+use crate::chart::{self, Cell, Chart, FunnelBar, HeatRow, Series, Table};
+
+/// What a page shows of a report: headline figures, charts, tables.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    pub title: String,
+    /// (label, value) pairs shown as KPI tiles.
+    pub kpis: Vec<(String, String)>,
+    pub charts: Vec<Chart>,
+    pub tables: Vec<Table>,
+    /// Plain-language notes (model caveats, why something is empty).
+    pub notes: Vec<String>,
+}
+
+impl View {
+    pub fn chart(&self, id: &str) -> Option<&Chart> {
+        self.charts.iter().find(|c| c.id == id)
+    }
+    /// Every table: the charts' data, then the view's own tables.
+    pub fn all_tables(&self) -> Vec<&Table> {
+        self.charts.iter().map(|c| &c.data).chain(self.tables.iter()).collect()
+    }
+}
+
+fn money_fmt(x: f64) -> String {
+    crate::money(x)
+}
+fn pct_fmt(x: f64) -> String {
+    crate::pct(x)
+}
+fn num_fmt(x: f64) -> String {
+    if x.abs() >= 100.0 { crate::count(x.round() as u64) } else { format!("{x:.1}") }
+}
+
+pub fn funnel(r: &FunnelReport) -> View {
+    let bars: Vec<FunnelBar> = r
+        .steps
+        .iter()
+        .map(|s| FunnelBar {
+            label: s.name.clone(),
+            customers: s.customers,
+            from_previous: s.conversion_from_previous,
+            from_first: s.conversion_from_first.unwrap_or(0.0),
+            median_seconds: s.median_seconds_from_previous,
+        })
+        .collect();
+    let mut v = View { title: "Funnel".into(), ..View::default() };
+    let first = r.steps.first().map_or(0, |s| s.customers);
+    let last = r.steps.last().map_or(0, |s| s.customers);
+    v.kpis.push(("Entered step 1".into(), crate::count(first)));
+    v.kpis.push(("Converted".into(), crate::count(last)));
+    v.kpis.push((
+        "Overall conversion".into(),
+        if first > 0 { crate::pct(last as f64 / first as f64) } else { "–".into() },
+    ));
+    v.kpis.push(("Median time to convert".into(), crate::duration(r.time_to_convert.median_seconds)));
+    v.charts.push(chart::funnel_bars("funnel", "Conversion by step", &bars));
+    let buckets: Vec<(String, u64)> =
+        r.time_to_convert.buckets.iter().map(|b| (b.label.clone(), b.customers)).collect();
+    v.charts.push(chart::histogram("time-to-convert", "Time to convert (step 1 to last step)", "customers", &buckets));
+    if !r.trend.is_empty() {
+        let labels: Vec<String> = r.trend.iter().map(|t| t.period_start.clone()).collect();
+        let series = [Series { name: "conversion".into(), values: r.trend.iter().map(|t| t.conversion).collect() }];
+        let mut c = chart::lines("trend", "Conversion by period of step 1", &labels, &series, true);
+        c.data.columns.extend(["entered".into(), "converted".into()]);
+        for (row, t) in c.data.rows.iter_mut().zip(&r.trend) {
+            row.extend([Cell::int(t.entered), Cell::int(t.converted)]);
+        }
+        v.charts.push(c);
+    }
+    if !r.breakdown.is_empty() {
+        let groups: Vec<String> = r.breakdown.iter().map(|g| g.group.clone()).collect();
+        let conv = |g: &wayfarer_engine::funnel::GroupReport| {
+            let a = g.steps.first().map_or(0, |s| s.customers);
+            let b = g.steps.last().map_or(0, |s| s.customers);
+            (a > 0).then(|| b as f64 / a as f64)
+        };
+        let series = [Series { name: "conversion".into(), values: r.breakdown.iter().map(conv).collect() }];
+        let mut c = chart::hbars("breakdown", "Overall conversion by group", &groups, &series, pct_fmt);
+        c.data.columns.push("entered".into());
+        for (row, g) in c.data.rows.iter_mut().zip(&r.breakdown) {
+            row.push(Cell::int(g.steps.first().map_or(0, |s| s.customers)));
+        }
+        v.charts.push(c);
+    }
+    v
+}
+
+pub fn paths(r: &PathsReport) -> View {
+    let mut v = View { title: "Paths".into(), ..View::default() };
+    v.kpis.push(("Customers".into(), crate::count(r.customers)));
+    v.kpis.push(("With a matching path".into(), crate::count(r.customers_with_path)));
+    let nodes: Vec<chart::SankeyNode> = r
+        .sankey
+        .nodes
+        .iter()
+        .map(|n| chart::SankeyNode { step: n.step, label: n.label.clone(), customers: n.customers })
+        .collect();
+    let links: Vec<chart::SankeyLink> = r
+        .sankey
+        .links
+        .iter()
+        .map(|l| chart::SankeyLink { source: l.source, target: l.target, customers: l.customers })
+        .collect();
+    if !nodes.is_empty() {
+        v.charts.push(chart::sankey(
+            "sankey",
+            "Where customers go, step by step",
+            &nodes,
+            &links,
+            r.customers_with_path,
+        ));
+    }
+    let mut t = Table::new("top-paths", &["path", "customers", "share"]);
+    for p in &r.top_paths {
+        t.push(vec![Cell::text(p.path.join(" → ")), Cell::int(p.customers), Cell::num(p.share)]);
+    }
+    v.tables.push(t);
+    v
+}
+
+pub fn retention(r: &RetentionReport) -> View {
+    let period = format!("{:?}", r.period).to_lowercase();
+    let mut v = View { title: "Retention".into(), ..View::default() };
+    let rows: Vec<HeatRow> = r
+        .cohorts
+        .iter()
+        .map(|c| HeatRow {
+            label: c.cohort_start.clone(),
+            size: c.size,
+            values: (0..r.periods + 1)
+                .map(|k| (k < c.observed).then(|| c.retention.get(k).copied()).flatten())
+                .collect(),
+        })
+        .collect();
+    let total: u64 = r.cohorts.iter().map(|c| c.size).sum();
+    v.kpis.push(("Customers in cohorts".into(), crate::count(total)));
+    let weighted = |k: usize| {
+        let (mut n, mut a) = (0u64, 0u64);
+        for c in r.cohorts.iter().filter(|c| c.observed > k) {
+            n += c.size;
+            a += c.active.get(k).copied().unwrap_or(0);
+        }
+        (n > 0).then(|| a as f64 / n as f64)
+    };
+    if let Some(x) = weighted(1) {
+        v.kpis.push((format!("Retained after 1 {period}"), crate::pct(x)));
+    }
+    if r.periods >= 4
+        && let Some(x) = weighted(4)
+    {
+        v.kpis.push((format!("After 4 {period}s"), crate::pct(x)));
+    }
+    v.charts.push(chart::heatmap(
+        "cohorts",
+        "Share of each cohort active, by period since it started",
+        &period,
+        &rows,
+        r.periods + 1,
+    ));
+    let labels: Vec<String> = r.lifecycle.iter().map(|p| p.period_start.clone()).collect();
+    let s = |name: &str, f: fn(&wayfarer_engine::retention::LifecyclePoint) -> u64| Series {
+        name: name.into(),
+        values: r.lifecycle.iter().map(|p| Some(f(p) as f64)).collect(),
+    };
+    v.charts.push(chart::diverging_bars(
+        "lifecycle",
+        "Lifecycle: new, returning and resurrecting customers against those who went dormant",
+        &labels,
+        &[s("new", |p| p.new), s("returning", |p| p.returning), s("resurrecting", |p| p.resurrecting)],
+        &[s("dormant", |p| p.dormant)],
+    ));
+    let churn = [Series { name: "churn rate".into(), values: r.lifecycle.iter().map(|p| p.churn_rate).collect() }];
+    let mut c = chart::lines(
+        "churn",
+        &format!("Churn per {period}: share of active customers not active the next {period}"),
+        &labels,
+        &churn,
+        true,
+    );
+    c.data.columns.push("churned".into());
+    for (row, p) in c.data.rows.iter_mut().zip(&r.lifecycle) {
+        row.push(Cell::int(p.churned));
+    }
+    v.charts.push(c);
+    v
+}
+
+fn value_groups(id: &str, title: &str, groups: &[ValueGroup]) -> Chart {
+    let cats: Vec<String> = groups.iter().map(|g| g.group.clone()).collect();
+    let series = [
+        Series { name: "revenue to date per customer".into(), values: groups.iter().map(|g| Some(g.mean)).collect() },
+        Series { name: "mean predicted CLV".into(), values: groups.iter().map(|g| g.mean_predicted_clv).collect() },
+    ];
+    let mut c = chart::hbars(id, title, &cats, &series, money_fmt);
+    c.data.columns.extend(["customers".into(), "purchasers".into(), "revenue".into()]);
+    for (row, g) in c.data.rows.iter_mut().zip(groups) {
+        row.extend([Cell::int(g.customers), Cell::int(g.purchasers), Cell::num(g.revenue)]);
+    }
+    c
+}
+
+pub fn clv(r: &ClvReport) -> View {
+    let mut v = View { title: "Customer lifetime value".into(), ..View::default() };
+    v.kpis.push(("Purchasers".into(), crate::count(r.historic.purchasers)));
+    v.kpis.push(("Revenue to date".into(), crate::money(r.historic.revenue)));
+    if let Some(p) = &r.predicted {
+        v.kpis.push((format!("Predicted, next {} {:?}s", r.horizon, r.unit).to_lowercase(), crate::money(p.clv)));
+        v.kpis.push(("Mean predicted CLV".into(), crate::money(p.mean_clv)));
+    }
+    v.charts.push(value_groups("by-first-channel", "Value by first channel", &r.historic.by_first_channel));
+    if !r.historic.by_persona.is_empty() {
+        v.charts.push(value_groups("by-persona", "Value by persona", &r.historic.by_persona));
+    }
+    v.charts.push(value_groups("by-cohort", "Value by first-purchase cohort", &r.historic.by_cohort));
+    let mut t = Table::new("model", &["model", "parameter", "value"]);
+    if let Some(b) = &r.bgnbd {
+        for (k, x) in [("r", b.r), ("alpha", b.alpha), ("a", b.a), ("b", b.b), ("log_likelihood", b.log_likelihood)] {
+            t.push(vec![Cell::text("BG/NBD"), Cell::text(k), Cell::num(x)]);
+        }
+    }
+    if let Some(g) = &r.gamma_gamma {
+        for (k, x) in [("p", g.p), ("q", g.q), ("v", g.v), ("log_likelihood", g.log_likelihood)] {
+            t.push(vec![Cell::text("Gamma-Gamma"), Cell::text(k), Cell::num(x)]);
+        }
+    }
+    v.tables.push(t);
+    v.notes.clone_from(&r.notes);
+    v
+}
+
+pub fn attribution(r: &AttributionReport) -> View {
+    let mut v = View { title: "Attribution".into(), ..View::default() };
+    v.kpis.push(("Conversions".into(), crate::count(r.total_conversions.round() as u64)));
+    v.kpis.push(("Value".into(), crate::money(r.total_value)));
+    v.kpis.push(("Converting paths".into(), crate::count(r.converting_paths)));
+    v.kpis.push(("Paths without conversion".into(), crate::count(r.null_paths)));
+    // Channels in the order of the first data-driven model (else the first model).
+    let lead = r.models.iter().find(|m| m.model.starts_with("markov")).or_else(|| r.models.first());
+    let channels: Vec<String> =
+        lead.map(|m| m.channels.iter().map(|c| c.channel.clone()).collect()).unwrap_or_default();
+    let series: Vec<Series> = r
+        .models
+        .iter()
+        .map(|m| Series {
+            name: m.order.map_or_else(|| m.model.clone(), |o| format!("{} (order {o})", m.model)),
+            values: channels.iter().map(|ch| m.channels.iter().find(|c| &c.channel == ch).map(|c| c.share)).collect(),
+        })
+        .collect();
+    if !channels.is_empty() {
+        v.charts.push(chart::hbars(
+            "shares",
+            "Share of conversions credited to each channel, by model",
+            &channels,
+            &series,
+            pct_fmt,
+        ));
+    }
+    let mut t = Table::new("credits", &["model", "channel", "conversions", "value", "share", "removal_effect"]);
+    for m in &r.models {
+        for c in &m.channels {
+            t.push(vec![
+                Cell::text(&m.model),
+                Cell::text(&c.channel),
+                Cell::num(c.conversions),
+                Cell::num(c.value),
+                Cell::num(c.share),
+                Cell::opt(c.removal_effect),
+            ]);
+        }
+    }
+    v.tables.push(t);
+    v
+}
+
+pub fn personas(r: &DiscoveredReport) -> View {
+    let mut v = View { title: "Personas".into(), ..View::default() };
+    v.kpis.push(("Customers".into(), crate::count(r.customers)));
+    v.kpis.push(("Personas found".into(), r.k.to_string()));
+    v.kpis.push(("Chosen by".into(), r.chosen_by.clone()));
+    let names: Vec<String> = r.personas.iter().map(|p| p.name.clone()).collect();
+    let size =
+        [Series { name: "customers".into(), values: r.personas.iter().map(|p| Some(p.customers as f64)).collect() }];
+    v.charts.push(chart::hbars("sizes", "Customers per persona", &names, &size, num_fmt));
+    let clv = [
+        Series { name: "mean revenue".into(), values: r.personas.iter().map(|p| Some(p.mean_revenue)).collect() },
+        Series { name: "mean predicted CLV".into(), values: r.personas.iter().map(|p| p.mean_predicted_clv).collect() },
+    ];
+    v.charts.push(chart::hbars("value", "Value per customer", &names, &clv, money_fmt));
+    let mut t = Table::new(
+        "personas",
+        &[
+            "persona",
+            "description",
+            "customers",
+            "share",
+            "favourite_channel",
+            "buyers",
+            "mean_revenue",
+            "mean_predicted_clv",
+            "nps",
+            "typical_path",
+            "top_pain_point",
+        ],
+    );
+    for p in &r.personas {
+        t.push(vec![
+            Cell::text(&p.name),
+            Cell::text(&p.description),
+            Cell::int(p.customers),
+            Cell::num(p.share),
+            Cell::text(p.favourite_channel.as_deref().unwrap_or("")),
+            Cell::num(p.buyers),
+            Cell::num(p.mean_revenue),
+            Cell::opt(p.mean_predicted_clv),
+            Cell::opt(p.nps),
+            Cell::text(p.typical_path.join(" → ")),
+            Cell::text(p.top_pain_point.as_deref().unwrap_or("")),
+        ]);
+    }
+    v.tables.push(t);
+    v
+}
+
+fn scores_table(name: &str, rows: &[Scores]) -> Table {
+    let mut t = Table::new(
+        name,
+        &[
+            "group",
+            "nps",
+            "nps_margin",
+            "nps_n",
+            "csat_satisfied_share",
+            "csat_n",
+            "ces_mean",
+            "ces_n",
+            "sentiment_mean",
+            "sentiment_n",
+        ],
+    );
+    for s in rows {
+        t.push(vec![
+            Cell::text(&s.group),
+            Cell::opt(s.nps.as_ref().map(|n| n.score)),
+            Cell::opt(s.nps.as_ref().map(|n| n.margin_of_error)),
+            s.nps.as_ref().map_or(Cell::Empty, |n| Cell::int(n.n)),
+            Cell::opt(s.csat.as_ref().map(|c| c.satisfied_share)),
+            s.csat.as_ref().map_or(Cell::Empty, |c| Cell::int(c.n)),
+            Cell::opt(s.ces.as_ref().map(|c| c.mean)),
+            s.ces.as_ref().map_or(Cell::Empty, |c| Cell::int(c.n)),
+            Cell::opt(s.sentiment.as_ref().map(|c| c.mean)),
+            s.sentiment.as_ref().map_or(Cell::Empty, |c| Cell::int(c.n)),
+        ]);
+    }
+    t
+}
+
+pub fn surveys(r: &SurveysReport) -> View {
+    let mut v = View { title: "Surveys".into(), ..View::default() };
+    v.kpis.push(("Respondents".into(), crate::count(r.respondents)));
+    if let Some(n) = &r.overall.nps {
+        v.kpis.push(("NPS".into(), format!("{:+.0} ± {:.0}", n.score, n.margin_of_error)));
+    }
+    if let Some(c) = &r.overall.csat {
+        v.kpis.push(("CSAT (satisfied)".into(), crate::pct(c.satisfied_share)));
+    }
+    if let Some(c) = &r.overall.ces {
+        v.kpis.push(("CES (mean, 1–7)".into(), format!("{:.2}", c.mean)));
+    }
+    let labels: Vec<String> = r.by_period.iter().map(|s| s.group.clone()).collect();
+    let nps =
+        [Series { name: "NPS".into(), values: r.by_period.iter().map(|s| s.nps.as_ref().map(|n| n.score)).collect() }];
+    v.charts.push(chart::lines("nps-trend", "NPS by period", &labels, &nps, false));
+    let groups: Vec<String> = r.by_persona.iter().map(|s| s.group.clone()).collect();
+    let nps =
+        [Series { name: "NPS".into(), values: r.by_persona.iter().map(|s| s.nps.as_ref().map(|n| n.score)).collect() }];
+    if !groups.is_empty() {
+        v.charts.push(chart::hbars("nps-by-persona", "NPS by persona", &groups, &nps, |x| format!("{x:+.0}")));
+    }
+    let stages: Vec<String> = r.by_stage.iter().map(|s| s.group.clone()).collect();
+    let sent = [Series {
+        name: "sentiment".into(),
+        values: r.by_stage.iter().map(|s| s.sentiment.as_ref().map(|x| x.mean)).collect(),
+    }];
+    v.charts.push(chart::hbars(
+        "sentiment-by-stage",
+        "Mean sentiment of texts by stage (−1..1)",
+        &stages,
+        &sent,
+        |x| format!("{x:+.2}"),
+    ));
+    v.tables.push(scores_table("by-touchpoint", &r.by_touchpoint));
+    v.tables.push(scores_table("by-channel", &r.by_channel));
+    let mut t = Table::new("terms", &["stage", "positive", "negative"]);
+    for s in &r.terms {
+        t.push(vec![Cell::text(&s.stage), Cell::text(s.positive.join(", ")), Cell::text(s.negative.join(", "))]);
+    }
+    v.tables.push(t);
+    v
+}

@@ -1,0 +1,334 @@
+//! The dashboard over HTTP: sign-in with a read token kept in an HttpOnly
+//! cookie, the pages (rendered by a runner the binary provides, on a
+//! blocking thread with a timeout), their exports, the two static assets,
+//! and the analysts' notes (written to `DIR/notes.json`).
+//!
+//! Everything here needs the cookie (or a bearer read token) except
+//! `/login`; a browser without one is sent to `/login?next=…`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use wayfarer_core::ErrorCode;
+use wayfarer_render::dashboard;
+use wayfarer_store::notes::{self, CellRef, NoteStatus};
+
+use crate::App;
+use crate::error::ApiError;
+use crate::keys::{KeyKind, Verdict};
+
+/// The cookie that carries the read token.
+pub const COOKIE: &str = "wayfarer_token";
+
+/// A page to render: its path (`/funnels`, `/funnels/export`,
+/// `/customers/ID`) and query parameters.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub path: String,
+    pub params: Vec<(String, String)>,
+}
+
+/// What a page runner answers: HTML, or a file to download.
+#[derive(Debug)]
+pub struct PageOutput {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    /// Set for exports: the download's file name.
+    pub filename: Option<String>,
+}
+
+impl PageOutput {
+    pub fn html(body: String) -> PageOutput {
+        PageOutput {
+            status: 200,
+            content_type: "text/html; charset=utf-8".into(),
+            body: body.into_bytes(),
+            filename: None,
+        }
+    }
+}
+
+pub type PageRunner = Arc<dyn Fn(&PageRequest) -> PageOutput + Send + Sync>;
+
+/// What the binary gives the server to draw pages.
+#[derive(Clone)]
+pub struct Pages {
+    pub run: PageRunner,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Pages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pages").field("timeout", &self.timeout).finish()
+    }
+}
+
+/// The read token of a request: `Authorization: Bearer …` or the cookie.
+pub fn token(headers: &HeaderMap) -> Option<String> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_string());
+    bearer.or_else(|| {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == COOKIE)
+            .map(|(_, v)| v.trim().to_string())
+    })
+}
+
+fn signed_in(app: &App, headers: &HeaderMap) -> bool {
+    token(headers).is_some_and(|t| matches!(app.keys.check(&t), Verdict::Valid(KeyKind::Read)))
+}
+
+/// Only local paths, so `next` and `back` cannot send the browser elsewhere.
+fn local(path: &str) -> &str {
+    if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') { path } else { "/" }
+}
+
+fn login_redirect(uri: &axum::http::Uri) -> Response {
+    let next = uri.path_and_query().map_or("/", |p| p.as_str());
+    Redirect::to(&format!("/login?next={}", dashboard::enc(next))).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+pub async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+    html(StatusCode::OK, dashboard::login(None, local(q.next.as_deref().unwrap_or("/"))))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+    next: Option<String>,
+}
+
+pub async fn login(State(app): State<Arc<App>>, Form(f): Form<LoginForm>) -> Response {
+    let next = local(f.next.as_deref().unwrap_or("/")).to_string();
+    let token = f.token.trim();
+    let problem = match app.keys.check(token) {
+        Verdict::Valid(KeyKind::Read) => None,
+        Verdict::Valid(KeyKind::Write) => Some("That is a write key (for sending events). Sign in with a read token."),
+        Verdict::Revoked => Some("That read token has been revoked."),
+        Verdict::Unknown => Some("Unknown token. Check that you copied the whole read token."),
+    };
+    if let Some(p) = problem {
+        return html(StatusCode::UNAUTHORIZED, dashboard::login(Some(p), &next));
+    }
+    let mut r = Redirect::to(&next).into_response();
+    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+pub async fn logout() -> Response {
+    let mut r = Redirect::to("/login").into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("wayfarer_token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    r
+}
+
+pub async fn asset(State(app): State<Arc<App>>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+    if !signed_in(&app, &headers) {
+        return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
+    }
+    let (body, kind) = match name.as_str() {
+        "app.css" => (dashboard::CSS, "text/css; charset=utf-8"),
+        "app.js" => (dashboard::JS, "text/javascript; charset=utf-8"),
+        _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    };
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "private, max-age=300")], body).into_response()
+}
+
+/// Every page and export: checks the session, then asks the runner.
+pub async fn page(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    if !signed_in(&app, &headers) {
+        return login_redirect(&uri);
+    }
+    let Some(pages) = app.pages.clone() else {
+        return ApiError::new(ErrorCode::NotFound, "this server has no dashboard").into_response();
+    };
+    let req = PageRequest { path: uri.path().to_string(), params };
+    let started = Instant::now();
+    let run = pages.run.clone();
+    let task = tokio::task::spawn_blocking(move || run(&req));
+    let out = match tokio::time::timeout(pages.timeout, task).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => return html(StatusCode::INTERNAL_SERVER_ERROR, format!("<h1>Internal error</h1><p>{e}</p>")),
+        Err(_) => {
+            let c = dashboard::Chrome { title: "Taking too long".into(), ..dashboard::Chrome::default() };
+            let text = format!(
+                "This page took longer than {} s to compute. Narrow the date range, or raise --query-timeout.",
+                pages.timeout.as_secs()
+            );
+            return html(StatusCode::GATEWAY_TIMEOUT, dashboard::message(&c, "This page is taking too long", &text));
+        }
+    };
+    app.metrics.page.observe(started.elapsed());
+    let status = StatusCode::from_u16(out.status).unwrap_or(StatusCode::OK);
+    let mut r = (status, out.body).into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&out.content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Some(name) = out.filename
+        && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", name.replace('"', "")))
+    {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("render;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0)) {
+        h.insert("server-timing", v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+#[derive(Deserialize)]
+pub struct NewNote {
+    stage: String,
+    lane: String,
+    persona: Option<String>,
+    hypothesis: String,
+    #[serde(default)]
+    owner: String,
+    status: Option<String>,
+    back: Option<String>,
+}
+
+fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+pub async fn add_note(State(app): State<Arc<App>>, headers: HeaderMap, Form(n): Form<NewNote>) -> Response {
+    if !signed_in(&app, &headers) {
+        return ApiError::new(ErrorCode::Unauthorized, "sign in first").into_response();
+    }
+    let status = match n.status.as_deref() {
+        None | Some("") => NoteStatus::Open,
+        Some(s) => match NoteStatus::parse(s) {
+            Some(s) => s,
+            None => {
+                return ApiError::new(ErrorCode::InvalidQuery, format!("status: unknown status '{s}'")).into_response();
+            }
+        },
+    };
+    if n.hypothesis.trim().is_empty() || n.stage.trim().is_empty() || n.lane.trim().is_empty() {
+        return ApiError::new(ErrorCode::InvalidQuery, "a note needs a stage, a lane and some text").into_response();
+    }
+    let cell = CellRef { stage: n.stage, lane: n.lane, persona: n.persona.filter(|p| !p.is_empty()) };
+    let back = local(n.back.as_deref().unwrap_or("/")).to_string();
+    let dir = app.data.clone();
+    let lock = app.notes.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        notes::add(&dir, cell, n.hypothesis.trim(), n.owner.trim(), status, &now())
+    })
+    .await;
+    match res {
+        Ok(Ok(_)) => Redirect::to(&back).into_response(),
+        Ok(Err(e)) => ApiError::new(e.code(), e.to_string()).into_response(),
+        Err(e) => ApiError::new(ErrorCode::Internal, e.to_string()).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NoteChange {
+    action: String,
+    status: Option<String>,
+    back: Option<String>,
+}
+
+pub async fn change_note(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    Form(c): Form<NoteChange>,
+) -> Response {
+    if !signed_in(&app, &headers) {
+        return ApiError::new(ErrorCode::Unauthorized, "sign in first").into_response();
+    }
+    let back = local(c.back.as_deref().unwrap_or("/")).to_string();
+    let status = match (c.action.as_str(), c.status.as_deref().and_then(NoteStatus::parse)) {
+        ("delete", _) => None,
+        ("status", Some(s)) => Some(s),
+        _ => {
+            return ApiError::new(ErrorCode::InvalidQuery, "action: expected 'status' with a valid status, or 'delete'")
+                .into_response();
+        }
+    };
+    let dir = app.data.clone();
+    let lock = app.notes.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match status {
+            Some(s) => notes::set_status(&dir, id, s, &now()),
+            None => notes::delete(&dir, id),
+        }
+    })
+    .await;
+    match res {
+        Ok(Ok(true)) => Redirect::to(&back).into_response(),
+        Ok(Ok(false)) => ApiError::new(ErrorCode::NotFound, format!("no note {id}")).into_response(),
+        Ok(Err(e)) => ApiError::new(e.code(), e.to_string()).into_response(),
+        Err(e) => ApiError::new(ErrorCode::Internal, e.to_string()).into_response(),
+    }
+}
+
+/// The notes as JSON (`GET /api/notes`).
+pub async fn list_notes(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Vec<notes::Note>>, ApiError> {
+    crate::require_read(&app, &headers)?;
+    notes::list(&app.data).map(axum::Json).map_err(|e| ApiError::new(e.code(), e.to_string()))
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_come_from_the_bearer_header_or_the_cookie() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; wayfarer_token=wfr_abc; b=2"));
+        assert_eq!(token(&h).as_deref(), Some("wfr_abc"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer wfr_xyz"));
+        assert_eq!(token(&h).as_deref(), Some("wfr_xyz"));
+        assert_eq!(token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn redirects_stay_on_this_server() {
+        assert_eq!(local("/funnels?step=a"), "/funnels?step=a");
+        assert_eq!(local("https://evil.example/"), "/");
+        assert_eq!(local("//evil.example/"), "/");
+        assert_eq!(local("/\\evil.example"), "/");
+    }
+}

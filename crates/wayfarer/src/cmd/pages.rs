@@ -1,0 +1,653 @@
+//! The dashboard's page runner, given to the server like the query API: a
+//! page's query string is parsed as its command's flags by the same clap
+//! definitions, the command's report is computed by the same code as the
+//! CLI, and `wayfarer-render` draws it (page or export).
+//!
+//! Reports are cached per query and store generation. When new data has
+//! been committed, a cached answer at most [`STALE_FOR`] old is still shown
+//! (a live server commits every half second; recomputing the map on every
+//! commit would make the home page as slow as the map).
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use wayfarer_core::Config;
+use wayfarer_engine::journey::{JourneyMap, MapInputs, journey_map_with, journey_maps_with};
+use wayfarer_engine::{Model, Scope};
+use wayfarer_render::dashboard::{self, AnalysisPage, Chrome, Field, FieldKind, Form, KeyRow};
+use wayfarer_render::export::{self, Png};
+use wayfarer_render::views::{self, View};
+use wayfarer_server::dashboard::{PageOutput, PageRequest, Pages};
+use wayfarer_store::Store;
+
+use crate::cli::{Command, PersonaSource};
+
+/// How long an answer computed before the latest commit may still be shown.
+pub const STALE_FOR: Duration = Duration::from_secs(30);
+const CACHE_ENTRIES: usize = 64;
+
+pub fn pages(data: PathBuf, config: Option<PathBuf>, timeout: Duration) -> Pages {
+    let dash = Arc::new(Dash { data, config, png: Png::new(), cache: Mutex::default() });
+    Pages { run: Arc::new(move |req: &PageRequest| dash.handle(req)), timeout }
+}
+
+struct Entry {
+    generation: u64,
+    at: Instant,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+struct Dash {
+    data: PathBuf,
+    config: Option<PathBuf>,
+    png: Png,
+    cache: Mutex<HashMap<String, Entry>>,
+}
+
+/// A page's failure, shown in words.
+enum Problem {
+    /// The query cannot run as asked (shown next to the form).
+    Query(String),
+    NoData(String),
+    NotFound(String),
+}
+
+impl From<anyhow::Error> for Problem {
+    fn from(e: anyhow::Error) -> Problem {
+        match e.downcast_ref::<wayfarer_store::StoreError>() {
+            Some(wayfarer_store::StoreError::Empty(_)) => Problem::NoData(format!("{e:#}")),
+            _ => Problem::Query(format!("{e:#}")),
+        }
+    }
+}
+
+impl From<wayfarer_server::error::ApiError> for Problem {
+    fn from(e: wayfarer_server::error::ApiError) -> Problem {
+        Problem::Query(e.message)
+    }
+}
+
+/// The analysis pages: (path, command, nav key, title).
+const ANALYSES: [(&str, &str, &str, &str); 7] = [
+    ("/funnels", "funnel", "funnel", "Funnels"),
+    ("/paths", "paths", "paths", "Paths"),
+    ("/retention", "retention", "retention", "Retention and churn"),
+    ("/attribution", "attribution", "attribution", "Attribution"),
+    ("/clv", "clv", "clv", "Customer lifetime value"),
+    ("/personas", "personas", "personas", "Personas"),
+    ("/surveys", "surveys", "surveys", "Surveys: NPS, CSAT, CES and sentiment"),
+];
+
+/// Parameters that belong to the page, not to the command.
+const PAGE_PARAMS: [&str; 4] = ["format", "chart", "cell", "segment"];
+
+fn file(name: &str, format: &str, bytes: Vec<u8>) -> PageOutput {
+    let content_type = match format {
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        "csv" => "text/csv; charset=utf-8",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "json" => "application/json",
+        _ => "text/html; charset=utf-8",
+    };
+    PageOutput {
+        status: 200,
+        content_type: content_type.into(),
+        body: bytes,
+        filename: Some(format!("wayfarer-{name}.{format}")),
+    }
+}
+
+fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params.iter().find(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.as_str())
+}
+
+/// The command's own parameters (no page parameters, no empty values).
+fn command_params(params: &[(String, String)]) -> Vec<(String, String)> {
+    params.iter().filter(|(k, v)| !v.is_empty() && !PAGE_PARAMS.contains(&k.as_str())).cloned().collect()
+}
+
+impl Dash {
+    fn handle(&self, req: &PageRequest) -> PageOutput {
+        let path = req.path.trim_end_matches('/');
+        let path = if path.is_empty() { "/" } else { path };
+        let (base, export) = match path.strip_suffix("/export") {
+            Some(b) => (if b.is_empty() { "/" } else { b }, true),
+            None if path == "/export" => ("/", true),
+            None => (path, false),
+        };
+        let result = match base {
+            "/" => self.map(&req.params, export),
+            "/customers" => self.customers(&req.params),
+            "/settings" => self.settings(),
+            p if p.starts_with("/customers/") => self.customer(&p["/customers/".len()..]),
+            p => match ANALYSES.iter().find(|a| a.0 == p) {
+                Some(a) => self.analysis(*a, &req.params, export),
+                None => Err(Problem::NotFound(format!("There is no page {p}."))),
+            },
+        };
+        match result {
+            Ok(out) => out,
+            Err(p) => {
+                let (status, heading, text) = match p {
+                    Problem::NotFound(t) => (404, "Not found", t),
+                    Problem::NoData(t) => (
+                        200,
+                        "No data yet",
+                        format!("{t}. Or run `wayfarer demo` to try Wayfarer with a synthetic company."),
+                    ),
+                    Problem::Query(t) => (400, "This page could not be drawn", t),
+                };
+                let chrome = Chrome { title: heading.into(), ..Chrome::default() };
+                let mut out = PageOutput::html(dashboard::message(&chrome, heading, &text));
+                out.status = status;
+                out
+            }
+        }
+    }
+
+    fn config(&self) -> Result<(Config, String), Problem> {
+        let g = crate::cli::Global { data: Some(self.data.clone()), config: self.config.clone(), quiet: true };
+        let (c, p) = super::load_config(&g, &self.data)?;
+        Ok((c, p.map_or_else(|| "the built-in defaults".to_string(), |p| p.display().to_string())))
+    }
+
+    fn generation(&self) -> Result<u64, Problem> {
+        Ok(Store::open(&self.data).map_err(anyhow::Error::from)?.manifest().generation)
+    }
+
+    /// The cached value for `key`, or `f()` (cached).
+    fn cached<T: Send + Sync + 'static>(
+        &self,
+        key: &str,
+        f: impl FnOnce() -> Result<T, Problem>,
+    ) -> Result<Arc<T>, Problem> {
+        let generation = self.generation()?;
+        {
+            let cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(e) = cache.get(key)
+                && (e.generation == generation || e.at.elapsed() < STALE_FOR)
+                && let Ok(v) = e.value.clone().downcast::<T>()
+            {
+                return Ok(v);
+            }
+        }
+        let v = Arc::new(f()?);
+        let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= CACHE_ENTRIES
+            && let Some(oldest) = cache.iter().min_by_key(|(_, e)| e.at).map(|(k, _)| k.clone())
+        {
+            cache.remove(&oldest);
+        }
+        cache.insert(key.to_string(), Entry { generation, at: Instant::now(), value: v.clone() });
+        Ok(v)
+    }
+
+    fn parse(&self, command: &str, params: &[(String, String)]) -> Result<crate::cli::Cli, Problem> {
+        Ok(super::api::parse(&self.data, self.config.as_deref(), command, params)?)
+    }
+
+    fn event_names(&self) -> Vec<String> {
+        Store::open(&self.data).map(|s| s.event_names().to_vec()).unwrap_or_default()
+    }
+
+    // ---- the journey map ----
+
+    fn map(&self, params: &[(String, String)], export: bool) -> Result<PageOutput, Problem> {
+        let scope_params: Vec<(String, String)> = command_params(params)
+            .into_iter()
+            .filter(|(k, _)| matches!(k.as_str(), "persona" | "from" | "to"))
+            .collect();
+        let cli = self.parse("map", &scope_params)?;
+        let Command::Map(args) = cli.command else { return Err(Problem::Query("not a map".into())) };
+        let scope = super::scope(&args.scope)?;
+        let key = format!("map-inputs|{:?}|{:?}", args.scope.from, args.scope.to);
+        let (config, _) = self.config()?;
+        let inputs = self.cached(&key, || {
+            let store = Store::open(&self.data).map_err(anyhow::Error::from)?;
+            let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
+            let personas = super::map::personas(&store, &model, &scope, PersonaSource::Auto)?;
+            Ok(MapInputs::with_predicted_clv(&store, &model, &scope, personas).map_err(anyhow::Error::from)?)
+        })?;
+        let open = || -> Result<(Store, Model), Problem> {
+            let store = Store::open(&self.data).map_err(anyhow::Error::from)?;
+            let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
+            Ok((store, model))
+        };
+        let persona_names: Vec<String> = inputs.personas.names.iter().map(|(n, _)| n.clone()).collect();
+        if let Some(p) = &scope.persona
+            && !persona_names.contains(p)
+        {
+            return Err(Problem::Query(format!(
+                "persona: there is no persona '{p}'; there are: {}",
+                persona_names.join(", ")
+            )));
+        }
+        let map_key = format!("map|{:?}|{:?}|{:?}", scope.persona, args.scope.from, args.scope.to);
+        let map = self.cached(&map_key, || {
+            let (store, model) = open()?;
+            Ok(journey_map_with(&store, &model, &scope, &inputs).map_err(anyhow::Error::from)?)
+        })?;
+        if export {
+            let format = param(params, "format").unwrap_or("html");
+            let title = "Customer journey map";
+            let name = match &scope.persona {
+                Some(p) => format!("journey-map-{}", slug(p)),
+                None => "journey-map".into(),
+            };
+            return match format {
+                "svg" => Ok(file(&name, "svg", wayfarer_render::mapsvg::map_svg(&map, title).into_bytes())),
+                "png" => Ok(file(&name, "png", self.png(&wayfarer_render::mapsvg::map_svg(&map, title))?)),
+                "json" => Ok(file(&name, "json", serde_json::to_vec_pretty(&*map).map_err(anyhow::Error::from)?)),
+                "csv" => {
+                    let mut buf = Vec::new();
+                    wayfarer_render::tabular::write_csv(&map, &mut buf).map_err(anyhow::Error::from)?;
+                    Ok(file(&name, "csv", buf))
+                }
+                "html" | "xlsx" => {
+                    // The report has the persona tabs: all customers, then each persona.
+                    let maps: Vec<JourneyMap> = if scope.persona.is_some() {
+                        vec![(*map).clone()]
+                    } else {
+                        let (store, model) = open()?;
+                        journey_maps_with(&store, &model, &scope, &inputs).map_err(anyhow::Error::from)?
+                    };
+                    if format == "html" {
+                        Ok(file(&name, "html", wayfarer_render::html::report(&maps, title).into_bytes()))
+                    } else {
+                        Ok(file(
+                            &name,
+                            "xlsx",
+                            wayfarer_render::tabular::xlsx_bytes(&maps).map_err(anyhow::Error::from)?,
+                        ))
+                    }
+                }
+                other => {
+                    Err(Problem::Query(format!("format: expected html, svg, png, csv, xlsx or json, found '{other}'")))
+                }
+            };
+        }
+        let notes = wayfarer_store::notes::list(&self.data).map_err(anyhow::Error::from)?;
+        let selected =
+            param(params, "cell").and_then(|c| c.split_once('|')).map(|(s, l)| (s.to_string(), l.to_string()));
+        let q = dashboard::query(&scope_params);
+        let exports = ["HTML", "PNG", "SVG", "XLSX", "CSV", "JSON"]
+            .iter()
+            .map(|f| {
+                (
+                    f.to_string(),
+                    format!("/export?{q}{}format={}", if q.is_empty() { "" } else { "&" }, f.to_lowercase()),
+                )
+            })
+            .collect();
+        let s = &map.scope;
+        let subtitle = format!(
+            "{} · {} – {} · {} customers · {} events · revenue {}",
+            s.persona.as_deref().unwrap_or("All customers"),
+            s.from.as_deref().unwrap_or(&s.data_start).get(..10).unwrap_or(""),
+            s.to.as_deref().unwrap_or(&s.data_end).get(..10).unwrap_or(""),
+            wayfarer_render::count(s.customers),
+            wayfarer_render::count(s.events),
+            wayfarer_render::money(s.revenue)
+        );
+        let page = dashboard::MapPage {
+            chrome: Chrome { page: "map".into(), title: "Customer journey map".into(), subtitle, exports },
+            map: &map,
+            personas: persona_names,
+            persona: scope.persona,
+            from: args.scope.from.clone(),
+            to: args.scope.to,
+            notes: &notes,
+            selected,
+            config: &config,
+        };
+        Ok(PageOutput::html(dashboard::map_page(&page)))
+    }
+
+    fn png(&self, svg: &str) -> Result<Vec<u8>, Problem> {
+        Ok(self.png.render(svg, 2.0).map_err(anyhow::Error::from)?)
+    }
+
+    // ---- analyses ----
+
+    fn view(&self, command: &str, params: &[(String, String)]) -> Result<Option<View>, Problem> {
+        let params = command_params(params);
+        if command == "funnel" && params.iter().filter(|(k, _)| k == "step").count() < 2 {
+            return Ok(None);
+        }
+        let key = format!("{command}|{}", dashboard::query(&params));
+        let view = self.cached(&key, || {
+            let cli = self.parse(command, &params)?;
+            let g = &cli.global;
+            Ok(match cli.command {
+                Command::Funnel(a) => views::funnel(&super::analyses::funnel_report(g, &a)?),
+                Command::Paths(a) => views::paths(&super::analyses::paths_report(g, &a)?),
+                Command::Retention(a) => views::retention(&super::analyses::retention_report(g, &a)?),
+                Command::Clv(a) => views::clv(&super::analyses::clv_report(g, &a)?),
+                Command::Attribution(a) => views::attribution(&super::analyses::attribution_report(g, &a)?),
+                Command::Personas(a) => views::personas(&super::analyses::personas_report(g, &a)?.1),
+                Command::Surveys(a) => views::surveys(&super::analyses::surveys_report(g, &a)?),
+                _ => return Err(Problem::NotFound(format!("no page for {command}"))),
+            })
+        })?;
+        Ok(Some((*view).clone()))
+    }
+
+    fn analysis(
+        &self,
+        page: (&str, &str, &str, &str),
+        params: &[(String, String)],
+        export: bool,
+    ) -> Result<PageOutput, Problem> {
+        let (path, command, key, title) = page;
+        let result = match self.view(command, params) {
+            Ok(v) => Ok(v),
+            Err(Problem::Query(e)) => Err(e),
+            Err(other) => return Err(other),
+        };
+        if export {
+            let view = match result {
+                Ok(Some(v)) => v,
+                Ok(None) => return Err(Problem::Query("nothing to export: the query has no steps yet".into())),
+                Err(e) => return Err(Problem::Query(e)),
+            };
+            return self.export(key, &view, params);
+        }
+        let q = dashboard::query(&command_params(params));
+        let sep = if q.is_empty() { "" } else { "&" };
+        let exports = match &result {
+            Ok(Some(_)) => vec![
+                ("HTML report".to_string(), format!("{path}/export?{q}{sep}format=html")),
+                ("XLSX (all tables)".to_string(), format!("{path}/export?{q}{sep}format=xlsx")),
+            ],
+            _ => Vec::new(),
+        };
+        let form = self.form(command, path, params);
+        let (intro, empty) = intro(command);
+        let page = AnalysisPage {
+            chrome: Chrome { page: key.into(), title: title.into(), subtitle: String::new(), exports },
+            intro: intro.into(),
+            form,
+            result,
+            empty: (empty.0.into(), empty.1.into()),
+            export_base: format!("{path}/export?{q}"),
+            api: format!("/api/{command}?{q}"),
+        };
+        let mut out = PageOutput::html(dashboard::analysis_page(&page));
+        if page.result.is_err() {
+            out.status = 400;
+        }
+        Ok(out)
+    }
+
+    fn export(&self, key: &str, view: &View, params: &[(String, String)]) -> Result<PageOutput, Problem> {
+        let format = param(params, "format").unwrap_or("html");
+        let chart = param(params, "chart");
+        let name = |id: &str| format!("{key}-{id}");
+        if let Some(id) = chart {
+            if let Some(c) = view.chart(id) {
+                return match format {
+                    "svg" => Ok(file(&name(id), "svg", c.svg.clone().into_bytes())),
+                    "png" => Ok(file(&name(id), "png", self.png(&c.svg)?)),
+                    "csv" => Ok(file(&name(id), "csv", export::csv(&c.data).map_err(anyhow::Error::from)?)),
+                    "xlsx" => Ok(file(&name(id), "xlsx", export::xlsx(&[&c.data]).map_err(anyhow::Error::from)?)),
+                    "html" => Ok(file(&name(id), "html", export::html(&view.title, &c.title, &[c]).into_bytes())),
+                    other => {
+                        Err(Problem::Query(format!("format: expected png, svg, csv, xlsx or html, found '{other}'")))
+                    }
+                };
+            }
+            let Some(t) = view.tables.iter().find(|t| t.name == id) else {
+                let ids: Vec<&str> = view.all_tables().iter().map(|t| t.name.as_str()).collect();
+                return Err(Problem::Query(format!("chart: no chart or table '{id}'; there are: {}", ids.join(", "))));
+            };
+            return match format {
+                "csv" => Ok(file(&name(id), "csv", export::csv(t).map_err(anyhow::Error::from)?)),
+                "xlsx" => Ok(file(&name(id), "xlsx", export::xlsx(&[t]).map_err(anyhow::Error::from)?)),
+                other => Err(Problem::Query(format!("format: a table exports as csv or xlsx, not '{other}'"))),
+            };
+        }
+        match format {
+            "html" => {
+                let charts: Vec<&wayfarer_render::chart::Chart> = view.charts.iter().collect();
+                Ok(file(key, "html", export::html(&view.title, "Exported from Wayfarer", &charts).into_bytes()))
+            }
+            "xlsx" => Ok(file(key, "xlsx", export::xlsx(&view.all_tables()).map_err(anyhow::Error::from)?)),
+            other => Err(Problem::Query(format!("format: without chart=, expected html or xlsx, found '{other}'"))),
+        }
+    }
+
+    fn form(&self, command: &str, path: &str, params: &[(String, String)]) -> Form {
+        let f = |name: &str, label: &str, kind: FieldKind, default: &[&str]| {
+            Field::new(name, label, kind).from(params, default)
+        };
+        let sel =
+            |opts: &[&str]| FieldKind::Select(opts.iter().map(|o| (o.to_string(), o.replace('_', " "))).collect());
+        let mut fields = match command {
+            "funnel" => vec![
+                f("step", "Steps", FieldKind::Steps, &[])
+                    .events()
+                    .hint("Event names (globs allowed), a condition in brackets, or stage:NAME."),
+                f("window", "Window", FieldKind::Text, &["7d"]).hint("From step 1: 30m, 12h, 7d."),
+                f(
+                    "mode",
+                    "Mode",
+                    sel(&["default", "strict_order", "strict_deduplication", "strict_increase"]),
+                    &["default"],
+                ),
+                f("exclude", "Exclusion", FieldKind::Repeat(1), &[]).events(),
+                f(
+                    "breakdown",
+                    "Breakdown",
+                    FieldKind::Select(vec![
+                        (String::new(), "none".into()),
+                        ("channel".into(), "channel of step 1".into()),
+                        ("first_channel".into(), "first channel".into()),
+                        ("persona".into(), "persona".into()),
+                    ]),
+                    &[],
+                ),
+                f(
+                    "trend",
+                    "Trend",
+                    FieldKind::Select(vec![
+                        (String::new(), "none".into()),
+                        ("day".into(), "day".into()),
+                        ("week".into(), "week".into()),
+                        ("month".into(), "month".into()),
+                    ]),
+                    &["week"],
+                ),
+            ],
+            "paths" => vec![
+                f("from-event", "From event", FieldKind::Text, &[]).events(),
+                f("to-event", "To event", FieldKind::Text, &[]).events(),
+                f("length", "Steps", FieldKind::Number, &["5"]),
+                f("top", "Top paths", FieldKind::Number, &["10"]),
+                f("collapse-repeats", "Collapse repeats", FieldKind::Check, &["true"]),
+            ],
+            "retention" => vec![
+                f("period", "Period", sel(&["week", "day", "month"]), &["week"]),
+                f("periods", "Periods", FieldKind::Number, &["8"]),
+                f("start-event", "Cohort event", FieldKind::Text, &[]).events().hint("Empty: any event."),
+                f("return-event", "Return event", FieldKind::Text, &[]).events(),
+            ],
+            "attribution" => vec![
+                f(
+                    "model",
+                    "Model",
+                    sel(&["all", "first", "last", "linear", "time_decay", "position", "markov", "shapley"]),
+                    &["all"],
+                ),
+                f("order", "Markov order", sel(&["1", "2", "3"]), &["1"]),
+                f("conversion", "Conversion event", FieldKind::Text, &[]).events(),
+                f("first-only", "First conversion only", FieldKind::Check, &[]),
+            ],
+            "clv" => vec![
+                f("unit", "Unit", sel(&["week", "day"]), &["week"]),
+                f("horizon", "Horizon (units)", FieldKind::Number, &[]),
+                f("calibration-end", "Calibration end", FieldKind::Date, &[]),
+            ],
+            "personas" => vec![f("k", "Personas (empty: best by silhouette)", FieldKind::Number, &[])],
+            "surveys" => vec![f("period", "Trend period", sel(&["month", "week", "day"]), &["month"])],
+            _ => Vec::new(),
+        };
+        // Scope: persona (hand-written personas) and dates.
+        if command != "personas" {
+            fields.push(f("persona", "Persona", FieldKind::Text, &[]));
+        }
+        fields.push(f("from", "From", FieldKind::Date, &[]));
+        fields.push(f("to", "To (exclusive)", FieldKind::Date, &[]));
+        Form { action: path.into(), fields, submit: "Run".into(), event_names: self.event_names() }
+    }
+
+    // ---- customers and settings ----
+
+    fn customers(&self, params: &[(String, String)]) -> Result<PageOutput, Problem> {
+        let q = param(params, "q").unwrap_or("").to_string();
+        let (matches, error) = if q.trim().is_empty() {
+            (Vec::new(), None)
+        } else {
+            let store = Store::open(&self.data).map_err(anyhow::Error::from)?;
+            match wayfarer_engine::customers::search(&store, &q, 50) {
+                Ok(m) => (m, None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            }
+        };
+        let page = dashboard::CustomersPage {
+            chrome: Chrome { page: "customers".into(), title: "Customers".into(), ..Chrome::default() },
+            query: &q,
+            matches: &matches,
+            error,
+        };
+        Ok(PageOutput::html(dashboard::customers_page(&page)))
+    }
+
+    fn customer(&self, id: &str) -> Result<PageOutput, Problem> {
+        let id = percent_decode(id);
+        let (config, _) = self.config()?;
+        let store = Store::open(&self.data).map_err(anyhow::Error::from)?;
+        let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
+        let Some(profile) = wayfarer_engine::customers::customer_profile(&store, &model, &Scope::default(), &id, 200)
+            .map_err(anyhow::Error::from)?
+        else {
+            return Err(Problem::NotFound(format!("No customer has the user id or anonymous id '{id}'.")));
+        };
+        // Predicted CLV from the (cached) map inputs of the whole data.
+        let clv = self
+            .cached("map-inputs|None|None", || {
+                let personas = super::map::personas(&store, &model, &Scope::default(), PersonaSource::Auto)?;
+                Ok(MapInputs::with_predicted_clv(&store, &model, &Scope::default(), personas)
+                    .map_err(anyhow::Error::from)?)
+            })
+            .ok()
+            .and_then(|inputs| {
+                let mut ids = store.identity().ok()?;
+                let ident = ids.lookup(&format!("u:{id}")).or_else(|| ids.lookup(&format!("a:{id}")))?;
+                let customer = ids.canonical(ident);
+                inputs.predicted_clv.as_ref()?.get(&customer).copied()
+            });
+        let chrome = Chrome {
+            page: "customers".into(),
+            title: format!("Customer {}", profile.customer_id),
+            ..Chrome::default()
+        };
+        Ok(PageOutput::html(dashboard::customer_page(&chrome, &profile, clv)))
+    }
+
+    fn settings(&self) -> Result<PageOutput, Problem> {
+        let (config, source) = self.config()?;
+        let keys: Vec<KeyRow> = wayfarer_server::keys::list(&self.data)
+            .map_err(|e| Problem::Query(e.to_string()))?
+            .into_iter()
+            .map(|k| KeyRow {
+                id: k.id,
+                kind: format!("{:?}", k.kind).to_lowercase(),
+                name: k.name,
+                created_at: k.created_at,
+                revoked_at: k.revoked_at,
+            })
+            .collect();
+        let chrome = Chrome { page: "settings".into(), title: "Settings".into(), ..Chrome::default() };
+        Ok(PageOutput::html(dashboard::settings_page(&chrome, &config, &source, &keys)))
+    }
+}
+
+/// What each analysis page says about itself: intro, and the empty state.
+fn intro(command: &str) -> (&'static str, (&'static str, &'static str)) {
+    let none = ("", "");
+    match command {
+        "funnel" => (
+            "Conversion through ordered steps within a window from the first step (ClickHouse windowFunnel semantics), with exclusions, breakdowns and a trend.",
+            ("Build a funnel", "Type at least two steps — event names are suggested as you type — then Run."),
+        ),
+        "paths" => ("The sequences of events customers take from (or to) an event; ribbon width is customers.", none),
+        "retention" => (
+            "Cohorts by the period of their first activity, the share active in each later period, and the lifecycle of active customers.",
+            none,
+        ),
+        "attribution" => (
+            "Credit for conversions by channel: rule-based models beside the data-driven Markov (removal effect) and Shapley models.",
+            none,
+        ),
+        "clv" => (
+            "Value to date and predicted customer lifetime value (BG/NBD for purchases, Gamma-Gamma for order value).",
+            none,
+        ),
+        "personas" => (
+            "Personas discovered from behaviour (k-means on channel mix, stages reached, value and sentiment), with the number chosen by silhouette.",
+            none,
+        ),
+        _ => (
+            "Survey scores (NPS, CSAT, CES) and the sentiment of customers' texts, by stage, touchpoint, persona, channel and period.",
+            none,
+        ),
+    }
+}
+
+fn slug(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+}
+
+/// Decodes `%XX` escapes of a path segment.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_decoded() {
+        assert_eq!(percent_decode("ana%40example.com"), "ana@example.com");
+        assert_eq!(percent_decode("u-1"), "u-1");
+        assert_eq!(percent_decode("100%"), "100%");
+    }
+
+    #[test]
+    fn page_parameters_are_not_given_to_commands() {
+        let p =
+            vec![("step".to_string(), "A".to_string()), ("format".into(), "png".into()), ("to".into(), String::new())];
+        assert_eq!(command_params(&p), vec![("step".to_string(), "A".to_string())]);
+    }
+}
