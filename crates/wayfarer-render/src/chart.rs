@@ -186,7 +186,7 @@ pub fn short(v: f64) -> String {
     } else if a >= 1e4 {
         format!("{:.0}k", v / 1e3)
     } else if a >= 1e3 {
-        format!("{:.1}k", v / 1e3)
+        format!("{:.1}k", v / 1e3).replace(".0k", "k")
     } else if a >= 10.0 || v == v.round() {
         format!("{v:.0}")
     } else {
@@ -405,13 +405,28 @@ fn legend(s: &mut Svg, mut x: f64, y: f64, names: &[String]) {
     }
 }
 
+/// ColorBrewer's sequential Blues, light to dark.
+const BLUES: [(f64, f64, f64); 9] = [
+    (247.0, 251.0, 255.0),
+    (222.0, 235.0, 247.0),
+    (198.0, 219.0, 239.0),
+    (158.0, 202.0, 225.0),
+    (107.0, 174.0, 214.0),
+    (66.0, 146.0, 198.0),
+    (33.0, 113.0, 181.0),
+    (8.0, 81.0, 156.0),
+    (8.0, 48.0, 107.0),
+];
+
 /// Blue ramp for a share in [0, 1] (light to dark; readable text colour).
+/// Shares are spread by a square root so small retention rates still differ.
 pub fn ramp(v: f64) -> (String, &'static str) {
-    let t = v.clamp(0.0, 1.0).powf(0.6);
-    let (r0, g0, b0) = (239.0, 246.0, 255.0);
-    let (r1, g1, b1) = (8.0, 48.0, 107.0);
-    let c = |a: f64, b: f64| a + (b - a) * t;
-    (format!("rgb({:.0},{:.0},{:.0})", c(r0, r1), c(g0, g1), c(b0, b1)), if t > 0.55 { "#ffffff" } else { INK })
+    let t = v.clamp(0.0, 1.0).sqrt() * (BLUES.len() - 1) as f64;
+    let i = (t.floor() as usize).min(BLUES.len() - 2);
+    let f = t - i as f64;
+    let (a, b) = (BLUES[i], BLUES[i + 1]);
+    let c = |x: f64, y: f64| x + (y - x) * f;
+    (format!("rgb({:.0},{:.0},{:.0})", c(a.0, b.0), c(a.1, b.1), c(a.2, b.2)), if t > 4.6 { "#ffffff" } else { INK })
 }
 
 /// A cohort heatmap: rows are cohorts, columns periods since the start.
@@ -529,7 +544,7 @@ pub fn diverging_bars(id: &str, title: &str, labels: &[String], up: &[Series], d
 /// when there are several series).
 pub fn hbars(id: &str, title: &str, categories: &[String], series: &[Series], fmt: fn(f64) -> String) -> Chart {
     let k = series.len().max(1) as f64;
-    let bar = if series.len() > 1 { 9.0 } else { 18.0 };
+    let bar = if series.len() > 1 { 12.0 } else { 18.0 };
     let group = bar * k + 10.0;
     let (left, top) = (170.0, if series.len() > 1 { 30.0 } else { 10.0 });
     let w = 880.0;
@@ -556,17 +571,8 @@ pub fn hbars(id: &str, title: &str, categories: &[String], series: &[Series], fm
                 PALETTE[j % PALETTE.len()],
                 Some(&format!("{cat} · {}: {}", ser.name, fmt(v))),
             );
-            if series.len() == 1 || bar >= 9.0 {
-                s.text(
-                    left + bw + 5.0,
-                    y + bar - 3.0,
-                    &fmt(v),
-                    if bar > 10.0 { 12.0 } else { 10.0 },
-                    INK,
-                    "start",
-                    500,
-                );
-            }
+            let size = if series.len() == 1 { 12.0 } else { 10.0 };
+            s.text(left + bw + 5.0, y + bar - 2.5, &fmt(v), size, INK, "start", 500);
         }
     }
     let mut cols: Vec<&str> = vec!["category"];

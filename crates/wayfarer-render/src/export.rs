@@ -8,6 +8,7 @@ use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
 use crate::RenderError;
 use crate::chart::{Cell, Chart, Table};
+use crate::views::View;
 
 /// Rasterises SVG to PNG. Holds the font database (system fonts are read
 /// once, when this is made).
@@ -57,6 +58,46 @@ impl Png {
         pixmap.fill(tiny_skia::Color::WHITE);
         resvg::render(&tree, tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
         pixmap.encode_png().map_err(|e| err(e.to_string()))
+    }
+}
+
+/// One export of a view: the chart or table named `chart` as svg, png,
+/// csv, xlsx or html; without `chart`, every chart (html) or every table
+/// (xlsx). `chart: None` with svg, png or csv takes the first chart.
+pub fn view_export(view: &View, format: &str, chart: Option<&str>, png: &Png) -> Result<Vec<u8>, RenderError> {
+    let bad = |m: String| Err(RenderError::Invalid(m));
+    let pick = match chart {
+        Some(id) => Some(id),
+        None if matches!(format, "svg" | "png" | "csv") => view.charts.first().map(|c| c.id.as_str()),
+        None => None,
+    };
+    let Some(id) = pick else {
+        return match format {
+            "html" => {
+                Ok(html(&view.title, "Exported from Wayfarer", &view.charts.iter().collect::<Vec<_>>()).into_bytes())
+            }
+            "xlsx" => xlsx(&view.all_tables()),
+            other => bad(format!("format: expected html, xlsx, svg, png or csv, found '{other}'")),
+        };
+    };
+    if let Some(c) = view.chart(id) {
+        return match format {
+            "svg" => Ok(c.svg.clone().into_bytes()),
+            "png" => png.render(&c.svg, 2.0),
+            "csv" => csv(&c.data),
+            "xlsx" => xlsx(&[&c.data]),
+            "html" => Ok(html(&view.title, &c.title, &[c]).into_bytes()),
+            other => bad(format!("format: expected png, svg, csv, xlsx or html, found '{other}'")),
+        };
+    }
+    let Some(t) = view.tables.iter().find(|t| t.name == id) else {
+        let names: Vec<&str> = view.all_tables().iter().map(|t| t.name.as_str()).collect();
+        return bad(format!("chart: no chart or table '{id}'; there are: {}", names.join(", ")));
+    };
+    match format {
+        "csv" => csv(t),
+        "xlsx" => xlsx(&[t]),
+        other => bad(format!("format: table '{id}' exports as csv or xlsx, not '{other}'")),
     }
 }
 

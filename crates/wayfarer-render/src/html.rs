@@ -101,7 +101,7 @@ pub const LANES: [(&str, &str); 10] = [
 /// draws the same section with `ui`).
 pub fn map_section(m: &JourneyMap, ui: Option<&Interactive>) -> Markup {
     let k = m.stages.len().max(1);
-    let grid = format!("grid-template-columns: 9.5rem repeat({k}, minmax(10rem, 1fr));");
+    let grid = format!("grid-template-columns: 8rem repeat({k}, minmax(8.5rem, 1fr));");
     html! {
         @if let Some(p) = &m.scope.persona {
             h2.persona { (p) }
@@ -291,7 +291,7 @@ fn lane(
             @if let Some(ui) = ui {
                 @let notes = (ui.notes)(&s.name, key);
                 @let open = ui.selected == Some((s.name.as_str(), key));
-                a.cell.live class=[open.then_some("open")] href=((ui.href)(&s.name, key))
+                a.cell.live.open[open] href=((ui.href)(&s.name, key))
                     aria-label=(format!("{label} at {}: numbers, links and notes", s.name)) {
                     (cell(s))
                     @if notes > 0 { span.note-badge title=(format!("{notes} note(s)")) { "✎ " (notes) } }

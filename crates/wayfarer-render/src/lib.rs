@@ -15,6 +15,9 @@ pub mod views;
 pub enum RenderError {
     #[error("writing {what}: {message}")]
     Write { what: String, message: String },
+    /// An export that cannot be made as asked (unknown chart, wrong format).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Formats a share as a percentage with one decimal.

@@ -275,8 +275,11 @@ pub async fn change_note(
         ("delete", _) => None,
         ("status", Some(s)) => Some(s),
         _ => {
-            return ApiError::new(ErrorCode::InvalidQuery, "action: expected 'status' with a valid status, or 'delete'")
-                .into_response();
+            return ApiError::new(
+                ErrorCode::InvalidQuery,
+                "action: expected 'status' with a valid status, or 'delete'",
+            )
+            .into_response();
         }
     };
     let dir = app.data.clone();

@@ -181,6 +181,24 @@ pub enum MapFormat {
     Html,
     Csv,
     Xlsx,
+    /// The map as one SVG picture.
+    Svg,
+    /// The same picture as PNG (rendered with resvg).
+    Png,
+}
+
+/// Saving the report's charts and tables (the dashboard's exports).
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write a chart or table to FILE instead of printing; the format is the
+    /// extension: .svg, .png, .csv, .xlsx or .html (.html and .xlsx without
+    /// --chart hold every chart and table).
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// Which chart or table to export (default: the first chart); the names
+    /// are listed when an unknown one is asked for.
+    #[arg(long, value_name = "NAME", requires = "export")]
+    pub chart: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -209,7 +227,7 @@ pub struct MapArgs {
     /// Personas of the per-persona maps (HTML and XLSX) and of --persona.
     #[arg(long, env = "WAYFARER_MAP_PERSONAS", value_enum, default_value = "auto")]
     pub personas: PersonaSource,
-    /// Output file (default: stdout for text/json/csv, journey-map.html / journey-map.xlsx otherwise).
+    /// Output file (default: stdout for text/json/csv, journey-map.html, .xlsx, .svg or .png otherwise).
     #[arg(long, env = "WAYFARER_MAP_OUT", value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
@@ -281,6 +299,8 @@ pub struct FunnelArgs {
     pub compare_previous: bool,
     #[command(flatten)]
     pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub export: ExportArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -311,6 +331,8 @@ pub struct PathsArgs {
     pub by: String,
     #[command(flatten)]
     pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub export: ExportArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -332,6 +354,8 @@ pub struct RetentionArgs {
     pub return_event: Option<String>,
     #[command(flatten)]
     pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub export: ExportArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -396,6 +420,8 @@ pub struct SurveysArgs {
     pub period: String,
     #[command(flatten)]
     pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub export: ExportArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -426,6 +452,8 @@ pub struct ClvArgs {
     pub top: Option<usize>,
     #[command(flatten)]
     pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub export: ExportArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -453,6 +481,8 @@ pub struct AttributionArgs {
     pub first_only: bool,
     #[command(flatten)]
     pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub export: ExportArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -474,6 +504,8 @@ pub struct PersonasArgs {
     pub assignments: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub export: ExportArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -94,7 +94,7 @@ pub fn layout(c: &Chrome, body: &Markup) -> String {
                         form method="post" action="/logout" { button type="submit" { "Sign out" } }
                     }
                     div.content {
-                        header.bar {
+                        header.topbar {
                             div {
                                 h1 { (c.title) }
                                 @if !c.subtitle.is_empty() { div.sub { (c.subtitle) } }

@@ -8,10 +8,26 @@ use wayfarer_engine::period::Period;
 use wayfarer_engine::retention::{self, RetentionSpec};
 use wayfarer_engine::{Model, Scope};
 use wayfarer_render::text;
+use wayfarer_render::views::{self, View};
 use wayfarer_store::Store;
 
 use super::Out;
-use crate::cli::{FunnelArgs, Global, PathsArgs, RetentionArgs};
+use crate::cli::{ExportArgs, FunnelArgs, Global, PathsArgs, RetentionArgs};
+
+/// Writes the report's chart or table to `--export FILE` (format from the
+/// extension); true if it did, so the command prints nothing else.
+fn export(view: impl FnOnce() -> View, e: &ExportArgs) -> Result<bool> {
+    let Some(path) = &e.export else { return Ok(false) };
+    let format = path.extension().and_then(|x| x.to_str()).map(str::to_lowercase).unwrap_or_default();
+    if !matches!(format.as_str(), "svg" | "png" | "csv" | "xlsx" | "html") {
+        bail!("--export {}: the file name must end in .svg, .png, .csv, .xlsx or .html", path.display());
+    }
+    let png = wayfarer_render::export::Png::new();
+    let bytes = wayfarer_render::export::view_export(&view(), &format, e.chart.as_deref(), &png)?;
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    say!("Wrote {}", path.display());
+    Ok(true)
+}
 
 fn open(g: &Global) -> Result<(Store, Model)> {
     let dir = super::data_dir(g, super::DEFAULT_DATA);
@@ -53,6 +69,9 @@ pub fn funnel_report(g: &Global, a: &FunnelArgs) -> Result<funnel::FunnelReport>
 
 pub fn funnel(g: &Global, a: &FunnelArgs, out: &mut Out) -> Result<()> {
     let report = funnel_report(g, a)?;
+    if export(|| views::funnel(&report), &a.export)? {
+        return Ok(());
+    }
 
     if a.json {
         out.json(&report)
@@ -80,6 +99,9 @@ pub fn paths_report(g: &Global, a: &PathsArgs) -> Result<paths::PathsReport> {
 
 pub fn paths(g: &Global, a: &PathsArgs, out: &mut Out) -> Result<()> {
     let report = paths_report(g, a)?;
+    if export(|| views::paths(&report), &a.export)? {
+        return Ok(());
+    }
 
     if a.json {
         out.json(&report)
@@ -105,6 +127,9 @@ pub fn retention_report(g: &Global, a: &RetentionArgs) -> Result<retention::Rete
 
 pub fn retention(g: &Global, a: &RetentionArgs, out: &mut Out) -> Result<()> {
     let report = retention_report(g, a)?;
+    if export(|| views::retention(&report), &a.export)? {
+        return Ok(());
+    }
 
     if a.json {
         out.json(&report)
@@ -196,6 +221,9 @@ pub fn surveys_report(g: &Global, a: &crate::cli::SurveysArgs) -> Result<wayfare
 
 pub fn surveys(g: &Global, a: &crate::cli::SurveysArgs, out: &mut Out) -> Result<()> {
     let report = surveys_report(g, a)?;
+    if export(|| views::surveys(&report), &a.export)? {
+        return Ok(());
+    }
 
     if a.json {
         out.json(&report)
@@ -240,6 +268,9 @@ pub fn clv_report(g: &Global, a: &crate::cli::ClvArgs) -> Result<wayfarer_engine
 
 pub fn clv(g: &Global, a: &crate::cli::ClvArgs, out: &mut Out) -> Result<()> {
     let report = clv_report(g, a)?;
+    if export(|| views::clv(&report), &a.export)? {
+        return Ok(());
+    }
 
     if a.json {
         out.json(&report)
@@ -278,6 +309,9 @@ pub fn attribution_report(
 
 pub fn attribution(g: &Global, a: &crate::cli::AttributionArgs, out: &mut Out) -> Result<()> {
     let report = attribution_report(g, a)?;
+    if export(|| views::attribution(&report), &a.export)? {
+        return Ok(());
+    }
 
     if !a.json {
         say!("{}", text::attribution_table(&report));
@@ -305,6 +339,9 @@ pub fn personas_report(
 
 pub fn personas(g: &Global, a: &crate::cli::PersonasArgs, out: &mut Out) -> Result<()> {
     let (store, report) = personas_report(g, a)?;
+    if export(|| views::personas(&report), &a.export)? {
+        return Ok(());
+    }
     if let Some(path) = &a.assignments {
         let ids = store.identity()?;
         let mut w = csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;

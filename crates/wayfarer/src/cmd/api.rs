@@ -34,7 +34,7 @@ const COMMANDS: [&str; 11] = [
 
 /// Flags the API never takes: where data lives and where output goes are
 /// the server's business, and the output is always JSON.
-const BLOCKED: [&str; 7] = ["data", "config", "out", "assignments", "format", "json", "quiet"];
+const BLOCKED: [&str; 9] = ["data", "config", "out", "assignments", "format", "json", "quiet", "export", "chart"];
 
 pub fn query_api(data: PathBuf, config: Option<PathBuf>, timeout: Duration) -> QueryApi {
     let run = move |command: &str, params: &[(String, String)]| run(&data, config.as_deref(), command, params);

@@ -73,6 +73,16 @@ pub fn write_maps(maps: &[JourneyMap], format: MapFormat, out: Option<&Path>) ->
             say!("Wrote {}", path.display());
             Ok(())
         }
+        MapFormat::Svg | MapFormat::Png => {
+            let png = matches!(format, MapFormat::Png);
+            let default = if png { "journey-map.png" } else { "journey-map.svg" };
+            let path = out.map_or_else(|| PathBuf::from(default), Path::to_path_buf);
+            let svg = wayfarer_render::mapsvg::map_svg(main, "Customer journey map");
+            let bytes = if png { wayfarer_render::export::Png::new().render(&svg, 2.0)? } else { svg.into_bytes() };
+            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+            say!("Wrote {}", path.display());
+            Ok(())
+        }
         MapFormat::Xlsx => {
             let path = out.map_or_else(|| PathBuf::from("journey-map.xlsx"), Path::to_path_buf);
             wayfarer_render::tabular::write_xlsx(maps, &path)?;

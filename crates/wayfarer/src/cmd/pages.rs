@@ -387,38 +387,9 @@ impl Dash {
     fn export(&self, key: &str, view: &View, params: &[(String, String)]) -> Result<PageOutput, Problem> {
         let format = param(params, "format").unwrap_or("html");
         let chart = param(params, "chart");
-        let name = |id: &str| format!("{key}-{id}");
-        if let Some(id) = chart {
-            if let Some(c) = view.chart(id) {
-                return match format {
-                    "svg" => Ok(file(&name(id), "svg", c.svg.clone().into_bytes())),
-                    "png" => Ok(file(&name(id), "png", self.png(&c.svg)?)),
-                    "csv" => Ok(file(&name(id), "csv", export::csv(&c.data).map_err(anyhow::Error::from)?)),
-                    "xlsx" => Ok(file(&name(id), "xlsx", export::xlsx(&[&c.data]).map_err(anyhow::Error::from)?)),
-                    "html" => Ok(file(&name(id), "html", export::html(&view.title, &c.title, &[c]).into_bytes())),
-                    other => {
-                        Err(Problem::Query(format!("format: expected png, svg, csv, xlsx or html, found '{other}'")))
-                    }
-                };
-            }
-            let Some(t) = view.tables.iter().find(|t| t.name == id) else {
-                let ids: Vec<&str> = view.all_tables().iter().map(|t| t.name.as_str()).collect();
-                return Err(Problem::Query(format!("chart: no chart or table '{id}'; there are: {}", ids.join(", "))));
-            };
-            return match format {
-                "csv" => Ok(file(&name(id), "csv", export::csv(t).map_err(anyhow::Error::from)?)),
-                "xlsx" => Ok(file(&name(id), "xlsx", export::xlsx(&[t]).map_err(anyhow::Error::from)?)),
-                other => Err(Problem::Query(format!("format: a table exports as csv or xlsx, not '{other}'"))),
-            };
-        }
-        match format {
-            "html" => {
-                let charts: Vec<&wayfarer_render::chart::Chart> = view.charts.iter().collect();
-                Ok(file(key, "html", export::html(&view.title, "Exported from Wayfarer", &charts).into_bytes()))
-            }
-            "xlsx" => Ok(file(key, "xlsx", export::xlsx(&view.all_tables()).map_err(anyhow::Error::from)?)),
-            other => Err(Problem::Query(format!("format: without chart=, expected html or xlsx, found '{other}'"))),
-        }
+        let bytes = export::view_export(view, format, chart, &self.png).map_err(|e| Problem::Query(e.to_string()))?;
+        let name = chart.map_or_else(|| key.to_string(), |c| format!("{key}-{c}"));
+        Ok(file(&name, format, bytes))
     }
 
     fn form(&self, command: &str, path: &str, params: &[(String, String)]) -> Form {
@@ -496,9 +467,13 @@ impl Dash {
             "surveys" => vec![f("period", "Trend period", sel(&["month", "week", "day"]), &["month"])],
             _ => Vec::new(),
         };
-        // Scope: persona (hand-written personas) and dates.
-        if command != "personas" {
-            fields.push(f("persona", "Persona", FieldKind::Text, &[]));
+        // Scope: a hand-written persona (the map also splits by discovered ones), and dates.
+        let personas: Vec<String> =
+            self.config().map(|(c, _)| c.personas.iter().map(|p| p.name.clone()).collect()).unwrap_or_default();
+        if command != "personas" && !personas.is_empty() {
+            let mut options = vec![(String::new(), "All customers".to_string())];
+            options.extend(personas.into_iter().map(|p| (p.clone(), p)));
+            fields.push(f("persona", "Persona", FieldKind::Select(options), &[]));
         }
         fields.push(f("from", "From", FieldKind::Date, &[]));
         fields.push(f("to", "To (exclusive)", FieldKind::Date, &[]));

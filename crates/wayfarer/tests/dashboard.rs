@@ -1,0 +1,409 @@
+//! The dashboard end to end: `wayfarer serve` on a demo data directory.
+//! Over plain HTTP: sign-in and the session cookie, every page, exports
+//! whose numbers equal the query API's, notes kept across a restart, and
+//! the CLI's exports. In headless Chromium (playwright-core driving
+//! Debian's chromium, `tests/browser/dashboard.mjs`): sign in, open and
+//! screenshot every page, switch persona, build a funnel, add a note and
+//! find it after a restart, export PNGs — failing on any console error or
+//! failed request. `.ci/run` installs Chromium and playwright-core.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use support::{Server, http, wayfarer};
+
+mod support;
+
+/// One demo data directory for every test here (built once; tests only read it,
+/// except notes, which each test keys by its own text).
+fn demo() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let t = tempfile::tempdir().unwrap();
+        let report = t.path().join("report.html");
+        let out = Command::new(env!("CARGO_BIN_EXE_wayfarer"))
+            .args(["demo", "--customers", "1500", "--seed", "11", "--quiet", "--out"])
+            .arg(&report)
+            .arg("--data")
+            .arg(t.path().join("data"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "demo: {}", String::from_utf8_lossy(&out.stderr));
+        t
+    })
+    .path()
+}
+
+fn data() -> PathBuf {
+    demo().join("data")
+}
+
+/// One server at a time on the shared directory (the server holds its lock).
+fn one_server() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn token(dir: &Path, kind: &str, name: &str) -> String {
+    wayfarer(dir, &["keys", "create", kind, "--name", name, "--quiet"]).trim().to_string()
+}
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    raw.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// A request returning (status, head, body), for redirects and cookies.
+fn raw(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let end = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&resp[..end]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut body = resp[end + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = support::unchunk(&body);
+    }
+    (status, head, body)
+}
+
+fn cookie(t: &str) -> (&'static str, String) {
+    ("Cookie", format!("wayfarer_token={t}"))
+}
+
+fn form(fields: &[(&str, &str)]) -> Vec<u8> {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.replace('%', "%25").replace('&', "%26").replace('+', "%2B").replace(' ', "+").replace('|', "%7C")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
+}
+
+fn form_type() -> (&'static str, String) {
+    ("Content-Type", "application/x-www-form-urlencoded".to_string())
+}
+
+#[test]
+fn signing_in_pages_exports_and_notes_over_http() {
+    let dir = data();
+    let read = token(&dir, "--read", "http-test");
+    let write = token(&dir, "--write", "http-test-write");
+    let _one = one_server();
+    let server = Server::start(&dir);
+    let a = server.addr;
+
+    // Without a session: pages go to the login page, assets are refused,
+    // /healthz stays open.
+    let (status, head, _) = raw(a, "GET", "/funnels?step=A", &[], b"");
+    assert_eq!(status, 303);
+    assert_eq!(header(&head, "location"), Some("/login?next=%2Ffunnels%3Fstep%3DA"));
+    assert_eq!(raw(a, "GET", "/assets/app.css", &[], b"").0, 401);
+    assert_eq!(raw(a, "GET", "/healthz", &[], b"").0, 200);
+    let (status, _, body) = raw(a, "GET", "/login", &[], b"");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains(r#"name="token""#));
+
+    // Wrong token, write key, then the read token.
+    let login = |t: &str| raw(a, "POST", "/login", &[form_type()], &form(&[("token", t), ("next", "/retention")]));
+    let (status, _, body) = login("wfr_nope");
+    assert_eq!(status, 401);
+    assert!(String::from_utf8_lossy(&body).contains("Unknown token"));
+    let (status, _, body) = login(&write);
+    assert_eq!(status, 401);
+    assert!(String::from_utf8_lossy(&body).contains("write key"));
+    let (status, head, _) = login(&read);
+    assert_eq!(status, 303);
+    assert_eq!(header(&head, "location"), Some("/retention"));
+    let set = header(&head, "set-cookie").unwrap();
+    assert!(
+        set.starts_with(&format!("wayfarer_token={read}"))
+            && set.contains("HttpOnly")
+            && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    // `next` never leaves the server.
+    let (_, head, _) =
+        raw(a, "POST", "/login", &[form_type()], &form(&[("token", &read), ("next", "https://evil.example/")]));
+    assert_eq!(header(&head, "location"), Some("/"));
+
+    // Every page answers with its heading; an unknown one is a 404 page.
+    let c = cookie(&read);
+    for (path, heading) in [
+        ("/", "Customer journey map"),
+        ("/funnels", "Funnels"),
+        ("/funnels?step=Product+Viewed&step=Order+Completed&trend=week", "Conversion by step"),
+        ("/paths?from-event=Product+Viewed", "Where customers go"),
+        ("/retention", "Share of each cohort active"),
+        ("/attribution", "Share of conversions credited"),
+        ("/clv", "Value by first channel"),
+        ("/personas", "Customers per persona"),
+        ("/surveys", "NPS by period"),
+        ("/customers", "Find a customer"),
+        ("/settings", "Stage model"),
+    ] {
+        let (status, head, body) = raw(a, "GET", path, std::slice::from_ref(&c), b"");
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(status, 200, "{path}: {text}");
+        assert!(text.contains(heading), "{path} lacks '{heading}'");
+        assert!(header(&head, "server-timing").is_some_and(|t| t.starts_with("render;dur=")), "{path}: {head}");
+    }
+    let (status, _, body) = raw(a, "GET", "/nope", std::slice::from_ref(&c), b"");
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("There is no page /nope"));
+    // A query the command refuses is explained on the page, next to the form.
+    let (status, _, body) = raw(a, "GET", "/funnels?step=A&step=B&window=soon", std::slice::from_ref(&c), b"");
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("window"), "{}", String::from_utf8_lossy(&body));
+
+    // Customers: search by id, then the profile.
+    let profile: Value = {
+        let (s, body) = http(a, "GET", "/api/clv?customers=true", &[support_bearer(&read)], b"").unwrap();
+        assert_eq!(s, 200);
+        serde_json::from_slice(&body).unwrap()
+    };
+    let someone = profile["customer_values"][0]["customer_id"].as_str().unwrap().to_string();
+    let (status, _, body) = raw(a, "GET", &format!("/customers?q={someone}"), std::slice::from_ref(&c), b"");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains(&format!("/customers/{someone}")));
+    let (status, _, body) = raw(a, "GET", &format!("/customers/{someone}"), std::slice::from_ref(&c), b"");
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200);
+    assert!(text.contains("Predicted CLV") && text.contains("Touchpoints over time, by channel"), "{text}");
+
+    // Exports: the funnel chart's CSV holds the query API's numbers.
+    let q = "step=Product+Viewed&step=Checkout+Started&step=Order+Completed";
+    let (status, head, csv) =
+        raw(a, "GET", &format!("/funnels/export?{q}&format=csv&chart=funnel"), std::slice::from_ref(&c), b"");
+    assert_eq!(status, 200);
+    assert!(header(&head, "content-disposition").unwrap().contains("wayfarer-funnel-funnel.csv"));
+    let (_, api) = http(a, "GET", &format!("/api/funnel?{q}"), &[support_bearer(&read)], b"").unwrap();
+    let api: Value = serde_json::from_slice(&api).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    let counts: Vec<u64> = csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    let expected: Vec<u64> =
+        api["steps"].as_array().unwrap().iter().map(|s| s["customers"].as_u64().unwrap()).collect();
+    assert_eq!(counts, expected);
+    assert!(csv.starts_with("step,customers,conversion_from_previous"));
+    for (path, magic) in [
+        (format!("/funnels/export?{q}&format=png&chart=funnel"), &b"\x89PNG"[..]),
+        (format!("/funnels/export?{q}&format=svg&chart=funnel"), b"<svg"),
+        (format!("/funnels/export?{q}&format=xlsx"), b"PK"),
+        (format!("/funnels/export?{q}&format=html"), b"<!DOCTYPE html>"),
+        ("/export?format=png".to_string(), b"\x89PNG"),
+        ("/export?format=svg".to_string(), b"<svg"),
+        ("/export?format=xlsx".to_string(), b"PK"),
+        ("/export?format=html".to_string(), b"<!DOCTYPE html>"),
+        ("/export?format=csv".to_string(), b"stage,lane,item,metric,value"),
+        ("/retention/export?format=csv&chart=cohorts".to_string(), b"cohort,size,week_0"),
+    ] {
+        let (status, _, body) = raw(a, "GET", &path, std::slice::from_ref(&c), b"");
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+        assert!(
+            body.starts_with(magic),
+            "{path} starts with {:?}",
+            String::from_utf8_lossy(&body[..body.len().min(40)])
+        );
+    }
+    // The exported HTML report is self-contained: no scripts, no external files.
+    let (_, _, html) = raw(a, "GET", "/export?format=html", std::slice::from_ref(&c), b"");
+    let html = String::from_utf8(html).unwrap();
+    assert!(!html.contains("<script") && !html.contains("href=\"http") && !html.contains("src=\""));
+    let (status, _, body) =
+        raw(a, "GET", "/funnels/export?step=A&step=B&format=png&chart=nope", std::slice::from_ref(&c), b"");
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("no chart or table 'nope'"));
+
+    // A note on a cell: added, listed, shown on the cell; kept across a restart.
+    let note = "Shipping shock — test the cost on the product page (http)";
+    let back = "/?cell=Decision|pain";
+    let (status, head, _) = raw(
+        a,
+        "POST",
+        "/notes",
+        &[c.clone(), form_type()],
+        &form(&[
+            ("stage", "Decision"),
+            ("lane", "pain"),
+            ("hypothesis", note),
+            ("owner", "Bo"),
+            ("status", "open"),
+            ("back", back),
+        ]),
+    );
+    assert_eq!(status, 303);
+    assert_eq!(header(&head, "location"), Some("/?cell=Decision|pain"));
+    let (s, _, _) = raw(
+        a,
+        "POST",
+        "/notes",
+        &[form_type()],
+        &form(&[("stage", "Decision"), ("lane", "pain"), ("hypothesis", "x")]),
+    );
+    assert_eq!(s, 401, "notes need a session");
+    server.stop();
+    let server = Server::start(&dir);
+    let a = server.addr;
+    let (_, body) = http(a, "GET", "/api/notes", &[support_bearer(&read)], b"").unwrap();
+    let notes: Vec<Value> = serde_json::from_slice(&body).unwrap();
+    let mine = notes.iter().find(|n| n["hypothesis"] == note).expect("the note survived the restart");
+    assert_eq!(mine["cell"]["stage"], "Decision");
+    assert_eq!(mine["owner"], "Bo");
+    let (_, _, page) = raw(a, "GET", "/?cell=Decision%7Cpain", std::slice::from_ref(&c), b"");
+    assert!(String::from_utf8_lossy(&page).contains(&note.replace('—', "—")));
+    let id = mine["id"].as_u64().unwrap();
+    let (status, _, _) = raw(
+        a,
+        "POST",
+        &format!("/notes/{id}"),
+        &[c.clone(), form_type()],
+        &form(&[("action", "status"), ("status", "confirmed"), ("back", "/")]),
+    );
+    assert_eq!(status, 303);
+    let (status, _, _) = raw(
+        a,
+        "POST",
+        &format!("/notes/{id}"),
+        &[c.clone(), form_type()],
+        &form(&[("action", "delete"), ("back", "/")]),
+    );
+    assert_eq!(status, 303);
+    let (_, body) = http(a, "GET", "/api/notes", &[support_bearer(&read)], b"").unwrap();
+    assert!(!String::from_utf8_lossy(&body).contains(note));
+
+    // A revoked token ends the session at the next request.
+    wayfarer(&dir, &["keys", "revoke", "http-test"]);
+    assert_eq!(raw(a, "GET", "/settings", &[c], b"").0, 303);
+    server.stop();
+}
+
+fn support_bearer(t: &str) -> (&'static str, String) {
+    ("Authorization", format!("Bearer {t}"))
+}
+
+#[test]
+fn the_cli_exports_the_same_charts() {
+    let dir = data();
+    let out = tempfile::tempdir().unwrap();
+    let file = |n: &str| out.path().join(n);
+    let d = dir.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let o =
+            Command::new(env!("CARGO_BIN_EXE_wayfarer")).args(args).args(["--data", d, "--quiet"]).output().unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr))
+    };
+    let png = file("funnel.png");
+    let (ok, msg) = run(&["funnel", "Product Viewed", "Order Completed", "--export", png.to_str().unwrap()]);
+    assert!(ok, "{msg}");
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    let csv = file("cohorts.csv");
+    let (ok, msg) = run(&["retention", "--export", csv.to_str().unwrap(), "--chart", "cohorts"]);
+    assert!(ok, "{msg}");
+    assert!(std::fs::read_to_string(&csv).unwrap().starts_with("cohort,size,week_0"));
+    for (args, name, magic) in [
+        (vec!["attribution"], "attribution.xlsx", &b"PK"[..]),
+        (vec!["paths", "--from-event", "Product Viewed"], "paths.svg", b"<svg"),
+        (vec!["surveys"], "surveys.html", b"<!DOCTYPE html>"),
+    ] {
+        let f = file(name);
+        let mut a = args.clone();
+        a.extend(["--export", f.to_str().unwrap()]);
+        let (ok, msg) = run(&a);
+        assert!(ok, "{a:?}: {msg}");
+        assert!(std::fs::read(&f).unwrap().starts_with(magic), "{name}");
+    }
+    let map = file("map.png");
+    let (ok, msg) = run(&["map", "--format", "png", "--out", map.to_str().unwrap()]);
+    assert!(ok, "{msg}");
+    assert!(std::fs::read(&map).unwrap().starts_with(b"\x89PNG"));
+    // Unknown charts and formats are named.
+    let (ok, msg) =
+        run(&["funnel", "Product Viewed", "Order Completed", "--export", png.to_str().unwrap(), "--chart", "pie"]);
+    assert!(!ok && msg.contains("no chart or table 'pie'") && msg.contains("time-to-convert"), "{msg}");
+    let (ok, msg) = run(&["retention", "--export", file("x.pdf").to_str().unwrap()]);
+    assert!(!ok && msg.contains(".svg, .png, .csv, .xlsx or .html"), "{msg}");
+}
+
+fn node_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "the dashboard's browser test needs Node.js and playwright-core: cd {} && npm ci (.ci/run does this)",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn the_dashboard_in_headless_chromium() {
+    let browser = node_dir();
+    let dir = data();
+    let read = token(&dir, "--read", "browser-test");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
+    let _one = one_server();
+    let _ = std::fs::remove_dir_all(&shots);
+    let run = |phase: &str, server: &Server| {
+        let o = Command::new("node")
+            .current_dir(&browser)
+            .arg("dashboard.mjs")
+            .arg(phase)
+            .arg(format!("http://{}", server.addr))
+            .arg(&read)
+            .arg(&shots)
+            .output()
+            .expect("run node (Node.js is needed for the browser tests)");
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(
+            o.status.success(),
+            "browser phase '{phase}' failed (screenshots in {}):\n{out}\n{}",
+            shots.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    };
+    let server = Server::start(&dir);
+    let first: Value = serde_json::from_str(run("first", &server).trim()).unwrap();
+    server.stop();
+    let server = Server::start(&dir);
+    run("after-restart", &server);
+    server.stop();
+    assert_eq!(first["pages"].as_array().unwrap().len(), 10, "{first}");
+    assert!(first["map_png_bytes"].as_u64().unwrap() > 5000);
+    for name in [
+        "01-journey-map",
+        "02-funnels",
+        "10-settings",
+        "20-map-persona",
+        "21-map-cell-note",
+        "22-funnel-built",
+        "30-note-after-restart",
+    ] {
+        assert!(shots.join(format!("{name}.png")).is_file(), "no screenshot {name}");
+    }
+    eprintln!("dashboard screenshots: {}", shots.display());
+}
