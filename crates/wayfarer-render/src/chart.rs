@@ -99,6 +99,33 @@ pub fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { s.chars().take(n.saturating_sub(1)).collect::<String>() + "…" }
 }
 
+/// Breaks text into at most `lines` lines of about `width` characters at
+/// spaces; the last line ends with an ellipsis when text is left over.
+pub fn wrap(s: &str, width: usize, lines: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let words: Vec<&str> = s.split_whitespace().collect();
+    for (i, w) in words.iter().enumerate() {
+        let len = cur.chars().count();
+        if len > 0 && len + 1 + w.chars().count() > width {
+            out.push(std::mem::take(&mut cur));
+            if out.len() == lines {
+                let last = out.pop().unwrap_or_default();
+                out.push(clip(&(last + " " + &words[i..].join(" ")), width));
+                return out;
+            }
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(w);
+    }
+    if !cur.is_empty() {
+        out.push(clip(&cur, width));
+    }
+    out
+}
+
 /// An SVG document under construction.
 pub struct Svg {
     w: f64,
@@ -343,13 +370,23 @@ pub fn lines(id: &str, title: &str, labels: &[String], series: &[Series], pct: b
     let plot_w = w - left - 20.0;
     let plot_h = h - top - bottom;
     let hi = series.iter().flat_map(|s| s.values.iter().flatten()).fold(0.0f64, |a, b| a.max(*b));
+    let lo = series.iter().flat_map(|s| s.values.iter().flatten()).fold(0.0f64, |a, b| a.min(*b));
     let max = if pct { nice_max(hi.max(0.01)).min(1.0).max(hi) } else { nice_max(hi) };
+    // Below zero (NPS, sentiment) the axis goes down by as many even steps as needed.
+    let step = max / 4.0;
+    let min = if lo < 0.0 { -(((-lo) / step).ceil() * step) } else { 0.0 };
     let fmt = |v: f64| if pct { format!("{:.0}%", v * 100.0) } else { short(v) };
     let mut s = Svg::new(w, h);
-    axis_y(&mut s, left, top, plot_w, plot_h, max, fmt);
+    let ticks = ((max - min) / step).round() as usize;
+    for k in 0..=ticks {
+        let v = min + step * k as f64;
+        let yy = top + plot_h - plot_h * (v - min) / (max - min);
+        s.line(left, yy, left + plot_w, yy, if v == 0.0 && min < 0.0 { "#9ca3af" } else { GRID }, "");
+        s.text(left - 6.0, yy + 4.0, &fmt(v), 11.0, MUTED, "end", 400);
+    }
     let n = labels.len().max(2) as f64 - 1.0;
     let x = |i: usize| left + plot_w * i as f64 / n.max(1.0);
-    let y = |v: f64| top + plot_h - v / max * plot_h;
+    let y = |v: f64| top + plot_h - (v - min) / (max - min) * plot_h;
     let every = (labels.len() / 10).max(1);
     for (i, l) in labels.iter().enumerate() {
         if i % every == 0 {
@@ -546,33 +583,40 @@ pub fn hbars(id: &str, title: &str, categories: &[String], series: &[Series], fm
     let k = series.len().max(1) as f64;
     let bar = if series.len() > 1 { 12.0 } else { 18.0 };
     let group = bar * k + 10.0;
-    let (left, top) = (170.0, if series.len() > 1 { 30.0 } else { 10.0 });
+    let (left, top) = (230.0, if series.len() > 1 { 30.0 } else { 10.0 });
     let w = 880.0;
     let plot_w = w - left - 90.0;
     let h = top + group * categories.len() as f64 + 10.0;
     let hi = series.iter().flat_map(|s| s.values.iter().flatten()).fold(0.0f64, |a, b| a.max(*b));
-    let max = nice_max(hi);
+    let lo = series.iter().flat_map(|s| s.values.iter().flatten()).fold(0.0f64, |a, b| a.min(*b));
+    // Negative values (NPS, sentiment) grow left from a zero line.
+    let max = if hi > 0.0 { nice_max(hi) } else { 0.0 };
+    let min = if lo < 0.0 { -nice_max(-lo) } else { 0.0 };
+    let span = (max - min).max(f64::MIN_POSITIVE);
+    let zero = left + plot_w * (-min) / span;
     let mut s = Svg::new(w, h.max(60.0));
+    if min < 0.0 {
+        s.line(zero, top, zero, h - 6.0, "#9ca3af", "");
+    }
     if series.len() > 1 {
         legend(&mut s, left, 16.0, &series.iter().map(|s| s.name.clone()).collect::<Vec<_>>());
     }
     for (c, cat) in categories.iter().enumerate() {
         let y0 = top + group * c as f64;
-        s.text(left - 8.0, y0 + group / 2.0 + 2.0, &clip(cat, 24), 12.0, INK, "end", 500);
+        s.text(left - 8.0, y0 + group / 2.0 + 2.0, &clip(cat, 34), 12.0, INK, "end", 500);
         for (j, ser) in series.iter().enumerate() {
             let Some(v) = ser.values.get(c).copied().flatten() else { continue };
             let y = y0 + 5.0 + bar * j as f64;
-            let bw = v.max(0.0) / max * plot_w;
-            s.rect(
-                left,
-                y,
-                bw,
-                bar - 1.0,
-                PALETTE[j % PALETTE.len()],
-                Some(&format!("{cat} · {}: {}", ser.name, fmt(v))),
-            );
+            let bw = v.abs() / span * plot_w;
+            let x0 = if v < 0.0 { zero - bw } else { zero };
+            let tip = format!("{cat} · {}: {}", ser.name, fmt(v));
+            s.rect(x0, y, bw, bar - 1.0, PALETTE[j % PALETTE.len()], Some(&tip));
             let size = if series.len() == 1 { 12.0 } else { 10.0 };
-            s.text(left + bw + 5.0, y + bar - 2.5, &fmt(v), size, INK, "start", 500);
+            if v < 0.0 {
+                s.text(x0 - 5.0, y + bar - 2.5, &fmt(v), size, INK, "end", 500);
+            } else {
+                s.text(zero + bw + 5.0, y + bar - 2.5, &fmt(v), size, INK, "start", 500);
+            }
         }
     }
     let mut cols: Vec<&str> = vec!["category"];
@@ -748,6 +792,16 @@ mod tests {
         assert_eq!(widths.len(), 2);
         assert!((widths[0] / widths[1] - 1.5).abs() < 0.01, "{widths:?}");
         assert_eq!(c.data.rows[0][5], Cell::Num(0.6));
+    }
+
+    #[test]
+    fn wrapping_keeps_words_and_marks_what_is_cut() {
+        assert_eq!(
+            wrap("Customers leave at Shipping costs page in Decision", 20, 2),
+            vec!["Customers leave at".to_string(), "Shipping costs page…".to_string()]
+        );
+        assert_eq!(wrap("Short one", 20, 2), vec!["Short one".to_string()]);
+        assert!(wrap("", 20, 2).is_empty());
     }
 
     #[test]

@@ -180,7 +180,7 @@ pub fn html(title: &str, subtitle: &str, charts: &[&Chart]) -> String {
 pub fn data_table(t: &Table, limit: usize) -> maud::Markup {
     html! {
         table.data {
-            thead { tr { @for c in &t.columns { th { (c.replace('_', " ")) } } } }
+            thead { tr { @for c in &t.columns { th { (heading(c)) } } } }
             tbody {
                 @for row in t.rows.iter().take(limit) {
                     tr { @for (i, v) in row.iter().enumerate() { (cell_td(v, t.columns.get(i).map_or("", String::as_str))) } }
@@ -191,15 +191,28 @@ pub fn data_table(t: &Table, limit: usize) -> maud::Markup {
     }
 }
 
+/// A column name for people: words, with acronyms in capitals.
+fn heading(column: &str) -> String {
+    column
+        .split('_')
+        .map(|w| match w {
+            "clv" | "nps" | "csat" | "ces" => w.to_uppercase(),
+            _ => w.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn cell_td(v: &Cell, column: &str) -> maud::Markup {
     let shareish =
         ["share", "conversion", "rate", "retention", "week_", "month_", "day_"].iter().any(|k| column.contains(k));
     match v {
+        Cell::Num(x) if column == "nps" => html! { td.num { (format!("{x:+.0}")) } },
         Cell::Text(s) => html! { td { (s) } },
         Cell::Int(n) => html! { td.num { (crate::count(*n as u64)) } },
         Cell::Num(x) if shareish && (0.0..=1.0).contains(x) => html! { td.num { (crate::pct(*x)) } },
         Cell::Num(x) if column.contains("seconds") => html! { td.num { (crate::duration(Some(*x))) } },
-        Cell::Num(x) if ["revenue", "clv", "value", "mean"].iter().any(|k| column.contains(k)) => {
+        Cell::Num(x) if ["revenue", "clv", "monetary"].iter().any(|k| column.contains(k)) || column == "value" => {
             html! { td.num { (crate::money(*x)) } }
         }
         Cell::Num(x) => html! { td.num { (crate::chart::short(*x)) } },

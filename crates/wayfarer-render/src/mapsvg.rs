@@ -4,7 +4,7 @@
 
 use wayfarer_engine::journey::JourneyMap;
 
-use crate::chart::{PALETTE, Svg, clip};
+use crate::chart::{PALETTE, Svg, clip, wrap};
 use crate::{count, duration, pct};
 
 const INK: &str = "#1f2933";
@@ -108,16 +108,9 @@ pub fn map_svg(m: &JourneyMap, title: &str) -> String {
                     for pp in st.pain_points.iter().take(2) {
                         s.rect(x - 2.0, ty, 3.0, 38.0, "#b8401f", None);
                         s.text(x + 6.0, ty + 12.0, pp.kind.label(), 9.5, MUTED, "start", 600);
-                        s.text(x + 6.0, ty + 26.0, &clip(&pp.title, 28), 11.0, INK, "start", 600);
-                        s.text(
-                            x + 6.0,
-                            ty + 38.0,
-                            &clip(&pp.title.chars().skip(27).collect::<String>(), 28),
-                            11.0,
-                            INK,
-                            "start",
-                            600,
-                        );
+                        for (n, line) in wrap(&pp.title, 30, 2).iter().enumerate() {
+                            s.text(x + 6.0, ty + 26.0 + 12.0 * n as f64, line, 11.0, INK, "start", 600);
+                        }
                         ty += 44.0;
                     }
                     if st.pain_points.is_empty() {
@@ -162,7 +155,9 @@ pub fn map_svg(m: &JourneyMap, title: &str) -> String {
                 s.raw(&format!(
                     r##"<circle cx="{px:.1}" cy="{py:.1}" r="6" fill="#0072B2" stroke="#fff" stroke-width="2"/>"##
                 ));
-                s.text(*px + 10.0, *py + 4.0, &format!("{:+.2}", p.score.unwrap_or(0.0)), 11.0, INK, "start", 600);
+                let v = p.score.unwrap_or(0.0);
+                let ly = if v >= 0.0 { *py - 11.0 } else { *py + 20.0 };
+                s.text(*px, ly, &format!("{v:+.2}"), 12.0, INK, "middle", 700);
             }
         }
         y += lh;

@@ -307,7 +307,7 @@ pub fn personas(r: &DiscoveredReport) -> View {
             "customers",
             "share",
             "favourite_channel",
-            "buyers",
+            "buyer_share",
             "mean_revenue",
             "mean_predicted_clv",
             "nps",
