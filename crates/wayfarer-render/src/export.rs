@@ -151,12 +151,7 @@ pub fn html(title: &str, subtitle: &str, charts: &[&Chart]) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — Wayfarer" }
-                style { (PreEscaped(EXPORT_CSS)) }
-            }
+            (crate::head(&format!("{title} — Wayfarer"), crate::Style::Inline(EXPORT_CSS)))
             body {
                 header { h1 { (title) } p { (subtitle) } }
                 @for c in charts {

@@ -12,23 +12,17 @@ use wayfarer_engine::pain::{Opportunity, PainPoint};
 
 use crate::{count, duration, emotion, money, opt_pct, pct};
 
-const CSS: &str = include_str!("report.css");
+const CSS: &str = concat!(include_str!("map.css"), include_str!("report.css"));
 
-/// Palette for channels (stable by position in the stage's list).
-const PALETTE: [&str; 10] =
-    ["#3b6ea8", "#e0803a", "#4e9f6e", "#c4515b", "#8a6bb8", "#b38a3c", "#4aa3b5", "#d46fa5", "#7a8a99", "#9bb04a"];
+/// Palette for channels (stable by position in the stage's list): Okabe–Ito.
+use crate::chart::PALETTE;
 
 /// Renders the report; `maps[0]` is the main map, others are tabs.
 pub fn report(maps: &[JourneyMap], title: &str) -> String {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                style { (PreEscaped(CSS)) }
-            }
+            (crate::head(title, crate::Style::Inline(CSS)))
             body {
                 header.top {
                     div {

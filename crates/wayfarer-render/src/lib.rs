@@ -11,6 +11,30 @@ pub mod tabular;
 pub mod text;
 pub mod views;
 
+/// The `<head>` of every page we write: charset, viewport, title, no
+/// favicon request, and the page's stylesheet (inline CSS or a link).
+pub fn head(title: &str, style: Style) -> maud::Markup {
+    maud::html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) }
+            link rel="icon" href="data:,";
+            @match style {
+                Style::Inline(css) => style { (maud::PreEscaped(css)) },
+                Style::Link(href) => link rel="stylesheet" href=(href);,
+            }
+        }
+    }
+}
+
+/// How a page gets its CSS.
+#[derive(Debug, Clone, Copy)]
+pub enum Style<'a> {
+    Inline(&'a str),
+    Link(&'a str),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("writing {what}: {message}")]

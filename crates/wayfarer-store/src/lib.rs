@@ -9,6 +9,7 @@
 //!    identity/links-G.parquet identity links of generation G
 //!    staging/wal-N.log        the server's acknowledged, not yet folded events
 //!    rejects/                 rejected records of imports (NDJSON)
+//!    notes.json               analysts' notes on map cells ([`notes`])
 //!    wayfarer.toml            optional configuration
 //! ```
 //!

@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// Longest a query API request may run (seconds) before it is answered with 504.
     #[arg(long, env = "WAYFARER_QUERY_TIMEOUT", default_value_t = 60, value_name = "SECONDS")]
     pub query_timeout: u64,
+    /// Do not compute the dashboard's main pages in the background (at start-up and after
+    /// new data); each is then computed when first asked for.
+    #[arg(long, env = "WAYFARER_NO_WARM")]
+    pub no_warm: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -386,10 +386,11 @@ fn the_dashboard_in_headless_chromium() {
         );
         out
     };
-    let server = Server::start(&dir);
+    // With the background computation of pages, as `wayfarer serve` runs by default.
+    let server = Server::start_with(&dir, &[]);
     let first: Value = serde_json::from_str(run("first", &server).trim()).unwrap();
     server.stop();
-    let server = Server::start(&dir);
+    let server = Server::start_with(&dir, &[]);
     run("after-restart", &server);
     server.stop();
     assert_eq!(first["pages"].as_array().unwrap().len(), 10, "{first}");
@@ -406,4 +407,50 @@ fn the_dashboard_in_headless_chromium() {
         assert!(shots.join(format!("{name}.png")).is_file(), "no screenshot {name}");
     }
     eprintln!("dashboard screenshots: {}", shots.display());
+}
+
+#[test]
+fn the_home_page_follows_new_data() {
+    // A small store of its own: this test writes.
+    let t = tempfile::tempdir().unwrap();
+    let csv = t.path().join("events.csv");
+    let mut text = String::from("customer_id,timestamp,event,revenue\n");
+    for i in 0..30 {
+        text.push_str(&format!("c{i},2026-03-{:02}T10:00:00Z,Page Viewed,\n", 1 + i % 20));
+        if i % 3 == 0 {
+            text.push_str(&format!("c{i},2026-03-{:02}T10:30:00Z,Order Completed,25\n", 1 + i % 20));
+        }
+    }
+    std::fs::write(&csv, text).unwrap();
+    let dir = t.path().join("data");
+    wayfarer(&dir, &["import", csv.to_str().unwrap(), "--quiet"]);
+    let read = token(&dir, "--read", "follow");
+    let write = token(&dir, "--write", "follow-write");
+    let server = Server::start_with(&dir, &[]);
+    let a = server.addr;
+    let home = || String::from_utf8(raw(a, "GET", "/", &[cookie(&read)], b"").2).unwrap();
+    assert!(home().contains("30 customers"), "{}", home());
+    let batch = serde_json::json!({"batch": (0..5).map(|i| serde_json::json!({
+        "type": "track", "userId": format!("new{i}"), "event": "Page Viewed", "timestamp": "2026-03-21T09:00:00Z"
+    })).collect::<Vec<_>>()});
+    let auth = {
+        use base64::Engine;
+        ("Authorization", format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{write}:"))))
+    };
+    let (status, _) = http(
+        a,
+        "POST",
+        "/v1/batch",
+        &[auth, ("Content-Type", "application/json".into())],
+        batch.to_string().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    // The page is recomputed in the background after the commit (every 10 s at most).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !home().contains("35 customers") {
+        assert!(std::time::Instant::now() < deadline, "the home page never showed the new customers");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    server.stop();
 }

@@ -17,7 +17,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use crate::views::View;
 
 /// The dashboard stylesheet, served at `/assets/app.css`.
-pub const CSS: &str = include_str!("app.css");
+pub const CSS: &str = concat!(include_str!("../map.css"), include_str!("app.css"));
 /// The dashboard script, served at `/assets/app.js`.
 pub const JS: &str = include_str!("app.js");
 
@@ -74,13 +74,7 @@ pub fn layout(c: &Chrome, body: &Markup) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (c.title) " — Wayfarer" }
-                link rel="stylesheet" href="/assets/app.css";
-                link rel="icon" href="data:,";
-            }
+            (crate::head(&format!("{} — Wayfarer", c.title), crate::Style::Link("/assets/app.css")))
             body {
                 a.skip href="#main" { "Skip to content" }
                 div.shell {
@@ -121,13 +115,7 @@ pub fn login(error: Option<&str>, next: &str) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Sign in — Wayfarer" }
-                link rel="icon" href="data:,";
-                style { (PreEscaped(CSS)) }
-            }
+            (crate::head("Sign in — Wayfarer", crate::Style::Inline(CSS)))
             body {
                 main.login {
                     h1 { "Wayfarer" }

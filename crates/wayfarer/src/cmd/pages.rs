@@ -4,9 +4,11 @@
 //! CLI, and `wayfarer-render` draws it (page or export).
 //!
 //! Reports are cached per query and store generation. When new data has
-//! been committed, a cached answer at most [`STALE_FOR`] old is still shown
-//! (a live server commits every half second; recomputing the map on every
-//! commit would make the home page as slow as the map).
+//! been committed, the cached answer is still shown (for at most
+//! [`STALE_FOR`]) while a background thread recomputes the pages asked for
+//! recently — at start-up the home page, then at most every
+//! [`REFRESH_EVERY`] after commits — so a visitor never waits for the map to
+//! be computed (a live server commits every half second).
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -27,12 +29,55 @@ use wayfarer_store::Store;
 use crate::cli::{Command, PersonaSource};
 
 /// How long an answer computed before the latest commit may still be shown.
-pub const STALE_FOR: Duration = Duration::from_secs(30);
+pub const STALE_FOR: Duration = Duration::from_secs(300);
+/// How often the background thread looks for new data to recompute pages.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(10);
 const CACHE_ENTRIES: usize = 64;
+/// How many recently asked pages the background thread keeps fresh.
+const RECENT: usize = 12;
 
-pub fn pages(data: PathBuf, config: Option<PathBuf>, timeout: Duration) -> Pages {
-    let dash = Arc::new(Dash { data, config, png: Png::new(), cache: Mutex::default() });
+pub fn pages(data: PathBuf, config: Option<PathBuf>, timeout: Duration, warm: bool) -> Pages {
+    // Warm the pages whose defaults take longest, the home page last (most recent).
+    let warm_pages = ["/personas", "/clv", "/attribution", "/surveys", "/retention", "/"]
+        .iter()
+        .map(|p| PageRequest { path: (*p).to_string(), params: Vec::new() })
+        .collect();
+    let dash = Arc::new(Dash {
+        data,
+        config,
+        png: Arc::new(Png::new()),
+        cache: Arc::default(),
+        recent: Arc::new(Mutex::new(warm_pages)),
+        // Stale answers are only shown while the refresher replaces them.
+        serve_stale: warm,
+    });
+    if warm {
+        let refresher = Arc::downgrade(&dash);
+        std::thread::spawn(move || refresh_loop(&refresher));
+    }
     Pages { run: Arc::new(move |req: &PageRequest| dash.handle(req)), timeout }
+}
+
+/// Keeps the recently asked pages computed for the latest data; ends when
+/// the server drops its runner.
+fn refresh_loop(dash: &std::sync::Weak<Dash>) {
+    let mut done: Option<u64> = None;
+    loop {
+        let Some(d) = dash.upgrade() else { return };
+        if let Ok(g) = d.generation()
+            && done != Some(g)
+        {
+            let fresh = d.fresh();
+            let recent = d.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            // Most recent first: the page someone is looking at now.
+            for req in recent.iter().rev() {
+                fresh.handle(req);
+            }
+            done = Some(g);
+        }
+        drop(d);
+        std::thread::sleep(REFRESH_EVERY);
+    }
 }
 
 struct Entry {
@@ -44,8 +89,12 @@ struct Entry {
 struct Dash {
     data: PathBuf,
     config: Option<PathBuf>,
-    png: Png,
-    cache: Mutex<HashMap<String, Entry>>,
+    png: Arc<Png>,
+    cache: Arc<Mutex<HashMap<String, Entry>>>,
+    /// Pages asked for lately (most recent last), for the refresher.
+    recent: Arc<Mutex<Vec<PageRequest>>>,
+    /// False for the refresher: it recomputes what is stale.
+    serve_stale: bool,
 }
 
 /// A page's failure, shown in words.
@@ -112,7 +161,32 @@ fn command_params(params: &[(String, String)]) -> Vec<(String, String)> {
 }
 
 impl Dash {
+    /// The same dashboard, recomputing anything computed before the latest commit.
+    fn fresh(&self) -> Dash {
+        Dash {
+            data: self.data.clone(),
+            config: self.config.clone(),
+            png: self.png.clone(),
+            cache: self.cache.clone(),
+            recent: self.recent.clone(),
+            serve_stale: false,
+        }
+    }
+
+    fn remember(&self, req: &PageRequest) {
+        let mut recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        recent.retain(|r| r.path != req.path || r.params != req.params);
+        recent.push(req.clone());
+        if recent.len() > RECENT {
+            recent.remove(0);
+        }
+    }
+
     fn handle(&self, req: &PageRequest) -> PageOutput {
+        let computed = req.path == "/" || ANALYSES.iter().any(|a| a.0 == req.path.trim_end_matches('/'));
+        if self.serve_stale && computed {
+            self.remember(req);
+        }
         let path = req.path.trim_end_matches('/');
         let path = if path.is_empty() { "/" } else { path };
         let (base, export) = match path.strip_suffix("/export") {
@@ -170,7 +244,7 @@ impl Dash {
         {
             let cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(e) = cache.get(key)
-                && (e.generation == generation || e.at.elapsed() < STALE_FOR)
+                && (e.generation == generation || (self.serve_stale && e.at.elapsed() < STALE_FOR))
                 && let Ok(v) = e.value.clone().downcast::<T>()
             {
                 return Ok(v);
@@ -250,11 +324,13 @@ impl Dash {
                 }
                 "html" | "xlsx" => {
                     // The report has the persona tabs: all customers, then each persona.
-                    let maps: Vec<JourneyMap> = if scope.persona.is_some() {
-                        vec![(*map).clone()]
+                    let maps: Arc<Vec<JourneyMap>> = if scope.persona.is_some() {
+                        Arc::new(vec![(*map).clone()])
                     } else {
-                        let (store, model) = open()?;
-                        journey_maps_with(&store, &model, &scope, &inputs).map_err(anyhow::Error::from)?
+                        self.cached(&format!("maps|{:?}|{:?}", args.scope.from, args.scope.to), || {
+                            let (store, model) = open()?;
+                            Ok(journey_maps_with(&store, &model, &scope, &inputs).map_err(anyhow::Error::from)?)
+                        })?
                     };
                     if format == "html" {
                         Ok(file(&name, "html", wayfarer_render::html::report(&maps, title).into_bytes()))

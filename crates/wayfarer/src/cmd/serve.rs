@@ -21,7 +21,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
     }
     let timeout = Duration::from_secs(args.query_timeout);
     let queries = super::api::query_api(dir.clone(), g.config.clone(), timeout);
-    let pages = super::pages::pages(dir.clone(), g.config.clone(), timeout);
+    let pages = super::pages::pages(dir.clone(), g.config.clone(), timeout, !args.no_warm);
     let opts = ServeOptions {
         data: dir.clone(),
         bind: args.bind,

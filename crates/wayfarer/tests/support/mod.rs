@@ -20,9 +20,17 @@ pub struct Server {
 }
 
 impl Server {
+    /// A server without the dashboard's background page computation (tests
+    /// that need it use [`Server::start_with`]).
     pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &["--no-warm"])
+    }
+
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wayfarer"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--fold-ms", "200", "--data"])
+            .args(["serve", "--bind", "127.0.0.1:0", "--fold-ms", "200"])
+            .args(extra)
+            .arg("--data")
             .arg(dir)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
