@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use wayfarer_core::Config;
-use wayfarer_engine::journey::{JourneyMap, MapInputs, journey_map_with, journey_maps_with};
+use wayfarer_engine::journey::{JourneyMap, MapInputs, journey_maps_with};
 use wayfarer_engine::{Model, Scope};
 use wayfarer_render::dashboard::{self, AnalysisPage, Chrome, Field, FieldKind, Form, KeyRow};
 use wayfarer_render::export::{self, Png};
@@ -301,11 +301,15 @@ impl Dash {
                 persona_names.join(", ")
             )));
         }
-        let map_key = format!("map|{:?}|{:?}|{:?}", scope.persona, args.scope.from, args.scope.to);
-        let map = self.cached(&map_key, || {
+        // Every persona's map comes from the same pass over the data: one
+        // computation makes switching persona instant.
+        let maps = self.cached(&format!("maps|{:?}|{:?}", args.scope.from, args.scope.to), || {
             let (store, model) = open()?;
-            Ok(journey_map_with(&store, &model, &scope, &inputs).map_err(anyhow::Error::from)?)
+            Ok(journey_maps_with(&store, &model, &scope.without_persona(), &inputs).map_err(anyhow::Error::from)?)
         })?;
+        let Some(map) = maps.iter().find(|m| m.scope.persona == scope.persona) else {
+            return Err(Problem::Query("the map of this persona is missing".into()));
+        };
         if export {
             let format = param(params, "format").unwrap_or("html");
             let title = "Customer journey map";
@@ -314,31 +318,30 @@ impl Dash {
                 None => "journey-map".into(),
             };
             return match format {
-                "svg" => Ok(file(&name, "svg", wayfarer_render::mapsvg::map_svg(&map, title).into_bytes())),
-                "png" => Ok(file(&name, "png", self.png(&wayfarer_render::mapsvg::map_svg(&map, title))?)),
-                "json" => Ok(file(&name, "json", serde_json::to_vec_pretty(&*map).map_err(anyhow::Error::from)?)),
+                "svg" => Ok(file(&name, "svg", wayfarer_render::mapsvg::map_svg(map, title).into_bytes())),
+                "png" => Ok(file(&name, "png", self.png(&wayfarer_render::mapsvg::map_svg(map, title))?)),
+                "json" => Ok(file(&name, "json", serde_json::to_vec_pretty(map).map_err(anyhow::Error::from)?)),
                 "csv" => {
                     let mut buf = Vec::new();
-                    wayfarer_render::tabular::write_csv(&map, &mut buf).map_err(anyhow::Error::from)?;
+                    wayfarer_render::tabular::write_csv(map, &mut buf).map_err(anyhow::Error::from)?;
                     Ok(file(&name, "csv", buf))
                 }
                 "html" | "xlsx" => {
                     // The report has the persona tabs: all customers, then each persona.
-                    let maps: Arc<Vec<JourneyMap>> = if scope.persona.is_some() {
-                        Arc::new(vec![(*map).clone()])
+                    let one;
+                    let maps: &[JourneyMap] = if scope.persona.is_some() {
+                        one = [map.clone()];
+                        &one
                     } else {
-                        self.cached(&format!("maps|{:?}|{:?}", args.scope.from, args.scope.to), || {
-                            let (store, model) = open()?;
-                            Ok(journey_maps_with(&store, &model, &scope, &inputs).map_err(anyhow::Error::from)?)
-                        })?
+                        &maps
                     };
                     if format == "html" {
-                        Ok(file(&name, "html", wayfarer_render::html::report(&maps, title).into_bytes()))
+                        Ok(file(&name, "html", wayfarer_render::html::report(maps, title).into_bytes()))
                     } else {
                         Ok(file(
                             &name,
                             "xlsx",
-                            wayfarer_render::tabular::xlsx_bytes(&maps).map_err(anyhow::Error::from)?,
+                            wayfarer_render::tabular::xlsx_bytes(maps).map_err(anyhow::Error::from)?,
                         ))
                     }
                 }
@@ -372,7 +375,7 @@ impl Dash {
         );
         let page = dashboard::MapPage {
             chrome: Chrome { page: "map".into(), title: "Customer journey map".into(), subtitle, exports },
-            map: &map,
+            map,
             personas: persona_names,
             persona: scope.persona,
             from: args.scope.from.clone(),
