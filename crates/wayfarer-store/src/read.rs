@@ -35,6 +35,21 @@ pub struct Rows {
     pub rev_vals: Vec<f64>,
     /// Columns read from Parquet, in the same row order.
     extra: Option<RecordBatch>,
+    /// Where each column of [`Col::ALL`] is in `extra`, plus one (0: absent);
+    /// looked up per row, so not by name.
+    extra_index: [u8; Col::ALL.len()],
+}
+
+fn index_extra(extra: Option<&RecordBatch>) -> [u8; Col::ALL.len()] {
+    let mut idx = [0u8; Col::ALL.len()];
+    if let Some(b) = extra {
+        for c in Col::ALL {
+            if let Ok(i) = b.schema().index_of(c.name()) {
+                idx[c as usize] = (i + 1) as u8;
+            }
+        }
+    }
+    idx
 }
 
 impl Rows {
@@ -53,12 +68,17 @@ impl Rows {
 
     /// A text column, if it was requested.
     pub fn text(&self, col: Col) -> Option<&StringArray> {
-        self.extra.as_ref()?.column_by_name(col.name())?.as_string_opt::<i32>()
+        self.extra_column(col)?.as_string_opt::<i32>()
+    }
+
+    fn extra_column(&self, col: Col) -> Option<&arrow_array::ArrayRef> {
+        let i = self.extra_index[col as usize];
+        if i == 0 { None } else { Some(self.extra.as_ref()?.column(usize::from(i) - 1)) }
     }
 
     /// A float column read from Parquet, if it was requested.
     pub fn float(&self, col: Col) -> Option<&Float64Array> {
-        self.extra.as_ref()?.column_by_name(col.name())?.as_primitive_opt::<Float64Type>()
+        self.extra_column(col)?.as_primitive_opt::<Float64Type>()
     }
 
     /// A text value (None when null or not requested).
@@ -196,6 +216,7 @@ fn rows_from(h: HotSegment, extra: Option<RecordBatch>) -> Rows {
         kind: h.kind,
         rev_rows: h.rev_rows,
         rev_vals: h.rev_vals,
+        extra_index: index_extra(extra.as_ref()),
         extra,
     }
 }
@@ -308,6 +329,7 @@ fn merge_segments(hots: Vec<HotSegment>, extras: &[RecordBatch]) -> Result<Rows,
         kind: gather(kind_parts, &perm),
         rev_rows: rev.iter().map(|x| x.0).collect(),
         rev_vals: rev.iter().map(|x| x.1).collect(),
+        extra_index: index_extra(extra.as_ref()),
         extra,
     })
 }
