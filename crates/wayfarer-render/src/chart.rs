@@ -436,7 +436,7 @@ pub fn lines(id: &str, title: &str, labels: &[String], series: &[Series], pct: b
 fn legend(s: &mut Svg, mut x: f64, y: f64, names: &[String]) {
     for (k, n) in names.iter().enumerate() {
         s.rect(x, y - 9.0, 10.0, 10.0, PALETTE[k % PALETTE.len()], None);
-        let label = clip(n, 24);
+        let label = clip(n, 40);
         s.text(x + 14.0, y, &label, 11.0, INK, "start", 400);
         x += 24.0 + label.chars().count() as f64 * 6.4;
     }

@@ -344,14 +344,13 @@ fn esc(s: &str) -> String {
 }
 
 fn emotion_color(v: f64) -> String {
-    // Red (-1) .. grey (0) .. green (+1).
+    // Vermillion (-1) .. grey (0) .. blue (+1): Okabe–Ito ends, told apart
+    // with every common colour-vision deficiency (red/green is not).
     let v = v.clamp(-1.0, 1.0);
-    let (r, g, b) = if v < 0.0 {
-        let t = -v;
-        (150.0 + 60.0 * t, 150.0 - 80.0 * t, 150.0 - 80.0 * t)
-    } else {
-        (150.0 - 90.0 * v, 150.0 + 25.0 * v, 150.0 - 60.0 * v)
-    };
+    let grey = (150.0, 150.0, 150.0);
+    let (end, t) = if v < 0.0 { ((213.0, 94.0, 0.0), -v) } else { ((0.0, 114.0, 178.0), v) };
+    let mix = |a: f64, b: f64| a + (b - a) * t;
+    let (r, g, b) = (mix(grey.0, end.0), mix(grey.1, end.1), mix(grey.2, end.2));
     format!("rgb({:.0},{:.0},{:.0})", r, g, b)
 }
 
@@ -367,12 +366,12 @@ pub fn emotion_svg(m: &JourneyMap) -> String {
     );
     let _ = write!(
         s,
-        r##"<rect x="0" y="15" width="{w}" height="60" fill="#eef7f0"/><rect x="0" y="75" width="{w}" height="60" fill="#fbeeee"/>"##
+        r##"<rect x="0" y="15" width="{w}" height="60" fill="#eef5fb"/><rect x="0" y="75" width="{w}" height="60" fill="#fdf1e8"/>"##
     );
     let _ = write!(s, r##"<line x1="0" y1="75" x2="{w}" y2="75" stroke="#bbb" stroke-dasharray="4 4"/>"##);
     let _ = write!(
         s,
-        r##"<text x="6" y="28" font-size="11" fill="#4e9f6e">positive</text><text x="6" y="130" font-size="11" fill="#c4515b">negative</text>"##
+        r##"<text x="6" y="28" font-size="11" fill="#0b5e91">positive</text><text x="6" y="130" font-size="11" fill="#a3470a">negative</text>"##
     );
     let pts: Vec<(f64, f64, &wayfarer_engine::journey::EmotionPoint)> = m
         .emotion_curve

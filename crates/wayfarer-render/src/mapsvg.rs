@@ -141,8 +141,8 @@ pub fn map_svg(m: &JourneyMap, title: &str) -> String {
                 .enumerate()
                 .filter_map(|(i, p)| p.score.map(|v| (x0(i) + colw / 2.0, y + lh / 2.0 - v.clamp(-1.0, 1.0) * 34.0)))
                 .collect();
-            s.rect(left, y + 6.0, colw * k, lh / 2.0 - 6.0, "#eef7f2", None);
-            s.rect(left, y + lh / 2.0, colw * k, lh / 2.0 - 6.0, "#fbefea", None);
+            s.rect(left, y + 6.0, colw * k, lh / 2.0 - 6.0, "#eef5fb", None);
+            s.rect(left, y + lh / 2.0, colw * k, lh / 2.0 - 6.0, "#fdf1e8", None);
             let d: String = pts
                 .iter()
                 .enumerate()

@@ -102,8 +102,8 @@ pub fn customer_page(chrome: &Chrome, c: &CustomerProfile, predicted_clv: Option
                 section.card {
                     header { h2 { "Identity" } }
                     dl.facts {
-                        dt { "First seen" } dd { (c.first_seen.as_deref().unwrap_or("–")) }
-                        dt { "Last seen" } dd { (c.last_seen.as_deref().unwrap_or("–")) }
+                        dt { "First seen" } dd { (when(c.first_seen.as_deref())) }
+                        dt { "Last seen" } dd { (when(c.last_seen.as_deref())) }
                         dt { "Identities" } dd { @for i in &c.identities { code { (i) } " " } }
                         @for (k, v) in &c.traits {
                             dt { (k) } dd { (v.as_str().map_or_else(|| v.to_string(), str::to_string)) }
@@ -114,12 +114,12 @@ pub fn customer_page(chrome: &Chrome, c: &CustomerProfile, predicted_clv: Option
                     header { h2 { "Stages" } }
                     table.data {
                         thead { tr { th { "Stage" } th { "Entered" } } }
-                        tbody { @for s in &c.stages { tr { td { (s.stage) } td { (s.entered_at) } } } }
+                        tbody { @for s in &c.stages { tr { td { (s.stage) } td { (when(Some(&s.entered_at))) } } } }
                     }
                     h3 { "Channels" }
                     ul.legend {
                         @for ch in &c.channels {
-                            li { span.swatch style=(format!("background:{}", colour(&ch.channel))) {} (ch.channel) " " span.muted { (crate::count(ch.events)) " events" } }
+                            li { span.swatch style=(format!("background:{}", colour(&ch.channel))) {} (ch.channel) " " span.muted { (crate::count(ch.events)) (if ch.events == 1 { " event" } else { " events" }) } }
                         }
                     }
                 }
@@ -149,6 +149,15 @@ pub fn customer_page(chrome: &Chrome, c: &CustomerProfile, predicted_clv: Option
             }
         },
     )
+}
+
+/// A timestamp for people: `2026-05-02 14:14 UTC`.
+fn when(ts: Option<&str>) -> String {
+    match ts {
+        Some(t) if t.len() >= 16 => format!("{} UTC", t[..16].replace('T', " ")),
+        Some(t) => t.to_string(),
+        None => "–".into(),
+    }
 }
 
 /// Events as dots on a time axis, one row per channel.
