@@ -73,7 +73,7 @@ pub enum Command {
     /// Configuration: write the documented default, or show the one in effect.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Run the HTTP server: Segment-compatible ingestion (/v1/*), the query API (/api/*), metrics.
+    /// Run the HTTP server: the dashboard (/), Segment-compatible ingestion (/v1/*), the query API (/api/*), metrics.
     Serve(ServeArgs),
     /// API keys: write keys for ingestion, read tokens for queries.
     #[command(subcommand)]

@@ -19,6 +19,10 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
         eprintln!("note: no write key yet, so ingestion refuses every request; create one with");
         eprintln!("      wayfarer keys create --write --data {}", dir.display());
     }
+    if !quiet && !usable(KeyKind::Read) {
+        eprintln!("note: no read token yet, so the dashboard and the query API let nobody in; create one with");
+        eprintln!("      wayfarer keys create --read --data {}", dir.display());
+    }
     let timeout = Duration::from_secs(args.query_timeout);
     let queries = super::api::query_api(dir.clone(), g.config.clone(), timeout);
     let pages = super::pages::pages(dir.clone(), g.config.clone(), timeout, !args.no_warm);
@@ -34,6 +38,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
     runtime.block_on(run_server(opts, |addr| {
         if !quiet {
             eprintln!("wayfarer: serving {} on http://{addr} (Ctrl-C to stop)", dir.display());
+            eprintln!("          dashboard: open http://{addr}/ and sign in with a read token");
         }
     }))?;
     Ok(())
