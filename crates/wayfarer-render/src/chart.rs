@@ -371,10 +371,15 @@ pub fn lines(id: &str, title: &str, labels: &[String], series: &[Series], pct: b
     let plot_h = h - top - bottom;
     let hi = series.iter().flat_map(|s| s.values.iter().flatten()).fold(0.0f64, |a, b| a.max(*b));
     let lo = series.iter().flat_map(|s| s.values.iter().flatten()).fold(0.0f64, |a, b| a.min(*b));
-    let max = if pct { nice_max(hi.max(0.01)).min(1.0).max(hi) } else { nice_max(hi) };
-    // Below zero (NPS, sentiment) the axis goes down by as many even steps as needed.
-    let step = max / 4.0;
-    let min = if lo < 0.0 { -(((-lo) / step).ceil() * step) } else { 0.0 };
+    // Below zero (NPS, sentiment) the steps come from the whole range.
+    let (min, max, step) = if lo < 0.0 {
+        let step = nice_max((hi - lo) / 4.0);
+        let min = (lo / step).floor() * step;
+        (min, ((hi / step).ceil() * step).max(min + step), step)
+    } else {
+        let max = if pct { nice_max(hi.max(0.01)).min(1.0).max(hi) } else { nice_max(hi) };
+        (0.0, max, max / 4.0)
+    };
     let fmt = |v: f64| if pct { format!("{:.0}%", v * 100.0) } else { short(v) };
     let mut s = Svg::new(w, h);
     let ticks = ((max - min) / step).round() as usize;
@@ -802,6 +807,15 @@ mod tests {
         );
         assert_eq!(wrap("Short one", 20, 2), vec!["Short one".to_string()]);
         assert!(wrap("", 20, 2).is_empty());
+    }
+
+    #[test]
+    fn negative_lines_get_a_few_even_ticks() {
+        let s = [Series { name: "NPS".into(), values: vec![Some(-40.0), Some(-10.0)] }];
+        let c = lines("n", "NPS", &["a".into(), "b".into()], &s, false);
+        let ticks = c.svg.matches("<line").count();
+        assert!((2..=8).contains(&ticks), "{ticks} ticks");
+        assert!(!c.svg.contains("NaN"));
     }
 
     #[test]

@@ -53,6 +53,13 @@ impl Png {
         let err = |m: String| RenderError::Write { what: "PNG".into(), message: m };
         let tree = usvg::Tree::from_str(svg, &self.options).map_err(|e| err(e.to_string()))?;
         let size = tree.size().to_int_size().scale_by(scale).ok_or_else(|| err("empty image".into()))?;
+        if u64::from(size.width()) * u64::from(size.height()) > 64_000_000 {
+            return Err(RenderError::Invalid(format!(
+                "the image would be {}×{} pixels; export this chart as SVG or CSV instead",
+                size.width(),
+                size.height()
+            )));
+        }
         let mut pixmap =
             tiny_skia::Pixmap::new(size.width(), size.height()).ok_or_else(|| err("image too large".into()))?;
         pixmap.fill(tiny_skia::Color::WHITE);
@@ -101,13 +108,26 @@ pub fn view_export(view: &View, format: &str, chart: Option<&str>, png: &Png) ->
     }
 }
 
+/// Text for a CSV cell that a spreadsheet will not run as a formula: text
+/// from the data (event names, comments, traits) that starts with `=`, `+`,
+/// `-`, `@` or a tab gets a leading apostrophe (OWASP's advice); numbers
+/// stay as they are.
+pub fn csv_text(s: &str) -> std::borrow::Cow<'_, str> {
+    let risky = s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err();
+    if risky { std::borrow::Cow::Owned(format!("'{s}")) } else { std::borrow::Cow::Borrowed(s) }
+}
+
 /// A table as CSV (numbers at full precision).
 pub fn csv(table: &Table) -> Result<Vec<u8>, RenderError> {
     let err = |e: csv::Error| RenderError::Write { what: "CSV".into(), message: e.to_string() };
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&table.columns).map_err(err)?;
     for row in &table.rows {
-        w.write_record(row.iter().map(Cell::raw)).map_err(err)?;
+        w.write_record(row.iter().map(|c| match c {
+            Cell::Text(s) => csv_text(s).into_owned(),
+            other => other.raw(),
+        }))
+        .map_err(err)?;
     }
     w.into_inner().map_err(|e| RenderError::Write { what: "CSV".into(), message: e.to_string() })
 }
@@ -242,6 +262,9 @@ mod tests {
         let c = histogram("h", "Hist", "customers", &[("a,b".into(), 3), ("c".into(), 5)]);
         let text = String::from_utf8(csv(&c.data).unwrap()).unwrap();
         assert_eq!(text, "bucket,customers,share\n\"a,b\",3,0.375\nc,5,0.625\n");
+        assert_eq!(csv_text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(csv_text("-0.5"), "-0.5");
+        assert_eq!(csv_text("Order Completed"), "Order Completed");
         let x = xlsx(&[&c.data]).unwrap();
         assert_eq!(&x[..2], b"PK");
     }

@@ -285,9 +285,9 @@ fn lane(
             @if let Some(ui) = ui {
                 @let notes = (ui.notes)(&s.name, key);
                 @let open = ui.selected == Some((s.name.as_str(), key));
-                a.cell.live.open[open] href=((ui.href)(&s.name, key))
-                    aria-label=(format!("{label} at {}: numbers, links and notes", s.name)) {
+                a.cell.live.open[open] href=((ui.href)(&s.name, key)) aria-current=[open.then_some("true")] {
                     (cell(s))
+                    span.sr-only { (format!(" — {label} at {}: open the numbers, links and notes", s.name)) }
                     @if notes > 0 { span.note-badge title=(format!("{notes} note(s)")) { "✎ " (notes) } }
                 }
             } @else {

@@ -66,7 +66,7 @@ pub fn write_csv(map: &JourneyMap, out: &mut dyn std::io::Write) -> Result<(), R
     let mut w = csv::Writer::from_writer(out);
     w.write_record(["stage", "lane", "item", "metric", "value"]).map_err(err)?;
     for r in long_rows(map) {
-        w.write_record(&r).map_err(err)?;
+        w.write_record(r.iter().map(|v| crate::export::csv_text(v).into_owned())).map_err(err)?;
     }
     w.flush().map_err(|e| RenderError::Write { what: "CSV".into(), message: e.to_string() })
 }

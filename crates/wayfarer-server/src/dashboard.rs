@@ -26,7 +26,7 @@ pub const COOKIE: &str = "wayfarer_token";
 
 /// A page to render: its path (`/funnels`, `/funnels/export`,
 /// `/customers/ID`) and query parameters.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
     pub path: String,
     pub params: Vec<(String, String)>,
@@ -92,9 +92,19 @@ fn signed_in(app: &App, headers: &HeaderMap) -> bool {
     token(headers).is_some_and(|t| matches!(app.keys.check(&t), Verdict::Valid(KeyKind::Read)))
 }
 
-/// Only local paths, so `next` and `back` cannot send the browser elsewhere.
+/// Only local paths, so `next` and `back` cannot send the browser elsewhere
+/// (browsers drop tabs and newlines in URLs, so `/\t/evil` would be `//evil`).
 fn local(path: &str) -> &str {
-    if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') { path } else { "/" }
+    let plain = !path.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    if plain && path.starts_with('/') && !path.starts_with("//") { path } else { "/" }
+}
+
+/// Refuses a form posted from another site: the `Origin`, when the browser
+/// sends one, must be this server (the cookie is also SameSite=Strict).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    origin.split_once("://").is_some_and(|(_, rest)| rest == host)
 }
 
 fn login_redirect(uri: &axum::http::Uri) -> Response {
@@ -117,7 +127,10 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-pub async fn login(State(app): State<Arc<App>>, Form(f): Form<LoginForm>) -> Response {
+pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::new(ErrorCode::Forbidden, "a form from another site").into_response();
+    }
     let next = local(f.next.as_deref().unwrap_or("/")).to_string();
     let token = f.token.trim();
     let problem = match app.keys.check(token) {
@@ -177,7 +190,11 @@ pub async fn page(
     let task = tokio::task::spawn_blocking(move || run(&req));
     let out = match tokio::time::timeout(pages.timeout, task).await {
         Ok(Ok(out)) => out,
-        Ok(Err(e)) => return html(StatusCode::INTERNAL_SERVER_ERROR, format!("<h1>Internal error</h1><p>{e}</p>")),
+        Ok(Err(_)) => {
+            let c = dashboard::Chrome { title: "Internal error".into(), ..dashboard::Chrome::default() };
+            let text = "Drawing this page failed inside the server. Please report it with the address of the page.";
+            return html(StatusCode::INTERNAL_SERVER_ERROR, dashboard::message(&c, "Something went wrong", text));
+        }
         Err(_) => {
             let c = dashboard::Chrome { title: "Taking too long".into(), ..dashboard::Chrome::default() };
             let text = format!(
@@ -226,6 +243,9 @@ pub async fn add_note(State(app): State<Arc<App>>, headers: HeaderMap, Form(n): 
     if !signed_in(&app, &headers) {
         return ApiError::new(ErrorCode::Unauthorized, "sign in first").into_response();
     }
+    if !same_origin(&headers) {
+        return ApiError::new(ErrorCode::Forbidden, "a form from another site").into_response();
+    }
     let status = match n.status.as_deref() {
         None | Some("") => NoteStatus::Open,
         Some(s) => match NoteStatus::parse(s) {
@@ -269,6 +289,9 @@ pub async fn change_note(
 ) -> Response {
     if !signed_in(&app, &headers) {
         return ApiError::new(ErrorCode::Unauthorized, "sign in first").into_response();
+    }
+    if !same_origin(&headers) {
+        return ApiError::new(ErrorCode::Forbidden, "a form from another site").into_response();
     }
     let back = local(c.back.as_deref().unwrap_or("/")).to_string();
     let status = match (c.action.as_str(), c.status.as_deref().and_then(NoteStatus::parse)) {
@@ -333,5 +356,18 @@ mod tests {
         assert_eq!(local("https://evil.example/"), "/");
         assert_eq!(local("//evil.example/"), "/");
         assert_eq!(local("/\\evil.example"), "/");
+        assert_eq!(local("/\t/evil.example"), "/");
+        assert_eq!(local("/ok?next=a b"), "/");
+    }
+
+    #[test]
+    fn forms_from_other_sites_are_refused() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        assert!(same_origin(&h), "no Origin: not a cross-site browser form");
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        assert!(same_origin(&h));
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:9999"));
+        assert!(!same_origin(&h));
     }
 }

@@ -266,6 +266,10 @@ fn signing_in_pages_exports_and_notes_over_http() {
         &form(&[("stage", "Decision"), ("lane", "pain"), ("hypothesis", "x")]),
     );
     assert_eq!(s, 401, "notes need a session");
+    let cross = [c.clone(), form_type(), ("Origin", "http://evil.example".to_string())];
+    let (s, _, _) =
+        raw(a, "POST", "/notes", &cross, &form(&[("stage", "Decision"), ("lane", "pain"), ("hypothesis", "x")]));
+    assert_eq!(s, 403, "a form from another site is refused");
     server.stop();
     let server = Server::start(&dir);
     let a = server.addr;

@@ -20,15 +20,12 @@
       next.focus();
     });
   });
-  // Filters that apply at once when changed (persona, period).
-  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
-    select.addEventListener("change", function () { select.form.submit(); });
-  });
   // Escape closes the cell detail panel.
   var close = document.querySelector("[data-close-detail]");
   if (close) {
     document.addEventListener("keydown", function (e) {
-      if (e.key === "Escape") { window.location.href = close.getAttribute("href"); }
+      var typing = e.target.closest && e.target.closest("input, textarea, select");
+      if (e.key === "Escape" && !typing) { window.location.href = close.getAttribute("href"); }
     });
   }
 })();

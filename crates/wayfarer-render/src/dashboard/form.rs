@@ -109,7 +109,7 @@ fn render_field(f: &Field) -> Markup {
                 }
                 FieldKind::Select(options) => {
                     label for=(id) { (f.label) }
-                    select id=(id) name=(f.name) data-autosubmit[f.name == "persona"] {
+                    select id=(id) name=(f.name) {
                         @for (v, l) in options { option value=(v) selected[v == f.value()] { (l) } }
                     }
                 }

@@ -83,7 +83,7 @@ pub fn map_page(p: &MapPage) -> String {
             form.filters method="get" action="/" aria-label="Scope of the map" {
                 div.field {
                     label for="persona" { "Persona" }
-                    select id="persona" name="persona" data-autosubmit {
+                    select id="persona" name="persona" {
                         option value="" selected[p.persona.is_none()] { "All customers" }
                         @for name in &p.personas { option value=(name) selected[p.persona.as_deref() == Some(name.as_str())] { (name) } }
                     }
@@ -221,8 +221,8 @@ fn detail(p: &MapPage, s: &StageReport, lane: &str) -> Markup {
                             select id=(format!("st-{}", n.id)) name="status" {
                                 @for st in NoteStatus::ALL { option value=(st.as_str()) selected[st == n.status] { (st.as_str()) } }
                             }
-                            button.btn type="submit" name="action" value="status" { "Update" }
-                            button.btn type="submit" name="action" value="delete" { "Delete" }
+                            button.btn type="submit" name="action" value="status" aria-label=(format!("Update the status of note {} by {}", n.id, n.owner)) { "Update" }
+                            button.btn type="submit" name="action" value="delete" aria-label=(format!("Delete note {} by {}", n.id, n.owner)) { "Delete" }
                         }
                     }
                 }

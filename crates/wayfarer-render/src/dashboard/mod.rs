@@ -59,6 +59,11 @@ pub fn enc(s: &str) -> String {
     o
 }
 
+/// Percent-encodes a path segment (a space is `%20` there, not `+`).
+pub fn enc_path(s: &str) -> String {
+    enc(s).replace('+', "%20")
+}
+
 /// A query string from pairs (empty values left out).
 pub fn query(params: &[(String, String)]) -> String {
     params
@@ -195,6 +200,7 @@ mod tests {
         let q = query(&[("step".into(), "Order Completed[revenue > 100]".into()), ("x".into(), String::new())]);
         assert_eq!(q, "step=Order+Completed%5Brevenue+%3E+100%5D");
         assert_eq!(enc("a&b=c/é"), "a%26b%3Dc%2F%C3%A9");
+        assert_eq!(enc_path("Ana Lopez+1"), "Ana%20Lopez%2B1");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use wayfarer_core::Config;
 use wayfarer_engine::customers::{CustomerMatch, CustomerProfile};
 
 use super::form::{self, Form};
-use super::{Chrome, enc, layout};
+use super::{Chrome, layout};
 use crate::chart::{self, PALETTE, Svg, esc};
 use crate::views::View;
 
@@ -73,7 +73,7 @@ pub fn customers_page(p: &CustomersPage) -> String {
                         thead { tr { th { "Customer" } th { "Matched" } } }
                         tbody {
                             @for m in p.matches {
-                                tr { td { a href=(format!("/customers/{}", enc(&m.customer_id))) { (m.customer_id) } } td { (m.matched) } }
+                                tr { td { a href=(format!("/customers/{}", super::enc_path(&m.customer_id))) { (m.customer_id) } } td { (m.matched) } }
                             }
                         }
                     }

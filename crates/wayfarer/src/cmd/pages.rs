@@ -47,6 +47,7 @@ pub fn pages(data: PathBuf, config: Option<PathBuf>, timeout: Duration, warm: bo
         config,
         png: Arc::new(Png::new()),
         cache: Arc::default(),
+        computed: Arc::default(),
         recent: Arc::new(Mutex::new(warm_pages)),
         // Stale answers are only shown while the refresher replaces them.
         serve_stale: warm,
@@ -61,23 +62,49 @@ pub fn pages(data: PathBuf, config: Option<PathBuf>, timeout: Duration, warm: bo
 /// Keeps the recently asked pages computed for the latest data; ends when
 /// the server drops its runner.
 fn refresh_loop(dash: &std::sync::Weak<Dash>) {
-    let mut done: Option<u64> = None;
+    // The requests already computed for `generation`.
+    let mut generation: Option<u64> = None;
+    let mut done: Vec<PageRequest> = Vec::new();
     loop {
         let Some(d) = dash.upgrade() else { return };
-        if let Ok(g) = d.generation()
-            && done != Some(g)
-        {
+        if let Ok(g) = d.generation() {
+            if generation != Some(g) {
+                generation = Some(g);
+                done.clear();
+            }
             let fresh = d.fresh();
             let recent = d.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
             // Most recent first: the page someone is looking at now.
             for req in recent.iter().rev() {
-                fresh.handle(req);
+                if !done.contains(req) {
+                    fresh.handle(req);
+                    done.push(req.clone());
+                }
             }
-            done = Some(g);
         }
         drop(d);
         std::thread::sleep(REFRESH_EVERY);
     }
+}
+
+/// Marks a key as being computed; when dropped (also on a panic), unmarks
+/// it and wakes whoever waits for it.
+struct Computing<'a> {
+    dash: &'a Dash,
+    key: String,
+}
+
+impl Drop for Computing<'_> {
+    fn drop(&mut self) {
+        let (lock, ready) = &*self.dash.computed;
+        lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.key);
+        ready.notify_all();
+    }
+}
+
+struct MapBundle {
+    inputs: MapInputs,
+    maps: Vec<JourneyMap>,
 }
 
 struct Entry {
@@ -91,6 +118,8 @@ struct Dash {
     config: Option<PathBuf>,
     png: Arc<Png>,
     cache: Arc<Mutex<HashMap<String, Entry>>>,
+    /// Keys being computed now (a second request for one waits for it).
+    computed: Arc<(Mutex<std::collections::HashSet<String>>, std::sync::Condvar)>,
     /// Pages asked for lately (most recent last), for the refresher.
     recent: Arc<Mutex<Vec<PageRequest>>>,
     /// False for the refresher: it recomputes what is stale.
@@ -168,6 +197,7 @@ impl Dash {
             config: self.config.clone(),
             png: self.png.clone(),
             cache: self.cache.clone(),
+            computed: self.computed.clone(),
             recent: self.recent.clone(),
             serve_stale: false,
         }
@@ -234,22 +264,35 @@ impl Dash {
         Ok(Store::open(&self.data).map_err(anyhow::Error::from)?.manifest().generation)
     }
 
-    /// The cached value for `key`, or `f()` (cached).
+    /// The cached value for `key`, or `f()` (cached). One computation per
+    /// key at a time: a request that finds its key being computed waits for
+    /// that answer instead of computing it again.
     fn cached<T: Send + Sync + 'static>(
         &self,
         key: &str,
         f: impl FnOnce() -> Result<T, Problem>,
     ) -> Result<Arc<T>, Problem> {
         let generation = self.generation()?;
-        {
+        let lookup = || {
             let cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(e) = cache.get(key)
-                && (e.generation == generation || (self.serve_stale && e.at.elapsed() < STALE_FOR))
-                && let Ok(v) = e.value.clone().downcast::<T>()
-            {
-                return Ok(v);
+            cache
+                .get(key)
+                .filter(|e| e.generation == generation || (self.serve_stale && e.at.elapsed() < STALE_FOR))
+                .and_then(|e| e.value.clone().downcast::<T>().ok())
+        };
+        let _computing = {
+            let (lock, ready) = &*self.computed;
+            let mut busy = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            loop {
+                if let Some(v) = lookup() {
+                    return Ok(v);
+                }
+                if busy.insert(key.to_string()) {
+                    break Computing { dash: self, key: key.to_string() };
+                }
+                busy = ready.wait(busy).unwrap_or_else(std::sync::PoisonError::into_inner);
             }
-        }
+        };
         let v = Arc::new(f()?);
         let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() >= CACHE_ENTRIES
@@ -279,20 +322,10 @@ impl Dash {
         let cli = self.parse("map", &scope_params)?;
         let Command::Map(args) = cli.command else { return Err(Problem::Query("not a map".into())) };
         let scope = super::scope(&args.scope)?;
-        let key = format!("map-inputs|{:?}|{:?}", args.scope.from, args.scope.to);
         let (config, _) = self.config()?;
-        let inputs = self.cached(&key, || {
-            let store = Store::open(&self.data).map_err(anyhow::Error::from)?;
-            let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
-            let personas = super::map::personas(&store, &model, &scope, PersonaSource::Auto)?;
-            Ok(MapInputs::with_predicted_clv(&store, &model, &scope, personas).map_err(anyhow::Error::from)?)
-        })?;
-        let open = || -> Result<(Store, Model), Problem> {
-            let store = Store::open(&self.data).map_err(anyhow::Error::from)?;
-            let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
-            Ok((store, model))
-        };
-        let persona_names: Vec<String> = inputs.personas.names.iter().map(|(n, _)| n.clone()).collect();
+        let bundle = self.map_bundle(&config, &scope)?;
+        let maps = &bundle.maps;
+        let persona_names: Vec<String> = bundle.inputs.personas.names.iter().map(|(n, _)| n.clone()).collect();
         if let Some(p) = &scope.persona
             && !persona_names.contains(p)
         {
@@ -301,12 +334,6 @@ impl Dash {
                 persona_names.join(", ")
             )));
         }
-        // Every persona's map comes from the same pass over the data: one
-        // computation makes switching persona instant.
-        let maps = self.cached(&format!("maps|{:?}|{:?}", args.scope.from, args.scope.to), || {
-            let (store, model) = open()?;
-            Ok(journey_maps_with(&store, &model, &scope.without_persona(), &inputs).map_err(anyhow::Error::from)?)
-        })?;
         let Some(map) = maps.iter().find(|m| m.scope.persona == scope.persona) else {
             return Err(Problem::Query("the map of this persona is missing".into()));
         };
@@ -333,7 +360,7 @@ impl Dash {
                         one = [map.clone()];
                         &one
                     } else {
-                        &maps
+                        maps
                     };
                     if format == "html" {
                         Ok(file(&name, "html", wayfarer_render::html::report(maps, title).into_bytes()))
@@ -387,6 +414,23 @@ impl Dash {
         Ok(PageOutput::html(dashboard::map_page(&page)))
     }
 
+    /// The maps of a time window — all customers, then each persona, from
+    /// one pass over the data, so switching persona is instant — with the
+    /// inputs they were built with (personas, predicted CLV), cached together
+    /// so they always belong to the same data.
+    fn map_bundle(&self, config: &Config, scope: &Scope) -> Result<Arc<MapBundle>, Problem> {
+        let scope = scope.without_persona();
+        self.cached(&format!("map|{:?}|{:?}", scope.from, scope.to), || {
+            let store = Store::open(&self.data).map_err(anyhow::Error::from)?;
+            let model = Model::compile(config, &store).map_err(anyhow::Error::from)?;
+            let personas = super::map::personas(&store, &model, &scope, PersonaSource::Auto)?;
+            let inputs =
+                MapInputs::with_predicted_clv(&store, &model, &scope, personas).map_err(anyhow::Error::from)?;
+            let maps = journey_maps_with(&store, &model, &scope, &inputs).map_err(anyhow::Error::from)?;
+            Ok(MapBundle { inputs, maps })
+        })
+    }
+
     fn png(&self, svg: &str) -> Result<Vec<u8>, Problem> {
         Ok(self.png.render(svg, 2.0).map_err(anyhow::Error::from)?)
     }
@@ -397,6 +441,14 @@ impl Dash {
         let params = command_params(params);
         if command == "funnel" && params.iter().filter(|(k, _)| k == "step").count() < 2 {
             return Ok(None);
+        }
+        // Sizes a page can draw (the CLI takes any).
+        for (name, most) in [("periods", 200u64), ("length", 20), ("top", 200), ("k", 30), ("max-k", 30)] {
+            if let Some(v) = param(&params, name).and_then(|v| v.parse::<u64>().ok())
+                && v > most
+            {
+                return Err(Problem::Query(format!("{name}: at most {most} on the dashboard (found {v})")));
+            }
         }
         let key = format!("{command}|{}", dashboard::query(&params));
         let view = self.cached(&key, || {
@@ -510,7 +562,7 @@ impl Dash {
                         ("week".into(), "week".into()),
                         ("month".into(), "month".into()),
                     ]),
-                    &["week"],
+                    &[],
                 ),
             ],
             "paths" => vec![
@@ -518,7 +570,7 @@ impl Dash {
                 f("to-event", "To event", FieldKind::Text, &[]).events(),
                 f("length", "Steps", FieldKind::Number, &["5"]),
                 f("top", "Top paths", FieldKind::Number, &["10"]),
-                f("collapse-repeats", "Collapse repeats", FieldKind::Check, &["true"]),
+                f("collapse-repeats", "Collapse repeats", FieldKind::Check, &[]),
             ],
             "retention" => vec![
                 f("period", "Period", sel(&["week", "day", "month"]), &["week"]),
@@ -591,20 +643,14 @@ impl Dash {
         else {
             return Err(Problem::NotFound(format!("No customer has the user id or anonymous id '{id}'.")));
         };
-        // Predicted CLV from the (cached) map inputs of the whole data.
-        let clv = self
-            .cached("map-inputs|None|None", || {
-                let personas = super::map::personas(&store, &model, &Scope::default(), PersonaSource::Auto)?;
-                Ok(MapInputs::with_predicted_clv(&store, &model, &Scope::default(), personas)
-                    .map_err(anyhow::Error::from)?)
-            })
-            .ok()
-            .and_then(|inputs| {
-                let mut ids = store.identity().ok()?;
-                let ident = ids.lookup(&format!("u:{id}")).or_else(|| ids.lookup(&format!("a:{id}")))?;
-                let customer = ids.canonical(ident);
-                inputs.predicted_clv.as_ref()?.get(&customer).copied()
-            });
+        // Predicted CLV from the (cached) inputs of the home page's map.
+        let clv = self.map_bundle(&config, &Scope::default()).ok().and_then(|bundle| {
+            let inputs = &bundle.inputs;
+            let mut ids = store.identity().ok()?;
+            let ident = ids.lookup(&format!("u:{id}")).or_else(|| ids.lookup(&format!("a:{id}")))?;
+            let customer = ids.canonical(ident);
+            inputs.predicted_clv.as_ref()?.get(&customer).copied()
+        });
         let chrome = Chrome {
             page: "customers".into(),
             title: format!("Customer {}", profile.customer_id),
@@ -673,11 +719,11 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
+        let hex = |k: usize| b.get(k).and_then(|c| char::from(*c).to_digit(16));
         if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+            && let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2))
         {
-            out.push(v);
+            out.push((h * 16 + l) as u8);
             i += 3;
         } else {
             out.push(b[i]);
@@ -696,6 +742,9 @@ mod tests {
         assert_eq!(percent_decode("ana%40example.com"), "ana@example.com");
         assert_eq!(percent_decode("u-1"), "u-1");
         assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%aé"), "%aé");
+        assert_eq!(percent_decode("%+1"), "%+1");
+        assert_eq!(percent_decode("Ana%20Lopez"), "Ana Lopez");
     }
 
     #[test]

@@ -83,11 +83,12 @@ try {
       await shot(`${String(i + 1).padStart(2, "0")}-${label.toLowerCase().replace(/[^a-z]+/g, "-")}`);
     }
 
-    // Journey map: switch persona (the select submits on change).
+    // Journey map: switch persona.
     await page.goto(base + "/");
     const personas = await page.$$eval("#persona option", (os) => os.map((o) => o.value).filter((v) => v));
     check(personas.length >= 2, `expected personas to switch between, found ${personas.length}`);
-    await Promise.all([page.waitForURL(/persona=/), page.selectOption("#persona", personas[0])]);
+    await page.selectOption("#persona", personas[0]);
+    await Promise.all([page.waitForURL(/persona=/), page.getByRole("button", { name: "Apply" }).click()]);
     const sub = await page.textContent("header.topbar .sub");
     check(sub.includes(personas[0]), `after switching persona the subtitle says '${sub}'`);
     report.persona = personas[0];
@@ -126,6 +127,7 @@ try {
     await page.getByRole("button", { name: "+ Add step" }).click();
     await page.getByLabel("Step 3", { exact: true }).fill("Order Completed");
     await page.getByLabel("Window").fill("14d");
+    await page.getByLabel("Trend").selectOption("week");
     await Promise.all([page.waitForURL(/step=Order\+Completed/), page.getByRole("button", { name: "Run" }).click()]);
     const bars = page.locator("svg[aria-label='Conversion by step'] rect[fill='#0072B2']");
     check(await bars.count() === 3, `the funnel chart has ${await bars.count()} bars, expected 3`);
