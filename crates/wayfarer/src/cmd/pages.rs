@@ -242,7 +242,10 @@ impl Dash {
                     Problem::NoData(t) => (
                         200,
                         "No data yet",
-                        format!("{t}. Or run `wayfarer demo` to try Wayfarer with a synthetic company."),
+                        format!(
+                            "{t}, or send events to /v1/batch with a write key (see the README's Live ingestion). \
+                             To look around first, run `wayfarer demo` and serve its data directory."
+                        ),
                     ),
                     Problem::Query(t) => (400, "This page could not be drawn", t),
                 };
