@@ -265,16 +265,26 @@ pub struct Personas {
     /// Customer → persona, for discovered personas; None uses each
     /// timeline's hand-written persona.
     pub assignment: Option<std::sync::Arc<std::collections::HashMap<u32, usize>>>,
+    /// What the groups are called in pain points' evidence ("personas", "segments").
+    pub noun: &'static str,
 }
 
 impl Personas {
     /// No personas: every customer is "Unassigned".
     pub fn none() -> Personas {
-        Personas { names: Vec::new(), assignment: Some(std::sync::Arc::new(std::collections::HashMap::new())) }
+        Personas {
+            names: Vec::new(),
+            assignment: Some(std::sync::Arc::new(std::collections::HashMap::new())),
+            noun: "personas",
+        }
     }
 
     pub fn hand_written(model: &Model) -> Personas {
-        Personas { names: model.personas.iter().map(|(n, d, _)| (n.clone(), d.clone())).collect(), assignment: None }
+        Personas {
+            names: model.personas.iter().map(|(n, d, _)| (n.clone(), d.clone())).collect(),
+            assignment: None,
+            noun: "personas",
+        }
     }
 
     /// The persona of a timeline, if any.

@@ -27,6 +27,7 @@ pub mod period;
 pub mod personas;
 pub mod retention;
 pub mod rfm;
+pub mod segments;
 pub mod sessions;
 pub mod surveys;
 pub mod text;

@@ -389,6 +389,9 @@ fn emotion_pain(
 /// touchpoints, slowness and emotion per stage.
 pub fn versus_rest(ctx: &Context<'_>, g: &GroupStats, rest: &GroupStats, persona: &str) -> Vec<PainPoint> {
     let mut out = Vec::new();
+    // "other personas", or "other segments" when the map is split by a segment.
+    let others = format!("other {}", ctx.personas.noun);
+    let same_stage = format!("{others} in the same stage");
     let k_stages = ctx.model.stages();
     let p = Some(persona);
     for k in 0..k_stages {
@@ -413,7 +416,7 @@ pub fn versus_rest(ctx: &Context<'_>, g: &GroupStats, rest: &GroupStats, persona
                         metric: "conversion to next stage",
                         value: c.value,
                         baseline: c.baseline,
-                        baseline_label: "other personas".to_string(),
+                        baseline_label: others.clone(),
                         n: st.reached,
                         baseline_n: rt.reached,
                         p_value: Some(c.p_value),
@@ -421,7 +424,7 @@ pub fn versus_rest(ctx: &Context<'_>, g: &GroupStats, rest: &GroupStats, persona
                         gap: c.baseline - c.value,
                         terms: Vec::new(),
                         evidence: format!(
-                            "{} of {} {persona} in {stage} reached {next} ({}), against {} of other personas",
+                            "{} of {} {persona} in {stage} reached {next} ({}), against {} of {others}",
                             st.converted,
                             st.reached,
                             pct(c.value),
@@ -454,7 +457,7 @@ pub fn versus_rest(ctx: &Context<'_>, g: &GroupStats, rest: &GroupStats, persona
                             metric: "exit rate",
                             value: c.value,
                             baseline: c.baseline,
-                            baseline_label: "other personas at the same touchpoint".to_string(),
+                            baseline_label: format!("{others} at the same touchpoint"),
                             n: v.customers,
                             baseline_n: o.customers,
                             p_value: Some(c.p_value),
@@ -462,7 +465,7 @@ pub fn versus_rest(ctx: &Context<'_>, g: &GroupStats, rest: &GroupStats, persona
                             gap: c.value - c.baseline,
                             terms: Vec::new(),
                             evidence: format!(
-                                "{} of {} {persona} who reached {name} in {stage} went no further ({}), against {} of other personas ({} of {})",
+                                "{} of {} {persona} who reached {name} in {stage} went no further ({}), against {} of {others} ({} of {})",
                                 v.exits,
                                 v.customers,
                                 pct(c.value),
@@ -502,7 +505,7 @@ pub fn versus_rest(ctx: &Context<'_>, g: &GroupStats, rest: &GroupStats, persona
                                     metric: "median time to next stage (seconds)",
                                     value: m1,
                                     baseline: m2,
-                                    baseline_label: "other personas".to_string(),
+                                    baseline_label: others.clone(),
                                     n: mine.len() as u64,
                                     baseline_n: theirs.len() as u64,
                                     p_value: Some(c.p_value),
@@ -510,7 +513,7 @@ pub fn versus_rest(ctx: &Context<'_>, g: &GroupStats, rest: &GroupStats, persona
                                     gap: c.value - c.baseline,
                                     terms: Vec::new(),
                                     evidence: format!(
-                                        "median {} from {stage} to {next}, against {} for other personas; {} of them took longer than the overall median, against {} of others (n={} and {})",
+                                        "median {} from {stage} to {next}, against {} for {others}; {} of them took longer than the overall median, against {} of others (n={} and {})",
                                         wayfarer_core::time::format_duration_seconds(m1),
                                         wayfarer_core::time::format_duration_seconds(m2),
                                         pct(c.value),
@@ -530,7 +533,7 @@ pub fn versus_rest(ctx: &Context<'_>, g: &GroupStats, rest: &GroupStats, persona
             unhappy: rt.unhappy,
             customers: rt.emotion_customers,
             emotion: &rt.emotion,
-            label: "other personas in the same stage",
+            label: &same_stage,
         };
         if let Some(pp) = emotion_pain(ctx, k, st, &base, p) {
             out.push(pp);
@@ -571,7 +574,7 @@ pub fn opportunities(
         let (conversions, action) = match p.kind {
             PainKind::DropOff => (
                 Some(p.affected_customers as f64 * (p.baseline - p.value)),
-                "Find out what stops them and fix it; compare their path with other personas'",
+                "Find out what stops them and fix it; compare their path with the other groups'",
             ),
             PainKind::ExitTouchpoint => (
                 Some(p.affected_customers as f64 * (p.value - p.baseline)),

@@ -216,6 +216,7 @@ impl DiscoveredReport {
         Personas {
             names: self.personas.iter().map(|p| (p.name.clone(), p.description.clone())).collect(),
             assignment: Some(Arc::clone(&self.assignment)),
+            noun: "personas",
         }
     }
 }

@@ -173,6 +173,30 @@ fn signing_in_pages_exports_and_notes_over_http() {
         assert!(text.contains(heading), "{path} lacks '{heading}'");
         assert!(header(&head, "server-timing").is_some_and(|t| t.starts_with("render;dur=")), "{path}: {head}");
     }
+    // Segments scope the map like personas do.
+    let (status, _, body) = raw(a, "GET", "/?segment=purchases%3ARepeat+buyers", std::slice::from_ref(&c), b"");
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("Purchases: Repeat buyers"), "{text}");
+    let all: Value =
+        serde_json::from_slice(&http(a, "GET", "/api/map", &[support_bearer(&read)], b"").unwrap().1).unwrap();
+    let repeat: Value = serde_json::from_slice(
+        &raw(a, "GET", "/export?segment=purchases%3ARepeat+buyers&format=json", std::slice::from_ref(&c), b"").2,
+    )
+    .unwrap();
+    let (n_all, n_repeat) =
+        (all["scope"]["customers"].as_u64().unwrap(), repeat["scope"]["customers"].as_u64().unwrap());
+    assert!(n_repeat > 0 && n_repeat < n_all, "{n_repeat} repeat buyers of {n_all}");
+    // Every repeat buyer reached the Retention stage (a second order).
+    let retention = |m: &Value| {
+        m["stages"].as_array().unwrap().iter().find(|s| s["name"] == "Retention").unwrap()["customers"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(retention(&repeat), n_repeat);
+    for bad in ["/?segment=bogus", "/?segment=purchases%3ARepeat+buyers&persona=Deal+hunters"] {
+        assert_eq!(raw(a, "GET", bad, std::slice::from_ref(&c), b"").0, 400, "{bad}");
+    }
     let (status, _, body) = raw(a, "GET", "/nope", std::slice::from_ref(&c), b"");
     assert_eq!(status, 404);
     assert!(String::from_utf8_lossy(&body).contains("There is no page /nope"));

@@ -17,8 +17,11 @@ pub struct MapPage<'a> {
     pub map: &'a JourneyMap,
     /// Personas to switch between (names).
     pub personas: Vec<String>,
-    /// The request's persona, from, to.
+    /// Segments to switch between: (segmentation label, [(value, group name)]).
+    pub segments: Vec<(String, Vec<(String, String)>)>,
+    /// The request's persona, segment (`first_channel:Email`), from, to.
     pub persona: Option<String>,
+    pub segment: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
     pub notes: &'a [Note],
@@ -30,7 +33,7 @@ pub struct MapPage<'a> {
 impl MapPage<'_> {
     fn scope_params(&self) -> Vec<(String, String)> {
         let mut p = Vec::new();
-        for (k, v) in [("persona", &self.persona), ("from", &self.from), ("to", &self.to)] {
+        for (k, v) in [("persona", &self.persona), ("segment", &self.segment), ("from", &self.from), ("to", &self.to)] {
             if let Some(v) = v {
                 p.push((k.to_string(), v.clone()));
             }
@@ -46,15 +49,21 @@ impl MapPage<'_> {
         p.push(("cell".into(), format!("{stage}|{lane}")));
         format!("/?{}#detail", query(&p))
     }
+    /// Whose map this is, for notes: the persona, or `segment:…`.
+    fn group(&self) -> Option<String> {
+        self.persona.clone().or_else(|| self.segment.as_ref().map(|s| format!("segment:{s}")))
+    }
     fn notes_of(&self, stage: &str, lane: &str) -> impl Iterator<Item = &Note> {
-        self.notes
-            .iter()
-            .filter(move |n| n.cell.stage == stage && n.cell.lane == lane && n.cell.persona == self.persona)
+        let group = self.group();
+        self.notes.iter().filter(move |n| n.cell.stage == stage && n.cell.lane == lane && n.cell.persona == group)
     }
     /// A link to another page with this page's scope.
     fn link(&self, path: &str, extra: &[(&str, &str)]) -> String {
         let mut p: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        p.extend(self.scope_params().into_iter().filter(|(k, _)| k != "persona" || path != "/paths"));
+        // Analyses take hand-written personas and dates; segments are the map's own.
+        p.extend(
+            self.scope_params().into_iter().filter(|(k, _)| k != "segment" && (k != "persona" || path != "/paths")),
+        );
         format!("{path}?{}", query(&p))
     }
     fn funnel_link(&self, a: &str, b: &str) -> String {
@@ -90,8 +99,15 @@ pub fn map_page(p: &MapPage) -> String {
                 }
                 div.field {
                     label for="segment" { "Segment" }
-                    select id="segment" name="segment" disabled aria-describedby="segment-hint" { option { "All customers" } }
-                    div.hint id="segment-hint" { "Saved segments are not built yet; use persona and dates." }
+                    select id="segment" name="segment" aria-describedby="segment-hint" {
+                        option value="" selected[p.segment.is_none()] { "All customers" }
+                        @for (label, groups) in &p.segments {
+                            optgroup label=(label) {
+                                @for (value, name) in groups { option value=(value) selected[p.segment.as_deref() == Some(value.as_str())] { (name) } }
+                            }
+                        }
+                    }
+                    div.hint id="segment-hint" { "A persona or a segment, not both." }
                 }
                 div.field { label for="from" { "From" } input type="date" id="from" name="from" value=(p.from.as_deref().unwrap_or("")); }
                 div.field { label for="to" { "To (exclusive)" } input type="date" id="to" name="to" value=(p.to.as_deref().unwrap_or("")); }
@@ -230,7 +246,7 @@ fn detail(p: &MapPage, s: &StageReport, lane: &str) -> Markup {
             form.note-form method="post" action="/notes" aria-label="Add a note" {
                 input type="hidden" name="stage" value=(s.name);
                 input type="hidden" name="lane" value=(lane);
-                @if let Some(per) = &p.persona { input type="hidden" name="persona" value=(per); }
+                @if let Some(group) = p.group() { input type="hidden" name="persona" value=(group); }
                 input type="hidden" name="back" value=(p.cell_href(&s.name, lane));
                 label for="note-hypothesis" { "Hypothesis or note" }
                 textarea id="note-hypothesis" name="hypothesis" required placeholder="e.g. The shipping cost appears too late; test showing it on the product page." {}

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use wayfarer_core::Config;
 use wayfarer_engine::journey::{JourneyMap, MapInputs, journey_maps_with};
+use wayfarer_engine::segments::{self, Segmentation};
 use wayfarer_engine::{Model, Scope};
 use wayfarer_render::dashboard::{self, AnalysisPage, Chrome, Field, FieldKind, Form, KeyRow};
 use wayfarer_render::export::{self, Png};
@@ -337,13 +338,36 @@ impl Dash {
                 persona_names.join(", ")
             )));
         }
-        let Some(map) = maps.iter().find(|m| m.scope.persona == scope.persona) else {
-            return Err(Problem::Query("the map of this persona is missing".into()));
+        // A segment (`first_channel:Email`) instead of a persona: the maps
+        // of that segmentation, from one pass too.
+        let segment = param(params, "segment").map(str::to_string);
+        let segment_maps;
+        let (maps, wanted, label): (&[JourneyMap], Option<String>, Option<&str>) = match &segment {
+            None => (maps, scope.persona.clone(), None),
+            Some(s) => {
+                if scope.persona.is_some() {
+                    return Err(Problem::Query("persona and segment: choose one of them".into()));
+                }
+                let Some((by, group)) = s.split_once(':').and_then(|(k, g)| Segmentation::parse(k).map(|b| (b, g)))
+                else {
+                    return Err(Problem::Query(format!(
+                        "segment: expected first_channel:NAME, purchases:NAME or status:NAME, found '{s}'"
+                    )));
+                };
+                segment_maps = self.segment_maps(&config, &scope, by, &bundle)?;
+                (segment_maps.as_slice(), Some(group.to_string()), Some(by.label()))
+            }
+        };
+        let Some(map) = maps.iter().find(|m| m.scope.persona == wanted) else {
+            return Err(Problem::Query(format!(
+                "segment: no customer of this scope is in '{}'",
+                segment.as_deref().unwrap_or_default()
+            )));
         };
         if export {
             let format = param(params, "format").unwrap_or("html");
             let title = "Customer journey map";
-            let name = match &scope.persona {
+            let name = match &wanted {
                 Some(p) => format!("journey-map-{}", slug(p)),
                 None => "journey-map".into(),
             };
@@ -383,7 +407,11 @@ impl Dash {
         let notes = wayfarer_store::notes::list(&self.data).map_err(anyhow::Error::from)?;
         let selected =
             param(params, "cell").and_then(|c| c.split_once('|')).map(|(s, l)| (s.to_string(), l.to_string()));
-        let q = dashboard::query(&scope_params);
+        let mut export_params = scope_params;
+        if let Some(s) = &segment {
+            export_params.push(("segment".into(), s.clone()));
+        }
+        let q = dashboard::query(&export_params);
         let exports = ["HTML", "PNG", "SVG", "XLSX", "CSV", "JSON"]
             .iter()
             .map(|f| {
@@ -396,7 +424,11 @@ impl Dash {
         let s = &map.scope;
         let subtitle = format!(
             "{} · {} – {} · {} customers · {} events · revenue {}",
-            s.persona.as_deref().unwrap_or("All customers"),
+            match (label, &s.persona) {
+                (Some(l), Some(g)) => format!("{l}: {g}"),
+                (None, Some(p)) => p.clone(),
+                _ => "All customers".to_string(),
+            },
             s.from.as_deref().unwrap_or(&s.data_start).get(..10).unwrap_or(""),
             s.to.as_deref().unwrap_or(&s.data_end).get(..10).unwrap_or(""),
             wayfarer_render::count(s.customers),
@@ -407,6 +439,8 @@ impl Dash {
             chrome: Chrome { page: "map".into(), title: "Customer journey map".into(), subtitle, exports },
             map,
             personas: persona_names,
+            segments: segment_options(&bundle.maps),
+            segment,
             persona: scope.persona,
             from: args.scope.from.clone(),
             to: args.scope.to,
@@ -431,6 +465,25 @@ impl Dash {
                 MapInputs::with_predicted_clv(&store, &model, &scope, personas).map_err(anyhow::Error::from)?;
             let maps = journey_maps_with(&store, &model, &scope, &inputs).map_err(anyhow::Error::from)?;
             Ok(MapBundle { inputs, maps })
+        })
+    }
+
+    /// The maps of one segmentation (all customers, then each group) for a
+    /// time window, with the predicted CLV of the window's map.
+    fn segment_maps(
+        &self,
+        config: &Config,
+        scope: &Scope,
+        by: Segmentation,
+        bundle: &MapBundle,
+    ) -> Result<Arc<Vec<JourneyMap>>, Problem> {
+        let scope = scope.without_persona();
+        self.cached(&format!("segment|{}|{:?}|{:?}", by.key(), scope.from, scope.to), || {
+            let store = Store::open(&self.data).map_err(anyhow::Error::from)?;
+            let model = Model::compile(config, &store).map_err(anyhow::Error::from)?;
+            let personas = segments::segment(&store, &model, &scope, by).map_err(anyhow::Error::from)?;
+            let inputs = MapInputs { personas, predicted_clv: bundle.inputs.predicted_clv.clone() };
+            Ok(journey_maps_with(&store, &model, &scope, &inputs).map_err(anyhow::Error::from)?)
         })
     }
 
@@ -678,6 +731,25 @@ impl Dash {
         let chrome = Chrome { page: "settings".into(), title: "Settings".into(), ..Chrome::default() };
         Ok(PageOutput::html(dashboard::settings_page(&chrome, &config, &source, &keys)))
     }
+}
+
+/// The segments offered on the map: first channels (those of the first
+/// stage, by share), purchases and status.
+fn segment_options(maps: &[JourneyMap]) -> Vec<(String, Vec<(String, String)>)> {
+    let group = |by: Segmentation, names: Vec<String>| {
+        (by.label().to_string(), names.into_iter().map(|n| (format!("{}:{n}", by.key()), n)).collect())
+    };
+    let channels = maps
+        .first()
+        .and_then(|m| m.stages.first())
+        .map(|s| s.channels.iter().map(|c| c.channel.clone()).collect())
+        .unwrap_or_default();
+    let names = |v: &[&str]| v.iter().map(ToString::to_string).collect();
+    vec![
+        group(Segmentation::FirstChannel, channels),
+        group(Segmentation::Purchases, names(&["Never bought", "One purchase", "Repeat buyers"])),
+        group(Segmentation::Status, names(&["Active", "Churned"])),
+    ]
 }
 
 /// What each analysis page says about itself: intro, and the empty state.

@@ -93,6 +93,13 @@ try {
     check(sub.includes(personas[0]), `after switching persona the subtitle says '${sub}'`);
     report.persona = personas[0];
     await shot("20-map-persona");
+    // ... or a segment instead.
+    await page.selectOption("#persona", "");
+    await page.selectOption("#segment", "purchases:Repeat buyers");
+    await Promise.all([page.waitForURL(/segment=/), page.getByRole("button", { name: "Apply" }).click()]);
+    const segSub = await page.textContent("header.topbar .sub");
+    check(segSub.includes("Purchases: Repeat buyers"), `after choosing a segment the subtitle says '${segSub}'`);
+    await shot("20-map-segment");
 
     // Open a cell: its numbers, links to the analysis, and the note form.
     await page.goto(base + "/");

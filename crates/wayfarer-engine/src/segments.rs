@@ -1,0 +1,151 @@
+//! Built-in customer segments that scope the journey map: by first
+//! (acquisition) channel, by purchases (none, one, repeat) and by status
+//! (active, churned). A segmentation splits every customer of the scope into
+//! named groups and is handed to the map in the same form as personas (a
+//! customer → group assignment), so all of a segmentation's maps come from
+//! one pass over the data.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wayfarer_store::{Col, NO_CHANNEL, Store};
+
+use crate::fold::{self, Fold, Span};
+use crate::journey::Personas;
+use crate::model::Model;
+use crate::timeline::Timeline;
+use crate::{EngineError, Scope};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segmentation {
+    FirstChannel,
+    Purchases,
+    Status,
+}
+
+impl Segmentation {
+    pub const ALL: [Segmentation; 3] = [Segmentation::FirstChannel, Segmentation::Purchases, Segmentation::Status];
+
+    /// The name used in URLs (`first_channel:Email`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Segmentation::FirstChannel => "first_channel",
+            Segmentation::Purchases => "purchases",
+            Segmentation::Status => "status",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Segmentation::FirstChannel => "First channel",
+            Segmentation::Purchases => "Purchases",
+            Segmentation::Status => "Status",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Segmentation> {
+        Segmentation::ALL.into_iter().find(|x| x.key() == s)
+    }
+
+    fn group(self, model: &Model, t: &Timeline<'_>) -> String {
+        match self {
+            Segmentation::FirstChannel => {
+                let c = t.channel.iter().copied().find(|&c| c != NO_CHANNEL).unwrap_or(NO_CHANNEL);
+                model.channel_name(c).to_string()
+            }
+            Segmentation::Purchases => match t.purchases() {
+                0 => "Never bought".to_string(),
+                1 => "One purchase".to_string(),
+                _ => "Repeat buyers".to_string(),
+            },
+            Segmentation::Status => if t.churned(model, model.data_end) { "Churned" } else { "Active" }.to_string(),
+        }
+    }
+}
+
+struct SegmentFold<'a> {
+    model: &'a Model,
+    scope: &'a Scope,
+    by: Segmentation,
+}
+
+impl Fold for SegmentFold<'_> {
+    type Partial = Vec<(u32, String)>;
+
+    fn columns(&self) -> Vec<Col> {
+        let mut c = self.model.timeline_columns();
+        c.push(Col::Revenue);
+        c
+    }
+
+    fn init(&self) -> Self::Partial {
+        Vec::new()
+    }
+
+    fn fold(&self, p: &mut Self::Partial, span: Span<'_>) {
+        if let Some(t) = Timeline::build(self.model, self.scope, span) {
+            p.push((t.customer, self.by.group(self.model, &t)));
+        }
+    }
+
+    fn merge(&self, mut a: Self::Partial, b: Self::Partial) -> Self::Partial {
+        a.extend(b);
+        a
+    }
+}
+
+/// Splits the scope's customers by `by`; groups are ordered by size, largest first.
+pub fn segment(store: &Store, model: &Model, scope: &Scope, by: Segmentation) -> Result<Personas, EngineError> {
+    let scope = scope.without_persona();
+    let pairs = fold::run(store, &SegmentFold { model, scope: &scope, by })?;
+    let mut sizes: HashMap<&str, usize> = HashMap::new();
+    for (_, g) in &pairs {
+        *sizes.entry(g.as_str()).or_insert(0) += 1;
+    }
+    let mut names: Vec<(&str, usize)> = sizes.into_iter().collect();
+    names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, (n, _))| (*n, i)).collect();
+    let assignment: HashMap<u32, usize> = pairs.iter().map(|(c, g)| (*c, index[g.as_str()])).collect();
+    Ok(Personas {
+        names: names.iter().map(|(n, _)| ((*n).to_string(), format!("{}: {n}", by.label()))).collect(),
+        assignment: Some(Arc::new(assignment)),
+        noun: "segments",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil;
+
+    #[test]
+    fn every_customer_lands_in_exactly_one_segment() {
+        use crate::testutil::{ev, store, with};
+        let buy = |u: &str, m: f64, r: f64| with(ev(u, m, "Order Completed"), |e| e.revenue = Some(r));
+        let via = |u: &str, m: f64, c: &str| with(ev(u, m, "Page Viewed"), |e| e.channel = Some(c.to_string()));
+        let (_dir, store) = store(vec![
+            via("a", 0.0, "Email"),
+            buy("a", 10.0, 20.0),
+            buy("a", 9000.0, 30.0),
+            via("b", 0.0, "Paid Search"),
+            buy("b", 60.0, 25.0),
+            via("c", 5.0, "Email"),
+        ]);
+        let model = testutil::model(&store);
+        let p = segment(&store, &model, &Scope::default(), Segmentation::Purchases).unwrap();
+        let a = p.assignment.as_ref().unwrap();
+        assert_eq!(a.len(), 3);
+        let name = |id: &str| {
+            let mut ids = store.identity().unwrap();
+            let c = ids.canonical(ids.lookup(&format!("u:{id}")).unwrap());
+            p.names[a[&c]].0.clone()
+        };
+        assert_eq!(
+            (name("a").as_str(), name("b").as_str(), name("c").as_str()),
+            ("Repeat buyers", "One purchase", "Never bought")
+        );
+        let f = segment(&store, &model, &Scope::default(), Segmentation::FirstChannel).unwrap();
+        assert_eq!(f.names[0].0, "Email", "the largest group first");
+        assert_eq!(f.assignment.as_ref().unwrap().values().filter(|&&g| g == 0).count(), 2);
+    }
+}
