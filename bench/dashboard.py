@@ -22,6 +22,7 @@ PAGES = [
     ("Journey map", "/"),
     ("Journey map, one persona", "/?persona=Deal+hunters"),
     ("Journey map, a date range", "/?from=2026-07-01&to=2026-09-01"),
+    ("Journey map, a segment", "/?segment=first_channel%3APaid+Search"),
     ("Journey map, a cell's detail", "/?cell=Decision%7Cpain"),
     ("Funnels (empty builder)", "/funnels"),
     ("Funnel, 4 steps, weekly trend", "/funnels?step=Product+Viewed&step=Product+Added&step=Checkout+Started&step=Order+Completed&trend=week"),
