@@ -358,6 +358,13 @@ pub fn histogram(id: &str, title: &str, value_name: &str, items: &[(String, u64)
     Chart { id: id.into(), title: title.into(), svg: s.finish(title), data }
 }
 
+/// Show every n-th category label so that labels do not overlap.
+fn label_step(labels: &[String], width: f64) -> usize {
+    let longest = labels.iter().map(|l| l.chars().count().min(12)).max().unwrap_or(1) as f64;
+    let fit = (width / (longest * 6.6 + 14.0)).floor().max(2.0) as usize;
+    labels.len().div_ceil(fit).max(1)
+}
+
 /// One series of a line chart.
 pub struct Series {
     pub name: String,
@@ -392,10 +399,12 @@ pub fn lines(id: &str, title: &str, labels: &[String], series: &[Series], pct: b
     let n = labels.len().max(2) as f64 - 1.0;
     let x = |i: usize| left + plot_w * i as f64 / n.max(1.0);
     let y = |v: f64| top + plot_h - (v - min) / (max - min) * plot_h;
-    let every = (labels.len() / 10).max(1);
+    let every = label_step(labels, plot_w);
     for (i, l) in labels.iter().enumerate() {
         if i % every == 0 {
-            s.text(x(i), h - bottom + 16.0, &clip(l, 12), 11.0, MUTED, "middle", 400);
+            // The last label ends at the plot's edge instead of running off it.
+            let anchor = if x(i) + 40.0 > w { "end" } else { "middle" };
+            s.text(x(i), h - bottom + 16.0, &clip(l, 12), 11.0, MUTED, anchor, 400);
         }
     }
     for (k, ser) in series.iter().enumerate() {
@@ -541,7 +550,7 @@ pub fn diverging_bars(id: &str, title: &str, labels: &[String], up: &[Series], d
     s.text(left - 6.0, zero + 4.0, "0", 11.0, MUTED, "end", 400);
     s.text(left - 6.0, top + plot_h, &format!("−{}", short(lo)), 11.0, MUTED, "end", 400);
     let slot = plot_w / labels.len().max(1) as f64;
-    let every = (labels.len() / 10).max(1);
+    let every = label_step(labels, plot_w);
     for (i, l) in labels.iter().enumerate() {
         let x = left + slot * i as f64 + slot * 0.15;
         let bw = slot * 0.7;

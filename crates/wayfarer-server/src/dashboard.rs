@@ -143,7 +143,12 @@ pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(f): For
         return html(StatusCode::UNAUTHORIZED, dashboard::login(Some(p), &next));
     }
     let mut r = Redirect::to(&next).into_response();
-    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000");
+    // Behind a TLS-terminating proxy the cookie is also Secure (the server
+    // itself speaks plain HTTP, on loopback unless told otherwise).
+    let tls =
+        headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let secure = if tls { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000{secure}");
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }

@@ -147,6 +147,15 @@ fn signing_in_pages_exports_and_notes_over_http() {
             && set.contains("SameSite=Strict"),
         "{set}"
     );
+    // Behind a TLS proxy the cookie is Secure too.
+    let (_, head, _) = raw(
+        a,
+        "POST",
+        "/login",
+        &[form_type(), ("X-Forwarded-Proto", "https".to_string())],
+        &form(&[("token", &read), ("next", "/")]),
+    );
+    assert!(header(&head, "set-cookie").unwrap().ends_with("; Secure"), "{head}");
     // `next` never leaves the server.
     let (_, head, _) =
         raw(a, "POST", "/login", &[form_type()], &form(&[("token", &read), ("next", "https://evil.example/")]));
