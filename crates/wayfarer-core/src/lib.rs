@@ -15,6 +15,7 @@ pub mod event;
 pub mod glob;
 pub mod predicate;
 pub mod time;
+pub mod url;
 
 pub use config::Config;
 pub use error::ErrorCode;

@@ -78,6 +78,8 @@
 //! * Source / medium derivation is in [`source_medium`]; its doc lists the
 //!   precedence and the click-id choices.
 
+use wayfarer_core::url::percent_decode;
+
 // ---------------------------------------------------------------------------
 // Public API
 // ---------------------------------------------------------------------------
@@ -677,49 +679,8 @@ pub(crate) fn query_param(url: &str, key: &str) -> Option<String> {
     let (_, query) = without_fragment.split_once('?')?;
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        percent_decode(k).trim().eq_ignore_ascii_case(key).then(|| percent_decode(v))
+        percent_decode(k, true).trim().eq_ignore_ascii_case(key).then(|| percent_decode(v, true))
     })
-}
-
-/// Decode `%XX` escapes and `+` (as a space). A `%` not followed by two hex
-/// digits is kept literally.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hi = bytes.get(i + 1).and_then(|&h| hex_value(h));
-                let lo = bytes.get(i + 2).and_then(|&l| hex_value(l));
-                if let (Some(hi), Some(lo)) = (hi, lo) {
-                    out.push(hi * 16 + lo);
-                    i += 3;
-                } else {
-                    out.push(b'%');
-                    i += 1;
-                }
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1407,10 +1368,10 @@ mod tests {
         assert_eq!(query_param(url, "flag").as_deref(), Some(""));
         assert_eq!(query_param(url, "utm_medium"), None);
         assert_eq!(query_param("https://e.com/", "a"), None);
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("%E2%82%AC"), "€");
-        assert_eq!(percent_decode("%E2%82"), "\u{FFFD}");
+        assert_eq!(percent_decode("100%", true), "100%");
+        assert_eq!(percent_decode("%zz%4", true), "%zz%4");
+        assert_eq!(percent_decode("%E2%82%AC", true), "€");
+        assert_eq!(percent_decode("%E2%82", true), "\u{FFFD}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::{count, duration, emotion, money, opt_pct, pct};
 const CSS: &str = concat!(include_str!("map.css"), include_str!("report.css"));
 
 /// Palette for channels (stable by position in the stage's list): Okabe–Ito.
-use crate::chart::PALETTE;
+use crate::chart::{PALETTE, esc};
 
 /// Renders the report; `maps[0]` is the main map, others are tabs.
 pub fn report(maps: &[JourneyMap], title: &str) -> String {
@@ -337,10 +337,6 @@ fn opportunity_card(o: &Opportunity) -> Markup {
             }
         }
     }
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn emotion_color(v: f64) -> String {

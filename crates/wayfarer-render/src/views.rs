@@ -34,12 +34,6 @@ impl View {
     }
 }
 
-fn money_fmt(x: f64) -> String {
-    crate::money(x)
-}
-fn pct_fmt(x: f64) -> String {
-    crate::pct(x)
-}
 fn num_fmt(x: f64) -> String {
     if x.abs() >= 100.0 { crate::count(x.round() as u64) } else { format!("{x:.1}") }
 }
@@ -88,7 +82,7 @@ pub fn funnel(r: &FunnelReport) -> View {
             (a > 0).then(|| b as f64 / a as f64)
         };
         let series = [Series { name: "conversion".into(), values: r.breakdown.iter().map(conv).collect() }];
-        let mut c = chart::hbars("breakdown", "Overall conversion by group", &groups, &series, pct_fmt);
+        let mut c = chart::hbars("breakdown", "Overall conversion by group", &groups, &series, crate::pct);
         c.data.columns.push("entered".into());
         for (row, g) in c.data.rows.iter_mut().zip(&r.breakdown) {
             row.push(Cell::int(g.steps.first().map_or(0, |s| s.customers)));
@@ -204,7 +198,7 @@ fn value_groups(id: &str, title: &str, groups: &[ValueGroup]) -> Chart {
         Series { name: "revenue to date per customer".into(), values: groups.iter().map(|g| Some(g.mean)).collect() },
         Series { name: "mean predicted CLV".into(), values: groups.iter().map(|g| g.mean_predicted_clv).collect() },
     ];
-    let mut c = chart::hbars(id, title, &cats, &series, money_fmt);
+    let mut c = chart::hbars(id, title, &cats, &series, crate::money);
     c.data.columns.extend(["customers".into(), "purchasers".into(), "revenue".into()]);
     for (row, g) in c.data.rows.iter_mut().zip(groups) {
         row.extend([Cell::int(g.customers), Cell::int(g.purchasers), Cell::num(g.revenue)]);
@@ -265,7 +259,7 @@ pub fn attribution(r: &AttributionReport) -> View {
             "Share of conversions credited to each channel, by model",
             &channels,
             &series,
-            pct_fmt,
+            crate::pct,
         ));
     }
     let mut t = Table::new("credits", &["model", "channel", "conversions", "value", "share", "removal_effect"]);
@@ -298,7 +292,7 @@ pub fn personas(r: &DiscoveredReport) -> View {
         Series { name: "mean revenue".into(), values: r.personas.iter().map(|p| Some(p.mean_revenue)).collect() },
         Series { name: "mean predicted CLV".into(), values: r.personas.iter().map(|p| p.mean_predicted_clv).collect() },
     ];
-    v.charts.push(chart::hbars("value", "Value per customer", &names, &clv, money_fmt));
+    v.charts.push(chart::hbars("value", "Value per customer", &names, &clv, crate::money));
     let mut t = Table::new(
         "personas",
         &[

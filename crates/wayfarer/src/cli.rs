@@ -89,7 +89,7 @@ pub struct ServeArgs {
     /// event within about this long after it was acknowledged.
     #[arg(long, env = "WAYFARER_FOLD_MS", default_value_t = 500, value_name = "MS")]
     pub fold_ms: u64,
-    /// Longest a query API request may run (seconds) before it is answered with 504.
+    /// Longest a query API request or dashboard page may run (seconds) before it is answered with 504.
     #[arg(long, env = "WAYFARER_QUERY_TIMEOUT", default_value_t = 60, value_name = "SECONDS")]
     pub query_timeout: u64,
     /// Do not compute the dashboard's main pages in the background (at start-up and after

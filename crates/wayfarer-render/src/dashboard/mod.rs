@@ -48,20 +48,12 @@ pub struct Chrome {
 
 /// Percent-encodes a query-string component.
 pub fn enc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => o.push(b as char),
-            b' ' => o.push('+'),
-            _ => o.push_str(&format!("%{b:02X}")),
-        }
-    }
-    o
+    wayfarer_core::url::percent_encode(s, true)
 }
 
 /// Percent-encodes a path segment (a space is `%20` there, not `+`).
 pub fn enc_path(s: &str) -> String {
-    enc(s).replace('+', "%20")
+    wayfarer_core::url::percent_encode(s, false)
 }
 
 /// A query string from pairs (empty values left out).

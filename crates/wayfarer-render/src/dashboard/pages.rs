@@ -154,8 +154,7 @@ pub fn customer_page(chrome: &Chrome, c: &CustomerProfile, predicted_clv: Option
 /// A timestamp for people: `2026-05-02 14:14 UTC`.
 fn when(ts: Option<&str>) -> String {
     match ts {
-        Some(t) if t.len() >= 16 => format!("{} UTC", t[..16].replace('T', " ")),
-        Some(t) => t.to_string(),
+        Some(t) => t.get(..16).map_or_else(|| t.to_string(), |head| format!("{} UTC", head.replace('T', " "))),
         None => "–".into(),
     }
 }

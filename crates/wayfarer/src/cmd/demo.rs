@@ -81,6 +81,9 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
     say!("  wayfarer attribution --data {} --model all", dir.display());
     say!("  wayfarer clv --data {} --top 10", dir.display());
     say!("  wayfarer personas --data {}", dir.display());
+    say!(
+        "The dashboard: create a read token, start the server, open http://127.0.0.1:8080 and sign in with the token:"
+    );
     say!("  wayfarer keys create --read --data {0} && wayfarer serve --data {0}", dir.display());
     Ok(())
 }

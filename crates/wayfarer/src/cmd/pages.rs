@@ -690,7 +690,7 @@ impl Dash {
     }
 
     fn customer(&self, id: &str) -> Result<PageOutput, Problem> {
-        let id = percent_decode(id);
+        let id = wayfarer_core::url::percent_decode(id, false);
         let (config, _) = self.config()?;
         let store = Store::open(&self.data).map_err(anyhow::Error::from)?;
         let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
@@ -788,39 +788,9 @@ fn slug(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
 }
 
-/// Decodes `%XX` escapes of a path segment.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |k: usize| b.get(k).and_then(|c| char::from(*c).to_digit(16));
-        if b[i] == b'%'
-            && let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn path_segments_are_decoded() {
-        assert_eq!(percent_decode("ana%40example.com"), "ana@example.com");
-        assert_eq!(percent_decode("u-1"), "u-1");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%aé"), "%aé");
-        assert_eq!(percent_decode("%+1"), "%+1");
-        assert_eq!(percent_decode("Ana%20Lopez"), "Ana Lopez");
-    }
 
     #[test]
     fn page_parameters_are_not_given_to_commands() {
