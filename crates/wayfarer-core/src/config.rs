@@ -26,6 +26,9 @@ pub struct Config {
     #[serde(default)]
     pub personas: Vec<PersonaDef>,
     pub map: MapConfig,
+    /// Absent in files written before it existed: then the defaults.
+    #[serde(default)]
+    pub ingest: IngestConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +121,33 @@ pub struct MapConfig {
     pub min_customers: u64,
 }
 
+/// What ingestion (files and HTTP) accepts beyond well-formed values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Events dated before this date (UTC) are rejected.
+    pub earliest: String,
+    /// Events dated more than this many hours after they were received are rejected.
+    pub max_future_hours: f64,
+    /// Revenue larger than this in absolute value is rejected.
+    pub max_revenue: f64,
+}
+
+impl Default for IngestConfig {
+    /// The same values as `default_config.toml` (a unit test checks).
+    fn default() -> Self {
+        IngestConfig { earliest: "2000-01-01".into(), max_future_hours: 24.0, max_revenue: 1e9 }
+    }
+}
+
+impl IngestConfig {
+    /// `earliest` in µs since the epoch (validated at load; the default's
+    /// value if it does not parse).
+    pub fn earliest_micros(&self) -> i64 {
+        crate::time::parse_timestamp(&self.earliest).unwrap_or(946_684_800_000_000)
+    }
+}
+
 /// A configuration problem, naming the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -183,6 +213,14 @@ impl Config {
         if self.map.significance.is_nan() || self.map.significance <= 0.0 || self.map.significance >= 1.0 {
             return Err(invalid("map.significance".into(), "must be between 0 and 1".into()));
         }
+        crate::time::parse_timestamp(&self.ingest.earliest)
+            .map_err(|e| invalid("ingest.earliest".into(), format!("'{}': {e}", self.ingest.earliest)))?;
+        if !self.ingest.max_future_hours.is_finite() || self.ingest.max_future_hours < 0.0 {
+            return Err(invalid("ingest.max_future_hours".into(), "must be 0 or more hours".into()));
+        }
+        if !self.ingest.max_revenue.is_finite() || self.ingest.max_revenue <= 0.0 {
+            return Err(invalid("ingest.max_revenue".into(), "must be a number greater than 0".into()));
+        }
         Ok(())
     }
 
@@ -210,6 +248,21 @@ mod tests {
         // Round trip through serialisation.
         let again = Config::from_toml(&c.to_toml(), "roundtrip").unwrap();
         assert_eq!(again, c);
+        assert_eq!(c.ingest, IngestConfig::default(), "[ingest] of the file and IngestConfig::default agree");
+        assert_eq!(c.ingest.earliest_micros(), 946_684_800_000_000);
+    }
+
+    #[test]
+    fn ingest_bounds_are_optional_and_checked() {
+        let start = DEFAULT_TOML.find("[ingest]").unwrap();
+        let old = Config::from_toml(&DEFAULT_TOML[..start], "old.toml").unwrap();
+        assert_eq!(old.ingest, IngestConfig::default(), "a file from before [ingest] gets the defaults");
+        let bad = DEFAULT_TOML.replace("earliest = \"2000-01-01\"", "earliest = \"the dawn of time\"");
+        let e = Config::from_toml(&bad, "w.toml").unwrap_err().to_string();
+        assert!(e.contains("ingest.earliest"), "{e}");
+        let bad = DEFAULT_TOML.replace("max_revenue = 1000000000", "max_revenue = -1");
+        let e = Config::from_toml(&bad, "w.toml").unwrap_err().to_string();
+        assert!(e.contains("ingest.max_revenue"), "{e}");
     }
 
     #[test]

@@ -25,11 +25,19 @@ pub enum ErrorCode {
     InvalidQuery,
     QueryTimeout,
     Unavailable,
+    MethodNotAllowed,
+    UnsupportedMediaType,
+    RequestTimeout,
+    HeadersTooLarge,
+    InvalidForm,
+    TimestampOutOfRange,
+    ValueOutOfRange,
+    Busy,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidField,
         ErrorCode::MissingField,
@@ -47,6 +55,14 @@ impl ErrorCode {
         ErrorCode::InvalidQuery,
         ErrorCode::QueryTimeout,
         ErrorCode::Unavailable,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::RequestTimeout,
+        ErrorCode::HeadersTooLarge,
+        ErrorCode::InvalidForm,
+        ErrorCode::TimestampOutOfRange,
+        ErrorCode::ValueOutOfRange,
+        ErrorCode::Busy,
         ErrorCode::Internal,
     ];
 
@@ -69,6 +85,14 @@ impl ErrorCode {
             ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::QueryTimeout => "query_timeout",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
+            ErrorCode::InvalidForm => "invalid_form",
+            ErrorCode::TimestampOutOfRange => "timestamp_out_of_range",
+            ErrorCode::ValueOutOfRange => "value_out_of_range",
+            ErrorCode::Busy => "busy",
             ErrorCode::Internal => "internal",
         }
     }
@@ -83,21 +107,28 @@ impl ErrorCode {
             | ErrorCode::UnreadableFile
             | ErrorCode::UnknownFormat
             | ErrorCode::ConfigInvalid
-            | ErrorCode::InvalidQuery => 400,
+            | ErrorCode::InvalidQuery
+            | ErrorCode::TimestampOutOfRange
+            | ErrorCode::ValueOutOfRange => 400,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::RequestTimeout => 408,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::InvalidForm => 422,
+            ErrorCode::HeadersTooLarge => 431,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::DataDirLocked => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::QueryTimeout => 504,
-            ErrorCode::Unavailable => 503,
+            ErrorCode::Unavailable | ErrorCode::Busy => 503,
             ErrorCode::DataDirInvalid | ErrorCode::Internal => 500,
         }
     }
 
     /// Whether the caller can fix it (true) or it is Wayfarer's fault (false).
     pub fn is_user_error(self) -> bool {
-        !matches!(self, ErrorCode::Internal | ErrorCode::DataDirInvalid | ErrorCode::Unavailable)
+        !matches!(self, ErrorCode::Internal | ErrorCode::DataDirInvalid | ErrorCode::Unavailable | ErrorCode::Busy)
     }
 
     pub fn hint(self) -> &'static str {
@@ -113,7 +144,9 @@ impl ErrorCode {
             ErrorCode::InvalidTimestamp => {
                 "Use RFC 3339 (2026-05-01T12:00:00Z, offsets allowed), a date, or epoch seconds/milliseconds."
             }
-            ErrorCode::PayloadTooLarge => "Messages are limited to 32 KB and batches to 500 KB; split the batch.",
+            ErrorCode::PayloadTooLarge => {
+                "Messages are limited to 32 KB and batches to 4 MB; split the batch or the message."
+            }
             ErrorCode::Unauthorized => {
                 "Send a write key as the HTTP Basic user name, or a read token as 'Authorization: Bearer <token>'."
             }
@@ -137,6 +170,24 @@ impl ErrorCode {
             ErrorCode::Unavailable => {
                 "The server could not make the events durable (is the disk full or failing?); nothing was stored, retry later."
             }
+            ErrorCode::MethodNotAllowed => {
+                "Use the method the endpoint takes: POST for /v1/* and /api/sql, GET for queries and pages."
+            }
+            ErrorCode::UnsupportedMediaType => {
+                "Send the body with the Content-Type the endpoint expects (JSON, or a form for /login and /notes)."
+            }
+            ErrorCode::RequestTimeout => {
+                "The request took too long to arrive or to answer; send it again, faster or smaller."
+            }
+            ErrorCode::HeadersTooLarge => "Send fewer or smaller headers (at most 100 headers and 64 KB).",
+            ErrorCode::InvalidForm => "The form is missing a field or has a wrong one; submit it from the dashboard.",
+            ErrorCode::TimestampOutOfRange => {
+                "The event's time is outside the accepted range ([ingest] earliest and max_future_hours in wayfarer.toml); check the sender's clock or the unit."
+            }
+            ErrorCode::ValueOutOfRange => {
+                "The value is outside the accepted range ([ingest] max_revenue in wayfarer.toml); check its unit."
+            }
+            ErrorCode::Busy => "The server is at its limit of running queries, or shutting down; retry shortly.",
             ErrorCode::Internal => "This is a bug in Wayfarer; please report it with the message.",
         }
     }

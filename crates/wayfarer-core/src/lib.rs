@@ -1,7 +1,8 @@
 //! Wayfarer's vocabulary: the canonical event, the configuration schema (stage
 //! model, touchpoints, channel rules, personas), the small predicate language
 //! those rules are written in, timestamp parsing, and the table of error codes
-//! shared by the CLI and the HTTP API.
+//! shared by the CLI and the HTTP API, and the cancellation token long
+//! computations check.
 //!
 //! This crate does no I/O; every later stage of the data flow depends on it:
 //!
@@ -9,6 +10,7 @@
 //!  core ─> ingest ─> store ─> models ─> engine ─> render ─> binary
 //! ```
 
+pub mod cancel;
 pub mod config;
 pub mod error;
 pub mod event;
@@ -17,6 +19,7 @@ pub mod predicate;
 pub mod time;
 pub mod url;
 
+pub use cancel::Cancel;
 pub use config::Config;
 pub use error::ErrorCode;
 pub use event::{Event, Kind};

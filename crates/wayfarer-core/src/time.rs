@@ -19,6 +19,10 @@ pub const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
 const MIN_MICROS: i64 = 0;
 const MAX_MICROS: i64 = 7_258_118_400 * MICROS_PER_SECOND;
 
+/// The longest duration accepted (100 years), so windows and offsets added
+/// to timestamps stay far from overflow.
+pub const MAX_DURATION: i64 = 36_500 * MICROS_PER_DAY;
+
 /// What a timestamp field is expected to hold, for error messages.
 pub const EXPECTED: &str = "an RFC 3339 timestamp (e.g. 2026-05-01T12:00:00Z or 2026-05-01 14:00:00+02:00), a date (2026-05-01), or epoch seconds/milliseconds";
 
@@ -168,9 +172,11 @@ pub fn format_duration_seconds(secs: f64) -> String {
 /// seconds, into microseconds.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     let s = s.trim();
-    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
+    // The unit is the trailing letters ("1e3" is 1000 seconds, "1.5e2d" days).
+    let split = s.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len();
+    let (num, unit) = match &s[split..] {
+        "" => (s, "s"),
+        unit => (&s[..split], unit),
     };
     let n: f64 =
         num.trim().parse().map_err(|_| format!("'{s}' is not a duration (expected e.g. 7d, 12h, 30m, 3600)"))?;
@@ -187,7 +193,11 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     if !(n.is_finite() && n >= 0.0) {
         return Err(format!("'{s}' is not a non-negative duration"));
     }
-    Ok((n * mult as f64).round() as i64)
+    let micros = n * mult as f64;
+    if micros > MAX_DURATION as f64 {
+        return Err(format!("'{s}' is longer than 100 years"));
+    }
+    Ok(micros.round() as i64)
 }
 
 #[cfg(test)]
@@ -233,6 +243,10 @@ mod tests {
         assert_eq!(parse_duration("3600"), Ok(MICROS_PER_HOUR));
         assert_eq!(parse_duration("30m"), Ok(30 * MICROS_PER_MINUTE));
         assert!(parse_duration("7x").is_err());
+        assert!(parse_duration("1e308d").unwrap_err().contains("100 years"));
+        assert_eq!(parse_duration("1e3"), Ok(1000 * MICROS_PER_SECOND));
+        assert_eq!(parse_duration("1.5h"), Ok(90 * MICROS_PER_MINUTE));
+        assert_eq!(parse_duration("36500d"), Ok(MAX_DURATION));
         assert_eq!(format_rfc3339(T), "2026-01-01T00:00:00.000Z");
         assert_eq!(format_date(T), "2026-01-01");
     }

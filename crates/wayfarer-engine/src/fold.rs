@@ -1,12 +1,16 @@
 //! The fold contract and its parallel runner. An analysis says which extra
 //! columns it reads, how to start a partial, how to fold one timeline into it
 //! and how to merge two partials; the runner reads partitions in parallel and
-//! merges as they finish.
+//! merges as they finish. A cancelled store (its query timed out) stops the
+//! run at the next partition or the next few thousand timelines.
 
 use rayon::prelude::*;
 use wayfarer_store::{Col, Rows, Store};
 
 use crate::EngineError;
+
+/// Timelines folded between two checks of the store's cancellation token.
+const CHECK_EVERY: usize = 4096;
 
 /// One customer's rows inside a partition.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +47,10 @@ pub fn run<F: Fold>(store: &Store, f: &F) -> Result<F::Partial, EngineError> {
         .map(|p| -> Result<F::Partial, EngineError> {
             let rows = store.read_partition(p, &cols)?;
             let mut acc = f.init();
-            for (customer, r) in rows.timelines() {
+            for (i, (customer, r)) in rows.timelines().enumerate() {
+                if i % CHECK_EVERY == 0 {
+                    store.check_cancel()?;
+                }
                 f.fold(&mut acc, Span { customer, rows: &rows, start: r.start, end: r.end });
             }
             Ok(acc)

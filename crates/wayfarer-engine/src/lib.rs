@@ -53,6 +53,12 @@ pub enum EngineError {
     NotFound(String),
 }
 
+impl From<wayfarer_core::cancel::Cancelled> for EngineError {
+    fn from(c: wayfarer_core::cancel::Cancelled) -> EngineError {
+        EngineError::Store(StoreError::Cancelled(c))
+    }
+}
+
 impl EngineError {
     pub fn code(&self) -> ErrorCode {
         match self {

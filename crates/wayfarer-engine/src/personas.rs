@@ -261,6 +261,7 @@ pub fn discover(
         None => {
             let mut scores = Vec::new();
             for k in 2..=spec.max_k.max(2).min(x.len() - 1) {
+                store.check_cancel()?;
                 let m = kmeans(&x, k, spec.seed, 3);
                 scores.push((k, silhouette(&x, &m.labels, k, 2000)));
             }
@@ -268,6 +269,7 @@ pub fn discover(
             (best.map_or(2, |b| b.0), "silhouette".to_string(), scores)
         }
     };
+    store.check_cancel()?;
     let fit = kmeans(&x, k, spec.seed, 6);
     // Order personas by size, largest first, so names and indexes are stable.
     let mut sizes: Vec<(usize, usize)> = (0..k).map(|c| (c, fit.labels.iter().filter(|&&l| l == c).count())).collect();

@@ -8,23 +8,97 @@
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
+use wayfarer_core::config::IngestConfig;
 use wayfarer_core::event::{ALIAS, GROUP, IDENTIFY, PAGE_VIEWED, SCREEN_VIEWED};
-use wayfarer_core::time::{EXPECTED, from_epoch_number, parse_timestamp};
-use wayfarer_core::{Event, Kind};
+use wayfarer_core::time::{EXPECTED, format_rfc3339, from_epoch_number, parse_timestamp};
+use wayfarer_core::{ErrorCode, Event, Kind};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::derive::ChannelDeriver;
 
-/// What was wrong with a record: the field at fault and why.
+/// What was wrong with a record: the field at fault and why, and the error
+/// code when it is not the usual one for the field (a value out of range).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: String,
     pub reason: String,
+    pub code: Option<ErrorCode>,
 }
 
 impl FieldError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> FieldError {
-        FieldError { field: field.into(), reason: reason.into() }
+        FieldError { field: field.into(), reason: reason.into(), code: None }
+    }
+
+    fn with_code(mut self, code: ErrorCode) -> FieldError {
+        self.code = Some(code);
+        self
+    }
+}
+
+/// What decoding accepts beyond well-formed values: a plausible time range
+/// and revenue (`[ingest]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Events dated before this (µs) are refused.
+    pub earliest: i64,
+    /// Events dated more than this (µs) after they were received are refused.
+    pub max_future: i64,
+    /// Revenue larger than this in absolute value is refused.
+    pub max_revenue: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::from_config(&IngestConfig::default())
+    }
+}
+
+impl Limits {
+    pub fn from_config(c: &IngestConfig) -> Limits {
+        Limits {
+            earliest: c.earliest_micros(),
+            max_future: (c.max_future_hours * wayfarer_core::time::MICROS_PER_HOUR as f64) as i64,
+            max_revenue: c.max_revenue,
+        }
+    }
+
+    /// Checks an event's time and revenue.
+    fn check(&self, e: &Event, time_field: &str, revenue_field: &str) -> Result<(), FieldError> {
+        if e.timestamp < self.earliest {
+            return Err(FieldError::new(
+                time_field,
+                format!(
+                    "{} is before {}, the earliest accepted time ([ingest] earliest)",
+                    format_rfc3339(e.timestamp),
+                    format_rfc3339(self.earliest)
+                ),
+            )
+            .with_code(ErrorCode::TimestampOutOfRange));
+        }
+        let latest = e.received_at.saturating_add(self.max_future);
+        if e.timestamp > latest {
+            return Err(FieldError::new(
+                time_field,
+                format!(
+                    "{} is more than {} hours after the event was received ({}); is the sender's clock wrong? ([ingest] max_future_hours)",
+                    format_rfc3339(e.timestamp),
+                    self.max_future as f64 / wayfarer_core::time::MICROS_PER_HOUR as f64,
+                    format_rfc3339(e.received_at)
+                ),
+            )
+            .with_code(ErrorCode::TimestampOutOfRange));
+        }
+        if let Some(r) = e.revenue
+            && r.abs() > self.max_revenue
+        {
+            return Err(FieldError::new(
+                revenue_field,
+                format!("{r} is larger than {} in absolute value ([ingest] max_revenue)", self.max_revenue),
+            )
+            .with_code(ErrorCode::ValueOutOfRange));
+        }
+        Ok(())
     }
 }
 
@@ -40,6 +114,10 @@ pub struct Decoder {
     pub channels: ChannelDeriver,
     /// The acceptance time stamped on events that do not carry one.
     pub received_at: i64,
+    pub limits: Limits,
+    /// Correct senders' clock skew with `sentAt` (Segment's rule). Only
+    /// where the receipt time is real: the HTTP server, not file imports.
+    pub correct_skew: bool,
 }
 
 /// The meaning of a flat column, recognised by its name.
@@ -275,7 +353,14 @@ pub fn check_score(survey: Option<&str>, score: f64) -> Result<(), FieldError> {
 
 impl Decoder {
     pub fn new(channels: ChannelDeriver, received_at: i64) -> Decoder {
-        Decoder { channels, received_at }
+        Decoder { channels, received_at, limits: Limits::default(), correct_skew: false }
+    }
+
+    /// The same decoder with these limits, and clock-skew correction on or off.
+    pub fn with_limits(mut self, limits: Limits, correct_skew: bool) -> Decoder {
+        self.limits = limits;
+        self.correct_skew = correct_skew;
+        self
     }
 
     /// Decodes a flat row given its columns' roles and names.
@@ -286,6 +371,7 @@ impl Decoder {
         let mut kind = None;
         let mut props = Map::new();
         let mut given_props: Option<Map<String, Value>> = None;
+        let (mut time_field, mut revenue_field) = ("timestamp", "revenue");
         for ((role, name), cell) in roles.iter().zip(names).zip(cells) {
             let name = name.as_str();
             match role {
@@ -293,7 +379,10 @@ impl Decoder {
                 Role::UserId => e.user_id = cell.text(name)?,
                 Role::AnonymousId => e.anonymous_id = cell.text(name)?,
                 Role::PreviousId => e.previous_id = cell.text(name)?,
-                Role::Timestamp => timestamp = cell.time(name)?,
+                Role::Timestamp => {
+                    timestamp = cell.time(name)?;
+                    time_field = name;
+                }
                 Role::ReceivedAt => {
                     if let Some(t) = cell.time(name)? {
                         e.received_at = t;
@@ -319,7 +408,10 @@ impl Decoder {
                 Role::Campaign => e.campaign = cell.text(name)?,
                 Role::Url => e.url = cell.text(name)?,
                 Role::Referrer => e.referrer = cell.text(name)?,
-                Role::Revenue => e.revenue = cell.number(name)?,
+                Role::Revenue => {
+                    e.revenue = cell.number(name)?;
+                    revenue_field = name;
+                }
                 Role::Score => e.score = cell.number(name)?,
                 Role::Survey => e.survey = cell.text(name)?.map(|s| s.to_ascii_lowercase()),
                 Role::Text => e.text = cell.text(name)?,
@@ -370,6 +462,7 @@ impl Decoder {
         let mut all = given_props.unwrap_or_default();
         all.extend(props);
         e.properties = if all.is_empty() { "{}".to_string() } else { Value::Object(all).to_string() };
+        self.limits.check(&e, time_field, revenue_field)?;
         self.finish(e)
     }
 
@@ -415,17 +508,39 @@ impl Decoder {
                 return Err(FieldError::new("messageId", format!("expected text, found {}", json_type(other))));
             }
         };
-        e.received_at = match msg.get("receivedAt") {
-            Some(v) if !v.is_null() => Cell::Json(v).time("receivedAt")?.unwrap_or(received_at),
-            _ => received_at,
+        let own_receipt = msg.get("receivedAt").filter(|v| !v.is_null());
+        e.received_at = match own_receipt {
+            Some(v) => Cell::Json(v).time("receivedAt")?.unwrap_or(received_at),
+            None => received_at,
         };
-        e.timestamp = match ["timestamp", "originalTimestamp"]
+        let given = ["timestamp", "originalTimestamp"]
             .iter()
-            .find_map(|k| msg.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)))
-        {
+            .find_map(|k| msg.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)));
+        let mut time_field = given.map_or("receivedAt", |(k, _)| k);
+        e.timestamp = match given {
             Some((k, v)) => Cell::Json(v).time(k)?.unwrap_or(e.received_at),
             None => e.received_at,
         };
+        // Segment's clock-skew correction: a client's clock may be off, so
+        // the time is taken as "this long before it was sent", measured on
+        // the client's clock and placed on ours:
+        // timestamp = receivedAt − (sentAt − originalTimestamp). A message
+        // that already carries a receivedAt was processed by a pipeline
+        // (an export); its timestamp is already corrected.
+        let mut corrected = e.timestamp;
+        if self.correct_skew
+            && own_receipt.is_none()
+            && given.is_some()
+            && let Some(sent) = msg.get("sentAt").filter(|v| !v.is_null())
+        {
+            let sent = Cell::Json(sent).time("sentAt")?.unwrap_or(e.received_at);
+            let original = match msg.get("originalTimestamp").filter(|v| !v.is_null()) {
+                Some(v) => Cell::Json(v).time("originalTimestamp")?.unwrap_or(e.timestamp),
+                None => e.timestamp,
+            };
+            corrected = e.received_at.saturating_sub(sent.saturating_sub(original));
+            time_field = "sentAt";
+        }
         let context = object_field(msg, "context")?;
         let mut props = match kind {
             Kind::Identify => match object_field(msg, "traits")? {
@@ -494,11 +609,17 @@ impl Decoder {
         if let Some(v) = props.get("channel") {
             e.channel = Cell::Json(v).text("properties.channel")?;
         }
+        let mut revenue_field = "properties.revenue";
         for key in ["revenue", "total", "value"] {
             if let Some(v) = props.get(key)
                 && let Some(n) = Cell::Json(v).number(&format!("properties.{key}"))?
             {
                 e.revenue = Some(n);
+                revenue_field = match key {
+                    "total" => "properties.total",
+                    "value" => "properties.value",
+                    _ => "properties.revenue",
+                };
                 break;
             }
         }
@@ -523,6 +644,13 @@ impl Decoder {
             }
         }
         e.properties = Value::Object(props).to_string();
+        if e.event_id.is_empty() {
+            // Identified by the sender's own time, so a retry (a later
+            // sentAt) is still a duplicate.
+            e.event_id = content_id(&e);
+        }
+        e.timestamp = corrected;
+        self.limits.check(&e, time_field, revenue_field)?;
         self.finish(e)
     }
 
@@ -759,5 +887,67 @@ mod tests {
         );
         assert_eq!(err(json!({"type": "alias", "userId": "u"})).field, "previousId");
         assert_eq!(err(json!([1, 2])).field, "(record)");
+    }
+
+    #[test]
+    fn times_and_revenue_out_of_range_are_refused_with_a_code() {
+        let d = decoder(); // received 2026-01-01T00:00:00Z
+        let err = |v: Value| d.decode_json(&v).unwrap_err();
+        let far = err(json!({"type": "track", "userId": "u", "event": "x", "timestamp": "2199-12-31T00:00:00Z"}));
+        assert_eq!((far.field.as_str(), far.code), ("timestamp", Some(ErrorCode::TimestampOutOfRange)));
+        assert!(far.reason.contains("24 hours after"), "{}", far.reason);
+        let old = err(json!({"type": "track", "userId": "u", "event": "x", "timestamp": "1999-12-31T23:59:59Z"}));
+        assert_eq!((old.field.as_str(), old.code), ("timestamp", Some(ErrorCode::TimestampOutOfRange)));
+        let rich = err(json!({"type": "track", "userId": "u", "event": "x", "properties": {"revenue": 1e308}}));
+        assert_eq!((rich.field.as_str(), rich.code), ("properties.revenue", Some(ErrorCode::ValueOutOfRange)));
+        // The bounds: a day ahead, the first instant of 2000, a billion.
+        let ok = |ts: &str, rev: f64| {
+            d.decode_json(
+                &json!({"type": "track", "userId": "u", "event": "x", "timestamp": ts, "properties": {"revenue": rev}}),
+            )
+        };
+        assert!(ok("2026-01-02T00:00:00Z", 1e9).is_ok());
+        assert!(ok("2000-01-01T00:00:00Z", -1e9).is_ok());
+        assert!(ok("2026-01-02T00:00:01Z", 1.0).is_err());
+        // Flat rows name their own columns.
+        let e = flat(&[("customer_id", "c"), ("ts", "2030-01-01"), ("event", "x")]);
+        assert!(e.is_err_and(|e| e.field == "ts" && e.code == Some(ErrorCode::TimestampOutOfRange)));
+        let e = flat(&[("customer_id", "c"), ("timestamp", "2025-01-01"), ("event", "x"), ("revenue", "2e9")]);
+        assert!(e.is_err_and(|e| e.field == "revenue" && e.code == Some(ErrorCode::ValueOutOfRange)));
+        // Configurable.
+        let wide =
+            decoder().with_limits(Limits { earliest: 0, max_future: i64::MAX / 2, max_revenue: f64::MAX }, false);
+        assert!(
+            wide.decode_json(&json!({"type": "track", "userId": "u", "event": "x", "timestamp": "1997-01-01"})).is_ok()
+        );
+    }
+
+    #[test]
+    fn a_senders_clock_is_corrected_with_sent_at() {
+        // Received at 2026-01-01T00:00:00Z; the sender's clock is ten years
+        // ahead: it says the event happened 5 s before it was sent.
+        let live = decoder().with_limits(Limits::default(), true);
+        let msg = json!({"type": "track", "userId": "u", "event": "x", "messageId": "m",
+                         "timestamp": "2036-01-01T00:00:00Z", "sentAt": "2036-01-01T00:00:05Z"});
+        let e = live.decode_json(&msg).unwrap();
+        assert_eq!(e.timestamp, 1_767_225_600_000_000 - 5_000_000);
+        // originalTimestamp (RudderStack's name) is the sender's clock too.
+        let rudder = json!({"type": "track", "userId": "u", "event": "x",
+                            "originalTimestamp": "2016-01-01T00:00:00Z", "sentAt": "2016-01-01T00:01:00Z"});
+        assert_eq!(live.decode_json(&rudder).unwrap().timestamp, 1_767_225_600_000_000 - 60_000_000);
+        // Without correction (file imports) the same message is ten years ahead: refused.
+        assert!(decoder().decode_json(&msg).is_err());
+        // A message that was already received somewhere keeps its timestamp.
+        let exported = json!({"type": "track", "userId": "u", "event": "x", "timestamp": "2025-06-01T00:00:00Z",
+                              "sentAt": "2025-06-01T00:00:09Z", "receivedAt": "2025-06-01T00:00:10Z"});
+        assert_eq!(live.decode_json(&exported).unwrap().timestamp, 1_748_736_000_000_000);
+        // Without a messageId, a retry (a later sentAt) is the same event.
+        let retry = |sent: &str| {
+            live.decode_json(&json!({"type": "track", "userId": "u", "event": "x",
+                                     "timestamp": "2025-12-31T23:59:00Z", "sentAt": sent}))
+                .unwrap()
+                .event_id
+        };
+        assert_eq!(retry("2025-12-31T23:59:01Z"), retry("2025-12-31T23:59:30Z"));
     }
 }

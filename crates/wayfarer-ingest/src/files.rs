@@ -25,6 +25,9 @@ use wayfarer_core::{ErrorCode, Event};
 
 use crate::decode::{Cell, Decoder, FieldError, Role, clip};
 
+/// Bytes sampled from the start of a text file to check it.
+const HEAD_BYTES: usize = 16 * 1024;
+
 /// Rows decoded per chunk handed to the sink.
 pub const CHUNK_ROWS: usize = 64 * 1024;
 
@@ -176,6 +179,7 @@ where
 {
     check_file(path, format)?;
     let name = path.display().to_string();
+    let before = Snapshot::of(path, &name)?;
     let mut stats = FileStats::default();
     // Rows without an id get a hash of their content; identical rows in one
     // file (two equal purchases on the same day) are distinct events, so the
@@ -201,14 +205,41 @@ where
         Format::Ndjson => read_ndjson(path, &name, decoder, &mut emit)?,
         Format::Parquet => read_parquet(path, &name, decoder, &mut emit)?,
     }
+    // A file truncated, rewritten or appended to while it was read gave a
+    // part of itself: refuse it rather than import that part silently.
+    let after = Snapshot::of(path, &name)?;
+    if after != before {
+        return Err(unreadable(
+            &name,
+            format!(
+                "the file changed while it was being read ({} bytes when the import started, {} bytes now); \
+                 import it again once it is complete",
+                before.len, after.len
+            ),
+        ));
+    }
     Ok(stats)
+}
+
+/// A file's size and modification time, to notice it changing under us.
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Snapshot {
+    fn of(path: &Path, name: &str) -> Result<Snapshot, ImportError> {
+        let m = std::fs::metadata(path).map_err(|e| unreadable(name, e))?;
+        Ok(Snapshot { len: m.len(), modified: m.modified().ok() })
+    }
 }
 
 type Emit<'a> = dyn FnMut(Chunk, u64) -> Result<(), ImportError> + 'a;
 
 fn read_head(path: &Path, name: &str) -> Result<Vec<u8>, ImportError> {
     let mut file = File::open(path).map_err(|e| unreadable(name, e))?;
-    let mut head = vec![0u8; 16 * 1024];
+    let mut head = vec![0u8; HEAD_BYTES];
     let mut n = 0;
     while n < head.len() {
         match file.read(&mut head[n..]) {
@@ -221,11 +252,26 @@ fn read_head(path: &Path, name: &str) -> Result<Vec<u8>, ImportError> {
     if head.contains(&0) {
         return Err(unreadable(name, "binary data (NUL bytes); expected text"));
     }
-    if let Err(e) = std::str::from_utf8(&head) {
-        // An incomplete character at the end of the sample is fine.
-        if e.error_len().is_some() {
-            return Err(unreadable(name, format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to())));
-        }
+    // A stray invalid byte only costs its line (rejected, with its line
+    // number); a file whose lines are mostly not UTF-8 is another encoding.
+    let lines: Vec<&[u8]> = head.split(|&b| b == b'\n').collect();
+    // The sample's last line may be cut off (and a character with it).
+    let whole = if n == HEAD_BYTES { lines.len().saturating_sub(1) } else { lines.len() };
+    let bad: Vec<(usize, usize)> = lines[..whole]
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| std::str::from_utf8(l).err().map(|e| (i + 1, e.valid_up_to() + 1)))
+        .collect();
+    if whole > 0 && bad.len() * 2 > whole {
+        let (line, column) = bad[0];
+        return Err(unreadable(
+            name,
+            format!(
+                "not UTF-8 text: {} of the first {whole} lines have invalid bytes (line {line}, column {column} is the first); \
+                 convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+                bad.len()
+            ),
+        ));
     }
     Ok(head)
 }
@@ -318,7 +364,7 @@ fn decode_csv_row(
             Err(_) => return Err(reject(&names[i], "not valid UTF-8 text".to_string())),
         }
     }
-    decoder.decode_flat(roles, names, &cells).map_err(|FieldError { field, reason }| reject(&field, reason))
+    decoder.decode_flat(roles, names, &cells).map_err(|FieldError { field, reason, .. }| reject(&field, reason))
 }
 
 fn raw_csv(rec: &csv::ByteRecord, delim: u8) -> String {
@@ -386,6 +432,16 @@ fn read_ndjson(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) 
 }
 
 fn decode_ndjson_line(decoder: &Decoder, file: &str, line: u64, bytes: &[u8]) -> Vec<Result<Event, Reject>> {
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return vec![Err(Reject {
+            file: file.to_string(),
+            line,
+            index: None,
+            field: "(text)".to_string(),
+            reason: format!("not valid UTF-8: an invalid byte at column {}", e.valid_up_to() + 1),
+            raw: clip(String::from_utf8_lossy(bytes).trim_end(), 1000).into_owned(),
+        })];
+    }
     let v: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
@@ -413,7 +469,7 @@ fn decode_json_record(
     index: Option<usize>,
     v: &Value,
 ) -> Result<Event, Reject> {
-    decoder.decode_json(v).map_err(|FieldError { field, reason }| Reject {
+    decoder.decode_json(v).map_err(|FieldError { field, reason, .. }| Reject {
         file: file.to_string(),
         line,
         index,
@@ -459,7 +515,7 @@ pub fn decode_record_batch(
         .into_par_iter()
         .map(|row| {
             let cells: Vec<Cell<'_>> = cols.iter().map(|c| c.cell(row)).collect();
-            decoder.decode_flat(&roles, &names, &cells).map_err(|FieldError { field, reason }| Reject {
+            decoder.decode_flat(&roles, &names, &cells).map_err(|FieldError { field, reason, .. }| Reject {
                 file: file.to_string(),
                 line: row0 + row as u64 + 1,
                 index: None,
@@ -666,7 +722,7 @@ mod tests {
     fn identical_rows_in_a_file_are_distinct_events_but_reimports_match() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.csv");
-        std::fs::write(&p, "customer_id,timestamp,event,revenue\nc,1997-01-01,Order Completed,10\nc,1997-01-01,Order Completed,10\nc,1997-01-02,Order Completed,10\n").unwrap();
+        std::fs::write(&p, "customer_id,timestamp,event,revenue\nc,2025-01-01,Order Completed,10\nc,2025-01-01,Order Completed,10\nc,2025-01-02,Order Completed,10\n").unwrap();
         let (a, _) = collect(&p, Format::Csv).unwrap();
         let (b, _) = collect(&p, Format::Csv).unwrap();
         let ids: Vec<&str> = a.iter().map(|e| e.event_id.as_str()).collect();
@@ -674,6 +730,66 @@ mod tests {
         assert_ne!(ids[0], ids[1], "two equal purchases are two events");
         assert!(ids[1].ends_with(":1"));
         assert_eq!(ids, b.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), "stable across reads");
+    }
+
+    #[test]
+    fn an_invalid_byte_costs_its_line_not_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = r#"{"type":"track","event":"Signed Up","userId":"u1","timestamp":"2026-01-01T00:00:00Z"}"#;
+        let mut bad = br#"{"type":"track","event":"Caf"#.to_vec();
+        bad.extend_from_slice(&[0xe9]);
+        bad.extend_from_slice(br#"","userId":"u2","timestamp":"2026-01-01T00:00:00Z"}"#);
+        let mut text = Vec::new();
+        for line in [ok.as_bytes(), &bad, ok.as_bytes()] {
+            text.extend_from_slice(line);
+            text.push(b'\n');
+        }
+        let p = dir.path().join("e.ndjson");
+        std::fs::write(&p, &text).unwrap();
+        let (events, rejects) = collect(&p, Format::Ndjson).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!((rejects[0].line, rejects[0].field.as_str()), (2, "(text)"));
+        assert!(rejects[0].reason.contains("column 29"), "{}", rejects[0].reason);
+        // CSV: the field with the byte is named.
+        let c = dir.path().join("e.csv");
+        let mut csv = b"customer_id,timestamp,event\nc1,2026-01-01,Caf".to_vec();
+        csv.extend_from_slice(&[0xe9, b'\n']);
+        csv.extend_from_slice(b"c2,2026-01-01,Cafe\n");
+        std::fs::write(&c, &csv).unwrap();
+        let (events, rejects) = collect(&c, Format::Csv).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!((rejects[0].line, rejects[0].field.as_str()), (2, "event"));
+        // A file of another encoding is refused, naming the first bad line.
+        let latin = dir.path().join("latin1.csv");
+        let mut l = b"customer_id,timestamp,event\n".to_vec();
+        for _ in 0..5 {
+            l.extend_from_slice(b"c1,2026-01-01,Caf\xe9 cr\xe8me\n");
+        }
+        std::fs::write(&latin, &l).unwrap();
+        let e = collect(&latin, Format::Csv).unwrap_err().to_string();
+        assert!(e.contains("not UTF-8") && e.contains("line 2, column 18"), "{e}");
+    }
+
+    #[test]
+    fn a_file_that_changes_while_it_is_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.csv");
+        let mut text = String::from("customer_id,timestamp,event\n");
+        for i in 0..100 {
+            text.push_str(&format!("c{i},2026-01-01,Page Viewed\n"));
+        }
+        std::fs::write(&p, &text).unwrap();
+        let mut chunks = 0;
+        let e = read_file(&p, Format::Csv, &decoder(), |_| {
+            chunks += 1;
+            // Someone truncates the file while it is being imported.
+            let f = std::fs::OpenOptions::new().write(true).open(&p).map_err(|e| e.to_string())?;
+            f.set_len(100).map_err(|e| e.to_string())
+        })
+        .unwrap_err()
+        .to_string();
+        assert_eq!(chunks, 1);
+        assert!(e.contains("changed while it was being read") && e.contains("100 bytes now"), "{e}");
     }
 
     #[test]

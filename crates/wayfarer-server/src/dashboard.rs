@@ -13,7 +13,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use wayfarer_core::ErrorCode;
+use wayfarer_core::{Cancel, ErrorCode};
 use wayfarer_render::dashboard;
 use wayfarer_store::notes::{self, CellRef, NoteStatus};
 
@@ -53,7 +53,8 @@ impl PageOutput {
     }
 }
 
-pub type PageRunner = Arc<dyn Fn(&PageRequest) -> PageOutput + Send + Sync>;
+/// Draws a page; stops early (any answer will do) once the token is cancelled.
+pub type PageRunner = Arc<dyn Fn(&PageRequest, &Cancel) -> PageOutput + Send + Sync>;
 
 /// What the binary gives the server to draw pages.
 #[derive(Clone)]
@@ -155,7 +156,10 @@ pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(f): For
     r
 }
 
-pub async fn logout() -> Response {
+pub async fn logout(headers: HeaderMap) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::new(ErrorCode::Forbidden, "a form from another site").into_response();
+    }
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
@@ -166,12 +170,12 @@ pub async fn logout() -> Response {
 
 pub async fn asset(State(app): State<Arc<App>>, headers: HeaderMap, Path(name): Path<String>) -> Response {
     if !signed_in(&app, &headers) {
-        return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
+        return ApiError::new(ErrorCode::Unauthorized, "sign in first").into_response();
     }
     let (body, kind) = match name.as_str() {
         "app.css" => (dashboard::CSS, "text/css; charset=utf-8"),
         "app.js" => (dashboard::JS, "text/javascript; charset=utf-8"),
-        _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
+        _ => return ApiError::new(ErrorCode::NotFound, format!("no asset {name}")).into_response(),
     };
     ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "private, max-age=300")], body).into_response()
 }
@@ -192,21 +196,35 @@ pub async fn page(
     let req = PageRequest { path: uri.path().to_string(), params };
     let started = Instant::now();
     let run = pages.run.clone();
-    let task = tokio::task::spawn_blocking(move || run(&req));
-    let out = match tokio::time::timeout(pages.timeout, task).await {
-        Ok(Ok(out)) => out,
-        Ok(Err(_)) => {
-            let c = dashboard::Chrome { title: "Internal error".into(), ..dashboard::Chrome::default() };
-            let text = "Drawing this page failed inside the server. Please report it with the address of the page.";
-            return html(StatusCode::INTERNAL_SERVER_ERROR, dashboard::message(&c, "Something went wrong", text));
-        }
-        Err(_) => {
-            let c = dashboard::Chrome { title: "Taking too long".into(), ..dashboard::Chrome::default() };
-            let text = format!(
-                "This page took longer than {} s to compute. Narrow the date range, or raise --query-timeout.",
-                pages.timeout.as_secs()
-            );
-            return html(StatusCode::GATEWAY_TIMEOUT, dashboard::message(&c, "This page is taking too long", &text));
+    let out = match app.exec.run(pages.timeout, move |cancel| run(&req, cancel)).await {
+        Ok(out) => out,
+        Err(e) => {
+            let (status, title, heading, text) = match e.code {
+                ErrorCode::QueryTimeout => (
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "Taking too long",
+                    "This page is taking too long",
+                    format!(
+                        "This page took longer than {} s to compute and was stopped. Narrow the date range, or raise --query-timeout.",
+                        pages.timeout.as_secs_f64()
+                    ),
+                ),
+                ErrorCode::Busy => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    "The server is busy",
+                    format!("{}. Reload the page in a moment.", e.message),
+                ),
+                _ => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal error",
+                    "Something went wrong",
+                    "Drawing this page failed inside the server. Please report it with the address of the page."
+                        .to_string(),
+                ),
+            };
+            let c = dashboard::Chrome { title: title.into(), ..dashboard::Chrome::default() };
+            return html(status, dashboard::message(&c, heading, &text));
         }
     };
     app.metrics.page.observe(started.elapsed());

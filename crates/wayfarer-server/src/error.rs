@@ -37,13 +37,20 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self.body())).into_response()
+        let mut r = (status, axum::Json(self.body())).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Clients (Segment's libraries) wait this long before retrying.
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        r
     }
 }
 
 /// The code of a message's decoding error.
 pub fn field_code(e: &FieldError) -> ErrorCode {
-    if e.reason.starts_with("missing: a message needs a userId or an anonymousId") {
+    if let Some(code) = e.code {
+        code
+    } else if e.reason.starts_with("missing: a message needs a userId or an anonymousId") {
         ErrorCode::MissingIdentity
     } else if e.reason.starts_with("missing") {
         ErrorCode::MissingField

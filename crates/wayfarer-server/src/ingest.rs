@@ -3,9 +3,13 @@
 //!
 //! A request is authenticated by a write key — the HTTP Basic user name
 //! with an empty password, as Segment's and RudderStack's libraries send it,
-//! or a `writeKey` field in the body. Bodies may be gzip-compressed. Limits
-//! are Segment's: 32 KB per message, 500 KB per request (after
-//! decompression); over them is 413.
+//! or a `writeKey` field in the body. Bodies may be gzip-compressed (any
+//! Content-Type: RudderStack's Node library labels gzipped JSON as a form).
+//! Limits: 32 KB per message (Segment's), 4 MB per batch (RudderStack's
+//! libraries send up to 4 MB; Segment's own stay under 500 KB), after
+//! decompression; a body over them is 413, and so is a batch whose only
+//! messages are over 32 KB. The body must arrive within the client timeout
+//! (`--client-timeout`), or the answer is 408.
 //!
 //! A batch is **accepted in part**: every valid message is stored, each
 //! invalid one is reported by index, field and reason (and never partly
@@ -32,9 +36,10 @@ use crate::App;
 use crate::error::{ApiError, field_code};
 use crate::keys::{KeyKind, Verdict};
 
-/// Segment's limits.
+/// The largest message (Segment's limit).
 pub const MESSAGE_LIMIT: usize = 32 * 1024;
-pub const BATCH_LIMIT: usize = 500 * 1024;
+/// The largest batch (RudderStack's limit; Segment's is 500 KB).
+pub const BATCH_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Which endpoint was called.
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +70,19 @@ async fn accept(app: &App, endpoint: Endpoint, headers: &HeaderMap, body: Body) 
     if let Some(k) = &header_key {
         authorize(app, k)?;
     }
-    let raw = axum::body::to_bytes(body, limit + 1).await.map_err(|_| too_large(limit, "the request body"))?;
+    let raw = match tokio::time::timeout(app.client_timeout, axum::body::to_bytes(body, limit + 1)).await {
+        Ok(Ok(raw)) => raw,
+        Ok(Err(e)) if is_length_limit(&e) => return Err(too_large(limit, "the request body")),
+        Ok(Err(e)) => {
+            return Err(ApiError::new(ErrorCode::InvalidJson, format!("the request body could not be read: {e}")));
+        }
+        Err(_) => {
+            return Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!("the request body did not arrive within {} s", app.client_timeout.as_secs_f64()),
+            ));
+        }
+    };
     let gzip = headers
         .get(axum::http::header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -136,7 +153,8 @@ pub fn decode_messages(
         Endpoint::Batch => match obj.remove("batch") {
             Some(Value::Array(items)) => {
                 let shared = obj.get("context").and_then(Value::as_object).cloned();
-                items.into_iter().map(|m| with_batch_context(m, shared.as_ref())).collect()
+                let sent_at = obj.get("sentAt").filter(|v| !v.is_null());
+                items.into_iter().map(|m| with_batch_fields(m, shared.as_ref(), sent_at)).collect()
             }
             Some(other) => {
                 return Err(ApiError::new(
@@ -182,6 +200,18 @@ pub fn decode_messages(
         if rejected.is_empty() {
             return Err(ApiError::new(ErrorCode::MissingField, "batch: the batch is empty"));
         }
+        let too_large = ErrorCode::PayloadTooLarge.code();
+        if rejected.iter().all(|r| r["code"] == too_large) {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "every message of the batch is larger than {} KB ({} rejected); nothing was stored",
+                    MESSAGE_LIMIT / 1024,
+                    rejected.len()
+                ),
+            )
+            .with_details(Value::Array(rejected)));
+        }
         let first = rejected[0]["message"].as_str().unwrap_or_default().to_string();
         return Err(ApiError::new(
             ErrorCode::InvalidField,
@@ -192,20 +222,42 @@ pub fn decode_messages(
     Ok((events, rejected))
 }
 
-fn with_batch_context(m: Value, shared: Option<&Map<String, Value>>) -> Value {
-    let (Value::Object(mut msg), Some(shared)) = (m.clone(), shared) else { return m };
-    match msg.get_mut("context") {
-        Some(Value::Object(ctx)) => {
-            for (k, v) in shared {
-                ctx.entry(k.clone()).or_insert_with(|| v.clone());
+/// A batch message with the batch's shared fields filled in where it has
+/// none of its own: the `context` keys, and `sentAt` (the clock-skew
+/// correction needs it).
+fn with_batch_fields(m: Value, shared: Option<&Map<String, Value>>, sent_at: Option<&Value>) -> Value {
+    let Value::Object(mut msg) = m else { return m };
+    if let Some(shared) = shared {
+        match msg.get_mut("context") {
+            Some(Value::Object(ctx)) => {
+                for (k, v) in shared {
+                    ctx.entry(k.clone()).or_insert_with(|| v.clone());
+                }
             }
+            None | Some(Value::Null) => {
+                msg.insert("context".into(), Value::Object(shared.clone()));
+            }
+            Some(_) => {}
         }
-        None => {
-            msg.insert("context".into(), Value::Object(shared.clone()));
-        }
-        Some(_) => {}
+    }
+    if let Some(t) = sent_at
+        && msg.get("sentAt").is_none_or(Value::is_null)
+    {
+        msg.insert("sentAt".into(), t.clone());
     }
     Value::Object(msg)
+}
+
+/// Whether reading a body failed on its length limit.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.to_string().contains("length limit exceeded") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 fn too_large(limit: usize, what: &str) -> ApiError {
@@ -283,8 +335,13 @@ mod tests {
     fn batch_context_fills_in_missing_keys() {
         let shared: Map<String, Value> =
             serde_json::from_str(r#"{"library": {"name": "x"}, "ip": "1.2.3.4"}"#).unwrap();
-        let m = with_batch_context(json!({"type": "track", "context": {"ip": "9.9.9.9"}}), Some(&shared));
+        let sent = json!("2026-05-01T12:00:00Z");
+        let m = with_batch_fields(json!({"type": "track", "context": {"ip": "9.9.9.9"}}), Some(&shared), Some(&sent));
         assert_eq!(m["context"]["ip"], "9.9.9.9");
         assert_eq!(m["context"]["library"]["name"], "x");
+        assert_eq!(m["sentAt"], sent);
+        let own = json!("2026-05-01T12:00:05Z");
+        let m = with_batch_fields(json!({"type": "track", "sentAt": own}), None, Some(&sent));
+        assert_eq!(m["sentAt"], own, "a message's own sentAt wins");
     }
 }

@@ -5,29 +5,35 @@
 //!        ─> pipeline: staging append + group fsync ─> {"success": true}
 //!        ─> folder: staging ─> Writer commit ─> visible to queries
 //!  /api/{command} (read token) ─> the binary's runner: the command's flags
-//!        from the query string, its `--json` answer (blocking thread, timeout)
+//!        from the query string, its `--json` answer (query pool, timeout,
+//!        cancellation: [`exec`])
 //!  /api/openapi.json (generated from the flag definitions), /healthz (no
-//!  auth), /metrics (Prometheus)
+//!  auth; the write path's health), /metrics (Prometheus)
 //!  /, /funnels, … (read-token cookie; /login sets it) ─> the binary's page
 //!        runner: HTML pages and exports; POST /notes ─> DIR/notes.json
 //! ```
 //!
 //! Handlers are thin: they check and translate; the work lives in
 //! `wayfarer-ingest` (decoding), `wayfarer-store` (staging, segments) and
-//! the pipeline threads. All state is in [`App`], owned by the router.
+//! the pipeline threads. Connections (limits, timeouts, graceful shutdown)
+//! and the layers every answer passes are in [`net`]. All state is in
+//! [`App`], owned by the router.
 
 pub mod dashboard;
 pub mod error;
+pub mod exec;
+pub mod health;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;
+pub mod net;
 pub mod openapi;
 pub mod pipeline;
 pub mod query;
 pub mod sql;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,18 +41,20 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::json;
 use wayfarer_core::{Config, ErrorCode, Kind};
 use wayfarer_ingest::Decoder;
 use wayfarer_ingest::derive::ChannelDeriver;
 
 use crate::dashboard::Pages;
 use crate::error::ApiError;
+use crate::exec::Executor;
+use crate::health::Health;
 use crate::ingest::Endpoint;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
+use crate::net::Limits;
 use crate::pipeline::{Pipeline, Stager};
 use crate::query::QueryApi;
 
@@ -58,10 +66,14 @@ pub struct ServeOptions {
     pub config: Config,
     /// How often staged events are folded into the store.
     pub fold_every: Duration,
+    /// Where queries and pages run (their own pool, limits, cancellation).
+    pub exec: Arc<Executor>,
     /// The query API (`/api/*`), if the caller provides one.
     pub queries: Option<QueryApi>,
     /// The dashboard pages, if the caller provides them.
     pub pages: Option<Pages>,
+    /// Connection limits and timeouts.
+    pub limits: Limits,
 }
 
 /// Everything the handlers share.
@@ -71,8 +83,12 @@ pub struct App {
     pub decoder: Decoder,
     pub pipeline: Stager,
     pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    pub exec: Arc<Executor>,
     pub queries: Option<QueryApi>,
     pub pages: Option<Pages>,
+    /// How long a client may take to send a request body.
+    pub client_timeout: Duration,
     /// Serialises edits of `notes.json`.
     pub notes: Arc<std::sync::Mutex<()>>,
 }
@@ -99,24 +115,24 @@ pub struct Started {
 
 impl Started {
     /// Replays staging left by an earlier run and starts the write path.
-    pub fn start(
-        data: &Path,
-        config: &Config,
-        fold_every: Duration,
-        queries: Option<QueryApi>,
-        pages: Option<Pages>,
-    ) -> Result<Started, ServeError> {
+    pub fn start(opts: &ServeOptions) -> Result<Started, ServeError> {
         let metrics = Arc::new(Metrics::default());
-        let pipeline = Pipeline::start(data, fold_every, metrics.clone())?;
-        let channels = ChannelDeriver::new(&config.channels).map_err(ServeError::Config)?;
+        let health = Arc::new(Health::default());
+        let pipeline = Pipeline::start(&opts.data, opts.fold_every, metrics.clone(), health.clone())?;
+        let channels = ChannelDeriver::new(&opts.config.channels).map_err(ServeError::Config)?;
+        let decoder = Decoder::new(channels, pipeline::now_micros())
+            .with_limits(wayfarer_ingest::decode::Limits::from_config(&opts.config.ingest), true);
         let app = Arc::new(App {
-            data: data.to_path_buf(),
-            keys: KeyRing::open(data)?,
-            decoder: Decoder::new(channels, pipeline::now_micros()),
+            data: opts.data.clone(),
+            keys: KeyRing::open(&opts.data)?,
+            decoder,
             pipeline: pipeline.stager.clone(),
             metrics,
-            queries,
-            pages,
+            health,
+            exec: opts.exec.clone(),
+            queries: opts.queries.clone(),
+            pages: opts.pages.clone(),
+            client_timeout: opts.limits.client_timeout,
             notes: Arc::default(),
         });
         Ok(Started { app, pipeline })
@@ -134,13 +150,23 @@ impl Started {
 }
 
 /// Runs the server until Ctrl-C or SIGTERM; `ready` is told the bound address.
+///
+/// Shutting down: queries are cancelled, no new connection is accepted,
+/// requests in flight get [`Limits::drain`] to finish (idle connections are
+/// closed at once), then what is staged is folded and the process can exit.
 pub async fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
-    let started = Started::start(&opts.data, &opts.config, opts.fold_every, opts.queries, opts.pages)?;
+    let started = Started::start(&opts)?;
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .map_err(|source| ServeError::Bind { addr: opts.bind, source })?;
     ready(listener.local_addr()?);
-    axum::serve(listener, started.router()).with_graceful_shutdown(shutdown_signal()).await?;
+    let exec = opts.exec.clone();
+    let stop = async move {
+        shutdown_signal().await;
+        // Running queries stop at their next check.
+        exec.shutdown();
+    };
+    net::serve_connections(listener, started.router(), &opts.limits, stop).await;
     tokio::task::spawn_blocking(move || started.shutdown()).await.ok();
     Ok(())
 }
@@ -163,7 +189,9 @@ async fn shutdown_signal() {
     }
 }
 
-/// The routes.
+/// The routes, and the layers every answer goes through: security headers,
+/// errors always as JSON with a code, header and body limits, and a
+/// backstop timeout.
 pub fn router(app: Arc<App>) -> Router {
     let single = |kind: Kind| {
         post(move |State(app): State<Arc<App>>, headers: HeaderMap, body: Body| {
@@ -175,7 +203,12 @@ pub fn router(app: Arc<App>) -> Router {
             ingest::handle(app, Endpoint::Batch, headers, body)
         })
     };
-    Router::new()
+    let slowest = [app.queries.as_ref().map(|q| q.timeout), app.pages.as_ref().map(|p| p.timeout)]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or_default();
+    let routes = Router::new()
         .route("/v1/track", single(Kind::Track))
         .route("/v1/identify", single(Kind::Identify))
         .route("/v1/page", single(Kind::Page))
@@ -202,7 +235,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/customers/{id}", get(dashboard::page))
         .route("/metrics", get(metrics))
         .fallback(not_found)
-        .with_state(app)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app);
+    net::harden(routes, slowest)
 }
 
 async fn openapi_json(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
@@ -211,22 +246,33 @@ async fn openapi_json(State(app): State<Arc<App>>, headers: HeaderMap) -> Result
     Ok(axum::Json(openapi::document(&commands)))
 }
 
+/// `GET /api/customers/{id}?limit=…&from=…`: the `customers` query with the
+/// id from the path and the other parameters from the query string.
 async fn customer(
     State(app): State<Arc<App>>,
     axum::extract::Path(id): axum::extract::Path<String>,
     headers: HeaderMap,
+    axum::extract::Query(mut params): axum::extract::Query<Vec<(String, String)>>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let params = axum::extract::Query(vec![("id".to_string(), id)]);
-    query::handle(State(app), axum::extract::Path("customers".to_string()), headers, params).await
+    if params.iter().any(|(k, _)| k == "id") {
+        return Err(ApiError::new(ErrorCode::InvalidQuery, "id: given in the path; do not repeat it as a parameter"));
+    }
+    params.push(("id".to_string(), id));
+    query::handle(State(app), axum::extract::Path("customers".to_string()), headers, axum::extract::Query(params)).await
 }
 
-async fn healthz() -> impl IntoResponse {
-    axum::Json(json!({"status": "ok"}))
+/// `/healthz`: 200 when the write path works, 503 with the reasons when not
+/// (see [`health`]). Needs no key.
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let (healthy, body) = app.health.report(pipeline::now_micros());
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(body)).into_response()
 }
 
 async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
     require_read(&app, &headers)?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()))
+    let text = app.metrics.render() + &app.health.render(pipeline::now_micros());
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
 
 /// Checks for a valid read token (`Authorization: Bearer <token>`, or the
@@ -245,7 +291,10 @@ pub fn require_read(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
-    let e = ApiError::new(ErrorCode::NotFound, format!("no endpoint {}", uri.path()));
-    (StatusCode::NOT_FOUND, axum::Json(e.body()))
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(ErrorCode::NotFound, format!("no endpoint {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on {}", uri.path()))
 }

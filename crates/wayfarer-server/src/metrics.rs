@@ -52,6 +52,8 @@ pub struct Metrics {
     pub folded: AtomicU64,
     pub replayed: AtomicU64,
     pub fold_errors: AtomicU64,
+    /// Staging appends or fsyncs that failed (their requests got 503).
+    pub staging_errors: AtomicU64,
     pub events_total: AtomicU64,
     pub queries: AtomicU64,
     pub fsync: Histogram,
@@ -77,6 +79,12 @@ impl Metrics {
         counter(&mut out, "wayfarer_folded_events_total", "Staged events folded into the store.", &self.folded);
         counter(&mut out, "wayfarer_replayed_events_total", "Staged events replayed at start.", &self.replayed);
         counter(&mut out, "wayfarer_fold_errors_total", "Failed folds (retried).", &self.fold_errors);
+        counter(
+            &mut out,
+            "wayfarer_staging_errors_total",
+            "Staging appends that failed (answered 503, nothing kept).",
+            &self.staging_errors,
+        );
         counter(&mut out, "wayfarer_queries_total", "Query API requests answered.", &self.queries);
         let _ = writeln!(
             out,

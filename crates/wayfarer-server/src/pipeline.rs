@@ -12,8 +12,15 @@
 //! covers its record; the folder makes events visible to queries within one
 //! fold interval (plus the commit). At start, staging files left by an
 //! earlier run (a crash) are folded in before the server accepts anything.
+//!
+//! Failures never lose an acknowledged event: a failed append is undone in
+//! the staging file and answered with an error (clients retry); a failed
+//! rotation leaves appends in the current file; a failed fold keeps its
+//! sealed files and is retried; a sealed file whose acknowledged bytes could
+//! not all be read is kept in `staging/damaged/` instead of being deleted.
+//! What goes wrong is recorded in [`Health`] for `/healthz`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -21,9 +28,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use wayfarer_store::StoreError;
-use wayfarer_store::staging::{self, Staging};
+use wayfarer_store::staging::{self, SealedFile, Staging};
 use wayfarer_store::writer::Writer;
 
+use crate::health::Health;
 use crate::metrics::Metrics;
 
 /// Requests are grouped into one fsync up to this many at a time.
@@ -32,9 +40,13 @@ const MAX_GROUP: usize = 4096;
 /// older manifest may still read them).
 const RETIRE_GRACE: Duration = Duration::from_secs(120);
 
+/// A sealed staging file and when its first record was acknowledged (µs).
+type Sealed = (SealedFile, i64);
+
 enum Request {
     Append { payload: Vec<u8>, events: u64, done: tokio::sync::oneshot::Sender<Result<(), String>> },
-    Rotate { done: Sender<Result<Option<PathBuf>, String>> },
+    Rotate { done: Sender<Result<Option<Sealed>, String>> },
+    Stop,
 }
 
 /// The handlers' side of the stager.
@@ -55,7 +67,7 @@ impl Stager {
         wait.await.map_err(|_| "the staging writer has stopped".to_string())?
     }
 
-    fn rotate(&self) -> Result<Option<PathBuf>, String> {
+    fn rotate(&self) -> Result<Option<Sealed>, String> {
         let (done, wait) = mpsc::channel();
         self.tx.send(Request::Rotate { done }).map_err(|_| "the staging writer has stopped".to_string())?;
         wait.recv().map_err(|_| "the staging writer has stopped".to_string())?
@@ -73,19 +85,28 @@ pub struct Pipeline {
 impl Pipeline {
     /// Folds staging left by an earlier run into the store, then starts the
     /// stager and the folder.
-    pub fn start(dir: &Path, fold_every: Duration, metrics: Arc<Metrics>) -> Result<Pipeline, StoreError> {
+    pub fn start(
+        dir: &Path,
+        fold_every: Duration,
+        metrics: Arc<Metrics>,
+        health: Arc<Health>,
+    ) -> Result<Pipeline, StoreError> {
         let mut writer = Writer::open(dir, now_micros())?;
         let (staging, leftovers) = Staging::open(dir)?;
         if !leftovers.is_empty() {
             let mut events = 0;
+            let mut read = Vec::new();
             for path in &leftovers {
                 let sealed = staging::read_sealed(path)?;
                 events += sealed.events.len() as u64;
+                // A crash leaves at most a torn tail (never acknowledged);
+                // unreadable bytes between intact records are damage.
+                read.push(sealed.skipped_bytes == 0);
                 writer.add(sealed.events)?;
             }
             writer.commit_open()?;
-            for path in &leftovers {
-                staging::remove_sealed(path)?;
+            for (path, whole) in leftovers.iter().zip(read) {
+                settle(path, whole, &health).map_err(|e| StoreError::Internal(e.clone()))?;
             }
             metrics.replayed.fetch_add(events, Ordering::Relaxed);
         }
@@ -93,36 +114,42 @@ impl Pipeline {
         let (tx, rx) = mpsc::channel();
         let stager = Stager { tx };
         let stop = Arc::new(AtomicBool::new(false));
-        let m = metrics.clone();
+        let (m, h) = (metrics.clone(), health.clone());
         let stager_thread = std::thread::Builder::new()
             .name("wayfarer-stager".into())
-            .spawn(move || stage_loop(staging, &rx, &m))
+            .spawn(move || stage_loop(staging, &rx, &m, &h))
             .map_err(|e| StoreError::Internal(format!("starting the staging thread: {e}")))?;
         let (s, st) = (stager.clone(), stop.clone());
         let folder_thread = std::thread::Builder::new()
             .name("wayfarer-folder".into())
-            .spawn(move || fold_loop(writer, &s, &st, fold_every, &metrics))
+            .spawn(move || fold_loop(writer, &s, &st, fold_every, &metrics, &health))
             .map_err(|e| StoreError::Internal(format!("starting the fold thread: {e}")))?;
         Ok(Pipeline { stager, stop, stager_thread: Some(stager_thread), folder_thread: Some(folder_thread) })
     }
 
-    /// Folds what is staged and stops (graceful shutdown).
+    /// Folds what is staged and stops (graceful shutdown). Appends that
+    /// arrive afterwards are refused; anything staged but not folded is
+    /// replayed at the next start.
     pub fn shutdown(mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.folder_thread.take() {
             let _ = t.join();
         }
-        drop(self.stager);
+        let _ = self.stager.tx.send(Request::Stop);
         if let Some(t) = self.stager_thread.take() {
             let _ = t.join();
         }
     }
 }
 
-fn stage_loop(mut staging: Staging, rx: &Receiver<Request>, metrics: &Metrics) {
-    while let Ok(first) = rx.recv() {
+fn stage_loop(mut staging: Staging, rx: &Receiver<Request>, metrics: &Metrics, health: &Health) {
+    // When the current file's first record was acknowledged (µs), if it has one.
+    let mut first_ack: Option<i64> = None;
+    let mut stopping = false;
+    while !stopping {
+        let Ok(first) = rx.recv() else { return };
         let mut group = vec![first];
-        while group.len() < MAX_GROUP {
+        while group.len() < MAX_GROUP && !matches!(group.last(), Some(Request::Stop)) {
             match rx.try_recv() {
                 Ok(r) => group.push(r),
                 Err(_) => break,
@@ -132,7 +159,7 @@ fn stage_loop(mut staging: Staging, rx: &Receiver<Request>, metrics: &Metrics) {
             .iter()
             .filter_map(|r| match r {
                 Request::Append { payload, .. } => Some(payload.as_slice()),
-                Request::Rotate { .. } => None,
+                Request::Rotate { .. } | Request::Stop => None,
             })
             .collect();
         let durable = if payloads.is_empty() {
@@ -141,7 +168,23 @@ fn stage_loop(mut staging: Staging, rx: &Receiver<Request>, metrics: &Metrics) {
             let t = Instant::now();
             let r = staging.append(&payloads).and_then(|()| staging.sync());
             metrics.fsync.observe(t.elapsed());
-            r.map_err(|e| e.to_string())
+            match r {
+                Ok(()) => {
+                    health.staging_ok();
+                    if first_ack.is_none() {
+                        let now = now_micros();
+                        first_ack = Some(now);
+                        health.set_current_first_ack(now);
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    metrics.staging_errors.fetch_add(1, Ordering::Relaxed);
+                    let message = format!("could not make the events durable: {e}");
+                    health.staging_failed(&message, staging.broken().is_some());
+                    Err(message)
+                }
+            }
         };
         for r in group {
             match r {
@@ -152,19 +195,29 @@ fn stage_loop(mut staging: Staging, rx: &Receiver<Request>, metrics: &Metrics) {
                     let _ = done.send(durable.clone());
                 }
                 Request::Rotate { done } => {
-                    let _ = done.send(staging.rotate().map_err(|e| e.to_string()));
+                    let sealed = staging.rotate().map_err(|e| e.to_string());
+                    let answer = match sealed {
+                        Ok(Some(file)) => {
+                            health.set_current_first_ack(0);
+                            Ok(Some((file, first_ack.take().unwrap_or_else(now_micros))))
+                        }
+                        Ok(None) => Ok(None),
+                        Err(e) => Err(e),
+                    };
+                    let _ = done.send(answer);
                 }
+                Request::Stop => stopping = true,
             }
         }
     }
 }
 
-fn fold_loop(writer: Writer, stager: &Stager, stop: &AtomicBool, every: Duration, metrics: &Metrics) {
+fn fold_loop(writer: Writer, stager: &Stager, stop: &AtomicBool, every: Duration, metrics: &Metrics, health: &Health) {
     let dir = writer.dir().to_path_buf();
     let mut writer = Some(writer);
     let mut last = Instant::now();
     // Sealed files not yet folded (kept across a failed round).
-    let mut sealed: Vec<PathBuf> = Vec::new();
+    let mut pending: Vec<Sealed> = Vec::new();
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         if !stopping && last.elapsed() < every {
@@ -172,61 +225,111 @@ fn fold_loop(writer: Writer, stager: &Stager, stop: &AtomicBool, every: Duration
             continue;
         }
         last = Instant::now();
-        if writer.is_none() {
-            match Writer::open(&dir, now_micros()) {
-                Ok(w) => writer = Some(w),
-                Err(e) => {
-                    eprintln!("wayfarer: reopening the store failed: {e}");
-                    std::thread::sleep(Duration::from_secs(1));
-                    continue;
-                }
+        // Seal the current file first: if that fails (no descriptor for the
+        // next file), appends go on in the current one and what is already
+        // sealed is still folded.
+        let rotated = stager.rotate();
+        match &rotated {
+            Ok(Some(s)) => pending.push(s.clone()),
+            Ok(None) => {}
+            Err(_) => {
+                metrics.fold_errors.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let w = writer.as_mut().expect("opened above");
-        match fold_once(w, stager, &mut sealed) {
-            Ok(n) => {
+        health.set_oldest_pending(pending.iter().map(|(_, t)| *t).min().unwrap_or(0));
+        let folded = if pending.is_empty() {
+            Ok(0)
+        } else {
+            if writer.is_none() {
+                match Writer::open(&dir, now_micros()) {
+                    Ok(w) => writer = Some(w),
+                    Err(e) => {
+                        health.fold_failed(&format!("reopening the store: {e}"));
+                        metrics.fold_errors.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("wayfarer: reopening the store failed: {e}");
+                        if stopping {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_secs(1));
+                        continue;
+                    }
+                }
+            }
+            let Some(w) = writer.as_mut() else { continue };
+            fold_pending(w, &mut pending, health)
+        };
+        match (folded, rotated) {
+            (Ok(n), Ok(_)) => {
+                health.fold_ok();
                 if n > 0 {
                     metrics.folded.fetch_add(n, Ordering::Relaxed);
-                    metrics.events_total.store(w.events_total(), Ordering::Relaxed);
                 }
-                w.delete_retired(RETIRE_GRACE);
+                if let Some(w) = writer.as_mut() {
+                    metrics.events_total.store(w.events_total(), Ordering::Relaxed);
+                    w.delete_retired(RETIRE_GRACE);
+                }
             }
-            Err(e) => {
+            (Ok(n), Err(e)) => {
+                if n > 0 {
+                    metrics.folded.fetch_add(n, Ordering::Relaxed);
+                }
+                let message = format!("sealing the staging file: {e}");
+                eprintln!("wayfarer: {message}");
+                health.fold_failed(&message);
+            }
+            (Err(e), _) => {
                 // The sealed files stay and the writer starts again from the
                 // committed state (dropping it removes what it half wrote);
                 // the next round, or a restart, folds them.
                 metrics.fold_errors.fetch_add(1, Ordering::Relaxed);
-                eprintln!("wayfarer: folding staged events failed: {e}");
+                let message = format!("folding staged events: {e}");
+                eprintln!("wayfarer: {message}");
+                health.fold_failed(&message);
                 writer = None;
-                std::thread::sleep(Duration::from_secs(1));
+                if !stopping {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
             }
         }
+        health.set_oldest_pending(pending.iter().map(|(_, t)| *t).min().unwrap_or(0));
         if stopping {
             return;
         }
     }
 }
 
-/// Seals the staging file and folds every sealed file into the store;
-/// returns the events read.
-fn fold_once(writer: &mut Writer, stager: &Stager, sealed: &mut Vec<PathBuf>) -> Result<u64, String> {
-    if let Some(path) = stager.rotate()? {
-        sealed.push(path);
-    }
-    if sealed.is_empty() {
-        return Ok(0);
-    }
+/// Folds every sealed file into the store with one commit, then deletes
+/// them (or keeps the damaged ones); returns the events read.
+fn fold_pending(writer: &mut Writer, pending: &mut Vec<Sealed>, health: &Health) -> Result<u64, String> {
     let mut n = 0;
-    for path in sealed.iter() {
-        let s = staging::read_sealed(path).map_err(|e| e.to_string())?;
+    let mut whole = Vec::with_capacity(pending.len());
+    for (file, _) in pending.iter() {
+        let s = staging::read_sealed(&file.path).map_err(|e| e.to_string())?;
         n += s.events.len() as u64;
+        whole.push(s.holds_all(file.len));
         writer.add(s.events).map_err(|e| e.to_string())?;
     }
     writer.commit_open().map_err(|e| e.to_string())?;
-    for path in sealed.drain(..) {
-        staging::remove_sealed(&path).map_err(|e| e.to_string())?;
+    for ((file, _), whole) in pending.drain(..).zip(whole) {
+        settle(&file.path, whole, health)?;
     }
     Ok(n)
+}
+
+/// After its events are committed: deletes a staging file that was read
+/// whole, keeps one that was not in `staging/damaged/`.
+fn settle(path: &Path, whole: bool, health: &Health) -> Result<(), String> {
+    if whole {
+        return staging::remove_sealed(path).map_err(|e| e.to_string());
+    }
+    health.damaged_files.fetch_add(1, Ordering::Relaxed);
+    let to = staging::keep_damaged(path).map_err(|e| e.to_string())?;
+    eprintln!(
+        "wayfarer: {} held bytes that could not be read; its intact records are committed and the file is kept as {}",
+        path.display(),
+        to.display()
+    );
+    Ok(())
 }
 
 pub fn now_micros() -> i64 {

@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use serde_json::Value;
-use wayfarer_core::ErrorCode;
+use wayfarer_core::{Cancel, ErrorCode};
 
 use crate::App;
 use crate::error::ApiError;
@@ -40,8 +40,9 @@ pub struct QueryCommand {
     pub params: Vec<QueryParam>,
 }
 
-/// Runs a command with its query parameters; returns its JSON.
-pub type Runner = Arc<dyn Fn(&str, &[(String, String)]) -> Result<Value, ApiError> + Send + Sync>;
+/// Runs a command with its query parameters; returns its JSON. Stops with
+/// an error once the token is cancelled.
+pub type Runner = Arc<dyn Fn(&str, &[(String, String)], &Cancel) -> Result<Value, ApiError> + Send + Sync>;
 
 /// What the binary gives the server so it can answer queries.
 #[derive(Clone)]
@@ -76,15 +77,7 @@ pub async fn handle(
     }
     let started = Instant::now();
     let run = api.run.clone();
-    let task = tokio::task::spawn_blocking(move || run(&command, &params));
-    let result = match tokio::time::timeout(api.timeout, task).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => Err(ApiError::new(ErrorCode::Internal, format!("the query failed: {e}"))),
-        Err(_) => Err(ApiError::new(
-            ErrorCode::QueryTimeout,
-            format!("the query took longer than {} s", api.timeout.as_secs()),
-        )),
-    };
+    let result = app.exec.run(api.timeout, move |cancel| run(&command, &params, cancel)).await.and_then(|r| r);
     app.metrics.query.observe(started.elapsed());
     app.metrics.queries.fetch_add(1, Ordering::Relaxed);
     result.map(Json)

@@ -59,9 +59,10 @@ pub async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
 async fn run(app: &App, sql: &str, limit: usize, timeout: Duration) -> Result<Value, ApiError> {
     use wayfarer_sql::SqlError;
     match tokio::time::timeout(timeout, wayfarer_sql::query(&app.data, sql, limit)).await {
-        Err(_) => {
-            Err(ApiError::new(ErrorCode::QueryTimeout, format!("the query took longer than {} s", timeout.as_secs())))
-        }
+        Err(_) => Err(ApiError::new(
+            ErrorCode::QueryTimeout,
+            format!("the query took longer than {} s", timeout.as_secs_f64()),
+        )),
         Ok(Err(SqlError::Query(m))) => Err(ApiError::new(ErrorCode::InvalidQuery, m)),
         Ok(Err(SqlError::Empty)) => Err(ApiError::new(ErrorCode::NotFound, "the data directory has no events yet")),
         Ok(Err(SqlError::Store(e))) => Err(ApiError::new(e.code(), e.to_string())),

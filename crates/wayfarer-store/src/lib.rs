@@ -29,6 +29,8 @@ pub mod notes;
 pub mod read;
 pub mod segment;
 pub mod staging;
+#[cfg(test)]
+mod testfs;
 pub mod writer;
 
 use std::fs::{self, File};
@@ -42,7 +44,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use wayfarer_core::ErrorCode;
+use wayfarer_core::{Cancel, ErrorCode};
 
 pub use identity::IdentityGraph;
 pub use manifest::{Manifest, SegmentMeta};
@@ -65,6 +67,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error(transparent)]
+    Cancelled(#[from] wayfarer_core::cancel::Cancelled),
 }
 
 impl StoreError {
@@ -78,24 +82,44 @@ impl StoreError {
             StoreError::Empty(_) => ErrorCode::NotFound,
             StoreError::Locked(_) => ErrorCode::DataDirLocked,
             StoreError::Corrupt(_) => ErrorCode::DataDirInvalid,
+            StoreError::Cancelled(_) => ErrorCode::QueryTimeout,
         }
     }
 }
 
-/// A committed state of the data directory, for reading.
+/// A committed state of the data directory, for reading. It carries the
+/// reader's cancellation token: every partition read checks it, so a
+/// cancelled query stops at its next read.
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
     manifest: Manifest,
+    cancel: Cancel,
 }
 
 impl Store {
     /// Opens the committed state; an error if nothing was ever imported.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         match Manifest::load(dir)? {
-            Some(manifest) => Ok(Store { dir: dir.to_path_buf(), manifest }),
+            Some(manifest) => Ok(Store { dir: dir.to_path_buf(), manifest, cancel: Cancel::never() }),
             None => Err(StoreError::Empty(dir.display().to_string())),
         }
+    }
+
+    /// The same state, read under `cancel`.
+    pub fn with_cancel(mut self, cancel: Cancel) -> Store {
+        self.cancel = cancel;
+        self
+    }
+
+    /// The reader's cancellation token (for computations between reads).
+    pub fn cancel(&self) -> &Cancel {
+        &self.cancel
+    }
+
+    /// `Err(Cancelled)` once the reader's token is cancelled.
+    pub fn check_cancel(&self) -> Result<(), StoreError> {
+        Ok(self.cancel.check()?)
     }
 
     pub fn dir(&self) -> &Path {

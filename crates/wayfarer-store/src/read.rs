@@ -127,6 +127,7 @@ impl Store {
     /// Reads the postings of `codes` in one partition; None when the
     /// partition has several segments (the caller reads rows instead).
     pub fn read_postings(&self, partition: u32, codes: &[u32], revenue: bool) -> Result<Option<Postings>, StoreError> {
+        self.check_cancel()?;
         let segs: Vec<&crate::SegmentMeta> = self.manifest().segments_of(partition).collect();
         match segs.as_slice() {
             [] => Ok(Some(Postings { starts: vec![0], ..Postings::default() })),
@@ -154,6 +155,7 @@ impl Store {
 
     /// Reads one partition: the hot columns among `cols` and the others from Parquet.
     pub fn read_partition(&self, partition: u32, cols: &[Col]) -> Result<Rows, StoreError> {
+        self.check_cancel()?;
         let segs: Vec<&crate::SegmentMeta> = self.manifest().segments_of(partition).collect();
         if segs.is_empty() {
             return Ok(Rows { starts: vec![0], ..Rows::default() });

@@ -36,6 +36,10 @@ pub struct Global {
     /// No progress bars or chatter on stderr.
     #[arg(long, short, global = true, env = "WAYFARER_QUIET")]
     pub quiet: bool,
+    /// Cancels the command's computation (the server sets it per query;
+    /// never cancelled on the command line).
+    #[arg(skip)]
+    pub cancel: wayfarer_core::Cancel,
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,11 +91,29 @@ pub struct ServeArgs {
     pub bind: std::net::SocketAddr,
     /// How often acknowledged events are folded into the store (milliseconds); queries see an
     /// event within about this long after it was acknowledged.
-    #[arg(long, env = "WAYFARER_FOLD_MS", default_value_t = 500, value_name = "MS")]
+    #[arg(long, env = "WAYFARER_FOLD_MS", default_value_t = 500, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub fold_ms: u64,
-    /// Longest a query API request or dashboard page may run (seconds) before it is answered with 504.
-    #[arg(long, env = "WAYFARER_QUERY_TIMEOUT", default_value_t = 60, value_name = "SECONDS")]
-    pub query_timeout: u64,
+    /// Longest a query API request or dashboard page may run (seconds, fractions allowed, at most
+    /// 3600); then it is stopped and answered with 504.
+    #[arg(long, env = "WAYFARER_QUERY_TIMEOUT", default_value = "60", value_name = "SECONDS",
+          value_parser = seconds)]
+    pub query_timeout: std::time::Duration,
+    /// How long a client may take (seconds): to send a request's headers (also how long an idle
+    /// connection stays open) and an ingestion body, and to read an answer that makes no progress.
+    #[arg(long, env = "WAYFARER_CLIENT_TIMEOUT", default_value = "30", value_name = "SECONDS",
+          value_parser = seconds)]
+    pub client_timeout: std::time::Duration,
+    /// Queries and dashboard pages computed or waiting at once; more are answered with 503.
+    /// They run on their own threads (one per core), apart from ingestion and folding.
+    #[arg(long, env = "WAYFARER_MAX_QUERIES", default_value_t = 16, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_queries: u64,
+    /// Connections served at once; more wait until one closes (default: what the open-files
+    /// limit leaves after a reserve for the store, at most 10000).
+    #[arg(long, env = "WAYFARER_MAX_CONNECTIONS", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: Option<u64>,
     /// Do not compute the dashboard's main pages in the background (at start-up and after
     /// new data); each is then computed when first asked for.
     #[arg(long, env = "WAYFARER_NO_WARM")]
@@ -250,8 +272,8 @@ pub struct SqlArgs {
     /// The query, e.g. "SELECT event, count(*) FROM events GROUP BY event ORDER BY 2 DESC".
     #[arg(value_name = "QUERY")]
     pub query: String,
-    /// Return at most this many rows.
-    #[arg(long, default_value_t = 1000)]
+    /// Return at most this many rows (1–100000).
+    #[arg(long, default_value_t = 1000, value_parser = between(1, 100_000))]
     pub limit: usize,
     /// Print JSON: {"columns", "rows", "row_limit", "truncated"}.
     #[arg(long)]
@@ -263,8 +285,8 @@ pub struct CustomersArgs {
     /// The customer's user id or anonymous id.
     #[arg(value_name = "ID")]
     pub id: String,
-    /// Show at most this many of the latest events.
-    #[arg(long, default_value_t = 200)]
+    /// Show at most this many of the latest events (1–10000).
+    #[arg(long, default_value_t = 200, value_parser = between(1, 10_000))]
     pub limit: usize,
     #[command(flatten)]
     pub scope: ScopeArgs,
@@ -277,9 +299,9 @@ pub struct CustomersArgs {
 pub struct FunnelArgs {
     /// Steps in order: an event name (globs allowed), optionally with a condition in brackets
     /// ("Order Completed[revenue > 100]", "Page Viewed[url ~ '*/pricing*']"), or stage:NAME.
-    #[arg(required = true, value_name = "STEP")]
+    #[arg(required = true, value_name = "STEP", num_args = 1..=32)]
     pub steps: Vec<String>,
-    /// Conversion window from step 1, inclusive: 7d, 12h, 30m, 45s or seconds.
+    /// Conversion window from step 1, inclusive: 7d, 12h, 30m, 45s or seconds (at most 100 years).
     #[arg(long, env = "WAYFARER_FUNNEL_WINDOW", default_value = "7d")]
     pub window: String,
     /// ClickHouse windowFunnel mode.
@@ -318,11 +340,11 @@ pub struct PathsArgs {
     /// Paths end at each customer's first occurrence of this event.
     #[arg(long, value_name = "EVENT")]
     pub to_event: Option<String>,
-    /// Events per path.
-    #[arg(long, default_value_t = 5)]
+    /// Events per path (1–20).
+    #[arg(long, default_value_t = 5, value_parser = between(1, 20))]
     pub length: usize,
-    /// How many top paths to list.
-    #[arg(long, default_value_t = 10)]
+    /// How many top paths to list (1–1000).
+    #[arg(long, default_value_t = 10, value_parser = between(1, 1000))]
     pub top: usize,
     /// Collapse repeated consecutive events into one.
     #[arg(long)]
@@ -347,8 +369,8 @@ pub struct RetentionArgs {
     /// Cohort and activity period: day, week (ISO, Monday, UTC) or month.
     #[arg(long, default_value = "week", value_parser = ["day", "week", "month"])]
     pub period: String,
-    /// Report offsets 0 to N.
-    #[arg(long, default_value_t = 8)]
+    /// Report offsets 0 to N (1–500).
+    #[arg(long, default_value_t = 8, value_parser = between(1, 500))]
     pub periods: usize,
     /// Cohorts by the first occurrence of this event (default: any event).
     #[arg(long, value_name = "EVENT")]
@@ -442,17 +464,17 @@ pub struct ClvArgs {
     /// Time unit of recency, T and the horizon.
     #[arg(long, default_value = "week", value_parser = ["day", "week"])]
     pub unit: String,
-    /// Prediction horizon, in units (default: a year).
-    #[arg(long)]
+    /// Prediction horizon, in units (default: a year; at most ten years).
+    #[arg(long, value_parser = positive_number)]
     pub horizon: Option<f64>,
-    /// Discount rate per month.
-    #[arg(long, default_value_t = 0.01)]
+    /// Discount rate per month (0 to under 1).
+    #[arg(long, default_value_t = 0.01, value_parser = rate)]
     pub discount_rate: f64,
     /// Include every purchasing customer's prediction.
     #[arg(long)]
     pub customers: bool,
-    /// Include the N customers with the highest predicted CLV.
-    #[arg(long, value_name = "N")]
+    /// Include the N customers with the highest predicted CLV (1–100000).
+    #[arg(long, value_name = "N", value_parser = between(1, 100_000))]
     pub top: Option<usize>,
     #[command(flatten)]
     pub scope: ScopeArgs,
@@ -494,11 +516,11 @@ pub struct AttributionArgs {
 
 #[derive(Debug, Args)]
 pub struct PersonasArgs {
-    /// Number of personas (default: chosen by silhouette).
-    #[arg(long)]
+    /// Number of personas, 1–20 (default: chosen by silhouette).
+    #[arg(long, value_parser = between(1, 20))]
     pub k: Option<usize>,
-    /// Largest number of personas tried.
-    #[arg(long, default_value_t = 8)]
+    /// Largest number of personas tried (2–20).
+    #[arg(long, default_value_t = 8, value_parser = between(2, 20))]
     pub max_k: usize,
     /// Seed of the clustering (the same seed gives the same personas).
     #[arg(long, default_value_t = 17)]
@@ -528,4 +550,36 @@ pub enum ConfigCommand {
     },
     /// Print the configuration in effect (after reading --config or DIR/wayfarer.toml).
     Show,
+}
+
+/// A whole number from `lo` to `hi` (clap names the flag in its error).
+fn between(lo: u64, hi: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(lo..=hi)
+}
+
+/// A finite number greater than 0.
+fn positive_number(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err(format!("'{s}' must be a finite number greater than 0")),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
+}
+
+/// A rate from 0 up to (not including) 1.
+fn rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
+        Ok(_) => Err(format!("'{s}' must be at least 0 and less than 1")),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
+}
+
+/// Seconds (fractions allowed), more than 0 and at most an hour.
+fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 3600.0 => Ok(std::time::Duration::from_secs_f64(v)),
+        Ok(_) => Err(format!("'{s}' must be more than 0 and at most 3600 seconds")),
+        Err(_) => Err(format!("'{s}' is not a number of seconds")),
+    }
 }

@@ -133,6 +133,39 @@ fn reimport_adds_nothing_and_rejects_are_reported() {
 }
 
 #[test]
+fn every_import_keeps_its_own_rejects_and_out_of_range_records_are_named() {
+    let t = tempfile::tempdir().unwrap();
+    let csv = write(
+        t.path(),
+        "odd.csv",
+        "customer_id,timestamp,event,revenue\nc1,2026-01-01,Page Viewed,\nc1,2199-12-31,Page Viewed,\nc2,1999-12-31,Order Completed,5\nc3,2026-01-02,Order Completed,1e308\n",
+    );
+    // Two imports in the same second: two rejects files, neither overwritten.
+    for _ in 0..2 {
+        let r = wayfarer(t.path(), &["import", "--data", "data", csv.to_str().unwrap(), "--json"]).ok();
+        assert_eq!(r.json()["rejected"], 3, "{}", r.stdout());
+    }
+    let r = wayfarer(t.path(), &["import", "--data", "data", csv.to_str().unwrap()]).ok();
+    let err = r.stderr();
+    assert!(err.contains("odd.csv:3: timestamp: 2199-12-31T00:00:00.000Z is more than 24 hours after"), "{err}");
+    assert!(err.contains("odd.csv:4: timestamp: 1999-12-31T00:00:00.000Z is before 2000-01-01"), "{err}");
+    assert!(err.contains("odd.csv:5: revenue: 1e308 is larger than 1000000000"), "{err}");
+    let files: Vec<PathBuf> =
+        std::fs::read_dir(t.path().join("data").join("rejects")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        assert_eq!(std::fs::read_to_string(f).unwrap().lines().count(), 3, "{}", f.display());
+    }
+    // Older data is imported once the bound is moved in the configuration.
+    wayfarer(t.path(), &["config", "init", "--data", "data"]).ok();
+    let cfg = t.path().join("data").join("wayfarer.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("earliest = \"2000-01-01\"", "earliest = \"1990-01-01\"");
+    std::fs::write(&cfg, text).unwrap();
+    let r = wayfarer(t.path(), &["import", "--data", "data", csv.to_str().unwrap(), "--json"]).ok();
+    assert_eq!((r.json()["accepted"].as_u64(), r.json()["rejected"].as_u64()), (Some(1), Some(2)), "{}", r.stdout());
+}
+
+#[test]
 fn unreadable_files_fail_and_leave_the_directory_unchanged() {
     let t = tempfile::tempdir().unwrap();
     let good = write(t.path(), "good.csv", EVENTS);

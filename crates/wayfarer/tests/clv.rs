@@ -22,6 +22,11 @@ fn cdnow_through_the_cli() {
     let csv = concat!(env!("CARGO_MANIFEST_DIR"), "/../wayfarer-models/tests/fixtures/cdnow_transactions.csv");
     let expected: Value =
         serde_json::from_str(include_str!("../../wayfarer-models/tests/fixtures/cdnow_expected.json")).unwrap();
+    // CDNOW is from 1997–98: older than the default earliest accepted date.
+    run(t.path(), &["config", "init", "--data", "d"]);
+    let cfg = t.path().join("d").join("wayfarer.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("earliest = \"2000-01-01\"", "earliest = \"1990-01-01\"");
+    std::fs::write(&cfg, text).unwrap();
     let imported: Value =
         serde_json::from_str(&run(t.path(), &["import", "--data", "d", csv, "--json", "--quiet"])).unwrap();
     assert_eq!(imported["accepted"], 6919, "identical rows on one day are separate purchases");

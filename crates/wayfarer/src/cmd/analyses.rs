@@ -32,7 +32,7 @@ fn export(view: impl FnOnce() -> View, e: &ExportArgs) -> Result<bool> {
 fn open(g: &Global) -> Result<(Store, Model)> {
     let dir = super::data_dir(g, super::DEFAULT_DATA);
     let (config, _) = super::load_config(g, &dir)?;
-    let store = Store::open(&dir)?;
+    let store = super::open_store(g, &dir)?;
     let model = Model::compile(&config, &store)?;
     Ok((store, model))
 }
@@ -260,8 +260,14 @@ pub fn clv_report(g: &Global, a: &crate::cli::ClvArgs) -> Result<wayfarer_engine
         all_customers: a.customers,
         top: a.top,
     };
-    if spec.horizon.is_nan() || spec.horizon <= 0.0 {
-        bail!("--horizon must be positive");
+    // Ten years: BG/NBD forecasts further out say little, and the
+    // discounted sum walks the horizon month by month.
+    let most = match unit {
+        Unit::Day => 3650.0,
+        Unit::Week => 520.0,
+    };
+    if !(spec.horizon > 0.0 && spec.horizon <= most) {
+        bail!("--horizon {}: must be greater than 0 and at most {most} {}s (ten years)", spec.horizon, a.unit);
     }
     Ok(wayfarer_engine::clv::clv(&store, &model, &scope, &spec)?)
 }
@@ -290,8 +296,9 @@ pub fn attribution_report(
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
     let models = ModelKind::parse(&a.model).map_err(anyhow::Error::msg)?;
-    let lookback = a.lookback.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg)?;
-    let half_life = parse_duration(&a.half_life).map_err(anyhow::Error::msg)?;
+    let lookback =
+        a.lookback.as_deref().map(parse_duration).transpose().map_err(|e| anyhow::anyhow!("--lookback: {e}"))?;
+    let half_life = parse_duration(&a.half_life).map_err(|e| anyhow::anyhow!("--half-life: {e}"))?;
     if half_life <= 0 {
         bail!("--half-life must be positive");
     }

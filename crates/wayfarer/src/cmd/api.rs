@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, CommandFactory, Parser};
 use serde_json::Value;
-use wayfarer_core::ErrorCode;
+use wayfarer_core::{Cancel, ErrorCode};
 use wayfarer_server::error::ApiError;
 use wayfarer_server::query::{QueryApi, QueryCommand, QueryParam};
 
@@ -37,7 +37,9 @@ const COMMANDS: [&str; 11] = [
 const BLOCKED: [&str; 9] = ["data", "config", "out", "assignments", "format", "json", "quiet", "export", "chart"];
 
 pub fn query_api(data: PathBuf, config: Option<PathBuf>, timeout: Duration) -> QueryApi {
-    let run = move |command: &str, params: &[(String, String)]| run(&data, config.as_deref(), command, params);
+    let run = move |command: &str, params: &[(String, String)], cancel: &Cancel| {
+        run(&data, config.as_deref(), command, params, cancel)
+    };
     QueryApi { commands: commands(), run: Arc::new(run), timeout }
 }
 
@@ -88,8 +90,15 @@ fn param_name(a: &clap::Arg) -> String {
     }
 }
 
-fn run(data: &Path, config: Option<&Path>, command: &str, params: &[(String, String)]) -> Result<Value, ApiError> {
-    let cli = parse(data, config, command, params)?;
+fn run(
+    data: &Path,
+    config: Option<&Path>,
+    command: &str,
+    params: &[(String, String)],
+    cancel: &Cancel,
+) -> Result<Value, ApiError> {
+    let mut cli = parse(data, config, command, params)?;
+    cli.global.cancel = cancel.clone();
     let mut out = Out::Capture(None);
     super::run_with(cli, &mut out).map_err(|e| api_error(&e))?;
     match out {

@@ -103,10 +103,16 @@ pub fn import_files(
         plan.push((f.clone(), fmt));
     }
     let deriver = ChannelDeriver::new(&config.channels).map_err(|e| anyhow::anyhow!("channel rules: {e}"))?;
-    let decoder = Decoder::new(deriver, super::now_micros());
+    let decoder = Decoder::new(deriver, super::now_micros())
+        .with_limits(wayfarer_ingest::decode::Limits::from_config(&config.ingest), false);
     let mut writer = Writer::open(dir, super::now_micros())?;
-    let rejects_path = rejects_path
-        .unwrap_or_else(|| dir.join("rejects").join(format!("import-{}.ndjson", super::now_micros() / 1_000_000)));
+    // `--rejects FILE` is the user's to overwrite; the default name is new
+    // for every import (two in the same second get -2, -3…).
+    let rejects_target = match rejects_path {
+        Some(p) => Rejects::Given(p),
+        None => Rejects::Default(dir.join("rejects"), format!("import-{}", super::now_micros() / 1_000_000)),
+    };
+    let mut rejects_path = PathBuf::new();
     let mut rejects_out: Option<BufWriter<File>> = None;
     let mut shown = 0usize;
     let mut summary = ImportSummary::default();
@@ -122,7 +128,8 @@ pub fn import_files(
             fs.duplicates += dup;
             pb.set_position(chunk.position);
             if !chunk.rejects.is_empty() {
-                write_rejects(&rejects_path, &mut rejects_out, &chunk.rejects).map_err(|e| e.to_string())?;
+                write_rejects(&rejects_target, &mut rejects_path, &mut rejects_out, &chunk.rejects)
+                    .map_err(|e| e.to_string())?;
                 for r in &chunk.rejects {
                     if shown < SHOWN_REJECTS {
                         pb.suspend(|| eprintln!("rejected {r}"));
@@ -160,12 +167,49 @@ fn short_name(p: &Path) -> String {
     p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
-fn write_rejects(path: &Path, out: &mut Option<BufWriter<File>>, rejects: &[Reject]) -> Result<()> {
-    if out.is_none() {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+/// Where an import's rejected records go.
+enum Rejects {
+    /// `--rejects FILE`: created or overwritten.
+    Given(PathBuf),
+    /// `DIR/rejects/STEM.ndjson`, or STEM-2.ndjson… if that exists.
+    Default(PathBuf, String),
+}
+
+impl Rejects {
+    fn create(&self) -> Result<(PathBuf, File)> {
+        match self {
+            Rejects::Given(p) => {
+                if let Some(parent) = p.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+                }
+                Ok((p.clone(), File::create(p).with_context(|| format!("creating {}", p.display()))?))
+            }
+            Rejects::Default(dir, stem) => {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                for n in 1u32.. {
+                    let name = if n == 1 { format!("{stem}.ndjson") } else { format!("{stem}-{n}.ndjson") };
+                    let p = dir.join(name);
+                    match File::options().write(true).create_new(true).open(&p) {
+                        Ok(f) => return Ok((p, f)),
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(e).with_context(|| format!("creating {}", p.display())),
+                    }
+                }
+                bail!("no free name for a rejects file in {}", dir.display())
+            }
         }
-        let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    }
+}
+
+fn write_rejects(
+    target: &Rejects,
+    path: &mut PathBuf,
+    out: &mut Option<BufWriter<File>>,
+    rejects: &[Reject],
+) -> Result<()> {
+    if out.is_none() {
+        let (p, f) = target.create()?;
+        *path = p;
         *out = Some(BufWriter::new(f));
     }
     if let Some(w) = out.as_mut() {

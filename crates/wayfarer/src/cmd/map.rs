@@ -15,7 +15,7 @@ use crate::progress::{Progress, done};
 pub fn run(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out) -> Result<()> {
     let dir = super::data_dir(g, super::DEFAULT_DATA);
     let (config, _) = super::load_config(g, &dir)?;
-    let store = Store::open(&dir)?;
+    let store = super::open_store(g, &dir)?;
     let model = Model::compile(&config, &store)?;
     let scope = super::scope(&args.scope)?;
     let format = if args.json { MapFormat::Json } else { args.format };

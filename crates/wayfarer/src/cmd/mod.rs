@@ -86,6 +86,12 @@ pub fn data_dir(g: &crate::cli::Global, default: &str) -> PathBuf {
     g.data.clone().unwrap_or_else(|| PathBuf::from(default))
 }
 
+/// Opens the data directory's committed state for reading, under the
+/// command's cancellation token.
+pub fn open_store(g: &crate::cli::Global, dir: &Path) -> Result<wayfarer_store::Store> {
+    Ok(wayfarer_store::Store::open(dir)?.with_cancel(g.cancel.clone()))
+}
+
 /// Loads the configuration: --config, else DIR/wayfarer.toml, else defaults.
 pub fn load_config(g: &crate::cli::Global, dir: &Path) -> Result<(Config, Option<PathBuf>)> {
     let path = match &g.config {

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use wayfarer_core::Config;
+use wayfarer_core::{Cancel, Config};
 use wayfarer_engine::journey::{JourneyMap, MapInputs, journey_maps_with};
 use wayfarer_engine::segments::{self, Segmentation};
 use wayfarer_engine::{Model, Scope};
@@ -25,6 +25,7 @@ use wayfarer_render::dashboard::{self, AnalysisPage, Chrome, Field, FieldKind, F
 use wayfarer_render::export::{self, Png};
 use wayfarer_render::views::{self, View};
 use wayfarer_server::dashboard::{PageOutput, PageRequest, Pages};
+use wayfarer_server::exec::Executor;
 use wayfarer_store::Store;
 
 use crate::cli::{Command, PersonaSource};
@@ -37,7 +38,7 @@ const CACHE_ENTRIES: usize = 64;
 /// How many recently asked pages the background thread keeps fresh.
 const RECENT: usize = 12;
 
-pub fn pages(data: PathBuf, config: Option<PathBuf>, timeout: Duration, warm: bool) -> Pages {
+pub fn pages(data: PathBuf, config: Option<PathBuf>, timeout: Duration, warm: bool, exec: Arc<Executor>) -> Pages {
     // Warm the pages whose defaults take longest, the home page last (most recent).
     let warm_pages = ["/personas", "/clv", "/attribution", "/surveys", "/retention", "/"]
         .iter()
@@ -52,17 +53,23 @@ pub fn pages(data: PathBuf, config: Option<PathBuf>, timeout: Duration, warm: bo
         recent: Arc::new(Mutex::new(warm_pages)),
         // Stale answers are only shown while the refresher replaces them.
         serve_stale: warm,
+        cancel: Cancel::never(),
     });
     if warm {
         let refresher = Arc::downgrade(&dash);
-        std::thread::spawn(move || refresh_loop(&refresher));
+        std::thread::spawn(move || refresh_loop(&refresher, &exec));
     }
-    Pages { run: Arc::new(move |req: &PageRequest| dash.handle(req)), timeout }
+    Pages {
+        run: Arc::new(move |req: &PageRequest, cancel: &Cancel| {
+            dash.under(cancel.clone(), dash.serve_stale).handle(req)
+        }),
+        timeout,
+    }
 }
 
-/// Keeps the recently asked pages computed for the latest data; ends when
-/// the server drops its runner.
-fn refresh_loop(dash: &std::sync::Weak<Dash>) {
+/// Keeps the recently asked pages computed for the latest data, on the
+/// query threads; ends when the server drops its runner.
+fn refresh_loop(dash: &std::sync::Weak<Dash>, exec: &Executor) {
     // The requests already computed for `generation`.
     let mut generation: Option<u64> = None;
     let mut done: Vec<PageRequest> = Vec::new();
@@ -73,12 +80,11 @@ fn refresh_loop(dash: &std::sync::Weak<Dash>) {
                 generation = Some(g);
                 done.clear();
             }
-            let fresh = d.fresh();
             let recent = d.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
             // Most recent first: the page someone is looking at now.
             for req in recent.iter().rev() {
                 if !done.contains(req) {
-                    fresh.handle(req);
+                    exec.install(|cancel| d.under(cancel.clone(), false).handle(req));
                     done.push(req.clone());
                 }
             }
@@ -125,6 +131,8 @@ struct Dash {
     recent: Arc<Mutex<Vec<PageRequest>>>,
     /// False for the refresher: it recomputes what is stale.
     serve_stale: bool,
+    /// The request's cancellation token (its time limit, the server's shutdown).
+    cancel: Cancel,
 }
 
 /// A page's failure, shown in words.
@@ -191,8 +199,9 @@ fn command_params(params: &[(String, String)]) -> Vec<(String, String)> {
 }
 
 impl Dash {
-    /// The same dashboard, recomputing anything computed before the latest commit.
-    fn fresh(&self) -> Dash {
+    /// The same dashboard under a request's token; with `serve_stale` false
+    /// it recomputes anything computed before the latest commit (the refresher).
+    fn under(&self, cancel: Cancel, serve_stale: bool) -> Dash {
         Dash {
             data: self.data.clone(),
             config: self.config.clone(),
@@ -200,8 +209,14 @@ impl Dash {
             cache: self.cache.clone(),
             computed: self.computed.clone(),
             recent: self.recent.clone(),
-            serve_stale: false,
+            serve_stale,
+            cancel,
         }
+    }
+
+    /// The committed state, read under the request's token.
+    fn store(&self) -> Result<Store, Problem> {
+        Ok(Store::open(&self.data).map_err(anyhow::Error::from)?.with_cancel(self.cancel.clone()))
     }
 
     fn remember(&self, req: &PageRequest) {
@@ -259,7 +274,12 @@ impl Dash {
     }
 
     fn config(&self) -> Result<(Config, String), Problem> {
-        let g = crate::cli::Global { data: Some(self.data.clone()), config: self.config.clone(), quiet: true };
+        let g = crate::cli::Global {
+            data: Some(self.data.clone()),
+            config: self.config.clone(),
+            quiet: true,
+            cancel: self.cancel.clone(),
+        };
         let (c, p) = super::load_config(&g, &self.data)?;
         Ok((c, p.map_or_else(|| "the built-in defaults".to_string(), |p| p.display().to_string())))
     }
@@ -309,7 +329,9 @@ impl Dash {
     }
 
     fn parse(&self, command: &str, params: &[(String, String)]) -> Result<crate::cli::Cli, Problem> {
-        Ok(super::api::parse(&self.data, self.config.as_deref(), command, params)?)
+        let mut cli = super::api::parse(&self.data, self.config.as_deref(), command, params)?;
+        cli.global.cancel = self.cancel.clone();
+        Ok(cli)
     }
 
     fn event_names(&self) -> Vec<String> {
@@ -458,7 +480,7 @@ impl Dash {
     fn map_bundle(&self, config: &Config, scope: &Scope) -> Result<Arc<MapBundle>, Problem> {
         let scope = scope.without_persona();
         self.cached(&format!("map|{:?}|{:?}", scope.from, scope.to), || {
-            let store = Store::open(&self.data).map_err(anyhow::Error::from)?;
+            let store = self.store()?;
             let model = Model::compile(config, &store).map_err(anyhow::Error::from)?;
             let personas = super::map::personas(&store, &model, &scope, PersonaSource::Auto)?;
             let inputs =
@@ -479,7 +501,7 @@ impl Dash {
     ) -> Result<Arc<Vec<JourneyMap>>, Problem> {
         let scope = scope.without_persona();
         self.cached(&format!("segment|{}|{:?}|{:?}", by.key(), scope.from, scope.to), || {
-            let store = Store::open(&self.data).map_err(anyhow::Error::from)?;
+            let store = self.store()?;
             let model = Model::compile(config, &store).map_err(anyhow::Error::from)?;
             let personas = segments::segment(&store, &model, &scope, by).map_err(anyhow::Error::from)?;
             let inputs = MapInputs { personas, predicted_clv: bundle.inputs.predicted_clv.clone() };
@@ -674,7 +696,7 @@ impl Dash {
         let (matches, error) = if q.trim().is_empty() {
             (Vec::new(), None)
         } else {
-            let store = Store::open(&self.data).map_err(anyhow::Error::from)?;
+            let store = self.store()?;
             match wayfarer_engine::customers::search(&store, &q, 50) {
                 Ok(m) => (m, None),
                 Err(e) => (Vec::new(), Some(e.to_string())),
@@ -692,7 +714,7 @@ impl Dash {
     fn customer(&self, id: &str) -> Result<PageOutput, Problem> {
         let id = wayfarer_core::url::percent_decode(id, false);
         let (config, _) = self.config()?;
-        let store = Store::open(&self.data).map_err(anyhow::Error::from)?;
+        let store = self.store()?;
         let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
         let Some(profile) = wayfarer_engine::customers::customer_profile(&store, &model, &Scope::default(), &id, 200)
             .map_err(anyhow::Error::from)?

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use wayfarer_server::exec::Executor;
 use wayfarer_server::keys::{self, KeyKind};
-use wayfarer_server::{ServeOptions, serve as run_server};
+use wayfarer_server::{ServeOptions, net, serve as run_server};
 
 use crate::cli::{Global, KeysCommand, ServeArgs};
 
@@ -23,24 +24,34 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
         eprintln!("note: no read token yet, so the dashboard and the query API let nobody in; create one with");
         eprintln!("      wayfarer keys create --read --data {}", dir.display());
     }
-    let timeout = Duration::from_secs(args.query_timeout);
+    // Descriptors bound connections: take what the hard limit allows.
+    net::raise_descriptor_limit();
+    let limits = net::Limits::new(args.max_connections.map(|n| n as usize), args.client_timeout);
+    let exec = Executor::new(0, args.max_queries as usize).map_err(anyhow::Error::msg)?;
+    let timeout = args.query_timeout;
     let queries = super::api::query_api(dir.clone(), g.config.clone(), timeout);
-    let pages = super::pages::pages(dir.clone(), g.config.clone(), timeout, !args.no_warm);
+    let pages = super::pages::pages(dir.clone(), g.config.clone(), timeout, !args.no_warm, exec.clone());
     let opts = ServeOptions {
         data: dir.clone(),
         bind: args.bind,
         config,
         fold_every: Duration::from_millis(args.fold_ms),
+        exec,
         queries: Some(queries),
         pages: Some(pages),
+        limits,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(run_server(opts, |addr| {
+    let served = runtime.block_on(run_server(opts, |addr| {
         if !quiet {
             eprintln!("wayfarer: serving {} on http://{addr} (Ctrl-C to stop)", dir.display());
             eprintln!("          dashboard: open http://{addr}/ and sign in with a read token");
         }
-    }))?;
+    }));
+    // Queries were cancelled and staging folded; a computation that has not
+    // noticed yet must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    served?;
     Ok(())
 }
 

@@ -6,8 +6,9 @@
 Sends, per customer i < N: identify (traits), page, track 'Product Viewed'
 and track 'Order Completed' (revenue, currency, nested properties), every
 message with a known messageId; half the customers through a client with
-gzip on. Prints a JSON list of what it sent; exits 1 if the library reports
-any error.
+gzip on. Prints a JSON list of what it sent, one entry per customer
+{"kind": "customer", "user", "ids": [4 messageIds], "order", "revenue", "qty"};
+exits 1 if the library reports any error.
 """
 
 import json
@@ -34,7 +35,9 @@ for i in range(n):
     c.track(user, "Product Viewed", {"sku": f"sku-{i % 7}", "price": 10 + i}, message_id=f"py-{i}-viewed")
     props = {"revenue": round(19.99 + i, 2), "currency": "EUR", "products": [{"sku": f"sku-{i % 7}", "qty": 1 + i % 3}]}
     c.track(user, "Order Completed", props, message_id=f"py-{i}-order")
-    sent.append({"user": user, "order": f"py-{i}-order", "revenue": props["revenue"], "qty": 1 + i % 3})
+    ids = [f"py-{i}-{k}" for k in ("identify", "page", "viewed", "order")]
+    sent.append({"kind": "customer", "user": user, "ids": ids, "order": f"py-{i}-order",
+                 "revenue": props["revenue"], "qty": 1 + i % 3})
 for c in clients:
     c.flush()
     c.join()

@@ -1,12 +1,17 @@
 //! Helpers shared by the integration tests that run `wayfarer serve`: the
-//! binary, a server on a loopback port, and plain HTTP/1.1 requests.
+//! binary, a server on a loopback port (optionally under a command such as
+//! `prlimit`), plain HTTP/1.1 requests (one per connection, or keep-alive),
+//! keys, and reading back what the store holds.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
 
 pub fn wayfarer(dir: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_wayfarer")).args(args).arg("--data").arg(dir).output().unwrap();
@@ -23,12 +28,26 @@ impl Server {
     /// A server without the dashboard's background page computation (tests
     /// that need it use [`Server::start_with`]).
     pub fn start(dir: &Path) -> Server {
-        Server::start_with(dir, &["--no-warm"])
+        Server::start_with(dir, &[])
     }
 
     pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wayfarer"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--fold-ms", "200"])
+        Server::start_under(&[], dir, extra)
+    }
+
+    /// The server run by `wrapper` (e.g. `["prlimit", "--nofile=256:256", "--"]`).
+    pub fn start_under(wrapper: &[&str], dir: &Path, extra: &[&str]) -> Server {
+        let bin = env!("CARGO_BIN_EXE_wayfarer");
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = cmd
+            .args(["serve", "--bind", "127.0.0.1:0", "--fold-ms", "200", "--no-warm"])
             .args(extra)
             .arg("--data")
             .arg(dir)
@@ -53,16 +72,33 @@ impl Server {
         self.child.wait().unwrap();
     }
 
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        self.stop_within(Duration::from_secs(20));
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns how long it took.
+    pub fn stop_within(mut self, limit: Duration) -> Duration {
+        let started = Instant::now();
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if self.child.try_wait().unwrap().is_some() {
-                return;
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "the server exited with {status} after SIGTERM");
+                return started.elapsed();
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("the server did not stop on SIGTERM");
+        panic!("the server did not stop within {limit:?} of SIGTERM");
+    }
+
+    /// CPU time the server process has used so far (user + system), from /proc.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) in parentheses.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<u64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+        // utime and stime are fields 14 and 15 (1-based), 12 and 13 after the name.
+        let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+        Duration::from_millis(ticks * 10)
     }
 }
 
@@ -114,4 +150,163 @@ pub fn unchunk(mut b: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&b[nl + 2..nl + 2 + n]);
         b = &b[nl + 2 + n + 2..];
     }
+}
+
+/// A keep-alive HTTP/1.1 connection (several requests, one socket): a
+/// connection that the server has already accepted still works when no new
+/// one can be (descriptors exhausted).
+pub struct Conn {
+    stream: TcpStream,
+    addr: SocketAddr,
+}
+
+impl Conn {
+    pub fn open(addr: SocketAddr) -> Conn {
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        Conn { stream, addr }
+    }
+
+    /// One request; (status, body). `None` if the connection broke.
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> Option<(u16, Vec<u8>)> {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.addr, body.len());
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        self.stream.write_all(req.as_bytes()).ok()?;
+        self.stream.write_all(body).ok()?;
+        // Headers, then a Content-Length or chunked body.
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if self.stream.read(&mut byte).ok()? == 0 {
+                return None;
+            }
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+        let status = head.split_whitespace().nth(1)?.parse().ok()?;
+        let length =
+            head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok());
+        let body = match length {
+            Some(n) => {
+                let mut b = vec![0u8; n];
+                self.stream.read_exact(&mut b).ok()?;
+                b
+            }
+            None => {
+                // Chunked: read until the terminating chunk.
+                let mut raw = Vec::new();
+                while !raw.ends_with(b"0\r\n\r\n") {
+                    if self.stream.read(&mut byte).ok()? == 0 {
+                        break;
+                    }
+                    raw.push(byte[0]);
+                }
+                unchunk(&raw)
+            }
+        };
+        Some((status, body))
+    }
+}
+
+pub fn basic(key: &str) -> (&'static str, String) {
+    use base64::Engine;
+    ("Authorization", format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))))
+}
+
+pub fn bearer(token: &str) -> (&'static str, String) {
+    ("Authorization", format!("Bearer {token}"))
+}
+
+/// POSTs JSON; (status, JSON body or null).
+pub fn post(addr: SocketAddr, path: &str, auth: Option<(&str, String)>, body: &Value) -> (u16, Value) {
+    let headers: Vec<(&str, String)> = auth.into_iter().chain([("Content-Type", "application/json".into())]).collect();
+    let (status, body) = http(addr, "POST", path, &headers, body.to_string().as_bytes()).expect("request");
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// GETs a query API path with a read token; (status, JSON body or null).
+pub fn get(addr: SocketAddr, path: &str, read: &str) -> (u16, Value) {
+    let (s, b) = http(addr, "GET", path, &[bearer(read)], b"").expect("request");
+    (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+}
+
+pub fn metric(addr: SocketAddr, read: &str, name: &str) -> u64 {
+    let (status, body) = http(addr, "GET", "/metrics", &[bearer(read)], b"").unwrap();
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")).map(|v| v.trim().parse::<f64>().unwrap() as u64))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// Waits until the store holds `n` events (what queries see), at most `limit`.
+pub fn wait_for_events(addr: SocketAddr, read: &str, n: u64, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while metric(addr, read, "wayfarer_store_events") < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every event id in the store, with how often it occurs.
+pub fn stored_ids(dir: &Path) -> HashMap<String, u32> {
+    let Ok(store) = wayfarer_store::Store::open(dir) else { return HashMap::new() };
+    let mut ids = HashMap::new();
+    for p in 0..store.partitions() {
+        let rows = store.read_partition(p, &[wayfarer_store::segment::Col::EventId]).unwrap();
+        for r in 0..rows.len() {
+            *ids.entry(rows.str_at(wayfarer_store::segment::Col::EventId, r).unwrap().to_string()).or_insert(0) += 1;
+        }
+    }
+    ids
+}
+
+/// Checks every acknowledged id is stored exactly once and nothing else is;
+/// prints the fault suite's line `faults: NAME: acked N = stored N`.
+pub fn assert_acked_stored(name: &str, dir: &Path, acked: &[String]) {
+    let ids = stored_ids(dir);
+    let dups: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(dups.is_empty(), "{name}: duplicates: {dups:?}");
+    let missing: Vec<_> = acked.iter().filter(|id| !ids.contains_key(*id)).take(5).collect();
+    let lost = acked.iter().filter(|id| !ids.contains_key(*id)).count();
+    assert!(missing.is_empty(), "{name}: {lost} of {} acknowledged events lost, e.g. {missing:?}", acked.len());
+    let stored_acked = acked.iter().filter(|id| ids.contains_key(*id)).count();
+    eprintln!("faults: {name}: acked {} = stored {stored_acked} (store holds {})", acked.len(), ids.len());
+}
+
+/// A write key and a read token for `dir`.
+pub fn keys(dir: &Path) -> (String, String) {
+    let w = wayfarer(dir, &["keys", "create", "--write", "--name", "web", "--quiet"]).trim().to_string();
+    let r = wayfarer(dir, &["keys", "create", "--read", "--name", "dash", "--quiet"]).trim().to_string();
+    (w, r)
+}
+
+/// A new data directory with a write key and a read token.
+pub fn fresh() -> (tempfile::TempDir, PathBuf, String, String) {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (write, read) = keys(&dir);
+    (t, dir, write, read)
+}
+
+pub fn track(id: &str, user: &str) -> Value {
+    json!({"type": "track", "messageId": id, "userId": user, "event": "Order Completed",
+           "timestamp": "2026-05-01T10:00:00Z", "properties": {"revenue": 12.5, "sku": "tent"}})
+}
+
+/// Sends a batch of `ids`; true if it was acknowledged (200 with success).
+pub fn send_batch(addr: SocketAddr, write: &str, ids: &[String]) -> bool {
+    let msgs: Vec<Value> = ids.iter().map(|id| track(id, &format!("u{}", id.len() % 7))).collect();
+    let body = json!({"batch": msgs}).to_string();
+    matches!(http(addr, "POST", "/v1/batch", &[basic(write)], body.as_bytes()),
+        Some((200, resp)) if serde_json::from_slice::<Value>(&resp).is_ok_and(|v| v["success"] == true))
 }

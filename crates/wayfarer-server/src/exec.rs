@@ -1,0 +1,103 @@
+//! Where queries and pages run: their own thread pool, apart from ingestion
+//! and folding (which use the process's global pool and their own threads),
+//! with a bound on how many may run or wait, a timeout, and cooperative
+//! cancellation.
+//!
+//! ```text
+//!  handler ─ slot? (else 503 busy) ─> blocking thread ─> query pool: f(&cancel)
+//!          <─ answer, or 504 when the timeout fires: the token is cancelled and
+//!             the computation stops at its next check (a partition read, a
+//!             few thousand timelines, a model iteration); its slot is freed
+//!             only when it has really stopped
+//! ```
+//!
+//! Every query's token is a child of the executor's, so shutting down
+//! cancels them all.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wayfarer_core::{Cancel, ErrorCode};
+
+use crate::error::ApiError;
+
+/// The query pool and its limits.
+pub struct Executor {
+    pool: Arc<rayon::ThreadPool>,
+    slots: Arc<tokio::sync::Semaphore>,
+    max: usize,
+    shutdown: Cancel,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor").field("threads", &self.pool.current_num_threads()).field("max", &self.max).finish()
+    }
+}
+
+impl Executor {
+    /// A pool of `threads` threads (0: one per core) taking at most `max`
+    /// queries and pages at a time (running or waiting for a thread).
+    pub fn new(threads: usize, max: usize) -> Result<Arc<Executor>, String> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("wayfarer-query-{i}"))
+            .build()
+            .map_err(|e| format!("starting the query threads: {e}"))?;
+        let max = max.max(1);
+        Ok(Arc::new(Executor {
+            pool: Arc::new(pool),
+            slots: Arc::new(tokio::sync::Semaphore::new(max)),
+            max,
+            shutdown: Cancel::new(),
+        }))
+    }
+
+    /// Runs `f` on the query pool from a thread of the caller's (the
+    /// dashboard's background refresh).
+    pub fn install<T: Send>(&self, f: impl FnOnce(&Cancel) -> T + Send) -> T {
+        let cancel = self.shutdown.child(None);
+        self.pool.install(|| f(&cancel))
+    }
+
+    /// Runs `f` on the query pool with a token cancelled after `timeout`;
+    /// 503 when all slots are taken, 504 when the time runs out.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        timeout: Duration,
+        f: impl FnOnce(&Cancel) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            return Err(ApiError::new(
+                ErrorCode::Busy,
+                format!("the server is busy: {} queries are running or waiting; try again shortly", self.max),
+            ));
+        };
+        if self.shutdown.is_cancelled() {
+            return Err(ApiError::new(ErrorCode::Busy, "the server is shutting down"));
+        }
+        let cancel = self.shutdown.child(Some(timeout));
+        let token = cancel.clone();
+        let pool = self.pool.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            pool.install(|| f(&token))
+        });
+        match tokio::time::timeout(timeout, task).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(ApiError::new(ErrorCode::Internal, format!("the query failed: {e}"))),
+            Err(_) => {
+                cancel.cancel();
+                Err(ApiError::new(
+                    ErrorCode::QueryTimeout,
+                    format!("the query took longer than {} s and was stopped", timeout.as_secs_f64()),
+                ))
+            }
+        }
+    }
+
+    /// Cancels every running query and refuses new ones.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+}
