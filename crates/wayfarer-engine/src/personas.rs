@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use wayfarer_core::cancel::Cancelled;
 use wayfarer_core::time::MICROS_PER_DAY;
-use wayfarer_models::cluster::{adjusted_rand_index, kmeans, silhouette, standardise};
+use wayfarer_models::cluster::{adjusted_rand_index, kmeans_until, silhouette_until, standardise};
 use wayfarer_models::stats::{nps, quantile};
 use wayfarer_store::{Col, NO_CHANNEL, Store};
 
@@ -255,22 +256,22 @@ pub fn discover(
     if x.len() < 4 {
         return Err(EngineError::InvalidQuery(format!("{} customers are too few to discover personas", x.len())));
     }
+    // The clustering stops when the query is cancelled.
+    let stop = &|| store.cancel().is_cancelled();
     // Choose k by silhouette on a deterministic sample.
     let (k, chosen_by, silhouettes) = match spec.k {
         Some(k) => (k.clamp(1, x.len()), "given".to_string(), Vec::new()),
         None => {
             let mut scores = Vec::new();
             for k in 2..=spec.max_k.max(2).min(x.len() - 1) {
-                store.check_cancel()?;
-                let m = kmeans(&x, k, spec.seed, 3);
-                scores.push((k, silhouette(&x, &m.labels, k, 2000)));
+                let m = kmeans_until(&x, k, spec.seed, 3, stop).ok_or(Cancelled)?;
+                scores.push((k, silhouette_until(&x, &m.labels, k, 2000, stop).ok_or(Cancelled)?));
             }
             let best = scores.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
             (best.map_or(2, |b| b.0), "silhouette".to_string(), scores)
         }
     };
-    store.check_cancel()?;
-    let fit = kmeans(&x, k, spec.seed, 6);
+    let fit = kmeans_until(&x, k, spec.seed, 6, stop).ok_or(Cancelled)?;
     // Order personas by size, largest first, so names and indexes are stable.
     let mut sizes: Vec<(usize, usize)> = (0..k).map(|c| (c, fit.labels.iter().filter(|&&l| l == c).count())).collect();
     sizes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

@@ -36,6 +36,11 @@ impl FieldError {
     }
 }
 
+/// A number as people write it: 12.5, 1000000000, 1e308.
+fn number(x: f64) -> String {
+    if x.abs() >= 1e15 { format!("{x:e}") } else { format!("{x}") }
+}
+
 /// What decoding accepts beyond well-formed values: a plausible time range
 /// and revenue (`[ingest]` in the configuration).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -94,7 +99,11 @@ impl Limits {
         {
             return Err(FieldError::new(
                 revenue_field,
-                format!("{r} is larger than {} in absolute value ([ingest] max_revenue)", self.max_revenue),
+                format!(
+                    "{} is larger than {} in absolute value ([ingest] max_revenue)",
+                    number(r),
+                    number(self.max_revenue)
+                ),
             )
             .with_code(ErrorCode::ValueOutOfRange));
         }

@@ -57,15 +57,25 @@ pub struct KMeans {
 
 /// k-means (Lloyd) with k-means++ seeding; the best of `runs` seeded runs.
 pub fn kmeans(rows: &[Vec<f64>], k: usize, seed: u64, runs: usize) -> KMeans {
+    kmeans_until(rows, k, seed, runs, &|| false).unwrap_or_else(|| KMeans {
+        centroids: Vec::new(),
+        labels: vec![0; rows.len()],
+        inertia: 0.0,
+    })
+}
+
+/// [`kmeans`] that gives up (`None`) as soon as `stop()` says so; it is
+/// asked once per iteration.
+pub fn kmeans_until(rows: &[Vec<f64>], k: usize, seed: u64, runs: usize, stop: &dyn Fn() -> bool) -> Option<KMeans> {
     let mut best: Option<KMeans> = None;
     for run in 0..runs.max(1) {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(run as u64 * 7919 + 1) | 1);
-        let m = lloyd(rows, seed_plus_plus(rows, k, &mut rng));
+        let m = lloyd(rows, seed_plus_plus(rows, k, &mut rng), stop)?;
         if best.as_ref().is_none_or(|b| m.inertia < b.inertia) {
             best = Some(m);
         }
     }
-    best.unwrap_or(KMeans { centroids: Vec::new(), labels: vec![0; rows.len()], inertia: 0.0 })
+    Some(best.unwrap_or(KMeans { centroids: Vec::new(), labels: vec![0; rows.len()], inertia: 0.0 }))
 }
 
 fn seed_plus_plus(rows: &[Vec<f64>], k: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
@@ -97,11 +107,14 @@ fn seed_plus_plus(rows: &[Vec<f64>], k: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
     centroids
 }
 
-fn lloyd(rows: &[Vec<f64>], mut centroids: Vec<Vec<f64>>) -> KMeans {
+fn lloyd(rows: &[Vec<f64>], mut centroids: Vec<Vec<f64>>, stop: &dyn Fn() -> bool) -> Option<KMeans> {
     let (n, k) = (rows.len(), centroids.len());
     let d = rows.first().map_or(0, Vec::len);
     let mut labels = vec![0usize; n];
     for _ in 0..300 {
+        if stop() {
+            return None;
+        }
         let mut changed = false;
         for (i, r) in rows.iter().enumerate() {
             let mut best = (0, f64::INFINITY);
@@ -134,21 +147,36 @@ fn lloyd(rows: &[Vec<f64>], mut centroids: Vec<Vec<f64>>) -> KMeans {
         }
     }
     let inertia = rows.iter().enumerate().map(|(i, r)| dist2(r, &centroids[labels[i]])).sum();
-    KMeans { centroids, labels, inertia }
+    Some(KMeans { centroids, labels, inertia })
 }
 
 /// Mean silhouette score of a clustering, on at most `sample` rows (evenly
 /// spaced, deterministic) to keep it quadratic in the sample only.
 pub fn silhouette(rows: &[Vec<f64>], labels: &[usize], k: usize, sample: usize) -> f64 {
+    silhouette_until(rows, labels, k, sample, &|| false).unwrap_or(0.0)
+}
+
+/// [`silhouette`] that gives up (`None`) as soon as `stop()` says so; it is
+/// asked every 64 sampled rows.
+pub fn silhouette_until(
+    rows: &[Vec<f64>],
+    labels: &[usize],
+    k: usize,
+    sample: usize,
+    stop: &dyn Fn() -> bool,
+) -> Option<f64> {
     let n = rows.len();
     if n < 2 || k < 2 {
-        return 0.0;
+        return Some(0.0);
     }
     let step = (n / sample.max(1)).max(1);
     let idx: Vec<usize> = (0..n).step_by(step).collect();
     let mut total = 0.0;
     let mut counted = 0usize;
-    for &i in &idx {
+    for (at, &i) in idx.iter().enumerate() {
+        if at % 64 == 0 && stop() {
+            return None;
+        }
         let mut sum = vec![0.0; k];
         let mut cnt = vec![0usize; k];
         for &j in &idx {
@@ -169,7 +197,7 @@ pub fn silhouette(rows: &[Vec<f64>], labels: &[usize], k: usize, sample: usize) 
             counted += 1;
         }
     }
-    if counted == 0 { 0.0 } else { total / counted as f64 }
+    Some(if counted == 0 { 0.0 } else { total / counted as f64 })
 }
 
 /// Adjusted Rand index of two labelings of the same items.
@@ -224,6 +252,10 @@ mod tests {
         let m2 = kmeans(&rows, 2, 1, 4);
         let s2 = silhouette(&rows, &m2.labels, 2, 300);
         assert!(s3 > s2 && s3 > 0.8, "{s3} {s2}");
+        // Asked to stop, they give up at once.
+        assert_eq!(kmeans_until(&rows, 3, 1, 4, &|| true), None);
+        assert_eq!(silhouette_until(&rows, &m.labels, 3, 300, &|| true), None);
+        assert_eq!(kmeans_until(&rows, 3, 1, 4, &|| false), Some(m));
     }
 
     #[test]

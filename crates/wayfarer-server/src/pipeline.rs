@@ -106,7 +106,7 @@ impl Pipeline {
             }
             writer.commit_open()?;
             for (path, whole) in leftovers.iter().zip(read) {
-                settle(path, whole, &health).map_err(|e| StoreError::Internal(e.clone()))?;
+                settle(path, whole, &health).map_err(StoreError::Internal)?;
             }
             metrics.replayed.fetch_add(events, Ordering::Relaxed);
         }

@@ -105,7 +105,7 @@ fn ingestion_auth_limits_and_bad_input() {
         ),
         (
             "/v1/batch",
-            json!({"batch": (0..25_000).map(|i| track(&format!("big{i}"), "u")).collect::<Vec<_>>()})
+            json!({"batch": (0..40_000).map(|i| track(&format!("big{i}"), "u")).collect::<Vec<_>>()})
                 .to_string()
                 .into_bytes(),
             413,
@@ -166,7 +166,7 @@ fn errors_are_json_headers_are_safe_and_limits_hold() {
     let (s, b) = http(a, "POST", "/login", &[("Content-Type", "application/json".into())], b"{}").unwrap();
     assert_eq!((s, code(&b)), (415, json!("unsupported_media_type")), "{}", String::from_utf8_lossy(&b));
     let form = ("Content-Type", "application/x-www-form-urlencoded".to_string());
-    let (s, b) = http(a, "POST", "/login", &[form.clone()], b"next=%2F").unwrap();
+    let (s, b) = http(a, "POST", "/login", std::slice::from_ref(&form), b"next=%2F").unwrap();
     assert_eq!((s, code(&b)), (422, json!("invalid_form")), "{}", String::from_utf8_lossy(&b));
     let many: Vec<(&str, String)> = (0..150).map(|_| ("X-Many", "1".to_string())).collect();
     let (s, b) = http(a, "GET", "/healthz", &many, b"").unwrap();

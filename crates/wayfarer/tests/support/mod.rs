@@ -62,8 +62,16 @@ impl Server {
                 break rest.split_whitespace().next().unwrap().parse().unwrap();
             }
         };
-        // Keep draining stderr so the server never blocks on it.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep draining stderr so the server never blocks on it (and show it
+        // with WAYFARER_TEST_SERVER_LOG=1).
+        let show = std::env::var_os("WAYFARER_TEST_SERVER_LOG").is_some();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if show {
+                    eprintln!("server: {line}");
+                }
+            }
+        });
         Server { child, addr }
     }
 
@@ -180,14 +188,24 @@ impl Conn {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
         req.push_str("\r\n");
-        self.stream.write_all(req.as_bytes()).ok()?;
-        self.stream.write_all(body).ok()?;
+        if let Err(e) = self.stream.write_all(req.as_bytes()).and_then(|()| self.stream.write_all(body)) {
+            eprintln!("conn: writing the request: {e}");
+            return None;
+        }
         // Headers, then a Content-Length or chunked body.
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
-            if self.stream.read(&mut byte).ok()? == 0 {
-                return None;
+            match self.stream.read(&mut byte) {
+                Ok(0) => {
+                    eprintln!("conn: closed by the server after {} bytes", head.len());
+                    return None;
+                }
+                Err(e) => {
+                    eprintln!("conn: reading the answer: {e}");
+                    return None;
+                }
+                Ok(_) => {}
             }
             head.push(byte[0]);
         }
