@@ -29,8 +29,8 @@ pub mod notes;
 pub mod read;
 pub mod segment;
 pub mod staging;
-#[cfg(test)]
-mod testfs;
+#[cfg(any(test, feature = "testing"))]
+pub mod testfs;
 pub mod writer;
 
 use std::fs::{self, File};

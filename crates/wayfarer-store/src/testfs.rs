@@ -1,5 +1,6 @@
-//! Test helpers for real file-system faults: a small tmpfs (mounted when the
-//! tests run as root, as CI does) to fill up.
+//! Test helpers for real file-system faults (the store's tests, and other
+//! crates' with the `testing` feature): a small tmpfs, mounted when the
+//! tests run as root (as CI does), to fill up.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,13 +37,16 @@ impl Drop for Tmpfs {
     }
 }
 
-/// Writes `path` until the file system is full, then frees `leave` bytes.
+/// Fills the file system holding `path` with `path`, then frees `leave` bytes.
 pub fn fill(path: &Path, leave: u64) {
     let mut f = std::fs::File::create(path).unwrap();
-    let block = vec![0u8; 4096];
+    let block = vec![7u8; 64 * 1024];
     let mut n = 0u64;
-    while f.write_all(&block).is_ok() {
-        n += block.len() as u64;
+    loop {
+        match f.write(&block) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k as u64,
+        }
     }
     let _ = f.sync_all();
     f.set_len(n.saturating_sub(leave)).unwrap();

@@ -22,53 +22,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::*;
+use wayfarer_store::testfs::{Tmpfs, fill};
 
 mod support;
 
 fn ids(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}-{i}")).collect()
-}
-
-/// A tmpfs of `size`, unmounted when dropped; `None` without the right to mount.
-struct Tmpfs {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Option<Tmpfs> {
-        let dir = tempfile::tempdir().ok()?;
-        let path = dir.path().join("fs");
-        std::fs::create_dir(&path).ok()?;
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&path)
-            .output()
-            .is_ok_and(|o| o.status.success());
-        ok.then_some(Tmpfs { _dir: dir, path })
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-    }
-}
-
-/// Fills the file system holding `path` with `path`, then frees `leave` bytes.
-fn fill(path: &Path, leave: u64) {
-    let mut f = std::fs::File::create(path).unwrap();
-    let block = vec![7u8; 64 * 1024];
-    let mut n = 0u64;
-    loop {
-        match f.write(&block) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k as u64,
-        }
-    }
-    let _ = f.sync_all();
-    f.set_len(n.saturating_sub(leave)).unwrap();
-    f.sync_all().unwrap();
 }
 
 fn healthz(addr: SocketAddr) -> (u16, Value) {
@@ -95,10 +54,10 @@ fn a_full_disk_never_loses_an_acknowledged_event() {
         eprintln!("SKIP a_full_disk_never_loses_an_acknowledged_event: mounting a tmpfs needs root");
         return;
     };
-    let dir = fs.path.join("d");
+    let dir = fs.path().join("d");
     std::fs::create_dir_all(&dir).unwrap();
     let (write, read) = keys(&dir);
-    let filler = fs.path.join("filler");
+    let filler = fs.path().join("filler");
     let server = Server::start(&dir);
     let a = server.addr;
     let mut acked: Vec<String> = Vec::new();
