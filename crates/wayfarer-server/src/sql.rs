@@ -1,5 +1,6 @@
 //! `POST /api/sql`: a read-only SQL query over the events (DataFusion, the
-//! `sql` feature), with a row limit and the query timeout. The body is
+//! `sql` feature), with a row limit and the query timeout, run on the query
+//! pool like every query. The body is
 //! `{"sql": "...", "limit": N}` or the SQL itself as text.
 
 use std::sync::Arc;
@@ -55,18 +56,37 @@ pub async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
     result.map(Json)
 }
 
+/// Runs the query like every other: in a slot of the query pool (not on
+/// the threads that serve ingestion), on a runtime of its own, stopped when
+/// its token is cancelled.
 #[cfg(feature = "sql")]
 async fn run(app: &App, sql: &str, limit: usize, timeout: Duration) -> Result<Value, ApiError> {
     use wayfarer_sql::SqlError;
-    match tokio::time::timeout(timeout, wayfarer_sql::query(&app.data, sql, limit)).await {
-        Err(_) => Err(ApiError::new(
-            ErrorCode::QueryTimeout,
-            format!("the query took longer than {} s", timeout.as_secs_f64()),
-        )),
-        Ok(Err(SqlError::Query(m))) => Err(ApiError::new(ErrorCode::InvalidQuery, m)),
-        Ok(Err(SqlError::Empty)) => Err(ApiError::new(ErrorCode::NotFound, "the data directory has no events yet")),
-        Ok(Err(SqlError::Store(e))) => Err(ApiError::new(e.code(), e.to_string())),
-        Ok(Ok(r)) => serde_json::to_value(r).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string())),
+    let (dir, sql) = (app.data.clone(), sql.to_string());
+    let answer = app
+        .exec
+        .run(timeout, move |cancel| {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            let cancel = cancel.clone();
+            rt.block_on(async move {
+                tokio::select! {
+                    r = wayfarer_sql::query(&dir, &sql, limit) => Ok(Some(r)),
+                    () = async {
+                        while !cancel.is_cancelled() {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    } => Ok(None),
+                }
+            })
+        })
+        .await?
+        .map_err(|e: String| ApiError::new(ErrorCode::Internal, e))?;
+    match answer {
+        None => Err(ApiError::new(ErrorCode::QueryTimeout, "the query was stopped")),
+        Some(Err(SqlError::Query(m))) => Err(ApiError::new(ErrorCode::InvalidQuery, m)),
+        Some(Err(SqlError::Empty)) => Err(ApiError::new(ErrorCode::NotFound, "the data directory has no events yet")),
+        Some(Err(SqlError::Store(e))) => Err(ApiError::new(e.code(), e.to_string())),
+        Some(Ok(r)) => serde_json::to_value(r).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string())),
     }
 }
 
