@@ -156,9 +156,7 @@ impl Started {
 /// closed at once), then what is staged is folded and the process can exit.
 pub async fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
     let started = Started::start(&opts)?;
-    let listener = tokio::net::TcpListener::bind(opts.bind)
-        .await
-        .map_err(|source| ServeError::Bind { addr: opts.bind, source })?;
+    let listener = net::listen(opts.bind).map_err(|source| ServeError::Bind { addr: opts.bind, source })?;
     ready(listener.local_addr()?);
     let exec = opts.exec.clone();
     let stop = async move {
@@ -190,8 +188,7 @@ async fn shutdown_signal() {
 }
 
 /// The routes, and the layers every answer goes through: security headers,
-/// errors always as JSON with a code, header and body limits, and a
-/// backstop timeout.
+/// errors always as JSON with a code, header and body limits.
 pub fn router(app: Arc<App>) -> Router {
     let single = |kind: Kind| {
         post(move |State(app): State<Arc<App>>, headers: HeaderMap, body: Body| {
@@ -203,11 +200,8 @@ pub fn router(app: Arc<App>) -> Router {
             ingest::handle(app, Endpoint::Batch, headers, body)
         })
     };
-    let slowest = [app.queries.as_ref().map(|q| q.timeout), app.pages.as_ref().map(|p| p.timeout)]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or_default();
+    // Form bodies must arrive within the client timeout, like ingestion bodies.
+    let form_timeout = net::form_timeout(app.client_timeout);
     let routes = Router::new()
         .route("/v1/track", single(Kind::Track))
         .route("/v1/identify", single(Kind::Identify))
@@ -223,11 +217,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/{command}", get(query::handle))
         .route("/api/notes", get(dashboard::list_notes))
         .route("/healthz", get(healthz))
-        .route("/login", get(dashboard::login_page).post(dashboard::login))
+        .route("/login", get(dashboard::login_page).post(dashboard::login).layer(form_timeout))
         .route("/logout", post(dashboard::logout))
         .route("/assets/{name}", get(dashboard::asset))
-        .route("/notes", post(dashboard::add_note))
-        .route("/notes/{id}", post(dashboard::change_note))
+        .route("/notes", post(dashboard::add_note).layer(form_timeout))
+        .route("/notes/{id}", post(dashboard::change_note).layer(form_timeout))
         .route("/", get(dashboard::page))
         .route("/export", get(dashboard::page))
         .route("/{page}", get(dashboard::page))
@@ -237,7 +231,7 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app);
-    net::harden(routes, slowest)
+    net::harden(routes)
 }
 
 async fn openapi_json(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {

@@ -6,8 +6,8 @@
 //!      between keep-alive requests), a write that makes no progress for
 //!      client_timeout closes the connection (ingestion bodies, too, must
 //!      arrive within it)
-//!       └─ layers: 431 for too many or too large headers, backstop timeout,
-//!          security headers, every error as JSON {code, message, hint}
+//!       └─ layers: 431 for too many or too large headers, security
+//!          headers, every error as JSON {code, message, hint}
 //! ```
 //!
 //! The connection cap keeps descriptors for the store: by default it is what
@@ -37,8 +37,9 @@ pub const MAX_HEADERS: usize = 100;
 /// Request headers larger than this in all is 431.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Headers hyper itself accepts before answering 431 with no body (beyond
-/// what [`check_headers`] explains in JSON).
-const HYPER_MAX_HEADERS: usize = 1000;
+/// what [`check_headers`] explains in JSON). Hyper prepares room for this
+/// many on every request, so it stays small.
+const HYPER_MAX_HEADERS: usize = 200;
 /// Descriptors kept for the store when the connection cap is derived from
 /// the descriptor limit (at least this many, or an eighth of the limit).
 const RESERVED_DESCRIPTORS: u64 = 64;
@@ -78,6 +79,18 @@ impl Limits {
         });
         Limits { max_connections: max.max(1), client_timeout, drain: Duration::from_secs(10) }
     }
+}
+
+/// Connections the kernel queues for us while every slot is taken (the
+/// standard library's 128 drops the rest's SYNs, so they retry seconds later).
+const BACKLOG: u32 = 1024;
+
+/// A listening socket on `addr` with a deep accept queue.
+pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 /// The process's soft limit of open files.
@@ -131,7 +144,6 @@ pub async fn serve_connections(
                 }
             },
         };
-        let _ = stream.set_nodelay(true);
         let mut io = tokio_io_timeout::TimeoutStream::new(stream);
         io.set_write_timeout(Some(limits.client_timeout));
         let conn = http.serve_connection(TokioIo::new(Box::pin(io)), service.clone());
@@ -145,44 +157,61 @@ pub async fn serve_connections(
     let _ = tokio::time::timeout(limits.drain, graceful.shutdown()).await;
 }
 
-/// Wraps the routes in the layers every answer goes through. `slowest` is
-/// the longest a query or page may run; the backstop timeout is longer.
-pub fn harden(router: Router, slowest: Duration) -> Router {
+/// Wraps the routes in the layers every answer goes through. They wrap
+/// the router once (not each route), so a request pays for them once.
+pub fn harden(router: Router) -> Router {
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
-    router
-        .layer(axum::middleware::map_response(json_errors))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            slowest + Duration::from_secs(30),
-        ))
-        .layer(axum::middleware::from_fn(check_headers))
-        .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
-        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+    // Outermost first.
+    let stack = tower::ServiceBuilder::new()
         .layer(header(header::REFERRER_POLICY, "same-origin"))
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(axum::middleware::from_fn(guard))
+        .service(router);
+    Router::new().fallback_service(stack)
+}
+
+/// A time limit for routes that read a form body (the dashboard's), which
+/// no other limit covers: 408 in JSON after `limit`.
+pub fn form_timeout(limit: Duration) -> tower_http::timeout::TimeoutLayer {
+    tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limit)
+}
+
+/// One middleware for what every request needs: 431 (in JSON) for too many
+/// or too large headers, and every error answer in JSON.
+async fn guard(req: Request, next: Next) -> Response {
+    if let Some(refused) = check_headers(&req) {
+        return refused;
+    }
+    json_errors(next.run(req).await).await
 }
 
 /// 431 (in JSON) for requests with too many or too large headers.
-async fn check_headers(req: Request, next: Next) -> Response {
+fn check_headers(req: &Request) -> Option<Response> {
     let headers = req.headers();
     let bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
     if headers.len() > MAX_HEADERS {
-        return ApiError::new(
-            ErrorCode::HeadersTooLarge,
-            format!("the request has {} headers; at most {MAX_HEADERS} are accepted", headers.len()),
-        )
-        .into_response();
+        return Some(
+            ApiError::new(
+                ErrorCode::HeadersTooLarge,
+                format!("the request has {} headers; at most {MAX_HEADERS} are accepted", headers.len()),
+            )
+            .into_response(),
+        );
     }
     if bytes > MAX_HEADER_BYTES {
-        return ApiError::new(
-            ErrorCode::HeadersTooLarge,
-            format!("the request's headers are {bytes} bytes; at most {} KB are accepted", MAX_HEADER_BYTES / 1024),
-        )
-        .into_response();
+        return Some(
+            ApiError::new(
+                ErrorCode::HeadersTooLarge,
+                format!("the request's headers are {bytes} bytes; at most {} KB are accepted", MAX_HEADER_BYTES / 1024),
+            )
+            .into_response(),
+        );
     }
-    next.run(req).await
+    None
 }
 
 /// Error answers that are not JSON or HTML yet (empty or plain text, from
@@ -257,6 +286,41 @@ mod tests {
         assert!(v["message"].as_str().unwrap().contains("Content-Type"));
         let ok = json_errors(empty(StatusCode::OK)).await;
         assert_eq!(ok.headers().get(header::CONTENT_TYPE), None, "successes pass untouched");
+    }
+
+    #[tokio::test]
+    async fn every_answer_passes_the_layers() {
+        use tower::ServiceExt;
+        let slow = || async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            "late"
+        };
+        let app = harden(
+            Router::new()
+                .route("/slow", axum::routing::get(slow).layer(form_timeout(Duration::from_millis(50))))
+                .route("/ok", axum::routing::get(|| async { "ok" })),
+        );
+        let call = |path: &str, method: &str| {
+            let req = Request::builder().uri(path).method(method).body(axum::body::Body::empty()).unwrap();
+            app.clone().oneshot(req)
+        };
+        let json = |r: Response| async move {
+            let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+        };
+        // A form's timeout answers 408, in JSON too.
+        let r = call("/slow", "GET").await.unwrap();
+        assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(json(r).await["code"], "request_timeout");
+        // Routing's own 405, and security headers on a success.
+        let r = call("/ok", "POST").await.unwrap();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(json(r).await["code"], "method_not_allowed");
+        let r = call("/ok", "GET").await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'"));
+        assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     }
 
     #[test]

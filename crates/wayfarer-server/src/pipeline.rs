@@ -145,6 +145,9 @@ impl Pipeline {
 fn stage_loop(mut staging: Staging, rx: &Receiver<Request>, metrics: &Metrics, health: &Health) {
     // When the current file's first record was acknowledged (µs), if it has one.
     let mut first_ack: Option<i64> = None;
+    // Whether the last append failed: then every rotation first checks
+    // that writing works again, so /healthz recovers without traffic.
+    let mut failed = false;
     let mut stopping = false;
     while !stopping {
         let Ok(first) = rx.recv() else { return };
@@ -168,6 +171,7 @@ fn stage_loop(mut staging: Staging, rx: &Receiver<Request>, metrics: &Metrics, h
             let t = Instant::now();
             let r = staging.append(&payloads).and_then(|()| staging.sync());
             metrics.fsync.observe(t.elapsed());
+            failed = r.is_err();
             match r {
                 Ok(()) => {
                     health.staging_ok();
@@ -195,6 +199,10 @@ fn stage_loop(mut staging: Staging, rx: &Receiver<Request>, metrics: &Metrics, h
                     let _ = done.send(durable.clone());
                 }
                 Request::Rotate { done } => {
+                    if failed && probe(&mut staging) {
+                        failed = false;
+                        health.staging_ok();
+                    }
                     let sealed = staging.rotate().map_err(|e| e.to_string());
                     let answer = match sealed {
                         Ok(Some(file)) => {
@@ -210,6 +218,12 @@ fn stage_loop(mut staging: Staging, rx: &Receiver<Request>, metrics: &Metrics, h
             }
         }
     }
+}
+
+/// Whether staging can be written again: appends an empty record (an
+/// empty list of events, which folding skips) and makes it durable.
+fn probe(staging: &mut Staging) -> bool {
+    staging.append(&[b"[]"]).and_then(|()| staging.sync()).is_ok()
 }
 
 fn fold_loop(writer: Writer, stager: &Stager, stop: &AtomicBool, every: Duration, metrics: &Metrics, health: &Health) {

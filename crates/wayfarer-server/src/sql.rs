@@ -26,9 +26,16 @@ const BODY_LIMIT: usize = 256 * 1024;
 
 pub async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
     crate::require_read(&app, &headers)?;
-    let body = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
-        ApiError::new(ErrorCode::PayloadTooLarge, format!("the query is larger than {} KB", BODY_LIMIT / 1024))
-    })?;
+    let body = match tokio::time::timeout(app.client_timeout, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the query is larger than {} KB", BODY_LIMIT / 1024),
+            ));
+        }
+        Err(_) => return Err(ApiError::new(ErrorCode::RequestTimeout, "the query did not arrive in time")),
+    };
     let (sql, limit) = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(o)) => {
             let sql = o.get("sql").or_else(|| o.get("query")).and_then(Value::as_str).map(str::to_string);

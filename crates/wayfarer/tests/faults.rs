@@ -51,7 +51,10 @@ fn padded_batch(ids: &[String], pad: usize) -> Vec<u8> {
 #[test]
 fn a_full_disk_never_loses_an_acknowledged_event() {
     let Some(fs) = Tmpfs::mount("64m") else {
-        eprintln!("SKIP a_full_disk_never_loses_an_acknowledged_event: mounting a tmpfs needs root");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP a_full_disk_never_loses_an_acknowledged_event: mounting a tmpfs needs root"
+        );
         return;
     };
     let dir = fs.path().join("d");
@@ -125,7 +128,12 @@ fn a_full_disk_never_loses_an_acknowledged_event() {
     let n = acked.len() as u64;
     wait_for_events(a, &read, n, Duration::from_secs(20));
     assert_eq!(metric(a, &read, "wayfarer_store_events"), n, "everything acknowledged is visible without a restart");
-    assert_eq!(healthz(a).0, 200, "healthy again once there is space");
+    // Healthy again by itself once there is space (no request needed).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while healthz(a).0 != 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(healthz(a).0, 200, "healthy again once there is space: {}", healthz(a).1);
     // No failed write left torn bytes between records: no staging file
     // needed the reader's resync (it would have been kept as damaged).
     assert_eq!(metric(a, &read, "wayfarer_staging_damaged_files"), 0);
@@ -140,7 +148,7 @@ fn a_full_disk_never_loses_an_acknowledged_event() {
 #[test]
 fn descriptor_exhaustion_never_loses_or_stalls() {
     if Command::new("prlimit").arg("--version").output().is_err() {
-        eprintln!("SKIP descriptor_exhaustion_never_loses_or_stalls: no prlimit");
+        let _ = writeln!(std::io::stderr(), "SKIP descriptor_exhaustion_never_loses_or_stalls: no prlimit");
         return;
     }
     let limit = ["prlimit", "--nofile=256:256", "--"];
@@ -152,9 +160,9 @@ fn descriptor_exhaustion_never_loses_or_stalls() {
     let server = Server::start_under(&limit, &dir, &["--client-timeout", "2"]);
     let a = server.addr;
     let idle: Vec<TcpStream> =
-        (0..400).map_while(|_| TcpStream::connect_timeout(&a, Duration::from_millis(500)).ok()).collect();
+        (0..400).map_while(|_| TcpStream::connect_timeout(&a, Duration::from_secs(3)).ok()).collect();
     // The cap is 256 − 64 = 192: every slot is taken, and more wait.
-    assert!(idle.len() > 200, "only {} connections opened", idle.len());
+    assert!(idle.len() > 192, "only {} connections opened", idle.len());
     let mut acked = Vec::new();
     let started = Instant::now();
     for b in 0..10 {
@@ -187,10 +195,10 @@ fn descriptor_exhaustion_never_loses_or_stalls() {
     assert_eq!(send(&mut conn, &first).map(|r| r.0), Some(200));
     acked = first;
     std::thread::sleep(Duration::from_millis(500));
-    // As many connections as the server accepts (then the kernel's queue
-    // fills and connecting times out).
+    // More connections than descriptors: the server takes them until it
+    // has none left, the kernel queues the rest.
     let idle: Vec<TcpStream> =
-        (0..400).map_while(|_| TcpStream::connect_timeout(&a, Duration::from_millis(100)).ok()).collect();
+        (0..400).map_while(|_| TcpStream::connect_timeout(&a, Duration::from_millis(500)).ok()).collect();
     assert!(idle.len() > 200, "only {} connections opened", idle.len());
     std::thread::sleep(Duration::from_millis(300));
     for b in 0..3 {

@@ -267,7 +267,8 @@ pub fn clv_report(g: &Global, a: &crate::cli::ClvArgs) -> Result<wayfarer_engine
         Unit::Week => 520.0,
     };
     if !(spec.horizon > 0.0 && spec.horizon <= most) {
-        bail!("--horizon {}: must be greater than 0 and at most {most} {}s (ten years)", spec.horizon, a.unit);
+        let h = if spec.horizon.abs() >= 1e6 { format!("{:e}", spec.horizon) } else { spec.horizon.to_string() };
+        bail!("--horizon {h}: must be greater than 0 and at most {most} {}s (ten years)", a.unit);
     }
     Ok(wayfarer_engine::clv::clv(&store, &model, &scope, &spec)?)
 }

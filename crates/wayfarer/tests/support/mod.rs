@@ -297,7 +297,14 @@ pub fn assert_acked_stored(name: &str, dir: &Path, acked: &[String]) {
     let lost = acked.iter().filter(|id| !ids.contains_key(*id)).count();
     assert!(missing.is_empty(), "{name}: {lost} of {} acknowledged events lost, e.g. {missing:?}", acked.len());
     let stored_acked = acked.iter().filter(|id| ids.contains_key(*id)).count();
-    eprintln!("faults: {name}: acked {} = stored {stored_acked} (store holds {})", acked.len(), ids.len());
+    // Straight to the process's stderr, past the test harness's capture, so
+    // the line shows in every run's output (CI's too), not only on failure.
+    let _ = writeln!(
+        std::io::stderr(),
+        "faults: {name}: acked {} = stored {stored_acked} (store holds {})",
+        acked.len(),
+        ids.len()
+    );
 }
 
 /// A write key and a read token for `dir`.
