@@ -1,7 +1,7 @@
 //! Where queries and pages run: their own thread pool, apart from ingestion
-//! and folding (which use the process's global pool and their own threads),
-//! with a bound on how many may run or wait, a timeout, and cooperative
-//! cancellation.
+//! and folding (which use the process's global pool and their own threads)
+//! and at a lower priority than them, with a bound on how many may run or
+//! wait, a timeout, and cooperative cancellation.
 //!
 //! ```text
 //!  handler ─ slot? (else 503 busy) ─> blocking thread ─> query pool: f(&cancel)
@@ -35,6 +35,20 @@ impl std::fmt::Debug for Executor {
     }
 }
 
+/// How much nicer than the rest of the process query threads are: when the
+/// cores are busy, acknowledging and folding events come first.
+const QUERY_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority (Linux: per thread).
+fn yield_to_ingestion() {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        let now = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
+        let _ = rustix::process::setpriority_process(Some(tid), now + QUERY_NICENESS);
+    }
+}
+
 impl Executor {
     /// A pool of `threads` threads (0: one per core) taking at most `max`
     /// queries and pages at a time (running or waiting for a thread).
@@ -42,6 +56,7 @@ impl Executor {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("wayfarer-query-{i}"))
+            .start_handler(|_| yield_to_ingestion())
             .build()
             .map_err(|e| format!("starting the query threads: {e}"))?;
         let max = max.max(1);
