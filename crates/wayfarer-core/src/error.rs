@@ -126,6 +126,27 @@ impl ErrorCode {
         }
     }
 
+    /// The code of an error answer that was made with a status only (by
+    /// routing, an extractor or a layer), for the JSON body it gets.
+    pub fn for_status(status: u16) -> ErrorCode {
+        match status {
+            401 => ErrorCode::Unauthorized,
+            403 => ErrorCode::Forbidden,
+            404 => ErrorCode::NotFound,
+            405 => ErrorCode::MethodNotAllowed,
+            409 => ErrorCode::DataDirLocked,
+            408 => ErrorCode::RequestTimeout,
+            413 => ErrorCode::PayloadTooLarge,
+            415 => ErrorCode::UnsupportedMediaType,
+            422 => ErrorCode::InvalidForm,
+            431 => ErrorCode::HeadersTooLarge,
+            503 => ErrorCode::Unavailable,
+            504 => ErrorCode::QueryTimeout,
+            400..=499 => ErrorCode::InvalidQuery,
+            _ => ErrorCode::Internal,
+        }
+    }
+
     /// Whether the caller can fix it (true) or it is Wayfarer's fault (false).
     pub fn is_user_error(self) -> bool {
         !matches!(self, ErrorCode::Internal | ErrorCode::DataDirInvalid | ErrorCode::Unavailable | ErrorCode::Busy)
@@ -205,6 +226,8 @@ mod tests {
             assert!((400..600).contains(&c.http_status()));
             assert!(!c.hint().is_empty());
             assert_eq!(c.is_user_error(), c.http_status() < 500 || c == ErrorCode::QueryTimeout);
+            // A status-only answer gets a code with that very status.
+            assert_eq!(ErrorCode::for_status(c.http_status()).http_status(), c.http_status(), "{}", c.code());
         }
     }
 }

@@ -122,6 +122,18 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_store_stops_the_fold() {
+        let (_d, s) = store(vec![ev("a", 0.0, "Page Viewed"), ev("b", 1.0, "Page Viewed")]);
+        let m = model(&s);
+        let cancel = wayfarer_core::Cancel::new();
+        let s = s.with_cancel(cancel.clone());
+        assert_eq!(sessions(&s, &m, &Scope::default()).unwrap().sessions, 2);
+        cancel.cancel();
+        let e = sessions(&s, &m, &Scope::default()).unwrap_err();
+        assert_eq!(e.code(), wayfarer_core::ErrorCode::QueryTimeout, "{e}");
+    }
+
+    #[test]
     fn exactly_thirty_minutes_stays_in_the_session() {
         let r = run(vec![ev("a", 0.0, "Page Viewed"), ev("a", 30.0, "Product Viewed")]);
         assert_eq!((r.sessions, r.bounce_sessions), (1, 0));

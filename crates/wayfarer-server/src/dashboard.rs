@@ -13,12 +13,13 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use wayfarer_core::{Cancel, ErrorCode};
+use wayfarer_core::ErrorCode;
 use wayfarer_render::dashboard;
 use wayfarer_store::notes::{self, CellRef, NoteStatus};
 
 use crate::App;
 use crate::error::ApiError;
+use crate::exec::Job;
 use crate::keys::{KeyKind, Verdict};
 
 /// The cookie that carries the read token.
@@ -53,8 +54,9 @@ impl PageOutput {
     }
 }
 
-/// Draws a page; stops early (any answer will do) once the token is cancelled.
-pub type PageRunner = Arc<dyn Fn(&PageRequest, &Cancel) -> PageOutput + Send + Sync>;
+/// Draws a page, its parallel work on the job's pool; stops early (any
+/// answer will do) once the job is cancelled.
+pub type PageRunner = Arc<dyn Fn(&PageRequest, &Job) -> PageOutput + Send + Sync>;
 
 /// What the binary gives the server to draw pages.
 #[derive(Clone)]
@@ -196,7 +198,7 @@ pub async fn page(
     let req = PageRequest { path: uri.path().to_string(), params };
     let started = Instant::now();
     let run = pages.run.clone();
-    let out = match app.exec.run(pages.timeout, move |cancel| run(&req, cancel)).await {
+    let out = match app.exec.run(pages.timeout, move |job| run(&req, job)).await {
         Ok(out) => out,
         Err(e) => {
             let (status, title, heading, text) = match e.code {

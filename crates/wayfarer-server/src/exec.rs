@@ -4,15 +4,20 @@
 //! wait, a timeout, and cooperative cancellation.
 //!
 //! ```text
-//!  handler ─ slot? (else 503 busy) ─> blocking thread ─> query pool: f(&cancel)
+//!  handler ─ slot? (else 503 busy) ─> blocking thread: f(&job)
+//!              job.install(parallel work) ─> query pool
 //!          <─ answer, or 504 when the timeout fires: the token is cancelled and
 //!             the computation stops at its next check (a partition read, a
-//!             few thousand timelines, a model iteration); its slot is freed
-//!             only when it has really stopped
+//!             few thousand timelines, a k-means iteration); its slot is
+//!             freed only when it has really stopped
 //! ```
 //!
-//! Every query's token is a child of the executor's, so shutting down
-//! cancels them all.
+//! A computation runs on a blocking thread and hands only its parallel work
+//! to the pool ([`Job::install`]): anything that *waits* (for a page another
+//! request is computing) must not wait on a pool thread, where rayon may
+//! stack another job on top of it — one that could be waiting for the
+//! first. Every job's token is a child of the executor's, so shutting down
+//! cancels them all; a client that hangs up cancels its own.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +37,42 @@ pub struct Executor {
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Executor").field("threads", &self.pool.current_num_threads()).field("max", &self.max).finish()
+    }
+}
+
+/// What a computation gets: its cancellation token, and the pool to run
+/// its parallel work on.
+#[derive(Clone)]
+pub struct Job {
+    cancel: Cancel,
+    pool: Arc<rayon::ThreadPool>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("cancelled", &self.cancel.is_cancelled()).finish()
+    }
+}
+
+impl Job {
+    pub fn cancel(&self) -> &Cancel {
+        &self.cancel
+    }
+
+    /// Runs `f` (and the parallel work it starts) on the query pool. `f`
+    /// must not wait for other jobs.
+    pub fn install<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        self.pool.install(f)
+    }
+}
+
+/// Cancels a token when dropped: a request whose client hung up (its
+/// future dropped) stops its computation.
+struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
     }
 }
 
@@ -68,19 +109,18 @@ impl Executor {
         }))
     }
 
-    /// Runs `f` on the query pool from a thread of the caller's (the
-    /// dashboard's background refresh).
-    pub fn install<T: Send>(&self, f: impl FnOnce(&Cancel) -> T + Send) -> T {
-        let cancel = self.shutdown.child(None);
-        self.pool.install(|| f(&cancel))
+    /// A job for work the server starts by itself (the dashboard's
+    /// background refresh): cancelled after `timeout` or at shutdown.
+    pub fn job(&self, timeout: Duration) -> Job {
+        Job { cancel: self.shutdown.child(Some(timeout)), pool: self.pool.clone() }
     }
 
-    /// Runs `f` on the query pool with a token cancelled after `timeout`;
+    /// Runs `f` on a blocking thread with a job cancelled after `timeout`;
     /// 503 when all slots are taken, 504 when the time runs out.
     pub async fn run<T: Send + 'static>(
         &self,
         timeout: Duration,
-        f: impl FnOnce(&Cancel) -> T + Send + 'static,
+        f: impl FnOnce(&Job) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
             return Err(ApiError::new(
@@ -91,12 +131,12 @@ impl Executor {
         if self.shutdown.is_cancelled() {
             return Err(ApiError::new(ErrorCode::Busy, "the server is shutting down"));
         }
-        let cancel = self.shutdown.child(Some(timeout));
-        let token = cancel.clone();
-        let pool = self.pool.clone();
+        let job = self.job(timeout);
+        let _hang_up = CancelOnDrop(job.cancel.clone());
+        let cancel = job.cancel.clone();
         let task = tokio::task::spawn_blocking(move || {
             let _slot = slot;
-            pool.install(|| f(&token))
+            f(&job)
         });
         match tokio::time::timeout(timeout, task).await {
             Ok(Ok(v)) => Ok(v),

@@ -8,8 +8,8 @@
 //! Limits: 32 KB per message (Segment's), 4 MB per batch (RudderStack's
 //! libraries send up to 4 MB; Segment's own stay under 500 KB), after
 //! decompression; a body over them is 413, and so is a batch whose only
-//! messages are over 32 KB. The body must arrive within the client timeout
-//! (`--client-timeout`), or the answer is 408.
+//! messages are over 32 KB. The body must keep arriving: no gap longer
+//! than the client timeout (`--client-timeout`), or the answer is 408.
 //!
 //! A batch is **accepted in part**: every valid message is stored, each
 //! invalid one is reported by index, field and reason (and never partly
@@ -70,24 +70,12 @@ async fn accept(app: &App, endpoint: Endpoint, headers: &HeaderMap, body: Body) 
     if let Some(k) = &header_key {
         authorize(app, k)?;
     }
-    let raw = match tokio::time::timeout(app.client_timeout, axum::body::to_bytes(body, limit + 1)).await {
-        Ok(Ok(raw)) => raw,
-        Ok(Err(e)) if is_length_limit(&e) => return Err(too_large(limit, "the request body")),
-        Ok(Err(e)) => {
-            return Err(ApiError::new(ErrorCode::InvalidJson, format!("the request body could not be read: {e}")));
-        }
-        Err(_) => {
-            return Err(ApiError::new(
-                ErrorCode::RequestTimeout,
-                format!("the request body did not arrive within {} s", app.client_timeout.as_secs_f64()),
-            ));
-        }
-    };
+    let raw = crate::net::read_body(body, limit, app.client_timeout, "the request body").await?;
     let gzip = headers
         .get(axum::http::header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
-    let bytes = if gzip { gunzip(&raw, limit)? } else { raw.to_vec() };
+    let bytes = if gzip { gunzip(&raw, limit)? } else { raw };
     if bytes.len() > limit {
         return Err(too_large(limit, "the request body"));
     }
@@ -246,18 +234,6 @@ fn with_batch_fields(m: Value, shared: Option<&Map<String, Value>>, sent_at: Opt
         msg.insert("sentAt".into(), t.clone());
     }
     Value::Object(msg)
-}
-
-/// Whether reading a body failed on its length limit.
-fn is_length_limit(e: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        if s.to_string().contains("length limit exceeded") {
-            return true;
-        }
-        source = s.source();
-    }
-    false
 }
 
 fn too_large(limit: usize, what: &str) -> ApiError {

@@ -174,6 +174,54 @@ pub fn harden(router: Router) -> Router {
     Router::new().fallback_service(stack)
 }
 
+/// How much of an oversized body is read and dropped so that its sender
+/// sees the 413 (beyond this the connection is closed on it).
+const DRAIN_LIMIT: usize = 64 << 20;
+
+/// Reads a request body of at most `limit` bytes from a client that keeps
+/// sending: no more than `idle` may pass without data, and no more than
+/// ten times that in all (a slow but steady 4 MB batch arrives; a trickle
+/// does not hold the connection forever). Errors are the answers to give.
+pub async fn read_body(body: axum::body::Body, limit: usize, idle: Duration, what: &str) -> Result<Vec<u8>, ApiError> {
+    use http_body_util::BodyExt;
+    let too_large = || ApiError::new(ErrorCode::PayloadTooLarge, format!("{what} is larger than {} KB", limit / 1024));
+    let late = || {
+        ApiError::new(ErrorCode::RequestTimeout, format!("{what} did not arrive in time (the client stopped sending)"))
+    };
+    let read = async {
+        let mut body = body;
+        let mut out = Vec::new();
+        loop {
+            let frame = match tokio::time::timeout(idle, body.frame()).await {
+                Err(_) => return Err(late()),
+                Ok(None) => return Ok(out),
+                Ok(Some(Err(e))) => {
+                    return Err(ApiError::new(ErrorCode::InvalidJson, format!("{what} could not be read: {e}")));
+                }
+                Ok(Some(Ok(frame))) => frame,
+            };
+            if let Ok(data) = frame.into_data() {
+                if out.len() + data.len() > limit {
+                    // Read (and drop) the rest, up to a bound, before
+                    // answering: closing a connection with unread data
+                    // resets it, and the client would never see the 413.
+                    let mut drained = out.len() + data.len();
+                    drop(out);
+                    while drained <= DRAIN_LIMIT {
+                        match tokio::time::timeout(idle, body.frame()).await {
+                            Ok(Some(Ok(f))) => drained += f.data_ref().map_or(0, |d| d.len()),
+                            _ => break,
+                        }
+                    }
+                    return Err(too_large());
+                }
+                out.extend_from_slice(&data);
+            }
+        }
+    };
+    tokio::time::timeout(idle * 10, read).await.unwrap_or_else(|_| Err(late()))
+}
+
 /// A time limit for routes that read a form body (the dashboard's), which
 /// no other limit covers: 408 in JSON after `limit`.
 pub fn form_timeout(limit: Duration) -> tower_http::timeout::TimeoutLayer {
@@ -232,20 +280,7 @@ async fn json_errors(response: Response) -> Response {
     let (parts, body) = response.into_parts();
     let text = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_string();
-    let code = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
-        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
-        StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ErrorCode::HeadersTooLarge,
-        StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::InvalidForm,
-        StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
-        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
-        StatusCode::NOT_FOUND => ErrorCode::NotFound,
-        s if s.is_client_error() => ErrorCode::InvalidQuery,
-        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
-        _ => ErrorCode::Internal,
-    };
+    let code = ErrorCode::for_status(status.as_u16());
     let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
     let mut out = (status, axum::Json(ApiError::new(code, message).body())).into_response();
     for (k, v) in &parts.headers {

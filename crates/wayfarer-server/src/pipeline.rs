@@ -20,7 +20,8 @@
 //! not all be read is kept in `staging/damaged/` instead of being deleted.
 //! What goes wrong is recorded in [`Health`] for `/healthz`.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -93,20 +94,23 @@ impl Pipeline {
     ) -> Result<Pipeline, StoreError> {
         let mut writer = Writer::open(dir, now_micros())?;
         let (staging, leftovers) = Staging::open(dir)?;
+        health.damaged_files.store(staging::damaged_files(dir), Ordering::Relaxed);
         if !leftovers.is_empty() {
             let mut events = 0;
             let mut read = Vec::new();
-            for path in &leftovers {
-                let sealed = staging::read_sealed(path)?;
+            for file in &leftovers {
+                let sealed = staging::read_sealed(&file.path)?;
                 events += sealed.events.len() as u64;
-                // A crash leaves at most a torn tail (never acknowledged);
-                // unreadable bytes between intact records are damage.
-                read.push(sealed.skipped_bytes == 0);
+                // A sealed file must be read up to its acknowledged length;
+                // the file a crash interrupted may end in a torn record
+                // (never acknowledged), but unreadable bytes between intact
+                // records are damage.
+                read.push(file.read_whole(&sealed));
                 writer.add(sealed.events)?;
             }
             writer.commit_open()?;
-            for (path, whole) in leftovers.iter().zip(read) {
-                settle(path, whole, &health).map_err(StoreError::Internal)?;
+            for (file, whole) in leftovers.iter().zip(read) {
+                settle(&file.path, whole, &health).map_err(StoreError::Internal)?;
             }
             metrics.replayed.fetch_add(events, Ordering::Relaxed);
         }
@@ -230,8 +234,10 @@ fn fold_loop(writer: Writer, stager: &Stager, stop: &AtomicBool, every: Duration
     let dir = writer.dir().to_path_buf();
     let mut writer = Some(writer);
     let mut last = Instant::now();
-    // Sealed files not yet folded (kept across a failed round).
+    // Sealed files not yet folded (kept across a failed round), and how
+    // often each could not be read.
     let mut pending: Vec<Sealed> = Vec::new();
+    let mut unreadable: HashMap<PathBuf, u32> = HashMap::new();
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         if !stopping && last.elapsed() < every {
@@ -252,7 +258,7 @@ fn fold_loop(writer: Writer, stager: &Stager, stop: &AtomicBool, every: Duration
         }
         health.set_oldest_pending(pending.iter().map(|(_, t)| *t).min().unwrap_or(0));
         let folded = if pending.is_empty() {
-            Ok(0)
+            Ok((0, None))
         } else {
             if writer.is_none() {
                 match Writer::open(&dir, now_micros()) {
@@ -270,11 +276,10 @@ fn fold_loop(writer: Writer, stager: &Stager, stop: &AtomicBool, every: Duration
                 }
             }
             let Some(w) = writer.as_mut() else { continue };
-            fold_pending(w, &mut pending, health)
+            fold_pending(w, &mut pending, &mut unreadable, health)
         };
-        match (folded, rotated) {
-            (Ok(n), Ok(_)) => {
-                health.fold_ok();
+        match folded {
+            Ok((n, unread)) => {
                 if n > 0 {
                     metrics.folded.fetch_add(n, Ordering::Relaxed);
                 }
@@ -282,16 +287,23 @@ fn fold_loop(writer: Writer, stager: &Stager, stop: &AtomicBool, every: Duration
                     metrics.events_total.store(w.events_total(), Ordering::Relaxed);
                     w.delete_retired(RETIRE_GRACE);
                 }
-            }
-            (Ok(n), Err(e)) => {
-                if n > 0 {
-                    metrics.folded.fetch_add(n, Ordering::Relaxed);
+                // What went wrong this round, if anything: the staging file
+                // could not be sealed, or a sealed one could not be read.
+                let problem = match (&rotated, unread) {
+                    (Err(e), _) => Some(format!("sealing the staging file: {e}")),
+                    (Ok(_), Some(e)) => Some(format!("reading a staging file: {e}")),
+                    (Ok(_), None) => None,
+                };
+                match problem {
+                    Some(message) => {
+                        metrics.fold_errors.fetch_add(u64::from(rotated.is_ok()), Ordering::Relaxed);
+                        eprintln!("wayfarer: {message}");
+                        health.fold_failed(&message);
+                    }
+                    None => health.fold_ok(),
                 }
-                let message = format!("sealing the staging file: {e}");
-                eprintln!("wayfarer: {message}");
-                health.fold_failed(&message);
             }
-            (Err(e), _) => {
+            Err(e) => {
                 // The sealed files stay and the writer starts again from the
                 // committed state (dropping it removes what it half wrote);
                 // the next round, or a restart, folds them.
@@ -313,21 +325,48 @@ fn fold_loop(writer: Writer, stager: &Stager, stop: &AtomicBool, every: Duration
 }
 
 /// Folds every sealed file into the store with one commit, then deletes
-/// them (or keeps the damaged ones); returns the events read.
-fn fold_pending(writer: &mut Writer, pending: &mut Vec<Sealed>, health: &Health) -> Result<u64, String> {
+/// them (or keeps the damaged ones); returns the events read, and why a
+/// file could not be read: such a file (an I/O error, no descriptor) stays
+/// pending and is tried again next round, without holding back the others.
+fn fold_pending(
+    writer: &mut Writer,
+    pending: &mut Vec<Sealed>,
+    unreadable: &mut HashMap<PathBuf, u32>,
+    health: &Health,
+) -> Result<(u64, Option<String>), String> {
     let mut n = 0;
-    let mut whole = Vec::with_capacity(pending.len());
+    let mut read = Vec::with_capacity(pending.len());
+    let mut failure = None;
     for (file, _) in pending.iter() {
-        let s = staging::read_sealed(&file.path).map_err(|e| e.to_string())?;
-        n += s.events.len() as u64;
-        whole.push(s.holds_all(file.len));
-        writer.add(s.events).map_err(|e| e.to_string())?;
+        match staging::read_sealed(&file.path) {
+            Ok(s) => {
+                n += s.events.len() as u64;
+                read.push(Some(file.read_whole(&s)));
+                writer.add(s.events).map_err(|e| e.to_string())?;
+            }
+            Err(e) => {
+                let tries = unreadable.entry(file.path.clone()).or_insert(0);
+                *tries += 1;
+                failure = Some(format!("{e} (tried {tries} times; it stays staged)"));
+                read.push(None);
+            }
+        }
     }
-    writer.commit_open().map_err(|e| e.to_string())?;
-    for ((file, _), whole) in pending.drain(..).zip(whole) {
-        settle(&file.path, whole, health)?;
+    if read.iter().any(Option::is_some) {
+        writer.commit_open().map_err(|e| e.to_string())?;
     }
-    Ok(n)
+    let mut kept = Vec::new();
+    for ((file, first_ack), whole) in pending.drain(..).zip(read) {
+        match whole {
+            Some(whole) => {
+                unreadable.remove(&file.path);
+                settle(&file.path, whole, health)?;
+            }
+            None => kept.push((file, first_ack)),
+        }
+    }
+    *pending = kept;
+    Ok((n, failure))
 }
 
 /// After its events are committed: deletes a staging file that was read

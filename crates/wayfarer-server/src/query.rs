@@ -12,10 +12,11 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use serde_json::Value;
-use wayfarer_core::{Cancel, ErrorCode};
+use wayfarer_core::ErrorCode;
 
 use crate::App;
 use crate::error::ApiError;
+use crate::exec::Job;
 
 /// One query parameter (a flag of the command).
 #[derive(Debug, Clone)]
@@ -40,9 +41,9 @@ pub struct QueryCommand {
     pub params: Vec<QueryParam>,
 }
 
-/// Runs a command with its query parameters; returns its JSON. Stops with
-/// an error once the token is cancelled.
-pub type Runner = Arc<dyn Fn(&str, &[(String, String)], &Cancel) -> Result<Value, ApiError> + Send + Sync>;
+/// Runs a command with its query parameters on the job's pool; returns its
+/// JSON. Stops with an error once the job is cancelled.
+pub type Runner = Arc<dyn Fn(&str, &[(String, String)], &Job) -> Result<Value, ApiError> + Send + Sync>;
 
 /// What the binary gives the server so it can answer queries.
 #[derive(Clone)]
@@ -77,7 +78,7 @@ pub async fn handle(
     }
     let started = Instant::now();
     let run = api.run.clone();
-    let result = app.exec.run(api.timeout, move |cancel| run(&command, &params, cancel)).await.and_then(|r| r);
+    let result = app.exec.run(api.timeout, move |job| run(&command, &params, job)).await.and_then(|r| r);
     app.metrics.query.observe(started.elapsed());
     app.metrics.queries.fetch_add(1, Ordering::Relaxed);
     result.map(Json)

@@ -26,16 +26,7 @@ const BODY_LIMIT: usize = 256 * 1024;
 
 pub async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
     crate::require_read(&app, &headers)?;
-    let body = match tokio::time::timeout(app.client_timeout, axum::body::to_bytes(body, BODY_LIMIT)).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(_)) => {
-            return Err(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the query is larger than {} KB", BODY_LIMIT / 1024),
-            ));
-        }
-        Err(_) => return Err(ApiError::new(ErrorCode::RequestTimeout, "the query did not arrive in time")),
-    };
+    let body = crate::net::read_body(body, BODY_LIMIT, app.client_timeout, "the query").await?;
     let (sql, limit) = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(o)) => {
             let sql = o.get("sql").or_else(|| o.get("query")).and_then(Value::as_str).map(str::to_string);
@@ -72,9 +63,9 @@ async fn run(app: &App, sql: &str, limit: usize, timeout: Duration) -> Result<Va
     let (dir, sql) = (app.data.clone(), sql.to_string());
     let answer = app
         .exec
-        .run(timeout, move |cancel| {
+        .run(timeout, move |job| {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-            let cancel = cancel.clone();
+            let cancel = job.cancel().clone();
             rt.block_on(async move {
                 tokio::select! {
                     r = wayfarer_sql::query(&dir, &sql, limit) => Ok(Some(r)),

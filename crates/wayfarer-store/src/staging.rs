@@ -2,8 +2,9 @@
 //! folded into segments.
 //!
 //! ```text
-//!  DIR/staging/wal-NNNNNNNNNN.log   framed records, appended, fsync'd
-//!  DIR/staging/damaged/             files that held unreadable bytes (kept, never deleted)
+//!  DIR/staging/wal-NNNNNNNNNN.log          the file being appended: framed records, fsync'd
+//!  DIR/staging/wal-NNNNNNNNNN-LEN.sealed   a sealed file holding LEN bytes of acknowledged records
+//!  DIR/staging/damaged/                    files that held unreadable bytes (kept, never deleted)
 //!  record = [payload length: u32 LE][xxh3-64 of payload: u64 LE][payload]
 //!  payload = JSON array of canonical events
 //! ```
@@ -55,12 +56,25 @@ pub struct Staging {
     broken: Option<String>,
 }
 
-/// A staging file sealed by [`Staging::rotate`]: its path and how many bytes
-/// of acknowledged records it holds.
+/// A staging file sealed by [`Staging::rotate`], or left by an earlier run:
+/// its path and, when known, how many bytes of acknowledged records it
+/// holds (a sealed file's name says it; the file a crash interrupted may
+/// end in a torn, never acknowledged record).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedFile {
     pub path: PathBuf,
-    pub len: u64,
+    pub len: Option<u64>,
+}
+
+impl SealedFile {
+    /// Whether what was read of it holds every acknowledged record, so it
+    /// may be deleted once its events are committed.
+    pub fn read_whole(&self, read: &Sealed) -> bool {
+        match self.len {
+            Some(len) => read.holds_all(len),
+            None => read.skipped_bytes == 0,
+        }
+    }
 }
 
 /// What reading a staging file found.
@@ -88,30 +102,38 @@ fn wal_name(id: u64) -> String {
     format!("wal-{id:010}.log")
 }
 
+fn sealed_name(id: u64, len: u64) -> String {
+    format!("wal-{id:010}-{len}.sealed")
+}
+
+/// The id of a staging file and, for a sealed one, its acknowledged length.
+fn parse_name(name: &str) -> Option<(u64, Option<u64>)> {
+    let rest = name.strip_prefix("wal-")?;
+    if let Some(id) = rest.strip_suffix(".log") {
+        return Some((id.parse().ok()?, None));
+    }
+    let (id, len) = rest.strip_suffix(".sealed")?.split_once('-')?;
+    Some((id.parse().ok()?, Some(len.parse().ok()?)))
+}
+
 impl Staging {
     /// Opens `DIR/staging` and starts a new staging file; returns it and
     /// the files left by earlier runs, oldest first (to be replayed).
-    pub fn open(data_dir: &Path) -> Result<(Staging, Vec<PathBuf>), StoreError> {
+    pub fn open(data_dir: &Path) -> Result<(Staging, Vec<SealedFile>), StoreError> {
         let dir = data_dir.join("staging");
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        let mut old: Vec<(u64, PathBuf)> = Vec::new();
+        let mut old: Vec<(u64, SealedFile)> = Vec::new();
         for entry in fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))? {
             let path = entry.map_err(|e| StoreError::io(&dir, e))?.path();
-            let id = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("wal-"))
-                .and_then(|n| n.strip_suffix(".log"))
-                .and_then(|n| n.parse::<u64>().ok());
-            if let Some(id) = id {
-                old.push((id, path));
+            if let Some((id, len)) = path.file_name().and_then(|n| n.to_str()).and_then(parse_name) {
+                old.push((id, SealedFile { path, len }));
             }
         }
-        old.sort();
+        old.sort_by_key(|(id, _)| *id);
         let id = old.last().map_or(1, |(id, _)| id + 1);
         let file = create(&dir, id)?;
         let staging = Staging { dir, file, id, written: 0, durable: 0, broken: None };
-        Ok((staging, old.into_iter().map(|(_, p)| p).collect()))
+        Ok((staging, old.into_iter().map(|(_, f)| f).collect()))
     }
 
     /// Appends one record per payload (not yet durable: call [`sync`](Self::sync)).
@@ -172,12 +194,19 @@ impl Staging {
         }
         self.sync()?;
         let next = create(&self.dir, self.id + 1)?;
-        let sealed = SealedFile { path: self.path(), len: self.durable };
+        // The name records how many bytes are acknowledged, so a restart
+        // knows a shorter read is damage, not a torn tail.
+        let (old, len) = (self.path(), self.durable);
+        let named = self.dir.join(sealed_name(self.id, len));
+        let path = match fs::rename(&old, &named) {
+            Ok(()) => named,
+            Err(_) => old,
+        };
         self.file = next;
         self.id += 1;
         self.written = 0;
         self.durable = 0;
-        Ok(Some(sealed))
+        Ok(Some(SealedFile { path, len: Some(len) }))
     }
 
     fn path(&self) -> PathBuf {
@@ -275,14 +304,29 @@ pub fn remove_sealed(path: &Path) -> Result<(), StoreError> {
 }
 
 /// Moves a staging file that held unreadable bytes to `staging/damaged/`
-/// (its intact records are committed; the rest is kept for inspection);
-/// returns where it went.
+/// (its intact records are committed; the rest is kept for inspection),
+/// never over an earlier one; returns where it went.
 pub fn keep_damaged(path: &Path) -> Result<PathBuf, StoreError> {
-    let dir = path.parent().map_or_else(|| PathBuf::from("damaged"), |p| p.join("damaged"));
+    let dir = damaged_dir(path.parent().unwrap_or(Path::new(".")));
     fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-    let to = dir.join(path.file_name().unwrap_or_default());
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("wal").to_string();
+    let mut to = dir.join(&name);
+    let mut n = 1;
+    while to.exists() {
+        n += 1;
+        to = dir.join(format!("{name}.{n}"));
+    }
     fs::rename(path, &to).map_err(|e| StoreError::io(&to, e))?;
     Ok(to)
+}
+
+fn damaged_dir(staging: &Path) -> PathBuf {
+    staging.join("damaged")
+}
+
+/// How many damaged staging files `DIR/staging/damaged/` holds.
+pub fn damaged_files(data_dir: &Path) -> u64 {
+    fs::read_dir(damaged_dir(&data_dir.join("staging"))).map_or(0, |d| d.count() as u64)
 }
 
 #[cfg(test)]
@@ -312,7 +356,8 @@ mod tests {
         s.append(&[&a, &b]).unwrap();
         s.sync().unwrap();
         let sealed = s.rotate().unwrap().unwrap();
-        assert_eq!(sealed.len, (2 * HEADER + a.len() + b.len()) as u64);
+        assert_eq!(sealed.len, Some((2 * HEADER + a.len() + b.len()) as u64));
+        assert!(sealed.path.to_str().unwrap().ends_with(&format!("-{}.sealed", 2 * HEADER + a.len() + b.len())));
         assert_eq!(s.rotate().unwrap(), None, "an empty file is not sealed");
         // A crash in the middle of the next append.
         let mut f = OpenOptions::new().append(true).open(&sealed.path).unwrap();
@@ -322,13 +367,26 @@ mod tests {
         assert_eq!(ids(&r), ["a", "b", "c"]);
         assert_eq!(r.torn_bytes, 7);
         assert_eq!(r.skipped_bytes, 0);
-        assert!(r.holds_all(sealed.len));
+        assert!(sealed.read_whole(&r), "bytes after the acknowledged ones are not damage");
+        let mut cut = fs::read(&sealed.path).unwrap();
+        cut.truncate(HEADER + a.len() + HEADER + 5);
+        fs::write(&sealed.path, &cut).unwrap();
+        let r = read_sealed(&sealed.path).unwrap();
+        assert_eq!(r.records, 1);
+        assert!(!sealed.read_whole(&r), "a sealed file missing acknowledged bytes is damaged, even at its end");
         assert_eq!(r.events[0], event("a"));
-        // Reopening lists the files left behind, oldest first, and starts a new one.
+        // Reopening lists the files left behind, oldest first (the sealed one
+        // with its acknowledged length, the one being written without), and
+        // starts a new one.
         drop(s);
         let (s2, old) = Staging::open(t.path()).unwrap();
         assert_eq!(old.len(), 2);
-        assert!(old[0] < old[1]);
+        assert_eq!(old[0], sealed);
+        assert_eq!(old[1].len, None);
+        let crashed = SealedFile { path: old[1].path.clone(), len: None };
+        let mut f = OpenOptions::new().append(true).open(&crashed.path).unwrap();
+        f.write_all(&[9, 0, 0, 0, 1]).unwrap();
+        assert!(crashed.read_whole(&read_sealed(&crashed.path).unwrap()), "a crash's torn tail is not damage");
         assert!(s2.is_empty());
     }
 
@@ -349,7 +407,7 @@ mod tests {
         let r = read_sealed(&sealed.path).unwrap();
         assert_eq!(ids(&r), ["a", "c"]);
         assert_eq!(r.skipped_bytes, (HEADER + b.len()) as u64);
-        assert!(!r.holds_all(sealed.len), "a file with unreadable acknowledged bytes is not deletable");
+        assert!(!sealed.read_whole(&r), "a file with unreadable acknowledged bytes is not deletable");
         // Torn bytes (an append that failed half-way) followed by a record
         // acknowledged later: the later record is still found.
         let mut torn = bytes[..HEADER + a.len()].to_vec();
@@ -380,7 +438,7 @@ mod tests {
         let sealed = s.rotate().unwrap().unwrap();
         let r = read_sealed(&sealed.path).unwrap();
         assert_eq!(ids(&r), ["a", "b"]);
-        assert!(r.holds_all(sealed.len));
+        assert!(sealed.read_whole(&r));
     }
 
     #[test]
@@ -391,9 +449,18 @@ mod tests {
         fs::write(&p, b"x").unwrap();
         let to = keep_damaged(&p).unwrap();
         assert!(!p.exists());
-        assert_eq!(fs::read(to).unwrap(), b"x");
+        assert_eq!(fs::read(&to).unwrap(), b"x");
+        // Another damaged file of the same name does not replace it.
+        fs::write(&p, b"y").unwrap();
+        let to2 = keep_damaged(&p).unwrap();
+        assert_ne!(to, to2);
+        assert_eq!((fs::read(&to).unwrap(), fs::read(&to2).unwrap()), (b"x".to_vec(), b"y".to_vec()));
+        assert_eq!(damaged_files(t.path()), 2);
         let (_, old) = Staging::open(t.path()).unwrap();
         assert!(old.is_empty(), "damaged files are not replayed again");
+        assert_eq!(parse_name("wal-0000000007-1234.sealed"), Some((7, Some(1234))));
+        assert_eq!(parse_name("wal-0000000007.log"), Some((7, None)));
+        assert_eq!(parse_name("wal-x.log"), None);
     }
 
     /// A real full disk: a small tmpfs (needs root to mount; skipped otherwise).
@@ -423,7 +490,7 @@ mod tests {
         let sealed = s.rotate().unwrap().unwrap();
         let r = read_sealed(&sealed.path).unwrap();
         assert_eq!(ids(&r), ["small-1", "small-2"]);
-        assert!(r.holds_all(sealed.len));
+        assert!(sealed.read_whole(&r));
         assert_eq!(r.torn_bytes + r.skipped_bytes, 0);
     }
 }

@@ -94,13 +94,14 @@ pub struct ServeArgs {
     #[arg(long, env = "WAYFARER_FOLD_MS", default_value_t = 500, value_name = "MS",
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub fold_ms: u64,
-    /// Longest a query API request or dashboard page may run (seconds, fractions allowed, at most
-    /// 3600); then it is stopped and answered with 504.
+    /// Longest a query API request or dashboard page may run (seconds, fractions allowed, or a
+    /// duration such as 2m; at most an hour); then it is stopped and answered with 504.
     #[arg(long, env = "WAYFARER_QUERY_TIMEOUT", default_value = "60", value_name = "SECONDS",
           value_parser = seconds)]
     pub query_timeout: std::time::Duration,
     /// How long a client may take (seconds): to send a request's headers (also how long an idle
-    /// connection stays open) and an ingestion body, and to read an answer that makes no progress.
+    /// connection stays open), between two parts of a request body (ten times this in all), and
+    /// to read an answer that makes no progress.
     #[arg(long, env = "WAYFARER_CLIENT_TIMEOUT", default_value = "30", value_name = "SECONDS",
           value_parser = seconds)]
     pub client_timeout: std::time::Duration,
@@ -575,11 +576,13 @@ fn rate(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Seconds (fractions allowed), more than 0 and at most an hour.
+/// A time limit: seconds (fractions allowed) or a duration such as 2m,
+/// from a millisecond to an hour.
 fn seconds(s: &str) -> Result<std::time::Duration, String> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v > 0.0 && v <= 3600.0 => Ok(std::time::Duration::from_secs_f64(v)),
-        Ok(_) => Err(format!("'{s}' must be more than 0 and at most 3600 seconds")),
-        Err(_) => Err(format!("'{s}' is not a number of seconds")),
+    let micros = wayfarer_core::time::parse_duration(s)?;
+    if (1_000..=3_600_000_000).contains(&micros) {
+        Ok(std::time::Duration::from_micros(micros as u64))
+    } else {
+        Err(format!("'{s}' must be from 1 ms to an hour"))
     }
 }

@@ -185,9 +185,11 @@ fn errors_are_json_headers_are_safe_and_limits_hold() {
         assert!(head.contains("x-frame-options: deny"), "{path}");
         assert!(head.contains("x-content-type-options: nosniff"), "{path}");
     }
-    // Signing out from another site is refused.
-    let (s, _) = http(a, "POST", "/logout", &[("Origin", "http://evil.example".into()), form], b"").unwrap();
+    // Signing out from another site is refused; from this one it works.
+    let (s, _) = http(a, "POST", "/logout", &[("Origin", "http://evil.example".into()), form.clone()], b"").unwrap();
     assert_eq!(s, 403);
+    let (s, _) = http(a, "POST", "/logout", &[("Origin", format!("http://{a}")), form], b"").unwrap();
+    assert_eq!(s, 303);
 
     // Health says what it checks.
     let (s, b) = http(a, "GET", "/healthz", &[], b"").unwrap();

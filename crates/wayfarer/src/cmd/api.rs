@@ -12,6 +12,7 @@ use clap::{ArgAction, CommandFactory, Parser};
 use serde_json::Value;
 use wayfarer_core::{Cancel, ErrorCode};
 use wayfarer_server::error::ApiError;
+use wayfarer_server::exec::Job;
 use wayfarer_server::query::{QueryApi, QueryCommand, QueryParam};
 
 use super::Out;
@@ -37,8 +38,8 @@ const COMMANDS: [&str; 11] = [
 const BLOCKED: [&str; 9] = ["data", "config", "out", "assignments", "format", "json", "quiet", "export", "chart"];
 
 pub fn query_api(data: PathBuf, config: Option<PathBuf>, timeout: Duration) -> QueryApi {
-    let run = move |command: &str, params: &[(String, String)], cancel: &Cancel| {
-        run(&data, config.as_deref(), command, params, cancel)
+    let run = move |command: &str, params: &[(String, String)], job: &Job| {
+        job.install(|| run(&data, config.as_deref(), command, params, job.cancel()))
     };
     QueryApi { commands: commands(), run: Arc::new(run), timeout }
 }

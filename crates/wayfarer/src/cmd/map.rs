@@ -49,8 +49,13 @@ pub fn personas(
         PersonaSource::Configured => Personas::hand_written(model),
         PersonaSource::Discovered => discovered()?,
         PersonaSource::Auto if !model.personas.is_empty() => Personas::hand_written(model),
-        // Too few customers to cluster: a map without personas.
-        PersonaSource::Auto => discovered().unwrap_or_else(|_| Personas::none()),
+        // Too few customers to cluster: a map without personas (but a
+        // stopped computation stays stopped).
+        PersonaSource::Auto => match discovered() {
+            Ok(p) => p,
+            Err(e) if super::code_for(&e) == Some(wayfarer_core::ErrorCode::QueryTimeout) => return Err(e),
+            Err(_) => Personas::none(),
+        },
     })
 }
 

@@ -25,7 +25,7 @@ use wayfarer_render::dashboard::{self, AnalysisPage, Chrome, Field, FieldKind, F
 use wayfarer_render::export::{self, Png};
 use wayfarer_render::views::{self, View};
 use wayfarer_server::dashboard::{PageOutput, PageRequest, Pages};
-use wayfarer_server::exec::Executor;
+use wayfarer_server::exec::{Executor, Job};
 use wayfarer_store::Store;
 
 use crate::cli::{Command, PersonaSource};
@@ -53,23 +53,22 @@ pub fn pages(data: PathBuf, config: Option<PathBuf>, timeout: Duration, warm: bo
         recent: Arc::new(Mutex::new(warm_pages)),
         // Stale answers are only shown while the refresher replaces them.
         serve_stale: warm,
-        cancel: Cancel::never(),
+        job: None,
     });
     if warm {
         let refresher = Arc::downgrade(&dash);
-        std::thread::spawn(move || refresh_loop(&refresher, &exec));
+        std::thread::spawn(move || refresh_loop(&refresher, &exec, timeout));
     }
     Pages {
-        run: Arc::new(move |req: &PageRequest, cancel: &Cancel| {
-            dash.under(cancel.clone(), dash.serve_stale).handle(req)
-        }),
+        run: Arc::new(move |req: &PageRequest, job: &Job| dash.under(job.clone(), dash.serve_stale).handle(req)),
         timeout,
     }
 }
 
-/// Keeps the recently asked pages computed for the latest data, on the
-/// query threads; ends when the server drops its runner.
-fn refresh_loop(dash: &std::sync::Weak<Dash>, exec: &Executor) {
+/// Keeps the recently asked pages computed for the latest data, their
+/// parallel work on the query threads, each within the query timeout;
+/// ends when the server drops its runner.
+fn refresh_loop(dash: &std::sync::Weak<Dash>, exec: &Executor, timeout: Duration) {
     // The requests already computed for `generation`.
     let mut generation: Option<u64> = None;
     let mut done: Vec<PageRequest> = Vec::new();
@@ -84,7 +83,7 @@ fn refresh_loop(dash: &std::sync::Weak<Dash>, exec: &Executor) {
             // Most recent first: the page someone is looking at now.
             for req in recent.iter().rev() {
                 if !done.contains(req) {
-                    exec.install(|cancel| d.under(cancel.clone(), false).handle(req));
+                    d.under(exec.job(timeout), false).handle(req);
                     done.push(req.clone());
                 }
             }
@@ -131,8 +130,9 @@ struct Dash {
     recent: Arc<Mutex<Vec<PageRequest>>>,
     /// False for the refresher: it recomputes what is stale.
     serve_stale: bool,
-    /// The request's cancellation token (its time limit, the server's shutdown).
-    cancel: Cancel,
+    /// The request's job: its cancellation token (its time limit, the
+    /// server's shutdown) and the query pool (none for the template).
+    job: Option<Job>,
 }
 
 /// A page's failure, shown in words.
@@ -141,10 +141,15 @@ enum Problem {
     Query(String),
     NoData(String),
     NotFound(String),
+    /// Stopped: the query timeout passed or the server is shutting down.
+    Cancelled,
 }
 
 impl From<anyhow::Error> for Problem {
     fn from(e: anyhow::Error) -> Problem {
+        if super::code_for(&e) == Some(wayfarer_core::ErrorCode::QueryTimeout) {
+            return Problem::Cancelled;
+        }
         match e.downcast_ref::<wayfarer_store::StoreError>() {
             Some(wayfarer_store::StoreError::Empty(_)) => Problem::NoData(format!("{e:#}")),
             _ => Problem::Query(format!("{e:#}")),
@@ -199,9 +204,9 @@ fn command_params(params: &[(String, String)]) -> Vec<(String, String)> {
 }
 
 impl Dash {
-    /// The same dashboard under a request's token; with `serve_stale` false
-    /// it recomputes anything computed before the latest commit (the refresher).
-    fn under(&self, cancel: Cancel, serve_stale: bool) -> Dash {
+    /// The same dashboard for a request's job; with `serve_stale` false it
+    /// recomputes anything computed before the latest commit (the refresher).
+    fn under(&self, job: Job, serve_stale: bool) -> Dash {
         Dash {
             data: self.data.clone(),
             config: self.config.clone(),
@@ -210,13 +215,27 @@ impl Dash {
             computed: self.computed.clone(),
             recent: self.recent.clone(),
             serve_stale,
-            cancel,
+            job: Some(job),
+        }
+    }
+
+    fn cancel(&self) -> Cancel {
+        self.job.as_ref().map_or_else(Cancel::never, |j| j.cancel().clone())
+    }
+
+    /// Computes `f` with its parallel work on the query pool. Never waits
+    /// there: waiting for another request's page happens in [`Self::cached`],
+    /// on the request's own thread.
+    fn compute<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        match &self.job {
+            Some(j) => j.install(f),
+            None => f(),
         }
     }
 
     /// The committed state, read under the request's token.
     fn store(&self) -> Result<Store, Problem> {
-        Ok(Store::open(&self.data).map_err(anyhow::Error::from)?.with_cancel(self.cancel.clone()))
+        Ok(Store::open(&self.data).map_err(anyhow::Error::from)?.with_cancel(self.cancel()))
     }
 
     fn remember(&self, req: &PageRequest) {
@@ -230,9 +249,6 @@ impl Dash {
 
     fn handle(&self, req: &PageRequest) -> PageOutput {
         let computed = req.path == "/" || ANALYSES.iter().any(|a| a.0 == req.path.trim_end_matches('/'));
-        if self.serve_stale && computed {
-            self.remember(req);
-        }
         let path = req.path.trim_end_matches('/');
         let path = if path.is_empty() { "/" } else { path };
         let (base, export) = match path.strip_suffix("/export") {
@@ -251,7 +267,13 @@ impl Dash {
             },
         };
         match result {
-            Ok(out) => out,
+            Ok(out) => {
+                // Only pages that could be drawn are kept fresh.
+                if self.serve_stale && computed && out.status == 200 {
+                    self.remember(req);
+                }
+                out
+            }
             Err(p) => {
                 let (status, heading, text) = match p {
                     Problem::NotFound(t) => (404, "Not found", t),
@@ -264,6 +286,12 @@ impl Dash {
                         ),
                     ),
                     Problem::Query(t) => (400, "This page could not be drawn", t),
+                    Problem::Cancelled => (
+                        504,
+                        "This page is taking too long",
+                        "It was stopped: it took longer than the query timeout, or the server is shutting down."
+                            .to_string(),
+                    ),
                 };
                 let chrome = Chrome { title: heading.into(), ..Chrome::default() };
                 let mut out = PageOutput::html(dashboard::message(&chrome, heading, &text));
@@ -278,7 +306,7 @@ impl Dash {
             data: Some(self.data.clone()),
             config: self.config.clone(),
             quiet: true,
-            cancel: self.cancel.clone(),
+            cancel: self.cancel(),
         };
         let (c, p) = super::load_config(&g, &self.data)?;
         Ok((c, p.map_or_else(|| "the built-in defaults".to_string(), |p| p.display().to_string())))
@@ -288,13 +316,15 @@ impl Dash {
         Ok(Store::open(&self.data).map_err(anyhow::Error::from)?.manifest().generation)
     }
 
-    /// The cached value for `key`, or `f()` (cached). One computation per
-    /// key at a time: a request that finds its key being computed waits for
-    /// that answer instead of computing it again.
+    /// The cached value for `key`, or `f()` (cached; its parallel work on
+    /// the query pool). One computation per key at a time: a request that
+    /// finds its key being computed waits for that answer (on its own
+    /// thread, and only until its job is cancelled) instead of computing it
+    /// again.
     fn cached<T: Send + Sync + 'static>(
         &self,
         key: &str,
-        f: impl FnOnce() -> Result<T, Problem>,
+        f: impl FnOnce() -> Result<T, Problem> + Send,
     ) -> Result<Arc<T>, Problem> {
         let generation = self.generation()?;
         let lookup = || {
@@ -314,10 +344,16 @@ impl Dash {
                 if busy.insert(key.to_string()) {
                     break Computing { dash: self, key: key.to_string() };
                 }
-                busy = ready.wait(busy).unwrap_or_else(std::sync::PoisonError::into_inner);
+                if self.cancel().is_cancelled() {
+                    return Err(Problem::Cancelled);
+                }
+                busy = ready
+                    .wait_timeout(busy, Duration::from_millis(100))
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .0;
             }
         };
-        let v = Arc::new(f()?);
+        let v = Arc::new(self.compute(f)?);
         let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() >= CACHE_ENTRIES
             && let Some(oldest) = cache.iter().min_by_key(|(_, e)| e.at).map(|(k, _)| k.clone())
@@ -330,7 +366,7 @@ impl Dash {
 
     fn parse(&self, command: &str, params: &[(String, String)]) -> Result<crate::cli::Cli, Problem> {
         let mut cli = super::api::parse(&self.data, self.config.as_deref(), command, params)?;
-        cli.global.cancel = self.cancel.clone();
+        cli.global.cancel = self.cancel();
         Ok(cli)
     }
 
@@ -697,7 +733,7 @@ impl Dash {
             (Vec::new(), None)
         } else {
             let store = self.store()?;
-            match wayfarer_engine::customers::search(&store, &q, 50) {
+            match self.compute(|| wayfarer_engine::customers::search(&store, &q, 50)) {
                 Ok(m) => (m, None),
                 Err(e) => (Vec::new(), Some(e.to_string())),
             }
@@ -716,7 +752,8 @@ impl Dash {
         let (config, _) = self.config()?;
         let store = self.store()?;
         let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
-        let Some(profile) = wayfarer_engine::customers::customer_profile(&store, &model, &Scope::default(), &id, 200)
+        let Some(profile) = self
+            .compute(|| wayfarer_engine::customers::customer_profile(&store, &model, &Scope::default(), &id, 200))
             .map_err(anyhow::Error::from)?
         else {
             return Err(Problem::NotFound(format!("No customer has the user id or anonymous id '{id}'.")));

@@ -133,10 +133,11 @@ pub fn http(
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).ok()?;
-    s.write_all(body).ok()?;
+    // A server may answer (413) before the whole body is sent: read its
+    // answer even if writing the rest failed.
+    let _ = s.write_all(req.as_bytes()).and_then(|()| s.write_all(body));
     let mut resp = Vec::new();
-    s.read_to_end(&mut resp).ok()?;
+    let _ = s.read_to_end(&mut resp);
     let text_end = resp.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&resp[..text_end]).to_string();
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
