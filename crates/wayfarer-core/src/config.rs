@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::predicate::Predicate;
+use crate::predicate::{Predicate, Scope, Vocabulary};
 
 /// The commented default configuration, written by `wayfarer config init`.
 pub const DEFAULT_TOML: &str = include_str!("default_config.toml");
@@ -182,6 +182,9 @@ impl Config {
         if self.stages.is_empty() {
             return Err(invalid("stages".into(), "at least one stage is required".into()));
         }
+        let vocab =
+            Vocabulary { stages: self.stages.iter().map(|s| s.name.clone()).collect(), ..Vocabulary::default() };
+        self.check_conditions(&vocab).map_err(|(key, message)| invalid(key, message))?;
         let mut names = std::collections::HashSet::new();
         for (i, s) in self.stages.iter().enumerate() {
             if !names.insert(s.name.as_str()) {
@@ -190,22 +193,6 @@ impl Config {
             if s.rules.is_empty() {
                 return Err(invalid(format!("stages[{i}].rules"), format!("stage '{}' has no rules", s.name)));
             }
-            for (j, r) in s.rules.iter().enumerate() {
-                if let Some(w) = &r.when {
-                    Predicate::parse(w).map_err(|e| invalid(format!("stages[{i}].rules[{j}].when"), e))?;
-                }
-            }
-        }
-        for (i, t) in self.touchpoints.iter().enumerate() {
-            if let Some(w) = &t.when {
-                Predicate::parse(w).map_err(|e| invalid(format!("touchpoints[{i}].when"), e))?;
-            }
-        }
-        for (i, p) in self.personas.iter().enumerate() {
-            Predicate::parse(&p.when).map_err(|e| invalid(format!("personas[{i}].when"), e))?;
-        }
-        for (i, r) in self.channels.rules.iter().enumerate() {
-            Predicate::parse(&r.when).map_err(|e| invalid(format!("channels.rules[{i}].when"), e))?;
         }
         if self.sessions.timeout_minutes.is_nan() || self.sessions.timeout_minutes <= 0.0 {
             return Err(invalid("sessions.timeout_minutes".into(), "must be greater than 0".into()));
@@ -220,6 +207,34 @@ impl Config {
         }
         if !self.ingest.max_revenue.is_finite() || self.ingest.max_revenue <= 0.0 {
             return Err(invalid("ingest.max_revenue".into(), "must be a number greater than 0".into()));
+        }
+        Ok(())
+    }
+
+    /// Every condition of the configuration compiled in its scope against a
+    /// vocabulary: `Err((key, message))` names the first that cannot hold,
+    /// e.g. `("personas[0].when", "at column 1: 'first_chanel' is not a customer fact; …")`.
+    pub fn check_conditions(&self, vocab: &Vocabulary) -> Result<(), (String, String)> {
+        let check = |key: String, when: &str, scope: Scope| {
+            Predicate::compile(when, scope, vocab).map(drop).map_err(|e| (key, format!("'{when}': {e}")))
+        };
+        for (i, s) in self.stages.iter().enumerate() {
+            for (j, r) in s.rules.iter().enumerate() {
+                if let Some(w) = &r.when {
+                    check(format!("stages[{i}].rules[{j}].when (stage '{}')", s.name), w, Scope::Event)?;
+                }
+            }
+        }
+        for (i, t) in self.touchpoints.iter().enumerate() {
+            if let Some(w) = &t.when {
+                check(format!("touchpoints[{i}].when (touchpoint '{}')", t.name), w, Scope::Event)?;
+            }
+        }
+        for (i, p) in self.personas.iter().enumerate() {
+            check(format!("personas[{i}].when (persona '{}')", p.name), &p.when, Scope::Customer)?;
+        }
+        for (i, r) in self.channels.rules.iter().enumerate() {
+            check(format!("channels.rules[{i}].when (channel '{}')", r.name), &r.when, Scope::Ingest)?;
         }
         Ok(())
     }

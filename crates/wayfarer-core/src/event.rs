@@ -128,3 +128,31 @@ impl Event {
         }
     }
 }
+
+/// The channel names GA4's default channel group can return, in Google's
+/// evaluation order (the rules themselves live in `wayfarer-ingest`).
+pub const GA4_CHANNELS: &[&str] = &[
+    "Direct",
+    "Cross-network",
+    "Paid Shopping",
+    "Paid Search",
+    "Paid Social",
+    "Paid Video",
+    "Display",
+    "Paid Other",
+    "Organic Shopping",
+    "Organic Social",
+    "Organic Video",
+    "Organic Search",
+    "Referral",
+    "Email",
+    "Affiliates",
+    "Audio",
+    "SMS",
+    "Mobile Push Notifications",
+    "Unassigned",
+];
+
+/// Wayfarer's offline channels. They never come out of the GA4 rules, only
+/// from an explicit `channel` property on the event.
+pub const OFFLINE_CHANNELS: &[&str] = &["Phone", "Chat", "Store", "Support", "Direct Mail", "Events"];

@@ -1,6 +1,9 @@
-//! The predicate language of stage rules, touchpoints, channel rules and
-//! personas: `properties.rating >= 4`, `survey = 'nps' and score >= 9`,
-//! `url ~ '*/checkout/shipping*'`, `traits.plan = 'pro' or first_channel = 'Email'`.
+//! The one condition language of Wayfarer: stage rules, touchpoints, funnel
+//! steps and exclusions, channel rules, persona rules (and segments and
+//! triggers) all use it, and a field means the same thing everywhere
+//! (DESIGN §4.4): `properties.rating >= 4`, `plan = 'pro'` (a bare name is an
+//! event property), `survey = 'nps' and score >= 9`, `url ~ '*/checkout/*'`,
+//! `traits.plan = 'pro' or first_channel = 'Email'`.
 //!
 //! ```text
 //! expr    := and ("or" and)*
@@ -8,12 +11,26 @@
 //! unary   := "not" unary | "(" expr ")" | field [op value]
 //! op      := = | == | != | > | >= | < | <= | ~ (glob) | !~ | contains
 //! value   := number | 'text' | "text" | true | false | null | bareword
-//! field   := name ("." name)*         e.g. score, properties.rating, traits.plan
+//! field   := name ("." name)*
 //! ```
+//!
+//! Fields: the event's own (`event`, `kind`, `channel`, `source`, `medium`,
+//! `campaign`, `url`, `referrer`, `revenue`, `score`, `survey`, `text`), the
+//! derived `nth_purchase`, `properties.NAME` or a bare `NAME` (an event
+//! property), `traits.NAME` (the customer's identify traits, last value
+//! wins), and the customer facts `first_channel`, `orders` (= `purchases`),
+//! `revenue_total`, `events`, `stage`.
+//!
 //! A field alone is true when it is present and not false/0/empty. Comparison
 //! is numeric when both sides are numbers (a text field holding a number
 //! counts), otherwise textual; a missing field compares unequal to everything
 //! and fails every ordering.
+//!
+//! [`Predicate::compile`] also checks a condition against where it is used
+//! ([`Scope`]) and what the data holds ([`Vocabulary`]): a field the scope
+//! cannot know, a likely misspelled field, a number compared with text, or
+//! an event, channel, stage or kind that does not exist is an error naming
+//! the column, never a condition that silently matches nothing.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -71,6 +88,41 @@ fn format_num(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { format!("{n}") }
 }
 
+/// A fact about the whole customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CustomerFact {
+    /// The channel of the customer's first event.
+    FirstChannel,
+    /// Purchases (`Order Completed` or the configured purchase event).
+    Orders,
+    /// Revenue of all purchases.
+    RevenueTotal,
+    /// Number of events.
+    Events,
+    /// The current (highest reached) stage.
+    Stage,
+}
+
+impl CustomerFact {
+    /// Names as written in conditions (`purchases` is another name for `orders`).
+    pub const NAMES: [(&'static str, CustomerFact); 6] = [
+        ("first_channel", CustomerFact::FirstChannel),
+        ("orders", CustomerFact::Orders),
+        ("purchases", CustomerFact::Orders),
+        ("revenue_total", CustomerFact::RevenueTotal),
+        ("events", CustomerFact::Events),
+        ("stage", CustomerFact::Stage),
+    ];
+
+    pub fn parse(name: &str) -> Option<CustomerFact> {
+        CustomerFact::NAMES.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    }
+
+    pub fn name(self) -> &'static str {
+        CustomerFact::NAMES.iter().find(|(_, f)| *f == self).map_or("?", |(n, _)| n)
+    }
+}
+
 /// A field a predicate can read. Well-known fields are resolved once, at
 /// parse time, so evaluation does not compare names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -89,61 +141,110 @@ pub enum Field {
     Text,
     /// 1 for the customer's first `Order Completed`, 2 for the second…
     NthPurchase,
-    /// `properties.<path>`
+    /// `properties.<path>`, or a bare name that is no other field.
     Property(String),
     /// `traits.<path>` (identify traits, last value wins)
     Trait(String),
-    /// Any other name; the evaluator decides (customer facts such as
-    /// `first_channel`, `orders`, `revenue_total`, `stage`).
-    Other(String),
+    /// A fact about the whole customer.
+    Customer(CustomerFact),
 }
 
+/// The event fields by name (`type` is another name for `kind`).
+const EVENT_FIELDS: [(&str, Field); 14] = [
+    ("event", Field::Event),
+    ("kind", Field::Kind),
+    ("type", Field::Kind),
+    ("channel", Field::Channel),
+    ("source", Field::Source),
+    ("medium", Field::Medium),
+    ("campaign", Field::Campaign),
+    ("url", Field::Url),
+    ("referrer", Field::Referrer),
+    ("revenue", Field::Revenue),
+    ("score", Field::Score),
+    ("survey", Field::Survey),
+    ("text", Field::Text),
+    ("nth_purchase", Field::NthPurchase),
+];
+
 impl Field {
-    fn parse(name: &str) -> Field {
+    /// The field a name denotes; a bare name that is no event field or
+    /// customer fact is an event property.
+    pub fn parse(name: &str) -> Field {
         if let Some(p) = name.strip_prefix("properties.") {
             return Field::Property(p.to_string());
         }
         if let Some(p) = name.strip_prefix("traits.") {
             return Field::Trait(p.to_string());
         }
-        match name {
-            "event" => Field::Event,
-            "kind" | "type" => Field::Kind,
-            "channel" => Field::Channel,
-            "source" => Field::Source,
-            "medium" => Field::Medium,
-            "campaign" => Field::Campaign,
-            "url" => Field::Url,
-            "referrer" => Field::Referrer,
-            "revenue" => Field::Revenue,
-            "score" => Field::Score,
-            "survey" => Field::Survey,
-            "text" => Field::Text,
-            "nth_purchase" => Field::NthPurchase,
-            other => Field::Other(other.to_string()),
+        if let Some((_, f)) = EVENT_FIELDS.iter().find(|(n, _)| *n == name) {
+            return f.clone();
+        }
+        match CustomerFact::parse(name) {
+            Some(f) => Field::Customer(f),
+            None => Field::Property(name.to_string()),
         }
     }
 
     pub fn name(&self) -> Cow<'_, str> {
         match self {
-            Field::Event => "event".into(),
-            Field::Kind => "kind".into(),
-            Field::Channel => "channel".into(),
-            Field::Source => "source".into(),
-            Field::Medium => "medium".into(),
-            Field::Campaign => "campaign".into(),
-            Field::Url => "url".into(),
-            Field::Referrer => "referrer".into(),
-            Field::Revenue => "revenue".into(),
-            Field::Score => "score".into(),
-            Field::Survey => "survey".into(),
-            Field::Text => "text".into(),
-            Field::NthPurchase => "nth_purchase".into(),
             Field::Property(p) => format!("properties.{p}").into(),
             Field::Trait(p) => format!("traits.{p}").into(),
-            Field::Other(o) => o.as_str().into(),
+            Field::Customer(f) => f.name().into(),
+            other => EVENT_FIELDS.iter().find(|(_, f)| f == other).map_or("?", |(n, _)| n).into(),
         }
     }
+
+    /// Whether the field belongs to one event (not to the customer).
+    pub fn is_event_level(&self) -> bool {
+        !matches!(self, Field::Trait(_) | Field::Customer(_))
+    }
+
+    /// Whether the field holds a number.
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self,
+            Field::Revenue
+                | Field::Score
+                | Field::NthPurchase
+                | Field::Customer(CustomerFact::Orders | CustomerFact::RevenueTotal | CustomerFact::Events)
+        )
+    }
+}
+
+/// Where a condition is evaluated, which decides the fields it can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One incoming event, before it is stored (channel rules): the event's
+    /// own fields and properties, nothing about the customer.
+    Ingest,
+    /// One event of a customer's timeline (stage rules, touchpoints, funnel
+    /// steps and exclusions): every field.
+    Event,
+    /// A whole customer (persona rules, segments): traits and customer facts.
+    Customer,
+}
+
+impl Scope {
+    fn names(self) -> Vec<&'static str> {
+        let mut out: Vec<&str> = Vec::new();
+        if self != Scope::Customer {
+            out.extend(EVENT_FIELDS.iter().map(|(n, _)| *n).filter(|n| self == Scope::Event || *n != "nth_purchase"));
+        }
+        if self != Scope::Ingest {
+            out.extend(CustomerFact::NAMES.iter().map(|(n, _)| *n));
+        }
+        out
+    }
+}
+
+/// What the data holds, to catch conditions that can never match. An empty
+/// list is not checked (a configuration may be written before any data).
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary {
+    pub events: Vec<String>,
+    pub channels: Vec<String>,
+    pub stages: Vec<String>,
 }
 
 /// Comparison operators.
@@ -187,24 +288,38 @@ pub enum Predicate {
     Cmp(Field, Op, Value<'static>),
 }
 
+/// Looks up a dotted path (`a.b.c`) in a JSON object: how `properties.a.b`
+/// and `traits.a.b` read nested values.
+pub fn lookup_path<'v>(v: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.as_object()?.get(part)?;
+    }
+    Some(cur)
+}
+
 /// Where a predicate reads its fields from.
 pub trait Facts {
     fn get(&self, field: &Field) -> Value<'_>;
 }
 
 impl Predicate {
-    /// Parses the predicate language; the error says where and what was expected.
+    /// Parses the condition language (syntax only; see [`Predicate::compile`]
+    /// for the checks against a scope); the error says at which column what
+    /// was expected.
     pub fn parse(src: &str) -> Result<Predicate, String> {
-        let tokens = lex(src)?;
-        if tokens.is_empty() {
-            return Ok(Predicate::True);
+        Ok(parse_atoms(src)?.0)
+    }
+
+    /// Parses a condition and checks every field against where it is used
+    /// and what the data holds. The error names the column and, for a
+    /// misspelled name, the closest known one.
+    pub fn compile(src: &str, scope: Scope, vocab: &Vocabulary) -> Result<Predicate, String> {
+        let (p, atoms) = parse_atoms(src)?;
+        for a in &atoms {
+            check(a, scope, vocab).map_err(|e| format!("at column {}: {e}", a.column))?;
         }
-        let mut p = Parser { tokens, pos: 0 };
-        let e = p.expr()?;
-        if p.pos < p.tokens.len() {
-            return Err(format!("unexpected '{}' after a complete condition in '{src}'", p.tokens[p.pos]));
-        }
-        Ok(e)
+        Ok(p)
     }
 
     pub fn eval(&self, facts: &dyn Facts) -> bool {
@@ -321,20 +436,21 @@ impl fmt::Display for Token {
     }
 }
 
-fn lex(src: &str) -> Result<Vec<Token>, String> {
+fn lex(src: &str) -> Result<Vec<(Token, usize)>, String> {
     let chars: Vec<char> = src.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        let col = i + 1;
         match c {
             ' ' | '\t' | '\n' | '\r' => i += 1,
             '(' => {
-                out.push(Token::LParen);
+                out.push((Token::LParen, col));
                 i += 1;
             }
             ')' => {
-                out.push(Token::RParen);
+                out.push((Token::RParen, col));
                 i += 1;
             }
             '\'' | '"' => {
@@ -343,7 +459,7 @@ fn lex(src: &str) -> Result<Vec<Token>, String> {
                 i += 1;
                 loop {
                     match chars.get(i) {
-                        None => return Err(format!("unterminated string in '{src}'")),
+                        None => return Err(format!("at column {col}: unterminated string")),
                         Some('\\') if chars.get(i + 1).is_some() => {
                             s.push(chars[i + 1]);
                             i += 2;
@@ -358,7 +474,7 @@ fn lex(src: &str) -> Result<Vec<Token>, String> {
                         }
                     }
                 }
-                out.push(Token::Str(s));
+                out.push((Token::Str(s), col));
             }
             '=' | '!' | '<' | '>' | '~' => {
                 let next = chars.get(i + 1).copied();
@@ -373,9 +489,9 @@ fn lex(src: &str) -> Result<Vec<Token>, String> {
                     ('>', Some('=')) => (Op::Ge, 2),
                     ('>', _) => (Op::Gt, 1),
                     ('~', _) => (Op::Glob, 1),
-                    _ => return Err(format!("unexpected '{c}' in '{src}'")),
+                    _ => return Err(format!("at column {col}: unexpected '{c}'")),
                 };
-                out.push(Token::Op(op));
+                out.push((Token::Op(op), col));
                 i += len;
             }
             c if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) => {
@@ -385,8 +501,8 @@ fn lex(src: &str) -> Result<Vec<Token>, String> {
                     i += 1;
                 }
                 let s: String = chars[start..i].iter().collect();
-                let n = s.parse().map_err(|_| format!("'{s}' is not a number in '{src}'"))?;
-                out.push(Token::Num(n));
+                let n = s.parse().map_err(|_| format!("at column {col}: '{s}' is not a number"))?;
+                out.push((Token::Num(n), col));
             }
             c if c.is_alphanumeric() || c == '_' || c == '$' => {
                 let start = i;
@@ -395,25 +511,58 @@ fn lex(src: &str) -> Result<Vec<Token>, String> {
                 }
                 let s: String = chars[start..i].iter().collect();
                 if s.eq_ignore_ascii_case("contains") {
-                    out.push(Token::Op(Op::Contains));
+                    out.push((Token::Op(Op::Contains), col));
                 } else {
-                    out.push(Token::Ident(s));
+                    out.push((Token::Ident(s), col));
                 }
             }
-            other => return Err(format!("unexpected character '{other}' in '{src}'")),
+            other => return Err(format!("at column {col}: unexpected character '{other}'")),
         }
     }
     Ok(out)
 }
 
+/// One field as written in a condition, with what it is compared to.
+struct Atom {
+    column: usize,
+    name: String,
+    field: Field,
+    cmp: Option<(Op, Value<'static>)>,
+}
+
+fn parse_atoms(src: &str) -> Result<(Predicate, Vec<Atom>), String> {
+    let tokens = lex(src)?;
+    let end = src.chars().count() + 1;
+    if tokens.is_empty() {
+        return Ok((Predicate::True, Vec::new()));
+    }
+    let mut p = Parser { tokens, pos: 0, end, atoms: Vec::new() };
+    let e = p.expr()?;
+    if let Some((t, col)) = p.tokens.get(p.pos) {
+        return Err(format!("at column {col}: unexpected '{t}' after a complete condition"));
+    }
+    Ok((e, p.atoms))
+}
+
 struct Parser {
-    tokens: Vec<Token>,
+    tokens: Vec<(Token, usize)>,
     pos: usize,
+    /// The column just past the end, for "expected … at the end".
+    end: usize,
+    atoms: Vec<Atom>,
 }
 
 impl Parser {
     fn peek(&self) -> Option<&Token> {
-        self.tokens.get(self.pos)
+        self.tokens.get(self.pos).map(|(t, _)| t)
+    }
+
+    fn column(&self) -> usize {
+        self.tokens.get(self.pos).map_or(self.end, |(_, c)| *c)
+    }
+
+    fn error(&self, message: impl fmt::Display) -> String {
+        format!("at column {}: {message}", self.column())
     }
 
     fn keyword(&self, kw: &str) -> bool {
@@ -448,15 +597,17 @@ impl Parser {
                 self.pos += 1;
                 let e = self.expr()?;
                 if self.peek() != Some(&Token::RParen) {
-                    return Err("expected ')'".to_string());
+                    return Err(self.error("expected ')'"));
                 }
                 self.pos += 1;
                 Ok(e)
             }
             Some(Token::Ident(name)) => {
+                let column = self.column();
                 self.pos += 1;
                 let field = Field::parse(&name);
                 let Some(Token::Op(op)) = self.peek().cloned() else {
+                    self.atoms.push(Atom { column, name, field: field.clone(), cmp: None });
                     return Ok(Predicate::Present(field));
                 };
                 self.pos += 1;
@@ -470,16 +621,101 @@ impl Parser {
                         _ => Value::Str(Cow::Owned(s)),
                     },
                     Some(other) => {
-                        return Err(format!("expected a value after '{}', found '{other}'", op.as_str()));
+                        return Err(self.error(format!("expected a value after '{}', found '{other}'", op.as_str())));
                     }
-                    None => return Err(format!("expected a value after '{}'", op.as_str())),
+                    None => return Err(self.error(format!("expected a value after '{}'", op.as_str()))),
                 };
                 self.pos += 1;
+                self.atoms.push(Atom { column, name, field: field.clone(), cmp: Some((op, value.clone())) });
                 Ok(Predicate::Cmp(field, op, value))
             }
-            Some(other) => Err(format!("expected a field name, found '{other}'")),
-            None => Err("expected a condition".to_string()),
+            Some(other) => Err(self.error(format!("expected a field name, found '{other}'"))),
+            None => Err(self.error("expected a condition")),
         }
+    }
+}
+
+/// Checks one field of a condition: known in this scope, not a likely typo,
+/// compared with a value of its type that can exist.
+fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
+    let bare_property = matches!(a.field, Field::Property(_)) && !a.name.starts_with("properties.");
+    let known = scope.names();
+    match scope {
+        Scope::Customer if bare_property => {
+            return Err(format!(
+                "'{}' is not a customer fact{}; persona and segment rules read traits.NAME and {}",
+                a.name,
+                crate::suggest::hint(&a.name, &known),
+                known.join(", ")
+            ));
+        }
+        Scope::Customer if a.field.is_event_level() => {
+            let tail = a.name.strip_prefix("properties.").unwrap_or(&a.name);
+            return Err(format!(
+                "'{}' belongs to one event, and persona and segment rules read the whole customer: \
+                 traits.NAME and {}{}",
+                a.name,
+                known.join(", "),
+                if a.name.starts_with("properties.") { format!(" (traits.{tail}?)") } else { String::new() }
+            ));
+        }
+        Scope::Ingest if !a.field.is_event_level() || a.field == Field::NthPurchase => {
+            return Err(format!(
+                "'{}' is not known while an event is being imported; channel rules read the event's own fields \
+                 and properties",
+                a.name
+            ));
+        }
+        _ => {}
+    }
+    if bare_property && let Some(near) = crate::suggest::closest(&a.name, &known) {
+        return Err(format!(
+            "unknown field '{}'; did you mean '{near}'? (an event property of that name is written properties.{})",
+            a.name, a.name
+        ));
+    }
+    let Some((op, value)) = &a.cmp else { return Ok(()) };
+    let text_op = matches!(op, Op::Glob | Op::NotGlob | Op::Contains);
+    if a.field.is_numeric() {
+        if text_op {
+            return Err(format!("'{}' is a number; '{}' compares text", a.name, op.as_str()));
+        }
+        return match value {
+            Value::Str(v) if v.trim().parse::<f64>().is_err() => {
+                Err(format!("'{}' is a number and '{v}' is not one, so the condition can never hold", a.name))
+            }
+            Value::Bool(b) => Err(format!("'{}' is a number, not {b}", a.name)),
+            _ => Ok(()),
+        };
+    }
+    let kinds: Vec<&str> = crate::event::Kind::ALL.iter().map(|k| k.as_str()).collect();
+    let (what, names): (&str, Vec<&str>) = match a.field {
+        Field::Event => ("event", vocab.events.iter().map(String::as_str).collect()),
+        Field::Kind => ("kind", kinds),
+        Field::Channel | Field::Customer(CustomerFact::FirstChannel) => {
+            ("channel", vocab.channels.iter().map(String::as_str).collect())
+        }
+        Field::Customer(CustomerFact::Stage) => ("stage", vocab.stages.iter().map(String::as_str).collect()),
+        _ => return Ok(()),
+    };
+    if matches!(op, Op::Gt | Op::Ge | Op::Lt | Op::Le) {
+        return Err(format!("'{}' is a name; '{}' compares numbers", a.name, op.as_str()));
+    }
+    if names.is_empty() || matches!(op, Op::Contains) || matches!(value, Value::Null) {
+        return Ok(());
+    }
+    let v = value.text();
+    let listed = || {
+        if names.len() <= 12 { format!(" ({what}s: {})", names.join(", ")) } else { String::new() }
+    };
+    match op {
+        Op::Glob | Op::NotGlob if !names.iter().any(|n| crate::glob::glob_match(&v, n)) => {
+            Err(format!("'{v}' matches no {what}{}{}", crate::suggest::hint(&v, &names), listed()))
+        }
+        Op::Eq | Op::Ne if !names.contains(&v.as_ref()) => {
+            Err(format!("no {what} '{v}'{}{}", crate::suggest::hint(&v, &names), listed()))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -538,5 +774,69 @@ mod tests {
         assert!(p.eval(&facts(&[("traits.code", Value::Str("007".into()))])));
         let p = Predicate::parse("traits.age > 30").unwrap();
         assert!(p.eval(&facts(&[("traits.age", Value::Str("42".into()))])));
+    }
+
+    fn vocab() -> Vocabulary {
+        Vocabulary {
+            events: vec!["Signed Up".into(), "Order Completed".into(), "Payment Failed".into()],
+            channels: vec!["Direct".into(), "Email".into(), "Organic Search".into()],
+            stages: vec!["Awareness".into(), "Purchase".into()],
+        }
+    }
+
+    fn err(src: &str, scope: Scope) -> String {
+        Predicate::compile(src, scope, &vocab()).expect_err(src)
+    }
+
+    #[test]
+    fn a_field_means_the_same_everywhere() {
+        // A bare name is an event property in every scope that has events.
+        assert_eq!(Field::parse("plan"), Field::Property("plan".into()));
+        assert_eq!(Field::parse("properties.plan"), Field::Property("plan".into()));
+        assert_eq!(Field::parse("first_channel"), Field::Customer(CustomerFact::FirstChannel));
+        assert_eq!(Field::parse("purchases"), Field::Customer(CustomerFact::Orders));
+        let ok = |src: &str, scope| Predicate::compile(src, scope, &vocab()).unwrap();
+        assert_eq!(ok("plan = 'pro'", Scope::Event), Predicate::parse("properties.plan = 'pro'").unwrap());
+        ok("plan = 'pro' and channel = 'Email'", Scope::Ingest);
+        ok("traits.plan = 'pro' or first_channel = 'Email' or stage = 'Purchase'", Scope::Customer);
+        ok("orders >= 2 and revenue_total > 100.5", Scope::Customer);
+        ok("event ~ 'Order*' and nth_purchase >= 2 and revenue > '10'", Scope::Event);
+        ok("properties.chanel = 'x'", Scope::Event);
+    }
+
+    #[test]
+    fn conditions_that_cannot_hold_are_errors_with_their_column() {
+        let e = err("first_chanel = 'Direct'", Scope::Customer);
+        assert!(e.starts_with("at column 1:") && e.contains("did you mean 'first_channel'"), "{e}");
+        let e = err("traits.plan = 'pro' and properties.lifecycle = 'new'", Scope::Customer);
+        assert!(e.starts_with("at column 25:") && e.contains("traits.lifecycle?"), "{e}");
+        let e = err("chanel = 'Email'", Scope::Event);
+        assert!(e.contains("did you mean 'channel'") && e.contains("properties.chanel"), "{e}");
+        let e = err("traits.plan = 'pro'", Scope::Ingest);
+        assert!(e.contains("not known while an event is being imported"), "{e}");
+        let e = err("nth_purchase >= 2", Scope::Ingest);
+        assert!(e.contains("nth_purchase"), "{e}");
+        let e = err("revenue > 'lots'", Scope::Event);
+        assert!(e.contains("is a number"), "{e}");
+        let e = err("score ~ '9*'", Scope::Event);
+        assert!(e.contains("compares text"), "{e}");
+        let e = err("channel = 'Emial'", Scope::Event);
+        assert!(e.contains("no channel 'Emial'; did you mean 'Email'?"), "{e}");
+        let e = err("event = 'Payment Faild'", Scope::Event);
+        assert!(e.contains("did you mean 'Payment Failed'"), "{e}");
+        let e = err("event ~ 'Refund*'", Scope::Event);
+        assert!(e.contains("matches no event"), "{e}");
+        let e = err("stage = 'purchase'", Scope::Customer);
+        assert!(e.contains("did you mean 'Purchase'"), "{e}");
+        let e = err("kind = 'pgae'", Scope::Event);
+        assert!(e.contains("did you mean 'page'"), "{e}");
+        let e = err("channel > 3", Scope::Event);
+        assert!(e.contains("compares numbers"), "{e}");
+        // Syntax errors carry the column too.
+        assert_eq!(Predicate::parse("score >=").unwrap_err(), "at column 9: expected a value after '>='");
+        assert!(Predicate::parse("a = 1 b").unwrap_err().starts_with("at column 7:"));
+        // With no data yet, names of events and channels are not checked.
+        let empty = Vocabulary::default();
+        assert!(Predicate::compile("event = 'Anything' and channel = 'Kiosk'", Scope::Event, &empty).is_ok());
     }
 }

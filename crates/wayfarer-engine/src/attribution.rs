@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use wayfarer_core::glob::glob_match;
 use wayfarer_core::time::MICROS_PER_DAY;
 use wayfarer_models::attribution::{self as models, Credit, Heuristic, Path};
 use wayfarer_store::{Col, NO_CHANNEL, Store};
@@ -302,13 +301,7 @@ pub fn collect(
     if !(1..=3).contains(&spec.order) {
         return Err(EngineError::InvalidQuery(format!("Markov order must be 1, 2 or 3, not {}", spec.order)));
     }
-    let is_conversion: Vec<bool> = model.event_names.iter().map(|n| glob_match(&spec.conversion, n)).collect();
-    if !is_conversion.iter().any(|&b| b) {
-        return Err(EngineError::InvalidQuery(format!(
-            "no event named '{}' in the data (--conversion names the conversion event)",
-            spec.conversion
-        )));
-    }
+    let is_conversion = model.events_matching(&spec.conversion, "--conversion")?;
     let heuristics = ModelKind::ALL[..ModelKind::HEURISTICS].iter().filter_map(|&k| spec.heuristic(k)).collect();
     let f = AttributionFold { model, scope, spec, is_conversion, heuristics };
     fold::run(store, &f)

@@ -18,7 +18,7 @@ use wayfarer_core::glob::glob_match;
 use wayfarer_core::time::{MICROS_PER_DAY, format_date};
 use wayfarer_models::clv::{BgNbd, GammaGamma, Rfm};
 use wayfarer_models::stats::quantile;
-use wayfarer_store::{Col, NO_CHANNEL, Store};
+use wayfarer_store::{Col, Store};
 
 use crate::fold::{self, Fold, Span};
 use crate::model::Model;
@@ -104,7 +104,7 @@ impl Fold for ValueFold<'_> {
                 revenue += t.rows.f64_at(Col::Revenue, r).unwrap_or(0.0);
             }
         }
-        let first_channel = t.channel.iter().copied().find(|&c| c != NO_CHANNEL).unwrap_or(NO_CHANNEL);
+        let first_channel = t.first_channel();
         p.customers.push(CustomerValue {
             customer: t.customer,
             revenue,

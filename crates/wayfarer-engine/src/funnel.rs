@@ -15,11 +15,12 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use wayfarer_core::Kind;
 use wayfarer_core::glob::glob_match;
-use wayfarer_core::predicate::{Facts, Field, Predicate, Value};
+use wayfarer_core::predicate::{Facts as _, Field, Predicate, Scope as PScope, Value};
 use wayfarer_core::time::format_duration_seconds;
 use wayfarer_models::stats::quantile;
 use wayfarer_store::{Col, NO_CHANNEL, Rows, Store};
 
+use crate::facts::{self, Facts};
 use crate::fold::{self, Fold, Span};
 use crate::model::Model;
 use crate::period::Period;
@@ -222,7 +223,7 @@ impl Step {
         let (event, filter) = match t.find('[') {
             Some(i) if t.ends_with(']') => {
                 let cond = &t[i + 1..t.len() - 1];
-                let p = Predicate::parse(cond)
+                let p = Predicate::compile(cond, PScope::Event, &model.vocabulary())
                     .map_err(|e| EngineError::InvalidQuery(format!("step '{t}': condition '{cond}': {e}")))?;
                 (t[..i].trim().to_string(), Some(p))
             }
@@ -236,6 +237,7 @@ impl Step {
         if event.is_empty() {
             return Err(EngineError::InvalidQuery(format!("step '{t}' has no event name")));
         }
+        model.events_matching(&event, &format!("step '{t}'"))?;
         Ok(Step { label: t.to_string(), event: Some(event), filter, stage: None })
     }
 }
@@ -310,12 +312,7 @@ impl FunnelSpec {
     /// stages, persona) are needed, or rows suffice.
     fn needs_timeline(&self) -> bool {
         self.breakdown.is_some()
-            || self.steps.iter().any(|s| {
-                s.stage.is_some()
-                    || s.filter.as_ref().is_some_and(|f| {
-                        f.fields().iter().any(|x| matches!(x, Field::Channel | Field::Trait(_) | Field::NthPurchase))
-                    })
-            })
+            || self.steps.iter().any(|s| s.stage.is_some() || s.filter.as_ref().is_some_and(facts::needs_timeline))
     }
 }
 
@@ -417,15 +414,18 @@ impl<'m> FunnelFold<'m> {
                 }
             }
         }
-        let excluded: Vec<bool> =
-            model.event_names.iter().map(|n| spec.exclude.iter().any(|g| glob_match(g, n))).collect();
+        let mut excluded = vec![false; model.event_names.len()];
+        for g in &spec.exclude {
+            let m = model.events_matching(g, &format!("exclusion '{g}'"))?;
+            excluded.iter_mut().zip(m).for_each(|(a, b)| *a |= b);
+        }
         let relevant =
             (0..model.event_names.len()).map(|c| name_mask[c] != 0 || cond_mask[c] != 0 || excluded[c]).collect();
         let mut extra_cols = Vec::new();
         for s in &spec.steps {
             if let Some(f) = &s.filter {
                 for field in f.fields() {
-                    extra_cols.extend(field_column(field));
+                    extra_cols.extend(facts::column(field));
                 }
             }
         }
@@ -460,7 +460,7 @@ impl<'m> FunnelFold<'m> {
             for (i, &code) in rows.event[span.start..span.end].iter().enumerate() {
                 if self.relevant.get(code as usize).copied().unwrap_or(false) && Kind::code_is_interaction(kinds[i]) {
                     let r = span.start + i;
-                    self.push_row(rows, r, rows.ts[r], false, out);
+                    self.push_row(rows, r, None, false, out);
                 }
             }
             return true;
@@ -471,17 +471,30 @@ impl<'m> FunnelFold<'m> {
                 continue;
             }
             any = true;
-            self.push_row(rows, r, rows.ts[r], strict_order, out);
+            self.push_row(rows, r, None, strict_order, out);
         }
         any
     }
 
-    fn push_row(&self, rows: &Rows, r: usize, ts: i64, strict_order: bool, out: &mut Vec<(i64, u8)>) {
+    /// Adds row `r`'s entries; `at` is its place in the customer's timeline
+    /// when one was built (conditions then read every field).
+    fn push_row(
+        &self,
+        rows: &Rows,
+        r: usize,
+        at: Option<(&Timeline<'_>, usize)>,
+        strict_order: bool,
+        out: &mut Vec<(i64, u8)>,
+    ) {
+        let ts = rows.ts[r];
         let code = rows.event[r] as usize;
         let mut mask = self.name_mask.get(code).copied().unwrap_or(0);
         let cond = self.cond_mask.get(code).copied().unwrap_or(0);
         if cond != 0 {
-            let facts = RowFacts { rows, row: r, model: self.model };
+            let facts = match at {
+                Some((t, j)) => Facts::event(t, self.model, j),
+                None => Facts::row(rows, r, self.model),
+            };
             for k in 0..self.spec.steps.len() {
                 if cond & (1 << k) != 0 && self.spec.steps[k].filter.as_ref().is_some_and(|f| f.eval(&facts)) {
                     mask |= 1 << k;
@@ -520,13 +533,10 @@ impl<'m> FunnelFold<'m> {
                 None => "(no step 1)".to_string(),
             },
             Breakdown::Property(p) => match best_first_row {
-                Some(j) => {
-                    let facts = RowFacts { rows: t.rows, row: t.idx[j], model: self.model };
-                    match facts.get(&Field::Property(p.clone())) {
-                        Value::Null => "(none)".to_string(),
-                        v => value_text(&v),
-                    }
-                }
+                Some(j) => match Facts::event(t, self.model, j).get(&Field::Property(p.clone())) {
+                    Value::Null => "(none)".to_string(),
+                    v => value_text(&v),
+                },
                 None => "(no step 1)".to_string(),
             },
         })
@@ -546,23 +556,6 @@ fn value_text(v: &Value<'_>) -> String {
         }
         Value::Str(s) => s.to_string(),
     }
-}
-
-/// The Parquet column a condition field reads.
-fn field_column(f: &Field) -> Option<Col> {
-    Some(match f {
-        Field::Property(_) | Field::Other(_) => Col::Properties,
-        Field::Url => Col::Url,
-        Field::Referrer => Col::Referrer,
-        Field::Source => Col::Source,
-        Field::Medium => Col::Medium,
-        Field::Campaign => Col::Campaign,
-        Field::Score => Col::Score,
-        Field::Survey => Col::Survey,
-        Field::Text => Col::Text,
-        Field::Revenue => Col::Revenue,
-        _ => return None,
-    })
 }
 
 /// Scratch space per partition.
@@ -626,7 +619,7 @@ impl Fold for FunnelFold<'_> {
                 let mut tagged: Vec<(i64, u8, usize)> = Vec::new();
                 for (j, &r) in t.idx.iter().enumerate() {
                     let before = scratch.entries.len();
-                    self.push_row(rows, r, rows.ts[r], strict_order, &mut scratch.entries);
+                    self.push_row(rows, r, Some((t, j)), strict_order, &mut scratch.entries);
                     for e in scratch.entries.drain(before..) {
                         tagged.push((e.0, e.1, j));
                     }
@@ -772,51 +765,6 @@ fn run_funnel(store: &Store, f: &FunnelFold<'_>) -> Result<<FunnelFold<'static> 
         })
         .collect::<Result<_, _>>()?;
     Ok(partials.into_iter().fold(f.init(), |a, b| f.merge(a, b)))
-}
-
-/// Predicate facts of one row (for step conditions). Bare names that are not
-/// event fields are read as properties: `[plan = 'pro']`.
-pub struct RowFacts<'a> {
-    pub rows: &'a Rows,
-    pub row: usize,
-    pub model: &'a Model,
-}
-
-impl Facts for RowFacts<'_> {
-    fn get(&self, field: &Field) -> Value<'_> {
-        let (rows, r) = (self.rows, self.row);
-        let text = |c: Col| rows.str_at(c, r).map_or(Value::Null, |s| Value::Str(s.into()));
-        match field {
-            Field::Event => Value::Str(self.model.event_name(rows.event[r]).into()),
-            Field::Kind => rows.kind.get(r).map_or(Value::Null, |k| Value::Str(Kind::from_code(*k).as_str().into())),
-            Field::Channel => {
-                rows.channel.get(r).map_or(Value::Null, |c| Value::Str(self.model.channel_name(*c).into()))
-            }
-            Field::Source => text(Col::Source),
-            Field::Medium => text(Col::Medium),
-            Field::Campaign => text(Col::Campaign),
-            Field::Url => text(Col::Url),
-            Field::Referrer => text(Col::Referrer),
-            Field::Survey => text(Col::Survey),
-            Field::Text => text(Col::Text),
-            Field::Revenue => rows.f64_at(Col::Revenue, r).map_or(Value::Null, Value::Num),
-            Field::Score => rows.f64_at(Col::Score, r).map_or(Value::Null, Value::Num),
-            Field::Property(p) | Field::Other(p) => rows
-                .str_at(Col::Properties, r)
-                .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
-                .and_then(|v| lookup(&v, p).map(Value::from_json))
-                .unwrap_or(Value::Null),
-            Field::NthPurchase | Field::Trait(_) => Value::Null,
-        }
-    }
-}
-
-fn lookup<'v>(v: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
-    let mut cur = v;
-    for part in path.split('.') {
-        cur = cur.as_object()?.get(part)?;
-    }
-    Some(cur)
 }
 
 // ---------------------------------------------------------------- report

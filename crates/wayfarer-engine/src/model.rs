@@ -6,8 +6,9 @@
 use std::collections::HashSet;
 
 use wayfarer_core::config::Config;
+use wayfarer_core::event::{GA4_CHANNELS, OFFLINE_CHANNELS};
 use wayfarer_core::glob::glob_match;
-use wayfarer_core::predicate::{Field, Predicate};
+use wayfarer_core::predicate::{Predicate, Vocabulary};
 use wayfarer_core::time::{MICROS_PER_DAY, MICROS_PER_MINUTE, MICROS_PER_SECOND};
 use wayfarer_store::{Col, Store};
 
@@ -79,6 +80,8 @@ impl Model {
                 (channels.len() - 1) as u32
             }
         };
+        let vocab = vocabulary(config, &event_names, &channels);
+        config.check_conditions(&vocab).map_err(|(key, e)| EngineError::Config(format!("{key}: {e}")))?;
         let parse = |s: &Option<String>| -> Result<Option<Predicate>, EngineError> {
             s.as_deref()
                 .map(|w| Predicate::parse(w).map_err(|e| EngineError::Config(format!("'{w}': {e}"))))
@@ -104,7 +107,7 @@ impl Model {
             .iter()
             .map(|n| (0..touchpoints.len()).filter(|&i| glob_match(&tp_globs[i], n)).collect())
             .collect();
-        let personas = config
+        let personas: Vec<(String, String, Predicate)> = config
             .personas
             .iter()
             .map(|p| {
@@ -121,22 +124,9 @@ impl Model {
         let mut preds: Vec<&Predicate> = Vec::new();
         preds.extend(rules.iter().filter_map(|r: &Rule| r.when.as_ref()));
         preds.extend(touchpoints.iter().filter_map(|t: &Touchpoint| t.when.as_ref()));
+        preds.extend(personas.iter().map(|(_, _, p)| p));
         for p in &preds {
-            for f in p.fields() {
-                match f {
-                    Field::Property(_) => predicate_columns.insert(Col::Properties),
-                    Field::Url => predicate_columns.insert(Col::Url),
-                    Field::Referrer => predicate_columns.insert(Col::Referrer),
-                    Field::Source => predicate_columns.insert(Col::Source),
-                    Field::Medium => predicate_columns.insert(Col::Medium),
-                    Field::Campaign => predicate_columns.insert(Col::Campaign),
-                    Field::Revenue => predicate_columns.insert(Col::Revenue),
-                    Field::Score => predicate_columns.insert(Col::Score),
-                    Field::Survey => predicate_columns.insert(Col::Survey),
-                    Field::Text => predicate_columns.insert(Col::Text),
-                    _ => false,
-                };
-            }
+            predicate_columns.extend(p.fields().into_iter().filter_map(crate::facts::column));
         }
         let mut predicate_columns: Vec<Col> = predicate_columns.into_iter().collect();
         predicate_columns.sort();
@@ -198,33 +188,42 @@ impl Model {
         self.event_names.get(code as usize).map_or("?", String::as_str)
     }
 
+    /// Which event codes a name or glob given in a query matches; an error
+    /// naming it (and the closest event name) when it matches none, so a
+    /// typo never answers with zeros. `what` says where it was given
+    /// (`step 'Product Viewd'`, `--from-event`).
+    pub fn events_matching(&self, glob: &str, what: &str) -> Result<Vec<bool>, EngineError> {
+        let m: Vec<bool> = self.event_names.iter().map(|n| glob_match(glob, n)).collect();
+        if m.iter().any(|&b| b) {
+            return Ok(m);
+        }
+        let hint = wayfarer_core::suggest::hint(glob, &self.event_names);
+        Err(EngineError::InvalidQuery(if self.event_names.is_empty() {
+            format!("{what}: no event named '{glob}': the data holds no events yet")
+        } else if hint.is_empty() && self.event_names.len() <= 30 {
+            format!("{what}: no event named '{glob}' in the data; events: {}", self.event_names.join(", "))
+        } else {
+            format!("{what}: no event named '{glob}' in the data{hint}")
+        }))
+    }
+
     pub fn channel_name(&self, code: u32) -> &str {
         self.channels.get(code as usize).map_or(DIRECT, String::as_str)
     }
 
-    /// Whether any persona condition reads traits (so identify calls must be parsed).
-    pub fn personas_need_traits(&self) -> bool {
-        self.personas.iter().any(|(_, _, p)| p.fields().iter().any(|f| matches!(f, Field::Trait(_))))
-    }
-
-    /// Columns every timeline build needs: those the compiled predicates
-    /// read, plus identify traits and revenue when personas use them.
+    /// Columns every timeline build needs: the core ones and those the
+    /// compiled conditions read (identify traits live in `properties`).
     pub fn timeline_columns(&self) -> Vec<Col> {
         let mut cols = self.predicate_columns.clone();
         cols.extend(TIMELINE_CORE);
-        if self.personas_need_traits() {
-            cols.push(Col::Properties);
-        }
-        if self
-            .personas
-            .iter()
-            .any(|(_, _, p)| p.fields().iter().any(|f| matches!(f, Field::Other(o) if o == "revenue_total")))
-        {
-            cols.push(Col::Revenue);
-        }
         cols.sort();
         cols.dedup();
         cols
+    }
+
+    /// What the data holds, for checking conditions written against it.
+    pub fn vocabulary(&self) -> Vocabulary {
+        vocabulary(&self.config, &self.event_names, &self.channels)
     }
 
     /// The index of a persona named by the user, or an error listing the known ones.
@@ -247,4 +246,21 @@ impl Model {
     pub fn flag(v: &[bool], code: u32) -> bool {
         v.get(code as usize).copied().unwrap_or(false)
     }
+}
+
+/// The names conditions may compare with: the store's events, every channel
+/// a rule or the data can produce (GA4's, the offline ones, configured
+/// rules', the store's) and the stages. With no data yet, events and
+/// channels are not checked.
+fn vocabulary(config: &Config, events: &[String], store_channels: &[String]) -> Vocabulary {
+    let mut channels: Vec<String> = Vec::new();
+    if !events.is_empty() {
+        let named = GA4_CHANNELS.iter().chain(OFFLINE_CHANNELS).map(|c| c.to_string());
+        channels.extend(named.chain(config.channels.rules.iter().map(|r| r.name.clone())));
+        channels.extend(store_channels.iter().cloned());
+        channels.push(NONE.to_string());
+        channels.sort();
+        channels.dedup();
+    }
+    Vocabulary { events: events.to_vec(), channels, stages: config.stages.iter().map(|s| s.name.clone()).collect() }
 }

@@ -370,6 +370,12 @@ pub fn paths(store: &Store, model: &Model, scope: &Scope, spec: &PathSpec) -> Re
     if scope.persona.is_some() {
         return Err(EngineError::InvalidQuery("paths do not take --persona yet".into()));
     }
+    if let Some(e) = &spec.from_event {
+        model.events_matching(e, "--from-event")?;
+    }
+    if let Some(e) = &spec.to_event {
+        model.events_matching(e, "--to-event")?;
+    }
     let f = PathsFold { model, scope, spec };
     let p = fold::run(store, &f)?;
     Ok(f.finish(&p))

@@ -230,6 +230,12 @@ impl<'m> RetentionFold<'m> {
             return Err(EngineError::InvalidQuery("--periods must be at most 10000".into()));
         }
         let persona = model.resolve_persona(scope.persona.as_deref())?;
+        if let Some(e) = &spec.start_event {
+            model.events_matching(e, "--start-event")?;
+        }
+        if let Some(e) = &spec.return_event {
+            model.events_matching(e, "--return-event")?;
+        }
         let (start, ret) = (matches(&spec.start_event), matches(&spec.return_event));
         let any_activity = (0..model.event_names.len()).any(|c| !Model::flag(&model.is_passive, c as u32));
         let any_return = ret.iter().any(|&r| r);

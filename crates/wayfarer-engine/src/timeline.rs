@@ -5,16 +5,13 @@
 //! with skipped stages filled in (§4.4), identify traits (last value wins) and
 //! the customer's hand-written persona.
 
-use std::borrow::Cow;
-use std::cell::OnceCell;
-
 use serde_json::{Map, Value as Json};
 use wayfarer_core::Kind;
 use wayfarer_core::glob::glob_match;
-use wayfarer_core::predicate::{Facts, Field, Value};
 use wayfarer_store::{Col, NO_CHANNEL, Rows};
 
 use crate::Scope;
+use crate::facts::Facts;
 use crate::fold::Span;
 use crate::model::Model;
 
@@ -48,7 +45,8 @@ impl<'a> Timeline<'a> {
         let rows = span.rows;
         let mut idx = Vec::with_capacity(span.end - span.start);
         let mut traits = Map::new();
-        let parse_traits = model.personas_need_traits() && rows.text(Col::Properties).is_some();
+        // Traits are parsed whenever a condition made the properties column be read.
+        let parse_traits = rows.text(Col::Properties).is_some();
         for i in span.start..span.end {
             let kind = Kind::from_code(rows.kind[i]);
             if kind.is_interaction() {
@@ -135,7 +133,7 @@ impl<'a> Timeline<'a> {
             if cands.is_empty() {
                 continue;
             }
-            let facts = EventFacts::new(self, model, j);
+            let facts = Facts::event(self, model, j);
             for &ri in cands {
                 let rule = model.rule(ri);
                 if first[rule.stage].is_some() {
@@ -182,7 +180,7 @@ impl<'a> Timeline<'a> {
         if model.personas.is_empty() {
             return None;
         }
-        let facts = CustomerFacts { t: self, model };
+        let facts = Facts::customer(self, model);
         model.personas.iter().position(|(_, _, p)| p.eval(&facts))
     }
 
@@ -218,6 +216,11 @@ impl<'a> Timeline<'a> {
             .sum()
     }
 
+    /// The channel of the first event that has one ("(none)" if none has).
+    pub fn first_channel(&self) -> u32 {
+        self.channel.iter().copied().find(|&c| c != NO_CHANNEL).unwrap_or(NO_CHANNEL)
+    }
+
     pub fn purchases(&self) -> u32 {
         self.nth_purchase.iter().copied().max().unwrap_or(0)
     }
@@ -240,7 +243,7 @@ impl Timeline<'_> {
         let r = self.idx[j];
         let event = self.rows.event[r];
         let channel = self.channel[j];
-        let facts = EventFacts::new(self, model, j);
+        let facts = Facts::event(self, model, j);
         for &i in model.touchpoints_for(event) {
             let tp = &model.touchpoints[i];
             if let Some(g) = &tp.channel
@@ -254,109 +257,6 @@ impl Timeline<'_> {
         }
         TpKey::Fallback(event, channel)
     }
-}
-
-/// Predicate facts of one event of a timeline.
-pub struct EventFacts<'t, 'a> {
-    t: &'t Timeline<'a>,
-    model: &'t Model,
-    j: usize,
-    props: OnceCell<Option<Json>>,
-}
-
-impl<'t, 'a> EventFacts<'t, 'a> {
-    pub fn new(t: &'t Timeline<'a>, model: &'t Model, j: usize) -> EventFacts<'t, 'a> {
-        EventFacts { t, model, j, props: OnceCell::new() }
-    }
-
-    fn row(&self) -> usize {
-        self.t.idx[self.j]
-    }
-
-    fn text(&self, col: Col) -> Value<'_> {
-        self.t.rows.str_at(col, self.row()).map_or(Value::Null, |s| Value::Str(Cow::Borrowed(s)))
-    }
-}
-
-impl Facts for EventFacts<'_, '_> {
-    fn get(&self, field: &Field) -> Value<'_> {
-        let r = self.row();
-        let rows = self.t.rows;
-        match field {
-            Field::Event => Value::Str(Cow::Borrowed(self.model.event_name(rows.event[r]))),
-            Field::Kind => Value::Str(Cow::Borrowed(Kind::from_code(rows.kind[r]).as_str())),
-            Field::Channel => Value::Str(Cow::Borrowed(self.model.channel_name(self.t.channel[self.j]))),
-            Field::Source => self.text(Col::Source),
-            Field::Medium => self.text(Col::Medium),
-            Field::Campaign => self.text(Col::Campaign),
-            Field::Url => self.text(Col::Url),
-            Field::Referrer => self.text(Col::Referrer),
-            Field::Survey => self.text(Col::Survey),
-            Field::Text => self.text(Col::Text),
-            Field::Revenue => rows.f64_at(Col::Revenue, r).map_or(Value::Null, Value::Num),
-            Field::Score => rows.f64_at(Col::Score, r).map_or(Value::Null, Value::Num),
-            Field::NthPurchase => Value::Num(self.t.nth_purchase[self.j] as f64),
-            Field::Property(path) => {
-                let props = self
-                    .props
-                    .get_or_init(|| rows.str_at(Col::Properties, r).and_then(|s| serde_json::from_str(s).ok()));
-                props.as_ref().and_then(|p| lookup(p, path)).map_or(Value::Null, Value::from_json)
-            }
-            Field::Trait(path) => trait_value(&self.t.traits, path),
-            Field::Other(_) => Value::Null,
-        }
-    }
-}
-
-/// Predicate facts of a customer (for personas).
-pub struct CustomerFacts<'t, 'a> {
-    pub t: &'t Timeline<'a>,
-    pub model: &'t Model,
-}
-
-impl Facts for CustomerFacts<'_, '_> {
-    fn get(&self, field: &Field) -> Value<'_> {
-        match field {
-            Field::Trait(path) => trait_value(&self.t.traits, path),
-            Field::Other(name) => match name.as_str() {
-                "first_channel" => Value::Str(Cow::Borrowed(self.model.channel_name(self.t.channel[0]))),
-                "orders" | "purchases" => Value::Num(self.t.purchases() as f64),
-                "revenue_total" => Value::Num(self.t.revenue()),
-                "events" => Value::Num(self.t.idx.len() as f64),
-                "stage" => self
-                    .t
-                    .current_stage()
-                    .map_or(Value::Null, |s| Value::Str(Cow::Borrowed(self.model.stage_names[s].as_str()))),
-                _ => Value::Null,
-            },
-            _ => Value::Null,
-        }
-    }
-}
-
-fn trait_value<'m>(traits: &'m Map<String, Json>, path: &str) -> Value<'m> {
-    let mut parts = path.split('.');
-    let Some(first) = parts.next() else {
-        return Value::Null;
-    };
-    let Some(mut cur) = traits.get(first) else {
-        return Value::Null;
-    };
-    for p in parts {
-        cur = match cur.as_object().and_then(|o| o.get(p)) {
-            Some(v) => v,
-            None => return Value::Null,
-        };
-    }
-    Value::from_json(cur)
-}
-
-fn lookup<'v>(v: &'v Json, path: &str) -> Option<&'v Json> {
-    let mut cur = v;
-    for part in path.split('.') {
-        cur = cur.as_object()?.get(part)?;
-    }
-    Some(cur)
 }
 
 #[cfg(test)]

@@ -127,33 +127,7 @@ const SMS: &str = "SMS";
 const MOBILE_PUSH: &str = "Mobile Push Notifications";
 const UNASSIGNED: &str = "Unassigned";
 
-/// The channel names GA4's default channel group can return, in Google's
-/// evaluation order (see the module docs).
-pub const GA4_CHANNELS: &[&str] = &[
-    DIRECT,
-    CROSS_NETWORK,
-    PAID_SHOPPING,
-    PAID_SEARCH,
-    PAID_SOCIAL,
-    PAID_VIDEO,
-    DISPLAY,
-    PAID_OTHER,
-    ORGANIC_SHOPPING,
-    ORGANIC_SOCIAL,
-    ORGANIC_VIDEO,
-    ORGANIC_SEARCH,
-    REFERRAL,
-    EMAIL,
-    AFFILIATES,
-    AUDIO,
-    SMS,
-    MOBILE_PUSH,
-    UNASSIGNED,
-];
-
-/// Wayfarer's offline channels. They never come out of the GA4 rules, only
-/// from an explicit `channel` property on the event.
-pub const OFFLINE_CHANNELS: &[&str] = &["Phone", "Chat", "Store", "Support", "Direct Mail", "Events"];
+pub use wayfarer_core::event::{GA4_CHANNELS, OFFLINE_CHANNELS};
 
 /// Values of source or medium that make a visit Email (rule 14).
 const EMAIL_VALUES: &[&str] = &["email", "e-mail", "e_mail", "e mail"];

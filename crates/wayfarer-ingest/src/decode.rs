@@ -16,22 +16,28 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::derive::ChannelDeriver;
 
-/// What was wrong with a record: the field at fault and why, and the error
-/// code when it is not the usual one for the field (a value out of range).
+/// What was wrong with a record: the field at fault, why, and the stable
+/// error code the HTTP API and rejects files report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: String,
     pub reason: String,
-    pub code: Option<ErrorCode>,
+    pub code: ErrorCode,
 }
 
 impl FieldError {
+    /// A value that is present but wrong (`invalid_field`).
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> FieldError {
-        FieldError { field: field.into(), reason: reason.into(), code: None }
+        FieldError { field: field.into(), reason: reason.into(), code: ErrorCode::InvalidField }
     }
 
-    fn with_code(mut self, code: ErrorCode) -> FieldError {
-        self.code = Some(code);
+    /// A required value that is absent (`missing_field`).
+    pub fn missing(field: impl Into<String>, reason: impl Into<String>) -> FieldError {
+        FieldError::new(field, reason).with_code(ErrorCode::MissingField)
+    }
+
+    pub fn with_code(mut self, code: ErrorCode) -> FieldError {
+        self.code = code;
         self
     }
 }
@@ -279,7 +285,9 @@ impl Cell<'_> {
             Cell::Json(Value::Number(n)) => from_epoch_number(n.as_f64().unwrap_or(f64::NAN)),
             _ => Err("not a timestamp".to_string()),
         };
-        r.map(Some).map_err(|e| FieldError::new(field, format!("{e}; expected {EXPECTED}")))
+        r.map(Some).map_err(|e| {
+            FieldError::new(field, format!("{e}; expected {EXPECTED}")).with_code(ErrorCode::InvalidTimestamp)
+        })
     }
 
     /// The value as JSON, for properties. Text that is a plain number (no
@@ -437,12 +445,14 @@ impl Decoder {
             }
         }
         if e.user_id.is_none() && e.anonymous_id.is_none() {
-            return Err(FieldError::new(
+            return Err(FieldError::missing(
                 "customer_id",
                 "missing: every row needs customer_id (or user_id / anonymous_id)",
-            ));
+            )
+            .with_code(ErrorCode::MissingIdentity));
         }
-        e.timestamp = timestamp.ok_or_else(|| FieldError::new("timestamp", format!("missing; expected {EXPECTED}")))?;
+        e.timestamp =
+            timestamp.ok_or_else(|| FieldError::missing("timestamp", format!("missing; expected {EXPECTED}")))?;
         // Without a type column, the event name tells page and screen views apart.
         let kind = kind.unwrap_or(match e.event.as_str() {
             PAGE_VIEWED => Kind::Page,
@@ -453,7 +463,7 @@ impl Decoder {
         if e.event.is_empty() {
             e.event = match kind {
                 Kind::Track => {
-                    return Err(FieldError::new("event", "missing: every row needs an event name"));
+                    return Err(FieldError::missing("event", "missing: every row needs an event name"));
                 }
                 Kind::Page => PAGE_VIEWED.to_string(),
                 Kind::Screen => SCREEN_VIEWED.to_string(),
@@ -500,14 +510,15 @@ impl Decoder {
         if kind == Kind::Alias {
             e.previous_id = identity(msg, "previousId")?;
             if e.previous_id.is_none() {
-                return Err(FieldError::new("previousId", "missing: an alias needs the previousId it merges"));
+                return Err(FieldError::missing("previousId", "missing: an alias needs the previousId it merges"));
             }
             if e.user_id.is_none() {
-                return Err(FieldError::new("userId", "missing: an alias needs the userId it merges into"));
+                return Err(FieldError::missing("userId", "missing: an alias needs the userId it merges into"));
             }
         }
         if e.user_id.is_none() && e.anonymous_id.is_none() {
-            return Err(FieldError::new("userId", "missing: a message needs a userId or an anonymousId"));
+            return Err(FieldError::missing("userId", "missing: a message needs a userId or an anonymousId")
+                .with_code(ErrorCode::MissingIdentity));
         }
         e.event_id = match msg.get("messageId") {
             None | Some(Value::Null) => String::new(),
@@ -576,7 +587,7 @@ impl Decoder {
             Kind::Track => match msg.get("event") {
                 Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
                 Some(Value::String(_)) | None | Some(Value::Null) => {
-                    return Err(FieldError::new("event", "missing: a track call needs an event name"));
+                    return Err(FieldError::missing("event", "missing: a track call needs an event name"));
                 }
                 Some(other) => {
                     return Err(FieldError::new("event", format!("expected text, found {}", json_type(other))));
@@ -903,12 +914,12 @@ mod tests {
         let d = decoder(); // received 2026-01-01T00:00:00Z
         let err = |v: Value| d.decode_json(&v).unwrap_err();
         let far = err(json!({"type": "track", "userId": "u", "event": "x", "timestamp": "2199-12-31T00:00:00Z"}));
-        assert_eq!((far.field.as_str(), far.code), ("timestamp", Some(ErrorCode::TimestampOutOfRange)));
+        assert_eq!((far.field.as_str(), far.code), ("timestamp", ErrorCode::TimestampOutOfRange));
         assert!(far.reason.contains("24 hours after"), "{}", far.reason);
         let old = err(json!({"type": "track", "userId": "u", "event": "x", "timestamp": "1999-12-31T23:59:59Z"}));
-        assert_eq!((old.field.as_str(), old.code), ("timestamp", Some(ErrorCode::TimestampOutOfRange)));
+        assert_eq!((old.field.as_str(), old.code), ("timestamp", ErrorCode::TimestampOutOfRange));
         let rich = err(json!({"type": "track", "userId": "u", "event": "x", "properties": {"revenue": 1e308}}));
-        assert_eq!((rich.field.as_str(), rich.code), ("properties.revenue", Some(ErrorCode::ValueOutOfRange)));
+        assert_eq!((rich.field.as_str(), rich.code), ("properties.revenue", ErrorCode::ValueOutOfRange));
         // The bounds: a day ahead, the first instant of 2000, a billion.
         let ok = |ts: &str, rev: f64| {
             d.decode_json(
@@ -920,9 +931,9 @@ mod tests {
         assert!(ok("2026-01-02T00:00:01Z", 1.0).is_err());
         // Flat rows name their own columns.
         let e = flat(&[("customer_id", "c"), ("ts", "2030-01-01"), ("event", "x")]);
-        assert!(e.is_err_and(|e| e.field == "ts" && e.code == Some(ErrorCode::TimestampOutOfRange)));
+        assert!(e.is_err_and(|e| e.field == "ts" && e.code == ErrorCode::TimestampOutOfRange));
         let e = flat(&[("customer_id", "c"), ("timestamp", "2025-01-01"), ("event", "x"), ("revenue", "2e9")]);
-        assert!(e.is_err_and(|e| e.field == "revenue" && e.code == Some(ErrorCode::ValueOutOfRange)));
+        assert!(e.is_err_and(|e| e.field == "revenue" && e.code == ErrorCode::ValueOutOfRange));
         // Configurable.
         let wide =
             decoder().with_limits(Limits { earliest: 0, max_future: i64::MAX / 2, max_revenue: f64::MAX }, false);

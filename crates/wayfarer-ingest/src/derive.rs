@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use wayfarer_core::Event;
 use wayfarer_core::config::ChannelConfig;
-use wayfarer_core::predicate::{Facts, Field, Predicate, Value};
+use wayfarer_core::predicate::{Facts, Field, Predicate, Scope, Value, Vocabulary, lookup_path};
 
 use crate::channels::{self, Traffic};
 
@@ -24,7 +24,11 @@ impl ChannelDeriver {
         let rules = config
             .rules
             .iter()
-            .map(|r| Predicate::parse(&r.when).map(|p| (r.name.clone(), p)))
+            .map(|r| {
+                Predicate::compile(&r.when, Scope::Ingest, &Vocabulary::default())
+                    .map(|p| (r.name.clone(), p))
+                    .map_err(|e| format!("channel rule '{}': '{}': {e}", r.name, r.when))
+            })
             .collect::<Result<_, _>>()?;
         Ok(ChannelDeriver { rules, own_domains: config.own_domains.iter().map(|d| d.to_ascii_lowercase()).collect() })
     }
@@ -80,16 +84,7 @@ impl Facts for EventFacts<'_> {
             Field::Survey => s(&self.e.survey),
             Field::Text => s(&self.e.text),
             Field::Property(p) => self.props.and_then(|v| lookup_path(v, p)).map_or(Value::Null, Value::from_json),
-            Field::NthPurchase | Field::Trait(_) | Field::Other(_) => Value::Null,
+            Field::NthPurchase | Field::Trait(_) | Field::Customer(_) => Value::Null,
         }
     }
-}
-
-/// Looks up a dotted path (`a.b.c`) in a JSON object.
-pub fn lookup_path<'v>(v: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
-    let mut cur = v;
-    for part in path.split('.') {
-        cur = cur.as_object()?.get(part)?;
-    }
-    Some(cur)
 }

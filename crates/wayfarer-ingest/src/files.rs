@@ -24,6 +24,7 @@ use serde_json::Value;
 use wayfarer_core::{ErrorCode, Event};
 
 use crate::decode::{Cell, Decoder, FieldError, Role, clip};
+use crate::segment;
 
 /// Bytes sampled from the start of a text file to check it.
 const HEAD_BYTES: usize = 16 * 1024;
@@ -69,11 +70,20 @@ pub struct Reject {
     pub line: u64,
     /// Position inside a Segment batch on that line, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub index: Option<usize>,
+    pub index: Option<u32>,
     pub field: String,
     pub reason: String,
+    /// The stable error code (as the HTTP API reports it).
+    pub code: ErrorCode,
     /// The record as read (clipped), so it can be fixed and re-imported.
     pub raw: String,
+}
+
+impl Reject {
+    /// The reject of a record whose decoding failed.
+    pub fn of(file: &str, line: u64, index: Option<u32>, e: FieldError, raw: String) -> Reject {
+        Reject { file: file.to_string(), line, index, field: e.field, reason: e.reason, code: e.code, raw }
+    }
 }
 
 impl std::fmt::Display for Reject {
@@ -343,28 +353,21 @@ fn decode_csv_row(
     rec: &csv::ByteRecord,
     delim: u8,
 ) -> Result<Event, Reject> {
-    let reject = |field: &str, reason: String| Reject {
-        file: file.to_string(),
-        line,
-        index: None,
-        field: field.to_string(),
-        reason,
-        raw: clip(&raw_csv(rec, delim), 1000).into_owned(),
-    };
+    let reject = |e: FieldError| Reject::of(file, line, None, e, clip(&raw_csv(rec, delim), 1000).into_owned());
     if rec.len() != names.len() {
-        return Err(reject(
+        return Err(reject(FieldError::new(
             "(row)",
             format!("expected {} fields ({}), found {}", names.len(), names.join(","), rec.len()),
-        ));
+        )));
     }
     let mut cells = Vec::with_capacity(rec.len());
     for (i, f) in rec.iter().enumerate() {
         match std::str::from_utf8(f) {
             Ok(s) => cells.push(Cell::Text(Cow::Borrowed(s))),
-            Err(_) => return Err(reject(&names[i], "not valid UTF-8 text".to_string())),
+            Err(_) => return Err(reject(FieldError::new(&names[i], "not valid UTF-8 text"))),
         }
     }
-    decoder.decode_flat(roles, names, &cells).map_err(|FieldError { field, reason, .. }| reject(&field, reason))
+    decoder.decode_flat(roles, names, &cells).map_err(reject)
 }
 
 fn raw_csv(rec: &csv::ByteRecord, delim: u8) -> String {
@@ -439,6 +442,7 @@ fn decode_ndjson_line(decoder: &Decoder, file: &str, line: u64, bytes: &[u8]) ->
             index: None,
             field: "(text)".to_string(),
             reason: format!("not valid UTF-8: an invalid byte at column {}", e.valid_up_to() + 1),
+            code: ErrorCode::InvalidJson,
             raw: clip(String::from_utf8_lossy(bytes).trim_end(), 1000).into_owned(),
         })];
     }
@@ -451,32 +455,41 @@ fn decode_ndjson_line(decoder: &Decoder, file: &str, line: u64, bytes: &[u8]) ->
                 index: None,
                 field: "(json)".to_string(),
                 reason: format!("invalid JSON: {e}"),
+                code: ErrorCode::InvalidJson,
                 raw: clip(String::from_utf8_lossy(bytes).trim_end(), 1000).into_owned(),
             })];
         }
     };
-    if let Some(batch) = v.get("batch").and_then(Value::as_array) {
-        // A Segment batch envelope: context and integrations apply to each message.
-        return batch.iter().enumerate().map(|(i, m)| decode_json_record(decoder, file, line, Some(i), m)).collect();
+    match v {
+        Value::Object(obj) if segment::is_batch(&obj) => match segment::batch_messages(obj) {
+            // A Segment batch envelope: its context, integrations and sentAt apply to each message.
+            Ok(batch) => batch
+                .iter()
+                .enumerate()
+                .map(|(i, m)| decode_json_record(decoder, file, line, u32::try_from(i).ok(), m))
+                .collect(),
+            Err(r) => vec![Err(Reject {
+                file: file.to_string(),
+                line,
+                index: None,
+                field: "batch".to_string(),
+                reason: r.message,
+                code: r.code,
+                raw: clip(String::from_utf8_lossy(bytes).trim_end(), 1000).into_owned(),
+            })],
+        },
+        v => vec![decode_json_record(decoder, file, line, None, &v)],
     }
-    vec![decode_json_record(decoder, file, line, None, &v)]
 }
 
 fn decode_json_record(
     decoder: &Decoder,
     file: &str,
     line: u64,
-    index: Option<usize>,
+    index: Option<u32>,
     v: &Value,
 ) -> Result<Event, Reject> {
-    decoder.decode_json(v).map_err(|FieldError { field, reason, .. }| Reject {
-        file: file.to_string(),
-        line,
-        index,
-        field,
-        reason,
-        raw: clip(&v.to_string(), 1000).into_owned(),
-    })
+    decoder.decode_json(v).map_err(|e| Reject::of(file, line, index, e, clip(&v.to_string(), 1000).into_owned()))
 }
 
 fn read_parquet(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) -> Result<(), ImportError> {
@@ -515,13 +528,8 @@ pub fn decode_record_batch(
         .into_par_iter()
         .map(|row| {
             let cells: Vec<Cell<'_>> = cols.iter().map(|c| c.cell(row)).collect();
-            decoder.decode_flat(&roles, &names, &cells).map_err(|FieldError { field, reason, .. }| Reject {
-                file: file.to_string(),
-                line: row0 + row as u64 + 1,
-                index: None,
-                field,
-                reason,
-                raw: clip(&raw_row(&names, &cells), 1000).into_owned(),
+            decoder.decode_flat(&roles, &names, &cells).map_err(|e| {
+                Reject::of(file, row0 + row as u64 + 1, None, e, clip(&raw_row(&names, &cells), 1000).into_owned())
             })
         })
         .collect()
@@ -716,6 +724,25 @@ mod tests {
         assert_eq!(rejects.len(), 2);
         assert_eq!((rejects[0].line, rejects[0].index, rejects[0].field.as_str()), (3, Some(1), "event"));
         assert_eq!((rejects[1].line, rejects[1].field.as_str()), (5, "(json)"));
+    }
+
+    #[test]
+    fn a_batch_line_shares_its_context_as_over_http() {
+        // The same batch a server would get: the shared campaign makes it Email.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.ndjson");
+        let line = r#"{"batch":[{"type":"track","event":"Product Viewed","userId":"u1","timestamp":"2026-01-01T00:00:00Z"},{"type":"track","event":"Product Viewed","userId":"u2","timestamp":"2026-01-01T00:00:00Z","context":{"campaign":{"source":"google","medium":"cpc"}}}],"context":{"campaign":{"source":"newsletter","medium":"email"}}}"#;
+        std::fs::write(&p, format!("{line}\n{}\n", r#"{"batch":"not a list"}"#)).unwrap();
+        let (events, rejects) = collect(&p, Format::Ndjson).unwrap();
+        let channels: Vec<_> = events.iter().map(|e| e.channel.as_deref()).collect();
+        assert_eq!(channels, [Some("Email"), Some("Paid Search")]);
+        assert_eq!((rejects.len(), rejects[0].line, rejects[0].code), (1, 2, ErrorCode::InvalidField));
+        let Value::Object(obj) = serde_json::from_str::<Value>(line).unwrap() else { unreachable!() };
+        let (http, _) =
+            crate::segment::decode_messages(&decoder(), crate::segment::Envelope::Batch, obj, 1_767_225_600_000_000)
+                .unwrap();
+        let http: Vec<_> = http.iter().map(|e| e.channel.as_deref()).collect();
+        assert_eq!(http, channels);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!                      canonical Event (+ channel derived) ──> store
 //! ```
 //!
-//! This crate owns the Segment-spec and flat-file decoders, file format
+//! This crate owns the Segment protocol (messages, batches and their shared
+//! context, limits, per-message rejection with codes), the Segment-spec and
+//! flat-file decoders, file format
 //! detection and reading (CSV, NDJSON, Parquet), and channel derivation (GA4
 //! default channel grouping plus the config's custom rules). It does no HTTP
 //! and writes nothing: the store decides what is kept.
@@ -16,6 +18,7 @@ pub mod channels;
 pub mod decode;
 pub mod derive;
 pub mod files;
+pub mod segment;
 
 pub use decode::{Decoder, FieldError};
 pub use files::{Chunk, FileStats, Format, ImportError, Reject, read_file};

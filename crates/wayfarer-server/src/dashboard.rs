@@ -92,7 +92,7 @@ pub fn token(headers: &HeaderMap) -> Option<String> {
 }
 
 fn signed_in(app: &App, headers: &HeaderMap) -> bool {
-    token(headers).is_some_and(|t| matches!(app.keys.check(&t), Verdict::Valid(KeyKind::Read)))
+    token(headers).is_some_and(|t| app.keys.require(&t, KeyKind::Read).is_ok())
 }
 
 /// Only local paths, so `next` and `back` cannot send the browser elsewhere

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use wayfarer_core::ErrorCode;
-use wayfarer_ingest::FieldError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -43,20 +42,5 @@ impl IntoResponse for ApiError {
             r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
         }
         r
-    }
-}
-
-/// The code of a message's decoding error.
-pub fn field_code(e: &FieldError) -> ErrorCode {
-    if let Some(code) = e.code {
-        code
-    } else if e.reason.starts_with("missing: a message needs a userId or an anonymousId") {
-        ErrorCode::MissingIdentity
-    } else if e.reason.starts_with("missing") {
-        ErrorCode::MissingField
-    } else if matches!(e.field.as_str(), "timestamp" | "originalTimestamp" | "receivedAt" | "sentAt") {
-        ErrorCode::InvalidTimestamp
-    } else {
-        ErrorCode::InvalidField
     }
 }

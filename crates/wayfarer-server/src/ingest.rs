@@ -28,25 +28,15 @@ use axum::body::Body;
 use axum::http::HeaderMap;
 use base64::Engine;
 use serde_json::{Map, Value, json};
-use wayfarer_core::{ErrorCode, Event, Kind};
-use wayfarer_ingest::Decoder;
+use wayfarer_core::ErrorCode;
 use wayfarer_ingest::decode::json_type;
+use wayfarer_ingest::segment::{self, Rejected};
 
 use crate::App;
-use crate::error::{ApiError, field_code};
-use crate::keys::{KeyKind, Verdict};
+use crate::error::ApiError;
+use crate::keys::KeyKind;
 
-/// The largest message (Segment's limit).
-pub const MESSAGE_LIMIT: usize = 32 * 1024;
-/// The largest batch (RudderStack's limit; Segment's is 500 KB).
-pub const BATCH_LIMIT: usize = 4 * 1024 * 1024;
-
-/// Which endpoint was called.
-#[derive(Debug, Clone, Copy)]
-pub enum Endpoint {
-    Single(Kind),
-    Batch,
-}
+pub use wayfarer_ingest::segment::{BATCH_LIMIT, Envelope as Endpoint, MESSAGE_LIMIT};
 
 pub async fn handle(
     app: Arc<App>,
@@ -91,15 +81,23 @@ async fn accept(app: &App, endpoint: Endpoint, headers: &HeaderMap, body: Body) 
         }
     }
     obj.remove("writeKey");
-    let (events, rejected) = decode_messages(&app.decoder, endpoint, obj, crate::pipeline::now_micros())?;
+    let (events, rejected) = segment::decode_messages(&app.decoder, endpoint, obj, crate::pipeline::now_micros())
+        .map_err(|r| {
+            let details = (!r.rejected.is_empty()).then(|| r.rejected.iter().map(Rejected::to_json).collect());
+            let e = ApiError::new(r.code, r.message);
+            match details {
+                Some(d) => e.with_details(Value::Array(d)),
+                None => e,
+            }
+        })?;
     app.metrics.rejected.fetch_add(rejected.len() as u64, Ordering::Relaxed);
     let n = events.len() as u64;
-    let payload = serde_json::to_vec(&events).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    let payload = wayfarer_store::staging::encode_payload(&events);
     app.pipeline.append(payload, n).await.map_err(|e| ApiError::new(ErrorCode::Unavailable, e))?;
     let mut answer = json!({"success": true});
     if !rejected.is_empty() {
         answer["accepted"] = json!(n);
-        answer["rejected"] = Value::Array(rejected);
+        answer["rejected"] = rejected.iter().map(Rejected::to_json).collect();
     }
     Ok(Json(answer))
 }
@@ -113,129 +111,6 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// Decodes the messages of a request body (the write key already removed):
-/// the events of the valid ones, and a report of each invalid one. At least
-/// one message must be valid.
-pub fn decode_messages(
-    decoder: &Decoder,
-    endpoint: Endpoint,
-    mut obj: Map<String, Value>,
-    now: i64,
-) -> Result<(Vec<Event>, Vec<Value>), ApiError> {
-    let messages: Vec<Value> = match endpoint {
-        Endpoint::Single(kind) => {
-            match obj.get("type").and_then(Value::as_str) {
-                None => {
-                    obj.insert("type".into(), Value::String(kind.as_str().into()));
-                }
-                Some(t) if Kind::parse(t) == Some(kind) => {}
-                Some(t) => {
-                    return Err(ApiError::new(
-                        ErrorCode::InvalidField,
-                        format!("type: '{t}' sent to /v1/{}; send it to /v1/{t} or /v1/batch", kind.as_str()),
-                    ));
-                }
-            }
-            vec![Value::Object(obj)]
-        }
-        Endpoint::Batch => match obj.remove("batch") {
-            Some(Value::Array(items)) => {
-                let shared = obj.get("context").and_then(Value::as_object).cloned();
-                let sent_at = obj.get("sentAt").filter(|v| !v.is_null());
-                items.into_iter().map(|m| with_batch_fields(m, shared.as_ref(), sent_at)).collect()
-            }
-            Some(other) => {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidField,
-                    format!("batch: expected an array of messages, found {}", json_type(&other)),
-                ));
-            }
-            None => return Err(ApiError::new(ErrorCode::MissingField, "batch: missing: send {\"batch\": [messages]}")),
-        },
-    };
-
-    let mut events = Vec::with_capacity(messages.len());
-    let mut rejected = Vec::new();
-    for (index, m) in messages.iter().enumerate() {
-        let outcome = match m {
-            Value::Object(msg) => {
-                let size = serde_json::to_string(m).map_or(0, |s| s.len());
-                if size > MESSAGE_LIMIT {
-                    Err((
-                        ErrorCode::PayloadTooLarge,
-                        format!("the message is {size} bytes; the limit is {MESSAGE_LIMIT}"),
-                    ))
-                } else {
-                    decoder.decode_segment_at(msg, now).map_err(|e| (field_code(&e), e.to_string()))
-                }
-            }
-            other => Err((ErrorCode::InvalidJson, format!("expected a message object, found {}", json_type(other)))),
-        };
-        match outcome {
-            Ok(e) => events.push(e),
-            Err((code, message)) => rejected.push(json!({"index": index, "code": code.code(), "message": message})),
-        }
-    }
-    if events.is_empty() {
-        if let Endpoint::Single(_) = endpoint {
-            let code = match rejected.first().and_then(|r| r["code"].as_str()) {
-                Some(c) => ErrorCode::ALL.into_iter().find(|k| k.code() == c).unwrap_or(ErrorCode::InvalidField),
-                None => ErrorCode::InvalidField,
-            };
-            let message = rejected.first().and_then(|r| r["message"].as_str()).unwrap_or("invalid message").to_string();
-            return Err(ApiError::new(code, message));
-        }
-        if rejected.is_empty() {
-            return Err(ApiError::new(ErrorCode::MissingField, "batch: the batch is empty"));
-        }
-        let too_large = ErrorCode::PayloadTooLarge.code();
-        if rejected.iter().all(|r| r["code"] == too_large) {
-            return Err(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!(
-                    "every message of the batch is larger than {} KB ({} rejected); nothing was stored",
-                    MESSAGE_LIMIT / 1024,
-                    rejected.len()
-                ),
-            )
-            .with_details(Value::Array(rejected)));
-        }
-        let first = rejected[0]["message"].as_str().unwrap_or_default().to_string();
-        return Err(ApiError::new(
-            ErrorCode::InvalidField,
-            format!("no valid message in the batch ({} rejected); message 0: {first}", rejected.len()),
-        )
-        .with_details(Value::Array(rejected)));
-    }
-    Ok((events, rejected))
-}
-
-/// A batch message with the batch's shared fields filled in where it has
-/// none of its own: the `context` keys, and `sentAt` (the clock-skew
-/// correction needs it).
-fn with_batch_fields(m: Value, shared: Option<&Map<String, Value>>, sent_at: Option<&Value>) -> Value {
-    let Value::Object(mut msg) = m else { return m };
-    if let Some(shared) = shared {
-        match msg.get_mut("context") {
-            Some(Value::Object(ctx)) => {
-                for (k, v) in shared {
-                    ctx.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-            None | Some(Value::Null) => {
-                msg.insert("context".into(), Value::Object(shared.clone()));
-            }
-            Some(_) => {}
-        }
-    }
-    if let Some(t) = sent_at
-        && msg.get("sentAt").is_none_or(Value::is_null)
-    {
-        msg.insert("sentAt".into(), t.clone());
-    }
-    Value::Object(msg)
-}
-
 fn too_large(limit: usize, what: &str) -> ApiError {
     ApiError::new(ErrorCode::PayloadTooLarge, format!("{what} is larger than {} KB", limit / 1024))
 }
@@ -246,14 +121,7 @@ fn no_key() -> ApiError {
 
 /// Checks that `key` is a valid write key.
 fn authorize(app: &App, key: &str) -> Result<(), ApiError> {
-    match app.keys.check(key) {
-        Verdict::Valid(KeyKind::Write) => Ok(()),
-        Verdict::Valid(KeyKind::Read) => {
-            Err(ApiError::new(ErrorCode::Forbidden, "this is a read token; ingestion needs a write key"))
-        }
-        Verdict::Revoked => Err(ApiError::new(ErrorCode::Unauthorized, "this write key has been revoked")),
-        Verdict::Unknown => Err(ApiError::new(ErrorCode::Unauthorized, "unknown write key")),
-    }
+    app.keys.require(key, KeyKind::Write)
 }
 
 /// The user name of an `Authorization: Basic` header.
@@ -305,19 +173,5 @@ mod tests {
         let e = gunzip(&small, BATCH_LIMIT).unwrap_err();
         assert_eq!(e.code, ErrorCode::PayloadTooLarge);
         assert_eq!(gunzip(b"not gzip", BATCH_LIMIT).unwrap_err().code, ErrorCode::InvalidJson);
-    }
-
-    #[test]
-    fn batch_context_fills_in_missing_keys() {
-        let shared: Map<String, Value> =
-            serde_json::from_str(r#"{"library": {"name": "x"}, "ip": "1.2.3.4"}"#).unwrap();
-        let sent = json!("2026-05-01T12:00:00Z");
-        let m = with_batch_fields(json!({"type": "track", "context": {"ip": "9.9.9.9"}}), Some(&shared), Some(&sent));
-        assert_eq!(m["context"]["ip"], "9.9.9.9");
-        assert_eq!(m["context"]["library"]["name"], "x");
-        assert_eq!(m["sentAt"], sent);
-        let own = json!("2026-05-01T12:00:05Z");
-        let m = with_batch_fields(json!({"type": "track", "sentAt": own}), None, Some(&sent));
-        assert_eq!(m["sentAt"], own, "a message's own sentAt wins");
     }
 }

@@ -202,6 +202,23 @@ impl KeyRing {
     }
 
     /// Checks a presented key.
+    /// The one check every endpoint makes: `key` must be a valid key of
+    /// `kind`; the error says what was wrong in the caller's terms.
+    pub fn require(&self, key: &str, kind: KeyKind) -> Result<(), crate::error::ApiError> {
+        use wayfarer_core::ErrorCode::{Forbidden, Unauthorized};
+        let (what, other, needs) = match kind {
+            KeyKind::Write => ("write key", "a read token", "ingestion needs a write key"),
+            KeyKind::Read => ("read token", "a write key", "queries need a read token"),
+        };
+        let refuse = |code, m: String| Err(crate::error::ApiError::new(code, m));
+        match self.check(key) {
+            Verdict::Valid(k) if k == kind => Ok(()),
+            Verdict::Valid(_) => refuse(Forbidden, format!("this is {other}; {needs}")),
+            Verdict::Revoked => refuse(Unauthorized, format!("this {what} has been revoked")),
+            Verdict::Unknown => refuse(Unauthorized, format!("unknown {what}")),
+        }
+    }
+
     pub fn check(&self, key: &str) -> Verdict {
         // A damaged key file keeps the last good view rather than opening up.
         let _ = self.refresh();

@@ -275,14 +275,7 @@ pub fn require_read(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = dashboard::token(headers) else {
         return Err(ApiError::new(ErrorCode::Unauthorized, "no read token: send 'Authorization: Bearer <token>'"));
     };
-    match app.keys.check(&token) {
-        keys::Verdict::Valid(keys::KeyKind::Read) => Ok(()),
-        keys::Verdict::Valid(keys::KeyKind::Write) => {
-            Err(ApiError::new(ErrorCode::Forbidden, "this is a write key; queries need a read token"))
-        }
-        keys::Verdict::Revoked => Err(ApiError::new(ErrorCode::Unauthorized, "this read token has been revoked")),
-        keys::Verdict::Unknown => Err(ApiError::new(ErrorCode::Unauthorized, "unknown read token")),
-    }
+    app.keys.require(&token, keys::KeyKind::Read)
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -251,6 +251,17 @@ fn create(dir: &Path, id: u64) -> Result<File, StoreError> {
     Ok(file)
 }
 
+/// A record's payload: the events of one acknowledged request. The one
+/// place the payload format is written…
+pub fn encode_payload(events: &[Event]) -> Vec<u8> {
+    serde_json::to_vec(events).expect("events always serialise")
+}
+
+/// …and read.
+fn decode_payload(bytes: &[u8]) -> Result<Vec<Event>, serde_json::Error> {
+    serde_json::from_slice(bytes)
+}
+
 /// The intact record at `at`, if there is one: its payload's end.
 fn record_at(data: &[u8], at: usize) -> Option<usize> {
     let header = data.get(at..at + HEADER)?;
@@ -284,7 +295,7 @@ pub fn read_sealed(path: &Path) -> Result<Sealed, StoreError> {
         };
         // An intact record that is not a list of events (never written by
         // this code) is skipped like damage, so it cannot stall folding.
-        match serde_json::from_slice::<Vec<Event>>(&data[at + HEADER..end]) {
+        match decode_payload(&data[at + HEADER..end]) {
             Ok(events) => {
                 out.events.extend(events);
                 out.records += 1;
@@ -351,8 +362,8 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let (mut s, old) = Staging::open(t.path()).unwrap();
         assert!(old.is_empty());
-        let a = serde_json::to_vec(&vec![event("a"), event("b")]).unwrap();
-        let b = serde_json::to_vec(&vec![event("c")]).unwrap();
+        let a = encode_payload(&vec![event("a"), event("b")]);
+        let b = encode_payload(&vec![event("c")]);
         s.append(&[&a, &b]).unwrap();
         s.sync().unwrap();
         let sealed = s.rotate().unwrap().unwrap();
@@ -394,9 +405,9 @@ mod tests {
     fn damage_in_the_middle_is_skipped_and_reported() {
         let t = tempfile::tempdir().unwrap();
         let (mut s, _) = Staging::open(t.path()).unwrap();
-        let a = serde_json::to_vec(&vec![event("a")]).unwrap();
-        let b = serde_json::to_vec(&vec![event("b")]).unwrap();
-        let c = serde_json::to_vec(&vec![event("c")]).unwrap();
+        let a = encode_payload(&vec![event("a")]);
+        let b = encode_payload(&vec![event("b")]);
+        let c = encode_payload(&vec![event("c")]);
         s.append(&[&a, &b, &c]).unwrap();
         s.sync().unwrap();
         let sealed = s.rotate().unwrap().unwrap();
@@ -424,14 +435,14 @@ mod tests {
     fn a_failed_rotation_keeps_appending_to_the_current_file() {
         let t = tempfile::tempdir().unwrap();
         let (mut s, _) = Staging::open(t.path()).unwrap();
-        let a = serde_json::to_vec(&vec![event("a")]).unwrap();
+        let a = encode_payload(&vec![event("a")]);
         s.append(&[&a]).unwrap();
         s.sync().unwrap();
         // The next file's name is taken by a directory: creating it fails.
         let next = t.path().join("staging").join(wal_name(s.id + 1));
         fs::create_dir(&next).unwrap();
         assert!(s.rotate().is_err());
-        let b = serde_json::to_vec(&vec![event("b")]).unwrap();
+        let b = encode_payload(&vec![event("b")]);
         s.append(&[&b]).unwrap();
         s.sync().unwrap();
         fs::remove_dir(&next).unwrap();
@@ -471,7 +482,7 @@ mod tests {
             return;
         };
         let (mut s, _) = Staging::open(mount.path()).unwrap();
-        let small = serde_json::to_vec(&vec![event("small-1")]).unwrap();
+        let small = encode_payload(&vec![event("small-1")]);
         s.append(&[&small]).unwrap();
         s.sync().unwrap();
         // Fill the disk, leaving a little room.
@@ -479,12 +490,12 @@ mod tests {
         crate::testfs::fill(&filler, 8192);
         // A large record does not fit: the append fails and leaves nothing.
         let big: Vec<Event> = (0..200).map(|i| event(&format!("big-{i}"))).collect();
-        let big = serde_json::to_vec(&big).unwrap();
+        let big = encode_payload(&big);
         assert!(s.append(&[&big]).and_then(|()| s.sync()).is_err());
         assert!(s.broken().is_none(), "truncating back needs no space");
         // Space again: the next small record is acknowledged and must be read.
         fs::remove_file(&filler).unwrap();
-        let small2 = serde_json::to_vec(&vec![event("small-2")]).unwrap();
+        let small2 = encode_payload(&vec![event("small-2")]);
         s.append(&[&small2]).unwrap();
         s.sync().unwrap();
         let sealed = s.rotate().unwrap().unwrap();

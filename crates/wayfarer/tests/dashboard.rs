@@ -210,9 +210,15 @@ fn signing_in_pages_exports_and_notes_over_http() {
     assert_eq!(status, 404);
     assert!(String::from_utf8_lossy(&body).contains("There is no page /nope"));
     // A query the command refuses is explained on the page, next to the form.
-    let (status, _, body) = raw(a, "GET", "/funnels?step=A&step=B&window=soon", std::slice::from_ref(&c), b"");
+    let (status, _, body) =
+        raw(a, "GET", "/funnels?step=Product+Viewed&step=Order+Completed&window=soon", std::slice::from_ref(&c), b"");
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("window"), "{}", String::from_utf8_lossy(&body));
+    // A misspelled event is named, with the closest one, not charted as zeros.
+    let (status, _, body) = raw(a, "GET", "/funnels?step=Product+Viewd", std::slice::from_ref(&c), b"");
+    assert_eq!(status, 400);
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("Product Viewd") && body.contains("did you mean"), "{body}");
 
     // Customers: search by id, then the profile.
     let profile: Value = {
@@ -267,8 +273,13 @@ fn signing_in_pages_exports_and_notes_over_http() {
     let (_, _, html) = raw(a, "GET", "/export?format=html", std::slice::from_ref(&c), b"");
     let html = String::from_utf8(html).unwrap();
     assert!(!html.contains("<script") && !html.contains("href=\"http") && !html.contains("src=\""));
-    let (status, _, body) =
-        raw(a, "GET", "/funnels/export?step=A&step=B&format=png&chart=nope", std::slice::from_ref(&c), b"");
+    let (status, _, body) = raw(
+        a,
+        "GET",
+        "/funnels/export?step=Product%20Viewed&step=Order%20Completed&format=png&chart=nope",
+        std::slice::from_ref(&c),
+        b"",
+    );
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("no chart or table 'nope'"));
 

@@ -422,7 +422,19 @@ fn the_query_api_answers_exactly_like_the_cli() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     wayfarer(&dir, &["import", input.to_str().unwrap(), "--quiet"]);
     let (write, read) = keys(&dir);
-    let server = Server::start(&dir);
+    // Variables the CLI reads, set where the server runs: none may change an
+    // answer (the CLI runs below have none of them) or write a file.
+    let leaked_out = t.path().join("leaked-map.html");
+    let env = [
+        ("WAYFARER_FROM", "2026-09-01"),
+        ("WAYFARER_PERSONA", "Nobody"),
+        ("WAYFARER_FUNNEL_WINDOW", "1s"),
+        ("WAYFARER_FUNNEL_MODE", "strict_order"),
+        ("WAYFARER_MAP_PERSONAS", "configured"),
+        ("WAYFARER_MAP_FORMAT", "html"),
+        ("WAYFARER_MAP_OUT", leaked_out.to_str().unwrap()),
+    ];
+    let server = Server::start_env(&[], &dir, &[], &env);
     let a = server.addr;
     let cli = |args: &[&str]| -> Value {
         let mut all = args.to_vec();
@@ -474,6 +486,7 @@ fn the_query_api_answers_exactly_like_the_cli() {
         assert_eq!(status, 200, "{path}: {body}");
         assert_eq!(body, cli(args), "{path} differs from `wayfarer {}`", args.join(" "));
     }
+    assert!(!leaked_out.exists(), "WAYFARER_MAP_OUT reached the server's map query");
     // A customer's profile, by user id.
     let some_user = cli(&["clv", "--top", "1"])["customer_values"][0]["customer_id"].as_str().unwrap().to_string();
     let (status, profile) = get(a, &format!("/api/customers/{some_user}"), &read);

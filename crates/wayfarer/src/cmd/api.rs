@@ -2,13 +2,14 @@
 //! string becomes the command's flags (`?step=A&step=B&window=7d` is
 //! `funnel A B --window 7d`), parsed by the same clap definitions and run by
 //! the same code with its `--json` output captured. The same definitions
-//! describe the endpoints in the OpenAPI document.
+//! describe the endpoints in the OpenAPI document. Parsing ignores the
+//! `WAYFARER_*` environment: a query's parameters come only from the request.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{ArgAction, CommandFactory, Parser};
+use clap::{ArgAction, CommandFactory, FromArgMatches};
 use serde_json::Value;
 use wayfarer_core::{Cancel, ErrorCode};
 use wayfarer_server::error::ApiError;
@@ -42,6 +43,14 @@ pub fn query_api(data: PathBuf, config: Option<PathBuf>, timeout: Duration) -> Q
         job.install(|| run(&data, config.as_deref(), command, params, job.cancel()))
     };
     QueryApi { commands: commands(), run: Arc::new(run), timeout }
+}
+
+/// The CLI's definitions with every `env = "WAYFARER_*"` removed: a query's
+/// parameters come only from its request, never from where the server runs.
+fn without_env(cmd: clap::Command) -> clap::Command {
+    let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    let cmd = cmd.mut_args(|a| a.env(None));
+    names.iter().fold(cmd, |c, n| c.mut_subcommand(n, without_env))
 }
 
 fn subcommand(name: &str) -> Option<clap::Command> {
@@ -148,7 +157,8 @@ pub fn parse(data: &Path, config: Option<&Path>, command: &str, params: &[(Strin
         argv.push("--".into());
         argv.extend(positionals);
     }
-    Cli::try_parse_from(&argv).map_err(|e| {
+    let matches = without_env(Cli::command()).try_get_matches_from(&argv).and_then(|m| Cli::from_arg_matches(&m));
+    matches.map_err(|e| {
         // clap's message without its usage lines; flags named as parameters.
         let text = e.to_string();
         let message: Vec<&str> = text
@@ -165,6 +175,29 @@ pub fn parse(data: &Path, config: Option<&Path>, command: &str, params: &[(Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_environment_never_reaches_a_query() {
+        // Every WAYFARER_* variable a flag reads, set to something that would
+        // change the answer or escape the server's control.
+        let vars: Vec<String> = {
+            fn collect(c: &clap::Command, out: &mut Vec<String>) {
+                out.extend(c.get_arguments().filter_map(|a| a.get_env()).map(|e| e.to_string_lossy().to_string()));
+                c.get_subcommands().for_each(|s| collect(s, out));
+            }
+            let mut v = Vec::new();
+            collect(&Cli::command(), &mut v);
+            v
+        };
+        assert!(vars.iter().any(|v| v == "WAYFARER_MAP_OUT") && vars.iter().any(|v| v == "WAYFARER_FROM"));
+        let cmd = without_env(Cli::command());
+        fn none_left(c: &clap::Command) -> bool {
+            c.get_arguments().all(|a| a.get_env().is_none()) && c.get_subcommands().all(none_left)
+        }
+        assert!(none_left(&cmd));
+        // The CLI itself still reads them.
+        assert!(Cli::command().get_subcommands().any(|s| s.get_arguments().any(|a| a.get_env().is_some())));
+    }
 
     #[test]
     fn endpoints_come_from_the_flag_definitions() {

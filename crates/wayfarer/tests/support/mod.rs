@@ -37,6 +37,11 @@ impl Server {
 
     /// The server run by `wrapper` (e.g. `["prlimit", "--nofile=256:256", "--"]`).
     pub fn start_under(wrapper: &[&str], dir: &Path, extra: &[&str]) -> Server {
+        Server::start_env(wrapper, dir, extra, &[])
+    }
+
+    /// The server with these environment variables set.
+    pub fn start_env(wrapper: &[&str], dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let bin = env!("CARGO_BIN_EXE_wayfarer");
         let mut cmd = match wrapper.split_first() {
             Some((first, rest)) => {
@@ -51,6 +56,7 @@ impl Server {
             .args(extra)
             .arg("--data")
             .arg(dir)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()

@@ -1,4 +1,4 @@
-//! Property-based fuzzing of the ingestion payload decoder (cargo-fuzz needs
+//! Property-based fuzzing of the Segment protocol decoder (cargo-fuzz needs
 //! a nightly toolchain; this runs on stable, in every test run): for any
 //! bytes and for any JSON shaped like Segment messages, decoding never
 //! panics, answers with a 4xx error code or with events, and accounts for
@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use wayfarer_core::Kind;
 use wayfarer_ingest::Decoder;
 use wayfarer_ingest::derive::ChannelDeriver;
-use wayfarer_server::ingest::{Endpoint, decode_messages, parse_object};
+use wayfarer_ingest::segment::{Envelope, Refused, Rejected, decode_messages};
 
 fn decoder() -> Decoder {
     Decoder::new(ChannelDeriver::default(), 1_767_225_600_000_000)
@@ -76,7 +76,15 @@ fn message() -> impl Strategy<Value = Value> {
     )
 }
 
-fn check(result: Result<(Vec<wayfarer_core::Event>, Vec<Value>), wayfarer_server::error::ApiError>, messages: usize) {
+/// A request body as the server parses it: one JSON object.
+fn parse_object(bytes: &[u8]) -> Option<Map<String, Value>> {
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(obj)) => Some(obj),
+        _ => None,
+    }
+}
+
+fn check(result: Result<(Vec<wayfarer_core::Event>, Vec<Rejected>), Refused>, messages: usize) {
     match result {
         Ok((events, rejected)) => {
             assert!(!events.is_empty());
@@ -86,7 +94,10 @@ fn check(result: Result<(Vec<wayfarer_core::Event>, Vec<Value>), wayfarer_server
                 assert!(!e.event_id.is_empty() && !e.event.is_empty());
             }
         }
-        Err(e) => assert!((400..500).contains(&e.code.http_status()), "{:?}", e.code),
+        Err(e) => {
+            assert!((400..500).contains(&e.code.http_status()), "{:?}", e.code);
+            assert!(e.rejected.is_empty() || e.rejected.len() == messages, "every message accounted for once");
+        }
     }
 }
 
@@ -95,9 +106,9 @@ proptest! {
 
     #[test]
     fn any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        if let Ok(obj) = parse_object(&bytes) {
+        if let Some(obj) = parse_object(&bytes) {
             let messages = obj.get("batch").and_then(Value::as_array).map_or(0, Vec::len);
-            check(decode_messages(&decoder(), Endpoint::Batch, obj, 0), messages);
+            check(decode_messages(&decoder(), Envelope::Batch, obj, 0), messages);
         }
     }
 
@@ -108,12 +119,12 @@ proptest! {
         obj.insert("context".into(), context);
         let bytes = serde_json::to_vec(&obj).unwrap();
         let parsed = parse_object(&bytes).unwrap();
-        check(decode_messages(&decoder(), Endpoint::Batch, parsed, 0), msgs.len());
+        check(decode_messages(&decoder(), Envelope::Batch, parsed, 0), msgs.len());
     }
 
     #[test]
     fn single_messages(msg in message(), kind in prop::sample::select(Kind::ALL.to_vec())) {
         let Value::Object(obj) = msg else { unreachable!() };
-        check(decode_messages(&decoder(), Endpoint::Single(kind), obj, 0), 1);
+        check(decode_messages(&decoder(), Envelope::Single(kind), obj, 0), 1);
     }
 }

@@ -1,0 +1,258 @@
+//! What a condition reads (DESIGN §4.4), in one place for every rule kind:
+//! stage rules, touchpoints, funnel steps and exclusions read an event of a
+//! timeline ([`Facts::event`]) or a bare row when no timeline is needed
+//! ([`Facts::row`]); persona rules and segments read the whole customer
+//! ([`Facts::customer`]). A field means the same in each: a bare name or
+//! `properties.x` is the event's property, `traits.x` the customer's trait,
+//! `first_channel`, `orders`, `stage`… the customer's facts.
+//!
+//! [`Model::compile`](crate::model::Model::compile) and the funnel check
+//! each condition against its scope first, so a field that a kind of rule
+//! cannot read is an error there, never a `Null` here.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+use serde_json::{Map, Value as Json};
+use wayfarer_core::Kind;
+use wayfarer_core::predicate::{self, CustomerFact, Field, Value};
+use wayfarer_store::{Col, Rows};
+
+use crate::model::Model;
+use crate::timeline::Timeline;
+
+/// The facts of one event, one row, or one customer.
+pub struct Facts<'t, 'a> {
+    model: &'t Model,
+    rows: &'a Rows,
+    /// The event's row (none for customer facts).
+    row: Option<usize>,
+    /// The customer's timeline, and the event's index in it.
+    timeline: Option<&'t Timeline<'a>>,
+    j: Option<usize>,
+    props: OnceCell<Option<Json>>,
+}
+
+impl<'t, 'a> Facts<'t, 'a> {
+    /// Event `j` of a timeline: every field.
+    pub fn event(t: &'t Timeline<'a>, model: &'t Model, j: usize) -> Facts<'t, 'a> {
+        Facts { model, rows: t.rows, row: Some(t.idx[j]), timeline: Some(t), j: Some(j), props: OnceCell::new() }
+    }
+
+    /// A row read without its timeline: the event's own fields and
+    /// properties (its stored channel); customer facts are unknown. Only for
+    /// conditions that read nothing else (see [`needs_timeline`]).
+    pub fn row(rows: &'a Rows, row: usize, model: &'t Model) -> Facts<'t, 'a> {
+        Facts { model, rows, row: Some(row), timeline: None, j: None, props: OnceCell::new() }
+    }
+
+    /// The whole customer: traits and customer facts.
+    pub fn customer(t: &'t Timeline<'a>, model: &'t Model) -> Facts<'t, 'a> {
+        Facts { model, rows: t.rows, row: None, timeline: Some(t), j: None, props: OnceCell::new() }
+    }
+
+    fn text(&self, col: Col) -> Value<'_> {
+        self.row.and_then(|r| self.rows.str_at(col, r)).map_or(Value::Null, |s| Value::Str(Cow::Borrowed(s)))
+    }
+
+    fn number(&self, col: Col) -> Value<'_> {
+        self.row.and_then(|r| self.rows.f64_at(col, r)).map_or(Value::Null, Value::Num)
+    }
+
+    fn name(s: &str) -> Value<'_> {
+        Value::Str(Cow::Borrowed(s))
+    }
+
+    fn customer_fact(&self, f: CustomerFact) -> Value<'_> {
+        let Some(t) = self.timeline else { return Value::Null };
+        match f {
+            CustomerFact::FirstChannel => Facts::name(self.model.channel_name(t.first_channel())),
+            CustomerFact::Orders => Value::Num(t.purchases() as f64),
+            CustomerFact::RevenueTotal => Value::Num(t.revenue()),
+            CustomerFact::Events => Value::Num(t.idx.len() as f64),
+            CustomerFact::Stage => {
+                t.current_stage().map_or(Value::Null, |s| Facts::name(self.model.stage_names[s].as_str()))
+            }
+        }
+    }
+}
+
+impl predicate::Facts for Facts<'_, '_> {
+    fn get(&self, field: &Field) -> Value<'_> {
+        let (rows, model) = (self.rows, self.model);
+        match field {
+            Field::Trait(path) => self.timeline.map_or(Value::Null, |t| trait_value(&t.traits, path)),
+            Field::Customer(f) => self.customer_fact(*f),
+            _ => {
+                let Some(r) = self.row else { return Value::Null };
+                match field {
+                    Field::Event => Facts::name(model.event_name(rows.event[r])),
+                    Field::Kind => rows.kind.get(r).map_or(Value::Null, |k| Facts::name(Kind::from_code(*k).as_str())),
+                    Field::Channel => match (self.timeline, self.j) {
+                        (Some(t), Some(j)) => Facts::name(model.channel_name(t.channel[j])),
+                        _ => rows.channel.get(r).map_or(Value::Null, |c| Facts::name(model.channel_name(*c))),
+                    },
+                    Field::Source => self.text(Col::Source),
+                    Field::Medium => self.text(Col::Medium),
+                    Field::Campaign => self.text(Col::Campaign),
+                    Field::Url => self.text(Col::Url),
+                    Field::Referrer => self.text(Col::Referrer),
+                    Field::Survey => self.text(Col::Survey),
+                    Field::Text => self.text(Col::Text),
+                    Field::Revenue => self.number(Col::Revenue),
+                    Field::Score => self.number(Col::Score),
+                    Field::NthPurchase => match (self.timeline, self.j) {
+                        (Some(t), Some(j)) => Value::Num(t.nth_purchase[j] as f64),
+                        _ => Value::Null,
+                    },
+                    Field::Property(path) => {
+                        let props = self
+                            .props
+                            .get_or_init(|| rows.str_at(Col::Properties, r).and_then(|s| serde_json::from_str(s).ok()));
+                        props
+                            .as_ref()
+                            .and_then(|p| predicate::lookup_path(p, path))
+                            .map_or(Value::Null, Value::from_json)
+                    }
+                    Field::Trait(_) | Field::Customer(_) => Value::Null,
+                }
+            }
+        }
+    }
+}
+
+fn trait_value<'m>(traits: &'m Map<String, Json>, path: &str) -> Value<'m> {
+    let (first, rest) = path.split_once('.').map_or((path, None), |(a, b)| (a, Some(b)));
+    let Some(v) = traits.get(first) else { return Value::Null };
+    match rest {
+        None => Value::from_json(v),
+        Some(rest) => predicate::lookup_path(v, rest).map_or(Value::Null, Value::from_json),
+    }
+}
+
+/// Whether a condition reads anything beyond its row (the effective
+/// channel, purchase number, traits or customer facts), so it must be
+/// evaluated on a timeline.
+pub fn needs_timeline(p: &predicate::Predicate) -> bool {
+    p.fields().iter().any(|f| matches!(f, Field::Channel | Field::NthPurchase) || !f.is_event_level())
+}
+
+/// The stored column a condition field reads, if any beyond the timeline's
+/// own (event, kind, channel, timestamp).
+pub fn column(f: &Field) -> Option<Col> {
+    Some(match f {
+        Field::Property(_) => Col::Properties,
+        Field::Url => Col::Url,
+        Field::Referrer => Col::Referrer,
+        Field::Source => Col::Source,
+        Field::Medium => Col::Medium,
+        Field::Campaign => Col::Campaign,
+        Field::Score => Col::Score,
+        Field::Survey => Col::Survey,
+        Field::Text => Col::Text,
+        Field::Revenue | Field::Customer(CustomerFact::RevenueTotal) => Col::Revenue,
+        Field::Trait(_) => Col::Properties,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use wayfarer_core::Config;
+    use wayfarer_core::config::{PersonaDef, RuleDef, TouchpointDef};
+
+    use crate::Scope;
+    use crate::funnel::{FunnelSpec, Mode, Step, funnel};
+    use crate::journey::journey_map;
+    use crate::testutil::*;
+
+    fn events() -> Vec<wayfarer_core::Event> {
+        vec![
+            with(ev("u1", 0.0, "Identify"), |e| e.properties = r#"{"plan":"pro"}"#.into()),
+            with(ev("u1", 1.0, "Signed Up"), |e| e.properties = r#"{"plan":"pro"}"#.into()),
+            ev("u1", 2.0, "Order Completed"),
+            ev("u1", 3.0, "Order Completed"),
+            with(ev("u2", 0.0, "Signed Up"), |e| e.properties = r#"{"plan":"free"}"#.into()),
+            ev("u2", 2.0, "Order Completed"),
+        ]
+    }
+
+    fn purchase_rule(when: &str) -> Config {
+        let mut c = Config::default();
+        let purchase = c.stages.iter().position(|s| s.name == "Purchase").expect("Purchase stage");
+        c.stages[purchase].rules =
+            vec![RuleDef { event: "Signed Up".into(), channel: None, when: Some(when.to_string()) }];
+        c
+    }
+
+    #[test]
+    fn a_bare_name_in_a_stage_rule_reads_the_event_property_as_in_a_funnel_step() {
+        let (_d, s) = store(events());
+        let m = model_with(&s, &purchase_rule("plan = 'pro'"));
+        let map = journey_map(&s, &m, &Scope::default()).unwrap();
+        let purchase = map.stages.iter().find(|st| st.name == "Purchase").unwrap();
+        assert_eq!(purchase.customers, 1, "u1 signed up on the pro plan");
+        let step = Step::parse("Signed Up[plan = 'pro']", &m).unwrap();
+        let report =
+            funnel(&s, &m, &Scope::default(), &FunnelSpec::new(vec![step], 3600 * 1_000_000, Mode::Default)).unwrap();
+        assert_eq!(report.steps[0].customers, 1);
+    }
+
+    #[test]
+    fn funnel_steps_read_timeline_facts() {
+        // nth_purchase and traits need the timeline; they used to read as null.
+        let (_d, s) = store(events());
+        let m = model(&s);
+        let spec = |steps: &[&str]| {
+            let steps = steps.iter().map(|t| Step::parse(t, &m).unwrap()).collect();
+            FunnelSpec::new(steps, 3600 * 1_000_000, Mode::Default)
+        };
+        let r = funnel(&s, &m, &Scope::default(), &spec(&["Order Completed[nth_purchase >= 2]"])).unwrap();
+        assert_eq!(r.steps[0].customers, 1);
+        let r =
+            funnel(&s, &m, &Scope::default(), &spec(&["Signed Up", "Order Completed[traits.plan = 'pro']"])).unwrap();
+        assert_eq!(r.steps[1].customers, 1);
+        let r = funnel(&s, &m, &Scope::default(), &spec(&["Order Completed[first_channel = 'Direct']"])).unwrap();
+        assert_eq!(r.steps[0].customers, 2);
+    }
+
+    #[test]
+    fn every_kind_of_rule_refuses_a_condition_that_cannot_hold() {
+        let (_d, s) = store(events());
+        let compile = |c: &Config| crate::Model::compile(c, &s).expect_err("must be refused").to_string();
+        let e = compile(&purchase_rule("chanel = 'Email'"));
+        assert!(e.contains("stage 'Purchase'") && e.contains("did you mean 'channel'"), "{e}");
+        let e = compile(&purchase_rule("event = 'Signed Upp'"));
+        assert!(e.contains("did you mean 'Signed Up'"), "{e}");
+
+        let mut c = Config::default();
+        c.touchpoints.push(TouchpointDef {
+            name: "Pro sign-up".into(),
+            event: "Signed Up".into(),
+            channel: None,
+            when: Some("revenue > 'high'".into()),
+        });
+        let e = compile(&c);
+        assert!(e.contains("touchpoint 'Pro sign-up'") && e.contains("is a number"), "{e}");
+
+        let mut c = Config::default();
+        c.personas.push(PersonaDef { name: "Pros".into(), description: String::new(), when: "plan = 'pro'".into() });
+        let e = compile(&c);
+        assert!(e.contains("persona 'Pros'") && e.contains("not a customer fact"), "{e}");
+        c.personas[0].when = "first_channel = 'Emial'".into();
+        let e = compile(&c);
+        assert!(e.contains("did you mean 'Email'"), "{e}");
+
+        let mut c = Config::default();
+        c.channels.rules.push(wayfarer_core::config::ChannelRuleDef {
+            name: "Partners".into(),
+            when: "traits.partner = true".into(),
+        });
+        let e = compile(&c);
+        assert!(e.contains("channel 'Partners'") && e.contains("imported"), "{e}");
+
+        let m = model(&s);
+        let e = Step::parse("Signed Up[plna = 'pro' and nth_purchse >= 1]", &m).unwrap_err().to_string();
+        assert!(e.contains("at column 18") && e.contains("did you mean 'nth_purchase'"), "{e}");
+    }
+}
