@@ -138,6 +138,7 @@ struct AttributionFold<'m> {
 
 impl Fold for AttributionFold<'_> {
     type Partial = AttributionPartial;
+    type Scratch = ();
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
@@ -152,7 +153,7 @@ impl Fold for AttributionFold<'_> {
         }
     }
 
-    fn fold(&self, p: &mut AttributionPartial, span: Span<'_>) {
+    fn fold(&self, p: &mut AttributionPartial, _: &mut (), span: Span<'_>) {
         let Some(t) = Timeline::build(self.model, self.scope, span) else { return };
         let m = self.model;
         p.customers += 1;

@@ -82,6 +82,7 @@ pub struct ValueFold<'m> {
 
 impl Fold for ValueFold<'_> {
     type Partial = ValuePartial;
+    type Scratch = ();
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
@@ -93,7 +94,7 @@ impl Fold for ValueFold<'_> {
         ValuePartial::default()
     }
 
-    fn fold(&self, p: &mut ValuePartial, span: Span<'_>) {
+    fn fold(&self, p: &mut ValuePartial, _: &mut (), span: Span<'_>) {
         let Some(t) = Timeline::build(self.model, self.scope, span) else { return };
         let (mut revenue, mut orders) = (0.0, 0u32);
         for &r in &t.idx {

@@ -1,11 +1,15 @@
-//! The fold contract and its parallel runner. An analysis says which extra
-//! columns it reads, how to start a partial, how to fold one timeline into it
-//! and how to merge two partials; the runner reads partitions in parallel and
+//! The fold contract (DESIGN §3) and its one parallel runner. An analysis
+//! says which extra columns it reads, how to start a partial, how to fold
+//! one timeline into it (with working memory reused across a partition's
+//! timelines) and how to merge two partials; optionally, which events'
+//! postings suffice to answer it, and how to fold a partition from them.
+//! The runner reads partitions in parallel — from postings where the
+//! analysis allows it and the partition has them, else from rows — and
 //! merges as they finish. A cancelled store (its query timed out) stops the
 //! run at the next partition or the next few thousand timelines.
 
 use rayon::prelude::*;
-use wayfarer_store::{Col, Rows, Store};
+use wayfarer_store::{Col, Postings, Rows, Store};
 
 use crate::EngineError;
 
@@ -22,37 +26,70 @@ pub struct Span<'a> {
 }
 
 pub trait Fold: Sync {
+    /// What folding some timelines produces; partials of disjoint sets of
+    /// customers merge into the partial of their union.
     type Partial: Send;
+    /// Working memory of one partition's fold (buffers reused from one
+    /// timeline to the next); never merged.
+    type Scratch: Default;
     /// Columns beyond the core (customer, timestamp, seq, event, channel, kind).
     fn columns(&self) -> Vec<Col>;
     fn init(&self) -> Self::Partial;
-    fn fold(&self, partial: &mut Self::Partial, span: Span<'_>);
+    fn fold(&self, partial: &mut Self::Partial, scratch: &mut Self::Scratch, span: Span<'_>);
     fn merge(&self, a: Self::Partial, b: Self::Partial) -> Self::Partial;
+    /// The postings fast path: the event codes whose postings alone answer
+    /// this query (and whether revenue is needed), or `None` to fold rows.
+    fn postings(&self) -> Option<PostingsPlan> {
+        None
+    }
+    /// Folds a partition from the postings [`postings`](Self::postings)
+    /// asked for; must give what folding its rows would.
+    fn fold_postings(&self, _partial: &mut Self::Partial, _scratch: &mut Self::Scratch, _post: &Postings) {
+        unreachable!("fold_postings without a postings plan")
+    }
 }
 
-/// Folds the timelines of one partition into `acc`.
-pub fn fold_partition<F: Fold>(store: &Store, f: &F, partition: u32, acc: &mut F::Partial) -> Result<(), EngineError> {
+/// Which postings a fold can be answered from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostingsPlan {
+    pub codes: Vec<u32>,
+    pub revenue: bool,
+}
+
+/// Folds one partition into `acc`: from postings when the fold has a plan
+/// and the partition has them, else from its rows.
+fn fold_partition<F: Fold>(
+    store: &Store,
+    f: &F,
+    plan: Option<&PostingsPlan>,
+    partition: u32,
+    acc: &mut F::Partial,
+) -> Result<(), EngineError> {
+    let mut scratch = F::Scratch::default();
+    if let Some(plan) = plan
+        && let Some(post) = store.read_postings(partition, &plan.codes, plan.revenue)?
+    {
+        f.fold_postings(acc, &mut scratch, &post);
+        return Ok(());
+    }
     let rows = store.read_partition(partition, &f.columns())?;
-    for (customer, r) in rows.timelines() {
-        f.fold(acc, Span { customer, rows: &rows, start: r.start, end: r.end });
+    for (i, (customer, r)) in rows.timelines().enumerate() {
+        if i % CHECK_EVERY == 0 {
+            store.check_cancel()?;
+        }
+        f.fold(acc, &mut scratch, Span { customer, rows: &rows, start: r.start, end: r.end });
     }
     Ok(())
 }
 
-/// Folds every timeline of the store, partitions in parallel.
+/// Folds every timeline of the store, partitions in parallel, and merges.
 pub fn run<F: Fold>(store: &Store, f: &F) -> Result<F::Partial, EngineError> {
-    let cols = f.columns();
+    let plan = f.postings();
     let partials: Vec<F::Partial> = (0..store.partitions())
         .into_par_iter()
         .map(|p| -> Result<F::Partial, EngineError> {
-            let rows = store.read_partition(p, &cols)?;
             let mut acc = f.init();
-            for (i, (customer, r)) in rows.timelines().enumerate() {
-                if i % CHECK_EVERY == 0 {
-                    store.check_cancel()?;
-                }
-                f.fold(&mut acc, Span { customer, rows: &rows, start: r.start, end: r.end });
-            }
+            fold_partition(store, f, plan.as_ref(), p, &mut acc)?;
             Ok(acc)
         })
         .collect::<Result<_, _>>()?;
@@ -72,12 +109,13 @@ pub fn run_split<F: Fold>(
 ) -> Result<F::Partial, EngineError> {
     let cols = f.columns();
     let mut parts: Vec<Option<F::Partial>> = (0..groups).map(|_| Some(f.init())).collect();
+    let mut scratch = F::Scratch::default();
     for p in 0..store.partitions() {
         let rows = store.read_partition(p, &cols)?;
         for (customer, r) in rows.timelines() {
             let g = group_of(customer) % groups.max(1);
             if let Some(acc) = parts[g].as_mut() {
-                f.fold(acc, Span { customer, rows: &rows, start: r.start, end: r.end });
+                f.fold(acc, &mut scratch, Span { customer, rows: &rows, start: r.start, end: r.end });
             }
         }
     }
@@ -97,7 +135,7 @@ pub fn run_split<F: Fold>(
 /// once per timeline that has any, with its (row, timestamp, event code)
 /// items grouped by list (each group in row order; sort across groups if
 /// order matters). Timelines without items are skipped.
-pub fn walk_postings(post: &wayfarer_store::Postings, mut f: impl FnMut(usize, &[(u32, i64, u32)])) {
+pub fn walk_postings(post: &Postings, mut f: impl FnMut(usize, &[(u32, i64, u32)])) {
     let lists = &post.lists;
     let mut cursor = vec![0usize; lists.len()];
     let mut items: Vec<(u32, i64, u32)> = Vec::new();

@@ -21,7 +21,7 @@ use wayfarer_models::stats::quantile;
 use wayfarer_store::{Col, NO_CHANNEL, Rows, Store};
 
 use crate::facts::{self, Facts};
-use crate::fold::{self, Fold, Span};
+use crate::fold::{self, Fold, PostingsPlan, Span};
 use crate::model::Model;
 use crate::period::Period;
 use crate::timeline::Timeline;
@@ -202,8 +202,21 @@ pub struct Step {
 }
 
 impl Step {
-    /// Parses `Event Name`, `Event Name[condition]` or `stage:Stage Name`.
+    /// Parses `Event Name`, `Event Name[condition]` or `stage:Stage Name`;
+    /// an event name or glob that matches no event of the data is an error
+    /// naming it and the closest name.
     pub fn parse(text: &str, model: &Model) -> Result<Step, EngineError> {
+        let step = Step::parse_allowing_absent(text, model)?;
+        if let Some(event) = &step.event {
+            model.events_matching(event, &format!("step '{}'", step.label))?;
+        }
+        Ok(step)
+    }
+
+    /// [`Step::parse`] without the check that the event occurs: for
+    /// conformance with ClickHouse, whose `windowFunnel` takes a condition on
+    /// an event absent from the data (the chain stops there).
+    pub fn parse_allowing_absent(text: &str, model: &Model) -> Result<Step, EngineError> {
         let t = text.trim();
         if let Some(name) = t.strip_prefix("stage:") {
             let k = model.stage_names.iter().position(|s| s.eq_ignore_ascii_case(name.trim())).ok_or_else(|| {
@@ -237,7 +250,6 @@ impl Step {
         if event.is_empty() {
             return Err(EngineError::InvalidQuery(format!("step '{t}' has no event name")));
         }
-        model.events_matching(&event, &format!("step '{t}'"))?;
         Ok(Step { label: t.to_string(), event: Some(event), filter, stage: None })
     }
 }
@@ -558,16 +570,28 @@ fn value_text(v: &Value<'_>) -> String {
     }
 }
 
-/// Scratch space per partition.
+/// Working memory of one partition's funnel fold.
+#[derive(Default)]
 pub struct Scratch {
-    scanner: Scanner,
+    /// Made at the first timeline (it needs the spec).
+    scanner: Option<Scanner>,
     entries: Vec<(i64, u8)>,
     /// For the timeline path: the row index of each entry's event in `idx`.
     entry_rows: Vec<usize>,
 }
 
+impl FunnelFold<'_> {
+    fn scanner<'s>(&self, scanner: &'s mut Option<Scanner>) -> &'s mut Scanner {
+        scanner.get_or_insert_with(|| {
+            Scanner::new(self.spec.steps.len(), self.spec.window, self.spec.mode, self.spec.step_windows.clone())
+        })
+    }
+}
+
 impl Fold for FunnelFold<'_> {
-    type Partial = (FunnelPartial, Vec<(u32, u8)>, Option<Box<Scratch>>);
+    /// The counts, and (customer, level) pairs when `collect_levels` is set.
+    type Partial = (FunnelPartial, Vec<(u32, u8)>);
+    type Scratch = Scratch;
 
     fn columns(&self) -> Vec<Col> {
         let mut c = if self.spec.needs_timeline() || self.persona.is_some() {
@@ -584,18 +608,11 @@ impl Fold for FunnelFold<'_> {
     fn init(&self) -> Self::Partial {
         let n = self.spec.steps.len();
         let p = FunnelPartial { all: GroupPartial::new(n), groups: HashMap::new() };
-        (p, Vec::new(), None)
+        (p, Vec::new())
     }
 
-    fn fold(&self, acc: &mut Self::Partial, span: Span<'_>) {
+    fn fold(&self, acc: &mut Self::Partial, scratch: &mut Scratch, span: Span<'_>) {
         let n = self.spec.steps.len();
-        let scratch = acc.2.get_or_insert_with(|| {
-            Box::new(Scratch {
-                scanner: Scanner::new(n, self.spec.window, self.spec.mode, self.spec.step_windows.clone()),
-                entries: Vec::new(),
-                entry_rows: Vec::new(),
-            })
-        });
         scratch.entries.clear();
         scratch.entry_rows.clear();
         let rows = span.rows;
@@ -640,8 +657,9 @@ impl Fold for FunnelFold<'_> {
             }
         }
         sort_entries(&mut scratch.entries);
-        let level = scratch.scanner.scan(&scratch.entries);
-        let best = &scratch.scanner.best;
+        let scanner = self.scanner(&mut scratch.scanner);
+        let level = scanner.scan(&scratch.entries);
+        let best = &scanner.best;
         let best_first_row = if level > 0 {
             scratch
                 .entries
@@ -670,6 +688,53 @@ impl Fold for FunnelFold<'_> {
         a.1.extend(b.1);
         a
     }
+
+    /// The event codes to read postings for, when the query can be answered
+    /// from postings alone: no conditions, breakdown, persona, time window or
+    /// strict_order (which needs every event), and no per-customer export.
+    fn postings(&self) -> Option<PostingsPlan> {
+        let plain = self.spec.mode != Mode::StrictOrder
+            && !self.spec.needs_timeline()
+            && self.persona.is_none()
+            && self.scope.from.is_none()
+            && self.scope.to.is_none()
+            && !self.collect_levels
+            && self.cond_mask.iter().all(|&m| m == 0);
+        let codes = (0..self.relevant.len() as u32).filter(|&c| self.relevant[c as usize]).collect();
+        plain.then_some(PostingsPlan { codes, revenue: false })
+    }
+
+    /// Folds one partition from the postings of the step and exclusion
+    /// events: a merge of the lists by row gives each customer's relevant
+    /// events in timeline order.
+    fn fold_postings(&self, acc: &mut Self::Partial, scratch: &mut Scratch, post: &wayfarer_store::Postings) {
+        let mut processed = 0u64;
+        let all = &mut acc.0.all;
+        self.scanner(&mut scratch.scanner);
+        fold::walk_postings(post, |_, items| {
+            scratch.entries.clear();
+            for &(_, ts, code) in items {
+                let mask = self.name_mask.get(code as usize).copied().unwrap_or(0);
+                if mask == 0 {
+                    scratch.entries.push((ts, EXCLUDED));
+                } else {
+                    let mut m = mask;
+                    while m != 0 {
+                        scratch.entries.push((ts, STEP0 + m.trailing_zeros() as u8));
+                        m &= m - 1;
+                    }
+                }
+            }
+            // Grouped by event, not in time order: a small sort orders them.
+            scratch.entries.sort_unstable();
+            let scanner = scratch.scanner.as_mut().expect("made above");
+            let level = scanner.scan(&scratch.entries);
+            self.record(all, level, &scanner.best);
+            processed += 1;
+        });
+        // Customers who met none of these events stay at level 0.
+        all.levels[0] += post.interactive.saturating_sub(processed);
+    }
 }
 
 impl FunnelFold<'_> {
@@ -694,77 +759,6 @@ impl FunnelFold<'_> {
             }
         }
     }
-
-    /// The event codes to read postings for, when the query can be answered
-    /// from postings alone: no conditions, breakdown, persona, time window or
-    /// strict_order (which needs every event), and no per-customer export.
-    fn postings_codes(&self) -> Option<Vec<u32>> {
-        let plain = self.spec.mode != Mode::StrictOrder
-            && !self.spec.needs_timeline()
-            && self.persona.is_none()
-            && self.scope.from.is_none()
-            && self.scope.to.is_none()
-            && !self.collect_levels
-            && self.cond_mask.iter().all(|&m| m == 0);
-        plain.then(|| (0..self.relevant.len() as u32).filter(|&c| self.relevant[c as usize]).collect())
-    }
-
-    /// Folds one partition from the postings of the step and exclusion
-    /// events: a merge of the lists by row gives each customer's relevant
-    /// events in timeline order.
-    fn fold_postings(&self, acc: &mut <Self as Fold>::Partial, post: &wayfarer_store::Postings) {
-        let n = self.spec.steps.len();
-        let scratch = acc.2.get_or_insert_with(|| {
-            Box::new(Scratch {
-                scanner: Scanner::new(n, self.spec.window, self.spec.mode, self.spec.step_windows.clone()),
-                entries: Vec::new(),
-                entry_rows: Vec::new(),
-            })
-        });
-        let mut processed = 0u64;
-        let (all, scratch) = (&mut acc.0.all, scratch);
-        fold::walk_postings(post, |_, items| {
-            scratch.entries.clear();
-            for &(_, ts, code) in items {
-                let mask = self.name_mask.get(code as usize).copied().unwrap_or(0);
-                if mask == 0 {
-                    scratch.entries.push((ts, EXCLUDED));
-                } else {
-                    let mut m = mask;
-                    while m != 0 {
-                        scratch.entries.push((ts, STEP0 + m.trailing_zeros() as u8));
-                        m &= m - 1;
-                    }
-                }
-            }
-            // Grouped by event, not in time order: a small sort orders them.
-            scratch.entries.sort_unstable();
-            let level = scratch.scanner.scan(&scratch.entries);
-            self.record(all, level, &scratch.scanner.best);
-            processed += 1;
-        });
-        // Customers who met none of these events stay at level 0.
-        all.levels[0] += post.interactive.saturating_sub(processed);
-    }
-}
-
-/// Runs the funnel fold: from postings where the query allows it and the
-/// partition has one segment, else from rows.
-fn run_funnel(store: &Store, f: &FunnelFold<'_>) -> Result<<FunnelFold<'static> as Fold>::Partial, EngineError> {
-    use rayon::prelude::*;
-    let Some(codes) = f.postings_codes() else { return fold::run(store, f) };
-    let partials: Vec<_> = (0..store.partitions())
-        .into_par_iter()
-        .map(|p| -> Result<_, EngineError> {
-            let mut acc = f.init();
-            match store.read_postings(p, &codes, false)? {
-                Some(post) => f.fold_postings(&mut acc, &post),
-                None => fold::fold_partition(store, f, p, &mut acc)?,
-            }
-            Ok(acc)
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(partials.into_iter().fold(f.init(), |a, b| f.merge(a, b)))
 }
 
 // ---------------------------------------------------------------- report
@@ -910,7 +904,7 @@ pub fn report(spec: &FunnelSpec, p: &FunnelPartial, scope: &Scope) -> FunnelRepo
 /// Runs a funnel over the store.
 pub fn funnel(store: &Store, model: &Model, scope: &Scope, spec: &FunnelSpec) -> Result<FunnelReport, EngineError> {
     let f = FunnelFold::new(model, scope, spec)?;
-    let (p, _, _) = run_funnel(store, &f)?;
+    let (p, _) = fold::run(store, &f)?;
     Ok(report(spec, &p, scope))
 }
 
@@ -940,7 +934,7 @@ pub fn funnel_levels(
 ) -> Result<Vec<(u32, u8)>, EngineError> {
     let mut f = FunnelFold::new(model, scope, spec)?;
     f.collect_levels = true;
-    let (_, mut levels, _) = fold::run(store, &f)?;
+    let (_, mut levels) = fold::run(store, &f)?;
     levels.sort_unstable();
     Ok(levels)
 }

@@ -325,6 +325,7 @@ pub fn survey_emotion(survey: &str, score: f64) -> Option<f64> {
 
 impl Fold for JourneyFold<'_> {
     type Partial = JourneyPartial;
+    type Scratch = ();
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
@@ -337,7 +338,7 @@ impl Fold for JourneyFold<'_> {
         JourneyPartial { groups: (0..groups).map(|_| GroupStats::new(self.model.stages())).collect() }
     }
 
-    fn fold(&self, p: &mut JourneyPartial, span: Span<'_>) {
+    fn fold(&self, p: &mut JourneyPartial, _: &mut (), span: Span<'_>) {
         let Some(t) = Timeline::build(self.model, self.scope, span) else {
             return;
         };

@@ -133,6 +133,7 @@ fn url_path(u: &str) -> String {
 
 impl Fold for PathsFold<'_> {
     type Partial = PathsPartial;
+    type Scratch = ();
 
     fn columns(&self) -> Vec<Col> {
         let mut c = vec![Col::Timestamp, Col::EventCode, Col::KindCode];
@@ -154,7 +155,7 @@ impl Fold for PathsFold<'_> {
         p
     }
 
-    fn fold(&self, p: &mut PathsPartial, span: Span<'_>) {
+    fn fold(&self, p: &mut PathsPartial, _: &mut (), span: Span<'_>) {
         let rows = span.rows;
         let mut seq = std::mem::take(&mut p.scratch_seq);
         let mut codes = std::mem::take(&mut p.scratch_codes);

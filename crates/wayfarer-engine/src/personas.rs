@@ -48,6 +48,7 @@ struct FeatureFold<'m> {
 
 impl Fold for FeatureFold<'_> {
     type Partial = Vec<CustomerFeatures>;
+    type Scratch = ();
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
@@ -59,7 +60,7 @@ impl Fold for FeatureFold<'_> {
         Vec::new()
     }
 
-    fn fold(&self, p: &mut Vec<CustomerFeatures>, span: Span<'_>) {
+    fn fold(&self, p: &mut Vec<CustomerFeatures>, _: &mut (), span: Span<'_>) {
         let Some(t) = Timeline::build(self.model, self.scope, span) else { return };
         let m = self.model;
         // Channel preference: the share of the customer's sessions that came

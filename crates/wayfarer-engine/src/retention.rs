@@ -78,6 +78,7 @@ pub struct RetentionFold<'m> {
 
 impl Fold for RetentionFold<'_> {
     type Partial = RetentionPartial;
+    type Scratch = ();
 
     fn columns(&self) -> Vec<Col> {
         if self.persona.is_some() {
@@ -91,7 +92,7 @@ impl Fold for RetentionFold<'_> {
         RetentionPartial { base: self.base, ..RetentionPartial::default() }
     }
 
-    fn fold(&self, p: &mut RetentionPartial, span: Span<'_>) {
+    fn fold(&self, p: &mut RetentionPartial, _: &mut (), span: Span<'_>) {
         if self.persona.is_some() {
             match Timeline::build(self.model, self.scope, span) {
                 Some(t) if t.persona == self.persona => {}

@@ -11,7 +11,7 @@ use wayfarer_core::glob::glob_match;
 use wayfarer_core::time::MICROS_PER_DAY;
 use wayfarer_store::{Col, Store};
 
-use crate::fold::{self, Fold, Span};
+use crate::fold::{self, Fold, PostingsPlan, Span};
 use crate::model::Model;
 use crate::timeline::Timeline;
 use crate::{EngineError, Scope};
@@ -95,6 +95,7 @@ impl<'m> RfmFold<'m> {
 
 impl Fold for RfmFold<'_> {
     type Partial = RfmPartial;
+    type Scratch = ();
 
     fn columns(&self) -> Vec<Col> {
         let mut c = if self.persona.is_some() {
@@ -110,7 +111,7 @@ impl Fold for RfmFold<'_> {
         RfmPartial::default()
     }
 
-    fn fold(&self, p: &mut RfmPartial, span: Span<'_>) {
+    fn fold(&self, p: &mut RfmPartial, _: &mut (), span: Span<'_>) {
         if self.persona.is_some() {
             match Timeline::build(self.model, self.scope, span) {
                 Some(t) if t.persona == self.persona => {}
@@ -149,6 +150,42 @@ impl Fold for RfmFold<'_> {
         a.mean_order_value += b.mean_order_value;
         a.rows.extend(b.rows);
         a
+    }
+
+    /// From the purchase events' postings (with revenue), unless a persona
+    /// is asked for (it needs timelines).
+    fn postings(&self) -> Option<PostingsPlan> {
+        let codes = (0..self.is_purchase.len() as u32).filter(|&c| self.is_purchase[c as usize]).collect();
+        self.persona.is_none().then_some(PostingsPlan { codes, revenue: true })
+    }
+
+    /// Folds one partition from the purchase events' postings.
+    fn fold_postings(&self, p: &mut RfmPartial, _: &mut (), post: &wayfarer_store::Postings) {
+        let mut rv = 0usize;
+        let several = post.lists.len() > 1;
+        let mut sorted: Vec<(u32, i64, u32)> = Vec::new();
+        fold::walk_postings(post, |t, items| {
+            let items = if several {
+                sorted.clear();
+                sorted.extend_from_slice(items);
+                sorted.sort_unstable();
+                &sorted[..]
+            } else {
+                items
+            };
+            let mut acc = Purchases::default();
+            for &(r, ts, _) in items {
+                if !self.counts(ts) {
+                    continue;
+                }
+                while rv < post.rev_rows.len() && post.rev_rows[rv] < r {
+                    rv += 1;
+                }
+                let value = if post.rev_rows.get(rv) == Some(&r) { post.rev_vals[rv] } else { 0.0 };
+                acc.add(ts, value);
+            }
+            self.finish_customer(p, post.customers[t], &acc);
+        });
     }
 }
 
@@ -224,57 +261,6 @@ impl RfmFold<'_> {
             });
         }
     }
-
-    /// Folds one partition from the purchase events' postings.
-    fn fold_postings(&self, p: &mut RfmPartial, post: &wayfarer_store::Postings) {
-        let mut rv = 0usize;
-        let several = post.lists.len() > 1;
-        let mut sorted: Vec<(u32, i64, u32)> = Vec::new();
-        fold::walk_postings(post, |t, items| {
-            let items = if several {
-                sorted.clear();
-                sorted.extend_from_slice(items);
-                sorted.sort_unstable();
-                &sorted[..]
-            } else {
-                items
-            };
-            let mut acc = Purchases::default();
-            for &(r, ts, _) in items {
-                if !self.counts(ts) {
-                    continue;
-                }
-                while rv < post.rev_rows.len() && post.rev_rows[rv] < r {
-                    rv += 1;
-                }
-                let value = if post.rev_rows.get(rv) == Some(&r) { post.rev_vals[rv] } else { 0.0 };
-                acc.add(ts, value);
-            }
-            self.finish_customer(p, post.customers[t], &acc);
-        });
-    }
-}
-
-/// Runs the RFM fold: from the purchase events' postings unless a persona
-/// is asked for or the partition has several segments.
-fn run_rfm(store: &Store, f: &RfmFold<'_>) -> Result<RfmPartial, EngineError> {
-    use rayon::prelude::*;
-    if f.persona.is_some() {
-        return fold::run(store, f);
-    }
-    let codes: Vec<u32> = (0..f.is_purchase.len() as u32).filter(|&c| f.is_purchase[c as usize]).collect();
-    let partials: Vec<RfmPartial> = (0..store.partitions())
-        .into_par_iter()
-        .map(|part| -> Result<RfmPartial, EngineError> {
-            let mut acc = f.init();
-            match store.read_postings(part, &codes, true)? {
-                Some(post) => f.fold_postings(&mut acc, &post),
-                None => fold::fold_partition(store, f, part, &mut acc)?,
-            }
-            Ok(acc)
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(partials.into_iter().fold(f.init(), |a, b| f.merge(a, b)))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -323,7 +309,7 @@ pub fn rfm(
     spec: &RfmSpec,
 ) -> Result<(RfmSummary, Vec<CustomerRfm>), EngineError> {
     let f = RfmFold::new(model, scope, spec)?;
-    let mut p = run_rfm(store, &f)?;
+    let mut p = fold::run(store, &f)?;
     p.rows.sort_by_key(|r| r.customer);
     Ok((f.summary(&p), p.rows))
 }

@@ -71,6 +71,7 @@ struct SegmentFold<'a> {
 
 impl Fold for SegmentFold<'_> {
     type Partial = Vec<(u32, String)>;
+    type Scratch = ();
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
@@ -82,7 +83,7 @@ impl Fold for SegmentFold<'_> {
         Vec::new()
     }
 
-    fn fold(&self, p: &mut Self::Partial, span: Span<'_>) {
+    fn fold(&self, p: &mut Self::Partial, _: &mut (), span: Span<'_>) {
         if let Some(t) = Timeline::build(self.model, self.scope, span) {
             p.push((t.customer, self.by.group(self.model, &t)));
         }

@@ -39,6 +39,7 @@ pub struct Partial {
 
 impl Fold for SessionsFold<'_> {
     type Partial = Partial;
+    type Scratch = ();
 
     fn columns(&self) -> Vec<Col> {
         self.model.timeline_columns()
@@ -48,7 +49,7 @@ impl Fold for SessionsFold<'_> {
         Partial::default()
     }
 
-    fn fold(&self, p: &mut Partial, span: Span<'_>) {
+    fn fold(&self, p: &mut Partial, _: &mut (), span: Span<'_>) {
         let Some(t) = Timeline::build(self.model, self.scope, span) else {
             return;
         };

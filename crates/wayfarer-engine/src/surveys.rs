@@ -77,6 +77,7 @@ impl<'m> SurveysFold<'m> {
 
 impl Fold for SurveysFold<'_> {
     type Partial = SurveysPartial;
+    type Scratch = ();
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
@@ -88,7 +89,7 @@ impl Fold for SurveysFold<'_> {
         SurveysPartial::default()
     }
 
-    fn fold(&self, p: &mut SurveysPartial, span: Span<'_>) {
+    fn fold(&self, p: &mut SurveysPartial, _: &mut (), span: Span<'_>) {
         let Some(t) = Timeline::build(self.model, self.scope, span) else { return };
         let m = self.model;
         let persona = t.persona.map_or_else(|| "Unassigned".to_string(), |i| m.personas[i].0.clone());

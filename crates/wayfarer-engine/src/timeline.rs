@@ -272,6 +272,7 @@ mod tests {
         struct Collect<'m>(&'m Model);
         impl Fold for Collect<'_> {
             type Partial = Vec<(u32, Vec<Option<i64>>, Vec<u8>, Vec<String>, Option<usize>, bool)>;
+            type Scratch = ();
             fn columns(&self) -> Vec<Col> {
                 let mut c = self.0.timeline_columns();
                 c.push(Col::Properties);
@@ -280,7 +281,7 @@ mod tests {
             fn init(&self) -> Self::Partial {
                 Vec::new()
             }
-            fn fold(&self, p: &mut Self::Partial, span: Span<'_>) {
+            fn fold(&self, p: &mut Self::Partial, _: &mut (), span: Span<'_>) {
                 if let Some(t) = Timeline::build(self.0, &Scope::default(), span) {
                     let ch = t.channel.iter().map(|c| self.0.channel_name(*c).to_string()).collect();
                     let churned = t.churned(self.0, self.0.data_end);
@@ -367,13 +368,14 @@ mod tests {
         struct Channels<'m>(&'m Model);
         impl Fold for Channels<'_> {
             type Partial = Vec<String>;
+            type Scratch = ();
             fn columns(&self) -> Vec<Col> {
                 self.0.timeline_columns()
             }
             fn init(&self) -> Vec<String> {
                 Vec::new()
             }
-            fn fold(&self, p: &mut Vec<String>, span: Span<'_>) {
+            fn fold(&self, p: &mut Vec<String>, _: &mut (), span: Span<'_>) {
                 if let Some(t) = Timeline::build(self.0, &Scope::default(), span) {
                     p.extend(t.channel.iter().map(|c| self.0.channel_name(*c).to_string()));
                 }
@@ -432,13 +434,14 @@ mod tests {
         struct Churn<'m>(&'m Model);
         impl Fold for Churn<'_> {
             type Partial = Vec<bool>;
+            type Scratch = ();
             fn columns(&self) -> Vec<Col> {
                 self.0.timeline_columns()
             }
             fn init(&self) -> Vec<bool> {
                 Vec::new()
             }
-            fn fold(&self, p: &mut Vec<bool>, span: Span<'_>) {
+            fn fold(&self, p: &mut Vec<bool>, _: &mut (), span: Span<'_>) {
                 if let Some(t) = Timeline::build(self.0, &Scope::default(), span) {
                     p.push(t.churned(self.0, self.0.data_end));
                 }

@@ -10,6 +10,7 @@ use wayfarer_engine::period::Period;
 use wayfarer_engine::retention::{RetentionFold, RetentionSpec};
 use wayfarer_engine::rfm::{RfmFold, RfmSpec, Unit, rfm};
 use wayfarer_engine::sessions::SessionsFold;
+use wayfarer_engine::surveys::SurveysFold;
 use wayfarer_engine::{Model, Scope};
 use wayfarer_store::{Store, Writer};
 
@@ -18,6 +19,9 @@ const NAMES: [&str; 4] = ["A", "B", "C", "D"];
 fn build(events: &[(u8, u32, u8)]) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let mut w = Writer::open(dir.path(), 0).unwrap();
+    // Every name occurs (c99 does each once), so steps naming them are valid.
+    let every = NAMES.iter().enumerate().map(|(e, _)| (99u8, 40_000 + e as u32, e as u8));
+    let events: Vec<(u8, u32, u8)> = events.iter().copied().chain(every).collect();
     let evs: Vec<Event> = events
         .iter()
         .enumerate()
@@ -89,6 +93,11 @@ proptest! {
         let (summary, api_rows) = rfm(&store, &model, &scope, &spec).unwrap();
         prop_assert_eq!(f.summary(&rows), summary);
         prop_assert_eq!(rows.rows, api_rows);
+
+        let f = SurveysFold::new(&model, &scope, Period::Month);
+        let one = f.finish(&run(&store, &f).unwrap());
+        let split = f.finish(&run_split(&store, &f, groups, &group_of, &order).unwrap());
+        prop_assert_eq!(one, split);
 
         let f = SessionsFold::new(&model, &scope).unwrap();
         let one = f.finish(&run(&store, &f).unwrap());

@@ -215,7 +215,8 @@ fn signing_in_pages_exports_and_notes_over_http() {
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("window"), "{}", String::from_utf8_lossy(&body));
     // A misspelled event is named, with the closest one, not charted as zeros.
-    let (status, _, body) = raw(a, "GET", "/funnels?step=Product+Viewd", std::slice::from_ref(&c), b"");
+    let (status, _, body) =
+        raw(a, "GET", "/funnels?step=Product+Viewd&step=Order+Completed", std::slice::from_ref(&c), b"");
     assert_eq!(status, 400);
     let body = String::from_utf8_lossy(&body);
     assert!(body.contains("Product Viewd") && body.contains("did you mean"), "{body}");

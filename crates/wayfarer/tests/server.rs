@@ -94,7 +94,7 @@ fn ingestion_auth_limits_and_bad_input() {
             "/v1/batch",
             json!({"batch": [{"type": "track", "event": "X"}]}).to_string().into_bytes(),
             400,
-            "invalid_field",
+            "missing_identity",
         ),
         ("/v1/track", format!("{}{}", "[".repeat(5000), "]".repeat(5000)).into_bytes(), 400, "invalid_json"),
         (
