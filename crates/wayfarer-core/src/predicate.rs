@@ -643,10 +643,10 @@ fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
     match scope {
         Scope::Customer if bare_property => {
             return Err(format!(
-                "'{}' is not a customer fact{}; persona and segment rules read traits.NAME and {}",
+                "'{}' is not a customer fact (persona and segment rules read traits.NAME and {}){}",
                 a.name,
-                crate::suggest::hint(&a.name, &known),
-                known.join(", ")
+                known.join(", "),
+                crate::suggest::hint(&a.name, &known)
             ));
         }
         Scope::Customer if a.field.is_event_level() => {
