@@ -128,7 +128,7 @@ pub struct AttributionPartial {
     pub touches: u64,
 }
 
-struct AttributionFold<'m> {
+pub struct AttributionFold<'m> {
     model: &'m Model,
     scope: &'m Scope,
     spec: &'m AttributionSpec,
@@ -139,6 +139,7 @@ struct AttributionFold<'m> {
 impl Fold for AttributionFold<'_> {
     type Partial = AttributionPartial;
     type Scratch = ();
+    type Report = AttributionReport;
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
@@ -232,6 +233,11 @@ impl Fold for AttributionFold<'_> {
         a.touches += b.touches;
         a
     }
+
+    /// The heuristics' credit, and Markov and Shapley on the merged path counts.
+    fn finish(&self, p: AttributionPartial) -> AttributionReport {
+        report(self.model, self.spec, &p)
+    }
 }
 
 /// One channel's credit under one model.
@@ -292,20 +298,19 @@ pub fn paths(partial: &AttributionPartial) -> Vec<Path> {
     v
 }
 
-/// Runs the attribution fold over a scope.
-pub fn collect(
-    store: &Store,
-    model: &Model,
-    scope: &Scope,
-    spec: &AttributionSpec,
-) -> Result<AttributionPartial, EngineError> {
-    if !(1..=3).contains(&spec.order) {
-        return Err(EngineError::InvalidQuery(format!("Markov order must be 1, 2 or 3, not {}", spec.order)));
+impl<'m> AttributionFold<'m> {
+    pub fn new(
+        model: &'m Model,
+        scope: &'m Scope,
+        spec: &'m AttributionSpec,
+    ) -> Result<AttributionFold<'m>, EngineError> {
+        if !(1..=3).contains(&spec.order) {
+            return Err(EngineError::InvalidQuery(format!("Markov order must be 1, 2 or 3, not {}", spec.order)));
+        }
+        let is_conversion = model.events_matching(&spec.conversion, "--conversion")?;
+        let heuristics = ModelKind::ALL[..ModelKind::HEURISTICS].iter().filter_map(|&k| spec.heuristic(k)).collect();
+        Ok(AttributionFold { model, scope, spec, is_conversion, heuristics })
     }
-    let is_conversion = model.events_matching(&spec.conversion, "--conversion")?;
-    let heuristics = ModelKind::ALL[..ModelKind::HEURISTICS].iter().filter_map(|&k| spec.heuristic(k)).collect();
-    let f = AttributionFold { model, scope, spec, is_conversion, heuristics };
-    fold::run(store, &f)
 }
 
 /// Attributes a scope's conversions to channels by each requested model.
@@ -315,8 +320,7 @@ pub fn attribution(
     scope: &Scope,
     spec: &AttributionSpec,
 ) -> Result<AttributionReport, EngineError> {
-    let partial = collect(store, model, scope, spec)?;
-    Ok(report(model, spec, &partial))
+    fold::report(store, &AttributionFold::new(model, scope, spec)?)
 }
 
 fn report(model: &Model, spec: &AttributionSpec, partial: &AttributionPartial) -> AttributionReport {

@@ -59,7 +59,7 @@ pub struct ClvSpec {
 }
 
 /// One customer's value to date and what it is grouped by.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CustomerValue {
     pub customer: u32,
     pub revenue: f64,
@@ -80,9 +80,17 @@ pub struct ValueFold<'m> {
     is_purchase: Vec<bool>,
 }
 
+impl<'m> ValueFold<'m> {
+    /// Each customer's historic value from the purchase events `event` (a glob).
+    pub fn new(model: &'m Model, scope: &'m Scope, event: &str) -> ValueFold<'m> {
+        ValueFold { model, scope, is_purchase: model.event_names.iter().map(|n| glob_match(event, n)).collect() }
+    }
+}
+
 impl Fold for ValueFold<'_> {
     type Partial = ValuePartial;
     type Scratch = ();
+    type Report = Vec<CustomerValue>;
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
@@ -119,6 +127,13 @@ impl Fold for ValueFold<'_> {
     fn merge(&self, mut a: ValuePartial, b: ValuePartial) -> ValuePartial {
         a.customers.extend(b.customers);
         a
+    }
+
+    /// Every purchasing customer's value, by customer.
+    fn finish(&self, p: ValuePartial) -> Vec<CustomerValue> {
+        let mut v = p.customers;
+        v.sort_by_key(|c| c.customer);
+        v
     }
 }
 
@@ -270,9 +285,8 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
     };
 
     // Historic value, and the groups it is broken down by.
-    let is_purchase: Vec<bool> = model.event_names.iter().map(|n| glob_match(&spec.event, n)).collect();
-    let vf = ValueFold { model, scope, is_purchase };
-    let values = fold::run(store, &vf)?.customers;
+    let vf = ValueFold::new(model, scope, &spec.event);
+    let values = fold::report(store, &vf)?;
     let ids = store.identity()?;
 
     let mut predicted: Vec<Prediction> = Vec::new();

@@ -32,11 +32,15 @@ pub trait Fold: Sync {
     /// Working memory of one partition's fold (buffers reused from one
     /// timeline to the next); never merged.
     type Scratch: Default;
+    /// What the merged partial of all customers becomes.
+    type Report;
     /// Columns beyond the core (customer, timestamp, seq, event, channel, kind).
     fn columns(&self) -> Vec<Col>;
     fn init(&self) -> Self::Partial;
     fn fold(&self, partial: &mut Self::Partial, scratch: &mut Self::Scratch, span: Span<'_>);
     fn merge(&self, a: Self::Partial, b: Self::Partial) -> Self::Partial;
+    /// Turns the merged partial into the report.
+    fn finish(&self, partial: Self::Partial) -> Self::Report;
     /// The postings fast path: the event codes whose postings alone answer
     /// this query (and whether revenue is needed), or `None` to fold rows.
     fn postings(&self) -> Option<PostingsPlan> {
@@ -94,6 +98,11 @@ pub fn run<F: Fold>(store: &Store, f: &F) -> Result<F::Partial, EngineError> {
         })
         .collect::<Result<_, _>>()?;
     Ok(partials.into_iter().fold(f.init(), |a, b| f.merge(a, b)))
+}
+
+/// Folds every timeline and finishes: the analysis's report.
+pub fn report<F: Fold>(store: &Store, f: &F) -> Result<F::Report, EngineError> {
+    Ok(f.finish(run(store, f)?))
 }
 
 /// Folds the timelines in arbitrary groups (`group_of(customer)` in

@@ -592,6 +592,7 @@ impl Fold for FunnelFold<'_> {
     /// The counts, and (customer, level) pairs when `collect_levels` is set.
     type Partial = (FunnelPartial, Vec<(u32, u8)>);
     type Scratch = Scratch;
+    type Report = FunnelReport;
 
     fn columns(&self) -> Vec<Col> {
         let mut c = if self.spec.needs_timeline() || self.persona.is_some() {
@@ -687,6 +688,10 @@ impl Fold for FunnelFold<'_> {
         }
         a.1.extend(b.1);
         a
+    }
+
+    fn finish(&self, p: Self::Partial) -> FunnelReport {
+        report(self.spec, &p.0, self.scope)
     }
 
     /// The event codes to read postings for, when the query can be answered

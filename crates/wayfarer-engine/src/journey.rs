@@ -215,13 +215,51 @@ pub struct JourneyPartial {
     pub groups: Vec<GroupStats>,
 }
 
-struct JourneyFold<'m> {
+pub struct JourneyFold<'m> {
     model: &'m Model,
     scope: &'m Scope,
-    vader: &'m Vader,
+    vader: Vader,
     purchase_stage: Option<usize>,
     personas: &'m Personas,
     predicted_clv: Option<&'m HashMap<u32, f64>>,
+    identity: wayfarer_store::IdentityGraph,
+    /// The maps `finish` draws from the one partial: each a scope (its
+    /// persona named) and that persona's index.
+    maps: Vec<(Scope, Option<usize>)>,
+}
+
+impl<'m> JourneyFold<'m> {
+    /// The fold of the map of `scope` (a persona in it picks that persona's
+    /// map) or, with `per_persona`, of the scope's map followed by one map
+    /// per persona of `inputs`, all from one pass.
+    pub fn new(
+        store: &Store,
+        model: &'m Model,
+        scope: &'m Scope,
+        inputs: &'m MapInputs,
+        per_persona: bool,
+    ) -> Result<JourneyFold<'m>, EngineError> {
+        let personas = &inputs.personas;
+        let maps = if per_persona {
+            let mut m = vec![(scope.without_persona(), None)];
+            for (i, (name, _)) in personas.names.iter().enumerate() {
+                m.push((Scope { persona: Some(name.clone()), ..scope.clone() }, Some(i)));
+            }
+            m
+        } else {
+            vec![(scope.clone(), personas.resolve(scope.persona.as_deref())?)]
+        };
+        Ok(JourneyFold {
+            model,
+            scope,
+            vader: Vader::new(),
+            purchase_stage: purchase_stage(model),
+            personas,
+            predicted_clv: inputs.predicted_clv.as_deref(),
+            identity: store.identity()?,
+            maps,
+        })
+    }
 }
 
 /// What a map is built with beyond the data: how customers are split into
@@ -326,6 +364,7 @@ pub fn survey_emotion(survey: &str, score: f64) -> Option<f64> {
 impl Fold for JourneyFold<'_> {
     type Partial = JourneyPartial;
     type Scratch = ();
+    type Report = Vec<JourneyMap>;
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
@@ -564,6 +603,12 @@ impl Fold for JourneyFold<'_> {
         }
         a
     }
+
+    /// Each map asked for, from the one merged partial.
+    fn finish(&self, p: JourneyPartial) -> Vec<JourneyMap> {
+        let (model, personas) = (self.model, self.personas);
+        self.maps.iter().map(|(scope, persona)| finish(model, scope, *persona, &p, &self.identity, personas)).collect()
+    }
 }
 
 // ---------------------------------------------------------------- report
@@ -798,20 +843,11 @@ pub fn journey_map_with(
     scope: &Scope,
     inputs: &MapInputs,
 ) -> Result<JourneyMap, EngineError> {
-    let personas = &inputs.personas;
-    let persona = personas.resolve(scope.persona.as_deref())?;
-    let vader = Vader::new();
-    let f = JourneyFold {
-        model,
-        scope: &scope.without_persona(),
-        vader: &vader,
-        purchase_stage: purchase_stage(model),
-        personas,
-        predicted_clv: inputs.predicted_clv.as_deref(),
-    };
-    let partial = fold::run(store, &f)?;
-    let identity = store.identity()?;
-    Ok(finish(model, scope, persona, &partial, &identity, personas))
+    let folding = scope.without_persona();
+    let mut f = JourneyFold::new(store, model, &folding, inputs, false)?;
+    f.maps = vec![(scope.clone(), inputs.personas.resolve(scope.persona.as_deref())?)];
+    let mut maps = fold::report(store, &f)?;
+    Ok(maps.remove(0))
 }
 
 /// The map of the scope followed by one map per hand-written persona, from
@@ -827,24 +863,7 @@ pub fn journey_maps_with(
     scope: &Scope,
     inputs: &MapInputs,
 ) -> Result<Vec<JourneyMap>, EngineError> {
-    let personas = &inputs.personas;
-    let vader = Vader::new();
-    let f = JourneyFold {
-        model,
-        scope,
-        vader: &vader,
-        purchase_stage: purchase_stage(model),
-        personas,
-        predicted_clv: inputs.predicted_clv.as_deref(),
-    };
-    let partial = fold::run(store, &f)?;
-    let identity = store.identity()?;
-    let mut maps = vec![finish(model, scope, None, &partial, &identity, personas)];
-    for (i, (name, _)) in personas.names.iter().enumerate() {
-        let s = Scope { persona: Some(name.clone()), ..scope.clone() };
-        maps.push(finish(model, &s, Some(i), &partial, &identity, personas));
-    }
-    Ok(maps)
+    fold::report(store, &JourneyFold::new(store, model, scope, inputs, true)?)
 }
 
 /// The stage a purchase event enters (the first stage with a rule on it

@@ -134,6 +134,7 @@ fn url_path(u: &str) -> String {
 impl Fold for PathsFold<'_> {
     type Partial = PathsPartial;
     type Scratch = ();
+    type Report = PathsReport;
 
     fn columns(&self) -> Vec<Col> {
         let mut c = vec![Col::Timestamp, Col::EventCode, Col::KindCode];
@@ -180,6 +181,70 @@ impl Fold for PathsFold<'_> {
 
     fn merge(&self, a: PathsPartial, b: PathsPartial) -> PathsPartial {
         self.merge_partials(a, b)
+    }
+
+    /// The report of a merged partial.
+    fn finish(&self, p: PathsPartial) -> PathsReport {
+        let p = &p;
+        let name = |l: u32| p.labels[l as usize].clone();
+        let w = p.width;
+        let dense =
+            p.dense.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, &c)| ((i / w) as u32, (i % w) as u32, c));
+        let mut transitions: Vec<Transition> = p
+            .transitions
+            .iter()
+            .map(|(&(a, b), &c)| (a, b, c))
+            .chain(dense)
+            .map(|(a, b, c)| Transition { from: name(a), to: name(b), count: c })
+            .collect();
+        transitions
+            .sort_by(|x, y| y.count.cmp(&x.count).then_with(|| x.from.cmp(&y.from)).then_with(|| x.to.cmp(&y.to)));
+        let mut top: Vec<(Vec<String>, u64)> =
+            p.paths.iter().map(|(path, c)| (path.iter().map(|&l| name(l)).collect(), *c)).collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        top.truncate(self.spec.top);
+        let total = p.customers_with_path.max(1) as f64;
+        let top_paths =
+            top.into_iter().map(|(path, c)| TopPath { path, customers: c, share: c as f64 / total }).collect();
+
+        // Sankey: the most frequent labels per step, others folded together.
+        let steps = p.nodes.keys().map(|k| k.0).max().map_or(0, |m| m as usize + 1);
+        let mut nodes = Vec::new();
+        let mut id_of: HashMap<(u16, Option<u32>), usize> = HashMap::new();
+        for s in 0..steps as u16 {
+            let mut here: Vec<(u32, u64)> = p.nodes.iter().filter(|(k, _)| k.0 == s).map(|(k, c)| (k.1, *c)).collect();
+            here.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| name(a.0).cmp(&name(b.0))));
+            let mut other = 0u64;
+            for (i, (l, c)) in here.iter().enumerate() {
+                if i < SANKEY_LABELS {
+                    id_of.insert((s, Some(*l)), nodes.len());
+                    nodes.push(SankeyNode { id: nodes.len(), step: s as usize, label: name(*l), customers: *c });
+                } else {
+                    other += c;
+                }
+            }
+            if other > 0 {
+                id_of.insert((s, None), nodes.len());
+                nodes.push(SankeyNode { id: nodes.len(), step: s as usize, label: "(other)".into(), customers: other });
+            }
+        }
+        let node = |s: u16, l: u32| id_of.get(&(s, Some(l))).or_else(|| id_of.get(&(s, None))).copied();
+        let mut links: HashMap<(usize, usize), u64> = HashMap::new();
+        for (&(s, a, b), &c) in &p.links {
+            if let (Some(x), Some(y)) = (node(s, a), node(s + 1, b)) {
+                *links.entry((x, y)).or_insert(0) += c;
+            }
+        }
+        let mut links: Vec<SankeyLink> =
+            links.into_iter().map(|((x, y), c)| SankeyLink { source: x, target: y, customers: c }).collect();
+        links.sort_by_key(|l| (l.source, l.target));
+        PathsReport {
+            customers: p.customers,
+            customers_with_path: p.customers_with_path,
+            transitions,
+            top_paths,
+            sankey: Sankey { nodes, links },
+        }
     }
 }
 
@@ -293,69 +358,6 @@ impl<'m> PathsFold<'m> {
     pub fn new(model: &'m Model, scope: &'m Scope, spec: &'m PathSpec) -> PathsFold<'m> {
         PathsFold { model, scope, spec }
     }
-
-    /// The report of a merged partial.
-    pub fn finish(&self, p: &PathsPartial) -> PathsReport {
-        let name = |l: u32| p.labels[l as usize].clone();
-        let w = p.width;
-        let dense =
-            p.dense.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, &c)| ((i / w) as u32, (i % w) as u32, c));
-        let mut transitions: Vec<Transition> = p
-            .transitions
-            .iter()
-            .map(|(&(a, b), &c)| (a, b, c))
-            .chain(dense)
-            .map(|(a, b, c)| Transition { from: name(a), to: name(b), count: c })
-            .collect();
-        transitions
-            .sort_by(|x, y| y.count.cmp(&x.count).then_with(|| x.from.cmp(&y.from)).then_with(|| x.to.cmp(&y.to)));
-        let mut top: Vec<(Vec<String>, u64)> =
-            p.paths.iter().map(|(path, c)| (path.iter().map(|&l| name(l)).collect(), *c)).collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        top.truncate(self.spec.top);
-        let total = p.customers_with_path.max(1) as f64;
-        let top_paths =
-            top.into_iter().map(|(path, c)| TopPath { path, customers: c, share: c as f64 / total }).collect();
-
-        // Sankey: the most frequent labels per step, others folded together.
-        let steps = p.nodes.keys().map(|k| k.0).max().map_or(0, |m| m as usize + 1);
-        let mut nodes = Vec::new();
-        let mut id_of: HashMap<(u16, Option<u32>), usize> = HashMap::new();
-        for s in 0..steps as u16 {
-            let mut here: Vec<(u32, u64)> = p.nodes.iter().filter(|(k, _)| k.0 == s).map(|(k, c)| (k.1, *c)).collect();
-            here.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| name(a.0).cmp(&name(b.0))));
-            let mut other = 0u64;
-            for (i, (l, c)) in here.iter().enumerate() {
-                if i < SANKEY_LABELS {
-                    id_of.insert((s, Some(*l)), nodes.len());
-                    nodes.push(SankeyNode { id: nodes.len(), step: s as usize, label: name(*l), customers: *c });
-                } else {
-                    other += c;
-                }
-            }
-            if other > 0 {
-                id_of.insert((s, None), nodes.len());
-                nodes.push(SankeyNode { id: nodes.len(), step: s as usize, label: "(other)".into(), customers: other });
-            }
-        }
-        let node = |s: u16, l: u32| id_of.get(&(s, Some(l))).or_else(|| id_of.get(&(s, None))).copied();
-        let mut links: HashMap<(usize, usize), u64> = HashMap::new();
-        for (&(s, a, b), &c) in &p.links {
-            if let (Some(x), Some(y)) = (node(s, a), node(s + 1, b)) {
-                *links.entry((x, y)).or_insert(0) += c;
-            }
-        }
-        let mut links: Vec<SankeyLink> =
-            links.into_iter().map(|((x, y), c)| SankeyLink { source: x, target: y, customers: c }).collect();
-        links.sort_by_key(|l| (l.source, l.target));
-        PathsReport {
-            customers: p.customers,
-            customers_with_path: p.customers_with_path,
-            transitions,
-            top_paths,
-            sankey: Sankey { nodes, links },
-        }
-    }
 }
 
 /// Labels kept per Sankey step; the rest become "(other)".
@@ -378,8 +380,7 @@ pub fn paths(store: &Store, model: &Model, scope: &Scope, spec: &PathSpec) -> Re
         model.events_matching(e, "--to-event")?;
     }
     let f = PathsFold { model, scope, spec };
-    let p = fold::run(store, &f)?;
-    Ok(f.finish(&p))
+    fold::report(store, &f)
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ const FIXED: [&str; 9] =
     ["recency_days", "purchases", "revenue", "stage", "tenure_days", "nps", "events", "app_share", "order_value"];
 
 /// One customer's features and facts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CustomerFeatures {
     pub customer: u32,
     pub features: Vec<f64>,
@@ -40,15 +40,23 @@ pub struct CustomerFeatures {
     pub hand_written: Option<usize>,
 }
 
-struct FeatureFold<'m> {
+pub struct FeatureFold<'m> {
     model: &'m Model,
     scope: &'m Scope,
     channels: usize,
 }
 
+impl<'m> FeatureFold<'m> {
+    /// One feature row per customer of the scope (its persona ignored).
+    pub fn new(model: &'m Model, scope: &'m Scope) -> FeatureFold<'m> {
+        FeatureFold { model, scope, channels: model.channels.len() }
+    }
+}
+
 impl Fold for FeatureFold<'_> {
     type Partial = Vec<CustomerFeatures>;
     type Scratch = ();
+    type Report = Vec<CustomerFeatures>;
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
@@ -147,6 +155,12 @@ impl Fold for FeatureFold<'_> {
         a.extend(b);
         a
     }
+
+    /// One feature row per customer, by customer.
+    fn finish(&self, mut rows: Vec<CustomerFeatures>) -> Vec<CustomerFeatures> {
+        rows.sort_by_key(|r| r.customer);
+        rows
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -231,9 +245,7 @@ pub fn discover(
     spec: &PersonaSpec,
 ) -> Result<DiscoveredReport, EngineError> {
     let channels = model.channels.len();
-    let rows = fold::run(store, &FeatureFold { model, scope: &scope.without_persona(), channels })?;
-    let mut rows = rows;
-    rows.sort_by_key(|r| r.customer);
+    let rows = fold::report(store, &FeatureFold { model, scope: &scope.without_persona(), channels })?;
     let mut names: Vec<String> = FIXED.iter().map(|s| (*s).to_string()).collect();
     names.extend(model.channels.iter().map(|c| format!("share:{c}")));
     // Missing values (NPS of those who never answered, order value of those

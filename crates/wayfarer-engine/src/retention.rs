@@ -79,6 +79,7 @@ pub struct RetentionFold<'m> {
 impl Fold for RetentionFold<'_> {
     type Partial = RetentionPartial;
     type Scratch = ();
+    type Report = RetentionReport;
 
     fn columns(&self) -> Vec<Col> {
         if self.persona.is_some() {
@@ -212,6 +213,44 @@ impl Fold for RetentionFold<'_> {
         };
         a
     }
+
+    /// The report of a merged partial.
+    fn finish(&self, p: RetentionPartial) -> RetentionReport {
+        let p = &p;
+        let per = self.spec.period;
+        let end = self.scope.to.map_or(self.model.data_end, |t| t.min(self.model.data_end + 1) - 1);
+        let last_period = per.number(end);
+        let cohorts = p
+            .cohorts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (p.base + i as i64, c)))
+            .map(|(c, (size, active))| Cohort {
+                cohort_start: per.label(c),
+                size: *size,
+                active: active.clone(),
+                retention: active.iter().map(|a| if *size > 0 { *a as f64 / *size as f64 } else { 0.0 }).collect(),
+                observed: ((last_period - c + 1).max(0) as usize).min(active.len()),
+            })
+            .collect();
+        let mut lifecycle = Vec::new();
+        if let (Some(first), Some(last)) = (p.first, p.last) {
+            for q in first..=last {
+                let l = p.life.get((q - p.base).max(0) as usize).copied().unwrap_or([0; 6]);
+                lifecycle.push(LifecyclePoint {
+                    period_start: per.label(q),
+                    active: l[ACTIVE],
+                    new: l[NEW],
+                    returning: l[RETURNING],
+                    resurrecting: l[RESURRECTING],
+                    dormant: l[DORMANT],
+                    churned: l[CHURNED],
+                    churn_rate: (q < last && l[ACTIVE] > 0).then(|| l[CHURNED] as f64 / l[ACTIVE] as f64),
+                });
+            }
+        }
+        RetentionReport { period: per, periods: self.spec.periods, cohorts, lifecycle }
+    }
 }
 
 impl<'m> RetentionFold<'m> {
@@ -260,44 +299,7 @@ impl<'m> RetentionFold<'m> {
     }
 }
 
-impl RetentionFold<'_> {
-    /// The report of a merged partial.
-    pub fn finish(&self, p: &RetentionPartial) -> RetentionReport {
-        let per = self.spec.period;
-        let end = self.scope.to.map_or(self.model.data_end, |t| t.min(self.model.data_end + 1) - 1);
-        let last_period = per.number(end);
-        let cohorts = p
-            .cohorts
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| c.as_ref().map(|c| (p.base + i as i64, c)))
-            .map(|(c, (size, active))| Cohort {
-                cohort_start: per.label(c),
-                size: *size,
-                active: active.clone(),
-                retention: active.iter().map(|a| if *size > 0 { *a as f64 / *size as f64 } else { 0.0 }).collect(),
-                observed: ((last_period - c + 1).max(0) as usize).min(active.len()),
-            })
-            .collect();
-        let mut lifecycle = Vec::new();
-        if let (Some(first), Some(last)) = (p.first, p.last) {
-            for q in first..=last {
-                let l = p.life.get((q - p.base).max(0) as usize).copied().unwrap_or([0; 6]);
-                lifecycle.push(LifecyclePoint {
-                    period_start: per.label(q),
-                    active: l[ACTIVE],
-                    new: l[NEW],
-                    returning: l[RETURNING],
-                    resurrecting: l[RESURRECTING],
-                    dormant: l[DORMANT],
-                    churned: l[CHURNED],
-                    churn_rate: (q < last && l[ACTIVE] > 0).then(|| l[CHURNED] as f64 / l[ACTIVE] as f64),
-                });
-            }
-        }
-        RetentionReport { period: per, periods: self.spec.periods, cohorts, lifecycle }
-    }
-}
+impl RetentionFold<'_> {}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetentionReport {
@@ -339,8 +341,7 @@ pub fn retention(
     spec: &RetentionSpec,
 ) -> Result<RetentionReport, EngineError> {
     let f = RetentionFold::new(model, scope, spec)?;
-    let p = fold::run(store, &f)?;
-    Ok(f.finish(&p))
+    fold::report(store, &f)
 }
 
 #[cfg(test)]

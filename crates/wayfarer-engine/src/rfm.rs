@@ -96,6 +96,7 @@ impl<'m> RfmFold<'m> {
 impl Fold for RfmFold<'_> {
     type Partial = RfmPartial;
     type Scratch = ();
+    type Report = (RfmSummary, Vec<CustomerRfm>);
 
     fn columns(&self) -> Vec<Col> {
         let mut c = if self.persona.is_some() {
@@ -150,6 +151,12 @@ impl Fold for RfmFold<'_> {
         a.mean_order_value += b.mean_order_value;
         a.rows.extend(b.rows);
         a
+    }
+
+    /// The summary, and every purchasing customer's row by customer.
+    fn finish(&self, mut p: RfmPartial) -> (RfmSummary, Vec<CustomerRfm>) {
+        p.rows.sort_by_key(|r| r.customer);
+        (self.summary(&p), p.rows)
     }
 
     /// From the purchase events' postings (with revenue), unless a persona
@@ -309,9 +316,7 @@ pub fn rfm(
     spec: &RfmSpec,
 ) -> Result<(RfmSummary, Vec<CustomerRfm>), EngineError> {
     let f = RfmFold::new(model, scope, spec)?;
-    let mut p = fold::run(store, &f)?;
-    p.rows.sort_by_key(|r| r.customer);
-    Ok((f.summary(&p), p.rows))
+    fold::report(store, &f)
 }
 
 #[cfg(test)]

@@ -63,15 +63,22 @@ impl Segmentation {
     }
 }
 
-struct SegmentFold<'a> {
+pub struct SegmentFold<'a> {
     model: &'a Model,
     scope: &'a Scope,
     by: Segmentation,
 }
 
+impl<'a> SegmentFold<'a> {
+    pub fn new(model: &'a Model, scope: &'a Scope, by: Segmentation) -> SegmentFold<'a> {
+        SegmentFold { model, scope, by }
+    }
+}
+
 impl Fold for SegmentFold<'_> {
     type Partial = Vec<(u32, String)>;
     type Scratch = ();
+    type Report = Vec<(u32, String)>;
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
@@ -93,12 +100,18 @@ impl Fold for SegmentFold<'_> {
         a.extend(b);
         a
     }
+
+    /// Each customer's group, by customer.
+    fn finish(&self, mut pairs: Vec<(u32, String)>) -> Vec<(u32, String)> {
+        pairs.sort_unstable();
+        pairs
+    }
 }
 
 /// Splits the scope's customers by `by`; groups are ordered by size, largest first.
 pub fn segment(store: &Store, model: &Model, scope: &Scope, by: Segmentation) -> Result<Personas, EngineError> {
     let scope = scope.without_persona();
-    let pairs = fold::run(store, &SegmentFold { model, scope: &scope, by })?;
+    let pairs = fold::report(store, &SegmentFold { model, scope: &scope, by })?;
     let mut sizes: HashMap<&str, usize> = HashMap::new();
     for (_, g) in &pairs {
         *sizes.entry(g.as_str()).or_insert(0) += 1;

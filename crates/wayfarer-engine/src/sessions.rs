@@ -40,6 +40,7 @@ pub struct Partial {
 impl Fold for SessionsFold<'_> {
     type Partial = Partial;
     type Scratch = ();
+    type Report = SessionsReport;
 
     fn columns(&self) -> Vec<Col> {
         self.model.timeline_columns()
@@ -89,6 +90,14 @@ impl Fold for SessionsFold<'_> {
         a.duration_micros += b.duration_micros;
         a
     }
+
+    /// The report of a merged partial.
+    fn finish(&self, p: Partial) -> SessionsReport {
+        let p = &p;
+        let mut r = p.report;
+        r.total_duration_seconds = p.duration_micros as f64 / 1e6;
+        r
+    }
 }
 
 impl<'m> SessionsFold<'m> {
@@ -96,20 +105,12 @@ impl<'m> SessionsFold<'m> {
         let persona = model.resolve_persona(scope.persona.as_deref())?;
         Ok(SessionsFold { model, scope, persona })
     }
-
-    /// The report of a merged partial.
-    pub fn finish(&self, p: &Partial) -> SessionsReport {
-        let mut r = p.report;
-        r.total_duration_seconds = p.duration_micros as f64 / 1e6;
-        r
-    }
 }
 
 /// Counts sessions over the store.
 pub fn sessions(store: &Store, model: &Model, scope: &Scope) -> Result<SessionsReport, EngineError> {
     let f = SessionsFold::new(model, scope)?;
-    let p = fold::run(store, &f)?;
-    Ok(f.finish(&p))
+    fold::report(store, &f)
 }
 
 #[cfg(test)]

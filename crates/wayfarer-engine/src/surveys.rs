@@ -78,6 +78,7 @@ impl<'m> SurveysFold<'m> {
 impl Fold for SurveysFold<'_> {
     type Partial = SurveysPartial;
     type Scratch = ();
+    type Report = SurveysReport;
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
@@ -184,6 +185,51 @@ impl Fold for SurveysFold<'_> {
         }
         a
     }
+
+    fn finish(&self, p: SurveysPartial) -> SurveysReport {
+        let p = &p;
+        let dim = |d: usize| -> Vec<Scores> {
+            let mut v: Vec<(u64, Scores)> = p
+                .groups
+                .iter()
+                .filter(|((k, _), _)| *k == d)
+                .map(|((_, g), a)| (a.nps.iter().sum::<u64>() + a.csat.n + a.ces.n + a.sentiment.n, scores(g, a)))
+                .collect();
+            if d == STAGE {
+                let order = |g: &str| self.model.stage_names.iter().position(|s| s == g).unwrap_or(usize::MAX);
+                v.sort_by_key(|(_, s)| order(&s.group));
+            } else if d != PERIOD {
+                v.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.group.cmp(&b.1.group)));
+            }
+            v.into_iter().map(|(_, s)| s).collect()
+        };
+        let terms = p
+            .terms
+            .iter()
+            .map(|(&k, (neg, pos, neu))| {
+                let mut rest_of_neg = pos.clone();
+                rest_of_neg.merge(neu.clone());
+                let mut rest_of_pos = neg.clone();
+                rest_of_pos.merge(neu.clone());
+                StageTerms {
+                    stage: self.model.stage_names[k].clone(),
+                    positive: distinctive(pos, &rest_of_pos, 8).into_iter().map(|t| t.0).collect(),
+                    negative: distinctive(neg, &rest_of_neg, 8).into_iter().map(|t| t.0).collect(),
+                }
+            })
+            .collect();
+        SurveysReport {
+            respondents: p.overall.respondents,
+            overall: scores("all", &p.overall),
+            by_stage: dim(STAGE),
+            by_touchpoint: dim(TOUCHPOINT),
+            by_persona: dim(PERSONA),
+            by_channel: dim(CHANNEL),
+            period: self.period,
+            by_period: dim(PERIOD),
+            terms,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -232,56 +278,11 @@ fn scores(group: &str, a: &Answers) -> Scores {
     }
 }
 
-impl SurveysFold<'_> {
-    pub fn finish(&self, p: &SurveysPartial) -> SurveysReport {
-        let dim = |d: usize| -> Vec<Scores> {
-            let mut v: Vec<(u64, Scores)> = p
-                .groups
-                .iter()
-                .filter(|((k, _), _)| *k == d)
-                .map(|((_, g), a)| (a.nps.iter().sum::<u64>() + a.csat.n + a.ces.n + a.sentiment.n, scores(g, a)))
-                .collect();
-            if d == STAGE {
-                let order = |g: &str| self.model.stage_names.iter().position(|s| s == g).unwrap_or(usize::MAX);
-                v.sort_by_key(|(_, s)| order(&s.group));
-            } else if d != PERIOD {
-                v.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.group.cmp(&b.1.group)));
-            }
-            v.into_iter().map(|(_, s)| s).collect()
-        };
-        let terms = p
-            .terms
-            .iter()
-            .map(|(&k, (neg, pos, neu))| {
-                let mut rest_of_neg = pos.clone();
-                rest_of_neg.merge(neu.clone());
-                let mut rest_of_pos = neg.clone();
-                rest_of_pos.merge(neu.clone());
-                StageTerms {
-                    stage: self.model.stage_names[k].clone(),
-                    positive: distinctive(pos, &rest_of_pos, 8).into_iter().map(|t| t.0).collect(),
-                    negative: distinctive(neg, &rest_of_neg, 8).into_iter().map(|t| t.0).collect(),
-                }
-            })
-            .collect();
-        SurveysReport {
-            respondents: p.overall.respondents,
-            overall: scores("all", &p.overall),
-            by_stage: dim(STAGE),
-            by_touchpoint: dim(TOUCHPOINT),
-            by_persona: dim(PERSONA),
-            by_channel: dim(CHANNEL),
-            period: self.period,
-            by_period: dim(PERIOD),
-            terms,
-        }
-    }
-}
+impl SurveysFold<'_> {}
 
 pub fn surveys(store: &Store, model: &Model, scope: &Scope, period: Period) -> Result<SurveysReport, EngineError> {
     let f = SurveysFold::new(model, scope, period);
-    let p = fold::run(store, &f)?;
-    Ok(f.finish(&p))
+    fold::report(store, &f)
 }
 
 #[cfg(test)]

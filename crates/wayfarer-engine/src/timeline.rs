@@ -273,6 +273,7 @@ mod tests {
         impl Fold for Collect<'_> {
             type Partial = Vec<(u32, Vec<Option<i64>>, Vec<u8>, Vec<String>, Option<usize>, bool)>;
             type Scratch = ();
+            type Report = Self::Partial;
             fn columns(&self) -> Vec<Col> {
                 let mut c = self.0.timeline_columns();
                 c.push(Col::Properties);
@@ -291,6 +292,9 @@ mod tests {
             fn merge(&self, mut a: Self::Partial, b: Self::Partial) -> Self::Partial {
                 a.extend(b);
                 a
+            }
+            fn finish(&self, p: Self::Partial) -> Self::Partial {
+                p
             }
         }
         let all = run(store, &Collect(model)).unwrap();
@@ -369,6 +373,7 @@ mod tests {
         impl Fold for Channels<'_> {
             type Partial = Vec<String>;
             type Scratch = ();
+            type Report = Self::Partial;
             fn columns(&self) -> Vec<Col> {
                 self.0.timeline_columns()
             }
@@ -383,6 +388,9 @@ mod tests {
             fn merge(&self, mut a: Vec<String>, b: Vec<String>) -> Vec<String> {
                 a.extend(b);
                 a
+            }
+            fn finish(&self, p: Self::Partial) -> Self::Partial {
+                p
             }
         }
         let got = run(&s, &Channels(&m)).unwrap();
@@ -435,6 +443,7 @@ mod tests {
         impl Fold for Churn<'_> {
             type Partial = Vec<bool>;
             type Scratch = ();
+            type Report = Self::Partial;
             fn columns(&self) -> Vec<Col> {
                 self.0.timeline_columns()
             }
@@ -449,6 +458,9 @@ mod tests {
             fn merge(&self, mut a: Vec<bool>, b: Vec<bool>) -> Vec<bool> {
                 a.extend(b);
                 a
+            }
+            fn finish(&self, p: Self::Partial) -> Self::Partial {
+                p
             }
         }
         let mut got = run(&s, &Churn(&m)).unwrap();
