@@ -405,6 +405,11 @@ mod tests {
     use super::*;
     use crate::testutil::{ev, model, store, with};
 
+    /// The merged partial of a scope (the fold without its finish).
+    fn collect(s: &Store, m: &Model, scope: &Scope, spec: &AttributionSpec) -> Result<AttributionPartial, EngineError> {
+        fold::run(s, &AttributionFold::new(m, scope, spec)?)
+    }
+
     fn touch(u: &str, minutes: f64, channel: &str) -> wayfarer_core::Event {
         with(ev(u, minutes, "Page Viewed"), |e| e.channel = Some(channel.into()))
     }
