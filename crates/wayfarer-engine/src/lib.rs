@@ -22,7 +22,7 @@ pub mod fold;
 pub mod funnel;
 pub mod journey;
 pub mod model;
-pub mod pain;
+
 pub mod paths;
 pub mod period;
 pub mod personas;
@@ -33,6 +33,7 @@ pub mod sessions;
 pub mod surveys;
 pub mod text;
 pub mod timeline;
+pub mod window_funnel;
 
 #[cfg(test)]
 mod testutil;
@@ -91,4 +92,9 @@ impl Scope {
     pub fn contains(&self, ts: i64) -> bool {
         self.from.is_none_or(|f| ts >= f) && self.to.is_none_or(|t| ts < t)
     }
+}
+
+/// `a / b`, or `None` when `b` is 0 (a rate with no base).
+pub(crate) fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
 }

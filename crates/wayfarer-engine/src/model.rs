@@ -36,6 +36,16 @@ pub struct Touchpoint {
     pub when: Option<Predicate>,
 }
 
+/// A touchpoint as counted: a configured one (index into the model's
+/// touchpoints), or `event @ channel` for events no touchpoint matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum TpKey {
+    Defined(u32),
+    #[default]
+    None,
+    Fallback(u32, u32),
+}
+
 /// A configuration compiled against one store.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -174,8 +184,7 @@ impl Model {
     }
 
     /// A touchpoint's display name.
-    pub fn touchpoint_name(&self, k: crate::timeline::TpKey) -> String {
-        use crate::timeline::TpKey;
+    pub fn touchpoint_name(&self, k: TpKey) -> String {
         match k {
             TpKey::Defined(i) => self.touchpoints.get(i as usize).map_or("?".into(), |t| t.name.clone()),
             TpKey::Fallback(e, c) if c == wayfarer_store::NO_CHANNEL => self.event_name(e).to_string(),

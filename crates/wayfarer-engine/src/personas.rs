@@ -21,7 +21,8 @@ use wayfarer_store::{Col, NO_CHANNEL, Store};
 use crate::fold::{self, Fold, Span};
 use crate::journey::{MapInputs, Personas, journey_maps_with};
 use crate::model::Model;
-use crate::timeline::{Timeline, TpKey};
+use crate::model::TpKey;
+use crate::timeline::Timeline;
 use crate::{EngineError, Scope};
 
 /// Fixed features before the channel shares.

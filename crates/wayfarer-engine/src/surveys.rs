@@ -11,12 +11,14 @@ use wayfarer_models::stats::Moments;
 use wayfarer_store::{Col, NO_CHANNEL, Store};
 
 use crate::fold::{self, Fold, Span};
-use crate::journey::{CesReport, CsatReport, NEGATIVE, NpsReport, POSITIVE};
+use crate::journey::{NEGATIVE, POSITIVE};
 use crate::model::Model;
 use crate::period::Period;
+use crate::ratio;
 use crate::text::{TermCounts, distinctive};
 use crate::timeline::{NO_STAGE, Timeline};
 use crate::{EngineError, Scope};
+use wayfarer_models::stats::nps;
 
 /// Mergeable answers of one group.
 #[derive(Debug, Clone, Default)]
@@ -283,6 +285,62 @@ impl SurveysFold<'_> {}
 pub fn surveys(store: &Store, model: &Model, scope: &Scope, period: Period) -> Result<SurveysReport, EngineError> {
     let f = SurveysFold::new(model, scope, period);
     fold::report(store, &f)
+}
+
+// ---------------------------------------------------------------- survey scores
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NpsReport {
+    pub score: f64,
+    pub margin_of_error: f64,
+    pub n: u64,
+    pub promoters: u64,
+    pub passives: u64,
+    pub detractors: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CsatReport {
+    pub satisfied_share: f64,
+    pub mean: f64,
+    pub n: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CesReport {
+    pub mean: f64,
+    pub n: u64,
+}
+
+impl NpsReport {
+    /// NPS with its margin of error from (promoters, passives, detractors); None without answers.
+    pub fn from_counts(c: [u64; 3]) -> Option<NpsReport> {
+        nps(c[0], c[1], c[2]).map(|(score, margin_of_error)| NpsReport {
+            score,
+            margin_of_error,
+            n: c.iter().sum(),
+            promoters: c[0],
+            passives: c[1],
+            detractors: c[2],
+        })
+    }
+}
+
+impl CsatReport {
+    /// CSAT from the scores' moments and how many answered 4 or 5; None without answers.
+    pub fn from_answers(scores: &Moments, satisfied: u64) -> Option<CsatReport> {
+        scores.mean().map(|mean| CsatReport {
+            satisfied_share: ratio(satisfied, scores.n).unwrap_or(0.0),
+            mean,
+            n: scores.n,
+        })
+    }
+}
+
+impl CesReport {
+    pub fn from_answers(scores: &Moments) -> Option<CesReport> {
+        scores.mean().map(|mean| CesReport { mean, n: scores.n })
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use wayfarer_store::{Col, NO_CHANNEL, Rows};
 use crate::Scope;
 use crate::facts::Facts;
 use crate::fold::Span;
-use crate::model::Model;
+use crate::model::{Model, TpKey};
 
 /// Stage index meaning "before the first stage".
 pub const NO_STAGE: u8 = u8::MAX;
@@ -224,16 +224,6 @@ impl<'a> Timeline<'a> {
     pub fn purchases(&self) -> u32 {
         self.nth_purchase.iter().copied().max().unwrap_or(0)
     }
-}
-
-/// A touchpoint as counted: a configured one (index into the model's
-/// touchpoints), or `event @ channel` for events no touchpoint matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub enum TpKey {
-    Defined(u32),
-    #[default]
-    None,
-    Fallback(u32, u32),
 }
 
 impl Timeline<'_> {

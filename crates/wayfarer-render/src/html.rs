@@ -7,8 +7,8 @@
 use std::fmt::Write as _;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
+use wayfarer_engine::journey::pain::{Opportunity, PainPoint};
 use wayfarer_engine::journey::{JourneyMap, StageReport};
-use wayfarer_engine::pain::{Opportunity, PainPoint};
 
 use crate::{count, duration, emotion, money, opt_pct, pct};
 

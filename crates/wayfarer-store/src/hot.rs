@@ -39,7 +39,7 @@ use arrow_array::{Array, RecordBatch};
 use wayfarer_core::Kind;
 
 use crate::StoreError;
-use crate::read::NO_CHANNEL;
+use crate::segment::NO_CHANNEL;
 
 const MAGIC: &[u8; 8] = b"WFHOT002";
 const ENDIAN: u64 = 0x0102_0304_0506_0708;

@@ -14,8 +14,7 @@ use crate::hot::{self, HotSegment, HotWant};
 use crate::segment::{self, Col};
 use crate::{Store, StoreError};
 
-/// `channel` of an event that carries no traffic information.
-pub const NO_CHANNEL: u32 = u32::MAX;
+pub use crate::segment::NO_CHANNEL;
 
 /// The rows of one partition, sorted by (customer, timestamp, seq). Only the
 /// columns that were asked for are filled.
@@ -319,7 +318,7 @@ fn merge_segments(hots: Vec<HotSegment>, extras: &[RecordBatch]) -> Result<Rows,
         let schema = extras[0].schema();
         let all =
             arrow_select::concat::concat_batches(&schema, extras).map_err(|e| StoreError::Internal(e.to_string()))?;
-        Some(crate::writer::take_rows(&all, &UInt32Array::from(perm.clone()))?)
+        Some(crate::segment::take_rows(&all, &UInt32Array::from(perm.clone()))?)
     };
     Ok(Rows {
         customers,

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use arrow_array::builder::{
     Float64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt8Builder, UInt32Builder, UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader};
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -303,4 +303,18 @@ pub fn read_segment(path: &Path, cols: &[Col]) -> Result<RecordBatch, StoreError
         batches.push(b.map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?);
     }
     arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+/// `channel` of an event that carries no traffic information.
+pub const NO_CHANNEL: u32 = u32::MAX;
+
+/// The rows of a batch at these indices, in that order.
+pub(crate) fn take_rows(batch: &RecordBatch, idx: &UInt32Array) -> Result<RecordBatch, StoreError> {
+    let cols: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|c| arrow_select::take::take(c.as_ref(), idx, None))
+        .collect::<Result<_, _>>()
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    RecordBatch::try_new(batch.schema(), cols).map_err(|e| StoreError::Internal(e.to_string()))
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampMicrosecondType, UInt32Type, UInt64Type};
-use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use arrow_array::{Array, RecordBatch, UInt32Array};
 use rayon::prelude::*;
 use serde::Serialize;
 use wayfarer_core::{Event, Kind};
@@ -353,7 +353,7 @@ impl Writer {
                 RecordBatch::try_new(batch.schema(), cols).map_err(|e| StoreError::Internal(e.to_string()))?;
             for (p, rows) in by_part.into_iter().enumerate() {
                 if !rows.is_empty() {
-                    moved[p].push(take_rows(&remapped, &UInt32Array::from(rows))?);
+                    moved[p].push(segment::take_rows(&remapped, &UInt32Array::from(rows))?);
                 }
             }
             self.track_new_segment_removal(&s);
@@ -470,23 +470,13 @@ fn customers(b: &RecordBatch) -> Result<&arrow_array::PrimitiveArray<UInt32Type>
         .ok_or_else(|| StoreError::Corrupt("segment without a customer column".into()))
 }
 
-pub(crate) fn take_rows(batch: &RecordBatch, idx: &UInt32Array) -> Result<RecordBatch, StoreError> {
-    let cols: Vec<ArrayRef> = batch
-        .columns()
-        .iter()
-        .map(|c| arrow_select::take::take(c.as_ref(), idx, None))
-        .collect::<Result<_, _>>()
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
-    RecordBatch::try_new(batch.schema(), cols).map_err(|e| StoreError::Internal(e.to_string()))
-}
-
 /// Concatenates batches and sorts the rows by (customer, timestamp, seq).
 pub(crate) fn sort_batches(batches: &[RecordBatch]) -> Result<RecordBatch, StoreError> {
     let schema = batches.first().map(|b| b.schema()).unwrap_or_else(segment::schema);
     let all =
         arrow_select::concat::concat_batches(&schema, batches).map_err(|e| StoreError::Internal(e.to_string()))?;
     let idx = sort_order(&all)?;
-    take_rows(&all, &idx)
+    segment::take_rows(&all, &idx)
 }
 
 /// The permutation that sorts a batch by (customer, timestamp, seq).

@@ -204,8 +204,8 @@ fn detail(p: &MapPage, s: &StageReport, lane: &str) -> Markup {
                             div { (pp.evidence) }
                             div.card-num { "p " (pp.p_value.map_or("–".to_string(), crate::text::fmt_p)) " · " (count(pp.affected_customers)) " customers · severity " (format!("{:.0}", pp.severity)) }
                             @match pp.kind {
-                                wayfarer_engine::pain::PainKind::NegativeEmotion => a href=(p.link("/surveys", &[])) { "Surveys and comments" },
-                                wayfarer_engine::pain::PainKind::ExitTouchpoint => @if let Some(t) = &pp.touchpoint { a href=(p.link("/paths", &[("from-event", &p.touchpoint_event(t))])) { "Paths from " (t) } },
+                                wayfarer_engine::journey::pain::PainKind::NegativeEmotion => a href=(p.link("/surveys", &[])) { "Surveys and comments" },
+                                wayfarer_engine::journey::pain::PainKind::ExitTouchpoint => @if let Some(t) = &pp.touchpoint { a href=(p.link("/paths", &[("from-event", &p.touchpoint_event(t))])) { "Paths from " (t) } },
                                 _ => @if let Some(n) = next { a href=(p.funnel_link(&s.name, &n.name)) { "Open the funnel " (s.name) " → " (n.name) } },
                             }
                         }

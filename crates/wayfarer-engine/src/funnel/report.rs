@@ -1,0 +1,138 @@
+//! The funnel's report: steps, levels, time to convert, groups, trend.
+
+use super::fold::BUCKETS;
+use super::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunnelReport {
+    pub steps: Vec<StepReport>,
+    /// Customers whose maximum level is exactly L, for L = 0..=steps.
+    pub level_counts: Vec<u64>,
+    pub customers: u64,
+    pub window_seconds: f64,
+    pub mode: Mode,
+    pub time_to_convert: TimeToConvert,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub breakdown: Vec<GroupReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub trend: Vec<TrendPoint>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub previous: Option<Box<FunnelReport>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    pub name: String,
+    pub customers: u64,
+    pub conversion_from_previous: Option<f64>,
+    pub conversion_from_first: Option<f64>,
+    pub median_seconds_from_previous: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeToConvert {
+    pub customers: u64,
+    pub median_seconds: Option<f64>,
+    pub buckets: Vec<Bucket>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub label: String,
+    pub max_seconds: Option<f64>,
+    pub customers: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupReport {
+    pub group: String,
+    pub customers: u64,
+    pub level_counts: Vec<u64>,
+    pub steps: Vec<StepReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendPoint {
+    pub period_start: String,
+    pub entered: u64,
+    pub converted: u64,
+    pub conversion: Option<f64>,
+}
+
+fn steps_report(spec: &FunnelSpec, g: &GroupPartial) -> Vec<StepReport> {
+    let n = spec.steps.len();
+    let reached: Vec<u64> = (0..n).map(|k| g.levels[k + 1..].iter().sum()).collect();
+    (0..n)
+        .map(|k| {
+            let mut secs = g.step_seconds[k].clone();
+            StepReport {
+                name: spec.steps[k].label.clone(),
+                customers: reached[k],
+                conversion_from_previous: if k == 0 { None } else { ratio(reached[k], reached[k - 1]) },
+                conversion_from_first: ratio(reached[k], reached[0]),
+                median_seconds_from_previous: if k == 0 { None } else { quantile(&mut secs, 0.5) },
+            }
+        })
+        .collect()
+}
+
+/// The report of a merged partial.
+pub fn report(spec: &FunnelSpec, p: &FunnelPartial, scope: &Scope) -> FunnelReport {
+    let g = &p.all;
+    let mut secs = g.convert_seconds.clone();
+    let mut breakdown: Vec<GroupReport> = p
+        .groups
+        .iter()
+        .map(|(name, gp)| GroupReport {
+            group: name.clone(),
+            customers: gp.levels.iter().sum(),
+            level_counts: gp.levels.clone(),
+            steps: steps_report(spec, gp),
+        })
+        .collect();
+    breakdown.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| a.group.cmp(&b.group)));
+    let mut trend: Vec<(i64, (u64, u64))> = g.trend.iter().map(|(k, v)| (*k, *v)).collect();
+    trend.sort_unstable();
+    FunnelReport {
+        steps: steps_report(spec, g),
+        level_counts: g.levels.clone(),
+        customers: g.levels.iter().sum(),
+        window_seconds: spec.window as f64 / 1e6,
+        mode: spec.mode,
+        time_to_convert: TimeToConvert {
+            customers: g.convert_seconds.len() as u64,
+            median_seconds: quantile(&mut secs, 0.5),
+            buckets: BUCKETS
+                .iter()
+                .zip(&g.convert_buckets)
+                .map(|((label, max), c)| Bucket {
+                    label: (*label).to_string(),
+                    max_seconds: max.is_finite().then_some(*max),
+                    customers: *c,
+                })
+                .collect(),
+        },
+        breakdown,
+        trend: spec
+            .trend
+            .map(|per| {
+                trend
+                    .iter()
+                    .map(|(k, (e, c))| TrendPoint {
+                        period_start: per.label(*k),
+                        entered: *e,
+                        converted: *c,
+                        conversion: ratio(*c, *e),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        previous: None,
+        from: scope.from.map(wayfarer_core::time::format_rfc3339),
+        to: scope.to.map(wayfarer_core::time::format_rfc3339),
+    }
+}

@@ -1,0 +1,189 @@
+//! The journey map (DESIGN §2): for a scope, one column per stage with
+//! customers reached, conversion and time to the next stage, drop-off,
+//! touchpoints with conversion lift and exit rates, actions, channel mix and
+//! favourite channel, emotion (VADER sentiment of texts and survey scores
+//! mapped to [−1, 1]), friction, verbatims, and the pain points and
+//! opportunities derived from them ([`crate::pain`]).
+//!
+//! One fold computes statistics per persona group (hand-written personas,
+//! plus "Unassigned"); a persona's map is its group, and the other groups are
+//! its baseline.
+//!
+//! ```text
+//!  stats.rs   per-stage and per-group statistics and how they merge
+//!  fold.rs    the fold: one timeline into its persona group's statistics
+//!  report.rs  the map's report types
+//!  finish.rs  merged statistics → the map of a scope or a persona
+//!  pain.rs    pain points from the merged statistics, with their evidence
+//!  opportunities.rs  what to do: from pain points and positive signals
+//! ```
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use wayfarer_core::glob::glob_match;
+use wayfarer_core::time::format_rfc3339;
+use wayfarer_models::sentiment::Vader;
+use wayfarer_models::stats::{Moments, nps, quantile_sorted};
+use wayfarer_store::{Col, NO_CHANNEL, Store};
+
+use crate::fold::{Fold, Span};
+use crate::model::Model;
+use crate::text::TermCounts;
+use crate::timeline::{NO_STAGE, Timeline};
+use crate::window_funnel::{Mode, STEP0, Scanner};
+use crate::{EngineError, Scope};
+
+/// Texts with a VADER compound at or below this are negative, at or above
+/// its opposite positive (VADER's recommended thresholds).
+pub const NEGATIVE: f64 = -0.05;
+pub const POSITIVE: f64 = 0.05;
+const VERBATIM_POOL: usize = 40;
+
+pub use crate::model::TpKey;
+
+mod finish;
+mod fold;
+mod opportunities;
+pub mod pain;
+mod report;
+mod stats;
+
+pub use fold::{JourneyFold, survey_emotion};
+pub use report::*;
+pub use stats::*;
+
+/// What a map is built with beyond the data: how customers are split into
+/// personas, and each customer's predicted lifetime value (if fitted).
+#[derive(Debug, Clone)]
+pub struct MapInputs {
+    pub personas: Personas,
+    pub predicted_clv: Option<std::sync::Arc<HashMap<u32, f64>>>,
+}
+
+impl MapInputs {
+    pub fn hand_written(model: &Model) -> MapInputs {
+        MapInputs { personas: Personas::hand_written(model), predicted_clv: None }
+    }
+
+    /// The given personas, with CLV predicted by `wayfarer clv`'s defaults
+    /// (BG/NBD and Gamma-Gamma over the scope; none if the fit fails).
+    pub fn with_predicted_clv(
+        store: &Store,
+        model: &Model,
+        scope: &Scope,
+        personas: Personas,
+    ) -> Result<MapInputs, EngineError> {
+        let spec = crate::clv::ClvSpec::defaults(model);
+        let predicted = if model.purchase_code.is_some() {
+            let r = crate::clv::clv(store, model, &scope.without_persona(), &spec)?;
+            (!r.predicted_by_customer.is_empty()).then_some(r.predicted_by_customer)
+        } else {
+            None
+        };
+        Ok(MapInputs { personas, predicted_clv: predicted })
+    }
+}
+
+/// How customers are split into personas for maps: the hand-written ones of
+/// the configuration, or ones discovered by clustering.
+#[derive(Debug, Clone)]
+pub struct Personas {
+    /// (name, description) of each persona; customers of none are "Unassigned".
+    pub names: Vec<(String, String)>,
+    /// Customer → persona, for discovered personas; None uses each
+    /// timeline's hand-written persona.
+    pub assignment: Option<std::sync::Arc<std::collections::HashMap<u32, usize>>>,
+    /// What the groups are called in pain points' evidence ("personas", "segments").
+    pub noun: &'static str,
+}
+
+impl Personas {
+    /// No personas: every customer is "Unassigned".
+    pub fn none() -> Personas {
+        Personas {
+            names: Vec::new(),
+            assignment: Some(std::sync::Arc::new(std::collections::HashMap::new())),
+            noun: "personas",
+        }
+    }
+
+    pub fn hand_written(model: &Model) -> Personas {
+        Personas {
+            names: model.personas.iter().map(|(n, d, _)| (n.clone(), d.clone())).collect(),
+            assignment: None,
+            noun: "personas",
+        }
+    }
+
+    /// The persona of a timeline, if any.
+    pub fn of(&self, t: &Timeline<'_>) -> Option<usize> {
+        match &self.assignment {
+            Some(a) => a.get(&t.customer).copied(),
+            None => t.persona,
+        }
+    }
+
+    pub fn name(&self, i: usize) -> String {
+        self.names.get(i).map_or_else(|| "Unassigned".to_string(), |(n, _)| n.clone())
+    }
+
+    /// The index of a persona named by the user, or an error listing the known ones.
+    pub fn resolve(&self, name: Option<&str>) -> Result<Option<usize>, EngineError> {
+        let Some(name) = name else { return Ok(None) };
+        self.names.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)).map(Some).ok_or_else(|| {
+            let known: Vec<&str> = self.names.iter().map(|(n, _)| n.as_str()).collect();
+            EngineError::InvalidQuery(if known.is_empty() {
+                format!("no persona '{name}': the configuration defines no personas ([[personas]] in wayfarer.toml)")
+            } else {
+                format!("no persona '{name}'; known personas: {}", known.join(", "))
+            })
+        })
+    }
+}
+
+/// Computes the journey map of a scope (personas: the hand-written ones).
+pub fn journey_map(store: &Store, model: &Model, scope: &Scope) -> Result<JourneyMap, EngineError> {
+    journey_map_with(store, model, scope, &MapInputs::hand_written(model))
+}
+
+/// Computes the journey map of a scope, with the given personas.
+pub fn journey_map_with(
+    store: &Store,
+    model: &Model,
+    scope: &Scope,
+    inputs: &MapInputs,
+) -> Result<JourneyMap, EngineError> {
+    let folding = scope.without_persona();
+    let mut f = JourneyFold::new(store, model, &folding, inputs, false)?;
+    f.maps = vec![(scope.clone(), inputs.personas.resolve(scope.persona.as_deref())?)];
+    let mut maps = crate::fold::report(store, &f)?;
+    Ok(maps.remove(0))
+}
+
+/// The map of the scope followed by one map per hand-written persona, from
+/// a single pass over the data (the fold keeps every persona's statistics).
+pub fn journey_maps(store: &Store, model: &Model, scope: &Scope) -> Result<Vec<JourneyMap>, EngineError> {
+    journey_maps_with(store, model, scope, &MapInputs::hand_written(model))
+}
+
+/// The map of the scope followed by one map per persona of `personas`.
+pub fn journey_maps_with(
+    store: &Store,
+    model: &Model,
+    scope: &Scope,
+    inputs: &MapInputs,
+) -> Result<Vec<JourneyMap>, EngineError> {
+    crate::fold::report(store, &JourneyFold::new(store, model, scope, inputs, true)?)
+}
+
+/// The stage a purchase event enters (the first stage with a rule on it
+/// without a condition), if any.
+pub fn purchase_stage(model: &Model) -> Option<usize> {
+    let pe = &model.config.journey.purchase_event;
+    model
+        .config
+        .stages
+        .iter()
+        .position(|s| s.rules.iter().any(|r| glob_match(&r.event, pe) && r.event != "*" && r.when.is_none()))
+}

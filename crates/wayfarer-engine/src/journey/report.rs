@@ -1,0 +1,165 @@
+//! The journey map's report types.
+
+use super::*;
+pub(crate) use crate::ratio;
+pub use crate::surveys::{CesReport, CsatReport, NpsReport};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JourneyMap {
+    pub scope: ScopeInfo,
+    pub stages: Vec<StageReport>,
+    pub emotion_curve: Vec<EmotionPoint>,
+    pub pain_points: Vec<pain::PainPoint>,
+    pub opportunities: Vec<pain::Opportunity>,
+    pub personas: Vec<PersonaSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScopeInfo {
+    pub persona: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub customers: u64,
+    pub events: u64,
+    pub revenue: f64,
+    pub data_start: String,
+    pub data_end: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageReport {
+    pub index: usize,
+    pub name: String,
+    pub description: String,
+    pub customers: u64,
+    pub share: f64,
+    pub conversion_to_next: Option<f64>,
+    pub drop_off: Option<f64>,
+    pub dropped: u64,
+    pub median_time_to_next_seconds: Option<f64>,
+    pub p90_time_to_next_seconds: Option<f64>,
+    /// Customers whose current stage this is: still active / churned.
+    pub current_active: u64,
+    pub current_churned: u64,
+    pub revenue: f64,
+    /// What the customers whose current stage this is are worth.
+    pub value: StageValue,
+    pub touchpoints: Vec<TouchpointReport>,
+    pub actions: Vec<ActionReport>,
+    pub channels: Vec<ChannelReport>,
+    pub favourite_channel: Option<String>,
+    pub emotion: EmotionReport,
+    pub friction: FrictionReport,
+    pub pain_points: Vec<pain::PainPoint>,
+    pub opportunities: Vec<pain::Opportunity>,
+    pub verbatims: Vec<Verbatim>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageValue {
+    /// Customers whose current stage this is.
+    pub customers: u64,
+    /// Their mean historic revenue.
+    pub mean_revenue: Option<f64>,
+    /// Their mean predicted CLV (BG/NBD and Gamma-Gamma; purchasers only).
+    pub mean_predicted_clv: Option<f64>,
+    pub predicted_customers: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TouchpointReport {
+    pub name: String,
+    /// Defined in the configuration (as opposed to `event @ channel`).
+    pub configured: bool,
+    pub customers: u64,
+    pub events: u64,
+    /// Share of the stage's customers who touched it.
+    pub reach: f64,
+    pub conversion_with: Option<f64>,
+    pub conversion_without: Option<f64>,
+    /// conversion_with / conversion_without.
+    pub lift: Option<f64>,
+    pub exits: u64,
+    pub exit_rate: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionReport {
+    pub event: String,
+    pub customers: u64,
+    pub events: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelReport {
+    pub channel: String,
+    pub customers: u64,
+    pub events: u64,
+    /// Share of the stage's customers who used it.
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmotionReport {
+    /// Mean of text sentiments and survey scores mapped to [−1, 1].
+    pub score: Option<f64>,
+    pub n: u64,
+    pub customers: u64,
+    pub sentiment: Option<f64>,
+    pub texts: u64,
+    pub nps: Option<NpsReport>,
+    pub csat: Option<CsatReport>,
+    pub ces: Option<CesReport>,
+    pub negative_terms: Vec<Term>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Term {
+    pub term: String,
+    /// Share of the stage's negative texts that contain it.
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrictionReport {
+    pub customers: u64,
+    pub share: f64,
+    pub conversion_with: Option<f64>,
+    pub conversion_without: Option<f64>,
+    pub retries: u64,
+    pub repeated_support: u64,
+    pub top_events: Vec<ActionReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verbatim {
+    pub text: String,
+    pub sentiment: f64,
+    pub tone: String,
+    pub touchpoint: String,
+    pub customer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmotionPoint {
+    pub stage: String,
+    pub score: Option<f64>,
+    pub n: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonaSummary {
+    pub name: String,
+    pub description: String,
+    pub customers: u64,
+    pub share: f64,
+    pub favourite_channel: Option<String>,
+    pub reached: Vec<u64>,
+    pub revenue: f64,
+    pub mean_revenue: f64,
+    /// Mean predicted CLV of the persona's purchasers.
+    pub mean_predicted_clv: Option<f64>,
+    /// NPS over the persona's answers, in every stage.
+    pub nps: Option<f64>,
+    pub nps_responses: u64,
+}
