@@ -29,6 +29,12 @@ pub struct Config {
     /// Absent in files written before it existed: then the defaults.
     #[serde(default)]
     pub ingest: IngestConfig,
+    /// Command-line options' values: `[options.funnel] window = "14d"`
+    /// (the key is the flag's name with `_` for `-`; nested commands nest:
+    /// `[options.keys.create]`). A flag and its `WAYFARER_*` variable take
+    /// precedence; the binary checks every key against its flags.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub options: toml::Table,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

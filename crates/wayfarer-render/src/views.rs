@@ -219,7 +219,7 @@ pub fn clv(r: &ClvReport) -> View {
         v.charts.push(value_groups("by-persona", "Value by persona", &r.historic.by_persona));
     }
     v.charts.push(value_groups("by-cohort", "Value by first-purchase cohort", &r.historic.by_cohort));
-    let mut t = Table::new("model", &["model", "parameter", "value"]);
+    let mut t = Table::new("model", &["model", "parameter", "estimate"]);
     if let Some(b) = &r.bgnbd {
         for (k, x) in [("r", b.r), ("alpha", b.alpha), ("a", b.a), ("b", b.b), ("log_likelihood", b.log_likelihood)] {
             t.push(vec![Cell::text("BG/NBD"), Cell::text(k), Cell::num(x)]);

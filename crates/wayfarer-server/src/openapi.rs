@@ -8,22 +8,29 @@ use serde_json::{Map, Value, json};
 use wayfarer_core::ErrorCode;
 
 use crate::ingest::{BATCH_LIMIT, MESSAGE_LIMIT};
-use crate::query::{QueryCommand, QueryParam};
+use crate::query::{ParamKind, QueryCommand, QueryParam};
 
 fn error_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
 }
 
 fn param(p: &QueryParam) -> Value {
-    let mut schema = if p.flag {
-        json!({"type": "boolean"})
-    } else if p.values.is_empty() {
-        json!({"type": "string"})
-    } else {
-        json!({"type": "string", "enum": p.values})
+    let mut schema = match p.kind {
+        ParamKind::Switch => json!({"type": "boolean"}),
+        _ if !p.values.is_empty() => json!({"type": "string", "enum": p.values}),
+        ParamKind::Integer => json!({"type": "integer"}),
+        ParamKind::Number => json!({"type": "number"}),
+        ParamKind::Date => json!({"type": "string", "description": "A date (2026-05-01) or date-time"}),
+        ParamKind::Text | ParamKind::Event => json!({"type": "string"}),
     };
     if let Some(d) = &p.default {
-        schema["default"] = if p.flag { json!(d == "true") } else { json!(d) };
+        schema["default"] = match p.kind {
+            ParamKind::Switch => json!(d == "true"),
+            ParamKind::Integer | ParamKind::Number if d.parse::<f64>().is_ok() => {
+                json!(d.parse::<f64>().unwrap_or_default())
+            }
+            _ => json!(d),
+        };
     }
     if p.repeated {
         schema = json!({"type": "array", "items": schema});

@@ -18,6 +18,21 @@ use crate::App;
 use crate::error::ApiError;
 use crate::exec::Job;
 
+/// What a parameter's value is, as the flag's definition says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    Text,
+    /// A whole number (a counted flag: `--top`, `--periods`).
+    Integer,
+    Number,
+    /// A date or date-time (`--from 2026-05-01`).
+    Date,
+    /// An event name or glob (`--from-event`, funnel steps).
+    Event,
+    /// A switch: `true` or `false`.
+    Switch,
+}
+
 /// One query parameter (a flag of the command).
 #[derive(Debug, Clone)]
 pub struct QueryParam {
@@ -28,6 +43,7 @@ pub struct QueryParam {
     pub repeated: bool,
     /// A switch: `true` or `false`.
     pub flag: bool,
+    pub kind: ParamKind,
     /// The allowed values, when there is a fixed list.
     pub values: Vec<String>,
     pub default: Option<String>,

@@ -1,5 +1,7 @@
-//! Command-line flags. Every flag can also be set by a `WAYFARER_*`
-//! environment variable.
+//! Command-line flags, defined once: every option is also a `WAYFARER_*`
+//! environment variable and a `[options.COMMAND]` key of `wayfarer.toml`
+//! (precedence flag > environment > file > default; `options.rs` adds the
+//! variables and the file's values, docs/configuration.md lists them all).
 
 use std::path::PathBuf;
 
@@ -40,6 +42,10 @@ pub struct Global {
     /// never cancelled on the command line).
     #[arg(skip)]
     pub cancel: wayfarer_core::Cancel,
+    /// The store and configuration to read (the server sets one per
+    /// request; on the command line they come from --data and --config).
+    #[arg(skip)]
+    pub snapshot: Option<std::sync::Arc<crate::cmd::Snapshot>>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -319,7 +325,7 @@ pub struct FunnelArgs {
     #[arg(long)]
     pub breakdown: Option<String>,
     /// Conversion per period of the step-1 event: day, week or month.
-    #[arg(long, value_name = "PERIOD")]
+    #[arg(long, value_name = "PERIOD", value_parser = ["day", "week", "month"])]
     pub trend: Option<String>,
     /// Also run the funnel over the previous period of the same length (needs --from and --to).
     #[arg(long)]
@@ -551,6 +557,8 @@ pub enum ConfigCommand {
     },
     /// Print the configuration in effect (after reading --config or DIR/wayfarer.toml).
     Show,
+    /// Print the reference of every option: flag, environment variable, wayfarer.toml key, default (Markdown).
+    Reference,
 }
 
 /// A whole number from `lo` to `hi` (clap names the flag in its error).

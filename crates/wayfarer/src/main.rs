@@ -5,14 +5,13 @@
 mod cli;
 #[macro_use]
 mod cmd;
+mod options;
 mod progress;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = options::parse().unwrap_or_else(|e| e.exit());
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<cmd::Closed>().is_some() => ExitCode::SUCCESS,

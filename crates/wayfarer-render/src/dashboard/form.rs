@@ -8,7 +8,10 @@ use maud::{Markup, html};
 pub enum FieldKind {
     Text,
     Date,
+    /// A whole number (1 or more).
     Number,
+    /// Any number.
+    Decimal,
     /// Options as (value, label); the empty value means "not set".
     Select(Vec<(String, String)>),
     Check,
@@ -120,6 +123,10 @@ fn render_field(f: &Field) -> Markup {
                 FieldKind::Number => {
                     label for=(id) { (f.label) }
                     input type="number" id=(id) name=(f.name) value=(f.value()) min="1";
+                }
+                FieldKind::Decimal => {
+                    label for=(id) { (f.label) }
+                    input type="number" id=(id) name=(f.name) value=(f.value()) step="any";
                 }
                 FieldKind::Text => {
                     label for=(id) { (f.label) }

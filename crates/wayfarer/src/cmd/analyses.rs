@@ -30,11 +30,9 @@ fn export(view: impl FnOnce() -> View, e: &ExportArgs) -> Result<bool> {
 }
 
 fn open(g: &Global) -> Result<(Store, Model)> {
-    let dir = super::data_dir(g, super::DEFAULT_DATA);
-    let (config, _) = super::load_config(g, &dir)?;
-    let store = super::open_store(g, &dir)?;
-    let model = Model::compile(&config, &store)?;
-    Ok((store, model))
+    let snap = super::Snapshot::of(g)?;
+    let model = snap.model()?;
+    Ok((snap.store, model))
 }
 
 /// The `funnel` command's report.

@@ -14,9 +14,9 @@ use serde_json::Value;
 use wayfarer_core::{Cancel, ErrorCode};
 use wayfarer_server::error::ApiError;
 use wayfarer_server::exec::Job;
-use wayfarer_server::query::{QueryApi, QueryCommand, QueryParam};
+use wayfarer_server::query::{ParamKind, QueryApi, QueryCommand, QueryParam};
 
-use super::Out;
+use super::{Out, Snapshot};
 use crate::cli::Cli;
 
 /// The commands the API serves (read-only analyses).
@@ -38,9 +38,25 @@ const COMMANDS: [&str; 11] = [
 /// the server's business, and the output is always JSON.
 const BLOCKED: [&str; 9] = ["data", "config", "out", "assignments", "format", "json", "quiet", "export", "chart"];
 
-pub fn query_api(data: PathBuf, config: Option<PathBuf>, timeout: Duration) -> QueryApi {
+/// The configuration the server was started with: it ingests with it, and
+/// every query and page reads with it (a change to the file takes effect
+/// for both at the next start).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub config: Arc<wayfarer_core::Config>,
+    pub path: Option<PathBuf>,
+}
+
+impl ServerConfig {
+    /// A request's snapshot: this configuration and the committed store.
+    pub fn snapshot(&self, store: wayfarer_store::Store) -> Snapshot {
+        Snapshot { store, config: self.config.clone(), config_path: self.path.clone() }
+    }
+}
+
+pub fn query_api(data: PathBuf, config: ServerConfig, timeout: Duration) -> QueryApi {
     let run = move |command: &str, params: &[(String, String)], job: &Job| {
-        job.install(|| run(&data, config.as_deref(), command, params, job.cancel()))
+        job.install(|| run(&data, &config, command, params, job.cancel()))
     };
     QueryApi { commands: commands(), run: Arc::new(run), timeout }
 }
@@ -80,12 +96,34 @@ pub fn commands() -> Vec<QueryCommand> {
                     repeated: matches!(a.get_action(), ArgAction::Append)
                         || a.get_num_args().is_some_and(|n| n.max_values() > 1),
                     flag: takes_no_value(a),
+                    kind: kind_of(a),
                     values: a.get_possible_values().iter().map(|v| v.get_name().to_string()).collect(),
                     default: a.get_default_values().first().map(|v| v.to_string_lossy().to_string()),
                 })
                 .collect(),
         })
         .collect()
+}
+
+/// What a flag's value is: by its value parser, else by its value name
+/// (`DATE`, `EVENT`, `STEP`).
+fn kind_of(a: &clap::Arg) -> ParamKind {
+    use std::any::TypeId;
+    if takes_no_value(a) {
+        return ParamKind::Switch;
+    }
+    let t = a.get_value_parser().type_id();
+    if [TypeId::of::<usize>(), TypeId::of::<u64>(), TypeId::of::<u32>(), TypeId::of::<u8>()].iter().any(|id| t == *id) {
+        return ParamKind::Integer;
+    }
+    if t == TypeId::of::<f64>() {
+        return ParamKind::Number;
+    }
+    match a.get_value_names().and_then(|v| v.first()).map(|n| n.as_str()) {
+        Some("DATE") => ParamKind::Date,
+        Some("EVENT" | "STEP") => ParamKind::Event,
+        _ => ParamKind::Text,
+    }
 }
 
 /// The query-string name of a flag: its long name, or for a positional
@@ -102,13 +140,15 @@ fn param_name(a: &clap::Arg) -> String {
 
 fn run(
     data: &Path,
-    config: Option<&Path>,
+    config: &ServerConfig,
     command: &str,
     params: &[(String, String)],
     cancel: &Cancel,
 ) -> Result<Value, ApiError> {
-    let mut cli = parse(data, config, command, params)?;
+    let mut cli = parse(data, command, params)?;
+    let store = wayfarer_store::Store::open(data).map_err(|e| api_error(&e.into()))?.with_cancel(cancel.clone());
     cli.global.cancel = cancel.clone();
+    cli.global.snapshot = Some(Arc::new(config.snapshot(store)));
     let mut out = Out::Capture(None);
     super::run_with(cli, &mut out).map_err(|e| api_error(&e))?;
     match out {
@@ -125,7 +165,7 @@ pub fn api_error(e: &anyhow::Error) -> ApiError {
 }
 
 /// The command line a query string stands for, parsed by clap.
-pub fn parse(data: &Path, config: Option<&Path>, command: &str, params: &[(String, String)]) -> Result<Cli, ApiError> {
+pub fn parse(data: &Path, command: &str, params: &[(String, String)]) -> Result<Cli, ApiError> {
     let invalid = |m: String| ApiError::new(ErrorCode::InvalidQuery, m);
     let sub = subcommand(command).ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no query '{command}'")))?;
     let mut argv: Vec<String> = vec!["wayfarer".into(), command.into()];
@@ -150,9 +190,6 @@ pub fn parse(data: &Path, config: Option<&Path>, command: &str, params: &[(Strin
     }
     // `--` keeps positional values that start with '-' from being read as flags.
     argv.extend(["--json".into(), "--quiet".into(), "--data".into(), data.display().to_string()]);
-    if let Some(c) = config {
-        argv.extend(["--config".into(), c.display().to_string()]);
-    }
     if !positionals.is_empty() {
         argv.push("--".into());
         argv.extend(positionals);
@@ -213,5 +250,16 @@ mod tests {
         let map = cmds.iter().find(|c| c.name == "map").unwrap();
         assert!(map.params.iter().all(|p| p.name != "out" && p.name != "format"));
         assert!(map.params.iter().any(|p| p.name == "personas" && p.values.contains(&"discovered".to_string())));
+        // What a parameter is comes from its definition (forms and OpenAPI use it).
+        let kind = |c: &str, n: &str| {
+            cmds.iter().find(|x| x.name == c).and_then(|x| x.params.iter().find(|p| p.name == n)).map(|p| p.kind)
+        };
+        assert_eq!(kind("funnel", "step"), Some(ParamKind::Event));
+        assert_eq!(kind("funnel", "from"), Some(ParamKind::Date));
+        assert_eq!(kind("funnel", "compare-previous"), Some(ParamKind::Switch));
+        assert_eq!(kind("paths", "top"), Some(ParamKind::Integer));
+        assert_eq!(kind("attribution", "order"), Some(ParamKind::Integer));
+        assert_eq!(kind("clv", "discount-rate"), Some(ParamKind::Number));
+        assert_eq!(kind("retention", "start-event"), Some(ParamKind::Event));
     }
 }

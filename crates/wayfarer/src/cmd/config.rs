@@ -1,4 +1,4 @@
-//! `wayfarer config init|show`.
+//! `wayfarer config init|show|reference`.
 
 use std::path::PathBuf;
 
@@ -32,6 +32,10 @@ pub fn run(g: &Global, c: ConfigCommand) -> Result<()> {
                 None => eprintln!("# built-in defaults"),
             }
             print!("{}", config.to_toml());
+            Ok(())
+        }
+        ConfigCommand::Reference => {
+            print!("{}", crate::options::reference());
             Ok(())
         }
     }

@@ -13,10 +13,8 @@ use crate::cli::{Global, MapArgs, MapFormat, PersonaSource};
 use crate::progress::{Progress, done};
 
 pub fn run(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out) -> Result<()> {
-    let dir = super::data_dir(g, super::DEFAULT_DATA);
-    let (config, _) = super::load_config(g, &dir)?;
-    let store = super::open_store(g, &dir)?;
-    let model = Model::compile(&config, &store)?;
+    let snap = super::Snapshot::of(g)?;
+    let (store, model) = (snap.store.clone(), snap.model()?);
     let scope = super::scope(&args.scope)?;
     let format = if args.json { MapFormat::Json } else { args.format };
     let pb = progress.spinner("Building the journey map");

@@ -86,10 +86,41 @@ pub fn data_dir(g: &crate::cli::Global, default: &str) -> PathBuf {
     g.data.clone().unwrap_or_else(|| PathBuf::from(default))
 }
 
-/// Opens the data directory's committed state for reading, under the
-/// command's cancellation token.
-pub fn open_store(g: &crate::cli::Global, dir: &Path) -> Result<wayfarer_store::Store> {
-    Ok(wayfarer_store::Store::open(dir)?.with_cancel(g.cancel.clone()))
+/// What one command or one server request reads: the committed store
+/// (under the request's cancellation token) and the configuration, with
+/// where it came from. The server makes one per request, with the
+/// configuration it ingests with, so a request never sees two store
+/// generations or two configurations, and queries and ingestion agree.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub store: wayfarer_store::Store,
+    pub config: std::sync::Arc<Config>,
+    /// The file the configuration came from (`None`: the built-in defaults).
+    pub config_path: Option<PathBuf>,
+}
+
+impl Snapshot {
+    /// The command's snapshot: the one the server set, else the data
+    /// directory and configuration its flags name.
+    pub fn of(g: &crate::cli::Global) -> Result<Snapshot> {
+        if let Some(s) = &g.snapshot {
+            return Ok((**s).clone());
+        }
+        let dir = data_dir(g, DEFAULT_DATA);
+        let (config, config_path) = load_config(g, &dir)?;
+        let store = wayfarer_store::Store::open(&dir)?.with_cancel(g.cancel.clone());
+        Ok(Snapshot { store, config: std::sync::Arc::new(config), config_path })
+    }
+
+    /// The configuration compiled against the store.
+    pub fn model(&self) -> Result<wayfarer_engine::Model> {
+        Ok(wayfarer_engine::Model::compile(&self.config, &self.store)?)
+    }
+
+    /// Where the configuration came from, in words.
+    pub fn config_source(&self) -> String {
+        self.config_path.as_ref().map_or_else(|| "the built-in defaults".to_string(), |p| p.display().to_string())
+    }
 }
 
 /// Loads the configuration: --config, else DIR/wayfarer.toml, else defaults.

@@ -13,7 +13,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -26,8 +26,11 @@ use wayfarer_render::export::{self, Png};
 use wayfarer_render::views::{self, View};
 use wayfarer_server::dashboard::{PageOutput, PageRequest, Pages};
 use wayfarer_server::exec::{Executor, Job};
+use wayfarer_server::query::{ParamKind, QueryParam};
 use wayfarer_store::Store;
 
+use super::Snapshot;
+use super::api::ServerConfig;
 use crate::cli::{Command, PersonaSource};
 
 /// How long an answer computed before the latest commit may still be shown.
@@ -38,7 +41,7 @@ const CACHE_ENTRIES: usize = 64;
 /// How many recently asked pages the background thread keeps fresh.
 const RECENT: usize = 12;
 
-pub fn pages(data: PathBuf, config: Option<PathBuf>, timeout: Duration, warm: bool, exec: Arc<Executor>) -> Pages {
+pub fn pages(data: PathBuf, config: ServerConfig, timeout: Duration, warm: bool, exec: Arc<Executor>) -> Pages {
     // Warm the pages whose defaults take longest, the home page last (most recent).
     let warm_pages = ["/personas", "/clv", "/attribution", "/surveys", "/retention", "/"]
         .iter()
@@ -54,6 +57,7 @@ pub fn pages(data: PathBuf, config: Option<PathBuf>, timeout: Duration, warm: bo
         // Stale answers are only shown while the refresher replaces them.
         serve_stale: warm,
         job: None,
+        snapshot: OnceLock::new(),
     });
     if warm {
         let refresher = Arc::downgrade(&dash);
@@ -121,7 +125,8 @@ struct Entry {
 
 struct Dash {
     data: PathBuf,
-    config: Option<PathBuf>,
+    /// The server's configuration (the one it ingests with).
+    config: ServerConfig,
     png: Arc<Png>,
     cache: Arc<Mutex<HashMap<String, Entry>>>,
     /// Keys being computed now (a second request for one waits for it).
@@ -133,6 +138,8 @@ struct Dash {
     /// The request's job: its cancellation token (its time limit, the
     /// server's shutdown) and the query pool (none for the template).
     job: Option<Job>,
+    /// The request's store and configuration, opened once at first use.
+    snapshot: OnceLock<Arc<Snapshot>>,
 }
 
 /// A page's failure, shown in words.
@@ -216,6 +223,7 @@ impl Dash {
             recent: self.recent.clone(),
             serve_stale,
             job: Some(job),
+            snapshot: OnceLock::new(),
         }
     }
 
@@ -233,9 +241,19 @@ impl Dash {
         }
     }
 
-    /// The committed state, read under the request's token.
+    /// The request's one view of the committed state and the configuration:
+    /// every part of a page reads the same generation.
+    fn snapshot(&self) -> Result<Arc<Snapshot>, Problem> {
+        if let Some(s) = self.snapshot.get() {
+            return Ok(s.clone());
+        }
+        let store = Store::open(&self.data).map_err(anyhow::Error::from)?.with_cancel(self.cancel());
+        let s = Arc::new(self.config.snapshot(store));
+        Ok(self.snapshot.get_or_init(|| s).clone())
+    }
+
     fn store(&self) -> Result<Store, Problem> {
-        Ok(Store::open(&self.data).map_err(anyhow::Error::from)?.with_cancel(self.cancel()))
+        Ok(self.snapshot()?.store.clone())
     }
 
     fn remember(&self, req: &PageRequest) {
@@ -302,18 +320,12 @@ impl Dash {
     }
 
     fn config(&self) -> Result<(Config, String), Problem> {
-        let g = crate::cli::Global {
-            data: Some(self.data.clone()),
-            config: self.config.clone(),
-            quiet: true,
-            cancel: self.cancel(),
-        };
-        let (c, p) = super::load_config(&g, &self.data)?;
-        Ok((c, p.map_or_else(|| "the built-in defaults".to_string(), |p| p.display().to_string())))
+        let s = self.snapshot()?;
+        Ok(((*s.config).clone(), s.config_source()))
     }
 
     fn generation(&self) -> Result<u64, Problem> {
-        Ok(Store::open(&self.data).map_err(anyhow::Error::from)?.manifest().generation)
+        Ok(self.snapshot()?.store.manifest().generation)
     }
 
     /// The cached value for `key`, or `f()` (cached; its parallel work on
@@ -365,13 +377,14 @@ impl Dash {
     }
 
     fn parse(&self, command: &str, params: &[(String, String)]) -> Result<crate::cli::Cli, Problem> {
-        let mut cli = super::api::parse(&self.data, self.config.as_deref(), command, params)?;
+        let mut cli = super::api::parse(&self.data, command, params)?;
         cli.global.cancel = self.cancel();
+        cli.global.snapshot = Some(self.snapshot()?);
         Ok(cli)
     }
 
     fn event_names(&self) -> Vec<String> {
-        Store::open(&self.data).map(|s| s.event_names().to_vec()).unwrap_or_default()
+        self.snapshot().map(|s| s.store.event_names().to_vec()).unwrap_or_default()
     }
 
     // ---- the journey map ----
@@ -637,91 +650,17 @@ impl Dash {
         Ok(file(&name, format, bytes))
     }
 
+    /// A page's form, generated from the command's flag definitions — the
+    /// same that parse its query and describe `/api/*` — so a page offers
+    /// exactly what the command takes, with its defaults and allowed values.
     fn form(&self, command: &str, path: &str, params: &[(String, String)]) -> Form {
-        let f = |name: &str, label: &str, kind: FieldKind, default: &[&str]| {
-            Field::new(name, label, kind).from(params, default)
-        };
-        let sel =
-            |opts: &[&str]| FieldKind::Select(opts.iter().map(|o| (o.to_string(), o.replace('_', " "))).collect());
-        let mut fields = match command {
-            "funnel" => vec![
-                f("step", "Steps", FieldKind::Steps, &[])
-                    .events()
-                    .hint("Event names (globs allowed), a condition in brackets, or stage:NAME."),
-                f("window", "Window", FieldKind::Text, &["7d"]).hint("From step 1: 30m, 12h, 7d."),
-                f(
-                    "mode",
-                    "Mode",
-                    sel(&["default", "strict_order", "strict_deduplication", "strict_increase"]),
-                    &["default"],
-                ),
-                f("exclude", "Exclusion", FieldKind::Repeat(1), &[]).events(),
-                f(
-                    "breakdown",
-                    "Breakdown",
-                    FieldKind::Select(vec![
-                        (String::new(), "none".into()),
-                        ("channel".into(), "channel of step 1".into()),
-                        ("first_channel".into(), "first channel".into()),
-                        ("persona".into(), "persona".into()),
-                    ]),
-                    &[],
-                ),
-                f(
-                    "trend",
-                    "Trend",
-                    FieldKind::Select(vec![
-                        (String::new(), "none".into()),
-                        ("day".into(), "day".into()),
-                        ("week".into(), "week".into()),
-                        ("month".into(), "month".into()),
-                    ]),
-                    &[],
-                ),
-            ],
-            "paths" => vec![
-                f("from-event", "From event", FieldKind::Text, &[]).events(),
-                f("to-event", "To event", FieldKind::Text, &[]).events(),
-                f("length", "Steps", FieldKind::Number, &["5"]),
-                f("top", "Top paths", FieldKind::Number, &["10"]),
-                f("collapse-repeats", "Collapse repeats", FieldKind::Check, &[]),
-            ],
-            "retention" => vec![
-                f("period", "Period", sel(&["week", "day", "month"]), &["week"]),
-                f("periods", "Periods", FieldKind::Number, &["8"]),
-                f("start-event", "Cohort event", FieldKind::Text, &[]).events().hint("Empty: any event."),
-                f("return-event", "Return event", FieldKind::Text, &[]).events(),
-            ],
-            "attribution" => vec![
-                f(
-                    "model",
-                    "Model",
-                    sel(&["all", "first", "last", "linear", "time_decay", "position", "markov", "shapley"]),
-                    &["all"],
-                ),
-                f("order", "Markov order", sel(&["1", "2", "3"]), &["1"]),
-                f("conversion", "Conversion event", FieldKind::Text, &[]).events(),
-                f("first-only", "First conversion only", FieldKind::Check, &[]),
-            ],
-            "clv" => vec![
-                f("unit", "Unit", sel(&["week", "day"]), &["week"]),
-                f("horizon", "Horizon (units)", FieldKind::Number, &[]),
-                f("calibration-end", "Calibration end", FieldKind::Date, &[]),
-            ],
-            "personas" => vec![f("k", "Personas (empty: best by silhouette)", FieldKind::Number, &[])],
-            "surveys" => vec![f("period", "Trend period", sel(&["month", "week", "day"]), &["month"])],
-            _ => Vec::new(),
-        };
-        // Scope: a hand-written persona (the map also splits by discovered ones), and dates.
         let personas: Vec<String> =
             self.config().map(|(c, _)| c.personas.iter().map(|p| p.name.clone()).collect()).unwrap_or_default();
-        if command != "personas" && !personas.is_empty() {
-            let mut options = vec![(String::new(), "All customers".to_string())];
-            options.extend(personas.into_iter().map(|p| (p.clone(), p)));
-            fields.push(f("persona", "Persona", FieldKind::Select(options), &[]));
-        }
-        fields.push(f("from", "From", FieldKind::Date, &[]));
-        fields.push(f("to", "To (exclusive)", FieldKind::Date, &[]));
+        let fields = super::api::commands()
+            .into_iter()
+            .find(|c| c.name == command)
+            .map(|c| c.params.iter().filter_map(|p| form_field(p, params, &personas)).collect())
+            .unwrap_or_default();
         Form { action: path.into(), fields, submit: "Run".into(), event_names: self.event_names() }
     }
 
@@ -794,6 +733,55 @@ impl Dash {
 
 /// The segments offered on the map: first channels (those of the first
 /// stage, by share), purchases and status.
+/// Flags a page does not offer (every customer's rows belong in exports).
+const NOT_ON_PAGES: [&str; 1] = ["customers"];
+
+/// The form field of one flag; `None` for flags a page does not offer, and
+/// for `--persona` when the configuration has no hand-written personas.
+fn form_field(p: &QueryParam, params: &[(String, String)], personas: &[String]) -> Option<Field> {
+    if NOT_ON_PAGES.contains(&p.name.as_str()) {
+        return None;
+    }
+    let mut label = p.name.replace('-', " ");
+    label[..1].make_ascii_uppercase();
+    let none = || (String::new(), "none".to_string());
+    let kind = match p.kind {
+        ParamKind::Switch => FieldKind::Check,
+        _ if p.name == "persona" => {
+            if personas.is_empty() {
+                return None;
+            }
+            let mut options = vec![(String::new(), "All customers".to_string())];
+            options.extend(personas.iter().map(|n| (n.clone(), n.clone())));
+            FieldKind::Select(options)
+        }
+        _ if !p.values.is_empty() => {
+            let mut options: Vec<(String, String)> = Vec::new();
+            if !p.required && p.default.is_none() {
+                options.push(none());
+            }
+            options.extend(p.values.iter().map(|v| (v.clone(), v.replace('_', " "))));
+            FieldKind::Select(options)
+        }
+        ParamKind::Event if p.repeated && p.required => {
+            label = "Steps".into();
+            FieldKind::Steps
+        }
+        _ if p.repeated => FieldKind::Repeat(1),
+        ParamKind::Integer => FieldKind::Number,
+        ParamKind::Number => FieldKind::Decimal,
+        ParamKind::Date => FieldKind::Date,
+        ParamKind::Text | ParamKind::Event => FieldKind::Text,
+    };
+    let hint = !matches!(kind, FieldKind::Check | FieldKind::Select(_) | FieldKind::Date);
+    let default: Vec<&str> = p.default.iter().map(String::as_str).collect();
+    let mut f = Field::new(&p.name, &label, kind).from(params, &default);
+    if hint {
+        f = f.hint(p.help.trim_end_matches('.'));
+    }
+    Some(if p.kind == ParamKind::Event { f.events() } else { f })
+}
+
 fn segment_options(maps: &[JourneyMap]) -> Vec<(String, Vec<(String, String)>)> {
     let group = |by: Segmentation, names: Vec<String>| {
         (by.label().to_string(), names.into_iter().map(|n| (format!("{}:{n}", by.key()), n)).collect())

@@ -12,7 +12,8 @@ use crate::cli::{Global, KeysCommand, ServeArgs};
 pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
     let dir = super::data_dir(g, super::DEFAULT_DATA);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let (config, _) = super::load_config(g, &dir)?;
+    let (config, config_path) = super::load_config(g, &dir)?;
+    let shared = super::api::ServerConfig { config: std::sync::Arc::new(config.clone()), path: config_path };
     let list = keys::list(&dir)?;
     let usable = |k: KeyKind| list.iter().any(|e| e.kind == k && e.revoked_at.is_none());
     let quiet = g.quiet;
@@ -29,8 +30,8 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
     let limits = net::Limits::new(args.max_connections.map(|n| n as usize), args.client_timeout);
     let exec = Executor::new(0, args.max_queries as usize).map_err(anyhow::Error::msg)?;
     let timeout = args.query_timeout;
-    let queries = super::api::query_api(dir.clone(), g.config.clone(), timeout);
-    let pages = super::pages::pages(dir.clone(), g.config.clone(), timeout, !args.no_warm, exec.clone());
+    let queries = super::api::query_api(dir.clone(), shared.clone(), timeout);
+    let pages = super::pages::pages(dir.clone(), shared, timeout, !args.no_warm, exec.clone());
     let opts = ServeOptions {
         data: dir.clone(),
         bind: args.bind,

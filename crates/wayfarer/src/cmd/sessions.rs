@@ -1,15 +1,13 @@
 //! `wayfarer sessions`.
 
 use anyhow::Result;
-use wayfarer_engine::{Model, sessions};
+use wayfarer_engine::sessions;
 
 use crate::cli::{Global, SessionsArgs};
 
 pub fn run(g: &Global, args: &SessionsArgs, out: &mut super::Out) -> Result<()> {
-    let dir = super::data_dir(g, super::DEFAULT_DATA);
-    let (config, _) = super::load_config(g, &dir)?;
-    let store = super::open_store(g, &dir)?;
-    let model = Model::compile(&config, &store)?;
+    let snap = super::Snapshot::of(g)?;
+    let (store, model) = (snap.store.clone(), snap.model()?);
     let scope = super::scope(&args.scope)?;
     let report = sessions::sessions(&store, &model, &scope)?;
     if args.json {

@@ -133,8 +133,8 @@ try {
     await page.getByLabel("Step 2", { exact: true }).fill("Checkout Started");
     await page.getByRole("button", { name: "+ Add step" }).click();
     await page.getByLabel("Step 3", { exact: true }).fill("Order Completed");
-    await page.getByLabel("Window").fill("14d");
-    await page.getByLabel("Trend").selectOption("week");
+    await page.getByLabel("Window", { exact: true }).fill("14d");
+    await page.getByLabel("Trend", { exact: true }).selectOption("week");
     await Promise.all([page.waitForURL(/step=Order\+Completed/), page.getByRole("button", { name: "Run" }).click()]);
     const bars = page.locator("svg[aria-label='Conversion by step'] rect[fill='#0072B2']");
     check(await bars.count() === 3, `the funnel chart has ${await bars.count()} bars, expected 3`);
