@@ -7,18 +7,15 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wayfarer")).args(args).current_dir(dir).output().unwrap()
-}
+mod support;
+
+use support::run;
 
 fn ok(dir: &Path, args: &[&str]) -> Value {
-    let out = run(dir, args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    run(dir, args).json()
 }
 
 fn fixtures() -> Vec<Value> {
@@ -132,8 +129,7 @@ fn json_shapes_text_table_and_errors() {
     close(credit(&shapley, "C2").0, 1.0 / 3.0, "C2");
     assert!(shapley["channels"][0].get("removal_effect").is_none());
 
-    let text = run(t.path(), &["attribution", "--data", "d"]);
-    let text = String::from_utf8_lossy(&text.stdout);
+    let text = run(t.path(), &["attribution", "--data", "d"]).ok().stdout();
     assert!(text.contains("markov (order 1)") && text.contains("C1"), "{text}");
 
     for (args, needle) in [
@@ -144,9 +140,7 @@ fn json_shapes_text_table_and_errors() {
     ] {
         let mut a = vec!["attribution", "--data", "d"];
         a.extend(args);
-        let out = run(t.path(), &a);
-        assert!(!out.status.success(), "{a:?} succeeded");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = run(t.path(), &a).fails().stderr();
         assert!(err.contains(needle), "{a:?}: {err}");
     }
 }

@@ -2,6 +2,8 @@
 //! Needs Chromium (`apt-get install chromium`; `.ci/run` installs it); set
 //! WAYFARER_CHROMIUM to use another binary.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -58,19 +60,11 @@ fn html_map_renders_offline_in_chromium() {
         }
     }
     std::fs::write(&csv, text).unwrap();
-    let bin = env!("CARGO_BIN_EXE_wayfarer");
     let data = t.path().join("data");
-    let st = Command::new(bin).args(["import", "--data"]).arg(&data).arg(&csv).status().unwrap();
-    assert!(st.success());
+    let d = data.to_str().unwrap();
+    support::run(t.path(), &["import", "--data", d, csv.to_str().unwrap()]).ok();
     let html = t.path().join("map.html");
-    let st = Command::new(bin)
-        .args(["map", "--format", "html", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&html)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    support::run(t.path(), &["map", "--format", "html", "--data", d, "--out", html.to_str().unwrap()]).ok();
     let url = format!("file://{}", html.display());
 
     // The DOM after rendering holds the map grid, the emotion curve and the lanes.

@@ -1,58 +1,12 @@
 //! Integration tests: the real `wayfarer` binary on temporary directories.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// Runs the binary; prints everything on failure so a broken test explains itself.
-struct Run {
-    out: Output,
-    args: Vec<String>,
-}
+mod support;
 
-impl Run {
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.out.stdout).into_owned()
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.out.stderr).into_owned()
-    }
-    fn ok(self) -> Run {
-        assert!(
-            self.out.status.success(),
-            "wayfarer {:?} failed\n--- stdout\n{}\n--- stderr\n{}",
-            self.args,
-            self.stdout(),
-            self.stderr()
-        );
-        self
-    }
-    fn fails(self) -> Run {
-        assert!(
-            !self.out.status.success(),
-            "wayfarer {:?} should have failed\n--- stdout\n{}\n--- stderr\n{}",
-            self.args,
-            self.stdout(),
-            self.stderr()
-        );
-        self
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout()).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout()))
-    }
-}
-
-fn wayfarer(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_wayfarer"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("WAYFARER_DATA")
-        .env_remove("WAYFARER_CONFIG")
-        .output()
-        .expect("run wayfarer");
-    Run { out, args: args.iter().map(|s| s.to_string()).collect() }
-}
+use support::run as wayfarer;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);

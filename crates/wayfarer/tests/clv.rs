@@ -1,14 +1,12 @@
 //! `wayfarer clv` end to end on the CDNOW transaction log: import the flat
 //! CSV, fit, and compare with the published fit and the lifetimes package.
 
-use std::process::Command;
-
 use serde_json::Value;
 
+mod support;
+
 fn run(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_wayfarer")).args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    support::run(dir, args).ok().stdout()
 }
 
 fn close(got: f64, want: f64, rel: f64, what: &str) {

@@ -23,14 +23,9 @@ fn demo() -> &'static Path {
     DIR.get_or_init(|| {
         let t = tempfile::tempdir().unwrap();
         let report = t.path().join("report.html");
-        let out = Command::new(env!("CARGO_BIN_EXE_wayfarer"))
-            .args(["demo", "--customers", "1500", "--seed", "11", "--quiet", "--out"])
-            .arg(&report)
-            .arg("--data")
-            .arg(t.path().join("data"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "demo: {}", String::from_utf8_lossy(&out.stderr));
+        let (report, data) = (report.to_str().unwrap(), t.path().join("data"));
+        let args = ["demo", "--customers", "1500", "--seed", "11", "--quiet", "--out", report, "--data"];
+        support::run(t.path(), &[&args[..], &[data.to_str().unwrap()]].concat()).ok();
         t
     })
     .path()
@@ -65,26 +60,7 @@ fn raw(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> (u16, String, Vec<u8>) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let mut req =
-        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).unwrap();
-    let end = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&resp[..end]).to_string();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let mut body = resp[end + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        body = support::unchunk(&body);
-    }
-    (status, head, body)
+    support::http_full(addr, method, path, headers, body).unwrap_or_else(|| panic!("{method} {path}: no answer"))
 }
 
 fn cookie(t: &str) -> (&'static str, String) {
@@ -362,9 +338,8 @@ fn the_cli_exports_the_same_charts() {
     let file = |n: &str| out.path().join(n);
     let d = dir.to_str().unwrap();
     let run = |args: &[&str]| {
-        let o =
-            Command::new(env!("CARGO_BIN_EXE_wayfarer")).args(args).args(["--data", d, "--quiet"]).output().unwrap();
-        (o.status.success(), String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr))
+        let o = support::run(out.path(), &[args, &["--data", d, "--quiet"]].concat());
+        (o.out.status.success(), o.stdout() + &o.stderr())
     };
     let png = file("funnel.png");
     let (ok, msg) = run(&["funnel", "Product Viewed", "Order Completed", "--export", png.to_str().unwrap()]);

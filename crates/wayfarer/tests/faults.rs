@@ -283,14 +283,9 @@ fn company() -> &'static Path {
     DIR.get_or_init(|| {
         let t = tempfile::tempdir().unwrap().keep();
         let dir = t.join("d");
-        let out = Command::new(env!("CARGO_BIN_EXE_wayfarer"))
-            .args(["demo", "--customers", "3000", "--quiet", "--out"])
-            .arg(t.join("map.html"))
-            .arg("--data")
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (map, d) = (t.join("map.html"), dir.to_str().unwrap().to_string());
+        support::run(&t, &["demo", "--customers", "3000", "--quiet", "--out", map.to_str().unwrap(), "--data", &d])
+            .ok();
         dir
     })
 }

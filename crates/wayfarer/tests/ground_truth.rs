@@ -3,19 +3,13 @@
 //! real binary runs the demo on a fresh seed and must find them.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
+mod support;
+
 fn wayfarer(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_wayfarer")).args(args).current_dir(dir).output().expect("run wayfarer");
-    assert!(
-        out.status.success(),
-        "wayfarer {args:?} failed\n--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    support::run(dir, args).ok().stdout()
 }
 
 fn json(text: &str) -> Value {

@@ -414,12 +414,11 @@ fn the_query_api_answers_exactly_like_the_cli() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("d");
     let input = t.path().join("company.ndjson");
-    let out = Command::new(env!("CARGO_BIN_EXE_wayfarer"))
-        .args(["simulate", "--customers", "400", "--seed", "5", "--quiet", "--ndjson"])
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    support::run(
+        t.path(),
+        &["simulate", "--customers", "400", "--seed", "5", "--quiet", "--ndjson", input.to_str().unwrap()],
+    )
+    .ok();
     wayfarer(&dir, &["import", input.to_str().unwrap(), "--quiet"]);
     let (write, read) = keys(&dir);
     // Variables the CLI reads, set where the server runs: none may change an

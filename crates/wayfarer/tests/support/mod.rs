@@ -1,27 +1,96 @@
-//! Helpers shared by the integration tests that run `wayfarer serve`: the
-//! binary, a server on a loopback port (optionally under a command such as
-//! `prlimit`), plain HTTP/1.1 requests (one per connection, or keep-alive),
-//! keys, and reading back what the store holds.
+//! The one harness of the integration tests: running the binary ([`run`],
+//! whose [`Run`] prints the command, its exit status and everything it
+//! printed when an expectation fails), a server on a loopback port
+//! (optionally under a command such as `prlimit`; its last log lines are
+//! printed when the test fails), plain HTTP/1.1 requests (one per
+//! connection, or keep-alive), keys, and reading back what the store holds.
+//! The binary never sees the test's own `WAYFARER_*` variables, so a
+//! developer's settings cannot change a test.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub fn wayfarer(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_wayfarer")).args(args).arg("--data").arg(dir).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+/// The binary, without the test's own `WAYFARER_*` variables.
+pub fn binary() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wayfarer"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("WAYFARER_") {
+            c.env_remove(k);
+        }
+    }
+    c
 }
+
+/// One run of the binary: shown whole (command, status, output) when an
+/// expectation about it fails.
+pub struct Run {
+    pub out: Output,
+    pub args: Vec<String>,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    fn diagnosis(&self, what: &str) -> String {
+        format!(
+            "wayfarer {:?} {what} ({})\n--- stdout\n{}\n--- stderr\n{}",
+            self.args,
+            self.out.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+    /// Expects success.
+    pub fn ok(self) -> Run {
+        assert!(self.out.status.success(), "{}", self.diagnosis("failed"));
+        self
+    }
+    /// Expects failure.
+    pub fn fails(self) -> Run {
+        assert!(!self.out.status.success(), "{}", self.diagnosis("should have failed"));
+        self
+    }
+    /// Expects success and JSON on stdout.
+    pub fn json(&self) -> Value {
+        assert!(self.out.status.success(), "{}", self.diagnosis("failed"));
+        serde_json::from_str(&self.stdout())
+            .unwrap_or_else(|e| panic!("{}", self.diagnosis(&format!("printed no JSON ({e})"))))
+    }
+}
+
+/// Runs `wayfarer ARGS` in `cwd`.
+pub fn run(cwd: &Path, args: &[&str]) -> Run {
+    let out = binary().args(args).current_dir(cwd).output().expect("run wayfarer");
+    Run { out, args: args.iter().map(ToString::to_string).collect() }
+}
+
+/// Runs `wayfarer ARGS --data DIR`, expects success, returns its stdout.
+pub fn wayfarer(dir: &Path, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    let d = dir.to_str().expect("a UTF-8 path");
+    all.extend(["--data", d]);
+    run(dir.parent().unwrap_or(dir), &all).ok().stdout()
+}
+
+/// The last lines a server printed, kept for the diagnosis of a failing test.
+const LOG_LINES: usize = 200;
 
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    log: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl Server {
@@ -47,9 +116,14 @@ impl Server {
             Some((first, rest)) => {
                 let mut c = Command::new(first);
                 c.args(rest).arg(bin);
+                for (k, _) in std::env::vars_os() {
+                    if k.to_string_lossy().starts_with("WAYFARER_") {
+                        c.env_remove(k);
+                    }
+                }
                 c
             }
-            None => Command::new(bin),
+            None => binary(),
         };
         let mut child = cmd
             .args(["serve", "--bind", "127.0.0.1:0", "--fold-ms", "200", "--no-warm"])
@@ -68,17 +142,25 @@ impl Server {
                 break rest.split_whitespace().next().unwrap().parse().unwrap();
             }
         };
-        // Keep draining stderr so the server never blocks on it (and show it
-        // with WAYFARER_TEST_SERVER_LOG=1).
+        // Keep draining stderr so the server never blocks on it; keep its
+        // last lines for a failing test (and show them all as they come with
+        // WAYFARER_TEST_SERVER_LOG=1).
         let show = std::env::var_os("WAYFARER_TEST_SERVER_LOG").is_some();
+        let log: Arc<Mutex<VecDeque<String>>> = Arc::default();
+        let keep = log.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 if show {
                     eprintln!("server: {line}");
                 }
+                let mut l = keep.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if l.len() == LOG_LINES {
+                    l.pop_front();
+                }
+                l.push_back(line);
             }
         });
-        Server { child, addr }
+        Server { child, addr, log }
     }
 
     pub fn kill(mut self) {
@@ -118,6 +200,17 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let state = match self.child.try_wait() {
+                Ok(Some(status)) => format!("exited with {status}"),
+                _ => "still running".to_string(),
+            };
+            eprintln!("--- the server at {} ({state}); its last {} log lines:", self.addr, log.len());
+            for line in log.iter() {
+                eprintln!("server: {line}");
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -131,6 +224,18 @@ pub fn http(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> Option<(u16, Vec<u8>)> {
+    http_full(addr, method, path, headers, body).map(|(s, _, b)| (s, b))
+}
+
+/// One HTTP/1.1 request; returns (status, head, body), for redirects,
+/// cookies and headers. `None` if the connection failed.
+pub fn http_full(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Option<(u16, String, Vec<u8>)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
     let mut req =
@@ -151,7 +256,7 @@ pub fn http(
     if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         body = unchunk(&body);
     }
-    Some((status, body))
+    Some((status, head, body))
 }
 
 pub fn unchunk(mut b: &[u8]) -> Vec<u8> {
