@@ -1,0 +1,70 @@
+//! The customers pages (search and one customer's profile) and the
+//! settings page (the configuration in effect).
+
+use super::*;
+
+impl Dash {
+    pub(super) fn customers(&self, params: &[(String, String)]) -> Result<PageOutput, Problem> {
+        let q = param(params, "q").unwrap_or("").to_string();
+        let (matches, error) = if q.trim().is_empty() {
+            (Vec::new(), None)
+        } else {
+            let store = self.store()?;
+            match self.compute(|| wayfarer_engine::customers::search(&store, &q, 50)) {
+                Ok(m) => (m, None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            }
+        };
+        let page = dashboard::CustomersPage {
+            chrome: Chrome { page: "customers".into(), title: "Customers".into(), ..Chrome::default() },
+            query: &q,
+            matches: &matches,
+            error,
+        };
+        Ok(PageOutput::html(dashboard::customers_page(&page)))
+    }
+
+    pub(super) fn customer(&self, id: &str) -> Result<PageOutput, Problem> {
+        let id = wayfarer_core::url::percent_decode(id, false);
+        let (config, _) = self.config()?;
+        let store = self.store()?;
+        let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
+        let Some(profile) = self
+            .compute(|| wayfarer_engine::customers::customer_profile(&store, &model, &Scope::default(), &id, 200))
+            .map_err(anyhow::Error::from)?
+        else {
+            return Err(Problem::NotFound(format!("No customer has the user id or anonymous id '{id}'.")));
+        };
+        // Predicted CLV from the (cached) inputs of the home page's map.
+        let clv = self.map_bundle(&config, &Scope::default()).ok().and_then(|bundle| {
+            let inputs = &bundle.inputs;
+            let mut ids = store.identity().ok()?;
+            let ident = ids.lookup(&format!("u:{id}")).or_else(|| ids.lookup(&format!("a:{id}")))?;
+            let customer = ids.canonical(ident);
+            inputs.predicted_clv.as_ref()?.get(&customer).copied()
+        });
+        let chrome = Chrome {
+            page: "customers".into(),
+            title: format!("Customer {}", profile.customer_id),
+            ..Chrome::default()
+        };
+        Ok(PageOutput::html(dashboard::customer_page(&chrome, &profile, clv)))
+    }
+
+    pub(super) fn settings(&self) -> Result<PageOutput, Problem> {
+        let (config, source) = self.config()?;
+        let keys: Vec<KeyRow> = wayfarer_server::keys::list(&self.data)
+            .map_err(|e| Problem::Query(e.to_string()))?
+            .into_iter()
+            .map(|k| KeyRow {
+                id: k.id,
+                kind: format!("{:?}", k.kind).to_lowercase(),
+                name: k.name,
+                created_at: k.created_at,
+                revoked_at: k.revoked_at,
+            })
+            .collect();
+        let chrome = Chrome { page: "settings".into(), title: "Settings".into(), ..Chrome::default() };
+        Ok(PageOutput::html(dashboard::settings_page(&chrome, &config, &source, &keys)))
+    }
+}
