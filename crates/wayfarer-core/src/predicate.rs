@@ -719,6 +719,39 @@ fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
     }
 }
 
+/// The facts of one canonical event as decoded, before it is stored (what
+/// channel rules read, in [`Scope::Ingest`]); stored events are read by the
+/// engine's `facts` module. Customer facts and traits are unknown here.
+pub struct EventFacts<'a> {
+    pub e: &'a crate::event::Event,
+    pub props: Option<&'a serde_json::Value>,
+}
+
+impl Facts for EventFacts<'_> {
+    fn get(&self, field: &Field) -> Value<'_> {
+        fn s(o: &Option<String>) -> Value<'_> {
+            o.as_deref().map_or(Value::Null, |v| Value::Str(Cow::Borrowed(v)))
+        }
+        let n = |o: Option<f64>| o.map_or(Value::Null, Value::Num);
+        match field {
+            Field::Event => Value::Str(Cow::Borrowed(&self.e.event)),
+            Field::Kind => Value::Str(Cow::Borrowed(self.e.kind.as_str())),
+            Field::Channel => s(&self.e.channel),
+            Field::Source => s(&self.e.source),
+            Field::Medium => s(&self.e.medium),
+            Field::Campaign => s(&self.e.campaign),
+            Field::Url => s(&self.e.url),
+            Field::Referrer => s(&self.e.referrer),
+            Field::Revenue => n(self.e.revenue),
+            Field::Score => n(self.e.score),
+            Field::Survey => s(&self.e.survey),
+            Field::Text => s(&self.e.text),
+            Field::Property(p) => self.props.and_then(|v| lookup_path(v, p)).map_or(Value::Null, Value::from_json),
+            Field::NthPurchase | Field::Trait(_) | Field::Customer(_) => Value::Null,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

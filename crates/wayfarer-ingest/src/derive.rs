@@ -4,11 +4,9 @@
 //! `None` means the event carries no traffic information and inherits its
 //! session's channel (the engine does that, since sessions span imports).
 
-use std::borrow::Cow;
-
 use wayfarer_core::Event;
 use wayfarer_core::config::ChannelConfig;
-use wayfarer_core::predicate::{Facts, Field, Predicate, Scope, Value, Vocabulary, lookup_path};
+use wayfarer_core::predicate::{EventFacts, Predicate, Scope, Vocabulary};
 
 use crate::channels::{self, Traffic};
 
@@ -55,36 +53,5 @@ impl ChannelDeriver {
             referrer: e.referrer.as_deref(),
         };
         channels::classify(&t, &self.own_domains).map(str::to_string)
-    }
-}
-
-/// Predicate facts over one event (used by channel rules).
-pub struct EventFacts<'a> {
-    pub e: &'a Event,
-    pub props: Option<&'a serde_json::Value>,
-}
-
-impl Facts for EventFacts<'_> {
-    fn get(&self, field: &Field) -> Value<'_> {
-        fn s(o: &Option<String>) -> Value<'_> {
-            o.as_deref().map_or(Value::Null, |v| Value::Str(Cow::Borrowed(v)))
-        }
-        let n = |o: Option<f64>| o.map_or(Value::Null, Value::Num);
-        match field {
-            Field::Event => Value::Str(Cow::Borrowed(&self.e.event)),
-            Field::Kind => Value::Str(Cow::Borrowed(self.e.kind.as_str())),
-            Field::Channel => s(&self.e.channel),
-            Field::Source => s(&self.e.source),
-            Field::Medium => s(&self.e.medium),
-            Field::Campaign => s(&self.e.campaign),
-            Field::Url => s(&self.e.url),
-            Field::Referrer => s(&self.e.referrer),
-            Field::Revenue => n(self.e.revenue),
-            Field::Score => n(self.e.score),
-            Field::Survey => s(&self.e.survey),
-            Field::Text => s(&self.e.text),
-            Field::Property(p) => self.props.and_then(|v| lookup_path(v, p)).map_or(Value::Null, Value::from_json),
-            Field::NthPurchase | Field::Trait(_) | Field::Customer(_) => Value::Null,
-        }
     }
 }
