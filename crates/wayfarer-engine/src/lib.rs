@@ -17,6 +17,7 @@
 pub mod attribution;
 pub mod clv;
 pub mod customers;
+pub mod doctor;
 pub mod facts;
 pub mod fold;
 pub mod funnel;

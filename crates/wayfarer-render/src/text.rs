@@ -648,3 +648,21 @@ pub fn customer_profile(p: &wayfarer_engine::customers::CustomerProfile) -> Stri
     out.push_str(&t.to_string());
     out
 }
+
+/// `wayfarer doctor`'s findings, worst first within the original order.
+pub fn doctor(r: &wayfarer_engine::doctor::DoctorReport) -> String {
+    use wayfarer_engine::doctor::Level;
+    let mut out = format!("Checked {} customers and {} events against the configuration:\n", r.customers, r.events);
+    for c in &r.checks {
+        let mark = match c.level {
+            Level::Ok => "  ok     ",
+            Level::Warning => "  warning",
+            Level::Problem => "  PROBLEM",
+        };
+        out.push_str(&format!("{mark}  {}\n", c.message));
+        for item in &c.items {
+            out.push_str(&format!("             {item}\n"));
+        }
+    }
+    out
+}

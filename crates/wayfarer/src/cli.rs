@@ -83,11 +83,21 @@ pub enum Command {
     /// Configuration: write the documented default, or show the one in effect.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check how the configuration fits the data: event names no stage rule knows, rules matching nothing,
+    /// stages nobody reaches, empty personas, unassigned channels, data too thin for the models.
+    Doctor(DoctorArgs),
     /// Run the HTTP server: the dashboard (/), Segment-compatible ingestion (/v1/*), the query API (/api/*), metrics.
     Serve(ServeArgs),
     /// API keys: write keys for ingestion, read tokens for queries.
     #[command(subcommand)]
     Keys(KeysCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print JSON: {"customers", "events", "checks": [{"check", "level" (ok, warning, problem), "message", "items"}]}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

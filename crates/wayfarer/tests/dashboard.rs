@@ -150,7 +150,7 @@ fn signing_in_pages_exports_and_notes_over_http() {
         ("/personas", "Customers per persona"),
         ("/surveys", "NPS by period"),
         ("/customers", "Find a customer"),
-        ("/settings", "Stage model"),
+        ("/settings", "How the configuration fits the data"),
     ] {
         let (status, head, body) = raw(a, "GET", path, std::slice::from_ref(&c), b"");
         let text = String::from_utf8_lossy(&body);

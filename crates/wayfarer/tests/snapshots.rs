@@ -65,7 +65,7 @@ fn json(args: &[&str]) -> Value {
 
 #[test]
 fn every_command_prints_the_json_it_printed_before() {
-    let cases: [(&str, &[&str]); 13] = [
+    let cases: [(&str, &[&str]); 14] = [
         ("map", &["map"]),
         ("funnel", &["funnel", "Product Viewed", "Product Added", "Order Completed", "--breakdown", "channel"]),
         ("funnel-trend", &["funnel", "Product Viewed", "Order Completed", "--trend", "week", "--mode", "strict_order"]),
@@ -79,6 +79,7 @@ fn every_command_prints_the_json_it_printed_before() {
         ("personas", &["personas", "--k", "3"]),
         ("personas-chosen-k", &["personas", "--max-k", "4"]),
         ("config", &["config", "show"]),
+        ("doctor", &["doctor"]),
     ];
     for (name, args) in cases {
         if name == "config" {

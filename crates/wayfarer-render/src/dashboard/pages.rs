@@ -219,7 +219,14 @@ pub struct KeyRow {
 
 /// The configuration in force: stages, touchpoints, channel rules,
 /// personas, sessions; and the API keys (never the keys themselves).
-pub fn settings_page(chrome: &Chrome, config: &Config, config_source: &str, keys: &[KeyRow]) -> String {
+pub fn settings_page(
+    chrome: &Chrome,
+    config: &Config,
+    config_source: &str,
+    keys: &[KeyRow],
+    doctor: Result<&wayfarer_engine::doctor::DoctorReport, &str>,
+) -> String {
+    use wayfarer_engine::doctor::Level;
     let rule = |event: &str, channel: &Option<String>, when: &Option<String>| {
         let mut s = format!("event {event}");
         if let Some(c) = channel {
@@ -234,6 +241,30 @@ pub fn settings_page(chrome: &Chrome, config: &Config, config_source: &str, keys
         chrome,
         &html! {
             div.notice { "Read from " code { (config_source) } ". Edit the file and restart the server to change these; editing here will come later." }
+            section.card #doctor {
+                header { h2 { "How the configuration fits the data" } }
+                @match &doctor {
+                    Err(e) => div.notice.error { (e) },
+                    Ok(r) => {
+                        p.muted { "Checked " (crate::count(r.customers)) " customers and " (crate::count(r.events)) " events (the same checks as " code { "wayfarer doctor" } ")." }
+                        table.data {
+                            tbody {
+                                @for c in &r.checks {
+                                    tr.{ "doctor-" (match c.level { Level::Ok => "ok", Level::Warning => "warning", Level::Problem => "problem" }) } {
+                                        td { span.level { (match c.level { Level::Ok => "ok", Level::Warning => "warning", Level::Problem => "problem" }) } }
+                                        td {
+                                            (c.message)
+                                            @if !c.items.is_empty() {
+                                                details { summary { (c.items.len()) " named" } ul { @for i in &c.items { li { code { (i) } } } } }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             section.card {
                 header { h2 { "Stage model" } }
                 table.data {

@@ -382,3 +382,14 @@ pub fn customers(g: &Global, a: &crate::cli::CustomersArgs, out: &mut Out) -> Re
     say!("{}", text::customer_profile(&p));
     Ok(())
 }
+
+/// `wayfarer doctor`: how the configuration fits the data.
+pub fn doctor(g: &Global, a: &crate::cli::DoctorArgs, out: &mut Out) -> Result<()> {
+    let (store, model) = open(g)?;
+    let report = wayfarer_engine::doctor::doctor(&store, &model)?;
+    if a.json {
+        return out.json(&report);
+    }
+    say!("{}", wayfarer_render::text::doctor(&report));
+    Ok(())
+}

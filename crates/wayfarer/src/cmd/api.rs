@@ -20,7 +20,7 @@ use super::{Out, Snapshot};
 use crate::cli::Cli;
 
 /// The commands the API serves (read-only analyses).
-const COMMANDS: [&str; 11] = [
+const COMMANDS: [&str; 12] = [
     "map",
     "funnel",
     "paths",
@@ -32,6 +32,7 @@ const COMMANDS: [&str; 11] = [
     "personas",
     "attribution",
     "customers",
+    "doctor",
 ];
 
 /// Flags the API never takes: where data lives and where output goes are

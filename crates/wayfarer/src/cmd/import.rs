@@ -41,6 +41,9 @@ pub struct ImportSummary {
     pub events_total: u64,
     pub rejects_file: Option<String>,
     pub rows_moved: u64,
+    /// Set when the store's event names mostly match no stage rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 pub fn run(g: &Global, args: &ImportArgs, progress: Progress) -> Result<()> {
@@ -51,7 +54,11 @@ pub fn run(g: &Global, args: &ImportArgs, progress: Progress) -> Result<()> {
         InputFormat::Ndjson => Format::Ndjson,
         InputFormat::Parquet => Format::Parquet,
     });
-    let summary = import_files(&dir, &config, &args.files, format, args.rejects.clone(), progress)?;
+    let mut summary = import_files(&dir, &config, &args.files, format, args.rejects.clone(), progress)?;
+    if summary.events_total > 0 {
+        let store = wayfarer_store::Store::open(&dir)?;
+        summary.hint = wayfarer_engine::doctor::import_hint(&wayfarer_engine::model::Model::compile(&config, &store)?);
+    }
     if args.json {
         say!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -80,6 +87,9 @@ pub fn print_summary(s: &ImportSummary) -> Result<()> {
     );
     if let Some(r) = &s.rejects_file {
         say!("Rejected records were written to {r}");
+    }
+    if let Some(h) = &s.hint {
+        say!("\n{h}");
     }
     Ok(())
 }

@@ -76,6 +76,7 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
         Command::Sql(args) => sql::run(g, &args, out),
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),
+        Command::Doctor(args) => analyses::doctor(g, &args, out),
         Command::Serve(args) => serve::serve(g, &args),
         Command::Keys(c) => serve::keys(g, c),
     }

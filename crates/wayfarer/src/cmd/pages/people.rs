@@ -64,7 +64,18 @@ impl Dash {
                 revoked_at: k.revoked_at,
             })
             .collect();
+        let doctor =
+            self.store().map_err(|_| "No events imported yet: nothing to check.".to_string()).and_then(|store| {
+                let model = Model::compile(&config, &store).map_err(|e| e.to_string())?;
+                self.compute(|| wayfarer_engine::doctor::doctor(&store, &model)).map_err(|e| e.to_string())
+            });
         let chrome = Chrome { page: "settings".into(), title: "Settings".into(), ..Chrome::default() };
-        Ok(PageOutput::html(dashboard::settings_page(&chrome, &config, &source, &keys)))
+        Ok(PageOutput::html(dashboard::settings_page(
+            &chrome,
+            &config,
+            &source,
+            &keys,
+            doctor.as_ref().map_err(String::as_str),
+        )))
     }
 }
