@@ -15,6 +15,7 @@
 //! opportunities, §4.9).
 
 pub mod attribution;
+pub mod bootstrap;
 pub mod clv;
 pub mod customers;
 pub mod doctor;

@@ -362,8 +362,8 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let (mut s, old) = Staging::open(t.path()).unwrap();
         assert!(old.is_empty());
-        let a = encode_payload(&vec![event("a"), event("b")]);
-        let b = encode_payload(&vec![event("c")]);
+        let a = encode_payload(&[event("a"), event("b")]);
+        let b = encode_payload(&[event("c")]);
         s.append(&[&a, &b]).unwrap();
         s.sync().unwrap();
         let sealed = s.rotate().unwrap().unwrap();
@@ -405,9 +405,9 @@ mod tests {
     fn damage_in_the_middle_is_skipped_and_reported() {
         let t = tempfile::tempdir().unwrap();
         let (mut s, _) = Staging::open(t.path()).unwrap();
-        let a = encode_payload(&vec![event("a")]);
-        let b = encode_payload(&vec![event("b")]);
-        let c = encode_payload(&vec![event("c")]);
+        let a = encode_payload(&[event("a")]);
+        let b = encode_payload(&[event("b")]);
+        let c = encode_payload(&[event("c")]);
         s.append(&[&a, &b, &c]).unwrap();
         s.sync().unwrap();
         let sealed = s.rotate().unwrap().unwrap();
@@ -435,14 +435,14 @@ mod tests {
     fn a_failed_rotation_keeps_appending_to_the_current_file() {
         let t = tempfile::tempdir().unwrap();
         let (mut s, _) = Staging::open(t.path()).unwrap();
-        let a = encode_payload(&vec![event("a")]);
+        let a = encode_payload(&[event("a")]);
         s.append(&[&a]).unwrap();
         s.sync().unwrap();
         // The next file's name is taken by a directory: creating it fails.
         let next = t.path().join("staging").join(wal_name(s.id + 1));
         fs::create_dir(&next).unwrap();
         assert!(s.rotate().is_err());
-        let b = encode_payload(&vec![event("b")]);
+        let b = encode_payload(&[event("b")]);
         s.append(&[&b]).unwrap();
         s.sync().unwrap();
         fs::remove_dir(&next).unwrap();
@@ -482,7 +482,7 @@ mod tests {
             return;
         };
         let (mut s, _) = Staging::open(mount.path()).unwrap();
-        let small = encode_payload(&vec![event("small-1")]);
+        let small = encode_payload(&[event("small-1")]);
         s.append(&[&small]).unwrap();
         s.sync().unwrap();
         // Fill the disk, leaving a little room.
@@ -495,7 +495,7 @@ mod tests {
         assert!(s.broken().is_none(), "truncating back needs no space");
         // Space again: the next small record is acknowledged and must be read.
         fs::remove_file(&filler).unwrap();
-        let small2 = encode_payload(&vec![event("small-2")]);
+        let small2 = encode_payload(&[event("small-2")]);
         s.append(&[&small2]).unwrap();
         s.sync().unwrap();
         let sealed = s.rotate().unwrap().unwrap();

@@ -556,7 +556,7 @@ pub struct PersonasArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Write the documented default configuration.
+    /// Write the documented default configuration, or one proposed from the data (--from-data).
     Init {
         /// Where to write it (default: DIR/wayfarer.toml when --data is given, else ./wayfarer.toml).
         #[arg(long, value_name = "FILE")]
@@ -564,6 +564,12 @@ pub enum ConfigCommand {
         /// Overwrite an existing file.
         #[arg(long)]
         force: bool,
+        /// Propose the configuration from the events already imported into DIR: stage rules
+        /// placed by each event name's words and typical position, the purchase event,
+        /// friction, support and passive events, readable touchpoints, and channel rules from a
+        /// channel-like column (every guess commented in the file).
+        #[arg(long)]
+        from_data: bool,
     },
     /// Print the configuration in effect (after reading --config or DIR/wayfarer.toml).
     Show,

@@ -55,3 +55,46 @@ fn segment_names_import_without_a_hint() {
     let r = wayfarer(t.path(), &["import", "--data", "d", "e.csv", "--json"]).ok().json();
     assert!(r.get("hint").is_none(), "{r}");
 }
+
+/// The committed clickstream with another tracking plan's names
+/// (scripts/gen_shop_fixture.py), imported into `d`.
+fn shop(dir: &Path) {
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop.csv");
+    wayfarer(dir, &["import", "--data", "d", csv.to_str().unwrap(), "--quiet"]).ok();
+}
+
+#[test]
+fn config_from_data_places_foreign_names_in_stages() {
+    let t = tempfile::tempdir().unwrap();
+    shop(t.path());
+    let out = wayfarer(t.path(), &["config", "init", "--from-data", "--data", "d"]).ok().stdout();
+    assert!(out.contains("purchase event: purchase"), "{out}");
+    assert!(out.contains("channel rules: 5 from the `acquisition_channel` column"), "{out}");
+    let text = std::fs::read_to_string(t.path().join("d/wayfarer.toml")).unwrap();
+    let config: toml::Value = toml::from_str(&text).unwrap();
+    let stage = |name: &str| -> Vec<String> {
+        let stages = config["stages"].as_array().unwrap();
+        let s = stages.iter().find(|s| s["name"].as_str() == Some(name)).unwrap();
+        s["rules"].as_array().unwrap().iter().map(|r| r["event"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(stage("Consideration"), ["product_view", "search", "account_created"]);
+    assert_eq!(stage("Decision"), ["add_to_cart", "cart_view", "checkout_start", "shipping_info", "payment_info"]);
+    assert_eq!(stage("Purchase"), ["purchase"]);
+    assert_eq!(stage("Advocacy"), ["review_submitted", "referral_sent"]);
+    let friction: Vec<&str> =
+        config["journey"]["friction_events"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(friction, ["out_of_stock_error", "page_load_error", "payment_error", "coupon_invalid"]);
+    assert!(text.contains("`order_value` on `purchase` looks like the order's value"), "{text}");
+    // A second run does not overwrite the user's edits.
+    wayfarer(t.path(), &["config", "init", "--from-data", "--data", "d"]).fails();
+
+    // With it, the doctor finds no problem and the map reaches every stage.
+    let r = wayfarer(t.path(), &["doctor", "--data", "d", "--json"]).ok().json();
+    assert!(r["checks"].as_array().unwrap().iter().all(|c| c["level"] != "problem"), "{r}");
+    let map = wayfarer(t.path(), &["map", "--data", "d", "--json"]).ok().json();
+    let reached: Vec<u64> =
+        map["stages"].as_array().unwrap().iter().map(|s| s["customers"].as_u64().unwrap_or(0)).collect();
+    assert_eq!(reached.len(), 6, "{reached:?}");
+    assert_eq!(reached[3], 224, "customers with a purchase: {reached:?}");
+    assert!(reached.iter().all(|&n| n > 0), "{reached:?}");
+}
