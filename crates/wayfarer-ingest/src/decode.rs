@@ -694,6 +694,9 @@ impl Decoder {
         if e.event_id.is_empty() {
             e.event_id = content_id(&e);
         }
+        if let Some(given) = &e.channel {
+            crate::derive::record_given(&mut e.properties, given);
+        }
         e.channel = self.channels.derive(&e);
         Ok(e)
     }
@@ -812,7 +815,9 @@ mod tests {
         assert_eq!(e.channel.as_deref(), Some("Phone"));
         assert_eq!(e.revenue, Some(19.9));
         let p: Value = serde_json::from_str(&e.properties).unwrap();
-        assert_eq!(p, json!({"plan": "pro", "zip": "02134", "qty": 3}));
+        // The given channel is kept among the properties, so it survives a
+        // change of the channel rules.
+        assert_eq!(p, json!({"plan": "pro", "zip": "02134", "qty": 3, "channel": "Phone"}));
         assert!(e.event_id.starts_with(GENERATED_ID_PREFIX));
         // The same row hashes the same; a different row differently.
         let again = flat(&[

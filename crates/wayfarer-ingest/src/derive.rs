@@ -36,6 +36,25 @@ impl ChannelDeriver {
         if let Some(c) = &e.channel {
             return Some(c.clone());
         }
+        self.by_rules(e)
+    }
+
+    /// The channel of a stored event under these rules (re-deriving after
+    /// the rules changed): the channel it was given (kept as
+    /// `properties.channel`, see [`record_given`]) verbatim, else the
+    /// rules'. Events stored before given channels were kept (`legacy`)
+    /// keep a stored channel that neither traffic nor rules explain.
+    pub fn rederive(&self, e: &Event, stored: Option<&str>, legacy: bool) -> Option<String> {
+        let props: Option<serde_json::Value> = serde_json::from_str(&e.properties).ok();
+        if let Some(c) = props.as_ref().and_then(|p| p.get("channel")).and_then(|c| c.as_str()) {
+            return Some(c.to_string());
+        }
+        let derived = self.by_rules(e);
+        if legacy && derived.is_none() { stored.map(str::to_string) } else { derived }
+    }
+
+    /// Custom rules, then GA4's default channel grouping.
+    fn by_rules(&self, e: &Event) -> Option<String> {
         if !self.rules.is_empty() {
             let props: Option<serde_json::Value> = serde_json::from_str(&e.properties).ok();
             let facts = EventFacts { e, props: props.as_ref() };
@@ -54,4 +73,28 @@ impl ChannelDeriver {
         };
         channels::classify(&t, &self.own_domains).map(str::to_string)
     }
+}
+
+/// Keeps a channel the sender gave (a `channel` column) in the event's
+/// properties as `channel`, so re-deriving channels after the rules change
+/// keeps it; a `properties.channel` already there stays as it is.
+pub fn record_given(properties: &mut String, channel: &str) {
+    let mut map = match serde_json::from_str::<serde_json::Value>(properties) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    if map.contains_key("channel") {
+        return;
+    }
+    map.insert("channel".into(), serde_json::Value::String(channel.to_string()));
+    *properties = serde_json::Value::Object(map).to_string();
+}
+
+/// What identifies a set of channel rules: stored channels follow the rules
+/// whose fingerprint the manifest records; another fingerprint means the
+/// channels must be derived again.
+pub fn fingerprint(config: &ChannelConfig) -> String {
+    // The version changes with the derivation itself (GA4's grouping).
+    let what = serde_json::json!({"v": 1, "own_domains": config.own_domains, "rules": config.rules});
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(what.to_string().as_bytes()))
 }

@@ -33,6 +33,10 @@ pub struct Manifest {
     /// The identity graph file of this generation, if any events exist.
     pub identity_file: Option<String>,
     pub segments: Vec<SegmentMeta>,
+    /// The fingerprint of the channel rules that derived the stored
+    /// channels (`None`: written before channels could be re-derived).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels_fingerprint: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -63,6 +67,7 @@ impl Manifest {
             channels: Vec::new(),
             identity_file: None,
             segments: Vec::new(),
+            channels_fingerprint: None,
             created_at: now,
             updated_at: now,
         }

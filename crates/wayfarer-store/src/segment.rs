@@ -305,6 +305,89 @@ pub fn read_segment(path: &Path, cols: &[Col]) -> Result<RecordBatch, StoreError
     arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
+/// The rows of a batch read with every column as events (for deriving
+/// facts again); the channel is left unset.
+pub fn events_of(batch: &RecordBatch) -> Result<Vec<wayfarer_core::Event>, StoreError> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, TimestampMicrosecondType};
+    let missing = |c: Col| StoreError::Corrupt(format!("segment lacks column {}", c.name()));
+    let text = |c: Col| batch.column_by_name(c.name()).and_then(|a| a.as_string_opt::<i32>()).ok_or_else(|| missing(c));
+    let num = |c: Col| {
+        batch.column_by_name(c.name()).and_then(|a| a.as_primitive_opt::<Float64Type>()).ok_or_else(|| missing(c))
+    };
+    let time = |c: Col| {
+        batch
+            .column_by_name(c.name())
+            .and_then(|a| a.as_primitive_opt::<TimestampMicrosecondType>())
+            .ok_or_else(|| missing(c))
+    };
+    let (ts, received) = (time(Col::Timestamp)?, time(Col::ReceivedAt)?);
+    let (revenue, score) = (num(Col::Revenue)?, num(Col::Score)?);
+    let [
+        event_id,
+        kind,
+        event,
+        user_id,
+        anonymous_id,
+        source,
+        medium,
+        campaign,
+        url,
+        referrer,
+        survey,
+        text_col,
+        properties,
+    ] = [
+        Col::EventId,
+        Col::Kind,
+        Col::Event,
+        Col::UserId,
+        Col::AnonymousId,
+        Col::Source,
+        Col::Medium,
+        Col::Campaign,
+        Col::Url,
+        Col::Referrer,
+        Col::Survey,
+        Col::Text,
+        Col::Properties,
+    ]
+    .map(text);
+    let (event_id, kind, event, user_id, anonymous_id) = (event_id?, kind?, event?, user_id?, anonymous_id?);
+    let (source, medium, campaign, url, referrer) = (source?, medium?, campaign?, url?, referrer?);
+    let (survey, text_col, properties) = (survey?, text_col?, properties?);
+    let opt = |a: &arrow_array::StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_string());
+    let optf = |a: &arrow_array::Float64Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
+    (0..batch.num_rows())
+        .map(|i| {
+            let k = kind.value(i);
+            Ok(wayfarer_core::Event {
+                event_id: event_id.value(i).to_string(),
+                timestamp: ts.value(i),
+                received_at: received.value(i),
+                kind: wayfarer_core::Kind::parse(k)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown kind '{k}'")))?,
+                event: event.value(i).to_string(),
+                user_id: opt(user_id, i),
+                anonymous_id: opt(anonymous_id, i),
+                previous_id: None,
+                channel: None,
+                source: opt(source, i),
+                medium: opt(medium, i),
+                campaign: opt(campaign, i),
+                url: opt(url, i),
+                referrer: opt(referrer, i),
+                revenue: optf(revenue, i),
+                score: optf(score, i),
+                survey: opt(survey, i),
+                text: opt(text_col, i),
+                properties: properties.value(i).to_string(),
+            })
+        })
+        .collect()
+}
+
 /// `channel` of an event that carries no traffic information.
 pub const NO_CHANNEL: u32 = u32::MAX;
 

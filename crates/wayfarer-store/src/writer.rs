@@ -40,6 +40,14 @@ pub const SPILL_ROWS: usize = 4_000_000;
 /// A partition with more segments than this is compacted into one.
 pub const MAX_SEGMENTS_PER_PARTITION: usize = 4;
 
+/// What re-deriving the channels did.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct RederiveStats {
+    pub rows: u64,
+    pub rows_changed: u64,
+    pub segments_rewritten: u64,
+}
+
 /// What a commit did.
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct CommitStats {
@@ -273,6 +281,86 @@ impl Writer {
             }
             false
         });
+    }
+
+    /// The fingerprint of the channel rules the stored channels follow.
+    pub fn channels_fingerprint(&self) -> Option<&str> {
+        self.manifest.channels_fingerprint.as_deref()
+    }
+
+    /// Records the channel rules of a directory with no events yet (the
+    /// first import derives with them; nothing to re-derive).
+    pub fn set_channels_fingerprint_if_empty(&mut self, fingerprint: &str) {
+        if self.manifest.segments.is_empty() {
+            self.manifest.channels_fingerprint = Some(fingerprint.to_string());
+        }
+    }
+
+    /// Derives every stored event's channel again — `derive` gets the row
+    /// as an event (its channel unset) and the channel it was stored with —
+    /// rewrites the segments whose channels change, records `fingerprint`
+    /// and commits. Nothing else changes: ids, order, identities.
+    pub fn rederive_channels(
+        &mut self,
+        fingerprint: &str,
+        derive: &(dyn Fn(&Event, Option<&str>) -> Option<String> + Sync),
+    ) -> Result<RederiveStats, StoreError> {
+        self.flush()?;
+        if !self.new_segments.is_empty() || !self.pending.is_empty() {
+            return Err(StoreError::Internal("re-derive channels before adding events".into()));
+        }
+        let mut stats = RederiveStats::default();
+        let mut segments = self.manifest.segments.clone();
+        for seg in segments.iter_mut() {
+            let path = self.dir.join(&seg.file);
+            let batch = segment::read_segment(&path, &Col::ALL)?;
+            let events = segment::events_of(&batch)?;
+            let old = batch.column(Col::Channel.index()).as_string::<i32>();
+            let new: Vec<Option<String>> = events
+                .par_iter()
+                .enumerate()
+                .map(|(i, e)| derive(e, (!old.is_null(i)).then(|| old.value(i))))
+                .collect();
+            stats.rows += new.len() as u64;
+            let changed = new
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| c.as_deref() != (!old.is_null(*i)).then(|| old.value(*i)))
+                .count();
+            if changed == 0 {
+                continue;
+            }
+            stats.rows_changed += changed as u64;
+            let codes: Vec<Option<u32>> = new
+                .iter()
+                .map(|c| c.as_deref().map(|c| Self::code(&mut self.channel_dict, &mut self.manifest.channels, c)))
+                .collect();
+            let mut cols = batch.columns().to_vec();
+            cols[Col::Channel.index()] = Arc::new(arrow_array::StringArray::from(new));
+            cols[Col::ChannelCode.index()] = Arc::new(UInt32Array::from(codes));
+            let rewritten =
+                RecordBatch::try_new(batch.schema(), cols).map_err(|e| StoreError::Internal(e.to_string()))?;
+            let id = self.manifest.next_segment;
+            self.manifest.next_segment += 1;
+            let meta = write_new_segment(&self.dir, seg.partition, id, &[rewritten])?;
+            self.new_segments.push(meta.clone());
+            stats.segments_rewritten += 1;
+            *seg = meta;
+        }
+        let before = self.manifest.segments.clone();
+        self.manifest.segments = segments;
+        self.manifest.channels_fingerprint = Some(fingerprint.to_string());
+        self.manifest.generation += 1;
+        self.manifest.updated_at = now_micros();
+        self.manifest.store(&self.dir)?;
+        self.new_segments.clear();
+        let live: HashSet<u64> = self.manifest.segments.iter().map(|s| s.id).collect();
+        let gone: Vec<PathBuf> =
+            before.iter().filter(|s| !live.contains(&s.id)).map(|s| self.dir.join(&s.file)).collect();
+        if !gone.is_empty() {
+            self.retired.push((std::time::Instant::now(), gone));
+        }
+        Ok(stats)
     }
 
     /// The data directory.

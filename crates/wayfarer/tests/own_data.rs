@@ -88,8 +88,16 @@ fn config_from_data_places_foreign_names_in_stages() {
     // A second run does not overwrite the user's edits.
     wayfarer(t.path(), &["config", "init", "--from-data", "--data", "d"]).fails();
 
-    // With it, the doctor finds no problem and the map reaches every stage.
-    let r = wayfarer(t.path(), &["doctor", "--data", "d", "--json"]).ok().json();
+    // With it, the stored channels follow the new channel rules (derived
+    // again by the first command), the doctor finds no problem and the map
+    // reaches every stage.
+    let doctor = wayfarer(t.path(), &["doctor", "--data", "d", "--json"]).ok();
+    assert!(
+        doctor.stderr().contains("Channel rules changed: derived the channels of 14,548 events again"),
+        "{}",
+        doctor.stderr()
+    );
+    let r = doctor.json();
     assert!(r["checks"].as_array().unwrap().iter().all(|c| c["level"] != "problem"), "{r}");
     let map = wayfarer(t.path(), &["map", "--data", "d", "--json"]).ok().json();
     let reached: Vec<u64> =
@@ -97,4 +105,45 @@ fn config_from_data_places_foreign_names_in_stages() {
     assert_eq!(reached.len(), 6, "{reached:?}");
     assert_eq!(reached[3], 224, "customers with a purchase: {reached:?}");
     assert!(reached.iter().all(|&n| n > 0), "{reached:?}");
+    let channels: Vec<(String, u64)> = map["stages"][0]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["channel"].as_str().unwrap().to_string(), c["customers"].as_u64().unwrap()))
+        .collect();
+    let first = |name: &str| channels.iter().find(|c| c.0 == name).map_or(0, |c| c.1);
+    // First-session channels of the fixture's 1000 shoppers.
+    assert!(first("Organic Search") > 300 && first("Paid Social") > 200 && first("Referral") > 50, "{channels:?}");
+    // Only the first command re-derives.
+    let again = wayfarer(t.path(), &["doctor", "--data", "d"]).ok();
+    assert!(!again.stderr().contains("derived the channels"), "{}", again.stderr());
+}
+
+#[test]
+fn a_given_channel_survives_changed_rules_and_reindex_forces_it() {
+    let t = tempfile::tempdir().unwrap();
+    let csv = "\
+customer_id,timestamp,event,channel,medium
+a,2026-03-01T10:00:00Z,Product Viewed,Phone,
+b,2026-03-01T10:00:00Z,Product Viewed,,email
+c,2026-03-01T10:00:00Z,Product Viewed,,
+";
+    std::fs::write(t.path().join("e.csv"), csv).unwrap();
+    wayfarer(t.path(), &["import", "--data", "d", "e.csv", "--quiet"]).ok();
+    let channel = |who: &str| {
+        let p = wayfarer(t.path(), &["customers", who, "--data", "d", "--json"]).ok().json();
+        p["timeline"][0]["channel"].as_str().unwrap_or("").to_string()
+    };
+    assert_eq!([channel("a"), channel("b"), channel("c")], ["Phone", "Email", "Direct"]);
+    std::fs::write(
+        t.path().join("d/wayfarer.toml"),
+        wayfarer_core::config::DEFAULT_TOML.replace(
+            "# [[channels.rules]]\n# name = \"Partners\"\n# when = \"source ~ '*partner*' or medium = 'partner'\"\n",
+            "[[channels.rules]]\nname = \"Newsletter\"\nwhen = \"medium = 'email' or event = 'Product Viewed'\"\n",
+        ),
+    )
+    .unwrap();
+    assert_eq!([channel("a"), channel("b"), channel("c")], ["Phone", "Newsletter", "Newsletter"]);
+    let r = wayfarer(t.path(), &["reindex", "--data", "d"]).ok();
+    assert!(r.stderr().contains("derived the channels of 3 events again (0 changed"), "{}", r.stderr());
 }

@@ -116,6 +116,8 @@ pub fn import_files(
     let decoder = Decoder::new(deriver, super::now_micros())
         .with_limits(wayfarer_ingest::decode::Limits::from_config(&config.ingest), false);
     let mut writer = Writer::open(dir, super::now_micros())?;
+    // Events already stored follow the rules new ones are derived with.
+    super::rederive_channels(&mut writer, config, false)?;
     // `--rejects FILE` is the user's to overwrite; the default name is new
     // for every import (two in the same second get -2, -3…).
     let rejects_target = match rejects_path {

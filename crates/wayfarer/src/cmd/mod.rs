@@ -77,6 +77,14 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),
         Command::Doctor(args) => analyses::doctor(g, &args, out),
+        Command::Reindex => {
+            let dir = data_dir(g, DEFAULT_DATA);
+            let (config, _) = load_config(g, &dir)?;
+            if follow_channel_rules(&dir, &config, true)?.is_none() {
+                bail!("no events in {} to re-derive", dir.display());
+            }
+            Ok(())
+        }
         Command::Serve(args) => serve::serve(g, &args),
         Command::Keys(c) => serve::keys(g, c),
     }
@@ -109,6 +117,7 @@ impl Snapshot {
         }
         let dir = data_dir(g, DEFAULT_DATA);
         let (config, config_path) = load_config(g, &dir)?;
+        follow_channel_rules(&dir, &config, false)?;
         let store = wayfarer_store::Store::open(&dir)?.with_cancel(g.cancel.clone());
         Ok(Snapshot { store, config: std::sync::Arc::new(config), config_path })
     }
@@ -122,6 +131,68 @@ impl Snapshot {
     pub fn config_source(&self) -> String {
         self.config_path.as_ref().map_or_else(|| "the built-in defaults".to_string(), |p| p.display().to_string())
     }
+}
+
+/// Makes the stored channels follow the configuration's channel rules:
+/// when the rules changed since the events were stored (their fingerprint
+/// differs from the manifest's), every event's channel is derived again and
+/// the changed segments rewritten (`wayfarer reindex` does it on demand).
+/// Touchpoints, stages and personas need nothing: they are derived at query
+/// time. When another process holds the store (a running server), queries
+/// go on with the stored channels and say so; the server re-derives them
+/// when it starts. Returns the rows re-derived, if it ran.
+pub fn follow_channel_rules(dir: &Path, config: &Config, force: bool) -> Result<Option<wayfarer_store::RederiveStats>> {
+    let fingerprint = wayfarer_ingest::derive::fingerprint(&config.channels);
+    let stored = match wayfarer_store::Manifest::load(dir) {
+        Ok(Some(m)) if !m.segments.is_empty() => m.channels_fingerprint,
+        _ => return Ok(None),
+    };
+    if !force && stored.as_deref() == Some(fingerprint.as_str()) {
+        return Ok(None);
+    }
+    let mut writer = match wayfarer_store::Writer::open(dir, now_micros()) {
+        Ok(w) => w,
+        Err(wayfarer_store::StoreError::Locked(_)) if !force => {
+            eprintln!(
+                "note: the channel rules changed since these events were stored; another process (a server?) holds {} \
+                 so this answer uses the stored channels until it re-derives them (on its next start)",
+                dir.display()
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    rederive_channels(&mut writer, config, force)
+}
+
+/// Re-derives the channels of the writer's store when its rules'
+/// fingerprint is not the configuration's (or always, with `force`).
+pub fn rederive_channels(
+    writer: &mut wayfarer_store::Writer,
+    config: &Config,
+    force: bool,
+) -> Result<Option<wayfarer_store::RederiveStats>> {
+    let fingerprint = wayfarer_ingest::derive::fingerprint(&config.channels);
+    writer.set_channels_fingerprint_if_empty(&fingerprint);
+    if !force && writer.channels_fingerprint() == Some(fingerprint.as_str()) {
+        return Ok(None);
+    }
+    let legacy = writer.channels_fingerprint().is_none();
+    let deriver = wayfarer_ingest::derive::ChannelDeriver::new(&config.channels)
+        .map_err(|e| anyhow::anyhow!("channel rules: {e}"))?;
+    let started = std::time::Instant::now();
+    let stats = writer.rederive_channels(&fingerprint, &|e, stored| deriver.rederive(e, stored, legacy))?;
+    if stats.rows_changed > 0 || force {
+        eprintln!(
+            "Channel rules {}: derived the channels of {} events again ({} changed, {} segments rewritten) in {:.1} s",
+            if force { "applied" } else { "changed" },
+            wayfarer_render::count(stats.rows),
+            wayfarer_render::count(stats.rows_changed),
+            stats.segments_rewritten,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(Some(stats))
 }
 
 /// Loads the configuration: --config, else DIR/wayfarer.toml, else defaults.

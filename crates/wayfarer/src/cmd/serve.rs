@@ -13,6 +13,8 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
     let dir = super::data_dir(g, super::DEFAULT_DATA);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let (config, config_path) = super::load_config(g, &dir)?;
+    // Stored channels follow the rules the server derives new ones with.
+    super::follow_channel_rules(&dir, &config, false)?;
     let shared = super::api::ServerConfig { config: std::sync::Arc::new(config.clone()), path: config_path };
     let list = keys::list(&dir)?;
     let usable = |k: KeyKind| list.iter().any(|e| e.kind == k && e.revoked_at.is_none());
