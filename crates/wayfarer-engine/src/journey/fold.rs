@@ -136,6 +136,9 @@ impl Fold for JourneyFold<'_> {
         let mut support = vec![0u32; k_stages];
         let mut emotion_seen = vec![Moments::default(); k_stages];
         let mut last_touch: Vec<Option<TpKey>> = vec![None; k_stages];
+        // Whether that last touch was a purchase: an order is an outcome,
+        // never where a customer got stuck, so it is not an exit touchpoint.
+        let mut last_was_purchase = vec![false; k_stages];
         let mut max_nps: Option<f64> = None;
         for j in 0..n {
             let s = t.stage[j];
@@ -158,6 +161,7 @@ impl Fold for JourneyFold<'_> {
             }
             if !passive {
                 last_touch[su] = Some(tp);
+                last_was_purchase[su] = t.nth_purchase[j] > 0;
             }
             if Model::flag(&m.is_friction, event) {
                 friction[su] = true;
@@ -228,6 +232,7 @@ impl Fold for JourneyFold<'_> {
         for k in 0..k_stages.saturating_sub(1) {
             if reached[k]
                 && !reached[k + 1]
+                && !last_was_purchase[k]
                 && let Some(tp) = last_touch[k]
             {
                 g.stages[k].touchpoints.entry(tp).or_default().exits += 1;

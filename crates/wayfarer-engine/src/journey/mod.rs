@@ -187,3 +187,42 @@ pub fn purchase_stage(model: &Model) -> Option<usize> {
         .iter()
         .position(|s| s.rules.iter().any(|r| glob_match(&r.event, pe) && r.event != "*" && r.when.is_none()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    #[test]
+    fn an_order_is_never_the_touchpoint_customers_leave_at() {
+        // 100 buy once and leave; 100 browse after buying and buy again; 10
+        // browse after buying and leave. Before orders were excluded, the
+        // Order touchpoint's exit rate (100 of 210) was five times the
+        // page's (10 of 110): "Customers leave at Order in Purchase".
+        let mut events = Vec::new();
+        for i in 0..210 {
+            let u = format!("u{i}");
+            events.push(ev(&u, 0.0, "Product Viewed"));
+            events.push(ev(&u, 1.0, "Order Completed"));
+            if i >= 100 {
+                events.push(ev(&u, 2.0, "Page Viewed"));
+            }
+            if (100..200).contains(&i) {
+                events.push(ev(&u, 3.0, "Page Viewed"));
+                events.push(ev(&u, 4.0, "Order Completed"));
+            }
+        }
+        let (_d, s) = store(events);
+        let m = model(&s);
+        let map = journey_map(&s, &m, &Scope::default()).unwrap();
+        let purchase = map.stages.iter().find(|st| st.name == "Purchase").unwrap();
+        assert_eq!((purchase.customers, purchase.dropped), (210, 110), "{purchase:?}");
+        let exits: Vec<&str> = map
+            .pain_points
+            .iter()
+            .filter(|p| p.kind == pain::PainKind::ExitTouchpoint && p.touchpoint.as_deref() == Some("Order"))
+            .map(|p| p.title.as_str())
+            .collect();
+        assert!(exits.is_empty(), "{exits:?}");
+    }
+}
