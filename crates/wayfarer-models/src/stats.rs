@@ -55,6 +55,18 @@ pub fn two_proportion(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<Comparison> 
     Some(Comparison { value: p1, baseline: p2, z, p_value: two_sided_p(z) })
 }
 
+/// The 95 % confidence interval of `x1/n1 - x2/n2` (Wald, unpooled
+/// variance); None when either group is empty.
+pub fn difference_interval(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<(f64, f64)> {
+    if n1 == 0 || n2 == 0 {
+        return None;
+    }
+    let (p1, p2) = (x1 as f64 / n1 as f64, x2 as f64 / n2 as f64);
+    let se = (p1 * (1.0 - p1) / n1 as f64 + p2 * (1.0 - p2) / n2 as f64).sqrt();
+    let d = p1 - p2;
+    Some((d - 1.959_963_984_540_054 * se, d + 1.959_963_984_540_054 * se))
+}
+
 /// Running moments of a sample, mergeable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Moments {

@@ -114,6 +114,32 @@ fn config_from_data_places_foreign_names_in_stages() {
     let first = |name: &str| channels.iter().find(|c| c.0 == name).map_or(0, |c| c.1);
     // First-session channels of the fixture's 1000 shoppers.
     assert!(first("Organic Search") > 300 && first("Paid Social") > 200 && first("Referral") > 50, "{channels:?}");
+    // The payment incident (2026-02-23, three weeks: 24 of 102 payments went
+    // through against 236 of 385) is a dated pain point.
+    let pains = map["pain_points"].as_array().unwrap();
+    let dip = pains.iter().find(|p| p["kind"] == "dip").expect("the incident");
+    let title = dip["title"].as_str().unwrap();
+    assert!(title.starts_with("Conversion from Payment info to Purchase fell from"), "{title}");
+    assert!(title.ends_with("for 3 weeks from 2026-02-23"), "{title}");
+    // Friction is judged event by event: the damaging one is a pain point,
+    // the harmless ones are not, and the stage's table ranks them so.
+    let friction: Vec<&str> =
+        pains.iter().filter(|p| p["kind"] == "friction").map(|p| p["title"].as_str().unwrap()).collect();
+    assert!(friction.contains(&"Customers who meet out_of_stock_error in Consideration move on less"), "{friction:?}");
+    assert!(friction.iter().all(|t| !t.contains("page_load_error") && !t.contains("coupon_invalid")), "{friction:?}");
+    let events = map["stages"][1]["friction"]["top_events"].as_array().unwrap();
+    let diff = |name: &str| {
+        events
+            .iter()
+            .find(|e| e["event"] == name)
+            .map(|e| (e["difference"].as_f64().unwrap(), e["p_value"].as_f64().unwrap()))
+    };
+    let (damaging, p_damaging) = diff("out_of_stock_error").unwrap();
+    let (harmless, p_harmless) = diff("page_load_error").unwrap();
+    assert!(damaging < -0.2 && p_damaging < 1e-6, "{damaging} {p_damaging}");
+    // (Not lower; its "others" include the out-of-stock customers, so it may
+    // even look better.)
+    assert!(harmless > -0.05 && p_harmless > 0.01, "{harmless} {p_harmless}");
     // Only the first command re-derives.
     let again = wayfarer(t.path(), &["doctor", "--data", "d"]).ok();
     assert!(!again.stderr().contains("derived the channels"), "{}", again.stderr());

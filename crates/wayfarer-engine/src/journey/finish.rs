@@ -84,13 +84,36 @@ pub(super) fn finish(
             .collect();
         channels.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| a.channel.cmp(&b.channel)));
         let favourite_channel = channels.first().map(|c| c.channel.clone());
-        let mut friction_events: Vec<ActionReport> = st
+        let mut friction_events: Vec<FrictionEventReport> = st
             .friction_events
             .iter()
-            .map(|(e, n)| ActionReport { event: model.event_name(*e).to_string(), customers: 0, events: *n })
+            .map(|(e, f)| {
+                let (without, n_without) =
+                    (st.converted.saturating_sub(f.converted), st.reached.saturating_sub(f.customers));
+                let test = if last {
+                    None
+                } else {
+                    wayfarer_models::stats::two_proportion(f.converted, f.customers, without, n_without)
+                };
+                let interval = if last {
+                    None
+                } else {
+                    wayfarer_models::stats::difference_interval(f.converted, f.customers, without, n_without)
+                };
+                FrictionEventReport {
+                    event: model.event_name(*e).to_string(),
+                    events: f.events,
+                    customers: f.customers,
+                    conversion_with: test.map(|c| c.value),
+                    conversion_without: test.map(|c| c.baseline),
+                    difference: test.map(|c| c.value - c.baseline),
+                    difference_low: interval.map(|i| i.0),
+                    difference_high: interval.map(|i| i.1),
+                    p_value: test.map(|c| c.p_value),
+                }
+            })
             .collect();
-        friction_events.sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.event.cmp(&b.event)));
-        friction_events.truncate(top);
+        friction_events.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| a.event.cmp(&b.event)));
         let mut rest_texts = st.other_texts.clone();
         for (j, o) in scope_stats.stages.iter().enumerate() {
             if j != k {

@@ -113,6 +113,12 @@ impl Fold for JourneyFold<'_> {
                 st.converted += 1;
                 st.to_next.push((times[k + 1] - times[k]) as f64 / 1e6);
             }
+            if k + 1 < k_stages {
+                let soon = reached[k + 1] && times[k + 1] - times[k] <= TREND_WINDOW;
+                let w = st.weekly.entry(week_of(times[k])).or_insert((0, 0));
+                w.0 += 1;
+                w.1 += u64::from(soon);
+            }
             if current == Some(k) {
                 st.stopped += 1;
                 st.revenue_stopped += revenue;
@@ -130,9 +136,11 @@ impl Fold for JourneyFold<'_> {
         // Per-event pass.
         let n = t.idx.len();
         let mut seen_tp: Vec<(u8, TpKey)> = Vec::with_capacity(n);
+        let mut tp_times: Vec<(u8, TpKey, i64)> = Vec::with_capacity(n);
         let mut seen_action: Vec<(u8, u32)> = Vec::with_capacity(n);
         let mut seen_channel: Vec<(u8, u32)> = Vec::with_capacity(n);
         let mut friction = vec![false; k_stages];
+        let mut friction_met: Vec<(u8, u32)> = Vec::new();
         let mut support = vec![0u32; k_stages];
         let mut emotion_seen = vec![Moments::default(); k_stages];
         let mut last_touch: Vec<Option<TpKey>> = vec![None; k_stages];
@@ -152,6 +160,7 @@ impl Fold for JourneyFold<'_> {
             let st = &mut g.stages[su];
             st.touchpoints.entry(tp).or_default().events += 1;
             seen_tp.push((s, tp));
+            tp_times.push((s, tp, rows.ts[r]));
             st.actions.entry(event).or_default().events += 1;
             seen_action.push((s, event));
             let passive = Model::flag(&m.is_passive, event);
@@ -165,7 +174,8 @@ impl Fold for JourneyFold<'_> {
             }
             if Model::flag(&m.is_friction, event) {
                 friction[su] = true;
-                *st.friction_events.entry(event).or_insert(0) += 1;
+                st.friction_events.entry(event).or_default().events += 1;
+                friction_met.push((s, event));
             }
             if j > 0 && t.stage[j - 1] == s && rows.event[t.idx[j - 1]] == event && !Model::flag(&m.is_passive, event) {
                 let gap = rows.ts[r] - rows.ts[t.idx[j - 1]];
@@ -272,6 +282,27 @@ impl Fold for JourneyFold<'_> {
         }
         if purchased {
             g.purchasers += 1;
+        }
+        // Weekly conversion after each touchpoint's first time in a stage.
+        tp_times.sort_unstable();
+        tp_times.dedup_by_key(|x| (x.0, x.1));
+        for &(s, tp, ts) in &tp_times {
+            let next = s as usize + 1;
+            if next >= k_stages {
+                continue;
+            }
+            let soon = reached[next] && times[next] >= ts && times[next] - ts <= TREND_WINDOW;
+            let w = g.stages[s as usize].weekly_touchpoints.entry(tp).or_default().entry(week_of(ts)).or_insert((0, 0));
+            w.0 += 1;
+            w.1 += u64::from(soon);
+        }
+        friction_met.sort_unstable();
+        friction_met.dedup();
+        for &(s, event) in &friction_met {
+            let went_on = converted(s);
+            let f = g.stages[s as usize].friction_events.entry(event).or_default();
+            f.customers += 1;
+            f.converted += u64::from(went_on);
         }
         for k in 0..k_stages {
             let st = &mut g.stages[k];

@@ -225,4 +225,88 @@ mod tests {
             .collect();
         assert!(exits.is_empty(), "{exits:?}");
     }
+
+    #[test]
+    fn friction_is_judged_event_by_event() {
+        // 60 meet "Stock Error" and 6 of them add to cart; 60 meet "Image
+        // Error" and 30 do; 200 meet neither and 100 do.
+        let mut events = Vec::new();
+        for i in 0..320 {
+            let u = format!("u{i}");
+            events.push(ev(&u, 0.0, "Product Viewed"));
+            let (error, goes_on) = match i {
+                0..60 => (Some("Stock Error"), i < 6),
+                60..120 => (Some("Image Error"), i < 90),
+                _ => (None, i < 220),
+            };
+            if let Some(e) = error {
+                events.push(ev(&u, 1.0, e));
+            }
+            if goes_on {
+                events.push(ev(&u, 2.0, "Product Added"));
+            }
+        }
+        let (_d, s) = store(events);
+        let map = journey_map(&s, &model(&s), &Scope::default()).unwrap();
+        let friction: Vec<(&str, &[String])> = map
+            .pain_points
+            .iter()
+            .filter(|p| p.kind == pain::PainKind::Friction)
+            .map(|p| (p.title.as_str(), p.terms.as_slice()))
+            .collect();
+        assert_eq!(friction.len(), 1, "{friction:?}");
+        assert_eq!(friction[0].0, "Customers who meet Stock Error in Consideration move on less");
+        let consideration = map.stages.iter().find(|st| st.name == "Consideration").unwrap();
+        let f = &consideration.friction.top_events;
+        let stock = f.iter().find(|e| e.event == "Stock Error").unwrap();
+        assert_eq!((stock.customers, stock.events), (60, 60));
+        assert!((stock.conversion_with.unwrap() - 0.1).abs() < 1e-9);
+        assert!((stock.conversion_without.unwrap() - 130.0 / 260.0).abs() < 1e-9);
+        let (lo, hi) = (stock.difference_low.unwrap(), stock.difference_high.unwrap());
+        assert!(lo < -0.4 && hi < -0.3 && stock.p_value.unwrap() < 1e-6, "{stock:?}");
+        let image = f.iter().find(|e| e.event == "Image Error").unwrap();
+        assert!((image.conversion_with.unwrap() - 0.5).abs() < 1e-9 && image.p_value.unwrap() > 0.05, "{image:?}");
+    }
+
+    /// 14 weeks of 50 customers a week adding to cart, 60% of whom order
+    /// within minutes; in `dip` weeks only 20% do.
+    fn weekly_shop(dip: std::ops::RangeInclusive<i64>) -> Vec<wayfarer_core::Event> {
+        let mut events = Vec::new();
+        for w in 0..14i64 {
+            for i in 0..50i64 {
+                let u = format!("w{w}c{i}");
+                // Monday 2025-12-29 plus w weeks, Monday to Friday.
+                let day = (-3 + 7 * w + i % 5) as f64 * 1440.0;
+                events.push(ev(&u, day, "Product Viewed"));
+                events.push(ev(&u, day + 1.0, "Product Added"));
+                let rate = if dip.contains(&w) { 2 } else { 6 };
+                if i % 10 < rate {
+                    events.push(ev(&u, day + 10.0, "Order Completed"));
+                }
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn a_few_bad_weeks_are_a_dated_pain_point() {
+        let (_d, s) = store(weekly_shop(6..=8));
+        let map = journey_map(&s, &model(&s), &Scope::default()).unwrap();
+        let dips: Vec<&pain::PainPoint> = map.pain_points.iter().filter(|p| p.kind == pain::PainKind::Dip).collect();
+        assert_eq!(dips.len(), 1, "{dips:?}");
+        let d = dips[0];
+        assert_eq!(
+            d.title,
+            "Conversion from Decision to Purchase fell from 60.0% to 20.0% for 3 weeks from 2026-02-09"
+        );
+        assert_eq!((d.n, d.baseline_n), (150, 8 * 50 + 50), "weeks 6-8 against the other complete weeks");
+        assert_eq!(d.terms, ["2026-02-09", "2026-03-01"]);
+        assert!(d.p_value.unwrap() < 1e-6, "{d:?}");
+        assert!(d.evidence.contains("Bonferroni"), "{}", d.evidence);
+
+        // The same shop without the bad weeks has no dip.
+        let (_d, s) = store(weekly_shop(1..=0));
+        let map = journey_map(&s, &model(&s), &Scope::default()).unwrap();
+        assert!(map.pain_points.iter().all(|p| p.kind != pain::PainKind::Dip), "{:?}", map.pain_points);
+    }
 }

@@ -32,19 +32,29 @@ pub fn opportunities(
         let (conversions, action) = match p.kind {
             PainKind::DropOff => (
                 Some(p.affected_customers as f64 * (p.baseline - p.value)),
-                "Find out what stops them and fix it; compare their path with the other groups'",
+                "Find out what stops them and fix it; compare their path with the other groups'".to_string(),
             ),
             PainKind::ExitTouchpoint => (
                 Some(p.affected_customers as f64 * (p.value - p.baseline)),
-                "Redesign this step so it no longer loses customers (content, price surprises, errors)",
+                "Redesign this step so it no longer loses customers (content, price surprises, errors)".to_string(),
             ),
             PainKind::Friction => (
                 Some(p.affected_customers as f64 * (p.baseline - p.value)),
-                "Remove the errors and retries; give customers who contact support twice a faster path",
+                match p.terms.first() {
+                    Some(event) => format!(
+                        "Remove the cause of {event}, and give customers who meet it a way on (an alternative, a retry, a clear message)"
+                    ),
+                    None => "Remove the errors and retries; give customers who contact support twice a faster path"
+                        .to_string(),
+                },
             ),
-            PainKind::Slow => (None, "Shorten the path: reminders, fewer steps, a nudge at the right time"),
+            PainKind::Dip => (
+                Some(p.affected_customers as f64 * (p.baseline - p.value)),
+                "Find what changed in those weeks (a release, an outage, a price or stock change), make sure it cannot recur, and win back the customers it cost".to_string(),
+            ),
+            PainKind::Slow => (None, "Shorten the path: reminders, fewer steps, a nudge at the right time".to_string()),
             PainKind::NegativeEmotion => {
-                (None, "Fix what the negative comments name and follow up with the unhappy customers")
+                (None, "Fix what the negative comments name and follow up with the unhappy customers".to_string())
             }
         };
         let k = p.stage_index;
@@ -56,13 +66,13 @@ pub fn opportunities(
             stage_index: Some(k),
             persona: p.persona.clone(),
             title: format!("Fix: {}", p.title),
-            action: action.to_string(),
+            action,
             customers: p.affected_customers,
             segment: segment_of(p),
             expected_conversions: conversions,
             expected_revenue: revenue,
             assumption: match p.kind {
-                PainKind::DropOff | PainKind::ExitTouchpoint | PainKind::Friction => format!(
+                PainKind::DropOff | PainKind::ExitTouchpoint | PainKind::Friction | PainKind::Dip => format!(
                     "if the affected customers converted at the baseline rate ({}); value = extra conversions × the revenue gap between customers who move on and those who stop",
                     pct(p.baseline)
                 ),
@@ -214,8 +224,17 @@ fn segment_of(p: &PainPoint) -> String {
             p.touchpoint.clone().unwrap_or_default()
         ),
         PainKind::DropOff => format!("{who} who reached {} and went no further", p.stage),
-        PainKind::Friction => format!("{who} who met friction in {}", p.stage),
+        PainKind::Friction => match p.terms.first() {
+            Some(event) => format!("{who} who met {event} in {}", p.stage),
+            None => format!("{who} who met friction in {}", p.stage),
+        },
         PainKind::Slow => format!("{who} moving on from {}", p.stage),
+        PainKind::Dip => format!(
+            "{who} who started in {} from {} to {}",
+            p.stage,
+            p.terms.first().cloned().unwrap_or_default(),
+            p.terms.get(1).cloned().unwrap_or_default()
+        ),
         PainKind::NegativeEmotion => {
             format!("{who} with negative comments or low scores in {}", p.stage)
         }

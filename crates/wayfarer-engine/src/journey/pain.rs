@@ -26,7 +26,7 @@
 use serde::{Deserialize, Serialize};
 use wayfarer_models::stats::{Moments, quantile_sorted, two_proportion};
 
-use crate::journey::{GroupStats, TpKey};
+use crate::journey::{GroupStats, TREND_WINDOW, TpKey, Weekly, week_of, week_start};
 use crate::model::Model;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +37,8 @@ pub enum PainKind {
     Friction,
     Slow,
     NegativeEmotion,
+    /// A stretch of weeks whose conversion fell below the rest of the period.
+    Dip,
 }
 
 impl PainKind {
@@ -47,6 +49,7 @@ impl PainKind {
             PainKind::Friction => "friction",
             PainKind::Slow => "slow",
             PainKind::NegativeEmotion => "negative emotion",
+            PainKind::Dip => "dip over time",
         }
     }
 }
@@ -183,6 +186,163 @@ fn persona_suffix(persona: Option<&str>) -> String {
     persona.map_or(String::new(), |p| format!(" ({p})"))
 }
 
+/// Longest stretch of weeks a dip may last (longer is a trend, not a dip).
+const MAX_DIP_WEEKS: usize = 8;
+/// Complete weeks a series needs before dips are looked for.
+const MIN_SERIES_WEEKS: usize = 6;
+/// A dip must cost at least this much conversion (absolute) to be reported.
+const MIN_DIP_GAP: f64 = 0.05;
+
+/// The most significant stretch of weeks whose conversion fell below the
+/// rest of the series, and how many stretches were tested.
+struct Dip {
+    first_week: i64,
+    weeks: usize,
+    x: u64,
+    n: u64,
+    rest_x: u64,
+    rest_n: u64,
+    value: f64,
+    baseline: f64,
+    p: f64,
+}
+
+fn worst_dip(weekly: &Weekly, last_week: i64, min_n: u64) -> (Option<Dip>, u64) {
+    let (Some(&first), Some(&last)) =
+        (weekly.keys().filter(|w| **w <= last_week).min(), weekly.keys().filter(|w| **w <= last_week).max())
+    else {
+        return (None, 0);
+    };
+    let span = (last - first + 1) as usize;
+    if span < MIN_SERIES_WEEKS {
+        return (None, 0);
+    }
+    // Prefix sums over every week of the span (weeks without customers count as empty).
+    let (mut pn, mut px) = (vec![0u64; span + 1], vec![0u64; span + 1]);
+    for i in 0..span {
+        let (n, x) = weekly.get(&(first + i as i64)).copied().unwrap_or((0, 0));
+        pn[i + 1] = pn[i] + n;
+        px[i + 1] = px[i] + x;
+    }
+    let (tn, tx) = (pn[span], px[span]);
+    let mut best: Option<Dip> = None;
+    let mut tests = 0;
+    for len in 1..=MAX_DIP_WEEKS.min(span / 2) {
+        for a in 0..=span - len {
+            tests += 1;
+            let (n, x) = (pn[a + len] - pn[a], px[a + len] - px[a]);
+            if n < min_n || tn - n < min_n {
+                continue;
+            }
+            let Some(c) = two_proportion(x, n, tx - x, tn - n) else { continue };
+            if c.value < c.baseline && best.as_ref().is_none_or(|b| c.p_value < b.p) {
+                best = Some(Dip {
+                    first_week: first + a as i64,
+                    weeks: len,
+                    x,
+                    n,
+                    rest_x: tx - x,
+                    rest_n: tn - n,
+                    value: c.value,
+                    baseline: c.baseline,
+                    p: c.p_value,
+                });
+            }
+        }
+    }
+    (best, tests)
+}
+
+/// Time-aware pain points: for each stage, the weekly conversion to the
+/// next stage of its customers and of those who met each of its
+/// touchpoints; a stretch of one to eight weeks significantly below the
+/// other weeks (Bonferroni-corrected over every stretch of every series
+/// tested in this scope, and at least 5 points lower) is a dip. One per
+/// stage: the series with the largest fall.
+fn dips(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) -> Vec<PainPoint> {
+    let k_stages = ctx.model.stages();
+    // Only weeks whose customers all had the whole window to convert.
+    let last_week = week_of(ctx.model.data_end - TREND_WINDOW) - 1;
+    let mut found: Vec<(usize, Option<TpKey>, Dip)> = Vec::new();
+    let mut tests = 0u64;
+    for (k, st) in g.stages.iter().enumerate().take(k_stages.saturating_sub(1)) {
+        let (d, t) = worst_dip(&st.weekly, last_week, min_n(ctx));
+        tests += t;
+        found.extend(d.map(|d| (k, None, d)));
+        let mut keys: Vec<&TpKey> = st.weekly_touchpoints.keys().collect();
+        keys.sort();
+        for key in keys {
+            let (d, t) = worst_dip(&st.weekly_touchpoints[key], last_week, min_n(ctx));
+            tests += t;
+            found.extend(d.map(|d| (k, Some(*key), d)));
+        }
+    }
+    let mut best: Vec<Option<(Option<TpKey>, Dip, f64)>> = (0..k_stages).map(|_| None).collect();
+    for (k, key, d) in found {
+        let p = (d.p * tests as f64).min(1.0);
+        if p >= alpha(ctx) || d.baseline - d.value < MIN_DIP_GAP || !material(d.value, d.baseline) {
+            continue;
+        }
+        if best[k].as_ref().is_none_or(|b| d.baseline - d.value > b.1.baseline - b.1.value) {
+            best[k] = Some((key, d, p));
+        }
+    }
+    let date = |us: i64| wayfarer_core::time::format_rfc3339(us).chars().take(10).collect::<String>();
+    let mut out = Vec::new();
+    for (k, b) in best.into_iter().enumerate() {
+        let Some((key, d, p)) = b else { continue };
+        let stage = &ctx.model.stage_names[k];
+        let next = &ctx.model.stage_names[k + 1];
+        let (what, who) = match key {
+            Some(tp) => {
+                let name = (ctx.tp_name)(tp);
+                (name.clone(), format!("customers who met {name} in {stage}"))
+            }
+            None => (stage.clone(), format!("customers who entered {stage}")),
+        };
+        let (from, to) = (week_start(d.first_week), week_start(d.first_week + d.weeks as i64) - 1);
+        let weeks = if d.weeks == 1 { "1 week".to_string() } else { format!("{} weeks", d.weeks) };
+        out.push(build(
+            ctx,
+            PainDraft {
+                kind: PainKind::Dip,
+                stage: k,
+                persona,
+                touchpoint: key.map(|tp| (ctx.tp_name)(tp)),
+                title: format!(
+                    "Conversion from {what} to {next} fell from {} to {} for {weeks} from {}{}",
+                    pct(d.baseline),
+                    pct(d.value),
+                    date(from),
+                    persona_suffix(persona)
+                ),
+                metric: "conversion to next stage within 7 days",
+                value: d.value,
+                baseline: d.baseline,
+                baseline_label: "the other weeks".to_string(),
+                n: d.n,
+                baseline_n: d.rest_n,
+                p_value: Some(p),
+                affected: d.n,
+                gap: d.baseline - d.value,
+                terms: vec![date(from), date(to)],
+                evidence: format!(
+                    "{} of {} {who} from {} to {} reached {next} within 7 days ({}), against {} of {} in the other weeks ({}); p = {p:.1e} after a Bonferroni correction for the {tests} stretches of weeks tested",
+                    d.x,
+                    d.n,
+                    date(from),
+                    date(to),
+                    pct(d.value),
+                    d.rest_x,
+                    d.rest_n,
+                    pct(d.baseline)
+                ),
+            },
+        ));
+    }
+    out
+}
+
 /// Pain points found inside one scope: exit touchpoints against the stage's
 /// other touchpoints, friction, negative emotion against the other stages.
 pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) -> Vec<PainPoint> {
@@ -238,8 +398,60 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
                     },
                 ));
             }
-            // (c) friction.
-            if st.friction >= min_n(ctx)
+            // (c) friction, one event at a time: the customers who met it in
+            // the stage against the stage's other customers (one test per
+            // event, each at the map's significance level).
+            let next = ctx.model.stage_names.get(k + 1).cloned().unwrap_or_default();
+            let mut met: Vec<(&u32, &super::FrictionCount)> = st.friction_events.iter().collect();
+            met.sort_by(|a, b| b.1.customers.cmp(&a.1.customers).then_with(|| a.0.cmp(b.0)));
+            for (e, f) in met {
+                let (others, others_n) =
+                    (st.converted.saturating_sub(f.converted), st.reached.saturating_sub(f.customers));
+                if f.customers < min_n(ctx) || others_n < min_n(ctx) {
+                    continue;
+                }
+                let Some(c) = two_proportion(f.converted, f.customers, others, others_n) else { continue };
+                if !(c.value < c.baseline && c.p_value < alpha(ctx) && material(c.value, c.baseline)) {
+                    continue;
+                }
+                let name = ctx.model.event_name(*e).to_string();
+                let (lo, hi) = wayfarer_models::stats::difference_interval(f.converted, f.customers, others, others_n)
+                    .unwrap_or((f64::NAN, f64::NAN));
+                out.push(build(
+                    ctx,
+                    PainDraft {
+                        kind: PainKind::Friction,
+                        stage: k,
+                        persona,
+                        touchpoint: None,
+                        title: format!("Customers who meet {name} in {stage} move on less{}", persona_suffix(persona)),
+                        metric: "conversion to next stage",
+                        value: c.value,
+                        baseline: c.baseline,
+                        baseline_label: format!("customers in {stage} who did not meet it"),
+                        n: f.customers,
+                        baseline_n: others_n,
+                        p_value: Some(c.p_value),
+                        affected: f.customers,
+                        gap: c.baseline - c.value,
+                        terms: vec![name.clone()],
+                        evidence: format!(
+                            "{} customers met {name} in {stage} ({} times); {} of them went on to {next} against {} of the stage's other customers (difference {:+.1} points, 95% CI {:+.1} to {:+.1})",
+                            f.customers,
+                            f.events,
+                            pct(c.value),
+                            pct(c.baseline),
+                            100.0 * (c.value - c.baseline),
+                            100.0 * lo,
+                            100.0 * hi
+                        ),
+                    },
+                ));
+            }
+            // (c') retries and repeated support contacts, when no friction
+            // event is configured or met (then nothing names an event).
+            if st.friction_events.is_empty()
+                && st.friction >= min_n(ctx)
                 && st.reached - st.friction >= min_n(ctx)
                 && let Some(c) = two_proportion(
                     st.friction_converted,
@@ -251,11 +463,6 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
                 && c.p_value < alpha(ctx)
                 && material(c.value, c.baseline)
             {
-                let mut events: Vec<(&u32, &u64)> = st.friction_events.iter().collect();
-                events.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-                let names: Vec<String> =
-                    events.iter().take(3).map(|(e, _)| ctx.model.event_name(**e).to_string()).collect();
-                let what = if names.is_empty() { "repeated support contacts".to_string() } else { names.join(", ") };
                 out.push(build(
                             ctx,
                             PainDraft {
@@ -263,7 +470,7 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
                                 stage: k,
                                 persona,
                                 touchpoint: None,
-                                title: format!("Friction in {stage}: {what}{}", persona_suffix(persona)),
+                                title: format!("Friction in {stage}: retries and repeated support contacts{}", persona_suffix(persona)),
                                 metric: "conversion to next stage",
                                 value: c.value,
                                 baseline: c.baseline,
@@ -273,7 +480,7 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
                                 p_value: Some(c.p_value),
                                 affected: st.friction,
                                 gap: c.baseline - c.value,
-                                terms: names,
+                                terms: Vec::new(),
                                 evidence: format!(
                                     "{} customers met errors, retries or repeated support contacts in {stage} ({} retries, {} with 2+ support contacts); {} of them moved on against {} of the others",
                                     st.friction,
@@ -301,6 +508,7 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
             out.push(p);
         }
     }
+    out.extend(dips(ctx, g, persona));
     out
 }
 

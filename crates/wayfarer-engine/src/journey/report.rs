@@ -128,7 +128,27 @@ pub struct FrictionReport {
     pub conversion_without: Option<f64>,
     pub retries: u64,
     pub repeated_support: u64,
-    pub top_events: Vec<ActionReport>,
+    /// Each friction event met in the stage, most customers first.
+    pub top_events: Vec<FrictionEventReport>,
+}
+
+/// One friction event: did the customers who met it in the stage go on to
+/// the next stage as often as the stage's other customers?
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrictionEventReport {
+    pub event: String,
+    pub events: u64,
+    pub customers: u64,
+    /// Share of those customers who reached the next stage (None in the last stage).
+    pub conversion_with: Option<f64>,
+    /// The same share among the stage's customers who did not meet it.
+    pub conversion_without: Option<f64>,
+    /// `conversion_with - conversion_without` and its 95 % interval.
+    pub difference: Option<f64>,
+    pub difference_low: Option<f64>,
+    pub difference_high: Option<f64>,
+    /// Two-proportion z-test.
+    pub p_value: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

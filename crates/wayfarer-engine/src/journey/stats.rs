@@ -27,6 +27,45 @@ pub struct Candidate {
     pub customer: u32,
 }
 
+/// Conversion week by week: per week (weeks since the first Monday after
+/// the epoch) the customers who started in it and how many of them reached
+/// the next stage within [`TREND_WINDOW`].
+pub type Weekly = HashMap<i64, (u64, u64)>;
+
+/// How soon after entering a stage (or meeting a touchpoint) reaching the
+/// next stage counts for the weekly conversion series.
+pub const TREND_WINDOW: i64 = 7 * 86_400 * 1_000_000;
+/// One week in microseconds.
+pub const WEEK: i64 = 7 * 86_400 * 1_000_000;
+/// 1970-01-05, the first Monday after the epoch, in microseconds.
+const FIRST_MONDAY: i64 = 4 * 86_400 * 1_000_000;
+
+/// The week (Monday to Sunday, UTC) of a time.
+pub fn week_of(ts: i64) -> i64 {
+    (ts - FIRST_MONDAY).div_euclid(WEEK)
+}
+
+/// When a week starts.
+pub fn week_start(week: i64) -> i64 {
+    week * WEEK + FIRST_MONDAY
+}
+
+fn merge_weekly(a: &mut Weekly, b: Weekly) {
+    for (w, (n, x)) in b {
+        let e = a.entry(w).or_insert((0, 0));
+        e.0 += n;
+        e.1 += x;
+    }
+}
+
+/// One friction event in one stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FrictionCount {
+    pub events: u64,
+    pub customers: u64,
+    pub converted: u64,
+}
+
 /// Statistics of one stage for one persona group (mergeable).
 #[derive(Debug, Clone, Default)]
 pub struct StageStats {
@@ -40,7 +79,13 @@ pub struct StageStats {
     pub channels: HashMap<u32, Count>,
     pub friction: u64,
     pub friction_converted: u64,
-    pub friction_events: HashMap<u32, u64>,
+    /// Per friction event: its events, the customers who met it in the
+    /// stage, and how many of them reached the next stage.
+    pub friction_events: HashMap<u32, FrictionCount>,
+    /// Weekly conversion to the next stage of the customers who entered
+    /// the stage, and of those who met each touchpoint in it (first time).
+    pub weekly: Weekly,
+    pub weekly_touchpoints: HashMap<TpKey, Weekly>,
     pub retries: u64,
     pub repeated_support: u64,
     pub emotion: Moments,
@@ -92,7 +137,14 @@ impl StageStats {
         self.friction += o.friction;
         self.friction_converted += o.friction_converted;
         for (k, v) in o.friction_events {
-            *self.friction_events.entry(k).or_insert(0) += v;
+            let e = self.friction_events.entry(k).or_default();
+            e.events += v.events;
+            e.customers += v.customers;
+            e.converted += v.converted;
+        }
+        merge_weekly(&mut self.weekly, o.weekly);
+        for (k, v) in o.weekly_touchpoints {
+            merge_weekly(self.weekly_touchpoints.entry(k).or_default(), v);
         }
         self.retries += o.retries;
         self.repeated_support += o.repeated_support;
