@@ -195,6 +195,10 @@ pub struct ClvReport {
     pub bgnbd: Option<BgNbd>,
     pub gamma_gamma: Option<GammaGamma>,
     pub notes: Vec<String>,
+    /// Whether any purchase carries revenue; without it purchases are
+    /// predicted but no value in money.
+    #[serde(default = "has_revenue_default")]
+    pub has_revenue: bool,
     pub historic: Historic,
     pub predicted: Option<Predicted>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
@@ -203,6 +207,15 @@ pub struct ClvReport {
     #[serde(skip)]
     pub predicted_by_customer: std::sync::Arc<HashMap<u32, f64>>,
 }
+
+fn has_revenue_default() -> bool {
+    true
+}
+
+/// BG/NBD's `a + b` beyond which the fit ran to the boundary: every
+/// customer gets the same dropout probability, the data cannot tell them
+/// apart.
+pub const DEGENERATE_AB: f64 = 1e4;
 
 /// Months in one unit's worth of the `lifetimes` convention.
 fn units_per_month(unit: Unit) -> f64 {
@@ -253,7 +266,17 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
     let data: Vec<Rfm> = rows.iter().map(|r| Rfm { x: r.frequency as f64, t_x: r.recency, t: r.t }).collect();
     let bgnbd = if data.len() >= 20 {
         match BgNbd::fit(&data) {
-            Ok(m) => Some(m),
+            Ok(m) => {
+                if m.a + m.b > DEGENERATE_AB {
+                    notes.push(format!(
+                        "BG/NBD: a and b ran to the boundary (a = {:.3e}, b = {:.3e}): with {} repeat customers the data cannot tell customers' dropout rates apart, so P(alive) and the predictions are rough",
+                        m.a,
+                        m.b,
+                        rows.iter().filter(|r| r.frequency > 0).count()
+                    ));
+                }
+                Some(m)
+            }
             Err(e) => {
                 notes.push(format!("BG/NBD: {e}"));
                 None
@@ -289,6 +312,12 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
     let values = fold::report(store, &vf)?;
     let ids = store.identity()?;
 
+    let has_revenue = rows.iter().any(|r| r.monetary != 0.0) || values.iter().any(|v| v.revenue != 0.0);
+    if !has_revenue {
+        notes.push(
+            "no purchase carries revenue: purchases and P(alive) are predicted, value in money cannot be (import a `revenue` column, or properties.revenue or total in Segment messages)".into(),
+        );
+    }
     let mut predicted: Vec<Prediction> = Vec::new();
     let mut clv_of: HashMap<u32, f64> = HashMap::new();
     if let Some(m) = &bgnbd {
@@ -321,7 +350,9 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
             };
             let (discounted, expected_purchases, p_alive) = forecast_of[&key(c)];
             let clv = spend * discounted;
-            clv_of.insert(r.customer, clv);
+            if has_revenue {
+                clv_of.insert(r.customer, clv);
+            }
             predicted.push(Prediction { row, expected_purchases, p_alive, spend, clv });
         }
     }
@@ -408,6 +439,7 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
         bgnbd,
         gamma_gamma,
         notes,
+        has_revenue,
         historic: Historic {
             customers: overall.customers,
             purchasers: overall.purchasers,

@@ -324,7 +324,10 @@ pub fn discover(
         let revenue: Vec<f64> = members.iter().map(|&i| rows[i].revenue).collect();
         let mean_revenue = revenue.iter().sum::<f64>() / n;
         let mut bought: Vec<f64> = revenue.iter().copied().filter(|v| *v > 0.0).collect();
-        let buyers = bought.len() as f64 / n;
+        // Buyers are customers with a purchase, whether or not it carried
+        // revenue (data without revenue still has buyers).
+        let purchases = FIXED.iter().position(|f| *f == "purchases").unwrap_or(1);
+        let buyers = members.iter().filter(|&&i| rows[i].features[purchases] > 0.0).count() as f64 / n;
         let scores: Vec<f64> = members.iter().filter_map(|&i| rows[i].nps).collect();
         let prom = scores.iter().filter(|s| **s >= 9.0).count() as u64;
         let det = scores.iter().filter(|s| **s <= 6.0).count() as u64;

@@ -32,7 +32,7 @@ pub fn report(maps: &[JourneyMap], title: &str) -> String {
                                 (m.scope.from.as_deref().unwrap_or(&m.scope.data_start).get(..10).unwrap_or(""))
                                 " – "
                                 (m.scope.to.as_deref().unwrap_or(&m.scope.data_end).get(..10).unwrap_or(""))
-                                " · " (count(m.scope.customers)) " customers · " (count(m.scope.events)) " events · revenue " (money(m.scope.revenue))
+                                " · " (count(m.scope.customers)) " customers · " (count(m.scope.events)) " events · " (if m.scope.has_revenue { format!("revenue {}", money(m.scope.revenue)) } else { "no revenue in the data".to_string() })
                             }
                         }
                     }
@@ -107,7 +107,7 @@ pub fn map_section(m: &JourneyMap, ui: Option<&Interactive>) -> Markup {
                     (kpi(&format!("Reached {}", last_purchase.name), &format!("{} ({})", count(last_purchase.customers), pct(last_purchase.customers as f64 / first.customers.max(1) as f64))))
                 }
             }
-            (kpi("Revenue", &money(m.scope.revenue)))
+            (kpi("Revenue", &if m.scope.has_revenue { money(m.scope.revenue) } else { "no revenue data".to_string() }))
             (kpi("Pain points", &m.pain_points.len().to_string()))
             @if let Some(p) = m.pain_points.first() {
                 div.kpi.wide { div.label { "Most severe" } div.value.small { (p.title) } }
@@ -143,7 +143,10 @@ pub fn map_section(m: &JourneyMap, ui: Option<&Interactive>) -> Markup {
                         div.mid { (money(c)) }
                         div.muted { "mean predicted CLV, next year (" (count(s.value.predicted_customers)) " buyers)" }
                     }
-                    div.muted { (money(s.value.mean_revenue.unwrap_or(0.0))) " to date, mean of " (count(s.value.customers)) " who stopped here" }
+                    @match s.value.mean_revenue {
+                        Some(r) => div.muted { (money(r)) " to date, mean of " (count(s.value.customers)) " who stopped here" },
+                        None => div.muted { (count(s.value.customers)) " stopped here" @if !m.scope.has_revenue { "; no revenue in the data" } },
+                    }
                 } @else { div.muted { "–" } }
             }))
             (lane("Time to next", "time", m, ui, |s| html! {
@@ -182,7 +185,11 @@ pub fn map_section(m: &JourneyMap, ui: Option<&Interactive>) -> Markup {
                 }
             }))
             div.lane-label { "Emotion" }
-            div.emotion style=(format!("grid-column: 2 / span {k}")) { (PreEscaped(emotion_svg(m))) }
+            @if m.scope.has_emotion {
+                div.emotion style=(format!("grid-column: 2 / span {k}")) { (PreEscaped(emotion_svg(m))) }
+            } @else {
+                div.emotion.muted style=(format!("grid-column: 2 / span {k}")) { "No survey scores or texts in the data: the emotion curve needs NPS, CSAT or CES answers, or comments whose sentiment can be read." }
+            }
             (lane("Pain points", "pain", m, ui, |s| html! {
                 @for p in s.pain_points.iter().take(3) { (pain_card(p)) }
                 @if s.pain_points.is_empty() { div.muted { "none significant" } }

@@ -14,10 +14,10 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
     let scope = &map.scope;
     let who = scope.persona.as_deref().unwrap_or("All customers");
     let mut header = format!(
-        "Journey map — {who}: {} customers, {} events, revenue {}",
+        "Journey map — {who}: {} customers, {} events, {}",
         count(scope.customers),
         count(scope.events),
-        money(scope.revenue)
+        if scope.has_revenue { format!("revenue {}", money(scope.revenue)) } else { "no revenue in the data".into() }
     );
     let from = scope.from.as_deref().unwrap_or(&scope.data_start);
     let to = scope.to.as_deref().unwrap_or(&scope.data_end);
@@ -60,6 +60,9 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
         s.channels.first().map_or("–".into(), |c| format!("{}\n{}", c.channel, pct(c.share)))
     }));
     table.add_row(row("Emotion (n)", &|s| {
+        if !map.scope.has_emotion {
+            return "no scores or texts in the data".into();
+        }
         let mut v = format!("{} ({})", emotion(s.emotion.score), count(s.emotion.n));
         if let Some(n) = &s.emotion.nps {
             v.push_str(&format!("\nNPS {:+.0}", n.score));
@@ -70,6 +73,9 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
         let v = &s.value;
         if v.customers == 0 {
             return "–".into();
+        }
+        if !map.scope.has_revenue {
+            return format!("{} now\nno revenue in the data", count(v.customers));
         }
         let mut t = format!("{} now\n{} to date", count(v.customers), v.mean_revenue.map_or("–".into(), money));
         if let Some(c) = v.mean_predicted_clv {
@@ -380,7 +386,14 @@ pub fn clv_table(r: &wayfarer_engine::clv::ClvReport) -> String {
     for n in &r.notes {
         out.push_str(&format!("note: {n}\n"));
     }
-    if let Some(p) = &r.predicted {
+    if let Some(p) = &r.predicted
+        && !r.has_revenue
+    {
+        out.push_str(&format!(
+            "Next {} {unit}s: {:.0} expected purchases (no revenue in the data, so no value in money)\n",
+            r.horizon, p.expected_purchases
+        ));
+    } else if let Some(p) = &r.predicted {
         out.push_str(&format!(
             "Next {} {unit}s: {:.0} expected purchases, predicted CLV {} in total, {} mean, {} median (discount {:.1}%/month)\n",
             r.horizon,
@@ -391,13 +404,22 @@ pub fn clv_table(r: &wayfarer_engine::clv::ClvReport) -> String {
             r.discount_rate * 100.0
         ));
     }
-    out.push_str(&format!(
-        "Historic: {} revenue from {} customers ({} mean, {} median per purchaser)\n",
-        money(r.historic.revenue),
-        count(r.historic.customers),
-        money(r.historic.mean),
-        money(r.historic.median_purchaser.unwrap_or(0.0))
-    ));
+    if !r.has_revenue {
+        out.push_str(&format!(
+            "Historic: {} purchasers of {} customers; no revenue in the data\n",
+            count(r.historic.purchasers),
+            count(r.historic.customers)
+        ));
+    } else {
+        out.push_str(&format!(
+            "Historic: {} revenue from {} customers ({} mean, {} median per purchaser)\n",
+            money(r.historic.revenue),
+            count(r.historic.customers),
+            money(r.historic.mean),
+            money(r.historic.median_purchaser.unwrap_or(0.0))
+        ));
+    }
+    let money = |x: f64| if r.has_revenue { money(x) } else { "–".to_string() };
     let groups = |title: &str, gs: &[wayfarer_engine::clv::ValueGroup]| -> String {
         let mut t = Table::new();
         t.load_style(UTF8_FULL_CONDENSED);

@@ -238,6 +238,12 @@ fn fold_loop(writer: Writer, stager: &Stager, stop: &AtomicBool, every: Duration
     // often each could not be read.
     let mut pending: Vec<Sealed> = Vec::new();
     let mut unreadable: HashMap<PathBuf, u32> = HashMap::new();
+    // How many sealed files one commit folds: all of them normally; after a
+    // failed commit (a full disk) half as many each round, down to one, so
+    // a backlog that fills the disk is folded file by file, each commit
+    // freeing its staging file's space for the next; doubled again after
+    // each success.
+    let mut limit = usize::MAX;
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         if !stopping && last.elapsed() < every {
@@ -276,7 +282,10 @@ fn fold_loop(writer: Writer, stager: &Stager, stop: &AtomicBool, every: Duration
                 }
             }
             let Some(w) = writer.as_mut() else { continue };
-            fold_pending(w, &mut pending, &mut unreadable, health)
+            let tried = pending.len().min(limit);
+            let folded = fold_pending(w, &mut pending, &mut unreadable, limit, health);
+            limit = if folded.is_ok() { limit.saturating_mul(2) } else { (tried / 2).max(1) };
+            folded
         };
         match folded {
             Ok((n, unread)) => {
@@ -324,20 +333,22 @@ fn fold_loop(writer: Writer, stager: &Stager, stop: &AtomicBool, every: Duration
     }
 }
 
-/// Folds every sealed file into the store with one commit, then deletes
-/// them (or keeps the damaged ones); returns the events read, and why a
+/// Folds the first `limit` sealed files into the store with one commit, then
+/// deletes them (or keeps the damaged ones); returns the events read, and why a
 /// file could not be read: such a file (an I/O error, no descriptor) stays
 /// pending and is tried again next round, without holding back the others.
 fn fold_pending(
     writer: &mut Writer,
     pending: &mut Vec<Sealed>,
     unreadable: &mut HashMap<PathBuf, u32>,
+    limit: usize,
     health: &Health,
 ) -> Result<(u64, Option<String>), String> {
     let mut n = 0;
-    let mut read = Vec::with_capacity(pending.len());
+    let take = pending.len().min(limit);
+    let mut read = Vec::with_capacity(take);
     let mut failure = None;
-    for (file, _) in pending.iter() {
+    for (file, _) in pending.iter().take(take) {
         match staging::read_sealed(&file.path) {
             Ok(s) => {
                 n += s.events.len() as u64;
@@ -356,6 +367,7 @@ fn fold_pending(
         writer.commit_open().map_err(|e| e.to_string())?;
     }
     let mut kept = Vec::new();
+    let later: Vec<Sealed> = pending.split_off(take);
     for ((file, first_ack), whole) in pending.drain(..).zip(read) {
         match whole {
             Some(whole) => {
@@ -365,6 +377,7 @@ fn fold_pending(
             None => kept.push((file, first_ack)),
         }
     }
+    kept.extend(later);
     *pending = kept;
     Ok((n, failure))
 }
@@ -387,4 +400,37 @@ fn settle(path: &Path, whole: bool, health: &Health) -> Result<(), String> {
 
 pub fn now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wayfarer_core::Event;
+
+    fn event(id: &str) -> Event {
+        let mut e = Event::new(id, 1_767_225_600_000_000, "Product Viewed");
+        e.user_id = Some("u".into());
+        e
+    }
+
+    #[test]
+    fn a_limited_round_folds_the_oldest_files_and_keeps_the_rest_staged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut staging, _) = Staging::open(dir.path()).unwrap();
+        let mut pending: Vec<Sealed> = Vec::new();
+        for i in 0..3 {
+            staging.append(&[&staging::encode_payload(&[event(&format!("e{i}"))])]).unwrap();
+            staging.sync().unwrap();
+            pending.push((staging.rotate().unwrap().unwrap(), i));
+        }
+        let mut writer = Writer::open(dir.path(), 0).unwrap();
+        let health = Health::default();
+        let mut unreadable = HashMap::new();
+        // One file per commit (after a failure): the oldest goes, two stay.
+        let (n, problem) = fold_pending(&mut writer, &mut pending, &mut unreadable, 1, &health).unwrap();
+        assert_eq!((n, problem, writer.events_total()), (1, None, 1));
+        assert_eq!(pending.iter().map(|p| p.1).collect::<Vec<_>>(), [1, 2]);
+        let (n, _) = fold_pending(&mut writer, &mut pending, &mut unreadable, usize::MAX, &health).unwrap();
+        assert_eq!((n, writer.events_total(), pending.len()), (2, 3, 0));
+    }
 }

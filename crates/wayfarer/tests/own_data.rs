@@ -173,3 +173,40 @@ c,2026-03-01T10:00:00Z,Product Viewed,,
     let r = wayfarer(t.path(), &["reindex", "--data", "d"]).ok();
     assert!(r.stderr().contains("derived the channels of 3 events again (0 changed"), "{}", r.stderr());
 }
+
+#[test]
+fn data_without_revenue_says_so_instead_of_zeros() {
+    let t = tempfile::tempdir().unwrap();
+    shop(t.path());
+    wayfarer(t.path(), &["config", "init", "--from-data", "--data", "d"]).ok();
+    let text = wayfarer(t.path(), &["map", "--data", "d"]).ok().stdout();
+    assert!(text.contains("1,000 customers, 14,548 events, no revenue in the data"), "{text}");
+    assert!(!text.contains("$0.00"), "{text}");
+    assert!(text.contains("no scores or texts"), "{text}");
+    let map = wayfarer(t.path(), &["map", "--data", "d", "--json"]).ok().json();
+    assert_eq!(
+        (map["scope"]["has_revenue"].as_bool(), map["scope"]["has_emotion"].as_bool()),
+        (Some(false), Some(false))
+    );
+    assert!(map["stages"].as_array().unwrap().iter().all(|s| s["value"]["mean_revenue"].is_null()), "{map}");
+    let html = wayfarer(t.path(), &["map", "--data", "d", "--format", "html", "--out", "m.html"]).ok();
+    drop(html);
+    let page = std::fs::read_to_string(t.path().join("m.html")).unwrap();
+    assert!(page.contains("no revenue in the data") && page.contains("No survey scores or texts in the data"));
+
+    // CLV predicts purchases but no money, and says the fit is weak.
+    let clv = wayfarer(t.path(), &["clv", "--data", "d"]).ok().stdout();
+    assert!(clv.contains("expected purchases (no revenue in the data, so no value in money)"), "{clv}");
+    assert!(clv.contains("a and b ran to the boundary"), "{clv}");
+    assert!(!clv.contains("$0.00"), "{clv}");
+
+    // Buyers are customers who purchased, with or without revenue.
+    let personas = wayfarer(t.path(), &["personas", "--data", "d", "--json"]).ok().json();
+    let buyers: f64 = personas["personas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["buyers"].as_f64().unwrap() * p["customers"].as_f64().unwrap())
+        .sum();
+    assert!((buyers - 224.0).abs() < 1e-6, "{buyers}");
+}

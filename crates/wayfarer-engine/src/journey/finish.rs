@@ -24,6 +24,9 @@ pub(super) fn finish(
         }
     }
     let group_name = |i: usize| -> String { personas.name(i) };
+    // Of the whole data, not the scope: a persona without revenue is $0.00.
+    let has_revenue = groups.iter().any(|g| g.revenue != 0.0);
+    let has_emotion = groups.iter().any(|g| g.stages.iter().any(|s| s.emotion.n > 0));
     let tp_name = |k: TpKey| -> String { model.touchpoint_name(k) };
     let top = model.config.map.top;
     let mut stages: Vec<StageReport> = Vec::with_capacity(k_stages);
@@ -144,8 +147,9 @@ pub(super) fn finish(
             revenue: st.revenue,
             value: StageValue {
                 customers: st.stopped,
-                mean_revenue: (st.stopped > 0).then(|| st.revenue_stopped / st.stopped as f64),
-                mean_predicted_clv: (st.clv_stopped_n > 0).then(|| st.clv_stopped / st.clv_stopped_n as f64),
+                mean_revenue: (has_revenue && st.stopped > 0).then(|| st.revenue_stopped / st.stopped as f64),
+                mean_predicted_clv: (has_revenue && st.clv_stopped_n > 0)
+                    .then(|| st.clv_stopped / st.clv_stopped_n as f64),
                 predicted_customers: st.clv_stopped_n,
             },
             touchpoints: tps,
@@ -204,7 +208,13 @@ pub(super) fn finish(
         pains.extend(pain::versus_rest(&ctx, &groups[gi], &rest, &group_name(gi)));
     }
     let pains = pain::rank(pains);
-    let opportunities = pain::opportunities(&ctx, &scope_stats, groups, persona, &pains, &stages);
+    let mut opportunities = pain::opportunities(&ctx, &scope_stats, groups, persona, &pains, &stages);
+    if !has_revenue {
+        // Customers, not money: there is no revenue to value them with.
+        for o in &mut opportunities {
+            o.expected_revenue = None;
+        }
+    }
     for s in &mut stages {
         s.pain_points = pains.iter().filter(|p| p.stage_index == s.index).cloned().collect();
         s.opportunities = opportunities.iter().filter(|o| o.stage_index == Some(s.index)).cloned().collect();
@@ -247,6 +257,8 @@ pub(super) fn finish(
             customers: scope_stats.customers,
             events: scope_stats.events,
             revenue: scope_stats.revenue,
+            has_revenue,
+            has_emotion,
             data_start: format_rfc3339(model.data_start),
             data_end: format_rfc3339(model.data_end),
         },

@@ -22,8 +22,19 @@ pub struct ScopeInfo {
     pub customers: u64,
     pub events: u64,
     pub revenue: f64,
+    /// Whether any event of the data carries revenue: without it the value
+    /// lanes have nothing to show (not $0.00).
+    #[serde(default = "yes")]
+    pub has_revenue: bool,
+    /// Whether any event of the data carries a survey score or a text.
+    #[serde(default = "yes")]
+    pub has_emotion: bool,
     pub data_start: String,
     pub data_end: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

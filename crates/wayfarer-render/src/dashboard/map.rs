@@ -161,7 +161,7 @@ fn detail(p: &MapPage, s: &StageReport, lane: &str) -> Markup {
                 "value" => {
                     dl.facts {
                         dt { "Stopped here" } dd { (count(s.value.customers)) }
-                        dt { "Mean revenue to date" } dd { (s.value.mean_revenue.map_or("–".into(), money)) }
+                        dt { "Mean revenue to date" } dd { (s.value.mean_revenue.map_or_else(|| if p.map.scope.has_revenue { "–".to_string() } else { "no revenue in the data".to_string() }, money)) }
                         dt { "Mean predicted CLV" } dd { (s.value.mean_predicted_clv.map_or("–".into(), money)) " (" (count(s.value.predicted_customers)) " buyers)" }
                     }
                     p { a href=(p.link("/clv", &[])) { "Lifetime value" } }
