@@ -147,6 +147,10 @@ pub enum Field {
     Trait(String),
     /// A fact about the whole customer.
     Customer(CustomerFact),
+    /// The event's touchpoint (its configured name, or `event @ channel`).
+    Touchpoint,
+    /// The stage the customer was in at the event.
+    InStage,
 }
 
 /// The event fields by name (`type` is another name for `kind`).
@@ -180,6 +184,11 @@ impl Field {
         if let Some((_, f)) = EVENT_FIELDS.iter().find(|(n, _)| *n == name) {
             return f.clone();
         }
+        match name {
+            "touchpoint" => return Field::Touchpoint,
+            "in_stage" => return Field::InStage,
+            _ => {}
+        }
         match CustomerFact::parse(name) {
             Some(f) => Field::Customer(f),
             None => Field::Property(name.to_string()),
@@ -191,6 +200,8 @@ impl Field {
             Field::Property(p) => format!("properties.{p}").into(),
             Field::Trait(p) => format!("traits.{p}").into(),
             Field::Customer(f) => f.name().into(),
+            Field::Touchpoint => "touchpoint".into(),
+            Field::InStage => "in_stage".into(),
             other => EVENT_FIELDS.iter().find(|(_, f)| f == other).map_or("?", |(n, _)| n).into(),
         }
     }
@@ -218,9 +229,13 @@ pub enum Scope {
     /// One incoming event, before it is stored (channel rules): the event's
     /// own fields and properties, nothing about the customer.
     Ingest,
-    /// One event of a customer's timeline (stage rules, touchpoints, funnel
-    /// steps and exclusions): every field.
+    /// One event of a customer's timeline (stage rules, touchpoints): every
+    /// field but those derived from stages and touchpoints.
     Event,
+    /// One event of a customer's timeline once its stage and touchpoint are
+    /// known (funnel steps and exclusions): every field, with `touchpoint`
+    /// and `in_stage`.
+    Step,
     /// A whole customer (persona rules, segments): traits and customer facts.
     Customer,
 }
@@ -229,7 +244,10 @@ impl Scope {
     fn names(self) -> Vec<&'static str> {
         let mut out: Vec<&str> = Vec::new();
         if self != Scope::Customer {
-            out.extend(EVENT_FIELDS.iter().map(|(n, _)| *n).filter(|n| self == Scope::Event || *n != "nth_purchase"));
+            out.extend(EVENT_FIELDS.iter().map(|(n, _)| *n).filter(|n| self != Scope::Ingest || *n != "nth_purchase"));
+        }
+        if self == Scope::Step {
+            out.extend(["touchpoint", "in_stage"]);
         }
         if self != Scope::Ingest {
             out.extend(CustomerFact::NAMES.iter().map(|(n, _)| *n));
@@ -245,6 +263,9 @@ pub struct Vocabulary {
     pub events: Vec<String>,
     pub channels: Vec<String>,
     pub stages: Vec<String>,
+    /// Configured touchpoint names (events no touchpoint matches are
+    /// named by the event, or `event @ channel`).
+    pub touchpoints: Vec<String>,
 }
 
 /// Comparison operators.
@@ -659,6 +680,13 @@ fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
                 if a.name.starts_with("properties.") { format!(" (traits.{tail}?)") } else { String::new() }
             ));
         }
+        Scope::Ingest | Scope::Event | Scope::Customer if matches!(a.field, Field::Touchpoint | Field::InStage) => {
+            return Err(format!(
+                "'{}' is known only once stages and touchpoints are derived: funnel steps and exclusions can read it, \
+                 stage, touchpoint, channel and persona rules cannot",
+                a.name
+            ));
+        }
         Scope::Ingest if !a.field.is_event_level() || a.field == Field::NthPurchase => {
             return Err(format!(
                 "'{}' is not known while an event is being imported; channel rules read the event's own fields \
@@ -695,7 +723,14 @@ fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
         Field::Channel | Field::Customer(CustomerFact::FirstChannel) => {
             ("channel", vocab.channels.iter().map(String::as_str).collect())
         }
-        Field::Customer(CustomerFact::Stage) => ("stage", vocab.stages.iter().map(String::as_str).collect()),
+        Field::Customer(CustomerFact::Stage) | Field::InStage => {
+            ("stage", vocab.stages.iter().map(String::as_str).collect())
+        }
+        // Touchpoints without a configured name are `event @ channel` or the event's name.
+        Field::Touchpoint if value.text().contains(" @ ") => return Ok(()),
+        Field::Touchpoint => {
+            ("touchpoint", vocab.touchpoints.iter().chain(&vocab.events).map(String::as_str).collect())
+        }
         _ => return Ok(()),
     };
     if matches!(op, Op::Gt | Op::Ge | Op::Lt | Op::Le) {
@@ -747,7 +782,9 @@ impl Facts for EventFacts<'_> {
             Field::Survey => s(&self.e.survey),
             Field::Text => s(&self.e.text),
             Field::Property(p) => self.props.and_then(|v| lookup_path(v, p)).map_or(Value::Null, Value::from_json),
-            Field::NthPurchase | Field::Trait(_) | Field::Customer(_) => Value::Null,
+            Field::NthPurchase | Field::Trait(_) | Field::Customer(_) | Field::Touchpoint | Field::InStage => {
+                Value::Null
+            }
         }
     }
 }
@@ -814,7 +851,22 @@ mod tests {
             events: vec!["Signed Up".into(), "Order Completed".into(), "Payment Failed".into()],
             channels: vec!["Direct".into(), "Email".into(), "Organic Search".into()],
             stages: vec!["Awareness".into(), "Purchase".into()],
+            touchpoints: vec!["Checkout".into()],
         }
+    }
+
+    #[test]
+    fn touchpoint_and_in_stage_are_for_funnel_steps_only() {
+        let ok =
+            Predicate::compile("touchpoint = 'Checkout' and in_stage = 'Purchase'", Scope::Step, &vocab()).unwrap();
+        assert_eq!(ok.fields(), [&Field::Touchpoint, &Field::InStage]);
+        assert!(Predicate::compile("touchpoint = 'Payment Failed @ Direct'", Scope::Step, &vocab()).is_ok());
+        let e = Predicate::compile("touchpoint = 'Checkout'", Scope::Event, &vocab()).unwrap_err();
+        assert!(e.contains("known only once stages and touchpoints are derived"), "{e}");
+        let e = Predicate::compile("touchpoint = 'Chekout'", Scope::Step, &vocab()).unwrap_err();
+        assert!(e.contains("did you mean 'Checkout'"), "{e}");
+        let e = Predicate::compile("in_stage = 'Purchse'", Scope::Step, &vocab()).unwrap_err();
+        assert!(e.contains("did you mean 'Purchase'"), "{e}");
     }
 
     fn err(src: &str, scope: Scope) -> String {

@@ -725,7 +725,7 @@ pub fn to_toml(p: &DataProfile, x: &Proposal) -> String {
 
 /// A value as the condition language's string literal.
 fn sql_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 #[cfg(test)]

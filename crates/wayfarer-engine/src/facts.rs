@@ -114,6 +114,16 @@ impl predicate::Facts for Facts<'_, '_> {
                             .and_then(|p| predicate::lookup_path(p, path))
                             .map_or(Value::Null, Value::from_json)
                     }
+                    Field::Touchpoint => match (self.timeline, self.j) {
+                        (Some(t), Some(j)) => Value::Str(Cow::Owned(model.touchpoint_name(t.touchpoint(model, j)))),
+                        _ => Value::Null,
+                    },
+                    Field::InStage => match (self.timeline, self.j) {
+                        (Some(t), Some(j)) => {
+                            model.stage_names.get(t.stage[j] as usize).map_or(Value::Null, |s| Facts::name(s.as_str()))
+                        }
+                        _ => Value::Null,
+                    },
                     Field::Trait(_) | Field::Customer(_) => Value::Null,
                 }
             }
@@ -134,7 +144,9 @@ fn trait_value<'m>(traits: &'m Map<String, Json>, path: &str) -> Value<'m> {
 /// channel, purchase number, traits or customer facts), so it must be
 /// evaluated on a timeline.
 pub fn needs_timeline(p: &predicate::Predicate) -> bool {
-    p.fields().iter().any(|f| matches!(f, Field::Channel | Field::NthPurchase) || !f.is_event_level())
+    p.fields().iter().any(|f| {
+        matches!(f, Field::Channel | Field::NthPurchase | Field::Touchpoint | Field::InStage) || !f.is_event_level()
+    })
 }
 
 /// The stored column a condition field reads, if any beyond the timeline's

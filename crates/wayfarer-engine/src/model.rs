@@ -271,5 +271,10 @@ fn vocabulary(config: &Config, events: &[String], store_channels: &[String]) -> 
         channels.sort();
         channels.dedup();
     }
-    Vocabulary { events: events.to_vec(), channels, stages: config.stages.iter().map(|s| s.name.clone()).collect() }
+    Vocabulary {
+        events: events.to_vec(),
+        channels,
+        stages: config.stages.iter().map(|s| s.name.clone()).collect(),
+        touchpoints: config.touchpoints.iter().map(|t| t.name.clone()).collect(),
+    }
 }

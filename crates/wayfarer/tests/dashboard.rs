@@ -478,3 +478,93 @@ fn the_home_page_follows_new_data() {
     }
     server.stop();
 }
+
+/// The `href`s inside the map page's cell detail.
+fn detail_links(html: &str) -> Vec<String> {
+    let Some(start) = html.find(r#"id="detail""#) else { return Vec::new() };
+    let detail = &html[start..];
+    let end = detail.find("</aside>").or_else(|| detail.find("</section>")).unwrap_or(detail.len());
+    detail[..end]
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .map(|h| h.replace("&amp;", "&"))
+        .filter(|h| h.starts_with('/') && !h.starts_with("/?"))
+        .collect()
+}
+
+#[test]
+fn every_link_of_the_map_leads_to_its_evidence() {
+    let dir = data();
+    let read = token(&dir, "--read", "links-test");
+    let _one = one_server();
+    let server = Server::start(&dir);
+    let a = server.addr;
+    let c = cookie(&read);
+    let (s, map) = http(a, "GET", "/api/map", &[support::bearer(&read)], b"").unwrap();
+    assert_eq!(s, 200);
+    let map: Value = serde_json::from_slice(&map).unwrap();
+    let stages = map["stages"].as_array().unwrap();
+    let mut followed = 0;
+    let mut agreed = 0;
+    for stage in stages {
+        let name = stage["name"].as_str().unwrap();
+        for lane in [
+            "conversion",
+            "touchpoints",
+            "actions",
+            "channels",
+            "emotion",
+            "value",
+            "pain",
+            "opportunities",
+            "verbatims",
+        ] {
+            let cell = format!("/?cell={}%7C{lane}", name.replace(' ', "+"));
+            let (status, _, body) = raw(a, "GET", &cell, std::slice::from_ref(&c), b"");
+            assert_eq!(status, 200, "{cell}");
+            for link in detail_links(&String::from_utf8_lossy(&body)) {
+                let (status, _, page) = raw(a, "GET", &link, std::slice::from_ref(&c), b"");
+                let page = String::from_utf8_lossy(&page);
+                assert_eq!(status, 200, "{name}/{lane}: {link} answers {status}: {page}");
+                assert!(!page.contains("could not run") && !page.contains("No data"), "{name}/{lane}: {link}: {page}");
+                followed += 1;
+                // A funnel link reproduces the cell's numbers: the same
+                // query through the API.
+                let Some(q) = link.strip_prefix("/funnels?") else { continue };
+                let (s, f) = http(a, "GET", &format!("/api/funnel?{q}"), &[support::bearer(&read)], b"").unwrap();
+                assert_eq!(s, 200, "{link}");
+                let f: Value = serde_json::from_slice(&f).unwrap();
+                let first = f["steps"][0]["customers"].as_u64().unwrap();
+                let second = f["steps"][1]["customers"].as_u64();
+                let step = f["steps"][0]["name"].as_str().unwrap().to_string();
+                let expected: Option<(u64, Option<u64>)> = if step == format!("stage:{name}") {
+                    Some((
+                        stage["customers"].as_u64().unwrap(),
+                        second.map(|_| stage["customers"].as_u64().unwrap() - stage["dropped"].as_u64().unwrap()),
+                    ))
+                } else if let Some(t) = stage["touchpoints"].as_array().unwrap().iter().find(|t| {
+                    step.contains(&format!("touchpoint = '{}'", t["name"].as_str().unwrap().replace('\'', "\\'")))
+                }) {
+                    let n = t["customers"].as_u64().unwrap();
+                    Some((n, t["conversion_with"].as_f64().map(|r| (r * n as f64).round() as u64)))
+                } else {
+                    stage["actions"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|x| step == format!("{}[in_stage = '{name}']", x["event"].as_str().unwrap()))
+                        .map(|x| (x["customers"].as_u64().unwrap(), None))
+                };
+                if let Some((n, converted)) = expected {
+                    assert_eq!(first, n, "{name}/{lane}: {link}: step 1 against the cell");
+                    if let (Some(want), Some(got)) = (converted, second) {
+                        assert_eq!(got, want, "{name}/{lane}: {link}: step 2 against the cell");
+                    }
+                    agreed += 1;
+                }
+            }
+        }
+    }
+    assert!(followed >= 40 && agreed >= 20, "followed {followed} links, {agreed} checked against their cells");
+}

@@ -84,7 +84,7 @@ impl Step {
         let (event, filter) = match t.find('[') {
             Some(i) if t.ends_with(']') => {
                 let cond = &t[i + 1..t.len() - 1];
-                let p = Predicate::compile(cond, PScope::Event, &model.vocabulary())
+                let p = Predicate::compile(cond, PScope::Step, &model.vocabulary())
                     .map_err(|e| EngineError::InvalidQuery(format!("step '{t}': condition '{cond}': {e}")))?;
                 (t[..i].trim().to_string(), Some(p))
             }

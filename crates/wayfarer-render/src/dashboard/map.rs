@@ -66,13 +66,54 @@ impl MapPage<'_> {
         );
         format!("{path}?{}", query(&p))
     }
+    /// The funnel from one stage to the next, as the map counts it: no
+    /// window (the longest a funnel takes).
     fn funnel_link(&self, a: &str, b: &str) -> String {
-        let window = format!("{}d", self.config.journey.churn_after_days.round().max(1.0));
-        self.link("/funnels", &[("step", &format!("stage:{a}")), ("step", &format!("stage:{b}")), ("window", &window)])
+        self.link(
+            "/funnels",
+            &[("step", &format!("stage:{a}")), ("step", &format!("stage:{b}")), ("window", NO_WINDOW)],
+        )
     }
-    fn touchpoint_event(&self, name: &str) -> String {
-        self.config.touchpoints.iter().find(|t| t.name == name).map_or_else(|| name.to_string(), |t| t.event.clone())
+    /// The funnel whose first step is `what` (a condition on an event)
+    /// in stage `k`, and whose second is the next stage: its counts are the
+    /// map's for that touchpoint or action (customers, and of them who
+    /// moved on).
+    fn in_stage_link(&self, step: String, k: usize) -> String {
+        let mut params = vec![("step", step)];
+        if let Some(next) = self.map.stages.get(k + 1) {
+            params.push(("step", format!("stage:{}", next.name)));
+        }
+        params.push(("window", NO_WINDOW.to_string()));
+        let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.link("/funnels", &borrowed)
     }
+    fn touchpoint_link(&self, name: &str, k: usize) -> String {
+        let stage = &self.map.stages[k].name;
+        self.in_stage_link(format!("*[touchpoint = {} and in_stage = {}]", literal(name), literal(stage)), k)
+    }
+    fn action_link(&self, event: &str, k: usize) -> String {
+        let stage = &self.map.stages[k].name;
+        self.in_stage_link(format!("{event}[in_stage = {}]", literal(stage)), k)
+    }
+    /// Paths from a touchpoint's event, when the touchpoint is exactly its
+    /// event (no channel or condition the paths page could not carry).
+    fn touchpoint_paths(&self, name: &str) -> Option<String> {
+        let event = match self.config.touchpoints.iter().find(|t| t.name == name) {
+            Some(t) if t.channel.is_none() && t.when.is_none() && !t.event.contains('*') => t.event.clone(),
+            Some(_) => return None,
+            // `event @ channel` names: the event (its paths on every channel).
+            None => name.split(" @ ").next().unwrap_or(name).to_string(),
+        };
+        Some(self.link("/paths", &[("from-event", &event)]))
+    }
+}
+
+/// The funnel window that is no window: the map's stage conversions have none.
+const NO_WINDOW: &str = "36500d";
+
+/// A value as the condition language's string literal.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 pub fn map_page(p: &MapPage) -> String {
@@ -172,7 +213,10 @@ fn detail(p: &MapPage, s: &StageReport, lane: &str) -> Markup {
                         tbody {
                             @for t in &s.touchpoints {
                                 tr title=(format!("{} customers, {} events; converted {} with vs {} without", t.customers, t.events, opt_pct(t.conversion_with), opt_pct(t.conversion_without))) {
-                                    td { a href=(p.link("/paths", &[("from-event", &p.touchpoint_event(&t.name))])) { (t.name) } }
+                                    td {
+                                        a href=(p.touchpoint_link(&t.name, s.index)) { (t.name) }
+                                        @if let Some(paths) = p.touchpoint_paths(&t.name) { " " a.muted href=(paths) title=(format!("Paths from {}", t.name)) { "paths" } }
+                                    }
                                     td.num { (pct(t.reach)) }
                                     td.num { (t.lift.map_or("–".into(), |l| format!("×{l:.2}"))) }
                                     td.num { (pct(t.exit_rate)) }
@@ -180,12 +224,12 @@ fn detail(p: &MapPage, s: &StageReport, lane: &str) -> Markup {
                             }
                         }
                     }
-                    p.muted { "Each touchpoint opens the paths customers take from it." }
+                    p.muted { "Each touchpoint opens the funnel of the customers who met it in this stage and how many moved on; \"paths\" shows where they went." }
                 }
                 "actions" => {
                     table.data {
                         thead { tr { th { "Action" } th.num { "Customers" } th.num { "Events" } } }
-                        tbody { @for a in &s.actions { tr { td { a href=(p.link("/paths", &[("from-event", &a.event)])) { (a.event) } } td.num { (count(a.customers)) } td.num { (count(a.events)) } } } }
+                        tbody { @for a in &s.actions { tr { td { a href=(p.action_link(&a.event, s.index)) { (a.event) } " " a.muted href=(p.link("/paths", &[("from-event", &a.event)])) { "paths" } } td.num { (count(a.customers)) } td.num { (count(a.events)) } } } }
                     }
                 }
                 "channels" => {
@@ -205,7 +249,10 @@ fn detail(p: &MapPage, s: &StageReport, lane: &str) -> Markup {
                             div.card-num { "p " (pp.p_value.map_or("–".to_string(), crate::text::fmt_p)) " · " (count(pp.affected_customers)) " customers · severity " (format!("{:.0}", pp.severity)) }
                             @match pp.kind {
                                 wayfarer_engine::journey::pain::PainKind::NegativeEmotion => a href=(p.link("/surveys", &[])) { "Surveys and comments" },
-                                wayfarer_engine::journey::pain::PainKind::ExitTouchpoint => @if let Some(t) = &pp.touchpoint { a href=(p.link("/paths", &[("from-event", &p.touchpoint_event(t))])) { "Paths from " (t) } },
+                                wayfarer_engine::journey::pain::PainKind::ExitTouchpoint => @if let Some(t) = &pp.touchpoint {
+                                    a href=(p.touchpoint_link(t, s.index)) { "Customers who met " (t) " in " (s.name) }
+                                    @if let Some(paths) = p.touchpoint_paths(t) { " · " a href=(paths) { "Paths from " (t) } }
+                                },
                                 _ => @if let Some(n) = next { a href=(p.funnel_link(&s.name, &n.name)) { "Open the funnel " (s.name) " → " (n.name) } },
                             }
                         }
