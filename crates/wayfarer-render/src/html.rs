@@ -183,6 +183,12 @@ pub fn map_section(m: &JourneyMap, ui: Option<&Interactive>) -> Markup {
                 @if let Some(f) = &s.favourite_channel {
                     div.muted { "favourite: " strong { (f) } }
                 }
+                @if let Some(a) = s.actionable_channel.as_ref().filter(|a| s.favourite_channel.as_ref() != Some(*a)) {
+                    div.muted { "reach them by: " strong { (a) } }
+                }
+                @if let Some(d) = &s.distinctive_channel {
+                    div.muted { "stands out: " strong { (d) } (s.channels.iter().find(|c| &c.channel == d).and_then(|c| c.lift).map_or(String::new(), |l| format!(" ×{l:.1}"))) }
+                }
             }))
             div.lane-label { "Emotion" }
             @if m.scope.has_emotion {

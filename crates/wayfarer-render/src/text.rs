@@ -56,8 +56,18 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
             .collect::<Vec<_>>()
             .join("\n")
     }));
-    table.add_row(row("Favourite channel", &|s| {
-        s.channels.first().map_or("–".into(), |c| format!("{}\n{}", c.channel, pct(c.share)))
+    table.add_row(row("Favourite channel\n(reach by · stands out)", &|s| {
+        let mut v = s.channels.first().map_or("–".into(), |c| format!("{} {}", c.channel, pct(c.share)));
+        let share = |name: &str| s.channels.iter().find(|c| c.channel == name);
+        if let Some(a) = s.actionable_channel.as_deref().filter(|a| s.favourite_channel.as_deref() != Some(*a))
+            && let Some(c) = share(a)
+        {
+            v.push_str(&format!("\nreach by {} {}", c.channel, pct(c.share)));
+        }
+        if let Some(c) = s.distinctive_channel.as_deref().and_then(share) {
+            v.push_str(&format!("\n{} ×{:.1}", c.channel, c.lift.unwrap_or(1.0)));
+        }
+        v
     }));
     table.add_row(row("Emotion (n)", &|s| {
         if !map.scope.has_emotion {

@@ -100,6 +100,19 @@ fn store(dir: &Path, file: &KeyFile) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// Runs a read-modify-write of `keys.json` under an exclusive lock of
+/// `keys.lock`, so two `wayfarer keys create` at once both keep their key.
+fn exclusive<T>(dir: &Path, f: impl FnOnce() -> Result<T, KeyError>) -> Result<T, KeyError> {
+    let path = dir.join("keys.lock");
+    let io = |source| KeyError::Io { path: path.clone(), source };
+    fs::create_dir_all(dir).map_err(io)?;
+    let lock = fs::File::options().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+    lock.lock().map_err(io)?;
+    let result = f();
+    let _ = lock.unlock();
+    result
+}
+
 fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -110,21 +123,23 @@ pub fn create(dir: &Path, kind: KeyKind, name: Option<&str>) -> Result<(String, 
     getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let key = format!("{}{secret}", kind.prefix());
-    let mut file = load(dir)?;
-    let sha256 = hash(&key);
-    let id = format!("{}{}", kind.prefix(), &sha256[..8]);
-    let same_kind = file.keys.iter().filter(|k| k.kind == kind).count();
-    let entry = KeyEntry {
-        name: name.map_or_else(|| format!("{} {}", kind_word(kind), same_kind + 1), str::to_string),
-        id,
-        kind,
-        sha256,
-        created_at: now_text(),
-        revoked_at: None,
-    };
-    file.keys.push(entry.clone());
-    store(dir, &file)?;
-    Ok((key, entry))
+    exclusive(dir, || {
+        let mut file = load(dir)?;
+        let sha256 = hash(&key);
+        let id = format!("{}{}", kind.prefix(), &sha256[..8]);
+        let same_kind = file.keys.iter().filter(|k| k.kind == kind).count();
+        let entry = KeyEntry {
+            name: name.map_or_else(|| format!("{} {}", kind_word(kind), same_kind + 1), str::to_string),
+            id,
+            kind,
+            sha256,
+            created_at: now_text(),
+            revoked_at: None,
+        };
+        file.keys.push(entry.clone());
+        store(dir, &file)?;
+        Ok((key, entry))
+    })
 }
 
 fn kind_word(kind: KeyKind) -> &'static str {
@@ -141,6 +156,10 @@ pub fn list(dir: &Path) -> Result<Vec<KeyEntry>, KeyError> {
 
 /// Revokes the keys whose id or name is `which`; returns them.
 pub fn revoke(dir: &Path, which: &str) -> Result<Vec<KeyEntry>, KeyError> {
+    exclusive(dir, || revoke_locked(dir, which))
+}
+
+fn revoke_locked(dir: &Path, which: &str) -> Result<Vec<KeyEntry>, KeyError> {
     let mut file = load(dir)?;
     let now = now_text();
     let mut hit = Vec::new();
@@ -235,6 +254,23 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_created_at_once_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        let made: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| s.spawn(move || create(path, KeyKind::Read, Some(&format!("t{i}"))).unwrap().0))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(list(dir.path()).unwrap().len(), 8);
+        let ring = KeyRing::open(dir.path()).unwrap();
+        for key in made {
+            assert_eq!(ring.check(&key), Verdict::Valid(KeyKind::Read), "{key}");
+        }
+    }
 
     #[test]
     fn create_check_list_revoke() {

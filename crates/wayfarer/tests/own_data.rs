@@ -140,6 +140,14 @@ fn config_from_data_places_foreign_names_in_stages() {
     // (Not lower; its "others" include the out-of-stock customers, so it may
     // even look better.)
     assert!(harmless > -0.05 && p_harmless > 0.01, "{harmless} {p_harmless}");
+    // The favourite channel informs: the one to reach them by (not Direct),
+    // and the one that stands out against the whole journey.
+    let stage = |i: usize, key: &str| map["stages"][i][key].as_str().map(str::to_string);
+    assert_eq!(
+        (stage(4, "favourite_channel"), stage(4, "actionable_channel")),
+        (Some("Direct".into()), Some("Email".into()))
+    );
+    assert_eq!(stage(3, "distinctive_channel").as_deref(), Some("Email"), "Purchase: email returns stand out");
     // Only the first command re-derives.
     let again = wayfarer(t.path(), &["doctor", "--data", "d"]).ok();
     assert!(!again.stderr().contains("derived the channels"), "{}", again.stderr());

@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// Channels that say how customers came but give a team nothing to act on.
+const NOT_ACTIONABLE: [&str; 4] = ["Direct", "Unassigned", "(none)", "(other)"];
+
 pub(super) fn finish(
     model: &Model,
     scope: &Scope,
@@ -75,18 +78,40 @@ pub(super) fn finish(
             .collect();
         actions.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| a.event.cmp(&b.event)));
         actions.truncate(top);
+        // The baseline of each channel's share: the other personas at this
+        // stage, or (all customers) every stage together.
+        let base_share = |c: u32| -> Option<f64> {
+            if persona.is_some() {
+                let r = &rest_stats.stages[k];
+                ratio(r.channels.get(&c).map_or(0, |v| v.customers), r.reached)
+            } else {
+                let used: u64 = scope_stats.stages.iter().map(|s| s.channels.get(&c).map_or(0, |v| v.customers)).sum();
+                ratio(used, scope_stats.stages.iter().map(|s| s.reached).sum())
+            }
+        };
         let mut channels: Vec<ChannelReport> = st
             .channels
             .iter()
-            .map(|(c, v)| ChannelReport {
-                channel: model.channel_name(*c).to_string(),
-                customers: v.customers,
-                events: v.events,
-                share: ratio(v.customers, st.reached).unwrap_or(0.0),
+            .map(|(c, v)| {
+                let share = ratio(v.customers, st.reached).unwrap_or(0.0);
+                ChannelReport {
+                    channel: model.channel_name(*c).to_string(),
+                    customers: v.customers,
+                    events: v.events,
+                    share,
+                    lift: base_share(*c).filter(|b| *b > 0.0).map(|b| share / b),
+                }
             })
             .collect();
         channels.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| a.channel.cmp(&b.channel)));
         let favourite_channel = channels.first().map(|c| c.channel.clone());
+        let actionable_channel =
+            channels.iter().find(|c| !NOT_ACTIONABLE.contains(&c.channel.as_str())).map(|c| c.channel.clone());
+        let distinctive_channel = channels
+            .iter()
+            .filter(|c| c.customers >= model.config.map.min_customers && c.lift.is_some_and(|l| l > 1.2))
+            .max_by(|a, b| a.lift.unwrap_or(0.0).total_cmp(&b.lift.unwrap_or(0.0)))
+            .map(|c| c.channel.clone());
         let mut friction_events: Vec<FrictionEventReport> = st
             .friction_events
             .iter()
@@ -156,6 +181,8 @@ pub(super) fn finish(
             actions,
             channels,
             favourite_channel,
+            actionable_channel,
+            distinctive_channel,
             emotion: EmotionReport {
                 score: st.emotion.mean(),
                 n: st.emotion.n,

@@ -309,4 +309,41 @@ mod tests {
         let map = journey_map(&s, &model(&s), &Scope::default()).unwrap();
         assert!(map.pain_points.iter().all(|p| p.kind != pain::PainKind::Dip), "{:?}", map.pain_points);
     }
+
+    /// Two hand-written personas, 60 customers each, moving from
+    /// Consideration to Decision after `a_secs` and `b_secs`.
+    fn two_speeds(a_secs: f64, b_secs: f64) -> JourneyMap {
+        let mut events = Vec::new();
+        for i in 0..120 {
+            let u = format!("u{i}");
+            let (kind, secs) = if i < 60 { ("a", a_secs) } else { ("b", b_secs) };
+            events.push(with(ev(&u, 0.0, "Identify"), |e| e.properties = format!(r#"{{"kind":"{kind}"}}"#)));
+            events.push(ev(&u, 1.0, "Product Viewed"));
+            events.push(ev(&u, 1.0 + secs / 60.0, "Product Added"));
+        }
+        let (_d, s) = store(events);
+        let mut config = wayfarer_core::Config::default();
+        for kind in ["a", "b"] {
+            config.personas.push(wayfarer_core::config::PersonaDef {
+                name: format!("Kind {kind}"),
+                description: String::new(),
+                when: format!("traits.kind = '{kind}'"),
+            });
+        }
+        let m = model_with(&s, &config);
+        journey_maps(&s, &m, &Scope::default())
+            .unwrap()
+            .into_iter()
+            .find(|x| x.scope.persona.as_deref() == Some("Kind a"))
+            .unwrap()
+    }
+
+    #[test]
+    fn slow_means_slower_by_minutes_not_seconds() {
+        let slow = |m: &JourneyMap| m.pain_points.iter().filter(|p| p.kind == pain::PainKind::Slow).count();
+        // Four times as slow and significant, but 30 seconds: not a pain point.
+        assert_eq!(slow(&two_speeds(40.0, 10.0)), 0);
+        // Two hours against ten seconds is.
+        assert_eq!(slow(&two_speeds(7200.0, 10.0)), 1);
+    }
 }

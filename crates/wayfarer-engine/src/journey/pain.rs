@@ -186,6 +186,11 @@ fn persona_suffix(persona: Option<&str>) -> String {
     persona.map_or(String::new(), |p| format!(" ({p})"))
 }
 
+/// A "slow" pain point's median must be at least this much longer (seconds)
+/// than its baseline's: a 30-second difference is significant on enough
+/// customers, and means nothing.
+pub const MIN_SLOW_SECONDS: f64 = 600.0;
+
 /// Longest stretch of weeks a dip may last (longer is a trend, not a dip).
 const MAX_DIP_WEEKS: usize = 8;
 /// Complete weeks a series needs before dips are looked for.
@@ -699,7 +704,14 @@ pub fn versus_rest(ctx: &Context<'_>, g: &GroupStats, rest: &GroupStats, persona
                     let above2 = theirs.iter().filter(|x| **x > med).count() as u64;
                     if let Some(c) = two_proportion(above1, mine.len() as u64, above2, theirs.len() as u64) {
                         let relative = if m2 > 0.0 { m1 / m2 - 1.0 } else { 0.0 };
-                        if m1 > m2 && c.value > c.baseline && c.p_value < alpha(ctx) && relative >= 0.5 {
+                        // Practical significance too: half again as long, and
+                        // at least MIN_SLOW_SECONDS longer.
+                        if m1 > m2
+                            && c.value > c.baseline
+                            && c.p_value < alpha(ctx)
+                            && relative >= 0.5
+                            && m1 - m2 >= MIN_SLOW_SECONDS
+                        {
                             let next = &ctx.model.stage_names[k + 1];
                             out.push(build(
                                 ctx,

@@ -59,6 +59,12 @@ pub struct StageReport {
     pub actions: Vec<ActionReport>,
     pub channels: Vec<ChannelReport>,
     pub favourite_channel: Option<String>,
+    /// The favourite among channels a team can act on (not Direct or
+    /// Unassigned): how to reach these customers.
+    pub actionable_channel: Option<String>,
+    /// The channel most over-represented against the baseline (lift above
+    /// 1.2, at least the map's minimum of customers).
+    pub distinctive_channel: Option<String>,
     pub emotion: EmotionReport,
     pub friction: FrictionReport,
     pub pain_points: Vec<pain::PainPoint>,
@@ -108,6 +114,10 @@ pub struct ChannelReport {
     pub events: u64,
     /// Share of the stage's customers who used it.
     pub share: f64,
+    /// `share` against the same channel's share in the baseline: the other
+    /// personas at this stage (a persona's map), or every stage (the map of
+    /// all customers). Above 1: over-represented here.
+    pub lift: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
