@@ -147,7 +147,7 @@ pub enum Field {
     Trait(String),
     /// A fact about the whole customer.
     Customer(CustomerFact),
-    /// The event's touchpoint (its configured name, or `event @ channel`).
+    /// The event's touchpoint (its configured name, or the event's name).
     Touchpoint,
     /// The stage the customer was in at the event.
     InStage,
@@ -264,7 +264,7 @@ pub struct Vocabulary {
     pub channels: Vec<String>,
     pub stages: Vec<String>,
     /// Configured touchpoint names (events no touchpoint matches are
-    /// named by the event, or `event @ channel`).
+    /// named by the event).
     pub touchpoints: Vec<String>,
 }
 
@@ -726,7 +726,7 @@ fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
         Field::Customer(CustomerFact::Stage) | Field::InStage => {
             ("stage", vocab.stages.iter().map(String::as_str).collect())
         }
-        // Touchpoints without a configured name are `event @ channel` or the event's name.
+        // An event no touchpoint matches is its own touchpoint (older maps named `event @ channel`).
         Field::Touchpoint if value.text().contains(" @ ") => return Ok(()),
         Field::Touchpoint => {
             ("touchpoint", vocab.touchpoints.iter().chain(&vocab.events).map(String::as_str).collect())

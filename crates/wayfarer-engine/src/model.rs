@@ -37,7 +37,8 @@ pub struct Touchpoint {
 }
 
 /// A touchpoint as counted: a configured one (index into the model's
-/// touchpoints), or `event @ channel` for events no touchpoint matches.
+/// touchpoints), or the event itself for events no touchpoint matches
+/// (always with `NO_CHANNEL` since touchpoints are grouped by event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum TpKey {
     Defined(u32),

@@ -245,7 +245,10 @@ impl Timeline<'_> {
                 return TpKey::Defined(i as u32);
             }
         }
-        TpKey::Fallback(event, channel)
+        // No touchpoint matched: the event is its own touchpoint, on every
+        // channel together (one exit or friction finding per event, not
+        // one per event × channel; the channel lane shows the channels).
+        TpKey::Fallback(event, wayfarer_store::NO_CHANNEL)
     }
 }
 

@@ -229,6 +229,7 @@ pub fn map_section(m: &JourneyMap, ui: Option<&Interactive>) -> Markup {
             }
         }
         h3 { "Opportunities" }
+        p.muted { "Each is estimated on its own; the groups overlap (a customer can be in several), so the estimates do not add up." }
         table.list {
             thead { tr { th { "Opportunity" } th { "What to do" } th { "Who" } th.num { "Customers" } th.num { "Expected" } th { "Assumption" } } }
             tbody {

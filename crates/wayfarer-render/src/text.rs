@@ -116,11 +116,13 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
         }
     }
     if !map.opportunities.is_empty() {
-        out.push_str("\nOpportunities\n");
+        out.push_str(
+            "\nOpportunities (each estimated on its own: the groups overlap, so the estimates do not add up)\n",
+        );
         for (i, o) in map.opportunities.iter().take(5).enumerate() {
             let impact = match (o.expected_conversions, o.expected_revenue) {
                 (Some(c), Some(r)) => format!("≈{c:.0} more customers moving on, ≈{}", money(r)),
-                (Some(c), None) => format!("≈{c:.0} customers"),
+                (Some(c), None) => format!("≈{c:.0} more customers moving on"),
                 _ => "impact not estimated".to_string(),
             };
             out.push_str(&format!(

@@ -346,4 +346,18 @@ mod tests {
         // Two hours against ten seconds is.
         assert_eq!(slow(&two_speeds(7200.0, 10.0)), 1);
     }
+
+    #[test]
+    fn an_event_no_touchpoint_matches_is_one_touchpoint_on_every_channel() {
+        let mut events = Vec::new();
+        for (i, channel) in ["Email", "Paid Search", "Email"].iter().enumerate() {
+            let u = format!("u{i}");
+            events.push(with(ev(&u, 0.0, "Wishlist Opened"), |e| e.channel = Some(channel.to_string())));
+        }
+        let (_d, s) = store(events);
+        let map = journey_map(&s, &model(&s), &Scope::default()).unwrap();
+        let names: Vec<(&str, u64)> =
+            map.stages[0].touchpoints.iter().map(|t| (t.name.as_str(), t.customers)).collect();
+        assert_eq!(names, [("Wishlist Opened", 3)]);
+    }
 }

@@ -86,7 +86,7 @@ pub struct StageValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TouchpointReport {
     pub name: String,
-    /// Defined in the configuration (as opposed to `event @ channel`).
+    /// Defined in the configuration (as opposed to an event that is its own touchpoint).
     pub configured: bool,
     pub customers: u64,
     pub events: u64,

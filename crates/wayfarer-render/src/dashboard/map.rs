@@ -101,7 +101,7 @@ impl MapPage<'_> {
         let event = match self.config.touchpoints.iter().find(|t| t.name == name) {
             Some(t) if t.channel.is_none() && t.when.is_none() && !t.event.contains('*') => t.event.clone(),
             Some(_) => return None,
-            // `event @ channel` names: the event (its paths on every channel).
+            // An event that is its own touchpoint (older `event @ channel` names too).
             None => name.split(" @ ").next().unwrap_or(name).to_string(),
         };
         Some(self.link("/paths", &[("from-event", &event)]))
