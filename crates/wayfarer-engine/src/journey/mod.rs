@@ -360,4 +360,12 @@ mod tests {
             map.stages[0].touchpoints.iter().map(|t| (t.name.as_str(), t.customers)).collect();
         assert_eq!(names, [("Wishlist Opened", 3)]);
     }
+
+    #[test]
+    fn evidence_counts_are_written_like_the_tables() {
+        let cases = [(0, "0"), (999, "999"), (1_000, "1,000"), (14_548, "14,548"), (1_234_567, "1,234,567")];
+        for (x, want) in cases {
+            assert_eq!(pain::n(x), want);
+        }
+    }
 }

@@ -112,6 +112,19 @@ pub(super) fn slug(s: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
+/// A count with thousands separators, as the renderers write them.
+pub(super) fn n(x: u64) -> String {
+    let digits = x.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub(super) fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
@@ -333,13 +346,13 @@ fn dips(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) -> Vec<PainPoi
                 terms: vec![date(from), date(to)],
                 evidence: format!(
                     "{} of {} {who} from {} to {} reached {next} within 7 days ({}), against {} of {} in the other weeks ({}); p = {p:.1e} after a Bonferroni correction for the {tests} stretches of weeks tested",
-                    d.x,
-                    d.n,
+                    n(d.x),
+                    n(d.n),
                     date(from),
                     date(to),
                     pct(d.value),
-                    d.rest_x,
-                    d.rest_n,
+                    n(d.rest_x),
+                    n(d.rest_n),
                     pct(d.baseline)
                 ),
             },
@@ -395,8 +408,8 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
                         terms: Vec::new(),
                         evidence: format!(
                             "{} of {} customers who reached {name} in {stage} went no further ({}), against {} at the stage's other touchpoints",
-                            v.exits,
-                            v.customers,
+                            n(v.exits),
+                            n(v.customers),
                             pct(c.value),
                             pct(c.baseline)
                         ),
@@ -442,8 +455,8 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
                         terms: vec![name.clone()],
                         evidence: format!(
                             "{} customers met {name} in {stage} ({} times); {} of them went on to {next} against {} of the stage's other customers (difference {:+.1} points, 95% CI {:+.1} to {:+.1})",
-                            f.customers,
-                            f.events,
+                            n(f.customers),
+                            n(f.events),
                             pct(c.value),
                             pct(c.baseline),
                             100.0 * (c.value - c.baseline),
@@ -488,9 +501,9 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
                                 terms: Vec::new(),
                                 evidence: format!(
                                     "{} customers met errors, retries or repeated support contacts in {stage} ({} retries, {} with 2+ support contacts); {} of them moved on against {} of the others",
-                                    st.friction,
-                                    st.retries,
-                                    st.repeated_support,
+                                    n(st.friction),
+                                    n(st.retries),
+                                    n(st.repeated_support),
                                     pct(c.value),
                                     pct(c.baseline)
                                 ),
@@ -678,12 +691,12 @@ pub fn versus_rest(ctx: &Context<'_>, g: &GroupStats, rest: &GroupStats, persona
                             terms: Vec::new(),
                             evidence: format!(
                                 "{} of {} {persona} who reached {name} in {stage} went no further ({}), against {} of {others} ({} of {})",
-                                v.exits,
-                                v.customers,
+                                n(v.exits),
+                                n(v.customers),
                                 pct(c.value),
                                 pct(c.baseline),
-                                o.exits,
-                                o.customers
+                                n(o.exits),
+                                n(o.customers)
                             ),
                         },
                     ));
@@ -737,8 +750,8 @@ pub fn versus_rest(ctx: &Context<'_>, g: &GroupStats, rest: &GroupStats, persona
                                         wayfarer_core::time::format_duration_seconds(m2),
                                         pct(c.value),
                                         pct(c.baseline),
-                                        mine.len(),
-                                        theirs.len()
+                                        n(mine.len() as u64),
+                                        n(theirs.len() as u64)
                                     ),
                                 },
                             ));
