@@ -37,7 +37,8 @@ pub struct Check {
     pub check: String,
     pub level: Level,
     pub message: String,
-    /// The names concerned, most important first (at most 20).
+    /// The names concerned, most important first (at most 20, then a line
+    /// saying how many more).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub items: Vec<String>,
 }
@@ -204,8 +205,16 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn check(id: &str, level: Level, message: String, items: Vec<String>) -> Check {
-    Check { check: id.into(), level, message, items: items.into_iter().take(20).collect() }
+/// Names listed per check; a longer list ends with how many more there are.
+const MAX_ITEMS: usize = 20;
+
+fn check(id: &str, level: Level, message: String, mut items: Vec<String>) -> Check {
+    if items.len() > MAX_ITEMS {
+        let all = items.len();
+        items.truncate(MAX_ITEMS);
+        items.push(format!("… and {} more ({MAX_ITEMS} of {all} listed)", all - MAX_ITEMS));
+    }
+    Check { check: id.into(), level, message, items }
 }
 
 fn report(m: &Model, p: &DoctorPartial) -> DoctorReport {
@@ -484,5 +493,14 @@ mod tests {
         assert_eq!(r.checks[1].check, "rules_match_nothing");
         assert_eq!(level, Level::Warning);
         assert_eq!(first, "stage 'Consideration': 'Product Viewd'; did you mean 'Product Viewed'?");
+    }
+
+    #[test]
+    fn a_capped_list_says_how_many_it_left_out() {
+        let items: Vec<String> = (0..25).map(|i| format!("e{i}")).collect();
+        let c = check("x", Level::Ok, String::new(), items);
+        assert_eq!(c.items.len(), MAX_ITEMS + 1);
+        assert_eq!(c.items[MAX_ITEMS], "… and 5 more (20 of 25 listed)");
+        assert_eq!(check("x", Level::Ok, String::new(), vec!["a".into()]).items, ["a"]);
     }
 }
