@@ -42,6 +42,7 @@ const VERBATIM_POOL: usize = 40;
 
 pub use crate::model::TpKey;
 
+mod dips;
 mod finish;
 mod fold;
 mod opportunities;

@@ -8,14 +8,17 @@
 //!   step in the stage and who went no further / customers who met it)
 //!   against the stage's other touchpoints (at least twice as high), or
 //!   against the same touchpoint for the other personas.
-//! - (c) `friction`: errors, retries and repeated support contacts, when the
-//!   customers who meet them convert significantly less.
+//! - (c) `friction`: each friction event whose customers convert
+//!   significantly and materially less than the stage's other customers (and
+//!   retries with repeated support contacts when no event is configured).
 //! - (d) `slow`: time to the next stage far above the baseline (Mood's median
-//!   test against the other personas).
+//!   test against the other personas), half again as long and at least
+//!   [`MIN_SLOW_SECONDS`] longer.
 //! - (e) `negative_emotion`: a stage where significantly more customers are
 //!   unhappy (their mean emotion there is below zero) than in the rest of the
 //!   journey or than other personas in the same stage, with its top negative
 //!   terms.
+//! - (f) `dip`: a stretch of weeks whose conversion fell (`dips.rs`).
 //!
 //! Severity = customers affected × gap, expressed as *excess customers*: how
 //! many more customers dropped out, left at the touchpoint, were slow or were
@@ -26,7 +29,7 @@
 use serde::{Deserialize, Serialize};
 use wayfarer_models::stats::{Moments, quantile_sorted, two_proportion};
 
-use crate::journey::{GroupStats, TREND_WINDOW, TpKey, Weekly, week_of, week_start};
+use crate::journey::{GroupStats, TpKey};
 use crate::model::Model;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,26 +146,26 @@ pub(super) fn material(value: f64, baseline: f64) -> bool {
     gap >= 0.02 && gap >= 0.1 * baseline.abs().max(value.abs())
 }
 
-struct PainDraft<'a> {
-    kind: PainKind,
-    stage: usize,
-    persona: Option<&'a str>,
-    touchpoint: Option<String>,
-    title: String,
-    metric: &'a str,
-    value: f64,
-    baseline: f64,
-    baseline_label: String,
-    n: u64,
-    baseline_n: u64,
-    p_value: Option<f64>,
-    affected: u64,
-    gap: f64,
-    terms: Vec<String>,
-    evidence: String,
+pub(super) struct PainDraft<'a> {
+    pub(super) kind: PainKind,
+    pub(super) stage: usize,
+    pub(super) persona: Option<&'a str>,
+    pub(super) touchpoint: Option<String>,
+    pub(super) title: String,
+    pub(super) metric: &'a str,
+    pub(super) value: f64,
+    pub(super) baseline: f64,
+    pub(super) baseline_label: String,
+    pub(super) n: u64,
+    pub(super) baseline_n: u64,
+    pub(super) p_value: Option<f64>,
+    pub(super) affected: u64,
+    pub(super) gap: f64,
+    pub(super) terms: Vec<String>,
+    pub(super) evidence: String,
 }
 
-fn build(ctx: &Context<'_>, d: PainDraft<'_>) -> PainPoint {
+pub(super) fn build(ctx: &Context<'_>, d: PainDraft<'_>) -> PainPoint {
     let stage = ctx.model.stage_names[d.stage].clone();
     let mut id = format!("{}:{}", slug(&format!("{:?}", d.kind)), slug(&stage));
     if let Some(t) = &d.touchpoint {
@@ -195,7 +198,7 @@ fn build(ctx: &Context<'_>, d: PainDraft<'_>) -> PainPoint {
     }
 }
 
-fn persona_suffix(persona: Option<&str>) -> String {
+pub(super) fn persona_suffix(persona: Option<&str>) -> String {
     persona.map_or(String::new(), |p| format!(" ({p})"))
 }
 
@@ -203,163 +206,6 @@ fn persona_suffix(persona: Option<&str>) -> String {
 /// than its baseline's: a 30-second difference is significant on enough
 /// customers, and means nothing.
 pub const MIN_SLOW_SECONDS: f64 = 600.0;
-
-/// Longest stretch of weeks a dip may last (longer is a trend, not a dip).
-const MAX_DIP_WEEKS: usize = 8;
-/// Complete weeks a series needs before dips are looked for.
-const MIN_SERIES_WEEKS: usize = 6;
-/// A dip must cost at least this much conversion (absolute) to be reported.
-const MIN_DIP_GAP: f64 = 0.05;
-
-/// The most significant stretch of weeks whose conversion fell below the
-/// rest of the series, and how many stretches were tested.
-struct Dip {
-    first_week: i64,
-    weeks: usize,
-    x: u64,
-    n: u64,
-    rest_x: u64,
-    rest_n: u64,
-    value: f64,
-    baseline: f64,
-    p: f64,
-}
-
-fn worst_dip(weekly: &Weekly, last_week: i64, min_n: u64) -> (Option<Dip>, u64) {
-    let (Some(&first), Some(&last)) =
-        (weekly.keys().filter(|w| **w <= last_week).min(), weekly.keys().filter(|w| **w <= last_week).max())
-    else {
-        return (None, 0);
-    };
-    let span = (last - first + 1) as usize;
-    if span < MIN_SERIES_WEEKS {
-        return (None, 0);
-    }
-    // Prefix sums over every week of the span (weeks without customers count as empty).
-    let (mut pn, mut px) = (vec![0u64; span + 1], vec![0u64; span + 1]);
-    for i in 0..span {
-        let (n, x) = weekly.get(&(first + i as i64)).copied().unwrap_or((0, 0));
-        pn[i + 1] = pn[i] + n;
-        px[i + 1] = px[i] + x;
-    }
-    let (tn, tx) = (pn[span], px[span]);
-    let mut best: Option<Dip> = None;
-    let mut tests = 0;
-    for len in 1..=MAX_DIP_WEEKS.min(span / 2) {
-        for a in 0..=span - len {
-            tests += 1;
-            let (n, x) = (pn[a + len] - pn[a], px[a + len] - px[a]);
-            if n < min_n || tn - n < min_n {
-                continue;
-            }
-            let Some(c) = two_proportion(x, n, tx - x, tn - n) else { continue };
-            if c.value < c.baseline && best.as_ref().is_none_or(|b| c.p_value < b.p) {
-                best = Some(Dip {
-                    first_week: first + a as i64,
-                    weeks: len,
-                    x,
-                    n,
-                    rest_x: tx - x,
-                    rest_n: tn - n,
-                    value: c.value,
-                    baseline: c.baseline,
-                    p: c.p_value,
-                });
-            }
-        }
-    }
-    (best, tests)
-}
-
-/// Time-aware pain points: for each stage, the weekly conversion to the
-/// next stage of its customers and of those who met each of its
-/// touchpoints; a stretch of one to eight weeks significantly below the
-/// other weeks (Bonferroni-corrected over every stretch of every series
-/// tested in this scope, and at least 5 points lower) is a dip. One per
-/// stage: the series with the largest fall.
-fn dips(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) -> Vec<PainPoint> {
-    let k_stages = ctx.model.stages();
-    // Only weeks whose customers all had the whole window to convert.
-    let last_week = week_of(ctx.model.data_end - TREND_WINDOW) - 1;
-    let mut found: Vec<(usize, Option<TpKey>, Dip)> = Vec::new();
-    let mut tests = 0u64;
-    for (k, st) in g.stages.iter().enumerate().take(k_stages.saturating_sub(1)) {
-        let (d, t) = worst_dip(&st.weekly, last_week, min_n(ctx));
-        tests += t;
-        found.extend(d.map(|d| (k, None, d)));
-        let mut keys: Vec<&TpKey> = st.weekly_touchpoints.keys().collect();
-        keys.sort();
-        for key in keys {
-            let (d, t) = worst_dip(&st.weekly_touchpoints[key], last_week, min_n(ctx));
-            tests += t;
-            found.extend(d.map(|d| (k, Some(*key), d)));
-        }
-    }
-    let mut best: Vec<Option<(Option<TpKey>, Dip, f64)>> = (0..k_stages).map(|_| None).collect();
-    for (k, key, d) in found {
-        let p = (d.p * tests as f64).min(1.0);
-        if p >= alpha(ctx) || d.baseline - d.value < MIN_DIP_GAP || !material(d.value, d.baseline) {
-            continue;
-        }
-        if best[k].as_ref().is_none_or(|b| d.baseline - d.value > b.1.baseline - b.1.value) {
-            best[k] = Some((key, d, p));
-        }
-    }
-    let date = |us: i64| wayfarer_core::time::format_rfc3339(us).chars().take(10).collect::<String>();
-    let mut out = Vec::new();
-    for (k, b) in best.into_iter().enumerate() {
-        let Some((key, d, p)) = b else { continue };
-        let stage = &ctx.model.stage_names[k];
-        let next = &ctx.model.stage_names[k + 1];
-        let (what, who) = match key {
-            Some(tp) => {
-                let name = (ctx.tp_name)(tp);
-                (name.clone(), format!("customers who met {name} in {stage}"))
-            }
-            None => (stage.clone(), format!("customers who entered {stage}")),
-        };
-        let (from, to) = (week_start(d.first_week), week_start(d.first_week + d.weeks as i64) - 1);
-        let weeks = if d.weeks == 1 { "1 week".to_string() } else { format!("{} weeks", d.weeks) };
-        out.push(build(
-            ctx,
-            PainDraft {
-                kind: PainKind::Dip,
-                stage: k,
-                persona,
-                touchpoint: key.map(|tp| (ctx.tp_name)(tp)),
-                title: format!(
-                    "Conversion from {what} to {next} fell from {} to {} for {weeks} from {}{}",
-                    pct(d.baseline),
-                    pct(d.value),
-                    date(from),
-                    persona_suffix(persona)
-                ),
-                metric: "conversion to next stage within 7 days",
-                value: d.value,
-                baseline: d.baseline,
-                baseline_label: "the other weeks".to_string(),
-                n: d.n,
-                baseline_n: d.rest_n,
-                p_value: Some(p),
-                affected: d.n,
-                gap: d.baseline - d.value,
-                terms: vec![date(from), date(to)],
-                evidence: format!(
-                    "{} of {} {who} from {} to {} reached {next} within 7 days ({}), against {} of {} in the other weeks ({}); p = {p:.1e} after a Bonferroni correction for the {tests} stretches of weeks tested",
-                    n(d.x),
-                    n(d.n),
-                    date(from),
-                    date(to),
-                    pct(d.value),
-                    n(d.rest_x),
-                    n(d.rest_n),
-                    pct(d.baseline)
-                ),
-            },
-        ));
-    }
-    out
-}
 
 /// Pain points found inside one scope: exit touchpoints against the stage's
 /// other touchpoints, friction, negative emotion against the other stages.
@@ -526,7 +372,7 @@ pub fn within_scope(ctx: &Context<'_>, g: &GroupStats, persona: Option<&str>) ->
             out.push(p);
         }
     }
-    out.extend(dips(ctx, g, persona));
+    out.extend(super::dips::dips(ctx, g, persona));
     out
 }
 
