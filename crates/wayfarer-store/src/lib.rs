@@ -24,6 +24,7 @@
 
 pub mod hot;
 pub mod identity;
+pub mod keys;
 pub mod manifest;
 pub mod notes;
 pub mod read;
@@ -140,6 +141,16 @@ impl Store {
 
     pub fn channels(&self) -> &[String] {
         &self.manifest.channels
+    }
+
+    /// The property names of the events (empty if not yet recorded).
+    pub fn property_keys(&self) -> Vec<String> {
+        self.manifest.keys.as_ref().map(|k| k.properties.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// The trait names of identify calls (empty if not yet recorded).
+    pub fn trait_keys(&self) -> Vec<String> {
+        self.manifest.keys.as_ref().map(|k| k.traits.iter().cloned().collect()).unwrap_or_default()
     }
 
     pub fn events_total(&self) -> u64 {

@@ -37,6 +37,10 @@ pub struct Manifest {
     /// channels (`None`: written before channels could be re-derived).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels_fingerprint: Option<String>,
+    /// The property and trait names in the data (`None`: written before
+    /// they were recorded; the next writer finds them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<crate::keys::Keys>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -68,6 +72,7 @@ impl Manifest {
             identity_file: None,
             segments: Vec::new(),
             channels_fingerprint: None,
+            keys: Some(crate::keys::Keys::default()),
             created_at: now,
             updated_at: now,
         }

@@ -397,6 +397,33 @@ mod tests {
     }
 
     #[test]
+    fn property_and_trait_names_are_recorded_and_found_in_older_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::open(dir.path(), 0).unwrap();
+        let mut a = ev("1", Some("alice"), None, 10, "Product Viewed");
+        a.properties = r#"{"sku":"x","price":{"amount":3}}"#.into();
+        let mut b = ev("2", Some("alice"), None, 11, "Identify");
+        b.kind = wayfarer_core::Kind::Identify;
+        b.properties = r#"{"plan":"pro"}"#.into();
+        w.add(vec![a, b]).unwrap();
+        w.commit().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.property_keys(), ["price", "sku"]);
+        assert_eq!(store.trait_keys(), ["plan"]);
+        // A manifest written before names were recorded: the next writer scans them.
+        let mut m = crate::Manifest::load(dir.path()).unwrap().unwrap();
+        m.keys = None;
+        m.store(dir.path()).unwrap();
+        assert!(Store::open(dir.path()).unwrap().property_keys().is_empty());
+        let mut w = Writer::open(dir.path(), 0).unwrap();
+        w.add(vec![ev("3", Some("bob"), None, 12, "Page Viewed")]).unwrap();
+        w.commit().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.property_keys(), ["price", "sku"]);
+        assert_eq!(store.trait_keys(), ["plan"]);
+    }
+
+    #[test]
     fn later_identification_moves_anonymous_rows_to_the_customer() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = Writer::open(dir.path(), 0).unwrap();

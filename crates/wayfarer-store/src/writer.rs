@@ -31,6 +31,7 @@ use wayfarer_core::{Event, Kind};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::identity::{ANON_PREFIX, USER_PREFIX};
+use crate::keys::Keys;
 use crate::manifest::{Manifest, SegmentMeta};
 use crate::segment::{self, Col, RowRef};
 use crate::{DirLock, IdentityGraph, StoreError, partition_of};
@@ -99,8 +100,11 @@ impl Writer {
     /// and the identity graph.
     pub fn open(dir: &Path, now: i64) -> Result<Writer, StoreError> {
         let lock = DirLock::acquire(dir)?;
-        let manifest = Manifest::load(dir)?.unwrap_or_else(|| Manifest::new(crate::DEFAULT_PARTITIONS, now));
+        let mut manifest = Manifest::load(dir)?.unwrap_or_else(|| Manifest::new(crate::DEFAULT_PARTITIONS, now));
         collect_garbage(dir, &manifest)?;
+        if manifest.keys.is_none() {
+            manifest.keys = Some(scan_keys(dir, &manifest)?);
+        }
         let mut identity = match manifest.identity_file.as_deref() {
             Some(g) => crate::load_identity(dir, g)?,
             None => IdentityGraph::new(),
@@ -217,19 +221,26 @@ impl Writer {
         let first_id = self.manifest.next_segment;
         self.manifest.next_segment += parts as u64;
         let dir = self.dir.clone();
-        let metas: Vec<Option<SegmentMeta>> = by_part
+        let metas: Vec<(Option<SegmentMeta>, Keys)> = by_part
             .into_par_iter()
             .enumerate()
             .map(|(p, mut rows)| {
+                let mut keys = Keys::default();
                 if rows.is_empty() {
-                    return Ok(None);
+                    return Ok((None, keys));
+                }
+                for r in &rows {
+                    keys.add(r.event.kind == Kind::Identify, &r.event.properties);
                 }
                 rows.sort_by_key(|r| (r.customer, r.event.timestamp, r.seq));
                 let batch = segment::batch_from_rows(&rows)?;
-                write_new_segment(&dir, p as u32, first_id + p as u64, &[batch]).map(Some)
+                write_new_segment(&dir, p as u32, first_id + p as u64, &[batch]).map(|m| (Some(m), keys))
             })
             .collect::<Result<_, StoreError>>()?;
-        for m in metas.into_iter().flatten() {
+        let known = self.manifest.keys.get_or_insert_with(Keys::default);
+        for (m, keys) in metas {
+            known.extend(keys);
+            let Some(m) = m else { continue };
             self.stats.segments_written += 1;
             self.new_segments.push(m);
         }
@@ -642,6 +653,35 @@ fn load_event_keys(dir: &Path, manifest: &Manifest) -> Result<HashSet<u128>, Sto
         seen.extend(s);
     }
     Ok(seen)
+}
+
+/// The property and trait names of a directory written before they were
+/// recorded in the manifest (read once; the next commit records them).
+fn scan_keys(dir: &Path, manifest: &Manifest) -> Result<Keys, StoreError> {
+    let parts: Vec<Keys> = manifest
+        .segments
+        .par_iter()
+        .map(|s| {
+            let b = segment::read_segment(&dir.join(&s.file), &[Col::KindCode, Col::Properties])?;
+            let kinds = b.column_by_name("kind_code").and_then(|c| c.as_primitive_opt::<arrow_array::types::UInt8Type>());
+            let props = b.column_by_name("properties").and_then(|c| c.as_string_opt::<i32>());
+            let (Some(kinds), Some(props)) = (kinds, props) else {
+                return Err(StoreError::Corrupt(format!("{}: kind_code or properties column", s.file)));
+            };
+            let mut keys = Keys::default();
+            for i in 0..props.len() {
+                if !props.is_null(i) {
+                    keys.add(kinds.value(i) == Kind::Identify.code(), props.value(i));
+                }
+            }
+            Ok(keys)
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let mut keys = Keys::default();
+    for k in parts {
+        keys.extend(k);
+    }
+    Ok(keys)
 }
 
 /// Removes files the committed manifest does not name (left by interrupted
