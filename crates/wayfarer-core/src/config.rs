@@ -221,19 +221,24 @@ impl Config {
     /// vocabulary: `Err((key, message))` names the first that cannot hold,
     /// e.g. `("personas[0].when", "at column 1: 'first_chanel' is not a customer fact; …")`.
     pub fn check_conditions(&self, vocab: &Vocabulary) -> Result<(), (String, String)> {
-        let check = |key: String, when: &str, scope: Scope| {
+        let check_in = |vocab: &Vocabulary, key: String, when: &str, scope: Scope| {
             Predicate::compile(when, scope, vocab).map(drop).map_err(|e| (key, format!("'{when}': {e}")))
         };
+        let check = |key: String, when: &str, scope: Scope| check_in(vocab, key, when, scope);
+        // Stage and touchpoint rules may name properties the data lacks
+        // (the doctor lists rules that match nothing); typos are errors.
+        let lenient = Vocabulary { absent_property_is_error: false, ..vocab.clone() };
         for (i, s) in self.stages.iter().enumerate() {
             for (j, r) in s.rules.iter().enumerate() {
                 if let Some(w) = &r.when {
-                    check(format!("stages[{i}].rules[{j}].when (stage '{}')", s.name), w, Scope::Event)?;
+                    let key = format!("stages[{i}].rules[{j}].when (stage '{}')", s.name);
+                    check_in(&lenient, key, w, Scope::Event)?;
                 }
             }
         }
         for (i, t) in self.touchpoints.iter().enumerate() {
             if let Some(w) = &t.when {
-                check(format!("touchpoints[{i}].when (touchpoint '{}')", t.name), w, Scope::Event)?;
+                check_in(&lenient, format!("touchpoints[{i}].when (touchpoint '{}')", t.name), w, Scope::Event)?;
             }
         }
         for (i, p) in self.personas.iter().enumerate() {

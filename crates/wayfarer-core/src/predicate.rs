@@ -19,7 +19,9 @@
 //! derived `nth_purchase`, `properties.NAME` or a bare `NAME` (an event
 //! property), `traits.NAME` (the customer's identify traits, last value
 //! wins), and the customer facts `first_channel`, `orders` (= `purchases`),
-//! `revenue_total`, `events`, `stage`.
+//! `revenue_total`, `events`, `stage`. Where a condition reads a whole
+//! customer (personas, segments), `properties.NAME` is the latest value the
+//! customer's events gave the property (as with traits, last value wins).
 //!
 //! A field alone is true when it is present and not false/0/empty. Comparison
 //! is numeric when both sides are numbers (a text field holding a number
@@ -63,7 +65,8 @@ impl Value<'_> {
         }
     }
 
-    fn text(&self) -> Cow<'_, str> {
+    /// The value as text (numbers without a needless ".0").
+    pub fn text(&self) -> Cow<'_, str> {
         match self {
             Value::Null => Cow::Borrowed(""),
             Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
@@ -266,6 +269,16 @@ pub struct Vocabulary {
     /// Configured touchpoint names (events no touchpoint matches are
     /// named by the event).
     pub touchpoints: Vec<String>,
+    /// The top-level property names of the events, if known.
+    pub properties: Option<Vec<String>>,
+    /// The trait names of identify calls, if known.
+    pub traits: Option<Vec<String>>,
+    /// Whether a property no event has is an error even when no known
+    /// property is close to it. Stage and touchpoint rules are lenient (the
+    /// built-in rules name Segment's properties, which other data may lack,
+    /// and `wayfarer doctor` lists the rules that match nothing); a likely
+    /// misspelling is an error everywhere.
+    pub absent_property_is_error: bool,
 }
 
 /// Comparison operators.
@@ -664,20 +677,18 @@ fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
     match scope {
         Scope::Customer if bare_property => {
             return Err(format!(
-                "'{}' is not a customer fact (persona and segment rules read traits.NAME and {}){}",
+                "'{}' is not a customer fact (persona and segment rules read traits.NAME, properties.NAME and {}){}",
                 a.name,
                 known.join(", "),
                 crate::suggest::hint(&a.name, &known)
             ));
         }
-        Scope::Customer if a.field.is_event_level() => {
-            let tail = a.name.strip_prefix("properties.").unwrap_or(&a.name);
+        Scope::Customer if a.field.is_event_level() && !matches!(a.field, Field::Property(_)) => {
             return Err(format!(
                 "'{}' belongs to one event, and persona and segment rules read the whole customer: \
-                 traits.NAME and {}{}",
+                 traits.NAME, properties.NAME (the customer's latest value) and {}",
                 a.name,
                 known.join(", "),
-                if a.name.starts_with("properties.") { format!(" (traits.{tail}?)") } else { String::new() }
             ));
         }
         Scope::Ingest | Scope::Event | Scope::Customer if matches!(a.field, Field::Touchpoint | Field::InStage) => {
@@ -702,6 +713,7 @@ fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
             a.name, a.name
         ));
     }
+    vocab.check_key(&a.field)?;
     let Some((op, value)) = &a.cmp else { return Ok(()) };
     let text_op = matches!(op, Op::Glob | Op::NotGlob | Op::Contains);
     if a.field.is_numeric() {
@@ -752,6 +764,43 @@ fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+impl Vocabulary {
+    /// Checks a property or trait name against those the data holds (any
+    /// other field passes): a name no event has is an error naming the
+    /// closest known one.
+    pub fn check_key(&self, field: &Field) -> Result<(), String> {
+        check_key(field, self)
+    }
+}
+
+fn check_key(field: &Field, vocab: &Vocabulary) -> Result<(), String> {
+    let (path, known, what) = match field {
+        Field::Property(p) => (p, &vocab.properties, ("event property", "event properties")),
+        Field::Trait(p) => (p, &vocab.traits, ("trait", "traits")),
+        _ => return Ok(()),
+    };
+    let Some(known) = known.as_ref().filter(|_| !vocab.events.is_empty()) else { return Ok(()) };
+    let head = path.split('.').next().unwrap_or(path);
+    if known.iter().any(|k| k == head) {
+        return Ok(());
+    }
+    let near = crate::suggest::closest(head, known);
+    if near.is_none() && matches!(field, Field::Property(_)) && !vocab.absent_property_is_error {
+        return Ok(());
+    }
+    let listed = match known.len() {
+        0 if matches!(field, Field::Trait(_)) => " (the data has no identify calls with traits)".to_string(),
+        0 => " (no event in the data has properties)".to_string(),
+        n if n <= 12 => format!(" ({}: {})", what.1, known.join(", ")),
+        n => format!(" ({n} {}; `wayfarer doctor` lists them)", what.1),
+    };
+    Err(format!(
+        "no {} '{head}' in the data{}{listed}",
+        what.0,
+        near.map_or_else(String::new, |c| format!("; did you mean '{c}'?"))
+    ))
 }
 
 /// The facts of one canonical event as decoded, before it is stored (what
@@ -852,6 +901,9 @@ mod tests {
             channels: vec!["Direct".into(), "Email".into(), "Organic Search".into()],
             stages: vec!["Awareness".into(), "Purchase".into()],
             touchpoints: vec!["Checkout".into()],
+            properties: Some(vec!["plan".into(), "lifecycle".into(), "chanel".into()]),
+            traits: Some(vec!["plan".into(), "company_size".into()]),
+            absent_property_is_error: true,
         }
     }
 
@@ -885,6 +937,7 @@ mod tests {
         ok("plan = 'pro' and channel = 'Email'", Scope::Ingest);
         ok("traits.plan = 'pro' or first_channel = 'Email' or stage = 'Purchase'", Scope::Customer);
         ok("orders >= 2 and revenue_total > 100.5", Scope::Customer);
+        ok("properties.lifecycle = 'new' and traits.company_size > 10", Scope::Customer);
         ok("event ~ 'Order*' and nth_purchase >= 2 and revenue > '10'", Scope::Event);
         ok("properties.chanel = 'x'", Scope::Event);
     }
@@ -893,8 +946,21 @@ mod tests {
     fn conditions_that_cannot_hold_are_errors_with_their_column() {
         let e = err("first_chanel = 'Direct'", Scope::Customer);
         assert!(e.starts_with("at column 1:") && e.contains("did you mean 'first_channel'"), "{e}");
-        let e = err("traits.plan = 'pro' and properties.lifecycle = 'new'", Scope::Customer);
-        assert!(e.starts_with("at column 25:") && e.contains("traits.lifecycle?"), "{e}");
+        let e = err("traits.plan = 'pro' and properties.lifecycel = 'new'", Scope::Customer);
+        assert!(e.starts_with("at column 25:") && e.contains("did you mean 'lifecycle'"), "{e}");
+        let e = err("traits.pln = 'pro'", Scope::Customer);
+        assert!(e.contains("no trait 'pln' in the data; did you mean 'plan'?"), "{e}");
+        let e = err("properties.colour = 'red'", Scope::Event);
+        assert!(
+            e.contains("no event property 'colour'") && e.contains("event properties: plan, lifecycle, chanel"),
+            "{e}"
+        );
+        let lenient = Vocabulary { absent_property_is_error: false, ..vocab() };
+        assert!(Predicate::compile("properties.rating >= 4", Scope::Event, &lenient).is_ok());
+        let e = Predicate::compile("properties.lifecyle = 'new'", Scope::Event, &lenient).unwrap_err();
+        assert!(e.contains("did you mean 'lifecycle'"), "{e}");
+        let e = err("url = '/x' and text", Scope::Customer);
+        assert!(e.contains("belongs to one event"), "{e}");
         let e = err("chanel = 'Email'", Scope::Event);
         assert!(e.contains("did you mean 'channel'") && e.contains("properties.chanel"), "{e}");
         let e = err("traits.plan = 'pro'", Scope::Ingest);

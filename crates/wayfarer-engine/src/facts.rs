@@ -3,7 +3,8 @@
 //! timeline ([`Facts::event`]) or a bare row when no timeline is needed
 //! ([`Facts::row`]); persona rules and segments read the whole customer
 //! ([`Facts::customer`]). A field means the same in each: a bare name or
-//! `properties.x` is the event's property, `traits.x` the customer's trait,
+//! `properties.x` is the event's property (of a whole customer: the latest
+//! value their events gave it), `traits.x` the customer's trait,
 //! `first_channel`, `orders`, `stage`… the customer's facts.
 //!
 //! [`Model::compile`](crate::model::Model::compile) and the funnel check
@@ -83,6 +84,9 @@ impl predicate::Facts for Facts<'_, '_> {
         match field {
             Field::Trait(path) => self.timeline.map_or(Value::Null, |t| trait_value(&t.traits, path)),
             Field::Customer(f) => self.customer_fact(*f),
+            Field::Property(path) if self.row.is_none() => {
+                self.timeline.map_or(Value::Null, |t| latest_property(rows, t, path))
+            }
             _ => {
                 let Some(r) = self.row else { return Value::Null };
                 match field {
@@ -129,6 +133,25 @@ impl predicate::Facts for Facts<'_, '_> {
             }
         }
     }
+}
+
+/// A property of the whole customer: the latest value their events (in
+/// scope) gave it, as traits take the last value.
+fn latest_property(rows: &Rows, t: &Timeline<'_>, path: &str) -> Value<'static> {
+    let head = path.split('.').next().unwrap_or(path);
+    let quoted = format!("\"{head}\"");
+    for &r in t.idx.iter().rev() {
+        let Some(text) = rows.str_at(Col::Properties, r) else { continue };
+        if !text.contains(&quoted) {
+            continue;
+        }
+        if let Ok(json) = serde_json::from_str::<Json>(text)
+            && let Some(v) = predicate::lookup_path(&json, path).filter(|v| !v.is_null())
+        {
+            return Value::from_json(v);
+        }
+    }
+    Value::Null
 }
 
 fn trait_value<'m>(traits: &'m Map<String, Json>, path: &str) -> Value<'m> {
@@ -265,6 +288,8 @@ mod tests {
 
         let m = model(&s);
         let e = Step::parse("Signed Up[plna = 'pro' and nth_purchse >= 1]", &m).unwrap_err().to_string();
+        assert!(e.contains("at column 1") && e.contains("no event property 'plna'"), "{e}");
+        let e = Step::parse("Signed Up[plan = 'pro' and nth_purchse >= 1]", &m).unwrap_err().to_string();
         assert!(e.contains("at column 18") && e.contains("did you mean 'nth_purchase'"), "{e}");
     }
 }

@@ -10,6 +10,7 @@ use wayfarer_core::event::{GA4_CHANNELS, OFFLINE_CHANNELS};
 use wayfarer_core::glob::glob_match;
 use wayfarer_core::predicate::{Predicate, Vocabulary};
 use wayfarer_core::time::{MICROS_PER_DAY, MICROS_PER_MINUTE, MICROS_PER_SECOND};
+use wayfarer_store::keys::Keys;
 use wayfarer_store::{Col, Store};
 
 use crate::EngineError;
@@ -77,6 +78,8 @@ pub struct Model {
     pub data_start: i64,
     /// Extra columns the compiled predicates read.
     pub predicate_columns: Vec<Col>,
+    /// The property and trait names of the data (None: not recorded).
+    pub keys: Option<Keys>,
 }
 
 impl Model {
@@ -91,7 +94,8 @@ impl Model {
                 (channels.len() - 1) as u32
             }
         };
-        let vocab = vocabulary(config, &event_names, &channels);
+        let keys = store.manifest().keys.clone();
+        let vocab = vocabulary(config, &event_names, &channels, keys.as_ref());
         config.check_conditions(&vocab).map_err(|(key, e)| EngineError::Config(format!("{key}: {e}")))?;
         let parse = |s: &Option<String>| -> Result<Option<Predicate>, EngineError> {
             s.as_deref()
@@ -165,6 +169,7 @@ impl Model {
             tps_by_event,
             personas,
             predicate_columns,
+            keys,
         })
     }
 
@@ -233,7 +238,7 @@ impl Model {
 
     /// What the data holds, for checking conditions written against it.
     pub fn vocabulary(&self) -> Vocabulary {
-        vocabulary(&self.config, &self.event_names, &self.channels)
+        vocabulary(&self.config, &self.event_names, &self.channels, self.keys.as_ref())
     }
 
     /// The index of a persona named by the user, or an error listing the known ones.
@@ -262,7 +267,7 @@ impl Model {
 /// a rule or the data can produce (GA4's, the offline ones, configured
 /// rules', the store's) and the stages. With no data yet, events and
 /// channels are not checked.
-fn vocabulary(config: &Config, events: &[String], store_channels: &[String]) -> Vocabulary {
+fn vocabulary(config: &Config, events: &[String], store_channels: &[String], keys: Option<&Keys>) -> Vocabulary {
     let mut channels: Vec<String> = Vec::new();
     if !events.is_empty() {
         let named = GA4_CHANNELS.iter().chain(OFFLINE_CHANNELS).map(|c| c.to_string());
@@ -277,5 +282,8 @@ fn vocabulary(config: &Config, events: &[String], store_channels: &[String]) -> 
         channels,
         stages: config.stages.iter().map(|s| s.name.clone()).collect(),
         touchpoints: config.touchpoints.iter().map(|t| t.name.clone()).collect(),
+        properties: keys.map(|k| k.properties.iter().cloned().collect()),
+        traits: keys.map(|k| k.traits.iter().cloned().collect()),
+        absent_property_is_error: true,
     }
 }

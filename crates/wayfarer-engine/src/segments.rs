@@ -1,6 +1,7 @@
-//! Built-in customer segments that scope the journey map: by first
-//! (acquisition) channel, by purchases (none, one, repeat) and by status
-//! (active, churned). A segmentation splits every customer of the scope into
+//! Customer segmentations that split the journey map: by first
+//! (acquisition) channel, by purchases (none, one, repeat), by status
+//! (active, churned), and by the value of any event property (the
+//! customer's latest) or identify trait. A segmentation splits every customer of the scope into
 //! named groups and is handed to the map in the same form as personas (a
 //! customer → group assignment), so all of a segmentation's maps come from
 //! one pass over the data.
@@ -8,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use wayfarer_core::predicate::{self, Field, Value, Vocabulary};
 use wayfarer_store::{Col, NO_CHANNEL, Store};
 
 use crate::fold::{self, Fold, Span};
@@ -16,38 +18,87 @@ use crate::model::Model;
 use crate::timeline::Timeline;
 use crate::{EngineError, Scope};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segmentation {
     FirstChannel,
     Purchases,
     Status,
+    /// The customer's latest value of an event property (`properties.platform`).
+    Property(String),
+    /// The customer's identify trait (`traits.plan`).
+    Trait(String),
 }
 
+/// A property or trait split shows this many of its most common values;
+/// the rest are one group.
+pub const MAX_VALUE_GROUPS: usize = 8;
+/// The group of customers beyond the most common values.
+pub const OTHER_VALUES: &str = "Other values";
+
 impl Segmentation {
-    pub const ALL: [Segmentation; 3] = [Segmentation::FirstChannel, Segmentation::Purchases, Segmentation::Status];
+    /// The built-in segmentations.
+    pub const BUILT_IN: [Segmentation; 3] = [Segmentation::FirstChannel, Segmentation::Purchases, Segmentation::Status];
 
-    /// The name used in URLs (`first_channel:Email`).
-    pub fn key(self) -> &'static str {
+    /// The name used in URLs and flags (`first_channel:Email`, `properties.platform:iOS`).
+    pub fn key(&self) -> String {
         match self {
-            Segmentation::FirstChannel => "first_channel",
-            Segmentation::Purchases => "purchases",
-            Segmentation::Status => "status",
+            Segmentation::FirstChannel => "first_channel".into(),
+            Segmentation::Purchases => "purchases".into(),
+            Segmentation::Status => "status".into(),
+            Segmentation::Property(p) => format!("properties.{p}"),
+            Segmentation::Trait(p) => format!("traits.{p}"),
         }
     }
 
-    pub fn label(self) -> &'static str {
+    pub fn label(&self) -> String {
         match self {
-            Segmentation::FirstChannel => "First channel",
-            Segmentation::Purchases => "Purchases",
-            Segmentation::Status => "Status",
+            Segmentation::FirstChannel => "First channel".into(),
+            Segmentation::Purchases => "Purchases".into(),
+            Segmentation::Status => "Status".into(),
+            Segmentation::Property(p) => format!("Property {p}"),
+            Segmentation::Trait(p) => format!("Trait {p}"),
         }
     }
 
+    /// `first_channel`, `purchases`, `status`, `properties.NAME` (or
+    /// `property:NAME`, as funnel breakdowns write it) or `traits.NAME`.
     pub fn parse(s: &str) -> Option<Segmentation> {
-        Segmentation::ALL.into_iter().find(|x| x.key() == s)
+        if let Some(b) = Segmentation::BUILT_IN.into_iter().find(|x| x.key() == s) {
+            return Some(b);
+        }
+        let named = |p: &str| (!p.is_empty()).then(|| p.to_string());
+        if let Some(p) = s.strip_prefix("properties.").or_else(|| s.strip_prefix("property:")) {
+            return named(p).map(Segmentation::Property);
+        }
+        s.strip_prefix("traits.").and_then(named).map(Segmentation::Trait)
     }
 
-    fn group(self, model: &Model, t: &Timeline<'_>) -> String {
+    /// Parses `KEY`, or says which keys exist; a property or trait the data
+    /// does not hold is an error naming the closest.
+    pub fn resolve(s: &str, model: &Model) -> Result<Segmentation, EngineError> {
+        let by = Segmentation::parse(s).ok_or_else(|| {
+            EngineError::InvalidQuery(format!(
+                "no segmentation '{s}': expected first_channel, purchases, status, properties.NAME or traits.NAME"
+            ))
+        })?;
+        let field = match &by {
+            Segmentation::Property(p) => Field::Property(p.clone()),
+            Segmentation::Trait(p) => Field::Trait(p.clone()),
+            _ => return Ok(by),
+        };
+        let strict = Vocabulary { absent_property_is_error: true, ..model.vocabulary() };
+        strict.check_key(&field).map_err(|e| EngineError::InvalidQuery(format!("split '{s}': {e}")))?;
+        Ok(by)
+    }
+
+    fn group(&self, model: &Model, t: &Timeline<'_>) -> String {
+        let value = |f: Field| {
+            let facts = crate::facts::Facts::customer(t, model);
+            match predicate::Facts::get(&facts, &f) {
+                Value::Null => None,
+                v => Some(v.text().into_owned()),
+            }
+        };
         match self {
             Segmentation::FirstChannel => {
                 let c = t.channel.iter().copied().find(|&c| c != NO_CHANNEL).unwrap_or(NO_CHANNEL);
@@ -59,6 +110,8 @@ impl Segmentation {
                 _ => "Repeat buyers".to_string(),
             },
             Segmentation::Status => if t.churned(model, model.data_end) { "Churned" } else { "Active" }.to_string(),
+            Segmentation::Property(p) => value(Field::Property(p.clone())).unwrap_or_else(|| format!("(no {p})")),
+            Segmentation::Trait(p) => value(Field::Trait(p.clone())).unwrap_or_else(|| format!("(no {p})")),
         }
     }
 }
@@ -66,11 +119,11 @@ impl Segmentation {
 pub struct SegmentFold<'a> {
     model: &'a Model,
     scope: &'a Scope,
-    by: Segmentation,
+    by: &'a Segmentation,
 }
 
 impl<'a> SegmentFold<'a> {
-    pub fn new(model: &'a Model, scope: &'a Scope, by: Segmentation) -> SegmentFold<'a> {
+    pub fn new(model: &'a Model, scope: &'a Scope, by: &'a Segmentation) -> SegmentFold<'a> {
         SegmentFold { model, scope, by }
     }
 }
@@ -83,6 +136,9 @@ impl Fold for SegmentFold<'_> {
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
         c.push(Col::Revenue);
+        if matches!(self.by, Segmentation::Property(_) | Segmentation::Trait(_)) {
+            c.push(Col::Properties);
+        }
         c
     }
 
@@ -108,8 +164,10 @@ impl Fold for SegmentFold<'_> {
     }
 }
 
-/// Splits the scope's customers by `by`; groups are ordered by size, largest first.
-pub fn segment(store: &Store, model: &Model, scope: &Scope, by: Segmentation) -> Result<Personas, EngineError> {
+/// Splits the scope's customers by `by`; groups are ordered by size,
+/// largest first. A property or trait keeps its [`MAX_VALUE_GROUPS`] most
+/// common values; customers with others are in [`OTHER_VALUES`].
+pub fn segment(store: &Store, model: &Model, scope: &Scope, by: &Segmentation) -> Result<Personas, EngineError> {
     let scope = scope.without_persona();
     let pairs = fold::report(store, &SegmentFold { model, scope: &scope, by })?;
     let mut sizes: HashMap<&str, usize> = HashMap::new();
@@ -118,7 +176,17 @@ pub fn segment(store: &Store, model: &Model, scope: &Scope, by: Segmentation) ->
     }
     let mut names: Vec<(&str, usize)> = sizes.into_iter().collect();
     names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, (n, _))| (*n, i)).collect();
+    let capped = matches!(by, Segmentation::Property(_) | Segmentation::Trait(_)) && names.len() > MAX_VALUE_GROUPS;
+    let mut index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, (n, _))| (*n, i)).collect();
+    if capped {
+        let other = MAX_VALUE_GROUPS - 1;
+        let rest: usize = names[other..].iter().map(|(_, n)| n).sum();
+        for (n, _) in &names[other..] {
+            index.insert(n, other);
+        }
+        names.truncate(other);
+        names.push((OTHER_VALUES, rest));
+    }
     let assignment: HashMap<u32, usize> = pairs.iter().map(|(c, g)| (*c, index[g.as_str()])).collect();
     Ok(Personas {
         names: names.iter().map(|(n, _)| ((*n).to_string(), format!("{}: {n}", by.label()))).collect(),
@@ -146,7 +214,7 @@ mod tests {
             via("c", 5.0, "Email"),
         ]);
         let model = testutil::model(&store);
-        let p = segment(&store, &model, &Scope::default(), Segmentation::Purchases).unwrap();
+        let p = segment(&store, &model, &Scope::default(), &Segmentation::Purchases).unwrap();
         let a = p.assignment.as_ref().unwrap();
         assert_eq!(a.len(), 3);
         let name = |id: &str| {
@@ -158,7 +226,7 @@ mod tests {
             (name("a").as_str(), name("b").as_str(), name("c").as_str()),
             ("Repeat buyers", "One purchase", "Never bought")
         );
-        let f = segment(&store, &model, &Scope::default(), Segmentation::FirstChannel).unwrap();
+        let f = segment(&store, &model, &Scope::default(), &Segmentation::FirstChannel).unwrap();
         assert_eq!(f.names[0].0, "Email", "the largest group first");
         assert_eq!(f.assignment.as_ref().unwrap().values().filter(|&&g| g == 0).count(), 2);
     }

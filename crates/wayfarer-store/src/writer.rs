@@ -663,7 +663,8 @@ fn scan_keys(dir: &Path, manifest: &Manifest) -> Result<Keys, StoreError> {
         .par_iter()
         .map(|s| {
             let b = segment::read_segment(&dir.join(&s.file), &[Col::KindCode, Col::Properties])?;
-            let kinds = b.column_by_name("kind_code").and_then(|c| c.as_primitive_opt::<arrow_array::types::UInt8Type>());
+            let kinds =
+                b.column_by_name("kind_code").and_then(|c| c.as_primitive_opt::<arrow_array::types::UInt8Type>());
             let props = b.column_by_name("properties").and_then(|c| c.as_string_opt::<i32>());
             let (Some(kinds), Some(props)) = (kinds, props) else {
                 return Err(StoreError::Corrupt(format!("{}: kind_code or properties column", s.file)));

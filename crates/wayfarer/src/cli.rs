@@ -273,6 +273,14 @@ pub struct MapArgs {
     /// Personas of the per-persona maps (HTML and XLSX) and of --persona.
     #[arg(long, env = "WAYFARER_MAP_PERSONAS", value_enum, default_value = "auto")]
     pub personas: PersonaSource,
+    /// Split customers by a segmentation instead of personas: first_channel, purchases,
+    /// status, properties.NAME (the customer's latest value of an event property) or
+    /// traits.NAME. HTML and XLSX get one tab per group (the 7 largest, then "Other values").
+    #[arg(long, value_name = "KEY", conflicts_with = "persona")]
+    pub split_by: Option<String>,
+    /// With --split-by: the map of one group (e.g. --split-by properties.platform --group ios).
+    #[arg(long, value_name = "VALUE", requires = "split_by")]
+    pub group: Option<String>,
     /// Output file (default: stdout for text/json/csv, journey-map.html, .xlsx, .svg or .png otherwise).
     #[arg(long, env = "WAYFARER_MAP_OUT", value_name = "FILE")]
     pub out: Option<PathBuf>,

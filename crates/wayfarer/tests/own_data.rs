@@ -218,3 +218,74 @@ fn data_without_revenue_says_so_instead_of_zeros() {
         .sum();
     assert!((buyers - 224.0).abs() < 1e-6, "{buyers}");
 }
+
+/// Each shopper's latest `platform` in the fixture, counted per value: the
+/// ground truth of a split by that property.
+fn latest_platforms() -> std::collections::BTreeMap<String, usize> {
+    let csv = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop.csv")).unwrap();
+    let mut latest: std::collections::HashMap<String, (String, String)> = std::collections::HashMap::new();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (user, time, platform) = (f[0], f[1], f[5]);
+        if platform.is_empty() {
+            continue;
+        }
+        let e = latest.entry(user.to_string()).or_insert_with(|| (time.to_string(), platform.to_string()));
+        if time >= e.0.as_str() {
+            *e = (time.to_string(), platform.to_string());
+        }
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for (_, p) in latest.values() {
+        *counts.entry(p.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[test]
+fn an_event_property_splits_the_map_and_defines_personas() {
+    let t = tempfile::tempdir().unwrap();
+    shop(t.path());
+    let truth = latest_platforms();
+    assert!(truth.len() >= 2, "{truth:?}");
+    for (platform, n) in &truth {
+        let map = wayfarer(
+            t.path(),
+            &["map", "--data", "d", "--json", "--split-by", "properties.platform", "--group", platform],
+        )
+        .ok()
+        .json();
+        assert_eq!(map["scope"]["customers"].as_u64(), Some(*n as u64), "{platform}");
+    }
+    // Typos name the closest property or group.
+    let e = wayfarer(t.path(), &["map", "--data", "d", "--split-by", "properties.platfrom"]).fails().stderr();
+    assert!(e.contains("no event property 'platfrom' in the data; did you mean 'platform'?"), "{e}");
+    let e = wayfarer(t.path(), &["map", "--data", "d", "--split-by", "properties.platform", "--group", "iso"])
+        .fails()
+        .stderr();
+    assert!(e.contains("no segment 'iso'") && e.contains("did you mean 'ios'?"), "{e}");
+    let e =
+        wayfarer(t.path(), &["funnel", "--data", "d", "product_view", "purchase", "--breakdown", "property:platfom"])
+            .fails()
+            .stderr();
+    assert!(e.contains("did you mean 'platform'?"), "{e}");
+
+    // A persona rule reads the customer's latest value of the property.
+    wayfarer(t.path(), &["config", "init", "--from-data", "--data", "d"]).ok();
+    let config = std::fs::read_to_string(t.path().join("d/wayfarer.toml")).unwrap()
+        + "\n[[personas]]\nname = \"App\"\nwhen = \"properties.platform = 'ios' or properties.platform = 'android'\"\n\n\
+        [[personas]]\nname = \"Web\"\nwhen = \"properties.platform = 'web'\"\n";
+    std::fs::write(t.path().join("d/wayfarer.toml"), &config).unwrap();
+    let web = wayfarer(t.path(), &["map", "--data", "d", "--json", "--persona", "Web"]).ok().json();
+    assert_eq!(web["scope"]["customers"].as_u64(), truth.get("web").map(|&n| n as u64));
+    let app = wayfarer(t.path(), &["map", "--data", "d", "--json", "--persona", "App"]).ok().json();
+    let apps = truth.get("ios").copied().unwrap_or(0) + truth.get("android").copied().unwrap_or(0);
+    assert_eq!(app["scope"]["customers"].as_u64(), Some(apps as u64));
+    std::fs::write(
+        t.path().join("d/wayfarer.toml"),
+        config.replace("properties.platform = 'web'", "properties.platfrm = 'web'"),
+    )
+    .unwrap();
+    let e = wayfarer(t.path(), &["map", "--data", "d"]).fails().stderr();
+    assert!(e.contains("personas[1].when (persona 'Web')") && e.contains("did you mean 'platform'?"), "{e}");
+}

@@ -114,7 +114,11 @@ impl<'m> FunnelFold<'m> {
                 }
             }
         }
-        if let Some(Breakdown::Property(_)) = spec.breakdown {
+        if let Some(Breakdown::Property(p)) = &spec.breakdown {
+            model
+                .vocabulary()
+                .check_key(&wayfarer_core::predicate::Field::Property(p.clone()))
+                .map_err(|e| EngineError::InvalidQuery(format!("breakdown 'property:{p}': {e}")))?;
             extra_cols.push(Col::Properties);
         }
         let persona = model.resolve_persona(scope.persona.as_deref())?;

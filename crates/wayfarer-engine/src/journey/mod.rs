@@ -129,15 +129,22 @@ impl Personas {
         self.names.get(i).map_or_else(|| "Unassigned".to_string(), |(n, _)| n.clone())
     }
 
-    /// The index of a persona named by the user, or an error listing the known ones.
+    /// The index of a persona (or group) named by the user, or an error
+    /// listing the known ones and the closest.
     pub fn resolve(&self, name: Option<&str>) -> Result<Option<usize>, EngineError> {
         let Some(name) = name else { return Ok(None) };
         self.names.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)).map(Some).ok_or_else(|| {
             let known: Vec<&str> = self.names.iter().map(|(n, _)| n.as_str()).collect();
-            EngineError::InvalidQuery(if known.is_empty() {
+            let one = self.noun.trim_end_matches('s');
+            EngineError::InvalidQuery(if known.is_empty() && self.noun == "personas" {
                 format!("no persona '{name}': the configuration defines no personas ([[personas]] in wayfarer.toml)")
             } else {
-                format!("no persona '{name}'; known personas: {}", known.join(", "))
+                format!(
+                    "no {one} '{name}' (known {}: {}){}",
+                    self.noun,
+                    known.join(", "),
+                    wayfarer_core::suggest::hint(name, &known)
+                )
             })
         })
     }

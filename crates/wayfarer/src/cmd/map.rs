@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use wayfarer_engine::Model;
 use wayfarer_engine::journey::{JourneyMap, MapInputs, Personas, journey_map_with, journey_maps_with};
 use wayfarer_engine::personas::{PersonaSpec, discover};
+use wayfarer_engine::segments::{self, Segmentation};
 use wayfarer_store::Store;
 
 use crate::cli::{Global, MapArgs, MapFormat, PersonaSource};
@@ -15,10 +16,17 @@ use crate::progress::{Progress, done};
 pub fn run(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out) -> Result<()> {
     let snap = super::Snapshot::of(g)?;
     let (store, model) = (snap.store.clone(), snap.model()?);
-    let scope = super::scope(&args.scope)?;
+    let mut scope = super::scope(&args.scope)?;
     let format = if args.json { MapFormat::Json } else { args.format };
     let pb = progress.spinner("Building the journey map");
-    let personas = personas(&store, &model, &scope, args.personas)?;
+    let personas = match &args.split_by {
+        Some(key) => {
+            let by = Segmentation::resolve(key, &model)?;
+            scope.persona = args.group.clone();
+            segments::segment(&store, &model, &scope, &by)?
+        }
+        None => personas(&store, &model, &scope, args.personas)?,
+    };
     let inputs = MapInputs::with_predicted_clv(&store, &model, &scope, personas)?;
     let maps = if matches!(format, MapFormat::Html | MapFormat::Xlsx) && scope.persona.is_none() {
         journey_maps_with(&store, &model, &scope, &inputs)?

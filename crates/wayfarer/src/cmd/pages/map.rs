@@ -10,7 +10,7 @@ pub(super) struct MapBundle {
 
 fn segment_options(maps: &[JourneyMap]) -> Vec<(String, Vec<(String, String)>)> {
     let group = |by: Segmentation, names: Vec<String>| {
-        (by.label().to_string(), names.into_iter().map(|n| (format!("{}:{n}", by.key()), n)).collect())
+        (by.label(), names.into_iter().map(|n| (format!("{}:{n}", by.key()), n)).collect())
     };
     let channels = maps
         .first()
@@ -54,20 +54,23 @@ impl Dash {
         // of that segmentation, from one pass too.
         let segment = param(params, "segment").map(str::to_string);
         let segment_maps;
+        let label;
         let (maps, wanted, label): (&[JourneyMap], Option<String>, Option<&str>) = match &segment {
             None => (maps, scope.persona.clone(), None),
             Some(s) => {
                 if scope.persona.is_some() {
                     return Err(Problem::Query("persona and segment: choose one of them".into()));
                 }
-                let Some((by, group)) = s.split_once(':').and_then(|(k, g)| Segmentation::parse(k).map(|b| (b, g)))
-                else {
+                let Some((key, group)) = s.split_once(':') else {
                     return Err(Problem::Query(format!(
-                        "segment: expected first_channel:NAME, purchases:NAME or status:NAME, found '{s}'"
+                        "segment: expected first_channel:NAME, purchases:NAME, status:NAME, properties.KEY:VALUE \
+                         or traits.KEY:VALUE, found '{s}'"
                     )));
                 };
-                segment_maps = self.segment_maps(&config, &scope, by, &bundle)?;
-                (segment_maps.as_slice(), Some(group.to_string()), Some(by.label()))
+                let by;
+                (by, segment_maps) = self.segment_maps(&config, &scope, key, &bundle)?;
+                label = by.label();
+                (segment_maps.as_slice(), Some(group.to_string()), Some(label.as_str()))
             }
         };
         let Some(map) = maps.iter().find(|m| m.scope.persona == wanted) else {
@@ -186,17 +189,20 @@ impl Dash {
         &self,
         config: &Config,
         scope: &Scope,
-        by: Segmentation,
+        key: &str,
         bundle: &MapBundle,
-    ) -> Result<Arc<Vec<JourneyMap>>, Problem> {
+    ) -> Result<(Segmentation, Arc<Vec<JourneyMap>>), Problem> {
         let scope = scope.without_persona();
-        self.cached(&format!("segment|{}|{:?}|{:?}", by.key(), scope.from, scope.to), || {
+        let maps = self.cached(&format!("segment|{key}|{:?}|{:?}", scope.from, scope.to), || {
             let store = self.store()?;
             let model = Model::compile(config, &store).map_err(anyhow::Error::from)?;
-            let personas = segments::segment(&store, &model, &scope, by).map_err(anyhow::Error::from)?;
+            let by = Segmentation::resolve(key, &model).map_err(|e| Problem::Query(format!("segment: {e}")))?;
+            let personas = segments::segment(&store, &model, &scope, &by).map_err(anyhow::Error::from)?;
             let inputs = MapInputs { personas, predicted_clv: bundle.inputs.predicted_clv.clone() };
             Ok(journey_maps_with(&store, &model, &scope, &inputs).map_err(anyhow::Error::from)?)
-        })
+        })?;
+        let by = Segmentation::parse(key).ok_or_else(|| Problem::Query(format!("segment: no segmentation '{key}'")))?;
+        Ok((by, maps))
     }
 
     pub(super) fn png(&self, svg: &str) -> Result<Vec<u8>, Problem> {
