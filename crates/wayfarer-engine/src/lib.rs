@@ -96,6 +96,39 @@ impl Scope {
     }
 }
 
+/// What funnels and paths count: customers (each timeline once, the
+/// default) or sessions (each of a timeline's sessions on its own, DESIGN
+/// §4.2: a gap longer than the session timeout starts a new one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    #[default]
+    Customers,
+    Sessions,
+}
+
+impl Unit {
+    pub fn parse(s: &str) -> Result<Unit, EngineError> {
+        match s {
+            "customer" | "customers" => Ok(Unit::Customers),
+            "session" | "sessions" => Ok(Unit::Sessions),
+            other => Err(EngineError::InvalidQuery(format!("--per '{other}': expected customer or session"))),
+        }
+    }
+
+    /// The plural noun ("customers", "sessions").
+    pub fn noun(self) -> &'static str {
+        match self {
+            Unit::Customers => "customers",
+            Unit::Sessions => "sessions",
+        }
+    }
+
+    pub fn is_customers(&self) -> bool {
+        *self == Unit::Customers
+    }
+}
+
 /// `a / b`, or `None` when `b` is 0 (a rate with no base).
 pub(crate) fn ratio(a: u64, b: u64) -> Option<f64> {
     (b > 0).then(|| a as f64 / b as f64)

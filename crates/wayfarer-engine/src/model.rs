@@ -258,6 +258,12 @@ impl Model {
         self.personas.iter().position(|(n, _, _)| n.eq_ignore_ascii_case(name))
     }
 
+    /// Whether an interaction at `ts` starts a new session after one at
+    /// `prev` (DESIGN §4.2: a gap longer than the timeout).
+    pub fn new_session(&self, prev: i64, ts: i64) -> bool {
+        ts - prev > self.session_timeout
+    }
+
     pub fn flag(v: &[bool], code: u32) -> bool {
         v.get(code as usize).copied().unwrap_or(false)
     }

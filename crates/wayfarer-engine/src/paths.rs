@@ -16,7 +16,7 @@ use wayfarer_store::{Col, Store};
 
 use crate::fold::{self, Fold, Span};
 use crate::model::Model;
-use crate::{EngineError, Scope};
+use crate::{EngineError, Scope, Unit};
 
 /// What a path node is named after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +38,8 @@ pub struct PathSpec {
     /// Rewrites applied in order to every label.
     pub clean: Vec<(Regex, String)>,
     pub by: NodeBy,
+    /// Customers (one sequence per timeline) or sessions (one per session).
+    pub per: Unit,
 }
 
 impl Default for PathSpec {
@@ -50,6 +52,7 @@ impl Default for PathSpec {
             collapse_repeats: false,
             clean: Vec::new(),
             by: NodeBy::Event,
+            per: Unit::Customers,
         }
     }
 }
@@ -163,10 +166,18 @@ impl Fold for PathsFold<'_> {
         seq.clear();
         codes.clear();
         let unbounded = self.scope.from.is_none() && self.scope.to.is_none();
+        let per_session = self.spec.per == Unit::Sessions;
+        let mut last_ts: Option<i64> = None;
         for r in span.start..span.end {
             if !Kind::code_is_interaction(rows.kind[r]) || (!unbounded && !self.scope.contains(rows.ts[r])) {
                 continue;
             }
+            if per_session && last_ts.is_some_and(|t| self.model.new_session(t, rows.ts[r])) {
+                self.record(p, &seq, &codes);
+                seq.clear();
+                codes.clear();
+            }
+            last_ts = Some(rows.ts[r]);
             let l = self.label(p, rows, r);
             if self.spec.collapse_repeats && seq.last() == Some(&l) {
                 continue;
@@ -239,6 +250,7 @@ impl Fold for PathsFold<'_> {
             links.into_iter().map(|((x, y), c)| SankeyLink { source: x, target: y, customers: c }).collect();
         links.sort_by_key(|l| (l.source, l.target));
         PathsReport {
+            unit: self.spec.per,
             customers: p.customers,
             customers_with_path: p.customers_with_path,
             transitions,
@@ -312,6 +324,9 @@ impl PathsFold<'_> {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathsReport {
+    /// What `customers` and the counts below count (customers or sessions).
+    #[serde(default)]
+    pub unit: Unit,
     pub customers: u64,
     pub customers_with_path: u64,
     pub transitions: Vec<Transition>,

@@ -73,7 +73,7 @@ impl<'a> Timeline<'a> {
         let mut s = 0u32;
         let mut start = 0usize;
         for k in 0..=n {
-            let boundary = k == n || (k > 0 && rows.ts[idx[k]] - rows.ts[idx[k - 1]] > model.session_timeout);
+            let boundary = k == n || (k > 0 && model.new_session(rows.ts[idx[k - 1]], rows.ts[idx[k]]));
             if boundary && k > 0 {
                 let first = idx[start..k].iter().map(|&r| rows.channel[r]).find(|&c| c != NO_CHANNEL);
                 let has_view = idx[start..k].iter().any(|&r| Kind::from_code(rows.kind[r]).is_view());

@@ -186,15 +186,16 @@ fn bar(share: f64, width: usize) -> String {
 
 /// The funnel as a table: one row per step, then the time to convert.
 pub fn funnel_table(r: &wayfarer_engine::funnel::FunnelReport) -> String {
+    let unit = r.unit.noun();
     let mut out = format!(
-        "Funnel over {} customers · window {} · mode {}\n",
+        "Funnel over {} {unit} · window {} · mode {}\n",
         count(r.customers),
         duration(Some(r.window_seconds)),
         serde_json::to_value(r.mode).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
     );
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
-    t.set_header(vec!["#", "step", "customers", "", "from first", "from previous", "median time from previous"]);
+    t.set_header(vec!["#", "step", unit, "", "from first", "from previous", "median time from previous"]);
     for (i, s) in r.steps.iter().enumerate() {
         t.add_row(vec![
             (i + 1).to_string(),
@@ -209,7 +210,7 @@ pub fn funnel_table(r: &wayfarer_engine::funnel::FunnelReport) -> String {
     out.push_str(&t.to_string());
     out.push('\n');
     let levels: Vec<String> = r.level_counts.iter().enumerate().map(|(l, c)| format!("{l}: {}", count(*c))).collect();
-    out.push_str(&format!("Customers by furthest step — {}\n", levels.join(" · ")));
+    out.push_str(&format!("{} by furthest step — {}\n", capitalise(unit), levels.join(" · ")));
     if r.time_to_convert.customers > 0 {
         out.push_str(&format!("Time to convert (median {}):\n", duration(r.time_to_convert.median_seconds)));
         let max = r.time_to_convert.buckets.iter().map(|b| b.customers).max().unwrap_or(1).max(1);
@@ -225,7 +226,7 @@ pub fn funnel_table(r: &wayfarer_engine::funnel::FunnelReport) -> String {
     if !r.breakdown.is_empty() {
         let mut t = Table::new();
         t.load_style(UTF8_FULL_CONDENSED);
-        let mut head = vec!["group".to_string(), "customers".to_string()];
+        let mut head = vec!["group".to_string(), unit.to_string()];
         head.extend(r.steps.iter().map(|s| s.name.clone()));
         t.set_header(head);
         for g in r.breakdown.iter().take(20) {
@@ -269,7 +270,8 @@ pub fn funnel_table(r: &wayfarer_engine::funnel::FunnelReport) -> String {
 
 /// Paths: the top transitions and top paths.
 pub fn paths_table(r: &wayfarer_engine::paths::PathsReport) -> String {
-    let mut out = format!("Paths of {} customers\n\nTop transitions\n", count(r.customers));
+    let unit = r.unit.noun();
+    let mut out = format!("Paths of {} {unit}\n\nTop transitions\n", count(r.customers));
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
     t.set_header(vec!["from", "to", "count"]);
@@ -277,10 +279,10 @@ pub fn paths_table(r: &wayfarer_engine::paths::PathsReport) -> String {
         t.add_row(vec![tr.from.clone(), tr.to.clone(), count(tr.count)]);
     }
     out.push_str(&t.to_string());
-    out.push_str(&format!("\n\nTop paths ({} customers have one)\n", count(r.customers_with_path)));
+    out.push_str(&format!("\n\nTop paths ({} {unit} have one)\n", count(r.customers_with_path)));
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
-    t.set_header(vec!["path", "customers", "share"]);
+    t.set_header(vec!["path", unit, "share"]);
     for p in &r.top_paths {
         t.add_row(vec![p.path.join(" → "), count(p.customers), pct(p.share)]);
     }
@@ -699,4 +701,10 @@ pub fn doctor(r: &wayfarer_engine::doctor::DoctorReport) -> String {
         }
     }
     out
+}
+
+/// The word with its first letter in upper case.
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }

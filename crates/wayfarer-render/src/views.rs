@@ -50,7 +50,10 @@ pub fn funnel(r: &FunnelReport) -> View {
             median_seconds: s.median_seconds_from_previous,
         })
         .collect();
-    let mut v = View { title: "Funnel".into(), ..View::default() };
+    let mut v = View {
+        title: if r.unit.is_customers() { "Funnel".into() } else { "Funnel of sessions".into() },
+        ..View::default()
+    };
     let first = r.steps.first().map_or(0, |s| s.customers);
     let last = r.steps.last().map_or(0, |s| s.customers);
     v.kpis.push(("Entered step 1".into(), crate::count(first)));
@@ -63,7 +66,8 @@ pub fn funnel(r: &FunnelReport) -> View {
     v.charts.push(chart::funnel_bars("funnel", "Conversion by step", &bars));
     let buckets: Vec<(String, u64)> =
         r.time_to_convert.buckets.iter().map(|b| (b.label.clone(), b.customers)).collect();
-    v.charts.push(chart::histogram("time-to-convert", "Time to convert (step 1 to last step)", "customers", &buckets));
+    let unit = r.unit.noun();
+    v.charts.push(chart::histogram("time-to-convert", "Time to convert (step 1 to last step)", unit, &buckets));
     if !r.trend.is_empty() {
         let labels: Vec<String> = r.trend.iter().map(|t| t.period_start.clone()).collect();
         let series = [Series { name: "conversion".into(), values: r.trend.iter().map(|t| t.conversion).collect() }];
@@ -93,8 +97,12 @@ pub fn funnel(r: &FunnelReport) -> View {
 }
 
 pub fn paths(r: &PathsReport) -> View {
-    let mut v = View { title: "Paths".into(), ..View::default() };
-    v.kpis.push(("Customers".into(), crate::count(r.customers)));
+    let unit = r.unit.noun();
+    let mut v = View {
+        title: if r.unit.is_customers() { "Paths".into() } else { "Paths of sessions".into() },
+        ..View::default()
+    };
+    v.kpis.push((if r.unit.is_customers() { "Customers" } else { "Sessions" }.into(), crate::count(r.customers)));
     v.kpis.push(("With a matching path".into(), crate::count(r.customers_with_path)));
     let nodes: Vec<chart::SankeyNode> = r
         .sankey
@@ -111,13 +119,13 @@ pub fn paths(r: &PathsReport) -> View {
     if !nodes.is_empty() {
         v.charts.push(chart::sankey(
             "sankey",
-            "Where customers go, step by step",
+            &format!("Where {unit} go, step by step"),
             &nodes,
             &links,
             r.customers_with_path,
         ));
     }
-    let mut t = Table::new("top-paths", &["path", "customers", "share"]);
+    let mut t = Table::new("top-paths", &["path", unit, "share"]);
     for p in &r.top_paths {
         t.push(vec![Cell::text(p.path.join(" → ")), Cell::int(p.customers), Cell::num(p.share)]);
     }

@@ -351,6 +351,10 @@ pub struct FunnelArgs {
     /// Also run the funnel over the previous period of the same length (needs --from and --to).
     #[arg(long)]
     pub compare_previous: bool,
+    /// Count customers (each timeline once) or sessions (each session on its own; a gap longer
+    /// than [sessions] timeout_minutes starts a new one).
+    #[arg(long, default_value = "customer", value_parser = ["customer", "session"])]
+    pub per: String,
     #[command(flatten)]
     pub scope: ScopeArgs,
     #[command(flatten)]
@@ -383,6 +387,10 @@ pub struct PathsArgs {
     /// Name nodes by event name, or by URL path for page and screen views.
     #[arg(long, default_value = "event", value_parser = ["event", "url"])]
     pub by: String,
+    /// Count customers (each timeline once) or sessions (each session on its own; a gap longer
+    /// than [sessions] timeout_minutes starts a new one).
+    #[arg(long, default_value = "customer", value_parser = ["customer", "session"])]
+    pub per: String,
     #[command(flatten)]
     pub scope: ScopeArgs,
     #[command(flatten)]

@@ -289,3 +289,37 @@ fn an_event_property_splits_the_map_and_defines_personas() {
     let e = wayfarer(t.path(), &["map", "--data", "d"]).fails().stderr();
     assert!(e.contains("personas[1].when (persona 'Web')") && e.contains("did you mean 'platform'?"), "{e}");
 }
+
+#[test]
+fn funnels_and_paths_count_sessions_when_asked() {
+    let t = tempfile::tempdir().unwrap();
+    shop(t.path());
+    let sessions = wayfarer(t.path(), &["sessions", "--data", "d", "--json"]).ok().json()["sessions"].as_u64().unwrap();
+    let steps = ["landing_page_view", "product_view", "add_to_cart", "purchase"];
+    let mut args = vec!["funnel", "--data", "d", "--json", "--per", "session"];
+    args.extend(steps);
+    let per_session = wayfarer(t.path(), &args).ok().json();
+    assert_eq!(per_session["unit"], "sessions");
+    assert_eq!(per_session["customers"].as_u64(), Some(sessions), "every session is counted once");
+    let per_customer = wayfarer(t.path(), &args[..4].iter().chain(&steps).copied().collect::<Vec<_>>()).ok().json();
+    assert_eq!((per_customer["unit"].as_str(), per_customer["customers"].as_u64()), (Some("customers"), Some(1000)));
+    // A session converts only within itself: never more sessions than customers reach the last step's share.
+    let last = |r: &serde_json::Value| r["steps"][3]["customers"].as_u64().unwrap();
+    assert!(last(&per_session) >= last(&per_customer), "repeat buyers buy in several sessions");
+    let text = wayfarer(t.path(), &["paths", "--data", "d", "--per", "session"]).ok().stdout();
+    assert!(text.starts_with(&format!("Paths of {} sessions", sessions_text(sessions))), "{text}");
+    let e = wayfarer(t.path(), &["paths", "--data", "d", "--per", "visit"]).fails().stderr();
+    assert!(e.contains("customer") && e.contains("session"), "{e}");
+}
+
+fn sessions_text(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

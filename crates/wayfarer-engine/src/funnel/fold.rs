@@ -335,26 +335,35 @@ impl Fold for FunnelFold<'_> {
             }
         }
         sort_entries(&mut scratch.entries);
-        let scanner = self.scanner(&mut scratch.scanner);
-        let level = scanner.scan(&scratch.entries);
-        let best = &scanner.best;
-        let best_first_row = if level > 0 {
-            scratch
-                .entries
-                .iter()
-                .position(|&(ts, code)| ts == best[0] && code == STEP0)
-                .and_then(|i| scratch.entry_rows.get(i).copied())
-        } else {
-            None
+        let (Some(t), Unit::Sessions) = (&timeline, self.spec.per) else {
+            let entries = std::mem::take(&mut scratch.entries);
+            self.score(acc, scratch, &entries, 0, timeline.as_ref(), span.customer);
+            scratch.entries = entries;
+            return;
         };
-        let group = self.group_of(timeline.as_ref(), best_first_row);
-        if self.collect_levels {
-            acc.1.push((span.customer, level as u8));
+        // Each session is a unit: its entries (contiguous, as sessions are
+        // in time order) are scanned on their own.
+        let entries = std::mem::take(&mut scratch.entries);
+        let sessions = t.session.last().map_or(0, |&s| s as u64 + 1);
+        let mut scored = 0u64;
+        let mut a = 0;
+        while a < entries.len() {
+            let session = t.session[scratch.entry_rows[a]];
+            let mut b = a + 1;
+            while b < entries.len() && t.session[scratch.entry_rows[b]] == session {
+                b += 1;
+            }
+            self.score(acc, scratch, &entries[a..b], a, Some(t), span.customer);
+            scored += 1;
+            a = b;
         }
-        self.record(&mut acc.0.all, level, best);
-        if let Some(g) = group {
-            self.record(acc.0.groups.entry(g).or_insert_with(|| GroupPartial::new(n)), level, best);
+        // Sessions without a step or an exclusion stay at level 0.
+        let idle = sessions.saturating_sub(scored);
+        acc.0.all.levels[0] += idle;
+        if let Some(g) = self.group_of(Some(t), None).filter(|_| idle > 0 && self.spec.breakdown.is_some()) {
+            acc.0.groups.entry(g).or_insert_with(|| GroupPartial::new(n)).levels[0] += idle;
         }
+        scratch.entries = entries;
     }
 
     fn merge(&self, mut a: Self::Partial, b: Self::Partial) -> Self::Partial {
@@ -420,6 +429,39 @@ impl Fold for FunnelFold<'_> {
 }
 
 impl FunnelFold<'_> {
+    /// Scans one unit's entries (a customer's, or one session's, starting
+    /// at entry `offset`) and counts its level in its group.
+    fn score(
+        &self,
+        acc: &mut (FunnelPartial, Vec<(u32, u8)>),
+        scratch: &mut Scratch,
+        entries: &[(i64, u8)],
+        offset: usize,
+        timeline: Option<&Timeline<'_>>,
+        customer: u32,
+    ) {
+        let n = self.spec.steps.len();
+        let scanner = self.scanner(&mut scratch.scanner);
+        let level = scanner.scan(entries);
+        let best = &scanner.best;
+        let best_first_row = if level > 0 {
+            entries
+                .iter()
+                .position(|&(ts, code)| ts == best[0] && code == STEP0)
+                .and_then(|i| scratch.entry_rows.get(offset + i).copied())
+        } else {
+            None
+        };
+        let group = self.group_of(timeline, best_first_row);
+        if self.collect_levels {
+            acc.1.push((customer, level as u8));
+        }
+        self.record(&mut acc.0.all, level, best);
+        if let Some(g) = group {
+            self.record(acc.0.groups.entry(g).or_insert_with(|| GroupPartial::new(n)), level, best);
+        }
+    }
+
     /// Adds one customer's level and best chain times.
     fn record(&self, g: &mut GroupPartial, level: usize, best: &[i64]) {
         let n = self.spec.steps.len();

@@ -27,7 +27,7 @@ use crate::fold::{Fold, PostingsPlan, Span};
 use crate::model::Model;
 use crate::period::Period;
 use crate::timeline::Timeline;
-use crate::{EngineError, Scope, ratio};
+use crate::{EngineError, Scope, Unit, ratio};
 
 pub use crate::window_funnel::{EXCLUDED, INTERVENING, MAX_STEPS, Mode, STEP0, Scanner, sort_entries};
 
@@ -142,6 +142,9 @@ pub struct FunnelSpec {
     pub step_windows: Vec<Option<i64>>,
     pub breakdown: Option<Breakdown>,
     pub trend: Option<Period>,
+    /// Customers (the default) or sessions: with sessions, each session is
+    /// scanned on its own and counted once.
+    pub per: Unit,
 }
 
 impl FunnelSpec {
@@ -155,6 +158,7 @@ impl FunnelSpec {
             step_windows: vec![None; n],
             breakdown: None,
             trend: None,
+            per: Unit::Customers,
         }
     }
 
@@ -172,6 +176,7 @@ impl FunnelSpec {
     /// stages, persona) are needed, or rows suffice.
     fn needs_timeline(&self) -> bool {
         self.breakdown.is_some()
+            || self.per == Unit::Sessions
             || self.steps.iter().any(|s| s.stage.is_some() || s.filter.as_ref().is_some_and(facts::needs_timeline))
     }
 }
@@ -217,4 +222,79 @@ pub fn funnel_levels(
 /// A short human description of a step time.
 pub fn describe_seconds(s: Option<f64>) -> String {
     s.map_or_else(|| "–".to_string(), format_duration_seconds)
+}
+
+#[cfg(test)]
+mod per_session_tests {
+    use super::*;
+    use crate::paths::{PathSpec, paths};
+    use crate::testutil::{ev, model, store};
+
+    /// Random timelines of a few customers with gaps short and long, and
+    /// the same events with each session made a customer of its own (by
+    /// the 30-minute rule): counting per session must equal counting those.
+    fn timelines(seed: u64) -> (Vec<wayfarer_core::Event>, Vec<wayfarer_core::Event>) {
+        let mut x = seed.max(1);
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut whole, mut split) = (Vec::new(), Vec::new());
+        for u in 0..12 {
+            let (mut t, mut session) = (0.0, 0);
+            for i in 0..(next() % 14) {
+                let gap = match next() % 4 {
+                    0 => 45.0 + (next() % 300) as f64,
+                    _ => (next() % 20) as f64,
+                };
+                if i > 0 && gap > 30.0 {
+                    session += 1;
+                }
+                t += gap;
+                let name = ["A", "B", "C", "Page Viewed"][(next() % 4) as usize];
+                whole.push(ev(&format!("u{u}"), t, name));
+                split.push(ev(&format!("u{u}s{session}"), t, name));
+            }
+        }
+        (whole, split)
+    }
+
+    #[test]
+    fn per_session_counts_each_session_as_a_customer_would_be_counted() {
+        for seed in 1..25 {
+            let (whole, split) = timelines(seed);
+            let (_a, s1) = store(whole);
+            let (_b, s2) = store(split);
+            let (m1, m2) = (model(&s1), model(&s2));
+            let steps3 = |m: &Model| ["A", "B", "C"].map(|e| Step::parse(e, m).unwrap()).to_vec();
+            for mode in [Mode::Default, Mode::StrictOrder] {
+                let mut per_session = FunnelSpec::new(steps3(&m1), 7 * 86_400_000_000, mode);
+                per_session.per = Unit::Sessions;
+                let by_customer = FunnelSpec::new(steps3(&m2), 7 * 86_400_000_000, mode);
+                let a = funnel(&s1, &m1, &Scope::default(), &per_session).unwrap();
+                let b = funnel(&s2, &m2, &Scope::default(), &by_customer).unwrap();
+                assert_eq!(a.level_counts, b.level_counts, "seed {seed} {mode:?}");
+                assert_eq!(a.steps, b.steps, "seed {seed}");
+                assert_eq!(a.unit, Unit::Sessions);
+            }
+            let spec = |per| PathSpec { per, length: 3, ..PathSpec::default() };
+            let a = paths(&s1, &m1, &Scope::default(), &spec(Unit::Sessions)).unwrap();
+            let b = paths(&s2, &m2, &Scope::default(), &spec(Unit::Customers)).unwrap();
+            assert_eq!((a.customers, &a.transitions, &a.top_paths), (b.customers, &b.transitions, &b.top_paths));
+        }
+    }
+
+    #[test]
+    fn a_chain_across_sessions_converts_a_customer_but_no_session() {
+        let (_d, s) = store(vec![ev("u", 0.0, "A"), ev("u", 120.0, "B")]);
+        let m = model(&s);
+        let steps = vec![Step::parse("A", &m).unwrap(), Step::parse("B", &m).unwrap()];
+        let mut spec = FunnelSpec::new(steps, 86_400_000_000, Mode::Default);
+        assert_eq!(funnel(&s, &m, &Scope::default(), &spec).unwrap().level_counts, [0, 0, 1]);
+        spec.per = Unit::Sessions;
+        let r = funnel(&s, &m, &Scope::default(), &spec).unwrap();
+        assert_eq!((r.customers, r.level_counts.as_slice()), (2, &[1u64, 1, 0][..]));
+    }
 }

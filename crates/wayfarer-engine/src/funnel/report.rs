@@ -5,6 +5,9 @@ use super::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunnelReport {
+    /// What `customers` and the counts count: customers or sessions.
+    #[serde(default)]
+    pub unit: Unit,
     pub steps: Vec<StepReport>,
     /// Customers whose maximum level is exactly L, for L = 0..=steps.
     pub level_counts: Vec<u64>,
@@ -98,6 +101,7 @@ pub fn report(spec: &FunnelSpec, p: &FunnelPartial, scope: &Scope) -> FunnelRepo
     let mut trend: Vec<(i64, (u64, u64))> = g.trend.iter().map(|(k, v)| (*k, *v)).collect();
     trend.sort_unstable();
     FunnelReport {
+        unit: spec.per,
         steps: steps_report(spec, g),
         level_counts: g.levels.clone(),
         customers: g.levels.iter().sum(),

@@ -6,7 +6,7 @@ use wayfarer_engine::funnel::{self, Breakdown, FunnelSpec, Mode, Step};
 use wayfarer_engine::paths::{self, NodeBy, PathSpec};
 use wayfarer_engine::period::Period;
 use wayfarer_engine::retention::{self, RetentionSpec};
-use wayfarer_engine::{Model, Scope};
+use wayfarer_engine::{Model, Scope, Unit};
 use wayfarer_render::text;
 use wayfarer_render::views::{self, View};
 use wayfarer_store::Store;
@@ -54,6 +54,7 @@ pub fn funnel_report(g: &Global, a: &FunnelArgs) -> Result<funnel::FunnelReport>
         spec.step_windows[k - 1] = Some(d);
     }
     spec.breakdown = a.breakdown.as_deref().map(Breakdown::parse).transpose()?;
+    spec.per = Unit::parse(&a.per)?;
     spec.trend = match a.trend.as_deref() {
         Some(t) => Some(Period::parse(t).with_context(|| format!("--trend '{t}': expected day, week or month"))?),
         None => None,
@@ -91,6 +92,7 @@ pub fn paths_report(g: &Global, a: &PathsArgs) -> Result<paths::PathsReport> {
         collapse_repeats: a.collapse_repeats,
         clean: a.clean.iter().map(|c| paths::parse_clean(c)).collect::<Result<_, _>>()?,
         by: if a.by == "url" { NodeBy::Url } else { NodeBy::Event },
+        per: Unit::parse(&a.per)?,
     };
     Ok(paths::paths(&store, &model, &scope, &spec)?)
 }
