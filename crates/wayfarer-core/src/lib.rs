@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod glob;
+pub mod numbers;
 pub mod predicate;
 pub mod suggest;
 pub mod time;

@@ -182,6 +182,24 @@ impl Svg {
     }
 }
 
+/// An axis from 0 with ticks at round values: (top, step), the step 1, 2
+/// or 5 times a power of ten giving 3 to 5 intervals, the top the first
+/// multiple of the step at or above `hi`. Counts never get fractional
+/// steps (`whole`).
+fn nice_scale(hi: f64, whole: bool) -> (f64, f64) {
+    if hi <= 0.0 || !hi.is_finite() {
+        return (if whole { 4.0 } else { 1.0 }, if whole { 1.0 } else { 0.25 });
+    }
+    let raw = hi / 4.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let mut step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|&s| s >= raw * 0.999).unwrap_or(10.0 * mag);
+    if whole {
+        step = step.max(1.0).round();
+    }
+    let top = ((hi / step - 1e-9).ceil() * step).max(step);
+    (top, step)
+}
+
 /// A "nice" upper bound for an axis.
 fn nice_max(v: f64) -> f64 {
     if v <= 0.0 || !v.is_finite() {
@@ -237,9 +255,10 @@ pub fn funnel_bars(id: &str, title: &str, bars: &[FunnelBar]) -> Chart {
     let (w, h, left, top, bottom) = (880.0, 340.0, 56.0, 34.0, 62.0);
     let plot_w = w - left - 16.0;
     let plot_h = h - top - bottom;
-    let max = nice_max(bars.iter().map(|b| b.customers).max().unwrap_or(0) as f64);
+    let scale = nice_scale(bars.iter().map(|b| b.customers).max().unwrap_or(0) as f64, true);
+    let max = scale.0;
     let mut s = Svg::new(w, h);
-    axis_y(&mut s, left, top, plot_w, plot_h, max, short);
+    axis_y(&mut s, left, top, plot_w, plot_h, scale, short);
     let slot = plot_w / n;
     let bw = (slot * 0.62).min(120.0);
     let mut prev: Option<u64> = None;
@@ -265,9 +284,9 @@ pub fn funnel_bars(id: &str, title: &str, bars: &[FunnelBar]) -> Chart {
             bh,
             PALETTE[0],
             Some(&format!(
-                "{}: {} customers ({} of step 1)",
+                "{}: {} ({} of step 1)",
                 b.label,
-                crate::count(b.customers),
+                crate::counted(b.customers, "customer"),
                 crate::pct(b.from_first)
             )),
         );
@@ -313,10 +332,12 @@ pub fn funnel_bars(id: &str, title: &str, bars: &[FunnelBar]) -> Chart {
     Chart { id: id.into(), title: title.into(), svg: s.finish(title), data }
 }
 
-fn axis_y(s: &mut Svg, left: f64, top: f64, plot_w: f64, plot_h: f64, max: f64, fmt: impl Fn(f64) -> String) {
-    for k in 0..=4 {
-        let v = max * k as f64 / 4.0;
-        let y = top + plot_h - plot_h * k as f64 / 4.0;
+fn axis_y(s: &mut Svg, left: f64, top: f64, plot_w: f64, plot_h: f64, scale: (f64, f64), fmt: impl Fn(f64) -> String) {
+    let (max, step) = scale;
+    let ticks = (max / step).round() as usize;
+    for k in 0..=ticks {
+        let v = step * k as f64;
+        let y = top + plot_h - plot_h * v / max;
         s.line(left, y, left + plot_w, y, GRID, "");
         s.text(left - 6.0, y + 4.0, &fmt(v), 11.0, MUTED, "end", 400);
     }
@@ -328,10 +349,11 @@ pub fn histogram(id: &str, title: &str, value_name: &str, items: &[(String, u64)
     let (w, h, left, top, bottom) = (880.0, 280.0, 56.0, 20.0, 48.0);
     let plot_w = w - left - 16.0;
     let plot_h = h - top - bottom;
-    let max = nice_max(items.iter().map(|i| i.1).max().unwrap_or(0) as f64);
+    let scale = nice_scale(items.iter().map(|i| i.1).max().unwrap_or(0) as f64, true);
+    let max = scale.0;
     let total: u64 = items.iter().map(|i| i.1).sum();
     let mut s = Svg::new(w, h);
-    axis_y(&mut s, left, top, plot_w, plot_h, max, short);
+    axis_y(&mut s, left, top, plot_w, plot_h, scale, short);
     let slot = plot_w / n;
     for (i, (label, v)) in items.iter().enumerate() {
         let x = left + slot * i as f64 + slot * 0.12;
@@ -384,8 +406,8 @@ pub fn lines(id: &str, title: &str, labels: &[String], series: &[Series], pct: b
         let min = (lo / step).floor() * step;
         (min, ((hi / step).ceil() * step).max(min + step), step)
     } else {
-        let max = if pct { nice_max(hi.max(0.01)).min(1.0).max(hi) } else { nice_max(hi) };
-        (0.0, max, max / 4.0)
+        let (max, step) = nice_scale(if pct { hi.max(0.01) } else { hi }, false);
+        (0.0, max, step)
     };
     let fmt = |v: f64| if pct { format!("{:.0}%", v * 100.0) } else { short(v) };
     let mut s = Svg::new(w, h);
@@ -696,10 +718,10 @@ pub fn sankey(id: &str, title: &str, nodes: &[SankeyNode], links: &[SankeyLink],
         let mx = (x0 + x1) / 2.0;
         let share = if total > 0 { l.customers as f64 / total as f64 } else { 0.0 };
         let tip = format!(
-            "{} → {}: {} customers ({} of those who started)",
+            "{} → {}: {} ({} of those who started)",
             a.label,
             b.label,
-            crate::count(l.customers),
+            crate::counted(l.customers, "customer"),
             crate::pct(share)
         );
         let colour = PALETTE[l.source % 6];
@@ -720,10 +742,10 @@ pub fn sankey(id: &str, title: &str, nodes: &[SankeyNode], links: &[SankeyLink],
             nh,
             PALETTE[i % 6],
             Some(&format!(
-                "step {}: {} — {} customers ({})",
+                "step {}: {} — {} ({})",
                 n.step + 1,
                 n.label,
-                crate::count(n.customers),
+                crate::counted(n.customers, "customer"),
                 crate::pct(share)
             )),
         );
@@ -832,6 +854,19 @@ mod tests {
         assert_eq!(nice_max(730.0), 1000.0);
         assert_eq!(nice_max(1200.0), 2000.0);
         assert_eq!(nice_max(0.0), 1.0);
+        // Ticks at round values: 1, 2 or 5 × 10^k, whole for counts.
+        assert_eq!(nice_scale(730.0, true), (800.0, 200.0));
+        assert_eq!(nice_scale(1200.0, true), (1500.0, 500.0));
+        assert_eq!(nice_scale(5.0, true), (6.0, 2.0));
+        assert_eq!(nice_scale(1.0, true), (1.0, 1.0));
+        assert_eq!(nice_scale(0.37, false), (0.4, 0.1));
+        assert_eq!(nice_scale(250.0, true), (300.0, 100.0));
+        for hi in [0.003, 0.7, 3.0, 9.0, 42.0, 999.0, 12_345.0, 2.5e6] {
+            let (top, step) = nice_scale(hi, false);
+            let m = step / 10f64.powf(step.log10().floor());
+            assert!([1.0, 2.0, 5.0].iter().any(|x| (m - x).abs() < 1e-6), "{hi}: step {step}");
+            assert!(top >= hi && (2..=5).contains(&((top / step).round() as i64)), "{hi}: {top} {step}");
+        }
         assert_eq!(short(12_345.0), "12k");
         assert_eq!(short(1_500_000.0), "1.5M");
     }

@@ -202,7 +202,9 @@ pub fn data_table(t: &Table, limit: usize) -> maud::Markup {
                 }
             }
         }
-        @if t.rows.len() > limit { p.muted { "… " (t.rows.len() - limit) " more rows in the CSV and XLSX exports." } }
+        @if t.rows.len() > limit {
+            p.muted { "Showing " (crate::count(limit as u64)) " of " (crate::count(t.rows.len() as u64)) " rows; the CSV and XLSX exports have them all." }
+        }
     }
 }
 
@@ -223,6 +225,7 @@ fn cell_td(v: &Cell, column: &str) -> maud::Markup {
         ["share", "conversion", "rate", "retention", "week_", "month_", "day_"].iter().any(|k| column.contains(k));
     match v {
         Cell::Num(x) if column == "nps" => html! { td.num { (format!("{x:+.0}")) } },
+        Cell::Num(x) if column == "estimate" => html! { td.num { (crate::param(*x)) } },
         Cell::Text(s) => html! { td { (s) } },
         Cell::Int(n) => html! { td.num { (crate::count(*n as u64)) } },
         Cell::Num(x) if shareish && (0.0..=1.0).contains(x) => html! { td.num { (crate::pct(*x)) } },

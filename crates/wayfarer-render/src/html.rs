@@ -209,7 +209,7 @@ pub fn map_section(m: &JourneyMap, ui: Option<&Interactive>) -> Markup {
                 }
             }))
         }
-        h3 { "Pain points, most severe first" }
+        h3 { "Pain points, most severe first" (crate::shown(15.min(m.pain_points.len()), m.pain_points.len())) }
         table.list {
             thead { tr { th { "#" } th { "Pain point" } th { "Kind" } th { "Evidence" } th.num { "Value" } th.num { "Baseline" } th.num { "p" } th.num { "Customers" } th.num { "Severity" } } }
             tbody {
@@ -228,7 +228,7 @@ pub fn map_section(m: &JourneyMap, ui: Option<&Interactive>) -> Markup {
                 }
             }
         }
-        h3 { "Opportunities" }
+        h3 { "Opportunities" (crate::shown(12.min(m.opportunities.len()), m.opportunities.len())) }
         p.muted { "Each is estimated on its own; the groups overlap (a customer can be in several), so the estimates do not add up." }
         table.list {
             thead { tr { th { "Opportunity" } th { "What to do" } th { "Who" } th.num { "Customers" } th.num { "Expected" } th { "Assumption" } } }

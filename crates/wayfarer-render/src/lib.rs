@@ -56,15 +56,31 @@ pub fn opt_pct(x: Option<f64>) -> String {
 
 /// Formats a count with thousands separators.
 pub fn count(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
+    wayfarer_core::numbers::count(n)
+}
+
+/// A model parameter: four significant digits, in scientific notation
+/// when very large or small — never as money or a rounded count.
+pub fn param(x: f64) -> String {
+    let a = x.abs();
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
     }
-    out
+    if !(1e-3..1e6).contains(&a) {
+        return format!("{x:.3e}");
+    }
+    let decimals = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{x:.decimals$}")
+}
+
+/// " (50 of 2,575)" after a capped list's heading, "" for a whole list.
+pub fn shown(shown: usize, total: usize) -> String {
+    wayfarer_core::numbers::shown(shown, total)
+}
+
+/// "1 customer", "2,575 customers".
+pub fn counted(n: u64, noun: &str) -> String {
+    wayfarer_core::numbers::counted(n, noun)
 }
 
 /// Formats money without cents for large amounts.
@@ -95,5 +111,11 @@ mod tests {
         assert_eq!(super::money(-2500.0), "-$2,500");
         assert_eq!(super::money(-3.5), "-$3.50");
         assert_eq!(super::emotion(Some(-0.256)), "-0.26");
+        // Model parameters keep their precision and are no amounts.
+        assert_eq!(super::param(0.24312), "0.2431");
+        assert_eq!(super::param(4.41456), "4.415");
+        assert_eq!(super::param(1234.6), "1235");
+        assert_eq!(super::param(2.3e7), "2.300e7");
+        assert_eq!(super::param(0.0000123), "1.230e-5");
     }
 }

@@ -31,10 +31,10 @@ pub fn map_svg(m: &JourneyMap, title: &str) -> String {
     let mut s = Svg::new(w, h);
     s.text(12.0, 26.0, title, 18.0, INK, "start", 700);
     let sub = format!(
-        "{} · {} customers · {} events",
+        "{} · {} · {}",
         m.scope.persona.as_deref().unwrap_or("All customers"),
-        count(m.scope.customers),
-        count(m.scope.events)
+        crate::counted(m.scope.customers, "customer"),
+        crate::counted(m.scope.events, "event")
     );
     s.text(12.0, 46.0, &sub, 12.0, MUTED, "start", 400);
     let x0 = |i: usize| left + colw * i as f64;
@@ -121,15 +121,7 @@ pub fn map_svg(m: &JourneyMap, title: &str) -> String {
                     if let Some(o) = st.opportunities.first() {
                         s.rect(x - 2.0, y + 8.0, 3.0, 40.0, "#1d7a55", None);
                         s.text(x + 6.0, y + 22.0, &clip(&o.title, 28), 11.0, INK, "start", 600);
-                        s.text(
-                            x + 6.0,
-                            y + 38.0,
-                            &format!("{} customers", count(o.customers)),
-                            11.0,
-                            MUTED,
-                            "start",
-                            400,
-                        );
+                        s.text(x + 6.0, y + 38.0, &crate::counted(o.customers, "customer"), 11.0, MUTED, "start", 400);
                     }
                 }
             }

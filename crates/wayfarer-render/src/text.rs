@@ -6,7 +6,7 @@ use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use wayfarer_engine::journey::JourneyMap;
 use wayfarer_engine::sessions::SessionsReport;
 
-use crate::{count, duration, emotion, money, opt_pct, pct};
+use crate::{count, counted, duration, emotion, money, opt_pct, pct};
 
 /// Renders the map for a terminal of `width` columns.
 pub fn journey_table(map: &JourneyMap, width: u16) -> String {
@@ -14,9 +14,9 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
     let scope = &map.scope;
     let who = scope.persona.as_deref().unwrap_or("All customers");
     let mut header = format!(
-        "Journey map — {who}: {} customers, {} events, {}",
-        count(scope.customers),
-        count(scope.events),
+        "Journey map — {who}: {}, {}, {}",
+        counted(scope.customers, "customer"),
+        counted(scope.events, "event"),
         if scope.has_revenue { format!("revenue {}", money(scope.revenue)) } else { "no revenue in the data".into() }
     );
     let from = scope.from.as_deref().unwrap_or(&scope.data_start);
@@ -98,7 +98,10 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
     out.push('\n');
 
     if !map.pain_points.is_empty() {
-        out.push_str("\nPain points (most severe first)\n");
+        out.push_str(&format!(
+            "\nPain points (most severe first){}\n",
+            crate::shown(5.min(map.pain_points.len()), map.pain_points.len())
+        ));
         for (i, p) in map.pain_points.iter().take(5).enumerate() {
             out.push_str(&format!(
                 "{:>2}. [{}] {}\n    {} — {} {} vs {} {}{} · severity {:.0}\n",
@@ -116,9 +119,10 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
         }
     }
     if !map.opportunities.is_empty() {
-        out.push_str(
-            "\nOpportunities (each estimated on its own: the groups overlap, so the estimates do not add up)\n",
-        );
+        out.push_str(&format!(
+            "\nOpportunities{} (each estimated on its own: the groups overlap, so the estimates do not add up)\n",
+            crate::shown(5.min(map.opportunities.len()), map.opportunities.len())
+        ));
         for (i, o) in map.opportunities.iter().take(5).enumerate() {
             let impact = match (o.expected_conversions, o.expected_revenue) {
                 (Some(c), Some(r)) => format!("≈{c:.0} more customers moving on, ≈{}", money(r)),
@@ -126,11 +130,11 @@ pub fn journey_table(map: &JourneyMap, width: u16) -> String {
                 _ => "impact not estimated".to_string(),
             };
             out.push_str(&format!(
-                "{:>2}. {}\n    {} — concerns {} customers; {impact}\n",
+                "{:>2}. {}\n    {} — concerns {}; {impact}\n",
                 i + 1,
                 o.title,
                 o.action,
-                count(o.customers)
+                counted(o.customers, "customer")
             ));
         }
     }
@@ -236,7 +240,7 @@ pub fn funnel_table(r: &wayfarer_engine::funnel::FunnelReport) -> String {
             );
             t.add_row(row);
         }
-        out.push_str(&format!("\nBreakdown\n{t}\n"));
+        out.push_str(&format!("\nBreakdown{}\n{t}\n", crate::shown(20.min(r.breakdown.len()), r.breakdown.len())));
     }
     if !r.trend.is_empty() {
         out.push_str("\nConversion by period of step 1\n");
@@ -271,7 +275,11 @@ pub fn funnel_table(r: &wayfarer_engine::funnel::FunnelReport) -> String {
 /// Paths: the top transitions and top paths.
 pub fn paths_table(r: &wayfarer_engine::paths::PathsReport) -> String {
     let unit = r.unit.noun();
-    let mut out = format!("Paths of {} {unit}\n\nTop transitions\n", count(r.customers));
+    let mut out = format!(
+        "Paths of {} {unit}\n\nTop transitions{}\n",
+        count(r.customers),
+        crate::shown(15.min(r.transitions.len()), r.transitions.len())
+    );
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
     t.set_header(vec!["from", "to", "count"]);
@@ -390,12 +398,21 @@ pub fn clv_table(r: &wayfarer_engine::clv::ClvReport) -> String {
     );
     if let Some(m) = &r.bgnbd {
         out.push_str(&format!(
-            "BG/NBD: r={:.4} alpha={:.4} a={:.4} b={:.4} (log-likelihood {:.1}, time in {unit}s)\n",
-            m.r, m.alpha, m.a, m.b, m.log_likelihood
+            "BG/NBD: r={} alpha={} a={} b={} (log-likelihood {:.1}, time in {unit}s)\n",
+            crate::param(m.r),
+            crate::param(m.alpha),
+            crate::param(m.a),
+            crate::param(m.b),
+            m.log_likelihood
         ));
     }
     if let Some(g) = &r.gamma_gamma {
-        out.push_str(&format!("Gamma-Gamma: p={:.4} q={:.4} v={:.4}\n", g.p, g.q, g.v));
+        out.push_str(&format!(
+            "Gamma-Gamma: p={} q={} v={}\n",
+            crate::param(g.p),
+            crate::param(g.q),
+            crate::param(g.v)
+        ));
     }
     for n in &r.notes {
         out.push_str(&format!("note: {n}\n"));
@@ -489,7 +506,8 @@ pub fn clv_table(r: &wayfarer_engine::clv::ClvReport) -> String {
                 money(c.clv),
             ]);
         }
-        out.push_str(&format!("\n{t}\n"));
+        let n = r.customer_values.len();
+        out.push_str(&format!("\nCustomers{}\n{t}\n", crate::shown(50.min(n), n)));
     }
     out
 }

@@ -117,15 +117,7 @@ pub(super) fn slug(s: &str) -> String {
 
 /// A count with thousands separators, as the renderers write them.
 pub(super) fn n(x: u64) -> String {
-    let digits = x.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    wayfarer_core::numbers::count(x)
 }
 
 pub(super) fn pct(x: f64) -> String {

@@ -138,7 +138,7 @@ impl Dash {
             .collect();
         let s = &map.scope;
         let subtitle = format!(
-            "{} · {} – {} · {} customers · {} events · revenue {}",
+            "{} · {} – {} · {} · {} · {}",
             match (label, &s.persona) {
                 (Some(l), Some(g)) => format!("{l}: {g}"),
                 (None, Some(p)) => p.clone(),
@@ -146,9 +146,13 @@ impl Dash {
             },
             s.from.as_deref().unwrap_or(&s.data_start).get(..10).unwrap_or(""),
             s.to.as_deref().unwrap_or(&s.data_end).get(..10).unwrap_or(""),
-            wayfarer_render::count(s.customers),
-            wayfarer_render::count(s.events),
-            wayfarer_render::money(s.revenue)
+            wayfarer_render::counted(s.customers, "customer"),
+            wayfarer_render::counted(s.events, "event"),
+            if s.has_revenue {
+                format!("revenue {}", wayfarer_render::money(s.revenue))
+            } else {
+                "no revenue in the data".to_string()
+            }
         );
         let page = dashboard::MapPage {
             chrome: Chrome { page: "map".into(), title: "Customer journey map".into(), subtitle, exports },
