@@ -137,12 +137,16 @@ pub struct IngestConfig {
     pub max_future_hours: f64,
     /// Revenue larger than this in absolute value is rejected.
     pub max_revenue: f64,
+    /// An event property that holds the revenue of events that carry none
+    /// of their own (e.g. `order_value`); stored events follow a change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revenue_property: Option<String>,
 }
 
 impl Default for IngestConfig {
     /// The same values as `default_config.toml` (a unit test checks).
     fn default() -> Self {
-        IngestConfig { earliest: "2000-01-01".into(), max_future_hours: 24.0, max_revenue: 1e9 }
+        IngestConfig { earliest: "2000-01-01".into(), max_future_hours: 24.0, max_revenue: 1e9, revenue_property: None }
     }
 }
 

@@ -714,9 +714,13 @@ pub fn to_toml(p: &DataProfile, x: &Proposal) -> String {
         (None, _) => head.push_str(
             "#\n# No event name reads like a purchase: set journey.purchase_event and the Purchase stage's rule.\n",
         ),
-        (Some(purchase), Some(prop)) => head.push_str(&format!(
-            "#\n# `{prop}` on `{purchase}` looks like the order's value: name that column `revenue` when you\n# import (or `properties.revenue` in Segment messages) so value lanes and CLV can use it.\n"
-        )),
+        (Some(purchase), Some(prop)) => {
+            head.push_str(&format!(
+                "#\n# `{prop}` on `{purchase}` looks like the order's value: [ingest] revenue_property below\n# reads it as revenue, so value lanes and CLV can use it (a guess: check it).\n"
+            ));
+            let line = format!("revenue_property = {}  # guessed from the data\n", quote(prop));
+            text = text.replacen("# revenue_property = \"order_value\"\n", &line, 1);
+        }
         (Some(_), None) => {}
     }
     head.push('\n');

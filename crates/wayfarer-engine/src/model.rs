@@ -97,6 +97,11 @@ impl Model {
         let keys = store.manifest().keys.clone();
         let vocab = vocabulary(config, &event_names, &channels, keys.as_ref());
         config.check_conditions(&vocab).map_err(|(key, e)| EngineError::Config(format!("{key}: {e}")))?;
+        if let Some(p) = &config.ingest.revenue_property {
+            vocab
+                .check_key(&wayfarer_core::predicate::Field::Property(p.clone()))
+                .map_err(|e| EngineError::Config(format!("ingest.revenue_property: {e}")))?;
+        }
         let parse = |s: &Option<String>| -> Result<Option<Predicate>, EngineError> {
             s.as_deref()
                 .map(|w| Predicate::parse(w).map_err(|e| EngineError::Config(format!("'{w}': {e}"))))

@@ -49,7 +49,7 @@ fn number(x: f64) -> String {
 
 /// What decoding accepts beyond well-formed values: a plausible time range
 /// and revenue (`[ingest]` in the configuration).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     /// Events dated before this (µs) are refused.
     pub earliest: i64,
@@ -57,6 +57,8 @@ pub struct Limits {
     pub max_future: i64,
     /// Revenue larger than this in absolute value is refused.
     pub max_revenue: f64,
+    /// The property that gives revenue to events without their own.
+    pub revenue_property: Option<String>,
 }
 
 impl Default for Limits {
@@ -71,7 +73,33 @@ impl Limits {
             earliest: c.earliest_micros(),
             max_future: (c.max_future_hours * wayfarer_core::time::MICROS_PER_HOUR as f64) as i64,
             max_revenue: c.max_revenue,
+            revenue_property: c.revenue_property.clone().filter(|p| !p.trim().is_empty()),
         }
+    }
+
+    /// The revenue an event gets from the configured revenue property
+    /// (when it has none of its own), and the field it came from:
+    /// `Ok(None)` when no property is configured or the event lacks it.
+    pub fn revenue_from_property(&self, e: &Event) -> Result<Option<(f64, String)>, FieldError> {
+        let Some(p) = &self.revenue_property else { return Ok(None) };
+        if e.revenue.is_some() || !e.properties.contains(p.as_str()) {
+            return Ok(None);
+        }
+        let Ok(Value::Object(props)) = serde_json::from_str::<Value>(&e.properties) else { return Ok(None) };
+        let field = format!("properties.{p}");
+        match props.get(p) {
+            Some(v) => Ok(Cell::Json(v).number(&field)?.map(|n| (n, field))),
+            None => Ok(None),
+        }
+    }
+
+    /// Fills an event's revenue from the revenue property; the field to
+    /// name when the revenue is refused.
+    fn fill_revenue(&self, e: &mut Event) -> Result<Option<String>, FieldError> {
+        Ok(self.revenue_from_property(e)?.map(|(n, field)| {
+            e.revenue = Some(n);
+            field
+        }))
     }
 
     /// Checks an event's time and revenue.
@@ -481,7 +509,8 @@ impl Decoder {
         let mut all = given_props.unwrap_or_default();
         all.extend(props);
         e.properties = if all.is_empty() { "{}".to_string() } else { Value::Object(all).to_string() };
-        self.limits.check(&e, time_field, revenue_field)?;
+        let from_property = self.limits.fill_revenue(&mut e)?;
+        self.limits.check(&e, time_field, from_property.as_deref().unwrap_or(revenue_field))?;
         self.finish(e)
     }
 
@@ -670,7 +699,8 @@ impl Decoder {
             e.event_id = content_id(&e);
         }
         e.timestamp = corrected;
-        self.limits.check(&e, time_field, revenue_field)?;
+        let from_property = self.limits.fill_revenue(&mut e)?;
+        self.limits.check(&e, time_field, from_property.as_deref().unwrap_or(revenue_field))?;
         self.finish(e)
     }
 
@@ -915,6 +945,38 @@ mod tests {
     }
 
     #[test]
+    fn a_configured_revenue_property_gives_revenue_to_events_without_their_own() {
+        let limits = Limits { revenue_property: Some("order_value".into()), ..Limits::default() };
+        let d = decoder().with_limits(limits, false);
+        let row = |pairs: &[(&str, &str)]| {
+            let names: Vec<String> = pairs.iter().map(|(k, _)| k.to_string()).collect();
+            let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
+            let cells: Vec<Cell<'_>> = pairs.iter().map(|(_, v)| Cell::Text(Cow::Borrowed(*v))).collect();
+            d.decode_flat(&roles, &names, &cells)
+        };
+        let base = [("customer_id", "c"), ("timestamp", "2025-06-01"), ("event", "purchase")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            row(&v)
+        };
+        assert_eq!(with(&[("order_value", "40.5")]).unwrap().revenue, Some(40.5));
+        assert_eq!(with(&[("order_value", "")]).unwrap().revenue, None);
+        assert_eq!(with(&[]).unwrap().revenue, None);
+        // The event's own revenue wins; the property stays a property.
+        let own = with(&[("revenue", "12"), ("order_value", "40")]).unwrap();
+        assert_eq!(own.revenue, Some(12.0));
+        assert!(own.properties.contains("order_value"));
+        // Out of range or not a number: refused, naming the property.
+        let e = with(&[("order_value", "5e12")]).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("properties.order_value", ErrorCode::ValueOutOfRange));
+        assert_eq!(with(&[("order_value", "lots")]).unwrap_err().field, "properties.order_value");
+        // Segment messages too.
+        let m = json!({"type": "track", "userId": "u", "event": "x", "timestamp": "2025-06-01", "properties": {"order_value": 7}});
+        assert_eq!(d.decode_json(&m).unwrap().revenue, Some(7.0));
+    }
+
+    #[test]
     fn times_and_revenue_out_of_range_are_refused_with_a_code() {
         let d = decoder(); // received 2026-01-01T00:00:00Z
         let err = |v: Value| d.decode_json(&v).unwrap_err();
@@ -940,8 +1002,10 @@ mod tests {
         let e = flat(&[("customer_id", "c"), ("timestamp", "2025-01-01"), ("event", "x"), ("revenue", "2e9")]);
         assert!(e.is_err_and(|e| e.field == "revenue" && e.code == ErrorCode::ValueOutOfRange));
         // Configurable.
-        let wide =
-            decoder().with_limits(Limits { earliest: 0, max_future: i64::MAX / 2, max_revenue: f64::MAX }, false);
+        let wide = decoder().with_limits(
+            Limits { earliest: 0, max_future: i64::MAX / 2, max_revenue: f64::MAX, revenue_property: None },
+            false,
+        );
         assert!(
             wide.decode_json(&json!({"type": "track", "userId": "u", "event": "x", "timestamp": "1997-01-01"})).is_ok()
         );

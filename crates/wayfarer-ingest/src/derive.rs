@@ -90,11 +90,14 @@ pub fn record_given(properties: &mut String, channel: &str) {
     *properties = serde_json::Value::Object(map).to_string();
 }
 
-/// What identifies a set of channel rules: stored channels follow the rules
-/// whose fingerprint the manifest records; another fingerprint means the
-/// channels must be derived again.
-pub fn fingerprint(config: &ChannelConfig) -> String {
+/// What identifies a set of channel rules and the revenue property: stored
+/// channels and revenue follow the configuration whose fingerprint the
+/// manifest records; another fingerprint means they must be derived again.
+pub fn fingerprint(config: &ChannelConfig, revenue_property: Option<&str>) -> String {
     // The version changes with the derivation itself (GA4's grouping).
-    let what = serde_json::json!({"v": 1, "own_domains": config.own_domains, "rules": config.rules});
+    let mut what = serde_json::json!({"v": 1, "own_domains": config.own_domains, "rules": config.rules});
+    if let Some(p) = revenue_property {
+        what["revenue_property"] = serde_json::Value::String(p.to_string());
+    }
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(what.to_string().as_bytes()))
 }

@@ -51,7 +51,7 @@ pub use identity::IdentityGraph;
 pub use manifest::{Manifest, SegmentMeta};
 pub use read::{NO_CHANNEL, Postings, Rows};
 pub use segment::Col;
-pub use writer::{CommitStats, RederiveStats, Writer};
+pub use writer::{CommitStats, Derived, RederiveStats, Writer};
 
 /// Default number of customer partitions of a new data directory.
 pub const DEFAULT_PARTITIONS: u32 = 16;

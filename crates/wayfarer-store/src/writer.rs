@@ -41,6 +41,14 @@ pub const SPILL_ROWS: usize = 4_000_000;
 /// A partition with more segments than this is compacted into one.
 pub const MAX_SEGMENTS_PER_PARTITION: usize = 4;
 
+/// An event's derived facts: its channel (None: it inherits its
+/// session's) and revenue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    pub channel: Option<String>,
+    pub revenue: Option<f64>,
+}
+
 /// What re-deriving the channels did.
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct RederiveStats {
@@ -307,14 +315,15 @@ impl Writer {
         }
     }
 
-    /// Derives every stored event's channel again — `derive` gets the row
-    /// as an event (its channel unset) and the channel it was stored with —
-    /// rewrites the segments whose channels change, records `fingerprint`
-    /// and commits. Nothing else changes: ids, order, identities.
+    /// Derives every stored event's channel and revenue again — `derive`
+    /// gets the row as an event (its channel unset, its stored revenue
+    /// set) and the channel it was stored with, and returns both — rewrites
+    /// the segments where either changes, records `fingerprint` and
+    /// commits. Nothing else changes: ids, order, identities.
     pub fn rederive_channels(
         &mut self,
         fingerprint: &str,
-        derive: &(dyn Fn(&Event, Option<&str>) -> Option<String> + Sync),
+        derive: &(dyn Fn(&Event, Option<&str>) -> Derived + Sync),
     ) -> Result<RederiveStats, StoreError> {
         self.flush()?;
         if !self.new_segments.is_empty() || !self.pending.is_empty() {
@@ -327,7 +336,7 @@ impl Writer {
             let batch = segment::read_segment(&path, &Col::ALL)?;
             let events = segment::events_of(&batch)?;
             let old = batch.column(Col::Channel.index()).as_string::<i32>();
-            let new: Vec<Option<String>> = events
+            let new: Vec<Derived> = events
                 .par_iter()
                 .enumerate()
                 .map(|(i, e)| derive(e, (!old.is_null(i)).then(|| old.value(i))))
@@ -335,8 +344,12 @@ impl Writer {
             stats.rows += new.len() as u64;
             let changed = new
                 .iter()
+                .zip(&events)
                 .enumerate()
-                .filter(|(i, c)| c.as_deref() != (!old.is_null(*i)).then(|| old.value(*i)))
+                .filter(|(i, (d, e))| {
+                    d.channel.as_deref() != (!old.is_null(*i)).then(|| old.value(*i))
+                        || d.revenue.map(f64::to_bits) != e.revenue.map(f64::to_bits)
+                })
                 .count();
             if changed == 0 {
                 continue;
@@ -344,11 +357,16 @@ impl Writer {
             stats.rows_changed += changed as u64;
             let codes: Vec<Option<u32>> = new
                 .iter()
-                .map(|c| c.as_deref().map(|c| Self::code(&mut self.channel_dict, &mut self.manifest.channels, c)))
+                .map(|d| {
+                    d.channel.as_deref().map(|c| Self::code(&mut self.channel_dict, &mut self.manifest.channels, c))
+                })
                 .collect();
+            let revenue: Vec<Option<f64>> = new.iter().map(|d| d.revenue).collect();
+            let channels: Vec<Option<String>> = new.into_iter().map(|d| d.channel).collect();
             let mut cols = batch.columns().to_vec();
-            cols[Col::Channel.index()] = Arc::new(arrow_array::StringArray::from(new));
+            cols[Col::Channel.index()] = Arc::new(arrow_array::StringArray::from(channels));
             cols[Col::ChannelCode.index()] = Arc::new(UInt32Array::from(codes));
+            cols[Col::Revenue.index()] = Arc::new(arrow_array::Float64Array::from(revenue));
             let rewritten =
                 RecordBatch::try_new(batch.schema(), cols).map_err(|e| StoreError::Internal(e.to_string()))?;
             let id = self.manifest.next_segment;

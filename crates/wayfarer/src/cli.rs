@@ -86,8 +86,9 @@ pub enum Command {
     /// Check how the configuration fits the data: event names no stage rule knows, rules matching nothing,
     /// stages nobody reaches, empty personas, unassigned channels, data too thin for the models.
     Doctor(DoctorArgs),
-    /// Derive every stored event's channel again with the configuration's channel rules (done
-    /// automatically by the next command when the rules change; this forces it).
+    /// Derive every stored event's channel and revenue again with the configuration's channel rules
+    /// and [ingest] revenue_property (done automatically by the next command when they change;
+    /// this forces it).
     Reindex,
     /// Run the HTTP server: the dashboard (/), Segment-compatible ingestion (/v1/*), the query API (/api/*), metrics.
     Serve(ServeArgs),

@@ -93,7 +93,7 @@ fn config_from_data_places_foreign_names_in_stages() {
     // reaches every stage.
     let doctor = wayfarer(t.path(), &["doctor", "--data", "d", "--json"]).ok();
     assert!(
-        doctor.stderr().contains("Channel rules changed: derived the channels of 14,548 events again"),
+        doctor.stderr().contains("Channel rules changed: derived the channels and revenue of 14,548 events again"),
         "{}",
         doctor.stderr()
     );
@@ -179,7 +179,7 @@ c,2026-03-01T10:00:00Z,Product Viewed,,
     .unwrap();
     assert_eq!([channel("a"), channel("b"), channel("c")], ["Phone", "Newsletter", "Newsletter"]);
     let r = wayfarer(t.path(), &["reindex", "--data", "d"]).ok();
-    assert!(r.stderr().contains("derived the channels of 3 events again (0 changed"), "{}", r.stderr());
+    assert!(r.stderr().contains("derived the channels and revenue of 3 events again (0 changed"), "{}", r.stderr());
 }
 
 #[test]
@@ -187,6 +187,12 @@ fn data_without_revenue_says_so_instead_of_zeros() {
     let t = tempfile::tempdir().unwrap();
     shop(t.path());
     wayfarer(t.path(), &["config", "init", "--from-data", "--data", "d"]).ok();
+    // Without the guessed revenue property, the data has no revenue.
+    let path = t.path().join("d/wayfarer.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    assert!(config.contains("revenue_property = \"order_value\""), "config init guesses the property");
+    std::fs::write(&path, config.replace("revenue_property = \"order_value\"", "# revenue_property = \"order_value\""))
+        .unwrap();
     let text = wayfarer(t.path(), &["map", "--data", "d"]).ok().stdout();
     assert!(text.contains("1,000 customers, 14,548 events, no revenue in the data"), "{text}");
     assert!(!text.contains("$0.00"), "{text}");
@@ -322,4 +328,34 @@ fn sessions_text(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+#[test]
+fn a_revenue_property_gives_stored_events_their_value_without_a_reimport() {
+    let t = tempfile::tempdir().unwrap();
+    shop(t.path());
+    let csv = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop.csv")).unwrap();
+    let total: f64 =
+        csv.lines().skip(1).filter_map(|l| l.split(',').nth(6)).filter_map(|v| v.parse::<f64>().ok()).sum();
+    assert!(total > 0.0);
+    let before = wayfarer(t.path(), &["map", "--data", "d", "--json"]).ok().json();
+    assert_eq!(before["scope"]["has_revenue"], false);
+
+    // config init guesses `order_value`; the next command derives revenue
+    // for the stored events (as it does channels).
+    wayfarer(t.path(), &["config", "init", "--from-data", "--data", "d"]).ok();
+    let map = wayfarer(t.path(), &["map", "--data", "d", "--json"]).ok();
+    assert!(map.stderr().contains("derived the channels and revenue of 14,548 events again"), "{}", map.stderr());
+    let map = map.json();
+    assert_eq!(map["scope"]["has_revenue"], true);
+    let revenue = map["scope"]["revenue"].as_f64().unwrap();
+    assert!((revenue - total).abs() < 1e-6 * total, "{revenue} vs {total}");
+
+    // A misspelled property is an error naming the closest.
+    let path = t.path().join("d/wayfarer.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, config.replace("revenue_property = \"order_value\"", "revenue_property = \"order_valeu\""))
+        .unwrap();
+    let e = wayfarer(t.path(), &["map", "--data", "d"]).fails().stderr();
+    assert!(e.contains("ingest.revenue_property") && e.contains("did you mean 'order_value'?"), "{e}");
 }

@@ -87,7 +87,7 @@ fn from_data_init(g: &Global, path: &std::path::Path) -> Result<()> {
         say!("  {unknown} names only count as {} (listed in the file)", config.stages[0].name);
     }
     if let (Some(purchase), Some(prop)) = (&proposal.purchase_event, &proposal.revenue_property) {
-        say!("  `{prop}` on `{purchase}` looks like revenue: see the note at the top of the file");
+        say!("  `{prop}` on `{purchase}` looks like revenue: [ingest] revenue_property reads it (check the guess)");
     }
     say!("Check the guesses (each is commented), then run `wayfarer doctor --data {}`.", dir.display());
     Ok(())

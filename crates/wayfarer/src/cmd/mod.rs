@@ -142,7 +142,7 @@ impl Snapshot {
 /// go on with the stored channels and say so; the server re-derives them
 /// when it starts. Returns the rows re-derived, if it ran.
 pub fn follow_channel_rules(dir: &Path, config: &Config, force: bool) -> Result<Option<wayfarer_store::RederiveStats>> {
-    let fingerprint = wayfarer_ingest::derive::fingerprint(&config.channels);
+    let fingerprint = derivation_fingerprint(config);
     let stored = match wayfarer_store::Manifest::load(dir) {
         Ok(Some(m)) if !m.segments.is_empty() => m.channels_fingerprint,
         _ => return Ok(None),
@@ -154,7 +154,7 @@ pub fn follow_channel_rules(dir: &Path, config: &Config, force: bool) -> Result<
         Ok(w) => w,
         Err(wayfarer_store::StoreError::Locked(_)) if !force => {
             eprintln!(
-                "note: the channel rules changed since these events were stored; another process (a server?) holds {} \
+                "note: the channel rules or revenue property changed since these events were stored; another process (a server?) holds {} \
                  so this answer uses the stored channels until it re-derives them (on its next start)",
                 dir.display()
             );
@@ -165,6 +165,12 @@ pub fn follow_channel_rules(dir: &Path, config: &Config, force: bool) -> Result<
     rederive_channels(&mut writer, config, force)
 }
 
+/// What stored channels and revenue are derived with: the channel rules
+/// and the revenue property.
+fn derivation_fingerprint(config: &Config) -> String {
+    wayfarer_ingest::derive::fingerprint(&config.channels, config.ingest.revenue_property.as_deref())
+}
+
 /// Re-derives the channels of the writer's store when its rules'
 /// fingerprint is not the configuration's (or always, with `force`).
 pub fn rederive_channels(
@@ -172,7 +178,7 @@ pub fn rederive_channels(
     config: &Config,
     force: bool,
 ) -> Result<Option<wayfarer_store::RederiveStats>> {
-    let fingerprint = wayfarer_ingest::derive::fingerprint(&config.channels);
+    let fingerprint = derivation_fingerprint(config);
     writer.set_channels_fingerprint_if_empty(&fingerprint);
     if !force && writer.channels_fingerprint() == Some(fingerprint.as_str()) {
         return Ok(None);
@@ -180,11 +186,19 @@ pub fn rederive_channels(
     let legacy = writer.channels_fingerprint().is_none();
     let deriver = wayfarer_ingest::derive::ChannelDeriver::new(&config.channels)
         .map_err(|e| anyhow::anyhow!("channel rules: {e}"))?;
+    let limits = wayfarer_ingest::decode::Limits::from_config(&config.ingest);
     let started = std::time::Instant::now();
-    let stats = writer.rederive_channels(&fingerprint, &|e, stored| deriver.rederive(e, stored, legacy))?;
+    let stats = writer.rederive_channels(&fingerprint, &|e, stored| wayfarer_store::Derived {
+        channel: deriver.rederive(e, stored, legacy),
+        // An out-of-range value stays a property, as it would at import.
+        revenue: match limits.revenue_from_property(e) {
+            Ok(Some((r, _))) if r.abs() <= limits.max_revenue => Some(r),
+            _ => e.revenue,
+        },
+    })?;
     if stats.rows_changed > 0 || force {
         eprintln!(
-            "Channel rules {}: derived the channels of {} events again ({} changed, {} segments rewritten) in {:.1} s",
+            "Channel rules {}: derived the channels and revenue of {} events again ({} changed, {} segments rewritten) in {:.1} s",
             if force { "applied" } else { "changed" },
             wayfarer_render::count(stats.rows),
             wayfarer_render::count(stats.rows_changed),
