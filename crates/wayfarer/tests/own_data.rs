@@ -359,3 +359,39 @@ fn a_revenue_property_gives_stored_events_their_value_without_a_reimport() {
     let e = wayfarer(t.path(), &["map", "--data", "d"]).fails().stderr();
     assert!(e.contains("ingest.revenue_property") && e.contains("did you mean 'order_value'?"), "{e}");
 }
+
+#[test]
+fn the_server_splits_by_a_property_and_counts_sessions() {
+    let t = tempfile::tempdir().unwrap();
+    shop(t.path());
+    let d = t.path().join("d");
+    let read = support::wayfarer(&d, &["keys", "create", "--read", "--name", "own-data", "--quiet"]).trim().to_string();
+    let server = support::Server::start(&d);
+    let auth = [("Authorization", format!("Bearer {read}"))];
+    let get = |path: &str| support::http(server.addr, "GET", path, &auth, b"").expect("an answer");
+
+    // The map page split by a property's value names the group; a typo is a
+    // 400 that names the closest property.
+    let (status, body) = get("/?segment=properties.platform:ios");
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{page}");
+    let ios = latest_platforms()["ios"];
+    assert!(page.contains("Property platform: ios · "), "the subtitle names the group");
+    assert!(page.contains(&format!("{ios} customers")), "{ios} customers");
+    let (status, body) = get("/?segment=properties.platfrom:ios");
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("did you mean 'platform'?"));
+
+    // The API counts sessions when asked, and says so.
+    let (status, body) = get("/api/funnel?step=landing_page_view&step=purchase&per=session");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let r: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(r["unit"], "sessions");
+    let (_, body) = get("/api/funnel?step=landing_page_view&step=purchase");
+    let by_customer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(r["customers"].as_u64() > by_customer["customers"].as_u64(), "more sessions than customers");
+    let (status, body) = get("/api/funnel?step=landing_page_view&step=purchase&breakdown=property:platfom");
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("did you mean 'platform'?"));
+    server.stop();
+}
