@@ -2,7 +2,11 @@
 //! (recency, frequency, monetary value, the share of their events per
 //! channel, stage reached, tenure, NPS), standardised; k-means with
 //! k-means++ seeding and k chosen by silhouette (or given), deterministic for
-//! a seed. Each persona is labelled by its most distinctive features and
+//! a seed, fitted on a sample of at most 20,000 customers (by a hash of their
+//! id) with every customer joining its nearest centroid. The fit is saved in
+//! the data directory (`cache/`) and reused while the question and the
+//! population stay the same, so maps do not re-cluster per request and
+//! assignments stay stable. Each persona is labelled by its most distinctive features and
 //! described by its size, favourite channel and channel mix, typical path,
 //! median value, NPS, stage distribution and top pain point (from its own
 //! journey map). Hand-written personas can be compared with the discovered
@@ -14,7 +18,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use wayfarer_core::cancel::Cancelled;
 use wayfarer_core::time::MICROS_PER_DAY;
-use wayfarer_models::cluster::{adjusted_rand_index, kmeans_until, silhouette_until, standardise};
+use wayfarer_models::cluster::{KMeans, adjusted_rand_index, kmeans_until, nearest, silhouette_until, standardise};
 use wayfarer_models::stats::{nps, quantile};
 use wayfarer_store::{Col, NO_CHANNEL, Store};
 
@@ -172,11 +176,14 @@ pub struct PersonaSpec {
     pub seed: u64,
     /// Also build each persona's journey map (for its top pain point).
     pub with_maps: bool,
+    /// k-means is fitted on at most this many customers (chosen by a hash
+    /// of their id); the others join the nearest persona.
+    pub fit_sample: usize,
 }
 
 impl Default for PersonaSpec {
     fn default() -> Self {
-        PersonaSpec { k: None, max_k: 8, seed: 17, with_maps: true }
+        PersonaSpec { k: None, max_k: 8, seed: 17, with_maps: true, fit_sample: FIT_SAMPLE }
     }
 }
 
@@ -249,43 +256,45 @@ pub fn discover(
     let rows = fold::report(store, &FeatureFold { model, scope: &scope.without_persona(), channels })?;
     let mut names: Vec<String> = FIXED.iter().map(|s| (*s).to_string()).collect();
     names.extend(model.channels.iter().map(|c| format!("share:{c}")));
-    // Missing values (NPS of those who never answered, order value of those
-    // who never bought) take the column's mean before standardising.
     let d = names.len();
-    let means: Vec<f64> = (0..d)
-        .map(|j| {
-            let v: Vec<f64> = rows.iter().map(|r| r.features[j]).filter(|v| v.is_finite()).collect();
-            if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 }
-        })
-        .collect();
-    let mut x: Vec<Vec<f64>> = rows
-        .iter()
-        .map(|r| r.features.iter().enumerate().map(|(j, v)| if v.is_finite() { *v } else { means[j] }).collect())
-        .collect();
-    // Profiles are told in plain standard scores; the clustering uses the
-    // weighted features.
-    let mut z = x.clone();
-    standardise(&mut z);
-    scale_features(&mut x, FIXED.len());
-    if x.len() < 4 {
-        return Err(EngineError::InvalidQuery(format!("{} customers are too few to discover personas", x.len())));
+    if rows.len() < 4 {
+        return Err(EngineError::InvalidQuery(format!("{} customers are too few to discover personas", rows.len())));
     }
-    // The clustering stops when the query is cancelled.
-    let stop = &|| store.cancel().is_cancelled();
-    // Choose k by silhouette on a deterministic sample.
-    let (k, chosen_by, silhouettes) = match spec.k {
-        Some(k) => (k.clamp(1, x.len()), "given".to_string(), Vec::new()),
+    // Profiles are told in plain standard scores (missing values take the
+    // column's mean); the clustering uses the weighted features.
+    let raw: Vec<Vec<f64>> = rows.iter().map(|r| r.features.clone()).collect();
+    let mut z = FeatureScale::fill(&raw, &FeatureScale::means(&raw, d));
+    standardise(&mut z);
+    // A fit saved for the same question (configuration, spec, scope) and a
+    // population of about the same size is reused: the same personas, and
+    // every customer joins the nearest (no re-clustering per request).
+    let key = fit_key(model, scope, spec);
+    let saved = SavedFit::load(store, &key).filter(|f| f.fits(&names, rows.len()));
+    let Clustering { k, chosen_by, silhouettes, fit } = match saved {
+        Some(f) => {
+            let labels = raw.iter().map(|r| nearest(&f.scale.apply(r), &f.centroids)).collect();
+            let fit = KMeans { centroids: f.centroids, labels, inertia: 0.0 };
+            Clustering { k: f.k, chosen_by: f.chosen_by, silhouettes: f.silhouettes, fit }
+        }
         None => {
-            let mut scores = Vec::new();
-            for k in 2..=spec.max_k.max(2).min(x.len() - 1) {
-                let m = kmeans_until(&x, k, spec.seed, 3, stop).ok_or(Cancelled)?;
-                scores.push((k, silhouette_until(&x, &m.labels, k, 2000, stop).ok_or(Cancelled)?));
+            let scale = FeatureScale::fit(&raw, FIXED.len());
+            let x: Vec<Vec<f64>> = raw.iter().map(|r| scale.apply(r)).collect();
+            let c = cluster(store, &rows, &x, spec)?;
+            SavedFit {
+                version: SavedFit::VERSION,
+                key,
+                features: names.clone(),
+                customers: rows.len() as u64,
+                scale,
+                k: c.k,
+                chosen_by: c.chosen_by.clone(),
+                silhouettes: c.silhouettes.clone(),
+                centroids: c.fit.centroids.clone(),
             }
-            let best = scores.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
-            (best.map_or(2, |b| b.0), "silhouette".to_string(), scores)
+            .save(store);
+            c
         }
     };
-    let fit = kmeans_until(&x, k, spec.seed, 6, stop).ok_or(Cancelled)?;
     // Order personas by size, largest first, so names and indexes are stable.
     let mut sizes: Vec<(usize, usize)> = (0..k).map(|c| (c, fit.labels.iter().filter(|&&l| l == c).count())).collect();
     sizes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -398,6 +407,215 @@ pub fn discover(
     Ok(report)
 }
 
+/// Chooses k (by silhouette, unless given) and fits k-means on a sample of
+/// the customers; every customer then joins its nearest centroid.
+fn cluster(
+    store: &Store,
+    rows: &[CustomerFeatures],
+    x: &[Vec<f64>],
+    spec: &PersonaSpec,
+) -> Result<Clustering, EngineError> {
+    // The clustering stops when the query is cancelled.
+    let stop = &|| store.cancel().is_cancelled();
+    // k-means is fitted on a sample of customers chosen by a hash of their
+    // id (the same customers while the data grows). Up to the sample size,
+    // the sample is everyone.
+    let sample = fit_sample(rows, spec.seed, spec.fit_sample);
+    let xs: Vec<Vec<f64>> = sample.iter().map(|&i| x[i].clone()).collect();
+    let (k, chosen_by, silhouettes) = match spec.k {
+        Some(k) => (k.clamp(1, xs.len()), "given".to_string(), Vec::new()),
+        None => {
+            let mut scores = Vec::new();
+            for k in 2..=spec.max_k.max(2).min(xs.len() - 1) {
+                let m = kmeans_until(&xs, k, spec.seed, 3, stop).ok_or(Cancelled)?;
+                scores.push((k, silhouette_until(&xs, &m.labels, k, 2000, stop).ok_or(Cancelled)?));
+            }
+            let best = scores.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
+            (best.map_or(2, |b| b.0), "silhouette".to_string(), scores)
+        }
+    };
+    let mut fit = kmeans_until(&xs, k, spec.seed, 6, stop).ok_or(Cancelled)?;
+    if xs.len() < x.len() {
+        fit.labels = x.iter().map(|r| nearest(r, &fit.centroids)).collect();
+    }
+    Ok(Clustering { k, chosen_by, silhouettes, fit })
+}
+
+/// The number of personas, how it was chosen, and the fit.
+struct Clustering {
+    k: usize,
+    chosen_by: String,
+    silhouettes: Vec<(usize, f64)>,
+    fit: KMeans,
+}
+
+/// How raw features become the clustering's: missing values take the
+/// column's mean (`fill`), then each column is `(v' − offset) × factor`,
+/// where v' is v for the fixed features and √v for the channel shares.
+/// Fitted once and saved with the centroids, so later customers are
+/// placed on the same scale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureScale {
+    fill: Vec<f64>,
+    offset: Vec<f64>,
+    factor: Vec<f64>,
+    fixed: usize,
+}
+
+impl FeatureScale {
+    fn means(raw: &[Vec<f64>], d: usize) -> Vec<f64> {
+        (0..d)
+            .map(|j| {
+                let (sum, n) =
+                    raw.iter().map(|r| r[j]).filter(|v| v.is_finite()).fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+                if n == 0 { 0.0 } else { sum / n as f64 }
+            })
+            .collect()
+    }
+
+    fn fill(raw: &[Vec<f64>], means: &[f64]) -> Vec<Vec<f64>> {
+        raw.iter().map(|r| r.iter().zip(means).map(|(v, m)| if v.is_finite() { *v } else { *m }).collect()).collect()
+    }
+
+    /// Puts the features on comparable scales: the fixed features are
+    /// standardised (lifecycle ones down-weighted, app share and order
+    /// value at full weight); the channel shares are a composition, so they
+    /// take the Hellinger transform (square roots) and one common scale —
+    /// standardising each channel on its own would let a channel that five
+    /// customers used weigh as much as the favourite channel of thousands.
+    fn fit(raw: &[Vec<f64>], fixed: usize) -> FeatureScale {
+        let d = raw.first().map_or(0, Vec::len);
+        let fill = FeatureScale::means(raw, d);
+        let n = raw.len().max(1) as f64;
+        let value = |r: &Vec<f64>, j: usize| {
+            let v = if r[j].is_finite() { r[j] } else { fill[j] };
+            if j >= fixed { v.max(0.0).sqrt() } else { v }
+        };
+        let mut offset = vec![0.0; d];
+        for r in raw {
+            for (j, o) in offset.iter_mut().enumerate() {
+                *o += value(r, j) / n;
+            }
+        }
+        let mut var = vec![0.0; d];
+        for r in raw {
+            for (j, s) in var.iter_mut().enumerate() {
+                *s += (value(r, j) - offset[j]).powi(2) / n;
+            }
+        }
+        let channels = d.saturating_sub(fixed).max(1) as f64;
+        let pooled: f64 = var[fixed.min(d)..].iter().sum::<f64>() / channels;
+        let share_scale = if pooled > 1e-12 { CHANNEL_WEIGHT / pooled.sqrt() } else { 0.0 };
+        let factor = (0..d)
+            .map(|j| {
+                if j >= fixed {
+                    share_scale
+                } else if var[j].sqrt() <= 1e-12 {
+                    0.0
+                } else {
+                    let weight = if matches!(FIXED[j], "app_share" | "order_value") { 1.0 } else { LIFECYCLE_WEIGHT };
+                    weight / var[j].sqrt()
+                }
+            })
+            .collect();
+        FeatureScale { fill, offset, factor, fixed }
+    }
+
+    fn apply(&self, raw: &[f64]) -> Vec<f64> {
+        raw.iter()
+            .enumerate()
+            .map(|(j, v)| {
+                let v = if v.is_finite() { *v } else { self.fill[j] };
+                let v = if j >= self.fixed { v.max(0.0).sqrt() } else { v };
+                (v - self.offset[j]) * self.factor[j]
+            })
+            .collect()
+    }
+}
+
+/// A fit of discovered personas saved in the data directory
+/// (`cache/personas-KEY.json`), reused while the question and the
+/// population stay the same.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SavedFit {
+    version: u32,
+    key: String,
+    features: Vec<String>,
+    customers: u64,
+    scale: FeatureScale,
+    k: usize,
+    chosen_by: String,
+    silhouettes: Vec<(usize, f64)>,
+    centroids: Vec<Vec<f64>>,
+}
+
+/// A saved fit is used while the population is within this factor of the
+/// one it was fitted on.
+const REFIT_GROWTH: f64 = 1.2;
+
+impl SavedFit {
+    const VERSION: u32 = 1;
+
+    fn path(store: &Store, key: &str) -> std::path::PathBuf {
+        store.dir().join("cache").join(format!("personas-{key}.json"))
+    }
+
+    fn load(store: &Store, key: &str) -> Option<SavedFit> {
+        let text = std::fs::read_to_string(SavedFit::path(store, key)).ok()?;
+        serde_json::from_str::<SavedFit>(&text).ok().filter(|f| f.version == SavedFit::VERSION && f.key == key)
+    }
+
+    /// Whether the fit applies to these features and this many customers.
+    fn fits(&self, features: &[String], customers: usize) -> bool {
+        let (n, at) = (customers as f64, self.customers.max(1) as f64);
+        self.features == features && n <= at * REFIT_GROWTH && n * REFIT_GROWTH >= at && !self.centroids.is_empty()
+    }
+
+    /// Saves the fit, atomically; a directory that cannot be written (read
+    /// only) just means the next request fits again.
+    fn save(&self, store: &Store) {
+        let dir = store.dir().join("cache");
+        let Ok(bytes) = serde_json::to_vec(self) else { return };
+        if std::fs::create_dir_all(&dir).is_ok() {
+            let _ = wayfarer_store::manifest::write_atomic(&dir, &format!("personas-{}.json", self.key), &bytes);
+        }
+    }
+}
+
+/// What a fit answers: the configuration, the spec and the time window.
+fn fit_key(model: &Model, scope: &Scope, spec: &PersonaSpec) -> String {
+    let what = format!(
+        "{}|{:?}|{}|{}|{}|{:?}|{:?}",
+        model.config.to_toml(),
+        spec.k,
+        spec.max_k,
+        spec.seed,
+        spec.fit_sample,
+        scope.from,
+        scope.to
+    );
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(what.as_bytes()))
+}
+
+/// By default, k-means is fitted on at most this many customers.
+pub const FIT_SAMPLE: usize = 20_000;
+
+/// The rows k-means is fitted on: every row up to `size`, else the rows
+/// whose customers hash lowest (stable as the data grows), in order.
+fn fit_sample(rows: &[CustomerFeatures], seed: u64, size: usize) -> Vec<usize> {
+    let size = size.max(100);
+    if rows.len() <= size {
+        return (0..rows.len()).collect();
+    }
+    let hash = |c: u32| xxhash_rust::xxh3::xxh3_64_with_seed(&c.to_le_bytes(), seed);
+    let mut keyed: Vec<(u64, usize)> = rows.iter().enumerate().map(|(i, r)| (hash(r.customer), i)).collect();
+    keyed.select_nth_unstable(size - 1);
+    keyed.truncate(size);
+    let mut idx: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+    idx.sort_unstable();
+    idx
+}
+
 /// Weight of the lifecycle features (recency, purchases, revenue, stage,
 /// tenure, NPS, events): where a customer is in the journey, which the map's
 /// stages already show, matters less to who they are than their preferences.
@@ -405,49 +623,6 @@ const LIFECYCLE_WEIGHT: f64 = 0.4;
 /// Weight of the channel-preference block, in units of one standardised
 /// feature per channel.
 const CHANNEL_WEIGHT: f64 = 3.0;
-
-/// Puts the features on comparable scales: the fixed features are
-/// standardised (lifecycle ones down-weighted, app share and order value at
-/// full weight); the channel shares are a composition, so they take the
-/// Hellinger transform (square roots) and one common scale — standardising
-/// each channel on its own would let a channel that five customers used
-/// weigh as much as the favourite channel of thousands.
-fn scale_features(x: &mut [Vec<f64>], fixed: usize) {
-    if x.is_empty() {
-        return;
-    }
-    let d = x[0].len();
-    for row in x.iter_mut() {
-        for v in &mut row[fixed..] {
-            *v = v.max(0.0).sqrt();
-        }
-    }
-    let shares: Vec<Vec<f64>> = x.iter().map(|r| r[fixed..].to_vec()).collect();
-    standardise(x);
-    let n = x.len() as f64;
-    let channels = d - fixed;
-    let mut mean = vec![0.0; channels];
-    for r in &shares {
-        for (m, v) in mean.iter_mut().zip(r) {
-            *m += v / n;
-        }
-    }
-    let pooled_var: f64 =
-        shares.iter().map(|r| r.iter().zip(&mean).map(|(v, m)| (v - m) * (v - m)).sum::<f64>()).sum::<f64>()
-            / n
-            / channels.max(1) as f64;
-    let scale = if pooled_var > 1e-12 { CHANNEL_WEIGHT / pooled_var.sqrt() } else { 0.0 };
-    for (row, r) in x.iter_mut().zip(&shares) {
-        for (j, v) in row.iter_mut().enumerate().take(fixed) {
-            if !matches!(FIXED[j], "app_share" | "order_value") {
-                *v *= LIFECYCLE_WEIGHT;
-            }
-        }
-        for (c, v) in r.iter().enumerate() {
-            row[fixed + c] = (v - mean[c]) * scale;
-        }
-    }
-}
 
 /// A short name from the most distinctive features.
 fn label(profile: &[(String, f64)], mix: &[(String, f64)]) -> String {
@@ -580,12 +755,41 @@ mod tests {
     }
 
     #[test]
+    fn a_saved_fit_is_reused_and_places_customers_alike() {
+        let (dir, s) = store(two_groups());
+        let m = model(&s);
+        let spec = PersonaSpec { with_maps: false, ..PersonaSpec::default() };
+        let fresh = discover(&s, &m, &Scope::default(), &spec).unwrap();
+        let saved: Vec<_> = std::fs::read_dir(dir.path().join("cache")).unwrap().collect();
+        assert_eq!(saved.len(), 1, "one fit saved");
+        let again = discover(&s, &m, &Scope::default(), &spec).unwrap();
+        assert_eq!((fresh.k, &fresh.assignment, &fresh.silhouettes), (again.k, &again.assignment, &again.silhouettes));
+        assert_eq!(fresh.personas, again.personas);
+        // A saved fit with other centroids is what the next call uses: proof
+        // that it is read, not recomputed.
+        let path = saved[0].as_ref().unwrap().path();
+        let mut fit: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let first = fit["centroids"][0].clone();
+        for c in fit["centroids"].as_array_mut().unwrap() {
+            *c = first.clone();
+        }
+        std::fs::write(&path, fit.to_string()).unwrap();
+        let collapsed = discover(&s, &m, &Scope::default(), &spec).unwrap();
+        assert!(collapsed.assignment.values().all(|&p| p == 0), "every customer joins the first of equal centroids");
+        // Another spec is another fit.
+        let three = discover(&s, &m, &Scope::default(), &PersonaSpec { k: Some(3), ..spec }).unwrap();
+        assert_eq!(three.k, 3);
+        assert_eq!(std::fs::read_dir(dir.path().join("cache")).unwrap().count(), 2);
+    }
+
+    #[test]
     fn channel_shares_share_one_scale() {
         // A channel used by one customer must not outweigh the favourite
         // channel of the others, as per-column standardising would make it.
         // Here one customer came once in 25 sessions through channel B.
-        let mut x = vec![vec![0.0, 1.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.96, 0.04], vec![0.0, 0.0, 0.0]];
-        scale_features(&mut x, 1);
+        let raw = vec![vec![0.0, 1.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.96, 0.04], vec![0.0, 0.0, 0.0]];
+        let scale = FeatureScale::fit(&raw, 1);
+        let x: Vec<Vec<f64>> = raw.iter().map(|r| scale.apply(r)).collect();
         let spread = |c: usize| {
             x.iter().map(|r| r[c]).fold(f64::MIN, f64::max) - x.iter().map(|r| r[c]).fold(f64::MAX, f64::min)
         };

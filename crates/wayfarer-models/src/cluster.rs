@@ -107,6 +107,18 @@ fn seed_plus_plus(rows: &[Vec<f64>], k: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
     centroids
 }
 
+/// The index of the centroid nearest to `row` (the first of equals).
+pub fn nearest(row: &[f64], centroids: &[Vec<f64>]) -> usize {
+    let mut best = (0, f64::INFINITY);
+    for (c, ctr) in centroids.iter().enumerate() {
+        let v = dist2(row, ctr);
+        if v < best.1 {
+            best = (c, v);
+        }
+    }
+    best.0
+}
+
 fn lloyd(rows: &[Vec<f64>], mut centroids: Vec<Vec<f64>>, stop: &dyn Fn() -> bool) -> Option<KMeans> {
     let (n, k) = (rows.len(), centroids.len());
     let d = rows.first().map_or(0, Vec::len);

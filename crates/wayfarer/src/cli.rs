@@ -562,6 +562,10 @@ pub struct PersonasArgs {
     /// Seed of the clustering (the same seed gives the same personas).
     #[arg(long, default_value_t = 17)]
     pub seed: u64,
+    /// Fit the clustering on at most this many customers (chosen by a hash of their id, 100 or
+    /// more); every other customer joins the nearest persona.
+    #[arg(long, default_value_t = wayfarer_engine::personas::FIT_SAMPLE, value_parser = between(100, 10_000_000))]
+    pub fit_sample: usize,
     /// Write each customer's persona to this CSV file (customer_id,persona).
     #[arg(long, value_name = "FILE")]
     pub assignments: Option<std::path::PathBuf>,

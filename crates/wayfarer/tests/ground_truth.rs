@@ -138,6 +138,26 @@ fn demo_recovers_the_simulated_truth() {
     assert!(hidden.len() as f64 >= 0.99 * truth["customer_list"].as_array().unwrap().len() as f64);
     let ari = wayfarer_models::cluster::adjusted_rand_index(&hidden, &discovered);
     assert!(ari >= 0.8, "adjusted Rand index of discovered vs hidden personas {ari:.3}");
+    // Fitted on a sample (as on large data), the personas are the same ones.
+    wayfarer(dir, &["personas", "--data", "d", "--fit-sample", "1500", "--assignments", "sampled.csv", "--quiet"]);
+    let mut sampled = std::collections::HashMap::new();
+    for r in csv::Reader::from_path(dir.join("sampled.csv")).unwrap().records() {
+        let r = r.unwrap();
+        sampled.insert(r[0].to_string(), r[1].to_string());
+    }
+    let ids: Vec<&String> = found.keys().collect();
+    let mut names_a: Vec<String> = Vec::new();
+    let mut names_b: Vec<String> = Vec::new();
+    let at = |names: &mut Vec<String>, s: &str| {
+        names.iter().position(|n| n == s).unwrap_or_else(|| {
+            names.push(s.to_string());
+            names.len() - 1
+        })
+    };
+    let full: Vec<usize> = ids.iter().map(|i| at(&mut names_a, &found[*i])).collect();
+    let fit: Vec<usize> = ids.iter().map(|i| at(&mut names_b, &sampled[*i])).collect();
+    let agreement = wayfarer_models::cluster::adjusted_rand_index(&full, &fit);
+    assert!(agreement >= 0.8, "personas fitted on 1,500 customers against all: ARI {agreement:.3}");
 
     // Data-driven attribution of first purchases ranks the channels as the
     // simulated truth credits them (Spearman's rank correlation).

@@ -340,7 +340,7 @@ pub fn personas_report(
     use wayfarer_engine::personas::{PersonaSpec, discover};
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
-    let spec = PersonaSpec { k: a.k, max_k: a.max_k, seed: a.seed, with_maps: true };
+    let spec = PersonaSpec { k: a.k, max_k: a.max_k, seed: a.seed, with_maps: true, fit_sample: a.fit_sample };
     let report = discover(&store, &model, &scope, &spec)?;
     Ok((store, report))
 }
