@@ -16,6 +16,18 @@ runs four journey queries on every engine:
       purchase days - 1, recency = last - first purchase day, T = data end day
       - first purchase day, mean order value; answer: count and column sums.
 
+  Q5  the journey map (`wayfarer map --json`, every lane, personas
+      discovered), Wayfarer only: cold = the first map after an import (the
+      saved persona fit removed before each run), warm = the next ones.
+  IMP import of the Parquet file into a fresh store, Wayfarer only, with
+      the events per second.
+
+Two shapes of data (--shapes): `company`, the synthetic company of the demo,
+and `clickstream`, a heavy-tailed e-commerce clickstream (wayfarer simulate
+--clickstream: Pareto sessions per customer, the heaviest with tens of
+thousands of events, a Markov chain over 30 Segment e-commerce names, 8
+channels, rows shuffled, many equal timestamps).
+
 Wayfarer runs as the real CLI on its store (data already imported); DuckDB,
 chdb and Polars read the Parquet file. After the journey queries come the
 model benchmarks M1 (BG/NBD + Gamma-Gamma on 1M customers, against
@@ -47,6 +59,8 @@ STEPS = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed
 WEEK_OFFSETS = 12
 SIZES = {"1M": 1_000_000, "10M": 10_000_000, "50M": 50_000_000}
 QUERIES = ["Q1", "Q2", "Q3", "Q4"]
+WAYFARER_ONLY = ["Q5", "Q5w", "IMP"]
+SHAPES = ["company", "clickstream"]
 ENGINES = ["wayfarer", "duckdb", "chdb", "polars"]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -60,14 +74,21 @@ def import_store(src, store):
                    stdout=subprocess.DEVNULL)
 
 
-def ensure_data(label):
+def data_label(shape, size):
+    return size if shape == "company" else f"{shape}-{size}"
+
+
+def ensure_data(label, shape="company", size=None):
+    size = size or label
     d = DATA / label
     d.mkdir(parents=True, exist_ok=True)
     parquet = d / "events.parquet"
     store = d / "store"
     if not parquet.exists():
-        print(f"[{label}] generating the synthetic company ...", flush=True)
-        subprocess.run([str(WAYFARER), "simulate", "--events", label, "--bench", str(parquet), "--quiet"], check=True)
+        print(f"[{label}] generating the {shape} ...", flush=True)
+        extra = ["--clickstream", "--days", "365"] if shape == "clickstream" else []
+        subprocess.run([str(WAYFARER), "simulate", "--events", size, *extra, "--bench", str(parquet), "--quiet"],
+                       check=True)
     if not (store / "manifest.json").exists():
         print(f"[{label}] importing into Wayfarer ...", flush=True)
         t = time.time()
@@ -107,6 +128,33 @@ def norm_q4(row):
 
 def wayfarer_query(q, store):
     base = [str(WAYFARER)]
+    if q in ("Q5", "Q5w"):
+        cmd = base + ["map", "--data", str(store), "--json", "--quiet"]
+        cache = Path(store) / "cache"
+
+        def run_map():
+            if q == "Q5":
+                for f in cache.glob("personas-*.json"):
+                    f.unlink()
+            j = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+            return [s["customers"] for s in j["stages"]]
+        if q == "Q5w":
+            run_map()  # the warm runs follow one that saved the fit
+        return run_map
+    if q == "IMP":
+        import shutil
+        import tempfile
+        parquet = Path(store).parent / "events.parquet"
+
+        def run_import():
+            tmp = Path(tempfile.mkdtemp(dir=Path(store).parent))
+            try:
+                out = subprocess.run([str(WAYFARER), "import", "--data", str(tmp / "s"), str(parquet), "--json", "--quiet"],
+                                     check=True, capture_output=True, text=True).stdout
+                return json.loads(out)["accepted"]
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return run_import
     if q == "Q1":
         args = ["funnel", *STEPS, "--window", "7d"]
     elif q == "Q2":
@@ -313,6 +361,7 @@ def worker(engine, q, target, reps):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1M,10M")
+    ap.add_argument("--shapes", default="company", help="data shapes: company, clickstream (comma-separated)")
     ap.add_argument("--big", action="store_true", help="also run 50M events")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--engines", default=",".join(ENGINES))
@@ -330,18 +379,24 @@ def main():
     engines = [e.strip() for e in a.engines.split(",")]
     results = []
     failures = []
-    for label in sizes:
-        parquet, store = ensure_data(label)
+    shapes = [x.strip() for x in a.shapes.split(",") if x.strip()]
+    for bad in set(shapes) - set(SHAPES):
+        sys.exit(f"--shapes: no shape '{bad}' (shapes: {', '.join(SHAPES)})")
+    for shape, size in [(sh, sz) for sh in shapes for sz in sizes]:
+        label = data_label(shape, size)
+        parquet, store = ensure_data(label, shape, size)
         rows_in = parquet_rows(parquet)
         for q in [q.strip() for q in a.queries.split(",") if q.strip()]:
             answers = {}
-            for engine in engines:
+            for engine in (["wayfarer"] if q in WAYFARER_ONLY else engines):
+                if engine not in engines:
+                    continue
                 target = store if engine == "wayfarer" else parquet
                 r = run_worker(engine, q, target, a.reps, label, failures)
                 if r is None:
                     continue
                 answers[engine] = r["answer"]
-                results.append({"size": label, "rows": rows_in, "query": q, "engine": engine,
+                results.append({"size": label, "rows": rows_in, "query": q, "engine": engine, "shape": shape,
                                 "median_s": statistics.median(r["times"]), "min_s": min(r["times"]),
                                 "peak_mb": r["peak_kb"] / 1024})
             ref = answers.get("wayfarer")
@@ -374,7 +429,8 @@ def main():
     report = render(results, failures, a.reps, a.model_reps)
     print(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = RESULTS / f"{datetime.datetime.now().strftime('%Y-%m-%d-%H%M')}-{'-'.join(sizes + ([] if a.no_models else ['models']))}.md"
+    tags = [s for s in shapes if s != "company"] + sizes + ([] if a.no_models else ["models"])
+    name = RESULTS / f"{datetime.datetime.now().strftime('%Y-%m-%d-%H%M')}-{'-'.join(tags)}.md"
     name.write_text(report)
     (RESULTS / "latest.md").write_text(report)
     print(f"written to {name}")
@@ -416,15 +472,17 @@ def render(results, failures, reps, model_reps):
     versions = engine_versions()
     lines.append("Engines: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     lines.append("")
-    lines.append("| events | query | engine | median s | peak MB | × Wayfarer time |")
-    lines.append("|---:|---|---|---:|---:|---:|")
+    lines.append("| shape | events | query | engine | median s | peak MB | × Wayfarer time | events/s |")
+    lines.append("|---|---:|---|---|---:|---:|---:|---:|")
     journey = [r for r in results if not r.get("model")]
     modelled = [r for r in results if r.get("model")]
     for r in journey:
         base = next((x for x in results if x["size"] == r["size"] and x["query"] == r["query"] and x["engine"] == "wayfarer"), None)
         ratio = r["median_s"] / base["median_s"] if base and base["median_s"] > 0 else float("nan")
         rows = f"{r['rows']:,}" if r["rows"] else r["size"]
-        lines.append(f"| {rows} | {r['query']} | {r['engine']} | {r['median_s']:.3f} | {r['peak_mb']:.0f} | {ratio:.1f} |")
+        rate = f"{r['rows'] / r['median_s']:,.0f}" if r["query"] == "IMP" and r["rows"] and r["median_s"] > 0 else ""
+        lines.append(f"| {r.get('shape', 'company')} | {rows} | {r['query']} | {r['engine']} | {r['median_s']:.3f} | "
+                     f"{r['peak_mb']:.0f} | {ratio:.1f} | {rate} |")
     if modelled:
         lines.append("")
         lines.append(f"Models (median of {model_reps} runs; see bench/models.py): M1 = BG/NBD + Gamma-Gamma fit on "

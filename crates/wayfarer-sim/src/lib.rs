@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 mod catalog;
+pub mod clickstream;
 mod customer;
 mod event;
 mod model;

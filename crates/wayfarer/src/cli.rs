@@ -474,6 +474,11 @@ pub struct SimulateArgs {
     /// Write the ground truth here.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<std::path::PathBuf>,
+    /// Instead of the company, write a heavy-tailed e-commerce clickstream (Pareto sessions per
+    /// customer, a Markov chain over 30 Segment e-commerce names, 8 channels, shuffled rows) to
+    /// the --bench file, with a channel column; --days is its length.
+    #[arg(long, requires = "bench", conflicts_with_all = ["ndjson", "parquet", "truth", "customers"])]
+    pub clickstream: bool,
 }
 
 #[derive(Debug, Args)]

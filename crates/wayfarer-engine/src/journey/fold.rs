@@ -59,9 +59,23 @@ pub fn survey_emotion(survey: &str, score: f64) -> Option<f64> {
     }
 }
 
+/// Working memory of one partition's journey fold, reused from customer
+/// to customer.
+#[derive(Default)]
+pub struct Scratch {
+    seen_tp: Vec<(u8, TpKey)>,
+    tp_times: Vec<(u8, TpKey, i64)>,
+    seen_action: Vec<(u8, u32)>,
+    seen_channel: Vec<(u8, u32)>,
+    friction_met: Vec<(u8, u32)>,
+    channels_touched: Vec<u32>,
+    entries: Vec<(i64, u8)>,
+    scanner: Option<Scanner>,
+}
+
 impl Fold for JourneyFold<'_> {
     type Partial = JourneyPartial;
-    type Scratch = ();
+    type Scratch = Scratch;
     type Report = Vec<JourneyMap>;
 
     fn columns(&self) -> Vec<Col> {
@@ -75,7 +89,7 @@ impl Fold for JourneyFold<'_> {
         JourneyPartial { groups: (0..groups).map(|_| GroupStats::new(self.model.stages())).collect() }
     }
 
-    fn fold(&self, p: &mut JourneyPartial, _: &mut (), span: Span<'_>) {
+    fn fold(&self, p: &mut JourneyPartial, scratch: &mut Scratch, span: Span<'_>) {
         let Some(t) = Timeline::build(self.model, self.scope, span) else {
             return;
         };
@@ -96,11 +110,14 @@ impl Fold for JourneyFold<'_> {
         }
         // Stage reach and time to next come from the funnel engine: a funnel over
         // stage entries with no window (the numbers `wayfarer funnel stage:…` gives).
-        let entries: Vec<(i64, u8)> =
-            t.entry.iter().enumerate().filter_map(|(k, e)| e.map(|ts| (ts, STEP0 + k as u8))).collect();
-        let mut scanner = Scanner::new(k_stages, i64::MAX, Mode::Default, vec![None; k_stages]);
-        let level = scanner.scan(&entries);
-        let times = scanner.best.clone();
+        let entries = &mut scratch.entries;
+        entries.clear();
+        entries.extend(t.entry.iter().enumerate().filter_map(|(k, e)| e.map(|ts| (ts, STEP0 + k as u8))));
+        let scanner = scratch
+            .scanner
+            .get_or_insert_with(|| Scanner::new(k_stages, i64::MAX, Mode::Default, vec![None; k_stages]));
+        let level = scanner.scan(entries);
+        let times = &scanner.best;
         let reached: Vec<bool> = (0..k_stages).map(|k| k < level).collect();
         for k in 0..k_stages {
             if !reached[k] {
@@ -135,12 +152,14 @@ impl Fold for JourneyFold<'_> {
         }
         // Per-event pass.
         let n = t.idx.len();
-        let mut seen_tp: Vec<(u8, TpKey)> = Vec::with_capacity(n);
-        let mut tp_times: Vec<(u8, TpKey, i64)> = Vec::with_capacity(n);
-        let mut seen_action: Vec<(u8, u32)> = Vec::with_capacity(n);
-        let mut seen_channel: Vec<(u8, u32)> = Vec::with_capacity(n);
+        let Scratch { seen_tp, tp_times, seen_action, seen_channel, friction_met, channels_touched, .. } = scratch;
+        seen_tp.clear();
+        tp_times.clear();
+        seen_action.clear();
+        seen_channel.clear();
+        friction_met.clear();
+        channels_touched.clear();
         let mut friction = vec![false; k_stages];
-        let mut friction_met: Vec<(u8, u32)> = Vec::new();
         let mut support = vec![0u32; k_stages];
         let mut emotion_seen = vec![Moments::default(); k_stages];
         let mut last_touch: Vec<Option<TpKey>> = vec![None; k_stages];
@@ -251,7 +270,7 @@ impl Fold for JourneyFold<'_> {
         let converted = |s: u8| (s as usize + 1) < k_stages && reached[s as usize + 1];
         seen_tp.sort_unstable();
         seen_tp.dedup();
-        for (s, tp) in seen_tp {
+        for &(s, tp) in seen_tp.iter() {
             let e = g.stages[s as usize].touchpoints.entry(tp).or_default();
             e.customers += 1;
             if converted(s) {
@@ -260,20 +279,19 @@ impl Fold for JourneyFold<'_> {
         }
         seen_action.sort_unstable();
         seen_action.dedup();
-        for (s, a) in seen_action {
+        for &(s, a) in seen_action.iter() {
             g.stages[s as usize].actions.entry(a).or_default().customers += 1;
         }
         seen_channel.sort_unstable();
         seen_channel.dedup();
         let purchased = self.purchase_stage.is_some_and(|ps| reached[ps]);
-        let mut channels_touched: Vec<u32> = Vec::new();
-        for (s, c) in seen_channel {
+        for &(s, c) in seen_channel.iter() {
             g.stages[s as usize].channels.entry(c).or_default().customers += 1;
             channels_touched.push(c);
         }
         channels_touched.sort_unstable();
         channels_touched.dedup();
-        for c in channels_touched {
+        for &c in channels_touched.iter() {
             let e = g.channel_customers.entry(c).or_insert((0, 0));
             e.0 += 1;
             if purchased {
@@ -286,7 +304,7 @@ impl Fold for JourneyFold<'_> {
         // Weekly conversion after each touchpoint's first time in a stage.
         tp_times.sort_unstable();
         tp_times.dedup_by_key(|x| (x.0, x.1));
-        for &(s, tp, ts) in &tp_times {
+        for &(s, tp, ts) in tp_times.iter() {
             let next = s as usize + 1;
             if next >= k_stages {
                 continue;
@@ -298,7 +316,7 @@ impl Fold for JourneyFold<'_> {
         }
         friction_met.sort_unstable();
         friction_met.dedup();
-        for &(s, event) in &friction_met {
+        for &(s, event) in friction_met.iter() {
             let went_on = converted(s);
             let f = g.stages[s as usize].friction_events.entry(event).or_default();
             f.customers += 1;

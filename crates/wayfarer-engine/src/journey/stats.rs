@@ -3,6 +3,8 @@
 
 use super::*;
 
+use rustc_hash::FxHashMap;
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TpStats {
     pub customers: u64,
@@ -30,7 +32,7 @@ pub struct Candidate {
 /// Conversion week by week: per week (weeks since the first Monday after
 /// the epoch) the customers who started in it and how many of them reached
 /// the next stage within [`TREND_WINDOW`].
-pub type Weekly = HashMap<i64, (u64, u64)>;
+pub type Weekly = FxHashMap<i64, (u64, u64)>;
 
 /// How soon after entering a stage (or meeting a touchpoint) reaching the
 /// next stage counts for the weekly conversion series.
@@ -74,18 +76,18 @@ pub struct StageStats {
     pub current_active: u64,
     pub current_churned: u64,
     pub to_next: Vec<f64>,
-    pub touchpoints: HashMap<TpKey, TpStats>,
-    pub actions: HashMap<u32, Count>,
-    pub channels: HashMap<u32, Count>,
+    pub touchpoints: FxHashMap<TpKey, TpStats>,
+    pub actions: FxHashMap<u32, Count>,
+    pub channels: FxHashMap<u32, Count>,
     pub friction: u64,
     pub friction_converted: u64,
     /// Per friction event: its events, the customers who met it in the
     /// stage, and how many of them reached the next stage.
-    pub friction_events: HashMap<u32, FrictionCount>,
+    pub friction_events: FxHashMap<u32, FrictionCount>,
     /// Weekly conversion to the next stage of the customers who entered
     /// the stage, and of those who met each touchpoint in it (first time).
     pub weekly: Weekly,
-    pub weekly_touchpoints: HashMap<TpKey, Weekly>,
+    pub weekly_touchpoints: FxHashMap<TpKey, Weekly>,
     pub retries: u64,
     pub repeated_support: u64,
     pub emotion: Moments,
@@ -197,7 +199,7 @@ pub struct GroupStats {
     pub promoters_advocates: u64,
     /// Per channel: customers who touched it, and of them who reached the
     /// purchase stage (the stage entered by the purchase event).
-    pub channel_customers: HashMap<u32, (u64, u64)>,
+    pub channel_customers: FxHashMap<u32, (u64, u64)>,
     pub purchasers: u64,
     /// Sum and count of predicted CLVs.
     pub clv: f64,

@@ -114,6 +114,17 @@ pub fn simulate(args: &crate::cli::SimulateArgs, progress: Progress) -> Result<(
     if args.ndjson.is_none() && args.parquet.is_none() && args.bench.is_none() && args.truth.is_none() {
         anyhow::bail!("nothing to write: give --ndjson, --parquet, --bench or --truth");
     }
+    if let (true, Some(p)) = (args.clickstream, &args.bench) {
+        let events = parse_count(args.events.as_deref().unwrap_or("1M"))? as u64;
+        let pb = progress.spinner(&format!(
+            "Writing a clickstream of {} events to {}",
+            wayfarer_render::count(events),
+            p.display()
+        ));
+        let rows = wayfarer_sim::clickstream::write_clickstream(p, events, args.seed, args.days)?;
+        done(&pb, &format!("Wrote {} ({} rows)", p.display(), wayfarer_render::count(rows)));
+        return Ok(());
+    }
     let sim = SimConfig { seed: args.seed, customers, days: args.days, ..SimConfig::default() };
     if args.ndjson.is_none() && args.parquet.is_none() && args.truth.is_none() {
         // Only the benchmark table: stream it, so any size fits in memory.
