@@ -151,8 +151,16 @@ pub fn walk_postings(post: &Postings, mut f: impl FnMut(usize, &[(u32, i64, u32)
     let mut timeline = 0usize;
     // The first row not yet walked, over all lists.
     while let Some(first) = lists.iter().enumerate().filter_map(|(i, (_, rows, _))| rows.get(cursor[i])).min() {
-        // Its timeline: the last one starting at or before it.
-        timeline += post.starts[timeline + 1..].partition_point(|&s| s <= *first);
+        // Its timeline: the last one starting at or before it, found by
+        // galloping from the current one (the next timeline with items is
+        // usually near), then a binary search.
+        let rest = &post.starts[timeline + 1..];
+        let mut hi = 1;
+        while hi < rest.len() && rest[hi - 1] <= *first {
+            hi *= 2;
+        }
+        let lo = hi / 2;
+        timeline += lo + rest[lo..hi.min(rest.len())].partition_point(|&s| s <= *first);
         let end = post.starts.get(timeline + 1).copied().unwrap_or(u32::MAX);
         items.clear();
         for (i, (code, rows, ts)) in lists.iter().enumerate() {
