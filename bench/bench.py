@@ -189,8 +189,8 @@ def duckdb_query(q, parquet, preload=False):
     src = f"read_parquet('{parquet}')"
     if preload:
         # The peer's best mode: the events already in its own memory (loading is not timed).
-        con.execute(f"CREATE TABLE ev AS SELECT * FROM {src}")
-        src = "ev"
+        con.execute(f"CREATE TABLE events_mem AS SELECT * FROM {src}")
+        src = "events_mem"
     w = "INTERVAL 7 DAY"
     if q == "Q1":
         s = STEPS
@@ -246,8 +246,8 @@ def chdb_query(q, parquet, preload=False):
     settings = " SETTINGS max_threads = 2"
     if preload:
         # The peer's best mode: the events already in a Memory table (loading is not timed).
-        sess.query(f"CREATE TABLE ev ENGINE = Memory AS SELECT * FROM {src}")
-        src = "ev"
+        sess.query(f"CREATE TABLE events_mem ENGINE = Memory AS SELECT * FROM {src}")
+        src = "events_mem"
     if q == "Q1":
         conds = ", ".join(f"event = '{s}'" for s in STEPS)
         sql = f"""SELECT lvl, count() FROM (

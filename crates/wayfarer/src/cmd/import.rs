@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use wayfarer_core::Config;
 use wayfarer_ingest::derive::ChannelDeriver;
-use wayfarer_ingest::files::check_file;
+use wayfarer_ingest::files::{Chunk, FileStats, check_file};
 use wayfarer_ingest::{Decoder, Format, Reject, read_file};
 use wayfarer_store::{CommitStats, Writer};
 
@@ -70,20 +70,20 @@ pub fn run(g: &Global, args: &ImportArgs, progress: Progress) -> Result<()> {
 pub fn print_summary(s: &ImportSummary) -> Result<()> {
     for f in &s.files {
         say!(
-            "{}: {} records, {} accepted, {} duplicates skipped, {} rejected",
+            "{}: {}, {} accepted, {} duplicates skipped, {} rejected",
             f.file,
-            wayfarer_render::count(f.records),
+            wayfarer_render::counted(f.records, "record"),
             wayfarer_render::count(f.accepted),
             wayfarer_render::count(f.duplicates),
             wayfarer_render::count(f.rejected)
         );
     }
     say!(
-        "Imported {} new events ({} duplicates skipped, {} rejected); the store now holds {} events.",
-        wayfarer_render::count(s.accepted),
+        "Imported {} ({} duplicates skipped, {} rejected); the store now holds {}.",
+        wayfarer_render::counted(s.accepted, "new event"),
         wayfarer_render::count(s.duplicates),
         wayfarer_render::count(s.rejected),
-        wayfarer_render::count(s.events_total)
+        wayfarer_render::counted(s.events_total, "event")
     );
     if let Some(r) = &s.rejects_file {
         say!("Rejected records were written to {r}");
@@ -134,22 +134,46 @@ pub fn import_files(
         let pb = progress.bytes(size, &format!("Importing {}", short_name(&path)));
         let mut fs =
             FileSummary { file: name.clone(), format: format!("{fmt:?}").to_lowercase(), ..Default::default() };
-        let stats = read_file(&path, fmt, &decoder, |chunk| {
-            let (acc, dup) = writer.add(chunk.events).map_err(|e| e.to_string())?;
-            fs.accepted += acc;
-            fs.duplicates += dup;
-            pb.set_position(chunk.position);
-            if !chunk.rejects.is_empty() {
-                write_rejects(&rejects_target, &mut rejects_path, &mut rejects_out, &chunk.rejects)
-                    .map_err(|e| e.to_string())?;
-                for r in &chunk.rejects {
-                    if shown < SHOWN_REJECTS {
-                        pb.suspend(|| eprintln!("rejected {r}"));
-                        shown += 1;
+        // Reading and decoding (in parallel) run on their own thread, a
+        // couple of chunks ahead of the writer, which adds one chunk while
+        // the next is decoded.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+        let stats = std::thread::scope(|scope| -> Result<FileStats> {
+            let reader = scope.spawn(|| {
+                read_file(&path, fmt, &decoder, move |chunk| {
+                    tx.send(chunk).map_err(|_| "the import stopped".to_string())
+                })
+            });
+            let mut failed: Option<anyhow::Error> = None;
+            for chunk in rx.iter() {
+                let added = (|| -> Result<()> {
+                    let (acc, dup) = writer.add(chunk.events)?;
+                    fs.accepted += acc;
+                    fs.duplicates += dup;
+                    pb.set_position(chunk.position);
+                    if !chunk.rejects.is_empty() {
+                        write_rejects(&rejects_target, &mut rejects_path, &mut rejects_out, &chunk.rejects)?;
+                        for r in &chunk.rejects {
+                            if shown < SHOWN_REJECTS {
+                                pb.suspend(|| eprintln!("rejected {r}"));
+                                shown += 1;
+                            }
+                        }
                     }
+                    Ok(())
+                })();
+                if let Err(e) = added {
+                    failed = Some(e);
+                    break;
                 }
             }
-            Ok(())
+            // Dropping the receiver stops the reader at its next chunk.
+            drop(rx);
+            let read = reader.join().map_err(|_| anyhow::anyhow!("the reader of {name} panicked"))?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            Ok(read?)
         })
         .with_context(|| "nothing was imported: the data directory is unchanged".to_string())?;
         fs.records = stats.records;
