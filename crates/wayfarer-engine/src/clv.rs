@@ -39,6 +39,7 @@ impl ClvSpec {
             discount_rate: 0.01,
             all_customers: false,
             top: None,
+            historic: true,
         }
     }
 }
@@ -56,6 +57,10 @@ pub struct ClvSpec {
     pub all_customers: bool,
     /// Keep the N customers with the highest predicted CLV.
     pub top: Option<usize>,
+    /// Also the historic value and its groups (by cohort, first channel,
+    /// persona): one more pass over the data, which predictions alone (the
+    /// map's) do not need.
+    pub historic: bool,
 }
 
 /// One customer's value to date and what it is grouped by.
@@ -308,11 +313,12 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
     };
 
     // Historic value, and the groups it is broken down by.
-    let vf = ValueFold::new(model, scope, &spec.event);
-    let values = fold::report(store, &vf)?;
+    let values =
+        if spec.historic { fold::report(store, &ValueFold::new(model, scope, &spec.event))? } else { Vec::new() };
     let ids = store.identity()?;
 
-    let has_revenue = rows.iter().any(|r| r.monetary != 0.0) || values.iter().any(|v| v.revenue != 0.0);
+    let has_revenue =
+        rows.iter().any(|r| r.monetary != 0.0 || r.mean_order_value != 0.0) || values.iter().any(|v| v.revenue != 0.0);
     if !has_revenue {
         notes.push(
             "no purchase carries revenue: purchases and P(alive) are predicted, value in money cannot be (import a `revenue` column, or properties.revenue or total in Segment messages)".into(),
@@ -454,4 +460,31 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
         customer_values,
         predicted_by_customer: std::sync::Arc::new(clv_of),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{ev, model, store, with};
+
+    #[test]
+    fn predictions_alone_match_the_full_report() {
+        let mut events = Vec::new();
+        for c in 0..80u32 {
+            let u = format!("c{c}");
+            events.push(ev(&u, 0.0, "Page Viewed"));
+            for k in 0..(c % 5) {
+                let minutes = (k as f64 + 1.0) * 1440.0 * (3.0 + (c % 7) as f64);
+                events.push(with(ev(&u, minutes, "Order Completed"), |e| e.revenue = Some(20.0 + (c * k) as f64)));
+            }
+        }
+        let (_d, s) = store(events);
+        let m = model(&s);
+        let full = clv(&s, &m, &Scope::default(), &ClvSpec::defaults(&m)).unwrap();
+        let alone = clv(&s, &m, &Scope::default(), &ClvSpec { historic: false, ..ClvSpec::defaults(&m) }).unwrap();
+        assert!(full.has_revenue && alone.has_revenue);
+        assert!(!full.predicted_by_customer.is_empty());
+        assert_eq!(full.predicted_by_customer, alone.predicted_by_customer);
+        assert!(full.historic.customers > 0 && alone.historic.customers == 0, "the historic pass was skipped");
+    }
 }

@@ -75,7 +75,7 @@ impl MapInputs {
         scope: &Scope,
         personas: Personas,
     ) -> Result<MapInputs, EngineError> {
-        let spec = crate::clv::ClvSpec::defaults(model);
+        let spec = crate::clv::ClvSpec { historic: false, ..crate::clv::ClvSpec::defaults(model) };
         let predicted = if model.purchase_code.is_some() {
             let r = crate::clv::clv(store, model, &scope.without_persona(), &spec)?;
             (!r.predicted_by_customer.is_empty()).then_some(r.predicted_by_customer)

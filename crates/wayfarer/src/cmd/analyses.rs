@@ -259,6 +259,7 @@ pub fn clv_report(g: &Global, a: &crate::cli::ClvArgs) -> Result<wayfarer_engine
         discount_rate: a.discount_rate,
         all_customers: a.customers,
         top: a.top,
+        historic: true,
     };
     // Ten years: BG/NBD forecasts further out say little, and the
     // discounted sum walks the horizon month by month.
