@@ -44,11 +44,11 @@ pub struct Link {
 #[derive(Debug, Clone, Default)]
 pub struct IdentityGraph {
     keys: Vec<String>,
-    index: HashMap<String, u32>,
+    index: rustc_hash::FxHashMap<String, u32>,
     /// (timestamp, seq) of the first event carrying each ident.
     first_seen: Vec<(i64, u64)>,
     links: Vec<Link>,
-    link_index: HashMap<(LinkKind, u32, u32, Option<String>), usize>,
+    link_index: rustc_hash::FxHashMap<(LinkKind, u32, u32, Option<String>), usize>,
     canonical: Vec<u32>,
     dirty: bool,
     /// Changed since it was last written to (or read from) the identity files.

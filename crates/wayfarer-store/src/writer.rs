@@ -36,6 +36,10 @@ use crate::manifest::{Manifest, SegmentMeta};
 use crate::segment::{self, Col, RowRef};
 use crate::{DirLock, IdentityGraph, StoreError, partition_of};
 
+/// The keys of the events already stored (xxh3-128 of their ids, already
+/// well mixed, so a cheap hasher suffices).
+type EventKeys = HashSet<u128, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
+
 /// Pending rows are written out as segments when this many accumulate.
 pub const SPILL_ROWS: usize = 4_000_000;
 /// A partition with more segments than this is compacted into one.
@@ -83,7 +87,7 @@ pub struct Writer {
     identity: IdentityGraph,
     event_dict: HashMap<String, u32>,
     channel_dict: HashMap<String, u32>,
-    seen: HashSet<u128>,
+    seen: EventKeys,
     pending: Vec<Pending>,
     /// Segments written by this writer, not yet committed.
     new_segments: Vec<SegmentMeta>,
@@ -149,6 +153,7 @@ impl Writer {
     /// Accepts events in arrival order; returns (accepted, duplicates).
     pub fn add(&mut self, events: Vec<Event>) -> Result<(u64, u64), StoreError> {
         let (mut acc, mut dup) = (0, 0);
+        let mut key = String::new();
         for e in events {
             if !self.seen.insert(event_key(&e.event_id)) {
                 dup += 1;
@@ -156,10 +161,15 @@ impl Writer {
             }
             let seq = self.manifest.next_seq;
             self.manifest.next_seq += 1;
-            let user =
-                e.user_id.as_deref().map(|u| self.identity.intern(&format!("{USER_PREFIX}{u}"), e.timestamp, seq));
-            let anon =
-                e.anonymous_id.as_deref().map(|a| self.identity.intern(&format!("{ANON_PREFIX}{a}"), e.timestamp, seq));
+            // The identity keys are built in one reused buffer (no allocation per event).
+            let mut intern = |prefix: &str, id: &str| {
+                key.clear();
+                key.push_str(prefix);
+                key.push_str(id);
+                self.identity.intern(&key, e.timestamp, seq)
+            };
+            let user = e.user_id.as_deref().map(|u| intern(USER_PREFIX, u));
+            let anon = e.anonymous_id.as_deref().map(|a| intern(ANON_PREFIX, a));
             if let (Some(a), Some(u)) = (anon, user) {
                 self.identity.link_anon_user(a, u, e.timestamp, seq);
             }
@@ -653,7 +663,7 @@ pub fn event_key(event_id: &str) -> u128 {
     xxh3_128(event_id.as_bytes())
 }
 
-fn load_event_keys(dir: &Path, manifest: &Manifest) -> Result<HashSet<u128>, StoreError> {
+fn load_event_keys(dir: &Path, manifest: &Manifest) -> Result<EventKeys, StoreError> {
     let sets: Vec<Vec<u128>> = manifest
         .segments
         .par_iter()
@@ -666,7 +676,7 @@ fn load_event_keys(dir: &Path, manifest: &Manifest) -> Result<HashSet<u128>, Sto
             Ok((0..ids.len()).map(|i| event_key(ids.value(i))).collect())
         })
         .collect::<Result<_, StoreError>>()?;
-    let mut seen = HashSet::with_capacity(sets.iter().map(Vec::len).sum());
+    let mut seen = EventKeys::with_capacity_and_hasher(sets.iter().map(Vec::len).sum(), Default::default());
     for s in sets {
         seen.extend(s);
     }
