@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -175,14 +175,9 @@ pub fn write_clickstream(path: &Path, events: u64, seed: u64, days: u32) -> Resu
     let start = 1_735_689_600_000_000; // 2025-01-01T00:00:00Z
     let span = days.max(1) as i64 * 86_400_000_000;
     let customers = ((events as f64 / EVENTS_PER_CUSTOMER) as u32).max(1);
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("event_id", DataType::Int64, false),
-        Field::new("customer_id", DataType::Int64, false),
-        Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
-        Field::new("event", DataType::Utf8, false),
-        Field::new("revenue", DataType::Float64, true),
-        Field::new("channel", DataType::Utf8, false),
-    ]));
+    let mut fields = crate::output::bench_fields();
+    fields.push(Field::new("channel", DataType::Utf8, false));
+    let schema = Arc::new(Schema::new(fields));
     let io = |e: std::io::Error| SimError::Io { path: path.to_path_buf(), source: e };
     let pq = |source: parquet::errors::ParquetError| SimError::Parquet { path: path.to_path_buf(), source };
     let arrow = |source: arrow_schema::ArrowError| SimError::Arrow { path: path.to_path_buf(), source };

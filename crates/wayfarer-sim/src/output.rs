@@ -518,17 +518,23 @@ pub(crate) struct BenchWriter {
     path: std::path::PathBuf,
 }
 
+/// The columns of the benchmark table: event_id, customer_id, timestamp,
+/// event, revenue (the clickstream adds a channel).
+pub(crate) fn bench_fields() -> Vec<Field> {
+    vec![
+        Field::new("event_id", DataType::Int64, false),
+        Field::new("customer_id", DataType::Int64, false),
+        Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new("event", DataType::Utf8, false),
+        Field::new("revenue", DataType::Float64, true),
+    ]
+}
+
 impl BenchWriter {
     pub(crate) fn create(path: &Path) -> Result<BenchWriter, SimError> {
         let parquet_err =
             |source: parquet::errors::ParquetError| SimError::Parquet { path: path.to_path_buf(), source };
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("event_id", DataType::Int64, false),
-            Field::new("customer_id", DataType::Int64, false),
-            Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
-            Field::new("event", DataType::Utf8, false),
-            Field::new("revenue", DataType::Float64, true),
-        ]));
+        let schema = Arc::new(Schema::new(bench_fields()));
         let file = File::create(path).map_err(|e| io_error(path, e))?;
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)

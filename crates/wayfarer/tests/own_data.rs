@@ -313,21 +313,9 @@ fn funnels_and_paths_count_sessions_when_asked() {
     let last = |r: &serde_json::Value| r["steps"][3]["customers"].as_u64().unwrap();
     assert!(last(&per_session) >= last(&per_customer), "repeat buyers buy in several sessions");
     let text = wayfarer(t.path(), &["paths", "--data", "d", "--per", "session"]).ok().stdout();
-    assert!(text.starts_with(&format!("Paths of {} sessions", sessions_text(sessions))), "{text}");
+    assert!(text.starts_with(&format!("Paths of {} sessions", wayfarer_core::numbers::count(sessions))), "{text}");
     let e = wayfarer(t.path(), &["paths", "--data", "d", "--per", "visit"]).fails().stderr();
     assert!(e.contains("customer") && e.contains("session"), "{e}");
-}
-
-fn sessions_text(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[test]
