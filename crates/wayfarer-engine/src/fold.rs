@@ -145,32 +145,70 @@ pub fn run_split<F: Fold>(
 /// items grouped by list (each group in row order; sort across groups if
 /// order matters). Timelines without items are skipped.
 pub fn walk_postings(post: &Postings, mut f: impl FnMut(usize, &[(u32, i64, u32)])) {
+    let mut items: Vec<(u32, i64, u32)> = Vec::new();
+    walk_postings_ranges(post, |timeline, ranges| {
+        items.clear();
+        for (i, r) in ranges {
+            let (code, rows, ts) = &post.lists[*i];
+            items.extend(r.clone().map(|c| (rows[c], ts[c], *code)));
+        }
+        f(timeline, &items);
+    });
+}
+
+/// Walks postings lists timeline by timeline and calls `f(timeline,
+/// ranges)` once per timeline that has any item, with the range of each
+/// list (by index into `post.lists`) that belongs to it: what
+/// [`walk_postings`] gives, without copying the items.
+pub fn walk_postings_ranges(post: &Postings, mut f: impl FnMut(usize, &[(usize, std::ops::Range<usize>)])) {
     let lists = &post.lists;
     let mut cursor = vec![0usize; lists.len()];
-    let mut items: Vec<(u32, i64, u32)> = Vec::new();
+    let mut ranges: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
     let mut timeline = 0usize;
     // The first row not yet walked, over all lists.
     while let Some(first) = lists.iter().enumerate().filter_map(|(i, (_, rows, _))| rows.get(cursor[i])).min() {
-        // Its timeline: the last one starting at or before it, found by
-        // galloping from the current one (the next timeline with items is
-        // usually near), then a binary search.
+        // Its timeline: the last one starting at or before it (galloping
+        // from the current one, as the next timeline with items is usually
+        // near).
         let rest = &post.starts[timeline + 1..];
-        let mut hi = 1;
-        while hi < rest.len() && rest[hi - 1] <= *first {
-            hi *= 2;
-        }
-        let lo = hi / 2;
-        timeline += lo + rest[lo..hi.min(rest.len())].partition_point(|&s| s <= *first);
+        timeline += count_below(rest, *first + 1);
         let end = post.starts.get(timeline + 1).copied().unwrap_or(u32::MAX);
-        items.clear();
-        for (i, (code, rows, ts)) in lists.iter().enumerate() {
-            let mut c = cursor[i];
-            while c < rows.len() && rows[c] < end {
-                items.push((rows[c], ts[c], *code));
-                c += 1;
+        ranges.clear();
+        for (i, (_, rows, _)) in lists.iter().enumerate() {
+            let c0 = cursor[i];
+            let c = c0 + count_below(&rows[c0..], end);
+            if c > c0 {
+                ranges.push((i, c0..c));
             }
             cursor[i] = c;
         }
-        f(timeline, &items);
+        f(timeline, &ranges);
+    }
+}
+
+/// How many of the leading (sorted) values are below `bound`: a galloping
+/// search, cheap when the answer is small.
+fn count_below(sorted: &[u32], bound: u32) -> usize {
+    let mut hi = 1;
+    while hi <= sorted.len() && sorted[hi - 1] < bound {
+        hi *= 2;
+    }
+    let lo = hi / 2;
+    lo + sorted[lo..hi.min(sorted.len())].partition_point(|&v| v < bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_below;
+
+    #[test]
+    fn galloping_counts_like_a_scan() {
+        let sorted: Vec<u32> = (0..300).map(|i| i * 3 / 2).collect();
+        for len in [0, 1, 2, 3, 7, 64, 65, 300] {
+            let s = &sorted[..len];
+            for bound in 0..460 {
+                assert_eq!(count_below(s, bound), s.iter().filter(|&&v| v < bound).count(), "len {len} bound {bound}");
+            }
+        }
     }
 }

@@ -402,30 +402,27 @@ impl Fold for FunnelFold<'_> {
         let mut processed = 0u64;
         let all = &mut acc.0.all;
         self.scanner(&mut scratch.scanner);
-        let mut heads: Vec<(usize, usize)> = Vec::new();
-        crate::fold::walk_postings(post, |_, items| {
+        let mut heads: Vec<(usize, usize, usize)> = Vec::new();
+        crate::fold::walk_postings_ranges(post, |_, ranges| {
             scratch.entries.clear();
-            // Items come grouped by event, each group in time order: a merge
-            // of the groups by time (then a pass that orders equal times by
-            // step) is cheaper than sorting, above all for long timelines.
+            // Each list's items are in time order: a merge of the lists by
+            // time (then a pass that orders equal times by step) is cheaper
+            // than sorting, above all for long timelines.
             heads.clear();
-            let mut start = 0;
-            for i in 1..=items.len() {
-                if i == items.len() || items[i].2 != items[start].2 {
-                    heads.push((start, i));
-                    start = i;
-                }
-            }
+            heads.extend(ranges.iter().map(|(i, r)| (*i, r.start, r.end)));
             loop {
-                let mut best: Option<usize> = None;
-                for (g, &(at, end)) in heads.iter().enumerate() {
-                    if at < end && best.is_none_or(|b| items[at].1 < items[heads[b].0].1) {
-                        best = Some(g);
+                let mut best: Option<(usize, i64)> = None;
+                for (g, &(list, at, end)) in heads.iter().enumerate() {
+                    if at < end {
+                        let ts = post.lists[list].2[at];
+                        if best.is_none_or(|(_, b)| ts < b) {
+                            best = Some((g, ts));
+                        }
                     }
                 }
-                let Some(g) = best else { break };
-                let (_, ts, code) = items[heads[g].0];
-                heads[g].0 += 1;
+                let Some((g, ts)) = best else { break };
+                let code = post.lists[heads[g].0].0;
+                heads[g].1 += 1;
                 let mask = self.name_mask.get(code as usize).copied().unwrap_or(0);
                 if mask == 0 {
                     scratch.entries.push((ts, EXCLUDED));
