@@ -187,13 +187,26 @@ impl DirLock {
             .write(true)
             .open(&path)
             .map_err(|e| StoreError::io(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => Ok(DirLock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked(dir.display().to_string())),
-            Err(fs::TryLockError::Error(e)) => Err(StoreError::io(&path, e)),
+        // A lock can look held for an instant after its holder let it go:
+        // a process forked by another thread (to run a command) keeps a copy
+        // of the descriptor until it executes. A few short retries tell that
+        // from a lock another writer really holds.
+        for attempt in 0.. {
+            match file.try_lock() {
+                Ok(()) => return Ok(DirLock { _file: file }),
+                Err(fs::TryLockError::WouldBlock) if attempt < LOCK_RETRIES => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(dir.display().to_string())),
+                Err(fs::TryLockError::Error(e)) => return Err(StoreError::io(&path, e)),
+            }
         }
+        unreachable!("the loop returns")
     }
 }
+
+/// Retries of a lock that looks held (5 ms apart): see `DirLock::acquire`.
+const LOCK_RETRIES: u32 = 20;
 
 pub(crate) fn ids_path(dir: &Path, generation: &str) -> PathBuf {
     dir.join("identity").join(format!("ids-{generation}.parquet"))
