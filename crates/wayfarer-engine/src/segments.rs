@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use wayfarer_core::predicate::{self, Field, Value, Vocabulary};
+use wayfarer_core::predicate::{self, Field, Value};
 use wayfarer_store::{Col, NO_CHANNEL, Store};
 
 use crate::fold::{self, Fold, Span};
@@ -86,8 +86,7 @@ impl Segmentation {
             Segmentation::Trait(p) => Field::Trait(p.clone()),
             _ => return Ok(by),
         };
-        let strict = Vocabulary { absent_property_is_error: true, ..model.vocabulary() };
-        strict.check_key(&field).map_err(|e| EngineError::InvalidQuery(format!("split '{s}': {e}")))?;
+        model.vocabulary().check_key(&field).map_err(|e| EngineError::InvalidQuery(format!("split '{s}': {e}")))?;
         Ok(by)
     }
 

@@ -366,6 +366,9 @@ fn the_server_splits_by_a_property_and_counts_sessions() {
     let ios = latest_platforms()["ios"];
     assert!(page.contains("Property platform: ios · "), "the subtitle names the group");
     assert!(page.contains(&format!("{ios} customers")), "{ios} customers");
+    let (status, body) = get("/?segment=properties.platform:iso");
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("did you mean 'ios'?"));
     let (status, body) = get("/?segment=properties.platfrom:ios");
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("did you mean 'platform'?"));

@@ -224,26 +224,11 @@ impl<'m> FunnelFold<'m> {
             Breakdown::Property(p) => match best_first_row {
                 Some(j) => match Facts::event(t, self.model, j).get(&Field::Property(p.clone())) {
                     Value::Null => "(none)".to_string(),
-                    v => value_text(&v),
+                    v => v.text().into_owned(),
                 },
                 None => "(no step 1)".to_string(),
             },
         })
-    }
-}
-
-fn value_text(v: &Value<'_>) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::Bool(b) => b.to_string(),
-        Value::Num(n) => {
-            if n.fract() == 0.0 {
-                format!("{}", *n as i64)
-            } else {
-                n.to_string()
-            }
-        }
-        Value::Str(s) => s.to_string(),
     }
 }
 

@@ -57,7 +57,15 @@ pub fn run(g: &Global, args: &ImportArgs, progress: Progress) -> Result<()> {
     let mut summary = import_files(&dir, &config, &args.files, format, args.rejects.clone(), progress)?;
     if summary.events_total > 0 {
         let store = wayfarer_store::Store::open(&dir)?;
-        summary.hint = wayfarer_engine::doctor::import_hint(&wayfarer_engine::model::Model::compile(&config, &store)?);
+        // The events are committed: a configuration that does not fit them
+        // (a property or event it names is not in the data) is said, not
+        // made the import's error.
+        summary.hint = match wayfarer_engine::model::Model::compile(&config, &store) {
+            Ok(model) => wayfarer_engine::doctor::import_hint(&model),
+            Err(e) => Some(format!(
+                "The events are imported, but the configuration does not fit them: {e}. Fix it, then run `wayfarer doctor`."
+            )),
+        };
     }
     if args.json {
         say!("{}", serde_json::to_string_pretty(&summary)?);

@@ -74,9 +74,13 @@ impl Dash {
             }
         };
         let Some(map) = maps.iter().find(|m| m.scope.persona == wanted) else {
+            let groups: Vec<&str> = maps.iter().filter_map(|m| m.scope.persona.as_deref()).collect();
+            let asked = wanted.as_deref().unwrap_or_default();
             return Err(Problem::Query(format!(
-                "segment: no customer of this scope is in '{}'",
-                segment.as_deref().unwrap_or_default()
+                "segment: no customer of this scope is in '{}' (groups: {}){}",
+                segment.as_deref().unwrap_or_default(),
+                groups.join(", "),
+                wayfarer_core::suggest::hint(asked, &groups)
             )));
         };
         if export {
