@@ -706,7 +706,11 @@ pub fn customer_profile(p: &wayfarer_engine::customers::CustomerProfile) -> Stri
 /// `wayfarer doctor`'s findings, worst first within the original order.
 pub fn doctor(r: &wayfarer_engine::doctor::DoctorReport) -> String {
     use wayfarer_engine::doctor::Level;
-    let mut out = format!("Checked {} customers and {} events against the configuration:\n", r.customers, r.events);
+    let mut out = format!(
+        "Checked {} and {} against the configuration:\n",
+        counted(r.customers, "customer"),
+        counted(r.events, "event")
+    );
     for c in &r.checks {
         let mark = match c.level {
             Level::Ok => "  ok     ",

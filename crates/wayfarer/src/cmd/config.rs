@@ -84,7 +84,11 @@ fn from_data_init(g: &Global, path: &std::path::Path) -> Result<()> {
         say!("  channel rules: {} from the `{key}` column", proposal.channel_rules.len());
     }
     if unknown > 0 {
-        say!("  {unknown} names only count as {} (listed in the file)", config.stages[0].name);
+        say!(
+            "  {} only count as {} (listed in the file)",
+            wayfarer_render::counted(unknown as u64, "name"),
+            config.stages[0].name
+        );
     }
     if let (Some(purchase), Some(prop)) = (&proposal.purchase_event, &proposal.revenue_property) {
         say!("  `{prop}` on `{purchase}` looks like revenue: [ingest] revenue_property reads it (check the guess)");

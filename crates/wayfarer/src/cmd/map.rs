@@ -28,12 +28,20 @@ pub fn run(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out)
         None => personas(&store, &model, &scope, args.personas)?,
     };
     let inputs = MapInputs::with_predicted_clv(&store, &model, &scope, personas)?;
-    let maps = if matches!(format, MapFormat::Html | MapFormat::Xlsx) && scope.persona.is_none() {
+    let mut maps = if matches!(format, MapFormat::Html | MapFormat::Xlsx) && scope.persona.is_none() {
         journey_maps_with(&store, &model, &scope, &inputs)?
     } else {
         vec![journey_map_with(&store, &model, &scope, &inputs)?]
     };
     done(&pb, "Built the journey map");
+    // A group of a split is named with its segmentation ("properties.platform = ios").
+    if let (Some(key), Some(group)) = (&args.split_by, &args.group)
+        && let Some(by) = Segmentation::parse(key)
+    {
+        for m in maps.iter_mut().filter(|m| m.scope.persona.as_deref() == Some(group.as_str())) {
+            m.scope.persona = Some(format!("{} = {group}", by.key()));
+        }
+    }
     if let (MapFormat::Json, None, super::Out::Capture(_)) = (format, &args.out, &out) {
         return out.json(&maps[0]);
     }
