@@ -19,9 +19,11 @@ pub mod numbers;
 pub mod predicate;
 pub mod suggest;
 pub mod time;
+pub mod timings;
 pub mod url;
 
 pub use cancel::Cancel;
 pub use config::Config;
 pub use error::ErrorCode;
 pub use event::{Event, Kind};
+pub use timings::Timings;

@@ -188,8 +188,9 @@ fn posting_range(post_start: &[u32], code: u32) -> (usize, usize) {
     if c + 1 < post_start.len() { (post_start[c] as usize, post_start[c + 1] as usize) } else { (0, 0) }
 }
 
-/// Writes the hot file (caller renames it into place); fsyncs.
-pub fn write(path: &Path, h: &HotSegment) -> Result<(), StoreError> {
+/// Writes the hot file and returns it, not yet synced (the caller syncs it
+/// and renames it into place).
+pub fn write(path: &Path, h: &HotSegment) -> Result<File, StoreError> {
     let io = |e: std::io::Error| StoreError::io(path, e);
     let parts: [&[u8]; COLUMNS] = [
         bytemuck::cast_slice(&h.customers),
@@ -233,8 +234,7 @@ pub fn write(path: &Path, h: &HotSegment) -> Result<(), StoreError> {
         let pad = (p.len() as u64).div_ceil(8) * 8 - p.len() as u64;
         w.write_all(&[0u8; 8][..pad as usize]).map_err(io)?;
     }
-    let file = w.into_inner().map_err(|e| io(e.into_error()))?;
-    file.sync_all().map_err(io)
+    w.into_inner().map_err(|e| io(e.into_error()))
 }
 
 /// Whether a hot file exists in the current version (older ones are

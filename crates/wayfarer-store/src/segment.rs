@@ -264,7 +264,9 @@ const ROW_GROUP_ROWS: usize = 256 * 1024;
 
 /// Writes a batch as a Parquet segment at `path` (the caller renames it into
 /// place); fsyncs before returning.
-pub fn write_segment(path: &Path, batches: &[RecordBatch]) -> Result<u64, StoreError> {
+/// Writes the batches as a Parquet segment; returns the rows and the file,
+/// not yet synced (the caller syncs it, and times that apart).
+pub fn write_segment(path: &Path, batches: &[RecordBatch]) -> Result<(u64, File), StoreError> {
     let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
@@ -279,8 +281,7 @@ pub fn write_segment(path: &Path, batches: &[RecordBatch]) -> Result<u64, StoreE
         writer.write(b).map_err(|e| StoreError::io(path, std::io::Error::other(e)))?;
     }
     let file = writer.into_inner().map_err(|e| StoreError::io(path, std::io::Error::other(e)))?;
-    file.sync_all().map_err(|e| StoreError::io(path, e))?;
-    Ok(rows)
+    Ok((rows, file))
 }
 
 /// Reads the given columns of a segment (in `Col` order) as one batch.

@@ -27,7 +27,7 @@ use arrow_array::types::{TimestampMicrosecondType, UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch, UInt32Array};
 use rayon::prelude::*;
 use serde::Serialize;
-use wayfarer_core::{Event, Kind};
+use wayfarer_core::{Event, Kind, Timings};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::identity::{ANON_PREFIX, USER_PREFIX};
@@ -98,6 +98,9 @@ pub struct Writer {
     spill_rows: usize,
     /// Segment files superseded by a commit of this writer, with when.
     retired: Vec<(std::time::Instant, Vec<PathBuf>)>,
+    /// Where this writer's time went (phases that run on several threads
+    /// are summed over them).
+    times: Timings,
 }
 
 impl std::fmt::Debug for Writer {
@@ -141,6 +144,7 @@ impl Writer {
             committed: false,
             spill_rows: SPILL_ROWS,
             retired: Vec::new(),
+            times: Timings::default(),
         })
     }
 
@@ -152,6 +156,7 @@ impl Writer {
 
     /// Accepts events in arrival order; returns (accepted, duplicates).
     pub fn add(&mut self, events: Vec<Event>) -> Result<(u64, u64), StoreError> {
+        let started = std::time::Instant::now();
         let (mut acc, mut dup) = (0, 0);
         let mut key = String::new();
         for e in events {
@@ -188,10 +193,16 @@ impl Writer {
         }
         self.stats.accepted += acc;
         self.stats.duplicates += dup;
+        self.times.add("dedupe and identities", started.elapsed());
         if self.pending.len() >= self.spill_rows {
             self.flush()?;
         }
         Ok((acc, dup))
+    }
+
+    /// Where this writer's time went so far.
+    pub fn timings(&self) -> &Timings {
+        &self.times
     }
 
     /// Events accepted so far (not yet committed).
@@ -220,6 +231,7 @@ impl Writer {
                 self.was_canonical[i] = true;
             }
         }
+        let started = std::time::Instant::now();
         let pending = std::mem::take(&mut self.pending);
         let parts = self.manifest.partitions;
         let mut by_part: Vec<Vec<RowRef<'_>>> = (0..parts).map(|_| Vec::new()).collect();
@@ -236,28 +248,35 @@ impl Writer {
                 event: &p.event,
             });
         }
+        self.times.add("partition rows", started.elapsed());
         let first_id = self.manifest.next_segment;
         self.manifest.next_segment += parts as u64;
         let dir = self.dir.clone();
-        let metas: Vec<(Option<SegmentMeta>, Keys)> = by_part
+        let metas: Vec<(Option<SegmentMeta>, Keys, Timings)> = by_part
             .into_par_iter()
             .enumerate()
             .map(|(p, mut rows)| {
                 let mut keys = Keys::default();
+                let mut times = Timings::default();
                 if rows.is_empty() {
-                    return Ok((None, keys));
+                    return Ok((None, keys, times));
                 }
-                for r in &rows {
-                    keys.add(r.event.kind == Kind::Identify, &r.event.properties);
-                }
-                rows.sort_by_key(|r| (r.customer, r.event.timestamp, r.seq));
-                let batch = segment::batch_from_rows(&rows)?;
-                write_new_segment(&dir, p as u32, first_id + p as u64, &[batch]).map(|m| (Some(m), keys))
+                times.time("property names", || {
+                    for r in &rows {
+                        keys.add(r.event.kind == Kind::Identify, &r.event.properties);
+                    }
+                });
+                times.time("sort", || rows.sort_by_key(|r| (r.customer, r.event.timestamp, r.seq)));
+                let batch = times.time("build columns", || segment::batch_from_rows(&rows))?;
+                drop(rows);
+                let m = write_new_segment(&dir, p as u32, first_id + p as u64, &[batch], &mut times)?;
+                Ok((Some(m), keys, times))
             })
             .collect::<Result<_, StoreError>>()?;
         let known = self.manifest.keys.get_or_insert_with(Keys::default);
-        for (m, keys) in metas {
+        for (m, keys, times) in metas {
             known.extend(keys);
+            self.times.extend(&times);
             let Some(m) = m else { continue };
             self.stats.segments_written += 1;
             self.new_segments.push(m);
@@ -266,10 +285,15 @@ impl Writer {
     }
 
     /// Makes everything added visible, atomically.
-    pub fn commit(mut self) -> Result<CommitStats, StoreError> {
+    pub fn commit(self) -> Result<CommitStats, StoreError> {
+        self.commit_timed().map(|(stats, _)| stats)
+    }
+
+    /// [`commit`](Self::commit), also returning where the writer's time went.
+    pub fn commit_timed(mut self) -> Result<(CommitStats, Timings), StoreError> {
         let stats = self.commit_open()?;
         self.committed = true;
-        Ok(stats)
+        Ok((stats, std::mem::take(&mut self.times)))
     }
 
     /// Makes everything added so far visible, atomically, and keeps the
@@ -381,7 +405,7 @@ impl Writer {
                 RecordBatch::try_new(batch.schema(), cols).map_err(|e| StoreError::Internal(e.to_string()))?;
             let id = self.manifest.next_segment;
             self.manifest.next_segment += 1;
-            let meta = write_new_segment(&self.dir, seg.partition, id, &[rewritten])?;
+            let meta = write_new_segment(&self.dir, seg.partition, id, &[rewritten], &mut self.times)?;
             self.new_segments.push(meta.clone());
             stats.segments_rewritten += 1;
             *seg = meta;
@@ -424,7 +448,9 @@ impl Writer {
         let mut segments: Vec<SegmentMeta> = self.manifest.segments.clone();
         segments.extend(self.new_segments.iter().cloned());
         if !demoted.is_empty() {
+            let started = std::time::Instant::now();
             segments = self.move_merged_rows(segments, &demoted, &canon)?;
+            self.times.add("move merged customers", started.elapsed());
         }
         segments = self.compact(segments)?;
         self.manifest.segments = segments;
@@ -435,11 +461,13 @@ impl Writer {
         // The identity files are rewritten only when the graph changed
         // (a live server's commits mostly bring known customers).
         if !self.identity.is_empty() && (self.identity.is_unsaved() || self.manifest.identity_file.is_none()) {
+            let started = std::time::Instant::now();
             crate::store_identity(&self.dir, &generation, &self.identity)?;
+            self.times.add("identity files", started.elapsed());
             self.manifest.identity_file = Some(generation);
             self.identity.mark_saved();
         }
-        self.manifest.store(&self.dir)?;
+        self.times.time("manifest", || self.manifest.store(&self.dir))?;
         self.stats.events_total = self.manifest.events_total;
         self.stats.generation = self.manifest.generation;
         Ok(self.stats)
@@ -492,7 +520,8 @@ impl Writer {
             let merged = sort_batches(&batches)?;
             let id = self.manifest.next_segment;
             self.manifest.next_segment += 1;
-            let meta = write_new_segment(&self.dir, p as u32, id, &[merged])?;
+            // Timed as a whole, by the caller.
+            let meta = write_new_segment(&self.dir, p as u32, id, &[merged], &mut Timings::default())?;
             self.new_segments.push(meta.clone());
             self.stats.segments_written += 1;
             keep.push(meta);
@@ -521,7 +550,7 @@ impl Writer {
         self.manifest.next_segment += parts as u64;
         let dir = self.dir.clone();
         let new_ids: HashSet<u64> = self.new_segments.iter().map(|s| s.id).collect();
-        let results: Vec<(Vec<SegmentMeta>, Option<Vec<SegmentMeta>>)> = by_part
+        let results: Vec<(Vec<SegmentMeta>, Option<Vec<SegmentMeta>>, Timings)> = by_part
             .into_par_iter()
             .enumerate()
             .map(|(p, segs)| {
@@ -548,20 +577,21 @@ impl Writer {
                 } else if segs.iter().filter(|s| new_ids.contains(&s.id)).count() > 1 {
                     segs.into_iter().partition(|s| new_ids.contains(&s.id))
                 } else {
-                    return Ok((segs, None));
+                    return Ok((segs, None, Timings::default()));
                 };
-                let batches: Vec<RecordBatch> = merge
-                    .iter()
-                    .map(|s| segment::read_segment(&dir.join(&s.file), &Col::ALL))
-                    .collect::<Result<_, _>>()?;
-                let merged = sort_batches(&batches)?;
+                let mut times = Timings::default();
+                let batches: Vec<RecordBatch> = times.time("compact: read segments", || {
+                    merge.iter().map(|s| segment::read_segment(&dir.join(&s.file), &Col::ALL)).collect::<Result<_, _>>()
+                })?;
+                let merged = times.time("compact: sort", || sort_batches(&batches))?;
                 drop(batches);
-                keep.push(write_new_segment(&dir, p as u32, first_id + p as u64, &[merged])?);
-                Ok((keep, Some(merge)))
+                keep.push(write_new_segment(&dir, p as u32, first_id + p as u64, &[merged], &mut times)?);
+                Ok((keep, Some(merge), times))
             })
             .collect::<Result<_, StoreError>>()?;
         let mut out = Vec::new();
-        for (segs, replaced) in results {
+        for (segs, replaced, times) in results {
+            self.times.extend(&times);
             if let Some(old) = replaced {
                 self.stats.partitions_compacted += 1;
                 self.stats.segments_written += 1;
@@ -619,14 +649,21 @@ pub(crate) fn sort_order(b: &RecordBatch) -> Result<UInt32Array, StoreError> {
     Ok(UInt32Array::from(idx))
 }
 
-fn write_new_segment(dir: &Path, partition: u32, id: u64, batches: &[RecordBatch]) -> Result<SegmentMeta, StoreError> {
+fn write_new_segment(
+    dir: &Path,
+    partition: u32,
+    id: u64,
+    batches: &[RecordBatch],
+    times: &mut Timings,
+) -> Result<SegmentMeta, StoreError> {
     let rel = format!("segments/p{partition:03}/s{id:010}.parquet");
     let path = dir.join(&rel);
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
     }
     let part = path.with_extension("parquet.part");
-    let rows = segment::write_segment(&part, batches)?;
+    let (rows, file) = times.time("encode Parquet", || segment::write_segment(&part, batches))?;
+    times.time("fsync", || file.sync_all()).map_err(|e| StoreError::io(&part, e))?;
     // The hot columns first, so a visible Parquet segment always has them.
     let batch = if batches.len() == 1 {
         batches[0].clone()
@@ -636,7 +673,8 @@ fn write_new_segment(dir: &Path, partition: u32, id: u64, batches: &[RecordBatch
     };
     let hot_path = crate::hot::hot_path(&path);
     let hot_part = hot_path.with_extension("hot.part");
-    crate::hot::write(&hot_part, &crate::hot::from_batch(&batch)?)?;
+    let file = times.time("hot columns", || crate::hot::write(&hot_part, &crate::hot::from_batch(&batch)?))?;
+    times.time("fsync", || file.sync_all()).map_err(|e| StoreError::io(&hot_part, e))?;
     fs::rename(&hot_part, &hot_path).map_err(|e| StoreError::io(&hot_path, e))?;
     fs::rename(&part, &path).map_err(|e| StoreError::io(&path, e))?;
     let (mut min_ts, mut max_ts, mut min_c, mut max_c) = (i64::MAX, i64::MIN, u32::MAX, 0u32);

@@ -208,6 +208,10 @@ pub struct ImportArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also print where the time went: reading and decoding, deduplication and identities, sorting,
+    /// encoding, fsync, compaction (the JSON summary always has them).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// Which personas the map is split by.

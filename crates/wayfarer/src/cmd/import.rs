@@ -41,6 +41,11 @@ pub struct ImportSummary {
     pub events_total: u64,
     pub rejects_file: Option<String>,
     pub rows_moved: u64,
+    /// Where the time went, by phase (phases run on several threads are
+    /// summed over them).
+    pub timings: wayfarer_core::Timings,
+    /// Wall-clock seconds of reading, decoding and committing.
+    pub seconds: f64,
     /// Set when the store's event names mostly match no stage rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
@@ -71,6 +76,25 @@ pub fn run(g: &Global, args: &ImportArgs, progress: Progress) -> Result<()> {
         say!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_summary(&summary)?;
+        if args.timings {
+            print_timings(&summary)?;
+        }
+    }
+    Ok(())
+}
+
+/// The phases of an import and their share of its wall-clock time.
+fn print_timings(s: &ImportSummary) -> Result<()> {
+    let rate = if s.seconds > 0.0 { s.accepted as f64 / s.seconds } else { 0.0 };
+    say!(
+        "\nWhere the time went: {:.2} s wall clock, {} events/s (phases on several threads are summed over them)",
+        s.seconds,
+        wayfarer_render::count(rate.round() as u64)
+    );
+    let width = s.timings.phases().iter().map(|p| p.name.len()).max().unwrap_or(0);
+    for p in s.timings.phases() {
+        let share = if s.seconds > 0.0 { 100.0 * p.seconds / s.seconds } else { 0.0 };
+        say!("  {:<width$}  {:>8.2} s  {:>5.1} %", p.name, p.seconds, share);
     }
     Ok(())
 }
@@ -111,6 +135,8 @@ pub fn import_files(
     rejects_path: Option<PathBuf>,
     progress: Progress,
 ) -> Result<ImportSummary> {
+    let started = std::time::Instant::now();
+    let mut times = wayfarer_core::Timings::default();
     // Check every file first: nothing is written if one cannot be read.
     let mut plan = Vec::new();
     for f in files {
@@ -148,12 +174,26 @@ pub fn import_files(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
         let stats = std::thread::scope(|scope| -> Result<FileStats> {
             let reader = scope.spawn(|| {
-                read_file(&path, fmt, &decoder, move |chunk| {
-                    tx.send(chunk).map_err(|_| "the import stopped".to_string())
-                })
+                // Owned here, so the channel closes when the file is read.
+                let tx = tx;
+                // The reader's own time: all of it but waiting for the writer.
+                let started = std::time::Instant::now();
+                let mut waiting = std::time::Duration::ZERO;
+                let read = read_file(&path, fmt, &decoder, |chunk| {
+                    let t = std::time::Instant::now();
+                    let sent = tx.send(chunk).map_err(|_| "the import stopped".to_string());
+                    waiting += t.elapsed();
+                    sent
+                });
+                drop(tx);
+                (read, started.elapsed().saturating_sub(waiting))
             });
             let mut failed: Option<anyhow::Error> = None;
-            for chunk in rx.iter() {
+            let mut waited = std::time::Duration::ZERO;
+            loop {
+                let t = std::time::Instant::now();
+                let Ok(chunk) = rx.recv() else { break };
+                waited += t.elapsed();
                 let added = (|| -> Result<()> {
                     let (acc, dup) = writer.add(chunk.events)?;
                     fs.accepted += acc;
@@ -177,7 +217,9 @@ pub fn import_files(
             }
             // Dropping the receiver stops the reader at its next chunk.
             drop(rx);
-            let read = reader.join().map_err(|_| anyhow::anyhow!("the reader of {name} panicked"))?;
+            let (read, reading) = reader.join().map_err(|_| anyhow::anyhow!("the reader of {name} panicked"))?;
+            times.add("read and decode (reader thread)", reading);
+            times.add("writer waiting for the reader", waited);
             if let Some(e) = failed {
                 return Err(e);
             }
@@ -200,8 +242,11 @@ pub fn import_files(
         summary.rejects_file = Some(rejects_path.display().to_string());
     }
     let pb = progress.spinner("Committing (identities, segments, manifest)");
-    let stats: CommitStats = writer.commit()?;
+    let (stats, writer_times): (CommitStats, _) = writer.commit_timed()?;
     done(&pb, "Committed");
+    times.extend(&writer_times);
+    summary.timings = times;
+    summary.seconds = started.elapsed().as_secs_f64();
     summary.events_total = stats.events_total;
     summary.rows_moved = stats.rows_moved;
     Ok(summary)
