@@ -315,7 +315,7 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
     // Historic value, and the groups it is broken down by.
     let values =
         if spec.historic { fold::report(store, &ValueFold::new(model, scope, &spec.event))? } else { Vec::new() };
-    let ids = store.identity()?;
+    let ids = store.identity_shared()?;
 
     let has_revenue =
         rows.iter().any(|r| r.monetary != 0.0 || r.mean_order_value != 0.0) || values.iter().any(|v| v.revenue != 0.0);

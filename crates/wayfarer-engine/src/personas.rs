@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use wayfarer_core::cancel::Cancelled;
 use wayfarer_core::time::MICROS_PER_DAY;
@@ -262,7 +263,7 @@ pub fn discover(
     }
     // Profiles are told in plain standard scores (missing values take the
     // column's mean); the clustering uses the weighted features.
-    let raw: Vec<Vec<f64>> = rows.iter().map(|r| r.features.clone()).collect();
+    let raw: Vec<Vec<f64>> = rows.par_iter().map(|r| r.features.clone()).collect();
     let mut z = FeatureScale::fill(&raw, &FeatureScale::means(&raw, d));
     standardise(&mut z);
     // A fit saved for the same question (configuration, spec, scope) and a
@@ -272,13 +273,13 @@ pub fn discover(
     let saved = SavedFit::load(store, &key).filter(|f| f.fits(&names, rows.len()));
     let Clustering { k, chosen_by, silhouettes, fit } = match saved {
         Some(f) => {
-            let labels = raw.iter().map(|r| nearest(&f.scale.apply(r), &f.centroids)).collect();
+            let labels = raw.par_iter().map(|r| nearest(&f.scale.apply(r), &f.centroids)).collect();
             let fit = KMeans { centroids: f.centroids, labels, inertia: 0.0 };
             Clustering { k: f.k, chosen_by: f.chosen_by, silhouettes: f.silhouettes, fit }
         }
         None => {
             let scale = FeatureScale::fit(&raw, FIXED.len());
-            let x: Vec<Vec<f64>> = raw.iter().map(|r| scale.apply(r)).collect();
+            let x: Vec<Vec<f64>> = raw.par_iter().map(|r| scale.apply(r)).collect();
             let c = cluster(store, &rows, &x, spec)?;
             SavedFit {
                 version: SavedFit::VERSION,
@@ -425,18 +426,21 @@ fn cluster(
     let (k, chosen_by, silhouettes) = match spec.k {
         Some(k) => (k.clamp(1, xs.len()), "given".to_string(), Vec::new()),
         None => {
-            let mut scores = Vec::new();
-            for k in 2..=spec.max_k.max(2).min(xs.len() - 1) {
-                let m = kmeans_until(&xs, k, spec.seed, 3, stop).ok_or(Cancelled)?;
-                scores.push((k, silhouette_until(&xs, &m.labels, k, 2000, stop).ok_or(Cancelled)?));
-            }
+            // Each k is fitted and scored on its own (seeded): in parallel.
+            let scores: Vec<(usize, f64)> = (2..=spec.max_k.max(2).min(xs.len() - 1))
+                .into_par_iter()
+                .map(|k| -> Result<(usize, f64), Cancelled> {
+                    let m = kmeans_until(&xs, k, spec.seed, 3, stop).ok_or(Cancelled)?;
+                    Ok((k, silhouette_until(&xs, &m.labels, k, 2000, stop).ok_or(Cancelled)?))
+                })
+                .collect::<Result<_, _>>()?;
             let best = scores.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
             (best.map_or(2, |b| b.0), "silhouette".to_string(), scores)
         }
     };
     let mut fit = kmeans_until(&xs, k, spec.seed, 6, stop).ok_or(Cancelled)?;
     if xs.len() < x.len() {
-        fit.labels = x.iter().map(|r| nearest(r, &fit.centroids)).collect();
+        fit.labels = x.par_iter().map(|r| nearest(r, &fit.centroids)).collect();
     }
     Ok(Clustering { k, chosen_by, silhouettes, fit })
 }
@@ -474,7 +478,9 @@ impl FeatureScale {
     }
 
     fn fill(raw: &[Vec<f64>], means: &[f64]) -> Vec<Vec<f64>> {
-        raw.iter().map(|r| r.iter().zip(means).map(|(v, m)| if v.is_finite() { *v } else { *m }).collect()).collect()
+        raw.par_iter()
+            .map(|r| r.iter().zip(means).map(|(v, m)| if v.is_finite() { *v } else { *m }).collect())
+            .collect()
     }
 
     /// Puts the features on comparable scales: the fixed features are
@@ -789,7 +795,7 @@ mod tests {
         // Here one customer came once in 25 sessions through channel B.
         let raw = vec![vec![0.0, 1.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.96, 0.04], vec![0.0, 0.0, 0.0]];
         let scale = FeatureScale::fit(&raw, 1);
-        let x: Vec<Vec<f64>> = raw.iter().map(|r| scale.apply(r)).collect();
+        let x: Vec<Vec<f64>> = raw.par_iter().map(|r| scale.apply(r)).collect();
         let spread = |c: usize| {
             x.iter().map(|r| r[c]).fold(f64::MIN, f64::max) - x.iter().map(|r| r[c]).fold(f64::MAX, f64::min)
         };

@@ -36,7 +36,7 @@ pub mod writer;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::builder::{StringBuilder, TimestampMicrosecondBuilder, UInt8Builder, UInt32Builder, UInt64Builder};
 use arrow_array::cast::AsArray;
@@ -96,13 +96,18 @@ pub struct Store {
     dir: PathBuf,
     manifest: Manifest,
     cancel: Cancel,
+    /// The identity graph, loaded once per committed state and shared by
+    /// its clones (one map request reads it for several analyses).
+    identity: Arc<OnceLock<Arc<IdentityGraph>>>,
 }
 
 impl Store {
     /// Opens the committed state; an error if nothing was ever imported.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         match Manifest::load(dir)? {
-            Some(manifest) => Ok(Store { dir: dir.to_path_buf(), manifest, cancel: Cancel::never() }),
+            Some(manifest) => {
+                Ok(Store { dir: dir.to_path_buf(), manifest, cancel: Cancel::never(), identity: Arc::default() })
+            }
             None => Err(StoreError::Empty(dir.display().to_string())),
         }
     }
@@ -160,6 +165,17 @@ impl Store {
     /// The code of an event name, if it occurs in the data.
     pub fn event_code(&self, name: &str) -> Option<u32> {
         self.manifest.event_names.iter().position(|n| n == name).map(|i| i as u32)
+    }
+
+    /// The identity graph of the committed generation, read from disk the
+    /// first time and shared after (for lookups; [`identity`](Self::identity)
+    /// gives a graph of one's own).
+    pub fn identity_shared(&self) -> Result<Arc<IdentityGraph>, StoreError> {
+        if let Some(g) = self.identity.get() {
+            return Ok(g.clone());
+        }
+        let g = Arc::new(self.identity()?);
+        Ok(self.identity.get_or_init(|| g).clone())
     }
 
     /// Loads the identity graph of the committed generation.

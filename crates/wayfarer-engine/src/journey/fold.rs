@@ -9,7 +9,7 @@ pub struct JourneyFold<'m> {
     purchase_stage: Option<usize>,
     personas: &'m Personas,
     predicted_clv: Option<&'m HashMap<u32, f64>>,
-    identity: wayfarer_store::IdentityGraph,
+    identity: std::sync::Arc<wayfarer_store::IdentityGraph>,
     /// The maps `finish` draws from the one partial: each a scope (its
     /// persona named) and that persona's index.
     pub(super) maps: Vec<(Scope, Option<usize>)>,
@@ -43,7 +43,7 @@ impl<'m> JourneyFold<'m> {
             purchase_stage: purchase_stage(model),
             personas,
             predicted_clv: inputs.predicted_clv.as_deref(),
-            identity: store.identity()?,
+            identity: store.identity_shared()?,
             maps,
         })
     }
