@@ -42,6 +42,8 @@ type EventKeys = HashSet<u128, std::hash::BuildHasherDefault<rustc_hash::FxHashe
 
 /// Pending rows are written out as segments when this many accumulate.
 pub const SPILL_ROWS: usize = 4_000_000;
+/// A batch at least this large is taken for a bulk load (see `add`).
+const BULK_BATCH: usize = 10_000;
 /// A partition with more segments than this is compacted into one.
 pub const MAX_SEGMENTS_PER_PARTITION: usize = 4;
 
@@ -157,6 +159,14 @@ impl Writer {
     /// Accepts events in arrival order; returns (accepted, duplicates).
     pub fn add(&mut self, events: Vec<Event>) -> Result<(u64, u64), StoreError> {
         let started = std::time::Instant::now();
+        // A bulk load fills the buffer up to a spill: reserve it once rather
+        // than grow it by copying (small batches grow it as they come).
+        // (A spill follows the batch that reaches `spill_rows`, so the
+        // buffer holds at most `spill_rows` plus one batch.)
+        let bulk = self.spill_rows + events.len();
+        if events.len() >= BULK_BATCH && self.pending.capacity() < bulk {
+            self.pending.reserve_exact(bulk - self.pending.len());
+        }
         let (mut acc, mut dup) = (0, 0);
         let mut key = String::new();
         for e in events {
@@ -232,7 +242,7 @@ impl Writer {
             }
         }
         let started = std::time::Instant::now();
-        let pending = std::mem::take(&mut self.pending);
+        let mut pending = std::mem::take(&mut self.pending);
         let parts = self.manifest.partitions;
         let mut by_part: Vec<Vec<RowRef<'_>>> = (0..parts).map(|_| Vec::new()).collect();
         for p in &pending {
@@ -281,6 +291,10 @@ impl Writer {
             self.stats.segments_written += 1;
             self.new_segments.push(m);
         }
+        // The next spill reuses the buffer (its pages stay mapped: no
+        // growth copies, no page faults); a commit releases it.
+        pending.clear();
+        self.pending = pending;
         Ok(())
     }
 
@@ -438,6 +452,8 @@ impl Writer {
 
     fn commit_now(&mut self) -> Result<CommitStats, StoreError> {
         self.flush()?;
+        // A long-lived writer does not keep a bulk load's buffer.
+        self.pending = Vec::new();
         let canon = self.identity.canonical_map().to_vec();
         // Customers that were canonical when rows were written but are no
         // longer (merged by later links): their rows move to the new customer.
