@@ -263,7 +263,8 @@ pub fn discover(
     }
     // Profiles are told in plain standard scores (missing values take the
     // column's mean); the clustering uses the weighted features.
-    let raw: Vec<Vec<f64>> = rows.par_iter().map(|r| r.features.clone()).collect();
+    // The features by reference (no copy of every customer's vector).
+    let raw: Vec<&[f64]> = rows.iter().map(|r| r.features.as_slice()).collect();
     let mut z = FeatureScale::fill(&raw, &FeatureScale::means(&raw, d));
     standardise(&mut z);
     // A fit saved for the same question (configuration, spec, scope) and a
@@ -467,19 +468,22 @@ pub struct FeatureScale {
 }
 
 impl FeatureScale {
-    fn means(raw: &[Vec<f64>], d: usize) -> Vec<f64> {
+    fn means<R: AsRef<[f64]>>(raw: &[R], d: usize) -> Vec<f64> {
         (0..d)
             .map(|j| {
-                let (sum, n) =
-                    raw.iter().map(|r| r[j]).filter(|v| v.is_finite()).fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+                let (sum, n) = raw
+                    .iter()
+                    .map(|r| r.as_ref()[j])
+                    .filter(|v| v.is_finite())
+                    .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
                 if n == 0 { 0.0 } else { sum / n as f64 }
             })
             .collect()
     }
 
-    fn fill(raw: &[Vec<f64>], means: &[f64]) -> Vec<Vec<f64>> {
+    fn fill<R: AsRef<[f64]> + Sync>(raw: &[R], means: &[f64]) -> Vec<Vec<f64>> {
         raw.par_iter()
-            .map(|r| r.iter().zip(means).map(|(v, m)| if v.is_finite() { *v } else { *m }).collect())
+            .map(|r| r.as_ref().iter().zip(means).map(|(v, m)| if v.is_finite() { *v } else { *m }).collect())
             .collect()
     }
 
@@ -489,11 +493,12 @@ impl FeatureScale {
     /// take the Hellinger transform (square roots) and one common scale —
     /// standardising each channel on its own would let a channel that five
     /// customers used weigh as much as the favourite channel of thousands.
-    fn fit(raw: &[Vec<f64>], fixed: usize) -> FeatureScale {
-        let d = raw.first().map_or(0, Vec::len);
+    fn fit<R: AsRef<[f64]>>(raw: &[R], fixed: usize) -> FeatureScale {
+        let d = raw.first().map_or(0, |r| r.as_ref().len());
         let fill = FeatureScale::means(raw, d);
         let n = raw.len().max(1) as f64;
-        let value = |r: &Vec<f64>, j: usize| {
+        let value = |r: &R, j: usize| {
+            let r = r.as_ref();
             let v = if r[j].is_finite() { r[j] } else { fill[j] };
             if j >= fixed { v.max(0.0).sqrt() } else { v }
         };
