@@ -800,7 +800,7 @@ mod tests {
         // Here one customer came once in 25 sessions through channel B.
         let raw = vec![vec![0.0, 1.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.96, 0.04], vec![0.0, 0.0, 0.0]];
         let scale = FeatureScale::fit(&raw, 1);
-        let x: Vec<Vec<f64>> = raw.par_iter().map(|r| scale.apply(r)).collect();
+        let x: Vec<Vec<f64>> = raw.iter().map(|r| scale.apply(r)).collect();
         let spread = |c: usize| {
             x.iter().map(|r| r[c]).fold(f64::MIN, f64::max) - x.iter().map(|r| r[c]).fold(f64::MAX, f64::min)
         };

@@ -262,10 +262,9 @@ pub fn batch_from_rows(rows: &[RowRef<'_>]) -> Result<RecordBatch, StoreError> {
 /// that a reader can stream.
 const ROW_GROUP_ROWS: usize = 256 * 1024;
 
-/// Writes a batch as a Parquet segment at `path` (the caller renames it into
-/// place); fsyncs before returning.
-/// Writes the batches as a Parquet segment; returns the rows and the file,
-/// not yet synced (the caller syncs it, and times that apart).
+/// Writes the batches as a Parquet segment at `path`; returns the rows and
+/// the file, not yet synced (the caller syncs it, times that apart, and
+/// renames it into place).
 pub fn write_segment(path: &Path, batches: &[RecordBatch]) -> Result<(u64, File), StoreError> {
     let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
     let props = WriterProperties::builder()

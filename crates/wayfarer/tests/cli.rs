@@ -52,6 +52,30 @@ fn import_csv_then_sessions_with_exact_rules() {
 }
 
 #[test]
+fn import_timings_show_where_the_time_went() {
+    let t = tempfile::tempdir().unwrap();
+    let csv = write(t.path(), "events.csv", EVENTS);
+    let r = wayfarer(t.path(), &["import", "--data", "data", csv.to_str().unwrap(), "--json"]).ok();
+    let s = r.json();
+    let phases: Vec<&str> = s["timings"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    for phase in
+        ["read and decode (reader thread)", "dedupe and identities", "sort", "encode Parquet", "fsync", "manifest"]
+    {
+        assert!(phases.contains(&phase), "{phase} missing from {phases:?}");
+    }
+    assert!(s["timings"].as_array().unwrap().iter().all(|p| p["seconds"].as_f64().unwrap() >= 0.0));
+    assert!(s["seconds"].as_f64().unwrap() > 0.0);
+
+    // The table, on request only.
+    let csv2 = write(t.path(), "more.csv", "customer_id,timestamp,event\ndan,2026-03-03T10:00:00Z,Page Viewed\n");
+    let out = wayfarer(t.path(), &["import", "--data", "data", csv2.to_str().unwrap(), "--timings"]).ok().stdout();
+    assert!(out.contains("Where the time went:") && out.contains("encode Parquet"), "{out}");
+    let csv3 = write(t.path(), "last.csv", "customer_id,timestamp,event\neve,2026-03-04T10:00:00Z,Page Viewed\n");
+    let out = wayfarer(t.path(), &["import", "--data", "data", csv3.to_str().unwrap()]).ok().stdout();
+    assert!(!out.contains("Where the time went"), "{out}");
+}
+
+#[test]
 fn reimport_adds_nothing_and_rejects_are_reported() {
     let t = tempfile::tempdir().unwrap();
     let csv = write(
