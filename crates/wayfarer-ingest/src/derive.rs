@@ -79,6 +79,14 @@ impl ChannelDeriver {
 /// properties as `channel`, so re-deriving channels after the rules change
 /// keeps it; a `properties.channel` already there stays as it is.
 pub fn record_given(properties: &mut String, channel: &str) {
+    // Most rows carry no other properties.
+    if properties.trim() == "{}" || properties.is_empty() {
+        // Serializing a string cannot fail; the object is written as
+        // serde_json would write it.
+        let quoted = serde_json::to_string(channel).unwrap_or_else(|_| "\"\"".to_string());
+        *properties = format!("{{\"channel\":{quoted}}}");
+        return;
+    }
     let mut map = match serde_json::from_str::<serde_json::Value>(properties) {
         Ok(serde_json::Value::Object(m)) => m,
         _ => serde_json::Map::new(),
@@ -100,4 +108,29 @@ pub fn fingerprint(config: &ChannelConfig, revenue_property: Option<&str>) -> St
         what["revenue_property"] = serde_json::Value::String(p.to_string());
     }
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(what.to_string().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_given_channel_is_kept_in_the_properties() {
+        let mut p = "{}".to_string();
+        record_given(&mut p, "Paid \"Social\"");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&p).unwrap(),
+            serde_json::json!({"channel": "Paid \"Social\""})
+        );
+        let mut q = r#"{"plan":"pro"}"#.to_string();
+        record_given(&mut q, "Email");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&q).unwrap(),
+            serde_json::json!({"plan": "pro", "channel": "Email"})
+        );
+        // One already there stays.
+        let mut r = r#"{"channel":"Partner"}"#.to_string();
+        record_given(&mut r, "Email");
+        assert_eq!(r, r#"{"channel":"Partner"}"#);
+    }
 }

@@ -28,6 +28,7 @@ pub mod keys;
 pub mod manifest;
 pub mod notes;
 pub mod read;
+pub mod rows;
 pub mod segment;
 pub mod staging;
 #[cfg(any(test, feature = "testing"))]
@@ -50,6 +51,7 @@ use wayfarer_core::{Cancel, ErrorCode};
 pub use identity::IdentityGraph;
 pub use manifest::{Manifest, SegmentMeta};
 pub use read::{NO_CHANNEL, Postings, Rows};
+pub use rows::EventRows;
 pub use segment::Col;
 pub use writer::{CommitStats, Derived, RederiveStats, Writer};
 

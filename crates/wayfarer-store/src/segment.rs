@@ -17,9 +17,6 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    Float64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt8Builder, UInt32Builder, UInt64Builder,
-};
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
@@ -27,6 +24,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::StoreError;
 
@@ -121,7 +119,7 @@ impl Col {
         self as usize
     }
 
-    fn data_type(self) -> DataType {
+    pub(crate) fn data_type(self) -> DataType {
         match self {
             Col::Customer | Col::EventCode | Col::ChannelCode => DataType::UInt32,
             Col::Seq => DataType::UInt64,
@@ -132,7 +130,7 @@ impl Col {
         }
     }
 
-    fn nullable(self) -> bool {
+    pub(crate) fn nullable(self) -> bool {
         !matches!(
             self,
             Col::Customer
@@ -156,131 +154,44 @@ pub fn schema() -> SchemaRef {
     ))
 }
 
-/// One row as the writer sees it (borrowed from an event).
-#[derive(Debug, Clone, Copy)]
-pub struct RowRef<'a> {
-    pub customer: u32,
-    pub seq: u64,
-    pub event_code: u32,
-    pub channel_code: Option<u32>,
-    pub event: &'a wayfarer_core::Event,
-}
-
-/// Builds a record batch from rows already in order.
-pub fn batch_from_rows(rows: &[RowRef<'_>]) -> Result<RecordBatch, StoreError> {
-    let n = rows.len();
-    let mut customer = UInt32Builder::with_capacity(n);
-    let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-    let mut seq = UInt64Builder::with_capacity(n);
-    let mut event_code = UInt32Builder::with_capacity(n);
-    let mut channel_code = UInt32Builder::with_capacity(n);
-    let mut kind_code = UInt8Builder::with_capacity(n);
-    let mut received = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-    let mut revenue = Float64Builder::with_capacity(n);
-    let mut score = Float64Builder::with_capacity(n);
-    let mut strings: Vec<StringBuilder> = (0..14).map(|_| StringBuilder::with_capacity(n, n * 8)).collect();
-    for r in rows {
-        let e = r.event;
-        customer.append_value(r.customer);
-        ts.append_value(e.timestamp);
-        seq.append_value(r.seq);
-        event_code.append_value(r.event_code);
-        channel_code.append_option(r.channel_code);
-        kind_code.append_value(e.kind.code());
-        received.append_value(e.received_at);
-        revenue.append_option(e.revenue);
-        score.append_option(e.score);
-        let texts: [Option<&str>; 14] = [
-            Some(&e.event_id),
-            Some(e.kind.as_str()),
-            Some(&e.event),
-            e.user_id.as_deref(),
-            e.anonymous_id.as_deref(),
-            e.channel.as_deref(),
-            e.source.as_deref(),
-            e.medium.as_deref(),
-            e.campaign.as_deref(),
-            e.url.as_deref(),
-            e.referrer.as_deref(),
-            e.survey.as_deref(),
-            e.text.as_deref(),
-            Some(&e.properties),
-        ];
-        for (b, t) in strings.iter_mut().zip(texts) {
-            b.append_option(t);
-        }
-    }
-    let mut s: Vec<ArrayRef> = strings.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef).collect();
-    // Order of `texts` above: event_id, kind, event, user_id, anonymous_id, channel, source,
-    // medium, campaign, url, referrer, survey, text, properties.
-    let properties = s.pop();
-    let text = s.pop();
-    let survey = s.pop();
-    let mut it = s.into_iter();
-    let mut next = || it.next().ok_or_else(|| StoreError::Internal("column builder count".into()));
-    let event_id = next()?;
-    let kind = next()?;
-    let event = next()?;
-    let user_id = next()?;
-    let anonymous_id = next()?;
-    let channel = next()?;
-    let source = next()?;
-    let medium = next()?;
-    let campaign = next()?;
-    let url = next()?;
-    let referrer = next()?;
-    let missing = || StoreError::Internal("column builder count".into());
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(customer.finish()),
-        Arc::new(ts.finish()),
-        Arc::new(seq.finish()),
-        Arc::new(event_code.finish()),
-        Arc::new(channel_code.finish()),
-        Arc::new(kind_code.finish()),
-        event_id,
-        Arc::new(received.finish()),
-        kind,
-        event,
-        user_id,
-        anonymous_id,
-        channel,
-        source,
-        medium,
-        campaign,
-        url,
-        referrer,
-        Arc::new(revenue.finish()),
-        Arc::new(score.finish()),
-        survey.ok_or_else(missing)?,
-        text.ok_or_else(missing)?,
-        properties.ok_or_else(missing)?,
-    ];
-    RecordBatch::try_new(schema(), columns).map_err(|e| StoreError::Internal(format!("segment batch: {e}")))
-}
-
 /// Rows per Parquet row group: large enough for fast scans, small enough
 /// that a reader can stream.
-const ROW_GROUP_ROWS: usize = 256 * 1024;
+pub(crate) const ROW_GROUP_ROWS: usize = 256 * 1024;
 
-/// Writes the batches as a Parquet segment at `path`; returns the rows and
-/// the file, not yet synced (the caller syncs it, times that apart, and
-/// renames it into place).
-pub fn write_segment(path: &Path, batches: &[RecordBatch]) -> Result<(u64, File), StoreError> {
-    let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_created_by("wayfarer".to_string())
-        .build();
-    let mut writer = ArrowWriter::try_new(file, schema(), Some(props))
-        .map_err(|e| StoreError::Internal(format!("parquet writer: {e}")))?;
-    let mut rows = 0u64;
-    for b in batches {
-        rows += b.num_rows() as u64;
-        writer.write(b).map_err(|e| StoreError::io(path, std::io::Error::other(e)))?;
+/// A segment file being written: Parquet, one row group per
+/// [`ROW_GROUP_ROWS`] rows, snappy; event ids (all distinct) without a
+/// dictionary.
+pub(crate) struct SegmentFile {
+    path: std::path::PathBuf,
+    writer: ArrowWriter<File>,
+    rows: u64,
+}
+
+impl SegmentFile {
+    pub(crate) fn create(path: &Path) -> Result<SegmentFile, StoreError> {
+        let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_column_dictionary_enabled(ColumnPath::from(Col::EventId.name()), false)
+            .set_created_by("wayfarer".to_string())
+            .build();
+        let writer = ArrowWriter::try_new(file, schema(), Some(props))
+            .map_err(|e| StoreError::Internal(format!("parquet writer: {e}")))?;
+        Ok(SegmentFile { path: path.to_path_buf(), writer, rows: 0 })
     }
-    let file = writer.into_inner().map_err(|e| StoreError::io(path, std::io::Error::other(e)))?;
-    Ok((rows, file))
+
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
+        self.rows += batch.num_rows() as u64;
+        self.writer.write(batch).map_err(|e| StoreError::io(&self.path, std::io::Error::other(e)))
+    }
+
+    /// Finishes the file; returns its rows and the file, not yet synced (the
+    /// caller syncs it, times that apart, and renames it into place).
+    pub(crate) fn finish(self) -> Result<(u64, File), StoreError> {
+        let file = self.writer.into_inner().map_err(|e| StoreError::io(&self.path, std::io::Error::other(e)))?;
+        Ok((self.rows, file))
+    }
 }
 
 /// Reads the given columns of a segment (in `Col` order) as one batch.

@@ -2,9 +2,9 @@
 //! identities, and commits new segments with one atomic manifest swap.
 //!
 //! ```text
-//!  add(events) ─> dedupe ─> seq ─> identity links ─> pending
-//!                                                      │ (spill every SPILL_ROWS)
-//!  commit() ─> resolve identities ─> write segments per partition
+//!  add(EventRows) ─> dedupe ─> seq ─> identity links ─> codes ─> pending batches
+//!                                     │ (every SPILL_ROWS: sorted runs per partition)
+//!  commit() ─> resolve identities ─> merge runs + pending into one segment per partition
 //!          ─> move rows of customers merged since they were written
 //!          ─> compact partitions with many segments
 //!          ─> identity files ─> manifest (atomic)
@@ -17,14 +17,14 @@
 //! supersedes are retired and deleted by `delete_retired` once no reader can
 //! still be using them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampMicrosecondType, UInt32Type, UInt64Type};
-use arrow_array::{Array, RecordBatch, UInt32Array};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, TimestampMicrosecondArray, UInt32Array, UInt64Array};
 use rayon::prelude::*;
 use serde::Serialize;
 use wayfarer_core::{Event, Kind, Timings};
@@ -33,7 +33,8 @@ use xxhash_rust::xxh3::xxh3_128;
 use crate::identity::{ANON_PREFIX, USER_PREFIX};
 use crate::keys::Keys;
 use crate::manifest::{Manifest, SegmentMeta};
-use crate::segment::{self, Col, RowRef};
+use crate::rows::{self, EventRows, PREVIOUS_ID, staged_index};
+use crate::segment::{self, Col};
 use crate::{DirLock, IdentityGraph, StoreError, partition_of};
 
 /// The keys of the events already stored (xxh3-128 of their ids, already
@@ -42,8 +43,6 @@ type EventKeys = HashSet<u128, std::hash::BuildHasherDefault<rustc_hash::FxHashe
 
 /// Pending rows are written out as segments when this many accumulate.
 pub const SPILL_ROWS: usize = 4_000_000;
-/// A batch at least this large is taken for a bulk load (see `add`).
-const BULK_BATCH: usize = 10_000;
 /// A partition with more segments than this is compacted into one.
 pub const MAX_SEGMENTS_PER_PARTITION: usize = 4;
 
@@ -75,11 +74,23 @@ pub struct CommitStats {
     pub generation: u64,
 }
 
+/// A batch of accepted rows, with what the writer assigned them.
 struct Pending {
-    event: Event,
-    seq: u64,
-    ident: u32,
+    /// Staged columns (see `rows`), duplicates removed.
+    batch: RecordBatch,
+    /// The raw identity of each row (its customer is resolved at spill).
+    idents: Vec<u32>,
+    /// The seq of the first row; the rows' seqs follow on.
+    seq0: u64,
+    event_codes: Vec<u32>,
+    channel_codes: Vec<Option<u32>>,
 }
+
+type Dict = rustc_hash::FxHashMap<String, u32>;
+
+/// A pending row's sort key and address: (customer, timestamp, seq,
+/// pending batch, row).
+type RowKey = (u32, i64, u64, u32, u32);
 
 /// The single writer of a data directory.
 pub struct Writer {
@@ -87,10 +98,13 @@ pub struct Writer {
     _lock: DirLock,
     manifest: Manifest,
     identity: IdentityGraph,
-    event_dict: HashMap<String, u32>,
-    channel_dict: HashMap<String, u32>,
+    event_dict: Dict,
+    channel_dict: Dict,
     seen: EventKeys,
     pending: Vec<Pending>,
+    pending_rows: usize,
+    /// Sorted runs spilled by a bulk load, per partition (merged at commit).
+    runs: Vec<Vec<PathBuf>>,
     /// Segments written by this writer, not yet committed.
     new_segments: Vec<SegmentMeta>,
     /// Idents that were canonical when some segment was written.
@@ -107,7 +121,7 @@ pub struct Writer {
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writer").field("dir", &self.dir).field("pending", &self.pending.len()).finish()
+        f.debug_struct("Writer").field("dir", &self.dir).field("pending", &self.pending_rows).finish()
     }
 }
 
@@ -131,6 +145,7 @@ impl Writer {
         let seen = load_event_keys(dir, &manifest)?;
         let event_dict = manifest.event_names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
         let channel_dict = manifest.channels.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
+        let manifest_partitions = manifest.partitions as usize;
         Ok(Writer {
             dir: dir.to_path_buf(),
             _lock: lock,
@@ -140,6 +155,8 @@ impl Writer {
             channel_dict,
             seen,
             pending: Vec::new(),
+            pending_rows: 0,
+            runs: vec![Vec::new(); manifest_partitions],
             new_segments: Vec::new(),
             was_canonical,
             stats: CommitStats::default(),
@@ -158,54 +175,91 @@ impl Writer {
 
     /// Accepts events in arrival order; returns (accepted, duplicates).
     pub fn add(&mut self, events: Vec<Event>) -> Result<(u64, u64), StoreError> {
+        let rows = EventRows::from_events(&events)?;
+        drop(events);
+        self.add_rows(rows)
+    }
+
+    /// Accepts events already in columns (built off this thread, see
+    /// [`EventRows::from_events_parallel`]); returns (accepted, duplicates).
+    pub fn add_rows(&mut self, rows: EventRows) -> Result<(u64, u64), StoreError> {
         let started = std::time::Instant::now();
-        // A bulk load fills the buffer up to a spill: reserve it once rather
-        // than grow it by copying (small batches grow it as they come).
-        // (A spill follows the batch that reaches `spill_rows`, so the
-        // buffer holds at most `spill_rows` plus one batch.)
-        let bulk = self.spill_rows + events.len();
-        if events.len() >= BULK_BATCH && self.pending.capacity() < bulk {
-            self.pending.reserve_exact(bulk - self.pending.len());
-        }
-        let (mut acc, mut dup) = (0, 0);
+        let b = &rows.batch;
+        let n = b.num_rows();
+        let text = |c: Col| staged_index(c).map(|i| b.column(i).as_string::<i32>());
+        let bad = || StoreError::Internal("staged batch columns".into());
+        let (user_ids, anon_ids, events, channels, ids) = (
+            text(Col::UserId).ok_or_else(bad)?,
+            text(Col::AnonymousId).ok_or_else(bad)?,
+            text(Col::Event).ok_or_else(bad)?,
+            text(Col::Channel).ok_or_else(bad)?,
+            text(Col::EventId).ok_or_else(bad)?,
+        );
+        let previous = b.column(PREVIOUS_ID).as_string::<i32>();
+        let kinds = staged_index(Col::KindCode)
+            .and_then(|i| b.column(i).as_primitive_opt::<arrow_array::types::UInt8Type>())
+            .ok_or_else(bad)?
+            .values();
+        let times = staged_index(Col::Timestamp)
+            .and_then(|i| b.column(i).as_primitive_opt::<TimestampMicrosecondType>())
+            .ok_or_else(bad)?
+            .values();
+        let seq0 = self.manifest.next_seq;
+        let mut keep: Option<Vec<bool>> = None;
+        let (mut idents, mut event_codes, mut channel_codes) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let mut key = String::new();
-        for e in events {
-            if !self.seen.insert(event_key(&e.event_id)) {
-                dup += 1;
+        for i in 0..n {
+            if !self.seen.insert(rows.keys[i]) {
+                keep.get_or_insert_with(|| vec![true; n])[i] = false;
                 continue;
             }
             let seq = self.manifest.next_seq;
             self.manifest.next_seq += 1;
+            let ts = times[i];
             // The identity keys are built in one reused buffer (no allocation per event).
             let mut intern = |prefix: &str, id: &str| {
                 key.clear();
                 key.push_str(prefix);
                 key.push_str(id);
-                self.identity.intern(&key, e.timestamp, seq)
+                self.identity.intern(&key, ts, seq)
             };
-            let user = e.user_id.as_deref().map(|u| intern(USER_PREFIX, u));
-            let anon = e.anonymous_id.as_deref().map(|a| intern(ANON_PREFIX, a));
+            let user = opt(user_ids, i).map(|u| intern(USER_PREFIX, u));
+            let anon = opt(anon_ids, i).map(|a| intern(ANON_PREFIX, a));
             if let (Some(a), Some(u)) = (anon, user) {
-                self.identity.link_anon_user(a, u, e.timestamp, seq);
+                self.identity.link_anon_user(a, u, ts, seq);
             }
-            if e.kind == Kind::Alias
-                && let (Some(prev), Some(u)) = (e.previous_id.as_deref(), user)
+            if kinds[i] == Kind::Alias.code()
+                && let (Some(prev), Some(u)) = (opt(previous, i), user)
             {
-                self.identity.link_alias(prev, u, e.timestamp, seq);
+                self.identity.link_alias(prev, u, ts, seq);
             }
             let Some(ident) = user.or(anon) else {
                 // The decoder guarantees an identity; refuse rather than guess.
-                return Err(StoreError::Internal(format!("event {} has no identity", e.event_id)));
+                return Err(StoreError::Internal(format!("event {} has no identity", ids.value(i))));
             };
-            self.was_canonical.resize(self.identity.len(), false);
-            self.pending.push(Pending { event: e, seq, ident });
-            acc += 1;
+            idents.push(ident);
+            event_codes.push(Self::code(&mut self.event_dict, &mut self.manifest.event_names, events.value(i)));
+            channel_codes
+                .push(opt(channels, i).map(|c| Self::code(&mut self.channel_dict, &mut self.manifest.channels, c)));
         }
+        self.was_canonical.resize(self.identity.len(), false);
+        let acc = idents.len() as u64;
+        let dup = n as u64 - acc;
         self.stats.accepted += acc;
         self.stats.duplicates += dup;
+        if acc > 0 {
+            let batch = match keep {
+                None => rows.batch,
+                Some(k) => arrow_select::filter::filter_record_batch(&rows.batch, &BooleanArray::from(k))
+                    .map_err(|e| StoreError::Internal(e.to_string()))?,
+            };
+            self.pending_rows += idents.len();
+            self.pending.push(Pending { batch, idents, seq0, event_codes, channel_codes });
+        }
         self.times.add("dedupe and identities", started.elapsed());
-        if self.pending.len() >= self.spill_rows {
-            self.flush()?;
+        if self.pending_rows >= self.spill_rows {
+            self.spill()?;
         }
         Ok((acc, dup))
     }
@@ -220,7 +274,7 @@ impl Writer {
         self.stats.accepted
     }
 
-    fn code(dict: &mut HashMap<String, u32>, names: &mut Vec<String>, name: &str) -> u32 {
+    fn code(dict: &mut Dict, names: &mut Vec<String>, name: &str) -> u32 {
         if let Some(&c) = dict.get(name) {
             return c;
         }
@@ -230,10 +284,12 @@ impl Writer {
         c
     }
 
-    /// Writes pending rows as segments, one per partition.
-    fn flush(&mut self) -> Result<(), StoreError> {
+    /// The pending rows as one batch per partition (segment columns,
+    /// sorted), with the property names they carry; empties `pending`.
+    fn partition_pending(&mut self) -> Result<Vec<Option<(RecordBatch, Keys)>>, StoreError> {
+        let parts = self.manifest.partitions as usize;
         if self.pending.is_empty() {
-            return Ok(());
+            return Ok((0..parts).map(|_| None).collect());
         }
         let canon = self.identity.canonical_map().to_vec();
         for (i, &c) in canon.iter().enumerate() {
@@ -242,44 +298,122 @@ impl Writer {
             }
         }
         let started = std::time::Instant::now();
-        let mut pending = std::mem::take(&mut self.pending);
-        let parts = self.manifest.partitions;
-        let mut by_part: Vec<Vec<RowRef<'_>>> = (0..parts).map(|_| Vec::new()).collect();
-        for p in &pending {
-            let customer = canon[p.ident as usize];
-            let event_code = Self::code(&mut self.event_dict, &mut self.manifest.event_names, &p.event.event);
-            let channel_code =
-                p.event.channel.as_deref().map(|c| Self::code(&mut self.channel_dict, &mut self.manifest.channels, c));
-            by_part[partition_of(customer, parts) as usize].push(RowRef {
-                customer,
-                seq: p.seq,
-                event_code,
-                channel_code,
-                event: &p.event,
-            });
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_rows = 0;
+        // Each row's sort key and address, by partition.
+        let mut by_part: Vec<Vec<RowKey>> = (0..parts).map(|_| Vec::new()).collect();
+        for (k, p) in pending.iter().enumerate() {
+            let times = staged_index(Col::Timestamp)
+                .and_then(|i| p.batch.column(i).as_primitive_opt::<TimestampMicrosecondType>())
+                .ok_or_else(|| StoreError::Internal("staged timestamp column".into()))?
+                .values();
+            for (r, &ident) in p.idents.iter().enumerate() {
+                let customer = canon[ident as usize];
+                by_part[partition_of(customer, parts as u32) as usize].push((
+                    customer,
+                    times[r],
+                    p.seq0 + r as u64,
+                    k as u32,
+                    r as u32,
+                ));
+            }
         }
         self.times.add("partition rows", started.elapsed());
-        let first_id = self.manifest.next_segment;
-        self.manifest.next_segment += parts as u64;
-        let dir = self.dir.clone();
-        let metas: Vec<(Option<SegmentMeta>, Keys, Timings)> = by_part
+        let out: Vec<(Option<(RecordBatch, Keys)>, Timings)> = by_part
             .into_par_iter()
-            .enumerate()
-            .map(|(p, mut rows)| {
-                let mut keys = Keys::default();
+            .map(|mut rows| {
                 let mut times = Timings::default();
                 if rows.is_empty() {
+                    return Ok((None, times));
+                }
+                times.time("sort", || rows.par_sort_unstable());
+                let batch = times.time("build columns", || partition_batch(&pending, &rows))?;
+                drop(rows);
+                let keys = times.time("property names", || property_names(&batch))?;
+                Ok((Some((batch, keys)), times))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(out
+            .into_iter()
+            .map(|(b, t)| {
+                self.times.extend(&t);
+                b
+            })
+            .collect())
+    }
+
+    /// Writes the pending rows as sorted runs, one per partition.
+    fn spill(&mut self) -> Result<(), StoreError> {
+        let parts = self.partition_pending()?;
+        let first_id = self.manifest.next_segment;
+        self.manifest.next_segment += parts.len() as u64;
+        let dir = self.dir.clone();
+        let started = std::time::Instant::now();
+        let written: Vec<Option<(PathBuf, Keys)>> = parts
+            .into_par_iter()
+            .enumerate()
+            .map(|(p, part)| {
+                let Some((batch, keys)) = part else { return Ok(None) };
+                let path = dir.join(format!("segments/p{p:03}/r{:010}.run", first_id + p as u64));
+                if let Some(parent) = path.parent() {
+                    fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+                }
+                rows::write_run(&path, &batch)?;
+                Ok(Some((path, keys)))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        self.times.add("write runs", started.elapsed());
+        let known = self.manifest.keys.get_or_insert_with(Keys::default);
+        for (p, w) in written.into_iter().enumerate() {
+            if let Some((path, keys)) = w {
+                known.extend(keys);
+                self.runs[p].push(path);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes everything added as segments: per partition, its runs and
+    /// its pending rows merged into one.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() && self.runs.iter().all(Vec::is_empty) {
+            return Ok(());
+        }
+        let parts = self.partition_pending()?;
+        let runs = std::mem::replace(&mut self.runs, vec![Vec::new(); parts.len()]);
+        let first_id = self.manifest.next_segment;
+        self.manifest.next_segment += parts.len() as u64;
+        let dir = self.dir.clone();
+        let metas: Vec<(Option<SegmentMeta>, Keys, Timings)> = parts
+            .into_par_iter()
+            .zip(runs)
+            .enumerate()
+            .map(|(p, (part, runs))| {
+                let mut times = Timings::default();
+                let mut sources: Vec<RecordBatch> =
+                    times.time("read runs", || runs.iter().map(|r| rows::read_run(r)).collect::<Result<_, _>>())?;
+                let keys = match part {
+                    Some((batch, keys)) => {
+                        sources.push(batch);
+                        keys
+                    }
+                    None => Keys::default(),
+                };
+                if sources.is_empty() {
                     return Ok((None, keys, times));
                 }
-                times.time("property names", || {
-                    for r in &rows {
-                        keys.add(r.event.kind == Kind::Identify, &r.event.properties);
-                    }
-                });
-                times.time("sort", || rows.sort_by_key(|r| (r.customer, r.event.timestamp, r.seq)));
-                let batch = times.time("build columns", || segment::batch_from_rows(&rows))?;
-                drop(rows);
-                let m = write_new_segment(&dir, p as u32, first_id + p as u64, &[batch], &mut times)?;
+                let m = if sources.len() == 1 {
+                    let batch = sources.pop().into_iter().map(Ok);
+                    write_new_segment(&dir, p as u32, first_id + p as u64, batch, &mut times)?
+                } else {
+                    let order = times.time("merge runs", || rows::merge_order(&sources))?;
+                    let chunks = order.chunks(segment::ROW_GROUP_ROWS).map(|c| rows::gather(&sources, c));
+                    write_new_segment(&dir, p as u32, first_id + p as u64, chunks, &mut times)?
+                };
+                drop(sources);
+                for r in &runs {
+                    let _ = fs::remove_file(r);
+                }
                 Ok((Some(m), keys, times))
             })
             .collect::<Result<_, StoreError>>()?;
@@ -291,10 +425,6 @@ impl Writer {
             self.stats.segments_written += 1;
             self.new_segments.push(m);
         }
-        // The next spill reuses the buffer (its pages stay mapped: no
-        // growth copies, no page faults); a commit releases it.
-        pending.clear();
-        self.pending = pending;
         Ok(())
     }
 
@@ -373,8 +503,7 @@ impl Writer {
         fingerprint: &str,
         derive: &(dyn Fn(&Event, Option<&str>) -> Derived + Sync),
     ) -> Result<RederiveStats, StoreError> {
-        self.flush()?;
-        if !self.new_segments.is_empty() || !self.pending.is_empty() {
+        if !self.new_segments.is_empty() || !self.pending.is_empty() || self.runs.iter().any(|r| !r.is_empty()) {
             return Err(StoreError::Internal("re-derive channels before adding events".into()));
         }
         let mut stats = RederiveStats::default();
@@ -419,7 +548,7 @@ impl Writer {
                 RecordBatch::try_new(batch.schema(), cols).map_err(|e| StoreError::Internal(e.to_string()))?;
             let id = self.manifest.next_segment;
             self.manifest.next_segment += 1;
-            let meta = write_new_segment(&self.dir, seg.partition, id, &[rewritten], &mut self.times)?;
+            let meta = write_new_segment(&self.dir, seg.partition, id, [Ok(rewritten)], &mut self.times)?;
             self.new_segments.push(meta.clone());
             stats.segments_rewritten += 1;
             *seg = meta;
@@ -452,8 +581,6 @@ impl Writer {
 
     fn commit_now(&mut self) -> Result<CommitStats, StoreError> {
         self.flush()?;
-        // A long-lived writer does not keep a bulk load's buffer.
-        self.pending = Vec::new();
         let canon = self.identity.canonical_map().to_vec();
         // Customers that were canonical when rows were written but are no
         // longer (merged by later links): their rows move to the new customer.
@@ -537,7 +664,7 @@ impl Writer {
             let id = self.manifest.next_segment;
             self.manifest.next_segment += 1;
             // Timed as a whole, by the caller.
-            let meta = write_new_segment(&self.dir, p as u32, id, &[merged], &mut Timings::default())?;
+            let meta = write_new_segment(&self.dir, p as u32, id, [Ok(merged)], &mut Timings::default())?;
             self.new_segments.push(meta.clone());
             self.stats.segments_written += 1;
             keep.push(meta);
@@ -601,7 +728,7 @@ impl Writer {
                 })?;
                 let merged = times.time("compact: sort", || sort_batches(&batches))?;
                 drop(batches);
-                keep.push(write_new_segment(&dir, p as u32, first_id + p as u64, &[merged], &mut times)?);
+                keep.push(write_new_segment(&dir, p as u32, first_id + p as u64, [Ok(merged)], &mut times)?);
                 Ok((keep, Some(merge), times))
             })
             .collect::<Result<_, StoreError>>()?;
@@ -634,6 +761,9 @@ impl Drop for Writer {
                 let _ = fs::remove_file(p);
             }
         }
+        for r in self.runs.iter().flatten() {
+            let _ = fs::remove_file(r);
+        }
     }
 }
 
@@ -665,11 +795,13 @@ pub(crate) fn sort_order(b: &RecordBatch) -> Result<UInt32Array, StoreError> {
     Ok(UInt32Array::from(idx))
 }
 
+/// Writes a segment from batches of rows in order (each is written as it
+/// comes), with its hot columns; fsyncs both and renames them into place.
 fn write_new_segment(
     dir: &Path,
     partition: u32,
     id: u64,
-    batches: &[RecordBatch],
+    batches: impl IntoIterator<Item = Result<RecordBatch, StoreError>>,
     times: &mut Timings,
 ) -> Result<SegmentMeta, StoreError> {
     let rel = format!("segments/p{partition:03}/s{id:010}.parquet");
@@ -678,38 +810,118 @@ fn write_new_segment(
         fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
     }
     let part = path.with_extension("parquet.part");
-    let (rows, file) = times.time("encode Parquet", || segment::write_segment(&part, batches))?;
+    let mut out = segment::SegmentFile::create(&part)?;
+    // The hot columns of every batch, to build the hot file from.
+    let hot_cols =
+        [Col::Customer, Col::Timestamp, Col::Seq, Col::EventCode, Col::ChannelCode, Col::KindCode, Col::Revenue];
+    let mut hot_parts: Vec<RecordBatch> = Vec::new();
+    let mut iter = batches.into_iter();
+    loop {
+        // Producing a batch (merging runs) is timed apart from encoding it.
+        let t = std::time::Instant::now();
+        let Some(b) = iter.next() else { break };
+        times.add("merge runs", t.elapsed());
+        let b = b?;
+        times.time("encode Parquet", || out.write(&b))?;
+        hot_parts.push(b.project(&hot_cols.map(Col::index)).map_err(|e| StoreError::Internal(e.to_string()))?);
+    }
+    let (rows, file) = times.time("encode Parquet", || out.finish())?;
     times.time("fsync", || file.sync_all()).map_err(|e| StoreError::io(&part, e))?;
     // The hot columns first, so a visible Parquet segment always has them.
-    let batch = if batches.len() == 1 {
-        batches[0].clone()
-    } else {
-        arrow_select::concat::concat_batches(&segment::schema(), batches)
-            .map_err(|e| StoreError::Internal(e.to_string()))?
+    let hot = match hot_parts.len() {
+        1 => hot_parts.pop().unwrap_or_else(|| RecordBatch::new_empty(segment::schema())),
+        _ => {
+            let schema = hot_parts
+                .first()
+                .map(RecordBatch::schema)
+                .ok_or_else(|| StoreError::Internal(format!("segment {rel} without rows")))?;
+            arrow_select::concat::concat_batches(&schema, &hot_parts)
+                .map_err(|e| StoreError::Internal(e.to_string()))?
+        }
     };
+    drop(hot_parts);
     let hot_path = crate::hot::hot_path(&path);
     let hot_part = hot_path.with_extension("hot.part");
-    let file = times.time("hot columns", || crate::hot::write(&hot_part, &crate::hot::from_batch(&batch)?))?;
+    let file = times.time("hot columns", || crate::hot::write(&hot_part, &crate::hot::from_batch(&hot)?))?;
     times.time("fsync", || file.sync_all()).map_err(|e| StoreError::io(&hot_part, e))?;
     fs::rename(&hot_part, &hot_path).map_err(|e| StoreError::io(&hot_path, e))?;
     fs::rename(&part, &path).map_err(|e| StoreError::io(&path, e))?;
-    let (mut min_ts, mut max_ts, mut min_c, mut max_c) = (i64::MAX, i64::MIN, u32::MAX, 0u32);
-    for b in batches {
-        let c = customers(b)?;
-        let t = b
-            .column_by_name("timestamp")
-            .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
-            .ok_or_else(|| StoreError::Internal("timestamp column".into()))?;
-        for v in c.values() {
-            min_c = min_c.min(*v);
-            max_c = max_c.max(*v);
+    let c = customers(&hot)?.values();
+    let t = hot
+        .column_by_name("timestamp")
+        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+        .ok_or_else(|| StoreError::Internal("timestamp column".into()))?
+        .values();
+    // Rows are sorted by customer: the first and last are the extremes.
+    let (min_c, max_c) = (c.first().copied().unwrap_or(u32::MAX), c.last().copied().unwrap_or(0));
+    let (min_ts, max_ts) = t.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    Ok(SegmentMeta { id, partition, file: rel, rows, min_ts, max_ts, min_customer: min_c, max_customer: max_c })
+}
+
+/// A partition's pending rows, `rows` sorted (customer, timestamp, seq,
+/// pending batch, row), as a batch of segment columns.
+fn partition_batch(pending: &[Pending], rows: &[RowKey]) -> Result<RecordBatch, StoreError> {
+    let order: Vec<(usize, usize)> = rows.iter().map(|r| (r.3 as usize, r.4 as usize)).collect();
+    let columns: Vec<ArrayRef> = Col::ALL
+        .iter()
+        .map(|&c| -> Result<ArrayRef, StoreError> {
+            Ok(match c {
+                Col::Customer => Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.0))),
+                Col::Timestamp => {
+                    Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1)).with_timezone("UTC"))
+                }
+                Col::Seq => Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.2))),
+                Col::EventCode => {
+                    Arc::new(UInt32Array::from_iter_values(order.iter().map(|&(k, r)| pending[k].event_codes[r])))
+                }
+                Col::ChannelCode => {
+                    Arc::new(order.iter().map(|&(k, r)| pending[k].channel_codes[r]).collect::<UInt32Array>())
+                }
+                _ => {
+                    let i = staged_index(c).ok_or_else(|| StoreError::Internal(format!("column {}", c.name())))?;
+                    let arrays: Vec<&dyn Array> = pending.iter().map(|p| p.batch.column(i).as_ref()).collect();
+                    // A column no event filled (most sources leave most
+                    // columns empty) needs no gathering.
+                    if arrays.iter().all(|a| a.null_count() == a.len()) {
+                        arrow_array::new_null_array(&c.data_type(), order.len())
+                    } else {
+                        arrow_select::interleave::interleave(&arrays, &order)
+                            .map_err(|e| StoreError::Internal(e.to_string()))?
+                    }
+                }
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    RecordBatch::try_new(segment::schema(), columns).map_err(|e| StoreError::Internal(format!("segment batch: {e}")))
+}
+
+/// The property and trait names of a segment batch's rows.
+fn property_names(b: &RecordBatch) -> Result<Keys, StoreError> {
+    let kinds = b.column_by_name("kind_code").and_then(|c| c.as_primitive_opt::<arrow_array::types::UInt8Type>());
+    let props = b.column_by_name("properties").and_then(|c| c.as_string_opt::<i32>());
+    let (Some(kinds), Some(props)) = (kinds, props) else {
+        return Err(StoreError::Corrupt("kind_code or properties column".into()));
+    };
+    let mut keys = Keys::default();
+    let identify = Kind::Identify.code();
+    let mut last: Option<(bool, &str)> = None;
+    for (i, &k) in kinds.values().iter().enumerate() {
+        if props.is_null(i) {
+            continue;
         }
-        for v in t.values() {
-            min_ts = min_ts.min(*v);
-            max_ts = max_ts.max(*v);
+        // Neighbouring rows (one customer's) often carry the same properties.
+        let this = (k == identify, props.value(i));
+        if last != Some(this) {
+            keys.add(this.0, this.1);
+            last = Some(this);
         }
     }
-    Ok(SegmentMeta { id, partition, file: rel, rows, min_ts, max_ts, min_customer: min_c, max_customer: max_c })
+    Ok(keys)
+}
+
+/// The value of a nullable string column at row `i`.
+fn opt(a: &arrow_array::StringArray, i: usize) -> Option<&str> {
+    (!a.is_null(i)).then(|| a.value(i))
 }
 
 /// The dedupe key of an event id.
@@ -745,19 +957,7 @@ fn scan_keys(dir: &Path, manifest: &Manifest) -> Result<Keys, StoreError> {
         .par_iter()
         .map(|s| {
             let b = segment::read_segment(&dir.join(&s.file), &[Col::KindCode, Col::Properties])?;
-            let kinds =
-                b.column_by_name("kind_code").and_then(|c| c.as_primitive_opt::<arrow_array::types::UInt8Type>());
-            let props = b.column_by_name("properties").and_then(|c| c.as_string_opt::<i32>());
-            let (Some(kinds), Some(props)) = (kinds, props) else {
-                return Err(StoreError::Corrupt(format!("{}: kind_code or properties column", s.file)));
-            };
-            let mut keys = Keys::default();
-            for i in 0..props.len() {
-                if !props.is_null(i) {
-                    keys.add(kinds.value(i) == Kind::Identify.code(), props.value(i));
-                }
-            }
-            Ok(keys)
+            property_names(&b).map_err(|e| StoreError::Corrupt(format!("{}: {e}", s.file)))
         })
         .collect::<Result<_, StoreError>>()?;
     let mut keys = Keys::default();

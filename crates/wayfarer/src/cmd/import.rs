@@ -14,7 +14,7 @@ use wayfarer_core::Config;
 use wayfarer_ingest::derive::ChannelDeriver;
 use wayfarer_ingest::files::{Chunk, FileStats, check_file};
 use wayfarer_ingest::{Decoder, Format, Reject, read_file};
-use wayfarer_store::{CommitStats, Writer};
+use wayfarer_store::{CommitStats, EventRows, Writer};
 
 use crate::cli::{Global, ImportArgs, InputFormat};
 use crate::progress::{Progress, done};
@@ -168,10 +168,10 @@ pub fn import_files(
         let pb = progress.bytes(size, &format!("Importing {}", short_name(&path)));
         let mut fs =
             FileSummary { file: name.clone(), format: format!("{fmt:?}").to_lowercase(), ..Default::default() };
-        // Reading and decoding (in parallel) run on their own thread, a
-        // couple of chunks ahead of the writer, which adds one chunk while
-        // the next is decoded.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+        // Reading, decoding and turning events into columns (in parallel)
+        // run on their own thread, a couple of chunks ahead of the writer,
+        // which adds one chunk while the next is decoded.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<EventRows>, Chunk)>(2);
         let stats = std::thread::scope(|scope| -> Result<FileStats> {
             let reader = scope.spawn(|| {
                 // Owned here, so the channel closes when the file is read.
@@ -179,9 +179,11 @@ pub fn import_files(
                 // The reader's own time: all of it but waiting for the writer.
                 let started = std::time::Instant::now();
                 let mut waiting = std::time::Duration::ZERO;
-                let read = read_file(&path, fmt, &decoder, |chunk| {
+                let read = read_file(&path, fmt, &decoder, |mut chunk| {
+                    let rows = EventRows::from_events_parallel(&chunk.events).map_err(|e| e.to_string())?;
+                    chunk.events = Vec::new();
                     let t = std::time::Instant::now();
-                    let sent = tx.send(chunk).map_err(|_| "the import stopped".to_string());
+                    let sent = tx.send((rows, chunk)).map_err(|_| "the import stopped".to_string());
                     waiting += t.elapsed();
                     sent
                 });
@@ -192,12 +194,14 @@ pub fn import_files(
             let mut waited = std::time::Duration::ZERO;
             loop {
                 let t = std::time::Instant::now();
-                let Ok(chunk) = rx.recv() else { break };
+                let Ok((rows, chunk)) = rx.recv() else { break };
                 waited += t.elapsed();
                 let added = (|| -> Result<()> {
-                    let (acc, dup) = writer.add(chunk.events)?;
-                    fs.accepted += acc;
-                    fs.duplicates += dup;
+                    for r in rows {
+                        let (acc, dup) = writer.add_rows(r)?;
+                        fs.accepted += acc;
+                        fs.duplicates += dup;
+                    }
                     pb.set_position(chunk.position);
                     if !chunk.rejects.is_empty() {
                         write_rejects(&rejects_target, &mut rejects_path, &mut rejects_out, &chunk.rejects)?;
