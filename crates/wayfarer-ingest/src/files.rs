@@ -330,11 +330,9 @@ fn read_csv(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) -> 
         if batch.len() >= CHUNK_ROWS || (!more && !batch.is_empty()) {
             let rows = std::mem::take(&mut batch);
             let n = rows.len() as u64;
-            let decoded: Vec<Result<Event, Reject>> = rows
-                .par_iter()
-                .map(|(line, rec)| decode_csv_row(decoder, name, &roles, &names, *line, rec, delim))
-                .collect();
-            let mut chunk = split(decoded);
+            let mut chunk = decode_par(
+                rows.par_iter().map(|(line, rec)| decode_csv_row(decoder, name, &roles, &names, *line, rec, delim)),
+            );
             chunk.position = rdr.position().byte();
             emit(chunk, n)?;
         }
@@ -375,15 +373,17 @@ fn raw_csv(rec: &csv::ByteRecord, delim: u8) -> String {
     parts.join(&(delim as char).to_string())
 }
 
-fn split(decoded: Vec<Result<Event, Reject>>) -> Chunk {
-    let mut chunk = Chunk { events: Vec::with_capacity(decoded.len()), rejects: Vec::new(), position: 0 };
-    for d in decoded {
-        match d {
-            Ok(e) => chunk.events.push(e),
-            Err(r) => chunk.rejects.push(r),
-        }
-    }
-    chunk
+/// Decodes in parallel, straight into the chunk's events and rejects
+/// (both in file order).
+fn decode_par<I>(decoded: I) -> Chunk
+where
+    I: ParallelIterator<Item = Result<Event, Reject>>,
+{
+    let (events, rejects) = decoded.partition_map(|d| match d {
+        Ok(e) => rayon::iter::Either::Left(e),
+        Err(r) => rayon::iter::Either::Right(r),
+    });
+    Chunk { events, rejects, position: 0 }
 }
 
 fn read_ndjson(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) -> Result<(), ImportError> {
@@ -395,12 +395,9 @@ fn read_ndjson(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) 
         let all: Vec<Value> = serde_json::from_reader(reader)
             .map_err(|e| unreadable(name, format!("a JSON array that does not parse: {e}")))?;
         let n = all.len() as u64;
-        let decoded: Vec<Vec<Result<Event, Reject>>> = all
-            .par_iter()
-            .enumerate()
-            .map(|(i, v)| vec![decode_json_record(decoder, name, (i + 1) as u64, None, v)])
-            .collect();
-        let mut chunk = split(decoded.into_iter().flatten().collect());
+        let mut chunk = decode_par(
+            all.par_iter().enumerate().map(|(i, v)| decode_json_record(decoder, name, (i + 1) as u64, None, v)),
+        );
         chunk.position = std::fs::metadata(path).map_or(0, |m| m.len());
         emit(chunk, n)?;
         return Ok(());
@@ -422,9 +419,9 @@ fn read_ndjson(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) 
         if batch.len() >= CHUNK_ROWS || (!more && !batch.is_empty()) {
             let lines = std::mem::take(&mut batch);
             let count = lines.len() as u64;
-            let decoded: Vec<Vec<Result<Event, Reject>>> =
-                lines.par_iter().map(|(line, bytes)| decode_ndjson_line(decoder, name, *line, bytes)).collect();
-            let mut chunk = split(decoded.into_iter().flatten().collect());
+            let mut chunk = decode_par(
+                lines.par_iter().flat_map_iter(|(line, bytes)| decode_ndjson_line(decoder, name, *line, bytes)),
+            );
             chunk.position = position;
             emit(chunk, count)?;
         }
@@ -503,9 +500,8 @@ fn read_parquet(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>)
     for batch in reader {
         let batch = batch.map_err(|e| unreadable(name, format!("corrupt Parquet data: {e}")))?;
         let n = batch.num_rows();
-        let decoded = decode_record_batch(decoder, name, row0, &batch);
+        let mut chunk = decode_record_batch(decoder, name, row0, &batch);
         row0 += n as u64;
-        let mut chunk = split(decoded);
         chunk.position = size * row0 / total_rows;
         emit(chunk, n as u64)?;
     }
@@ -514,25 +510,17 @@ fn read_parquet(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>)
 
 /// Decodes the rows of an Arrow record batch (flat columns recognised by
 /// name); `row0` is the 0-based index of its first row in the file.
-pub fn decode_record_batch(
-    decoder: &Decoder,
-    file: &str,
-    row0: u64,
-    batch: &RecordBatch,
-) -> Vec<Result<Event, Reject>> {
+pub fn decode_record_batch(decoder: &Decoder, file: &str, row0: u64, batch: &RecordBatch) -> Chunk {
     let schema = batch.schema();
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
     let cols: Vec<ColumnView<'_>> = batch.columns().iter().map(ColumnView::new).collect();
-    (0..batch.num_rows())
-        .into_par_iter()
-        .map(|row| {
-            let cells: Vec<Cell<'_>> = cols.iter().map(|c| c.cell(row)).collect();
-            decoder.decode_flat(&roles, &names, &cells).map_err(|e| {
-                Reject::of(file, row0 + row as u64 + 1, None, e, clip(&raw_row(&names, &cells), 1000).into_owned())
-            })
+    decode_par((0..batch.num_rows()).into_par_iter().map(|row| {
+        let cells: Vec<Cell<'_>> = cols.iter().map(|c| c.cell(row)).collect();
+        decoder.decode_flat(&roles, &names, &cells).map_err(|e| {
+            Reject::of(file, row0 + row as u64 + 1, None, e, clip(&raw_row(&names, &cells), 1000).into_owned())
         })
-        .collect()
+    }))
 }
 
 fn raw_row(names: &[String], cells: &[Cell<'_>]) -> String {

@@ -12,11 +12,15 @@
 //! - the canonical identity is the earliest-seen user id, else the
 //!   earliest-seen anonymous id.
 
-use std::collections::HashMap;
-
 /// Key prefixes keep user ids and anonymous ids in separate namespaces.
 pub const USER_PREFIX: &str = "u:";
 pub const ANON_PREFIX: &str = "a:";
+
+/// What the graph indexes a raw key (`u:…`, `a:…`) by: 128 bits of xxh3,
+/// like event ids (computed off the writer's thread by the import).
+pub fn key_hash(key: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(key.as_bytes())
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LinkKind {
@@ -44,7 +48,8 @@ pub struct Link {
 #[derive(Debug, Clone, Default)]
 pub struct IdentityGraph {
     keys: Vec<String>,
-    index: rustc_hash::FxHashMap<String, u32>,
+    /// The ident of each key, by [`key_hash`] (the keys live once, in `keys`).
+    index: rustc_hash::FxHashMap<u128, u32>,
     /// (timestamp, seq) of the first event carrying each ident.
     first_seen: Vec<(i64, u64)>,
     links: Vec<Link>,
@@ -85,7 +90,7 @@ impl IdentityGraph {
     }
 
     pub fn lookup(&self, key: &str) -> Option<u32> {
-        self.index.get(key).copied()
+        self.index.get(&key_hash(key)).copied()
     }
 
     pub fn first_seen(&self, ident: u32) -> (i64, u64) {
@@ -94,7 +99,13 @@ impl IdentityGraph {
 
     /// Registers a raw identity seen at (ts, seq); returns its ident.
     pub fn intern(&mut self, key: &str, ts: i64, seq: u64) -> u32 {
-        if let Some(&i) = self.index.get(key) {
+        self.intern_hashed(key_hash(key), || key.to_string(), ts, seq)
+    }
+
+    /// [`intern`](Self::intern) given the key's [`key_hash`]; `key` makes
+    /// the key when it is new.
+    pub fn intern_hashed(&mut self, hash: u128, key: impl FnOnce() -> String, ts: i64, seq: u64) -> u32 {
+        if let Some(&i) = self.index.get(&hash) {
             let fs = &mut self.first_seen[i as usize];
             if (ts, seq) < *fs {
                 *fs = (ts, seq);
@@ -104,8 +115,8 @@ impl IdentityGraph {
             return i;
         }
         let i = self.keys.len() as u32;
-        self.keys.push(key.to_string());
-        self.index.insert(key.to_string(), i);
+        self.keys.push(key());
+        self.index.insert(hash, i);
         self.first_seen.push((ts, seq));
         self.canonical.push(i);
         self.dirty = true;
@@ -202,7 +213,7 @@ impl IdentityGraph {
                 LinkKind::Alias => {
                     let Some(prev) = &link.previous else { continue };
                     for prefix in [USER_PREFIX, ANON_PREFIX] {
-                        let Some(&p) = self.index.get(&format!("{prefix}{prev}")) else {
+                        let Some(&p) = self.index.get(&key_hash(&format!("{prefix}{prev}"))) else {
                             continue;
                         };
                         let (ra, rb) = (uf.find(p), uf.find(link.b));
@@ -216,30 +227,25 @@ impl IdentityGraph {
             }
         }
         // Canonical: earliest-seen user id of the component, else earliest anonymous id.
-        let mut best: HashMap<u32, u32> = HashMap::new();
+        let mut best: Vec<u32> = vec![u32::MAX; n];
         for i in 0..n as u32 {
-            let r = uf.find(i);
-            let cand_key = (!self.is_user(i), self.first_seen[i as usize], i);
-            match best.get(&r) {
-                Some(&b) => {
-                    let cur_key = (!self.is_user(b), self.first_seen[b as usize], b);
-                    if cand_key < cur_key {
-                        best.insert(r, i);
-                    }
-                }
-                None => {
-                    best.insert(r, i);
-                }
+            let r = uf.find(i) as usize;
+            let b = best[r];
+            if b == u32::MAX
+                || (!self.is_user(i), self.first_seen[i as usize], i)
+                    < (!self.is_user(b), self.first_seen[b as usize], b)
+            {
+                best[r] = i;
             }
         }
-        self.canonical = (0..n as u32).map(|i| best[&uf.find(i)]).collect();
+        self.canonical = (0..n as u32).map(|i| best[uf.find(i) as usize]).collect();
         self.dirty = false;
     }
 
     /// Rebuilds a graph from persisted parts.
     pub fn from_parts(keys: Vec<String>, first_seen: Vec<(i64, u64)>, links: Vec<Link>) -> IdentityGraph {
         let mut g = IdentityGraph::new();
-        g.index = keys.iter().enumerate().map(|(i, k)| (k.clone(), i as u32)).collect();
+        g.index = keys.iter().enumerate().map(|(i, k)| (key_hash(k), i as u32)).collect();
         g.canonical = (0..keys.len() as u32).collect();
         g.keys = keys;
         g.first_seen = first_seen;

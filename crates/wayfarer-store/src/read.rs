@@ -397,6 +397,21 @@ mod tests {
     }
 
     #[test]
+    fn a_duplicate_brings_no_event_name_or_channel() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::open(dir.path(), 0).unwrap();
+        let mut again = ev("1", Some("alice"), None, 10, "Phantom");
+        again.channel = Some("Nowhere".into());
+        let mut first = ev("1", Some("alice"), None, 10, "Signed Up");
+        first.channel = Some("Email".into());
+        assert_eq!(w.add(vec![first, again]).unwrap(), (1, 1));
+        w.commit().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.manifest().event_names, ["Signed Up"]);
+        assert_eq!(store.manifest().channels, ["Email"]);
+    }
+
+    #[test]
     fn property_and_trait_names_are_recorded_and_found_in_older_directories() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = Writer::open(dir.path(), 0).unwrap();

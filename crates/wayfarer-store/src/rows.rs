@@ -32,6 +32,7 @@ use rayon::prelude::*;
 use wayfarer_core::Event;
 
 use crate::StoreError;
+use crate::identity::{ANON_PREFIX, USER_PREFIX, key_hash};
 use crate::segment::Col;
 
 /// The segment columns an event determines by itself, in segment order
@@ -73,11 +74,46 @@ fn staged_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// Decoded events as columns, with the dedupe key of each event id.
+/// Decoded events as columns, with the dedupe key of each event id and
+/// the identity graph's key of each user id and anonymous id (0: none).
 #[derive(Debug, Clone)]
 pub struct EventRows {
     pub(crate) batch: RecordBatch,
     pub(crate) keys: Vec<u128>,
+    pub(crate) user_keys: Vec<u128>,
+    pub(crate) anon_keys: Vec<u128>,
+    /// The event names and channels of these rows, each as an index into
+    /// its list of distinct values (the writer turns a handful of names
+    /// into store codes instead of looking up every row's).
+    pub(crate) events: Local,
+    pub(crate) channels: Local,
+}
+
+/// The distinct values of a column in first-seen order, and each row's.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Local {
+    pub(crate) values: Vec<String>,
+    /// Per row: index into `values`, or `u32::MAX` for none.
+    pub(crate) rows: Vec<u32>,
+    index: rustc_hash::FxHashMap<String, u32>,
+}
+
+impl Local {
+    fn push(&mut self, v: Option<&str>) {
+        let i = match v {
+            None => u32::MAX,
+            Some(v) => match self.index.get(v) {
+                Some(&i) => i,
+                None => {
+                    let i = self.values.len() as u32;
+                    self.values.push(v.to_string());
+                    self.index.insert(v.to_string(), i);
+                    i
+                }
+            },
+        };
+        self.rows.push(i);
+    }
 }
 
 /// Rows per piece when a chunk of events is turned into columns in parallel.
@@ -96,8 +132,23 @@ impl EventRows {
         const TEXTS: usize = 15;
         let mut texts: Vec<StringBuilder> = (0..TEXTS).map(|_| StringBuilder::with_capacity(n, n * 8)).collect();
         let mut keys = Vec::with_capacity(n);
+        let (mut user_keys, mut anon_keys) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut event_names, mut channel_names) = (Local::default(), Local::default());
+        let mut buf = String::new();
+        let mut ident = |prefix: &str, id: Option<&str>| {
+            id.map_or(0, |id| {
+                buf.clear();
+                buf.push_str(prefix);
+                buf.push_str(id);
+                key_hash(&buf)
+            })
+        };
         for e in events {
             keys.push(crate::writer::event_key(&e.event_id));
+            user_keys.push(ident(USER_PREFIX, e.user_id.as_deref()));
+            anon_keys.push(ident(ANON_PREFIX, e.anonymous_id.as_deref()));
+            event_names.push(Some(&e.event));
+            channel_names.push(e.channel.as_deref());
             ts.append_value(e.timestamp);
             kind_code.append_value(e.kind.code());
             received.append_value(e.received_at);
@@ -153,7 +204,7 @@ impl EventRows {
         ];
         let batch = RecordBatch::try_new(staged_schema(), columns)
             .map_err(|e| StoreError::Internal(format!("staged batch: {e}")))?;
-        Ok(EventRows { batch, keys })
+        Ok(EventRows { batch, keys, user_keys, anon_keys, events: event_names, channels: channel_names })
     }
 
     /// [`from_events`](Self::from_events) on pieces of the events at once;
@@ -171,30 +222,57 @@ impl EventRows {
     }
 }
 
-/// Writes a sorted partition batch as a run (Arrow IPC, not synced).
+/// Schema metadata of a run: the columns left out because no row filled them.
+const EMPTY_COLUMNS: &str = "wayfarer.empty_columns";
+
+/// Writes a sorted partition batch as a run (Arrow IPC, not synced);
+/// columns no row filled are left out and named in the schema's metadata.
 pub(crate) fn write_run(path: &Path, batch: &RecordBatch) -> Result<(), StoreError> {
     let io = |e: std::io::Error| StoreError::io(path, e);
     let arrow = |e: arrow_schema::ArrowError| StoreError::io(path, std::io::Error::other(e));
+    let schema = batch.schema();
+    let (mut kept, mut empty) = (Vec::new(), Vec::new());
+    for (i, c) in batch.columns().iter().enumerate() {
+        if !c.is_empty() && c.null_count() == c.len() {
+            empty.push(schema.field(i).name().clone());
+        } else {
+            kept.push(i);
+        }
+    }
+    let projected = batch.project(&kept).map_err(arrow)?;
+    let mut metadata = std::collections::HashMap::new();
+    metadata.insert(EMPTY_COLUMNS.to_string(), empty.join(","));
+    let run_schema = Arc::new(projected.schema().as_ref().clone().with_metadata(metadata));
+    let projected = projected.with_schema(run_schema.clone()).map_err(arrow)?;
     let file = File::create(path).map_err(io)?;
-    let mut w = arrow_ipc::writer::FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), &batch.schema())
-        .map_err(arrow)?;
-    w.write(batch).map_err(arrow)?;
+    let mut w =
+        arrow_ipc::writer::FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), &run_schema).map_err(arrow)?;
+    w.write(&projected).map_err(arrow)?;
     w.finish().map_err(arrow)?;
     Ok(())
 }
 
-/// Reads a run written by [`write_run`].
-pub(crate) fn read_run(path: &Path) -> Result<RecordBatch, StoreError> {
+/// Reads a run written by [`write_run`] as a batch of `schema`.
+pub(crate) fn read_run(path: &Path, schema: &SchemaRef) -> Result<RecordBatch, StoreError> {
     let corrupt = |e: arrow_schema::ArrowError| StoreError::Corrupt(format!("{}: {e}", path.display()));
     let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
     let reader =
         arrow_ipc::reader::FileReader::try_new(BufReader::with_capacity(1 << 20, file), None).map_err(corrupt)?;
-    let schema = reader.schema();
+    let run_schema = reader.schema();
     let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(corrupt)?;
-    match batches.len() {
-        1 => Ok(batches.into_iter().next().unwrap_or_else(|| RecordBatch::new_empty(schema))),
-        _ => arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| StoreError::Internal(e.to_string())),
-    }
+    let run = arrow_select::concat::concat_batches(&run_schema, &batches).map_err(corrupt)?;
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| match run.column_by_name(f.name()) {
+            Some(c) => Ok(c.clone()),
+            None if run_schema.metadata().get(EMPTY_COLUMNS).is_some_and(|e| e.split(',').any(|n| n == f.name())) => {
+                Ok(arrow_array::new_null_array(f.data_type(), run.num_rows()))
+            }
+            None => Err(StoreError::Corrupt(format!("{}: no column {}", path.display(), f.name()))),
+        })
+        .collect::<Result<_, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))
 }
 
 /// A row's place in a segment: (customer, timestamp, seq).
@@ -251,11 +329,64 @@ pub(crate) fn gather(sources: &[RecordBatch], order: &[(usize, usize)]) -> Resul
     let columns: Vec<ArrayRef> = (0..schema.fields().len())
         .map(|i| {
             let arrays: Vec<&dyn Array> = sources.iter().map(|b| b.column(i).as_ref()).collect();
-            arrow_select::interleave::interleave(&arrays, order)
+            gather_column(&arrays, order)
         })
-        .collect::<Result<_, _>>()
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
+        .collect::<Result<_, _>>()?;
     RecordBatch::try_new(schema, columns).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+/// The values at `order` ((array, row) pairs) of arrays of one type, as
+/// one array. A column no row filled (most sources leave most columns
+/// empty) needs no gathering; text is copied in one pass.
+pub(crate) fn gather_column(arrays: &[&dyn Array], order: &[(usize, usize)]) -> Result<ArrayRef, StoreError> {
+    let Some(first) = arrays.first() else {
+        return Err(StoreError::Internal("gather from nothing".into()));
+    };
+    if arrays.iter().all(|a| a.null_count() == a.len()) {
+        return Ok(arrow_array::new_null_array(first.data_type(), order.len()));
+    }
+    if *first.data_type() == DataType::Utf8 {
+        let strings: Option<Vec<&arrow_array::StringArray>> = arrays.iter().map(|a| a.as_string_opt::<i32>()).collect();
+        if let Some(strings) = strings {
+            return gather_strings(&strings, order);
+        }
+    }
+    arrow_select::interleave::interleave(arrays, order).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+/// [`gather_column`] for text: offsets and bytes written as the rows are
+/// visited (Arrow's `interleave` visits them twice).
+fn gather_strings(arrays: &[&arrow_array::StringArray], order: &[(usize, usize)]) -> Result<ArrayRef, StoreError> {
+    let rows: usize = arrays.iter().map(|a| a.len()).sum::<usize>().max(1);
+    let bytes: usize = arrays.iter().map(|a| a.value_data().len()).sum();
+    let mut values: Vec<u8> = Vec::with_capacity(bytes / rows * order.len() + 64);
+    let mut offsets: Vec<i32> = Vec::with_capacity(order.len() + 1);
+    offsets.push(0);
+    let nullable = arrays.iter().any(|a| a.null_count() > 0);
+    let mut valid = arrow_buffer::BooleanBufferBuilder::new(if nullable { order.len() } else { 0 });
+    for &(a, r) in order {
+        let arr = arrays[a];
+        if nullable {
+            let ok = arr.is_valid(r);
+            valid.append(ok);
+            if !ok {
+                offsets.push(values.len() as i32);
+                continue;
+            }
+        }
+        values.extend_from_slice(arr.value(r).as_bytes());
+        let end = i32::try_from(values.len())
+            .map_err(|_| StoreError::Internal("a text column of more than 2 GiB in one batch".into()))?;
+        offsets.push(end);
+    }
+    let nulls = nullable.then(|| arrow_buffer::NullBuffer::new(valid.finish()));
+    let array = arrow_array::StringArray::try_new(
+        arrow_buffer::OffsetBuffer::new(arrow_buffer::ScalarBuffer::from(offsets)),
+        arrow_buffer::Buffer::from_vec(values),
+        nulls,
+    )
+    .map_err(|e| StoreError::Internal(e.to_string()))?;
+    Ok(Arc::new(array))
 }
 
 #[cfg(test)]
@@ -289,6 +420,7 @@ mod tests {
         let order = merge_order(&[a.clone(), b.clone(), c, d.clone()]).unwrap();
         assert_eq!(order.len(), 9);
         let merged = gather(&[a, b, keyed(&[]), d], &order).unwrap();
+        assert_eq!(merged.num_rows(), 9);
         let (cs, ts, ss) = sort_keys(&merged).unwrap();
         let got: Vec<(u32, i64, u64)> = (0..merged.num_rows()).map(|i| (cs[i], ts[i], ss[i])).collect();
         let mut want = got.clone();
@@ -298,6 +430,40 @@ mod tests {
         assert_eq!(got.last(), Some(&(9, 9, 5)));
         // Equal (customer, timestamp): seq decides.
         assert_eq!(&got[1..3], &[(1, 5, 0), (1, 5, 1)]);
+    }
+
+    #[test]
+    fn a_run_reads_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = Event::new("e1", 10, "Signed Up");
+        e.user_id = Some("u1".into());
+        e.channel = Some("Email".into());
+        let rows = EventRows::from_events(&[e.clone(), Event { event_id: "e2".into(), ..e }]).unwrap();
+        let path = dir.path().join("r.run");
+        write_run(&path, &rows.batch).unwrap();
+        let back = read_run(&path, &rows.batch.schema()).unwrap();
+        assert_eq!(back, rows.batch);
+        // The empty columns were left out of the file.
+        let file = arrow_ipc::reader::FileReader::try_new(File::open(&path).unwrap(), None).unwrap();
+        assert!(file.schema().column_with_name("url").is_none());
+        assert!(file.schema().column_with_name("channel").is_some());
+    }
+
+    #[test]
+    fn gathering_text_keeps_values_and_nulls() {
+        let a = arrow_array::StringArray::from(vec![Some("a"), None, Some("ccc")]);
+        let b = arrow_array::StringArray::from(vec![Some(""), Some("dd")]);
+        let order = [(1, 1), (0, 2), (0, 1), (1, 0), (0, 0)];
+        let got = gather_column(&[&a, &b], &order).unwrap();
+        let want = arrow_select::interleave::interleave(&[&a, &b], &order).unwrap();
+        assert_eq!(got.as_string::<i32>(), want.as_string::<i32>());
+        assert_eq!(got.null_count(), 1);
+        let empty = arrow_array::StringArray::from(vec![None::<&str>, None]);
+        let nulls = gather_column(&[&empty], &[(0, 1), (0, 0), (0, 0)]).unwrap();
+        assert_eq!((nulls.len(), nulls.null_count()), (3, 3));
+        let ints = arrow_array::UInt32Array::from(vec![Some(1), None]);
+        let got = gather_column(&[&ints], &[(0, 1), (0, 0)]).unwrap();
+        assert_eq!(got.as_primitive::<UInt32Type>(), &arrow_array::UInt32Array::from(vec![None, Some(1)]));
     }
 
     #[test]

@@ -188,11 +188,9 @@ impl Writer {
         let n = b.num_rows();
         let text = |c: Col| staged_index(c).map(|i| b.column(i).as_string::<i32>());
         let bad = || StoreError::Internal("staged batch columns".into());
-        let (user_ids, anon_ids, events, channels, ids) = (
+        let (user_ids, anon_ids, ids) = (
             text(Col::UserId).ok_or_else(bad)?,
             text(Col::AnonymousId).ok_or_else(bad)?,
-            text(Col::Event).ok_or_else(bad)?,
-            text(Col::Channel).ok_or_else(bad)?,
             text(Col::EventId).ok_or_else(bad)?,
         );
         let previous = b.column(PREVIOUS_ID).as_string::<i32>();
@@ -206,9 +204,10 @@ impl Writer {
             .values();
         let seq0 = self.manifest.next_seq;
         let mut keep: Option<Vec<bool>> = None;
+        let mut event_code = vec![u32::MAX; rows.events.values.len()];
+        let mut channel_code = vec![u32::MAX; rows.channels.values.len()];
         let (mut idents, mut event_codes, mut channel_codes) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let mut key = String::new();
         for i in 0..n {
             if !self.seen.insert(rows.keys[i]) {
                 keep.get_or_insert_with(|| vec![true; n])[i] = false;
@@ -217,15 +216,12 @@ impl Writer {
             let seq = self.manifest.next_seq;
             self.manifest.next_seq += 1;
             let ts = times[i];
-            // The identity keys are built in one reused buffer (no allocation per event).
-            let mut intern = |prefix: &str, id: &str| {
-                key.clear();
-                key.push_str(prefix);
-                key.push_str(id);
-                self.identity.intern(&key, ts, seq)
-            };
-            let user = opt(user_ids, i).map(|u| intern(USER_PREFIX, u));
-            let anon = opt(anon_ids, i).map(|a| intern(ANON_PREFIX, a));
+            // New identities get their key (prefixed id) made; known ones
+            // are found by the key's hash alone.
+            let user = opt(user_ids, i)
+                .map(|u| self.identity.intern_hashed(rows.user_keys[i], || format!("{USER_PREFIX}{u}"), ts, seq));
+            let anon = opt(anon_ids, i)
+                .map(|a| self.identity.intern_hashed(rows.anon_keys[i], || format!("{ANON_PREFIX}{a}"), ts, seq));
             if let (Some(a), Some(u)) = (anon, user) {
                 self.identity.link_anon_user(a, u, ts, seq);
             }
@@ -239,9 +235,23 @@ impl Writer {
                 return Err(StoreError::Internal(format!("event {} has no identity", ids.value(i))));
             };
             idents.push(ident);
-            event_codes.push(Self::code(&mut self.event_dict, &mut self.manifest.event_names, events.value(i)));
-            channel_codes
-                .push(opt(channels, i).map(|c| Self::code(&mut self.channel_dict, &mut self.manifest.channels, c)));
+            // A name gets a store code when a row that carries it is
+            // accepted (a duplicate's names are not new names).
+            let e = rows.events.rows[i] as usize;
+            if event_code[e] == u32::MAX {
+                event_code[e] =
+                    Self::code(&mut self.event_dict, &mut self.manifest.event_names, &rows.events.values[e]);
+            }
+            event_codes.push(event_code[e]);
+            let c = rows.channels.rows[i];
+            channel_codes.push((c != u32::MAX).then(|| {
+                let c = c as usize;
+                if channel_code[c] == u32::MAX {
+                    channel_code[c] =
+                        Self::code(&mut self.channel_dict, &mut self.manifest.channels, &rows.channels.values[c]);
+                }
+                channel_code[c]
+            }));
         }
         self.was_canonical.resize(self.identity.len(), false);
         let acc = idents.len() as u64;
@@ -384,14 +394,15 @@ impl Writer {
         let first_id = self.manifest.next_segment;
         self.manifest.next_segment += parts.len() as u64;
         let dir = self.dir.clone();
+        let schema = segment::schema();
         let metas: Vec<(Option<SegmentMeta>, Keys, Timings)> = parts
             .into_par_iter()
             .zip(runs)
             .enumerate()
             .map(|(p, (part, runs))| {
                 let mut times = Timings::default();
-                let mut sources: Vec<RecordBatch> =
-                    times.time("read runs", || runs.iter().map(|r| rows::read_run(r)).collect::<Result<_, _>>())?;
+                let mut sources: Vec<RecordBatch> = times
+                    .time("read runs", || runs.iter().map(|r| rows::read_run(r, &schema)).collect::<Result<_, _>>())?;
                 let keys = match part {
                     Some((batch, keys)) => {
                         sources.push(batch);
@@ -880,14 +891,7 @@ fn partition_batch(pending: &[Pending], rows: &[RowKey]) -> Result<RecordBatch, 
                 _ => {
                     let i = staged_index(c).ok_or_else(|| StoreError::Internal(format!("column {}", c.name())))?;
                     let arrays: Vec<&dyn Array> = pending.iter().map(|p| p.batch.column(i).as_ref()).collect();
-                    // A column no event filled (most sources leave most
-                    // columns empty) needs no gathering.
-                    if arrays.iter().all(|a| a.null_count() == a.len()) {
-                        arrow_array::new_null_array(&c.data_type(), order.len())
-                    } else {
-                        arrow_select::interleave::interleave(&arrays, &order)
-                            .map_err(|e| StoreError::Internal(e.to_string()))?
-                    }
+                    rows::gather_column(&arrays, &order)?
                 }
             })
         })
