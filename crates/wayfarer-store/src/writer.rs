@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  add(EventRows) ─> dedupe ─> seq ─> identity links ─> codes ─> pending batches
-//!                                     │ (every SPILL_ROWS: sorted runs per partition)
+//!                                     │ (every SPILL_ROWS or SPILL_BYTES: sorted runs per partition)
 //!  commit() ─> resolve identities ─> merge runs + pending into one segment per partition
 //!          ─> move rows of customers merged since they were written
 //!          ─> compact partitions with many segments
@@ -43,6 +43,9 @@ type EventKeys = HashSet<u128, std::hash::BuildHasherDefault<rustc_hash::FxHashe
 
 /// Pending rows are written out as segments when this many accumulate.
 pub const SPILL_ROWS: usize = 4_000_000;
+/// … or when their columns take this many bytes (rows with long URLs and
+/// properties reach it first).
+pub const SPILL_BYTES: usize = 512 << 20;
 /// A partition with more segments than this is compacted into one.
 pub const MAX_SEGMENTS_PER_PARTITION: usize = 4;
 
@@ -103,6 +106,7 @@ pub struct Writer {
     seen: EventKeys,
     pending: Vec<Pending>,
     pending_rows: usize,
+    pending_bytes: usize,
     /// Sorted runs spilled by a bulk load, per partition (merged at commit).
     runs: Vec<Vec<PathBuf>>,
     /// Segments written by this writer, not yet committed.
@@ -156,6 +160,7 @@ impl Writer {
             seen,
             pending: Vec::new(),
             pending_rows: 0,
+            pending_bytes: 0,
             runs: vec![Vec::new(); manifest_partitions],
             new_segments: Vec::new(),
             was_canonical,
@@ -265,10 +270,11 @@ impl Writer {
                     .map_err(|e| StoreError::Internal(e.to_string()))?,
             };
             self.pending_rows += idents.len();
+            self.pending_bytes += batch.get_array_memory_size();
             self.pending.push(Pending { batch, idents, seq0, event_codes, channel_codes });
         }
         self.times.add("dedupe and identities", started.elapsed());
-        if self.pending_rows >= self.spill_rows {
+        if self.pending_rows >= self.spill_rows || self.pending_bytes >= SPILL_BYTES {
             self.spill()?;
         }
         Ok((acc, dup))
@@ -310,6 +316,7 @@ impl Writer {
         let started = std::time::Instant::now();
         let pending = std::mem::take(&mut self.pending);
         self.pending_rows = 0;
+        self.pending_bytes = 0;
         // Each row's sort key and address, by partition.
         let mut by_part: Vec<Vec<RowKey>> = (0..parts).map(|_| Vec::new()).collect();
         for (k, p) in pending.iter().enumerate() {
