@@ -5,6 +5,7 @@
 //!    manifest.json            what is committed (replaced atomically)
 //!    LOCK                     held by the one writer
 //!    segments/pNNN/sNNNNNNNN.parquet   events of partition NNN, sorted by (customer, timestamp, seq)
+//!    segments/pNNN/rNNNNNNNN.run       a bulk load's sorted run, until its commit ([`rows`])
 //!    identity/ids-G.parquet   raw identities of generation G
 //!    identity/links-G.parquet identity links of generation G
 //!    staging/wal-N.log        the server's acknowledged, not yet folded events
