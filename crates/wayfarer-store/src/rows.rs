@@ -35,41 +35,25 @@ use crate::StoreError;
 use crate::identity::{ANON_PREFIX, USER_PREFIX, key_hash};
 use crate::segment::Col;
 
-/// The segment columns an event determines by itself, in segment order
-/// (all but customer, seq, event_code and channel_code).
-pub(crate) const STAGED: [Col; 19] = [
-    Col::Timestamp,
-    Col::KindCode,
-    Col::EventId,
-    Col::ReceivedAt,
-    Col::Kind,
-    Col::Event,
-    Col::UserId,
-    Col::AnonymousId,
-    Col::Channel,
-    Col::Source,
-    Col::Medium,
-    Col::Campaign,
-    Col::Url,
-    Col::Referrer,
-    Col::Revenue,
-    Col::Score,
-    Col::Survey,
-    Col::Text,
-    Col::Properties,
-];
+/// The segment columns only the writer can fill; a staged batch has every
+/// other one, in segment order.
+const ASSIGNED: [Col; 4] = [Col::Customer, Col::Seq, Col::EventCode, Col::ChannelCode];
+
+fn staged() -> impl Iterator<Item = Col> {
+    Col::ALL.into_iter().filter(|c| !ASSIGNED.contains(c))
+}
 
 /// A staged batch's last column: an alias's previous id (not stored in
 /// segments; the identity graph keeps it).
-pub(crate) const PREVIOUS_ID: usize = STAGED.len();
+pub(crate) const PREVIOUS_ID: usize = Col::ALL.len() - ASSIGNED.len();
 
 /// Where a segment column is in a staged batch.
 pub(crate) fn staged_index(c: Col) -> Option<usize> {
-    STAGED.iter().position(|&s| s == c)
+    staged().position(|s| s == c)
 }
 
 fn staged_schema() -> SchemaRef {
-    let mut fields: Vec<Field> = STAGED.iter().map(|c| Field::new(c.name(), c.data_type(), c.nullable())).collect();
+    let mut fields: Vec<Field> = staged().map(|c| Field::new(c.name(), c.data_type(), c.nullable())).collect();
     fields.push(Field::new("previous_id", DataType::Utf8, true));
     Arc::new(Schema::new(fields))
 }
@@ -128,7 +112,7 @@ impl EventRows {
         let mut received = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
         let mut revenue = Float64Builder::with_capacity(n);
         let mut score = Float64Builder::with_capacity(n);
-        // Text columns, in STAGED order, then previous_id.
+        // Text columns, in staged order, then previous_id.
         const TEXTS: usize = 15;
         let mut texts: Vec<StringBuilder> = (0..TEXTS).map(|_| StringBuilder::with_capacity(n, n * 8)).collect();
         let mut keys = Vec::with_capacity(n);
