@@ -265,11 +265,12 @@ pub(crate) type SortKey = (u32, i64, u64);
 /// The (customer, timestamp, seq) columns of a segment batch.
 type KeyColumns<'a> = (&'a [u32], &'a [i64], &'a [u64]);
 
-fn sort_keys(b: &RecordBatch) -> Result<KeyColumns<'_>, StoreError> {
+pub(crate) fn sort_keys(b: &RecordBatch) -> Result<KeyColumns<'_>, StoreError> {
     let bad = || StoreError::Corrupt("segment core columns have unexpected types".into());
-    let c = b.column(Col::Customer.index()).as_primitive_opt::<UInt32Type>().ok_or_else(bad)?;
-    let t = b.column(Col::Timestamp.index()).as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(bad)?;
-    let s = b.column(Col::Seq.index()).as_primitive_opt::<UInt64Type>().ok_or_else(bad)?;
+    let c = b.column_by_name("customer").and_then(|c| c.as_primitive_opt::<UInt32Type>()).ok_or_else(bad)?;
+    let t =
+        b.column_by_name("timestamp").and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>()).ok_or_else(bad)?;
+    let s = b.column_by_name("seq").and_then(|c| c.as_primitive_opt::<UInt64Type>()).ok_or_else(bad)?;
     Ok((c.values(), t.values(), s.values()))
 }
 

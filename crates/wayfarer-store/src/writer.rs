@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{TimestampMicrosecondType, UInt32Type, UInt64Type};
+use arrow_array::types::{TimestampMicrosecondType, UInt32Type};
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, TimestampMicrosecondArray, UInt32Array, UInt64Array};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -408,8 +408,8 @@ impl Writer {
             .enumerate()
             .map(|(p, (part, runs))| {
                 let mut times = Timings::default();
-                let mut sources: Vec<RecordBatch> = times
-                    .time("read runs", || runs.iter().map(|r| rows::read_run(r, &schema)).collect::<Result<_, _>>())?;
+                let read = || runs.iter().map(|r| rows::read_run(r, &schema)).collect::<Result<Vec<_>, _>>();
+                let mut sources = if runs.is_empty() { Vec::new() } else { times.time("read runs", read)? };
                 let keys = match part {
                     Some((batch, keys)) => {
                         sources.push(batch);
@@ -425,8 +425,17 @@ impl Writer {
                     write_new_segment(&dir, p as u32, first_id + p as u64, batch, &mut times)?
                 } else {
                     let order = times.time("merge runs", || rows::merge_order(&sources))?;
-                    let chunks = order.chunks(segment::ROW_GROUP_ROWS).map(|c| rows::gather(&sources, c));
-                    write_new_segment(&dir, p as u32, first_id + p as u64, chunks, &mut times)?
+                    // Gathering the merged rows is timed apart from encoding them.
+                    let gathering = std::cell::Cell::new(std::time::Duration::ZERO);
+                    let chunks = order.chunks(segment::ROW_GROUP_ROWS).map(|c| {
+                        let t = std::time::Instant::now();
+                        let chunk = rows::gather(&sources, c);
+                        gathering.set(gathering.get() + t.elapsed());
+                        chunk
+                    });
+                    let m = write_new_segment(&dir, p as u32, first_id + p as u64, chunks, &mut times)?;
+                    times.add("merge runs", gathering.get());
+                    m
                 };
                 drop(sources);
                 for r in &runs {
@@ -802,12 +811,7 @@ pub(crate) fn sort_batches(batches: &[RecordBatch]) -> Result<RecordBatch, Store
 
 /// The permutation that sorts a batch by (customer, timestamp, seq).
 pub(crate) fn sort_order(b: &RecordBatch) -> Result<UInt32Array, StoreError> {
-    let bad = || StoreError::Corrupt("segment core columns have unexpected types".into());
-    let c = b.column_by_name("customer").and_then(|c| c.as_primitive_opt::<UInt32Type>()).ok_or_else(bad)?;
-    let t =
-        b.column_by_name("timestamp").and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>()).ok_or_else(bad)?;
-    let s = b.column_by_name("seq").and_then(|c| c.as_primitive_opt::<UInt64Type>()).ok_or_else(bad)?;
-    let (c, t, s) = (c.values(), t.values(), s.values());
+    let (c, t, s) = rows::sort_keys(b)?;
     let mut idx: Vec<u32> = (0..b.num_rows() as u32).collect();
     idx.par_sort_unstable_by_key(|&i| (c[i as usize], t[i as usize], s[i as usize]));
     Ok(UInt32Array::from(idx))
@@ -833,12 +837,7 @@ fn write_new_segment(
     let hot_cols =
         [Col::Customer, Col::Timestamp, Col::Seq, Col::EventCode, Col::ChannelCode, Col::KindCode, Col::Revenue];
     let mut hot_parts: Vec<RecordBatch> = Vec::new();
-    let mut iter = batches.into_iter();
-    loop {
-        // Producing a batch (merging runs) is timed apart from encoding it.
-        let t = std::time::Instant::now();
-        let Some(b) = iter.next() else { break };
-        times.add("merge runs", t.elapsed());
+    for b in batches {
         let b = b?;
         times.time("encode Parquet", || out.write(&b))?;
         hot_parts.push(b.project(&hot_cols.map(Col::index)).map_err(|e| StoreError::Internal(e.to_string()))?);
