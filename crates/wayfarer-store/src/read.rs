@@ -397,6 +397,52 @@ mod tests {
     }
 
     #[test]
+    fn rows_spilled_before_a_sign_up_join_the_user_without_rewriting_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::open(dir.path(), 0).unwrap().with_spill_rows(3);
+        // Anonymous visitors, spilled before anyone signs up.
+        let visits: Vec<Event> =
+            (0..12).map(|i| ev(&format!("v{i}"), None, Some(&format!("a{}", i % 4)), 10 + i, "Visited")).collect();
+        w.add(visits).unwrap();
+        // Two of them sign up (a0 as alice, a1 as bob); more rows spill.
+        w.add(vec![
+            ev("s0", Some("alice"), Some("a0"), 100, "Signed Up"),
+            ev("s1", Some("bob"), Some("a1"), 101, "Signed Up"),
+            ev("x0", Some("alice"), None, 102, "Ordered"),
+        ])
+        .unwrap();
+        let stats = w.commit().unwrap();
+        assert_eq!(stats.rows_moved, 6, "the six visits of a0 and a1 moved");
+        let store = Store::open(dir.path()).unwrap();
+        for p in 0..store.partitions() {
+            assert!(store.manifest().segments_of(p).count() <= 1);
+        }
+        // Each partition's segment was written once: none rewritten to
+        // move rows, none compacted.
+        assert_eq!(stats.segments_written, store.manifest().segments.len() as u64);
+        assert_eq!(stats.partitions_compacted, 0);
+        let rows = all_rows(&store);
+        assert_eq!(rows.len(), 15);
+        let alice: Vec<(i64, String)> = rows.iter().filter(|r| r.0 == "alice").map(|r| (r.1, r.2.clone())).collect();
+        assert_eq!(
+            alice,
+            vec![
+                (10, "Visited".into()),
+                (14, "Visited".into()),
+                (18, "Visited".into()),
+                (100, "Signed Up".into()),
+                (102, "Ordered".into())
+            ]
+        );
+        assert_eq!(rows.iter().filter(|r| r.0 == "bob").count(), 4);
+        assert_eq!(rows.iter().filter(|r| r.0 == "a2" || r.0 == "a3").count(), 6);
+        // The rows moved out of runs, not segments: nothing left to move at commit.
+        assert!(!std::fs::read_dir(dir.path().join("segments")).unwrap().flatten().any(|p| {
+            std::fs::read_dir(p.path()).unwrap().flatten().any(|f| f.path().extension().is_some_and(|e| e == "run"))
+        }));
+    }
+
+    #[test]
     fn a_duplicate_brings_no_event_name_or_channel() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = Writer::open(dir.path(), 0).unwrap();

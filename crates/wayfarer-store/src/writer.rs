@@ -390,6 +390,75 @@ impl Writer {
         Ok(())
     }
 
+    /// Rows spilled before their customer merged into another (an
+    /// anonymous visitor who signed up later) take the surviving customer
+    /// now: they leave their run for a new run in the survivor's partition,
+    /// so the commit need not rewrite whole segments to move them.
+    fn resolve_runs(&mut self, canon: &[u32]) -> Result<(), StoreError> {
+        let merged = |c: u32| canon.get(c as usize).copied().unwrap_or(c);
+        if self.runs.iter().all(Vec::is_empty)
+            || !self.was_canonical.iter().enumerate().any(|(i, &was)| was && merged(i as u32) != i as u32)
+        {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let parts = self.manifest.partitions;
+        let all: Vec<PathBuf> = self.runs.iter().flatten().cloned().collect();
+        let first_id = self.manifest.next_segment;
+        self.manifest.next_segment += (all.len() * parts as usize) as u64;
+        let (dir, schema) = (self.dir.clone(), segment::schema());
+        let moved: Vec<(u64, Vec<(usize, PathBuf)>)> = all
+            .par_iter()
+            .enumerate()
+            .map(|(k, path)| {
+                let batch = rows::read_run(path, &schema)?;
+                let cs = customers(&batch)?.values();
+                if cs.iter().all(|&c| merged(c) == c) {
+                    return Ok((0, Vec::new()));
+                }
+                let internal = |e: arrow_schema::ArrowError| StoreError::Internal(e.to_string());
+                let stay: BooleanArray = cs.iter().map(|&c| Some(merged(c) == c)).collect();
+                rows::write_run(path, &arrow_select::filter::filter_record_batch(&batch, &stay).map_err(internal)?)?;
+                let mut by_target: Vec<Vec<u32>> = vec![Vec::new(); parts as usize];
+                for (i, &c) in cs.iter().enumerate() {
+                    if merged(c) != c {
+                        by_target[partition_of(merged(c), parts) as usize].push(i as u32);
+                    }
+                }
+                let mut out = Vec::new();
+                let mut n = 0;
+                for (t, idx) in by_target.into_iter().enumerate() {
+                    if idx.is_empty() {
+                        continue;
+                    }
+                    n += idx.len() as u64;
+                    let rows_t = segment::take_rows(&batch, &UInt32Array::from(idx))?;
+                    let mut cols = rows_t.columns().to_vec();
+                    cols[Col::Customer.index()] = Arc::new(UInt32Array::from_iter_values(
+                        customers(&rows_t)?.values().iter().map(|&c| merged(c)),
+                    ));
+                    let remapped = RecordBatch::try_new(rows_t.schema(), cols).map_err(internal)?;
+                    let id = first_id + (k * parts as usize + t) as u64;
+                    let target = dir.join(format!("segments/p{t:03}/r{id:010}.run"));
+                    if let Some(parent) = target.parent() {
+                        fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+                    }
+                    rows::write_run(&target, &sort_batches(&[remapped])?)?;
+                    out.push((t, target));
+                }
+                Ok((n, out))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        for (n, runs) in moved {
+            self.stats.rows_moved += n;
+            for (t, path) in runs {
+                self.runs[t].push(path);
+            }
+        }
+        self.times.add("move merged customers", started.elapsed());
+        Ok(())
+    }
+
     /// Writes everything added as segments: per partition, its runs and
     /// its pending rows merged into one.
     fn flush(&mut self) -> Result<(), StoreError> {
@@ -397,6 +466,8 @@ impl Writer {
             return Ok(());
         }
         let parts = self.partition_pending()?;
+        let canon = self.identity.canonical_map().to_vec();
+        self.resolve_runs(&canon)?;
         let runs = std::mem::replace(&mut self.runs, vec![Vec::new(); parts.len()]);
         let first_id = self.manifest.next_segment;
         self.manifest.next_segment += parts.len() as u64;
