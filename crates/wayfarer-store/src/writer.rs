@@ -37,9 +37,29 @@ use crate::rows::{self, EventRows, PREVIOUS_ID, staged_index};
 use crate::segment::{self, Col};
 use crate::{DirLock, IdentityGraph, StoreError, partition_of};
 
-/// The keys of the events already stored (xxh3-128 of their ids, already
-/// well mixed, so a cheap hasher suffices).
-type EventKeys = HashSet<u128, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
+/// The keys of the events already stored: xxh3-128 of their ids, kept as
+/// 102 bits (6 choose one of 64 shards, 96 are stored), so a key takes 12
+/// bytes rather than 16 and a large set grows a shard at a time instead of
+/// doubling all at once (at 100M events the difference is gigabytes). Two
+/// distinct ids among 100M share 102 bits with odds of about 1 in 10^15.
+struct EventKeys {
+    shards: Vec<HashSet<[u32; 3], std::hash::BuildHasherDefault<rustc_hash::FxHasher>>>,
+}
+
+const KEY_SHARD_BITS: u32 = 6;
+
+impl EventKeys {
+    fn new() -> EventKeys {
+        EventKeys { shards: (0..1 << KEY_SHARD_BITS).map(|_| HashSet::default()).collect() }
+    }
+
+    /// Adds a key; false if it was there.
+    fn insert(&mut self, key: u128) -> bool {
+        let shard = (key >> (128 - KEY_SHARD_BITS)) as usize;
+        let rest = [key as u32, (key >> 32) as u32, (key >> 64) as u32];
+        self.shards[shard].insert(rest)
+    }
+}
 
 /// Pending rows are written out as segments when this many accumulate.
 pub const SPILL_ROWS: usize = 4_000_000;
@@ -533,6 +553,9 @@ impl Writer {
 
     /// [`commit`](Self::commit), also returning where the writer's time went.
     pub fn commit_timed(mut self) -> Result<(CommitStats, Timings), StoreError> {
+        // Nothing more is added: the dedupe set (gigabytes at 100M events)
+        // is released before the commit merges the runs.
+        self.seen = EventKeys::new();
         let stats = self.commit_open()?;
         self.committed = true;
         Ok((stats, std::mem::take(&mut self.times)))
@@ -1011,21 +1034,24 @@ pub fn event_key(event_id: &str) -> u128 {
 }
 
 fn load_event_keys(dir: &Path, manifest: &Manifest) -> Result<EventKeys, StoreError> {
-    let sets: Vec<Vec<u128>> = manifest
-        .segments
-        .par_iter()
-        .map(|s| {
-            let b = segment::read_segment(&dir.join(&s.file), &[Col::EventId])?;
-            let ids = b
-                .column(0)
-                .as_string_opt::<i32>()
-                .ok_or_else(|| StoreError::Corrupt(format!("{}: event_id column", s.file)))?;
-            Ok((0..ids.len()).map(|i| event_key(ids.value(i))).collect())
-        })
-        .collect::<Result<_, StoreError>>()?;
-    let mut seen = EventKeys::with_capacity_and_hasher(sets.iter().map(Vec::len).sum(), Default::default());
-    for s in sets {
-        seen.extend(s);
+    let mut seen = EventKeys::new();
+    // A few segments at a time: their keys are read in parallel, but a
+    // large store's are never all held twice.
+    for group in manifest.segments.chunks(rayon::current_num_threads().max(1) * 2) {
+        let sets: Vec<Vec<u128>> = group
+            .par_iter()
+            .map(|s| {
+                let b = segment::read_segment(&dir.join(&s.file), &[Col::EventId])?;
+                let ids = b
+                    .column(0)
+                    .as_string_opt::<i32>()
+                    .ok_or_else(|| StoreError::Corrupt(format!("{}: event_id column", s.file)))?;
+                Ok((0..ids.len()).map(|i| event_key(ids.value(i))).collect())
+            })
+            .collect::<Result<_, StoreError>>()?;
+        for k in sets.into_iter().flatten() {
+            seen.insert(k);
+        }
     }
     Ok(seen)
 }
@@ -1089,4 +1115,24 @@ fn collect_garbage(dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
 
 fn now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_keys_tell_ids_apart_by_shard_and_by_stored_bits() {
+        let mut keys = EventKeys::new();
+        let a = event_key("order-1");
+        assert!(keys.insert(a));
+        assert!(!keys.insert(a), "the same id again is a duplicate");
+        // Same stored bits, another shard; same shard, other stored bits.
+        assert!(keys.insert(a ^ (1u128 << 127)));
+        assert!(keys.insert(a ^ 1));
+        assert!(keys.insert(a ^ (1u128 << 95)));
+        let shards = keys.shards.iter().filter(|s| !s.is_empty()).count();
+        assert_eq!(shards, 2);
+        assert_eq!(keys.shards.iter().map(HashSet::len).sum::<usize>(), 4);
+    }
 }
