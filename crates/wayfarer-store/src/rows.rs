@@ -231,32 +231,71 @@ pub(crate) fn write_run(path: &Path, batch: &RecordBatch) -> Result<(), StoreErr
     let file = File::create(path).map_err(io)?;
     let mut w =
         arrow_ipc::writer::FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), &run_schema).map_err(arrow)?;
-    w.write(&projected).map_err(arrow)?;
+    // In slices, so a merge holds one slice of each run at a time.
+    let mut offset = 0;
+    while offset < projected.num_rows() || offset == 0 {
+        let len = RUN_BATCH_ROWS.min(projected.num_rows() - offset);
+        w.write(&projected.slice(offset, len)).map_err(arrow)?;
+        offset += len.max(1);
+    }
     w.finish().map_err(arrow)?;
     Ok(())
 }
 
-/// Reads a run written by [`write_run`] as a batch of `schema`.
+/// Rows per record batch of a run file.
+const RUN_BATCH_ROWS: usize = 16 * 1024;
+
+/// A run written by [`write_run`], read a slice at a time as batches of
+/// `schema` (the left-out columns come back empty).
+pub(crate) struct RunReader {
+    path: std::path::PathBuf,
+    reader: arrow_ipc::reader::FileReader<BufReader<File>>,
+    schema: SchemaRef,
+}
+
+impl RunReader {
+    pub(crate) fn open(path: &Path, schema: &SchemaRef) -> Result<RunReader, StoreError> {
+        let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
+        let reader = arrow_ipc::reader::FileReader::try_new(BufReader::with_capacity(1 << 20, file), None)
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
+        Ok(RunReader { path: path.to_path_buf(), reader, schema: schema.clone() })
+    }
+
+    fn expand(&self, run: &RecordBatch) -> Result<RecordBatch, StoreError> {
+        let corrupt = |what: String| StoreError::Corrupt(format!("{}: {what}", self.path.display()));
+        let run_schema = run.schema();
+        let empty = run_schema.metadata().get(EMPTY_COLUMNS);
+        let columns: Vec<ArrayRef> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| match run.column_by_name(f.name()) {
+                Some(c) => Ok(c.clone()),
+                None if empty.is_some_and(|e| e.split(',').any(|n| n == f.name())) => {
+                    Ok(arrow_array::new_null_array(f.data_type(), run.num_rows()))
+                }
+                None => Err(corrupt(format!("no column {}", f.name()))),
+            })
+            .collect::<Result<_, _>>()?;
+        RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| corrupt(e.to_string()))
+    }
+}
+
+impl Iterator for RunReader {
+    type Item = Result<RecordBatch, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let run = self.reader.next()?;
+        Some(
+            run.map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.path.display()))).and_then(|r| self.expand(&r)),
+        )
+    }
+}
+
+/// Reads a whole run written by [`write_run`] as one batch of `schema`.
 pub(crate) fn read_run(path: &Path, schema: &SchemaRef) -> Result<RecordBatch, StoreError> {
-    let corrupt = |e: arrow_schema::ArrowError| StoreError::Corrupt(format!("{}: {e}", path.display()));
-    let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
-    let reader =
-        arrow_ipc::reader::FileReader::try_new(BufReader::with_capacity(1 << 20, file), None).map_err(corrupt)?;
-    let run_schema = reader.schema();
-    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(corrupt)?;
-    let run = arrow_select::concat::concat_batches(&run_schema, &batches).map_err(corrupt)?;
-    let columns: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|f| match run.column_by_name(f.name()) {
-            Some(c) => Ok(c.clone()),
-            None if run_schema.metadata().get(EMPTY_COLUMNS).is_some_and(|e| e.split(',').any(|n| n == f.name())) => {
-                Ok(arrow_array::new_null_array(f.data_type(), run.num_rows()))
-            }
-            None => Err(StoreError::Corrupt(format!("{}: no column {}", path.display(), f.name()))),
-        })
-        .collect::<Result<_, _>>()?;
-    RecordBatch::try_new(schema.clone(), columns).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))
+    let batches: Vec<RecordBatch> = RunReader::open(path, schema)?.collect::<Result<_, _>>()?;
+    arrow_select::concat::concat_batches(schema, &batches).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
 /// A row's place in a segment: (customer, timestamp, seq).
@@ -274,37 +313,117 @@ pub(crate) fn sort_keys(b: &RecordBatch) -> Result<KeyColumns<'_>, StoreError> {
     Ok((c.values(), t.values(), s.values()))
 }
 
-/// The order that merges segment batches, each sorted by (customer,
-/// timestamp, seq), into one: (batch, row) pairs.
-pub(crate) fn merge_order(sources: &[RecordBatch]) -> Result<Vec<(usize, usize)>, StoreError> {
-    let keys: Vec<KeyColumns<'_>> = sources.iter().map(sort_keys).collect::<Result<_, _>>()?;
-    let total: usize = sources.iter().map(RecordBatch::num_rows).sum();
-    let mut order = Vec::with_capacity(total);
-    let key = |src: usize, row: usize| (keys[src].0[row], keys[src].1[row], keys[src].2[row]);
-    let mut heap: BinaryHeap<Reverse<(SortKey, usize)>> = BinaryHeap::with_capacity(sources.len());
-    let mut next = vec![0usize; sources.len()];
-    for (src, b) in sources.iter().enumerate() {
-        if b.num_rows() > 0 {
-            heap.push(Reverse((key(src, 0), src)));
+/// Batches of rows, in (customer, timestamp, seq) order.
+pub(crate) type Sorted = Box<dyn Iterator<Item = Result<RecordBatch, StoreError>> + Send>;
+
+/// One input of a merge: its current batch, that batch's sort keys, and
+/// the next row to take.
+struct Cursor {
+    input: Sorted,
+    batch: RecordBatch,
+    keys: (arrow_array::UInt32Array, arrow_array::TimestampMicrosecondArray, arrow_array::UInt64Array),
+    row: usize,
+    /// Where `batch` is among the current chunk's batches.
+    slot: Option<usize>,
+}
+
+impl Cursor {
+    fn key(&self) -> SortKey {
+        (self.keys.0.value(self.row), self.keys.1.value(self.row), self.keys.2.value(self.row))
+    }
+
+    /// Moves to the input's next non-empty batch; false when it has none.
+    fn advance(&mut self) -> Result<bool, StoreError> {
+        loop {
+            let Some(batch) = self.input.next().transpose()? else { return Ok(false) };
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            let (c, t, s) = sort_keys(&batch)?;
+            self.keys = (c.to_vec().into(), t.to_vec().into(), s.to_vec().into());
+            self.batch = batch;
+            self.row = 0;
+            self.slot = None;
+            return Ok(true);
         }
     }
-    while let Some(Reverse((_, src))) = heap.pop() {
-        let row = next[src];
-        order.push((src, row));
-        next[src] += 1;
-        // Take the source's following rows while they stay ahead of every
-        // other source (runs of one customer are long).
-        let len = sources[src].num_rows();
-        let bound = heap.peek().map(|Reverse((k, _))| *k);
-        while next[src] < len && bound.is_none_or(|b| key(src, next[src]) < b) {
-            order.push((src, next[src]));
-            next[src] += 1;
+}
+
+/// Merges inputs, each sorted by (customer, timestamp, seq), into batches of
+/// at most `chunk` rows in that order, holding one batch of each input (and
+/// the batches the current chunk takes rows from) at a time.
+pub(crate) struct Merge {
+    cursors: Vec<Cursor>,
+    heap: BinaryHeap<Reverse<(SortKey, usize)>>,
+    chunk: usize,
+}
+
+impl Merge {
+    pub(crate) fn new(inputs: Vec<Sorted>, chunk: usize) -> Result<Merge, StoreError> {
+        let mut cursors = Vec::new();
+        let mut heap = BinaryHeap::new();
+        for input in inputs {
+            let mut c = Cursor {
+                input,
+                batch: RecordBatch::new_empty(Arc::new(Schema::empty())),
+                keys: (Vec::<u32>::new().into(), Vec::<i64>::new().into(), Vec::<u64>::new().into()),
+                row: 0,
+                slot: None,
+            };
+            if c.advance()? {
+                heap.push(Reverse((c.key(), cursors.len())));
+                cursors.push(c);
+            }
         }
-        if next[src] < len {
-            heap.push(Reverse((key(src, next[src]), src)));
-        }
+        Ok(Merge { cursors, heap, chunk: chunk.max(1) })
     }
-    Ok(order)
+
+    /// Whether every input was empty.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.cursors.is_empty()
+    }
+
+    fn next_chunk(&mut self) -> Result<Option<RecordBatch>, StoreError> {
+        let mut batches: Vec<RecordBatch> = Vec::new();
+        let mut order: Vec<(usize, usize)> = Vec::with_capacity(self.chunk);
+        for c in &mut self.cursors {
+            c.slot = None;
+        }
+        while order.len() < self.chunk {
+            let Some(Reverse((_, i))) = self.heap.pop() else { break };
+            let bound = self.heap.peek().map(|Reverse((k, _))| *k);
+            let c = &mut self.cursors[i];
+            loop {
+                let slot = *c.slot.get_or_insert_with(|| {
+                    batches.push(c.batch.clone());
+                    batches.len() - 1
+                });
+                order.push((slot, c.row));
+                c.row += 1;
+                if c.row == c.batch.num_rows() && !c.advance()? {
+                    break;
+                }
+                // Take the input's following rows while they stay ahead of
+                // every other input (one customer's rows are long runs).
+                if order.len() == self.chunk || bound.is_some_and(|b| c.key() > b) {
+                    self.heap.push(Reverse((c.key(), i)));
+                    break;
+                }
+            }
+        }
+        if order.is_empty() {
+            return Ok(None);
+        }
+        gather(&batches, &order).map(Some)
+    }
+}
+
+impl Iterator for Merge {
+    type Item = Result<RecordBatch, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_chunk().transpose()
+    }
 }
 
 /// The rows at `order` of `sources` (batches of one schema) as one batch.
@@ -396,21 +515,30 @@ mod tests {
         .unwrap()
     }
 
+    fn sorted(batches: Vec<RecordBatch>) -> Sorted {
+        Box::new(batches.into_iter().map(Ok))
+    }
+
     #[test]
     fn merging_sorted_runs_gives_the_sorted_whole() {
-        let a = keyed(&[(1, 5, 0), (1, 9, 3), (2, 1, 4), (7, 0, 8)]);
-        let b = keyed(&[(1, 5, 1), (3, 0, 2), (3, 0, 9)]);
-        let c = keyed(&[]);
-        let d = keyed(&[(0, 0, 7), (9, 9, 5)]);
-        let order = merge_order(&[a.clone(), b.clone(), c, d.clone()]).unwrap();
-        assert_eq!(order.len(), 9);
-        let merged = gather(&[a, b, keyed(&[]), d], &order).unwrap();
-        assert_eq!(merged.num_rows(), 9);
-        let (cs, ts, ss) = sort_keys(&merged).unwrap();
-        let got: Vec<(u32, i64, u64)> = (0..merged.num_rows()).map(|i| (cs[i], ts[i], ss[i])).collect();
+        // Inputs of several batches (some empty), chunks smaller than a batch.
+        let a = vec![keyed(&[(1, 5, 0), (1, 9, 3)]), keyed(&[]), keyed(&[(2, 1, 4), (7, 0, 8)])];
+        let b = vec![keyed(&[(1, 5, 1), (3, 0, 2), (3, 0, 9)])];
+        let d = vec![keyed(&[(0, 0, 7)]), keyed(&[(9, 9, 5)])];
+        assert!(Merge::new(vec![sorted(vec![keyed(&[])]), sorted(vec![])], 4).unwrap().is_empty());
+        let merge = Merge::new(vec![sorted(a), sorted(b), sorted(vec![]), sorted(d)], 4).unwrap();
+        assert!(!merge.is_empty());
+        let chunks: Vec<RecordBatch> = merge.collect::<Result<_, _>>().unwrap();
+        assert_eq!(chunks.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), vec![4, 4, 1]);
+        let mut got = Vec::new();
+        for m in &chunks {
+            let (cs, ts, ss) = sort_keys(m).unwrap();
+            got.extend((0..m.num_rows()).map(|i| (cs[i], ts[i], ss[i])));
+        }
         let mut want = got.clone();
         want.sort();
         assert_eq!(got, want);
+        assert_eq!(got.len(), 9);
         assert_eq!(got.first(), Some(&(0, 0, 7)));
         assert_eq!(got.last(), Some(&(9, 9, 5)));
         // Equal (customer, timestamp): seq decides.
@@ -428,6 +556,15 @@ mod tests {
         write_run(&path, &rows.batch).unwrap();
         let back = read_run(&path, &rows.batch.schema()).unwrap();
         assert_eq!(back, rows.batch);
+        // A run longer than a slice reads back whole, a slice at a time.
+        let many: Vec<Event> = (0..RUN_BATCH_ROWS + 5).map(|i| Event::new(format!("m{i}"), i as i64, "A")).collect();
+        let big = EventRows::from_events(&many).unwrap();
+        let path_big = dir.path().join("big.run");
+        write_run(&path_big, &big.batch).unwrap();
+        let slices: Vec<RecordBatch> =
+            RunReader::open(&path_big, &big.batch.schema()).unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(slices.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), vec![RUN_BATCH_ROWS, 5]);
+        assert_eq!(read_run(&path_big, &big.batch.schema()).unwrap(), big.batch);
         // The empty columns were left out of the file.
         let file = arrow_ipc::reader::FileReader::try_new(File::open(&path).unwrap(), None).unwrap();
         assert!(file.schema().column_with_name("url").is_none());

@@ -499,36 +499,42 @@ impl Writer {
             .enumerate()
             .map(|(p, (part, runs))| {
                 let mut times = Timings::default();
-                let read = || runs.iter().map(|r| rows::read_run(r, &schema)).collect::<Result<Vec<_>, _>>();
-                let mut sources = if runs.is_empty() { Vec::new() } else { times.time("read runs", read)? };
-                let keys = match part {
-                    Some((batch, keys)) => {
-                        sources.push(batch);
-                        keys
+                let mut inputs: Vec<rows::Sorted> = runs
+                    .iter()
+                    .map(|r| Ok(Box::new(rows::RunReader::open(r, &schema)?) as rows::Sorted))
+                    .collect::<Result<_, StoreError>>()?;
+                let (last, keys) = match part {
+                    Some((batch, keys)) => (Some(batch), keys),
+                    None => (None, Keys::default()),
+                };
+                let m = match (inputs.is_empty(), last) {
+                    (true, None) => return Ok((None, keys, times)),
+                    (true, Some(batch)) => {
+                        write_new_segment(&dir, p as u32, first_id + p as u64, [Ok(batch)], &mut times)?
                     }
-                    None => Keys::default(),
+                    (false, last) => {
+                        inputs.extend(last.map(|b| Box::new(std::iter::once(Ok(b))) as rows::Sorted));
+                        let mut merge = rows::Merge::new(inputs, segment::ROW_GROUP_ROWS)?;
+                        if merge.is_empty() {
+                            // Every row of these runs moved to another partition.
+                            for r in &runs {
+                                let _ = fs::remove_file(r);
+                            }
+                            return Ok((None, keys, times));
+                        }
+                        // Reading and merging the runs is timed apart from encoding them.
+                        let merging = std::cell::Cell::new(std::time::Duration::ZERO);
+                        let chunks = std::iter::from_fn(|| {
+                            let t = std::time::Instant::now();
+                            let chunk = merge.next();
+                            merging.set(merging.get() + t.elapsed());
+                            chunk
+                        });
+                        let m = write_new_segment(&dir, p as u32, first_id + p as u64, chunks, &mut times)?;
+                        times.add("read and merge runs", merging.get());
+                        m
+                    }
                 };
-                if sources.is_empty() {
-                    return Ok((None, keys, times));
-                }
-                let m = if sources.len() == 1 {
-                    let batch = sources.pop().into_iter().map(Ok);
-                    write_new_segment(&dir, p as u32, first_id + p as u64, batch, &mut times)?
-                } else {
-                    let order = times.time("merge runs", || rows::merge_order(&sources))?;
-                    // Gathering the merged rows is timed apart from encoding them.
-                    let gathering = std::cell::Cell::new(std::time::Duration::ZERO);
-                    let chunks = order.chunks(segment::ROW_GROUP_ROWS).map(|c| {
-                        let t = std::time::Instant::now();
-                        let chunk = rows::gather(&sources, c);
-                        gathering.set(gathering.get() + t.elapsed());
-                        chunk
-                    });
-                    let m = write_new_segment(&dir, p as u32, first_id + p as u64, chunks, &mut times)?;
-                    times.add("merge runs", gathering.get());
-                    m
-                };
-                drop(sources);
                 for r in &runs {
                     let _ = fs::remove_file(r);
                 }
