@@ -2,15 +2,19 @@
 //! (recency, frequency, monetary value, the share of their events per
 //! channel, stage reached, tenure, NPS), standardised; k-means with
 //! k-means++ seeding and k chosen by silhouette (or given), deterministic for
-//! a seed, fitted on a sample of at most 20,000 customers (by a hash of their
-//! id) with every customer joining its nearest centroid. The fit is saved in
-//! the data directory (`cache/`) and reused while the question and the
-//! population stay the same, so maps do not re-cluster per request and
-//! assignments stay stable. Each persona is labelled by its most distinctive features and
-//! described by its size, favourite channel and channel mix, typical path,
-//! median value, NPS, stage distribution and top pain point (from its own
-//! journey map). Hand-written personas can be compared with the discovered
-//! ones (cross-tabulation and adjusted Rand index).
+//! a seed, fitted on a sample of at most 20,000 customers (those whose id
+//! hashes lowest) with every customer joining its nearest centroid. The fit
+//! ([`PersonaFit`]: scale, centroids, and each persona's name and
+//! description, labelled by its most distinctive features when fitted) is
+//! saved in the data directory (`cache/`) and reused while the question and
+//! the population stay the same, so maps do not re-cluster per request,
+//! assignments stay stable and a map places each customer as it folds the
+//! timeline (no pass over the data beforehand). Making a fit reads only the
+//! sample's timelines. The personas report describes each persona by its
+//! size, favourite channel and channel mix, typical path, median value, NPS,
+//! stage distribution and top pain point (from its own journey map).
+//! Hand-written personas can be compared with the discovered ones
+//! (cross-tabulation and adjusted Rand index).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,16 +50,93 @@ pub struct CustomerFeatures {
     pub hand_written: Option<usize>,
 }
 
+/// The features of one timeline (its typical-path prefix left empty).
+pub fn features(m: &Model, scope: &Scope, t: &Timeline<'_>) -> CustomerFeatures {
+    let channels = m.channels.len();
+    // Channel preference: the share of the customer's sessions that came
+    // through each channel (a session counts once, whatever its length).
+    let mut shares = vec![0.0; channels];
+    let mut counted = 0.0;
+    let mut last_nps = None;
+    let (mut views, mut screens) = (0.0, 0.0);
+    let mut last_session = u32::MAX;
+    let surveys = t.rows.has_values(Col::Survey);
+    for (j, &r) in t.idx.iter().enumerate() {
+        let c = t.channel[j];
+        if t.session[j] != last_session
+            && c != NO_CHANNEL
+            && !Model::flag(&m.is_passive, t.rows.event[r])
+            && (c as usize) < channels
+        {
+            last_session = t.session[j];
+            shares[c as usize] += 1.0;
+            counted += 1.0;
+        }
+        match wayfarer_core::Kind::from_code(t.rows.kind[r]) {
+            wayfarer_core::Kind::Page => views += 1.0,
+            wayfarer_core::Kind::Screen => {
+                views += 1.0;
+                screens += 1.0;
+            }
+            _ => {}
+        }
+        if surveys
+            && t.rows.str_at(Col::Survey, r) == Some("nps")
+            && let Some(s) = t.rows.f64_at(Col::Score, r)
+        {
+            last_nps = Some(s);
+        }
+    }
+    if counted > 0.0 {
+        for s in &mut shares {
+            *s /= counted;
+        }
+    }
+    let app_share = if views > 0.0 { screens / views } else { 0.0 };
+    let end = scope.to.unwrap_or(m.data_end + 1).min(m.data_end + 1);
+    let day = MICROS_PER_DAY as f64;
+    let revenue = t.revenue();
+    let stage = t.current_stage();
+    let aov = if t.purchases() > 0 { revenue / t.purchases() as f64 } else { f64::NAN };
+    let mut features = vec![
+        (end - t.last_ts()) as f64 / day,
+        t.purchases() as f64,
+        (1.0 + revenue.max(0.0)).ln(),
+        stage.map_or(0.0, |s| s as f64 + 1.0),
+        (t.last_ts() - t.first_ts()) as f64 / day,
+        last_nps.unwrap_or(f64::NAN),
+        (t.idx.len() as f64).ln(),
+        app_share,
+        aov.ln(),
+    ];
+    features.extend(shares);
+    CustomerFeatures {
+        customer: t.customer,
+        features,
+        path: Vec::new(),
+        nps: last_nps,
+        revenue,
+        stage,
+        hand_written: t.persona,
+    }
+}
+
+/// The names of the features, in order.
+fn feature_names(model: &Model) -> Vec<String> {
+    let mut names: Vec<String> = FIXED.iter().map(|s| (*s).to_string()).collect();
+    names.extend(model.channels.iter().map(|c| format!("share:{c}")));
+    names
+}
+
 pub struct FeatureFold<'m> {
     model: &'m Model,
     scope: &'m Scope,
-    channels: usize,
 }
 
 impl<'m> FeatureFold<'m> {
     /// One feature row per customer of the scope (its persona ignored).
     pub fn new(model: &'m Model, scope: &'m Scope) -> FeatureFold<'m> {
-        FeatureFold { model, scope, channels: model.channels.len() }
+        FeatureFold { model, scope }
     }
 }
 
@@ -76,85 +157,22 @@ impl Fold for FeatureFold<'_> {
 
     fn fold(&self, p: &mut Vec<CustomerFeatures>, _: &mut (), span: Span<'_>) {
         let Some(t) = Timeline::build(self.model, self.scope, span) else { return };
-        let m = self.model;
-        // Channel preference: the share of the customer's sessions that came
-        // through each channel (a session counts once, whatever its length).
-        let mut shares = vec![0.0; self.channels];
-        let mut counted = 0.0;
-        let mut last_nps = None;
-        let (mut views, mut screens) = (0.0, 0.0);
-        let mut last_session = u32::MAX;
-        for (j, &r) in t.idx.iter().enumerate() {
-            let c = t.channel[j];
-            if t.session[j] != last_session
-                && c != NO_CHANNEL
-                && !Model::flag(&m.is_passive, t.rows.event[r])
-                && (c as usize) < self.channels
-            {
-                last_session = t.session[j];
-                shares[c as usize] += 1.0;
-                counted += 1.0;
-            }
-            match wayfarer_core::Kind::from_code(t.rows.kind[r]) {
-                wayfarer_core::Kind::Page => views += 1.0,
-                wayfarer_core::Kind::Screen => {
-                    views += 1.0;
-                    screens += 1.0;
-                }
-                _ => {}
-            }
-            if t.rows.str_at(Col::Survey, r) == Some("nps")
-                && let Some(s) = t.rows.f64_at(Col::Score, r)
-            {
-                last_nps = Some(s);
-            }
-        }
-        if counted > 0.0 {
-            for s in &mut shares {
-                *s /= counted;
-            }
-        }
-        let app_share = if views > 0.0 { screens / views } else { 0.0 };
-        let end = self.scope.to.unwrap_or(m.data_end + 1).min(m.data_end + 1);
-        let day = MICROS_PER_DAY as f64;
-        let revenue = t.revenue();
-        let stage = t.current_stage();
+        let mut f = features(self.model, self.scope, &t);
         // The first four touchpoints, repeats collapsed.
-        let mut path: Vec<TpKey> = Vec::with_capacity(4);
+        let m = self.model;
         for (j, &r) in t.idx.iter().enumerate() {
             if Model::flag(&m.is_passive, t.rows.event[r]) {
                 continue;
             }
             let tp = t.touchpoint(m, j);
-            if tp != TpKey::None && path.last() != Some(&tp) {
-                path.push(tp);
-                if path.len() == 4 {
+            if tp != TpKey::None && f.path.last() != Some(&tp) {
+                f.path.push(tp);
+                if f.path.len() == 4 {
                     break;
                 }
             }
         }
-        let aov = if t.purchases() > 0 { revenue / t.purchases() as f64 } else { f64::NAN };
-        let mut features = vec![
-            (end - t.last_ts()) as f64 / day,
-            t.purchases() as f64,
-            (1.0 + revenue.max(0.0)).ln(),
-            stage.map_or(0.0, |s| s as f64 + 1.0),
-            (t.last_ts() - t.first_ts()) as f64 / day,
-            last_nps.unwrap_or(f64::NAN),
-            (t.idx.len() as f64).ln(),
-            app_share,
-            aov.ln(),
-        ];
-        features.extend(shares);
-        p.push(CustomerFeatures {
-            customer: t.customer,
-            features,
-            path,
-            nps: last_nps,
-            revenue,
-            stage,
-            hand_written: t.persona,
-        });
+        p.push(f);
     }
 
     fn merge(&self, mut a: Vec<CustomerFeatures>, b: Vec<CustomerFeatures>) -> Vec<CustomerFeatures> {
@@ -240,86 +258,52 @@ impl DiscoveredReport {
     pub fn as_personas(&self) -> Personas {
         Personas {
             names: self.personas.iter().map(|p| (p.name.clone(), p.description.clone())).collect(),
-            assignment: Some(Arc::clone(&self.assignment)),
+            assignment: crate::journey::Assignment::Table(Arc::clone(&self.assignment)),
             noun: "personas",
         }
     }
 }
 
-/// Discovers personas.
+/// Discovers personas: the fit (saved, or made and saved) and every
+/// customer of the scope placed with the nearest persona and described.
 pub fn discover(
     store: &Store,
     model: &Model,
     scope: &Scope,
     spec: &PersonaSpec,
 ) -> Result<DiscoveredReport, EngineError> {
-    let channels = model.channels.len();
-    let rows = fold::report(store, &FeatureFold { model, scope: &scope.without_persona(), channels })?;
-    let mut names: Vec<String> = FIXED.iter().map(|s| (*s).to_string()).collect();
-    names.extend(model.channels.iter().map(|c| format!("share:{c}")));
-    let d = names.len();
+    let scope = scope.without_persona();
+    let rows = fold::report(store, &FeatureFold { model, scope: &scope })?;
+    let names = feature_names(model);
     if rows.len() < 4 {
-        return Err(EngineError::InvalidQuery(format!("{} customers are too few to discover personas", rows.len())));
+        return Err(too_few(rows.len()));
     }
-    // Profiles are told in plain standard scores (missing values take the
-    // column's mean); the clustering uses the weighted features.
-    // The features by reference (no copy of every customer's vector).
-    let raw: Vec<&[f64]> = rows.iter().map(|r| r.features.as_slice()).collect();
-    let mut z = FeatureScale::fill(&raw, &FeatureScale::means(&raw, d));
-    standardise(&mut z);
-    // A fit saved for the same question (configuration, spec, scope) and a
-    // population of about the same size is reused: the same personas, and
-    // every customer joins the nearest (no re-clustering per request).
-    let key = fit_key(model, scope, spec);
-    let saved = SavedFit::load(store, &key).filter(|f| f.fits(&names, rows.len()));
-    let Clustering { k, chosen_by, silhouettes, fit } = match saved {
-        Some(f) => {
-            let labels = raw.par_iter().map(|r| nearest(&f.scale.apply(r), &f.centroids)).collect();
-            let fit = KMeans { centroids: f.centroids, labels, inertia: 0.0 };
-            Clustering { k: f.k, chosen_by: f.chosen_by, silhouettes: f.silhouettes, fit }
-        }
+    let key = fit_key(model, &scope, spec);
+    let fit = match PersonaFit::load(store, &key).filter(|f| f.fits(&names, rows.len())) {
+        Some(f) => f,
         None => {
-            let scale = FeatureScale::fit(&raw, FIXED.len());
-            let x: Vec<Vec<f64>> = raw.par_iter().map(|r| scale.apply(r)).collect();
-            let c = cluster(store, &rows, &x, spec)?;
-            SavedFit {
-                version: SavedFit::VERSION,
-                key,
-                features: names.clone(),
-                customers: rows.len() as u64,
-                scale,
-                k: c.k,
-                chosen_by: c.chosen_by.clone(),
-                silhouettes: c.silhouettes.clone(),
-                centroids: c.fit.centroids.clone(),
-            }
-            .save(store);
-            c
+            let sample = lowest_hashes(rows.iter().collect(), spec);
+            PersonaFit::from_sample(store, model, spec, key, names.clone(), rows.len(), &sample)?
         }
     };
-    // Order personas by size, largest first, so names and indexes are stable.
-    let mut sizes: Vec<(usize, usize)> = (0..k).map(|c| (c, fit.labels.iter().filter(|&&l| l == c).count())).collect();
-    sizes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let rank: HashMap<usize, usize> = sizes.iter().enumerate().map(|(i, (c, _))| (*c, i)).collect();
-    let labels: Vec<usize> = fit.labels.iter().map(|l| rank[l]).collect();
+    let k = fit.k;
+    // Every customer joins the nearest persona.
+    let labels: Vec<usize> = rows.par_iter().map(|r| fit.assign(&r.features)).collect();
     let assignment: HashMap<u32, usize> = rows.iter().zip(&labels).map(|(r, &l)| (r.customer, l)).collect();
+    // Profiles are told in plain standard scores (missing values take the
+    // column's mean).
+    let raw: Vec<&[f64]> = rows.iter().map(|r| r.features.as_slice()).collect();
+    let mut z = FeatureScale::fill(&raw, &FeatureScale::means(&raw, names.len()));
+    standardise(&mut z);
 
     let total = rows.len() as f64;
     let mut personas = Vec::new();
-    let mut used_names: HashMap<String, usize> = HashMap::new();
     for p in 0..k {
         let members: Vec<usize> = (0..rows.len()).filter(|&i| labels[i] == p).collect();
         let n = members.len().max(1) as f64;
         let profile: Vec<(String, f64)> =
             (0..names.len()).map(|j| (names[j].clone(), members.iter().map(|&i| z[i][j]).sum::<f64>() / n)).collect();
-        let mut mix: Vec<(String, f64)> = (0..channels)
-            .map(|c| {
-                (model.channels[c].clone(), members.iter().map(|&i| rows[i].features[FIXED.len() + c]).sum::<f64>() / n)
-            })
-            .filter(|(_, s)| *s > 0.0)
-            .collect();
-        mix.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        mix.truncate(5);
+        let mix = channel_mix(model, &members.iter().map(|&i| &rows[i]).collect::<Vec<_>>(), n);
         // The typical path is the most common one among the customers who
         // went beyond a single touchpoint (a bounce says little about a
         // persona), else the most common one.
@@ -348,12 +332,9 @@ pub fn discover(
                 (model.stage_names[s].clone(), reached as f64 / n)
             })
             .collect();
-        let base = label(&profile, &mix);
-        let count = used_names.entry(base.clone()).or_insert(0);
-        *count += 1;
-        let name = if *count > 1 { format!("{base} ({count})") } else { base };
+        let (name, description) = fit.personas[p].clone();
         personas.push(DiscoveredPersona {
-            description: describe(&profile),
+            description,
             name,
             customers: members.len() as u64,
             share: members.len() as f64 / total,
@@ -390,8 +371,8 @@ pub fn discover(
     });
     let mut report = DiscoveredReport {
         k,
-        chosen_by,
-        silhouettes,
+        chosen_by: fit.chosen_by.clone(),
+        silhouettes: fit.silhouettes,
         features: names,
         customers: rows.len() as u64,
         personas,
@@ -399,7 +380,7 @@ pub fn discover(
         assignment: Arc::new(assignment),
     };
     if spec.with_maps {
-        let inputs = MapInputs::with_predicted_clv(store, model, scope, report.as_personas())?;
+        let inputs = MapInputs::with_predicted_clv(store, model, &scope, report.as_personas())?;
         let maps = journey_maps_with(store, model, &scope.without_persona(), &inputs)?;
         for (p, map) in report.personas.iter_mut().zip(maps.iter().skip(1)) {
             p.top_pain_point = map.pain_points.first().map(|x| x.title.clone());
@@ -409,21 +390,147 @@ pub fn discover(
     Ok(report)
 }
 
-/// Chooses k (by silhouette, unless given) and fits k-means on a sample of
-/// the customers; every customer then joins its nearest centroid.
-fn cluster(
+/// The fit of discovered personas for maps: the saved one while it fits the
+/// scope's population, else a new one (fitted on a sample, then saved).
+/// Customers are placed by [`PersonaFit::assign`] as the map folds them.
+pub fn persona_fit(store: &Store, model: &Model, scope: &Scope, spec: &PersonaSpec) -> Result<PersonaFit, EngineError> {
+    let scope = scope.without_persona();
+    let names = feature_names(model);
+    let key = fit_key(model, &scope, spec);
+    if let Some(f) = PersonaFit::load(store, &key).filter(|f| f.features == names) {
+        let population = fold::run(store, &Population { scope: &scope })?;
+        if f.fits(&names, population as usize) {
+            return Ok(f);
+        }
+    }
+    let (population, sample) = sampled_features(store, model, &scope, spec)?;
+    if population < 4 {
+        return Err(too_few(population as usize));
+    }
+    let sample: Vec<&CustomerFeatures> = sample.iter().collect();
+    PersonaFit::from_sample(store, model, spec, key, names, population as usize, &sample)
+}
+
+fn too_few(n: usize) -> EngineError {
+    EngineError::InvalidQuery(format!("{n} customers are too few to discover personas"))
+}
+
+/// Counts the customers with an interaction in scope (those a timeline is
+/// built for), from the core columns alone.
+struct Population<'s> {
+    scope: &'s Scope,
+}
+
+impl Fold for Population<'_> {
+    type Partial = u64;
+    type Scratch = ();
+    type Report = u64;
+    fn columns(&self) -> Vec<Col> {
+        vec![Col::Timestamp, Col::KindCode]
+    }
+    fn init(&self) -> u64 {
+        0
+    }
+    fn fold(&self, n: &mut u64, _: &mut (), span: Span<'_>) {
+        *n += u64::from(Timeline::in_scope(self.scope, span));
+    }
+    fn merge(&self, a: u64, b: u64) -> u64 {
+        a + b
+    }
+    fn finish(&self, n: u64) -> u64 {
+        n
+    }
+}
+
+/// The features of the customers whose id hashes below a bound, and the
+/// number of customers in scope.
+struct SampleFold<'m> {
+    model: &'m Model,
+    scope: &'m Scope,
+    seed: u64,
+    below: u64,
+}
+
+impl Fold for SampleFold<'_> {
+    type Partial = (u64, Vec<CustomerFeatures>);
+    type Scratch = ();
+    type Report = (u64, Vec<CustomerFeatures>);
+    fn columns(&self) -> Vec<Col> {
+        let mut c = self.model.timeline_columns();
+        c.extend([Col::Revenue, Col::Score, Col::Survey]);
+        c
+    }
+    fn init(&self) -> Self::Partial {
+        (0, Vec::new())
+    }
+    fn fold(&self, p: &mut Self::Partial, _: &mut (), span: Span<'_>) {
+        if sample_hash(span.customer, self.seed) < self.below {
+            if let Some(t) = Timeline::build(self.model, self.scope, span) {
+                p.0 += 1;
+                p.1.push(features(self.model, self.scope, &t));
+            }
+        } else {
+            p.0 += u64::from(Timeline::in_scope(self.scope, span));
+        }
+    }
+    fn merge(&self, mut a: Self::Partial, b: Self::Partial) -> Self::Partial {
+        a.0 += b.0;
+        a.1.extend(b.1);
+        a
+    }
+    fn finish(&self, p: Self::Partial) -> Self::Partial {
+        p
+    }
+}
+
+/// The customers k-means is fitted on, read without building every
+/// timeline: the customers whose id hashes lowest (the same
+/// [`lowest_hashes`] picks from all of them), found among those hashing
+/// below a bound about twice the sample's share of the identities.
+fn sampled_features(
     store: &Store,
-    rows: &[CustomerFeatures],
-    x: &[Vec<f64>],
+    model: &Model,
+    scope: &Scope,
     spec: &PersonaSpec,
-) -> Result<Clustering, EngineError> {
+) -> Result<(u64, Vec<CustomerFeatures>), EngineError> {
+    let size = spec.fit_sample.max(100);
+    let identities = store.identity_shared()?.len().max(1) as f64;
+    let share = 2.0 * size as f64 / identities;
+    let mut below = if share >= 1.0 { u64::MAX } else { (share * u64::MAX as f64) as u64 };
+    loop {
+        let (population, found) = fold::run(store, &SampleFold { model, scope, seed: spec.seed, below })?;
+        // Enough below the bound, or everyone: the lowest hashes are among them.
+        if found.len() >= size || found.len() as u64 == population || below == u64::MAX {
+            let mut sample: Vec<CustomerFeatures> =
+                lowest_hashes(found.iter().collect(), spec).into_iter().cloned().collect();
+            sample.sort_by_key(|r| r.customer);
+            return Ok((population, sample));
+        }
+        below = u64::MAX;
+    }
+}
+
+/// A customer's place in the order samples are drawn in.
+fn sample_hash(customer: u32, seed: u64) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(&customer.to_le_bytes(), seed)
+}
+
+/// The rows k-means is fitted on: every row up to the sample size, else the
+/// rows whose customers hash lowest (stable as the data grows), by customer.
+fn lowest_hashes<'r>(mut rows: Vec<&'r CustomerFeatures>, spec: &PersonaSpec) -> Vec<&'r CustomerFeatures> {
+    let size = spec.fit_sample.max(100);
+    if rows.len() > size {
+        rows.select_nth_unstable_by_key(size - 1, |r| sample_hash(r.customer, spec.seed));
+        rows.truncate(size);
+    }
+    rows.sort_by_key(|r| r.customer);
+    rows
+}
+
+/// Chooses k (by silhouette, unless given) and fits k-means on the sample.
+fn cluster(store: &Store, xs: &[Vec<f64>], spec: &PersonaSpec) -> Result<Clustering, EngineError> {
     // The clustering stops when the query is cancelled.
     let stop = &|| store.cancel().is_cancelled();
-    // k-means is fitted on a sample of customers chosen by a hash of their
-    // id (the same customers while the data grows). Up to the sample size,
-    // the sample is everyone.
-    let sample = fit_sample(rows, spec.seed, spec.fit_sample);
-    let xs: Vec<Vec<f64>> = sample.iter().map(|&i| x[i].clone()).collect();
     let (k, chosen_by, silhouettes) = match spec.k {
         Some(k) => (k.clamp(1, xs.len()), "given".to_string(), Vec::new()),
         None => {
@@ -431,18 +538,15 @@ fn cluster(
             let scores: Vec<(usize, f64)> = (2..=spec.max_k.max(2).min(xs.len() - 1))
                 .into_par_iter()
                 .map(|k| -> Result<(usize, f64), Cancelled> {
-                    let m = kmeans_until(&xs, k, spec.seed, 3, stop).ok_or(Cancelled)?;
-                    Ok((k, silhouette_until(&xs, &m.labels, k, 2000, stop).ok_or(Cancelled)?))
+                    let m = kmeans_until(xs, k, spec.seed, 3, stop).ok_or(Cancelled)?;
+                    Ok((k, silhouette_until(xs, &m.labels, k, 2000, stop).ok_or(Cancelled)?))
                 })
                 .collect::<Result<_, _>>()?;
             let best = scores.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
             (best.map_or(2, |b| b.0), "silhouette".to_string(), scores)
         }
     };
-    let mut fit = kmeans_until(&xs, k, spec.seed, 6, stop).ok_or(Cancelled)?;
-    if xs.len() < x.len() {
-        fit.labels = x.par_iter().map(|r| nearest(r, &fit.centroids)).collect();
-    }
+    let fit = kmeans_until(xs, k, spec.seed, 6, stop).ok_or(Cancelled)?;
     Ok(Clustering { k, chosen_by, silhouettes, fit })
 }
 
@@ -544,36 +648,106 @@ impl FeatureScale {
     }
 }
 
-/// A fit of discovered personas saved in the data directory
-/// (`cache/personas-KEY.json`), reused while the question and the
-/// population stay the same.
+/// A fit of discovered personas, saved in the data directory
+/// (`cache/personas-KEY.json`) and reused while the question and the
+/// population stay the same: how features are scaled, the centroids in
+/// persona order (largest first when fitted) and each persona's name and
+/// description (from the customers it was fitted on, so names stay put as
+/// the data grows).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct SavedFit {
+pub struct PersonaFit {
     version: u32,
     key: String,
     features: Vec<String>,
     customers: u64,
     scale: FeatureScale,
-    k: usize,
-    chosen_by: String,
-    silhouettes: Vec<(usize, f64)>,
+    pub k: usize,
+    pub chosen_by: String,
+    pub silhouettes: Vec<(usize, f64)>,
     centroids: Vec<Vec<f64>>,
+    /// (name, description) of each persona, in centroid order.
+    pub personas: Vec<(String, String)>,
 }
 
 /// A saved fit is used while the population is within this factor of the
 /// one it was fitted on.
 const REFIT_GROWTH: f64 = 1.2;
 
-impl SavedFit {
-    const VERSION: u32 = 1;
+impl PersonaFit {
+    const VERSION: u32 = 2;
+
+    /// The persona a customer with these (raw) features joins: the nearest.
+    pub fn assign(&self, raw: &[f64]) -> usize {
+        nearest(&self.scale.apply(raw), &self.centroids)
+    }
+
+    /// Fits k-means on the sample, names the personas by what sets their
+    /// members apart, and saves the fit.
+    fn from_sample(
+        store: &Store,
+        model: &Model,
+        spec: &PersonaSpec,
+        key: String,
+        features: Vec<String>,
+        population: usize,
+        sample: &[&CustomerFeatures],
+    ) -> Result<PersonaFit, EngineError> {
+        let raw: Vec<&[f64]> = sample.iter().map(|r| r.features.as_slice()).collect();
+        let scale = FeatureScale::fit(&raw, FIXED.len());
+        let x: Vec<Vec<f64>> = raw.par_iter().map(|r| scale.apply(r)).collect();
+        let Clustering { k, chosen_by, silhouettes, fit } = cluster(store, &x, spec)?;
+        // Personas by size, largest first, so names and indexes are stable.
+        let mut sizes: Vec<(usize, usize)> =
+            (0..k).map(|c| (c, fit.labels.iter().filter(|&&l| l == c).count())).collect();
+        sizes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        // Names from plain standard scores (missing values take the mean)
+        // and the channel mix of each persona's members.
+        let mut z = FeatureScale::fill(&raw, &FeatureScale::means(&raw, features.len()));
+        standardise(&mut z);
+        let mut used: HashMap<String, usize> = HashMap::new();
+        let mut personas = Vec::with_capacity(k);
+        for &(c, size) in &sizes {
+            let members: Vec<usize> = (0..sample.len()).filter(|&i| fit.labels[i] == c).collect();
+            let n = size.max(1) as f64;
+            let profile: Vec<(String, f64)> = (0..features.len())
+                .map(|j| (features[j].clone(), members.iter().map(|&i| z[i][j]).sum::<f64>() / n))
+                .collect();
+            let rows: Vec<&CustomerFeatures> = members.iter().map(|&i| sample[i]).collect();
+            let mix = channel_mix(model, &rows, n);
+            let base = label(&profile, &mix);
+            let count = used.entry(base.clone()).or_insert(0);
+            *count += 1;
+            let name = if *count > 1 { format!("{base} ({count})") } else { base };
+            personas.push((name, describe(&profile)));
+        }
+        let f = PersonaFit {
+            version: PersonaFit::VERSION,
+            key,
+            features,
+            customers: population as u64,
+            scale,
+            k,
+            chosen_by,
+            silhouettes,
+            centroids: sizes.iter().map(|&(c, _)| fit.centroids[c].clone()).collect(),
+            personas,
+        };
+        f.save(store);
+        Ok(f)
+    }
 
     fn path(store: &Store, key: &str) -> std::path::PathBuf {
         store.dir().join("cache").join(format!("personas-{key}.json"))
     }
 
-    fn load(store: &Store, key: &str) -> Option<SavedFit> {
-        let text = std::fs::read_to_string(SavedFit::path(store, key)).ok()?;
-        serde_json::from_str::<SavedFit>(&text).ok().filter(|f| f.version == SavedFit::VERSION && f.key == key)
+    fn load(store: &Store, key: &str) -> Option<PersonaFit> {
+        let text = std::fs::read_to_string(PersonaFit::path(store, key)).ok()?;
+        serde_json::from_str::<PersonaFit>(&text).ok().filter(|f| {
+            f.version == PersonaFit::VERSION
+                && f.key == key
+                && f.personas.len() == f.centroids.len()
+                && f.k == f.centroids.len()
+        })
     }
 
     /// Whether the fit applies to these features and this many customers.
@@ -593,6 +767,18 @@ impl SavedFit {
     }
 }
 
+/// The mean share of each channel among some customers (the five largest,
+/// zeros left out), largest first.
+fn channel_mix(model: &Model, members: &[&CustomerFeatures], n: f64) -> Vec<(String, f64)> {
+    let mut mix: Vec<(String, f64)> = (0..model.channels.len())
+        .map(|c| (model.channels[c].clone(), members.iter().map(|r| r.features[FIXED.len() + c]).sum::<f64>() / n))
+        .filter(|(_, s)| *s > 0.0)
+        .collect();
+    mix.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    mix.truncate(5);
+    mix
+}
+
 /// What a fit answers: the configuration, the spec and the time window.
 fn fit_key(model: &Model, scope: &Scope, spec: &PersonaSpec) -> String {
     let what = format!(
@@ -610,22 +796,6 @@ fn fit_key(model: &Model, scope: &Scope, spec: &PersonaSpec) -> String {
 
 /// By default, k-means is fitted on at most this many customers.
 pub const FIT_SAMPLE: usize = 20_000;
-
-/// The rows k-means is fitted on: every row up to `size`, else the rows
-/// whose customers hash lowest (stable as the data grows), in order.
-fn fit_sample(rows: &[CustomerFeatures], seed: u64, size: usize) -> Vec<usize> {
-    let size = size.max(100);
-    if rows.len() <= size {
-        return (0..rows.len()).collect();
-    }
-    let hash = |c: u32| xxhash_rust::xxh3::xxh3_64_with_seed(&c.to_le_bytes(), seed);
-    let mut keyed: Vec<(u64, usize)> = rows.iter().enumerate().map(|(i, r)| (hash(r.customer), i)).collect();
-    keyed.select_nth_unstable(size - 1);
-    keyed.truncate(size);
-    let mut idx: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
-    idx.sort_unstable();
-    idx
-}
 
 /// Weight of the lifecycle features (recency, purchases, revenue, stage,
 /// tenure, NPS, events): where a customer is in the journey, which the map's
@@ -763,6 +933,73 @@ mod tests {
         let b = discover(&s, &m, &Scope::default(), &spec).unwrap();
         assert_eq!(a.personas, b.personas);
         assert_eq!(a.assignment, b.assignment);
+    }
+
+    /// `n` customers in three kinds (search buyers, social browsers, email
+    /// readers), one a minute.
+    fn three_kinds(n: usize) -> Vec<wayfarer_core::Event> {
+        let mut events = Vec::new();
+        for i in 0..n {
+            let u = format!("c{i}");
+            let t = i as f64;
+            let (channel, buys) = match i % 3 {
+                0 => ("Paid Search", true),
+                1 => ("Paid Social", false),
+                _ => ("Email", i % 2 == 0),
+            };
+            for k in 0..(1 + i % 4) {
+                events.push(with(ev(&u, t + k as f64 * 45.0, "Page Viewed"), |e| e.channel = Some(channel.into())));
+            }
+            if buys {
+                events.push(with(ev(&u, t + 200.0, "Order Completed"), |e| e.revenue = Some(50.0 + (i % 7) as f64)));
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn the_sample_read_without_every_timeline_is_the_lowest_hashes_of_all() {
+        let (_d, s) = store(three_kinds(600));
+        let m = model(&s);
+        let spec = PersonaSpec { fit_sample: 100, ..PersonaSpec::default() };
+        // The whole window, and one that leaves out three in four customers (the
+        // bound drawn from all identities then finds too few: read again).
+        for scope in
+            [Scope::default(), Scope { from: Some(crate::testutil::T0 + 450 * 60_000_000), ..Scope::default() }]
+        {
+            let all = fold::report(&s, &FeatureFold::new(&m, &scope)).unwrap();
+            let want: Vec<u32> = lowest_hashes(all.iter().collect(), &spec).iter().map(|r| r.customer).collect();
+            let (population, sample) = sampled_features(&s, &m, &scope, &spec).unwrap();
+            assert_eq!(population, all.len() as u64);
+            assert_eq!(sample.iter().map(|r| r.customer).collect::<Vec<_>>(), want);
+            assert_eq!(want.len(), 100);
+            // The features are those of the full pass (the path aside).
+            for r in &sample {
+                let full = all.iter().find(|a| a.customer == r.customer).unwrap();
+                assert_eq!(format!("{:?}", r.features), format!("{:?}", full.features));
+            }
+        }
+    }
+
+    #[test]
+    fn a_map_places_customers_as_the_personas_report_does() {
+        let (_d, s) = store(three_kinds(600));
+        let m = model(&s);
+        let spec = PersonaSpec { fit_sample: 150, with_maps: false, ..PersonaSpec::default() };
+        // The map's fit first (from its sample), then the report reuses it.
+        let fit = persona_fit(&s, &m, &Scope::default(), &spec).unwrap();
+        let report = discover(&s, &m, &Scope::default(), &spec).unwrap();
+        assert_eq!(report.k, fit.k);
+        let names: Vec<&str> = report.personas.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, fit.personas.iter().map(|p| p.0.as_str()).collect::<Vec<_>>());
+        // Each persona's map holds the customers the report gives it.
+        let inputs = MapInputs { personas: Personas::discovered(fit), predicted_clv: None };
+        let maps = journey_maps_with(&s, &m, &Scope::default(), &inputs).unwrap();
+        for (p, map) in report.personas.iter().zip(maps.iter().skip(1)) {
+            assert_eq!(map.scope.persona.as_deref(), Some(p.name.as_str()));
+            assert_eq!(map.stages[0].customers, p.customers, "{}", p.name);
+        }
+        assert_eq!(report.personas.iter().map(|p| p.customers).sum::<u64>(), 600);
     }
 
     #[test]

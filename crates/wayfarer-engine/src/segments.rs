@@ -189,7 +189,7 @@ pub fn segment(store: &Store, model: &Model, scope: &Scope, by: &Segmentation) -
     let assignment: HashMap<u32, usize> = pairs.iter().map(|(c, g)| (*c, index[g.as_str()])).collect();
     Ok(Personas {
         names: names.iter().map(|(n, _)| ((*n).to_string(), format!("{}: {n}", by.label()))).collect(),
-        assignment: Some(Arc::new(assignment)),
+        assignment: crate::journey::Assignment::Table(Arc::new(assignment)),
         noun: "segments",
     })
 }
@@ -214,7 +214,7 @@ mod tests {
         ]);
         let model = testutil::model(&store);
         let p = segment(&store, &model, &Scope::default(), &Segmentation::Purchases).unwrap();
-        let a = p.assignment.as_ref().unwrap();
+        let a = p.table().unwrap();
         assert_eq!(a.len(), 3);
         let name = |id: &str| {
             let mut ids = store.identity().unwrap();
@@ -227,6 +227,6 @@ mod tests {
         );
         let f = segment(&store, &model, &Scope::default(), &Segmentation::FirstChannel).unwrap();
         assert_eq!(f.names[0].0, "Email", "the largest group first");
-        assert_eq!(f.assignment.as_ref().unwrap().values().filter(|&&g| g == 0).count(), 2);
+        assert_eq!(f.table().unwrap().values().filter(|&&g| g == 0).count(), 2);
     }
 }

@@ -124,6 +124,13 @@ impl<'a> Timeline<'a> {
         Some(t)
     }
 
+    /// Whether the customer has an interaction in scope: whether
+    /// [`build`](Self::build) makes a timeline of the span.
+    pub fn in_scope(scope: &Scope, span: Span<'_>) -> bool {
+        let rows = span.rows;
+        (span.start..span.end).any(|i| Kind::from_code(rows.kind[i]).is_interaction() && scope.contains(rows.ts[i]))
+    }
+
     fn compute_stages(&mut self, model: &Model) {
         let k = model.stages();
         let mut first: Vec<Option<i64>> = vec![None; k];

@@ -75,6 +75,12 @@ impl Rows {
         if i == 0 { None } else { Some(self.extra.as_ref()?.column(usize::from(i) - 1)) }
     }
 
+    /// Whether a column read from Parquet holds any value in this partition
+    /// (a fold can skip looking at an empty one row by row).
+    pub fn has_values(&self, col: Col) -> bool {
+        self.extra_column(col).is_some_and(|a| a.null_count() < a.len())
+    }
+
     /// A float column read from Parquet, if it was requested.
     pub fn float(&self, col: Col) -> Option<&Float64Array> {
         self.extra_column(col)?.as_primitive_opt::<Float64Type>()

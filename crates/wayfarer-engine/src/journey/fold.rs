@@ -63,14 +63,79 @@ pub fn survey_emotion(survey: &str, score: f64) -> Option<f64> {
 /// to customer.
 #[derive(Default)]
 pub struct Scratch {
-    seen_tp: Vec<(u8, TpKey)>,
-    tp_times: Vec<(u8, TpKey, i64)>,
-    seen_action: Vec<(u8, u32)>,
-    seen_channel: Vec<(u8, u32)>,
-    friction_met: Vec<(u8, u32)>,
-    channels_touched: Vec<u32>,
+    /// (stage, touchpoint, first time met) and how often.
+    touchpoints: Tally<(u8, TpKey, i64)>,
+    /// (stage, event) and how often.
+    actions: Tally<(u8, u32)>,
+    /// (stage, channel) and how often.
+    channels: Tally<(u8, u32)>,
+    /// Channels touched in any stage.
+    channels_touched: Tally<u32>,
     entries: Vec<(i64, u8)>,
     scanner: Option<Scanner>,
+    /// Per stage: reached, friction met, support contacts, emotion, the last
+    /// customer-initiated touchpoint and whether it was a purchase.
+    reached: Vec<bool>,
+    friction: Vec<bool>,
+    support: Vec<u32>,
+    emotion_seen: Vec<Moments>,
+    last_touch: Vec<Option<TpKey>>,
+    last_was_purchase: Vec<bool>,
+}
+
+/// The distinct keys one customer met, in the order first met, with how
+/// often each was met. Each key has a dense slot (its index) that remembers
+/// the customer (a generation number) it was last met by, so a customer's
+/// tally needs neither sorting nor hashing per event, and starting the
+/// next customer clears nothing but the list.
+pub(crate) struct Tally<K> {
+    generation: u32,
+    /// Per slot: the generation that last met it and its position in `items`.
+    slots: Vec<(u32, u32)>,
+    pub(crate) items: Vec<(K, u32)>,
+}
+
+impl<K> Default for Tally<K> {
+    fn default() -> Self {
+        Tally { generation: 0, slots: Vec::new(), items: Vec::new() }
+    }
+}
+
+impl<K> Tally<K> {
+    /// Starts the next customer.
+    pub(crate) fn reset(&mut self) {
+        self.items.clear();
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.slots.fill((0, 0));
+            self.generation = 1;
+        }
+    }
+
+    /// Counts one meeting of `key`, whose slot is `slot`; the key is kept
+    /// the first time only.
+    pub(crate) fn add(&mut self, slot: usize, key: K) {
+        if slot >= self.slots.len() {
+            self.slots.resize((slot + 1).next_power_of_two(), (0, 0));
+        }
+        let s = &mut self.slots[slot];
+        if s.0 == self.generation {
+            self.items[s.1 as usize].1 += 1;
+        } else {
+            *s = (self.generation, self.items.len() as u32);
+            self.items.push((key, 1));
+        }
+    }
+}
+
+/// A dense index of a touchpoint key (for [`Tally`] slots).
+fn tp_slot(m: &Model, tp: TpKey) -> usize {
+    let defined = m.touchpoints.len();
+    match tp {
+        TpKey::Defined(i) => i as usize,
+        TpKey::None => defined,
+        TpKey::Fallback(event, _) => defined + 1 + event as usize,
+    }
 }
 
 impl Fold for JourneyFold<'_> {
@@ -95,7 +160,7 @@ impl Fold for JourneyFold<'_> {
         };
         let m = self.model;
         let k_stages = m.stages();
-        let g = &mut p.groups[self.personas.of(&t).unwrap_or(self.personas.names.len())];
+        let g = &mut p.groups[self.personas.of(m, self.scope, &t).unwrap_or(self.personas.names.len())];
         let rows = t.rows;
         let revenue = t.revenue();
         g.customers += 1;
@@ -110,15 +175,28 @@ impl Fold for JourneyFold<'_> {
         }
         // Stage reach and time to next come from the funnel engine: a funnel over
         // stage entries with no window (the numbers `wayfarer funnel stage:…` gives).
-        let entries = &mut scratch.entries;
+        let Scratch {
+            entries,
+            touchpoints,
+            actions,
+            channels,
+            channels_touched,
+            scanner,
+            reached,
+            friction,
+            support,
+            emotion_seen,
+            last_touch,
+            last_was_purchase,
+        } = scratch;
         entries.clear();
         entries.extend(t.entry.iter().enumerate().filter_map(|(k, e)| e.map(|ts| (ts, STEP0 + k as u8))));
-        let scanner = scratch
-            .scanner
-            .get_or_insert_with(|| Scanner::new(k_stages, i64::MAX, Mode::Default, vec![None; k_stages]));
+        let scanner =
+            scanner.get_or_insert_with(|| Scanner::new(k_stages, i64::MAX, Mode::Default, vec![None; k_stages]));
         let level = scanner.scan(entries);
         let times = &scanner.best;
-        let reached: Vec<bool> = (0..k_stages).map(|k| k < level).collect();
+        reached.clear();
+        reached.extend((0..k_stages).map(|k| k < level));
         for k in 0..k_stages {
             if !reached[k] {
                 continue;
@@ -150,23 +228,29 @@ impl Fold for JourneyFold<'_> {
                 }
             }
         }
-        // Per-event pass.
+        // Per-event pass: what each event adds is tallied per customer,
+        // then added to the stage's statistics once per distinct key.
         let n = t.idx.len();
-        let Scratch { seen_tp, tp_times, seen_action, seen_channel, friction_met, channels_touched, .. } = scratch;
-        seen_tp.clear();
-        tp_times.clear();
-        seen_action.clear();
-        seen_channel.clear();
-        friction_met.clear();
-        channels_touched.clear();
-        let mut friction = vec![false; k_stages];
-        let mut support = vec![0u32; k_stages];
-        let mut emotion_seen = vec![Moments::default(); k_stages];
-        let mut last_touch: Vec<Option<TpKey>> = vec![None; k_stages];
+        touchpoints.reset();
+        actions.reset();
+        channels.reset();
+        channels_touched.reset();
+        friction.clear();
+        friction.resize(k_stages, false);
+        support.clear();
+        support.resize(k_stages, 0);
+        emotion_seen.clear();
+        emotion_seen.resize(k_stages, Moments::default());
+        last_touch.clear();
+        last_touch.resize(k_stages, None);
         // Whether that last touch was a purchase: an order is an outcome,
         // never where a customer got stuck, so it is not an exit touchpoint.
-        let mut last_was_purchase = vec![false; k_stages];
+        last_was_purchase.clear();
+        last_was_purchase.resize(k_stages, false);
         let mut max_nps: Option<f64> = None;
+        // Survey and text columns that hold nothing in this partition are
+        // not looked at per event.
+        let (surveys, texts) = (rows.has_values(Col::Survey), rows.has_values(Col::Text));
         for j in 0..n {
             let s = t.stage[j];
             if s == NO_STAGE {
@@ -177,28 +261,24 @@ impl Fold for JourneyFold<'_> {
             let event = rows.event[r];
             let tp = t.touchpoint(m, j);
             let st = &mut g.stages[su];
-            st.touchpoints.entry(tp).or_default().events += 1;
-            seen_tp.push((s, tp));
-            tp_times.push((s, tp, rows.ts[r]));
-            st.actions.entry(event).or_default().events += 1;
-            seen_action.push((s, event));
+            touchpoints.add(tp_slot(m, tp) * k_stages + su, (s, tp, rows.ts[r]));
+            actions.add(event as usize * k_stages + su, (s, event));
             let passive = Model::flag(&m.is_passive, event);
-            if !passive && t.channel[j] != NO_CHANNEL {
-                st.channels.entry(t.channel[j]).or_default().events += 1;
-                seen_channel.push((s, t.channel[j]));
+            let channel = t.channel[j];
+            if !passive && channel != NO_CHANNEL {
+                channels.add(channel as usize * k_stages + su, (s, channel));
             }
             if !passive {
                 last_touch[su] = Some(tp);
                 last_was_purchase[su] = t.nth_purchase[j] > 0;
             }
-            if Model::flag(&m.is_friction, event) {
+            let is_friction = Model::flag(&m.is_friction, event);
+            if is_friction {
                 friction[su] = true;
-                st.friction_events.entry(event).or_default().events += 1;
-                friction_met.push((s, event));
             }
-            if j > 0 && t.stage[j - 1] == s && rows.event[t.idx[j - 1]] == event && !Model::flag(&m.is_passive, event) {
+            if is_friction && !passive && j > 0 && t.stage[j - 1] == s && rows.event[t.idx[j - 1]] == event {
                 let gap = rows.ts[r] - rows.ts[t.idx[j - 1]];
-                if gap <= m.retry_within && Model::flag(&m.is_friction, event) {
+                if gap <= m.retry_within {
                     st.retries += 1;
                 }
             }
@@ -208,7 +288,7 @@ impl Fold for JourneyFold<'_> {
             if t.nth_purchase[j] > 0 {
                 st.revenue += rows.f64_at(Col::Revenue, r).unwrap_or(0.0);
             }
-            if let (Some(score), Some(survey)) = (rows.f64_at(Col::Score, r), rows.str_at(Col::Survey, r)) {
+            if surveys && let (Some(score), Some(survey)) = (rows.f64_at(Col::Score, r), rows.str_at(Col::Survey, r)) {
                 if let Some(e) = survey_emotion(survey, score) {
                     st.emotion.add(e);
                     emotion_seen[su].add(e);
@@ -235,7 +315,8 @@ impl Fold for JourneyFold<'_> {
                     _ => {}
                 }
             }
-            if let Some(text) = rows.str_at(Col::Text, r)
+            if texts
+                && let Some(text) = rows.str_at(Col::Text, r)
                 && !text.trim().is_empty()
             {
                 let c = self.vader.polarity_scores(text).compound;
@@ -268,30 +349,43 @@ impl Fold for JourneyFold<'_> {
             }
         }
         let converted = |s: u8| (s as usize + 1) < k_stages && reached[s as usize + 1];
-        seen_tp.sort_unstable();
-        seen_tp.dedup();
-        for &(s, tp) in seen_tp.iter() {
-            let e = g.stages[s as usize].touchpoints.entry(tp).or_default();
+        for &((s, tp, first), events) in &touchpoints.items {
+            let st = &mut g.stages[s as usize];
+            let e = st.touchpoints.entry(tp).or_default();
+            e.events += u64::from(events);
             e.customers += 1;
             if converted(s) {
                 e.converted += 1;
             }
+            // Weekly conversion after each touchpoint's first time in a stage.
+            let next = s as usize + 1;
+            if next < k_stages {
+                let soon = reached[next] && times[next] >= first && times[next] - first <= TREND_WINDOW;
+                let w = st.weekly_touchpoints.entry(tp).or_default().entry(week_of(first)).or_insert((0, 0));
+                w.0 += 1;
+                w.1 += u64::from(soon);
+            }
         }
-        seen_action.sort_unstable();
-        seen_action.dedup();
-        for &(s, a) in seen_action.iter() {
-            g.stages[s as usize].actions.entry(a).or_default().customers += 1;
+        for &((s, event), events) in &actions.items {
+            let st = &mut g.stages[s as usize];
+            let a = st.actions.entry(event).or_default();
+            a.events += u64::from(events);
+            a.customers += 1;
+            if Model::flag(&m.is_friction, event) {
+                let f = st.friction_events.entry(event).or_default();
+                f.events += u64::from(events);
+                f.customers += 1;
+                f.converted += u64::from(converted(s));
+            }
         }
-        seen_channel.sort_unstable();
-        seen_channel.dedup();
         let purchased = self.purchase_stage.is_some_and(|ps| reached[ps]);
-        for &(s, c) in seen_channel.iter() {
-            g.stages[s as usize].channels.entry(c).or_default().customers += 1;
-            channels_touched.push(c);
+        for &((s, c), events) in &channels.items {
+            let e = g.stages[s as usize].channels.entry(c).or_default();
+            e.events += u64::from(events);
+            e.customers += 1;
+            channels_touched.add(c as usize, c);
         }
-        channels_touched.sort_unstable();
-        channels_touched.dedup();
-        for &c in channels_touched.iter() {
+        for &(c, _) in &channels_touched.items {
             let e = g.channel_customers.entry(c).or_insert((0, 0));
             e.0 += 1;
             if purchased {
@@ -300,27 +394,6 @@ impl Fold for JourneyFold<'_> {
         }
         if purchased {
             g.purchasers += 1;
-        }
-        // Weekly conversion after each touchpoint's first time in a stage.
-        tp_times.sort_unstable();
-        tp_times.dedup_by_key(|x| (x.0, x.1));
-        for &(s, tp, ts) in tp_times.iter() {
-            let next = s as usize + 1;
-            if next >= k_stages {
-                continue;
-            }
-            let soon = reached[next] && times[next] >= ts && times[next] - ts <= TREND_WINDOW;
-            let w = g.stages[s as usize].weekly_touchpoints.entry(tp).or_default().entry(week_of(ts)).or_insert((0, 0));
-            w.0 += 1;
-            w.1 += u64::from(soon);
-        }
-        friction_met.sort_unstable();
-        friction_met.dedup();
-        for &(s, event) in friction_met.iter() {
-            let went_on = converted(s);
-            let f = g.stages[s as usize].friction_events.entry(event).or_default();
-            f.customers += 1;
-            f.converted += u64::from(went_on);
         }
         for k in 0..k_stages {
             let st = &mut g.stages[k];
@@ -363,5 +436,32 @@ impl Fold for JourneyFold<'_> {
             .iter()
             .map(|(scope, persona)| finish::finish(model, scope, *persona, &p, &self.identity, personas))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    #[test]
+    fn a_tally_counts_each_key_once_in_the_order_first_met_and_forgets_the_last_customer() {
+        let mut t: Tally<&str> = Tally::default();
+        t.reset();
+        for (slot, key) in [(5, "e"), (0, "a"), (5, "e"), (900, "z"), (5, "e")] {
+            t.add(slot, key);
+        }
+        assert_eq!(t.items, [("e", 3), ("a", 1), ("z", 1)]);
+        t.reset();
+        t.add(0, "a");
+        t.add(0, "a");
+        assert_eq!(t.items, [("a", 2)], "the previous customer's slots do not count");
+        // After the generation number wraps, old marks are cleared, not
+        // mistaken for the current customer's.
+        t.generation = u32::MAX;
+        t.slots[7] = (1, 0);
+        t.reset();
+        assert_eq!(t.generation, 1);
+        t.add(7, "g");
+        assert_eq!(t.items, [("g", 1)]);
     }
 }

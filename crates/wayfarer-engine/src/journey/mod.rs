@@ -92,36 +92,60 @@ impl MapInputs {
 pub struct Personas {
     /// (name, description) of each persona; customers of none are "Unassigned".
     pub names: Vec<(String, String)>,
-    /// Customer → persona, for discovered personas; None uses each
-    /// timeline's hand-written persona.
-    pub assignment: Option<std::sync::Arc<std::collections::HashMap<u32, usize>>>,
+    pub assignment: Assignment,
     /// What the groups are called in pain points' evidence ("personas", "segments").
     pub noun: &'static str,
+}
+
+/// Which persona a customer is in.
+#[derive(Debug, Clone)]
+pub enum Assignment {
+    /// Each timeline's hand-written persona.
+    HandWritten,
+    /// A table from customer to persona (others are in none).
+    Table(std::sync::Arc<HashMap<u32, usize>>),
+    /// The nearest of a fit's discovered personas, placed as each timeline
+    /// is folded (no pass over the data beforehand).
+    Nearest(std::sync::Arc<crate::personas::PersonaFit>),
 }
 
 impl Personas {
     /// No personas: every customer is "Unassigned".
     pub fn none() -> Personas {
-        Personas {
-            names: Vec::new(),
-            assignment: Some(std::sync::Arc::new(std::collections::HashMap::new())),
-            noun: "personas",
-        }
+        Personas { names: Vec::new(), assignment: Assignment::Table(Default::default()), noun: "personas" }
     }
 
     pub fn hand_written(model: &Model) -> Personas {
         Personas {
             names: model.personas.iter().map(|(n, d, _)| (n.clone(), d.clone())).collect(),
-            assignment: None,
+            assignment: Assignment::HandWritten,
             noun: "personas",
         }
     }
 
-    /// The persona of a timeline, if any.
-    pub fn of(&self, t: &Timeline<'_>) -> Option<usize> {
+    /// The personas of a discovered fit.
+    pub fn discovered(fit: crate::personas::PersonaFit) -> Personas {
+        Personas {
+            names: fit.personas.clone(),
+            assignment: Assignment::Nearest(std::sync::Arc::new(fit)),
+            noun: "personas",
+        }
+    }
+
+    /// The customer → persona table, for personas given as one.
+    pub fn table(&self) -> Option<&HashMap<u32, usize>> {
         match &self.assignment {
-            Some(a) => a.get(&t.customer).copied(),
-            None => t.persona,
+            Assignment::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The persona of a timeline (of a scope without a persona), if any.
+    pub fn of(&self, model: &Model, scope: &Scope, t: &Timeline<'_>) -> Option<usize> {
+        match &self.assignment {
+            Assignment::HandWritten => t.persona,
+            Assignment::Table(a) => a.get(&t.customer).copied(),
+            Assignment::Nearest(fit) => Some(fit.assign(&crate::personas::features(model, scope, t).features)),
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use wayfarer_engine::Model;
 use wayfarer_engine::journey::{JourneyMap, MapInputs, Personas, journey_map_with, journey_maps_with};
-use wayfarer_engine::personas::{PersonaSpec, discover};
+use wayfarer_engine::personas::{PersonaSpec, persona_fit};
 use wayfarer_engine::segments::{self, Segmentation};
 use wayfarer_store::Store;
 
@@ -57,7 +57,7 @@ pub fn personas(
 ) -> Result<Personas> {
     let discovered = || -> Result<Personas> {
         let spec = PersonaSpec { with_maps: false, ..PersonaSpec::default() };
-        Ok(discover(store, model, &scope.without_persona(), &spec)?.as_personas())
+        Ok(Personas::discovered(persona_fit(store, model, scope, &spec)?))
     };
     Ok(match source {
         PersonaSource::Configured => Personas::hand_written(model),
