@@ -48,6 +48,56 @@ pub enum TpKey {
     Fallback(u32, u32),
 }
 
+/// What decides which touchpoint an event is, beyond its code: lets a fold
+/// remember the touchpoint per distinct input instead of evaluating the
+/// touchpoints' conditions (URL globs, say) event by event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TpInputs {
+    /// No touchpoint names the event: it is its own.
+    Nothing,
+    /// Some of: the event's effective channel, its kind, one text column
+    /// (its URL, say).
+    Few { channel: bool, kind: bool, text: Option<Col> },
+    /// Something else (properties, traits, customer facts…): evaluated per event.
+    Anything,
+}
+
+/// What the touchpoints an event's code may match read.
+fn tp_inputs(touchpoints: &[Touchpoint], candidates: &[usize]) -> TpInputs {
+    use wayfarer_core::predicate::Field;
+    if candidates.is_empty() {
+        return TpInputs::Nothing;
+    }
+    let (mut channel, mut kind, mut text) = (false, false, None::<Col>);
+    for &i in candidates {
+        channel |= touchpoints[i].channel.is_some();
+        for f in touchpoints[i].when.iter().flat_map(Predicate::fields) {
+            let col = match f {
+                Field::Event => continue,
+                Field::Kind => {
+                    kind = true;
+                    continue;
+                }
+                Field::Channel => {
+                    channel = true;
+                    continue;
+                }
+                Field::Url => Col::Url,
+                Field::Source => Col::Source,
+                Field::Medium => Col::Medium,
+                Field::Campaign => Col::Campaign,
+                Field::Referrer => Col::Referrer,
+                _ => return TpInputs::Anything,
+            };
+            if text.is_some_and(|c| c != col) {
+                return TpInputs::Anything;
+            }
+            text = Some(col);
+        }
+    }
+    TpInputs::Few { channel, kind, text }
+}
+
 /// A configuration compiled against one store.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -63,6 +113,8 @@ pub struct Model {
     pub touchpoints: Vec<Touchpoint>,
     /// Per event code: touchpoint indices whose event glob matches, in config order.
     tps_by_event: Vec<Vec<usize>>,
+    /// Per event code: what its touchpoint is a function of.
+    tp_inputs: Vec<TpInputs>,
     pub personas: Vec<(String, String, Predicate)>,
     pub purchase_code: Option<u32>,
     pub is_friction: Vec<bool>,
@@ -123,10 +175,11 @@ impl Model {
             touchpoints.push(Touchpoint { name: t.name.clone(), channel: t.channel.clone(), when: parse(&t.when)? });
             tp_globs.push(t.event.clone());
         }
-        let tps_by_event = event_names
+        let tps_by_event: Vec<Vec<usize>> = event_names
             .iter()
             .map(|n| (0..touchpoints.len()).filter(|&i| glob_match(&tp_globs[i], n)).collect())
             .collect();
+        let tp_inputs = (0..event_names.len()).map(|e| tp_inputs(&touchpoints, &tps_by_event[e])).collect();
         let personas: Vec<(String, String, Predicate)> = config
             .personas
             .iter()
@@ -172,6 +225,7 @@ impl Model {
             rules_by_event,
             touchpoints,
             tps_by_event,
+            tp_inputs,
             personas,
             predicate_columns,
             keys,
@@ -192,6 +246,11 @@ impl Model {
 
     pub fn touchpoints_for(&self, event: u32) -> &[usize] {
         self.tps_by_event.get(event as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// What the touchpoint of an event with this code is a function of.
+    pub fn touchpoint_inputs(&self, event: u32) -> TpInputs {
+        self.tp_inputs.get(event as usize).copied().unwrap_or(TpInputs::Anything)
     }
 
     /// A touchpoint's display name.

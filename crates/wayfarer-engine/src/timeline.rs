@@ -13,7 +13,8 @@ use wayfarer_store::{Col, NO_CHANNEL, Rows};
 use crate::Scope;
 use crate::facts::Facts;
 use crate::fold::Span;
-use crate::model::{Model, TpKey};
+use crate::model::{Model, TpInputs, TpKey};
+use rustc_hash::FxHashMap;
 
 /// Stage index meaning "before the first stage".
 pub const NO_STAGE: u8 = u8::MAX;
@@ -257,7 +258,39 @@ impl Timeline<'_> {
         // one per event × channel; the channel lane shows the channels).
         TpKey::Fallback(event, wayfarer_store::NO_CHANNEL)
     }
+
+    /// [`touchpoint`](Self::touchpoint), remembered in `memo` per distinct
+    /// input where the configuration allows ([`TpInputs`]): the same answer,
+    /// without evaluating conditions for every event.
+    pub fn touchpoint_memo(&self, model: &Model, j: usize, memo: &mut TpMemo) -> TpKey {
+        let r = self.idx[j];
+        let event = self.rows.event[r];
+        let (channel, kind, col) = match model.touchpoint_inputs(event) {
+            TpInputs::Nothing => return TpKey::Fallback(event, wayfarer_store::NO_CHANNEL),
+            TpInputs::Anything => return self.touchpoint(model, j),
+            TpInputs::Few { channel, kind, text } => (channel, kind, text),
+        };
+        // The key holds only what the touchpoints read.
+        let text = col.and_then(|c| self.rows.str_at(c, r));
+        let key = (
+            event,
+            if channel { self.channel[j] } else { u32::MAX },
+            if kind { self.rows.kind[r] } else { u8::MAX },
+            text.is_some(),
+        );
+        let text = text.unwrap_or("");
+        let by_text = memo.0.entry(key).or_default();
+        *by_text.entry(xxhash_rust::xxh3::xxh3_128(text.as_bytes())).or_insert_with(|| self.touchpoint(model, j))
+    }
 }
+
+/// Touchpoints remembered per input (see [`Timeline::touchpoint_memo`]):
+/// per event code, channel and kind where they matter, and whether the text
+/// is present, the touchpoint of each text (one empty text where there is
+/// none), known by the text's 128-bit hash (two of a partition's texts
+/// sharing one has odds of about n²/2¹²⁹); kept for one partition's fold.
+#[derive(Debug, Default)]
+pub struct TpMemo(FxHashMap<(u32, u32, u8, bool), FxHashMap<u128, TpKey>>);
 
 #[cfg(test)]
 mod tests {
@@ -317,6 +350,94 @@ mod tests {
             let _ = churned;
             check(ids.external_id(c), &t);
         }
+    }
+
+    #[test]
+    fn a_remembered_touchpoint_is_the_one_its_conditions_give() {
+        use wayfarer_core::config::TouchpointDef;
+        // Page views told apart by URL (present, absent, equal ones), one
+        // event whose touchpoint depends on its channel, one on a property.
+        let mut events = Vec::new();
+        for i in 0..40 {
+            let u = format!("u{i}");
+            let url = match i % 4 {
+                0 => Some("https://shop.example/help/returns".to_string()),
+                1 => Some(format!("https://shop.example/p/{}", i % 3)),
+                2 => Some("https://shop.example/".to_string()),
+                _ => None,
+            };
+            events.push(with(ev(&u, 0.0, "Page Viewed"), |e| e.url = url.clone()));
+            let channel = if i % 2 == 0 { "Email" } else { "Paid Search" };
+            events.push(with(ev(&u, 1.0, "Signed Up"), |e| e.channel = Some(channel.into())));
+            let rating = i % 5;
+            events.push(with(ev(&u, 2.0, "Product Reviewed"), |e| e.properties = format!(r#"{{"rating":{rating}}}"#)));
+            events.push(ev(&u, 3.0, "Order Completed"));
+        }
+        let (_d, s) = store(events);
+        let mut config = Config::default();
+        let tp = |name: &str, event: &str, channel: Option<&str>, when: Option<&str>| TouchpointDef {
+            name: name.into(),
+            event: event.into(),
+            channel: channel.map(Into::into),
+            when: when.map(Into::into),
+        };
+        config.touchpoints = vec![
+            tp("Help", "Page Viewed", None, Some("url ~ '*/help/*'")),
+            tp("Product page", "Page Viewed", None, Some("url contains '/p/'")),
+            tp("Sign-up from email", "Signed Up", Some("Email"), None),
+            tp("Good review", "Product Reviewed", None, Some("properties.rating >= 3")),
+            tp("Any review", "Product Reviewed", None, None),
+        ];
+        let m = crate::testutil::model_with(&s, &config);
+        let code = |n: &str| s.event_code(n).unwrap();
+        assert_eq!(
+            m.touchpoint_inputs(code("Page Viewed")),
+            TpInputs::Few { channel: false, kind: false, text: Some(Col::Url) }
+        );
+        assert_eq!(m.touchpoint_inputs(code("Signed Up")), TpInputs::Few { channel: true, kind: false, text: None });
+        assert_eq!(m.touchpoint_inputs(code("Product Reviewed")), TpInputs::Anything);
+        assert_eq!(m.touchpoint_inputs(code("Order Completed")), TpInputs::Nothing);
+        struct Check<'m>(&'m Model);
+        impl Fold for Check<'_> {
+            type Partial = Vec<String>;
+            type Scratch = TpMemo;
+            type Report = Vec<String>;
+            fn columns(&self) -> Vec<Col> {
+                self.0.timeline_columns()
+            }
+            fn init(&self) -> Vec<String> {
+                Vec::new()
+            }
+            fn fold(&self, p: &mut Vec<String>, memo: &mut TpMemo, span: Span<'_>) {
+                let t = Timeline::build(self.0, &Scope::default(), span).unwrap();
+                for j in 0..t.idx.len() {
+                    let (plain, remembered) = (t.touchpoint(self.0, j), t.touchpoint_memo(self.0, j, memo));
+                    assert_eq!(plain, remembered, "event {j} of customer {}", t.customer);
+                    p.push(self.0.touchpoint_name(remembered));
+                }
+            }
+            fn merge(&self, mut a: Vec<String>, b: Vec<String>) -> Vec<String> {
+                a.extend(b);
+                a
+            }
+            fn finish(&self, p: Vec<String>) -> Vec<String> {
+                p
+            }
+        }
+        let mut names = run(&s, &Check(&m)).unwrap();
+        names.sort();
+        names.dedup();
+        let want = [
+            "Any review",
+            "Good review",
+            "Help",
+            "Order Completed",
+            "Page Viewed",
+            "Product page",
+            "Sign-up from email",
+            "Signed Up",
+        ];
+        assert_eq!(names, want);
     }
 
     #[test]

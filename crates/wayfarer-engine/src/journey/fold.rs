@@ -1,6 +1,7 @@
 //! The journey fold: each timeline into its persona group's statistics.
 
 use super::*;
+use crate::timeline::TpMemo;
 
 pub struct JourneyFold<'m> {
     model: &'m Model,
@@ -73,6 +74,7 @@ pub struct Scratch {
     channels_touched: Tally<u32>,
     entries: Vec<(i64, u8)>,
     scanner: Option<Scanner>,
+    touchpoint_memo: TpMemo,
     /// Per stage: reached, friction met, support contacts, emotion, the last
     /// customer-initiated touchpoint and whether it was a purchase.
     reached: Vec<bool>,
@@ -188,6 +190,7 @@ impl Fold for JourneyFold<'_> {
             emotion_seen,
             last_touch,
             last_was_purchase,
+            touchpoint_memo,
         } = scratch;
         entries.clear();
         entries.extend(t.entry.iter().enumerate().filter_map(|(k, e)| e.map(|ts| (ts, STEP0 + k as u8))));
@@ -259,7 +262,7 @@ impl Fold for JourneyFold<'_> {
             let su = s as usize;
             let r = t.idx[j];
             let event = rows.event[r];
-            let tp = t.touchpoint(m, j);
+            let tp = t.touchpoint_memo(m, j, touchpoint_memo);
             let st = &mut g.stages[su];
             touchpoints.add(tp_slot(m, tp) * k_stages + su, (s, tp, rows.ts[r]));
             actions.add(event as usize * k_stages + su, (s, event));
