@@ -432,11 +432,12 @@ impl Fold for JourneyFold<'_> {
         a
     }
 
-    /// Each map asked for, from the one merged partial.
+    /// Each map asked for, from the one merged partial (in parallel).
     fn finish(&self, p: JourneyPartial) -> Vec<JourneyMap> {
+        use rayon::prelude::*;
         let (model, personas) = (self.model, self.personas);
         self.maps
-            .iter()
+            .par_iter()
             .map(|(scope, persona)| finish::finish(model, scope, *persona, &p, &self.identity, personas))
             .collect()
     }
