@@ -23,7 +23,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use wayfarer_core::cancel::Cancelled;
 use wayfarer_core::time::MICROS_PER_DAY;
-use wayfarer_models::cluster::{KMeans, adjusted_rand_index, kmeans_until, nearest, silhouette_until, standardise};
+use wayfarer_models::cluster::{
+    KMeans, adjusted_rand_index, kmeans_more, kmeans_until, nearest, silhouette_until, standardise,
+};
 use wayfarer_models::stats::{nps, quantile};
 use wayfarer_store::{Col, NO_CHANNEL, Store};
 
@@ -531,22 +533,31 @@ fn lowest_hashes<'r>(mut rows: Vec<&'r CustomerFeatures>, spec: &PersonaSpec) ->
 fn cluster(store: &Store, xs: &[Vec<f64>], spec: &PersonaSpec) -> Result<Clustering, EngineError> {
     // The clustering stops when the query is cancelled.
     let stop = &|| store.cancel().is_cancelled();
-    let (k, chosen_by, silhouettes) = match spec.k {
-        Some(k) => (k.clamp(1, xs.len()), "given".to_string(), Vec::new()),
+    // The final fit takes the best of 6 seeded runs; a k chosen by
+    // silhouette already has the best of the first 3.
+    const RUNS: usize = 6;
+    const SEARCH_RUNS: usize = 3;
+    let (k, chosen_by, silhouettes, searched) = match spec.k {
+        Some(k) => (k.clamp(1, xs.len()), "given".to_string(), Vec::new(), None),
         None => {
             // Each k is fitted and scored on its own (seeded): in parallel.
-            let scores: Vec<(usize, f64)> = (2..=spec.max_k.max(2).min(xs.len() - 1))
+            let mut fits: Vec<(usize, f64, KMeans)> = (2..=spec.max_k.max(2).min(xs.len() - 1))
                 .into_par_iter()
-                .map(|k| -> Result<(usize, f64), Cancelled> {
-                    let m = kmeans_until(xs, k, spec.seed, 3, stop).ok_or(Cancelled)?;
-                    Ok((k, silhouette_until(xs, &m.labels, k, 2000, stop).ok_or(Cancelled)?))
+                .map(|k| -> Result<(usize, f64, KMeans), Cancelled> {
+                    let m = kmeans_until(xs, k, spec.seed, SEARCH_RUNS, stop).ok_or(Cancelled)?;
+                    let score = silhouette_until(xs, &m.labels, k, 2000, stop).ok_or(Cancelled)?;
+                    Ok((k, score, m))
                 })
                 .collect::<Result<_, _>>()?;
+            let scores: Vec<(usize, f64)> = fits.iter().map(|(k, s, _)| (*k, *s)).collect();
             let best = scores.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
-            (best.map_or(2, |b| b.0), "silhouette".to_string(), scores)
+            let k = best.map_or(2, |b| b.0);
+            let searched = fits.iter().position(|f| f.0 == k).map(|i| fits.swap_remove(i).2);
+            (k, "silhouette".to_string(), scores, searched)
         }
     };
-    let fit = kmeans_until(xs, k, spec.seed, 6, stop).ok_or(Cancelled)?;
+    let first = if searched.is_some() { SEARCH_RUNS } else { 0 };
+    let fit = kmeans_more(xs, k, spec.seed, searched, first..RUNS, stop).ok_or(Cancelled)?;
     Ok(Clustering { k, chosen_by, silhouettes, fit })
 }
 

@@ -69,8 +69,37 @@ pub fn kmeans(rows: &[Vec<f64>], k: usize, seed: u64, runs: usize) -> KMeans {
 pub fn kmeans_until(rows: &[Vec<f64>], k: usize, seed: u64, runs: usize, stop: &dyn Fn() -> bool) -> Option<KMeans> {
     let mut best: Option<KMeans> = None;
     for run in 0..runs.max(1) {
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(run as u64 * 7919 + 1) | 1);
-        let m = lloyd(rows, seed_plus_plus(rows, k, &mut rng), stop)?;
+        let m = kmeans_run(rows, k, seed, run, stop)?;
+        if best.as_ref().is_none_or(|b| m.inertia < b.inertia) {
+            best = Some(m);
+        }
+    }
+    Some(best.unwrap_or(KMeans { centroids: Vec::new(), labels: vec![0; rows.len()], inertia: 0.0 }))
+}
+
+/// One seeded run of Lloyd's algorithm from k-means++ seeds.
+fn kmeans_run(rows: &[Vec<f64>], k: usize, seed: u64, run: usize, stop: &dyn Fn() -> bool) -> Option<KMeans> {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(run as u64 * 7919 + 1) | 1);
+    lloyd(rows, seed_plus_plus(rows, k, &mut rng), stop)
+}
+
+/// The best of a previous best (`best`, of the runs before `runs`) and the
+/// seeded runs `runs`, run in parallel: with `best` from runs `0..a`, the
+/// same answer as [`kmeans_until`] with `runs.end` runs (ties go to the
+/// earlier run).
+pub fn kmeans_more(
+    rows: &[Vec<f64>],
+    k: usize,
+    seed: u64,
+    best: Option<KMeans>,
+    runs: std::ops::Range<usize>,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Option<KMeans> {
+    use rayon::prelude::*;
+    let more: Vec<KMeans> =
+        runs.into_par_iter().map(|run| kmeans_run(rows, k, seed, run, stop)).collect::<Option<_>>()?;
+    let mut best = best;
+    for m in more {
         if best.as_ref().is_none_or(|b| m.inertia < b.inertia) {
             best = Some(m);
         }
@@ -268,6 +297,22 @@ mod tests {
         assert_eq!(kmeans_until(&rows, 3, 1, 4, &|| true), None);
         assert_eq!(silhouette_until(&rows, &m.labels, 3, 300, &|| true), None);
         assert_eq!(kmeans_until(&rows, 3, 1, 4, &|| false), Some(m));
+    }
+
+    #[test]
+    fn more_runs_in_parallel_give_what_all_the_runs_in_turn_give() {
+        // Overlapping blobs, so the seeded runs end in different places.
+        let rows: Vec<Vec<f64>> =
+            (0..600).map(|i| vec![((i * 37) % 101) as f64 / 10.0, ((i * 53) % 97) as f64 / 10.0]).collect();
+        for k in [2, 3, 5] {
+            let all = kmeans_until(&rows, k, 17, 6, &|| false).unwrap();
+            let first = kmeans_until(&rows, k, 17, 3, &|| false).unwrap();
+            let more = kmeans_more(&rows, k, 17, Some(first), 3..6, &|| false).unwrap();
+            assert_eq!((&more.centroids, &more.labels), (&all.centroids, &all.labels), "k = {k}");
+            assert_eq!(more.inertia.to_bits(), all.inertia.to_bits());
+            let fresh = kmeans_more(&rows, k, 17, None, 0..6, &|| false).unwrap();
+            assert_eq!(fresh.labels, all.labels);
+        }
     }
 
     #[test]
