@@ -751,13 +751,20 @@ impl PersonaFit {
         store.dir().join("cache").join(format!("personas-{key}.json"))
     }
 
+    /// The saved fit, if it is whole: a file that does not parse or whose
+    /// parts disagree in size (damaged, edited) is not used; the next
+    /// request fits again.
     fn load(store: &Store, key: &str) -> Option<PersonaFit> {
         let text = std::fs::read_to_string(PersonaFit::path(store, key)).ok()?;
         serde_json::from_str::<PersonaFit>(&text).ok().filter(|f| {
+            let d = f.features.len();
+            let s = &f.scale;
             f.version == PersonaFit::VERSION
                 && f.key == key
                 && f.personas.len() == f.centroids.len()
                 && f.k == f.centroids.len()
+                && [s.fill.len(), s.offset.len(), s.factor.len()].iter().all(|&n| n == d)
+                && f.centroids.iter().all(|c| c.len() == d)
         })
     }
 
@@ -1035,6 +1042,12 @@ mod tests {
         std::fs::write(&path, fit.to_string()).unwrap();
         let collapsed = discover(&s, &m, &Scope::default(), &spec).unwrap();
         assert!(collapsed.assignment.values().all(|&p| p == 0), "every customer joins the first of equal centroids");
+        // A damaged fit (a centroid cut short) is not used, nor does it
+        // stop the personas: they are fitted again.
+        fit["centroids"][0] = serde_json::json!([0.0]);
+        std::fs::write(&path, fit.to_string()).unwrap();
+        let refitted = discover(&s, &m, &Scope::default(), &spec).unwrap();
+        assert_eq!(refitted.assignment, fresh.assignment);
         // Another spec is another fit.
         let three = discover(&s, &m, &Scope::default(), &PersonaSpec { k: Some(3), ..spec }).unwrap();
         assert_eq!(three.k, 3);
