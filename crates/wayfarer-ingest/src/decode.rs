@@ -508,10 +508,14 @@ impl Decoder {
         }
         let mut all = given_props.unwrap_or_default();
         all.extend(props);
-        e.properties = if all.is_empty() { "{}".to_string() } else { Value::Object(all).to_string() };
+        e.properties = if all.is_empty() {
+            "{}".to_string()
+        } else {
+            serde_json::to_string(&all).map_err(|err| FieldError::new("properties", err.to_string()))?
+        };
         let from_property = self.limits.fill_revenue(&mut e)?;
         self.limits.check(&e, time_field, from_property.as_deref().unwrap_or(revenue_field))?;
-        self.finish(e)
+        self.finish_with(e, Some(all))
     }
 
     /// Decodes a raw Segment message (one element of a batch, or one line).
@@ -720,12 +724,27 @@ impl Decoder {
     }
 
     /// Fills the event id (a stable content hash when absent) and the channel.
-    fn finish(&self, mut e: Event) -> Result<Event, FieldError> {
+    fn finish(&self, e: Event) -> Result<Event, FieldError> {
+        self.finish_with(e, None)
+    }
+
+    /// [`finish`](Self::finish) given the event's properties as an object
+    /// too (`props`), which spares parsing them to record a given channel.
+    fn finish_with(&self, mut e: Event, props: Option<Map<String, Value>>) -> Result<Event, FieldError> {
+        // The content id is of the properties as given, without the channel.
         if e.event_id.is_empty() {
             e.event_id = content_id(&e);
         }
         if let Some(given) = &e.channel {
-            crate::derive::record_given(&mut e.properties, given);
+            match props {
+                Some(mut m) if !m.is_empty() => {
+                    if !m.contains_key("channel") {
+                        m.insert("channel".into(), Value::String(given.clone()));
+                        e.properties = Value::Object(m).to_string();
+                    }
+                }
+                _ => crate::derive::record_given(&mut e.properties, given),
+            }
         }
         e.channel = self.channels.derive(&e);
         Ok(e)
@@ -825,6 +844,33 @@ mod tests {
         let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
         let cells: Vec<Cell<'_>> = pairs.iter().map(|(_, v)| Cell::Text(Cow::Borrowed(*v))).collect();
         decoder().decode_flat(&roles, &names, &cells)
+    }
+
+    #[test]
+    fn a_given_channel_is_recorded_after_the_content_id_is_made() {
+        // Ids made before given channels were recorded in the properties
+        // must stay the same, or re-importing a file would add it again.
+        for extra in [None, Some(("plan", "pro"))] {
+            let mut pairs = vec![
+                ("customer_id", "c1"),
+                ("timestamp", "2026-01-01T00:00:00Z"),
+                ("event", "Order Completed"),
+                ("channel", "Phone"),
+            ];
+            pairs.extend(extra);
+            let e = flat(&pairs).unwrap();
+            let mut without = e.clone();
+            without.event_id = String::new();
+            without.channel = Some("Phone".into());
+            without.properties = match extra {
+                None => "{}".to_string(),
+                Some((k, v)) => json!({ k: v }).to_string(),
+            };
+            assert_eq!(e.event_id, content_id(&without), "{extra:?}");
+            let mut recorded = without.properties.clone();
+            crate::derive::record_given(&mut recorded, "Phone");
+            assert_eq!(e.properties, recorded, "{extra:?}");
+        }
     }
 
     #[test]

@@ -81,10 +81,20 @@ impl ChannelDeriver {
 pub fn record_given(properties: &mut String, channel: &str) {
     // Most rows carry no other properties.
     if properties.trim() == "{}" || properties.is_empty() {
-        // Serializing a string cannot fail; the object is written as
-        // serde_json would write it.
-        let quoted = serde_json::to_string(channel).unwrap_or_else(|_| "\"\"".to_string());
-        *properties = format!("{{\"channel\":{quoted}}}");
+        // The object is written as serde_json would write it; a name with
+        // nothing to escape (nearly every one) is copied as it is.
+        properties.clear();
+        properties.reserve(channel.len() + 16);
+        properties.push_str("{\"channel\":");
+        if channel.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            properties.push('"');
+            properties.push_str(channel);
+            properties.push('"');
+        } else {
+            // Serializing a string cannot fail.
+            properties.push_str(&serde_json::to_string(channel).unwrap_or_else(|_| "\"\"".to_string()));
+        }
+        properties.push('}');
         return;
     }
     let mut map = match serde_json::from_str::<serde_json::Value>(properties) {
@@ -116,6 +126,11 @@ mod tests {
 
     #[test]
     fn a_given_channel_is_kept_in_the_properties() {
+        for name in ["Email", "Paid \"Social\"", "back\\slash", "tab\there", "é ☃"] {
+            let mut p = "{}".to_string();
+            record_given(&mut p, name);
+            assert_eq!(p, serde_json::json!({"channel": name}).to_string(), "{name}");
+        }
         let mut p = "{}".to_string();
         record_given(&mut p, "Paid \"Social\"");
         assert_eq!(

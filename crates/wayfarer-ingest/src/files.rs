@@ -31,6 +31,8 @@ const HEAD_BYTES: usize = 16 * 1024;
 
 /// Rows decoded per chunk handed to the sink.
 pub const CHUNK_ROWS: usize = 64 * 1024;
+/// Rows one decoding task takes: a chunk is decoded in pieces of this many.
+pub const PIECE_ROWS: usize = 8 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -99,10 +101,28 @@ impl std::fmt::Display for Reject {
 /// Decoded records in file order.
 #[derive(Debug, Default)]
 pub struct Chunk {
-    pub events: Vec<Event>,
+    /// The events, in pieces of at most [`PIECE_ROWS`] (each decoded by
+    /// one task, so the next stage can take them a piece at a time).
+    pub pieces: Vec<Vec<Event>>,
     pub rejects: Vec<Reject>,
     /// How far into the file reading has got, in bytes (for progress).
     pub position: u64,
+}
+
+impl Chunk {
+    /// The events in file order.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.pieces.iter().flatten()
+    }
+
+    /// How many events.
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pieces.iter().all(Vec::is_empty)
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]
@@ -196,7 +216,7 @@ where
     // second gets ":1", the third ":2"… — the same on every re-import.
     let mut seen: std::collections::HashMap<u128, u32> = std::collections::HashMap::new();
     let mut emit = |mut chunk: Chunk, records: u64| -> Result<(), ImportError> {
-        for e in &mut chunk.events {
+        for e in chunk.pieces.iter_mut().flatten() {
             if e.event_id.starts_with(crate::decode::GENERATED_ID_PREFIX) {
                 let n = seen.entry(xxhash_rust::xxh3::xxh3_128(e.event_id.as_bytes())).or_insert(0);
                 if *n > 0 {
@@ -206,7 +226,7 @@ where
             }
         }
         stats.records += records;
-        stats.decoded += chunk.events.len() as u64;
+        stats.decoded += chunk.len() as u64;
         stats.rejected += chunk.rejects.len() as u64;
         sink(chunk).map_err(ImportError::Sink)
     };
@@ -330,9 +350,10 @@ fn read_csv(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) -> 
         if batch.len() >= CHUNK_ROWS || (!more && !batch.is_empty()) {
             let rows = std::mem::take(&mut batch);
             let n = rows.len() as u64;
-            let mut chunk = decode_par(
-                rows.par_iter().map(|(line, rec)| decode_csv_row(decoder, name, &roles, &names, *line, rec, delim)),
-            );
+            let mut chunk = decode_rows(rows.len(), |i, events, rejects| {
+                let (line, rec) = &rows[i];
+                sort_out(decode_csv_row(decoder, name, &roles, &names, *line, rec, delim), events, rejects);
+            });
             chunk.position = rdr.position().byte();
             emit(chunk, n)?;
         }
@@ -373,17 +394,41 @@ fn raw_csv(rec: &csv::ByteRecord, delim: u8) -> String {
     parts.join(&(delim as char).to_string())
 }
 
-/// Decodes in parallel, straight into the chunk's events and rejects
-/// (both in file order).
-fn decode_par<I>(decoded: I) -> Chunk
+/// Decodes rows `0..n` in parallel, a piece of [`PIECE_ROWS`] per task,
+/// straight into the chunk's events and rejects (both in file order).
+/// `decode` turns row `i` into events (a Segment batch line is several)
+/// and rejects.
+fn decode_rows<F>(n: usize, decode: F) -> Chunk
 where
-    I: ParallelIterator<Item = Result<Event, Reject>>,
+    F: Fn(usize, &mut Vec<Event>, &mut Vec<Reject>) + Sync,
 {
-    let (events, rejects) = decoded.partition_map(|d| match d {
-        Ok(e) => rayon::iter::Either::Left(e),
-        Err(r) => rayon::iter::Either::Right(r),
-    });
-    Chunk { events, rejects, position: 0 }
+    let pieces: Vec<(Vec<Event>, Vec<Reject>)> = (0..n.div_ceil(PIECE_ROWS))
+        .into_par_iter()
+        .map(|p| {
+            let rows = p * PIECE_ROWS..((p + 1) * PIECE_ROWS).min(n);
+            let (mut events, mut rejects) = (Vec::with_capacity(rows.len()), Vec::new());
+            for i in rows {
+                decode(i, &mut events, &mut rejects);
+            }
+            (events, rejects)
+        })
+        .collect();
+    let mut chunk = Chunk::default();
+    for (events, rejects) in pieces {
+        if !events.is_empty() {
+            chunk.pieces.push(events);
+        }
+        chunk.rejects.extend(rejects);
+    }
+    chunk
+}
+
+/// Pushes one decoded record to its list.
+fn sort_out(decoded: Result<Event, Reject>, events: &mut Vec<Event>, rejects: &mut Vec<Reject>) {
+    match decoded {
+        Ok(e) => events.push(e),
+        Err(r) => rejects.push(r),
+    }
 }
 
 fn read_ndjson(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) -> Result<(), ImportError> {
@@ -395,9 +440,9 @@ fn read_ndjson(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) 
         let all: Vec<Value> = serde_json::from_reader(reader)
             .map_err(|e| unreadable(name, format!("a JSON array that does not parse: {e}")))?;
         let n = all.len() as u64;
-        let mut chunk = decode_par(
-            all.par_iter().enumerate().map(|(i, v)| decode_json_record(decoder, name, (i + 1) as u64, None, v)),
-        );
+        let mut chunk = decode_rows(all.len(), |i, events, rejects| {
+            sort_out(decode_json_record(decoder, name, (i + 1) as u64, None, &all[i]), events, rejects);
+        });
         chunk.position = std::fs::metadata(path).map_or(0, |m| m.len());
         emit(chunk, n)?;
         return Ok(());
@@ -419,9 +464,12 @@ fn read_ndjson(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) 
         if batch.len() >= CHUNK_ROWS || (!more && !batch.is_empty()) {
             let lines = std::mem::take(&mut batch);
             let count = lines.len() as u64;
-            let mut chunk = decode_par(
-                lines.par_iter().flat_map_iter(|(line, bytes)| decode_ndjson_line(decoder, name, *line, bytes)),
-            );
+            let mut chunk = decode_rows(lines.len(), |i, events, rejects| {
+                let (line, bytes) = &lines[i];
+                for d in decode_ndjson_line(decoder, name, *line, bytes) {
+                    sort_out(d, events, rejects);
+                }
+            });
             chunk.position = position;
             emit(chunk, count)?;
         }
@@ -515,12 +563,13 @@ pub fn decode_record_batch(decoder: &Decoder, file: &str, row0: u64, batch: &Rec
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
     let cols: Vec<ColumnView<'_>> = batch.columns().iter().map(ColumnView::new).collect();
-    decode_par((0..batch.num_rows()).into_par_iter().map(|row| {
+    decode_rows(batch.num_rows(), |row, events, rejects| {
         let cells: Vec<Cell<'_>> = cols.iter().map(|c| c.cell(row)).collect();
-        decoder.decode_flat(&roles, &names, &cells).map_err(|e| {
+        let decoded = decoder.decode_flat(&roles, &names, &cells).map_err(|e| {
             Reject::of(file, row0 + row as u64 + 1, None, e, clip(&raw_row(&names, &cells), 1000).into_owned())
-        })
-    }))
+        });
+        sort_out(decoded, events, rejects);
+    })
 }
 
 fn raw_row(names: &[String], cells: &[Cell<'_>]) -> String {
@@ -647,7 +696,7 @@ mod tests {
         let mut events = Vec::new();
         let mut rejects = Vec::new();
         read_file(path, format, &decoder(), |c| {
-            events.extend(c.events);
+            events.extend(c.pieces.into_iter().flatten());
             rejects.extend(c.rejects);
             Ok(())
         })?;

@@ -23,6 +23,7 @@
 //! The write-ahead staging of the HTTP server ([`staging`]) sits beside
 //! `segments/` and is folded in through the same [`Writer`].
 
+mod dedupe;
 pub mod hot;
 pub mod identity;
 pub mod keys;

@@ -35,9 +35,10 @@ use crate::StoreError;
 use crate::identity::{ANON_PREFIX, USER_PREFIX, key_hash};
 use crate::segment::Col;
 
-/// The segment columns only the writer can fill; a staged batch has every
-/// other one, in segment order.
-const ASSIGNED: [Col; 4] = [Col::Customer, Col::Seq, Col::EventCode, Col::ChannelCode];
+/// The segment columns the writer fills (the kind, event and channel texts
+/// from their codes); a staged batch has every other one, in segment order.
+const ASSIGNED: [Col; 7] =
+    [Col::Customer, Col::Seq, Col::EventCode, Col::ChannelCode, Col::Kind, Col::Event, Col::Channel];
 
 fn staged() -> impl Iterator<Item = Col> {
     Col::ALL.into_iter().filter(|c| !ASSIGNED.contains(c))
@@ -100,9 +101,6 @@ impl Local {
     }
 }
 
-/// Rows per piece when a chunk of events is turned into columns in parallel.
-const PIECE_ROWS: usize = 16 * 1024;
-
 impl EventRows {
     /// The events as columns, in their order.
     pub fn from_events(events: &[Event]) -> Result<EventRows, StoreError> {
@@ -113,7 +111,7 @@ impl EventRows {
         let mut revenue = Float64Builder::with_capacity(n);
         let mut score = Float64Builder::with_capacity(n);
         // Text columns, in staged order, then previous_id.
-        const TEXTS: usize = 15;
+        const TEXTS: usize = 12;
         let mut texts: Vec<StringBuilder> = (0..TEXTS).map(|_| StringBuilder::with_capacity(n, n * 8)).collect();
         let mut keys = Vec::with_capacity(n);
         let (mut user_keys, mut anon_keys) = (Vec::with_capacity(n), Vec::with_capacity(n));
@@ -140,11 +138,8 @@ impl EventRows {
             score.append_option(e.score);
             let values: [Option<&str>; TEXTS] = [
                 Some(&e.event_id),
-                Some(e.kind.as_str()),
-                Some(&e.event),
                 e.user_id.as_deref(),
                 e.anonymous_id.as_deref(),
-                e.channel.as_deref(),
                 e.source.as_deref(),
                 e.medium.as_deref(),
                 e.campaign.as_deref(),
@@ -161,19 +156,16 @@ impl EventRows {
         }
         let mut t = texts.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
         let mut text = || t.next().ok_or_else(|| StoreError::Internal("staged column count".into()));
-        let (event_id, kind, event, user_id, anonymous_id) = (text()?, text()?, text()?, text()?, text()?);
-        let (channel, source, medium, campaign, url, referrer) = (text()?, text()?, text()?, text()?, text()?, text()?);
+        let (event_id, user_id, anonymous_id) = (text()?, text()?, text()?);
+        let (source, medium, campaign, url, referrer) = (text()?, text()?, text()?, text()?, text()?);
         let (survey, text_col, properties, previous) = (text()?, text()?, text()?, text()?);
         let columns: Vec<ArrayRef> = vec![
             Arc::new(ts.finish()),
             Arc::new(kind_code.finish()),
             event_id,
             Arc::new(received.finish()),
-            kind,
-            event,
             user_id,
             anonymous_id,
-            channel,
             source,
             medium,
             campaign,
@@ -191,10 +183,10 @@ impl EventRows {
         Ok(EventRows { batch, keys, user_keys, anon_keys, events: event_names, channels: channel_names })
     }
 
-    /// [`from_events`](Self::from_events) on pieces of the events at once;
-    /// the pieces are in order.
-    pub fn from_events_parallel(events: &[Event]) -> Result<Vec<EventRows>, StoreError> {
-        events.par_chunks(PIECE_ROWS).map(EventRows::from_events).collect()
+    /// [`from_events`](Self::from_events) on pieces of events at once, in
+    /// order; each piece's events are freed by the task that took it.
+    pub fn from_pieces(pieces: Vec<Vec<Event>>) -> Result<Vec<EventRows>, StoreError> {
+        pieces.into_par_iter().map(|events| EventRows::from_events(&events)).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -458,6 +450,9 @@ pub(crate) fn gather_column(arrays: &[&dyn Array], order: &[(usize, usize)]) -> 
     arrow_select::interleave::interleave(arrays, order).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
+/// Rows whose values [`gather_strings`] reads ahead before copying them.
+const GATHER_GROUP: usize = 16;
+
 /// [`gather_column`] for text: offsets and bytes written as the rows are
 /// visited (Arrow's `interleave` visits them twice).
 fn gather_strings(arrays: &[&arrow_array::StringArray], order: &[(usize, usize)]) -> Result<ArrayRef, StoreError> {
@@ -468,20 +463,35 @@ fn gather_strings(arrays: &[&arrow_array::StringArray], order: &[(usize, usize)]
     offsets.push(0);
     let nullable = arrays.iter().any(|a| a.null_count() > 0);
     let mut valid = arrow_buffer::BooleanBufferBuilder::new(if nullable { order.len() } else { 0 });
-    for &(a, r) in order {
-        let arr = arrays[a];
-        if nullable {
-            let ok = arr.is_valid(r);
-            valid.append(ok);
-            if !ok {
-                offsets.push(values.len() as i32);
-                continue;
-            }
+    for group in order.chunks(GATHER_GROUP) {
+        // The rows are scattered over large arrays: read a group's offsets,
+        // then the first byte of each value, before copying any (the loads
+        // of a group do not depend on each other, so their misses overlap).
+        let mut touched = 0i32;
+        for &(a, r) in group {
+            touched ^= arrays[a].value_offsets()[r];
         }
-        values.extend_from_slice(arr.value(r).as_bytes());
-        let end = i32::try_from(values.len())
-            .map_err(|_| StoreError::Internal("a text column of more than 2 GiB in one batch".into()))?;
-        offsets.push(end);
+        for &(a, r) in group {
+            let arr = arrays[a];
+            let start = arr.value_offsets()[r] as usize;
+            touched ^= i32::from(arr.value_data().get(start).copied().unwrap_or(0));
+        }
+        std::hint::black_box(touched);
+        for &(a, r) in group {
+            let arr = arrays[a];
+            if nullable {
+                let ok = arr.is_valid(r);
+                valid.append(ok);
+                if !ok {
+                    offsets.push(values.len() as i32);
+                    continue;
+                }
+            }
+            values.extend_from_slice(arr.value(r).as_bytes());
+            let end = i32::try_from(values.len())
+                .map_err(|_| StoreError::Internal("a text column of more than 2 GiB in one batch".into()))?;
+            offsets.push(end);
+        }
     }
     let nulls = nullable.then(|| arrow_buffer::NullBuffer::new(valid.finish()));
     let array = arrow_array::StringArray::try_new(
@@ -568,7 +578,7 @@ mod tests {
         // The empty columns were left out of the file.
         let file = arrow_ipc::reader::FileReader::try_new(File::open(&path).unwrap(), None).unwrap();
         assert!(file.schema().column_with_name("url").is_none());
-        assert!(file.schema().column_with_name("channel").is_some());
+        assert!(file.schema().column_with_name("user_id").is_some());
     }
 
     #[test]
@@ -602,9 +612,9 @@ mod tests {
         let prev = rows.batch.column(PREVIOUS_ID).as_string::<i32>();
         assert!(prev.is_null(0));
         assert_eq!(prev.value(1), "old");
-        let ev = rows.batch.column(staged_index(Col::Event).unwrap()).as_string::<i32>();
-        assert_eq!(ev.value(0), "Signed Up");
-        let pieces = EventRows::from_events_parallel(&vec![Event::new("x", 1, "A"); PIECE_ROWS + 3]).unwrap();
-        assert_eq!(pieces.iter().map(EventRows::len).collect::<Vec<_>>(), vec![PIECE_ROWS, 3]);
+        assert_eq!(rows.events.values[rows.events.rows[0] as usize], "Signed Up");
+        assert_eq!(staged_index(Col::Event), None, "the writer fills the event text from its code");
+        let pieces = EventRows::from_pieces(vec![vec![Event::new("x", 1, "A"); 5], vec![Event::new("y", 1, "B"); 3]]);
+        assert_eq!(pieces.unwrap().iter().map(EventRows::len).collect::<Vec<_>>(), vec![5, 3]);
     }
 }

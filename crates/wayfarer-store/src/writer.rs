@@ -30,36 +30,13 @@ use serde::Serialize;
 use wayfarer_core::{Event, Kind, Timings};
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::dedupe::EventKeys;
 use crate::identity::{ANON_PREFIX, USER_PREFIX};
 use crate::keys::Keys;
 use crate::manifest::{Manifest, SegmentMeta};
 use crate::rows::{self, EventRows, PREVIOUS_ID, staged_index};
 use crate::segment::{self, Col};
 use crate::{DirLock, IdentityGraph, StoreError, partition_of};
-
-/// The keys of the events already stored: xxh3-128 of their ids, kept as
-/// 102 bits (6 choose one of 64 shards, 96 are stored), so a key takes 12
-/// bytes rather than 16 and a large set grows a shard at a time instead of
-/// doubling all at once (at 100M events the difference is gigabytes). Two
-/// distinct ids among 100M share 102 bits with odds of about 1 in 10^15.
-struct EventKeys {
-    shards: Vec<HashSet<[u32; 3], std::hash::BuildHasherDefault<rustc_hash::FxHasher>>>,
-}
-
-const KEY_SHARD_BITS: u32 = 6;
-
-impl EventKeys {
-    fn new() -> EventKeys {
-        EventKeys { shards: (0..1 << KEY_SHARD_BITS).map(|_| HashSet::default()).collect() }
-    }
-
-    /// Adds a key; false if it was there.
-    fn insert(&mut self, key: u128) -> bool {
-        let shard = (key >> (128 - KEY_SHARD_BITS)) as usize;
-        let rest = [key as u32, (key >> 32) as u32, (key >> 64) as u32];
-        self.shards[shard].insert(rest)
-    }
-}
 
 /// Pending rows are written out as segments when this many accumulate.
 pub const SPILL_ROWS: usize = 4_000_000;
@@ -206,7 +183,7 @@ impl Writer {
     }
 
     /// Accepts events already in columns (built off this thread, see
-    /// [`EventRows::from_events_parallel`]); returns (accepted, duplicates).
+    /// [`EventRows::from_pieces`]); returns (accepted, duplicates).
     pub fn add_rows(&mut self, rows: EventRows) -> Result<(u64, u64), StoreError> {
         let started = std::time::Instant::now();
         let b = &rows.batch;
@@ -233,8 +210,9 @@ impl Writer {
         let mut channel_code = vec![u32::MAX; rows.channels.values.len()];
         let (mut idents, mut event_codes, mut channel_codes) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let fresh = self.seen.insert_all(&rows.keys);
         for i in 0..n {
-            if !self.seen.insert(rows.keys[i]) {
+            if !fresh[i] {
                 keep.get_or_insert_with(|| vec![true; n])[i] = false;
                 continue;
             }
@@ -356,6 +334,7 @@ impl Writer {
             }
         }
         self.times.add("partition rows", started.elapsed());
+        let names = (self.manifest.event_names.as_slice(), self.manifest.channels.as_slice());
         let out: Vec<(Option<(RecordBatch, Keys)>, Timings)> = by_part
             .into_par_iter()
             .map(|mut rows| {
@@ -364,7 +343,7 @@ impl Writer {
                     return Ok((None, times));
                 }
                 times.time("sort", || rows.par_sort_unstable());
-                let batch = times.time("build columns", || partition_batch(&pending, &rows))?;
+                let batch = times.time("build columns", || partition_batch(&pending, &rows, names))?;
                 drop(rows);
                 let keys = times.time("property names", || property_names(&batch))?;
                 Ok((Some((batch, keys)), times))
@@ -976,33 +955,62 @@ fn write_new_segment(
 }
 
 /// A partition's pending rows, `rows` sorted (customer, timestamp, seq,
-/// pending batch, row), as a batch of segment columns.
-fn partition_batch(pending: &[Pending], rows: &[RowKey]) -> Result<RecordBatch, StoreError> {
+/// pending batch, row), as a batch of segment columns. The kind, event
+/// and channel texts are written from the rows' codes (`names`: the
+/// store's event names and channels), not gathered from the scattered
+/// pending rows: a few distinct values copied in order.
+fn partition_batch(
+    pending: &[Pending],
+    rows: &[RowKey],
+    names: (&[String], &[String]),
+) -> Result<RecordBatch, StoreError> {
     let order: Vec<(usize, usize)> = rows.iter().map(|r| (r.3 as usize, r.4 as usize)).collect();
-    let columns: Vec<ArrayRef> = Col::ALL
-        .iter()
-        .map(|&c| -> Result<ArrayRef, StoreError> {
-            Ok(match c {
-                Col::Customer => Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.0))),
-                Col::Timestamp => {
-                    Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1)).with_timezone("UTC"))
-                }
-                Col::Seq => Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.2))),
-                Col::EventCode => {
-                    Arc::new(UInt32Array::from_iter_values(order.iter().map(|&(k, r)| pending[k].event_codes[r])))
-                }
-                Col::ChannelCode => {
-                    Arc::new(order.iter().map(|&(k, r)| pending[k].channel_codes[r]).collect::<UInt32Array>())
-                }
-                _ => {
-                    let i = staged_index(c).ok_or_else(|| StoreError::Internal(format!("column {}", c.name())))?;
-                    let arrays: Vec<&dyn Array> = pending.iter().map(|p| p.batch.column(i).as_ref()).collect();
-                    rows::gather_column(&arrays, &order)?
-                }
-            })
-        })
-        .collect::<Result<_, _>>()?;
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(Col::ALL.len());
+    for c in Col::ALL {
+        let built: ArrayRef = match c {
+            Col::Customer => Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Col::Timestamp => {
+                Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1)).with_timezone("UTC"))
+            }
+            Col::Seq => Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            Col::EventCode => {
+                Arc::new(UInt32Array::from_iter_values(order.iter().map(|&(k, r)| pending[k].event_codes[r])))
+            }
+            Col::ChannelCode => {
+                Arc::new(order.iter().map(|&(k, r)| pending[k].channel_codes[r]).collect::<UInt32Array>())
+            }
+            Col::Kind => {
+                let kinds = columns[Col::KindCode.index()].as_primitive::<arrow_array::types::UInt8Type>();
+                Arc::new(text_of_codes(kinds.values().iter().map(|&k| Some(Kind::from_code(k).as_str()))))
+            }
+            Col::Event => {
+                let codes = columns[Col::EventCode.index()].as_primitive::<UInt32Type>();
+                Arc::new(text_of_codes(codes.values().iter().map(|&e| names.0.get(e as usize).map(String::as_str))))
+            }
+            Col::Channel => {
+                let codes = columns[Col::ChannelCode.index()].as_primitive::<UInt32Type>();
+                Arc::new(text_of_codes(
+                    codes.iter().map(|c| c.and_then(|c| names.1.get(c as usize)).map(String::as_str)),
+                ))
+            }
+            _ => {
+                let i = staged_index(c).ok_or_else(|| StoreError::Internal(format!("column {}", c.name())))?;
+                let arrays: Vec<&dyn Array> = pending.iter().map(|p| p.batch.column(i).as_ref()).collect();
+                rows::gather_column(&arrays, &order)?
+            }
+        };
+        columns.push(built);
+    }
     RecordBatch::try_new(segment::schema(), columns).map_err(|e| StoreError::Internal(format!("segment batch: {e}")))
+}
+
+/// A text column of values looked up from codes, in row order.
+fn text_of_codes<'a>(values: impl ExactSizeIterator<Item = Option<&'a str>>) -> arrow_array::StringArray {
+    let mut b = arrow_array::builder::StringBuilder::with_capacity(values.len(), values.len() * 12);
+    for v in values {
+        b.append_option(v);
+    }
+    b.finish()
 }
 
 /// The property and trait names of a segment batch's rows.
@@ -1055,8 +1063,8 @@ fn load_event_keys(dir: &Path, manifest: &Manifest) -> Result<EventKeys, StoreEr
                 Ok((0..ids.len()).map(|i| event_key(ids.value(i))).collect())
             })
             .collect::<Result<_, StoreError>>()?;
-        for k in sets.into_iter().flatten() {
-            seen.insert(k);
+        for keys in sets {
+            seen.insert_all(&keys);
         }
     }
     Ok(seen)
@@ -1127,18 +1135,60 @@ fn now_micros() -> i64 {
 mod tests {
     use super::*;
 
+    /// Each stored row's kind, event and channel texts, by event id.
+    fn texts(dir: &Path) -> Vec<(String, String, String, Option<String>)> {
+        let manifest = Manifest::load(dir).unwrap().unwrap();
+        let mut out = Vec::new();
+        for s in &manifest.segments {
+            let b = segment::read_segment(&dir.join(&s.file), &[Col::EventId, Col::Kind, Col::Event, Col::Channel])
+                .unwrap();
+            let col = |i: usize| b.column(i).as_string::<i32>().clone();
+            let (id, kind, event, channel) = (col(0), col(1), col(2), col(3));
+            for r in 0..b.num_rows() {
+                out.push((
+                    id.value(r).to_string(),
+                    kind.value(r).to_string(),
+                    event.value(r).to_string(),
+                    channel.is_valid(r).then(|| channel.value(r).to_string()),
+                ));
+            }
+        }
+        out.sort();
+        out
+    }
+
     #[test]
-    fn event_keys_tell_ids_apart_by_shard_and_by_stored_bits() {
-        let mut keys = EventKeys::new();
-        let a = event_key("order-1");
-        assert!(keys.insert(a));
-        assert!(!keys.insert(a), "the same id again is a duplicate");
-        // Same stored bits, another shard; same shard, other stored bits.
-        assert!(keys.insert(a ^ (1u128 << 127)));
-        assert!(keys.insert(a ^ 1));
-        assert!(keys.insert(a ^ (1u128 << 95)));
-        let shards = keys.shards.iter().filter(|s| !s.is_empty()).count();
-        assert_eq!(shards, 2);
-        assert_eq!(keys.shards.iter().map(HashSet::len).sum::<usize>(), 4);
+    fn stored_kind_event_and_channel_texts_are_the_rows_own() {
+        // Written straight from pending rows and through spilled runs.
+        for spill in [usize::MAX, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut w = Writer::open(dir.path(), 0).unwrap().with_spill_rows(spill);
+            let mut events = Vec::new();
+            for (i, (kind, name, channel)) in [
+                (Kind::Page, "Page Viewed", Some("Organic Search")),
+                (Kind::Track, "Order Completed", None),
+                (Kind::Identify, "Identify", Some("Email")),
+                (Kind::Track, "Order Completed", Some("Email")),
+                (Kind::Screen, "Screen Viewed", Some("Paid Social")),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut e = Event::new(format!("e{i}"), 10 + i as i64, name);
+                e.kind = kind;
+                e.user_id = Some(format!("u{}", i % 2));
+                e.channel = channel.map(str::to_string);
+                events.push(e);
+            }
+            // The second batch brings a name and a channel the first did not.
+            w.add(events[..3].to_vec()).unwrap();
+            w.add(events[3..].to_vec()).unwrap();
+            w.commit().unwrap();
+            let want: Vec<_> = events
+                .iter()
+                .map(|e| (e.event_id.clone(), e.kind.as_str().to_string(), e.event.clone(), e.channel.clone()))
+                .collect();
+            assert_eq!(texts(dir.path()), want, "spill every {spill} rows");
+        }
     }
 }

@@ -180,8 +180,7 @@ pub fn import_files(
                 let started = std::time::Instant::now();
                 let mut waiting = std::time::Duration::ZERO;
                 let read = read_file(&path, fmt, &decoder, |mut chunk| {
-                    let rows = EventRows::from_events_parallel(&chunk.events).map_err(|e| e.to_string())?;
-                    chunk.events = Vec::new();
+                    let rows = EventRows::from_pieces(std::mem::take(&mut chunk.pieces)).map_err(|e| e.to_string())?;
                     let t = std::time::Instant::now();
                     let sent = tx.send((rows, chunk)).map_err(|_| "the import stopped".to_string());
                     waiting += t.elapsed();
