@@ -696,7 +696,7 @@ impl Decoder {
                 break;
             }
         }
-        e.properties = Value::Object(props).to_string();
+        e.properties = serde_json::to_string(&props).map_err(|err| FieldError::new("properties", err.to_string()))?;
         if e.event_id.is_empty() {
             // Identified by the sender's own time, so a retry (a later
             // sentAt) is still a duplicate.
@@ -705,7 +705,7 @@ impl Decoder {
         e.timestamp = corrected;
         let from_property = self.limits.fill_revenue(&mut e)?;
         self.limits.check(&e, time_field, from_property.as_deref().unwrap_or(revenue_field))?;
-        self.finish(e)
+        self.finish_with(e, Some(props))
     }
 
     /// Decodes any JSON record: a Segment message when it has a Segment
