@@ -515,7 +515,7 @@ impl Decoder {
         };
         let from_property = self.limits.fill_revenue(&mut e)?;
         self.limits.check(&e, time_field, from_property.as_deref().unwrap_or(revenue_field))?;
-        self.finish_with(e, Some(all))
+        self.finish(e, all)
     }
 
     /// Decodes a raw Segment message (one element of a batch, or one line).
@@ -705,7 +705,7 @@ impl Decoder {
         e.timestamp = corrected;
         let from_property = self.limits.fill_revenue(&mut e)?;
         self.limits.check(&e, time_field, from_property.as_deref().unwrap_or(revenue_field))?;
-        self.finish_with(e, Some(props))
+        self.finish(e, props)
     }
 
     /// Decodes any JSON record: a Segment message when it has a Segment
@@ -723,27 +723,21 @@ impl Decoder {
         self.decode_flat(&roles, &names, &cells)
     }
 
-    /// Fills the event id (a stable content hash when absent) and the channel.
-    fn finish(&self, e: Event) -> Result<Event, FieldError> {
-        self.finish_with(e, None)
-    }
-
-    /// [`finish`](Self::finish) given the event's properties as an object
-    /// too (`props`), which spares parsing them to record a given channel.
-    fn finish_with(&self, mut e: Event, props: Option<Map<String, Value>>) -> Result<Event, FieldError> {
+    /// Fills the event id (a stable content hash when absent) and the
+    /// channel; `props` are the event's properties as an object, which
+    /// spares parsing them to record a given channel.
+    fn finish(&self, mut e: Event, props: Map<String, Value>) -> Result<Event, FieldError> {
         // The content id is of the properties as given, without the channel.
         if e.event_id.is_empty() {
             e.event_id = content_id(&e);
         }
         if let Some(given) = &e.channel {
-            match props {
-                Some(mut m) if !m.is_empty() => {
-                    if !m.contains_key("channel") {
-                        m.insert("channel".into(), Value::String(given.clone()));
-                        e.properties = Value::Object(m).to_string();
-                    }
-                }
-                _ => crate::derive::record_given(&mut e.properties, given),
+            if props.is_empty() {
+                crate::derive::record_given(&mut e.properties, given);
+            } else if !props.contains_key("channel") {
+                let mut m = props;
+                m.insert("channel".into(), Value::String(given.clone()));
+                e.properties = Value::Object(m).to_string();
             }
         }
         e.channel = self.channels.derive(&e);
