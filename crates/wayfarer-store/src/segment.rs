@@ -23,7 +23,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::StoreError;
@@ -158,9 +158,14 @@ pub fn schema() -> SchemaRef {
 /// that a reader can stream.
 pub(crate) const ROW_GROUP_ROWS: usize = 256 * 1024;
 
+/// Text columns written without statistics: ids, URLs, free text and
+/// properties.
+const NO_STATISTICS: [Col; 7] =
+    [Col::EventId, Col::UserId, Col::AnonymousId, Col::Url, Col::Referrer, Col::Text, Col::Properties];
+
 /// A segment file being written: Parquet, one row group per
 /// [`ROW_GROUP_ROWS`] rows, snappy; event ids (all distinct) without a
-/// dictionary.
+/// dictionary; free text without statistics ([`NO_STATISTICS`]).
 pub(crate) struct SegmentFile {
     path: std::path::PathBuf,
     writer: ArrowWriter<File>,
@@ -170,12 +175,17 @@ pub(crate) struct SegmentFile {
 impl SegmentFile {
     pub(crate) fn create(path: &Path) -> Result<SegmentFile, StoreError> {
         let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_column_dictionary_enabled(ColumnPath::from(Col::EventId.name()), false)
-            .set_created_by("wayfarer".to_string())
-            .build();
+            .set_created_by("wayfarer".to_string());
+        // Minimum and maximum of free text prune nothing (every row group
+        // spans nearly the whole range) and cost a comparison per value.
+        for c in NO_STATISTICS {
+            props = props.set_column_statistics_enabled(ColumnPath::from(c.name()), EnabledStatistics::None);
+        }
+        let props = props.build();
         let writer = ArrowWriter::try_new(file, schema(), Some(props))
             .map_err(|e| StoreError::Internal(format!("parquet writer: {e}")))?;
         Ok(SegmentFile { path: path.to_path_buf(), writer, rows: 0 })
@@ -311,4 +321,31 @@ pub(crate) fn take_rows(batch: &RecordBatch, idx: &UInt32Array) -> Result<Record
         .collect::<Result<_, _>>()
         .map_err(|e| StoreError::Internal(e.to_string()))?;
     RecordBatch::try_new(batch.schema(), cols).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Writer;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    #[test]
+    fn free_text_is_written_without_statistics_and_keys_with_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::open(dir.path(), 0).unwrap();
+        let mut e = wayfarer_core::Event::new("e1", 10, "Signed Up");
+        e.user_id = Some("u1".into());
+        e.url = Some("https://example.com/a".into());
+        w.add(vec![e]).unwrap();
+        w.commit().unwrap();
+        let manifest = crate::Manifest::load(dir.path()).unwrap().unwrap();
+        let file = File::open(dir.path().join(&manifest.segments[0].file)).unwrap();
+        let meta = SerializedFileReader::new(file).unwrap().metadata().clone();
+        let group = meta.row_group(0);
+        let stats = |c: Col| group.column(c.index()).statistics().is_some();
+        for c in NO_STATISTICS {
+            assert!(!stats(c), "{}", c.name());
+        }
+        assert!(stats(Col::Timestamp) && stats(Col::Customer) && stats(Col::Event));
+    }
 }
