@@ -251,6 +251,28 @@ where
     Ok(stats)
 }
 
+/// About how many records a file holds, to size the import's structures:
+/// exact for Parquet (its footer says), else the file's size over the
+/// length of the lines at its start (taking no record to be shorter than
+/// 32 bytes); None if the file cannot be read.
+pub fn estimate_records(path: &Path, format: Format) -> Option<u64> {
+    let name = path.display().to_string();
+    match format {
+        Format::Parquet => {
+            let file = File::open(path).ok()?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+            u64::try_from(builder.metadata().file_metadata().num_rows()).ok()
+        }
+        Format::Csv | Format::Ndjson => {
+            let size = std::fs::metadata(path).ok()?.len();
+            let head = read_head(path, &name).ok()?;
+            let lines = head.iter().filter(|&&b| b == b'\n').count().max(1) as u64;
+            // Short lines at the start do not make every record short.
+            Some((size * lines / (head.len() as u64).max(1)).min(size / 32))
+        }
+    }
+}
+
 /// A file's size and modification time, to notice it changing under us.
 #[derive(Debug, PartialEq, Eq)]
 struct Snapshot {
@@ -701,6 +723,44 @@ mod tests {
             Ok(())
         })?;
         Ok((events, rejects))
+    }
+
+    #[test]
+    fn records_are_counted_in_parquet_and_estimated_in_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let nd = dir.path().join("e.ndjson");
+        let mut f = File::create(&nd).unwrap();
+        for i in 0..5_000 {
+            writeln!(f, r#"{{"customer_id":"c{i}","timestamp":"2026-01-01T00:00:00Z","event":"Page Viewed"}}"#)
+                .unwrap();
+        }
+        drop(f);
+        let est = estimate_records(&nd, Format::Ndjson).unwrap();
+        assert!((4_500..=5_500).contains(&est), "{est}");
+        // Short lines at the start: no record is taken to be under 32 bytes.
+        let skewed = dir.path().join("s.csv");
+        let mut f = File::create(&skewed).unwrap();
+        writeln!(f, "a").unwrap();
+        for _ in 0..2_000 {
+            writeln!(f, "1").unwrap();
+        }
+        for _ in 0..2_000 {
+            writeln!(f, "{}", "x".repeat(200)).unwrap();
+        }
+        drop(f);
+        let size = std::fs::metadata(&skewed).unwrap().len();
+        assert_eq!(estimate_records(&skewed, Format::Csv), Some(size / 32));
+        let pq = dir.path().join("e.parquet");
+        let batch = arrow_array::RecordBatch::try_from_iter([(
+            "customer_id",
+            std::sync::Arc::new(arrow_array::StringArray::from(vec!["a"; 1234])) as arrow_array::ArrayRef,
+        )])
+        .unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(File::create(&pq).unwrap(), batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        assert_eq!(estimate_records(&pq, Format::Parquet), Some(1234));
+        assert_eq!(estimate_records(&dir.path().join("missing.csv"), Format::Csv), None);
     }
 
     #[test]

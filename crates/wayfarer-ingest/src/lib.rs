@@ -21,4 +21,4 @@ pub mod files;
 pub mod segment;
 
 pub use decode::{Decoder, FieldError};
-pub use files::{Chunk, FileStats, Format, ImportError, Reject, read_file};
+pub use files::{Chunk, FileStats, Format, ImportError, Reject, estimate_records, read_file};

@@ -48,6 +48,24 @@ impl Shard {
         ((u128::from(bits) * self.buckets.len() as u128) >> 64) as usize
     }
 
+    /// Room for `keys` keys in all, sized for them at once (a load of four
+    /// keys a bucket) rather than by doubling.
+    fn reserve_total(&mut self, keys: usize) {
+        if keys > self.limit() {
+            self.rebuild(keys.div_ceil(4).max(8));
+        }
+    }
+
+    /// Moves the keys into a table of `buckets` buckets.
+    fn rebuild(&mut self, buckets: usize) {
+        let old = std::mem::replace(&mut self.buckets, vec![Bucket::default(); buckets]);
+        for b in &old {
+            for &k in &b.keys[..b.len as usize] {
+                self.place(k);
+            }
+        }
+    }
+
     /// Room for `more` keys without growing while they are added. A shard
     /// doubles: the tables it leaves behind are freed memory the process
     /// keeps (the allocator reuses rather than returns it), and smaller
@@ -61,12 +79,7 @@ impl Shard {
         while buckets * BUCKET_KEYS / 8 * 7 < want {
             buckets *= 2;
         }
-        let old = std::mem::replace(&mut self.buckets, vec![Bucket::default(); buckets]);
-        for b in &old {
-            for &k in &b.keys[..b.len as usize] {
-                self.place(k);
-            }
-        }
+        self.rebuild(buckets);
     }
 
     /// Puts a key known to be absent into the first bucket with room.
@@ -119,6 +132,19 @@ fn split(key: u128) -> (usize, [u32; 3]) {
 impl EventKeys {
     pub(crate) fn new() -> EventKeys {
         EventKeys { shards: (0..1 << SHARD_BITS).map(|_| Shard::default()).collect() }
+    }
+
+    /// Sizes the set for `keys` keys in all (those it holds included), so
+    /// that adding them allocates once: a doubling table leaves the tables
+    /// it outgrew behind as freed memory the allocator keeps, as much again
+    /// as the set (gigabytes at 100M events).
+    pub(crate) fn expect(&mut self, keys: u64) {
+        let per_shard = keys as f64 / f64::from(1u32 << SHARD_BITS);
+        // A shard's share varies by about its square root; allow four.
+        let room = (per_shard + 4.0 * per_shard.sqrt()).ceil() as usize + 16;
+        for shard in &mut self.shards {
+            shard.reserve_total(room);
+        }
     }
 
     /// Adds a key; false if it was there.
@@ -215,6 +241,21 @@ mod tests {
             assert!(s.len <= s.limit());
             assert_eq!(s.buckets.iter().map(|b| b.len as usize).sum::<usize>(), s.len);
         }
+    }
+
+    #[test]
+    fn a_set_sized_up_front_does_not_grow_while_the_keys_arrive() {
+        let mut keys = EventKeys::new();
+        keys.insert(event_key("before"));
+        keys.expect(200_000);
+        let sizes: Vec<usize> = keys.shards.iter().map(|s| s.buckets.len()).collect();
+        assert!(sizes.iter().all(|&b| b * 4 >= 200_000 / 64), "{sizes:?}");
+        let batch: Vec<u128> = (0..200_000).map(|i| event_key(&format!("k{i}"))).collect();
+        let fresh = keys.insert_all(&batch);
+        assert!(fresh.iter().all(|&f| f));
+        assert!(!keys.insert(event_key("before")), "a key held before sizing is kept");
+        assert_eq!(keys.shards.iter().map(|s| s.buckets.len()).collect::<Vec<_>>(), sizes);
+        assert_eq!(keys.len(), 200_001);
     }
 
     #[test]

@@ -131,6 +131,12 @@ impl Writer {
     /// lock, removes files left by interrupted writers, loads the dedupe set
     /// and the identity graph.
     pub fn open(dir: &Path, now: i64) -> Result<Writer, StoreError> {
+        Writer::open_expecting(dir, now, 0)
+    }
+
+    /// [`open`](Self::open) for about `expected` new events (an estimate is
+    /// fine): the dedupe set is sized once for them and the stored ones.
+    pub fn open_expecting(dir: &Path, now: i64, expected: u64) -> Result<Writer, StoreError> {
         let lock = DirLock::acquire(dir)?;
         let mut manifest = Manifest::load(dir)?.unwrap_or_else(|| Manifest::new(crate::DEFAULT_PARTITIONS, now));
         collect_garbage(dir, &manifest)?;
@@ -143,7 +149,7 @@ impl Writer {
         };
         let canon = identity.canonical_map();
         let was_canonical = canon.iter().enumerate().map(|(i, &c)| c as usize == i).collect();
-        let seen = load_event_keys(dir, &manifest)?;
+        let seen = load_event_keys(dir, &manifest, expected)?;
         let event_dict = manifest.event_names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
         let channel_dict = manifest.channels.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
         let manifest_partitions = manifest.partitions as usize;
@@ -1047,8 +1053,9 @@ pub fn event_key(event_id: &str) -> u128 {
     xxh3_128(event_id.as_bytes())
 }
 
-fn load_event_keys(dir: &Path, manifest: &Manifest) -> Result<EventKeys, StoreError> {
+fn load_event_keys(dir: &Path, manifest: &Manifest, expected: u64) -> Result<EventKeys, StoreError> {
     let mut seen = EventKeys::new();
+    seen.expect(manifest.segments.iter().map(|s| s.rows).sum::<u64>() + expected);
     // A few segments at a time: their keys are read in parallel, but a
     // large store's are never all held twice.
     for group in manifest.segments.chunks(rayon::current_num_threads().max(1) * 2) {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use wayfarer_core::Config;
 use wayfarer_ingest::derive::ChannelDeriver;
 use wayfarer_ingest::files::{Chunk, FileStats, check_file};
-use wayfarer_ingest::{Decoder, Format, Reject, read_file};
+use wayfarer_ingest::{Decoder, Format, Reject, estimate_records, read_file};
 use wayfarer_store::{CommitStats, EventRows, Writer};
 
 use crate::cli::{Global, ImportArgs, InputFormat};
@@ -149,7 +149,8 @@ pub fn import_files(
     let deriver = ChannelDeriver::new(&config.channels).map_err(|e| anyhow::anyhow!("channel rules: {e}"))?;
     let decoder = Decoder::new(deriver, super::now_micros())
         .with_limits(wayfarer_ingest::decode::Limits::from_config(&config.ingest), false);
-    let mut writer = Writer::open(dir, super::now_micros())?;
+    let expected = plan.iter().filter_map(|(f, fmt)| estimate_records(f, *fmt)).sum();
+    let mut writer = Writer::open_expecting(dir, super::now_micros(), expected)?;
     // Events already stored follow the rules new ones are derived with.
     super::rederive_channels(&mut writer, config, false)?;
     // `--rejects FILE` is the user's to overwrite; the default name is new
