@@ -149,7 +149,8 @@ impl Writer {
         };
         let canon = identity.canonical_map();
         let was_canonical = canon.iter().enumerate().map(|(i, &c)| c as usize == i).collect();
-        let seen = load_event_keys(dir, &manifest, expected)?;
+        let mut times = Timings::default();
+        let seen = times.time("stored event keys", || load_event_keys(dir, &manifest, expected))?;
         let event_dict = manifest.event_names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
         let channel_dict = manifest.channels.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
         let manifest_partitions = manifest.partitions as usize;
@@ -171,7 +172,7 @@ impl Writer {
             committed: false,
             spill_rows: SPILL_ROWS,
             retired: Vec::new(),
-            times: Timings::default(),
+            times,
         })
     }
 

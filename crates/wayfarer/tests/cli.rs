@@ -70,6 +70,8 @@ fn import_timings_show_where_the_time_went() {
     let csv2 = write(t.path(), "more.csv", "customer_id,timestamp,event\ndan,2026-03-03T10:00:00Z,Page Viewed\n");
     let out = wayfarer(t.path(), &["import", "--data", "data", csv2.to_str().unwrap(), "--timings"]).ok().stdout();
     assert!(out.contains("Where the time went:") && out.contains("encode Parquet"), "{out}");
+    // Into a store that holds events, reading their keys is a phase.
+    assert!(out.contains("stored event keys"), "{out}");
     let csv3 = write(t.path(), "last.csv", "customer_id,timestamp,event\neve,2026-03-04T10:00:00Z,Page Viewed\n");
     let out = wayfarer(t.path(), &["import", "--data", "data", csv3.to_str().unwrap()]).ok().stdout();
     assert!(!out.contains("Where the time went"), "{out}");
