@@ -987,15 +987,21 @@ fn partition_batch(
                 Arc::new(order.iter().map(|&(k, r)| pending[k].channel_codes[r]).collect::<UInt32Array>())
             }
             Col::Kind => {
-                let kinds = columns[Col::KindCode.index()].as_primitive::<arrow_array::types::UInt8Type>();
+                let kinds = columns[Col::KindCode.index()]
+                    .as_primitive_opt::<arrow_array::types::UInt8Type>()
+                    .ok_or_else(|| StoreError::Internal("kind codes".into()))?;
                 Arc::new(text_of_codes(kinds.values().iter().map(|&k| Some(Kind::from_code(k).as_str()))))
             }
             Col::Event => {
-                let codes = columns[Col::EventCode.index()].as_primitive::<UInt32Type>();
+                let codes = columns[Col::EventCode.index()]
+                    .as_primitive_opt::<UInt32Type>()
+                    .ok_or_else(|| StoreError::Internal("event codes".into()))?;
                 Arc::new(text_of_codes(codes.values().iter().map(|&e| names.0.get(e as usize).map(String::as_str))))
             }
             Col::Channel => {
-                let codes = columns[Col::ChannelCode.index()].as_primitive::<UInt32Type>();
+                let codes = columns[Col::ChannelCode.index()]
+                    .as_primitive_opt::<UInt32Type>()
+                    .ok_or_else(|| StoreError::Internal("channel codes".into()))?;
                 Arc::new(text_of_codes(
                     codes.iter().map(|c| c.and_then(|c| names.1.get(c as usize)).map(String::as_str)),
                 ))
