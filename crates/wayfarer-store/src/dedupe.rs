@@ -138,7 +138,7 @@ impl EventKeys {
     /// that adding them allocates once: a doubling table leaves the tables
     /// it outgrew behind as freed memory the allocator keeps, as much again
     /// as the set (gigabytes at 100M events).
-    pub(crate) fn expect(&mut self, keys: u64) {
+    pub(crate) fn size_for(&mut self, keys: u64) {
         let per_shard = keys as f64 / f64::from(1u32 << SHARD_BITS);
         // A shard's share varies by about its square root; allow four.
         let room = (per_shard + 4.0 * per_shard.sqrt()).ceil() as usize + 16;
@@ -247,7 +247,7 @@ mod tests {
     fn a_set_sized_up_front_does_not_grow_while_the_keys_arrive() {
         let mut keys = EventKeys::new();
         keys.insert(event_key("before"));
-        keys.expect(200_000);
+        keys.size_for(200_000);
         let sizes: Vec<usize> = keys.shards.iter().map(|s| s.buckets.len()).collect();
         assert!(sizes.iter().all(|&b| b * 4 >= 200_000 / 64), "{sizes:?}");
         let batch: Vec<u128> = (0..200_000).map(|i| event_key(&format!("k{i}"))).collect();

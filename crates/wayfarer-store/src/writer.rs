@@ -1062,7 +1062,7 @@ pub fn event_key(event_id: &str) -> u128 {
 
 fn load_event_keys(dir: &Path, manifest: &Manifest, expected: u64) -> Result<EventKeys, StoreError> {
     let mut seen = EventKeys::new();
-    seen.expect(manifest.segments.iter().map(|s| s.rows).sum::<u64>() + expected);
+    seen.size_for(manifest.segments.iter().map(|s| s.rows).sum::<u64>() + expected);
     // A few segments at a time: their keys are read in parallel, but a
     // large store's are never all held twice.
     for group in manifest.segments.chunks(rayon::current_num_threads().max(1) * 2) {
