@@ -78,6 +78,8 @@
 //! * Source / medium derivation is in [`source_medium`]; its doc lists the
 //!   precedence and the click-id choices.
 
+use std::borrow::Cow;
+
 use wayfarer_core::url::percent_decode;
 
 // ---------------------------------------------------------------------------
@@ -237,13 +239,14 @@ pub fn default_channel_group(source: &str, medium: &str, campaign: Option<&str>)
     let source_norm = normalize(source);
     let medium_norm = normalize(medium);
     let campaign = campaign.map(normalize).unwrap_or_default();
-    let src = if source_norm.is_empty() { DIRECT_SOURCE } else { source_norm.as_str() };
-    let med = if medium_norm.is_empty() { NOT_SET } else { medium_norm.as_str() };
+    let campaign = campaign.as_ref();
+    let src = if source_norm.is_empty() { DIRECT_SOURCE } else { source_norm.as_ref() };
+    let med = if medium_norm.is_empty() { NOT_SET } else { medium_norm.as_ref() };
 
     let category = source_category(src);
     let is = |c: SourceCategory| category == Some(c);
     let paid = is_paid_medium(med);
-    let shopping_campaign = is_shopping_campaign(&campaign);
+    let shopping_campaign = is_shopping_campaign(campaign);
 
     // 1. Direct: Source exactly matches "(direct)" AND Medium is one of
     //    ("(not set)", "(none)").
@@ -349,8 +352,14 @@ fn non_empty(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn normalize(value: &str) -> String {
-    value.trim().to_lowercase()
+/// Trimmed and lower-cased (borrowed when it already is).
+fn normalize(value: &str) -> Cow<'_, str> {
+    let t = value.trim();
+    if t.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        Cow::Owned(t.to_lowercase())
+    } else {
+        Cow::Borrowed(t)
+    }
 }
 
 fn one_of(value: &str, options: &[&str]) -> bool {
@@ -544,9 +553,9 @@ fn exact_category(value: &str) -> Option<SourceCategory> {
 /// Every listed source and its category, looked up once per host rather
 /// than searched list by list (each event's source and referrer are).
 /// A source on two lists takes the earlier: search, social, video, shopping.
-static CATEGORIES: std::sync::LazyLock<std::collections::HashMap<&'static str, SourceCategory>> =
+static CATEGORIES: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, SourceCategory>> =
     std::sync::LazyLock::new(|| {
-        let mut all = std::collections::HashMap::new();
+        let mut all = rustc_hash::FxHashMap::default();
         for (list, category) in [
             (SEARCH_SOURCES, SourceCategory::Search),
             (SOCIAL_SOURCES, SourceCategory::Social),

@@ -247,6 +247,31 @@ pub enum Cell<'a> {
 }
 
 impl Cell<'_> {
+    /// Its text, when it is text.
+    pub(crate) fn as_text(&self) -> Option<&str> {
+        match self {
+            Cell::Text(s) => Some(s),
+            Cell::Json(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Not JSON null (an absent field is no cell at all).
+    fn is_present(&self) -> bool {
+        !matches!(self, Cell::Json(Value::Null) | Cell::Null)
+    }
+
+    /// The JSON type's name, for errors.
+    fn json_type(&self) -> &'static str {
+        match self {
+            Cell::Json(v) => json_type(v),
+            Cell::Null => "null",
+            Cell::Text(_) | Cell::Time(_) => "text",
+            Cell::Num(_) | Cell::Int(_) => "a number",
+            Cell::Bool(_) => "a boolean",
+        }
+    }
+
     fn is_null(&self) -> bool {
         match self {
             Cell::Null => true,
@@ -536,12 +561,25 @@ impl Decoder {
                 ),
             )
         })?;
+        self.decode_message(&mut ParsedMessage(msg), kind, received_at)
+    }
+
+    /// Decodes a Segment message of a known kind, however it was parsed:
+    /// a JSON object in hand or a typed parse of its text (`typed`); both
+    /// give the same event and, where the typed parse cannot, the object
+    /// gives the errors.
+    pub(crate) fn decode_message<M: Message>(
+        &self,
+        msg: &mut M,
+        kind: Kind,
+        received_at: i64,
+    ) -> Result<Event, FieldError> {
         let mut e = Event::new(String::new(), 0, String::new());
         e.kind = kind;
-        e.user_id = identity(msg, "userId")?;
-        e.anonymous_id = identity(msg, "anonymousId")?;
+        e.user_id = identity(msg.field("userId"), "userId")?;
+        e.anonymous_id = identity(msg.field("anonymousId"), "anonymousId")?;
         if kind == Kind::Alias {
-            e.previous_id = identity(msg, "previousId")?;
+            e.previous_id = identity(msg.field("previousId"), "previousId")?;
             if e.previous_id.is_none() {
                 return Err(FieldError::missing("previousId", "missing: an alias needs the previousId it merges"));
             }
@@ -553,25 +591,26 @@ impl Decoder {
             return Err(FieldError::missing("userId", "missing: a message needs a userId or an anonymousId")
                 .with_code(ErrorCode::MissingIdentity));
         }
-        e.event_id = match msg.get("messageId") {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.trim().to_string(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(other) => {
-                return Err(FieldError::new("messageId", format!("expected text, found {}", json_type(other))));
-            }
+        e.event_id = match msg.field("messageId") {
+            None | Some(Cell::Json(Value::Null)) => String::new(),
+            Some(Cell::Json(Value::Number(n))) => n.to_string(),
+            Some(c) => match c.as_text() {
+                Some(s) => s.trim().to_string(),
+                None => return Err(FieldError::new("messageId", format!("expected text, found {}", c.json_type()))),
+            },
         };
-        let own_receipt = msg.get("receivedAt").filter(|v| !v.is_null());
+        let own_receipt = msg.field("receivedAt").filter(Cell::is_present);
+        let has_own_receipt = own_receipt.is_some();
         e.received_at = match own_receipt {
-            Some(v) => Cell::Json(v).time("receivedAt")?.unwrap_or(received_at),
+            Some(c) => c.time("receivedAt")?.unwrap_or(received_at),
             None => received_at,
         };
         let given = ["timestamp", "originalTimestamp"]
             .iter()
-            .find_map(|k| msg.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)));
-        let mut time_field = given.map_or("receivedAt", |(k, _)| k);
-        e.timestamp = match given {
-            Some((k, v)) => Cell::Json(v).time(k)?.unwrap_or(e.received_at),
+            .find_map(|k| msg.field(k).filter(Cell::is_present).map(|c| (*k, c)));
+        let mut time_field = given.as_ref().map_or("receivedAt", |(k, _)| *k);
+        e.timestamp = match &given {
+            Some((k, c)) => c.time(k)?.unwrap_or(e.received_at),
             None => e.received_at,
         };
         // Segment's clock-skew correction: a client's clock may be off, so
@@ -582,28 +621,28 @@ impl Decoder {
         // (an export); its timestamp is already corrected.
         let mut corrected = e.timestamp;
         if self.correct_skew
-            && own_receipt.is_none()
+            && !has_own_receipt
             && given.is_some()
-            && let Some(sent) = msg.get("sentAt").filter(|v| !v.is_null())
+            && let Some(sent) = msg.field("sentAt").filter(Cell::is_present)
         {
-            let sent = Cell::Json(sent).time("sentAt")?.unwrap_or(e.received_at);
-            let original = match msg.get("originalTimestamp").filter(|v| !v.is_null()) {
-                Some(v) => Cell::Json(v).time("originalTimestamp")?.unwrap_or(e.timestamp),
+            let sent = sent.time("sentAt")?.unwrap_or(e.received_at);
+            let original = match msg.field("originalTimestamp").filter(Cell::is_present) {
+                Some(c) => c.time("originalTimestamp")?.unwrap_or(e.timestamp),
                 None => e.timestamp,
             };
             corrected = e.received_at.saturating_sub(sent.saturating_sub(original));
             time_field = "sentAt";
         }
-        let context = object_field(msg, "context")?;
+        msg.check_context()?;
         let mut props = match kind {
-            Kind::Identify => match object_field(msg, "traits")? {
-                Some(t) => t.clone(),
-                None => context.and_then(|c| c.get("traits")).and_then(Value::as_object).cloned().unwrap_or_default(),
+            Kind::Identify => match msg.take_object("traits")? {
+                Some(t) => t,
+                None => msg.context_traits(),
             },
             Kind::Group => {
-                let mut p = object_field(msg, "traits")?.cloned().unwrap_or_default();
-                if let Some(g) = msg.get("groupId") {
-                    p.insert("groupId".to_string(), g.clone());
+                let mut p = msg.take_object("traits")?.unwrap_or_default();
+                if let Some(g) = msg.value("groupId") {
+                    p.insert("groupId".to_string(), g);
                 }
                 p
             }
@@ -614,22 +653,23 @@ impl Decoder {
                 }
                 p
             }
-            _ => object_field(msg, "properties")?.cloned().unwrap_or_default(),
+            _ => msg.take_object("properties")?.unwrap_or_default(),
         };
         e.event = match kind {
-            Kind::Track => match msg.get("event") {
-                Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-                Some(Value::String(_)) | None | Some(Value::Null) => {
+            Kind::Track => match msg.field("event") {
+                None | Some(Cell::Json(Value::Null)) => {
                     return Err(FieldError::missing("event", "missing: a track call needs an event name"));
                 }
-                Some(other) => {
-                    return Err(FieldError::new("event", format!("expected text, found {}", json_type(other))));
-                }
+                Some(c) => match c.as_text() {
+                    Some(s) if !s.trim().is_empty() => s.trim().to_string(),
+                    Some(_) => return Err(FieldError::missing("event", "missing: a track call needs an event name")),
+                    None => return Err(FieldError::new("event", format!("expected text, found {}", c.json_type()))),
+                },
             },
             Kind::Page | Kind::Screen => {
                 for key in ["name", "category"] {
-                    if let Some(Value::String(s)) = msg.get(key) {
-                        props.entry(key.to_string()).or_insert_with(|| Value::String(s.clone()));
+                    if let Some(s) = msg.field(key).as_ref().and_then(Cell::as_text) {
+                        props.entry(key.to_string()).or_insert_with(|| Value::String(s.to_string()));
                     }
                 }
                 if kind == Kind::Page { PAGE_VIEWED } else { SCREEN_VIEWED }.to_string()
@@ -639,18 +679,9 @@ impl Decoder {
             Kind::Alias => ALIAS.to_string(),
         };
         // Traffic: context.campaign (UTM), page URL and referrer.
-        if let Some(c) = context {
-            if let Some(camp) = c.get("campaign") {
-                let camp = camp.as_object().ok_or_else(|| FieldError::new("context.campaign", "expected an object"))?;
-                e.source = str_field(camp, "source");
-                e.medium = str_field(camp, "medium");
-                e.campaign = str_field(camp, "name");
-            }
-            if let Some(Value::Object(page)) = c.get("page") {
-                e.url = str_field(page, "url");
-                e.referrer = str_field(page, "referrer");
-            }
-        }
+        let traffic = msg.traffic()?;
+        (e.source, e.medium, e.campaign) = (traffic.source, traffic.medium, traffic.campaign);
+        (e.url, e.referrer) = (traffic.url, traffic.referrer);
         if matches!(kind, Kind::Page | Kind::Screen | Kind::Track) {
             if let Some(u) = str_field(&props, "url") {
                 e.url = Some(u);
@@ -752,12 +783,14 @@ pub fn is_segment_message(obj: &Map<String, Value>) -> bool {
     typed && !flat_identity
 }
 
-fn identity(msg: &Map<String, Value>, key: &str) -> Result<Option<String>, FieldError> {
-    match msg.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(FieldError::new(key, format!("expected text, found {}", json_type(other)))),
+fn identity(cell: Option<Cell<'_>>, key: &str) -> Result<Option<String>, FieldError> {
+    match cell {
+        None | Some(Cell::Json(Value::Null)) => Ok(None),
+        Some(Cell::Json(Value::Number(n))) => Ok(Some(n.to_string())),
+        Some(c) => match c.as_text() {
+            Some(s) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
+            None => Err(FieldError::new(key, format!("expected text, found {}", c.json_type()))),
+        },
     }
 }
 
@@ -766,6 +799,85 @@ fn object_field<'m>(msg: &'m Map<String, Value>, key: &str) -> Result<Option<&'m
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(o)) => Ok(Some(o)),
         Some(other) => Err(FieldError::new(key, format!("expected an object, found {}", json_type(other)))),
+    }
+}
+
+/// The traffic a Segment message's context gives: `context.campaign`'s
+/// UTM fields and `context.page`'s URL and referrer (each non-blank text,
+/// trimmed).
+#[derive(Debug, Default)]
+pub(crate) struct Traffic {
+    pub source: Option<String>,
+    pub medium: Option<String>,
+    pub campaign: Option<String>,
+    pub url: Option<String>,
+    pub referrer: Option<String>,
+}
+
+/// What decoding a Segment message reads of it: the one view shared by a
+/// parsed JSON object and the typed parse of a line (`typed`).
+pub(crate) trait Message {
+    /// A top-level field: text as `Cell::Text` or `Cell::Json`, anything
+    /// else as `Cell::Json`; `None` when absent.
+    fn field(&self, key: &str) -> Option<Cell<'_>>;
+    /// A top-level field as JSON.
+    fn value(&self, key: &str) -> Option<Value>;
+    /// The object at a top-level key (`None` when absent or null); an
+    /// error names the key when it is something else.
+    fn take_object(&mut self, key: &str) -> Result<Option<Map<String, Value>>, FieldError>;
+    /// Checks that `context`, when given, is an object.
+    fn check_context(&self) -> Result<(), FieldError>;
+    /// `context.traits`, for an identify call without traits.
+    fn context_traits(&self) -> Map<String, Value>;
+    /// The traffic of `context` (`context.campaign` must be an object).
+    fn traffic(&self) -> Result<Traffic, FieldError>;
+}
+
+/// A Segment message parsed into a JSON object.
+struct ParsedMessage<'m>(&'m Map<String, Value>);
+
+impl Message for ParsedMessage<'_> {
+    fn field(&self, key: &str) -> Option<Cell<'_>> {
+        self.0.get(key).map(Cell::Json)
+    }
+
+    fn value(&self, key: &str) -> Option<Value> {
+        self.0.get(key).cloned()
+    }
+
+    fn take_object(&mut self, key: &str) -> Result<Option<Map<String, Value>>, FieldError> {
+        Ok(object_field(self.0, key)?.cloned())
+    }
+
+    fn check_context(&self) -> Result<(), FieldError> {
+        object_field(self.0, "context").map(|_| ())
+    }
+
+    fn context_traits(&self) -> Map<String, Value> {
+        object_field(self.0, "context")
+            .ok()
+            .flatten()
+            .and_then(|c| c.get("traits"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn traffic(&self) -> Result<Traffic, FieldError> {
+        let mut t = Traffic::default();
+        if let Some(c) = object_field(self.0, "context")? {
+            if let Some(camp) = c.get("campaign") {
+                let camp = camp.as_object().ok_or_else(|| FieldError::new("context.campaign", "expected an object"))?;
+                t.source = str_field(camp, "source");
+                t.medium = str_field(camp, "medium");
+                t.campaign = str_field(camp, "name");
+            }
+            if let Some(Value::Object(page)) = c.get("page") {
+                t.url = str_field(page, "url");
+                t.referrer = str_field(page, "referrer");
+            }
+        }
+        Ok(t)
     }
 }
 

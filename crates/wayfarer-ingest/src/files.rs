@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
@@ -456,7 +456,7 @@ fn sort_out(decoded: Result<Event, Reject>, events: &mut Vec<Event>, rejects: &m
 fn read_ndjson(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) -> Result<(), ImportError> {
     let head = read_head(path, name)?;
     let file = File::open(path).map_err(|e| unreadable(name, e))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let reader = BufReader::with_capacity(1 << 20, file);
     if head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         // A JSON array of records.
         let all: Vec<Value> = serde_json::from_reader(reader)
@@ -469,83 +469,169 @@ fn read_ndjson(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) 
         emit(chunk, n)?;
         return Ok(());
     }
-    let mut line_no = 0u64;
-    let mut position = 0u64;
-    let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_ROWS);
+    let mut lines = Lines::new(reader);
     loop {
-        let mut buf = Vec::new();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|e| unreadable(name, e))?;
-        let more = n > 0;
-        position += n as u64;
-        if more {
-            line_no += 1;
-            if !buf.iter().all(u8::is_ascii_whitespace) {
-                batch.push((line_no, buf));
-            }
-        }
-        if batch.len() >= CHUNK_ROWS || (!more && !batch.is_empty()) {
-            let lines = std::mem::take(&mut batch);
-            let count = lines.len() as u64;
-            let mut chunk = decode_rows(lines.len(), |i, events, rejects| {
-                let (line, bytes) = &lines[i];
-                for d in decode_ndjson_line(decoder, name, *line, bytes) {
-                    sort_out(d, events, rejects);
-                }
-            });
-            chunk.position = position;
-            emit(chunk, count)?;
-        }
-        if !more {
-            return Ok(());
-        }
+        let (block, position) = lines.next_block(CHUNK_ROWS).map_err(|e| unreadable(name, e))?;
+        let Some(block) = block else { return Ok(()) };
+        let count = block.lines.len() as u64;
+        let mut chunk = decode_rows(block.lines.len(), |i, events, rejects| {
+            let (line, range) = &block.lines[i];
+            decode_ndjson_line(decoder, name, *line, &block.text[range.clone()], events, rejects);
+        });
+        chunk.position = position;
+        lines.recycle(block.text);
+        emit(chunk, count)?;
     }
 }
 
-fn decode_ndjson_line(decoder: &Decoder, file: &str, line: u64, bytes: &[u8]) -> Vec<Result<Event, Reject>> {
-    if let Err(e) = std::str::from_utf8(bytes) {
-        return vec![Err(Reject {
-            file: file.to_string(),
-            line,
-            index: None,
-            field: "(text)".to_string(),
-            reason: format!("not valid UTF-8: an invalid byte at column {}", e.valid_up_to() + 1),
-            code: ErrorCode::InvalidJson,
-            raw: clip(String::from_utf8_lossy(bytes).trim_end(), 1000).into_owned(),
-        })];
+/// The non-blank lines of a block of an NDJSON file: their numbers and
+/// where each lies in the block's text.
+struct Block {
+    text: Vec<u8>,
+    lines: Vec<(u64, std::ops::Range<usize>)>,
+}
+
+/// Reads an NDJSON file in blocks of whole lines (one read buffer per
+/// block, not one allocation per line).
+struct Lines<R> {
+    reader: R,
+    /// Bytes read after the last line of the previous block.
+    rest: Vec<u8>,
+    line_no: u64,
+    /// File offset of the end of the last block's last line.
+    position: u64,
+    done: bool,
+    /// A block's buffer, to read the next block into.
+    spare: Vec<u8>,
+    /// How much to read at a time (at least; twice a partial line).
+    read_size: usize,
+}
+
+impl<R: std::io::Read> Lines<R> {
+    fn new(reader: R) -> Lines<R> {
+        Lines { reader, rest: Vec::new(), line_no: 0, position: 0, done: false, spare: Vec::new(), read_size: 8 << 20 }
     }
-    let v: Value = match serde_json::from_slice(bytes) {
+
+    /// Takes back a block's buffer once its lines are decoded.
+    fn recycle(&mut self, mut text: Vec<u8>) {
+        text.clear();
+        self.spare = text;
+    }
+
+    /// The next block of at most `max_lines` non-blank lines (fewer at the
+    /// end of the file; `None` after it) and the file offset it ends at.
+    fn next_block(&mut self, max_lines: usize) -> std::io::Result<(Option<Block>, u64)> {
+        let mut text = std::mem::take(&mut self.spare);
+        text.extend_from_slice(&self.rest);
+        let mut lines = Vec::with_capacity(max_lines.min(1 << 16));
+        let mut start = 0;
+        let mut scanned = 0;
+        loop {
+            // Take the complete lines read so far.
+            while lines.len() < max_lines {
+                let Some(nl) = memchr::memchr(b'\n', &text[scanned..]) else {
+                    scanned = text.len();
+                    break;
+                };
+                let end = scanned + nl + 1;
+                self.line_no += 1;
+                if !text[start..end].iter().all(u8::is_ascii_whitespace) {
+                    lines.push((self.line_no, start..end));
+                }
+                self.position += (end - start) as u64;
+                start = end;
+                scanned = end;
+            }
+            if lines.len() >= max_lines {
+                break;
+            }
+            if self.done {
+                // The last line may lack its newline.
+                if start < text.len() {
+                    self.line_no += 1;
+                    if !text[start..].iter().all(u8::is_ascii_whitespace) {
+                        lines.push((self.line_no, start..text.len()));
+                    }
+                    self.position += (text.len() - start) as u64;
+                    start = text.len();
+                }
+                break;
+            }
+            // Read more: 8 MB at a time, more for a longer line.
+            let want = self.read_size.max((text.len() - start) * 2);
+            text.reserve(want);
+            let n = (&mut self.reader).take(want as u64).read_to_end(&mut text)?;
+            self.done = n < want;
+        }
+        self.rest.clear();
+        self.rest.extend_from_slice(&text[start..]);
+        text.truncate(start);
+        Ok((if lines.is_empty() { None } else { Some(Block { text, lines }) }, self.position))
+    }
+}
+
+fn decode_ndjson_line(
+    decoder: &Decoder,
+    file: &str,
+    line: u64,
+    bytes: &[u8],
+    events: &mut Vec<Event>,
+    rejects: &mut Vec<Reject>,
+) {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            rejects.push(Reject {
+                file: file.to_string(),
+                line,
+                index: None,
+                field: "(text)".to_string(),
+                reason: format!("not valid UTF-8: an invalid byte at column {}", e.valid_up_to() + 1),
+                code: ErrorCode::InvalidJson,
+                raw: clip(String::from_utf8_lossy(bytes).trim_end(), 1000).into_owned(),
+            });
+            return;
+        }
+    };
+    // Nearly every line is one track, page or screen message.
+    if let Some(e) = crate::typed::decode_line(decoder, text) {
+        events.push(e);
+        return;
+    }
+    let v: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            return vec![Err(Reject {
+            rejects.push(Reject {
                 file: file.to_string(),
                 line,
                 index: None,
                 field: "(json)".to_string(),
                 reason: format!("invalid JSON: {e}"),
                 code: ErrorCode::InvalidJson,
-                raw: clip(String::from_utf8_lossy(bytes).trim_end(), 1000).into_owned(),
-            })];
+                raw: clip(text.trim_end(), 1000).into_owned(),
+            });
+            return;
         }
     };
     match v {
         Value::Object(obj) if segment::is_batch(&obj) => match segment::batch_messages(obj) {
             // A Segment batch envelope: its context, integrations and sentAt apply to each message.
-            Ok(batch) => batch
-                .iter()
-                .enumerate()
-                .map(|(i, m)| decode_json_record(decoder, file, line, u32::try_from(i).ok(), m))
-                .collect(),
-            Err(r) => vec![Err(Reject {
+            Ok(batch) => {
+                for (i, m) in batch.iter().enumerate() {
+                    sort_out(decode_json_record(decoder, file, line, u32::try_from(i).ok(), m), events, rejects);
+                }
+            }
+            Err(r) => rejects.push(Reject {
                 file: file.to_string(),
                 line,
                 index: None,
                 field: "batch".to_string(),
                 reason: r.message,
                 code: r.code,
-                raw: clip(String::from_utf8_lossy(bytes).trim_end(), 1000).into_owned(),
-            })],
+                raw: clip(text.trim_end(), 1000).into_owned(),
+            }),
         },
-        v => vec![decode_json_record(decoder, file, line, None, &v)],
+        v => sort_out(decode_json_record(decoder, file, line, None, &v), events, rejects),
     }
 }
 
@@ -797,6 +883,47 @@ mod tests {
         let pq = dir.path().join("b.parquet");
         std::fs::write(&pq, b"PAR1 this is not parquet").unwrap();
         assert!(matches!(collect(&pq, Format::Parquet).unwrap_err(), ImportError::Unreadable { .. }));
+    }
+
+    #[test]
+    fn ndjson_lines_are_read_in_blocks_whatever_the_read_size() {
+        // Lines of every length (blank ones, one longer than a read, the
+        // last without its newline), read a few bytes at a time and in
+        // blocks of a few lines, come out as a plain split gives them.
+        let mut text = Vec::new();
+        for i in 0..200usize {
+            match i % 7 {
+                0 => text.extend_from_slice(b"  \n"),
+                3 => text.extend_from_slice(format!("{}\n", "x".repeat(i * 3)).as_bytes()),
+                _ => text.extend_from_slice(format!("line {i}\r\n").as_bytes()),
+            }
+        }
+        text.extend_from_slice(b"last line");
+        let mut expected = Vec::new();
+        for (n, l) in text.split_inclusive(|&b| b == b'\n').enumerate() {
+            if !l.iter().all(u8::is_ascii_whitespace) {
+                expected.push((n as u64 + 1, l.to_vec()));
+            }
+        }
+        for (read_size, max_lines) in [(1, 1), (5, 3), (64, 7), (1 << 20, 1000)] {
+            let mut lines = Lines::new(&text[..]);
+            lines.read_size = read_size;
+            let mut got = Vec::new();
+            let mut last_position = 0;
+            loop {
+                let (block, position) = lines.next_block(max_lines).unwrap();
+                let Some(block) = block else { break };
+                assert!(block.lines.len() <= max_lines);
+                assert!(position > last_position);
+                last_position = position;
+                for (n, r) in &block.lines {
+                    got.push((*n, block.text[r.clone()].to_vec()));
+                }
+                lines.recycle(block.text);
+            }
+            assert_eq!(got, expected, "read size {read_size}, {max_lines} lines a block");
+            assert_eq!(last_position, text.len() as u64);
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod decode;
 pub mod derive;
 pub mod files;
 pub mod segment;
+mod typed;
 
 pub use decode::{Decoder, FieldError};
 pub use files::{Chunk, FileStats, Format, ImportError, Reject, estimate_records, read_file};
