@@ -66,6 +66,10 @@ pub struct ServeOptions {
     pub config: Config,
     /// How often staged events are folded into the store.
     pub fold_every: Duration,
+    /// Free space kept besides twice the staged events (bytes; `None`: 1/32
+    /// of the file system, between 1 MB and 256 MB); appends that would
+    /// leave less are refused.
+    pub disk_reserve: Option<u64>,
     /// Where queries and pages run (their own pool, limits, cancellation).
     pub exec: Arc<Executor>,
     /// The query API (`/api/*`), if the caller provides one.
@@ -118,7 +122,8 @@ impl Started {
     pub fn start(opts: &ServeOptions) -> Result<Started, ServeError> {
         let metrics = Arc::new(Metrics::default());
         let health = Arc::new(Health::default());
-        let pipeline = Pipeline::start(&opts.data, opts.fold_every, metrics.clone(), health.clone())?;
+        let room = pipeline::Room { dir: opts.data.clone(), reserve: opts.disk_reserve };
+        let pipeline = Pipeline::start(&opts.data, opts.fold_every, room, metrics.clone(), health.clone())?;
         let channels = ChannelDeriver::new(&opts.config.channels).map_err(ServeError::Config)?;
         let decoder = Decoder::new(channels, pipeline::now_micros())
             .with_limits(wayfarer_ingest::decode::Limits::from_config(&opts.config.ingest), true);

@@ -13,6 +13,11 @@
 //! fold interval (plus the commit). At start, staging files left by an
 //! earlier run (a crash) are folded in before the server accepts anything.
 //!
+//! Appends are admitted only while the disk keeps room to fold what is
+//! staged ([`Room`]): a backlog that filled the disk could never be folded
+//! (a commit writes segments before the staging files it folds are
+//! deleted), and its events would stay invisible until space was freed.
+//!
 //! Failures never lose an acknowledged event: a failed append is undone in
 //! the staging file and answered with an error (clients retry); a failed
 //! rotation leaves appends in the current file; a failed fold keeps its
@@ -89,6 +94,7 @@ impl Pipeline {
     pub fn start(
         dir: &Path,
         fold_every: Duration,
+        room: Room,
         metrics: Arc<Metrics>,
         health: Arc<Health>,
     ) -> Result<Pipeline, StoreError> {
@@ -121,7 +127,7 @@ impl Pipeline {
         let (m, h) = (metrics.clone(), health.clone());
         let stager_thread = std::thread::Builder::new()
             .name("wayfarer-stager".into())
-            .spawn(move || stage_loop(staging, &rx, &m, &h))
+            .spawn(move || stage_loop(staging, &room, &rx, &m, &h))
             .map_err(|e| StoreError::Internal(format!("starting the staging thread: {e}")))?;
         let (s, st) = (stager.clone(), stop.clone());
         let folder_thread = std::thread::Builder::new()
@@ -146,7 +152,48 @@ impl Pipeline {
     }
 }
 
-fn stage_loop(mut staging: Staging, rx: &Receiver<Request>, metrics: &Metrics, health: &Health) {
+/// The free space appends must leave: folding what is staged writes it
+/// again as segments (and a compaction may rewrite a partition) before the
+/// staging files are deleted, and queries and retired segments need room
+/// too. An append is refused (503, clients retry) when the disk's free
+/// space after it would be less than twice everything staged, plus a
+/// reserve.
+#[derive(Debug, Clone)]
+pub struct Room {
+    /// The data directory (its file system is the one measured).
+    pub dir: PathBuf,
+    /// The fixed reserve in bytes; `None`: 1/32 of the file system, between
+    /// 1 MB and 256 MB.
+    pub reserve: Option<u64>,
+}
+
+impl Room {
+    /// Whether `incoming` more staged bytes leave room to fold; the reason
+    /// when not. When the free space cannot be measured, appends go on.
+    fn admit(&self, incoming: u64) -> Result<(), String> {
+        let Ok(fs) = rustix::fs::statvfs(&self.dir) else { return Ok(()) };
+        let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+        let size = fs.f_blocks.saturating_mul(fs.f_frsize);
+        let reserve = self.reserve.unwrap_or_else(|| (size / 32).clamp(1 << 20, 256 << 20));
+        let staged = staging::backlog_bytes(&self.dir).saturating_add(incoming);
+        let needed = staged.saturating_mul(2).saturating_add(reserve);
+        if free >= incoming.saturating_add(needed) {
+            return Ok(());
+        }
+        Err(format!(
+            "staging: the disk is nearly full ({} free; folding the {} staged needs {} kept free, reserve included); retry later",
+            mb(free),
+            mb(staged),
+            mb(needed)
+        ))
+    }
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+}
+
+fn stage_loop(mut staging: Staging, room: &Room, rx: &Receiver<Request>, metrics: &Metrics, health: &Health) {
     // When the current file's first record was acknowledged (µs), if it has one.
     let mut first_ack: Option<i64> = None;
     // Whether the last append failed: then every rotation first checks
@@ -169,8 +216,14 @@ fn stage_loop(mut staging: Staging, rx: &Receiver<Request>, metrics: &Metrics, h
                 Request::Rotate { .. } | Request::Stop => None,
             })
             .collect();
+        let incoming: u64 = payloads.iter().map(|p| p.len() as u64).sum();
         let durable = if payloads.is_empty() {
             Ok(())
+        } else if let Err(message) = room.admit(incoming) {
+            metrics.staging_errors.fetch_add(1, Ordering::Relaxed);
+            health.staging_failed(&message, false);
+            failed = true;
+            Err(message)
         } else {
             let t = Instant::now();
             let r = staging.append(&payloads).and_then(|()| staging.sync());
@@ -203,7 +256,7 @@ fn stage_loop(mut staging: Staging, rx: &Receiver<Request>, metrics: &Metrics, h
                     let _ = done.send(durable.clone());
                 }
                 Request::Rotate { done } => {
-                    if failed && probe(&mut staging) {
+                    if failed && room.admit(0).is_ok() && probe(&mut staging) {
                         failed = false;
                         health.staging_ok();
                     }
@@ -406,6 +459,29 @@ pub fn now_micros() -> i64 {
 mod tests {
     use super::*;
     use wayfarer_core::Event;
+
+    #[test]
+    fn appends_are_admitted_only_with_room_to_fold_what_is_staged() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = rustix::fs::statvfs(dir.path()).unwrap();
+        let free = fs.f_bavail * fs.f_frsize;
+        let room = |reserve| Room { dir: dir.path().to_path_buf(), reserve: Some(reserve) };
+        assert!(room(0).admit(1 << 20).is_ok());
+        // A reserve beyond the free space refuses, and says why.
+        let e = room(free).admit(1).unwrap_err();
+        assert!(e.starts_with("staging: the disk is nearly full"), "{e}");
+        // What is staged counts twice, besides being written: a reserve
+        // 10 MiB below the free space admits 3 MiB (3 + 2 × 3 = 9 MiB);
+        // with 2 MiB staged already it does not (3 + 2 × 5 = 13 MiB), but
+        // the staged bytes alone still fit (2 × 2 = 4 MiB).
+        let reserve = free.saturating_sub(10 << 20);
+        assert!(room(reserve).admit(3 << 20).is_ok());
+        std::fs::create_dir_all(dir.path().join("staging")).unwrap();
+        std::fs::write(dir.path().join("staging").join("wal-0000000001.log"), vec![0u8; 2 << 20]).unwrap();
+        assert_eq!(staging::backlog_bytes(dir.path()), 2 << 20);
+        assert!(room(reserve).admit(3 << 20).is_err());
+        assert!(room(reserve).admit(0).is_ok());
+    }
 
     fn event(id: &str) -> Event {
         let mut e = Event::new(id, 1_767_225_600_000_000, "Product Viewed");

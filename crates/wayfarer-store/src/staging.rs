@@ -309,6 +309,18 @@ pub fn read_sealed(path: &Path) -> Result<Sealed, StoreError> {
     Ok(out)
 }
 
+/// Bytes staged and not yet folded: the staging files of `data_dir` (the
+/// current one and the sealed ones; not the damaged ones kept aside).
+pub fn backlog_bytes(data_dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(data_dir.join("staging")) else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_str().and_then(parse_name).is_some())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
 /// Deletes a staging file once its events are committed.
 pub fn remove_sealed(path: &Path) -> Result<(), StoreError> {
     fs::remove_file(path).map_err(|e| StoreError::io(path, e))

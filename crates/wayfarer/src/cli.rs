@@ -135,6 +135,13 @@ pub struct ServeArgs {
     #[arg(long, env = "WAYFARER_MAX_CONNECTIONS", value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: Option<u64>,
+    /// Free disk space kept besides twice the staged events not yet folded (MiB): an ingestion
+    /// request that would leave less is refused with 503 and retried by the client, so what is
+    /// acknowledged can always be folded into the store (default: 1/32 of the file system,
+    /// between 1 and 256 MiB).
+    #[arg(long, env = "WAYFARER_DISK_RESERVE", value_name = "MIB",
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub disk_reserve: Option<u64>,
     /// Do not compute the dashboard's main pages in the background (at start-up and after
     /// new data); each is then computed when first asked for.
     #[arg(long, env = "WAYFARER_NO_WARM")]

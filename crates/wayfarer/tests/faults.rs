@@ -65,9 +65,10 @@ fn a_full_disk_never_loses_an_acknowledged_event() {
     let a = server.addr;
     let mut acked: Vec<String> = Vec::new();
 
-    // The reproduction: a small batch; the disk fills; a large batch fails
-    // half-written; space again; the next small batch is acknowledged and
-    // must reach the store.
+    // The reproduction: a small batch; the disk fills; a large batch is
+    // refused (no room to stage it and fold it; a write that fails half-way
+    // is undone, which staging's own test checks on a full disk); space
+    // again; the next small batch is acknowledged and must reach the store.
     let first = ids("first", 200);
     assert!(send_batch(a, &write, &first));
     acked.extend(first);

@@ -39,6 +39,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
         bind: args.bind,
         config,
         fold_every: Duration::from_millis(args.fold_ms),
+        disk_reserve: args.disk_reserve.map(|mb| mb << 20),
         exec,
         queries: Some(queries),
         pages: Some(pages),
