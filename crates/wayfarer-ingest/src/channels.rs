@@ -668,7 +668,13 @@ pub(crate) fn query_param(url: &str, key: &str) -> Option<String> {
     let (_, query) = without_fragment.split_once('?')?;
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        percent_decode(k, true).trim().eq_ignore_ascii_case(key).then(|| percent_decode(v, true))
+        // A name with nothing encoded is compared as it is (no copy).
+        let matches = if k.contains(['%', '+']) {
+            percent_decode(k, true).trim().eq_ignore_ascii_case(key)
+        } else {
+            k.trim().eq_ignore_ascii_case(key)
+        };
+        matches.then(|| percent_decode(v, true))
     })
 }
 

@@ -58,12 +58,22 @@ pub fn top_level_keys(json: &str, mut f: impl FnMut(&str)) {
                 let start = i + 1;
                 let mut escaped = false;
                 i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    if b[i] == b'\\' {
-                        escaped = true;
-                        i += 1;
+                // Jump to the next quote or backslash (values can be long).
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &b[i.min(b.len())..]) {
+                        Some(k) if b[i + k] == b'"' => {
+                            i += k;
+                            break;
+                        }
+                        Some(k) => {
+                            escaped = true;
+                            i += k + 2;
+                        }
+                        None => {
+                            i = b.len();
+                            break;
+                        }
                     }
-                    i += 1;
                 }
                 if depth == 1 && expect_key && i <= b.len() {
                     let raw = &json[start..i.min(b.len())];
