@@ -252,6 +252,72 @@ mod tests {
     }
 
     #[test]
+    fn the_map_reads_the_properties_its_conditions_need_and_nothing_changes() {
+        use crate::fold::{Fold, report};
+        use crate::journey::{MapInputs, fold::JourneyFold};
+        use wayfarer_store::PropertyRows;
+
+        /// The journey map's fold, reading every row's properties.
+        struct EveryRow<'a>(JourneyFold<'a>);
+        impl Fold for EveryRow<'_> {
+            type Partial = <JourneyFold<'static> as Fold>::Partial;
+            type Scratch = <JourneyFold<'static> as Fold>::Scratch;
+            type Report = <JourneyFold<'static> as Fold>::Report;
+            fn columns(&self) -> Vec<wayfarer_store::Col> {
+                self.0.columns()
+            }
+            fn init(&self) -> Self::Partial {
+                self.0.init()
+            }
+            fn fold(&self, p: &mut Self::Partial, s: &mut Self::Scratch, span: crate::fold::Span<'_>) {
+                self.0.fold(p, s, span)
+            }
+            fn merge(&self, a: Self::Partial, b: Self::Partial) -> Self::Partial {
+                self.0.merge(a, b)
+            }
+            fn finish(&self, p: Self::Partial) -> Self::Report {
+                self.0.finish(p)
+            }
+        }
+
+        let mut evs = events();
+        for u in 0..30 {
+            let user = format!("r{u}");
+            let plan = if u % 3 == 0 { "pro" } else { "free" };
+            evs.push(with(ev(&user, 0.0, "Identify"), |e| e.properties = format!(r#"{{"plan":"{plan}"}}"#)));
+            evs.push(with(ev(&user, 1.0, "Page Viewed"), |e| e.properties = r#"{"plan":"pro","path":"/"}"#.into()));
+            evs.push(with(ev(&user, 2.0, "Signed Up"), |e| e.properties = format!(r#"{{"plan":"{plan}"}}"#)));
+            if u % 2 == 0 {
+                evs.push(ev(&user, 3.0, "Order Completed"));
+            }
+        }
+        let (_d, s) = store(evs);
+        let mut c = purchase_rule("properties.plan = 'pro'");
+        c.personas.push(PersonaDef {
+            name: "Pros".into(),
+            description: String::new(),
+            when: "traits.plan = 'pro'".into(),
+        });
+        let m = crate::Model::compile(&c, &s).unwrap();
+        let signed_up = s.event_names().iter().position(|n| n == "Signed Up").unwrap() as u32;
+        assert_eq!(
+            m.property_rows(),
+            PropertyRows::Of { kinds: vec![wayfarer_core::Kind::Identify.code()], events: vec![signed_up] }
+        );
+        let inputs = MapInputs::hand_written(&m);
+        let scope = Scope::default();
+        let some = report(&s, &JourneyFold::new(&s, &m, &scope, &inputs, true).unwrap()).unwrap();
+        let every = report(&s, &EveryRow(JourneyFold::new(&s, &m, &scope, &inputs, true).unwrap())).unwrap();
+        assert_eq!(some, every);
+        // The condition and the persona matter: the pro sign-ups and the pros are counted.
+        assert!(serde_json::to_string(&some).unwrap().contains("Pros"));
+
+        // A persona's `properties.x` is the latest value of any event: every row's.
+        c.personas[0].when = "properties.plan = 'pro'".into();
+        assert_eq!(crate::Model::compile(&c, &s).unwrap().property_rows(), PropertyRows::All);
+    }
+
+    #[test]
     fn every_kind_of_rule_refuses_a_condition_that_cannot_hold() {
         let (_d, s) = store(events());
         let compile = |c: &Config| crate::Model::compile(c, &s).expect_err("must be refused").to_string();

@@ -9,7 +9,7 @@
 //! run at the next partition or the next few thousand timelines.
 
 use rayon::prelude::*;
-use wayfarer_store::{Col, Postings, Rows, Store};
+use wayfarer_store::{Col, Postings, PropertyRows, Rows, Store};
 
 use crate::EngineError;
 
@@ -36,6 +36,11 @@ pub trait Fold: Sync {
     type Report;
     /// Columns beyond the core (customer, timestamp, seq, event, channel, kind).
     fn columns(&self) -> Vec<Col>;
+    /// Whose properties to read when [`columns`](Self::columns) has them:
+    /// every row's unless the fold knows which rows its conditions read.
+    fn property_rows(&self) -> PropertyRows {
+        PropertyRows::All
+    }
     fn init(&self) -> Self::Partial;
     fn fold(&self, partial: &mut Self::Partial, scratch: &mut Self::Scratch, span: Span<'_>);
     fn merge(&self, a: Self::Partial, b: Self::Partial) -> Self::Partial;
@@ -76,7 +81,7 @@ fn fold_partition<F: Fold>(
         f.fold_postings(acc, &mut scratch, &post);
         return Ok(());
     }
-    let rows = store.read_partition(partition, &f.columns())?;
+    let rows = store.read_partition_with(partition, &f.columns(), &f.property_rows())?;
     for (i, (customer, r)) in rows.timelines().enumerate() {
         if i % CHECK_EVERY == 0 {
             store.check_cancel()?;
@@ -116,11 +121,11 @@ pub fn run_split<F: Fold>(
     group_of: &dyn Fn(u32) -> usize,
     order: &[usize],
 ) -> Result<F::Partial, EngineError> {
-    let cols = f.columns();
+    let (cols, props) = (f.columns(), f.property_rows());
     let mut parts: Vec<Option<F::Partial>> = (0..groups).map(|_| Some(f.init())).collect();
     let mut scratch = F::Scratch::default();
     for p in 0..store.partitions() {
-        let rows = store.read_partition(p, &cols)?;
+        let rows = store.read_partition_with(p, &cols, &props)?;
         for (customer, r) in rows.timelines() {
             let g = group_of(customer) % groups.max(1);
             if let Some(acc) = parts[g].as_mut() {

@@ -5,13 +5,14 @@
 
 use std::collections::HashSet;
 
+use wayfarer_core::Kind;
 use wayfarer_core::config::Config;
 use wayfarer_core::event::{GA4_CHANNELS, OFFLINE_CHANNELS};
 use wayfarer_core::glob::glob_match;
-use wayfarer_core::predicate::{Predicate, Vocabulary};
+use wayfarer_core::predicate::{Field, Predicate, Vocabulary};
 use wayfarer_core::time::{MICROS_PER_DAY, MICROS_PER_MINUTE, MICROS_PER_SECOND};
 use wayfarer_store::keys::Keys;
-use wayfarer_store::{Col, Store};
+use wayfarer_store::{Col, PropertyRows, Store};
 
 use crate::EngineError;
 
@@ -298,6 +299,26 @@ impl Model {
         cols.sort();
         cols.dedup();
         cols
+    }
+
+    /// Whose properties the compiled conditions read: a stage rule's or a
+    /// touchpoint's `properties.x` is about its events' rows, traits come
+    /// from identify calls, and a persona's `properties.x` (the latest value
+    /// of any event) needs every row.
+    pub fn property_rows(&self) -> PropertyRows {
+        let reads_property = |p: &Predicate| p.fields().iter().any(|f| matches!(f, Field::Property(_)));
+        if self.personas.iter().any(|(_, _, p)| reads_property(p)) {
+            return PropertyRows::All;
+        }
+        let rule_reads = |r: &usize| self.rules[*r].when.as_ref().is_some_and(reads_property);
+        let tp_reads = |t: &usize| self.touchpoints[*t].when.as_ref().is_some_and(reads_property);
+        let events = (0..self.event_names.len())
+            .filter(|&e| {
+                self.rules_for(e as u32).iter().any(rule_reads) || self.touchpoints_for(e as u32).iter().any(tp_reads)
+            })
+            .map(|e| e as u32)
+            .collect();
+        PropertyRows::Of { kinds: vec![Kind::Identify.code()], events }
     }
 
     /// What the data holds, for checking conditions written against it.

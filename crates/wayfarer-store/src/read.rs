@@ -8,13 +8,33 @@ use std::ops::Range;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
-use arrow_array::{Array, Float64Array, RecordBatch, StringArray, UInt32Array};
+use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array};
 
 use crate::hot::{self, HotSegment, HotWant};
 use crate::segment::{self, Col};
 use crate::{Store, StoreError};
 
 pub use crate::segment::NO_CHANNEL;
+
+/// Which rows' properties a reader needs (see [`Store::read_partition_with`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PropertyRows {
+    /// Every row's.
+    #[default]
+    All,
+    /// Only those of rows of these kinds (codes) or events (codes); the
+    /// others read as null.
+    Of { kinds: Vec<u8>, events: Vec<u32> },
+}
+
+impl PropertyRows {
+    fn wants(&self, kind: u8, event: u32) -> bool {
+        match self {
+            PropertyRows::All => true,
+            PropertyRows::Of { kinds, events } => kinds.contains(&kind) || events.contains(&event),
+        }
+    }
+}
 
 /// The rows of one partition, sorted by (customer, timestamp, seq). Only the
 /// columns that were asked for are filled.
@@ -160,6 +180,14 @@ impl Store {
 
     /// Reads one partition: the hot columns among `cols` and the others from Parquet.
     pub fn read_partition(&self, partition: u32, cols: &[Col]) -> Result<Rows, StoreError> {
+        self.read_partition_with(partition, cols, &PropertyRows::All)
+    }
+
+    /// [`read_partition`](Self::read_partition), reading the properties
+    /// (when among `cols`) of only the rows `props` names: the column is
+    /// usually the largest by far, and conditions on properties are mostly
+    /// about a few events (and traits about identify calls).
+    pub fn read_partition_with(&self, partition: u32, cols: &[Col], props: &PropertyRows) -> Result<Rows, StoreError> {
         self.check_cancel()?;
         let segs: Vec<&crate::SegmentMeta> = self.manifest().segments_of(partition).collect();
         if segs.is_empty() {
@@ -185,6 +213,14 @@ impl Store {
         let mut extra_cols: Vec<Col> = cols.iter().copied().filter(|c| !is_hot(*c)).collect();
         extra_cols.sort();
         extra_cols.dedup();
+        // The properties of some rows: read after the others, by the rows'
+        // kinds and events.
+        let some_props = *props != PropertyRows::All && extra_cols.contains(&Col::Properties);
+        if some_props {
+            extra_cols.retain(|c| *c != Col::Properties);
+            want.kind = true;
+            want.event = true;
+        }
         let mut hots = Vec::with_capacity(segs.len());
         let mut extras = Vec::new();
         for s in &segs {
@@ -196,13 +232,20 @@ impl Store {
                 // Written before hot files existed: derive the columns from Parquet.
                 hot::project(hot::from_batch(&segment::read_segment(&path, &HOT_FROM_PARQUET)?)?, &want)
             });
-            if !extra_cols.is_empty() {
+            let h = hots.last().ok_or_else(|| StoreError::Internal("no hot columns".into()))?;
+            let mut b = if extra_cols.is_empty() {
+                None
+            } else {
                 let b = segment::read_segment(&path, &extra_cols)?;
-                if b.num_rows() != hots.last().map_or(0, |h| h.rows) {
+                if b.num_rows() != h.rows {
                     return Err(StoreError::Corrupt(format!("{}: hot file and Parquet disagree on rows", s.file)));
                 }
-                extras.push(b);
+                Some(b)
+            };
+            if some_props {
+                b = Some(with_properties_of(b.as_ref(), &path, h, props)?);
             }
+            extras.extend(b);
         }
         if !merge {
             let h = hots.pop().unwrap_or_default();
@@ -210,6 +253,63 @@ impl Store {
         }
         merge_segments(hots, &extras)
     }
+}
+
+/// Adds to `batch` (the segment's other columns, if any) the properties of
+/// the rows `props` names, null in the others.
+fn with_properties_of(
+    batch: Option<&RecordBatch>,
+    path: &std::path::Path,
+    h: &HotSegment,
+    props: &PropertyRows,
+) -> Result<RecordBatch, StoreError> {
+    use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+    let wanted: Vec<bool> = (0..h.rows).map(|i| props.wants(h.kind[i], h.event[i])).collect();
+    let mut runs: Vec<RowSelector> = Vec::new();
+    for chunk in wanted.chunk_by(|a, b| a == b) {
+        runs.push(if chunk[0] { RowSelector::select(chunk.len()) } else { RowSelector::skip(chunk.len()) });
+    }
+    let picked = wanted.iter().filter(|w| **w).count();
+    let values: ArrayRef = if picked == 0 {
+        arrow_array::new_null_array(&arrow_schema::DataType::Utf8, h.rows)
+    } else {
+        let b = segment::read_segment_rows(path, &[Col::Properties], Some(RowSelection::from(runs)))?;
+        let read = b.column(0).as_string_opt::<i32>().ok_or_else(|| StoreError::Corrupt("properties".into()))?;
+        if read.len() != picked {
+            return Err(StoreError::Corrupt(format!("{}: {} properties read of {picked}", path.display(), read.len())));
+        }
+        // Spread the values read over the segment's rows.
+        let mut out = arrow_array::builder::StringBuilder::with_capacity(h.rows, read.value_data().len());
+        let mut next = 0;
+        for w in &wanted {
+            if *w {
+                if read.is_null(next) {
+                    out.append_null();
+                } else {
+                    out.append_value(read.value(next));
+                }
+                next += 1;
+            } else {
+                out.append_null();
+            }
+        }
+        std::sync::Arc::new(out.finish())
+    };
+    let mut fields: Vec<arrow_schema::FieldRef> = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    if let Some(b) = batch {
+        fields.extend(b.schema().fields().iter().cloned());
+        columns.extend(b.columns().iter().cloned());
+    }
+    fields.push(std::sync::Arc::new(arrow_schema::Field::new(
+        Col::Properties.name(),
+        arrow_schema::DataType::Utf8,
+        true,
+    )));
+    columns.push(values);
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(h.rows));
+    RecordBatch::try_new_with_options(std::sync::Arc::new(arrow_schema::Schema::new(fields)), columns, &options)
+        .map_err(|e| StoreError::Internal(e.to_string()))
 }
 
 fn rows_from(h: HotSegment, extra: Option<RecordBatch>) -> Rows {
@@ -373,6 +473,61 @@ mod tests {
         }
         out.sort();
         out
+    }
+
+    #[test]
+    fn properties_are_read_for_the_rows_asked_for_only() {
+        // Two commits: partitions with one segment and with two (merged).
+        let dir = tempfile::tempdir().unwrap();
+        let mut id = 0;
+        for round in 0..2 {
+            let mut w = Writer::open(dir.path(), 0).unwrap();
+            let mut events = Vec::new();
+            for u in 0..40 {
+                for (j, name) in ["Identify", "Product Reviewed", "Page Viewed"].iter().enumerate() {
+                    id += 1;
+                    let mut e = ev(&id.to_string(), Some(&format!("u{u}")), None, 100 * round + j as i64, name);
+                    if *name == "Identify" {
+                        e.kind = wayfarer_core::Kind::Identify;
+                    }
+                    e.properties = format!(r#"{{"n":{id}}}"#);
+                    events.push(e);
+                }
+            }
+            w.add(events).unwrap();
+            w.commit().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert!((0..store.partitions()).any(|p| store.manifest().segments_of(p).count() > 1));
+        let reviewed = store.event_names().iter().position(|n| n == "Product Reviewed").unwrap() as u32;
+        let identify = wayfarer_core::Kind::Identify.code();
+        let some = PropertyRows::Of { kinds: vec![identify], events: vec![reviewed] };
+        let cols = [Col::Timestamp, Col::EventCode, Col::KindCode, Col::Url, Col::Properties];
+        let (mut picked, mut nulls) = (0, 0);
+        for p in 0..store.partitions() {
+            let all = store.read_partition(p, &cols).unwrap();
+            let part = store.read_partition_with(p, &cols, &some).unwrap();
+            assert_eq!((&all.ts, &all.event, &all.kind), (&part.ts, &part.event, &part.kind));
+            for i in 0..all.len() {
+                if all.kind[i] == identify || all.event[i] == reviewed {
+                    assert_eq!(part.str_at(Col::Properties, i), all.str_at(Col::Properties, i));
+                    assert!(all.str_at(Col::Properties, i).is_some());
+                    picked += 1;
+                } else {
+                    assert_eq!(part.str_at(Col::Properties, i), None);
+                    nulls += 1;
+                }
+            }
+            // Only the properties column differs.
+            assert!(part.text(Col::Url).is_some());
+        }
+        assert_eq!((picked, nulls), (160, 80));
+        // Asking for no rows' properties reads none.
+        let none = PropertyRows::Of { kinds: vec![], events: vec![] };
+        for p in 0..store.partitions() {
+            let part = store.read_partition_with(p, &cols, &none).unwrap();
+            assert!((0..part.len()).all(|i| part.str_at(Col::Properties, i).is_none()));
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection};
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -163,6 +163,10 @@ pub(crate) const ROW_GROUP_ROWS: usize = 256 * 1024;
 const NO_STATISTICS: [Col; 7] =
     [Col::EventId, Col::UserId, Col::AnonymousId, Col::Url, Col::Referrer, Col::Text, Col::Properties];
 
+/// The largest dictionary of a row group's properties (distinct values);
+/// beyond it the rest of the row group is written plain.
+const PROPERTIES_DICTIONARY: usize = 32 << 20;
+
 /// A segment file being written: Parquet, one row group per
 /// [`ROW_GROUP_ROWS`] rows, snappy; event ids (all distinct) without a
 /// dictionary; free text without statistics ([`NO_STATISTICS`]).
@@ -180,6 +184,12 @@ impl SegmentFile {
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_column_dictionary_enabled(ColumnPath::from(Col::EventId.name()), false)
             .set_created_by("wayfarer".to_string());
+        // Properties repeat (a page's, a product's): kept whole in the
+        // dictionary, a reader that wants a few rows' (traits, one event's)
+        // decompresses the distinct values and skips the others' indices,
+        // instead of decompressing every row's text.
+        props = props
+            .set_column_dictionary_page_size_limit(ColumnPath::from(Col::Properties.name()), PROPERTIES_DICTIONARY);
         // Minimum and maximum of free text prune nothing (every row group
         // spans nearly the whole range) and cost a comparison per value.
         for c in NO_STATISTICS {
@@ -206,6 +216,12 @@ impl SegmentFile {
 
 /// Reads the given columns of a segment (in `Col` order) as one batch.
 pub fn read_segment(path: &Path, cols: &[Col]) -> Result<RecordBatch, StoreError> {
+    read_segment_rows(path, cols, None)
+}
+
+/// Reads the given columns of a segment's selected rows (all rows without
+/// a selection) as one batch. Skipped values are not decoded.
+pub fn read_segment_rows(path: &Path, cols: &[Col], rows: Option<RowSelection>) -> Result<RecordBatch, StoreError> {
     let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
@@ -213,11 +229,11 @@ pub fn read_segment(path: &Path, cols: &[Col]) -> Result<RecordBatch, StoreError
     sorted.sort();
     sorted.dedup();
     let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().map(|c| c.index()));
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(1 << 20)
-        .build()
-        .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
+    let mut builder = builder.with_projection(mask).with_batch_size(1 << 20);
+    if let Some(rows) = rows {
+        builder = builder.with_row_selection(rows);
+    }
+    let reader = builder.build().map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
     let schema = reader.schema();
     let mut batches = Vec::new();
     for b in reader {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::timeline::TpMemo;
+use wayfarer_store::PropertyRows;
 
 pub struct JourneyFold<'m> {
     model: &'m Model,
@@ -149,6 +150,10 @@ impl Fold for JourneyFold<'_> {
         let mut c = self.model.timeline_columns();
         c.extend([Col::Revenue, Col::Score, Col::Survey, Col::Text]);
         c
+    }
+
+    fn property_rows(&self) -> PropertyRows {
+        self.model.property_rows()
     }
 
     fn init(&self) -> JourneyPartial {

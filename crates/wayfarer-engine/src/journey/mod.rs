@@ -44,7 +44,7 @@ pub use crate::model::TpKey;
 
 mod dips;
 mod finish;
-mod fold;
+pub(crate) mod fold;
 mod opportunities;
 pub mod pain;
 mod report;
