@@ -270,7 +270,7 @@ mod tests {
                 self.0.init()
             }
             fn fold(&self, p: &mut Self::Partial, s: &mut Self::Scratch, span: crate::fold::Span<'_>) {
-                self.0.fold(p, s, span)
+                self.0.fold(p, s, span);
             }
             fn merge(&self, a: Self::Partial, b: Self::Partial) -> Self::Partial {
                 self.0.merge(a, b)
