@@ -5,6 +5,7 @@
 mod cli;
 #[macro_use]
 mod cmd;
+mod malloc;
 mod options;
 mod progress;
 
@@ -12,6 +13,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = options::parse().unwrap_or_else(|e| e.exit());
+    if malloc::wants_tuning(&cli.command) {
+        malloc::rerun_tuned();
+    }
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<cmd::Closed>().is_some() => ExitCode::SUCCESS,

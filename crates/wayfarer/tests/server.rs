@@ -154,6 +154,33 @@ fn ingestion_auth_limits_and_bad_input() {
 }
 
 #[test]
+fn the_server_runs_with_the_allocator_settings_unless_the_operator_gave_their_own() {
+    let environ = |s: &Server| std::fs::read(format!("/proc/{}/environ", s.child.id())).unwrap_or_default();
+    let tunables = |env: &[u8]| {
+        env.split(|&b| b == 0)
+            .find_map(|kv| kv.strip_prefix(b"GLIBC_TUNABLES=".as_slice()))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    };
+    let (_tmp, dir, _write, _read) = fresh();
+    // The same process (id) runs again with the settings, and serves.
+    let server = Server::start(&dir);
+    assert_eq!(http(server.addr, "GET", "/healthz", &[], b"").unwrap().0, 200);
+    let t = tunables(&environ(&server));
+    server.stop();
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        // (The loader parses the value in place: what remains readable is
+        // its first setting.)
+        let t = t.expect("GLIBC_TUNABLES set");
+        assert!(t.starts_with("glibc.malloc.mmap_threshold="), "{t}");
+    }
+    // An operator's own settings are kept.
+    let server = Server::start_env(&[], &dir, &[], &[("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")]);
+    assert_eq!(http(server.addr, "GET", "/healthz", &[], b"").unwrap().0, 200);
+    assert_eq!(tunables(&environ(&server)).as_deref(), Some("glibc.malloc.arena_max=2"));
+    server.stop();
+}
+
+#[test]
 fn errors_are_json_headers_are_safe_and_limits_hold() {
     let (_tmp, dir, write, read) = fresh();
     let server = Server::start(&dir);
