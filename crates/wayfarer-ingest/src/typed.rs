@@ -166,8 +166,8 @@ impl<'de> Visitor<'de> for MessageVisitor {
                 "timestamp" => m.timestamp = Some(map.next_value_seed(ScalarSeed)?),
                 "originalTimestamp" => m.original_timestamp = Some(map.next_value_seed(ScalarSeed)?),
                 "event" => m.event = Some(map.next_value_seed(ScalarSeed)?),
-                "name" => m.name = map.next_value_seed(TextSeed)?,
-                "category" => m.category = map.next_value_seed(TextSeed)?,
+                "name" => m.name = map.next_value_seed(TEXT)?.text(),
+                "category" => m.category = map.next_value_seed(TEXT)?.text(),
                 "properties" => m.properties = map.next_value::<Option<Map<String, Value>>>()?,
                 "context" => m.context = map.next_value_seed(ContextSeed)?,
                 // A batch envelope, or a flat row with a customer column.
@@ -267,64 +267,97 @@ impl<'de> Visitor<'de> for ScalarSeed {
     }
 }
 
-/// Reads any value and keeps it only when it is text.
-struct TextSeed;
+/// What [`KeepSeed`] kept of a value: text, or an object's text fields of
+/// the names asked for; nothing of anything else.
+enum Kept<'de, const N: usize> {
+    Text(Cow<'de, str>),
+    Fields([Option<Cow<'de, str>>; N]),
+    Nothing,
+}
 
-impl<'de> DeserializeSeed<'de> for TextSeed {
-    type Value = Option<Cow<'de, str>>;
+impl<'de, const N: usize> Kept<'de, N> {
+    fn text(self) -> Option<Cow<'de, str>> {
+        match self {
+            Kept::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn fields(self) -> Option<[Option<Cow<'de, str>>; N]> {
+        match self {
+            Kept::Fields(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// Reads any value, keeping text, or (given names) an object's text fields
+/// of those names; anything else is checked as JSON and dropped.
+struct KeepSeed<const N: usize>(Option<[&'static str; N]>);
+
+/// Keeps only text.
+const TEXT: KeepSeed<0> = KeepSeed(None);
+
+impl<'de, const N: usize> DeserializeSeed<'de> for KeepSeed<N> {
+    type Value = Kept<'de, N>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for TextSeed {
-    type Value = Option<Cow<'de, str>>;
+impl<'de, const N: usize> Visitor<'de> for KeepSeed<N> {
+    type Value = Kept<'de, N>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
     fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(Some(Cow::Borrowed(s)))
+        Ok(Kept::Text(Cow::Borrowed(s)))
     }
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(Some(Cow::Owned(s.to_string())))
+        Ok(Kept::Text(Cow::Owned(s.to_string())))
     }
 
     fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-        Ok(Some(Cow::Owned(s)))
+        Ok(Kept::Text(Cow::Owned(s)))
     }
 
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Kept::Nothing)
     }
 
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Kept::Nothing)
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Kept::Nothing)
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Kept::Nothing)
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Kept::Nothing)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
+        Ok(Kept::Nothing)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
+        match self.0 {
+            Some(names) => read_fields(names, map).map(Kept::Fields),
+            None => {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Kept::Nothing)
+            }
+        }
     }
 }
 
@@ -358,7 +391,7 @@ impl<'de> Visitor<'de> for ContextSeed {
                 // context.campaign must be an object (not even null).
                 "campaign" => c.campaign = Some(map.next_value_seed(FieldsSeed(["source", "medium", "name"]))?),
                 // context.page is used only when it is an object.
-                "page" => c.page = map.next_value_seed(OptionalFieldsSeed(["url", "referrer"]))?,
+                "page" => c.page = map.next_value_seed(KeepSeed(Some(["url", "referrer"])))?.fields(),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -392,63 +425,6 @@ impl<'de, const N: usize> Visitor<'de> for FieldsSeed<N> {
     }
 }
 
-/// Reads an object's text fields of the given names; anything but an
-/// object is no fields.
-struct OptionalFieldsSeed<const N: usize>([&'static str; N]);
-
-impl<'de, const N: usize> DeserializeSeed<'de> for OptionalFieldsSeed<N> {
-    type Value = Option<[Option<Cow<'de, str>>; N]>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de, const N: usize> Visitor<'de> for OptionalFieldsSeed<N> {
-    type Value = Option<[Option<Cow<'de, str>>; N]>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        read_fields(self.0, map).map(Some)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-}
-
 fn read_fields<'de, A: MapAccess<'de>, const N: usize>(
     names: [&'static str; N],
     mut map: A,
@@ -456,7 +432,7 @@ fn read_fields<'de, A: MapAccess<'de>, const N: usize>(
     let mut out: [Option<Cow<'de, str>>; N] = std::array::from_fn(|_| None);
     while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
         match names.iter().position(|n| *n == key.as_ref()) {
-            Some(i) => out[i] = map.next_value_seed(TextSeed)?,
+            Some(i) => out[i] = map.next_value_seed(TEXT)?.text(),
             None => {
                 map.next_value::<IgnoredAny>()?;
             }
