@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use wayfarer_core::{Event, Kind};
 
@@ -176,11 +176,65 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     return Err(de::Error::custom("a flat row"));
                 }
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
         Ok(m)
+    }
+}
+
+/// A value read and dropped, checked as strictly as the general path's
+/// parse into a JSON value checks it: escapes (a lone surrogate), number
+/// range, nesting depth. (serde's `IgnoredAny` checks less, so a line the
+/// general path rejects as invalid JSON would be imported.)
+struct Skip;
+
+impl<'de> serde::Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Skip)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
     }
 }
 
@@ -346,7 +400,7 @@ impl<'de, const N: usize> Visitor<'de> for KeepSeed<N> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(Kept::Nothing)
     }
 
@@ -354,7 +408,7 @@ impl<'de, const N: usize> Visitor<'de> for KeepSeed<N> {
         match self.0 {
             Some(names) => read_fields(names, map).map(Kept::Fields),
             None => {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
                 Ok(Kept::Nothing)
             }
         }
@@ -393,7 +447,7 @@ impl<'de> Visitor<'de> for ContextSeed {
                 // context.page is used only when it is an object.
                 "page" => c.page = map.next_value_seed(KeepSeed(Some(["url", "referrer"])))?.fields(),
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -434,7 +488,7 @@ fn read_fields<'de, A: MapAccess<'de>, const N: usize>(
         match names.iter().position(|n| *n == key.as_ref()) {
             Some(i) => out[i] = map.next_value_seed(TEXT)?.text(),
             None => {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
             }
         }
     }
@@ -518,7 +572,19 @@ mod tests {
             r#"{"type":"track","event":"A","userId":"u1","properties":{"revenue":"lots"}}"#,
             r#"{"type":"track","event":"A","userId":"u1","properties":{"survey":"nps","score":11}}"#,
             r#"[{"type":"track","event":"A","userId":"u1"}]"#,
+            // Invalid JSON in fields the typed parse does not keep: a lone
+            // surrogate, a number out of range, nesting beyond the limit.
+            r#"{"type":"track","event":"A","userId":"u1","context":{"userAgent":"x\ud800"}}"#,
+            r#"{"type":"track","event":"A","userId":"u1","integrations":{"n":1e400}}"#,
+            r#"{"type":"page","userId":"u1","name":["\udc00"]}"#,
         ];
+        let deep = format!(
+            r#"{{"type":"track","event":"A","userId":"u1","integrations":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(agree(&d, &deep).is_none(), "the typed path decoded 200 nested arrays");
+        assert!(serde_json::from_str::<Value>(&deep).is_err());
         for line in declined {
             assert!(agree(&d, line).is_none(), "the typed path decoded {line}");
         }

@@ -471,15 +471,16 @@ mod tests {
         let e = room(free).admit(1).unwrap_err();
         assert!(e.starts_with("staging: the disk is nearly full"), "{e}");
         // What is staged counts twice, besides being written: a reserve
-        // 10 MiB below the free space admits 3 MiB (3 + 2 × 3 = 9 MiB);
-        // with 2 MiB staged already it does not (3 + 2 × 5 = 13 MiB), but
-        // the staged bytes alone still fit (2 × 2 = 4 MiB).
-        let reserve = free.saturating_sub(10 << 20);
-        assert!(room(reserve).admit(3 << 20).is_ok());
+        // 64 MiB below the free space admits 16 MiB (16 + 2 × 16 = 48 MiB);
+        // with 16 MiB staged already it does not (16 + 2 × 32 = 80 MiB),
+        // but the staged bytes alone still fit (2 × 16 = 32 MiB). The
+        // margins leave room for other tests writing meanwhile.
+        let reserve = free.saturating_sub(64 << 20);
+        assert!(room(reserve).admit(16 << 20).is_ok());
         std::fs::create_dir_all(dir.path().join("staging")).unwrap();
-        std::fs::write(dir.path().join("staging").join("wal-0000000001.log"), vec![0u8; 2 << 20]).unwrap();
-        assert_eq!(staging::backlog_bytes(dir.path()), 2 << 20);
-        assert!(room(reserve).admit(3 << 20).is_err());
+        std::fs::write(dir.path().join("staging").join("wal-0000000001.log"), vec![0u8; 16 << 20]).unwrap();
+        assert_eq!(staging::backlog_bytes(dir.path()), 16 << 20);
+        assert!(room(reserve).admit(16 << 20).is_err());
         assert!(room(reserve).admit(0).is_ok());
     }
 

@@ -16,6 +16,11 @@
 use crate::cli::Command;
 
 const TUNABLES: &str = "GLIBC_TUNABLES";
+/// Set on the re-run itself: the loader drops `GLIBC_TUNABLES` from the
+/// environment of a binary run "secure" (setuid, or file capabilities such
+/// as `cap_net_bind_service` to serve port 443), so its absence alone
+/// would make the command run itself again and again.
+const RERUN: &str = "WAYFARER_MALLOC_RERUN";
 /// Blocks up to 64 MB come from the heap, and up to 512 MB of free space
 /// stays mapped.
 const SETTINGS: &str = "glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=536870912";
@@ -32,7 +37,7 @@ pub fn rerun_tuned() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::os::unix::process::CommandExt;
-        if std::env::var_os(TUNABLES).is_some() {
+        if std::env::var_os(TUNABLES).is_some() || std::env::var_os(RERUN).is_some() {
             return;
         }
         let Ok(exe) = std::env::current_exe() else { return };
@@ -42,7 +47,7 @@ pub fn rerun_tuned() {
             again.arg0(arg0);
         }
         // `exec` returns only when it failed; then run with the defaults.
-        let _failed = again.args(args).env(TUNABLES, SETTINGS).exec();
+        let _failed = again.args(args).env(TUNABLES, SETTINGS).env(RERUN, "1").exec();
     }
 }
 

@@ -178,6 +178,12 @@ fn the_server_runs_with_the_allocator_settings_unless_the_operator_gave_their_ow
     assert_eq!(http(server.addr, "GET", "/healthz", &[], b"").unwrap().0, 200);
     assert_eq!(tunables(&environ(&server)).as_deref(), Some("glibc.malloc.arena_max=2"));
     server.stop();
+    // A re-run whose GLIBC_TUNABLES the loader dropped (a binary with file
+    // capabilities runs "secure") runs as it is instead of re-running forever.
+    let server = Server::start_env(&[], &dir, &[], &[("WAYFARER_MALLOC_RERUN", "1")]);
+    assert_eq!(http(server.addr, "GET", "/healthz", &[], b"").unwrap().0, 200);
+    assert_eq!(tunables(&environ(&server)), None);
+    server.stop();
 }
 
 #[test]
