@@ -189,7 +189,7 @@ impl ErrorCode {
             ErrorCode::InvalidQuery => "Check the query's arguments; `wayfarer <command> --help` lists them.",
             ErrorCode::QueryTimeout => "Narrow the query (a shorter date range, fewer steps) or raise the timeout.",
             ErrorCode::Unavailable => {
-                "The server could not make the events durable (is the disk full or failing?); nothing was stored, retry later."
+                "Wayfarer could not write or read its files (is the disk full, failing or read-only?); nothing of this request or import was stored: retry once there is room."
             }
             ErrorCode::MethodNotAllowed => {
                 "Use the method the endpoint takes: POST for /v1/* and /api/sql, GET for queries and pages."

@@ -83,7 +83,9 @@ impl StoreError {
 
     pub fn code(&self) -> ErrorCode {
         match self {
-            StoreError::Io { .. } | StoreError::Internal(_) => ErrorCode::Internal,
+            // A full disk, a failing one, a read-only one: not a bug.
+            StoreError::Io { .. } => ErrorCode::Unavailable,
+            StoreError::Internal(_) => ErrorCode::Internal,
             StoreError::Empty(_) => ErrorCode::NotFound,
             StoreError::Locked(_) => ErrorCode::DataDirLocked,
             StoreError::Corrupt(_) => ErrorCode::DataDirInvalid,

@@ -176,6 +176,27 @@ fn unreadable_files_fail_and_leave_the_directory_unchanged() {
 }
 
 #[test]
+fn a_full_disk_is_named_as_such_not_as_a_bug() {
+    let Some(fs) = wayfarer_store::testfs::Tmpfs::mount("1m") else {
+        eprintln!("SKIP a_full_disk_is_named_as_such_not_as_a_bug: mounting a tmpfs needs root");
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    // Distinct ids and texts that do not compress: more than the 1 MB disk holds.
+    let mut csv = String::from("event_id,customer_id,timestamp,event,note\n");
+    for i in 0..40_000u64 {
+        let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        csv.push_str(&format!("e{h:x}{i},c{},2026-01-01T00:00:{:02}Z,Viewed,{h:x}{:x}\n", i % 997, i % 60, h >> 7));
+    }
+    let file = write(t.path(), "big.csv", &csv);
+    let data = fs.path().join("data");
+    let r = wayfarer(t.path(), &["import", "--data", data.to_str().unwrap(), file.to_str().unwrap()]).fails();
+    let err = r.stderr();
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("is the disk full") && !err.contains("bug"), "{err}");
+}
+
+#[test]
 fn truncated_ndjson_keeps_the_complete_lines() {
     let t = tempfile::tempdir().unwrap();
     let text = concat!(
