@@ -364,4 +364,31 @@ mod tests {
         }
         assert!(stats(Col::Timestamp) && stats(Col::Customer) && stats(Col::Event));
     }
+
+    #[test]
+    fn repeated_properties_stay_in_the_dictionary_beyond_its_default_size() {
+        // 20k distinct properties of ~100 bytes (2 MB, twice Parquet's
+        // default dictionary limit), each used three times.
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::open(dir.path(), 0).unwrap();
+        let events: Vec<wayfarer_core::Event> = (0..60_000)
+            .map(|i| {
+                let mut e = wayfarer_core::Event::new(format!("e{i}"), 10 + i, "Page Viewed");
+                e.user_id = Some("u1".into());
+                e.properties = format!(r#"{{"path":"/p/{:05}","title":"{}"}}"#, i % 20_000, "t".repeat(70));
+                e
+            })
+            .collect();
+        w.add(events).unwrap();
+        w.commit().unwrap();
+        let manifest = crate::Manifest::load(dir.path()).unwrap().unwrap();
+        let file = File::open(dir.path().join(&manifest.segments[0].file)).unwrap();
+        let meta = SerializedFileReader::new(file).unwrap().metadata().clone();
+        let chunk = meta.row_group(0).column(Col::Properties.index());
+        // In the dictionary: the distinct values (~2 MB) and small indices.
+        // Falling back to plain pages at 1 MB would write most rows' text
+        // again (~5 MB more).
+        let size = chunk.uncompressed_size();
+        assert!(size < 3_000_000, "the properties fell back to plain pages: {size} bytes");
+    }
 }
