@@ -182,40 +182,61 @@ const GOOGLE_CLICK_IDS: &[&str] = &["gclid", "wbraid", "gbraid", "dclid"];
 /// GA4 credits `(direct)` only when a session has no other source; the
 /// caller should not let a direct event replace a known session channel.
 pub fn source_medium(t: &Traffic<'_>, own_domains: &[String]) -> Option<SourceMedium> {
+    resolve(t, own_domains).map(|sm| SourceMedium {
+        source: sm.source.into_owned(),
+        medium: sm.medium.into_owned(),
+        campaign: sm.campaign.map(Cow::into_owned),
+    })
+}
+
+/// [`SourceMedium`] borrowing from the traffic where it can.
+struct Resolved<'a> {
+    source: Cow<'a, str>,
+    medium: Cow<'a, str>,
+    campaign: Option<Cow<'a, str>>,
+}
+
+/// The rules of [`source_medium`]: the URL's query is read once.
+fn resolve<'a>(t: &Traffic<'a>, own_domains: &[String]) -> Option<Resolved<'a>> {
     let url = non_empty(t.url);
-    let url_value =
-        |key: &str| url.and_then(|u| query_param(u, key)).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let source = non_empty(t.source).map(str::to_owned).or_else(|| url_value("utm_source"));
-    let medium = non_empty(t.medium).map(str::to_owned).or_else(|| url_value("utm_medium"));
-    let campaign = non_empty(t.campaign).map(str::to_owned).or_else(|| url_value("utm_campaign"));
+    let query = QueryFacts::of(url);
+    let given = |v: Option<&'a str>| non_empty(v).map(Cow::Borrowed);
+    let source = given(t.source).or_else(|| query.value(UTM_SOURCE));
+    let medium = given(t.medium).or_else(|| query.value(UTM_MEDIUM));
+    let campaign = given(t.campaign).or_else(|| query.value(UTM_CAMPAIGN));
+    let derived = |source: &'static str, medium: &'static str, campaign| Resolved {
+        source: Cow::Borrowed(source),
+        medium: Cow::Borrowed(medium),
+        campaign,
+    };
 
     // 1. UTM values.
     if source.is_some() || medium.is_some() {
-        return Some(SourceMedium {
-            source: source.unwrap_or_else(|| NOT_SET.to_owned()),
-            medium: medium.unwrap_or_else(|| NOT_SET.to_owned()),
+        return Some(Resolved {
+            source: source.unwrap_or(Cow::Borrowed(NOT_SET)),
+            medium: medium.unwrap_or(Cow::Borrowed(NOT_SET)),
             campaign,
         });
     }
 
     // 2. Click ids.
-    let has_param = |key: &str| url_value(key).is_some();
-    if GOOGLE_CLICK_IDS.iter().any(|&k| has_param(k)) {
+    if GOOGLE_CLICK_IDS.iter().any(|&k| query.has(k)) {
         return Some(derived("google", "cpc", campaign));
     }
-    if has_param("msclkid") {
+    if query.has(MSCLKID) {
         return Some(derived("bing", "cpc", campaign));
     }
 
     // 3. External referrer.
     let referrer_host = non_empty(t.referrer).and_then(url_host);
     let internal = referrer_host.as_deref().is_some_and(|h| is_internal(h, own_domains));
-    if let Some(host) = referrer_host.as_deref().filter(|_| !internal) {
-        return Some(from_referrer(host, campaign));
+    if let Some(host) = referrer_host.filter(|_| !internal) {
+        let sm = from_referrer(&host, None);
+        return Some(Resolved { source: Cow::Owned(sm.source), medium: Cow::Owned(sm.medium), campaign });
     }
 
     // 4. fbclid without an external referrer.
-    if has_param("fbclid") {
+    if query.has(FBCLID) {
         return Some(derived("facebook.com", "referral", campaign));
     }
 
@@ -229,6 +250,70 @@ pub fn source_medium(t: &Traffic<'_>, own_domains: &[String]) -> Option<SourceMe
         return Some(derived(DIRECT_SOURCE, NONE, campaign));
     }
     None
+}
+
+/// The query parameters the rules read, by index into [`QUERY_KEYS`].
+const UTM_SOURCE: &str = "utm_source";
+const UTM_MEDIUM: &str = "utm_medium";
+const UTM_CAMPAIGN: &str = "utm_campaign";
+const MSCLKID: &str = "msclkid";
+const FBCLID: &str = "fbclid";
+const QUERY_KEYS: [&str; 9] =
+    [UTM_SOURCE, UTM_MEDIUM, UTM_CAMPAIGN, "gclid", "wbraid", "gbraid", "dclid", MSCLKID, FBCLID];
+
+/// The first raw (still encoded) value of each of [`QUERY_KEYS`] in a
+/// URL's query, found in one pass: what [`query_param`] finds for each.
+struct QueryFacts<'a> {
+    raw: [Option<&'a str>; QUERY_KEYS.len()],
+}
+
+impl<'a> QueryFacts<'a> {
+    fn of(url: Option<&'a str>) -> QueryFacts<'a> {
+        let mut raw = [None; QUERY_KEYS.len()];
+        let query = url.and_then(|u| u.split_once('#').map_or(u, |(before, _)| before).split_once('?'));
+        if let Some((_, query)) = query {
+            let mut missing = QUERY_KEYS.len();
+            for pair in query.split('&') {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let decoded;
+                let k = if k.contains(['%', '+']) {
+                    decoded = percent_decode(k, true);
+                    decoded.trim()
+                } else {
+                    k.trim()
+                };
+                if let Some(i) = QUERY_KEYS.iter().position(|q| k.eq_ignore_ascii_case(q))
+                    && raw[i].is_none()
+                {
+                    raw[i] = Some(v);
+                    missing -= 1;
+                    if missing == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        QueryFacts { raw }
+    }
+
+    /// The parameter's value, decoded and trimmed; `None` when absent or
+    /// blank.
+    fn value(&self, key: &str) -> Option<Cow<'a, str>> {
+        let i = QUERY_KEYS.iter().position(|q| *q == key)?;
+        let v = percent_decode(self.raw[i]?, true);
+        let t = v.trim();
+        if t.is_empty() {
+            None
+        } else if t.len() == v.len() {
+            Some(Cow::Owned(v))
+        } else {
+            Some(Cow::Owned(t.to_owned()))
+        }
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.value(key).is_some()
+    }
 }
 
 /// GA4 default channel group for a source/medium/campaign, exactly in
@@ -340,7 +425,7 @@ pub fn default_channel_group(source: &str, medium: &str, campaign: Option<&str>)
 /// Convenience: [`source_medium`] then [`default_channel_group`]; `None` when
 /// the event carries no traffic information.
 pub fn classify(t: &Traffic<'_>, own_domains: &[String]) -> Option<&'static str> {
-    let sm = source_medium(t, own_domains)?;
+    let sm = resolve(t, own_domains)?;
     Some(default_channel_group(&sm.source, &sm.medium, sm.campaign.as_deref()))
 }
 
@@ -413,15 +498,22 @@ fn is_internal(host: &str, own_domains: &[String]) -> bool {
     })
 }
 
-fn normalize_own_domain(domain: &str) -> String {
+fn normalize_own_domain(domain: &str) -> Cow<'_, str> {
     let d = domain.trim();
-    let host = if d.contains('/') || d.contains(':') {
-        url_host(d).unwrap_or_default()
+    let host: Cow<'_, str> = if d.contains('/') || d.contains(':') {
+        Cow::Owned(url_host(d).unwrap_or_default())
     } else {
-        d.trim_end_matches('.').to_lowercase()
+        normalize(d.trim_end_matches('.'))
     };
-    let host = host.trim_start_matches("*.").trim_start_matches('.');
-    host.strip_prefix("www.").unwrap_or(host).to_owned()
+    let trim = |h: &str| -> std::ops::Range<usize> {
+        let t = h.trim_start_matches("*.").trim_start_matches('.');
+        let t = t.strip_prefix("www.").unwrap_or(t);
+        h.len() - t.len()..h.len()
+    };
+    match host {
+        Cow::Borrowed(h) => Cow::Borrowed(&h[trim(h)]),
+        Cow::Owned(h) => Cow::Owned(h[trim(&h)].to_owned()),
+    }
 }
 
 /// `host` equals `domain` or is a subdomain of it.
@@ -662,8 +754,11 @@ fn is_scheme(s: &str) -> bool {
 
 /// The first value of query parameter `key` in `url` (the part between `?`
 /// and `#`), percent-decoded with `+` as a space. Keys compare ASCII
-/// case-insensitively after decoding. Invalid UTF-8 becomes U+FFFD.
-pub(crate) fn query_param(url: &str, key: &str) -> Option<String> {
+/// case-insensitively after decoding. Invalid UTF-8 becomes U+FFFD. The
+/// reference that [`QueryFacts`] (one pass for all the keys the rules
+/// read) is tested against.
+#[cfg(test)]
+fn query_param(url: &str, key: &str) -> Option<String> {
     let without_fragment = url.split_once('#').map_or(url, |(before, _)| before);
     let (_, query) = without_fragment.split_once('?')?;
     query.split('&').find_map(|pair| {
@@ -1358,6 +1453,27 @@ mod tests {
         ] {
             assert_eq!(url_host(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn one_pass_over_the_query_finds_what_a_search_per_key_finds() {
+        let urls = [
+            "https://e.com/p?utm_source=a&utm_source=b&UTM_Medium=%20cpc%20&gclid=&gclid=x#fbclid=1",
+            "https://e.com/p?utm%5Fsource=News+Letter&utm_campaign=a+b%2Bc&msclkid=9&fbclid=f",
+            "https://e.com/p?utm_source=&utm_medium=+&wbraid=w&gbraid&dclid=%41",
+            "https://e.com/p?%E2%82%AC=1&utm_campaign&&=&fbclid=%zz",
+            "https://e.com/p#?utm_source=hidden",
+            "https://e.com/p",
+            "e.com?GCLID=1&FbClId=2&utm_source=%E2%82",
+        ];
+        for url in urls {
+            let facts = QueryFacts::of(Some(url));
+            for key in QUERY_KEYS {
+                let expected = query_param(url, key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+                assert_eq!(facts.value(key).map(Cow::into_owned), expected, "{url} {key}");
+            }
+        }
+        assert!(QueryFacts::of(None).raw.iter().all(Option::is_none));
     }
 
     #[test]

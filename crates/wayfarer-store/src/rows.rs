@@ -112,7 +112,30 @@ impl EventRows {
         let mut score = Float64Builder::with_capacity(n);
         // Text columns, in staged order, then previous_id.
         const TEXTS: usize = 12;
-        let mut texts: Vec<StringBuilder> = (0..TEXTS).map(|_| StringBuilder::with_capacity(n, n * 8)).collect();
+        fn texts_of(e: &Event) -> [Option<&str>; TEXTS] {
+            [
+                Some(&e.event_id),
+                e.user_id.as_deref(),
+                e.anonymous_id.as_deref(),
+                e.source.as_deref(),
+                e.medium.as_deref(),
+                e.campaign.as_deref(),
+                e.url.as_deref(),
+                e.referrer.as_deref(),
+                e.survey.as_deref(),
+                e.text.as_deref(),
+                Some(&e.properties),
+                e.previous_id.as_deref(),
+            ]
+        }
+        // Each text column's bytes, so its buffer is allocated once.
+        let mut bytes = [0usize; TEXTS];
+        for e in events {
+            for (b, v) in bytes.iter_mut().zip(texts_of(e)) {
+                *b += v.map_or(0, str::len);
+            }
+        }
+        let mut texts: Vec<StringBuilder> = bytes.iter().map(|&b| StringBuilder::with_capacity(n, b)).collect();
         let mut keys = Vec::with_capacity(n);
         let (mut user_keys, mut anon_keys) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let (mut event_names, mut channel_names) = (Local::default(), Local::default());
@@ -136,21 +159,7 @@ impl EventRows {
             received.append_value(e.received_at);
             revenue.append_option(e.revenue);
             score.append_option(e.score);
-            let values: [Option<&str>; TEXTS] = [
-                Some(&e.event_id),
-                e.user_id.as_deref(),
-                e.anonymous_id.as_deref(),
-                e.source.as_deref(),
-                e.medium.as_deref(),
-                e.campaign.as_deref(),
-                e.url.as_deref(),
-                e.referrer.as_deref(),
-                e.survey.as_deref(),
-                e.text.as_deref(),
-                Some(&e.properties),
-                e.previous_id.as_deref(),
-            ];
-            for (b, v) in texts.iter_mut().zip(values) {
+            for (b, v) in texts.iter_mut().zip(texts_of(e)) {
                 b.append_option(v);
             }
         }
@@ -458,7 +467,10 @@ const GATHER_GROUP: usize = 16;
 fn gather_strings(arrays: &[&arrow_array::StringArray], order: &[(usize, usize)]) -> Result<ArrayRef, StoreError> {
     let rows: usize = arrays.iter().map(|a| a.len()).sum::<usize>().max(1);
     let bytes: usize = arrays.iter().map(|a| a.value_data().len()).sum();
-    let mut values: Vec<u8> = Vec::with_capacity(bytes / rows * order.len() + 64);
+    // The rows' share of the bytes, with an eighth to spare: a partition's
+    // rows may be longer than the average (growing would copy them all).
+    let estimate = (bytes as u128 * order.len() as u128).div_ceil(rows as u128) as usize;
+    let mut values: Vec<u8> = Vec::with_capacity(estimate + estimate / 8 + 64);
     let mut offsets: Vec<i32> = Vec::with_capacity(order.len() + 1);
     offsets.push(0);
     let nullable = arrays.iter().any(|a| a.null_count() > 0);
