@@ -4,6 +4,9 @@
 //! `None` means the event carries no traffic information and inherits its
 //! session's channel (the engine does that, since sessions span imports).
 
+use std::sync::Mutex;
+
+use rustc_hash::FxHashMap;
 use wayfarer_core::Event;
 use wayfarer_core::config::ChannelConfig;
 use wayfarer_core::predicate::{EventFacts, Predicate, Scope, Vocabulary};
@@ -14,6 +17,23 @@ use crate::channels::{self, Traffic};
 pub struct ChannelDeriver {
     rules: Vec<(String, Predicate)>,
     own_domains: Vec<String>,
+    memo: Memo,
+}
+
+/// GA4 groups already worked out, by [`channels::classification_key`]:
+/// most events repeat their session's traffic (the same campaign, no query,
+/// an internal referrer), and the rules (URL and referrer parsing, the
+/// source lists) cost more than a lookup. Cleared when it reaches
+/// [`MEMO_ENTRIES`]; a clone starts empty.
+#[derive(Debug, Default)]
+struct Memo(Mutex<FxHashMap<Box<str>, Option<&'static str>>>);
+
+const MEMO_ENTRIES: usize = 1 << 16;
+
+impl Clone for Memo {
+    fn clone(&self) -> Memo {
+        Memo::default()
+    }
 }
 
 impl ChannelDeriver {
@@ -28,7 +48,11 @@ impl ChannelDeriver {
                     .map_err(|e| format!("channel rule '{}': '{}': {e}", r.name, r.when))
             })
             .collect::<Result<_, _>>()?;
-        Ok(ChannelDeriver { rules, own_domains: config.own_domains.iter().map(|d| d.to_ascii_lowercase()).collect() })
+        Ok(ChannelDeriver {
+            rules,
+            own_domains: config.own_domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
+            memo: Memo::default(),
+        })
     }
 
     /// The channel for an event, or None to inherit the session's.
@@ -71,7 +95,25 @@ impl ChannelDeriver {
             url: e.url.as_deref(),
             referrer: e.referrer.as_deref(),
         };
-        channels::classify(&t, &self.own_domains).map(str::to_string)
+        self.classify(&t).map(str::to_string)
+    }
+
+    /// GA4's default channel group of the traffic, remembered.
+    fn classify(&self, t: &Traffic<'_>) -> Option<&'static str> {
+        let mut key = String::with_capacity(96);
+        channels::classification_key(t, &mut key);
+        // A poisoned lock only means another thread panicked mid-insert;
+        // the map is still a valid cache.
+        if let Some(&group) = self.memo.0.lock().unwrap_or_else(|p| p.into_inner()).get(key.as_str()) {
+            return group;
+        }
+        let group = channels::classify(t, &self.own_domains);
+        let mut memo = self.memo.0.lock().unwrap_or_else(|p| p.into_inner());
+        if memo.len() >= MEMO_ENTRIES {
+            memo.clear();
+        }
+        memo.insert(key.into_boxed_str(), group);
+        group
     }
 }
 
