@@ -165,9 +165,11 @@ const GOOGLE_CLICK_IDS: &[&str] = &["gclid", "wbraid", "gbraid", "dclid"];
 ///    Instagram and Messenger, so it is no paid signal and an external
 ///    referrer (say `l.instagram.com`) is the better source; hence it ranks
 ///    below the referrer and maps to a referral (channel Organic Social).
-/// 5. A referrer whose host is one of `own_domains` or a subdomain of one is
-///    internal navigation: the event carries no traffic information and the
-///    answer is `None` ("inherit the session's").
+/// 5. A referrer whose host is one of `own_domains` or a subdomain of one,
+///    or the page's own domain (the page URL's host without `www.`) or a
+///    subdomain of it (GA4's automatic self-referral detection), is internal
+///    navigation: the event carries no traffic information and the answer
+///    is `None` ("inherit the session's").
 /// 6. Otherwise, for an event with a page URL (or an explicit campaign):
 ///    `(direct) / (none)`. An event with no UTM values, no URL and no usable
 ///    referrer (a server-side event, say) has no traffic information: `None`.
@@ -191,25 +193,16 @@ pub fn source_medium(t: &Traffic<'_>, own_domains: &[String]) -> Option<SourceMe
 
 /// Writes into `key` everything of `t` that [`classify`] reads, so that
 /// two traffics with the same key classify alike (under the same own
-/// domains): the source, medium and campaign as given, whether there is a
-/// page URL and its query, and the referrer up to the end of its host and
-/// port (all that [`url_host`] reads). Page paths and referrer paths, which
-/// differ from event to event, are left out.
+/// domains): the source, medium and campaign as given, the page URL's query,
+/// and the page URL and the referrer up to the end of their host and port
+/// (all that [`url_host`] reads). Paths, which differ from event to event,
+/// are left out.
 pub fn classification_key(t: &Traffic<'_>, key: &mut String) {
     use std::fmt::Write;
     key.clear();
     let url = non_empty(t.url);
     let query = url.map(|u| u.split_once('#').map_or(u, |(before, _)| before).split_once('?').map_or("", |(_, q)| q));
-    let referrer = t.referrer.map(|r| {
-        let s = r.trim();
-        let rest = match s.find("://") {
-            Some(i) if is_scheme(&s[..i]) => &s[i + 3..],
-            _ => s.strip_prefix("//").unwrap_or(s),
-        };
-        let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
-        &s[..s.len() - rest.len() + end]
-    });
-    for part in [t.source, t.medium, t.campaign, query, referrer] {
+    for part in [t.source, t.medium, t.campaign, query, url.map(through_host), t.referrer.map(through_host)] {
         // Length-prefixed, so no text can pass for another split.
         match part {
             None => key.push('-'),
@@ -219,6 +212,18 @@ pub fn classification_key(t: &Traffic<'_>, key: &mut String) {
             }
         }
     }
+}
+
+/// A URL up to the end of its host and port: all of it that [`url_host`]
+/// reads.
+fn through_host(url: &str) -> &str {
+    let s = url.trim();
+    let rest = match s.find("://") {
+        Some(i) if is_scheme(&s[..i]) => &s[i + 3..],
+        _ => s.strip_prefix("//").unwrap_or(s),
+    };
+    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    &s[..s.len() - rest.len() + end]
 }
 
 /// [`SourceMedium`] borrowing from the traffic where it can.
@@ -261,7 +266,7 @@ fn resolve<'a>(t: &Traffic<'a>, own_domains: &[String]) -> Option<Resolved<'a>> 
 
     // 3. External referrer.
     let referrer_host = non_empty(t.referrer).and_then(url_host);
-    let internal = referrer_host.as_deref().is_some_and(|h| is_internal(h, own_domains));
+    let internal = referrer_host.as_deref().is_some_and(|h| is_internal(h, own_domains) || self_referral(h, url));
     if let Some(host) = referrer_host.filter(|_| !internal) {
         let sm = from_referrer(&host, None);
         return Some(Resolved { source: Cow::Owned(sm.source), medium: Cow::Owned(sm.medium), campaign });
@@ -546,6 +551,17 @@ fn normalize_own_domain(domain: &str) -> Cow<'_, str> {
         Cow::Borrowed(h) => Cow::Borrowed(&h[trim(h)]),
         Cow::Owned(h) => Cow::Owned(h[trim(&h)].to_owned()),
     }
+}
+
+/// GA4's automatic self-referral detection: the referrer's host is the
+/// page's own domain (its host without `www.`) or a subdomain of it, so a
+/// click from one page of the site to another is internal navigation even
+/// when no own domains are configured.
+fn self_referral(referrer_host: &str, page_url: Option<&str>) -> bool {
+    let Some(page) = page_url.and_then(url_host) else { return false };
+    let domain = page.strip_prefix("www.").unwrap_or(&page);
+    let referrer = referrer_host.strip_prefix("www.").unwrap_or(referrer_host);
+    !domain.is_empty() && host_within(referrer, domain)
 }
 
 /// `host` equals `domain` or is a subdomain of it.
@@ -1295,6 +1311,36 @@ mod tests {
     }
 
     #[test]
+    fn a_referrer_from_the_page_own_site_is_internal_without_own_domains() {
+        let none: Vec<String> = Vec::new();
+        for (url, referrer) in [
+            ("https://shop.example.org/cart", "https://shop.example.org/product/1"),
+            ("https://www.example.org/", "https://example.org/blog"),
+            ("https://example.org/", "https://blog.example.org/post"),
+            ("https://www.example.org/a", "http://www.example.org:8080/b"),
+        ] {
+            let t = Traffic { url: Some(url), referrer: Some(referrer), ..Traffic::default() };
+            assert_eq!(source_medium(&t, &none), None, "{url} from {referrer}");
+        }
+        // Another site, a parent domain of the page's, or no page URL: a referral.
+        for (url, referrer, source) in [
+            (Some("https://example.org/"), "https://example.com/", "example.com"),
+            (Some("https://shop.example.org/"), "https://example.org/", "example.org"),
+            (None, "https://example.org/", "example.org"),
+        ] {
+            let t = Traffic { url, referrer: Some(referrer), ..Traffic::default() };
+            assert_eq!(source_medium(&t, &none), sm(source, "referral", None), "{url:?} from {referrer}");
+        }
+        // UTM values still win over a self-referral.
+        let t = Traffic {
+            url: Some("https://example.org/?utm_source=news&utm_medium=email"),
+            referrer: Some("https://example.org/"),
+            ..Traffic::default()
+        };
+        assert_eq!(classify(&t, &none), Some("Email"));
+    }
+
+    #[test]
     fn external_referrer_without_utm() {
         let t = Traffic {
             url: Some("https://example.com/"),
@@ -1503,6 +1549,8 @@ mod tests {
             Some("https://shop.example/c?gclid=1"),
             Some("https://shop.example/d#?gclid=1"),
             Some("https://shop.example/e?fbclid=2"),
+            Some("https://blog.other.example/f"),
+            Some("https://other.example/g"),
         ];
         let referrers = [
             None,
@@ -1517,6 +1565,8 @@ mod tests {
             Some("https://[::1]/"),
             Some("https://bad host/"),
             Some("mailto:someone"),
+            Some("https://other.example/h"),
+            Some("https://www.other.example/i"),
         ];
         let mut seen: std::collections::HashMap<String, Option<&str>> = std::collections::HashMap::new();
         let mut key = String::new();
