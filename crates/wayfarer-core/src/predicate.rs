@@ -102,19 +102,34 @@ pub enum CustomerFact {
     RevenueTotal,
     /// Number of events.
     Events,
-    /// The current (highest reached) stage.
+    /// The current (highest reached) stage. Compared with `<`, `<=`, `>`,
+    /// `>=` it is ordered as the stage model orders stages, so
+    /// `stage >= 'Purchase'` reads "reached Purchase".
     Stage,
+    /// The channel of most of the customer's events (ties: the earliest).
+    FavouriteChannel,
+    /// No activity for `churn_after` before the end of the data.
+    Churned,
+    /// `promoter`, `passive` or `detractor`, from the latest NPS answer.
+    NpsGroup,
+    /// The customer's persona (by the configured persona rules).
+    Persona,
 }
 
 impl CustomerFact {
     /// Names as written in conditions (`purchases` is another name for `orders`).
-    pub const NAMES: [(&'static str, CustomerFact); 6] = [
+    pub const NAMES: [(&'static str, CustomerFact); 11] = [
         ("first_channel", CustomerFact::FirstChannel),
         ("orders", CustomerFact::Orders),
         ("purchases", CustomerFact::Orders),
         ("revenue_total", CustomerFact::RevenueTotal),
         ("events", CustomerFact::Events),
         ("stage", CustomerFact::Stage),
+        ("favourite_channel", CustomerFact::FavouriteChannel),
+        ("favorite_channel", CustomerFact::FavouriteChannel),
+        ("churned", CustomerFact::Churned),
+        ("nps_group", CustomerFact::NpsGroup),
+        ("persona", CustomerFact::Persona),
     ];
 
     pub fn parse(name: &str) -> Option<CustomerFact> {
@@ -273,6 +288,8 @@ pub struct Vocabulary {
     pub properties: Option<Vec<String>>,
     /// The trait names of identify calls, if known.
     pub traits: Option<Vec<String>>,
+    /// The configured personas' names.
+    pub personas: Vec<String>,
     /// Whether a property no event has is an error even when no known
     /// property is close to it. Stage and touchpoint rules are lenient (the
     /// built-in rules name Segment's properties, which other data may lack,
@@ -296,6 +313,10 @@ pub enum Op {
 }
 
 impl Op {
+    fn is_ordering(self) -> bool {
+        matches!(self, Op::Gt | Op::Ge | Op::Lt | Op::Le)
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Op::Eq => "=",
@@ -320,6 +341,38 @@ pub enum Predicate {
     Not(Box<Predicate>),
     Present(Field),
     Cmp(Field, Op, Value<'static>),
+    /// `did 'EVENT' [op N] [within DURATION]`: how many of the customer's
+    /// events match, compared with N (default `>= 1`).
+    Did(Did),
+    /// `stage OP 'NAME'` with an ordering operator, the name resolved to
+    /// its place in the stage model by [`Predicate::compile`].
+    StageOrder(Op, usize, String),
+}
+
+/// A behaviour term: `did 'Order Completed' >= 2 within 90d`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Did {
+    /// An event name, or a glob (`'Order*'`) when it holds `*` or `?`.
+    pub event: String,
+    pub op: Op,
+    pub count: f64,
+    /// Only events in this long before the end of the data (µs).
+    pub within: Option<i64>,
+    /// Only events this condition holds for (`'Page Viewed'[url ~ '*/shipping*']`),
+    /// with its text as written.
+    pub filter: Option<(Box<Predicate>, String)>,
+}
+
+impl Did {
+    /// Whether an event name is one the term counts.
+    pub fn matches(&self, event: &str) -> bool {
+        if self.event.contains(['*', '?']) { crate::glob::glob_match(&self.event, event) } else { self.event == event }
+    }
+
+    /// Whether `n` matching events satisfy the term.
+    pub fn holds(&self, n: usize) -> bool {
+        compare(&Value::Num(n as f64), self.op, &Value::Num(self.count))
+    }
 }
 
 /// Looks up a dotted path (`a.b.c`) in a JSON object: how `properties.a.b`
@@ -335,6 +388,17 @@ pub fn lookup_path<'v>(v: &'v serde_json::Value, path: &str) -> Option<&'v serde
 /// Where a predicate reads its fields from.
 pub trait Facts {
     fn get(&self, field: &Field) -> Value<'_>;
+
+    /// How many of the customer's events a `did` term counts; `None` where
+    /// no customer is known (the term is then false).
+    fn count(&self, _did: &Did) -> Option<usize> {
+        None
+    }
+
+    /// The place of the customer's current stage in the stage model.
+    fn stage_rank(&self) -> Option<usize> {
+        None
+    }
 }
 
 impl Predicate {
@@ -349,11 +413,30 @@ impl Predicate {
     /// and what the data holds. The error names the column and, for a
     /// misspelled name, the closest known one.
     pub fn compile(src: &str, scope: Scope, vocab: &Vocabulary) -> Result<Predicate, String> {
-        let (p, atoms) = parse_atoms(src)?;
+        let (p, atoms, dids) = parse_atoms(src)?;
+        // The first problem in the text is the one reported.
+        let mut problems: Vec<(usize, String)> = Vec::new();
         for a in &atoms {
-            check(a, scope, vocab).map_err(|e| format!("at column {}: {e}", a.column))?;
+            if let Err(e) = check(a, scope, vocab) {
+                problems.push((a.column, format!("at column {}: {e}", a.column)));
+            }
         }
-        Ok(p)
+        let mut filters = Vec::new();
+        for (column, d) in &dids {
+            match check_did(d, scope, vocab) {
+                Ok(f) => filters.push(f),
+                // A bracket's own error already carries its column.
+                Err(e) if e.starts_with("at column ") => {
+                    problems.push((*column, shift_column(&e, bracket_start(src, *column))));
+                }
+                Err(e) => problems.push((*column, format!("at column {column}: {e}"))),
+            }
+        }
+        if let Some((_, e)) = problems.into_iter().min_by_key(|(c, _)| *c) {
+            return Err(e);
+        }
+        let mut filters = filters.into_iter();
+        Ok(p.order_stages(&vocab.stages).with_filters(&mut filters))
     }
 
     pub fn eval(&self, facts: &dyn Facts) -> bool {
@@ -364,6 +447,64 @@ impl Predicate {
             Predicate::Not(p) => !p.eval(facts),
             Predicate::Present(f) => facts.get(f).truthy(),
             Predicate::Cmp(f, op, v) => compare(&facts.get(f), *op, v),
+            Predicate::Did(d) => facts.count(d).is_some_and(|n| d.holds(n)),
+            Predicate::StageOrder(op, rank, _) => {
+                facts.stage_rank().is_some_and(|r| compare(&Value::Num(r as f64), *op, &Value::Num(*rank as f64)))
+            }
+        }
+    }
+
+    /// Every `did` term of the predicate.
+    pub fn dids(&self) -> Vec<&Did> {
+        let mut out = Vec::new();
+        self.visit(&mut |p| {
+            if let Predicate::Did(d) = p {
+                out.push(d);
+            }
+        });
+        out
+    }
+
+    fn visit<'a>(&'a self, f: &mut impl FnMut(&'a Predicate)) {
+        f(self);
+        match self {
+            Predicate::And(ps) | Predicate::Or(ps) => ps.iter().for_each(|p| p.visit(f)),
+            Predicate::Not(p) => p.visit(f),
+            _ => {}
+        }
+    }
+
+    /// The `did` terms' bracket conditions replaced, in order of
+    /// appearance, by their compiled forms.
+    fn with_filters(self, filters: &mut impl Iterator<Item = Option<Predicate>>) -> Predicate {
+        match self {
+            Predicate::And(ps) => Predicate::And(ps.into_iter().map(|p| p.with_filters(filters)).collect()),
+            Predicate::Or(ps) => Predicate::Or(ps.into_iter().map(|p| p.with_filters(filters)).collect()),
+            Predicate::Not(p) => Predicate::Not(Box::new(p.with_filters(filters))),
+            Predicate::Did(mut d) => {
+                if let (Some(Some(compiled)), Some((_, text))) = (filters.next(), d.filter.take()) {
+                    d.filter = Some((Box::new(compiled), text));
+                }
+                Predicate::Did(d)
+            }
+            other => other,
+        }
+    }
+
+    /// `stage < > <= >= 'NAME'` become [`Predicate::StageOrder`] by the
+    /// stage model's order.
+    fn order_stages(self, stages: &[String]) -> Predicate {
+        match self {
+            Predicate::And(ps) => Predicate::And(ps.into_iter().map(|p| p.order_stages(stages)).collect()),
+            Predicate::Or(ps) => Predicate::Or(ps.into_iter().map(|p| p.order_stages(stages)).collect()),
+            Predicate::Not(p) => Predicate::Not(Box::new(p.order_stages(stages))),
+            Predicate::Cmp(Field::Customer(CustomerFact::Stage), op, Value::Str(name)) if op.is_ordering() => {
+                match stages.iter().position(|s| *s == name) {
+                    Some(rank) => Predicate::StageOrder(op, rank, name.into_owned()),
+                    None => Predicate::Cmp(Field::Customer(CustomerFact::Stage), op, Value::Str(name)),
+                }
+            }
+            other => other,
         }
     }
 
@@ -380,6 +521,12 @@ impl Predicate {
             Predicate::And(ps) | Predicate::Or(ps) => ps.iter().for_each(|p| p.collect_fields(out)),
             Predicate::Not(p) => p.collect_fields(out),
             Predicate::Present(f) | Predicate::Cmp(f, _, _) => out.push(f),
+            Predicate::StageOrder(..) => out.push(&Field::Customer(CustomerFact::Stage)),
+            Predicate::Did(d) => {
+                if let Some((f, _)) = &d.filter {
+                    f.collect_fields(out);
+                }
+            }
         }
     }
 }
@@ -430,6 +577,20 @@ impl fmt::Display for Predicate {
                 Value::Str(s) => write!(f, "{} {} '{}'", field.name(), op.as_str(), s.replace('\'', "\\'")),
                 other => write!(f, "{} {} {}", field.name(), op.as_str(), other.text()),
             },
+            Predicate::StageOrder(op, _, name) => write!(f, "stage {} '{}'", op.as_str(), name.replace('\'', "\\'")),
+            Predicate::Did(d) => {
+                write!(f, "did '{}'", d.event.replace('\'', "\\'"))?;
+                if let Some((_, text)) = &d.filter {
+                    write!(f, "[{}]", text.trim())?;
+                }
+                if (d.op, d.count) != (Op::Ge, 1.0) {
+                    write!(f, " {} {}", d.op.as_str(), format_num(d.count))?;
+                }
+                match d.within {
+                    Some(w) => write!(f, " within {}", crate::time::format_duration_exact(w)),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -455,6 +616,9 @@ enum Token {
     Op(Op),
     LParen,
     RParen,
+    /// `[CONDITION]` after a `did` term's event: the text inside, and the
+    /// column where it starts.
+    Bracket(String, usize),
 }
 
 impl fmt::Display for Token {
@@ -466,6 +630,7 @@ impl fmt::Display for Token {
             Token::Op(o) => write!(f, "{}", o.as_str()),
             Token::LParen => write!(f, "("),
             Token::RParen => write!(f, ")"),
+            Token::Bracket(c, _) => write!(f, "[{c}]"),
         }
     }
 }
@@ -486,6 +651,32 @@ fn lex(src: &str) -> Result<Vec<(Token, usize)>, String> {
             ')' => {
                 out.push((Token::RParen, col));
                 i += 1;
+            }
+            '[' => {
+                // Up to the matching ']', skipping quoted text.
+                let (mut depth, mut j, mut quote) = (1, i + 1, None);
+                while j < chars.len() {
+                    match (quote, chars[j]) {
+                        (Some(q), c) if c == q => quote = None,
+                        (Some(_), '\\') => j += 1,
+                        (Some(_), _) => {}
+                        (None, '\'' | '"') => quote = Some(chars[j]),
+                        (None, '[') => depth += 1,
+                        (None, ']') => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                if j >= chars.len() {
+                    return Err(format!("at column {col}: '[' without its ']'"));
+                }
+                out.push((Token::Bracket(chars[i + 1..j].iter().collect(), col + 1), col));
+                i = j + 1;
             }
             '\'' | '"' => {
                 let quote = c;
@@ -564,18 +755,21 @@ struct Atom {
     cmp: Option<(Op, Value<'static>)>,
 }
 
-fn parse_atoms(src: &str) -> Result<(Predicate, Vec<Atom>), String> {
+/// A parsed condition with its fields and `did` terms as written.
+type Parsed = (Predicate, Vec<Atom>, Vec<(usize, Did)>);
+
+fn parse_atoms(src: &str) -> Result<Parsed, String> {
     let tokens = lex(src)?;
     let end = src.chars().count() + 1;
     if tokens.is_empty() {
-        return Ok((Predicate::True, Vec::new()));
+        return Ok((Predicate::True, Vec::new(), Vec::new()));
     }
-    let mut p = Parser { tokens, pos: 0, end, atoms: Vec::new() };
+    let mut p = Parser { tokens, pos: 0, end, atoms: Vec::new(), dids: Vec::new() };
     let e = p.expr()?;
     if let Some((t, col)) = p.tokens.get(p.pos) {
         return Err(format!("at column {col}: unexpected '{t}' after a complete condition"));
     }
-    Ok((e, p.atoms))
+    Ok((e, p.atoms, p.dids))
 }
 
 struct Parser {
@@ -584,6 +778,8 @@ struct Parser {
     /// The column just past the end, for "expected … at the end".
     end: usize,
     atoms: Vec<Atom>,
+    /// The `did` terms, with their columns.
+    dids: Vec<(usize, Did)>,
 }
 
 impl Parser {
@@ -626,6 +822,9 @@ impl Parser {
             self.pos += 1;
             return Ok(Predicate::Not(Box::new(self.unary()?)));
         }
+        if self.keyword("did") {
+            return self.did();
+        }
         match self.peek().cloned() {
             Some(Token::LParen) => {
                 self.pos += 1;
@@ -666,6 +865,108 @@ impl Parser {
             Some(other) => Err(self.error(format!("expected a field name, found '{other}'"))),
             None => Err(self.error("expected a condition")),
         }
+    }
+}
+
+impl Parser {
+    /// `did EVENT [op N] [within DURATION]`, at the `did`.
+    fn did(&mut self) -> Result<Predicate, String> {
+        let column = self.column();
+        self.pos += 1;
+        let event = match self.peek().cloned() {
+            Some(Token::Str(s)) if !s.trim().is_empty() => s,
+            Some(Token::Ident(s)) if !["and", "or", "not", "within"].iter().any(|k| s.eq_ignore_ascii_case(k)) => s,
+            Some(other) => return Err(self.error(format!("expected an event name after 'did', found '{other}'"))),
+            None => return Err(self.error("expected an event name after 'did' ('Order Completed', or a glob)")),
+        };
+        self.pos += 1;
+        let mut filter = None;
+        if let Some(Token::Bracket(text, at)) = self.peek().cloned() {
+            let p = Predicate::parse(&text).map_err(|e| shift_column(&e, at - 1))?;
+            filter = Some((Box::new(p), text));
+            self.pos += 1;
+        }
+        let (mut op, mut count) = (Op::Ge, 1.0);
+        if let Some(Token::Op(o)) = self.peek().cloned() {
+            if matches!(o, Op::Glob | Op::NotGlob | Op::Contains) {
+                return Err(self.error(format!("'did' counts events; '{}' compares text", o.as_str())));
+            }
+            self.pos += 1;
+            count = match self.peek() {
+                Some(Token::Num(n)) if *n >= 0.0 && n.fract() == 0.0 => *n,
+                Some(other) => {
+                    return Err(
+                        self.error(format!("expected a count (0, 1, 2…) after '{}', found '{other}'", o.as_str()))
+                    );
+                }
+                None => return Err(self.error(format!("expected a count after '{}'", o.as_str()))),
+            };
+            op = o;
+            self.pos += 1;
+        }
+        let mut within = None;
+        if self.keyword("within") {
+            self.pos += 1;
+            let at = self.column();
+            // `90d` lexes as the number 90 and the word `d`.
+            let text = match (self.peek().cloned(), self.tokens.get(self.pos + 1).map(|(t, _)| t.clone())) {
+                (Some(Token::Num(n)), Some(Token::Ident(unit)))
+                    if !unit.eq_ignore_ascii_case("and") && !unit.eq_ignore_ascii_case("or") =>
+                {
+                    self.pos += 2;
+                    format!("{}{unit}", format_num(n))
+                }
+                (Some(Token::Num(n)), _) => {
+                    self.pos += 1;
+                    format_num(n)
+                }
+                (Some(other), _) => {
+                    return Err(self.error(format!("expected a duration after 'within' (90d, 12h), found '{other}'")));
+                }
+                (None, _) => return Err(self.error("expected a duration after 'within' (90d, 12h)")),
+            };
+            let micros = crate::time::parse_duration(&text).map_err(|e| format!("at column {at}: {e}"))?;
+            within = Some(micros);
+        }
+        let d = Did { event, op, count, within, filter };
+        self.dids.push((column, d.clone()));
+        Ok(Predicate::Did(d))
+    }
+}
+
+/// Checks a `did` term: only a whole customer has events to count, and the
+/// event must be one the data holds.
+fn check_did(d: &Did, scope: Scope, vocab: &Vocabulary) -> Result<Option<Predicate>, String> {
+    if scope != Scope::Customer {
+        return Err(
+            "'did' counts a customer's events: segments and persona rules can use it, rules about one event cannot"
+                .to_string(),
+        );
+    }
+    let names: Vec<&str> = vocab.events.iter().map(String::as_str).collect();
+    if !names.is_empty() && !names.iter().any(|n| d.matches(n)) {
+        let what = if d.event.contains(['*', '?']) { "matches no event" } else { "is no event in the data" };
+        return Err(format!("'{}' {what}{}", d.event, crate::suggest::hint(&d.event, &names)));
+    }
+    // The condition in brackets reads the one event: checked as a stage
+    // rule's would be, and compiled the same way.
+    d.filter.as_ref().map(|(_, text)| Predicate::compile(text, Scope::Event, vocab)).transpose()
+}
+
+/// The column just inside the first `[` after `from` (a `did` term's
+/// bracket), or `from` when there is none.
+fn bracket_start(src: &str, from: usize) -> usize {
+    src.chars().skip(from - 1).position(|c| c == '[').map_or(from, |i| from + i)
+}
+
+/// An error of a condition inside brackets, its column moved to where the
+/// brackets' text starts in the whole condition.
+fn shift_column(e: &str, by: usize) -> String {
+    let Some(rest) = e.strip_prefix("at column ") else { return e.to_string() };
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    match rest[..digits].parse::<usize>() {
+        Ok(n) => format!("at column {}{}", n + by, &rest[digits..]),
+        Err(_) => e.to_string(),
     }
 }
 
@@ -732,9 +1033,11 @@ fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
     let (what, names): (&str, Vec<&str>) = match a.field {
         Field::Event => ("event", vocab.events.iter().map(String::as_str).collect()),
         Field::Kind => ("kind", kinds),
-        Field::Channel | Field::Customer(CustomerFact::FirstChannel) => {
+        Field::Channel | Field::Customer(CustomerFact::FirstChannel | CustomerFact::FavouriteChannel) => {
             ("channel", vocab.channels.iter().map(String::as_str).collect())
         }
+        Field::Customer(CustomerFact::NpsGroup) => ("NPS group", vec!["promoter", "passive", "detractor"]),
+        Field::Customer(CustomerFact::Persona) => ("persona", vocab.personas.iter().map(String::as_str).collect()),
         Field::Customer(CustomerFact::Stage) | Field::InStage => {
             ("stage", vocab.stages.iter().map(String::as_str).collect())
         }
@@ -745,7 +1048,11 @@ fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
         }
         _ => return Ok(()),
     };
-    if matches!(op, Op::Gt | Op::Ge | Op::Lt | Op::Le) {
+    let stage = matches!(a.field, Field::Customer(CustomerFact::Stage));
+    if op.is_ordering() && stage && names.is_empty() {
+        return Err(format!("'{}' orders stages, which needs the stage model", op.as_str()));
+    }
+    if op.is_ordering() && !stage {
         return Err(format!("'{}' is a name; '{}' compares numbers", a.name, op.as_str()));
     }
     if names.is_empty() || matches!(op, Op::Contains) || matches!(value, Value::Null) {
@@ -759,7 +1066,7 @@ fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
         Op::Glob | Op::NotGlob if !names.iter().any(|n| crate::glob::glob_match(&v, n)) => {
             Err(format!("'{v}' matches no {what}{}{}", crate::suggest::hint(&v, &names), listed()))
         }
-        Op::Eq | Op::Ne if !names.contains(&v.as_ref()) => {
+        Op::Eq | Op::Ne | Op::Gt | Op::Ge | Op::Lt | Op::Le if !names.contains(&v.as_ref()) => {
             Err(format!("no {what} '{v}'{}{}", crate::suggest::hint(&v, &names), listed()))
         }
         _ => Ok(()),
@@ -903,8 +1210,117 @@ mod tests {
             touchpoints: vec!["Checkout".into()],
             properties: Some(vec!["plan".into(), "lifecycle".into(), "chanel".into()]),
             traits: Some(vec!["plan".into(), "company_size".into()]),
+            personas: vec!["Deal hunters".into()],
             absent_property_is_error: true,
         }
+    }
+
+    /// Customer facts for `did` and stage order: events as (name, age in
+    /// days before the end of the data).
+    struct Customer {
+        events: Vec<(&'static str, i64)>,
+        stage: Option<usize>,
+    }
+    impl Facts for Customer {
+        fn get(&self, _: &Field) -> Value<'_> {
+            Value::Null
+        }
+        fn count(&self, did: &Did) -> Option<usize> {
+            let day = crate::time::MICROS_PER_DAY;
+            Some(
+                self.events
+                    .iter()
+                    .filter(|(e, age)| did.matches(e) && did.within.is_none_or(|w| age * day < w))
+                    .count(),
+            )
+        }
+        fn stage_rank(&self) -> Option<usize> {
+            self.stage
+        }
+    }
+
+    #[test]
+    fn did_counts_a_customer_events_within_a_window() {
+        let c = Customer {
+            events: vec![("Order Completed", 200), ("Order Completed", 30), ("Order Refunded", 10), ("Signed Up", 400)],
+            stage: Some(1),
+        };
+        let holds = |src: &str| Predicate::compile(src, Scope::Customer, &vocab()).unwrap().eval(&c);
+        assert!(holds("did 'Order Completed'"));
+        assert!(holds("did 'Order Completed' >= 2"));
+        assert!(!holds("did 'Order Completed' >= 2 within 90d"));
+        assert!(holds("did 'Order Completed' = 1 within 90d"));
+        assert!(holds("did 'Order Completed' >= 2 within 30w"));
+        assert!(holds("did 'Order*' >= 3"));
+        assert!(holds("not did 'Payment Failed'"));
+        assert!(holds("did 'Payment Failed' = 0 and did 'Signed Up'"));
+        assert!(!holds("did 'Signed Up' within 12h"));
+        // Ordered stages: 'Awareness' < 'Purchase' in the model.
+        assert!(holds("stage >= 'Purchase'") && holds("stage > 'Awareness'") && !holds("stage < 'Purchase'"));
+        let p = Predicate::compile(
+            "did 'Order Completed' >= 2 within 90d and stage >= 'Purchase'",
+            Scope::Customer,
+            &vocab(),
+        )
+        .unwrap();
+        assert_eq!(p.to_string(), "did 'Order Completed' >= 2 within 90d and stage >= 'Purchase'");
+        assert_eq!(Predicate::parse(&p.to_string()).map(|q| q.to_string()), Ok(p.to_string()));
+    }
+
+    #[test]
+    fn a_did_term_may_test_each_event_in_brackets() {
+        let p = Predicate::compile(
+            "did 'Order Completed'[revenue > 100 and channel = 'Email'] >= 2 within 30d",
+            Scope::Customer,
+            &vocab(),
+        )
+        .unwrap();
+        let Predicate::Did(d) = &p else { panic!("{p:?}") };
+        let (filter, text) = d.filter.as_ref().unwrap();
+        assert_eq!(text, "revenue > 100 and channel = 'Email'");
+        assert_eq!(filter.fields(), [&Field::Revenue, &Field::Channel]);
+        assert_eq!(p.fields(), [&Field::Revenue, &Field::Channel]);
+        assert_eq!(p.to_string(), "did 'Order Completed'[revenue > 100 and channel = 'Email'] >= 2 within 30d");
+        // Brackets may hold brackets and quoted ']'.
+        assert!(Predicate::parse("did 'Page Viewed'[url ~ '*]*' and (plan = 'x')]").is_ok());
+        // An error inside the brackets names its column in the whole condition.
+        let e = err("orders >= 1 and did 'Order Completed'[channel = 'Emial']", Scope::Customer);
+        assert!(e.starts_with("at column 39:") && e.contains("did you mean 'Email'"), "{e}");
+        let e = Predicate::parse("did 'Order Completed'[revenue >]").unwrap_err();
+        assert!(e.starts_with("at column 32:"), "{e}");
+        assert!(Predicate::parse("did 'X'[revenue > 1").unwrap_err().contains("without its ']'"));
+        // The first problem in the text is reported.
+        let e = err("did 'Order Complete' >= 2 and stage >= 'Purchse'", Scope::Customer);
+        assert!(e.starts_with("at column 1:") && e.contains("'Order Completed'"), "{e}");
+    }
+
+    #[test]
+    fn did_and_new_customer_facts_are_checked_with_their_column() {
+        let e = err("traits.plan = 'pro' and did 'Order Complete' >= 2", Scope::Customer);
+        assert!(e.starts_with("at column 25:") && e.contains("did you mean 'Order Completed'"), "{e}");
+        let e = err("did 'Refund*'", Scope::Customer);
+        assert!(e.contains("'Refund*' matches no event"), "{e}");
+        let e = err("did 'Order Completed'", Scope::Event);
+        assert!(e.contains("counts a customer's events"), "{e}");
+        assert_eq!(
+            Predicate::parse("did 'X' >= two").unwrap_err(),
+            "at column 12: expected a count (0, 1, 2…) after '>=', found 'two'"
+        );
+        assert!(Predicate::parse("did 'X' within 3 fortnights").unwrap_err().contains("unknown duration unit"));
+        assert!(Predicate::parse("did 'X' ~ 'Y'").unwrap_err().contains("counts events"));
+        assert!(Predicate::parse("did").unwrap_err().contains("expected an event name after 'did'"));
+        let e = err("stage >= 'Purchse'", Scope::Customer);
+        assert!(e.contains("did you mean 'Purchase'"), "{e}");
+        let e = err("nps_group = 'promotor'", Scope::Customer);
+        assert!(e.contains("did you mean 'promoter'"), "{e}");
+        let e = err("favourite_channel = 'Emial'", Scope::Customer);
+        assert!(e.contains("did you mean 'Email'"), "{e}");
+        let e = err("persona = 'Deal hunter'", Scope::Customer);
+        assert!(e.contains("did you mean 'Deal hunters'"), "{e}");
+        let ok = |src: &str| Predicate::compile(src, Scope::Customer, &vocab()).unwrap();
+        ok("churned and favorite_channel = 'Email' and nps_group = 'detractor' and persona = 'Deal hunters'");
+        let e = Predicate::compile("stage >= 'Purchase'", Scope::Customer, &Vocabulary::default()).unwrap_err();
+        assert!(e.contains("orders stages"), "{e}");
     }
 
     #[test]

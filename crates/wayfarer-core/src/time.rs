@@ -168,6 +168,20 @@ pub fn format_duration_seconds(secs: f64) -> String {
     }
 }
 
+/// A duration in µs written so that [`parse_duration`] reads it back
+/// exactly: in the largest of weeks, days, hours, minutes and seconds that
+/// divides it (`90d`, `2w`, `36h`), else in seconds.
+pub fn format_duration_exact(micros: i64) -> String {
+    for (unit, size) in
+        [("w", 7 * MICROS_PER_DAY), ("d", MICROS_PER_DAY), ("h", MICROS_PER_HOUR), ("m", MICROS_PER_MINUTE)]
+    {
+        if micros != 0 && micros % size == 0 {
+            return format!("{}{unit}", micros / size);
+        }
+    }
+    format!("{}s", micros as f64 / MICROS_PER_SECOND as f64)
+}
+
 /// Parses a duration such as `7d`, `12h`, `30m`, `45s` or a bare number of
 /// seconds, into microseconds.
 pub fn parse_duration(s: &str) -> Result<i64, String> {

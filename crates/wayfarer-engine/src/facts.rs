@@ -74,11 +74,76 @@ impl<'t, 'a> Facts<'t, 'a> {
             CustomerFact::Stage => {
                 t.current_stage().map_or(Value::Null, |s| Facts::name(self.model.stage_names[s].as_str()))
             }
+            CustomerFact::FavouriteChannel => {
+                favourite_channel(t).map_or(Value::Null, |c| Facts::name(self.model.channel_name(c)))
+            }
+            CustomerFact::Churned => Value::Bool(t.churned(self.model, self.model.data_end)),
+            CustomerFact::NpsGroup => nps_group(self.rows, t).map_or(Value::Null, Facts::name),
+            CustomerFact::Persona => {
+                t.persona.and_then(|i| self.model.personas.get(i)).map_or(Value::Null, |(n, _, _)| Facts::name(n))
+            }
         }
     }
 }
 
+/// The channel of most of a timeline's events that have one (ties: the
+/// one seen first).
+fn favourite_channel(t: &Timeline<'_>) -> Option<u32> {
+    let mut counts: Vec<(u32, usize)> = Vec::new();
+    for &c in t.channel.iter().filter(|&&c| c != wayfarer_store::NO_CHANNEL) {
+        match counts.iter_mut().find(|(x, _)| *x == c) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((c, 1)),
+        }
+    }
+    // `max_by_key` keeps the last of equals; the first seen wins a tie.
+    counts.iter().rev().max_by_key(|(_, n)| *n).map(|(c, _)| *c)
+}
+
+/// The group of the customer's latest NPS answer (DESIGN §4.8: 9–10
+/// promoter, 7–8 passive, 0–6 detractor).
+fn nps_group(rows: &Rows, t: &Timeline<'_>) -> Option<&'static str> {
+    t.idx.iter().rev().find_map(|&r| {
+        let nps = rows.str_at(Col::Survey, r).is_some_and(|s| s.eq_ignore_ascii_case("nps"));
+        let score = rows.f64_at(Col::Score, r).filter(|_| nps)?;
+        Some(if score >= 9.0 {
+            "promoter"
+        } else if score >= 7.0 {
+            "passive"
+        } else {
+            "detractor"
+        })
+    })
+}
+
 impl predicate::Facts for Facts<'_, '_> {
+    fn count(&self, did: &predicate::Did) -> Option<usize> {
+        let t = self.timeline?;
+        let since = did.within.map_or(i64::MIN, |w| self.model.data_end.saturating_sub(w));
+        let mut memo: Vec<Option<bool>> = Vec::new();
+        let mut n = 0;
+        for (j, &r) in t.idx.iter().enumerate() {
+            if self.rows.ts[r] <= since {
+                continue;
+            }
+            let code = self.rows.event[r] as usize;
+            if memo.len() <= code {
+                memo.resize(code + 1, None);
+            }
+            if !*memo[code].get_or_insert_with(|| did.matches(self.model.event_name(code as u32))) {
+                continue;
+            }
+            if did.filter.as_ref().is_none_or(|(f, _)| f.eval(&Facts::event(t, self.model, j))) {
+                n += 1;
+            }
+        }
+        Some(n)
+    }
+
+    fn stage_rank(&self) -> Option<usize> {
+        self.timeline?.current_stage()
+    }
+
     fn get(&self, field: &Field) -> Value<'_> {
         let (rows, model) = (self.rows, self.model);
         match field {
@@ -172,10 +237,10 @@ pub fn needs_timeline(p: &predicate::Predicate) -> bool {
     })
 }
 
-/// The stored column a condition field reads, if any beyond the timeline's
-/// own (event, kind, channel, timestamp).
-pub fn column(f: &Field) -> Option<Col> {
-    Some(match f {
+/// The stored columns a condition field reads beyond the timeline's own
+/// (event, kind, channel, timestamp).
+pub fn columns(f: &Field) -> Vec<Col> {
+    vec![match f {
         Field::Property(_) => Col::Properties,
         Field::Url => Col::Url,
         Field::Referrer => Col::Referrer,
@@ -187,8 +252,9 @@ pub fn column(f: &Field) -> Option<Col> {
         Field::Text => Col::Text,
         Field::Revenue | Field::Customer(CustomerFact::RevenueTotal) => Col::Revenue,
         Field::Trait(_) => Col::Properties,
-        _ => return None,
-    })
+        Field::Customer(CustomerFact::NpsGroup) => return vec![Col::Survey, Col::Score],
+        _ => return Vec::new(),
+    }]
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub mod facts;
 pub mod fold;
 pub mod funnel;
 pub mod journey;
+pub mod membership;
 pub mod model;
 
 pub mod paths;

@@ -200,7 +200,7 @@ impl Model {
         preds.extend(touchpoints.iter().filter_map(|t: &Touchpoint| t.when.as_ref()));
         preds.extend(personas.iter().map(|(_, _, p)| p));
         for p in &preds {
-            predicate_columns.extend(p.fields().into_iter().filter_map(crate::facts::column));
+            predicate_columns.extend(p.fields().into_iter().flat_map(crate::facts::columns));
         }
         let mut predicate_columns: Vec<Col> = predicate_columns.into_iter().collect();
         predicate_columns.sort();
@@ -375,6 +375,7 @@ fn vocabulary(config: &Config, events: &[String], store_channels: &[String], key
         touchpoints: config.touchpoints.iter().map(|t| t.name.clone()).collect(),
         properties: keys.map(|k| k.properties.iter().cloned().collect()),
         traits: keys.map(|k| k.traits.iter().cloned().collect()),
+        personas: config.personas.iter().map(|p| p.name.clone()).collect(),
         absent_property_is_error: true,
     }
 }

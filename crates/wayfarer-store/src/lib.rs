@@ -32,6 +32,7 @@ pub mod notes;
 pub mod read;
 pub mod rows;
 pub mod segment;
+pub mod segment_defs;
 pub mod staging;
 #[cfg(any(test, feature = "testing"))]
 pub mod testfs;
@@ -72,6 +73,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A request the store refuses (a malformed or taken name).
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Cancelled(#[from] wayfarer_core::cancel::Cancelled),
 }
@@ -86,6 +90,7 @@ impl StoreError {
             // A full disk, a failing one, a read-only one: not a bug.
             StoreError::Io { .. } => ErrorCode::Unavailable,
             StoreError::Internal(_) => ErrorCode::Internal,
+            StoreError::Invalid(_) => ErrorCode::InvalidQuery,
             StoreError::Empty(_) => ErrorCode::NotFound,
             StoreError::Locked(_) => ErrorCode::DataDirLocked,
             StoreError::Corrupt(_) => ErrorCode::DataDirInvalid,

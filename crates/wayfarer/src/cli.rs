@@ -76,6 +76,10 @@ pub enum Command {
     Attribution(AttributionArgs),
     /// One customer: identities, traits, current stage, persona, purchases, channels and timeline.
     Customers(CustomersArgs),
+    /// Saved segments: customers by a condition (traits, behaviour, stage, persona, channel, NPS),
+    /// their members, and ad-platform audiences.
+    #[command(subcommand)]
+    Segments(SegmentsCommand),
     /// Read-only SQL over the events (table `events`) with Apache DataFusion (needs --features sql).
     Sql(SqlArgs),
     /// Generate the synthetic company's events without importing them (for tests and benchmarks).
@@ -318,6 +322,85 @@ pub struct SqlArgs {
     /// Print JSON: {"columns", "rows", "row_limit", "truncated"}.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SegmentsCommand {
+    /// Save a segment: the customers a condition holds for. The condition is checked against the
+    /// data first; an unknown field, event, stage or persona is an error naming its column.
+    /// Examples: "did 'Order Completed' >= 2 within 90d", "persona = 'Deal hunters' and
+    /// did 'Page Viewed' and not did 'Order Completed'", "stage >= 'Purchase' and
+    /// nps_group = 'promoter'", "traits.plan = 'pro' and favourite_channel = 'Email'".
+    Create {
+        /// The segment's name: letters, digits, spaces, '-', '_' and '.' (1–64 characters).
+        name: String,
+        /// The condition over a whole customer: traits.NAME, properties.NAME (the latest value),
+        /// first_channel, favourite_channel, stage (ordered: stage >= 'Purchase'), persona,
+        /// nps_group, churned, orders, revenue_total, events, and did 'EVENT' [>= N] [within 90d].
+        #[arg(long = "where", value_name = "CONDITION")]
+        condition: String,
+        /// What the segment is for.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Replace a segment of the same name.
+        #[arg(long)]
+        replace: bool,
+        /// Print JSON: {"name", "condition", "description", "created_at", "updated_at", "customers"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the saved segments with their sizes.
+    List {
+        /// Print JSON: [{"name", "condition", "description", "created_at", "updated_at", "customers"}].
+        #[arg(long)]
+        json: bool,
+    },
+    /// One segment: its definition and size, by stage.
+    Show {
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The customers of a segment (id, stage, events, first and last seen, email, phone).
+    Members {
+        name: String,
+        /// Print JSON.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
+        /// Print as a table (text) or CSV.
+        #[arg(long, value_enum, default_value = "text")]
+        format: MembersFormat,
+        /// Show at most this many (text only; JSON and CSV have every member).
+        #[arg(long, default_value_t = 50, value_parser = between(1, 1_000_000))]
+        limit: usize,
+    },
+    /// Delete a saved segment.
+    Delete { name: String },
+    /// Write a segment as an ad-platform audience: SHA-256 of each member's trimmed, lower-cased
+    /// email and of their E.164 phone, under the column names Google Customer Match (Email, Phone)
+    /// or Meta Custom Audiences (email, phone) accept.
+    Export {
+        name: String,
+        /// The CSV file to write.
+        #[arg(long, value_name = "FILE.csv")]
+        audience: PathBuf,
+        /// Whose format: Google hashes the phone with its '+', Meta hashes its digits only.
+        #[arg(long, value_enum, default_value = "google")]
+        platform: AudiencePlatform,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MembersFormat {
+    Text,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AudiencePlatform {
+    Google,
+    Meta,
 }
 
 #[derive(Debug, Args)]

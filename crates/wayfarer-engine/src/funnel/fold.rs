@@ -110,7 +110,7 @@ impl<'m> FunnelFold<'m> {
         for s in &spec.steps {
             if let Some(f) = &s.filter {
                 for field in f.fields() {
-                    extra_cols.extend(facts::column(field));
+                    extra_cols.extend(facts::columns(field));
                 }
             }
         }

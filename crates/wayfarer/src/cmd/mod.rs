@@ -14,6 +14,7 @@ mod demo;
 mod import;
 mod map;
 mod pages;
+mod segments;
 mod serve;
 mod sessions;
 mod sql;
@@ -73,6 +74,7 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
         Command::Personas(args) => analyses::personas(g, &args, out),
         Command::Attribution(args) => analyses::attribution(g, &args, out),
         Command::Customers(args) => analyses::customers(g, &args, out),
+        Command::Segments(c) => segments::run(g, c, out),
         Command::Sql(args) => sql::run(g, &args, out),
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),

@@ -1,0 +1,299 @@
+//! `wayfarer segments`: save, list, show and delete segments, list their
+//! members, and export them as ad-platform audiences. Definitions live in
+//! `DIR/segments.json` (the store's `segment_defs`); membership is the
+//! engine's fold.
+
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use wayfarer_engine::membership::{self, Member};
+use wayfarer_engine::{EngineError, Scope};
+use wayfarer_store::segment_defs::{self, SegmentDef};
+
+use super::Out;
+use crate::cli::{AudiencePlatform, Global, MembersFormat, SegmentsCommand};
+
+pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
+    let snap = super::Snapshot::of(g)?;
+    let model = snap.model()?;
+    let (store, dir) = (&snap.store, snap.store.dir().to_path_buf());
+    let scope = Scope::default();
+    let saved =
+        |name: &str| -> Result<SegmentDef> { segment_defs::get(&dir, name)?.ok_or_else(|| not_found(&dir, name)) };
+    match cmd {
+        SegmentsCommand::Create { name, condition, description, replace, json } => {
+            segment_defs::check_name(&name).map_err(EngineError::InvalidQuery)?;
+            // Checked against the data before anything is saved.
+            let seg = membership::compile(&name, &condition, &model)?;
+            let now = wayfarer_core::time::format_rfc3339(super::now_micros());
+            let def = SegmentDef { name, condition, description, created_at: now.clone(), updated_at: now };
+            let def = segment_defs::put(&dir, def, replace)?;
+            let size = membership::sizes(store, &model, &scope, &[seg])?[0];
+            if json {
+                return out.json(&Listed { def, customers: size });
+            }
+            say!("Saved segment '{}': {size} customers.", def.name);
+            Ok(())
+        }
+        SegmentsCommand::List { json } => {
+            let defs = segment_defs::list(&dir)?;
+            let segs = membership::compile_all(&defs, &model)?;
+            let sizes = membership::sizes(store, &model, &scope, &segs)?;
+            let listed: Vec<Listed> =
+                defs.into_iter().zip(sizes).map(|(def, customers)| Listed { def, customers }).collect();
+            if json {
+                return out.json(&listed);
+            }
+            if listed.is_empty() {
+                say!("No segments. Create one with `wayfarer segments create NAME --where CONDITION`.");
+                return Ok(());
+            }
+            let width = listed.iter().map(|l| l.def.name.chars().count()).max().unwrap_or(4).max(4);
+            say!("{:<width$}  {:>9}  condition", "name", "customers");
+            for l in &listed {
+                say!("{:<width$}  {:>9}  {}", l.def.name, l.customers, l.def.condition);
+            }
+            Ok(())
+        }
+        SegmentsCommand::Show { name, json } => {
+            let def = saved(&name)?;
+            let seg = membership::compile(&def.name, &def.condition, &model)?;
+            let all = membership::members(store, &model, &scope, &[seg])?;
+            let (base, members) = (all.customers, all.members.into_iter().next().unwrap_or_default());
+            let mut by_stage: Vec<(String, usize)> =
+                model.stage_names.iter().map(|s| (s.clone(), 0)).chain([("(no stage)".to_string(), 0)]).collect();
+            for m in &members {
+                let i = m.stage.as_ref().and_then(|s| model.stage_names.iter().position(|x| x == s));
+                by_stage[i.unwrap_or(model.stage_names.len())].1 += 1;
+            }
+            by_stage.retain(|(_, n)| *n > 0);
+            let shown = Shown {
+                customers: members.len(),
+                share: members.len() as f64 / base.max(1) as f64,
+                by_stage: by_stage
+                    .iter()
+                    .map(|(stage, customers)| StageCount { stage: stage.clone(), customers: *customers })
+                    .collect(),
+                with_email: members.iter().filter(|m| m.email.is_some()).count(),
+                with_phone: members.iter().filter(|m| m.phone.is_some()).count(),
+                def,
+            };
+            if json {
+                return out.json(&shown);
+            }
+            say!("Segment '{}': {} customers ({:.1} % of all)", shown.def.name, shown.customers, shown.share * 100.0);
+            say!("  condition:   {}", shown.def.condition);
+            if !shown.def.description.is_empty() {
+                say!("  description: {}", shown.def.description);
+            }
+            say!("  created {}, changed {}", shown.def.created_at, shown.def.updated_at);
+            say!("  reachable:   {} with an email, {} with a phone", shown.with_email, shown.with_phone);
+            say!("  by stage:");
+            for s in &shown.by_stage {
+                say!("    {:<16} {:>9}", s.stage, s.customers);
+            }
+            Ok(())
+        }
+        SegmentsCommand::Members { name, json, format, limit } => {
+            let def = saved(&name)?;
+            let seg = membership::compile(&def.name, &def.condition, &model)?;
+            let members = membership::members(store, &model, &scope, &[seg])?.members.remove(0);
+            if json {
+                return out.json(&members);
+            }
+            if format == MembersFormat::Csv {
+                let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+                w.write_record(["customer_id", "stage", "events", "first_seen", "last_seen", "email", "phone"])?;
+                for m in &members {
+                    let events = m.events.to_string();
+                    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+                    w.write_record([
+                        &m.customer_id,
+                        &o(&m.stage),
+                        &events,
+                        &m.first_seen,
+                        &m.last_seen,
+                        &o(&m.email),
+                        &o(&m.phone),
+                    ])?;
+                }
+                w.flush()?;
+                return Ok(());
+            }
+            say!(
+                "{} customers in '{}'{}",
+                members.len(),
+                def.name,
+                if members.len() > limit {
+                    format!(" (the first {limit}; --json or --format csv for all)")
+                } else {
+                    String::new()
+                }
+            );
+            say!("{:<38} {:<14} {:>7}  {:<20}  email", "customer", "stage", "events", "last seen");
+            for m in members.iter().take(limit) {
+                say!(
+                    "{:<38} {:<14} {:>7}  {:<20}  {}",
+                    m.customer_id,
+                    m.stage.as_deref().unwrap_or("-"),
+                    m.events,
+                    m.last_seen,
+                    m.email.as_deref().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        SegmentsCommand::Delete { name } => {
+            let def = saved(&name)?;
+            segment_defs::delete(&dir, &def.name)?;
+            if !g.quiet {
+                eprintln!("Deleted segment '{}'.", def.name);
+            }
+            Ok(())
+        }
+        SegmentsCommand::Export { name, audience, platform } => {
+            let def = saved(&name)?;
+            let seg = membership::compile(&def.name, &def.condition, &model)?;
+            let members = membership::members(store, &model, &scope, &[seg])?.members.remove(0);
+            let stats = write_audience(&audience, &members, platform)
+                .with_context(|| format!("writing {}", audience.display()))?;
+            say!(
+                "Wrote {} rows for '{}' to {} ({} of {} members with an email, {} with a phone in E.164; {} with neither left out).",
+                stats.rows,
+                def.name,
+                audience.display(),
+                stats.emails,
+                members.len(),
+                stats.phones,
+                members.len() - stats.rows
+            );
+            Ok(())
+        }
+    }
+}
+
+/// A segment that does not exist: the error names the closest saved one.
+fn not_found(dir: &std::path::Path, name: &str) -> anyhow::Error {
+    let names: Vec<String> = segment_defs::list(dir).unwrap_or_default().into_iter().map(|s| s.name).collect();
+    let listed = if names.is_empty() {
+        " (no segments are saved yet)".to_string()
+    } else {
+        format!("{} (segments: {})", wayfarer_core::suggest::hint(name, &names), names.join(", "))
+    };
+    anyhow::Error::new(EngineError::NotFound(format!("no segment '{name}'{listed}")))
+}
+
+#[derive(Debug, Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    def: SegmentDef,
+    customers: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct StageCount {
+    stage: String,
+    customers: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct Shown {
+    #[serde(flatten)]
+    def: SegmentDef,
+    customers: usize,
+    share: f64,
+    by_stage: Vec<StageCount>,
+    with_email: usize,
+    with_phone: usize,
+}
+
+#[derive(Debug)]
+struct AudienceStats {
+    rows: usize,
+    emails: usize,
+    phones: usize,
+}
+
+/// SHA-256 of the trimmed, lower-cased email.
+fn hashed_email(email: &str) -> Option<String> {
+    let e = email.trim().to_lowercase();
+    (e.contains('@') && !e.starts_with('@') && !e.ends_with('@')).then(|| sha256(&e))
+}
+
+/// A phone in E.164 (`+` and 8 to 15 digits, the country code first),
+/// from one written with spaces, dashes, dots, brackets or a leading `00`;
+/// `None` without a country code (it cannot be matched).
+fn e164(phone: &str) -> Option<String> {
+    let p = phone.trim();
+    let rest = p.strip_prefix('+').or_else(|| p.strip_prefix("00"))?;
+    if rest.chars().any(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'))) {
+        return None;
+    }
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    (8..=15).contains(&digits.len()).then(|| format!("+{digits}"))
+}
+
+fn sha256(s: &str) -> String {
+    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_audience(path: &std::path::Path, members: &[Member], platform: AudiencePlatform) -> Result<AudienceStats> {
+    let header = match platform {
+        AudiencePlatform::Google => ["Email", "Phone"],
+        AudiencePlatform::Meta => ["email", "phone"],
+    };
+    let tmp = path.with_extension("csv.partial");
+    let file = std::fs::File::create(&tmp)?;
+    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    w.write_record(header)?;
+    let (mut rows, mut emails, mut phones) = (0, 0, 0);
+    for m in members {
+        let email = m.email.as_deref().and_then(hashed_email);
+        let phone = m.phone.as_deref().and_then(e164).map(|p| match platform {
+            // Google hashes E.164 with its '+'; Meta the digits with the country code.
+            AudiencePlatform::Google => sha256(&p),
+            AudiencePlatform::Meta => sha256(&p[1..]),
+        });
+        if email.is_none() && phone.is_none() {
+            continue;
+        }
+        emails += usize::from(email.is_some());
+        phones += usize::from(phone.is_some());
+        rows += 1;
+        w.write_record([email.unwrap_or_default(), phone.unwrap_or_default()])?;
+    }
+    let mut inner = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    inner.flush()?;
+    inner.get_ref().sync_all()?;
+    drop(inner);
+    std::fs::rename(&tmp, path)?;
+    if rows == 0 && !members.is_empty() {
+        bail!(
+            "none of the {} members has an email or a phone with a country code in their traits (traits.email, traits.phone); wrote only the header",
+            members.len()
+        );
+    }
+    Ok(AudienceStats { rows, emails, phones })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_and_phones_are_normalised_before_hashing() {
+        // Google's published example: the hash of "test@gmail.com".
+        assert_eq!(
+            hashed_email("  Test@Gmail.com ").as_deref(),
+            Some("87924606b4131a8aceeeae8868531fbb9712aaa07a5d3a756b26ce0f5d6ca674")
+        );
+        assert_eq!(hashed_email("not an email"), None);
+        assert_eq!(e164("+1 (555) 123-4567").as_deref(), Some("+15551234567"));
+        assert_eq!(e164("0044 20 7946 0958").as_deref(), Some("+442079460958"));
+        assert_eq!(e164("555-1234"), None, "no country code");
+        assert_eq!(e164("+1 555 CALL NOW"), None);
+        assert_eq!(sha256("+15551234567").len(), 64);
+    }
+}

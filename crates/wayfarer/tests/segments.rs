@@ -1,0 +1,131 @@
+//! `wayfarer segments` end to end: the real binary on a temporary store.
+
+use std::path::Path;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+mod support;
+
+use support::run as wayfarer;
+
+/// Segment messages: three customers with traits, page views, orders and an NPS answer.
+const EVENTS: &str = r#"{"type":"identify","userId":"ann","traits":{"email":" Ann@Example.com ","phone":"+44 20 7946 0958","plan":"pro"},"timestamp":"2026-05-01T09:00:00Z"}
+{"type":"page","userId":"ann","name":"Shipping","properties":{"url":"https://shop.example/help/shipping"},"timestamp":"2026-05-01T09:01:00Z"}
+{"type":"track","userId":"ann","event":"Order Completed","properties":{"revenue":120},"timestamp":"2026-05-02T10:00:00Z"}
+{"type":"track","userId":"ann","event":"Order Completed","properties":{"revenue":80},"timestamp":"2026-06-20T10:00:00Z"}
+{"type":"track","userId":"ann","event":"Survey Responded","properties":{"survey":"nps","score":10},"timestamp":"2026-06-21T10:00:00Z"}
+{"type":"identify","userId":"bob","traits":{"email":"bob@example.com","plan":"free"},"timestamp":"2026-05-03T09:00:00Z"}
+{"type":"page","userId":"bob","name":"Shipping","properties":{"url":"https://shop.example/checkout/shipping"},"timestamp":"2026-05-03T09:01:00Z"}
+{"type":"page","userId":"bob","name":"Home","properties":{"url":"https://shop.example/"},"timestamp":"2026-06-25T09:01:00Z"}
+{"type":"page","userId":"cid","name":"Home","properties":{"url":"https://shop.example/"},"timestamp":"2026-06-30T09:01:00Z"}
+"#;
+
+fn store() -> (tempfile::TempDir, String) {
+    let t = tempfile::tempdir().unwrap();
+    let file = t.path().join("events.ndjson");
+    std::fs::write(&file, EVENTS).unwrap();
+    wayfarer(t.path(), &["import", "--data", "data", file.to_str().unwrap(), "--quiet"]).ok();
+    (t, "data".to_string())
+}
+
+fn seg(dir: &Path, args: &[&str]) -> support::Run {
+    let mut all = vec!["segments"];
+    all.extend(args);
+    all.extend(["--data", "data"]);
+    wayfarer(dir, &all)
+}
+
+fn ids(v: &Value) -> Vec<&str> {
+    v.as_array().unwrap().iter().map(|m| m["customer_id"].as_str().unwrap()).collect()
+}
+
+fn sha(s: &str) -> String {
+    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn create_list_members_export_and_delete() {
+    let (t, _) = store();
+    let dir = t.path();
+    let made = seg(
+        dir,
+        &[
+            "create",
+            "Shipping browsers",
+            "--where",
+            "did 'Page Viewed'[url ~ '*/shipping*'] and not did 'Order Completed'",
+            "--json",
+        ],
+    )
+    .json();
+    assert_eq!(made["customers"], 1);
+    seg(dir, &["create", "Repeat buyers", "--where", "did 'Order Completed' >= 2 within 30d"]).ok();
+    seg(
+        dir,
+        &["create", "Promoters", "--where", "nps_group = 'promoter' and stage >= 'Purchase' and traits.plan = 'pro'"],
+    )
+    .ok();
+    seg(dir, &["create", "Everyone", "--where", "events >= 1"]).ok();
+
+    let listed = seg(dir, &["list", "--json"]).json();
+    let sizes: Vec<(String, u64)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap().to_string(), s["customers"].as_u64().unwrap()))
+        .collect();
+    // Ann's second order is within 30 days of the data's end (2026-06-30); the first is not.
+    assert_eq!(
+        sizes,
+        [("Shipping browsers".into(), 1), ("Repeat buyers".into(), 0), ("Promoters".into(), 1), ("Everyone".into(), 3)]
+    );
+    assert_eq!(ids(&seg(dir, &["members", "shipping browsers", "--json"]).json()), ["bob"]);
+    assert_eq!(ids(&seg(dir, &["members", "Promoters", "--json"]).json()), ["ann"]);
+    assert_eq!(ids(&seg(dir, &["members", "Everyone", "--json"]).json()), ["ann", "bob", "cid"]);
+    let csv = seg(dir, &["members", "Everyone", "--format", "csv"]).ok().stdout();
+    assert!(csv.starts_with("customer_id,stage,events,first_seen,last_seen,email,phone\n"), "{csv}");
+    assert!(csv.contains("ann,") && csv.contains("Ann@Example.com"), "{csv}");
+
+    // The audience: hashes of the normalised email and E.164 phone; cid has neither.
+    let file = dir.join("everyone.csv");
+    seg(dir, &["export", "Everyone", "--audience", file.to_str().unwrap()]).ok();
+    let audience = std::fs::read_to_string(&file).unwrap();
+    let expected =
+        format!("Email,Phone\n{},{}\n{},\n", sha("ann@example.com"), sha("+442079460958"), sha("bob@example.com"));
+    assert_eq!(audience, expected);
+    seg(dir, &["export", "Everyone", "--audience", file.to_str().unwrap(), "--platform", "meta"]).ok();
+    let meta = std::fs::read_to_string(&file).unwrap();
+    assert!(meta.starts_with("email,phone\n") && meta.contains(&sha("442079460958")), "{meta}");
+
+    seg(dir, &["delete", "everyone"]).ok();
+    let e = seg(dir, &["members", "Everyone"]).fails().stderr();
+    assert!(e.contains("no segment 'Everyone'") && e.contains("Shipping browsers"), "{e}");
+}
+
+#[test]
+fn a_bad_condition_names_its_column_and_saves_nothing() {
+    let (t, _) = store();
+    let dir = t.path();
+    seg(dir, &["create", "Buyers", "--where", "orders >= 1"]).ok();
+    let before = std::fs::read(dir.join("data").join("segments.json")).unwrap();
+    for (condition, column, says) in [
+        ("orders >= 1 and did 'Order Complete'", 17, "did you mean 'Order Completed'"),
+        ("did 'Page Viewed'[url ~ '*/x*' and chanel = 'Email']", 36, "did you mean 'channel'"),
+        ("stage >= 'Purchse'", 1, "did you mean 'Purchase'"),
+        ("traits.paln = 'pro'", 1, "did you mean 'plan'"),
+        ("did 'Order Completed' >= many", 26, "expected a count"),
+    ] {
+        let e = seg(dir, &["create", "Bad", "--where", condition]).fails().stderr();
+        assert!(e.contains(&format!("at column {column}:")) && e.contains(says), "{condition}: {e}");
+    }
+    let e = seg(dir, &["create", "Buyers", "--where", "orders >= 2"]).fails().stderr();
+    assert!(e.contains("exists"), "{e}");
+    let e = seg(dir, &["create", "a/b", "--where", "orders >= 2"]).fails().stderr();
+    assert!(e.contains("'/'"), "{e}");
+    assert_eq!(std::fs::read(dir.join("data").join("segments.json")).unwrap(), before);
+    seg(dir, &["create", "buyers", "--where", "orders >= 2", "--replace"]).ok();
+    let listed = seg(dir, &["list", "--json"]).json();
+    assert_eq!(listed[0]["condition"], "orders >= 2");
+    assert_eq!(listed[0]["customers"], 1);
+}
