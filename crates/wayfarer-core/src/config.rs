@@ -246,7 +246,18 @@ impl Config {
             }
         }
         for (i, p) in self.personas.iter().enumerate() {
-            check(format!("personas[{i}].when (persona '{}')", p.name), &p.when, Scope::Customer)?;
+            let key = format!("personas[{i}].when (persona '{}')", p.name);
+            check(key.clone(), &p.when, Scope::Customer)?;
+            // A persona is what these rules decide; a rule cannot read it.
+            let reads_persona = Predicate::parse(&p.when).is_ok_and(|w| {
+                w.fields().contains(&&crate::predicate::Field::Customer(crate::predicate::CustomerFact::Persona))
+            });
+            if reads_persona {
+                return Err((
+                    key,
+                    format!("'{}': a persona rule cannot read 'persona', which the rules decide", p.when),
+                ));
+            }
         }
         for (i, r) in self.channels.rules.iter().enumerate() {
             check(format!("channels.rules[{i}].when (channel '{}')", r.name), &r.when, Scope::Ingest)?;

@@ -492,8 +492,10 @@ impl Predicate {
     }
 
     /// `stage < > <= >= 'NAME'` become [`Predicate::StageOrder`] by the
-    /// stage model's order.
-    fn order_stages(self, stages: &[String]) -> Predicate {
+    /// stage model's order, also inside `did` terms' brackets: what
+    /// [`Predicate::compile`] does after its checks, for a condition parsed
+    /// with [`Predicate::parse`] and checked elsewhere.
+    pub fn order_stages(self, stages: &[String]) -> Predicate {
         match self {
             Predicate::And(ps) => Predicate::And(ps.into_iter().map(|p| p.order_stages(stages)).collect()),
             Predicate::Or(ps) => Predicate::Or(ps.into_iter().map(|p| p.order_stages(stages)).collect()),
@@ -503,6 +505,10 @@ impl Predicate {
                     Some(rank) => Predicate::StageOrder(op, rank, name.into_owned()),
                     None => Predicate::Cmp(Field::Customer(CustomerFact::Stage), op, Value::Str(name)),
                 }
+            }
+            Predicate::Did(mut d) => {
+                d.filter = d.filter.map(|(f, text)| (Box::new(f.order_stages(stages)), text));
+                Predicate::Did(d)
             }
             other => other,
         }

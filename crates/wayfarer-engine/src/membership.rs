@@ -203,6 +203,29 @@ mod tests {
     }
 
     #[test]
+    fn persona_rules_order_stages_and_cannot_read_persona() {
+        use wayfarer_core::Config;
+        use wayfarer_core::config::PersonaDef;
+        let (_dir, store) =
+            store(vec![ev("a", 0.0, "Page Viewed"), ev("a", 1.0, "Order Completed"), ev("b", 0.0, "Page Viewed")]);
+        let mut c = Config::default();
+        let rule = |when: &str| PersonaDef { name: "Buyers".into(), description: String::new(), when: when.into() };
+        c.personas.push(rule("stage < 'Advocacy'"));
+        let model = testutil::model_with(&store, &c);
+        // Textually no stage name sorts before 'Advocacy'; in the model's order every stage but the last does.
+        let buyers = compile("b", "persona = 'Buyers'", &model).unwrap();
+        let ids: Vec<String> = members(&store, &model, &Scope::default(), &[buyers]).unwrap().members[0]
+            .iter()
+            .map(|m| m.customer_id.clone())
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        let mut c = Config::default();
+        c.personas.push(rule("persona = 'Buyers'"));
+        let e = crate::model::Model::compile(&c, &store).unwrap_err().to_string();
+        assert!(e.contains("cannot read 'persona'"), "{e}");
+    }
+
+    #[test]
     fn a_bad_condition_names_the_segment_and_column() {
         let (_dir, store) = store(vec![ev("a", 0.0, "Page Viewed"), ev("a", 1.0, "Order Completed")]);
         let model = testutil::model(&store);

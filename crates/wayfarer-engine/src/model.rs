@@ -155,9 +155,15 @@ impl Model {
                 .check_key(&wayfarer_core::predicate::Field::Property(p.clone()))
                 .map_err(|e| EngineError::Config(format!("ingest.revenue_property: {e}")))?;
         }
+        // Checked above; parsed here with the stages' order (`stage >= 'Purchase'`).
+        let stage_order: Vec<String> = config.stages.iter().map(|s| s.name.clone()).collect();
         let parse = |s: &Option<String>| -> Result<Option<Predicate>, EngineError> {
             s.as_deref()
-                .map(|w| Predicate::parse(w).map_err(|e| EngineError::Config(format!("'{w}': {e}"))))
+                .map(|w| {
+                    Predicate::parse(w)
+                        .map(|p| p.order_stages(&stage_order))
+                        .map_err(|e| EngineError::Config(format!("'{w}': {e}")))
+                })
                 .transpose()
         };
         let mut rules = Vec::new();
@@ -186,7 +192,7 @@ impl Model {
             .iter()
             .map(|p| {
                 Predicate::parse(&p.when)
-                    .map(|w| (p.name.clone(), p.description.clone(), w))
+                    .map(|w| (p.name.clone(), p.description.clone(), w.order_stages(&stage_order)))
                     .map_err(|e| EngineError::Config(format!("persona '{}': {e}", p.name)))
             })
             .collect::<Result<_, _>>()?;
