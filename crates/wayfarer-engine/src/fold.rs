@@ -75,7 +75,9 @@ fn fold_partition<F: Fold>(
     acc: &mut F::Partial,
 ) -> Result<(), EngineError> {
     let mut scratch = F::Scratch::default();
-    if let Some(plan) = plan
+    let only = store.customer_filter();
+    // Postings hold every customer: a segment's scope folds rows.
+    if let Some(plan) = plan.filter(|_| only.is_none())
         && let Some(post) = store.read_postings(partition, &plan.codes, plan.revenue)?
     {
         f.fold_postings(acc, &mut scratch, &post);
@@ -85,6 +87,9 @@ fn fold_partition<F: Fold>(
     for (i, (customer, r)) in rows.timelines().enumerate() {
         if i % CHECK_EVERY == 0 {
             store.check_cancel()?;
+        }
+        if only.is_some_and(|set| !set.contains(customer)) {
+            continue;
         }
         f.fold(acc, &mut scratch, Span { customer, rows: &rows, start: r.start, end: r.end });
     }
@@ -127,6 +132,9 @@ pub fn run_split<F: Fold>(
     for p in 0..store.partitions() {
         let rows = store.read_partition_with(p, &cols, &props)?;
         for (customer, r) in rows.timelines() {
+            if store.customer_filter().is_some_and(|set| !set.contains(customer)) {
+                continue;
+            }
             let g = group_of(customer) % groups.max(1);
             if let Some(acc) = parts[g].as_mut() {
                 f.fold(acc, &mut scratch, Span { customer, rows: &rows, start: r.start, end: r.end });

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use wayfarer_core::Kind;
 use wayfarer_core::predicate::{Field, Predicate, Scope as Where};
 use wayfarer_store::segment_defs::SegmentDef;
-use wayfarer_store::{Col, PropertyRows, Store};
+use wayfarer_store::{Col, CustomerSet, PropertyRows, Store};
 
 use crate::facts::{self, Facts};
 use crate::fold::{self, Fold, Span};
@@ -77,6 +77,15 @@ pub fn members(store: &Store, model: &Model, scope: &Scope, segments: &[Segment]
         })
         .collect();
     Ok(Membership { customers, members })
+}
+
+/// The customers (canonical numbers) of one segment: what `--segment`
+/// limits an analysis to.
+pub fn customers(store: &Store, model: &Model, scope: &Scope, segment: &Segment) -> Result<CustomerSet, EngineError> {
+    let scope = scope.without_persona();
+    let (_, found) =
+        fold::report(store, &MembershipFold { model, scope: &scope, segments: std::slice::from_ref(segment) })?;
+    Ok(found.into_iter().flatten().map(|m| m.customer).collect())
 }
 
 /// How many customers each segment has.

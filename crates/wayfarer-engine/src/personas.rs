@@ -396,6 +396,8 @@ pub fn discover(
 /// scope's population, else a new one (fitted on a sample, then saved).
 /// Customers are placed by [`PersonaFit::assign`] as the map folds them.
 pub fn persona_fit(store: &Store, model: &Model, scope: &Scope, spec: &PersonaSpec) -> Result<PersonaFit, EngineError> {
+    // Personas describe the whole population, also when a segment scopes the map.
+    let store = &store.all_customers();
     let scope = scope.without_persona();
     let names = feature_names(model);
     let key = fit_key(model, &scope, spec);

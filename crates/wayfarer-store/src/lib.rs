@@ -110,15 +110,59 @@ pub struct Store {
     /// The identity graph, loaded once per committed state and shared by
     /// its clones (one map request reads it for several analyses).
     identity: Arc<OnceLock<Arc<IdentityGraph>>>,
+    /// Only these customers' timelines are folded (a segment's scope).
+    only: Option<Arc<CustomerSet>>,
+}
+
+/// A set of customers (canonical numbers), as a bit set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerSet {
+    bits: Vec<u64>,
+    len: usize,
+}
+
+impl CustomerSet {
+    pub fn contains(&self, customer: u32) -> bool {
+        self.bits.get(customer as usize / 64).is_some_and(|w| w & (1 << (customer % 64)) != 0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl FromIterator<u32> for CustomerSet {
+    fn from_iter<I: IntoIterator<Item = u32>>(customers: I) -> CustomerSet {
+        let mut set = CustomerSet::default();
+        for c in customers {
+            let (word, bit) = (c as usize / 64, 1u64 << (c % 64));
+            if set.bits.len() <= word {
+                set.bits.resize(word + 1, 0);
+            }
+            if set.bits[word] & bit == 0 {
+                set.bits[word] |= bit;
+                set.len += 1;
+            }
+        }
+        set
+    }
 }
 
 impl Store {
     /// Opens the committed state; an error if nothing was ever imported.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         match Manifest::load(dir)? {
-            Some(manifest) => {
-                Ok(Store { dir: dir.to_path_buf(), manifest, cancel: Cancel::never(), identity: Arc::default() })
-            }
+            Some(manifest) => Ok(Store {
+                dir: dir.to_path_buf(),
+                manifest,
+                cancel: Cancel::never(),
+                identity: Arc::default(),
+                only: None,
+            }),
             None => Err(StoreError::Empty(dir.display().to_string())),
         }
     }
@@ -127,6 +171,24 @@ impl Store {
     pub fn with_cancel(mut self, cancel: Cancel) -> Store {
         self.cancel = cancel;
         self
+    }
+
+    /// The same state, whose folds see only these customers' timelines:
+    /// how a segment scopes every analysis.
+    pub fn only_customers(mut self, customers: Arc<CustomerSet>) -> Store {
+        self.only = Some(customers);
+        self
+    }
+
+    /// The same state with every customer (for what describes the whole
+    /// population, such as the persona fit).
+    pub fn all_customers(&self) -> Store {
+        Store { only: None, ..self.clone() }
+    }
+
+    /// The customers folds are limited to, if any.
+    pub fn customer_filter(&self) -> Option<&CustomerSet> {
+        self.only.as_deref()
     }
 
     /// The reader's cancellation token (for computations between reads).

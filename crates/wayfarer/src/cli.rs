@@ -274,6 +274,9 @@ pub struct ScopeArgs {
     /// Only events before this date/time.
     #[arg(long, env = "WAYFARER_TO", value_name = "DATE")]
     pub to: Option<String>,
+    /// Only the customers of this saved segment (`wayfarer segments list`).
+    #[arg(long, env = "WAYFARER_SEGMENT", value_name = "NAME")]
+    pub segment: Option<String>,
 }
 
 #[derive(Debug, Args)]

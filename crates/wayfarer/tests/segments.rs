@@ -98,6 +98,24 @@ fn create_list_members_export_and_delete() {
     let meta = std::fs::read_to_string(&file).unwrap();
     assert!(meta.starts_with("email,phone\n") && meta.contains(&sha("442079460958")), "{meta}");
 
+    // A segment scopes the analyses: only its members are folded.
+    let scoped = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--data", "data", "--json"]);
+        wayfarer(dir, &all).json()
+    };
+    let funnel = scoped(&["funnel", "Page Viewed", "Order Completed", "--segment", "Promoters"]);
+    assert_eq!(funnel["customers"], 1, "{funnel}");
+    let funnel = scoped(&["funnel", "Page Viewed", "Order Completed", "--segment", "Everyone"]);
+    assert_eq!(funnel["customers"], 3, "{funnel}");
+    let map = scoped(&["map", "--segment", "shipping browsers"]);
+    assert_eq!(map["stages"][0]["customers"], 1, "{map}");
+    let sessions = scoped(&["sessions", "--segment", "Promoters"]);
+    let all_sessions = scoped(&["sessions"]);
+    assert!(sessions["sessions"].as_u64() < all_sessions["sessions"].as_u64(), "{sessions} {all_sessions}");
+    let e = wayfarer(dir, &["funnel", "Page Viewed", "--segment", "Promotors", "--data", "data"]).fails().stderr();
+    assert!(e.contains("no segment 'Promotors'") && e.contains("did you mean 'Promoters'"), "{e}");
+
     seg(dir, &["delete", "everyone"]).ok();
     let e = seg(dir, &["members", "Everyone"]).fails().stderr();
     assert!(e.contains("no segment 'Everyone'") && e.contains("Shipping browsers"), "{e}");

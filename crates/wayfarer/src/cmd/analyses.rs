@@ -39,6 +39,7 @@ fn open(g: &Global) -> Result<(Store, Model)> {
 pub fn funnel_report(g: &Global, a: &FunnelArgs) -> Result<funnel::FunnelReport> {
     let (store, model) = open(g)?;
     let scope: Scope = super::scope(&a.scope)?;
+    let store = super::segments::scoped(store, &model, &a.scope)?;
     let steps: Vec<Step> = a.steps.iter().map(|s| Step::parse(s, &model)).collect::<Result<_, _>>()?;
     let window = wayfarer_core::time::parse_duration(&a.window).map_err(|e| anyhow::anyhow!("--window: {e}"))?;
     let Some(mode) = Mode::parse(&a.mode) else { bail!("--mode: unknown mode '{}'", a.mode) };
@@ -84,6 +85,7 @@ pub fn funnel(g: &Global, a: &FunnelArgs, out: &mut Out) -> Result<()> {
 pub fn paths_report(g: &Global, a: &PathsArgs) -> Result<paths::PathsReport> {
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
+    let store = super::segments::scoped(store, &model, &a.scope)?;
     let spec = PathSpec {
         from_event: a.from_event.clone(),
         to_event: a.to_event.clone(),
@@ -115,6 +117,7 @@ pub fn paths(g: &Global, a: &PathsArgs, out: &mut Out) -> Result<()> {
 pub fn retention_report(g: &Global, a: &RetentionArgs) -> Result<retention::RetentionReport> {
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
+    let store = super::segments::scoped(store, &model, &a.scope)?;
     let Some(period) = Period::parse(&a.period) else { bail!("--period: expected day, week or month") };
     let spec = RetentionSpec {
         period,
@@ -143,6 +146,7 @@ pub fn rfm(g: &Global, a: &crate::cli::RfmArgs, out: &mut Out) -> Result<()> {
     use wayfarer_engine::rfm::{RfmSpec, Unit};
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
+    let store = super::segments::scoped(store, &model, &a.scope)?;
     let spec = RfmSpec {
         event: a.event.clone().unwrap_or_else(|| model.config.journey.purchase_event.clone()),
         calibration_end: calibration_end(&a.calibration_end)?,
@@ -215,6 +219,7 @@ pub fn rfm(g: &Global, a: &crate::cli::RfmArgs, out: &mut Out) -> Result<()> {
 pub fn surveys_report(g: &Global, a: &crate::cli::SurveysArgs) -> Result<wayfarer_engine::surveys::SurveysReport> {
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
+    let store = super::segments::scoped(store, &model, &a.scope)?;
     let Some(period) = Period::parse(&a.period) else { bail!("--period: expected day, week or month") };
     Ok(wayfarer_engine::surveys::surveys(&store, &model, &scope, period)?)
 }
@@ -247,6 +252,7 @@ pub fn clv_report(g: &Global, a: &crate::cli::ClvArgs) -> Result<wayfarer_engine
     use wayfarer_engine::rfm::Unit;
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
+    let store = super::segments::scoped(store, &model, &a.scope)?;
     let unit = if a.unit == "day" { Unit::Day } else { Unit::Week };
     let spec = ClvSpec {
         event: a.event.clone().unwrap_or_else(|| model.config.journey.purchase_event.clone()),
@@ -297,6 +303,7 @@ pub fn attribution_report(
     use wayfarer_engine::attribution::{AttributionSpec, ModelKind};
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
+    let store = super::segments::scoped(store, &model, &a.scope)?;
     let models = ModelKind::parse(&a.model).map_err(anyhow::Error::msg)?;
     let lookback =
         a.lookback.as_deref().map(parse_duration).transpose().map_err(|e| anyhow::anyhow!("--lookback: {e}"))?;
@@ -341,6 +348,7 @@ pub fn personas_report(
     use wayfarer_engine::personas::{PersonaSpec, discover};
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
+    let store = super::segments::scoped(store, &model, &a.scope)?;
     let spec = PersonaSpec { k: a.k, max_k: a.max_k, seed: a.seed, with_maps: true, fit_sample: a.fit_sample };
     let report = discover(&store, &model, &scope, &spec)?;
     Ok((store, report))
@@ -373,6 +381,7 @@ pub fn personas(g: &Global, a: &crate::cli::PersonasArgs, out: &mut Out) -> Resu
 pub fn customers(g: &Global, a: &crate::cli::CustomersArgs, out: &mut Out) -> Result<()> {
     let (store, model) = open(g)?;
     let scope = super::scope(&a.scope)?;
+    let store = super::segments::scoped(store, &model, &a.scope)?;
     let Some(p) = wayfarer_engine::customers::customer_profile(&store, &model, &scope, &a.id, a.limit)? else {
         return Err(anyhow::Error::new(wayfarer_engine::EngineError::NotFound(format!(
             "no customer with user id or anonymous id '{}'",

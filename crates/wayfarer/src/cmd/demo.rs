@@ -58,7 +58,7 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
     let pb = progress.spinner("Building the journey map (all customers and each persona)");
     let store = Store::open(&dir)?;
     let model = Model::compile(&config, &store)?;
-    let scope = super::scope(&crate::cli::ScopeArgs { persona: None, from: None, to: None })?;
+    let scope = super::scope(&crate::cli::ScopeArgs { persona: None, from: None, to: None, segment: None })?;
     let personas = super::map::personas(&store, &model, &scope, crate::cli::PersonaSource::Auto)?;
     let inputs = MapInputs::with_predicted_clv(&store, &model, &scope, personas)?;
     let maps = journey_maps_with(&store, &model, &scope, &inputs)?;

@@ -17,6 +17,7 @@ pub fn run(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out)
     let snap = super::Snapshot::of(g)?;
     let (store, model) = (snap.store.clone(), snap.model()?);
     let mut scope = super::scope(&args.scope)?;
+    let store = super::segments::scoped(store, &model, &args.scope)?;
     let format = if args.json { MapFormat::Json } else { args.format };
     let pb = progress.spinner("Building the journey map");
     let personas = match &args.split_by {

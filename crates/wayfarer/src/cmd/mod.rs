@@ -14,7 +14,7 @@ mod demo;
 mod import;
 mod map;
 mod pages;
-mod segments;
+pub mod segments;
 mod serve;
 mod sessions;
 mod sql;

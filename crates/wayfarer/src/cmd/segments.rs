@@ -13,7 +13,10 @@ use wayfarer_engine::{EngineError, Scope};
 use wayfarer_store::segment_defs::{self, SegmentDef};
 
 use super::Out;
-use crate::cli::{AudiencePlatform, Global, MembersFormat, SegmentsCommand};
+use wayfarer_engine::model::Model;
+use wayfarer_store::Store;
+
+use crate::cli::{AudiencePlatform, Global, MembersFormat, ScopeArgs, SegmentsCommand};
 
 pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
     let snap = super::Snapshot::of(g)?;
@@ -172,6 +175,18 @@ pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The store a command reads under `--segment NAME`: only the segment's
+/// members (decided over all the data), else the store as it is.
+pub fn scoped(store: Store, model: &Model, scope: &ScopeArgs) -> Result<Store> {
+    let Some(name) = &scope.segment else { return Ok(store) };
+    let dir = store.dir().to_path_buf();
+    let def = segment_defs::get(&dir, name)?.ok_or_else(|| not_found(&dir, name))?;
+    let seg = membership::compile(&def.name, &def.condition, model)?;
+    let all = store.all_customers();
+    let members = membership::customers(&all, model, &Scope::default(), &seg)?;
+    Ok(store.only_customers(std::sync::Arc::new(members)))
 }
 
 /// A segment that does not exist: the error names the closest saved one.
