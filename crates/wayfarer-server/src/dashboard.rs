@@ -137,7 +137,7 @@ pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(f): For
     let next = local(f.next.as_deref().unwrap_or("/")).to_string();
     let token = f.token.trim();
     let problem = match app.keys.check(token) {
-        Verdict::Valid(KeyKind::Read) => None,
+        Verdict::Valid(KeyKind::Read | KeyKind::Admin) => None,
         Verdict::Valid(KeyKind::Write) => Some("That is a write key (for sending events). Sign in with a read token."),
         Verdict::Revoked => Some("That read token has been revoked."),
         Verdict::Unknown => Some("Unknown token. Check that you copied the whole read token."),

@@ -17,8 +17,13 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyKind {
+    /// Ingestion (`/v1/*`); it sits in websites and apps, so it may do nothing else.
     Write,
+    /// Queries (`/api/*`, `/metrics`), the dashboard, and reading segments.
     Read,
+    /// Everything a read token may, and changing what acts on customers:
+    /// creating, changing and deleting segments.
+    Admin,
 }
 
 impl KeyKind {
@@ -26,7 +31,14 @@ impl KeyKind {
         match self {
             KeyKind::Write => "wfw_",
             KeyKind::Read => "wfr_",
+            KeyKind::Admin => "wfa_",
         }
+    }
+
+    /// Whether a key of this kind may do what `needed` allows (an admin
+    /// token may also read).
+    pub fn allows(self, needed: KeyKind) -> bool {
+        self == needed || (self == KeyKind::Admin && needed == KeyKind::Read)
     }
 }
 
@@ -146,6 +158,7 @@ fn kind_word(kind: KeyKind) -> &'static str {
     match kind {
         KeyKind::Write => "write key",
         KeyKind::Read => "read token",
+        KeyKind::Admin => "admin token",
     }
 }
 
@@ -225,14 +238,15 @@ impl KeyRing {
     /// `kind`; the error says what was wrong in the caller's terms.
     pub fn require(&self, key: &str, kind: KeyKind) -> Result<(), crate::error::ApiError> {
         use wayfarer_core::ErrorCode::{Forbidden, Unauthorized};
-        let (what, other, needs) = match kind {
-            KeyKind::Write => ("write key", "a read token", "ingestion needs a write key"),
-            KeyKind::Read => ("read token", "a write key", "queries need a read token"),
+        let (what, needs) = match kind {
+            KeyKind::Write => ("write key", "ingestion needs a write key"),
+            KeyKind::Read => ("read token", "queries need a read token"),
+            KeyKind::Admin => ("admin token", "changing segments needs an admin token (wayfarer keys create --admin)"),
         };
         let refuse = |code, m: String| Err(crate::error::ApiError::new(code, m));
         match self.check(key) {
-            Verdict::Valid(k) if k == kind => Ok(()),
-            Verdict::Valid(_) => refuse(Forbidden, format!("this is {other}; {needs}")),
+            Verdict::Valid(k) if k.allows(kind) => Ok(()),
+            Verdict::Valid(k) => refuse(Forbidden, format!("this is a {}; {needs}", kind_word(k))),
             Verdict::Revoked => refuse(Unauthorized, format!("this {what} has been revoked")),
             Verdict::Unknown => refuse(Unauthorized, format!("unknown {what}")),
         }

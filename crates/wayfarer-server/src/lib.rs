@@ -30,6 +30,7 @@ pub mod net;
 pub mod openapi;
 pub mod pipeline;
 pub mod query;
+pub mod segments;
 pub mod sql;
 
 use std::net::SocketAddr;
@@ -219,6 +220,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/customers/{id}", get(customer))
         .route("/api/sql", post(sql::handle))
+        .route("/api/segments", get(segments::list).post(segments::create))
+        .route("/api/segments/{name}", get(segments::show).delete(segments::delete))
+        .route("/api/segments/{name}/members", get(segments::members))
         .route("/api/{command}", get(query::handle))
         .route("/api/notes", get(dashboard::list_notes))
         .route("/healthz", get(healthz))

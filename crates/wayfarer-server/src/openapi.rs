@@ -130,6 +130,44 @@ pub fn document(commands: &[QueryCommand]) -> Value {
             }
         }}),
     );
+    let name_param = json!([{"name": "name", "in": "path", "required": true,
+                             "description": "The segment's name (case does not matter).", "schema": {"type": "string"}}]);
+    let ok = |what: &str| json!({"description": what, "content": {"application/json": {"schema": {"type": "object"}}}});
+    paths.insert(
+        "/api/segments".into(),
+        json!({
+            "get": {"summary": "Saved segments with their sizes.", "tags": ["segments"], "security": [{"readToken": []}],
+                    "responses": {"200": ok("`[{name, condition, description, created_at, updated_at, customers}]`")}},
+            "post": {"summary": "Save a segment (an admin token): its condition is checked against the data first.",
+                     "tags": ["segments"], "security": [{"adminToken": []}],
+                     "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["name", "condition"], "additionalProperties": false,
+                         "properties": {"name": {"type": "string"}, "condition": {"type": "string"},
+                                        "description": {"type": "string"}, "replace": {"type": "boolean", "default": false}}}}}},
+                     "responses": {"200": ok("The segment and its size."),
+                                   "400": error_response("A bad name or condition (the message names the column), or the name is taken."),
+                                   "403": error_response("Not an admin token.")}}
+        }),
+    );
+    paths.insert(
+        "/api/segments/{name}".into(),
+        json!({
+            "get": {"summary": "One segment: definition, size, share, stages, reachable members.", "tags": ["segments"],
+                    "security": [{"readToken": []}], "parameters": name_param,
+                    "responses": {"200": ok("The segment."), "404": error_response("No such segment; the message lists them.")}},
+            "delete": {"summary": "Delete a segment (an admin token).", "tags": ["segments"],
+                       "security": [{"adminToken": []}], "parameters": name_param,
+                       "responses": {"200": ok("`{deleted}`"), "403": error_response("Not an admin token."),
+                                     "404": error_response("No such segment.")}}
+        }),
+    );
+    paths.insert(
+        "/api/segments/{name}/members".into(),
+        json!({"get": {"summary": "A segment's members: id, stage, events, first and last seen, email, phone.",
+                       "tags": ["segments"], "security": [{"readToken": []}], "parameters": name_param,
+                       "responses": {"200": ok("`[{customer_id, stage, events, first_seen, last_seen, email, phone}]`"),
+                                     "404": error_response("No such segment.")}}}),
+    );
     paths.insert(
         "/api/openapi.json".into(),
         json!({"get": {"summary": "This document.", "tags": ["meta"], "security": [{"readToken": []}],
@@ -156,7 +194,9 @@ pub fn document(commands: &[QueryCommand]) -> Value {
             "securitySchemes": {
                 "writeKey": {"type": "http", "scheme": "basic",
                              "description": "The write key as the user name, empty password (as Segment's libraries send it); or a `writeKey` field in the body."},
-                "readToken": {"type": "http", "scheme": "bearer"},
+                "readToken": {"type": "http", "scheme": "bearer", "description": "A read token (or an admin token)."},
+                "adminToken": {"type": "http", "scheme": "bearer",
+                               "description": "An admin token (`wayfarer keys create --admin`): needed to change segments."},
             },
             "schemas": {
                 "Error": {"type": "object", "required": ["code", "message", "hint"], "properties": {

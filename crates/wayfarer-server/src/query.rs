@@ -92,6 +92,15 @@ pub async fn handle(
             format!("no query '{command}'; there are: {}", names.join(", ")),
         ));
     }
+    run(&app, command, params).await
+}
+
+/// Runs a command (`funnel`, `segments list`…) on the query executor, under
+/// its timeout, after the caller checked the key.
+pub async fn run(app: &App, command: String, params: Vec<(String, String)>) -> Result<Json<Value>, ApiError> {
+    let Some(api) = app.queries.clone() else {
+        return Err(ApiError::new(ErrorCode::NotFound, "this server has no query API"));
+    };
     let started = Instant::now();
     let run = api.run.clone();
     let result = app.exec.run(api.timeout, move |job| run(&command, &params, job)).await.and_then(|r| r);

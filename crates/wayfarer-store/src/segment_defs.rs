@@ -71,6 +71,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 /// `replace` is an error, as is a malformed name.
 pub fn put(dir: &Path, def: SegmentDef, replace: bool) -> Result<SegmentDef, StoreError> {
     check_name(&def.name).map_err(StoreError::Invalid)?;
+    let _lock = Lock::take(dir)?;
     let mut segments = list(dir)?;
     let saved = match segments.iter_mut().find(|s| s.name.eq_ignore_ascii_case(&def.name)) {
         Some(old) if replace => {
@@ -95,6 +96,7 @@ pub fn put(dir: &Path, def: SegmentDef, replace: bool) -> Result<SegmentDef, Sto
 
 /// Deletes a segment; `false` when there was none of that name.
 pub fn delete(dir: &Path, name: &str) -> Result<bool, StoreError> {
+    let _lock = Lock::take(dir)?;
     let mut segments = list(dir)?;
     let before = segments.len();
     segments.retain(|s| !s.name.eq_ignore_ascii_case(name));
@@ -103,6 +105,31 @@ pub fn delete(dir: &Path, name: &str) -> Result<bool, StoreError> {
     }
     save(dir, segments)?;
     Ok(true)
+}
+
+/// `DIR/segments.lock`, held while a change reads and rewrites the file,
+/// so two changes at once (two API requests, the CLI beside the server)
+/// both keep their segment.
+struct Lock(std::fs::File);
+
+impl Lock {
+    fn take(dir: &Path) -> Result<Lock, StoreError> {
+        let path = dir.join("segments.lock");
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        file.lock().map_err(|e| StoreError::io(&path, e))?;
+        Ok(Lock(file))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 fn save(dir: &Path, segments: Vec<SegmentDef>) -> Result<(), StoreError> {
@@ -144,6 +171,18 @@ mod tests {
         assert!(delete(dir.path(), "loyal").unwrap());
         assert!(!delete(dir.path(), "loyal").unwrap());
         assert_eq!(list(dir.path()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn changes_at_once_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        std::thread::scope(|s| {
+            for i in 0..8 {
+                s.spawn(move || put(path, def(&format!("s{i}"), "orders >= 1"), false).unwrap());
+            }
+        });
+        assert_eq!(list(path).unwrap().len(), 8);
     }
 
     #[test]

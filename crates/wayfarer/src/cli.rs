@@ -157,11 +157,15 @@ pub enum KeysCommand {
     /// Create a key and print it (once: only its hash is stored).
     Create {
         /// A write key, for ingestion (/v1/*).
-        #[arg(long, conflicts_with = "read", required_unless_present = "read")]
+        #[arg(long, conflicts_with_all = ["read", "admin"], required_unless_present_any = ["read", "admin"])]
         write: bool,
         /// A read token, for queries (/api/*, /metrics) and the dashboard.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "admin")]
         read: bool,
+        /// An admin token: what a read token may do, and creating, changing and deleting segments
+        /// (API and dashboard).
+        #[arg(long)]
+        admin: bool,
         /// A name to recognise it by.
         #[arg(long)]
         name: Option<String>,
@@ -379,7 +383,12 @@ pub enum SegmentsCommand {
         limit: usize,
     },
     /// Delete a saved segment.
-    Delete { name: String },
+    Delete {
+        name: String,
+        /// Print JSON: {"deleted": NAME}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a segment as an ad-platform audience: SHA-256 of each member's trimmed, lower-cased
     /// email and of their E.164 phone, under the column names Google Customer Match (Email, Phone)
     /// or Meta Custom Audiences (email, phone) accept.

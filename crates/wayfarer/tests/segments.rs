@@ -147,3 +147,63 @@ fn a_bad_condition_names_its_column_and_saves_nothing() {
     assert_eq!(listed[0]["condition"], "orders >= 2");
     assert_eq!(listed[0]["customers"], 1);
 }
+
+/// `/api/segments`: read tokens read, only admin tokens change, write keys
+/// do neither; errors are the CLI's, with their codes.
+#[test]
+fn segments_over_http_by_key_kind() {
+    use support::{Server, bearer, http, wayfarer as in_dir};
+    let (t, _) = store();
+    let dir = t.path().join("data");
+    let (write, read) = support::keys(&dir);
+    let admin = in_dir(&dir, &["keys", "create", "--admin", "--name", "ops", "--quiet"]).trim().to_string();
+    assert!(admin.starts_with("wfa_"), "{admin}");
+    let server = Server::start(&dir);
+    let call = |method: &str, path: &str, key: &str, body: &Value| {
+        let bytes = if body.is_null() { Vec::new() } else { serde_json::to_vec(body).unwrap() };
+        let headers = [bearer(key), ("Content-Type", "application/json".to_string())];
+        let (status, out) = http(server.addr, method, path, &headers, &bytes).expect("the server answers");
+        (status, serde_json::from_slice::<Value>(&out).unwrap_or(Value::Null))
+    };
+    let promoters = serde_json::json!({"name": "Promoters", "condition": "nps_group = 'promoter'"});
+    // Only an admin token creates.
+    for key in [&read, &write] {
+        let (status, body) = call("POST", "/api/segments", key, &promoters);
+        assert!(status == 403 || status == 401, "{status} {body}");
+    }
+    let (status, body) = call("POST", "/api/segments", &admin, &promoters);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["name"].as_str(), body["customers"].as_u64()), (Some("Promoters"), Some(1)));
+    // A bad condition: 400 naming the column; nothing saved.
+    let bad = serde_json::json!({"name": "Bad", "condition": "nps_group = 'promotor'"});
+    let (status, body) = call("POST", "/api/segments", &admin, &bad);
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("at column 1")
+            && body["message"].as_str().unwrap().contains("promoter"),
+        "{body}"
+    );
+    // Read tokens (and admin tokens) read; write keys do not.
+    let (status, list) = call("GET", "/api/segments", &read, &Value::Null);
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    let (status, _) = call("GET", "/api/segments", &write, &Value::Null);
+    assert_eq!(status, 403);
+    let (status, shown) = call("GET", "/api/segments/promoters", &admin, &Value::Null);
+    assert_eq!((status, shown["customers"].as_u64()), (200, Some(1)), "{shown}");
+    let (status, members) = call("GET", "/api/segments/Promoters/members", &read, &Value::Null);
+    assert_eq!(status, 200, "{members}");
+    assert_eq!(ids(&members), ["ann"]);
+    // A segment scopes the query API like a persona.
+    let (status, funnel) = call("GET", "/api/funnel?step=Page%20Viewed&segment=Promoters", &read, &Value::Null);
+    assert_eq!((status, funnel["customers"].as_u64()), (200, Some(1)), "{funnel}");
+    let (status, body) = call("GET", "/api/segments/Nobody", &read, &Value::Null);
+    assert_eq!(status, 404, "{body}");
+    // Delete: admin only.
+    let (status, _) = call("DELETE", "/api/segments/Promoters", &read, &Value::Null);
+    assert_eq!(status, 403);
+    let (status, body) = call("DELETE", "/api/segments/Promoters", &admin, &Value::Null);
+    assert_eq!((status, body["deleted"].as_str()), (200, Some("Promoters")), "{body}");
+    let (_, list) = call("GET", "/api/segments", &read, &Value::Null);
+    assert_eq!(list, serde_json::json!([]));
+}

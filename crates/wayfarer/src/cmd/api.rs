@@ -70,8 +70,16 @@ fn without_env(cmd: clap::Command) -> clap::Command {
     names.iter().fold(cmd, |c, n| c.mut_subcommand(n, without_env))
 }
 
+/// A command's definition by name; `segments list` names a subcommand's.
 fn subcommand(name: &str) -> Option<clap::Command> {
-    Cli::command().get_subcommands().find(|c| c.get_name() == name).cloned()
+    let mut words = name.split(' ');
+    let first = words.next()?;
+    let mut cmd = Cli::command().get_subcommands().find(|c| c.get_name() == first).cloned()?;
+    for w in words {
+        let next = cmd.get_subcommands().find(|c| c.get_name() == w).cloned()?;
+        cmd = next;
+    }
+    Some(cmd)
 }
 
 fn takes_no_value(a: &clap::Arg) -> bool {
@@ -169,7 +177,8 @@ pub fn api_error(e: &anyhow::Error) -> ApiError {
 pub fn parse(data: &Path, command: &str, params: &[(String, String)]) -> Result<Cli, ApiError> {
     let invalid = |m: String| ApiError::new(ErrorCode::InvalidQuery, m);
     let sub = subcommand(command).ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no query '{command}'")))?;
-    let mut argv: Vec<String> = vec!["wayfarer".into(), command.into()];
+    let mut argv: Vec<String> = vec!["wayfarer".into()];
+    argv.extend(command.split(' ').map(String::from));
     let mut positionals: Vec<String> = Vec::new();
     for (key, value) in params {
         let key = key.replace('_', "-");

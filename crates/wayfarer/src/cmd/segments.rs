@@ -148,12 +148,13 @@ pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
             }
             Ok(())
         }
-        SegmentsCommand::Delete { name } => {
+        SegmentsCommand::Delete { name, json } => {
             let def = saved(&name)?;
             segment_defs::delete(&dir, &def.name)?;
-            if !g.quiet {
-                eprintln!("Deleted segment '{}'.", def.name);
+            if json {
+                return out.json(&serde_json::json!({ "deleted": def.name }));
             }
+            say!("Deleted segment '{}'.", def.name);
             Ok(())
         }
         SegmentsCommand::Export { name, audience, platform } => {

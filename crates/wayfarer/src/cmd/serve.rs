@@ -62,14 +62,24 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
 pub fn keys(g: &Global, cmd: KeysCommand) -> Result<()> {
     let dir = super::data_dir(g, super::DEFAULT_DATA);
     match cmd {
-        KeysCommand::Create { write, read: _, name } => {
-            let kind = if write { KeyKind::Write } else { KeyKind::Read };
+        KeysCommand::Create { write, read: _, admin, name } => {
+            let kind = if write {
+                KeyKind::Write
+            } else if admin {
+                KeyKind::Admin
+            } else {
+                KeyKind::Read
+            };
             let (key, entry) = keys::create(&dir, kind, name.as_deref())?;
             say!("{key}");
             if !g.quiet {
                 eprintln!(
                     "Created {} '{}' (id {}). This is the only time the key is shown; store it now.",
-                    if write { "write key" } else { "read token" },
+                    match kind {
+                        KeyKind::Write => "write key",
+                        KeyKind::Read => "read token",
+                        KeyKind::Admin => "admin token",
+                    },
                     entry.name,
                     entry.id
                 );
@@ -80,11 +90,17 @@ pub fn keys(g: &Global, cmd: KeysCommand) -> Result<()> {
             if json {
                 say!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
-                say!("No keys. Create one with `wayfarer keys create --write` (ingestion) or `--read` (queries).");
+                say!(
+                    "No keys. Create one with `wayfarer keys create --write` (ingestion), `--read` (queries) or `--admin` (queries and changing segments)."
+                );
             } else {
                 say!("{:<14} {:<6} {:<24} {:<22} status", "id", "kind", "name", "created");
                 for k in list {
-                    let kind = if k.kind == KeyKind::Write { "write" } else { "read" };
+                    let kind = match k.kind {
+                        KeyKind::Write => "write",
+                        KeyKind::Read => "read",
+                        KeyKind::Admin => "admin",
+                    };
                     let status = k.revoked_at.map_or_else(|| "active".to_string(), |t| format!("revoked {t}"));
                     say!("{:<14} {:<6} {:<24} {:<22} {status}", k.id, kind, k.name, k.created_at);
                 }

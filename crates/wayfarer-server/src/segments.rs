@@ -1,0 +1,93 @@
+//! `/api/segments`: saved segments over HTTP. A read token (or an admin
+//! token) lists them, shows one and its members; only an admin token
+//! creates, replaces or deletes one, since segments decide who is acted on.
+//! Each handler checks the key and runs the CLI's `segments` command on
+//! the query executor; the JSON is what `--json` prints.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::Value;
+use wayfarer_core::ErrorCode;
+
+use crate::error::ApiError;
+use crate::keys::KeyKind;
+use crate::{App, dashboard, query};
+
+/// `GET /api/segments`: every segment with its size.
+pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    crate::require_read(&app, &headers)?;
+    query::run(&app, "segments list".into(), Vec::new()).await
+}
+
+/// `GET /api/segments/{name}`: the definition, size and stages.
+pub async fn show(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    crate::require_read(&app, &headers)?;
+    query::run(&app, "segments show".into(), vec![("name".into(), name)]).await
+}
+
+/// `GET /api/segments/{name}/members`: every member.
+pub async fn members(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    crate::require_read(&app, &headers)?;
+    query::run(&app, "segments members".into(), vec![("name".into(), name)]).await
+}
+
+/// The body of `POST /api/segments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSegment {
+    pub name: String,
+    /// The condition (the CLI's `--where`).
+    pub condition: String,
+    #[serde(default)]
+    pub description: String,
+    /// Replace a segment of the same name.
+    #[serde(default)]
+    pub replace: bool,
+}
+
+/// `POST /api/segments` (admin token): saves a segment, checked against
+/// the data first; answers with it and its size.
+pub async fn create(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<Json<NewSegment>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&app, &headers)?;
+    let Json(s) = body.map_err(|e| ApiError::new(ErrorCode::InvalidJson, e.body_text()))?;
+    let mut params =
+        vec![("name".into(), s.name), ("where".into(), s.condition), ("description".into(), s.description)];
+    if s.replace {
+        params.push(("replace".into(), "true".into()));
+    }
+    query::run(&app, "segments create".into(), params).await
+}
+
+/// `DELETE /api/segments/{name}` (admin token).
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&app, &headers)?;
+    query::run(&app, "segments delete".into(), vec![("name".into(), name)]).await
+}
+
+/// The presented token must be an admin token.
+pub fn require_admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = dashboard::token(headers) else {
+        return Err(ApiError::new(ErrorCode::Unauthorized, "no admin token: send 'Authorization: Bearer <token>'"));
+    };
+    app.keys.require(&token, KeyKind::Admin)
+}
