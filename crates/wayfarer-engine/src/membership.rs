@@ -61,42 +61,140 @@ pub struct Membership {
     pub members: Vec<Vec<Member>>,
 }
 
-/// Every segment's members, from one pass over the timelines.
+/// Every segment's members with their facts, from one pass over the
+/// timelines.
 pub fn members(store: &Store, model: &Model, scope: &Scope, segments: &[Segment]) -> Result<Membership, EngineError> {
     let scope = scope.without_persona();
-    let (customers, found) = fold::report(store, &MembershipFold { model, scope: &scope, segments })?;
+    let found = fold::report(store, &MembershipFold { model, scope: &scope, segments, facts: true })?;
     let ids = store.identity_shared()?;
+    let mut facts: std::collections::HashMap<u32, Member> = found.facts.into_iter().map(|m| (m.customer, m)).collect();
+    for m in facts.values_mut() {
+        m.customer_id = ids.external_id(m.customer).to_string();
+    }
     let members = found
+        .members
         .into_iter()
-        .map(|mut list| {
-            for m in &mut list {
-                m.customer_id = ids.external_id(m.customer).to_string();
-            }
+        .map(|list| {
+            let mut list: Vec<Member> = list.iter().filter_map(|c| facts.get(c).cloned()).collect();
             list.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
             list
         })
         .collect();
-    Ok(Membership { customers, members })
+    Ok(Membership { customers: found.customers, members })
+}
+
+/// Every segment's members as customer numbers (no facts): what sizes,
+/// `--segment` and live membership need.
+fn numbers(store: &Store, model: &Model, scope: &Scope, segments: &[Segment]) -> Result<Found, EngineError> {
+    let scope = scope.without_persona();
+    fold::report(store, &MembershipFold { model, scope: &scope, segments, facts: false })
 }
 
 /// The customers (canonical numbers) of one segment: what `--segment`
 /// limits an analysis to.
 pub fn customers(store: &Store, model: &Model, scope: &Scope, segment: &Segment) -> Result<CustomerSet, EngineError> {
-    let scope = scope.without_persona();
-    let (_, found) =
-        fold::report(store, &MembershipFold { model, scope: &scope, segments: std::slice::from_ref(segment) })?;
-    Ok(found.into_iter().flatten().map(|m| m.customer).collect())
+    let found = numbers(store, model, scope, std::slice::from_ref(segment))?;
+    Ok(found.members.into_iter().flatten().collect())
 }
 
 /// How many customers each segment has.
 pub fn sizes(store: &Store, model: &Model, scope: &Scope, segments: &[Segment]) -> Result<Vec<usize>, EngineError> {
-    Ok(members(store, model, scope, segments)?.members.iter().map(Vec::len).collect())
+    Ok(numbers(store, model, scope, segments)?.members.iter().map(Vec::len).collect())
+}
+
+/// What one refresh of live membership did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Refresh {
+    pub generation: u64,
+    pub segments: usize,
+    pub entered: usize,
+    pub left: usize,
+    /// Segments new or changed since the last refresh: their members are
+    /// the starting point, not entries.
+    pub started: usize,
+}
+
+/// Brings live membership up to the store's generation: decides every
+/// saved segment's members in one fold, records who entered and who left
+/// since the last refresh (at `now_us`), and keeps the members for the
+/// next. A segment created or changed since then starts from its members
+/// without entries; nothing is done when the generation and the
+/// definitions are those of the last refresh.
+pub fn refresh(store: &Store, model: &Model, defs: &[SegmentDef], now_us: i64) -> Result<Refresh, EngineError> {
+    use wayfarer_store::segment_defs::{self, Change, Current, CurrentSegment};
+    let dir = store.dir();
+    let generation = store.manifest().generation;
+    let before = segment_defs::load_current(dir)?.unwrap_or_default();
+    let same_defs = before.segments.len() == defs.len()
+        && before.segments.iter().zip(defs).all(|(b, d)| b.name == d.name && b.condition == d.condition);
+    if before.generation == generation && same_defs {
+        return Ok(Refresh { generation, segments: defs.len(), ..Refresh::default() });
+    }
+    let segments = compile_all(defs, model)?;
+    let found = numbers(&store.all_customers(), model, &Scope::default(), &segments)?;
+    let ids = store.identity_shared()?;
+    let at = wayfarer_core::time::format_rfc3339(now_us);
+    let mut report = Refresh { generation, segments: defs.len(), ..Refresh::default() };
+    let mut changes = Vec::new();
+    let mut current = Current { generation, segments: Vec::new() };
+    for (def, list) in defs.iter().zip(found.members) {
+        let mut now: Vec<String> = list.into_iter().map(|c| ids.external_id(c).to_string()).collect();
+        now.sort_unstable();
+        match before.segments.iter().find(|b| b.name == def.name && b.condition == def.condition) {
+            Some(b) => {
+                let change = |customer: &String, what: &str| Change {
+                    at: at.clone(),
+                    at_us: now_us,
+                    segment: def.name.clone(),
+                    customer: customer.clone(),
+                    change: what.to_string(),
+                };
+                // Both sorted: one merge finds who entered and who left.
+                let (mut i, mut j) = (0, 0);
+                while i < now.len() || j < b.members.len() {
+                    match (now.get(i), b.members.get(j)) {
+                        (Some(x), Some(y)) if x == y => (i, j) = (i + 1, j + 1),
+                        (Some(x), y) if y.is_none() || y.is_some_and(|y| x < y) => {
+                            changes.push(change(x, "entered"));
+                            report.entered += 1;
+                            i += 1;
+                        }
+                        (_, Some(y)) => {
+                            changes.push(change(y, "left"));
+                            report.left += 1;
+                            j += 1;
+                        }
+                        (Some(_), None) | (None, None) => break,
+                    }
+                }
+            }
+            None => report.started += 1,
+        }
+        current.segments.push(CurrentSegment {
+            name: def.name.clone(),
+            condition: def.condition.clone(),
+            members: now,
+        });
+    }
+    segment_defs::record(dir, &changes, &current)?;
+    Ok(report)
 }
 
 struct MembershipFold<'a> {
     model: &'a Model,
     scope: &'a Scope,
     segments: &'a [Segment],
+    /// Whether to keep each member's facts (stage, dates, email, phone).
+    facts: bool,
+}
+
+/// What the fold finds: customers seen, each segment's members (by
+/// number) and, when asked, the facts of every customer in any segment.
+#[derive(Debug, Clone, Default)]
+struct Found {
+    customers: usize,
+    members: Vec<Vec<u32>>,
+    facts: Vec<Member>,
 }
 
 impl MembershipFold<'_> {
@@ -106,15 +204,16 @@ impl MembershipFold<'_> {
 }
 
 impl Fold for MembershipFold<'_> {
-    /// Customers seen, and each segment's members.
-    type Partial = (usize, Vec<Vec<Member>>);
+    type Partial = Found;
     type Scratch = ();
-    type Report = (usize, Vec<Vec<Member>>);
+    type Report = Found;
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
         // Traits for email and phone, besides what the conditions read.
-        c.push(Col::Properties);
+        if self.facts {
+            c.push(Col::Properties);
+        }
         c.extend(self.fields().flat_map(facts::columns));
         c.sort_by_key(|c| c.index());
         c.dedup();
@@ -132,27 +231,31 @@ impl Fold for MembershipFold<'_> {
     }
 
     fn init(&self) -> Self::Partial {
-        (0, vec![Vec::new(); self.segments.len()])
+        Found { members: vec![Vec::new(); self.segments.len()], ..Found::default() }
     }
 
     fn fold(&self, p: &mut Self::Partial, _: &mut (), span: Span<'_>) {
         let Some(t) = Timeline::build(self.model, self.scope, span) else { return };
-        p.0 += 1;
+        p.customers += 1;
         let facts = Facts::customer(&t, self.model);
-        let mut member: Option<Member> = None;
+        let mut member = false;
         for (i, s) in self.segments.iter().enumerate() {
             if s.predicate.eval(&facts) {
-                let m = member.get_or_insert_with(|| self.member(&t));
-                p.1[i].push(m.clone());
+                p.members[i].push(t.customer);
+                member = true;
             }
+        }
+        if member && self.facts {
+            p.facts.push(self.member(&t));
         }
     }
 
     fn merge(&self, mut a: Self::Partial, b: Self::Partial) -> Self::Partial {
-        a.0 += b.0;
-        for (x, y) in a.1.iter_mut().zip(b.1) {
+        a.customers += b.customers;
+        for (x, y) in a.members.iter_mut().zip(b.members) {
             x.extend(y);
         }
+        a.facts.extend(b.facts);
         a
     }
 

@@ -223,6 +223,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/segments", get(segments::list).post(segments::create))
         .route("/api/segments/{name}", get(segments::show).delete(segments::delete))
         .route("/api/segments/{name}/members", get(segments::members))
+        .route("/api/segments/{name}/changes", get(segments::changes))
         .route("/api/{command}", get(query::handle))
         .route("/api/notes", get(dashboard::list_notes))
         .route("/healthz", get(healthz))

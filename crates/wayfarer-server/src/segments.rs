@@ -43,6 +43,25 @@ pub async fn members(
     query::run(&app, "segments members".into(), vec![("name".into(), name)]).await
 }
 
+/// `GET /api/segments/{name}/changes?since=DATE&customer=ID`: entries and
+/// exits recorded after each commit.
+pub async fn changes(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    axum::extract::Query(params): axum::extract::Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    crate::require_read(&app, &headers)?;
+    let mut args = vec![("name".to_string(), name)];
+    for (k, v) in params {
+        if !matches!(k.as_str(), "since" | "customer") {
+            return Err(ApiError::new(ErrorCode::InvalidQuery, format!("unknown parameter '{k}' (since, customer)")));
+        }
+        args.push((k, v));
+    }
+    query::run(&app, "segments changes".into(), args).await
+}
+
 /// The body of `POST /api/segments`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

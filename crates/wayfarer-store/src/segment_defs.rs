@@ -196,3 +196,107 @@ mod tests {
         assert!(matches!(list(dir.path()), Err(StoreError::Corrupt(_))));
     }
 }
+
+/// Where live membership is kept: `DIR/membership/current.json` (the
+/// members each segment had at the last refresh) and
+/// `DIR/membership/changes.ndjson` (entries and exits, appended).
+pub const MEMBERSHIP_DIR: &str = "membership";
+
+/// The members of each segment at a generation of the store.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Current {
+    pub generation: u64,
+    pub segments: Vec<CurrentSegment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurrentSegment {
+    pub name: String,
+    /// The condition the members were decided by (a changed condition
+    /// starts again without recording entries).
+    pub condition: String,
+    /// Customer ids, sorted.
+    pub members: Vec<String>,
+}
+
+/// One customer entering or leaving a segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// When it was seen (the commit that changed it), RFC 3339.
+    pub at: String,
+    /// The same in µs since 1970, for comparisons.
+    pub at_us: i64,
+    pub segment: String,
+    pub customer: String,
+    /// `entered` or `left`.
+    pub change: String,
+}
+
+pub fn load_current(dir: &Path) -> Result<Option<Current>, StoreError> {
+    let path = dir.join(MEMBERSHIP_DIR).join("current.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::io(&path, e)),
+    }
+}
+
+/// Appends the changes (made durable), then replaces the current members:
+/// a crash between the two repeats the changes' computation next time
+/// rather than losing them.
+pub fn record(dir: &Path, changes: &[Change], current: &Current) -> Result<(), StoreError> {
+    use std::io::Write;
+    let sub = dir.join(MEMBERSHIP_DIR);
+    std::fs::create_dir_all(&sub).map_err(|e| StoreError::io(&sub, e))?;
+    if !changes.is_empty() {
+        let path = sub.join("changes.ndjson");
+        let mut text = Vec::new();
+        for c in changes {
+            serde_json::to_writer(&mut text, c).map_err(|e| StoreError::Internal(e.to_string()))?;
+            text.push(b'\n');
+        }
+        let io = |e| StoreError::io(&path, e);
+        let mut f = std::fs::File::options().create(true).read(true).append(true).open(&path).map_err(io)?;
+        // After a torn append (a crash mid-line) the next record starts on its own line.
+        let len = f.metadata().map_err(io)?.len();
+        if len > 0 {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut last = [0u8; 1];
+            f.seek(SeekFrom::Start(len - 1)).map_err(io)?;
+            f.read_exact(&mut last).map_err(io)?;
+            if last[0] != b'\n' {
+                text.insert(0, b'\n');
+            }
+        }
+        f.write_all(&text).map_err(io)?;
+        f.sync_data().map_err(io)?;
+    }
+    let bytes = serde_json::to_vec(current).map_err(|e| StoreError::Internal(e.to_string()))?;
+    write_atomic(&sub, "current.json", &bytes)
+}
+
+/// The recorded changes of a segment (any, with `None`) since `since_us`,
+/// optionally of one customer, oldest first.
+pub fn changes(
+    dir: &Path,
+    segment: Option<&str>,
+    customer: Option<&str>,
+    since_us: i64,
+) -> Result<Vec<Change>, StoreError> {
+    let path = dir.join(MEMBERSHIP_DIR).join("changes.ndjson");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(&path, e)),
+    };
+    // A torn last line (a crash mid-append) is skipped; it is written again.
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Change>(l).ok())
+        .filter(|c| c.at_us >= since_us)
+        .filter(|c| segment.is_none_or(|s| c.segment.eq_ignore_ascii_case(s)))
+        .filter(|c| customer.is_none_or(|id| c.customer == id))
+        .collect())
+}

@@ -382,6 +382,20 @@ pub enum SegmentsCommand {
         #[arg(long, default_value_t = 50, value_parser = between(1, 1_000_000))]
         limit: usize,
     },
+    /// Who entered and left a segment, and when, as the server recorded it after each commit of
+    /// new events (a new or changed segment starts from its members, without entries).
+    Changes {
+        name: String,
+        /// Only changes at or after this date/time.
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Only this customer's (their canonical id, as `segments members` shows it).
+        #[arg(long, value_name = "ID")]
+        customer: Option<String>,
+        /// Print JSON: [{"at", "at_us", "segment", "customer", "change" (entered or left)}].
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a saved segment.
     Delete {
         name: String,

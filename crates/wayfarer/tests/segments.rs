@@ -207,3 +207,61 @@ fn segments_over_http_by_key_kind() {
     let (_, list) = call("GET", "/api/segments", &read, &Value::Null);
     assert_eq!(list, serde_json::json!([]));
 }
+
+/// Live membership: events sent over HTTP move a customer into a segment,
+/// and the server records the entry (with its time) after the commit.
+#[test]
+fn events_over_http_move_a_customer_into_a_segment_and_the_entry_is_recorded() {
+    use std::time::{Duration, Instant};
+    use support::{Server, basic, bearer, get, http, post, track};
+    let (t, _) = store();
+    let dir = t.path().join("data");
+    let (write, read) = support::keys(&dir);
+    let admin = support::wayfarer(&dir, &["keys", "create", "--admin", "--quiet"]).trim().to_string();
+    let server = Server::start(&dir);
+    let body = serde_json::json!({"name": "Buyers", "condition": "did 'Order Completed'"});
+    let (status, made) = post(server.addr, "/api/segments", Some(bearer(&admin)), &body);
+    assert_eq!((status, made["customers"].as_u64()), (200, Some(1)), "{made}");
+    // The starting members are recorded without entries.
+    let current = dir.join("membership").join("current.json");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !current.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(current.exists(), "the server recorded no membership");
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // cid orders.
+    let (status, _) =
+        post(server.addr, "/v1/batch", Some(basic(&write)), &serde_json::json!({"batch": [track("live-1", "cid")]}));
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut changes = serde_json::Value::Null;
+    while Instant::now() < deadline {
+        let (status, c) = get(server.addr, "/api/segments/Buyers/changes", &read);
+        assert_eq!(status, 200, "{c}");
+        if c.as_array().is_some_and(|a| !a.is_empty()) {
+            changes = c;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let list = changes.as_array().unwrap_or_else(|| panic!("no change recorded: {changes}"));
+    assert_eq!(list.len(), 1, "{changes}");
+    assert_eq!((list[0]["customer"].as_str(), list[0]["change"].as_str()), (Some("cid"), Some("entered")));
+    assert!(list[0]["at_us"].as_i64().unwrap() / 1_000_000 >= before as i64 - 1, "{changes}");
+    let (_, members) = get(server.addr, "/api/segments/Buyers/members", &read);
+    assert_eq!(ids(&members), ["ann", "cid"]);
+    // Filters: a customer, a time after the change.
+    let (_, mine) = get(server.addr, "/api/segments/Buyers/changes?customer=ann", &read);
+    assert_eq!(mine, serde_json::json!([]));
+    let (_, later) = get(server.addr, "/api/segments/Buyers/changes?since=2099-01-01", &read);
+    assert_eq!(later, serde_json::json!([]));
+    let (status, bad) =
+        http(server.addr, "GET", "/api/segments/Buyers/changes?sinse=2026-01-01", &[bearer(&read)], b"").unwrap();
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&bad));
+    // The CLI reads the same history.
+    drop(server);
+    let cli = support::wayfarer(&dir, &["segments", "changes", "Buyers", "--json"]);
+    let cli: serde_json::Value = serde_json::from_str(&cli).unwrap();
+    assert_eq!(cli.as_array().map(Vec::len), Some(1), "{cli}");
+}

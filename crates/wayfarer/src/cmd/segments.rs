@@ -148,6 +148,24 @@ pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
             }
             Ok(())
         }
+        SegmentsCommand::Changes { name, since, customer, json } => {
+            let def = saved(&name)?;
+            let since_us = match &since {
+                Some(s) => wayfarer_core::time::parse_date_arg(s).map_err(|e| anyhow::anyhow!("--since: {e}"))?,
+                None => i64::MIN,
+            };
+            let changes = segment_defs::changes(&dir, Some(&def.name), customer.as_deref(), since_us)?;
+            if json {
+                return out.json(&changes);
+            }
+            if changes.is_empty() {
+                say!("No recorded changes of '{}' (the server records them as events arrive).", def.name);
+            }
+            for c in &changes {
+                say!("{}  {:<7}  {}", c.at, c.change, c.customer);
+            }
+            Ok(())
+        }
         SegmentsCommand::Delete { name, json } => {
             let def = saved(&name)?;
             segment_defs::delete(&dir, &def.name)?;
@@ -188,6 +206,40 @@ pub fn scoped(store: Store, model: &Model, scope: &ScopeArgs) -> Result<Store> {
     let all = store.all_customers();
     let members = membership::customers(&all, model, &Scope::default(), &seg)?;
     Ok(store.only_customers(std::sync::Arc::new(members)))
+}
+
+/// Keeps live membership (DESIGN §10): after each commit of new events, and
+/// after a segment is saved or deleted, records who entered and who left
+/// each segment (`DIR/membership/`). Runs for the server's life; a failed
+/// refresh is reported and tried again at the next change.
+pub fn live(dir: &std::path::Path, config: &wayfarer_core::Config, every: std::time::Duration) {
+    let mut last: Option<(u64, Vec<SegmentDef>)> = None;
+    let mut reported: Option<String> = None;
+    loop {
+        std::thread::sleep(every);
+        let Ok(store) = Store::open(dir) else { continue };
+        let Ok(defs) = segment_defs::list(dir) else { continue };
+        let state = (store.manifest().generation, defs);
+        if last.as_ref() == Some(&state) {
+            continue;
+        }
+        let outcome = wayfarer_engine::Model::compile(config, &store)
+            .and_then(|model| membership::refresh(&store, &model, &state.1, super::now_micros()));
+        match outcome {
+            Ok(_) => {
+                reported = None;
+                last = Some(state);
+            }
+            Err(e) => {
+                let message = e.to_string();
+                if reported.as_ref() != Some(&message) {
+                    eprintln!("wayfarer: live segment membership: {message}");
+                    reported = Some(message);
+                }
+                last = Some(state);
+            }
+        }
+    }
 }
 
 /// A segment that does not exist: the error names the closest saved one.

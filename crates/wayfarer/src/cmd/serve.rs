@@ -33,7 +33,13 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
     let exec = Executor::new(0, args.max_queries as usize).map_err(anyhow::Error::msg)?;
     let timeout = args.query_timeout;
     let queries = super::api::query_api(dir.clone(), shared.clone(), timeout);
+    let live_config = shared.config.clone();
     let pages = super::pages::pages(dir.clone(), shared, timeout, !args.no_warm, exec.clone());
+    {
+        let (dir, config) = (dir.clone(), live_config);
+        let every = Duration::from_millis(args.fold_ms.max(100));
+        std::thread::spawn(move || super::segments::live(&dir, &config, every));
+    }
     let opts = ServeOptions {
         data: dir.clone(),
         bind: args.bind,
