@@ -27,8 +27,10 @@ pub struct Segment {
 /// Compiles a segment's condition against the data; the error names the
 /// segment and the column.
 pub fn compile(name: &str, condition: &str, model: &Model) -> Result<Segment, EngineError> {
-    let predicate = Predicate::compile(condition, Where::Customer, &model.vocabulary())
-        .map_err(|e| EngineError::InvalidQuery(format!("segment '{name}', condition {e}")))?;
+    let predicate = Predicate::compile(condition, Where::Customer, &model.vocabulary()).map_err(|e| match name {
+        "" => EngineError::InvalidQuery(format!("condition {e}")),
+        _ => EngineError::InvalidQuery(format!("segment '{name}', condition {e}")),
+    })?;
     Ok(Segment { name: name.to_string(), predicate })
 }
 
@@ -95,6 +97,17 @@ fn numbers(store: &Store, model: &Model, scope: &Scope, segments: &[Segment]) ->
 pub fn customers(store: &Store, model: &Model, scope: &Scope, segment: &Segment) -> Result<CustomerSet, EngineError> {
     let found = numbers(store, model, scope, std::slice::from_ref(segment))?;
     Ok(found.members.into_iter().flatten().collect())
+}
+
+/// Customers in the scope, and how many each segment has.
+pub fn members_count(
+    store: &Store,
+    model: &Model,
+    scope: &Scope,
+    segments: &[Segment],
+) -> Result<(usize, Vec<usize>), EngineError> {
+    let found = numbers(store, model, scope, segments)?;
+    Ok((found.customers, found.members.iter().map(Vec::len).collect()))
 }
 
 /// How many customers each segment has.

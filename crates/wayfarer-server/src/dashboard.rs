@@ -104,7 +104,7 @@ fn local(path: &str) -> &str {
 
 /// Refuses a form posted from another site: the `Origin`, when the browser
 /// sends one, must be this server (the cookie is also SameSite=Strict).
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     origin.split_once("://").is_some_and(|(_, rest)| rest == host)

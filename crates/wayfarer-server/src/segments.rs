@@ -110,3 +110,89 @@ pub fn require_admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     };
     app.keys.require(&token, KeyKind::Admin)
 }
+
+/// `GET /api/segment-preview?where=CONDITION`: how many customers a
+/// condition would hold (the Segments page's live count), or the error
+/// naming its column.
+pub async fn preview(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    axum::extract::Query(params): axum::extract::Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    crate::require_read(&app, &headers)?;
+    let Some((_, condition)) = params.into_iter().find(|(k, _)| k == "where") else {
+        return Err(ApiError::new(ErrorCode::InvalidQuery, "where: the condition is missing"));
+    };
+    query::run(&app, "segments count".into(), vec![("where".into(), condition)]).await
+}
+
+/// The form of the Segments page.
+#[derive(Debug, Deserialize)]
+pub struct SegmentFormData {
+    pub name: String,
+    pub condition: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// `POST /segments` (the dashboard's form, an admin token): saves the
+/// segment and shows it; a refusal shows the form again with the reason.
+pub async fn create_form(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<SegmentFormData>,
+) -> axum::response::Response {
+    use axum::response::{IntoResponse, Redirect};
+    if !crate::dashboard::same_origin(&headers) {
+        return ApiError::new(ErrorCode::Forbidden, "a form from another site").into_response();
+    }
+    let again = |error: &str| {
+        let q = [
+            ("name", f.name.as_str()),
+            ("condition", f.condition.as_str()),
+            ("description", f.description.as_str()),
+            ("error", error),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k}={}", wayfarer_core::url::percent_encode(v, true)))
+        .collect::<Vec<_>>()
+        .join("&");
+        Redirect::to(&format!("/segments?{q}#new-segment")).into_response()
+    };
+    if let Err(e) = require_admin(&app, &headers) {
+        return again(&format!(
+            "{} Sign in with an admin token (wayfarer keys create --admin) to save segments.",
+            e.message
+        ));
+    }
+    let params = vec![
+        ("name".into(), f.name.clone()),
+        ("where".into(), f.condition.clone()),
+        ("description".into(), f.description.clone()),
+    ];
+    match query::run(&app, "segments create".into(), params).await {
+        Ok(_) => {
+            Redirect::to(&format!("/segments/{}", wayfarer_core::url::percent_encode(&f.name, false))).into_response()
+        }
+        Err(e) => again(&e.message),
+    }
+}
+
+/// `POST /segments/{name}/delete` (an admin token).
+pub async fn delete_form(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    use axum::response::{IntoResponse, Redirect};
+    if !crate::dashboard::same_origin(&headers) {
+        return ApiError::new(ErrorCode::Forbidden, "a form from another site").into_response();
+    }
+    if let Err(e) = require_admin(&app, &headers) {
+        return e.into_response();
+    }
+    match query::run(&app, "segments delete".into(), vec![("name".into(), name)]).await {
+        Ok(_) => Redirect::to("/segments").into_response(),
+        Err(e) => e.into_response(),
+    }
+}

@@ -356,6 +356,15 @@ pub enum SegmentsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// How many customers a condition holds, without saving it (the dashboard's live count).
+    Count {
+        /// The condition, as for `create`.
+        #[arg(long = "where", value_name = "CONDITION")]
+        condition: String,
+        /// Print JSON: {"customers", "of"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the saved segments with their sizes.
     List {
         /// Print JSON: [{"name", "condition", "description", "created_at", "updated_at", "customers"}].

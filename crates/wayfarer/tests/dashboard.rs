@@ -417,12 +417,12 @@ fn the_dashboard_in_headless_chromium() {
     let server = Server::start_with(&dir, &[]);
     run("after-restart", &server);
     server.stop();
-    assert_eq!(first["pages"].as_array().unwrap().len(), 10, "{first}");
+    assert_eq!(first["pages"].as_array().unwrap().len(), 11, "{first}");
     assert!(first["map_png_bytes"].as_u64().unwrap() > 5000);
     for name in [
         "01-journey-map",
         "02-funnels",
-        "10-settings",
+        "11-settings",
         "20-map-persona",
         "21-map-cell-note",
         "22-funnel-built",
@@ -431,6 +431,43 @@ fn the_dashboard_in_headless_chromium() {
         assert!(shots.join(format!("{name}.png")).is_file(), "no screenshot {name}");
     }
     eprintln!("dashboard screenshots: {}", shots.display());
+}
+
+#[test]
+fn segments_in_headless_chromium() {
+    let browser = node_dir();
+    let dir = data();
+    let admin = token(&dir, "--admin", "segments-admin");
+    let read = token(&dir, "--read", "segments-reader");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("segments-screenshots");
+    let _one = one_server();
+    let _ = std::fs::remove_dir_all(&shots);
+    let server = Server::start_with(&dir, &[]);
+    let o = Command::new("node")
+        .current_dir(&browser)
+        .arg("segments.mjs")
+        .arg(format!("http://{}", server.addr))
+        .args([&admin, &read])
+        .arg(&shots)
+        .output()
+        .expect("run node (Node.js is needed for the browser tests)");
+    server.stop();
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "segments in Chromium failed (screenshots in {}):\n{out}\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(report["members"].as_u64().unwrap() > 0 && report["reader_refused"] == true, "{report}");
+    // What the browser saved is what the CLI sees.
+    let listed: Value = serde_json::from_str(&wayfarer(&dir, &["segments", "list", "--json"])).unwrap();
+    let saved =
+        listed.as_array().unwrap().iter().find(|s| s["name"] == "Browser buyers").expect("the segment was saved");
+    assert_eq!(saved["condition"], "did 'Order Completed' >= 2");
+    assert!(!listed.as_array().unwrap().iter().any(|s| s["name"] == "Reader buyers"), "a read token saved a segment");
+    wayfarer(&dir, &["segments", "delete", "Browser buyers", "--quiet"]);
 }
 
 #[test]

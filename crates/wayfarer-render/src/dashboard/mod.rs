@@ -7,10 +7,12 @@
 mod form;
 mod map;
 mod pages;
+mod segments;
 
 pub use form::{Field, FieldKind, Form};
 pub use map::{MapPage, map_page};
 pub use pages::{AnalysisPage, CustomersPage, KeyRow, analysis_page, customer_page, customers_page, settings_page};
+pub use segments::{SegmentForm, SegmentPage, SegmentRow, SegmentsPage, segment_page, segments_page};
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
@@ -22,7 +24,7 @@ pub const CSS: &str = concat!(include_str!("../map.css"), include_str!("app.css"
 pub const JS: &str = include_str!("app.js");
 
 /// The pages in the navigation: (key, label, path).
-pub const NAV: [(&str, &str, &str); 10] = [
+pub const NAV: [(&str, &str, &str); 11] = [
     ("map", "Journey map", "/"),
     ("funnel", "Funnels", "/funnels"),
     ("paths", "Paths", "/paths"),
@@ -31,6 +33,7 @@ pub const NAV: [(&str, &str, &str); 10] = [
     ("clv", "Lifetime value", "/clv"),
     ("personas", "Personas", "/personas"),
     ("surveys", "Surveys", "/surveys"),
+    ("segments", "Segments", "/segments"),
     ("customers", "Customers", "/customers"),
     ("settings", "Settings", "/settings"),
 ];

@@ -40,6 +40,15 @@ pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
             say!("Saved segment '{}': {size} customers.", def.name);
             Ok(())
         }
+        SegmentsCommand::Count { condition, json } => {
+            let seg = membership::compile("", &condition, &model)?;
+            let (of, sizes) = membership::members_count(store, &model, &scope, &[seg])?;
+            if json {
+                return out.json(&serde_json::json!({ "customers": sizes[0], "of": of }));
+            }
+            say!("{} of {of} customers", sizes[0]);
+            Ok(())
+        }
         SegmentsCommand::List { json } => {
             let defs = segment_defs::list(&dir)?;
             let segs = membership::compile_all(&defs, &model)?;
@@ -107,22 +116,7 @@ pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
                 return out.json(&members);
             }
             if format == MembersFormat::Csv {
-                let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-                w.write_record(["customer_id", "stage", "events", "first_seen", "last_seen", "email", "phone"])?;
-                for m in &members {
-                    let events = m.events.to_string();
-                    let o = |v: &Option<String>| v.clone().unwrap_or_default();
-                    w.write_record([
-                        &m.customer_id,
-                        &o(&m.stage),
-                        &events,
-                        &m.first_seen,
-                        &m.last_seen,
-                        &o(&m.email),
-                        &o(&m.phone),
-                    ])?;
-                }
-                w.flush()?;
+                std::io::stdout().lock().write_all(&members_csv(&members)?)?;
                 return Ok(());
             }
             say!(
@@ -278,7 +272,7 @@ struct Shown {
 }
 
 #[derive(Debug)]
-struct AudienceStats {
+pub struct AudienceStats {
     rows: usize,
     emails: usize,
     phones: usize,
@@ -307,14 +301,14 @@ fn sha256(s: &str) -> String {
     Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn write_audience(path: &std::path::Path, members: &[Member], platform: AudiencePlatform) -> Result<AudienceStats> {
+/// An audience file's bytes: a header the platform accepts and a row per
+/// member with an email or a phone in E.164, hashed.
+pub fn audience_csv(members: &[Member], platform: AudiencePlatform) -> Result<(Vec<u8>, AudienceStats)> {
     let header = match platform {
         AudiencePlatform::Google => ["Email", "Phone"],
         AudiencePlatform::Meta => ["email", "phone"],
     };
-    let tmp = path.with_extension("csv.partial");
-    let file = std::fs::File::create(&tmp)?;
-    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header)?;
     let (mut rows, mut emails, mut phones) = (0, 0, 0);
     for m in members {
@@ -332,18 +326,45 @@ fn write_audience(path: &std::path::Path, members: &[Member], platform: Audience
         rows += 1;
         w.write_record([email.unwrap_or_default(), phone.unwrap_or_default()])?;
     }
-    let mut inner = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-    inner.flush()?;
-    inner.get_ref().sync_all()?;
-    drop(inner);
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((bytes, AudienceStats { rows, emails, phones }))
+}
+
+/// The members as CSV (what `segments members --format csv` prints).
+pub fn members_csv(members: &[Member]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["customer_id", "stage", "events", "first_seen", "last_seen", "email", "phone"])?;
+    for m in members {
+        let events = m.events.to_string();
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        w.write_record([
+            &m.customer_id,
+            &o(&m.stage),
+            &events,
+            &m.first_seen,
+            &m.last_seen,
+            &o(&m.email),
+            &o(&m.phone),
+        ])?;
+    }
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn write_audience(path: &std::path::Path, members: &[Member], platform: AudiencePlatform) -> Result<AudienceStats> {
+    let (bytes, stats) = audience_csv(members, platform)?;
+    let tmp = path.with_extension("csv.partial");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(&bytes)?;
+    file.sync_all()?;
+    drop(file);
     std::fs::rename(&tmp, path)?;
-    if rows == 0 && !members.is_empty() {
+    if stats.rows == 0 && !members.is_empty() {
         bail!(
             "none of the {} members has an email or a phone with a country code in their traits (traits.email, traits.phone); wrote only the header",
             members.len()
         );
     }
-    Ok(AudienceStats { rows, emails, phones })
+    Ok(stats)
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ mod analyses;
 mod cache;
 mod map;
 mod people;
+mod saved;
 
 use cache::{Entry, refresh_loop};
 
@@ -225,6 +226,8 @@ impl Dash {
             "/" => self.map(&req.params, export),
             "/customers" => self.customers(&req.params),
             "/settings" => self.settings(),
+            "/segments" => self.segments(&req.params),
+            p if p.starts_with("/segments/") => self.segment(&p["/segments/".len()..], &req.params),
             p if p.starts_with("/customers/") => self.customer(&p["/customers/".len()..]),
             p => match ANALYSES.iter().find(|a| a.0 == p) {
                 Some(a) => self.analysis(*a, &req.params, export),

@@ -1,0 +1,113 @@
+//! The Segments pages: the list with sizes and last week's changes, the
+//! create form, one segment with its members, and the member and audience
+//! downloads. Changes go through the server's form handlers
+//! (`POST /segments`, admin token); the pages only read.
+
+use wayfarer_engine::membership;
+use wayfarer_render::dashboard::{SegmentForm, SegmentPage, SegmentRow, SegmentsPage};
+use wayfarer_store::segment_defs;
+
+use super::*;
+use crate::cli::AudiencePlatform;
+
+/// Members shown in a segment's table (the CSV has them all).
+const MEMBERS_SHOWN: usize = 200;
+/// The window of the list's entries and exits.
+const WEEK_US: i64 = 7 * 86_400 * 1_000_000;
+
+impl Dash {
+    pub(super) fn segments(&self, params: &[(String, String)]) -> Result<PageOutput, Problem> {
+        let (config, _) = self.config()?;
+        let store = self.store()?;
+        let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
+        let form = SegmentForm {
+            name: param(params, "name").unwrap_or("").to_string(),
+            condition: param(params, "condition").unwrap_or("").to_string(),
+            description: param(params, "description").unwrap_or("").to_string(),
+            error: param(params, "error").map(str::to_string),
+        };
+        let since = super::super::now_micros() - WEEK_US;
+        let listed = (|| -> anyhow::Result<(Vec<SegmentRow>, usize)> {
+            let defs = segment_defs::list(&self.data)?;
+            let segs = membership::compile_all(&defs, &model)?;
+            let found = self.compute(|| membership::members_count(&store, &model, &Scope::default(), &segs))?;
+            let changes = segment_defs::changes(&self.data, None, None, since)?;
+            let rows = defs
+                .into_iter()
+                .zip(found.1)
+                .map(|(def, customers)| {
+                    let mine = changes.iter().filter(|c| c.segment == def.name);
+                    let entered = mine.clone().filter(|c| c.change == "entered").count();
+                    let left = mine.filter(|c| c.change == "left").count();
+                    SegmentRow { def, customers, entered, left }
+                })
+                .collect();
+            Ok((rows, found.0))
+        })();
+        let (rows, customers) = match listed {
+            Ok((rows, n)) => (Ok(rows), n),
+            Err(e) => (Err(format!("{e:#}")), 0),
+        };
+        let chrome = Chrome { page: "segments".into(), title: "Segments".into(), ..Chrome::default() };
+        let page = SegmentsPage { chrome, rows: rows.as_deref().map_err(String::clone), customers, form };
+        Ok(PageOutput::html(dashboard::segments_page(&page)))
+    }
+
+    /// `/segments/NAME`, `/segments/NAME/members.csv`, `/segments/NAME/audience?platform=…`.
+    pub(super) fn segment(&self, rest: &str, params: &[(String, String)]) -> Result<PageOutput, Problem> {
+        let (name, download) = match rest.rsplit_once('/') {
+            Some((n, d)) => (n, Some(d)),
+            None => (rest, None),
+        };
+        let name = wayfarer_core::url::percent_decode(name, false);
+        let Some(def) = segment_defs::get(&self.data, &name).map_err(anyhow::Error::from)? else {
+            return Err(Problem::NotFound(format!("There is no segment '{name}'.")));
+        };
+        let (config, _) = self.config()?;
+        let store = self.store()?;
+        let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
+        let seg = membership::compile(&def.name, &def.condition, &model).map_err(anyhow::Error::from)?;
+        let all = self
+            .compute(|| membership::members(&store, &model, &Scope::default(), std::slice::from_ref(&seg)))
+            .map_err(anyhow::Error::from)?;
+        let members = all.members.into_iter().next().unwrap_or_default();
+        let file = |bytes: Vec<u8>, what: &str| PageOutput {
+            status: 200,
+            content_type: "text/csv; charset=utf-8".into(),
+            body: bytes,
+            filename: Some(format!("{}-{what}.csv", def.name.replace(' ', "-"))),
+        };
+        match download {
+            None => {}
+            Some("members.csv") => return Ok(file(super::super::segments::members_csv(&members)?, "members")),
+            Some("audience") => {
+                let platform = match param(params, "platform").unwrap_or("google") {
+                    "google" => AudiencePlatform::Google,
+                    "meta" => AudiencePlatform::Meta,
+                    other => return Err(Problem::Query(format!("platform: '{other}' is neither google nor meta"))),
+                };
+                let (bytes, _) = super::super::segments::audience_csv(&members, platform)?;
+                return Ok(file(bytes, &format!("audience-{}", param(params, "platform").unwrap_or("google"))));
+            }
+            Some(other) => return Err(Problem::NotFound(format!("There is no page '{other}' of a segment."))),
+        }
+        let mut by_stage: Vec<(String, usize)> = model.stage_names.iter().map(|s| (s.clone(), 0)).collect();
+        for m in &members {
+            if let Some(i) = m.stage.as_ref().and_then(|s| model.stage_names.iter().position(|x| x == s)) {
+                by_stage[i].1 += 1;
+            }
+        }
+        by_stage.retain(|(_, n)| *n > 0);
+        let chrome = Chrome { page: "segments".into(), title: format!("Segment {}", def.name), ..Chrome::default() };
+        let page = SegmentPage {
+            chrome,
+            def: &def,
+            customers: members.len(),
+            share: members.len() as f64 / all.customers.max(1) as f64,
+            by_stage: &by_stage,
+            members: &members,
+            shown: MEMBERS_SHOWN,
+        };
+        Ok(PageOutput::html(dashboard::segment_page(&page)))
+    }
+}

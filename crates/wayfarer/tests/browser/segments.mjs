@@ -1,0 +1,82 @@
+// Drives the Segments page in headless Chromium with playwright-core.
+// Run by crates/wayfarer/tests/dashboard.rs:
+//   node segments.mjs <base-url> <admin-token> <read-token> <out-dir>
+// Signs in with the admin token, types a condition and sees its live count,
+// sees a misspelled event named with the closest, saves the segment, opens
+// its members, downloads its audience; then, signed in with a read token,
+// is refused when saving. Fails (exit 1) on any assertion or JavaScript error.
+import { chromium } from "playwright-core";
+import fs from "node:fs";
+import path from "node:path";
+
+const [base, admin, read, out] = process.argv.slice(2);
+const executablePath = process.env.WAYFARER_CHROMIUM || "/usr/bin/chromium";
+fs.mkdirSync(out, { recursive: true });
+const fail = (m) => { throw new Error(m); };
+const check = (cond, m) => { if (!cond) fail(m); };
+const problems = [];
+
+const browser = await chromium.launch({
+  executablePath,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const report = {};
+try {
+  for (const [who, token] of [["admin", admin], ["reader", read]]) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    const page = await context.newPage();
+    page.on("pageerror", (e) => problems.push(`uncaught exception on ${page.url()}: ${e.message}`));
+    await page.goto(base + "/");
+    await page.getByLabel("Read token").fill(token);
+    await Promise.all([page.waitForURL((u) => new URL(u).pathname === "/"), page.getByRole("button", { name: "Sign in" }).click()]);
+    await page.goto(base + "/segments");
+    await page.getByRole("heading", { level: 1, name: "Segments" }).waitFor();
+    const name = who === "admin" ? "Browser buyers" : "Reader buyers";
+    await page.getByLabel("Name").fill(name);
+    const condition = page.getByLabel("Condition");
+    // A misspelled event: the live count names the closest.
+    await condition.fill("did 'Order Complete' >= 2");
+    await page.locator("#seg-count").filter({ hasText: "did you mean 'Order Completed'" }).waitFor({ timeout: 15000 });
+    await condition.fill("did 'Order Completed' >= 2");
+    await page.locator("#seg-count").filter({ hasText: /of [\d,]+ customers/ }).waitFor({ timeout: 15000 });
+    const live = (await page.textContent("#seg-count")).trim();
+    const expected = Number(live.split(" ")[0].replace(/,/g, ""));
+    check(expected > 0, `the live count says '${live}'`);
+    if (who === "admin") {
+      await page.screenshot({ path: path.join(out, "40-segment-live-count.png"), fullPage: true });
+      await Promise.all([page.waitForURL(/\/segments\/Browser%20buyers$/), page.getByRole("button", { name: "Save segment" }).click()]);
+      await page.getByRole("heading", { level: 1, name: "Segment Browser buyers" }).waitFor();
+      const rows = await page.$$eval("#members tbody tr", (r) => r.length);
+      check(rows === Math.min(expected, 200), `the members table has ${rows} rows, the live count said ${expected}`);
+      await page.screenshot({ path: path.join(out, "41-segment-members.png"), fullPage: true });
+      const [d] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Audience for Google Customer Match" }).click()]);
+      const file = path.join(out, "audience.csv");
+      await d.saveAs(file);
+      const lines = fs.readFileSync(file, "utf8").trim().split("\n");
+      check(lines[0] === "Email,Phone", `the audience starts '${lines[0]}'`);
+      check(lines.length > 1 && /^[0-9a-f]{64},/.test(lines[1]), `the audience's first row is '${lines[1]}'`);
+      report.members = rows;
+      report.audience_rows = lines.length - 1;
+      await page.goto(base + "/segments");
+      const listed = await page.$$eval("#segments tbody tr td:first-child a", (as) => as.map((a) => a.textContent.trim()));
+      check(listed.includes("Browser buyers"), `the list shows ${listed.join(", ")}`);
+      await page.screenshot({ path: path.join(out, "42-segments-list.png"), fullPage: true });
+    } else {
+      // A read token may look but not save: the form comes back with the reason.
+      await Promise.all([page.waitForURL(/error=/), page.getByRole("button", { name: "Save segment" }).click()]);
+      const notice = await page.textContent("#new-segment .notice.error");
+      check(notice.includes("admin token"), `a reader saving a segment sees '${notice}'`);
+      check((await page.inputValue("#seg-condition")) === "did 'Order Completed' >= 2", "the form lost the condition");
+      report.reader_refused = true;
+    }
+    await context.close();
+  }
+  check(problems.length === 0, problems.join("\n"));
+  console.log(JSON.stringify(report));
+} catch (e) {
+  console.log(`FAILED: ${e.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
