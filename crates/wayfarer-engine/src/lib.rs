@@ -29,6 +29,7 @@ pub mod model;
 pub mod paths;
 pub mod period;
 pub mod personas;
+pub mod profiles;
 pub mod retention;
 pub mod rfm;
 pub mod segments;

@@ -143,6 +143,10 @@ pub fn refresh(store: &Store, model: &Model, defs: &[SegmentDef], now_us: i64) -
     if before.generation == generation && same_defs {
         return Ok(Refresh { generation, segments: defs.len(), ..Refresh::default() });
     }
+    if defs.is_empty() {
+        segment_defs::record(dir, &[], &Current { generation, segments: Vec::new() })?;
+        return Ok(Refresh { generation, ..Refresh::default() });
+    }
     let segments = compile_all(defs, model)?;
     let found = numbers(&store.all_customers(), model, &Scope::default(), &segments)?;
     let ids = store.identity_shared()?;

@@ -139,6 +139,9 @@ pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(f): For
     let problem = match app.keys.check(token) {
         Verdict::Valid(KeyKind::Read | KeyKind::Admin) => None,
         Verdict::Valid(KeyKind::Write) => Some("That is a write key (for sending events). Sign in with a read token."),
+        Verdict::Valid(KeyKind::Profile) => {
+            Some("That is a profile key (for a website's backend). Sign in with a read token.")
+        }
         Verdict::Revoked => Some("That read token has been revoked."),
         Verdict::Unknown => Some("Unknown token. Check that you copied the whole read token."),
     };

@@ -24,6 +24,9 @@ pub enum KeyKind {
     /// Everything a read token may, and changing what acts on customers:
     /// creating, changing and deleting segments.
     Admin,
+    /// Customer profiles (`/api/profiles/{id}`) and nothing else: it can sit
+    /// in a website's backend without exposing the analyses.
+    Profile,
 }
 
 impl KeyKind {
@@ -32,13 +35,19 @@ impl KeyKind {
             KeyKind::Write => "wfw_",
             KeyKind::Read => "wfr_",
             KeyKind::Admin => "wfa_",
+            KeyKind::Profile => "wfp_",
         }
     }
 
     /// Whether a key of this kind may do what `needed` allows (an admin
     /// token may also read).
     pub fn allows(self, needed: KeyKind) -> bool {
-        self == needed || (self == KeyKind::Admin && needed == KeyKind::Read)
+        match needed {
+            KeyKind::Read => matches!(self, KeyKind::Read | KeyKind::Admin),
+            // Profiles: a profile key, and whoever may read everything.
+            KeyKind::Profile => matches!(self, KeyKind::Profile | KeyKind::Read | KeyKind::Admin),
+            other => self == other,
+        }
     }
 }
 
@@ -159,6 +168,7 @@ fn kind_word(kind: KeyKind) -> &'static str {
         KeyKind::Write => "write key",
         KeyKind::Read => "read token",
         KeyKind::Admin => "admin token",
+        KeyKind::Profile => "profile key",
     }
 }
 
@@ -242,6 +252,7 @@ impl KeyRing {
             KeyKind::Write => ("write key", "ingestion needs a write key"),
             KeyKind::Read => ("read token", "queries need a read token"),
             KeyKind::Admin => ("admin token", "changing segments needs an admin token (wayfarer keys create --admin)"),
+            KeyKind::Profile => ("profile key", "profiles need a profile key, a read token or an admin token"),
         };
         let refuse = |code, m: String| Err(crate::error::ApiError::new(code, m));
         match self.check(key) {

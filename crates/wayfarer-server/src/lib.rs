@@ -77,8 +77,21 @@ pub struct ServeOptions {
     pub queries: Option<QueryApi>,
     /// The dashboard pages, if the caller provides them.
     pub pages: Option<Pages>,
+    /// Customer profiles by any identity, if the caller provides them.
+    pub profiles: Option<ProfileLookup>,
     /// Connection limits and timeouts.
     pub limits: Limits,
+}
+
+/// A customer's profile by any of their ids: `Ok(None)` for an unknown id,
+/// `Err` while no profile index exists yet (the reason).
+#[derive(Clone)]
+pub struct ProfileLookup(pub Arc<dyn Fn(&str) -> Result<Option<serde_json::Value>, String> + Send + Sync>);
+
+impl std::fmt::Debug for ProfileLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProfileLookup")
+    }
 }
 
 /// Everything the handlers share.
@@ -92,6 +105,7 @@ pub struct App {
     pub exec: Arc<Executor>,
     pub queries: Option<QueryApi>,
     pub pages: Option<Pages>,
+    pub profiles: Option<ProfileLookup>,
     /// How long a client may take to send a request body.
     pub client_timeout: Duration,
     /// Serialises edits of `notes.json`.
@@ -138,6 +152,7 @@ impl Started {
             exec: opts.exec.clone(),
             queries: opts.queries.clone(),
             pages: opts.pages.clone(),
+            profiles: opts.profiles.clone(),
             client_timeout: opts.limits.client_timeout,
             notes: Arc::default(),
         });
@@ -225,6 +240,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/segments/{name}/members", get(segments::members))
         .route("/api/segments/{name}/changes", get(segments::changes))
         .route("/api/segment-preview", get(segments::preview))
+        .route("/api/profiles/{id}", get(profile))
         .route("/api/{command}", get(query::handle))
         .route("/api/notes", get(dashboard::list_notes))
         .route("/healthz", get(healthz))
@@ -247,6 +263,30 @@ pub fn router(app: Arc<App>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app);
     net::harden(routes)
+}
+
+/// `GET /api/profiles/{id}`: a customer by any identity, from the profile
+/// index (a profile key, a read token or an admin token).
+async fn profile(
+    State(app): State<Arc<App>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let Some(token) = dashboard::token(&headers) else {
+        return Err(ApiError::new(ErrorCode::Unauthorized, "no key: send 'Authorization: Bearer <profile key>'"));
+    };
+    app.keys.require(&token, keys::KeyKind::Profile)?;
+    let Some(lookup) = app.profiles.clone() else {
+        return Err(ApiError::new(ErrorCode::NotFound, "this server serves no profiles"));
+    };
+    app.metrics.queries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    match (lookup.0)(&id) {
+        Ok(Some(p)) => Ok(axum::Json(p)),
+        Ok(None) => {
+            Err(ApiError::new(ErrorCode::NotFound, format!("no customer has the user id or anonymous id '{id}'")))
+        }
+        Err(why) => Err(ApiError::new(ErrorCode::Unavailable, why)),
+    }
 }
 
 async fn openapi_json(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {

@@ -169,6 +169,21 @@ pub fn document(commands: &[QueryCommand]) -> Value {
                                      "404": error_response("No such segment.")}}}),
     );
     paths.insert(
+        "/api/profiles/{id}".into(),
+        json!({"get": {
+            "summary": "A customer for personalisation, by any identity: identities, traits, current stage and when it was entered, persona, segments, first and last seen.",
+            "description": "Served from an in-memory index rebuilt after each commit; `generation` says which.",
+            "tags": ["profiles"],
+            "security": [{"profileKey": []}, {"readToken": []}],
+            "parameters": [{"name": "id", "in": "path", "required": true, "description": "A user id, anonymous id or alias.",
+                            "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "The profile.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "403": error_response("A write key."),
+                          "404": error_response("No customer has this id."),
+                          "503": error_response("The first index is still being built.")}
+        }}),
+    );
+    paths.insert(
         "/api/openapi.json".into(),
         json!({"get": {"summary": "This document.", "tags": ["meta"], "security": [{"readToken": []}],
                        "responses": {"200": {"description": "OpenAPI 3.1"}}}}),
@@ -195,6 +210,8 @@ pub fn document(commands: &[QueryCommand]) -> Value {
                 "writeKey": {"type": "http", "scheme": "basic",
                              "description": "The write key as the user name, empty password (as Segment's libraries send it); or a `writeKey` field in the body."},
                 "readToken": {"type": "http", "scheme": "bearer", "description": "A read token (or an admin token)."},
+                "profileKey": {"type": "http", "scheme": "bearer",
+                               "description": "A profile key (`wayfarer keys create --profile`): profiles and nothing else."},
                 "adminToken": {"type": "http", "scheme": "bearer",
                                "description": "An admin token (`wayfarer keys create --admin`): needed to change segments."},
             },

@@ -157,15 +157,19 @@ pub enum KeysCommand {
     /// Create a key and print it (once: only its hash is stored).
     Create {
         /// A write key, for ingestion (/v1/*).
-        #[arg(long, conflicts_with_all = ["read", "admin"], required_unless_present_any = ["read", "admin"])]
+        #[arg(long, conflicts_with_all = ["read", "admin", "profile"], required_unless_present_any = ["read", "admin", "profile"])]
         write: bool,
         /// A read token, for queries (/api/*, /metrics) and the dashboard.
-        #[arg(long, conflicts_with = "admin")]
+        #[arg(long, conflicts_with_all = ["admin", "profile"])]
         read: bool,
         /// An admin token: what a read token may do, and creating, changing and deleting segments
         /// (API and dashboard).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "profile")]
         admin: bool,
+        /// A profile key: customer profiles (/api/profiles/{id}) and nothing else, for a website's
+        /// or an email tool's backend.
+        #[arg(long)]
+        profile: bool,
         /// A name to recognise it by.
         #[arg(long)]
         name: Option<String>,

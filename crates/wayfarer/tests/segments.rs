@@ -265,3 +265,61 @@ fn events_over_http_move_a_customer_into_a_segment_and_the_entry_is_recorded() {
     let cli: serde_json::Value = serde_json::from_str(&cli).unwrap();
     assert_eq!(cli.as_array().map(Vec::len), Some(1), "{cli}");
 }
+
+/// `/api/profiles/{id}`: a profile key reads profiles and nothing else; the
+/// profile follows new events (stage, segments).
+#[test]
+fn profiles_over_http_with_a_profile_key() {
+    use std::time::{Duration, Instant};
+    use support::{Server, basic, bearer, get, http, post, track};
+    let (t, _) = store();
+    let dir = t.path().join("data");
+    let (write, read) = support::keys(&dir);
+    let admin = support::wayfarer(&dir, &["keys", "create", "--admin", "--quiet"]).trim().to_string();
+    let profile_key =
+        support::wayfarer(&dir, &["keys", "create", "--profile", "--name", "web", "--quiet"]).trim().to_string();
+    assert!(profile_key.starts_with("wfp_"), "{profile_key}");
+    let server = Server::start(&dir);
+    let body = serde_json::json!({"name": "Buyers", "condition": "did 'Order Completed'"});
+    assert_eq!(post(server.addr, "/api/segments", Some(bearer(&admin)), &body).0, 200);
+    // Wait for the index that knows the segment.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ann = loop {
+        let (status, p) = get(server.addr, "/api/profiles/ann", &profile_key);
+        if status == 200 && p["segments"] == serde_json::json!(["Buyers"]) {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "no profile with the segment: {status} {p}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(ann["customer_id"], "ann");
+    assert_eq!(ann["traits"]["plan"], "pro");
+    // A second order: Retention, entered at it.
+    assert_eq!(ann["stage"], "Retention", "{ann}");
+    assert!(ann["stage_entered_at"].as_str().unwrap().starts_with("2026-06-20"), "{ann}");
+    assert!(ann["identities"].as_array().unwrap().contains(&serde_json::json!("user:ann")), "{ann}");
+    // The profile key reads nothing else; a write key no profiles; a read token may.
+    let (status, _) = get(server.addr, "/api/funnel?step=Page%20Viewed", &profile_key);
+    assert_eq!(status, 403);
+    let (status, _) = get(server.addr, "/api/segments", &profile_key);
+    assert_eq!(status, 403);
+    let (status, _) = http(server.addr, "GET", "/api/profiles/ann", &[bearer(&write)], b"").unwrap();
+    assert_eq!(status, 403);
+    assert_eq!(get(server.addr, "/api/profiles/ann", &read).0, 200);
+    let (status, body) = get(server.addr, "/api/profiles/nobody", &profile_key);
+    assert_eq!(status, 404, "{body}");
+    // New events: cid orders, and its profile follows.
+    let (status, _) =
+        post(server.addr, "/v1/batch", Some(basic(&write)), &serde_json::json!({"batch": [track("p-1", "cid")]}));
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, p) = get(server.addr, "/api/profiles/cid", &profile_key);
+        if p["segments"] == serde_json::json!(["Buyers"]) {
+            assert_eq!(p["stage"], "Purchase", "{p}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "cid's profile did not follow: {p}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

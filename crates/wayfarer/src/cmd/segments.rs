@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use wayfarer_engine::membership::{self, Member};
+use wayfarer_engine::profiles::ProfileIndex;
 use wayfarer_engine::{EngineError, Scope};
 use wayfarer_store::segment_defs::{self, SegmentDef};
 
@@ -202,37 +203,64 @@ pub fn scoped(store: Store, model: &Model, scope: &ScopeArgs) -> Result<Store> {
     Ok(store.only_customers(std::sync::Arc::new(members)))
 }
 
-/// Keeps live membership (DESIGN §10): after each commit of new events, and
-/// after a segment is saved or deleted, records who entered and who left
-/// each segment (`DIR/membership/`). Runs for the server's life; a failed
-/// refresh is reported and tried again at the next change.
-pub fn live(dir: &std::path::Path, config: &wayfarer_core::Config, every: std::time::Duration) {
+/// The server's profile index, swapped whole after each rebuild.
+#[derive(Clone, Default)]
+pub struct Profiles(std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<ProfileIndex>>>>);
+
+impl Profiles {
+    fn set(&self, index: ProfileIndex) {
+        let mut slot = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Some(std::sync::Arc::new(index));
+    }
+
+    /// A profile as JSON (`Err` until the first index is built).
+    pub fn lookup(&self, id: &str) -> std::result::Result<Option<serde_json::Value>, String> {
+        let index = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let Some(index) = index else {
+            return Err("the profile index is being built; try again in a few seconds".to_string());
+        };
+        Ok(index.profile(id).and_then(|p| serde_json::to_value(p).ok()))
+    }
+}
+
+/// Keeps live membership (DESIGN §10) and the profile index: after each
+/// commit of new events, and after a segment is saved or deleted, records
+/// who entered and who left each segment (`DIR/membership/`) and rebuilds
+/// the profiles. Runs for the server's life; a failed refresh is reported
+/// and tried again at the next change.
+pub fn live(dir: &std::path::Path, config: &wayfarer_core::Config, every: std::time::Duration, profiles: &Profiles) {
     let mut last: Option<(u64, Vec<SegmentDef>)> = None;
     let mut reported: Option<String> = None;
     loop {
-        std::thread::sleep(every);
-        let Ok(store) = Store::open(dir) else { continue };
-        let Ok(defs) = segment_defs::list(dir) else { continue };
+        let Ok(store) = Store::open(dir) else {
+            std::thread::sleep(every);
+            continue;
+        };
+        let Ok(defs) = segment_defs::list(dir) else {
+            std::thread::sleep(every);
+            continue;
+        };
         let state = (store.manifest().generation, defs);
         if last.as_ref() == Some(&state) {
+            std::thread::sleep(every);
             continue;
         }
-        let outcome = wayfarer_engine::Model::compile(config, &store)
-            .and_then(|model| membership::refresh(&store, &model, &state.1, super::now_micros()));
-        match outcome {
-            Ok(_) => {
-                reported = None;
-                last = Some(state);
+        let outcome = wayfarer_engine::Model::compile(config, &store).and_then(|model| {
+            membership::refresh(&store, &model, &state.1, super::now_micros())?;
+            let segments = membership::compile_all(&state.1, &model)?;
+            profiles.set(ProfileIndex::build(&store, &model, &segments)?);
+            Ok(())
+        });
+        if let Err(e) = outcome {
+            let message = e.to_string();
+            if reported.as_ref() != Some(&message) {
+                eprintln!("wayfarer: live segment membership and profiles: {message}");
+                reported = Some(message);
             }
-            Err(e) => {
-                let message = e.to_string();
-                if reported.as_ref() != Some(&message) {
-                    eprintln!("wayfarer: live segment membership: {message}");
-                    reported = Some(message);
-                }
-                last = Some(state);
-            }
+        } else {
+            reported = None;
         }
+        last = Some(state);
     }
 }
 

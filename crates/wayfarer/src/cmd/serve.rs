@@ -35,11 +35,14 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
     let queries = super::api::query_api(dir.clone(), shared.clone(), timeout);
     let live_config = shared.config.clone();
     let pages = super::pages::pages(dir.clone(), shared, timeout, !args.no_warm, exec.clone());
+    // Live segment membership and the profile index follow each commit.
+    let index = super::segments::Profiles::default();
     {
-        let (dir, config) = (dir.clone(), live_config);
+        let (dir, config, index) = (dir.clone(), live_config, index.clone());
         let every = Duration::from_millis(args.fold_ms.max(100));
-        std::thread::spawn(move || super::segments::live(&dir, &config, every));
+        std::thread::spawn(move || super::segments::live(&dir, &config, every, &index));
     }
+    let profiles = wayfarer_server::ProfileLookup(std::sync::Arc::new(move |id: &str| index.lookup(id)));
     let opts = ServeOptions {
         data: dir.clone(),
         bind: args.bind,
@@ -49,6 +52,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
         exec,
         queries: Some(queries),
         pages: Some(pages),
+        profiles: Some(profiles),
         limits,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
@@ -68,11 +72,13 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
 pub fn keys(g: &Global, cmd: KeysCommand) -> Result<()> {
     let dir = super::data_dir(g, super::DEFAULT_DATA);
     match cmd {
-        KeysCommand::Create { write, read: _, admin, name } => {
+        KeysCommand::Create { write, read: _, admin, profile, name } => {
             let kind = if write {
                 KeyKind::Write
             } else if admin {
                 KeyKind::Admin
+            } else if profile {
+                KeyKind::Profile
             } else {
                 KeyKind::Read
             };
@@ -85,6 +91,7 @@ pub fn keys(g: &Global, cmd: KeysCommand) -> Result<()> {
                         KeyKind::Write => "write key",
                         KeyKind::Read => "read token",
                         KeyKind::Admin => "admin token",
+                        KeyKind::Profile => "profile key",
                     },
                     entry.name,
                     entry.id
@@ -106,6 +113,7 @@ pub fn keys(g: &Global, cmd: KeysCommand) -> Result<()> {
                         KeyKind::Write => "write",
                         KeyKind::Read => "read",
                         KeyKind::Admin => "admin",
+                        KeyKind::Profile => "profile",
                     };
                     let status = k.revoked_at.map_or_else(|| "active".to_string(), |t| format!("revoked {t}"));
                     say!("{:<14} {:<6} {:<24} {:<22} {status}", k.id, kind, k.name, k.created_at);
