@@ -86,7 +86,10 @@ pub struct ServeOptions {
 /// A customer's profile by any of their ids: `Ok(None)` for an unknown id,
 /// `Err` while no profile index exists yet (the reason).
 #[derive(Clone)]
-pub struct ProfileLookup(pub Arc<dyn Fn(&str) -> Result<Option<serde_json::Value>, String> + Send + Sync>);
+pub struct ProfileLookup(pub Arc<LookupFn>);
+
+/// See [`ProfileLookup`].
+pub type LookupFn = dyn Fn(&str) -> Result<Option<serde_json::Value>, String> + Send + Sync;
 
 impl std::fmt::Debug for ProfileLookup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
