@@ -6,7 +6,6 @@
 
 use serde::Serialize;
 use serde_json::Value as Json;
-use wayfarer_core::Kind;
 use wayfarer_core::predicate::{Field, Predicate, Scope as Where};
 use wayfarer_store::segment_defs::SegmentDef;
 use wayfarer_store::{Col, CustomerSet, PropertyRows, Store};
@@ -243,7 +242,8 @@ impl Fold for MembershipFold<'_> {
         if self.fields().any(|f| matches!(f, Field::Property(_))) {
             PropertyRows::All
         } else {
-            PropertyRows::Of { kinds: vec![Kind::Identify.code()], events: Vec::new() }
+            // What the stage rules and touchpoints read, and identify calls' traits.
+            self.model.property_rows()
         }
     }
 

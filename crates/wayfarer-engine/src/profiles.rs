@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value as Json;
-use wayfarer_core::Kind;
 use wayfarer_store::{Col, IdentityGraph, PropertyRows, Store};
 
 use crate::facts::{self, Facts};
@@ -161,7 +160,8 @@ impl Fold for ProfileFold<'_> {
         if latest {
             PropertyRows::All
         } else {
-            PropertyRows::Of { kinds: vec![Kind::Identify.code()], events: Vec::new() }
+            // What the stage rules and touchpoints read, and identify calls' traits.
+            self.model.property_rows()
         }
     }
 
@@ -204,6 +204,7 @@ mod tests {
     use super::*;
     use crate::membership;
     use crate::testutil::{self, ev, store, with};
+    use wayfarer_core::Kind;
 
     #[test]
     fn a_profile_by_any_identity() {

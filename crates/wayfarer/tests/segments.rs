@@ -323,3 +323,28 @@ fn profiles_over_http_with_a_profile_key() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The map's "save as segment" conditions hold exactly its cells' customers:
+/// `stage >= 'S'` those who reached S, `stage = 'S'` those who stopped there.
+#[test]
+fn the_map_cells_conditions_count_what_the_map_counts() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let args =
+        ["demo", "--customers", "400", "--seed", "5", "--quiet", "--out", "r.html", "--data", data.to_str().unwrap()];
+    wayfarer(t.path(), &args).ok();
+    let map = wayfarer(t.path(), &["map", "--json", "--data", "data"]).json();
+    let count = |condition: &str| {
+        wayfarer(t.path(), &["segments", "count", "--where", condition, "--json", "--data", "data"]).json()["customers"]
+            .as_u64()
+            .unwrap()
+    };
+    let stages = map["stages"].as_array().unwrap();
+    for (i, s) in stages.iter().enumerate() {
+        let name = s["name"].as_str().unwrap();
+        assert_eq!(count(&format!("stage >= '{name}'")), s["customers"].as_u64().unwrap(), "reached {name}");
+        if i + 1 < stages.len() {
+            assert_eq!(count(&format!("stage = '{name}'")), s["dropped"].as_u64().unwrap(), "stopped at {name}");
+        }
+    }
+}

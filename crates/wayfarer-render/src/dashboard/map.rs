@@ -31,6 +31,24 @@ pub struct MapPage<'a> {
 }
 
 impl MapPage<'_> {
+    /// The Segments page's form filled with a condition that holds exactly
+    /// this map's customers of a cell: only for a map of all the data, of
+    /// everyone or of a configured persona (dates, discovered personas and
+    /// built-in splits have no condition yet).
+    fn save_as_segment(&self, name: &str, condition: &str) -> Option<String> {
+        if self.from.is_some() || self.to.is_some() || self.segment.is_some() {
+            return None;
+        }
+        let (name, condition) = match &self.persona {
+            None => (name.to_string(), condition.to_string()),
+            Some(persona) if self.config.personas.iter().any(|c| &c.name == persona) => {
+                (format!("{name} - {persona}"), format!("{condition} and persona = '{}'", persona.replace('\'', "\\'")))
+            }
+            Some(_) => return None,
+        };
+        Some(format!("/segments?name={}&condition={}#new-segment", super::enc(&name), super::enc(&condition)))
+    }
+
     fn scope_params(&self) -> Vec<(String, String)> {
         let mut p = Vec::new();
         for (k, v) in [("persona", &self.persona), ("segment", &self.segment), ("from", &self.from), ("to", &self.to)] {
@@ -189,6 +207,9 @@ fn detail(p: &MapPage, s: &StageReport, lane: &str) -> Markup {
                         dt { "Revenue" } dd { (money(s.revenue)) }
                     }
                     @if let Some(f) = first { @if f.name != s.name { p { a href=(p.funnel_link(&f.name, &s.name)) { "Funnel " (f.name) " → " (s.name) } } } }
+                    @if let Some(link) = p.save_as_segment(&format!("Reached {}", s.name), &format!("stage >= '{}'", s.name)) {
+                        p { a href=(link) { "Save these customers as a segment" } }
+                    }
                 }
                 "conversion" | "time" => {
                     dl.facts {
@@ -198,6 +219,11 @@ fn detail(p: &MapPage, s: &StageReport, lane: &str) -> Markup {
                         dt { "p90 time to next" } dd { (duration(s.p90_time_to_next_seconds)) }
                     }
                     @if let Some(n) = next { p { a href=(p.funnel_link(&s.name, &n.name)) { "Open the funnel " (s.name) " → " (n.name) } } }
+                    @if next.is_some() {
+                        @if let Some(link) = p.save_as_segment(&format!("Stopped at {}", s.name), &format!("stage = '{}'", s.name)) {
+                            p { a href=(link) { "Save the customers who stopped here as a segment" } }
+                        }
+                    }
                 }
                 "value" => {
                     dl.facts {
