@@ -25,6 +25,7 @@ pub mod funnel;
 pub mod journey;
 pub mod membership;
 pub mod model;
+pub mod nba;
 
 pub mod paths;
 pub mod period;

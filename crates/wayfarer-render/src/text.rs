@@ -725,6 +725,58 @@ pub fn doctor(r: &wayfarer_engine::doctor::DoctorReport) -> String {
     out
 }
 
+/// `wayfarer nba`: each channel's raw and adjusted effect on moving a
+/// stage's customers to the next, recommended ones marked.
+pub fn nba(r: &wayfarer_engine::nba::NbaReport) -> String {
+    let mut out = format!(
+        "{} → {}{}: {} of {} moved on ({})\n",
+        r.stage,
+        r.next_stage,
+        r.persona.as_ref().map_or_else(String::new, |p| format!(" ({p})")),
+        count(r.advanced),
+        counted(r.customers, "customer"),
+        pct(r.base_rate)
+    );
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header([
+        "channel",
+        "with it",
+        "moved on with",
+        "without",
+        "lift",
+        "p",
+        "adjusted effect (log-odds, 95 % CI)",
+        "p",
+        "",
+    ]);
+    for a in &r.actions {
+        t.add_row([
+            Cell::new(&a.channel),
+            Cell::new(count(a.customers_with)).set_alignment(CellAlignment::Right),
+            Cell::new(pct(a.rate_with)).set_alignment(CellAlignment::Right),
+            Cell::new(pct(a.rate_without)).set_alignment(CellAlignment::Right),
+            Cell::new(a.lift.map_or("–".into(), |l| format!("×{l:.2}"))).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.3}", a.p_value)).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:+.2} ({:+.2} to {:+.2})", a.effect, a.effect_ci.0, a.effect_ci.1))
+                .set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.3}", a.effect_p_value)).set_alignment(CellAlignment::Right),
+            Cell::new(if a.recommended { "recommended" } else { "" }),
+        ]);
+    }
+    out.push_str(&t.to_string());
+    out.push('\n');
+    if r.recommended.is_empty() {
+        out.push_str("No channel has a significant positive effect.\n");
+    } else {
+        out.push_str(&format!("Recommended, best first: {}\n", r.recommended.join(", ")));
+    }
+    if !r.too_few.is_empty() {
+        out.push_str(&format!("Too few customers to judge: {}\n", r.too_few.join(", ")));
+    }
+    out
+}
+
 /// The word with its first letter in upper case.
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();

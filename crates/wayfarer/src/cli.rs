@@ -76,6 +76,9 @@ pub enum Command {
     Attribution(AttributionArgs),
     /// One customer: identities, traits, current stage, persona, purchases, channels and timeline.
     Customers(CustomersArgs),
+    /// Next-best-action: which channel moves customers of a stage (and persona) to the next stage,
+    /// with the evidence; for one customer, the best they have not had.
+    Nba(NbaArgs),
     /// Saved segments: customers by a condition (traits, behaviour, stage, persona, channel, NPS),
     /// their members, and ad-platform audiences.
     #[command(subcommand)]
@@ -440,6 +443,37 @@ pub enum MembersFormat {
 pub enum AudiencePlatform {
     Google,
     Meta,
+}
+
+#[derive(Debug, Args)]
+pub struct NbaArgs {
+    /// The stage whose customers to move on (its next stage is the goal); with --customer, their
+    /// current stage.
+    #[arg(long, value_name = "STAGE", required_unless_present = "customer")]
+    pub stage: Option<String>,
+    /// Only customers of this configured persona; with --customer, theirs.
+    #[arg(long)]
+    pub persona: Option<String>,
+    /// One customer (user id or anonymous id): the best action for them, leaving out channels they
+    /// already had.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["stage", "persona"])]
+    pub customer: Option<String>,
+    /// Customers needed with and without a channel to judge it.
+    #[arg(long, default_value_t = 30, value_parser = between(1, 1_000_000))]
+    pub min_customers: usize,
+    /// Significance level of a channel's effect (0–1, exclusive).
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// Moving on counts within this long after entering the stage (7d, 12h…); customers who
+    /// entered it less than this before the end of the data are left out.
+    #[arg(long, default_value = "14d")]
+    pub window: String,
+    /// Print JSON: {"stage", "next_stage", "persona", "customers", "advanced", "base_rate",
+    /// "actions": [{"channel", "customers_with", "rate_with", "rate_without", "lift", "p_value",
+    /// "effect", "effect_ci", "effect_p_value", "recommended"}], "recommended", "too_few"}; with
+    /// --customer also "customer", "had" and "next_best_action".
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -395,6 +395,68 @@ pub fn customers(g: &Global, a: &crate::cli::CustomersArgs, out: &mut Out) -> Re
     Ok(())
 }
 
+/// `wayfarer nba`: the channels that move a stage's customers on, or one
+/// customer's next best action.
+pub fn nba(g: &Global, a: &crate::cli::NbaArgs, out: &mut Out) -> Result<()> {
+    use wayfarer_engine::nba::{self, NbaSpec};
+    let (store, model) = open(g)?;
+    if !(a.alpha > 0.0 && a.alpha < 1.0) {
+        bail!("--alpha: {} is not between 0 and 1", a.alpha);
+    }
+    let stage_index = |name: &str| -> Result<usize> {
+        model.stage_names.iter().position(|s| s.eq_ignore_ascii_case(name)).ok_or_else(|| {
+            anyhow::Error::new(wayfarer_engine::EngineError::InvalidQuery(format!(
+                "no stage '{name}'{} (stages: {})",
+                wayfarer_core::suggest::hint(name, &model.stage_names),
+                model.stage_names.join(", ")
+            )))
+        })
+    };
+    let (stage, persona, customer) = match &a.customer {
+        Some(id) => {
+            let Some(p) = wayfarer_engine::customers::customer_profile(&store, &model, &Scope::default(), id, 1)?
+            else {
+                return Err(anyhow::Error::new(wayfarer_engine::EngineError::NotFound(format!(
+                    "no customer with user id or anonymous id '{id}'"
+                ))));
+            };
+            let Some(current) = p.current_stage.clone() else {
+                bail!("customer '{id}' has reached no stage yet");
+            };
+            (stage_index(&current)?, model.resolve_persona(p.persona.as_deref())?, Some(p))
+        }
+        None => {
+            let name = a.stage.as_deref().unwrap_or_default();
+            (stage_index(name)?, model.resolve_persona(a.persona.as_deref())?, None)
+        }
+    };
+    let window = wayfarer_core::time::parse_duration(&a.window).map_err(|e| anyhow::anyhow!("--window: {e}"))?;
+    let spec = NbaSpec { stage, persona, min_customers: a.min_customers as u64, alpha: a.alpha, window };
+    let report = nba::rank(&store, &model, &Scope::default(), &spec)?;
+    let Some(p) = customer else {
+        if a.json {
+            return out.json(&report);
+        }
+        say!("{}", text::nba(&report));
+        return Ok(());
+    };
+    let had: Vec<String> = p.channels.iter().map(|c| c.channel.clone()).collect();
+    let next = report.recommended.iter().find(|c| !had.contains(c)).cloned();
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["customer"] = serde_json::json!(p.customer_id);
+        v["had"] = serde_json::json!(had);
+        v["next_best_action"] = serde_json::json!(next);
+        return out.json(&v);
+    }
+    say!("{}", text::nba(&report));
+    match next {
+        Some(c) => say!("Next best action for {}: reach them through {c} (they have not had it).", p.customer_id),
+        None => say!("No recommended channel that {} has not had already.", p.customer_id),
+    }
+    Ok(())
+}
+
 /// `wayfarer doctor`: how the configuration fits the data.
 pub fn doctor(g: &Global, a: &crate::cli::DoctorArgs, out: &mut Out) -> Result<()> {
     let (store, model) = open(g)?;

@@ -20,7 +20,7 @@ use super::{Out, Snapshot};
 use crate::cli::Cli;
 
 /// The commands the API serves (read-only analyses).
-const COMMANDS: [&str; 12] = [
+const COMMANDS: [&str; 13] = [
     "map",
     "funnel",
     "paths",
@@ -33,6 +33,7 @@ const COMMANDS: [&str; 12] = [
     "attribution",
     "customers",
     "doctor",
+    "nba",
 ];
 
 /// Flags the API never takes: where data lives and where output goes are

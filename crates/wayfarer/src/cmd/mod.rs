@@ -75,6 +75,7 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
         Command::Attribution(args) => analyses::attribution(g, &args, out),
         Command::Customers(args) => analyses::customers(g, &args, out),
         Command::Segments(c) => segments::run(g, c, out),
+        Command::Nba(args) => analyses::nba(g, &args, out),
         Command::Sql(args) => sql::run(g, &args, out),
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),

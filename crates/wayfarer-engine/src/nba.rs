@@ -1,0 +1,361 @@
+//! Next-best-action (DESIGN §10): which channel moves customers of a stage
+//! (and persona) on to the next stage. For every customer who reached the
+//! stage, the fold records whether they advanced and the channels they had
+//! before deciding (before entering the next stage, or before the end of
+//! the data for those who did not). Each channel gets the raw comparison
+//! DESIGN asks for (advance rate with vs without it, lift, two-proportion
+//! test) and an adjusted effect: the channel's coefficient in a logistic
+//! regression of advancing on every channel, the persona and the first
+//! channel, because the raw lift is confounded (active customers have more
+//! channels and advance more; some channels bring customers who buy less). Recommended: channels whose adjusted effect is positive and
+//! significant, best first; for one customer, those they have not had.
+
+use serde::Serialize;
+use wayfarer_models::stats;
+use wayfarer_store::{NO_CHANNEL, Store};
+
+use crate::fold::{self, Fold, Span};
+use crate::model::Model;
+use crate::timeline::Timeline;
+use crate::{EngineError, Scope};
+
+/// What to rank.
+#[derive(Debug, Clone)]
+pub struct NbaSpec {
+    /// The stage customers are in (index into the stage model; not the last).
+    pub stage: usize,
+    /// Only customers of this configured persona.
+    pub persona: Option<usize>,
+    /// Customers needed with and without a channel to compare them.
+    pub min_customers: u64,
+    /// Significance level of the adjusted effects.
+    pub alpha: f64,
+    /// Advancing counts within this long after entering the stage (µs);
+    /// customers who entered it less than this before the end of the data
+    /// are left out (their outcome is not known yet).
+    pub window: i64,
+}
+
+/// One channel as an action for the stage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionEvidence {
+    pub channel: String,
+    pub customers_with: u64,
+    pub advanced_with: u64,
+    pub rate_with: f64,
+    pub rate_without: f64,
+    /// rate_with / rate_without.
+    pub lift: Option<f64>,
+    /// The two-proportion z-test of the raw rates.
+    pub p_value: f64,
+    /// Adjusted effect on the log-odds of advancing (other channels and
+    /// persona held equal), with its 95 % interval and p-value.
+    pub effect: f64,
+    pub effect_ci: (f64, f64),
+    pub effect_p_value: f64,
+    pub recommended: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NbaReport {
+    pub stage: String,
+    pub next_stage: String,
+    pub persona: Option<String>,
+    /// Customers who reached the stage, and how many went on.
+    pub customers: u64,
+    pub advanced: u64,
+    pub base_rate: f64,
+    /// Every channel with enough customers on both sides, by adjusted effect.
+    pub actions: Vec<ActionEvidence>,
+    /// The recommended channels, best first.
+    pub recommended: Vec<String>,
+    /// Channels left out: too few customers with or without them.
+    pub too_few: Vec<String>,
+}
+
+/// One customer at the stage: persona, advanced, channels had (sorted
+/// codes), first channel.
+type Seen = (Option<usize>, bool, Vec<u32>, u32);
+
+struct NbaFold<'a> {
+    model: &'a Model,
+    scope: &'a Scope,
+    spec: &'a NbaSpec,
+}
+
+impl Fold for NbaFold<'_> {
+    type Partial = Vec<Seen>;
+    type Scratch = ();
+    type Report = Vec<Seen>;
+
+    fn columns(&self) -> Vec<wayfarer_store::Col> {
+        self.model.timeline_columns()
+    }
+
+    fn property_rows(&self) -> wayfarer_store::PropertyRows {
+        self.model.property_rows()
+    }
+
+    fn init(&self) -> Self::Partial {
+        Vec::new()
+    }
+
+    fn fold(&self, p: &mut Self::Partial, _: &mut (), span: Span<'_>) {
+        let Some(t) = Timeline::build(self.model, self.scope, span) else { return };
+        let k = self.spec.stage;
+        if !t.reached(k) || (self.spec.persona.is_some() && t.persona != self.spec.persona) {
+            return;
+        }
+        let Some(entered) = t.entry[k] else { return };
+        let horizon = entered.saturating_add(self.spec.window);
+        if horizon > self.model.data_end {
+            return;
+        }
+        // Advanced within the window; the channels had before deciding (the
+        // next stage, or the window's end: later touches, such as
+        // retargeting after leaving, cannot have caused the outcome).
+        let next = t.entry.get(k + 1).copied().flatten().filter(|&at| at <= horizon);
+        let decided = next.unwrap_or(horizon);
+        let mut channels: Vec<u32> = t
+            .idx
+            .iter()
+            .zip(&t.channel)
+            .filter(|&(&r, &c)| t.rows.ts[r] < decided && c != NO_CHANNEL)
+            .map(|(_, &c)| c)
+            .collect();
+        channels.sort_unstable();
+        channels.dedup();
+        p.push((t.persona, next.is_some(), channels, t.first_channel()));
+    }
+
+    fn merge(&self, mut a: Self::Partial, b: Self::Partial) -> Self::Partial {
+        a.extend(b);
+        a
+    }
+
+    fn finish(&self, p: Self::Partial) -> Self::Report {
+        p
+    }
+}
+
+/// Ranks the channels for customers of a stage (and persona).
+pub fn rank(store: &Store, model: &Model, scope: &Scope, spec: &NbaSpec) -> Result<NbaReport, EngineError> {
+    if spec.stage + 1 >= model.stage_names.len() {
+        return Err(EngineError::InvalidQuery(format!(
+            "stage '{}' is the last one: there is no next stage to move customers to",
+            model.stage_names.get(spec.stage).map_or("?", String::as_str)
+        )));
+    }
+    let seen = fold::report(store, &NbaFold { model, scope: &scope.without_persona(), spec })?;
+    Ok(report(model, spec, &seen))
+}
+
+fn report(model: &Model, spec: &NbaSpec, seen: &[Seen]) -> NbaReport {
+    let n = seen.len() as u64;
+    let advanced = seen.iter().filter(|s| s.1).count() as u64;
+    // Channels with enough customers on both sides.
+    let mut codes: Vec<u32> = seen.iter().flat_map(|s| s.2.iter().copied()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let with = |c: u32| seen.iter().filter(move |s| s.2.binary_search(&c).is_ok());
+    let (mut kept, mut too_few) = (Vec::new(), Vec::new());
+    for c in codes {
+        let nw = with(c).count() as u64;
+        if nw >= spec.min_customers && n - nw >= spec.min_customers {
+            kept.push(c);
+        } else {
+            too_few.push(model.channel_name(c).to_string());
+        }
+    }
+    // The adjusted effects: advance ~ 1 + persona + first channel + channels.
+    let personas: Vec<Option<usize>> = {
+        let mut p: Vec<Option<usize>> = seen.iter().map(|s| s.0).collect();
+        p.sort_unstable();
+        p.dedup();
+        p
+    };
+    // The first channel stands in for what brought the customer (who they
+    // are), which the personas capture only in part.
+    let firsts: Vec<u32> = {
+        let mut f: Vec<u32> = seen.iter().map(|s| s.3).collect();
+        f.sort_unstable();
+        f.dedup();
+        f
+    };
+    let controls = personas.len().max(1) + firsts.len().saturating_sub(1);
+    let width = controls + kept.len();
+    let rows: Vec<(Vec<f64>, bool)> = seen
+        .iter()
+        .map(|(persona, adv, chans, first)| {
+            let mut x = vec![0.0; width];
+            x[0] = 1.0;
+            if let Some(i) = personas.iter().position(|p| p == persona).filter(|&i| i > 0) {
+                x[i] = 1.0;
+            }
+            if let Some(i) = firsts.iter().position(|f| f == first).filter(|&i| i > 0) {
+                x[personas.len().max(1) + i - 1] = 1.0;
+            }
+            for (j, c) in kept.iter().enumerate() {
+                if chans.binary_search(c).is_ok() {
+                    x[controls + j] = 1.0;
+                }
+            }
+            (x, *adv)
+        })
+        .collect();
+    let fit = logistic(&rows, width);
+    let base = controls;
+    let mut actions: Vec<ActionEvidence> = kept
+        .iter()
+        .enumerate()
+        .map(|(j, &c)| {
+            let nw = with(c).count() as u64;
+            let xw = with(c).filter(|s| s.1).count() as u64;
+            let (rw, rwo) = (xw as f64 / nw as f64, (advanced - xw) as f64 / (n - nw) as f64);
+            let raw = stats::two_proportion(xw, nw, advanced - xw, n - nw);
+            let (effect, se) = fit.as_ref().map_or((0.0, f64::INFINITY), |(b, se)| (b[base + j], se[base + j]));
+            let z = if se > 0.0 && se.is_finite() { effect / se } else { 0.0 };
+            let effect_p = stats::two_sided_p(z);
+            ActionEvidence {
+                channel: model.channel_name(c).to_string(),
+                customers_with: nw,
+                advanced_with: xw,
+                rate_with: rw,
+                rate_without: rwo,
+                lift: (rwo > 0.0).then(|| rw / rwo),
+                p_value: raw.map_or(1.0, |r| r.p_value),
+                effect,
+                effect_ci: (effect - 1.96 * se, effect + 1.96 * se),
+                effect_p_value: effect_p,
+                recommended: effect > 0.0 && effect_p < spec.alpha,
+            }
+        })
+        .collect();
+    actions.sort_by(|a, b| b.effect.total_cmp(&a.effect).then_with(|| a.channel.cmp(&b.channel)));
+    NbaReport {
+        stage: model.stage_names[spec.stage].clone(),
+        next_stage: model.stage_names[spec.stage + 1].clone(),
+        persona: spec.persona.map(|p| model.personas[p].0.clone()),
+        customers: n,
+        advanced,
+        base_rate: if n > 0 { advanced as f64 / n as f64 } else { 0.0 },
+        recommended: actions.iter().filter(|a| a.recommended).map(|a| a.channel.clone()).collect(),
+        actions,
+        too_few,
+    }
+}
+
+/// Logistic regression by Newton's method, with a weak normal prior
+/// (ridge) on every coefficient but the intercept, so a channel that
+/// (almost) separates the outcomes in a small group gets a finite, wide
+/// estimate instead of running off; it is negligible with many customers.
+/// The coefficients and their standard errors, or None when singular.
+fn logistic(rows: &[(Vec<f64>, bool)], width: usize) -> Option<(Vec<f64>, Vec<f64>)> {
+    const RIDGE: f64 = 0.5;
+    let mut beta = vec![0.0; width];
+    let mut hessian = vec![vec![0.0; width]; width];
+    for _ in 0..50 {
+        let mut grad = vec![0.0; width];
+        for h in hessian.iter_mut() {
+            h.iter_mut().for_each(|v| *v = 0.0);
+        }
+        for (x, y) in rows {
+            let eta: f64 = x.iter().zip(&beta).map(|(a, b)| a * b).sum();
+            let mu = 1.0 / (1.0 + (-eta).exp());
+            let w = mu * (1.0 - mu);
+            let r = f64::from(u8::from(*y)) - mu;
+            for i in 0..width {
+                if x[i] == 0.0 {
+                    continue;
+                }
+                grad[i] += x[i] * r;
+                for j in 0..width {
+                    hessian[i][j] += x[i] * w * x[j];
+                }
+            }
+        }
+        for i in 1..width {
+            grad[i] -= RIDGE * beta[i];
+            hessian[i][i] += RIDGE;
+        }
+        let step = solve(&hessian, &grad)?;
+        let change: f64 = step.iter().map(|s| s.abs()).fold(0.0, f64::max);
+        for (b, s) in beta.iter_mut().zip(&step) {
+            *b += s;
+        }
+        if change < 1e-9 {
+            break;
+        }
+    }
+    let inverse = invert(&hessian)?;
+    let se = (0..width).map(|i| inverse[i][i].max(0.0).sqrt()).collect();
+    Some((beta, se))
+}
+
+/// Solves `a · x = b` by Gaussian elimination with partial pivoting.
+fn solve(a: &[Vec<f64>], b: &[f64]) -> Option<Vec<f64>> {
+    let n = b.len();
+    let mut m: Vec<Vec<f64>> = a.iter().zip(b).map(|(row, &v)| row.iter().copied().chain([v]).collect()).collect();
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
+        if m[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        m.swap(col, pivot);
+        let pivot_row = m[col].clone();
+        for (r, row) in m.iter_mut().enumerate() {
+            if r != col {
+                let f = row[col] / pivot_row[col];
+                for (v, p) in row.iter_mut().zip(&pivot_row).skip(col) {
+                    *v -= f * p;
+                }
+            }
+        }
+    }
+    Some((0..n).map(|i| m[i][n] / m[i][i]).collect())
+}
+
+fn invert(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
+    let n = a.len();
+    let columns: Option<Vec<Vec<f64>>> =
+        (0..n).map(|j| solve(a, &(0..n).map(|i| f64::from(u8::from(i == j))).collect::<Vec<_>>())).collect();
+    let columns = columns?;
+    Some((0..n).map(|i| (0..n).map(|j| columns[j][i]).collect()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logistic_regression_recovers_known_coefficients() {
+        // y ~ Bernoulli(σ(-1 + 0.8·a − 0.5·b)) on a grid with exact
+        // expected counts: the fit must return the coefficients.
+        let sigma = |z: f64| 1.0 / (1.0 + (-z).exp());
+        let mut rows = Vec::new();
+        for a in [0.0, 1.0] {
+            for b in [0.0, 1.0] {
+                let p = sigma(-1.0 + 0.8 * a - 0.5 * b);
+                let yes = (p * 10_000.0).round() as usize;
+                for i in 0..10_000 {
+                    rows.push((vec![1.0, a, b], i < yes));
+                }
+            }
+        }
+        let (beta, se) = logistic(&rows, 3).unwrap();
+        for (got, want) in beta.iter().zip([-1.0, 0.8, -0.5]) {
+            assert!((got - want).abs() < 1e-3, "{beta:?}");
+        }
+        assert!(se.iter().all(|s| *s > 0.0 && *s < 0.05), "{se:?}");
+    }
+
+    #[test]
+    fn solving_and_inverting() {
+        let a = vec![vec![4.0, 1.0], vec![1.0, 3.0]];
+        let x = solve(&a, &[1.0, 2.0]).unwrap();
+        assert!((x[0] - 1.0 / 11.0).abs() < 1e-12 && (x[1] - 7.0 / 11.0).abs() < 1e-12, "{x:?}");
+        let inv = invert(&a).unwrap();
+        assert!((inv[0][0] - 3.0 / 11.0).abs() < 1e-12 && (inv[0][1] + 1.0 / 11.0).abs() < 1e-12);
+        assert!(solve(&[vec![1.0, 2.0], vec![2.0, 4.0]], &[1.0, 2.0]).is_none());
+    }
+}
