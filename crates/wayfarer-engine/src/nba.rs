@@ -5,9 +5,9 @@
 //! the data for those who did not). Each channel gets the raw comparison
 //! DESIGN asks for (advance rate with vs without it, lift, two-proportion
 //! test) and an adjusted effect: the channel's coefficient in a logistic
-//! regression of advancing on every channel, the persona and the first
-//! channel, because the raw lift is confounded (active customers have more
-//! channels and advance more; some channels bring customers who buy less). Recommended: channels whose adjusted effect is positive and
+//! regression of advancing on every channel and the persona, because the
+//! raw lift is confounded (active customers have more channels and advance
+//! more; some channels bring personas who buy less). Recommended: channels whose adjusted effect is positive and
 //! significant, best first; for one customer, those they have not had.
 
 use serde::Serialize;
@@ -73,20 +73,25 @@ pub struct NbaReport {
     pub too_few: Vec<String>,
 }
 
-/// One customer at the stage: persona, advanced, channels had (sorted
-/// codes), first channel.
-type Seen = (Option<usize>, bool, Vec<u32>, u32);
+/// One customer at the stage: persona, advanced, channels had (sorted codes).
+type Seen = (Option<usize>, bool, Vec<u32>);
+
+/// A customer's record for one stage they reached.
+type StageSeen = (usize, Seen);
 
 struct NbaFold<'a> {
     model: &'a Model,
     scope: &'a Scope,
-    spec: &'a NbaSpec,
+    /// One stage, or every stage but the last.
+    stage: Option<usize>,
+    persona: Option<usize>,
+    window: i64,
 }
 
 impl Fold for NbaFold<'_> {
-    type Partial = Vec<Seen>;
+    type Partial = Vec<StageSeen>;
     type Scratch = ();
-    type Report = Vec<Seen>;
+    type Report = Vec<StageSeen>;
 
     fn columns(&self) -> Vec<wayfarer_store::Col> {
         self.model.timeline_columns()
@@ -102,30 +107,19 @@ impl Fold for NbaFold<'_> {
 
     fn fold(&self, p: &mut Self::Partial, _: &mut (), span: Span<'_>) {
         let Some(t) = Timeline::build(self.model, self.scope, span) else { return };
-        let k = self.spec.stage;
-        if !t.reached(k) || (self.spec.persona.is_some() && t.persona != self.spec.persona) {
+        if self.persona.is_some() && t.persona != self.persona {
             return;
         }
-        let Some(entered) = t.entry[k] else { return };
-        let horizon = entered.saturating_add(self.spec.window);
-        if horizon > self.model.data_end {
-            return;
+        let last = self.model.stage_names.len().saturating_sub(1);
+        let stages = match self.stage {
+            Some(k) => k..k + 1,
+            None => 0..last,
+        };
+        for k in stages {
+            if let Some(seen) = seen_at(self.model, &t, k, self.window) {
+                p.push((k, seen));
+            }
         }
-        // Advanced within the window; the channels had before deciding (the
-        // next stage, or the window's end: later touches, such as
-        // retargeting after leaving, cannot have caused the outcome).
-        let next = t.entry.get(k + 1).copied().flatten().filter(|&at| at <= horizon);
-        let decided = next.unwrap_or(horizon);
-        let mut channels: Vec<u32> = t
-            .idx
-            .iter()
-            .zip(&t.channel)
-            .filter(|&(&r, &c)| t.rows.ts[r] < decided && c != NO_CHANNEL)
-            .map(|(_, &c)| c)
-            .collect();
-        channels.sort_unstable();
-        channels.dedup();
-        p.push((t.persona, next.is_some(), channels, t.first_channel()));
     }
 
     fn merge(&self, mut a: Self::Partial, b: Self::Partial) -> Self::Partial {
@@ -138,6 +132,59 @@ impl Fold for NbaFold<'_> {
     }
 }
 
+/// A customer at stage `k`: whether they moved on within the window after
+/// entering it, and the channels they had before deciding; None when they
+/// did not reach it or entered it less than a window before the data's end.
+fn seen_at(model: &Model, t: &Timeline<'_>, k: usize, window: i64) -> Option<Seen> {
+    let entered = t.entry.get(k).copied().flatten()?;
+    let horizon = entered.saturating_add(window);
+    if horizon > model.data_end {
+        return None;
+    }
+    // Advanced within the window; the channels had before deciding (the next
+    // stage, or the window's end: later touches, such as retargeting after
+    // leaving, cannot have caused the outcome).
+    let next = t.entry.get(k + 1).copied().flatten().filter(|&at| at <= horizon);
+    let decided = next.unwrap_or(horizon);
+    let mut channels: Vec<u32> = t
+        .idx
+        .iter()
+        .zip(&t.channel)
+        .filter(|&(&r, &c)| t.rows.ts[r] < decided && c != NO_CHANNEL)
+        .map(|(_, &c)| c)
+        .collect();
+    channels.sort_unstable();
+    channels.dedup();
+    Some((t.persona, next.is_some(), channels))
+}
+
+/// The rankings of every stage but the last, for all customers and for
+/// each configured persona, from one fold: what profiles' next-best-actions
+/// read. Keyed by (stage, persona).
+pub fn rank_all(
+    store: &Store,
+    model: &Model,
+    min_customers: u64,
+    alpha: f64,
+    window: i64,
+) -> Result<std::collections::HashMap<(usize, Option<usize>), NbaReport>, EngineError> {
+    let scope = Scope::default();
+    let seen = fold::report(store, &NbaFold { model, scope: &scope, stage: None, persona: None, window })?;
+    let mut out = std::collections::HashMap::new();
+    for k in 0..model.stage_names.len().saturating_sub(1) {
+        let at: Vec<Seen> = seen.iter().filter(|(s, _)| *s == k).map(|(_, x)| x.clone()).collect();
+        let spec = |persona| NbaSpec { stage: k, persona, min_customers, alpha, window };
+        out.insert((k, None), report(model, &spec(None), &at));
+        for p in 0..model.personas.len() {
+            let mine: Vec<Seen> = at.iter().filter(|x| x.0 == Some(p)).cloned().collect();
+            if !mine.is_empty() {
+                out.insert((k, Some(p)), report(model, &spec(Some(p)), &mine));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Ranks the channels for customers of a stage (and persona).
 pub fn rank(store: &Store, model: &Model, scope: &Scope, spec: &NbaSpec) -> Result<NbaReport, EngineError> {
     if spec.stage + 1 >= model.stage_names.len() {
@@ -146,7 +193,14 @@ pub fn rank(store: &Store, model: &Model, scope: &Scope, spec: &NbaSpec) -> Resu
             model.stage_names.get(spec.stage).map_or("?", String::as_str)
         )));
     }
-    let seen = fold::report(store, &NbaFold { model, scope: &scope.without_persona(), spec })?;
+    let fold = NbaFold {
+        model,
+        scope: &scope.without_persona(),
+        stage: Some(spec.stage),
+        persona: spec.persona,
+        window: spec.window,
+    };
+    let seen: Vec<Seen> = fold::report(store, &fold)?.into_iter().map(|(_, s)| s).collect();
     Ok(report(model, spec, &seen))
 }
 
@@ -167,33 +221,24 @@ fn report(model: &Model, spec: &NbaSpec, seen: &[Seen]) -> NbaReport {
             too_few.push(model.channel_name(c).to_string());
         }
     }
-    // The adjusted effects: advance ~ 1 + persona + first channel + channels.
+    // The adjusted effects: advance ~ 1 + persona + channels.
     let personas: Vec<Option<usize>> = {
         let mut p: Vec<Option<usize>> = seen.iter().map(|s| s.0).collect();
         p.sort_unstable();
         p.dedup();
         p
     };
-    // The first channel stands in for what brought the customer (who they
-    // are), which the personas capture only in part.
-    let firsts: Vec<u32> = {
-        let mut f: Vec<u32> = seen.iter().map(|s| s.3).collect();
-        f.sort_unstable();
-        f.dedup();
-        f
-    };
-    let controls = personas.len().max(1) + firsts.len().saturating_sub(1);
+    // (The first channel is no control: it is one of the channels had, so
+    // it would take a share of that channel's effect.)
+    let controls = personas.len().max(1);
     let width = controls + kept.len();
     let rows: Vec<(Vec<f64>, bool)> = seen
         .iter()
-        .map(|(persona, adv, chans, first)| {
+        .map(|(persona, adv, chans)| {
             let mut x = vec![0.0; width];
             x[0] = 1.0;
             if let Some(i) = personas.iter().position(|p| p == persona).filter(|&i| i > 0) {
                 x[i] = 1.0;
-            }
-            if let Some(i) = firsts.iter().position(|f| f == first).filter(|&i| i > 0) {
-                x[personas.len().max(1) + i - 1] = 1.0;
             }
             for (j, c) in kept.iter().enumerate() {
                 if chans.binary_search(c).is_ok() {

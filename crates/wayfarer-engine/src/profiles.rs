@@ -16,6 +16,7 @@ use crate::facts::{self, Facts};
 use crate::fold::{self, Fold, Span};
 use crate::membership::Segment;
 use crate::model::Model;
+use crate::nba::NbaReport;
 use crate::timeline::Timeline;
 use crate::{EngineError, Scope};
 
@@ -33,8 +34,28 @@ pub struct Profile {
     pub events: usize,
     pub first_seen: String,
     pub last_seen: String,
+    /// The channel most likely to move them to the next stage that they
+    /// have not had, with its evidence (`wayfarer nba`); none in the last
+    /// stage or when no channel has a significant positive effect.
+    pub next_best_action: Option<NextAction>,
     /// The store generation the profile was read from.
     pub generation: u64,
+}
+
+/// A next-best-action with the evidence behind it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NextAction {
+    pub channel: String,
+    pub stage: String,
+    pub next_stage: String,
+    /// The persona whose customers the evidence is from (none: all).
+    pub evidence_from: Option<String>,
+    pub effect: f64,
+    pub effect_ci: (f64, f64),
+    pub effect_p_value: f64,
+    pub rate_with: f64,
+    pub rate_without: f64,
+    pub customers_with: u64,
 }
 
 /// What the index keeps of one customer.
@@ -47,6 +68,8 @@ struct Entry {
     events: u32,
     first: i64,
     last: i64,
+    /// The channels of their events (codes, sorted).
+    channels: Vec<u32>,
 }
 
 /// Every customer's profile, by canonical number, with the identity graph
@@ -63,7 +86,16 @@ pub struct ProfileIndex {
     stages: Vec<String>,
     personas: Vec<String>,
     segments: Vec<String>,
+    /// Next-best-action rankings by (stage, persona).
+    nba: HashMap<(usize, Option<usize>), NbaReport>,
+    channel_names: Vec<String>,
 }
+
+/// The settings of profiles' next-best-actions (those of `wayfarer nba`'s
+/// defaults).
+const NBA_WINDOW: i64 = 14 * 86_400 * 1_000_000;
+const NBA_MIN_CUSTOMERS: u64 = 30;
+const NBA_ALPHA: f64 = 0.05;
 
 impl ProfileIndex {
     /// Builds the index of the store's customers, with the saved segments'
@@ -71,6 +103,7 @@ impl ProfileIndex {
     pub fn build(store: &Store, model: &Model, segments: &[Segment]) -> Result<ProfileIndex, EngineError> {
         let store = store.all_customers();
         let entries = fold::report(&store, &ProfileFold { model, segments })?;
+        let nba = crate::nba::rank_all(&store, model, NBA_MIN_CUSTOMERS, NBA_ALPHA, NBA_WINDOW)?;
         let mut graph = store.identity()?;
         let canonical = graph.canonical_map().to_vec();
         let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
@@ -86,6 +119,8 @@ impl ProfileIndex {
             stages: model.stage_names.clone(),
             personas: model.personas.iter().map(|(n, _, _)| n.clone()).collect(),
             segments: segments.iter().map(|s| s.name.clone()).collect(),
+            nba,
+            channel_names: model.channels.clone(),
         })
     }
 
@@ -127,7 +162,33 @@ impl ProfileIndex {
             events: e.events as usize,
             first_seen: time(e.first),
             last_seen: time(e.last),
+            next_best_action: self.next_action(e),
             generation: self.generation,
+        })
+    }
+
+    /// The best recommended channel the customer has not had: from their
+    /// persona's evidence when it recommends any, else everyone's.
+    fn next_action(&self, e: &Entry) -> Option<NextAction> {
+        let (stage, _) = e.stage?;
+        let stage = stage as usize;
+        let persona = e.persona.map(usize::from);
+        let own = persona.and_then(|p| self.nba.get(&(stage, Some(p)))).filter(|r| !r.recommended.is_empty());
+        let report = own.or_else(|| self.nba.get(&(stage, None)))?;
+        let had: Vec<&str> =
+            e.channels.iter().map(|&c| self.channel_names.get(c as usize).map_or("", String::as_str)).collect();
+        let a = report.actions.iter().filter(|a| a.recommended).find(|a| !had.contains(&a.channel.as_str()))?;
+        Some(NextAction {
+            channel: a.channel.clone(),
+            stage: report.stage.clone(),
+            next_stage: report.next_stage.clone(),
+            evidence_from: report.persona.clone(),
+            effect: a.effect,
+            effect_ci: a.effect_ci,
+            effect_p_value: a.effect_p_value,
+            rate_with: a.rate_with,
+            rate_without: a.rate_without,
+            customers_with: a.customers_with,
         })
     }
 }
@@ -185,6 +246,12 @@ impl Fold for ProfileFold<'_> {
                 events: t.idx.len() as u32,
                 first: t.first_ts(),
                 last: t.last_ts(),
+                channels: {
+                    let mut c: Vec<u32> = t.channel.clone();
+                    c.sort_unstable();
+                    c.dedup();
+                    c
+                },
             },
         ));
     }
@@ -233,8 +300,42 @@ mod tests {
         assert_eq!(by_anon.stage.as_deref(), Some("Purchase"));
         assert!(by_anon.identities.contains(&"anonymous:anon-1".to_string()), "{:?}", by_anon.identities);
         assert!(by_anon.identities.contains(&"user:ann".to_string()));
+        assert_eq!(by_anon.next_best_action, None, "too few customers to judge any channel");
         let bob = index.profile("bob").unwrap();
         assert!(bob.segments.is_empty());
         assert_eq!(index.profile("nobody"), None);
+    }
+
+    #[test]
+    fn the_next_best_action_is_the_recommended_channel_not_yet_had() {
+        // 200 customers add to cart (Decision); those who then get an email
+        // buy nine times in ten, the others one time in ten.
+        let mut events = Vec::new();
+        for i in 0..200 {
+            let u = format!("c{i:03}");
+            events.push(ev(&u, 0.0, "Product Viewed"));
+            events.push(ev(&u, 1.0, "Product Added"));
+            let emailed = i % 2 == 0;
+            if emailed {
+                events.push(with(ev(&u, 60.0, "Email Opened"), |e| e.channel = Some("Email".into())));
+            }
+            if (emailed && i % 10 != 0) || (!emailed && i % 10 == 1) {
+                events.push(with(ev(&u, 120.0, "Order Completed"), |e| e.revenue = Some(20.0)));
+            }
+        }
+        // The data runs on for a month, past every customer's window.
+        events.push(ev("late", 30.0 * 24.0 * 60.0, "Page Viewed"));
+        let (_dir, store) = store(events);
+        let model = testutil::model(&store);
+        let index = ProfileIndex::build(&store, &model, &[]).unwrap();
+        let never_emailed = index.profile("c003").unwrap();
+        assert_eq!(never_emailed.stage.as_deref(), Some("Decision"), "{never_emailed:?}");
+        let action = never_emailed.next_best_action.expect("a next best action");
+        assert_eq!((action.channel.as_str(), action.next_stage.as_str()), ("Email", "Purchase"));
+        assert!(action.effect > 2.0 && action.rate_with >= 0.8 && action.rate_without <= 0.2, "{action:?}");
+        // Who had the email is not advised to get it again.
+        let emailed = index.profile("c000").unwrap();
+        assert_eq!(emailed.stage.as_deref(), Some("Decision"));
+        assert_eq!(emailed.next_best_action, None);
     }
 }
