@@ -51,7 +51,7 @@ pub fn segments_page(p: &SegmentsPage) -> String {
                 Err(e) => div.notice.error role="alert" { (e) },
                 Ok([]) => div.empty { strong { "No segments yet" } "Create one below, or with `wayfarer segments create NAME --where CONDITION`." },
                 Ok(rows) => section.card {
-                    header { h2 { (rows.len()) " segments" } }
+                    header { h2 { (crate::counted(rows.len() as u64, "segment")) } }
                     table.data #segments {
                         thead { tr { th { "Segment" } th.num { "Customers" } th.num { "Share" } th.num { "Entered (7 days)" } th.num { "Left (7 days)" } th { "Condition" } } }
                         tbody {
