@@ -194,6 +194,16 @@ fn segments_over_http_by_key_kind() {
     let (status, members) = call("GET", "/api/segments/Promoters/members", &read, &Value::Null);
     assert_eq!(status, 200, "{members}");
     assert_eq!(ids(&members), ["ann"]);
+    // The journey map page offers saved segments and draws one's customers.
+    let (status, home) = http(server.addr, "GET", "/", &[bearer(&read)], b"").unwrap();
+    let home = String::from_utf8_lossy(&home).to_string();
+    assert!(status == 200 && home.contains("value=\"saved:Promoters\""), "{status}: no saved segment in the selector");
+    let (status, map) = http(server.addr, "GET", "/?segment=saved%3APromoters", &[bearer(&read)], b"").unwrap();
+    let map = String::from_utf8_lossy(&map).to_string();
+    assert_eq!(status, 200, "{map}");
+    assert!(map.contains("Segment Promoters"), "the map does not say it shows the segment");
+    let (status, _) = http(server.addr, "GET", "/?segment=saved%3ANobody", &[bearer(&read)], b"").unwrap();
+    assert_eq!(status, 400);
     // A segment scopes the query API like a persona.
     let (status, funnel) = call("GET", "/api/funnel?step=Page%20Viewed&segment=Promoters", &read, &Value::Null);
     assert_eq!((status, funnel["customers"].as_u64()), (200, Some(1)), "{funnel}");

@@ -25,6 +25,9 @@ fn segment_options(maps: &[JourneyMap]) -> Vec<(String, Vec<(String, String)>)> 
     ]
 }
 
+/// The segment selector's key for a saved segment (`saved:NAME`).
+const SAVED: &str = "saved";
+
 fn slug(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
 }
@@ -54,6 +57,7 @@ impl Dash {
         // of that segmentation, from one pass too.
         let segment = param(params, "segment").map(str::to_string);
         let segment_maps;
+        let saved_bundle;
         let label;
         let (maps, wanted, label): (&[JourneyMap], Option<String>, Option<&str>) = match &segment {
             None => (maps, scope.persona.clone(), None),
@@ -67,10 +71,18 @@ impl Dash {
                          or traits.KEY:VALUE, found '{s}'"
                     )));
                 };
-                let by;
-                (by, segment_maps) = self.segment_maps(&config, &scope, key, &bundle)?;
-                label = by.label();
-                (segment_maps.as_slice(), Some(group.to_string()), Some(label.as_str()))
+                if key == SAVED {
+                    // A saved segment scopes the map like its own data: all
+                    // of its customers (the first map of the bundle).
+                    saved_bundle = self.saved_bundle(&config, &scope, group)?;
+                    label = format!("Segment {group}");
+                    (&saved_bundle.maps[..saved_bundle.maps.len().min(1)], None, Some(label.as_str()))
+                } else {
+                    let by;
+                    (by, segment_maps) = self.segment_maps(&config, &scope, key, &bundle)?;
+                    label = by.label();
+                    (segment_maps.as_slice(), Some(group.to_string()), Some(label.as_str()))
+                }
             }
         };
         let Some(map) = maps.iter().find(|m| m.scope.persona == wanted) else {
@@ -146,7 +158,8 @@ impl Dash {
             match (label, &s.persona) {
                 (Some(l), Some(g)) => format!("{l}: {g}"),
                 (None, Some(p)) => p.clone(),
-                _ => "All customers".to_string(),
+                (Some(l), None) => l.to_string(),
+                (None, None) => "All customers".to_string(),
             },
             s.from.as_deref().unwrap_or(&s.data_start).get(..10).unwrap_or(""),
             s.to.as_deref().unwrap_or(&s.data_end).get(..10).unwrap_or(""),
@@ -162,7 +175,17 @@ impl Dash {
             chrome: Chrome { page: "map".into(), title: "Customer journey map".into(), subtitle, exports },
             map,
             personas: persona_names,
-            segments: segment_options(&bundle.maps),
+            segments: {
+                let mut o = segment_options(&bundle.maps);
+                let saved = wayfarer_store::segment_defs::list(&self.data).unwrap_or_default();
+                if !saved.is_empty() {
+                    o.push((
+                        "Saved segment".into(),
+                        saved.into_iter().map(|d| (format!("{SAVED}:{}", d.name), d.name)).collect(),
+                    ));
+                }
+                o
+            },
             segment,
             persona: scope.persona,
             from: args.scope.from.clone(),
@@ -183,6 +206,25 @@ impl Dash {
         self.cached(&format!("map|{:?}|{:?}", scope.from, scope.to), || {
             let store = self.store()?;
             let model = Model::compile(config, &store).map_err(anyhow::Error::from)?;
+            let personas = crate::cmd::map::personas(&store, &model, &scope, PersonaSource::Auto)?;
+            let inputs =
+                MapInputs::with_predicted_clv(&store, &model, &scope, personas).map_err(anyhow::Error::from)?;
+            let maps = journey_maps_with(&store, &model, &scope, &inputs).map_err(anyhow::Error::from)?;
+            Ok(MapBundle { inputs, maps })
+        })
+    }
+
+    /// The maps of a saved segment's customers (all of them, then each
+    /// persona), for a time window: the map bundle of the store limited to
+    /// its members.
+    fn saved_bundle(&self, config: &Config, scope: &Scope, name: &str) -> Result<Arc<MapBundle>, Problem> {
+        let scope = scope.without_persona();
+        self.cached(&format!("saved|{name}|{:?}|{:?}", scope.from, scope.to), || {
+            let store = self.store()?;
+            let model = Model::compile(config, &store).map_err(anyhow::Error::from)?;
+            let args = crate::cli::ScopeArgs { persona: None, from: None, to: None, segment: Some(name.to_string()) };
+            let store = crate::cmd::segments::scoped(store, &model, &args)
+                .map_err(|e| Problem::Query(format!("segment: {e:#}")))?;
             let personas = crate::cmd::map::personas(&store, &model, &scope, PersonaSource::Auto)?;
             let inputs =
                 MapInputs::with_predicted_clv(&store, &model, &scope, personas).map_err(anyhow::Error::from)?;
