@@ -114,11 +114,16 @@ pub enum CustomerFact {
     NpsGroup,
     /// The customer's persona (by the configured persona rules).
     Persona,
+    /// Predicted CLV (BG/NBD and Gamma-Gamma, `wayfarer clv`'s defaults);
+    /// known for customers with a purchase.
+    Clv,
+    /// P(alive) under BG/NBD; known for customers with a purchase.
+    PAlive,
 }
 
 impl CustomerFact {
     /// Names as written in conditions (`purchases` is another name for `orders`).
-    pub const NAMES: [(&'static str, CustomerFact); 11] = [
+    pub const NAMES: [(&'static str, CustomerFact); 14] = [
         ("first_channel", CustomerFact::FirstChannel),
         ("orders", CustomerFact::Orders),
         ("purchases", CustomerFact::Orders),
@@ -130,6 +135,9 @@ impl CustomerFact {
         ("churned", CustomerFact::Churned),
         ("nps_group", CustomerFact::NpsGroup),
         ("persona", CustomerFact::Persona),
+        ("clv", CustomerFact::Clv),
+        ("predicted_clv", CustomerFact::Clv),
+        ("p_alive", CustomerFact::PAlive),
     ];
 
     pub fn parse(name: &str) -> Option<CustomerFact> {
@@ -236,7 +244,13 @@ impl Field {
             Field::Revenue
                 | Field::Score
                 | Field::NthPurchase
-                | Field::Customer(CustomerFact::Orders | CustomerFact::RevenueTotal | CustomerFact::Events)
+                | Field::Customer(
+                    CustomerFact::Orders
+                        | CustomerFact::RevenueTotal
+                        | CustomerFact::Events
+                        | CustomerFact::Clv
+                        | CustomerFact::PAlive
+                )
         )
     }
 }

@@ -211,6 +211,9 @@ pub struct ClvReport {
     /// Predicted CLV of every purchasing customer (for the journey map).
     #[serde(skip)]
     pub predicted_by_customer: std::sync::Arc<HashMap<u32, f64>>,
+    /// P(alive) of every purchasing customer (for segments).
+    #[serde(skip)]
+    pub p_alive_by_customer: std::sync::Arc<HashMap<u32, f64>>,
 }
 
 fn has_revenue_default() -> bool {
@@ -326,6 +329,7 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
     }
     let mut predicted: Vec<Prediction> = Vec::new();
     let mut clv_of: HashMap<u32, f64> = HashMap::new();
+    let mut alive_of: HashMap<u32, f64> = HashMap::new();
     if let Some(m) = &bgnbd {
         let pop_spend = spend_data.iter().map(|x| x.1).sum::<f64>() / spend_data.len().max(1) as f64;
         // The purchase forecasts depend on (x, t_x, T) alone: computed once
@@ -359,6 +363,7 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
             if has_revenue {
                 clv_of.insert(r.customer, clv);
             }
+            alive_of.insert(r.customer, p_alive);
             predicted.push(Prediction { row, expected_purchases, p_alive, spend, clv });
         }
     }
@@ -459,6 +464,7 @@ pub fn clv(store: &Store, model: &Model, scope: &Scope, spec: &ClvSpec) -> Resul
         predicted: predicted_totals,
         customer_values,
         predicted_by_customer: std::sync::Arc::new(clv_of),
+        p_alive_by_customer: std::sync::Arc::new(alive_of),
     })
 }
 

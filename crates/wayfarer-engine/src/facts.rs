@@ -32,24 +32,47 @@ pub struct Facts<'t, 'a> {
     timeline: Option<&'t Timeline<'a>>,
     j: Option<usize>,
     props: OnceCell<Option<Json>>,
+    /// Model predictions per customer, where a condition reads them.
+    predictions: Option<&'t Predictions>,
+}
+
+/// Per-customer predictions of the CLV models (customers with a purchase).
+#[derive(Debug, Clone, Default)]
+pub struct Predictions {
+    pub clv: std::sync::Arc<std::collections::HashMap<u32, f64>>,
+    pub p_alive: std::sync::Arc<std::collections::HashMap<u32, f64>>,
 }
 
 impl<'t, 'a> Facts<'t, 'a> {
     /// Event `j` of a timeline: every field.
     pub fn event(t: &'t Timeline<'a>, model: &'t Model, j: usize) -> Facts<'t, 'a> {
-        Facts { model, rows: t.rows, row: Some(t.idx[j]), timeline: Some(t), j: Some(j), props: OnceCell::new() }
+        Facts {
+            model,
+            rows: t.rows,
+            row: Some(t.idx[j]),
+            timeline: Some(t),
+            j: Some(j),
+            props: OnceCell::new(),
+            predictions: None,
+        }
     }
 
     /// A row read without its timeline: the event's own fields and
     /// properties (its stored channel); customer facts are unknown. Only for
     /// conditions that read nothing else (see [`needs_timeline`]).
     pub fn row(rows: &'a Rows, row: usize, model: &'t Model) -> Facts<'t, 'a> {
-        Facts { model, rows, row: Some(row), timeline: None, j: None, props: OnceCell::new() }
+        Facts { model, rows, row: Some(row), timeline: None, j: None, props: OnceCell::new(), predictions: None }
     }
 
     /// The whole customer: traits and customer facts.
     pub fn customer(t: &'t Timeline<'a>, model: &'t Model) -> Facts<'t, 'a> {
-        Facts { model, rows: t.rows, row: None, timeline: Some(t), j: None, props: OnceCell::new() }
+        Facts { model, rows: t.rows, row: None, timeline: Some(t), j: None, props: OnceCell::new(), predictions: None }
+    }
+
+    /// The same facts with the models' predictions.
+    pub fn with_predictions(mut self, predictions: Option<&'t Predictions>) -> Facts<'t, 'a> {
+        self.predictions = predictions;
+        self
     }
 
     fn text(&self, col: Col) -> Value<'_> {
@@ -81,6 +104,12 @@ impl<'t, 'a> Facts<'t, 'a> {
             CustomerFact::NpsGroup => nps_group(self.rows, t).map_or(Value::Null, Facts::name),
             CustomerFact::Persona => {
                 t.persona.and_then(|i| self.model.personas.get(i)).map_or(Value::Null, |(n, _, _)| Facts::name(n))
+            }
+            CustomerFact::Clv => {
+                self.predictions.and_then(|p| p.clv.get(&t.customer)).map_or(Value::Null, |v| Value::Num(*v))
+            }
+            CustomerFact::PAlive => {
+                self.predictions.and_then(|p| p.p_alive.get(&t.customer)).map_or(Value::Null, |v| Value::Num(*v))
             }
         }
     }

@@ -6,11 +6,11 @@
 
 use serde::Serialize;
 use serde_json::Value as Json;
-use wayfarer_core::predicate::{Field, Predicate, Scope as Where};
+use wayfarer_core::predicate::{CustomerFact, Field, Predicate, Scope as Where};
 use wayfarer_store::segment_defs::SegmentDef;
 use wayfarer_store::{Col, CustomerSet, PropertyRows, Store};
 
-use crate::facts::{self, Facts};
+use crate::facts::{self, Facts, Predictions};
 use crate::fold::{self, Fold, Span};
 use crate::model::Model;
 use crate::timeline::Timeline;
@@ -23,6 +23,22 @@ pub struct Segment {
     pub predicate: Predicate,
 }
 
+/// Whether a segment reads the CLV models' predictions.
+fn reads_predictions(p: &Predicate) -> bool {
+    p.fields().iter().any(|f| matches!(f, Field::Customer(CustomerFact::Clv | CustomerFact::PAlive)))
+}
+
+/// The CLV models' predictions (`wayfarer clv`'s defaults, over all the
+/// data) when a segment reads `clv` or `p_alive`.
+pub fn predictions_for(store: &Store, model: &Model, segments: &[Segment]) -> Result<Option<Predictions>, EngineError> {
+    if !segments.iter().any(|s| reads_predictions(&s.predicate)) {
+        return Ok(None);
+    }
+    let spec = crate::clv::ClvSpec { historic: false, ..crate::clv::ClvSpec::defaults(model) };
+    let r = crate::clv::clv(&store.all_customers(), model, &Scope::default(), &spec)?;
+    Ok(Some(Predictions { clv: r.predicted_by_customer, p_alive: r.p_alive_by_customer }))
+}
+
 /// Compiles a segment's condition against the data; the error names the
 /// segment and the column.
 pub fn compile(name: &str, condition: &str, model: &Model) -> Result<Segment, EngineError> {
@@ -30,6 +46,12 @@ pub fn compile(name: &str, condition: &str, model: &Model) -> Result<Segment, En
         "" => EngineError::InvalidQuery(format!("condition {e}")),
         _ => EngineError::InvalidQuery(format!("segment '{name}', condition {e}")),
     })?;
+    if reads_predictions(&predicate) && model.purchase_code.is_none() {
+        return Err(EngineError::InvalidQuery(format!(
+            "segment '{name}': clv and p_alive are predicted from purchases, and the data has no purchase event \
+             (journey.purchase_event in wayfarer.toml)"
+        )));
+    }
     Ok(Segment { name: name.to_string(), predicate })
 }
 
@@ -66,7 +88,11 @@ pub struct Membership {
 /// timelines.
 pub fn members(store: &Store, model: &Model, scope: &Scope, segments: &[Segment]) -> Result<Membership, EngineError> {
     let scope = scope.without_persona();
-    let found = fold::report(store, &MembershipFold { model, scope: &scope, segments, facts: true })?;
+    let predictions = predictions_for(store, model, segments)?;
+    let found = fold::report(
+        store,
+        &MembershipFold { model, scope: &scope, segments, facts: true, predictions: predictions.as_ref() },
+    )?;
     let ids = store.identity_shared()?;
     let mut facts: std::collections::HashMap<u32, Member> = found.facts.into_iter().map(|m| (m.customer, m)).collect();
     for m in facts.values_mut() {
@@ -88,7 +114,11 @@ pub fn members(store: &Store, model: &Model, scope: &Scope, segments: &[Segment]
 /// `--segment` and live membership need.
 fn numbers(store: &Store, model: &Model, scope: &Scope, segments: &[Segment]) -> Result<Found, EngineError> {
     let scope = scope.without_persona();
-    fold::report(store, &MembershipFold { model, scope: &scope, segments, facts: false })
+    let predictions = predictions_for(store, model, segments)?;
+    fold::report(
+        store,
+        &MembershipFold { model, scope: &scope, segments, facts: false, predictions: predictions.as_ref() },
+    )
 }
 
 /// The customers (canonical numbers) of one segment: what `--segment`
@@ -202,6 +232,7 @@ struct MembershipFold<'a> {
     segments: &'a [Segment],
     /// Whether to keep each member's facts (stage, dates, email, phone).
     facts: bool,
+    predictions: Option<&'a Predictions>,
 }
 
 /// What the fold finds: customers seen, each segment's members (by
@@ -254,7 +285,7 @@ impl Fold for MembershipFold<'_> {
     fn fold(&self, p: &mut Self::Partial, _: &mut (), span: Span<'_>) {
         let Some(t) = Timeline::build(self.model, self.scope, span) else { return };
         p.customers += 1;
-        let facts = Facts::customer(&t, self.model);
+        let facts = Facts::customer(&t, self.model).with_predictions(self.predictions);
         let mut member = false;
         for (i, s) in self.segments.iter().enumerate() {
             if s.predicate.eval(&facts) {

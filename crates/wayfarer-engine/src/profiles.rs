@@ -102,7 +102,8 @@ impl ProfileIndex {
     /// membership.
     pub fn build(store: &Store, model: &Model, segments: &[Segment]) -> Result<ProfileIndex, EngineError> {
         let store = store.all_customers();
-        let entries = fold::report(&store, &ProfileFold { model, segments })?;
+        let predictions = crate::membership::predictions_for(&store, model, segments)?;
+        let entries = fold::report(&store, &ProfileFold { model, segments, predictions: predictions.as_ref() })?;
         let nba = crate::nba::rank_all(&store, model, NBA_MIN_CUSTOMERS, NBA_ALPHA, NBA_WINDOW)?;
         let mut graph = store.identity()?;
         let canonical = graph.canonical_map().to_vec();
@@ -196,6 +197,7 @@ impl ProfileIndex {
 struct ProfileFold<'a> {
     model: &'a Model,
     segments: &'a [Segment],
+    predictions: Option<&'a crate::facts::Predictions>,
 }
 
 impl Fold for ProfileFold<'_> {
@@ -232,7 +234,7 @@ impl Fold for ProfileFold<'_> {
 
     fn fold(&self, p: &mut Self::Partial, _: &mut (), span: Span<'_>) {
         let Some(t) = Timeline::build(self.model, &Scope::default(), span) else { return };
-        let facts = Facts::customer(&t, self.model);
+        let facts = Facts::customer(&t, self.model).with_predictions(self.predictions);
         let segments =
             self.segments.iter().enumerate().filter(|(_, s)| s.predicate.eval(&facts)).map(|(i, _)| i as u16).collect();
         let stage = t.current_stage().and_then(|s| t.entry[s].map(|at| (s as u8, at)));

@@ -350,7 +350,8 @@ pub enum SegmentsCommand {
         name: String,
         /// The condition over a whole customer: traits.NAME, properties.NAME (the latest value),
         /// first_channel, favourite_channel, stage (ordered: stage >= 'Purchase'), persona,
-        /// nps_group, churned, orders, revenue_total, events, and did 'EVENT' [>= N] [within 90d].
+        /// nps_group, churned, clv, p_alive, orders, revenue_total, events, and
+        /// did 'EVENT'[condition] [>= N] [within 90d].
         #[arg(long = "where", value_name = "CONDITION")]
         condition: String,
         /// What the segment is for.

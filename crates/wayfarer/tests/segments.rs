@@ -351,6 +351,13 @@ fn the_map_cells_conditions_count_what_the_map_counts() {
             .as_u64()
             .unwrap()
     };
+    // The CLV models' predictions are known for every customer with a purchase.
+    let buyers = count("orders >= 1");
+    assert!(buyers > 0);
+    assert_eq!(count("p_alive >= 0 and p_alive <= 1"), buyers);
+    assert_eq!(count("clv >= 0"), buyers);
+    let likely_gone = count("orders >= 1 and p_alive < 0.5");
+    assert!(likely_gone < buyers, "every buyer has P(alive) below 0.5");
     let stages = map["stages"].as_array().unwrap();
     for (i, s) in stages.iter().enumerate() {
         let name = s["name"].as_str().unwrap();
