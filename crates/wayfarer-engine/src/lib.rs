@@ -31,6 +31,7 @@ pub mod paths;
 pub mod period;
 pub mod personas;
 pub mod profiles;
+pub mod recommend;
 pub mod retention;
 pub mod rfm;
 pub mod segments;

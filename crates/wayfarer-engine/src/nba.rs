@@ -11,7 +11,7 @@
 //! significant, best first; for one customer, those they have not had.
 
 use serde::Serialize;
-use wayfarer_models::stats;
+use wayfarer_models::{linalg, stats};
 use wayfarer_store::{NO_CHANNEL, Store};
 
 use crate::fold::{self, Fold, Span};
@@ -323,7 +323,7 @@ fn logistic(rows: &[(Vec<f64>, bool)], width: usize) -> Option<(Vec<f64>, Vec<f6
             grad[i] -= RIDGE * beta[i];
             hessian[i][i] += RIDGE;
         }
-        let step = solve(&hessian, &grad)?;
+        let step = linalg::solve(&hessian, &grad)?;
         let change: f64 = step.iter().map(|s| s.abs()).fold(0.0, f64::max);
         for (b, s) in beta.iter_mut().zip(&step) {
             *b += s;
@@ -332,40 +332,9 @@ fn logistic(rows: &[(Vec<f64>, bool)], width: usize) -> Option<(Vec<f64>, Vec<f6
             break;
         }
     }
-    let inverse = invert(&hessian)?;
+    let inverse = linalg::invert(&hessian)?;
     let se = (0..width).map(|i| inverse[i][i].max(0.0).sqrt()).collect();
     Some((beta, se))
-}
-
-/// Solves `a · x = b` by Gaussian elimination with partial pivoting.
-fn solve(a: &[Vec<f64>], b: &[f64]) -> Option<Vec<f64>> {
-    let n = b.len();
-    let mut m: Vec<Vec<f64>> = a.iter().zip(b).map(|(row, &v)| row.iter().copied().chain([v]).collect()).collect();
-    for col in 0..n {
-        let pivot = (col..n).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
-        if m[pivot][col].abs() < 1e-12 {
-            return None;
-        }
-        m.swap(col, pivot);
-        let pivot_row = m[col].clone();
-        for (r, row) in m.iter_mut().enumerate() {
-            if r != col {
-                let f = row[col] / pivot_row[col];
-                for (v, p) in row.iter_mut().zip(&pivot_row).skip(col) {
-                    *v -= f * p;
-                }
-            }
-        }
-    }
-    Some((0..n).map(|i| m[i][n] / m[i][i]).collect())
-}
-
-fn invert(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
-    let n = a.len();
-    let columns: Option<Vec<Vec<f64>>> =
-        (0..n).map(|j| solve(a, &(0..n).map(|i| f64::from(u8::from(i == j))).collect::<Vec<_>>())).collect();
-    let columns = columns?;
-    Some((0..n).map(|i| (0..n).map(|j| columns[j][i]).collect()).collect())
 }
 
 #[cfg(test)]
@@ -392,15 +361,5 @@ mod tests {
             assert!((got - want).abs() < 1e-3, "{beta:?}");
         }
         assert!(se.iter().all(|s| *s > 0.0 && *s < 0.05), "{se:?}");
-    }
-
-    #[test]
-    fn solving_and_inverting() {
-        let a = vec![vec![4.0, 1.0], vec![1.0, 3.0]];
-        let x = solve(&a, &[1.0, 2.0]).unwrap();
-        assert!((x[0] - 1.0 / 11.0).abs() < 1e-12 && (x[1] - 7.0 / 11.0).abs() < 1e-12, "{x:?}");
-        let inv = invert(&a).unwrap();
-        assert!((inv[0][0] - 3.0 / 11.0).abs() < 1e-12 && (inv[0][1] + 1.0 / 11.0).abs() < 1e-12);
-        assert!(solve(&[vec![1.0, 2.0], vec![2.0, 4.0]], &[1.0, 2.0]).is_none());
     }
 }

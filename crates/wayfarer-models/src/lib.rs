@@ -8,7 +8,9 @@
 pub mod attribution;
 pub mod cluster;
 pub mod clv;
+pub mod linalg;
 pub mod optim;
+pub mod recommend;
 pub mod sentiment;
 pub mod special;
 pub mod stats;

@@ -79,6 +79,9 @@ pub enum Command {
     /// Next-best-action: which channel moves customers of a stage (and persona) to the next stage,
     /// with the evidence; for one customer, the best they have not had.
     Nba(NbaArgs),
+    /// Product recommendations (co-occurrence, EASE) for a customer, or their evaluation against
+    /// popularity on the purchases after a split date.
+    Recommend(RecommendArgs),
     /// Saved segments: customers by a condition (traits, behaviour, stage, persona, channel, NPS),
     /// their members, and ad-platform audiences.
     #[command(subcommand)]
@@ -444,6 +447,26 @@ pub enum MembersFormat {
 pub enum AudiencePlatform {
     Google,
     Meta,
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// The customer (user id or anonymous id) to recommend products to.
+    #[arg(long, value_name = "ID", required_unless_present = "evaluate", conflicts_with = "evaluate")]
+    pub customer: Option<String>,
+    /// Train before --split and score the purchases after it: hit rate, NDCG and recall at --n for
+    /// popularity, co-occurrence and EASE.
+    #[arg(long)]
+    pub evaluate: bool,
+    /// The date that splits training from test purchases (default: 80 % into the data's span).
+    #[arg(long, value_name = "DATE", requires = "evaluate")]
+    pub split: Option<String>,
+    /// How many products (1–1000).
+    #[arg(long, default_value_t = 10, value_parser = between(1, 1000))]
+    pub n: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

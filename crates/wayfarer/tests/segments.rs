@@ -358,6 +358,18 @@ fn the_map_cells_conditions_count_what_the_map_counts() {
     assert_eq!(count("clv >= 0"), buyers);
     let likely_gone = count("orders >= 1 and p_alive < 0.5");
     assert!(likely_gone < buyers, "every buyer has P(alive) below 0.5");
+    // Recommendations: the evaluation has popularity beside the models, and
+    // a customer gets n products.
+    let eval = wayfarer(t.path(), &["recommend", "--evaluate", "--json", "--data", "data"]).json();
+    let names: Vec<&str> = eval["models"].as_array().unwrap().iter().map(|m| m["model"].as_str().unwrap()).collect();
+    assert_eq!(names, ["popularity", "co-occurrence", "ease"], "{eval}");
+    for m in eval["models"].as_array().unwrap() {
+        assert!(m["users"].as_u64().unwrap() > 0, "{eval}");
+        for k in ["hit_rate", "ndcg", "recall"] {
+            assert!((0.0..=1.0).contains(&m[k].as_f64().unwrap()), "{eval}");
+        }
+    }
+    assert_eq!(eval["items"], 48, "the synthetic company's catalogue");
     let stages = map["stages"].as_array().unwrap();
     for (i, s) in stages.iter().enumerate() {
         let name = s["name"].as_str().unwrap();

@@ -457,6 +457,69 @@ pub fn nba(g: &Global, a: &crate::cli::NbaArgs, out: &mut Out) -> Result<()> {
     Ok(())
 }
 
+/// `wayfarer recommend`: products for one customer, or the models'
+/// evaluation against popularity.
+pub fn recommend(g: &Global, a: &crate::cli::RecommendArgs, out: &mut Out) -> Result<()> {
+    use wayfarer_engine::recommend;
+    let (store, model) = open(g)?;
+    if a.evaluate {
+        let split = a
+            .split
+            .as_deref()
+            .map(|s| wayfarer_core::time::parse_date_arg(s).map_err(|e| anyhow::anyhow!("--split: {e}")))
+            .transpose()?;
+        let e = recommend::evaluate(&store, &model, split, a.n)?;
+        if a.json {
+            return out.json(&e);
+        }
+        say!(
+            "Trained on {} customers' product interactions before {}; {} products; scored on {} customers' new purchases after it:",
+            e.train_customers,
+            e.split,
+            e.items,
+            e.models.first().map_or(0, |m| m.metrics.users)
+        );
+        say!(
+            "{:<14} {:>8} {:>8} {:>9} {:>10}",
+            "model",
+            format!("HR@{}", e.n),
+            format!("NDCG@{}", e.n),
+            format!("recall@{}", e.n),
+            "train s"
+        );
+        for m in &e.models {
+            say!(
+                "{:<14} {:>8.3} {:>8.3} {:>9.3} {:>10.3}",
+                m.model,
+                m.metrics.hit_rate,
+                m.metrics.ndcg,
+                m.metrics.recall,
+                m.seconds_to_train
+            );
+        }
+        for n in &e.notes {
+            say!("note: {n}");
+        }
+        return Ok(());
+    }
+    let id = a.customer.as_deref().unwrap_or_default();
+    let ids = store.identity_shared()?;
+    let Some(ident) = ids.lookup(&format!("u:{id}")).or_else(|| ids.lookup(&format!("a:{id}"))) else {
+        return Err(anyhow::Error::new(wayfarer_engine::EngineError::NotFound(format!(
+            "no customer with user id or anonymous id '{id}'"
+        ))));
+    };
+    let customer = store.identity()?.canonical(ident);
+    let list = recommend::for_customer(&store, &model, customer, a.n)?;
+    if a.json {
+        return out.json(&serde_json::json!({ "customer": id, "recommended": list }));
+    }
+    for (i, r) in list.iter().enumerate() {
+        say!("{:>3}. {}  ({:.3})", i + 1, r.product_id, r.score);
+    }
+    Ok(())
+}
+
 /// `wayfarer doctor`: how the configuration fits the data.
 pub fn doctor(g: &Global, a: &crate::cli::DoctorArgs, out: &mut Out) -> Result<()> {
     let (store, model) = open(g)?;

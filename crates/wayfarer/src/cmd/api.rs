@@ -20,7 +20,7 @@ use super::{Out, Snapshot};
 use crate::cli::Cli;
 
 /// The commands the API serves (read-only analyses).
-const COMMANDS: [&str; 13] = [
+const COMMANDS: [&str; 14] = [
     "map",
     "funnel",
     "paths",
@@ -34,6 +34,7 @@ const COMMANDS: [&str; 13] = [
     "customers",
     "doctor",
     "nba",
+    "recommend",
 ];
 
 /// Flags the API never takes: where data lives and where output goes are

@@ -76,6 +76,7 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
         Command::Customers(args) => analyses::customers(g, &args, out),
         Command::Segments(c) => segments::run(g, c, out),
         Command::Nba(args) => analyses::nba(g, &args, out),
+        Command::Recommend(args) => analyses::recommend(g, &args, out),
         Command::Sql(args) => sql::run(g, &args, out),
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),
