@@ -38,9 +38,15 @@ pub struct Profile {
     /// have not had, with its evidence (`wayfarer nba`); none in the last
     /// stage or when no channel has a significant positive effect.
     pub next_best_action: Option<NextAction>,
+    /// The products most likely to interest them (`wayfarer recommend`),
+    /// leaving out what they had.
+    pub recommended: Vec<crate::recommend::Recommended>,
     /// The store generation the profile was read from.
     pub generation: u64,
 }
+
+/// Products in a profile.
+const RECOMMENDED: usize = 10;
 
 /// A next-best-action with the evidence behind it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -89,6 +95,7 @@ pub struct ProfileIndex {
     /// Next-best-action rankings by (stage, persona).
     nba: HashMap<(usize, Option<usize>), NbaReport>,
     channel_names: Vec<String>,
+    recommender: Option<crate::recommend::Recommender>,
 }
 
 /// The settings of profiles' next-best-actions (those of `wayfarer nba`'s
@@ -105,6 +112,7 @@ impl ProfileIndex {
         let predictions = crate::membership::predictions_for(&store, model, segments)?;
         let entries = fold::report(&store, &ProfileFold { model, segments, predictions: predictions.as_ref() })?;
         let nba = crate::nba::rank_all(&store, model, NBA_MIN_CUSTOMERS, NBA_ALPHA, NBA_WINDOW)?;
+        let recommender = crate::recommend::Recommender::train(&store, model)?;
         let mut graph = store.identity()?;
         let canonical = graph.canonical_map().to_vec();
         let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
@@ -122,6 +130,7 @@ impl ProfileIndex {
             segments: segments.iter().map(|s| s.name.clone()).collect(),
             nba,
             channel_names: model.channels.clone(),
+            recommender,
         })
     }
 
@@ -164,6 +173,7 @@ impl ProfileIndex {
             first_seen: time(e.first),
             last_seen: time(e.last),
             next_best_action: self.next_action(e),
+            recommended: self.recommender.as_ref().map_or_else(Vec::new, |r| r.top(customer, RECOMMENDED)),
             generation: self.generation,
         })
     }
@@ -339,5 +349,29 @@ mod tests {
         let emailed = index.profile("c000").unwrap();
         assert_eq!(emailed.stage.as_deref(), Some("Decision"));
         assert_eq!(emailed.next_best_action, None);
+    }
+
+    #[test]
+    fn profiles_recommend_products_by_what_goes_together() {
+        let view = |u: &str, m: f64, product: &str| {
+            with(ev(u, m, "Product Viewed"), |e| e.properties = format!(r#"{{"product_id":"{product}"}}"#))
+        };
+        let mut events = Vec::new();
+        for i in 0..20 {
+            let u = format!("c{i}");
+            let (a, b) = if i % 2 == 0 { ("boots", "socks") } else { ("tent", "stove") };
+            events.push(view(&u, 0.0, a));
+            events.push(view(&u, 1.0, b));
+            if i % 4 == 0 {
+                events.push(view(&u, 2.0, "tent"));
+            }
+        }
+        events.push(view("new", 0.0, "boots"));
+        let (_dir, store) = store(events);
+        let model = testutil::model(&store);
+        let index = ProfileIndex::build(&store, &model, &[]).unwrap();
+        let p = index.profile("new").unwrap();
+        assert_eq!(p.recommended.first().map(|r| r.product_id.as_str()), Some("socks"), "{:?}", p.recommended);
+        assert!(p.recommended.iter().all(|r| r.product_id != "boots"), "a product they had");
     }
 }

@@ -230,24 +230,59 @@ pub struct Recommended {
     pub score: f64,
 }
 
-/// The `n` best products for one customer (EASE on all the data, or
-/// co-occurrence above [`EASE_MAX_ITEMS`]), leaving out what they had (the
-/// most popular for a customer with no product history).
+/// A recommender trained on all the data: EASE (co-occurrence above
+/// [`EASE_MAX_ITEMS`]) over every customer's products, and popularity for
+/// customers without any.
+pub struct Recommender {
+    items: Vec<String>,
+    histories: HashMap<u32, History>,
+    scorer: Box<dyn Scorer + Send + Sync>,
+    popular: Vec<f64>,
+}
+
+impl std::fmt::Debug for Recommender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recommender")
+            .field("items", &self.items.len())
+            .field("customers", &self.histories.len())
+            .finish()
+    }
+}
+
+impl Recommender {
+    /// None when no event carries a product.
+    pub fn train(store: &Store, model: &Model) -> Result<Option<Recommender>, EngineError> {
+        let data = match interactions(store, model) {
+            Ok(d) => d,
+            Err(EngineError::InvalidQuery(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let items = data.items.len();
+        let histories: HashMap<u32, History> = data.customers.iter().map(|(c, t)| (*c, history(t, i64::MAX))).collect();
+        let all: Vec<History> = histories.values().cloned().collect();
+        let scorer: Box<dyn Scorer + Send + Sync> =
+            match (items <= EASE_MAX_ITEMS).then(|| Ease::fit(&all, items, EASE_LAMBDA)).flatten() {
+                Some(e) => Box::new(e),
+                None => Box::new(CoOccurrence::fit(&all, items)),
+            };
+        let popular = Popularity::fit(&all, items).scores(&[]);
+        Ok(Some(Recommender { items: data.items, histories, scorer, popular }))
+    }
+
+    /// The `n` best products for a customer, leaving out what they had.
+    pub fn top(&self, customer: u32, n: usize) -> Vec<Recommended> {
+        let mine = self.histories.get(&customer).map_or(&[][..], Vec::as_slice);
+        let scores = if mine.is_empty() { self.popular.clone() } else { self.scorer.scores(mine) };
+        rec::top_n(&scores, mine, n)
+            .into_iter()
+            .map(|i| Recommended { product_id: self.items[i].clone(), score: scores[i] })
+            .collect()
+    }
+}
+
+/// The `n` best products for one customer (see [`Recommender`]).
 pub fn for_customer(store: &Store, model: &Model, customer: u32, n: usize) -> Result<Vec<Recommended>, EngineError> {
-    let data = interactions(store, model)?;
-    let items = data.items.len();
-    let all: Vec<History> = data.customers.iter().map(|(_, t)| history(t, i64::MAX)).collect();
-    let mine =
-        data.customers.iter().find(|(c, _)| *c == customer).map(|(_, t)| history(t, i64::MAX)).unwrap_or_default();
-    let scorer: Box<dyn Scorer> = match (items <= EASE_MAX_ITEMS).then(|| Ease::fit(&all, items, EASE_LAMBDA)).flatten()
-    {
-        Some(e) => Box::new(e),
-        None => Box::new(CoOccurrence::fit(&all, items)),
-    };
-    // With no history, the most popular.
-    let scores = if mine.is_empty() { Popularity::fit(&all, items).scores(&[]) } else { scorer.scores(&mine) };
-    Ok(rec::top_n(&scores, &mine, n)
-        .into_iter()
-        .map(|i| Recommended { product_id: data.items[i].clone(), score: scores[i] })
-        .collect())
+    // The error of a store without products says what is missing.
+    interactions(store, model)?;
+    Ok(Recommender::train(store, model)?.map_or_else(Vec::new, |r| r.top(customer, n)))
 }
