@@ -286,3 +286,58 @@ pub fn for_customer(store: &Store, model: &Model, customer: u32, n: usize) -> Re
     interactions(store, model)?;
     Ok(Recommender::train(store, model)?.map_or_else(Vec::new, |r| r.top(customer, n)))
 }
+
+/// A product's appeal in a group of customers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupItem {
+    pub product_id: String,
+    /// Customers of the group who viewed, added or bought it.
+    pub customers: u64,
+    /// Their share of the group.
+    pub share: f64,
+    /// That share over the share among all customers with products.
+    pub lift: f64,
+}
+
+/// The products a group of customers turns to most (by how many of them
+/// had each), with how much more than everyone: "top items for this
+/// segment".
+pub fn top_for_group(
+    store: &Store,
+    model: &Model,
+    group: &wayfarer_store::CustomerSet,
+    n: usize,
+) -> Result<Vec<GroupItem>, EngineError> {
+    let data = interactions(store, model)?;
+    let items = data.items.len();
+    let (mut all, mut mine) = (vec![0u64; items], vec![0u64; items]);
+    let (mut everyone, mut members) = (0u64, 0u64);
+    for (c, t) in &data.customers {
+        let h = history(t, i64::MAX);
+        let member = group.contains(*c);
+        everyone += 1;
+        members += u64::from(member);
+        for i in h {
+            all[i] += 1;
+            if member {
+                mine[i] += 1;
+            }
+        }
+    }
+    let mut out: Vec<GroupItem> = (0..items)
+        .filter(|&i| mine[i] > 0)
+        .map(|i| {
+            let share = mine[i] as f64 / members.max(1) as f64;
+            let base = all[i] as f64 / everyone.max(1) as f64;
+            GroupItem {
+                product_id: data.items[i].clone(),
+                customers: mine[i],
+                share,
+                lift: if base > 0.0 { share / base } else { 0.0 },
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| a.product_id.cmp(&b.product_id)));
+    out.truncate(n);
+    Ok(out)
+}

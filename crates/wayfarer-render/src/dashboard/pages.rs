@@ -84,7 +84,12 @@ pub fn customers_page(p: &CustomersPage) -> String {
 }
 
 /// One customer: identities, traits, stage, persona, value and timeline.
-pub fn customer_page(chrome: &Chrome, c: &CustomerProfile, predicted_clv: Option<f64>) -> String {
+pub fn customer_page(
+    chrome: &Chrome,
+    c: &CustomerProfile,
+    predicted_clv: Option<f64>,
+    recommended: &[wayfarer_engine::recommend::Recommended],
+) -> String {
     let channels: Vec<&str> = c.channels.iter().map(|x| x.channel.as_str()).collect();
     let colour = |ch: &str| PALETTE[channels.iter().position(|c| *c == ch).unwrap_or(0) % PALETTE.len()];
     layout(
@@ -122,6 +127,12 @@ pub fn customer_page(chrome: &Chrome, c: &CustomerProfile, predicted_clv: Option
                             li { span.swatch style=(format!("background:{}", colour(&ch.channel))) {} (ch.channel) " " span.muted { (crate::count(ch.events)) (if ch.events == 1 { " event" } else { " events" }) } }
                         }
                     }
+                }
+            }
+            @if !recommended.is_empty() {
+                section.card #recommended {
+                    header { h2 { "Recommended products" } span.muted { "what goes with what they viewed and bought (EASE), leaving out what they had" } }
+                    ol { @for r in recommended { li { code { (r.product_id) } } } }
                 }
             }
             section.card {

@@ -106,6 +106,8 @@ pub struct SegmentPage<'a> {
     pub members: &'a [Member],
     /// How many members the table shows.
     pub shown: usize,
+    /// The products the members turn to most.
+    pub top_items: &'a [wayfarer_engine::recommend::GroupItem],
 }
 
 pub fn segment_page(p: &SegmentPage) -> String {
@@ -139,6 +141,19 @@ pub fn segment_page(p: &SegmentPage) -> String {
                 section.card {
                     header { h2 { "By stage" } }
                     table.data { tbody { @for (s, n) in p.by_stage { tr { td { (s) } td.num { (crate::count(*n as u64)) } } } } }
+                }
+            }
+            @if !p.top_items.is_empty() {
+                section.card #top-items {
+                    header { h2 { "Top products for this segment" } span.muted { "viewed, added or bought by the most members; lift = their share over everyone's" } }
+                    table.data {
+                        thead { tr { th { "Product" } th.num { "Members" } th.num { "Share" } th.num { "Lift" } } }
+                        tbody {
+                            @for t in p.top_items {
+                                tr { td { code { (t.product_id) } } td.num { (crate::count(t.customers)) } td.num { (crate::pct(t.share)) } td.num { (format!("×{:.2}", t.lift)) } }
+                            }
+                        }
+                    }
                 }
             }
             section.card {

@@ -49,6 +49,9 @@ try {
       await page.getByRole("heading", { level: 1, name: "Segment Browser buyers" }).waitFor();
       const rows = await page.$$eval("#members tbody tr", (r) => r.length);
       check(rows === Math.min(expected, 200), `the members table has ${rows} rows, the live count said ${expected}`);
+      const topItems = await page.$$eval("#top-items tbody tr", (r) => r.length);
+      check(topItems > 0, "the segment page shows no top products");
+      report.top_items = topItems;
       await page.screenshot({ path: path.join(out, "41-segment-members.png"), fullPage: true });
       const [d] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Audience for Google Customer Match" }).click()]);
       const file = path.join(out, "audience.csv");
@@ -57,6 +60,13 @@ try {
       check(lines[0] === "Email,Phone", `the audience starts '${lines[0]}'`);
       check(lines.length > 1 && /^[0-9a-f]{64},/.test(lines[1]), `the audience's first row is '${lines[1]}'`);
       report.members = rows;
+      // A member's page recommends products they have not had.
+      const member = await page.$eval("#members tbody tr td a", (a) => a.getAttribute("href"));
+      await page.goto(base + member);
+      const recommended = await page.$$eval("#recommended li", (li) => li.length);
+      check(recommended === 10, `a member's page recommends ${recommended} products`);
+      await page.screenshot({ path: path.join(out, "43-customer-recommended.png"), fullPage: true });
+      await page.goBack();
       report.audience_rows = lines.length - 1;
       await page.goto(base + "/segments");
       const listed = await page.$$eval("#segments tbody tr td:first-child a", (as) => as.map((a) => a.textContent.trim()));

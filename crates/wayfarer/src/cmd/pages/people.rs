@@ -48,7 +48,22 @@ impl Dash {
             title: format!("Customer {}", profile.customer_id),
             ..Chrome::default()
         };
-        Ok(PageOutput::html(dashboard::customer_page(&chrome, &profile, clv)))
+        // Recommended products, from a recommender trained once per store generation.
+        let recommended = self
+            .cached("recommender", || {
+                let r = wayfarer_engine::recommend::Recommender::train(&store, &model).map_err(anyhow::Error::from)?;
+                Ok(Holder(r))
+            })
+            .ok()
+            .and_then(|holder| {
+                let r = holder.0.as_ref()?;
+                let ids = store.identity_shared().ok()?;
+                let ident = ids.lookup(&format!("u:{id}")).or_else(|| ids.lookup(&format!("a:{id}")))?;
+                let customer = store.identity().ok()?.canonical(ident);
+                Some(r.top(customer, 10))
+            })
+            .unwrap_or_default();
+        Ok(PageOutput::html(dashboard::customer_page(&chrome, &profile, clv, &recommended)))
     }
 
     pub(super) fn settings(&self) -> Result<PageOutput, Problem> {
@@ -79,3 +94,6 @@ impl Dash {
         )))
     }
 }
+
+/// A cached recommender (none when the data has no products).
+struct Holder(Option<wayfarer_engine::recommend::Recommender>);

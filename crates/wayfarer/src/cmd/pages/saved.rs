@@ -98,6 +98,9 @@ impl Dash {
             }
         }
         by_stage.retain(|(_, n)| *n > 0);
+        let set: wayfarer_store::CustomerSet = members.iter().map(|m| m.customer).collect();
+        let top_items =
+            self.compute(|| wayfarer_engine::recommend::top_for_group(&store, &model, &set, 10)).unwrap_or_default();
         let chrome = Chrome { page: "segments".into(), title: format!("Segment {}", def.name), ..Chrome::default() };
         let page = SegmentPage {
             chrome,
@@ -107,6 +110,7 @@ impl Dash {
             by_stage: &by_stage,
             members: &members,
             shown: MEMBERS_SHOWN,
+            top_items: &top_items,
         };
         Ok(PageOutput::html(dashboard::segment_page(&page)))
     }
