@@ -226,8 +226,9 @@ impl Profiles {
 /// Keeps live membership (DESIGN §10) and the profile index: after each
 /// commit of new events, and after a segment is saved or deleted, records
 /// who entered and who left each segment (`DIR/membership/`) and rebuilds
-/// the profiles. Runs for the server's life; a failed refresh is reported
-/// and tried again at the next change.
+/// the profiles, at most half of one core's time (after a rebuild that
+/// took d it waits d). Runs for the server's life; a failed refresh is
+/// reported and tried again at the next change.
 pub fn live(dir: &std::path::Path, config: &wayfarer_core::Config, every: std::time::Duration, profiles: &Profiles) {
     let mut last: Option<(u64, Vec<SegmentDef>)> = None;
     let mut reported: Option<String> = None;
@@ -245,6 +246,7 @@ pub fn live(dir: &std::path::Path, config: &wayfarer_core::Config, every: std::t
             std::thread::sleep(every);
             continue;
         }
+        let started = std::time::Instant::now();
         let outcome = wayfarer_engine::Model::compile(config, &store).and_then(|model| {
             membership::refresh(&store, &model, &state.1, super::now_micros())?;
             let segments = membership::compile_all(&state.1, &model)?;
@@ -261,6 +263,10 @@ pub fn live(dir: &std::path::Path, config: &wayfarer_core::Config, every: std::t
             reported = None;
         }
         last = Some(state);
+        // At most half of one core: after a rebuild that took d, wait d
+        // (a live server commits every half second; on a big store a
+        // rebuild takes seconds, and queries come first).
+        std::thread::sleep(started.elapsed().max(every));
     }
 }
 
