@@ -217,7 +217,9 @@ impl Profiles {
     pub fn lookup(&self, id: &str) -> std::result::Result<Option<serde_json::Value>, String> {
         let index = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let Some(index) = index else {
-            return Err("the profile index is being built; try again in a few seconds".to_string());
+            return Err("the profile index is not built yet: it is built once events are committed, in a few \
+                        seconds on a large store; try again shortly"
+                .to_string());
         };
         Ok(index.profile(id).and_then(|p| serde_json::to_value(p).ok()))
     }
