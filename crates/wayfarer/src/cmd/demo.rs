@@ -82,6 +82,11 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
     say!("  wayfarer clv --data {} --top 10", dir.display());
     say!("  wayfarer personas --data {}", dir.display());
     say!(
+        "  wayfarer segments create 'Stuck at shipping' --data {} --where \"persona = 'Deal hunters' and did 'Page Viewed'[url ~ '*/shipping*'] and not did 'Order Completed'\"",
+        dir.display()
+    );
+    say!("  wayfarer nba --data {} --stage Decision", dir.display());
+    say!(
         "The dashboard: create a read token, start the server, open http://127.0.0.1:8080 and sign in with the token:"
     );
     say!("  wayfarer keys create --read --data {0} && wayfarer serve --data {0}", dir.display());
