@@ -135,13 +135,7 @@ fn nps_group(rows: &Rows, t: &Timeline<'_>) -> Option<&'static str> {
     t.idx.iter().rev().find_map(|&r| {
         let nps = rows.str_at(Col::Survey, r).is_some_and(|s| s.eq_ignore_ascii_case("nps"));
         let score = rows.f64_at(Col::Score, r).filter(|_| nps)?;
-        Some(if score >= 9.0 {
-            "promoter"
-        } else if score >= 7.0 {
-            "passive"
-        } else {
-            "detractor"
-        })
+        Some(wayfarer_models::stats::NPS_GROUPS[wayfarer_models::stats::nps_group(score)])
     })
 }
 

@@ -244,9 +244,27 @@ struct Found {
     facts: Vec<Member>,
 }
 
-impl MembershipFold<'_> {
-    fn fields(&self) -> impl Iterator<Item = &Field> {
-        self.segments.iter().flat_map(|s| s.predicate.fields())
+/// The columns a fold over timelines that evaluates `segments` reads (with
+/// every row's properties when `traits` are wanted).
+pub(crate) fn columns(model: &Model, segments: &[Segment], traits: bool) -> Vec<Col> {
+    let mut c = model.timeline_columns();
+    if traits {
+        c.push(Col::Properties);
+    }
+    c.extend(segments.iter().flat_map(|s| s.predicate.fields()).flat_map(facts::columns));
+    c.sort_by_key(|c| c.index());
+    c.dedup();
+    c
+}
+
+/// Whose properties such a fold reads: what the stage rules and touchpoints
+/// read and identify calls' traits, or every row's when a condition reads
+/// a customer's latest `properties.x`.
+pub(crate) fn property_rows(model: &Model, segments: &[Segment]) -> PropertyRows {
+    if segments.iter().flat_map(|s| s.predicate.fields()).any(|f| matches!(f, Field::Property(_))) {
+        PropertyRows::All
+    } else {
+        model.property_rows()
     }
 }
 
@@ -256,26 +274,12 @@ impl Fold for MembershipFold<'_> {
     type Report = Found;
 
     fn columns(&self) -> Vec<Col> {
-        let mut c = self.model.timeline_columns();
         // Traits for email and phone, besides what the conditions read.
-        if self.facts {
-            c.push(Col::Properties);
-        }
-        c.extend(self.fields().flat_map(facts::columns));
-        c.sort_by_key(|c| c.index());
-        c.dedup();
-        c
+        columns(self.model, self.segments, self.facts)
     }
 
-    /// Identify calls' traits, and every event's properties only when a
-    /// condition reads a customer's latest `properties.x`.
     fn property_rows(&self) -> PropertyRows {
-        if self.fields().any(|f| matches!(f, Field::Property(_))) {
-            PropertyRows::All
-        } else {
-            // What the stage rules and touchpoints read, and identify calls' traits.
-            self.model.property_rows()
-        }
+        property_rows(self.model, self.segments)
     }
 
     fn init(&self) -> Self::Partial {

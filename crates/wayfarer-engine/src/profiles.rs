@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use wayfarer_store::{Col, IdentityGraph, PropertyRows, Store};
 
-use crate::facts::{self, Facts};
+use crate::facts::Facts;
 use crate::fold::{self, Fold, Span};
 use crate::membership::Segment;
 use crate::model::Model;
@@ -216,26 +216,11 @@ impl Fold for ProfileFold<'_> {
     type Report = Vec<(u32, Entry)>;
 
     fn columns(&self) -> Vec<Col> {
-        let mut c = self.model.timeline_columns();
-        c.push(Col::Properties);
-        c.extend(self.segments.iter().flat_map(|s| s.predicate.fields()).flat_map(facts::columns));
-        c.sort_by_key(|c| c.index());
-        c.dedup();
-        c
+        crate::membership::columns(self.model, self.segments, true)
     }
 
     fn property_rows(&self) -> PropertyRows {
-        let latest = self
-            .segments
-            .iter()
-            .flat_map(|s| s.predicate.fields())
-            .any(|f| matches!(f, wayfarer_core::predicate::Field::Property(_)));
-        if latest {
-            PropertyRows::All
-        } else {
-            // What the stage rules and touchpoints read, and identify calls' traits.
-            self.model.property_rows()
-        }
+        crate::membership::property_rows(self.model, self.segments)
     }
 
     fn init(&self) -> Self::Partial {

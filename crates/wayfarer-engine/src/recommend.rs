@@ -252,11 +252,14 @@ impl std::fmt::Debug for Recommender {
 impl Recommender {
     /// None when no event carries a product.
     pub fn train(store: &Store, model: &Model) -> Result<Option<Recommender>, EngineError> {
-        let data = match interactions(store, model) {
-            Ok(d) => d,
-            Err(EngineError::InvalidQuery(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
+        match interactions(store, model) {
+            Ok(d) => Ok(Some(Recommender::of(d))),
+            Err(EngineError::InvalidQuery(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn of(data: Interactions) -> Recommender {
         let items = data.items.len();
         let histories: HashMap<u32, History> = data.customers.iter().map(|(c, t)| (*c, history(t, i64::MAX))).collect();
         let all: Vec<History> = histories.values().cloned().collect();
@@ -266,7 +269,7 @@ impl Recommender {
                 None => Box::new(CoOccurrence::fit(&all, items)),
             };
         let popular = Popularity::fit(&all, items).scores(&[]);
-        Ok(Some(Recommender { items: data.items, histories, scorer, popular }))
+        Recommender { items: data.items, histories, scorer, popular }
     }
 
     /// The `n` best products for a customer, leaving out what they had.
@@ -282,9 +285,8 @@ impl Recommender {
 
 /// The `n` best products for one customer (see [`Recommender`]).
 pub fn for_customer(store: &Store, model: &Model, customer: u32, n: usize) -> Result<Vec<Recommended>, EngineError> {
-    // The error of a store without products says what is missing.
-    interactions(store, model)?;
-    Ok(Recommender::train(store, model)?.map_or_else(Vec::new, |r| r.top(customer, n)))
+    // A store without products is an error saying what is missing.
+    Ok(Recommender::of(interactions(store, model)?).top(customer, n))
 }
 
 /// A product's appeal in a group of customers.

@@ -109,13 +109,7 @@ impl Fold for SurveysFold<'_> {
             if let (Some(s), Some(kind)) = (score, survey) {
                 match kind {
                     "nps" => {
-                        a.nps[if s >= 9.0 {
-                            0
-                        } else if s >= 7.0 {
-                            1
-                        } else {
-                            2
-                        }] += 1;
+                        a.nps[wayfarer_models::stats::nps_group(s)] += 1;
                     }
                     "csat" => {
                         a.csat.add(s);

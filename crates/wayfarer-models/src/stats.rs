@@ -144,6 +144,21 @@ pub fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
 
 /// NPS from counts of promoters, passives and detractors: the score in
 /// [−100, 100] and its 95% margin of error (in points).
+/// The NPS group of an answer on 0–10 (DESIGN §4.8): 0 promoter (9–10),
+/// 1 passive (7–8), 2 detractor (0–6), the order [`nps`] takes them in.
+pub fn nps_group(score: f64) -> usize {
+    if score >= 9.0 {
+        0
+    } else if score >= 7.0 {
+        1
+    } else {
+        2
+    }
+}
+
+/// The names of [`nps_group`]'s groups.
+pub const NPS_GROUPS: [&str; 3] = ["promoter", "passive", "detractor"];
+
 pub fn nps(promoters: u64, passives: u64, detractors: u64) -> Option<(f64, f64)> {
     let n = (promoters + passives + detractors) as f64;
     if n == 0.0 {

@@ -266,6 +266,8 @@ fn events_over_http_move_a_customer_into_a_segment_and_the_entry_is_recorded() {
     // Filters: a customer, a time after the change.
     let (_, mine) = get(server.addr, "/api/segments/Buyers/changes?customer=ann", &read);
     assert_eq!(mine, serde_json::json!([]));
+    let (status, _) = get(server.addr, "/api/segments/Buyers/changes?customer=nobody", &read);
+    assert_eq!(status, 404, "an unknown customer is named, not an empty history");
     let (_, later) = get(server.addr, "/api/segments/Buyers/changes?since=2099-01-01", &read);
     assert_eq!(later, serde_json::json!([]));
     let (status, bad) =

@@ -303,14 +303,7 @@ impl Fold for JourneyFold<'_> {
                 }
                 match survey {
                     "nps" => {
-                        let bucket = if score >= 9.0 {
-                            0
-                        } else if score >= 7.0 {
-                            1
-                        } else {
-                            2
-                        };
-                        st.nps[bucket] += 1;
+                        st.nps[wayfarer_models::stats::nps_group(score)] += 1;
                         max_nps = Some(max_nps.map_or(score, |m: f64| m.max(score)));
                     }
                     "csat" => {

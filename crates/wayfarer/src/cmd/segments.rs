@@ -149,6 +149,14 @@ pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
                 Some(s) => wayfarer_core::time::parse_date_arg(s).map_err(|e| anyhow::anyhow!("--since: {e}"))?,
                 None => i64::MIN,
             };
+            if let Some(id) = &customer {
+                let ids = store.identity_shared()?;
+                if ids.lookup(&format!("u:{id}")).or_else(|| ids.lookup(&format!("a:{id}"))).is_none() {
+                    return Err(anyhow::Error::new(EngineError::NotFound(format!(
+                        "--customer: no customer with user id or anonymous id '{id}'"
+                    ))));
+                }
+            }
             let changes = segment_defs::changes(&dir, Some(&def.name), customer.as_deref(), since_us)?;
             if json {
                 return out.json(&changes);
