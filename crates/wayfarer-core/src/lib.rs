@@ -16,6 +16,7 @@ pub mod error;
 pub mod event;
 pub mod glob;
 pub mod numbers;
+pub mod pattern;
 pub mod predicate;
 pub mod suggest;
 pub mod time;

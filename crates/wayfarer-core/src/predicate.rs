@@ -361,6 +361,25 @@ pub enum Predicate {
     /// `stage OP 'NAME'` with an ordering operator, the name resolved to
     /// its place in the stage model by [`Predicate::compile`].
     StageOrder(Op, usize, String),
+    /// `did PATTERN [op N]`: how many times, without overlap, the
+    /// customer's events match a path pattern (DESIGN §4.10), compared
+    /// with N (default `>= 1`).
+    Path(Box<PathTerm>),
+}
+
+/// A path-pattern term: `did 'Product Viewed' -> [^'Order Completed']* within 7d`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathTerm {
+    pub pattern: crate::pattern::Pattern,
+    pub op: Op,
+    pub count: f64,
+}
+
+impl PathTerm {
+    /// Whether `n` occurrences satisfy the term.
+    pub fn holds(&self, n: usize) -> bool {
+        compare(&Value::Num(n as f64), self.op, &Value::Num(self.count))
+    }
 }
 
 /// A behaviour term: `did 'Order Completed' >= 2 within 90d`.
@@ -409,6 +428,12 @@ pub trait Facts {
         None
     }
 
+    /// How many times, without overlap, the customer's events match a
+    /// pattern; `None` where no customer is known (the term is then false).
+    fn occurrences(&self, _pattern: &crate::pattern::Pattern) -> Option<usize> {
+        None
+    }
+
     /// The place of the customer's current stage in the stage model.
     fn stage_rank(&self) -> Option<usize> {
         None
@@ -427,7 +452,7 @@ impl Predicate {
     /// and what the data holds. The error names the column and, for a
     /// misspelled name, the closest known one.
     pub fn compile(src: &str, scope: Scope, vocab: &Vocabulary) -> Result<Predicate, String> {
-        let (p, atoms, dids) = parse_atoms(src)?;
+        let (p, atoms, dids, paths) = parse_atoms(src)?;
         // The first problem in the text is the one reported.
         let mut problems: Vec<(usize, String)> = Vec::new();
         for a in &atoms {
@@ -446,11 +471,19 @@ impl Predicate {
                 Err(e) => problems.push((*column, format!("at column {column}: {e}"))),
             }
         }
+        let mut path_filters = Vec::new();
+        for (column, t) in &paths {
+            match check_path(t, *column, scope, vocab) {
+                Ok(f) => path_filters.push(f),
+                Err((at, e)) => problems.push((at, e)),
+            }
+        }
         if let Some((_, e)) = problems.into_iter().min_by_key(|(c, _)| *c) {
             return Err(e);
         }
         let mut filters = filters.into_iter();
-        Ok(p.order_stages(&vocab.stages).with_filters(&mut filters))
+        let mut path_filters = path_filters.into_iter();
+        Ok(p.order_stages(&vocab.stages).with_filters(&mut filters, &mut path_filters))
     }
 
     pub fn eval(&self, facts: &dyn Facts) -> bool {
@@ -462,6 +495,7 @@ impl Predicate {
             Predicate::Present(f) => facts.get(f).truthy(),
             Predicate::Cmp(f, op, v) => compare(&facts.get(f), *op, v),
             Predicate::Did(d) => facts.count(d).is_some_and(|n| d.holds(n)),
+            Predicate::Path(t) => facts.occurrences(&t.pattern).is_some_and(|n| t.holds(n)),
             Predicate::StageOrder(op, rank, _) => {
                 facts.stage_rank().is_some_and(|r| compare(&Value::Num(r as f64), *op, &Value::Num(*rank as f64)))
             }
@@ -488,18 +522,30 @@ impl Predicate {
         }
     }
 
-    /// The `did` terms' bracket conditions replaced, in order of
-    /// appearance, by their compiled forms.
-    fn with_filters(self, filters: &mut impl Iterator<Item = Option<Predicate>>) -> Predicate {
+    /// The `did` terms' and patterns' bracket conditions replaced, in
+    /// order of appearance, by their compiled forms.
+    fn with_filters(
+        self,
+        filters: &mut impl Iterator<Item = Option<Predicate>>,
+        paths: &mut impl Iterator<Item = Vec<Option<Predicate>>>,
+    ) -> Predicate {
         match self {
-            Predicate::And(ps) => Predicate::And(ps.into_iter().map(|p| p.with_filters(filters)).collect()),
-            Predicate::Or(ps) => Predicate::Or(ps.into_iter().map(|p| p.with_filters(filters)).collect()),
-            Predicate::Not(p) => Predicate::Not(Box::new(p.with_filters(filters))),
+            Predicate::And(ps) => Predicate::And(ps.into_iter().map(|p| p.with_filters(filters, paths)).collect()),
+            Predicate::Or(ps) => Predicate::Or(ps.into_iter().map(|p| p.with_filters(filters, paths)).collect()),
+            Predicate::Not(p) => Predicate::Not(Box::new(p.with_filters(filters, paths))),
             Predicate::Did(mut d) => {
                 if let (Some(Some(compiled)), Some((_, text))) = (filters.next(), d.filter.take()) {
                     d.filter = Some((Box::new(compiled), text));
                 }
                 Predicate::Did(d)
+            }
+            Predicate::Path(mut t) => {
+                for (term, compiled) in t.pattern.terms.iter_mut().zip(paths.next().unwrap_or_default()) {
+                    if let (Some(compiled), Some((f, _, _))) = (compiled, term.filter.as_mut()) {
+                        **f = compiled;
+                    }
+                }
+                Predicate::Path(t)
             }
             other => other,
         }
@@ -524,6 +570,14 @@ impl Predicate {
                 d.filter = d.filter.map(|(f, text)| (Box::new(f.order_stages(stages)), text));
                 Predicate::Did(d)
             }
+            Predicate::Path(mut t) => {
+                for term in &mut t.pattern.terms {
+                    if let Some((f, _, _)) = term.filter.as_mut() {
+                        **f = (**f).clone().order_stages(stages);
+                    }
+                }
+                Predicate::Path(t)
+            }
             other => other,
         }
     }
@@ -544,6 +598,11 @@ impl Predicate {
             Predicate::StageOrder(..) => out.push(&Field::Customer(CustomerFact::Stage)),
             Predicate::Did(d) => {
                 if let Some((f, _)) = &d.filter {
+                    f.collect_fields(out);
+                }
+            }
+            Predicate::Path(t) => {
+                for (f, _, _) in t.pattern.terms.iter().filter_map(|t| t.filter.as_ref()) {
                     f.collect_fields(out);
                 }
             }
@@ -598,6 +657,13 @@ impl fmt::Display for Predicate {
                 other => write!(f, "{} {} {}", field.name(), op.as_str(), other.text()),
             },
             Predicate::StageOrder(op, _, name) => write!(f, "stage {} '{}'", op.as_str(), name.replace('\'', "\\'")),
+            Predicate::Path(t) => {
+                write!(f, "did {}", t.pattern)?;
+                match (t.op, t.count) {
+                    (Op::Ge, 1.0) => Ok(()),
+                    (op, n) => write!(f, " {} {}", op.as_str(), format_num(n)),
+                }
+            }
             Predicate::Did(d) => {
                 write!(f, "did '{}'", d.event.replace('\'', "\\'"))?;
                 if let Some((_, text)) = &d.filter {
@@ -639,6 +705,8 @@ enum Token {
     /// `[CONDITION]` after a `did` term's event: the text inside, and the
     /// column where it starts.
     Bracket(String, usize),
+    /// A path pattern after `did`.
+    Pattern(Box<crate::pattern::Pattern>),
 }
 
 impl fmt::Display for Token {
@@ -651,8 +719,33 @@ impl fmt::Display for Token {
             Token::LParen => write!(f, "("),
             Token::RParen => write!(f, ")"),
             Token::Bracket(c, _) => write!(f, "[{c}]"),
+            Token::Pattern(p) => write!(f, "{p}"),
         }
     }
+}
+
+/// The index of the `]` that closes the `[` at `open`, skipping quoted
+/// text and nested brackets.
+pub(crate) fn closing_bracket(chars: &[char], open: usize) -> Option<usize> {
+    let (mut depth, mut j, mut quote) = (0usize, open, None);
+    while j < chars.len() {
+        match (quote, chars[j]) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), '\\') => j += 1,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(chars[j]),
+            (None, '[') => depth += 1,
+            (None, ']') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    None
 }
 
 fn lex(src: &str) -> Result<Vec<(Token, usize)>, String> {
@@ -673,28 +766,9 @@ fn lex(src: &str) -> Result<Vec<(Token, usize)>, String> {
                 i += 1;
             }
             '[' => {
-                // Up to the matching ']', skipping quoted text.
-                let (mut depth, mut j, mut quote) = (1, i + 1, None);
-                while j < chars.len() {
-                    match (quote, chars[j]) {
-                        (Some(q), c) if c == q => quote = None,
-                        (Some(_), '\\') => j += 1,
-                        (Some(_), _) => {}
-                        (None, '\'' | '"') => quote = Some(chars[j]),
-                        (None, '[') => depth += 1,
-                        (None, ']') => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    j += 1;
-                }
-                if j >= chars.len() {
+                let Some(j) = closing_bracket(&chars, i) else {
                     return Err(format!("at column {col}: '[' without its ']'"));
-                }
+                };
                 out.push((Token::Bracket(chars[i + 1..j].iter().collect(), col + 1), col));
                 i = j + 1;
             }
@@ -758,13 +832,35 @@ fn lex(src: &str) -> Result<Vec<(Token, usize)>, String> {
                 if s.eq_ignore_ascii_case("contains") {
                     out.push((Token::Op(Op::Contains), col));
                 } else {
+                    let did = s.eq_ignore_ascii_case("did");
                     out.push((Token::Ident(s), col));
+                    if did && let Some((pattern, at, used)) = did_pattern(&chars, i)? {
+                        out.push((Token::Pattern(Box::new(pattern)), at));
+                        i += used;
+                    }
                 }
             }
             other => return Err(format!("at column {col}: unexpected character '{other}'")),
         }
     }
     Ok(out)
+}
+
+/// After `did` (ending at `i`): the path pattern that follows, with its
+/// column and the characters it takes. A malformed pattern is an error when
+/// it is clearly one; otherwise the older `did` syntax reads on and reports
+/// its own errors.
+fn did_pattern(chars: &[char], i: usize) -> Result<Option<(crate::pattern::Pattern, usize, usize)>, String> {
+    let ws = chars[i..].iter().take_while(|c| c.is_whitespace()).count();
+    let rest: String = chars[i + ws..].iter().collect();
+    let at = i + ws + 1;
+    match crate::pattern::Pattern::parse_prefix(&rest) {
+        Ok((p, used)) => Ok(Some((p, at, ws + used))),
+        Err(e) => {
+            let looks = rest.starts_with(['[', '(', '.']) || rest.contains("->") || rest.contains("=>");
+            if looks { Err(shift_column(&e, at - 1)) } else { Ok(None) }
+        }
+    }
 }
 
 /// One field as written in a condition, with what it is compared to.
@@ -775,21 +871,22 @@ struct Atom {
     cmp: Option<(Op, Value<'static>)>,
 }
 
-/// A parsed condition with its fields and `did` terms as written.
-type Parsed = (Predicate, Vec<Atom>, Vec<(usize, Did)>);
+/// A parsed condition with its fields, `did` terms and path patterns as
+/// written (with their columns).
+type Parsed = (Predicate, Vec<Atom>, Vec<(usize, Did)>, Vec<(usize, PathTerm)>);
 
 fn parse_atoms(src: &str) -> Result<Parsed, String> {
     let tokens = lex(src)?;
     let end = src.chars().count() + 1;
     if tokens.is_empty() {
-        return Ok((Predicate::True, Vec::new(), Vec::new()));
+        return Ok((Predicate::True, Vec::new(), Vec::new(), Vec::new()));
     }
-    let mut p = Parser { tokens, pos: 0, end, atoms: Vec::new(), dids: Vec::new() };
+    let mut p = Parser { tokens, pos: 0, end, atoms: Vec::new(), dids: Vec::new(), paths: Vec::new() };
     let e = p.expr()?;
     if let Some((t, col)) = p.tokens.get(p.pos) {
         return Err(format!("at column {col}: unexpected '{t}' after a complete condition"));
     }
-    Ok((e, p.atoms, p.dids))
+    Ok((e, p.atoms, p.dids, p.paths))
 }
 
 struct Parser {
@@ -800,6 +897,8 @@ struct Parser {
     atoms: Vec<Atom>,
     /// The `did` terms, with their columns.
     dids: Vec<(usize, Did)>,
+    /// The path patterns, with the columns where they start.
+    paths: Vec<(usize, PathTerm)>,
 }
 
 impl Parser {
@@ -893,6 +992,36 @@ impl Parser {
     fn did(&mut self) -> Result<Predicate, String> {
         let column = self.column();
         self.pos += 1;
+        if let Some(Token::Pattern(pattern)) = self.peek().cloned() {
+            let at = self.column();
+            self.pos += 1;
+            let (op, count) = self.did_count()?;
+            let recency = self.keyword("within");
+            if !pattern.is_single_term() {
+                if recency {
+                    return Err(self.error(
+                        "a pattern's 'within' bounds how long one match may take and is written right after the \
+                         pattern, before the count",
+                    ));
+                }
+                let t = PathTerm { pattern: *pattern, op, count };
+                self.paths.push((at, t.clone()));
+                return Ok(Predicate::Path(Box::new(t)));
+            }
+            // One event: a count of events, `within` saying how recent.
+            let mut within = pattern.within;
+            if recency {
+                if within.is_some() {
+                    return Err(self.error("'within' twice"));
+                }
+                within = Some(self.within()?);
+            }
+            let term = pattern.terms.into_iter().next().ok_or_else(|| self.error("expected an event name"))?;
+            let filter = term.filter.map(|(p, text, _)| (p, text));
+            let d = Did { event: term.name, op, count, within, filter };
+            self.dids.push((column, d.clone()));
+            return Ok(Predicate::Did(d));
+        }
         let event = match self.peek().cloned() {
             Some(Token::Str(s)) if !s.trim().is_empty() => s,
             Some(Token::Ident(s)) if !["and", "or", "not", "within"].iter().any(|k| s.eq_ignore_ascii_case(k)) => s,
@@ -906,52 +1035,107 @@ impl Parser {
             filter = Some((Box::new(p), text));
             self.pos += 1;
         }
-        let (mut op, mut count) = (Op::Ge, 1.0);
-        if let Some(Token::Op(o)) = self.peek().cloned() {
-            if matches!(o, Op::Glob | Op::NotGlob | Op::Contains) {
-                return Err(self.error(format!("'did' counts events; '{}' compares text", o.as_str())));
-            }
-            self.pos += 1;
-            count = match self.peek() {
-                Some(Token::Num(n)) if *n >= 0.0 && n.fract() == 0.0 => *n,
-                Some(other) => {
-                    return Err(
-                        self.error(format!("expected a count (0, 1, 2…) after '{}', found '{other}'", o.as_str()))
-                    );
-                }
-                None => return Err(self.error(format!("expected a count after '{}'", o.as_str()))),
-            };
-            op = o;
-            self.pos += 1;
-        }
+        let (op, count) = self.did_count()?;
         let mut within = None;
         if self.keyword("within") {
-            self.pos += 1;
-            let at = self.column();
-            // `90d` lexes as the number 90 and the word `d`.
-            let text = match (self.peek().cloned(), self.tokens.get(self.pos + 1).map(|(t, _)| t.clone())) {
-                (Some(Token::Num(n)), Some(Token::Ident(unit)))
-                    if !unit.eq_ignore_ascii_case("and") && !unit.eq_ignore_ascii_case("or") =>
-                {
-                    self.pos += 2;
-                    format!("{}{unit}", format_num(n))
-                }
-                (Some(Token::Num(n)), _) => {
-                    self.pos += 1;
-                    format_num(n)
-                }
-                (Some(other), _) => {
-                    return Err(self.error(format!("expected a duration after 'within' (90d, 12h), found '{other}'")));
-                }
-                (None, _) => return Err(self.error("expected a duration after 'within' (90d, 12h)")),
-            };
-            let micros = crate::time::parse_duration(&text).map_err(|e| format!("at column {at}: {e}"))?;
-            within = Some(micros);
+            within = Some(self.within()?);
         }
         let d = Did { event, op, count, within, filter };
         self.dids.push((column, d.clone()));
         Ok(Predicate::Did(d))
     }
+}
+
+impl Parser {
+    /// `within DURATION` at the `within`: the duration in µs.
+    fn within(&mut self) -> Result<i64, String> {
+        self.pos += 1;
+        let at = self.column();
+        // `90d` lexes as the number 90 and the word `d`.
+        let text = match (self.peek().cloned(), self.tokens.get(self.pos + 1).map(|(t, _)| t.clone())) {
+            (Some(Token::Num(n)), Some(Token::Ident(unit)))
+                if !unit.eq_ignore_ascii_case("and") && !unit.eq_ignore_ascii_case("or") =>
+            {
+                self.pos += 2;
+                format!("{}{unit}", format_num(n))
+            }
+            (Some(Token::Num(n)), _) => {
+                self.pos += 1;
+                format_num(n)
+            }
+            (Some(other), _) => {
+                return Err(self.error(format!("expected a duration after 'within' (90d, 12h), found '{other}'")));
+            }
+            (None, _) => return Err(self.error("expected a duration after 'within' (90d, 12h)")),
+        };
+        let micros = crate::time::parse_duration(&text).map_err(|e| format!("at column {at}: {e}"))?;
+        Ok(micros)
+    }
+
+    /// A `did` term's optional `op N` (default `>= 1`).
+    fn did_count(&mut self) -> Result<(Op, f64), String> {
+        let Some(Token::Op(o)) = self.peek().cloned() else { return Ok((Op::Ge, 1.0)) };
+        if matches!(o, Op::Glob | Op::NotGlob | Op::Contains) {
+            return Err(self.error(format!("'did' counts events; '{}' compares text", o.as_str())));
+        }
+        self.pos += 1;
+        let count = match self.peek() {
+            Some(Token::Num(n)) if *n >= 0.0 && n.fract() == 0.0 => *n,
+            Some(other) => {
+                return Err(self.error(format!("expected a count (0, 1, 2…) after '{}', found '{other}'", o.as_str())));
+            }
+            None => return Err(self.error(format!("expected a count after '{}'", o.as_str()))),
+        };
+        self.pos += 1;
+        Ok((o, count))
+    }
+}
+
+/// Checks that an event name (or glob) is one the data holds.
+fn check_event(name: &str, vocab: &Vocabulary) -> Result<(), String> {
+    let names: Vec<&str> = vocab.events.iter().map(String::as_str).collect();
+    let glob = crate::glob::is_glob(name);
+    let hit = |n: &&str| if glob { crate::glob::glob_match(name, n) } else { *n == name };
+    if !names.is_empty() && !names.iter().any(hit) {
+        let what = if glob { "matches no event" } else { "is no event in the data" };
+        return Err(format!("'{name}' {what}{}", crate::suggest::hint(name, &names)));
+    }
+    Ok(())
+}
+
+/// Checks a path pattern that starts at `column`: only a whole customer
+/// has events, every term names an event the data holds, and each
+/// bracket's condition reads one event. Returns the compiled conditions,
+/// or the column and message of the first problem.
+fn check_path(
+    t: &PathTerm,
+    column: usize,
+    scope: Scope,
+    vocab: &Vocabulary,
+) -> Result<Vec<Option<Predicate>>, (usize, String)> {
+    if scope != Scope::Customer {
+        return Err((
+            column,
+            format!(
+                "at column {column}: a path pattern reads a customer's events: segments and persona rules can \
+                 use it, rules about one event cannot"
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    for term in &t.pattern.terms {
+        let at = column + term.column - 1;
+        check_event(&term.name, vocab).map_err(|e| (at, format!("at column {at}: {e}")))?;
+        let compiled = match &term.filter {
+            None => None,
+            Some((_, text, fcol)) => {
+                let start = column + fcol - 1;
+                Some(Predicate::compile(text, Scope::Event, vocab).map_err(|e| (start, shift_column(&e, start - 1)))?)
+            }
+        };
+        out.push(compiled);
+    }
+    Ok(out)
 }
 
 /// Checks a `did` term: only a whole customer has events to count, and the
@@ -963,11 +1147,7 @@ fn check_did(d: &Did, scope: Scope, vocab: &Vocabulary) -> Result<Option<Predica
                 .to_string(),
         );
     }
-    let names: Vec<&str> = vocab.events.iter().map(String::as_str).collect();
-    if !names.is_empty() && !names.iter().any(|n| d.matches(n)) {
-        let what = if d.event.contains(['*', '?']) { "matches no event" } else { "is no event in the data" };
-        return Err(format!("'{}' {what}{}", d.event, crate::suggest::hint(&d.event, &names)));
-    }
+    check_event(&d.event, vocab)?;
     // The condition in brackets reads the one event: checked as a stage
     // rule's would be, and compiled the same way.
     d.filter.as_ref().map(|(_, text)| Predicate::compile(text, Scope::Event, vocab)).transpose()
@@ -981,7 +1161,7 @@ fn bracket_start(src: &str, from: usize) -> usize {
 
 /// An error of a condition inside brackets, its column moved to where the
 /// brackets' text starts in the whole condition.
-fn shift_column(e: &str, by: usize) -> String {
+pub(crate) fn shift_column(e: &str, by: usize) -> String {
     let Some(rest) = e.strip_prefix("at column ") else { return e.to_string() };
     let digits = rest.chars().take_while(char::is_ascii_digit).count();
     match rest[..digits].parse::<usize>() {
@@ -1257,6 +1437,54 @@ mod tests {
         fn stage_rank(&self) -> Option<usize> {
             self.stage
         }
+        fn occurrences(&self, p: &crate::pattern::Pattern) -> Option<usize> {
+            let day = crate::time::MICROS_PER_DAY;
+            // Oldest first: ages count down.
+            let ts = |i: usize| -self.events[i].1 * day;
+            Some(p.count(self.events.len(), &ts, &mut |t, i| p.terms[t].matches_name(self.events[i].0)))
+        }
+    }
+
+    #[test]
+    fn did_matches_path_patterns() {
+        let c = Customer {
+            events: vec![
+                ("Signed Up", 400),
+                ("Order Completed", 200),
+                ("Payment Failed", 31),
+                ("Order Completed", 30),
+                ("Signed Up", 10),
+            ],
+            stage: Some(1),
+        };
+        let holds = |src: &str| Predicate::compile(src, Scope::Customer, &vocab()).unwrap().eval(&c);
+        assert!(holds("did 'Signed Up' -> 'Order Completed'"));
+        assert!(holds("did Payment Failed => Order Completed within 2d"));
+        assert!(!holds("did Payment Failed => Order Completed within 12h"));
+        assert!(!holds("did 'Signed Up' -> [^'Payment Failed']* -> 'Order Completed' >= 2"));
+        assert!(holds("did 'Order Completed' -> 'Order Completed' = 1 and stage >= 'Purchase'"));
+        assert!(holds("did [Order Completed|Payment Failed]{3} and not did Signed Up => Signed Up"));
+        // A single event keeps its older meaning: `within` is how recent.
+        assert!(!holds("did 'Order Completed' within 12d"));
+        let p = Predicate::compile(
+            "did 'Signed Up' -> Order Completed within 7d >= 2 or orders > 1",
+            Scope::Customer,
+            &vocab(),
+        )
+        .unwrap();
+        assert_eq!(p.to_string(), "did 'Signed Up' -> Order Completed within 7d >= 2 or orders > 1");
+        assert_eq!(Predicate::parse(&p.to_string()).map(|q| q.to_string()), Ok(p.to_string()));
+        // Errors name the column in the whole condition.
+        for (src, want) in [
+            ("orders > 1 and did 'Signed Up' -> 'Order Complete'", "at column 35: 'Order Complete' is no event"),
+            ("did 'Signed Up' -> 'Order Completed'[channel = 'Emial']", "at column 38: no channel 'Emial'"),
+            ("did 'Signed Up' -> ", "at column 20"),
+            ("did A -> B >= 2 within 7d", "written right after the pattern"),
+        ] {
+            let e = err(src, Scope::Customer);
+            assert!(e.contains(want), "{src}: {e}");
+        }
+        assert!(err("did 'Signed Up' -> 'Order Completed'", Scope::Event).contains("path pattern reads a customer's"));
     }
 
     #[test]

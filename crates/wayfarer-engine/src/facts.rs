@@ -163,6 +163,25 @@ impl predicate::Facts for Facts<'_, '_> {
         Some(n)
     }
 
+    fn occurrences(&self, pattern: &wayfarer_core::pattern::Pattern) -> Option<usize> {
+        let t = self.timeline?;
+        let rows = self.rows;
+        // Whether each term names each event code, decided once per code.
+        let mut names: Vec<Vec<Option<bool>>> = vec![Vec::new(); pattern.terms.len()];
+        let ts = |i: usize| rows.ts[t.idx[i]];
+        let mut test = |term: usize, i: usize| {
+            let code = rows.event[t.idx[i]] as usize;
+            let memo = &mut names[term];
+            if memo.len() <= code {
+                memo.resize(code + 1, None);
+            }
+            let spec = &pattern.terms[term];
+            *memo[code].get_or_insert_with(|| spec.matches_name(self.model.event_name(code as u32)))
+                && spec.filter.as_ref().is_none_or(|(f, _, _)| f.eval(&Facts::event(t, self.model, i)))
+        };
+        Some(pattern.count(t.idx.len(), &ts, &mut test))
+    }
+
     fn stage_rank(&self) -> Option<usize> {
         self.timeline?.current_stage()
     }

@@ -390,6 +390,42 @@ mod tests {
     }
 
     #[test]
+    fn a_segment_may_be_a_path_pattern() {
+        let at = |e: wayfarer_core::Event, url: &str| with(e, |e| e.url = Some(url.to_string()));
+        let (_dir, store) = store(vec![
+            // a: saw shipping costs, then left.
+            ev("a", 0.0, "Product Viewed"),
+            at(ev("a", 1.0, "Page Viewed"), "https://shop.test/shipping"),
+            // b: saw shipping costs, then ordered.
+            ev("b", 0.0, "Product Viewed"),
+            at(ev("b", 1.0, "Page Viewed"), "https://shop.test/shipping"),
+            ev("b", 2.0, "Order Completed"),
+            // c: ordered, then saw shipping costs.
+            ev("c", 0.0, "Order Completed"),
+            at(ev("c", 1.0, "Page Viewed"), "https://shop.test/shipping"),
+            ev("c", 2.0, "Page Viewed"),
+            // d: never saw them.
+            ev("d", 0.0, "Product Viewed"),
+        ]);
+        let model = testutil::model(&store);
+        let ids = |cond: &str| -> Vec<String> {
+            let s = compile("s", cond, &model).unwrap();
+            members(&store, &model, &Scope::default(), &[s]).unwrap().members[0]
+                .iter()
+                .map(|m| m.customer_id.clone())
+                .collect()
+        };
+        let stuck =
+            "did 'Page Viewed'[url ~ '*shipping*'] => [^'Order Completed']* within 1h and not did Order Completed";
+        assert_eq!(ids(stuck), ["a"]);
+        assert_eq!(ids("did 'Page Viewed'[url ~ '*shipping*'] -> 'Order Completed'"), ["b"]);
+        assert_eq!(ids("did Product Viewed => Page Viewed"), ["a", "b"]);
+        assert_eq!(ids("did Page Viewed{2}"), ["c"]);
+        let e = compile("s", "did Product Viewed -> Order Complete", &model).unwrap_err().to_string();
+        assert!(e.contains("segment 's', condition at column 23") && e.contains("'Order Completed'"), "{e}");
+    }
+
+    #[test]
     fn a_bad_condition_names_the_segment_and_column() {
         let (_dir, store) = store(vec![ev("a", 0.0, "Page Viewed"), ev("a", 1.0, "Order Completed")]);
         let model = testutil::model(&store);

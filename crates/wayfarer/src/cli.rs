@@ -354,7 +354,9 @@ pub enum SegmentsCommand {
         /// The condition over a whole customer: traits.NAME, properties.NAME (the latest value),
         /// first_channel, favourite_channel, stage (ordered: stage >= 'Purchase'), persona,
         /// nps_group, churned, clv, p_alive, orders, revenue_total, events, and
-        /// did 'EVENT'[condition] [>= N] [within 90d].
+        /// did 'EVENT'[condition] [>= N] [within 90d], and did PATTERN [>= N] with a path pattern
+        /// ('Product Viewed' -> [^'Order Completed']* -> 'Product Viewed' within 7d; the README's
+        /// "Path patterns").
         #[arg(long = "where", value_name = "CONDITION")]
         condition: String,
         /// What the segment is for.

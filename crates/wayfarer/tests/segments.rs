@@ -67,6 +67,17 @@ fn create_list_members_export_and_delete() {
     )
     .ok();
     seg(dir, &["create", "Everyone", "--where", "events >= 1"]).ok();
+    // A path pattern: shipping costs, then an order within a day (ann), not merely ever (bob never ordered).
+    seg(
+        dir,
+        &[
+            "create",
+            "Shipping then order",
+            "--where",
+            "did 'Page Viewed'[url ~ '*shipping*'] -> Order Completed within 1d",
+        ],
+    )
+    .ok();
 
     let listed = seg(dir, &["list", "--json"]).json();
     let sizes: Vec<(String, u64)> = listed
@@ -78,8 +89,26 @@ fn create_list_members_export_and_delete() {
     // Ann's second order is within 30 days of the data's end (2026-06-30); the first is not.
     assert_eq!(
         sizes,
-        [("Shipping browsers".into(), 1), ("Repeat buyers".into(), 0), ("Promoters".into(), 1), ("Everyone".into(), 3)]
+        [
+            ("Shipping browsers".into(), 1),
+            ("Repeat buyers".into(), 0),
+            ("Promoters".into(), 1),
+            ("Everyone".into(), 3),
+            ("Shipping then order".into(), 0)
+        ]
     );
+    // Ann's order came 25 hours after the shipping page: within 2 days, not 1.
+    seg(
+        dir,
+        &[
+            "create",
+            "Shipping then order soon",
+            "--where",
+            "did 'Page Viewed'[url ~ '*shipping*'] -> Order Completed within 2d",
+        ],
+    )
+    .ok();
+    assert_eq!(ids(&seg(dir, &["members", "Shipping then order soon", "--json"]).json()), ["ann"]);
     assert_eq!(ids(&seg(dir, &["members", "shipping browsers", "--json"]).json()), ["bob"]);
     assert_eq!(ids(&seg(dir, &["members", "Promoters", "--json"]).json()), ["ann"]);
     assert_eq!(ids(&seg(dir, &["members", "Everyone", "--json"]).json()), ["ann", "bob", "cid"]);
@@ -133,6 +162,8 @@ fn a_bad_condition_names_its_column_and_saves_nothing() {
         ("stage >= 'Purchse'", 1, "did you mean 'Purchase'"),
         ("traits.paln = 'pro'", 1, "did you mean 'plan'"),
         ("did 'Order Completed' >= many", 26, "expected a count"),
+        ("did 'Page Viewed' -> [^'Order Completd']* -> 'Page Viewed'", 24, "did you mean 'Order Completed'"),
+        ("did 'Page Viewed' -> ", 22, "expected an event"),
     ] {
         let e = seg(dir, &["create", "Bad", "--where", condition]).fails().stderr();
         assert!(e.contains(&format!("at column {column}:")) && e.contains(says), "{condition}: {e}");

@@ -1,0 +1,965 @@
+//! Path patterns (DESIGN §4.10): one small language over a customer's
+//! ordered events, shared by segments (`did PATTERN`), and by funnels, path
+//! filters and triggers. A pattern is a regular expression whose letters are
+//! events:
+//!
+//! ```text
+//! pattern := alt ["within" DURATION]
+//! alt     := seq ("|" seq)*
+//! seq     := item (("->" | "=>") item)*
+//! item    := atom [ "*" | "+" | "?" | "{n}" | "{n,}" | "{n,m}" ]
+//! atom    := term | "." | "[" ["^"] term ("|" term)* "]" | "(" alt ")"
+//! term    := NAME ["[" CONDITION "]"]
+//! ```
+//!
+//! - `A => B`: B is the event right after A. `A -> B`: B comes later, with
+//!   any events in between (the nearest B is taken).
+//! - Next to a *gap* (an item repeated with `*` or `{0,m}`, such as `[^C]*`
+//!   or `.{0,3}`) an arrow adds nothing: the gap itself says what may come
+//!   between, so `A -> [^C]* -> B` reads "A, later B, with no C in between".
+//! - `.` is any one event; `[A|B]` either of A and B; `[^A|B]` any event
+//!   but those; `(…)` groups; `*`, `+`, `?` and `{n,m}` repeat greedily.
+//! - A NAME is written bare (`Order Completed`, words joined by single
+//!   spaces) or quoted (`'Order Completed'`, needed for globs such as
+//!   `'Order*'` and for names holding `and`, `or` or punctuation); the
+//!   condition in brackets reads that one event (`Order Completed[revenue > 100]`).
+//! - `within 7d`: the first and last events of a match are at most that far
+//!   apart.
+//!
+//! A customer matches when some run of their consecutive events matches.
+//! The occurrence reported is the leftmost one (earliest start) and, from
+//! there, the one a regular expression's leftmost-first rule picks (greedy
+//! repeats take as many events as can still lead to a match, `->` as few);
+//! occurrences are counted without overlap, each search starting after the
+//! previous occurrence. A pattern must consume at least one event, and a
+//! repeated group must too.
+//!
+//! The matcher is a Pike VM (Thompson NFA with priorities): linear in the
+//! events times the pattern's size; with `within` it runs from each start
+//! until the window closes. The caller says whether a term matches the event
+//! at a position, so the same matcher serves every store.
+
+use std::fmt;
+
+use crate::predicate::Predicate;
+
+/// One event term: a name or glob, with an optional condition on the event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Term {
+    /// An event name, or a glob when it holds `*` or `?` (quoted only).
+    pub name: String,
+    /// The condition in brackets, parsed (compiled by the caller's checks)
+    /// and as written, with the column where its text starts.
+    pub filter: Option<(Box<Predicate>, String, usize)>,
+    /// Where the term starts in the pattern (1-based, in characters).
+    pub column: usize,
+}
+
+impl Term {
+    /// Whether an event name is one this term names.
+    pub fn matches_name(&self, event: &str) -> bool {
+        if crate::glob::is_glob(&self.name) { crate::glob::glob_match(&self.name, event) } else { self.name == event }
+    }
+}
+
+/// A parsed pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pattern {
+    /// The pattern as written.
+    pub text: String,
+    /// Every event term, in order of appearance.
+    pub terms: Vec<Term>,
+    /// The longest a match may span (µs).
+    pub within: Option<i64>,
+    prog: Vec<Inst>,
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text.trim())
+    }
+}
+
+/// The tree a pattern parses into.
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    Term(usize),
+    Class(bool, Vec<usize>),
+    Any,
+    Seq(Vec<Node>),
+    Alt(Vec<Node>),
+    Repeat(Box<Node>, u32, Option<u32>, bool),
+}
+
+impl Node {
+    /// Whether the node can match no events.
+    fn nullable(&self) -> bool {
+        match self {
+            Node::Term(_) | Node::Class(..) | Node::Any => false,
+            Node::Seq(ns) => ns.iter().all(Node::nullable),
+            Node::Alt(ns) => ns.iter().any(Node::nullable),
+            Node::Repeat(n, min, _, _) => *min == 0 || n.nullable(),
+        }
+    }
+
+    /// A gap: one event's worth repeated from zero to many times.
+    fn is_gap(&self) -> bool {
+        matches!(self, Node::Repeat(n, 0, max, _) if max.is_none_or(|m| m > 1)
+            && matches!(**n, Node::Term(_) | Node::Class(..) | Node::Any))
+    }
+}
+
+/// How one step of the program tests an event.
+#[derive(Debug, Clone, PartialEq)]
+enum Test {
+    Term(usize),
+    Class(bool, Vec<usize>),
+    Any,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Inst {
+    Test(Test),
+    /// Try the first, then the second.
+    Split(usize, usize),
+    Jmp(usize),
+    Match,
+}
+
+/// The most instructions a pattern may compile to (repetition counts
+/// multiply the pattern).
+const MAX_PROGRAM: usize = 20_000;
+
+impl Pattern {
+    /// Parses a whole pattern; errors name the column.
+    pub fn parse(src: &str) -> Result<Pattern, String> {
+        let (p, used) = Pattern::parse_prefix(src)?;
+        let rest: String = src.chars().skip(used).collect();
+        if !rest.trim().is_empty() {
+            let col = used + 1 + rest.chars().take_while(|c| c.is_whitespace()).count();
+            return Err(format!("at column {col}: unexpected '{}' after a complete pattern", rest.trim()));
+        }
+        Ok(p)
+    }
+
+    /// Parses the longest pattern at the start of `src`, stopping before a
+    /// comparison operator, `and`, `or` or an unmatched `)`: how a condition
+    /// reads `did PATTERN >= 2 and …`. Returns the pattern and the number of
+    /// characters it took.
+    pub fn parse_prefix(src: &str) -> Result<(Pattern, usize), String> {
+        let chars: Vec<char> = src.chars().collect();
+        let mut p = Parser { chars: &chars, pos: 0, terms: Vec::new() };
+        let node = p.alt(0)?;
+        let mut within = None;
+        let before_within = p.pos;
+        p.skip_ws();
+        if p.word_ahead().is_some_and(|w| w.eq_ignore_ascii_case("within")) {
+            p.pos += "within".len();
+            p.skip_ws();
+            let at = p.pos + 1;
+            let w = p
+                .word_ahead()
+                .filter(|w| !w.is_empty())
+                .ok_or_else(|| format!("at column {at}: expected a duration after 'within' (7d, 12h, 30m)"))?;
+            p.pos += w.chars().count();
+            let mut text = w.clone();
+            // `3 days`: a number and its unit apart.
+            if w.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                let save = p.pos;
+                p.skip_ws();
+                match p.word_ahead().filter(|u| {
+                    !u.is_empty()
+                        && u.chars().all(|c| c.is_alphabetic())
+                        && !["and", "or"].iter().any(|k| u.eq_ignore_ascii_case(k))
+                }) {
+                    Some(unit) => {
+                        p.pos += unit.chars().count();
+                        text += &unit;
+                    }
+                    None => p.pos = save,
+                }
+            }
+            within = Some(crate::time::parse_duration(&text).map_err(|e| format!("at column {at}: {e}"))?);
+        } else {
+            p.pos = before_within;
+        }
+        if node.nullable() {
+            return Err("at column 1: the pattern can match no events at all (every part of it is optional); \
+                 a pattern needs at least one event it must see"
+                .to_string());
+        }
+        let mut prog = Vec::new();
+        compile(&node, &mut prog)?;
+        prog.push(Inst::Match);
+        let text: String = chars[..p.pos].iter().collect();
+        Ok((Pattern { text: text.trim_end().to_string(), terms: p.terms, within, prog }, p.pos))
+    }
+
+    /// Whether the pattern is one plain event term (no arrows, repeats or
+    /// classes; a `within` aside): what `did 'EVENT'` reads as a count of
+    /// events, with `within` as how recent they are.
+    pub fn is_single_term(&self) -> bool {
+        self.prog.len() == 2 && matches!(self.prog[0], Inst::Test(Test::Term(0)))
+    }
+
+    /// The leftmost occurrence at or after `from` among `n` events: its
+    /// start and end (exclusive). `ts(i)` is event i's time (µs), and
+    /// `test(term, i)` whether term matches event i.
+    pub fn find(
+        &self,
+        n: usize,
+        from: usize,
+        ts: &dyn Fn(usize) -> i64,
+        test: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Option<(usize, usize)> {
+        let mut vm = Vm::new(self, n);
+        vm.find(from, ts, test)
+    }
+
+    /// How many occurrences, without overlap, `n` events hold.
+    pub fn count(&self, n: usize, ts: &dyn Fn(usize) -> i64, test: &mut dyn FnMut(usize, usize) -> bool) -> usize {
+        let mut vm = Vm::new(self, n);
+        let (mut from, mut count) = (0, 0);
+        while from < n {
+            match vm.find(from, ts, test) {
+                Some((_, end)) => {
+                    count += 1;
+                    from = end;
+                }
+                None => break,
+            }
+        }
+        count
+    }
+}
+
+fn compile(node: &Node, prog: &mut Vec<Inst>) -> Result<(), String> {
+    if prog.len() > MAX_PROGRAM {
+        return Err(format!(
+            "the pattern is too large once its repetitions are written out (over {MAX_PROGRAM} steps); \
+             use smaller counts in {{n,m}}"
+        ));
+    }
+    match node {
+        Node::Term(t) => prog.push(Inst::Test(Test::Term(*t))),
+        Node::Class(neg, ts) => prog.push(Inst::Test(Test::Class(*neg, ts.clone()))),
+        Node::Any => prog.push(Inst::Test(Test::Any)),
+        Node::Seq(ns) => {
+            for n in ns {
+                compile(n, prog)?;
+            }
+        }
+        Node::Alt(ns) => {
+            // split L1, next; L1: a; jmp end; next: split L2, …
+            let mut jumps = Vec::new();
+            for (i, n) in ns.iter().enumerate() {
+                if i + 1 < ns.len() {
+                    let split = prog.len();
+                    prog.push(Inst::Split(split + 1, 0));
+                    compile(n, prog)?;
+                    jumps.push(prog.len());
+                    prog.push(Inst::Jmp(0));
+                    let next = prog.len();
+                    prog[split] = Inst::Split(split + 1, next);
+                } else {
+                    compile(n, prog)?;
+                }
+            }
+            let end = prog.len();
+            for j in jumps {
+                prog[j] = Inst::Jmp(end);
+            }
+        }
+        Node::Repeat(n, min, max, greedy) => {
+            for _ in 0..*min {
+                compile(n, prog)?;
+            }
+            let choice = |prog: &mut Vec<Inst>, at: usize, body: usize, exit: usize| {
+                prog[at] = if *greedy { Inst::Split(body, exit) } else { Inst::Split(exit, body) };
+            };
+            match max {
+                None => {
+                    let split = prog.len();
+                    prog.push(Inst::Jmp(0));
+                    compile(n, prog)?;
+                    prog.push(Inst::Jmp(split));
+                    let exit = prog.len();
+                    choice(prog, split, split + 1, exit);
+                }
+                Some(max) => {
+                    let mut splits = Vec::new();
+                    for _ in *min..*max {
+                        splits.push(prog.len());
+                        prog.push(Inst::Jmp(0));
+                        compile(n, prog)?;
+                    }
+                    let exit = prog.len();
+                    for s in splits {
+                        choice(prog, s, s + 1, exit);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The Pike VM's state, reused between searches over one sequence.
+struct Vm<'p> {
+    prog: &'p [Inst],
+    pattern: &'p Pattern,
+    n: usize,
+    /// Memo of term tests: 0 unknown, 1 no, 2 yes; `[i * terms + t]`.
+    memo: Vec<u8>,
+    clist: Vec<(usize, usize)>,
+    nlist: Vec<(usize, usize)>,
+    /// The position each instruction was last added at (dedup per step).
+    seen: Vec<usize>,
+    /// Steps taken so far: each position of each run is a new step.
+    steps: usize,
+    stack: Vec<usize>,
+}
+
+impl<'p> Vm<'p> {
+    fn new(pattern: &'p Pattern, n: usize) -> Vm<'p> {
+        Vm {
+            prog: &pattern.prog,
+            pattern,
+            n,
+            memo: Vec::new(),
+            clist: Vec::new(),
+            nlist: Vec::new(),
+            seen: vec![usize::MAX; pattern.prog.len()],
+            steps: 0,
+            stack: Vec::new(),
+        }
+    }
+
+    fn term(&mut self, t: usize, i: usize, test: &mut dyn FnMut(usize, usize) -> bool) -> bool {
+        let terms = self.pattern.terms.len();
+        if self.memo.is_empty() {
+            self.memo = vec![0; self.n * terms];
+        }
+        let k = i * terms + t;
+        if self.memo[k] == 0 {
+            self.memo[k] = if test(t, i) { 2 } else { 1 };
+        }
+        self.memo[k] == 2
+    }
+
+    fn passes(&mut self, what: &Test, i: usize, test: &mut dyn FnMut(usize, usize) -> bool) -> bool {
+        match what {
+            Test::Any => true,
+            Test::Term(t) => self.term(*t, i, test),
+            Test::Class(neg, ts) => ts.iter().any(|&t| self.term(t, i, test)) != *neg,
+        }
+    }
+
+    /// Adds a thread at `pc` (following jumps and splits in priority order)
+    /// to `nlist` for position `step`.
+    fn add(&mut self, pc: usize, start: usize, step: usize, to_next: bool) {
+        self.stack.clear();
+        self.stack.push(pc);
+        while let Some(pc) = self.stack.pop() {
+            if self.seen[pc] == step {
+                continue;
+            }
+            self.seen[pc] = step;
+            match self.prog[pc] {
+                Inst::Jmp(x) => self.stack.push(x),
+                // Pushed in reverse: the first choice is explored first.
+                Inst::Split(x, y) => {
+                    self.stack.push(y);
+                    self.stack.push(x);
+                }
+                Inst::Test(_) | Inst::Match => {
+                    if to_next {
+                        self.nlist.push((pc, start));
+                    } else {
+                        self.clist.push((pc, start));
+                    }
+                }
+            }
+        }
+    }
+
+    fn find(
+        &mut self,
+        from: usize,
+        ts: &dyn Fn(usize) -> i64,
+        test: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Option<(usize, usize)> {
+        match self.pattern.within {
+            None => self.run(from, None, ts, test),
+            // Threads of different starts expire at different times, so
+            // each start runs alone until its window closes.
+            Some(_) => (from..self.n).find_map(|s| self.run(s, Some(s), ts, test)),
+        }
+    }
+
+    /// One leftmost-first search from `from`; anchored at `anchor` when
+    /// given.
+    fn run(
+        &mut self,
+        from: usize,
+        anchor: Option<usize>,
+        ts: &dyn Fn(usize) -> i64,
+        test: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Option<(usize, usize)> {
+        // Steps are numbered uniquely across runs so `seen` needs no reset.
+        let base = self.steps;
+        self.steps += self.n + 2 - from;
+        self.clist.clear();
+        let mut matched = None;
+        for pos in from..=self.n {
+            let step = base + (pos - from);
+            if matched.is_none() && anchor.is_none_or(|a| a == pos) {
+                self.add(0, pos, step, false);
+            }
+            if self.clist.is_empty() {
+                if matched.is_some() || anchor.is_some() {
+                    break;
+                }
+                continue;
+            }
+            self.nlist.clear();
+            let clist = std::mem::take(&mut self.clist);
+            for &(pc, start) in &clist {
+                match &self.prog[pc] {
+                    Inst::Match => {
+                        matched = Some((start, pos));
+                        // Lower-priority threads lose to this match.
+                        break;
+                    }
+                    Inst::Test(what) => {
+                        if pos >= self.n {
+                            continue;
+                        }
+                        if self.pattern.within.is_some_and(|w| ts(pos) - ts(start) > w) {
+                            continue;
+                        }
+                        if self.passes(what, pos, test) {
+                            self.add(pc + 1, start, step + 1, true);
+                        }
+                    }
+                    _ => unreachable!("jumps and splits are followed when threads are added"),
+                }
+            }
+            self.clist = clist;
+            std::mem::swap(&mut self.clist, &mut self.nlist);
+        }
+        matched
+    }
+}
+
+struct Parser<'a> {
+    chars: &'a [char],
+    pos: usize,
+    terms: Vec<Term>,
+}
+
+fn is_word_char(chars: &[char], i: usize) -> bool {
+    let c = chars[i];
+    c.is_alphanumeric()
+        || matches!(c, '_' | '$' | '.' | ':' | '/' | '&')
+        || (c == '-' && chars.get(i + 1) != Some(&'>'))
+}
+
+impl Parser<'_> {
+    fn col(&self) -> usize {
+        self.pos + 1
+    }
+
+    fn err(&self, what: impl fmt::Display) -> String {
+        format!("at column {}: {what}", self.col())
+    }
+
+    fn skip_ws(&mut self) {
+        while self.chars.get(self.pos).is_some_and(|c| c.is_whitespace()) {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn starts(&self, s: &str) -> bool {
+        s.chars().enumerate().all(|(k, c)| self.chars.get(self.pos + k) == Some(&c))
+    }
+
+    /// The bare word at the position (possibly empty).
+    fn word_ahead(&self) -> Option<String> {
+        let mut j = self.pos;
+        while j < self.chars.len() && is_word_char(self.chars, j) {
+            j += 1;
+        }
+        Some(self.chars[self.pos..j].iter().collect())
+    }
+
+    /// Whether the input ends here for the pattern: the end, a comparison,
+    /// `and`/`or`/`within`, or a `)` that closes something outside.
+    fn at_stop(&self, depth: usize) -> bool {
+        match self.peek() {
+            None => true,
+            Some(')') => depth == 0,
+            Some('>' | '<' | '!') => true,
+            Some('=') => !self.starts("=>"),
+            _ => self.word_ahead().is_some_and(|w| ["and", "or", "within"].iter().any(|k| w.eq_ignore_ascii_case(k))),
+        }
+    }
+
+    fn alt(&mut self, depth: usize) -> Result<Node, String> {
+        let mut alts = vec![self.seq(depth)?];
+        loop {
+            self.skip_ws();
+            if self.peek() == Some('|') {
+                self.pos += 1;
+                alts.push(self.seq(depth)?);
+            } else {
+                break;
+            }
+        }
+        Ok(if alts.len() == 1 { alts.pop().unwrap_or(Node::Seq(Vec::new())) } else { Node::Alt(alts) })
+    }
+
+    fn seq(&mut self, depth: usize) -> Result<Node, String> {
+        let mut items = vec![self.item(depth)?];
+        loop {
+            self.skip_ws();
+            let later = if self.starts("->") {
+                true
+            } else if self.starts("=>") {
+                false
+            } else {
+                if !self.at_stop(depth) && !matches!(self.peek(), Some('|' | ')')) {
+                    return Err(self.err(format!(
+                        "expected '->' (later) or '=>' (right after) between events, found '{}'",
+                        self.peek().unwrap_or(' ')
+                    )));
+                }
+                break;
+            };
+            self.pos += 2;
+            let next = self.item(depth)?;
+            let prev = items.last().map(Node::is_gap).unwrap_or(false);
+            if later && !prev && !next.is_gap() {
+                items.push(Node::Repeat(Box::new(Node::Any), 0, None, false));
+            }
+            items.push(next);
+        }
+        Ok(if items.len() == 1 { items.pop().unwrap_or(Node::Seq(Vec::new())) } else { Node::Seq(items) })
+    }
+
+    fn item(&mut self, depth: usize) -> Result<Node, String> {
+        self.skip_ws();
+        let start = self.col();
+        let atom = self.atom(depth)?;
+        let (min, max, len) = match self.peek() {
+            Some('*') => (0, None, 1),
+            Some('+') => (1, None, 1),
+            Some('?') => (0, Some(1), 1),
+            Some('{') => self.braces()?,
+            _ => return Ok(atom),
+        };
+        self.pos += len;
+        if atom.nullable() {
+            return Err(format!("at column {start}: a repeated part must see at least one event each time"));
+        }
+        Ok(Node::Repeat(Box::new(atom), min, max, true))
+    }
+
+    /// `{n}`, `{n,}` or `{n,m}` at the position (not consumed), with its
+    /// length.
+    fn braces(&self) -> Result<(u32, Option<u32>, usize), String> {
+        let close = (self.pos..self.chars.len()).find(|&j| self.chars[j] == '}');
+        let Some(close) = close else { return Err(self.err("'{' without its '}'")) };
+        let inner: String = self.chars[self.pos + 1..close].iter().collect();
+        let num = |s: &str| {
+            s.trim()
+                .parse::<u32>()
+                .map_err(|_| self.err(format!("'{{{inner}}}' is not a count: write {{2}}, {{2,}} or {{1,3}}")))
+        };
+        let (min, max) = match inner.split_once(',') {
+            None => {
+                let n = num(&inner)?;
+                (n, Some(n))
+            }
+            Some((a, b)) if b.trim().is_empty() => (num(a)?, None),
+            Some((a, b)) => (num(a)?, Some(num(b)?)),
+        };
+        if max.is_some_and(|m| m < min) {
+            return Err(self.err(format!("'{{{inner}}}': the most is less than the least")));
+        }
+        if max == Some(0) {
+            return Err(self.err(format!("'{{{inner}}}' repeats zero times")));
+        }
+        Ok((min, max, close + 1 - self.pos))
+    }
+
+    fn atom(&mut self, depth: usize) -> Result<Node, String> {
+        match self.peek() {
+            None => Err(self.err("expected an event (a name, '.', '[A|B]' or '(…)') at the end")),
+            Some('(') => {
+                let open = self.col();
+                self.pos += 1;
+                let inner = self.alt(depth + 1)?;
+                self.skip_ws();
+                if self.peek() != Some(')') {
+                    return Err(format!("at column {open}: '(' without its ')'"));
+                }
+                self.pos += 1;
+                Ok(inner)
+            }
+            Some('[') => self.class(),
+            Some('\'' | '"') => {
+                let t = self.term()?;
+                Ok(Node::Term(t))
+            }
+            Some(_) => {
+                let w = self.word_ahead().unwrap_or_default();
+                if w == "." {
+                    self.pos += 1;
+                    return Ok(Node::Any);
+                }
+                if w.is_empty() || self.at_stop(depth) {
+                    let found = self.peek().map_or(String::from("the end"), |c| format!("'{c}'"));
+                    return Err(self.err(format!("expected an event (a name, '.', '[A|B]' or '(…)'), found {found}")));
+                }
+                Ok(Node::Term(self.term()?))
+            }
+        }
+    }
+
+    /// `[A|B]` or `[^A|B]` at the position.
+    fn class(&mut self) -> Result<Node, String> {
+        let open = self.col();
+        self.pos += 1;
+        self.skip_ws();
+        let neg = self.peek() == Some('^');
+        if neg {
+            self.pos += 1;
+        }
+        let mut terms = Vec::new();
+        loop {
+            self.skip_ws();
+            if self.peek().is_none() {
+                return Err(format!("at column {open}: '[' without its ']'"));
+            }
+            terms.push(self.term()?);
+            self.skip_ws();
+            match self.peek() {
+                Some('|') => self.pos += 1,
+                Some(']') => {
+                    self.pos += 1;
+                    break;
+                }
+                None => return Err(format!("at column {open}: '[' without its ']'")),
+                Some(c) => return Err(self.err(format!("expected '|' or ']' in '[…]', found '{c}'"))),
+            }
+        }
+        Ok(Node::Class(neg, terms))
+    }
+
+    /// A name (bare words or quoted) and its optional `[CONDITION]`;
+    /// returns the term's index.
+    fn term(&mut self) -> Result<usize, String> {
+        self.skip_ws();
+        let column = self.col();
+        let name = match self.peek() {
+            Some(q @ ('\'' | '"')) => {
+                self.pos += 1;
+                let mut s = String::new();
+                loop {
+                    match self.peek() {
+                        None => return Err(format!("at column {column}: unterminated name")),
+                        Some('\\') if self.chars.get(self.pos + 1).is_some() => {
+                            s.push(self.chars[self.pos + 1]);
+                            self.pos += 2;
+                        }
+                        Some(c) if c == q => {
+                            self.pos += 1;
+                            break;
+                        }
+                        Some(c) => {
+                            s.push(c);
+                            self.pos += 1;
+                        }
+                    }
+                }
+                if s.trim().is_empty() {
+                    return Err(format!("at column {column}: an empty event name"));
+                }
+                s
+            }
+            _ => {
+                // Words joined by single spaces, up to an operator or keyword.
+                let mut words: Vec<String> = Vec::new();
+                loop {
+                    let save = self.pos;
+                    self.skip_ws();
+                    let w = self.word_ahead().unwrap_or_default();
+                    let keyword = ["and", "or", "within"].iter().any(|k| w.eq_ignore_ascii_case(k));
+                    if w.is_empty() || keyword || w == "." {
+                        self.pos = save;
+                        break;
+                    }
+                    self.pos += w.chars().count();
+                    words.push(w);
+                }
+                if words.is_empty() {
+                    return Err(self.err("expected an event name"));
+                }
+                words.join(" ")
+            }
+        };
+        let mut filter = None;
+        // A condition may follow after spaces; `[^…]` never is one.
+        let save = self.pos;
+        self.skip_ws();
+        let condition = self.peek() == Some('[')
+            && self.chars[self.pos + 1..].iter().find(|c| !c.is_whitespace()).is_some_and(|&c| c != '^');
+        if !condition {
+            self.pos = save;
+        }
+        if condition {
+            let open = self.pos;
+            let Some(j) = crate::predicate::closing_bracket(self.chars, open) else {
+                return Err(format!("at column {}: '[' without its ']'", open + 1));
+            };
+            let text: String = self.chars[open + 1..j].iter().collect();
+            let p = Predicate::parse(&text).map_err(|e| crate::predicate::shift_column(&e, open + 1))?;
+            filter = Some((Box::new(p), text, open + 2));
+            self.pos = j + 1;
+        }
+        self.terms.push(Term { name, filter, column });
+        Ok(self.terms.len() - 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Matches a pattern over a word sequence where an event is a letter;
+    /// every event is a minute apart.
+    fn find_in(p: &str, events: &str) -> Option<(usize, usize)> {
+        let p = Pattern::parse(p).unwrap();
+        let ev: Vec<char> = events.chars().collect();
+        p.find(ev.len(), 0, &|i| i as i64 * 60_000_000, &mut |t, i| p.terms[t].matches_name(&ev[i].to_string()))
+    }
+
+    #[test]
+    fn arrows_gaps_and_classes() {
+        assert_eq!(find_in("A -> B", "xAxxBxB"), Some((1, 5)));
+        assert_eq!(find_in("A => B", "xAxxBAB"), Some((5, 7)));
+        assert_eq!(find_in("A -> [^C]* -> B", "ACBAxB"), Some((3, 6)));
+        assert_eq!(find_in("A -> [^C]* -> B", "ACB"), None);
+        assert_eq!(find_in("[A|B] => .", "xxBy"), Some((2, 4)));
+        assert_eq!(find_in("A{2,} => B", "AxAAAB"), Some((2, 6)));
+        assert_eq!(find_in("(A => B)+", "ABABx"), Some((0, 4)));
+        assert_eq!(find_in("A -> B | C", "xCAB"), Some((1, 2)));
+        assert_eq!(find_in("A -> B within 2m", "AxxB"), None);
+        assert_eq!(find_in("A -> B within 3m", "AxxB"), Some((0, 4)));
+        assert_eq!(find_in("A -> B within 2m", "AxAxB"), Some((2, 5)));
+    }
+
+    #[test]
+    fn names_may_be_bare_words_or_quoted_globs_with_conditions() {
+        let p = Pattern::parse("Product Viewed -> 'Order*'[revenue > 100] => [^Cart Viewed|Page Viewed]*").unwrap();
+        let names: Vec<&str> = p.terms.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["Product Viewed", "Order*", "Cart Viewed", "Page Viewed"]);
+        assert_eq!(p.terms[1].filter.as_ref().map(|(_, t, c)| (t.as_str(), *c)), Some(("revenue > 100", 28)));
+        assert!(p.terms[1].matches_name("Order Completed"));
+    }
+
+    #[test]
+    fn prefix_stops_at_comparisons_and_keywords() {
+        let (p, used) = Pattern::parse_prefix("'A' -> B within 7d >= 2 and x = 1").unwrap();
+        assert_eq!((p.text.as_str(), used), ("'A' -> B within 7d", 18));
+        assert_eq!(p.within, Some(7 * 86_400_000_000));
+        let (p, used) = Pattern::parse_prefix("'Order Completed' >= 2").unwrap();
+        assert!(p.is_single_term());
+        assert_eq!(used, 18);
+        let (p, _) = Pattern::parse_prefix("A) or b").unwrap();
+        assert_eq!(p.text, "A");
+    }
+
+    #[test]
+    fn errors_name_the_column() {
+        for (src, want) in [
+            ("A -> ", "at column 6"),
+            ("A -> [B", "at column 6: '[' without"),
+            ("A{3,1}", "at column 2"),
+            ("A? -> B*", "can match no events"),
+            ("(A?)+ -> B", "at column 1: a repeated part"),
+            ("'A' 'B'", "at column 5: expected '->'"),
+            ("A -> B[revenue >]", "at column 17"),
+            ("A{1000000}", "too large"),
+        ] {
+            let e = Pattern::parse(src).map(|p| p.text).unwrap_err();
+            assert!(e.contains(want), "{src}: {e}");
+        }
+    }
+
+    /// The definition: leftmost start, then backtracking in priority order
+    /// over the tree (greedy repeats try more first, `->` gaps fewer).
+    mod brute {
+        use super::super::*;
+
+        pub fn find(p: &Pattern, node: &Node, ev: &[u8], ts: &[i64], from: usize) -> Option<(usize, usize)> {
+            for s in from..ev.len() {
+                let mut out = None;
+                m(p, node, ev, ts, s, s, &mut |e| {
+                    out = Some(e);
+                    true
+                });
+                if let Some(e) = out {
+                    return Some((s, e));
+                }
+            }
+            None
+        }
+
+        fn one(p: &Pattern, node: &Node, ev: &[u8], i: usize) -> bool {
+            let is = |t: &usize| p.terms[*t].name.as_bytes()[0] == ev[i];
+            match node {
+                Node::Any => true,
+                Node::Term(t) => is(t),
+                Node::Class(neg, ts) => ts.iter().any(is) != *neg,
+                _ => unreachable!(),
+            }
+        }
+
+        /// Calls `k` with each end a match of `node` from `i` can reach,
+        /// in priority order, until `k` says stop.
+        fn m(
+            p: &Pattern,
+            node: &Node,
+            ev: &[u8],
+            ts: &[i64],
+            s: usize,
+            i: usize,
+            k: &mut dyn FnMut(usize) -> bool,
+        ) -> bool {
+            match node {
+                Node::Any | Node::Term(_) | Node::Class(..) => {
+                    i < ev.len() && p.within.is_none_or(|w| ts[i] - ts[s] <= w) && one(p, node, ev, i) && k(i + 1)
+                }
+                Node::Seq(ns) => seq(p, ns, ev, ts, s, i, k),
+                Node::Alt(ns) => ns.iter().any(|n| m(p, n, ev, ts, s, i, k)),
+                Node::Repeat(n, min, max, greedy) => rep(p, n, *min, *max, *greedy, ev, ts, s, i, k),
+            }
+        }
+
+        fn seq(
+            p: &Pattern,
+            ns: &[Node],
+            ev: &[u8],
+            ts: &[i64],
+            s: usize,
+            i: usize,
+            k: &mut dyn FnMut(usize) -> bool,
+        ) -> bool {
+            match ns.split_first() {
+                None => k(i),
+                Some((first, rest)) => m(p, first, ev, ts, s, i, &mut |j| seq(p, rest, ev, ts, s, j, k)),
+            }
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        fn rep(
+            p: &Pattern,
+            n: &Node,
+            min: u32,
+            max: Option<u32>,
+            greedy: bool,
+            ev: &[u8],
+            ts: &[i64],
+            s: usize,
+            i: usize,
+            k: &mut dyn FnMut(usize) -> bool,
+        ) -> bool {
+            if min > 0 {
+                return m(p, n, ev, ts, s, i, &mut |j| rep(p, n, min - 1, max.map(|x| x - 1), greedy, ev, ts, s, j, k));
+            }
+            if max == Some(0) {
+                return k(i);
+            }
+            let more = |k: &mut dyn FnMut(usize) -> bool| {
+                m(p, n, ev, ts, s, i, &mut |j| j > i && rep(p, n, 0, max.map(|x| x - 1), greedy, ev, ts, s, j, k))
+            };
+            if greedy { more(k) || k(i) } else { k(i) || more(k) }
+        }
+    }
+
+    use proptest::prelude::*;
+
+    /// Random patterns over the letters A, B and C.
+    fn arb_pattern() -> impl Strategy<Value = String> {
+        let letter = prop_oneof!["A", "B", "C"].prop_map(String::from);
+        let atom = prop_oneof![
+            4 => letter.clone(),
+            1 => Just(".".to_string()),
+            1 => (any::<bool>(), prop::collection::vec(letter.clone(), 1..3))
+                .prop_map(|(neg, ls)| format!("[{}{}]", if neg { "^" } else { "" }, ls.join("|"))),
+        ];
+        let item = (atom, prop_oneof![4 => Just(""), 1 => Just("*"), 1 => Just("+"), 1 => Just("?"), 1 => Just("{1,2}"), 1 => Just("{0,2}")])
+            .prop_map(|(a, q)| format!("{a}{q}"));
+        let seq =
+            (prop::collection::vec(item, 1..4), prop::collection::vec(any::<bool>(), 3)).prop_map(|(items, arrows)| {
+                let mut s = items[0].clone();
+                for (i, it) in items.iter().enumerate().skip(1) {
+                    s += if arrows[i - 1] { " -> " } else { " => " };
+                    s += it;
+                }
+                s
+            });
+        let grouped = prop_oneof![
+            3 => seq.clone(),
+            1 => (seq.clone(), seq.clone()).prop_map(|(a, b)| format!("{a} | {b}")),
+            1 => (seq.clone(), seq).prop_map(|(a, b)| format!("({a}){{1,2}} -> {b}")),
+        ];
+        (grouped, prop_oneof![3 => Just(""), 1 => Just(" within 3m")]).prop_map(|(g, w)| format!("{g}{w}"))
+    }
+
+    /// Parses again to get the tree the brute force walks.
+    fn tree(src: &str) -> Option<(Pattern, Node)> {
+        let p = Pattern::parse(src).ok()?;
+        let chars: Vec<char> = src.chars().collect();
+        let mut parser = Parser { chars: &chars, pos: 0, terms: Vec::new() };
+        let node = parser.alt(0).ok()?;
+        Some((p, node))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, max_global_rejects: 3000, ..ProptestConfig::default() })]
+        #[test]
+        fn the_vm_agrees_with_brute_force(src in arb_pattern(), ev in prop::collection::vec(prop_oneof![Just(b'A'), Just(b'B'), Just(b'C'), Just(b'D')], 0..12), gaps in prop::collection::vec(0i64..3, 12)) {
+            let parsed = tree(&src);
+            // Patterns that can match nothing are refused by the parser.
+            prop_assume!(parsed.is_some());
+            let Some((p, node)) = parsed else { return Ok(()) };
+            let mut ts = Vec::new();
+            let mut t = 0;
+            for g in gaps.iter().take(ev.len()) {
+                t += g * 60_000_000;
+                ts.push(t);
+            }
+            let mut test = |term: usize, i: usize| p.terms[term].name.as_bytes()[0] == ev[i];
+            let tsf = |i: usize| ts[i];
+            let mut from = 0;
+            let mut count = 0;
+            loop {
+                let got = p.find(ev.len(), from, &tsf, &mut test);
+                let want = brute::find(&p, &node, &ev, &ts, from);
+                prop_assert_eq!(got, want, "pattern {} on {:?} from {}", src, String::from_utf8_lossy(&ev), from);
+                match want {
+                    Some((_, e)) => { count += 1; from = e; }
+                    None => break,
+                }
+            }
+            prop_assert_eq!(p.count(ev.len(), &tsf, &mut test), count);
+        }
+    }
+}
