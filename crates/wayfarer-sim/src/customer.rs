@@ -259,6 +259,13 @@ pub(crate) fn is_company_event(name: &str) -> bool {
 
 struct Gen {
     rng: Rng,
+    /// Product tastes draw from their own stream, so the rest of the
+    /// customer's life is the same with or without them.
+    prod: Rng,
+    /// The two categories this customer mostly shops (drawn from the
+    /// persona's interests): what makes one customer's views and orders
+    /// predict their next ones.
+    focus: [usize; 2],
     idx: u32,
     pi: usize,
     p: &'static Persona,
@@ -291,6 +298,14 @@ struct Gen {
     email_offset: i64,
     counter: u32,
 }
+
+/// Salt of the product-taste stream.
+const PRODUCT_STREAM: u64 = 0x7072_6f64_7563_7473;
+/// How often a customer's category choice is one of their two focus
+/// categories.
+const FOCUS: f64 = 0.7;
+/// How often a main product in a basket brings an accessory.
+const ACCESSORY: f64 = 0.35;
 
 impl Gen {
     fn new(seed: u64, idx: u32, end: i64) -> Gen {
@@ -328,7 +343,14 @@ impl Gen {
             devices,
             tz_minutes: tz,
         };
+        let mut prod = Rng::stream(seed ^ PRODUCT_STREAM, u64::from(idx));
+        let first = prod.weighted(&p.categories);
+        let mut others = p.categories;
+        others[first] = 0.0;
+        let focus = [first, prod.weighted(&others)];
         Gen {
+            prod,
+            focus,
             newsletter: rng.chance(p.newsletter),
             first_name: rng.pick::<&str>(&FIRST_NAMES),
             company_size: *rng.pick(&COMPANY_SIZES),
@@ -1146,6 +1168,17 @@ impl Gen {
                 None => lines.push((best.1, qty)),
             }
         }
+        // A main product often comes with one of its category's two
+        // accessories (a tent with its footprint or stakes).
+        let mains: Vec<usize> = lines.iter().map(|l| l.0).filter(|pid| pid % 8 < 6).collect();
+        for pid in mains {
+            if self.prod.chance(ACCESSORY) {
+                let acc = pid / 8 * 8 + 6 + self.prod.below(2);
+                if !lines.iter().any(|l| l.0 == acc) {
+                    lines.push((acc, 1));
+                }
+            }
+        }
         lines
     }
 
@@ -1589,8 +1622,11 @@ impl Gen {
         days(d)
     }
 
+    /// A category: usually one the customer focuses on, else any by the
+    /// persona's interests.
     fn pick_cat(&mut self) -> usize {
-        self.rng.weighted(&self.p.categories)
+        let any = self.rng.weighted(&self.p.categories);
+        if self.prod.chance(FOCUS) { self.focus[usize::from(self.prod.chance(0.35))] } else { any }
     }
 
     fn pick_product(&mut self) -> usize {

@@ -120,6 +120,22 @@ fn demo_recovers_the_simulated_truth() {
     }
     assert!(advised > 0, "no customer in Decision got a next best action");
 
+    // Recommendations: customers shop mostly two categories of their own and
+    // a main product often brings its accessory, so what a customer viewed
+    // and bought before the split predicts what they buy after it. Both
+    // models must beat the popularity baseline on the same split.
+    let eval = json(&wayfarer(dir, &["recommend", "--evaluate", "--data", "d", "--json"]));
+    let model = |name: &str| eval["models"].as_array().unwrap().iter().find(|m| m["model"] == name).cloned().unwrap();
+    let popular = model("popularity");
+    assert!(popular["users"].as_u64().unwrap() >= 200, "too few customers to score: {eval}");
+    for name in ["co-occurrence", "ease"] {
+        let m = model(name);
+        let (hr, base) = (m["hit_rate"].as_f64().unwrap(), popular["hit_rate"].as_f64().unwrap());
+        assert!(hr > base, "{name} HR@10 {hr:.3} does not beat popularity {base:.3}: {eval}");
+        let (ndcg, base) = (m["ndcg"].as_f64().unwrap(), popular["ndcg"].as_f64().unwrap());
+        assert!(ndcg > base + 0.05, "{name} NDCG@10 {ndcg:.3} vs popularity {base:.3}: {eval}");
+    }
+
     // Injected pain point 1: an exit touchpoint in Decision for one persona.
     let pains = truth["pain_points"].as_array().unwrap();
     let exit = pains.iter().find(|p| p["kind"] == "exit_touchpoint").expect("exit pain point in truth");
