@@ -119,11 +119,17 @@ pub enum CustomerFact {
     Clv,
     /// P(alive) under BG/NBD; known for customers with a purchase.
     PAlive,
+    /// When the customer's first interaction (track, page, screen) was, as
+    /// an RFC 3339 UTC time; compared with a date or time
+    /// (`first_seen >= '2026-07-06'`, a date meaning its midnight UTC).
+    FirstSeen,
+    /// When their latest interaction was.
+    LastSeen,
 }
 
 impl CustomerFact {
     /// Names as written in conditions (`purchases` is another name for `orders`).
-    pub const NAMES: [(&'static str, CustomerFact); 14] = [
+    pub const NAMES: [(&'static str, CustomerFact); 16] = [
         ("first_channel", CustomerFact::FirstChannel),
         ("orders", CustomerFact::Orders),
         ("purchases", CustomerFact::Orders),
@@ -138,6 +144,8 @@ impl CustomerFact {
         ("clv", CustomerFact::Clv),
         ("predicted_clv", CustomerFact::Clv),
         ("p_alive", CustomerFact::PAlive),
+        ("first_seen", CustomerFact::FirstSeen),
+        ("last_seen", CustomerFact::LastSeen),
     ];
 
     pub fn parse(name: &str) -> Option<CustomerFact> {
@@ -560,6 +568,15 @@ impl Predicate {
             Predicate::And(ps) => Predicate::And(ps.into_iter().map(|p| p.order_stages(stages)).collect()),
             Predicate::Or(ps) => Predicate::Or(ps.into_iter().map(|p| p.order_stages(stages)).collect()),
             Predicate::Not(p) => Predicate::Not(Box::new(p.order_stages(stages))),
+            // Times compare as RFC 3339 UTC text: the value written the same way.
+            Predicate::Cmp(
+                Field::Customer(f @ (CustomerFact::FirstSeen | CustomerFact::LastSeen)),
+                op,
+                Value::Str(v),
+            ) => {
+                let v = crate::time::parse_timestamp(&v).map_or(v, |ts| Cow::Owned(crate::time::format_rfc3339(ts)));
+                Predicate::Cmp(Field::Customer(f), op, Value::Str(v))
+            }
             Predicate::Cmp(Field::Customer(CustomerFact::Stage), op, Value::Str(name)) if op.is_ordering() => {
                 match stages.iter().position(|s| *s == name) {
                     Some(rank) => Predicate::StageOrder(op, rank, name.into_owned()),
@@ -1229,6 +1246,17 @@ fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
             _ => Ok(()),
         };
     }
+    if matches!(a.field, Field::Customer(CustomerFact::FirstSeen | CustomerFact::LastSeen)) {
+        if text_op {
+            return Err(format!("'{}' is a time; compare it with = != < <= > >= and a date", a.name));
+        }
+        return match value {
+            Value::Null => Ok(()),
+            v => crate::time::parse_timestamp(&v.text()).map(|_| ()).map_err(|e| {
+                format!("'{}' is a time, and '{}' is not a date or time ({e}); write '2026-07-06'", a.name, v.text())
+            }),
+        };
+    }
     let kinds: Vec<&str> = crate::event::Kind::ALL.iter().map(|k| k.as_str()).collect();
     let (what, names): (&str, Vec<&str>) = match a.field {
         Field::Event => ("event", vocab.events.iter().map(String::as_str).collect()),
@@ -1443,6 +1471,32 @@ mod tests {
             let ts = |i: usize| -self.events[i].1 * day;
             Some(p.count(self.events.len(), &ts, &mut |t, i| p.terms[t].matches_name(self.events[i].0)))
         }
+    }
+
+    #[test]
+    fn first_and_last_seen_compare_as_utc_times() {
+        let p = Predicate::compile(
+            "first_seen >= '2026-07-06' and last_seen < '2026-07-13T02:00:00+02:00'",
+            Scope::Customer,
+            &vocab(),
+        )
+        .unwrap();
+        assert_eq!(
+            p.to_string(),
+            "first_seen >= '2026-07-06T00:00:00.000Z' and last_seen < '2026-07-13T00:00:00.000Z'"
+        );
+        let at = |first: &str, last: &str| {
+            let facts = facts(&[
+                ("first_seen", Value::Str(first.to_string().into())),
+                ("last_seen", Value::Str(last.to_string().into())),
+            ]);
+            p.eval(&facts)
+        };
+        assert!(at("2026-07-06T00:00:00.000Z", "2026-07-12T23:59:59.999Z"));
+        assert!(!at("2026-07-05T23:59:59.999Z", "2026-07-08T00:00:00.000Z"));
+        assert!(!at("2026-07-06T10:00:00.000Z", "2026-07-13T00:00:00.000Z"));
+        assert!(err("first_seen > 'last week'", Scope::Customer).contains("is not a date or time"));
+        assert!(err("first_seen ~ '2026*'", Scope::Customer).contains("is a time"));
     }
 
     #[test]

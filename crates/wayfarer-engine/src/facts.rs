@@ -111,6 +111,14 @@ impl<'t, 'a> Facts<'t, 'a> {
             CustomerFact::PAlive => {
                 self.predictions.and_then(|p| p.p_alive.get(&t.customer)).map_or(Value::Null, |v| Value::Num(*v))
             }
+            CustomerFact::FirstSeen | CustomerFact::LastSeen => {
+                let interaction = |&&r: &&usize| Kind::code_is_interaction(self.rows.kind[r]);
+                let at = match f {
+                    CustomerFact::FirstSeen => t.idx.iter().find(interaction),
+                    _ => t.idx.iter().rev().find(interaction),
+                };
+                at.map_or(Value::Null, |&r| Value::Str(wayfarer_core::time::format_rfc3339(self.rows.ts[r]).into()))
+            }
         }
     }
 }

@@ -226,6 +226,74 @@ pub fn refresh(store: &Store, model: &Model, defs: &[SegmentDef], now_us: i64) -
     Ok(report)
 }
 
+// ------------------------------------------- an analysis's group as a segment
+
+/// Quotes a name for a condition.
+fn quoted(name: &str) -> String {
+    format!("'{}'", name.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// ` and persona = 'P'` for a configured persona, `Some("")` for none, and
+/// `None` for a persona no condition can name (a discovered one).
+fn persona_clause(model: &Model, persona: Option<&str>) -> Option<String> {
+    match persona {
+        None => Some(String::new()),
+        Some(p) if model.personas.iter().any(|(n, _, _)| n == p) => Some(format!(" and persona = {}", quoted(p))),
+        Some(_) => None,
+    }
+}
+
+/// For each funnel step but the last, a segment condition that holds for
+/// the customers who reached that step and not the next: what "save as
+/// segment" on a drop-off saves. The steps become a path pattern
+/// (`did 'A' -> 'B' within 7d and not did 'A' -> 'B' -> 'C' within 7d`),
+/// which matches ClickHouse's default windowFunnel level for events with
+/// distinct times; where two steps share a timestamp, windowFunnel orders
+/// them by step and a pattern by arrival, so counts can differ there.
+/// Empty when the funnel has what no condition says: another mode,
+/// exclusions, per-step windows, sessions, a stage step, a step condition
+/// on the touchpoint or stage, or a discovered persona.
+pub fn funnel_dropped(spec: &crate::funnel::FunnelSpec, model: &Model, persona: Option<&str>) -> Vec<Option<String>> {
+    let none = vec![None; spec.steps.len()];
+    let plain = spec.mode == crate::funnel::Mode::Default
+        && spec.exclude.is_empty()
+        && spec.step_windows.iter().all(Option::is_none)
+        && spec.per.is_customers();
+    let Some(who) = persona_clause(model, persona).filter(|_| plain) else { return none };
+    let mut terms = Vec::new();
+    for step in &spec.steps {
+        let Some(event) = &step.event else { return none };
+        let term = match step.label.find('[') {
+            Some(i) => format!("{}{}", quoted(event), &step.label[i..]),
+            None => quoted(event),
+        };
+        terms.push(term);
+    }
+    let window = wayfarer_core::time::format_duration_exact(spec.window);
+    let reached = |k: usize| match k {
+        0 => format!("did {}", terms[0]),
+        _ => format!("did {} within {window}", terms[..=k].join(" -> ")),
+    };
+    (0..spec.steps.len())
+        .map(|k| {
+            let next = k + 1;
+            (next < spec.steps.len())
+                .then(|| format!("{} and not {}{who}", reached(k), reached(next)))
+                .filter(|c| compile("", c, model).is_ok())
+        })
+        .collect()
+}
+
+/// A segment condition for a retention cohort: the customers whose first
+/// interaction falls in the period starting on `start` (a date), by the
+/// same UTC periods as retention; `None` for a discovered persona.
+pub fn cohort(period: crate::period::Period, start: &str, model: &Model, persona: Option<&str>) -> Option<String> {
+    let who = persona_clause(model, persona)?;
+    let from = wayfarer_core::time::parse_timestamp(start).ok()?;
+    let next = period.label(period.number(from) + 1);
+    Some(format!("first_seen >= '{start}' and first_seen < '{next}'{who}"))
+}
+
 struct MembershipFold<'a> {
     model: &'a Model,
     scope: &'a Scope,

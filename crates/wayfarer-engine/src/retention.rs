@@ -231,6 +231,7 @@ impl Fold for RetentionFold<'_> {
                 active: active.clone(),
                 retention: active.iter().map(|a| if *size > 0 { *a as f64 / *size as f64 } else { 0.0 }).collect(),
                 observed: ((last_period - c + 1).max(0) as usize).min(active.len()),
+                segment: None,
             })
             .collect();
         let mut lifecycle = Vec::new();
@@ -318,6 +319,10 @@ pub struct Cohort {
     pub retention: Vec<f64>,
     /// How many offsets have begun by the end of the data (the rest cannot be known yet).
     pub observed: usize,
+    /// A segment condition for the cohort's customers ("save as segment";
+    /// [`crate::membership::cohort`]), where one can say it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub segment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

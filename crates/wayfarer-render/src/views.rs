@@ -22,6 +22,9 @@ pub struct View {
     pub tables: Vec<Table>,
     /// Plain-language notes (model caveats, why something is empty).
     pub notes: Vec<String>,
+    /// Groups the page offers to save as a segment: (what, customers,
+    /// condition). Pages only; exports leave them out.
+    pub segments: Vec<(String, u64, String)>,
 }
 
 impl View {
@@ -64,6 +67,12 @@ pub fn funnel(r: &FunnelReport) -> View {
     ));
     v.kpis.push(("Median time to convert".into(), crate::duration(r.time_to_convert.median_seconds)));
     v.charts.push(chart::funnel_bars("funnel", "Conversion by step", &bars));
+    for (k, s) in r.steps.iter().enumerate() {
+        if let (Some(c), Some(next)) = (&s.dropped_segment, r.steps.get(k + 1)) {
+            let what = format!("Dropped after step {} ({}) before {}", k + 1, s.name, next.name);
+            v.segments.push((what, s.customers.saturating_sub(next.customers), c.clone()));
+        }
+    }
     let buckets: Vec<(String, u64)> =
         r.time_to_convert.buckets.iter().map(|b| (b.label.clone(), b.customers)).collect();
     let unit = r.unit.noun();
@@ -149,6 +158,11 @@ pub fn retention(r: &RetentionReport) -> View {
         .collect();
     let total: u64 = r.cohorts.iter().map(|c| c.size).sum();
     v.kpis.push(("Customers in cohorts".into(), crate::count(total)));
+    for c in &r.cohorts {
+        if let Some(cond) = &c.segment {
+            v.segments.push((format!("The {period} cohort of {}", c.cohort_start), c.size, cond.clone()));
+        }
+    }
     let weighted = |k: usize| {
         let (mut n, mut a) = (0u64, 0u64);
         for c in r.cohorts.iter().filter(|c| c.observed > k) {

@@ -66,6 +66,20 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A valid segment name made from any text (what a "save as segment" link
+/// proposes): other characters become spaces, runs of spaces one, and the
+/// result is cut to the longest a name may be.
+pub fn suggest_name(text: &str) -> String {
+    let mapped: String =
+        text.chars().map(|c| if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { ' ' }).collect();
+    let joined = mapped.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cut: String = joined.chars().take(MAX_NAME).collect();
+    match cut.trim_end() {
+        "" => "Saved segment".to_string(),
+        s => s.to_string(),
+    }
+}
+
 /// Saves a new segment, or replaces the one of the same name when
 /// `replace` (keeping its creation time). An existing name without
 /// `replace` is an error, as is a malformed name.
@@ -141,6 +155,16 @@ fn save(dir: &Path, segments: Vec<SegmentDef>) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggested_names_are_valid() {
+        for text in ["Dropped after step 1 (Product Viewed[url ~ '*x*']) before Order", "", "((", &"long ".repeat(40)] {
+            let name = suggest_name(text);
+            assert_eq!(check_name(&name), Ok(()), "{text:?} -> {name:?}");
+        }
+        assert_eq!(suggest_name("The week cohort of 2026-07-06"), "The week cohort of 2026-07-06");
+        assert_eq!(suggest_name("A (B) 'c'"), "A B c");
+    }
 
     fn def(name: &str, condition: &str) -> SegmentDef {
         SegmentDef {

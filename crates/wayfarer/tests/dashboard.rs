@@ -461,6 +461,7 @@ fn segments_in_headless_chromium() {
     );
     let report: Value = serde_json::from_str(out.trim()).unwrap();
     assert!(report["members"].as_u64().unwrap() > 0 && report["reader_refused"] == true, "{report}");
+    assert!(report["funnel_dropped"].as_u64().unwrap() > 0, "{report}");
     // What the browser saved is what the CLI sees.
     let listed: Value = serde_json::from_str(&wayfarer(&dir, &["segments", "list", "--json"])).unwrap();
     let saved =

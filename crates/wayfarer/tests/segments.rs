@@ -403,6 +403,42 @@ fn the_map_cells_conditions_count_what_the_map_counts() {
         }
     }
     assert_eq!(eval["items"], 48, "the synthetic company's catalogue");
+    // "Save as segment" on a funnel's drop-offs and on retention cohorts:
+    // each condition counts exactly the customers the analysis counts.
+    let funnel = wayfarer(
+        t.path(),
+        &["funnel", "Product Viewed", "Product Added", "Order Completed[revenue > 100]", "--json", "--data", "data"],
+    )
+    .json();
+    let steps = funnel["steps"].as_array().unwrap();
+    for k in 0..steps.len() - 1 {
+        let condition = steps[k]["dropped_segment"].as_str().unwrap_or_else(|| panic!("step {k}: {funnel}"));
+        let dropped = steps[k]["customers"].as_u64().unwrap() - steps[k + 1]["customers"].as_u64().unwrap();
+        assert!(dropped > 0, "{funnel}");
+        assert_eq!(count(condition), dropped, "dropped after step {}: {condition}", k + 1);
+    }
+    assert!(steps.last().unwrap().get("dropped_segment").is_none(), "{funnel}");
+    // Exclusions have no condition: no segment is offered.
+    let excluded = wayfarer(
+        t.path(),
+        &["funnel", "Product Viewed", "Order Completed", "--exclude", "Cart Viewed", "--json", "--data", "data"],
+    )
+    .json();
+    assert!(excluded["steps"][0].get("dropped_segment").is_none(), "{excluded}");
+    for period in ["week", "month"] {
+        let retention = wayfarer(t.path(), &["retention", "--period", period, "--json", "--data", "data"]).json();
+        let cohorts = retention["cohorts"].as_array().unwrap();
+        assert!(cohorts.len() > 1, "{retention}");
+        for c in cohorts {
+            let condition = c["segment"].as_str().unwrap_or_else(|| panic!("{c}"));
+            assert_eq!(
+                count(condition),
+                c["size"].as_u64().unwrap(),
+                "{period} cohort {}: {condition}",
+                c["cohort_start"]
+            );
+        }
+    }
     let stages = map["stages"].as_array().unwrap();
     for (i, s) in stages.iter().enumerate() {
         let name = s["name"].as_str().unwrap();

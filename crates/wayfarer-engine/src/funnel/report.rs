@@ -34,6 +34,12 @@ pub struct StepReport {
     pub conversion_from_previous: Option<f64>,
     pub conversion_from_first: Option<f64>,
     pub median_seconds_from_previous: Option<f64>,
+    /// A segment condition for the customers who reached this step and not
+    /// the next ("save as segment" on the drop-off); absent for the last
+    /// step and where no condition can say it
+    /// ([`crate::membership::funnel_dropped`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dropped_segment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +84,7 @@ fn steps_report(spec: &FunnelSpec, g: &GroupPartial) -> Vec<StepReport> {
                 conversion_from_previous: if k == 0 { None } else { ratio(reached[k], reached[k - 1]) },
                 conversion_from_first: ratio(reached[k], reached[0]),
                 median_seconds_from_previous: if k == 0 { None } else { quantile(&mut secs, 0.5) },
+                dropped_segment: None,
             }
         })
         .collect()

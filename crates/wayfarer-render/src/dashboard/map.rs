@@ -46,6 +46,7 @@ impl MapPage<'_> {
             }
             Some(_) => return None,
         };
+        let name = wayfarer_store::segment_defs::suggest_name(&name);
         Some(format!("/segments?name={}&condition={}#new-segment", super::enc(&name), super::enc(&condition)))
     }
 

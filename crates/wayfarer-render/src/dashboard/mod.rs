@@ -168,6 +168,20 @@ pub fn view(v: &View, export_base: &str) -> Markup {
                 details { summary { "Numbers behind this chart" } (crate::export::data_table(&c.data, 200)) }
             }
         }
+        @if !v.segments.is_empty() {
+            section.card #save-as-segment aria-labelledby="h-save-as-segment" {
+                header { h2 #h-save-as-segment { "Save as a segment" } }
+                p.muted { "A saved segment keeps these customers live (entries and exits recorded), scopes the map and other analyses, and exports as an ad audience." }
+                ul.save-segments {
+                    @for (what, n, condition) in &v.segments {
+                        li {
+                            a href=(format!("/segments?name={}&condition={}#new-segment", enc(&wayfarer_store::segment_defs::suggest_name(what)), enc(condition))) { (what) }
+                            " · " (crate::counted(*n, "customer"))
+                        }
+                    }
+                }
+            }
+        }
         @for t in &v.tables {
             section.card {
                 header {

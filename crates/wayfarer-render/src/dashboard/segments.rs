@@ -43,8 +43,8 @@ pub fn segments_page(p: &SegmentsPage) -> String {
         &html! {
             p.muted style="margin-top:0" {
                 "Customers by a condition over everything they did: traits, "
-                code { "did 'EVENT'[condition] >= N within 90d" } ", stage (" code { "stage >= 'Purchase'" } "), persona, "
-                "favourite channel, NPS group, churned. The server keeps membership live and records who enters and leaves. "
+                code { "did 'EVENT'[condition] >= N within 90d" } ", path patterns (" code { "did 'Product Viewed' -> [^'Order Completed']* -> 'Product Viewed'" } "), stage (" code { "stage >= 'Purchase'" } "), persona, "
+                "favourite channel, NPS group, churned, first seen. Funnels, retention cohorts and map cells offer \"save as segment\". The server keeps membership live and records who enters and leaves. "
                 a href="/api/segments" { "Same list as JSON" }
             }
             @match &p.rows {

@@ -60,11 +60,24 @@ pub fn funnel_report(g: &Global, a: &FunnelArgs) -> Result<funnel::FunnelReport>
         Some(t) => Some(Period::parse(t).with_context(|| format!("--trend '{t}': expected day, week or month"))?),
         None => None,
     };
-    Ok(if a.compare_previous {
+    let mut report = if a.compare_previous {
         funnel::funnel_with_previous(&store, &model, &scope, &spec)?
     } else {
         funnel::funnel(&store, &model, &scope, &spec)?
-    })
+    };
+    if whole_data(&a.scope) {
+        let dropped = wayfarer_engine::membership::funnel_dropped(&spec, &model, a.scope.persona.as_deref());
+        for (step, c) in report.steps.iter_mut().zip(dropped) {
+            step.dropped_segment = c;
+        }
+    }
+    Ok(report)
+}
+
+/// Whether an analysis reads all of the data (no dates, no saved segment):
+/// only then does a condition hold exactly its groups.
+fn whole_data(s: &crate::cli::ScopeArgs) -> bool {
+    s.from.is_none() && s.to.is_none() && s.segment.is_none()
 }
 
 pub fn funnel(g: &Global, a: &FunnelArgs, out: &mut Out) -> Result<()> {
@@ -125,7 +138,14 @@ pub fn retention_report(g: &Global, a: &RetentionArgs) -> Result<retention::Rete
         start_event: a.start_event.clone(),
         return_event: a.return_event.clone(),
     };
-    Ok(retention::retention(&store, &model, &scope, &spec)?)
+    let mut report = retention::retention(&store, &model, &scope, &spec)?;
+    if whole_data(&a.scope) && spec.start_event.is_none() {
+        for c in &mut report.cohorts {
+            c.segment =
+                wayfarer_engine::membership::cohort(period, &c.cohort_start, &model, a.scope.persona.as_deref());
+        }
+    }
+    Ok(report)
 }
 
 pub fn retention(g: &Global, a: &RetentionArgs, out: &mut Out) -> Result<()> {

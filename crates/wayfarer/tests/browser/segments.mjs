@@ -4,7 +4,8 @@
 // Signs in with the admin token, types a condition and sees its live count,
 // sees a misspelled event named with the closest, saves the segment, opens
 // its members, downloads its audience; then, signed in with a read token,
-// is refused when saving. Fails (exit 1) on any assertion or JavaScript error.
+// is refused when saving; saves a funnel's drop-off from the Funnels page
+// with the count the funnel drew. Fails (exit 1) on any assertion or JavaScript error.
 import { chromium } from "playwright-core";
 import fs from "node:fs";
 import path from "node:path";
@@ -72,6 +73,20 @@ try {
       const listed = await page.$$eval("#segments tbody tr td:first-child a", (as) => as.map((a) => a.textContent.trim()));
       check(listed.includes("Browser buyers"), `the list shows ${listed.join(", ")}`);
       await page.screenshot({ path: path.join(out, "42-segments-list.png"), fullPage: true });
+      // "Save as segment" from a funnel's drop-off: the form comes prefilled
+      // and its live count equals the drop-off the funnel drew.
+      await page.goto(base + "/funnels?step=Product%20Viewed&step=Order%20Completed");
+      const save = page.locator("#save-as-segment li").first();
+      await save.waitFor({ timeout: 30000 });
+      const offered = Number((await save.textContent()).match(/([\d,]+) customers?/)[1].replace(/,/g, ""));
+      await page.screenshot({ path: path.join(out, "44-funnel-save-as-segment.png"), fullPage: true });
+      await Promise.all([page.waitForURL(/\/segments\?/), save.locator("a").click()]);
+      check((await page.inputValue("#seg-condition")).includes("not did 'Product Viewed' -> 'Order Completed' within 1w"),
+        `the prefilled condition is '${await page.inputValue("#seg-condition")}'`);
+      await page.locator("#seg-count").filter({ hasText: /of [\d,]+ customers/ }).waitFor({ timeout: 15000 });
+      const prefilled = Number((await page.textContent("#seg-count")).trim().split(" ")[0].replace(/,/g, ""));
+      check(prefilled === offered, `the funnel offered ${offered} drop-offs, the live count says ${prefilled}`);
+      report.funnel_dropped = offered;
     } else {
       // A read token may look but not save: the form comes back with the reason.
       await Promise.all([page.waitForURL(/error=/), page.getByRole("button", { name: "Save segment" }).click()]);
