@@ -125,11 +125,14 @@ pub enum CustomerFact {
     FirstSeen,
     /// When their latest interaction was.
     LastSeen,
+    /// The persona discovered from behaviour (`wayfarer personas`; the
+    /// map's discovered personas) whose centre is nearest the customer.
+    DiscoveredPersona,
 }
 
 impl CustomerFact {
     /// Names as written in conditions (`purchases` is another name for `orders`).
-    pub const NAMES: [(&'static str, CustomerFact); 16] = [
+    pub const NAMES: [(&'static str, CustomerFact); 17] = [
         ("first_channel", CustomerFact::FirstChannel),
         ("orders", CustomerFact::Orders),
         ("purchases", CustomerFact::Orders),
@@ -146,6 +149,7 @@ impl CustomerFact {
         ("p_alive", CustomerFact::PAlive),
         ("first_seen", CustomerFact::FirstSeen),
         ("last_seen", CustomerFact::LastSeen),
+        ("discovered_persona", CustomerFact::DiscoveredPersona),
     ];
 
     pub fn parse(name: &str) -> Option<CustomerFact> {
@@ -312,6 +316,9 @@ pub struct Vocabulary {
     pub traits: Option<Vec<String>>,
     /// The configured personas' names.
     pub personas: Vec<String>,
+    /// The discovered personas' names, where a condition reads them (the
+    /// engine fills them in from the persona fit).
+    pub discovered_personas: Vec<String>,
     /// Whether a property no event has is an error even when no known
     /// property is close to it. Stage and touchpoint rules are lenient (the
     /// built-in rules name Segment's properties, which other data may lack,
@@ -1265,7 +1272,23 @@ fn check(a: &Atom, scope: Scope, vocab: &Vocabulary) -> Result<(), String> {
             ("channel", vocab.channels.iter().map(String::as_str).collect())
         }
         Field::Customer(CustomerFact::NpsGroup) => ("NPS group", vec!["promoter", "passive", "detractor"]),
+        Field::Customer(CustomerFact::Persona)
+            if !vocab.personas.iter().any(|p| *p == value.text())
+                && vocab.discovered_personas.iter().any(|p| *p == value.text()) =>
+        {
+            return Err(format!(
+                "'{}' is a discovered persona, and persona reads the configured ones: write discovered_persona = '{}'",
+                value.text(),
+                value.text()
+            ));
+        }
         Field::Customer(CustomerFact::Persona) => ("persona", vocab.personas.iter().map(String::as_str).collect()),
+        Field::Customer(CustomerFact::DiscoveredPersona) => {
+            if vocab.discovered_personas.is_empty() {
+                return Err("no personas are discovered (too few customers to cluster)".to_string());
+            }
+            ("discovered persona", vocab.discovered_personas.iter().map(String::as_str).collect())
+        }
         Field::Customer(CustomerFact::Stage) | Field::InStage => {
             ("stage", vocab.stages.iter().map(String::as_str).collect())
         }
@@ -1439,6 +1462,7 @@ mod tests {
             properties: Some(vec!["plan".into(), "lifecycle".into(), "chanel".into()]),
             traits: Some(vec!["plan".into(), "company_size".into()]),
             personas: vec!["Deal hunters".into()],
+            discovered_personas: vec!["Paid Search-led".into()],
             absent_property_is_error: true,
         }
     }

@@ -41,6 +41,8 @@ pub struct Facts<'t, 'a> {
 pub struct Predictions {
     pub clv: std::sync::Arc<std::collections::HashMap<u32, f64>>,
     pub p_alive: std::sync::Arc<std::collections::HashMap<u32, f64>>,
+    /// The discovered personas' fit, each customer placed with the nearest.
+    pub personas: Option<std::sync::Arc<crate::personas::PersonaFit>>,
 }
 
 impl<'t, 'a> Facts<'t, 'a> {
@@ -110,6 +112,11 @@ impl<'t, 'a> Facts<'t, 'a> {
             }
             CustomerFact::PAlive => {
                 self.predictions.and_then(|p| p.p_alive.get(&t.customer)).map_or(Value::Null, |v| Value::Num(*v))
+            }
+            CustomerFact::DiscoveredPersona => {
+                let Some(fit) = self.predictions.and_then(|p| p.personas.as_deref()) else { return Value::Null };
+                let features = crate::personas::features(self.model, &crate::Scope::default(), t).features;
+                fit.personas.get(fit.assign(&features)).map_or(Value::Null, |(n, _)| Facts::name(n))
             }
             CustomerFact::FirstSeen | CustomerFact::LastSeen => {
                 let interaction = |&&r: &&usize| Kind::code_is_interaction(self.rows.kind[r]);
@@ -303,6 +310,8 @@ pub fn columns(f: &Field) -> Vec<Col> {
         Field::Revenue | Field::Customer(CustomerFact::RevenueTotal) => Col::Revenue,
         Field::Trait(_) => Col::Properties,
         Field::Customer(CustomerFact::NpsGroup) => return vec![Col::Survey, Col::Score],
+        // What the personas' features read.
+        Field::Customer(CustomerFact::DiscoveredPersona) => return vec![Col::Revenue, Col::Survey, Col::Score],
         _ => return Vec::new(),
     }]
 }

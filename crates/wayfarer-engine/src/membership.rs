@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 use serde_json::Value as Json;
-use wayfarer_core::predicate::{CustomerFact, Field, Predicate, Scope as Where};
+use wayfarer_core::predicate::{self, CustomerFact, Field, Predicate, Scope as Where};
 use wayfarer_store::segment_defs::SegmentDef;
 use wayfarer_store::{Col, CustomerSet, PropertyRows, Store};
 
@@ -21,6 +21,21 @@ use crate::{EngineError, Scope};
 pub struct Segment {
     pub name: String,
     pub predicate: Predicate,
+    /// The discovered personas' fit, when the condition reads
+    /// `discovered_persona`.
+    pub discovered: Option<std::sync::Arc<crate::personas::PersonaFit>>,
+}
+
+/// Whether a condition reads the discovered personas.
+fn reads_discovered(p: &Predicate) -> bool {
+    p.fields().iter().any(|f| matches!(f, Field::Customer(CustomerFact::DiscoveredPersona)))
+}
+
+/// The discovered personas' fit, as the map's discovered personas use it
+/// (saved once per data and configuration, fitted when there is none).
+pub fn discovered_fit(store: &Store, model: &Model) -> Result<crate::personas::PersonaFit, EngineError> {
+    let spec = crate::personas::PersonaSpec { with_maps: false, ..crate::personas::PersonaSpec::default() };
+    crate::personas::persona_fit(store, model, &Scope::default(), &spec)
 }
 
 /// Whether a segment reads the CLV models' predictions.
@@ -29,35 +44,59 @@ fn reads_predictions(p: &Predicate) -> bool {
 }
 
 /// The CLV models' predictions (`wayfarer clv`'s defaults, over all the
-/// data) when a segment reads `clv` or `p_alive`.
+/// data) when a segment reads `clv` or `p_alive`, and the discovered
+/// personas' fit when one reads `discovered_persona`.
 pub fn predictions_for(store: &Store, model: &Model, segments: &[Segment]) -> Result<Option<Predictions>, EngineError> {
+    let personas = segments.iter().find_map(|s| s.discovered.clone());
     if !segments.iter().any(|s| reads_predictions(&s.predicate)) {
-        return Ok(None);
+        return Ok(personas.map(|p| Predictions { personas: Some(p), ..Predictions::default() }));
     }
     let spec = crate::clv::ClvSpec { historic: false, ..crate::clv::ClvSpec::defaults(model) };
     let r = crate::clv::clv(&store.all_customers(), model, &Scope::default(), &spec)?;
-    Ok(Some(Predictions { clv: r.predicted_by_customer, p_alive: r.p_alive_by_customer }))
+    Ok(Some(Predictions { clv: r.predicted_by_customer, p_alive: r.p_alive_by_customer, personas }))
 }
 
 /// Compiles a segment's condition against the data; the error names the
-/// segment and the column.
-pub fn compile(name: &str, condition: &str, model: &Model) -> Result<Segment, EngineError> {
-    let predicate = Predicate::compile(condition, Where::Customer, &model.vocabulary()).map_err(|e| match name {
+/// segment and the column. A condition that reads `discovered_persona`
+/// brings the discovered personas' fit (made now if there is none).
+pub fn compile(store: &Store, name: &str, condition: &str, model: &Model) -> Result<Segment, EngineError> {
+    let mut vocab = model.vocabulary();
+    let mut discovered = None;
+    let with_discovered = |vocab: &mut predicate::Vocabulary| {
+        let fit = discovered_fit(&store.all_customers(), model);
+        vocab.discovered_personas =
+            fit.as_ref().map(|f| f.personas.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default();
+        fit.ok().map(std::sync::Arc::new)
+    };
+    if Predicate::parse(condition).is_ok_and(|p| reads_discovered(&p)) {
+        discovered = with_discovered(&mut vocab);
+    }
+    let named = |e: String| match name {
         "" => EngineError::InvalidQuery(format!("condition {e}")),
         _ => EngineError::InvalidQuery(format!("segment '{name}', condition {e}")),
-    })?;
+    };
+    let predicate = match Predicate::compile(condition, Where::Customer, &vocab) {
+        Ok(p) => p,
+        // A configured persona that is not: maybe a discovered one, which
+        // the error then names.
+        Err(e) if discovered.is_none() && e.contains("no persona '") => {
+            with_discovered(&mut vocab);
+            return Err(named(Predicate::compile(condition, Where::Customer, &vocab).err().unwrap_or(e)));
+        }
+        Err(e) => return Err(named(e)),
+    };
     if reads_predictions(&predicate) && model.purchase_code.is_none() {
         return Err(EngineError::InvalidQuery(format!(
             "segment '{name}': clv and p_alive are predicted from purchases, and the data has no purchase event \
              (journey.purchase_event in wayfarer.toml)"
         )));
     }
-    Ok(Segment { name: name.to_string(), predicate })
+    Ok(Segment { name: name.to_string(), predicate, discovered })
 }
 
 /// Compiles saved definitions.
-pub fn compile_all(defs: &[SegmentDef], model: &Model) -> Result<Vec<Segment>, EngineError> {
-    defs.iter().map(|d| compile(&d.name, &d.condition, model)).collect()
+pub fn compile_all(store: &Store, defs: &[SegmentDef], model: &Model) -> Result<Vec<Segment>, EngineError> {
+    defs.iter().map(|d| compile(store, &d.name, &d.condition, model)).collect()
 }
 
 /// One member of a segment, with what a team needs to reach them.
@@ -176,7 +215,7 @@ pub fn refresh(store: &Store, model: &Model, defs: &[SegmentDef], now_us: i64) -
         segment_defs::record(dir, &[], &Current { generation, segments: Vec::new() })?;
         return Ok(Refresh { generation, ..Refresh::default() });
     }
-    let segments = compile_all(defs, model)?;
+    let segments = compile_all(store, defs, model)?;
     let found = numbers(&store.all_customers(), model, &Scope::default(), &segments)?;
     let ids = store.identity_shared()?;
     let at = wayfarer_core::time::format_rfc3339(now_us);
@@ -279,9 +318,14 @@ pub fn funnel_dropped(spec: &crate::funnel::FunnelSpec, model: &Model, persona: 
             let next = k + 1;
             (next < spec.steps.len())
                 .then(|| format!("{} and not {}{who}", reached(k), reached(next)))
-                .filter(|c| compile("", c, model).is_ok())
+                .filter(|c| check(c, model))
         })
         .collect()
+}
+
+/// Whether a condition is one a segment can hold (checked without data).
+fn check(condition: &str, model: &Model) -> bool {
+    Predicate::compile(condition, Where::Customer, &model.vocabulary()).is_ok()
 }
 
 /// A segment condition for a retention cohort: the customers whose first
@@ -422,9 +466,9 @@ mod tests {
         ]);
         let model = testutil::model(&store);
         let segs = vec![
-            compile("repeat", "did 'Order Completed' >= 2", &model).unwrap(),
-            compile("buyers", "orders >= 1", &model).unwrap(),
-            compile("browsers", "not did 'Order Completed'", &model).unwrap(),
+            compile(&store, "repeat", "did 'Order Completed' >= 2", &model).unwrap(),
+            compile(&store, "buyers", "orders >= 1", &model).unwrap(),
+            compile(&store, "browsers", "not did 'Order Completed'", &model).unwrap(),
         ];
         let all = members(&store, &model, &Scope::default(), &segs).unwrap();
         assert_eq!(all.customers, 3);
@@ -445,7 +489,7 @@ mod tests {
         c.personas.push(rule("stage < 'Advocacy'"));
         let model = testutil::model_with(&store, &c);
         // Textually no stage name sorts before 'Advocacy'; in the model's order every stage but the last does.
-        let buyers = compile("b", "persona = 'Buyers'", &model).unwrap();
+        let buyers = compile(&store, "b", "persona = 'Buyers'", &model).unwrap();
         let ids: Vec<String> = members(&store, &model, &Scope::default(), &[buyers]).unwrap().members[0]
             .iter()
             .map(|m| m.customer_id.clone())
@@ -477,7 +521,7 @@ mod tests {
         ]);
         let model = testutil::model(&store);
         let ids = |cond: &str| -> Vec<String> {
-            let s = compile("s", cond, &model).unwrap();
+            let s = compile(&store, "s", cond, &model).unwrap();
             members(&store, &model, &Scope::default(), &[s]).unwrap().members[0]
                 .iter()
                 .map(|m| m.customer_id.clone())
@@ -489,7 +533,7 @@ mod tests {
         assert_eq!(ids("did 'Page Viewed'[url ~ '*shipping*'] -> 'Order Completed'"), ["b"]);
         assert_eq!(ids("did Product Viewed => Page Viewed"), ["a", "b"]);
         assert_eq!(ids("did Page Viewed{2}"), ["c"]);
-        let e = compile("s", "did Product Viewed -> Order Complete", &model).unwrap_err().to_string();
+        let e = compile(&store, "s", "did Product Viewed -> Order Complete", &model).unwrap_err().to_string();
         assert!(e.contains("segment 's', condition at column 23") && e.contains("'Order Completed'"), "{e}");
     }
 
@@ -497,7 +541,7 @@ mod tests {
     fn a_bad_condition_names_the_segment_and_column() {
         let (_dir, store) = store(vec![ev("a", 0.0, "Page Viewed"), ev("a", 1.0, "Order Completed")]);
         let model = testutil::model(&store);
-        let e = compile("x", "orders >= 1 and did 'Order Complete'", &model).unwrap_err().to_string();
+        let e = compile(&store, "x", "orders >= 1 and did 'Order Complete'", &model).unwrap_err().to_string();
         assert!(e.contains("segment 'x', condition at column 17") && e.contains("'Order Completed'"), "{e}");
     }
 }

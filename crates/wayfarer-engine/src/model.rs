@@ -382,6 +382,7 @@ fn vocabulary(config: &Config, events: &[String], store_channels: &[String], key
         properties: keys.map(|k| k.properties.iter().cloned().collect()),
         traits: keys.map(|k| k.traits.iter().cloned().collect()),
         personas: config.personas.iter().map(|p| p.name.clone()).collect(),
+        discovered_personas: Vec::new(),
         absent_property_is_error: true,
     }
 }

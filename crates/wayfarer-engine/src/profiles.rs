@@ -285,8 +285,8 @@ mod tests {
         let (_dir, store) = store(vec![anon, linked, identify, order, ev("bob", 0.0, "Page Viewed")]);
         let model = testutil::model(&store);
         let segs = vec![
-            membership::compile("Buyers", "did 'Order Completed'", &model).unwrap(),
-            membership::compile("Pros", "traits.plan = 'pro'", &model).unwrap(),
+            membership::compile(&store, "Buyers", "did 'Order Completed'", &model).unwrap(),
+            membership::compile(&store, "Pros", "traits.plan = 'pro'", &model).unwrap(),
         ];
         let index = ProfileIndex::build(&store, &model, &segs).unwrap();
         let by_anon = index.profile("anon-1").unwrap();

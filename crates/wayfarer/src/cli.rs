@@ -353,7 +353,7 @@ pub enum SegmentsCommand {
         name: String,
         /// The condition over a whole customer: traits.NAME, properties.NAME (the latest value),
         /// first_channel, favourite_channel, stage (ordered: stage >= 'Purchase'), persona,
-        /// nps_group, churned, clv, p_alive, first_seen, last_seen, orders, revenue_total, events,
+        /// discovered_persona, nps_group, churned, clv, p_alive, first_seen, last_seen, orders, revenue_total, events,
         /// did 'EVENT'[condition] [>= N] [within 90d], and did PATTERN [>= N] with a path pattern
         /// ('Product Viewed' -> [^'Order Completed']* -> 'Product Viewed' within 7d; the README's
         /// "Path patterns").

@@ -439,6 +439,19 @@ fn the_map_cells_conditions_count_what_the_map_counts() {
             );
         }
     }
+    // Discovered personas: the segment holds the map's customers of each.
+    let discovered = wayfarer(t.path(), &["map", "--personas", "discovered", "--json", "--data", "data"]).json();
+    let personas = discovered["personas"].as_array().unwrap();
+    assert!(personas.len() >= 2, "{discovered}");
+    for p in personas {
+        let name = p["name"].as_str().unwrap().replace('\'', "\\'");
+        assert_eq!(count(&format!("discovered_persona = '{name}'")), p["customers"].as_u64().unwrap(), "{name}");
+    }
+    let name = personas[0]["name"].as_str().unwrap();
+    let e = wayfarer(t.path(), &["segments", "count", "--where", &format!("persona = '{name}'"), "--data", "data"])
+        .fails()
+        .stderr();
+    assert!(e.contains("is a discovered persona") && e.contains("write discovered_persona"), "{e}");
     let stages = map["stages"].as_array().unwrap();
     for (i, s) in stages.iter().enumerate() {
         let name = s["name"].as_str().unwrap();

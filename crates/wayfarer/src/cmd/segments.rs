@@ -30,7 +30,7 @@ pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
         SegmentsCommand::Create { name, condition, description, replace, json } => {
             segment_defs::check_name(&name).map_err(EngineError::InvalidQuery)?;
             // Checked against the data before anything is saved.
-            let seg = membership::compile(&name, &condition, &model)?;
+            let seg = membership::compile(store, &name, &condition, &model)?;
             let now = wayfarer_core::time::format_rfc3339(super::now_micros());
             let def = SegmentDef { name, condition, description, created_at: now.clone(), updated_at: now };
             let def = segment_defs::put(&dir, def, replace)?;
@@ -42,7 +42,7 @@ pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
             Ok(())
         }
         SegmentsCommand::Count { condition, json } => {
-            let seg = membership::compile("", &condition, &model)?;
+            let seg = membership::compile(store, "", &condition, &model)?;
             let (of, sizes) = membership::members_count(store, &model, &scope, &[seg])?;
             if json {
                 return out.json(&serde_json::json!({ "customers": sizes[0], "of": of }));
@@ -52,7 +52,7 @@ pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
         }
         SegmentsCommand::List { json } => {
             let defs = segment_defs::list(&dir)?;
-            let segs = membership::compile_all(&defs, &model)?;
+            let segs = membership::compile_all(store, &defs, &model)?;
             let sizes = membership::sizes(store, &model, &scope, &segs)?;
             let listed: Vec<Listed> =
                 defs.into_iter().zip(sizes).map(|(def, customers)| Listed { def, customers }).collect();
@@ -72,7 +72,7 @@ pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
         }
         SegmentsCommand::Show { name, json } => {
             let def = saved(&name)?;
-            let seg = membership::compile(&def.name, &def.condition, &model)?;
+            let seg = membership::compile(store, &def.name, &def.condition, &model)?;
             let all = membership::members(store, &model, &scope, &[seg])?;
             let (base, members) = (all.customers, all.members.into_iter().next().unwrap_or_default());
             let mut by_stage: Vec<(String, usize)> =
@@ -111,7 +111,7 @@ pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
         }
         SegmentsCommand::Members { name, json, format, limit } => {
             let def = saved(&name)?;
-            let seg = membership::compile(&def.name, &def.condition, &model)?;
+            let seg = membership::compile(store, &def.name, &def.condition, &model)?;
             let members = membership::members(store, &model, &scope, &[seg])?.members.remove(0);
             if json {
                 return out.json(&members);
@@ -180,7 +180,7 @@ pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
         }
         SegmentsCommand::Export { name, audience, platform } => {
             let def = saved(&name)?;
-            let seg = membership::compile(&def.name, &def.condition, &model)?;
+            let seg = membership::compile(store, &def.name, &def.condition, &model)?;
             let members = membership::members(store, &model, &scope, &[seg])?.members.remove(0);
             let stats = write_audience(&audience, &members, platform)
                 .with_context(|| format!("writing {}", audience.display()))?;
@@ -205,7 +205,7 @@ pub fn scoped(store: Store, model: &Model, scope: &ScopeArgs) -> Result<Store> {
     let Some(name) = &scope.segment else { return Ok(store) };
     let dir = store.dir().to_path_buf();
     let def = segment_defs::get(&dir, name)?.ok_or_else(|| not_found(&dir, name))?;
-    let seg = membership::compile(&def.name, &def.condition, model)?;
+    let seg = membership::compile(&store, &def.name, &def.condition, model)?;
     let all = store.all_customers();
     let members = membership::customers(&all, model, &Scope::default(), &seg)?;
     Ok(store.only_customers(std::sync::Arc::new(members)))
@@ -259,7 +259,7 @@ pub fn live(dir: &std::path::Path, config: &wayfarer_core::Config, every: std::t
         let started = std::time::Instant::now();
         let outcome = wayfarer_engine::Model::compile(config, &store).and_then(|model| {
             membership::refresh(&store, &model, &state.1, super::now_micros())?;
-            let segments = membership::compile_all(&state.1, &model)?;
+            let segments = membership::compile_all(&store, &state.1, &model)?;
             profiles.set(ProfileIndex::build(&store, &model, &segments)?);
             Ok(())
         });

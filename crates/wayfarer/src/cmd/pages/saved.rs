@@ -29,7 +29,7 @@ impl Dash {
         let since = super::super::now_micros() - WEEK_US;
         let listed = (|| -> anyhow::Result<(Vec<SegmentRow>, usize)> {
             let defs = segment_defs::list(&self.data)?;
-            let segs = membership::compile_all(&defs, &model)?;
+            let segs = membership::compile_all(&store, &defs, &model)?;
             let found = self.compute(|| membership::members_count(&store, &model, &Scope::default(), &segs))?;
             let changes = segment_defs::changes(&self.data, None, None, since)?;
             let rows = defs
@@ -66,7 +66,7 @@ impl Dash {
         let (config, _) = self.config()?;
         let store = self.store()?;
         let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
-        let seg = membership::compile(&def.name, &def.condition, &model).map_err(anyhow::Error::from)?;
+        let seg = membership::compile(&store, &def.name, &def.condition, &model).map_err(anyhow::Error::from)?;
         let all = self
             .compute(|| membership::members(&store, &model, &Scope::default(), std::slice::from_ref(&seg)))
             .map_err(anyhow::Error::from)?;
