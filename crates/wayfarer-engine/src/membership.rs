@@ -85,13 +85,52 @@ pub fn compile(store: &Store, name: &str, condition: &str, model: &Model) -> Res
         }
         Err(e) => return Err(named(e)),
     };
+    let reads = |fact: CustomerFact| predicate.fields().iter().any(|f| **f == Field::Customer(fact));
+    if reads(CustomerFact::NpsGroup)
+        && !any_row(store, &[Col::Survey, Col::Score], |rows, r| {
+            rows.str_at(Col::Survey, r).is_some_and(|s| s.eq_ignore_ascii_case("nps"))
+                && rows.f64_at(Col::Score, r).is_some()
+        })?
+    {
+        return Err(named(
+            "reads nps_group, and the data has no NPS answers (events with survey = 'nps' and a score), so no \
+             customer is in any NPS group"
+                .to_string(),
+        ));
+    }
     if reads_predictions(&predicate) && model.purchase_code.is_none() {
         return Err(EngineError::InvalidQuery(format!(
             "segment '{name}': clv and p_alive are predicted from purchases, and the data has no purchase event \
              (journey.purchase_event in wayfarer.toml)"
         )));
     }
+    if let Some(purchase) = model.purchase_code.filter(|_| reads(CustomerFact::Clv))
+        && !any_row(store, &[Col::EventCode, Col::Revenue], |rows, r| {
+            rows.event[r] == purchase && rows.f64_at(Col::Revenue, r).is_some_and(|v| v > 0.0)
+        })?
+    {
+        return Err(named(format!(
+            "reads clv, which is predicted from order values, and no '{}' event has revenue \
+             (p_alive needs no revenue; [ingest] revenue_property names where revenue is)",
+            model.event_name(purchase)
+        )));
+    }
     Ok(Segment { name: name.to_string(), predicate, discovered })
+}
+
+/// Whether any row (of those columns) is one `hit` says: how a condition
+/// that could never hold on this data is found before it answers nothing.
+fn any_row(
+    store: &Store,
+    cols: &[Col],
+    hit: impl Fn(&wayfarer_store::Rows, usize) -> bool + Sync,
+) -> Result<bool, EngineError> {
+    use rayon::prelude::*;
+    let found = (0..store.partitions()).into_par_iter().map(|p| -> Result<bool, EngineError> {
+        let rows = store.read_partition(p, cols)?;
+        Ok((0..rows.len()).any(|r| hit(&rows, r)))
+    });
+    found.try_reduce(|| false, |a, b| Ok(a || b))
 }
 
 /// Compiles saved definitions.
@@ -535,6 +574,31 @@ mod tests {
         assert_eq!(ids("did Page Viewed{2}"), ["c"]);
         let e = compile(&store, "s", "did Product Viewed -> Order Complete", &model).unwrap_err().to_string();
         assert!(e.contains("segment 's', condition at column 23") && e.contains("'Order Completed'"), "{e}");
+    }
+
+    #[test]
+    fn nps_groups_without_answers_and_clv_without_revenue_are_errors() {
+        let nps = |u: &str, score: f64| {
+            with(ev(u, 1.0, "Survey Responded"), |e| {
+                e.survey = Some("nps".into());
+                e.score = Some(score);
+            })
+        };
+        let (_dir, store) = store(vec![ev("a", 0.0, "Page Viewed"), ev("b", 0.0, "Page Viewed")]);
+        let model = testutil::model(&store);
+        let e = compile(&store, "p", "nps_group = 'promoter'", &model).unwrap_err().to_string();
+        assert!(e.contains("segment 'p'") && e.contains("no NPS answers"), "{e}");
+        let (_dir2, store) = testutil::store(vec![ev("a", 0.0, "Page Viewed"), nps("a", 10.0), nps("b", 3.0)]);
+        let model = testutil::model(&store);
+        let s = compile(&store, "p", "nps_group = 'promoter'", &model).unwrap();
+        let found = members(&store, &model, &Scope::default(), &[s]).unwrap();
+        assert_eq!(found.members[0].iter().map(|m| m.customer_id.as_str()).collect::<Vec<_>>(), ["a"]);
+        // Orders without revenue: P(alive) can be predicted, CLV cannot.
+        let (_dir3, store) = testutil::store(vec![ev("a", 0.0, "Order Completed"), ev("a", 9000.0, "Order Completed")]);
+        let model = testutil::model(&store);
+        assert!(compile(&store, "alive", "p_alive > 0.5", &model).is_ok());
+        let e = compile(&store, "valuable", "clv > 100", &model).unwrap_err().to_string();
+        assert!(e.contains("segment 'valuable'") && e.contains("no 'Order Completed' event has revenue"), "{e}");
     }
 
     #[test]
