@@ -99,7 +99,19 @@ fn fold_partition<F: Fold>(
 /// Folds every timeline of the store, partitions in parallel, and merges.
 pub fn run<F: Fold>(store: &Store, f: &F) -> Result<F::Partial, EngineError> {
     let plan = f.postings();
-    let partials: Vec<F::Partial> = (0..store.partitions())
+    // Under a customer filter, only the partitions its customers live in.
+    let parts = store.partitions();
+    let wanted: Vec<u32> = match store.customer_filter() {
+        Some(set) => {
+            let mut hit = vec![false; parts as usize];
+            for c in set.iter() {
+                hit[wayfarer_store::partition_of(c, parts) as usize] = true;
+            }
+            (0..parts).filter(|&p| hit[p as usize]).collect()
+        }
+        None => (0..parts).collect(),
+    };
+    let partials: Vec<F::Partial> = wanted
         .into_par_iter()
         .map(|p| -> Result<F::Partial, EngineError> {
             let mut acc = f.init();

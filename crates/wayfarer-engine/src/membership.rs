@@ -232,18 +232,47 @@ pub struct Refresh {
     /// Segments new or changed since the last refresh: their members are
     /// the starting point, not entries.
     pub started: usize,
+    /// Customers whose membership was decided again: every customer, or
+    /// (incrementally) those with rows written since the last refresh.
+    pub decided: usize,
+    /// Whether only those customers were decided again.
+    pub incremental: bool,
 }
 
-/// Brings live membership up to the store's generation: decides every
-/// saved segment's members in one fold, records who entered and who left
-/// since the last refresh (at `now_us`), and keeps the members for the
-/// next. A segment created or changed since then starts from its members
-/// without entries; nothing is done when the generation and the
-/// definitions are those of the last refresh.
+/// Whether a condition's answer for a customer changes only when the
+/// customer's own events do: no recency window (`within` after one event),
+/// no `churned`, and no model over the whole population (CLV, P(alive),
+/// discovered personas). Such segments can be kept up incrementally.
+fn is_local(p: &Predicate) -> bool {
+    let recency = p.dids().iter().any(|d| d.within.is_some());
+    let global = p.fields().iter().any(|f| {
+        matches!(
+            f,
+            Field::Customer(
+                CustomerFact::Churned | CustomerFact::Clv | CustomerFact::PAlive | CustomerFact::DiscoveredPersona
+            )
+        )
+    });
+    !recency && !global
+}
+
+/// Brings live membership up to the store's generation and records who
+/// entered and who left each saved segment since the last refresh (at
+/// `now_us`). When the definitions are those of the last refresh and every
+/// condition is local ([`is_local`]), only the customers with rows in store
+/// segments written since then are decided again (a commit writes new
+/// segments for the customers it adds to, and moves a merged customer's
+/// rows into new ones), and the others keep their memberships; otherwise
+/// one fold decides everyone. A segment created or changed since the last
+/// refresh starts from its members without entries; nothing is done when
+/// the generation and the definitions are those of the last refresh.
 pub fn refresh(store: &Store, model: &Model, defs: &[SegmentDef], now_us: i64) -> Result<Refresh, EngineError> {
+    use std::collections::HashSet;
     use wayfarer_store::segment_defs::{self, Change, Current, CurrentSegment};
     let dir = store.dir();
+    let _turn = segment_defs::Lock::membership(dir)?;
     let generation = store.manifest().generation;
+    let through = store.manifest().segments.iter().map(|s| s.id).max();
     let before = segment_defs::load_current(dir)?.unwrap_or_default();
     let same_defs = before.segments.len() == defs.len()
         && before.segments.iter().zip(defs).all(|(b, d)| b.name == d.name && b.condition == d.condition);
@@ -251,19 +280,62 @@ pub fn refresh(store: &Store, model: &Model, defs: &[SegmentDef], now_us: i64) -
         return Ok(Refresh { generation, segments: defs.len(), ..Refresh::default() });
     }
     if defs.is_empty() {
-        segment_defs::record(dir, &[], &Current { generation, segments: Vec::new() })?;
+        segment_defs::record(dir, &[], &Current { generation, segments: Vec::new(), segment_through: through })?;
         return Ok(Refresh { generation, ..Refresh::default() });
     }
     let segments = compile_all(store, defs, model)?;
-    let found = numbers(&store.all_customers(), model, &Scope::default(), &segments)?;
+    let all = store.all_customers();
     let ids = store.identity_shared()?;
+    let incremental = same_defs
+        && before.generation > 0
+        && before.segment_through.is_some()
+        && segments.iter().all(|s| is_local(&s.predicate));
+    let mut report = Refresh { generation, segments: defs.len(), incremental, ..Refresh::default() };
+    // Each segment's members now, as sorted external ids.
+    let lists: Vec<Vec<String>> = if incremental {
+        let touched = std::sync::Arc::new(store.customers_since(before.segment_through)?);
+        report.decided = touched.len();
+        let found = numbers(&all.only_customers(std::sync::Arc::clone(&touched)), model, &Scope::default(), &segments)?;
+        // Who is decided again: the touched customers, and the identities
+        // merged into them (no longer customers of their own).
+        let mut graph = (*ids).clone();
+        let canon = graph.canonical_map();
+        let mut again: HashSet<&str> = touched.iter().map(|c| ids.external_id(c)).collect();
+        again.extend(
+            canon
+                .iter()
+                .enumerate()
+                .filter(|&(i, &c)| c as usize != i && touched.contains(c))
+                .map(|(i, _)| ids.external_id(i as u32)),
+        );
+        before
+            .segments
+            .iter()
+            .zip(found.members)
+            .map(|(b, list)| {
+                let mut now: Vec<String> = b.members.iter().filter(|m| !again.contains(m.as_str())).cloned().collect();
+                now.extend(list.into_iter().map(|c| ids.external_id(c).to_string()));
+                now.sort_unstable();
+                now
+            })
+            .collect()
+    } else {
+        let found = numbers(&all, model, &Scope::default(), &segments)?;
+        report.decided = found.customers;
+        found
+            .members
+            .into_iter()
+            .map(|list| {
+                let mut now: Vec<String> = list.into_iter().map(|c| ids.external_id(c).to_string()).collect();
+                now.sort_unstable();
+                now
+            })
+            .collect()
+    };
     let at = wayfarer_core::time::format_rfc3339(now_us);
-    let mut report = Refresh { generation, segments: defs.len(), ..Refresh::default() };
     let mut changes = Vec::new();
-    let mut current = Current { generation, segments: Vec::new() };
-    for (def, list) in defs.iter().zip(found.members) {
-        let mut now: Vec<String> = list.into_iter().map(|c| ids.external_id(c).to_string()).collect();
-        now.sort_unstable();
+    let mut current = Current { generation, segments: Vec::new(), segment_through: through };
+    for (def, now) in defs.iter().zip(lists) {
         match before.segments.iter().find(|b| b.name == def.name && b.condition == def.condition) {
             Some(b) => {
                 let change = |customer: &String, what: &str| Change {
@@ -599,6 +671,100 @@ mod tests {
         assert!(compile(&store, "alive", "p_alive > 0.5", &model).is_ok());
         let e = compile(&store, "valuable", "clv > 100", &model).unwrap_err().to_string();
         assert!(e.contains("segment 'valuable'") && e.contains("no 'Order Completed' event has revenue"), "{e}");
+    }
+
+    /// Commits of random events, anonymous visitors who later sign in
+    /// (merging into a user), and traits: after each, the incremental
+    /// refresh's members equal a full decision, and its entries and exits
+    /// replay to them.
+    #[test]
+    fn incremental_refresh_equals_a_full_decision() {
+        use wayfarer_store::Writer;
+        use wayfarer_store::segment_defs::{self, SegmentDef};
+        let def = |name: &str, condition: &str| SegmentDef {
+            name: name.into(),
+            condition: condition.into(),
+            description: String::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        let defs = vec![
+            def("repeat", "did 'Order Completed' >= 2"),
+            def("browsed then bought", "did 'Page Viewed' -> 'Order Completed'"),
+            def("pros", "traits.plan = 'pro'"),
+            def("buyers", "stage >= 'Purchase'"),
+            def("lookers", "orders = 0 and events >= 3"),
+        ];
+        for seed in 1..=4u64 {
+            let dir = tempfile::tempdir().unwrap();
+            let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut next = |n: u64| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng % n
+            };
+            let mut minute = 0.0;
+            let mut replayed: std::collections::BTreeMap<(String, String), bool> = Default::default();
+            for commit in 0..6 {
+                let mut events = Vec::new();
+                for _ in 0..40 {
+                    minute += 1.0;
+                    let who = next(12);
+                    let name = ["Page Viewed", "Product Viewed", "Order Completed"][next(3) as usize];
+                    let mut e = ev(&format!("u{who}"), minute, name);
+                    if who >= 8 {
+                        // An anonymous visitor, until they sign in.
+                        e.user_id = None;
+                        e.anonymous_id = Some(format!("anon{who}"));
+                    }
+                    events.push(e);
+                    if next(10) == 0 {
+                        let anon = 8 + next(4);
+                        let user = next(8);
+                        let mut id = ev(&format!("u{user}"), minute, "Identify");
+                        id.anonymous_id = Some(format!("anon{anon}"));
+                        id.properties = format!(r#"{{"plan":"{}"}}"#, ["pro", "free"][next(2) as usize]);
+                        events.push(id);
+                    }
+                }
+                let mut w = Writer::open(dir.path(), 0).unwrap();
+                w.add(events).unwrap();
+                w.commit().unwrap();
+                let store = Store::open(dir.path()).unwrap();
+                let model = testutil::model(&store);
+                let r = refresh(&store, &model, &defs, commit).unwrap();
+                assert_eq!(r.incremental, commit > 0, "seed {seed} commit {commit}: {r:?}");
+                let current = segment_defs::load_current(dir.path()).unwrap().unwrap();
+                let segs = compile_all(&store, &defs, &model).unwrap();
+                let full = members(&store, &model, &Scope::default(), &segs).unwrap();
+                for ((c, f), d) in current.segments.iter().zip(&full.members).zip(&defs) {
+                    let want: Vec<&str> = f.iter().map(|m| m.customer_id.as_str()).collect();
+                    assert_eq!(c.members, want, "seed {seed} commit {commit} segment {}", d.name);
+                }
+                // The recorded changes replay to the members.
+                for ch in segment_defs::changes(dir.path(), None, None, i64::MIN).unwrap() {
+                    if ch.at_us == commit {
+                        replayed.insert((ch.segment.clone(), ch.customer.clone()), ch.change == "entered");
+                    }
+                }
+                if commit == 0 {
+                    for c in &current.segments {
+                        for m in &c.members {
+                            replayed.insert((c.name.clone(), m.clone()), true);
+                        }
+                    }
+                }
+                for c in &current.segments {
+                    let from_changes: Vec<&str> = replayed
+                        .iter()
+                        .filter(|((s, _), inside)| *s == c.name && **inside)
+                        .map(|((_, m), _)| m.as_str())
+                        .collect();
+                    assert_eq!(from_changes, c.members, "seed {seed} commit {commit}: changes of {}", c.name);
+                }
+            }
+        }
     }
 
     #[test]

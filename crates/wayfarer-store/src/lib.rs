@@ -133,6 +133,14 @@ impl CustomerSet {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// The customers, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.bits
+            .iter()
+            .enumerate()
+            .flat_map(|(w, &bits)| (0..64u32).filter(move |b| bits & (1 << b) != 0).map(move |b| w as u32 * 64 + b))
+    }
 }
 
 impl FromIterator<u32> for CustomerSet {

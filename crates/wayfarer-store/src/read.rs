@@ -187,6 +187,26 @@ impl Store {
     /// (when among `cols`) of only the rows `props` names: the column is
     /// usually the largest by far, and conditions on properties are mostly
     /// about a few events (and traits about identify calls).
+    /// The customers with rows in segments written after segment `after`
+    /// (every segment when `None`): whose timelines changed since then,
+    /// also by a merge of identities (a merged customer's rows are moved
+    /// into new segments).
+    pub fn customers_since(&self, after: Option<u64>) -> Result<crate::CustomerSet, StoreError> {
+        let mut customers = Vec::new();
+        for s in self.manifest().segments.iter().filter(|s| after.is_none_or(|a| s.id > a)) {
+            self.check_cancel()?;
+            let path = self.dir().join(&s.file);
+            let hp = hot::hot_path(&path);
+            let h = if hot::usable(&hp) {
+                hot::read(&hp, &HotWant::default())?
+            } else {
+                hot::from_batch(&segment::read_segment(&path, &HOT_FROM_PARQUET)?)?
+            };
+            customers.extend(h.customers);
+        }
+        Ok(customers.into_iter().collect())
+    }
+
     pub fn read_partition_with(&self, partition: u32, cols: &[Col], props: &PropertyRows) -> Result<Rows, StoreError> {
         self.check_cancel()?;
         let segs: Vec<&crate::SegmentMeta> = self.manifest().segments_of(partition).collect();

@@ -124,11 +124,22 @@ pub fn delete(dir: &Path, name: &str) -> Result<bool, StoreError> {
 /// `DIR/segments.lock`, held while a change reads and rewrites the file,
 /// so two changes at once (two API requests, the CLI beside the server)
 /// both keep their segment.
-struct Lock(std::fs::File);
+pub struct Lock(std::fs::File);
 
 impl Lock {
     fn take(dir: &Path) -> Result<Lock, StoreError> {
-        let path = dir.join("segments.lock");
+        Lock::named(dir, "segments.lock")
+    }
+
+    /// Held while live membership is refreshed (`DIR/membership.lock`):
+    /// the server's refresh and `wayfarer segments refresh` take turns, so
+    /// a change is recorded once.
+    pub fn membership(dir: &Path) -> Result<Lock, StoreError> {
+        Lock::named(dir, "membership.lock")
+    }
+
+    fn named(dir: &Path, name: &str) -> Result<Lock, StoreError> {
+        let path = dir.join(name);
         let file = std::fs::File::options()
             .create(true)
             .truncate(false)
@@ -231,6 +242,10 @@ pub const MEMBERSHIP_DIR: &str = "membership";
 pub struct Current {
     pub generation: u64,
     pub segments: Vec<CurrentSegment>,
+    /// The newest store segment (file) the members were decided with: the
+    /// next refresh re-decides only customers in newer ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_through: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -418,6 +418,17 @@ pub enum SegmentsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Bring live membership up to date now, recording who entered and who left each segment
+    /// since the last refresh: what the server does after each commit, for data imported
+    /// without it. Only customers with new rows are decided again while every condition reads
+    /// only the customer's own events (no `within` window, churned, clv, p_alive or
+    /// discovered_persona).
+    Refresh {
+        /// Print JSON: {"generation", "segments", "entered", "left", "started", "decided",
+        /// "incremental", "seconds"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a saved segment.
     Delete {
         name: String,

@@ -461,3 +461,37 @@ fn the_map_cells_conditions_count_what_the_map_counts() {
         }
     }
 }
+
+#[test]
+fn segments_refresh_records_entries_after_an_import_deciding_only_the_new_rows_customers() {
+    let (t, _) = store();
+    let dir = t.path();
+    seg(dir, &["create", "Repeat buyers", "--where", "did 'Order Completed' >= 2"]).ok();
+    let first = seg(dir, &["refresh", "--json"]).json();
+    assert_eq!((first["started"].as_u64(), first["incremental"].as_bool()), (Some(1), Some(false)), "{first}");
+    // Bob orders twice: he enters; only his timeline is decided again.
+    let more = dir.join("more.ndjson");
+    std::fs::write(
+        &more,
+        r#"{"type":"track","userId":"bob","event":"Order Completed","properties":{"revenue":10},"timestamp":"2026-07-01T09:00:00Z"}
+{"type":"track","userId":"bob","event":"Order Completed","properties":{"revenue":12},"timestamp":"2026-07-02T09:00:00Z"}
+"#,
+    )
+    .unwrap();
+    wayfarer(dir, &["import", "--data", "data", more.to_str().unwrap(), "--quiet"]).ok();
+    let second = seg(dir, &["refresh", "--json"]).json();
+    assert_eq!(second["incremental"], true, "{second}");
+    assert_eq!((second["entered"].as_u64(), second["left"].as_u64()), (Some(1), Some(0)), "{second}");
+    assert_eq!(second["decided"], 1, "only bob has new rows: {second}");
+    let changes = seg(dir, &["changes", "Repeat buyers", "--json"]).json();
+    let who: Vec<(&str, &str)> = changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["customer"].as_str().unwrap(), c["change"].as_str().unwrap()))
+        .collect();
+    assert_eq!(who, [("bob", "entered")]);
+    // Nothing new: nothing to do.
+    let third = seg(dir, &["refresh"]).ok().stdout();
+    assert!(third.contains("up to date"), "{third}");
+}

@@ -169,6 +169,36 @@ pub fn run(g: &Global, cmd: SegmentsCommand, out: &mut Out) -> Result<()> {
             }
             Ok(())
         }
+        SegmentsCommand::Refresh { json } => {
+            let started = std::time::Instant::now();
+            let defs = segment_defs::list(&dir)?;
+            let r = membership::refresh(store, &model, &defs, super::now_micros())?;
+            let seconds = started.elapsed().as_secs_f64();
+            if json {
+                let mut v = serde_json::to_value(&r)?;
+                v["seconds"] = serde_json::json!(seconds);
+                return out.json(&v);
+            }
+            if r.decided == 0 && !r.incremental {
+                say!(
+                    "{} up to date at generation {}.",
+                    wayfarer_render::counted(r.segments as u64, "segment"),
+                    r.generation
+                );
+                return Ok(());
+            }
+            let how = if r.incremental { "with new rows, decided again" } else { "decided: every one" };
+            say!(
+                "{} at generation {}: {} entered, {} left, {} started ({} {how}; {seconds:.2} s).",
+                wayfarer_render::counted(r.segments as u64, "segment"),
+                r.generation,
+                r.entered,
+                r.left,
+                r.started,
+                wayfarer_render::counted(r.decided as u64, "customer")
+            );
+            Ok(())
+        }
         SegmentsCommand::Delete { name, json } => {
             let def = saved(&name)?;
             segment_defs::delete(&dir, &def.name)?;
