@@ -239,6 +239,42 @@ pub struct Refresh {
     pub incremental: bool,
 }
 
+/// Two sorted lists as one sorted list.
+fn merge_sorted(a: impl Iterator<Item = String>, b: Vec<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut b = b.into_iter().peekable();
+    for x in a {
+        while let Some(y) = b.next_if(|y| *y < x) {
+            out.push(y);
+        }
+        out.push(x);
+    }
+    out.extend(b);
+    out
+}
+
+/// Who is in `now` and not in `old` (entered), and in `old` and not in
+/// `now` (left); both sorted.
+fn sorted_difference(now: &[String], old: &[String]) -> (Vec<String>, Vec<String>) {
+    let (mut entered, mut left) = (Vec::new(), Vec::new());
+    let (mut i, mut j) = (0, 0);
+    while i < now.len() || j < old.len() {
+        match (now.get(i), old.get(j)) {
+            (Some(x), Some(y)) if x == y => (i, j) = (i + 1, j + 1),
+            (Some(x), y) if y.is_none_or(|y| x < y) => {
+                entered.push(x.clone());
+                i += 1;
+            }
+            (_, Some(y)) => {
+                left.push(y.clone());
+                j += 1;
+            }
+            (Some(_), None) | (None, None) => break,
+        }
+    }
+    (entered, left)
+}
+
 /// Whether a condition's answer for a customer changes only when the
 /// customer's own events do: no recency window (`within` after one event),
 /// no `churned`, and no model over the whole population (CLV, P(alive),
@@ -280,7 +316,7 @@ pub fn refresh(store: &Store, model: &Model, defs: &[SegmentDef], now_us: i64) -
         return Ok(Refresh { generation, segments: defs.len(), ..Refresh::default() });
     }
     if defs.is_empty() {
-        segment_defs::record(dir, &[], &Current { generation, segments: Vec::new(), segment_through: through })?;
+        segment_defs::record(dir, &[], Current { generation, segments: Vec::new(), segment_through: through })?;
         return Ok(Refresh { generation, ..Refresh::default() });
     }
     let segments = compile_all(store, defs, model)?;
@@ -291,16 +327,23 @@ pub fn refresh(store: &Store, model: &Model, defs: &[SegmentDef], now_us: i64) -
         && before.segment_through.is_some()
         && segments.iter().all(|s| is_local(&s.predicate));
     let mut report = Refresh { generation, segments: defs.len(), incremental, ..Refresh::default() };
-    // Each segment's members now, as sorted external ids.
-    let lists: Vec<Vec<String>> = if incremental {
+    // Each segment: its members now (sorted external ids), who entered and
+    // who left; `None` for a segment new or changed since the last refresh.
+    // (The members file of a segment whose members did not change.)
+    type Decided = (Vec<String>, Option<(Vec<String>, Vec<String>)>, Option<String>);
+    let mut before = before;
+    let decided: Vec<Decided> = if incremental {
         let touched = std::sync::Arc::new(store.customers_since(before.segment_through)?);
         report.decided = touched.len();
         let found = numbers(&all.only_customers(std::sync::Arc::clone(&touched)), model, &Scope::default(), &segments)?;
         // Who is decided again: the touched customers, and the identities
         // merged into them (no longer customers of their own).
-        let mut graph = (*ids).clone();
-        let canon = graph.canonical_map();
         let mut again: HashSet<&str> = touched.iter().map(|c| ids.external_id(c)).collect();
+        let mut graph = None;
+        let canon = match ids.resolved() {
+            Some(c) => c,
+            None => graph.insert((*ids).clone()).canonical_map(),
+        };
         again.extend(
             canon
                 .iter()
@@ -308,61 +351,66 @@ pub fn refresh(store: &Store, model: &Model, defs: &[SegmentDef], now_us: i64) -
                 .filter(|&(i, &c)| c as usize != i && touched.contains(c))
                 .map(|(i, _)| ids.external_id(i as u32)),
         );
+        // The others keep their memberships: each old list loses those
+        // decided again who are out now and gains those who are in.
         before
             .segments
-            .iter()
+            .iter_mut()
             .zip(found.members)
             .map(|(b, list)| {
-                let mut now: Vec<String> = b.members.iter().filter(|m| !again.contains(m.as_str())).cloned().collect();
-                now.extend(list.into_iter().map(|c| ids.external_id(c).to_string()));
-                now.sort_unstable();
-                now
+                let mut now_in: Vec<String> = list.into_iter().map(|c| ids.external_id(c).to_string()).collect();
+                now_in.sort_unstable();
+                now_in.dedup();
+                let old = std::mem::take(&mut b.members);
+                let in_old = |m: &str| old.binary_search_by(|x| x.as_str().cmp(m)).is_ok();
+                let entered: Vec<String> = now_in.iter().filter(|m| !in_old(m)).cloned().collect();
+                let mut left: Vec<String> = again
+                    .iter()
+                    .filter(|m| in_old(m) && now_in.binary_search_by(|x| x.as_str().cmp(m)).is_err())
+                    .map(|m| m.to_string())
+                    .collect();
+                left.sort_unstable();
+                if entered.is_empty() && left.is_empty() {
+                    // Unchanged: the list and its file stay as they are.
+                    return (old, Some((entered, left)), b.file.clone());
+                }
+                let kept = old.into_iter().filter(|m| left.binary_search(m).is_err());
+                let now = merge_sorted(kept, entered.clone());
+                (now, Some((entered, left)), None)
             })
             .collect()
     } else {
         let found = numbers(&all, model, &Scope::default(), &segments)?;
         report.decided = found.customers;
-        found
-            .members
-            .into_iter()
-            .map(|list| {
+        defs.iter()
+            .zip(found.members)
+            .map(|(def, list)| {
                 let mut now: Vec<String> = list.into_iter().map(|c| ids.external_id(c).to_string()).collect();
                 now.sort_unstable();
-                now
+                let old = before.segments.iter().find(|b| b.name == def.name && b.condition == def.condition);
+                let diff = old.map(|b| sorted_difference(&now, &b.members));
+                let same = diff.as_ref().is_some_and(|(e, l)| e.is_empty() && l.is_empty());
+                (now, diff, old.and_then(|b| b.file.clone()).filter(|_| same))
             })
             .collect()
     };
     let at = wayfarer_core::time::format_rfc3339(now_us);
     let mut changes = Vec::new();
     let mut current = Current { generation, segments: Vec::new(), segment_through: through };
-    for (def, now) in defs.iter().zip(lists) {
-        match before.segments.iter().find(|b| b.name == def.name && b.condition == def.condition) {
-            Some(b) => {
-                let change = |customer: &String, what: &str| Change {
+    for (def, (now, diff, file)) in defs.iter().zip(decided) {
+        match diff {
+            Some((entered, left)) => {
+                let change = |customer: String, what: &str| Change {
                     at: at.clone(),
                     at_us: now_us,
                     segment: def.name.clone(),
-                    customer: customer.clone(),
+                    customer,
                     change: what.to_string(),
                 };
-                // Both sorted: one merge finds who entered and who left.
-                let (mut i, mut j) = (0, 0);
-                while i < now.len() || j < b.members.len() {
-                    match (now.get(i), b.members.get(j)) {
-                        (Some(x), Some(y)) if x == y => (i, j) = (i + 1, j + 1),
-                        (Some(x), y) if y.is_none() || y.is_some_and(|y| x < y) => {
-                            changes.push(change(x, "entered"));
-                            report.entered += 1;
-                            i += 1;
-                        }
-                        (_, Some(y)) => {
-                            changes.push(change(y, "left"));
-                            report.left += 1;
-                            j += 1;
-                        }
-                        (Some(_), None) | (None, None) => break,
-                    }
-                }
+                report.entered += entered.len();
+                report.left += left.len();
+                changes.extend(entered.into_iter().map(|c| change(c, "entered")));
+                changes.extend(left.into_iter().map(|c| change(c, "left")));
             }
             None => report.started += 1,
         }
@@ -370,9 +418,10 @@ pub fn refresh(store: &Store, model: &Model, defs: &[SegmentDef], now_us: i64) -
             name: def.name.clone(),
             condition: def.condition.clone(),
             members: now,
+            file,
         });
     }
-    segment_defs::record(dir, &changes, &current)?;
+    segment_defs::record(dir, &changes, current)?;
     Ok(report)
 }
 

@@ -174,6 +174,12 @@ impl IdentityGraph {
         self.canonical[ident as usize]
     }
 
+    /// The resolution (ident → canonical ident) when it is up to date, as
+    /// it is in a graph read from the store: without a `&mut` borrow.
+    pub fn resolved(&self) -> Option<&[u32]> {
+        (!self.dirty).then_some(&self.canonical[..])
+    }
+
     /// The whole resolution: ident → canonical ident.
     pub fn canonical_map(&mut self) -> &[u32] {
         if self.dirty {

@@ -168,6 +168,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn members_files_round_trip_any_id_and_unchanged_ones_are_not_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = |name: &str, members: &[&str], file: Option<String>| CurrentSegment {
+            name: name.into(),
+            condition: "x".into(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+            file,
+        };
+        let odd = ["a\\b", "line\nbreak", "plain", "cr\rx", "trailing\\"];
+        let current = Current {
+            generation: 1,
+            segments: vec![seg("odd", &odd, None), seg("empty", &[], None)],
+            segment_through: Some(3),
+        };
+        record(dir.path(), &[], current).unwrap();
+        let back = load_current(dir.path()).unwrap().unwrap();
+        assert_eq!(back.segments[0].members, odd);
+        assert!(back.segments[1].members.is_empty());
+        let (kept, rewritten) = (back.segments[0].file.clone().unwrap(), back.segments[1].file.clone().unwrap());
+        // The next generation keeps the first segment's file and replaces the second's.
+        let next = Current {
+            generation: 2,
+            segments: vec![seg("odd", &odd, Some(kept.clone())), seg("empty", &["new"], None)],
+            segment_through: Some(4),
+        };
+        record(dir.path(), &[], next).unwrap();
+        let back = load_current(dir.path()).unwrap().unwrap();
+        assert_eq!(back.segments[0].file.as_deref(), Some(kept.as_str()));
+        assert_eq!(back.segments[1].members, ["new"]);
+        let sub = dir.path().join(MEMBERSHIP_DIR);
+        assert!(!sub.join(&rewritten).exists(), "the replaced members file is removed");
+        assert!(sub.join(&kept).exists());
+    }
+
+    #[test]
     fn suggested_names_are_valid() {
         for text in ["Dropped after step 1 (Product Viewed[url ~ '*x*']) before Order", "", "((", &"long ".repeat(40)] {
             let name = suggest_name(text);
@@ -254,8 +289,48 @@ pub struct CurrentSegment {
     /// The condition the members were decided by (a changed condition
     /// starts again without recording entries).
     pub condition: String,
-    /// Customer ids, sorted.
+    /// Customer ids, sorted. Kept in [`file`](Self::file), one per line
+    /// (older directories kept them here).
+    #[serde(default, skip_serializing)]
     pub members: Vec<String>,
+    /// The file under `membership/` holding the members: written once, and
+    /// under a new name when they change, so an unchanged segment costs no
+    /// write. `None` in memory: the members are new and get a file when
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// A members file's line for an id (a backslash, newline or carriage
+/// return escaped).
+fn member_line(id: &str, out: &mut Vec<u8>) {
+    if id.contains(['\\', '\n', '\r']) {
+        out.extend(id.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r").as_bytes());
+    } else {
+        out.extend(id.as_bytes());
+    }
+    out.push(b'\n');
+}
+
+/// The id of a members file's line.
+fn member_of(line: &str) -> String {
+    if !line.contains('\\') {
+        return line.to_string();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (c, c == '\\') {
+            (_, true) => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some(other) => out.push(other),
+                None => {}
+            },
+            (c, false) => out.push(c),
+        }
+    }
+    out
 }
 
 /// One customer entering or leaving a segment.
@@ -272,20 +347,30 @@ pub struct Change {
 }
 
 pub fn load_current(dir: &Path) -> Result<Option<Current>, StoreError> {
-    let path = dir.join(MEMBERSHIP_DIR).join("current.json");
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(StoreError::io(&path, e)),
+    let sub = dir.join(MEMBERSHIP_DIR);
+    let path = sub.join("current.json");
+    let mut current: Current = match std::fs::read(&path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::io(&path, e)),
+    };
+    for s in &mut current.segments {
+        if let Some(file) = &s.file {
+            let p = sub.join(file);
+            let text = std::fs::read_to_string(&p).map_err(|e| StoreError::io(&p, e))?;
+            s.members = text.lines().map(member_of).collect();
+        }
     }
+    Ok(Some(current))
 }
 
-/// Appends the changes (made durable), then replaces the current members:
-/// a crash between the two repeats the changes' computation next time
-/// rather than losing them.
-pub fn record(dir: &Path, changes: &[Change], current: &Current) -> Result<(), StoreError> {
+/// Appends the changes (made durable), writes the members of segments
+/// without a file to new files, then replaces `current.json` naming them
+/// and removes members files it no longer names: a crash between the steps
+/// repeats the changes' computation next time rather than losing them.
+pub fn record(dir: &Path, changes: &[Change], mut current: Current) -> Result<(), StoreError> {
     use std::io::Write;
     let sub = dir.join(MEMBERSHIP_DIR);
     std::fs::create_dir_all(&sub).map_err(|e| StoreError::io(&sub, e))?;
@@ -312,8 +397,30 @@ pub fn record(dir: &Path, changes: &[Change], current: &Current) -> Result<(), S
         f.write_all(&text).map_err(io)?;
         f.sync_data().map_err(io)?;
     }
-    let bytes = serde_json::to_vec(current).map_err(|e| StoreError::Internal(e.to_string()))?;
-    write_atomic(&sub, "current.json", &bytes)
+    for (i, s) in current.segments.iter_mut().enumerate() {
+        if s.file.is_none() {
+            let name = format!("members-{}-{i}.txt", current.generation);
+            let mut text = Vec::with_capacity(s.members.iter().map(|m| m.len() + 1).sum());
+            for m in &s.members {
+                member_line(m, &mut text);
+            }
+            write_atomic(&sub, &name, &text)?;
+            s.file = Some(name);
+        }
+    }
+    let bytes = serde_json::to_vec(&current).map_err(|e| StoreError::Internal(e.to_string()))?;
+    write_atomic(&sub, "current.json", &bytes)?;
+    // Members files current.json no longer names.
+    let named: std::collections::HashSet<&str> = current.segments.iter().filter_map(|s| s.file.as_deref()).collect();
+    if let Ok(entries) = std::fs::read_dir(&sub) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with("members-") && !named.contains(name.as_str()) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The recorded changes of a segment (any, with `None`) since `since_us`,
