@@ -21,6 +21,7 @@ pub mod predicate;
 pub mod suggest;
 pub mod time;
 pub mod timings;
+pub mod triggers;
 pub mod url;
 
 pub use cancel::Cancel;

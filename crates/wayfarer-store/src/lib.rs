@@ -29,6 +29,7 @@ pub mod identity;
 pub mod keys;
 pub mod manifest;
 pub mod notes;
+pub mod outbox;
 pub mod read;
 pub mod rows;
 pub mod segment;

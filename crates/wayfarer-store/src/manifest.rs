@@ -120,6 +120,26 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreErr
     sync_dir(dir)
 }
 
+/// Appends lines to a log file and makes them durable (fsync). After a
+/// torn append (a crash mid-line) the new lines start on their own line,
+/// so readers skip only the torn one.
+pub fn append_durable(path: &Path, mut text: Vec<u8>) -> Result<(), StoreError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |e| StoreError::io(path, e);
+    let mut f = File::options().create(true).read(true).append(true).open(path).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        f.seek(SeekFrom::Start(len - 1)).map_err(io)?;
+        f.read_exact(&mut last).map_err(io)?;
+        if last[0] != b'\n' {
+            text.insert(0, b'\n');
+        }
+    }
+    f.write_all(&text).map_err(io)?;
+    f.sync_data().map_err(io)
+}
+
 /// Fsyncs a directory so a rename in it is durable.
 pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     match File::open(dir) {

@@ -138,7 +138,8 @@ impl Lock {
         Lock::named(dir, "membership.lock")
     }
 
-    fn named(dir: &Path, name: &str) -> Result<Lock, StoreError> {
+    /// An exclusive lock on `DIR/NAME`, held until dropped.
+    pub fn named(dir: &Path, name: &str) -> Result<Lock, StoreError> {
         let path = dir.join(name);
         let file = std::fs::File::options()
             .create(true)
@@ -371,7 +372,6 @@ pub fn load_current(dir: &Path) -> Result<Option<Current>, StoreError> {
 /// and removes members files it no longer names: a crash between the steps
 /// repeats the changes' computation next time rather than losing them.
 pub fn record(dir: &Path, changes: &[Change], mut current: Current) -> Result<(), StoreError> {
-    use std::io::Write;
     let sub = dir.join(MEMBERSHIP_DIR);
     std::fs::create_dir_all(&sub).map_err(|e| StoreError::io(&sub, e))?;
     if !changes.is_empty() {
@@ -381,21 +381,7 @@ pub fn record(dir: &Path, changes: &[Change], mut current: Current) -> Result<()
             serde_json::to_writer(&mut text, c).map_err(|e| StoreError::Internal(e.to_string()))?;
             text.push(b'\n');
         }
-        let io = |e| StoreError::io(&path, e);
-        let mut f = std::fs::File::options().create(true).read(true).append(true).open(&path).map_err(io)?;
-        // After a torn append (a crash mid-line) the next record starts on its own line.
-        let len = f.metadata().map_err(io)?.len();
-        if len > 0 {
-            use std::io::{Read, Seek, SeekFrom};
-            let mut last = [0u8; 1];
-            f.seek(SeekFrom::Start(len - 1)).map_err(io)?;
-            f.read_exact(&mut last).map_err(io)?;
-            if last[0] != b'\n' {
-                text.insert(0, b'\n');
-            }
-        }
-        f.write_all(&text).map_err(io)?;
-        f.sync_data().map_err(io)?;
+        crate::manifest::append_durable(&path, text)?;
     }
     for (i, s) in current.segments.iter_mut().enumerate() {
         if s.file.is_none() {

@@ -1,0 +1,394 @@
+//! Trigger definitions (DESIGN §10): `DIR/triggers.toml`, read and checked
+//! here for what needs no data (keys, durations, shares, the `when`
+//! grammar, actions); the engine checks conditions, patterns, stages and
+//! segments against the data.
+//!
+//! ```toml
+//! [[trigger]]
+//! name = "CSAT after first order"
+//! when = "event Order Completed[nth_purchase = 1]"   # or: enters stage 'Purchase',
+//!                                                     # enters segment 'X', leaves segment 'X'
+//! wait = "3d"                 # act this long after (default: at once)
+//! until = "Order Delivered"   # or sooner, at the first such event (wait is then the most)
+//! unless = "Order Refunded"   # not if this happens first
+//! if = "traits.email"         # checked when the action is due
+//! holdout = 0.1               # share kept as a control (by a hash of trigger and customer)
+//! limit = "once"              # or a duration: at most once per that long
+//! goal = "Survey Responded"   # or "stage 'Advocacy'"
+//! goal_within = "14d"
+//!
+//! [trigger.webhook]
+//! url = "https://hooks.example.com/wayfarer"
+//! secret_env = "WAYFARER_HOOK_SECRET"   # or secret = "…"
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::parse_duration;
+
+/// The file, in the data directory.
+pub const FILE: &str = "triggers.toml";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggersFile {
+    #[serde(default, rename = "trigger")]
+    pub triggers: Vec<TriggerDef>,
+}
+
+/// One trigger as written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerDef {
+    pub name: String,
+    pub when: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unless: Option<String>,
+    #[serde(default, rename = "if", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    #[serde(default)]
+    pub holdout: f64,
+    #[serde(default = "once", skip_serializing_if = "is_once")]
+    pub limit: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal_within: Option<String>,
+    /// A paused trigger records nothing and acts on nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// Only occurrences at or after this date or time (default: when the
+    /// trigger was first evaluated, so a new trigger does not act on the
+    /// past; `wayfarer triggers run --since` back-fills).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookDef>,
+}
+
+fn once() -> String {
+    "once".to_string()
+}
+
+fn is_once(s: &String) -> bool {
+    s == "once"
+}
+
+/// Where a webhook action posts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookDef {
+    pub url: String,
+    /// The signing secret, or the environment variable holding it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// How long to wait for the receiver's answer.
+    #[serde(default = "ten_seconds")]
+    pub timeout: String,
+    /// Attempts before the action goes to the dead letters.
+    #[serde(default = "eight")]
+    pub max_attempts: u32,
+    /// The first retry's delay; each next one doubles (with ±50 % jitter),
+    /// at most six hours.
+    #[serde(default = "thirty_seconds")]
+    pub backoff: String,
+}
+
+fn ten_seconds() -> String {
+    "10s".into()
+}
+
+fn thirty_seconds() -> String {
+    "30s".into()
+}
+
+fn eight() -> u32 {
+    8
+}
+
+/// What starts a trigger for a customer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum When {
+    EntersStage(String),
+    EntersSegment(String),
+    LeavesSegment(String),
+    /// Each match of a path pattern (its last event), as written.
+    Event(String),
+}
+
+/// How often a trigger may act on one customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Once,
+    /// At most once per this long (µs).
+    Every(i64),
+}
+
+/// A goal: an event pattern, or entering a stage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Goal {
+    Event(String),
+    Stage(String),
+}
+
+/// A trigger checked for everything that needs no data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub def: TriggerDef,
+    pub when: When,
+    pub wait: i64,
+    pub limit: Limit,
+    pub goal: Option<Goal>,
+    pub goal_within: i64,
+    pub start: Option<i64>,
+    pub webhook: Option<Webhook>,
+}
+
+/// A webhook with its durations read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    pub url: String,
+    pub secret: Option<String>,
+    pub timeout: i64,
+    pub max_attempts: u32,
+    pub backoff: i64,
+}
+
+/// The longest a trigger may wait.
+const MAX_WAIT: i64 = 366 * crate::time::MICROS_PER_DAY;
+
+/// Reads `triggers.toml`; every error names the trigger and the key.
+/// `env` looks up `secret_env` variables (the caller decides whether the
+/// process environment may be read).
+pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Trigger>, String> {
+    let file: TriggersFile = toml::from_str(text).map_err(|e| format!("triggers.toml: {}", e.message().trim()))?;
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for (i, def) in file.triggers.into_iter().enumerate() {
+        let label =
+            if def.name.trim().is_empty() { format!("trigger #{}", i + 1) } else { format!("trigger '{}'", def.name) };
+        let t = check(def, env).map_err(|(key, e)| format!("{label}, key '{key}': {e}"))?;
+        if seen.iter().any(|n| n.eq_ignore_ascii_case(&t.def.name)) {
+            return Err(format!("{label}, key 'name': two triggers have this name"));
+        }
+        seen.push(t.def.name.clone());
+        out.push(t);
+    }
+    Ok(out)
+}
+
+fn check(def: TriggerDef, env: &dyn Fn(&str) -> Option<String>) -> Result<Trigger, (&'static str, String)> {
+    let name = def.name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(("name", "a trigger's name has 1 to 64 characters".into()));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(("name", "a trigger's name holds no control characters".into()));
+    }
+    let when = parse_when(&def.when).map_err(|e| ("when", e))?;
+    let duration = |key: &'static str, v: &Option<String>| -> Result<Option<i64>, (&'static str, String)> {
+        v.as_deref()
+            .map(|s| match parse_duration(s) {
+                Ok(d) if (0..=MAX_WAIT).contains(&d) => Ok(d),
+                Ok(_) => Err((key, format!("'{s}' is not between 0 and 366 days"))),
+                Err(e) => Err((key, e)),
+            })
+            .transpose()
+    };
+    let wait = duration("wait", &def.wait)?.unwrap_or(0);
+    if def.until.is_some() && def.wait.is_none() {
+        return Err(("until", "needs 'wait' too: the longest to wait for it".into()));
+    }
+    for (key, v) in [("until", &def.until), ("unless", &def.unless), ("if", &def.condition)] {
+        if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            return Err((key, "is empty".into()));
+        }
+    }
+    if !(0.0..1.0).contains(&def.holdout) || def.holdout.is_nan() {
+        return Err((
+            "holdout",
+            format!("{} is not a share from 0 to below 1 (0.1 keeps 10 % as a control)", def.holdout),
+        ));
+    }
+    let limit = match def.limit.trim() {
+        "once" => Limit::Once,
+        other => match parse_duration(other) {
+            Ok(d) if d > 0 => Limit::Every(d),
+            _ => return Err(("limit", format!("'{other}' is neither 'once' nor a duration such as '30d'"))),
+        },
+    };
+    let goal = match def.goal.as_deref().map(str::trim) {
+        None => None,
+        Some(g) => Some(match stage_name(g, "stage") {
+            Some(s) => Goal::Stage(s.map_err(|e| ("goal", e))?),
+            None if g.is_empty() => return Err(("goal", "is empty".into())),
+            None => Goal::Event(g.to_string()),
+        }),
+    };
+    let goal_within = duration("goal_within", &def.goal_within)?.unwrap_or(30 * crate::time::MICROS_PER_DAY);
+    if def.goal_within.is_some() && goal.is_none() {
+        return Err(("goal_within", "needs a 'goal'".into()));
+    }
+    let start = def.start.as_deref().map(|s| crate::time::parse_timestamp(s).map_err(|e| ("start", e))).transpose()?;
+    let webhook = match &def.webhook {
+        None => None,
+        Some(w) => Some(check_webhook(w, env)?),
+    };
+    Ok(Trigger { when, wait, limit, goal, goal_within, start, webhook, def })
+}
+
+fn check_webhook(w: &WebhookDef, env: &dyn Fn(&str) -> Option<String>) -> Result<Webhook, (&'static str, String)> {
+    let url = w.url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+        return Err(("webhook.url", format!("'{url}' is not an http:// or https:// address")));
+    }
+    let secret = match (&w.secret, &w.secret_env) {
+        (Some(_), Some(_)) => return Err(("webhook.secret", "give 'secret' or 'secret_env', not both".into())),
+        (Some(s), None) if s.len() < 16 => {
+            return Err(("webhook.secret", "is shorter than 16 characters; use a long random secret".into()));
+        }
+        (Some(s), None) => Some(s.clone()),
+        (None, Some(var)) => match env(var) {
+            Some(s) if !s.is_empty() => Some(s),
+            _ => return Err(("webhook.secret_env", format!("the environment variable {var} is not set"))),
+        },
+        (None, None) => None,
+    };
+    let timeout = match parse_duration(&w.timeout) {
+        Ok(d) if d > 0 && d <= 120 * crate::time::MICROS_PER_SECOND => d,
+        _ => return Err(("webhook.timeout", format!("'{}' is not a duration up to 2 minutes", w.timeout))),
+    };
+    if !(1..=50).contains(&w.max_attempts) {
+        return Err(("webhook.max_attempts", format!("{} is not from 1 to 50", w.max_attempts)));
+    }
+    let backoff = match parse_duration(&w.backoff) {
+        Ok(d) if (0..=crate::time::MICROS_PER_DAY).contains(&d) => d,
+        _ => return Err(("webhook.backoff", format!("'{}' is not a duration up to a day", w.backoff))),
+    };
+    Ok(Webhook { url: url.to_string(), secret, timeout, max_attempts: w.max_attempts, backoff })
+}
+
+/// `stage 'Name'` (or `stage Name`): `Some` with the name, or the error of
+/// a malformed one; `None` when the text is not about a stage.
+fn stage_name(text: &str, keyword: &str) -> Option<Result<String, String>> {
+    let rest = text.strip_prefix(keyword)?;
+    if !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let name = unquote(rest.trim());
+    Some(if name.is_empty() { Err(format!("'{keyword}' needs a stage name")) } else { Ok(name) })
+}
+
+fn unquote(s: &str) -> String {
+    let s = s.trim();
+    for q in ['\'', '"'] {
+        if let Some(inner) = s.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
+            return inner.replace(&format!("\\{q}"), &q.to_string());
+        }
+    }
+    s.to_string()
+}
+
+/// Reads `when`.
+pub fn parse_when(text: &str) -> Result<When, String> {
+    let t = text.trim();
+    let word = |w: &str| t.strip_prefix(w).filter(|r| r.starts_with(char::is_whitespace)).map(str::trim);
+    let name = |r: &str, what: &str| {
+        let n = unquote(r);
+        if n.is_empty() { Err(format!("'{what}' needs a name")) } else { Ok(n) }
+    };
+    if let Some(r) = word("enters stage") {
+        return Ok(When::EntersStage(name(r, "enters stage")?));
+    }
+    if let Some(r) = word("enters segment") {
+        return Ok(When::EntersSegment(name(r, "enters segment")?));
+    }
+    if let Some(r) = word("leaves segment") {
+        return Ok(When::LeavesSegment(name(r, "leaves segment")?));
+    }
+    if let Some(r) = word("event") {
+        crate::pattern::Pattern::parse(r).map_err(|e| format!("the pattern after 'event', {e}"))?;
+        return Ok(When::Event(r.to_string()));
+    }
+    Err(format!(
+        "'{t}' is none of: enters stage 'S', enters segment 'G', leaves segment 'G', event PATTERN \
+         (e.g. event Order Completed[nth_purchase = 1])"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn a_full_trigger_reads() {
+        let text = r#"
+[[trigger]]
+name = "CSAT after first order"
+when = "event Order Completed[nth_purchase = 1]"
+wait = "3d"
+until = "Order Delivered"
+unless = "Order Refunded"
+if = "traits.email"
+holdout = 0.1
+goal = "Survey Responded"
+goal_within = "14d"
+[trigger.webhook]
+url = "http://127.0.0.1:9/hook"
+secret_env = "HOOK"
+
+[[trigger]]
+name = "Welcome"
+when = "enters stage 'Purchase'"
+limit = "30d"
+goal = "stage 'Retention'"
+"#;
+        let env = |k: &str| (k == "HOOK").then(|| "s3cret-s3cret-s3cret".to_string());
+        let t = parse(text, &env).unwrap();
+        assert_eq!(t[0].when, When::Event("Order Completed[nth_purchase = 1]".into()));
+        assert_eq!(t[0].wait, 3 * crate::time::MICROS_PER_DAY);
+        assert_eq!(t[0].webhook.as_ref().unwrap().secret.as_deref(), Some("s3cret-s3cret-s3cret"));
+        assert_eq!(t[0].limit, Limit::Once);
+        assert_eq!(t[1].when, When::EntersStage("Purchase".into()));
+        assert_eq!(t[1].limit, Limit::Every(30 * crate::time::MICROS_PER_DAY));
+        assert_eq!(t[1].goal, Some(Goal::Stage("Retention".into())));
+    }
+
+    #[test]
+    fn errors_name_the_trigger_and_key() {
+        let one = |body: &str| parse(&format!("[[trigger]]\nname = \"T\"\n{body}"), &no_env).unwrap_err();
+        for (body, want) in [
+            ("when = \"enters stag 'X'\"", "trigger 'T', key 'when'"),
+            ("when = \"event A -> \"", "key 'when': the pattern after 'event', at column 5"),
+            ("when = \"event A\"\nwait = \"3 fortnights\"", "key 'wait'"),
+            ("when = \"event A\"\nholdout = 1.5", "key 'holdout'"),
+            ("when = \"event A\"\nlimit = \"sometimes\"", "key 'limit'"),
+            ("when = \"event A\"\nuntil = \"B\"", "key 'until': needs 'wait'"),
+            ("when = \"event A\"\n[trigger.webhook]\nurl = \"ftp://x\"", "key 'webhook.url'"),
+            (
+                "when = \"event A\"\n[trigger.webhook]\nurl = \"http://x.test/h\"\nsecret_env = \"NOPE\"",
+                "NOPE is not set",
+            ),
+            ("when = \"event A\"\nwhen2 = 1", "unknown field `when2`"),
+        ] {
+            let e = one(body);
+            assert!(e.contains(want), "{body}: {e}");
+        }
+        let e = parse(
+            "[[trigger]]\nname = \"a\"\nwhen = \"event A\"\n[[trigger]]\nname = \"A\"\nwhen = \"event A\"",
+            &no_env,
+        )
+        .unwrap_err();
+        assert!(e.contains("two triggers have this name"), "{e}");
+    }
+}
