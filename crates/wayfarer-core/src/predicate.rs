@@ -1127,6 +1127,22 @@ fn check_event(name: &str, vocab: &Vocabulary) -> Result<(), String> {
     Ok(())
 }
 
+/// Parses a path pattern on its own (a trigger's `when`, `until`, `unless`
+/// or `goal`) and checks it as `did PATTERN` is checked: every term names
+/// an event the data holds, each bracket's condition reads one event. The
+/// conditions come back compiled; errors name the column in the pattern.
+pub fn compile_pattern(src: &str, vocab: &Vocabulary) -> Result<crate::pattern::Pattern, String> {
+    let mut pattern = crate::pattern::Pattern::parse(src)?;
+    let t = PathTerm { pattern: pattern.clone(), op: Op::Ge, count: 1.0 };
+    let compiled = check_path(&t, 1, Scope::Customer, vocab).map_err(|(_, e)| e)?;
+    for (term, c) in pattern.terms.iter_mut().zip(compiled) {
+        if let (Some(c), Some((f, _, _))) = (c, term.filter.as_mut()) {
+            **f = c.order_stages(&vocab.stages);
+        }
+    }
+    Ok(pattern)
+}
+
 /// Checks a path pattern that starts at `column`: only a whole customer
 /// has events, every term names an event the data holds, and each
 /// bracket's condition reads one event. Returns the compiled conditions,

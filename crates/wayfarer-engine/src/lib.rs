@@ -39,6 +39,7 @@ pub mod sessions;
 pub mod surveys;
 pub mod text;
 pub mod timeline;
+pub mod triggers;
 pub mod window_funnel;
 
 #[cfg(test)]
