@@ -151,6 +151,9 @@ fn occurrence_id(trigger: &str, customer: &str, what: &str) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(format!("{trigger}\0{customer}\0{what}").as_bytes()))
 }
 
+/// Segment entries and exits by customer number: (segment, entered, at).
+pub type SegmentChanges = HashMap<u32, Vec<(String, bool, i64)>>;
+
 /// What an evaluation needs besides the store.
 #[derive(Debug)]
 pub struct Inputs<'a> {
@@ -159,8 +162,7 @@ pub struct Inputs<'a> {
     pub since: Vec<i64>,
     /// The evaluation's "now" (µs): due times after it wait.
     pub now_us: i64,
-    /// Segment entries and exits by customer number: (segment, entered, at).
-    pub segment_changes: HashMap<u32, Vec<(String, bool, i64)>>,
+    pub segment_changes: SegmentChanges,
 }
 
 /// Every occurrence of every trigger among the store's customers (a

@@ -86,6 +86,14 @@ pub enum Command {
     /// their members, and ad-platform audiences.
     #[command(subcommand)]
     Segments(SegmentsCommand),
+    /// Triggers (DIR/triggers.toml): act when a customer enters a stage or segment or does
+    /// something, after a wait, with a held-out control group, and measure the effect.
+    #[command(subcommand)]
+    Triggers(TriggersCommand),
+    /// The outbox of triggers' actions: the delivery log, delivering due webhooks, and retrying
+    /// dead letters.
+    #[command(subcommand)]
+    Actions(ActionsCommand),
     /// Read-only SQL over the events (table `events`) with Apache DataFusion (needs --features sql).
     Sql(SqlArgs),
     /// Generate the synthetic company's events without importing them (for tests and benchmarks).
@@ -339,6 +347,90 @@ pub struct SqlArgs {
     /// Print JSON: {"columns", "rows", "row_limit", "truncated"}.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TriggersCommand {
+    /// Check DIR/triggers.toml against the data: every error names the trigger and the key.
+    Check {
+        /// Print JSON: [{"name", "when", "wait", "holdout", "action"}].
+        #[arg(long)]
+        json: bool,
+    },
+    /// The triggers with what they did: occurrences recorded, acted on, held out, pending and
+    /// dead deliveries.
+    List {
+        /// Print JSON: [{"name", "paused", "recorded", "acted", "held_out", "pending", "delivered",
+        /// "dead"}].
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate the triggers now and record the actions that are due in the outbox (then
+    /// `wayfarer actions deliver` sends them; the server does both after each commit). An
+    /// occurrence is acted on once however often this runs.
+    Run {
+        /// Back-fill: consider occurrences from this date or time (default: each trigger's
+        /// `start`, else when it was first evaluated).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Show what would be recorded without recording it.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON: {"triggers": [{"name", "occurrences", "due", "held_out", "waiting",
+        /// "cancelled", "expired", "not_if", "limited", "recorded_before", "recorded"}]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A trigger's measured effect: customers acted on and held out, the goal reached in each
+    /// arm, the difference and relative lift with 95 % confidence intervals, and the p-value.
+    Report {
+        name: String,
+        /// Print JSON: {"trigger", "goal", "goal_within", "recorded", "effect": {"acted",
+        /// "acted_goal", "held_out", "held_out_goal", "rate_acted", "rate_held_out",
+        /// "difference", "difference_ci", "relative_lift", "relative_lift_ci", "p_value"}}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ActionsCommand {
+    /// The delivery log: each action with its state (pending, delivered, dead, recorded),
+    /// attempts and last error.
+    Log {
+        /// Only this trigger's.
+        #[arg(long)]
+        trigger: Option<String>,
+        /// Only this customer's.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Only actions in this state.
+        #[arg(long, value_parser = ["pending", "delivered", "dead", "recorded"])]
+        state: Option<String>,
+        /// Show at most this many, newest first (text only).
+        #[arg(long, default_value_t = 50, value_parser = between(1, 1_000_000))]
+        limit: usize,
+        /// Print JSON: every matching action.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deliver the webhooks that are due now: POST with Wayfarer-Signature (t=UNIX,v1=HMAC-SHA256
+    /// of "t.body") and Idempotency-Key; a 2xx is delivered, anything else is retried with
+    /// exponential backoff and jitter, and after max_attempts goes to the dead letters.
+    Deliver {
+        /// Print JSON: {"delivered", "failed", "dead"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put dead letters back to be delivered (all of them, or one by id).
+    Retry {
+        /// Only this action.
+        #[arg(long)]
+        id: Option<String>,
+        /// Print JSON: {"retried"}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,6 +18,7 @@ pub mod segments;
 mod serve;
 mod sessions;
 mod sql;
+mod triggers;
 
 use std::path::{Path, PathBuf};
 
@@ -75,6 +76,8 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
         Command::Attribution(args) => analyses::attribution(g, &args, out),
         Command::Customers(args) => analyses::customers(g, &args, out),
         Command::Segments(c) => segments::run(g, c, out),
+        Command::Triggers(c) => triggers::run(g, c, out),
+        Command::Actions(c) => triggers::actions(g, c, out),
         Command::Nba(args) => analyses::nba(g, &args, out),
         Command::Recommend(args) => analyses::recommend(g, &args, out),
         Command::Sql(args) => sql::run(g, &args, out),

@@ -263,15 +263,18 @@ impl Profiles {
     }
 }
 
-/// Keeps live membership (DESIGN §10) and the profile index: after each
-/// commit of new events, and after a segment is saved or deleted, records
-/// who entered and who left each segment (`DIR/membership/`) and rebuilds
-/// the profiles, at most half of one core's time (after a rebuild that
+/// Keeps live membership (DESIGN §10), the profile index and triggers:
+/// after each commit of new events, and after a segment is saved or
+/// deleted, records who entered and who left each segment
+/// (`DIR/membership/`) and rebuilds the profiles; then (and every
+/// [`TRIGGER_TICK`]) evaluates the triggers into the outbox and delivers
+/// what is due, at most half of one core's time (after a rebuild that
 /// took d it waits d). Runs for the server's life; a failed refresh is
 /// reported and tried again at the next change.
 pub fn live(dir: &std::path::Path, config: &wayfarer_core::Config, every: std::time::Duration, profiles: &Profiles) {
     let mut last: Option<(u64, Vec<SegmentDef>)> = None;
     let mut reported: Option<String> = None;
+    let mut triggers_ran: Option<std::time::Instant> = None;
     loop {
         let Ok(store) = Store::open(dir) else {
             std::thread::sleep(every);
@@ -282,21 +285,38 @@ pub fn live(dir: &std::path::Path, config: &wayfarer_core::Config, every: std::t
             continue;
         };
         let state = (store.manifest().generation, defs);
-        if last.as_ref() == Some(&state) {
+        let changed = last.as_ref() != Some(&state);
+        // Triggers' timers come due without new data: evaluated at least
+        // every TRIGGER_TICK while a triggers file exists.
+        let has_triggers = dir.join(wayfarer_core::triggers::FILE).exists();
+        let tick = has_triggers && triggers_ran.is_none_or(|t| t.elapsed() >= TRIGGER_TICK);
+        if !changed && !tick {
             std::thread::sleep(every);
             continue;
         }
         let started = std::time::Instant::now();
-        let outcome = wayfarer_engine::Model::compile(config, &store).and_then(|model| {
-            membership::refresh(&store, &model, &state.1, super::now_micros())?;
-            let segments = membership::compile_all(&store, &state.1, &model)?;
-            profiles.set(ProfileIndex::build(&store, &model, &segments)?);
+        let outcome = (|| -> Result<()> {
+            let model = wayfarer_engine::Model::compile(config, &store)?;
+            if changed {
+                membership::refresh(&store, &model, &state.1, super::now_micros())?;
+                let segments = membership::compile_all(&store, &state.1, &model)?;
+                profiles.set(ProfileIndex::build(&store, &model, &segments)?);
+            }
+            if has_triggers {
+                triggers_ran = Some(std::time::Instant::now());
+                let defs = super::triggers::load(dir)?;
+                if !defs.is_empty() {
+                    let now = super::now_micros();
+                    super::triggers::evaluate(&store, &model, &defs, None, now, true)?;
+                    super::triggers::deliver(&wayfarer_store::outbox::Outbox::new(dir), &defs, now)?;
+                }
+            }
             Ok(())
-        });
+        })();
         if let Err(e) = outcome {
             let message = e.to_string();
             if reported.as_ref() != Some(&message) {
-                eprintln!("wayfarer: live segment membership and profiles: {message}");
+                eprintln!("wayfarer: live segments, profiles and triggers: {message}");
                 reported = Some(message);
             }
         } else {
@@ -309,6 +329,10 @@ pub fn live(dir: &std::path::Path, config: &wayfarer_core::Config, every: std::t
         std::thread::sleep(started.elapsed().max(every));
     }
 }
+
+/// How often the live loop evaluates triggers (and retries deliveries)
+/// when no new data arrives.
+const TRIGGER_TICK: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// A segment that does not exist: the error names the closest saved one.
 fn not_found(dir: &std::path::Path, name: &str) -> anyhow::Error {

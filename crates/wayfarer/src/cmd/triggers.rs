@@ -1,0 +1,554 @@
+//! `wayfarer triggers` and `wayfarer actions`: triggers read from
+//! `DIR/triggers.toml` and checked against the data, evaluated into the
+//! outbox (each occurrence once), their effect measured against the
+//! held-out arm, and the outbox's webhooks delivered signed, with retries,
+//! backoff and dead letters.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+use serde_json::json;
+use wayfarer_core::triggers::{self, Limit, Trigger};
+use wayfarer_engine::EngineError;
+use wayfarer_engine::model::Model;
+use wayfarer_engine::triggers::{self as engine, Compiled, Inputs, Outcome};
+use wayfarer_store::Store;
+use wayfarer_store::outbox::{Action, Kind, Outbox, Record, State};
+
+use super::Out;
+use crate::cli::{ActionsCommand, Global, TriggersCommand};
+
+/// The triggers of a data directory (none when there is no file). Secrets
+/// named by `secret_env` come from the process environment.
+pub fn load(dir: &Path) -> Result<Vec<Trigger>> {
+    let path = dir.join(triggers::FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => bail!("{}: {e}", path.display()),
+    };
+    Ok(triggers::parse(&text, &|k| std::env::var(k).ok()).map_err(EngineError::InvalidQuery)?)
+}
+
+/// When each trigger was first evaluated (`DIR/outbox/triggers.json`):
+/// without a `start`, a trigger acts on what happens from then on.
+fn activations(dir: &Path, names: &[&str], now: i64, record: bool) -> Result<HashMap<String, i64>> {
+    let sub = dir.join(wayfarer_store::outbox::DIR);
+    let path = sub.join("triggers.json");
+    let mut known: HashMap<String, i64> = match std::fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+        Err(_) => HashMap::new(),
+    };
+    let new: Vec<&&str> = names.iter().filter(|n| !known.contains_key(**n)).collect();
+    if !new.is_empty() {
+        for n in new {
+            known.insert(n.to_string(), now);
+        }
+        if record {
+            std::fs::create_dir_all(&sub)?;
+            wayfarer_store::manifest::write_atomic(&sub, "triggers.json", &serde_json::to_vec_pretty(&known)?)?;
+        }
+    }
+    Ok(known)
+}
+
+/// Segment entries and exits by customer number, for triggers on them.
+fn segment_changes(store: &Store, compiled: &[Compiled]) -> Result<engine::SegmentChanges> {
+    use wayfarer_core::triggers::When;
+    let wanted: HashSet<&str> = compiled
+        .iter()
+        .filter_map(|c| match &c.trigger.when {
+            When::EntersSegment(g) | When::LeavesSegment(g) => Some(g.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut out = engine::SegmentChanges::new();
+    if wanted.is_empty() {
+        return Ok(out);
+    }
+    let ids = store.identity_shared()?;
+    let mut graph = None;
+    let canon = match ids.resolved() {
+        Some(c) => c,
+        None => graph.insert((*ids).clone()).canonical_map(),
+    };
+    for c in wayfarer_store::segment_defs::changes(store.dir(), None, None, i64::MIN)? {
+        if !wanted.iter().any(|w| w.eq_ignore_ascii_case(&c.segment)) {
+            continue;
+        }
+        let ident = ids.lookup(&format!("u:{}", c.customer)).or_else(|| ids.lookup(&format!("a:{}", c.customer)));
+        let Some(customer) = ident.and_then(|i| canon.get(i as usize).copied()) else { continue };
+        out.entry(customer).or_default().push((c.segment, c.change == "entered", c.at_us));
+    }
+    Ok(out)
+}
+
+/// What one evaluation recorded, per trigger.
+#[derive(Debug, Default, Serialize)]
+struct RunRow {
+    name: String,
+    occurrences: usize,
+    due: usize,
+    held_out: usize,
+    waiting: usize,
+    cancelled: usize,
+    expired: usize,
+    not_if: usize,
+    limited: usize,
+    recorded_before: usize,
+    recorded: usize,
+}
+
+/// Evaluates the triggers and records the due actions: what the CLI's
+/// `triggers run` and the server after each commit do. `since` overrides
+/// every trigger's start.
+pub fn evaluate(
+    store: &Store,
+    model: &Model,
+    defs: &[Trigger],
+    since: Option<i64>,
+    now: i64,
+    record: bool,
+) -> Result<Vec<RunRowPublic>> {
+    let compiled = engine::compile(store, model, defs)?;
+    let names: Vec<&str> = defs.iter().map(|t| t.def.name.as_str()).collect();
+    let activated = activations(store.dir(), &names, now, record)?;
+    let starts: Vec<i64> =
+        defs.iter().map(|t| since.or(t.start).or_else(|| activated.get(&t.def.name).copied()).unwrap_or(now)).collect();
+    let inputs =
+        Inputs { compiled: &compiled, since: starts, now_us: now, segment_changes: segment_changes(store, &compiled)? };
+    let found = engine::occurrences(store, model, &inputs)?;
+    let outbox = Outbox::new(store.dir());
+    let before = outbox.load()?;
+    let recorded: HashSet<&str> = before.iter().map(|a| a.id.as_str()).collect();
+    // Each trigger's past actions per customer (for limits).
+    let mut history: HashMap<(String, String), Vec<i64>> = HashMap::new();
+    for a in &before {
+        history.entry((a.trigger.clone(), a.customer.clone())).or_default().push(a.due_at_us);
+    }
+    let mut rows: Vec<RunRow> = defs.iter().map(|t| RunRow { name: t.def.name.clone(), ..RunRow::default() }).collect();
+    let mut records = Vec::new();
+    let mut order: Vec<&engine::Occurrence> = found.iter().collect();
+    order.sort_by_key(|o| (o.trigger, o.due_at_us));
+    for o in order {
+        let t = &defs[o.trigger];
+        let row = &mut rows[o.trigger];
+        row.occurrences += 1;
+        match o.outcome {
+            Outcome::Waiting => row.waiting += 1,
+            Outcome::Cancelled => row.cancelled += 1,
+            Outcome::Expired => row.expired += 1,
+            Outcome::NotIf => row.not_if += 1,
+            Outcome::Due if recorded.contains(o.id.as_str()) => row.recorded_before += 1,
+            Outcome::Due => {
+                let past = history.entry((t.def.name.clone(), o.customer_id.clone())).or_default();
+                let limited = match t.limit {
+                    Limit::Once => !past.is_empty(),
+                    Limit::Every(d) => past.iter().any(|&p| p > o.due_at_us - d && p <= o.due_at_us),
+                };
+                if limited {
+                    row.limited += 1;
+                    continue;
+                }
+                past.push(o.due_at_us);
+                row.due += 1;
+                let kind = if o.held_out {
+                    row.held_out += 1;
+                    Kind::Holdout
+                } else if t.webhook.is_some() {
+                    Kind::Webhook
+                } else {
+                    Kind::None
+                };
+                row.recorded += 1;
+                records.push(Record::Due {
+                    id: o.id.clone(),
+                    trigger: t.def.name.clone(),
+                    customer: o.customer_id.clone(),
+                    kind,
+                    occurred_at_us: o.at_us,
+                    due_at_us: o.due_at_us,
+                    created_at_us: now,
+                    payload: o.payload.clone(),
+                });
+            }
+        }
+    }
+    if record {
+        outbox.append(&records)?;
+    }
+    Ok(rows.into_iter().map(RunRowPublic).collect())
+}
+
+/// A row of [`evaluate`]'s summary.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct RunRowPublic(RunRow);
+
+pub fn run(g: &Global, cmd: TriggersCommand, out: &mut Out) -> Result<()> {
+    let snap = super::Snapshot::of(g)?;
+    let model = snap.model()?;
+    let store = &snap.store;
+    let dir = store.dir().to_path_buf();
+    let defs = load(&dir)?;
+    let now = super::now_micros();
+    match cmd {
+        TriggersCommand::Check { json } => {
+            engine::compile(store, &model, &defs)?;
+            let listed: Vec<serde_json::Value> = defs
+                .iter()
+                .map(|t| {
+                    json!({
+                        "name": t.def.name,
+                        "when": t.def.when,
+                        "wait": t.def.wait,
+                        "holdout": t.def.holdout,
+                        "action": t.webhook.as_ref().map(|w| format!("webhook {}", w.url)),
+                        "signed": t.webhook.as_ref().map(|w| w.secret.is_some()),
+                    })
+                })
+                .collect();
+            if json {
+                return out.json(&listed);
+            }
+            if defs.is_empty() {
+                say!("No triggers: write them in {} (the README's \"Triggers\").", dir.join(triggers::FILE).display());
+            }
+            for t in &defs {
+                let action = t.webhook.as_ref().map_or("no action (measured only)".to_string(), |w| {
+                    format!("webhook {}{}", w.url, if w.secret.is_some() { "" } else { " (unsigned: no secret)" })
+                });
+                say!("ok  {}: {}; {}", t.def.name, t.def.when, action);
+            }
+            Ok(())
+        }
+        TriggersCommand::List { json } => {
+            let actions = Outbox::new(&dir).load()?;
+            let rows: Vec<serde_json::Value> = defs
+                .iter()
+                .map(|t| {
+                    let mine: Vec<&Action> = actions.iter().filter(|a| a.trigger == t.def.name).collect();
+                    let count = |f: &dyn Fn(&&Action) -> bool| mine.iter().filter(|a| f(a)).count();
+                    json!({
+                        "name": t.def.name,
+                        "paused": t.def.paused,
+                        "recorded": mine.len(),
+                        "acted": count(&|a| a.kind != Kind::Holdout),
+                        "held_out": count(&|a| a.kind == Kind::Holdout),
+                        "pending": count(&|a| a.state == State::Pending),
+                        "delivered": count(&|a| a.state == State::Delivered),
+                        "dead": count(&|a| a.state == State::Dead),
+                    })
+                })
+                .collect();
+            if json {
+                return out.json(&rows);
+            }
+            say!(
+                "{:<32} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6}",
+                "trigger",
+                "recorded",
+                "acted",
+                "held",
+                "pending",
+                "delivered",
+                "dead"
+            );
+            for r in &rows {
+                let n = |k: &str| r[k].as_u64().unwrap_or(0);
+                say!(
+                    "{:<32} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6}{}",
+                    r["name"].as_str().unwrap_or(""),
+                    n("recorded"),
+                    n("acted"),
+                    n("held_out"),
+                    n("pending"),
+                    n("delivered"),
+                    n("dead"),
+                    if r["paused"] == true { "  (paused)" } else { "" }
+                );
+            }
+            Ok(())
+        }
+        TriggersCommand::Run { since, dry_run, json } => {
+            let since = since
+                .as_deref()
+                .map(|s| wayfarer_core::time::parse_date_arg(s).map_err(|e| anyhow::anyhow!("--since: {e}")))
+                .transpose()?;
+            let rows = evaluate(store, &model, &defs, since, now, !dry_run)?;
+            if json {
+                return out.json(&json!({ "triggers": rows, "dry_run": dry_run }));
+            }
+            for RunRowPublic(r) in &rows {
+                say!(
+                    "{}: {} occurrences; {} recorded now ({} held out), {} before; {} waiting, {} cancelled, {} expired, {} not if, {} limited",
+                    r.name,
+                    r.occurrences,
+                    r.recorded,
+                    r.held_out,
+                    r.recorded_before,
+                    r.waiting,
+                    r.cancelled,
+                    r.expired,
+                    r.not_if,
+                    r.limited
+                );
+            }
+            if dry_run {
+                say!("(dry run: nothing recorded)");
+            }
+            Ok(())
+        }
+        TriggersCommand::Report { name, json } => {
+            let Some(t) = defs.iter().find(|t| t.def.name.eq_ignore_ascii_case(&name)) else {
+                let names: Vec<&str> = defs.iter().map(|t| t.def.name.as_str()).collect();
+                return Err(EngineError::NotFound(format!(
+                    "no trigger '{name}'{}",
+                    wayfarer_core::suggest::hint(&name, &names)
+                ))
+                .into());
+            };
+            let report = report(store, &model, t, now)?;
+            if json {
+                return out.json(&report);
+            }
+            let e = &report.effect;
+            let pct = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{:.1} %", v * 100.0));
+            say!(
+                "Trigger '{}': goal {} within {}",
+                t.def.name,
+                report.goal.as_deref().unwrap_or("(none)"),
+                report.goal_within
+            );
+            say!("  acted on   {:>7}  reached the goal {:>7}  ({})", e.acted, e.acted_goal, pct(e.rate_acted));
+            say!("  held out   {:>7}  reached the goal {:>7}  ({})", e.held_out, e.held_out_goal, pct(e.rate_held_out));
+            match (e.difference, e.difference_ci, e.p_value) {
+                (Some(d), Some((lo, hi)), Some(p)) => {
+                    say!(
+                        "  difference {:+.1} points (95 % CI {:+.1} to {:+.1}), p = {p:.3}",
+                        d * 100.0,
+                        lo * 100.0,
+                        hi * 100.0
+                    );
+                    if let (Some(l), Some((a, b))) = (e.relative_lift, e.relative_lift_ci) {
+                        say!("  relative lift {:+.1} % (95 % CI {:+.1} to {:+.1} %)", l * 100.0, a * 100.0, b * 100.0);
+                    }
+                }
+                _ => say!("  no comparison yet: both arms need customers (holdout = {})", t.def.holdout),
+            }
+            Ok(())
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    trigger: String,
+    goal: Option<String>,
+    goal_within: String,
+    recorded: usize,
+    effect: engine::Effect,
+}
+
+/// A trigger's effect: its recorded occurrences (acted on, held out), each
+/// with whether the goal followed, from the data as it is now.
+fn report(store: &Store, model: &Model, t: &Trigger, now: i64) -> Result<Report> {
+    let compiled = engine::compile(store, model, std::slice::from_ref(t))?;
+    if t.goal.is_none() {
+        bail!("trigger '{}' has no goal: add goal = \"EVENT\" (or \"stage 'S'\") to measure it", t.def.name);
+    }
+    let inputs = Inputs {
+        compiled: &compiled,
+        since: vec![i64::MIN],
+        now_us: now,
+        segment_changes: segment_changes(store, &compiled)?,
+    };
+    let found = engine::occurrences(store, model, &inputs)?;
+    let goal_of: HashMap<&str, bool> = found.iter().map(|o| (o.id.as_str(), o.goal_at_us.is_some())).collect();
+    let actions = Outbox::new(store.dir()).load()?;
+    let (mut acted, mut acted_goal, mut held, mut held_goal, mut recorded) = (0, 0, 0, 0, 0);
+    for a in actions.iter().filter(|a| a.trigger == t.def.name) {
+        recorded += 1;
+        let reached = goal_of.get(a.id.as_str()).copied().unwrap_or(false);
+        if a.kind == Kind::Holdout {
+            held += 1;
+            held_goal += u64::from(reached);
+        } else {
+            acted += 1;
+            acted_goal += u64::from(reached);
+        }
+    }
+    Ok(Report {
+        trigger: t.def.name.clone(),
+        goal: t.def.goal.clone(),
+        goal_within: wayfarer_core::time::format_duration_exact(t.goal_within),
+        recorded,
+        effect: engine::effect(acted, acted_goal, held, held_goal),
+    })
+}
+
+pub fn actions(g: &Global, cmd: ActionsCommand, out: &mut Out) -> Result<()> {
+    let dir = super::data_dir(g, super::DEFAULT_DATA);
+    let outbox = Outbox::new(&dir);
+    let now = super::now_micros();
+    match cmd {
+        ActionsCommand::Log { trigger, customer, state, limit, json } => {
+            let mut actions = outbox.load()?;
+            actions.retain(|a| {
+                trigger.as_deref().is_none_or(|t| a.trigger.eq_ignore_ascii_case(t))
+                    && customer.as_deref().is_none_or(|c| a.customer == c)
+                    && state.as_deref().is_none_or(|s| serde_json::to_value(a.state).is_ok_and(|v| v == s))
+            });
+            if json {
+                return out.json(&actions);
+            }
+            if actions.is_empty() {
+                say!(
+                    "No actions recorded{}.",
+                    if trigger.is_some() || customer.is_some() || state.is_some() { " that match" } else { "" }
+                );
+            }
+            for a in actions.iter().rev().take(limit) {
+                let state =
+                    serde_json::to_value(a.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                say!(
+                    "{}  {:<9} {:<9} {}  {}  attempts {}{}",
+                    wayfarer_core::time::format_rfc3339(a.due_at_us),
+                    state,
+                    format!("{:?}", a.kind).to_lowercase(),
+                    a.trigger,
+                    a.customer,
+                    a.attempts,
+                    a.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        ActionsCommand::Deliver { json } => {
+            let defs = load(&dir)?;
+            let done = deliver(&outbox, &defs, now)?;
+            if json {
+                return out.json(&done);
+            }
+            say!(
+                "{} delivered, {} failed (to be retried), {} to the dead letters.",
+                done.delivered,
+                done.failed,
+                done.dead
+            );
+            Ok(())
+        }
+        ActionsCommand::Retry { id, json } => {
+            let dead: Vec<Action> = outbox
+                .load()?
+                .into_iter()
+                .filter(|a| a.state == State::Dead && id.as_deref().is_none_or(|i| a.id == i))
+                .collect();
+            if let Some(i) = &id
+                && dead.is_empty()
+            {
+                bail!("no dead letter with id '{i}' (`wayfarer actions log --state dead` lists them)");
+            }
+            let records: Vec<Record> = dead.iter().map(|a| Record::Retry { id: a.id.clone(), at_us: now }).collect();
+            outbox.append(&records)?;
+            if json {
+                return out.json(&json!({ "retried": records.len() }));
+            }
+            say!("{} dead letters back to be delivered (`wayfarer actions deliver`).", records.len());
+            Ok(())
+        }
+    }
+}
+
+/// What one delivery round did.
+#[derive(Debug, Default, Serialize)]
+pub struct Delivered {
+    pub delivered: usize,
+    pub failed: usize,
+    pub dead: usize,
+}
+
+/// Delivers every webhook action that is due, one deliverer at a time:
+/// each outcome is recorded (fsync) as soon as it is known, so a kill -9
+/// mid-round re-sends at most the one in flight, with its idempotency key.
+pub fn deliver(outbox: &Outbox, defs: &[Trigger], now: i64) -> Result<Delivered> {
+    let _one = outbox.lock("deliver")?;
+    let mut done = Delivered::default();
+    let hooks: HashMap<&str, &triggers::Webhook> =
+        defs.iter().filter_map(|t| t.webhook.as_ref().map(|w| (t.def.name.as_str(), w))).collect();
+    for a in outbox.load()? {
+        if a.kind != Kind::Webhook || a.state != State::Pending || a.next_at_us > now {
+            continue;
+        }
+        let Some(hook) = hooks.get(a.trigger.as_str()) else { continue };
+        let at = super::now_micros();
+        let record = match post(hook, &a) {
+            Ok(status) => {
+                done.delivered += 1;
+                Record::Delivered { id: a.id.clone(), at_us: at, status }
+            }
+            Err(error) if a.attempts + 1 >= hook.max_attempts => {
+                done.dead += 1;
+                Record::Dead { id: a.id.clone(), at_us: at, error }
+            }
+            Err(error) => {
+                done.failed += 1;
+                Record::Failed {
+                    id: a.id.clone(),
+                    at_us: at,
+                    error,
+                    next_at_us: at + backoff(hook, &a.id, a.attempts + 1),
+                }
+            }
+        };
+        outbox.append(&[record])?;
+    }
+    Ok(done)
+}
+
+/// The delay before attempt `n + 1` after `n` failed: the base doubled
+/// per failure, times a jitter from 0.5 to 1.5 (a hash of the action and
+/// attempt, so retries of many actions spread out), at most six hours.
+fn backoff(hook: &triggers::Webhook, id: &str, failed: u32) -> i64 {
+    let h = xxhash_rust::xxh3::xxh3_64(format!("{id}\0{failed}").as_bytes());
+    let jitter = 0.5 + h as f64 / u64::MAX as f64;
+    let base = hook.backoff as f64 * 2f64.powi(failed.saturating_sub(1).min(30) as i32);
+    (base * jitter).min(6.0 * 3600.0 * 1e6) as i64
+}
+
+/// `Wayfarer-Signature: t=UNIX,v1=HEX` of HMAC-SHA256(secret, "t.body").
+pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={t},v1={hex}")
+}
+
+/// POSTs an action's payload; the status of a 2xx, else the reason.
+fn post(hook: &triggers::Webhook, a: &Action) -> Result<u16, String> {
+    let body = serde_json::to_vec(&a.payload).map_err(|e| e.to_string())?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_micros(hook.timeout as u64)))
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .user_agent("Wayfarer-Webhooks/1")
+        .build()
+        .into();
+    let mut req = agent
+        .post(&hook.url)
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", &a.id)
+        .header("Wayfarer-Trigger", &a.trigger);
+    if let Some(secret) = &hook.secret {
+        req = req.header("Wayfarer-Signature", &signature(secret, super::now_micros() / 1_000_000, &body));
+    }
+    match req.send(&body[..]) {
+        Ok(resp) if resp.status().is_success() => Ok(resp.status().as_u16()),
+        Ok(resp) => Err(format!("HTTP {}", resp.status().as_u16())),
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -1,0 +1,242 @@
+//! `wayfarer triggers` and `wayfarer actions` end to end: the real binary
+//! on a temporary store, webhooks to a real HTTP receiver on 127.0.0.1
+//! that answers with scripted statuses.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+
+mod support;
+
+use support::run as wayfarer;
+
+/// Three customers, each with a first order; one also orders again.
+const EVENTS: &str = r#"{"type":"identify","userId":"ann","traits":{"email":"ann@example.com"},"timestamp":"2026-05-01T09:00:00Z"}
+{"type":"track","userId":"ann","event":"Order Completed","properties":{"revenue":120},"timestamp":"2026-05-02T10:00:00Z"}
+{"type":"track","userId":"ann","event":"Survey Responded","properties":{"survey":"csat","score":5},"timestamp":"2026-05-06T10:00:00Z"}
+{"type":"track","userId":"bob","event":"Order Completed","properties":{"revenue":80},"timestamp":"2026-05-03T10:00:00Z"}
+{"type":"track","userId":"cid","event":"Order Completed","properties":{"revenue":30},"timestamp":"2026-05-04T10:00:00Z"}
+{"type":"track","userId":"cid","event":"Order Completed","properties":{"revenue":30},"timestamp":"2026-05-20T10:00:00Z"}
+{"type":"page","userId":"dan","name":"Home","properties":{"url":"https://shop.example/"},"timestamp":"2026-06-30T09:01:00Z"}
+"#;
+
+const SECRET: &str = "a-long-random-signing-secret";
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Got {
+    key: String,
+    signature: String,
+    body: Vec<u8>,
+}
+
+/// A receiver answering each request with the next scripted status (then
+/// 200s); records every request.
+fn receiver(script: Vec<u16>) -> (String, Arc<Mutex<Vec<Got>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got: Arc<Mutex<Vec<Got>>> = Arc::default();
+    let seen = Arc::clone(&got);
+    std::thread::spawn(move || {
+        let mut script = script.into_iter();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut len, mut key, mut signature) = (0, String::new(), String::new());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+                let value = value.trim().to_string();
+                match name.to_ascii_lowercase().as_str() {
+                    "content-length" => len = value.parse().unwrap_or(0),
+                    "idempotency-key" => key = value,
+                    "wayfarer-signature" => signature = value,
+                    _ => {}
+                }
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            seen.lock().unwrap().push(Got { key, signature, body });
+            let status = script.next().unwrap_or(200);
+            let _ = write!(stream, "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
+fn store() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let file = t.path().join("events.ndjson");
+    std::fs::write(&file, EVENTS).unwrap();
+    wayfarer(t.path(), &["import", "--data", "data", file.to_str().unwrap(), "--quiet"]).ok();
+    t
+}
+
+fn cmd(dir: &Path, args: &[&str]) -> support::Run {
+    let mut all = args.to_vec();
+    all.extend(["--data", "data"]);
+    wayfarer(dir, &all)
+}
+
+fn write_triggers(dir: &Path, text: &str) {
+    std::fs::write(dir.join("data").join("triggers.toml"), text).unwrap();
+}
+
+fn valid_signature(g: &Got) -> bool {
+    let (t, v1) = g.signature.split_once(',').unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{}.", &t[2..]).as_bytes());
+    mac.update(&g.body);
+    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    v1 == format!("v1={hex}")
+}
+
+#[test]
+fn first_orders_become_signed_idempotent_webhooks_retried_until_delivered() {
+    let t = store();
+    let dir = t.path();
+    // The receiver fails the first two requests.
+    let (url, got) = receiver(vec![500, 503]);
+    write_triggers(
+        dir,
+        &format!(
+            r#"
+[[trigger]]
+name = "CSAT after first order"
+when = "event Order Completed[nth_purchase = 1]"
+wait = "3d"
+goal = "Survey Responded"
+goal_within = "14d"
+[trigger.webhook]
+url = "{url}"
+secret = "{SECRET}"
+backoff = "0s"
+"#
+        ),
+    );
+    cmd(dir, &["triggers", "check"]).ok();
+    let first = cmd(dir, &["triggers", "run", "--since", "2026-01-01", "--json"]).json();
+    assert_eq!(first["triggers"][0]["recorded"], 3, "{first}");
+    // Evaluating again records nothing new: each occurrence acts once.
+    let again = cmd(dir, &["triggers", "run", "--since", "2026-01-01", "--json"]).json();
+    assert_eq!(
+        (again["triggers"][0]["recorded"].as_u64(), again["triggers"][0]["recorded_before"].as_u64()),
+        (Some(0), Some(3))
+    );
+
+    let round = cmd(dir, &["actions", "deliver", "--json"]).json();
+    assert_eq!((round["delivered"].as_u64(), round["failed"].as_u64()), (Some(1), Some(2)), "{round}");
+    let round = cmd(dir, &["actions", "deliver", "--json"]).json();
+    assert_eq!((round["delivered"].as_u64(), round["failed"].as_u64()), (Some(2), Some(0)), "{round}");
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 5);
+    assert!(got.iter().all(valid_signature), "a signature does not verify");
+    // A retried action carries the same idempotency key; three actions in all.
+    let mut keys: Vec<&str> = got.iter().map(|g| g.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 3);
+    let payload: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(payload["trigger"], "CSAT after first order");
+    assert_eq!(payload["event"]["name"], "Order Completed");
+    assert_eq!(payload["occurrence_id"].as_str(), Some(got[0].key.as_str()));
+    let customers: Vec<&str> = got.iter().map(|g| g.key.as_str()).collect();
+    assert!(!customers.is_empty());
+
+    let log = cmd(dir, &["actions", "log", "--json"]).json();
+    let states: Vec<&str> = log.as_array().unwrap().iter().map(|a| a["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["delivered", "delivered", "delivered"]);
+    let listed = cmd(dir, &["triggers", "list", "--json"]).json();
+    assert_eq!((listed[0]["delivered"].as_u64(), listed[0]["pending"].as_u64()), (Some(3), Some(0)), "{listed}");
+    // Ann answered a survey within 14 days of hers: the goal, in the acted-on arm.
+    let report = cmd(dir, &["triggers", "report", "csat after first order", "--json"]).json();
+    assert_eq!(
+        (report["effect"]["acted"].as_u64(), report["effect"]["acted_goal"].as_u64()),
+        (Some(3), Some(1)),
+        "{report}"
+    );
+    let e = cmd(dir, &["triggers", "report", "CSAT after first ordr"]).fails().stderr();
+    assert!(e.contains("did you mean 'CSAT after first order'"), "{e}");
+}
+
+#[test]
+fn dead_letters_are_retried_and_holdouts_get_nothing() {
+    let t = store();
+    let dir = t.path();
+    let (url, got) = receiver(vec![500, 500, 500, 500, 500, 500]);
+    write_triggers(
+        dir,
+        &format!(
+            r#"
+[[trigger]]
+name = "Thanks"
+when = "event Order Completed"
+limit = "once"
+[trigger.webhook]
+url = "{url}"
+secret = "{SECRET}"
+backoff = "0s"
+max_attempts = 2
+"#
+        ),
+    );
+    let ran = cmd(dir, &["triggers", "run", "--since", "2026-01-01", "--json"]).json();
+    // Cid ordered twice: once per customer.
+    assert_eq!(
+        (ran["triggers"][0]["recorded"].as_u64(), ran["triggers"][0]["limited"].as_u64()),
+        (Some(3), Some(1)),
+        "{ran}"
+    );
+    cmd(dir, &["actions", "deliver"]).ok();
+    let round = cmd(dir, &["actions", "deliver", "--json"]).json();
+    assert_eq!(round["dead"], 3, "{round}");
+    let dead = cmd(dir, &["actions", "log", "--state", "dead", "--json"]).json();
+    assert_eq!(dead.as_array().unwrap().len(), 3);
+    assert!(dead[0]["last_error"].as_str().unwrap().contains("HTTP 500"), "{dead}");
+    // Nothing more is sent to the dead letters until they are retried.
+    assert_eq!(cmd(dir, &["actions", "deliver", "--json"]).json()["delivered"], 0);
+    let retried = cmd(dir, &["actions", "retry", "--json"]).json();
+    assert_eq!(retried["retried"], 3);
+    let round = cmd(dir, &["actions", "deliver", "--json"]).json();
+    assert_eq!(round["delivered"], 3, "{round}");
+    assert_eq!(got.lock().unwrap().len(), 9);
+
+    // A holdout of (almost) everyone: recorded, never sent.
+    write_triggers(
+        dir,
+        &format!(
+            "[[trigger]]\nname = \"Control\"\nwhen = \"event Order Completed\"\nholdout = 0.999999\n[trigger.webhook]\nurl = \"{url}\"\n"
+        ),
+    );
+    let ran = cmd(dir, &["triggers", "run", "--since", "2026-01-01", "--json"]).json();
+    assert_eq!(ran["triggers"][0]["held_out"], 3, "{ran}");
+    assert_eq!(cmd(dir, &["actions", "deliver", "--json"]).json()["delivered"], 0);
+    assert_eq!(got.lock().unwrap().len(), 9);
+}
+
+#[test]
+fn bad_definitions_name_the_trigger_and_key_and_record_nothing() {
+    let t = store();
+    let dir = t.path();
+    for (text, says) in [
+        ("[[trigger]]\nname = \"A\"\nwhen = \"event Order Complete\"", "trigger 'A', key 'when'"),
+        ("[[trigger]]\nname = \"A\"\nwhen = \"enters stage 'Purchse'\"", "did you mean 'Purchase'"),
+        ("[[trigger]]\nname = \"A\"\nwhen = \"enters segment 'VIPs'\"", "no saved segment 'VIPs'"),
+        ("[[trigger]]\nname = \"A\"\nwhen = \"event Order Completed\"\nwiat = \"3d\"", "unknown field `wiat`"),
+        ("[[trigger]]\nname = \"A\"\nwhen = \"event Order Completed\"\nholdout = 2", "key 'holdout'"),
+        ("[[trigger]]\nname = \"A\"\nwhen = \"event Order Completed\"\nif = \"traits.emial\"", "key 'if'"),
+    ] {
+        write_triggers(dir, text);
+        let e = cmd(dir, &["triggers", "check"]).fails().stderr();
+        assert!(e.contains(says), "{text}: {e}");
+        cmd(dir, &["triggers", "run", "--since", "2026-01-01"]).fails();
+    }
+    assert!(!dir.join("data").join("outbox").join("actions.ndjson").exists());
+}
