@@ -240,3 +240,175 @@ fn bad_definitions_name_the_trigger_and_key_and_record_nothing() {
     }
     assert!(!dir.join("data").join("outbox").join("actions.ndjson").exists());
 }
+
+/// A receiver that takes `delay` over each request and answers 200.
+fn slow_receiver(delay: std::time::Duration) -> (String, Arc<Mutex<Vec<Got>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got: Arc<Mutex<Vec<Got>>> = Arc::default();
+    let seen = Arc::clone(&got);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let seen = Arc::clone(&seen);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let (mut len, mut key, mut signature) = (0, String::new(), String::new());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+                    let value = value.trim().to_string();
+                    match name.to_ascii_lowercase().as_str() {
+                        "content-length" => len = value.parse().unwrap_or(0),
+                        "idempotency-key" => key = value,
+                        "wayfarer-signature" => signature = value,
+                        _ => {}
+                    }
+                }
+                let mut body = vec![0; len];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                std::thread::sleep(delay);
+                seen.lock().unwrap().push(Got { key, signature, body });
+                let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            });
+        }
+    });
+    (url, got)
+}
+
+fn now_rfc3339() -> String {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let secs = ms / 1000;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms % 1000)
+}
+
+fn order(id: &str, user: &str) -> Value {
+    serde_json::json!({"type": "track", "messageId": id, "userId": user, "event": "Order Completed",
+        "timestamp": now_rfc3339(), "properties": {"revenue": 10}})
+}
+
+fn wait_until(limit: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    f()
+}
+
+#[test]
+fn the_server_acts_on_events_as_they_arrive_and_on_segment_entries() {
+    use support::{Server, basic, post};
+    let t = store();
+    let dir = t.path().join("data");
+    let (write, _read) = support::keys(&dir);
+    cmd(t.path(), &["segments", "create", "Buyers", "--where", "did 'Order Completed'"]).ok();
+    let (url, got) = slow_receiver(std::time::Duration::ZERO);
+    write_triggers(
+        t.path(),
+        &format!(
+            r#"
+[[trigger]]
+name = "Thanks"
+when = "event Order Completed"
+[trigger.webhook]
+url = "{url}"
+secret = "{SECRET}"
+
+[[trigger]]
+name = "Welcome buyers"
+when = "enters segment 'Buyers'"
+[trigger.webhook]
+url = "{url}"
+secret = "{SECRET}"
+"#
+        ),
+    );
+    let server = Server::start(&dir);
+    // Wait for the first evaluation (it records when the triggers started).
+    let started = dir.join("outbox").join("triggers.json");
+    assert!(wait_until(std::time::Duration::from_secs(30), || started.exists()), "no first evaluation");
+    // Eve orders: a new customer who enters Buyers.
+    let (status, _) =
+        post(server.addr, "/v1/batch", Some(basic(&write)), &serde_json::json!({"batch": [order("live-1", "eve")]}));
+    assert_eq!(status, 200);
+    let both = || {
+        let g = got.lock().unwrap();
+        let triggers: Vec<String> = g
+            .iter()
+            .map(|x| serde_json::from_slice::<Value>(&x.body).unwrap()["trigger"].as_str().unwrap().to_string())
+            .collect();
+        triggers.contains(&"Thanks".to_string()) && triggers.contains(&"Welcome buyers".to_string())
+    };
+    assert!(wait_until(std::time::Duration::from_secs(40), both), "webhooks received: {:?}", got.lock().unwrap().len());
+    let g = got.lock().unwrap().clone();
+    assert!(g.iter().all(valid_signature));
+    assert!(g.iter().all(|x| serde_json::from_slice::<Value>(&x.body).unwrap()["customer"]["id"] == "eve"));
+    // Nothing from before the triggers started (ann, bob and cid ordered in May).
+    assert_eq!(g.len(), 2, "{g:?}");
+    drop(server);
+}
+
+#[test]
+fn kill_9_during_delivery_loses_no_action_and_repeats_only_with_the_same_key() {
+    use support::{Server, basic, post};
+    let t = store();
+    let dir = t.path().join("data");
+    let (write, _read) = support::keys(&dir);
+    let (url, got) = slow_receiver(std::time::Duration::from_millis(150));
+    write_triggers(
+        t.path(),
+        &format!(
+            "[[trigger]]\nname = \"Thanks\"\nwhen = \"event Order Completed\"\n[trigger.webhook]\nurl = \"{url}\"\nsecret = \"{SECRET}\"\n"
+        ),
+    );
+    let server = Server::start(&dir);
+    let started = dir.join("outbox").join("triggers.json");
+    assert!(wait_until(std::time::Duration::from_secs(30), || started.exists()));
+    let batch: Vec<Value> = (0..30).map(|i| order(&format!("k-{i}"), &format!("buyer{i}"))).collect();
+    let (status, _) = post(server.addr, "/v1/batch", Some(basic(&write)), &serde_json::json!({ "batch": batch }));
+    assert_eq!(status, 200);
+    // Mid-delivery (each takes 150 ms): kill -9.
+    assert!(
+        wait_until(std::time::Duration::from_secs(40), || got.lock().unwrap().len() >= 5),
+        "delivery never started"
+    );
+    server.kill();
+    let sent_before = got.lock().unwrap().len();
+    assert!(sent_before < 30, "all were delivered before the kill ({sent_before})");
+    let server = Server::start(&dir);
+    let all_delivered = || {
+        let log = cmd(t.path(), &["actions", "log", "--json"]).json();
+        let a = log.as_array().unwrap();
+        a.len() == 30 && a.iter().all(|x| x["state"] == "delivered")
+    };
+    assert!(wait_until(std::time::Duration::from_secs(60), all_delivered), "not every action was delivered");
+    drop(server);
+    let g = got.lock().unwrap().clone();
+    let mut keys: Vec<&str> = g.iter().map(|x| x.key.as_str()).collect();
+    keys.sort_unstable();
+    let received = keys.len();
+    keys.dedup();
+    assert_eq!(keys.len(), 30, "every action reached the receiver");
+    // A repeat (at most the ones in flight at the kill) has the key of the first.
+    assert!(received - 30 <= 2, "{} repeats", received - 30);
+    eprintln!("faults: kill -9 during delivery: 30 due, 30 delivered, {} repeats with their keys", received - 30);
+}
