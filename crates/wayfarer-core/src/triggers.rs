@@ -32,6 +32,9 @@ pub const FILE: &str = "triggers.toml";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TriggersFile {
+    /// The address customers reach the server at (hosted survey links).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
     #[serde(default, rename = "trigger")]
     pub triggers: Vec<TriggerDef>,
 }
@@ -68,6 +71,24 @@ pub struct TriggerDef {
     pub start: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookDef>,
+    /// A hosted survey invitation: its link goes in the action's payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survey: Option<SurveyDef>,
+}
+
+/// A hosted survey to invite the customer to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyDef {
+    /// `nps`, `csat` or `ces`.
+    pub kind: String,
+    /// How long the link stays open.
+    #[serde(default = "fourteen_days")]
+    pub expires: String,
+}
+
+fn fourteen_days() -> String {
+    "14d".into()
 }
 
 fn once() -> String {
@@ -148,6 +169,17 @@ pub struct Trigger {
     pub goal_within: i64,
     pub start: Option<i64>,
     pub webhook: Option<Webhook>,
+    /// The survey's kind and how long its link stays open (µs), with the
+    /// server's public address.
+    pub survey: Option<Survey>,
+}
+
+/// A survey invitation, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Survey {
+    pub kind: String,
+    pub expires: i64,
+    pub public_url: String,
 }
 
 /// A webhook with its durations read.
@@ -170,10 +202,15 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Tri
     let file: TriggersFile = toml::from_str(text).map_err(|e| format!("triggers.toml: {}", e.message().trim()))?;
     let mut seen: Vec<String> = Vec::new();
     let mut out = Vec::new();
+    if let Some(u) = &file.public_url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        return Err(format!("triggers.toml, key 'public_url': '{u}' is not an http:// or https:// address"));
+    }
     for (i, def) in file.triggers.into_iter().enumerate() {
         let label =
             if def.name.trim().is_empty() { format!("trigger #{}", i + 1) } else { format!("trigger '{}'", def.name) };
-        let t = check(def, env).map_err(|(key, e)| format!("{label}, key '{key}': {e}"))?;
+        let t = check(def, env, file.public_url.as_deref()).map_err(|(key, e)| format!("{label}, key '{key}': {e}"))?;
         if seen.iter().any(|n| n.eq_ignore_ascii_case(&t.def.name)) {
             return Err(format!("{label}, key 'name': two triggers have this name"));
         }
@@ -183,7 +220,11 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Tri
     Ok(out)
 }
 
-fn check(def: TriggerDef, env: &dyn Fn(&str) -> Option<String>) -> Result<Trigger, (&'static str, String)> {
+fn check(
+    def: TriggerDef,
+    env: &dyn Fn(&str) -> Option<String>,
+    public_url: Option<&str>,
+) -> Result<Trigger, (&'static str, String)> {
     let name = def.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(("name", "a trigger's name has 1 to 64 characters".into()));
@@ -240,7 +281,26 @@ fn check(def: TriggerDef, env: &dyn Fn(&str) -> Option<String>) -> Result<Trigge
         None => None,
         Some(w) => Some(check_webhook(w, env)?),
     };
-    Ok(Trigger { when, wait, limit, goal, goal_within, start, webhook, def })
+    let survey = match &def.survey {
+        None => None,
+        Some(sv) => {
+            if !["nps", "csat", "ces"].contains(&sv.kind.as_str()) {
+                return Err(("survey.kind", format!("'{}' is none of nps, csat, ces", sv.kind)));
+            }
+            let expires = match parse_duration(&sv.expires) {
+                Ok(d) if d > 0 && d <= MAX_WAIT => d,
+                _ => return Err(("survey.expires", format!("'{}' is not a duration up to 366 days", sv.expires))),
+            };
+            let Some(url) = public_url else {
+                return Err((
+                    "survey",
+                    "needs public_url at the top of triggers.toml: the address customers reach the server at".into(),
+                ));
+            };
+            Some(Survey { kind: sv.kind.clone(), expires, public_url: url.trim_end_matches('/').to_string() })
+        }
+    };
+    Ok(Trigger { when, wait, limit, goal, goal_within, start, webhook, survey, def })
 }
 
 fn check_webhook(w: &WebhookDef, env: &dyn Fn(&str) -> Option<String>) -> Result<Webhook, (&'static str, String)> {

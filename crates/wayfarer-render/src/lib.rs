@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod export;
 pub mod html;
 pub mod mapsvg;
+pub mod survey;
 pub mod tabular;
 pub mod text;
 pub mod views;

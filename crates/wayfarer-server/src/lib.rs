@@ -32,6 +32,7 @@ pub mod pipeline;
 pub mod query;
 pub mod segments;
 pub mod sql;
+pub mod surveys;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -113,6 +114,11 @@ pub struct App {
     pub client_timeout: Duration,
     /// Serialises edits of `notes.json`.
     pub notes: Arc<std::sync::Mutex<()>>,
+    /// The data directory's signing secret (survey, unsubscribe and
+    /// referral links).
+    pub secret: Vec<u8>,
+    /// Hosted surveys' answered tokens.
+    pub answered: tokio::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +164,8 @@ impl Started {
             profiles: opts.profiles.clone(),
             client_timeout: opts.limits.client_timeout,
             notes: Arc::default(),
+            secret: wayfarer_store::tokens::secret(&opts.data)?,
+            answered: tokio::sync::Mutex::new(surveys::answered(&opts.data)),
         });
         Ok(Started { app, pipeline })
     }
@@ -251,6 +259,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/logout", post(dashboard::logout))
         .route("/assets/{name}", get(dashboard::asset))
         .route("/notes", post(dashboard::add_note).layer(form_timeout))
+        .route("/s/{token}", get(surveys::show).post(surveys::answer).layer(form_timeout))
         .route("/notes/{id}", post(dashboard::change_note).layer(form_timeout))
         .route("/", get(dashboard::page))
         .route("/export", get(dashboard::page))

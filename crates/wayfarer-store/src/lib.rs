@@ -34,10 +34,10 @@ pub mod read;
 pub mod rows;
 pub mod segment;
 pub mod segment_defs;
-pub mod tokens;
 pub mod staging;
 #[cfg(any(test, feature = "testing"))]
 pub mod testfs;
+pub mod tokens;
 pub mod writer;
 
 use std::fs::{self, File};

@@ -77,7 +77,9 @@ pub enum Refused {
 /// The payload of a token of this purpose whose signature holds.
 pub fn verify<T: for<'de> Deserialize<'de>>(secret: &[u8], purpose: &str, token: &str) -> Result<T, Refused> {
     let mut parts = token.splitn(3, '.');
-    let (Some(p0), Some(p), Some(sig)) = (parts.next(), parts.next(), parts.next()) else { return Err(Refused::Forged) };
+    let (Some(p0), Some(p), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(Refused::Forged);
+    };
     if p0 != purpose {
         return Err(Refused::Forged);
     }
@@ -104,6 +106,13 @@ pub struct SurveyToken {
     pub e: i64,
     /// What the invitation was for (an occurrence id): one answer per token.
     pub o: String,
+    /// Whether `c` is a user id (else an anonymous id).
+    #[serde(default = "yes")]
+    pub u: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[cfg(test)]
@@ -115,13 +124,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = secret(dir.path()).unwrap();
         assert_eq!(secret(dir.path()).unwrap(), s, "the secret is made once");
-        let t = SurveyToken { c: "ann".into(), k: "csat".into(), n: "after order".into(), e: 2_000_000_000, o: "x1".into() };
+        let t = SurveyToken {
+            c: "ann".into(),
+            k: "csat".into(),
+            n: "after order".into(),
+            e: 2_000_000_000,
+            o: "x1".into(),
+            u: true,
+        };
         let token = sign(&s, "s", &t);
         assert_eq!(verify::<SurveyToken>(&s, "s", &token), Ok(t.clone()));
         // Another purpose, an altered payload, another secret: refused.
         assert_eq!(verify::<SurveyToken>(&s, "u", &token), Err(Refused::Forged));
         let altered = SurveyToken { c: "bob".into(), ..t.clone() };
-        let forged = format!("s.{}.{}", B64.encode(serde_json::to_vec(&altered).unwrap()), token.rsplit('.').next().unwrap());
+        let forged =
+            format!("s.{}.{}", B64.encode(serde_json::to_vec(&altered).unwrap()), token.rsplit('.').next().unwrap());
         assert_eq!(verify::<SurveyToken>(&s, "s", &forged), Err(Refused::Forged));
         assert_eq!(verify::<SurveyToken>(&[7u8; 32], "s", &token), Err(Refused::Forged));
         assert_eq!(verify::<SurveyToken>(&s, "s", "s.garbage"), Err(Refused::Forged));

@@ -412,3 +412,63 @@ fn kill_9_during_delivery_loses_no_action_and_repeats_only_with_the_same_key() {
     assert!(received - 30 <= 2, "{} repeats", received - 30);
     eprintln!("faults: kill -9 during delivery: 30 due, 30 delivered, {} repeats with their keys", received - 30);
 }
+
+#[test]
+fn a_hosted_survey_is_answered_once_and_its_answer_is_stored() {
+    use support::{Server, basic, http, post};
+    let t = store();
+    let dir = t.path().join("data");
+    let (write, _read) = support::keys(&dir);
+    let (url, got) = slow_receiver(std::time::Duration::ZERO);
+    write_triggers(
+        t.path(),
+        &format!(
+            "public_url = \"https://surveys.example.com/\"\n[[trigger]]\nname = \"CSAT after order\"\nwhen = \"event Order Completed\"\n\
+             [trigger.survey]\nkind = \"csat\"\nexpires = \"7d\"\n[trigger.webhook]\nurl = \"{url}\"\nsecret = \"{SECRET}\"\n"
+        ),
+    );
+    let server = Server::start(&dir);
+    let started = dir.join("outbox").join("triggers.json");
+    assert!(wait_until(std::time::Duration::from_secs(30), || started.exists()));
+    let (status, _) =
+        post(server.addr, "/v1/batch", Some(basic(&write)), &serde_json::json!({"batch": [order("s-1", "eve")]}));
+    assert_eq!(status, 200);
+    assert!(wait_until(std::time::Duration::from_secs(40), || !got.lock().unwrap().is_empty()), "no invitation");
+    let invitation: Value = serde_json::from_slice(&got.lock().unwrap()[0].body).unwrap();
+    let link = invitation["survey"]["url"].as_str().unwrap().to_string();
+    assert!(link.starts_with("https://surveys.example.com/s/"), "{invitation}");
+    let path = &link["https://surveys.example.com".len()..];
+    let page = |method: &str, body: &str| {
+        let form = ("Content-Type", "application/x-www-form-urlencoded".to_string());
+        let (status, body) = http(server.addr, method, path, &[form], body.as_bytes()).unwrap();
+        (status, String::from_utf8_lossy(&body).to_string())
+    };
+    let (status, html) = page("GET", "");
+    assert_eq!(status, 200);
+    assert!(html.contains("How satisfied are you") && html.matches("type=\"radio\"").count() == 5, "{html}");
+    // A score off the scale is asked again, with the reason.
+    let (status, html) = page("POST", "score=9&comment=hm");
+    assert_eq!(status, 422);
+    assert!(html.contains("Choose a score from 1 to 5") && html.contains(">hm</textarea>"), "{html}");
+    let (status, html) = page("POST", "score=2&comment=Shipping+took+two+weeks");
+    assert_eq!(status, 200);
+    assert!(html.contains("Thank you"), "{html}");
+    // One answer per token: a second (or a reload) says so.
+    let (_, html) = page("POST", "score=5");
+    assert!(html.contains("already"), "{html}");
+    let (_, html) = page("GET", "");
+    assert!(html.contains("already"), "{html}");
+    // A forged token (another customer in the payload) is refused.
+    let mut parts: Vec<String> = path["/s/".len()..].split('.').map(str::to_string).collect();
+    parts[1] = parts[1].chars().rev().collect();
+    let forged = format!("/s/{}", parts.join("."));
+    let (status, body) = http(server.addr, "GET", &forged, &[], b"").unwrap();
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    // The answer went through ingestion: after the next commit it is Eve's survey answer.
+    let stored = || {
+        let out = cmd(t.path(), &["customers", "eve", "--json"]);
+        out.stdout().contains("Shipping took two weeks")
+    };
+    assert!(wait_until(std::time::Duration::from_secs(30), stored), "the answer was not stored");
+    drop(server);
+}

@@ -129,6 +129,9 @@ pub fn evaluate(
         history.entry((a.trigger.clone(), a.customer.clone())).or_default().push(a.due_at_us);
     }
     let mut rows: Vec<RunRow> = defs.iter().map(|t| RunRow { name: t.def.name.clone(), ..RunRow::default() }).collect();
+    let secret =
+        if defs.iter().any(|t| t.survey.is_some()) { wayfarer_store::tokens::secret(store.dir())? } else { Vec::new() };
+    let ids = store.identity_shared()?;
     let mut records = Vec::new();
     let mut order: Vec<&engine::Occurrence> = found.iter().collect();
     order.sort_by_key(|o| (o.trigger, o.due_at_us));
@@ -163,6 +166,24 @@ pub fn evaluate(
                     Kind::None
                 };
                 row.recorded += 1;
+                let mut payload = o.payload.clone();
+                if let Some(sv) = &t.survey {
+                    let expires = o.due_at_us.max(now) + sv.expires;
+                    let token = wayfarer_store::tokens::SurveyToken {
+                        c: o.customer_id.clone(),
+                        k: sv.kind.clone(),
+                        n: t.def.name.clone(),
+                        e: expires / 1_000_000,
+                        o: o.id.clone(),
+                        u: ids.is_user(o.customer),
+                    };
+                    let token = wayfarer_store::tokens::sign(&secret, "s", &token);
+                    payload["survey"] = json!({
+                        "kind": sv.kind,
+                        "url": format!("{}/s/{token}", sv.public_url),
+                        "expires_at": wayfarer_core::time::format_rfc3339(expires),
+                    });
+                }
                 records.push(Record::Due {
                     id: o.id.clone(),
                     trigger: t.def.name.clone(),
@@ -171,7 +192,7 @@ pub fn evaluate(
                     occurred_at_us: o.at_us,
                     due_at_us: o.due_at_us,
                     created_at_us: now,
-                    payload: o.payload.clone(),
+                    payload,
                 });
             }
         }

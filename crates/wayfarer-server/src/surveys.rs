@@ -1,0 +1,145 @@
+//! Hosted surveys (DESIGN §10): `GET /s/{token}` asks the token's question
+//! (NPS, CSAT or CES, with an optional comment), `POST /s/{token}` takes
+//! the answer. The token is the only credential: HMAC-signed over the
+//! customer, the survey and its expiry (`wayfarer_store::tokens`), so a
+//! forged or altered one is refused, an expired one is closed, and each
+//! token takes one answer (a second sees "already answered"). The answer
+//! goes through the durable ingest path as a `Survey Responded` track
+//! event (survey, score, text), so it is in the surveys and the map's
+//! emotion lane after the next commit.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wayfarer_core::Kind;
+use wayfarer_render::survey::{self, SurveyState};
+use wayfarer_store::tokens::{self, SurveyToken};
+
+use crate::App;
+use crate::ingest::Endpoint;
+
+/// The file of answered tokens (their occurrence ids), one per line.
+const ANSWERED: &str = "answered.txt";
+const DIR: &str = "surveys";
+
+/// The answered tokens, read at start.
+pub fn answered(data: &std::path::Path) -> HashSet<String> {
+    std::fs::read_to_string(data.join(DIR).join(ANSWERED))
+        .map(|t| t.lines().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn html(status: StatusCode, state: &SurveyState<'_>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+        survey::page(state),
+    )
+        .into_response()
+}
+
+/// The token's survey, or the page that says why there is none.
+fn check(app: &App, token: &str) -> Result<SurveyToken, Box<Response>> {
+    let Ok(t) = tokens::verify::<SurveyToken>(&app.secret, "s", token) else {
+        return Err(Box::new(html(StatusCode::FORBIDDEN, &SurveyState::Invalid)));
+    };
+    if survey::scale(&t.k).is_none() {
+        return Err(Box::new(html(StatusCode::FORBIDDEN, &SurveyState::Invalid)));
+    }
+    if t.e < crate::pipeline::now_micros() / 1_000_000 {
+        return Err(Box::new(html(StatusCode::GONE, &SurveyState::Expired)));
+    }
+    Ok(t)
+}
+
+pub async fn show(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {
+    let t = match check(&app, &token) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    if app.answered.lock().await.contains(&t.o) {
+        return html(StatusCode::OK, &SurveyState::AlreadyAnswered);
+    }
+    html(StatusCode::OK, &SurveyState::Ask { kind: &t.k, error: None, comment: "" })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Answer {
+    score: Option<String>,
+    #[serde(default)]
+    comment: String,
+}
+
+pub async fn answer(State(app): State<Arc<App>>, Path(token): Path<String>, Form(a): Form<Answer>) -> Response {
+    let t = match check(&app, &token) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let Some((_, range, _, _)) = survey::scale(&t.k) else { return html(StatusCode::FORBIDDEN, &SurveyState::Invalid) };
+    let comment: String = a.comment.trim().chars().take(2000).collect();
+    let score = a.score.as_deref().and_then(|s| s.trim().parse::<u8>().ok()).filter(|s| range.contains(s));
+    let Some(score) = score else {
+        let error = format!("Choose a score from {} to {}.", range.start(), range.end());
+        return html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &SurveyState::Ask { kind: &t.k, error: Some(&error), comment: &comment },
+        );
+    };
+    // One answer per token: checked, stored and marked under one lock.
+    let mut answered = app.answered.lock().await;
+    if answered.contains(&t.o) {
+        return html(StatusCode::OK, &SurveyState::AlreadyAnswered);
+    }
+    let now = crate::pipeline::now_micros();
+    let who = if t.u { "userId" } else { "anonymousId" };
+    let mut properties = json!({"survey": t.k, "score": score, "survey_name": t.n, "via": "hosted survey"});
+    if !comment.is_empty() {
+        properties["text"] = Value::String(comment);
+    }
+    let message = json!({
+        "type": "track",
+        "event": "Survey Responded",
+        who: t.c,
+        "messageId": format!("survey-{}", t.o),
+        "timestamp": wayfarer_core::time::format_rfc3339(now),
+        "properties": properties,
+    });
+    let Value::Object(obj) = message else { return html(StatusCode::INTERNAL_SERVER_ERROR, &SurveyState::Invalid) };
+    let events = match wayfarer_ingest::segment::decode_messages(&app.decoder, Endpoint::Single(Kind::Track), obj, now)
+    {
+        Ok((events, _)) => events,
+        Err(r) => {
+            eprintln!("wayfarer: a hosted survey answer was refused: {}", r.message);
+            return html(StatusCode::BAD_REQUEST, &SurveyState::Invalid);
+        }
+    };
+    let n = events.len() as u64;
+    if let Err(e) = app.pipeline.append(wayfarer_store::staging::encode_payload(&events), n).await {
+        eprintln!("wayfarer: a hosted survey answer could not be stored: {e}");
+        let error = "Your answer could not be saved just now; please try again in a minute.";
+        return html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &SurveyState::Ask { kind: &t.k, error: Some(error), comment: "" },
+        );
+    }
+    // Durable now; remember the token (a crash before this line lets the
+    // token answer again, and the same message id keeps one answer).
+    let dir = app.data.join(DIR);
+    let line = format!("{}\n", t.o).into_bytes();
+    let marked = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        wayfarer_store::manifest::append_durable(&dir.join(ANSWERED), line).map_err(|e| e.to_string())
+    })
+    .await;
+    if !matches!(marked, Ok(Ok(()))) {
+        eprintln!("wayfarer: a hosted survey's token could not be marked answered");
+    }
+    answered.insert(t.o);
+    html(StatusCode::OK, &SurveyState::Thanks)
+}
