@@ -76,7 +76,9 @@ pub fn page(state: &SurveyState<'_>) -> String {
     match state {
         SurveyState::Ask { kind, error, comment } => {
             let Some((question, range, low, high)) = scale(kind) else { return page(&SurveyState::Invalid) };
-            shell("A quick question", &html! {
+            shell(
+                "A quick question",
+                &html! {
                     h1 { "A quick question" }
                     @if let Some(e) = error { p.error role="alert" { (e) } }
                     form method="post" {
@@ -102,11 +104,17 @@ pub fn page(state: &SurveyState<'_>) -> String {
         SurveyState::Thanks => {
             shell("Thank you", &html! { h1 { "Thank you" } p role="status" { "Your answer has been recorded." } })
         }
-        SurveyState::AlreadyAnswered => shell("Already answered", &html! { h1 { "Already answered" } p role="status" { "This survey has been answered already. Thank you!" } },
+        SurveyState::AlreadyAnswered => shell(
+            "Already answered",
+            &html! { h1 { "Already answered" } p role="status" { "This survey has been answered already. Thank you!" } },
         ),
-        SurveyState::Expired => shell("This survey has closed", &html! { h1 { "This survey has closed" } p { "The link was valid for a limited time, and that time has passed." } },
+        SurveyState::Expired => shell(
+            "This survey has closed",
+            &html! { h1 { "This survey has closed" } p { "The link was valid for a limited time, and that time has passed." } },
         ),
-        SurveyState::Invalid => shell("Not a survey link", &html! { h1 { "Not a survey link" } p { "This link is not valid. Please use the link from your invitation as it was sent." } },
+        SurveyState::Invalid => shell(
+            "Not a survey link",
+            &html! { h1 { "Not a survey link" } p { "This link is not valid. Please use the link from your invitation as it was sent." } },
         ),
     }
 }

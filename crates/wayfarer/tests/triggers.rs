@@ -472,3 +472,48 @@ fn a_hosted_survey_is_answered_once_and_its_answer_is_stored() {
     assert!(wait_until(std::time::Duration::from_secs(30), stored), "the answer was not stored");
     drop(server);
 }
+
+#[test]
+fn a_hosted_survey_answered_with_the_keyboard_in_headless_chromium() {
+    use support::{Server, basic, post};
+    let browser = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser.join("node_modules/playwright-core").is_dir(),
+        "the browser tests need Node.js and playwright-core: cd {} && npm ci (.ci/run does this)",
+        browser.display()
+    );
+    let t = store();
+    let dir = t.path().join("data");
+    let (write, _read) = support::keys(&dir);
+    let (url, got) = slow_receiver(std::time::Duration::ZERO);
+    let server = Server::start(&dir);
+    write_triggers(
+        t.path(),
+        &format!(
+            "public_url = \"http://{}\"\n[[trigger]]\nname = \"CSAT\"\nwhen = \"event Order Completed\"\n\
+             [trigger.survey]\nkind = \"csat\"\n[trigger.webhook]\nurl = \"{url}\"\n",
+            server.addr
+        ),
+    );
+    let started = dir.join("outbox").join("triggers.json");
+    assert!(wait_until(std::time::Duration::from_secs(40), || started.exists()));
+    let (status, _) =
+        post(server.addr, "/v1/batch", Some(basic(&write)), &serde_json::json!({"batch": [order("b-1", "fay")]}));
+    assert_eq!(status, 200);
+    assert!(wait_until(std::time::Duration::from_secs(40), || !got.lock().unwrap().is_empty()), "no invitation");
+    let invitation: Value = serde_json::from_slice(&got.lock().unwrap()[0].body).unwrap();
+    let link = invitation["survey"]["url"].as_str().unwrap().to_string();
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("survey-screenshots");
+    let o = std::process::Command::new("node")
+        .current_dir(&browser)
+        .arg("survey.mjs")
+        .arg(&link)
+        .arg(&shots)
+        .output()
+        .expect("run node (Node.js is needed for the browser tests)");
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "the survey in Chromium failed (screenshots in {}):\n{out}", shots.display());
+    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["score"], 3);
+    drop(server);
+}
