@@ -32,9 +32,13 @@ pub const FILE: &str = "triggers.toml";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TriggersFile {
-    /// The address customers reach the server at (hosted survey links).
+    /// The address customers reach the server at (hosted survey and
+    /// unsubscribe links).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// The mail server for email actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpDef>,
     #[serde(default, rename = "trigger")]
     pub triggers: Vec<TriggerDef>,
 }
@@ -74,6 +78,74 @@ pub struct TriggerDef {
     /// A hosted survey invitation: its link goes in the action's payload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub survey: Option<SurveyDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailDef>,
+}
+
+/// An email action: templates (minijinja) over the payload (`customer.traits`,
+/// `customer.id`, `event`, `survey.url`, `unsubscribe_url`…).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailDef {
+    /// The trait holding the address.
+    #[serde(default = "email_trait")]
+    pub to: String,
+    pub subject: String,
+    /// The plain-text body.
+    pub body: String,
+}
+
+fn email_trait() -> String {
+    "email".into()
+}
+
+/// The mail server (`[smtp]` in triggers.toml).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpDef {
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `starttls` (the default), `tls` (implicit, port 465) or `none`
+    /// (plain, for a relay on the same machine).
+    #[serde(default = "starttls")]
+    pub security: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// The sender, `Name <address>` or an address.
+    pub from: String,
+    #[serde(default = "ten_seconds")]
+    pub timeout: String,
+}
+
+fn starttls() -> String {
+    "starttls".into()
+}
+
+/// The mail server, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub security: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
+    pub timeout: i64,
+}
+
+/// An email action, checked (its templates are checked by the caller).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub smtp: Smtp,
+    pub public_url: String,
 }
 
 /// A hosted survey to invite the customer to.
@@ -172,6 +244,7 @@ pub struct Trigger {
     /// The survey's kind and how long its link stays open (µs), with the
     /// server's public address.
     pub survey: Option<Survey>,
+    pub email: Option<Email>,
 }
 
 /// A survey invitation, checked.
@@ -207,10 +280,17 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Tri
     {
         return Err(format!("triggers.toml, key 'public_url': '{u}' is not an http:// or https:// address"));
     }
+    let smtp = file
+        .smtp
+        .as_ref()
+        .map(|d| check_smtp(d, env))
+        .transpose()
+        .map_err(|(k, e)| format!("triggers.toml, key '{k}': {e}"))?;
     for (i, def) in file.triggers.into_iter().enumerate() {
         let label =
             if def.name.trim().is_empty() { format!("trigger #{}", i + 1) } else { format!("trigger '{}'", def.name) };
-        let t = check(def, env, file.public_url.as_deref()).map_err(|(key, e)| format!("{label}, key '{key}': {e}"))?;
+        let t = check(def, env, file.public_url.as_deref(), smtp.as_ref())
+            .map_err(|(key, e)| format!("{label}, key '{key}': {e}"))?;
         if seen.iter().any(|n| n.eq_ignore_ascii_case(&t.def.name)) {
             return Err(format!("{label}, key 'name': two triggers have this name"));
         }
@@ -220,10 +300,55 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Tri
     Ok(out)
 }
 
+fn check_smtp(d: &SmtpDef, env: &dyn Fn(&str) -> Option<String>) -> Result<Smtp, (&'static str, String)> {
+    if d.host.trim().is_empty() {
+        return Err(("smtp.host", "is empty".into()));
+    }
+    let port = match (d.security.as_str(), d.port) {
+        (_, Some(p)) => p,
+        ("tls", None) => 465,
+        ("starttls", None) => 587,
+        ("none", None) => 25,
+        _ => 0,
+    };
+    if !["starttls", "tls", "none"].contains(&d.security.as_str()) {
+        return Err(("smtp.security", format!("'{}' is none of starttls, tls, none", d.security)));
+    }
+    if !d.from.contains('@') {
+        return Err(("smtp.from", format!("'{}' is not an address", d.from)));
+    }
+    let password = match (&d.password, &d.password_env) {
+        (Some(_), Some(_)) => return Err(("smtp.password", "give 'password' or 'password_env', not both".into())),
+        (Some(p), None) => Some(p.clone()),
+        (None, Some(var)) => match env(var) {
+            Some(p) => Some(p),
+            None => return Err(("smtp.password_env", format!("the environment variable {var} is not set"))),
+        },
+        (None, None) => None,
+    };
+    if d.username.is_some() != password.is_some() {
+        return Err(("smtp.username", "needs a password too (and a password a username)".into()));
+    }
+    let timeout = match parse_duration(&d.timeout) {
+        Ok(t) if t > 0 && t <= 120 * crate::time::MICROS_PER_SECOND => t,
+        _ => return Err(("smtp.timeout", format!("'{}' is not a duration up to 2 minutes", d.timeout))),
+    };
+    Ok(Smtp {
+        host: d.host.trim().to_string(),
+        port,
+        security: d.security.clone(),
+        username: d.username.clone(),
+        password,
+        from: d.from.clone(),
+        timeout,
+    })
+}
+
 fn check(
     def: TriggerDef,
     env: &dyn Fn(&str) -> Option<String>,
     public_url: Option<&str>,
+    smtp: Option<&Smtp>,
 ) -> Result<Trigger, (&'static str, String)> {
     let name = def.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
@@ -300,7 +425,34 @@ fn check(
             Some(Survey { kind: sv.kind.clone(), expires, public_url: url.trim_end_matches('/').to_string() })
         }
     };
-    Ok(Trigger { when, wait, limit, goal, goal_within, start, webhook, survey, def })
+    let email = match &def.email {
+        None => None,
+        Some(e) => {
+            if def.webhook.is_some() {
+                return Err(("email", "a trigger has one action: a webhook or an email".into()));
+            }
+            let Some(smtp) = smtp else {
+                return Err(("email", "needs an [smtp] section in triggers.toml (host, from…)".into()));
+            };
+            let Some(url) = public_url else {
+                return Err((
+                    "email",
+                    "needs public_url at the top of triggers.toml: every email carries an unsubscribe link".into(),
+                ));
+            };
+            if e.subject.trim().is_empty() || e.body.trim().is_empty() {
+                return Err(("email", "needs a subject and a body".into()));
+            }
+            Some(Email {
+                to: e.to.trim().trim_start_matches("traits.").to_string(),
+                subject: e.subject.clone(),
+                body: e.body.clone(),
+                smtp: smtp.clone(),
+                public_url: url.trim_end_matches('/').to_string(),
+            })
+        }
+    };
+    Ok(Trigger { when, wait, limit, goal, goal_within, start, webhook, survey, email, def })
 }
 
 fn check_webhook(w: &WebhookDef, env: &dyn Fn(&str) -> Option<String>) -> Result<Webhook, (&'static str, String)> {

@@ -138,6 +138,8 @@ pub struct Occurrence {
     pub goal_at_us: Option<i64>,
     /// What the action's payload says about the customer and the event.
     pub payload: Json,
+    /// The customer has an `Unsubscribed` event (no more email).
+    pub unsubscribed: bool,
 }
 
 /// Whether a customer is in a trigger's control group: the first 8 bytes
@@ -222,6 +224,7 @@ impl Fold for TriggerFold<'_> {
         let Some(t) = Timeline::build(self.model, &Scope::default(), span) else { return };
         let customer_id = self.ids.external_id(t.customer).to_string();
         let facts = Facts::customer(&t, self.model).with_predictions(self.predictions);
+        let unsubscribed = t.idx.iter().any(|&r| self.model.event_name(t.rows.event[r]) == "Unsubscribed");
         let mut conditions = self.conditions.iter();
         for (k, c) in self.inputs.compiled.iter().enumerate() {
             let cond = c.condition.as_ref().and_then(|_| conditions.next());
@@ -263,6 +266,7 @@ impl Fold for TriggerFold<'_> {
                     held_out: held_out(name, &customer_id, c.trigger.def.holdout),
                     goal_at_us,
                     payload,
+                    unsubscribed,
                 });
             }
         }

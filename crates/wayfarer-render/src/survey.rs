@@ -119,6 +119,33 @@ pub fn page(state: &SurveyState<'_>) -> String {
     }
 }
 
+/// The unsubscribe page (`/u/{token}`): a confirmation form (a link
+/// scanner that fetches the link unsubscribes no one), then the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsubscribe {
+    Confirm,
+    Done,
+    Invalid,
+}
+
+pub fn unsubscribe_page(state: Unsubscribe) -> String {
+    match state {
+        Unsubscribe::Confirm => shell(
+            "Unsubscribe",
+            &html! {
+                h1 { "Unsubscribe" }
+                p { "You will receive no more emails from us." }
+                form method="post" { button type="submit" { "Unsubscribe" } }
+            },
+        ),
+        Unsubscribe::Done => shell(
+            "Unsubscribed",
+            &html! { h1 { "Unsubscribed" } p role="status" { "You are unsubscribed and will receive no more emails from us." } },
+        ),
+        Unsubscribe::Invalid => page(&SurveyState::Invalid),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

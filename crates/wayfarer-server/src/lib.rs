@@ -116,7 +116,7 @@ pub struct App {
     pub notes: Arc<std::sync::Mutex<()>>,
     /// The data directory's signing secret (survey, unsubscribe and
     /// referral links).
-    pub secret: Vec<u8>,
+    pub secret: wayfarer_store::tokens::Secret,
     /// Hosted surveys' answered tokens.
     pub answered: tokio::sync::Mutex<std::collections::HashSet<String>>,
 }
@@ -260,6 +260,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/assets/{name}", get(dashboard::asset))
         .route("/notes", post(dashboard::add_note).layer(form_timeout))
         .route("/s/{token}", get(surveys::show).post(surveys::answer).layer(form_timeout))
+        .route("/u/{token}", get(surveys::unsubscribe_show).post(surveys::unsubscribe).layer(form_timeout))
         .route("/notes/{id}", post(dashboard::change_note).layer(form_timeout))
         .route("/", get(dashboard::page))
         .route("/export", get(dashboard::page))

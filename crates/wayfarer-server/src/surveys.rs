@@ -1,4 +1,4 @@
-//! Hosted surveys (DESIGN §10): `GET /s/{token}` asks the token's question
+//! Links that reach customers (DESIGN §10). Hosted surveys: `GET /s/{token}` asks the token's question
 //! (NPS, CSAT or CES, with an optional comment), `POST /s/{token}` takes
 //! the answer. The token is the only credential: HMAC-signed over the
 //! customer, the survey and its expiry (`wayfarer_store::tokens`), so a
@@ -6,7 +6,11 @@
 //! token takes one answer (a second sees "already answered"). The answer
 //! goes through the durable ingest path as a `Survey Responded` track
 //! event (survey, score, text), so it is in the surveys and the map's
-//! emotion lane after the next commit.
+//! emotion lane after the next commit. Unsubscribe links: `GET /u/{token}`
+//! asks to confirm (so a mail scanner following links unsubscribes no
+//! one), `POST /u/{token}` (also RFC 8058's one-click) records an
+//! `Unsubscribed` event the same durable way, after which triggers send
+//! that customer no email.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -96,31 +100,11 @@ pub async fn answer(State(app): State<Arc<App>>, Path(token): Path<String>, Form
     if answered.contains(&t.o) {
         return html(StatusCode::OK, &SurveyState::AlreadyAnswered);
     }
-    let now = crate::pipeline::now_micros();
-    let who = if t.u { "userId" } else { "anonymousId" };
     let mut properties = json!({"survey": t.k, "score": score, "survey_name": t.n, "via": "hosted survey"});
     if !comment.is_empty() {
         properties["text"] = Value::String(comment);
     }
-    let message = json!({
-        "type": "track",
-        "event": "Survey Responded",
-        who: t.c,
-        "messageId": format!("survey-{}", t.o),
-        "timestamp": wayfarer_core::time::format_rfc3339(now),
-        "properties": properties,
-    });
-    let Value::Object(obj) = message else { return html(StatusCode::INTERNAL_SERVER_ERROR, &SurveyState::Invalid) };
-    let events = match wayfarer_ingest::segment::decode_messages(&app.decoder, Endpoint::Single(Kind::Track), obj, now)
-    {
-        Ok((events, _)) => events,
-        Err(r) => {
-            eprintln!("wayfarer: a hosted survey answer was refused: {}", r.message);
-            return html(StatusCode::BAD_REQUEST, &SurveyState::Invalid);
-        }
-    };
-    let n = events.len() as u64;
-    if let Err(e) = app.pipeline.append(wayfarer_store::staging::encode_payload(&events), n).await {
+    if let Err(e) = record(&app, &t.c, t.u, "Survey Responded", format!("survey-{}", t.o), properties).await {
         eprintln!("wayfarer: a hosted survey answer could not be stored: {e}");
         let error = "Your answer could not be saved just now; please try again in a minute.";
         return html(
@@ -142,4 +126,62 @@ pub async fn answer(State(app): State<Arc<App>>, Path(token): Path<String>, Form
     }
     answered.insert(t.o);
     html(StatusCode::OK, &SurveyState::Thanks)
+}
+
+/// Stores one track event for a token's customer through the durable
+/// ingest path.
+async fn record(
+    app: &App,
+    customer: &str,
+    user: bool,
+    event: &str,
+    id: String,
+    properties: Value,
+) -> Result<(), String> {
+    let now = crate::pipeline::now_micros();
+    let who = if user { "userId" } else { "anonymousId" };
+    let message = json!({
+        "type": "track",
+        "event": event,
+        who: customer,
+        "messageId": id,
+        "timestamp": wayfarer_core::time::format_rfc3339(now),
+        "properties": properties,
+    });
+    let Value::Object(obj) = message else { return Err("not an object".into()) };
+    let (events, _) = wayfarer_ingest::segment::decode_messages(&app.decoder, Endpoint::Single(Kind::Track), obj, now)
+        .map_err(|r| r.message)?;
+    let n = events.len() as u64;
+    app.pipeline.append(wayfarer_store::staging::encode_payload(&events), n).await
+}
+
+fn unsubscribe_html(status: StatusCode, state: survey::Unsubscribe) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+        survey::unsubscribe_page(state),
+    )
+        .into_response()
+}
+
+pub async fn unsubscribe_show(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {
+    match tokens::verify::<tokens::UnsubscribeToken>(&app.secret, "u", &token) {
+        Ok(_) => unsubscribe_html(StatusCode::OK, survey::Unsubscribe::Confirm),
+        Err(_) => unsubscribe_html(StatusCode::FORBIDDEN, survey::Unsubscribe::Invalid),
+    }
+}
+
+pub async fn unsubscribe(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {
+    let Ok(t) = tokens::verify::<tokens::UnsubscribeToken>(&app.secret, "u", &token) else {
+        return unsubscribe_html(StatusCode::FORBIDDEN, survey::Unsubscribe::Invalid);
+    };
+    // One Unsubscribed event per customer, however often the link is used.
+    let id = format!("unsubscribe-{}-{}", if t.u { "u" } else { "a" }, t.c);
+    match record(&app, &t.c, t.u, "Unsubscribed", id, json!({"via": "unsubscribe link"})).await {
+        Ok(()) => unsubscribe_html(StatusCode::OK, survey::Unsubscribe::Done),
+        Err(e) => {
+            eprintln!("wayfarer: an unsubscribe could not be stored: {e}");
+            unsubscribe_html(StatusCode::SERVICE_UNAVAILABLE, survey::Unsubscribe::Confirm)
+        }
+    }
 }

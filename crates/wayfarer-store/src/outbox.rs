@@ -23,6 +23,7 @@ const LOG: &str = "actions.ndjson";
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Webhook,
+    Email,
     /// The customer is in the control group: nothing is sent, and the
     /// trigger's report compares them with those acted on.
     Holdout,
@@ -169,7 +170,8 @@ impl Outbox {
                     record
                 {
                     at.insert(id.clone(), actions.len());
-                    let state = if kind == Kind::Webhook { State::Pending } else { State::Recorded };
+                    let state =
+                        if matches!(kind, Kind::Webhook | Kind::Email) { State::Pending } else { State::Recorded };
                     actions.push(Action {
                         id,
                         trigger,

@@ -17,11 +17,22 @@ use crate::StoreError;
 
 const SECRET: &str = "secret.key";
 
+/// A signing secret: only [`secret`] makes one, so no token is ever signed
+/// with an empty or short key.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
 /// The data directory's signing secret, made on first use.
-pub fn secret(dir: &Path) -> Result<Vec<u8>, StoreError> {
+pub fn secret(dir: &Path) -> Result<Secret, StoreError> {
     let path = dir.join(SECRET);
     match std::fs::read(&path) {
-        Ok(b) if b.len() >= 32 => return Ok(b),
+        Ok(b) if b.len() >= 32 => return Ok(Secret(b)),
         Ok(_) => return Err(StoreError::Corrupt(format!("{}: shorter than 32 bytes", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(StoreError::io(&path, e)),
@@ -47,7 +58,7 @@ pub fn secret(dir: &Path) -> Result<Vec<u8>, StoreError> {
     }
     let _ = std::fs::remove_file(&part);
     crate::manifest::sync_dir(dir)?;
-    Ok(key)
+    Ok(Secret(key))
 }
 
 fn mac(secret: &[u8], purpose: &str, payload: &str) -> Vec<u8> {
@@ -59,10 +70,10 @@ fn mac(secret: &[u8], purpose: &str, payload: &str) -> Vec<u8> {
 }
 
 /// Signs a payload for a purpose (`s` for surveys, `u` for unsubscribing…).
-pub fn sign<T: Serialize>(secret: &[u8], purpose: &str, payload: &T) -> String {
+pub fn sign<T: Serialize>(secret: &Secret, purpose: &str, payload: &T) -> String {
     let json = serde_json::to_vec(payload).unwrap_or_default();
     let p = B64.encode(json);
-    let sig = B64.encode(mac(secret, purpose, &p));
+    let sig = B64.encode(mac(&secret.0, purpose, &p));
     format!("{purpose}.{p}.{sig}")
 }
 
@@ -75,7 +86,7 @@ pub enum Refused {
 }
 
 /// The payload of a token of this purpose whose signature holds.
-pub fn verify<T: for<'de> Deserialize<'de>>(secret: &[u8], purpose: &str, token: &str) -> Result<T, Refused> {
+pub fn verify<T: for<'de> Deserialize<'de>>(secret: &Secret, purpose: &str, token: &str) -> Result<T, Refused> {
     let mut parts = token.splitn(3, '.');
     let (Some(p0), Some(p), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(Refused::Forged);
@@ -84,7 +95,7 @@ pub fn verify<T: for<'de> Deserialize<'de>>(secret: &[u8], purpose: &str, token:
         return Err(Refused::Forged);
     }
     let given = B64.decode(sig).map_err(|_| Refused::Forged)?;
-    let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(&secret.0).expect("HMAC takes any key length");
     m.update(purpose.as_bytes());
     m.update(b".");
     m.update(p.as_bytes());
@@ -115,6 +126,14 @@ fn yes() -> bool {
     true
 }
 
+/// An unsubscribe link's payload: whose it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnsubscribeToken {
+    pub c: String,
+    #[serde(default = "yes")]
+    pub u: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,7 +142,7 @@ mod tests {
     fn tokens_verify_and_refuse_forgeries() {
         let dir = tempfile::tempdir().unwrap();
         let s = secret(dir.path()).unwrap();
-        assert_eq!(secret(dir.path()).unwrap(), s, "the secret is made once");
+        assert_eq!(secret(dir.path()).unwrap().0, s.0, "the secret is made once");
         let t = SurveyToken {
             c: "ann".into(),
             k: "csat".into(),
@@ -140,7 +159,7 @@ mod tests {
         let forged =
             format!("s.{}.{}", B64.encode(serde_json::to_vec(&altered).unwrap()), token.rsplit('.').next().unwrap());
         assert_eq!(verify::<SurveyToken>(&s, "s", &forged), Err(Refused::Forged));
-        assert_eq!(verify::<SurveyToken>(&[7u8; 32], "s", &token), Err(Refused::Forged));
+        assert_eq!(verify::<SurveyToken>(&Secret(vec![7u8; 32]), "s", &token), Err(Refused::Forged));
         assert_eq!(verify::<SurveyToken>(&s, "s", "s.garbage"), Err(Refused::Forged));
         #[cfg(unix)]
         {

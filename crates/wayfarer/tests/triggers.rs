@@ -34,6 +34,29 @@ struct Got {
     body: Vec<u8>,
 }
 
+/// Reads one HTTP request: its idempotency key, signature and body.
+fn read_request(stream: &std::net::TcpStream) -> Option<Got> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let (mut len, mut key, mut signature) = (0, String::new(), String::new());
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+        let value = value.trim().to_string();
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => len = value.parse().unwrap_or(0),
+            "idempotency-key" => key = value,
+            "wayfarer-signature" => signature = value,
+            _ => {}
+        }
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(Got { key, signature, body })
+}
+
 /// A receiver answering each request with the next scripted status (then
 /// 200s); records every request.
 fn receiver(script: Vec<u16>) -> (String, Arc<Mutex<Vec<Got>>>) {
@@ -45,25 +68,8 @@ fn receiver(script: Vec<u16>) -> (String, Arc<Mutex<Vec<Got>>>) {
         let mut script = script.into_iter();
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let (mut len, mut key, mut signature) = (0, String::new(), String::new());
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                let (name, value) = line.split_once(':').unwrap_or((&line, ""));
-                let value = value.trim().to_string();
-                match name.to_ascii_lowercase().as_str() {
-                    "content-length" => len = value.parse().unwrap_or(0),
-                    "idempotency-key" => key = value,
-                    "wayfarer-signature" => signature = value,
-                    _ => {}
-                }
-            }
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            seen.lock().unwrap().push(Got { key, signature, body });
+            let Some(got) = read_request(&stream) else { continue };
+            seen.lock().unwrap().push(got);
             let status = script.next().unwrap_or(200);
             let _ = write!(stream, "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
         }
@@ -252,28 +258,9 @@ fn slow_receiver(delay: std::time::Duration) -> (String, Arc<Mutex<Vec<Got>>>) {
             let Ok(mut stream) = stream else { continue };
             let seen = Arc::clone(&seen);
             std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let (mut len, mut key, mut signature) = (0, String::new(), String::new());
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    let (name, value) = line.split_once(':').unwrap_or((&line, ""));
-                    let value = value.trim().to_string();
-                    match name.to_ascii_lowercase().as_str() {
-                        "content-length" => len = value.parse().unwrap_or(0),
-                        "idempotency-key" => key = value,
-                        "wayfarer-signature" => signature = value,
-                        _ => {}
-                    }
-                }
-                let mut body = vec![0; len];
-                if reader.read_exact(&mut body).is_err() {
-                    return;
-                }
+                let Some(got) = read_request(&stream) else { return };
                 std::thread::sleep(delay);
-                seen.lock().unwrap().push(Got { key, signature, body });
+                seen.lock().unwrap().push(got);
                 let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
             });
         }
@@ -516,4 +503,132 @@ fn a_hosted_survey_answered_with_the_keyboard_in_headless_chromium() {
     let report: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(report["score"], 3);
     drop(server);
+}
+
+/// A local SMTP sink: accepts every message and keeps its DATA.
+fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mail: Arc<Mutex<Vec<String>>> = Arc::default();
+    let kept = Arc::clone(&mail);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let kept = Arc::clone(&kept);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let _ = write!(stream, "220 sink ESMTP\r\n");
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let answer = match verb.as_str() {
+                        "EHLO" => "250-sink\r\n250 8BITMIME\r\n".to_string(),
+                        "DATA" => {
+                            let _ = write!(stream, "354 go on\r\n");
+                            let mut data = String::new();
+                            loop {
+                                let mut l = String::new();
+                                if reader.read_line(&mut l).unwrap_or(0) == 0 || l == ".\r\n" {
+                                    break;
+                                }
+                                data.push_str(&l);
+                            }
+                            kept.lock().unwrap().push(data);
+                            "250 queued\r\n".to_string()
+                        }
+                        "QUIT" => {
+                            let _ = write!(stream, "221 bye\r\n");
+                            return;
+                        }
+                        _ => "250 ok\r\n".to_string(),
+                    };
+                    let _ = stream.write_all(answer.as_bytes());
+                }
+            });
+        }
+    });
+    (port, mail)
+}
+
+#[test]
+fn emails_are_rendered_sent_over_smtp_and_stop_after_unsubscribing() {
+    use support::{Server, http};
+    let t = store();
+    let dir = t.path().join("data");
+    let (port, mail) = smtp_sink();
+    let config = |name: &str| {
+        format!(
+            r#"public_url = "https://wayfarer.example.com"
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+from = "Northwind <hello@northwind.example>"
+
+[[trigger]]
+name = "{name}"
+when = "event Order Completed"
+[trigger.email]
+subject = "Thank you for your order{{% if event.properties.revenue > 100 %}}, a big one{{% endif %}}"
+body = """Hi {{{{ customer.id }}}},
+
+Tell a friend and you both save 10 %.
+
+Unsubscribe: {{{{ unsubscribe_url }}}}
+"""
+"#
+        )
+    };
+    write_triggers(t.path(), &config("Referral offer"));
+    cmd(t.path(), &["triggers", "check"]).ok();
+    let ran = cmd(t.path(), &["triggers", "run", "--since", "2026-01-01", "--json"]).json();
+    let row = &ran["triggers"][0];
+    // Only ann has an email address; bob and cid are counted, not mailed.
+    assert_eq!((row["recorded"].as_u64(), row["no_address"].as_u64()), (Some(3), Some(2)), "{ran}");
+    let round = cmd(t.path(), &["actions", "deliver", "--json"]).json();
+    assert_eq!(round["delivered"], 1, "{round}");
+    let sent = mail.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    let m = &sent[0];
+    assert!(m.contains("To: ann@example.com") && m.contains("Subject: Thank you for your order, a big one"), "{m}");
+    assert!(m.contains("Hi ann,") && m.contains("List-Unsubscribe: <https://wayfarer.example.com/u/"), "{m}");
+    assert!(m.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "{m}");
+    // The link as the email carries it (the body may be quoted-printable).
+    let log = cmd(t.path(), &["actions", "log", "--state", "delivered", "--json"]).json();
+    let url = log[0]["payload"]["unsubscribe_url"].as_str().unwrap().to_string();
+    let link = &url["https://wayfarer.example.com".len()..];
+    let unfolded = m.replace("=\r\n", "").replace("\r\n ", "");
+    assert!(unfolded.contains(&url) || unfolded.contains(&url.replace('=', "=3D")), "{m}");
+
+    // Ann unsubscribes through the link (a GET only asks to confirm).
+    let server = Server::start(&dir);
+    let (status, page) = http(server.addr, "GET", link, &[], b"").unwrap();
+    let page = String::from_utf8_lossy(&page).to_string();
+    assert!(status == 200 && page.contains("<form method=\"post\">"), "{status} {link}: {page}");
+    let (status, page) = http(server.addr, "POST", link, &[], b"List-Unsubscribe=One-Click").unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&page));
+    assert!(String::from_utf8_lossy(&page).contains("You are unsubscribed"));
+    let (status, _) = http(server.addr, "POST", &format!("{link}x"), &[], b"").unwrap();
+    assert_eq!(status, 403, "a forged unsubscribe link");
+    let stored = || cmd(t.path(), &["customers", "ann", "--json"]).stdout().contains("Unsubscribed");
+    assert!(wait_until(std::time::Duration::from_secs(30), stored), "the unsubscribe was not stored");
+    drop(server);
+    // A new email trigger no longer mails her.
+    write_triggers(t.path(), &config("Second offer"));
+    let ran = cmd(t.path(), &["triggers", "run", "--since", "2026-01-01", "--json"]).json();
+    assert_eq!(ran["triggers"][0]["unsubscribed"], 1, "{ran}");
+    let round = cmd(t.path(), &["actions", "deliver", "--json"]).json();
+    assert_eq!(round["delivered"], 0, "{round}");
+    assert_eq!(mail.lock().unwrap().len(), 1);
+    // A template that does not parse is named with its key.
+    std::fs::write(
+        dir.join("triggers.toml"),
+        config("Bad").replace("Thank you for your order", "Thanks {{ customer.id"),
+    )
+    .unwrap();
+    let e = cmd(t.path(), &["triggers", "check"]).fails().stderr();
+    assert!(e.contains("trigger 'Bad', key 'email.subject'"), "{e}");
 }

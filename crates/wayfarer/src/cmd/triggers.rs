@@ -29,7 +29,24 @@ pub fn load(dir: &Path) -> Result<Vec<Trigger>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => bail!("{}: {e}", path.display()),
     };
-    Ok(triggers::parse(&text, &|k| std::env::var(k).ok()).map_err(EngineError::InvalidQuery)?)
+    let defs = triggers::parse(&text, &|k| std::env::var(k).ok()).map_err(EngineError::InvalidQuery)?;
+    for t in &defs {
+        if let Some(e) = &t.email {
+            for (key, text) in [("email.subject", &e.subject), ("email.body", &e.body)] {
+                minijinja::Environment::new().template_from_str(text).map_err(|err| {
+                    EngineError::InvalidQuery(format!("trigger '{}', key '{key}': {err}", t.def.name))
+                })?;
+            }
+        }
+    }
+    Ok(defs)
+}
+
+/// Renders an email's subject and body over the action's payload.
+fn render_email(e: &triggers::Email, payload: &serde_json::Value) -> Result<(String, String), String> {
+    let env = minijinja::Environment::new();
+    let render = |text: &str| env.render_str(text, payload).map_err(|e| e.to_string());
+    Ok((render(&e.subject)?.trim().to_string(), render(&e.body)?))
 }
 
 /// When each trigger was first evaluated (`DIR/outbox/triggers.json`):
@@ -97,6 +114,9 @@ struct RunRow {
     expired: usize,
     not_if: usize,
     limited: usize,
+    /// Email triggers: customers without an address, and those who unsubscribed.
+    no_address: usize,
+    unsubscribed: usize,
     recorded_before: usize,
     recorded: usize,
 }
@@ -129,8 +149,16 @@ pub fn evaluate(
         history.entry((a.trigger.clone(), a.customer.clone())).or_default().push(a.due_at_us);
     }
     let mut rows: Vec<RunRow> = defs.iter().map(|t| RunRow { name: t.def.name.clone(), ..RunRow::default() }).collect();
-    let secret =
-        if defs.iter().any(|t| t.survey.is_some()) { wayfarer_store::tokens::secret(store.dir())? } else { Vec::new() };
+    // Survey and unsubscribe links are signed with the directory's secret.
+    let secret = defs
+        .iter()
+        .any(|t| t.survey.is_some() || t.email.is_some())
+        .then(|| wayfarer_store::tokens::secret(store.dir()))
+        .transpose()?;
+    let signed = |purpose: &str, payload: &dyn erased::Payload| -> Result<String> {
+        let s = secret.as_ref().ok_or_else(|| anyhow::anyhow!("no signing secret"))?;
+        Ok(payload.sign(s, purpose))
+    };
     let ids = store.identity_shared()?;
     let mut records = Vec::new();
     let mut order: Vec<&engine::Occurrence> = found.iter().collect();
@@ -157,11 +185,13 @@ pub fn evaluate(
                 }
                 past.push(o.due_at_us);
                 row.due += 1;
-                let kind = if o.held_out {
+                let mut kind = if o.held_out {
                     row.held_out += 1;
                     Kind::Holdout
                 } else if t.webhook.is_some() {
                     Kind::Webhook
+                } else if t.email.is_some() {
+                    Kind::Email
                 } else {
                     Kind::None
                 };
@@ -177,12 +207,36 @@ pub fn evaluate(
                         o: o.id.clone(),
                         u: ids.is_user(o.customer),
                     };
-                    let token = wayfarer_store::tokens::sign(&secret, "s", &token);
+                    let token = signed("s", &token)?;
                     payload["survey"] = json!({
                         "kind": sv.kind,
                         "url": format!("{}/s/{token}", sv.public_url),
                         "expires_at": wayfarer_core::time::format_rfc3339(expires),
                     });
+                }
+                if let (Some(em), Kind::Email) = (&t.email, kind) {
+                    let address =
+                        payload["customer"]["traits"][&em.to].as_str().map(str::trim).unwrap_or("").to_string();
+                    if o.unsubscribed {
+                        row.unsubscribed += 1;
+                        kind = Kind::None;
+                        payload["skipped"] = json!("unsubscribed");
+                    } else if address.parse::<lettre::Address>().is_err() {
+                        row.no_address += 1;
+                        kind = Kind::None;
+                        payload["skipped"] = json!(format!("no email address in traits.{}", em.to));
+                    } else {
+                        let token = wayfarer_store::tokens::UnsubscribeToken {
+                            c: o.customer_id.clone(),
+                            u: ids.is_user(o.customer),
+                        };
+                        let url = format!("{}/u/{}", em.public_url, signed("u", &token)?);
+                        payload["unsubscribe_url"] = json!(url);
+                        let (subject, text) = render_email(em, &payload).map_err(|e| {
+                            EngineError::InvalidQuery(format!("trigger '{}', key 'email': {e}", t.def.name))
+                        })?;
+                        payload["email"] = json!({"to": address, "subject": subject, "text": text});
+                    }
                 }
                 records.push(Record::Due {
                     id: o.id.clone(),
@@ -201,6 +255,21 @@ pub fn evaluate(
         outbox.append(&records)?;
     }
     Ok(rows.into_iter().map(RunRowPublic).collect())
+}
+
+/// Token payloads signed through one closure.
+mod erased {
+    use wayfarer_store::tokens::{self, Secret};
+
+    pub trait Payload {
+        fn sign(&self, secret: &Secret, purpose: &str) -> String;
+    }
+
+    impl<T: serde::Serialize> Payload for T {
+        fn sign(&self, secret: &Secret, purpose: &str) -> String {
+            tokens::sign(secret, purpose, self)
+        }
+    }
 }
 
 /// A row of [`evaluate`]'s summary.
@@ -497,20 +566,24 @@ pub struct Delivered {
 pub fn deliver(outbox: &Outbox, defs: &[Trigger], now: i64) -> Result<Delivered> {
     let _one = outbox.lock("deliver")?;
     let mut done = Delivered::default();
-    let hooks: HashMap<&str, &triggers::Webhook> =
-        defs.iter().filter_map(|t| t.webhook.as_ref().map(|w| (t.def.name.as_str(), w))).collect();
+    let by_name: HashMap<&str, &Trigger> = defs.iter().map(|t| (t.def.name.as_str(), t)).collect();
     for a in outbox.load()? {
-        if a.kind != Kind::Webhook || a.state != State::Pending || a.next_at_us > now {
+        if !matches!(a.kind, Kind::Webhook | Kind::Email) || a.state != State::Pending || a.next_at_us > now {
             continue;
         }
-        let Some(hook) = hooks.get(a.trigger.as_str()) else { continue };
+        let Some(t) = by_name.get(a.trigger.as_str()) else { continue };
+        let (sent, max_attempts, base) = match (a.kind, &t.webhook, &t.email) {
+            (Kind::Webhook, Some(hook), _) => (post(hook, &a), hook.max_attempts, hook.backoff),
+            (Kind::Email, _, Some(email)) => (send_email(&email.smtp, &a), EMAIL_ATTEMPTS, EMAIL_BACKOFF),
+            _ => continue,
+        };
         let at = super::now_micros();
-        let record = match post(hook, &a) {
+        let record = match sent {
             Ok(status) => {
                 done.delivered += 1;
                 Record::Delivered { id: a.id.clone(), at_us: at, status }
             }
-            Err(error) if a.attempts + 1 >= hook.max_attempts => {
+            Err(error) if a.attempts + 1 >= max_attempts || error.starts_with(PERMANENT) => {
                 done.dead += 1;
                 Record::Dead { id: a.id.clone(), at_us: at, error }
             }
@@ -520,7 +593,7 @@ pub fn deliver(outbox: &Outbox, defs: &[Trigger], now: i64) -> Result<Delivered>
                     id: a.id.clone(),
                     at_us: at,
                     error,
-                    next_at_us: at + backoff(hook, &a.id, a.attempts + 1),
+                    next_at_us: at + backoff(base, &a.id, a.attempts + 1),
                 }
             }
         };
@@ -532,11 +605,54 @@ pub fn deliver(outbox: &Outbox, defs: &[Trigger], now: i64) -> Result<Delivered>
 /// The delay before attempt `n + 1` after `n` failed: the base doubled
 /// per failure, times a jitter from 0.5 to 1.5 (a hash of the action and
 /// attempt, so retries of many actions spread out), at most six hours.
-fn backoff(hook: &triggers::Webhook, id: &str, failed: u32) -> i64 {
+fn backoff(first: i64, id: &str, failed: u32) -> i64 {
     let h = xxhash_rust::xxh3::xxh3_64(format!("{id}\0{failed}").as_bytes());
     let jitter = 0.5 + h as f64 / u64::MAX as f64;
-    let base = hook.backoff as f64 * 2f64.powi(failed.saturating_sub(1).min(30) as i32);
+    let base = first as f64 * 2f64.powi(failed.saturating_sub(1).min(30) as i32);
     (base * jitter).min(6.0 * 3600.0 * 1e6) as i64
+}
+
+/// Attempts and first retry delay of an email.
+const EMAIL_ATTEMPTS: u32 = 8;
+const EMAIL_BACKOFF: i64 = 60 * 1_000_000;
+/// How a failure no retry can fix starts (the mail server refused for good).
+const PERMANENT: &str = "permanent: ";
+
+/// Sends an email action over SMTP: the rendered subject and text, with
+/// `List-Unsubscribe` (and one-click `List-Unsubscribe-Post`, RFC 8058).
+fn send_email(smtp: &triggers::Smtp, a: &Action) -> Result<u16, String> {
+    use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+    use lettre::{Message, SmtpTransport, Transport};
+    let e = &a.payload["email"];
+    let field = |k: &str| e[k].as_str().unwrap_or("").to_string();
+    let from: lettre::message::Mailbox = smtp.from.parse().map_err(|e| format!("{PERMANENT}from: {e}"))?;
+    let to: lettre::message::Mailbox = field("to").parse().map_err(|e| format!("{PERMANENT}to: {e}"))?;
+    let header = |name: &'static str, value: String| HeaderValue::new(HeaderName::new_from_ascii_str(name), value);
+    let unsubscribe = a.payload["unsubscribe_url"].as_str().unwrap_or("").to_string();
+    let message = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(field("subject"))
+        .header(ContentType::TEXT_PLAIN)
+        .raw_header(header("List-Unsubscribe", format!("<{unsubscribe}>")))
+        .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()))
+        .raw_header(header("X-Wayfarer-Action", a.id.clone()))
+        .body(field("text"))
+        .map_err(|e| format!("{PERMANENT}{e}"))?;
+    let builder = match smtp.security.as_str() {
+        "tls" => SmtpTransport::relay(&smtp.host).map_err(|e| e.to_string())?,
+        "starttls" => SmtpTransport::starttls_relay(&smtp.host).map_err(|e| e.to_string())?,
+        _ => SmtpTransport::builder_dangerous(&smtp.host),
+    };
+    let mut builder = builder.port(smtp.port).timeout(Some(std::time::Duration::from_micros(smtp.timeout as u64)));
+    if let (Some(u), Some(p)) = (&smtp.username, &smtp.password) {
+        builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(u.clone(), p.clone()));
+    }
+    match builder.build().send(&message) {
+        Ok(r) => Ok(r.code().to_string().parse().unwrap_or(250)),
+        Err(e) if e.is_permanent() => Err(format!("{PERMANENT}{e}")),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `Wayfarer-Signature: t=UNIX,v1=HEX` of HMAC-SHA256(secret, "t.body").
