@@ -155,7 +155,7 @@ mod tests {
         assert_eq!(verify::<SurveyToken>(&s, "s", &token), Ok(t.clone()));
         // Another purpose, an altered payload, another secret: refused.
         assert_eq!(verify::<SurveyToken>(&s, "u", &token), Err(Refused::Forged));
-        let altered = SurveyToken { c: "bob".into(), ..t.clone() };
+        let altered = SurveyToken { c: "bob".into(), ..t };
         let forged =
             format!("s.{}.{}", B64.encode(serde_json::to_vec(&altered).unwrap()), token.rsplit('.').next().unwrap());
         assert_eq!(verify::<SurveyToken>(&s, "s", &forged), Err(Refused::Forged));

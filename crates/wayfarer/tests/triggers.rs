@@ -170,6 +170,25 @@ backoff = "0s"
     );
     let e = cmd(dir, &["triggers", "report", "CSAT after first ordr"]).fails().stderr();
     assert!(e.contains("did you mean 'CSAT after first order'"), "{e}");
+
+    // The dashboard's Triggers page shows the same.
+    let (_, read) = support::keys(&dir.join("data"));
+    let server = support::Server::start(&dir.join("data"));
+    let login = format!("token={read}&next=%2Ftriggers");
+    let form = ("Content-Type", "application/x-www-form-urlencoded".to_string());
+    let (_, head, _) = support::http_full(server.addr, "POST", "/login", &[form], login.as_bytes()).unwrap();
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let (status, page) = support::http(server.addr, "GET", "/triggers", &[("Cookie", cookie)], b"").unwrap();
+    let page = String::from_utf8_lossy(&page).to_string();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("CSAT after first order") && page.contains(">Triggers</a>"), "{page}");
+    assert!(page.contains("id=\"actions\"") && page.matches("delivered").count() >= 3, "{page}");
+    drop(server);
 }
 
 #[test]

@@ -8,11 +8,13 @@ mod form;
 mod map;
 mod pages;
 mod segments;
+mod triggers;
 
 pub use form::{Field, FieldKind, Form};
 pub use map::{MapPage, map_page};
 pub use pages::{AnalysisPage, CustomersPage, KeyRow, analysis_page, customer_page, customers_page, settings_page};
 pub use segments::{SegmentForm, SegmentPage, SegmentRow, SegmentsPage, segment_page, segments_page};
+pub use triggers::{ActionRow, Measured, TriggerRow, TriggersPage, triggers_page};
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
@@ -24,7 +26,7 @@ pub const CSS: &str = concat!(include_str!("../map.css"), include_str!("app.css"
 pub const JS: &str = include_str!("app.js");
 
 /// The pages in the navigation: (key, label, path).
-pub const NAV: [(&str, &str, &str); 11] = [
+pub const NAV: [(&str, &str, &str); 12] = [
     ("map", "Journey map", "/"),
     ("funnel", "Funnels", "/funnels"),
     ("paths", "Paths", "/paths"),
@@ -34,6 +36,7 @@ pub const NAV: [(&str, &str, &str); 11] = [
     ("personas", "Personas", "/personas"),
     ("surveys", "Surveys", "/surveys"),
     ("segments", "Segments", "/segments"),
+    ("triggers", "Triggers", "/triggers"),
     ("customers", "Customers", "/customers"),
     ("settings", "Settings", "/settings"),
 ];

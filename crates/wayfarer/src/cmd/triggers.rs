@@ -442,6 +442,12 @@ struct Report {
     effect: engine::Effect,
 }
 
+/// A trigger's measured effect (what `triggers report` and the Triggers
+/// page show).
+pub fn effect_of(store: &Store, model: &Model, t: &Trigger, now: i64) -> Result<engine::Effect> {
+    Ok(report(store, model, t, now)?.effect)
+}
+
 /// A trigger's effect: its recorded occurrences (acted on, held out), each
 /// with whether the goal followed, from the data as it is now.
 fn report(store: &Store, model: &Model, t: &Trigger, now: i64) -> Result<Report> {

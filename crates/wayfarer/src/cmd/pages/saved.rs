@@ -53,6 +53,80 @@ impl Dash {
         Ok(PageOutput::html(dashboard::segments_page(&page)))
     }
 
+    /// `/triggers`: the triggers with their counts and effects, and the
+    /// latest actions (read only: triggers are defined in triggers.toml).
+    pub(super) fn triggers(&self) -> Result<PageOutput, Problem> {
+        use wayfarer_render::dashboard::{ActionRow, TriggerRow, TriggersPage};
+        use wayfarer_store::outbox::{Kind, Outbox, State};
+        let (config, _) = self.config()?;
+        let store = self.store()?;
+        let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
+        let actions = Outbox::new(&self.data).load().map_err(anyhow::Error::from)?;
+        let rows = (|| -> anyhow::Result<Vec<TriggerRow>> {
+            let defs = super::super::triggers::load(&self.data)?;
+            let now = super::super::now_micros();
+            defs.iter()
+                .map(|t| {
+                    let mine: Vec<_> = actions.iter().filter(|a| a.trigger == t.def.name).collect();
+                    let count =
+                        |f: &dyn Fn(&&&wayfarer_store::outbox::Action) -> bool| mine.iter().filter(|a| f(a)).count();
+                    let effect = match &t.goal {
+                        Some(_) => {
+                            let r = self.compute(|| super::super::triggers::effect_of(&store, &model, t, now))?;
+                            r.rate_acted.zip(r.rate_held_out).zip(r.difference_ci).zip(r.p_value).map(
+                                |(((a, h), interval), p_value)| wayfarer_render::dashboard::Measured {
+                                    rate_acted: a,
+                                    rate_held_out: h,
+                                    difference: a - h,
+                                    interval,
+                                    p_value,
+                                },
+                            )
+                        }
+                        None => None,
+                    };
+                    let action = match (&t.webhook, &t.email) {
+                        (Some(w), _) => format!("webhook {}", w.url),
+                        (_, Some(_)) => "email".to_string(),
+                        _ => "none (measured only)".to_string(),
+                    };
+                    let action = if t.survey.is_some() { format!("{action} with a survey link") } else { action };
+                    Ok(TriggerRow {
+                        name: t.def.name.clone(),
+                        when: t.def.when.clone(),
+                        action,
+                        paused: t.def.paused,
+                        recorded: mine.len(),
+                        acted: count(&|a| a.kind != Kind::Holdout),
+                        held_out: count(&|a| a.kind == Kind::Holdout),
+                        pending: count(&|a| a.state == State::Pending),
+                        delivered: count(&|a| a.state == State::Delivered),
+                        dead: count(&|a| a.state == State::Dead),
+                        goal: t.def.goal.clone(),
+                        effect,
+                    })
+                })
+                .collect()
+        })();
+        let latest = actions
+            .iter()
+            .rev()
+            .take(50)
+            .map(|a| ActionRow {
+                due: wayfarer_core::time::format_rfc3339(a.due_at_us),
+                trigger: a.trigger.clone(),
+                customer: a.customer.clone(),
+                kind: format!("{:?}", a.kind).to_lowercase(),
+                state: format!("{:?}", a.state).to_lowercase(),
+                attempts: a.attempts,
+                error: a.last_error.clone(),
+            })
+            .collect();
+        let chrome = Chrome { page: "triggers".into(), title: "Triggers".into(), ..Chrome::default() };
+        let page = TriggersPage { chrome, rows: rows.map_err(|e| format!("{e:#}")), actions: latest };
+        Ok(PageOutput::html(dashboard::triggers_page(&page)))
+    }
+
     /// `/segments/NAME`, `/segments/NAME/members.csv`, `/segments/NAME/audience?platform=…`.
     pub(super) fn segment(&self, rest: &str, params: &[(String, String)]) -> Result<PageOutput, Problem> {
         let (name, download) = match rest.rsplit_once('/') {
