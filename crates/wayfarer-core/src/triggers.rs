@@ -39,6 +39,9 @@ pub struct TriggersFile {
     /// The mail server for email actions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<SmtpDef>,
+    /// Where referral links lead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrals: Option<ReferralsDef>,
     #[serde(default, rename = "trigger")]
     pub triggers: Vec<TriggerDef>,
 }
@@ -80,6 +83,27 @@ pub struct TriggerDef {
     pub survey: Option<SurveyDef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<EmailDef>,
+    /// A referral offer: the customer's referral code and link (and a
+    /// discount code) go in the payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<ReferralDef>,
+}
+
+/// `[referrals]`: where `/r/{code}` sends the visitor (with `ref=CODE`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralsDef {
+    pub landing_url: String,
+}
+
+/// `[trigger.referral]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralDef {
+    /// The discount the referred friend gets (redemptions are tracked
+    /// through Coupon Applied events carrying it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_code: Option<String>,
 }
 
 /// An email action: templates (minijinja) over the payload (`customer.traits`,
@@ -245,6 +269,20 @@ pub struct Trigger {
     /// server's public address.
     pub survey: Option<Survey>,
     pub email: Option<Email>,
+    pub referral: Option<Referral>,
+}
+
+/// A referral offer, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Referral {
+    pub discount_code: Option<String>,
+    pub public_url: String,
+}
+
+/// Reads the file's structure only (what the server needs of it: where
+/// referral links lead).
+pub fn read_file(text: &str) -> Result<TriggersFile, String> {
+    toml::from_str(text).map_err(|e| format!("triggers.toml: {}", e.message().trim()))
 }
 
 /// A survey invitation, checked.
@@ -272,7 +310,15 @@ const MAX_WAIT: i64 = 366 * crate::time::MICROS_PER_DAY;
 /// `env` looks up `secret_env` variables (the caller decides whether the
 /// process environment may be read).
 pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Trigger>, String> {
-    let file: TriggersFile = toml::from_str(text).map_err(|e| format!("triggers.toml: {}", e.message().trim()))?;
+    let file = read_file(text)?;
+    if let Some(r) = &file.referrals
+        && !(r.landing_url.starts_with("http://") || r.landing_url.starts_with("https://"))
+    {
+        return Err(format!(
+            "triggers.toml, key 'referrals.landing_url': '{}' is not an http(s) address",
+            r.landing_url
+        ));
+    }
     let mut seen: Vec<String> = Vec::new();
     let mut out = Vec::new();
     if let Some(u) = &file.public_url
@@ -295,6 +341,11 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Tri
             return Err(format!("{label}, key 'name': two triggers have this name"));
         }
         seen.push(t.def.name.clone());
+        if t.referral.is_some() && file.referrals.is_none() {
+            return Err(format!(
+                "{label}, key 'referral': needs [referrals] landing_url in triggers.toml (where referral links lead)"
+            ));
+        }
         out.push(t);
     }
     Ok(out)
@@ -452,7 +503,22 @@ fn check(
             })
         }
     };
-    Ok(Trigger { when, wait, limit, goal, goal_within, start, webhook, survey, email, def })
+    let referral = match &def.referral {
+        None => None,
+        Some(r) => {
+            let Some(url) = public_url else {
+                return Err((
+                    "referral",
+                    "needs public_url at the top of triggers.toml: referral links lead there".into(),
+                ));
+            };
+            if r.discount_code.as_deref().is_some_and(|c| c.trim().is_empty() || c.contains(char::is_whitespace)) {
+                return Err(("referral.discount_code", "is empty or holds spaces".into()));
+            }
+            Some(Referral { discount_code: r.discount_code.clone(), public_url: url.trim_end_matches('/').to_string() })
+        }
+    };
+    Ok(Trigger { when, wait, limit, goal, goal_within, start, webhook, survey, email, referral, def })
 }
 
 fn check_webhook(w: &WebhookDef, env: &dyn Fn(&str) -> Option<String>) -> Result<Webhook, (&'static str, String)> {

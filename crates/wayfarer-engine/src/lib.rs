@@ -32,6 +32,7 @@ pub mod period;
 pub mod personas;
 pub mod profiles;
 pub mod recommend;
+pub mod referrals;
 pub mod retention;
 pub mod rfm;
 pub mod segments;

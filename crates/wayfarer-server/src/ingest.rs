@@ -91,6 +91,9 @@ async fn accept(app: &App, endpoint: Endpoint, headers: &HeaderMap, body: Body) 
             }
         })?;
     app.metrics.rejected.fetch_add(rejected.len() as u64, Ordering::Relaxed);
+    let mut events = events;
+    let derived = crate::surveys::referral_conversions(app, &events);
+    events.extend(derived);
     let n = events.len() as u64;
     let payload = wayfarer_store::staging::encode_payload(&events);
     app.pipeline.append(payload, n).await.map_err(|e| ApiError::new(ErrorCode::Unavailable, e))?;

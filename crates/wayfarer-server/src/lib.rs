@@ -119,6 +119,8 @@ pub struct App {
     pub secret: wayfarer_store::tokens::Secret,
     /// Hosted surveys' answered tokens.
     pub answered: tokio::sync::Mutex<std::collections::HashSet<String>>,
+    /// Referral codes (re-read when their file changes).
+    pub referral_codes: std::sync::Mutex<surveys::Codes>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +168,7 @@ impl Started {
             notes: Arc::default(),
             secret: wayfarer_store::tokens::secret(&opts.data)?,
             answered: tokio::sync::Mutex::new(surveys::answered(&opts.data)),
+            referral_codes: std::sync::Mutex::default(),
         });
         Ok(Started { app, pipeline })
     }
@@ -261,6 +264,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/notes", post(dashboard::add_note).layer(form_timeout))
         .route("/s/{token}", get(surveys::show).post(surveys::answer).layer(form_timeout))
         .route("/u/{token}", get(surveys::unsubscribe_show).post(surveys::unsubscribe).layer(form_timeout))
+        .route("/r/{code}", get(surveys::referral))
         .route("/notes/{id}", post(dashboard::change_note).layer(form_timeout))
         .route("/", get(dashboard::page))
         .route("/export", get(dashboard::page))

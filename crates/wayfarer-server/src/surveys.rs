@@ -10,7 +10,12 @@
 //! asks to confirm (so a mail scanner following links unsubscribes no
 //! one), `POST /u/{token}` (also RFC 8058's one-click) records an
 //! `Unsubscribed` event the same durable way, after which triggers send
-//! that customer no email.
+//! that customer no email. Referral links: `GET /r/{code}` records a
+//! `Referral Link Clicked` (referrer, code) for the new visitor and
+//! redirects to the configured landing page with `ref=CODE`; an order or
+//! sign-up that carries `referral_code` adds a `Referral Converted` event
+//! to the referrer's timeline in the same durable append
+//! ([`referral_conversions`]), which counts toward Advocacy.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -184,4 +189,102 @@ pub async fn unsubscribe(State(app): State<Arc<App>>, Path(token): Path<String>)
             unsubscribe_html(StatusCode::SERVICE_UNAVAILABLE, survey::Unsubscribe::Confirm)
         }
     }
+}
+
+/// The registered referral codes, re-read when the file changes.
+#[derive(Debug, Default)]
+pub struct Codes {
+    seen: Option<(std::time::SystemTime, u64)>,
+    codes: std::collections::HashMap<String, wayfarer_store::referrals::Code>,
+}
+
+fn referrer(app: &App, code: &str) -> Option<wayfarer_store::referrals::Code> {
+    let path = app.data.join("referrals").join("codes.ndjson");
+    let stamp = std::fs::metadata(&path).ok().map(|m| (m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len()));
+    let mut codes = app.referral_codes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if codes.seen != stamp {
+        codes.codes = wayfarer_store::referrals::load(&app.data).unwrap_or_default();
+        codes.seen = stamp;
+    }
+    codes.codes.get(code).cloned()
+}
+
+/// Orders and sign-ups that carry a known `referral_code` (as a property):
+/// a `Referral Converted` event for the referrer each (not for referring
+/// oneself), its id derived from the order's so a retried request adds
+/// nothing twice.
+pub fn referral_conversions(app: &App, events: &[wayfarer_core::Event]) -> Vec<wayfarer_core::Event> {
+    let mut out = Vec::new();
+    for e in events {
+        if !matches!(e.event.as_str(), "Order Completed" | "Signed Up") || !e.properties.contains("referral_code") {
+            continue;
+        }
+        let Ok(Value::Object(p)) = serde_json::from_str::<Value>(&e.properties) else { continue };
+        let Some(code) = p.get("referral_code").and_then(Value::as_str).map(|c| c.trim().to_ascii_uppercase()) else {
+            continue;
+        };
+        let Some(r) = referrer(app, &code) else { continue };
+        let referred = e.user_id.as_deref().or(e.anonymous_id.as_deref()).unwrap_or("");
+        if referred == r.customer {
+            continue;
+        }
+        let mut c =
+            wayfarer_core::Event::new(format!("referral-converted-{}", e.event_id), e.timestamp, "Referral Converted");
+        c.received_at = e.received_at;
+        if r.user {
+            c.user_id = Some(r.customer.clone());
+        } else {
+            c.anonymous_id = Some(r.customer.clone());
+        }
+        c.properties = json!({
+            "referred": referred,
+            "referral_code": code,
+            "converted_by": e.event,
+            "order_revenue": e.revenue,
+        })
+        .to_string();
+        out.push(c);
+    }
+    out
+}
+
+fn not_a_referral() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        survey::page(&SurveyState::Invalid).replace("Not a survey link", "Not a referral link"),
+    )
+        .into_response()
+}
+
+pub async fn referral(State(app): State<Arc<App>>, Path(code): Path<String>) -> Response {
+    let code = code.trim().to_ascii_uppercase();
+    let Some(r) = referrer(&app, &code) else { return not_a_referral() };
+    let landing = std::fs::read_to_string(app.data.join(wayfarer_core::triggers::FILE))
+        .ok()
+        .and_then(|t| wayfarer_core::triggers::read_file(&t).ok())
+        .and_then(|f| f.referrals)
+        .map(|r| r.landing_url);
+    let Some(landing) = landing else { return not_a_referral() };
+    let mut bytes = [0u8; 12];
+    if getrandom::fill(&mut bytes).is_err() {
+        return not_a_referral();
+    }
+    let visitor: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let clicked = json!({"referrer": r.customer, "referral_code": code});
+    if let Err(e) = record(
+        &app,
+        &format!("ref-{visitor}"),
+        false,
+        "Referral Link Clicked",
+        format!("referral-click-{visitor}"),
+        clicked,
+    )
+    .await
+    {
+        eprintln!("wayfarer: a referral click could not be stored: {e}");
+    }
+    let sep = if landing.contains('?') { '&' } else { '?' };
+    let to = format!("{landing}{sep}ref={code}");
+    (StatusCode::FOUND, [(header::LOCATION, to.as_str()), (header::CACHE_CONTROL, "no-store")]).into_response()
 }

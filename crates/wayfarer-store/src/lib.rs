@@ -31,6 +31,7 @@ pub mod manifest;
 pub mod notes;
 pub mod outbox;
 pub mod read;
+pub mod referrals;
 pub mod rows;
 pub mod segment;
 pub mod segment_defs;

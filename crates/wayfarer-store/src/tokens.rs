@@ -69,6 +69,11 @@ fn mac(secret: &[u8], purpose: &str, payload: &str) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
+/// The keyed hash of a text for a purpose (referral codes).
+pub fn mac_of(secret: &Secret, purpose: &str, text: &str) -> Vec<u8> {
+    mac(&secret.0, purpose, text)
+}
+
 /// Signs a payload for a purpose (`s` for surveys, `u` for unsubscribing…).
 pub fn sign<T: Serialize>(secret: &Secret, purpose: &str, payload: &T) -> String {
     let json = serde_json::to_vec(payload).unwrap_or_default();

@@ -94,6 +94,14 @@ pub enum Command {
     /// dead letters.
     #[command(subcommand)]
     Actions(ActionsCommand),
+    /// Referrals: each referrer's code, the clicks on their link, the conversions it brought
+    /// and their revenue, and the redemptions of the offers' discount codes.
+    Referrals {
+        /// Print JSON: {"referrers": [{"customer", "code", "clicks", "conversions", "revenue",
+        /// "discount_code"}], "discount_redemptions": [[CODE, N]]}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Read-only SQL over the events (table `events`) with Apache DataFusion (needs --features sql).
     Sql(SqlArgs),
     /// Generate the synthetic company's events without importing them (for tests and benchmarks).

@@ -651,3 +651,70 @@ Unsubscribe: {{{{ unsubscribe_url }}}}
     let e = cmd(t.path(), &["triggers", "check"]).fails().stderr();
     assert!(e.contains("trigger 'Bad', key 'email.subject'"), "{e}");
 }
+
+#[test]
+fn a_referral_offer_link_is_clicked_and_converts_for_the_referrer() {
+    use support::{Server, basic, http_full, post};
+    let t = store();
+    let dir = t.path().join("data");
+    let (write, _read) = support::keys(&dir);
+    let (url, got) = slow_receiver(std::time::Duration::ZERO);
+    write_triggers(
+        t.path(),
+        &format!(
+            "public_url = \"https://wayfarer.example.com\"\n[referrals]\nlanding_url = \"https://shop.example/welcome?src=friend\"\n\
+             [[trigger]]\nname = \"Refer a friend\"\nwhen = \"event Survey Responded[survey = 'csat' and score >= 5]\"\n\
+             [trigger.referral]\ndiscount_code = \"FRIEND10\"\n[trigger.webhook]\nurl = \"{url}\"\n"
+        ),
+    );
+    cmd(t.path(), &["triggers", "run", "--since", "2026-01-01"]).ok();
+    cmd(t.path(), &["actions", "deliver"]).ok();
+    let offer: Value = serde_json::from_slice(&got.lock().unwrap()[0].body).unwrap();
+    assert_eq!(offer["customer"]["id"], "ann", "{offer}");
+    let code = offer["referral"]["code"].as_str().unwrap().to_string();
+    assert_eq!(offer["referral"]["url"], format!("https://wayfarer.example.com/r/{code}"));
+    assert_eq!(offer["referral"]["discount_code"], "FRIEND10");
+
+    let server = Server::start(&dir);
+    // A friend clicks: recorded, and sent to the landing page with ref=.
+    let (status, head, _) = http_full(server.addr, "GET", &format!("/r/{code}"), &[], b"").unwrap();
+    assert_eq!(status, 302, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("location: https://shop.example/welcome?src=friend&ref={code}").to_ascii_lowercase()),
+        "{head}"
+    );
+    let (status, _, _) = http_full(server.addr, "GET", "/r/NOTACODE", &[], b"").unwrap();
+    assert_eq!(status, 404);
+    // …signs up, orders with the code and redeems the discount.
+    let now = now_rfc3339();
+    let batch = serde_json::json!({"batch": [
+        {"type": "track", "messageId": "f-1", "userId": "gus", "event": "Order Completed", "timestamp": now,
+         "properties": {"revenue": 64, "referral_code": code.to_lowercase()}},
+        {"type": "track", "messageId": "f-2", "userId": "gus", "event": "Coupon Applied", "timestamp": now,
+         "properties": {"coupon_id": "FRIEND10"}},
+        // Referring oneself does not count.
+        {"type": "track", "messageId": "f-3", "userId": "ann", "event": "Order Completed", "timestamp": now,
+         "properties": {"revenue": 10, "referral_code": code}},
+    ]});
+    let (status, _) = post(server.addr, "/v1/batch", Some(basic(&write)), &batch);
+    assert_eq!(status, 200);
+    let converted = || {
+        let r = cmd(t.path(), &["referrals", "--json"]).json();
+        r["referrers"][0]["conversions"] == 1
+    };
+    assert!(wait_until(std::time::Duration::from_secs(30), converted), "no conversion recorded");
+    drop(server);
+    let r = cmd(t.path(), &["referrals", "--json"]).json();
+    let ann = &r["referrers"][0];
+    assert_eq!(
+        (ann["customer"].as_str(), ann["clicks"].as_u64(), ann["revenue"].as_f64()),
+        (Some("ann"), Some(1), Some(64.0)),
+        "{r}"
+    );
+    assert_eq!(r["discount_redemptions"], serde_json::json!([["FRIEND10", 1]]), "{r}");
+    // Referral Converted counts toward Advocacy.
+    let map = cmd(t.path(), &["map", "--json"]).json();
+    let advocacy = map["stages"].as_array().unwrap().iter().find(|s| s["name"] == "Advocacy").unwrap().clone();
+    assert!(advocacy["customers"].as_u64().unwrap() >= 1, "{advocacy}");
+}

@@ -78,6 +78,7 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
         Command::Segments(c) => segments::run(g, c, out),
         Command::Triggers(c) => triggers::run(g, c, out),
         Command::Actions(c) => triggers::actions(g, c, out),
+        Command::Referrals { json } => triggers::referrals(g, json, out),
         Command::Nba(args) => analyses::nba(g, &args, out),
         Command::Recommend(args) => analyses::recommend(g, &args, out),
         Command::Sql(args) => sql::run(g, &args, out),

@@ -152,7 +152,7 @@ pub fn evaluate(
     // Survey and unsubscribe links are signed with the directory's secret.
     let secret = defs
         .iter()
-        .any(|t| t.survey.is_some() || t.email.is_some())
+        .any(|t| t.survey.is_some() || t.email.is_some() || t.referral.is_some())
         .then(|| wayfarer_store::tokens::secret(store.dir()))
         .transpose()?;
     let signed = |purpose: &str, payload: &dyn erased::Payload| -> Result<String> {
@@ -161,6 +161,7 @@ pub fn evaluate(
     };
     let ids = store.identity_shared()?;
     let mut records = Vec::new();
+    let mut codes = Vec::new();
     let mut order: Vec<&engine::Occurrence> = found.iter().collect();
     order.sort_by_key(|o| (o.trigger, o.due_at_us));
     for o in order {
@@ -214,6 +215,21 @@ pub fn evaluate(
                         "expires_at": wayfarer_core::time::format_rfc3339(expires),
                     });
                 }
+                if let (Some(r), false) = (&t.referral, o.held_out) {
+                    let s = secret.as_ref().ok_or_else(|| anyhow::anyhow!("no signing secret"))?;
+                    let code = wayfarer_store::referrals::code_for(s, &o.customer_id);
+                    payload["referral"] = json!({
+                        "code": code,
+                        "url": format!("{}/r/{code}", r.public_url),
+                        "discount_code": r.discount_code,
+                    });
+                    codes.push(wayfarer_store::referrals::Code {
+                        code,
+                        customer: o.customer_id.clone(),
+                        user: ids.is_user(o.customer),
+                        discount_code: r.discount_code.clone(),
+                    });
+                }
                 if let (Some(em), Kind::Email) = (&t.email, kind) {
                     let address =
                         payload["customer"]["traits"][&em.to].as_str().map(str::trim).unwrap_or("").to_string();
@@ -252,6 +268,8 @@ pub fn evaluate(
         }
     }
     if record {
+        // The codes first: a link is live before the offer carrying it.
+        wayfarer_store::referrals::register(store.dir(), &codes)?;
         outbox.append(&records)?;
     }
     Ok(rows.into_iter().map(RunRowPublic).collect())
@@ -694,4 +712,28 @@ fn post(hook: &triggers::Webhook, a: &Action) -> Result<u16, String> {
         Ok(resp) => Err(format!("HTTP {}", resp.status().as_u16())),
         Err(e) => Err(e.to_string()),
     }
+}
+
+pub fn referrals(g: &Global, json: bool, out: &mut Out) -> Result<()> {
+    let snap = super::Snapshot::of(g)?;
+    let model = snap.model()?;
+    let codes = wayfarer_store::referrals::load(snap.store.dir())?;
+    let report = wayfarer_engine::referrals::report(&snap.store, &model, &codes)?;
+    if json {
+        return out.json(&report);
+    }
+    if report.referrers.is_empty() {
+        say!(
+            "No referral codes yet: a trigger with [trigger.referral] issues them (the README's \"Triggers and actions\")."
+        );
+        return Ok(());
+    }
+    say!("{:<24} {:<10} {:>7} {:>11} {:>12}", "referrer", "code", "clicks", "conversions", "revenue");
+    for r in &report.referrers {
+        say!("{:<24} {:<10} {:>7} {:>11} {:>12.2}", r.customer, r.code, r.clicks, r.conversions, r.revenue);
+    }
+    for (code, n) in &report.discount_redemptions {
+        say!("discount {code}: redeemed {n} times (Coupon Applied)");
+    }
+    Ok(())
 }
