@@ -389,6 +389,18 @@ pub enum TriggersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Test a trigger with one customer: each occurrence in their data, what became of it, and the
+    /// action that would be recorded (the webhook's payload, the rendered email, the survey or
+    /// referral link), without recording anything.
+    Preview {
+        name: String,
+        /// The customer (user id or anonymous id).
+        #[arg(long, value_name = "ID")]
+        customer: String,
+        /// Print JSON: [{"occurred_at", "due_at", "outcome", "held_out", "action", "payload"}].
+        #[arg(long)]
+        json: bool,
+    },
     /// A trigger's measured effect: customers acted on and held out, the goal reached in each
     /// arm, the difference and relative lift with 95 % confidence intervals, and the p-value.
     Report {

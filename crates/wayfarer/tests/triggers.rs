@@ -612,6 +612,12 @@ Unsubscribe: {{{{ unsubscribe_url }}}}
     let sent = mail.lock().unwrap().clone();
     assert_eq!(sent.len(), 1);
     let m = &sent[0];
+    // A preview shows the same email for a customer without recording it.
+    let preview = cmd(t.path(), &["triggers", "preview", "Referral offer", "--customer", "ann", "--json"]).json();
+    assert_eq!(preview[0]["action"], "email", "{preview}");
+    assert_eq!(preview[0]["payload"]["email"]["subject"], "Thank you for your order, a big one");
+    let e = cmd(t.path(), &["triggers", "preview", "Referral offer", "--customer", "nobody"]).fails().stderr();
+    assert!(e.contains("no customer with user id or anonymous id 'nobody'"), "{e}");
     assert!(m.contains("To: ann@example.com") && m.contains("Subject: Thank you for your order, a big one"), "{m}");
     assert!(m.contains("Hi ann,") && m.contains("List-Unsubscribe: <https://wayfarer.example.com/u/"), "{m}");
     assert!(m.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "{m}");

@@ -155,10 +155,6 @@ pub fn evaluate(
         .any(|t| t.survey.is_some() || t.email.is_some() || t.referral.is_some())
         .then(|| wayfarer_store::tokens::secret(store.dir()))
         .transpose()?;
-    let signed = |purpose: &str, payload: &dyn erased::Payload| -> Result<String> {
-        let s = secret.as_ref().ok_or_else(|| anyhow::anyhow!("no signing secret"))?;
-        Ok(payload.sign(s, purpose))
-    };
     let ids = store.identity_shared()?;
     let mut records = Vec::new();
     let mut codes = Vec::new();
@@ -186,74 +182,15 @@ pub fn evaluate(
                 }
                 past.push(o.due_at_us);
                 row.due += 1;
-                let mut kind = if o.held_out {
-                    row.held_out += 1;
-                    Kind::Holdout
-                } else if t.webhook.is_some() {
-                    Kind::Webhook
-                } else if t.email.is_some() {
-                    Kind::Email
-                } else {
-                    Kind::None
-                };
+                let Built { kind, payload, code, skipped } = build_action(t, o, secret.as_ref(), &ids, now)?;
                 row.recorded += 1;
-                let mut payload = o.payload.clone();
-                if let Some(sv) = &t.survey {
-                    let expires = o.due_at_us.max(now) + sv.expires;
-                    let token = wayfarer_store::tokens::SurveyToken {
-                        c: o.customer_id.clone(),
-                        k: sv.kind.clone(),
-                        n: t.def.name.clone(),
-                        e: expires / 1_000_000,
-                        o: o.id.clone(),
-                        u: ids.is_user(o.customer),
-                    };
-                    let token = signed("s", &token)?;
-                    payload["survey"] = json!({
-                        "kind": sv.kind,
-                        "url": format!("{}/s/{token}", sv.public_url),
-                        "expires_at": wayfarer_core::time::format_rfc3339(expires),
-                    });
+                row.held_out += usize::from(kind == Kind::Holdout);
+                match skipped {
+                    Some(Skipped::Unsubscribed) => row.unsubscribed += 1,
+                    Some(Skipped::NoAddress) => row.no_address += 1,
+                    None => {}
                 }
-                if let (Some(r), false) = (&t.referral, o.held_out) {
-                    let s = secret.as_ref().ok_or_else(|| anyhow::anyhow!("no signing secret"))?;
-                    let code = wayfarer_store::referrals::code_for(s, &o.customer_id);
-                    payload["referral"] = json!({
-                        "code": code,
-                        "url": format!("{}/r/{code}", r.public_url),
-                        "discount_code": r.discount_code,
-                    });
-                    codes.push(wayfarer_store::referrals::Code {
-                        code,
-                        customer: o.customer_id.clone(),
-                        user: ids.is_user(o.customer),
-                        discount_code: r.discount_code.clone(),
-                    });
-                }
-                if let (Some(em), Kind::Email) = (&t.email, kind) {
-                    let address =
-                        payload["customer"]["traits"][&em.to].as_str().map(str::trim).unwrap_or("").to_string();
-                    if o.unsubscribed {
-                        row.unsubscribed += 1;
-                        kind = Kind::None;
-                        payload["skipped"] = json!("unsubscribed");
-                    } else if address.parse::<lettre::Address>().is_err() {
-                        row.no_address += 1;
-                        kind = Kind::None;
-                        payload["skipped"] = json!(format!("no email address in traits.{}", em.to));
-                    } else {
-                        let token = wayfarer_store::tokens::UnsubscribeToken {
-                            c: o.customer_id.clone(),
-                            u: ids.is_user(o.customer),
-                        };
-                        let url = format!("{}/u/{}", em.public_url, signed("u", &token)?);
-                        payload["unsubscribe_url"] = json!(url);
-                        let (subject, text) = render_email(em, &payload).map_err(|e| {
-                            EngineError::InvalidQuery(format!("trigger '{}', key 'email': {e}", t.def.name))
-                        })?;
-                        payload["email"] = json!({"to": address, "subject": subject, "text": text});
-                    }
-                }
+                codes.extend(code);
                 records.push(Record::Due {
                     id: o.id.clone(),
                     trigger: t.def.name.clone(),
@@ -275,19 +212,96 @@ pub fn evaluate(
     Ok(rows.into_iter().map(RunRowPublic).collect())
 }
 
-/// Token payloads signed through one closure.
-mod erased {
-    use wayfarer_store::tokens::{self, Secret};
+/// Why an email action sends nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Skipped {
+    Unsubscribed,
+    NoAddress,
+}
 
-    pub trait Payload {
-        fn sign(&self, secret: &Secret, purpose: &str) -> String;
+/// An occurrence's action as it is recorded.
+struct Built {
+    kind: Kind,
+    payload: serde_json::Value,
+    /// A referral code to register first.
+    code: Option<wayfarer_store::referrals::Code>,
+    skipped: Option<Skipped>,
+}
+
+/// The action of a due occurrence: its kind (held out, webhook, email or
+/// none) and payload, with the survey link, referral link and rendered
+/// email a trigger asks for. What `triggers run` records and `triggers
+/// preview` shows.
+fn build_action(
+    t: &Trigger,
+    o: &engine::Occurrence,
+    secret: Option<&wayfarer_store::tokens::Secret>,
+    ids: &wayfarer_store::IdentityGraph,
+    now: i64,
+) -> Result<Built> {
+    let signing = || secret.ok_or_else(|| anyhow::anyhow!("no signing secret"));
+    let mut kind = if o.held_out {
+        Kind::Holdout
+    } else if t.webhook.is_some() {
+        Kind::Webhook
+    } else if t.email.is_some() {
+        Kind::Email
+    } else {
+        Kind::None
+    };
+    let (mut payload, mut code, mut skipped) = (o.payload.clone(), None, None);
+    if let Some(sv) = &t.survey {
+        let expires = o.due_at_us.max(now) + sv.expires;
+        let token = wayfarer_store::tokens::SurveyToken {
+            c: o.customer_id.clone(),
+            k: sv.kind.clone(),
+            n: t.def.name.clone(),
+            e: expires / 1_000_000,
+            o: o.id.clone(),
+            u: ids.is_user(o.customer),
+        };
+        let token = wayfarer_store::tokens::sign(signing()?, "s", &token);
+        payload["survey"] = json!({
+            "kind": sv.kind,
+            "url": format!("{}/s/{token}", sv.public_url),
+            "expires_at": wayfarer_core::time::format_rfc3339(expires),
+        });
     }
-
-    impl<T: serde::Serialize> Payload for T {
-        fn sign(&self, secret: &Secret, purpose: &str) -> String {
-            tokens::sign(secret, purpose, self)
+    if let (Some(r), false) = (&t.referral, o.held_out) {
+        let c = wayfarer_store::referrals::code_for(signing()?, &o.customer_id);
+        payload["referral"] = json!({
+            "code": c,
+            "url": format!("{}/r/{c}", r.public_url),
+            "discount_code": r.discount_code,
+        });
+        code = Some(wayfarer_store::referrals::Code {
+            code: c,
+            customer: o.customer_id.clone(),
+            user: ids.is_user(o.customer),
+            discount_code: r.discount_code.clone(),
+        });
+    }
+    if let (Some(em), Kind::Email) = (&t.email, kind) {
+        let address = payload["customer"]["traits"][&em.to].as_str().map(str::trim).unwrap_or("").to_string();
+        if o.unsubscribed {
+            skipped = Some(Skipped::Unsubscribed);
+            kind = Kind::None;
+            payload["skipped"] = json!("unsubscribed");
+        } else if address.parse::<lettre::Address>().is_err() {
+            skipped = Some(Skipped::NoAddress);
+            kind = Kind::None;
+            payload["skipped"] = json!(format!("no email address in traits.{}", em.to));
+        } else {
+            let token =
+                wayfarer_store::tokens::UnsubscribeToken { c: o.customer_id.clone(), u: ids.is_user(o.customer) };
+            let url = format!("{}/u/{}", em.public_url, wayfarer_store::tokens::sign(signing()?, "u", &token));
+            payload["unsubscribe_url"] = json!(url);
+            let (subject, text) = render_email(em, &payload)
+                .map_err(|e| EngineError::InvalidQuery(format!("trigger '{}', key 'email': {e}", t.def.name)))?;
+            payload["email"] = json!({"to": address, "subject": subject, "text": text});
         }
     }
+    Ok(Built { kind, payload, code, skipped })
 }
 
 /// A row of [`evaluate`]'s summary.
@@ -409,46 +423,108 @@ pub fn run(g: &Global, cmd: TriggersCommand, out: &mut Out) -> Result<()> {
             }
             Ok(())
         }
-        TriggersCommand::Report { name, json } => {
-            let Some(t) = defs.iter().find(|t| t.def.name.eq_ignore_ascii_case(&name)) else {
-                let names: Vec<&str> = defs.iter().map(|t| t.def.name.as_str()).collect();
+        TriggersCommand::Preview { name, customer, json } => {
+            let t = named(&defs, &name)?;
+            let ids = store.identity_shared()?;
+            let ident = ids.lookup(&format!("u:{customer}")).or_else(|| ids.lookup(&format!("a:{customer}")));
+            let mut graph = None;
+            let canon = match ids.resolved() {
+                Some(c) => c,
+                None => graph.insert((*ids).clone()).canonical_map(),
+            };
+            let Some(number) = ident.and_then(|i| canon.get(i as usize).copied()) else {
                 return Err(EngineError::NotFound(format!(
-                    "no trigger '{name}'{}",
-                    wayfarer_core::suggest::hint(&name, &names)
+                    "--customer: no customer with user id or anonymous id '{customer}'"
                 ))
                 .into());
             };
+            let compiled = engine::compile(store, &model, std::slice::from_ref(t))?;
+            let one = store.clone().only_customers(std::sync::Arc::new(std::iter::once(number).collect()));
+            let inputs = Inputs {
+                compiled: &compiled,
+                since: vec![i64::MIN],
+                now_us: now,
+                segment_changes: segment_changes(store, &compiled)?,
+            };
+            let found = engine::occurrences(&one, &model, &inputs)?;
+            let secret = wayfarer_store::tokens::secret(store.dir())?;
+            let mut shown = Vec::new();
+            for o in &found {
+                let (action, payload) = if o.outcome == Outcome::Due {
+                    let b = build_action(t, o, Some(&secret), &ids, now)?;
+                    (Some(format!("{:?}", b.kind).to_lowercase()), b.payload)
+                } else {
+                    (None, o.payload.clone())
+                };
+                shown.push(json!({
+                    "occurred_at": wayfarer_core::time::format_rfc3339(o.at_us),
+                    "due_at": wayfarer_core::time::format_rfc3339(o.due_at_us),
+                    "outcome": o.outcome,
+                    "held_out": o.held_out,
+                    "action": action,
+                    "payload": payload,
+                }));
+            }
+            if json {
+                return out.json(&shown);
+            }
+            if shown.is_empty() {
+                say!("'{}' never starts for {customer} in the data ({}).", t.def.name, t.def.when);
+            }
+            for s in &shown {
+                say!(
+                    "{} → due {}: {}{}",
+                    s["occurred_at"].as_str().unwrap_or(""),
+                    s["due_at"].as_str().unwrap_or(""),
+                    s["outcome"].as_str().unwrap_or(""),
+                    s["action"].as_str().map(|a| format!(", would record a {a} action")).unwrap_or_default()
+                );
+                if s["action"].is_string() {
+                    say!("{}", serde_json::to_string_pretty(&s["payload"]).unwrap_or_default());
+                }
+            }
+            Ok(())
+        }
+        TriggersCommand::Report { name, json } => {
+            let t = named(&defs, &name)?;
             let report = report(store, &model, t, now)?;
             if json {
                 return out.json(&report);
             }
-            let e = &report.effect;
-            let pct = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{:.1} %", v * 100.0));
-            say!(
-                "Trigger '{}': goal {} within {}",
-                t.def.name,
-                report.goal.as_deref().unwrap_or("(none)"),
-                report.goal_within
-            );
-            say!("  acted on   {:>7}  reached the goal {:>7}  ({})", e.acted, e.acted_goal, pct(e.rate_acted));
-            say!("  held out   {:>7}  reached the goal {:>7}  ({})", e.held_out, e.held_out_goal, pct(e.rate_held_out));
-            match (e.difference, e.difference_ci, e.p_value) {
-                (Some(d), Some((lo, hi)), Some(p)) => {
-                    say!(
-                        "  difference {:+.1} points (95 % CI {:+.1} to {:+.1}), p = {p:.3}",
-                        d * 100.0,
-                        lo * 100.0,
-                        hi * 100.0
-                    );
-                    if let (Some(l), Some((a, b))) = (e.relative_lift, e.relative_lift_ci) {
-                        say!("  relative lift {:+.1} % (95 % CI {:+.1} to {:+.1} %)", l * 100.0, a * 100.0, b * 100.0);
-                    }
-                }
-                _ => say!("  no comparison yet: both arms need customers (holdout = {})", t.def.holdout),
-            }
-            Ok(())
+            report_text(t, &report)
         }
     }
+}
+
+/// The trigger of this name (case aside), or an error naming the closest.
+fn named<'t>(defs: &'t [Trigger], name: &str) -> Result<&'t Trigger> {
+    defs.iter().find(|t| t.def.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
+        let names: Vec<&str> = defs.iter().map(|t| t.def.name.as_str()).collect();
+        EngineError::NotFound(format!("no trigger '{name}'{}", wayfarer_core::suggest::hint(name, &names))).into()
+    })
+}
+
+fn report_text(t: &Trigger, report: &Report) -> Result<()> {
+    let e = &report.effect;
+    let pct = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{:.1} %", v * 100.0));
+    say!("Trigger '{}': goal {} within {}", t.def.name, report.goal.as_deref().unwrap_or("(none)"), report.goal_within);
+    say!("  acted on   {:>7}  reached the goal {:>7}  ({})", e.acted, e.acted_goal, pct(e.rate_acted));
+    say!("  held out   {:>7}  reached the goal {:>7}  ({})", e.held_out, e.held_out_goal, pct(e.rate_held_out));
+    match (e.difference, e.difference_ci, e.p_value) {
+        (Some(d), Some((lo, hi)), Some(p)) => {
+            say!(
+                "  difference {:+.1} points (95 % CI {:+.1} to {:+.1}), p = {p:.3}",
+                d * 100.0,
+                lo * 100.0,
+                hi * 100.0
+            );
+            if let (Some(l), Some((a, b))) = (e.relative_lift, e.relative_lift_ci) {
+                say!("  relative lift {:+.1} % (95 % CI {:+.1} to {:+.1} %)", l * 100.0, a * 100.0, b * 100.0);
+            }
+        }
+        _ => say!("  no comparison yet: both arms need customers (holdout = {})", t.def.holdout),
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]
