@@ -752,9 +752,9 @@ fn a_trigger_report_recovers_a_known_lift() {
         );
         let held_out = arm(&id);
         if held_out {
-            held += 1
+            held += 1;
         } else {
-            reminded += 1
+            reminded += 1;
         }
         if uniform() < if held_out { 0.30 } else { 0.45 } {
             lines += &format!(
