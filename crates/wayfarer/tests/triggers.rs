@@ -136,6 +136,9 @@ backoff = "0s"
         (again["triggers"][0]["recorded"].as_u64(), again["triggers"][0]["recorded_before"].as_u64()),
         (Some(0), Some(3))
     );
+    // A run without --since decides only what can have changed since the last: here nothing.
+    let live = cmd(dir, &["triggers", "run", "--json"]).json();
+    assert_eq!(live["triggers"][0]["occurrences"], 0, "{live}");
 
     let round = cmd(dir, &["actions", "deliver", "--json"]).json();
     assert_eq!((round["delivered"].as_u64(), round["failed"].as_u64()), (Some(1), Some(2)), "{round}");

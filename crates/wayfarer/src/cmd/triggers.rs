@@ -71,6 +71,36 @@ fn activations(dir: &Path, names: &[&str], now: i64, record: bool) -> Result<Has
     Ok(known)
 }
 
+/// What the last evaluation saw (`DIR/outbox/evaluated.json`), so the next
+/// one decides only what can have changed.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Evaluated {
+    /// A hash of the triggers' definitions.
+    defs: String,
+    /// The newest store segment then.
+    segment_through: Option<u64>,
+    at_us: i64,
+    /// Customers with occurrences still waiting for their due time.
+    waiting: Vec<String>,
+}
+
+fn definitions_key(defs: &[Trigger]) -> String {
+    let text = serde_json::to_string(&defs.iter().map(|t| &t.def).collect::<Vec<_>>()).unwrap_or_default();
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+}
+
+fn last_evaluation(dir: &Path) -> Result<Option<Evaluated>> {
+    let path = dir.join(wayfarer_store::outbox::DIR).join("evaluated.json");
+    Ok(std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()))
+}
+
+fn save_evaluation(dir: &Path, e: &Evaluated) -> Result<()> {
+    let sub = dir.join(wayfarer_store::outbox::DIR);
+    std::fs::create_dir_all(&sub)?;
+    wayfarer_store::manifest::write_atomic(&sub, "evaluated.json", &serde_json::to_vec(e)?)?;
+    Ok(())
+}
+
 /// Segment entries and exits by customer number, for triggers on them.
 fn segment_changes(store: &Store, compiled: &[Compiled]) -> Result<engine::SegmentChanges> {
     use wayfarer_core::triggers::When;
@@ -137,9 +167,46 @@ pub fn evaluate(
     let activated = activations(store.dir(), &names, now, record)?;
     let starts: Vec<i64> =
         defs.iter().map(|t| since.or(t.start).or_else(|| activated.get(&t.def.name).copied()).unwrap_or(now)).collect();
-    let inputs =
-        Inputs { compiled: &compiled, since: starts, now_us: now, segment_changes: segment_changes(store, &compiled)? };
-    let found = engine::occurrences(store, model, &inputs)?;
+    let changes = segment_changes(store, &compiled)?;
+    // Incremental unless back-filling or the definitions changed: only the
+    // customers with new rows, with waiting occurrences, or with segment
+    // changes since the last evaluation can have anything new.
+    let key = definitions_key(defs);
+    let last = if since.is_none() { last_evaluation(store.dir())?.filter(|e| e.defs == key) } else { None };
+    let scope = match &last {
+        Some(e) => {
+            let mut who: Vec<u32> = store.customers_since(e.segment_through)?.iter().collect();
+            let ids = store.identity_shared()?;
+            let mut graph = None;
+            let canon = match ids.resolved() {
+                Some(c) => c,
+                None => graph.insert((*ids).clone()).canonical_map(),
+            };
+            for w in &e.waiting {
+                let ident = ids.lookup(&format!("u:{w}")).or_else(|| ids.lookup(&format!("a:{w}")));
+                who.extend(ident.and_then(|i| canon.get(i as usize).copied()));
+            }
+            who.extend(changes.iter().filter(|(_, list)| list.iter().any(|(_, _, at)| *at > e.at_us)).map(|(c, _)| *c));
+            store.clone().only_customers(std::sync::Arc::new(who.into_iter().collect()))
+        }
+        None => store.clone(),
+    };
+    let inputs = Inputs { compiled: &compiled, since: starts, now_us: now, segment_changes: changes };
+    let found = engine::occurrences(&scope, model, &inputs)?;
+    if record {
+        let waiting: HashSet<&str> =
+            found.iter().filter(|o| o.outcome == Outcome::Waiting).map(|o| o.customer_id.as_str()).collect();
+        let mut waiting: Vec<String> = waiting.into_iter().map(str::to_string).collect();
+        // Customers waiting before and not decided again keep waiting.
+        if let Some(e) = &last {
+            let decided: HashSet<&str> = found.iter().map(|o| o.customer_id.as_str()).collect();
+            waiting.extend(e.waiting.iter().filter(|w| !decided.contains(w.as_str())).cloned());
+        }
+        waiting.sort_unstable();
+        waiting.dedup();
+        let through = store.manifest().segments.iter().map(|s| s.id).max();
+        save_evaluation(store.dir(), &Evaluated { defs: key, segment_through: through, at_us: now, waiting })?;
+    }
     let outbox = Outbox::new(store.dir());
     let before = outbox.load()?;
     let recorded: HashSet<&str> = before.iter().map(|a| a.id.as_str()).collect();
