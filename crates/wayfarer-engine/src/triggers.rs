@@ -116,6 +116,32 @@ pub enum Outcome {
     Expired,
     /// The `if` condition did not hold when it was due.
     NotIf,
+    /// Due, but the trigger's limit keeps it from acting (an earlier
+    /// occurrence of the same customer acts); kept only for previews.
+    Limited,
+}
+
+/// Per trigger: what became of its occurrences.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub occurrences: usize,
+    pub waiting: usize,
+    pub cancelled: usize,
+    pub expired: usize,
+    pub not_if: usize,
+    /// Due but limited by an earlier occurrence of the same customer.
+    pub limited: usize,
+}
+
+/// An evaluation: the occurrences that may act (each customer's first due
+/// one under `limit = "once"`, those spaced by the limit otherwise; every
+/// one when asked for all), every trigger's counts, and the customers with
+/// occurrences still waiting.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    pub found: Vec<Occurrence>,
+    pub counts: Vec<Counts>,
+    pub waiting: Vec<String>,
 }
 
 /// One occurrence of a trigger for a customer.
@@ -165,19 +191,23 @@ pub struct Inputs<'a> {
     /// The evaluation's "now" (µs): due times after it wait.
     pub now_us: i64,
     pub segment_changes: SegmentChanges,
+    /// Keep every occurrence, not only those that may act (a preview).
+    pub keep_all: bool,
 }
 
 /// Every occurrence of every trigger among the store's customers (a
 /// filtered store: among those), in one fold.
-pub fn occurrences(store: &Store, model: &Model, inputs: &Inputs<'_>) -> Result<Vec<Occurrence>, EngineError> {
+pub fn occurrences(store: &Store, model: &Model, inputs: &Inputs<'_>) -> Result<Evaluation, EngineError> {
     let ids = store.identity_shared()?;
     let segments: Vec<crate::membership::Segment> =
         inputs.compiled.iter().filter_map(|c| c.condition.clone()).collect();
     let predictions = crate::membership::predictions_for(store, model, &segments)?;
     let fold = TriggerFold { model, inputs, ids, predictions: predictions.as_ref(), conditions: segments };
-    let mut found = fold::report(store, &fold)?;
-    found.sort_by(|a, b| (a.trigger, &a.customer_id, a.at_us).cmp(&(b.trigger, &b.customer_id, b.at_us)));
-    Ok(found)
+    let mut e = fold::report(store, &fold)?;
+    e.found.sort_by(|a, b| (a.trigger, &a.customer_id, a.at_us).cmp(&(b.trigger, &b.customer_id, b.at_us)));
+    e.waiting.sort_unstable();
+    e.waiting.dedup();
+    Ok(e)
 }
 
 struct TriggerFold<'a> {
@@ -189,9 +219,9 @@ struct TriggerFold<'a> {
 }
 
 impl Fold for TriggerFold<'_> {
-    type Partial = Vec<Occurrence>;
+    type Partial = Evaluation;
     type Scratch = ();
-    type Report = Vec<Occurrence>;
+    type Report = Evaluation;
 
     fn columns(&self) -> Vec<Col> {
         let mut c = crate::membership::columns(self.model, &self.conditions, true);
@@ -217,7 +247,7 @@ impl Fold for TriggerFold<'_> {
     }
 
     fn init(&self) -> Self::Partial {
-        Vec::new()
+        Evaluation { counts: vec![Counts::default(); self.inputs.compiled.len()], ..Evaluation::default() }
     }
 
     fn fold(&self, p: &mut Self::Partial, _: &mut (), span: Span<'_>) {
@@ -232,16 +262,47 @@ impl Fold for TriggerFold<'_> {
                 continue;
             }
             let since = self.inputs.since.get(k).copied().unwrap_or(i64::MIN);
+            // The due time of the last occurrence that may act (for limits).
+            let mut acted: Option<i64> = None;
+            let mut waiting = false;
             for (at, what, event) in self.starts(c, &t) {
                 if at < since {
                     continue;
                 }
-                let name = &c.trigger.def.name;
-                let id = occurrence_id(name, &customer_id, &what);
+                let counts = &mut p.counts[k];
+                counts.occurrences += 1;
                 let (due, mut outcome) = self.due(c, &t, at);
                 if outcome == Outcome::Due && cond.is_some_and(|s| !s.predicate.eval(&facts)) {
                     outcome = Outcome::NotIf;
                 }
+                if outcome == Outcome::Due {
+                    let limited = match (c.trigger.limit, acted) {
+                        (_, None) => false,
+                        (wayfarer_core::triggers::Limit::Once, Some(_)) => true,
+                        (wayfarer_core::triggers::Limit::Every(d), Some(last)) => due < last.saturating_add(d),
+                    };
+                    if limited {
+                        outcome = Outcome::Limited;
+                    } else {
+                        acted = Some(due);
+                    }
+                }
+                match outcome {
+                    Outcome::Waiting => {
+                        counts.waiting += 1;
+                        waiting = true;
+                    }
+                    Outcome::Cancelled => counts.cancelled += 1,
+                    Outcome::Expired => counts.expired += 1,
+                    Outcome::NotIf => counts.not_if += 1,
+                    Outcome::Limited => counts.limited += 1,
+                    Outcome::Due => {}
+                }
+                if outcome != Outcome::Due && !self.inputs.keep_all {
+                    continue;
+                }
+                let name = &c.trigger.def.name;
+                let id = occurrence_id(name, &customer_id, &what);
                 let goal_at_us = c.goal.as_ref().and_then(|g| self.goal(g, &t, at, due + c.trigger.goal_within));
                 let payload = json!({
                     "trigger": name,
@@ -255,7 +316,7 @@ impl Fold for TriggerFold<'_> {
                     },
                     "event": event,
                 });
-                p.push(Occurrence {
+                p.found.push(Occurrence {
                     trigger: k,
                     customer: t.customer,
                     customer_id: customer_id.clone(),
@@ -269,11 +330,23 @@ impl Fold for TriggerFold<'_> {
                     unsubscribed,
                 });
             }
+            if waiting {
+                p.waiting.push(customer_id.clone());
+            }
         }
     }
 
     fn merge(&self, mut a: Self::Partial, b: Self::Partial) -> Self::Partial {
-        a.extend(b);
+        a.found.extend(b.found);
+        a.waiting.extend(b.waiting);
+        for (x, y) in a.counts.iter_mut().zip(b.counts) {
+            x.occurrences += y.occurrences;
+            x.waiting += y.waiting;
+            x.cancelled += y.cancelled;
+            x.expired += y.expired;
+            x.not_if += y.not_if;
+            x.limited += y.limited;
+        }
         a
     }
 
@@ -497,8 +570,9 @@ goal_within = "1d"
             since: vec![i64::MIN],
             now_us: T0 + 600 * MIN,
             segment_changes: HashMap::new(),
+            keep_all: true,
         };
-        let found = occurrences(&s, &model, &inputs).unwrap();
+        let found = occurrences(&s, &model, &inputs).unwrap().found;
         let got: Vec<(&str, Outcome, bool)> =
             found.iter().map(|o| (o.customer_id.as_str(), o.outcome, o.goal_at_us.is_some())).collect();
         assert_eq!(
@@ -513,7 +587,7 @@ goal_within = "1d"
         assert_eq!(found[0].due_at_us, T0 + 120 * MIN);
         assert_eq!(found[0].payload["event"]["name"], "Product Added");
         // The same evaluation again: the same ids.
-        let again = occurrences(&s, &model, &inputs).unwrap();
+        let again = occurrences(&s, &model, &inputs).unwrap().found;
         assert_eq!(found.iter().map(|o| &o.id).collect::<Vec<_>>(), again.iter().map(|o| &o.id).collect::<Vec<_>>());
         // A misspelled event names the trigger, key and closest name.
         let bad = triggers("[[trigger]]\nname = \"x\"\nwhen = \"event Product Aded\"");

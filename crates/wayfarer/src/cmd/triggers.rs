@@ -191,16 +191,16 @@ pub fn evaluate(
         }
         None => store.clone(),
     };
-    let inputs = Inputs { compiled: &compiled, since: starts, now_us: now, segment_changes: changes };
-    let found = engine::occurrences(&scope, model, &inputs)?;
+    let inputs = Inputs { compiled: &compiled, since: starts, now_us: now, segment_changes: changes, keep_all: false };
+    let evaluation = engine::occurrences(&scope, model, &inputs)?;
+    let found = &evaluation.found;
     if record {
-        let waiting: HashSet<&str> =
-            found.iter().filter(|o| o.outcome == Outcome::Waiting).map(|o| o.customer_id.as_str()).collect();
-        let mut waiting: Vec<String> = waiting.into_iter().map(str::to_string).collect();
+        let mut waiting = evaluation.waiting.clone();
         // Customers waiting before and not decided again keep waiting.
-        if let Some(e) = &last {
-            let decided: HashSet<&str> = found.iter().map(|o| o.customer_id.as_str()).collect();
-            waiting.extend(e.waiting.iter().filter(|w| !decided.contains(w.as_str())).cloned());
+        if let (Some(e), Some(decided)) = (&last, scope.customer_filter()) {
+            let ids = store.identity_shared()?;
+            let again: HashSet<&str> = decided.iter().map(|c| ids.external_id(c)).collect();
+            waiting.extend(e.waiting.iter().filter(|w| !again.contains(w.as_str())).cloned());
         }
         waiting.sort_unstable();
         waiting.dedup();
@@ -215,7 +215,20 @@ pub fn evaluate(
     for a in &before {
         history.entry((a.trigger.clone(), a.customer.clone())).or_default().push(a.due_at_us);
     }
-    let mut rows: Vec<RunRow> = defs.iter().map(|t| RunRow { name: t.def.name.clone(), ..RunRow::default() }).collect();
+    let mut rows: Vec<RunRow> = defs
+        .iter()
+        .zip(&evaluation.counts)
+        .map(|(t, c)| RunRow {
+            name: t.def.name.clone(),
+            occurrences: c.occurrences,
+            waiting: c.waiting,
+            cancelled: c.cancelled,
+            expired: c.expired,
+            not_if: c.not_if,
+            limited: c.limited,
+            ..RunRow::default()
+        })
+        .collect();
     // Survey and unsubscribe links are signed with the directory's secret.
     let secret = defs
         .iter()
@@ -230,12 +243,7 @@ pub fn evaluate(
     for o in order {
         let t = &defs[o.trigger];
         let row = &mut rows[o.trigger];
-        row.occurrences += 1;
         match o.outcome {
-            Outcome::Waiting => row.waiting += 1,
-            Outcome::Cancelled => row.cancelled += 1,
-            Outcome::Expired => row.expired += 1,
-            Outcome::NotIf => row.not_if += 1,
             Outcome::Due if recorded.contains(o.id.as_str()) => row.recorded_before += 1,
             Outcome::Due => {
                 let past = history.entry((t.def.name.clone(), o.customer_id.clone())).or_default();
@@ -269,6 +277,8 @@ pub fn evaluate(
                     payload,
                 });
             }
+            // Only due occurrences are kept (the rest are in the counts).
+            _ => {}
         }
     }
     if record {
@@ -512,8 +522,9 @@ pub fn run(g: &Global, cmd: TriggersCommand, out: &mut Out) -> Result<()> {
                 since: vec![i64::MIN],
                 now_us: now,
                 segment_changes: segment_changes(store, &compiled)?,
+                keep_all: true,
             };
-            let found = engine::occurrences(&one, &model, &inputs)?;
+            let found = engine::occurrences(&one, &model, &inputs)?.found;
             let secret = wayfarer_store::tokens::secret(store.dir())?;
             let mut shown = Vec::new();
             for o in &found {
@@ -621,8 +632,9 @@ fn report(store: &Store, model: &Model, t: &Trigger, now: i64) -> Result<Report>
         since: vec![i64::MIN],
         now_us: now,
         segment_changes: segment_changes(store, &compiled)?,
+        keep_all: false,
     };
-    let found = engine::occurrences(store, model, &inputs)?;
+    let found = engine::occurrences(store, model, &inputs)?.found;
     let goal_of: HashMap<&str, bool> = found.iter().map(|o| (o.id.as_str(), o.goal_at_us.is_some())).collect();
     let actions = Outbox::new(store.dir()).load()?;
     let (mut acted, mut acted_goal, mut held, mut held_goal, mut recorded) = (0, 0, 0, 0, 0);
