@@ -337,8 +337,34 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
 
 async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
     require_read(&app, &headers)?;
-    let text = app.metrics.render() + &app.health.render(pipeline::now_micros());
+    let mut text = app.metrics.render() + &app.health.render(pipeline::now_micros());
+    let dir = app.data.clone();
+    text += &tokio::task::spawn_blocking(move || actions_metrics(&dir)).await.unwrap_or_default();
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
+}
+
+/// The outbox's actions by trigger, kind and state, for Prometheus.
+fn actions_metrics(dir: &std::path::Path) -> String {
+    use std::collections::BTreeMap;
+    let Ok(actions) = wayfarer_store::outbox::Outbox::new(dir).load() else { return String::new() };
+    let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    let name = |v: serde_json::Value| v.as_str().unwrap_or("").to_string();
+    for a in &actions {
+        let key = (
+            a.trigger.clone(),
+            name(serde_json::to_value(a.kind).unwrap_or_default()),
+            name(serde_json::to_value(a.state).unwrap_or_default()),
+        );
+        *counts.entry(key).or_default() += 1;
+    }
+    let mut out = String::from(
+        "# HELP wayfarer_actions Triggers' actions in the outbox, by trigger, kind and state.\n# TYPE wayfarer_actions gauge\n",
+    );
+    for ((trigger, kind, state), n) in counts {
+        let trigger = trigger.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+        out += &format!("wayfarer_actions{{trigger=\"{trigger}\",kind=\"{kind}\",state=\"{state}\"}} {n}\n");
+    }
+    out
 }
 
 /// Checks for a valid read token (`Authorization: Bearer <token>`, or the

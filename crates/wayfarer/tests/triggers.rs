@@ -191,6 +191,13 @@ backoff = "0s"
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("CSAT after first order") && page.contains(">Triggers</a>"), "{page}");
     assert!(page.contains("id=\"actions\"") && page.matches("delivered").count() >= 3, "{page}");
+    // …and /metrics counts the outbox.
+    let (_, metrics) = support::http(server.addr, "GET", "/metrics", &[support::bearer(&read)], b"").unwrap();
+    let metrics = String::from_utf8_lossy(&metrics).to_string();
+    assert!(
+        metrics.contains("wayfarer_actions{trigger=\"CSAT after first order\",kind=\"webhook\",state=\"delivered\"} 3"),
+        "{metrics}"
+    );
     drop(server);
 }
 
