@@ -404,7 +404,7 @@ pub fn run(g: &Global, cmd: TriggersCommand, out: &mut Out) -> Result<()> {
                         "when": t.def.when,
                         "wait": t.def.wait,
                         "holdout": t.def.holdout,
-                        "action": t.webhook.as_ref().map(|w| format!("webhook {}", w.url)),
+                        "action": describe(t),
                         "signed": t.webhook.as_ref().map(|w| w.secret.is_some()),
                     })
                 })
@@ -413,13 +413,13 @@ pub fn run(g: &Global, cmd: TriggersCommand, out: &mut Out) -> Result<()> {
                 return out.json(&listed);
             }
             if defs.is_empty() {
-                say!("No triggers: write them in {} (the README's \"Triggers\").", dir.join(triggers::FILE).display());
+                say!(
+                    "No triggers: write them in {} (the README's \"Triggers and actions\").",
+                    dir.join(triggers::FILE).display()
+                );
             }
             for t in &defs {
-                let action = t.webhook.as_ref().map_or("no action (measured only)".to_string(), |w| {
-                    format!("webhook {}{}", w.url, if w.secret.is_some() { "" } else { " (unsigned: no secret)" })
-                });
-                say!("ok  {}: {}; {}", t.def.name, t.def.when, action);
+                say!("ok  {}: {}; {}", t.def.name, t.def.when, describe(t));
             }
             Ok(())
         }
@@ -572,6 +572,21 @@ pub fn run(g: &Global, cmd: TriggersCommand, out: &mut Out) -> Result<()> {
             report_text(t, &report)
         }
     }
+}
+
+/// What a trigger does, in words.
+pub fn describe(t: &Trigger) -> String {
+    let action = match (&t.webhook, &t.email) {
+        (Some(w), _) => format!("webhook {}{}", w.url, if w.secret.is_some() { "" } else { " (unsigned: no secret)" }),
+        (_, Some(e)) => format!("email to traits.{} via {}", e.to, e.smtp.host),
+        _ => "no action (measured only)".to_string(),
+    };
+    let extras: Vec<&str> = [(t.survey.is_some(), "a survey link"), (t.referral.is_some(), "a referral offer")]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, w)| *w)
+        .collect();
+    if extras.is_empty() { action } else { format!("{action} with {}", extras.join(" and ")) }
 }
 
 /// The trigger of this name (case aside), or an error naming the closest.

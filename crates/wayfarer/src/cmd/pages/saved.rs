@@ -85,12 +85,7 @@ impl Dash {
                         }
                         None => None,
                     };
-                    let action = match (&t.webhook, &t.email) {
-                        (Some(w), _) => format!("webhook {}", w.url),
-                        (_, Some(_)) => "email".to_string(),
-                        _ => "none (measured only)".to_string(),
-                    };
-                    let action = if t.survey.is_some() { format!("{action} with a survey link") } else { action };
+                    let action = super::super::triggers::describe(t);
                     Ok(TriggerRow {
                         name: t.def.name.clone(),
                         when: t.def.when.clone(),
