@@ -789,4 +789,26 @@ fn a_trigger_report_recovers_a_known_lift() {
     assert!(e["p_value"].as_f64().unwrap() < 0.001, "{r}");
     let (rlo, rhi) = (e["relative_lift_ci"][0].as_f64().unwrap(), e["relative_lift_ci"][1].as_f64().unwrap());
     assert!(rlo < 0.5 && 0.5 < rhi, "relative lift interval {rlo:.3}..{rhi:.3} misses the true 0.5: {r}");
+
+    // The dashboard's Triggers page in headless Chromium shows the same effect.
+    let browser = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser.join("node_modules/playwright-core").is_dir(),
+        "the browser tests need Node.js and playwright-core: cd {} && npm ci (.ci/run does this)",
+        browser.display()
+    );
+    let (_, read) = support::keys(&t.path().join("data"));
+    let server = support::Server::start(&t.path().join("data"));
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("triggers-screenshots");
+    let o = std::process::Command::new("node")
+        .current_dir(&browser)
+        .arg("triggers.mjs")
+        .arg(format!("http://{}", server.addr))
+        .arg(&read)
+        .arg(&shots)
+        .output()
+        .expect("run node (Node.js is needed for the browser tests)");
+    drop(server);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "the Triggers page in Chromium failed (screenshots in {}):\n{out}", shots.display());
 }

@@ -95,7 +95,7 @@ pub fn triggers_page(p: &TriggersPage) -> String {
                                                 (g) ": " (pct(m.rate_acted)) " vs " (pct(m.rate_held_out)) " held out; "
                                                 strong { (format!("{:+.1}", m.difference * 100.0)) " points" }
                                                 " (95 % CI " (format!("{:+.1} to {:+.1}", m.interval.0 * 100.0, m.interval.1 * 100.0))
-                                                ", p = " (format!("{:.3}", m.p_value)) ")"
+                                                ", " (if m.p_value < 0.001 { "p < 0.001".to_string() } else { format!("p = {:.3}", m.p_value) }) ")"
                                             }
                                         }
                                     }
