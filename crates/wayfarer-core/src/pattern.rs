@@ -935,6 +935,16 @@ mod tests {
     }
 
     proptest! {
+        /// Whatever a user types, parsing answers (a pattern or an error
+        /// with a column), never panics.
+        #[test]
+        fn parsing_any_text_never_panics(src in "[AB' \\[\\]\\^|.*+?{}0-9,()<>=!-]{0,24}( within [0-9]{0,3}[dhx]?)?") {
+            let _ = Pattern::parse(&src);
+            let _ = crate::predicate::Predicate::parse(&format!("did {src}"));
+        }
+    }
+
+    proptest! {
         #![proptest_config(ProptestConfig { cases: 3000, max_global_rejects: 3000, ..ProptestConfig::default() })]
         #[test]
         fn the_vm_agrees_with_brute_force(src in arb_pattern(), ev in prop::collection::vec(prop_oneof![Just(b'A'), Just(b'B'), Just(b'C'), Just(b'D')], 0..12), gaps in prop::collection::vec(0i64..3, 12)) {

@@ -97,6 +97,15 @@ pub fn compile(store: &Store, model: &Model, triggers: &[Trigger]) -> Result<Vec
                 Some(Goal::Stage(s)) => Some(CGoal::Stage(stage(s).map_err(|e| at("goal", e))?)),
                 Some(Goal::Event(p)) => Some(CGoal::Event(pattern(p).map_err(|e| at("goal", e))?)),
             };
+            // The trait an email goes to must be one the data has.
+            if let (Some(e), Some(traits)) = (&t.email, &vocab.traits)
+                && !traits.iter().any(|k| *k == e.to)
+            {
+                return Err(at(
+                    "email.to",
+                    format!("no trait '{}' in the data{}", e.to, wayfarer_core::suggest::hint(&e.to, traits)),
+                ));
+            }
             Ok(Compiled { trigger: t.clone(), when, until, unless, condition, goal })
         })
         .collect()

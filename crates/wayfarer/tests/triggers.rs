@@ -666,6 +666,14 @@ Unsubscribe: {{{{ unsubscribe_url }}}}
     .unwrap();
     let e = cmd(t.path(), &["triggers", "check"]).fails().stderr();
     assert!(e.contains("trigger 'Bad', key 'email.subject'"), "{e}");
+    // A misspelled address trait is named, not a silent "no address" for everyone.
+    std::fs::write(
+        dir.join("triggers.toml"),
+        config("Typo").replace("[trigger.email]", "[trigger.email]\nto = \"emial\""),
+    )
+    .unwrap();
+    let e = cmd(t.path(), &["triggers", "check"]).fails().stderr();
+    assert!(e.contains("key 'email.to'") && e.contains("did you mean 'email'"), "{e}");
 }
 
 #[test]

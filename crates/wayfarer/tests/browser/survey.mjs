@@ -5,20 +5,14 @@
 // the score is chosen with Tab, Space and the arrow keys, and the answer is
 // thanked; a reload says it was answered. Fails (exit 1) on any assertion
 // or JavaScript error; prints a JSON report.
-import { chromium } from "playwright-core";
+import { check, launch } from "./launch.mjs";
 import fs from "node:fs";
 import path from "node:path";
 
 const [url, out] = process.argv.slice(2);
-const executablePath = process.env.WAYFARER_CHROMIUM || "/usr/bin/chromium";
 fs.mkdirSync(out, { recursive: true });
-const check = (cond, m) => { if (!cond) throw new Error(m); };
 const problems = [];
-const browser = await chromium.launch({
-  executablePath,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 const report = {};
 try {
   const page = await (await browser.newContext({ viewport: { width: 420, height: 800 } })).newPage();

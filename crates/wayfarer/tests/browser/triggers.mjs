@@ -4,20 +4,14 @@
 // (its action, counts and measured effect) and the latest actions, and
 // saves a screenshot. Fails (exit 1) on any assertion or JavaScript error;
 // prints a JSON report.
-import { chromium } from "playwright-core";
+import { check, launch } from "./launch.mjs";
 import fs from "node:fs";
 import path from "node:path";
 
 const [base, read, out] = process.argv.slice(2);
-const executablePath = process.env.WAYFARER_CHROMIUM || "/usr/bin/chromium";
 fs.mkdirSync(out, { recursive: true });
-const check = (cond, m) => { if (!cond) throw new Error(m); };
 const problems = [];
-const browser = await chromium.launch({
-  executablePath,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   page.on("pageerror", (e) => problems.push(e.message));
