@@ -99,7 +99,7 @@ pub fn compile(store: &Store, model: &Model, triggers: &[Trigger]) -> Result<Vec
             };
             // The trait an email goes to must be one the data has.
             if let (Some(e), Some(traits)) = (&t.email, &vocab.traits)
-                && !traits.iter().any(|k| *k == e.to)
+                && !traits.contains(&e.to)
             {
                 return Err(at(
                     "email.to",
