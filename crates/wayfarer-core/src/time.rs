@@ -214,6 +214,70 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     Ok(micros.round() as i64)
 }
 
+/// Microseconds since the epoch by the machine's clock.
+pub fn wall_now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+/// The time a server lives by: the wall clock, or for simulations an
+/// accelerated clock that starts at a given time and runs `speed` times
+/// faster than real time (as payment providers' test clocks do). Event
+/// times the server stamps, trigger timers and link expiry follow it;
+/// logs, health and signatures keep the wall clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clock {
+    origin_us: i64,
+    wall_origin_us: i64,
+    speed: f64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::wall()
+    }
+}
+
+impl Clock {
+    /// The wall clock.
+    pub fn wall() -> Clock {
+        Clock { origin_us: 0, wall_origin_us: 0, speed: 1.0 }
+    }
+
+    /// A clock that reads `start_us` now and runs `speed` times faster
+    /// than the wall clock (`speed` ≥ 1).
+    pub fn accelerated(start_us: i64, speed: f64) -> Clock {
+        Clock { origin_us: start_us, wall_origin_us: wall_now_us(), speed: speed.max(1.0) }
+    }
+
+    /// The clock's time now (µs since the epoch).
+    pub fn now_us(&self) -> i64 {
+        self.at_wall(wall_now_us())
+    }
+
+    /// The clock's time at a wall-clock time.
+    pub fn at_wall(&self, wall_us: i64) -> i64 {
+        if self.speed == 1.0 && self.origin_us == 0 {
+            return wall_us;
+        }
+        self.origin_us + ((wall_us - self.wall_origin_us) as f64 * self.speed) as i64
+    }
+
+    /// How many times faster than the wall clock it runs.
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
+    /// Whether this is the wall clock.
+    pub fn is_wall(&self) -> bool {
+        *self == Clock::wall()
+    }
+
+    /// The real time that a span of the clock's time takes.
+    pub fn real(&self, span: std::time::Duration) -> std::time::Duration {
+        span.div_f64(self.speed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +327,18 @@ mod tests {
         assert_eq!(parse_duration("36500d"), Ok(MAX_DURATION));
         assert_eq!(format_rfc3339(T), "2026-01-01T00:00:00.000Z");
         assert_eq!(format_date(T), "2026-01-01");
+    }
+
+    #[test]
+    fn an_accelerated_clock_runs_faster_from_its_start() {
+        let c = Clock::accelerated(1_000_000, 3600.0);
+        let w = c.wall_origin_us;
+        assert_eq!(c.at_wall(w), 1_000_000);
+        // One real second is an hour.
+        assert_eq!(c.at_wall(w + MICROS_PER_SECOND), 1_000_000 + MICROS_PER_HOUR);
+        assert_eq!(c.real(std::time::Duration::from_secs(3600)), std::time::Duration::from_secs(1));
+        let wall = Clock::wall();
+        assert!(wall.is_wall() && !c.is_wall());
+        assert_eq!(wall.at_wall(123), 123);
     }
 }

@@ -52,10 +52,21 @@ enum CGoal {
     Event(Pattern),
 }
 
+/// The events Wayfarer records itself (hosted surveys, referral links and
+/// conversions, unsubscribe links): a trigger may name them before any
+/// has happened.
+pub const RECORDED: [&str; 4] = ["Survey Responded", "Referral Link Clicked", "Referral Converted", "Unsubscribed"];
+
 /// Checks triggers against the data and the saved segments; errors name
 /// the trigger and the key.
 pub fn compile(store: &Store, model: &Model, triggers: &[Trigger]) -> Result<Vec<Compiled>, EngineError> {
-    let vocab = model.vocabulary();
+    let mut vocab = model.vocabulary();
+    // What Wayfarer itself records is known before it first happens.
+    for e in RECORDED {
+        if !vocab.events.iter().any(|x| x == e) {
+            vocab.events.push(e.to_string());
+        }
+    }
     let segments = wayfarer_store::segment_defs::list(store.dir())?;
     let stage = |name: &str| -> Result<usize, String> {
         model
@@ -313,7 +324,7 @@ impl Fold for TriggerFold<'_> {
                 let name = &c.trigger.def.name;
                 let id = occurrence_id(name, &customer_id, &what);
                 let goal_at_us = c.goal.as_ref().and_then(|g| self.goal(g, &t, at, due + c.trigger.goal_within));
-                let payload = json!({
+                let mut payload = json!({
                     "trigger": name,
                     "occurrence_id": id,
                     "occurred_at": wayfarer_core::time::format_rfc3339(at),
@@ -325,6 +336,11 @@ impl Fold for TriggerFold<'_> {
                     },
                     "event": event,
                 });
+                // What the action is measured against, and by when.
+                if let Some(goal) = &c.trigger.def.goal {
+                    let by = due.saturating_add(c.trigger.goal_within);
+                    payload["goal"] = json!({"what": goal, "by": wayfarer_core::time::format_rfc3339(by)});
+                }
                 p.found.push(Occurrence {
                     trigger: k,
                     customer: t.customer,
@@ -429,20 +445,12 @@ impl TriggerFold<'_> {
         }
     }
 
-    /// The first match of a pattern in the timeline from event `from`.
     fn find(&self, p: &Pattern, t: &Timeline<'_>, from: usize) -> Option<(usize, usize)> {
-        let rows = t.rows;
-        let model = self.model;
-        p.find(t.idx.len(), from, &|i| rows.ts[t.idx[i]], &mut |term, i| {
-            let spec = &p.terms[term];
-            spec.matches_name(model.event_name(rows.event[t.idx[i]]))
-                && spec.filter.as_ref().is_none_or(|(f, _, _)| f.eval(&Facts::event(t, model, i)))
-        })
+        find(self.model, p, t, from)
     }
 
-    /// The first index of the timeline after time `at`.
     fn after(t: &Timeline<'_>, at: i64) -> usize {
-        t.idx.partition_point(|&r| t.rows.ts[r] <= at)
+        after(t, at)
     }
 
     /// When the action is due, and what became of the occurrence.
@@ -469,13 +477,131 @@ impl TriggerFold<'_> {
         (due, Outcome::Due)
     }
 
-    /// When the goal was first reached after `at`, if by `by`.
     fn goal(&self, g: &CGoal, t: &Timeline<'_>, at: i64, by: i64) -> Option<i64> {
-        let reached = match g {
-            CGoal::Stage(k) => t.entry.get(*k).copied().flatten().filter(|&e| e > at),
-            CGoal::Event(p) => self.find(p, t, Self::after(t, at)).map(|(_, end)| t.rows.ts[t.idx[end - 1]]),
-        };
-        reached.filter(|&r| r <= by)
+        goal(self.model, g, t, at, by)
+    }
+}
+
+/// The first match of a pattern in the timeline from event `from`.
+fn find(model: &Model, p: &Pattern, t: &Timeline<'_>, from: usize) -> Option<(usize, usize)> {
+    let rows = t.rows;
+    p.find(t.idx.len(), from, &|i| rows.ts[t.idx[i]], &mut |term, i| {
+        let spec = &p.terms[term];
+        spec.matches_name(model.event_name(rows.event[t.idx[i]]))
+            && spec.filter.as_ref().is_none_or(|(f, _, _)| f.eval(&Facts::event(t, model, i)))
+    })
+}
+
+/// The first index of the timeline after time `at`.
+fn after(t: &Timeline<'_>, at: i64) -> usize {
+    t.idx.partition_point(|&r| t.rows.ts[r] <= at)
+}
+
+/// When the goal was first reached after `at`, if by `by`.
+fn goal(model: &Model, g: &CGoal, t: &Timeline<'_>, at: i64, by: i64) -> Option<i64> {
+    let reached = match g {
+        CGoal::Stage(k) => t.entry.get(*k).copied().flatten().filter(|&e| e > at),
+        CGoal::Event(p) => find(model, p, t, after(t, at)).map(|(_, end)| t.rows.ts[t.idx[end - 1]]),
+    };
+    reached.filter(|&r| r <= by)
+}
+
+/// A recorded action to measure: its trigger (an index into the compiled
+/// triggers), the customer's id as recorded, and when it occurred and was
+/// due.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub trigger: usize,
+    pub customer: String,
+    pub occurred_at_us: i64,
+    pub due_at_us: i64,
+}
+
+/// Whether each recorded action's goal followed it — after it occurred, by
+/// its due time plus the goal's window — on the data as it is now. Judged
+/// from what was recorded, so events that arrived late (an `unless` seen
+/// only after the action was due) or identities merged since do not
+/// change which actions are measured; one fold over their customers.
+pub fn goals_reached(
+    store: &Store,
+    model: &Model,
+    compiled: &[Compiled],
+    recorded: &[Recorded],
+) -> Result<Vec<bool>, EngineError> {
+    let ids = store.identity_shared()?;
+    let mut graph = None;
+    let canon = match ids.resolved() {
+        Some(c) => c,
+        None => graph.insert((*ids).clone()).canonical_map(),
+    };
+    let mut by_customer: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (i, r) in recorded.iter().enumerate() {
+        let ident = ids.lookup(&format!("u:{}", r.customer)).or_else(|| ids.lookup(&format!("a:{}", r.customer)));
+        if let Some(c) = ident.and_then(|i| canon.get(i as usize).copied()) {
+            by_customer.entry(c).or_default().push(i);
+        }
+    }
+    let scope = store.clone().only_customers(Arc::new(by_customer.keys().copied().collect()));
+    let fold = GoalFold { model, compiled, recorded, by_customer };
+    let mut reached = vec![false; recorded.len()];
+    for i in fold::report(&scope, &fold)? {
+        reached[i] = true;
+    }
+    Ok(reached)
+}
+
+struct GoalFold<'a> {
+    model: &'a Model,
+    compiled: &'a [Compiled],
+    recorded: &'a [Recorded],
+    by_customer: HashMap<u32, Vec<usize>>,
+}
+
+impl Fold for GoalFold<'_> {
+    /// The recorded actions whose goal was reached.
+    type Partial = Vec<usize>;
+    type Scratch = ();
+    type Report = Vec<usize>;
+
+    fn columns(&self) -> Vec<Col> {
+        let mut c = crate::membership::columns(self.model, &[], false);
+        for comp in self.compiled {
+            if let Some(CGoal::Event(p)) = &comp.goal {
+                c.extend(pattern_columns(p));
+            }
+        }
+        c.sort_by_key(|c| c.index());
+        c.dedup();
+        c
+    }
+
+    fn property_rows(&self) -> PropertyRows {
+        self.model.property_rows()
+    }
+
+    fn init(&self) -> Self::Partial {
+        Vec::new()
+    }
+
+    fn fold(&self, p: &mut Self::Partial, _: &mut (), span: Span<'_>) {
+        let Some(t) = Timeline::build(self.model, &Scope::default(), span) else { return };
+        for &i in self.by_customer.get(&t.customer).into_iter().flatten() {
+            let r = &self.recorded[i];
+            let Some(c) = self.compiled.get(r.trigger) else { continue };
+            let Some(g) = &c.goal else { continue };
+            if goal(self.model, g, &t, r.occurred_at_us, r.due_at_us.saturating_add(c.trigger.goal_within)).is_some() {
+                p.push(i);
+            }
+        }
+    }
+
+    fn merge(&self, mut a: Self::Partial, b: Self::Partial) -> Self::Partial {
+        a.extend(b);
+        a
+    }
+
+    fn finish(&self, p: Self::Partial) -> Self::Report {
+        p
     }
 }
 
@@ -608,6 +734,35 @@ goal_within = "1d"
         let bad = triggers("[[trigger]]\nname = \"x\"\nwhen = \"event Product Added\"\nif = \"traits.plna = 1\"");
         let e = compile(&s, &model, &bad).unwrap_err().to_string();
         assert!(e.contains("trigger 'x', key 'if'"), "{e}");
+    }
+
+    #[test]
+    fn goals_are_judged_from_what_was_recorded() {
+        let buy = |u: &str, m: f64| with(ev(u, m, "Order Completed"), |e| e.revenue = Some(20.0));
+        let (_dir, s) = store(vec![
+            ev("a", 0.0, "Product Added"),
+            // b's order arrived after the reminder was recorded as due: the
+            // occurrence is cancelled now, but the action was taken and
+            // its goal followed.
+            ev("b", 0.0, "Product Added"),
+            buy("b", 30.0),
+            ev("c", 0.0, "Product Added"),
+            buy("c", 300.0),
+            // d ordered too late for the window.
+            ev("d", 0.0, "Product Added"),
+            buy("d", 3000.0),
+        ]);
+        let model = testutil::model(&s);
+        let t = triggers(
+            "[[trigger]]\nname = \"r\"\nwhen = \"event Product Added\"\nwait = \"2h\"\nunless = \"Order Completed\"\n\
+             goal = \"Order Completed\"\ngoal_within = \"1d\"\n",
+        );
+        let compiled = compile(&s, &model, &t).unwrap();
+        let rec =
+            |c: &str| Recorded { trigger: 0, customer: c.to_string(), occurred_at_us: T0, due_at_us: T0 + 120 * MIN };
+        let recorded: Vec<Recorded> = ["a", "b", "c", "d", "nobody"].iter().map(|c| rec(c)).collect();
+        let reached = goals_reached(&s, &model, &compiled, &recorded).unwrap();
+        assert_eq!(reached, [false, true, true, false, false]);
     }
 
     #[test]

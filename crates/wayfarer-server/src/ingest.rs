@@ -81,8 +81,8 @@ async fn accept(app: &App, endpoint: Endpoint, headers: &HeaderMap, body: Body) 
         }
     }
     obj.remove("writeKey");
-    let (events, rejected) = segment::decode_messages(&app.decoder, endpoint, obj, crate::pipeline::now_micros())
-        .map_err(|r| {
+    let (events, rejected) =
+        segment::decode_messages(&app.decoder, endpoint, obj, app.clock.now_us()).map_err(|r| {
             let details = (!r.rejected.is_empty()).then(|| r.rejected.iter().map(Rejected::to_json).collect());
             let e = ApiError::new(r.code, r.message);
             match details {

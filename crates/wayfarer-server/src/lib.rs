@@ -33,6 +33,7 @@ pub mod query;
 pub mod segments;
 pub mod sql;
 pub mod surveys;
+pub mod trigger_forms;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -82,6 +83,9 @@ pub struct ServeOptions {
     pub profiles: Option<ProfileLookup>,
     /// Connection limits and timeouts.
     pub limits: Limits,
+    /// The time the server stamps events by (the wall clock, or an
+    /// accelerated clock for simulations).
+    pub clock: wayfarer_core::time::Clock,
 }
 
 /// A customer's profile by any of their ids: `Ok(None)` for an unknown id,
@@ -121,6 +125,8 @@ pub struct App {
     pub answered: tokio::sync::Mutex<std::collections::HashSet<String>>,
     /// Referral codes (re-read when their file changes).
     pub referral_codes: std::sync::Mutex<surveys::Codes>,
+    /// See [`ServeOptions::clock`].
+    pub clock: wayfarer_core::time::Clock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,7 +157,7 @@ impl Started {
         let room = pipeline::Room { dir: opts.data.clone(), reserve: opts.disk_reserve };
         let pipeline = Pipeline::start(&opts.data, opts.fold_every, room, metrics.clone(), health.clone())?;
         let channels = ChannelDeriver::new(&opts.config.channels).map_err(ServeError::Config)?;
-        let decoder = Decoder::new(channels, pipeline::now_micros())
+        let decoder = Decoder::new(channels, opts.clock.now_us())
             .with_limits(wayfarer_ingest::decode::Limits::from_config(&opts.config.ingest), true);
         let app = Arc::new(App {
             data: opts.data.clone(),
@@ -169,6 +175,7 @@ impl Started {
             secret: wayfarer_store::tokens::secret(&opts.data)?,
             answered: tokio::sync::Mutex::new(surveys::answered(&opts.data)),
             referral_codes: std::sync::Mutex::default(),
+            clock: opts.clock,
         });
         Ok(Started { app, pipeline })
     }
@@ -275,6 +282,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/segments/{name}", get(dashboard::page))
         .route("/segments/{name}/{part}", get(dashboard::page))
         .route("/segments/{name}/delete", post(segments::delete_form).layer(form_timeout))
+        .route("/triggers", get(dashboard::page).post(trigger_forms::save).layer(form_timeout))
+        .route("/triggers/{name}/{action}", post(trigger_forms::pause_or_resume).layer(form_timeout))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -330,7 +339,12 @@ async fn customer(
 /// `/healthz`: 200 when the write path works, 503 with the reasons when not
 /// (see [`health`]). Needs no key.
 async fn healthz(State(app): State<Arc<App>>) -> Response {
-    let (healthy, body) = app.health.report(pipeline::now_micros());
+    let (healthy, mut body) = app.health.report(pipeline::now_micros());
+    // The server's clock, for simulations that play against it.
+    body["clock"] = serde_json::json!({
+        "now": wayfarer_core::time::format_rfc3339(app.clock.now_us()),
+        "speed": app.clock.speed(),
+    });
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(body)).into_response()
 }

@@ -61,7 +61,7 @@ fn check(app: &App, token: &str) -> Result<SurveyToken, Box<Response>> {
     if survey::scale(&t.k).is_none() {
         return Err(Box::new(html(StatusCode::FORBIDDEN, &SurveyState::Invalid)));
     }
-    if t.e < crate::pipeline::now_micros() / 1_000_000 {
+    if t.e < app.clock.now_us() / 1_000_000 {
         return Err(Box::new(html(StatusCode::GONE, &SurveyState::Expired)));
     }
     Ok(t)
@@ -143,7 +143,7 @@ async fn record(
     id: String,
     properties: Value,
 ) -> Result<(), String> {
-    let now = crate::pipeline::now_micros();
+    let now = app.clock.now_us();
     let who = if user { "userId" } else { "anonymousId" };
     let message = json!({
         "type": "track",

@@ -29,6 +29,7 @@ mod catalog;
 pub mod clickstream;
 mod customer;
 mod event;
+pub mod live;
 mod model;
 mod output;
 mod rng;

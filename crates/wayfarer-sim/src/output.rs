@@ -251,7 +251,7 @@ fn anonymous_id<'c>(e: &Ev, customers: &'c [CustomerMeta]) -> Option<&'c str> {
 }
 
 /// Renders one event as a Segment message line.
-fn write_message(
+pub(crate) fn write_message(
     buf: &mut Vec<u8>,
     e: &Ev,
     seed: u64,

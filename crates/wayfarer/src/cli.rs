@@ -172,6 +172,24 @@ pub struct ServeArgs {
     /// new data); each is then computed when first asked for.
     #[arg(long, env = "WAYFARER_NO_WARM")]
     pub no_warm: bool,
+    /// For simulations: run the server on an accelerated clock that starts at this time (the
+    /// times it stamps on events, trigger timers and link expiry follow it; see
+    /// `simulate --live`). Default: the wall clock.
+    #[arg(long, env = "WAYFARER_CLOCK_START", value_name = "TIME",
+          value_parser = wayfarer_core::time::parse_date_arg)]
+    pub clock_start: Option<i64>,
+    /// With --clock-start: how many times faster than real time the clock runs (e.g. 43200:
+    /// a day in two seconds).
+    #[arg(long, env = "WAYFARER_CLOCK_SPEED", value_name = "FACTOR", default_value_t = 1.0,
+          requires = "clock_start", value_parser = clock_speed)]
+    pub clock_speed: f64,
+}
+
+fn clock_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (1.0..=10_000_000.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a speed between 1 and 10000000")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -401,10 +419,51 @@ pub enum TriggersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Pause a trigger (`paused = true` in DIR/triggers.toml): it records nothing and acts on
+    /// nothing until resumed; what it recorded stays.
+    Pause {
+        name: String,
+        /// Print JSON: {"trigger", "paused"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume a paused trigger. Occurrences while it was paused are not acted on.
+    Resume {
+        name: String,
+        /// Print JSON: {"trigger", "paused"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a trigger, or replace the one called NAME, with a `[[trigger]]` block of TOML (what the
+    /// dashboard's editor does); the file is checked against the data before it is written, and
+    /// its comments and other triggers are kept.
+    Save {
+        /// The trigger to replace (none: a new trigger).
+        name: Option<String>,
+        /// The definition: `[[trigger]]` and its keys and tables, as in DIR/triggers.toml.
+        #[arg(long, value_name = "TOML")]
+        definition: String,
+        /// Print JSON: {"trigger", "saved"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a trigger from DIR/triggers.toml (its recorded actions stay in the outbox).
+    Delete {
+        name: String,
+        /// Print JSON: {"trigger", "deleted"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// A trigger's measured effect: customers acted on and held out, the goal reached in each
     /// arm, the difference and relative lift with 95 % confidence intervals, and the p-value.
     Report {
         name: String,
+        /// Only the actions due at or after this time.
+        #[arg(long, value_name = "TIME", value_parser = wayfarer_core::time::parse_date_arg)]
+        since: Option<i64>,
+        /// Only the actions due at or before this time (a date means its start).
+        #[arg(long, value_name = "TIME", value_parser = wayfarer_core::time::parse_date_arg)]
+        until: Option<i64>,
         /// Print JSON: {"trigger", "goal", "goal_within", "recorded", "effect": {"acted",
         /// "acted_goal", "held_out", "held_out_goal", "rate_acted", "rate_held_out",
         /// "difference", "difference_ci", "relative_lift", "relative_lift_ci", "p_value"}}.
@@ -795,6 +854,24 @@ pub struct SimulateArgs {
     /// the --bench file, with a channel column; --days is its length.
     #[arg(long, requires = "bench", conflicts_with_all = ["ndjson", "parquet", "truth", "customers"])]
     pub clickstream: bool,
+    /// Play the customers against a running server in accelerated time (start it with
+    /// `serve --clock-start … --clock-speed …`), receive its triggers' webhooks on --listen and
+    /// react with known true effects (answer surveys, refer friends, order after a reminder);
+    /// --truth gets each trigger's true lift. --days is the period played.
+    #[arg(long, requires_all = ["server", "write_key"], conflicts_with_all = ["ndjson", "parquet", "bench", "clickstream"])]
+    pub live: bool,
+    /// With --live: the server's URL (e.g. http://127.0.0.1:8787).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// With --live: a write key of the server.
+    #[arg(long, env = "WAYFARER_WRITE_KEY", value_name = "KEY", hide_env_values = true)]
+    pub write_key: Option<String>,
+    /// With --live: where to receive the triggers' webhooks (their url must point here).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8788")]
+    pub listen: std::net::SocketAddr,
+    /// With --live: days played after the last event, so the last actions' goal windows close.
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub tail: u32,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,10 @@ pub use form::{Field, FieldKind, Form};
 pub use map::{MapPage, map_page};
 pub use pages::{AnalysisPage, CustomersPage, KeyRow, analysis_page, customer_page, customers_page, settings_page};
 pub use segments::{SegmentForm, SegmentPage, SegmentRow, SegmentsPage, segment_page, segments_page};
-pub use triggers::{ActionRow, Measured, TriggerRow, TriggersPage, triggers_page};
+pub use triggers::{
+    ActionRow, Measured, NEW_TRIGGER, PreviewRow, TriggerEditor, TriggerPreview, TriggerRow, TriggersPage,
+    triggers_page,
+};
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 

@@ -116,6 +116,9 @@ pub fn simulate(args: &crate::cli::SimulateArgs, progress: Progress) -> Result<(
         (None, Some(e)) => ((parse_count(e)? as f64 / EVENTS_PER_CUSTOMER).round() as usize).max(1),
         (None, None) => SimConfig::default().customers,
     };
+    if args.live {
+        return super::live::run(args, customers, progress);
+    }
     if args.ndjson.is_none() && args.parquet.is_none() && args.bench.is_none() && args.truth.is_none() {
         anyhow::bail!("nothing to write: give --ndjson, --parquet, --bench or --truth");
     }

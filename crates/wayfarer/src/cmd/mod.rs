@@ -12,6 +12,7 @@ mod api;
 mod config;
 mod demo;
 mod import;
+mod live;
 mod map;
 mod pages;
 pub mod segments;

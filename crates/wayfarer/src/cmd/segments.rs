@@ -271,10 +271,19 @@ impl Profiles {
 /// what is due, at most half of one core's time (after a rebuild that
 /// took d it waits d). Runs for the server's life; a failed refresh is
 /// reported and tried again at the next change.
-pub fn live(dir: &std::path::Path, config: &wayfarer_core::Config, every: std::time::Duration, profiles: &Profiles) {
+pub fn live(
+    dir: &std::path::Path,
+    config: &wayfarer_core::Config,
+    every: std::time::Duration,
+    profiles: &Profiles,
+    clock: wayfarer_core::time::Clock,
+) {
+    // On an accelerated clock timers come due sooner in real time.
+    let trigger_tick = clock.real(TRIGGER_TICK).max(every);
     let mut last: Option<(u64, Vec<SegmentDef>)> = None;
     let mut reported: Option<String> = None;
     let mut triggers_ran: Option<std::time::Instant> = None;
+    let mut reported_triggers: Vec<String> = Vec::new();
     loop {
         let Ok(store) = Store::open(dir) else {
             std::thread::sleep(every);
@@ -289,7 +298,7 @@ pub fn live(dir: &std::path::Path, config: &wayfarer_core::Config, every: std::t
         // Triggers' timers come due without new data: evaluated at least
         // every TRIGGER_TICK while a triggers file exists.
         let has_triggers = dir.join(wayfarer_core::triggers::FILE).exists();
-        let tick = has_triggers && triggers_ran.is_none_or(|t| t.elapsed() >= TRIGGER_TICK);
+        let tick = has_triggers && triggers_ran.is_none_or(|t| t.elapsed() >= trigger_tick);
         if !changed && !tick {
             std::thread::sleep(every);
             continue;
@@ -298,17 +307,33 @@ pub fn live(dir: &std::path::Path, config: &wayfarer_core::Config, every: std::t
         let outcome = (|| -> Result<()> {
             let model = wayfarer_engine::Model::compile(config, &store)?;
             if changed {
-                membership::refresh(&store, &model, &state.1, super::now_micros())?;
+                membership::refresh(&store, &model, &state.1, clock.now_us())?;
                 let segments = membership::compile_all(&store, &state.1, &model)?;
                 profiles.set(ProfileIndex::build(&store, &model, &segments)?);
             }
             if has_triggers {
                 triggers_ran = Some(std::time::Instant::now());
-                let defs = super::triggers::load(dir)?;
+                let mut defs = super::triggers::load(dir)?;
+                // One trigger that does not fit the data (yet) does not
+                // stop the others; its error is reported.
+                let mut invalid = Vec::new();
+                defs.retain(|t| match wayfarer_engine::triggers::compile(&store, &model, std::slice::from_ref(t)) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        invalid.push(e.to_string());
+                        false
+                    }
+                });
+                if !invalid.is_empty() && reported_triggers != invalid {
+                    for e in &invalid {
+                        eprintln!("wayfarer: triggers: {e} (the other triggers run)");
+                    }
+                }
+                reported_triggers = invalid;
                 if !defs.is_empty() {
-                    let now = super::now_micros();
+                    let now = clock.now_us();
                     super::triggers::evaluate(&store, &model, &defs, None, now, true)?;
-                    super::triggers::deliver(&wayfarer_store::outbox::Outbox::new(dir), &defs, now)?;
+                    super::triggers::deliver(&wayfarer_store::outbox::Outbox::new(dir), &defs, clock)?;
                 }
             }
             Ok(())

@@ -35,12 +35,16 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
     let queries = super::api::query_api(dir.clone(), shared.clone(), timeout);
     let live_config = shared.config.clone();
     let pages = super::pages::pages(dir.clone(), shared, timeout, !args.no_warm, exec.clone());
+    let clock = match args.clock_start {
+        Some(start) => wayfarer_core::time::Clock::accelerated(start, args.clock_speed),
+        None => wayfarer_core::time::Clock::wall(),
+    };
     // Live segment membership and the profile index follow each commit.
     let index = super::segments::Profiles::default();
     {
         let (dir, config, index) = (dir.clone(), live_config, index.clone());
         let every = Duration::from_millis(args.fold_ms.max(100));
-        std::thread::spawn(move || super::segments::live(&dir, &config, every, &index));
+        std::thread::spawn(move || super::segments::live(&dir, &config, every, &index, clock));
     }
     let profiles = wayfarer_server::ProfileLookup(std::sync::Arc::new(move |id: &str| index.lookup(id)));
     let opts = ServeOptions {
@@ -54,12 +58,20 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
         pages: Some(pages),
         profiles: Some(profiles),
         limits,
+        clock,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     let served = runtime.block_on(run_server(opts, |addr| {
         if !quiet {
             eprintln!("wayfarer: serving {} on http://{addr} (Ctrl-C to stop)", dir.display());
             eprintln!("          dashboard: open http://{addr}/ and sign in with a read token");
+            if !clock.is_wall() {
+                eprintln!(
+                    "          clock: {} and running {}x faster than real time",
+                    wayfarer_core::time::format_rfc3339(clock.now_us()),
+                    clock.speed()
+                );
+            }
         }
     }));
     // Queries were cancelled and staging folded; a computation that has not

@@ -23,13 +23,25 @@ use crate::cli::{ActionsCommand, Global, TriggersCommand};
 /// The triggers of a data directory (none when there is no file). Secrets
 /// named by `secret_env` come from the process environment.
 pub fn load(dir: &Path) -> Result<Vec<Trigger>> {
+    parse_text(&read_text(dir)?)
+}
+
+/// The text of DIR/triggers.toml (empty when there is none).
+fn read_text(dir: &Path) -> Result<String> {
     let path = dir.join(triggers::FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
         Err(e) => bail!("{}: {e}", path.display()),
-    };
-    let defs = triggers::parse(&text, &|k| std::env::var(k).ok()).map_err(EngineError::InvalidQuery)?;
+    }
+}
+
+/// Triggers from the text of a triggers file, templates included.
+fn parse_text(text: &str) -> Result<Vec<Trigger>> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let defs = triggers::parse(text, &|k| std::env::var(k).ok()).map_err(EngineError::InvalidQuery)?;
     for t in &defs {
         if let Some(e) = &t.email {
             for (key, text) in [("email.subject", &e.subject), ("email.body", &e.body)] {
@@ -40,6 +52,115 @@ pub fn load(dir: &Path) -> Result<Vec<Trigger>> {
         }
     }
     Ok(defs)
+}
+
+/// One edit of DIR/triggers.toml, keeping its comments, layout and other
+/// triggers.
+#[derive(Debug, Clone, Copy)]
+enum Edit<'a> {
+    Paused(&'a str, bool),
+    Save(Option<&'a str>, &'a str),
+    Delete(&'a str),
+}
+
+/// Applies an edit, checks the result (its syntax, and every trigger
+/// against the data) and writes it atomically; returns the trigger's name.
+fn edit(store: &Store, model: &Model, edit: Edit<'_>) -> Result<String> {
+    let dir = store.dir();
+    let text = read_text(dir)?;
+    let mut doc: toml_edit::DocumentMut =
+        text.parse().map_err(|e: toml_edit::TomlError| anyhow::anyhow!("triggers.toml: {}", e.message()))?;
+    let names: Vec<String> = doc
+        .get("trigger")
+        .and_then(|t| t.as_array_of_tables())
+        .map(|a| a.iter().map(|t| t.get("name").and_then(|n| n.as_str()).unwrap_or("").to_string()).collect())
+        .unwrap_or_default();
+    let position = |name: &str| names.iter().position(|n| n.eq_ignore_ascii_case(name));
+    let missing = |name: &str| -> anyhow::Error {
+        let known: Vec<&str> = names.iter().map(String::as_str).collect();
+        EngineError::NotFound(format!("no trigger '{name}'{}", wayfarer_core::suggest::hint(name, &known))).into()
+    };
+    let name = match edit {
+        Edit::Paused(name, paused) => {
+            let i = position(name).ok_or_else(|| missing(name))?;
+            let table = doc["trigger"].as_array_of_tables_mut().and_then(|a| a.get_mut(i)).expect("listed");
+            if paused {
+                table["paused"] = toml_edit::value(true);
+            } else {
+                table.remove("paused");
+            }
+            names[i].clone()
+        }
+        Edit::Delete(name) => {
+            let i = position(name).ok_or_else(|| missing(name))?;
+            doc["trigger"].as_array_of_tables_mut().expect("listed").remove(i);
+            names[i].clone()
+        }
+        Edit::Save(name, definition) => {
+            let block: toml_edit::DocumentMut = definition.parse().map_err(|e: toml_edit::TomlError| {
+                EngineError::InvalidQuery(format!("the definition: {}", e.message().trim()))
+            })?;
+            let invalid = |m: &str| anyhow::Error::from(EngineError::InvalidQuery(format!("the definition: {m}")));
+            if let Some((key, _)) = block.iter().find(|(k, _)| *k != "trigger") {
+                return Err(invalid(&format!(
+                    "only a [[trigger]] block belongs here; '{key}' is a key of the file (edit triggers.toml for it)"
+                )));
+            }
+            let mut tables =
+                block.get("trigger").and_then(|t| t.as_array_of_tables()).cloned().ok_or_else(|| {
+                    invalid("it needs a [[trigger]] line followed by the trigger's keys (name, when, …)")
+                })?;
+            if tables.len() != 1 {
+                return Err(invalid(&format!("it holds {} [[trigger]] blocks; save one at a time", tables.len())));
+            }
+            let table = tables.remove(0);
+            let new_name = table.get("name").and_then(|n| n.as_str()).unwrap_or("").trim().to_string();
+            if new_name.is_empty() {
+                return Err(invalid("the trigger needs a name (name = \"…\")"));
+            }
+            let replacing = match name.filter(|n| !n.trim().is_empty()) {
+                Some(n) => Some(position(n).ok_or_else(|| missing(n))?),
+                None => None,
+            };
+            if let Some(j) = position(&new_name)
+                && Some(j) != replacing
+            {
+                return Err(invalid(&format!("there is already a trigger '{}'", names[j])));
+            }
+            let list = doc
+                .entry("trigger")
+                .or_insert_with(|| toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
+                .as_array_of_tables_mut()
+                .ok_or_else(|| anyhow::anyhow!("triggers.toml: 'trigger' is not a list of [[trigger]] tables"))?;
+            match replacing {
+                Some(i) => *list.get_mut(i).expect("listed") = table,
+                None => list.push(table),
+            }
+            new_name
+        }
+    };
+    let text = doc.to_string();
+    let defs = parse_text(&text)?;
+    engine::compile(store, model, &defs)?;
+    wayfarer_store::manifest::write_atomic(dir, triggers::FILE, text.as_bytes())?;
+    Ok(name)
+}
+
+/// The `[[trigger]]` block of the trigger called `name` as it is written in
+/// DIR/triggers.toml (what the dashboard's editor starts from).
+pub fn definition_text(dir: &Path, name: &str) -> Result<Option<String>> {
+    let doc: toml_edit::DocumentMut =
+        read_text(dir)?.parse().map_err(|e: toml_edit::TomlError| anyhow::anyhow!("triggers.toml: {}", e.message()))?;
+    let Some(table) = doc.get("trigger").and_then(|t| t.as_array_of_tables()).and_then(|a| {
+        a.iter().find(|t| t.get("name").and_then(|n| n.as_str()).is_some_and(|n| n.eq_ignore_ascii_case(name)))
+    }) else {
+        return Ok(None);
+    };
+    let mut one = toml_edit::DocumentMut::new();
+    let mut list = toml_edit::ArrayOfTables::new();
+    list.push(table.clone());
+    one.insert("trigger", toml_edit::Item::ArrayOfTables(list));
+    Ok(Some(one.to_string().trim().to_string() + "\n"))
 }
 
 /// Renders an email's subject and body over the action's payload.
@@ -381,6 +502,51 @@ fn build_action(
     Ok(Built { kind, payload, code, skipped })
 }
 
+/// What a trigger would do for one customer (by user or anonymous id):
+/// each occurrence with its due time and outcome, and for a due one the
+/// action and the payload that would be sent. Records nothing.
+pub fn preview(store: &Store, model: &Model, t: &Trigger, customer: &str, now: i64) -> Result<Vec<serde_json::Value>> {
+    let ids = store.identity_shared()?;
+    let ident = ids.lookup(&format!("u:{customer}")).or_else(|| ids.lookup(&format!("a:{customer}")));
+    let mut graph = None;
+    let canon = match ids.resolved() {
+        Some(c) => c,
+        None => graph.insert((*ids).clone()).canonical_map(),
+    };
+    let Some(number) = ident.and_then(|i| canon.get(i as usize).copied()) else {
+        return Err(EngineError::NotFound(format!("no customer with user id or anonymous id '{customer}'")).into());
+    };
+    let compiled = engine::compile(store, model, std::slice::from_ref(t))?;
+    let one = store.clone().only_customers(std::sync::Arc::new(std::iter::once(number).collect()));
+    let inputs = Inputs {
+        compiled: &compiled,
+        since: vec![i64::MIN],
+        now_us: now,
+        segment_changes: segment_changes(store, &compiled)?,
+        keep_all: true,
+    };
+    let found = engine::occurrences(&one, model, &inputs)?.found;
+    let secret = wayfarer_store::tokens::secret(store.dir())?;
+    let mut shown = Vec::new();
+    for o in &found {
+        let (action, payload) = if o.outcome == Outcome::Due {
+            let b = build_action(t, o, Some(&secret), &ids, now)?;
+            (Some(format!("{:?}", b.kind).to_lowercase()), b.payload)
+        } else {
+            (None, o.payload.clone())
+        };
+        shown.push(json!({
+            "occurred_at": wayfarer_core::time::format_rfc3339(o.at_us),
+            "due_at": wayfarer_core::time::format_rfc3339(o.due_at_us),
+            "outcome": o.outcome,
+            "held_out": o.held_out,
+            "action": action,
+            "payload": payload,
+        }));
+    }
+    Ok(shown)
+}
+
 /// A row of [`evaluate`]'s summary.
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
@@ -391,6 +557,27 @@ pub fn run(g: &Global, cmd: TriggersCommand, out: &mut Out) -> Result<()> {
     let model = snap.model()?;
     let store = &snap.store;
     let dir = store.dir().to_path_buf();
+    // Edits first: they may mend a file that does not load.
+    let edited = match &cmd {
+        TriggersCommand::Pause { name, json } => {
+            Some((edit(store, &model, Edit::Paused(name, true))?, "paused", *json))
+        }
+        TriggersCommand::Resume { name, json } => {
+            Some((edit(store, &model, Edit::Paused(name, false))?, "resumed", *json))
+        }
+        TriggersCommand::Save { name, definition, json } => {
+            Some((edit(store, &model, Edit::Save(name.as_deref(), definition))?, "saved", *json))
+        }
+        TriggersCommand::Delete { name, json } => Some((edit(store, &model, Edit::Delete(name))?, "deleted", *json)),
+        _ => None,
+    };
+    if let Some((name, what, json)) = edited {
+        if json {
+            return out.json(&json!({"trigger": name, what: true}));
+        }
+        say!("Trigger '{name}' {what} in {}.", dir.join(triggers::FILE).display());
+        return Ok(());
+    }
     let defs = load(&dir)?;
     let now = super::now_micros();
     match cmd {
@@ -502,47 +689,7 @@ pub fn run(g: &Global, cmd: TriggersCommand, out: &mut Out) -> Result<()> {
         }
         TriggersCommand::Preview { name, customer, json } => {
             let t = named(&defs, &name)?;
-            let ids = store.identity_shared()?;
-            let ident = ids.lookup(&format!("u:{customer}")).or_else(|| ids.lookup(&format!("a:{customer}")));
-            let mut graph = None;
-            let canon = match ids.resolved() {
-                Some(c) => c,
-                None => graph.insert((*ids).clone()).canonical_map(),
-            };
-            let Some(number) = ident.and_then(|i| canon.get(i as usize).copied()) else {
-                return Err(EngineError::NotFound(format!(
-                    "--customer: no customer with user id or anonymous id '{customer}'"
-                ))
-                .into());
-            };
-            let compiled = engine::compile(store, &model, std::slice::from_ref(t))?;
-            let one = store.clone().only_customers(std::sync::Arc::new(std::iter::once(number).collect()));
-            let inputs = Inputs {
-                compiled: &compiled,
-                since: vec![i64::MIN],
-                now_us: now,
-                segment_changes: segment_changes(store, &compiled)?,
-                keep_all: true,
-            };
-            let found = engine::occurrences(&one, &model, &inputs)?.found;
-            let secret = wayfarer_store::tokens::secret(store.dir())?;
-            let mut shown = Vec::new();
-            for o in &found {
-                let (action, payload) = if o.outcome == Outcome::Due {
-                    let b = build_action(t, o, Some(&secret), &ids, now)?;
-                    (Some(format!("{:?}", b.kind).to_lowercase()), b.payload)
-                } else {
-                    (None, o.payload.clone())
-                };
-                shown.push(json!({
-                    "occurred_at": wayfarer_core::time::format_rfc3339(o.at_us),
-                    "due_at": wayfarer_core::time::format_rfc3339(o.due_at_us),
-                    "outcome": o.outcome,
-                    "held_out": o.held_out,
-                    "action": action,
-                    "payload": payload,
-                }));
-            }
+            let shown = preview(store, &model, t, &customer, now)?;
             if json {
                 return out.json(&shown);
             }
@@ -563,9 +710,14 @@ pub fn run(g: &Global, cmd: TriggersCommand, out: &mut Out) -> Result<()> {
             }
             Ok(())
         }
-        TriggersCommand::Report { name, json } => {
+        TriggersCommand::Pause { .. }
+        | TriggersCommand::Resume { .. }
+        | TriggersCommand::Save { .. }
+        | TriggersCommand::Delete { .. } => unreachable!("edits return above"),
+        TriggersCommand::Report { name, since, until, json } => {
             let t = named(&defs, &name)?;
-            let report = report(store, &model, t, now)?;
+            let due = since.unwrap_or(i64::MIN)..=until.unwrap_or(i64::MAX);
+            let report = report(store, &model, t, due)?;
             if json {
                 return out.json(&report);
             }
@@ -629,48 +781,69 @@ struct Report {
     effect: engine::Effect,
 }
 
-/// A trigger's measured effect (what `triggers report` and the Triggers
-/// page show).
-pub fn effect_of(store: &Store, model: &Model, t: &Trigger, now: i64) -> Result<engine::Effect> {
-    Ok(report(store, model, t, now)?.effect)
+/// The measured effects of triggers with a goal (`None` for one without),
+/// in one pass over the data: what the Triggers page shows.
+pub fn effects(store: &Store, model: &Model, defs: &[Trigger]) -> Result<Vec<Option<engine::Effect>>> {
+    let measured: Vec<Trigger> = defs.iter().filter(|t| t.goal.is_some()).cloned().collect();
+    let mut reports = reports(store, model, &measured, i64::MIN..=i64::MAX)?.into_iter();
+    Ok(defs.iter().map(|t| t.goal.as_ref().and_then(|_| reports.next()).map(|r| r.effect)).collect())
 }
 
-/// A trigger's effect: its recorded occurrences (acted on, held out), each
-/// with whether the goal followed, from the data as it is now.
-fn report(store: &Store, model: &Model, t: &Trigger, now: i64) -> Result<Report> {
-    let compiled = engine::compile(store, model, std::slice::from_ref(t))?;
+/// A trigger's effect: its recorded occurrences (acted on, held out) due
+/// in `due`, each with whether the goal followed, from the data as it is now.
+fn report(store: &Store, model: &Model, t: &Trigger, due: std::ops::RangeInclusive<i64>) -> Result<Report> {
     if t.goal.is_none() {
         bail!("trigger '{}' has no goal: add goal = \"EVENT\" (or \"stage 'S'\") to measure it", t.def.name);
     }
-    let inputs = Inputs {
-        compiled: &compiled,
-        since: vec![i64::MIN],
-        now_us: now,
-        segment_changes: segment_changes(store, &compiled)?,
-        keep_all: false,
-    };
-    let found = engine::occurrences(store, model, &inputs)?.found;
-    let goal_of: HashMap<&str, bool> = found.iter().map(|o| (o.id.as_str(), o.goal_at_us.is_some())).collect();
-    let actions = Outbox::new(store.dir()).load()?;
-    let (mut acted, mut acted_goal, mut held, mut held_goal, mut recorded) = (0, 0, 0, 0, 0);
-    for a in actions.iter().filter(|a| a.trigger == t.def.name) {
-        recorded += 1;
-        let reached = goal_of.get(a.id.as_str()).copied().unwrap_or(false);
-        if a.kind == Kind::Holdout {
-            held += 1;
-            held_goal += u64::from(reached);
-        } else {
-            acted += 1;
-            acted_goal += u64::from(reached);
-        }
+    let mut r = reports(store, model, std::slice::from_ref(t), due)?;
+    Ok(r.remove(0))
+}
+
+/// The reports of triggers that have a goal, from one evaluation.
+fn reports(store: &Store, model: &Model, defs: &[Trigger], due: std::ops::RangeInclusive<i64>) -> Result<Vec<Report>> {
+    if defs.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(Report {
-        trigger: t.def.name.clone(),
-        goal: t.def.goal.clone(),
-        goal_within: wayfarer_core::time::format_duration_exact(t.goal_within),
-        recorded,
-        effect: engine::effect(acted, acted_goal, held, held_goal),
-    })
+    let compiled = engine::compile(store, model, defs)?;
+    let index: HashMap<&str, usize> = defs.iter().enumerate().map(|(i, t)| (t.def.name.as_str(), i)).collect();
+    let actions: Vec<_> = Outbox::new(store.dir())
+        .load()?
+        .into_iter()
+        .filter(|a| index.contains_key(a.trigger.as_str()) && due.contains(&a.due_at_us))
+        .collect();
+    let recorded: Vec<engine::Recorded> = actions
+        .iter()
+        .map(|a| engine::Recorded {
+            trigger: index[a.trigger.as_str()],
+            customer: a.customer.clone(),
+            occurred_at_us: a.occurred_at_us,
+            due_at_us: a.due_at_us,
+        })
+        .collect();
+    let reached = engine::goals_reached(store, model, &compiled, &recorded)?;
+    Ok(defs
+        .iter()
+        .map(|t| {
+            let (mut acted, mut acted_goal, mut held, mut held_goal, mut recorded) = (0, 0, 0, 0, 0);
+            for (a, &reached) in actions.iter().zip(&reached).filter(|(a, _)| a.trigger == t.def.name) {
+                recorded += 1;
+                if a.kind == Kind::Holdout {
+                    held += 1;
+                    held_goal += u64::from(reached);
+                } else {
+                    acted += 1;
+                    acted_goal += u64::from(reached);
+                }
+            }
+            Report {
+                trigger: t.def.name.clone(),
+                goal: t.def.goal.clone(),
+                goal_within: wayfarer_core::time::format_duration_exact(t.goal_within),
+                recorded,
+                effect: engine::effect(acted, acted_goal, held, held_goal),
+            }
+        })
+        .collect())
 }
 
 pub fn actions(g: &Global, cmd: ActionsCommand, out: &mut Out) -> Result<()> {
@@ -712,7 +885,7 @@ pub fn actions(g: &Global, cmd: ActionsCommand, out: &mut Out) -> Result<()> {
         }
         ActionsCommand::Deliver { json } => {
             let defs = load(&dir)?;
-            let done = deliver(&outbox, &defs, now)?;
+            let done = deliver(&outbox, &defs, wayfarer_core::time::Clock::wall())?;
             if json {
                 return out.json(&done);
             }
@@ -757,8 +930,9 @@ pub struct Delivered {
 /// Delivers every webhook action that is due, one deliverer at a time:
 /// each outcome is recorded (fsync) as soon as it is known, so a kill -9
 /// mid-round re-sends at most the one in flight, with its idempotency key.
-pub fn deliver(outbox: &Outbox, defs: &[Trigger], now: i64) -> Result<Delivered> {
+pub fn deliver(outbox: &Outbox, defs: &[Trigger], clock: wayfarer_core::time::Clock) -> Result<Delivered> {
     let _one = outbox.lock("deliver")?;
+    let now = clock.now_us();
     let mut done = Delivered::default();
     let by_name: HashMap<&str, &Trigger> = defs.iter().map(|t| (t.def.name.as_str(), t)).collect();
     for a in outbox.load()? {
@@ -771,7 +945,7 @@ pub fn deliver(outbox: &Outbox, defs: &[Trigger], now: i64) -> Result<Delivered>
             (Kind::Email, _, Some(email)) => (send_email(&email.smtp, &a), EMAIL_ATTEMPTS, EMAIL_BACKOFF),
             _ => continue,
         };
-        let at = super::now_micros();
+        let at = clock.now_us();
         let record = match sent {
             Ok(status) => {
                 done.delivered += 1;

@@ -227,7 +227,7 @@ impl Dash {
             "/customers" => self.customers(&req.params),
             "/settings" => self.settings(),
             "/segments" => self.segments(&req.params),
-            "/triggers" => self.triggers(),
+            "/triggers" => self.triggers(&req.params),
             p if p.starts_with("/segments/") => self.segment(&p["/segments/".len()..], &req.params),
             p if p.starts_with("/customers/") => self.customer(&p["/customers/".len()..]),
             p => match ANALYSES.iter().find(|a| a.0 == p) {

@@ -53,43 +53,45 @@ impl Dash {
         Ok(PageOutput::html(dashboard::segments_page(&page)))
     }
 
-    /// `/triggers`: the triggers with their counts and effects, and the
-    /// latest actions (read only: triggers are defined in triggers.toml).
-    pub(super) fn triggers(&self) -> Result<PageOutput, Problem> {
-        use wayfarer_render::dashboard::{ActionRow, TriggerRow, TriggersPage};
+    /// `/triggers`: the triggers with their counts and effects (one pass
+    /// over the data for all), the editor (`?edit=NAME`, or `?new=1`), a preview for one customer (`?preview=NAME&customer=ID`), and
+    /// the latest actions. Changes go through the server's form handlers.
+    pub(super) fn triggers(&self, params: &[(String, String)]) -> Result<PageOutput, Problem> {
+        use wayfarer_render::dashboard::{
+            ActionRow, PreviewRow, TriggerEditor, TriggerPreview, TriggerRow, TriggersPage,
+        };
         use wayfarer_store::outbox::{Kind, Outbox, State};
         let (config, _) = self.config()?;
         let store = self.store()?;
         let model = Model::compile(&config, &store).map_err(anyhow::Error::from)?;
         let actions = Outbox::new(&self.data).load().map_err(anyhow::Error::from)?;
+        let now = super::super::now_micros();
+        let defs = super::super::triggers::load(&self.data);
         let rows = (|| -> anyhow::Result<Vec<TriggerRow>> {
-            let defs = super::super::triggers::load(&self.data)?;
-            let now = super::super::now_micros();
-            defs.iter()
-                .map(|t| {
+            let defs = defs.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            let effects = self.compute(|| super::super::triggers::effects(&store, &model, defs))?;
+            Ok(defs
+                .iter()
+                .zip(effects)
+                .map(|(t, effect)| {
                     let mine: Vec<_> = actions.iter().filter(|a| a.trigger == t.def.name).collect();
                     let count =
                         |f: &dyn Fn(&&&wayfarer_store::outbox::Action) -> bool| mine.iter().filter(|a| f(a)).count();
-                    let effect = match &t.goal {
-                        Some(_) => {
-                            let r = self.compute(|| super::super::triggers::effect_of(&store, &model, t, now))?;
-                            r.rate_acted.zip(r.rate_held_out).zip(r.difference_ci).zip(r.p_value).map(
-                                |(((a, h), interval), p_value)| wayfarer_render::dashboard::Measured {
-                                    rate_acted: a,
-                                    rate_held_out: h,
-                                    difference: a - h,
-                                    interval,
-                                    p_value,
-                                },
-                            )
-                        }
-                        None => None,
-                    };
-                    let action = super::super::triggers::describe(t);
-                    Ok(TriggerRow {
+                    let effect = effect.and_then(|r| {
+                        r.rate_acted.zip(r.rate_held_out).zip(r.difference_ci).zip(r.p_value).map(
+                            |(((a, h), interval), p_value)| wayfarer_render::dashboard::Measured {
+                                rate_acted: a,
+                                rate_held_out: h,
+                                difference: a - h,
+                                interval,
+                                p_value,
+                            },
+                        )
+                    });
+                    TriggerRow {
                         name: t.def.name.clone(),
                         when: t.def.when.clone(),
-                        action,
+                        action: super::super::triggers::describe(t),
                         paused: t.def.paused,
                         recorded: mine.len(),
                         acted: count(&|a| a.kind != Kind::Holdout),
@@ -99,10 +101,58 @@ impl Dash {
                         dead: count(&|a| a.state == State::Dead),
                         goal: t.def.goal.clone(),
                         effect,
-                    })
+                    }
                 })
-                .collect()
+                .collect())
         })();
+        let editor = param(params, "edit").or(param(params, "new").map(|_| "")).map(|original| {
+            let definition = match param(params, "definition") {
+                Some(d) => d.to_string(),
+                None if original.is_empty() => wayfarer_render::dashboard::NEW_TRIGGER.to_string(),
+                None => super::super::triggers::definition_text(&self.data, original)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| format!("# no trigger '{original}' in triggers.toml\n")),
+            };
+            TriggerEditor {
+                original: original.to_string(),
+                definition,
+                error: param(params, "error").map(str::to_string),
+            }
+        });
+        let preview = match (param(params, "preview"), param(params, "customer")) {
+            (Some(name), Some(customer)) => {
+                let rows = (|| -> anyhow::Result<Vec<PreviewRow>> {
+                    let defs = defs.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                    let t = defs.iter().find(|t| t.def.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
+                        let names: Vec<&str> = defs.iter().map(|t| t.def.name.as_str()).collect();
+                        anyhow::anyhow!("no trigger '{name}'{}", wayfarer_core::suggest::hint(name, &names))
+                    })?;
+                    let shown =
+                        self.compute(|| super::super::triggers::preview(&store, &model, t, customer.trim(), now))?;
+                    Ok(shown
+                        .iter()
+                        .map(|s| PreviewRow {
+                            occurred_at: s["occurred_at"].as_str().unwrap_or("").to_string(),
+                            due_at: s["due_at"].as_str().unwrap_or("").to_string(),
+                            outcome: s["outcome"].as_str().unwrap_or("").to_string(),
+                            action: s["action"].as_str().map(str::to_string),
+                            payload: serde_json::to_string_pretty(&s["payload"]).unwrap_or_default(),
+                        })
+                        .collect())
+                })();
+                Some(TriggerPreview {
+                    trigger: name.to_string(),
+                    customer: customer.to_string(),
+                    rows: rows.map_err(|e| format!("{e:#}")),
+                })
+            }
+            _ => None,
+        };
+        let notice = param(params, "saved").map(|n| format!("Trigger '{n}' saved."));
+        let notice = notice.or_else(|| param(params, "paused").map(|n| format!("Trigger '{n}' paused.")));
+        let notice = notice.or_else(|| param(params, "resumed").map(|n| format!("Trigger '{n}' resumed.")));
+        let problem = param(params, "error_notice").map(str::to_string);
         let latest = actions
             .iter()
             .rev()
@@ -118,7 +168,15 @@ impl Dash {
             })
             .collect();
         let chrome = Chrome { page: "triggers".into(), title: "Triggers".into(), ..Chrome::default() };
-        let page = TriggersPage { chrome, rows: rows.map_err(|e| format!("{e:#}")), actions: latest };
+        let page = TriggersPage {
+            chrome,
+            rows: rows.map_err(|e| format!("{e:#}")),
+            actions: latest,
+            editor,
+            preview,
+            notice,
+            problem,
+        };
         Ok(PageOutput::html(dashboard::triggers_page(&page)))
     }
 
