@@ -8,7 +8,7 @@
 //! alt     := seq ("|" seq)*
 //! seq     := item (("->" | "=>") item)*
 //! item    := atom [ "*" | "+" | "?" | "{n}" | "{n,}" | "{n,m}" ]
-//! atom    := term | "." | "[" ["^"] term ("|" term)* "]" | "(" alt ")"
+//! atom    := term | "." | "$" | "[" ["^"] term ("|" term)* "]" | "(" alt ")"
 //! term    := NAME ["[" CONDITION "]"]
 //! ```
 //!
@@ -23,6 +23,9 @@
 //!   spaces) or quoted (`'Order Completed'`, needed for globs such as
 //!   `'Order*'` and for names holding `and`, `or` or punctuation); the
 //!   condition in brackets reads that one event (`Order Completed[revenue > 100]`).
+//! - `$` is the end of the customer's events: `A -> B -> [^C]* -> $` is "A,
+//!   later B, and never C after it" (a `$` only stands alone; `$pageview`
+//!   is a name).
 //! - `within 7d`: the first and last events of a match are at most that far
 //!   apart.
 //!
@@ -86,6 +89,8 @@ enum Node {
     Term(usize),
     Class(bool, Vec<usize>),
     Any,
+    /// The end of the events.
+    End,
     Seq(Vec<Node>),
     Alt(Vec<Node>),
     Repeat(Box<Node>, u32, Option<u32>, bool),
@@ -96,6 +101,7 @@ impl Node {
     fn nullable(&self) -> bool {
         match self {
             Node::Term(_) | Node::Class(..) | Node::Any => false,
+            Node::End => true,
             Node::Seq(ns) => ns.iter().all(Node::nullable),
             Node::Alt(ns) => ns.iter().any(Node::nullable),
             Node::Repeat(n, min, _, _) => *min == 0 || n.nullable(),
@@ -123,6 +129,8 @@ enum Inst {
     /// Try the first, then the second.
     Split(usize, usize),
     Jmp(usize),
+    /// Continues only at the end of the events.
+    End,
     Match,
 }
 
@@ -244,6 +252,7 @@ fn compile(node: &Node, prog: &mut Vec<Inst>) -> Result<(), String> {
         Node::Term(t) => prog.push(Inst::Test(Test::Term(*t))),
         Node::Class(neg, ts) => prog.push(Inst::Test(Test::Class(*neg, ts.clone()))),
         Node::Any => prog.push(Inst::Test(Test::Any)),
+        Node::End => prog.push(Inst::End),
         Node::Seq(ns) => {
             for n in ns {
                 compile(n, prog)?;
@@ -357,7 +366,7 @@ impl<'p> Vm<'p> {
 
     /// Adds a thread at `pc` (following jumps and splits in priority order)
     /// to `nlist` for position `step`.
-    fn add(&mut self, pc: usize, start: usize, step: usize, to_next: bool) {
+    fn add(&mut self, pc: usize, start: usize, step: usize, at: usize, to_next: bool) {
         self.stack.clear();
         self.stack.push(pc);
         while let Some(pc) = self.stack.pop() {
@@ -367,6 +376,11 @@ impl<'p> Vm<'p> {
             self.seen[pc] = step;
             match self.prog[pc] {
                 Inst::Jmp(x) => self.stack.push(x),
+                Inst::End => {
+                    if at == self.n {
+                        self.stack.push(pc + 1);
+                    }
+                }
                 // Pushed in reverse: the first choice is explored first.
                 Inst::Split(x, y) => {
                     self.stack.push(y);
@@ -414,7 +428,7 @@ impl<'p> Vm<'p> {
         for pos in from..=self.n {
             let step = base + (pos - from);
             if matched.is_none() && anchor.is_none_or(|a| a == pos) {
-                self.add(0, pos, step, false);
+                self.add(0, pos, step, pos, false);
             }
             if self.clist.is_empty() {
                 if matched.is_some() || anchor.is_some() {
@@ -439,7 +453,7 @@ impl<'p> Vm<'p> {
                             continue;
                         }
                         if self.passes(what, pos, test) {
-                            self.add(pc + 1, start, step + 1, true);
+                            self.add(pc + 1, start, step + 1, pos + 1, true);
                         }
                     }
                     _ => unreachable!("jumps and splits are followed when threads are added"),
@@ -622,6 +636,10 @@ impl Parser<'_> {
                     self.pos += 1;
                     return Ok(Node::Any);
                 }
+                if w == "$" {
+                    self.pos += 1;
+                    return Ok(Node::End);
+                }
                 if w.is_empty() || self.at_stop(depth) {
                     let found = self.peek().map_or(String::from("the end"), |c| format!("'{c}'"));
                     return Err(self.err(format!("expected an event (a name, '.', '[A|B]' or '(…)'), found {found}")));
@@ -700,7 +718,7 @@ impl Parser<'_> {
                     self.skip_ws();
                     let w = self.word_ahead().unwrap_or_default();
                     let keyword = ["and", "or", "within"].iter().any(|k| w.eq_ignore_ascii_case(k));
-                    if w.is_empty() || keyword || w == "." {
+                    if w.is_empty() || keyword || w == "." || w == "$" {
                         self.pos = save;
                         break;
                     }
@@ -762,6 +780,15 @@ mod tests {
         assert_eq!(find_in("A -> B within 2m", "AxxB"), None);
         assert_eq!(find_in("A -> B within 3m", "AxxB"), Some((0, 4)));
         assert_eq!(find_in("A -> B within 2m", "AxAxB"), Some((2, 5)));
+        // `$`: the end. "A, later B, and never C after it".
+        assert_eq!(find_in("A -> B -> [^C]* -> $", "xAxBxx"), Some((1, 6)));
+        assert_eq!(find_in("A -> B -> [^C]* -> $", "xAxBxCx"), None);
+        // The nearest B that leads to a match: the second.
+        assert_eq!(find_in("A -> B -> [^C]* -> $", "ABCAB"), Some((0, 5)));
+        assert_eq!(find_in("A => $", "AxA"), Some((2, 3)));
+        assert_eq!(find_in("'$pageview' -> $", "x"), None);
+        assert!(Pattern::parse("$").unwrap_err().contains("at least one event"), "{:?}", Pattern::parse("$"));
+        assert!(Pattern::parse("A $").unwrap_err().contains("found '$'"), "{:?}", Pattern::parse("A $"));
     }
 
     #[test]
@@ -846,6 +873,7 @@ mod tests {
                 Node::Any | Node::Term(_) | Node::Class(..) => {
                     i < ev.len() && p.within.is_none_or(|w| ts[i] - ts[s] <= w) && one(p, node, ev, i) && k(i + 1)
                 }
+                Node::End => i == ev.len() && k(i),
                 Node::Seq(ns) => seq(p, ns, ev, ts, s, i, k),
                 Node::Alt(ns) => ns.iter().any(|n| m(p, n, ev, ts, s, i, k)),
                 Node::Repeat(n, min, max, greedy) => rep(p, n, *min, *max, *greedy, ev, ts, s, i, k),
@@ -919,6 +947,8 @@ mod tests {
             });
         let grouped = prop_oneof![
             3 => seq.clone(),
+            1 => seq.clone().prop_map(|a| format!("{a} -> $")),
+            1 => seq.clone().prop_map(|a| format!("{a} => $")),
             1 => (seq.clone(), seq.clone()).prop_map(|(a, b)| format!("{a} | {b}")),
             1 => (seq.clone(), seq).prop_map(|(a, b)| format!("({a}){{1,2}} -> {b}")),
         ];

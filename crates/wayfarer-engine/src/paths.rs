@@ -128,7 +128,7 @@ impl PathsFold<'_> {
 }
 
 /// The path of a URL: no scheme, host, query or fragment.
-fn url_path(u: &str) -> String {
+pub(crate) fn url_path(u: &str) -> String {
     let rest = u.split_once("://").map_or(u, |(_, r)| r.split_once('/').map_or("", |(_, p)| p));
     let path = rest.split(['?', '#']).next().unwrap_or("");
     format!("/{}", path.trim_start_matches('/'))

@@ -381,7 +381,7 @@ impl Fold for TriggerFold<'_> {
 }
 
 /// The columns a pattern's conditions read.
-fn pattern_columns(p: &Pattern) -> Vec<Col> {
+pub(crate) fn pattern_columns(p: &Pattern) -> Vec<Col> {
     p.terms
         .iter()
         .filter_map(|t| t.filter.as_ref())

@@ -298,6 +298,88 @@ pub fn paths_table(r: &wayfarer_engine::paths::PathsReport) -> String {
     out
 }
 
+/// `paths --match`: who matches, what came right after and before, and the
+/// paths around the match.
+pub fn path_match(r: &wayfarer_engine::path_match::MatchReport) -> String {
+    let mut out = format!(
+        "Pattern {}
+{} of {} customers match ({}), {} occurrences
+",
+        r.pattern,
+        count(r.matched),
+        count(r.customers),
+        pct(r.share),
+        count(r.occurrences)
+    );
+    if r.matched == 0 {
+        out.push_str(
+            "
+Nobody matches: loosen the pattern (-> allows events in between, => does not).
+",
+        );
+        return out;
+    }
+    let neighbours = |title: &str, list: &[wayfarer_engine::path_match::Neighbour]| {
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        t.set_header(vec![title, "customers", "share"]);
+        for n in list {
+            t.add_row(vec![n.event.clone(), count(n.customers), pct(n.share)]);
+        }
+        t.to_string()
+    };
+    let paths = |title: &str, list: &[wayfarer_engine::paths::TopPath]| {
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        t.set_header(vec![title, "customers", "share"]);
+        for p in list {
+            t.add_row(vec![p.path.join(" → "), count(p.customers), pct(p.share)]);
+        }
+        t.to_string()
+    };
+    out.push_str(
+        "
+Right after the match (the first occurrence per customer)
+",
+    );
+    out.push_str(&neighbours("next event", &r.next));
+    out.push_str(
+        "
+
+What they did next
+",
+    );
+    out.push_str(&paths("next events", &r.next_paths));
+    out.push_str(
+        "
+
+Right before the match
+",
+    );
+    out.push_str(&neighbours("previous event", &r.previous));
+    out.push_str(
+        "
+
+What led to it
+",
+    );
+    out.push_str(&paths("previous events", &r.previous_paths));
+    out.push_str(
+        "
+
+The matches
+",
+    );
+    out.push_str(&paths("matched events", &r.matched_paths));
+    out.push_str(&format!(
+        "
+
+Save them as a segment: wayfarer segments create NAME --where \"{}\"\n",
+        r.segment_condition.replace('"', "\\\"")
+    ));
+    out
+}
+
 /// Retention: the cohort grid, then lifecycle and churn per period.
 pub fn retention_table(r: &wayfarer_engine::retention::RetentionReport) -> String {
     let mut out = format!(

@@ -127,6 +127,9 @@ pub struct App {
     pub referral_codes: std::sync::Mutex<surveys::Codes>,
     /// See [`ServeOptions::clock`].
     pub clock: wayfarer_core::time::Clock,
+    /// The configuration's purchase event (an order carrying a referral
+    /// code converts the referral).
+    pub purchase_event: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +179,7 @@ impl Started {
             answered: tokio::sync::Mutex::new(surveys::answered(&opts.data)),
             referral_codes: std::sync::Mutex::default(),
             clock: opts.clock,
+            purchase_event: opts.config.journey.purchase_event.clone(),
         });
         Ok(Started { app, pipeline })
     }

@@ -209,14 +209,16 @@ fn referrer(app: &App, code: &str) -> Option<wayfarer_store::referrals::Code> {
     codes.codes.get(code).cloned()
 }
 
-/// Orders and sign-ups that carry a known `referral_code` (as a property):
+/// Orders (`Order Completed` or the configuration's purchase event) and
+/// sign-ups that carry a known `referral_code` (as a property):
 /// a `Referral Converted` event for the referrer each (not for referring
 /// oneself), its id derived from the order's so a retried request adds
 /// nothing twice.
 pub fn referral_conversions(app: &App, events: &[wayfarer_core::Event]) -> Vec<wayfarer_core::Event> {
     let mut out = Vec::new();
     for e in events {
-        if !matches!(e.event.as_str(), "Order Completed" | "Signed Up") || !e.properties.contains("referral_code") {
+        let converts = matches!(e.event.as_str(), "Order Completed" | "Signed Up") || e.event == app.purchase_event;
+        if !converts || !e.properties.contains("referral_code") {
             continue;
         }
         let Ok(Value::Object(p)) = serde_json::from_str::<Value>(&e.properties) else { continue };

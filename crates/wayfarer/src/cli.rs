@@ -742,6 +742,15 @@ pub struct FunnelArgs {
 
 #[derive(Debug, Args)]
 pub struct PathsArgs {
+    /// Who did what a path pattern says (e.g. "'Product Added' -> 'Shipping Viewed' -> [^Checkout
+    /// Started]* -> $": added to cart, saw shipping costs, never checked out), with what they did
+    /// right after and before the match (the README's "Path patterns").
+    #[arg(long = "match", value_name = "PATTERN",
+          conflicts_with_all = ["from_event", "to_event", "collapse_repeats", "clean", "export", "chart"])]
+    pub pattern: Option<String>,
+    /// With --match: events kept after and before each match (1–20).
+    #[arg(long, default_value_t = 5, value_parser = between(1, 20), value_name = "N")]
+    pub context: usize,
     /// Paths start at each customer's first occurrence of this event.
     #[arg(long, value_name = "EVENT", conflicts_with = "to_event")]
     pub from_event: Option<String>,

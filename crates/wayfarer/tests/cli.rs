@@ -398,3 +398,43 @@ fn funnel_options_beyond_clickhouse() {
         .stdout();
     assert!(text.contains("Conversion by period") && text.contains("Time to convert"), "{text}");
 }
+
+#[test]
+fn paths_match_finds_who_did_what_a_pattern_says_and_what_came_next() {
+    let t = tempfile::tempdir().unwrap();
+    let csv = write(
+        t.path(),
+        "m.csv",
+        "customer_id,timestamp,event\n\
+         a,2026-03-02T10:00:00Z,Product Added\n\
+         a,2026-03-02T10:01:00Z,Shipping Viewed\n\
+         a,2026-03-02T10:02:00Z,Help Viewed\n\
+         b,2026-03-02T10:00:00Z,Product Added\n\
+         b,2026-03-02T10:01:00Z,Shipping Viewed\n\
+         b,2026-03-02T10:03:00Z,Order Completed\n\
+         c,2026-03-02T10:00:00Z,Home Viewed\n",
+    );
+    wayfarer(t.path(), &["import", "--data", "data", csv.to_str().unwrap()]).ok();
+    let never = "Product Added -> Shipping Viewed -> [^Order Completed]* -> $";
+    let m = wayfarer(t.path(), &["paths", "--data", "data", "--match", never, "--json"]).ok().json();
+    assert_eq!((m["customers"].as_u64(), m["matched"].as_u64()), (Some(3), Some(1)), "{m}");
+    assert_eq!(m["matched_paths"][0]["path"], serde_json::json!(["Product Added", "Shipping Viewed", "Help Viewed"]));
+    // What came right after the shipping page, for everyone who saw it.
+    let after = wayfarer(t.path(), &["paths", "--data", "data", "--match", "Shipping Viewed", "--json"]).ok().json();
+    let next: Vec<&str> = after["next"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap()).collect();
+    assert_eq!(next, ["Help Viewed", "Order Completed"]);
+    // The same customers as a segment.
+    let condition = m["segment_condition"].as_str().unwrap();
+    wayfarer(t.path(), &["segments", "create", "Lost at shipping", "--data", "data", "--where", condition]).ok();
+    let members =
+        wayfarer(t.path(), &["segments", "members", "Lost at shipping", "--data", "data", "--json"]).ok().json();
+    assert_eq!(members.as_array().map(Vec::len), Some(1), "{members}");
+    let text = wayfarer(t.path(), &["paths", "--data", "data", "--match", never]).ok().stdout();
+    assert!(text.contains("1 of 3 customers match") && text.contains("segments create"), "{text}");
+    // A typo names the column and the closest event.
+    let e =
+        wayfarer(t.path(), &["paths", "--data", "data", "--match", "Product Added -> Shiping Viewed"]).fails().stderr();
+    assert!(e.contains("column 18") && e.contains("did you mean 'Shipping Viewed'"), "{e}");
+    let e = wayfarer(t.path(), &["paths", "--data", "data", "--match", "Product Added ->"]).fails().stderr();
+    assert!(e.contains("--match") && e.contains("column"), "{e}");
+}

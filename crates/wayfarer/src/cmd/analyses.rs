@@ -112,7 +112,30 @@ pub fn paths_report(g: &Global, a: &PathsArgs) -> Result<paths::PathsReport> {
     Ok(paths::paths(&store, &model, &scope, &spec)?)
 }
 
+/// `paths --match`: who did what the pattern says, and around it.
+pub fn path_match_report(g: &Global, a: &PathsArgs, src: &str) -> Result<wayfarer_engine::path_match::MatchReport> {
+    use wayfarer_engine::path_match::{MatchSpec, path_match};
+    let (store, model) = open(g)?;
+    if a.per != "customer" {
+        bail!("--match: patterns read each customer's whole sequence of events (leave --per at customer)");
+    }
+    let scope = super::scope(&a.scope)?;
+    let store = super::segments::scoped(store, &model, &a.scope)?;
+    let pattern = wayfarer_core::predicate::compile_pattern(src, &model.vocabulary())
+        .map_err(|e| wayfarer_engine::EngineError::InvalidQuery(format!("--match: {e}")))?;
+    let by = if a.by == "url" { NodeBy::Url } else { NodeBy::Event };
+    Ok(path_match(&store, &model, &scope, &MatchSpec { pattern, context: a.context, top: a.top, by })?)
+}
+
 pub fn paths(g: &Global, a: &PathsArgs, out: &mut Out) -> Result<()> {
+    if let Some(src) = &a.pattern {
+        let r = path_match_report(g, a, src)?;
+        if a.json {
+            return out.json(&r);
+        }
+        say!("{}", text::path_match(&r));
+        return Ok(());
+    }
     let report = paths_report(g, a)?;
     if export(|| views::paths(&report), &a.export)? {
         return Ok(());
