@@ -27,6 +27,7 @@ pub mod membership;
 pub mod model;
 pub mod nba;
 
+pub mod graph;
 pub mod path_match;
 pub mod paths;
 pub mod period;

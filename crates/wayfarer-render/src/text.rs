@@ -380,6 +380,66 @@ Save them as a segment: wayfarer segments create NAME --where \"{}\"\n",
     out
 }
 
+/// `paths --graph`: the busiest edges with their probabilities and times.
+pub fn graph(r: &wayfarer_engine::graph::GraphReport, top: usize) -> String {
+    let mut out = format!(
+        "Transition graph of {} customers: {} nodes, {} edges{}\n",
+        count(r.customers),
+        r.nodes.len(),
+        r.edges.len(),
+        crate::shown(top.min(r.edges.len()), r.edges.len())
+    );
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(vec!["from", "to", "transitions", "customers", "P(next|from)", "P(prev|to)", "median", "p95"]);
+    for e in r.edges.iter().take(top) {
+        t.add_row(vec![
+            e.from.clone(),
+            e.to.clone(),
+            count(e.count),
+            count(e.customers),
+            pct(e.p_next),
+            pct(e.p_prev),
+            wayfarer_core::time::format_duration_seconds(e.median_seconds),
+            wayfarer_core::time::format_duration_seconds(e.p95_seconds),
+        ]);
+    }
+    out.push_str(&t.to_string());
+    out
+}
+
+/// `paths --graph --compare A --vs B`: the edges whose share differs
+/// significantly, then the largest other differences.
+pub fn graph_comparison(c: &wayfarer_engine::graph::GraphComparison, top: usize) -> String {
+    let mut out = format!(
+        "{} ({} customers) vs {} ({} customers): {} of {} edges differ significantly (Benjamini–Hochberg q < 5 %)\n\
+         Share: of the customers who reached 'from', those who went straight on to 'to'.\n",
+        c.a,
+        count(c.a_customers),
+        c.b,
+        count(c.b_customers),
+        c.significant,
+        c.edges.len()
+    );
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(vec!["from", "to", &c.a, &c.b, "difference", "p", "q", ""]);
+    for e in c.edges.iter().take(top) {
+        t.add_row(vec![
+            e.from.clone(),
+            e.to.clone(),
+            format!("{} ({}/{})", pct(e.a_share), count(e.a_customers), count(e.a_of)),
+            format!("{} ({}/{})", pct(e.b_share), count(e.b_customers), count(e.b_of)),
+            format!("{:+.1} pt", e.difference * 100.0),
+            format!("{:.3}", e.p_value),
+            format!("{:.3}", e.q_value),
+            if e.significant { "significant".to_string() } else { String::new() },
+        ]);
+    }
+    out.push_str(&t.to_string());
+    out
+}
+
 /// Retention: the cohort grid, then lifecycle and churn per period.
 pub fn retention_table(r: &wayfarer_engine::retention::RetentionReport) -> String {
     let mut out = format!(

@@ -311,7 +311,7 @@ pub struct ExportArgs {
     pub chart: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ScopeArgs {
     /// Only this persona (a hand-written persona of the configuration; for the map, also a discovered one).
     #[arg(long, env = "WAYFARER_PERSONA")]
@@ -748,6 +748,21 @@ pub struct PathsArgs {
     #[arg(long = "match", value_name = "PATTERN",
           conflicts_with_all = ["from_event", "to_event", "collapse_repeats", "clean", "export", "chart"])]
     pub pattern: Option<String>,
+    /// The transition graph: every event (or page, with --by url) as a node and each pair of
+    /// consecutive events as an edge, with transitions, customers, P(next|from), P(prev|to) and
+    /// the median and p95 time between them.
+    #[arg(long, conflicts_with_all = ["pattern", "from_event", "to_event", "collapse_repeats", "clean", "export", "chart"])]
+    pub graph: bool,
+    /// With --graph: leave out edges and nodes fewer customers made.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub min_customers: u64,
+    /// With --graph: compare two groups edge by edge (a two-proportion test per edge and
+    /// Benjamini–Hochberg q-values): `persona:NAME`, `segment:NAME` or a period `FROM..TO`.
+    #[arg(long, value_name = "GROUP", requires_all = ["graph", "vs"])]
+    pub compare: Option<String>,
+    /// The group --compare is compared with.
+    #[arg(long, value_name = "GROUP", requires = "compare")]
+    pub vs: Option<String>,
     /// With --match: events kept after and before each match (1–20).
     #[arg(long, default_value_t = 5, value_parser = between(1, 20), value_name = "N")]
     pub context: usize,

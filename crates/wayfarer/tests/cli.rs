@@ -438,3 +438,65 @@ fn paths_match_finds_who_did_what_a_pattern_says_and_what_came_next() {
     let e = wayfarer(t.path(), &["paths", "--data", "data", "--match", "Product Added ->"]).fails().stderr();
     assert!(e.contains("--match") && e.contains("column"), "{e}");
 }
+
+#[test]
+fn paths_graph_and_its_comparison_of_two_periods() {
+    let t = tempfile::tempdir().unwrap();
+    let mut csv = String::from("customer_id,timestamp,event\n");
+    // March: everyone goes Home -> Product; April: everyone Home -> Search.
+    for i in 0..60 {
+        csv += &format!("m{i},2026-03-02T10:00:00Z,Home Viewed\nm{i},2026-03-02T10:00:30Z,Product Viewed\n");
+        csv += &format!("a{i},2026-04-02T10:00:00Z,Home Viewed\na{i},2026-04-02T10:02:00Z,Search Used\n");
+    }
+    let f = write(t.path(), "g.csv", &csv);
+    wayfarer(t.path(), &["import", "--data", "data", f.to_str().unwrap()]).ok();
+    let g = wayfarer(t.path(), &["paths", "--data", "data", "--graph", "--json"]).ok().json();
+    assert_eq!(g["customers"], 120);
+    let edge = |from: &str, to: &str| {
+        g["edges"].as_array().unwrap().iter().find(|e| e["from"] == from && e["to"] == to).cloned().unwrap()
+    };
+    let hp = edge("Home Viewed", "Product Viewed");
+    assert_eq!((hp["count"].as_u64(), hp["customers"].as_u64()), (Some(60), Some(60)));
+    assert!(
+        (hp["p_next"].as_f64().unwrap() - 0.5).abs() < 1e-12 && (hp["p_prev"].as_f64().unwrap() - 1.0).abs() < 1e-12
+    );
+    let secs = edge("Home Viewed", "Search Used")["median_seconds"].as_f64().unwrap();
+    assert!((secs - 120.0).abs() <= 6.0, "{secs}");
+    let c = wayfarer(
+        t.path(),
+        &[
+            "paths",
+            "--data",
+            "data",
+            "--graph",
+            "--compare",
+            "2026-03-01..2026-04-01",
+            "--vs",
+            "2026-04-01..",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(c["significant"], 2, "{c}");
+    let first = &c["edges"][0];
+    assert!(first["significant"].as_bool().unwrap() && first["q_value"].as_f64().unwrap() < 0.05, "{c}");
+    let text = wayfarer(
+        t.path(),
+        &["paths", "--data", "data", "--graph", "--compare", "2026-03-01..2026-04-01", "--vs", "2026-04-01.."],
+    )
+    .ok()
+    .stdout();
+    assert!(text.contains("2 of 2 edges differ significantly"), "{text}");
+    let e = wayfarer(t.path(), &["paths", "--data", "data", "--graph", "--compare", "loyal", "--vs", "persona:x"])
+        .fails()
+        .stderr();
+    assert!(e.contains("persona:NAME, segment:NAME or a period"), "{e}");
+    let e = wayfarer(
+        t.path(),
+        &["paths", "--data", "data", "--graph", "--compare", "segment:Nope", "--vs", "2026-04-01.."],
+    )
+    .fails()
+    .stderr();
+    assert!(e.contains("Nope"), "{e}");
+}

@@ -127,7 +127,73 @@ pub fn path_match_report(g: &Global, a: &PathsArgs, src: &str) -> Result<wayfare
     Ok(path_match(&store, &model, &scope, &MatchSpec { pattern, context: a.context, top: a.top, by })?)
 }
 
+/// `paths --graph` for the scope, narrowed to a group (`persona:NAME`,
+/// `segment:NAME` or `FROM..TO`) when one is given.
+pub fn graph_report(g: &Global, a: &PathsArgs, group: Option<&str>) -> Result<wayfarer_engine::graph::GraphReport> {
+    use wayfarer_engine::graph::{GraphSpec, graph};
+    if a.per != "customer" {
+        bail!("--graph: edges are counted per customer (leave --per at customer)");
+    }
+    let mut scope_args = a.scope.clone();
+    if let Some(group) = group {
+        let clash = |what: &str| anyhow::anyhow!("--compare/--vs '{group}': the scope already sets {what}");
+        match group.split_once(':') {
+            Some(("persona", name)) => {
+                if scope_args.persona.is_some() {
+                    return Err(clash("--persona"));
+                }
+                scope_args.persona = Some(name.trim().to_string());
+            }
+            Some(("segment", name)) => {
+                if scope_args.segment.is_some() {
+                    return Err(clash("--segment"));
+                }
+                scope_args.segment = Some(name.trim().to_string());
+            }
+            _ => match group.split_once("..") {
+                Some((from, to)) => {
+                    if scope_args.from.is_some() || scope_args.to.is_some() {
+                        return Err(clash("--from or --to"));
+                    }
+                    scope_args.from = Some(from.trim().to_string()).filter(|s| !s.is_empty());
+                    scope_args.to = Some(to.trim().to_string()).filter(|s| !s.is_empty());
+                }
+                None => bail!(
+                    "--compare/--vs '{group}': expected persona:NAME, segment:NAME or a period FROM..TO \
+                     (e.g. 2026-05-01..2026-06-01)"
+                ),
+            },
+        }
+    }
+    let (store, model) = open(g)?;
+    let scope = super::scope(&scope_args)?;
+    let store = super::segments::scoped(store, &model, &scope_args)?;
+    let by = if a.by == "url" { NodeBy::Url } else { NodeBy::Event };
+    Ok(graph(&store, &model, &scope, &GraphSpec { by, min_customers: a.min_customers })?)
+}
+
 pub fn paths(g: &Global, a: &PathsArgs, out: &mut Out) -> Result<()> {
+    if a.graph {
+        if let (Some(x), Some(y)) = (&a.compare, &a.vs) {
+            let (ga, gb) = (graph_report(g, a, Some(x))?, graph_report(g, a, Some(y))?);
+            if ga.customers == 0 || gb.customers == 0 {
+                let empty = if ga.customers == 0 { x } else { y };
+                bail!("--compare: the group '{empty}' has no customers with events in the scope");
+            }
+            let c = wayfarer_engine::graph::compare(x, &ga, y, &gb, a.min_customers);
+            if a.json {
+                return out.json(&c);
+            }
+            say!("{}", text::graph_comparison(&c, a.top));
+            return Ok(());
+        }
+        let r = graph_report(g, a, None)?;
+        if a.json {
+            return out.json(&r);
+        }
+        say!("{}", text::graph(&r, a.top));
+        return Ok(());
+    }
     if let Some(src) = &a.pattern {
         let r = path_match_report(g, a, src)?;
         if a.json {
