@@ -39,6 +39,7 @@ pub mod retention;
 pub mod rfm;
 pub mod segments;
 pub mod sessions;
+pub mod step_matrix;
 pub mod surveys;
 pub mod text;
 pub mod timeline;

@@ -440,6 +440,75 @@ pub fn graph_comparison(c: &wayfarer_engine::graph::GraphComparison, top: usize)
     out
 }
 
+fn step_table(
+    steps: &[i32],
+    rows: &[wayfarer_engine::step_matrix::StepRow],
+    top: usize,
+    cell: &dyn Fn(f64) -> String,
+) -> String {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    let mut head = vec!["event".to_string()];
+    head.extend(steps.iter().map(|s| if *s > 0 { format!("+{s}") } else { s.to_string() }));
+    t.set_header(head);
+    // The rows with the highest peaks, in the matrix's order.
+    let peak = |r: &wayfarer_engine::step_matrix::StepRow| r.shares.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let mut by_peak: Vec<usize> = (0..rows.len()).collect();
+    by_peak.sort_by(|&a, &b| peak(&rows[b]).total_cmp(&peak(&rows[a])));
+    by_peak.truncate(top);
+    by_peak.sort_unstable();
+    for r in by_peak.into_iter().map(|i| &rows[i]) {
+        let mut row = vec![r.event.clone()];
+        row.extend(r.shares.iter().map(|&x| cell(x)));
+        t.add_row(row);
+    }
+    t.to_string()
+}
+
+/// `paths --step-matrix`: the share of customers with each event at each step.
+pub fn step_matrix(m: &wayfarer_engine::step_matrix::StepMatrix, top: usize) -> String {
+    let mut out = match &m.anchor {
+        Some(a) => format!("Steps around each customer's first '{a}' ({} customers have one)\n", count(m.customers)),
+        None => format!("Steps from each customer's first event ({} customers)\n", count(m.customers)),
+    };
+    out.push_str(&format!(
+        "{} of {} events (the most common at some step); ENDED: the path had ended\n",
+        top.min(m.rows.len()),
+        m.rows.len()
+    ));
+    out.push_str(&step_table(&m.steps, &m.rows, top, &|x| {
+        if x == 0.0 {
+            "·".into()
+        } else if x < 0.005 {
+            "<1%".into()
+        } else {
+            format!("{:.0}%", x * 100.0)
+        }
+    }));
+    out
+}
+
+/// `paths --step-matrix --compare A --vs B`: A's shares minus B's.
+pub fn step_difference(d: &wayfarer_engine::step_matrix::StepDifference, top: usize) -> String {
+    let mut out = format!(
+        "{} ({} customers) minus {} ({} customers), in points; the largest differences first\n",
+        d.a,
+        count(d.a_customers),
+        d.b,
+        count(d.b_customers)
+    );
+    out.push_str(&step_table(&d.steps, &d.rows, top, &|x| {
+        if x == 0.0 {
+            "·".into()
+        } else if x.abs() < 0.005 {
+            "~0".into()
+        } else {
+            format!("{:+.0}", x * 100.0)
+        }
+    }));
+    out
+}
+
 /// Retention: the cohort grid, then lifecycle and churn per period.
 pub fn retention_table(r: &wayfarer_engine::retention::RetentionReport) -> String {
     let mut out = format!(

@@ -757,12 +757,24 @@ pub struct PathsArgs {
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub min_customers: u64,
     /// With --graph: compare two groups edge by edge (a two-proportion test per edge and
-    /// Benjamini–Hochberg q-values): `persona:NAME`, `segment:NAME` or a period `FROM..TO`.
-    #[arg(long, value_name = "GROUP", requires_all = ["graph", "vs"])]
+    /// Benjamini–Hochberg q-values); with --step-matrix: the difference of their matrices.
+    /// A group is `persona:NAME`, `segment:NAME` or a period `FROM..TO`.
+    #[arg(long, value_name = "GROUP", requires = "vs")]
     pub compare: Option<String>,
     /// The group --compare is compared with.
     #[arg(long, value_name = "GROUP", requires = "compare")]
     pub vs: Option<String>,
+    /// The step matrix: the share of customers with each event at each step of their path
+    /// (Retentioneering's definition; `ENDED` after a path's last event).
+    #[arg(long, conflicts_with_all = ["graph", "pattern", "from_event", "to_event", "collapse_repeats", "clean", "export", "chart"])]
+    pub step_matrix: bool,
+    /// With --step-matrix: step 0 is each customer's first such event (name or glob), and only
+    /// customers who have it count.
+    #[arg(long, value_name = "EVENT", requires = "step_matrix")]
+    pub anchor: Option<String>,
+    /// With --step-matrix: the steps shown, FIRST..LAST (default 1..10, or -5..10 with --anchor).
+    #[arg(long, value_name = "FIRST..LAST", requires = "step_matrix", allow_hyphen_values = true)]
+    pub steps: Option<String>,
     /// With --match: events kept after and before each match (1–20).
     #[arg(long, default_value_t = 5, value_parser = between(1, 20), value_name = "N")]
     pub context: usize,

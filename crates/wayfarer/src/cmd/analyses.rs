@@ -127,12 +127,11 @@ pub fn path_match_report(g: &Global, a: &PathsArgs, src: &str) -> Result<wayfare
     Ok(path_match(&store, &model, &scope, &MatchSpec { pattern, context: a.context, top: a.top, by })?)
 }
 
-/// `paths --graph` for the scope, narrowed to a group (`persona:NAME`,
-/// `segment:NAME` or `FROM..TO`) when one is given.
-pub fn graph_report(g: &Global, a: &PathsArgs, group: Option<&str>) -> Result<wayfarer_engine::graph::GraphReport> {
-    use wayfarer_engine::graph::{GraphSpec, graph};
+/// The store, model and scope of a `paths` query, narrowed to a group
+/// (`persona:NAME`, `segment:NAME` or `FROM..TO`) when one is given.
+fn grouped(g: &Global, a: &PathsArgs, group: Option<&str>) -> Result<(Store, Model, Scope)> {
     if a.per != "customer" {
-        bail!("--graph: edges are counted per customer (leave --per at customer)");
+        bail!("--graph and --step-matrix count customers (leave --per at customer)");
     }
     let mut scope_args = a.scope.clone();
     if let Some(group) = group {
@@ -168,11 +167,60 @@ pub fn graph_report(g: &Global, a: &PathsArgs, group: Option<&str>) -> Result<wa
     let (store, model) = open(g)?;
     let scope = super::scope(&scope_args)?;
     let store = super::segments::scoped(store, &model, &scope_args)?;
+    Ok((store, model, scope))
+}
+
+/// `paths --graph` for the scope (and a group).
+pub fn graph_report(g: &Global, a: &PathsArgs, group: Option<&str>) -> Result<wayfarer_engine::graph::GraphReport> {
+    use wayfarer_engine::graph::{GraphSpec, graph};
+    let (store, model, scope) = grouped(g, a, group)?;
     let by = if a.by == "url" { NodeBy::Url } else { NodeBy::Event };
     Ok(graph(&store, &model, &scope, &GraphSpec { by, min_customers: a.min_customers })?)
 }
 
+/// `paths --step-matrix` for the scope (and a group).
+pub fn step_report(g: &Global, a: &PathsArgs, group: Option<&str>) -> Result<wayfarer_engine::step_matrix::StepMatrix> {
+    use wayfarer_engine::step_matrix::{StepSpec, step_matrix};
+    let (first, last) = match &a.steps {
+        Some(s) => {
+            let (x, y) = s.split_once("..").ok_or_else(|| anyhow::anyhow!("--steps '{s}': expected FIRST..LAST"))?;
+            let n = |v: &str| v.trim().parse::<i32>().map_err(|_| anyhow::anyhow!("--steps '{s}': '{v}' is no step"));
+            (n(x)?, n(y)?)
+        }
+        None if a.anchor.is_some() => (-5, 10),
+        None => (1, 10),
+    };
+    let (store, model, scope) = grouped(g, a, group)?;
+    let by = if a.by == "url" { NodeBy::Url } else { NodeBy::Event };
+    let spec = StepSpec { by, anchor: a.anchor.clone(), first, last };
+    Ok(step_matrix(&store, &model, &scope, &spec)?)
+}
+
 pub fn paths(g: &Global, a: &PathsArgs, out: &mut Out) -> Result<()> {
+    if a.compare.is_some() && !a.graph && !a.step_matrix {
+        bail!("--compare: compares graphs (--graph) or step matrices (--step-matrix); add one");
+    }
+    if a.step_matrix {
+        if let (Some(x), Some(y)) = (&a.compare, &a.vs) {
+            let d = wayfarer_engine::step_matrix::difference(
+                x,
+                &step_report(g, a, Some(x))?,
+                y,
+                &step_report(g, a, Some(y))?,
+            );
+            if a.json {
+                return out.json(&d);
+            }
+            say!("{}", text::step_difference(&d, a.top));
+            return Ok(());
+        }
+        let m = step_report(g, a, None)?;
+        if a.json {
+            return out.json(&m);
+        }
+        say!("{}", text::step_matrix(&m, a.top));
+        return Ok(());
+    }
     if a.graph {
         if let (Some(x), Some(y)) = (&a.compare, &a.vs) {
             let (ga, gb) = (graph_report(g, a, Some(x))?, graph_report(g, a, Some(y))?);
