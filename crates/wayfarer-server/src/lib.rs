@@ -7,6 +7,7 @@
 //!  /api/{command} (read token) ─> the binary's runner: the command's flags
 //!        from the query string, its `--json` answer (query pool, timeout,
 //!        cancellation: [`exec`])
+//!  /mcp (the same commands as MCP tools, Streamable HTTP, read token)
 //!  /api/openapi.json (generated from the flag definitions), /healthz (no
 //!  auth; the write path's health), /metrics (Prometheus)
 //!  /, /funnels, … (read-token cookie; /login sets it) ─> the binary's page
@@ -25,6 +26,7 @@ pub mod exec;
 pub mod health;
 pub mod ingest;
 pub mod keys;
+pub mod mcp;
 pub mod metrics;
 pub mod net;
 pub mod openapi;
@@ -288,11 +290,32 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/segments/{name}/delete", post(segments::delete_form).layer(form_timeout))
         .route("/triggers", get(dashboard::page).post(trigger_forms::save).layer(form_timeout))
         .route("/triggers/{name}/{action}", post(trigger_forms::pause_or_resume).layer(form_timeout))
-        .route("/metrics", get(metrics))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(app);
+        .route("/metrics", get(metrics));
+    // MCP over Streamable HTTP, for a read token.
+    let routes = match app.queries.clone() {
+        Some(api) => {
+            let tools = mcp::Tools::new(api, app.exec.clone());
+            let service = Router::new()
+                .nest_service("/mcp", mcp::http_service(tools))
+                .layer(axum::middleware::from_fn_with_state(app.clone(), mcp_auth));
+            routes.merge(service)
+        }
+        None => routes,
+    };
+    let routes = routes.fallback(not_found).method_not_allowed_fallback(method_not_allowed).with_state(app);
     net::harden(routes)
+}
+
+/// `/mcp` answers only a read token.
+async fn mcp_auth(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Err(e) = require_read(&app, request.headers()) {
+        return e.into_response();
+    }
+    next.run(request).await
 }
 
 /// `GET /api/profiles/{id}`: a customer by any identity, from the profile

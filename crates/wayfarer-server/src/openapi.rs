@@ -14,7 +14,9 @@ fn error_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
 }
 
-fn param(p: &QueryParam) -> Value {
+/// The JSON Schema of a parameter's value (what OpenAPI and the MCP
+/// tools' input schemas say).
+pub fn param_schema(p: &QueryParam) -> Value {
     let mut schema = match p.kind {
         ParamKind::Switch => json!({"type": "boolean"}),
         _ if !p.values.is_empty() => json!({"type": "string", "enum": p.values}),
@@ -35,6 +37,11 @@ fn param(p: &QueryParam) -> Value {
     if p.repeated {
         schema = json!({"type": "array", "items": schema});
     }
+    schema
+}
+
+fn param(p: &QueryParam) -> Value {
+    let schema = param_schema(p);
     json!({
         "name": p.name, "in": "query", "required": p.required, "description": p.help,
         "schema": schema, "style": "form", "explode": true,

@@ -65,6 +65,9 @@ pub type Runner = Arc<dyn Fn(&str, &[(String, String)], &Job) -> Result<Value, A
 #[derive(Clone)]
 pub struct QueryApi {
     pub commands: Vec<QueryCommand>,
+    /// Commands the runner also serves, as MCP tools only (`segments
+    /// list`…; over HTTP they have their own routes).
+    pub more: Vec<QueryCommand>,
     pub run: Runner,
     pub timeout: Duration,
 }

@@ -118,6 +118,9 @@ pub enum Command {
     Reindex,
     /// Run the HTTP server: the dashboard (/), Segment-compatible ingestion (/v1/*), the query API (/api/*), metrics.
     Serve(ServeArgs),
+    /// Serve every analysis as an MCP tool over stdin and stdout, for AI assistants (the server
+    /// offers the same tools at POST /mcp): `{"command": "wayfarer", "args": ["mcp", "--data", DIR]}`.
+    Mcp(McpArgs),
     /// API keys: write keys for ingestion, read tokens for queries.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -857,6 +860,14 @@ pub struct RfmArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Longest one tool call may run (seconds, fractions allowed, or a duration such as 2m).
+    #[arg(long, env = "WAYFARER_QUERY_TIMEOUT", default_value = "60", value_name = "SECONDS",
+          value_parser = seconds)]
+    pub query_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

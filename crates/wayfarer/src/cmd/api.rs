@@ -61,7 +61,7 @@ pub fn query_api(data: PathBuf, config: ServerConfig, timeout: Duration) -> Quer
     let run = move |command: &str, params: &[(String, String)], job: &Job| {
         job.install(|| run(&data, &config, command, params, job.cancel()))
     };
-    QueryApi { commands: commands(), run: Arc::new(run), timeout }
+    QueryApi { commands: commands(), more: described(&MORE), run: Arc::new(run), timeout }
 }
 
 /// The CLI's definitions with every `env = "WAYFARER_*"` removed: a query's
@@ -90,11 +90,20 @@ fn takes_no_value(a: &clap::Arg) -> bool {
 
 /// The query API's endpoints, from the clap definitions.
 pub fn commands() -> Vec<QueryCommand> {
-    COMMANDS
+    described(&COMMANDS)
+}
+
+/// The other commands the runner serves as MCP tools (over HTTP they have
+/// their own routes, `/api/segments…`).
+const MORE: [&str; 3] = ["segments list", "segments show", "segments members"];
+
+/// The definitions of these commands, from their flags.
+fn described(names: &[&str]) -> Vec<QueryCommand> {
+    names
         .iter()
-        .filter_map(|name| subcommand(name))
-        .map(|c| QueryCommand {
-            name: c.get_name().to_string(),
+        .filter_map(|name| subcommand(name).map(|c| (*name, c)))
+        .map(|(name, c)| QueryCommand {
+            name: name.to_string(),
             summary: c.get_about().map(ToString::to_string).unwrap_or_default(),
             params: c
                 .get_arguments()

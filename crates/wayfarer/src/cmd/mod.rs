@@ -95,6 +95,7 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve::serve(g, &args),
+        Command::Mcp(args) => serve::mcp(g, &args),
         Command::Keys(c) => serve::keys(g, c),
     }
 }

@@ -1,4 +1,4 @@
-//! `wayfarer serve` and `wayfarer keys`.
+//! `wayfarer serve`, `wayfarer mcp` and `wayfarer keys`.
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use wayfarer_server::exec::Executor;
 use wayfarer_server::keys::{self, KeyKind};
 use wayfarer_server::{ServeOptions, net, serve as run_server};
 
-use crate::cli::{Global, KeysCommand, ServeArgs};
+use crate::cli::{Global, KeysCommand, McpArgs, ServeArgs};
 
 pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
     let dir = super::data_dir(g, super::DEFAULT_DATA);
@@ -78,6 +78,28 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
     // noticed yet must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_secs(2));
     served?;
+    Ok(())
+}
+
+/// `wayfarer mcp`: the query API's commands as MCP tools over stdio
+/// (nothing but the protocol on stdout).
+pub fn mcp(g: &Global, args: &McpArgs) -> Result<()> {
+    let dir = super::data_dir(g, super::DEFAULT_DATA);
+    if !dir.join("manifest.json").exists() {
+        anyhow::bail!(
+            "{} holds no Wayfarer data: import events first (`wayfarer import --data {} FILE`)",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let (config, config_path) = super::load_config(g, &dir)?;
+    let shared = super::api::ServerConfig { config: std::sync::Arc::new(config), path: config_path };
+    let exec = Executor::new(0, 16).map_err(anyhow::Error::msg)?;
+    let api = super::api::query_api(dir, shared, args.query_timeout);
+    let tools = wayfarer_server::mcp::Tools::new(api, exec);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(wayfarer_server::mcp::serve_stdio(tools)).map_err(anyhow::Error::msg)?;
+    runtime.shutdown_timeout(Duration::from_secs(2));
     Ok(())
 }
 
