@@ -269,6 +269,9 @@ pub fn funnel_table(r: &wayfarer_engine::funnel::FunnelReport) -> String {
             ));
         }
     }
+    if let Some(p) = &r.paths {
+        out.push_str(&funnel_paths(p, &r.steps));
+    }
     out
 }
 
@@ -295,6 +298,53 @@ pub fn paths_table(r: &wayfarer_engine::paths::PathsReport) -> String {
         t.add_row(vec![p.path.join(" → "), count(p.customers), pct(p.share)]);
     }
     out.push_str(&t.to_string());
+    out
+}
+
+/// The paths around a funnel's steps.
+fn funnel_paths(
+    p: &wayfarer_engine::funnel::context::FunnelPaths,
+    steps: &[wayfarer_engine::funnel::StepReport],
+) -> String {
+    use wayfarer_engine::funnel::context::Around;
+    let name = |i: usize| steps.get(i.saturating_sub(1)).map_or_else(|| format!("step {i}"), |s| s.name.clone());
+    let table = |title: &str, side: &wayfarer_engine::funnel::context::PathsOf| {
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        t.set_header(vec![title.to_string(), "customers".into(), "share".into()]);
+        for x in &side.paths {
+            t.add_row(vec![x.path.join(" → "), count(x.customers), pct(x.share)]);
+        }
+        t.to_string()
+    };
+    let mut out = String::new();
+    match p.around {
+        Around::Before => {
+            if let Some(c) = &p.converted {
+                out += &format!("\n\nBefore '{}' ({} customers entered)\n", name(1), count(c.customers));
+                out += &table("events before step 1", c);
+            }
+        }
+        Around::Between(i) | Around::AfterDrop(i) => {
+            if let Some(c) = &p.converted {
+                out += &format!(
+                    "\n\nBetween '{}' and '{}' ({} customers made it)\n",
+                    name(i),
+                    name(i + 1),
+                    count(c.customers)
+                );
+                out += &table("events in between", c);
+            }
+            if let Some(d) = &p.dropped {
+                out += &format!(
+                    "\n\nAfter '{}', of the {} who went no further: what they did instead\n",
+                    name(i),
+                    count(d.customers)
+                );
+                out += &table("next events", d);
+            }
+        }
+    }
     out
 }
 

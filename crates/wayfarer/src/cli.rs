@@ -708,6 +708,22 @@ pub struct FunnelArgs {
     /// ("Order Completed[revenue > 100]", "Page Viewed[url ~ '*/pricing*']"), or stage:NAME.
     #[arg(required = true, value_name = "STEP", num_args = 1..=32)]
     pub steps: Vec<String>,
+    /// Also the paths before step 1: the last --context events of those who entered the funnel.
+    #[arg(long, conflicts_with_all = ["between", "after_drop", "compare_previous"])]
+    pub before: bool,
+    /// Also the paths between step I and I+1: the events in between of those who made it, beside
+    /// the next --context events of those who stopped at step I.
+    #[arg(long, value_name = "I", conflicts_with_all = ["after_drop", "compare_previous"])]
+    pub between: Option<usize>,
+    /// Also what those who stopped at step I did next (the next --context events).
+    #[arg(long, value_name = "I", conflicts_with = "compare_previous")]
+    pub after_drop: Option<usize>,
+    /// With --before, --between or --after-drop: events per path (1–20), and paths listed (--top).
+    #[arg(long, default_value_t = 5, value_parser = between(1, 20), value_name = "N")]
+    pub context: usize,
+    /// With --before, --between or --after-drop: how many paths to list (1–100).
+    #[arg(long, default_value_t = 10, value_parser = between(1, 100), value_name = "N")]
+    pub top: usize,
     /// Conversion window from step 1, inclusive: 7d, 12h, 30m, 45s or seconds (at most 100 years).
     #[arg(long, env = "WAYFARER_FUNNEL_WINDOW", default_value = "7d")]
     pub window: String,

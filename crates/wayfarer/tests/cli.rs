@@ -500,3 +500,52 @@ fn paths_graph_and_its_comparison_of_two_periods() {
     .stderr();
     assert!(e.contains("Nope"), "{e}");
 }
+
+#[test]
+fn funnel_paths_before_between_and_after_a_drop() {
+    let t = tempfile::tempdir().unwrap();
+    let csv = write(
+        t.path(),
+        "fp.csv",
+        "customer_id,timestamp,event\n\
+         a,2026-03-02T10:00:00Z,Home Viewed\n\
+         a,2026-03-02T10:01:00Z,Product Viewed\n\
+         a,2026-03-02T10:02:00Z,Help Viewed\n\
+         a,2026-03-02T10:03:00Z,Product Added\n\
+         b,2026-03-02T10:00:00Z,Product Viewed\n\
+         b,2026-03-02T10:01:00Z,Search Used\n\
+         c,2026-03-02T10:00:00Z,Product Viewed\n\
+         c,2026-03-02T10:01:00Z,Search Used\n\
+         c,2026-03-02T10:02:00Z,Home Viewed\n",
+    );
+    wayfarer(t.path(), &["import", "--data", "data", csv.to_str().unwrap()]).ok();
+    let f = |extra: &[&str]| {
+        let mut args = vec!["funnel", "--data", "data", "Product Viewed", "Product Added", "--json"];
+        args.extend(extra);
+        wayfarer(t.path(), &args).ok().json()
+    };
+    let r = f(&["--after-drop", "1", "--context", "1"]);
+    let dropped = &r["paths"]["dropped"];
+    assert_eq!(dropped["customers"], 2, "{r}");
+    let paths: Vec<&Value> = dropped["paths"].as_array().unwrap().iter().map(|p| &p["path"]).collect();
+    // c went on (one event kept, then "…"); b's events ended.
+    assert!(paths.contains(&&serde_json::json!(["Search Used", "…"])), "{r}");
+    assert!(paths.contains(&&serde_json::json!(["Search Used", "(end)"])), "{r}");
+    let r = f(&["--between", "1"]);
+    assert_eq!(r["paths"]["converted"]["paths"][0]["path"], serde_json::json!(["Help Viewed"]), "{r}");
+    let r = f(&["--before"]);
+    let before: Vec<&Value> = r["paths"]["converted"]["paths"].as_array().unwrap().iter().map(|p| &p["path"]).collect();
+    assert!(
+        before.contains(&&serde_json::json!(["Home Viewed"])) && before.contains(&&serde_json::json!(["(start)"])),
+        "{r}"
+    );
+    let e = wayfarer(t.path(), &["funnel", "--data", "data", "Product Viewed", "Product Added", "--after-drop", "2"])
+        .fails()
+        .stderr();
+    assert!(e.contains("--after-drop 2") && e.contains("step 1 to 1 of 2"), "{e}");
+    let text =
+        wayfarer(t.path(), &["funnel", "--data", "data", "Product Viewed", "Product Added", "--after-drop", "1"])
+            .ok()
+            .stdout();
+    assert!(text.contains("what they did instead"), "{text}");
+}

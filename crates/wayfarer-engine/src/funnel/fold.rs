@@ -232,6 +232,71 @@ impl<'m> FunnelFold<'m> {
     }
 }
 
+impl FunnelFold<'_> {
+    /// A customer's sorted step entries in `scratch` (and, on the timeline
+    /// path, each entry's event in `entry_rows`); the timeline when one was
+    /// built; None when the customer does not count (no events in scope,
+    /// another persona).
+    pub(super) fn build_entries<'a>(&self, scratch: &mut Scratch, span: Span<'a>) -> Option<Option<Timeline<'a>>> {
+        scratch.entries.clear();
+        scratch.entry_rows.clear();
+        let rows = span.rows;
+        let timeline = if self.spec.needs_timeline() || self.persona.is_some() {
+            let t = Timeline::build(self.model, self.scope, span)?;
+            if self.persona.is_some() && t.persona != self.persona {
+                return None;
+            }
+            Some(t)
+        } else {
+            None
+        };
+        match &timeline {
+            None => {
+                if !self.entries_from_rows(rows, &span, &mut scratch.entries) {
+                    return None;
+                }
+            }
+            Some(t) => {
+                let strict_order = self.spec.mode == Mode::StrictOrder;
+                let mut tagged: Vec<(i64, u8, usize)> = Vec::new();
+                for (j, &r) in t.idx.iter().enumerate() {
+                    let before = scratch.entries.len();
+                    self.push_row(rows, r, Some((t, j)), strict_order, &mut scratch.entries);
+                    for e in scratch.entries.drain(before..) {
+                        tagged.push((e.0, e.1, j));
+                    }
+                }
+                for (k, s) in self.spec.steps.iter().enumerate() {
+                    if let Some(st) = s.stage
+                        && let Some(ts) = t.entry[st]
+                    {
+                        let j = t.idx.iter().position(|&r| rows.ts[r] >= ts).unwrap_or(0);
+                        tagged.push((ts, STEP0 + k as u8, j));
+                    }
+                }
+                tagged.sort_unstable();
+                for (ts, code, j) in tagged {
+                    scratch.entries.push((ts, code));
+                    scratch.entry_rows.push(j);
+                }
+            }
+        }
+        sort_entries(&mut scratch.entries);
+        Some(timeline)
+    }
+
+    /// The level and best chain (step times) of a customer's entries.
+    pub(super) fn level_of<'s>(&self, scratch: &'s mut Scratch) -> (usize, &'s [i64]) {
+        let entries = std::mem::take(&mut scratch.entries);
+        let scanner = scratch.scanner.get_or_insert_with(|| {
+            Scanner::new(self.spec.steps.len(), self.spec.window, self.spec.mode, self.spec.step_windows.clone())
+        });
+        let level = scanner.scan(&entries);
+        scratch.entries = entries;
+        (level, &scratch.scanner.as_ref().expect("made above").best)
+    }
+}
+
 /// Working memory of one partition's funnel fold.
 #[derive(Default)]
 pub struct Scratch {
@@ -276,50 +341,7 @@ impl Fold for FunnelFold<'_> {
 
     fn fold(&self, acc: &mut Self::Partial, scratch: &mut Scratch, span: Span<'_>) {
         let n = self.spec.steps.len();
-        scratch.entries.clear();
-        scratch.entry_rows.clear();
-        let rows = span.rows;
-        let timeline = if self.spec.needs_timeline() || self.persona.is_some() {
-            let Some(t) = Timeline::build(self.model, self.scope, span) else { return };
-            if self.persona.is_some() && t.persona != self.persona {
-                return;
-            }
-            Some(t)
-        } else {
-            None
-        };
-        match &timeline {
-            None => {
-                if !self.entries_from_rows(rows, &span, &mut scratch.entries) {
-                    return;
-                }
-            }
-            Some(t) => {
-                let strict_order = self.spec.mode == Mode::StrictOrder;
-                let mut tagged: Vec<(i64, u8, usize)> = Vec::new();
-                for (j, &r) in t.idx.iter().enumerate() {
-                    let before = scratch.entries.len();
-                    self.push_row(rows, r, Some((t, j)), strict_order, &mut scratch.entries);
-                    for e in scratch.entries.drain(before..) {
-                        tagged.push((e.0, e.1, j));
-                    }
-                }
-                for (k, s) in self.spec.steps.iter().enumerate() {
-                    if let Some(st) = s.stage
-                        && let Some(ts) = t.entry[st]
-                    {
-                        let j = t.idx.iter().position(|&r| rows.ts[r] >= ts).unwrap_or(0);
-                        tagged.push((ts, STEP0 + k as u8, j));
-                    }
-                }
-                tagged.sort_unstable();
-                for (ts, code, j) in tagged {
-                    scratch.entries.push((ts, code));
-                    scratch.entry_rows.push(j);
-                }
-            }
-        }
-        sort_entries(&mut scratch.entries);
+        let Some(timeline) = self.build_entries(scratch, span) else { return };
         let (Some(t), Unit::Sessions) = (&timeline, self.spec.per) else {
             let entries = std::mem::take(&mut scratch.entries);
             self.score(acc, scratch, &entries, 0, timeline.as_ref(), span.customer);

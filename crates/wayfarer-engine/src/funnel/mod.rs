@@ -31,6 +31,7 @@ use crate::{EngineError, Scope, Unit, ratio};
 
 pub use crate::window_funnel::{EXCLUDED, INTERVENING, MAX_STEPS, Mode, STEP0, Scanner, sort_entries};
 
+pub mod context;
 mod fold;
 mod report;
 

@@ -25,6 +25,9 @@ pub struct FunnelReport {
     pub from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub to: Option<String>,
+    /// The paths around the steps (`--before`, `--between`, `--after-drop`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub paths: Option<super::context::FunnelPaths>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,5 +148,6 @@ pub fn report(spec: &FunnelSpec, p: &FunnelPartial, scope: &Scope) -> FunnelRepo
         previous: None,
         from: scope.from.map(wayfarer_core::time::format_rfc3339),
         to: scope.to.map(wayfarer_core::time::format_rfc3339),
+        paths: None,
     }
 }

@@ -65,6 +65,16 @@ pub fn funnel_report(g: &Global, a: &FunnelArgs) -> Result<funnel::FunnelReport>
     } else {
         funnel::funnel(&store, &model, &scope, &spec)?
     };
+    let around = match (a.before, a.between, a.after_drop) {
+        (true, _, _) => Some(funnel::context::Around::Before),
+        (_, Some(i), _) => Some(funnel::context::Around::Between(i)),
+        (_, _, Some(i)) => Some(funnel::context::Around::AfterDrop(i)),
+        _ => None,
+    };
+    if let Some(around) = around {
+        let c = funnel::context::ContextSpec { around, events: a.context, top: a.top };
+        report.paths = Some(funnel::context::funnel_paths(&store, &model, &scope, &spec, &c)?);
+    }
     if whole_data(&a.scope) {
         let dropped = wayfarer_engine::membership::funnel_dropped(&spec, &model, a.scope.persona.as_deref());
         for (step, c) in report.steps.iter_mut().zip(dropped) {
