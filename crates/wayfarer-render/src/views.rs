@@ -25,6 +25,9 @@ pub struct View {
     /// Groups the page offers to save as a segment: (what, customers,
     /// condition). Pages only; exports leave them out.
     pub segments: Vec<(String, u64, String)>,
+    /// Drill-downs the page offers: (what, the parameter it sets, its
+    /// value), e.g. a funnel's "what those who stopped did instead".
+    pub explore: Vec<(String, String, String)>,
 }
 
 impl View {
@@ -39,6 +42,10 @@ impl View {
 
 fn num_fmt(x: f64) -> String {
     if x.abs() >= 100.0 { crate::count(x.round() as u64) } else { format!("{x:.1}") }
+}
+
+fn unit_noun(r: &FunnelReport) -> &'static str {
+    r.unit.noun()
 }
 
 pub fn funnel(r: &FunnelReport) -> View {
@@ -71,6 +78,39 @@ pub fn funnel(r: &FunnelReport) -> View {
         if let (Some(c), Some(next)) = (&s.dropped_segment, r.steps.get(k + 1)) {
             let what = format!("Dropped after step {} ({}) before {}", k + 1, s.name, next.name);
             v.segments.push((what, s.customers.saturating_sub(next.customers), c.clone()));
+        }
+        if let (Some(next), true) = (r.steps.get(k + 1), r.unit.is_customers()) {
+            let n = r.level_counts.get(k + 1).copied().unwrap_or(0);
+            v.explore.push((
+                format!("What the {} who stopped after {} did instead of {}", crate::count(n), s.name, next.name),
+                "after-drop".into(),
+                (k + 1).to_string(),
+            ));
+        }
+    }
+    if let Some(p) = &r.paths {
+        use wayfarer_engine::funnel::context::Around;
+        let mut add = |name: &str, side: &wayfarer_engine::funnel::context::PathsOf| {
+            let mut t = Table::new(name, &["path", unit_noun(r), "share"]);
+            for x in &side.paths {
+                t.push(vec![Cell::text(x.path.join(" → ")), Cell::int(x.customers), Cell::num(x.share)]);
+            }
+            v.tables.push(t);
+        };
+        match p.around {
+            Around::Before => {
+                if let Some(c) = &p.converted {
+                    add("before-step-1", c);
+                }
+            }
+            Around::Between(i) | Around::AfterDrop(i) => {
+                if let Some(c) = &p.converted {
+                    add(&format!("between-step-{i}-and-{}", i + 1), c);
+                }
+                if let Some(d) = &p.dropped {
+                    add(&format!("what-they-did-instead-after-step-{i}"), d);
+                }
+            }
         }
     }
     let buckets: Vec<(String, u64)> =

@@ -188,8 +188,18 @@ pub fn view(v: &View, export_base: &str) -> Markup {
                 }
             }
         }
+        @if !v.explore.is_empty() {
+            section.card #explore aria-labelledby="h-explore" {
+                header { h2 #h-explore { "Explore" } }
+                ul.save-segments {
+                    @for (what, key, value) in &v.explore {
+                        li { a href=(explore_link(export_base, key, value)) { (what) } }
+                    }
+                }
+            }
+        }
         @for t in &v.tables {
-            section.card {
+            section.card id=(format!("t-{}", t.name)) {
                 header {
                     h2 { (table_title(&t.name)) }
                     div.exports { a href=(link("csv", &t.name)) download aria-label=(format!("{} as CSV", table_title(&t.name))) { "CSV" } }
@@ -198,6 +208,24 @@ pub fn view(v: &View, export_base: &str) -> Markup {
             }
         }
     }
+}
+
+/// The page itself with `key=value` instead of any drill-down it had
+/// (`/funnels/export?step=A&step=B` → `/funnels?step=A&step=B&after_drop=1`).
+fn explore_link(export_base: &str, key: &str, value: &str) -> String {
+    let (path, query) = export_base.split_once('?').unwrap_or((export_base, ""));
+    let path = path.strip_suffix("/export").unwrap_or(path);
+    let drill = ["after-drop", "after_drop", "between", "before", "format", "chart"];
+    let mut kept: Vec<&str> =
+        query.split('&').filter(|p| !p.is_empty() && !drill.contains(&p.split('=').next().unwrap_or(""))).collect();
+    let added = format!("{key}={}", enc(value));
+    kept.push(&added);
+    // Straight to the table the drill-down adds.
+    let anchor = match key {
+        "after-drop" => format!("t-what-they-did-instead-after-step-{value}"),
+        _ => "explore".to_string(),
+    };
+    format!("{path}?{}#{anchor}", kept.join("&"))
 }
 
 fn table_title(name: &str) -> String {
@@ -209,6 +237,15 @@ fn table_title(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explore_links_replace_the_drill_down() {
+        let base = "/funnels/export?step=A&step=B&after_drop=1&format=csv";
+        assert_eq!(
+            explore_link(base, "after-drop", "2"),
+            "/funnels?step=A&step=B&after-drop=2#t-what-they-did-instead-after-step-2"
+        );
+    }
 
     #[test]
     fn query_strings_are_encoded() {

@@ -80,6 +80,19 @@ try {
       await save.waitFor({ timeout: 30000 });
       const offered = Number((await save.textContent()).match(/([\d,]+) customers?/)[1].replace(/,/g, ""));
       await page.screenshot({ path: path.join(out, "44-funnel-save-as-segment.png"), fullPage: true });
+      // What the drop-offs did instead: one click from the funnel.
+      const explore = page.locator("#explore li a").first();
+      check(/who stopped after Product Viewed did instead/.test(await explore.textContent()), "no drill-down into the drop-off");
+      await Promise.all([page.waitForURL(/after-drop=1/), explore.click()]);
+      const instead = page.locator("#t-what-they-did-instead-after-step-1");
+      await instead.waitFor({ timeout: 30000 });
+      const insteadRows = await instead.locator("tbody tr").allTextContents();
+      check(insteadRows.length > 0, "the drop-offs' next events are not listed");
+      check((await page.inputValue("#f-after-drop")) === "1", "the form does not show the drill-down it ran");
+      report.instead = insteadRows.slice(0, 2).map((t) => t.replace(/\s+/g, " ").trim());
+      await page.screenshot({ path: path.join(out, "45-funnel-what-they-did-instead.png"), fullPage: true });
+      await page.goto(base + "/funnels?step=Product%20Viewed&step=Order%20Completed");
+      await save.waitFor({ timeout: 30000 });
       await Promise.all([page.waitForURL(/\/segments\?/), save.locator("a").click()]);
       check((await page.inputValue("#seg-condition")).includes("not did 'Product Viewed' -> 'Order Completed' within 1w"),
         `the prefilled condition is '${await page.inputValue("#seg-condition")}'`);
