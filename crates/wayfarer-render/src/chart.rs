@@ -777,6 +777,116 @@ pub fn sankey(id: &str, title: &str, nodes: &[SankeyNode], links: &[SankeyLink],
     Chart { id: id.into(), title: title.into(), svg: s.finish(title), data }
 }
 
+/// A node of the transition-graph chart.
+#[derive(Debug, Clone)]
+pub struct GraphNodeIn {
+    pub label: String,
+    pub customers: u64,
+    /// Typical position (the mean index of a customer's first such event).
+    pub position: f64,
+}
+
+/// An edge of the transition-graph chart.
+#[derive(Debug, Clone)]
+pub struct GraphEdgeIn {
+    pub from: String,
+    pub to: String,
+    pub customers: u64,
+    /// None: drawn in grey; else the colour (a significant difference).
+    pub colour: Option<&'static str>,
+    pub tip: String,
+}
+
+/// The most layers (columns) the graph is laid out in.
+const GRAPH_LAYERS: usize = 7;
+
+/// A transition graph laid out in layers by typical position (left to
+/// right), nodes sized and ordered by customers, edges as curves whose
+/// width is their customers; `edges` should already be the top N. Loops
+/// (an event followed by itself) are left to the tooltips.
+pub fn graph(id: &str, title: &str, nodes: &[GraphNodeIn], edges: &[GraphEdgeIn]) -> Chart {
+    use std::collections::HashMap;
+    // The nodes the edges touch, in layers by position.
+    let mut shown: Vec<&GraphNodeIn> =
+        nodes.iter().filter(|n| edges.iter().any(|e| e.from == n.label || e.to == n.label)).collect();
+    shown.sort_by(|a, b| a.position.total_cmp(&b.position).then_with(|| b.customers.cmp(&a.customers)));
+    let max_pos = shown.iter().map(|n| n.position).fold(0.0f64, f64::max).max(1.0);
+    let layers = GRAPH_LAYERS.min(shown.len().max(1));
+    let layer_of = |p: f64| (((p / max_pos) * (layers - 1) as f64).round() as usize).min(layers - 1);
+    let mut columns: Vec<Vec<&GraphNodeIn>> = vec![Vec::new(); layers];
+    for n in &shown {
+        columns[layer_of(n.position)].push(n);
+    }
+    for c in &mut columns {
+        c.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| a.label.cmp(&b.label)));
+    }
+    let tallest = columns.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    let (w, node_w, node_h, gap_y, top) = (1100.0, 140.0, 34.0, 40.0, 60.0);
+    let h = (top * 2.0 + tallest as f64 * (node_h + gap_y)).max(200.0);
+    let col_x = |c: usize| 10.0 + (w - node_w - 20.0) * c as f64 / (layers.max(2) - 1) as f64;
+    let mut at: HashMap<&str, (f64, f64)> = HashMap::new();
+    for (c, col) in columns.iter().enumerate() {
+        let used = col.len() as f64 * (node_h + gap_y) - gap_y;
+        let y0 = top + ((h - 2.0 * top) - used) / 2.0;
+        for (k, n) in col.iter().enumerate() {
+            at.insert(n.label.as_str(), (col_x(c), y0 + k as f64 * (node_h + gap_y)));
+        }
+    }
+    let most = edges.iter().map(|e| e.customers).max().unwrap_or(1).max(1) as f64;
+    let mut s = Svg::new(w, h);
+    // Grey edges first, the coloured (significant) ones on top.
+    let mut order: Vec<&GraphEdgeIn> = edges.iter().filter(|e| e.from != e.to).collect();
+    order.sort_by_key(|e| e.colour.is_some());
+    for e in order {
+        let (Some(&(xa, ya)), Some(&(xb, yb))) = (at.get(e.from.as_str()), at.get(e.to.as_str())) else { continue };
+        let width = 1.2 + 4.8 * (e.customers as f64 / most).sqrt();
+        let (colour, opacity) = match e.colour {
+            Some(c) => (c, 0.75),
+            None => ("#8a94a6", 0.3),
+        };
+        let (y0, y1) = (ya + node_h / 2.0, yb + node_h / 2.0);
+        let path = if xb > xa {
+            let (x0, x1) = (xa + node_w, xb);
+            let mx = (x0 + x1) / 2.0;
+            format!("M{x0:.1},{y0:.1} C{mx:.1},{y0:.1} {mx:.1},{y1:.1} {x1:.1},{y1:.1}")
+        } else {
+            // Back or within a layer: an arc over the top.
+            let (x0, x1) = (xa + node_w / 2.0, xb + node_w / 2.0);
+            let lift = (ya.min(yb) - 24.0 - (xa - xb).abs() * 0.05).max(4.0);
+            format!("M{x0:.1},{ya:.1} C{x0:.1},{lift:.1} {x1:.1},{lift:.1} {x1:.1},{yb:.1}")
+        };
+        s.raw(&format!(
+            r#"<path d="{path}" fill="none" stroke="{colour}" stroke-opacity="{opacity}" stroke-width="{width:.1}"><title>{}</title></path>"#,
+            esc(&e.tip)
+        ));
+    }
+    for n in &shown {
+        let Some(&(x, y)) = at.get(n.label.as_str()) else { continue };
+        let loops: u64 = edges.iter().filter(|e| e.from == n.label && e.to == n.label).map(|e| e.customers).sum();
+        let tip = if loops > 0 {
+            format!(
+                "{}: {} (then itself again: {})",
+                n.label,
+                crate::counted(n.customers, "customer"),
+                crate::count(loops)
+            )
+        } else {
+            format!("{}: {}", n.label, crate::counted(n.customers, "customer"))
+        };
+        s.raw(&format!(
+            r##"<rect x="{x:.1}" y="{y:.1}" width="{node_w:.1}" height="{node_h:.1}" rx="6" fill="#ffffff" stroke="#1f2937" stroke-width="1"><title>{}</title></rect>"##,
+            esc(&tip)
+        ));
+        s.text(x + 8.0, y + 14.0, &clip(&n.label, 22), 11.0, INK, "start", 600);
+        s.text(x + 8.0, y + 28.0, &crate::counted(n.customers, "customer"), 10.0, MUTED, "start", 400);
+    }
+    let mut data = Table::new(id, &["from", "to", "customers"]);
+    for e in edges {
+        data.push(vec![Cell::text(&e.from), Cell::text(&e.to), Cell::int(e.customers)]);
+    }
+    Chart { id: id.into(), title: title.into(), svg: s.finish(title), data }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,6 +182,188 @@ pub fn paths(r: &PathsReport) -> View {
     v
 }
 
+/// The edges the graph chart draws.
+const GRAPH_EDGES: usize = 20;
+
+fn graph_nodes(nodes: &[wayfarer_engine::graph::GraphNode]) -> Vec<chart::GraphNodeIn> {
+    nodes
+        .iter()
+        .map(|n| chart::GraphNodeIn { label: n.label.clone(), customers: n.customers, position: n.position })
+        .collect()
+}
+
+/// `paths --graph`: the busiest edges drawn in layers, and every edge's numbers.
+pub fn graph(r: &wayfarer_engine::graph::GraphReport) -> View {
+    let mut v = View { title: "Transition graph".into(), ..View::default() };
+    v.kpis.push(("Customers".into(), crate::count(r.customers)));
+    v.kpis.push(("Events (nodes)".into(), crate::count(r.nodes.len() as u64)));
+    v.kpis.push(("Transitions (edges)".into(), crate::count(r.edges.len() as u64)));
+    let mut top: Vec<&wayfarer_engine::graph::GraphEdge> = r.edges.iter().filter(|e| e.from != e.to).collect();
+    top.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| (&a.from, &a.to).cmp(&(&b.from, &b.to))));
+    top.truncate(GRAPH_EDGES);
+    let edges: Vec<chart::GraphEdgeIn> = top
+        .iter()
+        .map(|e| chart::GraphEdgeIn {
+            from: e.from.clone(),
+            to: e.to.clone(),
+            customers: e.customers,
+            colour: None,
+            tip: format!(
+                "{} → {}: {}; {} of what follows {}; median {}",
+                e.from,
+                e.to,
+                crate::counted(e.customers, "customer"),
+                crate::pct(e.p_next),
+                e.from,
+                crate::duration(Some(e.median_seconds))
+            ),
+        })
+        .collect();
+    v.charts.push(chart::graph(
+        "graph",
+        &format!("The {} busiest transitions, laid out by typical position", edges.len()),
+        &graph_nodes(&r.nodes),
+        &edges,
+    ));
+    let mut t = Table::new(
+        "edges",
+        &["from", "to", "transitions", "customers", "p_next", "p_prev", "median_seconds", "p95_seconds"],
+    );
+    for e in &r.edges {
+        t.push(vec![
+            Cell::text(&e.from),
+            Cell::text(&e.to),
+            Cell::int(e.count),
+            Cell::int(e.customers),
+            Cell::num(e.p_next),
+            Cell::num(e.p_prev),
+            Cell::num(e.median_seconds),
+            Cell::num(e.p95_seconds),
+        ]);
+    }
+    v.tables.push(t);
+    v
+}
+
+/// `paths --graph --compare A --vs B`: the graph with only the significant
+/// differences coloured (blue: more in A, vermillion: more in B).
+pub fn graph_comparison(
+    c: &wayfarer_engine::graph::GraphComparison,
+    a: &wayfarer_engine::graph::GraphReport,
+    b: &wayfarer_engine::graph::GraphReport,
+) -> View {
+    let mut v = View { title: format!("{} vs {}", c.a, c.b), ..View::default() };
+    v.kpis.push((c.a.clone(), crate::counted(c.a_customers, "customer")));
+    v.kpis.push((c.b.clone(), crate::counted(c.b_customers, "customer")));
+    v.kpis.push(("Edges differing significantly".into(), format!("{} of {}", c.significant, c.edges.len())));
+    v.notes.push(format!(
+        "Share: of the customers who reached an edge's first event, those who went straight on to the second. \
+         Coloured edges differ significantly (two-proportion z-test, Benjamini–Hochberg q < 5 %): blue where {} \
+         takes them more, vermillion where {} does; grey edges do not differ.",
+        c.a, c.b
+    ));
+    // Nodes from both groups (positions from the larger).
+    let mut nodes = graph_nodes(&a.nodes);
+    for n in graph_nodes(&b.nodes) {
+        if !nodes.iter().any(|m| m.label == n.label) {
+            nodes.push(n);
+        }
+    }
+    let mut top: Vec<&wayfarer_engine::graph::EdgeDifference> = c.edges.iter().filter(|e| e.from != e.to).collect();
+    top.sort_by(|x, y| {
+        y.significant
+            .cmp(&x.significant)
+            .then_with(|| (y.a_customers + y.b_customers).cmp(&(x.a_customers + x.b_customers)))
+    });
+    top.truncate(GRAPH_EDGES);
+    let edges: Vec<chart::GraphEdgeIn> = top
+        .iter()
+        .map(|e| chart::GraphEdgeIn {
+            from: e.from.clone(),
+            to: e.to.clone(),
+            customers: e.a_customers + e.b_customers,
+            colour: e.significant.then_some(if e.difference > 0.0 { "#0072B2" } else { "#D55E00" }),
+            tip: format!(
+                "{} → {}: {} {} vs {} {} ({:+.1} points, q = {:.3}{})",
+                e.from,
+                e.to,
+                c.a,
+                crate::pct(e.a_share),
+                c.b,
+                crate::pct(e.b_share),
+                e.difference * 100.0,
+                e.q_value,
+                if e.significant { ", significant" } else { "" }
+            ),
+        })
+        .collect();
+    v.charts.push(chart::graph("graph-compare", "Transitions compared", &nodes, &edges));
+    let mut t = Table::new(
+        "edges-compared",
+        &["from", "to", "a_share", "b_share", "difference", "p_value", "q_value", "significant"],
+    );
+    for e in &c.edges {
+        t.push(vec![
+            Cell::text(&e.from),
+            Cell::text(&e.to),
+            Cell::num(e.a_share),
+            Cell::num(e.b_share),
+            Cell::num(e.difference),
+            Cell::num(e.p_value),
+            Cell::num(e.q_value),
+            Cell::text(if e.significant { "yes" } else { "" }),
+        ]);
+    }
+    v.tables.push(t);
+    v
+}
+
+/// `paths --step-matrix`: the share of customers with each event at each step.
+pub fn step_matrix(m: &wayfarer_engine::step_matrix::StepMatrix) -> View {
+    let mut v = View { title: "Step matrix".into(), ..View::default() };
+    v.kpis.push(("Customers".into(), crate::count(m.customers)));
+    if let Some(a) = &m.anchor {
+        v.kpis.push(("Anchor (step 0)".into(), a.clone()));
+    }
+    let rows: Vec<HeatRow> = m
+        .rows
+        .iter()
+        .map(|r| HeatRow { label: r.event.clone(), size: 0, values: r.shares.iter().map(|&x| Some(x)).collect() })
+        .collect();
+    v.charts.push(chart::heatmap("step-matrix", "Share of customers at each step", "step", &rows, m.steps.len()));
+    let mut cols = vec!["event".to_string()];
+    cols.extend(m.steps.iter().map(|s| format!("step {s}")));
+    let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let mut t = Table::new("steps", &refs);
+    for r in &m.rows {
+        let mut row = vec![Cell::text(&r.event)];
+        row.extend(r.shares.iter().map(|&x| Cell::num(x)));
+        t.push(row);
+    }
+    v.tables.push(t);
+    v
+}
+
+/// `paths --match`: who matches, and what they did around it.
+pub fn path_match(r: &wayfarer_engine::path_match::MatchReport) -> View {
+    let mut v = View { title: "Pattern".into(), ..View::default() };
+    v.kpis.push(("Customers matching".into(), crate::count(r.matched)));
+    v.kpis.push(("Share".into(), crate::pct(r.share)));
+    v.kpis.push(("Occurrences".into(), crate::count(r.occurrences)));
+    v.segments.push((format!("Customers who match {}", r.pattern), r.matched, r.segment_condition.clone()));
+    let mut add = |name: &str, list: &[wayfarer_engine::paths::TopPath]| {
+        let mut t = Table::new(name, &["path", "customers", "share"]);
+        for p in list {
+            t.push(vec![Cell::text(p.path.join(" → ")), Cell::int(p.customers), Cell::num(p.share)]);
+        }
+        v.tables.push(t);
+    };
+    add("what-they-did-next", &r.next_paths);
+    add("what-led-to-it", &r.previous_paths);
+    add("the-matches", &r.matched_paths);
+    v
+}
+
 pub fn retention(r: &RetentionReport) -> View {
     let period = format!("{:?}", r.period).to_lowercase();
     let mut v = View { title: "Retention".into(), ..View::default() };

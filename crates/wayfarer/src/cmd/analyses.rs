@@ -122,6 +122,25 @@ pub fn paths_report(g: &Global, a: &PathsArgs) -> Result<paths::PathsReport> {
     Ok(paths::paths(&store, &model, &scope, &spec)?)
 }
 
+/// The dashboard's view of a `paths` query, in whichever mode it asks for.
+pub fn paths_view(g: &Global, a: &PathsArgs) -> Result<views::View> {
+    if a.graph {
+        if let (Some(x), Some(y)) = (&a.compare, &a.vs) {
+            let (ga, gb) = (graph_report(g, a, Some(x))?, graph_report(g, a, Some(y))?);
+            let c = wayfarer_engine::graph::compare(x, &ga, y, &gb, a.min_customers);
+            return Ok(views::graph_comparison(&c, &ga, &gb));
+        }
+        return Ok(views::graph(&graph_report(g, a, None)?));
+    }
+    if a.step_matrix {
+        return Ok(views::step_matrix(&step_report(g, a, None)?));
+    }
+    if let Some(src) = &a.pattern {
+        return Ok(views::path_match(&path_match_report(g, a, src)?));
+    }
+    Ok(views::paths(&paths_report(g, a)?))
+}
+
 /// `paths --match`: who did what the pattern says, and around it.
 pub fn path_match_report(g: &Global, a: &PathsArgs, src: &str) -> Result<wayfarer_engine::path_match::MatchReport> {
     use wayfarer_engine::path_match::{MatchSpec, path_match};

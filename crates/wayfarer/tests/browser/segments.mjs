@@ -91,6 +91,20 @@ try {
       check((await page.inputValue("#f-after-drop")) === "1", "the form does not show the drill-down it ran");
       report.instead = insteadRows.slice(0, 2).map((t) => t.replace(/\s+/g, " ").trim());
       await page.screenshot({ path: path.join(out, "45-funnel-what-they-did-instead.png"), fullPage: true });
+      // Two personas' journeys compared on the graph: only significant edges coloured.
+      await page.goto(base + "/paths?graph=true&compare=persona%3ADeal%20hunters&vs=persona%3ALoyal%20regulars&min-customers=20");
+      const graph = page.locator("#h-graph-compare");
+      await graph.waitFor({ timeout: 60000 });
+      const svg = await page.locator("section.card", { has: graph }).locator("svg").innerHTML();
+      const coloured = (svg.match(/stroke="#(0072B2|D55E00)"/g) || []).length;
+      const grey = (svg.match(/stroke="#8a94a6"/g) || []).length;
+      check(coloured > 0, "no significant edge is coloured");
+      check(coloured + grey <= 20, `the graph draws ${coloured + grey} edges, more than the top 20`);
+      report.graph_edges = { coloured, grey };
+      await page.screenshot({ path: path.join(out, "46-paths-graph-compare.png"), fullPage: true });
+      await page.goto(base + "/paths?step-matrix=true&anchor=Product%20Added&steps=-3..4");
+      await page.locator("#h-step-matrix").waitFor({ timeout: 60000 });
+      await page.screenshot({ path: path.join(out, "47-paths-step-matrix.png"), fullPage: true });
       await page.goto(base + "/funnels?step=Product%20Viewed&step=Order%20Completed");
       await save.waitFor({ timeout: 30000 });
       await Promise.all([page.waitForURL(/\/segments\?/), save.locator("a").click()]);

@@ -106,7 +106,7 @@ impl Dash {
             let g = &cli.global;
             Ok(match cli.command {
                 Command::Funnel(a) => views::funnel(&crate::cmd::analyses::funnel_report(g, &a)?),
-                Command::Paths(a) => views::paths(&crate::cmd::analyses::paths_report(g, &a)?),
+                Command::Paths(a) => crate::cmd::analyses::paths_view(g, &a)?,
                 Command::Retention(a) => views::retention(&crate::cmd::analyses::retention_report(g, &a)?),
                 Command::Clv(a) => views::clv(&crate::cmd::analyses::clv_report(g, &a)?),
                 Command::Attribution(a) => views::attribution(&crate::cmd::analyses::attribution_report(g, &a)?),
