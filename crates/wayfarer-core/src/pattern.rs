@@ -224,6 +224,30 @@ impl Pattern {
         vm.find(from, ts, test)
     }
 
+    /// The terms one of which every match starts with, when there are
+    /// such (no match can start with `.`, `[^…]` or at the end): a search
+    /// may skip to the first event one of them names. None otherwise.
+    pub fn first_terms(&self) -> Option<Vec<usize>> {
+        let mut stack = vec![0usize];
+        let mut seen = vec![false; self.prog.len()];
+        let mut terms = Vec::new();
+        while let Some(pc) = stack.pop() {
+            if std::mem::replace(&mut seen[pc], true) {
+                continue;
+            }
+            match &self.prog[pc] {
+                Inst::Jmp(x) => stack.push(*x),
+                Inst::Split(x, y) => stack.extend([*x, *y]),
+                Inst::Test(Test::Term(t)) => terms.push(*t),
+                Inst::Test(Test::Class(false, ts)) => terms.extend(ts),
+                Inst::Test(Test::Any | Test::Class(true, _)) | Inst::End | Inst::Match => return None,
+            }
+        }
+        terms.sort_unstable();
+        terms.dedup();
+        Some(terms)
+    }
+
     /// How many occurrences, without overlap, `n` events hold.
     pub fn count(&self, n: usize, ts: &dyn Fn(usize) -> i64, test: &mut dyn FnMut(usize, usize) -> bool) -> usize {
         let mut vm = Vm::new(self, n);
@@ -789,6 +813,21 @@ mod tests {
         assert_eq!(find_in("'$pageview' -> $", "x"), None);
         assert!(Pattern::parse("$").unwrap_err().contains("at least one event"), "{:?}", Pattern::parse("$"));
         assert!(Pattern::parse("A $").unwrap_err().contains("found '$'"), "{:?}", Pattern::parse("A $"));
+    }
+
+    #[test]
+    fn the_terms_a_match_starts_with() {
+        let first = |src: &str| {
+            let p = Pattern::parse(src).unwrap();
+            p.first_terms().map(|ts| ts.iter().map(|&t| p.terms[t].name.clone()).collect::<Vec<_>>())
+        };
+        assert_eq!(first("A -> B"), Some(vec!["A".to_string()]));
+        assert_eq!(first("[A|B] => C"), Some(vec!["A".to_string(), "B".to_string()]));
+        assert_eq!(first("A? => B"), Some(vec!["A".to_string(), "B".to_string()]));
+        assert_eq!(first("A -> B | C"), Some(vec!["A".to_string(), "C".to_string()]));
+        assert_eq!(first(". => B"), None);
+        assert_eq!(first("[^A] => B"), None);
+        assert_eq!(first("(A | .) => B"), None);
     }
 
     #[test]

@@ -63,11 +63,13 @@ pub struct GraphReport {
 }
 
 /// Log-scaled time bins: bin k holds times t (seconds) with
-/// floor(ln(1 + t) / ln 1.05) = k.
+/// floor(ln(1 + t) / ln 1.05) = k; the last bin holds everything from
+/// about 9 years on.
 const BIN_RATIO: f64 = 1.05;
+const BINS: usize = 400;
 
 fn bin(seconds: f64) -> u16 {
-    ((1.0 + seconds.max(0.0)).ln() / BIN_RATIO.ln()).floor().min(f64::from(u16::MAX)) as u16
+    ((1.0 + seconds.max(0.0)).ln() / BIN_RATIO.ln()).floor().min((BINS - 1) as f64) as u16
 }
 
 /// The middle of a bin, in seconds.
@@ -79,8 +81,34 @@ fn unbin(k: u16) -> f64 {
 struct EdgeAcc {
     count: u64,
     customers: u64,
-    times: FxHashMap<u16, u64>,
+    /// Transitions per time bin (allocated at the first).
+    times: Vec<u32>,
 }
+
+impl EdgeAcc {
+    fn add(&mut self, seconds: f64) {
+        if self.times.is_empty() {
+            self.times = vec![0; BINS];
+        }
+        self.count += 1;
+        self.times[usize::from(bin(seconds))] += 1;
+    }
+
+    fn merge(&mut self, o: EdgeAcc) {
+        self.count += o.count;
+        self.customers += o.customers;
+        if self.times.is_empty() {
+            self.times = o.times;
+        } else {
+            for (a, b) in self.times.iter_mut().zip(o.times) {
+                *a += b;
+            }
+        }
+    }
+}
+
+/// Event-name labels up to this many keep their edges in a dense matrix.
+const DENSE: usize = 256;
 
 #[derive(Debug, Clone, Default)]
 struct NodeAcc {
@@ -95,7 +123,22 @@ pub struct GraphPartial {
     index: FxHashMap<String, u32>,
     customers: u64,
     nodes: FxHashMap<u32, NodeAcc>,
+    /// Edges between the first `width` labels: `[from * width + to]`.
+    dense: Vec<EdgeAcc>,
+    width: usize,
     edges: FxHashMap<(u32, u32), EdgeAcc>,
+}
+
+impl GraphPartial {
+    fn edge(&mut self, from: u32, to: u32) -> (&mut EdgeAcc, u64) {
+        let w = self.width as u32;
+        if from < w && to < w {
+            let k = (from * w + to) as usize;
+            (&mut self.dense[k], k as u64)
+        } else {
+            (self.edges.entry((from, to)).or_default(), u64::MAX)
+        }
+    }
 }
 
 impl GraphPartial {
@@ -110,9 +153,12 @@ impl GraphPartial {
     }
 }
 
-/// What one customer's fold keeps between events.
+/// What one customer's fold keeps between events: which nodes and edges
+/// it has made (a stamp per dense edge, a set for the others).
 #[derive(Debug, Default)]
 pub struct GraphScratch {
+    stamp: u32,
+    dense_seen: Vec<u32>,
     seen_nodes: FxHashSet<u32>,
     seen_edges: FxHashSet<(u32, u32)>,
 }
@@ -156,6 +202,10 @@ impl Fold for GraphFold<'_> {
         for name in &self.model.event_names {
             p.intern(name);
         }
+        if p.labels.len() <= DENSE {
+            p.width = p.labels.len();
+            p.dense = vec![EdgeAcc::default(); p.width * p.width];
+        }
         p
     }
 
@@ -169,6 +219,14 @@ impl Fold for GraphFold<'_> {
         let rows = span.rows;
         s.seen_nodes.clear();
         s.seen_edges.clear();
+        if s.dense_seen.len() != p.dense.len() {
+            s.dense_seen = vec![0; p.dense.len()];
+        }
+        s.stamp = s.stamp.wrapping_add(1);
+        if s.stamp == 0 {
+            s.dense_seen.iter_mut().for_each(|x| *x = 0);
+            s.stamp = 1;
+        }
         let mut prev: Option<(u32, i64)> = None;
         let mut position = 0u64;
         for r in span.start..span.end {
@@ -191,10 +249,17 @@ impl Fold for GraphFold<'_> {
                 node.position_sum += position;
             }
             if let Some((from, at)) = prev {
-                let e = p.edges.entry((from, label)).or_default();
-                e.count += 1;
-                *e.times.entry(bin((rows.ts[r] - at) as f64 / 1e6)).or_insert(0) += 1;
-                if s.seen_edges.insert((from, label)) {
+                let (e, k) = p.edge(from, label);
+                e.add((rows.ts[r] - at) as f64 / 1e6);
+                let first = if k == u64::MAX {
+                    s.seen_edges.insert((from, label))
+                } else {
+                    let seen = &mut s.dense_seen[k as usize];
+                    let first = *seen != s.stamp;
+                    *seen = s.stamp;
+                    first
+                };
+                if first {
                     e.customers += 1;
                 }
             }
@@ -215,18 +280,24 @@ impl Fold for GraphFold<'_> {
             m.events += n.events;
             m.position_sum += n.position_sum;
         }
+        // Both interned every event name first: their dense matrices line up.
+        for (x, y) in a.dense.iter_mut().zip(b.dense) {
+            x.merge(y);
+        }
         for ((x, y), e) in b.edges {
-            let m = a.edges.entry((map[x as usize], map[y as usize])).or_default();
-            m.count += e.count;
-            m.customers += e.customers;
-            for (k, c) in e.times {
-                *m.times.entry(k).or_insert(0) += c;
-            }
+            a.edge(map[x as usize], map[y as usize]).0.merge(e);
         }
         a
     }
 
-    fn finish(&self, p: GraphPartial) -> GraphReport {
+    fn finish(&self, mut p: GraphPartial) -> GraphReport {
+        // Every edge in one map.
+        let w = p.width;
+        for (k, e) in std::mem::take(&mut p.dense).into_iter().enumerate() {
+            if e.count > 0 {
+                p.edges.insert(((k / w) as u32, (k % w) as u32), e);
+            }
+        }
         let name = |l: u32| p.labels[l as usize].clone();
         let mut out_of: FxHashMap<u32, u64> = FxHashMap::default();
         let mut into: FxHashMap<u32, u64> = FxHashMap::default();
@@ -268,15 +339,13 @@ impl Fold for GraphFold<'_> {
 }
 
 /// The q-quantile of a histogram of `n` times (the nearest-rank one).
-fn quantile(times: &FxHashMap<u16, u64>, n: u64, q: f64) -> f64 {
-    let mut bins: Vec<(u16, u64)> = times.iter().map(|(&k, &c)| (k, c)).collect();
-    bins.sort_unstable();
+fn quantile(times: &[u32], n: u64, q: f64) -> f64 {
     let rank = ((q * n as f64).ceil() as u64).max(1);
-    let mut seen = 0;
-    for (k, c) in bins {
-        seen += c;
+    let mut seen = 0u64;
+    for (k, &c) in times.iter().enumerate() {
+        seen += u64::from(c);
         if seen >= rank {
-            return unbin(k);
+            return unbin(k as u16);
         }
     }
     0.0

@@ -22,6 +22,8 @@ const MATCH_SHOWN: usize = 10;
 /// The labels of "nothing after the match" and "nothing before it".
 const END: &str = "(end)";
 const START: &str = "(start)";
+/// More events than a path keeps.
+const MORE: &str = "…";
 
 /// What to match and how much context to keep.
 #[derive(Debug, Clone)]
@@ -76,31 +78,66 @@ pub struct MatchPartial {
     customers: u64,
     matched: u64,
     occurrences: u64,
-    next: FxHashMap<String, u64>,
-    previous: FxHashMap<String, u64>,
-    matched_paths: FxHashMap<Vec<String>, u64>,
-    next_paths: FxHashMap<Vec<String>, u64>,
-    previous_paths: FxHashMap<Vec<String>, u64>,
+    /// Labels by id: every event name first (its code is its id), then
+    /// the markers, then URL paths as they come.
+    labels: Vec<String>,
+    index: FxHashMap<String, u32>,
+    next: FxHashMap<u32, u64>,
+    previous: FxHashMap<u32, u64>,
+    matched_paths: FxHashMap<Vec<u32>, u64>,
+    next_paths: FxHashMap<Vec<u32>, u64>,
+    previous_paths: FxHashMap<Vec<u32>, u64>,
+}
+
+impl MatchPartial {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.labels.len() as u32;
+        self.labels.push(s.to_string());
+        self.index.insert(s.to_string(), i);
+        i
+    }
 }
 
 struct MatchFold<'a> {
     model: &'a Model,
     scope: &'a Scope,
     spec: &'a MatchSpec,
+    persona: Option<usize>,
+    /// Per term, per event code: whether the term names that event.
+    names: Vec<Vec<bool>>,
+    /// Whether a customer's timeline is needed (conditions on events, a persona).
+    timeline: bool,
+    /// Per event code: whether a match can start with it (None: any may).
+    starts: Option<Vec<bool>>,
 }
 
 /// Who matches the pattern and what they did around it.
 pub fn path_match(store: &Store, model: &Model, scope: &Scope, spec: &MatchSpec) -> Result<MatchReport, EngineError> {
-    fold::report(store, &MatchFold { model, scope, spec })
+    let persona = model.resolve_persona(scope.persona.as_deref())?;
+    let names: Vec<Vec<bool>> =
+        spec.pattern.terms.iter().map(|t| model.event_names.iter().map(|n| t.matches_name(n)).collect()).collect();
+    let timeline = persona.is_some() || spec.pattern.terms.iter().any(|t| t.filter.is_some());
+    let starts = spec
+        .pattern
+        .first_terms()
+        .map(|terms| (0..model.event_names.len()).map(|code| terms.iter().any(|&t| names[t][code])).collect());
+    fold::report(store, &MatchFold { model, scope, spec, persona, names, timeline, starts })
 }
 
 impl Fold for MatchFold<'_> {
     type Partial = MatchPartial;
-    type Scratch = ();
+    type Scratch = Vec<usize>;
     type Report = MatchReport;
 
     fn columns(&self) -> Vec<Col> {
-        let mut c = self.model.timeline_columns();
+        let mut c = if self.timeline {
+            self.model.timeline_columns()
+        } else {
+            vec![Col::Timestamp, Col::EventCode, Col::KindCode]
+        };
         c.extend(crate::triggers::pattern_columns(&self.spec.pattern));
         if self.spec.by == crate::paths::NodeBy::Url {
             c.extend([Col::Url, Col::KindCode]);
@@ -120,62 +157,110 @@ impl Fold for MatchFold<'_> {
     }
 
     fn init(&self) -> MatchPartial {
-        MatchPartial::default()
+        let mut p = MatchPartial::default();
+        for name in &self.model.event_names {
+            p.intern(name);
+        }
+        for marker in [END, START, MORE] {
+            p.intern(marker);
+        }
+        p
     }
 
-    fn fold(&self, p: &mut MatchPartial, _: &mut (), span: Span<'_>) {
-        let Some(t) = Timeline::build(self.model, self.scope, span) else { return };
-        p.customers += 1;
-        let pattern = &self.spec.pattern;
-        let rows = t.rows;
-        let n = t.idx.len();
-        let ts = |i: usize| rows.ts[t.idx[i]];
+    fn fold(&self, p: &mut MatchPartial, idx_scratch: &mut Vec<usize>, span: Span<'_>) {
+        let rows = span.rows;
         let model = self.model;
-        let mut test = |term: usize, i: usize| {
-            let spec = &pattern.terms[term];
-            spec.matches_name(model.event_name(rows.event[t.idx[i]]))
-                && spec.filter.as_ref().is_none_or(|(f, _, _)| f.eval(&Facts::event(&t, model, i)))
+        let pattern = &self.spec.pattern;
+        // Conditions read a timeline; plain names only the rows.
+        let timeline = if self.timeline {
+            let Some(t) = Timeline::build(self.model, self.scope, span) else { return };
+            if self.persona.is_some() && t.persona != self.persona {
+                return;
+            }
+            Some(t)
+        } else {
+            idx_scratch.clear();
+            idx_scratch.extend((span.start..span.end).filter(|&r| {
+                wayfarer_core::Kind::code_is_interaction(rows.kind[r]) && self.scope.contains(rows.ts[r])
+            }));
+            if idx_scratch.is_empty() {
+                return;
+            }
+            None
         };
-        let Some((s, e)) = pattern.find(n, 0, &ts, &mut test) else { return };
+        let idx: &[usize] = timeline.as_ref().map_or(idx_scratch.as_slice(), |t| t.idx.as_slice());
+        p.customers += 1;
+        let n = idx.len();
+        let ts = |i: usize| rows.ts[idx[i]];
+        let mut test = |term: usize, i: usize| {
+            let code = rows.event[idx[i]] as usize;
+            self.names[term].get(code).copied().unwrap_or(false)
+                && pattern.terms[term]
+                    .filter
+                    .as_ref()
+                    .is_none_or(|(f, _, _)| timeline.as_ref().is_some_and(|t| f.eval(&Facts::event(t, model, i))))
+        };
+        // A match starts at an event one of its first terms names: search from the first.
+        let from = match &self.starts {
+            Some(starts) => match (0..n).find(|&i| starts.get(rows.event[idx[i]] as usize).copied().unwrap_or(false)) {
+                Some(i) => i,
+                None => return,
+            },
+            None => 0,
+        };
+        let Some((s, e)) = pattern.find(n, from, &ts, &mut test) else { return };
         p.matched += 1;
-        p.occurrences += pattern.count(n, &ts, &mut test) as u64;
+        // The other occurrences, without overlap.
+        let (mut from, mut occurrences) = (e, 1u64);
+        while from < n {
+            let Some((_, end)) = pattern.find(n, from, &ts, &mut test) else { break };
+            occurrences += 1;
+            from = end;
+        }
+        p.occurrences += occurrences;
         let by_url = self.spec.by == crate::paths::NodeBy::Url;
-        let code = |i: usize| {
-            let r = t.idx[i];
-            let name = model.event_name(rows.event[r]);
+        let (end, start, more) = (p.index[END], p.index[START], p.index[MORE]);
+        let label = |p: &mut MatchPartial, i: usize| -> u32 {
+            let r = idx[i];
             if by_url && wayfarer_core::Kind::from_code(rows.kind[r]).is_view() {
-                rows.str_at(Col::Url, r).map_or_else(|| name.to_string(), crate::paths::url_path)
+                match rows.str_at(Col::Url, r) {
+                    Some(u) => p.intern(&crate::paths::url_path(u)),
+                    None => rows.event[r],
+                }
             } else {
-                name.to_string()
+                rows.event[r]
             }
         };
-        *p.next.entry(if e < n { code(e) } else { END.to_string() }).or_insert(0) += 1;
-        *p.previous.entry(if s > 0 { code(s - 1) } else { START.to_string() }).or_insert(0) += 1;
-        let run = |a: usize, b: usize| (a..b).map(code).collect::<Vec<String>>();
-        let mut shown = run(s, e.min(s + MATCH_SHOWN));
+        let next = if e < n { label(p, e) } else { end };
+        *p.next.entry(next).or_insert(0) += 1;
+        let previous = if s > 0 { label(p, s - 1) } else { start };
+        *p.previous.entry(previous).or_insert(0) += 1;
+        let run = |p: &mut MatchPartial, a: usize, b: usize| (a..b).map(|i| label(p, i)).collect::<Vec<u32>>();
+        let mut shown = run(p, s, e.min(s + MATCH_SHOWN));
         if e > s + MATCH_SHOWN {
-            shown.push("…".to_string());
+            shown.push(more);
         }
         *p.matched_paths.entry(shown).or_insert(0) += 1;
-        let mut after = run(e, (e + self.spec.context).min(n));
+        let mut after = run(p, e, (e + self.spec.context).min(n));
         if after.len() < self.spec.context {
-            after.push(END.to_string());
+            after.push(end);
         }
         *p.next_paths.entry(after).or_insert(0) += 1;
-        let mut before = run(s.saturating_sub(self.spec.context), s);
+        let mut before = run(p, s.saturating_sub(self.spec.context), s);
         if before.len() < self.spec.context {
-            before.insert(0, START.to_string());
+            before.insert(0, start);
         }
         *p.previous_paths.entry(before).or_insert(0) += 1;
     }
 
     fn merge(&self, mut a: MatchPartial, b: MatchPartial) -> MatchPartial {
+        let map: Vec<u32> = b.labels.iter().map(|l| a.intern(l)).collect();
         a.customers += b.customers;
         a.matched += b.matched;
         a.occurrences += b.occurrences;
         for (mine, theirs) in [(&mut a.next, b.next), (&mut a.previous, b.previous)] {
             for (k, v) in theirs {
-                *mine.entry(k).or_insert(0) += v;
+                *mine.entry(map[k as usize]).or_insert(0) += v;
             }
         }
         for (mine, theirs) in [
@@ -184,7 +269,7 @@ impl Fold for MatchFold<'_> {
             (&mut a.previous_paths, b.previous_paths),
         ] {
             for (k, v) in theirs {
-                *mine.entry(k).or_insert(0) += v;
+                *mine.entry(k.iter().map(|&l| map[l as usize]).collect()).or_insert(0) += v;
             }
         }
         a
@@ -192,16 +277,23 @@ impl Fold for MatchFold<'_> {
 
     fn finish(&self, p: MatchPartial) -> MatchReport {
         let of = p.matched.max(1) as f64;
-        let neighbours = |m: &FxHashMap<String, u64>| {
+        let name = |l: u32| p.labels[l as usize].clone();
+        let neighbours = |m: &FxHashMap<u32, u64>| {
             let mut v: Vec<Neighbour> =
-                m.iter().map(|(c, &n)| Neighbour { event: c.clone(), customers: n, share: n as f64 / of }).collect();
+                m.iter().map(|(&c, &n)| Neighbour { event: name(c), customers: n, share: n as f64 / of }).collect();
             v.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| a.event.cmp(&b.event)));
             v.truncate(self.spec.top);
             v
         };
-        let top = |m: &FxHashMap<Vec<String>, u64>| {
-            let mut v: Vec<TopPath> =
-                m.iter().map(|(path, &n)| TopPath { path: path.clone(), customers: n, share: n as f64 / of }).collect();
+        let top = |m: &FxHashMap<Vec<u32>, u64>| {
+            let mut v: Vec<TopPath> = m
+                .iter()
+                .map(|(path, &n)| TopPath {
+                    path: path.iter().map(|&l| name(l)).collect(),
+                    customers: n,
+                    share: n as f64 / of,
+                })
+                .collect();
             v.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| a.path.cmp(&b.path)));
             v.truncate(self.spec.top);
             v
