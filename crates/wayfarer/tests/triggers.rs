@@ -991,3 +991,14 @@ goal_within = "3d"
     assert!(misses.is_empty(), "{misses:?}");
     drop(server);
 }
+
+/// The README's example for the live simulation is a valid triggers file.
+#[test]
+fn the_live_simulation_example_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/live-triggers.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let defs = wayfarer_core::triggers::parse(&text, &|_| None).unwrap();
+    let names: Vec<&str> = defs.iter().map(|t| t.def.name.as_str()).collect();
+    assert_eq!(names, ["CSAT after an order", "Referral offer", "Cart reminder"]);
+    assert!(defs.iter().all(|t| t.webhook.as_ref().is_some_and(|w| w.url == "http://127.0.0.1:8788/hooks")));
+}
