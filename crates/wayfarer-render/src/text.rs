@@ -199,7 +199,17 @@ pub fn funnel_table(r: &wayfarer_engine::funnel::FunnelReport) -> String {
     );
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED);
-    t.set_header(vec!["#", "step", unit, "", "from first", "from previous", "median time from previous"]);
+    t.set_header(vec![
+        "#",
+        "step",
+        unit,
+        "",
+        "from first",
+        "from previous",
+        "base rate",
+        "lift",
+        "median time from previous",
+    ]);
     for (i, s) in r.steps.iter().enumerate() {
         t.add_row(vec![
             (i + 1).to_string(),
@@ -208,11 +218,13 @@ pub fn funnel_table(r: &wayfarer_engine::funnel::FunnelReport) -> String {
             bar(s.conversion_from_first.unwrap_or(0.0), 24),
             opt_pct(s.conversion_from_first),
             opt_pct(s.conversion_from_previous),
+            opt_pct(s.base_rate),
+            s.lift.map_or("–".to_string(), |l| format!("{l:.2}×")),
             duration(s.median_seconds_from_previous),
         ]);
     }
     out.push_str(&t.to_string());
-    out.push('\n');
+    out.push_str("\nBase rate: the share who did the step at all, in any order; lift: from previous ÷ base rate.\n");
     let levels: Vec<String> = r.level_counts.iter().enumerate().map(|(l, c)| format!("{l}: {}", count(*c))).collect();
     out.push_str(&format!("{} by furthest step — {}\n", capitalise(unit), levels.join(" · ")));
     if r.time_to_convert.customers > 0 {

@@ -27,6 +27,8 @@ pub struct GroupPartial {
     pub convert_seconds: Vec<f64>,
     /// Period number → (customers whose best chain started then, of them converted).
     pub trend: HashMap<i64, (u64, u64)>,
+    /// Per step: customers who did it at all, in any order (its base rate).
+    pub present: Vec<u64>,
 }
 
 impl GroupPartial {
@@ -37,6 +39,7 @@ impl GroupPartial {
             convert_buckets: vec![0; BUCKETS.len()],
             convert_seconds: Vec::new(),
             trend: HashMap::new(),
+            present: vec![0; n],
         }
     }
 
@@ -51,6 +54,9 @@ impl GroupPartial {
             *a += b;
         }
         self.convert_seconds.extend(o.convert_seconds);
+        for (a, b) in self.present.iter_mut().zip(o.present) {
+            *a += b;
+        }
         for (k, (e, c)) in o.trend {
             let x = self.trend.entry(k).or_insert((0, 0));
             x.0 += e;
@@ -297,6 +303,11 @@ impl FunnelFold<'_> {
     }
 }
 
+/// The steps a unit's entries hold (bit k: step k), in any order.
+fn present(entries: &[(i64, u8)]) -> u32 {
+    entries.iter().filter(|e| e.1 >= STEP0).fold(0u32, |m, e| m | 1 << (e.1 - STEP0))
+}
+
 /// Working memory of one partition's funnel fold.
 #[derive(Default)]
 pub struct Scratch {
@@ -444,7 +455,7 @@ impl Fold for FunnelFold<'_> {
             sort_entries(&mut scratch.entries);
             let scanner = scratch.scanner.as_mut().expect("made above");
             let level = scanner.scan(&scratch.entries);
-            self.record(all, level, &scanner.best);
+            self.record(all, level, &scanner.best, present(&scratch.entries));
             processed += 1;
         });
         // Customers who met none of these events stay at level 0.
@@ -480,16 +491,21 @@ impl FunnelFold<'_> {
         if self.collect_levels {
             acc.1.push((customer, level as u8));
         }
-        self.record(&mut acc.0.all, level, best);
+        let seen = present(entries);
+        self.record(&mut acc.0.all, level, best, seen);
         if let Some(g) = group {
-            self.record(acc.0.groups.entry(g).or_insert_with(|| GroupPartial::new(n)), level, best);
+            self.record(acc.0.groups.entry(g).or_insert_with(|| GroupPartial::new(n)), level, best, seen);
         }
     }
 
-    /// Adds one customer's level and best chain times.
-    fn record(&self, g: &mut GroupPartial, level: usize, best: &[i64]) {
+    /// Adds one customer's level and best chain times, and the steps they
+    /// did at all (bit k: step k).
+    fn record(&self, g: &mut GroupPartial, level: usize, best: &[i64], present: u32) {
         let n = self.spec.steps.len();
         g.levels[level] += 1;
+        for (k, c) in g.present.iter_mut().enumerate() {
+            *c += u64::from(present >> k & 1);
+        }
         for k in 1..level {
             g.step_seconds[k].push((best[k] - best[k - 1]) as f64 / 1e6);
         }

@@ -288,6 +288,36 @@ mod per_session_tests {
     }
 
     #[test]
+    fn each_step_has_its_base_rate_and_lift() {
+        // a: A then B; b: B then A (B without A first); c: A only; d: C only.
+        let (_d, s) = store(vec![
+            ev("a", 0.0, "A"),
+            ev("a", 1.0, "B"),
+            ev("b", 0.0, "B"),
+            ev("b", 1.0, "A"),
+            ev("c", 0.0, "A"),
+            ev("d", 0.0, "C"),
+        ]);
+        let m = model(&s);
+        let steps = vec![Step::parse("A", &m).unwrap(), Step::parse("B", &m).unwrap()];
+        let spec = FunnelSpec::new(steps, 86_400_000_000, Mode::Default);
+        // The plain query (answered from postings) and one with a breakdown (timelines) agree.
+        let mut with_breakdown = spec.clone();
+        with_breakdown.breakdown = Some(Breakdown::parse("first_channel").unwrap());
+        for spec in [spec, with_breakdown] {
+            let r = funnel(&s, &m, &Scope::default(), &spec).unwrap();
+            let (a, b) = (&r.steps[0], &r.steps[1]);
+            assert_eq!(r.customers, 4);
+            // 3 of 4 did A, 2 of 4 did B (in any order).
+            assert_eq!((a.base_rate, b.base_rate), (Some(0.75), Some(0.5)));
+            // B after A: 1 of 3; lift (1/3) / (1/2).
+            assert_eq!(b.conversion_from_previous, Some(1.0 / 3.0));
+            assert!((b.lift.unwrap() - 2.0 / 3.0).abs() < 1e-12, "{:?}", b.lift);
+            assert_eq!(a.lift, None);
+        }
+    }
+
+    #[test]
     fn a_chain_across_sessions_converts_a_customer_but_no_session() {
         let (_d, s) = store(vec![ev("u", 0.0, "A"), ev("u", 120.0, "B")]);
         let m = model(&s);

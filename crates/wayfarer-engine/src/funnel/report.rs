@@ -43,6 +43,14 @@ pub struct StepReport {
     /// ([`crate::membership::funnel_dropped`]).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub dropped_segment: Option<String>,
+    /// The share of all customers counted who did this step at all, in any
+    /// order or time.
+    #[serde(default)]
+    pub base_rate: Option<f64>,
+    /// Conversion from the previous step divided by the base rate: how much
+    /// more likely the step is after the previous one than in general.
+    #[serde(default)]
+    pub lift: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,10 +86,15 @@ pub struct TrendPoint {
 fn steps_report(spec: &FunnelSpec, g: &GroupPartial) -> Vec<StepReport> {
     let n = spec.steps.len();
     let reached: Vec<u64> = (0..n).map(|k| g.levels[k + 1..].iter().sum()).collect();
+    let all: u64 = g.levels.iter().sum();
     (0..n)
         .map(|k| {
             let mut secs = g.step_seconds[k].clone();
+            let base_rate = ratio(g.present.get(k).copied().unwrap_or(0), all);
+            let from_previous = if k == 0 { None } else { ratio(reached[k], reached[k - 1]) };
             StepReport {
+                base_rate,
+                lift: from_previous.zip(base_rate).filter(|(_, b)| *b > 0.0).map(|(c, b)| c / b),
                 name: spec.steps[k].label.clone(),
                 customers: reached[k],
                 conversion_from_previous: if k == 0 { None } else { ratio(reached[k], reached[k - 1]) },
