@@ -248,6 +248,31 @@ impl Pattern {
         Some(terms)
     }
 
+    /// The terms every match needs an event of (a search can skip events
+    /// that have none of them): a term is required when no path through
+    /// the pattern reaches its end without testing that term alone.
+    pub fn required_terms(&self) -> Vec<usize> {
+        (0..self.terms.len())
+            .filter(|&t| {
+                let mut stack = vec![0usize];
+                let mut seen = vec![false; self.prog.len() + 1];
+                while let Some(pc) = stack.pop() {
+                    if pc >= self.prog.len() || std::mem::replace(&mut seen[pc], true) {
+                        continue;
+                    }
+                    match &self.prog[pc] {
+                        Inst::Match => return false,
+                        Inst::Jmp(x) => stack.push(*x),
+                        Inst::Split(x, y) => stack.extend([*x, *y]),
+                        Inst::Test(Test::Term(u)) if *u == t => {}
+                        Inst::Test(_) | Inst::End => stack.push(pc + 1),
+                    }
+                }
+                true
+            })
+            .collect()
+    }
+
     /// How many occurrences, without overlap, `n` events hold.
     pub fn count(&self, n: usize, ts: &dyn Fn(usize) -> i64, test: &mut dyn FnMut(usize, usize) -> bool) -> usize {
         let mut vm = Vm::new(self, n);
@@ -831,6 +856,19 @@ mod tests {
     }
 
     #[test]
+    fn the_terms_every_match_needs() {
+        let required = |src: &str| {
+            let p = Pattern::parse(src).unwrap();
+            p.required_terms().iter().map(|&t| p.terms[t].name.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(required("A -> B -> [^C]* -> $"), ["A", "B"]);
+        assert_eq!(required("A => B?"), ["A"]);
+        assert_eq!(required("A | B"), Vec::<String>::new());
+        assert_eq!(required("(A => B){2,}"), ["A", "B"]);
+        assert_eq!(required("[A|B] => C"), ["C"]);
+    }
+
+    #[test]
     fn names_may_be_bare_words_or_quoted_globs_with_conditions() {
         let p = Pattern::parse("Product Viewed -> 'Order*'[revenue > 100] => [^Cart Viewed|Page Viewed]*").unwrap();
         let names: Vec<&str> = p.terms.iter().map(|t| t.name.as_str()).collect();
@@ -1035,6 +1073,16 @@ mod tests {
                 let got = p.find(ev.len(), from, &tsf, &mut test);
                 let want = brute::find(&p, &node, &ev, &ts, from);
                 prop_assert_eq!(got, want, "pattern {} on {:?} from {}", src, String::from_utf8_lossy(&ev), from);
+                // What a match needs is there, and it starts where one may.
+                if let Some((s, e)) = want {
+                    for t in p.required_terms() {
+                        let letter = p.terms[t].name.as_bytes()[0];
+                        prop_assert!(ev[s..e].contains(&letter), "{} needs {} in {:?}", src, letter as char, &ev[s..e]);
+                    }
+                    if let Some(first) = p.first_terms() {
+                        prop_assert!(first.iter().any(|&t| p.terms[t].name.as_bytes()[0] == ev[s]), "{} starts at {}", src, ev[s] as char);
+                    }
+                }
                 match want {
                     Some((_, e)) => { count += 1; from = e; }
                     None => break,

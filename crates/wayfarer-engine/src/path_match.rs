@@ -112,6 +112,10 @@ struct MatchFold<'a> {
     timeline: bool,
     /// Per event code: whether a match can start with it (None: any may).
     starts: Option<Vec<bool>>,
+    /// Per event code: the required terms (bit k: the k-th) that name it;
+    /// a customer must have events covering `required` to match.
+    required_of: Vec<u64>,
+    required: u64,
 }
 
 /// Who matches the pattern and what they did around it.
@@ -124,7 +128,13 @@ pub fn path_match(store: &Store, model: &Model, scope: &Scope, spec: &MatchSpec)
         .pattern
         .first_terms()
         .map(|terms| (0..model.event_names.len()).map(|code| terms.iter().any(|&t| names[t][code])).collect());
-    fold::report(store, &MatchFold { model, scope, spec, persona, names, timeline, starts })
+    // Up to 64 required terms are checked before matching.
+    let req: Vec<usize> = spec.pattern.required_terms().into_iter().take(64).collect();
+    let required_of = (0..model.event_names.len())
+        .map(|code| req.iter().enumerate().filter(|(_, t)| names[**t][code]).fold(0u64, |m, (k, _)| m | 1 << k))
+        .collect();
+    let required = if req.is_empty() { 0 } else { u64::MAX >> (64 - req.len()) };
+    fold::report(store, &MatchFold { model, scope, spec, persona, names, timeline, starts, required_of, required })
 }
 
 impl Fold for MatchFold<'_> {
@@ -200,6 +210,19 @@ impl Fold for MatchFold<'_> {
                     .as_ref()
                     .is_none_or(|(f, _, _)| timeline.as_ref().is_some_and(|t| f.eval(&Facts::event(t, model, i))))
         };
+        // Every required term must name one of the customer's events.
+        if self.required != 0 {
+            let mut have = 0u64;
+            for &r in idx {
+                have |= self.required_of.get(rows.event[r] as usize).copied().unwrap_or(0);
+                if have == self.required {
+                    break;
+                }
+            }
+            if have != self.required {
+                return;
+            }
+        }
         // A match starts at an event one of its first terms names: search from the first.
         let from = match &self.starts {
             Some(starts) => match (0..n).find(|&i| starts.get(rows.event[idx[i]] as usize).copied().unwrap_or(false)) {
