@@ -119,8 +119,7 @@ struct NodeAcc {
 
 #[derive(Debug, Clone, Default)]
 pub struct GraphPartial {
-    labels: Vec<String>,
-    index: FxHashMap<String, u32>,
+    labels: crate::paths::Labels,
     customers: u64,
     nodes: FxHashMap<u32, NodeAcc>,
     /// Edges between the first `width` labels: `[from * width + to]`.
@@ -138,18 +137,6 @@ impl GraphPartial {
         } else {
             (self.edges.entry((from, to)).or_default(), u64::MAX)
         }
-    }
-}
-
-impl GraphPartial {
-    fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
-        }
-        let i = self.labels.len() as u32;
-        self.labels.push(s.to_string());
-        self.index.insert(s.to_string(), i);
-        i
     }
 }
 
@@ -197,11 +184,7 @@ impl Fold for GraphFold<'_> {
     }
 
     fn init(&self) -> GraphPartial {
-        let mut p = GraphPartial::default();
-        // Every event name first: an event's code is its label.
-        for name in &self.model.event_names {
-            p.intern(name);
-        }
+        let mut p = GraphPartial { labels: crate::paths::Labels::with_events(self.model), ..GraphPartial::default() };
         if p.labels.len() <= DENSE {
             p.width = p.labels.len();
             p.dense = vec![EdgeAcc::default(); p.width * p.width];
@@ -233,15 +216,7 @@ impl Fold for GraphFold<'_> {
             if !Kind::code_is_interaction(rows.kind[r]) || !self.scope.contains(rows.ts[r]) {
                 continue;
             }
-            let code = rows.event[r];
-            let label = if self.spec.by == NodeBy::Url && Kind::from_code(rows.kind[r]).is_view() {
-                match rows.str_at(Col::Url, r) {
-                    Some(u) => p.intern(&crate::paths::url_path(u)),
-                    None => code,
-                }
-            } else {
-                code
-            };
+            let label = p.labels.of_row(self.spec.by, rows, r);
             let node = p.nodes.entry(label).or_default();
             node.events += 1;
             if s.seen_nodes.insert(label) {
@@ -272,7 +247,7 @@ impl Fold for GraphFold<'_> {
     }
 
     fn merge(&self, mut a: GraphPartial, b: GraphPartial) -> GraphPartial {
-        let map: Vec<u32> = b.labels.iter().map(|l| a.intern(l)).collect();
+        let map = a.labels.absorb(&b.labels);
         a.customers += b.customers;
         for (l, n) in b.nodes {
             let m = a.nodes.entry(map[l as usize]).or_default();
@@ -298,7 +273,7 @@ impl Fold for GraphFold<'_> {
                 p.edges.insert(((k / w) as u32, (k % w) as u32), e);
             }
         }
-        let name = |l: u32| p.labels[l as usize].clone();
+        let name = |l: u32| p.labels.name(l).to_string();
         let mut out_of: FxHashMap<u32, u64> = FxHashMap::default();
         let mut into: FxHashMap<u32, u64> = FxHashMap::default();
         for (&(x, y), e) in &p.edges {

@@ -80,25 +80,12 @@ pub struct MatchPartial {
     occurrences: u64,
     /// Labels by id: every event name first (its code is its id), then
     /// the markers, then URL paths as they come.
-    labels: Vec<String>,
-    index: FxHashMap<String, u32>,
+    labels: crate::paths::Labels,
     next: FxHashMap<u32, u64>,
     previous: FxHashMap<u32, u64>,
     matched_paths: FxHashMap<Vec<u32>, u64>,
     next_paths: FxHashMap<Vec<u32>, u64>,
     previous_paths: FxHashMap<Vec<u32>, u64>,
-}
-
-impl MatchPartial {
-    fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
-        }
-        let i = self.labels.len() as u32;
-        self.labels.push(s.to_string());
-        self.index.insert(s.to_string(), i);
-        i
-    }
 }
 
 struct MatchFold<'a> {
@@ -167,12 +154,9 @@ impl Fold for MatchFold<'_> {
     }
 
     fn init(&self) -> MatchPartial {
-        let mut p = MatchPartial::default();
-        for name in &self.model.event_names {
-            p.intern(name);
-        }
+        let mut p = MatchPartial { labels: crate::paths::Labels::with_events(self.model), ..MatchPartial::default() };
         for marker in [END, START, MORE] {
-            p.intern(marker);
+            p.labels.intern(marker);
         }
         p
     }
@@ -241,19 +225,9 @@ impl Fold for MatchFold<'_> {
             from = end;
         }
         p.occurrences += occurrences;
-        let by_url = self.spec.by == crate::paths::NodeBy::Url;
-        let (end, start, more) = (p.index[END], p.index[START], p.index[MORE]);
-        let label = |p: &mut MatchPartial, i: usize| -> u32 {
-            let r = idx[i];
-            if by_url && wayfarer_core::Kind::from_code(rows.kind[r]).is_view() {
-                match rows.str_at(Col::Url, r) {
-                    Some(u) => p.intern(&crate::paths::url_path(u)),
-                    None => rows.event[r],
-                }
-            } else {
-                rows.event[r]
-            }
-        };
+        let (end, start, more) = (p.labels.intern(END), p.labels.intern(START), p.labels.intern(MORE));
+        let by = self.spec.by;
+        let label = |p: &mut MatchPartial, i: usize| -> u32 { p.labels.of_row(by, rows, idx[i]) };
         let next = if e < n { label(p, e) } else { end };
         *p.next.entry(next).or_insert(0) += 1;
         let previous = if s > 0 { label(p, s - 1) } else { start };
@@ -277,7 +251,7 @@ impl Fold for MatchFold<'_> {
     }
 
     fn merge(&self, mut a: MatchPartial, b: MatchPartial) -> MatchPartial {
-        let map: Vec<u32> = b.labels.iter().map(|l| a.intern(l)).collect();
+        let map = a.labels.absorb(&b.labels);
         a.customers += b.customers;
         a.matched += b.matched;
         a.occurrences += b.occurrences;
@@ -300,7 +274,7 @@ impl Fold for MatchFold<'_> {
 
     fn finish(&self, p: MatchPartial) -> MatchReport {
         let of = p.matched.max(1) as f64;
-        let name = |l: u32| p.labels[l as usize].clone();
+        let name = |l: u32| p.labels.name(l).to_string();
         let neighbours = |m: &FxHashMap<u32, u64>| {
             let mut v: Vec<Neighbour> =
                 m.iter().map(|(&c, &n)| Neighbour { event: name(c), customers: n, share: n as f64 / of }).collect();

@@ -127,6 +127,65 @@ impl PathsFold<'_> {
     }
 }
 
+/// Node labels interned to ids for the path folds (graph, step matrix,
+/// matches): every event name first, so an event's code is its id, then
+/// what a fold adds (markers, URL paths); partials map each other's labels
+/// by name when they merge.
+#[derive(Debug, Clone, Default)]
+pub struct Labels {
+    names: Vec<String>,
+    index: FxHashMap<String, u32>,
+}
+
+impl Labels {
+    /// Every event name of the model, in code order.
+    pub fn with_events(model: &Model) -> Labels {
+        let mut l = Labels::default();
+        for name in &model.event_names {
+            l.intern(name);
+        }
+        l
+    }
+
+    pub fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.index.insert(s.to_string(), i);
+        i
+    }
+
+    pub fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The ids here of another partial's labels (new ones added).
+    pub fn absorb(&mut self, other: &Labels) -> Vec<u32> {
+        other.names.iter().map(|l| self.intern(l)).collect()
+    }
+
+    /// Row `r`'s label: its event code, or with `NodeBy::Url` a view's URL path.
+    pub fn of_row(&mut self, by: NodeBy, rows: &wayfarer_store::Rows, r: usize) -> u32 {
+        if by == NodeBy::Url
+            && Kind::from_code(rows.kind[r]).is_view()
+            && let Some(u) = rows.str_at(Col::Url, r)
+        {
+            return self.intern(&url_path(u));
+        }
+        rows.event[r]
+    }
+}
+
 /// The path of a URL: no scheme, host, query or fragment.
 pub(crate) fn url_path(u: &str) -> String {
     let rest = u.split_once("://").map_or(u, |(_, r)| r.split_once('/').map_or("", |(_, p)| p));

@@ -54,23 +54,10 @@ pub struct StepMatrix {
 
 #[derive(Debug, Clone, Default)]
 pub struct StepPartial {
-    labels: Vec<String>,
-    index: FxHashMap<String, u32>,
+    labels: crate::paths::Labels,
     customers: u64,
     /// (step offset from `first`, label) → customers.
     cells: FxHashMap<(u16, u32), u64>,
-}
-
-impl StepPartial {
-    fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
-        }
-        let i = self.labels.len() as u32;
-        self.labels.push(s.to_string());
-        self.index.insert(s.to_string(), i);
-        i
-    }
 }
 
 struct StepFold<'a> {
@@ -122,12 +109,9 @@ impl Fold for StepFold<'_> {
     }
 
     fn init(&self) -> StepPartial {
-        let mut p = StepPartial::default();
-        for name in &self.model.event_names {
-            p.intern(name);
-        }
-        p.intern(ENDED);
-        p.intern(BEFORE_START);
+        let mut p = StepPartial { labels: crate::paths::Labels::with_events(self.model), ..StepPartial::default() };
+        p.labels.intern(ENDED);
+        p.labels.intern(BEFORE_START);
         p
     }
 
@@ -151,15 +135,7 @@ impl Fold for StepFold<'_> {
             {
                 anchor_at = Some(seq.len());
             }
-            let label = if self.spec.by == NodeBy::Url && Kind::from_code(rows.kind[r]).is_view() {
-                match rows.str_at(Col::Url, r) {
-                    Some(u) => p.intern(&crate::paths::url_path(u)),
-                    None => code,
-                }
-            } else {
-                code
-            };
-            seq.push(label);
+            seq.push(p.labels.of_row(self.spec.by, rows, r));
         }
         if seq.is_empty() {
             return;
@@ -171,7 +147,7 @@ impl Fold for StepFold<'_> {
             (None, _) => -1,
         };
         p.customers += 1;
-        let (ended, before) = (p.index[ENDED], p.index[BEFORE_START]);
+        let (ended, before) = (p.labels.intern(ENDED), p.labels.intern(BEFORE_START));
         for (k, step) in (self.spec.first..=self.spec.last).enumerate() {
             let i = zero + i64::from(step);
             let label = if i < 0 {
@@ -186,7 +162,7 @@ impl Fold for StepFold<'_> {
     }
 
     fn merge(&self, mut a: StepPartial, b: StepPartial) -> StepPartial {
-        let map: Vec<u32> = b.labels.iter().map(|l| a.intern(l)).collect();
+        let map = a.labels.absorb(&b.labels);
         a.customers += b.customers;
         for ((k, l), c) in b.cells {
             *a.cells.entry((k, map[l as usize])).or_insert(0) += c;
@@ -202,7 +178,7 @@ impl Fold for StepFold<'_> {
             by_label.entry(l).or_insert_with(|| vec![0.0; steps.len()])[k as usize] = c as f64 / n;
         }
         let mut rows: Vec<StepRow> =
-            by_label.into_iter().map(|(l, shares)| StepRow { event: p.labels[l as usize].clone(), shares }).collect();
+            by_label.into_iter().map(|(l, shares)| StepRow { event: p.labels.name(l).to_string(), shares }).collect();
         sort_rows(&mut rows);
         StepMatrix { anchor: self.spec.anchor.clone(), steps, customers: p.customers, rows }
     }
