@@ -459,8 +459,10 @@ pub fn funnel_dropped(spec: &crate::funnel::FunnelSpec, model: &Model, persona: 
         && spec.step_windows.iter().all(Option::is_none)
         && spec.per.is_customers();
     let Some(who) = persona_clause(model, persona).filter(|_| plain) else { return none };
+    // An optional step changes no level, so the pattern leaves it out; a
+    // group (any order) is no sequence a pattern says.
     let mut terms = Vec::new();
-    for step in &spec.steps {
+    for step in spec.steps.iter().filter(|s| !s.optional) {
         let Some(event) = &step.event else { return none };
         let term = match step.label.find('[') {
             Some(i) => format!("{}{}", quoted(event), &step.label[i..]),
@@ -473,11 +475,16 @@ pub fn funnel_dropped(spec: &crate::funnel::FunnelSpec, model: &Model, persona: 
         0 => format!("did {}", terms[0]),
         _ => format!("did {} within {window}", terms[..=k].join(" -> ")),
     };
+    let mut required = 0;
     (0..spec.steps.len())
         .map(|k| {
-            let next = k + 1;
-            (next < spec.steps.len())
-                .then(|| format!("{} and not {}{who}", reached(k), reached(next)))
+            if spec.steps[k].optional {
+                return None;
+            }
+            required += 1;
+            let (this, next) = (required - 1, required);
+            (next < terms.len())
+                .then(|| format!("{} and not {}{who}", reached(this), reached(next)))
                 .filter(|c| check(c, model))
         })
         .collect()

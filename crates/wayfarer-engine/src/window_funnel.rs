@@ -39,6 +39,24 @@ pub const INTERVENING: u8 = 1;
 /// Step `k` (0-based) has code `STEP0 + k`.
 pub const STEP0: u8 = 2;
 
+/// A step the best chain skipped (an optional step), in [`Scanner::best`].
+pub const SKIPPED: i64 = i64::MIN;
+
+/// The shape of a funnel beyond ClickHouse's: optional steps and any-order
+/// groups. Entry code `STEP0 + a` stands for atom `a`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub steps: Vec<LayoutStep>,
+}
+
+/// One step of a [`Layout`]: its atoms (one, or a group's members) and
+/// whether a chain may skip it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutStep {
+    pub atoms: Vec<u8>,
+    pub optional: bool,
+}
+
 /// The reusable state of the scan.
 #[derive(Debug, Clone)]
 pub struct Scanner {
@@ -54,6 +72,8 @@ pub struct Scanner {
     chain: Vec<i64>,
     /// Times of the chain that first reached the best level.
     pub best: Vec<i64>,
+    /// Set for a funnel with optional steps or groups.
+    flex: Option<Box<Flex>>,
 }
 
 impl Scanner {
@@ -68,12 +88,25 @@ impl Scanner {
             last: vec![0; n],
             chain: vec![0; n * n],
             best: Vec::with_capacity(n),
+            flex: None,
         }
+    }
+
+    /// A scanner for a funnel with optional steps or any-order groups
+    /// (default mode); see [`Flex`].
+    pub fn with_layout(layout: Layout, window: i64, step_windows: Vec<Option<i64>>) -> Scanner {
+        let n = layout.steps.len();
+        let mut s = Scanner::new(n, window, Mode::Default, step_windows);
+        s.flex = Some(Box::new(Flex::new(layout)));
+        s
     }
 
     /// Scans entries sorted by (timestamp, code); returns the level reached.
     /// `best` holds the step times of the chain that reached it.
     pub fn scan(&mut self, entries: &[(i64, u8)]) -> usize {
+        if let Some(f) = &mut self.flex {
+            return f.scan(entries, self.window, &self.step_windows, &mut self.best);
+        }
         let n = self.n;
         self.set.iter_mut().for_each(|s| *s = false);
         self.best.clear();
@@ -150,6 +183,137 @@ impl Scanner {
     }
 }
 
+/// One chain's progress in the [`Flex`] scan: it completed step `step` at
+/// entry `seq` (time `last`), started at `start`, and came from `parent`.
+#[derive(Debug, Clone, Copy)]
+struct State {
+    seq: u32,
+    step: u8,
+    start: i64,
+    last: i64,
+    parent: u32,
+}
+
+const NO_PARENT: u32 = u32::MAX;
+
+/// The scan of a funnel with optional steps and any-order groups, in the
+/// spirit of windowFunnel's default mode: for each step it keeps the chains
+/// that completed it, in entry order; a step (or a group, when its last
+/// missing member arrives) extends the latest chain of the step before it —
+/// or of any step before that up to the nearest required one, when the
+/// steps between are optional — that completed before the step's (or, for
+/// a group, each member's latest) entry, preferring the latest start (then
+/// the latest previous step), within the window from the start and the
+/// step's own limit from the previous step. The latest start is the best
+/// for every later step, so the level is the furthest step any chain
+/// within the window reaches. An exclusion breaks every chain in progress.
+#[derive(Debug, Clone)]
+struct Flex {
+    layout: Layout,
+    /// Per atom: its step.
+    atom_step: Vec<u8>,
+    /// Per step: indices into `states` of the chains that completed it.
+    done: Vec<Vec<u32>>,
+    states: Vec<State>,
+    /// Per atom: the latest entry (seq, time) of it.
+    seen: Vec<Option<(u32, i64)>>,
+}
+
+impl Flex {
+    fn new(layout: Layout) -> Flex {
+        let atoms: usize = layout.steps.iter().map(|s| s.atoms.len()).sum();
+        let mut atom_step = vec![0u8; atoms];
+        for (k, s) in layout.steps.iter().enumerate() {
+            for &a in &s.atoms {
+                atom_step[a as usize] = k as u8;
+            }
+        }
+        let n = layout.steps.len();
+        Flex { layout, atom_step, done: vec![Vec::new(); n], states: Vec::new(), seen: vec![None; atoms] }
+    }
+
+    fn scan(&mut self, entries: &[(i64, u8)], window: i64, step_windows: &[Option<i64>], best: &mut Vec<i64>) -> usize {
+        let n = self.layout.steps.len();
+        self.done.iter_mut().for_each(Vec::clear);
+        self.states.clear();
+        self.seen.iter_mut().for_each(|s| *s = None);
+        best.clear();
+        let (mut level, mut best_state) = (0usize, NO_PARENT);
+        for (q, &(ts, code)) in entries.iter().enumerate() {
+            let q = q as u32;
+            if code == EXCLUDED {
+                // Chains in progress, and members seen of groups, end here.
+                self.done.iter_mut().for_each(Vec::clear);
+                self.seen.iter_mut().for_each(|s| *s = None);
+                continue;
+            }
+            if code < STEP0 || (code - STEP0) as usize >= self.atom_step.len() {
+                continue;
+            }
+            let a = (code - STEP0) as usize;
+            self.seen[a] = Some((q, ts));
+            let k = self.atom_step[a] as usize;
+            // The entry every member must follow the previous step's: this
+            // one, or for a group the earliest of its members' latest.
+            let mut after = (q, ts);
+            let mut complete = true;
+            for &m in &self.layout.steps[k].atoms {
+                match self.seen[m as usize] {
+                    Some(s) => after = after.min(s),
+                    None => complete = false,
+                }
+            }
+            if !complete {
+                continue;
+            }
+            let from = if k == 0 {
+                (ts - after.1 <= window).then_some((after.1, NO_PARENT))
+            } else {
+                let mut pick: Option<(i64, i64, u32)> = None;
+                let mut i = k - 1;
+                loop {
+                    let list = &self.done[i];
+                    let at = list.partition_point(|&s| self.states[s as usize].seq < after.0);
+                    if at > 0 {
+                        let s = self.states[list[at - 1] as usize];
+                        let ok = ts <= s.start.saturating_add(window)
+                            && step_windows.get(k).copied().flatten().is_none_or(|limit| ts - s.last <= limit);
+                        if ok && pick.is_none_or(|(start, last, _)| (s.start, s.last) > (start, last)) {
+                            pick = Some((s.start, s.last, list[at - 1]));
+                        }
+                    }
+                    if i == 0 || !self.layout.steps[i].optional {
+                        break;
+                    }
+                    i -= 1;
+                }
+                pick.map(|(start, _, parent)| (start, parent))
+            };
+            let Some((start, parent)) = from else { continue };
+            let id = self.states.len() as u32;
+            self.states.push(State { seq: q, step: k as u8, start, last: ts, parent });
+            self.done[k].push(id);
+            if k + 1 > level {
+                level = k + 1;
+                best_state = id;
+            }
+            if level == n {
+                break;
+            }
+        }
+        if best_state != NO_PARENT {
+            best.resize(level, SKIPPED);
+            let mut s = best_state;
+            while s != NO_PARENT {
+                let st = self.states[s as usize];
+                best[st.step as usize] = st.last;
+                s = st.parent;
+            }
+        }
+        level
+    }
+}
+
 /// Sorts entries by (timestamp, code). They usually arrive in time order,
 /// so only ties need reordering: an insertion sort does that in one pass,
 /// and gives way to a full sort if the input turns out not to be ordered.
@@ -213,5 +377,159 @@ mod tests {
         assert_eq!(s.scan(&[(0, A), (10, B), (11, C)]), 1, "B is 10 after A, limit 5");
         assert_eq!(s.scan(&[(0, A), (4, B), (50, C)]), 3);
         assert_eq!(s.best, vec![0, 4, 50]);
+    }
+
+    /// A layout of steps `shape` (atoms per step, optional or not).
+    fn layout(shape: &[(usize, bool)]) -> Layout {
+        let mut next = 0u8;
+        let steps = shape
+            .iter()
+            .map(|&(k, optional)| {
+                let atoms = (next..next + k as u8).collect();
+                next += k as u8;
+                LayoutStep { atoms, optional }
+            })
+            .collect();
+        Layout { steps }
+    }
+
+    #[test]
+    fn optional_steps_and_groups_by_example() {
+        let flex = |shape: &[(usize, bool)], window: i64, e: &[(i64, u8)]| {
+            let mut s = Scanner::with_layout(layout(shape), window, vec![None; shape.len()]);
+            let mut e = e.to_vec();
+            sort_entries(&mut e);
+            (s.scan(&e), s.best.clone())
+        };
+        // A, ?B, C: C straight after A reaches the end with B skipped.
+        let abc = [(1, false), (1, true), (1, false)];
+        assert_eq!(flex(&abc, 10, &[(0, A), (5, C)]), (3, vec![0, SKIPPED, 5]));
+        assert_eq!(flex(&abc, 10, &[(0, A), (2, B), (5, C)]), (3, vec![0, 2, 5]));
+        // Stopping at the optional step is level 2.
+        assert_eq!(flex(&abc, 10, &[(0, A), (2, B)]).0, 2);
+        // A, {B, C}: the group is done when both have happened after A, in any order.
+        let group = [(1, false), (2, false)];
+        assert_eq!(flex(&group, 10, &[(0, A), (3, C), (4, B)]), (2, vec![0, 4]));
+        assert_eq!(flex(&group, 10, &[(0, C), (1, A), (4, B)]).0, 1, "C came before A");
+        assert_eq!(flex(&group, 10, &[(0, C), (1, A), (4, B), (6, C)]), (2, vec![1, 6]));
+        assert_eq!(flex(&group, 5, &[(0, A), (3, C), (6, B)]).0, 1, "B is outside the window");
+        // A group first: its start is its earliest member.
+        let first = [(2, false), (1, false)];
+        assert_eq!(flex(&first, 10, &[(0, B), (3, A), (9, C)]), (2, vec![3, 9]));
+        assert_eq!(flex(&first, 10, &[(0, B), (3, A), (11, C)]).0, 1);
+        // An exclusion forgets the members seen before it.
+        assert_eq!(flex(&group, 10, &[(0, A), (1, B), (2, EXCLUDED), (3, A), (4, C)]).0, 1);
+    }
+
+    /// The level by definition: the furthest step of any chain that does
+    /// each step it does not skip (only optional steps are skipped; the
+    /// last step a chain does counts) with every atom of the step after
+    /// the previous step's last entry, within the window from its first
+    /// entry and with no exclusion between its first and last entries.
+    fn brute(shape: &[(usize, bool)], window: i64, e: &[(i64, u8)]) -> usize {
+        let l = layout(shape);
+        fn go(
+            l: &Layout,
+            window: i64,
+            e: &[(i64, u8)],
+            k: usize,
+            prev: Option<usize>,
+            first: Option<usize>,
+            start: i64,
+        ) -> usize {
+            if k == l.steps.len() {
+                return 0;
+            }
+            // Skipping an optional step counts only if a later step is done.
+            let mut best = 0;
+            if l.steps[k].optional && k > 0 {
+                best = go(l, window, e, k + 1, prev, first, start);
+            }
+            // Each atom's entry: every combination of entries after `prev`.
+            let atoms = &l.steps[k].atoms;
+            let lo = prev.map_or(0, |p| p + 1);
+            let candidates: Vec<Vec<usize>> =
+                atoms.iter().map(|&a| (lo..e.len()).filter(|&i| e[i].1 == STEP0 + a).collect()).collect();
+            let mut pick = vec![0usize; atoms.len()];
+            if candidates.iter().any(Vec::is_empty) {
+                return best;
+            }
+            loop {
+                let chosen: Vec<usize> = pick.iter().zip(&candidates).map(|(&p, c)| c[p]).collect();
+                let last = *chosen.iter().max().expect("atoms");
+                let earliest = *chosen.iter().min().expect("atoms");
+                let first_i = first.unwrap_or(earliest);
+                let start_t = if first.is_some() { start } else { e[earliest].0 };
+                let ok = e[last].0 <= start_t.saturating_add(window) && !(first_i..last).any(|i| e[i].1 == EXCLUDED);
+                if ok {
+                    best = best.max(k + 1).max(go(l, window, e, k + 1, Some(last), Some(first_i), start_t));
+                }
+                let mut d = 0;
+                while d < pick.len() {
+                    pick[d] += 1;
+                    if pick[d] < candidates[d].len() {
+                        break;
+                    }
+                    pick[d] = 0;
+                    d += 1;
+                }
+                if d == pick.len() {
+                    return best;
+                }
+            }
+        }
+        go(&l, window, e, 0, None, None, 0)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// With optional steps and groups, the scan's level is the level by
+        /// definition, and its best chain is a chain of that level.
+        #[test]
+        fn optional_steps_and_groups_match_the_definition(
+            shape in proptest::collection::vec((1usize..=2, proptest::bool::ANY), 2..=4),
+            raw in proptest::collection::vec((0i64..12, 0u8..6), 0..9),
+            window in 0i64..12,
+        ) {
+            let mut shape = shape;
+            shape[0].1 = false;
+            let last = shape.len() - 1;
+            shape[last].1 = false;
+            let atoms: usize = shape.iter().map(|s| s.0).sum();
+            // Codes: EXCLUDED, or an atom (some codes beyond the atoms are ignored).
+            let mut e: Vec<(i64, u8)> = raw
+                .iter()
+                .map(|&(t, c)| (t, if c == 0 { EXCLUDED } else { STEP0 + (c - 1) % atoms as u8 }))
+                .collect();
+            sort_entries(&mut e);
+            let mut s = Scanner::with_layout(layout(&shape), window, vec![None; shape.len()]);
+            let level = s.scan(&e);
+            proptest::prop_assert_eq!(level, brute(&shape, window, &e), "{:?} {:?} window {}", shape, e, window);
+            proptest::prop_assert_eq!(s.best.len(), level);
+            if level > 0 {
+                proptest::prop_assert!(s.best[level - 1] != SKIPPED);
+                proptest::prop_assert!(s.best[0] != SKIPPED);
+                let done: Vec<i64> = s.best.iter().copied().filter(|&t| t != SKIPPED).collect();
+                proptest::prop_assert!(done.windows(2).all(|w| w[0] <= w[1]), "{:?}", s.best);
+            }
+        }
+
+        /// A layout of plain steps scans as ClickHouse's default mode.
+        #[test]
+        fn a_plain_layout_is_windowfunnel(
+            n in 1usize..=4,
+            raw in proptest::collection::vec((0i64..12, 0u8..5), 0..12),
+            window in 0i64..12,
+        ) {
+            let mut e: Vec<(i64, u8)> =
+                raw.iter().map(|&(t, c)| (t, if c == 0 { EXCLUDED } else { STEP0 + (c - 1) % n as u8 })).collect();
+            sort_entries(&mut e);
+            let shape = vec![(1, false); n];
+            let mut flex = Scanner::with_layout(layout(&shape), window, vec![None; n]);
+            let mut ch = Scanner::new(n, window, Mode::Default, vec![None; n]);
+            proptest::prop_assert_eq!(flex.scan(&e), ch.scan(&e), "{:?}", e);
+            proptest::prop_assert_eq!(&flex.best, &ch.best);
+        }
     }
 }

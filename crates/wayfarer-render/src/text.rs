@@ -225,6 +225,9 @@ pub fn funnel_table(r: &wayfarer_engine::funnel::FunnelReport) -> String {
     }
     out.push_str(&t.to_string());
     out.push_str("\nBase rate: the share who did the step at all, in any order; lift: from previous ÷ base rate.\n");
+    if r.steps.iter().any(|s| s.optional) {
+        out.push_str("?STEP is optional: the step after it converts from the step before it.\n");
+    }
     let levels: Vec<String> = r.level_counts.iter().enumerate().map(|(l, c)| format!("{l}: {}", count(*c))).collect();
     out.push_str(&format!("{} by furthest step — {}\n", capitalise(unit), levels.join(" · ")));
     if r.time_to_convert.customers > 0 {

@@ -705,7 +705,9 @@ pub struct CustomersArgs {
 #[derive(Debug, Args)]
 pub struct FunnelArgs {
     /// Steps in order: an event name (globs allowed), optionally with a condition in brackets
-    /// ("Order Completed[revenue > 100]", "Page Viewed[url ~ '*/pricing*']"), or stage:NAME.
+    /// ("Order Completed[revenue > 100]", "Page Viewed[url ~ '*/pricing*']"), or stage:NAME;
+    /// "?STEP" is optional (may be skipped), "{A, B}" is done when all of A and B happened after
+    /// the previous step, in any order.
     #[arg(required = true, value_name = "STEP", num_args = 1..=32)]
     pub steps: Vec<String>,
     /// Also the paths before step 1: the last --context events of those who entered the funnel.

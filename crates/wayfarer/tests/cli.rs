@@ -549,3 +549,43 @@ fn funnel_paths_before_between_and_after_a_drop() {
             .stdout();
     assert!(text.contains("what they did instead"), "{text}");
 }
+
+#[test]
+fn funnel_optional_steps_and_any_order_groups() {
+    let t = tempfile::tempdir().unwrap();
+    let csv = write(
+        t.path(),
+        "og.csv",
+        "customer_id,timestamp,event\n\
+         a,2026-03-02T10:00:00Z,Product Viewed\n\
+         a,2026-03-02T10:01:00Z,Coupon Applied\n\
+         a,2026-03-02T10:02:00Z,Order Completed\n\
+         b,2026-03-02T10:00:00Z,Product Viewed\n\
+         b,2026-03-02T10:01:00Z,Order Completed\n\
+         c,2026-03-02T10:00:00Z,Product Viewed\n\
+         c,2026-03-02T10:01:00Z,Help Viewed\n\
+         c,2026-03-02T10:02:00Z,Coupon Applied\n\
+         d,2026-03-02T10:00:00Z,Help Viewed\n\
+         d,2026-03-02T10:01:00Z,Product Viewed\n",
+    );
+    wayfarer(t.path(), &["import", "--data", "data", csv.to_str().unwrap()]).ok();
+    let funnel = |steps: &[&str]| {
+        let mut args = vec!["funnel", "--data", "data", "--json"];
+        args.extend(steps);
+        wayfarer(t.path(), &args).ok().json()
+    };
+    let r = funnel(&["Product Viewed", "?Coupon Applied", "Order Completed"]);
+    let counts: Vec<u64> = r["steps"].as_array().unwrap().iter().map(|s| s["customers"].as_u64().unwrap()).collect();
+    // a took the coupon and ordered, b ordered without it, c stopped at the coupon.
+    assert_eq!(counts, [4, 2, 2], "{r}");
+    assert_eq!(r["steps"][1]["optional"], true, "{r}");
+    assert_eq!(r["steps"][2]["conversion_from_previous"], 0.5, "from Product Viewed: {r}");
+    // Help and product in any order, then a coupon: c (help after), d (help before).
+    let r = funnel(&["{Help Viewed, Product Viewed}", "Coupon Applied"]);
+    let counts: Vec<u64> = r["steps"].as_array().unwrap().iter().map(|s| s["customers"].as_u64().unwrap()).collect();
+    assert_eq!(counts, [2, 1], "{r}");
+    let e = wayfarer(t.path(), &["funnel", "--data", "data", "Product Viewed", "{Help Viewd, Coupon Applied}"])
+        .fails()
+        .stderr();
+    assert!(e.contains("Help Viewd") && e.contains("did you mean 'Help Viewed'"), "{e}");
+}

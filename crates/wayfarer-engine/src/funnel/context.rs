@@ -90,6 +90,15 @@ pub fn funnel_paths(
         }
         _ => {}
     }
+    if let Around::Between(i) | Around::AfterDrop(i) = spec.around
+        && let Some(k) = [i - 1, i].into_iter().find(|&k| funnel.steps[k].optional)
+    {
+        return Err(EngineError::InvalidQuery(format!(
+            "step {} ('{}') is optional, so a chain may skip it: name a step that is not optional",
+            k + 1,
+            funnel.steps[k].label
+        )));
+    }
     if funnel.per != Unit::Customers {
         return Err(EngineError::InvalidQuery(
             "the paths around a funnel count customers (leave --per at customer)".into(),

@@ -29,6 +29,9 @@ pub struct GroupPartial {
     pub trend: HashMap<i64, (u64, u64)>,
     /// Per step: customers who did it at all, in any order (its base rate).
     pub present: Vec<u64>,
+    /// Per step: customers whose best chain holds it (for a step that is
+    /// not optional, those whose level is above it).
+    pub through: Vec<u64>,
 }
 
 impl GroupPartial {
@@ -40,6 +43,7 @@ impl GroupPartial {
             convert_seconds: Vec::new(),
             trend: HashMap::new(),
             present: vec![0; n],
+            through: vec![0; n],
         }
     }
 
@@ -55,6 +59,9 @@ impl GroupPartial {
         }
         self.convert_seconds.extend(o.convert_seconds);
         for (a, b) in self.present.iter_mut().zip(o.present) {
+            *a += b;
+        }
+        for (a, b) in self.through.iter_mut().zip(o.through) {
             *a += b;
         }
         for (k, (e, c)) in o.trend {
@@ -75,10 +82,13 @@ pub struct FunnelFold<'m> {
     model: &'m Model,
     scope: &'m Scope,
     spec: &'m FunnelSpec,
-    /// Per event code: bit k set when step k matches the name and has no condition.
+    /// Per event code: bit k set when atom k (a step, or a group's member:
+    /// [`FunnelSpec::atoms`]) matches the name and has no condition.
     name_mask: Vec<u32>,
-    /// Per event code: bit k set when step k matches the name and has a condition.
+    /// Per event code: bit k set when atom k matches the name and has a condition.
     cond_mask: Vec<u32>,
+    /// Per step: the bits of its atoms.
+    step_atoms: Vec<u32>,
     excluded: Vec<bool>,
     /// Per event code: whether a row of it can matter (step, condition or exclusion).
     relevant: Vec<bool>,
@@ -93,7 +103,7 @@ impl<'m> FunnelFold<'m> {
         spec.check()?;
         let mut name_mask = vec![0u32; model.event_names.len()];
         let mut cond_mask = vec![0u32; model.event_names.len()];
-        for (k, s) in spec.steps.iter().enumerate() {
+        for (k, s) in spec.atoms().into_iter().enumerate() {
             let Some(ev) = &s.event else { continue };
             for (code, name) in model.event_names.iter().enumerate() {
                 if glob_match(ev, name) {
@@ -113,7 +123,7 @@ impl<'m> FunnelFold<'m> {
         let relevant =
             (0..model.event_names.len()).map(|c| name_mask[c] != 0 || cond_mask[c] != 0 || excluded[c]).collect();
         let mut extra_cols = Vec::new();
-        for s in &spec.steps {
+        for s in spec.atoms() {
             if let Some(f) = &s.filter {
                 for field in f.fields() {
                     extra_cols.extend(facts::columns(field));
@@ -134,6 +144,10 @@ impl<'m> FunnelFold<'m> {
             spec,
             name_mask,
             cond_mask,
+            step_atoms: spec
+                .layout()
+                .map(|l| l.steps.iter().map(|s| s.atoms.iter().fold(0u32, |m, a| m | 1 << a)).collect())
+                .unwrap_or_else(|| (0..spec.steps.len()).map(|k| 1u32 << k).collect()),
             excluded,
             relevant,
             extra_cols,
@@ -190,8 +204,8 @@ impl<'m> FunnelFold<'m> {
                 Some((t, j)) => Facts::event(t, self.model, j),
                 None => Facts::row(rows, r, self.model),
             };
-            for k in 0..self.spec.steps.len() {
-                if cond & (1 << k) != 0 && self.spec.steps[k].filter.as_ref().is_some_and(|f| f.eval(&facts)) {
+            for (k, atom) in self.spec.atoms().into_iter().enumerate() {
+                if cond & (1 << k) != 0 && atom.filter.as_ref().is_some_and(|f| f.eval(&facts)) {
                     mask |= 1 << k;
                 }
             }
@@ -272,7 +286,7 @@ impl FunnelFold<'_> {
                         tagged.push((e.0, e.1, j));
                     }
                 }
-                for (k, s) in self.spec.steps.iter().enumerate() {
+                for (k, s) in self.spec.atoms().into_iter().enumerate() {
                     if let Some(st) = s.stage
                         && let Some(ts) = t.entry[st]
                     {
@@ -294,16 +308,14 @@ impl FunnelFold<'_> {
     /// The level and best chain (step times) of a customer's entries.
     pub(super) fn level_of<'s>(&self, scratch: &'s mut Scratch) -> (usize, &'s [i64]) {
         let entries = std::mem::take(&mut scratch.entries);
-        let scanner = scratch.scanner.get_or_insert_with(|| {
-            Scanner::new(self.spec.steps.len(), self.spec.window, self.spec.mode, self.spec.step_windows.clone())
-        });
+        let scanner = scratch.scanner.get_or_insert_with(|| self.spec.scanner());
         let level = scanner.scan(&entries);
         scratch.entries = entries;
         (level, &scratch.scanner.as_ref().expect("made above").best)
     }
 }
 
-/// The steps a unit's entries hold (bit k: step k), in any order.
+/// The atoms a unit's entries hold (bit k: atom k), in any order.
 fn present(entries: &[(i64, u8)]) -> u32 {
     entries.iter().filter(|e| e.1 >= STEP0).fold(0u32, |m, e| m | 1 << (e.1 - STEP0))
 }
@@ -320,9 +332,7 @@ pub struct Scratch {
 
 impl FunnelFold<'_> {
     fn scanner<'s>(&self, scanner: &'s mut Option<Scanner>) -> &'s mut Scanner {
-        scanner.get_or_insert_with(|| {
-            Scanner::new(self.spec.steps.len(), self.spec.window, self.spec.mode, self.spec.step_windows.clone())
-        })
+        scanner.get_or_insert_with(|| self.spec.scanner())
     }
 }
 
@@ -482,7 +492,7 @@ impl FunnelFold<'_> {
         let best_first_row = if level > 0 {
             entries
                 .iter()
-                .position(|&(ts, code)| ts == best[0] && code == STEP0)
+                .position(|&(ts, code)| ts == best[0] && code >= STEP0 && self.step_atoms[0] >> (code - STEP0) & 1 == 1)
                 .and_then(|i| scratch.entry_rows.get(offset + i).copied())
         } else {
             None
@@ -498,16 +508,24 @@ impl FunnelFold<'_> {
         }
     }
 
-    /// Adds one customer's level and best chain times, and the steps they
-    /// did at all (bit k: step k).
+    /// Adds one customer's level and best chain times (a skipped optional
+    /// step's is [`SKIPPED`]), and the atoms they did at all (bit k: atom k).
     fn record(&self, g: &mut GroupPartial, level: usize, best: &[i64], present: u32) {
         let n = self.spec.steps.len();
         g.levels[level] += 1;
-        for (k, c) in g.present.iter_mut().enumerate() {
-            *c += u64::from(present >> k & 1);
+        for (c, &atoms) in g.present.iter_mut().zip(&self.step_atoms) {
+            *c += u64::from(present & atoms == atoms);
         }
-        for k in 1..level {
-            g.step_seconds[k].push((best[k] - best[k - 1]) as f64 / 1e6);
+        let mut previous = best.first().copied().unwrap_or(0);
+        for (k, &t) in best.iter().enumerate().take(level) {
+            if t == SKIPPED {
+                continue;
+            }
+            g.through[k] += 1;
+            if k > 0 {
+                g.step_seconds[k].push((t - previous) as f64 / 1e6);
+                previous = t;
+            }
         }
         if level == n && n > 1 {
             let secs = (best[n - 1] - best[0]) as f64 / 1e6;

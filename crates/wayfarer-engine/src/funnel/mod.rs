@@ -29,7 +29,9 @@ use crate::period::Period;
 use crate::timeline::Timeline;
 use crate::{EngineError, Scope, Unit, ratio};
 
-pub use crate::window_funnel::{EXCLUDED, INTERVENING, MAX_STEPS, Mode, STEP0, Scanner, sort_entries};
+pub use crate::window_funnel::{
+    EXCLUDED, INTERVENING, Layout, LayoutStep, MAX_STEPS, Mode, SKIPPED, STEP0, Scanner, sort_entries,
+};
 
 pub mod context;
 mod fold;
@@ -41,25 +43,75 @@ pub use report::*;
 // ------------------------------------------------------------------ spec
 
 /// One funnel step: an event (exact name or glob) with an optional
-/// condition, or entering a stage.
+/// condition, or entering a stage; or an any-order group of those
+/// (`{A, B}`: done when every member has happened since the previous
+/// step). An optional step (`?A`) may be skipped.
 #[derive(Debug, Clone)]
 pub struct Step {
     pub label: String,
     pub event: Option<String>,
     pub filter: Option<Predicate>,
     pub stage: Option<usize>,
+    /// The members of an any-order group (empty for a single event or stage).
+    pub any_of: Vec<Step>,
+    /// Whether the chain may go on without this step.
+    pub optional: bool,
 }
 
 impl Step {
-    /// Parses `Event Name`, `Event Name[condition]` or `stage:Stage Name`;
-    /// an event name or glob that matches no event of the data is an error
-    /// naming it and the closest name.
+    /// Parses `Event Name`, `Event Name[condition]`, `stage:Stage Name`, an
+    /// any-order group `{A, B[condition]}` of those, and any of them as an
+    /// optional step with a leading `?`; an event name or glob that matches
+    /// no event of the data is an error naming it and the closest name.
     pub fn parse(text: &str, model: &Model) -> Result<Step, EngineError> {
         let step = Step::parse_allowing_absent(text, model)?;
-        if let Some(event) = &step.event {
-            model.events_matching(event, &format!("step '{}'", step.label))?;
+        for atom in step.atoms() {
+            if let Some(event) = &atom.event {
+                model.events_matching(event, &format!("step '{}'", step.label))?;
+            }
         }
         Ok(step)
+    }
+
+    /// The single events (or stages) the step is made of: itself, or the
+    /// members of its group.
+    pub fn atoms(&self) -> Vec<&Step> {
+        if self.any_of.is_empty() { vec![self] } else { self.any_of.iter().collect() }
+    }
+
+    /// [`Step::parse_allowing_absent`] for `?` and `{…}`.
+    fn parse_compound(t: &str, model: &Model) -> Result<Option<Step>, EngineError> {
+        if let Some(rest) = t.strip_prefix('?') {
+            let mut s = Step::parse_allowing_absent(rest, model)?;
+            if s.optional {
+                return Err(EngineError::InvalidQuery(format!("step '{t}': one '?' makes a step optional")));
+            }
+            s.optional = true;
+            s.label = t.to_string();
+            return Ok(Some(s));
+        }
+        let Some(inner) = t.strip_prefix('{') else { return Ok(None) };
+        let Some(inner) = inner.strip_suffix('}') else {
+            return Err(EngineError::InvalidQuery(format!("step '{t}': an any-order group ends with '}}'")));
+        };
+        let members = split_members(inner);
+        if members.iter().all(|m| m.trim().is_empty()) {
+            return Err(EngineError::InvalidQuery(format!("step '{t}': the group has no members")));
+        }
+        let mut any_of = Vec::new();
+        for (i, m) in members.iter().enumerate() {
+            let m = m.trim();
+            if m.is_empty() {
+                return Err(EngineError::InvalidQuery(format!("step '{t}': member {} is empty", i + 1)));
+            }
+            if m.starts_with('?') || m.starts_with('{') {
+                return Err(EngineError::InvalidQuery(format!(
+                    "step '{t}': member '{m}': a group's members are events or stages, not optional steps or groups"
+                )));
+            }
+            any_of.push(Step::parse_allowing_absent(m, model)?);
+        }
+        Ok(Some(Step { label: t.to_string(), event: None, filter: None, stage: None, any_of, optional: false }))
     }
 
     /// [`Step::parse`] without the check that the event occurs: for
@@ -67,6 +119,9 @@ impl Step {
     /// an event absent from the data (the chain stops there).
     pub fn parse_allowing_absent(text: &str, model: &Model) -> Result<Step, EngineError> {
         let t = text.trim();
+        if let Some(s) = Step::parse_compound(t, model)? {
+            return Ok(s);
+        }
         if let Some(name) = t.strip_prefix("stage:") {
             let k = model.stage_names.iter().position(|s| s.eq_ignore_ascii_case(name.trim())).ok_or_else(|| {
                 EngineError::InvalidQuery(format!(
@@ -80,6 +135,8 @@ impl Step {
                 event: None,
                 filter: None,
                 stage: Some(k),
+                any_of: Vec::new(),
+                optional: false,
             });
         }
         let (event, filter) = match t.find('[') {
@@ -99,8 +156,30 @@ impl Step {
         if event.is_empty() {
             return Err(EngineError::InvalidQuery(format!("step '{t}' has no event name")));
         }
-        Ok(Step { label: t.to_string(), event: Some(event), filter, stage: None })
+        Ok(Step { label: t.to_string(), event: Some(event), filter, stage: None, any_of: Vec::new(), optional: false })
     }
+}
+
+/// Splits a group's text at the commas outside brackets, quotes and
+/// parentheses (a member's condition may hold commas).
+fn split_members(s: &str) -> Vec<&str> {
+    let (mut out, mut depth, mut quote, mut start) = (Vec::new(), 0i32, None::<char>, 0);
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[' | '(') => depth += 1,
+            (None, ']' | ')') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
 }
 
 /// How to split a funnel.
@@ -170,7 +249,65 @@ impl FunnelSpec {
         if self.window < 0 {
             return Err(EngineError::InvalidQuery("the window must not be negative".into()));
         }
+        if self.atoms().len() > MAX_STEPS {
+            return Err(EngineError::InvalidQuery(format!(
+                "a funnel's steps and group members add up to at most {MAX_STEPS} events"
+            )));
+        }
+        let (first, last) = (&self.steps[0], &self.steps[self.steps.len() - 1]);
+        if let Some(s) = [first, last].into_iter().find(|s| s.optional) {
+            return Err(EngineError::InvalidQuery(format!(
+                "step '{}': the first and last steps cannot be optional (the funnel starts and ends with them)",
+                s.label
+            )));
+        }
+        if self.layout().is_some() && self.mode != Mode::Default {
+            return Err(EngineError::InvalidQuery(format!(
+                "optional steps and any-order groups work with --mode default, not {}",
+                serde_json::to_value(self.mode).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+            )));
+        }
         Ok(())
+    }
+
+    /// Every single event or stage of the steps, in order: a group adds
+    /// each of its members. Entry code `STEP0 + i` stands for atom `i`.
+    pub fn atoms(&self) -> Vec<&Step> {
+        self.steps.iter().flat_map(Step::atoms).collect()
+    }
+
+    /// The scanner's layout when a step is optional or a group; `None`
+    /// for a plain chain of steps (ClickHouse's windowFunnel).
+    pub fn layout(&self) -> Option<Layout> {
+        if self.steps.iter().all(|s| !s.optional && s.any_of.is_empty()) {
+            return None;
+        }
+        let mut next = 0u8;
+        let steps = self
+            .steps
+            .iter()
+            .map(|s| {
+                let k = s.atoms().len() as u8;
+                let atoms = (next..next + k).collect();
+                next += k;
+                LayoutStep { atoms, optional: s.optional }
+            })
+            .collect();
+        Some(Layout { steps })
+    }
+
+    /// The scanner for this funnel.
+    pub fn scanner(&self) -> Scanner {
+        match self.layout() {
+            Some(l) => Scanner::with_layout(l, self.window, self.step_windows.clone()),
+            None => Scanner::new(self.steps.len(), self.window, self.mode, self.step_windows.clone()),
+        }
+    }
+
+    /// For each step, the step before it that a chain must have reached
+    /// (the nearest one that is not optional); `None` for the first.
+    pub fn required_before(&self, k: usize) -> Option<usize> {
+        (0..k).rev().find(|&i| !self.steps[i].optional)
     }
 
     /// Whether the per-customer facts of a timeline (sessions, channels,
@@ -178,7 +315,7 @@ impl FunnelSpec {
     fn needs_timeline(&self) -> bool {
         self.breakdown.is_some()
             || self.per == Unit::Sessions
-            || self.steps.iter().any(|s| s.stage.is_some() || s.filter.as_ref().is_some_and(facts::needs_timeline))
+            || self.atoms().iter().any(|s| s.stage.is_some() || s.filter.as_ref().is_some_and(facts::needs_timeline))
     }
 }
 
@@ -315,6 +452,74 @@ mod per_session_tests {
             assert!((b.lift.unwrap() - 2.0 / 3.0).abs() < 1e-12, "{:?}", b.lift);
             assert_eq!(a.lift, None);
         }
+    }
+
+    #[test]
+    fn optional_steps_and_any_order_groups_count_through_the_fold() {
+        let (_d, s) = store(vec![
+            ev("a", 0.0, "A"),
+            ev("a", 1.0, "B"),
+            ev("a", 2.0, "C"),
+            ev("b", 0.0, "A"),
+            ev("b", 1.0, "C"),
+            ev("c", 0.0, "A"),
+            ev("c", 1.0, "B"),
+            ev("d", 0.0, "A"),
+            ev("e", 0.0, "C"),
+            ev("e", 1.0, "A"),
+        ]);
+        let m = model(&s);
+        let day = 86_400_000_000;
+        let parse = |t: &[&str]| t.iter().map(|x| Step::parse(x, &m).unwrap()).collect::<Vec<_>>();
+        let optional = FunnelSpec::new(parse(&["A", "?B", "C"]), day, Mode::Default);
+        let group = FunnelSpec::new(parse(&["A", "{C, B}"]), day, Mode::Default);
+        for base in [optional, group] {
+            // From postings and from timelines (a breakdown needs them).
+            let mut with_breakdown = base.clone();
+            with_breakdown.breakdown = Some(Breakdown::FirstChannel);
+            for spec in [base.clone(), with_breakdown] {
+                let r = funnel(&s, &m, &Scope::default(), &spec).unwrap();
+                let counts: Vec<u64> = r.steps.iter().map(|s| s.customers).collect();
+                if spec.steps.len() == 3 {
+                    // a did B and C; b skipped B; c stopped at B; d and e stopped at A.
+                    assert_eq!(counts, [5, 2, 2]);
+                    assert_eq!(r.level_counts, [0, 2, 1, 2]);
+                    assert!(r.steps[1].optional && !r.steps[2].optional);
+                    assert_eq!(r.steps[2].conversion_from_previous, Some(0.4), "C counts from A, not from B");
+                    assert_eq!(r.steps[1].conversion_from_previous, Some(0.4));
+                    assert_eq!(r.time_to_convert.customers, 2);
+                } else {
+                    // Only a did both after A (b did C, c did B).
+                    assert_eq!(counts, [5, 1]);
+                    assert_eq!(r.steps[1].base_rate, Some(0.2), "B and C both, at any time: a");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn optional_steps_and_groups_are_checked() {
+        let (_d, s) = store(vec![ev("a", 0.0, "A"), ev("a", 1.0, "B")]);
+        let m = model(&s);
+        let day = 86_400_000_000;
+        let err = |t: &[&str], mode: Mode| {
+            let steps: Result<Vec<Step>, _> = t.iter().map(|x| Step::parse(x, &m)).collect();
+            match steps {
+                Err(e) => e.to_string(),
+                Ok(steps) => {
+                    funnel(&s, &m, &Scope::default(), &FunnelSpec::new(steps, day, mode)).unwrap_err().to_string()
+                }
+            }
+        };
+        assert!(err(&["?A", "B"], Mode::Default).contains("first and last steps cannot be optional"));
+        assert!(err(&["A", "?B"], Mode::Default).contains("'?B'"));
+        assert!(err(&["A", "{B, Bx}"], Mode::Default).contains("'Bx'"), "a member that never occurs is named");
+        assert!(err(&["A", "{B"], Mode::Default).contains("ends with '}'"));
+        assert!(err(&["A", "{B, ?A}"], Mode::Default).contains("not optional steps or groups"));
+        assert!(err(&["A", "{B, A}"], Mode::StrictOrder).contains("--mode default"));
+        // A member's condition may hold commas.
+        let g = Step::parse("{A[url != 'a, b'], B}", &m).unwrap();
+        assert_eq!(g.any_of.len(), 2);
     }
 
     #[test]

@@ -51,6 +51,10 @@ pub struct StepReport {
     /// more likely the step is after the previous one than in general.
     #[serde(default)]
     pub lift: Option<f64>,
+    /// An optional step (`?Step`): `customers` took it on their way, and the
+    /// next step's conversion counts from the step before this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,19 +89,21 @@ pub struct TrendPoint {
 
 fn steps_report(spec: &FunnelSpec, g: &GroupPartial) -> Vec<StepReport> {
     let n = spec.steps.len();
-    let reached: Vec<u64> = (0..n).map(|k| g.levels[k + 1..].iter().sum()).collect();
+    let reached = &g.through;
     let all: u64 = g.levels.iter().sum();
     (0..n)
         .map(|k| {
             let mut secs = g.step_seconds[k].clone();
             let base_rate = ratio(g.present.get(k).copied().unwrap_or(0), all);
-            let from_previous = if k == 0 { None } else { ratio(reached[k], reached[k - 1]) };
+            // From the nearest step before that a chain cannot skip.
+            let from_previous = spec.required_before(k).and_then(|p| ratio(reached[k], reached[p]));
             StepReport {
                 base_rate,
                 lift: from_previous.zip(base_rate).filter(|(_, b)| *b > 0.0).map(|(c, b)| c / b),
                 name: spec.steps[k].label.clone(),
                 customers: reached[k],
-                conversion_from_previous: if k == 0 { None } else { ratio(reached[k], reached[k - 1]) },
+                optional: spec.steps[k].optional,
+                conversion_from_previous: from_previous,
                 conversion_from_first: ratio(reached[k], reached[0]),
                 median_seconds_from_previous: if k == 0 { None } else { quantile(&mut secs, 0.5) },
                 dropped_segment: None,
