@@ -428,19 +428,7 @@ pub fn compare(a_name: &str, a: &GraphReport, b_name: &str, b: &GraphReport, min
     }
 }
 
-/// Benjamini–Hochberg adjusted p-values (q-values), in the input's order.
-pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
-    let m = p.len();
-    let mut order: Vec<usize> = (0..m).collect();
-    order.sort_by(|&i, &j| p[i].total_cmp(&p[j]));
-    let mut q = vec![1.0; m];
-    let mut running = 1.0f64;
-    for (rank, &i) in order.iter().enumerate().rev() {
-        running = running.min(p[i] * m as f64 / (rank + 1) as f64);
-        q[i] = running.min(1.0);
-    }
-    q
-}
+pub use wayfarer_models::stats::benjamini_hochberg;
 
 #[cfg(test)]
 mod tests {

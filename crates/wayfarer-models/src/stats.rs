@@ -112,6 +112,62 @@ pub fn welch(a: &Moments, b: &Moments) -> Option<Comparison> {
     Some(Comparison { value: ma, baseline: mb, z, p_value: two_sided_p(z) })
 }
 
+/// Benjamini–Hochberg adjusted p-values (q-values), in the input's order.
+pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&i, &j| p[i].total_cmp(&p[j]));
+    let mut q = vec![1.0; m];
+    let mut running = 1.0f64;
+    for (rank, &i) in order.iter().enumerate().rev() {
+        running = running.min(p[i] * m as f64 / (rank + 1) as f64);
+        q[i] = running.min(1.0);
+    }
+    q
+}
+
+/// Bins of a time histogram: bin 0 holds times under one second, bin
+/// `i ≥ 1` times in [2^((i−1)/2), 2^(i/2)) seconds, the last everything
+/// longer (2^31.5 s, about 95 years).
+pub const TIME_BINS: usize = 64;
+
+/// The [`TIME_BINS`] bin of a duration in seconds.
+pub fn time_bin(seconds: f64) -> usize {
+    if seconds.is_nan() || seconds < 1.0 {
+        return 0;
+    }
+    ((2.0 * seconds.log2()).floor() as usize + 1).min(TIME_BINS - 1)
+}
+
+/// The Mann–Whitney U test of two samples given as counts per ordered bin
+/// (values in one bin are ties), normal approximation with the tie
+/// correction. `value` is the probability that a value of `a` exceeds one
+/// of `b` (ties count half), `baseline` 0.5. None when a sample is empty.
+pub fn mann_whitney_binned(a: &[u64], b: &[u64]) -> Option<Comparison> {
+    let (na, nb): (u64, u64) = (a.iter().sum(), b.iter().sum());
+    if na == 0 || nb == 0 {
+        return None;
+    }
+    let (na_f, nb_f) = (na as f64, nb as f64);
+    let n = na_f + nb_f;
+    let (mut below, mut rank_sum, mut ties) = (0.0f64, 0.0f64, 0.0f64);
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (a.get(i).copied().unwrap_or(0) as f64, b.get(i).copied().unwrap_or(0) as f64);
+        let t = x + y;
+        if t == 0.0 {
+            continue;
+        }
+        rank_sum += x * (below + (t + 1.0) / 2.0);
+        ties += t * t * t - t;
+        below += t;
+    }
+    let u = rank_sum - na_f * (na_f + 1.0) / 2.0;
+    let mean = na_f * nb_f / 2.0;
+    let var = na_f * nb_f / 12.0 * ((n + 1.0) - ties / (n * (n - 1.0)).max(1.0));
+    let z = if var > 0.0 { (u - mean) / var.sqrt() } else { 0.0 };
+    Some(Comparison { value: u / (na_f * nb_f), baseline: 0.5, z, p_value: two_sided_p(z) })
+}
+
 /// Quantile of a sorted slice by linear interpolation (numpy's default);
 /// None when empty.
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
@@ -174,6 +230,25 @@ pub fn nps(promoters: u64, passives: u64, detractors: u64) -> Option<(f64, f64)>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mann_whitney_matches_scipy() {
+        // scripts/gen_mann_whitney_expectations.py (SciPy 1.x, asymptotic, no continuity correction).
+        let c = super::mann_whitney_binned(&[3, 0, 5, 2, 7, 1], &[1, 4, 2, 6, 0, 3]).unwrap();
+        assert!((c.value - 0.5451388888888888).abs() < 1e-12, "{c:?}");
+        assert!((c.p_value - 0.6480353260005878).abs() < 1e-6, "{c:?}");
+        assert!(super::mann_whitney_binned(&[1], &[0, 0]).is_none());
+        // Every value of a above every value of b.
+        let c = super::mann_whitney_binned(&[0, 0, 0, 40], &[40]).unwrap();
+        assert!(c.value == 1.0 && c.p_value < 1e-10);
+    }
+
+    #[test]
+    fn time_bins_are_half_octaves() {
+        use super::time_bin;
+        assert_eq!((time_bin(0.0), time_bin(0.99), time_bin(1.0), time_bin(1.42), time_bin(2.0)), (0, 0, 1, 2, 3));
+        assert_eq!(time_bin(1e30), super::TIME_BINS - 1);
+    }
+
     use super::*;
 
     #[test]

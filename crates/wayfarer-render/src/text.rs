@@ -1058,3 +1058,88 @@ fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }
+
+/// Two maps compared: per group a table of stages × measures (A → B, ▲
+/// better or ▼ worse where significant), then the pain points' changes.
+pub fn map_comparison(c: &wayfarer_engine::journey::compare::MapComparison, width: u16) -> String {
+    use wayfarer_engine::journey::compare::{Change, PainStatus};
+    let side = |s: &wayfarer_engine::journey::compare::Side| {
+        let range = match (&s.from, &s.to) {
+            (None, None) => String::new(),
+            (f, t) => format!(
+                " {}..{}",
+                f.as_deref().map_or("", |x| &x[..x.len().min(10)]),
+                t.as_deref().map_or("", |x| &x[..x.len().min(10)])
+            ),
+        };
+        let range = if s.label.contains("..") { String::new() } else { range };
+        format!("{}{range} ({})", s.label, counted(s.customers, "customer"))
+    };
+    let mut out = format!("What changed: {} → {}\n", side(&c.a), side(&c.b));
+    out.push_str(&format!(
+        "{} tests; {} significant at a {:.0} % false-discovery rate (▲ better, ▼ worse; nothing else is flagged).\n",
+        count(c.tests as u64),
+        count(c.significant as u64),
+        c.fdr * 100.0
+    ));
+    if let Some(h) = c.horizon_seconds {
+        out.push_str(&format!(
+            "Reach: of the customers first seen in each period; conversion and time: of those who entered \
+             the stage in the period, followed for {} (whole histories).\n",
+            duration(Some(h))
+        ));
+    }
+    for w in &c.warnings {
+        out.push_str(&format!("Note: {w}\n"));
+    }
+    let mark = |ch: &Change| match (ch.significant, ch.better) {
+        (true, Some(true)) => " ▲",
+        (true, Some(false)) => " ▼",
+        _ => "",
+    };
+    let share =
+        |ch: &Change| format!("{} → {}{}", ch.a.map_or("–".into(), pct), ch.b.map_or("–".into(), pct), mark(ch));
+    let time = |ch: &Change| format!("{} → {}{}", duration(ch.a), duration(ch.b), mark(ch));
+    let score = |ch: &Change, digits: usize| {
+        let f = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:+.digits$}"));
+        format!("{} → {}{}", f(ch.a), f(ch.b), mark(ch))
+    };
+    for g in &c.groups {
+        let who = g.persona.as_deref().unwrap_or("All customers");
+        out.push_str(&format!("\n{who} ({} → {})\n", count(g.a_customers), count(g.b_customers)));
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(width);
+        t.set_header(vec!["stage", "reach", "conversion to next", "median time to next", "emotion", "NPS"]);
+        for s in &g.stages {
+            t.add_row(vec![
+                s.stage.clone(),
+                share(&s.reach),
+                s.conversion.as_ref().map_or("–".into(), share),
+                s.time_to_next.as_ref().map_or("–".into(), time),
+                s.emotion.as_ref().map_or("–".into(), |e| score(e, 2)),
+                s.nps.as_ref().map_or("–".into(), |e| score(e, 0)),
+            ]);
+        }
+        out.push_str(&t.to_string());
+        out.push('\n');
+    }
+    if !c.unmatched_personas.is_empty() {
+        out.push_str(&format!("Personas on one side only (not compared): {}\n", c.unmatched_personas.join(", ")));
+    }
+    let changed: Vec<_> =
+        c.pain_points.iter().filter(|p| !matches!(p.status, PainStatus::Unchanged | PainStatus::OneSide)).collect();
+    let one_side = c.pain_points.iter().filter(|p| p.status == PainStatus::OneSide).count();
+    out.push_str(&format!(
+        "\nPain points: {} changed significantly, {} unchanged, {one_side} found on one side only without a significant change\n",
+        changed.len(),
+        c.pain_points.len() - changed.len() - one_side
+    ));
+    for p in changed {
+        let v = |s: &Option<wayfarer_engine::journey::compare::PainSide>| {
+            s.as_ref().map_or("–".to_string(), |s| fmt_value(&p.metric, s.value))
+        };
+        let q = p.q_value.map_or(String::new(), |q| format!(", q = {}", fmt_p(q)));
+        out.push_str(&format!("  {:<9} {} ({}: {} → {}{q})\n", p.status.label(), p.title, p.metric, v(&p.a), v(&p.b)));
+    }
+    out
+}

@@ -104,8 +104,15 @@ pub(crate) struct CustomerOut {
 }
 
 /// Generates customer `idx` of the company with this `seed`.
-pub(crate) fn generate(seed: u64, idx: u32, start: i64, end: i64) -> CustomerOut {
+pub(crate) fn generate(
+    seed: u64,
+    idx: u32,
+    start: i64,
+    end: i64,
+    intervention: Option<crate::Intervention>,
+) -> CustomerOut {
     let mut g = Gen::new(seed, idx, end);
+    g.intervention = intervention;
     let window = (end - start).max(DAY);
     let arrival = ms(start + (g.rng.f64() * 0.75 * window as f64) as i64 + 6 * HOUR);
     g.run(arrival);
@@ -297,6 +304,8 @@ struct Gen {
     cons_at: Option<i64>,
     email_offset: i64,
     counter: u32,
+    /// The company's dated change, if any.
+    intervention: Option<crate::Intervention>,
 }
 
 /// Salt of the product-taste stream.
@@ -377,6 +386,7 @@ impl Gen {
             city,
             cons_at: None,
             counter: 0,
+            intervention: None,
         }
     }
 
@@ -493,9 +503,19 @@ impl Gen {
         {
             touched |= Channel::Email.bit();
         }
-        let buys = u[2] < shift_logit(p.transitions[2], effect_sum(touched));
+        let q = shift_logit(p.transitions[2], effect_sum(touched));
+        let mut buys = u[2] < q;
         self.decision = Some((p.transitions[2], touched, t_final));
         let exit = Exit::from_index(self.rng.weighted(&Exit::weights(self.pi)));
+        // After the fix, some who would have left at the shipping costs buy.
+        if let Some(iv) = self.intervention
+            && !buys
+            && self.pi == DEAL_HUNTER
+            && exit == Exit::Shipping
+            && t_final >= iv.at_micros
+        {
+            buys = u[2] < q + iv.recovered * (1.0 - q);
+        }
         if abandon_first {
             let _ = self.decision_visit(t_dec, ch1, DecEnd::Abandon);
         }

@@ -48,7 +48,7 @@ use crate::rng::Rng;
 pub const DEMO_CONFIG: &str = include_str!("demo_config.toml");
 
 /// What to simulate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
     pub seed: u64,
     pub customers: usize,
@@ -56,6 +56,30 @@ pub struct SimConfig {
     pub start_micros: i64,
     /// Length of the window in days.
     pub days: u32,
+    /// A change the company made on a date, if any.
+    pub intervention: Option<Intervention>,
+}
+
+/// A dated change to the company, the ground truth of comparing maps over
+/// time (DESIGN §11): from `at_micros` on, the shipping costs are shown up
+/// front, so a share `recovered` of the deal hunters who would have left
+/// the checkout at the shipping-costs page buy instead. Nothing else
+/// changes (the random draws are the same with or without it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Intervention {
+    pub at_micros: i64,
+    pub recovered: f64,
+}
+
+impl Intervention {
+    /// What the demo's company does: the fix half-way through the window
+    /// (at midnight UTC), recovering 60 % of those exits.
+    pub fn halfway(start_micros: i64, days: u32) -> Intervention {
+        let at = start_micros + i64::from(days / 2) * DAY;
+        Intervention { at_micros: at - at.rem_euclid(DAY), recovered: 0.6 }
+    }
+
+    pub const DESCRIPTION: &'static str = "Shipping costs shown up front for deal hunters";
 }
 
 impl Default for SimConfig {
@@ -66,6 +90,7 @@ impl Default for SimConfig {
             // 2026-05-01T00:00:00Z
             start_micros: 1_777_593_600_000_000,
             days: 184,
+            intervention: None,
         }
     }
 }
@@ -114,10 +139,10 @@ pub fn generate(cfg: &SimConfig) -> Company {
     let end = cfg.end_micros();
     let n = cfg.customers.min(u32::MAX as usize) as u32;
     let mut outs: Vec<CustomerOut> =
-        (0..n).into_par_iter().map(|i| customer::generate(cfg.seed, i, start, end)).collect();
+        (0..n).into_par_iter().map(|i| customer::generate(cfg.seed, i, start, end, cfg.intervention)).collect();
     shared_laptops(cfg.seed, &mut outs, end);
     let total: usize = outs.iter().map(|o| o.events.len()).sum();
-    let truth = truth::build(cfg.seed, start, end, &outs, total as u64);
+    let truth = truth::build(cfg.seed, start, end, &outs, total as u64, cfg.intervention);
     let mut events = Vec::with_capacity(total);
     let mut customers = Vec::with_capacity(outs.len());
     for o in outs {
@@ -141,7 +166,7 @@ pub fn write_bench_streaming(cfg: &SimConfig, path: &Path) -> Result<u64, SimErr
     while a < n {
         let b = (a + CHUNK).min(n);
         let outs: Vec<CustomerOut> =
-            (a..b).into_par_iter().map(|i| customer::generate(cfg.seed, i, start, end)).collect();
+            (a..b).into_par_iter().map(|i| customer::generate(cfg.seed, i, start, end, cfg.intervention)).collect();
         let mut events: Vec<Ev> = outs.into_iter().flat_map(|o| o.events).collect();
         events.par_sort_unstable_by_key(|e| (e.ts, e.cust, e.seq));
         w.write(&events)?;

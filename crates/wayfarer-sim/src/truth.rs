@@ -52,8 +52,25 @@ pub struct GroundTruth {
     /// First-purchase decisions inside the window.
     pub decisions: u64,
     pub pain_points: Vec<PainPoint>,
+    /// The company's dated change, if it made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervention: Option<InterventionTruth>,
     pub realized: Realized,
     pub customer_list: Vec<CustomerTruth>,
+}
+
+/// What changed on a date, and where a comparison around it should see it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InterventionTruth {
+    /// RFC 3339.
+    pub at: String,
+    pub description: String,
+    pub persona: String,
+    /// The stage whose conversion to the next changes, and the pain point it fixes.
+    pub stage: String,
+    pub pain_point: String,
+    /// Share of the shipping-page exits that buy instead.
+    pub recovered: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -212,7 +229,14 @@ fn channel_contributions(customers: &[CustomerOut]) -> (Vec<(Channel, f64)>, Vec
 }
 
 /// Builds the ground truth from the finished customers.
-pub(crate) fn build(seed: u64, start: i64, end: i64, customers: &[CustomerOut], events: u64) -> GroundTruth {
+pub(crate) fn build(
+    seed: u64,
+    start: i64,
+    end: i64,
+    customers: &[CustomerOut],
+    events: u64,
+    intervention: Option<crate::Intervention>,
+) -> GroundTruth {
     let personas = PERSONAS
         .iter()
         .map(|p| PersonaTruth {
@@ -357,6 +381,14 @@ pub(crate) fn build(seed: u64, start: i64, end: i64, customers: &[CustomerOut], 
         channel_credit: credit.iter().map(|(c, v)| (c.name().to_string(), round4(*v))).collect(),
         credit_ranking,
         decisions,
+        intervention: intervention.map(|iv| InterventionTruth {
+            at: format_ts(iv.at_micros, 0),
+            description: crate::Intervention::DESCRIPTION.to_string(),
+            persona: PERSONAS[crate::model::DEAL_HUNTER].name.to_string(),
+            stage: "Decision".to_string(),
+            pain_point: shipping.id.clone(),
+            recovered: iv.recovered,
+        }),
         pain_points: vec![shipping, late],
         realized: Realized { overall, by_persona },
         customer_list,

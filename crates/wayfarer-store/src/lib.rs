@@ -23,6 +23,7 @@
 //! The write-ahead staging of the HTTP server ([`staging`]) sits beside
 //! `segments/` and is folded in through the same [`Writer`].
 
+pub mod annotations;
 mod dedupe;
 pub mod hot;
 pub mod identity;
@@ -35,6 +36,7 @@ pub mod referrals;
 pub mod rows;
 pub mod segment;
 pub mod segment_defs;
+pub mod snapshots;
 pub mod staging;
 #[cfg(any(test, feature = "testing"))]
 pub mod testfs;

@@ -82,6 +82,12 @@ pub enum Command {
     /// Product recommendations (co-occurrence, EASE) for a customer, or their evaluation against
     /// popularity on the purchases after a split date.
     Recommend(RecommendArgs),
+    /// Add a dated annotation ("2026-08-01" "Checkout redesigned"): a marker on trend charts,
+    /// and what `wayfarer map --around` compares before and after.
+    Annotate(AnnotateArgs),
+    /// Dated annotations: list or delete them.
+    #[command(subcommand)]
+    Annotations(AnnotationsCommand),
     /// Saved segments: customers by a condition (traits, behaviour, stage, persona, channel, NPS),
     /// their members, and ad-platform audiences.
     #[command(subcommand)]
@@ -247,6 +253,10 @@ pub struct DemoArgs {
     /// Delete the demo data directory first instead of re-using it.
     #[arg(long)]
     pub fresh: bool,
+    /// When the company fixes its shipping-costs page for deal hunters (a dated change to find
+    /// with `wayfarer map --around`): halfway, a date, or none.
+    #[arg(long, env = "WAYFARER_DEMO_INTERVENTION", default_value = "halfway", value_name = "WHEN")]
+    pub intervention: String,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -354,6 +364,79 @@ pub struct MapArgs {
     /// Output file (default: stdout for text/json/csv, journey-map.html, .xlsx, .svg or .png otherwise).
     #[arg(long, env = "WAYFARER_MAP_OUT", value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Compare two maps: A is a saved snapshot (`wayfarer map snapshots`) or a period FROM..TO
+    /// (2026-07-01..2026-10-01; an end may be left open). Prints per stage and persona what
+    /// changed from A to B, with tests; only changes significant at a 5 % false-discovery rate
+    /// are flagged.
+    #[arg(long, value_name = "A", requires = "vs", conflicts_with_all = ["split_by", "persona"])]
+    pub compare: Option<String>,
+    /// With --compare: the map compared with A (a snapshot or a period).
+    #[arg(long, value_name = "B", requires = "compare")]
+    pub vs: Option<String>,
+    /// Compare the --days before a dated annotation (its id, or a word of its text) with the
+    /// --days from it on (`wayfarer annotate DATE TEXT` adds one).
+    #[arg(long, value_name = "ANNOTATION", conflicts_with_all = ["compare", "vs", "split_by", "persona", "from", "to"])]
+    pub around: Option<String>,
+    /// Comparing two periods: how long each customer who enters a stage is followed to see
+    /// whether (and how fast) they reach the next one.
+    #[arg(long, value_name = "DURATION", default_value = "14d")]
+    pub horizon: String,
+    /// With --around: the days on each side.
+    #[arg(long, value_name = "N", default_value_t = 28, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub days: u32,
+    #[command(subcommand)]
+    pub action: Option<MapAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MapAction {
+    /// Save the map of all customers and of each persona, with the configuration's hash, the
+    /// data range and the notes, in DIR/snapshots/NAME.json (compare it later with --compare).
+    Snapshot {
+        /// The snapshot's name (default: the data's last day, e.g. 2026-10-01).
+        #[arg(long)]
+        name: Option<String>,
+        /// Replace a snapshot of the same name.
+        #[arg(long)]
+        replace: bool,
+        /// Only events at or after this date (a snapshot of a period).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Only events before this date.
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// Personas of the per-persona maps.
+        #[arg(long, value_enum, default_value = "auto")]
+        personas: PersonaSource,
+    },
+    /// List the saved snapshots: name, data range, customers, personas, configuration hash.
+    Snapshots {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a saved snapshot.
+    DeleteSnapshot { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AnnotateArgs {
+    /// When it happened: a date (2026-08-01) or a time (2026-08-01T09:00:00Z).
+    pub date: String,
+    /// What happened ("Checkout redesigned").
+    pub text: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnnotationsCommand {
+    /// Every annotation, in time order.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an annotation by its id.
+    Delete { id: u64 },
 }
 
 #[derive(Debug, Args)]

@@ -167,6 +167,7 @@ pub(super) fn finish(
             dropped: if last { 0 } else { st.reached - st.converted },
             median_time_to_next_seconds: quantile_sorted(&times, 0.5),
             p90_time_to_next_seconds: quantile_sorted(&times, 0.9),
+            time_to_next_bins: time_bins(&times),
             current_active: st.current_active,
             current_churned: st.current_churned,
             revenue: st.revenue,
@@ -185,6 +186,7 @@ pub(super) fn finish(
             distinctive_channel,
             emotion: EmotionReport {
                 score: st.emotion.mean(),
+                score_sd: st.emotion.variance().map(f64::sqrt),
                 n: st.emotion.n,
                 customers: st.emotion_customers,
                 sentiment: st.sentiment.mean(),
@@ -341,4 +343,17 @@ fn pick_verbatims(
         push(c, "positive", &mut out);
     }
     out
+}
+
+/// Counts of times (seconds) per [`wayfarer_models::stats::time_bin`],
+/// trailing empty bins left out.
+fn time_bins(times: &[f64]) -> Vec<u64> {
+    let mut bins = vec![0u64; wayfarer_models::stats::TIME_BINS];
+    for &t in times {
+        bins[wayfarer_models::stats::time_bin(t)] += 1;
+    }
+    while bins.last() == Some(&0) {
+        bins.pop();
+    }
+    bins
 }

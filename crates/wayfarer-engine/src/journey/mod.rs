@@ -16,6 +16,9 @@
 //!  finish.rs  merged statistics → the map of a scope or a persona
 //!  pain.rs    pain points from the merged statistics, with their evidence
 //!  opportunities.rs  what to do: from pain points and positive signals
+//!  snapshot.rs  a saved map (all customers and each persona) with its configuration hash
+//!  cohorts.rs   stage-entry cohorts of two periods, followed for one horizon
+//!  compare.rs   two maps (snapshots, periods, around an annotation) compared with tests
 //! ```
 
 use std::collections::HashMap;
@@ -42,12 +45,15 @@ const VERBATIM_POOL: usize = 40;
 
 pub use crate::model::TpKey;
 
+pub mod cohorts;
+pub mod compare;
 mod dips;
 mod finish;
 pub(crate) mod fold;
 mod opportunities;
 pub mod pain;
 mod report;
+pub mod snapshot;
 mod stats;
 
 pub use fold::{JourneyFold, survey_emotion};

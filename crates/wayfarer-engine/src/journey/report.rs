@@ -49,6 +49,11 @@ pub struct StageReport {
     pub dropped: u64,
     pub median_time_to_next_seconds: Option<f64>,
     pub p90_time_to_next_seconds: Option<f64>,
+    /// Times to the next stage as counts per half-octave bin
+    /// ([`wayfarer_models::stats::time_bin`]): what a comparison of two
+    /// maps tests (Mann–Whitney) without the samples.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub time_to_next_bins: Vec<u64>,
     /// Customers whose current stage this is: still active / churned.
     pub current_active: u64,
     pub current_churned: u64,
@@ -124,6 +129,9 @@ pub struct ChannelReport {
 pub struct EmotionReport {
     /// Mean of text sentiments and survey scores mapped to [−1, 1].
     pub score: Option<f64>,
+    /// Their standard deviation (for comparisons of two maps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_sd: Option<f64>,
     pub n: u64,
     pub customers: u64,
     pub sentiment: Option<f64>,

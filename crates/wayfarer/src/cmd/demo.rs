@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use wayfarer_engine::Model;
 use wayfarer_engine::journey::{MapInputs, journey_maps_with};
 use wayfarer_ingest::Format;
-use wayfarer_sim::{SimConfig, generate};
+use wayfarer_sim::{Intervention, SimConfig, generate};
 use wayfarer_store::Store;
 
 use crate::cli::{DemoArgs, Global, MapFormat};
@@ -26,7 +26,16 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
 
     let pb = progress
         .spinner(&format!("Simulating Northwind Outfitters: {} customers over {} days", args.customers, args.days));
-    let sim = SimConfig { seed: args.seed, customers: args.customers, days: args.days, ..SimConfig::default() };
+    let mut sim = SimConfig { seed: args.seed, customers: args.customers, days: args.days, ..SimConfig::default() };
+    sim.intervention = match args.intervention.as_str() {
+        "none" => None,
+        "halfway" => Some(Intervention::halfway(sim.start_micros, sim.days)),
+        date => {
+            let at = wayfarer_core::time::parse_date_arg(date)
+                .map_err(|e| anyhow::anyhow!("--intervention '{date}': {e}, or halfway or none"))?;
+            Some(Intervention { at_micros: at, ..Intervention::halfway(sim.start_micros, sim.days) })
+        }
+    };
     let company = generate(&sim);
     done(
         &pb,
@@ -54,6 +63,15 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
     let (config, _) = super::load_config(g, &dir)?;
 
     let summary = super::import::import_files(&dir, &config, &[ndjson], Some(Format::Ndjson), None, progress)?;
+    // The company's dated change, as an annotation to compare around.
+    if let Some(iv) = sim.intervention {
+        let at = wayfarer_core::time::format_rfc3339(iv.at_micros);
+        let known = wayfarer_store::annotations::list(&dir)?;
+        if !known.iter().any(|a| a.at == at && a.text == Intervention::DESCRIPTION) {
+            let now = wayfarer_core::time::format_rfc3339(super::now_micros());
+            wayfarer_store::annotations::add(&dir, &at, Intervention::DESCRIPTION, &now)?;
+        }
+    }
 
     let pb = progress.spinner("Building the journey map (all customers and each persona)");
     let store = Store::open(&dir)?;
@@ -86,6 +104,13 @@ pub fn run(g: &Global, args: &DemoArgs, progress: Progress) -> Result<()> {
         dir.display()
     );
     say!("  wayfarer nba --data {} --stage Decision", dir.display());
+    if let Some(iv) = sim.intervention {
+        say!(
+            "  wayfarer map --data {} --around shipping   # what changed when the shipping costs moved up front ({})",
+            dir.display(),
+            &wayfarer_core::time::format_rfc3339(iv.at_micros)[..10]
+        );
+    }
     say!(
         "The dashboard: create a read token, start the server, open http://127.0.0.1:8080 and sign in with the token:"
     );

@@ -76,7 +76,7 @@ pub fn run(args: &SimulateArgs, customers: usize, progress: Progress) -> Result<
     }
     // The company starts a minute of clock time from now.
     let start = (clock.now_us() / 60_000_000 + 1) * 60_000_000;
-    let sim = SimConfig { seed: args.seed, customers, days: args.days, start_micros: start };
+    let sim = SimConfig { seed: args.seed, customers, days: args.days, start_micros: start, intervention: None };
     let pb = progress.spinner(&format!("Simulating {customers} customers"));
     let company = generate(&sim);
     done(

@@ -5,15 +5,36 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use wayfarer_engine::Model;
-use wayfarer_engine::journey::{JourneyMap, MapInputs, Personas, journey_map_with, journey_maps_with};
+use wayfarer_engine::journey::compare::MapComparison;
+use wayfarer_engine::journey::snapshot::{self as snapshots_, MapSnapshot};
+use wayfarer_engine::journey::{Assignment, JourneyMap, MapInputs, Personas, journey_map_with, journey_maps_with};
 use wayfarer_engine::personas::{PersonaSpec, persona_fit};
 use wayfarer_engine::segments::{self, Segmentation};
 use wayfarer_store::Store;
 
-use crate::cli::{Global, MapArgs, MapFormat, PersonaSource};
+use crate::cli::{Global, MapAction, MapArgs, MapFormat, PersonaSource, ScopeArgs};
 use crate::progress::{Progress, done};
 
 pub fn run(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out) -> Result<()> {
+    match &args.action {
+        Some(MapAction::Snapshot { name, replace, from, to, personas }) => {
+            let scope = ScopeArgs { persona: None, from: from.clone(), to: to.clone(), segment: None };
+            return snapshot(g, name.as_deref(), *replace, &scope, *personas, progress, out);
+        }
+        Some(MapAction::Snapshots { json }) => return snapshots(g, *json, out),
+        Some(MapAction::DeleteSnapshot { name }) => {
+            let snap = super::Snapshot::of(g)?;
+            if !wayfarer_store::snapshots::delete(snap.store.dir(), name)? {
+                anyhow::bail!("no snapshot named '{name}'");
+            }
+            say!("Deleted snapshot '{name}'");
+            return Ok(());
+        }
+        None => {}
+    }
+    if args.compare.is_some() || args.around.is_some() {
+        return compare(g, args, progress, out);
+    }
     let snap = super::Snapshot::of(g)?;
     let (store, model) = (snap.store.clone(), snap.model()?);
     let mut scope = super::scope(&args.scope)?;
@@ -121,6 +142,273 @@ fn emit(out: Option<&Path>, bytes: &[u8]) -> Result<()> {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::new(super::Closed)),
                 other => Ok(other?),
             }
+        }
+    }
+}
+
+/// The maps of all customers and of each persona over a scope.
+fn maps_of(
+    store: &Store,
+    model: &Model,
+    scope: &wayfarer_engine::Scope,
+    personas: Personas,
+) -> Result<Vec<JourneyMap>> {
+    let inputs = MapInputs::with_predicted_clv(store, model, scope, personas)?;
+    Ok(journey_maps_with(store, model, scope, &inputs)?)
+}
+
+fn personas_label(p: &Personas) -> &'static str {
+    match p.assignment {
+        Assignment::HandWritten => "configured",
+        Assignment::Nearest(_) => "discovered",
+        Assignment::Table(_) if p.names.is_empty() => "none",
+        Assignment::Table(_) => "segments",
+    }
+}
+
+/// `wayfarer map snapshot`: saves the maps in DIR/snapshots/NAME.json.
+fn snapshot(
+    g: &Global,
+    name: Option<&str>,
+    replace: bool,
+    scope_args: &ScopeArgs,
+    source: PersonaSource,
+    progress: Progress,
+    out: &mut super::Out,
+) -> Result<()> {
+    let snap = super::Snapshot::of(g)?;
+    let (store, model) = (snap.store.clone(), snap.model()?);
+    let scope = super::scope(scope_args)?;
+    let pb = progress.spinner("Building the journey maps");
+    let personas = personas(&store, &model, &scope, source)?;
+    let label = personas_label(&personas);
+    let maps = maps_of(&store, &model, &scope, personas)?;
+    done(&pb, "Built the journey maps");
+    let all = &maps[0].scope;
+    let day = |s: &str| s[..s.len().min(10)].to_string();
+    let name = name.map_or_else(|| day(all.to.as_deref().unwrap_or(&all.data_end)), str::to_string);
+    let s = MapSnapshot {
+        name: name.clone(),
+        created_at: wayfarer_core::time::format_rfc3339(super::now_micros()),
+        config_hash: snapshots_::config_hash(&model.config),
+        data_start: all.data_start.clone(),
+        data_end: all.data_end.clone(),
+        from: all.from.clone(),
+        to: all.to.clone(),
+        personas: label.to_string(),
+        notes: wayfarer_store::notes::list(store.dir())?,
+        maps,
+    };
+    snapshots_::save(store.dir(), &s, replace)?;
+    let info = s.info();
+    if matches!(out, super::Out::Capture(_)) {
+        return out.json(&info);
+    }
+    say!(
+        "Saved snapshot '{name}': {} customers, data {}..{}, {} {label} personas, {} pain points ({}).",
+        info.customers,
+        day(info.from.as_deref().unwrap_or(&info.data_start)),
+        day(info.to.as_deref().unwrap_or(&info.data_end)),
+        info.personas.len(),
+        info.pain_points,
+        store.dir().join("snapshots").join(format!("{name}.json")).display()
+    );
+    Ok(())
+}
+
+/// `wayfarer map snapshots`.
+fn snapshots(g: &Global, json: bool, out: &mut super::Out) -> Result<()> {
+    let snap = super::Snapshot::of(g)?;
+    let list = snapshots_::list(snap.store.dir())?;
+    if json || matches!(out, super::Out::Capture(_)) {
+        return out.json(&list);
+    }
+    if list.is_empty() {
+        say!("No snapshots yet: wayfarer map snapshot [--name NAME]");
+        return Ok(());
+    }
+    let day = |s: &str| s[..s.len().min(10)].to_string();
+    for i in &list {
+        say!(
+            "{:<20} {}..{}  {:>9} customers  {} personas  {} pain points  config {}",
+            i.name,
+            day(i.from.as_deref().unwrap_or(&i.data_start)),
+            day(i.to.as_deref().unwrap_or(&i.data_end)),
+            i.customers,
+            i.personas.len(),
+            i.pain_points,
+            &i.config_hash[..12.min(i.config_hash.len())]
+        );
+    }
+    Ok(())
+}
+
+/// One side of a comparison: a snapshot's maps, or a period's computed now.
+struct SideMaps {
+    label: String,
+    maps: Vec<JourneyMap>,
+    config_hash: Option<String>,
+    /// A period's [from, to) (µs; open ends are the data's), for its cohorts.
+    period: Option<(i64, i64)>,
+}
+
+/// `wayfarer map --compare A --vs B` and `--around ANNOTATION`.
+fn compare(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out) -> Result<()> {
+    let snap = super::Snapshot::of(g)?;
+    let (store, model) = (snap.store.clone(), snap.model()?);
+    let dir = store.dir().to_path_buf();
+    let saved = wayfarer_store::snapshots::names(&dir)?;
+    let pb = progress.spinner("Comparing the journey maps");
+    // Personas are fitted (or read) once over all the data, so both sides
+    // split customers the same way.
+    let mut personas_once: Option<Personas> = None;
+    let mut period = |label: String, from: Option<String>, to: Option<String>| -> Result<SideMaps> {
+        let scope = super::scope(&ScopeArgs { persona: None, from, to, segment: None })?;
+        if personas_once.is_none() {
+            personas_once = Some(personas(&store, &model, &wayfarer_engine::Scope::default(), args.personas)?);
+        }
+        let p = personas_once.clone().expect("set above");
+        let period = Some((scope.from.unwrap_or(model.data_start), scope.to.unwrap_or(model.data_end + 1)));
+        Ok(SideMaps { label, maps: maps_of(&store, &model, &scope, p)?, config_hash: None, period })
+    };
+    let (a, b) = if let Some(what) = &args.around {
+        let ann = wayfarer_store::annotations::find(&dir, what)?;
+        let at = wayfarer_core::time::parse_timestamp(&ann.at)
+            .map_err(|e| anyhow::anyhow!("annotation #{}: {e}", ann.id))?;
+        let span = i64::from(args.days) * 86_400_000_000;
+        let day = |t: i64| wayfarer_core::time::format_rfc3339(t);
+        let a = period(format!("{} days before \"{}\"", args.days, ann.text), Some(day(at - span)), Some(day(at)))?;
+        let b = period(format!("{} days from \"{}\"", args.days, ann.text), Some(day(at)), Some(day(at + span)))?;
+        (a, b)
+    } else {
+        let mut side = |spec: &str, flag: &str| -> Result<SideMaps> {
+            if saved.iter().any(|n| n == spec) {
+                let s = snapshots_::load(&dir, spec)?;
+                return Ok(SideMaps { label: s.name, maps: s.maps, config_hash: Some(s.config_hash), period: None });
+            }
+            match spec.split_once("..") {
+                Some((f, t)) => {
+                    let open = |x: &str| Some(x.trim().to_string()).filter(|x| !x.is_empty());
+                    period(spec.to_string(), open(f), open(t)).with_context(|| format!("{flag} '{spec}'"))
+                }
+                None => {
+                    let hint = wayfarer_core::suggest::hint(spec, &saved);
+                    let known = if saved.is_empty() { "none yet".to_string() } else { saved.join(", ") };
+                    anyhow::bail!(
+                        "{flag} '{spec}': no snapshot of that name{hint}, and not a period FROM..TO \
+                         (e.g. 2026-07-01..2026-10-01); snapshots: {known}"
+                    )
+                }
+            }
+        };
+        let a = side(args.compare.as_deref().expect("with --vs"), "--compare")?;
+        let b = side(args.vs.as_deref().expect("with --compare"), "--vs")?;
+        (a, b)
+    };
+    let mut c: MapComparison = match (a.period, b.period, &personas_once) {
+        (Some(pa), Some(pb), Some(personas)) => {
+            use wayfarer_engine::journey::cohorts::{Period, cohorts};
+            let horizon = wayfarer_core::time::parse_duration(&args.horizon)
+                .map_err(|e| anyhow::anyhow!("--horizon '{}': {e}", args.horizon))?;
+            let period = |(from, to): (i64, i64)| Period { from, to };
+            let co = cohorts(&store, &model, personas, period(pa), period(pb), horizon)?;
+            let mut c = wayfarer_engine::journey::compare::compare_periods(&a.label, &a.maps, &b.label, &b.maps, &co);
+            let followable = model.data_end - horizon;
+            if pa.1.max(pb.1) > followable {
+                c.warnings.push(format!(
+                    "stage entries after {} cannot be followed for the whole --horizon {} (the data ends {}); \
+                     they are left out of reach, conversion and time to next",
+                    &wayfarer_core::time::format_rfc3339(followable)[..10],
+                    args.horizon,
+                    &wayfarer_core::time::format_rfc3339(model.data_end)[..10]
+                ));
+            }
+            if pa.0 < pb.1 && pb.0 < pa.1 {
+                c.warnings.push("the two periods overlap; the tests assume they do not".into());
+            }
+            c
+        }
+        _ => {
+            let mut c = wayfarer_engine::journey::compare::compare(&a.label, &a.maps, &b.label, &b.maps);
+            let range = |m: &[JourneyMap]| {
+                m.first().map(|m| {
+                    (
+                        m.scope.from.clone().unwrap_or(m.scope.data_start.clone()),
+                        m.scope.to.clone().unwrap_or(m.scope.data_end.clone()),
+                    )
+                })
+            };
+            if let (Some((fa, ta)), Some((fb, tb))) = (range(&a.maps), range(&b.maps))
+                && fa < tb
+                && fb < ta
+            {
+                c.warnings.push(format!(
+                    "the two maps' data overlap ({}..{} and {}..{}): they share customers, so the tests \
+                     (which assume independent samples) overstate significance; compare snapshots of \
+                     distinct periods (map snapshot --from --to) or two periods",
+                    &fa[..10],
+                    &ta[..10],
+                    &fb[..10],
+                    &tb[..10]
+                ));
+            }
+            c
+        }
+    };
+    let now_hash = snapshots_::config_hash(&model.config);
+    let (ha, hb) = (a.config_hash.unwrap_or_else(|| now_hash.clone()), b.config_hash.unwrap_or(now_hash));
+    if ha != hb {
+        c.warnings.push(format!(
+            "the two maps were built with different configurations ({} vs {}); stages and rules may differ",
+            &ha[..12],
+            &hb[..12]
+        ));
+    }
+    done(&pb, "Compared the journey maps");
+    if args.json || matches!(args.format, MapFormat::Json) || matches!(out, super::Out::Capture(_)) {
+        return out.json(&c);
+    }
+    say!("{}", wayfarer_render::text::map_comparison(&c, super::term_width()));
+    Ok(())
+}
+
+/// `wayfarer annotate DATE TEXT`.
+pub fn annotate(g: &Global, a: &crate::cli::AnnotateArgs, out: &mut super::Out) -> Result<()> {
+    let dir = super::Snapshot::of(g)?.store.dir().to_path_buf();
+    let at = wayfarer_core::time::parse_date_arg(&a.date).map_err(|e| anyhow::anyhow!("DATE '{}': {e}", a.date))?;
+    let now = wayfarer_core::time::format_rfc3339(super::now_micros());
+    let ann = wayfarer_store::annotations::add(&dir, &wayfarer_core::time::format_rfc3339(at), &a.text, &now)?;
+    if matches!(out, super::Out::Capture(_)) {
+        return out.json(&ann);
+    }
+    say!("Annotation #{} on {}: {}", ann.id, &ann.at[..10], ann.text);
+    say!("Compare before and after: wayfarer map --around {} --days 28", ann.id);
+    Ok(())
+}
+
+/// `wayfarer annotations list|delete`.
+pub fn annotations(g: &Global, c: &crate::cli::AnnotationsCommand, out: &mut super::Out) -> Result<()> {
+    let dir = super::Snapshot::of(g)?.store.dir().to_path_buf();
+    match *c {
+        crate::cli::AnnotationsCommand::List { json } => {
+            let all = wayfarer_store::annotations::list(&dir)?;
+            if json || matches!(out, super::Out::Capture(_)) {
+                return out.json(&all);
+            }
+            if all.is_empty() {
+                say!("No annotations yet: wayfarer annotate DATE TEXT");
+            }
+            for a in all {
+                say!("#{:<4} {}  {}", a.id, &a.at[..10], a.text);
+            }
+            Ok(())
+        }
+        crate::cli::AnnotationsCommand::Delete { id } => {
+            if !wayfarer_store::annotations::delete(&dir, id)? {
+                anyhow::bail!("no annotation #{id} (wayfarer annotations list)");
+            }
+            say!("Deleted annotation #{id}");
+            Ok(())
         }
     }
 }

@@ -76,6 +76,8 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
         Command::Personas(args) => analyses::personas(g, &args, out),
         Command::Attribution(args) => analyses::attribution(g, &args, out),
         Command::Customers(args) => analyses::customers(g, &args, out),
+        Command::Annotate(a) => map::annotate(g, &a, out),
+        Command::Annotations(c) => map::annotations(g, &c, out),
         Command::Segments(c) => segments::run(g, c, out),
         Command::Triggers(c) => triggers::run(g, c, out),
         Command::Actions(c) => triggers::actions(g, c, out),
