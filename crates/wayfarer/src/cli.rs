@@ -408,6 +408,9 @@ pub enum MapAction {
         /// Personas of the per-persona maps.
         #[arg(long, value_enum, default_value = "auto")]
         personas: PersonaSource,
+        /// Print the snapshot's summary as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List the saved snapshots: name, data range, customers, personas, configuration hash.
     Snapshots {

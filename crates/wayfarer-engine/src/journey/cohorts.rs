@@ -11,10 +11,12 @@
 //! is measured on the customers first seen in P: the share who entered k
 //! within the horizon of their first event. Two periods' cohorts are
 //! disjoint (a stage is first entered once), so two-proportion and
-//! Mann–Whitney tests apply.
+//! Mann–Whitney tests apply. Emotion and NPS are those of the cohort's
+//! answers and texts in the stage within the horizon after entering it.
 
-use serde::{Deserialize, Serialize};
-use wayfarer_models::stats::{TIME_BINS, time_bin};
+use serde::Serialize;
+use wayfarer_models::sentiment::Vader;
+use wayfarer_models::stats::{Moments, TIME_BINS, nps_group, time_bin};
 use wayfarer_store::{Col, Store};
 
 use super::Personas;
@@ -31,7 +33,7 @@ pub struct Period {
 }
 
 /// One stage's cohort in one period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StageCohort {
     /// New customers (first seen in the period) who entered the stage within the horizon.
     pub reached: u64,
@@ -41,10 +43,14 @@ pub struct StageCohort {
     pub converted: u64,
     /// Their times to the next stage, per half-octave bin.
     pub time_bins: Vec<u64>,
+    /// Their survey answers (mapped to [−1, 1]) and text sentiments in the stage.
+    pub emotion: Moments,
+    /// Their NPS answers in the stage: promoters, passives, detractors.
+    pub nps: [u64; 3],
 }
 
 /// A persona group's cohorts in one period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct GroupCohorts {
     /// Customers first seen in the period (followable for the horizon).
     pub new_customers: u64,
@@ -53,7 +59,7 @@ pub struct GroupCohorts {
 
 /// Both periods' cohorts: `groups[0]` is all customers, `groups[1 + i]`
 /// persona i (the last one: unassigned).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Cohorts {
     pub horizon_seconds: f64,
     pub names: Vec<String>,
@@ -65,6 +71,7 @@ pub struct Cohorts {
 
 struct CohortFold<'m> {
     model: &'m Model,
+    vader: Vader,
     personas: &'m Personas,
     periods: [Period; 2],
     horizon: i64,
@@ -91,7 +98,9 @@ impl Fold for CohortFold<'_> {
     type Report = Partial;
 
     fn columns(&self) -> Vec<Col> {
-        self.model.timeline_columns()
+        let mut c = self.model.timeline_columns();
+        c.extend([Col::Score, Col::Survey, Col::Text]);
+        c
     }
 
     fn init(&self) -> Partial {
@@ -121,6 +130,26 @@ impl Fold for CohortFold<'_> {
                     }
                     let st = &mut gc.stages[k];
                     st.entered += 1;
+                    // Answers and texts in the stage within the horizon.
+                    for (j, &r) in t.idx.iter().enumerate() {
+                        let ts = t.rows.ts[r];
+                        if usize::from(t.stage[j]) != k || ts < at || ts - at > self.horizon {
+                            continue;
+                        }
+                        if let (Some(score), Some(survey)) =
+                            (t.rows.f64_at(Col::Score, r), t.rows.str_at(Col::Survey, r))
+                        {
+                            if let Some(e) = super::fold::survey_emotion(survey, score) {
+                                st.emotion.add(e);
+                            }
+                            if survey == "nps" {
+                                st.nps[nps_group(score)] += 1;
+                            }
+                        }
+                        if let Some(text) = t.rows.str_at(Col::Text, r).filter(|x| !x.trim().is_empty()) {
+                            st.emotion.add(self.vader.polarity_scores(text).compound);
+                        }
+                    }
                     if let Some(Some(next)) = t.entry.get(k + 1)
                         && *next - at <= self.horizon
                     {
@@ -141,6 +170,8 @@ impl Fold for CohortFold<'_> {
                     s.entered += t.entered;
                     s.converted += t.converted;
                     s.time_bins.iter_mut().zip(t.time_bins).for_each(|(p, q)| *p += q);
+                    s.emotion.merge(&t.emotion);
+                    s.nps.iter_mut().zip(t.nps).for_each(|(p, q)| *p += q);
                 }
             }
         }
@@ -166,7 +197,7 @@ pub fn cohorts(
         return Err(EngineError::InvalidQuery("the horizon must be positive".into()));
     }
     let data_end = model.data_end;
-    let f = CohortFold { model, personas, periods: [a, b], horizon, data_end };
+    let f = CohortFold { model, vader: Vader::new(), personas, periods: [a, b], horizon, data_end };
     let [mut pa, mut pb] = crate::fold::report(store, &f)?;
     for side in [&mut pa, &mut pb] {
         for g in side.iter_mut() {

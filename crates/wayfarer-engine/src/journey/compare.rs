@@ -284,6 +284,8 @@ pub fn compare_periods(
                     false,
                 ));
             }
+            st.emotion = emotion_of(&sa.emotion, &sb.emotion);
+            st.nps = nps_of(sa.nps, sb.nps);
         }
     }
     // A drop-off's measure is the stage's conversion: from the cohorts too.
@@ -469,31 +471,42 @@ fn moments(mean: f64, sd: f64, n: u64) -> Moments {
 
 fn emotion_change(a: &StageReport, b: &StageReport) -> Option<Change> {
     let (ea, eb) = (&a.emotion, &b.emotion);
-    let (ma, mb) = (ea.score?, eb.score?);
-    let (sa, sb) = (ea.score_sd.unwrap_or(0.0), eb.score_sd.unwrap_or(0.0));
+    let m = |e: &super::report::EmotionReport| Some(moments(e.score?, e.score_sd.unwrap_or(0.0), e.n));
+    emotion_of(&m(ea)?, &m(eb)?)
+}
+
+/// The change of a mean emotion (Welch's test, 95 % interval).
+fn emotion_of(a: &Moments, b: &Moments) -> Option<Change> {
+    let (ma, mb) = (a.mean()?, b.mean()?);
     let d = mb - ma;
-    let se = (sa * sa / ea.n.max(1) as f64 + sb * sb / eb.n.max(1) as f64).sqrt();
-    let p_value = (ea.n >= MIN_N && eb.n >= MIN_N && ea.score_sd.is_some() && eb.score_sd.is_some())
-        .then(|| welch(&moments(mb, sb, eb.n), &moments(ma, sa, ea.n)))
-        .flatten()
-        .map(|c| c.p_value);
+    let var = |m: &Moments| m.variance().unwrap_or(0.0) / m.n.max(1) as f64;
+    let se = (var(a) + var(b)).sqrt();
+    let p_value = (a.n >= MIN_N && b.n >= MIN_N).then(|| welch(b, a)).flatten().map(|c| c.p_value);
     let (low, high) = if se > 0.0 { (Some(d - 1.96 * se), Some(d + 1.96 * se)) } else { (None, None) };
-    Some(change(Some(ma), Some(mb), Some(d), low, high, ea.n, eb.n, p_value, true))
+    Some(change(Some(ma), Some(mb), Some(d), low, high, a.n, b.n, p_value, true))
 }
 
 fn nps_change(a: &StageReport, b: &StageReport) -> Option<Change> {
     let (na, nb) = (a.emotion.nps.as_ref()?, b.emotion.nps.as_ref()?);
-    // NPS = 100 (p − d); its variance 100² (p + d − (p − d)²) / n.
-    let var = |r: &crate::surveys::NpsReport| {
-        let n = r.n.max(1) as f64;
-        let (p, d) = (r.promoters as f64 / n, r.detractors as f64 / n);
-        1e4 * (p + d - (p - d) * (p - d)) / n
+    nps_of([na.promoters, na.passives, na.detractors], [nb.promoters, nb.passives, nb.detractors])
+}
+
+/// The change of an NPS from (promoters, passives, detractors): NPS =
+/// 100 (p − d), its variance 100² (p + d − (p − d)²) / n.
+fn nps_of(a: [u64; 3], b: [u64; 3]) -> Option<Change> {
+    let stats = |c: [u64; 3]| {
+        let n: u64 = c.iter().sum();
+        (n > 0).then(|| {
+            let (p, d) = (c[0] as f64 / n as f64, c[2] as f64 / n as f64);
+            (100.0 * (p - d), 1e4 * (p + d - (p - d) * (p - d)) / n as f64, n)
+        })
     };
-    let d = nb.score - na.score;
-    let se = (var(na) + var(nb)).sqrt();
-    let p_value = (na.n >= MIN_N && nb.n >= MIN_N && se > 0.0).then(|| two_sided_p(d / se));
+    let ((sa, va, na), (sb, vb, nb)) = (stats(a)?, stats(b)?);
+    let d = sb - sa;
+    let se = (va + vb).sqrt();
+    let p_value = (na >= MIN_N && nb >= MIN_N && se > 0.0).then(|| two_sided_p(d / se));
     let (low, high) = if se > 0.0 { (Some(d - 1.96 * se), Some(d + 1.96 * se)) } else { (None, None) };
-    Some(change(Some(na.score), Some(nb.score), Some(d), low, high, na.n, nb.n, p_value, true))
+    Some(change(Some(sa), Some(sb), Some(d), low, high, na, nb, p_value, true))
 }
 
 /// Every pain point of either side (all maps), matched by id (kind, stage,

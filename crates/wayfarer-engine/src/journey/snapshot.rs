@@ -98,12 +98,13 @@ pub fn load(data: &Path, name: &str) -> Result<MapSnapshot, EngineError> {
         .map_err(|e| EngineError::Store(wayfarer_store::StoreError::Corrupt(format!("snapshot '{name}': {e}"))))
 }
 
-/// Every saved snapshot's summary, oldest data first.
+/// Every saved snapshot's summary, by the end of its data.
 pub fn list(data: &Path) -> Result<Vec<SnapshotInfo>, EngineError> {
     let mut out = Vec::new();
     for name in wayfarer_store::snapshots::names(data).map_err(store_err)? {
         out.push(load(data, &name)?.info());
     }
-    out.sort_by(|a, b| (&a.to, &a.data_end, &a.created_at).cmp(&(&b.to, &b.data_end, &b.created_at)));
+    let end = |i: &SnapshotInfo| i.to.clone().unwrap_or_else(|| i.data_end.clone());
+    out.sort_by(|a, b| (end(a), &a.created_at).cmp(&(end(b), &b.created_at)));
     Ok(out)
 }

@@ -17,9 +17,9 @@ use crate::progress::{Progress, done};
 
 pub fn run(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out) -> Result<()> {
     match &args.action {
-        Some(MapAction::Snapshot { name, replace, from, to, personas }) => {
+        Some(MapAction::Snapshot { name, replace, from, to, personas, json }) => {
             let scope = ScopeArgs { persona: None, from: from.clone(), to: to.clone(), segment: None };
-            return snapshot(g, name.as_deref(), *replace, &scope, *personas, progress, out);
+            return snapshot(g, name.as_deref(), *replace, &scope, *personas, *json, progress, out);
         }
         Some(MapAction::Snapshots { json }) => return snapshots(g, *json, out),
         Some(MapAction::DeleteSnapshot { name }) => {
@@ -173,6 +173,7 @@ fn snapshot(
     replace: bool,
     scope_args: &ScopeArgs,
     source: PersonaSource,
+    json: bool,
     progress: Progress,
     out: &mut super::Out,
 ) -> Result<()> {
@@ -201,7 +202,7 @@ fn snapshot(
     };
     snapshots_::save(store.dir(), &s, replace)?;
     let info = s.info();
-    if matches!(out, super::Out::Capture(_)) {
+    if json || matches!(out, super::Out::Capture(_)) {
         return out.json(&info);
     }
     say!(
