@@ -17,10 +17,7 @@ use crate::progress::{Progress, done};
 
 pub fn run(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out) -> Result<()> {
     match &args.action {
-        Some(MapAction::Snapshot { name, replace, from, to, personas, json }) => {
-            let scope = ScopeArgs { persona: None, from: from.clone(), to: to.clone(), segment: None };
-            return snapshot(g, name.as_deref(), *replace, &scope, *personas, *json, progress, out);
-        }
+        Some(action @ MapAction::Snapshot { .. }) => return snapshot(g, action, progress, out),
         Some(MapAction::Snapshots { json }) => return snapshots(g, *json, out),
         Some(MapAction::DeleteSnapshot { name }) => {
             let snap = super::Snapshot::of(g)?;
@@ -167,16 +164,12 @@ fn personas_label(p: &Personas) -> &'static str {
 }
 
 /// `wayfarer map snapshot`: saves the maps in DIR/snapshots/NAME.json.
-fn snapshot(
-    g: &Global,
-    name: Option<&str>,
-    replace: bool,
-    scope_args: &ScopeArgs,
-    source: PersonaSource,
-    json: bool,
-    progress: Progress,
-    out: &mut super::Out,
-) -> Result<()> {
+fn snapshot(g: &Global, action: &MapAction, progress: Progress, out: &mut super::Out) -> Result<()> {
+    let MapAction::Snapshot { name, replace, from, to, personas: source, json } = action else {
+        unreachable!("called for map snapshot")
+    };
+    let (name, replace, source, json) = (name.as_deref(), *replace, *source, *json);
+    let scope_args = &ScopeArgs { persona: None, from: from.clone(), to: to.clone(), segment: None };
     let snap = super::Snapshot::of(g)?;
     let (store, model) = (snap.store.clone(), snap.model()?);
     let scope = super::scope(scope_args)?;
