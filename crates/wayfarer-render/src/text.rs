@@ -1143,3 +1143,97 @@ pub fn map_comparison(c: &wayfarer_engine::journey::compare::MapComparison, widt
     }
     out
 }
+
+/// Discovery sources as one table per dimension.
+pub fn discovery(r: &wayfarer_engine::discovery::DiscoveryReport) -> String {
+    let mut out = format!(
+        "Discovery: {} customers, {} with a purchase{}\n",
+        count(r.customers),
+        count(r.buyers),
+        if r.has_clv { "" } else { " (no CLV: too few purchases with revenue to predict it)" }
+    );
+    let days = |d: Option<f64>| d.map_or("–".to_string(), |d| format!("{d:.1}"));
+    for t in &r.tables {
+        out.push_str(&format!("\nBy first {}\n", t.dimension));
+        let mut tab = Table::new();
+        tab.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+        tab.set_header(vec![
+            "source",
+            "customers",
+            "buy (95 % CI)",
+            "days to buy: median (p25–p75)",
+            "12-month CLV of buyers (95 % CI)",
+            "value per customer",
+        ]);
+        for s in &t.sources {
+            tab.add_row(vec![
+                Cell::new(&s.source),
+                Cell::new(format!("{} ({})", count(s.customers), pct(s.share))),
+                Cell::new(format!("{} ({}–{})", pct(s.conversion), pct(s.conversion_low), pct(s.conversion_high))),
+                Cell::new(format!(
+                    "{} ({}–{})",
+                    days(s.median_days_to_purchase),
+                    days(s.p25_days_to_purchase),
+                    days(s.p75_days_to_purchase)
+                )),
+                Cell::new(match (s.mean_clv, s.clv_low, s.clv_high) {
+                    (Some(m), Some(l), Some(h)) => format!("{} ({}–{})", money(m), money(l), money(h)),
+                    (Some(m), _, _) => money(m),
+                    _ => "–".into(),
+                }),
+                Cell::new(s.value_per_customer.map_or("–".into(), money)),
+            ]);
+        }
+        out.push_str(&tab.to_string());
+        out.push('\n');
+        if t.small_sources > 0 {
+            out.push_str(&format!(
+                "{} smaller sources ({} customers) left out (--min-customers)\n",
+                count(t.small_sources),
+                count(t.small_customers)
+            ));
+        }
+    }
+    out
+}
+
+/// Loyalty actions: reach by persona, and the journeys before them.
+pub fn loyalty(r: &wayfarer_engine::loyalty::LoyaltyReport) -> String {
+    let mut out = format!("Loyalty actions over {} customers\n", count(r.customers));
+    let mut tab = Table::new();
+    tab.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    let mut head = vec!["action".to_string(), "all customers".to_string()];
+    let shown: Vec<&String> =
+        r.personas.iter().filter(|p| r.actions.iter().any(|a| a.by_persona.iter().any(|s| &s.persona == *p))).collect();
+    head.extend(shown.iter().map(|p| (*p).clone()));
+    tab.set_header(head);
+    for a in &r.actions {
+        let mut row =
+            vec![format!("{}\n{}", a.name, a.condition), format!("{} ({})", pct(a.share), count(a.customers))];
+        for p in &shown {
+            row.push(a.by_persona.iter().find(|s| &s.persona == *p).map_or("–".into(), |s| pct(s.share)));
+        }
+        tab.add_row(row);
+    }
+    out.push_str(&tab.to_string());
+    out.push('\n');
+    for a in &r.actions {
+        out.push_str(&format!(
+            "\nBefore the first {} (share of those who did · of those who never did · lift)\n",
+            a.name
+        ));
+        for j in &a.journeys {
+            out.push_str(&format!(
+                "  {:>6} · {:>6} · {:>5}  {}\n",
+                pct(j.reached_share),
+                pct(j.others_share),
+                j.lift.map_or("–".into(), |l| format!("{l:.1}×")),
+                j.path.join(" → ")
+            ));
+        }
+    }
+    if !r.absent.is_empty() {
+        out.push_str(&format!("\nNot in the data (left out): {}\n", r.absent.join(", ")));
+    }
+    out
+}

@@ -95,6 +95,17 @@ fn guidance(command: &str) -> &'static str {
             "Multi-touch attribution of conversions to channels: first/last touch, linear, time decay, \
              position based, Markov removal effect and Shapley values."
         }
+        "discovery" => {
+            "Which first touchpoints, first channels and first content (campaign or page) bring customers \
+             who go on to buy: per source the customers brought, conversion to a purchase with its 95 % \
+             interval, median days to the first purchase, the buyers' predicted 12-month CLV, and the value \
+             per customer brought (sorted by it). Use for 'where do our best customers come from'."
+        }
+        "loyalty" => {
+            "Loyalty actions (a converted referral, a review, a repeat order, an upgrade, or action=NAME=EVENT): \
+             the share of customers who reach each, by persona, and the last events before the first time \
+             against the journeys' ends of those who never did (lift = share among reachers / among others)."
+        }
         "customers" => {
             "One customer (by user id or anonymous id): identities, traits, current stage, persona, \
              purchases, revenue, channels and timeline — the customer's profile."

@@ -74,6 +74,12 @@ pub enum Command {
     Personas(PersonasArgs),
     /// Multi-touch attribution of conversions to channels (heuristics, Markov, Shapley).
     Attribution(AttributionArgs),
+    /// Discovery: which first touchpoints, channels and content bring the customers who buy, with
+    /// conversion, days to the first purchase and 12-month CLV per source.
+    Discovery(DiscoveryArgs),
+    /// Loyalty: how many customers reach each loyalty action (referral, review, repeat order,
+    /// upgrade, or your own), by persona, and the journeys that precede them.
+    Loyalty(LoyaltyArgs),
     /// One customer: identities, traits, current stage, persona, purchases, channels and timeline.
     Customers(CustomersArgs),
     /// Next-best-action: which channel moves customers of a stage (and persona) to the next stage,
@@ -1066,6 +1072,43 @@ pub struct ClvArgs {
     pub scope: ScopeArgs,
     #[command(flatten)]
     pub export: ExportArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscoveryArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// How a first touch is named: touchpoint, channel, content (campaign, else page path); comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "touchpoint,channel,content")]
+    pub by: Vec<String>,
+    /// Leave out sources that brought fewer customers.
+    #[arg(long, default_value_t = 20)]
+    pub min_customers: u64,
+    /// Sources per table.
+    #[arg(long, default_value_t = 15)]
+    pub top: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoyaltyArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// A loyalty action, NAME=EVENT or NAME=EVENT[condition] (repeatable; replaces the defaults:
+    /// Referral Converted, Product Reviewed, a repeat order, *Upgraded).
+    #[arg(long = "action", value_name = "NAME=EVENT")]
+    pub actions: Vec<String>,
+    /// Events shown before each action.
+    #[arg(long, default_value_t = 4)]
+    pub context: usize,
+    /// Journeys listed per action.
+    #[arg(long, default_value_t = 8)]
+    pub top: usize,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

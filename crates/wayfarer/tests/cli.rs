@@ -589,3 +589,49 @@ fn funnel_optional_steps_and_any_order_groups() {
         .stderr();
     assert!(e.contains("Help Viewd") && e.contains("did you mean 'Help Viewed'"), "{e}");
 }
+
+#[test]
+fn discovery_and_loyalty_on_data_of_our_own() {
+    let t = tempfile::tempdir().unwrap();
+    let mut csv = String::from("customer_id,timestamp,event,campaign,url,revenue\n");
+    // 30 customers from the spring campaign, a third of whom buy a day
+    // later and review it; 25 from the help pages, who never buy.
+    for u in 0..30 {
+        csv.push_str(&format!("s{u},2026-03-02T10:00:00Z,Page Viewed,spring,https://x.example/sale?a=1,\n"));
+        if u % 3 == 0 {
+            csv.push_str(&format!("s{u},2026-03-03T10:00:00Z,Order Completed,,,50\n"));
+            csv.push_str(&format!("s{u},2026-03-05T10:00:00Z,Product Reviewed,,,\n"));
+        }
+    }
+    for u in 0..25 {
+        csv.push_str(&format!("h{u},2026-03-02T10:00:00Z,Page Viewed,,https://x.example/help,\n"));
+    }
+    let f = write(t.path(), "d.csv", &csv);
+    wayfarer(t.path(), &["import", "--data", "data", f.to_str().unwrap()]).ok();
+    let r = wayfarer(t.path(), &["discovery", "--data", "data", "--by", "content", "--json"]).ok().json();
+    assert_eq!((r["customers"].as_u64(), r["buyers"].as_u64()), (Some(55), Some(10)), "{r}");
+    let sources = r["tables"][0]["sources"].as_array().unwrap();
+    assert_eq!(sources[0]["source"], "campaign: spring", "{r}");
+    assert_eq!(sources[0]["buyers"], 10);
+    assert_eq!(sources[0]["median_days_to_purchase"], 1.0);
+    assert_eq!(sources[1]["source"], "page: /help");
+    let e = wayfarer(t.path(), &["discovery", "--data", "data", "--by", "chanel"]).fails().stderr();
+    assert!(e.contains("did you mean 'channel'"), "{e}");
+
+    let r = wayfarer(t.path(), &["loyalty", "--data", "data", "--json"]).ok().json();
+    let names: Vec<&str> = r["actions"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Review", "Repeat order"], "only the defaults whose events are in the data: {r}");
+    assert_eq!((r["actions"][0]["customers"].as_u64(), r["actions"][1]["customers"].as_u64()), (Some(10), Some(0)));
+    assert_eq!(r["absent"].as_array().unwrap().len(), 2, "{r}");
+    let r = wayfarer(
+        t.path(),
+        &["loyalty", "--data", "data", "--action", "Buyer=Order Completed[revenue >= 50]", "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!((r["actions"][0]["name"].as_str(), r["actions"][0]["customers"].as_u64()), (Some("Buyer"), Some(10)));
+    // They came from a page view the day before (another session).
+    assert_eq!(r["actions"][0]["journeys"][0]["path"], serde_json::json!(["Page Viewed"]), "{r}");
+    let e = wayfarer(t.path(), &["loyalty", "--data", "data", "--action", "X=Order Complete"]).fails().stderr();
+    assert!(e.contains("did you mean 'Order Completed'"), "{e}");
+}

@@ -716,3 +716,51 @@ pub fn doctor(g: &Global, a: &crate::cli::DoctorArgs, out: &mut Out) -> Result<(
     say!("{}", wayfarer_render::text::doctor(&report));
     Ok(())
 }
+
+/// The `discovery` command's report.
+pub fn discovery_report(
+    g: &Global,
+    a: &crate::cli::DiscoveryArgs,
+) -> Result<wayfarer_engine::discovery::DiscoveryReport> {
+    use wayfarer_engine::discovery::{DiscoverySpec, discovery};
+    let (store, model) = open(g)?;
+    let scope = super::scope(&a.scope)?;
+    let store = super::segments::scoped(store, &model, &a.scope)?;
+    let spec = DiscoverySpec { dimensions: a.by.clone(), min_customers: a.min_customers, top: a.top };
+    Ok(discovery(&store, &model, &scope, &spec)?)
+}
+
+pub fn discovery(g: &Global, a: &crate::cli::DiscoveryArgs, out: &mut Out) -> Result<()> {
+    let report = discovery_report(g, a)?;
+    if a.json {
+        return out.json(&report);
+    }
+    say!("{}", text::discovery(&report));
+    Ok(())
+}
+
+/// The `loyalty` command's report.
+pub fn loyalty_report(g: &Global, a: &crate::cli::LoyaltyArgs) -> Result<wayfarer_engine::loyalty::LoyaltyReport> {
+    use wayfarer_engine::loyalty::{LoyaltySpec, default_actions, loyalty, parse_action};
+    let (store, model) = open(g)?;
+    let scope = super::scope(&a.scope)?;
+    let store = super::segments::scoped(store, &model, &a.scope)?;
+    let (actions, absent) = if a.actions.is_empty() {
+        default_actions(&model)
+    } else {
+        (a.actions.iter().map(|x| parse_action(x, &model)).collect::<Result<_, _>>()?, Vec::new())
+    };
+    let spec = LoyaltySpec { actions, context: a.context.max(1), top: a.top };
+    let mut r = loyalty(&store, &model, &scope, &spec)?;
+    r.absent = absent;
+    Ok(r)
+}
+
+pub fn loyalty(g: &Global, a: &crate::cli::LoyaltyArgs, out: &mut Out) -> Result<()> {
+    let report = loyalty_report(g, a)?;
+    if a.json {
+        return out.json(&report);
+    }
+    say!("{}", text::loyalty(&report));
+    Ok(())
+}

@@ -20,7 +20,7 @@ use super::{Out, Snapshot};
 use crate::cli::Cli;
 
 /// The commands the API serves (read-only analyses).
-const COMMANDS: [&str; 14] = [
+const COMMANDS: [&str; 16] = [
     "map",
     "funnel",
     "paths",
@@ -31,6 +31,8 @@ const COMMANDS: [&str; 14] = [
     "clv",
     "personas",
     "attribution",
+    "discovery",
+    "loyalty",
     "customers",
     "doctor",
     "nba",

@@ -75,6 +75,8 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
         Command::Clv(args) => analyses::clv(g, &args, out),
         Command::Personas(args) => analyses::personas(g, &args, out),
         Command::Attribution(args) => analyses::attribution(g, &args, out),
+        Command::Discovery(args) => analyses::discovery(g, &args, out),
+        Command::Loyalty(args) => analyses::loyalty(g, &args, out),
         Command::Customers(args) => analyses::customers(g, &args, out),
         Command::Annotate(a) => map::annotate(g, &a, out),
         Command::Annotations(c) => map::annotations(g, &c, out),
