@@ -187,6 +187,13 @@ pub struct ServeArgs {
     /// new data); each is then computed when first asked for.
     #[arg(long, env = "WAYFARER_NO_WARM")]
     pub no_warm: bool,
+    /// Do not save a snapshot of each complete month's map (`month-YYYY-MM` in DIR/snapshots/;
+    /// by default the server saves the ones missing for the last twelve months with data).
+    #[arg(long, env = "WAYFARER_NO_SNAPSHOTS")]
+    pub no_snapshots: bool,
+    /// When to look for missing monthly snapshots first (then every minute).
+    #[arg(long, env = "WAYFARER_SNAPSHOTS_AFTER", default_value = "20", value_name = "SECONDS", value_parser = seconds)]
+    pub snapshots_after: std::time::Duration,
     /// For simulations: run the server on an accelerated clock that starts at this time (the
     /// times it stamps on events, trigger timers and link expiry follow it; see
     /// `simulate --live`). Default: the wall clock.

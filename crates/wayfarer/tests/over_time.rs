@@ -170,3 +170,32 @@ fn snapshots_are_saved_listed_compared_and_named_in_errors() {
     let e = support::run(dir, &["map", "delete-snapshot", "--data", "d", "q4"]).fails().stderr();
     assert!(e.contains("q4"), "{e}");
 }
+
+#[test]
+fn the_server_saves_each_complete_months_map() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    wayfarer(dir, &["demo", "--customers", "1500", "--seed", "2", "--data", "d", "--out", "map.html", "--quiet"]);
+    // The server's clock says mid-September: May to August are complete
+    // (the data starts in May).
+    let server = support::Server::start_with(
+        &dir.join("d"),
+        &["--snapshots-after", "0.05", "--clock-start", "2026-09-15T12:00:00Z", "--clock-speed", "1"],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let names = loop {
+        let list = json(&wayfarer(dir, &["map", "snapshots", "--data", "d", "--json"]));
+        let names: Vec<String> =
+            list.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
+        if names.len() >= 4 || std::time::Instant::now() > deadline {
+            break names;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(names, ["month-2026-05", "month-2026-06", "month-2026-07", "month-2026-08"]);
+    let c =
+        json(&wayfarer(dir, &["map", "--data", "d", "--compare", "month-2026-07", "--vs", "month-2026-08", "--json"]));
+    assert_eq!(c["a"]["from"].as_str().map(|s| &s[..10]), Some("2026-07-01"), "{c}");
+    assert_eq!(c["b"]["to"].as_str().map(|s| &s[..10]), Some("2026-09-01"), "{c}");
+    server.stop();
+}

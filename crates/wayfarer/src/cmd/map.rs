@@ -174,25 +174,10 @@ fn snapshot(g: &Global, action: &MapAction, progress: Progress, out: &mut super:
     let (store, model) = (snap.store.clone(), snap.model()?);
     let scope = super::scope(scope_args)?;
     let pb = progress.spinner("Building the journey maps");
-    let personas = personas(&store, &model, &scope, source)?;
-    let label = personas_label(&personas);
-    let maps = maps_of(&store, &model, &scope, personas)?;
+    let s = build_snapshot(&store, &model, name, &scope, source)?;
     done(&pb, "Built the journey maps");
-    let all = &maps[0].scope;
+    let (name, label) = (s.name.clone(), s.personas.clone());
     let day = |s: &str| s[..s.len().min(10)].to_string();
-    let name = name.map_or_else(|| day(all.to.as_deref().unwrap_or(&all.data_end)), str::to_string);
-    let s = MapSnapshot {
-        name: name.clone(),
-        created_at: wayfarer_core::time::format_rfc3339(super::now_micros()),
-        config_hash: snapshots_::config_hash(&model.config),
-        data_start: all.data_start.clone(),
-        data_end: all.data_end.clone(),
-        from: all.from.clone(),
-        to: all.to.clone(),
-        personas: label.to_string(),
-        notes: wayfarer_store::notes::list(store.dir())?,
-        maps,
-    };
     snapshots_::save(store.dir(), &s, replace)?;
     let info = s.info();
     if json || matches!(out, super::Out::Capture(_)) {
@@ -208,6 +193,64 @@ fn snapshot(g: &Global, action: &MapAction, progress: Progress, out: &mut super:
         store.dir().join("snapshots").join(format!("{name}.json")).display()
     );
     Ok(())
+}
+
+/// A snapshot of the maps over a scope, split by personas fitted (or
+/// configured) over all the data, so snapshots of different periods have
+/// the same personas to compare. Named `name`, else by the scope's end.
+pub fn build_snapshot(
+    store: &Store,
+    model: &Model,
+    name: Option<&str>,
+    scope: &wayfarer_engine::Scope,
+    source: PersonaSource,
+) -> Result<MapSnapshot> {
+    let personas = personas(store, model, &wayfarer_engine::Scope::default(), source)?;
+    let label = personas_label(&personas);
+    let maps = maps_of(store, model, scope, personas)?;
+    let all = &maps[0].scope;
+    let day = |s: &str| s[..s.len().min(10)].to_string();
+    let name = name.map_or_else(|| day(all.to.as_deref().unwrap_or(&all.data_end)), str::to_string);
+    Ok(MapSnapshot {
+        name,
+        created_at: wayfarer_core::time::format_rfc3339(super::now_micros()),
+        config_hash: snapshots_::config_hash(&model.config),
+        data_start: all.data_start.clone(),
+        data_end: all.data_end.clone(),
+        from: all.from.clone(),
+        to: all.to.clone(),
+        personas: label.to_string(),
+        notes: wayfarer_store::notes::list(store.dir())?,
+        maps,
+    })
+}
+
+/// The server's monthly snapshots: for each complete calendar month (by
+/// the server's clock) of the last twelve that holds data and has no
+/// snapshot yet, the map of that month, named `month-YYYY-MM`. Returns the
+/// names saved.
+pub fn monthly_snapshots(store: &Store, model: &Model, now_us: i64) -> Result<Vec<String>> {
+    use wayfarer_engine::period::Period;
+    let saved = wayfarer_store::snapshots::names(store.dir())?;
+    let this_month = Period::Month.number(now_us);
+    let mut made = Vec::new();
+    for n in (this_month - 12..this_month).rev() {
+        let (from, to) = (Period::Month.start(n), Period::Month.start(n + 1));
+        if to <= model.data_start {
+            break;
+        }
+        let name = format!("month-{}", &Period::Month.label(n)[..7]);
+        if from > model.data_end || saved.contains(&name) {
+            continue;
+        }
+        let scope = wayfarer_engine::Scope { from: Some(from), to: Some(to), persona: None };
+        let s = build_snapshot(store, model, Some(&name), &scope, PersonaSource::Auto)?;
+        if s.maps.first().is_some_and(|m| m.scope.customers > 0) {
+            snapshots_::save(store.dir(), &s, false)?;
+            made.push(name);
+        }
+    }
+    Ok(made)
 }
 
 /// `wayfarer map snapshots`.

@@ -34,6 +34,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
     let timeout = args.query_timeout;
     let queries = super::api::query_api(dir.clone(), shared.clone(), timeout);
     let live_config = shared.config.clone();
+    let shared_config = shared.config.clone();
     let pages = super::pages::pages(dir.clone(), shared, timeout, !args.no_warm, exec.clone());
     let clock = match args.clock_start {
         Some(start) => wayfarer_core::time::Clock::accelerated(start, args.clock_speed),
@@ -45,6 +46,37 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
         let (dir, config, index) = (dir.clone(), live_config, index.clone());
         let every = Duration::from_millis(args.fold_ms.max(100));
         std::thread::spawn(move || super::segments::live(&dir, &config, every, &index, clock));
+    }
+    // A snapshot of each complete month's map, checked every minute from
+    // --snapshots-after on.
+    if !args.no_snapshots {
+        let (dir, config) = (dir.clone(), shared_config.clone());
+        let first = args.snapshots_after;
+        std::thread::spawn(move || {
+            let mut reported = None;
+            // Not while the server starts (and warms its pages).
+            std::thread::sleep(first);
+            loop {
+                let made = wayfarer_store::Store::open(&dir).map_err(anyhow::Error::from).and_then(|store| {
+                    let model = wayfarer_engine::Model::compile(&config, &store)?;
+                    super::map::monthly_snapshots(&store, &model, clock.now_us())
+                });
+                match made {
+                    Ok(names) if !names.is_empty() && !quiet => {
+                        eprintln!("wayfarer: saved the monthly snapshots {}", names.join(", "));
+                    }
+                    Err(e) if reported.as_deref() != Some(e.to_string().as_str()) => {
+                        // An empty store is not worth repeating; anything else is said once.
+                        if !quiet && !matches!(e.downcast_ref(), Some(wayfarer_store::StoreError::Empty(_))) {
+                            eprintln!("wayfarer: monthly snapshots: {e:#}");
+                        }
+                        reported = Some(e.to_string());
+                    }
+                    _ => {}
+                }
+                std::thread::sleep(Duration::from_secs(60));
+            }
+        });
     }
     let profiles = wayfarer_server::ProfileLookup(std::sync::Arc::new(move |id: &str| index.lookup(id)));
     let opts = ServeOptions {

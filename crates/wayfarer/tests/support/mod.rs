@@ -127,6 +127,8 @@ impl Server {
         };
         let mut child = cmd
             .args(["serve", "--bind", "127.0.0.1:0", "--fold-ms", "200", "--no-warm"])
+            // Monthly snapshots only where a test asks for them.
+            .args(if extra.contains(&"--snapshots-after") { &[][..] } else { &["--no-snapshots"][..] })
             .args(extra)
             .arg("--data")
             .arg(dir)
