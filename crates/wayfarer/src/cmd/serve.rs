@@ -50,7 +50,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<()> {
     // A snapshot of each complete month's map, checked every minute from
     // --snapshots-after on.
     if !args.no_snapshots {
-        let (dir, config) = (dir.clone(), shared_config.clone());
+        let (dir, config) = (dir.clone(), shared_config);
         let first = args.snapshots_after;
         std::thread::spawn(move || {
             let mut reported = None;
