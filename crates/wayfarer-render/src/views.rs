@@ -648,3 +648,121 @@ pub fn surveys(r: &SurveysReport) -> View {
     v.tables.push(t);
     v
 }
+
+/// Discovery: per dimension, the value per customer brought as bars and
+/// the sources' table.
+pub fn discovery(r: &wayfarer_engine::discovery::DiscoveryReport) -> View {
+    let mut v = View { title: "Discovery".into(), ..View::default() };
+    v.kpis.push(("Customers".into(), crate::count(r.customers)));
+    v.kpis.push(("With a purchase".into(), crate::count(r.buyers)));
+    if !r.has_clv {
+        v.notes.push("No CLV: too few purchases with revenue to predict it; sources are ranked by conversion.".into());
+    }
+    for t in &r.tables {
+        let names: Vec<String> = t.sources.iter().map(|s| s.source.clone()).collect();
+        if r.has_clv && !names.is_empty() {
+            v.charts.push(chart::hbars(
+                &format!("value-by-{}", t.dimension),
+                &format!("Value per customer brought, by first {} (conversion × buyers' 12-month CLV)", t.dimension),
+                &names,
+                &[Series {
+                    name: "value per customer".into(),
+                    values: t.sources.iter().map(|s| s.value_per_customer).collect(),
+                }],
+                crate::money,
+            ));
+        }
+        let mut tab = Table::new(
+            &format!("by-{}", t.dimension),
+            &[
+                "source",
+                "customers",
+                "buyers",
+                "conversion",
+                "conversion_low",
+                "conversion_high",
+                "median_days_to_purchase",
+                "mean_clv",
+                "clv_low",
+                "clv_high",
+                "value_per_customer",
+            ],
+        );
+        for s in &t.sources {
+            tab.push(vec![
+                Cell::text(&s.source),
+                Cell::int(s.customers),
+                Cell::int(s.buyers),
+                Cell::num(s.conversion),
+                Cell::num(s.conversion_low),
+                Cell::num(s.conversion_high),
+                Cell::opt(s.median_days_to_purchase),
+                Cell::opt(s.mean_clv),
+                Cell::opt(s.clv_low),
+                Cell::opt(s.clv_high),
+                Cell::opt(s.value_per_customer),
+            ]);
+        }
+        v.tables.push(tab);
+        if t.small_sources > 0 {
+            v.notes.push(format!(
+                "By first {}: {} smaller sources ({} customers) are left out (min customers).",
+                t.dimension,
+                crate::count(t.small_sources),
+                crate::count(t.small_customers)
+            ));
+        }
+    }
+    v
+}
+
+/// Loyalty: the share reaching each action by persona, and the journeys before.
+pub fn loyalty(r: &wayfarer_engine::loyalty::LoyaltyReport) -> View {
+    let mut v = View { title: "Loyalty".into(), ..View::default() };
+    v.kpis.push(("Customers".into(), crate::count(r.customers)));
+    for a in &r.actions {
+        v.kpis.push((a.name.clone(), crate::pct(a.share)));
+    }
+    let actions: Vec<String> = r.actions.iter().map(|a| a.name.clone()).collect();
+    let personas: Vec<&String> =
+        r.personas.iter().filter(|p| r.actions.iter().any(|a| a.by_persona.iter().any(|s| &s.persona == *p))).collect();
+    let series: Vec<Series> = personas
+        .iter()
+        .map(|p| Series {
+            name: (*p).clone(),
+            values: r.actions.iter().map(|a| a.by_persona.iter().find(|s| &s.persona == *p).map(|s| s.share)).collect(),
+        })
+        .collect();
+    if !actions.is_empty() {
+        v.charts.push(chart::hbars(
+            "by-persona",
+            "Share of customers who reach each action, by persona",
+            &actions,
+            &series,
+            crate::pct,
+        ));
+    }
+    let mut t =
+        Table::new("journeys", &["action", "journey_before", "reached", "reached_share", "others_share", "lift"]);
+    for a in &r.actions {
+        for j in &a.journeys {
+            t.push(vec![
+                Cell::text(&a.name),
+                Cell::text(j.path.join(" → ")),
+                Cell::int(j.reached),
+                Cell::num(j.reached_share),
+                Cell::num(j.others_share),
+                Cell::opt(j.lift),
+            ]);
+        }
+    }
+    v.tables.push(t);
+    v.notes.push(
+        "Journey: the last events before the session of the first time; beside it, how often the customers who never took the action ended their journeys that way (lift = the two shares' ratio)."
+            .into(),
+    );
+    if !r.absent.is_empty() {
+        v.notes.push(format!("Not in the data (left out): {}.", r.absent.join(", ")));
+    }
+    v
+}

@@ -351,6 +351,49 @@ pub async fn change_note(
     }
 }
 
+#[derive(Deserialize)]
+pub struct NewAnnotation {
+    date: String,
+    text: String,
+    back: Option<String>,
+}
+
+/// Adds a dated annotation from the "What changed" page (`POST /annotations`).
+pub async fn add_annotation(State(app): State<Arc<App>>, headers: HeaderMap, Form(a): Form<NewAnnotation>) -> Response {
+    if !signed_in(&app, &headers) {
+        return ApiError::new(ErrorCode::Unauthorized, "sign in first").into_response();
+    }
+    if !same_origin(&headers) {
+        return ApiError::new(ErrorCode::Forbidden, "a form from another site").into_response();
+    }
+    let at = match wayfarer_core::time::parse_date_arg(a.date.trim()) {
+        Ok(t) => wayfarer_core::time::format_rfc3339(t),
+        Err(e) => return ApiError::new(ErrorCode::InvalidQuery, format!("date '{}': {e}", a.date)).into_response(),
+    };
+    let back = local(a.back.as_deref().unwrap_or("/changes")).to_string();
+    let dir = app.data.clone();
+    let lock = app.notes.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        wayfarer_store::annotations::add(&dir, &at, &a.text, &now())
+    })
+    .await;
+    match res {
+        Ok(Ok(_)) => Redirect::to(&back).into_response(),
+        Ok(Err(e)) => ApiError::new(e.code(), e.to_string()).into_response(),
+        Err(e) => ApiError::new(ErrorCode::Internal, e.to_string()).into_response(),
+    }
+}
+
+/// The annotations as JSON (`GET /api/annotations`).
+pub async fn list_annotations(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Vec<wayfarer_store::annotations::Annotation>>, ApiError> {
+    crate::require_read(&app, &headers)?;
+    wayfarer_store::annotations::list(&app.data).map(axum::Json).map_err(|e| ApiError::new(e.code(), e.to_string()))
+}
+
 /// The notes as JSON (`GET /api/notes`).
 pub async fn list_notes(
     State(app): State<Arc<App>>,

@@ -118,7 +118,7 @@ pub struct App {
     pub profiles: Option<ProfileLookup>,
     /// How long a client may take to send a request body.
     pub client_timeout: Duration,
-    /// Serialises edits of `notes.json`.
+    /// Serialises edits of `notes.json` and `annotations.json`.
     pub notes: Arc<std::sync::Mutex<()>>,
     /// The data directory's signing secret (survey, unsubscribe and
     /// referral links).
@@ -270,11 +270,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/profiles/{id}", get(profile))
         .route("/api/{command}", get(query::handle))
         .route("/api/notes", get(dashboard::list_notes))
+        .route("/api/annotations", get(dashboard::list_annotations))
         .route("/healthz", get(healthz))
         .route("/login", get(dashboard::login_page).post(dashboard::login).layer(form_timeout))
         .route("/logout", post(dashboard::logout))
         .route("/assets/{name}", get(dashboard::asset))
         .route("/notes", post(dashboard::add_note).layer(form_timeout))
+        .route("/annotations", post(dashboard::add_annotation).layer(form_timeout))
         .route("/s/{token}", get(surveys::show).post(surveys::answer).layer(form_timeout))
         .route("/u/{token}", get(surveys::unsubscribe_show).post(surveys::unsubscribe).layer(form_timeout))
         .route("/r/{code}", get(surveys::referral))

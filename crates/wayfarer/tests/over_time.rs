@@ -81,6 +81,39 @@ fn the_shipping_fix_is_found_around_its_annotation_and_nothing_else_is_flagged()
     }
     let text = wayfarer(dir, &["map", "--data", "d", "--around", "shipping"]);
     assert!(text.contains("Deal hunters leave at Shipping costs page in Decision"), "{text}");
+
+    // The same on the dashboard's "What changed" page, in headless Chromium.
+    let browser = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser.join("node_modules/playwright-core").is_dir(),
+        "the browser test needs Node.js and playwright-core: cd {} && npm ci (.ci/run does this)",
+        browser.display()
+    );
+    let read =
+        wayfarer(dir, &["keys", "create", "--read", "--data", "d", "--name", "changes", "--quiet"]).trim().to_string();
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("changes-screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
+    let server = support::Server::start(&dir.join("d"));
+    let o = std::process::Command::new("node")
+        .current_dir(&browser)
+        .arg("changes.mjs")
+        .arg(format!("http://{}", server.addr))
+        .arg(&read)
+        .arg(&shots)
+        .output()
+        .expect("run node (Node.js is needed for the browser tests)");
+    server.stop();
+    let report = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "What changed in Chromium failed (screenshots in {}):\n{report}\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The annotation the browser added is the CLI's.
+    let notes = json(&wayfarer(dir, &["annotations", "list", "--data", "d", "--json"]));
+    assert!(notes.as_array().unwrap().iter().any(|a| a["text"] == "Browser test: pricing page redesigned"), "{notes}");
+    eprintln!("What changed screenshots: {}", shots.display());
 }
 
 /// Without a change, a comparison of two periods flags no stage in at most

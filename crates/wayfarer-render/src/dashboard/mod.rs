@@ -4,12 +4,14 @@
 //! [`View`]), customers and settings. Pages are plain server-rendered HTML
 //! with inline SVG charts; `app.js` only adds conveniences.
 
+mod changes;
 mod form;
 mod map;
 mod pages;
 mod segments;
 mod triggers;
 
+pub use changes::{ChangesForm, ChangesPage, changes_page};
 pub use form::{Field, FieldKind, Form};
 pub use map::{MapPage, map_page};
 pub use pages::{AnalysisPage, CustomersPage, KeyRow, analysis_page, customer_page, customers_page, settings_page};
@@ -29,7 +31,7 @@ pub const CSS: &str = concat!(include_str!("../map.css"), include_str!("app.css"
 pub const JS: &str = include_str!("app.js");
 
 /// The pages in the navigation: (key, label, path).
-pub const NAV: [(&str, &str, &str); 12] = [
+pub const NAV: [(&str, &str, &str); 15] = [
     ("map", "Journey map", "/"),
     ("funnel", "Funnels", "/funnels"),
     ("paths", "Paths", "/paths"),
@@ -38,6 +40,9 @@ pub const NAV: [(&str, &str, &str); 12] = [
     ("clv", "Lifetime value", "/clv"),
     ("personas", "Personas", "/personas"),
     ("surveys", "Surveys", "/surveys"),
+    ("changes", "What changed", "/changes"),
+    ("discovery", "Discovery", "/discovery"),
+    ("loyalty", "Loyalty", "/loyalty"),
     ("segments", "Segments", "/segments"),
     ("triggers", "Triggers", "/triggers"),
     ("customers", "Customers", "/customers"),

@@ -291,11 +291,23 @@ struct SideMaps {
 
 /// `wayfarer map --compare A --vs B` and `--around ANNOTATION`.
 fn compare(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out) -> Result<()> {
+    let pb = progress.spinner("Comparing the journey maps");
+    let c = comparison(g, args)?;
+    done(&pb, "Compared the journey maps");
+    if args.json || matches!(args.format, MapFormat::Json) || matches!(out, super::Out::Capture(_)) {
+        return out.json(&c);
+    }
+    say!("{}", wayfarer_render::text::map_comparison(&c, super::term_width()));
+    Ok(())
+}
+
+/// The comparison `--compare A --vs B` or `--around ANNOTATION` asks for
+/// (the CLI's, the API's and the dashboard's).
+pub fn comparison(g: &Global, args: &MapArgs) -> Result<MapComparison> {
     let snap = super::Snapshot::of(g)?;
     let (store, model) = (snap.store.clone(), snap.model()?);
     let dir = store.dir().to_path_buf();
     let saved = wayfarer_store::snapshots::names(&dir)?;
-    let pb = progress.spinner("Comparing the journey maps");
     // Personas are fitted (or read) once over all the data, so both sides
     // split customers the same way.
     let mut personas_once: Option<Personas> = None;
@@ -401,12 +413,7 @@ fn compare(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out)
             &hb[..12]
         ));
     }
-    done(&pb, "Compared the journey maps");
-    if args.json || matches!(args.format, MapFormat::Json) || matches!(out, super::Out::Capture(_)) {
-        return out.json(&c);
-    }
-    say!("{}", wayfarer_render::text::map_comparison(&c, super::term_width()));
-    Ok(())
+    Ok(c)
 }
 
 /// `wayfarer annotate DATE TEXT`.

@@ -13,7 +13,7 @@ mod config;
 mod demo;
 mod import;
 mod live;
-mod map;
+pub(crate) mod map;
 mod pages;
 pub mod segments;
 mod serve;

@@ -75,6 +75,14 @@ fn intro(command: &str) -> (&'static str, (&'static str, &'static str)) {
             "Value to date and predicted customer lifetime value (BG/NBD for purchases, Gamma-Gamma for order value).",
             none,
         ),
+        "discovery" => (
+            "Which first touchpoints, channels and content (campaign, else page) bring customers who buy: conversion with its 95 % interval, days to the first purchase, the buyers' predicted 12-month CLV and the value per customer brought.",
+            none,
+        ),
+        "loyalty" => (
+            "How many customers reach each loyalty action (a converted referral, a review, a repeat order, an upgrade), by persona, and the journeys before the first time against how the others' journeys end.",
+            none,
+        ),
         "personas" => (
             "Personas discovered from behaviour (k-means on channel mix, stages reached, value and sentiment), with the number chosen by silhouette.",
             none,
@@ -112,6 +120,8 @@ impl Dash {
                 Command::Attribution(a) => views::attribution(&crate::cmd::analyses::attribution_report(g, &a)?),
                 Command::Personas(a) => views::personas(&crate::cmd::analyses::personas_report(g, &a)?.1),
                 Command::Surveys(a) => views::surveys(&crate::cmd::analyses::surveys_report(g, &a)?),
+                Command::Discovery(a) => views::discovery(&crate::cmd::analyses::discovery_report(g, &a)?),
+                Command::Loyalty(a) => views::loyalty(&crate::cmd::analyses::loyalty_report(g, &a)?),
                 _ => return Err(Problem::NotFound(format!("no page for {command}"))),
             })
         })?;

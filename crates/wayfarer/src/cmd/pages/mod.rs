@@ -38,6 +38,7 @@ use crate::cli::{Command, PersonaSource};
 
 mod analyses;
 mod cache;
+mod changes;
 mod map;
 mod people;
 mod saved;
@@ -128,7 +129,7 @@ impl From<wayfarer_server::error::ApiError> for Problem {
 }
 
 /// The analysis pages: (path, command, nav key, title).
-const ANALYSES: [(&str, &str, &str, &str); 7] = [
+const ANALYSES: [(&str, &str, &str, &str); 9] = [
     ("/funnels", "funnel", "funnel", "Funnels"),
     ("/paths", "paths", "paths", "Paths"),
     ("/retention", "retention", "retention", "Retention and churn"),
@@ -136,6 +137,8 @@ const ANALYSES: [(&str, &str, &str, &str); 7] = [
     ("/clv", "clv", "clv", "Customer lifetime value"),
     ("/personas", "personas", "personas", "Personas"),
     ("/surveys", "surveys", "surveys", "Surveys: NPS, CSAT, CES and sentiment"),
+    ("/discovery", "discovery", "discovery", "Discovery: where valuable customers come from"),
+    ("/loyalty", "loyalty", "loyalty", "Loyalty actions and the journeys before them"),
 ];
 
 /// Parameters that belong to the page, not to the command.
@@ -228,6 +231,7 @@ impl Dash {
             "/settings" => self.settings(),
             "/segments" => self.segments(&req.params),
             "/triggers" => self.triggers(&req.params),
+            "/changes" => self.changes(&req.params),
             p if p.starts_with("/segments/") => self.segment(&p["/segments/".len()..], &req.params),
             p if p.starts_with("/customers/") => self.customer(&p["/customers/".len()..]),
             p => match ANALYSES.iter().find(|a| a.0 == p) {
