@@ -18,7 +18,13 @@ pub fn count(n: u64) -> String {
 /// `n` and the noun, singular for one ("1 customer", "0 customers",
 /// "1,024 sessions"); the plural adds an s.
 pub fn counted(n: u64, noun: &str) -> String {
-    if n == 1 { format!("1 {noun}") } else { format!("{} {noun}s", count(n)) }
+    if n == 1 {
+        format!("1 {noun}")
+    } else if let Some(stem) = noun.strip_suffix('y').filter(|s| !s.ends_with(['a', 'e', 'o', 'u'])) {
+        format!("{} {stem}ies", count(n))
+    } else {
+        format!("{} {noun}s", count(n))
+    }
 }
 
 /// What a capped list shows: "" when it shows everything, else

@@ -385,6 +385,142 @@ pub async fn add_annotation(State(app): State<Arc<App>>, headers: HeaderMap, For
     }
 }
 
+/// Runs an edit of the notes file on a blocking thread under the notes
+/// lock, then sends the browser back; a refusal is the store's error.
+async fn edit_notes<T: Send + 'static>(
+    app: &Arc<App>,
+    back: String,
+    edit: impl FnOnce(&std::path::Path) -> Result<T, wayfarer_store::StoreError> + Send + 'static,
+) -> Response {
+    let dir = app.data.clone();
+    let lock = app.notes.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        edit(&dir)
+    })
+    .await;
+    match res {
+        Ok(Ok(_)) => Redirect::to(&back).into_response(),
+        Ok(Err(e)) => ApiError::new(e.code(), e.to_string()).into_response(),
+        Err(e) => ApiError::new(ErrorCode::Internal, e.to_string()).into_response(),
+    }
+}
+
+/// A form may change the team's notes: signed in, from this site.
+fn may_edit(app: &App, headers: &HeaderMap) -> Option<Response> {
+    if !signed_in(app, headers) {
+        return Some(ApiError::new(ErrorCode::Unauthorized, "sign in first").into_response());
+    }
+    if !same_origin(headers) {
+        return Some(ApiError::new(ErrorCode::Forbidden, "a form from another site").into_response());
+    }
+    None
+}
+
+#[derive(Deserialize)]
+pub struct PlanForm {
+    effort: String,
+    #[serde(default)]
+    owner: String,
+    back: Option<String>,
+}
+
+/// Sets an opportunity's effort and owner (`POST /opportunities/{id}`; an
+/// empty effort forgets the plan).
+pub async fn plan_opportunity(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<PlanForm>,
+) -> Response {
+    if let Some(r) = may_edit(&app, &headers) {
+        return r;
+    }
+    let plan = match f.effort.trim() {
+        "" => None,
+        e => match e.parse::<u8>() {
+            Ok(effort) if effort <= 5 => {
+                Some(wayfarer_store::notes::Plan { effort, owner: f.owner.trim().to_string(), updated_at: now() })
+            }
+            _ => {
+                return ApiError::new(
+                    ErrorCode::InvalidQuery,
+                    format!("effort '{e}': from 0 (trivial) to 5 (a project)"),
+                )
+                .into_response();
+            }
+        },
+    };
+    let back = local(f.back.as_deref().unwrap_or("/opportunities")).to_string();
+    edit_notes(&app, back, move |dir| wayfarer_store::notes::set_plan(dir, &id, plan)).await
+}
+
+#[derive(Deserialize)]
+pub struct TargetForm {
+    stage: String,
+    persona: Option<String>,
+    metric: String,
+    op: String,
+    value: String,
+    #[serde(default)]
+    owner: String,
+    back: Option<String>,
+}
+
+/// Adds a KPI target (`POST /targets`).
+pub async fn add_target(State(app): State<Arc<App>>, headers: HeaderMap, Form(f): Form<TargetForm>) -> Response {
+    if let Some(r) = may_edit(&app, &headers) {
+        return r;
+    }
+    if !app.stage_names.contains(&f.stage) {
+        let hint = wayfarer_core::suggest::hint(&f.stage, &app.stage_names);
+        return ApiError::new(ErrorCode::InvalidQuery, format!("stage '{}': no such stage{hint}", f.stage))
+            .into_response();
+    }
+    let value = match wayfarer_engine::journey::plans::parse_target_value(&f.metric, &f.value) {
+        Ok(v) => v,
+        Err(e) => return ApiError::new(ErrorCode::InvalidQuery, format!("value: {e}")).into_response(),
+    };
+    let target = wayfarer_store::notes::Target {
+        id: 0,
+        stage: f.stage,
+        persona: f.persona.filter(|p| !p.is_empty()),
+        metric: f.metric,
+        op: f.op,
+        value,
+        owner: f.owner.trim().to_string(),
+        created_at: now(),
+    };
+    let back = local(f.back.as_deref().unwrap_or("/opportunities")).to_string();
+    edit_notes(&app, back, move |dir| wayfarer_store::notes::add_target(dir, target)).await
+}
+
+#[derive(Deserialize)]
+pub struct TargetDelete {
+    back: Option<String>,
+}
+
+/// Deletes a KPI target (`POST /targets/{id}`).
+pub async fn delete_target(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    Form(f): Form<TargetDelete>,
+) -> Response {
+    if let Some(r) = may_edit(&app, &headers) {
+        return r;
+    }
+    let back = local(f.back.as_deref().unwrap_or("/opportunities")).to_string();
+    edit_notes(&app, back, move |dir| {
+        if wayfarer_store::notes::delete_target(dir, id)? {
+            Ok(())
+        } else {
+            Err(wayfarer_store::StoreError::Invalid(format!("no target {id}")))
+        }
+    })
+    .await
+}
+
 /// The annotations as JSON (`GET /api/annotations`).
 pub async fn list_annotations(
     State(app): State<Arc<App>>,

@@ -132,6 +132,8 @@ pub struct App {
     /// The configuration's purchase event (an order carrying a referral
     /// code converts the referral).
     pub purchase_event: String,
+    /// The stage model's stage names (KPI targets name one).
+    pub stage_names: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +184,7 @@ impl Started {
             referral_codes: std::sync::Mutex::default(),
             clock: opts.clock,
             purchase_event: opts.config.journey.purchase_event.clone(),
+            stage_names: opts.config.stages.iter().map(|s| s.name.clone()).collect(),
         });
         Ok(Started { app, pipeline })
     }
@@ -277,6 +280,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/assets/{name}", get(dashboard::asset))
         .route("/notes", post(dashboard::add_note).layer(form_timeout))
         .route("/annotations", post(dashboard::add_annotation).layer(form_timeout))
+        .route("/opportunities/{id}", post(dashboard::plan_opportunity).layer(form_timeout))
+        .route("/targets", post(dashboard::add_target).layer(form_timeout))
+        .route("/targets/{id}", post(dashboard::delete_target).layer(form_timeout))
         .route("/s/{token}", get(surveys::show).post(surveys::answer).layer(form_timeout))
         .route("/u/{token}", get(surveys::unsubscribe_show).post(surveys::unsubscribe).layer(form_timeout))
         .route("/r/{code}", get(surveys::referral))

@@ -64,10 +64,46 @@ pub struct Note {
     pub updated_at: String,
 }
 
+/// The team's plan for an opportunity (by its id): how much work it is
+/// (0 = trivial … 5 = a project) and who owns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub effort: u8,
+    pub owner: String,
+    pub updated_at: String,
+}
+
+/// A KPI target on a map cell: `metric op value` for a stage (and persona),
+/// with its owner ("Decision conversion to next >= 65 %, checkout team").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    pub id: u64,
+    pub stage: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona: Option<String>,
+    /// `conversion`, `reach`, `time_to_next` (seconds), `emotion` or `nps`.
+    pub metric: String,
+    /// `>=` or `<=`.
+    pub op: String,
+    pub value: f64,
+    pub owner: String,
+    pub created_at: String,
+}
+
+/// The metrics a target may name.
+pub const TARGET_METRICS: [&str; 5] = ["conversion", "reach", "time_to_next", "emotion", "nps"];
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct NotesFile {
     next_id: u64,
     notes: Vec<Note>,
+    /// Opportunity id → the team's plan.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    plans: std::collections::BTreeMap<String, Plan>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    targets: Vec<Target>,
+    #[serde(default)]
+    next_target: u64,
 }
 
 fn read(dir: &Path) -> Result<NotesFile, StoreError> {
@@ -76,7 +112,7 @@ fn read(dir: &Path) -> Result<NotesFile, StoreError> {
         Ok(bytes) => {
             serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(NotesFile { next_id: 1, notes: Vec::new() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(NotesFile { next_id: 1, ..NotesFile::default() }),
         Err(e) => Err(StoreError::io(&path, e)),
     }
 }
@@ -170,5 +206,106 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(FILE), "{oops").unwrap();
         assert!(matches!(list(dir.path()), Err(StoreError::Corrupt(_))));
+    }
+}
+
+/// Every opportunity's plan, by opportunity id.
+pub fn plans(dir: &Path) -> Result<std::collections::BTreeMap<String, Plan>, StoreError> {
+    Ok(read(dir)?.plans)
+}
+
+/// Sets (or, with `None`, removes) an opportunity's plan.
+pub fn set_plan(dir: &Path, opportunity: &str, plan: Option<Plan>) -> Result<(), StoreError> {
+    if let Some(p) = &plan
+        && p.effort > 5
+    {
+        return Err(StoreError::Invalid(format!("effort {}: from 0 (trivial) to 5 (a project)", p.effort)));
+    }
+    let mut f = read(dir)?;
+    match plan {
+        Some(p) => f.plans.insert(opportunity.to_string(), p),
+        None => f.plans.remove(opportunity),
+    };
+    write(dir, &f)
+}
+
+/// Every KPI target, oldest first.
+pub fn targets(dir: &Path) -> Result<Vec<Target>, StoreError> {
+    Ok(read(dir)?.targets)
+}
+
+/// Adds a KPI target (its id is set here); checks the metric and operator.
+pub fn add_target(dir: &Path, mut t: Target) -> Result<Target, StoreError> {
+    if !TARGET_METRICS.contains(&t.metric.as_str()) {
+        return Err(StoreError::Invalid(format!(
+            "metric '{}': expected {}{}",
+            t.metric,
+            TARGET_METRICS.join(", "),
+            wayfarer_core::suggest::hint(&t.metric, &TARGET_METRICS)
+        )));
+    }
+    if t.op != ">=" && t.op != "<=" {
+        return Err(StoreError::Invalid(format!("operator '{}': expected >= or <=", t.op)));
+    }
+    if !t.value.is_finite() {
+        return Err(StoreError::Invalid("a target needs a number".into()));
+    }
+    let mut f = read(dir)?;
+    t.id = f.next_target.max(f.targets.iter().map(|x| x.id).max().unwrap_or(0)) + 1;
+    f.next_target = t.id;
+    f.targets.push(t.clone());
+    write(dir, &f)?;
+    Ok(t)
+}
+
+/// Deletes a KPI target; false if there is none with that id.
+pub fn delete_target(dir: &Path, id: u64) -> Result<bool, StoreError> {
+    let mut f = read(dir)?;
+    let before = f.targets.len();
+    f.targets.retain(|t| t.id != id);
+    if f.targets.len() == before {
+        return Ok(false);
+    }
+    write(dir, &f)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    #[test]
+    fn plans_and_targets_are_kept_beside_the_notes() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        add(dir, CellRef { stage: "Decision".into(), lane: "pain".into(), persona: None }, "h", "me", NoteStatus::Open, "t")
+            .unwrap();
+        set_plan(dir, "fix:a", Some(Plan { effort: 2, owner: "team".into(), updated_at: "t".into() })).unwrap();
+        assert!(set_plan(dir, "fix:a", Some(Plan { effort: 6, owner: String::new(), updated_at: "t".into() })).is_err());
+        let t = |metric: &str, op: &str| Target {
+            id: 0,
+            stage: "Decision".into(),
+            persona: None,
+            metric: metric.into(),
+            op: op.into(),
+            value: 0.65,
+            owner: "checkout".into(),
+            created_at: "t".into(),
+        };
+        let a = add_target(dir, t("conversion", ">=")).unwrap();
+        let b = add_target(dir, t("reach", "<=")).unwrap();
+        assert_eq!((a.id, b.id), (1, 2));
+        let e = add_target(dir, t("convresion", ">=")).unwrap_err().to_string();
+        assert!(e.contains("did you mean 'conversion'"), "{e}");
+        assert!(add_target(dir, t("reach", "=")).is_err());
+        assert!(delete_target(dir, 1).unwrap());
+        // A new target never takes a deleted one's id.
+        assert_eq!(add_target(dir, t("nps", ">=")).unwrap().id, 3);
+        // The notes are still there, and the plans.
+        assert_eq!(list(dir).unwrap().len(), 1);
+        assert_eq!(plans(dir).unwrap()["fix:a"].effort, 2);
+        assert_eq!(targets(dir).unwrap().len(), 2);
+        set_plan(dir, "fix:a", None).unwrap();
+        assert!(plans(dir).unwrap().is_empty());
     }
 }

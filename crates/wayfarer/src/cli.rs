@@ -88,6 +88,14 @@ pub enum Command {
     /// Product recommendations (co-occurrence, EASE) for a customer, or their evaluation against
     /// popularity on the purchases after a split date.
     Recommend(RecommendArgs),
+    /// The journey map's opportunities with their customer and business value, the team's effort
+    /// (0–5) and owner, and score = value ÷ effort; `plan ID --effort N --owner NAME` sets them.
+    #[command(subcommand)]
+    Opportunities(OpportunitiesCommand),
+    /// KPI targets on map cells ("Decision conversion >= 65 %", with an owner): add, list (met or
+    /// missed now and in every snapshot), delete.
+    #[command(subcommand)]
+    Targets(TargetsCommand),
     /// Add a dated annotation ("2026-08-01" "Checkout redesigned"): a marker on trend charts,
     /// and what `wayfarer map --around` compares before and after.
     Annotate(AnnotateArgs),
@@ -433,6 +441,59 @@ pub enum MapAction {
     },
     /// Delete a saved snapshot.
     DeleteSnapshot { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OpportunitiesCommand {
+    /// Every opportunity of the map of all customers, by score (those with an effort), then as found.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set an opportunity's effort (0 = trivial … 5 = a project) and owner.
+    Plan {
+        /// The opportunity's id (`opportunities list` shows them).
+        id: String,
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=5))]
+        effort: u8,
+        #[arg(long, default_value = "")]
+        owner: String,
+    },
+    /// Forget an opportunity's effort and owner.
+    Unplan { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TargetsCommand {
+    /// Add a KPI target on a stage (and persona): METRIC OP VALUE.
+    Add {
+        #[arg(long)]
+        stage: String,
+        /// conversion, reach, time_to_next, emotion or nps.
+        #[arg(long)]
+        metric: String,
+        /// >= or <=.
+        #[arg(long, default_value = ">=")]
+        op: String,
+        /// The number: a share (65 %, 65 or 0.65), a time (2d), an emotion or an NPS.
+        #[arg(long)]
+        value: String,
+        /// Who owns it.
+        #[arg(long, default_value = "")]
+        owner: String,
+        /// Only this persona's map.
+        #[arg(long)]
+        persona: Option<String>,
+    },
+    /// Every target: met or missed by the map now, and in each snapshot.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a target by its id.
+    Delete { id: u64 },
 }
 
 #[derive(Debug, Args)]

@@ -417,14 +417,15 @@ fn the_dashboard_in_headless_chromium() {
     let server = Server::start_with(&dir, &[]);
     run("after-restart", &server);
     server.stop();
-    assert_eq!(first["pages"].as_array().unwrap().len(), 15, "{first}");
+    assert_eq!(first["pages"].as_array().unwrap().len(), 16, "{first}");
     assert!(first["map_png_bytes"].as_u64().unwrap() > 5000);
     for name in [
         "01-journey-map",
         "02-funnels",
         "09-what-changed",
-        "13-triggers",
-        "15-settings",
+        "10-opportunities",
+        "14-triggers",
+        "16-settings",
         "20-map-persona",
         "21-map-cell-note",
         "22-funnel-built",

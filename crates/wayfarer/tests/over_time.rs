@@ -113,6 +113,19 @@ fn the_shipping_fix_is_found_around_its_annotation_and_nothing_else_is_flagged()
     // The annotation the browser added is the CLI's.
     let notes = json(&wayfarer(dir, &["annotations", "list", "--data", "d", "--json"]));
     assert!(notes.as_array().unwrap().iter().any(|a| a["text"] == "Browser test: pricing page redesigned"), "{notes}");
+    // The effort and the target the browser set are kept (another process
+    // reads them) and go into the next snapshot.
+    let opps = json(&wayfarer(dir, &["opportunities", "list", "--data", "d", "--json"]));
+    let planned = &opps[0];
+    assert_eq!((planned["effort"].as_u64(), planned["owner"].as_str()), (Some(1), Some("checkout team")), "{planned}");
+    assert!(planned["score"].as_f64().unwrap() > 0.0, "{planned}");
+    wayfarer(dir, &["map", "snapshot", "--data", "d", "--name", "after-plans"]);
+    let targets = json(&wayfarer(dir, &["targets", "list", "--data", "d", "--json"]));
+    assert_eq!(targets[0]["target"]["stage"], "Decision", "{targets}");
+    assert_eq!(targets[0]["snapshots"][0][0], "after-plans", "{targets}");
+    let snap: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("d/snapshots/after-plans.json")).unwrap()).unwrap();
+    assert_eq!(snap["maps"][0]["opportunities"][0]["effort"], 1, "the plan is in the snapshot");
     eprintln!("What changed screenshots: {}", shots.display());
 }
 

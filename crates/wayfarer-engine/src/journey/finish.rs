@@ -278,7 +278,7 @@ pub(super) fn finish(
             }
         })
         .collect();
-    JourneyMap {
+    let mut map = JourneyMap {
         scope: ScopeInfo {
             persona: persona.map(group_name),
             from: scope.from.map(format_rfc3339),
@@ -296,7 +296,9 @@ pub(super) fn finish(
         pain_points: pains,
         opportunities,
         personas,
-    }
+    };
+    super::plans::value_opportunities(&mut map);
+    map
 }
 
 /// Representative comments: negative ones that use the stage's most

@@ -16,6 +16,7 @@
 //!  finish.rs  merged statistics → the map of a scope or a persona
 //!  pain.rs    pain points from the merged statistics, with their evidence
 //!  opportunities.rs  what to do: from pain points and positive signals
+//!  plans.rs     the team's efforts, owners and KPI targets: scores, met or missed
 //!  snapshot.rs  a saved map (all customers and each persona) with its configuration hash
 //!  cohorts.rs   stage-entry cohorts of two periods, followed for one horizon
 //!  compare.rs   two maps (snapshots, periods, around an annotation) compared with tests
@@ -52,6 +53,7 @@ mod finish;
 pub(crate) mod fold;
 mod opportunities;
 pub mod pain;
+pub mod plans;
 mod report;
 pub mod snapshot;
 mod stats;

@@ -79,6 +79,7 @@ pub fn opportunities(
                 _ => "impact not estimated in conversions; the evidence shows where customers suffer".to_string(),
             },
             pain_point: Some(p.id.clone()),
+            ..Default::default()
         });
     }
     // Promoters who never advocated.
@@ -100,6 +101,7 @@ pub fn opportunities(
             expected_revenue: None,
             assumption: format!("if asked, they advocate at the rate promoters already do ({})", pct(rate)),
             pain_point: None,
+            ..Default::default()
         });
     }
     // High-lift touchpoints with low reach.
@@ -141,6 +143,7 @@ pub fn opportunities(
                     pct(without)
                 ),
                 pain_point: None,
+                ..Default::default()
             });
         }
     }
@@ -200,6 +203,7 @@ pub fn opportunities(
                 pct(base)
             ),
             pain_point: None,
+            ..Default::default()
         });
     }
     out.sort_by(|a, b| {

@@ -79,7 +79,7 @@ pub struct PainPoint {
     pub evidence: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Opportunity {
     pub id: String,
     pub kind: String,
@@ -95,6 +95,20 @@ pub struct Opportunity {
     pub expected_revenue: Option<f64>,
     pub assumption: String,
     pub pain_point: Option<String>,
+    /// Customers who would convert (else customers concerned): its customer value.
+    #[serde(default)]
+    pub customer_value: f64,
+    /// Revenue at stake, where the map can say.
+    #[serde(default)]
+    pub business_value: Option<f64>,
+    /// Set by the team (`wayfarer opportunities plan`, the map's detail panel).
+    #[serde(default)]
+    pub effort: Option<u8>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Value ÷ effort, once the team has set an effort.
+    #[serde(default)]
+    pub score: Option<f64>,
 }
 
 pub struct Context<'a> {

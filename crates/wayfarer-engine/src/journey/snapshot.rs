@@ -34,6 +34,9 @@ pub struct MapSnapshot {
     /// at cells by stage, lane and persona names, so they stay attached).
     #[serde(default)]
     pub notes: Vec<Note>,
+    /// The KPI targets as they stood: met or missed by these maps.
+    #[serde(default)]
+    pub targets: Vec<super::plans::TargetStatus>,
 }
 
 /// A snapshot's summary (for listings).

@@ -25,6 +25,8 @@ pub struct MapPage<'a> {
     pub from: Option<String>,
     pub to: Option<String>,
     pub notes: &'a [Note],
+    /// The KPI targets of this map (persona), met or missed.
+    pub targets: &'a [wayfarer_engine::journey::plans::TargetStatus],
     /// The open cell: (stage, lane key).
     pub selected: Option<(String, String)>,
     pub config: &'a Config,
@@ -173,6 +175,18 @@ pub fn map_page(p: &MapPage) -> String {
                 div.field { label for="to" { "To (exclusive)" } input type="date" id="to" name="to" value=(p.to.as_deref().unwrap_or("")); }
                 div.field { button.btn.primary type="submit" { "Apply" } }
                 div.field { a.btn href="/" { "Reset" } }
+            }
+            @if !p.targets.is_empty() {
+                div.targets role="group" aria-label="KPI targets" {
+                    span.label { "KPI targets" }
+                    @for t in p.targets {
+                        @let (class, word) = match t.met { Some(true) => ("better", "met"), Some(false) => ("worse", "missed"), None => ("same", "not measurable") };
+                        span class=(format!("target {class}")) title=(format!("owner: {}", if t.target.owner.is_empty() { "–" } else { &t.target.owner })) {
+                            (wayfarer_engine::journey::plans::describe(&t.target)) " — " strong { (word) }
+                        }
+                    }
+                    a href="/opportunities#targets" { "manage" }
+                }
             }
             @if p.map.scope.customers == 0 {
                 div.empty { strong { "No customers in this scope" } "Widen the date range or choose another persona; if the data directory is new, import events or send some to /v1/batch." }

@@ -7,6 +7,7 @@
 mod changes;
 mod form;
 mod map;
+mod opportunities;
 mod pages;
 mod segments;
 mod triggers;
@@ -14,6 +15,7 @@ mod triggers;
 pub use changes::{ChangesForm, ChangesPage, changes_page};
 pub use form::{Field, FieldKind, Form};
 pub use map::{MapPage, map_page};
+pub use opportunities::{OpportunitiesPage, opportunities_page};
 pub use pages::{AnalysisPage, CustomersPage, KeyRow, analysis_page, customer_page, customers_page, settings_page};
 pub use segments::{SegmentForm, SegmentPage, SegmentRow, SegmentsPage, segment_page, segments_page};
 pub use triggers::{
@@ -31,7 +33,7 @@ pub const CSS: &str = concat!(include_str!("../map.css"), include_str!("app.css"
 pub const JS: &str = include_str!("app.js");
 
 /// The pages in the navigation: (key, label, path).
-pub const NAV: [(&str, &str, &str); 15] = [
+pub const NAV: [(&str, &str, &str); 16] = [
     ("map", "Journey map", "/"),
     ("funnel", "Funnels", "/funnels"),
     ("paths", "Paths", "/paths"),
@@ -41,6 +43,7 @@ pub const NAV: [(&str, &str, &str); 15] = [
     ("personas", "Personas", "/personas"),
     ("surveys", "Surveys", "/surveys"),
     ("changes", "What changed", "/changes"),
+    ("opportunities", "Opportunities", "/opportunities"),
     ("discovery", "Discovery", "/discovery"),
     ("loyalty", "Loyalty", "/loyalty"),
     ("segments", "Segments", "/segments"),

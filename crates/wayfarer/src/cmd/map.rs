@@ -53,6 +53,11 @@ pub fn run(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out)
         vec![journey_map_with(&store, &model, &scope, &inputs)?]
     };
     done(&pb, "Built the journey map");
+    // The team's efforts and owners order the opportunities.
+    let plans = wayfarer_store::notes::plans(store.dir())?;
+    for m in &mut maps {
+        wayfarer_engine::journey::plans::score_opportunities(m, &plans);
+    }
     // A group of a split is named with its segmentation ("properties.platform = ios").
     if let (Some(key), Some(group)) = (&args.split_by, &args.group)
         && let Some(by) = Segmentation::parse(key)
@@ -207,7 +212,11 @@ pub fn build_snapshot(
 ) -> Result<MapSnapshot> {
     let personas = personas(store, model, &wayfarer_engine::Scope::default(), source)?;
     let label = personas_label(&personas);
-    let maps = maps_of(store, model, scope, personas)?;
+    let mut maps = maps_of(store, model, scope, personas)?;
+    let plans = wayfarer_store::notes::plans(store.dir())?;
+    for m in &mut maps {
+        wayfarer_engine::journey::plans::score_opportunities(m, &plans);
+    }
     let all = &maps[0].scope;
     let day = |s: &str| s[..s.len().min(10)].to_string();
     let name = name.map_or_else(|| day(all.to.as_deref().unwrap_or(&all.data_end)), str::to_string);
@@ -221,6 +230,7 @@ pub fn build_snapshot(
         to: all.to.clone(),
         personas: label.to_string(),
         notes: wayfarer_store::notes::list(store.dir())?,
+        targets: wayfarer_engine::journey::plans::target_statuses(&maps, &wayfarer_store::notes::targets(store.dir())?),
         maps,
     })
 }
@@ -452,6 +462,202 @@ pub fn annotations(g: &Global, c: &crate::cli::AnnotationsCommand, out: &mut sup
                 anyhow::bail!("no annotation #{id} (wayfarer annotations list)");
             }
             say!("Deleted annotation #{id}");
+            Ok(())
+        }
+    }
+}
+
+/// The maps of all customers and each persona (personas as `map` splits
+/// them), with the team's plans applied.
+fn current_maps(store: &Store, model: &Model) -> Result<Vec<JourneyMap>> {
+    let scope = wayfarer_engine::Scope::default();
+    let mut maps = maps_of(store, model, &scope, personas(store, model, &scope, PersonaSource::Auto)?)?;
+    let plans = wayfarer_store::notes::plans(store.dir())?;
+    for m in &mut maps {
+        wayfarer_engine::journey::plans::score_opportunities(m, &plans);
+    }
+    Ok(maps)
+}
+
+/// `wayfarer opportunities list|plan|unplan`.
+pub fn opportunities(g: &Global, c: &crate::cli::OpportunitiesCommand, out: &mut super::Out) -> Result<()> {
+    use crate::cli::OpportunitiesCommand as C;
+    let snap = super::Snapshot::of(g)?;
+    let (store, model) = (snap.store.clone(), snap.model()?);
+    let dir = store.dir().to_path_buf();
+    match c {
+        C::List { json } => {
+            let maps = current_maps(&store, &model)?;
+            let opps = &maps[0].opportunities;
+            if *json || matches!(out, super::Out::Capture(_)) {
+                return out.json(opps);
+            }
+            if opps.is_empty() {
+                say!("No opportunities: the map found no pain point or positive signal to act on.");
+            }
+            for o in opps {
+                let value = o.business_value.map_or_else(
+                    || format!("{:.0} customers", o.customer_value),
+                    |v| format!("{} (revenue at stake)", wayfarer_render::money(v)),
+                );
+                let plan = match (o.effort, &o.owner, o.score) {
+                    (Some(e), owner, Some(s)) => {
+                        format!("effort {e}, owner {}, score {s:.1}", owner.as_deref().unwrap_or("–"))
+                    }
+                    _ => "no effort set".into(),
+                };
+                say!("{}\n  {} · value {value} · {plan}\n  id: {}", o.title, o.action, o.id);
+            }
+            Ok(())
+        }
+        C::Plan { id, effort, owner } => {
+            let maps = current_maps(&store, &model)?;
+            let ids: Vec<&str> = maps
+                .iter()
+                .flat_map(|m| m.opportunities.iter().chain(m.stages.iter().flat_map(|s| &s.opportunities)))
+                .map(|o| o.id.as_str())
+                .collect();
+            if !ids.contains(&id.as_str()) {
+                anyhow::bail!(
+                    "no opportunity '{id}'{} (wayfarer opportunities list shows their ids)",
+                    wayfarer_core::suggest::hint(id, &ids)
+                );
+            }
+            let now = wayfarer_core::time::format_rfc3339(super::now_micros());
+            let plan =
+                wayfarer_store::notes::Plan { effort: *effort, owner: owner.trim().to_string(), updated_at: now };
+            wayfarer_store::notes::set_plan(&dir, id, Some(plan))?;
+            say!(
+                "Opportunity {id}: effort {effort}, owner {}",
+                if owner.trim().is_empty() { "–" } else { owner.trim() }
+            );
+            Ok(())
+        }
+        C::Unplan { id } => {
+            wayfarer_store::notes::set_plan(&dir, id, None)?;
+            say!("Opportunity {id}: no effort or owner");
+            Ok(())
+        }
+    }
+}
+
+/// A target's stage and persona checked against the maps.
+fn check_target(maps: &[JourneyMap], stage: &str, persona: Option<&str>) -> Result<()> {
+    let stages: Vec<&str> = maps[0].stages.iter().map(|s| s.name.as_str()).collect();
+    if !stages.contains(&stage) {
+        anyhow::bail!(
+            "--stage '{stage}': no such stage{} (stages: {})",
+            wayfarer_core::suggest::hint(stage, &stages),
+            stages.join(", ")
+        );
+    }
+    if let Some(p) = persona {
+        let names: Vec<&str> = maps.iter().skip(1).filter_map(|m| m.scope.persona.as_deref()).collect();
+        if !names.contains(&p) {
+            anyhow::bail!(
+                "--persona '{p}': no such persona{} (personas: {})",
+                wayfarer_core::suggest::hint(p, &names),
+                names.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `wayfarer targets add|list|delete`.
+pub fn targets(g: &Global, c: &crate::cli::TargetsCommand, out: &mut super::Out) -> Result<()> {
+    use crate::cli::TargetsCommand as C;
+    use wayfarer_engine::journey::plans::{describe, parse_target_value, target_statuses};
+    let snap = super::Snapshot::of(g)?;
+    let (store, model) = (snap.store.clone(), snap.model()?);
+    let dir = store.dir().to_path_buf();
+    match c {
+        C::Add { stage, metric, op, value, owner, persona } => {
+            let maps = current_maps(&store, &model)?;
+            check_target(&maps, stage, persona.as_deref())?;
+            let v = parse_target_value(metric, value).map_err(|e| anyhow::anyhow!("--value: {e}"))?;
+            let t = wayfarer_store::notes::Target {
+                id: 0,
+                stage: stage.clone(),
+                persona: persona.clone(),
+                metric: metric.clone(),
+                op: op.clone(),
+                value: v,
+                owner: owner.trim().to_string(),
+                created_at: wayfarer_core::time::format_rfc3339(super::now_micros()),
+            };
+            let t = wayfarer_store::notes::add_target(&dir, t)?;
+            let status = &target_statuses(&maps, std::slice::from_ref(&t))[0];
+            if matches!(out, super::Out::Capture(_)) {
+                return out.json(status);
+            }
+            say!(
+                "Target #{}: {} — now {}",
+                t.id,
+                describe(&t),
+                match status.met {
+                    Some(true) => "met",
+                    Some(false) => "missed",
+                    None => "not measurable on the map",
+                }
+            );
+            Ok(())
+        }
+        C::List { json } => {
+            let targets = wayfarer_store::notes::targets(&dir)?;
+            let maps = current_maps(&store, &model)?;
+            let now = target_statuses(&maps, &targets);
+            let history: Vec<(String, Vec<wayfarer_engine::journey::plans::TargetStatus>)> = snapshots_::list(&dir)?
+                .into_iter()
+                .map(|i| Ok((i.name.clone(), snapshots_::load(&dir, &i.name)?.targets)))
+                .collect::<Result<_>>()?;
+            #[derive(serde::Serialize)]
+            struct Row<'a> {
+                #[serde(flatten)]
+                now: &'a wayfarer_engine::journey::plans::TargetStatus,
+                /// Snapshot name → met (absent: the target did not exist yet).
+                snapshots: Vec<(String, Option<bool>)>,
+            }
+            let rows: Vec<Row> = now
+                .iter()
+                .map(|s| Row {
+                    now: s,
+                    snapshots: history
+                        .iter()
+                        .filter_map(|(name, st)| {
+                            st.iter().find(|x| x.target.id == s.target.id).map(|x| (name.clone(), x.met))
+                        })
+                        .collect(),
+                })
+                .collect();
+            if *json || matches!(out, super::Out::Capture(_)) {
+                return out.json(&rows);
+            }
+            if rows.is_empty() {
+                say!(
+                    "No KPI targets yet: wayfarer targets add --stage Decision --metric conversion --value 65% --owner 'checkout team'"
+                );
+            }
+            let mark = |m: Option<bool>| match m {
+                Some(true) => "met",
+                Some(false) => "missed",
+                None => "–",
+            };
+            for r in &rows {
+                let t = &r.now.target;
+                let owner = if t.owner.is_empty() { String::new() } else { format!(", owner {}", t.owner) };
+                say!("#{:<3} {}{owner}: now {}", t.id, describe(t), mark(r.now.met));
+                for (name, met) in &r.snapshots {
+                    say!("      {name}: {}", mark(*met));
+                }
+            }
+            Ok(())
+        }
+        C::Delete { id } => {
+            if !wayfarer_store::notes::delete_target(&dir, *id)? {
+                anyhow::bail!("no target #{id} (wayfarer targets list)");
+            }
+            say!("Deleted target #{id}");
             Ok(())
         }
     }

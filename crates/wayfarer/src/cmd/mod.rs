@@ -79,6 +79,8 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
         Command::Loyalty(args) => analyses::loyalty(g, &args, out),
         Command::Customers(args) => analyses::customers(g, &args, out),
         Command::Annotate(a) => map::annotate(g, &a, out),
+        Command::Opportunities(c) => map::opportunities(g, &c, out),
+        Command::Targets(c) => map::targets(g, &c, out),
         Command::Annotations(c) => map::annotations(g, &c, out),
         Command::Segments(c) => segments::run(g, c, out),
         Command::Triggers(c) => triggers::run(g, c, out),

@@ -47,6 +47,28 @@ try {
   const listed = (await page.locator("#annotations").textContent()).replace(/\s+/g, " ");
   check(listed.includes("2026-09-15 — Browser test: pricing page redesigned"), `annotations: ${listed.slice(0, 300)}`);
 
+  // Opportunities: an effort and an owner score one; a KPI target is met or missed.
+  await Promise.all([page.waitForURL(/\/opportunities$/), page.getByRole("link", { name: "Opportunities" }).click()]);
+  await page.getByLabel("Effort of opportunity 1", { exact: true }).selectOption("1");
+  await page.getByLabel("Owner of opportunity 1", { exact: true }).fill("checkout team");
+  await Promise.all([page.waitForURL(/\/opportunities/), page.getByRole("button", { name: "Save the effort and owner of opportunity 1", exact: true }).click()]);
+  const first = (await page.locator("#opportunities tbody tr").first().textContent()).replace(/\s+/g, " ");
+  check(await page.getByLabel("Owner of opportunity 1", { exact: true }).inputValue() === "checkout team", `the first row after saving: ${first.slice(0, 200)}`);
+  const dots = await page.$$eval("#matrix svg circle", (c) => c.length);
+  check(dots === 1, `the value × effort matrix has ${dots} dots`);
+  report.planned = first.slice(0, 120);
+  await page.getByLabel("Stage", { exact: true }).selectOption("Decision");
+  await page.getByLabel("Metric", { exact: true }).selectOption("conversion");
+  await page.getByLabel("Value", { exact: true }).fill("65 %");
+  await page.getByLabel("Owner", { exact: true }).fill("checkout team");
+  await Promise.all([page.waitForURL(/\/opportunities/), page.getByRole("button", { name: "Add target" }).click()]);
+  const target = (await page.locator("#targets tbody tr").first().textContent()).replace(/\s+/g, " ");
+  check(/Decision conversion ≥ 65\.0 %/.test(target) && /(met|missed)/.test(target), `the target row: ${target}`);
+  await page.screenshot({ path: path.join(out, "73-opportunities.png"), fullPage: true });
+  await page.goto(base + "/");
+  const strip = (await page.locator("div.targets").textContent()).replace(/\s+/g, " ");
+  check(/Decision conversion ≥ 65\.0 % — (met|missed)/.test(strip), `the map's targets: ${strip}`);
+
   // Discovery and Loyalty.
   await Promise.all([page.waitForURL(/\/discovery/), page.getByRole("link", { name: "Discovery" }).click()]);
   await page.getByRole("heading", { level: 1, name: /Discovery/ }).waitFor();

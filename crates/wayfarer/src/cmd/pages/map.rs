@@ -5,7 +5,7 @@ use super::*;
 
 pub(super) struct MapBundle {
     pub(super) inputs: MapInputs,
-    maps: Vec<JourneyMap>,
+    pub(super) maps: Vec<JourneyMap>,
 }
 
 fn segment_options(maps: &[JourneyMap]) -> Vec<(String, Vec<(String, String)>)> {
@@ -136,6 +136,21 @@ impl Dash {
             };
         }
         let notes = wayfarer_store::notes::list(&self.data).map_err(anyhow::Error::from)?;
+        // The team's efforts order the opportunities; KPI targets are about
+        // the maps of all the data (no dates, no segment).
+        let mut planned = map.clone();
+        let plans = wayfarer_store::notes::plans(&self.data).map_err(anyhow::Error::from)?;
+        wayfarer_engine::journey::plans::score_opportunities(&mut planned, &plans);
+        let map = &planned;
+        let targets = if segment.is_none() && scope.from.is_none() && scope.to.is_none() {
+            let all = wayfarer_store::notes::targets(&self.data).map_err(anyhow::Error::from)?;
+            wayfarer_engine::journey::plans::target_statuses(&bundle.maps, &all)
+                .into_iter()
+                .filter(|t| t.target.persona == scope.persona)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let selected =
             param(params, "cell").and_then(|c| c.split_once('|')).map(|(s, l)| (s.to_string(), l.to_string()));
         let mut export_params = scope_params;
@@ -191,6 +206,7 @@ impl Dash {
             from: args.scope.from.clone(),
             to: args.scope.to,
             notes: &notes,
+            targets: &targets,
             selected,
             config: &config,
         };

@@ -40,6 +40,7 @@ mod analyses;
 mod cache;
 mod changes;
 mod map;
+mod opp;
 mod people;
 mod saved;
 
@@ -232,6 +233,7 @@ impl Dash {
             "/segments" => self.segments(&req.params),
             "/triggers" => self.triggers(&req.params),
             "/changes" => self.changes(&req.params),
+            "/opportunities" => self.opportunities(),
             p if p.starts_with("/segments/") => self.segment(&p["/segments/".len()..], &req.params),
             p if p.starts_with("/customers/") => self.customer(&p["/customers/".len()..]),
             p => match ANALYSES.iter().find(|a| a.0 == p) {
