@@ -394,8 +394,57 @@ pub struct Series {
 }
 
 /// Lines over labelled periods; `pct` formats the axis as percentages.
+/// The geometry of [`lines`]: width, height, left, top and bottom margins.
+const LINES: (f64, f64, f64, f64, f64) = (880.0, 280.0, 56.0, 20.0, 56.0);
+
+/// Dated markers (annotations: date, text) on a [`lines`] chart whose
+/// labels are its periods' first days: a dashed line where each date falls
+/// between two periods, with its text. Markers outside the periods, or on a
+/// chart whose labels are not dates, are left out. Returns how many were drawn.
+pub fn mark_dates(c: &mut Chart, labels: &[String], markers: &[(String, String)]) -> usize {
+    let (w, h, left, top, bottom) = LINES;
+    let plot_w = w - left - 20.0;
+    let days: Vec<i64> = labels.iter().filter_map(|l| wayfarer_core::time::parse_timestamp(l).ok()).collect();
+    if days.len() != labels.len() || days.len() < 2 || !days.windows(2).all(|p| p[0] < p[1]) {
+        return 0;
+    }
+    let n = days.len() as f64 - 1.0;
+    let step = days[1] - days[0];
+    let mut drawn = 0;
+    let mut svg = String::new();
+    for (date, text) in markers {
+        let Ok(at) = wayfarer_core::time::parse_timestamp(date) else { continue };
+        // Where the date falls: between period i and i + 1 (the last period ends a step later).
+        let Some(i) = days.iter().rposition(|&d| d <= at) else { continue };
+        let next = days.get(i + 1).copied().unwrap_or(days[i] + step);
+        if at >= next {
+            continue;
+        }
+        let pos = i as f64 + (at - days[i]) as f64 / (next - days[i]) as f64;
+        let x = left + plot_w * pos.min(n) / n;
+        let _ = write!(
+            svg,
+            r##"<g class="marker"><title>{date}: {t}</title><line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{y2}" stroke="#b45309" stroke-width="1.5" stroke-dasharray="4 3"/><text x="{tx:.1}" y="{ty}" font-size="10" fill="#b45309" text-anchor="{anchor}">{short}</text></g>"##,
+            date = esc(&date[..date.len().min(10)]),
+            t = esc(text),
+            y2 = h - bottom,
+            tx = x + 3.0,
+            ty = top + 10.0 + 12.0 * (drawn % 3) as f64,
+            anchor = if x + 120.0 > w { "end" } else { "start" },
+            short = esc(&clip(text, 28)),
+        );
+        drawn += 1;
+    }
+    if drawn > 0
+        && let Some(end) = c.svg.rfind("</svg>")
+    {
+        c.svg.insert_str(end, &svg);
+    }
+    drawn
+}
+
 pub fn lines(id: &str, title: &str, labels: &[String], series: &[Series], pct: bool) -> Chart {
-    let (w, h, left, top, bottom) = (880.0, 280.0, 56.0, 20.0, 56.0);
+    let (w, h, left, top, bottom) = LINES;
     let plot_w = w - left - 20.0;
     let plot_h = h - top - bottom;
     let hi = series.iter().flat_map(|s| s.values.iter().flatten()).fold(0.0f64, |a, b| a.max(*b));
@@ -889,6 +938,26 @@ pub fn graph(id: &str, title: &str, nodes: &[GraphNodeIn], edges: &[GraphEdgeIn]
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dated_markers_fall_between_their_periods() {
+        let labels: Vec<String> = ["2026-07-06", "2026-07-13", "2026-07-20"].map(String::from).to_vec();
+        let series = [Series { name: "conversion".into(), values: vec![Some(0.4), Some(0.5), Some(0.45)] }];
+        let mut c = lines("trend", "t", &labels, &series, true);
+        let marks = [
+            ("2026-07-16T00:00:00Z".to_string(), "Checkout <redesigned>".to_string()),
+            ("2026-07-26".to_string(), "in the last week".to_string()),
+            ("2026-08-30".to_string(), "after the chart".to_string()),
+            ("2026-01-01".to_string(), "before it".to_string()),
+        ];
+        assert_eq!(mark_dates(&mut c, &labels, &marks), 2);
+        assert_eq!(c.svg.matches("class=\"marker\"").count(), 2);
+        assert!(c.svg.contains("Checkout &lt;redesigned&gt;") && c.svg.ends_with("</svg>"));
+        // Labels that are not dates get none.
+        let weeks: Vec<String> = ["W1", "W2"].map(String::from).to_vec();
+        let mut d = lines("trend", "t", &weeks, &series, true);
+        assert_eq!(mark_dates(&mut d, &weeks, &marks), 0);
+    }
+
     use super::*;
 
     fn bar(label: &str, customers: u64, first: f64) -> FunnelBar {

@@ -766,3 +766,17 @@ pub fn loyalty(r: &wayfarer_engine::loyalty::LoyaltyReport) -> View {
     }
     v
 }
+
+/// Draws dated annotations (date, text) on the view's charts over periods
+/// (a funnel's trend, churn, NPS by period); returns how many were drawn.
+pub fn annotate(v: &mut View, annotations: &[(String, String)]) -> usize {
+    let mut drawn = 0;
+    for c in v.charts.iter_mut().filter(|c| matches!(c.id.as_str(), "trend" | "churn" | "nps-trend")) {
+        let labels: Vec<String> = c.data.rows.iter().filter_map(|r| r.first().map(Cell::raw)).collect();
+        drawn += chart::mark_dates(c, &labels, annotations);
+    }
+    if drawn > 0 {
+        v.notes.push("Dashed lines: annotations (`wayfarer annotate DATE TEXT`, or the What changed page).".into());
+    }
+    drawn
+}

@@ -278,10 +278,19 @@ mod plan_tests {
     fn plans_and_targets_are_kept_beside_the_notes() {
         let d = tempfile::tempdir().unwrap();
         let dir = d.path();
-        add(dir, CellRef { stage: "Decision".into(), lane: "pain".into(), persona: None }, "h", "me", NoteStatus::Open, "t")
-            .unwrap();
+        add(
+            dir,
+            CellRef { stage: "Decision".into(), lane: "pain".into(), persona: None },
+            "h",
+            "me",
+            NoteStatus::Open,
+            "t",
+        )
+        .unwrap();
         set_plan(dir, "fix:a", Some(Plan { effort: 2, owner: "team".into(), updated_at: "t".into() })).unwrap();
-        assert!(set_plan(dir, "fix:a", Some(Plan { effort: 6, owner: String::new(), updated_at: "t".into() })).is_err());
+        assert!(
+            set_plan(dir, "fix:a", Some(Plan { effort: 6, owner: String::new(), updated_at: "t".into() })).is_err()
+        );
         let t = |metric: &str, op: &str| Target {
             id: 0,
             stage: "Decision".into(),

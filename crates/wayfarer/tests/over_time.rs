@@ -199,6 +199,12 @@ fn snapshots_are_saved_listed_compared_and_named_in_errors() {
     assert_eq!((c["a"]["label"].as_str(), c["b"]["label"].as_str()), (Some("q3"), Some("q4")));
     assert!(c["groups"].as_array().unwrap().len() > 1);
     assert!(c["warnings"].as_array().is_none_or(|w| w.is_empty()), "distinct months: {c}");
+    wayfarer(dir, &["map", "--data", "d", "--compare", "q3", "--vs", "q4", "--format", "html", "--out", "c.html"]);
+    let html = std::fs::read_to_string(dir.join("c.html")).unwrap();
+    assert!(
+        html.contains("<h1>What changed</h1>") && html.contains("q3 → q4") && html.contains("<style>"),
+        "{html:.300}"
+    );
     // A snapshot against itself changes nothing.
     let same = json(&wayfarer(dir, &["map", "--data", "d", "--compare", "q3", "--vs", "q3", "--json"]));
     assert_eq!(same["significant"], 0, "{same}");

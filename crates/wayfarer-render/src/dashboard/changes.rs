@@ -66,7 +66,8 @@ fn signed(digits: usize) -> impl Fn(f64) -> String {
     move |v| format!("{v:+.digits$}")
 }
 
-fn comparison(c: &MapComparison) -> Markup {
+/// The comparison's markup (the page's and the standalone report's).
+pub fn comparison(c: &MapComparison) -> Markup {
     let side = |s: &wayfarer_engine::journey::compare::Side| {
         let range = match (&s.from, &s.to) {
             (Some(f), Some(t)) if !s.label.contains("..") => format!(" ({}..{})", day(f), day(t)),
@@ -226,4 +227,21 @@ pub fn changes_page(p: &ChangesPage) -> String {
             }
         },
     )
+}
+
+/// The comparison as a self-contained HTML report (`wayfarer map --compare
+/// … --format html`): the dashboard's styles inline, no navigation.
+pub fn comparison_report(c: &MapComparison) -> String {
+    let title = format!("What changed: {} → {}", c.a.label, c.b.label);
+    html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            (crate::head(&title, crate::Style::Inline(super::CSS)))
+            body style="padding:16px 24px;max-width:1200px;margin:auto" {
+                h1 { "What changed" }
+                (comparison(c))
+            }
+        }
+    }
+    .into_string()
 }

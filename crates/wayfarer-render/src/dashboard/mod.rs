@@ -12,7 +12,7 @@ mod pages;
 mod segments;
 mod triggers;
 
-pub use changes::{ChangesForm, ChangesPage, changes_page};
+pub use changes::{ChangesForm, ChangesPage, changes_page, comparison_report};
 pub use form::{Field, FieldKind, Form};
 pub use map::{MapPage, map_page};
 pub use opportunities::{OpportunitiesPage, opportunities_page};

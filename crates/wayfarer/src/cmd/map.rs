@@ -307,7 +307,16 @@ fn compare(g: &Global, args: &MapArgs, progress: Progress, out: &mut super::Out)
     if args.json || matches!(args.format, MapFormat::Json) || matches!(out, super::Out::Capture(_)) {
         return out.json(&c);
     }
-    say!("{}", wayfarer_render::text::map_comparison(&c, super::term_width()));
+    match args.format {
+        MapFormat::Html => {
+            let path = args.out.clone().unwrap_or_else(|| PathBuf::from("journey-changes.html"));
+            std::fs::write(&path, wayfarer_render::dashboard::comparison_report(&c))
+                .with_context(|| format!("writing {}", path.display()))?;
+            say!("Wrote {}", path.display());
+        }
+        MapFormat::Text => say!("{}", wayfarer_render::text::map_comparison(&c, super::term_width())),
+        other => anyhow::bail!("--format {}: a comparison is text, json or html", format!("{other:?}").to_lowercase()),
+    }
     Ok(())
 }
 

@@ -47,6 +47,14 @@ try {
   const listed = (await page.locator("#annotations").textContent()).replace(/\s+/g, " ");
   check(listed.includes("2026-09-15 — Browser test: pricing page redesigned"), `annotations: ${listed.slice(0, 300)}`);
 
+  // The annotations are markers on trend charts.
+  await page.goto(base + "/funnels?step=Product+Viewed&step=Order+Completed&trend=week");
+  const markers = await page.$$eval("svg g.marker title", (t) => t.map((x) => x.textContent));
+  check(markers.some((m) => m.includes("Shipping costs shown up front")) && markers.some((m) => m.includes("Browser test")),
+    `markers on the funnel's trend: ${markers.join(" | ")}`);
+  report.markers = markers.length;
+  await page.screenshot({ path: path.join(out, "74-funnel-trend-markers.png"), fullPage: true });
+
   // Opportunities: an effort and an owner score one; a KPI target is met or missed.
   await Promise.all([page.waitForURL(/\/opportunities$/), page.getByRole("link", { name: "Opportunities" }).click()]);
   await page.getByLabel("Effort of opportunity 1", { exact: true }).selectOption("1");

@@ -125,7 +125,15 @@ impl Dash {
                 _ => return Err(Problem::NotFound(format!("no page for {command}"))),
             })
         })?;
-        Ok(Some((*view).clone()))
+        // Annotations change without new data: drawn on every request.
+        let mut view = (*view).clone();
+        let notes: Vec<(String, String)> = wayfarer_store::annotations::list(&self.data)
+            .map_err(anyhow::Error::from)?
+            .into_iter()
+            .map(|a| (a.at, a.text))
+            .collect();
+        views::annotate(&mut view, &notes);
+        Ok(Some(view))
     }
 
     pub(super) fn analysis(
