@@ -9,7 +9,11 @@
 //! first entered k during P (early enough to be followed for the whole
 //! horizon); it converted if it entered k+1 within the horizon after. Reach
 //! is measured on the customers first seen in P: the share who entered k
-//! within the horizon of their first event. Two periods' cohorts are
+//! within the horizon of their first event. A period at the start of the
+//! data cannot hold customers first seen before the data, so both periods'
+//! cohorts hold only customers first seen at most as long before their
+//! period as the data allows for the earlier one (for a period starting
+//! with the data: customers first seen in it). Two periods' cohorts are
 //! disjoint (a stage is first entered once), so two-proportion and
 //! Mann–Whitney tests apply. Emotion and NPS are those of the cohort's
 //! answers and texts in the stage within the horizon after entering it.
@@ -47,6 +51,13 @@ pub struct StageCohort {
     pub emotion: Moments,
     /// Their NPS answers in the stage: promoters, passives, detractors.
     pub nps: [u64; 3],
+    /// Of them, those with an answer or text in the stage, and those whose
+    /// mean emotion there is below zero (unhappy).
+    pub emotion_customers: u64,
+    pub unhappy: u64,
+    /// Per touchpoint met in the stage within the horizon: (customers who
+    /// met it, of them those whose last touch it was before dropping out).
+    pub touchpoints: std::collections::BTreeMap<String, (u64, u64)>,
 }
 
 /// A persona group's cohorts in one period.
@@ -75,6 +86,10 @@ struct CohortFold<'m> {
     personas: &'m Personas,
     periods: [Period; 2],
     horizon: i64,
+    /// How long before its period a cohort member may have been first
+    /// seen: the same for both periods, as long as the data allows for the
+    /// earlier one.
+    lookback: i64,
     data_end: i64,
 }
 
@@ -125,12 +140,42 @@ impl Fold for CohortFold<'_> {
                     if inside(first) && at - first <= self.horizon {
                         gc.stages[k].reached += 1;
                     }
-                    if !inside(at) {
+                    // The same look back for both periods: a customer first
+                    // seen before it is in neither period's cohort.
+                    if !inside(at) || first < p.from - self.lookback {
                         continue;
                     }
                     let st = &mut gc.stages[k];
                     st.entered += 1;
+                    // Touchpoints met in the stage within the horizon, and the
+                    // last one of those who did not move on in it.
+                    let converted = matches!(t.entry.get(k + 1), Some(Some(n)) if *n - at <= self.horizon);
+                    let mut met: Vec<String> = Vec::new();
+                    let mut last = None;
+                    for (j, &r) in t.idx.iter().enumerate() {
+                        let ts = t.rows.ts[r];
+                        if usize::from(t.stage[j]) != k || ts < at || ts - at > self.horizon {
+                            continue;
+                        }
+                        if !wayfarer_core::Kind::code_is_interaction(t.rows.kind[r])
+                            || Model::flag(&self.model.is_passive, t.rows.event[r])
+                        {
+                            continue;
+                        }
+                        let name = self.model.touchpoint_name(t.touchpoint(self.model, j));
+                        if !met.contains(&name) {
+                            met.push(name.clone());
+                        }
+                        last = Some(name);
+                    }
+                    for name in met {
+                        st.touchpoints.entry(name).or_default().0 += 1;
+                    }
+                    if let (false, Some(name)) = (converted, last) {
+                        st.touchpoints.entry(name).or_default().1 += 1;
+                    }
                     // Answers and texts in the stage within the horizon.
+                    let mut own = Moments::default();
                     for (j, &r) in t.idx.iter().enumerate() {
                         let ts = t.rows.ts[r];
                         if usize::from(t.stage[j]) != k || ts < at || ts - at > self.horizon {
@@ -141,14 +186,21 @@ impl Fold for CohortFold<'_> {
                         {
                             if let Some(e) = super::fold::survey_emotion(survey, score) {
                                 st.emotion.add(e);
+                                own.add(e);
                             }
                             if survey == "nps" {
                                 st.nps[nps_group(score)] += 1;
                             }
                         }
                         if let Some(text) = t.rows.str_at(Col::Text, r).filter(|x| !x.trim().is_empty()) {
-                            st.emotion.add(self.vader.polarity_scores(text).compound);
+                            let c = self.vader.polarity_scores(text).compound;
+                            st.emotion.add(c);
+                            own.add(c);
                         }
+                    }
+                    if let Some(mean) = own.mean() {
+                        st.emotion_customers += 1;
+                        st.unhappy += u64::from(mean < 0.0);
                     }
                     if let Some(Some(next)) = t.entry.get(k + 1)
                         && *next - at <= self.horizon
@@ -171,6 +223,13 @@ impl Fold for CohortFold<'_> {
                     s.converted += t.converted;
                     s.time_bins.iter_mut().zip(t.time_bins).for_each(|(p, q)| *p += q);
                     s.emotion.merge(&t.emotion);
+                    s.emotion_customers += t.emotion_customers;
+                    s.unhappy += t.unhappy;
+                    for (k, (m, e)) in t.touchpoints {
+                        let x = s.touchpoints.entry(k).or_default();
+                        x.0 += m;
+                        x.1 += e;
+                    }
                     s.nps.iter_mut().zip(t.nps).for_each(|(p, q)| *p += q);
                 }
             }
@@ -197,7 +256,8 @@ pub fn cohorts(
         return Err(EngineError::InvalidQuery("the horizon must be positive".into()));
     }
     let data_end = model.data_end;
-    let f = CohortFold { model, vader: Vader::new(), personas, periods: [a, b], horizon, data_end };
+    let lookback = (a.from.min(b.from) - model.data_start).max(0);
+    let f = CohortFold { model, vader: Vader::new(), personas, periods: [a, b], horizon, lookback, data_end };
     let [mut pa, mut pb] = crate::fold::report(store, &f)?;
     for side in [&mut pa, &mut pb] {
         for g in side.iter_mut() {

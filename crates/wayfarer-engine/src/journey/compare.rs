@@ -288,8 +288,15 @@ pub fn compare_periods(
             st.nps = nps_of(sa.nps, sb.nps);
         }
     }
-    // A drop-off's measure is the stage's conversion: from the cohorts too.
-    for pc in c.pain_points.iter_mut().filter(|p| p.kind == PainKind::DropOff) {
+    // A drop-off's measure is the stage's conversion, an exit touchpoint's
+    // its exit rate, negative emotion the share unhappy: from the cohorts
+    // too. Other pain points (friction, slow, dips) are shown, not tested.
+    for pc in c.pain_points.iter_mut() {
+        if !matches!(pc.kind, PainKind::DropOff | PainKind::ExitTouchpoint | PainKind::NegativeEmotion) {
+            // Measured on maps cut at the periods' edges: shown, not tested.
+            pc.p_value = None;
+            continue;
+        }
         let i = match &pc.persona {
             None => 0,
             Some(p) => match cohorts.names.iter().position(|n| n == p) {
@@ -301,25 +308,26 @@ pub fn compare_periods(
             continue;
         };
         let (sa, sb) = (&cohorts.a[i].stages[k], &cohorts.b[i].stages[k]);
-        let set = |side: &mut Option<PainSide>, s: &super::cohorts::StageCohort| {
-            let value = if s.entered > 0 { s.converted as f64 / s.entered as f64 } else { 0.0 };
+        // (count, of customers): converted of entered, or exits of those who met it.
+        let measure = |s: &super::cohorts::StageCohort| match (&pc.kind, &pc.touchpoint) {
+            (PainKind::ExitTouchpoint, Some(tp)) => s.touchpoints.get(tp).map_or((0, 0), |&(met, exits)| (exits, met)),
+            (PainKind::NegativeEmotion, _) => (s.unhappy, s.emotion_customers),
+            _ => (s.converted, s.entered),
+        };
+        let ((ka, na), (kb, nb)) = (measure(sa), measure(sb));
+        let set = |side: &mut Option<PainSide>, (x, n): (u64, u64)| {
+            let value = if n > 0 { x as f64 / n as f64 } else { 0.0 };
             match side {
-                Some(x) => {
-                    x.value = value;
-                    x.n = s.entered;
+                Some(p) => {
+                    p.value = value;
+                    p.n = n;
                 }
-                None => {
-                    *side =
-                        Some(PainSide { value, baseline: None, n: s.entered, affected_customers: 0, severity: 0.0 });
-                }
+                None => *side = Some(PainSide { value, baseline: None, n, affected_customers: 0, severity: 0.0 }),
             }
         };
-        set(&mut pc.a, sa);
-        set(&mut pc.b, sb);
-        pc.p_value = (sa.entered >= MIN_N && sb.entered >= MIN_N)
-            .then(|| two_proportion(sa.converted, sa.entered, sb.converted, sb.entered))
-            .flatten()
-            .map(|c| c.p_value);
+        set(&mut pc.a, (ka, na));
+        set(&mut pc.b, (kb, nb));
+        pc.p_value = (na >= MIN_N && nb >= MIN_N).then(|| two_proportion(ka, na, kb, nb)).flatten().map(|c| c.p_value);
     }
     c.a.customers = cohorts.a[0].new_customers;
     c.b.customers = cohorts.b[0].new_customers;
