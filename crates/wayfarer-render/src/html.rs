@@ -78,12 +78,13 @@ pub struct Interactive<'a> {
 }
 
 /// The lanes of the map: (key used in links and notes, label).
-pub const LANES: [(&str, &str); 10] = [
+pub const LANES: [(&str, &str); 11] = [
     ("customers", "Customers"),
     ("conversion", "Conversion"),
     ("value", "Value"),
     ("time", "Time to next"),
     ("touchpoints", "Touchpoints"),
+    ("discovery", "Discovery"),
     ("actions", "Actions"),
     ("channels", "Channels"),
     ("pain", "Pain points"),
@@ -171,6 +172,22 @@ pub fn map_section(m: &JourneyMap, ui: Option<&Interactive>) -> Markup {
                     }
                 }
             }))
+            @if !m.discovery.is_empty() {
+                (lane("Discovery", "discovery", m, ui, |s| html! {
+                    @if s.index == 0 {
+                        div.muted { "first touch · share · then bought" }
+                        ul.tps {
+                            @for d in m.discovery.iter().take(5) {
+                                li title=(format!("{} customers came in at {}; {} of them bought", d.customers, d.touchpoint, d.buyers)) {
+                                    span.tp-name { (d.touchpoint) }
+                                    span.tp-reach { (pct(d.share)) }
+                                    span.lift { (pct(d.conversion)) " buy" }
+                                }
+                            }
+                        }
+                    } @else { div.muted { "–" } }
+                }))
+            }
             (lane("Actions", "actions", m, ui, |s| html! {
                 ul.plain {
                     @for a in s.actions.iter().take(4) {

@@ -615,6 +615,14 @@ fn discovery_and_loyalty_on_data_of_our_own() {
     assert_eq!(sources[0]["buyers"], 10);
     assert_eq!(sources[0]["median_days_to_purchase"], 1.0);
     assert_eq!(sources[1]["source"], "page: /help");
+    // The map's Discovery lane: the first touches, and how many then bought.
+    let map = wayfarer(t.path(), &["map", "--data", "data", "--json"]).ok().json();
+    let first: Vec<&Value> = map["discovery"].as_array().unwrap().iter().collect();
+    let sum = |k: &str| first.iter().map(|d| d[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!((sum("customers"), sum("buyers")), (55, 10), "{first:?}");
+    let html = wayfarer(t.path(), &["map", "--data", "data", "--format", "html", "--out", "m.html"]).ok();
+    drop(html);
+    assert!(std::fs::read_to_string(t.path().join("m.html")).unwrap().contains(">Discovery<"));
     let e = wayfarer(t.path(), &["discovery", "--data", "data", "--by", "chanel"]).fails().stderr();
     assert!(e.contains("did you mean 'channel'"), "{e}");
 

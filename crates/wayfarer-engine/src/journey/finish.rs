@@ -296,6 +296,22 @@ pub(super) fn finish(
         pain_points: pains,
         opportunities,
         personas,
+        discovery: {
+            let mut d: Vec<FirstTouch> = scope_stats
+                .first_touch
+                .iter()
+                .map(|(k, &(c, b))| FirstTouch {
+                    touchpoint: tp_name(*k),
+                    customers: c,
+                    share: ratio(c, scope_stats.customers).unwrap_or(0.0),
+                    buyers: b,
+                    conversion: ratio(b, c).unwrap_or(0.0),
+                })
+                .collect();
+            d.sort_by(|a, b| b.customers.cmp(&a.customers).then_with(|| a.touchpoint.cmp(&b.touchpoint)));
+            d.truncate(8);
+            d
+        },
     };
     super::plans::value_opportunities(&mut map);
     map

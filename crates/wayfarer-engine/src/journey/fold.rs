@@ -180,6 +180,15 @@ impl Fold for JourneyFold<'_> {
             g.clv += v;
             g.clv_n += 1;
         }
+        // The first interaction's touchpoint (not what the company sent).
+        if let Some(j0) = (0..t.idx.len()).find(|&j| {
+            let r = t.idx[j];
+            wayfarer_core::Kind::code_is_interaction(rows.kind[r]) && !Model::flag(&m.is_passive, rows.event[r])
+        }) {
+            let e = g.first_touch.entry(t.touchpoint(m, j0)).or_insert((0, 0));
+            e.0 += 1;
+            e.1 += u64::from(t.nth_purchase.iter().any(|&n| n > 0));
+        }
         // Stage reach and time to next come from the funnel engine: a funnel over
         // stage entries with no window (the numbers `wayfarer funnel stage:…` gives).
         let Scratch {

@@ -12,6 +12,21 @@ pub struct JourneyMap {
     pub pain_points: Vec<pain::PainPoint>,
     pub opportunities: Vec<pain::Opportunity>,
     pub personas: Vec<PersonaSummary>,
+    /// Discovery: the touchpoints of customers' first interactions, with
+    /// how many of those customers bought (the map's Discovery lane;
+    /// `wayfarer discovery` has channels, content, time and CLV too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discovery: Vec<FirstTouch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirstTouch {
+    pub touchpoint: String,
+    pub customers: u64,
+    /// Of the scope's customers.
+    pub share: f64,
+    pub buyers: u64,
+    pub conversion: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -204,6 +204,8 @@ pub struct GroupStats {
     /// Sum and count of predicted CLVs.
     pub clv: f64,
     pub clv_n: u64,
+    /// Per touchpoint of the first interaction: customers, of them buyers.
+    pub first_touch: FxHashMap<TpKey, (u64, u64)>,
 }
 
 impl GroupStats {
@@ -228,6 +230,11 @@ impl GroupStats {
         self.purchasers += o.purchasers;
         self.clv += o.clv;
         self.clv_n += o.clv_n;
+        for (k, (c, b)) in o.first_touch {
+            let e = self.first_touch.entry(k).or_insert((0, 0));
+            e.0 += c;
+            e.1 += b;
+        }
     }
 }
 

@@ -305,6 +305,21 @@ fn detail(p: &MapPage, s: &StageReport, lane: &str) -> Markup {
                         div.card.opp { div.card-title { (o.title) } div { (o.action) } div.card-num { (count(o.customers)) " customers · " (o.segment) } div.muted { (o.assumption) } }
                     }
                 }
+                "discovery" => {
+                    @if s.index == 0 {
+                        table.data {
+                            thead { tr { th { "First touch" } th.num { "Customers" } th.num { "Share" } th.num { "Bought" } th.num { "Conversion" } } }
+                            tbody {
+                                @for d in &p.map.discovery {
+                                    tr { td { (d.touchpoint) } td.num { (count(d.customers)) } td.num { (pct(d.share)) } td.num { (count(d.buyers)) } td.num { (pct(d.conversion)) } }
+                                }
+                            }
+                        }
+                    } @else {
+                        p.muted { "Discovery is where customers come in: the first stage's column." }
+                    }
+                    p { a href=(p.link("/discovery", &[])) { "Discovery: first channels and content too, days to buy and 12-month CLV" } }
+                }
                 "verbatims" => {
                     @for v in &s.verbatims { blockquote class=(format!("verbatim {}", v.tone)) { "“" (v.text) "” " span.muted { (v.touchpoint) " · " (format!("{:+.2}", v.sentiment)) } } }
                     p { a href=(p.link("/surveys", &[])) { "All survey scores and terms" } }
