@@ -15,11 +15,28 @@ use super::report::JourneyMap;
 const TRIVIAL: f64 = 0.5;
 
 /// Sets each opportunity's customer value (customers who would convert,
-/// else customers concerned) and business value (revenue at stake).
+/// else customers concerned) and business value: the revenue at stake from
+/// the CLV model — the customers who would move on × the difference in
+/// predicted 12-month CLV between customers who stopped after the stage and
+/// those who stopped at it (customers without a prediction, who never
+/// bought, count as 0) — else the map's expected revenue.
 pub fn value_opportunities(map: &mut JourneyMap) {
+    let stopped = |s: &super::report::StageReport| {
+        (s.value.mean_predicted_clv.unwrap_or(0.0) * s.value.predicted_customers as f64, s.value.customers)
+    };
+    // Per stage: the mean predicted CLV of those who stopped at it, and of those who went further.
+    let gaps: Vec<Option<f64>> = (0..map.stages.len())
+        .map(|k| {
+            let (here, n) = stopped(&map.stages[k]);
+            let (later, m) = map.stages[k + 1..].iter().map(stopped).fold((0.0, 0u64), |a, b| (a.0 + b.0, a.1 + b.1));
+            let has_clv = map.stages.iter().any(|s| s.value.predicted_customers > 0);
+            (has_clv && n > 0 && m > 0).then(|| later / m as f64 - here / n as f64).filter(|g| *g > 0.0)
+        })
+        .collect();
     let value = |o: &mut Opportunity| {
         o.customer_value = o.expected_conversions.unwrap_or(o.customers as f64);
-        o.business_value = o.expected_revenue;
+        let at_stake = o.stage_index.and_then(|k| gaps.get(k).copied().flatten()).zip(o.expected_conversions);
+        o.business_value = at_stake.map(|(gap, conv)| gap * conv).or(o.expected_revenue);
     };
     map.opportunities.iter_mut().for_each(value);
     map.stages.iter_mut().flat_map(|s| s.opportunities.iter_mut()).for_each(value);
