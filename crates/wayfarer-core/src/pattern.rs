@@ -75,6 +75,40 @@ pub struct Pattern {
     /// The longest a match may span (µs).
     pub within: Option<i64>,
     prog: Vec<Inst>,
+    /// Per instruction, the tests and matches a thread added there reaches
+    /// through jumps and splits, in priority order: before the end of the
+    /// events (`[0]`, where `End` stops a thread) and at it (`[1]`).
+    closures: [Vec<Vec<usize>>; 2],
+}
+
+/// The tests and matches reachable from each instruction through jumps and
+/// splits, in the order a depth-first walk (first choice first) meets them;
+/// `at_end` lets `End` through.
+fn closures(prog: &[Inst], at_end: bool) -> Vec<Vec<usize>> {
+    (0..prog.len())
+        .map(|start| {
+            let (mut out, mut stack, mut seen) = (Vec::new(), vec![start], vec![false; prog.len() + 1]);
+            while let Some(pc) = stack.pop() {
+                if pc >= prog.len() || std::mem::replace(&mut seen[pc], true) {
+                    continue;
+                }
+                match prog[pc] {
+                    Inst::Jmp(x) => stack.push(x),
+                    Inst::End => {
+                        if at_end {
+                            stack.push(pc + 1);
+                        }
+                    }
+                    Inst::Split(x, y) => {
+                        stack.push(y);
+                        stack.push(x);
+                    }
+                    Inst::Test(_) | Inst::Match => out.push(pc),
+                }
+            }
+            out
+        })
+        .collect()
 }
 
 impl fmt::Display for Pattern {
@@ -200,7 +234,8 @@ impl Pattern {
         compile(&node, &mut prog)?;
         prog.push(Inst::Match);
         let text: String = chars[..p.pos].iter().collect();
-        Ok((Pattern { text: text.trim_end().to_string(), terms: p.terms, within, prog }, p.pos))
+        let closures = [closures(&prog, false), closures(&prog, true)];
+        Ok((Pattern { text: text.trim_end().to_string(), terms: p.terms, within, prog, closures }, p.pos))
     }
 
     /// Whether the pattern is one plain event term (no arrows, repeats or
@@ -375,7 +410,6 @@ struct Vm<'p> {
     seen: Vec<usize>,
     /// Steps taken so far: each position of each run is a new step.
     steps: usize,
-    stack: Vec<usize>,
 }
 
 impl<'p> Vm<'p> {
@@ -389,7 +423,6 @@ impl<'p> Vm<'p> {
             nlist: Vec::new(),
             seen: vec![usize::MAX; pattern.prog.len()],
             steps: 0,
-            stack: Vec::new(),
         }
     }
 
@@ -413,35 +446,15 @@ impl<'p> Vm<'p> {
         }
     }
 
-    /// Adds a thread at `pc` (following jumps and splits in priority order)
-    /// to `nlist` for position `step`.
+    /// Adds a thread at `pc` (following jumps and splits in priority order,
+    /// through the precomputed closure) to `nlist` for position `step`.
     fn add(&mut self, pc: usize, start: usize, step: usize, at: usize, to_next: bool) {
-        self.stack.clear();
-        self.stack.push(pc);
-        while let Some(pc) = self.stack.pop() {
-            if self.seen[pc] == step {
-                continue;
-            }
-            self.seen[pc] = step;
-            match self.prog[pc] {
-                Inst::Jmp(x) => self.stack.push(x),
-                Inst::End => {
-                    if at == self.n {
-                        self.stack.push(pc + 1);
-                    }
-                }
-                // Pushed in reverse: the first choice is explored first.
-                Inst::Split(x, y) => {
-                    self.stack.push(y);
-                    self.stack.push(x);
-                }
-                Inst::Test(_) | Inst::Match => {
-                    if to_next {
-                        self.nlist.push((pc, start));
-                    } else {
-                        self.clist.push((pc, start));
-                    }
-                }
+        let targets = &self.pattern.closures[usize::from(at == self.n)][pc];
+        let list = if to_next { &mut self.nlist } else { &mut self.clist };
+        for &t in targets {
+            if self.seen[t] != step {
+                self.seen[t] = step;
+                list.push((t, start));
             }
         }
     }
