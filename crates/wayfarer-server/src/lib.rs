@@ -208,10 +208,13 @@ impl Started {
 pub async fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
     let started = Started::start(&opts)?;
     let listener = net::listen(opts.bind).map_err(|source| ServeError::Bind { addr: opts.bind, source })?;
+    // The handlers are in place before anyone learns the address: a
+    // SIGTERM sent right after start shuts down gracefully too.
+    let signals = Signals::install();
     ready(listener.local_addr()?);
     let exec = opts.exec.clone();
     let stop = async move {
-        shutdown_signal().await;
+        signals.wait().await;
         // Running queries stop at their next check.
         exec.shutdown();
     };
@@ -220,21 +223,46 @@ pub async fn serve(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C and SIGTERM, listened for from the moment of installing (a
+/// signal that arrives before anyone waits is kept, not fatal).
+struct Signals {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals { term: signal(SignalKind::terminate()).ok(), int: signal(SignalKind::interrupt()).ok() }
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            async fn recv(s: Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = recv(self.term) => {},
+                () = recv(self.int) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
