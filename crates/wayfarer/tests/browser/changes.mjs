@@ -22,7 +22,7 @@ try {
   await page.goto(base + "/");
   await page.getByLabel("Read token").fill(read);
   await Promise.all([page.waitForURL((u) => new URL(u).pathname === "/"), page.getByRole("button", { name: "Sign in" }).click()]);
-  await Promise.all([page.waitForURL(/\/changes$/), page.getByRole("link", { name: "What changed" }).click()]);
+  await Promise.all([page.waitForURL(/\/changes$/), page.getByRole("link", { name: "What changed", exact: true }).click()]);
   await page.getByRole("heading", { level: 1, name: "What changed" }).waitFor();
 
   // Before and after the annotated change.
@@ -56,7 +56,7 @@ try {
   await page.screenshot({ path: path.join(out, "74-funnel-trend-markers.png"), fullPage: true });
 
   // Opportunities: an effort and an owner score one; a KPI target is met or missed.
-  await Promise.all([page.waitForURL(/\/opportunities$/), page.getByRole("link", { name: "Opportunities" }).click()]);
+  await Promise.all([page.waitForURL(/\/opportunities$/), page.getByRole("link", { name: "Opportunities", exact: true }).click()]);
   await page.getByLabel("Effort of opportunity 1", { exact: true }).selectOption("1");
   await page.getByLabel("Owner of opportunity 1", { exact: true }).fill("checkout team");
   await Promise.all([page.waitForURL(/\/opportunities/), page.getByRole("button", { name: "Save the effort and owner of opportunity 1", exact: true }).click()]);
@@ -78,13 +78,13 @@ try {
   check(/Decision conversion ≥ 65\.0 % — (met|missed)/.test(strip), `the map's targets: ${strip}`);
 
   // Discovery and Loyalty.
-  await Promise.all([page.waitForURL(/\/discovery/), page.getByRole("link", { name: "Discovery" }).click()]);
+  await Promise.all([page.waitForURL(/\/discovery/), page.getByRole("link", { name: "Discovery", exact: true }).click()]);
   await page.getByRole("heading", { level: 1, name: /Discovery/ }).waitFor();
   const sources = await page.$$eval("table tbody tr", (r) => r.length);
   check(sources >= 5, `discovery shows ${sources} rows`);
   report.discovery_rows = sources;
   await page.screenshot({ path: path.join(out, "71-discovery.png"), fullPage: true });
-  await Promise.all([page.waitForURL(/\/loyalty/), page.getByRole("link", { name: "Loyalty" }).click()]);
+  await Promise.all([page.waitForURL(/\/loyalty/), page.getByRole("link", { name: "Loyalty", exact: true }).click()]);
   await page.getByRole("heading", { level: 1, name: /Loyalty/ }).waitFor();
   const text = await page.locator("main").textContent();
   check(text.includes("Repeat order"), "loyalty does not name the repeat order");
