@@ -13,11 +13,10 @@ memory (the process's own accounting, wait4).
 """
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import time
+
+from explore import once  # one process, timed with its own accounting (wait4)
 
 CASES = [
     ("map (all customers, JSON)", ["map", "--json"]),
@@ -26,17 +25,6 @@ CASES = [
     ("discovery", ["discovery", "--json"]),
     ("loyalty", ["loyalty", "--json"]),
 ]
-
-
-def once(cmd):
-    started = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - started
-    err = p.stderr.read().decode(errors="replace") if p.stderr else ""
-    if status != 0:
-        sys.exit(f"{' '.join(cmd)} failed: {err.strip()}")
-    return wall, usage.ru_maxrss / 1024.0
 
 
 def main():

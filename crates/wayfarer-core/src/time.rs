@@ -280,6 +280,13 @@ impl Clock {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn prefixes_never_cut_a_character_or_run_past_the_end() {
+        assert_eq!(super::prefix("2026-08-01T00:00:00Z", 10), "2026-08-01");
+        assert_eq!(super::prefix("2026", 10), "2026");
+        assert_eq!(super::prefix("août 2026-08", 3), "août 2026-08", "3 bytes end inside the û");
+    }
+
     use super::*;
 
     const T: i64 = 1_767_225_600 * MICROS_PER_SECOND; // 2026-01-01T00:00:00Z
@@ -341,4 +348,11 @@ mod tests {
         assert!(wall.is_wall() && !c.is_wall());
         assert_eq!(wall.at_wall(123), 123);
     }
+}
+
+/// The first `n` bytes of a text (a timestamp's date, a hash's prefix), or
+/// all of it when shorter or when `n` does not fall on a character
+/// boundary: safe on texts read from files.
+pub fn prefix(s: &str, n: usize) -> &str {
+    s.get(..n).unwrap_or(s)
 }

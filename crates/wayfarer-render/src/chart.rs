@@ -425,7 +425,7 @@ pub fn mark_dates(c: &mut Chart, labels: &[String], markers: &[(String, String)]
         let _ = write!(
             svg,
             r##"<g class="marker"><title>{date}: {t}</title><line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{y2}" stroke="#b45309" stroke-width="1.5" stroke-dasharray="4 3"/><text x="{tx:.1}" y="{ty}" font-size="10" fill="#b45309" text-anchor="{anchor}">{short}</text></g>"##,
-            date = esc(&date[..date.len().min(10)]),
+            date = esc(wayfarer_core::time::prefix(date, 10)),
             t = esc(text),
             y2 = h - bottom,
             tx = x + 3.0,

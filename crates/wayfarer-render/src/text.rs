@@ -1068,8 +1068,8 @@ pub fn map_comparison(c: &wayfarer_engine::journey::compare::MapComparison, widt
             (None, None) => String::new(),
             (f, t) => format!(
                 " {}..{}",
-                f.as_deref().map_or("", |x| &x[..x.len().min(10)]),
-                t.as_deref().map_or("", |x| &x[..x.len().min(10)])
+                f.as_deref().map_or("", |x| wayfarer_core::time::prefix(x, 10)),
+                t.as_deref().map_or("", |x| wayfarer_core::time::prefix(x, 10))
             ),
         };
         let range = if s.label.contains("..") { String::new() } else { range };

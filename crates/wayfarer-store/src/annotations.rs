@@ -96,8 +96,10 @@ pub fn find(dir: &Path, what: &str) -> Result<Annotation, StoreError> {
     match hits.as_slice() {
         [one] => Ok((*one).clone()),
         [] => {
-            let known: Vec<String> =
-                all.iter().map(|a| format!("#{} {} \"{}\"", a.id, &a.at[..10.min(a.at.len())], a.text)).collect();
+            let known: Vec<String> = all
+                .iter()
+                .map(|a| format!("#{} {} \"{}\"", a.id, wayfarer_core::time::prefix(&a.at, 10), a.text))
+                .collect();
             Err(StoreError::Invalid(format!(
                 "no annotation '{what}' (annotations: {})",
                 if known.is_empty() { "none yet: wayfarer annotate DATE TEXT".to_string() } else { known.join(", ") }

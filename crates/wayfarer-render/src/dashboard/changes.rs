@@ -32,7 +32,7 @@ pub struct ChangesPage<'a> {
 }
 
 fn day(s: &str) -> &str {
-    &s[..s.len().min(10)]
+    wayfarer_core::time::prefix(s, 10)
 }
 
 /// One measure's cell: "a → b", coloured only when significant.
@@ -199,7 +199,7 @@ pub fn changes_page(p: &ChangesPage) -> String {
                                     td.num { (crate::count(s.customers)) }
                                     td.num { (s.personas.len()) }
                                     td.num { (s.pain_points) }
-                                    td { code { (&s.config_hash[..12.min(s.config_hash.len())]) } }
+                                    td { code { (wayfarer_core::time::prefix(&s.config_hash, 12)) } }
                                     td { @if i > 0 {
                                         a href=(format!("/changes?compare={}&vs={}", enc(&p.snapshots[i - 1].name), enc(&s.name))) { "compare with the previous" }
                                     } }

@@ -182,7 +182,7 @@ fn snapshot(g: &Global, action: &MapAction, progress: Progress, out: &mut super:
     let s = build_snapshot(&store, &model, name, &scope, source)?;
     done(&pb, "Built the journey maps");
     let (name, label) = (s.name.clone(), s.personas.clone());
-    let day = |s: &str| s[..s.len().min(10)].to_string();
+    let day = |s: &str| wayfarer_core::time::prefix(s, 10).to_string();
     snapshots_::save(store.dir(), &s, replace)?;
     let info = s.info();
     if json || matches!(out, super::Out::Capture(_)) {
@@ -218,7 +218,7 @@ pub fn build_snapshot(
         wayfarer_engine::journey::plans::score_opportunities(m, &plans);
     }
     let all = &maps[0].scope;
-    let day = |s: &str| s[..s.len().min(10)].to_string();
+    let day = |s: &str| wayfarer_core::time::prefix(s, 10).to_string();
     let name = name.map_or_else(|| day(all.to.as_deref().unwrap_or(&all.data_end)), str::to_string);
     Ok(MapSnapshot {
         name,
@@ -274,7 +274,7 @@ fn snapshots(g: &Global, json: bool, out: &mut super::Out) -> Result<()> {
         say!("No snapshots yet: wayfarer map snapshot [--name NAME]");
         return Ok(());
     }
-    let day = |s: &str| s[..s.len().min(10)].to_string();
+    let day = |s: &str| wayfarer_core::time::prefix(s, 10).to_string();
     for i in &list {
         say!(
             "{:<20} {}..{}  {:>9} customers  {} personas  {} pain points  config {}",
@@ -284,7 +284,7 @@ fn snapshots(g: &Global, json: bool, out: &mut super::Out) -> Result<()> {
             i.customers,
             i.personas.len(),
             i.pain_points,
-            &i.config_hash[..12.min(i.config_hash.len())]
+            wayfarer_core::time::prefix(&i.config_hash, 12)
         );
     }
     Ok(())
@@ -414,10 +414,10 @@ pub fn comparison(g: &Global, args: &MapArgs) -> Result<MapComparison> {
                     "the two maps' data overlap ({}..{} and {}..{}): they share customers, so the tests \
                      (which assume independent samples) overstate significance; compare snapshots of \
                      distinct periods (map snapshot --from --to) or two periods",
-                    &fa[..10],
-                    &ta[..10],
-                    &fb[..10],
-                    &tb[..10]
+                    wayfarer_core::time::prefix(&fa, 10),
+                    wayfarer_core::time::prefix(&ta, 10),
+                    wayfarer_core::time::prefix(&fb, 10),
+                    wayfarer_core::time::prefix(&tb, 10)
                 ));
             }
             c
@@ -428,8 +428,8 @@ pub fn comparison(g: &Global, args: &MapArgs) -> Result<MapComparison> {
     if ha != hb {
         c.warnings.push(format!(
             "the two maps were built with different configurations ({} vs {}); stages and rules may differ",
-            &ha[..12],
-            &hb[..12]
+            wayfarer_core::time::prefix(&ha, 12),
+            wayfarer_core::time::prefix(&hb, 12)
         ));
     }
     Ok(c)
@@ -444,7 +444,7 @@ pub fn annotate(g: &Global, a: &crate::cli::AnnotateArgs, out: &mut super::Out) 
     if matches!(out, super::Out::Capture(_)) {
         return out.json(&ann);
     }
-    say!("Annotation #{} on {}: {}", ann.id, &ann.at[..10], ann.text);
+    say!("Annotation #{} on {}: {}", ann.id, wayfarer_core::time::prefix(&ann.at, 10), ann.text);
     say!("Compare before and after: wayfarer map --around {} --days 28", ann.id);
     Ok(())
 }
@@ -462,7 +462,7 @@ pub fn annotations(g: &Global, c: &crate::cli::AnnotationsCommand, out: &mut sup
                 say!("No annotations yet: wayfarer annotate DATE TEXT");
             }
             for a in all {
-                say!("#{:<4} {}  {}", a.id, &a.at[..10], a.text);
+                say!("#{:<4} {}  {}", a.id, wayfarer_core::time::prefix(&a.at, 10), a.text);
             }
             Ok(())
         }
