@@ -278,6 +278,13 @@ impl Clock {
     }
 }
 
+/// The first `n` bytes of a text (a timestamp's date, a hash's prefix), or
+/// all of it when shorter or when `n` does not fall on a character
+/// boundary: safe on texts read from files.
+pub fn prefix(s: &str, n: usize) -> &str {
+    s.get(..n).unwrap_or(s)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -348,11 +355,4 @@ mod tests {
         assert!(wall.is_wall() && !c.is_wall());
         assert_eq!(wall.at_wall(123), 123);
     }
-}
-
-/// The first `n` bytes of a text (a timestamp's date, a hash's prefix), or
-/// all of it when shorter or when `n` does not fall on a character
-/// boundary: safe on texts read from files.
-pub fn prefix(s: &str, n: usize) -> &str {
-    s.get(..n).unwrap_or(s)
 }
