@@ -2,12 +2,14 @@
 //! (and persona) on to the next stage. For every customer who reached the
 //! stage, the fold records whether they advanced and the channels they had
 //! before deciding (before entering the next stage, or before the end of
-//! the data for those who did not). Each channel gets the raw comparison
+//! the window for those who did not). Each channel gets the raw comparison
 //! DESIGN asks for (advance rate with vs without it, lift, two-proportion
 //! test) and an adjusted effect: the channel's coefficient in a logistic
-//! regression of advancing on every channel and the persona, because the
-//! raw lift is confounded (active customers have more channels and advance
-//! more; some channels bring personas who buy less). Recommended: channels whose adjusted effect is positive and
+//! regression of advancing on every channel, the persona and the channel
+//! that first brought the customer (before the stage), because the raw
+//! lift is confounded (active customers have more channels and advance
+//! more; some channels bring kinds of customers who buy less).
+//! Recommended: channels whose adjusted effect is positive and
 //! significant, best first; for one customer, those they have not had.
 
 use serde::Serialize;
@@ -73,8 +75,9 @@ pub struct NbaReport {
     pub too_few: Vec<String>,
 }
 
-/// One customer at the stage: persona, advanced, channels had (sorted codes).
-type Seen = (Option<usize>, bool, Vec<u32>);
+/// One customer at the stage: persona, advanced, channels had (sorted
+/// codes), and the channel they first came through before the stage.
+type Seen = (Option<usize>, bool, Vec<u32>, Option<u32>);
 
 /// A customer's record for one stage they reached.
 type StageSeen = (usize, Seen);
@@ -153,9 +156,18 @@ fn seen_at(model: &Model, t: &Timeline<'_>, k: usize, window: i64) -> Option<See
         .filter(|&(&r, &c)| t.rows.ts[r] < decided && c != NO_CHANNEL)
         .map(|(_, &c)| c)
         .collect();
+    // The channel that brought the customer, if before the stage (a control,
+    // so it must be known before what it controls for).
+    let first = t
+        .idx
+        .iter()
+        .zip(&t.channel)
+        .take_while(|&(&r, _)| t.rows.ts[r] < entered)
+        .map(|(_, &c)| c)
+        .find(|&c| c != NO_CHANNEL);
     channels.sort_unstable();
     channels.dedup();
-    Some((t.persona, next.is_some(), channels))
+    Some((t.persona, next.is_some(), channels, first))
 }
 
 /// The rankings of every stage but the last, for all customers and for
@@ -221,31 +233,46 @@ fn report(model: &Model, spec: &NbaSpec, seen: &[Seen]) -> NbaReport {
             too_few.push(model.channel_name(c).to_string());
         }
     }
-    // The adjusted effects: advance ~ 1 + persona + channels.
-    let personas: Vec<Option<usize>> = {
-        let mut p: Vec<Option<usize>> = seen.iter().map(|s| s.0).collect();
-        p.sort_unstable();
-        p.dedup();
-        p
+    // The adjusted effects: advance ~ 1 + persona + first channel +
+    // channels had. The customer's persona and the channel that brought
+    // them are the controls: both stand for the kind of customer, and
+    // channels bring different kinds (a channel that brings customers who
+    // buy less would otherwise look harmful). A channel's own effect is then
+    // measured on the customers who came some other way and had it later,
+    // against those of the same kind who did not.
+    let levels = |key: &dyn Fn(&Seen) -> Option<u32>| -> Vec<Option<u32>> {
+        let mut counts: std::collections::BTreeMap<Option<u32>, usize> = std::collections::BTreeMap::new();
+        for s in seen {
+            *counts.entry(key(s)).or_default() += 1;
+        }
+        // The commonest level is the reference (no column of its own).
+        let mut l: Vec<(Option<u32>, usize)> = counts.into_iter().collect();
+        l.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        l.into_iter().skip(1).map(|(v, _)| v).collect()
     };
-    // (The first channel is no control: it is one of the channels had, so
-    // it would take a share of that channel's effect.)
-    let controls = personas.len().max(1);
+    let persona_key = |s: &Seen| s.0.map(|p| p as u32);
+    let first_key = |s: &Seen| s.3;
+    let persona_levels = levels(&persona_key);
+    let first_levels = levels(&first_key);
+    let controls = 1 + persona_levels.len() + first_levels.len();
     let width = controls + kept.len();
     let rows: Vec<(Vec<f64>, bool)> = seen
         .iter()
-        .map(|(persona, adv, chans)| {
+        .map(|s| {
             let mut x = vec![0.0; width];
             x[0] = 1.0;
-            if let Some(i) = personas.iter().position(|p| p == persona).filter(|&i| i > 0) {
-                x[i] = 1.0;
+            if let Some(i) = persona_levels.iter().position(|&p| p == persona_key(s)) {
+                x[1 + i] = 1.0;
+            }
+            if let Some(i) = first_levels.iter().position(|&c| c == first_key(s)) {
+                x[1 + persona_levels.len() + i] = 1.0;
             }
             for (j, c) in kept.iter().enumerate() {
-                if chans.binary_search(c).is_ok() {
+                if s.2.binary_search(c).is_ok() {
                     x[controls + j] = 1.0;
                 }
             }
-            (x, *adv)
+            (x, s.1)
         })
         .collect();
     let fit = logistic(&rows, width);

@@ -184,6 +184,39 @@ impl<'a> Timeline<'a> {
         self.stage = stage;
     }
 
+    /// When the customer's hand-written persona became known: the time of
+    /// the first identify call after which their traits so far give the
+    /// persona they have now; None when no trait was needed or none was
+    /// sent. (Traits arrive over time, and an analysis of a past period
+    /// must not know what customers revealed only later.)
+    pub fn persona_known_at(&mut self, model: &Model, span: Span<'_>) -> Option<i64> {
+        let persona = self.persona?;
+        let all = std::mem::take(&mut self.traits);
+        let mut known = None;
+        if self.assign_persona(model) != Some(persona) {
+            let rows = span.rows;
+            let mut last = None;
+            for i in span.start..span.end {
+                if Kind::from_code(rows.kind[i]) != Kind::Identify {
+                    continue;
+                }
+                let Some(Ok(Json::Object(t))) = rows.str_at(Col::Properties, i).map(serde_json::from_str::<Json>)
+                else {
+                    continue;
+                };
+                self.traits.extend(t);
+                last = Some(rows.ts[i]);
+                if self.assign_persona(model) == Some(persona) {
+                    break;
+                }
+            }
+            // Found by its traits, or (it needs the whole history) at the last call.
+            known = last;
+        }
+        self.traits = all;
+        known
+    }
+
     fn assign_persona(&self, model: &Model) -> Option<usize> {
         if model.personas.is_empty() {
             return None;

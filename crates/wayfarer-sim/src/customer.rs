@@ -184,6 +184,21 @@ struct Visit {
 const COUPONS: [(&str, f64); 4] = [("SAVE10", 0.10), ("TRAIL15", 0.15), ("WELCOME10", 0.10), ("SUMMER20", 0.20)];
 const SHARE_VIA: [&str; 5] = ["facebook", "pinterest", "whatsapp", "email", "copy_link"];
 const CARRIERS: [&str; 3] = ["UPS", "FedEx", "USPS"];
+/// The channels a visit can come through from any persona (one visit in
+/// ten, besides the direct ones and those through the persona's channels):
+/// every web channel but Direct.
+const WEB_CHANNELS: [Channel; 10] = [
+    Channel::OrganicSearch,
+    Channel::PaidSearch,
+    Channel::Display,
+    Channel::PaidSocial,
+    Channel::OrganicSocial,
+    Channel::Email,
+    Channel::Affiliates,
+    Channel::Referral,
+    Channel::OrganicVideo,
+    Channel::PaidShopping,
+];
 const EMAIL_SUBJECTS: [&str; 6] = [
     "New arrivals for your next trail",
     "This week's gear deals",
@@ -341,8 +356,9 @@ impl Gen {
         } else {
             p.signup_reason
         };
-        // The persona's favourite channel brings half of the visits; the rest
-        // come from its whole mix and from direct visits (see visit_channel).
+        // The persona's favourite channel brings 45 % of the visits; the rest
+        // come from its whole mix, from any channel and from direct visits
+        // (see visit_channel).
         let primary = p.channels[0].0;
         let meta = CustomerMeta {
             persona: pi,
@@ -449,6 +465,9 @@ impl Gen {
                 self.phone_purchase(t_cons, t_dec, u);
                 return None;
             }
+            // Talked to sales without ordering by phone: the call is on
+            // record too, and the customer goes on on the web with it.
+            self.phone_call(t_cons, "quote_request");
         }
         // Consideration visits.
         let n = 1 + (self.rng.poisson(p.cons_visits - 1.0) as usize).min(8);
@@ -601,11 +620,15 @@ impl Gen {
         let r = self.rng.f64();
         let ch = if r < 0.15 {
             Channel::Direct
-        } else if r < 0.65 {
+        } else if r < 0.60 {
             self.primary
-        } else {
+        } else if r < 0.90 {
             let w: Vec<f64> = self.p.channels.iter().map(|c| c.1).collect();
             self.p.channels[self.rng.weighted(&w)].0
+        } else {
+            // Every channel reaches some customers of every kind: people of
+            // any persona search, see ads and follow links now and then.
+            *self.rng.pick(&WEB_CHANNELS)
         };
         match ch {
             Channel::Phone if !allow_phone => Channel::Direct,

@@ -91,35 +91,6 @@ fn demo_recovers_the_simulated_truth() {
         assert!(reached[0].as_u64().unwrap() > 500, "persona {key} too small to check");
     }
 
-    // Next-best-action at Decision: the channels with the strongest true
-    // effects on buying lead the adjusted ranking and are the recommended
-    // ones. (The full ranking agrees less, Spearman about 0.3: the paid
-    // channels bring mostly deal hunters, the persona with the lowest base
-    // rate, and personas are known from a noisy sign-up reason, so their
-    // adjusted effects stay confounded; printed below.)
-    let nba = json(&wayfarer(dir, &["nba", "--stage", "Decision", "--data", "d", "--json"]));
-    let effects = truth["channel_effects"].as_object().unwrap();
-    let actions = nba["actions"].as_array().unwrap();
-    let measured: Vec<&str> = actions.iter().map(|a| a["channel"].as_str().unwrap()).collect();
-    let mut true_order: Vec<(&String, f64)> = effects.iter().map(|(c, e)| (c, e.as_f64().unwrap())).collect();
-    true_order.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let mut top_true: Vec<&str> = true_order.iter().take(3).map(|(c, _)| c.as_str()).collect();
-    let mut top_measured: Vec<&str> = measured.iter().take(3).copied().collect();
-    top_true.sort_unstable();
-    top_measured.sort_unstable();
-    assert_eq!(top_measured, top_true, "next-best-action ranking {measured:?} vs true effects {true_order:?}");
-    let recommended: Vec<&str> = nba["recommended"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
-    assert!(!recommended.is_empty(), "{nba}");
-    for c in &recommended {
-        assert!(effects[*c].as_f64().unwrap() >= 0.4, "recommended {c}, whose true effect is small: {nba}");
-    }
-    let common: Vec<&str> = measured.iter().copied().filter(|c| effects.contains_key(*c)).collect();
-    let got: Vec<f64> = common
-        .iter()
-        .map(|c| actions.iter().find(|a| a["channel"] == *c).unwrap()["effect"].as_f64().unwrap())
-        .collect();
-    let want: Vec<f64> = common.iter().map(|c| effects[*c].as_f64().unwrap()).collect();
-    eprintln!("next-best-action: Spearman {:.2} over {} channels", spearman(&got, &want), common.len());
     // For one customer in Decision: the best recommended channel they have not had.
     wayfarer(
         dir,
@@ -277,4 +248,53 @@ fn demo_recovers_the_simulated_truth() {
     let reach =
         |m: &Value| -> Vec<Value> { m["stages"].as_array().unwrap().iter().map(|s| s["customers"].clone()).collect() };
     assert_eq!(reach(&map), reach(&pm));
+}
+
+/// Next-best-action at Decision on a company large enough for the ranking
+/// to be measured (about 7,000 customers decide; at 6,000 customers, 2,000
+/// decide and each channel's effect is known to ±0.2–0.6 on the log-odds
+/// scale, wider than the spread of the true effects): the adjusted effects
+/// rank the channels as the simulator's true effects do, and only channels
+/// that truly help are recommended.
+#[test]
+fn next_best_action_ranks_the_true_channel_effects() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    wayfarer(
+        dir,
+        &[
+            "demo",
+            "--customers",
+            "20000",
+            "--seed",
+            "11",
+            "--data",
+            "d",
+            "--out",
+            "map.html",
+            "--quiet",
+            "--intervention",
+            "none",
+        ],
+    );
+    let truth = json(&std::fs::read_to_string(dir.join("d/demo-input/ground-truth.json")).unwrap());
+    let effects = truth["channel_effects"].as_object().unwrap();
+    let nba = json(&wayfarer(dir, &["nba", "--stage", "Decision", "--data", "d", "--json"]));
+    let actions = nba["actions"].as_array().unwrap();
+    let measured: Vec<(&str, f64)> =
+        actions.iter().map(|a| (a["channel"].as_str().unwrap(), a["effect"].as_f64().unwrap())).collect();
+    assert!(measured.len() >= 10, "too few channels ranked: {nba}");
+    let got: Vec<f64> = measured.iter().map(|m| m.1).collect();
+    let want: Vec<f64> = measured.iter().map(|m| effects[m.0].as_f64().unwrap()).collect();
+    let rho = spearman(&got, &want);
+    assert!(rho >= 0.7, "next-best-action ranking {measured:?} vs true effects {effects:?}: Spearman {rho:.2}");
+    let recommended: Vec<&str> = nba["recommended"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert!(recommended.len() >= 2, "{nba}");
+    for c in &recommended {
+        assert!(effects[*c].as_f64().unwrap() > 0.0, "recommended {c}, which does not help: {nba}");
+    }
+    let mut true_order: Vec<(&String, f64)> = effects.iter().map(|(c, e)| (c, e.as_f64().unwrap())).collect();
+    true_order.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let top3: Vec<&str> = true_order.iter().take(3).map(|(c, _)| c.as_str()).collect();
+    assert!(top3.contains(&recommended[0]), "best recommended {} is not among the true top 3 {top3:?}", recommended[0]);
 }

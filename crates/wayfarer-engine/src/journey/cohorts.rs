@@ -47,9 +47,10 @@ pub struct StageCohort {
     pub converted: u64,
     /// Their times to the next stage, per half-octave bin.
     pub time_bins: Vec<u64>,
-    /// Their survey answers (mapped to [−1, 1]) and text sentiments in the stage.
+    /// Each customer's mean of their survey answers (mapped to [−1, 1])
+    /// and text sentiments in the stage, one value per customer.
     pub emotion: Moments,
-    /// Their NPS answers in the stage: promoters, passives, detractors.
+    /// Their last NPS answers in the stage: promoters, passives, detractors.
     pub nps: [u64; 3],
     /// Of them, those with an answer or text in the stage, and those whose
     /// mean emotion there is below zero (unhappy).
@@ -124,25 +125,42 @@ impl Fold for CohortFold<'_> {
 
     fn fold(&self, acc: &mut Partial, _: &mut (), span: Span<'_>) {
         let scope = Scope::default();
-        let Some(t) = Timeline::build(self.model, &scope, span) else { return };
+        let Some(mut t) = Timeline::build(self.model, &scope, span) else { return };
+        let unassigned = 1 + self.personas.names.len();
         let group = 1 + self.personas.of(self.model, &scope, &t).unwrap_or(self.personas.names.len());
+        // A hand-written persona counts from when the customer's traits
+        // revealed it: each outcome is grouped by the persona as known at its
+        // horizon's end, the same hindsight in both periods (otherwise the
+        // later period's customers, with less time to reveal it, would be
+        // labelled only when quick, and look better).
+        let known_at = match self.personas.assignment {
+            super::Assignment::HandWritten if group != unassigned => t.persona_known_at(self.model, span),
+            _ => None,
+        };
+        let belongs = |g: usize, cutoff: i64| {
+            let known = known_at.is_none_or(|k| k <= cutoff);
+            g == 0 || (g == group && known) || (g == unassigned && !known)
+        };
+        let groups = if group == unassigned { vec![0, group] } else { vec![0, group, unassigned] };
+        let t = &t;
         let first = t.first_ts();
         let followable = |at: i64| at + self.horizon <= self.data_end;
         for (side, p) in self.periods.iter().enumerate() {
             let inside = |at: i64| at >= p.from && at < p.to && followable(at);
-            for g in [0, group] {
+            for &g in &groups {
                 let gc = &mut acc[side][g];
-                if inside(first) {
+                let new_here = inside(first) && belongs(g, first + self.horizon);
+                if new_here {
                     gc.new_customers += 1;
                 }
                 for k in 0..t.entry.len() {
                     let Some(at) = t.entry[k] else { continue };
-                    if inside(first) && at - first <= self.horizon {
+                    if new_here && at - first <= self.horizon {
                         gc.stages[k].reached += 1;
                     }
                     // The same look back for both periods: a customer first
                     // seen before it is in neither period's cohort.
-                    if !inside(at) || first < p.from - self.lookback {
+                    if !inside(at) || first < p.from - self.lookback || !belongs(g, at + self.horizon) {
                         continue;
                     }
                     let st = &mut gc.stages[k];
@@ -174,8 +192,12 @@ impl Fold for CohortFold<'_> {
                     if let (false, Some(name)) = (converted, last) {
                         st.touchpoints.entry(name).or_default().1 += 1;
                     }
-                    // Answers and texts in the stage within the horizon.
+                    // Answers and texts in the stage within the horizon. The
+                    // customer is the unit: their mean emotion and their last
+                    // NPS answer count once (a customer's answers are not
+                    // independent, and the tests assume they are).
                     let mut own = Moments::default();
+                    let mut last_nps = None;
                     for (j, &r) in t.idx.iter().enumerate() {
                         let ts = t.rows.ts[r];
                         if usize::from(t.stage[j]) != k || ts < at || ts - at > self.horizon {
@@ -185,22 +207,23 @@ impl Fold for CohortFold<'_> {
                             (t.rows.f64_at(Col::Score, r), t.rows.str_at(Col::Survey, r))
                         {
                             if let Some(e) = super::fold::survey_emotion(survey, score) {
-                                st.emotion.add(e);
                                 own.add(e);
                             }
                             if survey == "nps" {
-                                st.nps[nps_group(score)] += 1;
+                                last_nps = Some(score);
                             }
                         }
                         if let Some(text) = t.rows.str_at(Col::Text, r).filter(|x| !x.trim().is_empty()) {
-                            let c = self.vader.polarity_scores(text).compound;
-                            st.emotion.add(c);
-                            own.add(c);
+                            own.add(self.vader.polarity_scores(text).compound);
                         }
                     }
                     if let Some(mean) = own.mean() {
+                        st.emotion.add(mean);
                         st.emotion_customers += 1;
                         st.unhappy += u64::from(mean < 0.0);
+                    }
+                    if let Some(score) = last_nps {
+                        st.nps[nps_group(score)] += 1;
                     }
                     if let Some(Some(next)) = t.entry.get(k + 1)
                         && *next - at <= self.horizon

@@ -479,7 +479,12 @@ fn moments(mean: f64, sd: f64, n: u64) -> Moments {
 
 fn emotion_change(a: &StageReport, b: &StageReport) -> Option<Change> {
     let (ea, eb) = (&a.emotion, &b.emotion);
-    let m = |e: &super::report::EmotionReport| Some(moments(e.score?, e.score_sd.unwrap_or(0.0), e.n));
+    // A map holds the answers' mean and spread, not each customer's mean:
+    // the test counts customers, not answers (a customer's answers are not
+    // independent), which with the answers' wider spread is conservative.
+    let m = |e: &super::report::EmotionReport| {
+        Some(moments(e.score?, e.score_sd.unwrap_or(0.0), e.customers.clamp(1, e.n.max(1))))
+    };
     emotion_of(&m(ea)?, &m(eb)?)
 }
 
@@ -496,7 +501,12 @@ fn emotion_of(a: &Moments, b: &Moments) -> Option<Change> {
 
 fn nps_change(a: &StageReport, b: &StageReport) -> Option<Change> {
     let (na, nb) = (a.emotion.nps.as_ref()?, b.emotion.nps.as_ref()?);
-    nps_of([na.promoters, na.passives, na.detractors], [nb.promoters, nb.passives, nb.detractors])
+    // The answers scaled to the customers who gave them (see emotion_change).
+    let per_customer = |r: &crate::surveys::NpsReport, customers: u64| {
+        let f = if r.n > customers && customers > 0 { customers as f64 / r.n as f64 } else { 1.0 };
+        [r.promoters, r.passives, r.detractors].map(|c| (c as f64 * f).round() as u64)
+    };
+    nps_of(per_customer(na, a.emotion.customers), per_customer(nb, b.emotion.customers))
 }
 
 /// The change of an NPS from (promoters, passives, detractors): NPS =
