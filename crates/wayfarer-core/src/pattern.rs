@@ -255,8 +255,27 @@ impl Pattern {
         ts: &dyn Fn(usize) -> i64,
         test: &mut dyn FnMut(usize, usize) -> bool,
     ) -> Option<(usize, usize)> {
-        let mut vm = Vm::new(self, n);
-        vm.find(from, ts, test)
+        let mut search = Search::default();
+        Vm::new(self, n, &mut search).find(from, ts, &mut Memo::new(self, n, test))
+    }
+
+    /// [`find`](Self::find) when every term is known per event up front:
+    /// `masks[i]` has bit t set when term t names event i (at most 64
+    /// terms; see [`Pattern::maskable`]). `search` holds the buffers, to be
+    /// reused from one sequence to the next.
+    pub fn find_masked(
+        &self,
+        masks: &[u64],
+        from: usize,
+        ts: &dyn Fn(usize) -> i64,
+        search: &mut Search,
+    ) -> Option<(usize, usize)> {
+        Vm::new(self, masks.len(), search).find(from, ts, &mut Masks(masks))
+    }
+
+    /// Whether [`find_masked`](Self::find_masked) can serve: at most 64 terms.
+    pub fn maskable(&self) -> bool {
+        self.terms.len() <= 64
     }
 
     /// The terms one of which every match starts with, when there are
@@ -310,10 +329,12 @@ impl Pattern {
 
     /// How many occurrences, without overlap, `n` events hold.
     pub fn count(&self, n: usize, ts: &dyn Fn(usize) -> i64, test: &mut dyn FnMut(usize, usize) -> bool) -> usize {
-        let mut vm = Vm::new(self, n);
+        let mut search = Search::default();
+        let mut vm = Vm::new(self, n, &mut search);
+        let mut terms = Memo::new(self, n, test);
         let (mut from, mut count) = (0, 0);
         while from < n {
-            match vm.find(from, ts, test) {
+            match vm.find(from, ts, &mut terms) {
                 Some((_, end)) => {
                     count += 1;
                     from = end;
@@ -322,6 +343,59 @@ impl Pattern {
             }
         }
         count
+    }
+}
+
+/// The buffers of a search (thread lists, the step each instruction was
+/// last added at), kept between searches so a fold over many customers
+/// allocates them once per thread.
+#[derive(Debug, Default)]
+pub struct Search {
+    clist: Vec<(usize, usize)>,
+    nlist: Vec<(usize, usize)>,
+    seen: Vec<usize>,
+    steps: usize,
+}
+
+/// How a search learns whether term t names event i.
+trait Terms {
+    fn term(&mut self, t: usize, i: usize) -> bool;
+}
+
+/// Term tests asked of a closure, each at most once (memo: 0 unknown, 1
+/// no, 2 yes; `[i * terms + t]`).
+struct Memo<'a> {
+    memo: Vec<u8>,
+    terms: usize,
+    n: usize,
+    test: &'a mut dyn FnMut(usize, usize) -> bool,
+}
+
+impl<'a> Memo<'a> {
+    fn new(pattern: &Pattern, n: usize, test: &'a mut dyn FnMut(usize, usize) -> bool) -> Memo<'a> {
+        Memo { memo: Vec::new(), terms: pattern.terms.len(), n, test }
+    }
+}
+
+impl Terms for Memo<'_> {
+    fn term(&mut self, t: usize, i: usize) -> bool {
+        if self.memo.is_empty() {
+            self.memo = vec![0; self.n * self.terms];
+        }
+        let k = i * self.terms + t;
+        if self.memo[k] == 0 {
+            self.memo[k] = if (self.test)(t, i) { 2 } else { 1 };
+        }
+        self.memo[k] == 2
+    }
+}
+
+/// Term tests read from a bit set per event.
+struct Masks<'a>(&'a [u64]);
+
+impl Terms for Masks<'_> {
+    fn term(&mut self, t: usize, i: usize) -> bool {
+        self.0[i] >> t & 1 == 1
     }
 }
 
@@ -398,51 +472,32 @@ fn compile(node: &Node, prog: &mut Vec<Inst>) -> Result<(), String> {
 }
 
 /// The Pike VM's state, reused between searches over one sequence.
-struct Vm<'p> {
+struct Vm<'p, 's> {
     prog: &'p [Inst],
     pattern: &'p Pattern,
     n: usize,
-    /// Memo of term tests: 0 unknown, 1 no, 2 yes; `[i * terms + t]`.
-    memo: Vec<u8>,
-    clist: Vec<(usize, usize)>,
-    nlist: Vec<(usize, usize)>,
-    /// The position each instruction was last added at (dedup per step).
-    seen: Vec<usize>,
-    /// Steps taken so far: each position of each run is a new step.
-    steps: usize,
+    s: &'s mut Search,
 }
 
-impl<'p> Vm<'p> {
-    fn new(pattern: &'p Pattern, n: usize) -> Vm<'p> {
-        Vm {
-            prog: &pattern.prog,
-            pattern,
-            n,
-            memo: Vec::new(),
-            clist: Vec::new(),
-            nlist: Vec::new(),
-            seen: vec![usize::MAX; pattern.prog.len()],
-            steps: 0,
+impl<'p, 's> Vm<'p, 's> {
+    fn new(pattern: &'p Pattern, n: usize, s: &'s mut Search) -> Vm<'p, 's> {
+        if s.seen.len() != pattern.prog.len() {
+            s.seen = vec![usize::MAX; pattern.prog.len()];
+            s.steps = 0;
         }
+        // Steps must stay unique across searches while `seen` is kept.
+        if s.steps > usize::MAX / 2 {
+            s.seen.iter_mut().for_each(|x| *x = usize::MAX);
+            s.steps = 0;
+        }
+        Vm { prog: &pattern.prog, pattern, n, s }
     }
 
-    fn term(&mut self, t: usize, i: usize, test: &mut dyn FnMut(usize, usize) -> bool) -> bool {
-        let terms = self.pattern.terms.len();
-        if self.memo.is_empty() {
-            self.memo = vec![0; self.n * terms];
-        }
-        let k = i * terms + t;
-        if self.memo[k] == 0 {
-            self.memo[k] = if test(t, i) { 2 } else { 1 };
-        }
-        self.memo[k] == 2
-    }
-
-    fn passes(&mut self, what: &Test, i: usize, test: &mut dyn FnMut(usize, usize) -> bool) -> bool {
+    fn passes<T: Terms>(what: &Test, i: usize, terms: &mut T) -> bool {
         match what {
             Test::Any => true,
-            Test::Term(t) => self.term(*t, i, test),
-            Test::Class(neg, ts) => ts.iter().any(|&t| self.term(t, i, test)) != *neg,
+            Test::Term(t) => terms.term(*t, i),
+            Test::Class(neg, ts) => ts.iter().any(|&t| terms.term(t, i)) != *neg,
         }
     }
 
@@ -450,56 +505,52 @@ impl<'p> Vm<'p> {
     /// through the precomputed closure) to `nlist` for position `step`.
     fn add(&mut self, pc: usize, start: usize, step: usize, at: usize, to_next: bool) {
         let targets = &self.pattern.closures[usize::from(at == self.n)][pc];
-        let list = if to_next { &mut self.nlist } else { &mut self.clist };
+        let s = &mut *self.s;
+        let list = if to_next { &mut s.nlist } else { &mut s.clist };
         for &t in targets {
-            if self.seen[t] != step {
-                self.seen[t] = step;
+            if s.seen[t] != step {
+                s.seen[t] = step;
                 list.push((t, start));
             }
         }
     }
 
-    fn find(
-        &mut self,
-        from: usize,
-        ts: &dyn Fn(usize) -> i64,
-        test: &mut dyn FnMut(usize, usize) -> bool,
-    ) -> Option<(usize, usize)> {
+    fn find<T: Terms>(&mut self, from: usize, ts: &dyn Fn(usize) -> i64, terms: &mut T) -> Option<(usize, usize)> {
         match self.pattern.within {
-            None => self.run(from, None, ts, test),
+            None => self.run(from, None, ts, terms),
             // Threads of different starts expire at different times, so
             // each start runs alone until its window closes.
-            Some(_) => (from..self.n).find_map(|s| self.run(s, Some(s), ts, test)),
+            Some(_) => (from..self.n).find_map(|s| self.run(s, Some(s), ts, terms)),
         }
     }
 
     /// One leftmost-first search from `from`; anchored at `anchor` when
     /// given.
-    fn run(
+    fn run<T: Terms>(
         &mut self,
         from: usize,
         anchor: Option<usize>,
         ts: &dyn Fn(usize) -> i64,
-        test: &mut dyn FnMut(usize, usize) -> bool,
+        terms: &mut T,
     ) -> Option<(usize, usize)> {
         // Steps are numbered uniquely across runs so `seen` needs no reset.
-        let base = self.steps;
-        self.steps += self.n + 2 - from;
-        self.clist.clear();
+        let base = self.s.steps;
+        self.s.steps += self.n + 2 - from;
+        self.s.clist.clear();
         let mut matched = None;
         for pos in from..=self.n {
             let step = base + (pos - from);
             if matched.is_none() && anchor.is_none_or(|a| a == pos) {
                 self.add(0, pos, step, pos, false);
             }
-            if self.clist.is_empty() {
+            if self.s.clist.is_empty() {
                 if matched.is_some() || anchor.is_some() {
                     break;
                 }
                 continue;
             }
-            self.nlist.clear();
-            let clist = std::mem::take(&mut self.clist);
+            self.s.nlist.clear();
+            let clist = std::mem::take(&mut self.s.clist);
             for &(pc, start) in &clist {
                 match &self.prog[pc] {
                     Inst::Match => {
@@ -514,15 +565,15 @@ impl<'p> Vm<'p> {
                         if self.pattern.within.is_some_and(|w| ts(pos) - ts(start) > w) {
                             continue;
                         }
-                        if self.passes(what, pos, test) {
+                        if Self::passes(what, pos, terms) {
                             self.add(pc + 1, start, step + 1, pos + 1, true);
                         }
                     }
                     _ => unreachable!("jumps and splits are followed when threads are added"),
                 }
             }
-            self.clist = clist;
-            std::mem::swap(&mut self.clist, &mut self.nlist);
+            self.s.clist = clist;
+            std::mem::swap(&mut self.s.clist, &mut self.s.nlist);
         }
         matched
     }
@@ -1080,12 +1131,20 @@ mod tests {
             }
             let mut test = |term: usize, i: usize| p.terms[term].name.as_bytes()[0] == ev[i];
             let tsf = |i: usize| ts[i];
+            let masks: Vec<u64> = ev
+                .iter()
+                .map(|&e| p.terms.iter().enumerate().filter(|(_, t)| t.name.as_bytes()[0] == e).fold(0, |m, (k, _)| m | 1 << k))
+                .collect();
+            // One search's buffers serve every search, as in a fold.
+            let mut search = Search::default();
             let mut from = 0;
             let mut count = 0;
             loop {
                 let got = p.find(ev.len(), from, &tsf, &mut test);
                 let want = brute::find(&p, &node, &ev, &ts, from);
                 prop_assert_eq!(got, want, "pattern {} on {:?} from {}", src, String::from_utf8_lossy(&ev), from);
+                let masked = p.find_masked(&masks, from, &tsf, &mut search);
+                prop_assert_eq!(masked, want, "masked: pattern {} on {:?} from {}", src, String::from_utf8_lossy(&ev), from);
                 // What a match needs is there, and it starts where one may.
                 if let Some((s, e)) = want {
                     for t in p.required_terms() {

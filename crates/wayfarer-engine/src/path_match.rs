@@ -88,6 +88,15 @@ pub struct MatchPartial {
     previous_paths: FxHashMap<Vec<u32>, u64>,
 }
 
+/// A fold thread's buffers: the customer's events in scope, their term
+/// bit sets, the search's thread lists.
+#[derive(Default)]
+pub struct Scratch {
+    idx: Vec<usize>,
+    masks: Vec<u64>,
+    search: wayfarer_core::pattern::Search,
+}
+
 struct MatchFold<'a> {
     model: &'a Model,
     scope: &'a Scope,
@@ -97,6 +106,9 @@ struct MatchFold<'a> {
     names: Vec<Vec<bool>>,
     /// Whether a customer's timeline is needed (conditions on events, a persona).
     timeline: bool,
+    /// Per event code, the terms that name it (bit t), when every term is a
+    /// plain name: the search then reads a bit set per event.
+    masks: Option<Vec<u64>>,
     /// Per event code: whether a match can start with it (None: any may).
     starts: Option<Vec<bool>>,
     /// Per event code: the required terms (bit k: the k-th) that name it;
@@ -121,12 +133,20 @@ pub fn path_match(store: &Store, model: &Model, scope: &Scope, spec: &MatchSpec)
         .map(|code| req.iter().enumerate().filter(|(_, t)| names[**t][code]).fold(0u64, |m, (k, _)| m | 1 << k))
         .collect();
     let required = if req.is_empty() { 0 } else { u64::MAX >> (64 - req.len()) };
-    fold::report(store, &MatchFold { model, scope, spec, persona, names, timeline, starts, required_of, required })
+    let masks = (spec.pattern.maskable() && spec.pattern.terms.iter().all(|t| t.filter.is_none())).then(|| {
+        (0..model.event_names.len())
+            .map(|code| names.iter().enumerate().filter(|(_, n)| n[code]).fold(0u64, |m, (t, _)| m | 1 << t))
+            .collect()
+    });
+    fold::report(
+        store,
+        &MatchFold { model, scope, spec, persona, names, timeline, masks, starts, required_of, required },
+    )
 }
 
 impl Fold for MatchFold<'_> {
     type Partial = MatchPartial;
-    type Scratch = Vec<usize>;
+    type Scratch = Scratch;
     type Report = MatchReport;
 
     fn columns(&self) -> Vec<Col> {
@@ -161,7 +181,8 @@ impl Fold for MatchFold<'_> {
         p
     }
 
-    fn fold(&self, p: &mut MatchPartial, idx_scratch: &mut Vec<usize>, span: Span<'_>) {
+    fn fold(&self, p: &mut MatchPartial, scratch: &mut Scratch, span: Span<'_>) {
+        let Scratch { idx: idx_scratch, masks, search } = scratch;
         let rows = span.rows;
         let model = self.model;
         let pattern = &self.spec.pattern;
@@ -215,12 +236,21 @@ impl Fold for MatchFold<'_> {
             },
             None => 0,
         };
-        let Some((s, e)) = pattern.find(n, from, &ts, &mut test) else { return };
+        // Plain names: a bit set per event, and the search's buffers reused.
+        if let Some(code_masks) = &self.masks {
+            masks.clear();
+            masks.extend(idx.iter().map(|&r| code_masks.get(rows.event[r] as usize).copied().unwrap_or(0)));
+        }
+        let mut find = |from: usize| match &self.masks {
+            Some(_) => pattern.find_masked(masks, from, &ts, search),
+            None => pattern.find(n, from, &ts, &mut test),
+        };
+        let Some((s, e)) = find(from) else { return };
         p.matched += 1;
         // The other occurrences, without overlap.
         let (mut from, mut occurrences) = (e, 1u64);
         while from < n {
-            let Some((_, end)) = pattern.find(n, from, &ts, &mut test) else { break };
+            let Some((_, end)) = find(from) else { break };
             occurrences += 1;
             from = end;
         }

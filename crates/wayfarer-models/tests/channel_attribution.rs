@@ -9,9 +9,13 @@ use serde_json::Value;
 use wayfarer_models::attribution::{Chain, Heuristic, Path, heuristic, markov};
 
 fn fixtures() -> Vec<Value> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/channel_attribution.json"))
-        .expect("fixture");
-    serde_json::from_str::<Value>(&text).unwrap().as_array().unwrap().clone()
+    // Read at compile time: the test binary does not depend on where the
+    // sources were when it was built.
+    serde_json::from_str::<Value>(include_str!("fixtures/channel_attribution.json"))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn dataset(d: &Value) -> (Vec<String>, Vec<Path>) {
