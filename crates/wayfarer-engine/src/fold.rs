@@ -7,9 +7,15 @@
 //! analysis allows it and the partition has them, else from rows — and
 //! merges as they finish. A cancelled store (its query timed out) stops the
 //! run at the next partition or the next few thousand timelines.
+//!
+//! A store that carries a fold runner (a cluster) gets the fold instead:
+//! the runner folds and merges elsewhere, through the fold's own `fold` and
+//! `merge`, and hands back the merged partial, which crosses processes in
+//! the encoding the fold's [`Wire`] gives.
 
 use rayon::prelude::*;
-use wayfarer_store::{Col, Postings, PropertyRows, Rows, Store};
+use wayfarer_store::remote::{FoldRunner, LocalFold};
+use wayfarer_store::{Col, CustomerSet, Postings, PropertyRows, Rows, Store, StoreError};
 
 use crate::EngineError;
 
@@ -56,6 +62,81 @@ pub trait Fold: Sync {
     fn fold_postings(&self, _partial: &mut Self::Partial, _scratch: &mut Self::Scratch, _post: &Postings) {
         unreachable!("fold_postings without a postings plan")
     }
+    /// How the partial crosses between processes, for folds that run on a
+    /// cluster; `None`: this fold runs only here.
+    fn wire(&self) -> Option<Wire<Self::Partial>> {
+        None
+    }
+}
+
+/// How a partial is encoded to cross between a cluster's processes
+/// (MessagePack with field names, so optional fields and floats such as
+/// infinities survive).
+pub struct Wire<P> {
+    encode: fn(&P) -> Result<Vec<u8>, String>,
+    decode: fn(&[u8]) -> Result<P, String>,
+}
+
+impl<P: serde::Serialize + serde::de::DeserializeOwned> Wire<P> {
+    pub fn serde() -> Wire<P> {
+        Wire {
+            encode: |p| rmp_serde::to_vec_named(p).map_err(|e| e.to_string()),
+            decode: |b| rmp_serde::from_slice(b).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+impl<P> Wire<P> {
+    pub fn encode(&self, p: &P) -> Result<Vec<u8>, StoreError> {
+        (self.encode)(p).map_err(|e| StoreError::Internal(format!("encoding a partial: {e}")))
+    }
+
+    pub fn decode(&self, b: &[u8]) -> Result<P, StoreError> {
+        (self.decode)(b).map_err(|e| StoreError::Internal(format!("decoding a partial: {e}")))
+    }
+}
+
+/// A fold as a runner sees it: folds rows it was given, merges partials.
+struct Local<'a, F: Fold> {
+    f: &'a F,
+    wire: Wire<F::Partial>,
+    only: Option<&'a CustomerSet>,
+}
+
+impl<F: Fold> LocalFold for Local<'_, F> {
+    fn fold(&self, rows: &Rows) -> Result<Vec<u8>, StoreError> {
+        let mut acc = self.f.init();
+        let mut scratch = F::Scratch::default();
+        for (customer, r) in rows.timelines() {
+            if self.only.is_some_and(|set| !set.contains(customer)) {
+                continue;
+            }
+            self.f.fold(&mut acc, &mut scratch, Span { customer, rows, start: r.start, end: r.end });
+        }
+        self.wire.encode(&acc)
+    }
+
+    fn merge(&self, parts: &[Vec<u8>]) -> Result<Vec<u8>, StoreError> {
+        let mut out = self.f.init();
+        for p in parts {
+            out = self.f.merge(out, self.wire.decode(p)?);
+        }
+        self.wire.encode(&out)
+    }
+}
+
+/// Hands the fold to the store's runner: the merged partial of all customers.
+fn run_elsewhere<F: Fold>(store: &Store, f: &F, runner: &dyn FoldRunner) -> Result<F::Partial, EngineError> {
+    let Some(wire) = f.wire() else {
+        let name = std::any::type_name::<F>();
+        let name = name.split('<').next().unwrap_or(name).rsplit("::").next().unwrap_or(name);
+        return Err(EngineError::InvalidQuery(format!(
+            "this analysis ({name}) does not run on a cluster yet; run it without --cluster"
+        )));
+    };
+    let local = Local { f, wire, only: store.customer_filter() };
+    let bytes = runner.run(store, &f.columns(), &f.property_rows(), &local)?;
+    Ok(local.wire.decode(&bytes)?)
 }
 
 /// Which postings a fold can be answered from.
@@ -98,6 +179,9 @@ fn fold_partition<F: Fold>(
 
 /// Folds every timeline of the store, partitions in parallel, and merges.
 pub fn run<F: Fold>(store: &Store, f: &F) -> Result<F::Partial, EngineError> {
+    if let Some(runner) = store.fold_runner() {
+        return run_elsewhere(store, f, runner.as_ref());
+    }
     let plan = f.postings();
     // Under a customer filter, only the partitions its customers live in.
     let parts = store.partitions();

@@ -77,7 +77,7 @@ fn unbin(k: u16) -> f64 {
     (BIN_RATIO.powf(f64::from(k) + 0.5) - 1.0).max(0.0)
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct EdgeAcc {
     count: u64,
     customers: u64,
@@ -110,14 +110,14 @@ impl EdgeAcc {
 /// Event-name labels up to this many keep their edges in a dense matrix.
 const DENSE: usize = 256;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct NodeAcc {
     customers: u64,
     events: u64,
     position_sum: u64,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct GraphPartial {
     labels: crate::paths::Labels,
     customers: u64,
@@ -167,6 +167,10 @@ impl Fold for GraphFold<'_> {
     type Partial = GraphPartial;
     type Scratch = GraphScratch;
     type Report = GraphReport;
+
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
 
     fn columns(&self) -> Vec<Col> {
         let mut c = if self.persona.is_some() {

@@ -41,7 +41,7 @@ pub struct Touchpoint {
 /// A touchpoint as counted: a configured one (index into the model's
 /// touchpoints), or the event itself for events no touchpoint matches
 /// (always with `NO_CHANNEL` since touchpoints are grouped by event).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
 pub enum TpKey {
     Defined(u32),
     #[default]

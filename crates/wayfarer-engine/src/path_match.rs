@@ -73,7 +73,7 @@ pub struct MatchReport {
     pub segment_condition: String,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct MatchPartial {
     customers: u64,
     matched: u64,
@@ -148,6 +148,10 @@ impl Fold for MatchFold<'_> {
     type Partial = MatchPartial;
     type Scratch = Scratch;
     type Report = MatchReport;
+
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
 
     fn columns(&self) -> Vec<Col> {
         let mut c = if self.timeline {

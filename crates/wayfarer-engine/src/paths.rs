@@ -71,7 +71,7 @@ const DENSE: usize = 256;
 
 /// Labels are interned per partial (every event name first, so an event's
 /// code is its label); merging maps them by name.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct PathsPartial {
     labels: Vec<String>,
     index: FxHashMap<String, u32>,
@@ -131,7 +131,7 @@ impl PathsFold<'_> {
 /// matches): every event name first, so an event's code is its id, then
 /// what a fold adds (markers, URL paths); partials map each other's labels
 /// by name when they merge.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Labels {
     names: Vec<String>,
     index: FxHashMap<String, u32>,
@@ -197,6 +197,10 @@ impl Fold for PathsFold<'_> {
     type Partial = PathsPartial;
     type Scratch = ();
     type Report = PathsReport;
+
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
 
     fn columns(&self) -> Vec<Col> {
         let mut c = vec![Col::Timestamp, Col::EventCode, Col::KindCode];

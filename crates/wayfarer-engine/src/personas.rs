@@ -41,7 +41,7 @@ const FIXED: [&str; 9] =
     ["recency_days", "purchases", "revenue", "stage", "tenure_days", "nps", "events", "app_share", "order_value"];
 
 /// One customer's features and facts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CustomerFeatures {
     pub customer: u32,
     pub features: Vec<f64>,
@@ -146,6 +146,10 @@ impl Fold for FeatureFold<'_> {
     type Partial = Vec<CustomerFeatures>;
     type Scratch = ();
     type Report = Vec<CustomerFeatures>;
+
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
@@ -429,6 +433,10 @@ impl Fold for Population<'_> {
     type Partial = u64;
     type Scratch = ();
     type Report = u64;
+
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
     fn columns(&self) -> Vec<Col> {
         vec![Col::Timestamp, Col::KindCode]
     }
@@ -459,6 +467,10 @@ impl Fold for SampleFold<'_> {
     type Partial = (u64, Vec<CustomerFeatures>);
     type Scratch = ();
     type Report = (u64, Vec<CustomerFeatures>);
+
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
         c.extend([Col::Revenue, Col::Score, Col::Survey]);

@@ -29,7 +29,7 @@ pub struct RetentionSpec {
 
 /// Mergeable state: cohorts and per-period lifecycle counts, in vectors
 /// indexed by period number − `base` (the data's first period).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RetentionPartial {
     base: i64,
     /// Cohort → (size, active per offset).
@@ -80,6 +80,10 @@ impl Fold for RetentionFold<'_> {
     type Partial = RetentionPartial;
     type Scratch = ();
     type Report = RetentionReport;
+
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
 
     fn columns(&self) -> Vec<Col> {
         if self.persona.is_some() {

@@ -59,7 +59,7 @@ pub struct CustomerRfm {
 }
 
 /// Mergeable sums (and optionally the rows).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RfmPartial {
     pub customers: u64,
     pub repeat_customers: u64,
@@ -97,6 +97,10 @@ impl Fold for RfmFold<'_> {
     type Partial = RfmPartial;
     type Scratch = ();
     type Report = (RfmSummary, Vec<CustomerRfm>);
+
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
 
     fn columns(&self) -> Vec<Col> {
         let mut c = if self.persona.is_some() {

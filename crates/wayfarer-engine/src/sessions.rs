@@ -31,7 +31,7 @@ pub struct SessionsFold<'m> {
     persona: Option<usize>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Partial {
     report: SessionsReport,
     duration_micros: i128,
@@ -41,6 +41,10 @@ impl Fold for SessionsFold<'_> {
     type Partial = Partial;
     type Scratch = ();
     type Report = SessionsReport;
+
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
 
     fn columns(&self) -> Vec<Col> {
         self.model.timeline_columns()

@@ -52,7 +52,7 @@ pub struct StepMatrix {
     pub rows: Vec<StepRow>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct StepPartial {
     labels: crate::paths::Labels,
     customers: u64,
@@ -96,6 +96,10 @@ impl Fold for StepFold<'_> {
     type Partial = StepPartial;
     type Scratch = Vec<u32>;
     type Report = StepMatrix;
+
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
 
     fn columns(&self) -> Vec<Col> {
         let mut c = if self.persona.is_some() { self.model.timeline_columns() } else { Vec::new() };

@@ -25,7 +25,7 @@ pub fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 /// Term counts of a set of texts: in how many texts each term occurs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TermCounts {
     pub texts: u64,
     pub counts: HashMap<String, u64>,

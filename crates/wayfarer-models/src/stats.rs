@@ -68,7 +68,7 @@ pub fn difference_interval(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<(f64, f
 }
 
 /// Running moments of a sample, mergeable.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Moments {
     pub n: u64,
     pub sum: f64,

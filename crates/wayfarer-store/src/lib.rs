@@ -33,6 +33,7 @@ pub mod notes;
 pub mod outbox;
 pub mod read;
 pub mod referrals;
+pub mod remote;
 pub mod rows;
 pub mod segment;
 pub mod segment_defs;
@@ -83,6 +84,13 @@ pub enum StoreError {
     Invalid(String),
     #[error(transparent)]
     Cancelled(#[from] wayfarer_core::cancel::Cancelled),
+    /// An executor replaying a query reached the fold it was asked for and
+    /// ran it; the rest of the query runs on the client.
+    #[error("the fold asked for has run; the query continues on the client")]
+    FoldHanded,
+    /// A cluster a query ran on failed it (unreachable, an executor lost).
+    #[error("{0}")]
+    Remote(String),
 }
 
 impl StoreError {
@@ -100,6 +108,8 @@ impl StoreError {
             StoreError::Locked(_) => ErrorCode::DataDirLocked,
             StoreError::Corrupt(_) => ErrorCode::DataDirInvalid,
             StoreError::Cancelled(_) => ErrorCode::QueryTimeout,
+            StoreError::FoldHanded => ErrorCode::Internal,
+            StoreError::Remote(_) => ErrorCode::Unavailable,
         }
     }
 }
@@ -117,6 +127,8 @@ pub struct Store {
     identity: Arc<OnceLock<Arc<IdentityGraph>>>,
     /// Only these customers' timelines are folded (a segment's scope).
     only: Option<Arc<CustomerSet>>,
+    /// Where folds run when not here (a cluster, or an executor's replay).
+    runner: Option<Arc<dyn remote::FoldRunner>>,
 }
 
 /// A set of customers (canonical numbers), as a bit set.
@@ -175,6 +187,7 @@ impl Store {
                 cancel: Cancel::never(),
                 identity: Arc::default(),
                 only: None,
+                runner: None,
             }),
             None => Err(StoreError::Empty(dir.display().to_string())),
         }
@@ -197,6 +210,17 @@ impl Store {
     /// population, such as the persona fit).
     pub fn all_customers(&self) -> Store {
         Store { only: None, ..self.clone() }
+    }
+
+    /// The same state, whose folds run through `runner` (a cluster).
+    pub fn with_runner(mut self, runner: Arc<dyn remote::FoldRunner>) -> Store {
+        self.runner = Some(runner);
+        self
+    }
+
+    /// Where folds run, when not over this process's reads.
+    pub fn fold_runner(&self) -> Option<&Arc<dyn remote::FoldRunner>> {
+        self.runner.as_ref()
     }
 
     /// The customers folds are limited to, if any.

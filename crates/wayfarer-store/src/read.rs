@@ -72,6 +72,46 @@ fn index_extra(extra: Option<&RecordBatch>) -> [u8; Col::ALL.len()] {
 }
 
 impl Rows {
+    /// Timelines from segment columns read elsewhere (an executor's scan of
+    /// the segments), in any row order: the core columns, `revenue`, and
+    /// any others by their segment names. Rows are put in (customer,
+    /// timestamp, seq) order, as a partition read gives them.
+    pub fn from_batch(batch: &RecordBatch) -> Result<Rows, StoreError> {
+        let col = |c: Col| {
+            batch.column_by_name(c.name()).ok_or_else(|| StoreError::Invalid(format!("no column {}", c.name())))
+        };
+        let customer = col(Col::Customer)?
+            .as_primitive_opt::<arrow_array::types::UInt32Type>()
+            .ok_or_else(|| StoreError::Invalid("customer is not u32".into()))?;
+        let ts = col(Col::Timestamp)?
+            .as_primitive_opt::<arrow_array::types::TimestampMicrosecondType>()
+            .ok_or_else(|| StoreError::Invalid("timestamp is not in microseconds".into()))?;
+        let seq = col(Col::Seq)?
+            .as_primitive_opt::<arrow_array::types::UInt64Type>()
+            .ok_or_else(|| StoreError::Invalid("seq is not u64".into()))?;
+        let mut order: Vec<(u32, i64, u64, u32)> =
+            (0..batch.num_rows()).map(|i| (customer.value(i), ts.value(i), seq.value(i), i as u32)).collect();
+        order.sort_unstable();
+        let indices = UInt32Array::from_iter_values(order.iter().map(|o| o.3));
+        let sorted = arrow_select::take::take_record_batch(batch, &indices)
+            .map_err(|e| StoreError::Internal(format!("ordering rows: {e}")))?;
+        let h = hot::from_batch(&sorted)?;
+        let keep: Vec<usize> = sorted
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| Col::ALL.iter().any(|c| c.name() == f.name() && !is_hot(*c)))
+            .map(|(i, _)| i)
+            .collect();
+        let extra = if keep.is_empty() {
+            None
+        } else {
+            Some(sorted.project(&keep).map_err(|e| StoreError::Internal(e.to_string()))?)
+        };
+        Ok(rows_from(h, extra))
+    }
+
     pub fn len(&self) -> usize {
         self.starts.last().copied().unwrap_or(0) as usize
     }
@@ -128,7 +168,7 @@ const HOT_FROM_PARQUET: [Col; 7] =
     [Col::Customer, Col::Timestamp, Col::Seq, Col::EventCode, Col::ChannelCode, Col::KindCode, Col::Revenue];
 
 /// Whether a column lives in the hot files.
-fn is_hot(c: Col) -> bool {
+pub fn is_hot(c: Col) -> bool {
     matches!(
         c,
         Col::Customer | Col::Timestamp | Col::Seq | Col::EventCode | Col::ChannelCode | Col::KindCode | Col::Revenue

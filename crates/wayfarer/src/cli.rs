@@ -46,6 +46,20 @@ pub struct Global {
     /// request; on the command line they come from --data and --config).
     #[arg(skip)]
     pub snapshot: Option<std::sync::Arc<crate::cmd::Snapshot>>,
+    /// Where the command's folds run when not here: a cluster (set from
+    /// --cluster), or an executor replaying a cluster query.
+    #[arg(skip)]
+    pub runner: Option<std::sync::Arc<dyn wayfarer_store::remote::FoldRunner>>,
+}
+
+/// Where a query runs: here (the default) or on a Ballista cluster.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// Run the analysis on the Ballista cluster whose scheduler listens at URL (df://HOST:PORT or
+    /// HOST:PORT; needs --features distributed): executors read the data directory's segments at
+    /// the same path; the answer is the embedded run's.
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,6 +138,9 @@ pub enum Command {
     },
     /// Read-only SQL over the events (table `events`) with Apache DataFusion (needs --features sql).
     Sql(SqlArgs),
+    /// Run a Ballista scheduler or executor for --cluster queries (needs --features distributed).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Generate the synthetic company's events without importing them (for tests and benchmarks).
     Simulate(SimulateArgs),
     /// Configuration: write the documented default, or show the one in effect.
@@ -364,6 +381,8 @@ pub struct ScopeArgs {
 #[derive(Debug, Args)]
 pub struct MapArgs {
     #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
     pub scope: ScopeArgs,
     /// Output format.
     #[arg(long, env = "WAYFARER_MAP_FORMAT", value_enum, default_value = "text")]
@@ -518,6 +537,8 @@ pub enum AnnotationsCommand {
 
 #[derive(Debug, Args)]
 pub struct SessionsArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     #[command(flatten)]
     pub scope: ScopeArgs,
     /// Print JSON: {"customers", "events", "sessions", "bounce_sessions", "engaged_sessions", "total_duration_seconds"}.
@@ -864,6 +885,8 @@ pub struct CustomersArgs {
 
 #[derive(Debug, Args)]
 pub struct FunnelArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Steps in order: an event name (globs allowed), optionally with a condition in brackets
     /// ("Order Completed[revenue > 100]", "Page Viewed[url ~ '*/pricing*']"), or stage:NAME;
     /// "?STEP" is optional (may be skipped), "{A, B}" is done when all of A and B happened after
@@ -923,6 +946,8 @@ pub struct FunnelArgs {
 
 #[derive(Debug, Args)]
 pub struct PathsArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Who did what a path pattern says (e.g. "'Product Added' -> 'Shipping Viewed' -> [^Checkout
     /// Started]* -> $": added to cart, saw shipping costs, never checked out), with what they did
     /// right after and before the match (the README's "Path patterns").
@@ -995,6 +1020,8 @@ pub struct PathsArgs {
 
 #[derive(Debug, Args)]
 pub struct RetentionArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Cohort and activity period: day, week (ISO, Monday, UTC) or month.
     #[arg(long, default_value = "week", value_parser = ["day", "week", "month"])]
     pub period: String,
@@ -1018,6 +1045,8 @@ pub struct RetentionArgs {
 
 #[derive(Debug, Args)]
 pub struct RfmArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// The purchase event (default: journey.purchase_event of the configuration).
     #[arg(long, value_name = "EVENT")]
     pub event: Option<String>,
@@ -1293,4 +1322,54 @@ fn seconds(s: &str) -> Result<std::time::Duration, String> {
     } else {
         Err(format!("'{s}' must be from 1 ms to an hour"))
     }
+}
+
+impl Command {
+    /// The cluster a query command is to run on (--cluster).
+    pub fn cluster(&self) -> Option<String> {
+        match self {
+            Command::Map(a) => a.cluster.cluster.clone(),
+            Command::Sessions(a) => a.cluster.cluster.clone(),
+            Command::Funnel(a) => a.cluster.cluster.clone(),
+            Command::Paths(a) => a.cluster.cluster.clone(),
+            Command::Retention(a) => a.cluster.cluster.clone(),
+            Command::Rfm(a) => a.cluster.cluster.clone(),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Run a Ballista scheduler: clients (--cluster) submit queries to it, executors register with it.
+    Scheduler {
+        /// Address to listen on (keep it private: the cluster's ports have no authentication).
+        #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+        bind: std::net::SocketAddr,
+    },
+    /// Run a Ballista executor: it registers with the scheduler and runs Wayfarer's folds over the
+    /// segments of data directories it can read at the clients' paths.
+    Executor {
+        /// The scheduler (df://HOST:PORT or HOST:PORT).
+        #[arg(long, value_name = "URL")]
+        scheduler: String,
+        /// Only read data directories under this path (default: any the client names).
+        #[arg(long, value_name = "DIR")]
+        data_root: Option<PathBuf>,
+        /// Address to listen on for shuffle reads (Arrow Flight); keep it private.
+        #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
+        bind: String,
+        /// Arrow Flight port.
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        /// gRPC port.
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Tasks run at once (default: the machine's cores).
+        #[arg(long, value_name = "N")]
+        concurrent_tasks: Option<usize>,
+        /// Where shuffle files go (default: a temporary directory).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+    },
 }

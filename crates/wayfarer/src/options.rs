@@ -68,8 +68,76 @@ fn with_env(cmd: Command, path: &[String]) -> Command {
 /// Parses the command line: flags, then the environment, then the
 /// configuration file's `[options]`, then the built-in defaults.
 pub fn parse() -> Result<Cli, clap::Error> {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    let cmd = command();
+    parse_from(std::env::args_os().collect(), command())
+}
+
+/// Parses a command line a cluster executor replays: its flags (the client
+/// made every option it took from its environment a flag), then the
+/// configuration file's `[options]`, then the defaults; never the
+/// executor's own environment.
+#[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+pub fn parse_replayed(argv: &[String]) -> Result<Cli, clap::Error> {
+    parse_from(argv.iter().map(OsString::from).collect(), crate::cmd::api::without_env(Cli::command()))
+}
+
+/// This process's command line as a cluster executor replays it: options
+/// taken from `WAYFARER_*` variables written as flags, `--data` and
+/// `--config` absolute (`data`: the data directory in effect), `--cluster`
+/// left out.
+#[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+pub fn explicit_argv(data: &std::path::Path) -> Result<Vec<String>> {
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let matches = command().ignore_errors(true).try_get_matches_from(&args)?;
+    let absolute = |p: &str| -> String {
+        let p = std::path::Path::new(p);
+        std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
+    };
+    // The command line without --data, --config and --cluster (and their values).
+    let mut out: Vec<String> = Vec::new();
+    let mut config = matches.get_one::<PathBuf>("config").map(|p| absolute(&p.display().to_string()));
+    let mut it = args.iter().peekable();
+    while let Some(a) = it.next() {
+        let name = a.split('=').next().unwrap_or(a);
+        if matches!(name, "--data" | "--config" | "--cluster") {
+            if !a.contains('=') {
+                let v = it.next();
+                if name == "--config" {
+                    config = v.map(|v| absolute(v));
+                }
+            } else if name == "--config" {
+                config = a.split_once('=').map(|(_, v)| absolute(v));
+            }
+            continue;
+        }
+        out.push(a.clone());
+    }
+    // Options the environment set, as flags (global ones: only --quiet matters).
+    let Some((sub, sm)) = matches.subcommand() else { return Ok(out) };
+    let def = command().find_subcommand(sub).cloned().ok_or_else(|| anyhow!("no command {sub}"))?;
+    for a in def.get_arguments() {
+        let id = a.get_id().as_str();
+        if !is_option(a) || id == "cluster" || sm.value_source(id) != Some(clap::parser::ValueSource::EnvVariable) {
+            continue;
+        }
+        let long = a.get_long().unwrap_or(id);
+        match a.get_action() {
+            ArgAction::SetTrue if sm.get_flag(id) => out.push(format!("--{long}")),
+            ArgAction::SetTrue | ArgAction::SetFalse => {}
+            _ => {
+                for v in sm.get_raw(id).into_iter().flatten() {
+                    out.push(format!("--{long}={}", v.to_string_lossy()));
+                }
+            }
+        }
+    }
+    out.push(format!("--data={}", absolute(&data.display().to_string())));
+    if let Some(c) = config {
+        out.push(format!("--config={c}"));
+    }
+    Ok(out)
+}
+
+fn parse_from(args: Vec<OsString>, cmd: Command) -> Result<Cli, clap::Error> {
     let cmd = match file_options(&cmd, &args) {
         Ok(Some((file, options))) => match with_file_defaults(cmd, &options, &[]) {
             Ok(c) => c,

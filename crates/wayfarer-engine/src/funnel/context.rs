@@ -53,7 +53,7 @@ const END: &str = "(end)";
 /// More events followed than a path keeps.
 const MORE: &str = "…";
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContextPartial {
     converted: (u64, FxHashMap<Vec<String>, u64>),
     dropped: (u64, FxHashMap<Vec<String>, u64>),
@@ -112,6 +112,10 @@ impl Fold for ContextFold<'_> {
     type Partial = ContextPartial;
     type Scratch = Scratch;
     type Report = FunnelPaths;
+
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
 
     fn columns(&self) -> Vec<Col> {
         let mut c = self.funnel.columns();

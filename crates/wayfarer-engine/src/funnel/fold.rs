@@ -18,7 +18,7 @@ pub(super) const BUCKETS: [(&str, f64); 10] = [
 ];
 
 /// Mergeable statistics of one funnel group.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupPartial {
     pub levels: Vec<u64>,
     /// Per step k ≥ 1: seconds from step k−1 to step k in the best chain.
@@ -72,7 +72,7 @@ impl GroupPartial {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunnelPartial {
     pub all: GroupPartial,
     pub groups: HashMap<String, GroupPartial>,
@@ -341,6 +341,10 @@ impl Fold for FunnelFold<'_> {
     type Partial = (FunnelPartial, Vec<(u32, u8)>);
     type Scratch = Scratch;
     type Report = FunnelReport;
+
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
 
     fn columns(&self) -> Vec<Col> {
         let mut c = if self.spec.needs_timeline() || self.persona.is_some() {

@@ -146,6 +146,10 @@ impl Fold for JourneyFold<'_> {
     type Scratch = Scratch;
     type Report = Vec<JourneyMap>;
 
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
+
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
         c.extend([Col::Revenue, Col::Score, Col::Survey, Col::Text]);

@@ -5,7 +5,7 @@ use super::*;
 
 use rustc_hash::FxHashMap;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct TpStats {
     pub customers: u64,
     pub events: u64,
@@ -15,13 +15,13 @@ pub struct TpStats {
     pub exits: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct Count {
     pub customers: u64,
     pub events: u64,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Candidate {
     pub score: f64,
     pub text: String,
@@ -61,7 +61,7 @@ fn merge_weekly(a: &mut Weekly, b: Weekly) {
 }
 
 /// One friction event in one stage.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FrictionCount {
     pub events: u64,
     pub customers: u64,
@@ -69,7 +69,7 @@ pub struct FrictionCount {
 }
 
 /// Statistics of one stage for one persona group (mergeable).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct StageStats {
     pub reached: u64,
     pub converted: u64,
@@ -189,7 +189,7 @@ pub(super) fn sort_candidates(v: &mut [Candidate], positive: bool) {
 }
 
 /// Statistics of one persona group.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupStats {
     pub customers: u64,
     pub events: u64,
@@ -240,7 +240,7 @@ impl GroupStats {
 
 /// The mergeable partial of the journey fold: one group per persona, plus
 /// "Unassigned" last.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct JourneyPartial {
     pub groups: Vec<GroupStats>,
 }

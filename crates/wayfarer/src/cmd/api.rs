@@ -41,7 +41,8 @@ const COMMANDS: [&str; 16] = [
 
 /// Flags the API never takes: where data lives and where output goes are
 /// the server's business, and the output is always JSON.
-const BLOCKED: [&str; 9] = ["data", "config", "out", "assignments", "format", "json", "quiet", "export", "chart"];
+const BLOCKED: [&str; 10] =
+    ["data", "config", "out", "assignments", "format", "json", "quiet", "export", "chart", "cluster"];
 
 /// The configuration the server was started with: it ingests with it, and
 /// every query and page reads with it (a change to the file takes effect
@@ -68,7 +69,7 @@ pub fn query_api(data: PathBuf, config: ServerConfig, timeout: Duration) -> Quer
 
 /// The CLI's definitions with every `env = "WAYFARER_*"` removed: a query's
 /// parameters come only from its request, never from where the server runs.
-fn without_env(cmd: clap::Command) -> clap::Command {
+pub(crate) fn without_env(cmd: clap::Command) -> clap::Command {
     let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
     let cmd = cmd.mut_args(|a| a.env(None));
     names.iter().fold(cmd, |c, n| c.mut_subcommand(n, without_env))

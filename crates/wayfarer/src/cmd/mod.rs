@@ -8,7 +8,8 @@ macro_rules! say {
 }
 
 mod analyses;
-mod api;
+pub(crate) mod api;
+mod cluster;
 mod config;
 mod demo;
 mod import;
@@ -36,7 +37,10 @@ pub const DEFAULT_DATA: &str = "wayfarer-data";
 pub const DEMO_DATA: &str = "wayfarer-demo";
 pub const CONFIG_FILE: &str = "wayfarer.toml";
 
-pub fn run(cli: Cli) -> Result<()> {
+pub fn run(mut cli: Cli) -> Result<()> {
+    if let Some(url) = cli.command.cluster() {
+        cli.global.runner = Some(cluster::client(&url, &cli.global)?);
+    }
     run_with(cli, &mut Out::Print)
 }
 
@@ -89,6 +93,7 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
         Command::Nba(args) => analyses::nba(g, &args, out),
         Command::Recommend(args) => analyses::recommend(g, &args, out),
         Command::Sql(args) => sql::run(g, &args, out),
+        Command::Cluster(c) => cluster::serve(&c),
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),
         Command::Doctor(args) => analyses::doctor(g, &args, out),
@@ -128,14 +133,20 @@ impl Snapshot {
     /// The command's snapshot: the one the server set, else the data
     /// directory and configuration its flags name.
     pub fn of(g: &crate::cli::Global) -> Result<Snapshot> {
-        if let Some(s) = &g.snapshot {
-            return Ok((**s).clone());
+        let mut snap = match &g.snapshot {
+            Some(s) => (**s).clone(),
+            None => {
+                let dir = data_dir(g, DEFAULT_DATA);
+                let (config, config_path) = load_config(g, &dir)?;
+                follow_channel_rules(&dir, &config, false)?;
+                let store = wayfarer_store::Store::open(&dir)?.with_cancel(g.cancel.clone());
+                Snapshot { store, config: std::sync::Arc::new(config), config_path }
+            }
+        };
+        if let Some(r) = &g.runner {
+            snap.store = snap.store.with_runner(r.clone());
         }
-        let dir = data_dir(g, DEFAULT_DATA);
-        let (config, config_path) = load_config(g, &dir)?;
-        follow_channel_rules(&dir, &config, false)?;
-        let store = wayfarer_store::Store::open(&dir)?.with_cancel(g.cancel.clone());
-        Ok(Snapshot { store, config: std::sync::Arc::new(config), config_path })
+        Ok(snap)
     }
 
     /// The configuration compiled against the store.

@@ -1,0 +1,154 @@
+//! The client's fold runner: each fold of a query becomes one Ballista
+//! query over the manifest's segments, grouped by customer number, folded
+//! by `wayfarer_fold` and merged by `wayfarer_merge`; the merged partial
+//! comes back as bytes. Results of earlier folds are written under the data
+//! directory's `cluster/` for the executors replaying later ones, and
+//! removed when the query ends.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use ballista::prelude::{SessionConfigExt, SessionContextExt};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext, col, lit};
+use wayfarer_store::read::is_hot;
+use wayfarer_store::remote::{FoldRunner, LocalFold};
+use wayfarer_store::{Col, PropertyRows, Store, StoreError};
+
+use crate::udaf::{self, Job};
+
+/// Runs a query's folds on the cluster at `url`.
+#[derive(Debug)]
+pub struct ClusterRunner {
+    url: String,
+    argv: Vec<String>,
+    runtime: tokio::runtime::Runtime,
+    /// Each fold's merged partial so far, and the file it was written to.
+    done: Mutex<Vec<(Vec<u8>, Option<PathBuf>)>>,
+    /// Where earlier results go for the executors (created when needed).
+    scratch: Mutex<Option<PathBuf>>,
+}
+
+impl ClusterRunner {
+    /// A runner for the command `argv` (every option explicit, without
+    /// `--cluster`) on the scheduler at `url` (`df://host:port`, or
+    /// `host:port`).
+    pub fn new(url: &str, argv: Vec<String>) -> Result<ClusterRunner, StoreError> {
+        let url = if url.contains("://") { url.to_string() } else { format!("df://{url}") };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Remote(format!("starting the cluster client: {e}")))?;
+        Ok(ClusterRunner { url, argv, runtime, done: Mutex::new(Vec::new()), scratch: Mutex::new(None) })
+    }
+
+    /// The files holding the results of the folds before this one.
+    fn priors(&self, store: &Store) -> Result<Vec<String>, StoreError> {
+        let mut done = self.done.lock().map_err(|_| StoreError::Internal("poisoned".into()))?;
+        let mut scratch = self.scratch.lock().map_err(|_| StoreError::Internal("poisoned".into()))?;
+        let mut out = Vec::new();
+        for (i, (bytes, file)) in done.iter_mut().enumerate() {
+            if file.is_none() {
+                let dir = match scratch.as_ref() {
+                    Some(d) => d.clone(),
+                    None => {
+                        let nanos = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_nanos());
+                        let d = store.dir().join("cluster").join(format!("q-{}-{nanos}", std::process::id()));
+                        std::fs::create_dir_all(&d).map_err(|e| StoreError::io(&d, e))?;
+                        *scratch = Some(d.clone());
+                        d
+                    }
+                };
+                let path = dir.join(format!("fold-{i}.bin"));
+                std::fs::write(&path, &bytes).map_err(|e| StoreError::io(&path, e))?;
+                *file = Some(path);
+            }
+            out.extend(file.as_ref().map(|p| p.display().to_string()));
+        }
+        Ok(out)
+    }
+
+    async fn query(&self, files: Vec<String>, job: &Job) -> datafusion::error::Result<Option<Vec<u8>>> {
+        let config = SessionConfig::new_with_ballista()
+            .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
+            .set_bool("datafusion.execution.parquet.binary_as_string", false);
+        let state = SessionStateBuilder::new().with_default_features().with_config(config).build();
+        let ctx = SessionContext::remote_with_state(&self.url, state).await?;
+        // Registered after the session is made remote, which resets the functions.
+        let [fold, merge] = udaf::functions(None);
+        ctx.register_udaf(fold.as_ref().clone());
+        ctx.register_udaf(merge.as_ref().clone());
+        let json = job.to_json();
+        let mut args = vec![lit(json.clone())];
+        args.extend(job.columns.iter().map(|c| col(format!("\"{c}\""))));
+        let df = ctx
+            .read_parquet(files, ParquetReadOptions::default())
+            .await?
+            .aggregate(
+                vec![(col("customer") % lit(job.partitions.max(1))).alias("partition")],
+                vec![fold.call(args).alias("partial")],
+            )?
+            .aggregate(vec![], vec![merge.call(vec![lit(json), col("partial")]).alias("merged")])?;
+        let batches = df.collect().await?;
+        for b in &batches {
+            if let Some(a) = b.column(0).as_any().downcast_ref::<arrow_array::BinaryArray>() {
+                if let Some(v) = a.iter().flatten().next() {
+                    return Ok(Some(v.to_vec()));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl FoldRunner for ClusterRunner {
+    fn run(
+        &self,
+        store: &Store,
+        cols: &[Col],
+        _props: &PropertyRows,
+        local: &dyn LocalFold,
+    ) -> Result<Vec<u8>, StoreError> {
+        let call = self.done.lock().map_err(|_| StoreError::Internal("poisoned".into()))?.len();
+        let dir = std::fs::canonicalize(store.dir()).unwrap_or_else(|_| store.dir().to_path_buf());
+        let files: Vec<String> =
+            store.manifest().segments.iter().map(|s| dir.join(&s.file).display().to_string()).collect();
+        // The core columns and revenue always; the fold's others by name.
+        let mut columns: Vec<Col> = Col::ALL.iter().copied().filter(|c| is_hot(*c)).collect();
+        columns.extend(Col::ALL.iter().copied().filter(|c| !is_hot(*c) && cols.contains(c)));
+        let job = Job {
+            dir: dir.display().to_string(),
+            generation: store.manifest().generation,
+            argv: self.argv.clone(),
+            call,
+            priors: self.priors(store)?,
+            columns: columns.iter().map(|c| c.name().to_string()).collect(),
+            partitions: store.partitions(),
+        };
+        let bytes = if files.is_empty() {
+            local.merge(&[])?
+        } else {
+            let got = self
+                .runtime
+                .block_on(self.query(files, &job))
+                .map_err(|e| StoreError::Remote(format!("the cluster at {}: {e}", self.url)))?;
+            match got {
+                Some(b) => b,
+                None => local.merge(&[])?,
+            }
+        };
+        self.done.lock().map_err(|_| StoreError::Internal("poisoned".into()))?.push((bytes.clone(), None));
+        Ok(bytes)
+    }
+}
+
+impl Drop for ClusterRunner {
+    fn drop(&mut self) {
+        if let Ok(Some(d)) = self.scratch.lock().map(|s| s.clone()) {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}

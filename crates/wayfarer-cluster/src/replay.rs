@@ -1,0 +1,117 @@
+//! The executors' side: a query replayed up to the one fold an aggregate
+//! asks for. The command runs again from its explicit arguments; its store
+//! carries a [`ReplayRunner`], which answers the query's earlier folds with
+//! the merged partials the client recorded, runs the fold asked for over
+//! the rows (or partials) the aggregate gathered, keeps the result and
+//! stops the command there.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use wayfarer_store::remote::{FoldRunner, LocalFold};
+use wayfarer_store::{Col, PropertyRows, Rows, Store, StoreError};
+
+use crate::udaf::Job;
+
+/// Runs a command line with its folds going through a runner: the binary
+/// provides it (it knows the commands); the executor registers it with the
+/// aggregates.
+pub trait Replay: Send + Sync + std::fmt::Debug {
+    /// Runs the command `argv` (its options all explicit, the process
+    /// environment ignored) with `runner` as its store's fold runner.
+    fn run(&self, argv: &[String], runner: Arc<dyn FoldRunner>) -> Result<(), String>;
+
+    /// Where data directories must lie for this executor to read them.
+    fn data_root(&self) -> Option<&Path> {
+        None
+    }
+}
+
+/// What the fold asked for is given.
+#[derive(Debug)]
+pub enum Work {
+    /// Rows of whole customers, to fold.
+    Fold(Rows),
+    /// Partials, to merge.
+    Merge(Vec<Vec<u8>>),
+}
+
+/// The fold runner of a replayed query.
+#[derive(Debug)]
+pub struct ReplayRunner {
+    job: Job,
+    next: AtomicUsize,
+    work: Mutex<Option<Work>>,
+    result: Mutex<Option<Vec<u8>>>,
+}
+
+impl ReplayRunner {
+    /// Replays `job`'s query up to its fold and runs it on `work`: the
+    /// partial, encoded.
+    pub fn execute(replay: &dyn Replay, job: &Job, work: Work) -> Result<Vec<u8>, String> {
+        if let Some(root) = replay.data_root() {
+            let dir = PathBuf::from(&job.dir);
+            if !dir.starts_with(root) {
+                return Err(format!(
+                    "the data directory {} is outside this executor's data root {}",
+                    job.dir,
+                    root.display()
+                ));
+            }
+        }
+        let runner = Arc::new(ReplayRunner {
+            job: job.clone(),
+            next: AtomicUsize::new(0),
+            work: Mutex::new(Some(work)),
+            result: Mutex::new(None),
+        });
+        let outcome = replay.run(&job.argv, runner.clone());
+        if let Some(bytes) = runner.result.lock().map_err(|_| "poisoned".to_string())?.take() {
+            return Ok(bytes);
+        }
+        match outcome {
+            Err(e) => Err(e),
+            Ok(()) => Err(format!("the query ended before its fold {} (wayfarer {})", job.call, job.argv.join(" "))),
+        }
+    }
+}
+
+impl FoldRunner for ReplayRunner {
+    fn run(
+        &self,
+        store: &Store,
+        _cols: &[Col],
+        _props: &PropertyRows,
+        local: &dyn LocalFold,
+    ) -> Result<Vec<u8>, StoreError> {
+        if store.manifest().generation != self.job.generation {
+            return Err(StoreError::Remote(format!(
+                "the data directory {} changed while the query ran (generation {} when it started, {} now); run it again",
+                self.job.dir,
+                self.job.generation,
+                store.manifest().generation
+            )));
+        }
+        let i = self.next.fetch_add(1, Ordering::SeqCst);
+        if i < self.job.call {
+            let path = self.job.priors.get(i).ok_or_else(|| {
+                StoreError::Remote(format!(
+                    "the client sent no result for the query's fold {i} (it asked for fold {})",
+                    self.job.call
+                ))
+            })?;
+            return std::fs::read(path).map_err(|e| StoreError::io(Path::new(path), e));
+        }
+        if i == self.job.call {
+            let work = self.work.lock().map_err(|_| StoreError::Internal("poisoned".into()))?.take();
+            let bytes = match work {
+                Some(Work::Fold(rows)) => local.fold(&rows)?,
+                Some(Work::Merge(parts)) => local.merge(&parts)?,
+                None => return Err(StoreError::FoldHanded),
+            };
+            *self.result.lock().map_err(|_| StoreError::Internal("poisoned".into()))? = Some(bytes);
+        }
+        Err(StoreError::FoldHanded)
+    }
+}
