@@ -16,6 +16,9 @@ use datafusion::execution::FunctionRegistry;
 use crate::replay::Replay;
 use crate::udaf;
 
+/// How often executors tell the scheduler they are alive.
+const HEARTBEAT_SECONDS: u64 = 5;
+
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -24,12 +27,20 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Runs a scheduler listening on `bind` until the process is stopped.
-pub fn scheduler(bind: SocketAddr) -> Result<(), String> {
+/// Runs a scheduler listening on `bind` until the process is stopped. It
+/// says on stderr whenever the executors registered with it change
+/// (`executors: N registered (ID at HOST:PORT, …)`).
+/// An executor silent for `executor_timeout` is taken for lost: its
+/// tasks run again elsewhere, or its queries fail.
+pub fn scheduler(bind: SocketAddr, executor_timeout: std::time::Duration) -> Result<(), String> {
+    let timeout = executor_timeout.as_secs().max(2 * HEARTBEAT_SECONDS);
     let mut config = SchedulerConfig {
         bind_host: bind.ip().to_string(),
         bind_port: bind.port(),
         external_host: bind.ip().to_string(),
+        executor_timeout_seconds: timeout,
+        expire_dead_executor_interval_seconds: HEARTBEAT_SECONDS,
+        no_executors_grace_period_seconds: timeout,
         ..SchedulerConfig::default()
     };
     config.override_session_builder = Some(Arc::new(|c| {
@@ -41,6 +52,24 @@ pub fn scheduler(bind: SocketAddr) -> Result<(), String> {
     }));
     runtime()?.block_on(async move {
         let cluster = BallistaCluster::new_from_config(&config).await.map_err(|e| e.to_string())?;
+        let state = cluster.cluster_state();
+        tokio::spawn(async move {
+            let mut seen: Vec<String> = Vec::new();
+            loop {
+                let mut now: Vec<String> = state
+                    .registered_executor_metadata()
+                    .await
+                    .into_iter()
+                    .map(|m| format!("{} at {}:{}", m.id, m.host, m.grpc_port))
+                    .collect();
+                now.sort();
+                if now != seen {
+                    eprintln!("executors: {} registered ({})", now.len(), now.join(", "));
+                    seen = now;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        });
         start_server(cluster, bind, Arc::new(config)).await.map_err(|e| e.to_string())
     })
 }
@@ -78,6 +107,7 @@ pub fn executor(opts: &ExecutorOptions, replay: Arc<dyn Replay>) -> Result<(), S
         vcores: opts.concurrent_tasks.max(1),
         work_dir: opts.work_dir.as_ref().map(|p| p.display().to_string()),
         override_function_registry: Some(Arc::new(registry)),
+        executor_heartbeat_interval_seconds: HEARTBEAT_SECONDS,
         ..ExecutorProcessConfig::default()
     };
     runtime()?.block_on(async move { start_executor_process(Arc::new(config)).await.map_err(|e| e.to_string()) })

@@ -1346,6 +1346,10 @@ pub enum ClusterCommand {
         /// Address to listen on (keep it private: the cluster's ports have no authentication).
         #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
         bind: std::net::SocketAddr,
+        /// An executor silent this long (it sends a heartbeat every 5 s) is lost: its tasks run again
+        /// on the others, or its queries fail with an error.
+        #[arg(long, default_value = "30s", value_name = "DURATION")]
+        executor_timeout: String,
     },
     /// Run a Ballista executor: it registers with the scheduler and runs Wayfarer's folds over the
     /// segments of data directories it can read at the clients' paths.

@@ -30,9 +30,12 @@ pub fn client(_url: &str, _g: &Global) -> Result<Arc<dyn FoldRunner>> {
 pub fn serve(c: &ClusterCommand) -> Result<()> {
     use anyhow::{Context, anyhow};
     match c {
-        ClusterCommand::Scheduler { bind } => {
+        ClusterCommand::Scheduler { bind, executor_timeout } => {
+            let micros = wayfarer_core::time::parse_duration(executor_timeout)
+                .map_err(|e| anyhow!("--executor-timeout: {e}"))?;
+            let timeout = std::time::Duration::from_micros(micros.max(0) as u64);
             eprintln!("Wayfarer scheduler listening on {bind}");
-            wayfarer_cluster::scheduler(*bind).map_err(|e| anyhow!("scheduler: {e}"))
+            wayfarer_cluster::scheduler(*bind, timeout).map_err(|e| anyhow!("scheduler: {e}"))
         }
         ClusterCommand::Executor { scheduler, data_root, bind, port, grpc_port, concurrent_tasks, work_dir } => {
             let hostport = scheduler.split_once("://").map_or(scheduler.as_str(), |(_, r)| r).trim_end_matches('/');
