@@ -82,6 +82,8 @@ pub struct ExecutorOptions {
     pub scheduler_port: u16,
     /// The address this executor listens on (Arrow Flight), and its gRPC port.
     pub bind_host: String,
+    /// The host the scheduler and other executors reach it at.
+    pub advertise_host: String,
     pub port: u16,
     pub grpc_port: u16,
     /// Tasks it runs at once.
@@ -99,7 +101,7 @@ pub fn executor(opts: &ExecutorOptions, replay: Arc<dyn Replay>) -> Result<(), S
     }
     let config = ExecutorProcessConfig {
         bind_host: opts.bind_host.clone(),
-        external_host: Some(opts.bind_host.clone()),
+        external_host: Some(opts.advertise_host.clone()),
         port: opts.port,
         grpc_port: opts.grpc_port,
         scheduler_host: opts.scheduler_host.clone(),

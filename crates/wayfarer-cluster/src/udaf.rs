@@ -327,3 +327,79 @@ impl Accumulator for MergeAcc {
         std::mem::size_of_val(self) + self.parts.iter().map(Vec::len).sum::<usize>()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use wayfarer_store::remote::FoldRunner;
+
+    /// Records what the aggregates hand to the replay: the partials a merge
+    /// gets, in order, and the customers a fold gets.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        merged: Mutex<Vec<Vec<Vec<u8>>>>,
+        folded: Mutex<Vec<Vec<u32>>>,
+    }
+
+    #[derive(Debug)]
+    struct Shared(Arc<Recorder>);
+
+    impl Replay for Shared {
+        fn run(&self, _argv: &[String], runner: Arc<dyn FoldRunner>) -> std::result::Result<(), String> {
+            // What a command does: open a store and run a fold through the runner.
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let mut w = wayfarer_store::Writer::open(dir.path(), 0).map_err(|e| e.to_string())?;
+            let mut e = wayfarer_core::Event::new("e", 1, "x");
+            e.user_id = Some("u".into());
+            w.add(vec![e]).map_err(|e| e.to_string())?;
+            w.commit().map_err(|e| e.to_string())?;
+            let store = wayfarer_store::Store::open(dir.path()).map_err(|e| e.to_string())?;
+            struct Local(Arc<Recorder>);
+            impl wayfarer_store::remote::LocalFold for Local {
+                fn fold(&self, rows: &Rows) -> std::result::Result<Vec<u8>, wayfarer_store::StoreError> {
+                    self.0.folded.lock().unwrap().push(rows.customers.clone());
+                    Ok(b"folded".to_vec())
+                }
+                fn merge(&self, parts: &[Vec<u8>]) -> std::result::Result<Vec<u8>, wayfarer_store::StoreError> {
+                    self.0.merged.lock().unwrap().push(parts.to_vec());
+                    Ok(parts.concat())
+                }
+            }
+            runner
+                .run(&store, &[], &wayfarer_store::PropertyRows::All, &Local(self.0.clone()))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    }
+
+    fn job() -> Job {
+        Job { dir: "/".into(), generation: 1, argv: vec![], call: 0, priors: vec![], columns: vec![], partitions: 16 }
+    }
+
+    #[test]
+    fn partials_merge_in_partition_order_whatever_order_they_arrive_in() {
+        let rec = Arc::new(Recorder::default());
+        let mut acc = MergeAcc { job: job(), replay: Arc::new(Shared(rec.clone())), parts: Vec::new() };
+        let tagged = |p: u32, body: &str| {
+            let mut v = p.to_le_bytes().to_vec();
+            v.extend(body.as_bytes());
+            v
+        };
+        let a: ArrayRef = Arc::new(BinaryArray::from_iter_values([tagged(7, "g"), tagged(0, "a")]));
+        acc.update_batch(&[a.clone(), a]).unwrap();
+        // Another task's state, merged in.
+        let mut other = MergeAcc { job: job(), replay: Arc::new(Shared(rec.clone())), parts: Vec::new() };
+        let b: ArrayRef = Arc::new(BinaryArray::from_iter_values([tagged(3, "d")]));
+        other.update_batch(&[b.clone(), b]).unwrap();
+        let state = other.state().unwrap()[0].to_array().unwrap();
+        acc.merge_batch(&[state]).unwrap();
+        let ScalarValue::Binary(Some(out)) = acc.evaluate().unwrap() else { panic!("not binary") };
+        assert_eq!(out, b"adg");
+        assert_eq!(rec.merged.lock().unwrap()[0], vec![b"a".to_vec(), b"d".to_vec(), b"g".to_vec()]);
+        // Two partials of one partition are an error, never a double count.
+        let c: ArrayRef = Arc::new(BinaryArray::from_iter_values([tagged(3, "d")]));
+        acc.update_batch(&[c.clone(), c]).unwrap();
+        assert!(acc.evaluate().unwrap_err().to_string().contains("two partials of one partition"));
+    }
+}

@@ -309,6 +309,132 @@ fn count_below(sorted: &[u32], bound: u32) -> usize {
 #[cfg(test)]
 mod tests {
     use super::count_below;
+    use std::sync::Arc;
+    use wayfarer_store::remote::{FoldRunner, LocalFold};
+    use wayfarer_store::{Col, PropertyRows, Rows, Store, StoreError};
+
+    /// Runs folds as a cluster does: each partition's rows read from its
+    /// Parquet segments as an executor's scan gives them (shuffled),
+    /// folded into an encoded partial, the partials merged in partition
+    /// order — with the fold's own code, across the wire encoding.
+    #[derive(Debug)]
+    struct AsACluster;
+
+    impl FoldRunner for AsACluster {
+        fn run(
+            &self,
+            store: &Store,
+            cols: &[Col],
+            _: &PropertyRows,
+            local: &dyn LocalFold,
+        ) -> Result<Vec<u8>, StoreError> {
+            let mut want: Vec<Col> = Col::ALL.iter().copied().filter(|c| wayfarer_store::read::is_hot(*c)).collect();
+            want.extend(cols.iter().copied().filter(|c| !wayfarer_store::read::is_hot(*c)));
+            let mut parts = Vec::new();
+            for p in 0..store.partitions() {
+                let mut batches = Vec::new();
+                for s in store.manifest().segments_of(p) {
+                    batches.push(wayfarer_store::segment::read_segment(&store.dir().join(&s.file), &want)?);
+                }
+                if batches.is_empty() {
+                    continue;
+                }
+                let all = arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap();
+                // Rows in another order than the store's.
+                let reversed = arrow_array::UInt32Array::from_iter_values((0..all.num_rows() as u32).rev());
+                let shuffled = arrow_select::take::take_record_batch(&all, &reversed).unwrap();
+                parts.push(local.fold(&Rows::from_batch(&shuffled)?)?);
+            }
+            local.merge(&parts)
+        }
+    }
+
+    #[test]
+    fn folds_run_elsewhere_give_the_embedded_answers() {
+        use crate::Scope;
+        use crate::testutil::*;
+        let mut events = Vec::new();
+        for c in 0..300u32 {
+            let user = format!("u{c}");
+            let base = f64::from(c % 17) * 1440.0;
+            events.push(with(ev(&user, base, "Page Viewed"), |e| e.url = Some(format!("https://x.test/p{}", c % 5))));
+            if c % 2 == 0 {
+                events.push(ev(&user, base + 5.0, "Product Viewed"));
+            }
+            if c % 3 == 0 {
+                for k in 0..(c % 4 + 1) {
+                    let t = base + 30.0 + f64::from(k) * 2880.0;
+                    events.push(with(ev(&user, t, "Order Completed"), |e| e.revenue = Some(f64::from(c) * 0.1 + 0.07)));
+                }
+            }
+            if c % 5 == 0 {
+                events.push(with(ev(&user, base + 90.0, "Survey Responded"), |e| {
+                    e.score = Some(f64::from(c % 11));
+                    e.survey = Some("nps".into());
+                    e.text = Some(if c % 2 == 0 { "great, love it".into() } else { "slow and broken".into() });
+                }));
+            }
+        }
+        let (_d, s) = store(events);
+        let m = model(&s);
+        let scope = Scope::default();
+        let remote = s.clone().with_runner(Arc::new(AsACluster));
+        let json = |v: serde_json::Value| v.to_string();
+        let steps = ["Page Viewed", "Product Viewed", "Order Completed"]
+            .iter()
+            .map(|e| crate::funnel::Step::parse(e, &m).unwrap())
+            .collect();
+        let spec = crate::funnel::FunnelSpec::new(steps, 7 * 86_400_000_000, crate::window_funnel::Mode::Default);
+        let both = |f: &dyn Fn(&Store) -> serde_json::Value| (json(f(&s)), json(f(&remote)));
+        let checks: Vec<(&str, (String, String))> = vec![
+            (
+                "funnel",
+                both(&|st| serde_json::to_value(crate::funnel::funnel(st, &m, &scope, &spec).unwrap()).unwrap()),
+            ),
+            (
+                "paths",
+                both(&|st| {
+                    serde_json::to_value(
+                        crate::paths::paths(st, &m, &scope, &crate::paths::PathSpec::default()).unwrap(),
+                    )
+                    .unwrap()
+                }),
+            ),
+            (
+                "retention",
+                both(&|st| {
+                    let spec = crate::retention::RetentionSpec {
+                        period: crate::period::Period::Week,
+                        periods: 4,
+                        start_event: None,
+                        return_event: None,
+                    };
+                    serde_json::to_value(crate::retention::retention(st, &m, &scope, &spec).unwrap()).unwrap()
+                }),
+            ),
+            (
+                "rfm",
+                both(&|st| {
+                    let spec = crate::rfm::RfmSpec {
+                        event: "Order Completed".into(),
+                        calibration_end: None,
+                        unit: crate::rfm::Unit::Day,
+                        keep_customers: true,
+                    };
+                    serde_json::to_value(crate::rfm::rfm(st, &m, &scope, &spec).unwrap()).unwrap()
+                }),
+            ),
+            ("sessions", both(&|st| serde_json::to_value(crate::sessions::sessions(st, &m, &scope).unwrap()).unwrap())),
+            ("map", both(&|st| serde_json::to_value(crate::journey::journey_maps(st, &m, &scope).unwrap()).unwrap())),
+        ];
+        for (name, (here, there)) in checks {
+            assert!(here.len() > 50, "{name}: {here}");
+            assert_eq!(here, there, "{name} differs when run elsewhere");
+        }
+        // A fold without a wire encoding says so instead of answering.
+        let e = crate::doctor::doctor(&remote, &m).unwrap_err().to_string();
+        assert!(e.contains("does not run on a cluster"), "{e}");
+    }
 
     #[test]
     fn galloping_counts_like_a_scan() {

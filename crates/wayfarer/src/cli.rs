@@ -1360,9 +1360,13 @@ pub enum ClusterCommand {
         /// Only read data directories under this path (default: any the client names).
         #[arg(long, value_name = "DIR")]
         data_root: Option<PathBuf>,
-        /// Address to listen on for shuffle reads (Arrow Flight); keep it private.
+        /// Address to listen on for shuffle reads (Arrow Flight) and gRPC; keep it private.
         #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
         bind: String,
+        /// The host name or address the scheduler and other executors reach this one at
+        /// (default: --bind; required when --bind is 0.0.0.0).
+        #[arg(long, value_name = "HOST")]
+        advertise: Option<String>,
         /// Arrow Flight port.
         #[arg(long, default_value_t = 50051)]
         port: u16,

@@ -37,7 +37,23 @@ pub fn serve(c: &ClusterCommand) -> Result<()> {
             eprintln!("Wayfarer scheduler listening on {bind}");
             wayfarer_cluster::scheduler(*bind, timeout).map_err(|e| anyhow!("scheduler: {e}"))
         }
-        ClusterCommand::Executor { scheduler, data_root, bind, port, grpc_port, concurrent_tasks, work_dir } => {
+        ClusterCommand::Executor {
+            scheduler,
+            data_root,
+            bind,
+            advertise,
+            port,
+            grpc_port,
+            concurrent_tasks,
+            work_dir,
+        } => {
+            let advertise = match advertise {
+                Some(a) => a.clone(),
+                None if matches!(bind.as_str(), "0.0.0.0" | "::" | "[::]") => {
+                    anyhow::bail!("--bind {bind}: say with --advertise HOST where the others reach this executor")
+                }
+                None => bind.clone(),
+            };
             let hostport = scheduler.split_once("://").map_or(scheduler.as_str(), |(_, r)| r).trim_end_matches('/');
             let (host, p) = hostport
                 .rsplit_once(':')
@@ -52,13 +68,16 @@ pub fn serve(c: &ClusterCommand) -> Result<()> {
                 scheduler_host: host.to_string(),
                 scheduler_port,
                 bind_host: bind.clone(),
+                advertise_host: advertise.clone(),
                 port: *port,
                 grpc_port: *grpc_port,
                 concurrent_tasks: concurrent_tasks
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get)),
                 work_dir: work_dir.clone(),
             };
-            eprintln!("Wayfarer executor on {bind}:{port} (gRPC {grpc_port}), scheduler {host}:{scheduler_port}");
+            eprintln!(
+                "Wayfarer executor on {bind}:{port} (gRPC {grpc_port}) as {advertise}, scheduler {host}:{scheduler_port}"
+            );
             wayfarer_cluster::executor(&opts, Arc::new(Replayer { data_root })).map_err(|e| anyhow!("executor: {e}"))
         }
     }
