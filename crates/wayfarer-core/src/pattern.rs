@@ -355,11 +355,122 @@ pub struct Search {
     nlist: Vec<(usize, usize)>,
     seen: Vec<usize>,
     steps: usize,
+    dfa: Dfa,
+}
+
+/// The Pike VM's steps cached as a DFA, built lazily while searching
+/// events known by their term bit sets. A state is a thread list's
+/// instructions in priority order (the threads' starts travel beside it);
+/// a transition, for one bit set and whether a new thread starts there,
+/// gives the next state, which thread of the current list (or the new
+/// start) each next thread comes from, and the thread that matched, if
+/// one did. It serves every step whose next position is not the end of
+/// the events (the last steps run on the VM, where `End` lets threads
+/// through), and only patterns without `within`.
+#[derive(Debug, Default)]
+struct Dfa {
+    /// The pattern it was built for.
+    key: String,
+    states: Vec<DState>,
+    index: std::collections::HashMap<Vec<u32>, u32>,
+    trans: Vec<DTrans>,
+}
+
+#[derive(Debug)]
+struct DState {
+    pcs: Vec<u32>,
+    /// (bit set, new start?) → transition.
+    out: Vec<(u64, bool, u32)>,
+}
+
+#[derive(Debug)]
+struct DTrans {
+    next: u32,
+    /// Per thread of the next state: its source, an index into the current
+    /// list followed by the new start's threads.
+    from: Vec<u32>,
+    /// The first thread (same indexing) at `Match`, if any.
+    matched: Option<u32>,
+}
+
+/// The most states a DFA keeps before it starts over.
+const DFA_STATES: usize = 4096;
+
+impl Dfa {
+    fn reset(&mut self, key: &str) {
+        self.key = key.to_string();
+        self.states.clear();
+        self.index.clear();
+        self.trans.clear();
+        // State 0: no threads.
+        self.states.push(DState { pcs: Vec::new(), out: Vec::new() });
+        self.index.insert(Vec::new(), 0);
+    }
+
+    fn intern(&mut self, pcs: Vec<u32>) -> u32 {
+        if let Some(&i) = self.index.get(&pcs) {
+            return i;
+        }
+        let i = self.states.len() as u32;
+        self.index.insert(pcs.clone(), i);
+        self.states.push(DState { pcs, out: Vec::new() });
+        i
+    }
+
+    /// The transition of `state` on an event with bit set `mask`.
+    fn step(&mut self, pattern: &Pattern, state: u32, mask: u64, start: bool) -> u32 {
+        if let Some(&(_, _, t)) = self.states[state as usize].out.iter().find(|o| o.0 == mask && o.1 == start) {
+            return t;
+        }
+        // One step of the VM over the list, as `Vm::run` takes it.
+        let mut list: Vec<u32> = self.states[state as usize].pcs.clone();
+        if start {
+            for &t in &pattern.closures[0][0] {
+                if !list.contains(&(t as u32)) {
+                    list.push(t as u32);
+                }
+            }
+        }
+        let (mut next, mut from, mut matched) = (Vec::new(), Vec::new(), None);
+        for (k, &pc) in list.iter().enumerate() {
+            match &pattern.prog[pc as usize] {
+                Inst::Match => {
+                    matched = Some(k as u32);
+                    break;
+                }
+                Inst::Test(what) => {
+                    let passes = match what {
+                        Test::Any => true,
+                        Test::Term(t) => mask >> t & 1 == 1,
+                        Test::Class(neg, ts) => ts.iter().any(|&t| mask >> t & 1 == 1) != *neg,
+                    };
+                    if passes {
+                        for &t in &pattern.closures[0][pc as usize + 1] {
+                            if !next.contains(&(t as u32)) {
+                                next.push(t as u32);
+                                from.push(k as u32);
+                            }
+                        }
+                    }
+                }
+                _ => unreachable!("jumps and splits are followed when threads are added"),
+            }
+        }
+        let next = self.intern(next);
+        let t = self.trans.len() as u32;
+        self.trans.push(DTrans { next, from, matched });
+        self.states[state as usize].out.push((mask, start, t));
+        t
+    }
 }
 
 /// How a search learns whether term t names event i.
 trait Terms {
     fn term(&mut self, t: usize, i: usize) -> bool;
+    /// Every term's test of event i at once, when known up front.
+    fn mask(&self, _i: usize) -> Option<u64> {
+        None
+    }
 }
 
 /// Term tests asked of a closure, each at most once (memo: 0 unknown, 1
@@ -396,6 +507,10 @@ struct Masks<'a>(&'a [u64]);
 impl Terms for Masks<'_> {
     fn term(&mut self, t: usize, i: usize) -> bool {
         self.0[i] >> t & 1 == 1
+    }
+
+    fn mask(&self, i: usize) -> Option<u64> {
+        Some(self.0[i])
     }
 }
 
@@ -524,6 +639,47 @@ impl<'p, 's> Vm<'p, 's> {
         }
     }
 
+    /// The unanchored search's steps from `from` while the next position
+    /// is before the end, on the DFA: where it stopped, with the VM's
+    /// thread list there (in `clist`) and the match found so far.
+    fn run_dfa<T: Terms>(&mut self, from: usize, terms: &T) -> (usize, Option<(usize, usize)>) {
+        let pattern = self.pattern;
+        let s = &mut *self.s;
+        if s.dfa.key != pattern.text || s.dfa.states.is_empty() || s.dfa.states.len() > DFA_STATES {
+            s.dfa.reset(&pattern.text);
+        }
+        let (mut state, mut starts, mut next_starts) =
+            (0u32, std::mem::take(&mut s.clist), std::mem::take(&mut s.nlist));
+        starts.clear();
+        let mut matched = None;
+        let mut pos = from;
+        while pos + 1 < self.n {
+            let start = matched.is_none();
+            if state == 0 && !start {
+                break;
+            }
+            let Some(mask) = terms.mask(pos) else { break };
+            let t = s.dfa.step(pattern, state, mask, start) as usize;
+            let tr = &s.dfa.trans[t];
+            let origin = |k: u32| starts.get(k as usize).map_or(pos, |x: &(usize, usize)| x.1);
+            if let Some(k) = tr.matched {
+                matched = Some((origin(k), pos));
+            }
+            next_starts.clear();
+            let pcs = &s.dfa.states[tr.next as usize].pcs;
+            next_starts.extend(tr.from.iter().zip(pcs).map(|(&k, &pc)| (pc as usize, origin(k))));
+            std::mem::swap(&mut starts, &mut next_starts);
+            state = tr.next;
+            pos += 1;
+            if state == 0 && matched.is_some() {
+                break;
+            }
+        }
+        s.clist = starts;
+        s.nlist = next_starts;
+        (pos, matched)
+    }
+
     /// One leftmost-first search from `from`; anchored at `anchor` when
     /// given.
     fn run<T: Terms>(
@@ -538,7 +694,18 @@ impl<'p, 's> Vm<'p, 's> {
         self.s.steps += self.n + 2 - from;
         self.s.clist.clear();
         let mut matched = None;
-        for pos in from..=self.n {
+        // The steps the DFA can take, then the VM from where it stopped.
+        let mut resume = from;
+        if anchor.is_none() && self.pattern.within.is_none() && from + 1 < self.n && terms.mask(from).is_some() {
+            let (pos, found) = self.run_dfa(from, terms);
+            resume = pos;
+            matched = found;
+            let step = base + (pos - from);
+            for &(pc, _) in &self.s.clist {
+                self.s.seen[pc] = step;
+            }
+        }
+        for pos in resume..=self.n {
             let step = base + (pos - from);
             if matched.is_none() && anchor.is_none_or(|a| a == pos) {
                 self.add(0, pos, step, pos, false);
@@ -1161,6 +1328,28 @@ mod tests {
                 }
             }
             prop_assert_eq!(p.count(ev.len(), &tsf, &mut test), count);
+        }
+
+        #[test]
+        fn one_search_serves_many_sequences_as_the_vm_does(src in arb_pattern(), seqs in prop::collection::vec(prop::collection::vec(prop_oneof![Just(b'A'), Just(b'B'), Just(b'C'), Just(b'D')], 0..40), 1..5)) {
+            let Some((p, _)) = tree(&src) else { return Ok(()) };
+            // The bit-set search (its cached steps kept from one sequence to
+            // the next, as over a fold's customers) finds what the VM finds.
+            let mut search = Search::default();
+            for ev in &seqs {
+                let ts: Vec<i64> = (0..ev.len() as i64).map(|i| i * 60_000_000).collect();
+                let tsf = |i: usize| ts[i];
+                let mut test = |term: usize, i: usize| p.terms[term].name.as_bytes()[0] == ev[i];
+                let masks: Vec<u64> = ev
+                    .iter()
+                    .map(|&e| p.terms.iter().enumerate().filter(|(_, t)| t.name.as_bytes()[0] == e).fold(0, |m, (k, _)| m | 1 << k))
+                    .collect();
+                for from in 0..=ev.len() {
+                    let want = p.find(ev.len(), from, &tsf, &mut test);
+                    let got = p.find_masked(&masks, from, &tsf, &mut search);
+                    prop_assert_eq!(got, want, "pattern {} on {:?} from {}", src, String::from_utf8_lossy(ev), from);
+                }
+            }
         }
     }
 }

@@ -293,6 +293,11 @@ impl std::error::Error for Closed {}
 
 /// A hint for an error, from the shared error-code table.
 pub fn hint_for(e: &anyhow::Error) -> Option<&'static str> {
+    if e.chain().any(|c| matches!(c.downcast_ref::<StoreError>(), Some(StoreError::Remote(_)))) {
+        return Some(
+            "Check that the scheduler runs at that address with its executors registered (it prints              'executors: N registered'), and that every machine mounts the data directory at the same path.",
+        );
+    }
     code_for(e).map(wayfarer_core::ErrorCode::hint)
 }
 
