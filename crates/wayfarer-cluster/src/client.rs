@@ -94,10 +94,10 @@ impl ClusterRunner {
             .aggregate(vec![], vec![merge.call(vec![lit(json), col("partial")]).alias("merged")])?;
         let batches = df.collect().await?;
         for b in &batches {
-            if let Some(a) = b.column(0).as_any().downcast_ref::<arrow_array::BinaryArray>() {
-                if let Some(v) = a.iter().flatten().next() {
-                    return Ok(Some(v.to_vec()));
-                }
+            if let Some(a) = b.column(0).as_any().downcast_ref::<arrow_array::BinaryArray>()
+                && let Some(v) = a.iter().flatten().next()
+            {
+                return Ok(Some(v.to_vec()));
             }
         }
         Ok(None)

@@ -32,7 +32,7 @@ pub trait Replay: Send + Sync + std::fmt::Debug {
 #[derive(Debug)]
 pub enum Work {
     /// Rows of whole customers, to fold.
-    Fold(Rows),
+    Fold(Box<Rows>),
     /// Partials, to merge.
     Merge(Vec<Vec<u8>>),
 }

@@ -234,7 +234,8 @@ impl Accumulator for FoldAcc {
         let batch = segment_types(&batch)?;
         let rows = Rows::from_batch(&batch).map_err(exec_err)?;
         let partition = rows.customers.first().map_or(0, |c| c % self.job.partitions.max(1));
-        let bytes = ReplayRunner::execute(self.replay.as_ref(), &self.job, Work::Fold(rows)).map_err(exec_err)?;
+        let bytes =
+            ReplayRunner::execute(self.replay.as_ref(), &self.job, Work::Fold(Box::new(rows))).map_err(exec_err)?;
         let mut tagged = partition.to_le_bytes().to_vec();
         tagged.extend(bytes);
         Ok(ScalarValue::Binary(Some(tagged)))
