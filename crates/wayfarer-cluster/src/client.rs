@@ -25,6 +25,8 @@ pub struct ClusterRunner {
     runtime: tokio::runtime::Runtime,
     /// Each fold's merged partial so far, and the file it was written to.
     done: Mutex<Vec<(Vec<u8>, Option<PathBuf>)>>,
+    /// Each fold's name, this one's included.
+    names: Mutex<Vec<String>>,
     /// Where earlier results go for the executors (created when needed).
     scratch: Mutex<Option<PathBuf>>,
 }
@@ -40,7 +42,14 @@ impl ClusterRunner {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Remote(format!("starting the cluster client: {e}")))?;
-        Ok(ClusterRunner { url, argv, runtime, done: Mutex::new(Vec::new()), scratch: Mutex::new(None) })
+        Ok(ClusterRunner {
+            url,
+            argv,
+            runtime,
+            done: Mutex::new(Vec::new()),
+            names: Mutex::new(Vec::new()),
+            scratch: Mutex::new(None),
+        })
     }
 
     /// The files holding the results of the folds before this one.
@@ -119,11 +128,17 @@ impl FoldRunner for ClusterRunner {
         // The core columns and revenue always; the fold's others by name.
         let mut columns: Vec<Col> = Col::ALL.iter().copied().filter(|c| is_hot(*c)).collect();
         columns.extend(Col::ALL.iter().copied().filter(|c| !is_hot(*c) && cols.contains(c)));
+        let folds = {
+            let mut names = self.names.lock().map_err(|_| StoreError::Internal("poisoned".into()))?;
+            names.push(local.name().to_string());
+            names.clone()
+        };
         let job = Job {
             dir: dir.display().to_string(),
             generation: store.manifest().generation,
             argv: self.argv.clone(),
             call,
+            folds,
             priors: self.priors(store)?,
             columns: columns.iter().map(|c| c.name().to_string()).collect(),
             partitions: store.partitions(),

@@ -94,7 +94,15 @@ impl FoldRunner for ReplayRunner {
             )));
         }
         let i = self.next.fetch_add(1, Ordering::SeqCst);
+        let same = self.job.folds.get(i).is_some_and(|n| n == local.name());
         if i < self.job.call {
+            // An earlier fold: the client's result — unless the replay took
+            // another way than the client did (it read a file the client
+            // wrote meanwhile, such as a saved persona fit): then this
+            // fold runs here, over the same state of the data.
+            if !same {
+                return local.here(store);
+            }
             let path = self.job.priors.get(i).ok_or_else(|| {
                 StoreError::Remote(format!(
                     "the client sent no result for the query's fold {i} (it asked for fold {})",
@@ -104,6 +112,14 @@ impl FoldRunner for ReplayRunner {
             return std::fs::read(path).map_err(|e| StoreError::io(Path::new(path), e));
         }
         if i == self.job.call {
+            if !same {
+                return Err(StoreError::Remote(format!(
+                    "replaying `wayfarer {}` on an executor reached {} as fold {i}, where the client ran {}; run the query again",
+                    self.job.argv.iter().skip(1).cloned().collect::<Vec<_>>().join(" "),
+                    local.name(),
+                    self.job.folds.get(i).map_or("none", String::as_str)
+                )));
+            }
             let work = self.work.lock().map_err(|_| StoreError::Internal("poisoned".into()))?.take();
             let bytes = match work {
                 Some(Work::Fold(rows)) => local.fold(&rows)?,

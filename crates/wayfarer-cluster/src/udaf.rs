@@ -35,6 +35,8 @@ pub struct Job {
     pub argv: Vec<String>,
     /// Which of the query's folds (0 = its first).
     pub call: usize,
+    /// The folds the client ran up to this one (their types), in order.
+    pub folds: Vec<String>,
     /// The merged partials of the query's earlier folds, as files under
     /// the data directory's `cluster/`.
     pub priors: Vec<String>,
@@ -358,6 +360,12 @@ mod tests {
             let store = wayfarer_store::Store::open(dir.path()).map_err(|e| e.to_string())?;
             struct Local(Arc<Recorder>);
             impl wayfarer_store::remote::LocalFold for Local {
+                fn name(&self) -> &'static str {
+                    "test"
+                }
+                fn here(&self, _: &wayfarer_store::Store) -> std::result::Result<Vec<u8>, wayfarer_store::StoreError> {
+                    Ok(Vec::new())
+                }
                 fn fold(&self, rows: &Rows) -> std::result::Result<Vec<u8>, wayfarer_store::StoreError> {
                     self.0.folded.lock().unwrap().push(rows.customers.clone());
                     Ok(b"folded".to_vec())

@@ -104,6 +104,18 @@ struct Local<'a, F: Fold> {
 }
 
 impl<F: Fold> LocalFold for Local<'_, F> {
+    fn name(&self) -> &'static str {
+        std::any::type_name::<F>()
+    }
+
+    fn here(&self, store: &Store) -> Result<Vec<u8>, StoreError> {
+        let partial = run(&store.without_runner(), self.f).map_err(|e| match e {
+            EngineError::Store(s) => s,
+            other => StoreError::Internal(other.to_string()),
+        })?;
+        self.wire.encode(&partial)
+    }
+
     fn fold(&self, rows: &Rows) -> Result<Vec<u8>, StoreError> {
         let mut acc = self.f.init();
         let mut scratch = F::Scratch::default();

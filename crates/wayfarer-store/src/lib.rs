@@ -218,6 +218,11 @@ impl Store {
         self
     }
 
+    /// The same state, its folds run over this process's reads.
+    pub fn without_runner(&self) -> Store {
+        Store { runner: None, ..self.clone() }
+    }
+
     /// Where folds run, when not over this process's reads.
     pub fn fold_runner(&self) -> Option<&Arc<dyn remote::FoldRunner>> {
         self.runner.as_ref()

@@ -11,6 +11,12 @@ use crate::{Col, PropertyRows, Rows, Store, StoreError};
 /// The fold being run, as the runner sees it: it folds timelines and
 /// merges partials, both encoded.
 pub trait LocalFold {
+    /// Which fold it is (its type): a replay checks it is at the same fold
+    /// as the client.
+    fn name(&self) -> &'static str;
+    /// Runs the fold over `store`'s own partitions, as without a runner:
+    /// the merged partial, encoded.
+    fn here(&self, store: &Store) -> Result<Vec<u8>, StoreError>;
     /// Folds the timelines of `rows` (those the store's customer filter
     /// admits) into a fresh partial, encoded.
     fn fold(&self, rows: &Rows) -> Result<Vec<u8>, StoreError>;

@@ -162,6 +162,13 @@ fn a_cluster_of_two_executors_answers_exactly_as_the_embedded_run() {
         assert!(embedded.len() > 100, "{q:?} printed little: {embedded}");
         assert_eq!(clustered, embedded, "{q:?} differs on the cluster\n{}", cluster.logs());
     }
+    // A map with personas discovered on the spot: the client fits and saves
+    // them during the query, so the executors' replays, which find the
+    // saved fit, take another way to the journey fold than the client did.
+    let mut args = vec!["map", "--json", "--personas", "discovered", "--cluster", &cluster.url];
+    let clustered = wayfarer(&d, &args);
+    args.truncate(4);
+    assert_eq!(clustered, wayfarer(&d, &args), "the map with discovered personas differs\n{}", cluster.logs());
     // Both executors ran tasks (each keeps a directory per job it worked on).
     for w in &cluster.work {
         assert!(jobs(w) > 0, "{} ran no task\n{}", w.display(), cluster.logs());
