@@ -383,7 +383,16 @@ mod tests {
     }
 
     fn job() -> Job {
-        Job { dir: "/".into(), generation: 1, argv: vec![], call: 0, priors: vec![], columns: vec![], partitions: 16 }
+        Job {
+            dir: "/".into(),
+            generation: 1,
+            argv: vec![],
+            call: 0,
+            folds: vec!["test".into()],
+            priors: vec![],
+            columns: vec![],
+            partitions: 16,
+        }
     }
 
     #[test]
