@@ -25,7 +25,7 @@ pub struct ClusterRunner {
     runtime: tokio::runtime::Runtime,
     /// Each fold's merged partial so far, and the file it was written to.
     done: Mutex<Vec<(Vec<u8>, Option<PathBuf>)>>,
-    /// Each fold's name, this one's included.
+    /// Each finished fold's identity ([`LocalFold::name`]).
     names: Mutex<Vec<String>>,
     /// Where earlier results go for the executors (created when needed).
     scratch: Mutex<Option<PathBuf>>,
@@ -53,7 +53,7 @@ impl ClusterRunner {
     }
 
     /// The files holding the results of the folds before this one.
-    fn priors(&self, store: &Store) -> Result<Vec<String>, StoreError> {
+    fn priors(&self, dir: &std::path::Path) -> Result<Vec<String>, StoreError> {
         let mut done = self.done.lock().map_err(|_| StoreError::Internal("poisoned".into()))?;
         let mut scratch = self.scratch.lock().map_err(|_| StoreError::Internal("poisoned".into()))?;
         let mut out = Vec::new();
@@ -65,7 +65,7 @@ impl ClusterRunner {
                         let nanos = std::time::SystemTime::now()
                             .duration_since(std::time::UNIX_EPOCH)
                             .map_or(0, |d| d.as_nanos());
-                        let d = store.dir().join("cluster").join(format!("q-{}-{nanos}", std::process::id()));
+                        let d = dir.join("cluster").join(format!("q-{}-{nanos}", std::process::id()));
                         std::fs::create_dir_all(&d).map_err(|e| StoreError::io(&d, e))?;
                         *scratch = Some(d.clone());
                         d
@@ -128,18 +128,17 @@ impl FoldRunner for ClusterRunner {
         // The core columns and revenue always; the fold's others by name.
         let mut columns: Vec<Col> = Col::ALL.iter().copied().filter(|c| is_hot(*c)).collect();
         columns.extend(Col::ALL.iter().copied().filter(|c| !is_hot(*c) && cols.contains(c)));
-        let folds = {
-            let mut names = self.names.lock().map_err(|_| StoreError::Internal("poisoned".into()))?;
-            names.push(local.name().to_string());
-            names.clone()
-        };
+        // The folds run so far (recorded with their results), and this one.
+        let mut folds = self.names.lock().map_err(|_| StoreError::Internal("poisoned".into()))?.clone();
+        folds.push(local.name());
         let job = Job {
             dir: dir.display().to_string(),
             generation: store.manifest().generation,
             argv: self.argv.clone(),
             call,
-            folds,
-            priors: self.priors(store)?,
+            folds: folds.clone(),
+            priors: self.priors(&dir)?,
+            version: crate::VERSION.to_string(),
             columns: columns.iter().map(|c| c.name().to_string()).collect(),
             partitions: store.partitions(),
         };
@@ -150,12 +149,12 @@ impl FoldRunner for ClusterRunner {
                 .runtime
                 .block_on(self.query(files, &job))
                 .map_err(|e| StoreError::Remote(format!("the cluster at {}: {e}", self.url)))?;
-            match got {
-                Some(b) => b,
-                None => local.merge(&[])?,
-            }
+            got.ok_or_else(|| {
+                StoreError::Remote(format!("the cluster at {} answered without the fold's partial", self.url))
+            })?
         };
         self.done.lock().map_err(|_| StoreError::Internal("poisoned".into()))?.push((bytes.clone(), None));
+        self.names.lock().map_err(|_| StoreError::Internal("poisoned".into()))?.push(folds.pop().unwrap_or_default());
         Ok(bytes)
     }
 }

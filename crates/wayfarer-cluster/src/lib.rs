@@ -35,3 +35,7 @@ pub use client::ClusterRunner;
 pub use replay::{Replay, ReplayRunner};
 pub use serve::{ExecutorOptions, executor, scheduler};
 pub use udaf::Job;
+
+/// The version clients and executors must share (a replay runs the
+/// client's command with the executor's code).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -5,7 +5,7 @@
 //! the rows (or partials) the aggregate gathered, keeps the result and
 //! stops the command there.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -50,8 +50,15 @@ impl ReplayRunner {
     /// Replays `job`'s query up to its fold and runs it on `work`: the
     /// partial, encoded.
     pub fn execute(replay: &dyn Replay, job: &Job, work: Work) -> Result<Vec<u8>, String> {
+        if job.version != crate::VERSION {
+            return Err(format!(
+                "the client runs Wayfarer {} and this executor {}: run the same version on every machine",
+                job.version,
+                crate::VERSION
+            ));
+        }
         if let Some(root) = replay.data_root() {
-            let dir = PathBuf::from(&job.dir);
+            let dir = std::fs::canonicalize(&job.dir).map_err(|e| format!("{}: {e}", job.dir))?;
             if !dir.starts_with(root) {
                 return Err(format!(
                     "the data directory {} is outside this executor's data root {}",
@@ -94,7 +101,8 @@ impl FoldRunner for ReplayRunner {
             )));
         }
         let i = self.next.fetch_add(1, Ordering::SeqCst);
-        let same = self.job.folds.get(i).is_some_and(|n| n == local.name());
+        let name = local.name();
+        let same = self.job.folds.get(i).is_some_and(|n| *n == name);
         if i < self.job.call {
             // An earlier fold: the client's result — unless the replay took
             // another way than the client did (it read a file the client
@@ -116,7 +124,7 @@ impl FoldRunner for ReplayRunner {
                 return Err(StoreError::Remote(format!(
                     "replaying `wayfarer {}` on an executor reached {} as fold {i}, where the client ran {}; run the query again",
                     self.job.argv.iter().skip(1).cloned().collect::<Vec<_>>().join(" "),
-                    local.name(),
+                    name,
                     self.job.folds.get(i).map_or("none", String::as_str)
                 )));
             }

@@ -44,6 +44,8 @@ pub struct Job {
     pub columns: Vec<String>,
     /// The store's partitions: rows are grouped by `customer % partitions`.
     pub partitions: u32,
+    /// The client's Wayfarer version: an executor of another refuses.
+    pub version: String,
 }
 
 impl Job {
@@ -360,8 +362,8 @@ mod tests {
             let store = wayfarer_store::Store::open(dir.path()).map_err(|e| e.to_string())?;
             struct Local(Arc<Recorder>);
             impl wayfarer_store::remote::LocalFold for Local {
-                fn name(&self) -> &'static str {
-                    "test"
+                fn name(&self) -> String {
+                    "test".into()
                 }
                 fn here(&self, _: &wayfarer_store::Store) -> std::result::Result<Vec<u8>, wayfarer_store::StoreError> {
                     Ok(Vec::new())
@@ -392,6 +394,7 @@ mod tests {
             priors: vec![],
             columns: vec![],
             partitions: 16,
+            version: crate::VERSION.to_string(),
         }
     }
 

@@ -104,8 +104,9 @@ struct Local<'a, F: Fold> {
 }
 
 impl<F: Fold> LocalFold for Local<'_, F> {
-    fn name(&self) -> &'static str {
-        std::any::type_name::<F>()
+    fn name(&self) -> String {
+        let init = self.wire.encode(&self.f.init()).unwrap_or_default();
+        format!("{} {:?} {:016x}", std::any::type_name::<F>(), self.f.columns(), xxhash_rust::xxh3::xxh3_64(&init))
     }
 
     fn here(&self, store: &Store) -> Result<Vec<u8>, StoreError> {

@@ -139,7 +139,7 @@ pub fn compile_all(store: &Store, defs: &[SegmentDef], model: &Model) -> Result<
 }
 
 /// One member of a segment, with what a team needs to reach them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Member {
     pub customer_id: String,
     #[serde(skip)]
@@ -516,7 +516,7 @@ struct MembershipFold<'a> {
 
 /// What the fold finds: customers seen, each segment's members (by
 /// number) and, when asked, the facts of every customer in any segment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Found {
     customers: usize,
     members: Vec<Vec<u32>>,
@@ -551,6 +551,10 @@ impl Fold for MembershipFold<'_> {
     type Partial = Found;
     type Scratch = ();
     type Report = Found;
+
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
 
     fn columns(&self) -> Vec<Col> {
         // Traits for email and phone, besides what the conditions read.

@@ -132,6 +132,10 @@ impl Fold for SegmentFold<'_> {
     type Scratch = ();
     type Report = Vec<(u32, String)>;
 
+    fn wire(&self) -> Option<crate::fold::Wire<Self::Partial>> {
+        Some(crate::fold::Wire::serde())
+    }
+
     fn columns(&self) -> Vec<Col> {
         let mut c = self.model.timeline_columns();
         c.push(Col::Revenue);

@@ -11,9 +11,10 @@ use crate::{Col, PropertyRows, Rows, Store, StoreError};
 /// The fold being run, as the runner sees it: it folds timelines and
 /// merges partials, both encoded.
 pub trait LocalFold {
-    /// Which fold it is (its type): a replay checks it is at the same fold
-    /// as the client.
-    fn name(&self) -> &'static str;
+    /// Which fold it is — its type, the columns it reads and a digest of
+    /// its empty partial (which holds its groups and sizes): a replay checks
+    /// it is at the same fold as the client.
+    fn name(&self) -> String;
     /// Runs the fold over `store`'s own partitions, as without a runner:
     /// the merged partial, encoded.
     fn here(&self, store: &Store) -> Result<Vec<u8>, StoreError>;

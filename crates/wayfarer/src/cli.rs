@@ -50,6 +50,10 @@ pub struct Global {
     /// --cluster), or an executor replaying a cluster query.
     #[arg(skip)]
     pub runner: Option<std::sync::Arc<dyn wayfarer_store::remote::FoldRunner>>,
+    /// A cluster executor replaying a client's command: it reads the data
+    /// as the client left it and writes nothing.
+    #[arg(skip)]
+    pub replay: bool,
 }
 
 /// Where a query runs: here (the default) or on a Ballista cluster.

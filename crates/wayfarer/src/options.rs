@@ -111,8 +111,16 @@ pub fn explicit_argv(data: &std::path::Path) -> Result<Vec<String>> {
         }
         out.push(a.clone());
     }
+    // What is added goes before a `--` (after it, all is positional).
+    let tail = match out.iter().position(|a| a == "--") {
+        Some(i) => out.split_off(i),
+        None => Vec::new(),
+    };
     // Options the environment set, as flags (global ones: only --quiet matters).
-    let Some((sub, sm)) = matches.subcommand() else { return Ok(out) };
+    let Some((sub, sm)) = matches.subcommand() else {
+        out.extend(tail);
+        return Ok(out);
+    };
     let def = command().find_subcommand(sub).cloned().ok_or_else(|| anyhow!("no command {sub}"))?;
     for a in def.get_arguments() {
         let id = a.get_id().as_str();
@@ -134,6 +142,7 @@ pub fn explicit_argv(data: &std::path::Path) -> Result<Vec<String>> {
     if let Some(c) = config {
         out.push(format!("--config={c}"));
     }
+    out.extend(tail);
     Ok(out)
 }
 

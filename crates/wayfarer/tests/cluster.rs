@@ -83,6 +83,7 @@ impl Cluster {
         let file = std::fs::File::create(&log).unwrap();
         let child = binary()
             .args(args)
+            .current_dir(self._tmp.path())
             .stdout(Stdio::from(file.try_clone().unwrap()))
             .stderr(Stdio::from(file))
             .spawn()
@@ -148,11 +149,15 @@ const QUERIES: &[&[&str]] = &[
     &["sessions", "--json"],
     &["map", "--json"],
     &["map", "--json", "--persona", "Deal hunters"],
+    &["map", "--json", "--split-by", "first_channel", "--group", "Paid Search"],
+    &["funnel", "Page Viewed", "Order Completed", "--segment", "buyers", "--json"],
+    &["retention", "--segment", "buyers", "--json"],
 ];
 
 #[test]
 fn a_cluster_of_two_executors_answers_exactly_as_the_embedded_run() {
     let (tmp, d) = demo("1500");
+    wayfarer(&d, &["segments", "create", "buyers", "--where", "did 'Order Completed'"]);
     let cluster = Cluster::start(tmp.path(), 2);
     for q in QUERIES {
         let embedded = wayfarer(&d, q);
@@ -169,6 +174,13 @@ fn a_cluster_of_two_executors_answers_exactly_as_the_embedded_run() {
     let clustered = wayfarer(&d, &args);
     args.truncate(4);
     assert_eq!(clustered, wayfarer(&d, &args), "the map with discovered personas differs\n{}", cluster.logs());
+    // A relative --data (executors run elsewhere): the map's earlier fold's
+    // result reaches them at an absolute path.
+    let rel = run(tmp.path(), &["map", "--json", "--data", "d", "--cluster", &cluster.url]).ok().stdout();
+    assert_eq!(rel, wayfarer(&d, &["map", "--json"]), "a relative --data\n{}", cluster.logs());
+    // Snapshots and comparisons are refused, not run partly elsewhere.
+    let e = run(tmp.path(), &["map", "--data", "d", "--cluster", &cluster.url, "snapshot"]).fails().stderr();
+    assert!(e.contains("--cluster runs the map itself"), "{e}");
     // Both executors ran tasks (each keeps a directory per job it worked on).
     for w in &cluster.work {
         assert!(jobs(w) > 0, "{} ran no task\n{}", w.display(), cluster.logs());

@@ -8,7 +8,24 @@ use std::sync::Arc;
 use anyhow::Result;
 use wayfarer_store::remote::FoldRunner;
 
-use crate::cli::{ClusterCommand, Global};
+use crate::cli::{ClusterCommand, Command, Global};
+
+/// Whether a command runs on a cluster: the six query commands, and the
+/// map itself (not its snapshots or comparisons).
+pub fn check(command: &Command) -> Result<()> {
+    match command {
+        Command::Map(a) if a.action.is_some() || a.compare.is_some() || a.around.is_some() => {
+            anyhow::bail!("--cluster runs the map itself; run map snapshots and comparisons without it")
+        }
+        Command::Map(_)
+        | Command::Sessions(_)
+        | Command::Funnel(_)
+        | Command::Paths(_)
+        | Command::Retention(_)
+        | Command::Rfm(_) => Ok(()),
+        _ => anyhow::bail!("only map, funnel, paths, retention, rfm and sessions run on a cluster"),
+    }
+}
 
 #[cfg(not(feature = "distributed"))]
 const NO_CLUSTER: &str = "this build of Wayfarer cannot use a cluster; build it with \
@@ -99,7 +116,10 @@ struct Replayer {
 impl wayfarer_cluster::Replay for Replayer {
     fn run(&self, argv: &[String], runner: Arc<dyn FoldRunner>) -> Result<(), String> {
         let mut cli = crate::options::parse_replayed(argv).map_err(|e| e.to_string())?;
+        // Only the query commands, which read and print: never one that writes.
+        check(&cli.command).map_err(|e| e.to_string())?;
         cli.global.quiet = true;
+        cli.global.replay = true;
         cli.global.runner = Some(runner);
         super::run_with(cli, &mut super::Out::Capture(None)).map_err(|e| format!("{e:#}"))
     }

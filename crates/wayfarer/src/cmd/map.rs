@@ -87,12 +87,12 @@ pub fn personas(
         PersonaSource::Configured => Personas::hand_written(model),
         PersonaSource::Discovered => discovered()?,
         PersonaSource::Auto if !model.personas.is_empty() => Personas::hand_written(model),
-        // Too few customers to cluster: a map without personas (but a
-        // stopped computation stays stopped).
+        // Too few customers to cluster: a map without personas (any other
+        // failure, a stopped computation or a failed read, stays an error).
         PersonaSource::Auto => match discovered() {
             Ok(p) => p,
-            Err(e) if super::code_for(&e) == Some(wayfarer_core::ErrorCode::QueryTimeout) => return Err(e),
-            Err(_) => Personas::none(),
+            Err(e) if super::code_for(&e) == Some(wayfarer_core::ErrorCode::InvalidQuery) => Personas::none(),
+            Err(e) => return Err(e),
         },
     })
 }

@@ -39,6 +39,7 @@ pub const CONFIG_FILE: &str = "wayfarer.toml";
 
 pub fn run(mut cli: Cli) -> Result<()> {
     if let Some(url) = cli.command.cluster() {
+        cluster::check(&cli.command)?;
         cli.global.runner = Some(cluster::client(&url, &cli.global)?);
     }
     run_with(cli, &mut Out::Print)
@@ -138,7 +139,10 @@ impl Snapshot {
             None => {
                 let dir = data_dir(g, DEFAULT_DATA);
                 let (config, config_path) = load_config(g, &dir)?;
-                follow_channel_rules(&dir, &config, false)?;
+                // A replay reads what the client read (the client followed the rules).
+                if !g.replay {
+                    follow_channel_rules(&dir, &config, false)?;
+                }
                 let store = wayfarer_store::Store::open(&dir)?.with_cancel(g.cancel.clone());
                 Snapshot { store, config: std::sync::Arc::new(config), config_path }
             }
