@@ -374,6 +374,8 @@ struct Dfa {
     states: Vec<DState>,
     index: std::collections::HashMap<Vec<u32>, u32>,
     trans: Vec<DTrans>,
+    /// The most states it keeps (0: [`DFA_STATES`]; tests set it low).
+    limit: usize,
 }
 
 #[derive(Debug)]
@@ -397,6 +399,10 @@ struct DTrans {
 const DFA_STATES: usize = 4096;
 
 impl Dfa {
+    fn limit(&self) -> usize {
+        if self.limit == 0 { DFA_STATES } else { self.limit }
+    }
+
     fn reset(&mut self, key: &str) {
         self.key = key.to_string();
         self.states.clear();
@@ -645,7 +651,7 @@ impl<'p, 's> Vm<'p, 's> {
     fn run_dfa<T: Terms>(&mut self, from: usize, terms: &T) -> (usize, Option<(usize, usize)>) {
         let pattern = self.pattern;
         let s = &mut *self.s;
-        if s.dfa.key != pattern.text || s.dfa.states.is_empty() || s.dfa.states.len() > DFA_STATES {
+        if s.dfa.key != pattern.text || s.dfa.states.is_empty() || s.dfa.states.len() > s.dfa.limit() {
             s.dfa.reset(&pattern.text);
         }
         let (mut state, mut starts, mut next_starts) =
@@ -653,7 +659,9 @@ impl<'p, 's> Vm<'p, 's> {
         starts.clear();
         let mut matched = None;
         let mut pos = from;
-        while pos + 1 < self.n {
+        // A search that keeps making states (a pattern whose thread lists
+        // vary without end) hands the rest to the VM.
+        while pos + 1 < self.n && s.dfa.states.len() <= s.dfa.limit() {
             let start = matched.is_none();
             if state == 0 && !start {
                 break;
@@ -1334,8 +1342,12 @@ mod tests {
         fn one_search_serves_many_sequences_as_the_vm_does(src in arb_pattern(), seqs in prop::collection::vec(prop::collection::vec(prop_oneof![Just(b'A'), Just(b'B'), Just(b'C'), Just(b'D')], 0..40), 1..5)) {
             let Some((p, _)) = tree(&src) else { return Ok(()) };
             // The bit-set search (its cached steps kept from one sequence to
-            // the next, as over a fold's customers) finds what the VM finds.
+            // the next, as over a fold's customers) finds what the VM finds;
+            // so does one whose cache is full after two states (the VM takes
+            // over mid-search).
             let mut search = Search::default();
+            let mut small = Search::default();
+            small.dfa.limit = 2;
             for ev in &seqs {
                 let ts: Vec<i64> = (0..ev.len() as i64).map(|i| i * 60_000_000).collect();
                 let tsf = |i: usize| ts[i];
@@ -1348,6 +1360,8 @@ mod tests {
                     let want = p.find(ev.len(), from, &tsf, &mut test);
                     let got = p.find_masked(&masks, from, &tsf, &mut search);
                     prop_assert_eq!(got, want, "pattern {} on {:?} from {}", src, String::from_utf8_lossy(ev), from);
+                    let got = p.find_masked(&masks, from, &tsf, &mut small);
+                    prop_assert_eq!(got, want, "a full cache: pattern {} on {:?} from {}", src, String::from_utf8_lossy(ev), from);
                 }
             }
         }
