@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
+use datafusion::common::ScalarValue;
 use datafusion::execution::SessionStateBuilder;
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext, col, lit};
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext, col, lit, when};
 use wayfarer_store::read::is_hot;
 use wayfarer_store::remote::{FoldRunner, LocalFold};
 use wayfarer_store::{Col, PropertyRows, Store, StoreError};
@@ -80,7 +81,12 @@ impl ClusterRunner {
         Ok(out)
     }
 
-    async fn query(&self, files: Vec<String>, job: &Job) -> datafusion::error::Result<Option<Vec<u8>>> {
+    async fn query(
+        &self,
+        files: Vec<String>,
+        job: &Job,
+        props: &PropertyRows,
+    ) -> datafusion::error::Result<Option<Vec<u8>>> {
         let config = SessionConfig::new_with_ballista()
             .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
             .set_bool("datafusion.execution.parquet.binary_as_string", false);
@@ -92,7 +98,22 @@ impl ClusterRunner {
         ctx.register_udaf(merge.as_ref().clone());
         let json = job.to_json();
         let mut args = vec![lit(json.clone())];
-        args.extend(job.columns.iter().map(|c| col(format!("\"{c}\""))));
+        args.extend(job.columns.iter().map(|c| {
+            let column = col(format!("\"{c}\""));
+            match props {
+                // Only the rows the fold's conditions read keep their
+                // properties (the others read as null, as the embedded
+                // reader gives them): the largest column, nulled before
+                // the shuffle.
+                PropertyRows::Of { kinds, events } if c == Col::Properties.name() => {
+                    let kinds = kinds.iter().map(|k| lit(*k)).collect();
+                    let events = events.iter().map(|e| lit(*e)).collect();
+                    let wanted = col("kind_code").in_list(kinds, false).or(col("event_code").in_list(events, false));
+                    when(wanted, column).otherwise(lit(ScalarValue::Utf8(None))).unwrap_or_else(|_| col(c))
+                }
+                _ => column,
+            }
+        }));
         let df = ctx
             .read_parquet(files, ParquetReadOptions::default())
             .await?
@@ -118,7 +139,7 @@ impl FoldRunner for ClusterRunner {
         &self,
         store: &Store,
         cols: &[Col],
-        _props: &PropertyRows,
+        props: &PropertyRows,
         local: &dyn LocalFold,
     ) -> Result<Vec<u8>, StoreError> {
         let call = self.done.lock().map_err(|_| StoreError::Internal("poisoned".into()))?.len();
@@ -147,7 +168,7 @@ impl FoldRunner for ClusterRunner {
         } else {
             let got = self
                 .runtime
-                .block_on(self.query(files, &job))
+                .block_on(self.query(files, &job, props))
                 .map_err(|e| StoreError::Remote(format!("the cluster at {}: {e}", self.url)))?;
             got.ok_or_else(|| {
                 StoreError::Remote(format!("the cluster at {} answered without the fold's partial", self.url))
