@@ -66,6 +66,7 @@ impl ClusterRunner {
                         let nanos = std::time::SystemTime::now()
                             .duration_since(std::time::UNIX_EPOCH)
                             .map_or(0, |d| d.as_nanos());
+                        forget_stale(&dir.join("cluster"));
                         let d = dir.join("cluster").join(format!("q-{}-{nanos}", std::process::id()));
                         std::fs::create_dir_all(&d).map_err(|e| StoreError::io(&d, e))?;
                         *scratch = Some(d.clone());
@@ -180,10 +181,41 @@ impl FoldRunner for ClusterRunner {
     }
 }
 
+/// Removes the scratch directories of queries that ended more than a day
+/// ago without removing their own (a killed client).
+fn forget_stale(cluster: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(cluster) else { return };
+    let day = std::time::Duration::from_secs(86_400);
+    for e in entries.flatten() {
+        let old = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|a| a > day);
+        if old && e.file_name().to_string_lossy().starts_with("q-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 impl Drop for ClusterRunner {
     fn drop(&mut self) {
         if let Ok(Some(d)) = self.scratch.lock().map(|s| s.clone()) {
             let _ = std::fs::remove_dir_all(d);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scratch_left_by_a_killed_client_goes_after_a_day() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (old, new, other) = (tmp.path().join("q-1-1"), tmp.path().join("q-2-2"), tmp.path().join("keep"));
+        for d in [&old, &new, &other] {
+            std::fs::create_dir(d).unwrap();
+        }
+        let two_days = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+        for d in [&old, &other] {
+            std::fs::File::open(d).unwrap().set_modified(two_days).unwrap();
+        }
+        super::forget_stale(tmp.path());
+        assert!(!old.exists() && new.exists() && other.exists());
     }
 }
