@@ -2,8 +2,8 @@
 //! query over the manifest's segments, grouped by customer number, folded
 //! by `wayfarer_fold` and merged by `wayfarer_merge`; the merged partial
 //! comes back as bytes. Results of earlier folds are written under the data
-//! directory's `cluster/` for the executors replaying later ones, and
-//! removed when the query ends.
+//! directory's `cluster/` (a folder, or a prefix of its object-store URL)
+//! for the executors replaying later ones, and removed when the query ends.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -12,6 +12,7 @@ use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use datafusion::common::ScalarValue;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext, col, lit, when};
+use wayfarer_store::objects::Remote;
 use wayfarer_store::read::is_hot;
 use wayfarer_store::remote::{FoldRunner, LocalFold};
 use wayfarer_store::{Col, PropertyRows, Store, StoreError};
@@ -25,11 +26,48 @@ pub struct ClusterRunner {
     argv: Vec<String>,
     runtime: tokio::runtime::Runtime,
     /// Each fold's merged partial so far, and the file it was written to.
-    done: Mutex<Vec<(Vec<u8>, Option<PathBuf>)>>,
+    done: Mutex<Vec<(Vec<u8>, Option<String>)>>,
     /// Each finished fold's identity ([`LocalFold::name`]).
     names: Mutex<Vec<String>>,
     /// Where earlier results go for the executors (created when needed).
-    scratch: Mutex<Option<PathBuf>>,
+    scratch: Mutex<Option<Scratch>>,
+}
+
+/// Where a query's earlier results are: a folder of the data directory,
+/// or a prefix of its object store.
+#[derive(Debug)]
+enum Scratch {
+    Dir(PathBuf),
+    Objects(Remote, String),
+}
+
+/// Where the data is, as every machine of the cluster names it.
+enum Data {
+    Dir(PathBuf),
+    Url(String),
+}
+
+impl Data {
+    fn of(store: &Store) -> Data {
+        match store.origin() {
+            Some(url) => Data::Url(url.to_string()),
+            None => Data::Dir(std::fs::canonicalize(store.dir()).unwrap_or_else(|_| store.dir().to_path_buf())),
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Data::Dir(d) => d.display().to_string(),
+            Data::Url(u) => u.clone(),
+        }
+    }
+
+    fn file(&self, rel: &str) -> String {
+        match self {
+            Data::Dir(d) => d.join(rel).display().to_string(),
+            Data::Url(u) => format!("{u}/{rel}"),
+        }
+    }
 }
 
 impl ClusterRunner {
@@ -54,30 +92,46 @@ impl ClusterRunner {
     }
 
     /// The files holding the results of the folds before this one.
-    fn priors(&self, dir: &std::path::Path) -> Result<Vec<String>, StoreError> {
+    fn priors(&self, data: &Data) -> Result<Vec<String>, StoreError> {
         let mut done = self.done.lock().map_err(|_| StoreError::Internal("poisoned".into()))?;
         let mut scratch = self.scratch.lock().map_err(|_| StoreError::Internal("poisoned".into()))?;
         let mut out = Vec::new();
         for (i, (bytes, file)) in done.iter_mut().enumerate() {
             if file.is_none() {
-                let dir = match scratch.as_ref() {
-                    Some(d) => d.clone(),
-                    None => {
-                        let nanos = std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .map_or(0, |d| d.as_nanos());
-                        forget_stale(&dir.join("cluster"));
-                        let d = dir.join("cluster").join(format!("q-{}-{nanos}", std::process::id()));
-                        std::fs::create_dir_all(&d).map_err(|e| StoreError::io(&d, e))?;
-                        *scratch = Some(d.clone());
-                        d
+                if scratch.is_none() {
+                    let nanos =
+                        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+                    let name = format!("q-{}-{nanos}", std::process::id());
+                    *scratch = Some(match data {
+                        Data::Dir(dir) => {
+                            forget_stale(&dir.join("cluster"));
+                            let d = dir.join("cluster").join(name);
+                            std::fs::create_dir_all(&d).map_err(|e| StoreError::io(&d, e))?;
+                            Scratch::Dir(d)
+                        }
+                        Data::Url(url) => {
+                            let remote = Remote::open(url)?;
+                            remote.delete_under("cluster", STALE)?;
+                            Scratch::Objects(remote, format!("cluster/{name}"))
+                        }
+                    });
+                }
+                let name = format!("fold-{i}.bin");
+                *file = Some(match scratch.as_ref() {
+                    Some(Scratch::Dir(d)) => {
+                        let path = d.join(name);
+                        std::fs::write(&path, &bytes).map_err(|e| StoreError::io(&path, e))?;
+                        path.display().to_string()
                     }
-                };
-                let path = dir.join(format!("fold-{i}.bin"));
-                std::fs::write(&path, &bytes).map_err(|e| StoreError::io(&path, e))?;
-                *file = Some(path);
+                    Some(Scratch::Objects(remote, prefix)) => {
+                        let rel = format!("{prefix}/{name}");
+                        remote.put(&rel, bytes.clone())?;
+                        remote.url_of(&rel)
+                    }
+                    None => return Err(StoreError::Internal("no scratch".into())),
+                });
             }
-            out.extend(file.as_ref().map(|p| p.display().to_string()));
+            out.extend(file.clone());
         }
         Ok(out)
     }
@@ -91,7 +145,11 @@ impl ClusterRunner {
         let config = SessionConfig::new_with_ballista()
             .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
             .set_bool("datafusion.execution.parquet.binary_as_string", false);
-        let state = SessionStateBuilder::new().with_default_features().with_config(config).build();
+        let state = SessionStateBuilder::new()
+            .with_default_features()
+            .with_config(config)
+            .with_runtime_env(crate::stores::runtime_env(None)?)
+            .build();
         let ctx = SessionContext::remote_with_state(&self.url, state).await?;
         // Registered after the session is made remote, which resets the functions.
         let [fold, merge] = udaf::functions(None);
@@ -144,9 +202,8 @@ impl FoldRunner for ClusterRunner {
         local: &dyn LocalFold,
     ) -> Result<Vec<u8>, StoreError> {
         let call = self.done.lock().map_err(|_| StoreError::Internal("poisoned".into()))?.len();
-        let dir = std::fs::canonicalize(store.dir()).unwrap_or_else(|_| store.dir().to_path_buf());
-        let files: Vec<String> =
-            store.manifest().segments.iter().map(|s| dir.join(&s.file).display().to_string()).collect();
+        let data = Data::of(store);
+        let files: Vec<String> = store.manifest().segments.iter().map(|s| data.file(&s.file)).collect();
         // The core columns and revenue always; the fold's others by name.
         let mut columns: Vec<Col> = Col::ALL.iter().copied().filter(|c| is_hot(*c)).collect();
         columns.extend(Col::ALL.iter().copied().filter(|c| !is_hot(*c) && cols.contains(c)));
@@ -154,12 +211,12 @@ impl FoldRunner for ClusterRunner {
         let mut folds = self.names.lock().map_err(|_| StoreError::Internal("poisoned".into()))?.clone();
         folds.push(local.name());
         let job = Job {
-            dir: dir.display().to_string(),
+            dir: data.name(),
             generation: store.manifest().generation,
             argv: self.argv.clone(),
             call,
             folds: folds.clone(),
-            priors: self.priors(&dir)?,
+            priors: self.priors(&data)?,
             version: crate::VERSION.to_string(),
             columns: columns.iter().map(|c| c.name().to_string()).collect(),
             partitions: store.partitions(),
@@ -181,13 +238,16 @@ impl FoldRunner for ClusterRunner {
     }
 }
 
+/// How long a killed client's scratch stays.
+const STALE: std::time::Duration = std::time::Duration::from_secs(86_400);
+
 /// Removes the scratch directories of queries that ended more than a day
 /// ago without removing their own (a killed client).
 fn forget_stale(cluster: &std::path::Path) {
     let Ok(entries) = std::fs::read_dir(cluster) else { return };
-    let day = std::time::Duration::from_secs(86_400);
     for e in entries.flatten() {
-        let old = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|a| a > day);
+        let old =
+            e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|a| a > STALE);
         if old && e.file_name().to_string_lossy().starts_with("q-") {
             let _ = std::fs::remove_dir_all(e.path());
         }
@@ -196,8 +256,14 @@ fn forget_stale(cluster: &std::path::Path) {
 
 impl Drop for ClusterRunner {
     fn drop(&mut self) {
-        if let Ok(Some(d)) = self.scratch.lock().map(|s| s.clone()) {
-            let _ = std::fs::remove_dir_all(d);
+        match self.scratch.lock().map(|mut s| s.take()) {
+            Ok(Some(Scratch::Dir(d))) => {
+                let _ = std::fs::remove_dir_all(d);
+            }
+            Ok(Some(Scratch::Objects(remote, prefix))) => {
+                let _ = remote.delete_under(&prefix, std::time::Duration::ZERO);
+            }
+            _ => {}
         }
     }
 }

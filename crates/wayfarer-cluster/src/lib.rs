@@ -24,11 +24,19 @@
 //!  client.rs   the client's fold runner: one Ballista query per fold
 //!  replay.rs   the executors' fold runner
 //!  serve.rs    `wayfarer cluster scheduler` and `wayfarer cluster executor`
+//!  stores.rs   the object stores every process reads segments through (file://, s3://)
 //! ```
+//!
+//! The data is a directory every machine mounts at the same path, or an
+//! object-store URL a data directory was published to
+//! ([`wayfarer_store::objects`]): the executors then read the segments from
+//! the object store, and each process's replay reads the manifest,
+//! configuration and identity graph from its own local copy.
 
 mod client;
 mod replay;
 mod serve;
+mod stores;
 mod udaf;
 
 pub use client::ClusterRunner;

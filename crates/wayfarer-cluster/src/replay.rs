@@ -58,8 +58,14 @@ impl ReplayRunner {
             ));
         }
         if let Some(root) = replay.data_root() {
-            let dir = std::fs::canonicalize(&job.dir).map_err(|e| format!("{}: {e}", job.dir))?;
-            if !dir.starts_with(root) {
+            let inside = if wayfarer_store::objects::is_url(&job.dir) {
+                let root = root.to_string_lossy();
+                let root = root.trim_end_matches('/');
+                job.dir == root || job.dir.strip_prefix(root).is_some_and(|rest| rest.starts_with('/'))
+            } else {
+                std::fs::canonicalize(&job.dir).map_err(|e| format!("{}: {e}", job.dir))?.starts_with(root)
+            };
+            if !inside {
                 return Err(format!(
                     "the data directory {} is outside this executor's data root {}",
                     job.dir,
@@ -117,7 +123,11 @@ impl FoldRunner for ReplayRunner {
                     self.job.call
                 ))
             })?;
-            return std::fs::read(path).map_err(|e| StoreError::io(Path::new(path), e));
+            return if wayfarer_store::objects::is_url(path) {
+                wayfarer_store::objects::fetch(path)
+            } else {
+                std::fs::read(path).map_err(|e| StoreError::io(Path::new(path), e))
+            };
         }
         if i == self.job.call {
             if !same {

@@ -44,7 +44,10 @@ pub fn scheduler(bind: SocketAddr, executor_timeout: std::time::Duration) -> Res
         ..SchedulerConfig::default()
     };
     config.override_session_builder = Some(Arc::new(|c| {
-        let mut state = ballista_core::utils::default_session_builder(c)?;
+        let state = ballista_core::utils::default_session_builder(c)?;
+        let mut state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(crate::stores::runtime_env(None)?)
+            .build();
         for f in udaf::functions(None) {
             state.register_udaf(f)?;
         }
@@ -99,6 +102,7 @@ pub fn executor(opts: &ExecutorOptions, replay: Arc<dyn Replay>) -> Result<(), S
     for f in udaf::functions(Some(replay)) {
         registry.aggregate_functions.insert(f.name().to_string(), f);
     }
+    let work_dir = opts.work_dir.as_ref().map(|p| p.display().to_string());
     let config = ExecutorProcessConfig {
         bind_host: opts.bind_host.clone(),
         external_host: Some(opts.advertise_host.clone()),
@@ -109,6 +113,7 @@ pub fn executor(opts: &ExecutorOptions, replay: Arc<dyn Replay>) -> Result<(), S
         vcores: opts.concurrent_tasks.max(1),
         work_dir: opts.work_dir.as_ref().map(|p| p.display().to_string()),
         override_function_registry: Some(Arc::new(registry)),
+        override_runtime_producer: Some(Arc::new(move |_| crate::stores::runtime_env(work_dir.as_deref()))),
         executor_heartbeat_interval_seconds: HEARTBEAT_SECONDS,
         ..ExecutorProcessConfig::default()
     };

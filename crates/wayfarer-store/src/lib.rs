@@ -30,6 +30,7 @@ pub mod identity;
 pub mod keys;
 pub mod manifest;
 pub mod notes;
+pub mod objects;
 pub mod outbox;
 pub mod read;
 pub mod referrals;
@@ -129,6 +130,8 @@ pub struct Store {
     only: Option<Arc<CustomerSet>>,
     /// Where folds run when not here (a cluster, or an executor's replay).
     runner: Option<Arc<dyn remote::FoldRunner>>,
+    /// The object-store URL this directory is a local copy of ([`objects`]).
+    origin: Option<Arc<str>>,
 }
 
 /// A set of customers (canonical numbers), as a bit set.
@@ -188,6 +191,7 @@ impl Store {
                 identity: Arc::default(),
                 only: None,
                 runner: None,
+                origin: objects::origin(dir).map(Arc::from),
             }),
             None => Err(StoreError::Empty(dir.display().to_string())),
         }
@@ -245,6 +249,12 @@ impl Store {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The object-store URL the data comes from, when [`dir`](Self::dir)
+    /// is its local copy.
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
     }
 
     pub fn manifest(&self) -> &Manifest {

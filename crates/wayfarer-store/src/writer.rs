@@ -137,6 +137,12 @@ impl Writer {
     /// [`open`](Self::open) for about `expected` new events (an estimate is
     /// fine): the dedupe set is sized once for them and the stored ones.
     pub fn open_expecting(dir: &Path, now: i64, expected: u64) -> Result<Writer, StoreError> {
+        if let Some(url) = crate::objects::origin(dir) {
+            return Err(StoreError::Invalid(format!(
+                "{} is a read-only copy of {url}; write to the data directory published there, then publish it again",
+                dir.display()
+            )));
+        }
         let lock = DirLock::acquire(dir)?;
         let mut manifest = Manifest::load(dir)?.unwrap_or_else(|| Manifest::new(crate::DEFAULT_PARTITIONS, now));
         collect_garbage(dir, &manifest)?;

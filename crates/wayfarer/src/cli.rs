@@ -29,7 +29,8 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Data directory.
+    /// Data directory (map, funnel, paths, retention, rfm and sessions also read an object-store URL a
+    /// data directory was published to: s3://BUCKET/PREFIX or file:///PATH; needs --features distributed).
     #[arg(long, global = true, env = "WAYFARER_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Configuration file (default: DIR/wayfarer.toml if present, else built-in defaults).
@@ -61,7 +62,7 @@ pub struct Global {
 pub struct ClusterArgs {
     /// Run the analysis on the Ballista cluster whose scheduler listens at URL (df://HOST:PORT or
     /// HOST:PORT; needs --features distributed): executors read the data directory's segments at
-    /// the same path; the answer is the embedded run's.
+    /// the same path, or from the object store --data names; the answer is the embedded run's.
     #[arg(long, value_name = "URL")]
     pub cluster: Option<String>,
 }
@@ -1361,8 +1362,8 @@ pub enum ClusterCommand {
         /// The scheduler (df://HOST:PORT or HOST:PORT).
         #[arg(long, value_name = "URL")]
         scheduler: String,
-        /// Only read data directories under this path (default: any the client names).
-        #[arg(long, value_name = "DIR")]
+        /// Only read data under this path or object-store URL prefix (default: any the client names).
+        #[arg(long, value_name = "DIR|URL")]
         data_root: Option<PathBuf>,
         /// Address to listen on for shuffle reads (Arrow Flight) and gRPC; keep it private.
         #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
@@ -1383,5 +1384,20 @@ pub enum ClusterCommand {
         /// Where shuffle files go (default: a temporary directory).
         #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
+    },
+    /// Copy the committed state of the data directory (--data) to an object store, where a cluster's
+    /// executors and any client read it with `--data URL`: segments and identity first, the manifest
+    /// last; never API keys, token keys, staging, rejects or the outbox.
+    Publish {
+        /// s3://BUCKET/PREFIX (credentials, region and endpoint from AWS_* variables, e.g.
+        /// AWS_ENDPOINT_URL for an S3-compatible server) or file:///PATH.
+        #[arg(value_name = "URL")]
+        url: String,
+        /// Publish again this often (e.g. 1m), each time the data changed, until stopped.
+        #[arg(long, value_name = "DURATION")]
+        every: Option<String>,
+        /// Print JSON: {"url", "generation", "uploaded", "bytes", "unchanged", "removed"}.
+        #[arg(long)]
+        json: bool,
     },
 }

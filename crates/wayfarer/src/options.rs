@@ -89,6 +89,9 @@ pub fn explicit_argv(data: &std::path::Path) -> Result<Vec<String>> {
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let matches = command().ignore_errors(true).try_get_matches_from(&args)?;
     let absolute = |p: &str| -> String {
+        if wayfarer_store::objects::is_url(p) {
+            return p.to_string();
+        }
         let p = std::path::Path::new(p);
         std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
     };
@@ -175,6 +178,13 @@ fn file_options(cmd: &Command, args: &[OsString]) -> Result<Option<(PathBuf, tom
     });
     let path = match m.get_one::<PathBuf>("config") {
         Some(p) => p.clone(),
+        // An object store's configuration: from its local copy.
+        None if wayfarer_store::objects::is_url(&data.display().to_string()) => {
+            match crate::cmd::cluster::mirrored_config_dir(&data.display().to_string()) {
+                Some(dir) => dir.join(crate::cmd::CONFIG_FILE),
+                None => return Ok(None),
+            }
+        }
         None => data.join(crate::cmd::CONFIG_FILE),
     };
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };

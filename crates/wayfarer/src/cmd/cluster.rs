@@ -1,5 +1,7 @@
-//! `wayfarer cluster scheduler|executor`, and `--cluster URL` on the query
-//! commands (the `distributed` feature; without it both say how to get it).
+//! `wayfarer cluster scheduler|executor|publish`, `--cluster URL` on the
+//! query commands, and `--data URL` (an object store a data directory was
+//! published to) on the same commands (the `distributed` feature; without
+//! it each says how to get it).
 //! The executor replays a client's command line with the fold runner the
 //! cluster gives it, through the same `run_with` as the command line.
 
@@ -8,7 +10,8 @@ use std::sync::Arc;
 use anyhow::Result;
 use wayfarer_store::remote::FoldRunner;
 
-use crate::cli::{ClusterCommand, Command, Global};
+use crate::cli::{Cli, ClusterCommand, Command, Global};
+use crate::cmd::Out;
 
 /// Whether a command runs on a cluster: the six query commands, and the
 /// map itself (not its snapshots or comparisons).
@@ -43,10 +46,57 @@ pub fn client(_url: &str, _g: &Global) -> Result<Arc<dyn FoldRunner>> {
     anyhow::bail!("--cluster: {NO_CLUSTER}")
 }
 
+/// Points a command whose `--data` is an object-store URL at its local
+/// copy, brought up to date (with the segments when the folds run here,
+/// not on a cluster). Only the commands a cluster runs read a URL.
+pub fn local_data(cli: &mut Cli) -> Result<()> {
+    let Some(data) = cli.global.data.as_ref().map(|d| d.display().to_string()) else { return Ok(()) };
+    if !wayfarer_store::objects::is_url(&data) {
+        return Ok(());
+    }
+    if check(&cli.command).is_err() {
+        anyhow::bail!(
+            "--data {data}: an object store is read by map, funnel, paths, retention, rfm and sessions (with or \
+             without --cluster); other commands take a local data directory (publish one with `wayfarer cluster publish`)"
+        );
+    }
+    mirror(&mut cli.global, &data)
+}
+
 #[cfg(feature = "distributed")]
-pub fn serve(c: &ClusterCommand) -> Result<()> {
+fn mirror(g: &mut Global, url: &str) -> Result<()> {
+    let m = wayfarer_store::objects::mirror(url, g.runner.is_none())?;
+    if !g.quiet && m.files > 0 {
+        eprintln!("fetched {} files ({:.1} MB) of {url} into {}", m.files, m.bytes as f64 / 1e6, m.dir.display());
+    }
+    g.data = Some(m.dir);
+    Ok(())
+}
+
+#[cfg(not(feature = "distributed"))]
+fn mirror(_: &mut Global, url: &str) -> Result<()> {
+    anyhow::bail!("--data {url}: reading an object store needs the distributed build: {NO_CLUSTER}")
+}
+
+/// The local copy of an object-store URL's configuration, for the options
+/// its `wayfarer.toml` sets (`None`: not fetched).
+pub fn mirrored_config_dir(url: &str) -> Option<std::path::PathBuf> {
+    #[cfg(feature = "distributed")]
+    {
+        wayfarer_store::objects::mirror(url, false).ok().map(|m| m.dir)
+    }
+    #[cfg(not(feature = "distributed"))]
+    {
+        let _ = url;
+        None
+    }
+}
+
+#[cfg(feature = "distributed")]
+pub fn serve(g: &Global, c: &ClusterCommand, out: &mut Out) -> Result<()> {
     use anyhow::{Context, anyhow};
     match c {
+        ClusterCommand::Publish { url, every, json } => publish(g, url, every.as_deref(), *json, out),
         ClusterCommand::Scheduler { bind, executor_timeout } => {
             let micros = wayfarer_core::time::parse_duration(executor_timeout)
                 .map_err(|e| anyhow!("--executor-timeout: {e}"))?;
@@ -78,6 +128,7 @@ pub fn serve(c: &ClusterCommand) -> Result<()> {
             let scheduler_port: u16 =
                 p.parse().with_context(|| format!("--scheduler {scheduler}: the port must be a number"))?;
             let data_root = match data_root {
+                Some(d) if wayfarer_store::objects::is_url(&d.display().to_string()) => Some(d.clone()),
                 Some(d) => Some(std::fs::canonicalize(d).with_context(|| format!("--data-root {}", d.display()))?),
                 None => None,
             };
@@ -101,8 +152,76 @@ pub fn serve(c: &ClusterCommand) -> Result<()> {
 }
 
 #[cfg(not(feature = "distributed"))]
-pub fn serve(_: &ClusterCommand) -> Result<()> {
+pub fn serve(_: &Global, _: &ClusterCommand, _: &mut Out) -> Result<()> {
     anyhow::bail!("{NO_CLUSTER}")
+}
+
+/// `wayfarer cluster publish URL`: once, or every interval the data changed.
+#[cfg(feature = "distributed")]
+fn publish(g: &Global, url: &str, every: Option<&str>, json: bool, out: &mut Out) -> Result<()> {
+    let dir = super::data_dir(g, super::DEFAULT_DATA);
+    if !wayfarer_store::objects::is_url(url) {
+        anyhow::bail!("{url}: publish to an object-store URL (s3://BUCKET/PREFIX or file:///PATH)");
+    }
+    let interval = match every {
+        Some(e) => Some(std::time::Duration::from_micros(
+            wayfarer_core::time::parse_duration(e).map_err(|err| anyhow::anyhow!("--every: {err}"))?.max(1) as u64,
+        )),
+        None => None,
+    };
+    let mut last: Option<(u64, std::time::SystemTime)> = None;
+    loop {
+        // The manifest changes with every commit; side files (notes,
+        // configuration) have their own times: any change publishes.
+        let stamp = wayfarer_store::Manifest::load(&dir)?.map(|m| m.generation).unwrap_or(0);
+        let changed = newest_change(&dir);
+        if last != Some((stamp, changed)) {
+            let p = wayfarer_store::objects::publish(&dir, url)?;
+            if json {
+                out.json(&p)?;
+            } else {
+                say!(
+                    "published generation {} of {} to {}: {} files uploaded ({:.1} MB), {} unchanged, {} removed",
+                    p.generation,
+                    dir.display(),
+                    p.url,
+                    p.uploaded,
+                    p.bytes as f64 / 1e6,
+                    p.unchanged,
+                    p.removed
+                );
+            }
+            last = Some((stamp, changed));
+        }
+        match interval {
+            Some(i) => std::thread::sleep(i),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The latest modification time among the side files a publish copies.
+#[cfg(feature = "distributed")]
+fn newest_change(dir: &std::path::Path) -> std::time::SystemTime {
+    fn walk(dir: &std::path::Path, at: &std::path::Path, newest: &mut std::time::SystemTime) {
+        let Ok(entries) = std::fs::read_dir(at) else { return };
+        for e in entries.flatten() {
+            let path = e.path();
+            let rel = path.strip_prefix(dir).map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
+            if path.is_dir() {
+                if wayfarer_store::objects::is_side_file(&format!("{rel}/x")) {
+                    walk(dir, &path, newest);
+                }
+            } else if wayfarer_store::objects::is_side_file(&rel)
+                && let Ok(t) = e.metadata().and_then(|m| m.modified())
+            {
+                *newest = (*newest).max(t);
+            }
+        }
+    }
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    walk(dir, dir, &mut newest);
+    newest
 }
 
 /// Replays a client's command line on an executor.
@@ -121,6 +240,7 @@ impl wayfarer_cluster::Replay for Replayer {
         cli.global.quiet = true;
         cli.global.replay = true;
         cli.global.runner = Some(runner);
+        local_data(&mut cli).map_err(|e| format!("{e:#}"))?;
         super::run_with(cli, &mut super::Out::Capture(None)).map_err(|e| format!("{e:#}"))
     }
 

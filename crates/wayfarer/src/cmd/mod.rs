@@ -9,7 +9,7 @@ macro_rules! say {
 
 mod analyses;
 pub(crate) mod api;
-mod cluster;
+pub(crate) mod cluster;
 mod config;
 mod demo;
 mod import;
@@ -42,6 +42,7 @@ pub fn run(mut cli: Cli) -> Result<()> {
         cluster::check(&cli.command)?;
         cli.global.runner = Some(cluster::client(&url, &cli.global)?);
     }
+    cluster::local_data(&mut cli)?;
     run_with(cli, &mut Out::Print)
 }
 
@@ -94,7 +95,7 @@ pub fn run_with(cli: Cli, out: &mut Out) -> Result<()> {
         Command::Nba(args) => analyses::nba(g, &args, out),
         Command::Recommend(args) => analyses::recommend(g, &args, out),
         Command::Sql(args) => sql::run(g, &args, out),
-        Command::Cluster(c) => cluster::serve(&c),
+        Command::Cluster(c) => cluster::serve(g, &c, out),
         Command::Simulate(args) => demo::simulate(&args, progress),
         Command::Config(c) => config::run(g, c),
         Command::Doctor(args) => analyses::doctor(g, &args, out),
@@ -179,6 +180,13 @@ pub fn follow_channel_rules(dir: &Path, config: &Config, force: bool) -> Result<
         _ => return Ok(None),
     };
     if !force && stored.as_deref() == Some(fingerprint.as_str()) {
+        return Ok(None);
+    }
+    if let Some(url) = wayfarer_store::objects::origin(dir).filter(|_| !force) {
+        eprintln!(
+            "note: the channel rules or revenue property differ from those {url} was stored with; this answer uses \
+             the stored channels (run `wayfarer reindex` where it is published from, and publish again)"
+        );
         return Ok(None);
     }
     let mut writer = match wayfarer_store::Writer::open(dir, now_micros()) {
