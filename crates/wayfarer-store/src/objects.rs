@@ -184,21 +184,39 @@ mod remote {
                 .rt
                 .block(async move { store.list(Some(&prefix)).try_collect::<Vec<_>>().await })
                 .map_err(|e| self.error(rel, &e))?;
-            let root = self.root.as_ref().to_string();
-            Ok(metas
-                .into_iter()
-                .filter_map(|m| {
-                    let full = m.location.as_ref();
-                    let rel = if root.is_empty() { full } else { full.strip_prefix(&root)?.strip_prefix('/')? };
-                    let version = m.e_tag.clone().unwrap_or_else(|| m.last_modified.timestamp_micros().to_string());
-                    Some(Entry {
-                        rel: rel.to_string(),
-                        size: m.size,
-                        tag: format!("{}:{version}", m.size),
-                        modified: m.last_modified.into(),
-                    })
-                })
-                .collect())
+            Ok(metas.iter().filter_map(|m| self.entry(m)).collect())
+        }
+
+        /// The side files ([`is_side_file`]), without listing the segments:
+        /// the top level, then the side folders there.
+        fn side_files(&self) -> Result<Vec<Entry>, StoreError> {
+            let (store, root) = (self.store.clone(), self.root.clone());
+            let top = self
+                .rt
+                .block(async move { store.list_with_delimiter(Some(&root)).await })
+                .map_err(|e| self.error("", &e))?;
+            let mut out: Vec<Entry> =
+                top.objects.iter().filter_map(|m| self.entry(m)).filter(|e| is_side_file(&e.rel)).collect();
+            for folder in &top.common_prefixes {
+                let name = folder.filename().unwrap_or_default();
+                if is_side_file(&format!("{name}/x")) {
+                    out.extend(self.list(name)?.into_iter().filter(|e| is_side_file(&e.rel)));
+                }
+            }
+            Ok(out)
+        }
+
+        fn entry(&self, m: &object_store::ObjectMeta) -> Option<Entry> {
+            let root = self.root.as_ref();
+            let full = m.location.as_ref();
+            let rel = if root.is_empty() { full } else { full.strip_prefix(root)?.strip_prefix('/')? };
+            let version = m.e_tag.clone().unwrap_or_else(|| m.last_modified.timestamp_micros().to_string());
+            Some(Entry {
+                rel: rel.to_string(),
+                size: m.size,
+                tag: format!("{}:{version}", m.size),
+                modified: m.last_modified.into(),
+            })
         }
 
         /// Removes the files under `rel` (a folder) last changed more than
@@ -233,8 +251,8 @@ mod remote {
         }
 
         /// Downloads a file into `local` (through a temporary file, so a
-        /// reader never sees half of it).
-        fn download(&self, rel: &str, local: &Path) -> Result<u64, StoreError> {
+        /// reader never sees half of it); `None`: there is no such file.
+        fn download(&self, rel: &str, local: &Path) -> Result<Option<u64>, StoreError> {
             if let Some(parent) = local.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
             }
@@ -254,11 +272,14 @@ mod remote {
             match got {
                 Ok(n) => {
                     std::fs::rename(&part, local).map_err(|e| StoreError::io(local, e))?;
-                    Ok(n)
+                    Ok(Some(n))
                 }
                 Err(e) => {
                     let _ = std::fs::remove_file(&part);
-                    Err(self.error(rel, &e))
+                    match e {
+                        object_store::Error::NotFound { .. } => Ok(None),
+                        e => Err(self.error(rel, &e)),
+                    }
                 }
             }
         }
@@ -451,20 +472,20 @@ mod remote {
         };
         let manifest: Manifest = serde_json::from_slice(&bytes)
             .map_err(|e| StoreError::Corrupt(format!("{}: {e}", remote.url_of(MANIFEST))))?;
-        let listing = remote.list("")?;
         let mut out = Mirrored { dir: dir.to_path_buf(), ..Mirrored::default() };
         // Side files: fetched when their version changed; gone when gone there.
         let index_path = dir.join(".mirrored.json");
         let mut index: HashMap<String, String> =
             std::fs::read(&index_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
         let mut seen = HashSet::new();
-        for e in listing.iter().filter(|e| is_side_file(&e.rel)) {
-            seen.insert(e.rel.clone());
+        for e in remote.side_files()? {
             let local = dir.join(&e.rel);
-            if index.get(&e.rel) != Some(&e.tag) || !local.exists() {
-                out.bytes += remote.download(&e.rel, &local)?;
-                out.files += 1;
-                index.insert(e.rel.clone(), e.tag.clone());
+            if index.get(&e.rel) == Some(&e.tag) && local.exists() {
+                seen.insert(e.rel);
+            } else if let Some(n) = remote.download(&e.rel, &local)? {
+                (out.bytes, out.files) = (out.bytes + n, out.files + 1);
+                index.insert(e.rel.clone(), e.tag);
+                seen.insert(e.rel);
             }
         }
         index.retain(|rel, _| {
@@ -474,20 +495,26 @@ mod remote {
             }
             keep
         });
-        // Named files: fetched once (they never change).
-        let sizes: HashMap<&str, u64> = listing.iter().map(|e| (e.rel.as_str(), e.size)).collect();
-        let mut wanted: Vec<String> = named(&manifest, |h| sizes.contains_key(h));
+        // Named files: fetched once (a name never changes its content);
+        // a hot file only where the segment has one.
+        let mut wanted: Vec<String> = named(&manifest, |_| true);
         if !segments {
             wanted.retain(|rel| !rel.starts_with("segments/"));
         }
         for rel in &wanted {
             let local = dir.join(rel);
-            let size = sizes.get(rel.as_str()).copied().ok_or_else(|| {
-                StoreError::Corrupt(format!("{} names {rel}, which is not there", remote.url_of(MANIFEST)))
-            })?;
-            if std::fs::metadata(&local).map(|m| m.len()).ok() != Some(size) {
-                out.bytes += remote.download(rel, &local)?;
-                out.files += 1;
+            if local.exists() {
+                continue;
+            }
+            match remote.download(rel, &local)? {
+                Some(n) => (out.bytes, out.files) = (out.bytes + n, out.files + 1),
+                None if rel.ends_with(".hot") => {}
+                None => {
+                    return Err(StoreError::Corrupt(format!(
+                        "{} names {rel}, which is not there",
+                        remote.url_of(MANIFEST)
+                    )));
+                }
             }
         }
         if segments {
