@@ -176,7 +176,17 @@ fn publish(g: &Global, url: &str, every: Option<&str>, json: bool, out: &mut Out
         let stamp = wayfarer_store::Manifest::load(&dir)?.map(|m| m.generation).unwrap_or(0);
         let changed = newest_change(&dir);
         if last != Some((stamp, changed)) {
-            let p = wayfarer_store::objects::publish(&dir, url)?;
+            let p = match wayfarer_store::objects::publish(&dir, url) {
+                Ok(p) => p,
+                // Publishing again and again: a failure (the store out of
+                // reach) is said and tried again at the next interval.
+                Err(e) if interval.is_some() => {
+                    eprintln!("publishing {} to {url} failed (trying again): {e}", dir.display());
+                    std::thread::sleep(interval.unwrap_or_default());
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             if json {
                 out.json(&p)?;
             } else {
