@@ -92,6 +92,9 @@ pub enum StoreError {
     /// A cluster a query ran on failed it (unreachable, an executor lost).
     #[error("{0}")]
     Remote(String),
+    /// An object store holding the data failed a request ([`objects`]).
+    #[error("{0}")]
+    Objects(String),
 }
 
 impl StoreError {
@@ -110,7 +113,7 @@ impl StoreError {
             StoreError::Corrupt(_) => ErrorCode::DataDirInvalid,
             StoreError::Cancelled(_) => ErrorCode::QueryTimeout,
             StoreError::FoldHanded => ErrorCode::Internal,
-            StoreError::Remote(_) => ErrorCode::Unavailable,
+            StoreError::Remote(_) | StoreError::Objects(_) => ErrorCode::Unavailable,
         }
     }
 }

@@ -144,7 +144,7 @@ mod remote {
         }
 
         fn error(&self, rel: &str, e: &object_store::Error) -> StoreError {
-            StoreError::Remote(format!("{}: {e}", self.url_of(rel)))
+            StoreError::Objects(format!("{}: {e}", self.url_of(rel)))
         }
 
         /// A file's bytes (`None`: there is no such file).
@@ -245,7 +245,7 @@ mod remote {
                     if local_side {
                         StoreError::io(local, std::io::Error::other(e))
                     } else {
-                        StoreError::Remote(format!("{}: {e}", self.url_of(rel)))
+                        StoreError::Objects(format!("{}: {e}", self.url_of(rel)))
                     }
                 })
         }
@@ -300,7 +300,7 @@ mod remote {
     /// Reads the file at a URL.
     pub fn fetch(url: &str) -> Result<Vec<u8>, StoreError> {
         let (dir, file) = url.rsplit_once('/').ok_or_else(|| StoreError::Invalid(format!("{url}: not a file URL")))?;
-        Remote::open(dir)?.get(file)?.ok_or_else(|| StoreError::Remote(format!("{url}: no such file")))
+        Remote::open(dir)?.get(file)?.ok_or_else(|| StoreError::Objects(format!("{url}: no such file")))
     }
 
     /// The files a manifest names: segments (and their hot files, when

@@ -386,6 +386,21 @@ fn data_published_to_an_object_store_gives_the_local_answers_on_a_cluster_and_he
     let e = client(&["import", "--data", &copy, one.to_str().unwrap()]).fails().stderr();
     assert!(e.contains("read-only copy of s3://journeys/acme"), "{e}");
 
+    // A store out of reach: an error naming the URL, and a hint at the
+    // variables that say where the store is.
+    let out = binary()
+        .args(["rfm", "--json", "--data", url])
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("XDG_CACHE_HOME", root.join("cache-client"))
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("s3://journeys/acme/manifest.json") && e.contains("AWS_ENDPOINT_URL"),
+        "{e}"
+    );
+
     // A file:// URL, through the same code; the scratch of the map's
     // earlier fold is gone when the query ends.
     let bucket = tmp.path().join("bucket");

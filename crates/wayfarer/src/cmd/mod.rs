@@ -305,10 +305,20 @@ impl std::error::Error for Closed {}
 
 /// A hint for an error, from the shared error-code table.
 pub fn hint_for(e: &anyhow::Error) -> Option<&'static str> {
-    if e.chain().any(|c| matches!(c.downcast_ref::<StoreError>(), Some(StoreError::Remote(_)))) {
-        return Some(
-            "Check that the scheduler runs at that address with its executors registered (it prints              'executors: N registered'), and that every machine mounts the data directory at the same path.",
-        );
+    match e.chain().find_map(|c| c.downcast_ref::<StoreError>()) {
+        Some(StoreError::Remote(_)) => {
+            return Some(
+                "Check that the scheduler runs at that address with its executors registered (it prints \
+                 'executors: N registered'), and that every machine mounts the data directory at the same path.",
+            );
+        }
+        Some(StoreError::Objects(_)) => {
+            return Some(
+                "Check the URL and this process's AWS_* variables: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+                 AWS_REGION, and for an S3-compatible server AWS_ENDPOINT_URL (with AWS_ALLOW_HTTP=true for http://).",
+            );
+        }
+        _ => {}
     }
     code_for(e).map(wayfarer_core::ErrorCode::hint)
 }
