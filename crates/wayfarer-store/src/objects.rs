@@ -337,13 +337,15 @@ mod remote {
     }
 
     /// Copies the committed state of the data directory `dir` to `url`.
-    pub fn publish(dir: &Path, url: &str) -> Result<Published, StoreError> {
+    /// `url` must be empty or hold this data directory's earlier
+    /// publishes, unless `replace`: then what is there goes.
+    pub fn publish(dir: &Path, url: &str, replace: bool) -> Result<Published, StoreError> {
         let remote = Remote::open(url)?;
         // A writer committing meanwhile may remove a file this state names:
         // then the newer state is published instead.
         let mut attempt = 0;
         loop {
-            match publish_once(dir, &remote) {
+            match publish_once(dir, &remote, replace) {
                 Err(StoreError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound && attempt < 5 => {
                     attempt += 1;
                 }
@@ -352,7 +354,7 @@ mod remote {
         }
     }
 
-    fn publish_once(dir: &Path, remote: &Remote) -> Result<Published, StoreError> {
+    fn publish_once(dir: &Path, remote: &Remote, replace: bool) -> Result<Published, StoreError> {
         let bytes = std::fs::read(dir.join(MANIFEST)).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => StoreError::Empty(dir.display().to_string()),
             _ => StoreError::io(&dir.join(MANIFEST), e),
@@ -366,7 +368,26 @@ mod remote {
             )));
         }
         let there: HashMap<String, u64> = remote.list("")?.into_iter().map(|e| (e.rel, e.size)).collect();
-        let before: Option<Manifest> = remote.get(MANIFEST)?.and_then(|b| serde_json::from_slice(&b).ok());
+        let mut before: Option<Manifest> = remote.get(MANIFEST)?.and_then(|b| serde_json::from_slice(&b).ok());
+        // Another data directory's files there could share names with
+        // this one's: they are replaced only when asked to.
+        let mut there = there;
+        // (Files there without a manifest are an interrupted publish's:
+        // publishing again completes it.)
+        let other = before.as_ref().is_some_and(|b| b.created_at != manifest.created_at);
+        if other && !replace {
+            return Err(StoreError::Invalid(format!(
+                "{} holds another data directory's data; publish to an empty prefix, or add --replace to remove it",
+                remote.url()
+            )));
+        }
+        if other {
+            before = None;
+            there.retain(|rel, _| !(rel.starts_with("segments/") || rel.starts_with("identity/")));
+            for rel in ["segments", "identity"] {
+                remote.delete_under(rel, std::time::Duration::ZERO)?;
+            }
+        }
         let files = named(&manifest, |h| dir.join(h).exists());
         let mut side = Vec::new();
         walk(dir, dir, &mut side)?;
@@ -631,7 +652,7 @@ mod remote {
             std::fs::write(local.join("LOCK"), b"").unwrap();
             let url = format!("file://{}", bucket.display());
 
-            let p = publish(&local, &url).unwrap();
+            let p = publish(&local, &url, false).unwrap();
             assert_eq!((p.generation, p.uploaded, p.unchanged, p.removed), (3, 6, 0, 0));
             for f in [MANIFEST, "wayfarer.toml", "segments/p000/s0000000001.parquet", "identity/ids-00000001.parquet"] {
                 assert!(bucket.join(f).exists(), "{f} published");
@@ -640,7 +661,7 @@ mod remote {
                 assert!(!bucket.join(f).exists(), "{f} must not be published");
             }
             // Again: the named files are there already.
-            let again = publish(&local, &url).unwrap();
+            let again = publish(&local, &url, false).unwrap();
             assert_eq!((again.uploaded, again.unchanged), (2, 4));
 
             let remote = Remote::open(&url).unwrap();
@@ -661,17 +682,33 @@ mod remote {
             std::fs::remove_file(local.join("wayfarer.toml")).unwrap();
             let older = "segments/p000/s0000000001.parquet";
             store_with(&local, &["segments/p000/s0000000003.parquet", "segments/p001/s0000000002.parquet"], "00000002");
-            publish(&local, &url).unwrap();
+            publish(&local, &url, false).unwrap();
             assert!(bucket.join(older).exists(), "the previous state's files stay one publish");
             assert!(!bucket.join("wayfarer.toml").exists());
             store_with(&local, &["segments/p000/s0000000004.parquet", "segments/p001/s0000000002.parquet"], "00000003");
-            let third = publish(&local, &url).unwrap();
+            let third = publish(&local, &url, false).unwrap();
             assert!(!bucket.join(older).exists() && third.removed >= 3, "{third:?}");
             let m = mirror(true).unwrap();
             assert!(!m.dir.join("wayfarer.toml").exists() && !m.dir.join(older).exists());
             assert!(m.dir.join("segments/p000/s0000000004.parquet").exists());
             // A mirror is not published from.
-            assert!(matches!(publish(&m.dir, &url), Err(StoreError::Invalid(_))));
+            assert!(matches!(publish(&m.dir, &url, false), Err(StoreError::Invalid(_))));
+            // Another data directory is refused there, unless it replaces it.
+            let other = tmp.path().join("other");
+            store_with(&other, &["segments/p000/s0000000004.parquet"], "00000001");
+            let mut m: Manifest = serde_json::from_slice(&std::fs::read(other.join(MANIFEST)).unwrap()).unwrap();
+            m.created_at = 42;
+            std::fs::write(other.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+            let e = publish(&other, &url, false).unwrap_err().to_string();
+            assert!(e.contains("another data directory") && e.contains("--replace"), "{e}");
+            let replaced = publish(&other, &url, true).unwrap();
+            assert_eq!(replaced.unchanged, 0, "nothing of the other directory counts as already there");
+            assert_eq!(
+                std::fs::read(bucket.join("segments/p000/s0000000004.parquet")).unwrap(),
+                b"segment segments/p000/s0000000004.parquet"
+            );
+            assert!(!bucket.join("segments/p001/s0000000002.parquet").exists());
+            publish(&other, &url, false).unwrap();
         }
 
         #[test]

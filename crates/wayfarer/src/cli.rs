@@ -1396,6 +1396,9 @@ pub enum ClusterCommand {
         /// Publish again this often (e.g. 1m), each time the data changed, until stopped.
         #[arg(long, value_name = "DURATION")]
         every: Option<String>,
+        /// The URL holds another data directory's data (one deleted and imported again): remove it.
+        #[arg(long)]
+        replace: bool,
         /// Print JSON: {"url", "generation", "uploaded", "bytes", "unchanged", "removed"}.
         #[arg(long)]
         json: bool,

@@ -96,7 +96,9 @@ pub fn mirrored_config_dir(url: &str) -> Option<std::path::PathBuf> {
 pub fn serve(g: &Global, c: &ClusterCommand, out: &mut Out) -> Result<()> {
     use anyhow::{Context, anyhow};
     match c {
-        ClusterCommand::Publish { url, every, json } => publish(g, url, every.as_deref(), *json, out),
+        ClusterCommand::Publish { url, every, replace, json } => {
+            publish(g, url, every.as_deref(), *replace, *json, out)
+        }
         ClusterCommand::Scheduler { bind, executor_timeout } => {
             let micros = wayfarer_core::time::parse_duration(executor_timeout)
                 .map_err(|e| anyhow!("--executor-timeout: {e}"))?;
@@ -158,7 +160,7 @@ pub fn serve(_: &Global, _: &ClusterCommand, _: &mut Out) -> Result<()> {
 
 /// `wayfarer cluster publish URL`: once, or every interval the data changed.
 #[cfg(feature = "distributed")]
-fn publish(g: &Global, url: &str, every: Option<&str>, json: bool, out: &mut Out) -> Result<()> {
+fn publish(g: &Global, url: &str, every: Option<&str>, replace: bool, json: bool, out: &mut Out) -> Result<()> {
     let dir = super::data_dir(g, super::DEFAULT_DATA);
     if !wayfarer_store::objects::is_url(url) {
         anyhow::bail!("{url}: publish to an object-store URL (s3://BUCKET/PREFIX or file:///PATH)");
@@ -176,7 +178,7 @@ fn publish(g: &Global, url: &str, every: Option<&str>, json: bool, out: &mut Out
         let stamp = wayfarer_store::Manifest::load(&dir)?.map(|m| m.generation).unwrap_or(0);
         let changed = newest_change(&dir);
         if last != Some((stamp, changed)) {
-            let p = match wayfarer_store::objects::publish(&dir, url) {
+            let p = match wayfarer_store::objects::publish(&dir, url, replace) {
                 Ok(p) => p,
                 // Publishing again and again: a failure (the store out of
                 // reach) is said and tried again at the next interval.
