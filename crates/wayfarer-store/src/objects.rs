@@ -543,7 +543,15 @@ mod remote {
             forget_unnamed(dir, &keep);
         }
         write_file(&index_path, &serde_json::to_vec(&index).unwrap_or_default())?;
-        write_file(&dir.join(MANIFEST), &bytes)?;
+        // Another process copying the same URL may have written a newer
+        // state meanwhile: the copy never goes back to an older one.
+        let local: Option<Manifest> =
+            std::fs::read(dir.join(MANIFEST)).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let newer_here =
+            local.is_some_and(|l| l.created_at == manifest.created_at && l.generation > manifest.generation);
+        if !newer_here {
+            write_file(&dir.join(MANIFEST), &bytes)?;
+        }
         Ok(out)
     }
 
@@ -691,6 +699,13 @@ mod remote {
             let m = mirror(true).unwrap();
             assert!(!m.dir.join("wayfarer.toml").exists() && !m.dir.join(older).exists());
             assert!(m.dir.join("segments/p000/s0000000004.parquet").exists());
+            // A copy never goes back to an older state (another process
+            // copying the same URL wrote a newer one meanwhile).
+            let mut newer: Manifest = serde_json::from_slice(&std::fs::read(m.dir.join(MANIFEST)).unwrap()).unwrap();
+            newer.generation += 10;
+            std::fs::write(m.dir.join(MANIFEST), serde_json::to_vec(&newer).unwrap()).unwrap();
+            mirror(true).unwrap();
+            assert_eq!(crate::Store::open(&m.dir).unwrap().manifest().generation, newer.generation);
             // A mirror is not published from.
             assert!(matches!(publish(&m.dir, &url, false), Err(StoreError::Invalid(_))));
             // Another data directory is refused there, unless it replaces it.
