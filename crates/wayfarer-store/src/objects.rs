@@ -65,6 +65,30 @@ pub fn is_side_file(rel: &str) -> bool {
         && !rel.rsplit('/').next().is_some_and(|f| f.starts_with('.'))
 }
 
+/// The side files of a local data directory (paths relative to it).
+pub fn side_files(dir: &Path) -> Result<Vec<String>, crate::StoreError> {
+    fn walk(dir: &Path, at: &Path, out: &mut Vec<String>) -> Result<(), crate::StoreError> {
+        let io = |p: &Path, e| crate::StoreError::io(p, e);
+        for e in std::fs::read_dir(at).map_err(|e| io(at, e))? {
+            let e = e.map_err(|e| io(at, e))?;
+            let path = e.path();
+            let Ok(rel) = path.strip_prefix(dir) else { continue };
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            // Only folders that can hold side files are walked.
+            let kind = e.file_type().map_err(|e| io(&path, e))?;
+            if kind.is_dir() && is_side_file(&format!("{rel}/x")) {
+                walk(dir, &path, out)?;
+            } else if kind.is_file() && is_side_file(&rel) {
+                out.push(rel);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out)?;
+    Ok(out)
+}
+
 #[cfg(feature = "objects")]
 pub use remote::{Mirrored, Published, Remote, fetch, mirror, mirror_dir, object_store_for, publish};
 
@@ -389,9 +413,7 @@ mod remote {
             }
         }
         let files = named(&manifest, |h| dir.join(h).exists());
-        let mut side = Vec::new();
-        walk(dir, dir, &mut side)?;
-        side.retain(|rel| is_side_file(rel));
+        let side = super::side_files(dir)?;
         let mut out =
             Published { url: remote.url().to_string(), generation: manifest.generation, ..Published::default() };
         for rel in &files {
@@ -425,27 +447,6 @@ mod remote {
             }
         }
         Ok(out)
-    }
-
-    /// The files under `at` (relative to `dir`), recursively.
-    fn walk(dir: &Path, at: &Path, out: &mut Vec<String>) -> Result<(), StoreError> {
-        let entries = std::fs::read_dir(at).map_err(|e| StoreError::io(at, e))?;
-        for e in entries {
-            let e = e.map_err(|e| StoreError::io(at, e))?;
-            let path = e.path();
-            let Ok(rel) = path.strip_prefix(dir) else { continue };
-            let rel = rel.to_string_lossy().replace('\\', "/");
-            // Only folders that can hold side files are walked.
-            let kind = e.file_type().map_err(|e| StoreError::io(&path, e))?;
-            if kind.is_dir() {
-                if is_side_file(&format!("{rel}/x")) {
-                    walk(dir, &path, out)?;
-                }
-            } else if kind.is_file() {
-                out.push(rel);
-            }
-        }
-        Ok(())
     }
 
     /// Where the mirror of `url` lives: under `$XDG_CACHE_HOME`, else
@@ -485,8 +486,9 @@ mod remote {
             write_file(&dir.join(ORIGIN), remote.url().as_bytes())?;
         }
         let Some(bytes) = remote.get(MANIFEST)? else {
-            return Err(StoreError::Empty(format!(
-                "{} (publish a data directory there: wayfarer cluster publish --data DIR {})",
+            return Err(StoreError::Objects(format!(
+                "{} holds no published Wayfarer data (no {MANIFEST}); publish a data directory there: \
+                 wayfarer cluster publish --data DIR {}",
                 remote.url(),
                 remote.url()
             )));

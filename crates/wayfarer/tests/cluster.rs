@@ -401,6 +401,10 @@ fn data_published_to_an_object_store_gives_the_local_answers_on_a_cluster_and_he
         "{e}"
     );
 
+    // A prefix nothing was published to says so and how to publish.
+    let e = client(&["rfm", "--json", "--data", "s3://journeys/acmee"]).fails().stderr();
+    assert!(e.contains("s3://journeys/acmee holds no published Wayfarer data") && e.contains("cluster publish"), "{e}");
+
     // A file:// URL, through the same code; the scratch of the map's
     // earlier fold is gone when the query ends.
     let bucket = tmp.path().join("bucket");

@@ -215,25 +215,9 @@ fn publish(g: &Global, url: &str, every: Option<&str>, replace: bool, json: bool
 /// The latest modification time among the side files a publish copies.
 #[cfg(feature = "distributed")]
 fn newest_change(dir: &std::path::Path) -> std::time::SystemTime {
-    fn walk(dir: &std::path::Path, at: &std::path::Path, newest: &mut std::time::SystemTime) {
-        let Ok(entries) = std::fs::read_dir(at) else { return };
-        for e in entries.flatten() {
-            let path = e.path();
-            let rel = path.strip_prefix(dir).map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
-            if path.is_dir() {
-                if wayfarer_store::objects::is_side_file(&format!("{rel}/x")) {
-                    walk(dir, &path, newest);
-                }
-            } else if wayfarer_store::objects::is_side_file(&rel)
-                && let Ok(t) = e.metadata().and_then(|m| m.modified())
-            {
-                *newest = (*newest).max(t);
-            }
-        }
-    }
-    let mut newest = std::time::SystemTime::UNIX_EPOCH;
-    walk(dir, dir, &mut newest);
-    newest
+    let files = wayfarer_store::objects::side_files(dir).unwrap_or_default();
+    let times = files.iter().filter_map(|rel| std::fs::metadata(dir.join(rel)).and_then(|m| m.modified()).ok());
+    times.max().unwrap_or(std::time::SystemTime::UNIX_EPOCH)
 }
 
 /// Replays a client's command line on an executor.
