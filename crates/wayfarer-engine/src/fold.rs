@@ -282,21 +282,27 @@ pub fn walk_postings(post: &Postings, mut f: impl FnMut(usize, &[(u32, i64, u32)
 /// ranges)` once per timeline that has any item, with the range of each
 /// list (by index into `post.lists`) that belongs to it: what
 /// [`walk_postings`] gives, without copying the items.
-pub fn walk_postings_ranges(post: &Postings, mut f: impl FnMut(usize, &[(usize, std::ops::Range<usize>)])) {
-    let lists = &post.lists;
+pub fn walk_postings_ranges(post: &Postings, f: impl FnMut(usize, &[(usize, std::ops::Range<usize>)])) {
+    let lists: Vec<&[u32]> = post.lists.iter().map(|(_, rows, _)| rows.as_slice()).collect();
+    walk_ranges(&post.starts, &lists, f);
+}
+
+/// [`walk_postings_ranges`] over any lists of ascending rows (each list's
+/// rows of one partition, `starts` its timelines' first rows).
+pub fn walk_ranges(starts: &[u32], lists: &[&[u32]], mut f: impl FnMut(usize, &[(usize, std::ops::Range<usize>)])) {
     let mut cursor = vec![0usize; lists.len()];
     let mut ranges: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
     let mut timeline = 0usize;
     // The first row not yet walked, over all lists.
-    while let Some(first) = lists.iter().enumerate().filter_map(|(i, (_, rows, _))| rows.get(cursor[i])).min() {
+    while let Some(first) = lists.iter().enumerate().filter_map(|(i, rows)| rows.get(cursor[i])).min() {
         // Its timeline: the last one starting at or before it (galloping
         // from the current one, as the next timeline with items is usually
         // near).
-        let rest = &post.starts[timeline + 1..];
+        let rest = &starts[timeline + 1..];
         timeline += count_below(rest, *first + 1);
-        let end = post.starts.get(timeline + 1).copied().unwrap_or(u32::MAX);
+        let end = starts.get(timeline + 1).copied().unwrap_or(u32::MAX);
         ranges.clear();
-        for (i, (_, rows, _)) in lists.iter().enumerate() {
+        for (i, rows) in lists.iter().enumerate() {
             let c0 = cursor[i];
             let c = c0 + count_below(&rows[c0..], end);
             if c > c0 {

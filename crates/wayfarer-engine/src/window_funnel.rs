@@ -314,6 +314,91 @@ impl Flex {
     }
 }
 
+/// [`Scanner::scan`] in the default mode (no exclusions, no per-step
+/// windows, no optional steps), computed one step at a time from each
+/// step's times instead of from the merged entries: level k's slot is only
+/// ever set by a step-k event that found level k−1's slot set and its chain
+/// start within the window, and at equal times step k−1 comes first, so
+/// the valid step-k events are a two-pointer walk of step k's times against
+/// step k−1's valid events. No merge, no sort, and a step no chain reaches
+/// ends the work. Same level and best chain as the scan (tested).
+#[derive(Debug, Default)]
+pub struct StepScan {
+    /// Per step k ≥ 1, its valid events: time, chain start, and the index
+    /// of the step k−1 event the chain came through.
+    time: Vec<Vec<i64>>,
+    start: Vec<Vec<i64>>,
+    back: Vec<Vec<u32>>,
+}
+
+impl StepScan {
+    /// The level reached from each step's times (ascending); `best` gets
+    /// the times of the chain that first reached it.
+    pub fn scan(&mut self, steps: &[&[i64]], window: i64, best: &mut Vec<i64>) -> usize {
+        let n = steps.len();
+        best.clear();
+        if n == 0 || steps[0].is_empty() {
+            return 0;
+        }
+        if self.time.len() < n {
+            self.time.resize_with(n, Vec::new);
+            self.start.resize_with(n, Vec::new);
+            self.back.resize_with(n, Vec::new);
+        }
+        let mut level = 1;
+        for k in 1..n {
+            let mut time = std::mem::take(&mut self.time[k]);
+            let mut start = std::mem::take(&mut self.start[k]);
+            let mut back = std::mem::take(&mut self.back[k]);
+            let (prev_time, prev_start): (&[i64], &[i64]) =
+                if k == 1 { (steps[0], steps[0]) } else { (&self.time[k - 1], &self.start[k - 1]) };
+            time.clear();
+            start.clear();
+            back.clear();
+            let last = k + 1 == n;
+            let mut p = 0;
+            for &t in steps[k] {
+                while p < prev_time.len() && prev_time[p] <= t {
+                    p += 1;
+                }
+                if p == 0 {
+                    continue;
+                }
+                let s = prev_start[p - 1];
+                if t <= s.saturating_add(window) {
+                    time.push(t);
+                    start.push(s);
+                    back.push((p - 1) as u32);
+                    if last {
+                        break;
+                    }
+                } else if p == prev_time.len() {
+                    // Later times are further from the same chain start.
+                    break;
+                }
+            }
+            let reached = !time.is_empty();
+            self.time[k] = time;
+            self.start[k] = start;
+            self.back[k] = back;
+            if !reached {
+                break;
+            }
+            level = k + 1;
+        }
+        // The chain that first reached the level: its last step's first
+        // valid event, back through the steps it came from.
+        best.resize(level, 0);
+        let mut i = 0usize;
+        for k in (1..level).rev() {
+            best[k] = self.time[k][i];
+            i = self.back[k][i] as usize;
+        }
+        best[0] = steps[0][i];
+        level
+    }
+}
+
 /// Sorts entries by (timestamp, code). They usually arrive in time order,
 /// so only ties need reordering: an insertion sort does that in one pass,
 /// and gives way to a full sort if the input turns out not to be ordered.
@@ -530,6 +615,35 @@ mod tests {
             let mut ch = Scanner::new(n, window, Mode::Default, vec![None; n]);
             proptest::prop_assert_eq!(flex.scan(&e), ch.scan(&e), "{:?}", e);
             proptest::prop_assert_eq!(&flex.best, &ch.best);
+        }
+
+        /// The step-by-step scan gives the default-mode scan's level and
+        /// best chain, with ties across steps and times one event matching
+        /// several steps would give.
+        #[test]
+        fn the_step_scan_is_the_default_scan(
+            n in 1usize..=5,
+            raw in proptest::collection::vec((0i64..16, 0usize..5), 0..24),
+            window in 0i64..10,
+        ) {
+            let mut steps: Vec<Vec<i64>> = vec![Vec::new(); n];
+            for &(t, k) in &raw {
+                steps[k % n].push(t);
+            }
+            steps.iter_mut().for_each(|s| s.sort_unstable());
+            let mut e: Vec<(i64, u8)> =
+                steps.iter().enumerate().flat_map(|(k, s)| s.iter().map(move |&t| (t, STEP0 + k as u8))).collect();
+            sort_entries(&mut e);
+            let mut ch = Scanner::new(n, window, Mode::Default, vec![None; n]);
+            let want = ch.scan(&e);
+            let slices: Vec<&[i64]> = steps.iter().map(Vec::as_slice).collect();
+            let mut best = Vec::new();
+            let mut scan = StepScan::default();
+            // Twice: the second reuses the first one's working memory.
+            for _ in 0..2 {
+                proptest::prop_assert_eq!(scan.scan(&slices, window, &mut best), want, "{:?} window {}", steps, window);
+                proptest::prop_assert_eq!(&best, &ch.best, "{:?} window {}", steps, window);
+            }
         }
     }
 }

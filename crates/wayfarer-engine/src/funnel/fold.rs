@@ -94,6 +94,10 @@ pub struct FunnelFold<'m> {
     relevant: Vec<bool>,
     extra_cols: Vec<Col>,
     persona: Option<usize>,
+    /// A plain default-mode chain (no optional steps or groups, exclusions
+    /// or per-step windows): postings are scanned step by step
+    /// ([`StepScan`]), without merging the lists.
+    by_step: bool,
     /// Collect (customer, level) pairs instead of only counting (tests, exports).
     pub collect_levels: bool,
 }
@@ -152,6 +156,10 @@ impl<'m> FunnelFold<'m> {
             relevant,
             extra_cols,
             persona,
+            by_step: spec.mode == Mode::Default
+                && spec.layout().is_none()
+                && spec.exclude.is_empty()
+                && spec.step_windows.iter().all(Option::is_none),
             collect_levels: false,
         })
     }
@@ -328,6 +336,8 @@ pub struct Scratch {
     entries: Vec<(i64, u8)>,
     /// For the timeline path: the row index of each entry's event in `idx`.
     entry_rows: Vec<usize>,
+    steps: StepScan,
+    best: Vec<i64>,
 }
 
 impl FunnelFold<'_> {
@@ -431,6 +441,9 @@ impl Fold for FunnelFold<'_> {
     /// events: a merge of the lists by row gives each customer's relevant
     /// events in timeline order.
     fn fold_postings(&self, acc: &mut Self::Partial, scratch: &mut Scratch, post: &wayfarer_store::Postings) {
+        if self.by_step {
+            return self.fold_postings_by_step(acc, scratch, post);
+        }
         let mut processed = 0u64;
         let all = &mut acc.0.all;
         self.scanner(&mut scratch.scanner);
@@ -478,6 +491,57 @@ impl Fold for FunnelFold<'_> {
 }
 
 impl FunnelFold<'_> {
+    /// [`Fold::fold_postings`] for a plain chain: each step's events (one
+    /// code's list, or a glob's codes merged by row) walked timeline by
+    /// timeline and scanned step by step.
+    fn fold_postings_by_step(
+        &self,
+        acc: &mut (FunnelPartial, Vec<(u32, u8)>),
+        scratch: &mut Scratch,
+        post: &wayfarer_store::Postings,
+    ) {
+        let n = self.spec.steps.len();
+        let of_step = |k: usize| post.lists.iter().filter(move |(code, ..)| self.mask_of(*code) >> k & 1 == 1);
+        let merged: Vec<Option<(Vec<u32>, Vec<i64>)>> = (0..n)
+            .map(|k| {
+                (of_step(k).count() > 1).then(|| {
+                    let mut items: Vec<(u32, i64)> =
+                        of_step(k).flat_map(|(_, rows, ts)| rows.iter().copied().zip(ts.iter().copied())).collect();
+                    items.sort_unstable();
+                    items.into_iter().unzip()
+                })
+            })
+            .collect();
+        let empty = (&[][..], &[][..]);
+        let lists: Vec<(&[u32], &[i64])> = (0..n)
+            .map(|k| match &merged[k] {
+                Some((rows, ts)) => (rows.as_slice(), ts.as_slice()),
+                None => of_step(k).next().map_or(empty, |(_, rows, ts)| (rows.as_slice(), ts.as_slice())),
+            })
+            .collect();
+        let rows: Vec<&[u32]> = lists.iter().map(|l| l.0).collect();
+        let mut times: Vec<&[i64]> = vec![&[]; n];
+        let mut processed = 0u64;
+        let all = &mut acc.0.all;
+        crate::fold::walk_ranges(&post.starts, &rows, |_, ranges| {
+            times.iter_mut().for_each(|t| *t = &[]);
+            let mut present = 0u32;
+            for (k, r) in ranges {
+                times[*k] = &lists[*k].1[r.clone()];
+                present |= 1 << k;
+            }
+            let level = scratch.steps.scan(&times, self.spec.window, &mut scratch.best);
+            self.record(all, level, &scratch.best, present);
+            processed += 1;
+        });
+        // Customers who met none of these events stay at level 0.
+        all.levels[0] += post.interactive.saturating_sub(processed);
+    }
+
+    fn mask_of(&self, code: u32) -> u32 {
+        self.name_mask.get(code as usize).copied().unwrap_or(0)
+    }
+
     /// Scans one unit's entries (a customer's, or one session's, starting
     /// at entry `offset`) and counts its level in its group.
     fn score(

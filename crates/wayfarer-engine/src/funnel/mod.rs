@@ -30,7 +30,7 @@ use crate::timeline::Timeline;
 use crate::{EngineError, Scope, Unit, ratio};
 
 pub use crate::window_funnel::{
-    EXCLUDED, INTERVENING, Layout, LayoutStep, MAX_STEPS, Mode, SKIPPED, STEP0, Scanner, sort_entries,
+    EXCLUDED, INTERVENING, Layout, LayoutStep, MAX_STEPS, Mode, SKIPPED, STEP0, Scanner, StepScan, sort_entries,
 };
 
 pub mod context;
