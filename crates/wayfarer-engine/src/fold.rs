@@ -316,7 +316,7 @@ pub fn walk_ranges(starts: &[u32], lists: &[&[u32]], mut f: impl FnMut(usize, &[
 
 /// How many of the leading (sorted) values are below `bound`: a galloping
 /// search, cheap when the answer is small.
-fn count_below(sorted: &[u32], bound: u32) -> usize {
+pub fn count_below<T: Copy + PartialOrd>(sorted: &[T], bound: T) -> usize {
     let mut hi = 1;
     while hi <= sorted.len() && sorted[hi - 1] < bound {
         hi *= 2;

@@ -146,7 +146,8 @@ impl Fold for RetentionFold<'_> {
             let activity_done = !self.any_activity || active.last() == Some(&n);
             let return_done = !self.any_return || off > self.spec.periods || offsets.last() == Some(&off);
             if activity_done && return_done {
-                i += ts_all[i..].partition_point(|&t| t < next_start);
+                // (Galloping: the next period usually starts a few rows on.)
+                i += crate::fold::count_below(&ts_all[i..], next_start);
             }
         }
         if !active.is_empty() {

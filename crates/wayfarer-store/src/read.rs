@@ -679,6 +679,27 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_loads_the_stored_keys_at_its_first_events_and_still_refuses_their_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::open(dir.path(), 0).unwrap();
+        w.add(vec![ev("1", Some("alice"), None, 10, "Signed Up"), ev("2", Some("bob"), None, 11, "Signed Up")])
+            .unwrap();
+        w.commit().unwrap();
+        // Opened, committed without events: no dedupe set was loaded.
+        let mut w = Writer::open(dir.path(), 0).unwrap();
+        assert!(!w.keys_loaded());
+        w.commit_open().unwrap();
+        assert_eq!(w.add(Vec::new()).unwrap(), (0, 0));
+        assert!(!w.keys_loaded());
+        // The first events load it: a stored event sent again is a duplicate.
+        let again = ev("2", Some("bob"), None, 11, "Signed Up");
+        assert_eq!(w.add(vec![again, ev("3", Some("carol"), None, 12, "Signed Up")]).unwrap(), (1, 1));
+        assert!(w.keys_loaded());
+        w.commit().unwrap();
+        assert_eq!(Store::open(dir.path()).unwrap().manifest().segments.iter().map(|s| s.rows).sum::<u64>(), 3);
+    }
+
+    #[test]
     fn property_and_trait_names_are_recorded_and_found_in_older_directories() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = Writer::open(dir.path(), 0).unwrap();

@@ -100,7 +100,12 @@ pub struct Writer {
     identity: IdentityGraph,
     event_dict: Dict,
     channel_dict: Dict,
-    seen: EventKeys,
+    /// The stored events' keys, loaded at the first [`add`](Self::add): a
+    /// writer that only folds now and then (a server that is mostly read)
+    /// holds no dedupe set until events arrive.
+    seen: Option<EventKeys>,
+    /// New events expected ([`open_expecting`](Self::open_expecting)).
+    expected: u64,
     pending: Vec<Pending>,
     pending_rows: usize,
     pending_bytes: usize,
@@ -128,8 +133,8 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     /// Opens (creating if needed) the data directory for writing: takes the
-    /// lock, removes files left by interrupted writers, loads the dedupe set
-    /// and the identity graph.
+    /// lock, removes files left by interrupted writers, loads the identity
+    /// graph (and, at the first events added, the dedupe set).
     pub fn open(dir: &Path, now: i64) -> Result<Writer, StoreError> {
         Writer::open_expecting(dir, now, 0)
     }
@@ -155,8 +160,6 @@ impl Writer {
         };
         let canon = identity.canonical_map();
         let was_canonical = canon.iter().enumerate().map(|(i, &c)| c as usize == i).collect();
-        let mut times = Timings::default();
-        let seen = times.time("stored event keys", || load_event_keys(dir, &manifest, expected))?;
         let event_dict = manifest.event_names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
         let channel_dict = manifest.channels.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
         let manifest_partitions = manifest.partitions as usize;
@@ -167,7 +170,8 @@ impl Writer {
             identity,
             event_dict,
             channel_dict,
-            seen,
+            seen: None,
+            expected,
             pending: Vec::new(),
             pending_rows: 0,
             pending_bytes: 0,
@@ -178,8 +182,14 @@ impl Writer {
             committed: false,
             spill_rows: SPILL_ROWS,
             retired: Vec::new(),
-            times,
+            times: Timings::default(),
         })
+    }
+
+    /// Whether the dedupe set is loaded (tests).
+    #[cfg(test)]
+    pub(crate) fn keys_loaded(&self) -> bool {
+        self.seen.is_some()
     }
 
     /// Writes pending rows out every `rows` rows (default [`SPILL_ROWS`]).
@@ -201,6 +211,10 @@ impl Writer {
         let started = std::time::Instant::now();
         let b = &rows.batch;
         let n = b.num_rows();
+        if n == 0 {
+            // (A server seals its staging file each round, often empty.)
+            return Ok((0, 0));
+        }
         let text = |c: Col| staged_index(c).map(|i| b.column(i).as_string::<i32>());
         let bad = || StoreError::Internal("staged batch columns".into());
         let (user_ids, anon_ids, ids) = (
@@ -223,7 +237,15 @@ impl Writer {
         let mut channel_code = vec![u32::MAX; rows.channels.values.len()];
         let (mut idents, mut event_codes, mut channel_codes) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let fresh = self.seen.insert_all(&rows.keys);
+        let seen = match &mut self.seen {
+            Some(seen) => seen,
+            None => {
+                let (dir, manifest, expected) = (&self.dir, &self.manifest, self.expected);
+                let seen = self.times.time("stored event keys", || load_event_keys(dir, manifest, expected))?;
+                self.seen.insert(seen)
+            }
+        };
+        let fresh = seen.insert_all(&rows.keys);
         for i in 0..n {
             if !fresh[i] {
                 keep.get_or_insert_with(|| vec![true; n])[i] = false;
@@ -553,7 +575,7 @@ impl Writer {
     pub fn commit_timed(mut self) -> Result<(CommitStats, Timings), StoreError> {
         // Nothing more is added: the dedupe set (gigabytes at 100M events)
         // is released before the commit merges the runs.
-        self.seen = EventKeys::new();
+        self.seen = None;
         let stats = self.commit_open()?;
         self.committed = true;
         Ok((stats, std::mem::take(&mut self.times)))

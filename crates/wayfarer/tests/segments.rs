@@ -369,6 +369,34 @@ fn profiles_over_http_with_a_profile_key() {
     }
 }
 
+/// Without a profile key nobody is expected to ask for profiles: the server
+/// builds no index (no time, no memory) until a profile is asked for, then
+/// answers 503 ("try again shortly") until it is built, and profiles after.
+#[test]
+fn the_profile_index_is_built_once_profiles_are_wanted() {
+    use std::time::{Duration, Instant};
+    use support::{Server, get};
+    let (t, _) = store();
+    let dir = t.path().join("data");
+    let (_, read) = support::keys(&dir);
+    let server = Server::start(&dir);
+    // Long enough for the index of these few customers, had it been built.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, body) = get(server.addr, "/api/profiles/ann", &read);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.to_string().contains("not built yet"), "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, p) = get(server.addr, "/api/profiles/ann", &read);
+        if status == 200 {
+            assert_eq!(p["customer_id"], "ann", "{p}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no profile once asked for: {status} {p}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The map's "save as segment" conditions hold exactly its cells' customers:
 /// `stage >= 'S'` those who reached S, `stage = 'S'` those who stopped there.
 #[test]

@@ -241,22 +241,39 @@ pub fn scoped(store: Store, model: &Model, scope: &ScopeArgs) -> Result<Store> {
     Ok(store.only_customers(std::sync::Arc::new(members)))
 }
 
-/// The server's profile index, swapped whole after each rebuild.
+/// The server's profile index, swapped whole after each rebuild, and
+/// whether anyone has asked for a profile.
 #[derive(Clone, Default)]
-pub struct Profiles(std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<ProfileIndex>>>>);
+pub struct Profiles {
+    index: std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<ProfileIndex>>>>,
+    asked: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
 
 impl Profiles {
-    fn set(&self, index: ProfileIndex) {
-        let mut slot = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *slot = Some(std::sync::Arc::new(index));
+    fn set(&self, index: Option<ProfileIndex>) {
+        let mut slot = self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = index.map(std::sync::Arc::new);
+    }
+
+    /// Whether the index is worth keeping: a profile key exists (a
+    /// website's or an email tool's backend will ask), or a profile was
+    /// asked for (with a read or admin token). A server nobody asks for
+    /// profiles spends neither the time nor the memory (gigabytes at tens
+    /// of millions of events) on it.
+    fn wanted(&self, dir: &std::path::Path) -> bool {
+        use wayfarer_server::keys::{self, KeyKind};
+        self.asked.load(std::sync::atomic::Ordering::Relaxed)
+            || keys::list(dir).is_ok_and(|l| l.iter().any(|k| k.kind == KeyKind::Profile && k.revoked_at.is_none()))
     }
 
     /// A profile as JSON (`Err` until the first index is built).
     pub fn lookup(&self, id: &str) -> std::result::Result<Option<serde_json::Value>, String> {
-        let index = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        self.asked.store(true, std::sync::atomic::Ordering::Relaxed);
+        let index = self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let Some(index) = index else {
-            return Err("the profile index is not built yet: it is built once events are committed, in a few \
-                        seconds on a large store; try again shortly"
+            return Err("the profile index is not built yet: it is built once a profile key exists or a profile \
+                        is asked for, and again after each commit, in a few seconds on a large store; try again \
+                        shortly"
                 .to_string());
         };
         Ok(index.profile(id).and_then(|p| serde_json::to_value(p).ok()))
@@ -266,7 +283,8 @@ impl Profiles {
 /// Keeps live membership (DESIGN §10), the profile index and triggers:
 /// after each commit of new events, and after a segment is saved or
 /// deleted, records who entered and who left each segment
-/// (`DIR/membership/`) and rebuilds the profiles; then (and every
+/// (`DIR/membership/`) and rebuilds the profiles (while they are wanted:
+/// [`Profiles`]); then (and every
 /// [`TRIGGER_TICK`]) evaluates the triggers into the outbox and delivers
 /// what is due, at most half of one core's time (after a rebuild that
 /// took d it waits d). Runs for the server's life; a failed refresh is
@@ -280,7 +298,7 @@ pub fn live(
 ) {
     // On an accelerated clock timers come due sooner in real time.
     let trigger_tick = clock.real(TRIGGER_TICK).max(every);
-    let mut last: Option<(u64, Vec<SegmentDef>)> = None;
+    let mut last: Option<(u64, Vec<SegmentDef>, bool)> = None;
     let mut reported: Option<String> = None;
     let mut triggers_ran: Option<std::time::Instant> = None;
     let mut reported_triggers: Vec<String> = Vec::new();
@@ -293,7 +311,7 @@ pub fn live(
             std::thread::sleep(every);
             continue;
         };
-        let state = (store.manifest().generation, defs);
+        let state = (store.manifest().generation, defs, profiles.wanted(dir));
         let changed = last.as_ref() != Some(&state);
         // Triggers' timers come due without new data: evaluated at least
         // every TRIGGER_TICK while a triggers file exists.
@@ -309,7 +327,7 @@ pub fn live(
             if changed {
                 membership::refresh(&store, &model, &state.1, clock.now_us())?;
                 let segments = membership::compile_all(&store, &state.1, &model)?;
-                profiles.set(ProfileIndex::build(&store, &model, &segments)?);
+                profiles.set(if state.2 { Some(ProfileIndex::build(&store, &model, &segments)?) } else { None });
             }
             if has_triggers {
                 triggers_ran = Some(std::time::Instant::now());
