@@ -262,26 +262,11 @@ pub fn run_split<F: Fold>(
     Ok(out)
 }
 
-/// Walks postings lists timeline by timeline and calls `f(timeline, items)`
-/// once per timeline that has any, with its (row, timestamp, event code)
-/// items grouped by list (each group in row order; sort across groups if
-/// order matters). Timelines without items are skipped.
-pub fn walk_postings(post: &Postings, mut f: impl FnMut(usize, &[(u32, i64, u32)])) {
-    let mut items: Vec<(u32, i64, u32)> = Vec::new();
-    walk_postings_ranges(post, |timeline, ranges| {
-        items.clear();
-        for (i, r) in ranges {
-            let (code, rows, ts) = &post.lists[*i];
-            items.extend(r.clone().map(|c| (rows[c], ts[c], *code)));
-        }
-        f(timeline, &items);
-    });
-}
-
 /// Walks postings lists timeline by timeline and calls `f(timeline,
 /// ranges)` once per timeline that has any item, with the range of each
-/// list (by index into `post.lists`) that belongs to it: what
-/// [`walk_postings`] gives, without copying the items.
+/// list (by index into `post.lists`) that belongs to it (each list's items
+/// are in row order; a fold that needs them across lists in order merges
+/// them).
 pub fn walk_postings_ranges(post: &Postings, f: impl FnMut(usize, &[(usize, std::ops::Range<usize>)])) {
     let lists: Vec<&[u32]> = post.lists.iter().map(|(_, rows, _)| rows.as_slice()).collect();
     walk_ranges(&post.starts, &lists, f);

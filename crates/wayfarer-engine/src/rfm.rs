@@ -173,27 +173,33 @@ impl Fold for RfmFold<'_> {
     /// Folds one partition from the purchase events' postings.
     fn fold_postings(&self, p: &mut RfmPartial, _: &mut (), post: &wayfarer_store::Postings) {
         let mut rv = 0usize;
-        let several = post.lists.len() > 1;
-        let mut sorted: Vec<(u32, i64, u32)> = Vec::new();
-        fold::walk_postings(post, |t, items| {
-            let items = if several {
-                sorted.clear();
-                sorted.extend_from_slice(items);
-                sorted.sort_unstable();
-                &sorted[..]
-            } else {
-                items
-            };
+        let mut sorted: Vec<(u32, i64)> = Vec::new();
+        fold::walk_postings_ranges(post, |t, ranges| {
             let mut acc = Purchases::default();
-            for &(r, ts, _) in items {
-                if !self.counts(ts) {
-                    continue;
+            let mut add = |r: u32, ts: i64| {
+                if self.counts(ts) {
+                    rv += fold::count_below(&post.rev_rows[rv..], r);
+                    let value = if post.rev_rows.get(rv) == Some(&r) { post.rev_vals[rv] } else { 0.0 };
+                    acc.add(ts, value);
                 }
-                while rv < post.rev_rows.len() && post.rev_rows[rv] < r {
-                    rv += 1;
+            };
+            if let [(list, range)] = ranges {
+                // One purchase event (or one of them in this timeline): its
+                // items are already in time order.
+                let (_, rows, ts) = &post.lists[*list];
+                for c in range.clone() {
+                    add(rows[c], ts[c]);
                 }
-                let value = if post.rev_rows.get(rv) == Some(&r) { post.rev_vals[rv] } else { 0.0 };
-                acc.add(ts, value);
+            } else {
+                sorted.clear();
+                for (list, range) in ranges {
+                    let (_, rows, ts) = &post.lists[*list];
+                    sorted.extend(range.clone().map(|c| (rows[c], ts[c])));
+                }
+                sorted.sort_unstable();
+                for &(r, ts) in &sorted {
+                    add(r, ts);
+                }
             }
             self.finish_customer(p, post.customers[t], &acc);
         });

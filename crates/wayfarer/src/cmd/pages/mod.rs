@@ -62,6 +62,7 @@ pub fn pages(data: PathBuf, config: ServerConfig, timeout: Duration, warm: bool,
         .collect();
     let dash = Arc::new(Dash {
         data,
+        grammar: super::api::Grammar::new(),
         config,
         png: Arc::new(Png::new()),
         cache: Arc::default(),
@@ -84,6 +85,8 @@ pub fn pages(data: PathBuf, config: ServerConfig, timeout: Duration, warm: bool,
 
 struct Dash {
     data: PathBuf,
+    /// How a page's query string becomes the command's flags.
+    grammar: super::api::Grammar,
     /// The server's configuration (the one it ingests with).
     config: ServerConfig,
     png: Arc<Png>,
@@ -177,6 +180,7 @@ impl Dash {
     fn under(&self, job: Job, serve_stale: bool) -> Dash {
         Dash {
             data: self.data.clone(),
+            grammar: self.grammar.clone(),
             config: self.config.clone(),
             png: self.png.clone(),
             cache: self.cache.clone(),
@@ -286,7 +290,7 @@ impl Dash {
     }
 
     fn parse(&self, command: &str, params: &[(String, String)]) -> Result<crate::cli::Cli, Problem> {
-        let mut cli = super::api::parse(&self.data, command, params)?;
+        let mut cli = self.grammar.parse(&self.data, command, params)?;
         cli.global.cancel = self.cancel();
         cli.global.snapshot = Some(self.snapshot()?);
         Ok(cli)
