@@ -120,6 +120,25 @@ impl Shard {
     }
 }
 
+/// Inserts one shard's keys in order, GROUP at a time (each group's home
+/// buckets are read first, so their cache misses overlap); `answer` gets
+/// whether each was new.
+fn insert_group_wise(shard: &mut Shard, keys: &[[u32; 3]], mut answer: impl FnMut(bool)) {
+    for group in keys.chunks(GROUP) {
+        let mut touched = 0u32;
+        for &k in group {
+            touched ^= shard.buckets[shard.home(k)].len;
+        }
+        std::hint::black_box(touched);
+        for &k in group {
+            answer(shard.insert(k));
+        }
+    }
+}
+
+/// Batches at least this large are inserted on all cores.
+const PARALLEL_FROM: usize = 1 << 16;
+
 /// The keys of the events a writer has seen (stored and added).
 pub(crate) struct EventKeys {
     shards: Vec<Shard>,
@@ -156,7 +175,10 @@ impl EventKeys {
     }
 
     /// Adds keys in order and tells for each whether it was new (a key
-    /// seen earlier in `keys` is not).
+    /// seen earlier in `keys` is not). A large batch (the stored keys a
+    /// writer loads, a segment's at a time) is inserted shard by shard on
+    /// all cores: a key's shard alone decides whether it is new, and each
+    /// shard takes its keys in their order.
     pub(crate) fn insert_all(&mut self, keys: &[u128]) -> Vec<bool> {
         let mut per_shard = [0usize; 1 << SHARD_BITS];
         for &k in keys {
@@ -165,20 +187,52 @@ impl EventKeys {
         for (shard, &more) in self.shards.iter_mut().zip(&per_shard) {
             shard.reserve(more);
         }
-        let mut fresh = Vec::with_capacity(keys.len());
-        for group in keys.chunks(GROUP) {
-            // Read each home bucket first: the loads do not depend on each
-            // other, so their cache misses overlap.
-            let mut touched = 0u32;
-            for &k in group {
-                let (s, k) = split(k);
-                let shard = &self.shards[s];
-                touched ^= shard.buckets[shard.home(k)].len;
+        if keys.len() < PARALLEL_FROM || rayon::current_num_threads() < 2 {
+            let mut fresh = Vec::with_capacity(keys.len());
+            for group in keys.chunks(GROUP) {
+                let mut touched = 0u32;
+                for &k in group {
+                    let (s, k) = split(k);
+                    let shard = &self.shards[s];
+                    touched ^= shard.buckets[shard.home(k)].len;
+                }
+                std::hint::black_box(touched);
+                for &k in group {
+                    let (s, k) = split(k);
+                    fresh.push(self.shards[s].insert(k));
+                }
             }
-            std::hint::black_box(touched);
-            for &k in group {
-                let (s, k) = split(k);
-                fresh.push(self.shards[s].insert(k));
+            return fresh;
+        }
+        // The positions of each shard's keys, in order (a counting sort).
+        let mut starts = vec![0usize; per_shard.len() + 1];
+        for (s, n) in per_shard.iter().enumerate() {
+            starts[s + 1] = starts[s] + n;
+        }
+        let mut next = starts.clone();
+        let mut order = vec![0u32; keys.len()];
+        for (i, &k) in keys.iter().enumerate() {
+            let s = split(k).0;
+            order[next[s]] = i as u32;
+            next[s] += 1;
+        }
+        use rayon::prelude::*;
+        let answers: Vec<Vec<bool>> = self
+            .shards
+            .par_iter_mut()
+            .enumerate()
+            .map(|(s, shard)| {
+                let mine: Vec<[u32; 3]> =
+                    order[starts[s]..starts[s + 1]].iter().map(|&i| split(keys[i as usize]).1).collect();
+                let mut out = Vec::with_capacity(mine.len());
+                insert_group_wise(shard, &mine, |f| out.push(f));
+                out
+            })
+            .collect();
+        let mut fresh = vec![false; keys.len()];
+        for (s, answer) in answers.iter().enumerate() {
+            for (&i, &f) in order[starts[s]..starts[s + 1]].iter().zip(answer) {
+                fresh[i as usize] = f;
             }
         }
         fresh
@@ -241,6 +295,26 @@ mod tests {
             assert!(s.len <= s.limit());
             assert_eq!(s.buckets.iter().map(|b| b.len as usize).sum::<usize>(), s.len);
         }
+    }
+
+    #[test]
+    fn a_large_batch_inserted_shard_by_shard_answers_as_one_after_the_other() {
+        // Batches above the parallel threshold, with repeats inside a batch
+        // (only the first is new) and keys from the batch before.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let mut keys = EventKeys::new();
+        let mut reference = std::collections::HashSet::new();
+        for round in 0..3u64 {
+            let n = PARALLEL_FROM * 2 + 17;
+            let batch: Vec<u128> = (0..n as u64)
+                .map(|i| event_key(&format!("p{}", (i * 7) % (n as u64 * 3 / 4) + round * 50_000)))
+                .collect();
+            let fresh = pool.install(|| keys.insert_all(&batch));
+            let expected: Vec<bool> = batch.iter().map(|&k| reference.insert(k)).collect();
+            assert_eq!(fresh, expected, "round {round}");
+            assert!(expected.iter().any(|f| !f) && expected.iter().any(|&f| f));
+        }
+        assert_eq!(keys.len(), reference.len());
     }
 
     #[test]
