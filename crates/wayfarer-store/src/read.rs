@@ -679,24 +679,33 @@ mod tests {
     }
 
     #[test]
-    fn a_writer_loads_the_stored_keys_at_its_first_events_and_still_refuses_their_duplicates() {
+    fn a_writer_loads_the_stored_keys_and_identities_at_its_first_events() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = Writer::open(dir.path(), 0).unwrap();
-        w.add(vec![ev("1", Some("alice"), None, 10, "Signed Up"), ev("2", Some("bob"), None, 11, "Signed Up")])
-            .unwrap();
+        let mut linked = ev("1", Some("alice"), Some("a-1"), 10, "Signed Up");
+        linked.kind = wayfarer_core::Kind::Identify;
+        w.add(vec![linked, ev("2", Some("bob"), None, 11, "Signed Up")]).unwrap();
         w.commit().unwrap();
-        // Opened, committed without events: no dedupe set was loaded.
+        // Opened, committed without events: neither the dedupe set nor the
+        // identity graph was loaded, and the identities are as they were.
         let mut w = Writer::open(dir.path(), 0).unwrap();
-        assert!(!w.keys_loaded());
+        assert_eq!(w.loaded(), (false, false));
         w.commit_open().unwrap();
         assert_eq!(w.add(Vec::new()).unwrap(), (0, 0));
-        assert!(!w.keys_loaded());
-        // The first events load it: a stored event sent again is a duplicate.
+        assert_eq!(w.loaded(), (false, false));
+        drop(w);
+        assert_eq!(Store::open(dir.path()).unwrap().identity().unwrap().external_id(0), "alice");
+        // The first events load both: a stored event sent again is a
+        // duplicate, and the anonymous id already linked to alice is hers.
+        let mut w = Writer::open(dir.path(), 0).unwrap();
         let again = ev("2", Some("bob"), None, 11, "Signed Up");
-        assert_eq!(w.add(vec![again, ev("3", Some("carol"), None, 12, "Signed Up")]).unwrap(), (1, 1));
-        assert!(w.keys_loaded());
+        let known = ev("3", None, Some("a-1"), 12, "Page Viewed");
+        assert_eq!(w.add(vec![again, known, ev("4", Some("carol"), None, 13, "Signed Up")]).unwrap(), (2, 1));
+        assert_eq!(w.loaded(), (true, true));
         w.commit().unwrap();
-        assert_eq!(Store::open(dir.path()).unwrap().manifest().segments.iter().map(|s| s.rows).sum::<u64>(), 3);
+        let rows = all_rows(&Store::open(dir.path()).unwrap());
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows.iter().filter(|r| r.0 == "alice").count(), 2, "{rows:?}");
     }
 
     #[test]

@@ -97,7 +97,10 @@ pub struct Writer {
     dir: PathBuf,
     _lock: DirLock,
     manifest: Manifest,
-    identity: IdentityGraph,
+    /// The identity graph, loaded at the first events added (as the
+    /// dedupe set): gigabytes' worth of a server's memory at 100M events
+    /// that a server nobody ingests into does not need.
+    identity: Option<IdentityGraph>,
     event_dict: Dict,
     channel_dict: Dict,
     /// The stored events' keys, loaded at the first [`add`](Self::add): a
@@ -154,12 +157,6 @@ impl Writer {
         if manifest.keys.is_none() {
             manifest.keys = Some(scan_keys(dir, &manifest)?);
         }
-        let mut identity = match manifest.identity_file.as_deref() {
-            Some(g) => crate::load_identity(dir, g)?,
-            None => IdentityGraph::new(),
-        };
-        let canon = identity.canonical_map();
-        let was_canonical = canon.iter().enumerate().map(|(i, &c)| c as usize == i).collect();
         let event_dict = manifest.event_names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
         let channel_dict = manifest.channels.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
         let manifest_partitions = manifest.partitions as usize;
@@ -167,7 +164,7 @@ impl Writer {
             dir: dir.to_path_buf(),
             _lock: lock,
             manifest,
-            identity,
+            identity: None,
             event_dict,
             channel_dict,
             seen: None,
@@ -177,7 +174,7 @@ impl Writer {
             pending_bytes: 0,
             runs: vec![Vec::new(); manifest_partitions],
             new_segments: Vec::new(),
-            was_canonical,
+            was_canonical: Vec::new(),
             stats: CommitStats::default(),
             committed: false,
             spill_rows: SPILL_ROWS,
@@ -186,10 +183,10 @@ impl Writer {
         })
     }
 
-    /// Whether the dedupe set is loaded (tests).
+    /// Whether the dedupe set and the identity graph are loaded (tests).
     #[cfg(test)]
-    pub(crate) fn keys_loaded(&self) -> bool {
-        self.seen.is_some()
+    pub(crate) fn loaded(&self) -> (bool, bool) {
+        (self.seen.is_some(), self.identity.is_some())
     }
 
     /// Writes pending rows out every `rows` rows (default [`SPILL_ROWS`]).
@@ -246,6 +243,15 @@ impl Writer {
             }
         };
         let fresh = seen.insert_all(&rows.keys);
+        if self.identity.is_none() {
+            let mut graph = match self.manifest.identity_file.as_deref() {
+                Some(g) => self.times.time("identity graph", || crate::load_identity(&self.dir, g))?,
+                None => IdentityGraph::new(),
+            };
+            self.was_canonical = graph.canonical_map().iter().enumerate().map(|(i, &c)| c as usize == i).collect();
+            self.identity = Some(graph);
+        }
+        let identity = self.identity.as_mut().ok_or_else(|| StoreError::Internal("identity graph".into()))?;
         for i in 0..n {
             if !fresh[i] {
                 keep.get_or_insert_with(|| vec![true; n])[i] = false;
@@ -257,16 +263,16 @@ impl Writer {
             // New identities get their key (prefixed id) made; known ones
             // are found by the key's hash alone.
             let user = opt(user_ids, i)
-                .map(|u| self.identity.intern_hashed(rows.user_keys[i], || format!("{USER_PREFIX}{u}"), ts, seq));
+                .map(|u| identity.intern_hashed(rows.user_keys[i], || format!("{USER_PREFIX}{u}"), ts, seq));
             let anon = opt(anon_ids, i)
-                .map(|a| self.identity.intern_hashed(rows.anon_keys[i], || format!("{ANON_PREFIX}{a}"), ts, seq));
+                .map(|a| identity.intern_hashed(rows.anon_keys[i], || format!("{ANON_PREFIX}{a}"), ts, seq));
             if let (Some(a), Some(u)) = (anon, user) {
-                self.identity.link_anon_user(a, u, ts, seq);
+                identity.link_anon_user(a, u, ts, seq);
             }
             if kinds[i] == Kind::Alias.code()
                 && let (Some(prev), Some(u)) = (opt(previous, i), user)
             {
-                self.identity.link_alias(prev, u, ts, seq);
+                identity.link_alias(prev, u, ts, seq);
             }
             let Some(ident) = user.or(anon) else {
                 // The decoder guarantees an identity; refuse rather than guess.
@@ -291,7 +297,7 @@ impl Writer {
                 channel_code[c]
             }));
         }
-        self.was_canonical.resize(self.identity.len(), false);
+        self.was_canonical.resize(identity.len(), false);
         let acc = idents.len() as u64;
         let dup = n as u64 - acc;
         self.stats.accepted += acc;
@@ -340,7 +346,7 @@ impl Writer {
         if self.pending.is_empty() {
             return Ok((0..parts).map(|_| None).collect());
         }
-        let canon = self.identity.canonical_map().to_vec();
+        let canon = self.canon();
         for (i, &c) in canon.iter().enumerate() {
             if c as usize == i {
                 self.was_canonical[i] = true;
@@ -500,7 +506,7 @@ impl Writer {
             return Ok(());
         }
         let parts = self.partition_pending()?;
-        let canon = self.identity.canonical_map().to_vec();
+        let canon = self.canon();
         self.resolve_runs(&canon)?;
         let runs = std::mem::replace(&mut self.runs, vec![Vec::new(); parts.len()]);
         let first_id = self.manifest.next_segment;
@@ -715,6 +721,12 @@ impl Writer {
         &self.dir
     }
 
+    /// Each identity's customer (itself, or the customer it merged into);
+    /// empty while the graph is not loaded (nothing has merged then).
+    fn canon(&mut self) -> Vec<u32> {
+        self.identity.as_mut().map(|g| g.canonical_map().to_vec()).unwrap_or_default()
+    }
+
     /// Events in the store, committed.
     pub fn events_total(&self) -> u64 {
         self.manifest.events_total
@@ -722,7 +734,7 @@ impl Writer {
 
     fn commit_now(&mut self) -> Result<CommitStats, StoreError> {
         self.flush()?;
-        let canon = self.identity.canonical_map().to_vec();
+        let canon = self.canon();
         // Customers that were canonical when rows were written but are no
         // longer (merged by later links): their rows move to the new customer.
         let demoted: HashSet<u32> = (0..canon.len())
@@ -744,12 +756,15 @@ impl Writer {
         let generation = format!("{:08}", self.manifest.generation);
         // The identity files are rewritten only when the graph changed
         // (a live server's commits mostly bring known customers).
-        if !self.identity.is_empty() && (self.identity.is_unsaved() || self.manifest.identity_file.is_none()) {
+        if let Some(identity) = self.identity.as_mut()
+            && !identity.is_empty()
+            && (identity.is_unsaved() || self.manifest.identity_file.is_none())
+        {
             let started = std::time::Instant::now();
-            crate::store_identity(&self.dir, &generation, &self.identity)?;
+            crate::store_identity(&self.dir, &generation, identity)?;
             self.times.add("identity files", started.elapsed());
             self.manifest.identity_file = Some(generation);
-            self.identity.mark_saved();
+            identity.mark_saved();
         }
         self.times.time("manifest", || self.manifest.store(&self.dir))?;
         self.stats.events_total = self.manifest.events_total;
