@@ -353,6 +353,57 @@ mod tests {
         }
     }
 
+    /// A funnel answered from postings step by step (a glob step over two
+    /// events, a step that repeats an earlier one, equal timestamps) gives
+    /// the answer of the rows and the scan: levels, step times, time to
+    /// convert.
+    #[test]
+    fn a_funnel_from_postings_step_by_step_is_the_funnel_from_rows() {
+        use crate::Scope;
+        use crate::fold::Fold;
+        use crate::funnel::{FunnelFold, FunnelSpec, Mode, Step};
+        use crate::testutil::*;
+        let names = ["Product Viewed", "Product Added", "Product Shared", "Checkout Started", "Order Completed"];
+        let mut events = Vec::new();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for c in 0..400u32 {
+            let user = format!("u{c}");
+            // Heavy-tailed: a few customers with many events.
+            let n = if c % 50 == 0 { 200 } else { 1 + c % 9 };
+            let mut t = f64::from(c % 13) * 600.0;
+            for _ in 0..n {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // Some events share the previous one's minute.
+                t += [0.0, 0.0, 3.0, 45.0, 2000.0, 9000.0][(state % 6) as usize];
+                events.push(ev(&user, t, names[(state >> 8) as usize % names.len()]));
+            }
+        }
+        let (_d, s) = store(events);
+        let m = model(&s);
+        let scope = Scope::default();
+        for steps in [
+            vec!["Product Viewed", "Product A*", "Checkout Started", "Order Completed"],
+            vec!["Product Viewed", "Product Viewed", "Order Completed"],
+            vec!["Product *", "Checkout Started"],
+        ] {
+            let steps = steps.iter().map(|e| Step::parse(e, &m).unwrap()).collect();
+            let spec = FunnelSpec::new(steps, 3 * 86_400_000_000, Mode::Default);
+            let answer = |from_rows: bool| {
+                let mut f = FunnelFold::new(&m, &scope, &spec).unwrap();
+                // Collecting each customer's level reads rows, not postings.
+                f.collect_levels = from_rows;
+                assert_eq!(f.postings().is_some(), !from_rows);
+                let (p, _) = super::run(&s, &f).unwrap();
+                serde_json::to_value(f.finish((p, Vec::new()))).unwrap()
+            };
+            let postings = answer(false);
+            assert_eq!(postings, answer(true));
+            assert!(postings["level_counts"].as_array().unwrap().iter().filter(|n| n.as_u64() > Some(0)).count() > 2);
+        }
+    }
+
     #[test]
     fn folds_run_elsewhere_give_the_embedded_answers() {
         use crate::Scope;

@@ -76,16 +76,10 @@ pub(crate) fn without_env(cmd: clap::Command) -> clap::Command {
     names.iter().fold(cmd, |c, n| c.mut_subcommand(n, without_env))
 }
 
-/// A command's definition by name; `segments list` names a subcommand's.
-fn subcommand(name: &str) -> Option<clap::Command> {
-    let mut words = name.split(' ');
-    let first = words.next()?;
-    let mut cmd = Cli::command().get_subcommands().find(|c| c.get_name() == first).cloned()?;
-    for w in words {
-        let next = cmd.get_subcommands().find(|c| c.get_name() == w).cloned()?;
-        cmd = next;
-    }
-    Some(cmd)
+/// Whether a command's argument is one of its own parameters (not a global
+/// flag, nor clap's `--help` and `--version`).
+fn is_param(a: &clap::Arg) -> bool {
+    !a.is_global_set() && !matches!(a.get_id().as_str(), "help" | "version")
 }
 
 fn takes_no_value(a: &clap::Arg) -> bool {
@@ -103,16 +97,16 @@ const MORE: [&str; 3] = ["segments list", "segments show", "segments members"];
 
 /// The definitions of these commands, from their flags.
 fn described(names: &[&str]) -> Vec<QueryCommand> {
+    let grammar = Grammar::new();
     names
         .iter()
-        .filter_map(|name| subcommand(name).map(|c| (*name, c)))
+        .filter_map(|name| grammar.command(name).map(|c| (*name, c)))
         .map(|(name, c)| QueryCommand {
             name: name.to_string(),
             summary: c.get_about().map(ToString::to_string).unwrap_or_default(),
             params: c
                 .get_arguments()
-                .filter(|a| !a.is_global_set() && a.get_id() != "help")
-                .filter(|a| !BLOCKED.contains(&param_name(a).as_str()))
+                .filter(|a| is_param(a) && !BLOCKED.contains(&param_name(a).as_str()))
                 .map(|a| QueryParam {
                     name: param_name(a),
                     help: a.get_help().map(ToString::to_string).unwrap_or_default(),
@@ -216,7 +210,7 @@ impl Grammar {
 
     /// A command's definition by name; `segments list` names a subcommand's.
     fn command(&self, name: &str) -> Option<&clap::Command> {
-        name.split(' ').try_fold(self.0.as_ref(), |c, w| c.find_subcommand(w))
+        name.split(' ').try_fold(self.0.as_ref(), |c, w| c.get_subcommands().find(|s| s.get_name() == w))
     }
 
     /// The command line a query string stands for, parsed by clap.
@@ -238,8 +232,7 @@ fn parse_with(grammar: &Grammar, data: &Path, command: &str, params: &[(String, 
         let key = key.replace('_', "-");
         let arg = sub
             .get_arguments()
-            .filter(|a| !a.is_global_set() && !matches!(a.get_id().as_str(), "help" | "version"))
-            .find(|a| param_name(a) == key && !BLOCKED.contains(&key.as_str()))
+            .find(|a| is_param(a) && param_name(a) == key && !BLOCKED.contains(&key.as_str()))
             .ok_or_else(|| invalid(format!("unknown parameter '{key}' for {command}")))?;
         if arg.get_long().is_none() {
             positionals.push(value.clone());
