@@ -98,30 +98,86 @@ impl std::fmt::Display for Reject {
     }
 }
 
+/// What the events of a piece are gathered into as they are decoded. Each
+/// decoded event is handed to `push`, which may drop it there and then, so
+/// a decoding task holds one event at a time rather than its piece's (the
+/// import builds the store's columns; [`Listed`] keeps the events).
+pub trait Gather: Sync {
+    /// A piece's events, gathered.
+    type Piece: Send;
+    /// A piece being gathered.
+    type Builder;
+    /// A builder for about `rows` events.
+    fn start(&self, rows: usize) -> Self::Builder;
+    fn push(&self, builder: &mut Self::Builder, event: Event);
+    fn finish(&self, builder: Self::Builder) -> Self::Piece;
+    /// Gives events of a gathered piece other ids: (place in the piece, id).
+    fn rename(&self, piece: &mut Self::Piece, renamed: &[(usize, String)]);
+}
+
+/// Gathers the events themselves.
+pub struct Listed;
+
+impl Gather for Listed {
+    type Piece = Vec<Event>;
+    type Builder = Vec<Event>;
+
+    fn start(&self, rows: usize) -> Vec<Event> {
+        Vec::with_capacity(rows)
+    }
+
+    fn push(&self, builder: &mut Vec<Event>, event: Event) {
+        builder.push(event);
+    }
+
+    fn finish(&self, builder: Vec<Event>) -> Vec<Event> {
+        builder
+    }
+
+    fn rename(&self, piece: &mut Vec<Event>, renamed: &[(usize, String)]) {
+        for (i, id) in renamed {
+            piece[*i].event_id.clone_from(id);
+        }
+    }
+}
+
 /// Decoded records in file order.
-#[derive(Debug, Default)]
-pub struct Chunk {
-    /// The events, in pieces of at most [`PIECE_ROWS`] (each decoded by
-    /// one task, so the next stage can take them a piece at a time).
-    pub pieces: Vec<Vec<Event>>,
+#[derive(Debug)]
+pub struct Chunk<P = Vec<Event>> {
+    /// The events, in pieces of at most [`PIECE_ROWS`] rows (each decoded
+    /// by one task, so the next stage can take them a piece at a time).
+    pub pieces: Vec<P>,
+    /// Per piece, its events whose id was made from their content: (place
+    /// in the piece, id); the file's later copies of a row get ":1", ":2"….
+    generated: Vec<Vec<(usize, String)>>,
+    /// How many events the pieces hold.
+    events: usize,
     pub rejects: Vec<Reject>,
     /// How far into the file reading has got, in bytes (for progress).
     pub position: u64,
 }
 
-impl Chunk {
-    /// The events in file order.
-    pub fn events(&self) -> impl Iterator<Item = &Event> {
-        self.pieces.iter().flatten()
+impl<P> Default for Chunk<P> {
+    fn default() -> Self {
+        Chunk { pieces: Vec::new(), generated: Vec::new(), events: 0, rejects: Vec::new(), position: 0 }
     }
+}
 
+impl<P> Chunk<P> {
     /// How many events.
     pub fn len(&self) -> usize {
-        self.pieces.iter().map(Vec::len).sum()
+        self.events
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pieces.iter().all(Vec::is_empty)
+        self.events == 0
+    }
+}
+
+impl Chunk<Vec<Event>> {
+    /// The events in file order.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.pieces.iter().flatten()
     }
 }
 
@@ -202,10 +258,18 @@ pub fn check_file(path: &Path, format: Format) -> Result<(), ImportError> {
     }
 }
 
-/// Reads and decodes a whole file, handing chunks to `sink` in file order.
-pub fn read_file<F>(path: &Path, format: Format, decoder: &Decoder, mut sink: F) -> Result<FileStats, ImportError>
+/// Reads and decodes a whole file, handing chunks to `sink` in file order,
+/// their events gathered by `gather`.
+pub fn read_file<G, F>(
+    path: &Path,
+    format: Format,
+    decoder: &Decoder,
+    gather: &G,
+    mut sink: F,
+) -> Result<FileStats, ImportError>
 where
-    F: FnMut(Chunk) -> Result<(), String>,
+    G: Gather,
+    F: FnMut(Chunk<G::Piece>) -> Result<(), String>,
 {
     check_file(path, format)?;
     let name = path.display().to_string();
@@ -215,14 +279,18 @@ where
     // file (two equal purchases on the same day) are distinct events, so the
     // second gets ":1", the third ":2"… — the same on every re-import.
     let mut seen: std::collections::HashMap<u128, u32> = std::collections::HashMap::new();
-    let mut emit = |mut chunk: Chunk, records: u64| -> Result<(), ImportError> {
-        for e in chunk.pieces.iter_mut().flatten() {
-            if e.event_id.starts_with(crate::decode::GENERATED_ID_PREFIX) {
-                let n = seen.entry(xxhash_rust::xxh3::xxh3_128(e.event_id.as_bytes())).or_insert(0);
+    let mut emit = |mut chunk: Chunk<G::Piece>, records: u64| -> Result<(), ImportError> {
+        for (piece, generated) in chunk.pieces.iter_mut().zip(&chunk.generated) {
+            let mut renamed = Vec::new();
+            for (i, id) in generated {
+                let n = seen.entry(xxhash_rust::xxh3::xxh3_128(id.as_bytes())).or_insert(0);
                 if *n > 0 {
-                    e.event_id = format!("{}:{n}", e.event_id);
+                    renamed.push((*i, format!("{id}:{n}")));
                 }
                 *n += 1;
+            }
+            if !renamed.is_empty() {
+                gather.rename(piece, &renamed);
             }
         }
         stats.records += records;
@@ -230,10 +298,11 @@ where
         stats.rejected += chunk.rejects.len() as u64;
         sink(chunk).map_err(ImportError::Sink)
     };
+    let reading = Reading { path, name: &name, decoder, gather };
     match format {
-        Format::Csv => read_csv(path, &name, decoder, &mut emit)?,
-        Format::Ndjson => read_ndjson(path, &name, decoder, &mut emit)?,
-        Format::Parquet => read_parquet(path, &name, decoder, &mut emit)?,
+        Format::Csv => read_csv(&reading, &mut emit)?,
+        Format::Ndjson => read_ndjson(&reading, &mut emit)?,
+        Format::Parquet => read_parquet(&reading, &mut emit)?,
     }
     // A file truncated, rewritten or appended to while it was read gave a
     // part of itself: refuse it rather than import that part silently.
@@ -287,7 +356,16 @@ impl Snapshot {
     }
 }
 
-type Emit<'a> = dyn FnMut(Chunk, u64) -> Result<(), ImportError> + 'a;
+/// What a format's reader is given: the file, its name in messages, the
+/// decoder, and what the events are gathered into.
+struct Reading<'a, G> {
+    path: &'a Path,
+    name: &'a str,
+    decoder: &'a Decoder,
+    gather: &'a G,
+}
+
+type Emit<'a, P> = dyn FnMut(Chunk<P>, u64) -> Result<(), ImportError> + 'a;
 
 fn read_head(path: &Path, name: &str) -> Result<Vec<u8>, ImportError> {
     let mut file = File::open(path).map_err(|e| unreadable(name, e))?;
@@ -350,7 +428,8 @@ fn csv_header(head: &[u8], delim: u8) -> Vec<String> {
     }
 }
 
-fn read_csv(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) -> Result<(), ImportError> {
+fn read_csv<G: Gather>(reading: &Reading<'_, G>, emit: &mut Emit<'_, G::Piece>) -> Result<(), ImportError> {
+    let Reading { path, name, decoder, gather } = *reading;
     let head = read_head(path, name)?;
     let delim = detect_delimiter(&head);
     let names = csv_header(&head, delim);
@@ -372,9 +451,9 @@ fn read_csv(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) -> 
         if batch.len() >= CHUNK_ROWS || (!more && !batch.is_empty()) {
             let rows = std::mem::take(&mut batch);
             let n = rows.len() as u64;
-            let mut chunk = decode_rows(rows.len(), |i, events, rejects| {
+            let mut chunk = decode_rows(gather, rows.len(), |i, out| {
                 let (line, rec) = &rows[i];
-                sort_out(decode_csv_row(decoder, name, &roles, &names, *line, rec, delim), events, rejects);
+                out.take(decode_csv_row(decoder, name, &roles, &names, *line, rec, delim));
             });
             chunk.position = rdr.position().byte();
             emit(chunk, n)?;
@@ -417,43 +496,88 @@ fn raw_csv(rec: &csv::ByteRecord, delim: u8) -> String {
 }
 
 /// Decodes rows `0..n` in parallel, a piece of [`PIECE_ROWS`] per task,
-/// straight into the chunk's events and rejects (both in file order).
+/// straight into the chunk's pieces and rejects (both in file order).
 /// `decode` turns row `i` into events (a Segment batch line is several)
-/// and rejects.
-fn decode_rows<F>(n: usize, decode: F) -> Chunk
+/// and rejects, handing each to `out`.
+fn decode_rows<G, F>(gather: &G, n: usize, decode: F) -> Chunk<G::Piece>
 where
-    F: Fn(usize, &mut Vec<Event>, &mut Vec<Reject>) + Sync,
+    G: Gather,
+    F: Fn(usize, &mut Out<'_, G>) + Sync,
 {
-    let pieces: Vec<(Vec<Event>, Vec<Reject>)> = (0..n.div_ceil(PIECE_ROWS))
+    let pieces: Vec<Decoded<G::Piece>> = (0..n.div_ceil(PIECE_ROWS))
         .into_par_iter()
         .map(|p| {
             let rows = p * PIECE_ROWS..((p + 1) * PIECE_ROWS).min(n);
-            let (mut events, mut rejects) = (Vec::with_capacity(rows.len()), Vec::new());
+            let mut out = Out {
+                gather,
+                builder: gather.start(rows.len()),
+                events: 0,
+                generated: Vec::new(),
+                rejects: Vec::new(),
+            };
             for i in rows {
-                decode(i, &mut events, &mut rejects);
+                decode(i, &mut out);
             }
-            (events, rejects)
+            Decoded {
+                piece: gather.finish(out.builder),
+                events: out.events,
+                generated: out.generated,
+                rejects: out.rejects,
+            }
         })
         .collect();
     let mut chunk = Chunk::default();
-    for (events, rejects) in pieces {
-        if !events.is_empty() {
-            chunk.pieces.push(events);
+    for d in pieces {
+        chunk.rejects.extend(d.rejects);
+        if d.events > 0 {
+            chunk.events += d.events;
+            chunk.generated.push(d.generated);
+            chunk.pieces.push(d.piece);
         }
-        chunk.rejects.extend(rejects);
     }
     chunk
 }
 
-/// Pushes one decoded record to its list.
-fn sort_out(decoded: Result<Event, Reject>, events: &mut Vec<Event>, rejects: &mut Vec<Reject>) {
-    match decoded {
-        Ok(e) => events.push(e),
-        Err(r) => rejects.push(r),
+/// What one decoding task made of its rows.
+struct Decoded<P> {
+    piece: P,
+    events: usize,
+    generated: Vec<(usize, String)>,
+    rejects: Vec<Reject>,
+}
+
+/// Where one decoding task's records go: events to its piece, rejects to
+/// their list.
+struct Out<'g, G: Gather> {
+    gather: &'g G,
+    builder: G::Builder,
+    events: usize,
+    generated: Vec<(usize, String)>,
+    rejects: Vec<Reject>,
+}
+
+impl<G: Gather> Out<'_, G> {
+    /// Takes one decoded record.
+    fn take(&mut self, decoded: Result<Event, Reject>) {
+        match decoded {
+            Ok(e) => {
+                if e.event_id.starts_with(crate::decode::GENERATED_ID_PREFIX) {
+                    self.generated.push((self.events, e.event_id.clone()));
+                }
+                self.gather.push(&mut self.builder, e);
+                self.events += 1;
+            }
+            Err(r) => self.rejects.push(r),
+        }
+    }
+
+    fn reject(&mut self, r: Reject) {
+        self.rejects.push(r);
     }
 }
 
-fn read_ndjson(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) -> Result<(), ImportError> {
+fn read_ndjson<G: Gather>(reading: &Reading<'_, G>, emit: &mut Emit<'_, G::Piece>) -> Result<(), ImportError> {
+    let Reading { path, name, decoder, gather } = *reading;
     let head = read_head(path, name)?;
     let file = File::open(path).map_err(|e| unreadable(name, e))?;
     let reader = BufReader::with_capacity(1 << 20, file);
@@ -462,8 +586,8 @@ fn read_ndjson(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) 
         let all: Vec<Value> = serde_json::from_reader(reader)
             .map_err(|e| unreadable(name, format!("a JSON array that does not parse: {e}")))?;
         let n = all.len() as u64;
-        let mut chunk = decode_rows(all.len(), |i, events, rejects| {
-            sort_out(decode_json_record(decoder, name, (i + 1) as u64, None, &all[i]), events, rejects);
+        let mut chunk = decode_rows(gather, all.len(), |i, out| {
+            out.take(decode_json_record(decoder, name, (i + 1) as u64, None, &all[i]));
         });
         chunk.position = std::fs::metadata(path).map_or(0, |m| m.len());
         emit(chunk, n)?;
@@ -474,9 +598,9 @@ fn read_ndjson(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) 
         let (block, position) = lines.next_block(CHUNK_ROWS).map_err(|e| unreadable(name, e))?;
         let Some(block) = block else { return Ok(()) };
         let count = block.lines.len() as u64;
-        let mut chunk = decode_rows(block.lines.len(), |i, events, rejects| {
+        let mut chunk = decode_rows(gather, block.lines.len(), |i, out| {
             let (line, range) = &block.lines[i];
-            decode_ndjson_line(decoder, name, *line, &block.text[range.clone()], events, rejects);
+            decode_ndjson_line(decoder, name, *line, &block.text[range.clone()], out);
         });
         chunk.position = position;
         lines.recycle(block.text);
@@ -570,18 +694,11 @@ impl<R: std::io::Read> Lines<R> {
     }
 }
 
-fn decode_ndjson_line(
-    decoder: &Decoder,
-    file: &str,
-    line: u64,
-    bytes: &[u8],
-    events: &mut Vec<Event>,
-    rejects: &mut Vec<Reject>,
-) {
+fn decode_ndjson_line<G: Gather>(decoder: &Decoder, file: &str, line: u64, bytes: &[u8], out: &mut Out<'_, G>) {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            rejects.push(Reject {
+            out.reject(Reject {
                 file: file.to_string(),
                 line,
                 index: None,
@@ -595,13 +712,13 @@ fn decode_ndjson_line(
     };
     // Nearly every line is one track, page or screen message.
     if let Some(e) = crate::typed::decode_line(decoder, text) {
-        events.push(e);
+        out.take(Ok(e));
         return;
     }
     let v: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            rejects.push(Reject {
+            out.reject(Reject {
                 file: file.to_string(),
                 line,
                 index: None,
@@ -618,10 +735,10 @@ fn decode_ndjson_line(
             // A Segment batch envelope: its context, integrations and sentAt apply to each message.
             Ok(batch) => {
                 for (i, m) in batch.iter().enumerate() {
-                    sort_out(decode_json_record(decoder, file, line, u32::try_from(i).ok(), m), events, rejects);
+                    out.take(decode_json_record(decoder, file, line, u32::try_from(i).ok(), m));
                 }
             }
-            Err(r) => rejects.push(Reject {
+            Err(r) => out.reject(Reject {
                 file: file.to_string(),
                 line,
                 index: None,
@@ -631,7 +748,7 @@ fn decode_ndjson_line(
                 raw: clip(text.trim_end(), 1000).into_owned(),
             }),
         },
-        v => sort_out(decode_json_record(decoder, file, line, None, &v), events, rejects),
+        v => out.take(decode_json_record(decoder, file, line, None, &v)),
     }
 }
 
@@ -645,7 +762,8 @@ fn decode_json_record(
     decoder.decode_json(v).map_err(|e| Reject::of(file, line, index, e, clip(&v.to_string(), 1000).into_owned()))
 }
 
-fn read_parquet(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>) -> Result<(), ImportError> {
+fn read_parquet<G: Gather>(reading: &Reading<'_, G>, emit: &mut Emit<'_, G::Piece>) -> Result<(), ImportError> {
+    let Reading { path, name, decoder, gather } = *reading;
     let file = File::open(path).map_err(|e| unreadable(name, e))?;
     let size = file.metadata().map_or(0, |m| m.len());
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -656,7 +774,7 @@ fn read_parquet(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>)
     for batch in reader {
         let batch = batch.map_err(|e| unreadable(name, format!("corrupt Parquet data: {e}")))?;
         let n = batch.num_rows();
-        let mut chunk = decode_record_batch(decoder, name, row0, &batch);
+        let mut chunk = decode_record_batch(decoder, gather, name, row0, &batch);
         row0 += n as u64;
         chunk.position = size * row0 / total_rows;
         emit(chunk, n as u64)?;
@@ -666,17 +784,23 @@ fn read_parquet(path: &Path, name: &str, decoder: &Decoder, emit: &mut Emit<'_>)
 
 /// Decodes the rows of an Arrow record batch (flat columns recognised by
 /// name); `row0` is the 0-based index of its first row in the file.
-pub fn decode_record_batch(decoder: &Decoder, file: &str, row0: u64, batch: &RecordBatch) -> Chunk {
+pub fn decode_record_batch<G: Gather>(
+    decoder: &Decoder,
+    gather: &G,
+    file: &str,
+    row0: u64,
+    batch: &RecordBatch,
+) -> Chunk<G::Piece> {
     let schema = batch.schema();
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
     let cols: Vec<ColumnView<'_>> = batch.columns().iter().map(ColumnView::new).collect();
-    decode_rows(batch.num_rows(), |row, events, rejects| {
+    decode_rows(gather, batch.num_rows(), |row, out| {
         let cells: Vec<Cell<'_>> = cols.iter().map(|c| c.cell(row)).collect();
         let decoded = decoder.decode_flat(&roles, &names, &cells).map_err(|e| {
             Reject::of(file, row0 + row as u64 + 1, None, e, clip(&raw_row(&names, &cells), 1000).into_owned())
         });
-        sort_out(decoded, events, rejects);
+        out.take(decoded);
     })
 }
 
@@ -803,7 +927,7 @@ mod tests {
     fn collect(path: &Path, format: Format) -> Result<(Vec<Event>, Vec<Reject>), ImportError> {
         let mut events = Vec::new();
         let mut rejects = Vec::new();
-        read_file(path, format, &decoder(), |c| {
+        read_file(path, format, &decoder(), &Listed, |c| {
             events.extend(c.pieces.into_iter().flatten());
             rejects.extend(c.rejects);
             Ok(())
@@ -1031,7 +1155,7 @@ mod tests {
         }
         std::fs::write(&p, &text).unwrap();
         let mut chunks = 0;
-        let e = read_file(&p, Format::Csv, &decoder(), |_| {
+        let e = read_file(&p, Format::Csv, &decoder(), &Listed, |_| {
             chunks += 1;
             // Someone truncates the file while it is being imported.
             let f = std::fs::OpenOptions::new().write(true).open(&p).map_err(|e| e.to_string())?;

@@ -22,4 +22,4 @@ pub mod segment;
 mod typed;
 
 pub use decode::{Decoder, FieldError};
-pub use files::{Chunk, FileStats, Format, ImportError, Reject, estimate_records, read_file};
+pub use files::{Chunk, FileStats, Format, Gather, ImportError, Listed, Reject, estimate_records, read_file};

@@ -1,14 +1,16 @@
 //! Events on their way into segments, in columns.
 //!
 //! ```text
-//!  Vec<Event> ─> EventRows (every column the event itself determines,
-//!                           the alias's previous id, the dedupe keys)
+//!  Event ─> EventRowsBuilder ─> EventRows (every column the event itself
+//!                                determines, the alias's previous id, the
+//!                                dedupe keys)
 //!            ─> writer: + customer, seq, event_code, channel_code
 //!            ─> sorted partition batches ─> run files (a bulk load's spills)
 //!            ─> commit: merge a partition's runs ─> one Parquet segment
 //! ```
 //!
-//! The import builds [`EventRows`] off the writer's thread, in parallel; the
+//! The import builds [`EventRows`] off the writer's thread, in parallel, an
+//! event at a time as the decoder hands each over (no list of events); the
 //! writer keeps the batches as they came (no copy per row) and assigns only
 //! what it alone can. A bulk load spills every few million rows as sorted
 //! runs, one per partition, in Arrow IPC: temporary files, never synced and
@@ -28,7 +30,6 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampMicrosecondType, UInt32Type, UInt64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use rayon::prelude::*;
 use wayfarer_core::Event;
 
 use crate::StoreError;
@@ -101,78 +102,124 @@ impl Local {
     }
 }
 
-impl EventRows {
-    /// The events as columns, in their order.
-    pub fn from_events(events: &[Event]) -> Result<EventRows, StoreError> {
-        let n = events.len();
-        let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-        let mut kind_code = UInt8Builder::with_capacity(n);
-        let mut received = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-        let mut revenue = Float64Builder::with_capacity(n);
-        let mut score = Float64Builder::with_capacity(n);
-        // Text columns, in staged order, then previous_id.
-        const TEXTS: usize = 12;
-        fn texts_of(e: &Event) -> [Option<&str>; TEXTS] {
-            [
-                Some(&e.event_id),
-                e.user_id.as_deref(),
-                e.anonymous_id.as_deref(),
-                e.source.as_deref(),
-                e.medium.as_deref(),
-                e.campaign.as_deref(),
-                e.url.as_deref(),
-                e.referrer.as_deref(),
-                e.survey.as_deref(),
-                e.text.as_deref(),
-                Some(&e.properties),
-                e.previous_id.as_deref(),
-            ]
+/// Text columns of a staged batch, in staged order, then previous_id.
+const TEXTS: usize = 12;
+
+fn texts_of(e: &Event) -> [Option<&str>; TEXTS] {
+    [
+        Some(&e.event_id),
+        e.user_id.as_deref(),
+        e.anonymous_id.as_deref(),
+        e.source.as_deref(),
+        e.medium.as_deref(),
+        e.campaign.as_deref(),
+        e.url.as_deref(),
+        e.referrer.as_deref(),
+        e.survey.as_deref(),
+        e.text.as_deref(),
+        Some(&e.properties),
+        e.previous_id.as_deref(),
+    ]
+}
+
+/// [`EventRows`] built an event at a time: a decoder hands each event over
+/// as soon as it is decoded and may drop it at once, so no list of events
+/// is ever held (their strings are freed while the allocator still has
+/// them at hand, not a piece later).
+pub struct EventRowsBuilder {
+    ts: TimestampMicrosecondBuilder,
+    kind_code: UInt8Builder,
+    received: TimestampMicrosecondBuilder,
+    revenue: Float64Builder,
+    score: Float64Builder,
+    texts: Vec<StringBuilder>,
+    keys: Vec<u128>,
+    user_keys: Vec<u128>,
+    anon_keys: Vec<u128>,
+    events: Local,
+    channels: Local,
+    buf: String,
+}
+
+impl EventRowsBuilder {
+    /// Room for `rows` events; `bytes` is each text column's room (they
+    /// grow as needed).
+    pub fn with_capacity(rows: usize, bytes: [usize; TEXTS]) -> EventRowsBuilder {
+        EventRowsBuilder {
+            ts: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            kind_code: UInt8Builder::with_capacity(rows),
+            received: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            revenue: Float64Builder::with_capacity(rows),
+            score: Float64Builder::with_capacity(rows),
+            texts: bytes.iter().map(|&b| StringBuilder::with_capacity(rows, b)).collect(),
+            keys: Vec::with_capacity(rows),
+            user_keys: Vec::with_capacity(rows),
+            anon_keys: Vec::with_capacity(rows),
+            events: Local::default(),
+            channels: Local::default(),
+            buf: String::new(),
         }
-        // Each text column's bytes, so its buffer is allocated once.
-        let mut bytes = [0usize; TEXTS];
-        for e in events {
-            for (b, v) in bytes.iter_mut().zip(texts_of(e)) {
-                *b += v.map_or(0, str::len);
-            }
+    }
+
+    /// Room for about `rows` events of unknown length.
+    pub fn for_rows(rows: usize) -> EventRowsBuilder {
+        // The id, the identities and the properties are nearly always
+        // there; the other texts seldom are.
+        let mut bytes = [0; TEXTS];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = if matches!(i, 0 | 1 | 10) { rows * 16 } else { 0 };
         }
-        let mut texts: Vec<StringBuilder> = bytes.iter().map(|&b| StringBuilder::with_capacity(n, b)).collect();
-        let mut keys = Vec::with_capacity(n);
-        let (mut user_keys, mut anon_keys) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut event_names, mut channel_names) = (Local::default(), Local::default());
-        let mut buf = String::new();
-        let mut ident = |prefix: &str, id: Option<&str>| {
-            id.map_or(0, |id| {
-                buf.clear();
-                buf.push_str(prefix);
-                buf.push_str(id);
-                key_hash(&buf)
-            })
-        };
-        for e in events {
-            keys.push(crate::writer::event_key(&e.event_id));
-            user_keys.push(ident(USER_PREFIX, e.user_id.as_deref()));
-            anon_keys.push(ident(ANON_PREFIX, e.anonymous_id.as_deref()));
-            event_names.push(Some(&e.event));
-            channel_names.push(e.channel.as_deref());
-            ts.append_value(e.timestamp);
-            kind_code.append_value(e.kind.code());
-            received.append_value(e.received_at);
-            revenue.append_option(e.revenue);
-            score.append_option(e.score);
-            for (b, v) in texts.iter_mut().zip(texts_of(e)) {
-                b.append_option(v);
-            }
+        EventRowsBuilder::with_capacity(rows, bytes)
+    }
+
+    fn ident(&mut self, prefix: &str, id: Option<&str>) -> u128 {
+        id.map_or(0, |id| {
+            self.buf.clear();
+            self.buf.push_str(prefix);
+            self.buf.push_str(id);
+            key_hash(&self.buf)
+        })
+    }
+
+    /// Appends an event.
+    pub fn push(&mut self, e: &Event) {
+        self.keys.push(crate::writer::event_key(&e.event_id));
+        let user = self.ident(USER_PREFIX, e.user_id.as_deref());
+        self.user_keys.push(user);
+        let anon = self.ident(ANON_PREFIX, e.anonymous_id.as_deref());
+        self.anon_keys.push(anon);
+        self.events.push(Some(&e.event));
+        self.channels.push(e.channel.as_deref());
+        self.ts.append_value(e.timestamp);
+        self.kind_code.append_value(e.kind.code());
+        self.received.append_value(e.received_at);
+        self.revenue.append_option(e.revenue);
+        self.score.append_option(e.score);
+        for (b, v) in self.texts.iter_mut().zip(texts_of(e)) {
+            b.append_option(v);
         }
-        let mut t = texts.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The events appended, as columns.
+    pub fn finish(mut self) -> Result<EventRows, StoreError> {
+        let mut t = self.texts.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
         let mut text = || t.next().ok_or_else(|| StoreError::Internal("staged column count".into()));
         let (event_id, user_id, anonymous_id) = (text()?, text()?, text()?);
         let (source, medium, campaign, url, referrer) = (text()?, text()?, text()?, text()?, text()?);
         let (survey, text_col, properties, previous) = (text()?, text()?, text()?, text()?);
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(ts.finish()),
-            Arc::new(kind_code.finish()),
+            Arc::new(self.ts.finish()),
+            Arc::new(self.kind_code.finish()),
             event_id,
-            Arc::new(received.finish()),
+            Arc::new(self.received.finish()),
             user_id,
             anonymous_id,
             source,
@@ -180,8 +227,8 @@ impl EventRows {
             campaign,
             url,
             referrer,
-            Arc::new(revenue.finish()),
-            Arc::new(score.finish()),
+            Arc::new(self.revenue.finish()),
+            Arc::new(self.score.finish()),
             survey,
             text_col,
             properties,
@@ -189,13 +236,59 @@ impl EventRows {
         ];
         let batch = RecordBatch::try_new(staged_schema(), columns)
             .map_err(|e| StoreError::Internal(format!("staged batch: {e}")))?;
-        Ok(EventRows { batch, keys, user_keys, anon_keys, events: event_names, channels: channel_names })
+        Ok(EventRows {
+            batch,
+            keys: self.keys,
+            user_keys: self.user_keys,
+            anon_keys: self.anon_keys,
+            events: self.events,
+            channels: self.channels,
+        })
+    }
+}
+
+impl EventRows {
+    /// The events as columns, in their order.
+    pub fn from_events(events: &[Event]) -> Result<EventRows, StoreError> {
+        // Each text column's bytes, so its buffer is allocated once.
+        let mut bytes = [0usize; TEXTS];
+        for e in events {
+            for (b, v) in bytes.iter_mut().zip(texts_of(e)) {
+                *b += v.map_or(0, str::len);
+            }
+        }
+        let mut b = EventRowsBuilder::with_capacity(events.len(), bytes);
+        for e in events {
+            b.push(e);
+        }
+        b.finish()
     }
 
-    /// [`from_events`](Self::from_events) on pieces of events at once, in
-    /// order; each piece's events are freed by the task that took it.
-    pub fn from_pieces(pieces: Vec<Vec<Event>>) -> Result<Vec<EventRows>, StoreError> {
-        pieces.into_par_iter().map(|events| EventRows::from_events(&events)).collect()
+    /// Gives some events other ids: (row, new id). The id column is built
+    /// again (rare: a file's identical rows without ids, the second and
+    /// later of which take ":1", ":2"… after their content id).
+    pub fn rename(&mut self, renamed: &[(usize, String)]) -> Result<(), StoreError> {
+        if renamed.is_empty() {
+            return Ok(());
+        }
+        let i = staged_index(Col::EventId).ok_or_else(|| StoreError::Internal("staged event_id".into()))?;
+        let old = self
+            .batch
+            .column(i)
+            .as_string_opt::<i32>()
+            .ok_or_else(|| StoreError::Internal("staged event_id type".into()))?;
+        let mut ids: Vec<Option<&str>> = old.iter().collect();
+        for (row, id) in renamed {
+            let slot = ids.get_mut(*row).ok_or_else(|| StoreError::Internal(format!("rename row {row}")))?;
+            *slot = Some(id);
+            self.keys[*row] = crate::writer::event_key(id);
+        }
+        let column: ArrayRef = Arc::new(arrow_array::StringArray::from(ids));
+        let mut columns = self.batch.columns().to_vec();
+        columns[i] = column;
+        self.batch = RecordBatch::try_new(self.batch.schema(), columns)
+            .map_err(|e| StoreError::Internal(format!("staged batch: {e}")))?;
+        Ok(())
     }
 
     pub fn len(&self) -> usize {
@@ -626,7 +719,22 @@ mod tests {
         assert_eq!(prev.value(1), "old");
         assert_eq!(rows.events.values[rows.events.rows[0] as usize], "Signed Up");
         assert_eq!(staged_index(Col::Event), None, "the writer fills the event text from its code");
-        let pieces = EventRows::from_pieces(vec![vec![Event::new("x", 1, "A"); 5], vec![Event::new("y", 1, "B"); 3]]);
-        assert_eq!(pieces.unwrap().iter().map(EventRows::len).collect::<Vec<_>>(), vec![5, 3]);
+        // An event at a time, with room for fewer than come.
+        let mut b = EventRowsBuilder::for_rows(1);
+        for i in 0..40 {
+            let mut e = Event::new(format!("id{i}"), i, "A");
+            e.anonymous_id = Some(format!("a{i}"));
+            b.push(&e);
+        }
+        let mut rows = b.finish().unwrap();
+        assert_eq!(rows.len(), 40);
+        assert_eq!(rows.anon_keys[39], key_hash(&format!("{ANON_PREFIX}a39")));
+        // Renamed: the id column and the dedupe keys follow.
+        rows.rename(&[(3, "id3:1".to_string()), (39, "other".to_string())]).unwrap();
+        let ids = rows.batch.column(staged_index(Col::EventId).unwrap()).as_string::<i32>();
+        assert_eq!((ids.value(2), ids.value(3), ids.value(39)), ("id2", "id3:1", "other"));
+        assert_eq!(rows.keys[3], crate::writer::event_key("id3:1"));
+        assert_eq!(rows.keys[39], crate::writer::event_key("other"));
+        assert_eq!(rows.keys[2], crate::writer::event_key("id2"));
     }
 }

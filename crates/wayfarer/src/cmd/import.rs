@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
-use wayfarer_core::Config;
+use wayfarer_core::{Config, Event};
 use wayfarer_ingest::derive::ChannelDeriver;
 use wayfarer_ingest::files::{Chunk, FileStats, check_file};
-use wayfarer_ingest::{Decoder, Format, Reject, estimate_records, read_file};
-use wayfarer_store::{CommitStats, EventRows, Writer};
+use wayfarer_ingest::{Decoder, Format, Gather, Reject, estimate_records, read_file};
+use wayfarer_store::{CommitStats, EventRows, EventRowsBuilder, Writer};
 
 use crate::cli::{Global, ImportArgs, InputFormat};
 use crate::progress::{Progress, done};
@@ -172,7 +172,7 @@ pub fn import_files(
         // Reading, decoding and turning events into columns (in parallel)
         // run on their own thread, a couple of chunks ahead of the writer,
         // which adds one chunk while the next is decoded.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<EventRows>, Chunk)>(2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<EventRows>, Chunk<Piece>)>(2);
         let stats = std::thread::scope(|scope| -> Result<FileStats> {
             let reader = scope.spawn(|| {
                 // Owned here, so the channel closes when the file is read.
@@ -180,8 +180,8 @@ pub fn import_files(
                 // The reader's own time: all of it but waiting for the writer.
                 let started = std::time::Instant::now();
                 let mut waiting = std::time::Duration::ZERO;
-                let read = read_file(&path, fmt, &decoder, |mut chunk| {
-                    let rows = EventRows::from_pieces(std::mem::take(&mut chunk.pieces)).map_err(|e| e.to_string())?;
+                let read = read_file(&path, fmt, &decoder, &Columns, |mut chunk| {
+                    let rows = std::mem::take(&mut chunk.pieces).into_iter().collect::<Result<Vec<_>, _>>()?;
                     let t = std::time::Instant::now();
                     let sent = tx.send((rows, chunk)).map_err(|_| "the import stopped".to_string());
                     waiting += t.elapsed();
@@ -254,6 +254,38 @@ pub fn import_files(
     summary.events_total = stats.events_total;
     summary.rows_moved = stats.rows_moved;
     Ok(summary)
+}
+
+/// A piece of an import: the store's columns, built as the events are
+/// decoded (no list of events is held).
+type Piece = Result<EventRows, String>;
+
+/// Gathers decoded events into the store's columns.
+struct Columns;
+
+impl Gather for Columns {
+    type Piece = Piece;
+    type Builder = EventRowsBuilder;
+
+    fn start(&self, rows: usize) -> EventRowsBuilder {
+        EventRowsBuilder::for_rows(rows)
+    }
+
+    fn push(&self, builder: &mut EventRowsBuilder, event: Event) {
+        builder.push(&event);
+    }
+
+    fn finish(&self, builder: EventRowsBuilder) -> Piece {
+        builder.finish().map_err(|e| e.to_string())
+    }
+
+    fn rename(&self, piece: &mut Piece, renamed: &[(usize, String)]) {
+        if let Ok(rows) = piece
+            && let Err(e) = rows.rename(renamed)
+        {
+            *piece = Err(e.to_string());
+        }
+    }
 }
 
 fn short_name(p: &Path) -> String {
