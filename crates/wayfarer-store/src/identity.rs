@@ -44,6 +44,9 @@ pub struct Link {
     pub seq: u64,
 }
 
+/// Batches at least this large are looked up on all cores.
+const FIND_PARALLEL_FROM: usize = 1 << 14;
+
 /// Raw identities, links, and the current resolution.
 #[derive(Debug, Clone, Default)]
 pub struct IdentityGraph {
@@ -121,6 +124,38 @@ impl IdentityGraph {
         self.canonical.push(i);
         self.dirty = true;
         self.unsaved = true;
+        i
+    }
+
+    /// The ident of each key hash known now (0: no key), looked up on all
+    /// cores: the lookups of a batch miss the caches one after the other,
+    /// and the writer's loop then only interns the keys not found.
+    pub fn find_all(&self, hashes: &[u128]) -> Vec<Option<u32>> {
+        use rayon::prelude::*;
+        let find = |h: &u128| if *h == 0 { None } else { self.index.get(h).copied() };
+        if hashes.len() < FIND_PARALLEL_FROM {
+            return hashes.iter().map(find).collect();
+        }
+        hashes.par_iter().with_min_len(FIND_PARALLEL_FROM / 4).map(find).collect()
+    }
+
+    /// [`intern_hashed`](Self::intern_hashed) of a key [`find_all`](Self::find_all)
+    /// found (`found`) or not.
+    pub fn intern_found(
+        &mut self,
+        found: Option<u32>,
+        hash: u128,
+        key: impl FnOnce() -> String,
+        ts: i64,
+        seq: u64,
+    ) -> u32 {
+        let Some(i) = found else { return self.intern_hashed(hash, key, ts, seq) };
+        let fs = &mut self.first_seen[i as usize];
+        if (ts, seq) < *fs {
+            *fs = (ts, seq);
+            self.dirty = true;
+            self.unsaved = true;
+        }
         i
     }
 
@@ -329,6 +364,37 @@ mod tests {
     }
     fn anon(g: &mut IdentityGraph, id: &str, ts: i64) -> u32 {
         g.intern(&format!("a:{id}"), ts, ts as u64)
+    }
+
+    #[test]
+    fn a_batch_is_looked_up_at_once_and_what_it_missed_is_interned() {
+        let mut g = IdentityGraph::new();
+        let keys: Vec<String> = (0..FIND_PARALLEL_FROM as u64 + 10).map(|i| format!("u:{i}")).collect();
+        // Every other key known before the batch.
+        for k in keys.iter().step_by(2) {
+            g.intern(k, 100, 100);
+        }
+        let mut hashes: Vec<u128> = keys.iter().map(|k| key_hash(k)).collect();
+        hashes.push(0);
+        for found in [g.find_all(&hashes), g.find_all(&hashes[..7])] {
+            for (i, f) in found.iter().enumerate() {
+                match hashes[i] {
+                    0 => assert_eq!(*f, None, "no key"),
+                    h if i % 2 == 0 => assert_eq!(*f, g.index.get(&h).copied(), "{i}"),
+                    _ => assert_eq!(*f, None, "{i} is new"),
+                }
+            }
+        }
+        let found = g.find_all(&hashes);
+        // A key the batch itself brought twice: the second finds the first.
+        let a = g.intern_found(found[1], hashes[1], || keys[1].clone(), 50, 50);
+        let b = g.intern_found(found[1], hashes[1], || unreachable!("known by now"), 40, 40);
+        assert_eq!(a, b);
+        // A known key keeps its ident and its earliest time.
+        let c = g.intern_found(found[0], hashes[0], || unreachable!(), 10, 10);
+        assert_eq!(Some(c), found[0]);
+        assert_eq!((g.first_seen[a as usize], g.first_seen[c as usize]), ((40, 40), (10, 10)));
+        assert_eq!(g.len(), keys.len().div_ceil(2) + 1);
     }
 
     #[test]

@@ -615,6 +615,34 @@ mod tests {
             all_rows(&store),
             vec![("alice".into(), 10, "Signed Up".into()), ("bob".into(), 5, "Page Viewed".into())]
         );
+
+        // Several batches at once: an id stored before, and one the first
+        // batch brings and the second repeats, are each a duplicate; a
+        // customer the first batch brings is the same one in the second.
+        let mut w = Writer::open(dir.path(), 0).unwrap();
+        let first = crate::EventRows::from_events(&[
+            ev("1", Some("alice"), None, 10, "Signed Up"),
+            ev("3", Some("carol"), None, 20, "Page Viewed"),
+        ])
+        .unwrap();
+        let second = crate::EventRows::from_events(&[
+            ev("3", Some("carol"), None, 20, "Page Viewed"),
+            ev("4", Some("carol"), None, 15, "Order Completed"),
+        ])
+        .unwrap();
+        assert_eq!(w.add_all(vec![first, crate::EventRows::from_events(&[]).unwrap(), second]).unwrap(), (2, 2));
+        w.commit().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.events_total(), 4);
+        assert_eq!(
+            all_rows(&store),
+            vec![
+                ("alice".into(), 10, "Signed Up".into()),
+                ("bob".into(), 5, "Page Viewed".into()),
+                ("carol".into(), 15, "Order Completed".into()),
+                ("carol".into(), 20, "Page Viewed".into()),
+            ]
+        );
     }
 
     #[test]

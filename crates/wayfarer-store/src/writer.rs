@@ -88,6 +88,13 @@ struct Pending {
 
 type Dict = rustc_hash::FxHashMap<String, u32>;
 
+/// The idents the identity graph knew for a batch's user and anonymous
+/// ids before the batch (see [`IdentityGraph::find_all`]).
+struct Found<'a> {
+    users: &'a [Option<u32>],
+    anons: &'a [Option<u32>],
+}
+
 /// A pending row's sort key and address: (customer, timestamp, seq,
 /// pending batch, row).
 type RowKey = (u32, i64, u64, u32, u32);
@@ -203,15 +210,71 @@ impl Writer {
     }
 
     /// Accepts events already in columns (built off this thread, see
-    /// [`EventRows::from_pieces`]); returns (accepted, duplicates).
+    /// [`EventRowsBuilder`](crate::EventRowsBuilder)); returns (accepted,
+    /// duplicates).
     pub fn add_rows(&mut self, rows: EventRows) -> Result<(u64, u64), StoreError> {
-        let started = std::time::Instant::now();
-        let b = &rows.batch;
-        let n = b.num_rows();
-        if n == 0 {
+        self.add_all(vec![rows])
+    }
+
+    /// [`add_rows`](Self::add_rows) for several batches in order (a chunk
+    /// of an import): their keys are checked against the dedupe set in one
+    /// go, which a large enough set of keys does on all cores.
+    pub fn add_all(&mut self, pieces: Vec<EventRows>) -> Result<(u64, u64), StoreError> {
+        let pieces: Vec<EventRows> = pieces.into_iter().filter(|p| !p.is_empty()).collect();
+        if pieces.is_empty() {
             // (A server seals its staging file each round, often empty.)
             return Ok((0, 0));
         }
+        let seen = match &mut self.seen {
+            Some(seen) => seen,
+            None => {
+                let (dir, manifest, expected) = (&self.dir, &self.manifest, self.expected);
+                let seen = self.times.time("stored event keys", || load_event_keys(dir, manifest, expected))?;
+                self.seen.insert(seen)
+            }
+        };
+        let started = std::time::Instant::now();
+        let fresh = if pieces.len() == 1 {
+            seen.insert_all(&pieces[0].keys)
+        } else {
+            let keys: Vec<u128> = pieces.iter().flat_map(|p| p.keys.iter().copied()).collect();
+            seen.insert_all(&keys)
+        };
+        self.times.add("dedupe", started.elapsed());
+        if self.identity.is_none() {
+            let mut graph = match self.manifest.identity_file.as_deref() {
+                Some(g) => self.times.time("identity graph", || crate::load_identity(&self.dir, g))?,
+                None => IdentityGraph::new(),
+            };
+            self.was_canonical = graph.canonical_map().iter().enumerate().map(|(i, &c)| c as usize == i).collect();
+            self.identity = Some(graph);
+        }
+        let started = std::time::Instant::now();
+        let identity = self.identity.as_ref().ok_or_else(|| StoreError::Internal("identity graph".into()))?;
+        let all = |keys: fn(&EventRows) -> &[u128]| -> Vec<u128> {
+            pieces.iter().flat_map(|p| keys(p).iter().copied()).collect()
+        };
+        let users = identity.find_all(&all(|p| &p.user_keys));
+        let anons = identity.find_all(&all(|p| &p.anon_keys));
+        self.times.add("identities and codes", started.elapsed());
+        let (mut acc, mut dup, mut from) = (0, 0, 0);
+        for rows in pieces {
+            let n = rows.len();
+            let found = Found { users: &users[from..from + n], anons: &anons[from..from + n] };
+            let (a, d) = self.accept(rows, &fresh[from..from + n], &found)?;
+            from += n;
+            acc += a;
+            dup += d;
+        }
+        Ok((acc, dup))
+    }
+
+    /// Takes the rows `fresh` says are not duplicates: their seq, identity
+    /// and codes.
+    fn accept(&mut self, rows: EventRows, fresh: &[bool], found: &Found<'_>) -> Result<(u64, u64), StoreError> {
+        let started = std::time::Instant::now();
+        let b = &rows.batch;
+        let n = b.num_rows();
         let text = |c: Col| staged_index(c).map(|i| b.column(i).as_string::<i32>());
         let bad = || StoreError::Internal("staged batch columns".into());
         let (user_ids, anon_ids, ids) = (
@@ -234,23 +297,6 @@ impl Writer {
         let mut channel_code = vec![u32::MAX; rows.channels.values.len()];
         let (mut idents, mut event_codes, mut channel_codes) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let seen = match &mut self.seen {
-            Some(seen) => seen,
-            None => {
-                let (dir, manifest, expected) = (&self.dir, &self.manifest, self.expected);
-                let seen = self.times.time("stored event keys", || load_event_keys(dir, manifest, expected))?;
-                self.seen.insert(seen)
-            }
-        };
-        let fresh = seen.insert_all(&rows.keys);
-        if self.identity.is_none() {
-            let mut graph = match self.manifest.identity_file.as_deref() {
-                Some(g) => self.times.time("identity graph", || crate::load_identity(&self.dir, g))?,
-                None => IdentityGraph::new(),
-            };
-            self.was_canonical = graph.canonical_map().iter().enumerate().map(|(i, &c)| c as usize == i).collect();
-            self.identity = Some(graph);
-        }
         let identity = self.identity.as_mut().ok_or_else(|| StoreError::Internal("identity graph".into()))?;
         for i in 0..n {
             if !fresh[i] {
@@ -262,10 +308,12 @@ impl Writer {
             let ts = times[i];
             // New identities get their key (prefixed id) made; known ones
             // are found by the key's hash alone.
-            let user = opt(user_ids, i)
-                .map(|u| identity.intern_hashed(rows.user_keys[i], || format!("{USER_PREFIX}{u}"), ts, seq));
-            let anon = opt(anon_ids, i)
-                .map(|a| identity.intern_hashed(rows.anon_keys[i], || format!("{ANON_PREFIX}{a}"), ts, seq));
+            let user = opt(user_ids, i).map(|u| {
+                identity.intern_found(found.users[i], rows.user_keys[i], || format!("{USER_PREFIX}{u}"), ts, seq)
+            });
+            let anon = opt(anon_ids, i).map(|a| {
+                identity.intern_found(found.anons[i], rows.anon_keys[i], || format!("{ANON_PREFIX}{a}"), ts, seq)
+            });
             if let (Some(a), Some(u)) = (anon, user) {
                 identity.link_anon_user(a, u, ts, seq);
             }
@@ -312,7 +360,7 @@ impl Writer {
             self.pending_bytes += batch.get_array_memory_size();
             self.pending.push(Pending { batch, idents, seq0, event_codes, channel_codes });
         }
-        self.times.add("dedupe and identities", started.elapsed());
+        self.times.add("identities and codes", started.elapsed());
         if self.pending_rows >= self.spill_rows || self.pending_bytes >= SPILL_BYTES {
             self.spill()?;
         }

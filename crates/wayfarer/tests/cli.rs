@@ -58,9 +58,15 @@ fn import_timings_show_where_the_time_went() {
     let r = wayfarer(t.path(), &["import", "--data", "data", csv.to_str().unwrap(), "--json"]).ok();
     let s = r.json();
     let phases: Vec<&str> = s["timings"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    for phase in
-        ["read and decode (reader thread)", "dedupe and identities", "sort", "encode Parquet", "fsync", "manifest"]
-    {
+    for phase in [
+        "read and decode (reader thread)",
+        "dedupe",
+        "identities and codes",
+        "sort",
+        "encode Parquet",
+        "fsync",
+        "manifest",
+    ] {
         assert!(phases.contains(&phase), "{phase} missing from {phases:?}");
     }
     assert!(s["timings"].as_array().unwrap().iter().all(|p| p["seconds"].as_f64().unwrap() >= 0.0));

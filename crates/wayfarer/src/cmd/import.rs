@@ -197,11 +197,9 @@ pub fn import_files(
                 let Ok((rows, chunk)) = rx.recv() else { break };
                 waited += t.elapsed();
                 let added = (|| -> Result<()> {
-                    for r in rows {
-                        let (acc, dup) = writer.add_rows(r)?;
-                        fs.accepted += acc;
-                        fs.duplicates += dup;
-                    }
+                    let (acc, dup) = writer.add_all(rows)?;
+                    fs.accepted += acc;
+                    fs.duplicates += dup;
                     pb.set_position(chunk.position);
                     if !chunk.rejects.is_empty() {
                         write_rejects(&rejects_target, &mut rejects_path, &mut rejects_out, &chunk.rejects)?;
