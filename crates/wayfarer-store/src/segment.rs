@@ -163,13 +163,17 @@ pub(crate) const ROW_GROUP_ROWS: usize = 256 * 1024;
 const NO_STATISTICS: [Col; 7] =
     [Col::EventId, Col::UserId, Col::AnonymousId, Col::Url, Col::Referrer, Col::Text, Col::Properties];
 
+/// Columns written without a dictionary: ids and times, nearly all distinct.
+const NO_DICTIONARY: [Col; 4] = [Col::EventId, Col::Seq, Col::Timestamp, Col::ReceivedAt];
+
 /// The largest dictionary of a row group's properties (distinct values);
 /// beyond it the rest of the row group is written plain.
 const PROPERTIES_DICTIONARY: usize = 32 << 20;
 
 /// A segment file being written: Parquet, one row group per
-/// [`ROW_GROUP_ROWS`] rows, snappy; event ids (all distinct) without a
-/// dictionary; free text without statistics ([`NO_STATISTICS`]).
+/// [`ROW_GROUP_ROWS`] rows, snappy; ids and times (nearly all distinct)
+/// without a dictionary ([`NO_DICTIONARY`]); free text without statistics
+/// ([`NO_STATISTICS`]).
 pub(crate) struct SegmentFile {
     path: std::path::PathBuf,
     writer: ArrowWriter<File>,
@@ -182,8 +186,13 @@ impl SegmentFile {
         let mut props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .set_column_dictionary_enabled(ColumnPath::from(Col::EventId.name()), false)
             .set_created_by("wayfarer".to_string());
+        // Columns whose values are nearly all distinct: a dictionary would
+        // intern every value of a row group (up to its size limit) only to
+        // be given up.
+        for c in NO_DICTIONARY {
+            props = props.set_column_dictionary_enabled(ColumnPath::from(c.name()), false);
+        }
         // Properties repeat (a page's, a product's): kept whole in the
         // dictionary, a reader that wants a few rows' (traits, one event's)
         // decompresses the distinct values and skips the others' indices,
@@ -346,7 +355,7 @@ mod tests {
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     #[test]
-    fn free_text_is_written_without_statistics_and_keys_with_them() {
+    fn free_text_is_written_without_statistics_keys_with_them_and_ids_without_a_dictionary() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = Writer::open(dir.path(), 0).unwrap();
         let mut e = wayfarer_core::Event::new("e1", 10, "Signed Up");
@@ -363,6 +372,12 @@ mod tests {
             assert!(!stats(c), "{}", c.name());
         }
         assert!(stats(Col::Timestamp) && stats(Col::Customer) && stats(Col::Event));
+        // Ids and times are written plain; names through a dictionary.
+        let dictionary = |c: Col| group.column(c.index()).dictionary_page_offset().is_some();
+        for c in [Col::EventId, Col::Seq, Col::Timestamp, Col::ReceivedAt] {
+            assert!(!dictionary(c), "{}", c.name());
+        }
+        assert!(dictionary(Col::UserId) && dictionary(Col::Event) && dictionary(Col::Customer));
     }
 
     #[test]
