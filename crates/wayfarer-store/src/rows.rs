@@ -103,7 +103,7 @@ impl Local {
 }
 
 /// Text columns of a staged batch, in staged order, then previous_id.
-const TEXTS: usize = 12;
+pub const TEXTS: usize = 12;
 
 fn texts_of(e: &Event) -> [Option<&str>; TEXTS] {
     [
@@ -206,6 +206,12 @@ impl EventRowsBuilder {
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// The bytes of text each text column holds so far (to size the next
+    /// builder with: growing a column copies it).
+    pub fn text_bytes(&self) -> [usize; TEXTS] {
+        std::array::from_fn(|i| self.texts[i].values_slice().len())
     }
 
     /// The events appended, as columns.

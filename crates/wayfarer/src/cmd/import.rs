@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -14,7 +15,7 @@ use wayfarer_core::{Config, Event};
 use wayfarer_ingest::derive::ChannelDeriver;
 use wayfarer_ingest::files::{Chunk, FileStats, check_file};
 use wayfarer_ingest::{Decoder, Format, Gather, Reject, estimate_records, read_file};
-use wayfarer_store::{CommitStats, EventRows, EventRowsBuilder, Writer};
+use wayfarer_store::{CommitStats, EventRows, EventRowsBuilder, Writer, rows};
 
 use crate::cli::{Global, ImportArgs, InputFormat};
 use crate::progress::{Progress, done};
@@ -173,6 +174,7 @@ pub fn import_files(
         // run on their own thread, a couple of chunks ahead of the writer,
         // which adds one chunk while the next is decoded.
         let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<EventRows>, Chunk<Piece>)>(2);
+        let columns = Columns::default();
         let stats = std::thread::scope(|scope| -> Result<FileStats> {
             let reader = scope.spawn(|| {
                 // Owned here, so the channel closes when the file is read.
@@ -180,7 +182,7 @@ pub fn import_files(
                 // The reader's own time: all of it but waiting for the writer.
                 let started = std::time::Instant::now();
                 let mut waiting = std::time::Duration::ZERO;
-                let read = read_file(&path, fmt, &decoder, &Columns, |mut chunk| {
+                let read = read_file(&path, fmt, &decoder, &columns, |mut chunk| {
                     let rows = std::mem::take(&mut chunk.pieces).into_iter().collect::<Result<Vec<_>, _>>()?;
                     let t = std::time::Instant::now();
                     let sent = tx.send((rows, chunk)).map_err(|_| "the import stopped".to_string());
@@ -258,15 +260,28 @@ pub fn import_files(
 /// decoded (no list of events is held).
 type Piece = Result<EventRows, String>;
 
-/// Gathers decoded events into the store's columns.
-struct Columns;
+/// Gathers decoded events into the store's columns, each text column sized
+/// from the bytes per event of the pieces before (growing a column as it
+/// fills copies it, and a file's events are alike: a piece of Segment
+/// messages holds megabytes of properties, one of flat rows a few bytes).
+#[derive(Default)]
+struct Columns {
+    /// Per text column: 1/16 bytes per event in the last piece gathered.
+    per_event: [AtomicUsize; rows::TEXTS],
+}
 
 impl Gather for Columns {
     type Piece = Piece;
     type Builder = EventRowsBuilder;
 
     fn start(&self, rows: usize) -> EventRowsBuilder {
-        EventRowsBuilder::for_rows(rows)
+        let per_event: [usize; rows::TEXTS] = std::array::from_fn(|i| self.per_event[i].load(Ordering::Relaxed));
+        if per_event.iter().all(|&b| b == 0) {
+            return EventRowsBuilder::for_rows(rows);
+        }
+        // An eighth to spare, so a piece a little longer than the last
+        // does not copy its columns.
+        EventRowsBuilder::with_capacity(rows, per_event.map(|b| (rows * b / 16) * 9 / 8))
     }
 
     fn push(&self, builder: &mut EventRowsBuilder, event: Event) {
@@ -274,6 +289,10 @@ impl Gather for Columns {
     }
 
     fn finish(&self, builder: EventRowsBuilder) -> Piece {
+        let events = builder.len().max(1);
+        for (slot, bytes) in self.per_event.iter().zip(builder.text_bytes()) {
+            slot.store(bytes * 16 / events, Ordering::Relaxed);
+        }
         builder.finish().map_err(|e| e.to_string())
     }
 
