@@ -154,6 +154,19 @@ pub fn schema() -> SchemaRef {
     ))
 }
 
+/// The schema of a partition's rows on their way to a segment (a bulk
+/// load's runs): the kind, event and channel texts, written from their
+/// codes as the segment is encoded, are empty until then.
+pub(crate) fn pending_schema() -> SchemaRef {
+    let derived = [Col::Kind, Col::Event, Col::Channel];
+    Arc::new(Schema::new(
+        Col::ALL
+            .iter()
+            .map(|c| Field::new(c.name(), c.data_type(), c.nullable() || derived.contains(c)))
+            .collect::<Vec<_>>(),
+    ))
+}
+
 /// Rows per Parquet row group: large enough for fast scans, small enough
 /// that a reader can stream.
 pub(crate) const ROW_GROUP_ROWS: usize = 256 * 1024;

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{TimestampMicrosecondType, UInt32Type};
+use arrow_array::types::{TimestampMicrosecondType, UInt8Type, UInt32Type};
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, TimestampMicrosecondArray, UInt32Array, UInt64Array};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -423,7 +423,6 @@ impl Writer {
             }
         }
         self.times.add("partition rows", started.elapsed());
-        let names = (self.manifest.event_names.as_slice(), self.manifest.channels.as_slice());
         let out: Vec<(Option<(RecordBatch, Keys)>, Timings)> = by_part
             .into_par_iter()
             .map(|mut rows| {
@@ -432,7 +431,7 @@ impl Writer {
                     return Ok((None, times));
                 }
                 times.time("sort", || rows.par_sort_unstable());
-                let batch = times.time("build columns", || partition_batch(&pending, &rows, names))?;
+                let batch = times.time("build columns", || partition_batch(&pending, &rows))?;
                 drop(rows);
                 let keys = times.time("property names", || property_names(&batch))?;
                 Ok((Some((batch, keys)), times))
@@ -494,7 +493,7 @@ impl Writer {
         let all: Vec<PathBuf> = self.runs.iter().flatten().cloned().collect();
         let first_id = self.manifest.next_segment;
         self.manifest.next_segment += (all.len() * parts as usize) as u64;
-        let (dir, schema) = (self.dir.clone(), segment::schema());
+        let (dir, schema) = (self.dir.clone(), segment::pending_schema());
         let moved: Vec<(u64, Vec<(usize, PathBuf)>)> = all
             .par_iter()
             .enumerate()
@@ -560,7 +559,8 @@ impl Writer {
         let first_id = self.manifest.next_segment;
         self.manifest.next_segment += parts.len() as u64;
         let dir = self.dir.clone();
-        let schema = segment::schema();
+        let schema = segment::pending_schema();
+        let names = (self.manifest.event_names.as_slice(), self.manifest.channels.as_slice());
         let metas: Vec<(Option<SegmentMeta>, Keys, Timings)> = parts
             .into_par_iter()
             .zip(runs)
@@ -578,7 +578,8 @@ impl Writer {
                 let m = match (inputs.is_empty(), last) {
                     (true, None) => return Ok((None, keys, times)),
                     (true, Some(batch)) => {
-                        write_new_segment(&dir, p as u32, first_id + p as u64, [Ok(batch)], &mut times)?
+                        let batch = times.time("build columns", || with_texts(&batch, names));
+                        write_new_segment(&dir, p as u32, first_id + p as u64, [batch], &mut times)?
                     }
                     (false, last) => {
                         inputs.extend(last.map(|b| Box::new(std::iter::once(Ok(b))) as rows::Sorted));
@@ -594,7 +595,7 @@ impl Writer {
                         let merging = std::cell::Cell::new(std::time::Duration::ZERO);
                         let chunks = std::iter::from_fn(|| {
                             let t = std::time::Instant::now();
-                            let chunk = merge.next();
+                            let chunk = merge.next().map(|c| c.and_then(|c| with_texts(&c, names)));
                             merging.set(merging.get() + t.elapsed());
                             chunk
                         });
@@ -1057,11 +1058,7 @@ fn write_new_segment(
 /// and channel texts are written from the rows' codes (`names`: the
 /// store's event names and channels), not gathered from the scattered
 /// pending rows: a few distinct values copied in order.
-fn partition_batch(
-    pending: &[Pending],
-    rows: &[RowKey],
-    names: (&[String], &[String]),
-) -> Result<RecordBatch, StoreError> {
+fn partition_batch(pending: &[Pending], rows: &[RowKey]) -> Result<RecordBatch, StoreError> {
     let order: Vec<(usize, usize)> = rows.iter().map(|r| (r.3 as usize, r.4 as usize)).collect();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(Col::ALL.len());
     for c in Col::ALL {
@@ -1077,26 +1074,9 @@ fn partition_batch(
             Col::ChannelCode => {
                 Arc::new(order.iter().map(|&(k, r)| pending[k].channel_codes[r]).collect::<UInt32Array>())
             }
-            Col::Kind => {
-                let kinds = columns[Col::KindCode.index()]
-                    .as_primitive_opt::<arrow_array::types::UInt8Type>()
-                    .ok_or_else(|| StoreError::Internal("kind codes".into()))?;
-                Arc::new(text_of_codes(kinds.values().iter().map(|&k| Some(Kind::from_code(k).as_str()))))
-            }
-            Col::Event => {
-                let codes = columns[Col::EventCode.index()]
-                    .as_primitive_opt::<UInt32Type>()
-                    .ok_or_else(|| StoreError::Internal("event codes".into()))?;
-                Arc::new(text_of_codes(codes.values().iter().map(|&e| names.0.get(e as usize).map(String::as_str))))
-            }
-            Col::Channel => {
-                let codes = columns[Col::ChannelCode.index()]
-                    .as_primitive_opt::<UInt32Type>()
-                    .ok_or_else(|| StoreError::Internal("channel codes".into()))?;
-                Arc::new(text_of_codes(
-                    codes.iter().map(|c| c.and_then(|c| names.1.get(c as usize)).map(String::as_str)),
-                ))
-            }
+            // Written from the codes as the segment is encoded (`with_texts`):
+            // empty until then, so runs neither write nor merge them.
+            Col::Kind | Col::Event | Col::Channel => arrow_array::new_null_array(&c.data_type(), rows.len()),
             _ => {
                 let i = staged_index(c).ok_or_else(|| StoreError::Internal(format!("column {}", c.name())))?;
                 let arrays: Vec<&dyn Array> = pending.iter().map(|p| p.batch.column(i).as_ref()).collect();
@@ -1105,6 +1085,26 @@ fn partition_batch(
         };
         columns.push(built);
     }
+    RecordBatch::try_new(segment::pending_schema(), columns)
+        .map_err(|e| StoreError::Internal(format!("segment batch: {e}")))
+}
+
+/// A partition batch (see [`partition_batch`]) with its kind, event and
+/// channel texts written from its codes and the store's names.
+fn with_texts(batch: &RecordBatch, names: (&[String], &[String])) -> Result<RecordBatch, StoreError> {
+    let internal = |what: &str| StoreError::Internal(format!("{what} codes"));
+    let kinds = batch.column(Col::KindCode.index()).as_primitive_opt::<UInt8Type>().ok_or_else(|| internal("kind"))?;
+    let events =
+        batch.column(Col::EventCode.index()).as_primitive_opt::<UInt32Type>().ok_or_else(|| internal("event"))?;
+    let channels =
+        batch.column(Col::ChannelCode.index()).as_primitive_opt::<UInt32Type>().ok_or_else(|| internal("channel"))?;
+    let kind = text_of_codes(kinds.values().iter().map(|&k| Some(Kind::from_code(k).as_str())));
+    let event = text_of_codes(events.values().iter().map(|&e| names.0.get(e as usize).map(String::as_str)));
+    let channel = text_of_codes(channels.iter().map(|c| c.and_then(|c| names.1.get(c as usize)).map(String::as_str)));
+    let mut columns = batch.columns().to_vec();
+    columns[Col::Kind.index()] = Arc::new(kind);
+    columns[Col::Event.index()] = Arc::new(event);
+    columns[Col::Channel.index()] = Arc::new(channel);
     RecordBatch::try_new(segment::schema(), columns).map_err(|e| StoreError::Internal(format!("segment batch: {e}")))
 }
 
