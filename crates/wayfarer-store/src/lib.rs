@@ -61,7 +61,7 @@ use wayfarer_core::{Cancel, ErrorCode};
 pub use identity::IdentityGraph;
 pub use manifest::{Manifest, SegmentMeta};
 pub use read::{NO_CHANNEL, Postings, PropertyRows, Rows};
-pub use rows::{EventRows, EventRowsBuilder};
+pub use rows::{EventRows, EventRowsBuilder, TextSizes};
 pub use segment::Col;
 pub use writer::{CommitStats, Derived, RederiveStats, Writer};
 

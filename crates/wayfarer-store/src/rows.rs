@@ -103,7 +103,7 @@ impl Local {
 }
 
 /// Text columns of a staged batch, in staged order, then previous_id.
-pub const TEXTS: usize = 12;
+const TEXTS: usize = 12;
 
 fn texts_of(e: &Event) -> [Option<&str>; TEXTS] {
     [
@@ -161,17 +161,6 @@ impl EventRowsBuilder {
         }
     }
 
-    /// Room for about `rows` events of unknown length.
-    pub fn for_rows(rows: usize) -> EventRowsBuilder {
-        // The id, the identities and the properties are nearly always
-        // there; the other texts seldom are.
-        let mut bytes = [0; TEXTS];
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = if matches!(i, 0 | 1 | 10) { rows * 16 } else { 0 };
-        }
-        EventRowsBuilder::with_capacity(rows, bytes)
-    }
-
     fn ident(&mut self, prefix: &str, id: Option<&str>) -> u128 {
         id.map_or(0, |id| {
             self.buf.clear();
@@ -206,12 +195,6 @@ impl EventRowsBuilder {
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
-    }
-
-    /// The bytes of text each text column holds so far (to size the next
-    /// builder with: growing a column copies it).
-    pub fn text_bytes(&self) -> [usize; TEXTS] {
-        std::array::from_fn(|i| self.texts[i].values_slice().len())
     }
 
     /// The events appended, as columns.
@@ -250,6 +233,46 @@ impl EventRowsBuilder {
             events: self.events,
             channels: self.channels,
         })
+    }
+}
+
+/// Sizes the builders of one file's pieces, which are built in parallel:
+/// each text column from the bytes per event of the last piece finished
+/// (a file's events are alike: a piece of Segment messages holds megabytes
+/// of properties, one of flat rows a few bytes; a column that outgrows its
+/// room is copied).
+#[derive(Debug, Default)]
+pub struct TextSizes {
+    /// Per text column: sixteenths of a byte per event.
+    per_event: [std::sync::atomic::AtomicUsize; TEXTS],
+}
+
+impl TextSizes {
+    /// A builder for about `rows` events.
+    pub fn builder(&self, rows: usize) -> EventRowsBuilder {
+        EventRowsBuilder::with_capacity(rows, self.bytes(rows))
+    }
+
+    /// Each text column's room for `rows` events.
+    fn bytes(&self, rows: usize) -> [usize; TEXTS] {
+        use std::sync::atomic::Ordering;
+        let per_event: [usize; TEXTS] = std::array::from_fn(|i| self.per_event[i].load(Ordering::Relaxed));
+        if per_event.iter().all(|&b| b == 0) {
+            // Nothing learnt yet: the id, the identities and the
+            // properties are nearly always there, the other texts seldom.
+            return std::array::from_fn(|i| if matches!(i, 0 | 1 | 10) { rows * 16 } else { 0 });
+        }
+        // An eighth to spare, so a piece a little longer than the last is
+        // not copied.
+        per_event.map(|b| rows * b / 16 * 9 / 8)
+    }
+
+    /// Learns from a piece about to be finished.
+    pub fn learn(&self, piece: &EventRowsBuilder) {
+        let events = piece.len().max(1);
+        for (slot, b) in self.per_event.iter().zip(&piece.texts) {
+            slot.store(b.values_slice().len() * 16 / events, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -726,12 +749,21 @@ mod tests {
         assert_eq!(rows.events.values[rows.events.rows[0] as usize], "Signed Up");
         assert_eq!(staged_index(Col::Event), None, "the writer fills the event text from its code");
         // An event at a time, with room for fewer than come.
-        let mut b = EventRowsBuilder::for_rows(1);
+        let sizes = TextSizes::default();
+        let mut b = sizes.builder(1);
         for i in 0..40 {
             let mut e = Event::new(format!("id{i}"), i, "A");
             e.anonymous_id = Some(format!("a{i}"));
             b.push(&e);
         }
+        // The next piece is sized from this one's bytes per event (ids of
+        // 150 bytes in all, anonymous ids of 110, "{}" properties, no user
+        // ids), with an eighth to spare.
+        sizes.learn(&b);
+        let want = |bytes: usize| 1000 * (bytes * 16 / 40) / 16 * 9 / 8;
+        let room = sizes.bytes(1000);
+        assert_eq!((room[0], room[1], room[2], room[10]), (want(150), 0, want(110), want(80)));
+        assert!(room[0] > 4000 && room[3] == 0);
         let mut rows = b.finish().unwrap();
         assert_eq!(rows.len(), 40);
         assert_eq!(rows.anon_keys[39], key_hash(&format!("{ANON_PREFIX}a39")));

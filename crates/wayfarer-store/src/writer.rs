@@ -95,6 +95,14 @@ struct Found<'a> {
     anons: &'a [Option<u32>],
 }
 
+/// One list of keys of several batches, in order (a single batch's as it is).
+fn joined<'a>(pieces: &'a [EventRows], keys: fn(&EventRows) -> &[u128]) -> std::borrow::Cow<'a, [u128]> {
+    match pieces {
+        [one] => std::borrow::Cow::Borrowed(keys(one)),
+        _ => pieces.iter().flat_map(|p| keys(p).iter().copied()).collect(),
+    }
+}
+
 /// A pending row's sort key and address: (customer, timestamp, seq,
 /// pending batch, row).
 type RowKey = (u32, i64, u64, u32, u32);
@@ -234,12 +242,7 @@ impl Writer {
             }
         };
         let started = std::time::Instant::now();
-        let fresh = if pieces.len() == 1 {
-            seen.insert_all(&pieces[0].keys)
-        } else {
-            let keys: Vec<u128> = pieces.iter().flat_map(|p| p.keys.iter().copied()).collect();
-            seen.insert_all(&keys)
-        };
+        let fresh = seen.insert_all(&joined(&pieces, |p| &p.keys));
         self.times.add("dedupe", started.elapsed());
         if self.identity.is_none() {
             let mut graph = match self.manifest.identity_file.as_deref() {
@@ -251,11 +254,8 @@ impl Writer {
         }
         let started = std::time::Instant::now();
         let identity = self.identity.as_ref().ok_or_else(|| StoreError::Internal("identity graph".into()))?;
-        let all = |keys: fn(&EventRows) -> &[u128]| -> Vec<u128> {
-            pieces.iter().flat_map(|p| keys(p).iter().copied()).collect()
-        };
-        let users = identity.find_all(&all(|p| &p.user_keys));
-        let anons = identity.find_all(&all(|p| &p.anon_keys));
+        let users = identity.find_all(&joined(&pieces, |p| &p.user_keys));
+        let anons = identity.find_all(&joined(&pieces, |p| &p.anon_keys));
         self.times.add("identities and codes", started.elapsed());
         let (mut acc, mut dup, mut from) = (0, 0, 0);
         for rows in pieces {
@@ -1054,10 +1054,10 @@ fn write_new_segment(
 }
 
 /// A partition's pending rows, `rows` sorted (customer, timestamp, seq,
-/// pending batch, row), as a batch of segment columns. The kind, event
-/// and channel texts are written from the rows' codes (`names`: the
-/// store's event names and channels), not gathered from the scattered
-/// pending rows: a few distinct values copied in order.
+/// pending batch, row), as a batch of segment columns ([`segment::pending_schema`]):
+/// the kind, event and channel texts are left empty, and written from the
+/// rows' codes when the segment is encoded ([`with_texts`]), not gathered
+/// from the scattered pending rows nor carried through runs.
 fn partition_batch(pending: &[Pending], rows: &[RowKey]) -> Result<RecordBatch, StoreError> {
     let order: Vec<(usize, usize)> = rows.iter().map(|r| (r.3 as usize, r.4 as usize)).collect();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(Col::ALL.len());

@@ -7,7 +7,6 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -15,7 +14,7 @@ use wayfarer_core::{Config, Event};
 use wayfarer_ingest::derive::ChannelDeriver;
 use wayfarer_ingest::files::{Chunk, FileStats, check_file};
 use wayfarer_ingest::{Decoder, Format, Gather, Reject, estimate_records, read_file};
-use wayfarer_store::{CommitStats, EventRows, EventRowsBuilder, Writer, rows};
+use wayfarer_store::{CommitStats, EventRows, EventRowsBuilder, TextSizes, Writer};
 
 use crate::cli::{Global, ImportArgs, InputFormat};
 use crate::progress::{Progress, done};
@@ -260,14 +259,10 @@ pub fn import_files(
 /// decoded (no list of events is held).
 type Piece = Result<EventRows, String>;
 
-/// Gathers decoded events into the store's columns, each text column sized
-/// from the bytes per event of the pieces before (growing a column as it
-/// fills copies it, and a file's events are alike: a piece of Segment
-/// messages holds megabytes of properties, one of flat rows a few bytes).
+/// Gathers decoded events into the store's columns.
 #[derive(Default)]
 struct Columns {
-    /// Per text column: 1/16 bytes per event in the last piece gathered.
-    per_event: [AtomicUsize; rows::TEXTS],
+    sizes: TextSizes,
 }
 
 impl Gather for Columns {
@@ -275,13 +270,7 @@ impl Gather for Columns {
     type Builder = EventRowsBuilder;
 
     fn start(&self, rows: usize) -> EventRowsBuilder {
-        let per_event: [usize; rows::TEXTS] = std::array::from_fn(|i| self.per_event[i].load(Ordering::Relaxed));
-        if per_event.iter().all(|&b| b == 0) {
-            return EventRowsBuilder::for_rows(rows);
-        }
-        // An eighth to spare, so a piece a little longer than the last
-        // does not copy its columns.
-        EventRowsBuilder::with_capacity(rows, per_event.map(|b| (rows * b / 16) * 9 / 8))
+        self.sizes.builder(rows)
     }
 
     fn push(&self, builder: &mut EventRowsBuilder, event: Event) {
@@ -289,10 +278,7 @@ impl Gather for Columns {
     }
 
     fn finish(&self, builder: EventRowsBuilder) -> Piece {
-        let events = builder.len().max(1);
-        for (slot, bytes) in self.per_event.iter().zip(builder.text_bytes()) {
-            slot.store(bytes * 16 / events, Ordering::Relaxed);
-        }
+        self.sizes.learn(&builder);
         builder.finish().map_err(|e| e.to_string())
     }
 
