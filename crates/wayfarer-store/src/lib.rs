@@ -8,6 +8,7 @@
 //!    segments/pNNN/rNNNNNNNN.run       a bulk load's sorted run, until its commit ([`rows`])
 //!    identity/ids-G.parquet   raw identities of generation G
 //!    identity/links-G.parquet identity links of generation G
+//!    event-keys/G.keys        the keys of committed events, for the dedupe ([`key_runs`])
 //!    staging/wal-N.log        the server's acknowledged, not yet folded events
 //!    rejects/                 rejected records of imports (NDJSON)
 //!    notes.json               analysts' notes on map cells ([`notes`])
@@ -27,6 +28,7 @@ pub mod annotations;
 mod dedupe;
 pub mod hot;
 pub mod identity;
+pub mod key_runs;
 pub mod keys;
 pub mod manifest;
 pub mod notes;
@@ -361,17 +363,23 @@ pub(crate) fn links_path(dir: &Path, generation: &str) -> PathBuf {
 }
 
 /// Writes the identity graph as two Parquet files named by `generation`.
-pub(crate) fn store_identity(dir: &Path, generation: &str, g: &IdentityGraph) -> Result<(), StoreError> {
+pub(crate) fn store_identity(dir: &Path, generation: &str, g: &mut IdentityGraph) -> Result<(), StoreError> {
     let idir = dir.join("identity");
     fs::create_dir_all(&idir).map_err(|e| StoreError::io(&idir, e))?;
-    let ts_type = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let canon = g.canonical_map().to_vec();
+    let g = &*g;
+    // The two files are built, encoded and made durable side by side.
+    let (ids, links) = rayon::join(|| store_ids(dir, generation, g, &canon), || store_links(dir, generation, g));
+    ids.and(links)
+}
 
+/// The identities file: each raw identity's key, first sighting and customer.
+fn store_ids(dir: &Path, generation: &str, g: &IdentityGraph, canon: &[u32]) -> Result<(), StoreError> {
+    let ts_type = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let mut key = StringBuilder::new();
     let mut first_ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
     let mut first_seq = UInt64Builder::new();
     let mut canonical = UInt32Builder::new();
-    let mut resolved = g.clone();
-    let canon = resolved.canonical_map().to_vec();
     for (i, k) in g.keys().iter().enumerate() {
         key.append_value(k);
         let (t, s) = g.first_seen_all()[i];
@@ -381,7 +389,7 @@ pub(crate) fn store_identity(dir: &Path, generation: &str, g: &IdentityGraph) ->
     }
     let schema = Arc::new(Schema::new(vec![
         Field::new("key", DataType::Utf8, false),
-        Field::new("first_seen", ts_type.clone(), false),
+        Field::new("first_seen", ts_type, false),
         Field::new("first_seq", DataType::UInt64, false),
         Field::new("canonical", DataType::UInt32, false),
     ]));
@@ -391,8 +399,12 @@ pub(crate) fn store_identity(dir: &Path, generation: &str, g: &IdentityGraph) ->
         Arc::new(first_seq.finish()),
         Arc::new(canonical.finish()),
     ];
-    write_parquet_atomic(&ids_path(dir, generation), schema, cols)?;
+    write_parquet_atomic(&ids_path(dir, generation), schema, cols)
+}
 
+/// The links file: every link the graph was built from, in order.
+fn store_links(dir: &Path, generation: &str, g: &IdentityGraph) -> Result<(), StoreError> {
+    let ts_type = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let mut kind = UInt8Builder::new();
     let mut a = UInt32Builder::new();
     let mut b = UInt32Builder::new();
@@ -447,9 +459,13 @@ fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
 
 pub(crate) fn load_identity(dir: &Path, generation: &str) -> Result<IdentityGraph, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("identity {generation}: {what}"));
+    // The two files are read side by side.
+    let (ids, link_batches) =
+        rayon::join(|| read_parquet(&ids_path(dir, generation)), || read_parquet(&links_path(dir, generation)));
+    let (ids, link_batches) = (ids?, link_batches?);
     let mut keys = Vec::new();
     let mut first = Vec::new();
-    for b in read_parquet(&ids_path(dir, generation))? {
+    for b in ids {
         let k = b.column(0).as_string_opt::<i32>().ok_or_else(|| corrupt("key column"))?;
         let t = b.column(1).as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| corrupt("first_seen"))?;
         let s = b.column(2).as_primitive_opt::<UInt64Type>().ok_or_else(|| corrupt("first_seq"))?;
@@ -459,7 +475,7 @@ pub(crate) fn load_identity(dir: &Path, generation: &str) -> Result<IdentityGrap
         }
     }
     let mut links = Vec::new();
-    for b in read_parquet(&links_path(dir, generation))? {
+    for b in link_batches {
         let kind = b.column(0).as_primitive_opt::<UInt8Type>().ok_or_else(|| corrupt("kind"))?;
         let a = b.column(1).as_primitive_opt::<UInt32Type>().ok_or_else(|| corrupt("a"))?;
         let bb = b.column(2).as_primitive_opt::<UInt32Type>().ok_or_else(|| corrupt("b"))?;

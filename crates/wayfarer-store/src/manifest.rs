@@ -41,6 +41,10 @@ pub struct Manifest {
     /// they were recorded; the next writer finds them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<crate::keys::Keys>,
+    /// The runs of the committed events' keys ([`crate::key_runs`]);
+    /// `None` before they were written (the next writer writes them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_runs: Option<Vec<crate::key_runs::KeyRun>>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -73,6 +77,7 @@ impl Manifest {
             segments: Vec::new(),
             channels_fingerprint: None,
             keys: Some(crate::keys::Keys::default()),
+            key_runs: Some(Vec::new()),
             created_at: now,
             updated_at: now,
         }

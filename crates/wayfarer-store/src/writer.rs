@@ -32,6 +32,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::dedupe::EventKeys;
 use crate::identity::{ANON_PREFIX, USER_PREFIX};
+use crate::key_runs::{self, KeyRun};
 use crate::keys::Keys;
 use crate::manifest::{Manifest, SegmentMeta};
 use crate::rows::{self, EventRows, PREVIOUS_ID, staged_index};
@@ -122,6 +123,12 @@ pub struct Writer {
     /// writer that only folds now and then (a server that is mostly read)
     /// holds no dedupe set until events arrive.
     seen: Option<EventKeys>,
+    /// The key runs the next commit names, and the run files it stops
+    /// naming (written before the dedupe set is released).
+    staged_key_runs: Option<(Vec<KeyRun>, Vec<String>)>,
+    /// A key run could not be written: the commits name none, and the
+    /// next writer reads the keys from the segments.
+    keys_unsaved: bool,
     /// New events expected ([`open_expecting`](Self::open_expecting)).
     expected: u64,
     pending: Vec<Pending>,
@@ -183,6 +190,8 @@ impl Writer {
             event_dict,
             channel_dict,
             seen: None,
+            staged_key_runs: None,
+            keys_unsaved: false,
             expected,
             pending: Vec::new(),
             pending_rows: 0,
@@ -629,7 +638,8 @@ impl Writer {
     /// [`commit`](Self::commit), also returning where the writer's time went.
     pub fn commit_timed(mut self) -> Result<(CommitStats, Timings), StoreError> {
         // Nothing more is added: the dedupe set (gigabytes at 100M events)
-        // is released before the commit merges the runs.
+        // is written out and released before the commit merges the runs.
+        self.save_event_keys(true);
         self.seen = None;
         let stats = self.commit_open()?;
         self.committed = true;
@@ -639,6 +649,9 @@ impl Writer {
     /// Makes everything added so far visible, atomically, and keeps the
     /// writer open for more; returns what this commit did.
     pub fn commit_open(&mut self) -> Result<CommitStats, StoreError> {
+        if self.staged_key_runs.is_none() {
+            self.save_event_keys(false);
+        }
         let before: Vec<SegmentMeta> = self.manifest.segments.clone();
         let identity_before = self.manifest.identity_file.clone();
         let stats = self.commit_now()?;
@@ -781,6 +794,59 @@ impl Writer {
         self.manifest.events_total
     }
 
+    /// Writes the keys added since the last commit as a run and stages the
+    /// runs the commit will name (`release`: the set is freed shard by
+    /// shard as it is read). The runs are an index the next writer can
+    /// rebuild: if one cannot be written, the commit goes on naming none.
+    fn save_event_keys(&mut self, release: bool) {
+        let Some(seen) = self.seen.as_mut() else { return };
+        if self.keys_unsaved || (seen.from_runs && self.stats.accepted == 0) {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let generation = self.manifest.generation + 1;
+        let file = key_runs::file_of(generation);
+        let written = (|| {
+            let mut out = key_runs::RunWriter::create(&self.dir, &file)?;
+            // Sections are written on a thread of their own while the
+            // next shards are read and sorted.
+            let rows = std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<crate::dedupe::Key>>(2);
+                let writing = scope.spawn(move || {
+                    for keys in rx {
+                        out.section(&keys)?;
+                    }
+                    out.finish()
+                });
+                let stopped = || StoreError::Internal("the key run's writer stopped".into());
+                let drained = seen.drain_unwritten(release, |keys| tx.send(keys).map_err(|_| stopped()));
+                drop(tx);
+                let rows = writing.join().map_err(|_| stopped())?;
+                drained.and(rows)
+            })?;
+            let new = KeyRun { file: file.clone(), rows };
+            let old = self.manifest.key_runs.clone().unwrap_or_default();
+            if seen.from_runs {
+                key_runs::add(&self.dir, old, new, &format!("{generation:08}"))
+            } else {
+                // Read from the segments: this run holds every key.
+                Ok((vec![new], old.into_iter().map(|r| r.file).collect()))
+            }
+        })();
+        seen.from_runs = true;
+        let committed = self.manifest.events_total + self.stats.accepted;
+        match written {
+            Ok((runs, gone)) if runs.iter().map(|r| r.rows).sum::<u64>() == committed => {
+                self.staged_key_runs = Some((runs, gone));
+            }
+            _ => {
+                let _ = fs::remove_file(self.dir.join(&file));
+                self.keys_unsaved = true;
+            }
+        }
+        self.times.add("event key runs", started.elapsed());
+    }
+
     fn commit_now(&mut self) -> Result<CommitStats, StoreError> {
         self.flush()?;
         let canon = self.canon();
@@ -815,7 +881,17 @@ impl Writer {
             self.manifest.identity_file = Some(generation);
             identity.mark_saved();
         }
+        let mut unnamed = Vec::new();
+        if self.keys_unsaved {
+            self.manifest.key_runs = None;
+        } else if let Some((runs, gone)) = self.staged_key_runs.take() {
+            self.manifest.key_runs = Some(runs);
+            unnamed = gone;
+        }
         self.times.time("manifest", || self.manifest.store(&self.dir))?;
+        for f in unnamed {
+            let _ = fs::remove_file(self.dir.join(f));
+        }
         self.stats.events_total = self.manifest.events_total;
         self.stats.generation = self.manifest.generation;
         Ok(self.stats)
@@ -1152,6 +1228,15 @@ pub fn event_key(event_id: &str) -> u128 {
 }
 
 fn load_event_keys(dir: &Path, manifest: &Manifest, expected: u64) -> Result<EventKeys, StoreError> {
+    if let Some(runs) = &manifest.key_runs
+        && runs.iter().map(|r| r.rows).sum::<u64>() == manifest.events_total
+        && let Ok(stored) = key_runs::read(dir, runs)
+    {
+        let mut seen = EventKeys::with_stored(stored);
+        seen.size_for(expected);
+        return Ok(seen);
+    }
+    // Written before the runs, or a run is damaged: every segment's ids.
     let mut seen = EventKeys::new();
     seen.size_for(manifest.segments.iter().map(|s| s.rows).sum::<u64>() + expected);
     // A few segments at a time: their keys are read in parallel, but a
@@ -1229,6 +1314,7 @@ fn collect_garbage(dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
         }
     }
     let _ = fs::remove_file(dir.join("manifest.json.part"));
+    key_runs::collect_garbage(dir, manifest.key_runs.as_deref().unwrap_or_default());
     Ok(())
 }
 
@@ -1295,5 +1381,104 @@ mod tests {
                 .collect();
             assert_eq!(texts(dir.path()), want, "spill every {spill} rows");
         }
+    }
+
+    fn events(ids: std::ops::Range<u32>) -> Vec<Event> {
+        ids.map(|i| {
+            let mut e = Event::new(format!("k{i}"), 100 + i64::from(i), "Page Viewed");
+            e.user_id = Some(format!("u{}", i % 7));
+            e
+        })
+        .collect()
+    }
+
+    fn runs_of(dir: &Path) -> Vec<KeyRun> {
+        Manifest::load(dir).unwrap().unwrap().key_runs.expect("the manifest names key runs")
+    }
+
+    #[test]
+    fn committed_keys_are_read_from_their_runs_and_rebuilt_when_a_run_is_unusable() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let mut w = Writer::open(d, 0).unwrap();
+        assert_eq!(w.add(events(0..300)).unwrap(), (300, 0));
+        w.commit().unwrap();
+        let runs = runs_of(d);
+        assert_eq!(runs.iter().map(|r| r.rows).sum::<u64>(), 300);
+
+        // A second import: the stored ids are duplicates, found in the run
+        // (the segments' ids are not read: they are made unreadable here).
+        let segments = Manifest::load(d).unwrap().unwrap().segments;
+        let hidden: Vec<(PathBuf, Vec<u8>)> = segments
+            .iter()
+            .map(|s| {
+                let p = d.join(&s.file);
+                let bytes = fs::read(&p).unwrap();
+                fs::write(&p, b"not parquet").unwrap();
+                (p, bytes)
+            })
+            .collect();
+        let mut w = Writer::open(d, 0).unwrap();
+        assert_eq!(w.add(events(250..320)).unwrap(), (20, 50));
+        drop(w);
+        for (p, bytes) in &hidden {
+            fs::write(p, bytes).unwrap();
+        }
+        let mut w = Writer::open(d, 0).unwrap();
+        assert_eq!(w.add(events(250..320)).unwrap(), (20, 50));
+        w.commit().unwrap();
+        let runs = runs_of(d);
+        assert_eq!(runs.iter().map(|r| r.rows).sum::<u64>(), 320);
+        // 20 new keys beside 300 stay a run of their own.
+        assert_eq!(runs.len(), 2, "{runs:?}");
+
+        // A damaged run, a missing one, a manifest without runs (written
+        // before them): the keys come from the segments, and the commit
+        // names one run of them all.
+        let damage: [&dyn Fn(&Path); 3] = [
+            &|d| {
+                let r = &runs_of(d)[0];
+                let p = d.join(&r.file);
+                let mut bytes = fs::read(&p).unwrap();
+                let at = bytes.len() - 1;
+                bytes[at] ^= 0x40;
+                fs::write(p, bytes).unwrap();
+            },
+            &|d| fs::remove_file(d.join(&runs_of(d)[0].file)).unwrap(),
+            &|d| {
+                let mut m = Manifest::load(d).unwrap().unwrap();
+                m.key_runs = None;
+                m.store(d).unwrap();
+            },
+        ];
+        let mut next = 320;
+        for (case, damage) in damage.iter().enumerate() {
+            damage(d);
+            let mut w = Writer::open(d, 0).unwrap();
+            assert_eq!(w.add(events(0..next + 10)).unwrap(), (10, u64::from(next)), "case {case}");
+            w.commit().unwrap();
+            next += 10;
+            let runs = runs_of(d);
+            assert_eq!(runs.len(), 1, "case {case}");
+            assert_eq!(runs[0].rows, u64::from(next));
+            let files: Vec<_> = fs::read_dir(d.join(key_runs::DIR)).unwrap().flatten().collect();
+            assert_eq!(files.len(), 1, "the unnamed runs are removed (case {case})");
+        }
+
+        // A long-lived writer commits again and again: each commit writes
+        // only its own keys, and the runs always hold every stored key.
+        let mut w = Writer::open(d, 0).unwrap();
+        for round in 0..5u32 {
+            let from = next + round * 40;
+            assert_eq!(w.add(events(from - 5..from + 40)).unwrap(), (40, 5), "round {round}");
+            let stats = w.commit_open().unwrap();
+            let runs = runs_of(d);
+            assert_eq!(runs.iter().map(|r| r.rows).sum::<u64>(), stats.events_total, "round {round}");
+            assert!(runs.windows(2).all(|p| p[0].rows > p[1].rows * 2), "{runs:?}");
+        }
+        drop(w);
+        let total = next + 200;
+        let mut w = Writer::open(d, 0).unwrap();
+        assert_eq!(w.add(events(0..total + 1)).unwrap(), (1, u64::from(total)));
     }
 }
