@@ -74,16 +74,17 @@ impl RunWriter {
     /// The next shard's keys, sorted by rank.
     pub(crate) fn section(&mut self, keys: &[Key]) -> Result<(), StoreError> {
         debug_assert!(keys.windows(2).all(|w| rank(w[0]) < rank(w[1])));
-        self.buf.clear();
-        self.buf.reserve(keys.len() * KEY_BYTES);
-        for k in keys {
-            for part in k {
-                self.buf.extend_from_slice(&part.to_le_bytes());
-            }
-        }
+        let bytes: &[u8] = if cfg!(target_endian = "little") {
+            // The keys' memory is the file's bytes.
+            bytemuck::cast_slice(keys)
+        } else {
+            self.buf.clear();
+            self.buf.extend(keys.iter().flatten().flat_map(|part| part.to_le_bytes()));
+            &self.buf
+        };
         self.counts.push(keys.len() as u64);
-        self.sums.push(xxh3_64(&self.buf));
-        self.out.write_all(&self.buf).map_err(|e| StoreError::io(&self.path, e))
+        self.sums.push(xxh3_64(bytes));
+        self.out.write_all(bytes).map_err(|e| StoreError::io(&self.path, e))
     }
 
     /// Writes the header; returns the number of keys.
@@ -153,16 +154,22 @@ fn open(dir: &Path, run: &KeyRun) -> Result<Opened, StoreError> {
 /// One shard's keys of all the runs, merged in rank order.
 fn read_shard(runs: &[KeyRun], opened: &[Opened], shard: usize) -> Result<Vec<Key>, StoreError> {
     let total: u64 = opened.iter().map(|o| o.counts[shard]).sum();
-    let mut keys: Vec<Key> = Vec::with_capacity(total as usize);
-    let mut bytes = Vec::new();
+    let mut keys: Vec<Key> = vec![[0; 3]; total as usize];
+    let mut at = 0;
     for (run, o) in runs.iter().zip(opened) {
-        bytes.resize(o.counts[shard] as usize * KEY_BYTES, 0);
-        o.file.read_exact_at(&mut bytes, o.offsets[shard]).map_err(|_| bad(run, "truncated"))?;
-        if xxh3_64(&bytes) != o.sums[shard] {
+        // Read straight into the keys' memory.
+        let section = &mut keys[at..at + o.counts[shard] as usize];
+        at += section.len();
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(section);
+        o.file.read_exact_at(bytes, o.offsets[shard]).map_err(|_| bad(run, "truncated"))?;
+        if xxh3_64(bytes) != o.sums[shard] {
             return Err(bad(run, &format!("section {shard} fails its checksum")));
         }
-        let word = |c: &[u8]| u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        keys.extend(bytes.chunks_exact(KEY_BYTES).map(|c| [word(&c[0..4]), word(&c[4..8]), word(&c[8..12])]));
+        if cfg!(target_endian = "big") {
+            for part in section.iter_mut().flatten() {
+                *part = u32::from_le(*part);
+            }
+        }
     }
     if runs.len() > 1 {
         // Sorted stretches one after another: the stable sort merges them.
