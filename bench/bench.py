@@ -22,6 +22,10 @@ runs four journey queries on every engine:
   IMP import of the Parquet file into a fresh store, Wayfarer only, with
       the events per second (each run starts with the page cache emptied,
       where the benchmark runs as root, and the file read back into it).
+  IMPS the same events again under new event ids (the same customers' next
+      events, events-more.parquet, made once) imported into a copy of the
+      store that holds the first ones (copied before the timing), as an
+      import into a store that already holds events.
 
 Two shapes of data (--shapes): `company`, the synthetic company of the demo,
 and `clickstream`, a heavy-tailed e-commerce clickstream (wayfarer simulate
@@ -65,7 +69,8 @@ STEPS = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed
 WEEK_OFFSETS = 12
 SIZES = {"1M": 1_000_000, "10M": 10_000_000, "50M": 50_000_000}
 QUERIES = ["Q1", "Q2", "Q3", "Q4"]
-WAYFARER_ONLY = ["Q5", "Q5w", "IMP"]
+WAYFARER_ONLY = ["Q5", "Q5w", "IMP", "IMPS"]
+IMPORTS = ["IMP", "IMPS"]
 SHAPES = ["company", "clickstream"]
 ENGINES = ["wayfarer", "wayfarer-serve", "duckdb", "duckdb-mem", "chdb", "chdb-mem", "polars"]
 # Each engine's best mode: the one held up against the targets.
@@ -134,6 +139,46 @@ def norm_q4(row):
 
 # ---------------------------------------------------------------- engines
 
+def more_events(parquet):
+    """The events of `parquet` again with event ids past its largest (made
+    once, beside it): the same customers' next events."""
+    import polars as pl
+    more = parquet.parent / "events-more.parquet"
+    if not more.exists():
+        lf = pl.scan_parquet(parquet)
+        top = lf.select(pl.col("event_id").max()).collect().item()
+        lf.with_columns(pl.col("event_id") + (top + 1)).sink_parquet(more)
+    return more
+
+
+class Import:
+    """One timed import (IMP, IMPS): `prepare` (not timed) makes the target
+    directory, a copy of the store for IMPS; the call imports and cleans up."""
+
+    def __init__(self, store, into):
+        self.store = Path(store)
+        parquet = self.store.parent / "events.parquet"
+        self.input_file = more_events(parquet) if into else parquet
+        self.into = into
+        self.tmp = None
+
+    def prepare(self):
+        import shutil
+        import tempfile
+        self.tmp = Path(tempfile.mkdtemp(dir=self.store.parent))
+        if self.into:
+            shutil.copytree(self.store, self.tmp / "s")
+
+    def __call__(self):
+        import shutil
+        try:
+            out = subprocess.run([str(WAYFARER), "import", "--data", str(self.tmp / "s"), str(self.input_file), "--json",
+                                  "--quiet"], check=True, capture_output=True, text=True).stdout
+            return json.loads(out)["accepted"]
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 def wayfarer_query(q, store):
     base = [str(WAYFARER)]
     if q in ("Q5", "Q5w"):
@@ -149,20 +194,8 @@ def wayfarer_query(q, store):
         if q == "Q5w":
             run_map()  # the warm runs follow one that saved the fit
         return run_map
-    if q == "IMP":
-        import shutil
-        import tempfile
-        parquet = Path(store).parent / "events.parquet"
-
-        def run_import():
-            tmp = Path(tempfile.mkdtemp(dir=Path(store).parent))
-            try:
-                out = subprocess.run([str(WAYFARER), "import", "--data", str(tmp / "s"), str(parquet), "--json", "--quiet"],
-                                     check=True, capture_output=True, text=True).stdout
-                return json.loads(out)["accepted"]
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-        return run_import
+    if q in IMPORTS:
+        return Import(store, into=q == "IMPS")
     if q == "Q1":
         args = ["funnel", *STEPS, "--window", "7d"]
     elif q == "Q2":
@@ -475,7 +508,8 @@ def worker(engine, q, target, reps):
         run = make(q, target)
     times, answer = [], None
     for _ in range(reps):
-        if q == "IMP":
+        if q in IMPORTS:
+            run.prepare()
             # What earlier runs wrote is on disk first (not timed): its
             # write-back would otherwise compete with this run's writes.
             # Where permitted (root), the page cache is emptied and the
@@ -483,7 +517,7 @@ def worker(engine, q, target, reps):
             # state: with a full page cache, reclaiming it during the
             # import doubled the kernel's share of some runs.
             os.sync()
-            fresh_page_cache(Path(target).parent / "events.parquet")
+            fresh_page_cache(run.input_file)
         t = time.perf_counter()
         answer = run()
         times.append(time.perf_counter() - t)
@@ -633,7 +667,7 @@ def render(results, failures, reps, model_reps):
         return f"{r['median_s'] / base['median_s']:.1f}" if base and base["median_s"] > 0 else ""
     for r in journey:
         rows = f"{r['rows']:,}" if r["rows"] else r["size"]
-        rate = f"{r['rows'] / r['median_s']:,.0f}" if r["query"] == "IMP" and r["rows"] and r["median_s"] > 0 else ""
+        rate = f"{r['rows'] / r['median_s']:,.0f}" if r["query"] in IMPORTS and r["rows"] and r["median_s"] > 0 else ""
         lines.append(f"| {r.get('shape', 'company')} | {rows} | {r['query']} | {r['engine']} | {r['median_s']:.3f} | "
                      f"{r['peak_mb']:.0f} | {times(r, 'wayfarer')} | {times(r, 'wayfarer-serve')} | {rate} |")
     if modelled:
