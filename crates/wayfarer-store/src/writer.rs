@@ -1480,5 +1480,21 @@ mod tests {
         let total = next + 200;
         let mut w = Writer::open(d, 0).unwrap();
         assert_eq!(w.add(events(0..total + 1)).unwrap(), (1, u64::from(total)));
+        drop(w);
+
+        // A run that cannot be written (here: a file where its directory
+        // goes) does not fail the commit: the events are committed, the
+        // manifest names no runs, and the next writer reads the segments.
+        fs::remove_dir_all(d.join(key_runs::DIR)).unwrap();
+        fs::write(d.join(key_runs::DIR), b"in the way").unwrap();
+        let mut w = Writer::open(d, 0).unwrap();
+        assert_eq!(w.add(events(total..total + 5)).unwrap(), (5, 0));
+        assert_eq!(w.commit().unwrap().events_total, u64::from(total) + 5);
+        assert_eq!(Manifest::load(d).unwrap().unwrap().key_runs, None);
+        fs::remove_file(d.join(key_runs::DIR)).unwrap();
+        let mut w = Writer::open(d, 0).unwrap();
+        assert_eq!(w.add(events(0..total + 6)).unwrap(), (1, u64::from(total) + 5));
+        w.commit().unwrap();
+        assert_eq!(runs_of(d).iter().map(|r| r.rows).sum::<u64>(), u64::from(total) + 6);
     }
 }
