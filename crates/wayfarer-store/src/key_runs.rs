@@ -137,9 +137,10 @@ fn open(dir: &Path, run: &KeyRun) -> Result<Opened, StoreError> {
     }
     let counts: Vec<u64> = (0..SHARDS).map(|s| word(16 + s * 8)).collect();
     let sums: Vec<u64> = (0..SHARDS).map(|s| word(16 + (SHARDS + s) * 8)).collect();
-    let rows: u64 = counts.iter().sum();
+    let rows = counts.iter().try_fold(0u64, |sum, &n| sum.checked_add(n));
+    let want = rows.and_then(|r| r.checked_mul(KEY_BYTES as u64)).and_then(|b| b.checked_add(header_len() as u64));
     let len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
-    if rows != run.rows || len != header_len() as u64 + rows * KEY_BYTES as u64 {
+    if rows != Some(run.rows) || want != Some(len) {
         return Err(bad(run, "its length or count disagrees with the manifest"));
     }
     let mut offsets = Vec::with_capacity(SHARDS);
