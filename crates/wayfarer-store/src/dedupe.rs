@@ -328,9 +328,10 @@ impl EventKeys {
     /// Adds keys in order and tells for each whether it was new (a key
     /// seen earlier in `keys` is not, nor is a committed one). A large
     /// batch (the stored keys a writer loads, a segment's at a time) is
-    /// inserted shard by shard on all cores: a key's shard alone decides
+    /// inserted shard by shard on all cores, unless `on_pool` is false (the
+    /// caller keeps the pool busy itself): a key's shard alone decides
     /// whether it is new, and each shard takes its keys in their order.
-    pub(crate) fn insert_all(&mut self, keys: &[u128]) -> Vec<bool> {
+    pub(crate) fn insert_all(&mut self, keys: &[u128], on_pool: bool) -> Vec<bool> {
         let mut per_shard = [0usize; SHARDS];
         for &k in keys {
             per_shard[split(k).0] += 1;
@@ -338,7 +339,7 @@ impl EventKeys {
         for (shard, &more) in self.shards.iter_mut().zip(&per_shard) {
             shard.reserve(more);
         }
-        if keys.len() < PARALLEL_FROM || rayon::current_num_threads() < 2 {
+        if !on_pool || keys.len() < PARALLEL_FROM || rayon::current_num_threads() < 2 {
             // In shard order (each shard's keys in theirs), answered in place.
             let mut fresh = vec![false; keys.len()];
             let mut mine: Vec<Vec<(u32, Key)>> = vec![Vec::new(); SHARDS];
@@ -479,7 +480,7 @@ mod tests {
                     event_key(&format!("e{}", r % 60_000 + round))
                 })
                 .collect();
-            let fresh = keys.insert_all(&batch);
+            let fresh = keys.insert_all(&batch, true);
             let expected: Vec<bool> = batch.iter().map(|&k| reference.insert(k)).collect();
             assert_eq!(fresh, expected, "round {round}");
         }
@@ -495,16 +496,17 @@ mod tests {
     #[test]
     fn a_large_batch_inserted_shard_by_shard_answers_as_one_after_the_other() {
         // Batches above the parallel threshold, with repeats inside a batch
-        // (only the first is new) and keys from the batch before.
+        // (only the first is new) and keys from the batch before; on the
+        // pool and on the calling thread in turn.
         let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
         let mut keys = EventKeys::new();
         let mut reference = std::collections::HashSet::new();
-        for round in 0..3u64 {
+        for round in 0..4u64 {
             let n = PARALLEL_FROM * 2 + 17;
             let batch: Vec<u128> = (0..n as u64)
                 .map(|i| event_key(&format!("p{}", (i * 7) % (n as u64 * 3 / 4) + round * 50_000)))
                 .collect();
-            let fresh = pool.install(|| keys.insert_all(&batch));
+            let fresh = pool.install(|| keys.insert_all(&batch, round % 2 == 0));
             let expected: Vec<bool> = batch.iter().map(|&k| reference.insert(k)).collect();
             assert_eq!(fresh, expected, "round {round}");
             assert!(expected.iter().any(|f| !f) && expected.iter().any(|&f| f));
@@ -520,7 +522,7 @@ mod tests {
         let sizes: Vec<usize> = keys.shards.iter().map(|s| s.buckets.len()).collect();
         assert!(sizes.iter().all(|&b| b * 4 >= 200_000 / 64), "{sizes:?}");
         let batch: Vec<u128> = (0..200_000).map(|i| event_key(&format!("k{i}"))).collect();
-        let fresh = keys.insert_all(&batch);
+        let fresh = keys.insert_all(&batch, true);
         assert!(fresh.iter().all(|&f| f));
         assert!(!keys.insert(event_key("before")), "a key held before sizing is kept");
         assert_eq!(keys.shards.iter().map(|s| s.buckets.len()).collect::<Vec<_>>(), sizes);
@@ -571,7 +573,7 @@ mod tests {
                     event_key(&if id % 3 == 0 { format!("c{id}") } else { format!("n{id}") })
                 })
                 .collect();
-            let fresh = pool.install(|| keys.insert_all(&batch));
+            let fresh = pool.install(|| keys.insert_all(&batch, round % 2 == 0));
             let expected: Vec<bool> = batch.iter().map(|&k| reference.insert(k)).collect();
             assert_eq!(fresh, expected, "round {round}");
             assert!(expected.iter().any(|&f| f) && expected.iter().any(|&f| !f));

@@ -128,12 +128,13 @@ impl IdentityGraph {
     }
 
     /// The ident of each key hash known now (0: no key), looked up on all
-    /// cores: the lookups of a batch miss the caches one after the other,
+    /// cores unless `on_pool` is false (the caller keeps the pool busy
+    /// itself): the lookups of a batch miss the caches one after the other,
     /// and the writer's loop then only interns the keys not found.
-    pub fn find_all(&self, hashes: &[u128]) -> Vec<Option<u32>> {
+    pub fn find_all(&self, hashes: &[u128], on_pool: bool) -> Vec<Option<u32>> {
         use rayon::prelude::*;
         let find = |h: &u128| if *h == 0 { None } else { self.index.get(h).copied() };
-        if hashes.len() < FIND_PARALLEL_FROM {
+        if !on_pool || hashes.len() < FIND_PARALLEL_FROM {
             return hashes.iter().map(find).collect();
         }
         hashes.par_iter().with_min_len(FIND_PARALLEL_FROM / 4).map(find).collect()
@@ -376,7 +377,7 @@ mod tests {
         }
         let mut hashes: Vec<u128> = keys.iter().map(|k| key_hash(k)).collect();
         hashes.push(0);
-        for found in [g.find_all(&hashes), g.find_all(&hashes[..7])] {
+        for found in [g.find_all(&hashes, true), g.find_all(&hashes[..7], true), g.find_all(&hashes, false)] {
             for (i, f) in found.iter().enumerate() {
                 match hashes[i] {
                     0 => assert_eq!(*f, None, "no key"),
@@ -385,7 +386,7 @@ mod tests {
                 }
             }
         }
-        let found = g.find_all(&hashes);
+        let found = g.find_all(&hashes, true);
         // A key the batch itself brought twice: the second finds the first.
         let a = g.intern_found(found[1], hashes[1], || keys[1].clone(), 50, 50);
         let b = g.intern_found(found[1], hashes[1], || unreachable!("known by now"), 40, 40);

@@ -143,6 +143,9 @@ pub struct Writer {
     stats: CommitStats,
     committed: bool,
     spill_rows: usize,
+    /// Whether an add checks its keys and finds its identities on the
+    /// calling thread rather than on the pool ([`adding_here`](Self::adding_here)).
+    adds_here: bool,
     /// Segment files superseded by a commit of this writer, with when.
     retired: Vec<(std::time::Instant, Vec<PathBuf>)>,
     /// Where this writer's time went (phases that run on several threads
@@ -202,6 +205,7 @@ impl Writer {
             stats: CommitStats::default(),
             committed: false,
             spill_rows: SPILL_ROWS,
+            adds_here: false,
             retired: Vec::new(),
             times: Timings::default(),
         })
@@ -224,6 +228,16 @@ impl Writer {
         let rows = EventRows::from_events(&events)?;
         drop(events);
         self.add_rows(rows)
+    }
+
+    /// For a caller that keeps the thread pool busy itself (an import
+    /// decoding the next chunk on it while this one is added): each add
+    /// checks its keys for duplicates and looks up its identities on the
+    /// calling thread, rather than queueing that work on the pool behind
+    /// the decoding and waiting idle for it. (Spills still use the pool.)
+    pub fn adding_here(mut self) -> Writer {
+        self.adds_here = true;
+        self
     }
 
     /// Accepts events already in columns (built off this thread, see
@@ -251,7 +265,7 @@ impl Writer {
             }
         };
         let started = std::time::Instant::now();
-        let fresh = seen.insert_all(&joined(&pieces, |p| &p.keys));
+        let fresh = seen.insert_all(&joined(&pieces, |p| &p.keys), !self.adds_here);
         self.times.add("dedupe", started.elapsed());
         if self.identity.is_none() {
             let mut graph = match self.manifest.identity_file.as_deref() {
@@ -263,8 +277,8 @@ impl Writer {
         }
         let started = std::time::Instant::now();
         let identity = self.identity.as_ref().ok_or_else(|| StoreError::Internal("identity graph".into()))?;
-        let users = identity.find_all(&joined(&pieces, |p| &p.user_keys));
-        let anons = identity.find_all(&joined(&pieces, |p| &p.anon_keys));
+        let users = identity.find_all(&joined(&pieces, |p| &p.user_keys), !self.adds_here);
+        let anons = identity.find_all(&joined(&pieces, |p| &p.anon_keys), !self.adds_here);
         self.times.add("identities and codes", started.elapsed());
         let (mut acc, mut dup, mut from) = (0, 0, 0);
         for rows in pieces {
@@ -1254,7 +1268,7 @@ fn load_event_keys(dir: &Path, manifest: &Manifest, expected: u64) -> Result<Eve
             })
             .collect::<Result<_, StoreError>>()?;
         for keys in sets {
-            seen.insert_all(&keys);
+            seen.insert_all(&keys, true);
         }
     }
     Ok(seen)

@@ -150,7 +150,7 @@ pub fn import_files(
     let decoder = Decoder::new(deriver, super::now_micros())
         .with_limits(wayfarer_ingest::decode::Limits::from_config(&config.ingest), false);
     let expected = plan.iter().filter_map(|(f, fmt)| estimate_records(f, *fmt)).sum();
-    let mut writer = Writer::open_expecting(dir, super::now_micros(), expected)?;
+    let mut writer = Writer::open_expecting(dir, super::now_micros(), expected)?.adding_here();
     // Events already stored follow the rules new ones are derived with.
     super::rederive_channels(&mut writer, config, false)?;
     // `--rejects FILE` is the user's to overwrite; the default name is new
