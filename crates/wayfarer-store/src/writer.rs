@@ -137,6 +137,8 @@ impl Grouped {
                 .map_err(|e| StoreError::Internal(format!("grouping rows: {e}")))?;
             columns[i] = Some(taken);
         }
+        // Taken by value so the batch is freed as soon as it is copied.
+        drop(p);
         Ok(Grouped { columns, customers, times, seqs, event_codes, channel_codes, bounds })
     }
 }
