@@ -288,7 +288,8 @@ impl Cell<'_> {
         Ok(Some(match self {
             Cell::Text(s) => s.trim().to_string(),
             Cell::Num(n) => n.to_string(),
-            Cell::Int(i) => i.to_string(),
+            // (Ids are often integer columns: written without the formatter.)
+            Cell::Int(i) => itoa::Buffer::new().format(*i).to_owned(),
             Cell::Bool(b) => b.to_string(),
             Cell::Time(t) => wayfarer_core::time::format_rfc3339(*t),
             Cell::Json(Value::String(s)) => s.trim().to_string(),
@@ -534,7 +535,11 @@ impl Decoder {
         let mut all = given_props.unwrap_or_default();
         all.extend(props);
         e.properties = if all.is_empty() {
-            "{}".to_string()
+            // With room for the given channel (`derive::record_given`), so
+            // recording it does not allocate again.
+            let mut empty = String::with_capacity(48);
+            empty.push_str("{}");
+            empty
         } else {
             serde_json::to_string(&all).map_err(|err| FieldError::new("properties", err.to_string()))?
         };
@@ -771,7 +776,10 @@ impl Decoder {
                 e.properties = Value::Object(m).to_string();
             }
         }
-        e.channel = self.channels.derive(&e);
+        // A given channel stands (see `ChannelDeriver::derive`), kept as it is.
+        if e.channel.is_none() {
+            e.channel = self.channels.derive(&e);
+        }
         Ok(e)
     }
 }
@@ -950,6 +958,23 @@ mod tests {
         let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
         let cells: Vec<Cell<'_>> = pairs.iter().map(|(_, v)| Cell::Text(Cow::Borrowed(*v))).collect();
         decoder().decode_flat(&roles, &names, &cells)
+    }
+
+    #[test]
+    fn integer_cells_read_as_text_are_their_decimal_digits() {
+        for i in [0i64, 7, -7, 1_000_000_007, i64::MIN, i64::MAX] {
+            assert_eq!(Cell::Int(i).text("event_id").unwrap(), Some(i.to_string()));
+        }
+        let names: Vec<String> = ["event_id", "customer_id", "timestamp", "event"].map(String::from).to_vec();
+        let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
+        let cells = [
+            Cell::Int(-42),
+            Cell::Int(9_007_199_254_740_993),
+            Cell::Time(1_767_225_600_000_000),
+            Cell::Text("Signed Up".into()),
+        ];
+        let e = decoder().decode_flat(&roles, &names, &cells).unwrap();
+        assert_eq!((e.event_id.as_str(), e.user_id.as_deref()), ("-42", Some("9007199254740993")));
     }
 
     #[test]

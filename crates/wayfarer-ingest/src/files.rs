@@ -451,9 +451,10 @@ fn read_csv<G: Gather>(reading: &Reading<'_, G>, emit: &mut Emit<'_, G::Piece>) 
         if batch.len() >= CHUNK_ROWS || (!more && !batch.is_empty()) {
             let rows = std::mem::take(&mut batch);
             let n = rows.len() as u64;
-            let mut chunk = decode_rows(gather, rows.len(), |i, out| {
-                let (line, rec) = &rows[i];
-                out.take(decode_csv_row(decoder, name, &roles, &names, *line, rec, delim));
+            let mut chunk = decode_rows(gather, rows.len(), |range, out| {
+                for (line, rec) in &rows[range] {
+                    out.take(decode_csv_row(decoder, name, &roles, &names, *line, rec, delim));
+                }
             });
             chunk.position = rdr.position().byte();
             emit(chunk, n)?;
@@ -497,12 +498,12 @@ fn raw_csv(rec: &csv::ByteRecord, delim: u8) -> String {
 
 /// Decodes rows `0..n` in parallel, a piece of [`PIECE_ROWS`] per task,
 /// straight into the chunk's pieces and rejects (both in file order).
-/// `decode` turns row `i` into events (a Segment batch line is several)
-/// and rejects, handing each to `out`.
+/// `decode` turns a range of rows, in order, into events (a Segment batch
+/// line is several) and rejects, handing each to `out`.
 fn decode_rows<G, F>(gather: &G, n: usize, decode: F) -> Chunk<G::Piece>
 where
     G: Gather,
-    F: Fn(usize, &mut Out<'_, G>) + Sync,
+    F: Fn(std::ops::Range<usize>, &mut Out<'_, G>) + Sync,
 {
     let pieces: Vec<Decoded<G::Piece>> = (0..n.div_ceil(PIECE_ROWS))
         .into_par_iter()
@@ -515,9 +516,7 @@ where
                 generated: Vec::new(),
                 rejects: Vec::new(),
             };
-            for i in rows {
-                decode(i, &mut out);
-            }
+            decode(rows, &mut out);
             Decoded {
                 piece: gather.finish(out.builder),
                 events: out.events,
@@ -586,8 +585,10 @@ fn read_ndjson<G: Gather>(reading: &Reading<'_, G>, emit: &mut Emit<'_, G::Piece
         let all: Vec<Value> = serde_json::from_reader(reader)
             .map_err(|e| unreadable(name, format!("a JSON array that does not parse: {e}")))?;
         let n = all.len() as u64;
-        let mut chunk = decode_rows(gather, all.len(), |i, out| {
-            out.take(decode_json_record(decoder, name, (i + 1) as u64, None, &all[i]));
+        let mut chunk = decode_rows(gather, all.len(), |range, out| {
+            for i in range {
+                out.take(decode_json_record(decoder, name, (i + 1) as u64, None, &all[i]));
+            }
         });
         chunk.position = std::fs::metadata(path).map_or(0, |m| m.len());
         emit(chunk, n)?;
@@ -598,9 +599,10 @@ fn read_ndjson<G: Gather>(reading: &Reading<'_, G>, emit: &mut Emit<'_, G::Piece
         let (block, position) = lines.next_block(CHUNK_ROWS).map_err(|e| unreadable(name, e))?;
         let Some(block) = block else { return Ok(()) };
         let count = block.lines.len() as u64;
-        let mut chunk = decode_rows(gather, block.lines.len(), |i, out| {
-            let (line, range) = &block.lines[i];
-            decode_ndjson_line(decoder, name, *line, &block.text[range.clone()], out);
+        let mut chunk = decode_rows(gather, block.lines.len(), |rows, out| {
+            for (line, range) in &block.lines[rows] {
+                decode_ndjson_line(decoder, name, *line, &block.text[range.clone()], out);
+            }
         });
         chunk.position = position;
         lines.recycle(block.text);
@@ -795,12 +797,17 @@ pub fn decode_record_batch<G: Gather>(
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
     let cols: Vec<ColumnView<'_>> = batch.columns().iter().map(ColumnView::new).collect();
-    decode_rows(gather, batch.num_rows(), |row, out| {
-        let cells: Vec<Cell<'_>> = cols.iter().map(|c| c.cell(row)).collect();
-        let decoded = decoder.decode_flat(&roles, &names, &cells).map_err(|e| {
-            Reject::of(file, row0 + row as u64 + 1, None, e, clip(&raw_row(&names, &cells), 1000).into_owned())
-        });
-        out.take(decoded);
+    decode_rows(gather, batch.num_rows(), |rows, out| {
+        // One row's cells at a time, in the same buffer.
+        let mut cells: Vec<Cell<'_>> = Vec::with_capacity(cols.len());
+        for row in rows {
+            cells.clear();
+            cells.extend(cols.iter().map(|c| c.cell(row)));
+            let decoded = decoder.decode_flat(&roles, &names, &cells).map_err(|e| {
+                Reject::of(file, row0 + row as u64 + 1, None, e, clip(&raw_row(&names, &cells), 1000).into_owned())
+            });
+            out.take(decoded);
+        }
     })
 }
 
