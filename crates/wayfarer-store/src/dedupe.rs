@@ -332,60 +332,26 @@ impl EventKeys {
     /// caller keeps the pool busy itself): a key's shard alone decides
     /// whether it is new, and each shard takes its keys in their order.
     pub(crate) fn insert_all(&mut self, keys: &[u128], on_pool: bool) -> Vec<bool> {
-        let mut per_shard = [0usize; SHARDS];
-        for &k in keys {
-            per_shard[split(k).0] += 1;
-        }
-        for (shard, &more) in self.shards.iter_mut().zip(&per_shard) {
-            shard.reserve(more);
-        }
-        if !on_pool || keys.len() < PARALLEL_FROM || rayon::current_num_threads() < 2 {
-            // In shard order (each shard's keys in theirs), answered in place.
-            let mut fresh = vec![false; keys.len()];
-            let mut mine: Vec<Vec<(u32, Key)>> = vec![Vec::new(); SHARDS];
-            for (i, &k) in keys.iter().enumerate() {
-                let (s, k) = split(k);
-                mine[s].push((i as u32, k));
-            }
-            for (shard, mine) in self.shards.iter_mut().zip(mine) {
-                let ks: Vec<Key> = mine.iter().map(|&(_, k)| k).collect();
-                let mut at = mine.iter();
-                insert_group_wise(shard, &ks, |f| {
-                    if let Some(&(i, _)) = at.next() {
-                        fresh[i as usize] = f;
-                    }
-                });
-            }
-            return fresh;
-        }
-        // The positions of each shard's keys, in order (a counting sort).
-        let mut starts = vec![0usize; per_shard.len() + 1];
-        for (s, n) in per_shard.iter().enumerate() {
-            starts[s + 1] = starts[s] + n;
-        }
-        let mut next = starts.clone();
-        let mut order = vec![0u32; keys.len()];
-        for (i, &k) in keys.iter().enumerate() {
-            let s = split(k).0;
-            order[next[s]] = i as u32;
-            next[s] += 1;
-        }
         use rayon::prelude::*;
-        let answers: Vec<Vec<bool>> = self
-            .shards
-            .par_iter_mut()
-            .enumerate()
-            .map(|(s, shard)| {
-                let mine: Vec<Key> =
-                    order[starts[s]..starts[s + 1]].iter().map(|&i| split(keys[i as usize]).1).collect();
-                let mut out = Vec::with_capacity(mine.len());
-                insert_group_wise(shard, &mine, |f| out.push(f));
-                out
-            })
-            .collect();
+        let shard_of: Vec<u32> = keys.iter().map(|&k| split(k).0 as u32).collect();
+        let (bounds, order) = crate::order_by_bucket(&shard_of, SHARDS);
+        for (s, shard) in self.shards.iter_mut().enumerate() {
+            shard.reserve(bounds[s + 1] - bounds[s]);
+        }
+        let insert = |(s, shard): (usize, &mut Shard)| {
+            let mine: Vec<Key> = order[bounds[s]..bounds[s + 1]].iter().map(|&i| split(keys[i as usize]).1).collect();
+            let mut out = Vec::with_capacity(mine.len());
+            insert_group_wise(shard, &mine, |f| out.push(f));
+            out
+        };
+        let answers: Vec<Vec<bool>> = if !on_pool || keys.len() < PARALLEL_FROM || rayon::current_num_threads() < 2 {
+            self.shards.iter_mut().enumerate().map(insert).collect()
+        } else {
+            self.shards.par_iter_mut().enumerate().map(insert).collect()
+        };
         let mut fresh = vec![false; keys.len()];
         for (s, answer) in answers.iter().enumerate() {
-            for (&i, &f) in order[starts[s]..starts[s + 1]].iter().zip(answer) {
+            for (&i, &f) in order[bounds[s]..bounds[s + 1]].iter().zip(answer) {
                 fresh[i as usize] = f;
             }
         }

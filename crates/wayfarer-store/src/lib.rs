@@ -499,6 +499,28 @@ pub(crate) fn load_identity(dir: &Path, generation: &str) -> Result<IdentityGrap
     Ok(IdentityGraph::from_parts(keys, first, links))
 }
 
+/// A stable counting sort of positions by bucket: `order` lists the
+/// positions of `bucket_of` (each below `buckets`) bucket by bucket, each
+/// bucket's in their order, and bucket `b`'s are
+/// `order[bounds[b]..bounds[b + 1]]`. (A writer groups a batch's rows by
+/// partition and a batch's keys by dedupe shard this way.)
+pub(crate) fn order_by_bucket(bucket_of: &[u32], buckets: usize) -> (Vec<usize>, Vec<u32>) {
+    let mut bounds = vec![0usize; buckets + 1];
+    for &b in bucket_of {
+        bounds[b as usize + 1] += 1;
+    }
+    for b in 0..buckets {
+        bounds[b + 1] += bounds[b];
+    }
+    let mut next = bounds.clone();
+    let mut order = vec![0u32; bucket_of.len()];
+    for (i, &b) in bucket_of.iter().enumerate() {
+        order[next[b as usize]] = i as u32;
+        next[b as usize] += 1;
+    }
+    (bounds, order)
+}
+
 /// The partition of a customer.
 pub fn partition_of(customer: u32, partitions: u32) -> u32 {
     customer % partitions.max(1)

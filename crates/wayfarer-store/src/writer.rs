@@ -105,21 +105,8 @@ struct Grouped {
 impl Grouped {
     fn new(p: Pending, canon: &[u32], parts: u32) -> Result<Grouped, StoreError> {
         let customers: Vec<u32> = p.idents.iter().map(|&i| canon[i as usize]).collect();
-        // A counting sort of the rows by partition, stable.
-        let mut bounds = vec![0usize; parts as usize + 1];
         let part_of: Vec<u32> = customers.iter().map(|&c| partition_of(c, parts)).collect();
-        for &q in &part_of {
-            bounds[q as usize + 1] += 1;
-        }
-        for q in 0..parts as usize {
-            bounds[q + 1] += bounds[q];
-        }
-        let mut next = bounds.clone();
-        let mut order = vec![0u32; customers.len()];
-        for (r, &q) in part_of.iter().enumerate() {
-            order[next[q as usize]] = r as u32;
-            next[q as usize] += 1;
-        }
+        let (bounds, order) = crate::order_by_bucket(&part_of, parts as usize);
         let times = staged_index(Col::Timestamp)
             .and_then(|i| p.batch.column(i).as_primitive_opt::<TimestampMicrosecondType>())
             .ok_or_else(|| StoreError::Internal("staged timestamp column".into()))?
@@ -144,7 +131,8 @@ impl Grouped {
 }
 
 /// Whether a segment column is gathered from the staged columns as it is
-/// (the others are made from the rows' keys and codes).
+/// (the others are made from the rows' keys and codes): the columns of the
+/// `_` arm of [`partition_batch`], the only ones [`Grouped`] copies.
 fn gathered(c: Col) -> bool {
     !matches!(
         c,
@@ -1474,6 +1462,67 @@ mod tests {
                 .map(|e| (e.event_id.clone(), e.kind.as_str().to_string(), e.event.clone(), e.channel.clone()))
                 .collect();
             assert_eq!(texts(dir.path()), want, "spill every {spill} rows");
+        }
+    }
+
+    #[test]
+    fn a_spill_groups_rows_by_the_partition_of_their_customer_at_the_spill() {
+        // Visitors browse anonymously; some sign up in a later batch of the
+        // same spill, so their earlier rows' customer (and partition) is
+        // the user's, which the rows only learn when the spill resolves
+        // identities. Every row must land in its customer's partition, in
+        // order, under the surviving customer.
+        for spill in [usize::MAX, 40, 7] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut w = Writer::open(dir.path(), 0).unwrap().with_spill_rows(spill);
+            let mut batch = Vec::new();
+            for v in 0..30u32 {
+                for j in 0..3 {
+                    let mut e = Event::new(format!("a{v}-{j}"), 1_000 + i64::from(v * 10 + j), "Page Viewed");
+                    e.anonymous_id = Some(format!("anon{v}"));
+                    batch.push(e);
+                }
+            }
+            w.add(std::mem::take(&mut batch)).unwrap();
+            for v in (0..30u32).step_by(3) {
+                let mut e = Event::new(format!("s{v}"), 2_000 + i64::from(v), "Signed Up");
+                e.anonymous_id = Some(format!("anon{v}"));
+                e.user_id = Some(format!("user{v}"));
+                batch.push(e);
+            }
+            w.add(batch).unwrap();
+            w.commit().unwrap();
+            let manifest = Manifest::load(dir.path()).unwrap().unwrap();
+            let mut by_id = std::collections::HashMap::new();
+            for s in &manifest.segments {
+                let b =
+                    segment::read_segment(&dir.path().join(&s.file), &[Col::Customer, Col::EventId, Col::Timestamp])
+                        .unwrap();
+                let customers = customers(&b).unwrap().values().to_vec();
+                let ids = b.column_by_name(Col::EventId.name()).unwrap().as_string::<i32>();
+                let times = b
+                    .column_by_name(Col::Timestamp.name())
+                    .unwrap()
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .values();
+                for r in 0..b.num_rows() {
+                    assert_eq!(partition_of(customers[r], manifest.partitions), s.partition, "spill {spill}");
+                    if r > 0 {
+                        assert!((customers[r - 1], times[r - 1]) <= (customers[r], times[r]), "spill {spill}: order");
+                    }
+                    by_id.insert(ids.value(r).to_string(), customers[r]);
+                }
+            }
+            assert_eq!(by_id.len(), 100, "spill {spill}");
+            for v in 0..30u32 {
+                let first = by_id[&format!("a{v}-0")];
+                assert!((1..3).all(|j| by_id[&format!("a{v}-{j}")] == first), "spill {spill}: visitor {v}");
+                if v % 3 == 0 {
+                    assert_eq!(by_id[&format!("s{v}")], first, "spill {spill}: visitor {v} signed up");
+                }
+            }
+            let distinct: HashSet<u32> = by_id.values().copied().collect();
+            assert_eq!(distinct.len(), 30, "spill {spill}: one customer per visitor");
         }
     }
 
