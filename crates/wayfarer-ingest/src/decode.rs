@@ -281,6 +281,40 @@ impl Cell<'_> {
         }
     }
 
+    /// [`Cell::text`] into `slot`, reusing the string it holds.
+    fn text_into(&self, field: &str, slot: &mut Option<String>) -> Result<(), FieldError> {
+        let put = |slot: &mut Option<String>, s: &str| match slot {
+            Some(old) => {
+                old.clear();
+                old.push_str(s);
+            }
+            None => *slot = Some(s.to_string()),
+        };
+        match self {
+            // (Text is null when blank: trimmed once for both.)
+            Cell::Text(s) => match s.trim() {
+                "" => *slot = None,
+                t => put(slot, t),
+            },
+            Cell::Json(Value::String(s)) => match s.trim() {
+                "" => *slot = None,
+                t => put(slot, t),
+            },
+            _ if self.is_null() => *slot = None,
+            Cell::Int(i) => put(slot, itoa::Buffer::new().format(*i)),
+            _ => *slot = self.text(field)?,
+        }
+        Ok(())
+    }
+
+    /// [`Cell::text`] into `s` (emptied when there is none), reusing it.
+    fn text_into_string(&self, field: &str, s: &mut String) -> Result<(), FieldError> {
+        let mut slot = Some(std::mem::take(s));
+        self.text_into(field, &mut slot)?;
+        *s = slot.unwrap_or_default();
+        Ok(())
+    }
+
     fn text(&self, field: &str) -> Result<Option<String>, FieldError> {
         if self.is_null() {
             return Ok(None);
@@ -437,7 +471,48 @@ impl Decoder {
     /// Decodes a flat row given its columns' roles and names.
     pub fn decode_flat(&self, roles: &[Role], names: &[String], cells: &[Cell<'_>]) -> Result<Event, FieldError> {
         let mut e = Event::new(String::new(), 0, String::new());
+        self.decode_flat_into(&mut e, roles, names, cells)?;
+        Ok(e)
+    }
+
+    /// [`Decoder::decode_flat`] into an event whose strings are reused: a
+    /// decoding task decodes row after row into one event, and a field
+    /// whose text fits the buffer of the row before costs no allocation.
+    /// After an error the event is left half-filled (the next row
+    /// overwrites all of it).
+    pub fn decode_flat_into(
+        &self,
+        e: &mut Event,
+        roles: &[Role],
+        names: &[String],
+        cells: &[Cell<'_>],
+    ) -> Result<(), FieldError> {
+        // Every field this row's columns do not set is reset (the columns
+        // set theirs, null or not, below).
+        let given = roles.iter().fold(0u32, |m, r| m | 1 << *r as u32);
+        let unset = |role: Role, slot: &mut Option<String>| {
+            if given & 1 << role as u32 == 0 {
+                *slot = None;
+            }
+        };
+        unset(Role::UserId, &mut e.user_id);
+        unset(Role::AnonymousId, &mut e.anonymous_id);
+        unset(Role::PreviousId, &mut e.previous_id);
+        unset(Role::Channel, &mut e.channel);
+        unset(Role::Source, &mut e.source);
+        unset(Role::Medium, &mut e.medium);
+        unset(Role::Campaign, &mut e.campaign);
+        unset(Role::Url, &mut e.url);
+        unset(Role::Referrer, &mut e.referrer);
+        unset(Role::Survey, &mut e.survey);
+        unset(Role::Text, &mut e.text);
+        e.event_id.clear();
+        e.event.clear();
+        e.timestamp = 0;
         e.received_at = self.received_at;
+        e.kind = Kind::Track;
+        e.revenue = None;
+        e.score = None;
         let mut timestamp = None;
         let mut kind = None;
         let mut props = Map::new();
@@ -446,10 +521,10 @@ impl Decoder {
         for ((role, name), cell) in roles.iter().zip(names).zip(cells) {
             let name = name.as_str();
             match role {
-                Role::EventId => e.event_id = cell.text(name)?.unwrap_or_default(),
-                Role::UserId => e.user_id = cell.text(name)?,
-                Role::AnonymousId => e.anonymous_id = cell.text(name)?,
-                Role::PreviousId => e.previous_id = cell.text(name)?,
+                Role::EventId => cell.text_into_string(name, &mut e.event_id)?,
+                Role::UserId => cell.text_into(name, &mut e.user_id)?,
+                Role::AnonymousId => cell.text_into(name, &mut e.anonymous_id)?,
+                Role::PreviousId => cell.text_into(name, &mut e.previous_id)?,
                 Role::Timestamp => {
                     timestamp = cell.time(name)?;
                     time_field = name;
@@ -472,20 +547,25 @@ impl Decoder {
                         })?);
                     }
                 }
-                Role::Event => e.event = cell.text(name)?.unwrap_or_default(),
-                Role::Channel => e.channel = cell.text(name)?,
-                Role::Source => e.source = cell.text(name)?,
-                Role::Medium => e.medium = cell.text(name)?,
-                Role::Campaign => e.campaign = cell.text(name)?,
-                Role::Url => e.url = cell.text(name)?,
-                Role::Referrer => e.referrer = cell.text(name)?,
+                Role::Event => cell.text_into_string(name, &mut e.event)?,
+                Role::Channel => cell.text_into(name, &mut e.channel)?,
+                Role::Source => cell.text_into(name, &mut e.source)?,
+                Role::Medium => cell.text_into(name, &mut e.medium)?,
+                Role::Campaign => cell.text_into(name, &mut e.campaign)?,
+                Role::Url => cell.text_into(name, &mut e.url)?,
+                Role::Referrer => cell.text_into(name, &mut e.referrer)?,
                 Role::Revenue => {
                     e.revenue = cell.number(name)?;
                     revenue_field = name;
                 }
                 Role::Score => e.score = cell.number(name)?,
-                Role::Survey => e.survey = cell.text(name)?.map(|s| s.to_ascii_lowercase()),
-                Role::Text => e.text = cell.text(name)?,
+                Role::Survey => {
+                    cell.text_into(name, &mut e.survey)?;
+                    if let Some(s) = &mut e.survey {
+                        s.make_ascii_lowercase();
+                    }
+                }
+                Role::Text => cell.text_into(name, &mut e.text)?,
                 Role::Properties => {
                     if !cell.is_null() {
                         given_props = Some(parse_properties(cell, name)?);
@@ -515,16 +595,16 @@ impl Decoder {
         });
         e.kind = kind;
         if e.event.is_empty() {
-            e.event = match kind {
+            e.event.push_str(match kind {
                 Kind::Track => {
                     return Err(FieldError::missing("event", "missing: every row needs an event name"));
                 }
-                Kind::Page => PAGE_VIEWED.to_string(),
-                Kind::Screen => SCREEN_VIEWED.to_string(),
-                Kind::Identify => IDENTIFY.to_string(),
-                Kind::Group => GROUP.to_string(),
-                Kind::Alias => ALIAS.to_string(),
-            };
+                Kind::Page => PAGE_VIEWED,
+                Kind::Screen => SCREEN_VIEWED,
+                Kind::Identify => IDENTIFY,
+                Kind::Group => GROUP,
+                Kind::Alias => ALIAS,
+            });
         }
         if kind == Kind::Alias && (e.previous_id.is_none() || e.user_id.is_none()) {
             return Err(FieldError::new("previous_id", "an alias row needs previous_id and customer_id"));
@@ -533,18 +613,20 @@ impl Decoder {
             check_score(e.survey.as_deref(), s)?;
         }
         let mut all = given_props.unwrap_or_default();
-        all.extend(props);
-        e.properties = if all.is_empty() {
+        if !props.is_empty() {
+            all.extend(props);
+        }
+        if all.is_empty() {
+            e.properties.clear();
             // With room for the given channel (`derive::record_given`), so
             // recording it does not allocate again.
-            let mut empty = String::with_capacity(48);
-            empty.push_str("{}");
-            empty
+            e.properties.reserve(48);
+            e.properties.push_str("{}");
         } else {
-            serde_json::to_string(&all).map_err(|err| FieldError::new("properties", err.to_string()))?
-        };
-        let from_property = self.limits.fill_revenue(&mut e)?;
-        self.limits.check(&e, time_field, from_property.as_deref().unwrap_or(revenue_field))?;
+            e.properties = serde_json::to_string(&all).map_err(|err| FieldError::new("properties", err.to_string()))?;
+        }
+        let from_property = self.limits.fill_revenue(e)?;
+        self.limits.check(e, time_field, from_property.as_deref().unwrap_or(revenue_field))?;
         self.finish(e, all)
     }
 
@@ -741,7 +823,8 @@ impl Decoder {
         e.timestamp = corrected;
         let from_property = self.limits.fill_revenue(&mut e)?;
         self.limits.check(&e, time_field, from_property.as_deref().unwrap_or(revenue_field))?;
-        self.finish(e, props)
+        self.finish(&mut e, props)?;
+        Ok(e)
     }
 
     /// Decodes any JSON record: a Segment message when it has a Segment
@@ -762,10 +845,10 @@ impl Decoder {
     /// Fills the event id (a stable content hash when absent) and the
     /// channel; `props` are the event's properties as an object, which
     /// spares parsing them to record a given channel.
-    fn finish(&self, mut e: Event, props: Map<String, Value>) -> Result<Event, FieldError> {
+    fn finish(&self, e: &mut Event, props: Map<String, Value>) -> Result<(), FieldError> {
         // The content id is of the properties as given, without the channel.
         if e.event_id.is_empty() {
-            e.event_id = content_id(&e);
+            e.event_id = content_id(e);
         }
         if let Some(given) = &e.channel {
             if props.is_empty() {
@@ -778,9 +861,9 @@ impl Decoder {
         }
         // A given channel stands (see `ChannelDeriver::derive`), kept as it is.
         if e.channel.is_none() {
-            e.channel = self.channels.derive(&e);
+            e.channel = self.channels.derive(e);
         }
-        Ok(e)
+        Ok(())
     }
 }
 
@@ -958,6 +1041,75 @@ mod tests {
         let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
         let cells: Vec<Cell<'_>> = pairs.iter().map(|(_, v)| Cell::Text(Cow::Borrowed(*v))).collect();
         decoder().decode_flat(&roles, &names, &cells)
+    }
+
+    /// The values a column of the reuse test takes.
+    fn column_values(name: &str) -> Vec<Cell<'static>> {
+        let t = |s: &'static str| Cell::Text(Cow::Borrowed(s));
+        let mut v = vec![Cell::Null, t(""), t("   ")];
+        v.extend(match name {
+            "event_id" => vec![t("e1"), t(" e-22 "), Cell::Int(7), Cell::Int(-1_000_000_007)],
+            "customer_id" | "anonymous_id" | "previous_id" => vec![t("c1"), t(" c 2 "), Cell::Int(42)],
+            "timestamp" => {
+                vec![Cell::Time(1_767_225_600_000_000), t("2026-01-01T00:00:00Z"), t("not a time"), t("1999-01-01")]
+            }
+            "received_at" => vec![Cell::Time(1_767_225_600_000_000)],
+            "type" => vec![t("track"), t("page"), t("alias"), t("identify"), t("bogus")],
+            "event" => vec![t("Order Completed"), t("Page Viewed"), t(" Signed Up ")],
+            "channel" => vec![t("Email"), t(" Phone ")],
+            "utm_source" => vec![t("google"), t("newsletter")],
+            "utm_medium" => vec![t("cpc"), t("email")],
+            "url" => vec![t("https://shop.example/?utm_source=facebook&utm_medium=paid_social")],
+            "referrer" => vec![t("https://www.google.com/"), t("https://shop.example/cart")],
+            "revenue" => vec![Cell::Num(12.5), t("3"), t("lots"), Cell::Num(1e15)],
+            "score" => vec![Cell::Int(9), Cell::Int(11), t("4")],
+            "survey" => vec![t("NPS"), t("csat"), t("poll")],
+            "comment" => vec![t("slow delivery"), t(" great ")],
+            "properties" => {
+                vec![t(r#"{"revenue": 20}"#), t(r#"{"channel": "Partner", "plan": "pro"}"#), t("[1]"), t("{")]
+            }
+            _ => vec![t("pro"), Cell::Int(3), Cell::Bool(true)],
+        });
+        v
+    }
+
+    proptest::proptest! {
+        /// Rows decoded one after the other into one reused event come out
+        /// exactly as each decoded into a new one: every field a row does
+        /// not set is reset, whatever the row before (or its error) left.
+        #[test]
+        fn decoding_into_a_reused_event_is_decoding_each_row_afresh(
+            chosen in proptest::collection::vec(proptest::bool::ANY, 17),
+            rows in proptest::collection::vec(proptest::collection::vec(0usize..64, 17), 1..24),
+        ) {
+            const COLUMNS: [&str; 17] = [
+                "event_id", "customer_id", "anonymous_id", "previous_id", "timestamp", "received_at", "type",
+                "event", "channel", "utm_source", "utm_medium", "url", "referrer", "revenue", "score", "survey",
+                "comment",
+            ];
+            let mut names: Vec<String> =
+                COLUMNS.iter().zip(&chosen).filter(|(_, c)| **c).map(|(n, _)| n.to_string()).collect();
+            names.extend(["properties".to_string(), "plan".to_string()]);
+            let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
+            let values: Vec<Vec<Cell<'static>>> = names.iter().map(|n| column_values(n)).collect();
+            let d = decoder();
+            let mut reused = Event::new("stale", 1, "Stale");
+            reused.channel = Some("Stale".into());
+            reused.revenue = Some(1.0);
+            for picks in &rows {
+                let cells: Vec<Cell<'_>> =
+                    values.iter().zip(picks).map(|(v, p)| v[p % v.len()].clone()).collect();
+                let afresh = d.decode_flat(&roles, &names, &cells);
+                let again = d.decode_flat_into(&mut reused, &roles, &names, &cells);
+                match afresh {
+                    Ok(e) => {
+                        proptest::prop_assert_eq!(again, Ok(()));
+                        proptest::prop_assert_eq!(&reused, &e);
+                    }
+                    Err(err) => proptest::prop_assert_eq!(again, Err(err)),
+                }
+            }
+        }
     }
 
     #[test]

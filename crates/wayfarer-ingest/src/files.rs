@@ -110,6 +110,11 @@ pub trait Gather: Sync {
     /// A builder for about `rows` events.
     fn start(&self, rows: usize) -> Self::Builder;
     fn push(&self, builder: &mut Self::Builder, event: Event);
+    /// Takes an event the decoder goes on to reuse (a flat file's rows are
+    /// decoded one after the other into the same event).
+    fn push_ref(&self, builder: &mut Self::Builder, event: &Event) {
+        self.push(builder, event.clone());
+    }
     fn finish(&self, builder: Self::Builder) -> Self::Piece;
     /// Gives events of a gathered piece other ids: (place in the piece, id).
     fn rename(&self, piece: &mut Self::Piece, renamed: &[(usize, String)]);
@@ -452,8 +457,15 @@ fn read_csv<G: Gather>(reading: &Reading<'_, G>, emit: &mut Emit<'_, G::Piece>) 
             let rows = std::mem::take(&mut batch);
             let n = rows.len() as u64;
             let mut chunk = decode_rows(gather, rows.len(), |range, out| {
+                // One event and one row's cells at a time, reused.
+                let mut e = Event::new(String::new(), 0, String::new());
+                let mut cells = Vec::with_capacity(names.len());
                 for (line, rec) in &rows[range] {
-                    out.take(decode_csv_row(decoder, name, &roles, &names, *line, rec, delim));
+                    let row = CsvRow { file: name, line: *line, rec, delim };
+                    match row.decode(decoder, &roles, &names, &mut cells, &mut e) {
+                        Ok(()) => out.take_ref(&e),
+                        Err(r) => out.reject(r),
+                    }
                 }
             });
             chunk.position = rdr.position().byte();
@@ -465,30 +477,43 @@ fn read_csv<G: Gather>(reading: &Reading<'_, G>, emit: &mut Emit<'_, G::Piece>) 
     }
 }
 
-fn decode_csv_row(
-    decoder: &Decoder,
-    file: &str,
-    roles: &[Role],
-    names: &[String],
+/// One record of a CSV file and where it is.
+struct CsvRow<'r> {
+    file: &'r str,
     line: u64,
-    rec: &csv::ByteRecord,
+    rec: &'r csv::ByteRecord,
     delim: u8,
-) -> Result<Event, Reject> {
-    let reject = |e: FieldError| Reject::of(file, line, None, e, clip(&raw_csv(rec, delim), 1000).into_owned());
-    if rec.len() != names.len() {
-        return Err(reject(FieldError::new(
-            "(row)",
-            format!("expected {} fields ({}), found {}", names.len(), names.join(","), rec.len()),
-        )));
-    }
-    let mut cells = Vec::with_capacity(rec.len());
-    for (i, f) in rec.iter().enumerate() {
-        match std::str::from_utf8(f) {
-            Ok(s) => cells.push(Cell::Text(Cow::Borrowed(s))),
-            Err(_) => return Err(reject(FieldError::new(&names[i], "not valid UTF-8 text"))),
+}
+
+impl<'r> CsvRow<'r> {
+    /// Decodes the record into `e` (see [`Decoder::decode_flat_into`]),
+    /// its fields read into `cells`.
+    fn decode(
+        &self,
+        decoder: &Decoder,
+        roles: &[Role],
+        names: &[String],
+        cells: &mut Vec<Cell<'r>>,
+        e: &mut Event,
+    ) -> Result<(), Reject> {
+        let reject = |err: FieldError| {
+            Reject::of(self.file, self.line, None, err, clip(&raw_csv(self.rec, self.delim), 1000).into_owned())
+        };
+        if self.rec.len() != names.len() {
+            return Err(reject(FieldError::new(
+                "(row)",
+                format!("expected {} fields ({}), found {}", names.len(), names.join(","), self.rec.len()),
+            )));
         }
+        cells.clear();
+        for (i, f) in self.rec.iter().enumerate() {
+            match std::str::from_utf8(f) {
+                Ok(s) => cells.push(Cell::Text(Cow::Borrowed(s))),
+                Err(_) => return Err(reject(FieldError::new(&names[i], "not valid UTF-8 text"))),
+            }
+        }
+        decoder.decode_flat_into(e, roles, names, cells).map_err(reject)
     }
-    decoder.decode_flat(roles, names, &cells).map_err(reject)
 }
 
 fn raw_csv(rec: &csv::ByteRecord, delim: u8) -> String {
@@ -560,13 +585,25 @@ impl<G: Gather> Out<'_, G> {
     fn take(&mut self, decoded: Result<Event, Reject>) {
         match decoded {
             Ok(e) => {
-                if e.event_id.starts_with(crate::decode::GENERATED_ID_PREFIX) {
-                    self.generated.push((self.events, e.event_id.clone()));
-                }
+                self.generated_id(&e);
                 self.gather.push(&mut self.builder, e);
                 self.events += 1;
             }
             Err(r) => self.rejects.push(r),
+        }
+    }
+
+    /// Takes one decoded event the decoder goes on to reuse.
+    fn take_ref(&mut self, e: &Event) {
+        self.generated_id(e);
+        self.gather.push_ref(&mut self.builder, e);
+        self.events += 1;
+    }
+
+    /// Notes the event about to be taken when its id was made from its content.
+    fn generated_id(&mut self, e: &Event) {
+        if e.event_id.starts_with(crate::decode::GENERATED_ID_PREFIX) {
+            self.generated.push((self.events, e.event_id.clone()));
         }
     }
 
@@ -798,15 +835,22 @@ pub fn decode_record_batch<G: Gather>(
     let roles: Vec<Role> = names.iter().map(|n| Role::of(n)).collect();
     let cols: Vec<ColumnView<'_>> = batch.columns().iter().map(ColumnView::new).collect();
     decode_rows(gather, batch.num_rows(), |rows, out| {
-        // One row's cells at a time, in the same buffer.
+        // One event and one row's cells at a time, reused.
+        let mut e = Event::new(String::new(), 0, String::new());
         let mut cells: Vec<Cell<'_>> = Vec::with_capacity(cols.len());
         for row in rows {
             cells.clear();
             cells.extend(cols.iter().map(|c| c.cell(row)));
-            let decoded = decoder.decode_flat(&roles, &names, &cells).map_err(|e| {
-                Reject::of(file, row0 + row as u64 + 1, None, e, clip(&raw_row(&names, &cells), 1000).into_owned())
-            });
-            out.take(decoded);
+            match decoder.decode_flat_into(&mut e, &roles, &names, &cells) {
+                Ok(()) => out.take_ref(&e),
+                Err(err) => out.reject(Reject::of(
+                    file,
+                    row0 + row as u64 + 1,
+                    None,
+                    err,
+                    clip(&raw_row(&names, &cells), 1000).into_owned(),
+                )),
+            }
         }
     })
 }
@@ -829,43 +873,67 @@ fn raw_row(names: &[String], cells: &[Cell<'_>]) -> String {
 }
 
 /// A typed view of one Arrow column, resolved once per batch.
-enum ColumnView<'a> {
-    Str(&'a dyn Array, Box<dyn Fn(usize) -> &'a str + Sync + 'a>),
-    Int(&'a dyn Array, Vec<i64>),
-    Float(&'a dyn Array, Vec<f64>),
+struct ColumnView<'a> {
+    array: &'a dyn Array,
+    /// Whether any row is null (else no row's validity is looked up).
+    nullable: bool,
+    values: Values<'a>,
+}
+
+/// A column's values, by type.
+enum Values<'a> {
+    Utf8(&'a arrow_array::StringArray),
+    LargeUtf8(&'a arrow_array::LargeStringArray),
+    Utf8View(&'a arrow_array::StringViewArray),
+    /// A dictionary's keys (as positions) and values.
+    Dictionary(Vec<usize>, &'a arrow_array::StringArray),
+    Int(Vec<i64>),
+    Float(Vec<f64>),
     Bool(&'a arrow_array::BooleanArray),
-    Time(&'a dyn Array, Vec<i64>),
+    Time(Vec<i64>),
     Unsupported,
 }
 
 impl<'a> ColumnView<'a> {
     fn new(a: &'a ArrayRef) -> ColumnView<'a> {
-        let arr: &'a dyn Array = a.as_ref();
+        let array: &'a dyn Array = a.as_ref();
+        ColumnView { array, nullable: array.null_count() > 0, values: Values::of(array) }
+    }
+
+    fn cell(&self, i: usize) -> Cell<'a> {
+        if self.nullable && !self.array.is_valid(i) {
+            return Cell::Null;
+        }
+        match &self.values {
+            Values::Utf8(s) => Cell::Text(Cow::Borrowed(s.value(i))),
+            Values::LargeUtf8(s) => Cell::Text(Cow::Borrowed(s.value(i))),
+            Values::Utf8View(s) => Cell::Text(Cow::Borrowed(s.value(i))),
+            Values::Dictionary(keys, values) => Cell::Text(Cow::Borrowed(values.value(keys[i]))),
+            Values::Int(v) => Cell::Int(v[i]),
+            Values::Float(v) => Cell::Num(v[i]),
+            Values::Bool(a) => Cell::Bool(a.value(i)),
+            Values::Time(v) => Cell::Time(v[i]),
+            Values::Unsupported => Cell::Null,
+        }
+    }
+}
+
+impl<'a> Values<'a> {
+    fn of(arr: &'a dyn Array) -> Values<'a> {
         macro_rules! ints {
             ($t:ty) => {
-                ColumnView::Int(arr, arr.as_primitive::<$t>().values().iter().map(|v| *v as i64).collect())
+                Values::Int(arr.as_primitive::<$t>().values().iter().map(|v| *v as i64).collect())
             };
         }
-        match a.data_type() {
-            DataType::Utf8 => {
-                let s = arr.as_string::<i32>();
-                ColumnView::Str(arr, Box::new(move |i| s.value(i)))
-            }
-            DataType::LargeUtf8 => {
-                let s = arr.as_string::<i64>();
-                ColumnView::Str(arr, Box::new(move |i| s.value(i)))
-            }
-            DataType::Utf8View => {
-                let s = arr.as_string_view();
-                ColumnView::Str(arr, Box::new(move |i| s.value(i)))
-            }
+        match arr.data_type() {
+            DataType::Utf8 => Values::Utf8(arr.as_string::<i32>()),
+            DataType::LargeUtf8 => Values::LargeUtf8(arr.as_string::<i64>()),
+            DataType::Utf8View => Values::Utf8View(arr.as_string_view()),
             DataType::Dictionary(_, v) if matches!(v.as_ref(), DataType::Utf8) => {
                 let Some(d) = arr.as_any_dictionary_opt() else {
-                    return ColumnView::Unsupported;
+                    return Values::Unsupported;
                 };
-                let keys = d.normalized_keys();
-                let values: &'a arrow_array::StringArray = d.values().as_string::<i32>();
-                ColumnView::Str(arr, Box::new(move |i| values.value(keys[i])))
+                Values::Dictionary(d.normalized_keys(), d.values().as_string::<i32>())
             }
             DataType::Int8 => ints!(Int8Type),
             DataType::Int16 => ints!(Int16Type),
@@ -876,10 +944,10 @@ impl<'a> ColumnView<'a> {
             DataType::UInt32 => ints!(UInt32Type),
             DataType::UInt64 => ints!(UInt64Type),
             DataType::Float32 => {
-                ColumnView::Float(arr, arr.as_primitive::<Float32Type>().values().iter().map(|v| *v as f64).collect())
+                Values::Float(arr.as_primitive::<Float32Type>().values().iter().map(|v| *v as f64).collect())
             }
-            DataType::Float64 => ColumnView::Float(arr, arr.as_primitive::<Float64Type>().values().to_vec()),
-            DataType::Boolean => ColumnView::Bool(arr.as_boolean()),
+            DataType::Float64 => Values::Float(arr.as_primitive::<Float64Type>().values().to_vec()),
+            DataType::Boolean => Values::Bool(arr.as_boolean()),
             DataType::Timestamp(unit, _) => {
                 let per = match unit {
                     TimeUnit::Second => 1_000_000i64,
@@ -895,28 +963,16 @@ impl<'a> ColumnView<'a> {
                     .take(arr.len())
                     .map(|v| if per > 0 { v.saturating_mul(per) } else { v / -per })
                     .collect();
-                ColumnView::Time(arr, values)
+                Values::Time(values)
             }
-            DataType::Date32 => ColumnView::Time(
-                arr,
+            DataType::Date32 => Values::Time(
                 arr.as_primitive::<arrow_array::types::Date32Type>()
                     .values()
                     .iter()
                     .map(|d| *d as i64 * wayfarer_core::time::MICROS_PER_DAY)
                     .collect(),
             ),
-            _ => ColumnView::Unsupported,
-        }
-    }
-
-    fn cell(&self, i: usize) -> Cell<'a> {
-        match self {
-            ColumnView::Str(a, f) if a.is_valid(i) => Cell::Text(Cow::Borrowed(f(i))),
-            ColumnView::Int(a, v) if a.is_valid(i) => Cell::Int(v[i]),
-            ColumnView::Float(a, v) if a.is_valid(i) => Cell::Num(v[i]),
-            ColumnView::Bool(a) if a.is_valid(i) => Cell::Bool(a.value(i)),
-            ColumnView::Time(a, v) if a.is_valid(i) => Cell::Time(v[i]),
-            _ => Cell::Null,
+            _ => Values::Unsupported,
         }
     }
 }

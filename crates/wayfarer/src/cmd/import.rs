@@ -277,6 +277,10 @@ impl Gather for Columns {
         builder.push(&event);
     }
 
+    fn push_ref(&self, builder: &mut EventRowsBuilder, event: &Event) {
+        builder.push(event);
+    }
+
     fn finish(&self, builder: EventRowsBuilder) -> Piece {
         self.sizes.learn(&builder);
         builder.finish().map_err(|e| e.to_string())
