@@ -132,7 +132,7 @@ pub struct EventRowsBuilder {
     received: TimestampMicrosecondBuilder,
     revenue: Float64Builder,
     score: Float64Builder,
-    texts: Vec<StringBuilder>,
+    texts: Vec<TextColumn>,
     keys: Vec<u128>,
     user_keys: Vec<u128>,
     anon_keys: Vec<u128>,
@@ -151,7 +151,7 @@ impl EventRowsBuilder {
             received: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
             revenue: Float64Builder::with_capacity(rows),
             score: Float64Builder::with_capacity(rows),
-            texts: bytes.iter().map(|&b| StringBuilder::with_capacity(rows, b)).collect(),
+            texts: bytes.iter().map(|&b| TextColumn::new(rows, b)).collect(),
             keys: Vec::with_capacity(rows),
             user_keys: Vec::with_capacity(rows),
             anon_keys: Vec::with_capacity(rows),
@@ -199,7 +199,7 @@ impl EventRowsBuilder {
 
     /// The events appended, as columns.
     pub fn finish(mut self) -> Result<EventRows, StoreError> {
-        let mut t = self.texts.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
+        let mut t = self.texts.into_iter().map(TextColumn::finish);
         let mut text = || t.next().ok_or_else(|| StoreError::Internal("staged column count".into()));
         let (event_id, user_id, anonymous_id) = (text()?, text()?, text()?);
         let (source, medium, campaign, url, referrer) = (text()?, text()?, text()?, text()?, text()?);
@@ -233,6 +233,50 @@ impl EventRowsBuilder {
             events: self.events,
             channels: self.channels,
         })
+    }
+}
+
+/// One text column being built. Nothing is allocated or appended for it
+/// until its first value: most of a file's optional columns (the URL, the
+/// survey, free text…) are null in every row, and a column of nulls is
+/// made at once when the piece is finished.
+struct TextColumn {
+    /// Rows and bytes to make room for at the first value.
+    rows: usize,
+    bytes: usize,
+    /// Nulls before the first value.
+    nulls: usize,
+    builder: Option<StringBuilder>,
+}
+
+impl TextColumn {
+    fn new(rows: usize, bytes: usize) -> TextColumn {
+        TextColumn { rows, bytes, nulls: 0, builder: None }
+    }
+
+    fn append_option(&mut self, v: Option<&str>) {
+        match (&mut self.builder, v) {
+            (Some(b), v) => b.append_option(v),
+            (None, None) => self.nulls += 1,
+            (None, Some(v)) => {
+                let mut b = StringBuilder::with_capacity(self.rows.max(self.nulls + 1), self.bytes.max(v.len()));
+                b.append_nulls(self.nulls);
+                b.append_value(v);
+                self.builder = Some(b);
+            }
+        }
+    }
+
+    /// The bytes of text appended.
+    fn bytes(&self) -> usize {
+        self.builder.as_ref().map_or(0, |b| b.values_slice().len())
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self.builder {
+            Some(mut b) => Arc::new(b.finish()),
+            None => arrow_array::new_null_array(&DataType::Utf8, self.nulls),
+        }
     }
 }
 
@@ -271,7 +315,7 @@ impl TextSizes {
     pub fn learn(&self, piece: &EventRowsBuilder) {
         let events = piece.len().max(1);
         for (slot, b) in self.per_event.iter().zip(&piece.texts) {
-            slot.store(b.values_slice().len() * 16 / events, std::sync::atomic::Ordering::Relaxed);
+            slot.store(b.bytes() * 16 / events, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -641,6 +685,27 @@ fn gather_strings(arrays: &[&arrow_array::StringArray], order: &[(usize, usize)]
 mod tests {
     use super::*;
     use arrow_array::{TimestampMicrosecondArray, UInt32Array, UInt64Array};
+
+    #[test]
+    fn a_text_column_holds_its_nulls_before_and_after_its_first_value() {
+        let mut events: Vec<Event> = (0..5).map(|i| Event::new(format!("e{i}"), i, "Viewed")).collect();
+        events[2].url = Some("https://shop.example/a".into());
+        events[4].url = Some(String::new());
+        for rows in [0, 5] {
+            let sizes = TextSizes::default();
+            let mut b = sizes.builder(rows);
+            for e in &events {
+                b.push(e);
+            }
+            let batch = b.finish().unwrap().batch;
+            let url = batch.column_by_name("url").unwrap().as_string::<i32>();
+            let got: Vec<Option<&str>> = (0..url.len()).map(|i| url.is_valid(i).then(|| url.value(i))).collect();
+            assert_eq!(got, [None, None, Some("https://shop.example/a"), None, Some("")]);
+            // A column no event fills is all nulls, of the same type.
+            let survey = batch.column_by_name("survey").unwrap();
+            assert_eq!((survey.len(), survey.null_count(), survey.data_type()), (5, 5, &DataType::Utf8));
+        }
+    }
 
     fn keyed(rows: &[(u32, i64, u64)]) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
