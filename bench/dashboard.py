@@ -2,15 +2,25 @@
 request (cold: nothing cached since the server started) and the median and
 worst of the next requests (warm), as the server reports them in its
 `Server-Timing` header (time spent on the server, not on the network).
-Writes bench/results/dashboard-<date>.md and dashboard-latest.md."""
+Writes bench/results/dashboard-<date>.md and dashboard-latest.md.
 
+`--data DIR` times the same pages on a data directory of your own (for
+example the 100M clickstream: `wayfarer simulate --clickstream --events 100M
+--bench FILE`, then `wayfarer import --data DIR FILE`); the persona page
+then shows the store's first persona, and the results go to
+bench/results/dashboard-<label>-<date>.md (dashboard-latest.md stays the
+demo's)."""
+
+import argparse
 import datetime
+import json
 import os
 import re
 import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,15 +56,22 @@ def run(*args):
 
 
 def main():
-    if not os.path.exists(os.path.join(DATA, "manifest.json")):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", help="an existing data directory instead of the 1M-event demo")
+    ap.add_argument("--label", default="own", help="names the results file of a --data run")
+    args = ap.parse_args()
+    own = args.data is not None
+    data = os.path.abspath(args.data) if own else DATA
+    pages = list(PAGES)
+    if not own and not os.path.exists(os.path.join(DATA, "manifest.json")):
         print("building the 1M-event demo data …", file=sys.stderr)
         os.makedirs(DATA, exist_ok=True)
         run("demo", "--customers", "20000", "--seed", "42", "--quiet", "--data", DATA, "--out", os.path.join(DATA, "report.html"))
-    events = int(re.search(r'"events_total":\s*(\d+)', open(os.path.join(DATA, "manifest.json")).read()).group(1))
-    token = run("keys", "create", "--read", "--name", "bench-dashboard", "--quiet", "--data", DATA).strip()
+    events = int(re.search(r'"events_total":\s*(\d+)', open(os.path.join(data, "manifest.json")).read()).group(1))
+    token = run("keys", "create", "--read", "--name", "bench-dashboard", "--quiet", "--data", data).strip()
     # --no-warm: the first request computes the page, so "cold" is the real compute time
     # (a default server computes the main pages in the background at start-up and after new data).
-    server = subprocess.Popen([BIN, "serve", "--no-warm", "--bind", "127.0.0.1:0", "--data", DATA], stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen([BIN, "serve", "--no-warm", "--bind", "127.0.0.1:0", "--data", data], stderr=subprocess.PIPE, text=True)
     try:
         addr = None
         for line in server.stderr:
@@ -74,23 +91,48 @@ def main():
             server_ms = float(re.search(r"dur=([\d.]+)", timing).group(1))
             return server_ms, wall
 
+        def persona():
+            # The store's own first persona (the demo's names are the demo's).
+            req = urllib.request.Request(base + "/api/personas", headers={"Cookie": f"wayfarer_token={token}"})
+            with urllib.request.urlopen(req) as r:
+                found = re.search(r'"name":\s*"((?:[^"\\]|\\.)*)"', r.read().decode())
+            return json.loads(f'"{found.group(1)}"') if found else None
+
         rows = []
-        for name, path in PAGES:
+        for name, path in pages:
+            if own and path.startswith("/?persona="):
+                chosen = persona()
+                if chosen is None:
+                    continue
+                path = "/?" + urllib.parse.urlencode({"persona": chosen})
             cold = get(path)[0]
             warm = [get(path)[0] for _ in range(WARM)]
             rows.append((name, path, cold, statistics.median(warm), max(warm)))
             print(f"{name:40} cold {cold:8.1f} ms   warm median {statistics.median(warm):7.1f} ms   max {max(warm):7.1f} ms", file=sys.stderr)
+        # The server's peak resident memory over all the pages (Linux).
+        peak_mb = None
+        try:
+            for line in open(f"/proc/{server.pid}/status"):
+                if line.startswith("VmHWM:"):
+                    peak_mb = int(line.split()[1]) / 1024
+        except OSError:
+            pass
     finally:
         server.terminate()
         server.wait()
-        run("keys", "revoke", "bench-dashboard", "--data", DATA)
+        run("keys", "revoke", "bench-dashboard", "--data", data)
 
     now = datetime.datetime.now(datetime.timezone.utc)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    described = (
+        f"Data: {events:,} events (`{data}`, {args.label})"
+        if own
+        else f"Demo data: {events:,} events (20,000 customers, `wayfarer demo --customers 20000 --seed 42`)"
+    )
     lines = [
         f"# Dashboard page times — {now:%Y-%m-%d %H:%M} UTC",
         "",
-        f"Demo data: {events:,} events (20,000 customers, `wayfarer demo --customers 20000 --seed 42`); release build; "
+        f"{described}; release build; "
         f"{os.cpu_count()} cores ({cpu}). Server time from the `Server-Timing` header: the request's time in the "
         f"server, from the session check to the last byte of the answer. *Cold* is the first request after the server "
         f"started with `--no-warm` (nothing cached: the time to compute the page); *warm* the median and worst of the "
@@ -103,6 +145,8 @@ def main():
     ]
     for name, path, cold, med, mx in rows:
         lines.append(f"| {name} | `{path}` | {cold:.1f} | {med:.1f} | {mx:.1f} |")
+    if peak_mb is not None:
+        lines += ["", f"The server's peak resident memory over these requests: {peak_mb:,.0f} MB."]
     over = [r for r in rows if r[3] >= 300]
     cold_over = [r for r in rows if r[2] >= 300]
     lines += [
@@ -113,10 +157,12 @@ def main():
     ]
     text = "\n".join(lines) + "\n"
     out = os.path.join(ROOT, "bench", "results")
-    with open(os.path.join(out, f"dashboard-{now:%Y-%m-%d-%H%M}.md"), "w") as f:
+    stem = f"dashboard-{args.label}" if own else "dashboard"
+    with open(os.path.join(out, f"{stem}-{now:%Y-%m-%d-%H%M}.md"), "w") as f:
         f.write(text)
-    with open(os.path.join(out, "dashboard-latest.md"), "w") as f:
-        f.write(text)
+    if not own:
+        with open(os.path.join(out, "dashboard-latest.md"), "w") as f:
+            f.write(text)
     print(text)
 
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value as Json};
 use wayfarer_core::Kind;
 use wayfarer_core::time::format_rfc3339;
-use wayfarer_store::{Col, NO_CHANNEL, Store, partition_of};
+use wayfarer_store::{Col, NO_CHANNEL, PropertyRows, Store, partition_of};
 
 use crate::fold::Span;
 use crate::model::Model;
@@ -218,7 +218,10 @@ pub fn search(store: &Store, query: &str, limit: usize) -> Result<Vec<CustomerMa
     let found: Vec<Vec<(u32, String)>> = (0..store.partitions())
         .into_par_iter()
         .map(|p| -> Result<Vec<(u32, String)>, EngineError> {
-            let rows = store.read_partition(p, &[Col::Customer, Col::KindCode, Col::Properties])?;
+            // Only identify calls' properties (traits) are read: the column is
+            // the largest by far, and most rows are other events.
+            let identify = PropertyRows::Of { kinds: vec![Kind::Identify.code()], events: Vec::new() };
+            let rows = store.read_partition_with(p, &[Col::Customer, Col::KindCode, Col::Properties], &identify)?;
             let mut hits = Vec::new();
             for (customer, range) in rows.timelines() {
                 for i in range {
@@ -256,4 +259,35 @@ pub fn search(store: &Store, query: &str, limit: usize) -> Result<Vec<CustomerMa
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{ev, store, with};
+
+    #[test]
+    fn a_search_finds_ids_then_identify_traits_and_not_other_events_properties() {
+        let (_dir, s) = store(vec![
+            with(ev("ana", 0.0, "Identify"), |e| e.properties = r#"{"email":"Ana@Example.com","plan":"pro"}"#.into()),
+            with(ev("bo", 1.0, "Order Completed"), |e| e.properties = r#"{"coupon":"ana@example.com"}"#.into()),
+            with(ev("example-7", 2.0, "Page Viewed"), |e| e.properties = r#"{"plan":"pro"}"#.into()),
+        ]);
+        let found = |q: &str| -> Vec<(String, String)> {
+            search(&s, q, 10).unwrap().into_iter().map(|m| (m.customer_id, m.matched)).collect()
+        };
+        // A trait, ignoring case; the coupon of bo's order is not a trait.
+        assert_eq!(found("ANA@example"), [("ana".to_string(), "trait email = Ana@Example.com".to_string())]);
+        // `name=value` looks in that trait only.
+        assert_eq!(found("plan=pro"), [("ana".to_string(), "trait plan = pro".to_string())]);
+        assert!(found("email=pro").is_empty());
+        // Ids come first, then traits.
+        assert_eq!(
+            found("example"),
+            [
+                ("example-7".to_string(), "user:example-7".to_string()),
+                ("ana".to_string(), "trait email = Ana@Example.com".to_string()),
+            ]
+        );
+    }
 }

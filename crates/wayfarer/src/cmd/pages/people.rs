@@ -79,18 +79,26 @@ impl Dash {
                 revoked_at: k.revoked_at,
             })
             .collect();
-        let doctor =
-            self.store().map_err(|_| "No events imported yet: nothing to check.".to_string()).and_then(|store| {
-                let model = Model::compile(&config, &store).map_err(|e| e.to_string())?;
-                self.compute(|| wayfarer_engine::doctor::doctor(&store, &model)).map_err(|e| e.to_string())
-            });
+        // The check reads every event (seconds at 100M), so it is kept per
+        // data generation like the analyses' answers.
+        let doctor = match self.store() {
+            Err(_) => Err("No events imported yet: nothing to check.".to_string()),
+            Ok(store) => match self.cached("settings|doctor", || {
+                let model = Model::compile(&config, &store).map_err(|e| Problem::Query(e.to_string()))?;
+                wayfarer_engine::doctor::doctor(&store, &model).map_err(|e| Problem::Query(e.to_string()))
+            }) {
+                Ok(report) => Ok(report),
+                Err(Problem::Query(why) | Problem::NoData(why) | Problem::NotFound(why)) => Err(why),
+                Err(Problem::Cancelled) => return Err(Problem::Cancelled),
+            },
+        };
         let chrome = Chrome { page: "settings".into(), title: "Settings".into(), ..Chrome::default() };
         Ok(PageOutput::html(dashboard::settings_page(
             &chrome,
             &config,
             &source,
             &keys,
-            doctor.as_ref().map_err(String::as_str),
+            doctor.as_deref().map_err(String::as_str),
         )))
     }
 }
