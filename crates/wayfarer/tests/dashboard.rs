@@ -495,6 +495,10 @@ fn the_home_page_follows_new_data() {
     let a = server.addr;
     let home = || String::from_utf8(raw(a, "GET", "/", &[cookie(&read)], b"").2).unwrap();
     assert!(home().contains("30 customers"), "{}", home());
+    // The settings page's data check is kept per data generation too.
+    let settings = || String::from_utf8(raw(a, "GET", "/settings", &[cookie(&read)], b"").2).unwrap();
+    assert!(settings().contains("Checked 30 customers"), "{}", settings());
+    assert!(settings().contains("Checked 30 customers"));
     let batch = serde_json::json!({"batch": (0..5).map(|i| serde_json::json!({
         "type": "track", "userId": format!("new{i}"), "event": "Page Viewed", "timestamp": "2026-03-21T09:00:00Z"
     })).collect::<Vec<_>>()});
@@ -515,6 +519,12 @@ fn the_home_page_follows_new_data() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !home().contains("35 customers") {
         assert!(std::time::Instant::now() < deadline, "the home page never showed the new customers");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    // A cached check is shown for at most half a minute after new data.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !settings().contains("Checked 35 customers") {
+        assert!(std::time::Instant::now() < deadline, "the settings page never checked the new customers");
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     server.stop();
